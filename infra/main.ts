@@ -1,0 +1,20 @@
+import { App } from "cdktf";
+import type { Config } from "./config";
+import { loadConfig } from "./config";
+import { PaymentsDrStack } from "./stacks/payments-dr-stack";
+
+export function stackName(config: Config): string {
+  return `payments-dr-${config.environmentSuffix}`;
+}
+
+/** Builds the app for `config`; nothing is written until `app.synth()`. */
+export function buildApp(config: Config, outdir = "cdktf.out"): App {
+  const app = new App({ outdir, skipValidation: false });
+  new PaymentsDrStack(app, stackName(config), { config });
+  return app;
+}
+
+// `cdktf synth` runs this file directly: validate first, so bad input writes nothing.
+if (require.main === module) {
+  buildApp(loadConfig()).synth();
+}

@@ -1,0 +1,42 @@
+// `npm run plan:offline`: init, validate and plan every synthesized stack against the real AWS
+// provider, offline, with mock credentials. Fails plainly when terraform is missing.
+import {
+  findProviderMirror,
+  OfflinePlanError,
+  planOffline,
+  terraformVersion,
+} from "./lib/offline-plan";
+import { readStacks } from "./lib/synthesized";
+
+function main(): void {
+  const outdir = process.argv[2] ?? "cdktf.out";
+  const version = terraformVersion();
+  if (!version) {
+    console.error(
+      "plan:offline needs terraform (>= 1.10) on PATH and found none: install it from " +
+        "https://developer.hashicorp.com/terraform/install",
+    );
+    process.exit(1);
+  }
+  const mirror = findProviderMirror();
+  console.log(
+    mirror
+      ? `terraform ${version}, provider from the local mirror ${mirror}`
+      : `terraform ${version}, no local provider mirror: terraform init downloads the pinned provider`,
+  );
+  for (const stack of readStacks(outdir)) {
+    const started = Date.now();
+    const result = planOffline(stack, { mirror, log: (line) => console.log(`  ${line}`) });
+    console.log(`stack ${result.stack}: ${result.summary} (${Date.now() - started} ms)`);
+  }
+}
+
+try {
+  main();
+} catch (error) {
+  if (error instanceof OfflinePlanError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,37 @@
+// `npm run synth`: validate the config, synthesize, then print a short summary.
+// An invalid setting stops here with one line and writes nothing to cdktf.out.
+import { ConfigError, loadConfig } from "./config";
+import { readStacks, resourceCountsByRegion } from "./lib/synthesized";
+import { buildApp } from "./main";
+
+// `--outdir <dir>` lets tests synthesize somewhere disposable.
+const outdirFlag = process.argv.indexOf("--outdir");
+const OUTDIR = outdirFlag >= 0 ? process.argv[outdirFlag + 1]! : "cdktf.out";
+
+function main(): void {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`config error: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const started = Date.now();
+  buildApp(config, OUTDIR).synth();
+  for (const stack of readStacks(OUTDIR)) {
+    const counts = resourceCountsByRegion(stack.json);
+    const perRegion = Object.entries(counts)
+      .map(([role, count]) => {
+        const region = role === "primary" ? config.primary.region : config.secondary.region;
+        return `${role} (${region}) ${count}`;
+      })
+      .join(", ");
+    console.log(`stack ${stack.name}: ${perRegion} resources -> ${stack.dir}/cdk.tf.json`);
+  }
+  console.log(`synthesized in ${Date.now() - started} ms`);
+}
+
+main();

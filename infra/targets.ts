@@ -1,0 +1,27 @@
+// `npm run targets -- <primary|secondary>`: the -target flags for one region's resources, for
+// applying only the surviving region during an outage (with -refresh=false).
+import { readStacks } from "./lib/synthesized";
+
+export function targetsFor(
+  json: ReturnType<typeof readStacks>[number]["json"],
+  role: string,
+): string[] {
+  const targets: string[] = [];
+  for (const [type, resources] of Object.entries(json.resource ?? {})) {
+    for (const [name, resource] of Object.entries(resources)) {
+      if (resource.provider === `aws.${role}`) targets.push(`-target=${type}.${name}`);
+    }
+  }
+  return targets;
+}
+
+if (require.main === module) {
+  const role = process.argv[2];
+  if (role !== "primary" && role !== "secondary") {
+    console.error(`usage: npm run targets -- <primary|secondary>, got ${JSON.stringify(role)}`);
+    process.exit(1);
+  }
+  for (const stack of readStacks(process.argv[3] ?? "cdktf.out")) {
+    console.log(targetsFor(stack.json, role).join("\n"));
+  }
+}

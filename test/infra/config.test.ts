@@ -1,0 +1,110 @@
+import { ConfigError, loadConfig } from "../../infra/config";
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a config error for ${JSON.stringify(env)}`);
+}
+
+describe("config", () => {
+  it("defaults to a dev environment in us-east-1 and us-west-2 with three zones each", () => {
+    const config = loadConfig({});
+    expect(config.environmentSuffix).toBe("dev");
+    expect(config.primary).toEqual({
+      role: "primary",
+      region: "us-east-1",
+      azs: ["us-east-1a", "us-east-1b", "us-east-1c"],
+      vpcCidr: "10.10.0.0/16",
+    });
+    expect(config.secondary.region).toBe("us-west-2");
+    expect(config.secondary.azs).toEqual(["us-west-2a", "us-west-2b", "us-west-2c"]);
+    expect(config.natGateways).toBe("per-az");
+    expect(config.domainName).toBeUndefined();
+    expect(config.stateBackend).toBeUndefined();
+  });
+
+  it("derives zone defaults for other regions", () => {
+    const config = loadConfig({ PRIMARY_REGION: "eu-west-1", SECONDARY_REGION: "eu-central-1" });
+    expect(config.primary.azs).toEqual(["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    expect(config.secondary.azs).toEqual(["eu-central-1a", "eu-central-1b", "eu-central-1c"]);
+  });
+
+  it("reads every documented setting", () => {
+    const config = loadConfig({
+      ENVIRONMENT_SUFFIX: "prod01",
+      PRIMARY_AZS: "us-east-1a,us-east-1b,us-east-1d",
+      NAT_GATEWAYS: "single",
+      DOMAIN_NAME: "pay.acme-payments.io",
+      ALERT_EMAIL: "oncall@acme-payments.io",
+      TF_STATE_BUCKET: "acme-tf-state",
+      TF_STATE_KEY: "dr/prod01.tfstate",
+    });
+    expect(config.environmentSuffix).toBe("prod01");
+    expect(config.primary.azs).toEqual(["us-east-1a", "us-east-1b", "us-east-1d"]);
+    expect(config.natGateways).toBe("single");
+    expect(config.domainName).toBe("pay.acme-payments.io");
+    expect(config.alertEmail).toBe("oncall@acme-payments.io");
+    // The state bucket defaults to the secondary region: the primary may be the one that is down.
+    expect(config.stateBackend).toEqual({
+      bucket: "acme-tf-state",
+      key: "dr/prod01.tfstate",
+      region: "us-west-2",
+    });
+  });
+
+  it.each([
+    [
+      { ENVIRONMENT_SUFFIX: "Prod" },
+      'ENVIRONMENT_SUFFIX="Prod" is not allowed: 2 to 8 lowercase letters or digits',
+    ],
+    [
+      { ENVIRONMENT_SUFFIX: "d" },
+      'ENVIRONMENT_SUFFIX="d" is not allowed: 2 to 8 lowercase letters or digits',
+    ],
+    [{ ENVIRONMENT_SUFFIX: "toolongxx" }, 'ENVIRONMENT_SUFFIX="toolongxx" is not allowed'],
+    [{ ENVIRONMENT_SUFFIX: "dev-1" }, 'ENVIRONMENT_SUFFIX="dev-1" is not allowed'],
+    [{ PRIMARY_REGION: "us-east" }, 'PRIMARY_REGION="us-east" is not allowed: an AWS region code'],
+    [{ SECONDARY_REGION: "Mars-1" }, 'SECONDARY_REGION="Mars-1" is not allowed'],
+    [
+      { PRIMARY_AZS: "us-east-1a,us-east-1b" },
+      'PRIMARY_AZS="us-east-1a,us-east-1b" is not allowed: three distinct zones of us-east-1',
+    ],
+    [{ SECONDARY_AZS: "us-east-1a,us-east-1b,us-east-1c" }, "three distinct zones of us-west-2"],
+    [{ PRIMARY_AZS: "us-east-1a,us-east-1a,us-east-1b" }, "three distinct zones"],
+    [
+      { PRIMARY_VPC_CIDR: "10.10.0.0/8" },
+      'PRIMARY_VPC_CIDR="10.10.0.0/8" is not allowed: an IPv4 network address with a prefix from /16 to /24',
+    ],
+    [{ PRIMARY_VPC_CIDR: "10.10.1.0/16" }, "PRIMARY_VPC_CIDR"],
+    [
+      { SECONDARY_VPC_CIDR: "10.10.128.0/17" },
+      'SECONDARY_VPC_CIDR="10.10.128.0/17" is not allowed: a range that does not overlap PRIMARY_VPC_CIDR 10.10.0.0/16',
+    ],
+    [{ NAT_GATEWAYS: "none" }, 'NAT_GATEWAYS="none" is not allowed: one of per-az, single'],
+    [{ DOMAIN_NAME: "Not A Domain" }, 'DOMAIN_NAME="Not A Domain" is not allowed'],
+    [{ ALERT_EMAIL: "oncall" }, 'ALERT_EMAIL="oncall" is not allowed: an email address'],
+    [
+      { LOG_RETENTION_DAYS: "45" },
+      'LOG_RETENTION_DAYS="45" is not allowed: one of 1, 3, 5, 7, 14, 30',
+    ],
+    [
+      { TF_STATE_BUCKET: "Bad_Bucket" },
+      'TF_STATE_BUCKET="Bad_Bucket" is not allowed: an S3 bucket name',
+    ],
+  ])("rejects %j", (env, message) => {
+    const error = errorOf(env as Record<string, string>);
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("rejects identical regions with the disaster-recovery reason", () => {
+    const error = errorOf({ PRIMARY_REGION: "us-west-2", SECONDARY_REGION: "us-west-2" });
+    expect(error.variable).toBe("SECONDARY_REGION");
+    expect(error.received).toBe("us-west-2");
+    expect(error.message).toContain("regions must differ for disaster recovery");
+  });
+});

@@ -1,0 +1,14 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const ROOT = join(__dirname, "../..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+
+/** Runs `npm run synth`'s script in a child process, as a user would, into `outdir`. */
+export function runSynth(env: Record<string, string>, outdir: string) {
+  return spawnSync(TSX, ["infra/synth.ts", "--outdir", outdir], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    encoding: "utf8",
+  });
+}
