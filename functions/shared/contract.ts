@@ -1,0 +1,128 @@
+// The contract between the infrastructure and the functions: environment variable names,
+// parameter keys, control-table items and event names. Infra and functions both import this
+// file, so a rename cannot leave one side behind. Pure constants: no AWS imports.
+
+/** Environment variables set on every payment function, identical names in both regions. */
+export const PAYMENTS_ENV = {
+  /** `/payments/<suffix>`: root of this environment's SSM parameters. */
+  parameterPrefix: "PARAMETER_PREFIX",
+  controlTable: "CONTROL_TABLE",
+  sessionsTable: "SESSIONS_TABLE",
+  idempotencyTable: "IDEMPOTENCY_TABLE",
+  eventBusName: "EVENT_BUS_NAME",
+  /** Milliseconds the active-region flag may be cached; at most 5000. */
+  activeRegionCacheMs: "ACTIVE_REGION_CACHE_MS",
+  /** Seconds SSM values (endpoints, credentials) are cached. */
+  parameterCacheSeconds: "PARAMETER_CACHE_SECONDS",
+} as const;
+
+/** Environment variables of the DR task functions and the prober. */
+export const DR_ENV = {
+  /** JSON of type DrTopology: everything a task needs to know about both regions. */
+  topology: "DR_TOPOLOGY",
+} as const;
+
+/** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
+export const PARAMETERS = {
+  /** The global writer endpoint; rewritten by the orchestrator after a detach-and-promote. */
+  writerEndpoint: "db/writer-endpoint",
+  /** This region's cluster reader endpoint. */
+  readerEndpoint: "db/reader-endpoint",
+  /** This region's cluster (writer) endpoint. */
+  clusterEndpoint: "db/cluster-endpoint",
+  databaseName: "db/name",
+  username: "db/username",
+  /** SecureString (platform CMK): the master password. */
+  password: "db/password",
+  /** The region currently taking writes; rewritten by the orchestrator. */
+  activeRegion: "active-region",
+  /** SecureString (platform CMK): JSON array of accepted API keys. */
+  apiKeys: "api/keys",
+  /** This region's API base URL (https://...). */
+  apiUrl: "api/url",
+} as const;
+
+/** Items of the `control` global table (partition key `pk`, string). */
+export const CONTROL = {
+  partitionKey: "pk",
+  /**
+   * The fencing flag: `{ pk, activeRegion, fencingToken (number, +1 per change), updatedAt,
+   * updatedBy, reason }`. Writes are accepted only in `activeRegion`.
+   */
+  activeRegionItem: "active-region",
+  /** The failover lock: `{ pk, owner, operation, acquiredAt, expiresAt (epoch s, TTL) }`. */
+  lockItem: "failover-lock",
+  /** Written when a run ends: `{ pk, lastCompletedAt, lastExecution, cooldownUntil }`. */
+  cooldownItem: "failover-cooldown",
+  /** TTL attribute of the control table (epoch seconds). */
+  ttlAttribute: "expiresAt",
+} as const;
+
+/** The sessions table: partition key `sessionId`, TTL attribute `expiresAt` (epoch seconds). */
+export const SESSIONS = { partitionKey: "sessionId", ttlAttribute: "expiresAt" } as const;
+
+/** The idempotency table, in the layout Powertools idempotency uses. */
+export const IDEMPOTENCY = {
+  partitionKey: "id",
+  ttlAttribute: "expiration",
+} as const;
+
+/** EventBridge `source` values; the replication rules match these detail-type prefixes. */
+export const EVENTS = {
+  paymentsSource: "payments",
+  drSource: "payments.dr",
+  paymentsPrefix: "payments.",
+  drPrefix: "dr.",
+  /**
+   * Every event's detail carries `eventId` (consumers deduplicate on it) and `originRegion`
+   * (the region that published it). Replication rules forward only events whose originRegion
+   * is their own region, so a replicated event is never sent back.
+   */
+  originRegionField: "originRegion",
+  eventIdField: "eventId",
+} as const;
+
+/** CloudWatch namespace and metric names shared by the prober, the orchestrator and alarms. */
+export const METRICS = {
+  namespace: "PaymentsDR",
+  /** 1 when the probed region's /health answered 200 in time, 0 otherwise. Dimension: Region. */
+  probeHealthy: "PrimaryHealthy",
+  /** Seconds each failover step took. Dimensions: Workflow, Step. */
+  stepDuration: "StepDurationSeconds",
+  /** Replication lag at failover, milliseconds: the RPO estimate. Dimension: Workflow. */
+  rpoEstimate: "RpoEstimateMilliseconds",
+  /** Total failover time, seconds. Dimension: Workflow. */
+  rto: "RtoSeconds",
+} as const;
+
+/** What the DR functions know about one region, from `DR_TOPOLOGY`. */
+export interface DrRegion {
+  readonly region: string;
+  /** "primary" or "secondary" as deployed; the active region can differ after a failover. */
+  readonly role: "primary" | "secondary";
+  readonly clusterArn: string;
+  readonly clusterIdentifier: string;
+  /** https://... base URL of this region's payments API (regional endpoint). */
+  readonly apiUrl: string;
+  readonly eventBusName: string;
+  readonly alertTopicArn: string;
+  /** Route 53 health check of this region's /health, when a domain is configured. */
+  readonly healthCheckId?: string;
+  /** Alias target of this region's custom domain (api.<domain>), when a domain is configured. */
+  readonly apiDomainTarget?: { readonly dnsName: string; readonly hostedZoneId: string };
+}
+
+/** The `DR_TOPOLOGY` environment variable of every DR function. */
+export interface DrTopology {
+  readonly environmentSuffix: string;
+  readonly globalClusterIdentifier: string;
+  readonly parameterPrefix: string;
+  readonly controlTable: string;
+  /** Present when a domain is configured: the failover records of `recordName`. */
+  readonly dns?: {
+    readonly hostedZoneId: string;
+    /** api.<domain> */
+    readonly recordName: string;
+  };
+  readonly regions: Readonly<Record<string, DrRegion>>;
+}
