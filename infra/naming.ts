@@ -79,9 +79,9 @@ export class Naming {
     return ["", APP_NAME, this.suffix, component, ...(key ? [key] : [])].join("/");
   }
 
-  /** Root of this environment's parameters, for IAM scoping: `/payments/<suffix>/`. */
-  get parameterRoot(): string {
-    return `/${APP_NAME}/${this.suffix}/`;
+  /** `/payments/<suffix>`: what the functions get as PARAMETER_PREFIX. */
+  get parameterPrefix(): string {
+    return `/${APP_NAME}/${this.suffix}`;
   }
 
   /** KMS alias: `alias/payments-<component>-<suffix>`. */
