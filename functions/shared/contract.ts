@@ -20,6 +20,16 @@ export const PAYMENTS_ENV = {
 export const DR_ENV = {
   /** JSON of type DrTopology: everything a task needs to know about both regions. */
   topology: "DR_TOPOLOGY",
+  /** Minutes after a completed run during which a new run is rejected (default 30, 0 to 1440). */
+  cooldownMinutes: "DR_COOLDOWN_MINUTES",
+  /** Minutes a failover lock stays valid if its run never releases it (default 360, 30 to 10080). */
+  lockTtlMinutes: "DR_LOCK_TTL_MINUTES",
+  /** Largest replication lag, milliseconds, at which a failback may start (default 1000). */
+  failbackMaxLagMs: "DR_FAILBACK_MAX_LAG_MS",
+  /** Prober: seconds between probes within one invocation (default 10, 1 to 60). */
+  probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
+  /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
+  probeTimeoutMs: "PROBE_TIMEOUT_MS",
 } as const;
 
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
@@ -58,6 +68,34 @@ export const CONTROL = {
   ttlAttribute: "expiresAt",
 } as const;
 
+/**
+ * `phase` attribute of the `active-region` item, written by the orchestrator next to
+ * `activeRegion`. Only `activeRegion` decides where writes are accepted; `phase` says whether a
+ * role change is still in progress, for dashboards, /health details and the DR tooling.
+ */
+export const FENCE_PHASE = {
+  /**
+   * Written by Fence with the new `activeRegion`: the old region already rejects writes, the new
+   * region's database may still be read-only until its promotion completes.
+   */
+  fenced: "fenced",
+  /** Written by Unfence once the new region's writer is verified: the role change is complete. */
+  open: "open",
+} as const;
+
+/**
+ * Route 53 failover records of `DrTopology.dns.recordName`: two alias records of this type,
+ * `SetIdentifier` "primary" (Failover PRIMARY) and "secondary" (Failover SECONDARY). The
+ * orchestrator makes a region primary by UPSERTing both in one batch with the alias targets
+ * (`apiDomainTarget`) and health checks (`healthCheckId`) swapped; the infrastructure ignores
+ * later changes to alias and health check.
+ */
+export const DNS_FAILOVER = {
+  recordType: "A",
+  primarySetIdentifier: "primary",
+  secondarySetIdentifier: "secondary",
+} as const;
+
 /** The sessions table: partition key `sessionId`, TTL attribute `expiresAt` (epoch seconds). */
 export const SESSIONS = { partitionKey: "sessionId", ttlAttribute: "expiresAt" } as const;
 
@@ -82,11 +120,34 @@ export const EVENTS = {
   eventIdField: "eventId",
 } as const;
 
+/**
+ * `DetailType` of each payment state change on the regional bus (`Source` =
+ * EVENTS.paymentsSource). The detail carries `eventId`, `originRegion`, `paymentId`,
+ * `merchantId`, `status`, `amount` (moved by this change), `currency`, `authorizedAmount`,
+ * `capturedAmount`, `refundedAmount` (minor units) and `occurredAt` (ISO 8601).
+ */
+export const PAYMENT_EVENTS = {
+  authorized: "payments.authorized",
+  captured: "payments.captured",
+  partiallyRefunded: "payments.partially_refunded",
+  refunded: "payments.refunded",
+  voided: "payments.voided",
+} as const;
+
+/**
+ * Optional environment of the payment functions, never set in a deployed region: a
+ * `postgres://` URL that replaces the SSM database settings (tests, local runs; no TLS).
+ */
+export const PAYMENTS_LOCAL_ENV = { databaseUrl: "DATABASE_URL" } as const;
+
 /** CloudWatch namespace and metric names shared by the prober, the orchestrator and alarms. */
 export const METRICS = {
   namespace: "PaymentsDR",
   /** 1 when the probed region's /health answered 200 in time, 0 otherwise. Dimension: Region. */
   probeHealthy: "PrimaryHealthy",
+  /** 1 when this region takes writes (the control flag names it), 0 otherwise; published by
+   * /health. Dimension: Region. */
+  activeRegion: "ActiveRegion",
   /** Seconds each failover step took. Dimensions: Workflow, Step. */
   stepDuration: "StepDurationSeconds",
   /** Replication lag at failover, milliseconds: the RPO estimate. Dimension: Workflow. */

@@ -1,0 +1,78 @@
+// Takes the failover lock in the target region's copy of the control table (conditional put),
+// so a second run is rejected instead of doubled, and enforces the cooldown after a run.
+// Re-entrant: the run that holds the lock (same failoverId) gets the same lock back.
+import type { DrDeps } from "../shared/deps";
+import { epochSeconds, isoFromEpoch } from "../shared/deps";
+import { CooldownActiveError, LockHeldError } from "../shared/errors";
+import type { LockItem } from "../shared/ports";
+import type { LockResult, StepTimes, WorkflowState } from "../shared/types";
+
+export type AcquireLockOutcome = Omit<LockResult, keyof StepTimes>;
+
+export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<AcquireLockOutcome> {
+  const { request } = state;
+  const control = deps.ports(request.targetRegion, "critical").control;
+  const now = deps.now();
+  const nowEpoch = epochSeconds(now);
+
+  const existing = await control.getLock();
+  if (existing?.owner === request.failoverId) {
+    deps.log.info("lock already held by this run", { acquiredAt: existing.acquiredAt });
+    return toOutcome(existing);
+  }
+  if (existing && existing.expiresAt > nowEpoch) throw heldBy(existing);
+
+  if (!request.ignoreCooldown) {
+    const cooldown = await control.getCooldown();
+    if (
+      cooldown &&
+      cooldown.lastExecution !== request.failoverId &&
+      cooldown.cooldownUntil > nowEpoch
+    ) {
+      throw new CooldownActiveError(
+        `the last run (${cooldown.lastExecution}) completed at ${cooldown.lastCompletedAt}; new runs are refused until ${isoFromEpoch(cooldown.cooldownUntil)} unless the input sets ignoreCooldown: true`,
+      );
+    }
+  }
+
+  // The lock remembers the RPO estimate so a resumed run reports the lag of the first attempt.
+  const lag = state.steps.Preflight;
+  const facts: Record<string, string | number> = {};
+  if (lag?.replicationLagMs !== null && lag?.replicationLagMs !== undefined) {
+    facts.replicationLagMs = lag.replicationLagMs;
+    if (lag.replicationLagAt) facts.replicationLagAt = lag.replicationLagAt;
+  }
+  const lock: LockItem = {
+    owner: request.failoverId,
+    operation: request.workflow,
+    acquiredAt: now.toISOString(),
+    expiresAt: nowEpoch + deps.settings.lockTtlMinutes * 60,
+    targetRegion: request.targetRegion,
+    sourceRegion: request.sourceRegion,
+    facts,
+  };
+  if (!(await control.putLock(lock, nowEpoch))) {
+    const winner = await control.getLock();
+    if (winner?.owner === request.failoverId) return toOutcome(winner);
+    if (winner) throw heldBy(winner);
+    throw new LockHeldError("another run took the failover lock at the same moment");
+  }
+  deps.log.info("lock acquired", { expiresAt: lock.expiresAt });
+  return toOutcome(lock);
+}
+
+function heldBy(lock: LockItem): LockHeldError {
+  return new LockHeldError(
+    `a ${lock.operation} to ${lock.targetRegion} (run ${lock.owner}) holds the failover lock since ${lock.acquiredAt}, until ${isoFromEpoch(lock.expiresAt)}; wait for it, resume it with resumeFailoverId: "${lock.owner}", or delete the lock item if that run is abandoned`,
+  );
+}
+
+function toOutcome(lock: LockItem): AcquireLockOutcome {
+  return {
+    owner: lock.owner,
+    operation: lock.operation as AcquireLockOutcome["operation"],
+    acquiredAt: lock.acquiredAt,
+    expiresAt: lock.expiresAt,
+    facts: lock.facts,
+  };
+}

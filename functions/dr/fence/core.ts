@@ -1,0 +1,83 @@
+// Fences the old primary: flips the active-region flag to the target region, written in the
+// target region's copy of the control table, conditional on the flag still naming the source
+// region with the token just read. The payment functions of the old region read the flag
+// (global table) and reject writes. Idempotent: the flag this run wrote is recognised by
+// updatedBy = failoverId and never bumped twice.
+import { FENCE_PHASE } from "../../shared/contract";
+import { bestEffort } from "../shared/best-effort";
+import type { DrDeps } from "../shared/deps";
+import { FencingConflictError } from "../shared/errors";
+import type { ActiveRegionFlag } from "../shared/ports";
+import { deployedPrimary } from "../shared/topology";
+import type { FenceResult, StepTimes, WorkflowState } from "../shared/types";
+
+export type FenceOutcome = Omit<FenceResult, keyof StepTimes>;
+
+export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOutcome> {
+  const { request } = state;
+  const control = deps.ports(request.targetRegion, "critical").control;
+  let flag = await control.getActiveRegion();
+
+  if (!isOurs(flag, state)) {
+    const current = flag?.activeRegion ?? deployedPrimary(deps.topology);
+    if (current !== request.sourceRegion) throw conflict(flag, state);
+    const next: ActiveRegionFlag = {
+      activeRegion: request.targetRegion,
+      fencingToken: (flag?.fencingToken ?? 0) + 1,
+      updatedAt: deps.now().toISOString(),
+      updatedBy: request.failoverId,
+      reason: `${request.workflow}: ${request.reason}`,
+      phase: FENCE_PHASE.fenced,
+      previousRegion: request.sourceRegion,
+    };
+    if (await control.putActiveRegion(flag, next)) {
+      deps.log.info("active-region flag flipped", {
+        fencingToken: next.fencingToken,
+        previousRegion: request.sourceRegion,
+      });
+      flag = next;
+    } else {
+      // Lost a race, or a retry of a write that did land: read again and decide.
+      flag = await control.getActiveRegion();
+      if (!isOurs(flag, state)) throw conflict(flag, state);
+    }
+  } else {
+    deps.log.info("flag already fenced by this run", { fencingToken: flag?.fencingToken });
+  }
+  const ours = flag as ActiveRegionFlag;
+
+  // How the old region sees the flag: informative only, never on the critical path of a failover.
+  const profile = request.workflow === "failover" ? "bestEffort" : "critical";
+  const remote = await bestEffort(
+    `GetItem active-region in ${request.sourceRegion}`,
+    () => deps.ports(request.sourceRegion, profile).control.getActiveRegion(),
+    deps,
+  );
+  const oldRegionFlag = !remote.ok
+    ? "unreachable"
+    : remote.value?.activeRegion === request.targetRegion
+      ? "confirmed"
+      : "replicating";
+
+  return {
+    activeRegion: ours.activeRegion,
+    previousRegion: ours.previousRegion ?? request.sourceRegion,
+    fencingToken: ours.fencingToken,
+    fencedAt: ours.updatedAt,
+    oldRegionFlag,
+  };
+}
+
+function isOurs(flag: ActiveRegionFlag | null, state: WorkflowState): boolean {
+  return (
+    flag !== null &&
+    flag.activeRegion === state.request.targetRegion &&
+    flag.updatedBy === state.request.failoverId
+  );
+}
+
+function conflict(flag: ActiveRegionFlag | null, state: WorkflowState): FencingConflictError {
+  return new FencingConflictError(
+    `expected the active-region flag to name ${state.request.sourceRegion} (or this run, ${state.request.failoverId}), found ${flag ? `${flag.activeRegion} token ${flag.fencingToken} set by ${flag.updatedBy} at ${flag.updatedAt}` : "no flag"}; someone else changed it, so this run stops without promoting`,
+  );
+}

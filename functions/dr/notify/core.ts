@@ -1,0 +1,188 @@
+// Tells on-call what happened, through the alert topic of the region the state machine runs in
+// (the target region). Two kinds: "completed" (once per run: remembered on the lock) and
+// "halted" (a page saying which step failed, what has changed so far, and the exact commands to
+// resume or abandon the run). Also returns the error and cause the Halted state reports.
+import { CONTROL } from "../../shared/contract";
+import type { DrDeps } from "../shared/deps";
+import { executionUrl, shellQuote } from "../shared/format";
+import type {
+  DrRequest,
+  ExecutionContext,
+  NotifyResult,
+  StepTimes,
+  Workflow,
+  WorkflowState,
+} from "../shared/types";
+
+export interface NotifyEvent {
+  readonly workflow: Workflow;
+  readonly outcome: "completed" | "halted";
+  /** The workflow state; before ValidateInput succeeded, the raw input plus `failures`. */
+  readonly state: Partial<WorkflowState>;
+  readonly context: ExecutionContext;
+}
+
+export type NotifyOutcome = Omit<NotifyResult, keyof StepTimes>;
+
+const NOTIFIED_FACT = "completionNotifiedAt";
+
+export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOutcome> {
+  const region = deps.executionRegion;
+  const ports = deps.ports(region, "critical");
+  const request = event.state.request;
+  const { subject, message, error, cause } =
+    event.outcome === "completed" && request
+      ? completedMessage(event, request as DrRequest, deps)
+      : haltedMessage(event, deps);
+
+  if (event.outcome === "completed" && request) {
+    const lock = await ports.control.getLock();
+    if (lock?.owner === request.failoverId && lock.facts[NOTIFIED_FACT] !== undefined) {
+      deps.log.info("completion already notified by this run");
+      return { subject, published: true };
+    }
+  }
+  await ports.notifier.publish(subject, message);
+  if (event.outcome === "completed" && request) {
+    await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
+  }
+  deps.log.info("notification published", { subject, outcome: event.outcome });
+  return error ? { subject, published: true, error, cause } : { subject, published: true };
+}
+
+interface Composed {
+  readonly subject: string;
+  readonly message: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+function prefix(deps: DrDeps): string {
+  return `[payments-dr ${deps.topology.environmentSuffix}]`;
+}
+
+function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  const steps = event.state.steps ?? {};
+  const warnings = event.state.warnings ?? {};
+  const timeline = steps.RecordTimeline;
+  const method = steps.Promote?.method ?? steps.Switchover?.method ?? "unknown";
+  const lag = steps.AcquireLock?.facts.replicationLagMs ?? steps.Preflight?.replicationLagMs;
+  const lines = [
+    `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) from ${request.sourceRegion} to ${request.targetRegion} completed: ${request.targetRegion} is the active region and its synthetic payment went through.`,
+    "",
+    `Reason: ${request.reason}`,
+    `Trigger: ${request.trigger}   Run: ${request.failoverId}`,
+    `Promotion: ${method}   Fencing token: ${steps.Fence?.fencingToken ?? "?"}`,
+    `RPO estimate (replication lag when the run began): ${typeof lag === "number" ? `${lag} ms` : "unknown"}`,
+    `RTO: ${timeline ? `${timeline.rtoSeconds} s` : "not recorded"}`,
+    `DNS failover records: ${steps.ShiftTraffic?.records ?? "not checked"}${steps.ShiftTraffic?.note ? ` (${steps.ShiftTraffic.note})` : ""}`,
+    `SSM parameters in ${request.sourceRegion}: ${steps.UpdateParameters?.otherRegion ?? "not updated"}`,
+  ];
+  for (const [step, failure] of Object.entries(warnings)) {
+    lines.push(`Warning: ${step} failed (${failure.Error}: ${causeText(failure.Cause)}).`);
+  }
+  lines.push(
+    "",
+    `Next: ${request.sourceRegion} stays fenced. Nothing fails back automatically.`,
+    method === "detach"
+      ? `The target was detached from the global cluster: rebuild ${request.sourceRegion} as a secondary of a global cluster before any failback.`
+      : `When ${request.sourceRegion} is healthy and its replication lag is near 0, run the failback (or switchover) workflow.`,
+    `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
+  );
+  return {
+    subject: `${prefix(deps)} ${request.workflow} to ${request.targetRegion} completed`,
+    message: lines.join("\n"),
+  };
+}
+
+function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
+  const { state, context, workflow } = event;
+  const request = state.request as DrRequest | undefined;
+  const steps = state.steps ?? {};
+  const [failedStep, failure] = Object.entries(state.failures ?? {})[0] ?? [
+    "unknown step",
+    { Error: "UnknownError", Cause: "no failure recorded" },
+  ];
+  const cause = causeText(failure.Cause);
+  const region = deps.executionRegion;
+  const rawInput = request ? state.input : stripWorkflowFields(state as Record<string, unknown>);
+  const target = request?.targetRegion ?? region;
+  const source = request?.sourceRegion ?? "the other region";
+  const failoverId = request?.failoverId ?? context.executionName;
+  const lines = [
+    `The ${workflow} of payments-dr (${deps.topology.environmentSuffix}) toward ${target} stopped in a safe state at ${failedStep}.`,
+    "",
+    `Error: ${failure.Error}`,
+    `Cause: ${cause}`,
+  ];
+  if (request) {
+    lines.push(`Reason: ${request.reason}   Trigger: ${request.trigger}   Run: ${failoverId}`);
+  }
+  lines.push("", "Where things stand:");
+  lines.push(
+    steps.AcquireLock
+      ? `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`
+      : "- No lock is held by this run.",
+  );
+  if (steps.Fence) {
+    lines.push(
+      `- ${source} is fenced: the active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), so ${source} rejects writes.`,
+    );
+    const promoted = steps.CheckPromotion?.isWriter === true;
+    if (!promoted) {
+      lines.push(
+        steps.Promote || steps.Switchover
+          ? `- The promotion of ${target} was requested (${(steps.Promote ?? steps.Switchover)?.method}) but is not confirmed; until ${target}'s cluster is the writer, no region accepts payments.`
+          : `- ${target} has not been promoted: its database is still read-only, so no region accepts payments until the run is resumed.`,
+      );
+    } else {
+      lines.push(`- ${target}'s cluster is the writer.`);
+    }
+  } else {
+    lines.push(
+      `- Nothing was fenced or promoted: the active-region flag still names ${request?.sourceRegion ?? "the current active region"}.`,
+    );
+  }
+  if (request) {
+    const resumeInput = { ...(rawInput as Record<string, unknown>), resumeFailoverId: failoverId };
+    lines.push(
+      "",
+      "To resume (every step is idempotent; finished steps are recognised and not repeated), fix the cause, then:",
+      `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify(resumeInput))}`,
+    );
+    if (steps.AcquireLock) {
+      lines.push(
+        "To abandon the run instead (the flag stays as described above), release its lock:",
+        `  aws dynamodb delete-item --region ${region} --table-name ${deps.topology.controlTable} --key ${shellQuote(JSON.stringify({ [CONTROL.partitionKey]: { S: CONTROL.lockItem } }))} --condition-expression "#o = :o" --expression-attribute-names ${shellQuote('{"#o":"owner"}')} --expression-attribute-values ${shellQuote(JSON.stringify({ ":o": { S: failoverId } }))}`,
+      );
+    }
+  } else {
+    lines.push("", "Nothing was changed. Fix the cause and start the execution again.");
+  }
+  lines.push(`Execution: ${executionUrl(region, context.executionId)}`);
+  return {
+    subject: `${prefix(deps)} ${workflow} to ${target} HALTED at ${failedStep}`.slice(0, 100),
+    message: lines.join("\n"),
+    error: failure.Error,
+    cause: `${failedStep}: ${cause} (see the page for how to resume)`,
+  };
+}
+
+/** A Lambda task's Cause is JSON with errorMessage; show just the message. */
+function causeText(cause: string | undefined): string {
+  if (!cause) return "";
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // Not JSON: as is.
+  }
+  return cause;
+}
+
+/** Before ValidateInput succeeds, the state is the raw input plus `failures`. */
+function stripWorkflowFields(state: Record<string, unknown>): Record<string, unknown> {
+  const rest = { ...state };
+  delete rest.failures;
+  return rest;
+}

@@ -1,0 +1,110 @@
+// Read-only checks before the lock is taken: the target cluster is a healthy secondary of the
+// global cluster and its replication lag is known (the RPO estimate). A failback also needs the
+// lag below DR_FAILBACK_MAX_LAG_MS; a planned move needs the current primary available.
+import type { DrDeps } from "../shared/deps";
+import {
+  FailbackNotReadyError,
+  ReplicationLagUnknownError,
+  SourceClusterUnhealthyError,
+  TargetClusterUnhealthyError,
+} from "../shared/errors";
+import { regionOf } from "../shared/topology";
+import type { PreflightResult, StepTimes, WorkflowState } from "../shared/types";
+
+export type PreflightOutcome = Omit<PreflightResult, keyof StepTimes>;
+
+export async function preflight(state: WorkflowState, deps: DrDeps): Promise<PreflightOutcome> {
+  const { request } = state;
+  const { topology } = deps;
+  const target = regionOf(topology, request.targetRegion);
+  const ports = deps.ports(request.targetRegion, "critical");
+  const [cluster, global] = await Promise.all([
+    ports.database.describeCluster(target.clusterIdentifier),
+    ports.database.describeGlobalCluster(topology.globalClusterIdentifier),
+  ]);
+  if (!cluster) {
+    throw new TargetClusterUnhealthyError(
+      `target cluster ${target.clusterIdentifier} was not found in ${request.targetRegion}`,
+    );
+  }
+  const member = global?.members.find((m) => m.clusterArn === target.clusterArn);
+  const promoting = global?.failover?.toClusterArn === target.clusterArn;
+  // A resumed run may find its own promotion done or under way: nothing left to check here.
+  const alreadyPromoted =
+    request.resumed && (member?.isWriter === true || promoting || member === undefined);
+  if (alreadyPromoted) {
+    deps.log.info("target already promoted or promoting; resuming", {
+      clusterStatus: cluster.status,
+    });
+    return {
+      targetClusterStatus: cluster.status,
+      replicationLagMs: null,
+      replicationLagAt: null,
+      alreadyPromoted: true,
+    };
+  }
+  if (!member) {
+    throw new TargetClusterUnhealthyError(
+      `target cluster ${target.clusterArn} is not a member of global cluster ${topology.globalClusterIdentifier}`,
+    );
+  }
+  if (member.isWriter) {
+    throw new TargetClusterUnhealthyError(
+      `target cluster ${target.clusterArn} already is the writer of ${topology.globalClusterIdentifier} while the active-region flag names ${request.sourceRegion}; reconcile the flag by hand`,
+    );
+  }
+  if (cluster.status !== "available") {
+    throw new TargetClusterUnhealthyError(
+      `target cluster ${target.clusterIdentifier} is ${cluster.status}, not available`,
+    );
+  }
+
+  const lookbackMinutes =
+    request.workflow === "failback"
+      ? Math.min(5, deps.settings.lagLookbackMinutes)
+      : deps.settings.lagLookbackMinutes;
+  const since = new Date(deps.now().getTime() - lookbackMinutes * 60_000);
+  const lag = await ports.metrics.replicationLag(target.clusterIdentifier, since);
+
+  if (request.workflow === "failover") {
+    if (!lag && !request.allowUnknownLag) {
+      throw new ReplicationLagUnknownError(
+        `no AuroraGlobalDBReplicationLag datapoint for ${target.clusterIdentifier} in ${request.targetRegion} in the last ${lookbackMinutes} minutes, so the data loss cannot be estimated; start again with allowUnknownLag: true to fail over anyway`,
+      );
+    }
+  } else {
+    if (global?.status !== "available") {
+      throw new SourceClusterUnhealthyError(
+        `global cluster ${topology.globalClusterIdentifier} is ${global?.status ?? "missing"}, not available`,
+      );
+    }
+    const source = regionOf(topology, request.sourceRegion);
+    const sourceCluster = await deps
+      .ports(request.sourceRegion, "critical")
+      .database.describeCluster(source.clusterIdentifier);
+    if (sourceCluster?.status !== "available") {
+      throw new SourceClusterUnhealthyError(
+        `current primary cluster ${source.clusterIdentifier} in ${request.sourceRegion} is ${sourceCluster?.status ?? "missing"}, not available; a planned ${request.workflow} needs both clusters up (use the failover workflow for an outage)`,
+      );
+    }
+    if (request.workflow === "failback") {
+      const limit = deps.settings.failbackMaxLagMs;
+      if (!lag) {
+        throw new FailbackNotReadyError(
+          `no replication-lag datapoint for ${target.clusterIdentifier} in the last ${lookbackMinutes} minutes: cannot show it has caught up; refusing to fail back`,
+        );
+      }
+      if (lag.lagMs > limit) {
+        throw new FailbackNotReadyError(
+          `${target.clusterIdentifier} is ${lag.lagMs} ms behind (at ${lag.at}); a failback needs at most ${limit} ms, so wait until it has caught up`,
+        );
+      }
+    }
+  }
+  return {
+    targetClusterStatus: cluster.status,
+    replicationLagMs: lag?.lagMs ?? null,
+    replicationLagAt: lag?.at ?? null,
+    alreadyPromoted: false,
+  };
+}

@@ -1,0 +1,123 @@
+// The health prober: runs in the secondary region on a 1-minute schedule and, within one
+// invocation, probes the other region's /health every `intervalMs`, publishing each result at
+// once as a high-resolution metric (1 healthy / 0 not, dimension Region=<probed region>) in its
+// own region. The alarm on that metric is what triggers an automatic failover.
+import { METRICS } from "../../shared/contract";
+import type { HttpPort, Log, MetricsPort } from "../shared/ports";
+
+export interface ProbeTarget {
+  readonly region: string;
+  readonly url: string;
+}
+
+export interface ProberConfig {
+  readonly targets: readonly ProbeTarget[];
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** The schedule's period: probes = floor(windowMs / intervalMs). */
+  readonly windowMs: number;
+}
+
+export interface ProberDeps {
+  /**
+   * The region the control flag names as active, read in the prober's own region; null when
+   * the flag was never written. Only the active region is probed: a passive region's /health
+   * fails by design, and probing it would raise the alarm (and a rejected failover) after every
+   * failover. When the flag cannot be read, every target is probed: detection must not depend
+   * on it.
+   */
+  readonly activeRegion?: () => Promise<string | null>;
+  readonly http: HttpPort;
+  readonly metrics: MetricsPort;
+  readonly now: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly log: Log;
+}
+
+export interface ProbeResult {
+  readonly region: string;
+  readonly at: string;
+  readonly healthy: boolean;
+  readonly detail: string;
+}
+
+export function probeCount(config: Pick<ProberConfig, "intervalMs" | "windowMs">): number {
+  return Math.max(1, Math.floor(config.windowMs / config.intervalMs));
+}
+
+export async function probe(config: ProberConfig, deps: ProberDeps): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = [];
+  const start = deps.now().getTime();
+  const count = probeCount(config);
+  for (let i = 0; i < count; i++) {
+    const slot = start + i * config.intervalMs;
+    const wait = slot - deps.now().getTime();
+    if (wait > 0) await deps.sleep(wait);
+    const due = await activeTargets(config.targets, deps);
+    const round = await Promise.all(due.map((target) => probeOne(target, config, deps)));
+    results.push(...round);
+  }
+  return results;
+}
+
+async function activeTargets(
+  targets: readonly ProbeTarget[],
+  deps: ProberDeps,
+): Promise<readonly ProbeTarget[]> {
+  if (!deps.activeRegion) return targets;
+  let active: string | null;
+  try {
+    active = await deps.activeRegion();
+  } catch (error) {
+    deps.log.warn("could not read the active-region flag; probing every target", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return targets;
+  }
+  const due = targets.filter((t) => active === null || t.region === active);
+  if (due.length < targets.length) {
+    deps.log.info("skipping passive regions", {
+      activeRegion: active,
+      skipped: targets.filter((t) => !due.includes(t)).map((t) => t.region),
+    });
+  }
+  return due;
+}
+
+async function probeOne(
+  target: ProbeTarget,
+  config: ProberConfig,
+  deps: ProberDeps,
+): Promise<ProbeResult> {
+  const at = deps.now();
+  let healthy = false;
+  let detail: string;
+  try {
+    const response = await deps.http.request("GET", target.url, { timeoutMs: config.timeoutMs });
+    healthy = response.status === 200;
+    detail = `HTTP ${response.status}`;
+  } catch (error) {
+    detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  try {
+    await deps.metrics.put(METRICS.namespace, [
+      {
+        name: METRICS.probeHealthy,
+        value: healthy ? 1 : 0,
+        unit: "None",
+        dimensions: { Region: target.region },
+        timestamp: at,
+        storageResolution: 1,
+      },
+    ]);
+  } catch (error) {
+    // A lost datapoint is missing data (the alarm should treat it as breaching); keep probing.
+    deps.log.error("could not publish the probe result", {
+      region: target.region,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  const result = { region: target.region, at: at.toISOString(), healthy, detail };
+  deps.log.info("probed", { ...result });
+  return result;
+}

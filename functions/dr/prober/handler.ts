@@ -1,0 +1,61 @@
+// Lambda entry point of the prober (EventBridge schedule, every minute, in the secondary region).
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { Context } from "aws-lambda";
+import { DR_ENV } from "../../shared/contract";
+import { intEnv, requireEnv } from "../../shared/env";
+import { clientSettings } from "../shared/aws/clients";
+import { CloudWatchMetrics } from "../shared/aws/cloudwatch";
+import { DynamoControlTable } from "../shared/aws/control-table";
+import { ConfigurationError } from "../shared/errors";
+import { fetchHttp } from "../shared/http";
+import { powertoolsLog } from "../shared/logging";
+import { apiBase, parseTopology } from "../shared/topology";
+import { probe } from "./core";
+
+/** The schedule's period. */
+const WINDOW_MS = 60_000;
+
+const topology = parseTopology(requireEnv(DR_ENV.topology));
+const region = requireEnv("AWS_REGION");
+const intervalMs = intEnv(DR_ENV.probeIntervalSeconds, 10, { min: 1, max: 60 }) * 1000;
+const timeoutMs = intEnv(DR_ENV.probeTimeoutMs, 3000, { min: 100, max: 30_000 });
+if (timeoutMs >= intervalMs) {
+  throw new ConfigurationError(
+    `${DR_ENV.probeTimeoutMs} (${timeoutMs}) must be below ${DR_ENV.probeIntervalSeconds} in milliseconds (${intervalMs})`,
+  );
+}
+// Every region but this one: deployed in the secondary, this probes the primary.
+const targets = Object.values(topology.regions)
+  .filter((r) => r.region !== region)
+  .map((r) => ({ region: r.region, url: `${apiBase(topology, r.region)}/health` }));
+const metrics = new CloudWatchMetrics(new CloudWatchClient(clientSettings(region, "critical")));
+const control = new DynamoControlTable(
+  DynamoDBDocumentClient.from(new DynamoDBClient(clientSettings(region, "critical"))),
+  topology.controlTable,
+);
+const logger = powertoolsLog();
+
+export const handler = async (_event: unknown, context: Context) => {
+  logger.resetKeys();
+  logger.appendKeys({
+    executionId: context.awsRequestId,
+    step: "Probe",
+    targetRegion: targets.map((t) => t.region).join(","),
+  });
+  // Never run into the next invocation or the function's timeout.
+  const windowMs = Math.min(WINDOW_MS, context.getRemainingTimeInMillis() - timeoutMs - 1000);
+  const results = await probe(
+    { targets, intervalMs, timeoutMs, windowMs },
+    {
+      activeRegion: async () => (await control.getActiveRegion())?.activeRegion ?? null,
+      http: fetchHttp,
+      metrics,
+      now: () => new Date(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      log: logger,
+    },
+  );
+  return { probes: results.length, healthy: results.filter((r) => r.healthy).length };
+};

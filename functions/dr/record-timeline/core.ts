@@ -1,0 +1,113 @@
+// Records what the run did: each step's start, end and duration (carried through the state
+// data), the replication lag when the run began (the RPO estimate) and the RTO, as CloudWatch
+// metrics and a `dr.<workflow>.completed` event on the target region's bus. Sent once per run:
+// the lock remembers that it was sent; the event's eventId lets consumers drop a duplicate.
+import { EVENTS, METRICS } from "../../shared/contract";
+import type { DrDeps } from "../shared/deps";
+import type { MetricDatum } from "../shared/ports";
+import { TIMELINE_STEPS } from "../shared/types";
+import type {
+  RecordTimelineResult,
+  StepTimes,
+  TimelineEntry,
+  WorkflowState,
+} from "../shared/types";
+
+export type RecordTimelineOutcome = Omit<RecordTimelineResult, keyof StepTimes>;
+
+const RECORDED_FACT = "timelineRecordedAt";
+
+export function completedEventId(failoverId: string, workflow: string): string {
+  return `${workflow}-${failoverId}-completed`;
+}
+
+export function buildTimeline(state: WorkflowState): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  for (const step of TIMELINE_STEPS[state.request.workflow]) {
+    const times = state.steps[step] as Partial<StepTimes> | undefined;
+    if (!times?.startedAt || !times.endedAt) continue;
+    entries.push({
+      step,
+      startedAt: times.startedAt,
+      endedAt: times.endedAt,
+      seconds: secondsBetween(times.startedAt, times.endedAt),
+    });
+  }
+  return entries;
+}
+
+export async function recordTimeline(
+  state: WorkflowState,
+  deps: DrDeps,
+): Promise<RecordTimelineOutcome> {
+  const { request, steps } = state;
+  const timeline = buildTimeline(state);
+  const lagFact = steps.AcquireLock?.facts.replicationLagMs;
+  const rpoEstimateMs =
+    typeof lagFact === "number" ? lagFact : (steps.Preflight?.replicationLagMs ?? null);
+  // From this execution's start, or for a resumed run from when its first attempt took the lock.
+  const began = [request.startedAt, steps.AcquireLock?.acquiredAt]
+    .filter((t): t is string => typeof t === "string")
+    .sort()[0] as string;
+  const verifiedAt = steps.Verify?.endedAt ?? deps.now().toISOString();
+  const rtoSeconds = secondsBetween(began, verifiedAt);
+  const eventId = completedEventId(request.failoverId, request.workflow);
+  const outcome: RecordTimelineOutcome = { eventId, rtoSeconds, rpoEstimateMs, timeline };
+
+  const ports = deps.ports(request.targetRegion, "critical");
+  const lock = await ports.control.getLock();
+  if (lock?.owner === request.failoverId && lock.facts[RECORDED_FACT] !== undefined) {
+    deps.log.info("timeline already recorded by this run", { eventId });
+    return outcome;
+  }
+
+  const dimensions = { Workflow: request.workflow };
+  const at = new Date(verifiedAt);
+  const data: MetricDatum[] = [
+    ...timeline.map((entry): MetricDatum => ({
+      name: METRICS.stepDuration,
+      value: entry.seconds,
+      unit: "Seconds",
+      dimensions: { ...dimensions, Step: entry.step },
+      timestamp: at,
+    })),
+    { name: METRICS.rto, value: rtoSeconds, unit: "Seconds", dimensions, timestamp: at },
+  ];
+  if (rpoEstimateMs !== null) {
+    data.push({
+      name: METRICS.rpoEstimate,
+      value: rpoEstimateMs,
+      unit: "Milliseconds",
+      dimensions,
+      timestamp: at,
+    });
+  }
+  await ports.metrics.put(METRICS.namespace, data);
+  await ports.events.put({
+    source: EVENTS.drSource,
+    detailType: `${EVENTS.drPrefix}${request.workflow}.completed`,
+    detail: {
+      [EVENTS.eventIdField]: eventId,
+      [EVENTS.originRegionField]: request.targetRegion,
+      failoverId: request.failoverId,
+      workflow: request.workflow,
+      executionId: request.executionId,
+      trigger: request.trigger,
+      reason: request.reason,
+      targetRegion: request.targetRegion,
+      sourceRegion: request.sourceRegion,
+      promotionMethod: steps.Promote?.method ?? steps.Switchover?.method ?? null,
+      fencingToken: steps.Fence?.fencingToken ?? null,
+      rpoEstimateMs,
+      rtoSeconds,
+      timeline,
+    },
+  });
+  await ports.control.recordFact(request.failoverId, RECORDED_FACT, deps.now().toISOString());
+  deps.log.info("timeline recorded", { eventId, rtoSeconds, rpoEstimateMs });
+  return outcome;
+}
+
+function secondsBetween(from: string, to: string): number {
+  return Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 10) / 100);
+}

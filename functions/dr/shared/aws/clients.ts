@@ -1,0 +1,26 @@
+// SDK client settings per region and profile. "critical": the target region (and the source
+// region of a planned switchover) with normal timeouts and retries. "bestEffort": the other
+// region during a failover, and Route 53: one attempt, short timeouts, so a dead region costs
+// at most a couple of seconds and never blocks the workflow.
+import type { Profile } from "../ports";
+
+export interface ClientSettings {
+  readonly region: string;
+  readonly maxAttempts: number;
+  readonly requestHandler: { readonly connectionTimeout: number; readonly requestTimeout: number };
+}
+
+export const PROFILES: Readonly<
+  Record<Profile, { maxAttempts: number; connectionTimeout: number; requestTimeout: number }>
+> = {
+  critical: { maxAttempts: 3, connectionTimeout: 3000, requestTimeout: 10_000 },
+  bestEffort: { maxAttempts: 1, connectionTimeout: 1000, requestTimeout: 2000 },
+};
+
+/** Route 53's control plane (ChangeResourceRecordSets, GetHealthCheckStatus) is in us-east-1. */
+export const ROUTE53_REGION = "us-east-1";
+
+export function clientSettings(region: string, profile: Profile): ClientSettings {
+  const { maxAttempts, connectionTimeout, requestTimeout } = PROFILES[profile];
+  return { region, maxAttempts, requestHandler: { connectionTimeout, requestTimeout } };
+}

@@ -1,0 +1,237 @@
+// The `control` global table, read and written in the region of the given client. Every write
+// is conditional; a failed condition is reported as `false`, never as an error.
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { CONTROL } from "../../../shared/contract";
+import type { ActiveRegionFlag, ControlPort, CooldownItem, LockItem } from "../ports";
+import { awsErrorName, toPortError } from "./errors";
+
+const PK = CONTROL.partitionKey;
+
+/** Condition expressions, exported so the tests can assert them exactly. */
+export const CONDITIONS = {
+  flagUnchanged: "#activeRegion = :expectedRegion AND #fencingToken = :expectedToken",
+  /** A flag seeded without a token counts as token 0. */
+  flagUnchangedFirstToken:
+    "#activeRegion = :expectedRegion AND (attribute_not_exists(#fencingToken) OR #fencingToken = :expectedToken)",
+  flagAbsent: "attribute_not_exists(#pk)",
+  phaseChange:
+    "#activeRegion = :region AND #fencingToken = :token AND (attribute_not_exists(#phase) OR #phase <> :phase)",
+  lockFree: "attribute_not_exists(#pk) OR #expiresAt < :now",
+  lockOwned: "#owner = :owner",
+  lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
+} as const;
+
+function isConditionFailure(error: unknown): boolean {
+  return awsErrorName(error) === "ConditionalCheckFailedException";
+}
+
+export class DynamoControlTable implements ControlPort {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private async get(pk: string, call: string): Promise<Record<string, unknown> | null> {
+    try {
+      const out = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: { [PK]: pk }, ConsistentRead: true }),
+      );
+      return (out.Item as Record<string, unknown> | undefined) ?? null;
+    } catch (error) {
+      throw toPortError(call, error);
+    }
+  }
+
+  async getActiveRegion(): Promise<ActiveRegionFlag | null> {
+    const item = await this.get(CONTROL.activeRegionItem, "dynamodb:GetItem active-region");
+    if (!item || typeof item.activeRegion !== "string") return null;
+    return {
+      activeRegion: item.activeRegion,
+      fencingToken: Number(item.fencingToken ?? 0),
+      updatedAt: String(item.updatedAt ?? ""),
+      updatedBy: String(item.updatedBy ?? ""),
+      ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
+      ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
+      ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
+    };
+  }
+
+  async putActiveRegion(expected: ActiveRegionFlag | null, next: ActiveRegionFlag) {
+    const fields: Record<string, unknown> = {
+      activeRegion: next.activeRegion,
+      fencingToken: next.fencingToken,
+      updatedAt: next.updatedAt,
+      updatedBy: next.updatedBy,
+      reason: next.reason ?? "",
+      phase: next.phase ?? "",
+      previousRegion: next.previousRegion ?? "",
+    };
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    for (const [key, value] of Object.entries(fields)) {
+      names[`#${key}`] = key;
+      values[`:${key}`] = value;
+      sets.push(`#${key} = :${key}`);
+    }
+    let condition: string;
+    if (expected) {
+      condition =
+        expected.fencingToken === 0 ? CONDITIONS.flagUnchangedFirstToken : CONDITIONS.flagUnchanged;
+      values[":expectedRegion"] = expected.activeRegion;
+      values[":expectedToken"] = expected.fencingToken;
+    } else {
+      condition = CONDITIONS.flagAbsent;
+      names["#pk"] = PK;
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.activeRegionItem },
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:UpdateItem active-region", error);
+    }
+  }
+
+  async setPhase(activeRegion: string, fencingToken: number, phase: string, at: string) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.activeRegionItem },
+          UpdateExpression: "SET #phase = :phase, #phaseChangedAt = :at",
+          ConditionExpression: CONDITIONS.phaseChange,
+          ExpressionAttributeNames: {
+            "#activeRegion": "activeRegion",
+            "#fencingToken": "fencingToken",
+            "#phase": "phase",
+            "#phaseChangedAt": "phaseChangedAt",
+          },
+          ExpressionAttributeValues: {
+            ":region": activeRegion,
+            ":token": fencingToken,
+            ":phase": phase,
+            ":at": at,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:UpdateItem active-region phase", error);
+    }
+  }
+
+  async getLock(): Promise<LockItem | null> {
+    const item = await this.get(CONTROL.lockItem, "dynamodb:GetItem failover-lock");
+    if (!item || typeof item.owner !== "string") return null;
+    return {
+      owner: item.owner,
+      operation: String(item.operation ?? ""),
+      acquiredAt: String(item.acquiredAt ?? ""),
+      expiresAt: Number(item[CONTROL.ttlAttribute] ?? 0),
+      targetRegion: String(item.targetRegion ?? ""),
+      sourceRegion: String(item.sourceRegion ?? ""),
+      facts: (item.facts as Record<string, string | number> | undefined) ?? {},
+    };
+  }
+
+  async putLock(lock: LockItem, nowEpoch: number) {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: CONTROL.lockItem,
+            owner: lock.owner,
+            operation: lock.operation,
+            acquiredAt: lock.acquiredAt,
+            [CONTROL.ttlAttribute]: lock.expiresAt,
+            targetRegion: lock.targetRegion,
+            sourceRegion: lock.sourceRegion,
+            facts: lock.facts,
+          },
+          ConditionExpression: CONDITIONS.lockFree,
+          ExpressionAttributeNames: { "#pk": PK, "#expiresAt": CONTROL.ttlAttribute },
+          ExpressionAttributeValues: { ":now": nowEpoch },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:PutItem failover-lock", error);
+    }
+  }
+
+  async recordFact(owner: string, name: string, value: string | number) {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.lockItem },
+          UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
+          ConditionExpression: CONDITIONS.lockOwned,
+          ExpressionAttributeNames: { "#facts": "facts", "#name": name, "#owner": "owner" },
+          ExpressionAttributeValues: { ":value": value, ":owner": owner },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      const facts = out.Attributes?.facts as Record<string, string | number> | undefined;
+      return facts?.[name] ?? value;
+    } catch (error) {
+      if (isConditionFailure(error)) return null;
+      throw toPortError("dynamodb:UpdateItem failover-lock", error);
+    }
+  }
+
+  async deleteLock(owner: string) {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.lockItem },
+          ConditionExpression: CONDITIONS.lockOwnedOrAbsent,
+          ExpressionAttributeNames: { "#pk": PK, "#owner": "owner" },
+          ExpressionAttributeValues: { ":owner": owner },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:DeleteItem failover-lock", error);
+    }
+  }
+
+  async getCooldown(): Promise<CooldownItem | null> {
+    const item = await this.get(CONTROL.cooldownItem, "dynamodb:GetItem failover-cooldown");
+    if (!item || typeof item.lastExecution !== "string") return null;
+    return {
+      lastCompletedAt: String(item.lastCompletedAt ?? ""),
+      lastExecution: item.lastExecution,
+      cooldownUntil: Number(item.cooldownUntil ?? 0),
+    };
+  }
+
+  async putCooldown(cooldown: CooldownItem) {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { [PK]: CONTROL.cooldownItem, ...cooldown },
+        }),
+      );
+    } catch (error) {
+      throw toPortError("dynamodb:PutItem failover-cooldown", error);
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// Everything a DR core needs, passed in. The handlers build one set at module scope from the
+// environment and the AWS adapters; the tests pass fakes.
+import type { DrTopology } from "../../shared/contract";
+import type { DnsPort, HttpPort, Log, Profile, RegionPorts } from "./ports";
+import type { DrSettings } from "./settings";
+
+export interface DrDeps {
+  readonly topology: DrTopology;
+  readonly settings: DrSettings;
+  /** Ports for one region: "critical" (normal timeouts) or "bestEffort" (1 attempt, short). */
+  readonly ports: (region: string, profile: Profile) => RegionPorts;
+  /** Route 53; its control plane lives in us-east-1, so every call to it is best-effort. */
+  readonly dns: () => DnsPort;
+  readonly http: HttpPort;
+  readonly now: () => Date;
+  readonly log: Log;
+  /** The region this code runs in (AWS_REGION), which is where the state machine runs. */
+  readonly executionRegion: string;
+}
+
+export function epochSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+export function isoFromEpoch(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}

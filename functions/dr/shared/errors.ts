@@ -1,0 +1,106 @@
+// Errors thrown by the DR tasks. A task's error `name` is what the state machines' Retry and
+// Catch match, so these names are a contract with state-machines/*.asl.json: rename one and the
+// ASL tests fail.
+
+/**
+ * Base class. Every subclass sets `name` as a string literal: the bundles are minified, so a
+ * class name read at run time would not survive.
+ */
+export abstract class DrError extends Error {
+  abstract override name: string;
+}
+
+/** Throttling, 5xx, network errors and timeouts: the state machines retry these. */
+export class TransientError extends DrError {
+  override name = "TransientError";
+}
+
+/** IAM denied a call: never retried, the workflow stops safely and pages. */
+export class AccessDeniedError extends DrError {
+  override name = "AccessDeniedError";
+}
+
+/** Any other failed AWS call; the message names the service, the operation and the error code. */
+export class DependencyError extends DrError {
+  override name = "DependencyError";
+}
+
+// Input validation: the workflow ends in InputRejected before it touches anything.
+
+export class InvalidInputError extends DrError {
+  override name = "InvalidInputError";
+}
+export class TargetAlreadyActiveError extends DrError {
+  override name = "TargetAlreadyActiveError";
+}
+export class WrongRegionError extends DrError {
+  override name = "WrongRegionError";
+}
+export class AutomaticFailbackRefusedError extends DrError {
+  override name = "AutomaticFailbackRefusedError";
+}
+
+// Lock and cooldown: the workflow ends in Rejected; the running (or finished) run is untouched.
+
+export class LockHeldError extends DrError {
+  override name = "LockHeldError";
+}
+export class CooldownActiveError extends DrError {
+  override name = "CooldownActiveError";
+}
+/** A fenced run tried to release its lock before completing; the lock must stay. */
+export class RunNotCompleteError extends DrError {
+  override name = "RunNotCompleteError";
+}
+/** The lock is held by another run while this run tries to release it. */
+export class LockNotOwnedError extends DrError {
+  override name = "LockNotOwnedError";
+}
+
+// Preflight.
+
+export class TargetClusterUnhealthyError extends DrError {
+  override name = "TargetClusterUnhealthyError";
+}
+export class ReplicationLagUnknownError extends DrError {
+  override name = "ReplicationLagUnknownError";
+}
+export class FailbackNotReadyError extends DrError {
+  override name = "FailbackNotReadyError";
+}
+export class SourceClusterUnhealthyError extends DrError {
+  override name = "SourceClusterUnhealthyError";
+}
+
+// Role change.
+
+/** The active-region flag is not what this run expects: someone else changed it. */
+export class FencingConflictError extends DrError {
+  override name = "FencingConflictError";
+}
+/** FailoverGlobalCluster refused in a way that makes detach-and-promote the way forward. */
+export class ManagedFailoverUnavailableError extends DrError {
+  override name = "ManagedFailoverUnavailableError";
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+/** Promote or Switchover ran before Fence succeeded; never expected, guards the invariant. */
+export class NotFencedError extends DrError {
+  override name = "NotFencedError";
+}
+
+// Verification.
+
+/** The synthetic payment through the target region's API did not go through. */
+export class VerificationFailedError extends DrError {
+  override name = "VerificationFailedError";
+}
+
+/** Topology or settings in the environment are unusable. */
+export class ConfigurationError extends DrError {
+  override name = "ConfigurationError";
+}

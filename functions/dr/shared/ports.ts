@@ -1,0 +1,203 @@
+// What the DR cores need from the outside world. The AWS adapters (functions/dr/shared/aws/)
+// implement these; the tests use in-memory fakes. Adapters translate SDK errors into
+// TransientError / AccessDeniedError / DependencyError (see errors.ts) so cores and the state
+// machines see one vocabulary.
+
+export interface GlobalClusterMember {
+  readonly clusterArn: string;
+  readonly isWriter: boolean;
+}
+
+export interface GlobalClusterView {
+  readonly identifier: string;
+  readonly status: string;
+  /** The global writer endpoint, when the engine provides one. */
+  readonly endpoint?: string;
+  readonly members: readonly GlobalClusterMember[];
+  /** A failover or switchover in progress. */
+  readonly failover?: {
+    readonly status: string;
+    readonly toClusterArn?: string;
+    readonly isDataLossAllowed?: boolean;
+  };
+}
+
+export interface ClusterView {
+  readonly arn: string;
+  readonly status: string;
+  readonly endpoint?: string;
+  /** Set while the cluster is a member of a global cluster. */
+  readonly globalClusterIdentifier?: string;
+}
+
+/** Aurora (RDS) in one region. */
+export interface DatabasePort {
+  /** `null` when the global cluster does not exist. */
+  describeGlobalCluster(globalClusterIdentifier: string): Promise<GlobalClusterView | null>;
+  /** `null` when the cluster does not exist. */
+  describeCluster(clusterIdentifier: string): Promise<ClusterView | null>;
+  /** FailoverGlobalCluster with AllowDataLoss: true. Throws ManagedFailoverUnavailableError. */
+  failoverGlobalCluster(globalClusterIdentifier: string, targetClusterArn: string): Promise<void>;
+  switchoverGlobalCluster(globalClusterIdentifier: string, targetClusterArn: string): Promise<void>;
+  removeFromGlobalCluster(globalClusterIdentifier: string, clusterArn: string): Promise<void>;
+}
+
+export interface ActiveRegionFlag {
+  readonly activeRegion: string;
+  readonly fencingToken: number;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+  readonly reason?: string;
+  readonly phase?: string;
+  readonly previousRegion?: string;
+}
+
+export interface LockItem {
+  readonly owner: string;
+  readonly operation: string;
+  readonly acquiredAt: string;
+  /** Epoch seconds. */
+  readonly expiresAt: number;
+  readonly targetRegion: string;
+  readonly sourceRegion: string;
+  /** Facts the run records once and reuses when it is resumed (first value wins). */
+  readonly facts: Readonly<Record<string, string | number>>;
+}
+
+export interface CooldownItem {
+  readonly lastCompletedAt: string;
+  readonly lastExecution: string;
+  /** Epoch seconds. */
+  readonly cooldownUntil: number;
+}
+
+/** The `control` global table, read and written in one region. */
+export interface ControlPort {
+  /** Strongly consistent read. */
+  getActiveRegion(): Promise<ActiveRegionFlag | null>;
+  /**
+   * Conditional write: succeeds only while the flag still says `expected` (or is absent when
+   * `expected` is null). Returns false when the condition failed.
+   */
+  putActiveRegion(expected: ActiveRegionFlag | null, next: ActiveRegionFlag): Promise<boolean>;
+  /** Sets `phase` only while the flag still has this region and token. False when it has not. */
+  setPhase(activeRegion: string, fencingToken: number, phase: string, at: string): Promise<boolean>;
+  getLock(): Promise<LockItem | null>;
+  /** Conditional put: succeeds when no lock exists or the existing one expired before `nowEpoch`. */
+  putLock(lock: LockItem, nowEpoch: number): Promise<boolean>;
+  /** Sets `facts.<name>` if absent while `owner` holds the lock; returns the stored value. */
+  recordFact(owner: string, name: string, value: string | number): Promise<string | number | null>;
+  /** Deletes the lock if `owner` holds it; false when another owner holds it. */
+  deleteLock(owner: string): Promise<boolean>;
+  getCooldown(): Promise<CooldownItem | null>;
+  putCooldown(cooldown: CooldownItem): Promise<void>;
+}
+
+/** SSM Parameter Store in one region; names are full paths. */
+export interface ParametersPort {
+  get(name: string, decrypt?: boolean): Promise<string | null>;
+  put(name: string, value: string): Promise<void>;
+}
+
+export interface MetricDatum {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: "Seconds" | "Milliseconds" | "None" | "Count";
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly timestamp?: Date;
+  /** 1 for high-resolution metrics; default 60. */
+  readonly storageResolution?: 1 | 60;
+}
+
+/** CloudWatch metrics in one region. */
+export interface MetricsPort {
+  put(namespace: string, data: readonly MetricDatum[]): Promise<void>;
+  /** Latest AuroraGlobalDBReplicationLag datapoint of a secondary cluster since `since`. */
+  replicationLag(
+    clusterIdentifier: string,
+    since: Date,
+  ): Promise<{ readonly lagMs: number; readonly at: string } | null>;
+}
+
+export interface DrEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface EventsPort {
+  put(event: DrEvent): Promise<void>;
+}
+
+export interface NotifierPort {
+  publish(subject: string, message: string): Promise<void>;
+}
+
+export interface RegionPorts {
+  readonly region: string;
+  readonly database: DatabasePort;
+  readonly control: ControlPort;
+  readonly parameters: ParametersPort;
+  readonly metrics: MetricsPort;
+  readonly events: EventsPort;
+  readonly notifier: NotifierPort;
+}
+
+export interface FailoverRecord {
+  readonly setIdentifier: string;
+  readonly failover: "PRIMARY" | "SECONDARY";
+  readonly aliasDnsName?: string;
+}
+
+/** Route 53 (a global service whose control plane lives in us-east-1). */
+export interface DnsPort {
+  /** "healthy" when most checkers report success. */
+  healthCheckStatus(healthCheckId: string): Promise<"healthy" | "unhealthy">;
+  failoverRecords(hostedZoneId: string, recordName: string): Promise<FailoverRecord[]>;
+  /**
+   * One UPSERT batch: the PRIMARY record gets `primary`'s alias target and health check, the
+   * SECONDARY record `secondary`'s.
+   */
+  makePrimary(
+    hostedZoneId: string,
+    recordName: string,
+    primary: DnsTarget,
+    secondary: DnsTarget,
+  ): Promise<void>;
+}
+
+export interface DnsTarget {
+  readonly region: string;
+  readonly dnsName: string;
+  readonly hostedZoneId: string;
+  readonly healthCheckId?: string;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface HttpPort {
+  request(
+    method: "GET" | "POST",
+    url: string,
+    options: {
+      readonly headers?: Readonly<Record<string, string>>;
+      readonly body?: unknown;
+      readonly timeoutMs: number;
+    },
+  ): Promise<HttpResponse>;
+}
+
+/**
+ * "critical": normal timeouts and retries (the target region, or the source region of a planned
+ * switchover). "bestEffort": 1 attempt, short timeouts (the other region during a failover).
+ */
+export type Profile = "critical" | "bestEffort";
+
+export interface Log {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}

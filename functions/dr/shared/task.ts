@@ -1,0 +1,65 @@
+// The thin shell around every DR core invoked by a state machine: log lines carry executionId,
+// step and targetRegion; the result carries the step's startedAt/endedAt (the timeline); errors
+// are logged and rethrown with their `name` intact, since that is what Retry/Catch match.
+import type { StepTimes, WorkflowState } from "./types";
+
+export interface TaskLogger {
+  resetKeys(): void;
+  appendKeys(keys: Record<string, string>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface TaskKeys {
+  readonly executionId: string;
+  readonly targetRegion: string;
+}
+
+export interface TaskOptions<E> {
+  /** The state name in the ASL, e.g. "Fence". */
+  readonly step: string;
+  readonly logger: TaskLogger;
+  readonly keys: (event: E) => TaskKeys;
+  readonly now?: () => Date;
+}
+
+/** Keys of a task that receives the whole workflow state. */
+export function stateKeys(state: WorkflowState): TaskKeys {
+  return keysFrom(state?.request?.executionId, state?.request?.targetRegion);
+}
+
+export function keysFrom(executionId: unknown, targetRegion: unknown): TaskKeys {
+  return {
+    executionId: typeof executionId === "string" ? executionId : "unknown",
+    targetRegion: typeof targetRegion === "string" ? targetRegion : "unknown",
+  };
+}
+
+/**
+ * Runs `run`, stamping its result with the step's start and end times (a result's own
+ * `startedAt` wins: CheckPromotion carries the first poll's).
+ */
+export function task<E, R extends object>(
+  options: TaskOptions<E>,
+  run: (event: E) => Promise<R>,
+): (event: E) => Promise<R & StepTimes> {
+  const now = options.now ?? (() => new Date());
+  const { logger } = options;
+  return async (event) => {
+    logger.resetKeys();
+    logger.appendKeys({ ...options.keys(event), step: options.step });
+    const startedAt = now().toISOString();
+    logger.info("step started");
+    try {
+      const result = await run(event);
+      const endedAt = now().toISOString();
+      logger.info("step succeeded", { result });
+      return { startedAt, ...result, endedAt };
+    } catch (error) {
+      const failure =
+        error instanceof Error ? error : new Error(`non-Error thrown: ${String(error)}`);
+      logger.error("step failed", { errorName: failure.name, error: failure.message });
+      throw failure;
+    }
+  };
+}

@@ -1,0 +1,30 @@
+// Planned role change (switchover and failback): SwitchoverGlobalCluster, called in the current
+// primary (source) region, naming the target cluster by ARN. RDS waits for the secondary to catch
+// up before switching, so no committed write is lost. Idempotent: a switchover already under way
+// or done is recognised and not requested again.
+import type { DrDeps } from "../shared/deps";
+import { requireFenced } from "../shared/guard";
+import { regionOf } from "../shared/topology";
+import type { PromoteResult, StepTimes, WorkflowState } from "../shared/types";
+
+export type SwitchoverOutcome = Omit<PromoteResult, keyof StepTimes>;
+
+export async function switchover(state: WorkflowState, deps: DrDeps): Promise<SwitchoverOutcome> {
+  const { request } = state;
+  const { topology } = deps;
+  await requireFenced(state, deps);
+  const target = regionOf(topology, request.targetRegion);
+  const database = deps.ports(request.sourceRegion, "critical").database;
+
+  const global = await database.describeGlobalCluster(topology.globalClusterIdentifier);
+  const member = global?.members.find((m) => m.clusterArn === target.clusterArn);
+  if (member?.isWriter) {
+    deps.log.info("target already is the writer");
+  } else if (global?.failover && global.failover.toClusterArn === target.clusterArn) {
+    deps.log.info("switchover already under way", { status: global.failover.status });
+  } else {
+    await database.switchoverGlobalCluster(topology.globalClusterIdentifier, target.clusterArn);
+    deps.log.info("switchover requested");
+  }
+  return { method: "switchover" };
+}

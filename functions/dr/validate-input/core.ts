@@ -1,0 +1,164 @@
+// Checks the execution input before anything is touched and turns it into a DrRequest.
+// Reads only the active-region flag, in the target region.
+import {
+  AutomaticFailbackRefusedError,
+  InvalidInputError,
+  TargetAlreadyActiveError,
+  WrongRegionError,
+} from "../shared/errors";
+import type { DrDeps } from "../shared/deps";
+import { deployedPrimary, otherRegion, regionOf } from "../shared/topology";
+import type { DrRequest, ExecutionContext, Mode, Trigger, Workflow } from "../shared/types";
+
+export interface ValidateInputEvent {
+  readonly workflow: Workflow;
+  readonly input: unknown;
+  readonly context: ExecutionContext;
+}
+
+export interface ValidatedInput {
+  readonly input: unknown;
+  readonly request: DrRequest;
+}
+
+const FIELDS: Readonly<Record<Workflow, readonly string[]>> = {
+  failover: [
+    "targetRegion",
+    "reason",
+    "trigger",
+    "mode",
+    "forceDetach",
+    "ignoreCooldown",
+    "allowUnknownLag",
+    "resumeFailoverId",
+  ],
+  switchover: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
+  failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
+};
+
+const TRIGGERS: Readonly<Record<Workflow, readonly Trigger[]>> = {
+  failover: ["alarm", "console", "drill"],
+  // Planned moves are started by people; an alarm never starts one (no automatic failback).
+  switchover: ["console", "drill"],
+  failback: ["console", "drill"],
+};
+
+const MODES: readonly Mode[] = ["automatic", "approval"];
+const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+export async function validateInput(
+  event: ValidateInputEvent,
+  deps: DrDeps,
+): Promise<ValidatedInput> {
+  const { workflow, context } = event;
+  const raw = event.input;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new InvalidInputError(`the input must be a JSON object, got ${JSON.stringify(raw)}`);
+  }
+  const input = raw as Record<string, unknown>;
+  const allowed = FIELDS[workflow];
+  const unknown = Object.keys(input).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(
+      `unknown input field(s) ${unknown.join(", ")}; a ${workflow} accepts ${allowed.join(", ")}`,
+    );
+  }
+
+  const regions = Object.keys(deps.topology.regions);
+  const targetRegion = input.targetRegion;
+  if (typeof targetRegion !== "string" || !regions.includes(targetRegion)) {
+    throw new InvalidInputError(
+      `targetRegion must be one of ${regions.join(", ")}, got ${JSON.stringify(targetRegion)}`,
+    );
+  }
+  const reason = typeof input.reason === "string" ? input.reason.trim() : "";
+  if (reason === "") {
+    throw new InvalidInputError("reason is required: say why this run is started");
+  }
+  if (reason.length > 500) {
+    throw new InvalidInputError(`reason must be at most 500 characters, got ${reason.length}`);
+  }
+  const trigger = input.trigger as Trigger;
+  if (!TRIGGERS[workflow].includes(trigger)) {
+    throw new InvalidInputError(
+      `trigger must be one of ${TRIGGERS[workflow].join(", ")} for a ${workflow}, got ${JSON.stringify(input.trigger)}`,
+    );
+  }
+  const mode = (input.mode ?? "automatic") as Mode;
+  if (!MODES.includes(mode)) {
+    throw new InvalidInputError(
+      `mode must be one of ${MODES.join(", ")}, got ${JSON.stringify(input.mode)}`,
+    );
+  }
+  const flag = (name: string): boolean => {
+    const value = input[name] ?? false;
+    if (typeof value !== "boolean") {
+      throw new InvalidInputError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const forceDetach = flag("forceDetach");
+  const ignoreCooldown = flag("ignoreCooldown");
+  const allowUnknownLag = flag("allowUnknownLag");
+  const resumeFailoverId = input.resumeFailoverId;
+  if (
+    resumeFailoverId !== undefined &&
+    (typeof resumeFailoverId !== "string" || !RUN_ID.test(resumeFailoverId))
+  ) {
+    throw new InvalidInputError(
+      `resumeFailoverId must be the run id (1-80 letters, digits, - or _) of the run to resume, got ${JSON.stringify(resumeFailoverId)}`,
+    );
+  }
+
+  if (targetRegion !== deps.executionRegion) {
+    throw new WrongRegionError(
+      `this state machine runs in ${deps.executionRegion} and only moves the active region to ${deps.executionRegion}; start the ${workflow} state machine in ${targetRegion} instead`,
+    );
+  }
+  const role = regionOf(deps.topology, targetRegion).role;
+  if (workflow === "failover" && trigger === "alarm" && role === "primary") {
+    throw new AutomaticFailbackRefusedError(
+      `an alarm may not move the active region back to the deployed primary ${targetRegion}; fail back with the failback workflow after checking replication has caught up`,
+    );
+  }
+  if (workflow === "failback" && role !== "primary") {
+    throw new InvalidInputError(
+      `a failback returns to the deployed primary ${deployedPrimary(deps.topology)}, got targetRegion ${targetRegion}; use the switchover workflow to move elsewhere`,
+    );
+  }
+
+  const failoverId = resumeFailoverId ?? context.executionName;
+  const current = await deps.ports(targetRegion, "critical").control.getActiveRegion();
+  const activeRegion = current?.activeRegion ?? deployedPrimary(deps.topology);
+  if (activeRegion === targetRegion) {
+    const ours = resumeFailoverId !== undefined && current?.updatedBy === resumeFailoverId;
+    if (!ours) {
+      const how = current
+        ? `fencing token ${current.fencingToken}, set by ${current.updatedBy} at ${current.updatedAt}`
+        : "the deployed primary; the flag was never written";
+      throw new TargetAlreadyActiveError(
+        `${targetRegion} is already the active region (${how}): nothing to ${workflow}`,
+      );
+    }
+  }
+
+  const request: DrRequest = {
+    workflow,
+    failoverId,
+    resumed: resumeFailoverId !== undefined,
+    executionId: context.executionId,
+    executionName: context.executionName,
+    stateMachineArn: context.stateMachineArn,
+    startedAt: context.startTime,
+    targetRegion,
+    sourceRegion: otherRegion(deps.topology, targetRegion),
+    reason,
+    trigger,
+    mode,
+    forceDetach,
+    ignoreCooldown,
+    allowUnknownLag,
+  };
+  deps.log.info("input accepted", { failoverId, workflow, sourceRegion: request.sourceRegion });
+  return { input: raw, request };
+}

@@ -1,0 +1,102 @@
+// Proves the target region takes payments: GET /health, then a synthetic payment and its void
+// through the target region's own API (API key from the target region's SSM). The payment's
+// Idempotency-Key is derived from the run id, so a retry or a resumed run replays the same
+// payment instead of creating another.
+import { PARAMETERS } from "../../shared/contract";
+import type { DrDeps } from "../shared/deps";
+import { VerificationFailedError } from "../shared/errors";
+import type { HttpResponse } from "../shared/ports";
+import { apiBase, parameterName } from "../shared/topology";
+import type { StepTimes, VerifyResult, WorkflowState } from "../shared/types";
+
+export type VerifyOutcome = Omit<VerifyResult, keyof StepTimes>;
+
+export const SYNTHETIC_PAYMENT = {
+  amount: 1,
+  currency: "USD",
+  merchantId: "dr-synthetic",
+  cardToken: "tok_dr_synthetic",
+} as const;
+
+export function verifyIdempotencyKey(failoverId: string): string {
+  return `dr-verify-${failoverId}`;
+}
+
+export async function verify(state: WorkflowState, deps: DrDeps): Promise<VerifyOutcome> {
+  const { request } = state;
+  const base = apiBase(deps.topology, request.targetRegion);
+  const parameters = deps.ports(request.targetRegion, "critical").parameters;
+  const apiKey = firstApiKey(
+    await parameters.get(parameterName(deps.topology, PARAMETERS.apiKeys), true),
+  );
+  const timeoutMs = deps.settings.httpTimeoutMs;
+  const call = async (
+    method: "GET" | "POST",
+    path: string,
+    options: { headers?: Record<string, string>; body?: unknown } = {},
+  ): Promise<HttpResponse> => {
+    try {
+      return await deps.http.request(method, `${base}${path}`, { ...options, timeoutMs });
+    } catch (error) {
+      throw new VerificationFailedError(
+        `${method} ${path} in ${request.targetRegion} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  };
+
+  const health = await call("GET", "/health");
+  if (health.status !== 200) {
+    throw new VerificationFailedError(
+      `GET /health in ${request.targetRegion} answered ${health.status}, expected 200`,
+    );
+  }
+  const headers = { "x-api-key": apiKey, "content-type": "application/json" };
+  const payment = await call("POST", "/payments", {
+    headers: { ...headers, "Idempotency-Key": verifyIdempotencyKey(request.failoverId) },
+    body: SYNTHETIC_PAYMENT,
+  });
+  const paymentId = idOf(payment.body);
+  if (payment.status < 200 || payment.status > 299 || !paymentId) {
+    throw new VerificationFailedError(
+      `POST /payments in ${request.targetRegion} answered ${payment.status} ${JSON.stringify(payment.body)}, expected 2xx with an id`,
+    );
+  }
+  const voided = await call("POST", `/payments/${encodeURIComponent(paymentId)}/void`, {
+    headers: { ...headers, "Idempotency-Key": `${verifyIdempotencyKey(request.failoverId)}-void` },
+  });
+  // 409: the payment is already voided (a retry after the void went through).
+  if ((voided.status < 200 || voided.status > 299) && voided.status !== 409) {
+    throw new VerificationFailedError(
+      `POST /payments/${paymentId}/void in ${request.targetRegion} answered ${voided.status} ${JSON.stringify(voided.body)}`,
+    );
+  }
+  deps.log.info("synthetic payment went through", { paymentId });
+  return {
+    paymentId,
+    healthStatus: health.status,
+    paymentStatus: payment.status,
+    voidStatus: voided.status,
+  };
+}
+
+function firstApiKey(raw: string | null): string {
+  let keys: unknown;
+  try {
+    keys = raw === null ? null : JSON.parse(raw);
+  } catch {
+    keys = null;
+  }
+  if (!Array.isArray(keys) || typeof keys[0] !== "string" || keys[0] === "") {
+    throw new VerificationFailedError(
+      `the target region's ${PARAMETERS.apiKeys} parameter must be a JSON array of API keys`,
+    );
+  }
+  return keys[0];
+}
+
+function idOf(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const record = body as Record<string, unknown>;
+  const id = record.id ?? record.paymentId;
+  return typeof id === "string" && id !== "" ? id : undefined;
+}

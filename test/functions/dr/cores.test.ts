@@ -1,0 +1,326 @@
+// Behaviour of the cores that the workflow runs do not pin down on their own.
+import { METRICS } from "../../../functions/shared/contract";
+import { notify } from "../../../functions/dr/notify/core";
+import { clientSettings } from "../../../functions/dr/shared/aws/clients";
+import { probe, probeCount } from "../../../functions/dr/prober/core";
+import type { ProberDeps } from "../../../functions/dr/prober/core";
+import { approvalMessage } from "../../../functions/dr/request-approval/core";
+import { bestEffort } from "../../../functions/dr/shared/best-effort";
+import { TransientError } from "../../../functions/dr/shared/errors";
+import type { MetricDatum } from "../../../functions/dr/shared/ports";
+import { readSettings } from "../../../functions/dr/shared/settings";
+import { parseTopology } from "../../../functions/dr/shared/topology";
+import type { DrRequest, WorkflowState } from "../../../functions/dr/shared/types";
+import { EAST, FakeWorld, silentLog, TOPOLOGY, WEST } from "./support/fake-world";
+
+const request: DrRequest = {
+  workflow: "failover",
+  failoverId: "run-1",
+  resumed: false,
+  executionId: "arn:aws:states:us-west-2:123456789012:execution:sm:run-1",
+  executionName: "run-1",
+  stateMachineArn: "arn:aws:states:us-west-2:123456789012:stateMachine:sm",
+  startedAt: "2026-01-01T00:00:00Z",
+  targetRegion: WEST,
+  sourceRegion: EAST,
+  reason: "it's down",
+  trigger: "alarm",
+  mode: "approval",
+  forceDetach: false,
+  ignoreCooldown: false,
+  allowUnknownLag: false,
+};
+const input = { targetRegion: WEST, reason: "it's down", trigger: "alarm", mode: "approval" };
+const context = {
+  executionId: request.executionId,
+  executionName: "run-1",
+  startTime: request.startedAt,
+  stateMachineArn: request.stateMachineArn,
+};
+
+describe("the prober", () => {
+  function deps(statuses: (number | Error)[]) {
+    let clock = 0;
+    const log: string[] = [];
+    const published: MetricDatum[] = [];
+    const d: ProberDeps = {
+      now: () => new Date(clock),
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      http: {
+        request: async (_m, url, options) => {
+          const next = statuses.shift() ?? 200;
+          log.push(`GET ${url} t=${clock} timeout=${options.timeoutMs}`);
+          clock += 150;
+          if (next instanceof Error) throw next;
+          return { status: next, body: null };
+        },
+      },
+      metrics: {
+        put: async (_ns, data) => {
+          log.push(`put ${data.map((m) => m.value).join()}`);
+          published.push(...data);
+        },
+        replicationLag: async () => null,
+      },
+      log: silentLog,
+    };
+    return { d, log, published };
+  }
+
+  it("probes six times a minute at 10 s intervals, publishing each result before the next probe", async () => {
+    const { d, log, published } = deps([200, 503, new TransientError("timeout"), 200, 200, 200]);
+    const results = await probe(
+      {
+        targets: [{ region: EAST, url: "https://use1/health" }],
+        intervalMs: 10_000,
+        timeoutMs: 3000,
+        windowMs: 60_000,
+      },
+      d,
+    );
+    expect(results.map((r) => r.healthy)).toEqual([true, false, false, true, true, true]);
+    expect(log).toEqual([
+      "GET https://use1/health t=0 timeout=3000",
+      "put 1",
+      "GET https://use1/health t=10000 timeout=3000",
+      "put 0",
+      "GET https://use1/health t=20000 timeout=3000",
+      "put 0",
+      "GET https://use1/health t=30000 timeout=3000",
+      "put 1",
+      "GET https://use1/health t=40000 timeout=3000",
+      "put 1",
+      "GET https://use1/health t=50000 timeout=3000",
+      "put 1",
+    ]);
+    expect(published[0]).toEqual({
+      name: METRICS.probeHealthy,
+      value: 1,
+      unit: "None",
+      dimensions: { Region: EAST },
+      timestamp: new Date(0),
+      storageResolution: 1,
+    });
+  });
+
+  it("keeps probing when a metric cannot be published", async () => {
+    const { d } = deps([200, 200]);
+    const failing = {
+      ...d,
+      metrics: { ...d.metrics, put: async () => Promise.reject(new Error("throttled")) },
+    };
+    const results = await probe(
+      {
+        targets: [{ region: EAST, url: "https://use1/health" }],
+        intervalMs: 10_000,
+        timeoutMs: 3000,
+        windowMs: 20_000,
+      },
+      failing,
+    );
+    expect(results).toHaveLength(2);
+  });
+
+  it("fits the probes into the window it is given", () => {
+    expect(probeCount({ intervalMs: 10_000, windowMs: 60_000 })).toBe(6);
+    expect(probeCount({ intervalMs: 10_000, windowMs: 26_000 })).toBe(2);
+    expect(probeCount({ intervalMs: 10_000, windowMs: 1_000 })).toBe(1);
+  });
+});
+
+describe("the approval request", () => {
+  it("says how to approve and reject, with the token quoted for a shell", () => {
+    const world = new FakeWorld();
+    const { message } = approvalMessage(
+      {
+        state: { input, request, steps: {} } as WorkflowState,
+        taskToken: "AAA'BBB",
+        timeoutSeconds: 1800,
+      },
+      world.deps(WEST),
+    );
+    expect(message).toContain(
+      `aws stepfunctions send-task-success --region us-west-2 --task-token 'AAA'\\''BBB' --task-output '{"approved":true}'`,
+    );
+    expect(message).toContain(
+      `aws stepfunctions send-task-failure --region us-west-2 --task-token 'AAA'\\''BBB' --error ApprovalRejected`,
+    );
+    expect(message).toContain(
+      "https://us-west-2.console.aws.amazon.com/states/home?region=us-west-2#/v2/executions/details/",
+    );
+  });
+});
+
+describe("the page after a failure", () => {
+  it("names the failed step, what changed, and the exact commands to resume or abandon", async () => {
+    const world = new FakeWorld();
+    const state = {
+      input,
+      request,
+      steps: {
+        AcquireLock: { owner: "run-1" },
+        Fence: { fencingToken: 3 },
+        Promote: { method: "managed-failover" },
+      },
+      failures: {
+        CheckPromotion: {
+          Error: "AccessDeniedError",
+          Cause: JSON.stringify({ errorMessage: "not allowed" }),
+        },
+      },
+    } as unknown as WorkflowState;
+    const result = await notify(
+      { workflow: "failover", outcome: "halted", state, context },
+      world.deps(WEST),
+    );
+    const { subject, message } = world.messages[WEST]![0]!;
+    expect(subject).toBe("[payments-dr test] failover to us-west-2 HALTED at CheckPromotion");
+    expect(message).toContain("Error: AccessDeniedError\nCause: not allowed");
+    expect(message).toContain(
+      "us-east-1 is fenced: the active-region flag names us-west-2 (fencing token 3)",
+    );
+    expect(message).toContain(
+      "The promotion of us-west-2 was requested (managed-failover) but is not confirmed",
+    );
+    expect(message).toContain(
+      `aws stepfunctions start-execution --region us-west-2 --state-machine-arn ${request.stateMachineArn} --input '{"targetRegion":"us-west-2","reason":"it'\\''s down","trigger":"alarm","mode":"approval","resumeFailoverId":"run-1"}'`,
+    );
+    expect(message).toContain(
+      `aws dynamodb delete-item --region us-west-2 --table-name ${TOPOLOGY.controlTable} --key '{"pk":{"S":"failover-lock"}}'`,
+    );
+    expect(result).toEqual(
+      expect.objectContaining({
+        error: "AccessDeniedError",
+        cause: "CheckPromotion: not allowed (see the page for how to resume)",
+      }),
+    );
+  });
+
+  it("says nothing changed when the input could not even be validated", async () => {
+    const world = new FakeWorld();
+    await notify(
+      {
+        workflow: "failover",
+        outcome: "halted",
+        state: {
+          ...input,
+          failures: { ValidateInput: { Error: "AccessDeniedError", Cause: "x" } },
+        },
+        context,
+      },
+      world.deps(WEST),
+    );
+    expect(world.messages[WEST]![0]!.message).toContain("Nothing was changed.");
+  });
+});
+
+describe("best-effort calls", () => {
+  it("give up after their time cap instead of hanging", async () => {
+    const started = Date.now();
+    const result = await bestEffort("hang", () => new Promise(() => undefined), {
+      log: silentLog,
+      settings: { bestEffortTimeoutMs: 50 },
+    });
+    expect(result).toEqual({ ok: false, error: "Error: no answer within 50 ms" });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe("AWS client settings", () => {
+  it("give the other region one attempt and 1-2 s timeouts, the target region normal ones", () => {
+    expect(clientSettings(EAST, "bestEffort")).toEqual({
+      region: EAST,
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+    });
+    expect(clientSettings(WEST, "critical")).toEqual({
+      region: WEST,
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
+    });
+  });
+});
+
+describe("configuration", () => {
+  it("rejects a topology without exactly one primary", () => {
+    const bad = JSON.parse(JSON.stringify(TOPOLOGY));
+    bad.regions[WEST].role = "primary";
+    expect(() => parseTopology(JSON.stringify(bad))).toThrow(
+      "DR_TOPOLOGY: exactly one region must have role primary",
+    );
+  });
+
+  it("rejects a cluster ARN from the wrong region", () => {
+    const bad = JSON.parse(JSON.stringify(TOPOLOGY));
+    bad.regions[WEST].clusterArn = TOPOLOGY.regions[EAST]!.clusterArn;
+    expect(() => parseTopology(JSON.stringify(bad))).toThrow(/clusterArn must be in us-west-2/);
+  });
+
+  it("reads the tunables with defaults and bounds", () => {
+    expect(readSettings({})).toMatchObject({
+      cooldownMinutes: 30,
+      lockTtlMinutes: 360,
+      failbackMaxLagMs: 1000,
+    });
+    expect(readSettings({ DR_COOLDOWN_MINUTES: "5" }).cooldownMinutes).toBe(5);
+    expect(() => readSettings({ DR_LOCK_TTL_MINUTES: "1" })).toThrow(
+      /DR_LOCK_TTL_MINUTES="1" must be a whole number from 30/,
+    );
+  });
+});
+
+describe("the prober and the active region", () => {
+  const config = {
+    targets: [
+      { region: EAST, url: "https://use1/health" },
+      { region: "eu-west-1", url: "https://euw1/health" },
+    ],
+    intervalMs: 10_000,
+    timeoutMs: 3000,
+    windowMs: 20_000,
+  };
+  function world(active: () => Promise<string | null>) {
+    let clock = 0;
+    const probed: string[] = [];
+    const d: ProberDeps = {
+      activeRegion: active,
+      now: () => new Date(clock),
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      http: {
+        request: async (_m, url) => {
+          probed.push(url);
+          return { status: 503, body: null };
+        },
+      },
+      metrics: { put: async () => undefined, replicationLag: async () => null },
+      log: silentLog,
+    };
+    return { d, probed };
+  }
+
+  it("probes only the region the flag names as active, so a passive region never raises the alarm", async () => {
+    const { d, probed } = world(async () => "eu-west-1");
+    const results = await probe(config, d);
+    expect(probed).toEqual(["https://euw1/health", "https://euw1/health"]);
+    expect(results.map((r) => r.region)).toEqual(["eu-west-1", "eu-west-1"]);
+  });
+
+  it("publishes nothing after a failover made the prober's own region active", async () => {
+    const { d, probed } = world(async () => "us-west-2");
+    expect(await probe(config, d)).toEqual([]);
+    expect(probed).toEqual([]);
+  });
+
+  it("probes every target when the flag was never written or cannot be read", async () => {
+    const unset = world(async () => null);
+    await probe(config, unset.d);
+    expect(unset.probed).toHaveLength(4);
+    const broken = world(async () => Promise.reject(new Error("ResourceNotFoundException")));
+    await probe(config, broken.d);
+    expect(broken.probed).toHaveLength(4);
+  });
+});

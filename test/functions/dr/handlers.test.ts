@@ -1,0 +1,812 @@
+// The deployed handlers (env, adapters, SDK clients) with the AWS SDK mocked: exact API
+// parameters, the region and retry profile of every client, conditional expressions.
+import "./support/aws-env";
+import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import {
+  DescribeDBClustersCommand,
+  DescribeGlobalClustersCommand,
+  FailoverGlobalClusterCommand,
+  RDSClient,
+  RemoveFromGlobalClusterCommand,
+  SwitchoverGlobalClusterCommand,
+} from "@aws-sdk/client-rds";
+import {
+  ChangeResourceRecordSetsCommand,
+  GetHealthCheckStatusCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from "@aws-sdk/client-route-53";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
+import { handler as checkPromotion } from "../../../functions/dr/check-promotion/handler";
+import { handler as fence } from "../../../functions/dr/fence/handler";
+import { handler as notify } from "../../../functions/dr/notify/handler";
+import { handler as prober } from "../../../functions/dr/prober/handler";
+import { handler as promote } from "../../../functions/dr/promote/handler";
+import { handler as recordTimeline } from "../../../functions/dr/record-timeline/handler";
+import { handler as releaseLock } from "../../../functions/dr/release-lock/handler";
+import { handler as requestApproval } from "../../../functions/dr/request-approval/handler";
+import { CONDITIONS } from "../../../functions/dr/shared/aws/control-table";
+import type { DrRequest, Steps, Workflow, WorkflowState } from "../../../functions/dr/shared/types";
+import { handler as shiftTraffic } from "../../../functions/dr/shift-traffic/handler";
+import { handler as switchover } from "../../../functions/dr/switchover/handler";
+import { handler as unfence } from "../../../functions/dr/unfence/handler";
+import { handler as updateParameters } from "../../../functions/dr/update-parameters/handler";
+import { handler as validateInput } from "../../../functions/dr/validate-input/handler";
+import { handler as verify } from "../../../functions/dr/verify/handler";
+import { EAST, TOPOLOGY, WEST } from "./support/fake-world";
+
+const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
+const GLOBAL = TOPOLOGY.globalClusterIdentifier;
+const EXECUTION = "arn:aws:states:us-west-2:123456789012:execution:payments-dr-failover-test:run-1";
+
+const rds = mockClient(RDSClient);
+const ddb = mockClient(DynamoDBDocumentClient);
+const ssm = mockClient(SSMClient);
+const cloudwatch = mockClient(CloudWatchClient);
+const events = mockClient(EventBridgeClient);
+const sns = mockClient(SNSClient);
+const route53 = mockClient(Route53Client);
+
+let output: string[] = [];
+
+beforeEach(() => {
+  for (const mock of [rds, ddb, ssm, cloudwatch, events, sns, route53]) mock.reset();
+  output = [];
+  const capture = (chunk: unknown) => {
+    output.push(String(chunk));
+    return true;
+  };
+  jest.spyOn(process.stdout, "write").mockImplementation(capture);
+  jest.spyOn(process.stderr, "write").mockImplementation(capture);
+});
+
+afterEach(() => jest.restoreAllMocks());
+
+/** Region and max attempts of the client that sent the n-th call of a mock. */
+async function clientOf(
+  mock: { call(index: number): { thisValue: unknown } },
+  index = 0,
+): Promise<{ region: string; maxAttempts: number }> {
+  const client = mock.call(index).thisValue as RDSClient;
+  return { region: await client.config.region(), maxAttempts: await client.config.maxAttempts() };
+}
+
+function state(workflow: Workflow = "failover", steps: Steps = {}, extra: Partial<DrRequest> = {}) {
+  const request: DrRequest = {
+    workflow,
+    failoverId: "run-1",
+    resumed: false,
+    executionId: EXECUTION,
+    executionName: "run-1",
+    stateMachineArn: "arn:aws:states:us-west-2:123456789012:stateMachine:payments-dr-failover-test",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    targetRegion: WEST,
+    sourceRegion: EAST,
+    reason: "drill",
+    trigger: "drill",
+    mode: "automatic",
+    forceDetach: false,
+    ignoreCooldown: false,
+    allowUnknownLag: false,
+    ...extra,
+  };
+  return { input: {}, request, steps } satisfies WorkflowState;
+}
+
+const times = { startedAt: "2026-01-01T00:00:01.000Z", endedAt: "2026-01-01T00:00:02.000Z" };
+const fenced: Steps = {
+  Fence: {
+    ...times,
+    activeRegion: WEST,
+    previousRegion: EAST,
+    fencingToken: 4,
+    fencedAt: times.startedAt,
+    oldRegionFlag: "confirmed",
+  },
+};
+const ourFlag = { pk: "active-region", activeRegion: WEST, fencingToken: 4, updatedBy: "run-1" };
+
+function globalCluster(writer: string, failover?: object) {
+  return {
+    GlobalClusters: [
+      {
+        GlobalClusterIdentifier: GLOBAL,
+        Status: "available",
+        Endpoint: "global.endpoint",
+        GlobalClusterMembers: [
+          { DBClusterArn: TOPOLOGY.regions[EAST]!.clusterArn, IsWriter: writer === EAST },
+          { DBClusterArn: WEST_ARN, IsWriter: writer === WEST },
+        ],
+        ...(failover ? { FailoverState: failover } : {}),
+      },
+    ],
+  };
+}
+
+function sdkError(name: string, status = 400): Error {
+  return Object.assign(new Error(`${name} from AWS`), {
+    name,
+    $fault: "client",
+    $metadata: { httpStatusCode: status },
+  });
+}
+
+describe("ValidateInput handler", () => {
+  it("reads the flag strongly consistently in the target region and returns the request", async () => {
+    ddb.on(GetCommand).resolves({});
+    const result = await validateInput({
+      workflow: "failover",
+      input: { targetRegion: WEST, reason: "drill", trigger: "drill" },
+      context: {
+        executionId: EXECUTION,
+        executionName: "run-1",
+        startTime: "2026-01-01T00:00:00Z",
+        stateMachineArn: "arn:sm",
+      },
+    });
+    expect(result.request).toMatchObject({ failoverId: "run-1", sourceRegion: EAST });
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
+      TableName: TOPOLOGY.controlTable,
+      Key: { pk: "active-region" },
+      ConsistentRead: true,
+    });
+    expect(await clientOf(ddb)).toEqual({ region: WEST, maxAttempts: 3 });
+  });
+});
+
+describe("AcquireLock handler", () => {
+  it("puts the lock conditionally, in the target region", async () => {
+    ddb.on(GetCommand).resolves({}).on(PutCommand).resolves({});
+    const result = await acquireLock(state());
+    const put = ddb.commandCalls(PutCommand)[0]!;
+    expect(put.args[0].input).toMatchObject({
+      TableName: TOPOLOGY.controlTable,
+      Item: { pk: "failover-lock", owner: "run-1", operation: "failover", targetRegion: WEST },
+      ConditionExpression: "attribute_not_exists(#pk) OR #expiresAt < :now",
+      ExpressionAttributeNames: { "#pk": "pk", "#expiresAt": "expiresAt" },
+    });
+    expect(CONDITIONS.lockFree).toBe(put.args[0].input.ConditionExpression);
+    expect(result).toMatchObject({ owner: "run-1", startedAt: expect.any(String) });
+    expect(await clientOf(ddb, 2)).toEqual({ region: WEST, maxAttempts: 3 });
+  });
+
+  it("rejects with LockHeldError when the conditional put loses", async () => {
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolvesOnce({})
+      .resolves({
+        Item: { pk: "failover-lock", owner: "other", expiresAt: 9e9, operation: "failover" },
+      })
+      .on(GetCommand, { Key: { pk: "failover-cooldown" } })
+      .resolves({})
+      .on(PutCommand)
+      .rejects(sdkError("ConditionalCheckFailedException"));
+    await expect(acquireLock(state())).rejects.toMatchObject({ name: "LockHeldError" });
+  });
+});
+
+describe("Fence handler", () => {
+  it("flips the flag conditional on the region and token it read, in the target region", async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({
+        Item: { pk: "active-region", activeRegion: EAST, fencingToken: 3, updatedBy: "x" },
+      })
+      .resolves({ Item: { pk: "active-region", activeRegion: WEST, fencingToken: 4 } })
+      .on(UpdateCommand)
+      .resolves({});
+    const result = await fence(state());
+    const update = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(update).toMatchObject({
+      TableName: TOPOLOGY.controlTable,
+      Key: { pk: "active-region" },
+      ConditionExpression: "#activeRegion = :expectedRegion AND #fencingToken = :expectedToken",
+      ExpressionAttributeValues: expect.objectContaining({
+        ":expectedRegion": EAST,
+        ":expectedToken": 3,
+        ":activeRegion": WEST,
+        ":fencingToken": 4,
+        ":updatedBy": "run-1",
+        ":phase": "fenced",
+      }),
+    });
+    expect(result).toMatchObject({
+      activeRegion: WEST,
+      fencingToken: 4,
+      oldRegionFlag: "confirmed",
+    });
+    // The read and the write in the target region; the confirmation read in the old region,
+    // with one attempt only.
+    expect(await clientOf(ddb, 0)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(ddb, 1)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(ddb, 2)).toEqual({ region: EAST, maxAttempts: 1 });
+  });
+
+  it("creates the flag only if it does not exist yet", async () => {
+    ddb.on(GetCommand).resolvesOnce({}).resolves({}).on(UpdateCommand).resolves({});
+    await fence(state());
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      ConditionExpression: "attribute_not_exists(#pk)",
+      ExpressionAttributeValues: expect.objectContaining({ ":fencingToken": 1 }),
+    });
+  });
+
+  it("treats a flag seeded without a token as token 0", async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { pk: "active-region", activeRegion: EAST } })
+      .resolves({})
+      .on(UpdateCommand)
+      .resolves({});
+    await fence(state());
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      ConditionExpression:
+        "#activeRegion = :expectedRegion AND (attribute_not_exists(#fencingToken) OR #fencingToken = :expectedToken)",
+      ExpressionAttributeValues: expect.objectContaining({
+        ":expectedToken": 0,
+        ":fencingToken": 1,
+      }),
+    });
+  });
+
+  it("rejects with FencingConflictError when someone else holds the flag", async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { pk: "active-region", activeRegion: WEST, fencingToken: 9, updatedBy: "someone" },
+    });
+    await expect(fence(state())).rejects.toMatchObject({ name: "FencingConflictError" });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+});
+
+describe("Promote handler", () => {
+  beforeEach(() => {
+    ddb
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: ourFlag })
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(UpdateCommand)
+      .resolves({});
+    rds.on(DescribeGlobalClustersCommand).resolves(globalCluster(EAST));
+  });
+
+  it("calls FailoverGlobalCluster with AllowDataLoss, the target by ARN, in the target region", async () => {
+    rds.on(FailoverGlobalClusterCommand).resolves({});
+    const result = await promote(state("failover", fenced));
+    const calls = rds.commandCalls(FailoverGlobalClusterCommand);
+    expect(calls.map((c) => c.args[0].input)).toEqual([
+      { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: WEST_ARN, AllowDataLoss: true },
+    ]);
+    expect(await (calls[0]!.thisValue as RDSClient).config.region()).toBe(WEST);
+    expect(rds.commandCalls(DescribeGlobalClustersCommand)[0]!.args[0].input).toEqual({
+      GlobalClusterIdentifier: GLOBAL,
+    });
+    expect(result).toMatchObject({ method: "managed-failover" });
+    // The method is recorded on the lock, owned by this run.
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      Key: { pk: "failover-lock" },
+      UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
+      ConditionExpression: "#owner = :owner",
+      ExpressionAttributeValues: { ":value": "managed-failover", ":owner": "run-1" },
+    });
+  });
+
+  it.each(["InvalidGlobalClusterStateFault", "InvalidDBClusterStateFault"])(
+    "detaches the target by ARN in the target region when RDS answers %s",
+    async (code) => {
+      rds
+        .on(FailoverGlobalClusterCommand)
+        .rejects(sdkError(code))
+        .on(RemoveFromGlobalClusterCommand)
+        .resolves({});
+      const result = await promote(state("failover", fenced));
+      const calls = rds.commandCalls(RemoveFromGlobalClusterCommand);
+      expect(calls.map((c) => c.args[0].input)).toEqual([
+        { GlobalClusterIdentifier: GLOBAL, DbClusterIdentifier: WEST_ARN },
+      ]);
+      expect(await (calls[0]!.thisValue as RDSClient).config.region()).toBe(WEST);
+      expect(result).toMatchObject({
+        method: "detach",
+        detachReason: `FailoverGlobalCluster: ${code}`,
+      });
+    },
+  );
+
+  it("detaches without trying a managed failover when forceDetach is set", async () => {
+    rds.on(RemoveFromGlobalClusterCommand).resolves({});
+    await promote(state("failover", fenced, { forceDetach: true }));
+    expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+    expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(1);
+  });
+
+  it("does not ask again while a failover to the target is under way", async () => {
+    rds.on(DescribeGlobalClustersCommand).resolves(
+      globalCluster(EAST, {
+        Status: "failing-over",
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: true,
+      }),
+    );
+    await promote(state("failover", fenced));
+    expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+  });
+
+  it("refuses to promote when the flag is not the one this run fenced", async () => {
+    ddb.on(GetCommand, { Key: { pk: "active-region" } }).resolves({
+      Item: { ...ourFlag, activeRegion: EAST },
+    });
+    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+      name: "NotFencedError",
+    });
+    expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+  });
+
+  it("maps throttling to TransientError and a denial to AccessDeniedError", async () => {
+    rds
+      .on(FailoverGlobalClusterCommand)
+      .rejectsOnce(sdkError("Throttling", 400))
+      .rejects(sdkError("AccessDenied", 403));
+    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+      name: "TransientError",
+    });
+    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+      name: "AccessDeniedError",
+    });
+  });
+});
+
+describe("Switchover handler", () => {
+  it("calls SwitchoverGlobalCluster in the current primary region, the target by ARN", async () => {
+    ddb.on(GetCommand).resolves({ Item: ourFlag });
+    rds
+      .on(DescribeGlobalClustersCommand)
+      .resolves(globalCluster(EAST))
+      .on(SwitchoverGlobalClusterCommand)
+      .resolves({});
+    await switchover(state("switchover", fenced));
+    const calls = rds.commandCalls(SwitchoverGlobalClusterCommand);
+    expect(calls.map((c) => c.args[0].input)).toEqual([
+      { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: WEST_ARN },
+    ]);
+    const client = calls[0]!.thisValue as RDSClient;
+    expect(await client.config.region()).toBe(EAST);
+    expect(await client.config.maxAttempts()).toBe(3);
+  });
+});
+
+describe("CheckPromotion handler", () => {
+  it("reports the target as writer from DescribeGlobalClusters in the target region", async () => {
+    rds
+      .on(DescribeGlobalClustersCommand)
+      .resolves(globalCluster(WEST))
+      .on(DescribeDBClustersCommand)
+      .resolves({
+        DBClusters: [
+          { DBClusterArn: WEST_ARN, Status: "available", GlobalClusterIdentifier: GLOBAL },
+        ],
+      });
+    const result = await checkPromotion(state("failover", fenced));
+    expect(result).toMatchObject({ isWriter: true, polls: 1 });
+    expect(rds.commandCalls(DescribeDBClustersCommand)[0]!.args[0].input).toEqual({
+      DBClusterIdentifier: TOPOLOGY.regions[WEST]!.clusterIdentifier,
+    });
+    expect(await clientOf(rds)).toEqual({ region: WEST, maxAttempts: 3 });
+  });
+});
+
+describe("UpdateParameters handler", () => {
+  it("writes changed parameters in the target region and, best-effort, in the other", async () => {
+    rds
+      .on(DescribeDBClustersCommand)
+      .resolves({
+        DBClusters: [{ DBClusterArn: WEST_ARN, Status: "available", Endpoint: "west.cluster" }],
+      })
+      .on(DescribeGlobalClustersCommand)
+      .resolves(globalCluster(WEST));
+    ssm
+      .on(GetParameterCommand)
+      .rejects(sdkError("ParameterNotFound"))
+      .on(PutParameterCommand)
+      .resolves({});
+    const result = await updateParameters(
+      state("failover", { ...fenced, Promote: { ...times, method: "managed-failover" } }),
+    );
+    expect(result).toMatchObject({ writerEndpoint: "global.endpoint", otherRegion: "updated" });
+    const puts = ssm.commandCalls(PutParameterCommand);
+    const byRegion = await Promise.all(
+      puts.map(async (c) => ({
+        region: await (c.thisValue as SSMClient).config.region(),
+        maxAttempts: await (c.thisValue as SSMClient).config.maxAttempts(),
+        input: c.args[0].input,
+      })),
+    );
+    expect(byRegion).toEqual([
+      {
+        region: WEST,
+        maxAttempts: 3,
+        input: {
+          Name: "/payments/test/db/writer-endpoint",
+          Value: "global.endpoint",
+          Type: "String",
+          Overwrite: true,
+        },
+      },
+      {
+        region: WEST,
+        maxAttempts: 3,
+        input: {
+          Name: "/payments/test/active-region",
+          Value: WEST,
+          Type: "String",
+          Overwrite: true,
+        },
+      },
+      {
+        region: EAST,
+        maxAttempts: 1,
+        input: {
+          Name: "/payments/test/db/writer-endpoint",
+          Value: "global.endpoint",
+          Type: "String",
+          Overwrite: true,
+        },
+      },
+      {
+        region: EAST,
+        maxAttempts: 1,
+        input: {
+          Name: "/payments/test/active-region",
+          Value: WEST,
+          Type: "String",
+          Overwrite: true,
+        },
+      },
+    ]);
+  });
+});
+
+describe("ShiftTraffic handler", () => {
+  it("swaps the failover records through Route 53 in us-east-1, one attempt", async () => {
+    route53
+      .on(GetHealthCheckStatusCommand)
+      .resolves({
+        HealthCheckObservations: [{ StatusReport: { Status: "Success: HTTP Status Code 200" } }],
+      })
+      .on(ListResourceRecordSetsCommand)
+      .resolves({
+        ResourceRecordSets: [
+          {
+            Name: "api.pay.acme-corp.com.",
+            Type: "A",
+            SetIdentifier: "primary",
+            Failover: "PRIMARY",
+            AliasTarget: {
+              DNSName: "d-use1.execute-api.us-east-1.amazonaws.com.",
+              HostedZoneId: "Z1",
+              EvaluateTargetHealth: false,
+            },
+          },
+        ],
+      })
+      .on(ChangeResourceRecordSetsCommand)
+      .resolves({});
+    const result = await shiftTraffic(state());
+    expect(result).toMatchObject({ records: "switched" });
+    const change = route53.commandCalls(ChangeResourceRecordSetsCommand)[0]!;
+    expect(change.args[0].input).toEqual({
+      HostedZoneId: "ZONE123",
+      ChangeBatch: {
+        Comment: "payments-dr: us-west-2 becomes PRIMARY",
+        Changes: [
+          {
+            Action: "UPSERT",
+            ResourceRecordSet: {
+              Name: "api.pay.acme-corp.com",
+              Type: "A",
+              SetIdentifier: "primary",
+              Failover: "PRIMARY",
+              AliasTarget: {
+                DNSName: "d-usw2.execute-api.us-west-2.amazonaws.com",
+                HostedZoneId: "Z2OJLYMUO9EFXC",
+                EvaluateTargetHealth: false,
+              },
+              HealthCheckId: "hc-usw2",
+            },
+          },
+          {
+            Action: "UPSERT",
+            ResourceRecordSet: {
+              Name: "api.pay.acme-corp.com",
+              Type: "A",
+              SetIdentifier: "secondary",
+              Failover: "SECONDARY",
+              AliasTarget: {
+                DNSName: "d-use1.execute-api.us-east-1.amazonaws.com",
+                HostedZoneId: "Z1UJRXOUMOOFQ8",
+                EvaluateTargetHealth: false,
+              },
+              HealthCheckId: "hc-use1",
+            },
+          },
+        ],
+      },
+    });
+    const client = change.thisValue as Route53Client;
+    expect(await client.config.region()).toBe("us-east-1");
+    expect(await client.config.maxAttempts()).toBe(1);
+  });
+
+  it("carries on without throwing when Route 53 does not answer", async () => {
+    const down = Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" });
+    route53.onAnyCommand().rejects(down);
+    const result = await shiftTraffic(state());
+    expect(result).toMatchObject({
+      records: "unreachable",
+      healthChecks: { [WEST]: "unknown", [EAST]: "unknown" },
+    });
+  });
+});
+
+describe("Verify handler", () => {
+  it("sends the synthetic payment and its void to the target region's API with its API key", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(["k-1", "k-2"]) } });
+    const fetchMock = jest.spyOn(global, "fetch").mockImplementation(async (url, init) => {
+      const path = new URL(String(url)).pathname;
+      const status = path === "/health" ? 200 : path === "/payments" ? 201 : 200;
+      void init;
+      return new Response(JSON.stringify(path === "/payments" ? { id: "pay-1" } : {}), { status });
+    });
+    const result = await verify(state());
+    expect(result).toMatchObject({ paymentId: "pay-1", healthStatus: 200, voidStatus: 200 });
+    const calls = fetchMock.mock.calls.map(([url, init]) => ({
+      url: String(url),
+      method: init?.method,
+      headers: init?.headers,
+      body: init?.body,
+    }));
+    expect(calls).toEqual([
+      { url: "https://usw2.api.test/health", method: "GET", headers: undefined, body: undefined },
+      {
+        url: "https://usw2.api.test/payments",
+        method: "POST",
+        headers: {
+          "x-api-key": "k-1",
+          "content-type": "application/json",
+          "Idempotency-Key": "dr-verify-run-1",
+        },
+        body: JSON.stringify({
+          amount: 1,
+          currency: "USD",
+          merchantId: "dr-synthetic",
+          cardToken: "tok_dr_synthetic",
+        }),
+      },
+      {
+        url: "https://usw2.api.test/payments/pay-1/void",
+        method: "POST",
+        headers: {
+          "x-api-key": "k-1",
+          "content-type": "application/json",
+          "Idempotency-Key": "dr-verify-run-1-void",
+        },
+        body: undefined,
+      },
+    ]);
+    expect(ssm.commandCalls(GetParameterCommand)[0]!.args[0].input).toEqual({
+      Name: "/payments/test/api/keys",
+      WithDecryption: true,
+    });
+    expect(await clientOf(ssm)).toEqual({ region: WEST, maxAttempts: 3 });
+  });
+
+  it("fails with VerificationFailedError when /health is not 200", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(["k-1"]) } });
+    jest.spyOn(global, "fetch").mockResolvedValue(new Response("", { status: 503 }));
+    await expect(verify(state())).rejects.toMatchObject({
+      name: "VerificationFailedError",
+      message: "GET /health in us-west-2 answered 503, expected 200",
+    });
+  });
+});
+
+describe("Unfence handler", () => {
+  it("opens the flag conditional on this run's region and token, without a token bump", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await unfence(state("failover", fenced));
+    const update = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(update).toMatchObject({
+      Key: { pk: "active-region" },
+      UpdateExpression: "SET #phase = :phase, #phaseChangedAt = :at",
+      ConditionExpression: CONDITIONS.phaseChange,
+      ExpressionAttributeValues: expect.objectContaining({
+        ":region": WEST,
+        ":token": 4,
+        ":phase": "open",
+      }),
+    });
+  });
+});
+
+describe("RecordTimeline handler", () => {
+  it("puts the metrics and the completed event in the target region", async () => {
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(UpdateCommand)
+      .resolves({});
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e" }] });
+    await recordTimeline(
+      state("failover", {
+        ...fenced,
+        AcquireLock: {
+          ...times,
+          owner: "run-1",
+          operation: "failover",
+          acquiredAt: times.startedAt,
+          expiresAt: 1,
+          facts: { replicationLagMs: 250 },
+        },
+        Verify: {
+          ...times,
+          paymentId: "p",
+          healthStatus: 200,
+          paymentStatus: 201,
+          voidStatus: 200,
+        },
+      }),
+    );
+    const metrics = cloudwatch.commandCalls(PutMetricDataCommand)[0]!.args[0].input;
+    expect(metrics.Namespace).toBe("PaymentsDR");
+    expect(metrics.MetricData).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          MetricName: "RpoEstimateMilliseconds",
+          Value: 250,
+          Unit: "Milliseconds",
+          Dimensions: [{ Name: "Workflow", Value: "failover" }],
+        }),
+        expect.objectContaining({
+          MetricName: "StepDurationSeconds",
+          Value: 1,
+          Dimensions: [
+            { Name: "Workflow", Value: "failover" },
+            { Name: "Step", Value: "Fence" },
+          ],
+        }),
+        expect.objectContaining({ MetricName: "RtoSeconds", Value: 2 }),
+      ]),
+    );
+    const entry = events.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!;
+    expect(entry).toMatchObject({
+      EventBusName: TOPOLOGY.regions[WEST]!.eventBusName,
+      Source: "payments.dr",
+      DetailType: "dr.failover.completed",
+    });
+    expect(JSON.parse(entry.Detail!)).toMatchObject({
+      eventId: "failover-run-1-completed",
+      originRegion: WEST,
+      rpoEstimateMs: 250,
+    });
+    expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(events)).toEqual({ region: WEST, maxAttempts: 3 });
+  });
+});
+
+describe("ReleaseLock handler", () => {
+  it("writes the cooldown and deletes the lock only if this run owns it", async () => {
+    ddb.on(GetCommand).resolves({}).on(PutCommand).resolves({}).on(DeleteCommand).resolves({});
+    const result = await releaseLock(
+      state("failover", {
+        ...fenced,
+        Unfence: { ...times, activeRegion: WEST, fencingToken: 4, phase: "open" },
+      }),
+    );
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toMatchObject({
+      Item: { pk: "failover-cooldown", lastExecution: "run-1", cooldownUntil: expect.any(Number) },
+    });
+    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
+      TableName: TOPOLOGY.controlTable,
+      Key: { pk: "failover-lock" },
+      ConditionExpression: "attribute_not_exists(#pk) OR #owner = :owner",
+      ExpressionAttributeNames: { "#pk": "pk", "#owner": "owner" },
+      ExpressionAttributeValues: { ":owner": "run-1" },
+    });
+    expect(result).toMatchObject({ released: true });
+  });
+});
+
+describe("Notify and RequestApproval handlers", () => {
+  it("page the alert topic of the region the state machine runs in", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m" });
+    const page = await notify({
+      workflow: "failover",
+      outcome: "halted",
+      state: {
+        ...state("failover", fenced),
+        failures: { Promote: { Error: "AccessDeniedError", Cause: "denied" } },
+      },
+      context: {
+        executionId: EXECUTION,
+        executionName: "run-1",
+        startTime: "t",
+        stateMachineArn: "arn:sm",
+      },
+    });
+    expect(page).toMatchObject({
+      error: "AccessDeniedError",
+      cause: expect.stringContaining("Promote: denied"),
+    });
+    await requestApproval({ state: state(), taskToken: "tok'en", timeoutSeconds: 1800 });
+    const publishes = sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
+    expect(publishes.map((p) => p.TopicArn)).toEqual([
+      TOPOLOGY.regions[WEST]!.alertTopicArn,
+      TOPOLOGY.regions[WEST]!.alertTopicArn,
+    ]);
+    expect(publishes[1]!.Message).toContain(
+      `--task-token 'tok'\\''en' --task-output '{"approved":true}'`,
+    );
+    expect(await clientOf(sns)).toEqual({ region: WEST, maxAttempts: 3 });
+  });
+});
+
+describe("structured logs", () => {
+  it("carry executionId, step and targetRegion on every line", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await unfence(state("failover", fenced));
+    ddb.on(UpdateCommand).rejects(sdkError("AccessDeniedException", 400));
+    await expect(unfence(state("failover", fenced))).rejects.toMatchObject({
+      name: "AccessDeniedError",
+    });
+    const lines = output
+      .join("")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) {
+      expect(line).toMatchObject({ executionId: EXECUTION, step: "Unfence", targetRegion: WEST });
+    }
+    expect(lines.at(-1)).toMatchObject({ level: "ERROR", errorName: "AccessDeniedError" });
+  });
+});
+
+describe("prober handler", () => {
+  it("publishes each probe of the primary's /health as a high-resolution metric in its own region", async () => {
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    jest.spyOn(global, "fetch").mockResolvedValue(new Response("{}", { status: 200 }));
+    const context = { awsRequestId: "req-1", getRemainingTimeInMillis: () => 2500 } as Context;
+    const result = await prober({}, context);
+    expect(result).toEqual({ probes: 1, healthy: 1 });
+    const input = cloudwatch.commandCalls(PutMetricDataCommand)[0]!.args[0].input;
+    expect(input).toEqual({
+      Namespace: "PaymentsDR",
+      MetricData: [
+        {
+          MetricName: "PrimaryHealthy",
+          Value: 1,
+          Unit: "None",
+          Dimensions: [{ Name: "Region", Value: EAST }],
+          Timestamp: expect.any(Date),
+          StorageResolution: 1,
+        },
+      ],
+    });
+    expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(String((global.fetch as jest.Mock).mock.calls[0]![0])).toBe(
+      "https://use1.api.test/health",
+    );
+  });
+});

@@ -1,0 +1,13 @@
+// Environment of a deployed DR function in us-west-2, set before the handlers are imported
+// (they read it at module load). Import this first.
+import { DR_ENV } from "../../../../functions/shared/contract";
+import { TOPOLOGY } from "./fake-world";
+
+process.env[DR_ENV.topology] = JSON.stringify(TOPOLOGY);
+process.env.AWS_REGION = "us-west-2";
+process.env[DR_ENV.probeIntervalSeconds] = "1";
+process.env[DR_ENV.probeTimeoutMs] = "200";
+process.env.AWS_ACCESS_KEY_ID = "test";
+process.env.AWS_SECRET_ACCESS_KEY = "test";
+
+export {};

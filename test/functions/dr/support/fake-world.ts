@@ -1,0 +1,566 @@
+// An in-memory model of both regions, behind the same ports the AWS adapters implement: an
+// Aurora global cluster whose promotions take a few polls, the control global table (one store,
+// conditional writes), SSM, CloudWatch, EventBridge, SNS, Route 53 and each region's payments
+// API. Every call is recorded with its region and client profile; faults are injected per
+// region (unreachable) or per operation.
+import type { DrTopology } from "../../../../functions/shared/contract";
+import { FENCE_PHASE, PARAMETERS } from "../../../../functions/shared/contract";
+import type { DrDeps } from "../../../../functions/dr/shared/deps";
+import {
+  ManagedFailoverUnavailableError,
+  TransientError,
+} from "../../../../functions/dr/shared/errors";
+import type {
+  ActiveRegionFlag,
+  CooldownItem,
+  DnsPort,
+  DnsTarget,
+  DrEvent,
+  HttpPort,
+  HttpResponse,
+  LockItem,
+  Log,
+  MetricDatum,
+  Profile,
+  RegionPorts,
+} from "../../../../functions/dr/shared/ports";
+import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
+import type { DrSettings } from "../../../../functions/dr/shared/settings";
+
+export const EAST = "us-east-1";
+export const WEST = "us-west-2";
+const ACCOUNT = "123456789012";
+
+export const TOPOLOGY: DrTopology = {
+  environmentSuffix: "test",
+  globalClusterIdentifier: "payments-global-test",
+  parameterPrefix: "/payments/test",
+  controlTable: "payments-control-test",
+  dns: { hostedZoneId: "ZONE123", recordName: "api.pay.acme-corp.com" },
+  regions: {
+    [EAST]: {
+      region: EAST,
+      role: "primary",
+      clusterArn: `arn:aws:rds:${EAST}:${ACCOUNT}:cluster:payments-use1-test`,
+      clusterIdentifier: "payments-use1-test",
+      apiUrl: "https://use1.api.test/",
+      eventBusName: "payments-use1-test",
+      alertTopicArn: `arn:aws:sns:${EAST}:${ACCOUNT}:payments-alerts-use1-test`,
+      healthCheckId: "hc-use1",
+      apiDomainTarget: {
+        dnsName: "d-use1.execute-api.us-east-1.amazonaws.com",
+        hostedZoneId: "Z1UJRXOUMOOFQ8",
+      },
+    },
+    [WEST]: {
+      region: WEST,
+      role: "secondary",
+      clusterArn: `arn:aws:rds:${WEST}:${ACCOUNT}:cluster:payments-usw2-test`,
+      clusterIdentifier: "payments-usw2-test",
+      apiUrl: "https://usw2.api.test",
+      eventBusName: "payments-usw2-test",
+      alertTopicArn: `arn:aws:sns:${WEST}:${ACCOUNT}:payments-alerts-usw2-test`,
+      healthCheckId: "hc-usw2",
+      apiDomainTarget: {
+        dnsName: "d-usw2.execute-api.us-west-2.amazonaws.com",
+        hostedZoneId: "Z2OJLYMUO9EFXC",
+      },
+    },
+  },
+};
+
+export const API_KEY = "key-test-1";
+
+export interface Call {
+  readonly region: string;
+  readonly profile: Profile | "dns" | "http";
+  readonly op: string;
+  readonly args?: unknown;
+}
+
+interface Injected {
+  readonly op: string;
+  readonly error: () => Error;
+  remaining: number;
+}
+
+interface ClusterState {
+  status: string;
+  endpoint: string;
+  globalClusterIdentifier?: string;
+}
+
+interface Promotion {
+  readonly toArn: string;
+  readonly kind: "failover" | "switchover" | "detach";
+  pollsLeft: number;
+}
+
+export const silentLog: Log & {
+  resetKeys(): void;
+  appendKeys(keys: Record<string, string>): void;
+} = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  resetKeys: () => undefined,
+  appendKeys: () => undefined,
+};
+
+export class FakeWorld {
+  readonly calls: Call[] = [];
+  readonly down = new Set<string>();
+  private readonly injected: Injected[] = [];
+
+  // Aurora
+  globalStatus = "available";
+  readonly globalEndpoint = "payments-global-test.global-abc.global.rds.amazonaws.com";
+  readonly members = new Map<string, { isWriter: boolean }>();
+  readonly clusters: Record<string, ClusterState>;
+  promotion: Promotion | undefined;
+  /** Polls (DescribeGlobalClusters calls) a promotion takes; Infinity: never completes. */
+  promotionPolls = 2;
+  readonly lagMs: Record<string, number | null> = {};
+
+  // control global table: one store, as replication is not what these tests are about.
+  readonly table = new Map<string, Record<string, unknown>>();
+
+  readonly ssm: Record<string, Map<string, string>> = {};
+  readonly metrics: Record<string, MetricDatum[]> = {};
+  readonly events: Record<string, DrEvent[]> = {};
+  readonly messages: Record<string, { subject: string; message: string }[]> = {};
+
+  // Route 53: which region's alias target each failover record points at.
+  readonly records = new Map<string, "PRIMARY" | "SECONDARY">();
+  readonly healthChecks = new Map<string, "healthy" | "unhealthy">();
+
+  // payments APIs
+  readonly payments = new Map<string, { id: string; region: string; voided: boolean }>();
+  readonly paymentsCreated: string[] = [];
+
+  clock: number;
+
+  constructor(readonly topology: DrTopology = TOPOLOGY) {
+    this.clock = Date.now();
+    const east = topology.regions[EAST]!;
+    const west = topology.regions[WEST]!;
+    this.members.set(east.clusterArn, { isWriter: true });
+    this.members.set(west.clusterArn, { isWriter: false });
+    this.clusters = {
+      [east.clusterArn]: {
+        status: "available",
+        endpoint: "payments-use1-test.cluster-abc.us-east-1.rds.amazonaws.com",
+        globalClusterIdentifier: topology.globalClusterIdentifier,
+      },
+      [west.clusterArn]: {
+        status: "available",
+        endpoint: "payments-usw2-test.cluster-def.us-west-2.rds.amazonaws.com",
+        globalClusterIdentifier: topology.globalClusterIdentifier,
+      },
+    };
+    this.lagMs[east.clusterIdentifier] = null;
+    this.lagMs[west.clusterIdentifier] = 120;
+    for (const region of [EAST, WEST]) {
+      this.ssm[region] = new Map([
+        [`${topology.parameterPrefix}/${PARAMETERS.apiKeys}`, JSON.stringify([API_KEY])],
+        [`${topology.parameterPrefix}/${PARAMETERS.writerEndpoint}`, this.globalEndpoint],
+        [`${topology.parameterPrefix}/${PARAMETERS.activeRegion}`, EAST],
+      ]);
+      this.metrics[region] = [];
+      this.events[region] = [];
+      this.messages[region] = [];
+    }
+    this.records.set(EAST, "PRIMARY");
+    this.records.set(WEST, "SECONDARY");
+    this.healthChecks.set("hc-use1", "healthy");
+    this.healthChecks.set("hc-usw2", "healthy");
+  }
+
+  now = (): Date => {
+    this.clock += 1000;
+    return new Date(this.clock);
+  };
+
+  /** Every client of the region throws (and Route 53 too when the region is us-east-1). */
+  failRegion(region: string): void {
+    this.down.add(region);
+  }
+
+  inject(op: string, error: () => Error, times = 1): void {
+    this.injected.push({ op, error, remaining: times });
+  }
+
+  call(region: string, profile: Call["profile"], op: string, args?: unknown): void {
+    this.calls.push({ region, profile, op, args });
+    if (this.down.has(region)) {
+      throw new TransientError(`${op} in ${region}: connect ETIMEDOUT (region unreachable)`);
+    }
+    const fault = this.injected.find((f) => f.op === op && f.remaining > 0);
+    if (fault) {
+      fault.remaining -= 1;
+      throw fault.error();
+    }
+  }
+
+  callsTo(op: string): Call[] {
+    return this.calls.filter((c) => c.op === op);
+  }
+
+  // ---- Aurora behaviour ----
+
+  arnOf(identifier: string): string {
+    const found = Object.values(this.topology.regions).find(
+      (r) => r.clusterIdentifier === identifier || r.clusterArn === identifier,
+    );
+    if (!found) throw new Error(`unknown cluster ${identifier}`);
+    return found.clusterArn;
+  }
+
+  tick(): void {
+    const p = this.promotion;
+    if (!p) return;
+    p.pollsLeft -= 1;
+    if (p.pollsLeft > 0) return;
+    if (p.kind === "detach") {
+      this.clusters[p.toArn]!.status = "available";
+    } else {
+      for (const [arn, member] of this.members) member.isWriter = arn === p.toArn;
+      this.globalStatus = "available";
+    }
+    this.promotion = undefined;
+  }
+
+  writerArn(): string | undefined {
+    for (const [arn, member] of this.members) if (member.isWriter) return arn;
+    return undefined;
+  }
+
+  // ---- ports ----
+
+  ports = (region: string, profile: Profile): RegionPorts => portsOf(this, region, profile);
+
+  dns = (): DnsPort => dnsOf(this);
+
+  /** Each region's payments API: /health is 200 only in the active region; writes need the writer. */
+  http: HttpPort = {
+    request: async (method, url, options): Promise<HttpResponse> => {
+      const region = Object.values(this.topology.regions).find((r) =>
+        url.startsWith(r.apiUrl.replace(/\/+$/, "")),
+      );
+      if (!region) throw new Error(`no API at ${url}`);
+      this.call(region.region, "http", `${method} ${new URL(url).pathname}`, options);
+      const path = new URL(url).pathname;
+      const flag = this.table.get("active-region");
+      const active = (flag?.activeRegion as string | undefined) ?? EAST;
+      const writer = this.writerArn() === region.clusterArn || !this.members.has(region.clusterArn);
+      if (method === "GET" && path === "/health") {
+        return { status: active === region.region ? 200 : 503, body: null };
+      }
+      if (options.headers?.["x-api-key"] !== API_KEY) return { status: 403, body: null };
+      if (active !== region.region)
+        return { status: 409, body: { error: "not the active region" } };
+      if (!writer) return { status: 500, body: { error: "read-only transaction" } };
+      if (method === "POST" && path === "/payments") {
+        const key = options.headers?.["Idempotency-Key"] ?? "";
+        const existing = this.payments.get(key);
+        if (existing) return { status: 201, body: { id: existing.id } };
+        const id = `pay_${this.payments.size + 1}`;
+        this.payments.set(key, { id, region: region.region, voided: false });
+        this.paymentsCreated.push(id);
+        return { status: 201, body: { id, status: "authorized" } };
+      }
+      const voidMatch = /^\/payments\/([^/]+)\/void$/.exec(path);
+      if (method === "POST" && voidMatch) {
+        const payment = [...this.payments.values()].find((p) => p.id === voidMatch[1]);
+        if (!payment) return { status: 404, body: null };
+        if (payment.voided) return { status: 409, body: { error: "already voided" } };
+        payment.voided = true;
+        return { status: 200, body: { id: payment.id, status: "voided" } };
+      }
+      return { status: 404, body: null };
+    },
+  };
+
+  deps(executionRegion: string, settings: Partial<DrSettings> = {}): DrDeps {
+    return {
+      topology: this.topology,
+      settings: { ...DEFAULT_SETTINGS, bestEffortTimeoutMs: 200, ...settings },
+      ports: this.ports,
+      dns: this.dns,
+      http: this.http,
+      now: this.now,
+      log: silentLog,
+      executionRegion,
+    };
+  }
+
+  // ---- observations ----
+
+  flag(): ActiveRegionFlag | undefined {
+    return this.table.get("active-region") as ActiveRegionFlag | undefined;
+  }
+
+  lock(): LockItem | undefined {
+    return this.table.get("failover-lock") as LockItem | undefined;
+  }
+
+  /** What must be identical after any successful run, however it got there. */
+  endState(): Record<string, unknown> {
+    const flag = this.flag();
+    const cooldown = this.table.get("failover-cooldown");
+    return {
+      activeRegion: flag?.activeRegion,
+      fencingToken: flag?.fencingToken,
+      phase: flag?.phase,
+      lockHeld: this.table.has("failover-lock"),
+      cooldownOwner: cooldown?.lastExecution,
+      writer: this.writerArn(),
+      members: [...this.members.keys()].sort(),
+      ssm: Object.fromEntries(
+        Object.entries(this.ssm).map(([region, values]) => [
+          region,
+          Object.fromEntries([...values].filter(([name]) => !name.endsWith(PARAMETERS.apiKeys))),
+        ]),
+      ),
+      records: Object.fromEntries(this.records),
+      paymentsCreated: this.paymentsCreated.length,
+      paymentsVoided: [...this.payments.values()].filter((p) => p.voided).length,
+      promotionRequests:
+        this.callsTo("rds:FailoverGlobalCluster").length +
+        this.callsTo("rds:SwitchoverGlobalCluster").length +
+        this.callsTo("rds:RemoveFromGlobalCluster").length,
+      completedEventIds: [
+        ...new Set(
+          Object.values(this.events)
+            .flat()
+            .map((e) => e.detail.eventId),
+        ),
+      ],
+    };
+  }
+
+  /** The world after a completed failover to us-west-2 (for failback tests). */
+  static afterFailoverToWest(failoverId = "earlier-failover"): FakeWorld {
+    const world = new FakeWorld();
+    const west = world.topology.regions[WEST]!;
+    const east = world.topology.regions[EAST]!;
+    world.members.get(east.clusterArn)!.isWriter = false;
+    world.members.get(west.clusterArn)!.isWriter = true;
+    world.lagMs[west.clusterIdentifier] = null;
+    world.lagMs[east.clusterIdentifier] = 40;
+    world.table.set("active-region", {
+      activeRegion: WEST,
+      fencingToken: 1,
+      updatedAt: new Date(world.clock).toISOString(),
+      updatedBy: failoverId,
+      phase: FENCE_PHASE.open,
+      previousRegion: EAST,
+    });
+    for (const region of [EAST, WEST]) {
+      world.ssm[region]!.set(`${world.topology.parameterPrefix}/${PARAMETERS.activeRegion}`, WEST);
+    }
+    world.records.set(WEST, "PRIMARY");
+    world.records.set(EAST, "SECONDARY");
+    return world;
+  }
+}
+
+function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPorts {
+  const c = (op: string, args?: unknown) => world.call(region, profile, op, args);
+  return {
+    region,
+    database: {
+      async describeGlobalCluster(id) {
+        c("rds:DescribeGlobalClusters", { id });
+        world.tick();
+        if (id !== world.topology.globalClusterIdentifier) return null;
+        const p = world.promotion;
+        return {
+          identifier: id,
+          status: world.globalStatus,
+          endpoint: world.globalEndpoint,
+          members: [...world.members].map(([clusterArn, m]) => ({
+            clusterArn,
+            isWriter: m.isWriter,
+          })),
+          ...(p && p.kind !== "detach"
+            ? {
+                failover: {
+                  status: p.kind === "failover" ? "failing-over" : "switching-over",
+                  toClusterArn: p.toArn,
+                  isDataLossAllowed: p.kind === "failover",
+                },
+              }
+            : {}),
+        };
+      },
+      async describeCluster(identifier) {
+        c("rds:DescribeDBClusters", { identifier });
+        const arn = world.arnOf(identifier);
+        const cluster = world.clusters[arn]!;
+        return {
+          arn,
+          status: cluster.status,
+          endpoint: cluster.endpoint,
+          ...(cluster.globalClusterIdentifier
+            ? { globalClusterIdentifier: cluster.globalClusterIdentifier }
+            : {}),
+        };
+      },
+      async failoverGlobalCluster(id, targetArn) {
+        c("rds:FailoverGlobalCluster", { id, targetArn, allowDataLoss: true });
+        if (world.promotion) {
+          throw new ManagedFailoverUnavailableError(
+            "a failover is already running",
+            "InvalidGlobalClusterStateFault",
+          );
+        }
+        world.globalStatus = "failing-over";
+        world.promotion = { toArn: targetArn, kind: "failover", pollsLeft: world.promotionPolls };
+      },
+      async switchoverGlobalCluster(id, targetArn) {
+        c("rds:SwitchoverGlobalCluster", { id, targetArn });
+        world.globalStatus = "switching-over";
+        world.promotion = {
+          toArn: targetArn,
+          kind: "switchover",
+          pollsLeft: world.promotionPolls,
+        };
+      },
+      async removeFromGlobalCluster(id, clusterArn) {
+        c("rds:RemoveFromGlobalCluster", { id, clusterArn });
+        world.members.delete(clusterArn);
+        const cluster = world.clusters[clusterArn]!;
+        delete cluster.globalClusterIdentifier;
+        cluster.status = "modifying";
+        world.promotion = { toArn: clusterArn, kind: "detach", pollsLeft: world.promotionPolls };
+      },
+    },
+    control: {
+      async getActiveRegion() {
+        c("dynamodb:GetItem active-region");
+        const item = world.table.get("active-region");
+        return item ? ({ ...item } as unknown as ActiveRegionFlag) : null;
+      },
+      async putActiveRegion(expected, next) {
+        c("dynamodb:UpdateItem active-region", { expected, next });
+        const item = world.table.get("active-region");
+        const ok = expected
+          ? item?.activeRegion === expected.activeRegion &&
+            item?.fencingToken === expected.fencingToken
+          : item === undefined;
+        if (ok) world.table.set("active-region", { ...item, ...next });
+        return ok;
+      },
+      async setPhase(activeRegion, fencingToken, phase, at) {
+        c("dynamodb:UpdateItem active-region phase", { activeRegion, fencingToken, phase });
+        const item = world.table.get("active-region");
+        const ok =
+          item?.activeRegion === activeRegion &&
+          item?.fencingToken === fencingToken &&
+          item?.phase !== phase;
+        if (ok) world.table.set("active-region", { ...item, phase, phaseChangedAt: at });
+        return ok;
+      },
+      async getLock() {
+        c("dynamodb:GetItem failover-lock");
+        const item = world.table.get("failover-lock");
+        return item ? (structuredClone(item) as unknown as LockItem) : null;
+      },
+      async putLock(lock, nowEpoch) {
+        c("dynamodb:PutItem failover-lock", { lock });
+        const item = world.table.get("failover-lock") as LockItem | undefined;
+        if (item && item.expiresAt >= nowEpoch) return false;
+        world.table.set(
+          "failover-lock",
+          structuredClone(lock) as unknown as Record<string, unknown>,
+        );
+        return true;
+      },
+      async recordFact(owner, name, value) {
+        c("dynamodb:UpdateItem failover-lock", { name, value });
+        const item = world.table.get("failover-lock") as unknown as LockItem | undefined;
+        if (!item || item.owner !== owner) return null;
+        const facts = item.facts as Record<string, string | number>;
+        facts[name] ??= value;
+        return facts[name] as string | number;
+      },
+      async deleteLock(owner) {
+        c("dynamodb:DeleteItem failover-lock", { owner });
+        const item = world.table.get("failover-lock");
+        if (item && item.owner !== owner) return false;
+        world.table.delete("failover-lock");
+        return true;
+      },
+      async getCooldown() {
+        c("dynamodb:GetItem failover-cooldown");
+        const item = world.table.get("failover-cooldown");
+        return item ? ({ ...item } as unknown as CooldownItem) : null;
+      },
+      async putCooldown(cooldown) {
+        c("dynamodb:PutItem failover-cooldown", { cooldown });
+        world.table.set("failover-cooldown", { ...cooldown });
+      },
+    },
+    parameters: {
+      async get(name) {
+        c("ssm:GetParameter", { name });
+        return world.ssm[region]!.get(name) ?? null;
+      },
+      async put(name, value) {
+        c("ssm:PutParameter", { name, value });
+        world.ssm[region]!.set(name, value);
+      },
+    },
+    metrics: {
+      async put(_namespace, data) {
+        c("cloudwatch:PutMetricData", { data });
+        world.metrics[region]!.push(...data);
+      },
+      async replicationLag(clusterIdentifier) {
+        c("cloudwatch:GetMetricData", { clusterIdentifier });
+        const lag = world.lagMs[clusterIdentifier];
+        return lag === null || lag === undefined
+          ? null
+          : { lagMs: lag, at: new Date(world.clock).toISOString() };
+      },
+    },
+    events: {
+      async put(event) {
+        c("events:PutEvents", { event });
+        world.events[region]!.push(event);
+      },
+    },
+    notifier: {
+      async publish(subject, message) {
+        c("sns:Publish", { subject });
+        world.messages[region]!.push({ subject, message });
+      },
+    },
+  };
+}
+
+function dnsOf(world: FakeWorld): DnsPort {
+  // Route 53's control plane is in us-east-1.
+  const c = (op: string) => world.call(EAST, "dns", op);
+  return {
+    async healthCheckStatus(id) {
+      c("route53:GetHealthCheckStatus");
+      return world.healthChecks.get(id) ?? "unhealthy";
+    },
+    async failoverRecords() {
+      c("route53:ListResourceRecordSets");
+      // Alias names come back fully qualified.
+      return [...world.records].map(([region, failover]) => ({
+        setIdentifier: failover.toLowerCase(),
+        failover,
+        aliasDnsName: `${world.topology.regions[region]!.apiDomainTarget!.dnsName.toUpperCase()}.`,
+      }));
+    },
+    async makePrimary(_zone, _name, primary: DnsTarget, secondary: DnsTarget) {
+      c("route53:ChangeResourceRecordSets");
+      world.records.set(primary.region, "PRIMARY");
+      world.records.set(secondary.region, "SECONDARY");
+    },
+  };
+}

@@ -1,0 +1,243 @@
+import aslValidator from "asl-validator";
+import * as errors from "../../functions/dr/shared/errors";
+import {
+  AslRenderError,
+  pollBounds,
+  readAsl,
+  renderAsl,
+  WORKFLOWS,
+  workflowPlaceholders,
+} from "../../infra/lib/asl";
+import type { WorkflowName } from "../../infra/lib/asl";
+import { renderedDefinition } from "./support/render";
+
+interface State {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Choices?: { Next: string }[];
+  Retry?: { ErrorEquals: string[] }[];
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+  [key: string]: unknown;
+}
+
+function states(workflow: WorkflowName): Record<string, State> {
+  return (JSON.parse(readAsl(workflow)) as { States: Record<string, State> }).States;
+}
+
+function successors(state: State): string[] {
+  return [
+    ...(state.Next ? [state.Next] : []),
+    ...(state.Default ? [state.Default] : []),
+    ...(state.Choices ?? []).map((c) => c.Next),
+    ...(state.Catch ?? []).map((c) => c.Next),
+  ];
+}
+
+/** States reachable from StartAt without passing through `without`. */
+function reachable(workflow: WorkflowName, without?: string): Set<string> {
+  const all = states(workflow);
+  const seen = new Set<string>();
+  const queue = ["ValidateInput"];
+  while (queue.length > 0) {
+    const name = queue.shift() as string;
+    if (seen.has(name) || name === without) continue;
+    seen.add(name);
+    queue.push(...successors(all[name] as State));
+  }
+  return seen;
+}
+
+const FUNCTIONS_COMMON = [
+  "AcquireLockFunctionArn",
+  "CheckPromotionFunctionArn",
+  "FenceFunctionArn",
+  "NotifyFunctionArn",
+  "PreflightFunctionArn",
+  "ReleaseLockFunctionArn",
+  "ShiftTrafficFunctionArn",
+  "UnfenceFunctionArn",
+  "UpdateParametersFunctionArn",
+  "ValidateInputFunctionArn",
+  "VerifyFunctionArn",
+  "RecordTimelineFunctionArn",
+];
+
+describe("renderAsl", () => {
+  const template = JSON.stringify({
+    StartAt: "A",
+    States: { A: { Type: "Task", Resource: "${AFunctionArn}", End: true } },
+  });
+
+  it("replaces every placeholder and keeps the JSON valid", () => {
+    const rendered = renderAsl(template, {
+      AFunctionArn: "arn:aws:lambda:us-west-2:123456789012:function:a",
+    });
+    expect(JSON.parse(rendered).States.A.Resource).toBe(
+      "arn:aws:lambda:us-west-2:123456789012:function:a",
+    );
+  });
+
+  it("passes a Terraform token through unchanged", () => {
+    const rendered = renderAsl(template, { AFunctionArn: "${TfToken[TOKEN.42]}" });
+    expect(JSON.parse(rendered).States.A.Resource).toBe("${TfToken[TOKEN.42]}");
+  });
+
+  it("escapes a value for JSON", () => {
+    const rendered = renderAsl(template, { AFunctionArn: 'a"b\\c' });
+    expect(JSON.parse(rendered).States.A.Resource).toBe('a"b\\c');
+  });
+
+  it("accepts a parsed object as well as text", () => {
+    expect(JSON.parse(renderAsl(JSON.parse(template), { AFunctionArn: "x" })).StartAt).toBe("A");
+  });
+
+  it("fails naming a placeholder left over", () => {
+    expect(() => renderAsl(template, {})).toThrow(
+      new AslRenderError("placeholder(s) left over without a substitution: AFunctionArn"),
+    );
+  });
+
+  it("fails naming a substitution that is not used", () => {
+    expect(() => renderAsl(template, { AFunctionArn: "x", BTopicArn: "y" })).toThrow(
+      "substitution(s) not used by the definition: BTopicArn",
+    );
+  });
+
+  it("fails naming both problems at once", () => {
+    expect(() => renderAsl(template, { AFunctionArnn: "x" })).toThrow(
+      /left over without a substitution: AFunctionArn; substitution\(s\) not used by the definition: AFunctionArnn/,
+    );
+  });
+
+  it("fails on a malformed placeholder", () => {
+    const bad = template.replace("${AFunctionArn}", "${A-Function}");
+    expect(() => renderAsl(bad, {})).toThrow("malformed placeholder(s) ${A-Function}");
+  });
+
+  it("fails on an empty substitution", () => {
+    expect(() => renderAsl(template, { AFunctionArn: "" })).toThrow(
+      "substitution(s) with an empty value: AFunctionArn",
+    );
+  });
+
+  it("fails on a definition that is not JSON", () => {
+    expect(() => renderAsl("{ States: ", {})).toThrow(AslRenderError);
+  });
+});
+
+describe("workflowPlaceholders", () => {
+  it("lists the failover's function ARNs, with the approval function", () => {
+    expect(workflowPlaceholders("failover")).toEqual(
+      [...FUNCTIONS_COMMON, "PromoteFunctionArn", "RequestApprovalFunctionArn"].sort(),
+    );
+  });
+
+  it.each(["switchover", "failback"] as const)("lists the %s's function ARNs", (workflow) => {
+    expect(workflowPlaceholders(workflow)).toEqual(
+      [...FUNCTIONS_COMMON, "SwitchoverFunctionArn"].sort(),
+    );
+  });
+});
+
+describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
+  const all = states(workflow);
+
+  it("is valid ASL once rendered, per asl-validator", () => {
+    const { isValid, errors: found } = aslValidator(renderedDefinition(workflow), {
+      checkPaths: true,
+      checkArn: true,
+    });
+    expect(found).toEqual([]);
+    expect(isValid).toBe(true);
+  });
+
+  it("uses JSONPath only, with PascalCase state names", () => {
+    const text = readAsl(workflow);
+    expect(text).not.toMatch(/"QueryLanguage"|"Assign"|"Arguments"|"Output"|\{%/);
+    for (const name of Object.keys(all)) expect(name).toMatch(/^[A-Z][A-Za-z0-9]*$/);
+  });
+
+  it("gives every task a Retry for transient errors and a Catch into a named state", () => {
+    for (const [name, state] of Object.entries(all)) {
+      if (state.Type !== "Task") continue;
+      const retried = (state.Retry ?? []).flatMap((r) => r.ErrorEquals);
+      expect({ name, retried }).toEqual({
+        name,
+        retried: expect.arrayContaining(["TransientError", "Lambda.ServiceException"]),
+      });
+      const caught = state.Catch ?? [];
+      expect({ name, catchAll: caught.some((c) => c.ErrorEquals.includes("States.ALL")) }).toEqual({
+        name,
+        catchAll: true,
+      });
+      for (const c of caught) expect(all[c.Next]).toBeDefined();
+    }
+  });
+
+  it("never reaches a promotion without passing through Fence", () => {
+    const role = workflow === "failover" ? "Promote" : "Switchover";
+    expect(reachable(workflow).has(role)).toBe(true);
+    expect(reachable(workflow, "Fence").has(role)).toBe(false);
+    // Fence's own failure leads only to the page and the terminal safe states.
+    const fence = all.Fence as State;
+    expect(fence.Catch?.map((c) => c.Next)).toEqual(["PageOnCall"]);
+    expect(successors(all.PageOnCall as State).sort()).toEqual(["Halted", "HaltedWithoutPage"]);
+  });
+
+  it("reaches every state", () => {
+    expect([...reachable(workflow)].sort()).toEqual(Object.keys(all).sort());
+  });
+
+  it("keeps the wait and poll bounds as literals: 6 s after Fence, 16 polls 5 s apart", () => {
+    expect(pollBounds(workflow)).toMatchObject({
+      fenceWaitSeconds: 6,
+      waitSeconds: 5,
+      maxPolls: 16,
+    });
+    expect((all.Fence as State).Next).toBe("WaitForFence");
+  });
+
+  it("matches only error names the tasks throw, AWS service errors or States.*", () => {
+    const thrown = new Set(
+      Object.values(errors)
+        .filter((e) => typeof e === "function")
+        .map((E) => (E as { name: string }).name),
+    );
+    const names = Object.values(all).flatMap((s) => [
+      ...(s.Retry ?? []).flatMap((r) => r.ErrorEquals),
+      ...(s.Catch ?? []).flatMap((c) => c.ErrorEquals),
+    ]);
+    for (const name of names) {
+      const known =
+        thrown.has(name) || /^(States|Lambda|Sandbox)\./.test(name) || name === "ApprovalRejected";
+      expect({ name, known }).toEqual({ name, known: true });
+    }
+  });
+});
+
+describe("asl-validator", () => {
+  it("rejects a workflow whose transition is broken (so the validity check can fail)", () => {
+    const broken = renderedDefinition("failover") as { States: Record<string, State> };
+    (broken.States.Fence as State).Next = "NoSuchState";
+    expect(aslValidator(broken, { checkPaths: true, checkArn: true }).isValid).toBe(false);
+  });
+});
+
+describe("error classes", () => {
+  it("carry their class name as a literal, so minified bundles keep it", () => {
+    for (const [exported, E] of Object.entries(errors)) {
+      if (typeof E !== "function" || exported === "DrError") continue;
+      const error = new (E as new (m: string, c?: string) => Error)("m", "code");
+      expect(error.name).toBe(exported);
+    }
+  });
+});
+
+describe("failover approval", () => {
+  it("waits at most 600 seconds for on-call", () => {
+    expect(pollBounds("failover").approvalTimeoutSeconds).toBe(600);
+  });
+});

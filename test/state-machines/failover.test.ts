@@ -1,0 +1,423 @@
+import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/shared/contract";
+import { ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
+import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { named, runWorkflow } from "./support/harness";
+
+const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
+const input = { targetRegion: WEST, reason: "us-east-1 API down", trigger: "alarm" } as const;
+
+describe("failover: the happy path", () => {
+  it("fences, promotes, repoints, verifies and unfences, in that order", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.states.filter((s) => !/^(Is|Approval|Wait)/.test(s))).toEqual([
+      "ValidateInput",
+      "Preflight",
+      "AcquireLock",
+      "Fence",
+      "Promote",
+      "CheckPromotion",
+      "CheckPromotion",
+      "UpdateParameters",
+      "ShiftTraffic",
+      "Verify",
+      "Unfence",
+      "RecordTimeline",
+      "NotifyCompleted",
+      "ReleaseLock",
+      "Completed",
+    ]);
+    expect(world.flag()).toMatchObject({
+      activeRegion: WEST,
+      fencingToken: 1,
+      updatedBy: "run-1",
+      phase: FENCE_PHASE.open,
+      previousRegion: EAST,
+    });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([
+      {
+        region: WEST,
+        profile: "critical",
+        op: "rds:FailoverGlobalCluster",
+        args: { id: TOPOLOGY.globalClusterIdentifier, targetArn: WEST_ARN, allowDataLoss: true },
+      },
+    ]);
+    expect(world.writerArn()).toBe(WEST_ARN);
+    expect(world.ssm[WEST]!.get(`/payments/test/${PARAMETERS.activeRegion}`)).toBe(WEST);
+    expect(world.ssm[WEST]!.get(`/payments/test/${PARAMETERS.writerEndpoint}`)).toBe(
+      world.globalEndpoint,
+    );
+    expect(Object.fromEntries(world.records)).toEqual({ [WEST]: "PRIMARY", [EAST]: "SECONDARY" });
+    expect(world.paymentsCreated).toHaveLength(1);
+    expect(world.lock()).toBeUndefined();
+    expect(world.table.get("failover-cooldown")).toMatchObject({ lastExecution: "run-1" });
+  });
+
+  it("fences before it promotes", async () => {
+    const world = new FakeWorld();
+    await runWorkflow("failover", input, { world });
+    const ops = world.calls.map((c) => c.op);
+    expect(ops.indexOf("dynamodb:UpdateItem active-region")).toBeLessThan(
+      ops.indexOf("rds:FailoverGlobalCluster"),
+    );
+  });
+
+  it("carries every step's start and end and records the timeline, RPO and RTO", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    const steps = result.output!.steps;
+    for (const step of ["Preflight", "Fence", "Promote", "CheckPromotion", "Verify"] as const) {
+      expect(Date.parse(steps[step]!.endedAt)).toBeGreaterThan(Date.parse(steps[step]!.startedAt));
+    }
+    // The wait for the writer starts at the first poll, not the last.
+    expect(Date.parse(steps.CheckPromotion!.startedAt)).toBeLessThan(
+      Date.parse(steps.Promote!.endedAt) + 2000,
+    );
+    const [event] = world.events[WEST]!;
+    expect(event).toMatchObject({
+      source: "payments.dr",
+      detailType: "dr.failover.completed",
+      detail: {
+        eventId: "failover-run-1-completed",
+        originRegion: WEST,
+        rpoEstimateMs: 120,
+        promotionMethod: "managed-failover",
+      },
+    });
+    expect((event!.detail.timeline as { step: string }[]).map((t) => t.step)).toEqual([
+      "ValidateInput",
+      "Preflight",
+      "AcquireLock",
+      "Fence",
+      "Promote",
+      "CheckPromotion",
+      "UpdateParameters",
+      "ShiftTraffic",
+      "Verify",
+      "Unfence",
+    ]);
+    const names = world.metrics[WEST]!.map((m) => m.name);
+    expect(names).toEqual(
+      expect.arrayContaining([METRICS.stepDuration, METRICS.rpoEstimate, METRICS.rto]),
+    );
+    expect(world.metrics[WEST]!.find((m) => m.name === METRICS.rpoEstimate)).toMatchObject({
+      value: 120,
+      dimensions: { Workflow: "failover" },
+    });
+    expect(world.messages[WEST]!.map((m) => m.subject)).toEqual([
+      "[payments-dr test] failover to us-west-2 completed",
+    ]);
+  });
+
+  it("completes with every client of the failed region throwing, calling it only best-effort", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    const result = await runWorkflow("failover", input, { world });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.Fence!.oldRegionFlag).toBe("unreachable");
+    expect(result.output!.steps.UpdateParameters!.otherRegion).toBe("unreachable");
+    expect(result.output!.steps.ShiftTraffic!.records).toBe("unreachable");
+    const toFailedRegion = world.calls.filter((c) => c.region === EAST);
+    expect(toFailedRegion.length).toBeGreaterThan(0);
+    // Only best-effort clients (1 attempt, short timeouts) and Route 53 ever addressed us-east-1.
+    expect(new Set(toFailedRegion.map((c) => c.profile))).toEqual(new Set(["bestEffort", "dns"]));
+    expect(world.flag()?.activeRegion).toBe(WEST);
+    expect(world.paymentsCreated).toHaveLength(1);
+  });
+
+  it("detaches and promotes when the input says forceDetach", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", { ...input, forceDetach: true }, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(0);
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toMatchObject([
+      { region: WEST, args: { clusterArn: WEST_ARN } },
+    ]);
+    expect(result.output!.steps.Promote).toMatchObject({ method: "detach" });
+    // Standalone now: its own cluster endpoint is the writer endpoint.
+    expect(world.ssm[WEST]!.get(`/payments/test/${PARAMETERS.writerEndpoint}`)).toBe(
+      world.clusters[WEST_ARN]!.endpoint,
+    );
+  });
+
+  it("falls back to detach-and-promote when RDS refuses the managed failover", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:FailoverGlobalCluster",
+      () =>
+        new ManagedFailoverUnavailableError(
+          "primary unreachable",
+          "InvalidGlobalClusterStateFault",
+        ),
+    );
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.Promote).toEqual(
+      expect.objectContaining({
+        method: "detach",
+        detachReason: "FailoverGlobalCluster: InvalidGlobalClusterStateFault",
+      }),
+    );
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toHaveLength(1);
+  });
+});
+
+describe("failover: approval mode", () => {
+  const approvalInput = { ...input, trigger: "console", mode: "approval" } as const;
+
+  it("pauses for on-call with the exact approve command, then fails over once approved", async () => {
+    const world = new FakeWorld();
+    let fencedWhileWaiting: unknown = "not asked";
+    const result = await runWorkflow("failover", approvalInput, {
+      world,
+      executionName: "run-a",
+      approval: () => {
+        fencedWhileWaiting = world.flag();
+        return { approved: true, approvedBy: "alice" };
+      },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(fencedWhileWaiting).toBeUndefined();
+    const ask = world.messages[WEST]![0]!;
+    expect(ask.subject).toBe("[payments-dr test] APPROVE failover to us-west-2?");
+    expect(ask.message).toContain(
+      `aws stepfunctions send-task-success --region us-west-2 --task-token 'token-run-a' --task-output '{"approved":true}'`,
+    );
+    expect(ask.message).toContain("CloudShell");
+    expect(ask.message).toContain("within 10 minutes");
+  });
+
+  it.each([
+    ["rejects", () => Promise.reject(named("ApprovalRejected", "not now"))],
+    ["times out", () => Promise.reject(named("States.Timeout"))],
+    ["answers approved: false", () => ({ approved: false })],
+    ["answers something else", () => ({ approved: "yes" })],
+    ["answers with no object", () => true],
+  ])("changes nothing and releases the lock when on-call %s", async (_, answer) => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", approvalInput, { world, approval: answer });
+    expect(result).toMatchObject({ status: "FAILED", error: "ApprovalNotGranted" });
+    expect(world.flag()).toBeUndefined();
+    expect(world.lock()).toBeUndefined();
+    expect(world.table.has("failover-cooldown")).toBe(false);
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(0);
+  });
+});
+
+describe("failover: rejections", () => {
+  it.each([
+    [
+      "an unknown target region",
+      { ...input, targetRegion: "eu-west-1" },
+      "InvalidInputError",
+      /targetRegion must be one of us-east-1, us-west-2/,
+    ],
+    [
+      "a missing reason",
+      { targetRegion: WEST, trigger: "alarm" },
+      "InvalidInputError",
+      /reason is required/,
+    ],
+    ["a blank reason", { ...input, reason: "  " }, "InvalidInputError", /reason is required/],
+    [
+      "an unknown trigger",
+      { ...input, trigger: "pager" },
+      "InvalidInputError",
+      /trigger must be one of alarm, console, drill/,
+    ],
+    [
+      "an unknown field",
+      { ...input, forcedetach: true },
+      "InvalidInputError",
+      /unknown input field\(s\) forcedetach/,
+    ],
+    [
+      "a non-boolean flag",
+      { ...input, forceDetach: "yes" },
+      "InvalidInputError",
+      /forceDetach must be true or false/,
+    ],
+    [
+      "an unknown mode",
+      { ...input, mode: "manual" },
+      "InvalidInputError",
+      /mode must be one of automatic, approval/,
+    ],
+    [
+      "a malformed resume id",
+      { ...input, resumeFailoverId: "a b" },
+      "InvalidInputError",
+      /resumeFailoverId/,
+    ],
+  ])("rejects %s before touching anything", async (_, bad, error, cause) => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", bad, { world, region: WEST });
+    expect(result).toMatchObject({ status: "FAILED", error });
+    expect(result.cause).toMatch(cause);
+    expect(result.states.at(-1)).toBe("InputRejected");
+    expect(world.calls.filter((c) => !c.op.startsWith("dynamodb:GetItem"))).toEqual([]);
+  });
+
+  it("rejects a target that already is the active region", async () => {
+    const world = FakeWorld.afterFailoverToWest();
+    const result = await runWorkflow("failover", input, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "TargetAlreadyActiveError" });
+    expect(result.cause).toMatch(/us-west-2 is already the active region \(fencing token 1/);
+  });
+
+  it("rejects the deployed primary as a target when the flag was never written", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow(
+      "failover",
+      { ...input, targetRegion: EAST, trigger: "console" },
+      { world },
+    );
+    expect(result).toMatchObject({ status: "FAILED", error: "TargetAlreadyActiveError" });
+  });
+
+  it("rejects a failover started in a region other than its target", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, region: EAST });
+    expect(result).toMatchObject({ status: "FAILED", error: "WrongRegionError" });
+    expect(result.cause).toMatch(/start the failover state machine in us-west-2/);
+  });
+
+  it("rejects a second failover while one runs, without doubling anything", async () => {
+    const world = new FakeWorld();
+    let release!: () => void;
+    const waiting = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const approvalAsked = new Promise<void>((resolve) => (asked = resolve));
+    const first = runWorkflow(
+      "failover",
+      { ...input, trigger: "console", mode: "approval" },
+      {
+        world,
+        executionName: "first",
+        approval: async () => {
+          asked();
+          await waiting;
+          return { approved: true };
+        },
+      },
+    );
+    await approvalAsked;
+    const second = await runWorkflow("failover", input, { world, executionName: "second" });
+    expect(second).toMatchObject({ status: "FAILED", error: "LockHeldError" });
+    expect(second.cause).toMatch(/run first\) holds the failover lock/);
+    expect(second.states.at(-1)).toBe("Rejected");
+    release();
+    expect((await first).status).toBe("SUCCEEDED");
+    expect(world.flag()).toMatchObject({ fencingToken: 1, updatedBy: "first" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
+  });
+
+  it("rejects a re-trigger within the cooldown unless ignoreCooldown is set", async () => {
+    const world = new FakeWorld();
+    expect((await runWorkflow("failover", input, { world, executionName: "run-1" })).status).toBe(
+      "SUCCEEDED",
+    );
+    // Back to us-east-1 by hand, then an alarm fires again within the cooldown.
+    world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 10;
+    expect(
+      (
+        await runWorkflow(
+          "failback",
+          {
+            targetRegion: EAST,
+            reason: "primary healthy",
+            trigger: "console",
+            ignoreCooldown: true,
+          },
+          { world, executionName: "back" },
+        )
+      ).status,
+    ).toBe("SUCCEEDED");
+    const again = await runWorkflow("failover", input, { world, executionName: "run-2" });
+    expect(again).toMatchObject({ status: "FAILED", error: "CooldownActiveError" });
+    expect(world.flag()?.activeRegion).toBe(EAST);
+    const forced = await runWorkflow(
+      "failover",
+      { ...input, ignoreCooldown: true },
+      { world, executionName: "run-3" },
+    );
+    expect(forced.status).toBe("SUCCEEDED");
+  });
+
+  it("does not fail back when the primary's health flaps after a failover", async () => {
+    const world = new FakeWorld();
+    await runWorkflow("failover", input, { world, executionName: "run-1" });
+    const token = world.flag()?.fencingToken;
+    const before = world.calls.length;
+    // The alarm re-fires in the new region, and someone wired it in the old one too.
+    const again = await runWorkflow("failover", input, { world, executionName: "flap-1" });
+    const back = await runWorkflow(
+      "failover",
+      { ...input, targetRegion: EAST },
+      { world, executionName: "flap-2", region: EAST },
+    );
+    expect(again).toMatchObject({ status: "FAILED", error: "TargetAlreadyActiveError" });
+    expect(back).toMatchObject({ status: "FAILED", error: "AutomaticFailbackRefusedError" });
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: token });
+    expect(world.calls.slice(before).map((c) => c.op)).toEqual(["dynamodb:GetItem active-region"]);
+  });
+
+  it("refuses to start when the replication lag is unknown, unless allowUnknownLag is set", async () => {
+    const world = new FakeWorld();
+    world.lagMs[TOPOLOGY.regions[WEST]!.clusterIdentifier] = null;
+    const refused = await runWorkflow("failover", input, { world });
+    expect(refused).toMatchObject({ status: "FAILED", error: "ReplicationLagUnknownError" });
+    expect(world.flag()).toBeUndefined();
+    expect(world.lock()).toBeUndefined();
+    const forced = await runWorkflow("failover", { ...input, allowUnknownLag: true }, { world });
+    expect(forced.status).toBe("SUCCEEDED");
+    expect(forced.output!.steps.RecordTimeline!.rpoEstimateMs).toBeNull();
+  });
+
+  it("refuses to fail over to an unavailable target cluster", async () => {
+    const world = new FakeWorld();
+    world.clusters[WEST_ARN]!.status = "storage-optimization";
+    const result = await runWorkflow("failover", input, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "TargetClusterUnhealthyError" });
+    expect(world.flag()).toBeUndefined();
+  });
+});
+
+describe("failover: a promotion that never completes", () => {
+  it("stops after the poll bound in the safe state, lock kept, fenced, paged, promoted once", async () => {
+    const world = new FakeWorld();
+    world.promotionPolls = Infinity;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+
+    expect(result).toMatchObject({ status: "FAILED", error: "PromotionTimeoutError" });
+    expect(result.states.filter((s) => s === "CheckPromotion")).toHaveLength(16);
+    expect(result.states.slice(-3)).toEqual(["PromotionTimedOut", "PageOnCall", "Halted"]);
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: FENCE_PHASE.fenced });
+    const page = world.messages[WEST]!.at(-1)!;
+    expect(page.subject).toBe("[payments-dr test] failover to us-west-2 HALTED at CheckPromotion");
+    expect(page.message).toContain('"resumeFailoverId":"run-1"');
+    expect(page.message).toContain("no region accepts payments");
+  });
+
+  it("completes when resumed after the promotion finally finished", async () => {
+    const world = new FakeWorld();
+    world.promotionPolls = Infinity;
+    await runWorkflow("failover", input, { world, executionName: "run-1" });
+    world.promotionPolls = 1;
+    world.promotion!.pollsLeft = 1;
+    const resumed = await runWorkflow(
+      "failover",
+      { ...input, resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume" },
+    );
+    expect(resumed.status).toBe("SUCCEEDED");
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
+    expect(world.flag()).toMatchObject({ fencingToken: 1, phase: FENCE_PHASE.open });
+    expect(world.lock()).toBeUndefined();
+  });
+});

@@ -1,0 +1,241 @@
+// Runs the real ASL (rendered by infra/lib/asl.ts) in aws-local-stepfunctions, with every task
+// bound in-process to its real core over a FakeWorld, Wait states and retry intervals shortened
+// to 0 ms. Faults can be injected per state: an error before the core runs (throttling,
+// AccessDenied, a timeout) or a crash after it ran (the side effects happened, the result is lost).
+import "./polyfill";
+import { StateMachine } from "aws-local-stepfunctions";
+
+// Every task runs in-process: the library's Lambda client is never used, so skip loading it.
+jest.mock("@aws-sdk/client-lambda", () => ({ LambdaClient: class {}, InvokeCommand: class {} }));
+jest.mock("@aws-sdk/credential-providers", () => ({}));
+import type { WorkflowName } from "../../../infra/lib/asl";
+import { acquireLock } from "../../../functions/dr/acquire-lock/core";
+import { checkPromotion } from "../../../functions/dr/check-promotion/core";
+import { fence } from "../../../functions/dr/fence/core";
+import { notify } from "../../../functions/dr/notify/core";
+import type { NotifyEvent } from "../../../functions/dr/notify/core";
+import { preflight } from "../../../functions/dr/preflight/core";
+import { promote } from "../../../functions/dr/promote/core";
+import { recordTimeline } from "../../../functions/dr/record-timeline/core";
+import { releaseLock } from "../../../functions/dr/release-lock/core";
+import { requestApproval } from "../../../functions/dr/request-approval/core";
+import type { RequestApprovalEvent } from "../../../functions/dr/request-approval/core";
+import type { DrDeps } from "../../../functions/dr/shared/deps";
+import { keysFrom, stateKeys, task } from "../../../functions/dr/shared/task";
+import type { WorkflowState } from "../../../functions/dr/shared/types";
+import { shiftTraffic } from "../../../functions/dr/shift-traffic/core";
+import { switchover } from "../../../functions/dr/switchover/core";
+import { unfence } from "../../../functions/dr/unfence/core";
+import { updateParameters } from "../../../functions/dr/update-parameters/core";
+import { validateInput } from "../../../functions/dr/validate-input/core";
+import type { ValidateInputEvent } from "../../../functions/dr/validate-input/core";
+import { verify } from "../../../functions/dr/verify/core";
+import type { FakeWorld } from "../../functions/dr/support/fake-world";
+import { renderedDefinition } from "./render";
+import { silentLog } from "../../functions/dr/support/fake-world";
+
+type EventLog =
+  ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** An error with the `name` Step Functions would report. */
+export function named(name: string, message = name): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+export type Fault =
+  /** Throws before the core runs, `times` times. */
+  | { readonly before: () => Error; readonly times?: number }
+  /** Runs the core (its side effects happen), then throws, `times` times. */
+  | { readonly after: () => Error; readonly times?: number };
+
+export interface RunOptions {
+  readonly world: FakeWorld;
+  /** The region whose state machine runs (and whose Lambdas run): the target by default. */
+  readonly region?: string;
+  readonly executionName?: string;
+  readonly faults?: Readonly<Record<string, Fault>>;
+  /** Called before the task of that state runs, e.g. to look at the world mid-run. */
+  readonly observe?: Readonly<Record<string, () => void>>;
+  /** What on-call answers to RequestApproval (the SendTaskSuccess output), or throws. */
+  readonly approval?: (event: RequestApprovalEvent) => Json | Promise<Json>;
+}
+
+export interface RunResult {
+  readonly status: "SUCCEEDED" | "FAILED";
+  readonly output?: WorkflowState & Record<string, unknown>;
+  /** Error and cause of a failed execution (its Fail state). */
+  readonly error?: string;
+  readonly cause?: string;
+  /** Names of the states entered, in order. */
+  readonly states: string[];
+  readonly retries: string[];
+  /** The input of the last state entered (for a Fail state: the data it failed with). */
+  readonly last: Record<string, unknown>;
+}
+
+const machines = new Map<WorkflowName, StateMachine>();
+
+function machine(workflow: WorkflowName): StateMachine {
+  let m = machines.get(workflow);
+  if (!m) {
+    m = new StateMachine(renderedDefinition(workflow) as never);
+    machines.set(workflow, m);
+  }
+  return m;
+}
+
+function taskStates(workflow: WorkflowName): string[] {
+  const states = renderedDefinition(workflow).States as Record<string, { Type: string }>;
+  return Object.entries(states)
+    .filter(([, s]) => s.Type === "Task")
+    .map(([name]) => name);
+}
+
+function bindings(
+  deps: DrDeps,
+  approval: RunOptions["approval"],
+): Record<string, (input: never) => Promise<unknown>> {
+  const opts = (step: string) => ({ step, logger: silentLog, keys: stateKeys, now: deps.now });
+  const onState =
+    <R extends object>(step: string, core: (state: WorkflowState, deps: DrDeps) => Promise<R>) =>
+    (input: WorkflowState) =>
+      task(opts(step), (s: WorkflowState) => core(s, deps))(input);
+  const notifyTask = (input: NotifyEvent) =>
+    task(
+      {
+        ...opts("Notify"),
+        keys: (e: NotifyEvent) => keysFrom(e.context.executionId, e.state.request?.targetRegion),
+      },
+      (e: NotifyEvent) => notify(e, deps),
+    )(input);
+  return {
+    ValidateInput: (input: ValidateInputEvent) =>
+      task(
+        {
+          ...opts("ValidateInput"),
+          keys: (e: ValidateInputEvent) => keysFrom(e.context.executionId, undefined),
+        },
+        (e: ValidateInputEvent) => validateInput(e, deps),
+      )(input),
+    Preflight: onState("Preflight", preflight),
+    AcquireLock: onState("AcquireLock", acquireLock),
+    Fence: onState("Fence", fence),
+    Promote: onState("Promote", promote),
+    Switchover: onState("Switchover", switchover),
+    CheckPromotion: onState("CheckPromotion", checkPromotion),
+    UpdateParameters: onState("UpdateParameters", updateParameters),
+    ShiftTraffic: onState("ShiftTraffic", shiftTraffic),
+    Verify: onState("Verify", verify),
+    Unfence: onState("Unfence", unfence),
+    RecordTimeline: onState("RecordTimeline", recordTimeline),
+    ReleaseLock: onState("ReleaseLock", releaseLock),
+    ReleaseLockNotApproved: onState("ReleaseLock", releaseLock),
+    NotifyCompleted: notifyTask,
+    PageOnCall: notifyTask,
+    // lambda:invoke.waitForTaskToken: the Lambda publishes the token; the task's result is what
+    // on-call sends with send-task-success.
+    RequestApproval: async (input: { FunctionName: string; Payload: RequestApprovalEvent }) => {
+      await requestApproval(input.Payload, deps);
+      return approval ? approval(input.Payload) : { approved: true };
+    },
+  };
+}
+
+function withFault(
+  handler: (input: never) => Promise<unknown>,
+  fault: Fault | undefined,
+): (input: never) => Promise<unknown> {
+  if (!fault) return handler;
+  let left = fault.times ?? 1;
+  return async (input) => {
+    if ("before" in fault && left > 0) {
+      left -= 1;
+      throw fault.before();
+    }
+    const result = await handler(input);
+    if ("after" in fault && left > 0) {
+      left -= 1;
+      throw fault.after();
+    }
+    return result;
+  };
+}
+
+let executions = 0;
+
+export async function runWorkflow(
+  workflow: WorkflowName,
+  input: Json,
+  options: RunOptions,
+): Promise<RunResult> {
+  const target =
+    typeof input === "object" && input !== null && !Array.isArray(input)
+      ? (input.targetRegion as string | undefined)
+      : undefined;
+  const region = options.region ?? target ?? "us-west-2";
+  const deps = options.world.deps(region);
+  const all = bindings(deps, options.approval);
+  const states = taskStates(workflow);
+  const handlers = Object.fromEntries(
+    states.map((name) => {
+      const handler = withFault(all[name]!, options.faults?.[name]);
+      const observe = options.observe?.[name];
+      return [name, observe ? (input: never) => (observe(), handler(input)) : handler];
+    }),
+  );
+  executions += 1;
+  const name = options.executionName ?? `exec-${executions}`;
+  const stateMachineArn = `arn:aws:states:${region}:123456789012:stateMachine:payments-dr-${workflow}-test`;
+  const execution = machine(workflow).run(input, {
+    overrides: {
+      taskResourceLocalHandlers: handlers as never,
+      waitTimeOverrides: { WaitForFence: 0, WaitForPromotion: 0 },
+      retryIntervalOverrides: Object.fromEntries(states.map((s) => [s, 0])),
+    },
+    context: {
+      Execution: {
+        Id: `arn:aws:states:${region}:123456789012:execution:payments-dr-${workflow}-test:${name}`,
+        Name: name,
+      },
+      StateMachine: { Id: stateMachineArn },
+      Task: { Token: `token-${name}` },
+    },
+  });
+  const events: EventLog[] = [];
+  const consumed = (async () => {
+    for await (const event of execution.eventLogs) events.push(event);
+  })();
+  let result: RunResult;
+  try {
+    const output = (await execution.result) as RunResult["output"];
+    await consumed;
+    result = { status: "SUCCEEDED", output, ...trace(events) };
+  } catch (error) {
+    await consumed;
+    const cause = (error as { cause?: Error }).cause;
+    result = { status: "FAILED", error: cause?.name, cause: cause?.message, ...trace(events) };
+  }
+  return result;
+}
+
+function trace(events: EventLog[]): Pick<RunResult, "states" | "retries" | "last"> {
+  const entered = events.filter(
+    (e): e is Extract<EventLog, { type: "StateEntered" }> => e.type === "StateEntered",
+  );
+  return {
+    states: entered.map((e) => e.state.name),
+    retries: events
+      .filter((e): e is Extract<EventLog, { type: "StateRetried" }> => e.type === "StateRetried")
+      .map((e) => e.state.name),
+    last: (entered.at(-1)?.state.input ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** The Lambda task states of a workflow, in definition order. */
+export function lambdaTaskStates(workflow: WorkflowName): string[] {
+  return taskStates(workflow);
+}
