@@ -1,0 +1,28 @@
+// POST /payments
+import { sessionRecorder } from "../../shared/aws-dynamodb";
+import { PAYMENTS_ENV } from "../../shared/contract";
+import { requireEnv } from "../../shared/env";
+import { countMetric, logger } from "../../shared/observability";
+import { baseRuntime } from "../../shared/runtime";
+import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { authorize, parseAuthorize } from "./core";
+
+const base = baseRuntime({ functionName: "authorize", apiKeys: true });
+const write = writeRuntime(base);
+const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.sessionsTable));
+
+export const handler = writeHandler(base, write, {
+  keyPrefix: "payments.authorize",
+  parse: parseAuthorize,
+  scope: (command) => `${command.merchantId}#${command.idempotencyKey}`,
+  successMetric: "PaymentsAuthorized",
+  execute: (command) =>
+    authorize(command, {
+      ...write.deps,
+      recordSession: (touch) =>
+        touchSession(touch).catch((error: unknown) => {
+          logger.warn("session not recorded", { error, sessionId: touch.sessionId });
+          countMetric("SessionWritesFailed");
+        }),
+    }),
+});

@@ -1,0 +1,15 @@
+// POST /payments/{id}/capture
+import { baseRuntime } from "../../shared/runtime";
+import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { capture, parseCapture } from "./core";
+
+const base = baseRuntime({ functionName: "capture", apiKeys: true });
+const write = writeRuntime(base);
+
+export const handler = writeHandler(base, write, {
+  keyPrefix: "payments.capture",
+  parse: parseCapture,
+  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
+  successMetric: "PaymentsCaptured",
+  execute: (command) => capture(command, write.deps),
+});

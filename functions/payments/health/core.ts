@@ -1,0 +1,95 @@
+// GET /health: regional health for Route 53 and the DR prober. 200 only when the control flag
+// can be read, names this region, and the database takes writes; 503 otherwise, with the first
+// failing check as the reason. A passive region never writes the heartbeat: it only checks the
+// database is reachable, for the prober's benefit.
+import type { ActiveRegionFlag } from "../../shared/fencing";
+
+/** What the database probe found; it throws when the database cannot be reached. */
+export type DatabaseState = "writable" | "reachable" | "read-only" | "in recovery";
+
+export interface HealthDeps {
+  readonly region: string;
+  /** The flag, read strongly consistently now; throws ActiveRegionUnknownError. */
+  readonly readFlag: () => Promise<ActiveRegionFlag>;
+  /** `write`: upsert the heartbeat in a transaction; otherwise read-only checks. */
+  readonly probeDatabase: (write: boolean) => Promise<DatabaseState>;
+  /** Each check gives up after this long, so Route 53 gets an answer in time. */
+  readonly checkTimeoutMs: number;
+}
+
+export interface HealthBody {
+  readonly status: "healthy" | "passive" | "unhealthy";
+  readonly region: string;
+  readonly activeRegion: string | null;
+  readonly reason: string | null;
+  readonly checks: {
+    readonly flag: "ok" | "unreadable";
+    readonly role: "active" | "passive" | "unknown";
+    readonly database: DatabaseState | "unreachable";
+    /** FENCE_PHASE of the flag, when set. */
+    readonly phase?: string;
+  };
+}
+
+export interface HealthReport {
+  readonly statusCode: 200 | 503;
+  readonly body: HealthBody;
+}
+
+class CheckTimeoutError extends Error {
+  override name = "CheckTimeoutError";
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CheckTimeoutError(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
+  const { region } = deps;
+  let flag: ActiveRegionFlag | undefined;
+  let flagError: string | undefined;
+  try {
+    flag = await withTimeout(deps.readFlag(), deps.checkTimeoutMs, "control flag read");
+  } catch (error) {
+    flagError = (error as Error).message;
+  }
+  const active = flag?.activeRegion === region;
+
+  let database: DatabaseState | "unreachable";
+  let databaseError: string | undefined;
+  try {
+    database = await withTimeout(deps.probeDatabase(active), deps.checkTimeoutMs, "database check");
+  } catch (error) {
+    database = "unreachable";
+    databaseError = (error as Error).message;
+  }
+
+  const checks: HealthBody["checks"] = {
+    flag: flag ? "ok" : "unreadable",
+    role: flag ? (active ? "active" : "passive") : "unknown",
+    database,
+    ...(flag?.phase ? { phase: flag.phase } : {}),
+  };
+  let reason: string | null = null;
+  if (!flag) reason = flagError ?? "control flag unreadable";
+  else if (!active) reason = `passive region: writes go to ${flag.activeRegion}`;
+  else if (database === "unreachable") reason = `database unreachable: ${databaseError}`;
+  else if (database === "in recovery") reason = "database is in recovery (a read replica)";
+  else if (database === "read-only") reason = "database refused the heartbeat write (read-only)";
+
+  const healthy = reason === null;
+  return {
+    statusCode: healthy ? 200 : 503,
+    body: {
+      status: healthy ? "healthy" : flag && !active ? "passive" : "unhealthy",
+      region,
+      activeRegion: flag?.activeRegion ?? null,
+      reason,
+      checks,
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// GET /health (no API key: Route 53 health checks and the DR prober call it).
+import { controlFlagReader, createDynamoDbClient } from "../../shared/aws-dynamodb";
+import { METRICS, PAYMENTS_ENV } from "../../shared/contract";
+import { requireEnv } from "../../shared/env";
+import { ActiveRegionGuard } from "../../shared/fencing";
+import { jsonResponse } from "../../shared/http";
+import { publishSingleMetric } from "../../shared/observability";
+import { apiHandler, baseRuntime } from "../../shared/runtime";
+import { checkHealth } from "./core";
+import type { DatabaseState } from "./core";
+
+const base = baseRuntime({ functionName: "health", apiKeys: false });
+const guard = new ActiveRegionGuard({
+  region: base.region,
+  read: controlFlagReader(createDynamoDbClient(), requireEnv(PAYMENTS_ENV.controlTable)),
+  cacheMs: 0,
+});
+const CHECK_TIMEOUT_MS = 1_500;
+
+const HEARTBEAT_SQL = `
+INSERT INTO health_heartbeats (region, beat_at) VALUES ($1, now())
+ON CONFLICT (region) DO UPDATE SET beat_at = EXCLUDED.beat_at`;
+
+async function probeDatabase(write: boolean): Promise<DatabaseState> {
+  try {
+    return await base.database.transaction(async (client) => {
+      await client.query(`SET LOCAL statement_timeout = ${CHECK_TIMEOUT_MS}`);
+      const { rows } = await client.query<{ writer: boolean }>(
+        "SELECT NOT pg_is_in_recovery() AS writer",
+      );
+      if (!rows[0]?.writer) return "in recovery";
+      if (!write) return "reachable";
+      await client.query(HEARTBEAT_SQL, [base.region]);
+      return "writable";
+    });
+  } catch (error) {
+    // read_only_sql_transaction: connected, but the server refuses writes.
+    if ((error as { cause?: { code?: string } }).cause?.code === "25006") return "read-only";
+    throw error;
+  }
+}
+
+export const handler = apiHandler(
+  base,
+  async () => {
+    const report = await checkHealth({
+      region: base.region,
+      readFlag: () => guard.readFresh(),
+      probeDatabase,
+      checkTimeoutMs: CHECK_TIMEOUT_MS,
+    });
+    if (report.body.activeRegion !== null) {
+      publishSingleMetric(METRICS.activeRegion, report.body.checks.role === "active" ? 1 : 0, {
+        Region: base.region,
+      });
+    }
+    return jsonResponse(report.statusCode, report.body);
+  },
+  { public: true },
+);

@@ -1,0 +1,15 @@
+// POST /payments/{id}/refund
+import { baseRuntime } from "../../shared/runtime";
+import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { refund, parseRefund } from "./core";
+
+const base = baseRuntime({ functionName: "refund", apiKeys: true });
+const write = writeRuntime(base);
+
+export const handler = writeHandler(base, write, {
+  keyPrefix: "payments.refund",
+  parse: parseRefund,
+  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
+  successMetric: "PaymentsRefunded",
+  execute: (command) => refund(command, write.deps),
+});

@@ -1,0 +1,40 @@
+// POST /payments/{id}/void: release an authorization that will not be captured.
+import { PaymentNotFoundError } from "../../shared/errors";
+import { header, jsonObjectBody, requestHash } from "../../shared/http";
+import type { HttpRequest } from "../../shared/http";
+import { planVoid } from "../../shared/payment";
+import type { ApiAnswer } from "../../shared/ports";
+import { expectFields, isPaymentId, parseIdempotencyKey } from "../../shared/validation";
+import { runTransition } from "../../shared/write-core";
+import type { WriteDeps } from "../../shared/write-core";
+
+export interface VoidCommand {
+  readonly paymentId: string;
+  readonly idempotencyKey: string;
+  readonly requestHash: string;
+}
+
+export function parseVoid(request: HttpRequest): VoidCommand {
+  const paymentId = request.pathParameters?.id;
+  if (!isPaymentId(paymentId)) throw new PaymentNotFoundError(String(paymentId));
+  const idempotencyKey = parseIdempotencyKey(header(request, "idempotency-key"));
+  expectFields(jsonObjectBody(request, { emptyAllowed: true }), []);
+  return {
+    paymentId,
+    idempotencyKey,
+    requestHash: requestHash({ operation: "void", paymentId }),
+  };
+}
+
+export function voidPayment(command: VoidCommand, deps: WriteDeps): Promise<ApiAnswer> {
+  return runTransition(
+    {
+      operation: "void",
+      paymentId: command.paymentId,
+      idempotencyKey: command.idempotencyKey,
+      requestHash: command.requestHash,
+      plan: planVoid,
+    },
+    deps,
+  );
+}

@@ -1,0 +1,15 @@
+// POST /payments/{id}/void
+import { baseRuntime } from "../../shared/runtime";
+import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { voidPayment, parseVoid } from "./core";
+
+const base = baseRuntime({ functionName: "void", apiKeys: true });
+const write = writeRuntime(base);
+
+export const handler = writeHandler(base, write, {
+  keyPrefix: "payments.void",
+  parse: parseVoid,
+  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
+  successMetric: "PaymentsVoided",
+  execute: (command) => voidPayment(command, write.deps),
+});

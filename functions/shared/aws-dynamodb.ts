@@ -1,0 +1,69 @@
+// DynamoDB access of the payment functions: the fencing flag (control table) and sessions.
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { CONTROL, SESSIONS } from "./contract";
+import type { ActiveRegionFlag, FlagReader } from "./fencing";
+import type { SessionTouch } from "./ports";
+
+/** Short timeouts: every call sits on a request path. */
+export function createDynamoDbClient(): DynamoDBClient {
+  return new DynamoDBClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+  });
+}
+
+/** Reads the active-region item strongly consistently (GetItem, ConsistentRead). */
+export function controlFlagReader(client: DynamoDBClient, tableName: string): FlagReader {
+  return async () => {
+    const { Item } = await client.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return undefined;
+    const activeRegion = Item.activeRegion?.S;
+    if (!activeRegion) throw new Error("the active-region item has no activeRegion");
+    const flag: ActiveRegionFlag = {
+      activeRegion,
+      fencingToken: Item.fencingToken?.N === undefined ? undefined : Number(Item.fencingToken.N),
+      phase: Item.phase?.S,
+    };
+    return flag;
+  };
+}
+
+/** How long a checkout session lives after its last authorization. */
+export const SESSION_TTL_SECONDS = 24 * 60 * 60;
+
+/**
+ * Records the merchant and latest payment of a checkout session (UpdateItem): created on first
+ * use, last-seen and expiry moved on every authorization. A session belongs to one merchant:
+ * another merchant's id is refused by the condition.
+ */
+export function sessionRecorder(client: DynamoDBClient, tableName: string) {
+  return async (touch: SessionTouch): Promise<void> => {
+    const at = touch.at.toISOString();
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { [SESSIONS.partitionKey]: { S: touch.sessionId } },
+        UpdateExpression:
+          "SET merchantId = :merchant, lastPaymentId = :payment, lastSeenAt = :at, " +
+          "lastRegion = :region, createdAt = if_not_exists(createdAt, :at), #ttl = :expires",
+        ConditionExpression: "attribute_not_exists(merchantId) OR merchantId = :merchant",
+        ExpressionAttributeNames: { "#ttl": SESSIONS.ttlAttribute },
+        ExpressionAttributeValues: {
+          ":merchant": { S: touch.merchantId },
+          ":payment": { S: touch.paymentId },
+          ":at": { S: at },
+          ":region": { S: touch.region },
+          ":expires": {
+            N: String(Math.floor(touch.at.getTime() / 1000) + SESSION_TTL_SECONDS),
+          },
+        },
+      }),
+    );
+  };
+}

@@ -1,0 +1,37 @@
+// EventBridge publishing of outbox events to the regional bus.
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { EVENTS } from "./contract";
+import type { Publisher } from "./ports";
+
+export function createEventBridgeClient(): EventBridgeClient {
+  return new EventBridgeClient({
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+  });
+}
+
+/** One PutEvents call; entries that come back with an ErrorCode are reported as failed. */
+export function eventBridgePublisher(client: EventBridgeClient, eventBusName: string): Publisher {
+  return async (events) => {
+    const out = await client.send(
+      new PutEventsCommand({
+        Entries: events.map((e) => ({
+          EventBusName: eventBusName,
+          Source: EVENTS.paymentsSource,
+          DetailType: e.type,
+          Detail: e.detail,
+          Time: e.createdAt,
+        })),
+      }),
+    );
+    // Result entries are in request order.
+    return events.map((e, i) => {
+      const entry = out.Entries?.[i];
+      if (entry?.EventId && !entry.ErrorCode) return { eventId: e.eventId, ok: true };
+      const error = entry?.ErrorCode
+        ? `${entry.ErrorCode}: ${entry.ErrorMessage ?? ""}`.trim()
+        : "no result entry";
+      return { eventId: e.eventId, ok: false, error };
+    });
+  };
+}

@@ -1,0 +1,29 @@
+// SSM access: all parameters a function needs in one GetParameters call (decrypted).
+import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import type { ParameterFetcher } from "./parameters";
+
+export function createSsmClient(): SSMClient {
+  return new SSMClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+  });
+}
+
+/** GetParameters takes at most 10 names; the payment functions read at most 5. */
+export function ssmFetcher(client: SSMClient): ParameterFetcher {
+  return async (names) => {
+    const values = new Map<string, string>();
+    for (let i = 0; i < names.length; i += 10) {
+      const out = await client.send(
+        new GetParametersCommand({ Names: names.slice(i, i + 10), WithDecryption: true }),
+      );
+      if (out.InvalidParameters && out.InvalidParameters.length > 0) {
+        throw new Error(`parameters not found: ${out.InvalidParameters.join(", ")}`);
+      }
+      for (const p of out.Parameters ?? []) {
+        if (p.Name !== undefined && p.Value !== undefined) values.set(p.Name, p.Value);
+      }
+    }
+    return values;
+  };
+}

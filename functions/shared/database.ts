@@ -1,0 +1,256 @@
+// One PostgreSQL pool per process, rebuilt when the settings change (the orchestrator rewrites
+// the writer endpoint after a failover). Errors that mean "the database is not there" become
+// DatabaseUnavailableError (503); every operation of the payment store is idempotent, so a
+// connection error is retried once on a fresh connection with freshly read settings.
+import { createHash } from "node:crypto";
+import { Pool } from "pg";
+import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
+import { DatabaseUnavailableError } from "./errors";
+
+export type DatabaseSettings =
+  /** DATABASE_URL: tests and local runs, no TLS. */
+  | { readonly kind: "url"; readonly connectionString: string }
+  /** Aurora through SSM: always TLS with certificate verification. */
+  | {
+      readonly kind: "aurora";
+      readonly host: string;
+      readonly port: number;
+      readonly database: string;
+      readonly user: string;
+      readonly password: string;
+    };
+
+export interface Timeouts {
+  /** Waiting for a connection (TCP + TLS + auth) or a free pool slot. */
+  readonly connectMs: number;
+  /** Server-side limit of one statement. */
+  readonly statementMs: number;
+}
+
+export const API_TIMEOUTS: Timeouts = { connectMs: 3_000, statementMs: 5_000 };
+
+/** node-postgres settings for one connection. */
+export function clientConfig(
+  settings: DatabaseSettings,
+  applicationName: string,
+  timeouts: Timeouts = API_TIMEOUTS,
+): ClientConfig {
+  const common: ClientConfig = {
+    application_name: applicationName,
+    connectionTimeoutMillis: timeouts.connectMs,
+    statement_timeout: timeouts.statementMs,
+    // The client gives up a little after the server would have cancelled the statement.
+    query_timeout: timeouts.statementMs + 1_000,
+    idle_in_transaction_session_timeout: timeouts.statementMs * 2,
+    keepAlive: true,
+  };
+  if (settings.kind === "url") return { ...common, connectionString: settings.connectionString };
+  return {
+    ...common,
+    host: settings.host,
+    port: settings.port,
+    database: settings.database,
+    user: settings.user,
+    password: settings.password,
+    // The RDS CA comes from NODE_EXTRA_CA_CERTS (set on every function).
+    ssl: { rejectUnauthorized: true },
+  };
+}
+
+/** Identifies settings without keeping the password in memory twice. */
+function settingsKey(settings: DatabaseSettings): string {
+  const text =
+    settings.kind === "url"
+      ? settings.connectionString
+      : [settings.host, settings.port, settings.database, settings.user, settings.password].join(
+          "\n",
+        );
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function settingsHost(settings: DatabaseSettings): string {
+  if (settings.kind === "aurora") return `${settings.host}:${settings.port}`;
+  try {
+    const url = new URL(settings.connectionString);
+    return `${url.hostname}:${url.port || "5432"}`;
+  } catch {
+    return "(DATABASE_URL)";
+  }
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+// admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+const SERVER_GONE_CODES = new Set(["57P01", "57P02", "57P03", "53300"]);
+// read_only_sql_transaction: we reached a reader, typically an old writer after a failover.
+const READ_ONLY = "25006";
+// query_canceled (statement timeout), serialization_failure, deadlock_detected, lock_not_available
+const TRANSIENT_CODES = new Set(["57014", "40001", "40P01", "55P03"]);
+const CONNECTION_MESSAGES =
+  /connection terminated|connection ended|timeout exceeded when trying to connect|connection timeout|client has encountered a connection error|client was closed|socket hang up|query read timeout/i;
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** The connection broke or never formed: safe to retry an idempotent operation elsewhere. */
+export function isConnectionError(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code && (NETWORK_CODES.has(code) || SERVER_GONE_CODES.has(code) || code.startsWith("08"))) {
+    return true;
+  }
+  return error instanceof Error && CONNECTION_MESSAGES.test(error.message);
+}
+
+/** The settings may point at the wrong server: re-read them before the next attempt. */
+export function isStaleEndpointError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === READ_ONLY || code === "ENOTFOUND" || code === "ECONNREFUSED";
+}
+
+/** Errors that mean "the database cannot serve this now" (503) rather than a bug. */
+export function isUnavailableError(error: unknown): boolean {
+  const code = errorCode(error);
+  return (
+    isConnectionError(error) ||
+    code === READ_ONLY ||
+    (code !== undefined && TRANSIENT_CODES.has(code))
+  );
+}
+
+export interface DatabaseOptions {
+  /** Current settings; called before each operation, so it must be cached by the caller. */
+  readonly settings: () => Promise<DatabaseSettings>;
+  /** Called when an error suggests the settings are stale (endpoint moved, writer demoted). */
+  readonly onStaleSettings?: () => void;
+  /** Called after a new pool replaced the old one (settings changed). */
+  readonly onPoolReplaced?: (host: string) => void;
+  readonly applicationName: string;
+  /**
+   * Connections per pool. A Lambda instance serves one request at a time and opens one; the
+   * cap matters only in-process (benchmark, local runs).
+   */
+  readonly max?: number;
+  readonly timeouts?: Timeouts;
+}
+
+export type Queryable = Pick<PoolClient, "query">;
+
+const open = new Set<Database>();
+
+/** Ends every pool of this process (tests and scripts; Lambda never needs it). */
+export async function closeAllDatabases(): Promise<void> {
+  await Promise.all([...open].map((db) => db.end()));
+}
+
+export class Database {
+  #pool?: Pool;
+  #key?: string;
+  /** The settings object the pool was last checked against (skips re-hashing the same object). */
+  #checked?: DatabaseSettings;
+
+  constructor(private readonly options: DatabaseOptions) {
+    open.add(this);
+  }
+
+  /** The pool for the current settings, replacing (and draining) the old one if they changed. */
+  private async pool(): Promise<Pool> {
+    const settings = await this.options.settings();
+    if (this.#pool && settings === this.#checked) return this.#pool;
+    const key = settingsKey(settings);
+    this.#checked = settings;
+    if (this.#pool && key === this.#key) return this.#pool;
+    const previous = this.#pool;
+    const config: PoolConfig = {
+      ...clientConfig(settings, this.options.applicationName, this.options.timeouts),
+      max: this.options.max ?? 16,
+      idleTimeoutMillis: 60_000,
+      // Lambda freezes between invocations; recycle connections that may have gone stale.
+      maxLifetimeSeconds: 300,
+    };
+    const pool = new Pool(config);
+    // An idle client losing its connection must not crash the process; the pool drops it.
+    pool.on("error", () => undefined);
+    this.#pool = pool;
+    this.#key = key;
+    if (previous) {
+      // In-flight work on the old pool finishes; its connections close as they are released.
+      previous.end().catch(() => undefined);
+      this.options.onPoolReplaced?.(settingsHost(settings));
+    }
+    return pool;
+  }
+
+  /**
+   * Runs `work` on one connection. On a connection error, or a sign that the endpoint moved,
+   * retries once on a new connection (after re-reading the settings): every caller's work is
+   * idempotent. Other errors pass through untouched, so domain errors reach the handler.
+   */
+  async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: PoolClient | undefined;
+      // A checked-out client has no listener of its own: a connection lost between two
+      // statements would otherwise be an unhandled 'error' event and kill the process. The next
+      // statement fails anyway ("not queryable"), which is handled below.
+      const onError = () => undefined;
+      try {
+        client = await (await this.pool()).connect();
+        client.on("error", onError);
+        const result = await work(client);
+        client.off("error", onError);
+        client.release();
+        return result;
+      } catch (error) {
+        const broken = isConnectionError(error);
+        client?.off("error", onError);
+        client?.release(broken ? (error as Error) : undefined);
+        if (isStaleEndpointError(error)) this.options.onStaleSettings?.();
+        if (attempt < 2 && (broken || isStaleEndpointError(error))) continue;
+        if (isUnavailableError(error)) {
+          throw new DatabaseUnavailableError((error as Error).message, { cause: error });
+        }
+        throw error;
+      }
+    }
+  }
+
+  async query<R extends QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    return this.withClient((client) => client.query<R>(text, values as unknown[]));
+  }
+
+  /** BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      await client.query("BEGIN");
+      try {
+        const result = await work(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async end(): Promise<void> {
+    open.delete(this);
+    const pool = this.#pool;
+    this.#pool = undefined;
+    this.#key = undefined;
+    this.#checked = undefined;
+    await pool?.end();
+  }
+}

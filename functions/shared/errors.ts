@@ -1,0 +1,88 @@
+// Domain errors of the payment service. Each maps to one HTTP answer in http.ts; anything else
+// is a bug and is rethrown so Lambda reports it.
+
+/** Bad input: 400 for a request that is malformed, 422 for one that is well-formed but invalid. */
+export class RequestValidationError extends Error {
+  override name = "RequestValidationError";
+  constructor(
+    readonly status: 400 | 422,
+    readonly code: string,
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends Error {
+  override name = "UnauthorizedError";
+  constructor() {
+    super("a valid x-api-key header is required");
+  }
+}
+
+export class PaymentNotFoundError extends Error {
+  override name = "PaymentNotFoundError";
+  constructor(readonly paymentId: string) {
+    super("payment not found");
+  }
+}
+
+export class IllegalTransitionError extends Error {
+  override name = "IllegalTransitionError";
+  constructor(
+    readonly from: string,
+    readonly operation: string,
+  ) {
+    super(`cannot ${operation} a payment that is ${from}`);
+  }
+}
+
+/** A refund that would take the refunded total past the captured amount. */
+export class RefundExceedsCapturedError extends Error {
+  override name = "RefundExceedsCapturedError";
+  constructor(readonly refundable: number) {
+    super(`amount exceeds the refundable amount of ${refundable}`);
+  }
+}
+
+/** The idempotency key was used before with a different request. */
+export class IdempotencyKeyReusedError extends Error {
+  override name = "IdempotencyKeyReusedError";
+  constructor() {
+    super("this Idempotency-Key was already used with a different request");
+  }
+}
+
+/** A request with the same idempotency key is still being processed. */
+export class RequestInProgressError extends Error {
+  override name = "RequestInProgressError";
+  constructor() {
+    super("a request with this Idempotency-Key is in progress; retry shortly");
+  }
+}
+
+/** This region is not the active one: writes are fenced off. */
+export class PassiveRegionError extends Error {
+  override name = "PassiveRegionError";
+  constructor(
+    readonly region: string,
+    readonly activeRegion: string,
+  ) {
+    super(`passive region: writes go to ${activeRegion}`);
+  }
+}
+
+/** The active-region flag could not be read (or is missing), so writes are refused. */
+export class ActiveRegionUnknownError extends Error {
+  override name = "ActiveRegionUnknownError";
+}
+
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+}
+
+/** SSM parameters (database settings, API keys) could not be loaded. */
+export class ParametersUnavailableError extends Error {
+  override name = "ParametersUnavailableError";
+}

@@ -1,0 +1,50 @@
+// Publishing outbox events: at least once. A write publishes its own events right after commit
+// (best effort, never failing the request); the outbox-relay publishes whatever is left.
+import { MAX_EVENTS_PER_PUT } from "./ports";
+import type { OutboxEvent, OutboxStore, PublishOutcome, Publisher } from "./ports";
+
+/** Publishes in PutEvents-sized batches; a batch that throws counts as failed, entry by entry. */
+export async function publishInBatches(
+  events: readonly OutboxEvent[],
+  publish: Publisher,
+): Promise<PublishOutcome[]> {
+  const outcomes: PublishOutcome[] = [];
+  for (let i = 0; i < events.length; i += MAX_EVENTS_PER_PUT) {
+    const batch = events.slice(i, i + MAX_EVENTS_PER_PUT);
+    try {
+      outcomes.push(...(await publish(batch)));
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      outcomes.push(...batch.map((e) => ({ eventId: e.eventId, ok: false, error: message })));
+    }
+  }
+  return outcomes;
+}
+
+export interface AfterCommitDeps {
+  readonly publish: Publisher;
+  readonly outbox: Pick<OutboxStore, "markPublished">;
+  /** Told about anything that went wrong; the request still succeeds. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** Best effort: publish the events a write just committed and mark the ones that went out. */
+export async function publishAfterCommit(
+  events: readonly OutboxEvent[],
+  deps: AfterCommitDeps,
+): Promise<number> {
+  if (events.length === 0) return 0;
+  try {
+    const outcomes = await publishInBatches(events, deps.publish);
+    const published = outcomes.filter((o) => o.ok).map((o) => o.eventId);
+    const failed = outcomes.filter((o) => !o.ok);
+    if (failed.length > 0) {
+      deps.onError(new Error(`${failed.length} event(s) left for the relay: ${failed[0]!.error}`));
+    }
+    await deps.outbox.markPublished(published);
+    return published.length;
+  } catch (error) {
+    deps.onError(error);
+    return 0;
+  }
+}

@@ -1,0 +1,165 @@
+// What every payment function builds once per process, at module load: environment, SSM
+// parameters, the database and the API adapter. Clients and caches live here so warm
+// invocations reuse them.
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from "aws-lambda";
+import { ApiKeyVerifier } from "./api-keys";
+import { createSsmClient, ssmFetcher } from "./aws-ssm";
+import { PARAMETERS, PAYMENTS_ENV, PAYMENTS_LOCAL_ENV } from "./contract";
+import { Database } from "./database";
+import type { DatabaseSettings } from "./database";
+import { intEnv, requireEnv } from "./env";
+import { ParametersUnavailableError } from "./errors";
+import { header, toErrorResponse } from "./http";
+import type { HttpRequest, HttpResponse } from "./http";
+import { countMetric, flushMetrics, logger } from "./observability";
+import { ParameterCache } from "./parameters";
+import { PostgresPaymentStore } from "./postgres-store";
+
+const DATABASE_KEYS = [
+  PARAMETERS.writerEndpoint,
+  PARAMETERS.databaseName,
+  PARAMETERS.username,
+  PARAMETERS.password,
+];
+
+/** `host` or `host:port` of the writer endpoint parameter. */
+export function auroraSettings(values: ReadonlyMap<string, string>): DatabaseSettings {
+  const endpoint = values.get(PARAMETERS.writerEndpoint) ?? "";
+  const match = /^([^:]+)(?::(\d+))?$/.exec(endpoint.trim());
+  if (!match) {
+    throw new ParametersUnavailableError(`${PARAMETERS.writerEndpoint} is not host[:port]`);
+  }
+  return {
+    kind: "aurora",
+    host: match[1]!,
+    port: match[2] ? Number(match[2]) : 5432,
+    database: values.get(PARAMETERS.databaseName)!,
+    user: values.get(PARAMETERS.username)!,
+    password: values.get(PARAMETERS.password)!,
+  };
+}
+
+export interface BaseRuntime {
+  /** AWS_REGION: where this function runs. */
+  readonly region: string;
+  readonly parameters: ParameterCache;
+  readonly databaseSettings: () => Promise<DatabaseSettings>;
+  readonly database: Database;
+  readonly store: PostgresPaymentStore;
+  readonly apiKeys: ApiKeyVerifier;
+}
+
+export interface BaseRuntimeOptions {
+  /** Folder name of the function, for the connection's application_name. */
+  readonly functionName: string;
+  /** Load the api/keys parameter with the others (API functions). */
+  readonly apiKeys: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
+  const env = options.env ?? process.env;
+  const region = requireEnv("AWS_REGION", env);
+  const prefix = requireEnv(PAYMENTS_ENV.parameterPrefix, env);
+  const ttlSeconds = intEnv(PAYMENTS_ENV.parameterCacheSeconds, 60, { min: 0, max: 3600 }, env);
+  const databaseUrl = env[PAYMENTS_LOCAL_ENV.databaseUrl] || undefined;
+
+  const parameters = new ParameterCache({
+    prefix,
+    keys: [...(databaseUrl ? [] : DATABASE_KEYS), ...(options.apiKeys ? [PARAMETERS.apiKeys] : [])],
+    fetch: ssmFetcher(createSsmClient()),
+    ttlMs: ttlSeconds * 1000,
+    onStale: (error) => logger.warn("SSM refresh failed; serving cached parameters", { error }),
+  });
+  // The same object while the parameters are unchanged: the pool is rebuilt only on a change.
+  const urlSettings: DatabaseSettings | undefined = databaseUrl
+    ? { kind: "url", connectionString: databaseUrl }
+    : undefined;
+  let aurora: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
+  const databaseSettings = async (): Promise<DatabaseSettings> => {
+    if (urlSettings) return urlSettings;
+    const values = await parameters.get();
+    if (aurora?.from !== values) aurora = { from: values, settings: auroraSettings(values) };
+    return aurora.settings;
+  };
+  const database = new Database({
+    settings: databaseSettings,
+    applicationName: `payments-${options.functionName}`,
+    onStaleSettings: () => parameters.invalidate(),
+    onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
+  });
+  return {
+    region,
+    parameters,
+    databaseSettings,
+    database,
+    store: new PostgresPaymentStore(database),
+    apiKeys: new ApiKeyVerifier(() => parameters.value(PARAMETERS.apiKeys)),
+  };
+}
+
+export function fromApiGateway(event: APIGatewayProxyEventV2): HttpRequest {
+  // HTTP APIs lower-case header names already; normalising keeps direct invocations honest.
+  const headers: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    headers[key.toLowerCase()] = value;
+  }
+  return {
+    headers,
+    body: event.body,
+    isBase64Encoded: event.isBase64Encoded ?? false,
+    pathParameters: event.pathParameters,
+  };
+}
+
+const METRIC_OF_CODE: Record<string, string> = {
+  region_passive: "WritesRefusedPassive",
+  active_region_unknown: "WritesRefusedFlagUnknown",
+  database_unavailable: "DatabaseUnavailable",
+  configuration_unavailable: "ParametersUnavailable",
+};
+
+export type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * An HTTP API handler: checks the API key (unless `public`), runs `work`, maps domain errors to
+ * their JSON answers and lets anything else fail the invocation (a bug, logged with its stack).
+ */
+export function apiHandler(
+  runtime: Pick<BaseRuntime, "apiKeys">,
+  work: (request: HttpRequest, context: Context) => Promise<HttpResponse>,
+  options: { public?: boolean } = {},
+): ApiHandler {
+  return async (event, context) => {
+    logger.addContext(context);
+    try {
+      const request = fromApiGateway(event);
+      if (!options.public) await runtime.apiKeys.verify(header(request, "x-api-key"));
+      return await work(request, context);
+    } catch (error) {
+      const response = toErrorResponse(error);
+      if (!response) {
+        logger.error("unhandled error", { error });
+        throw error;
+      }
+      const code = JSON.parse(response.body).code as string;
+      if (response.statusCode >= 500) {
+        logger.warn("request refused", { code, error });
+        const metric = METRIC_OF_CODE[code];
+        if (metric) countMetric(metric);
+      } else {
+        logger.info("request rejected", { code, status: response.statusCode });
+      }
+      return response;
+    } finally {
+      flushMetrics();
+    }
+  };
+}

@@ -1,0 +1,124 @@
+// What the write endpoints (authorize, capture, refund, void) add to the base runtime: the
+// fencing guard, the idempotency layer on DynamoDB and inline publication of outbox events.
+import { randomUUID } from "node:crypto";
+import type { Context } from "aws-lambda";
+import { controlFlagReader, createDynamoDbClient } from "./aws-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createEventBridgeClient, eventBridgePublisher } from "./aws-eventbridge";
+import { PAYMENTS_ENV } from "./contract";
+import { intEnv, requireEnv } from "./env";
+import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
+import type { FlagReader } from "./fencing";
+import { jsonResponse } from "./http";
+import type { HttpRequest } from "./http";
+import { idempotentWrites } from "./idempotency";
+import { countMetric, logger } from "./observability";
+import { publishAfterCommit } from "./outbox";
+import type { ApiAnswer, OutboxEvent } from "./ports";
+import { apiHandler } from "./runtime";
+import type { ApiHandler, BaseRuntime } from "./runtime";
+import type { WriteDeps } from "./write-core";
+
+/** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */
+export function guardFromEnvironment(
+  read: FlagReader,
+  region: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ActiveRegionGuard {
+  const cacheMs = intEnv(
+    PAYMENTS_ENV.activeRegionCacheMs,
+    MAX_ACTIVE_REGION_CACHE_MS,
+    { min: 0, max: MAX_ACTIVE_REGION_CACHE_MS },
+    env,
+  );
+  return new ActiveRegionGuard({ region, read, cacheMs });
+}
+
+export interface WriteRuntime {
+  readonly dynamodb: DynamoDBClient;
+  readonly guard: ActiveRegionGuard;
+  readonly idempotencyTable: string;
+  /** Dependencies of the write cores. */
+  readonly deps: WriteDeps;
+}
+
+export function writeRuntime(
+  base: BaseRuntime,
+  env: NodeJS.ProcessEnv = process.env,
+): WriteRuntime {
+  const dynamodb = createDynamoDbClient();
+  const guard = guardFromEnvironment(
+    controlFlagReader(dynamodb, requireEnv(PAYMENTS_ENV.controlTable, env)),
+    base.region,
+    env,
+  );
+  const publish = eventBridgePublisher(
+    createEventBridgeClient(),
+    requireEnv(PAYMENTS_ENV.eventBusName, env),
+  );
+  const afterCommit = async (events: readonly OutboxEvent[]) => {
+    const published = await publishAfterCommit(events, {
+      publish,
+      outbox: base.store,
+      onError: (error) => logger.warn("inline publish failed; the relay will retry", { error }),
+    });
+    countMetric("EventsPublishedInline", published);
+  };
+  return {
+    dynamodb,
+    guard,
+    idempotencyTable: requireEnv(PAYMENTS_ENV.idempotencyTable, env),
+    deps: {
+      store: base.store,
+      region: base.region,
+      now: () => new Date(),
+      newId: randomUUID,
+      afterCommit,
+    },
+  };
+}
+
+export interface WriteEndpoint<C extends { idempotencyKey: string; requestHash: string }> {
+  /** Stable record-key prefix in the idempotency table, e.g. `payments.authorize`. */
+  readonly keyPrefix: string;
+  readonly parse: (request: HttpRequest) => C;
+  /** What the idempotency key is unique within (merchant or payment), for DynamoDB. */
+  readonly scope: (command: C) => string;
+  readonly execute: (command: C) => Promise<ApiAnswer>;
+  /** Metric counted on a first (not replayed) success. */
+  readonly successMetric: string;
+}
+
+/**
+ * API key -> parse (400/422, nothing written) -> fence (503 in the passive region, before any
+ * write, DynamoDB included) -> idempotency (DynamoDB, then PostgreSQL) -> core -> JSON answer.
+ */
+export function writeHandler<C extends { idempotencyKey: string; requestHash: string }>(
+  base: BaseRuntime,
+  write: WriteRuntime,
+  endpoint: WriteEndpoint<C>,
+): ApiHandler {
+  const once = idempotentWrites(endpoint.execute, {
+    client: write.dynamodb,
+    tableName: write.idempotencyTable,
+    keyPrefix: endpoint.keyPrefix,
+    onDegraded: (error) => {
+      logger.warn("idempotency table unavailable; PostgreSQL guard only", { error });
+      countMetric("IdempotencyStoreDegraded");
+    },
+  });
+  return apiHandler(base, async (request, context: Context) => {
+    const command = endpoint.parse(request);
+    await write.guard.assertActive();
+    const answer = await once(
+      { scope: endpoint.scope(command), requestHash: command.requestHash, command },
+      context,
+    );
+    countMetric(answer.replayed ? "IdempotentReplays" : endpoint.successMetric);
+    return jsonResponse(
+      answer.statusCode,
+      answer.body,
+      answer.replayed ? { "idempotent-replayed": "true" } : {},
+    );
+  });
+}

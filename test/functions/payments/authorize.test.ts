@@ -1,0 +1,502 @@
+import { createHash, randomUUID } from "node:crypto";
+import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import "aws-sdk-client-mock-jest";
+import { closeAllDatabases } from "../../../functions/shared/database";
+import type { ApiHandler } from "../../../functions/shared/runtime";
+import { FakeAws, REGION, TEST_ENV, lambdaContext, setHandlerEnvironment } from "./support/aws";
+import { createTestDatabase, writeCounts } from "./support/database";
+import type { TestDatabase } from "./support/database";
+import { apiEvent, json } from "./support/http";
+
+const aws = new FakeAws();
+let db: TestDatabase;
+let handler: ApiHandler;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  setHandlerEnvironment(db.url);
+  ({ handler } = await import("../../../functions/payments/authorize/handler"));
+});
+
+afterAll(async () => {
+  await closeAllDatabases();
+  await db.drop();
+});
+
+beforeEach(() => aws.reset());
+
+const VALID = {
+  merchantId: "merchant-1",
+  cardToken: "tok_visa_4242abcd",
+  amount: 1250,
+  currency: "EUR",
+};
+
+interface PostOptions {
+  /** Idempotency-Key; null sends none. @default a fresh UUID */
+  readonly key?: string | null;
+  /** x-api-key; null sends none. @default the test key */
+  readonly apiKey?: string | null;
+  readonly headers?: Record<string, string>;
+  /** Send base64-encoded (isBase64Encoded); "as-is" sends the body string unencoded. */
+  readonly base64?: boolean | "as-is";
+}
+
+function post(body: unknown, options: PostOptions = {}) {
+  const key = options.key === undefined ? randomUUID() : options.key;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  return handler(
+    apiEvent({
+      path: "/payments",
+      routeKey: "POST /payments",
+      anonymous: options.apiKey === null,
+      headers: {
+        ...(key === null ? {} : { "idempotency-key": key }),
+        ...(options.apiKey ? { "x-api-key": options.apiKey } : {}),
+        ...options.headers,
+      },
+      body: options.base64 === true ? Buffer.from(text).toString("base64") : text,
+      isBase64Encoded: options.base64 !== undefined && options.base64 !== false,
+    }),
+    lambdaContext("payments-authorize-test"),
+  ).then(json);
+}
+
+/** The Powertools record id of a scope (keyPrefix + md5 of the JSON of the selected key). */
+function powertoolsRecordId(scope: string): string {
+  const hash = createHash("md5").update(JSON.stringify(scope)).digest("base64");
+  return `payments.authorize#${hash}`;
+}
+
+describe("POST /payments", () => {
+  it("authorizes a payment, stores it with its outbox event and publishes the event", async () => {
+    const response = await post(VALID);
+
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({
+      merchantId: "merchant-1",
+      status: "authorized",
+      amount: 1250,
+      currency: "EUR",
+      capturedAmount: 0,
+      refundedAmount: 0,
+    });
+    expect(response.body).not.toHaveProperty("cardToken");
+    const id = response.body.id as string;
+    const payment = await db.sql.query("SELECT * FROM payments WHERE id = $1", [id]);
+    expect(payment.rows[0]).toMatchObject({
+      merchant_id: "merchant-1",
+      card_token: "tok_visa_4242abcd",
+      amount_minor: "1250",
+      currency: "EUR",
+      status: "authorized",
+      origin_region: REGION,
+    });
+    const events = await db.sql.query(
+      "SELECT event_id, event_type, detail, published_at FROM payment_events WHERE payment_id = $1",
+      [id],
+    );
+    expect(events.rows).toHaveLength(1);
+    const event = events.rows[0];
+    expect(event.event_type).toBe("payments.authorized");
+    expect(event.published_at).not.toBeNull();
+    expect(event.detail).toMatchObject({
+      eventId: event.event_id,
+      originRegion: REGION,
+      paymentId: id,
+      amount: 1250,
+      status: "authorized",
+    });
+    expect(aws.eventBridge).toHaveReceivedCommandWith(PutEventsCommand, {
+      Entries: [
+        expect.objectContaining({
+          EventBusName: TEST_ENV.EVENT_BUS_NAME,
+          Source: "payments",
+          DetailType: "payments.authorized",
+          Detail: JSON.stringify(event.detail),
+        }),
+      ],
+    });
+  });
+
+  it("records the checkout session named by x-session-id", async () => {
+    const response = await post(VALID, { headers: { "x-session-id": "checkout-77" } });
+
+    expect(response.status).toBe(201);
+    expect(aws.dynamodb).toHaveReceivedCommandWith(UpdateItemCommand, {
+      TableName: TEST_ENV.SESSIONS_TABLE,
+      Key: { sessionId: { S: "checkout-77" } },
+      ConditionExpression: "attribute_not_exists(merchantId) OR merchantId = :merchant",
+    });
+    const session = aws.sessionItems.get("checkout-77")!;
+    expect(session.merchantId).toEqual({ S: "merchant-1" });
+    expect(session.lastPaymentId).toEqual({ S: response.body.id });
+    expect(Number(session.expiresAt!.N)).toBeGreaterThan(Date.now() / 1000 + 23 * 3600);
+  });
+
+  it("authorizes even when the session cannot be recorded", async () => {
+    aws.dynamodb
+      .on(UpdateItemCommand, { TableName: TEST_ENV.SESSIONS_TABLE })
+      .rejects(new Error("sessions table throttled"));
+
+    const response = await post(VALID, { headers: { "x-session-id": "checkout-78" } });
+
+    expect(response.status).toBe(201);
+  });
+
+  it("authorizes even when publishing fails, leaving the event for the relay", async () => {
+    aws.eventBridge.on(PutEventsCommand).rejects(new Error("EventBridge unavailable"));
+
+    const response = await post(VALID);
+
+    expect(response.status).toBe(201);
+    const { rows } = await db.sql.query(
+      "SELECT published_at FROM payment_events WHERE payment_id = $1",
+      [response.body.id],
+    );
+    expect(rows).toEqual([{ published_at: null }]);
+  });
+
+  it("accepts a base64-encoded body", async () => {
+    const response = await post(VALID, { base64: true });
+
+    expect(response.status).toBe(201);
+  });
+
+  it("accepts a body of exactly 16 KB", async () => {
+    const compact = JSON.stringify(VALID);
+    const body = compact.slice(0, -1) + " ".repeat(16 * 1024 - compact.length) + "}";
+
+    const response = await post(body);
+
+    expect(Buffer.byteLength(body)).toBe(16 * 1024);
+    expect(response.status).toBe(201);
+  });
+
+  describe("API key", () => {
+    it.each([
+      ["a missing", null],
+      ["a wrong", "not-a-key"],
+      ["a prefix of a real", "test-api-key"],
+    ])("rejects %s x-api-key with 401 and writes nothing", async (_label, apiKey) => {
+      const before = await writeCounts(db.sql);
+
+      const response = await post(VALID, { apiKey });
+
+      expect(response.status).toBe(401);
+      expect(response.body).toEqual({
+        code: "unauthorized",
+        message: "a valid x-api-key header is required",
+        field: "x-api-key",
+      });
+      expect(await writeCounts(db.sql)).toEqual(before);
+      expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
+    });
+
+    it("accepts any of the configured keys", async () => {
+      const response = await post(VALID, { apiKey: "other-key" });
+
+      expect(response.status).toBe(201);
+    });
+  });
+
+  describe("bad input", () => {
+    const big = "x".repeat(16 * 1024);
+    it.each<[string, unknown, PostOptions, number, string, string | null]>([
+      ["malformed JSON", '{"merchantId": "m",', {}, 400, "malformed_json", null],
+      ["a JSON array", "[]", {}, 400, "invalid_body", null],
+      ["an empty body", "", {}, 400, "malformed_json", null],
+      ["a missing field", { ...VALID, currency: undefined }, {}, 400, "missing_field", "currency"],
+      ["an unknown field", { ...VALID, cardNumber: "x" }, {}, 400, "unknown_field", "cardNumber"],
+      ["a negative amount", { ...VALID, amount: -5 }, {}, 422, "invalid_amount", "amount"],
+      ["a zero amount", { ...VALID, amount: 0 }, {}, 422, "invalid_amount", "amount"],
+      ["a fractional amount", { ...VALID, amount: 10.5 }, {}, 422, "invalid_amount", "amount"],
+      ["an amount over 10^12", { ...VALID, amount: 1e12 + 1 }, {}, 422, "invalid_amount", "amount"],
+      ["an amount as a string", { ...VALID, amount: "1250" }, {}, 422, "invalid_amount", "amount"],
+      [
+        "an unknown currency",
+        { ...VALID, currency: "XYZ" },
+        {},
+        422,
+        "unknown_currency",
+        "currency",
+      ],
+      [
+        "a lower-case currency",
+        { ...VALID, currency: "eur" },
+        {},
+        422,
+        "unknown_currency",
+        "currency",
+      ],
+      [
+        "a withdrawn currency",
+        { ...VALID, currency: "HRK" },
+        {},
+        422,
+        "unknown_currency",
+        "currency",
+      ],
+      [
+        "a PAN as token",
+        { ...VALID, cardToken: "4111111111111111" },
+        {},
+        422,
+        "pan_not_allowed",
+        "cardToken",
+      ],
+      [
+        "a spaced PAN",
+        { ...VALID, cardToken: "4111 1111 1111 1111" },
+        {},
+        422,
+        "pan_not_allowed",
+        "cardToken",
+      ],
+      [
+        "a dashed PAN in a token",
+        { ...VALID, cardToken: "tok-4111-1111-1111-1111" },
+        {},
+        422,
+        "pan_not_allowed",
+        "cardToken",
+      ],
+      [
+        "a Luhn-invalid 13-digit run",
+        { ...VALID, cardToken: "tok_1234567890123" },
+        {},
+        422,
+        "pan_not_allowed",
+        "cardToken",
+      ],
+      [
+        "a PAN as merchant id",
+        { ...VALID, merchantId: "5500000000000004" },
+        {},
+        422,
+        "pan_not_allowed",
+        "merchantId",
+      ],
+      ["a body over 16 KB", { ...VALID, pad: big }, {}, 400, "body_too_large", null],
+      [
+        "a base64 body over 16 KB",
+        { ...VALID, pad: big },
+        { base64: true },
+        400,
+        "body_too_large",
+        null,
+      ],
+      // 6,000 characters but 18,000 bytes: the limit counts bytes.
+      [
+        "a multi-byte body over 16 KB",
+        { ...VALID, pad: "€".repeat(6000) },
+        {},
+        400,
+        "body_too_large",
+        null,
+      ],
+      ["invalid base64", "not base64!", { base64: "as-is" }, 400, "malformed_body", null],
+      [
+        "no Idempotency-Key",
+        VALID,
+        { key: null },
+        400,
+        "missing_idempotency_key",
+        "Idempotency-Key",
+      ],
+      [
+        "a bad x-session-id",
+        VALID,
+        { headers: { "x-session-id": "a b" } },
+        400,
+        "invalid_session_id",
+        "x-session-id",
+      ],
+    ])("rejects %s and writes nothing", async (_label, body, options, status, code, field) => {
+      const before = await writeCounts(db.sql);
+
+      const response = await post(body, options);
+
+      expect(response.status).toBe(status);
+      expect(response.body).toEqual({ code, message: expect.any(String), field });
+      expect(await writeCounts(db.sql)).toEqual(before);
+      expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
+      expect(aws.eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+    });
+
+    it("never echoes a rejected card number", async () => {
+      const response = await post({ ...VALID, cardToken: "4111111111111111" });
+
+      expect(JSON.stringify(response)).not.toContain("4111111111111111");
+    });
+  });
+
+  describe("idempotency", () => {
+    it("replays the original answer for the same key and body, charging once", async () => {
+      const key = randomUUID();
+      const first = await post(VALID, { key });
+
+      const second = await post(
+        { currency: "EUR", amount: 1250, cardToken: VALID.cardToken, merchantId: "merchant-1" },
+        { key },
+      );
+
+      expect(first.status).toBe(201);
+      expect(second.status).toBe(201);
+      expect(second.body).toEqual(first.body);
+      expect(second.headers["idempotent-replayed"]).toBe("true");
+      const { rows } = await db.sql.query(
+        "SELECT count(*)::int AS n FROM payments WHERE merchant_id = $1 AND id = $2",
+        ["merchant-1", first.body.id],
+      );
+      expect(rows[0].n).toBe(1);
+    });
+
+    it("rejects the same key with a different body with 422", async () => {
+      const key = randomUUID();
+      await post(VALID, { key });
+      const before = await writeCounts(db.sql);
+
+      const response = await post({ ...VALID, amount: 9999 }, { key });
+
+      expect(response.status).toBe(422);
+      expect(response.body).toMatchObject({
+        code: "idempotency_key_reused",
+        field: "Idempotency-Key",
+      });
+      expect(await writeCounts(db.sql)).toEqual(before);
+    });
+
+    it("rejects a different body with 422 from PostgreSQL when DynamoDB has no record", async () => {
+      const key = randomUUID();
+      await post(VALID, { key });
+      aws.idempotencyItems.clear(); // as in the other region, before replication caught up
+      const before = await writeCounts(db.sql);
+
+      const response = await post({ ...VALID, amount: 9999 }, { key });
+
+      expect(response.status).toBe(422);
+      expect(response.body).toMatchObject({ code: "idempotency_key_reused" });
+      expect(await writeCounts(db.sql)).toEqual(before);
+    });
+
+    it("replays from PostgreSQL when DynamoDB has no record", async () => {
+      const key = randomUUID();
+      const first = await post(VALID, { key });
+      aws.idempotencyItems.clear();
+
+      const second = await post(VALID, { key });
+
+      expect(second.status).toBe(201);
+      expect(second.body).toEqual(first.body);
+      expect(second.headers["idempotent-replayed"]).toBe("true");
+      expect(aws.eventBridge).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    });
+
+    it("scopes keys per merchant", async () => {
+      const key = randomUUID();
+      const first = await post(VALID, { key });
+
+      const other = await post({ ...VALID, merchantId: "merchant-2" }, { key });
+
+      expect(other.status).toBe(201);
+      expect(other.body.id).not.toBe(first.body.id);
+    });
+
+    it("rejects a request whose key is still in progress with 409 and Retry-After", async () => {
+      // The first request holds its in-progress record until its inline publish returns.
+      let release: (() => void) | undefined;
+      aws.eventBridge.on(PutEventsCommand).callsFake(
+        () =>
+          new Promise((resolve) => {
+            release = () => resolve({ FailedEntryCount: 0, Entries: [{ EventId: "eb-1" }] });
+          }),
+      );
+      const key = randomUUID();
+      const first = post(VALID, { key });
+      while (!release) await new Promise((resolve) => setTimeout(resolve, 5));
+
+      const second = await post(VALID, { key });
+      release();
+
+      expect(second.status).toBe(409);
+      expect(second.headers["retry-after"]).toBe("1");
+      expect(second.body).toMatchObject({ code: "request_in_progress" });
+      expect((await first).status).toBe(201);
+      const { rows } = await db.sql.query(
+        "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",
+        [key],
+      );
+      expect(rows[0].n).toBe(1);
+    });
+
+    it("stores the idempotency record in DynamoDB under a region-independent key", async () => {
+      const key = randomUUID();
+
+      await post(VALID, { key });
+
+      expect(aws.dynamodb).toHaveReceivedCommandWith(PutItemCommand, {
+        TableName: TEST_ENV.IDEMPOTENCY_TABLE,
+        Item: expect.objectContaining({ id: { S: powertoolsRecordId(`merchant-1#${key}`) } }),
+      });
+      expect(aws.idempotencyItems.get(powertoolsRecordId(`merchant-1#${key}`))?.status).toEqual({
+        S: "COMPLETED",
+      });
+    });
+
+    it("goes on with PostgreSQL alone when the idempotency table fails", async () => {
+      aws.dynamodb
+        .on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE })
+        .rejects(new Error("ProvisionedThroughputExceededException"));
+      const key = randomUUID();
+
+      const first = await post(VALID, { key });
+      const second = await post(VALID, { key });
+
+      expect(first.status).toBe(201);
+      expect(second.body).toEqual(first.body);
+      const { rows } = await db.sql.query(
+        "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",
+        [key],
+      );
+      expect(rows[0].n).toBe(1);
+    });
+
+    it("creates exactly one payment for 50 concurrent requests with one key (PostgreSQL guard)", async () => {
+      // Every request gets past DynamoDB, as when the record has not replicated yet.
+      aws.dynamodb.on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE }).resolves({});
+      const key = randomUUID();
+
+      const responses = await Promise.all(Array.from({ length: 50 }, () => post(VALID, { key })));
+
+      const ids = new Set(responses.map((r) => r.body.id));
+      expect(responses.map((r) => r.status)).toEqual(Array(50).fill(201));
+      expect(ids.size).toBe(1);
+      expect(responses.filter((r) => r.headers["idempotent-replayed"] !== "true")).toHaveLength(1);
+      const counts = await db.sql.query(
+        `SELECT (SELECT count(*)::int FROM payments WHERE id = $1) AS payments,
+                (SELECT count(*)::int FROM payment_events WHERE payment_id = $1) AS events,
+                (SELECT count(*)::int FROM idempotency_keys WHERE idempotency_key = $2) AS keys`,
+        [[...ids][0], key],
+      );
+      expect(counts.rows[0]).toEqual({ payments: 1, events: 1, keys: 1 });
+    });
+
+    it("creates exactly one payment for 50 concurrent requests with one key (both layers)", async () => {
+      const key = randomUUID();
+
+      const responses = await Promise.all(Array.from({ length: 50 }, () => post(VALID, { key })));
+
+      const created = responses.filter((r) => r.status === 201);
+      expect(created.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
+      expect(responses.every((r) => r.status === 201 || r.status === 409)).toBe(true);
+      const { rows } = await db.sql.query(
+        "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",
+        [key],
+      );
+      expect(rows[0].n).toBe(1);
+    });
+  });
+});

@@ -1,0 +1,207 @@
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import "aws-sdk-client-mock-jest";
+import { checkHealth } from "../../../functions/payments/health/core";
+import type { HealthDeps } from "../../../functions/payments/health/core";
+import { closeAllDatabases } from "../../../functions/shared/database";
+import type { ApiHandler } from "../../../functions/shared/runtime";
+import {
+  FakeAws,
+  OTHER_REGION,
+  REGION,
+  TEST_ENV,
+  lambdaContext,
+  setHandlerEnvironment,
+} from "./support/aws";
+import { createTestDatabase } from "./support/database";
+import type { TestDatabase } from "./support/database";
+import { apiEvent, json } from "./support/http";
+import type { JsonResult } from "./support/http";
+import { startProxy } from "./support/proxy";
+import type { DatabaseProxy } from "./support/proxy";
+
+const aws = new FakeAws();
+let db: TestDatabase;
+let proxy: DatabaseProxy;
+let handler: ApiHandler;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  proxy = await startProxy(db.url);
+  setHandlerEnvironment(proxy.url);
+  ({ handler } = await import("../../../functions/payments/health/handler"));
+});
+
+afterAll(async () => {
+  await closeAllDatabases();
+  await proxy.close();
+  await db.drop();
+});
+
+beforeEach(async () => {
+  aws.reset();
+  await proxy.up();
+});
+
+async function health(): Promise<JsonResult> {
+  return json(
+    await handler(
+      apiEvent({ method: "GET", path: "/health", anonymous: true }),
+      lambdaContext("payments-health-test"),
+    ),
+  );
+}
+
+async function heartbeat(): Promise<Date | undefined> {
+  const { rows } = await db.sql.query("SELECT beat_at FROM health_heartbeats WHERE region = $1", [
+    REGION,
+  ]);
+  return rows[0]?.beat_at;
+}
+
+describe("GET /health", () => {
+  it("answers 200 in the active region with a writable database, without an API key", async () => {
+    const response = await health();
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      status: "healthy",
+      region: REGION,
+      activeRegion: REGION,
+      reason: null,
+      checks: { flag: "ok", role: "active", database: "writable" },
+    });
+    expect((await heartbeat())!.getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("reads the flag strongly consistently on every call", async () => {
+    await health();
+    aws.flag = { activeRegion: OTHER_REGION };
+
+    const second = await health();
+
+    expect(second.status).toBe(503);
+    expect(aws.dynamodb).toHaveReceivedCommandTimes(GetItemCommand, 2);
+    expect(aws.dynamodb).toHaveReceivedCommandWith(GetItemCommand, {
+      TableName: TEST_ENV.CONTROL_TABLE,
+      Key: { pk: { S: "active-region" } },
+      ConsistentRead: true,
+    });
+  });
+
+  it("answers 503 in the passive region and never writes the heartbeat there", async () => {
+    await db.sql.query("DELETE FROM health_heartbeats");
+    aws.flag = { activeRegion: OTHER_REGION, phase: "fenced" };
+
+    const response = await health();
+
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({
+      status: "passive",
+      region: REGION,
+      activeRegion: OTHER_REGION,
+      reason: `passive region: writes go to ${OTHER_REGION}`,
+      checks: { flag: "ok", role: "passive", database: "reachable", phase: "fenced" },
+    });
+    expect(await heartbeat()).toBeUndefined();
+  });
+
+  it.each([
+    ["missing", undefined, "active-region flag missing"],
+    [
+      "unreadable",
+      new Error("RequestLimitExceeded"),
+      "active-region flag unreadable: RequestLimitExceeded",
+    ],
+  ])("answers 503 when the flag is %s", async (_label, flag, reason) => {
+    aws.flag = flag;
+
+    const response = await health();
+
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({
+      status: "unhealthy",
+      activeRegion: null,
+      reason,
+      checks: { flag: "unreadable", role: "unknown" },
+    });
+  });
+
+  it("answers 503 when the database is unreachable", async () => {
+    await proxy.down();
+
+    const response = await health();
+
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({
+      status: "unhealthy",
+      activeRegion: REGION,
+      checks: { flag: "ok", role: "active", database: "unreachable" },
+    });
+    expect(response.body.reason).toMatch(/^database unreachable: /);
+  });
+
+  it("answers 503 when the database refuses writes", async () => {
+    const name = new URL(db.url).pathname.slice(1);
+    await db.sql.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+    // New sessions pick the setting up: drop the function's pooled connections.
+    await proxy.down();
+    await proxy.up();
+    try {
+      const response = await health();
+
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({
+        status: "unhealthy",
+        reason: "database refused the heartbeat write (read-only)",
+        checks: { database: "read-only" },
+      });
+    } finally {
+      await db.sql.query(`ALTER DATABASE ${name} RESET default_transaction_read_only`);
+      await proxy.down();
+    }
+  });
+});
+
+describe("checkHealth", () => {
+  const deps: HealthDeps = {
+    region: REGION,
+    readFlag: async () => ({ activeRegion: REGION }),
+    probeDatabase: async () => "writable",
+    checkTimeoutMs: 50,
+  };
+
+  it("answers 503 when the database is a recovering replica", async () => {
+    const report = await checkHealth({ ...deps, probeDatabase: async () => "in recovery" });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.reason).toBe("database is in recovery (a read replica)");
+  });
+
+  it("answers 503 when a check hangs, in bounded time", async () => {
+    const started = Date.now();
+
+    const report = await checkHealth({
+      ...deps,
+      probeDatabase: () => new Promise(() => undefined),
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.reason).toBe("database unreachable: database check timed out after 50 ms");
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("only probes the database read-only when the region is passive", async () => {
+    const writes: boolean[] = [];
+
+    await checkHealth({
+      ...deps,
+      readFlag: async () => ({ activeRegion: OTHER_REGION }),
+      probeDatabase: async (write) => {
+        writes.push(write);
+        return "reachable";
+      },
+    });
+
+    expect(writes).toEqual([false]);
+  });
+});

@@ -1,0 +1,441 @@
+import { randomUUID } from "node:crypto";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import "aws-sdk-client-mock-jest";
+import { closeAllDatabases } from "../../../functions/shared/database";
+import type { ApiHandler } from "../../../functions/shared/runtime";
+import { FakeAws, lambdaContext, setHandlerEnvironment } from "./support/aws";
+import { createTestDatabase, writeCounts } from "./support/database";
+import type { TestDatabase } from "./support/database";
+import { apiEvent, json } from "./support/http";
+import type { JsonResult } from "./support/http";
+
+const aws = new FakeAws();
+let db: TestDatabase;
+const handlers: Record<string, ApiHandler> = {};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  setHandlerEnvironment(db.url);
+  handlers.authorize = (await import("../../../functions/payments/authorize/handler")).handler;
+  handlers.get = (await import("../../../functions/payments/get-payment/handler")).handler;
+  handlers.capture = (await import("../../../functions/payments/capture/handler")).handler;
+  handlers.refund = (await import("../../../functions/payments/refund/handler")).handler;
+  handlers.void = (await import("../../../functions/payments/void/handler")).handler;
+});
+
+afterAll(async () => {
+  await closeAllDatabases();
+  await db.drop();
+});
+
+beforeEach(() => aws.reset());
+
+async function authorized(amount = 1000): Promise<string> {
+  const response = json(
+    await handlers.authorize!(
+      apiEvent({
+        path: "/payments",
+        headers: { "idempotency-key": randomUUID() },
+        body: { merchantId: "merchant-9", cardToken: "tok_mc_5555abcd", amount, currency: "USD" },
+      }),
+      lambdaContext(),
+    ),
+  );
+  expect(response.status).toBe(201);
+  return response.body.id as string;
+}
+
+type Operation = "capture" | "refund" | "void";
+
+async function act(
+  operation: Operation,
+  id: string,
+  body?: unknown,
+  key: string = randomUUID(),
+): Promise<JsonResult> {
+  return json(
+    await handlers[operation]!(
+      apiEvent({
+        path: `/payments/${id}/${operation}`,
+        routeKey: `POST /payments/{id}/${operation}`,
+        pathParameters: { id },
+        headers: { "idempotency-key": key },
+        body,
+      }),
+      lambdaContext(),
+    ),
+  );
+}
+
+async function get(id: string, options: { anonymous?: boolean } = {}): Promise<JsonResult> {
+  return json(
+    await handlers.get!(
+      apiEvent({
+        method: "GET",
+        path: `/payments/${id}`,
+        routeKey: "GET /payments/{id}",
+        pathParameters: { id },
+        anonymous: options.anonymous,
+      }),
+      lambdaContext(),
+    ),
+  );
+}
+
+async function ledger(id: string): Promise<[string, number][]> {
+  const { rows } = await db.sql.query(
+    "SELECT event_type, amount_minor FROM payment_events WHERE payment_id = $1 ORDER BY created_at, event_type",
+    [id],
+  );
+  return rows.map((r) => [r.event_type, Number(r.amount_minor)]);
+}
+
+describe("GET /payments/{id}", () => {
+  it("returns the payment", async () => {
+    const id = await authorized(4200);
+
+    const response = await get(id);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      id,
+      merchantId: "merchant-9",
+      status: "authorized",
+      amount: 4200,
+      currency: "USD",
+      capturedAmount: 0,
+      refundedAmount: 0,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+  });
+
+  it.each([
+    ["an unknown id", randomUUID()],
+    ["an id that is not a UUID", "42"],
+  ])("rejects %s with 404", async (_label, id) => {
+    const response = await get(id);
+
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({
+      code: "payment_not_found",
+      message: "payment not found",
+      field: "id",
+    });
+  });
+
+  it("rejects a request without x-api-key with 401", async () => {
+    const id = await authorized();
+
+    const response = await get(id, { anonymous: true });
+
+    expect(response.status).toBe(401);
+  });
+});
+
+describe("capture, refund and void", () => {
+  it("captures an authorized payment in full", async () => {
+    const id = await authorized(1000);
+
+    const response = await act("capture", id);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ id, status: "captured", capturedAmount: 1000 });
+    expect(await ledger(id)).toEqual([
+      ["payments.authorized", 1000],
+      ["payments.captured", 1000],
+    ]);
+    expect(aws.eventBridge).toHaveReceivedCommandWith(PutEventsCommand, {
+      Entries: [expect.objectContaining({ DetailType: "payments.captured", Source: "payments" })],
+    });
+  });
+
+  it("captures when the amount sent equals the authorized amount", async () => {
+    const id = await authorized(1000);
+
+    const response = await act("capture", id, { amount: 1000 });
+
+    expect(response.status).toBe(200);
+  });
+
+  it("rejects a partial capture with 422 and writes nothing", async () => {
+    const id = await authorized(1000);
+    const before = await writeCounts(db.sql);
+
+    const response = await act("capture", id, { amount: 400 });
+
+    expect(response.status).toBe(422);
+    expect(response.body).toMatchObject({ code: "partial_capture_not_supported", field: "amount" });
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+
+  it("adds partial refunds up to the captured amount", async () => {
+    const id = await authorized(1000);
+    await act("capture", id);
+
+    const first = await act("refund", id, { amount: 300 });
+    const second = await act("refund", id, { amount: 200 });
+    const last = await act("refund", id, { amount: 500 });
+
+    expect(first.body).toMatchObject({ status: "partially_refunded", refundedAmount: 300 });
+    expect(second.body).toMatchObject({ status: "partially_refunded", refundedAmount: 500 });
+    expect(last.body).toMatchObject({ status: "refunded", refundedAmount: 1000 });
+    expect(await ledger(id)).toEqual([
+      ["payments.authorized", 1000],
+      ["payments.captured", 1000],
+      ["payments.partially_refunded", 300],
+      ["payments.partially_refunded", 200],
+      ["payments.refunded", 500],
+    ]);
+  });
+
+  it("rejects a refund over the refundable amount with 422 and writes nothing", async () => {
+    const id = await authorized(1000);
+    await act("capture", id);
+    await act("refund", id, { amount: 700 });
+    const before = await writeCounts(db.sql);
+
+    const response = await act("refund", id, { amount: 301 });
+
+    expect(response.status).toBe(422);
+    expect(response.body).toMatchObject({ code: "amount_exceeds_refundable", field: "amount" });
+    expect(response.body.message).toContain("300");
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+
+  it("voids an authorized payment", async () => {
+    const id = await authorized(1000);
+
+    const response = await act("void", id);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ status: "voided", capturedAmount: 0 });
+    expect(await ledger(id)).toEqual([
+      ["payments.authorized", 1000],
+      ["payments.voided", 1000],
+    ]);
+  });
+
+  it.each<[string, Operation[], Operation, unknown]>([
+    ["captures a voided payment", ["void"], "capture", undefined],
+    ["refunds a voided payment", ["void"], "refund", { amount: 1 }],
+    ["voids a captured payment", ["capture"], "void", undefined],
+    ["captures a captured payment", ["capture"], "capture", undefined],
+    ["refunds an authorized payment", [], "refund", { amount: 1 }],
+    ["refunds a fully refunded payment", ["capture", "refund"], "refund", { amount: 1 }],
+  ])(
+    "rejects a request that %s with 409 and writes nothing",
+    async (_label, steps, operation, body) => {
+      const id = await authorized(1000);
+      for (const step of steps) {
+        const done = await act(step, id, step === "refund" ? { amount: 1000 } : undefined);
+        expect(done.status).toBe(200);
+      }
+      const before = await writeCounts(db.sql);
+
+      const response = await act(operation, id, body);
+
+      expect(response.status).toBe(409);
+      expect(response.body).toMatchObject({ code: "illegal_transition", field: null });
+      expect(await writeCounts(db.sql)).toEqual(before);
+    },
+  );
+
+  it.each<[string, Operation, unknown, number, string, string | null]>([
+    ["a refund without amount", "refund", {}, 400, "missing_field", "amount"],
+    ["a refund with a zero amount", "refund", { amount: 0 }, 422, "invalid_amount", "amount"],
+    [
+      "a refund with an unknown field",
+      "refund",
+      { amount: 1, reason: "x" },
+      400,
+      "unknown_field",
+      "reason",
+    ],
+    ["a void with a body field", "void", { amount: 1 }, 400, "unknown_field", "amount"],
+    ["a capture with malformed JSON", "capture", "{", 400, "malformed_json", null],
+  ])("rejects %s and writes nothing", async (_label, operation, body, status, code, field) => {
+    const id = await authorized(1000);
+    if (operation === "refund") await act("capture", id);
+    const before = await writeCounts(db.sql);
+
+    const response = await act(operation, id, body);
+
+    expect(response.status).toBe(status);
+    expect(response.body).toEqual({ code, message: expect.any(String), field });
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+
+  it.each<Operation>(["capture", "refund", "void"])(
+    "rejects %s of an unknown payment with 404 and writes nothing",
+    async (operation) => {
+      const before = await writeCounts(db.sql);
+
+      const response = await act(
+        operation,
+        randomUUID(),
+        operation === "refund" ? { amount: 1 } : undefined,
+      );
+
+      expect(response.status).toBe(404);
+      expect(await writeCounts(db.sql)).toEqual(before);
+    },
+  );
+
+  it("replays a retried capture instead of answering 409, even when DynamoDB lost the record", async () => {
+    const id = await authorized(1000);
+    const key = randomUUID();
+    const first = await act("capture", id, undefined, key);
+    aws.idempotencyItems.clear();
+
+    const retry = await act("capture", id, undefined, key);
+
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers["idempotent-replayed"]).toBe("true");
+  });
+
+  it("refunds once for a retried refund", async () => {
+    const id = await authorized(1000);
+    await act("capture", id);
+    const key = randomUUID();
+
+    await act("refund", id, { amount: 100 }, key);
+    aws.idempotencyItems.clear();
+    await act("refund", id, { amount: 100 }, key);
+
+    expect((await get(id)).body).toMatchObject({ refundedAmount: 100 });
+  });
+
+  it("rejects reusing a merchant's key for another operation with 422", async () => {
+    const id = await authorized(1000);
+    const key = randomUUID();
+    await act("capture", id, undefined, key);
+
+    const response = await act("refund", id, { amount: 10 }, key);
+
+    expect(response.status).toBe(422);
+    expect(response.body).toMatchObject({ code: "idempotency_key_reused" });
+  });
+
+  it("requires an Idempotency-Key on every write", async () => {
+    const id = await authorized(1000);
+
+    const response = json(
+      await handlers.capture!(
+        apiEvent({ path: `/payments/${id}/capture`, pathParameters: { id } }),
+        lambdaContext(),
+      ),
+    );
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ code: "missing_idempotency_key" });
+  });
+});
+
+describe("database constraints", () => {
+  async function seed(status: "authorized" | "captured" | "refunded"): Promise<string> {
+    const id = await authorized(1000);
+    if (status !== "authorized") await act("capture", id);
+    if (status === "refunded") await act("refund", id, { amount: 1000 });
+    return id;
+  }
+
+  it.each<[string, "authorized" | "captured" | "refunded", string, string]>([
+    [
+      "captured -> authorized",
+      "captured",
+      "UPDATE payments SET status = 'authorized', captured_minor = 0 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "authorized -> refunded",
+      "authorized",
+      "UPDATE payments SET status = 'refunded', captured_minor = 1000, refunded_minor = 1000 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "refunded -> partially_refunded",
+      "refunded",
+      "UPDATE payments SET status = 'partially_refunded', refunded_minor = 500 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "voided after capture",
+      "captured",
+      "UPDATE payments SET status = 'voided', captured_minor = 0 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "a changed amount",
+      "authorized",
+      "UPDATE payments SET amount_minor = 1 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    ["a delete", "authorized", "DELETE FROM payments WHERE id = $1", "payments_legal_transition"],
+    [
+      "a refund over the capture",
+      "captured",
+      "UPDATE payments SET status = 'refunded', refunded_minor = 1001 WHERE id = $1",
+      "payments_refund_within_capture",
+    ],
+    [
+      "a partial capture",
+      "authorized",
+      "UPDATE payments SET status = 'captured', captured_minor = 10 WHERE id = $1",
+      "payments_full_capture_only",
+    ],
+    [
+      "a status that does not match the amounts",
+      "captured",
+      "UPDATE payments SET status = 'partially_refunded' WHERE id = $1",
+      "payments_status_matches_amounts",
+    ],
+    [
+      "an unknown status",
+      "authorized",
+      "UPDATE payments SET status = 'settled' WHERE id = $1",
+      "payments_legal_transition",
+    ],
+  ])("rejects %s in SQL", async (_label, status, statement, constraint) => {
+    const id = await seed(status);
+
+    await expect(db.sql.query(statement, [id])).rejects.toMatchObject({ constraint });
+  });
+
+  const INSERT = `INSERT INTO payments
+    (id, merchant_id, card_token, amount_minor, currency, status, captured_minor, origin_region, created_at, updated_at)
+    VALUES ($1, 'm', 'tok_abcdefgh', $2, 'EUR', $3, $4, 'us-east-1', now(), now())`;
+
+  it.each<[string, number, string, number, string]>([
+    [
+      "a payment that does not start authorized",
+      1000,
+      "captured",
+      1000,
+      "payments_legal_transition",
+    ],
+    ["a zero amount", 0, "authorized", 0, "payments_amount_range"],
+    ["an amount over 10^12", 1e12 + 1, "authorized", 0, "payments_amount_range"],
+  ])("rejects inserting %s", async (_label, amount, status, captured, constraint) => {
+    await expect(
+      db.sql.query(INSERT, [randomUUID(), amount, status, captured]),
+    ).rejects.toMatchObject({ constraint });
+  });
+
+  it("rejects a second idempotency record for one merchant and key", async () => {
+    const id = await authorized();
+    const { rows } = await db.sql.query(
+      "SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE payment_id = $1",
+      [id],
+    );
+
+    await expect(
+      db.sql.query(
+        `INSERT INTO idempotency_keys (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status, response_body, created_at)
+         VALUES ($1, $2, 'authorize', repeat('a', 64), $3, 201, '{}', now())`,
+        [rows[0].merchant_id, rows[0].idempotency_key, id],
+      ),
+    ).rejects.toMatchObject({ code: "23505", constraint: "idempotency_keys_pkey" });
+  });
+});

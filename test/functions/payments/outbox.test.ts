@@ -1,0 +1,297 @@
+import { randomUUID } from "node:crypto";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import "aws-sdk-client-mock-jest";
+import { Client } from "pg";
+import type { RelayReport } from "../../../functions/payments/outbox-relay/core";
+import { Database, closeAllDatabases } from "../../../functions/shared/database";
+import { planCapture } from "../../../functions/shared/payment";
+import { PostgresPaymentStore } from "../../../functions/shared/postgres-store";
+import {
+  FakeAws,
+  OTHER_REGION,
+  REGION,
+  TEST_ENV,
+  lambdaContext,
+  setHandlerEnvironment,
+} from "./support/aws";
+import { createTestDatabase, writeCounts } from "./support/database";
+import type { TestDatabase } from "./support/database";
+
+const aws = new FakeAws();
+let db: TestDatabase;
+let store: PostgresPaymentStore;
+let relay: (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<RelayReport>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = new PostgresPaymentStore(
+    new Database({
+      settings: async () => ({ kind: "url", connectionString: db.url }),
+      applicationName: "test",
+    }),
+  );
+  setHandlerEnvironment(db.url);
+  ({ handler: relay } = await import("../../../functions/payments/outbox-relay/handler"));
+});
+
+afterAll(async () => {
+  await closeAllDatabases();
+  await db.drop();
+});
+
+beforeEach(async () => {
+  aws.reset();
+  // Each test starts from an outbox with nothing waiting.
+  await db.sql.query("UPDATE payment_events SET published_at = now() WHERE published_at IS NULL");
+});
+
+/** Authorizes `count` payments without publishing: their events wait in the outbox. */
+async function pending(count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const result = await store.authorize({
+      paymentId: randomUUID(),
+      merchantId: "merchant-r",
+      cardToken: "tok_relay_abcdef",
+      amount: 100 + i,
+      currency: "EUR",
+      idempotencyKey: randomUUID(),
+      requestHash: "a".repeat(64),
+      eventId: randomUUID(),
+      originRegion: REGION,
+      at: new Date(Date.now() + i),
+    });
+    ids.push(result.events[0]!.eventId);
+  }
+  return ids;
+}
+
+async function unpublished(): Promise<
+  { event_id: string; publish_attempts: number; last_error: string | null }[]
+> {
+  const { rows } = await db.sql.query(
+    "SELECT event_id, publish_attempts, last_error FROM payment_events WHERE published_at IS NULL ORDER BY created_at",
+  );
+  return rows;
+}
+
+const run = () => relay({}, lambdaContext("payments-outbox-relay-test"));
+
+describe("outbox-relay", () => {
+  it("publishes every waiting event in PutEvents batches of at most 10 and marks them", async () => {
+    const ids = await pending(23);
+
+    const report = await run();
+
+    expect(report).toEqual({ skipped: null, published: 23, failed: 0, errors: [] });
+    expect(aws.eventBridge).toHaveReceivedCommandTimes(PutEventsCommand, 3);
+    const sizes = aws.eventBridge
+      .commandCalls(PutEventsCommand)
+      .map((c) => c.args[0].input.Entries!.length);
+    expect(sizes).toEqual([10, 10, 3]);
+    const { rows } = await db.sql.query(
+      "SELECT event_id, detail::text AS detail FROM payment_events WHERE event_id = $1",
+      [ids[0]],
+    );
+    expect(aws.published[0]).toEqual({
+      EventBusName: TEST_ENV.EVENT_BUS_NAME,
+      Source: "payments",
+      DetailType: "payments.authorized",
+      Detail: rows[0].detail,
+      Time: expect.any(Date),
+    });
+    expect(JSON.parse(aws.published[0]!.Detail!)).toMatchObject({
+      eventId: ids[0],
+      originRegion: REGION,
+    });
+    expect(await unpublished()).toEqual([]);
+  });
+
+  it("marks only the entries PutEvents accepted when it partially fails", async () => {
+    const ids = await pending(5);
+    aws.eventBridge.on(PutEventsCommand).resolves({
+      FailedEntryCount: 2,
+      Entries: [
+        { EventId: "e0" },
+        { ErrorCode: "InternalFailure", ErrorMessage: "try again" },
+        { EventId: "e2" },
+        { EventId: "e3" },
+        { ErrorCode: "ThrottlingException", ErrorMessage: "slow down" },
+      ],
+    });
+
+    const report = await run();
+
+    expect(report).toMatchObject({ published: 3, failed: 2 });
+    expect(report.errors).toEqual(["InternalFailure: try again", "ThrottlingException: slow down"]);
+    expect(await unpublished()).toEqual([
+      { event_id: ids[1], publish_attempts: 1, last_error: "InternalFailure: try again" },
+      { event_id: ids[4], publish_attempts: 1, last_error: "ThrottlingException: slow down" },
+    ]);
+  });
+
+  it("keeps a batch whose PutEvents call failed and publishes it on the next run", async () => {
+    await pending(3);
+    aws.eventBridge.on(PutEventsCommand).rejects(new Error("EventBridge unavailable"));
+    const first = await run();
+    aws.reset(); // EventBridge is back
+
+    const second = await run();
+
+    expect(first).toMatchObject({ published: 0, failed: 3 });
+    expect(second).toMatchObject({ published: 3, failed: 0 });
+    expect(await unpublished()).toEqual([]);
+  });
+
+  it("publishes nothing twice once events are marked", async () => {
+    await pending(2);
+    await run();
+
+    const again = await run();
+
+    expect(again).toMatchObject({ published: 0, failed: 0 });
+    expect(aws.eventBridge).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+  });
+
+  it("skips events another relay holds", async () => {
+    const ids = await pending(3);
+    const other = new Client({ connectionString: db.url });
+    await other.connect();
+    await other.query("BEGIN");
+    await other.query("SELECT 1 FROM payment_events WHERE event_id = $1 FOR UPDATE", [ids[0]]);
+    try {
+      const report = await run();
+
+      expect(report).toMatchObject({ published: 2, failed: 0 });
+      expect((await unpublished()).map((r) => r.event_id)).toEqual([ids[0]]);
+    } finally {
+      await other.query("ROLLBACK");
+      await other.end();
+    }
+  });
+
+  it("publishes nothing in the passive region", async () => {
+    await pending(2);
+    aws.flag = { activeRegion: OTHER_REGION };
+
+    const report = await run();
+
+    expect(report).toEqual({
+      skipped: `passive region: writes go to ${OTHER_REGION}`,
+      published: 0,
+      failed: 0,
+      errors: [],
+    });
+    expect(aws.eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+    expect(await unpublished()).toHaveLength(2);
+  });
+
+  it("fails the run when the flag cannot be read", async () => {
+    aws.flag = new Error("DynamoDB unavailable");
+
+    await expect(run()).rejects.toMatchObject({ name: "ActiveRegionUnknownError" });
+  });
+});
+
+describe("outbox rows and the change they record", () => {
+  async function withFailingOutbox<T>(work: () => Promise<T>): Promise<T> {
+    await db.sql.query(`
+      CREATE FUNCTION outbox_down() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'outbox unavailable'; END $$;
+      CREATE TRIGGER outbox_down BEFORE INSERT ON payment_events
+        FOR EACH ROW EXECUTE FUNCTION outbox_down();`);
+    try {
+      return await work();
+    } finally {
+      await db.sql.query(
+        "DROP TRIGGER outbox_down ON payment_events; DROP FUNCTION outbox_down();",
+      );
+    }
+  }
+
+  it("fails an authorization whose outbox row cannot be written, leaving no payment", async () => {
+    const before = await writeCounts(db.sql);
+
+    await withFailingOutbox(() =>
+      expect(
+        store.authorize({
+          paymentId: randomUUID(),
+          merchantId: "merchant-t",
+          cardToken: "tok_tx_abcdefgh",
+          amount: 100,
+          currency: "EUR",
+          idempotencyKey: randomUUID(),
+          requestHash: "b".repeat(64),
+          eventId: randomUUID(),
+          originRegion: REGION,
+          at: new Date(),
+        }),
+      ).rejects.toThrow("outbox unavailable"),
+    );
+
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+
+  it("fails a capture whose outbox row cannot be written, leaving the payment authorized", async () => {
+    const [eventId] = await pending(1);
+    const { rows } = await db.sql.query(
+      "SELECT payment_id FROM payment_events WHERE event_id = $1",
+      [eventId],
+    );
+    const paymentId = rows[0].payment_id as string;
+    const before = await writeCounts(db.sql);
+
+    await withFailingOutbox(() =>
+      expect(
+        store.transition({
+          paymentId,
+          operation: "capture",
+          idempotencyKey: randomUUID(),
+          requestHash: "c".repeat(64),
+          eventId: randomUUID(),
+          originRegion: REGION,
+          at: new Date(),
+          plan: (payment) => planCapture(payment, undefined),
+        }),
+      ).rejects.toThrow("outbox unavailable"),
+    );
+
+    expect(await writeCounts(db.sql)).toEqual(before);
+    expect((await store.find(paymentId))!.status).toBe("authorized");
+  });
+});
+
+describe("the database as the last word on the lifecycle", () => {
+  it("turns a transition the schema refuses into IllegalTransitionError (409)", async () => {
+    const [eventId] = await pending(1);
+    const { rows } = await db.sql.query(
+      "SELECT payment_id FROM payment_events WHERE event_id = $1",
+      [eventId],
+    );
+    const before = await writeCounts(db.sql);
+
+    // A plan that skips the code's own checks: authorized -> refunded.
+    const attempt = store.transition({
+      paymentId: rows[0].payment_id,
+      operation: "refund",
+      idempotencyKey: randomUUID(),
+      requestHash: "d".repeat(64),
+      eventId: randomUUID(),
+      originRegion: REGION,
+      at: new Date(),
+      plan: (payment) => ({
+        status: "refunded",
+        capturedAmount: payment.amount,
+        refundedAmount: payment.amount,
+        eventType: "payments.refunded",
+        eventAmount: payment.amount,
+      }),
+    });
+
+    await expect(attempt).rejects.toMatchObject({
+      name: "IllegalTransitionError",
+      from: "authorized",
+    });
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+});

@@ -1,0 +1,189 @@
+// AWS at the SDK level: aws-sdk-client-mock with small in-memory fakes behind it, so the code
+// under test (Powertools idempotency included) runs its real calls and tests assert the exact
+// parameters it sent.
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import type { PutEventsCommandInput, PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import type { GetParametersCommandInput } from "@aws-sdk/client-ssm";
+import type { Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { CONTROL, PARAMETERS } from "../../../../functions/shared/contract";
+
+export const REGION = "us-east-1";
+export const OTHER_REGION = "us-west-2";
+export const API_KEY = "test-api-key-0123456789";
+
+export const TEST_ENV = {
+  AWS_REGION: REGION,
+  PARAMETER_PREFIX: "/payments/test",
+  CONTROL_TABLE: "payments-control-test",
+  SESSIONS_TABLE: "payments-sessions-test",
+  IDEMPOTENCY_TABLE: "payments-idempotency-test",
+  EVENT_BUS_NAME: "payments-bus-use1-test",
+  // Tests flip the flag between requests; the 5 s cache is tested on the guard itself.
+  ACTIVE_REGION_CACHE_MS: "0",
+  PARAMETER_CACHE_SECONDS: "60",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+  POWERTOOLS_METRICS_DISABLED: "true",
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+} as const;
+
+/** Sets the environment a handler module reads at load; call before importing it. */
+export function setHandlerEnvironment(databaseUrl: string | undefined): void {
+  Object.assign(process.env, TEST_ENV);
+  if (databaseUrl === undefined) delete process.env.DATABASE_URL;
+  else process.env.DATABASE_URL = databaseUrl;
+}
+
+type Item = Record<string, AttributeValue>;
+
+/**
+ * Fakes of the DynamoDB tables (control, idempotency, sessions), SSM parameters and the event
+ * bus, installed on the SDK clients of the whole test file.
+ */
+export class FakeAws {
+  readonly dynamodb = mockClient(DynamoDBClient);
+  readonly ssm = mockClient(SSMClient);
+  readonly eventBridge = mockClient(EventBridgeClient);
+
+  /** The active-region item; undefined = missing; an Error = GetItem fails. */
+  flag: { activeRegion: string; phase?: string } | undefined | Error = { activeRegion: REGION };
+  readonly parameters = new Map<string, string>([
+    [`${TEST_ENV.PARAMETER_PREFIX}/${PARAMETERS.apiKeys}`, JSON.stringify([API_KEY, "other-key"])],
+  ]);
+  readonly idempotencyItems = new Map<string, Item>();
+  readonly sessionItems = new Map<string, Item>();
+  readonly published: PutEventsRequestEntry[] = [];
+
+  constructor() {
+    this.install();
+  }
+
+  /** Clears recorded calls and data, and puts the default behaviour back. */
+  reset(): void {
+    this.dynamodb.reset();
+    this.ssm.reset();
+    this.eventBridge.reset();
+    this.flag = { activeRegion: REGION };
+    this.idempotencyItems.clear();
+    this.sessionItems.clear();
+    this.published.length = 0;
+    this.install();
+  }
+
+  private install(): void {
+    this.dynamodb.on(GetItemCommand).callsFake((input) => {
+      if (input.TableName === TEST_ENV.CONTROL_TABLE) {
+        if (this.flag instanceof Error) throw this.flag;
+        if (input.Key?.[CONTROL.partitionKey]?.S !== CONTROL.activeRegionItem || !this.flag) {
+          return {};
+        }
+        const item: Item = {
+          [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem },
+          activeRegion: { S: this.flag.activeRegion },
+          fencingToken: { N: "7" },
+        };
+        if (this.flag.phase) item.phase = { S: this.flag.phase };
+        return { Item: item };
+      }
+      if (input.TableName === TEST_ENV.IDEMPOTENCY_TABLE) {
+        return { Item: this.idempotencyItems.get(input.Key!.id!.S!) };
+      }
+      throw new Error(`unexpected GetItem on ${input.TableName}`);
+    });
+    this.dynamodb.on(PutItemCommand).callsFake((input) => {
+      if (input.TableName !== TEST_ENV.IDEMPOTENCY_TABLE) {
+        throw new Error(`unexpected PutItem on ${input.TableName}`);
+      }
+      // Powertools: the key is free, expired, or held by an in-progress attempt that expired.
+      const id = input.Item!.id!.S!;
+      const existing = this.idempotencyItems.get(id);
+      const now = Date.now();
+      const free =
+        !existing ||
+        Number(existing.expiration?.N) < now / 1000 ||
+        (existing.status?.S === "INPROGRESS" &&
+          existing.in_progress_expiration !== undefined &&
+          Number(existing.in_progress_expiration.N) < now);
+      if (!free) {
+        throw new ConditionalCheckFailedException({
+          message: "The conditional request failed",
+          $metadata: {},
+          Item: existing,
+        });
+      }
+      this.idempotencyItems.set(id, { ...input.Item! });
+      return {};
+    });
+    this.dynamodb.on(UpdateItemCommand).callsFake((input) => {
+      const key = (Object.values(input.Key!)[0] as { S: string }).S;
+      const table =
+        input.TableName === TEST_ENV.IDEMPOTENCY_TABLE
+          ? this.idempotencyItems
+          : input.TableName === TEST_ENV.SESSIONS_TABLE
+            ? this.sessionItems
+            : undefined;
+      if (!table) throw new Error(`unexpected UpdateItem on ${input.TableName}`);
+      const item: Item = { ...(table.get(key) ?? { ...input.Key! }) };
+      const names = input.ExpressionAttributeNames ?? {};
+      const values = input.ExpressionAttributeValues ?? {};
+      // Just enough of SET: `a = :v`, `#n = :v`, `a = if_not_exists(a, :v)`.
+      for (const assignment of input.UpdateExpression!.replace(/^SET\s+/, "").split(/,\s*/)) {
+        const [rawName, rawValue] = assignment.split(/\s*=\s*/) as [string, string];
+        const name = names[rawName] ?? rawName;
+        const ifNotExists = /^if_not_exists\(\s*[^,]+,\s*(:\w+)\s*\)$/.exec(rawValue);
+        if (ifNotExists) item[name] ??= values[ifNotExists[1]!]!;
+        else item[name] = values[rawValue]!;
+      }
+      table.set(key, item);
+      return {};
+    });
+    this.dynamodb.on(DeleteItemCommand).callsFake((input) => {
+      this.idempotencyItems.delete(input.Key!.id!.S!);
+      return {};
+    });
+    this.ssm.on(GetParametersCommand).callsFake((input: GetParametersCommandInput) => {
+      const names = input.Names ?? [];
+      return {
+        Parameters: names
+          .filter((n) => this.parameters.has(n))
+          .map((n) => ({ Name: n, Value: this.parameters.get(n), Type: "SecureString" })),
+        InvalidParameters: names.filter((n) => !this.parameters.has(n)),
+      };
+    });
+    this.eventBridge.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => {
+      const entries = input.Entries ?? [];
+      this.published.push(...entries);
+      return {
+        FailedEntryCount: 0,
+        Entries: entries.map((_, i) => ({ EventId: `eb-${this.published.length + i}` })),
+      };
+    });
+  }
+}
+
+export function lambdaContext(functionName = "payments-test"): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:123456789012:function:${functionName}`,
+    memoryLimitInMB: "1024",
+    awsRequestId: "00000000-0000-4000-8000-000000000000",
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "test",
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

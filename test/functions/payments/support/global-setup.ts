@@ -1,0 +1,76 @@
+// Jest globalSetup: one embedded PostgreSQL for the whole run (or the server DATABASE_URL names)
+// and on it a migrated template database that each test file copies (support/database.ts).
+// Skipped when the run selects no test that needs a database.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "pg";
+import { loadMigrations, migrate } from "../../../../functions/shared/migrator";
+import { readMigrationFiles } from "../../../../scripts/migrate";
+import { startEmbeddedPostgres } from "./embedded-postgres";
+import type { EmbeddedServer } from "./embedded-postgres";
+
+export const ADMIN_URL_ENV = "PAYMENTS_TEST_ADMIN_URL";
+/** A migrated database test files copy (CREATE DATABASE ... TEMPLATE): faster than migrating. */
+export const TEMPLATE_DB_ENV = "PAYMENTS_TEST_TEMPLATE_DB";
+
+const TEST_ROOT = join(__dirname, "..", "..");
+const DATABASE_TEST_DIRS = ["payments", "shared"].map((dir) => join(TEST_ROOT, dir));
+
+interface GlobalConfigLike {
+  readonly rootDir: string;
+  readonly listTests?: boolean;
+  readonly testPathPatterns?: {
+    isSet(): boolean;
+    toExecutor(options: { rootDir: string }): { isMatch(path: string): boolean };
+  };
+}
+
+declare global {
+  var __paymentsPostgres: { server?: EmbeddedServer; template: string } | undefined;
+}
+
+function needsDatabase(config: GlobalConfigLike): boolean {
+  if (config.listTests) return false;
+  const patterns = config.testPathPatterns;
+  if (!patterns?.isSet()) return true;
+  const matcher = patterns.toExecutor({ rootDir: config.rootDir });
+  return DATABASE_TEST_DIRS.filter((dir) => existsSync(dir)).some((dir) =>
+    readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(".test.ts"))
+      .some((file) => matcher.isMatch(join(dir, file))),
+  );
+}
+
+async function createTemplate(adminUrl: string): Promise<string> {
+  const name = `payments_test_template_${process.pid}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const template = new Client({ connectionString: url.toString() });
+  await template.connect();
+  try {
+    await migrate(template, loadMigrations(readMigrationFiles()));
+  } finally {
+    await template.end();
+  }
+  return name;
+}
+
+export default async function globalSetup(globalConfig: GlobalConfigLike): Promise<void> {
+  if (!needsDatabase(globalConfig)) return;
+  const given = process.env.DATABASE_URL;
+  const server = given ? undefined : await startEmbeddedPostgres();
+  const adminUrl = given ?? server!.adminUrl;
+  globalThis.__paymentsPostgres = { server, template: "" };
+  const template = await createTemplate(adminUrl);
+  globalThis.__paymentsPostgres.template = template;
+  process.env[ADMIN_URL_ENV] = adminUrl;
+  process.env[TEMPLATE_DB_ENV] = template;
+}

@@ -1,0 +1,98 @@
+import { Database, clientConfig } from "../../../functions/shared/database";
+import type { DatabaseSettings } from "../../../functions/shared/database";
+import { createTestDatabase } from "../payments/support/database";
+import type { TestDatabase } from "../payments/support/database";
+
+describe("Database", () => {
+  let a: TestDatabase;
+  let b: TestDatabase;
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      createTestDatabase({ migrated: false }),
+      createTestDatabase({ migrated: false }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a.drop(), b.drop()]);
+  });
+
+  it("rebuilds its pool when the settings change (the endpoint moved)", async () => {
+    let settings: DatabaseSettings = { kind: "url", connectionString: a.url };
+    const replaced: string[] = [];
+    const db = new Database({
+      settings: async () => settings,
+      applicationName: "test",
+      onPoolReplaced: (host) => replaced.push(host),
+    });
+    try {
+      const first = await db.query<{ name: string }>("SELECT current_database() AS name");
+      settings = { kind: "url", connectionString: b.url };
+
+      const second = await db.query<{ name: string }>("SELECT current_database() AS name");
+
+      expect(first.rows[0]!.name).toBe(new URL(a.url).pathname.slice(1));
+      expect(second.rows[0]!.name).toBe(new URL(b.url).pathname.slice(1));
+      expect(replaced).toHaveLength(1);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("re-reads its settings and retries when it reached a read-only server", async () => {
+    const name = new URL(a.url).pathname.slice(1);
+    await a.sql.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+    let settings: DatabaseSettings = { kind: "url", connectionString: a.url };
+    let stale = 0;
+    const db = new Database({
+      settings: async () => settings,
+      applicationName: "test",
+      onStaleSettings: () => {
+        stale += 1;
+        settings = { kind: "url", connectionString: b.url }; // the orchestrator moved the writer
+      },
+    });
+    try {
+      const result = await db.transaction((client) =>
+        client.query("CREATE TABLE written_after_failover (id int)"),
+      );
+
+      expect(result.command).toBe("CREATE");
+      expect(stale).toBe(1);
+    } finally {
+      await db.end();
+      await a.sql.query(`ALTER DATABASE ${name} RESET default_transaction_read_only`);
+    }
+  });
+
+  it("fails with DatabaseUnavailableError when the server is unreachable", async () => {
+    const db = new Database({
+      settings: async () => ({ kind: "url", connectionString: "postgres://u:p@127.0.0.1:1/none" }),
+      applicationName: "test",
+    });
+    try {
+      await expect(db.query("SELECT 1")).rejects.toMatchObject({
+        name: "DatabaseUnavailableError",
+      });
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("connects to Aurora over verified TLS with timeouts", () => {
+    const config = clientConfig(
+      { kind: "aurora", host: "h", port: 5432, database: "d", user: "u", password: "p" },
+      "payments-test",
+    );
+
+    expect(config).toMatchObject({
+      ssl: { rejectUnauthorized: true },
+      connectionTimeoutMillis: 3_000,
+      statement_timeout: 5_000,
+    });
+    expect(
+      clientConfig({ kind: "url", connectionString: "postgres://x" }, "t").ssl,
+    ).toBeUndefined();
+  });
+});
