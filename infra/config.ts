@@ -93,6 +93,8 @@ export interface Config {
   readonly payments: PaymentsConfig;
   readonly routing: RoutingConfig;
   readonly failover: FailoverConfig;
+  /** Also deploy an EventBridge global endpoint over both buses (documented option). */
+  readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state; undefined keeps Terraform's local backend. */
   readonly stateBackend?: StateBackendConfig;
 }
@@ -300,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     routing: routingConfig(env),
     failover: failoverConfig(env),
+    eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     stateBackend: stateBackendConfig(env, secondary.region),
   };
 }

@@ -8,18 +8,39 @@ import {
   TerraformVariable,
 } from "cdktf";
 import type { Construct } from "constructs";
-import { PARAMETERS } from "../../functions/shared/contract";
+import { DynamodbTableItem } from "@cdktf/provider-aws/lib/dynamodb-table-item";
+import { CONTROL, FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/shared/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { Backup } from "../constructs/backup";
 import { GlobalDatabase } from "../constructs/database";
 import type { RegionalCluster } from "../constructs/database";
+import { DrIam } from "../constructs/dr-iam";
+import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
 import { PlatformKey } from "../constructs/keys";
 import { Network } from "../constructs/network";
+import type { ObservedRegion } from "../constructs/observability";
+import {
+  AlertTopic,
+  OverviewDashboard,
+  ProberAlarms,
+  RegionalObservability,
+} from "../constructs/observability";
 import type { ParameterValue } from "../constructs/parameters";
 import { RegionalParameters } from "../constructs/parameters";
+import {
+  DR_TASKS,
+  FailoverTrigger,
+  Prober,
+  RegionalOrchestration,
+} from "../constructs/orchestration";
+import { PaymentsApi } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
+import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { GlobalTables } from "../constructs/tables";
 import { Naming } from "../naming";
+
+/** The DR workflows (state machines), deployed in both regions. */
+export const DR_WORKFLOWS = ["failover", "switchover", "failback"] as const;
 
 export interface PaymentsDrStackProps {
   readonly config: Config;
@@ -32,6 +53,15 @@ export interface RegionalParts {
   readonly provider: AwsProvider;
   readonly key: PlatformKey;
   readonly network: Network;
+  readonly bus: RegionalEventBus;
+  readonly alerts: AlertTopic;
+}
+
+/** The region-specific services, built after the global pieces they depend on. */
+export interface RegionalServices {
+  readonly api: PaymentsApi;
+  readonly parameters: RegionalParameters;
+  readonly observability: RegionalObservability;
 }
 
 /**
@@ -46,7 +76,13 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly database: GlobalDatabase;
   public readonly tables: GlobalTables;
   public readonly backup: Backup;
-  public readonly parameters: Record<RegionRole, RegionalParameters>;
+  public readonly zone?: PublicZone;
+  public readonly services: Record<RegionRole, RegionalServices>;
+  public readonly routing: FailoverRouting;
+  public readonly proberAlarms: ProberAlarms;
+  public readonly drIam: DrIam;
+  public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
+  public readonly prober: Prober;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -86,7 +122,20 @@ export class PaymentsDrStack extends TerraformStack {
         logRetentionDays: config.logRetentionDays,
         natGateways: config.natGateways,
       });
-      return { role: region.role, config: region, provider, key, network };
+      const bus = new RegionalEventBus(this, `events-${region.role}`, {
+        provider,
+        naming: this.naming,
+        region: region.region,
+        key,
+      });
+      const alerts = new AlertTopic(this, `alerts-${region.role}`, {
+        provider,
+        naming: this.naming,
+        region: region.region,
+        key,
+        email: config.alertEmail,
+      });
+      return { role: region.role, config: region, provider, key, network, bus, alerts };
     };
     this.primary = regional(config.primary, config.secondary);
     this.secondary = regional(config.secondary, config.primary);
@@ -180,7 +229,53 @@ export class PaymentsDrStack extends TerraformStack {
       },
     });
 
-    const parameterValues = (cluster: RegionalCluster): Record<string, ParameterValue> => ({
+    if (config.domainName) {
+      this.zone = new PublicZone(this, "zone", {
+        provider: this.primary.provider,
+        domainName: config.domainName,
+      });
+    }
+    const apis = {
+      primary: this.paymentsApi(config, this.primary),
+      secondary: this.paymentsApi(config, this.secondary),
+    };
+    const target = (api: PaymentsApi, region: string) => ({
+      region,
+      apiHost: api.host,
+      aliasTarget: api.customDomain
+        ? {
+            name: api.customDomain.domainNameConfiguration.targetDomainName,
+            zoneId: api.customDomain.domainNameConfiguration.hostedZoneId,
+          }
+        : undefined,
+    });
+    this.routing = new FailoverRouting(this, "routing", {
+      provider: this.primary.provider,
+      naming: this.naming,
+      routing: config.routing,
+      primary: target(apis.primary, config.primary.region),
+      secondary: target(apis.secondary, config.secondary.region),
+      zone: this.zone,
+    });
+
+    new EventReplication(this, "event-replication", {
+      naming: this.naming,
+      primary: { provider: this.primary.provider, bus: this.primary.bus },
+      secondary: { provider: this.secondary.provider, bus: this.secondary.bus },
+    });
+    if (config.eventsGlobalEndpoint) {
+      new EventsGlobalEndpoint(this, "events-global-endpoint", {
+        naming: this.naming,
+        primary: { provider: this.primary.provider, bus: this.primary.bus },
+        secondary: { bus: this.secondary.bus },
+        healthCheckArn: this.routing.primaryHealthCheck.arn,
+      });
+    }
+
+    const parameterValues = (
+      cluster: RegionalCluster,
+      api: PaymentsApi,
+    ): Record<string, ParameterValue> => ({
       [PARAMETERS.writerEndpoint]: {
         value: this.database.globalCluster.endpoint,
         ownedByOrchestrator: true,
@@ -219,23 +314,208 @@ export class PaymentsDrStack extends TerraformStack {
         secure: true,
         description: "JSON array of API keys accepted by the payments API",
       },
+      [PARAMETERS.apiUrl]: { value: api.url, description: "This region's payments API URL" },
     });
-    this.parameters = {
-      primary: new RegionalParameters(this, "parameters-primary", {
-        provider: this.primary.provider,
-        naming: this.naming,
-        key: this.primary.key,
-        values: parameterValues(this.database.primary),
-      }),
-      secondary: new RegionalParameters(this, "parameters-secondary", {
-        provider: this.secondary.provider,
-        naming: this.naming,
-        key: this.secondary.key,
-        values: parameterValues(this.database.secondary),
-      }),
+    const observed = (
+      parts: RegionalParts,
+      peer: RegionalParts,
+      api: PaymentsApi,
+    ): ObservedRegion => ({
+      region: parts.config.region,
+      clusterIdentifier: this.database[parts.role].cluster.clusterIdentifier,
+      apiId: api.api.id,
+      functionNames: Object.values(api.functions).map((f) => f.functionName),
+      tableNames: this.tables.all.map((t) => t.name),
+      peerRegion: peer.config.region,
+    });
+    const prober = { region: config.secondary.region, probedRegion: config.primary.region };
+    const services = (parts: RegionalParts, peer: RegionalParts): RegionalServices => {
+      const api = apis[parts.role];
+      return {
+        api,
+        parameters: new RegionalParameters(this, `parameters-${parts.role}`, {
+          provider: parts.provider,
+          naming: this.naming,
+          key: parts.key,
+          values: parameterValues(this.database[parts.role], api),
+        }),
+        observability: new RegionalObservability(this, `observability-${parts.role}`, {
+          provider: parts.provider,
+          naming: this.naming,
+          topic: parts.alerts,
+          observed: observed(parts, peer, api),
+          prober,
+        }),
+      };
     };
+    this.services = {
+      primary: services(this.primary, this.secondary),
+      secondary: services(this.secondary, this.primary),
+    };
+    new OverviewDashboard(this, "overview", {
+      provider: this.secondary.provider,
+      naming: this.naming,
+      primary: observed(this.primary, this.secondary, apis.primary),
+      secondary: observed(this.secondary, this.primary, apis.secondary),
+      prober,
+    });
+    this.proberAlarms = new ProberAlarms(this, "prober-alarms", {
+      provider: this.secondary.provider,
+      naming: this.naming,
+      topic: this.secondary.alerts,
+      region: config.secondary.region,
+      probedRegion: config.primary.region,
+      routing: config.routing,
+      secondaryClusterIdentifier: this.database.secondary.cluster.clusterIdentifier,
+    });
+
+    const drRegion = (parts: RegionalParts) => ({
+      provider: parts.provider,
+      region: parts.config.region,
+      clusterArn: this.database[parts.role].cluster.arn,
+      alertTopicArn: parts.alerts.topic.arn,
+      eventBusArn: parts.bus.bus.arn,
+      platformKeyArn: parts.key.arn,
+    });
+    this.drIam = new DrIam(this, "dr-iam", {
+      naming: this.naming,
+      accountId: this.primary.key.accountId,
+      globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
+      controlTableName: this.tables.control.name,
+      stateMachineNames: DR_WORKFLOWS.map((w) => this.naming.name("stateMachine", w)),
+      functionNames: [...DR_TASKS, "prober"].map((t) =>
+        this.naming.name("lambdaFunction", `dr-${t}`),
+      ),
+      primary: drRegion(this.primary),
+      secondary: drRegion(this.secondary),
+      dns: this.zone
+        ? {
+            zoneId: this.zone.zone.zoneId,
+            healthCheckIds: [
+              this.routing.primaryHealthCheck.id,
+              this.routing.secondaryHealthCheck.id,
+            ],
+          }
+        : undefined,
+    });
+
+    const topology = this.topology(config);
+    const orchestration = (parts: RegionalParts) =>
+      new RegionalOrchestration(this, `orchestration-${parts.role}`, {
+        provider: parts.provider,
+        naming: this.naming,
+        region: parts.config.region,
+        key: parts.key,
+        logRetentionDays: config.logRetentionDays,
+        role: this.drIam.automationRoles[parts.role],
+        rolePolicy: this.drIam.automationPolicies[parts.role],
+        topology,
+        failover: config.failover,
+      });
+    this.orchestration = {
+      primary: orchestration(this.primary),
+      secondary: orchestration(this.secondary),
+    };
+    new FailoverTrigger(this, "failover-trigger", {
+      provider: this.secondary.provider,
+      naming: this.naming,
+      region: config.secondary.region,
+      alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
+      stateMachine: this.orchestration.secondary.stateMachines.failover,
+      role: this.drIam.automationRoles.secondary,
+      failover: config.failover,
+    });
+    this.prober = new Prober(this, "prober", {
+      provider: this.secondary.provider,
+      naming: this.naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      topology,
+      routing: config.routing,
+      logRetentionDays: config.logRetentionDays,
+      controlTableArn: this.tables.control.replicaArn,
+      metricsNamespace: METRICS.namespace,
+    });
+    // The fencing flag starts out naming the primary; from then on only the orchestrator
+    // writes it, so Terraform ignores its later values.
+    new DynamodbTableItem(this, "active-region-flag", {
+      provider: this.primary.provider,
+      tableName: this.tables.control.table.name,
+      hashKey: CONTROL.partitionKey,
+      item: JSON.stringify({
+        [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem },
+        activeRegion: { S: config.primary.region },
+        fencingToken: { N: "0" },
+        phase: { S: FENCE_PHASE.open },
+        updatedAt: { S: "1970-01-01T00:00:00.000Z" },
+        updatedBy: { S: "terraform" },
+        reason: { S: "initial deployment" },
+      }),
+      lifecycle: { ignoreChanges: ["item"] },
+    });
 
     this.outputs(config);
+  }
+
+  /** `DR_TOPOLOGY`: what every DR function knows about both regions (identical in both). */
+  private topology(config: Config): string {
+    const region = (parts: RegionalParts) => {
+      const api = this.services[parts.role].api;
+      const healthCheck =
+        parts.role === "primary"
+          ? this.routing.primaryHealthCheck
+          : this.routing.secondaryHealthCheck;
+      return {
+        region: parts.config.region,
+        role: parts.role,
+        clusterArn: this.database[parts.role].cluster.arn,
+        clusterIdentifier: this.database[parts.role].cluster.clusterIdentifier,
+        apiUrl: api.url,
+        eventBusName: parts.bus.bus.name,
+        alertTopicArn: parts.alerts.topic.arn,
+        healthCheckId: healthCheck.id,
+        ...(api.customDomain
+          ? {
+              apiDomainTarget: {
+                dnsName: api.customDomain.domainNameConfiguration.targetDomainName,
+                hostedZoneId: api.customDomain.domainNameConfiguration.hostedZoneId,
+              },
+            }
+          : {}),
+      };
+    };
+    return Fn.jsonencode({
+      environmentSuffix: config.environmentSuffix,
+      globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
+      parameterPrefix: this.naming.parameterPrefix,
+      controlTable: this.tables.control.name,
+      ...(this.zone
+        ? { dns: { hostedZoneId: this.zone.zone.zoneId, recordName: this.routing.recordName } }
+        : {}),
+      regions: {
+        [config.primary.region]: region(this.primary),
+        [config.secondary.region]: region(this.secondary),
+      },
+    });
+  }
+
+  private paymentsApi(config: Config, parts: RegionalParts): PaymentsApi {
+    return new PaymentsApi(this, `payments-${parts.role}`, {
+      provider: parts.provider,
+      naming: this.naming,
+      region: parts.config.region,
+      key: parts.key,
+      network: parts.network,
+      payments: config.payments,
+      logRetentionDays: config.logRetentionDays,
+      tables: {
+        control: this.tables.control.name,
+        sessions: this.tables.sessions.name,
+        idempotency: this.tables.idempotency.name,
+      },
+      eventBus: { name: parts.bus.bus.name, arn: parts.bus.bus.arn },
+      domain: this.zone ? { name: this.zone.domainName, zoneId: this.zone.zone.zoneId } : undefined,
+    });
   }
 
   private outputs(config: Config): void {
@@ -264,5 +544,42 @@ export class PaymentsDrStack extends TerraformStack {
       output(`${table.component}_table`, table.name, `Global table (${table.component})`);
     }
     output("parameter_prefix", this.naming.parameterPrefix, "SSM parameter prefix in both regions");
+    for (const role of ["primary", "secondary"] as const) {
+      output(
+        `${role}_api_url`,
+        this.services[role].api.url,
+        `Payments API in ${config[role].region}`,
+      );
+      output(
+        `${role}_alert_topic_arn`,
+        this[role].alerts.topic.arn,
+        `Alerts in ${config[role].region}`,
+      );
+      output(`${role}_event_bus`, this[role].bus.bus.name, `Event bus in ${config[role].region}`);
+      output(
+        `${role}_dr_automation_role_arn`,
+        this.drIam.automationRoles[role].arn,
+        `DR automation in ${config[role].region}`,
+      );
+    }
+    output("dr_operator_role_arn", this.drIam.operatorRole.arn, "On-call operator role");
+    for (const role of ["primary", "secondary"] as const) {
+      for (const [workflow, machine] of Object.entries(this.orchestration[role].stateMachines)) {
+        output(
+          `${role}_${workflow}_state_machine_arn`,
+          machine.arn,
+          `${workflow} workflow in ${config[role].region}`,
+        );
+      }
+    }
+    if (this.zone) {
+      output("hosted_zone_id", this.zone.zone.zoneId, "Public hosted zone");
+      output(
+        "hosted_zone_name_servers",
+        Fn.join(",", this.zone.zone.nameServers),
+        "Delegate the domain to these",
+      );
+      output("api_record", this.routing.recordName!, "Failover record of the payments API");
+    }
   }
 }

@@ -5,7 +5,7 @@ import { GlobalDatabase } from "../../infra/constructs/database";
 import { PlatformKey } from "../../infra/constructs/keys";
 import { Network } from "../../infra/constructs/network";
 import { Naming } from "../../infra/naming";
-import { findResource, inRegion, resourceList, resources, synth } from "./helpers";
+import { findResource, inRegion, resourceList, resources, synth, CUSTOM_ENV } from "./helpers";
 
 describe("Aurora global database", () => {
   const { json, text } = synth();
@@ -64,7 +64,7 @@ describe("Aurora global database", () => {
   });
 
   it("takes instance counts from config", () => {
-    const { json: scaled } = synth({ DB_PRIMARY_INSTANCES: "3", DB_SECONDARY_INSTANCES: "2" });
+    const { json: scaled } = synth(CUSTOM_ENV);
     const instances = resourceList(scaled, "aws_rds_cluster_instance");
     expect(inRegion(instances, "primary")).toHaveLength(3);
     expect(inRegion(instances, "secondary")).toHaveLength(2);
@@ -124,7 +124,7 @@ describe("Aurora global database", () => {
   });
 
   it("takes the RPO guard from config", () => {
-    const { json: strict } = synth({ DB_RPO_SECONDS: "20" });
+    const { json: strict } = synth(CUSTOM_ENV);
     const group = findResource(strict, "aws_rds_cluster_parameter_group", "primary-parameters");
     expect(group.parameter).toContainEqual({
       name: "rds.global_db_rpo",
@@ -153,7 +153,7 @@ describe("Aurora global database", () => {
     for (const cluster of [primary, secondary]) {
       expect(cluster).toMatchObject({ skip_final_snapshot: true, deletion_protection: false });
     }
-    const { json: protectedJson } = synth({ DB_DELETION_PROTECTION: "true" });
+    const { json: protectedJson } = synth(CUSTOM_ENV);
     for (const cluster of resourceList(protectedJson, "aws_rds_cluster")) {
       expect(cluster.deletion_protection).toBe(true);
     }

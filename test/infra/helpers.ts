@@ -1,15 +1,46 @@
-import { Testing } from "cdktf";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import type { Config } from "../../infra/config";
 import { loadConfig } from "../../infra/config";
 import type { TerraformJson } from "../../infra/lib/synthesized";
-import { stackName } from "../../infra/main";
-import { PaymentsDrStack } from "../../infra/stacks/payments-dr-stack";
+import type * as SynthStack from "./synth-stack";
+
+type SynthStackModule = typeof SynthStack;
 
 export type Resource = Record<string, unknown> & { provider?: string };
 
 export const FULL_ENV = {
   DOMAIN_NAME: "pay.acme-payments.io",
   ALERT_EMAIL: "oncall@acme-payments.io",
+} as const;
+
+/**
+ * Every non-default setting the variation tests need, in one environment, so each test file
+ * synthesizes it once instead of once per setting.
+ */
+export const CUSTOM_ENV = {
+  ...FULL_ENV,
+  DB_PRIMARY_INSTANCES: "3",
+  DB_SECONDARY_INSTANCES: "2",
+  DB_RPO_SECONDS: "20",
+  DB_DELETION_PROTECTION: "true",
+  NAT_GATEWAYS: "single",
+  PAYMENTS_RESERVED_CONCURRENCY: "50",
+  HEALTH_CHECK_FAILURE_THRESHOLD: "5",
+  EVENTS_GLOBAL_ENDPOINT: "true",
+  PROBE_ALARM_DATAPOINTS: "4",
+  PROBE_ALARM_PERIODS: "6",
+  FAILOVER_MODE: "approval",
+  FAILOVER_APPROVAL_TIMEOUT_MINUTES: "25",
 } as const;
 
 export interface Synthesized {
@@ -19,17 +50,53 @@ export interface Synthesized {
   readonly json: TerraformJson;
 }
 
+const ROOT = join(__dirname, "../..");
 const cache = new Map<string, Synthesized>();
+let sources: string | undefined;
 
-/** Synthesizes the whole stack for `env` (cached per env within a test file). */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+/** A hash of everything synth reads: a cached stack is reused only while none of it changed. */
+function sourcesHash(): string {
+  if (sources) return sources;
+  const hash = createHash("sha256");
+  const files = ["infra", "functions", "state-machines"].flatMap((d) => filesUnder(join(ROOT, d)));
+  for (const file of [...files, join(ROOT, "package-lock.json")].sort()) {
+    hash.update(relative(ROOT, file)).update(readFileSync(file));
+  }
+  sources = hash.digest("hex");
+  return sources;
+}
+
+/**
+ * Synthesizes the whole stack for `env`. Synth takes seconds and many test files need the same
+ * few environments, so results are cached on disk, keyed by the environment and by the hash of
+ * every source synth reads.
+ */
 export function synth(env: Record<string, string> = {}): Synthesized {
-  const key = JSON.stringify(env);
+  const config = loadConfig(env); // bad input throws here, before any cache
+  const key = createHash("sha256").update(JSON.stringify(env)).update(sourcesHash()).digest("hex");
   const cached = cache.get(key);
   if (cached) return cached;
-  const config = loadConfig(env);
-  const app = Testing.app();
-  const stack = new PaymentsDrStack(app, stackName(config), { config });
-  const text = Testing.synth(stack);
+  const dir = join(tmpdir(), "payments-dr-synth-cache");
+  const file = join(dir, `${key}.json`);
+  let text: string;
+  if (existsSync(file)) {
+    text = readFileSync(file, "utf8");
+  } else {
+    // Loaded only on a cache miss: the provider classes take seconds to load.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { synthStack } = require("./synth-stack") as SynthStackModule;
+    text = synthStack(config);
+    mkdirSync(dir, { recursive: true });
+    const partial = `${file}.${process.pid}`;
+    writeFileSync(partial, text);
+    renameSync(partial, file); // atomic: a parallel worker never reads half a file
+  }
   const result = { config, text, json: JSON.parse(text) as TerraformJson };
   cache.set(key, result);
   return result;
@@ -57,4 +124,25 @@ export function findResource(json: TerraformJson, type: string, fragment: string
     );
   }
   return matches[0]![1];
+}
+
+export type PolicyStatement = {
+  sid?: string;
+  actions?: string[];
+  resources?: string[];
+  principals?: Array<{ type: string; identifiers: string[] }>;
+  condition?: Array<{ test: string; variable: string; values: string[] }>;
+};
+
+/** The statements of the single policy document whose logical name contains `fragment`. */
+export function policyStatements(json: TerraformJson, fragment: string): PolicyStatement[] {
+  const docs = Object.entries(json.data?.aws_iam_policy_document ?? {}).filter(([name]) =>
+    name.includes(fragment),
+  );
+  if (docs.length !== 1) {
+    throw new Error(
+      `expected one policy document matching ${fragment}, found ${docs.map(([n]) => n).join(", ") || "none"}`,
+    );
+  }
+  return docs[0]![1].statement as PolicyStatement[];
 }

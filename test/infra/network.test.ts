@@ -1,5 +1,5 @@
 import { subnetCidr } from "../../infra/constructs/network";
-import { inRegion, resourceList, resources, synth } from "./helpers";
+import { inRegion, resourceList, resources, synth, CUSTOM_ENV } from "./helpers";
 
 const REGIONS = [
   ["primary", "us-east-1", "10.10.0.0/16", "10.20.0.0/16"],
@@ -130,7 +130,7 @@ describe("network", () => {
   );
 
   it("uses a single NAT gateway when asked, for cheap test environments", () => {
-    const { json: cheap } = synth({ NAT_GATEWAYS: "single" });
+    const { json: cheap } = synth(CUSTOM_ENV);
     for (const role of ["primary", "secondary"] as const) {
       expect(inRegion(resourceList(cheap, "aws_nat_gateway"), role)).toHaveLength(1);
       const natRoutes = inRegion(resourceList(cheap, "aws_route"), role).filter(

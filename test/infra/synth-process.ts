@@ -12,3 +12,12 @@ export function runSynth(env: Record<string, string>, outdir: string) {
     encoding: "utf8",
   });
 }
+
+/** Runs `npm run rto`'s script against `outdir`. */
+export function runRto(env: Record<string, string>, outdir: string) {
+  return spawnSync(TSX, ["infra/rto.ts", outdir], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    encoding: "utf8",
+  });
+}

@@ -191,11 +191,11 @@ describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
     expect([...reachable(workflow)].sort()).toEqual(Object.keys(all).sort());
   });
 
-  it("keeps the wait and poll bounds as literals: 6 s after Fence, 16 polls 5 s apart", () => {
+  it("keeps the wait and poll bounds as literals: 6 s after Fence, 14 polls 5 s apart", () => {
     expect(pollBounds(workflow)).toMatchObject({
       fenceWaitSeconds: 6,
       waitSeconds: 5,
-      maxPolls: 16,
+      maxPolls: 14,
     });
     expect((all.Fence as State).Next).toBe("WaitForFence");
   });

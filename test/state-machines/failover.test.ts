@@ -393,7 +393,7 @@ describe("failover: a promotion that never completes", () => {
     const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
 
     expect(result).toMatchObject({ status: "FAILED", error: "PromotionTimeoutError" });
-    expect(result.states.filter((s) => s === "CheckPromotion")).toHaveLength(16);
+    expect(result.states.filter((s) => s === "CheckPromotion")).toHaveLength(14);
     expect(result.states.slice(-3)).toEqual(["PromotionTimedOut", "PageOnCall", "Halted"]);
     expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
     expect(world.lock()).toMatchObject({ owner: "run-1" });

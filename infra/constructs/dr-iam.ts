@@ -1,0 +1,382 @@
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { Construct } from "constructs";
+import { METRICS } from "../../functions/shared/contract";
+import type { Statement } from "../lib/policy";
+import { policyDocument } from "../lib/policy";
+import type { Naming } from "../naming";
+
+/**
+ * Write actions AWS authorizes only on "*" (no resource-level permissions). They are the only
+ * write actions allowed on "*", each scoped by a condition where AWS offers one.
+ */
+export const STAR_ONLY_WRITE_ACTIONS = [
+  // CloudWatch metrics: scoped by the cloudwatch:namespace condition.
+  "cloudwatch:PutMetricData",
+  // Step Functions vended logs and X-Ray tracing.
+  "logs:CreateLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:PutResourcePolicy",
+  "xray:PutTraceSegments",
+  "xray:PutTelemetryRecords",
+  // Approving a paused failover: task tokens are not resources.
+  "states:SendTaskSuccess",
+  "states:SendTaskFailure",
+  "states:SendTaskHeartbeat",
+] as const;
+
+export interface DrRegionResources {
+  readonly provider: AwsProvider;
+  readonly region: string;
+  readonly clusterArn: string;
+  readonly alertTopicArn: string;
+  readonly eventBusArn: string;
+  readonly platformKeyArn: string;
+}
+
+export interface DrIamProps {
+  readonly naming: Naming;
+  readonly accountId: string;
+  readonly globalClusterIdentifier: string;
+  readonly controlTableName: string;
+  /** Workflow names (state machines), identical in both regions. */
+  readonly stateMachineNames: string[];
+  /** DR task function names, identical in both regions. */
+  readonly functionNames: string[];
+  readonly primary: DrRegionResources;
+  readonly secondary: DrRegionResources;
+  readonly dns?: { readonly zoneId: string; readonly healthCheckIds: string[] };
+}
+
+/**
+ * IAM for DR automation: a role per region for the orchestrator (its state machines and task
+ * functions), assumable by the automation principals of both regions, and an on-call operator
+ * role that can start and approve failovers but cannot change data. Every write is scoped to
+ * named resources; ARNs are built from names so the policies exist before the workflows that
+ * use them (Step Functions checks its logging permissions at creation).
+ */
+export class DrIam extends Construct {
+  public readonly automationRoles: Record<"primary" | "secondary", IamRole>;
+  public readonly automationPolicies: Record<"primary" | "secondary", IamRolePolicy>;
+  public readonly operatorRole: IamRole;
+
+  constructor(scope: Construct, id: string, props: DrIamProps) {
+    super(scope, id);
+    const { naming, accountId } = props;
+    const regions = [props.primary, props.secondary];
+    const roleName = (r: DrRegionResources) => naming.name("iamRole", "dr-automation", r.region);
+    const roleArn = (r: DrRegionResources) => `arn:aws:iam::${accountId}:role/${roleName(r)}`;
+
+    const role = (key: "primary" | "secondary") => {
+      const region = props[key];
+      const peer = key === "primary" ? props.secondary : props.primary;
+      const provider = region.provider;
+      const created = new IamRole(this, `${key}-automation`, {
+        provider,
+        name: roleName(region),
+        description: `payments-dr failover automation (${region.region})`,
+        maxSessionDuration: 3600,
+        assumeRolePolicy: policyDocument(this, `${key}-automation-trust`, provider, [
+          {
+            sid: "AutomationServices",
+            actions: ["sts:AssumeRole"],
+            principals: [
+              {
+                type: "Service",
+                identifiers: [
+                  "states.amazonaws.com",
+                  "lambda.amazonaws.com",
+                  "ssm.amazonaws.com",
+                  "events.amazonaws.com",
+                ],
+              },
+            ],
+            condition: [
+              { test: "StringEquals", variable: "aws:SourceAccount", values: [accountId] },
+            ],
+          },
+          {
+            // The other region's automation may drive this region (cross-region assume role).
+            // The role is named in a condition, not as the principal, so neither role has to
+            // exist before the other.
+            sid: "PeerRegionAutomation",
+            actions: ["sts:AssumeRole"],
+            principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }],
+            condition: [
+              { test: "ArnEquals", variable: "aws:PrincipalArn", values: [roleArn(peer)] },
+            ],
+          },
+        ]),
+      });
+      const policy = new IamRolePolicy(this, `${key}-automation-policy`, {
+        provider,
+        role: created.id,
+        name: "dr-automation",
+        policy: policyDocument(
+          this,
+          `${key}-automation-permissions`,
+          provider,
+          drAutomationStatements(props, regions.map(roleArn)),
+        ),
+      });
+      return { created, policy };
+    };
+    const primary = role("primary");
+    const secondary = role("secondary");
+    this.automationRoles = { primary: primary.created, secondary: secondary.created };
+    this.automationPolicies = { primary: primary.policy, secondary: secondary.policy };
+
+    const provider = props.primary.provider;
+    this.operatorRole = new IamRole(this, "operator", {
+      provider,
+      name: naming.name("iamRole", "dr-operator"),
+      description: "On-call: start and approve failovers, read their state; no data changes",
+      maxSessionDuration: 43200,
+      assumeRolePolicy: policyDocument(this, "operator-trust", provider, [
+        {
+          actions: ["sts:AssumeRole"],
+          principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }],
+          condition: [{ test: "Bool", variable: "aws:MultiFactorAuthPresent", values: ["true"] }],
+        },
+      ]),
+    });
+    new IamRolePolicy(this, "operator-policy", {
+      provider,
+      role: this.operatorRole.id,
+      name: "dr-operator",
+      policy: policyDocument(this, "operator-permissions", provider, operatorStatements(props)),
+    });
+  }
+}
+
+function arns(props: DrIamProps) {
+  const { accountId, naming } = props;
+  const both = [props.primary, props.secondary];
+  return {
+    stateMachines: both.flatMap((r) =>
+      props.stateMachineNames.map(
+        (n) => `arn:aws:states:${r.region}:${accountId}:stateMachine:${n}`,
+      ),
+    ),
+    executions: both.flatMap((r) =>
+      props.stateMachineNames.map(
+        (n) => `arn:aws:states:${r.region}:${accountId}:execution:${n}:*`,
+      ),
+    ),
+    functions: both.flatMap((r) =>
+      props.functionNames.map((n) => `arn:aws:lambda:${r.region}:${accountId}:function:${n}`),
+    ),
+    controlTables: both.map(
+      (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${props.controlTableName}`,
+    ),
+    parameters: both.map(
+      (r) => `arn:aws:ssm:${r.region}:${accountId}:parameter${naming.parameterPrefix}/*`,
+    ),
+    globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.globalClusterIdentifier}`,
+    clusters: both.map((r) => r.clusterArn),
+    topics: both.map((r) => r.alertTopicArn),
+    buses: both.map((r) => r.eventBusArn),
+    keys: both.map((r) => r.platformKeyArn),
+    logGroups: both.flatMap((r) => [
+      ...props.functionNames.map(
+        (n) => `arn:aws:logs:${r.region}:${accountId}:log-group:/aws/lambda/${n}:*`,
+      ),
+    ]),
+  };
+}
+
+/** What the orchestrator (state machines and task functions) may do, in either region. */
+export function drAutomationStatements(
+  props: DrIamProps,
+  automationRoleArns: string[],
+): Statement[] {
+  const a = arns(props);
+  const viaService = (services: string[]) => [
+    {
+      test: "StringEquals",
+      variable: "kms:ViaService",
+      values: [props.primary, props.secondary].flatMap((r) =>
+        services.map((s) => `${s}.${r.region}.amazonaws.com`),
+      ),
+    },
+  ];
+  const statements: Statement[] = [
+    {
+      sid: "PromoteTheGlobalDatabase",
+      actions: [
+        "rds:FailoverGlobalCluster",
+        "rds:SwitchoverGlobalCluster",
+        "rds:RemoveFromGlobalCluster",
+      ],
+      resources: [a.globalCluster, ...a.clusters],
+    },
+    {
+      sid: "ReadTheGlobalDatabase",
+      actions: ["rds:Describe*"],
+      resources: [a.globalCluster, ...a.clusters],
+    },
+    {
+      sid: "FlagAndLock",
+      actions: [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+      ],
+      resources: a.controlTables,
+    },
+    {
+      sid: "Endpoints",
+      actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"],
+      resources: a.parameters,
+    },
+    {
+      sid: "TableAndParameterKeys",
+      actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+      resources: a.keys,
+      condition: viaService(["dynamodb", "ssm", "sns"]),
+    },
+    {
+      sid: "Page",
+      actions: ["sns:Publish"],
+      resources: a.topics,
+    },
+    {
+      sid: "Timeline",
+      actions: ["events:PutEvents"],
+      resources: a.buses,
+    },
+    {
+      sid: "RunWorkflows",
+      actions: ["states:StartExecution"],
+      resources: a.stateMachines,
+    },
+    {
+      sid: "ReadWorkflows",
+      actions: ["states:DescribeExecution", "states:DescribeStateMachine", "states:ListExecutions"],
+      resources: [...a.stateMachines, ...a.executions],
+    },
+    {
+      sid: "InvokeTasks",
+      actions: ["lambda:InvokeFunction"],
+      resources: a.functions,
+    },
+    {
+      sid: "TaskLogs",
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: a.logGroups,
+    },
+    {
+      sid: "AssumeEitherRegionsAutomation",
+      actions: ["sts:AssumeRole"],
+      resources: automationRoleArns,
+    },
+    {
+      sid: "ReadMetrics",
+      actions: [
+        "cloudwatch:GetMetricData",
+        "cloudwatch:GetMetricStatistics",
+        "cloudwatch:DescribeAlarms",
+      ],
+      resources: ["*"],
+    },
+    {
+      sid: "PublishDrMetrics",
+      actions: ["cloudwatch:PutMetricData"],
+      resources: ["*"],
+      condition: [
+        { test: "StringEquals", variable: "cloudwatch:namespace", values: [METRICS.namespace] },
+      ],
+    },
+    {
+      sid: "WorkflowLogDelivery",
+      actions: [
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+      ],
+      resources: ["*"],
+    },
+    {
+      sid: "WorkflowTracing",
+      actions: [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+      ],
+      resources: ["*"],
+    },
+  ];
+  if (props.dns) {
+    statements.push(
+      {
+        sid: "SwapFailoverRecords",
+        actions: ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+        resources: [`arn:aws:route53:::hostedzone/${props.dns.zoneId}`],
+      },
+      {
+        sid: "ReadHealthChecks",
+        actions: ["route53:GetHealthCheck", "route53:GetHealthCheckStatus"],
+        resources: props.dns.healthCheckIds.map((id) => `arn:aws:route53:::healthcheck/${id}`),
+      },
+      {
+        sid: "ReadChanges",
+        actions: ["route53:GetChange"],
+        resources: ["arn:aws:route53:::change/*"],
+      },
+    );
+  }
+  return statements;
+}
+
+/** On-call: start, approve and watch the workflows; read health; change no data. */
+export function operatorStatements(props: DrIamProps): Statement[] {
+  const a = arns(props);
+  return [
+    { sid: "StartWorkflows", actions: ["states:StartExecution"], resources: a.stateMachines },
+    {
+      sid: "StopOrRedriveWorkflows",
+      actions: ["states:StopExecution", "states:RedriveExecution"],
+      resources: a.executions,
+    },
+    {
+      sid: "ApprovePausedFailovers",
+      actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+      resources: ["*"],
+    },
+    {
+      sid: "WatchWorkflows",
+      actions: [
+        "states:DescribeExecution",
+        "states:DescribeStateMachine",
+        "states:GetExecutionHistory",
+        "states:ListExecutions",
+      ],
+      resources: [...a.stateMachines, ...a.executions],
+    },
+    {
+      sid: "ReadHealth",
+      actions: [
+        "cloudwatch:GetMetricData",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetDashboard",
+        "cloudwatch:ListDashboards",
+        "rds:DescribeGlobalClusters",
+        "rds:DescribeDBClusters",
+        "route53:GetHealthCheckStatus",
+      ],
+      resources: ["*"],
+    },
+    { sid: "ReadFlag", actions: ["dynamodb:GetItem"], resources: a.controlTables },
+    { sid: "ReadEndpoints", actions: ["ssm:GetParameter"], resources: a.parameters },
+  ];
+}

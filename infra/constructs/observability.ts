@@ -1,0 +1,546 @@
+import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import type { CloudwatchMetricAlarmConfig } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
+import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
+import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { Construct } from "constructs";
+import { METRICS } from "../../functions/shared/contract";
+import type { RoutingConfig } from "../config";
+import { policyDocument } from "../lib/policy";
+import type { Naming } from "../naming";
+import type { PlatformKey } from "./keys";
+
+/** Aurora reports AuroraGlobalDBReplicationLag in milliseconds: 60 s is 60000. */
+export const REPLICATION_LAG_THRESHOLD_MS = 60_000;
+export const DYNAMODB_REPLICATION_LATENCY_THRESHOLD_MS = 10_000;
+export const PAYMENT_ERROR_RATE_PERCENT = 5;
+
+export interface AlertTopicProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly region: string;
+  readonly key: PlatformKey;
+  readonly email?: string;
+}
+
+/** A KMS-encrypted SNS topic for one region's pages, with the on-call email subscribed. */
+export class AlertTopic extends Construct {
+  public readonly topic: SnsTopic;
+
+  constructor(scope: Construct, id: string, props: AlertTopicProps) {
+    super(scope, id);
+    const { provider, naming, key } = props;
+    this.topic = new SnsTopic(this, "topic", {
+      provider,
+      name: naming.name("snsTopic", "alerts"),
+      displayName: `payments-dr ${naming.suffix} alerts (${props.region})`,
+      kmsMasterKeyId: key.arn,
+    });
+    new SnsTopicPolicy(this, "policy", {
+      provider,
+      arn: this.topic.arn,
+      policy: policyDocument(this, "policy-document", provider, [
+        {
+          sid: "AlarmsEventsAndWorkflowsPublish",
+          principals: [
+            {
+              type: "Service",
+              identifiers: [
+                "cloudwatch.amazonaws.com",
+                "events.amazonaws.com",
+                "backup.amazonaws.com",
+              ],
+            },
+          ],
+          actions: ["sns:Publish"],
+          resources: [this.topic.arn],
+          condition: [
+            { test: "StringEquals", variable: "aws:SourceAccount", values: [key.accountId] },
+          ],
+        },
+      ]),
+    });
+    if (props.email) {
+      new SnsTopicSubscription(this, "email", {
+        provider,
+        topicArn: this.topic.arn,
+        protocol: "email",
+        endpoint: props.email,
+      });
+    }
+  }
+}
+
+export interface ObservedRegion {
+  readonly region: string;
+  readonly clusterIdentifier: string;
+  readonly apiId: string;
+  /** Payment function names (identical in both regions). */
+  readonly functionNames: string[];
+  readonly tableNames: string[];
+  /** The other region, where DynamoDB replicates to. */
+  readonly peerRegion: string;
+}
+
+export interface RegionalObservabilityProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly topic: AlertTopic;
+  readonly observed: ObservedRegion;
+  /** The region whose health the prober in `prober.region` reports. */
+  readonly prober: { readonly region: string; readonly probedRegion: string };
+}
+
+type AlarmSpec = Omit<
+  CloudwatchMetricAlarmConfig,
+  "alarmName" | "provider" | "alarmActions" | "okActions"
+>;
+
+/** Metric array in the CloudWatch dashboard format. */
+type DashboardMetric = (string | Record<string, unknown>)[];
+
+/** One region's alarms and dashboard. */
+export class RegionalObservability extends Construct {
+  public readonly alarms: Record<string, CloudwatchMetricAlarm> = {};
+  public readonly dashboard: CloudwatchDashboard;
+
+  constructor(scope: Construct, id: string, props: RegionalObservabilityProps) {
+    super(scope, id);
+    const { observed } = props;
+    const region = observed.region;
+
+    this.alarm(props, "replication-lag", {
+      alarmDescription:
+        "Aurora global replication lag above 60 s: the RPO is at risk (metric in milliseconds).",
+      namespace: "AWS/RDS",
+      metricName: "AuroraGlobalDBReplicationLag",
+      dimensions: { DBClusterIdentifier: observed.clusterIdentifier },
+      statistic: "Maximum",
+      period: 60,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      threshold: REPLICATION_LAG_THRESHOLD_MS,
+      comparisonOperator: "GreaterThanThreshold",
+      // Only the secondary cluster reports lag; the writer's silence is normal.
+      treatMissingData: "notBreaching",
+    });
+    this.alarm(props, "payment-errors", {
+      alarmDescription: `More than ${PAYMENT_ERROR_RATE_PERCENT}% of payment API requests fail with 5xx.`,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      threshold: PAYMENT_ERROR_RATE_PERCENT,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      metricQuery: [
+        {
+          id: "rate",
+          expression: "100 * errors / MAX([requests, 1])",
+          label: "5xx rate (%)",
+          returnData: true,
+        },
+        {
+          id: "errors",
+          metric: {
+            namespace: "AWS/ApiGateway",
+            metricName: "5xx",
+            dimensions: { ApiId: observed.apiId, Stage: "$default" },
+            stat: "Sum",
+            period: 60,
+          },
+        },
+        {
+          id: "requests",
+          metric: {
+            namespace: "AWS/ApiGateway",
+            metricName: "Count",
+            dimensions: { ApiId: observed.apiId, Stage: "$default" },
+            stat: "Sum",
+            period: 60,
+          },
+        },
+      ],
+    });
+    this.alarm(props, "lambda-throttles", {
+      alarmDescription: "Payment functions are being throttled.",
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      metricQuery: [
+        {
+          id: "throttles",
+          expression: observed.functionNames.map((_, i) => `t${i}`).join(" + "),
+          label: "Throttles (all payment functions)",
+          returnData: true,
+        },
+        ...observed.functionNames.map((functionName, i) => ({
+          id: `t${i}`,
+          metric: {
+            namespace: "AWS/Lambda",
+            metricName: "Throttles",
+            dimensions: { FunctionName: functionName },
+            stat: "Sum",
+            period: 60,
+          },
+        })),
+      ],
+    });
+    observed.tableNames.forEach((tableName) =>
+      this.alarm(props, `dynamodb-replication-${tableName.split("-")[1]}`, {
+        alarmDescription: `${tableName} replication to ${observed.peerRegion} is slower than 10 s.`,
+        namespace: "AWS/DynamoDB",
+        metricName: "ReplicationLatency",
+        dimensions: { TableName: tableName, ReceivingRegion: observed.peerRegion },
+        statistic: "Average",
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        threshold: DYNAMODB_REPLICATION_LATENCY_THRESHOLD_MS,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+      }),
+    );
+    for (const [name, metricName] of [
+      ["backup-jobs-failed", "NumberOfBackupJobsFailed"],
+      ["copy-jobs-failed", "NumberOfCopyJobsFailed"],
+    ] as const) {
+      this.alarm(props, name, {
+        alarmDescription: `AWS Backup: ${metricName} in ${region}.`,
+        namespace: "AWS/Backup",
+        metricName,
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+      });
+    }
+
+    this.dashboard = new CloudwatchDashboard(this, "dashboard", {
+      provider: props.provider,
+      dashboardName: props.naming.name("dashboard", "dr", region),
+      dashboardBody: JSON.stringify({ widgets: regionWidgets(observed, props.prober) }),
+    });
+  }
+
+  protected alarm(
+    props: RegionalObservabilityProps,
+    name: string,
+    spec: AlarmSpec,
+  ): CloudwatchMetricAlarm {
+    const alarm = new CloudwatchMetricAlarm(this, name, {
+      provider: props.provider,
+      alarmName: props.naming.name("alarm", name, props.observed.region),
+      alarmActions: [props.topic.topic.arn],
+      okActions: [props.topic.topic.arn],
+      ...spec,
+    });
+    this.alarms[name] = alarm;
+    return alarm;
+  }
+}
+
+function widget(title: string, region: string, metrics: DashboardMetric[], extra: object = {}) {
+  return {
+    type: "metric",
+    width: 12,
+    height: 6,
+    properties: {
+      title,
+      region,
+      metrics,
+      view: "timeSeries",
+      stacked: false,
+      period: 60,
+      ...extra,
+    },
+  };
+}
+
+/** The widgets of one region's dashboard (also reused by the overview). */
+export function regionWidgets(
+  observed: ObservedRegion,
+  prober: { readonly region: string; readonly probedRegion: string },
+): object[] {
+  const { region, clusterIdentifier: cluster } = observed;
+  const rds = (metricName: string, stat = "Average"): DashboardMetric => [
+    "AWS/RDS",
+    metricName,
+    "DBClusterIdentifier",
+    cluster,
+    { stat },
+  ];
+  const perFunction = (metricName: string, stat: string): DashboardMetric[] =>
+    observed.functionNames.map((fn) => ["AWS/Lambda", metricName, "FunctionName", fn, { stat }]);
+  const perTable = (
+    metricName: string,
+    stat: string,
+    extraDims: string[] = [],
+  ): DashboardMetric[] =>
+    observed.tableNames.map((t) => [
+      "AWS/DynamoDB",
+      metricName,
+      "TableName",
+      t,
+      ...extraDims,
+      { stat },
+    ]);
+  return [
+    {
+      type: "text",
+      width: 24,
+      height: 2,
+      properties: {
+        markdown: `## payments-dr ${region}\nActive region: see the *Active region* widget (1 = this region takes writes). Failover runbook: README, "Failing over".`,
+      },
+    },
+    widget(
+      "Aurora global replication lag (ms)",
+      region,
+      [rds("AuroraGlobalDBReplicationLag", "Maximum")],
+      {
+        annotations: {
+          horizontal: [{ label: "alarm (60 s)", value: REPLICATION_LAG_THRESHOLD_MS }],
+        },
+      },
+    ),
+    widget("Aurora CPU (%)", region, [rds("CPUUtilization")]),
+    widget("Aurora connections", region, [rds("DatabaseConnections", "Sum")]),
+    widget("Aurora commit latency (ms)", region, [rds("CommitLatency")]),
+    widget("Lambda invocations", region, perFunction("Invocations", "Sum")),
+    widget("Lambda errors", region, perFunction("Errors", "Sum")),
+    widget("Lambda p99 duration (ms)", region, perFunction("Duration", "p99")),
+    widget("Lambda throttles", region, perFunction("Throttles", "Sum")),
+    widget("DynamoDB consumed read capacity", region, perTable("ConsumedReadCapacityUnits", "Sum")),
+    widget(
+      "DynamoDB consumed write capacity",
+      region,
+      perTable("ConsumedWriteCapacityUnits", "Sum"),
+    ),
+    widget(
+      `DynamoDB replication latency to ${observed.peerRegion} (ms)`,
+      region,
+      perTable("ReplicationLatency", "Average", ["ReceivingRegion", observed.peerRegion]),
+    ),
+    widget("DynamoDB throttled requests", region, [
+      ...perTable("ReadThrottleEvents", "Sum"),
+      ...perTable("WriteThrottleEvents", "Sum"),
+    ]),
+    widget(
+      `Prober view of ${prober.probedRegion} /health (1 = healthy)`,
+      prober.region,
+      [
+        [
+          METRICS.namespace,
+          METRICS.probeHealthy,
+          "Region",
+          prober.probedRegion,
+          { stat: "Minimum", period: 10 },
+        ],
+      ],
+      { period: 10, yAxis: { left: { min: 0, max: 1 } } },
+    ),
+    widget(
+      "Active region (1 = takes writes)",
+      region,
+      [[METRICS.namespace, METRICS.activeRegion, "Region", region, { stat: "Maximum" }]],
+      { yAxis: { left: { min: 0, max: 1 } } },
+    ),
+  ];
+}
+
+export interface OverviewDashboardProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly primary: ObservedRegion;
+  readonly secondary: ObservedRegion;
+  readonly prober: { readonly region: string; readonly probedRegion: string };
+}
+
+/**
+ * One cross-region overview. It lives in the secondary region so it stays readable when the
+ * primary is the region in trouble.
+ */
+export class OverviewDashboard extends Construct {
+  public readonly dashboard: CloudwatchDashboard;
+
+  constructor(scope: Construct, id: string, props: OverviewDashboardProps) {
+    super(scope, id);
+    const both = [props.primary, props.secondary];
+    const widgets = [
+      {
+        type: "text",
+        width: 24,
+        height: 2,
+        properties: {
+          markdown: `## payments-dr ${props.naming.suffix}: both regions\n${both.map((r) => r.region).join(" / ")}`,
+        },
+      },
+      widget(
+        "Active region (1 = takes writes)",
+        props.secondary.region,
+        both.map((r) => [
+          METRICS.namespace,
+          METRICS.activeRegion,
+          "Region",
+          r.region,
+          { stat: "Maximum", region: r.region, label: r.region },
+        ]),
+      ),
+      widget(
+        `Prober view of ${props.prober.probedRegion} (1 = healthy)`,
+        props.prober.region,
+        [
+          [
+            METRICS.namespace,
+            METRICS.probeHealthy,
+            "Region",
+            props.prober.probedRegion,
+            { stat: "Minimum", period: 10 },
+          ],
+        ],
+        { period: 10 },
+      ),
+      widget(
+        "Aurora global replication lag (ms), both clusters",
+        props.secondary.region,
+        both.map((r) => [
+          "AWS/RDS",
+          "AuroraGlobalDBReplicationLag",
+          "DBClusterIdentifier",
+          r.clusterIdentifier,
+          { stat: "Maximum", region: r.region, label: r.region },
+        ]),
+      ),
+      widget(
+        "Payment API requests and 5xx, both regions",
+        props.secondary.region,
+        both.flatMap((r) => [
+          [
+            "AWS/ApiGateway",
+            "Count",
+            "ApiId",
+            r.apiId,
+            "Stage",
+            "$default",
+            { stat: "Sum", region: r.region, label: `${r.region} requests` },
+          ],
+          [
+            "AWS/ApiGateway",
+            "5xx",
+            "ApiId",
+            r.apiId,
+            "Stage",
+            "$default",
+            { stat: "Sum", region: r.region, label: `${r.region} 5xx` },
+          ],
+        ]),
+      ),
+      widget(
+        "Failover workflow executions",
+        props.secondary.region,
+        both.map((r) => [
+          METRICS.namespace,
+          METRICS.rto,
+          "Workflow",
+          "failover",
+          { stat: "Maximum", region: r.region, label: `RTO (s), run from ${r.region}` },
+        ]),
+      ),
+    ];
+    this.dashboard = new CloudwatchDashboard(this, "dashboard", {
+      provider: props.provider,
+      dashboardName: props.naming.name("dashboard", "dr-overview"),
+      dashboardBody: JSON.stringify({ widgets }),
+    });
+  }
+}
+
+export interface ProberAlarmsProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly topic: AlertTopic;
+  /** Where the prober runs and the alarms live (the secondary region). */
+  readonly region: string;
+  readonly probedRegion: string;
+  readonly routing: RoutingConfig;
+  /** The secondary cluster, whose replication stalls when the writer is gone. */
+  readonly secondaryClusterIdentifier: string;
+}
+
+/**
+ * Failure detection that does not depend on the primary region: Route 53's health-check metrics
+ * exist only in us-east-1, so the prober in the secondary region publishes its own, and these
+ * alarms in the secondary region fire on it.
+ */
+export class ProberAlarms extends Construct {
+  /** Fires when the probed region's /health failed in M of the last N probe periods. */
+  public readonly primaryUnhealthy: CloudwatchMetricAlarm;
+  /** Fires when the writer stopped replicating to the secondary. */
+  public readonly writerUnavailable: CloudwatchMetricAlarm;
+  /** Pages when the prober itself stops reporting (never starts a failover). */
+  public readonly proberSilent: CloudwatchMetricAlarm;
+
+  constructor(scope: Construct, id: string, props: ProberAlarmsProps) {
+    super(scope, id);
+    const { provider, naming, routing, topic } = props;
+    const name = (n: string) => naming.name("alarm", n, props.region);
+    const probe = {
+      namespace: METRICS.namespace,
+      metricName: METRICS.probeHealthy,
+      dimensions: { Region: props.probedRegion },
+      period: routing.probeIntervalSeconds,
+    };
+    this.primaryUnhealthy = new CloudwatchMetricAlarm(this, "primary-unhealthy", {
+      provider,
+      alarmName: name("primary-unhealthy"),
+      alarmDescription: `The prober in ${props.region} saw ${props.probedRegion} /health fail in ${routing.probeAlarmDatapoints} of ${routing.probeAlarmEvaluationPeriods} periods of ${routing.probeIntervalSeconds} s. Starts the failover workflow.`,
+      ...probe,
+      statistic: "Maximum",
+      evaluationPeriods: routing.probeAlarmEvaluationPeriods,
+      datapointsToAlarm: routing.probeAlarmDatapoints,
+      threshold: 1,
+      comparisonOperator: "LessThanThreshold",
+      // Missing probes mean the prober is broken, not the primary: never fail over on silence.
+      treatMissingData: "notBreaching",
+      alarmActions: [topic.topic.arn],
+      okActions: [topic.topic.arn],
+    });
+    this.proberSilent = new CloudwatchMetricAlarm(this, "prober-silent", {
+      provider,
+      alarmName: name("prober-silent"),
+      alarmDescription: `The prober in ${props.region} stopped reporting: failure detection is blind.`,
+      ...probe,
+      period: 60,
+      statistic: "SampleCount",
+      evaluationPeriods: 3,
+      threshold: 1,
+      comparisonOperator: "LessThanThreshold",
+      treatMissingData: "breaching",
+      alarmActions: [topic.topic.arn],
+      okActions: [topic.topic.arn],
+    });
+    this.writerUnavailable = new CloudwatchMetricAlarm(this, "writer-unavailable", {
+      provider,
+      alarmName: name("writer-unavailable"),
+      alarmDescription: `The writer in ${props.probedRegion} is not keeping ${props.secondaryClusterIdentifier} within 60 s for 3 minutes. Starts the failover workflow, which refuses to run while the primary still answers healthy.`,
+      namespace: "AWS/RDS",
+      metricName: "AuroraGlobalDBReplicationLag",
+      dimensions: { DBClusterIdentifier: props.secondaryClusterIdentifier },
+      statistic: "Maximum",
+      period: 60,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      threshold: REPLICATION_LAG_THRESHOLD_MS,
+      comparisonOperator: "GreaterThanThreshold",
+      // After a failover this cluster is the writer and reports no lag: that is not an outage.
+      treatMissingData: "notBreaching",
+      alarmActions: [topic.topic.arn],
+      okActions: [topic.topic.arn],
+    });
+  }
+}

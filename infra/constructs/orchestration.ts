@@ -1,0 +1,330 @@
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import type { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { DR_ENV } from "../../functions/shared/contract";
+import type { FailoverConfig, RoutingConfig } from "../config";
+import type { WorkflowName } from "../lib/asl";
+import { readAsl, renderAsl, WORKFLOWS } from "../lib/asl";
+import { NodejsFunction } from "../lib/nodejs-function";
+import type { Naming } from "../naming";
+import { regionCode } from "../naming";
+import type { PlatformKey } from "./keys";
+
+/** The DR task functions (`functions/dr/<name>`), deployed in both regions. */
+export const DR_TASKS = [
+  "validate-input",
+  "preflight",
+  "acquire-lock",
+  "request-approval",
+  "fence",
+  "promote",
+  "switchover",
+  "check-promotion",
+  "update-parameters",
+  "shift-traffic",
+  "verify",
+  "unfence",
+  "record-timeline",
+  "notify",
+  "release-lock",
+] as const;
+
+export const DR_MEMORY_MB = 256;
+
+/** `validate-input` -> `ValidateInputFunctionArn`, the placeholder in the ASL. */
+export function placeholderFor(task: string): string {
+  return `${task.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}FunctionArn`;
+}
+
+interface AslTask {
+  readonly Type: string;
+  readonly Resource?: string;
+  TimeoutSeconds?: number;
+  readonly Parameters?: { readonly FunctionName?: string; Payload?: Record<string, unknown> };
+}
+
+type Definition = { States: Record<string, AslTask & Record<string, unknown>> };
+
+/**
+ * Each function's Lambda timeout: the longest TimeoutSeconds of the states that run it, so a
+ * Lambda never outlives the state waiting for it. A callback task (`.waitForTaskToken`) only
+ * publishes and returns; its TimeoutSeconds is the wait for on-call, not the function's.
+ */
+export function taskTimeouts(definitions: readonly string[]): Record<string, number> {
+  const timeouts: Record<string, number> = {};
+  for (const definition of definitions) {
+    for (const state of Object.values((JSON.parse(definition) as Definition).States)) {
+      if (state.Type !== "Task") continue;
+      const callback = state.Resource?.endsWith(".waitForTaskToken") ?? false;
+      const reference = callback ? state.Parameters?.FunctionName : state.Resource;
+      const task = DR_TASKS.find((t) => reference === `\${${placeholderFor(t)}}`);
+      if (!task) continue;
+      const timeout = callback ? 10 : (state.TimeoutSeconds ?? 60);
+      timeouts[task] = Math.max(timeouts[task] ?? 0, timeout);
+    }
+  }
+  return timeouts;
+}
+
+/** The failover definition with the approval wait set from config (seconds). */
+export function withApprovalTimeout(definition: string, seconds: number): string {
+  const parsed = JSON.parse(definition) as Definition;
+  const approval = parsed.States.RequestApproval;
+  if (!approval?.Parameters?.Payload) {
+    throw new Error("failover workflow must have a RequestApproval callback task, got none");
+  }
+  approval.TimeoutSeconds = seconds;
+  approval.Parameters.Payload.timeoutSeconds = seconds;
+  return JSON.stringify(parsed);
+}
+
+export interface OrchestrationRegionProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly region: string;
+  readonly key: PlatformKey;
+  readonly logRetentionDays: number;
+  /** The DR automation role of this region (from DrIam). */
+  readonly role: IamRole;
+  /** Its policy: the workflows are created after it (Step Functions checks log permissions). */
+  readonly rolePolicy: ITerraformDependable;
+  /** `DR_TOPOLOGY`, identical in both regions. */
+  readonly topology: string;
+  readonly failover: FailoverConfig;
+}
+
+/**
+ * The failover orchestration service of one region: the DR task functions and the three
+ * workflows, so each region can drive a failover toward itself.
+ */
+export class RegionalOrchestration extends Construct {
+  public readonly stateMachines: Record<WorkflowName, SfnStateMachine>;
+  public readonly functions: Record<string, NodejsFunction> = {};
+
+  constructor(scope: Construct, id: string, props: OrchestrationRegionProps) {
+    super(scope, id);
+    const { provider, naming, region, key } = props;
+    const definitions = Object.fromEntries(
+      WORKFLOWS.map((w) => {
+        const raw = readAsl(w);
+        const tuned =
+          w === "failover"
+            ? withApprovalTimeout(raw, props.failover.approvalTimeoutMinutes * 60)
+            : raw;
+        return [w, tuned];
+      }),
+    ) as Record<WorkflowName, string>;
+    const timeouts = taskTimeouts(Object.values(definitions));
+
+    for (const task of DR_TASKS) {
+      this.functions[task] = new NodejsFunction(this, `task-${task}`, {
+        provider,
+        naming,
+        region,
+        key,
+        group: "dr",
+        source: task,
+        component: `dr-${task}`,
+        description: `payments-dr orchestration task: ${task}`,
+        memorySize: DR_MEMORY_MB,
+        timeoutSeconds: timeouts[task] ?? 30,
+        environment: {
+          [DR_ENV.topology]: props.topology,
+          [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
+        },
+        statements: [],
+        role: props.role,
+        logRetentionDays: props.logRetentionDays,
+      });
+    }
+
+    const stateMachines: Partial<Record<WorkflowName, SfnStateMachine>> = {};
+    for (const workflow of WORKFLOWS) {
+      const logs = new CloudwatchLogGroup(this, `workflow-${workflow}-logs`, {
+        provider,
+        name: `/aws/vendedlogs/states/${naming.name("stateMachine", workflow, region)}`,
+        retentionInDays: props.logRetentionDays,
+        kmsKeyId: key.arn,
+        dependsOn: [key.policy],
+      });
+      const substitutions = Object.fromEntries(
+        DR_TASKS.map((t) => [placeholderFor(t), this.functions[t]!.function.arn]),
+      );
+      const definition = definitions[workflow];
+      const used = Object.fromEntries(
+        Object.entries(substitutions).filter(([name]) => definition.includes(`\${${name}}`)),
+      );
+      stateMachines[workflow] = new SfnStateMachine(this, `workflow-${workflow}`, {
+        provider,
+        name: naming.name("stateMachine", workflow),
+        type: "STANDARD",
+        roleArn: props.role.arn,
+        definition: renderAsl(definition, used),
+        loggingConfiguration: {
+          level: "ALL",
+          includeExecutionData: true,
+          logDestination: `${logs.arn}:*`,
+        },
+        tracingConfiguration: { enabled: true },
+        tags: { "region-code": regionCode(region) },
+        dependsOn: [props.rolePolicy],
+      });
+    }
+    this.stateMachines = stateMachines as Record<WorkflowName, SfnStateMachine>;
+  }
+}
+
+export interface FailoverTriggerProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  /** The region failed over to, where the alarms, the rule and the workflow live. */
+  readonly region: string;
+  readonly alarms: CloudwatchMetricAlarm[];
+  readonly stateMachine: SfnStateMachine;
+  /** Allowed to start the workflow (the DR automation role trusts EventBridge). */
+  readonly role: IamRole;
+  readonly failover: FailoverConfig;
+}
+
+/** The alarm state changes that start the failover workflow. */
+export function triggerPattern(alarmArns: string[]): Record<string, unknown> {
+  return {
+    source: ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+    resources: alarmArns,
+    detail: { state: { value: ["ALARM"] } },
+  };
+}
+
+/**
+ * Starts `failover` toward this region when the prober's or the writer's alarm enters ALARM.
+ * The mode comes from config; the cooldown and the lock in the workflow stop a second alarm from
+ * doubling a failover.
+ */
+export class FailoverTrigger extends Construct {
+  public readonly rule: CloudwatchEventRule;
+
+  constructor(scope: Construct, id: string, props: FailoverTriggerProps) {
+    super(scope, id);
+    const { provider, naming, region } = props;
+    this.rule = new CloudwatchEventRule(this, "rule", {
+      provider,
+      name: naming.name("eventRule", "failover-trigger", region),
+      description: `Start the failover toward ${region} when its failure-detection alarms fire`,
+      eventPattern: JSON.stringify(triggerPattern(props.alarms.map((a) => a.arn))),
+    });
+    new CloudwatchEventTarget(this, "target", {
+      provider,
+      rule: this.rule.name,
+      targetId: "failover-workflow",
+      arn: props.stateMachine.arn,
+      roleArn: props.role.arn,
+      inputTransformer: {
+        inputPaths: { alarm: "$.detail.alarmName", at: "$.detail.state.timestamp" },
+        // Only names and timestamps are interpolated: they never contain quotes.
+        inputTemplate: `{"targetRegion":"${region}","reason":"alarm <alarm> entered ALARM at <at>","trigger":"alarm","mode":"${props.failover.mode}"}`,
+      },
+      retryPolicy: { maximumEventAgeInSeconds: 300, maximumRetryAttempts: 10 },
+    });
+  }
+}
+
+export interface ProberProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly region: string;
+  readonly key: PlatformKey;
+  readonly topology: string;
+  readonly routing: RoutingConfig;
+  readonly logRetentionDays: number;
+  readonly controlTableArn: string;
+  readonly metricsNamespace: string;
+}
+
+/**
+ * The prober: in the secondary region, outside any VPC (it needs neither the database nor NAT),
+ * every minute, probing the active region's /health every PROBE_INTERVAL_SECONDS.
+ */
+export class Prober extends Construct {
+  public readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: ProberProps) {
+    super(scope, id);
+    const { provider, naming, region, key, routing } = props;
+    this.function = new NodejsFunction(this, "function", {
+      provider,
+      naming,
+      region,
+      key,
+      group: "dr",
+      source: "prober",
+      component: "dr-prober",
+      description: "Probes the active region's /health and publishes PaymentsDR/PrimaryHealthy",
+      memorySize: DR_MEMORY_MB,
+      // One invocation spans the minute of probes plus the last probe's timeout.
+      timeoutSeconds: 70,
+      environment: {
+        [DR_ENV.topology]: props.topology,
+        [DR_ENV.probeIntervalSeconds]: String(routing.probeIntervalSeconds),
+        [DR_ENV.probeTimeoutMs]: String(routing.probeTimeoutSeconds * 1000),
+      },
+      statements: [
+        {
+          sid: "PublishProbeResults",
+          actions: ["cloudwatch:PutMetricData"],
+          resources: ["*"],
+          condition: [
+            {
+              test: "StringEquals",
+              variable: "cloudwatch:namespace",
+              values: [props.metricsNamespace],
+            },
+          ],
+        },
+        {
+          sid: "ReadActiveRegion",
+          actions: ["dynamodb:GetItem"],
+          resources: [props.controlTableArn],
+        },
+        {
+          sid: "UseTableKey",
+          actions: ["kms:Decrypt"],
+          resources: [key.arn],
+          condition: [
+            {
+              test: "StringEquals",
+              variable: "kms:ViaService",
+              values: [`dynamodb.${region}.amazonaws.com`],
+            },
+          ],
+        },
+      ],
+      logRetentionDays: props.logRetentionDays,
+    });
+    const schedule = new CloudwatchEventRule(this, "schedule", {
+      provider,
+      name: naming.name("eventRule", "prober", region),
+      description: "Run the prober every minute",
+      scheduleExpression: "rate(1 minute)",
+    });
+    new CloudwatchEventTarget(this, "target", {
+      provider,
+      rule: schedule.name,
+      arn: this.function.function.arn,
+    });
+    new LambdaPermission(this, "invoke", {
+      provider,
+      functionName: this.function.function.functionName,
+      action: "lambda:InvokeFunction",
+      principal: "events.amazonaws.com",
+      sourceArn: schedule.arn,
+    });
+  }
+}

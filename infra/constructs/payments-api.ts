@@ -1,0 +1,370 @@
+import { AcmCertificate } from "@cdktf/provider-aws/lib/acm-certificate";
+import { AcmCertificateValidation } from "@cdktf/provider-aws/lib/acm-certificate-validation";
+import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
+import { Apigatewayv2ApiMapping } from "@cdktf/provider-aws/lib/apigatewayv2-api-mapping";
+import { Apigatewayv2DomainName } from "@cdktf/provider-aws/lib/apigatewayv2-domain-name";
+import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
+import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
+import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+import { PAYMENTS_ENV } from "../../functions/shared/contract";
+import type { PaymentsConfig } from "../config";
+import { NodejsFunction } from "../lib/nodejs-function";
+import type { Statement } from "../lib/policy";
+import type { Naming } from "../naming";
+import type { PlatformKey } from "./keys";
+import type { Network } from "./network";
+
+/** Memory of every payment function: 1 GB, as the platform team asked. */
+export const PAYMENTS_MEMORY_MB = 1024;
+
+type Access = "authorize" | "write" | "read" | "health" | "relay" | "migrate";
+
+export interface PaymentFunction {
+  readonly source: string;
+  /** HTTP API route key, or undefined for functions that are not behind the API. */
+  readonly route?: string;
+  readonly access: Access;
+  readonly timeoutSeconds: number;
+  readonly description: string;
+}
+
+export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
+  {
+    source: "authorize",
+    route: "POST /payments",
+    access: "authorize",
+    timeoutSeconds: 10,
+    description: "Authorize a payment (idempotent)",
+  },
+  {
+    source: "get-payment",
+    route: "GET /payments/{id}",
+    access: "read",
+    timeoutSeconds: 10,
+    description: "Read a payment",
+  },
+  {
+    source: "capture",
+    route: "POST /payments/{id}/capture",
+    access: "write",
+    timeoutSeconds: 10,
+    description: "Capture an authorized payment",
+  },
+  {
+    source: "refund",
+    route: "POST /payments/{id}/refund",
+    access: "write",
+    timeoutSeconds: 10,
+    description: "Refund a captured payment, fully or partially",
+  },
+  {
+    source: "void",
+    route: "POST /payments/{id}/void",
+    access: "write",
+    timeoutSeconds: 10,
+    description: "Void an authorized payment",
+  },
+  {
+    source: "health",
+    route: "GET /health",
+    access: "health",
+    timeoutSeconds: 5,
+    description: "Regional health: active region, writable database, readable flag",
+  },
+  {
+    source: "outbox-relay",
+    access: "relay",
+    timeoutSeconds: 55,
+    description: "Publish outbox events that were not published inline",
+  },
+  {
+    source: "migrate",
+    access: "migrate",
+    timeoutSeconds: 300,
+    description: "Apply SQL migrations (invoke after deploy, in the active region)",
+  },
+];
+
+export interface PaymentsApiProps {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly region: string;
+  readonly key: PlatformKey;
+  readonly network: Network;
+  readonly payments: PaymentsConfig;
+  readonly logRetentionDays: number;
+  /** Names of the global tables (identical in both regions). */
+  readonly tables: {
+    readonly control: string;
+    readonly sessions: string;
+    readonly idempotency: string;
+  };
+  readonly eventBus: { readonly name: string; readonly arn: string };
+  /** When set, api.<domain> gets a DNS-validated certificate and a regional custom domain. */
+  readonly domain?: { readonly name: string; readonly zoneId: string };
+}
+
+/**
+ * The payment service of one region: the Lambdas (identical in both regions but for
+ * region-specific values) behind a regional HTTP API with access logs and throttling.
+ */
+export class PaymentsApi extends Construct {
+  public readonly api: Apigatewayv2Api;
+  public readonly stage: Apigatewayv2Stage;
+  public readonly functions: Record<string, NodejsFunction> = {};
+  /** https://<id>.execute-api.<region>.amazonaws.com */
+  public readonly url: string;
+  /** <id>.execute-api.<region>.amazonaws.com, for health checks. */
+  public readonly host: string;
+  public readonly customDomain?: Apigatewayv2DomainName;
+
+  constructor(scope: Construct, id: string, props: PaymentsApiProps) {
+    super(scope, id);
+    const { provider, naming, region, key, network } = props;
+    const account = key.accountId;
+    const tableArn = (name: string) => `arn:aws:dynamodb:${region}:${account}:table/${name}`;
+    const parameterArn = `arn:aws:ssm:${region}:${account}:parameter${naming.parameterPrefix}/*`;
+
+    const environment = {
+      [PAYMENTS_ENV.parameterPrefix]: naming.parameterPrefix,
+      [PAYMENTS_ENV.controlTable]: props.tables.control,
+      [PAYMENTS_ENV.sessionsTable]: props.tables.sessions,
+      [PAYMENTS_ENV.idempotencyTable]: props.tables.idempotency,
+      [PAYMENTS_ENV.eventBusName]: props.eventBus.name,
+      [PAYMENTS_ENV.activeRegionCacheMs]: "5000",
+      [PAYMENTS_ENV.parameterCacheSeconds]: "60",
+    };
+    const readParameters: Statement[] = [
+      {
+        sid: "ReadOwnParameters",
+        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        resources: [parameterArn],
+      },
+      {
+        sid: "DecryptSecureStrings",
+        actions: ["kms:Decrypt"],
+        resources: [key.arn],
+        condition: [
+          {
+            test: "StringEquals",
+            variable: "kms:ViaService",
+            values: [`ssm.${region}.amazonaws.com`],
+          },
+        ],
+      },
+    ];
+    const readFlag: Statement = {
+      sid: "ReadFencingFlag",
+      actions: ["dynamodb:GetItem"],
+      resources: [tableArn(props.tables.control)],
+    };
+    const publish: Statement = {
+      sid: "PublishEvents",
+      actions: ["events:PutEvents"],
+      resources: [props.eventBus.arn],
+    };
+    const tableKey: Statement = {
+      sid: "UseTableKey",
+      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+      resources: [key.arn],
+      condition: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: [`dynamodb.${region}.amazonaws.com`],
+        },
+      ],
+    };
+    const idempotency: Statement = {
+      sid: "IdempotencyRecords",
+      actions: [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+      ],
+      resources: [tableArn(props.tables.idempotency)],
+    };
+    const write = [...readParameters, readFlag, tableKey, publish, idempotency];
+    // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
+    const permissions: Record<Access, Statement[]> = {
+      authorize: [
+        ...write,
+        {
+          sid: "Sessions",
+          actions: ["dynamodb:UpdateItem"],
+          resources: [tableArn(props.tables.sessions)],
+        },
+      ],
+      write,
+      read: [...readParameters],
+      health: [...readParameters, readFlag, tableKey],
+      relay: [...readParameters, readFlag, tableKey, publish],
+      migrate: [...readParameters],
+    };
+
+    for (const fn of PAYMENT_FUNCTIONS) {
+      this.functions[fn.source] = new NodejsFunction(this, fn.source, {
+        provider,
+        naming,
+        region,
+        key,
+        group: "payments",
+        source: fn.source,
+        component: fn.source,
+        description: fn.description,
+        memorySize: PAYMENTS_MEMORY_MB,
+        timeoutSeconds: fn.timeoutSeconds,
+        environment,
+        statements: permissions[fn.access],
+        logRetentionDays: props.logRetentionDays,
+        vpc: {
+          subnetIds: network.privateSubnetIds,
+          securityGroupIds: [network.lambdaSecurityGroup.id],
+        },
+        reservedConcurrency: fn.route ? props.payments.reservedConcurrency : undefined,
+      });
+    }
+
+    const accessLogs = new CloudwatchLogGroup(this, "access-logs", {
+      provider,
+      name: `/payments-dr/${naming.suffix}/api-access/${region}`,
+      retentionInDays: props.logRetentionDays,
+      kmsKeyId: key.arn,
+      dependsOn: [key.policy],
+    });
+    this.api = new Apigatewayv2Api(this, "api", {
+      provider,
+      name: naming.name("apiGateway", "api", region),
+      protocolType: "HTTP",
+      description: `Payments API in ${region}`,
+    });
+    this.stage = new Apigatewayv2Stage(this, "stage", {
+      provider,
+      apiId: this.api.id,
+      name: "$default",
+      autoDeploy: true,
+      defaultRouteSettings: {
+        throttlingRateLimit: props.payments.apiThrottleRatePerSecond,
+        throttlingBurstLimit: props.payments.apiThrottleBurst,
+        detailedMetricsEnabled: true,
+      },
+      accessLogSettings: {
+        destinationArn: accessLogs.arn,
+        format: JSON.stringify({
+          requestId: "$context.requestId",
+          ip: "$context.identity.sourceIp",
+          requestTime: "$context.requestTime",
+          routeKey: "$context.routeKey",
+          status: "$context.status",
+          latencyMs: "$context.responseLatency",
+          integrationError: "$context.integrationErrorMessage",
+          responseLength: "$context.responseLength",
+        }),
+      },
+    });
+    for (const fn of PAYMENT_FUNCTIONS.filter((f) => f.route)) {
+      const lambda = this.functions[fn.source]!.function;
+      const integration = new Apigatewayv2Integration(this, `${fn.source}-integration`, {
+        provider,
+        apiId: this.api.id,
+        integrationType: "AWS_PROXY",
+        integrationUri: lambda.invokeArn,
+        payloadFormatVersion: "2.0",
+        timeoutMilliseconds: Math.min(30_000, fn.timeoutSeconds * 1000 + 500),
+      });
+      new Apigatewayv2Route(this, `${fn.source}-route`, {
+        provider,
+        apiId: this.api.id,
+        routeKey: fn.route!,
+        target: `integrations/${integration.id}`,
+      });
+      new LambdaPermission(this, `${fn.source}-invoke`, {
+        provider,
+        functionName: lambda.functionName,
+        action: "lambda:InvokeFunction",
+        principal: "apigateway.amazonaws.com",
+        sourceArn: `${this.api.executionArn}/*/*`,
+      });
+    }
+    this.host = Fn.replace(this.api.apiEndpoint, "https://", "");
+    this.url = this.api.apiEndpoint;
+
+    const relay = this.functions["outbox-relay"]!;
+    const schedule = new CloudwatchEventRule(this, "relay-schedule", {
+      provider,
+      name: naming.name("eventRule", "outbox-relay", region),
+      description: "Publish any outbox events the API could not publish inline",
+      scheduleExpression: "rate(1 minute)",
+    });
+    new CloudwatchEventTarget(this, "relay-target", {
+      provider,
+      rule: schedule.name,
+      arn: relay.function.arn,
+    });
+    new LambdaPermission(this, "relay-invoke", {
+      provider,
+      functionName: relay.function.functionName,
+      action: "lambda:InvokeFunction",
+      principal: "events.amazonaws.com",
+      sourceArn: schedule.arn,
+    });
+
+    if (props.domain) this.customDomain = this.domain(props, props.domain);
+  }
+
+  private domain(
+    props: PaymentsApiProps,
+    domain: NonNullable<PaymentsApiProps["domain"]>,
+  ): Apigatewayv2DomainName {
+    const { provider } = props;
+    const name = `api.${domain.name}`;
+    const certificate = new AcmCertificate(this, "certificate", {
+      provider,
+      domainName: name,
+      validationMethod: "DNS",
+      lifecycle: { createBeforeDestroy: true },
+    });
+    // One name, no SANs: the validation record is the single element of the set.
+    const option = Fn.element(Fn.tolist(certificate.domainValidationOptions), 0);
+    const record = new Route53Record(this, "certificate-validation-record", {
+      provider,
+      zoneId: domain.zoneId,
+      name: Fn.lookup(option, "resource_record_name", ""),
+      type: Fn.lookup(option, "resource_record_type", ""),
+      records: [Fn.lookup(option, "resource_record_value", "")],
+      ttl: 300,
+      // Both regions' certificates for api.<domain> share this record.
+      allowOverwrite: true,
+    });
+    const validation = new AcmCertificateValidation(this, "certificate-validation", {
+      provider,
+      certificateArn: certificate.arn,
+      validationRecordFqdns: [record.fqdn],
+    });
+    const domainName = new Apigatewayv2DomainName(this, "domain", {
+      provider,
+      domainName: name,
+      domainNameConfiguration: {
+        certificateArn: validation.certificateArn,
+        endpointType: "REGIONAL",
+        securityPolicy: "TLS_1_2",
+      },
+    });
+    new Apigatewayv2ApiMapping(this, "mapping", {
+      provider,
+      apiId: this.api.id,
+      domainName: domainName.id,
+      stage: this.stage.id,
+    });
+    return domainName;
+  }
+}

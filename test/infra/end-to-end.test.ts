@@ -1,0 +1,89 @@
+// The commands as a user runs them, on one synthesized stack: npm run synth, npm run rto and
+// npm run plan:offline (init, validate and plan against the real AWS provider, offline).
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  findProviderMirror,
+  OfflinePlanError,
+  planOffline,
+  terraformVersion,
+} from "../../infra/lib/offline-plan";
+import { readStacks } from "../../infra/lib/synthesized";
+import { FULL_ENV } from "./helpers";
+import { runRto, runSynth } from "./synth-process";
+
+const version = terraformVersion();
+const mustRun = process.env.CI === "true";
+if (!version && !mustRun) {
+  console.warn(
+    "skipping the offline terraform plan: terraform is not installed (under CI=true this fails)",
+  );
+}
+const planIt = version || mustRun ? it : it.skip;
+
+describe("the commands on a synthesized stack", () => {
+  const env = { ...FULL_ENV, ENVIRONMENT_SUFFIX: "e2e", TF_STATE_BUCKET: "acme-tf-state" };
+  let scratch: string;
+  let outdir: string;
+  let synthOutput: string;
+
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), "e2e-"));
+    outdir = join(scratch, "cdktf.out");
+    const result = runSynth(env, outdir);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    synthOutput = result.stdout;
+  }, 60_000);
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("npm run synth writes the stack and prints resource counts per region", () => {
+    expect(synthOutput).toMatch(
+      /stack payments-dr-e2e: primary \(us-east-1\) \d+, secondary \(us-west-2\) \d+ resources/,
+    );
+    expect(readdirSync(join(outdir, "stacks"))).toEqual(["payments-dr-e2e"]);
+    expect(existsSync(join(outdir, "stacks", "payments-dr-e2e", "cdk.tf.json"))).toBe(true);
+  });
+
+  it("npm run rto prints each phase and passes within the targets", () => {
+    const result = runRto(env, outdir);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/detection +43 s/);
+    expect(result.stdout).toMatch(/dns +90 s +health check 3 x 10 s \+ alias TTL 60 s/);
+    expect(result.stdout).toMatch(/total +178 s/);
+    expect(result.stdout).toContain("target 900 s: met; goal 180 s: met");
+    expect(result.stdout).toContain("RPO bound: 60 s");
+  });
+
+  it("npm run rto fails when the worst case exceeds the target", () => {
+    const result = runRto({ ...env, RTO_TARGET_SECONDS: "120" }, outdir);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain("target 120 s: EXCEEDED");
+  });
+
+  it("rejects a TF_PLUGIN_DIR without the aws provider, naming the folder", () => {
+    expect(() => findProviderMirror({ TF_PLUGIN_DIR: "/nonexistent-mirror" })).toThrow(
+      OfflinePlanError,
+    );
+    expect(() => findProviderMirror({ TF_PLUGIN_DIR: "/nonexistent-mirror" })).toThrow(
+      /TF_PLUGIN_DIR=\/nonexistent-mirror holds no registry.terraform.io\/hashicorp\/aws provider/,
+    );
+  });
+
+  planIt(
+    "npm run plan:offline plans every stack cleanly, with an S3 backend configured and no credentials",
+    () => {
+      expect(version).toBeDefined(); // under CI=true a missing terraform fails here
+      const stacks = readStacks(outdir);
+      expect(stacks.length).toBeGreaterThan(0);
+      const mirror = findProviderMirror();
+      for (const stack of stacks) {
+        const result = planOffline(stack, { mirror });
+        expect(result.summary).toMatch(/^Plan: \d+ to add, 0 to change, 0 to destroy\.$/);
+      }
+    },
+    180_000,
+  );
+});

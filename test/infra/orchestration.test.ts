@@ -1,0 +1,286 @@
+import { validateInput } from "../../functions/dr/validate-input/core";
+import { DR_TASKS, placeholderFor, triggerPattern } from "../../infra/constructs/orchestration";
+import { loadConfig } from "../../infra/config";
+import { computeBudget, withinTargets } from "../../infra/lib/rto";
+import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
+import { matches } from "./event-pattern";
+import { FULL_ENV, inRegion, policyStatements, resourceList, synth, CUSTOM_ENV } from "./helpers";
+
+describe("orchestration infrastructure", () => {
+  const { json } = synth(FULL_ENV);
+  const functions = resourceList(json, "aws_lambda_function");
+  const drFunctions = functions.filter((f) =>
+    /^payments-dr-(?!prober)/.test(String(f.function_name)),
+  );
+  const machines = resourceList(json, "aws_sfn_state_machine");
+
+  it("deploys every DR task in both regions with smaller memory, outside the VPC, as the region's DR role", () => {
+    for (const role of ["primary", "secondary"] as const) {
+      const mine = inRegion(drFunctions, role);
+      expect(mine.map((f) => f.function_name).sort()).toEqual(
+        DR_TASKS.map((t) => `payments-dr-${t}-dev`).sort(),
+      );
+      for (const fn of mine) {
+        expect(fn).toMatchObject({ runtime: "nodejs22.x", memory_size: 256 });
+        expect(fn.vpc_config).toBeUndefined();
+        expect(String(fn.role)).toContain(`dr-iam_${role}-automation_`);
+      }
+    }
+  });
+
+  it("gives every DR task the same topology in both regions", () => {
+    const topologies = new Set(
+      drFunctions.map(
+        (f) => (f.environment as { variables: Record<string, string> }).variables.DR_TOPOLOGY,
+      ),
+    );
+    expect(topologies.size).toBe(1);
+    const [topology] = [...topologies];
+    for (const reference of [
+      "database_primary-cluster",
+      "database_secondary-cluster",
+      "routing_primary-health",
+      "routing_secondary-health",
+      "alerts-primary_topic",
+      "alerts-secondary_topic",
+      "aws_route53_zone.zone_",
+    ]) {
+      expect(topology).toContain(reference);
+    }
+  });
+
+  it("runs three standard workflows per region, logging everything with X-Ray on", () => {
+    for (const role of ["primary", "secondary"] as const) {
+      const mine = inRegion(machines, role);
+      expect(mine.map((m) => m.name).sort()).toEqual([
+        "payments-failback-dev",
+        "payments-failover-dev",
+        "payments-switchover-dev",
+      ]);
+      for (const machine of mine) {
+        expect(machine).toMatchObject({
+          type: "STANDARD",
+          logging_configuration: { level: "ALL", include_execution_data: true },
+          tracing_configuration: { enabled: true },
+        });
+        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-automation_`);
+      }
+    }
+  });
+
+  it("wires each workflow to the task functions of its own region, leaving no placeholder", () => {
+    for (const machine of machines) {
+      const role = String(machine.provider).replace("aws.", "");
+      const definition = String(machine.definition);
+      expect(definition).not.toMatch(/\$\{[A-Z][A-Za-z]*FunctionArn\}/);
+      const references = [...definition.matchAll(/aws_lambda_function\.([\w-]+)\.arn/g)].map(
+        (m) => m[1]!,
+      );
+      expect(references.length).toBeGreaterThan(10);
+      expect(references.every((r) => r.startsWith(`orchestration-${role}_`))).toBe(true);
+    }
+  });
+
+  it("sets each task's Lambda timeout from the workflow's TimeoutSeconds", () => {
+    const failover = JSON.parse(
+      String(
+        inRegion(machines, "secondary").find((m) => m.name === "payments-failover-dev")!.definition,
+      ),
+    ) as {
+      States: Record<string, { Resource?: string; TimeoutSeconds?: number }>;
+    };
+    const fn = (task: string) =>
+      inRegion(drFunctions, "secondary").find(
+        (f) => f.function_name === `payments-dr-${task}-dev`,
+      )!;
+    expect(fn("preflight").timeout).toBe(failover.States.Preflight!.TimeoutSeconds);
+    expect(fn("promote").timeout).toBe(failover.States.Promote!.TimeoutSeconds);
+    expect(fn("verify").timeout).toBe(failover.States.Verify!.TimeoutSeconds);
+    // The approval task's TimeoutSeconds is on-call's time, not the function's.
+    expect(fn("request-approval").timeout).toBe(10);
+    expect(placeholderFor("check-promotion")).toBe("CheckPromotionFunctionArn");
+  });
+
+  it("waits for on-call as long as configured", () => {
+    const { json: slow } = synth(CUSTOM_ENV);
+    const machine = resourceList(slow, "aws_sfn_state_machine").find(
+      (m) => m.name === "payments-failover-dev",
+    )!;
+    const approval = (
+      JSON.parse(String(machine.definition)) as {
+        States: Record<
+          string,
+          { TimeoutSeconds: number; Parameters: { Payload: { timeoutSeconds: number } } }
+        >;
+      }
+    ).States.RequestApproval!;
+    expect(approval.TimeoutSeconds).toBe(1500);
+    expect(approval.Parameters.Payload.timeoutSeconds).toBe(1500);
+  });
+
+  it("seeds the fencing flag naming the primary and then leaves it to the orchestrator", () => {
+    const [item] = resourceList(json, "aws_dynamodb_table_item");
+    expect(item).toMatchObject({
+      provider: "aws.primary",
+      hash_key: "pk",
+      lifecycle: { ignore_changes: ["item"] },
+    });
+    expect(JSON.parse(String(item!.item))).toMatchObject({
+      pk: { S: "active-region" },
+      activeRegion: { S: "us-east-1" },
+      fencingToken: { N: "0" },
+    });
+  });
+});
+
+describe("failover trigger", () => {
+  const { json } = synth(FULL_ENV);
+  const rule = resourceList(json, "aws_cloudwatch_event_rule").find(
+    (r) => r.name === "payments-failover-trigger-usw2-dev",
+  )!;
+  const target = resourceList(json, "aws_cloudwatch_event_target").find(
+    (t) => t.target_id === "failover-workflow",
+  )!;
+
+  it("starts the us-west-2 failover workflow, in us-west-2, when the prober or writer alarm fires", () => {
+    expect(rule.provider).toBe("aws.secondary");
+    const pattern = JSON.parse(String(rule.event_pattern)) as Record<string, unknown>;
+    expect(pattern).toEqual(
+      triggerPattern([
+        expect.stringContaining("prober-alarms_primary-unhealthy") as never,
+        expect.stringContaining("prober-alarms_writer-unavailable") as never,
+      ]),
+    );
+    const event = (state: string) => ({
+      source: "aws.cloudwatch",
+      "detail-type": "CloudWatch Alarm State Change",
+      resources: "ALARM-ARN",
+      detail: { state: { value: state } },
+    });
+    const concrete = { ...pattern, resources: ["ALARM-ARN"] } as never;
+    expect(matches(concrete, event("ALARM"))).toBe(true);
+    expect(matches(concrete, event("OK"))).toBe(false);
+    expect(String(target.arn)).toMatch(/orchestration-secondary_workflow-failover_.*\.arn/);
+    expect(String(target.role_arn)).toContain("dr-iam_secondary-automation_");
+  });
+
+  it("sends an input the workflow accepts, in the configured mode", async () => {
+    const template = String(
+      (target.input_transformer as { input_template: string }).input_template,
+    );
+    const input = JSON.parse(
+      template
+        .replace("<alarm>", "payments-primary-unhealthy-usw2-dev")
+        .replace("<at>", "2026-11-25T03:00:00.000+0000"),
+    ) as Record<string, unknown>;
+    expect(input).toEqual({
+      targetRegion: "us-west-2",
+      reason:
+        "alarm payments-primary-unhealthy-usw2-dev entered ALARM at 2026-11-25T03:00:00.000+0000",
+      trigger: "alarm",
+      mode: "automatic",
+    });
+    const world = new FakeWorld();
+    const accepted = await validateInput(
+      {
+        workflow: "failover",
+        input,
+        context: {
+          executionId: "arn:x",
+          executionName: "alarm-1",
+          startTime: "2026-11-25T03:00:05Z",
+          stateMachineArn: "arn:sm",
+        },
+      },
+      world.deps(WEST),
+    );
+    expect(accepted.request).toMatchObject({
+      targetRegion: WEST,
+      trigger: "alarm",
+      mode: "automatic",
+    });
+    const { json: approval } = synth(CUSTOM_ENV);
+    const approvalTarget = resourceList(approval, "aws_cloudwatch_event_target").find(
+      (t) => t.target_id === "failover-workflow",
+    )!;
+    expect(
+      String((approvalTarget.input_transformer as { input_template: string }).input_template),
+    ).toContain('"mode":"approval"');
+  });
+
+  it("lets the DR role it runs as start only the DR workflows", () => {
+    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
+    const start = statements.find((s) => s.actions?.includes("states:StartExecution"))!;
+    expect(
+      start.resources!.every((r) =>
+        /:stateMachine:payments-(failover|switchover|failback)-dev$/.test(r),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe("prober infrastructure", () => {
+  const { json } = synth(FULL_ENV);
+
+  it("runs the prober every minute in the secondary region only, outside the VPC", () => {
+    const probers = resourceList(json, "aws_lambda_function").filter(
+      (f) => f.function_name === "payments-dr-prober-dev",
+    );
+    expect(probers).toHaveLength(1);
+    expect(probers[0]).toMatchObject({ provider: "aws.secondary", timeout: 70 });
+    expect(probers[0]!.vpc_config).toBeUndefined();
+    expect(
+      (probers[0]!.environment as { variables: Record<string, string> }).variables,
+    ).toMatchObject({
+      PROBE_INTERVAL_SECONDS: "10",
+      PROBE_TIMEOUT_MS: "3000",
+    });
+    const schedule = resourceList(json, "aws_cloudwatch_event_rule").find(
+      (r) => r.name === "payments-prober-usw2-dev",
+    )!;
+    expect(schedule).toMatchObject({
+      provider: "aws.secondary",
+      schedule_expression: "rate(1 minute)",
+    });
+  });
+});
+
+describe("RTO and RPO budget", () => {
+  it("meets the 3-minute goal and the 15-minute target with the defaults", () => {
+    const { json, config } = synth(FULL_ENV);
+    const budget = computeBudget(json, "payments-dr-dev", config);
+    expect(budget.phases.map((p) => p.name)).toEqual(["detection", "decision", "promotion", "dns"]);
+    expect(budget.rtoSeconds).toBeLessThanOrEqual(180);
+    expect(budget.rtoTargetSeconds).toBe(900);
+    expect(budget.rpoBoundSeconds).toBe(60);
+    expect(budget.lagAlarmSeconds).toBe(60);
+    expect(withinTargets(budget)).toBe(true);
+  });
+
+  it("adds on-call's approval window to the decision in approval mode", () => {
+    const automatic = computeBudget(synth(FULL_ENV).json, "s", loadConfig(FULL_ENV));
+    const approval = computeBudget(synth(CUSTOM_ENV).json, "s", loadConfig(CUSTOM_ENV));
+    const decision = (b: typeof automatic) => b.phases.find((p) => p.name === "decision")!;
+    expect(approval.mode).toBe("approval");
+    expect(decision(approval).seconds - decision(automatic).seconds).toBe(25 * 60);
+    expect(decision(approval).detail).toContain("RequestApproval 1500 s");
+    expect(approval.rtoSeconds).toBeGreaterThan(approval.rtoGoalSeconds);
+  });
+
+  it("fails when slow detection pushes the worst case past the target", () => {
+    const env = {
+      ...FULL_ENV,
+      PROBE_INTERVAL_SECONDS: "30",
+      PROBE_ALARM_PERIODS: "30",
+      PROBE_ALARM_DATAPOINTS: "30",
+    };
+    const budget = computeBudget(synth(env).json, "s", loadConfig(env));
+    expect(budget.phases[0]!.seconds).toBe(30 * 30 + 3 + 30);
+    expect(withinTargets(budget)).toBe(false);
+  });
+
+  it("fails when the RPO guard is looser than the RPO target", () => {
+    const env = { DB_RPO_SECONDS: "600" };
+    expect(withinTargets(computeBudget(synth(env).json, "s", loadConfig(env)))).toBe(false);
+  });
+});

@@ -1,0 +1,358 @@
+import { replicationPattern } from "../../infra/constructs/events";
+import { PAYMENT_FUNCTIONS } from "../../infra/constructs/payments-api";
+import { matches } from "./event-pattern";
+import {
+  FULL_ENV,
+  findResource,
+  inRegion,
+  policyStatements,
+  resourceList,
+  resources,
+  synth,
+  CUSTOM_ENV,
+} from "./helpers";
+
+const ROUTES = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) => f.route);
+
+describe("payment Lambdas", () => {
+  const { json } = synth(FULL_ENV);
+  const functions = resourceList(json, "aws_lambda_function").filter((f) =>
+    PAYMENT_FUNCTIONS.some((p) => f.function_name === `payments-${p.source}-dev`),
+  );
+
+  it("deploys every payment function in both regions with 1 GB on nodejs22.x", () => {
+    expect(inRegion(functions, "primary")).toHaveLength(PAYMENT_FUNCTIONS.length);
+    expect(inRegion(functions, "secondary")).toHaveLength(PAYMENT_FUNCTIONS.length);
+    for (const fn of functions) {
+      expect(fn).toMatchObject({
+        runtime: "nodejs22.x",
+        memory_size: 1024,
+        handler: "index.handler",
+        tracing_config: { mode: "Active" },
+      });
+    }
+  });
+
+  it("runs them in the private subnets with the Lambda security group", () => {
+    for (const fn of functions) {
+      const vpc = fn.vpc_config as { subnet_ids: string[]; security_group_ids: string[] };
+      const role = String(fn.provider).replace("aws.", "");
+      expect(vpc.subnet_ids).toEqual(
+        [0, 1, 2].map((i) => expect.stringContaining(`network-${role}_private-${i}_`)),
+      );
+      expect(vpc.security_group_ids).toEqual([
+        expect.stringContaining(`network-${role}_lambda-sg_`),
+      ]);
+    }
+  });
+
+  it("configures both regions identically but for region-specific values", () => {
+    const normalise = (fn: Record<string, unknown>) =>
+      JSON.parse(
+        JSON.stringify(fn)
+          .replace(/payments-(primary|secondary)_/g, "payments-ROLE_")
+          .replace(/network-(primary|secondary)_/g, "network-ROLE_")
+          .replace(/platform-key-(primary|secondary)_/g, "platform-key-ROLE_")
+          .replace(/events-(primary|secondary)_/g, "events-ROLE_")
+          .replace(/_[0-9A-F]{8}\b/g, "_HASH")
+          .replace(/aws\.(primary|secondary)/g, "aws.ROLE")
+          .replace(/"region-code":"(use1|usw2)"/g, '"region-code":"CODE"'),
+      );
+    for (const p of PAYMENT_FUNCTIONS) {
+      const [a, b] = functions.filter((f) => f.function_name === `payments-${p.source}-dev`);
+      delete a!["//"];
+      delete b!["//"];
+      expect(normalise(a!)).toEqual(normalise(b!));
+    }
+  });
+
+  it("reserves concurrency for the API functions when configured", () => {
+    const { json: reserved } = synth(CUSTOM_ENV);
+    const authorize = resourceList(reserved, "aws_lambda_function").filter(
+      (f) => f.function_name === "payments-authorize-dev",
+    );
+    expect(authorize.map((f) => f.reserved_concurrent_executions)).toEqual([50, 50]);
+    const relay = resourceList(reserved, "aws_lambda_function").find(
+      (f) => f.function_name === "payments-outbox-relay-dev",
+    )!;
+    expect(relay.reserved_concurrent_executions).toBeUndefined();
+  });
+
+  it("gives each function a KMS-encrypted log group with retention", () => {
+    for (const fn of functions) {
+      const group = resourceList(json, "aws_cloudwatch_log_group").find(
+        (g) => g.name === `/aws/lambda/${fn.function_name}` && g.provider === fn.provider,
+      );
+      expect(group).toMatchObject({ retention_in_days: 30 });
+      expect(String(group!.kms_key_id)).toContain("platform-key-");
+    }
+  });
+});
+
+describe("regional HTTP APIs", () => {
+  const { json } = synth(FULL_ENV);
+
+  it.each(["primary", "secondary"] as const)("serves every route in the %s region", (role) => {
+    const routes = inRegion(resourceList(json, "aws_apigatewayv2_route"), role).map(
+      (r) => r.route_key,
+    );
+    expect(routes.sort()).toEqual([...ROUTES].sort());
+    expect(ROUTES).toEqual(
+      expect.arrayContaining([
+        "POST /payments",
+        "GET /payments/{id}",
+        "POST /payments/{id}/capture",
+        "POST /payments/{id}/refund",
+        "GET /health",
+      ]),
+    );
+  });
+
+  it.each(["primary", "secondary"] as const)(
+    "throttles and writes access logs in the %s region",
+    (role) => {
+      const [stage] = inRegion(resourceList(json, "aws_apigatewayv2_stage"), role);
+      expect(stage).toMatchObject({
+        name: "$default",
+        auto_deploy: true,
+        default_route_settings: { throttling_rate_limit: 500, throttling_burst_limit: 1000 },
+      });
+      const logs = stage!.access_log_settings as { destination_arn: string; format: string };
+      expect(logs.destination_arn).toContain(`payments-${role}_access-logs`);
+      expect(JSON.parse(logs.format)).toMatchObject({
+        status: "$context.status",
+        routeKey: "$context.routeKey",
+      });
+    },
+  );
+
+  it("gives each region api.<domain> with a DNS-validated certificate", () => {
+    for (const role of ["primary", "secondary"] as const) {
+      const [cert] = inRegion(resourceList(json, "aws_acm_certificate"), role);
+      expect(cert).toMatchObject({
+        domain_name: "api.pay.acme-payments.io",
+        validation_method: "DNS",
+      });
+      const [domain] = inRegion(resourceList(json, "aws_apigatewayv2_domain_name"), role);
+      expect(domain).toMatchObject({
+        domain_name: "api.pay.acme-payments.io",
+        domain_name_configuration: { endpoint_type: "REGIONAL", security_policy: "TLS_1_2" },
+      });
+      expect(inRegion(resourceList(json, "aws_acm_certificate_validation"), role)).toHaveLength(1);
+    }
+  });
+
+  it("has no custom domain without a domain", () => {
+    const { json: plain } = synth();
+    expect(resourceList(plain, "aws_apigatewayv2_domain_name")).toHaveLength(0);
+    expect(resourceList(plain, "aws_route53_zone")).toHaveLength(0);
+    expect(resourceList(plain, "aws_apigatewayv2_api")).toHaveLength(2);
+  });
+});
+
+describe("Route 53", () => {
+  const { json } = synth(FULL_ENV);
+
+  it("hosts a public zone for the domain", () => {
+    expect(resourceList(json, "aws_route53_zone")).toEqual([
+      expect.objectContaining({ name: "pay.acme-payments.io" }),
+    ]);
+  });
+
+  it("checks each region's /health over HTTPS every 10 s with the configured threshold", () => {
+    const checks = resourceList(json, "aws_route53_health_check");
+    expect(checks).toHaveLength(2);
+    for (const check of checks) {
+      expect(check).toMatchObject({
+        type: "HTTPS",
+        resource_path: "/health",
+        port: 443,
+        request_interval: 10,
+        failure_threshold: 3,
+      });
+      expect(String(check.fqdn)).toMatch(
+        /replace\(aws_apigatewayv2_api\.payments-(primary|secondary)_api_.*\.api_endpoint, "https:\/\/", ""\)/,
+      );
+    }
+    const { json: lenient } = synth(CUSTOM_ENV);
+    expect(
+      resourceList(lenient, "aws_route53_health_check").map((c) => c.failure_threshold),
+    ).toEqual([5, 5]);
+  });
+
+  it("routes api.<domain> PRIMARY to us-east-1 and SECONDARY to us-west-2, each with its health check", () => {
+    const records = resources(json, "aws_route53_record");
+    const failover = Object.entries(records).filter(([, r]) => r.failover_routing_policy);
+    expect(failover).toHaveLength(2);
+    const byType = Object.fromEntries(
+      failover.map(([name, r]) => [
+        (r.failover_routing_policy as { type: string }).type,
+        { name, r },
+      ]),
+    );
+    expect(byType.PRIMARY!.r).toMatchObject({
+      name: "api.pay.acme-payments.io",
+      type: "A",
+      set_identifier: "primary",
+    });
+    expect(String((byType.PRIMARY!.r.alias as { name: string }).name)).toContain(
+      "payments-primary_domain",
+    );
+    expect(String(byType.PRIMARY!.r.health_check_id)).toContain("routing_primary-health");
+    expect(String((byType.SECONDARY!.r.alias as { name: string }).name)).toContain(
+      "payments-secondary_domain",
+    );
+    expect(String(byType.SECONDARY!.r.health_check_id)).toContain("routing_secondary-health");
+    for (const { r } of Object.values(byType)) {
+      expect((r.lifecycle as { ignore_changes: string[] }).ignore_changes).toEqual([
+        "alias",
+        "health_check_id",
+      ]);
+    }
+  });
+
+  it.each([["example.com"], ["pay.example.org"], ["api.example.net"]])(
+    "rejects %s as DOMAIN_NAME",
+    (domain) => {
+      expect(() => synth({ DOMAIN_NAME: domain })).toThrow(/Route 53 rejects them/);
+    },
+  );
+});
+
+describe("EventBridge", () => {
+  const { json } = synth(FULL_ENV);
+
+  it("has a custom bus of the same name in each region", () => {
+    const buses = resourceList(json, "aws_cloudwatch_event_bus");
+    expect(buses.map((b) => [b.provider, b.name])).toEqual([
+      ["aws.primary", "payments-events-dev"],
+      ["aws.secondary", "payments-events-dev"],
+    ]);
+  });
+
+  it.each([
+    ["primary", "us-east-1", "secondary"],
+    ["secondary", "us-west-2", "primary"],
+  ] as const)(
+    "replicates from the %s region to the other region's bus with a role, a DLQ and retries",
+    (role, region, peer) => {
+      const rule = findResource(
+        json,
+        "aws_cloudwatch_event_rule",
+        `event-replication_${role}-rule`,
+      );
+      expect(rule.provider).toBe(`aws.${role}`);
+      expect(JSON.parse(String(rule.event_pattern))).toEqual(replicationPattern(region));
+      const target = findResource(
+        json,
+        "aws_cloudwatch_event_target",
+        `event-replication_${role}-target`,
+      );
+      expect(String(target.arn)).toContain(`events-${peer}_bus`);
+      expect(target.retry_policy).toEqual({
+        maximum_event_age_in_seconds: 86400,
+        maximum_retry_attempts: 185,
+      });
+      expect(String((target.dead_letter_config as { arn: string }).arn)).toContain(
+        `events-${role}_dlq`,
+      );
+      expect(String(target.role_arn)).toContain(`event-replication_${role}-role`);
+      expect(policyStatements(json, `event-replication_${role}-permissions`)).toEqual([
+        {
+          actions: ["events:PutEvents"],
+          resources: [expect.stringContaining(`events-${peer}_bus`)],
+        },
+      ]);
+    },
+  );
+
+  it("replicates payments.* and dr.* published locally and never sends a replicated event back", () => {
+    const east = replicationPattern("us-east-1") as never;
+    const west = replicationPattern("us-west-2") as never;
+    const event = (detailType: string, originRegion: string) => ({
+      "detail-type": detailType,
+      source: "payments",
+      detail: { eventId: "e-1", originRegion },
+    });
+    expect(matches(east, event("payments.authorized", "us-east-1"))).toBe(true);
+    expect(matches(east, event("dr.failover.completed", "us-east-1"))).toBe(true);
+    // The copy now on the west bus still names its origin: the west rule ignores it.
+    expect(matches(west, event("payments.authorized", "us-east-1"))).toBe(false);
+    expect(matches(west, event("payments.captured", "us-west-2"))).toBe(true);
+    expect(matches(east, event("payments.captured", "us-west-2"))).toBe(false);
+    // Only the critical families.
+    expect(matches(east, event("inventory.updated", "us-east-1"))).toBe(false);
+    expect(matches(east, { "detail-type": "payments.authorized", detail: {} })).toBe(false);
+  });
+
+  it("encrypts each dead-letter queue with the region's CMK and only lets its rule send to it", () => {
+    for (const role of ["primary", "secondary"] as const) {
+      const dlq = findResource(json, "aws_sqs_queue", `events-${role}_dlq`);
+      expect(String(dlq.kms_master_key_id)).toContain(`platform-key-${role}`);
+      const [statement] = policyStatements(json, `event-replication_${role}-dlq-permissions`);
+      expect(statement).toMatchObject({
+        actions: ["sqs:SendMessage"],
+        principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+        condition: [
+          {
+            test: "ArnEquals",
+            variable: "aws:SourceArn",
+            values: [expect.stringContaining(`event-replication_${role}-rule`)],
+          },
+        ],
+      });
+    }
+  });
+
+  it("offers a global endpoint over both buses as an option", () => {
+    expect(resourceList(json, "aws_cloudwatch_event_endpoint")).toHaveLength(0);
+    const { json: withEndpoint } = synth(CUSTOM_ENV);
+    const [endpoint] = resourceList(withEndpoint, "aws_cloudwatch_event_endpoint");
+    expect(endpoint).toMatchObject({ replication_config: { state: "ENABLED" } });
+    expect(endpoint!.event_bus).toHaveLength(2);
+    const routing = endpoint!.routing_config as {
+      failover_config: { secondary: { route: string }; primary: { health_check: string } };
+    };
+    expect(routing.failover_config.secondary.route).toBe("us-west-2");
+    expect(routing.failover_config.primary.health_check).toContain("routing_primary-health");
+  });
+});
+
+describe("payment function permissions", () => {
+  const { json } = synth(FULL_ENV);
+  const actionsOf = (fn: string) =>
+    policyStatements(json, `payments-primary_${fn}_permissions`).flatMap((s) =>
+      (s.actions ?? []).map((a) => `${a} ${(s.resources ?? []).join(",")}`),
+    );
+
+  it("lets authorize write idempotency records and sessions, publish and read the flag", () => {
+    const actions = actionsOf("authorize");
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^dynamodb:PutItem arn:aws:dynamodb:us-east-1:.*:table\/payments-idempotency-dev$/,
+        ),
+        expect.stringMatching(
+          /^dynamodb:UpdateItem arn:aws:dynamodb:us-east-1:.*:table\/payments-sessions-dev$/,
+        ),
+        expect.stringMatching(
+          /^dynamodb:GetItem arn:aws:dynamodb:us-east-1:.*:table\/payments-control-dev$/,
+        ),
+        expect.stringMatching(/^events:PutEvents .*events-primary_bus/),
+        expect.stringMatching(
+          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/\*$/,
+        ),
+      ]),
+    );
+  });
+
+  it("gives reads no DynamoDB access and the relay only the flag and the bus", () => {
+    expect(actionsOf("get-payment").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
+    const relay = actionsOf("outbox-relay");
+    expect(relay.filter((a) => a.startsWith("dynamodb:"))).toEqual([
+      expect.stringMatching(/^dynamodb:GetItem .*payments-control-dev$/),
+    ]);
+    expect(relay).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
+    expect(actionsOf("capture").some((a) => a.includes("sessions"))).toBe(false);
+  });
+});
