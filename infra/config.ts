@@ -72,6 +72,12 @@ export interface FailoverConfig {
   readonly rpoTargetSeconds: number;
 }
 
+export interface DrillConfig {
+  /** When the monthly drill runs (EventBridge schedule expression, UTC). */
+  readonly schedule: string;
+  readonly enabled: boolean;
+}
+
 export interface StateBackendConfig {
   readonly bucket: string;
   readonly key: string;
@@ -93,6 +99,7 @@ export interface Config {
   readonly payments: PaymentsConfig;
   readonly routing: RoutingConfig;
   readonly failover: FailoverConfig;
+  readonly drills: DrillConfig;
   /** Also deploy an EventBridge global endpoint over both buses (documented option). */
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state; undefined keeps Terraform's local backend. */
@@ -302,6 +309,16 @@ export function loadConfig(env: Env = process.env): Config {
     },
     routing: routingConfig(env),
     failover: failoverConfig(env),
+    drills: {
+      schedule: text(
+        env,
+        "DRILL_SCHEDULE",
+        "cron(0 15 ? * TUE#2 *)",
+        /^cron\([^()]+\)$/,
+        "an AWS cron expression such as cron(0 15 ? * TUE#2 *) (second Tuesday, 15:00 UTC)",
+      ),
+      enabled: bool(env, "DRILLS_ENABLED", true),
+    },
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     stateBackend: stateBackendConfig(env, secondary.region),
   };

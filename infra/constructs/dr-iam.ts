@@ -43,6 +43,8 @@ export interface DrIamProps {
   readonly controlTableName: string;
   /** Workflow names (state machines), identical in both regions. */
   readonly stateMachineNames: string[];
+  /** The drill runbook's SSM document name, identical in both regions. */
+  readonly drillDocumentName: string;
   /** DR task function names, identical in both regions. */
   readonly functionNames: string[];
   readonly primary: DrRegionResources;
@@ -179,6 +181,14 @@ function arns(props: DrIamProps) {
     topics: both.map((r) => r.alertTopicArn),
     buses: both.map((r) => r.eventBusArn),
     keys: both.map((r) => r.platformKeyArn),
+    drills: both.map(
+      (r) =>
+        `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${props.drillDocumentName}:*`,
+    ),
+    drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
+    automationRoles: both.map(
+      (r) => `arn:aws:iam::${accountId}:role/${naming.name("iamRole", "dr-automation", r.region)}`,
+    ),
     logGroups: both.flatMap((r) => [
       ...props.functionNames.map(
         (n) => `arn:aws:logs:${r.region}:${accountId}:log-group:/aws/lambda/${n}:*`,
@@ -268,6 +278,19 @@ export function drAutomationStatements(
       sid: "TaskLogs",
       actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
       resources: a.logGroups,
+    },
+    {
+      sid: "StartDrills",
+      actions: ["ssm:StartAutomationExecution"],
+      resources: a.drills,
+    },
+    {
+      sid: "RunDrillsAsThisRole",
+      actions: ["iam:PassRole"],
+      resources: a.automationRoles,
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
+      ],
     },
     {
       sid: "AssumeEitherRegionsAutomation",
@@ -375,6 +398,28 @@ export function operatorStatements(props: DrIamProps): Statement[] {
         "route53:GetHealthCheckStatus",
       ],
       resources: ["*"],
+    },
+    {
+      sid: "RunDrills",
+      actions: ["ssm:StartAutomationExecution"],
+      resources: a.drills,
+    },
+    {
+      sid: "WatchDrills",
+      actions: [
+        "ssm:GetAutomationExecution",
+        "ssm:DescribeAutomationStepExecutions",
+        "ssm:StopAutomationExecution",
+      ],
+      resources: a.drillExecutions,
+    },
+    {
+      sid: "RunDrillsAsAutomation",
+      actions: ["iam:PassRole"],
+      resources: a.automationRoles,
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
+      ],
     },
     { sid: "ReadFlag", actions: ["dynamodb:GetItem"], resources: a.controlTables },
     { sid: "ReadEndpoints", actions: ["ssm:GetParameter"], resources: a.parameters },

@@ -59,6 +59,20 @@ export function renderAsl(
   } catch (error) {
     throw new AslRenderError(`the definition is not valid JSON: ${(error as Error).message}`);
   }
+  // Values land inside JSON strings; Terraform tokens (${TfToken[...]}) pass through unchanged.
+  return renderPlaceholders(text, substitutions, (value) => JSON.stringify(value).slice(1, -1));
+}
+
+/**
+ * Replaces every `${Name}` of `text` with `escape(substitutions[Name])`; throws AslRenderError
+ * naming every placeholder without a substitution, every substitution without a placeholder,
+ * every empty value and any malformed placeholder. Shared by the workflows and the runbooks.
+ */
+export function renderPlaceholders(
+  text: string,
+  substitutions: Readonly<Record<string, string>>,
+  escape: (value: string) => string,
+): string {
   const malformed = [...text.matchAll(ANY_PLACEHOLDER)]
     .map((m) => m[0])
     .filter((p) => !new RegExp(`^${PLACEHOLDER.source}$`).test(p));
@@ -83,10 +97,7 @@ export function renderAsl(
     empty.length > 0 ? `substitution(s) with an empty value: ${empty.join(", ")}` : "",
   ].filter((p) => p !== "");
   if (problems.length > 0) throw new AslRenderError(problems.join("; "));
-  // Values land inside JSON strings; Terraform tokens (${TfToken[...]}) pass through unchanged.
-  return text.replace(PLACEHOLDER, (_, name: string) =>
-    JSON.stringify(substitutions[name]).slice(1, -1),
-  );
+  return text.replace(PLACEHOLDER, (_, name: string) => escape(substitutions[name] as string));
 }
 
 export interface PollBounds {

@@ -15,6 +15,7 @@ import { Backup } from "../constructs/backup";
 import { GlobalDatabase } from "../constructs/database";
 import type { RegionalCluster } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
+import { DRILL_RUNBOOK, Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
 import { PlatformKey } from "../constructs/keys";
 import { Network } from "../constructs/network";
@@ -383,6 +384,7 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       controlTableName: this.tables.control.name,
       stateMachineNames: DR_WORKFLOWS.map((w) => this.naming.name("stateMachine", w)),
+      drillDocumentName: this.naming.name("ssmDocument", DRILL_RUNBOOK),
       functionNames: [...DR_TASKS, "prober"].map((t) =>
         this.naming.name("lambdaFunction", `dr-${t}`),
       ),
@@ -436,6 +438,20 @@ export class PaymentsDrStack extends TerraformStack {
       controlTableArn: this.tables.control.replicaArn,
       metricsNamespace: METRICS.namespace,
     });
+    const drillRegion = (parts: RegionalParts) => ({
+      provider: parts.provider,
+      region: parts.config.region,
+      automationRole: this.drIam.automationRoles[parts.role],
+      alertTopicArn: parts.alerts.topic.arn,
+    });
+    new Drills(this, "drills", {
+      naming: this.naming,
+      drills: config.drills,
+      globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
+      primary: drillRegion(this.primary),
+      secondary: drillRegion(this.secondary),
+    });
+
     // The fencing flag starts out naming the primary; from then on only the orchestrator
     // writes it, so Terraform ignores its later values.
     new DynamodbTableItem(this, "active-region-flag", {

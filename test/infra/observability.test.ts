@@ -302,6 +302,31 @@ describe("DR IAM", () => {
     ).toEqual([{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["PaymentsDR"] }]);
   });
 
+  it("lets automation start the drill runbook and pass itself to SSM, nothing wider", () => {
+    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
+    expect(statements.find((s) => s.sid === "StartDrills")).toMatchObject({
+      actions: ["ssm:StartAutomationExecution"],
+      resources: [
+        expect.stringMatching(
+          /^arn:aws:ssm:us-east-1:.*:automation-definition\/payments-dr-drill-dev:\*$/,
+        ),
+        expect.stringMatching(
+          /^arn:aws:ssm:us-west-2:.*:automation-definition\/payments-dr-drill-dev:\*$/,
+        ),
+      ],
+    });
+    expect(statements.find((s) => s.sid === "RunDrillsAsThisRole")).toMatchObject({
+      actions: ["iam:PassRole"],
+      resources: [
+        expect.stringMatching(/:role\/payments-dr-automation-use1-dev$/),
+        expect.stringMatching(/:role\/payments-dr-automation-usw2-dev$/),
+      ],
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
+      ],
+    });
+  });
+
   it("builds both regions' automation roles in their own region's provider", () => {
     expect(inRegion(resourceList(json, "aws_iam_role"), "secondary").map((r) => r.name)).toContain(
       "payments-dr-automation-usw2-dev",

@@ -1,0 +1,36 @@
+"""Starts a payments-dr workflow in a region and waits for it to end (aws:executeScript, python3.11).
+
+Idempotent: the execution name is fixed per drill step, so a retried step watches the run it
+already started instead of starting a second one.
+"""
+import json
+import time
+import boto3
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+def run_workflow(events, context):
+    region = events["Region"]
+    sfn = boto3.client("stepfunctions", region_name=region)
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    machine = events["StateMachinePrefix"] + events["Workflow"] + "-" + events["Suffix"]
+    machine_arn = "arn:aws:states:" + region + ":" + account + ":stateMachine:" + machine
+    name = events["ExecutionName"]
+    execution_arn = "arn:aws:states:" + region + ":" + account + ":execution:" + machine + ":" + name
+    body = {"targetRegion": region, "reason": "scheduled DR drill " + name, "trigger": "drill"}
+    started = time.time()
+    try:
+        sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(body))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        pass  # a retried step watches the run it already started
+    deadline = started + int(events["TimeoutSeconds"])
+    while True:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        if status in TERMINAL:
+            break
+        if time.time() > deadline:
+            raise Exception(machine + " still " + status + " after " + str(events["TimeoutSeconds"]) + " s: " + execution_arn)
+        time.sleep(5)
+    if status != "SUCCEEDED":
+        raise Exception(machine + " ended " + status + ": " + execution_arn)
+    return {"ExecutionArn": execution_arn, "Status": status, "Seconds": int(time.time() - started)}

@@ -1,0 +1,317 @@
+import { parse } from "yaml";
+import { validateInput } from "../../functions/dr/validate-input/core";
+import { placeholdersOf } from "../../infra/lib/asl";
+import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
+import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
+import { CUSTOM_ENV, resourceList, synth } from "../infra/helpers";
+import { hasPython, runStep } from "./python";
+
+type Step = {
+  name: string;
+  action: string;
+  onFailure?: string;
+  nextStep?: string;
+  isEnd?: boolean;
+  inputs: Record<string, unknown>;
+  outputs?: Array<{ Name: string }>;
+};
+type Document = {
+  schemaVersion: string;
+  assumeRole: string;
+  parameters: Record<string, { type: string; default?: unknown; allowedValues?: string[] }>;
+  mainSteps: Step[];
+};
+
+const SUBSTITUTIONS = {
+  EnvironmentSuffix: "dev",
+  PrimaryRegion: "us-east-1",
+  SecondaryRegion: "us-west-2",
+  ParameterPrefix: "/payments/dev",
+  GlobalClusterIdentifier: "payments-global-dev",
+  StateMachinePrefix: "payments-",
+  AutomationRoleArn: "arn:aws:iam::123456789012:role/payments-dr-automation-usw2-dev",
+  AlertTopicArn: "arn:aws:sns:us-west-2:123456789012:payments-alerts-dev",
+};
+
+const ACTIONS = new Set(["aws:executeScript", "aws:executeAwsApi", "aws:sleep", "aws:branch"]);
+
+describe("the DR drill runbook", () => {
+  const text = renderRunbook("dr-drill", SUBSTITUTIONS);
+  const doc = parse(text) as Document;
+  const names = doc.mainSteps.map((s) => s.name);
+
+  it("is an SSM Automation document (schema 0.3) that runs as the DR automation role", () => {
+    expect(doc.schemaVersion).toBe("0.3");
+    expect(doc.assumeRole).toBe("{{ AutomationAssumeRole }}");
+    expect(doc.parameters.AutomationAssumeRole!.default).toBe(SUBSTITUTIONS.AutomationRoleArn);
+    expect(doc.parameters.Workflow!.allowedValues).toEqual(["switchover", "failover"]);
+    expect(doc.parameters.Workflow!.default).toBe("switchover");
+  });
+
+  it("moves to the secondary, holds, fails back and reports, paging on any failure", () => {
+    expect(names).toEqual([
+      "CheckReadiness",
+      "AnnounceStart",
+      "MoveToSecondary",
+      "Hold",
+      "ShouldFailBack",
+      "FailBackToPrimary",
+      "Report",
+      "PageOnCall",
+    ]);
+    expect(new Set(names).size).toBe(names.length);
+    for (const step of doc.mainSteps) {
+      expect(ACTIONS.has(step.action)).toBe(true);
+      for (const target of [step.onFailure, step.nextStep].filter(Boolean)) {
+        expect(names).toContain(String(target).replace(/^step:/, ""));
+      }
+    }
+    for (const name of [
+      "CheckReadiness",
+      "AnnounceStart",
+      "MoveToSecondary",
+      "FailBackToPrimary",
+    ]) {
+      expect(doc.mainSteps.find((s) => s.name === name)!.onFailure).toBe("step:PageOnCall");
+    }
+  });
+
+  it("refers only to its own parameters, automation variables and earlier step outputs", () => {
+    const outputs = new Set(
+      doc.mainSteps.flatMap((s) => (s.outputs ?? []).map((o) => `${s.name}.${o.Name}`)),
+    );
+    const references = [...text.matchAll(/\{\{\s*([\w:.]+)\s*\}\}/g)].map((m) => m[1]!);
+    expect(references.length).toBeGreaterThan(5);
+    for (const reference of references) {
+      const known =
+        reference in doc.parameters ||
+        reference.startsWith("automation:") ||
+        outputs.has(reference);
+      expect({ reference, known }).toEqual({ reference, known: true });
+    }
+  });
+
+  it("inlines each script and leaves no placeholder behind", () => {
+    expect(placeholdersOf(readRunbook("dr-drill"))).toEqual(Object.keys(SUBSTITUTIONS).sort());
+    expect(text).not.toMatch(/\$\{/);
+    const script = doc.mainSteps.find((s) => s.name === "MoveToSecondary")!.inputs.Script;
+    expect(String(script)).toContain("def run_workflow(events, context):");
+  });
+
+  it("rejects a value that would break the YAML", () => {
+    expect(() => renderRunbook("dr-drill", { ...SUBSTITUTIONS, EnvironmentSuffix: 'x"y' })).toThrow(
+      /may not contain quotes or line breaks/,
+    );
+  });
+});
+
+const pythonIt = hasPython() || process.env.CI === "true" ? it : it.skip;
+
+describe("the drill's Python steps", () => {
+  const run = {
+    Region: "us-west-2",
+    Workflow: "switchover",
+    StateMachinePrefix: "payments-",
+    Suffix: "dev",
+    ExecutionName: "drill-1234-out",
+    TimeoutSeconds: 540,
+  };
+  const identity = { "sts.get_caller_identity": { Account: "123456789012" } };
+
+  pythonIt(
+    "starts the workflow in the target region with an input the workflow accepts",
+    async () => {
+      const result = runStep("RunWorkflow", "run_workflow", run, {
+        ...identity,
+        "stepfunctions.start_execution": {},
+        "stepfunctions.describe_execution": [
+          { status: "RUNNING" },
+          { status: "RUNNING" },
+          { status: "SUCCEEDED" },
+        ],
+      });
+      expect(result.error).toBeUndefined();
+      expect(result.ok).toMatchObject({
+        Status: "SUCCEEDED",
+        ExecutionArn:
+          "arn:aws:states:us-west-2:123456789012:execution:payments-switchover-dev:drill-1234-out",
+      });
+      const start = result.calls.find((c) => c.call === "stepfunctions.start_execution")!;
+      expect(start.region).toBe("us-west-2");
+      expect(start.args).toMatchObject({
+        stateMachineArn:
+          "arn:aws:states:us-west-2:123456789012:stateMachine:payments-switchover-dev",
+        name: "drill-1234-out",
+      });
+      expect(
+        result.calls.filter((c) => c.call === "stepfunctions.describe_execution"),
+      ).toHaveLength(3);
+      const accepted = await validateInput(
+        {
+          workflow: "switchover",
+          input: JSON.parse(String(start.args.input)),
+          context: {
+            executionId: "x",
+            executionName: "drill-1234-out",
+            startTime: "2026-11-25T15:00:00Z",
+            stateMachineArn: "sm",
+          },
+        },
+        new FakeWorld().deps(WEST),
+      );
+      expect(accepted.request).toMatchObject({
+        workflow: "switchover",
+        trigger: "drill",
+        targetRegion: WEST,
+      });
+    },
+  );
+
+  pythonIt("watches the run it already started when the step is retried", () => {
+    const result = runStep("RunWorkflow", "run_workflow", run, {
+      ...identity,
+      "stepfunctions.start_execution": { raise: "ExecutionAlreadyExists" },
+      "stepfunctions.describe_execution": { status: "SUCCEEDED" },
+    });
+    expect(result.ok).toMatchObject({ Status: "SUCCEEDED" });
+    expect(result.calls.filter((c) => c.call === "stepfunctions.start_execution")).toHaveLength(1);
+  });
+
+  pythonIt("fails the step when the workflow does not succeed", () => {
+    const result = runStep("RunWorkflow", "run_workflow", run, {
+      ...identity,
+      "stepfunctions.start_execution": {},
+      "stepfunctions.describe_execution": { status: "FAILED" },
+    });
+    expect(result.error).toBe(
+      "payments-switchover-dev ended FAILED: arn:aws:states:us-west-2:123456789012:execution:payments-switchover-dev:drill-1234-out",
+    );
+  });
+
+  pythonIt("fails the step when the workflow outlives the step's bound", () => {
+    const result = runStep(
+      "RunWorkflow",
+      "run_workflow",
+      { ...run, TimeoutSeconds: -1 },
+      {
+        ...identity,
+        "stepfunctions.start_execution": {},
+        "stepfunctions.describe_execution": { status: "RUNNING" },
+      },
+    );
+    expect(result.error).toMatch(/^payments-switchover-dev still RUNNING after -1 s/);
+  });
+
+  const readiness = {
+    PrimaryRegion: "us-east-1",
+    SecondaryRegion: "us-west-2",
+    ParameterPrefix: "/payments/dev",
+    GlobalClusterIdentifier: "payments-global-dev",
+  };
+  const healthyCluster = {
+    GlobalClusters: [
+      {
+        Status: "available",
+        GlobalClusterMembers: [
+          {
+            DBClusterArn: "arn:aws:rds:us-east-1:123456789012:cluster:payments-db-use1-dev",
+            IsWriter: true,
+          },
+          {
+            DBClusterArn: "arn:aws:rds:us-west-2:123456789012:cluster:payments-db-usw2-dev",
+            IsWriter: false,
+          },
+        ],
+      },
+    ],
+  };
+
+  pythonIt("starts a drill only when the primary is active and the only writer", () => {
+    const ok = runStep("CheckReadiness", "check_readiness", readiness, {
+      "ssm.get_parameter": { Parameter: { Value: "us-east-1" } },
+      "rds.describe_global_clusters": healthyCluster,
+    });
+    expect(ok.ok).toEqual({
+      ActiveRegion: "us-east-1",
+      Writer: "arn:aws:rds:us-east-1:123456789012:cluster:payments-db-use1-dev",
+    });
+    expect(ok.calls.map((c) => [c.call, c.region])).toEqual([
+      ["ssm.get_parameter", "us-west-2"],
+      ["rds.describe_global_clusters", "us-west-2"],
+    ]);
+  });
+
+  pythonIt("rejects a drill while the secondary is still active", () => {
+    const refused = runStep("CheckReadiness", "check_readiness", readiness, {
+      "ssm.get_parameter": { Parameter: { Value: "us-west-2" } },
+    });
+    expect(refused.error).toBe(
+      "drill refused: the active region is us-west-2, not us-east-1; fail back first",
+    );
+  });
+
+  pythonIt("rejects a drill when the writer is not in the primary region", () => {
+    const moved = JSON.parse(JSON.stringify(healthyCluster)) as typeof healthyCluster;
+    moved.GlobalClusters[0]!.GlobalClusterMembers[0]!.IsWriter = false;
+    moved.GlobalClusters[0]!.GlobalClusterMembers[1]!.IsWriter = true;
+    const refused = runStep("CheckReadiness", "check_readiness", readiness, {
+      "ssm.get_parameter": { Parameter: { Value: "us-east-1" } },
+      "rds.describe_global_clusters": moved,
+    });
+    expect(refused.error).toMatch(/^drill refused: expected one writer in us-east-1/);
+  });
+});
+
+describe("drill infrastructure", () => {
+  const { json } = synth();
+
+  it("installs the drill as an Automation document in both regions", () => {
+    const documents = resourceList(json, "aws_ssm_document");
+    expect(documents.map((d) => [d.provider, d.name, d.document_type, d.document_format])).toEqual([
+      ["aws.primary", "payments-dr-drill-dev", "Automation", "YAML"],
+      ["aws.secondary", "payments-dr-drill-dev", "Automation", "YAML"],
+    ]);
+    for (const document of documents) {
+      const content = parse(String(document.content)) as Document;
+      expect(content.mainSteps).toHaveLength(8);
+      const role = String(document.provider).replace("aws.", "");
+      expect(String(content.parameters.AutomationAssumeRole!.default)).toContain(
+        `dr-iam_${role}-automation_`,
+      );
+    }
+  });
+
+  it("runs it monthly from the secondary region as the DR role, unless disabled", () => {
+    const rule = resourceList(json, "aws_cloudwatch_event_rule").find(
+      (r) => r.name === "payments-dr-drill-usw2-dev",
+    )!;
+    expect(rule).toMatchObject({
+      provider: "aws.secondary",
+      schedule_expression: "cron(0 15 ? * TUE#2 *)",
+      state: "ENABLED",
+    });
+    const target = resourceList(json, "aws_cloudwatch_event_target").find(
+      (t) => t.target_id === "dr-drill",
+    )!;
+    expect(String(target.arn)).toMatch(
+      /^\$\{replace\(aws_ssm_document\.drills_secondary-document_\w+\.arn, ":document\/", ":automation-definition\/"\)\}:\$DEFAULT$/,
+    );
+    expect(JSON.parse(String(target.input))).toEqual({
+      Workflow: ["switchover"],
+      FailBack: ["true"],
+    });
+    const { json: off } = synth({
+      ...CUSTOM_ENV,
+      DRILLS_ENABLED: "false",
+      DRILL_SCHEDULE: "cron(0 9 ? * MON#1 *)",
+    });
+    expect(
+      resourceList(off, "aws_cloudwatch_event_rule").find(
+        (r) => r.name === "payments-dr-drill-usw2-dev",
+      ),
+    ).toMatchObject({
+      state: "DISABLED",
+      schedule_expression: "cron(0 9 ? * MON#1 *)",
+    });
+  });
+});
