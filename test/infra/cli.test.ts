@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { targetsFor } from "../../infra/targets";
@@ -44,5 +45,30 @@ describe("npm run targets", () => {
       "-target=aws_vpc.network-secondary_vpc_2",
       "-target=aws_route.peering_accepter-route-0_3",
     ]);
+  });
+});
+
+describe("npm run plan:offline without terraform", () => {
+  it("fails plainly, saying terraform is missing", () => {
+    const bin = mkdtempSync(join(tmpdir(), "no-terraform-"));
+    try {
+      // Only node on PATH: no terraform.
+      symlinkSync(process.execPath, join(bin, "node"));
+      const result = spawnSync(
+        join(__dirname, "../../node_modules/.bin/tsx"),
+        ["infra/plan-offline.ts"],
+        {
+          cwd: join(__dirname, "../.."),
+          env: { PATH: bin, HOME: process.env.HOME },
+          encoding: "utf8",
+        },
+      );
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        "plan:offline needs terraform (>= 1.10) on PATH and found none: install it from https://developer.hashicorp.com/terraform/install",
+      );
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
