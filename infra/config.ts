@@ -100,6 +100,8 @@ export interface Config {
   readonly routing: RoutingConfig;
   readonly failover: FailoverConfig;
   readonly drills: DrillConfig;
+  /** Deploy AWS Config rules for DR readiness (needs a Config recorder in each region). */
+  readonly readinessRules: boolean;
   /** Also deploy an EventBridge global endpoint over both buses (documented option). */
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state; undefined keeps Terraform's local backend. */
@@ -320,6 +322,7 @@ export function loadConfig(env: Env = process.env): Config {
       enabled: bool(env, "DRILLS_ENABLED", true),
     },
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
+    readinessRules: bool(env, "DR_READINESS_RULES", false),
     stateBackend: stateBackendConfig(env, secondary.region),
   };
 }

@@ -37,6 +37,7 @@ import {
 import { PaymentsApi } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
+import { Readiness } from "../constructs/readiness";
 import { GlobalTables } from "../constructs/tables";
 import { Naming } from "../naming";
 
@@ -353,6 +354,19 @@ export class PaymentsDrStack extends TerraformStack {
       primary: services(this.primary, this.secondary),
       secondary: services(this.secondary, this.primary),
     };
+    for (const parts of [this.primary, this.secondary]) {
+      new Readiness(this, `readiness-${parts.role}`, {
+        provider: parts.provider,
+        naming: this.naming,
+        region: parts.config.region,
+        functionNames: [
+          ...Object.values(apis[parts.role].functions).map((f) => f.functionName),
+          ...[...DR_TASKS, "prober"].map((t) => this.naming.name("lambdaFunction", `dr-${t}`)),
+        ],
+        backupRetentionDays: config.backup.retentionDays,
+        configRules: config.readinessRules,
+      });
+    }
     new OverviewDashboard(this, "overview", {
       provider: this.secondary.provider,
       naming: this.naming,

@@ -23,7 +23,15 @@ if (!version && !mustRun) {
 const planIt = version || mustRun ? it : it.skip;
 
 describe("the commands on a synthesized stack", () => {
-  const env = { ...FULL_ENV, ENVIRONMENT_SUFFIX: "e2e", TF_STATE_BUCKET: "acme-tf-state" };
+  // Every optional resource on (domain, email, global endpoint, Config rules, S3 backend), so
+  // the plan covers all of them; automatic mode keeps the default RTO budget.
+  const env = {
+    ...FULL_ENV,
+    ENVIRONMENT_SUFFIX: "e2e",
+    EVENTS_GLOBAL_ENDPOINT: "true",
+    DR_READINESS_RULES: "true",
+    TF_STATE_BUCKET: "acme-tf-state",
+  };
   let scratch: string;
   let outdir: string;
   let synthOutput: string;

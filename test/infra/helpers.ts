@@ -41,6 +41,7 @@ export const CUSTOM_ENV = {
   PROBE_ALARM_PERIODS: "6",
   FAILOVER_MODE: "approval",
   FAILOVER_APPROVAL_TIMEOUT_MINUTES: "25",
+  DR_READINESS_RULES: "true",
 } as const;
 
 export interface Synthesized {

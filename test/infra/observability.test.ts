@@ -333,3 +333,46 @@ describe("DR IAM", () => {
     );
   });
 });
+
+describe("DR readiness", () => {
+  it("groups every payments and DR trace in an X-Ray group per region", () => {
+    const { json } = synth(FULL_ENV);
+    const groups = resourceList(json, "aws_xray_group");
+    expect(groups.map((g) => [g.provider, g.group_name])).toEqual([
+      ["aws.primary", "payments-dr-dev"],
+      ["aws.secondary", "payments-dr-dev"],
+    ]);
+    for (const name of [
+      "payments-authorize-dev",
+      "payments-dr-promote-dev",
+      "payments-dr-prober-dev",
+    ]) {
+      expect(String(groups[0]!.filter_expression)).toContain(`service("${name}")`);
+    }
+    expect(resourceList(json, "aws_config_config_rule")).toHaveLength(0);
+  });
+
+  it("adds AWS Config rules for PITR, encryption and backup coverage when asked", () => {
+    const { json } = synth(CUSTOM_ENV);
+    const rules = resourceList(json, "aws_config_config_rule");
+    expect(
+      inRegion(rules, "primary")
+        .map((r) => (r.source as { source_identifier: string }).source_identifier)
+        .sort(),
+    ).toEqual([
+      "AURORA_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
+      "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
+      "DYNAMODB_PITR_ENABLED",
+      "DYNAMODB_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
+      "DYNAMODB_TABLE_ENCRYPTED_KMS",
+      "RDS_STORAGE_ENCRYPTED",
+    ]);
+    expect(inRegion(rules, "secondary")).toHaveLength(6);
+    const backup = rules.find((r) => String(r.name).startsWith("payments-backup-plan-daily-use1"))!;
+    expect(JSON.parse(String(backup.input_parameters))).toEqual({
+      requiredFrequencyValue: "1",
+      requiredFrequencyUnit: "days",
+      requiredRetentionDays: "7",
+    });
+  });
+});
