@@ -148,6 +148,11 @@ export const METRICS = {
   /** 1 when this region takes writes (the control flag names it), 0 otherwise; published by
    * /health. Dimension: Region. */
   activeRegion: "ActiveRegion",
+  /** 1 per prober invocation, probing or not. Dimension: Region (the prober's). */
+  proberHeartbeat: "ProberHeartbeat",
+  /** Payment API requests and 5xx answers, /health excluded (from the access logs). */
+  apiRequests: "PaymentApiRequests",
+  apiServerErrors: "PaymentApiServerErrors",
   /** Seconds each failover step took. Dimensions: Workflow, Step. */
   stepDuration: "StepDurationSeconds",
   /** Replication lag at failover, milliseconds: the RPO estimate. Dimension: Workflow. */

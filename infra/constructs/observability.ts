@@ -126,8 +126,10 @@ export class RegionalObservability extends Construct {
       // Only the secondary cluster reports lag; the writer's silence is normal.
       treatMissingData: "notBreaching",
     });
+    // From the access logs, /health excluded: a passive region answers its health checks with
+    // 503 by design, which would otherwise keep this alarm firing.
     this.alarm(props, "payment-errors", {
-      alarmDescription: `More than ${PAYMENT_ERROR_RATE_PERCENT}% of payment API requests fail with 5xx.`,
+      alarmDescription: `More than ${PAYMENT_ERROR_RATE_PERCENT}% of payment API requests (not /health) fail with 5xx.`,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
       threshold: PAYMENT_ERROR_RATE_PERCENT,
@@ -136,16 +138,15 @@ export class RegionalObservability extends Construct {
       metricQuery: [
         {
           id: "rate",
-          expression: "100 * errors / MAX([requests, 1])",
+          expression: "IF(requests > 0, 100 * errors / requests, 0)",
           label: "5xx rate (%)",
           returnData: true,
         },
         {
           id: "errors",
           metric: {
-            namespace: "AWS/ApiGateway",
-            metricName: "5xx",
-            dimensions: { ApiId: observed.apiId, Stage: "$default" },
+            namespace: METRICS.namespace,
+            metricName: METRICS.apiServerErrors,
             stat: "Sum",
             period: 60,
           },
@@ -153,9 +154,8 @@ export class RegionalObservability extends Construct {
         {
           id: "requests",
           metric: {
-            namespace: "AWS/ApiGateway",
-            metricName: "Count",
-            dimensions: { ApiId: observed.apiId, Stage: "$default" },
+            namespace: METRICS.namespace,
+            metricName: METRICS.apiRequests,
             stat: "Sum",
             period: 60,
           },
@@ -513,10 +513,12 @@ export class ProberAlarms extends Construct {
     this.proberSilent = new CloudwatchMetricAlarm(this, "prober-silent", {
       provider,
       alarmName: name("prober-silent"),
-      alarmDescription: `The prober in ${props.region} stopped reporting: failure detection is blind.`,
-      ...probe,
+      alarmDescription: `The prober in ${props.region} stopped reporting its heartbeat: failure detection is blind.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.proberHeartbeat,
+      dimensions: { Region: props.region },
       period: 60,
-      statistic: "SampleCount",
+      statistic: "Sum",
       evaluationPeriods: 3,
       threshold: 1,
       comparisonOperator: "LessThanThreshold",

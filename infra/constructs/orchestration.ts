@@ -52,10 +52,14 @@ interface AslTask {
 
 type Definition = { States: Record<string, AslTask & Record<string, unknown>> };
 
+/** Headroom between a Lambda's timeout and its state's: invoke latency and cold start. */
+export const STATE_HEADROOM_SECONDS = 2;
+
 /**
- * Each function's Lambda timeout: the longest TimeoutSeconds of the states that run it, so a
- * Lambda never outlives the state waiting for it. A callback task (`.waitForTaskToken`) only
- * publishes and returns; its TimeoutSeconds is the wait for on-call, not the function's.
+ * Each function's Lambda timeout: the shortest TimeoutSeconds of the states that run it, less
+ * the headroom, so the Lambda always gives up before the state does and a retry never runs
+ * beside a still-running attempt. A callback task (`.waitForTaskToken`) only publishes and
+ * returns; its TimeoutSeconds is the wait for on-call, not the function's.
  */
 export function taskTimeouts(definitions: readonly string[]): Record<string, number> {
   const timeouts: Record<string, number> = {};
@@ -66,8 +70,10 @@ export function taskTimeouts(definitions: readonly string[]): Record<string, num
       const reference = callback ? state.Parameters?.FunctionName : state.Resource;
       const task = DR_TASKS.find((t) => reference === `\${${placeholderFor(t)}}`);
       if (!task) continue;
-      const timeout = callback ? 10 : (state.TimeoutSeconds ?? 60);
-      timeouts[task] = Math.max(timeouts[task] ?? 0, timeout);
+      const timeout = callback
+        ? 10
+        : Math.max(3, (state.TimeoutSeconds ?? 60) - STATE_HEADROOM_SECONDS);
+      timeouts[task] = Math.min(timeouts[task] ?? Infinity, timeout);
     }
   }
   return timeouts;

@@ -9,12 +9,13 @@ import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { PAYMENTS_ENV } from "../../functions/shared/contract";
+import { METRICS, PAYMENTS_ENV } from "../../functions/shared/contract";
 import type { PaymentsConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
@@ -241,6 +242,26 @@ export class PaymentsApi extends Construct {
       kmsKeyId: key.arn,
       dependsOn: [key.policy],
     });
+    // Payment traffic, /health excluded, for the error-rate alarm.
+    const paymentRoutes = '$.routeKey != "GET /health"';
+    for (const [id, metricName, pattern] of [
+      ["requests-metric", METRICS.apiRequests, `{ ${paymentRoutes} }`],
+      ["errors-metric", METRICS.apiServerErrors, `{ (${paymentRoutes}) && ($.status = "5*") }`],
+    ] as const) {
+      new CloudwatchLogMetricFilter(this, id, {
+        provider,
+        name: naming.name("generic", id, region),
+        logGroupName: accessLogs.name,
+        pattern,
+        metricTransformation: {
+          namespace: METRICS.namespace,
+          name: metricName,
+          value: "1",
+          defaultValue: "0",
+          unit: "Count",
+        },
+      });
+    }
     this.api = new Apigatewayv2Api(this, "api", {
       provider,
       name: naming.name("apiGateway", "api", region),

@@ -98,9 +98,18 @@ describe("CloudWatch alarms", () => {
   it("alarms on payment error rate, throttles, DynamoDB replication and failed backup or copy jobs in both regions", () => {
     for (const code of ["use1", "usw2"]) {
       const errors = alarm(`payments-payment-errors-${code}-dev`);
-      expect((errors.metric_query as Array<{ expression?: string }>)[0]!.expression).toBe(
-        "100 * errors / MAX([requests, 1])",
-      );
+      const queries = errors.metric_query as Array<{
+        id: string;
+        expression?: string;
+        metric?: { namespace: string; metric_name: string };
+      }>;
+      expect(queries[0]!.expression).toBe("IF(requests > 0, 100 * errors / requests, 0)");
+      expect(
+        queries.slice(1).map((q) => [q.id, q.metric!.namespace, q.metric!.metric_name]),
+      ).toEqual([
+        ["errors", "PaymentsDR", "PaymentApiServerErrors"],
+        ["requests", "PaymentsDR", "PaymentApiRequests"],
+      ]);
       const throttles = alarm(`payments-lambda-throttles-${code}-dev`);
       expect((throttles.metric_query as unknown[]).length).toBeGreaterThan(6);
       for (const table of ["sessions", "control", "idempotency"]) {
@@ -151,7 +160,10 @@ describe("CloudWatch alarms", () => {
       evaluation_periods: 6,
       datapoints_to_alarm: 4,
     });
+    // A heartbeat, not the probes: the prober rightly probes nothing after a failover.
     expect(alarm("payments-prober-silent-usw2-dev")).toMatchObject({
+      metric_name: "ProberHeartbeat",
+      dimensions: { Region: "us-west-2" },
       treat_missing_data: "breaching",
     });
     expect(alarm("payments-writer-unavailable-usw2-dev")).toMatchObject({
@@ -165,6 +177,24 @@ describe("CloudWatch alarms", () => {
     expect(() => synth({ PROBE_ALARM_DATAPOINTS: "4", PROBE_ALARM_PERIODS: "3" })).toThrow(
       'PROBE_ALARM_DATAPOINTS="4" is not allowed: at most PROBE_ALARM_PERIODS (3)',
     );
+  });
+});
+
+describe("payment error metrics", () => {
+  it("count payment requests and 5xx answers from the access logs, leaving /health out", () => {
+    const { json } = synth(FULL_ENV);
+    const filters = inRegion(resourceList(json, "aws_cloudwatch_log_metric_filter"), "primary");
+    expect(
+      filters
+        .map((f) => [f.pattern, (f.metric_transformation as { name: string }).name])
+        .sort((a, b) => String(a[1]).localeCompare(String(b[1]))),
+    ).toEqual([
+      ['{ $.routeKey != "GET /health" }', "PaymentApiRequests"],
+      ['{ ($.routeKey != "GET /health") && ($.status = "5*") }', "PaymentApiServerErrors"],
+    ]);
+    expect(
+      filters.every((f) => String(f.log_group_name).includes("payments-primary_access-logs")),
+    ).toBe(true);
   });
 });
 

@@ -81,7 +81,7 @@ describe("orchestration infrastructure", () => {
     }
   });
 
-  it("sets each task's Lambda timeout from the workflow's TimeoutSeconds", () => {
+  it("gives up in each task's Lambda 2 s before its state times out, so retries never overlap", () => {
     const failover = JSON.parse(
       String(
         inRegion(machines, "secondary").find((m) => m.name === "payments-failover-dev")!.definition,
@@ -93,9 +93,9 @@ describe("orchestration infrastructure", () => {
       inRegion(drFunctions, "secondary").find(
         (f) => f.function_name === `payments-dr-${task}-dev`,
       )!;
-    expect(fn("preflight").timeout).toBe(failover.States.Preflight!.TimeoutSeconds);
-    expect(fn("promote").timeout).toBe(failover.States.Promote!.TimeoutSeconds);
-    expect(fn("verify").timeout).toBe(failover.States.Verify!.TimeoutSeconds);
+    expect(fn("preflight").timeout).toBe(failover.States.Preflight!.TimeoutSeconds! - 2);
+    expect(fn("promote").timeout).toBe(failover.States.Promote!.TimeoutSeconds! - 2);
+    expect(fn("verify").timeout).toBe(failover.States.Verify!.TimeoutSeconds! - 2);
     // The approval task's TimeoutSeconds is on-call's time, not the function's.
     expect(fn("request-approval").timeout).toBe(10);
     expect(placeholderFor("check-promotion")).toBe("CheckPromotionFunctionArn");

@@ -365,6 +365,37 @@ describe("failover: rejections", () => {
     expect(world.calls.slice(before).map((c) => c.op)).toEqual(["dynamodb:GetItem active-region"]);
   });
 
+  it("rejects an alarm-started failover while the prober still sees the primary answer, touching nothing", async () => {
+    const world = new FakeWorld();
+    world.probes[EAST] = [
+      { at: new Date(world.clock - 5_000).toISOString(), healthy: true },
+      { at: new Date(world.clock - 15_000).toISOString(), healthy: false },
+    ];
+    const result = await runWorkflow("failover", input, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "AlarmNotCorroboratedError" });
+    expect(result.states.slice(-1)).toEqual(["Rejected"]);
+    expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
+    expect(
+      world.calls.filter((c) => /rds:(Failover|Remove)|PutItem|UpdateItem/.test(c.op)),
+    ).toEqual([]);
+  });
+
+  it("rejects an alarm-started failover when no prober result confirms it", async () => {
+    const world = new FakeWorld();
+    world.probes[EAST] = [];
+    const result = await runWorkflow("failover", input, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "AlarmNotCorroboratedError" });
+    expect(world.calls.some((c) => c.op.startsWith("rds:Failover"))).toBe(false);
+  });
+
+  it("lets on-call fail over by hand whatever the prober last saw", async () => {
+    const world = new FakeWorld();
+    world.probes[EAST] = [{ at: new Date(world.clock).toISOString(), healthy: true }];
+    const result = await runWorkflow("failover", { ...input, trigger: "console" }, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.activeRegion).toBe(WEST);
+  });
+
   it("refuses to start when the replication lag is unknown, unless allowUnknownLag is set", async () => {
     const world = new FakeWorld();
     world.lagMs[TOPOLOGY.regions[WEST]!.clusterIdentifier] = null;

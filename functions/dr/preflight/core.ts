@@ -3,6 +3,7 @@
 // lag below DR_FAILBACK_MAX_LAG_MS; a planned move needs the current primary available.
 import type { DrDeps } from "../shared/deps";
 import {
+  AlarmNotCorroboratedError,
   FailbackNotReadyError,
   ReplicationLagUnknownError,
   SourceClusterUnhealthyError,
@@ -72,6 +73,7 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
         `no AuroraGlobalDBReplicationLag datapoint for ${target.clusterIdentifier} in ${request.targetRegion} in the last ${lookbackMinutes} minutes, so the data loss cannot be estimated; start again with allowUnknownLag: true to fail over anyway`,
       );
     }
+    if (request.trigger === "alarm") await corroborate(request.sourceRegion, ports, deps);
   } else {
     if (global?.status !== "available") {
       throw new SourceClusterUnhealthyError(
@@ -107,4 +109,44 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     replicationLagAt: lag?.at ?? null,
     alreadyPromoted: false,
   };
+}
+
+/** How far back the prober's view must show the primary down for an alarm to fail over. */
+export const CORROBORATION_WINDOW_SECONDS = 60;
+/** A healthy probe this recent means the primary still answers. */
+export const HEALTHY_PROBE_VETO_SECONDS = 30;
+
+/**
+ * An alarm may fail a primary over with data loss only when the prober's latest view, read from
+ * CloudWatch in the target region (never the failed one), shows it down: no probe answered 200
+ * in the last 30 s and at least one probe ran in the last minute. A lag spike or a flapping
+ * check alone never promotes the secondary; on-call can still start a failover by hand.
+ */
+async function corroborate(
+  sourceRegion: string,
+  ports: ReturnType<DrDeps["ports"]>,
+  deps: DrDeps,
+): Promise<void> {
+  const now = deps.now().getTime();
+  const since = new Date(now - CORROBORATION_WINDOW_SECONDS * 1000);
+  const probes = await ports.metrics.probeResults(sourceRegion, since);
+  const manual = 'start the failover by hand (trigger "console") to fail over anyway';
+  if (probes.length === 0) {
+    throw new AlarmNotCorroboratedError(
+      `no prober result for ${sourceRegion} in the last ${CORROBORATION_WINDOW_SECONDS} s, so nothing confirms the alarm; ${manual}`,
+    );
+  }
+  const healthy = probes.find(
+    (p) => p.healthy && Date.parse(p.at) >= now - HEALTHY_PROBE_VETO_SECONDS * 1000,
+  );
+  if (healthy) {
+    throw new AlarmNotCorroboratedError(
+      `the prober saw ${sourceRegion} /health answer 200 at ${healthy.at}: an alarm may not fail over a primary that still answers; ${manual}`,
+    );
+  }
+  deps.log.info("alarm corroborated by the prober", {
+    sourceRegion,
+    probes: probes.length,
+    latest: probes[0]?.at,
+  });
 }

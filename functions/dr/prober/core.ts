@@ -16,6 +16,11 @@ export interface ProberConfig {
   readonly timeoutMs: number;
   /** The schedule's period: probes = floor(windowMs / intervalMs). */
   readonly windowMs: number;
+  /**
+   * The prober's own region: a heartbeat goes there on every invocation, so silence means a
+   * broken prober even while it has nothing to probe (after a failover, during a drill).
+   */
+  readonly heartbeatRegion?: string;
 }
 
 export interface ProberDeps {
@@ -46,6 +51,7 @@ export function probeCount(config: Pick<ProberConfig, "intervalMs" | "windowMs">
 }
 
 export async function probe(config: ProberConfig, deps: ProberDeps): Promise<ProbeResult[]> {
+  if (config.heartbeatRegion) await heartbeat(config.heartbeatRegion, deps);
   const results: ProbeResult[] = [];
   const start = deps.now().getTime();
   const count = probeCount(config);
@@ -58,6 +64,18 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     results.push(...round);
   }
   return results;
+}
+
+async function heartbeat(region: string, deps: ProberDeps): Promise<void> {
+  try {
+    await deps.metrics.put(METRICS.namespace, [
+      { name: METRICS.proberHeartbeat, value: 1, unit: "Count", dimensions: { Region: region } },
+    ]);
+  } catch (error) {
+    deps.log.error("could not publish the prober heartbeat", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 async function activeTargets(

@@ -47,7 +47,7 @@ export const handler = async (_event: unknown, context: Context) => {
   // Never run into the next invocation or the function's timeout.
   const windowMs = Math.min(WINDOW_MS, context.getRemainingTimeInMillis() - timeoutMs - 1000);
   const results = await probe(
-    { targets, intervalMs, timeoutMs, windowMs },
+    { targets, intervalMs, timeoutMs, windowMs, heartbeatRegion: region },
     {
       activeRegion: async () => (await control.getActiveRegion())?.activeRegion ?? null,
       http: fetchHttp,

@@ -55,15 +55,26 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
       outcome = { method: "managed-failover" };
     } catch (error) {
       if (!(error instanceof ManagedFailoverUnavailableError)) throw error;
-      deps.log.warn("managed failover refused; detaching the target instead", {
-        code: error.code,
-        error: error.message,
-      });
-      await ports.database.removeFromGlobalCluster(
-        topology.globalClusterIdentifier,
-        target.clusterArn,
-      );
-      outcome = { method: "detach", detachReason: `FailoverGlobalCluster: ${error.code}` };
+      // The refusal may come from a failover already under way (an earlier attempt whose answer
+      // was lost): never detach the target in the middle of its own promotion.
+      const now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
+      const promoting =
+        now?.failover?.toClusterArn === target.clusterArn ||
+        now?.members.some((m) => m.clusterArn === target.clusterArn && m.isWriter) === true;
+      if (promoting) {
+        deps.log.info("managed failover already under way toward the target", { code: error.code });
+        outcome = { method: "managed-failover" };
+      } else {
+        deps.log.warn("managed failover refused; detaching the target instead", {
+          code: error.code,
+          error: error.message,
+        });
+        await ports.database.removeFromGlobalCluster(
+          topology.globalClusterIdentifier,
+          target.clusterArn,
+        );
+        outcome = { method: "detach", detachReason: `FailoverGlobalCluster: ${error.code}` };
+      }
     }
   }
   await ports.control.recordFact(request.failoverId, METHOD_FACT, outcome.method);

@@ -71,6 +71,10 @@ export class FailbackNotReadyError extends DrError {
 export class SourceClusterUnhealthyError extends DrError {
   override name = "SourceClusterUnhealthyError";
 }
+/** An alarm started a failover but the prober's latest view does not show the primary down. */
+export class AlarmNotCorroboratedError extends DrError {
+  override name = "AlarmNotCorroboratedError";
+}
 
 // Role change.
 

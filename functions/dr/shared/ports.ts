@@ -112,6 +112,14 @@ export interface MetricDatum {
 /** CloudWatch metrics in one region. */
 export interface MetricsPort {
   put(namespace: string, data: readonly MetricDatum[]): Promise<void>;
+  /**
+   * The prober's results (PaymentsDR/PrimaryHealthy, one per 10 s period, worst of the period)
+   * for `probedRegion` since `since`, newest first.
+   */
+  probeResults(
+    probedRegion: string,
+    since: Date,
+  ): Promise<readonly { readonly at: string; readonly healthy: boolean }[]>;
   /** Latest AuroraGlobalDBReplicationLag datapoint of a secondary cluster since `since`. */
   replicationLag(
     clusterIdentifier: string,

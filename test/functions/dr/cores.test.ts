@@ -63,6 +63,7 @@ describe("the prober", () => {
           published.push(...data);
         },
         replicationLag: async () => null,
+        probeResults: async () => [],
       },
       log: silentLog,
     };
@@ -237,8 +238,8 @@ describe("AWS client settings", () => {
     });
     expect(clientSettings(WEST, "critical")).toEqual({
       region: WEST,
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 4000 },
     });
   });
 });
@@ -296,7 +297,11 @@ describe("the prober and the active region", () => {
           return { status: 503, body: null };
         },
       },
-      metrics: { put: async () => undefined, replicationLag: async () => null },
+      metrics: {
+        put: async () => undefined,
+        replicationLag: async () => null,
+        probeResults: async () => [],
+      },
       log: silentLog,
     };
     return { d, probed };
@@ -322,5 +327,44 @@ describe("the prober and the active region", () => {
     const broken = world(async () => Promise.reject(new Error("ResourceNotFoundException")));
     await probe(config, broken.d);
     expect(broken.probed).toHaveLength(4);
+  });
+});
+
+describe("the prober's heartbeat", () => {
+  it("reports every invocation in its own region, even with nothing to probe", async () => {
+    const published: MetricDatum[] = [];
+    const d: ProberDeps = {
+      activeRegion: async () => "us-west-2",
+      now: () => new Date(0),
+      sleep: async () => undefined,
+      http: { request: async () => ({ status: 200, body: null }) },
+      metrics: {
+        put: async (_ns, data) => {
+          published.push(...data);
+        },
+        replicationLag: async () => null,
+        probeResults: async () => [],
+      },
+      log: silentLog,
+    };
+    const results = await probe(
+      {
+        targets: [{ region: EAST, url: "https://use1/health" }],
+        intervalMs: 10_000,
+        timeoutMs: 3000,
+        windowMs: 20_000,
+        heartbeatRegion: "us-west-2",
+      },
+      d,
+    );
+    expect(results).toEqual([]);
+    expect(published).toEqual([
+      {
+        name: METRICS.proberHeartbeat,
+        value: 1,
+        unit: "Count",
+        dimensions: { Region: "us-west-2" },
+      },
+    ]);
   });
 });

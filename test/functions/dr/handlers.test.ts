@@ -1,7 +1,11 @@
 // The deployed handlers (env, adapters, SDK clients) with the AWS SDK mocked: exact API
 // parameters, the region and retry profile of every client, conditional expressions.
 import "./support/aws-env";
-import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchClient,
+  GetMetricDataCommand,
+  PutMetricDataCommand,
+} from "@aws-sdk/client-cloudwatch";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import {
   DescribeDBClustersCommand,
@@ -32,6 +36,7 @@ import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handl
 import { handler as checkPromotion } from "../../../functions/dr/check-promotion/handler";
 import { handler as fence } from "../../../functions/dr/fence/handler";
 import { handler as notify } from "../../../functions/dr/notify/handler";
+import { handler as preflight } from "../../../functions/dr/preflight/handler";
 import { handler as prober } from "../../../functions/dr/prober/handler";
 import { handler as promote } from "../../../functions/dr/promote/handler";
 import { handler as recordTimeline } from "../../../functions/dr/record-timeline/handler";
@@ -162,7 +167,43 @@ describe("ValidateInput handler", () => {
       Key: { pk: "active-region" },
       ConsistentRead: true,
     });
-    expect(await clientOf(ddb)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(ddb)).toEqual({ region: WEST, maxAttempts: 2 });
+  });
+});
+
+describe("Preflight handler", () => {
+  it("confirms an alarm with the prober's results, read in the target region only", async () => {
+    const now = Date.now();
+    rds
+      .on(DescribeDBClustersCommand)
+      .resolves({ DBClusters: [{ DBClusterArn: WEST_ARN, Status: "available" }] });
+    rds.on(DescribeGlobalClustersCommand).resolves(globalCluster(EAST));
+    cloudwatch
+      .on(GetMetricDataCommand)
+      .resolves({ MetricDataResults: [{ Id: "lag", Values: [120], Timestamps: [new Date(now)] }] });
+    cloudwatch
+      .on(GetMetricDataCommand, {
+        MetricDataQueries: [expect.objectContaining({ Id: "probes" })] as never,
+      })
+      .resolves({
+        MetricDataResults: [{ Id: "probes", Values: [1], Timestamps: [new Date(now - 5000)] }],
+      });
+    await expect(preflight(state("failover", {}, { trigger: "alarm" }))).rejects.toMatchObject({
+      name: "AlarmNotCorroboratedError",
+    });
+    const probes = cloudwatch
+      .commandCalls(GetMetricDataCommand)
+      .find((c) => c.args[0].input.MetricDataQueries?.[0]?.Id === "probes")!;
+    expect(probes.args[0].input.MetricDataQueries![0]!.MetricStat).toEqual({
+      Metric: {
+        Namespace: "PaymentsDR",
+        MetricName: "PrimaryHealthy",
+        Dimensions: [{ Name: "Region", Value: EAST }],
+      },
+      Period: 10,
+      Stat: "Minimum",
+    });
+    expect(await (probes.thisValue as CloudWatchClient).config.region()).toBe(WEST);
   });
 });
 
@@ -179,7 +220,7 @@ describe("AcquireLock handler", () => {
     });
     expect(CONDITIONS.lockFree).toBe(put.args[0].input.ConditionExpression);
     expect(result).toMatchObject({ owner: "run-1", startedAt: expect.any(String) });
-    expect(await clientOf(ddb, 2)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(ddb, 2)).toEqual({ region: WEST, maxAttempts: 2 });
   });
 
   it("rejects with LockHeldError when the conditional put loses", async () => {
@@ -229,8 +270,8 @@ describe("Fence handler", () => {
     });
     // The read and the write in the target region; the confirmation read in the old region,
     // with one attempt only.
-    expect(await clientOf(ddb, 0)).toEqual({ region: WEST, maxAttempts: 3 });
-    expect(await clientOf(ddb, 1)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(ddb, 0)).toEqual({ region: WEST, maxAttempts: 2 });
+    expect(await clientOf(ddb, 1)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(await clientOf(ddb, 2)).toEqual({ region: EAST, maxAttempts: 1 });
   });
 
@@ -301,6 +342,25 @@ describe("Promote handler", () => {
       ConditionExpression: "#owner = :owner",
       ExpressionAttributeValues: { ":value": "managed-failover", ":owner": "run-1" },
     });
+  });
+
+  it("never detaches the target when the refusal comes from its own failover under way", async () => {
+    rds
+      .on(DescribeGlobalClustersCommand)
+      .resolvesOnce(globalCluster(EAST))
+      .resolves(
+        globalCluster(EAST, {
+          Status: "failing-over",
+          FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+          ToDbClusterArn: WEST_ARN,
+          IsDataLossAllowed: true,
+        }),
+      )
+      .on(FailoverGlobalClusterCommand)
+      .rejects(sdkError("InvalidGlobalClusterStateFault"));
+    const result = await promote(state("failover", fenced));
+    expect(result).toMatchObject({ method: "managed-failover" });
+    expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
   });
 
   it.each(["InvalidGlobalClusterStateFault", "InvalidDBClusterStateFault"])(
@@ -382,7 +442,7 @@ describe("Switchover handler", () => {
     ]);
     const client = calls[0]!.thisValue as RDSClient;
     expect(await client.config.region()).toBe(EAST);
-    expect(await client.config.maxAttempts()).toBe(3);
+    expect(await client.config.maxAttempts()).toBe(2);
   });
 });
 
@@ -402,7 +462,7 @@ describe("CheckPromotion handler", () => {
     expect(rds.commandCalls(DescribeDBClustersCommand)[0]!.args[0].input).toEqual({
       DBClusterIdentifier: TOPOLOGY.regions[WEST]!.clusterIdentifier,
     });
-    expect(await clientOf(rds)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(rds)).toEqual({ region: WEST, maxAttempts: 2 });
   });
 });
 
@@ -435,7 +495,7 @@ describe("UpdateParameters handler", () => {
     expect(byRegion).toEqual([
       {
         region: WEST,
-        maxAttempts: 3,
+        maxAttempts: 2,
         input: {
           Name: "/payments/test/db/writer-endpoint",
           Value: "global.endpoint",
@@ -445,7 +505,7 @@ describe("UpdateParameters handler", () => {
       },
       {
         region: WEST,
-        maxAttempts: 3,
+        maxAttempts: 2,
         input: {
           Name: "/payments/test/active-region",
           Value: WEST,
@@ -608,7 +668,7 @@ describe("Verify handler", () => {
       Name: "/payments/test/api/keys",
       WithDecryption: true,
     });
-    expect(await clientOf(ssm)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(ssm)).toEqual({ region: WEST, maxAttempts: 2 });
   });
 
   it("fails with VerificationFailedError when /health is not 200", async () => {
@@ -700,8 +760,8 @@ describe("RecordTimeline handler", () => {
       originRegion: WEST,
       rpoEstimateMs: 250,
     });
-    expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 3 });
-    expect(await clientOf(events)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 2 });
+    expect(await clientOf(events)).toEqual({ region: WEST, maxAttempts: 2 });
   });
 });
 
@@ -758,7 +818,7 @@ describe("Notify and RequestApproval handlers", () => {
     expect(publishes[1]!.Message).toContain(
       `--task-token 'tok'\\''en' --task-output '{"approved":true}'`,
     );
-    expect(await clientOf(sns)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(sns)).toEqual({ region: WEST, maxAttempts: 2 });
   });
 });
 
@@ -790,7 +850,7 @@ describe("prober handler", () => {
     const context = { awsRequestId: "req-1", getRemainingTimeInMillis: () => 2500 } as Context;
     const result = await prober({}, context);
     expect(result).toEqual({ probes: 1, healthy: 1 });
-    const input = cloudwatch.commandCalls(PutMetricDataCommand)[0]!.args[0].input;
+    const input = cloudwatch.commandCalls(PutMetricDataCommand)[1]!.args[0].input;
     expect(input).toEqual({
       Namespace: "PaymentsDR",
       MetricData: [
@@ -804,7 +864,7 @@ describe("prober handler", () => {
         },
       ],
     });
-    expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 3 });
+    expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(String((global.fetch as jest.Mock).mock.calls[0]![0])).toBe(
       "https://use1.api.test/health",
     );

@@ -13,7 +13,9 @@ export interface ClientSettings {
 export const PROFILES: Readonly<
   Record<Profile, { maxAttempts: number; connectionTimeout: number; requestTimeout: number }>
 > = {
-  critical: { maxAttempts: 3, connectionTimeout: 3000, requestTimeout: 10_000 },
+  // Fits inside the tasks' Lambda timeouts (the state's TimeoutSeconds minus 2 s): a slow
+  // call fails the Lambda, not the state, so Step Functions never runs two attempts at once.
+  critical: { maxAttempts: 2, connectionTimeout: 1000, requestTimeout: 4000 },
   bestEffort: { maxAttempts: 1, connectionTimeout: 1000, requestTimeout: 2000 },
 };
 

@@ -1,6 +1,7 @@
 // CloudWatch in the region of the given client: DR metrics out, Aurora replication lag in.
 import { GetMetricDataCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { METRICS } from "../../../shared/contract";
 import type { MetricDatum, MetricsPort } from "../ports";
 import { toPortError } from "./errors";
 
@@ -69,6 +70,41 @@ export class CloudWatchMetrics implements MetricsPort {
       return { lagMs: value, at: at.toISOString() };
     } catch (error) {
       throw toPortError("cloudwatch:GetMetricData AuroraGlobalDBReplicationLag", error);
+    }
+  }
+
+  async probeResults(probedRegion: string, since: Date) {
+    try {
+      const out = await this.cloudwatch.send(
+        new GetMetricDataCommand({
+          StartTime: since,
+          EndTime: this.now(),
+          ScanBy: "TimestampDescending",
+          MetricDataQueries: [
+            {
+              Id: "probes",
+              ReturnData: true,
+              MetricStat: {
+                Metric: {
+                  Namespace: METRICS.namespace,
+                  MetricName: METRICS.probeHealthy,
+                  Dimensions: [{ Name: "Region", Value: probedRegion }],
+                },
+                Period: 10,
+                Stat: "Minimum",
+              },
+            },
+          ],
+        }),
+      );
+      const series = out.MetricDataResults?.find((r) => r.Id === "probes");
+      const values = series?.Values ?? [];
+      return (series?.Timestamps ?? []).map((at, i) => ({
+        at: at.toISOString(),
+        healthy: (values[i] ?? 0) >= 1,
+      }));
+    } catch (error) {
+      throw toPortError(`cloudwatch:GetMetricData ${METRICS.probeHealthy}`, error);
     }
   }
 }

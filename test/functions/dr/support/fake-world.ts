@@ -121,6 +121,8 @@ export class FakeWorld {
   /** Polls (DescribeGlobalClusters calls) a promotion takes; Infinity: never completes. */
   promotionPolls = 2;
   readonly lagMs: Record<string, number | null> = {};
+  /** The prober's results per probed region, newest first; by default the primary is down. */
+  readonly probes: Record<string, { at: string; healthy: boolean }[]> = {};
 
   // control global table: one store, as replication is not what these tests are about.
   readonly table = new Map<string, Record<string, unknown>>();
@@ -158,6 +160,10 @@ export class FakeWorld {
         globalClusterIdentifier: topology.globalClusterIdentifier,
       },
     };
+    this.probes[EAST] = [0, 10, 20].map((ago) => ({
+      at: new Date(this.clock - ago * 1000).toISOString(),
+      healthy: false,
+    }));
     this.lagMs[east.clusterIdentifier] = null;
     this.lagMs[west.clusterIdentifier] = 120;
     for (const region of [EAST, WEST]) {
@@ -516,6 +522,10 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       async put(_namespace, data) {
         c("cloudwatch:PutMetricData", { data });
         world.metrics[region]!.push(...data);
+      },
+      async probeResults(probedRegion) {
+        c("cloudwatch:GetMetricData", { probedRegion });
+        return world.probes[probedRegion] ?? [];
       },
       async replicationLag(clusterIdentifier) {
         c("cloudwatch:GetMetricData", { clusterIdentifier });
