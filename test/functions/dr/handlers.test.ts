@@ -6,6 +6,7 @@ import {
   GetMetricDataCommand,
   PutMetricDataCommand,
 } from "@aws-sdk/client-cloudwatch";
+import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import {
   DescribeDBClustersCommand,
@@ -178,22 +179,31 @@ describe("Preflight handler", () => {
       .on(DescribeDBClustersCommand)
       .resolves({ DBClusters: [{ DBClusterArn: WEST_ARN, Status: "available" }] });
     rds.on(DescribeGlobalClustersCommand).resolves(globalCluster(EAST));
-    cloudwatch
-      .on(GetMetricDataCommand)
-      .resolves({ MetricDataResults: [{ Id: "lag", Values: [120], Timestamps: [new Date(now)] }] });
-    cloudwatch
-      .on(GetMetricDataCommand, {
-        MetricDataQueries: [expect.objectContaining({ Id: "probes" })] as never,
-      })
-      .resolves({
-        MetricDataResults: [{ Id: "probes", Values: [1], Timestamps: [new Date(now - 5000)] }],
-      });
+    // Lag: 120 ms just now. Probes: us-east-1 answered 200 five seconds ago.
+    cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => {
+      const query = input.MetricDataQueries![0]!;
+      const probes = query.MetricStat!.Metric!.MetricName === "PrimaryHealthy";
+      return {
+        MetricDataResults: [
+          {
+            Id: query.Id,
+            Values: [probes ? 1 : 120],
+            Timestamps: [new Date(now - (probes ? 5000 : 0))],
+          },
+        ],
+      };
+    });
     await expect(preflight(state("failover", {}, { trigger: "alarm" }))).rejects.toMatchObject({
       name: "AlarmNotCorroboratedError",
+      message: expect.stringContaining(`the prober saw ${EAST} /health answer 200 at`),
     });
     const probes = cloudwatch
       .commandCalls(GetMetricDataCommand)
-      .find((c) => c.args[0].input.MetricDataQueries?.[0]?.Id === "probes")!;
+      .find(
+        (c) =>
+          c.args[0].input.MetricDataQueries?.[0]?.MetricStat?.Metric?.MetricName ===
+          "PrimaryHealthy",
+      )!;
     expect(probes.args[0].input.MetricDataQueries![0]!.MetricStat).toEqual({
       Metric: {
         Namespace: "PaymentsDR",

@@ -1,6 +1,6 @@
 // CloudWatch in the region of the given client: DR metrics out, Aurora replication lag in.
 import { GetMetricDataCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient, Metric } from "@aws-sdk/client-cloudwatch";
 import { METRICS } from "../../../shared/contract";
 import type { MetricDatum, MetricsPort } from "../ports";
 import { toPortError } from "./errors";
@@ -40,71 +40,57 @@ export class CloudWatchMetrics implements MetricsPort {
   }
 
   async replicationLag(clusterIdentifier: string, since: Date) {
-    try {
-      const out = await this.cloudwatch.send(
-        new GetMetricDataCommand({
-          StartTime: since,
-          EndTime: this.now(),
-          ScanBy: "TimestampDescending",
-          MetricDataQueries: [
-            {
-              Id: "lag",
-              ReturnData: true,
-              MetricStat: {
-                Metric: {
-                  Namespace: REPLICATION_LAG.namespace,
-                  MetricName: REPLICATION_LAG.metricName,
-                  Dimensions: [{ Name: REPLICATION_LAG.dimension, Value: clusterIdentifier }],
-                },
-                Period: 60,
-                Stat: "Maximum",
-              },
-            },
-          ],
-        }),
-      );
-      const series = out.MetricDataResults?.find((r) => r.Id === "lag");
-      const value = series?.Values?.[0];
-      const at = series?.Timestamps?.[0];
-      if (value === undefined || at === undefined) return null;
-      return { lagMs: value, at: at.toISOString() };
-    } catch (error) {
-      throw toPortError("cloudwatch:GetMetricData AuroraGlobalDBReplicationLag", error);
-    }
+    const points = await this.series(
+      {
+        Namespace: REPLICATION_LAG.namespace,
+        MetricName: REPLICATION_LAG.metricName,
+        Dimensions: [{ Name: REPLICATION_LAG.dimension, Value: clusterIdentifier }],
+      },
+      { period: 60, stat: "Maximum", since },
+    );
+    const latest = points[0];
+    return latest ? { lagMs: latest.value, at: latest.at } : null;
   }
 
   async probeResults(probedRegion: string, since: Date) {
+    const points = await this.series(
+      {
+        Namespace: METRICS.namespace,
+        MetricName: METRICS.probeHealthy,
+        Dimensions: [{ Name: "Region", Value: probedRegion }],
+      },
+      { period: 10, stat: "Minimum", since },
+    );
+    return points.map((p) => ({ at: p.at, healthy: p.value >= 1 }));
+  }
+
+  /** One metric's datapoints since `since`, newest first. */
+  private async series(
+    metric: Metric,
+    options: { period: number; stat: string; since: Date },
+  ): Promise<{ at: string; value: number }[]> {
     try {
       const out = await this.cloudwatch.send(
         new GetMetricDataCommand({
-          StartTime: since,
+          StartTime: options.since,
           EndTime: this.now(),
           ScanBy: "TimestampDescending",
           MetricDataQueries: [
             {
-              Id: "probes",
+              Id: "series",
               ReturnData: true,
-              MetricStat: {
-                Metric: {
-                  Namespace: METRICS.namespace,
-                  MetricName: METRICS.probeHealthy,
-                  Dimensions: [{ Name: "Region", Value: probedRegion }],
-                },
-                Period: 10,
-                Stat: "Minimum",
-              },
+              MetricStat: { Metric: metric, Period: options.period, Stat: options.stat },
             },
           ],
         }),
       );
-      const series = out.MetricDataResults?.find((r) => r.Id === "probes");
+      const series = out.MetricDataResults?.find((r) => r.Id === "series");
       const values = series?.Values ?? [];
-      return (series?.Timestamps ?? []).map((at, i) => ({
-        at: at.toISOString(),
-        healthy: (values[i] ?? 0) >= 1,
-      }));
+      return (series?.Timestamps ?? []).flatMap((at, i) =>
+        values[i] === undefined ? [] : [{ at: at.toISOString(), value: values[i]! }],
+      );
     } catch (error) {
-      throw toPortError(`cloudwatch:GetMetricData ${METRICS.probeHealthy}`, error);
+      throw toPortError(`cloudwatch:GetMetricData ${metric.MetricName}`, error);
     }
   }
 }
