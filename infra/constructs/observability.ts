@@ -43,16 +43,9 @@ export class AlertTopic extends Construct {
       arn: this.topic.arn,
       policy: policyDocument(this, "policy-document", provider, [
         {
-          sid: "AlarmsEventsAndWorkflowsPublish",
+          sid: "AlarmsAndEventsPublish",
           principals: [
-            {
-              type: "Service",
-              identifiers: [
-                "cloudwatch.amazonaws.com",
-                "events.amazonaws.com",
-                "backup.amazonaws.com",
-              ],
-            },
+            { type: "Service", identifiers: ["cloudwatch.amazonaws.com", "events.amazonaws.com"] },
           ],
           actions: ["sns:Publish"],
           resources: [this.topic.arn],

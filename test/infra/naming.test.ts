@@ -99,3 +99,25 @@ describe("naming", () => {
     ]);
   });
 });
+
+describe("state backend", () => {
+  it("keeps local state by default", () => {
+    const { json } = synth();
+    expect(json.terraform?.backend).toEqual({
+      local: { path: "terraform.payments-dr-dev.tfstate" },
+    });
+  });
+
+  it("uses an encrypted S3 backend with S3-native locking, outside the primary region by default", () => {
+    const { json } = synth({ TF_STATE_BUCKET: "acme-tf-state", TF_STATE_KEY: "dr/dev.tfstate" });
+    expect(json.terraform?.backend).toEqual({
+      s3: {
+        bucket: "acme-tf-state",
+        key: "dr/dev.tfstate",
+        region: "us-west-2",
+        encrypt: true,
+        use_lockfile: true,
+      },
+    });
+  });
+});
