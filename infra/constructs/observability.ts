@@ -86,6 +86,25 @@ export interface RegionalObservabilityProps {
   readonly prober: { readonly region: string; readonly probedRegion: string };
 }
 
+/** Who an alarm pages: the region's topic, on entering ALARM and on recovering. */
+interface Pager {
+  readonly provider: AwsProvider;
+  readonly naming: Naming;
+  readonly region: string;
+  readonly topic: AlertTopic;
+}
+
+/** An alarm named `payments-<name>-<region code>-<suffix>` that pages the region's topic. */
+function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSpec) {
+  return new CloudwatchMetricAlarm(scope, name, {
+    provider: pager.provider,
+    alarmName: pager.naming.name("alarm", name, pager.region),
+    alarmActions: [pager.topic.topic.arn],
+    okActions: [pager.topic.topic.arn],
+    ...spec,
+  });
+}
+
 type AlarmSpec = Omit<
   CloudwatchMetricAlarmConfig,
   "alarmName" | "provider" | "alarmActions" | "okActions"
@@ -225,13 +244,7 @@ export class RegionalObservability extends Construct {
     name: string,
     spec: AlarmSpec,
   ): CloudwatchMetricAlarm {
-    const alarm = new CloudwatchMetricAlarm(this, name, {
-      provider: props.provider,
-      alarmName: props.naming.name("alarm", name, props.observed.region),
-      alarmActions: [props.topic.topic.arn],
-      okActions: [props.topic.topic.arn],
-      ...spec,
-    });
+    const alarm = pagingAlarm(this, name, { ...props, region: props.observed.region }, spec);
     this.alarms[name] = alarm;
     return alarm;
   }
@@ -480,17 +493,14 @@ export class ProberAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: ProberAlarmsProps) {
     super(scope, id);
-    const { provider, naming, routing, topic } = props;
-    const name = (n: string) => naming.name("alarm", n, props.region);
+    const { routing } = props;
     const probe = {
       namespace: METRICS.namespace,
       metricName: METRICS.probeHealthy,
       dimensions: { Region: props.probedRegion },
       period: routing.probeIntervalSeconds,
     };
-    this.primaryUnhealthy = new CloudwatchMetricAlarm(this, "primary-unhealthy", {
-      provider,
-      alarmName: name("primary-unhealthy"),
+    this.primaryUnhealthy = pagingAlarm(this, "primary-unhealthy", props, {
       alarmDescription: `The prober in ${props.region} saw ${props.probedRegion} /health fail in ${routing.probeAlarmDatapoints} of ${routing.probeAlarmEvaluationPeriods} periods of ${routing.probeIntervalSeconds} s. Starts the failover workflow.`,
       ...probe,
       statistic: "Maximum",
@@ -500,12 +510,8 @@ export class ProberAlarms extends Construct {
       comparisonOperator: "LessThanThreshold",
       // Missing probes mean the prober is broken, not the primary: never fail over on silence.
       treatMissingData: "notBreaching",
-      alarmActions: [topic.topic.arn],
-      okActions: [topic.topic.arn],
     });
-    this.proberSilent = new CloudwatchMetricAlarm(this, "prober-silent", {
-      provider,
-      alarmName: name("prober-silent"),
+    this.proberSilent = pagingAlarm(this, "prober-silent", props, {
       alarmDescription: `The prober in ${props.region} stopped reporting its heartbeat: failure detection is blind.`,
       namespace: METRICS.namespace,
       metricName: METRICS.proberHeartbeat,
@@ -516,12 +522,8 @@ export class ProberAlarms extends Construct {
       threshold: 1,
       comparisonOperator: "LessThanThreshold",
       treatMissingData: "breaching",
-      alarmActions: [topic.topic.arn],
-      okActions: [topic.topic.arn],
     });
-    this.writerUnavailable = new CloudwatchMetricAlarm(this, "writer-unavailable", {
-      provider,
-      alarmName: name("writer-unavailable"),
+    this.writerUnavailable = pagingAlarm(this, "writer-unavailable", props, {
       alarmDescription: `The writer in ${props.probedRegion} is not keeping ${props.secondaryClusterIdentifier} within 60 s for 3 minutes. Starts the failover workflow, which refuses to run while the primary still answers healthy.`,
       namespace: "AWS/RDS",
       metricName: "AuroraGlobalDBReplicationLag",
@@ -534,8 +536,6 @@ export class ProberAlarms extends Construct {
       comparisonOperator: "GreaterThanThreshold",
       // After a failover this cluster is the writer and reports no lag: that is not an outage.
       treatMissingData: "notBreaching",
-      alarmActions: [topic.topic.arn],
-      okActions: [topic.topic.arn],
     });
   }
 }
