@@ -9,11 +9,14 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { Client, Pool } from "pg";
 import { ROOT, bundleFunction, discoverFunctions } from "../infra/lib/bundle";
-import { closeAllDatabases } from "../functions/shared/database";
-import { loadMigrations, migrate } from "../functions/shared/migrator";
-import { MARK_PUBLISHED_SQL, authorizeStatement } from "../functions/shared/postgres-store";
-import { requestHash } from "../functions/shared/http";
-import type { ApiHandler } from "../functions/shared/runtime";
+import { closeAllDatabases } from "../functions/payments/shared/database";
+import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
+import {
+  MARK_PUBLISHED_SQL,
+  authorizeStatement,
+} from "../functions/payments/shared/postgres-store";
+import { requestHash } from "../functions/payments/shared/http-api";
+import type { ApiHandler } from "../functions/payments/shared/runtime";
 import { readMigrationFiles } from "../scripts/migrate";
 import { API_KEY, REGION, TEST_ENV, lambdaContext } from "../test/functions/payments/support/aws";
 import { startEmbeddedPostgres } from "../test/functions/payments/support/embedded-postgres";

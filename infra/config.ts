@@ -45,7 +45,7 @@ export interface BackupConfig {
 }
 
 export interface PaymentsConfig {
-  /** Reserved concurrency of each payment function; undefined leaves it unreserved. */
+  /** Reserved concurrency of each payment function. @default - unreserved */
   readonly reservedConcurrency?: number;
   readonly apiThrottleRatePerSecond: number;
   readonly apiThrottleBurst: number;
@@ -89,9 +89,12 @@ export interface Config {
   readonly primary: RegionConfig;
   readonly secondary: RegionConfig;
   readonly natGateways: NatGatewayMode;
-  /** Public DNS zone for api.<domain>; undefined skips the zone, certificates and failover records. */
+  /**
+   * Public DNS zone for api.<domain>.
+   * @default - no zone, certificates or failover records
+   */
   readonly domainName?: string;
-  /** Email subscribed to the alert topics; undefined leaves the topics without a subscription. */
+  /** Email subscribed to the alert topics. @default - topics without a subscription */
   readonly alertEmail?: string;
   readonly logRetentionDays: number;
   readonly database: DatabaseConfig;
@@ -104,7 +107,7 @@ export interface Config {
   readonly readinessRules: boolean;
   /** Also deploy an EventBridge global endpoint over both buses (documented option). */
   readonly eventsGlobalEndpoint: boolean;
-  /** S3 remote state; undefined keeps Terraform's local backend. */
+  /** S3 remote state. @default - Terraform's local backend */
   readonly stateBackend?: StateBackendConfig;
 }
 

@@ -5,10 +5,10 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
-import { PAYMENTS_LOCAL_ENV } from "../functions/shared/contract";
-import { requireEnv } from "../functions/shared/env";
-import { loadMigrations, migrate } from "../functions/shared/migrator";
-import type { MigrationFile } from "../functions/shared/migrator";
+import { PAYMENTS_LOCAL_ENV } from "../functions/common/contract";
+import { requireEnv } from "../functions/common/env";
+import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
+import type { MigrationFile } from "../functions/payments/shared/migrator";
 
 export const MIGRATIONS_DIR = join(__dirname, "..", "functions", "payments", "migrations");
 const EMBEDDED = join(MIGRATIONS_DIR, "embedded.ts");

@@ -2,10 +2,19 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { METRICS } from "../../functions/shared/contract";
+import { METRICS } from "../../functions/common/contract";
 import type { Statement } from "../lib/policy";
 import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
+import { WORKFLOWS } from "../lib/asl";
+import { DR_TASK_NAMES } from "../../functions/dr/tasks";
+import type { GlobalDatabase } from "./database";
+import { DRILL_RUNBOOK } from "./drills";
+import type { RegionalEventBus } from "./events";
+import type { PlatformKey } from "./keys";
+import type { AlertTopic } from "./observability";
+import type { FailoverRouting, PublicZone } from "./routing";
+import type { GlobalTable } from "./tables";
 
 /**
  * Write actions AWS authorizes only on "*" (no resource-level permissions). They are the only
@@ -30,26 +39,34 @@ export const STAR_ONLY_WRITE_ACTIONS = [
 export interface DrRegionResources {
   readonly provider: AwsProvider;
   readonly region: string;
-  readonly clusterArn: string;
-  readonly alertTopicArn: string;
-  readonly eventBusArn: string;
-  readonly platformKeyArn: string;
+  readonly alerts: AlertTopic;
+  readonly bus: RegionalEventBus;
+  readonly key: PlatformKey;
 }
 
 export interface DrIamProps {
   readonly naming: Naming;
-  readonly accountId: string;
-  readonly globalClusterIdentifier: string;
-  readonly controlTableName: string;
-  /** Workflow names (state machines), identical in both regions. */
-  readonly stateMachineNames: string[];
-  /** The drill runbook's SSM document name, identical in both regions. */
-  readonly drillDocumentName: string;
-  /** DR task function names, identical in both regions. */
-  readonly functionNames: string[];
+  readonly database: GlobalDatabase;
+  readonly controlTable: GlobalTable;
   readonly primary: DrRegionResources;
   readonly secondary: DrRegionResources;
-  readonly dns?: { readonly zoneId: string; readonly healthCheckIds: string[] };
+  /** @default - no DNS permissions (no domain configured) */
+  readonly dns?: { readonly zone: PublicZone; readonly routing: FailoverRouting };
+}
+
+/**
+ * Names of what the DR roles run or start, identical in both regions. They are derived from the
+ * naming rules and the task registry rather than taken from the resources, because those
+ * resources (state machines, task functions, the drill document) are created after these roles
+ * and their policies: Step Functions checks its logging permissions when a state machine is
+ * created, so a reference to it here would be a cycle.
+ */
+export function drResourceNames(naming: Naming) {
+  return {
+    stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
+    functions: [...DR_TASK_NAMES, "prober"].map((t) => naming.name("lambdaFunction", `dr-${t}`)),
+    drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
+  };
 }
 
 /**
@@ -66,7 +83,8 @@ export class DrIam extends Construct {
 
   constructor(scope: Construct, id: string, props: DrIamProps) {
     super(scope, id);
-    const { naming, accountId } = props;
+    const { naming } = props;
+    const accountId = props.primary.key.accountId;
     const regions = [props.primary, props.secondary];
     const roleName = (r: DrRegionResources) => naming.name("iamRole", "dr-automation", r.region);
     const roleArn = (r: DrRegionResources) => `arn:aws:iam::${accountId}:role/${roleName(r)}`;
@@ -154,43 +172,41 @@ export class DrIam extends Construct {
 }
 
 function arns(props: DrIamProps) {
-  const { accountId, naming } = props;
+  const { naming } = props;
+  const accountId = props.primary.key.accountId;
+  const names = drResourceNames(naming);
   const both = [props.primary, props.secondary];
+  const controlTableName = props.controlTable.name;
   return {
     stateMachines: both.flatMap((r) =>
-      props.stateMachineNames.map(
-        (n) => `arn:aws:states:${r.region}:${accountId}:stateMachine:${n}`,
-      ),
+      names.stateMachines.map((n) => `arn:aws:states:${r.region}:${accountId}:stateMachine:${n}`),
     ),
     executions: both.flatMap((r) =>
-      props.stateMachineNames.map(
-        (n) => `arn:aws:states:${r.region}:${accountId}:execution:${n}:*`,
-      ),
+      names.stateMachines.map((n) => `arn:aws:states:${r.region}:${accountId}:execution:${n}:*`),
     ),
     functions: both.flatMap((r) =>
-      props.functionNames.map((n) => `arn:aws:lambda:${r.region}:${accountId}:function:${n}`),
+      names.functions.map((n) => `arn:aws:lambda:${r.region}:${accountId}:function:${n}`),
     ),
     controlTables: both.map(
-      (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${props.controlTableName}`,
+      (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${controlTableName}`,
     ),
     parameters: both.map(
       (r) => `arn:aws:ssm:${r.region}:${accountId}:parameter${naming.parameterPrefix}/*`,
     ),
-    globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.globalClusterIdentifier}`,
-    clusters: both.map((r) => r.clusterArn),
-    topics: both.map((r) => r.alertTopicArn),
-    buses: both.map((r) => r.eventBusArn),
-    keys: both.map((r) => r.platformKeyArn),
+    globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.database.globalCluster.globalClusterIdentifier}`,
+    clusters: [props.database.primary.cluster.arn, props.database.secondary.cluster.arn],
+    topics: both.map((r) => r.alerts.topic.arn),
+    buses: both.map((r) => r.bus.bus.arn),
+    keys: both.map((r) => r.key.arn),
     drills: both.map(
-      (r) =>
-        `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${props.drillDocumentName}:*`,
+      (r) => `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${names.drillDocument}:*`,
     ),
     drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
     automationRoles: both.map(
       (r) => `arn:aws:iam::${accountId}:role/${naming.name("iamRole", "dr-automation", r.region)}`,
     ),
     logGroups: both.flatMap((r) => [
-      ...props.functionNames.map(
+      ...names.functions.map(
         (n) => `arn:aws:logs:${r.region}:${accountId}:log-group:/aws/lambda/${n}:*`,
       ),
     ]),
@@ -344,12 +360,15 @@ export function drAutomationStatements(
       {
         sid: "SwapFailoverRecords",
         actions: ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-        resources: [`arn:aws:route53:::hostedzone/${props.dns.zoneId}`],
+        resources: [`arn:aws:route53:::hostedzone/${props.dns.zone.zone.zoneId}`],
       },
       {
         sid: "ReadHealthChecks",
         actions: ["route53:GetHealthCheck", "route53:GetHealthCheckStatus"],
-        resources: props.dns.healthCheckIds.map((id) => `arn:aws:route53:::healthcheck/${id}`),
+        resources: [
+          props.dns.routing.primaryHealthCheck,
+          props.dns.routing.secondaryHealthCheck,
+        ].map((check) => `arn:aws:route53:::healthcheck/${check.id}`),
       },
       {
         sid: "ReadChanges",

@@ -9,7 +9,7 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { Construct } from "constructs";
-import { EVENTS } from "../../functions/shared/contract";
+import { EVENTS } from "../../functions/common/contract";
 import { assumeRoleStatement, policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
@@ -143,7 +143,7 @@ export class EventReplication extends Construct {
   }
 }
 
-export interface GlobalEndpointProps {
+export interface EventsGlobalEndpointProps {
   readonly naming: Naming;
   readonly primary: { readonly provider: AwsProvider; readonly bus: RegionalEventBus };
   readonly secondary: { readonly bus: RegionalEventBus };
@@ -160,7 +160,7 @@ export interface GlobalEndpointProps {
 export class EventsGlobalEndpoint extends Construct {
   public readonly endpoint: CloudwatchEventEndpoint;
 
-  constructor(scope: Construct, id: string, props: GlobalEndpointProps) {
+  constructor(scope: Construct, id: string, props: EventsGlobalEndpointProps) {
     super(scope, id);
     const { provider } = props.primary;
     const buses = [props.primary.bus.bus.arn, props.secondary.bus.bus.arn];

@@ -6,7 +6,7 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Construct } from "constructs";
-import { METRICS } from "../../functions/shared/contract";
+import { METRICS } from "../../functions/common/contract";
 import type { RoutingConfig } from "../config";
 import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -22,6 +22,10 @@ export interface AlertTopicProps {
   readonly naming: Naming;
   readonly region: string;
   readonly key: PlatformKey;
+  /**
+   * Subscribed to the topic by email (the address confirms the subscription).
+   * @default - no subscription
+   */
   readonly email?: string;
 }
 

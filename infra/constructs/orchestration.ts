@@ -8,7 +8,8 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { DR_ENV } from "../../functions/shared/contract";
+import { DR_ENV, METRICS } from "../../functions/common/contract";
+import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
 import { readAsl, renderAsl, WORKFLOWS } from "../lib/asl";
@@ -16,32 +17,9 @@ import { NodejsFunction } from "../lib/nodejs-function";
 import type { Naming } from "../naming";
 import { regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
-
-/** The DR task functions (`functions/dr/<name>`), deployed in both regions. */
-export const DR_TASKS = [
-  "validate-input",
-  "preflight",
-  "acquire-lock",
-  "request-approval",
-  "fence",
-  "promote",
-  "switchover",
-  "check-promotion",
-  "update-parameters",
-  "shift-traffic",
-  "verify",
-  "unfence",
-  "record-timeline",
-  "notify",
-  "release-lock",
-] as const;
+import type { GlobalTable } from "./tables";
 
 export const DR_MEMORY_MB = 256;
-
-/** `validate-input` -> `ValidateInputFunctionArn`, the placeholder in the ASL. */
-export function placeholderFor(task: string): string {
-  return `${task.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}FunctionArn`;
-}
 
 interface AslTask {
   readonly Type: string;
@@ -68,7 +46,7 @@ export function taskTimeouts(definitions: readonly string[]): Record<string, num
       if (state.Type !== "Task") continue;
       const callback = state.Resource?.endsWith(".waitForTaskToken") ?? false;
       const reference = callback ? state.Parameters?.FunctionName : state.Resource;
-      const task = DR_TASKS.find((t) => reference === `\${${placeholderFor(t)}}`);
+      const task = DR_TASK_NAMES.find((t) => reference === `\${${taskPlaceholder(t)}}`);
       if (!task) continue;
       const timeout = callback
         ? 10
@@ -91,7 +69,7 @@ export function withApprovalTimeout(definition: string, seconds: number): string
   return JSON.stringify(parsed);
 }
 
-export interface OrchestrationRegionProps {
+export interface RegionalOrchestrationProps {
   readonly provider: AwsProvider;
   readonly naming: Naming;
   readonly region: string;
@@ -114,7 +92,7 @@ export class RegionalOrchestration extends Construct {
   public readonly stateMachines: Record<WorkflowName, SfnStateMachine>;
   public readonly functions: Record<string, NodejsFunction> = {};
 
-  constructor(scope: Construct, id: string, props: OrchestrationRegionProps) {
+  constructor(scope: Construct, id: string, props: RegionalOrchestrationProps) {
     super(scope, id);
     const { provider, naming, region, key } = props;
     const definitions = Object.fromEntries(
@@ -129,7 +107,8 @@ export class RegionalOrchestration extends Construct {
     ) as Record<WorkflowName, string>;
     const timeouts = taskTimeouts(Object.values(definitions));
 
-    for (const task of DR_TASKS) {
+    for (const task of DR_TASK_NAMES) {
+      const definition = drTask(task);
       this.functions[task] = new NodejsFunction(this, `task-${task}`, {
         provider,
         naming,
@@ -139,7 +118,7 @@ export class RegionalOrchestration extends Construct {
         source: task,
         component: `dr-${task}`,
         description: `payments-dr orchestration task: ${task}`,
-        memorySize: DR_MEMORY_MB,
+        memorySize: definition.memoryMb ?? DR_MEMORY_MB,
         timeoutSeconds: timeouts[task] ?? 30,
         environment: {
           [DR_ENV.topology]: props.topology,
@@ -160,19 +139,17 @@ export class RegionalOrchestration extends Construct {
         kmsKeyId: key.arn,
         dependsOn: [key.policy],
       });
+      // Exactly the tasks the registry lists for this workflow: renderAsl refuses a placeholder
+      // without a task and a task the ASL does not use.
       const substitutions = Object.fromEntries(
-        DR_TASKS.map((t) => [placeholderFor(t), this.functions[t]!.function.arn]),
-      );
-      const definition = definitions[workflow];
-      const used = Object.fromEntries(
-        Object.entries(substitutions).filter(([name]) => definition.includes(`\${${name}}`)),
+        workflowTasks(workflow).map((t) => [taskPlaceholder(t), this.functions[t]!.function.arn]),
       );
       stateMachines[workflow] = new SfnStateMachine(this, `workflow-${workflow}`, {
         provider,
         name: naming.name("stateMachine", workflow),
         type: "STANDARD",
         roleArn: props.role.arn,
-        definition: renderAsl(definition, used),
+        definition: renderAsl(definitions[workflow], substitutions),
         loggingConfiguration: {
           level: "ALL",
           includeExecutionData: true,
@@ -245,13 +222,15 @@ export class FailoverTrigger extends Construct {
 export interface ProberProps {
   readonly provider: AwsProvider;
   readonly naming: Naming;
+  /** The secondary region, where the prober runs. */
   readonly region: string;
   readonly key: PlatformKey;
+  /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly routing: RoutingConfig;
   readonly logRetentionDays: number;
-  readonly controlTableArn: string;
-  readonly metricsNamespace: string;
+  /** The control table, read through its replica in the prober's (secondary) region. */
+  readonly controlTable: GlobalTable;
 }
 
 /**
@@ -269,7 +248,7 @@ export class Prober extends Construct {
       naming,
       region,
       key,
-      group: "dr",
+      group: "monitoring",
       source: "prober",
       component: "dr-prober",
       description: "Probes the active region's /health and publishes PaymentsDR/PrimaryHealthy",
@@ -290,14 +269,14 @@ export class Prober extends Construct {
             {
               test: "StringEquals",
               variable: "cloudwatch:namespace",
-              values: [props.metricsNamespace],
+              values: [METRICS.namespace],
             },
           ],
         },
         {
           sid: "ReadActiveRegion",
           actions: ["dynamodb:GetItem"],
-          resources: [props.controlTableArn],
+          resources: [props.controlTable.replicaArn],
         },
         {
           sid: "UseTableKey",

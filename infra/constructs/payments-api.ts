@@ -15,13 +15,16 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { METRICS, PAYMENTS_ENV } from "../../functions/shared/contract";
+import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
 import type { PaymentsConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
 import type { Naming } from "../naming";
+import type { RegionalEventBus } from "./events";
 import type { PlatformKey } from "./keys";
 import type { Network } from "./network";
+import type { PublicZone } from "./routing";
+import type { GlobalTables } from "./tables";
 
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
@@ -30,7 +33,10 @@ type Access = "authorize" | "write" | "read" | "health" | "relay" | "migrate";
 
 export interface PaymentFunction {
   readonly source: string;
-  /** HTTP API route key, or undefined for functions that are not behind the API. */
+  /**
+   * HTTP API route key.
+   * @default - not behind the API (scheduled or invoked directly)
+   */
   readonly route?: string;
   readonly access: Access;
   readonly timeoutSeconds: number;
@@ -102,15 +108,15 @@ export interface PaymentsApiProps {
   readonly network: Network;
   readonly payments: PaymentsConfig;
   readonly logRetentionDays: number;
-  /** Names of the global tables (identical in both regions). */
-  readonly tables: {
-    readonly control: string;
-    readonly sessions: string;
-    readonly idempotency: string;
-  };
-  readonly eventBus: { readonly name: string; readonly arn: string };
-  /** When set, api.<domain> gets a DNS-validated certificate and a regional custom domain. */
-  readonly domain?: { readonly name: string; readonly zoneId: string };
+  /** The global tables (identical names in both regions). */
+  readonly tables: GlobalTables;
+  /** This region's event bus. */
+  readonly bus: RegionalEventBus;
+  /**
+   * When set, api.<domain> gets a DNS-validated certificate and a regional custom domain.
+   * @default - no custom domain: clients use the execute-api URL
+   */
+  readonly zone?: PublicZone;
 }
 
 /**
@@ -136,10 +142,10 @@ export class PaymentsApi extends Construct {
 
     const environment = {
       [PAYMENTS_ENV.parameterPrefix]: naming.parameterPrefix,
-      [PAYMENTS_ENV.controlTable]: props.tables.control,
-      [PAYMENTS_ENV.sessionsTable]: props.tables.sessions,
-      [PAYMENTS_ENV.idempotencyTable]: props.tables.idempotency,
-      [PAYMENTS_ENV.eventBusName]: props.eventBus.name,
+      [PAYMENTS_ENV.controlTable]: props.tables.control.name,
+      [PAYMENTS_ENV.sessionsTable]: props.tables.sessions.name,
+      [PAYMENTS_ENV.idempotencyTable]: props.tables.idempotency.name,
+      [PAYMENTS_ENV.eventBusName]: props.bus.bus.name,
       [PAYMENTS_ENV.activeRegionCacheMs]: "5000",
       [PAYMENTS_ENV.parameterCacheSeconds]: "60",
     };
@@ -165,12 +171,12 @@ export class PaymentsApi extends Construct {
     const readFlag: Statement = {
       sid: "ReadFencingFlag",
       actions: ["dynamodb:GetItem"],
-      resources: [tableArn(props.tables.control)],
+      resources: [tableArn(props.tables.control.name)],
     };
     const publish: Statement = {
       sid: "PublishEvents",
       actions: ["events:PutEvents"],
-      resources: [props.eventBus.arn],
+      resources: [props.bus.bus.arn],
     };
     const tableKey: Statement = {
       sid: "UseTableKey",
@@ -192,7 +198,7 @@ export class PaymentsApi extends Construct {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
       ],
-      resources: [tableArn(props.tables.idempotency)],
+      resources: [tableArn(props.tables.idempotency.name)],
     };
     const write = [...readParameters, readFlag, tableKey, publish, idempotency];
     // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
@@ -202,7 +208,7 @@ export class PaymentsApi extends Construct {
         {
           sid: "Sessions",
           actions: ["dynamodb:UpdateItem"],
-          resources: [tableArn(props.tables.sessions)],
+          resources: [tableArn(props.tables.sessions.name)],
         },
       ],
       write,
@@ -339,15 +345,12 @@ export class PaymentsApi extends Construct {
       sourceArn: schedule.arn,
     });
 
-    if (props.domain) this.customDomain = this.domain(props, props.domain);
+    if (props.zone) this.customDomain = this.domain(props, props.zone);
   }
 
-  private domain(
-    props: PaymentsApiProps,
-    domain: NonNullable<PaymentsApiProps["domain"]>,
-  ): Apigatewayv2DomainName {
+  private domain(props: PaymentsApiProps, zone: PublicZone): Apigatewayv2DomainName {
     const { provider } = props;
-    const name = `api.${domain.name}`;
+    const name = `api.${zone.domainName}`;
     const certificate = new AcmCertificate(this, "certificate", {
       provider,
       domainName: name,
@@ -358,7 +361,7 @@ export class PaymentsApi extends Construct {
     const option = Fn.element(Fn.tolist(certificate.domainValidationOptions), 0);
     const record = new Route53Record(this, "certificate-validation-record", {
       provider,
-      zoneId: domain.zoneId,
+      zoneId: zone.zone.zoneId,
       name: Fn.lookup(option, "resource_record_name", ""),
       type: Fn.lookup(option, "resource_record_type", ""),
       records: [Fn.lookup(option, "resource_record_value", "")],

@@ -6,12 +6,6 @@ import { Construct } from "constructs";
 import type { RoutingConfig } from "../config";
 import type { Naming } from "../naming";
 
-/**
- * Alias records cannot set a TTL: resolvers cache an alias answer for the target's TTL, 60 s for
- * API Gateway regional domain names. It is the DNS part of the RTO budget (`npm run rto`).
- */
-export const ALIAS_TARGET_TTL_SECONDS = 60;
-
 export const HEALTH_PATH = "/health";
 
 export interface PublicZoneProps {
@@ -40,7 +34,10 @@ export interface RoutedRegion {
   readonly region: string;
   /** The API's execute-api host name, probed directly so health never depends on our DNS. */
   readonly apiHost: string;
-  /** The regional custom domain's alias target, when a domain is configured. */
+  /**
+   * The regional custom domain's alias target, when a domain is configured.
+   * @default - no failover records for this region
+   */
   readonly aliasTarget?: { readonly name: string; readonly zoneId: string };
 }
 
@@ -50,6 +47,10 @@ export interface FailoverRoutingProps {
   readonly routing: RoutingConfig;
   readonly primary: RoutedRegion;
   readonly secondary: RoutedRegion;
+  /**
+   * The zone that gets the failover records of api.<domain>.
+   * @default - health checks only: clients use each region's API URL
+   */
   readonly zone?: PublicZone;
 }
 

@@ -1,7 +1,9 @@
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
+import { DynamodbTableItem } from "@cdktf/provider-aws/lib/dynamodb-table-item";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { CONTROL, IDEMPOTENCY, SESSIONS } from "../../functions/shared/contract";
+import { CONTROL, FENCE_PHASE, IDEMPOTENCY, SESSIONS } from "../../functions/common/contract";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
 
@@ -18,6 +20,8 @@ export interface GlobalTablesProps {
   readonly secondary: TableRegion;
   /** @default false */
   readonly deletionProtection?: boolean;
+  /** The region the fencing flag names at first: the deployed primary. */
+  readonly initialActiveRegion: string;
 }
 
 /** A global table and where its secondary replica lives. */
@@ -73,12 +77,32 @@ export class GlobalTables extends Construct {
   public readonly sessions: GlobalTable;
   public readonly control: GlobalTable;
   public readonly idempotency: GlobalTable;
+  public readonly activeRegionFlag: DynamodbTableItem;
 
   constructor(scope: Construct, id: string, props: GlobalTablesProps) {
     super(scope, id);
     this.sessions = this.table(props, TABLE_DESIGNS.sessions);
     this.control = this.table(props, TABLE_DESIGNS.control);
     this.idempotency = this.table(props, TABLE_DESIGNS.idempotency);
+
+    // The fencing flag starts out naming the primary; from then on only the orchestrator
+    // writes it, so Terraform ignores its later values. Created in the stack's scope, where it
+    // has always lived: its address is part of deployed state.
+    this.activeRegionFlag = new DynamodbTableItem(TerraformStack.of(this), "active-region-flag", {
+      provider: props.primary.provider,
+      tableName: this.control.table.name,
+      hashKey: CONTROL.partitionKey,
+      item: JSON.stringify({
+        [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem },
+        activeRegion: { S: props.initialActiveRegion },
+        fencingToken: { N: "0" },
+        phase: { S: FENCE_PHASE.open },
+        updatedAt: { S: "1970-01-01T00:00:00.000Z" },
+        updatedBy: { S: "terraform" },
+        reason: { S: "initial deployment" },
+      }),
+      lifecycle: { ignoreChanges: ["item"] },
+    });
   }
 
   get all(): GlobalTable[] {

@@ -5,12 +5,12 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { AssetType, TerraformAsset, TerraformStack } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PlatformKey } from "../constructs/keys";
 import type { Naming } from "../naming";
 import { regionCode } from "../naming";
 import type { Bundle } from "./bundle";
@@ -27,9 +27,13 @@ interface BuiltCode {
   readonly bytes: number;
 }
 
-// Jest workers synthesize in parallel; each gets its own folder so no bundle is read half-written.
+// Jest workers synthesize in parallel; each gets its own folder so no bundle is read half-written,
+// and the checkout's path is part of the name so two clones never share one.
 const DIST_ROOT = process.env.JEST_WORKER_ID
-  ? join(tmpdir(), `payments-dr-dist-worker-${process.env.JEST_WORKER_ID}`)
+  ? join(
+      tmpdir(),
+      `payments-dr-dist-${createHash("sha256").update(DIST).digest("hex").slice(0, 12)}-worker-${process.env.JEST_WORKER_ID}`,
+    )
   : DIST;
 
 const built = new Map<string, BuiltCode>();
@@ -41,7 +45,7 @@ export function buildFunction(group: string, name: string): BuiltCode {
   const cached = built.get(key);
   if (cached) return cached;
   bundles ??= new Map(
-    bundleAll(["payments", "dr"], DIST_ROOT).map((b) => [`${b.group}/${b.name}`, b]),
+    bundleAll(FUNCTION_GROUPS, DIST_ROOT).map((b) => [`${b.group}/${b.name}`, b]),
   );
   const bundle = bundles.get(key);
   if (!bundle) {
@@ -91,13 +95,25 @@ function assetFor(scope: Construct, group: string, name: string): TerraformAsset
   return asset;
 }
 
+/** The region's customer-managed key, as a function's log group and role need it. */
+export interface FunctionKey {
+  readonly arn: string;
+  readonly accountId: string;
+  /** Log groups are created after it: CloudWatch Logs checks the key policy. */
+  readonly policy: ITerraformDependable;
+}
+
+/** Source folders of the functions: `functions/<group>/<name>/handler.ts`. */
+export const FUNCTION_GROUPS = ["payments", "dr", "monitoring"] as const;
+export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
+
 export interface NodejsFunctionProps {
   readonly provider: AwsProvider;
   readonly naming: Naming;
   readonly region: string;
-  readonly key: PlatformKey;
+  readonly key: FunctionKey;
   /** Source folder: `functions/<group>/<source>/handler.ts`. */
-  readonly group: "payments" | "dr";
+  readonly group: FunctionGroup;
   readonly source: string;
   /** Physical name component: `payments-<component>-<suffix>`, identical in both regions. */
   readonly component: string;

@@ -2,7 +2,7 @@
 // health checks, the failover workflow that would run (its task timeouts, waits and poll
 // bound) and the database's RPO guard. Pure: JSON in, numbers out.
 import type { Config } from "../config";
-import { ALIAS_TARGET_TTL_SECONDS } from "../constructs/routing";
+import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
 import { pollBoundsOf } from "./asl";
 import type { TerraformJson } from "./synthesized";
 

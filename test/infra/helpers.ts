@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { Config } from "../../infra/config";
 import { loadConfig } from "../../infra/config";
+import { ALL_OPTIONS_ENV } from "../../infra/lib/addresses";
 import type { TerraformJson } from "../../infra/lib/synthesized";
 import type * as SynthStack from "./synth-stack";
 
@@ -25,24 +26,9 @@ export const FULL_ENV = {
 
 /**
  * Every non-default setting the variation tests need, in one environment, so each test file
- * synthesizes it once instead of once per setting.
+ * synthesizes it once instead of once per setting (the same one whose addresses are recorded).
  */
-export const CUSTOM_ENV = {
-  ...FULL_ENV,
-  DB_PRIMARY_INSTANCES: "3",
-  DB_SECONDARY_INSTANCES: "2",
-  DB_RPO_SECONDS: "20",
-  DB_DELETION_PROTECTION: "true",
-  NAT_GATEWAYS: "single",
-  PAYMENTS_RESERVED_CONCURRENCY: "50",
-  HEALTH_CHECK_FAILURE_THRESHOLD: "5",
-  EVENTS_GLOBAL_ENDPOINT: "true",
-  PROBE_ALARM_DATAPOINTS: "4",
-  PROBE_ALARM_PERIODS: "6",
-  FAILOVER_MODE: "approval",
-  FAILOVER_APPROVAL_TIMEOUT_MINUTES: "25",
-  DR_READINESS_RULES: "true",
-} as const;
+export const CUSTOM_ENV = ALL_OPTIONS_ENV;
 
 export interface Synthesized {
   readonly config: Config;

@@ -1,5 +1,6 @@
 import { validateInput } from "../../functions/dr/validate-input/core";
-import { DR_TASKS, placeholderFor, triggerPattern } from "../../infra/constructs/orchestration";
+import { DR_TASK_NAMES, taskPlaceholder } from "../../functions/dr/tasks";
+import { triggerPattern } from "../../infra/constructs/orchestration";
 import { loadConfig } from "../../infra/config";
 import { computeBudget, withinTargets } from "../../infra/lib/rto";
 import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
@@ -18,7 +19,7 @@ describe("orchestration infrastructure", () => {
     for (const role of ["primary", "secondary"] as const) {
       const mine = inRegion(drFunctions, role);
       expect(mine.map((f) => f.function_name).sort()).toEqual(
-        DR_TASKS.map((t) => `payments-dr-${t}-dev`).sort(),
+        DR_TASK_NAMES.map((t) => `payments-dr-${t}-dev`).sort(),
       );
       for (const fn of mine) {
         expect(fn).toMatchObject({ runtime: "nodejs22.x", memory_size: 256 });
@@ -98,7 +99,7 @@ describe("orchestration infrastructure", () => {
     expect(fn("verify").timeout).toBe(failover.States.Verify!.TimeoutSeconds! - 2);
     // The approval task's TimeoutSeconds is on-call's time, not the function's.
     expect(fn("request-approval").timeout).toBe(10);
-    expect(placeholderFor("check-promotion")).toBe("CheckPromotionFunctionArn");
+    expect(taskPlaceholder("check-promotion")).toBe("CheckPromotionFunctionArn");
   });
 
   it("waits for on-call as long as configured", () => {

@@ -1,4 +1,4 @@
-import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/shared/contract";
+import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/common/contract";
 import { ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { named, runWorkflow } from "./support/harness";

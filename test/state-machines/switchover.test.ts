@@ -1,4 +1,4 @@
-import { FENCE_PHASE } from "../../functions/shared/contract";
+import { FENCE_PHASE } from "../../functions/common/contract";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
 

@@ -6,6 +6,7 @@ import { epochSeconds, isoFromEpoch } from "../shared/deps";
 import { CooldownActiveError, LockHeldError } from "../shared/errors";
 import type { LockItem } from "../shared/ports";
 import type { LockResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type AcquireLockOutcome = Omit<LockResult, keyof StepTimes>;
 
@@ -76,3 +77,11 @@ function toOutcome(lock: LockItem): AcquireLockOutcome {
     facts: lock.facts,
   };
 }
+
+/** The AcquireLock task (functions/dr/tasks.ts). */
+export const ACQUIRE_LOCK_TASK = stateTask({
+  step: "AcquireLock",
+  description: "Takes the failover lock and enforces the cooldown",
+  workflows: ["failover", "switchover", "failback"],
+  run: acquireLock,
+});

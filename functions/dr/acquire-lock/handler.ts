@@ -1,12 +1,5 @@
-// Lambda entry point of the AcquireLock state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import type { WorkflowState } from "../shared/types";
-import { acquireLock } from "./core";
+// Lambda entry point of the AcquireLock task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { ACQUIRE_LOCK_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task(
-  { step: "AcquireLock", logger, keys: stateKeys },
-  (state: WorkflowState) => acquireLock(state, deps),
-);
+export const handler = awsTaskHandler(ACQUIRE_LOCK_TASK);

@@ -4,6 +4,7 @@
 import type { DrDeps } from "../shared/deps";
 import { regionOf } from "../shared/topology";
 import type { CheckPromotionResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type CheckPromotionOutcome = Omit<CheckPromotionResult, keyof StepTimes> &
   Partial<Pick<StepTimes, "startedAt">>;
@@ -41,3 +42,11 @@ export async function checkPromotion(
     failoverStatus: global?.failover?.status ?? null,
   };
 }
+
+/** The CheckPromotion task (functions/dr/tasks.ts). */
+export const CHECK_PROMOTION_TASK = stateTask({
+  step: "CheckPromotion",
+  description: "Polls the promotion once",
+  workflows: ["failover", "switchover", "failback"],
+  run: checkPromotion,
+});

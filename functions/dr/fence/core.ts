@@ -3,13 +3,14 @@
 // region with the token just read. The payment functions of the old region read the flag
 // (global table) and reject writes. Idempotent: the flag this run wrote is recognised by
 // updatedBy = failoverId and never bumped twice.
-import { FENCE_PHASE } from "../../shared/contract";
+import { FENCE_PHASE } from "../../common/contract";
 import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
 import { FencingConflictError } from "../shared/errors";
 import type { ActiveRegionFlag } from "../shared/ports";
 import { deployedPrimary } from "../shared/topology";
 import type { FenceResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type FenceOutcome = Omit<FenceResult, keyof StepTimes>;
 
@@ -81,3 +82,11 @@ function conflict(flag: ActiveRegionFlag | null, state: WorkflowState): FencingC
     `expected the active-region flag to name ${state.request.sourceRegion} (or this run, ${state.request.failoverId}), found ${flag ? `${flag.activeRegion} token ${flag.fencingToken} set by ${flag.updatedBy} at ${flag.updatedAt}` : "no flag"}; someone else changed it, so this run stops without promoting`,
   );
 }
+
+/** The Fence task (functions/dr/tasks.ts). */
+export const FENCE_TASK = stateTask({
+  step: "Fence",
+  description: "Flips the active-region flag to the target region",
+  workflows: ["failover", "switchover", "failback"],
+  run: fence,
+});

@@ -1,11 +1,5 @@
-// Lambda entry point of the Fence state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import type { WorkflowState } from "../shared/types";
-import { fence } from "./core";
+// Lambda entry point of the Fence task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { FENCE_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task({ step: "Fence", logger, keys: stateKeys }, (state: WorkflowState) =>
-  fence(state, deps),
-);
+export const handler = awsTaskHandler(FENCE_TASK);

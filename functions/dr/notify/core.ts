@@ -2,7 +2,7 @@
 // (the target region). Two kinds: "completed" (once per run: remembered on the lock) and
 // "halted" (a page saying which step failed, what has changed so far, and the exact commands to
 // resume or abandon the run). Also returns the error and cause the Halted state reports.
-import { CONTROL } from "../../shared/contract";
+import { CONTROL } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote } from "../shared/format";
 import type {
@@ -13,6 +13,8 @@ import type {
   Workflow,
   WorkflowState,
 } from "../shared/types";
+import { keysFrom } from "../shared/task";
+import type { DrTaskDefinition } from "../shared/task";
 
 export interface NotifyEvent {
   readonly workflow: Workflow;
@@ -186,3 +188,17 @@ function stripWorkflowFields(state: Record<string, unknown>): Record<string, unk
   delete rest.failures;
   return rest;
 }
+
+/** The Notify task (functions/dr/tasks.ts), run by NotifyCompleted and PageOnCall. */
+export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
+  step: "Notify",
+  description: "Tells on-call that a run completed or halted",
+  workflows: ["failover", "switchover", "failback"],
+  invocation: "task",
+  keys: (event, deps) =>
+    keysFrom(
+      event?.context?.executionId,
+      event?.state?.request?.targetRegion ?? deps.executionRegion,
+    ),
+  run: notify,
+};

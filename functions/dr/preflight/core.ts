@@ -11,6 +11,7 @@ import {
 } from "../shared/errors";
 import { regionOf } from "../shared/topology";
 import type { PreflightResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type PreflightOutcome = Omit<PreflightResult, keyof StepTimes>;
 
@@ -150,3 +151,11 @@ async function corroborate(
     latest: probes[0]?.at,
   });
 }
+
+/** The Preflight task (functions/dr/tasks.ts). */
+export const PREFLIGHT_TASK = stateTask({
+  step: "Preflight",
+  description: "Read-only readiness checks of both clusters and the replication lag",
+  workflows: ["failover", "switchover", "failback"],
+  run: preflight,
+});

@@ -9,6 +9,7 @@ import { ManagedFailoverUnavailableError } from "../shared/errors";
 import { requireFenced } from "../shared/guard";
 import { regionOf } from "../shared/topology";
 import type { PromoteResult, PromotionMethod, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type PromoteOutcome = Omit<PromoteResult, keyof StepTimes>;
 
@@ -88,3 +89,11 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
 function withReason(method: PromotionMethod, detachReason: string | undefined): PromoteOutcome {
   return detachReason ? { method, detachReason } : { method };
 }
+
+/** The Promote task (functions/dr/tasks.ts). */
+export const PROMOTE_TASK = stateTask({
+  step: "Promote",
+  description: "Promotes the target cluster (managed failover)",
+  workflows: ["failover"],
+  run: promote,
+});

@@ -1,11 +1,5 @@
-// Lambda entry point of the Promote state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import type { WorkflowState } from "../shared/types";
-import { promote } from "./core";
+// Lambda entry point of the Promote task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { PROMOTE_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task({ step: "Promote", logger, keys: stateKeys }, (state: WorkflowState) =>
-  promote(state, deps),
-);
+export const handler = awsTaskHandler(PROMOTE_TASK);

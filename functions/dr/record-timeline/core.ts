@@ -2,7 +2,7 @@
 // data), the replication lag when the run began (the RPO estimate) and the RTO, as CloudWatch
 // metrics and a `dr.<workflow>.completed` event on the target region's bus. Sent once per run:
 // the lock remembers that it was sent; the event's eventId lets consumers drop a duplicate.
-import { EVENTS, METRICS } from "../../shared/contract";
+import { EVENTS, METRICS } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import type { MetricDatum } from "../shared/ports";
 import { TIMELINE_STEPS } from "../shared/types";
@@ -12,6 +12,7 @@ import type {
   TimelineEntry,
   WorkflowState,
 } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type RecordTimelineOutcome = Omit<RecordTimelineResult, keyof StepTimes>;
 
@@ -111,3 +112,11 @@ export async function recordTimeline(
 function secondsBetween(from: string, to: string): number {
   return Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 10) / 100);
 }
+
+/** The RecordTimeline task (functions/dr/tasks.ts). */
+export const RECORD_TIMELINE_TASK = stateTask({
+  step: "RecordTimeline",
+  description: "Records step durations, RTO and RPO",
+  workflows: ["failover", "switchover", "failback"],
+  run: recordTimeline,
+});

@@ -6,6 +6,7 @@ import type { DrDeps } from "../shared/deps";
 import { epochSeconds } from "../shared/deps";
 import { LockNotOwnedError, RunNotCompleteError } from "../shared/errors";
 import type { ReleaseLockResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type ReleaseLockOutcome = Omit<ReleaseLockResult, keyof StepTimes>;
 
@@ -44,3 +45,11 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
   deps.log.info("lock released", { cooldownUntil });
   return { released: true, cooldownUntil };
 }
+
+/** The ReleaseLock task (functions/dr/tasks.ts). */
+export const RELEASE_LOCK_TASK = stateTask({
+  step: "ReleaseLock",
+  description: "Writes the cooldown and releases the lock",
+  workflows: ["failover", "switchover", "failback"],
+  run: releaseLock,
+});

@@ -1,12 +1,5 @@
-// Lambda entry point of the ReleaseLock state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import type { WorkflowState } from "../shared/types";
-import { releaseLock } from "./core";
+// Lambda entry point of the ReleaseLock task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { RELEASE_LOCK_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task(
-  { step: "ReleaseLock", logger, keys: stateKeys },
-  (state: WorkflowState) => releaseLock(state, deps),
-);
+export const handler = awsTaskHandler(RELEASE_LOCK_TASK);

@@ -4,6 +4,8 @@
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote } from "../shared/format";
 import type { WorkflowState } from "../shared/types";
+import { stateKeys } from "../shared/task";
+import type { DrTaskDefinition } from "../shared/task";
 
 export interface RequestApprovalEvent {
   readonly state: WorkflowState;
@@ -56,3 +58,13 @@ export async function requestApproval(
   deps.log.info("approval requested", { timeoutSeconds: event.timeoutSeconds });
   return { subject };
 }
+
+/** The RequestApproval task (functions/dr/tasks.ts): a callback; on-call's answer is the state's result. */
+export const REQUEST_APPROVAL_TASK: DrTaskDefinition<RequestApprovalEvent, { subject: string }> = {
+  step: "RequestApproval",
+  description: "Pages on-call with the approve and reject commands",
+  workflows: ["failover"],
+  invocation: "callback",
+  keys: (event) => stateKeys(event?.state),
+  run: requestApproval,
+};

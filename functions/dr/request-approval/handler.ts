@@ -1,16 +1,5 @@
-// Lambda entry point of the RequestApproval state (lambda:invoke.waitForTaskToken).
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import { requestApproval } from "./core";
-import type { RequestApprovalEvent } from "./core";
+// Lambda entry point of the RequestApproval task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { REQUEST_APPROVAL_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task(
-  {
-    step: "RequestApproval",
-    logger,
-    keys: (event: RequestApprovalEvent) => stateKeys(event?.state),
-  },
-  (event: RequestApprovalEvent) => requestApproval(event, deps),
-);
+export const handler = awsTaskHandler(REQUEST_APPROVAL_TASK);

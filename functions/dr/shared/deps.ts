@@ -1,6 +1,6 @@
 // Everything a DR core needs, passed in. The handlers build one set at module scope from the
 // environment and the AWS adapters; the tests pass fakes.
-import type { DrTopology } from "../../shared/contract";
+import type { DrTopology } from "../../common/contract";
 import type { DnsPort, HttpPort, Log, Profile, RegionPorts } from "./ports";
 import type { DrSettings } from "./settings";
 

@@ -1,22 +1,12 @@
-// Powertools' Logger behind the small Log/TaskLogger interfaces the cores and the task shell use.
-import { Logger } from "@aws-lambda-powertools/logger";
-import type { LogAttributes } from "@aws-lambda-powertools/logger/types";
+// The DR functions' logger: the common one (functions/common/logger.ts) behind the Log and
+// TaskLogger interfaces the cores and the task shell use.
+import { asLog, createLogger } from "../../common/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Log } from "./ports";
 import type { TaskLogger } from "./task";
 
 export type DrLogger = Log & TaskLogger;
 
-export function powertoolsLog(
-  logger: Logger = new Logger({ serviceName: "payments-dr" }),
-): DrLogger {
-  const write =
-    (level: "info" | "warn" | "error") => (message: string, extra?: Record<string, unknown>) =>
-      extra ? logger[level](message, extra as LogAttributes) : logger[level](message);
-  return {
-    info: write("info"),
-    warn: write("warn"),
-    error: write("error"),
-    resetKeys: () => logger.resetKeys(),
-    appendKeys: (keys) => logger.appendKeys(keys),
-  };
+export function powertoolsLog(logger: Logger = createLogger()): DrLogger {
+  return asLog(logger);
 }

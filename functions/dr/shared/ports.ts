@@ -204,8 +204,4 @@ export interface HttpPort {
  */
 export type Profile = "critical" | "bestEffort";
 
-export interface Log {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
-}
+export type { Log } from "../../common/logger";

@@ -1,6 +1,6 @@
 // Tunables of the DR tasks, read once from the environment (names in DR_ENV). Pure.
-import { DR_ENV } from "../../shared/contract";
-import { intEnv } from "../../shared/env";
+import { DR_ENV } from "../../common/contract";
+import { intEnv } from "../../common/env";
 
 export interface DrSettings {
   readonly cooldownMinutes: number;

@@ -1,7 +1,8 @@
 // The thin shell around every DR core invoked by a state machine: log lines carry executionId,
 // step and targetRegion; the result carries the step's startedAt/endedAt (the timeline); errors
 // are logged and rethrown with their `name` intact, since that is what Retry/Catch match.
-import type { StepTimes, WorkflowState } from "./types";
+import type { DrDeps } from "./deps";
+import type { StepTimes, Workflow, WorkflowState } from "./types";
 
 export interface TaskLogger {
   resetKeys(): void;
@@ -62,4 +63,53 @@ export function task<E, R extends object>(
       throw failure;
     }
   };
+}
+
+/**
+ * One DR task: what its Lambda runs and where the workflows use it. Every task folder exports
+ * one from its core.ts; functions/dr/tasks.ts lists them all, and the infrastructure (functions,
+ * ASL substitutions, timeouts) and the workflow test harness are built from that list.
+ */
+export interface DrTaskDefinition<E = never, R extends object = object> {
+  /** Step name in the task's log lines, e.g. "Fence". */
+  readonly step: string;
+  /** What the function does, for its Lambda description. */
+  readonly description: string;
+  /** The workflows whose ASL invokes this task (through its `${<Name>FunctionArn}`). */
+  readonly workflows: readonly Workflow[];
+  /**
+   * "task": a plain Task state runs the function and takes its result. "callback": a
+   * `lambda:invoke.waitForTaskToken` state; the function publishes the token and returns, and
+   * the state's result is what on-call sends back.
+   */
+  readonly invocation: "task" | "callback";
+  /** The log keys of one event. */
+  readonly keys: (event: E, deps: DrDeps) => TaskKeys;
+  readonly run: (event: E, deps: DrDeps) => Promise<R>;
+  /** @default - DR_MEMORY_MB */
+  readonly memoryMb?: number;
+}
+
+/** A task that receives the whole workflow state (most of them). */
+export function stateTask<R extends object>(
+  definition: Omit<DrTaskDefinition<WorkflowState, R>, "keys" | "invocation">,
+): DrTaskDefinition<WorkflowState, R> {
+  return { ...definition, invocation: "task", keys: (state) => stateKeys(state) };
+}
+
+/** The handler of one task: the definition's core wrapped in the task shell. */
+export function taskHandler<E, R extends object>(
+  definition: DrTaskDefinition<E, R>,
+  deps: DrDeps,
+  logger: TaskLogger,
+): (event: E) => Promise<R & StepTimes> {
+  return task(
+    {
+      step: definition.step,
+      logger,
+      keys: (event: E) => definition.keys(event, deps),
+      now: deps.now,
+    },
+    (event: E) => definition.run(event, deps),
+  );
 }

@@ -1,5 +1,5 @@
 // DR_TOPOLOGY, parsed and checked once per process. Pure: no AWS imports.
-import type { DrRegion, DrTopology } from "../../shared/contract";
+import type { DrRegion, DrTopology } from "../../common/contract";
 import { ConfigurationError } from "./errors";
 
 const ARN = /^arn:aws[\w-]*:rds:[a-z0-9-]+:\d{12}:cluster:[\w-]+$/;

@@ -8,6 +8,7 @@ import type { DrDeps } from "../shared/deps";
 import type { DnsTarget } from "../shared/ports";
 import { regionOf } from "../shared/topology";
 import type { ShiftTrafficResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type ShiftTrafficOutcome = Omit<ShiftTrafficResult, keyof StepTimes>;
 
@@ -86,3 +87,11 @@ function dnsTarget(deps: DrDeps, region: string): DnsTarget | undefined {
     healthCheckId: r.healthCheckId,
   };
 }
+
+/** The ShiftTraffic task (functions/dr/tasks.ts). */
+export const SHIFT_TRAFFIC_TASK = stateTask({
+  step: "ShiftTraffic",
+  description: "Swaps the Route 53 failover records, best-effort",
+  workflows: ["failover", "switchover", "failback"],
+  run: shiftTraffic,
+});

@@ -6,6 +6,7 @@ import type { DrDeps } from "../shared/deps";
 import { requireFenced } from "../shared/guard";
 import { regionOf } from "../shared/topology";
 import type { PromoteResult, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type SwitchoverOutcome = Omit<PromoteResult, keyof StepTimes>;
 
@@ -28,3 +29,11 @@ export async function switchover(state: WorkflowState, deps: DrDeps): Promise<Sw
   }
   return { method: "switchover" };
 }
+
+/** The Switchover task (functions/dr/tasks.ts). */
+export const SWITCHOVER_TASK = stateTask({
+  step: "Switchover",
+  description: "Requests a planned switchover of the global cluster",
+  workflows: ["switchover", "failback"],
+  run: switchover,
+});

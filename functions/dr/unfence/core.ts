@@ -2,10 +2,11 @@
 // writer is verified. The flag already names the new region since Fence, and the fencing token is
 // not bumped: the token counts changes of the active region, not phases. Conditional on the flag
 // still being the one this run's Fence wrote.
-import { FENCE_PHASE } from "../../shared/contract";
+import { FENCE_PHASE } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { FencingConflictError, NotFencedError } from "../shared/errors";
 import type { StepTimes, UnfenceResult, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type UnfenceOutcome = Omit<UnfenceResult, keyof StepTimes>;
 
@@ -39,3 +40,11 @@ export async function unfence(state: WorkflowState, deps: DrDeps): Promise<Unfen
     phase: FENCE_PHASE.open,
   };
 }
+
+/** The Unfence task (functions/dr/tasks.ts). */
+export const UNFENCE_TASK = stateTask({
+  step: "Unfence",
+  description: "Opens the new active region for writes",
+  workflows: ["failover", "switchover", "failback"],
+  run: unfence,
+});

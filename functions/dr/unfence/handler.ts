@@ -1,11 +1,5 @@
-// Lambda entry point of the Unfence state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import type { WorkflowState } from "../shared/types";
-import { unfence } from "./core";
+// Lambda entry point of the Unfence task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { UNFENCE_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task({ step: "Unfence", logger, keys: stateKeys }, (state: WorkflowState) =>
-  unfence(state, deps),
-);
+export const handler = awsTaskHandler(UNFENCE_TASK);

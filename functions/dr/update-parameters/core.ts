@@ -1,13 +1,14 @@
 // Points the SSM parameters at the new writer: `db/writer-endpoint` and `active-region`, in the
 // target region (must succeed) and in the other region (best-effort). Writes only values that
 // differ, so a re-run writes nothing.
-import { PARAMETERS } from "../../shared/contract";
+import { PARAMETERS } from "../../common/contract";
 import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
 import { TargetClusterUnhealthyError } from "../shared/errors";
 import type { ParametersPort } from "../shared/ports";
 import { parameterName, regionOf } from "../shared/topology";
 import type { StepTimes, UpdateParametersResult, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type UpdateParametersOutcome = Omit<UpdateParametersResult, keyof StepTimes>;
 
@@ -69,3 +70,11 @@ async function writeChanged(
   }
   return changed;
 }
+
+/** The UpdateParameters task (functions/dr/tasks.ts). */
+export const UPDATE_PARAMETERS_TASK = stateTask({
+  step: "UpdateParameters",
+  description: "Points the SSM endpoints at the new writer",
+  workflows: ["failover", "switchover", "failback"],
+  run: updateParameters,
+});

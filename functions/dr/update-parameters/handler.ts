@@ -1,12 +1,5 @@
-// Lambda entry point of the UpdateParameters state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { stateKeys, task } from "../shared/task";
-import type { WorkflowState } from "../shared/types";
-import { updateParameters } from "./core";
+// Lambda entry point of the UpdateParameters task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { UPDATE_PARAMETERS_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task(
-  { step: "UpdateParameters", logger, keys: stateKeys },
-  (state: WorkflowState) => updateParameters(state, deps),
-);
+export const handler = awsTaskHandler(UPDATE_PARAMETERS_TASK);

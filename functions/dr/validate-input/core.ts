@@ -9,6 +9,8 @@ import {
 import type { DrDeps } from "../shared/deps";
 import { deployedPrimary, otherRegion, regionOf } from "../shared/topology";
 import type { DrRequest, ExecutionContext, Mode, Trigger, Workflow } from "../shared/types";
+import { keysFrom } from "../shared/task";
+import type { DrTaskDefinition } from "../shared/task";
 
 export interface ValidateInputEvent {
   readonly workflow: Workflow;
@@ -162,3 +164,13 @@ export async function validateInput(
   deps.log.info("input accepted", { failoverId, workflow, sourceRegion: request.sourceRegion });
   return { input: raw, request };
 }
+
+/** The ValidateInput task (functions/dr/tasks.ts). */
+export const VALIDATE_INPUT_TASK: DrTaskDefinition<ValidateInputEvent, ValidatedInput> = {
+  step: "ValidateInput",
+  description: "Checks the execution input before anything is touched",
+  workflows: ["failover", "switchover", "failback"],
+  invocation: "task",
+  keys: (event) => keysFrom(event?.context?.executionId, undefined),
+  run: validateInput,
+};

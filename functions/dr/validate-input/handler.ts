@@ -1,20 +1,5 @@
-// Lambda entry point of the ValidateInput state: wiring only; the logic is in core.ts.
-import { awsRuntime } from "../shared/aws/runtime";
-import { keysFrom, task } from "../shared/task";
-import { validateInput } from "./core";
-import type { ValidateInputEvent } from "./core";
+// Lambda entry point of the ValidateInput task: wiring only; the logic is in core.ts.
+import { awsTaskHandler } from "../shared/aws/runtime";
+import { VALIDATE_INPUT_TASK } from "./core";
 
-const { deps, logger } = awsRuntime();
-
-export const handler = task(
-  {
-    step: "ValidateInput",
-    logger,
-    keys: (event: ValidateInputEvent) =>
-      keysFrom(
-        event?.context?.executionId,
-        (event?.input as { targetRegion?: unknown } | undefined)?.targetRegion,
-      ),
-  },
-  (event: ValidateInputEvent) => validateInput(event, deps),
-);
+export const handler = awsTaskHandler(VALIDATE_INPUT_TASK);

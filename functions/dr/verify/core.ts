@@ -2,12 +2,13 @@
 // through the target region's own API (API key from the target region's SSM). The payment's
 // Idempotency-Key is derived from the run id, so a retry or a resumed run replays the same
 // payment instead of creating another.
-import { PARAMETERS } from "../../shared/contract";
+import { PARAMETERS } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { VerificationFailedError } from "../shared/errors";
 import type { HttpResponse } from "../shared/ports";
 import { apiBase, parameterName } from "../shared/topology";
 import type { StepTimes, VerifyResult, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
 
 export type VerifyOutcome = Omit<VerifyResult, keyof StepTimes>;
 
@@ -100,3 +101,11 @@ function idOf(body: unknown): string | undefined {
   const id = record.id ?? record.paymentId;
   return typeof id === "string" && id !== "" ? id : undefined;
 }
+
+/** The Verify task (functions/dr/tasks.ts). */
+export const VERIFY_TASK = stateTask({
+  step: "Verify",
+  description: "Authorizes and voids a synthetic payment in the target region",
+  workflows: ["failover", "switchover", "failback"],
+  run: verify,
+});

@@ -1,7 +1,7 @@
 // POST /payments: authorize a payment. Idempotent on (merchantId, Idempotency-Key).
-import { header, jsonObjectBody, requestHash } from "../../shared/http";
-import type { HttpRequest } from "../../shared/http";
-import type { ApiAnswer, SessionTouch } from "../../shared/ports";
+import { header, jsonObjectBody, requestHash } from "../shared/http-api";
+import type { HttpRequest } from "../shared/http-api";
+import type { ApiAnswer, SessionTouch } from "../shared/ports";
 import {
   expectFields,
   parseAmount,
@@ -10,9 +10,9 @@ import {
   parseIdempotencyKey,
   parseMerchantId,
   parseSessionId,
-} from "../../shared/validation";
-import { toAnswer } from "../../shared/write-core";
-import type { WriteDeps } from "../../shared/write-core";
+} from "../shared/validation";
+import { toAnswer } from "../shared/write-core";
+import type { WriteDeps } from "../shared/write-core";
 
 export interface AuthorizeCommand {
   readonly merchantId: string;

@@ -1,10 +1,10 @@
 // POST /payments
-import { sessionRecorder } from "../../shared/aws-dynamodb";
-import { PAYMENTS_ENV } from "../../shared/contract";
-import { requireEnv } from "../../shared/env";
-import { countMetric, logger } from "../../shared/observability";
-import { baseRuntime } from "../../shared/runtime";
-import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { sessionRecorder } from "../shared/aws/dynamodb";
+import { PAYMENTS_ENV } from "../../common/contract";
+import { requireEnv } from "../../common/env";
+import { countMetric, logger } from "../shared/observability";
+import { baseRuntime } from "../shared/runtime";
+import { writeHandler, writeRuntime } from "../shared/write-runtime";
 import { authorize, parseAuthorize } from "./core";
 
 const base = baseRuntime({ functionName: "authorize", apiKeys: true });

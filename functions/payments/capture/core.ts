@@ -1,17 +1,12 @@
 // POST /payments/{id}/capture: capture an authorized payment in full.
-import { PaymentNotFoundError } from "../../shared/errors";
-import { header, jsonObjectBody, requestHash } from "../../shared/http";
-import type { HttpRequest } from "../../shared/http";
-import { planCapture } from "../../shared/payment";
-import type { ApiAnswer } from "../../shared/ports";
-import {
-  expectFields,
-  isPaymentId,
-  parseAmount,
-  parseIdempotencyKey,
-} from "../../shared/validation";
-import { runTransition } from "../../shared/write-core";
-import type { WriteDeps } from "../../shared/write-core";
+import { PaymentNotFoundError } from "../shared/errors";
+import { header, jsonObjectBody, requestHash } from "../shared/http-api";
+import type { HttpRequest } from "../shared/http-api";
+import { planCapture } from "../shared/payment";
+import type { ApiAnswer } from "../shared/ports";
+import { expectFields, isPaymentId, parseAmount, parseIdempotencyKey } from "../shared/validation";
+import { runTransition } from "../shared/write-core";
+import type { WriteDeps } from "../shared/write-core";
 
 export interface CaptureCommand {
   readonly paymentId: string;

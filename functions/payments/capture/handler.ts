@@ -1,6 +1,6 @@
 // POST /payments/{id}/capture
-import { baseRuntime } from "../../shared/runtime";
-import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { baseRuntime } from "../shared/runtime";
+import { writeHandler, writeRuntime } from "../shared/write-runtime";
 import { capture, parseCapture } from "./core";
 
 const base = baseRuntime({ functionName: "capture", apiKeys: true });

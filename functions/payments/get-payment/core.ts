@@ -1,10 +1,10 @@
 // GET /payments/{id}: read a payment. Served in either region (reads are not fenced).
-import { PaymentNotFoundError } from "../../shared/errors";
-import type { HttpRequest } from "../../shared/http";
-import { toView } from "../../shared/payment";
-import type { PaymentView } from "../../shared/payment";
-import type { PaymentStore } from "../../shared/ports";
-import { isPaymentId } from "../../shared/validation";
+import { PaymentNotFoundError } from "../shared/errors";
+import type { HttpRequest } from "../shared/http-api";
+import { toView } from "../shared/payment";
+import type { PaymentView } from "../shared/payment";
+import type { PaymentStore } from "../shared/ports";
+import { isPaymentId } from "../shared/validation";
 
 export function parseGetPayment(request: HttpRequest): string {
   const paymentId = request.pathParameters?.id;

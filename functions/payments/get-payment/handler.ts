@@ -1,6 +1,6 @@
 // GET /payments/{id}: served in both regions.
-import { jsonResponse } from "../../shared/http";
-import { apiHandler, baseRuntime } from "../../shared/runtime";
+import { jsonResponse } from "../shared/http-api";
+import { apiHandler, baseRuntime } from "../shared/runtime";
 import { getPayment, parseGetPayment } from "./core";
 
 const base = baseRuntime({ functionName: "get-payment", apiKeys: true });

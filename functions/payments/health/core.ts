@@ -2,7 +2,7 @@
 // can be read, names this region, and the database takes writes; 503 otherwise, with the first
 // failing check as the reason. A passive region never writes the heartbeat: it only checks the
 // database is reachable, for the prober's benefit.
-import type { ActiveRegionFlag } from "../../shared/fencing";
+import type { ActiveRegionFlag } from "../shared/fencing";
 
 /** What the database probe found; it throws when the database cannot be reached. */
 export type DatabaseState = "writable" | "reachable" | "read-only" | "in recovery";

@@ -1,11 +1,11 @@
 // GET /health (no API key: Route 53 health checks and the DR prober call it).
-import { controlFlagReader, createDynamoDbClient } from "../../shared/aws-dynamodb";
-import { METRICS, PAYMENTS_ENV } from "../../shared/contract";
-import { requireEnv } from "../../shared/env";
-import { ActiveRegionGuard } from "../../shared/fencing";
-import { jsonResponse } from "../../shared/http";
-import { publishSingleMetric } from "../../shared/observability";
-import { apiHandler, baseRuntime } from "../../shared/runtime";
+import { controlFlagReader, createDynamoDbClient } from "../shared/aws/dynamodb";
+import { METRICS, PAYMENTS_ENV } from "../../common/contract";
+import { requireEnv } from "../../common/env";
+import { ActiveRegionGuard } from "../shared/fencing";
+import { jsonResponse } from "../shared/http-api";
+import { publishSingleMetric } from "../shared/observability";
+import { apiHandler, baseRuntime } from "../shared/runtime";
 import { checkHealth } from "./core";
 import type { DatabaseState } from "./core";
 

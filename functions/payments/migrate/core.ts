@@ -1,6 +1,6 @@
 // Invoked after each deploy: applies the embedded migrations on a dedicated connection.
-import { loadMigrations, migrate } from "../../shared/migrator";
-import type { MigrationClient, MigrationFile, MigrationResult } from "../../shared/migrator";
+import { loadMigrations, migrate } from "../shared/migrator";
+import type { MigrationClient, MigrationFile, MigrationResult } from "../shared/migrator";
 
 export interface MigrateDeps {
   readonly files: readonly MigrationFile[];

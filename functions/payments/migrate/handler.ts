@@ -1,10 +1,10 @@
 // Invoked after each deploy (in the active region): applies the SQL migrations.
 import type { Context } from "aws-lambda";
 import { Client } from "pg";
-import { clientConfig } from "../../shared/database";
-import { logger } from "../../shared/observability";
-import { baseRuntime } from "../../shared/runtime";
-import type { MigrationResult } from "../../shared/migrator";
+import { clientConfig } from "../shared/database";
+import { logger } from "../shared/observability";
+import { baseRuntime } from "../shared/runtime";
+import type { MigrationResult } from "../shared/migrator";
 import { EMBEDDED_MIGRATIONS } from "../migrations/embedded";
 import { runMigrations } from "./core";
 

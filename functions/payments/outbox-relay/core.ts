@@ -2,9 +2,9 @@
 // rows are marked only for the PutEvents entries that succeeded; failed ones keep their row
 // (attempts + 1, last_error) for the next run. Only the active region relays: marking rows is a
 // write, and events belong on the bus of the region that took the write.
-import { PassiveRegionError } from "../../shared/errors";
-import { publishInBatches } from "../../shared/outbox";
-import type { OutboxStore, Publisher } from "../../shared/ports";
+import { PassiveRegionError } from "../shared/errors";
+import { publishInBatches } from "../shared/outbox";
+import type { OutboxStore, Publisher } from "../shared/ports";
 
 export interface RelayDeps {
   readonly guard: { assertActive(): Promise<void> };

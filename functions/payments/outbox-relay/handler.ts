@@ -7,13 +7,13 @@
 // Lambda active tracing still records their invocations.
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import type { Context } from "aws-lambda";
-import { controlFlagReader, createDynamoDbClient } from "../../shared/aws-dynamodb";
-import { createEventBridgeClient, eventBridgePublisher } from "../../shared/aws-eventbridge";
-import { PAYMENTS_ENV } from "../../shared/contract";
-import { requireEnv } from "../../shared/env";
-import { countMetric, flushMetrics, logger } from "../../shared/observability";
-import { baseRuntime } from "../../shared/runtime";
-import { guardFromEnvironment } from "../../shared/write-runtime";
+import { controlFlagReader, createDynamoDbClient } from "../shared/aws/dynamodb";
+import { createEventBridgeClient, eventBridgePublisher } from "../shared/aws/eventbridge";
+import { PAYMENTS_ENV } from "../../common/contract";
+import { requireEnv } from "../../common/env";
+import { countMetric, flushMetrics, logger } from "../shared/observability";
+import { baseRuntime } from "../shared/runtime";
+import { guardFromEnvironment } from "../shared/write-runtime";
 import { relayOutbox } from "./core";
 import type { RelayReport } from "./core";
 

@@ -1,18 +1,13 @@
 // POST /payments/{id}/refund: refund part or all of a captured payment. Refunds add up and
 // never exceed the captured amount.
-import { PaymentNotFoundError } from "../../shared/errors";
-import { header, jsonObjectBody, requestHash } from "../../shared/http";
-import type { HttpRequest } from "../../shared/http";
-import { planRefund } from "../../shared/payment";
-import type { ApiAnswer } from "../../shared/ports";
-import {
-  expectFields,
-  isPaymentId,
-  parseAmount,
-  parseIdempotencyKey,
-} from "../../shared/validation";
-import { runTransition } from "../../shared/write-core";
-import type { WriteDeps } from "../../shared/write-core";
+import { PaymentNotFoundError } from "../shared/errors";
+import { header, jsonObjectBody, requestHash } from "../shared/http-api";
+import type { HttpRequest } from "../shared/http-api";
+import { planRefund } from "../shared/payment";
+import type { ApiAnswer } from "../shared/ports";
+import { expectFields, isPaymentId, parseAmount, parseIdempotencyKey } from "../shared/validation";
+import { runTransition } from "../shared/write-core";
+import type { WriteDeps } from "../shared/write-core";
 
 export interface RefundCommand {
   readonly paymentId: string;

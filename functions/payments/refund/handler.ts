@@ -1,6 +1,6 @@
 // POST /payments/{id}/refund
-import { baseRuntime } from "../../shared/runtime";
-import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { baseRuntime } from "../shared/runtime";
+import { writeHandler, writeRuntime } from "../shared/write-runtime";
 import { refund, parseRefund } from "./core";
 
 const base = baseRuntime({ functionName: "refund", apiKeys: true });

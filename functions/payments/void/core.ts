@@ -1,12 +1,12 @@
 // POST /payments/{id}/void: release an authorization that will not be captured.
-import { PaymentNotFoundError } from "../../shared/errors";
-import { header, jsonObjectBody, requestHash } from "../../shared/http";
-import type { HttpRequest } from "../../shared/http";
-import { planVoid } from "../../shared/payment";
-import type { ApiAnswer } from "../../shared/ports";
-import { expectFields, isPaymentId, parseIdempotencyKey } from "../../shared/validation";
-import { runTransition } from "../../shared/write-core";
-import type { WriteDeps } from "../../shared/write-core";
+import { PaymentNotFoundError } from "../shared/errors";
+import { header, jsonObjectBody, requestHash } from "../shared/http-api";
+import type { HttpRequest } from "../shared/http-api";
+import { planVoid } from "../shared/payment";
+import type { ApiAnswer } from "../shared/ports";
+import { expectFields, isPaymentId, parseIdempotencyKey } from "../shared/validation";
+import { runTransition } from "../shared/write-core";
+import type { WriteDeps } from "../shared/write-core";
 
 export interface VoidCommand {
   readonly paymentId: string;

@@ -1,6 +1,6 @@
 // POST /payments/{id}/void
-import { baseRuntime } from "../../shared/runtime";
-import { writeHandler, writeRuntime } from "../../shared/write-runtime";
+import { baseRuntime } from "../shared/runtime";
+import { writeHandler, writeRuntime } from "../shared/write-runtime";
 import { voidPayment, parseVoid } from "./core";
 
 const base = baseRuntime({ functionName: "void", apiKeys: true });

@@ -1,9 +1,9 @@
 // Behaviour of the cores that the workflow runs do not pin down on their own.
-import { METRICS } from "../../../functions/shared/contract";
+import { METRICS } from "../../../functions/common/contract";
 import { notify } from "../../../functions/dr/notify/core";
 import { clientSettings } from "../../../functions/dr/shared/aws/clients";
-import { probe, probeCount } from "../../../functions/dr/prober/core";
-import type { ProberDeps } from "../../../functions/dr/prober/core";
+import { probe, probeCount } from "../../../functions/monitoring/prober/core";
+import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 import { approvalMessage } from "../../../functions/dr/request-approval/core";
 import { bestEffort } from "../../../functions/dr/shared/best-effort";
 import { TransientError } from "../../../functions/dr/shared/errors";

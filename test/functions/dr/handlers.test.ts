@@ -38,7 +38,7 @@ import { handler as checkPromotion } from "../../../functions/dr/check-promotion
 import { handler as fence } from "../../../functions/dr/fence/handler";
 import { handler as notify } from "../../../functions/dr/notify/handler";
 import { handler as preflight } from "../../../functions/dr/preflight/handler";
-import { handler as prober } from "../../../functions/dr/prober/handler";
+import { handler as prober } from "../../../functions/monitoring/prober/handler";
 import { handler as promote } from "../../../functions/dr/promote/handler";
 import { handler as recordTimeline } from "../../../functions/dr/record-timeline/handler";
 import { handler as releaseLock } from "../../../functions/dr/release-lock/handler";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import "aws-sdk-client-mock-jest";
-import { closeAllDatabases } from "../../../functions/shared/database";
-import type { ApiHandler } from "../../../functions/shared/runtime";
+import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import {
   FakeAws,
   OTHER_REGION,

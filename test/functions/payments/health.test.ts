@@ -2,8 +2,8 @@ import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import "aws-sdk-client-mock-jest";
 import { checkHealth } from "../../../functions/payments/health/core";
 import type { HealthDeps } from "../../../functions/payments/health/core";
-import { closeAllDatabases } from "../../../functions/shared/database";
-import type { ApiHandler } from "../../../functions/shared/runtime";
+import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import {
   FakeAws,
   OTHER_REGION,

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
-import { closeAllDatabases } from "../../../functions/shared/database";
-import type { ApiHandler } from "../../../functions/shared/runtime";
+import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import { FakeAws, lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
 import type { TestDatabase } from "./support/database";

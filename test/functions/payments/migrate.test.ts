@@ -1,8 +1,8 @@
 import { Client } from "pg";
 import { EMBEDDED_MIGRATIONS } from "../../../functions/payments/migrations/embedded";
-import { closeAllDatabases } from "../../../functions/shared/database";
-import { loadMigrations, migrate } from "../../../functions/shared/migrator";
-import type { MigrationResult } from "../../../functions/shared/migrator";
+import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import { loadMigrations, migrate } from "../../../functions/payments/shared/migrator";
+import type { MigrationResult } from "../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../scripts/migrate";
 import { lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase } from "./support/database";

@@ -3,9 +3,9 @@ import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { Client } from "pg";
 import type { RelayReport } from "../../../functions/payments/outbox-relay/core";
-import { Database, closeAllDatabases } from "../../../functions/shared/database";
-import { planCapture } from "../../../functions/shared/payment";
-import { PostgresPaymentStore } from "../../../functions/shared/postgres-store";
+import { Database, closeAllDatabases } from "../../../functions/payments/shared/database";
+import { planCapture } from "../../../functions/payments/shared/payment";
+import { PostgresPaymentStore } from "../../../functions/payments/shared/postgres-store";
 import {
   FakeAws,
   OTHER_REGION,

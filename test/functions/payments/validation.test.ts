@@ -1,14 +1,18 @@
-import { ISO_4217_CURRENCIES } from "../../../functions/shared/currencies";
-import { RequestValidationError } from "../../../functions/shared/errors";
+import { ISO_4217_CURRENCIES } from "../../../functions/payments/shared/currencies";
+import { RequestValidationError } from "../../../functions/payments/shared/errors";
 import {
   MAX_BODY_BYTES,
   bodyText,
   canonicalJson,
   requestHash,
-} from "../../../functions/shared/http";
-import { LEGAL_TRANSITIONS, planRefund } from "../../../functions/shared/payment";
-import type { Payment } from "../../../functions/shared/payment";
-import { looksLikePan, parseAmount, parseCurrency } from "../../../functions/shared/validation";
+} from "../../../functions/payments/shared/http-api";
+import { LEGAL_TRANSITIONS, planRefund } from "../../../functions/payments/shared/payment";
+import type { Payment } from "../../../functions/payments/shared/payment";
+import {
+  looksLikePan,
+  parseAmount,
+  parseCurrency,
+} from "../../../functions/payments/shared/validation";
 
 describe("looksLikePan", () => {
   it.each([

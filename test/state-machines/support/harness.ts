@@ -9,29 +9,13 @@ import { StateMachine } from "aws-local-stepfunctions";
 jest.mock("@aws-sdk/client-lambda", () => ({ LambdaClient: class {}, InvokeCommand: class {} }));
 jest.mock("@aws-sdk/credential-providers", () => ({}));
 import type { WorkflowName } from "../../../infra/lib/asl";
-import { acquireLock } from "../../../functions/dr/acquire-lock/core";
-import { checkPromotion } from "../../../functions/dr/check-promotion/core";
-import { fence } from "../../../functions/dr/fence/core";
-import { notify } from "../../../functions/dr/notify/core";
-import type { NotifyEvent } from "../../../functions/dr/notify/core";
-import { preflight } from "../../../functions/dr/preflight/core";
-import { promote } from "../../../functions/dr/promote/core";
-import { recordTimeline } from "../../../functions/dr/record-timeline/core";
-import { releaseLock } from "../../../functions/dr/release-lock/core";
-import { requestApproval } from "../../../functions/dr/request-approval/core";
-import type { RequestApprovalEvent } from "../../../functions/dr/request-approval/core";
 import type { DrDeps } from "../../../functions/dr/shared/deps";
-import { keysFrom, stateKeys, task } from "../../../functions/dr/shared/task";
+import { taskHandler } from "../../../functions/dr/shared/task";
+import { DR_TASK_NAMES, drTask, taskPlaceholder } from "../../../functions/dr/tasks";
+import type { RequestApprovalEvent } from "../../../functions/dr/request-approval/core";
 import type { WorkflowState } from "../../../functions/dr/shared/types";
-import { shiftTraffic } from "../../../functions/dr/shift-traffic/core";
-import { switchover } from "../../../functions/dr/switchover/core";
-import { unfence } from "../../../functions/dr/unfence/core";
-import { updateParameters } from "../../../functions/dr/update-parameters/core";
-import { validateInput } from "../../../functions/dr/validate-input/core";
-import type { ValidateInputEvent } from "../../../functions/dr/validate-input/core";
-import { verify } from "../../../functions/dr/verify/core";
 import type { FakeWorld } from "../../functions/dr/support/fake-world";
-import { renderedDefinition } from "./render";
+import { fakeFunctionArn, renderedDefinition } from "./render";
 import { silentLog } from "../../functions/dr/support/fake-world";
 
 type EventLog =
@@ -88,61 +72,49 @@ function machine(workflow: WorkflowName): StateMachine {
   return m;
 }
 
+interface TaskState {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly Parameters?: { readonly FunctionName?: string };
+}
+
 function taskStates(workflow: WorkflowName): string[] {
-  const states = renderedDefinition(workflow).States as Record<string, { Type: string }>;
+  const states = renderedDefinition(workflow).States as Record<string, TaskState>;
   return Object.entries(states)
     .filter(([, s]) => s.Type === "Task")
     .map(([name]) => name);
 }
 
+/**
+ * Each Task state of the workflow bound to the core of the task its ASL invokes (looked up in
+ * the registry by the function ARN the render put in place of its placeholder), in the same task
+ * shell as the deployed handler. A callback state's result is on-call's answer.
+ */
 function bindings(
+  workflow: WorkflowName,
   deps: DrDeps,
   approval: RunOptions["approval"],
 ): Record<string, (input: never) => Promise<unknown>> {
-  const opts = (step: string) => ({ step, logger: silentLog, keys: stateKeys, now: deps.now });
-  const onState =
-    <R extends object>(step: string, core: (state: WorkflowState, deps: DrDeps) => Promise<R>) =>
-    (input: WorkflowState) =>
-      task(opts(step), (s: WorkflowState) => core(s, deps))(input);
-  const notifyTask = (input: NotifyEvent) =>
-    task(
-      {
-        ...opts("Notify"),
-        keys: (e: NotifyEvent) => keysFrom(e.context.executionId, e.state.request?.targetRegion),
-      },
-      (e: NotifyEvent) => notify(e, deps),
-    )(input);
-  return {
-    ValidateInput: (input: ValidateInputEvent) =>
-      task(
-        {
-          ...opts("ValidateInput"),
-          keys: (e: ValidateInputEvent) => keysFrom(e.context.executionId, undefined),
-        },
-        (e: ValidateInputEvent) => validateInput(e, deps),
-      )(input),
-    Preflight: onState("Preflight", preflight),
-    AcquireLock: onState("AcquireLock", acquireLock),
-    Fence: onState("Fence", fence),
-    Promote: onState("Promote", promote),
-    Switchover: onState("Switchover", switchover),
-    CheckPromotion: onState("CheckPromotion", checkPromotion),
-    UpdateParameters: onState("UpdateParameters", updateParameters),
-    ShiftTraffic: onState("ShiftTraffic", shiftTraffic),
-    Verify: onState("Verify", verify),
-    Unfence: onState("Unfence", unfence),
-    RecordTimeline: onState("RecordTimeline", recordTimeline),
-    ReleaseLock: onState("ReleaseLock", releaseLock),
-    ReleaseLockNotApproved: onState("ReleaseLock", releaseLock),
-    NotifyCompleted: notifyTask,
-    PageOnCall: notifyTask,
-    // lambda:invoke.waitForTaskToken: the Lambda publishes the token; the task's result is what
-    // on-call sends with send-task-success.
-    RequestApproval: async (input: { FunctionName: string; Payload: RequestApprovalEvent }) => {
-      await requestApproval(input.Payload, deps);
-      return approval ? approval(input.Payload) : { approved: true };
-    },
-  };
+  const states = renderedDefinition(workflow).States as Record<string, TaskState>;
+  const byArn = new Map(
+    DR_TASK_NAMES.map((name) => [fakeFunctionArn(taskPlaceholder(name)), drTask(name)]),
+  );
+  const bound: Record<string, (input: never) => Promise<unknown>> = {};
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type !== "Task") continue;
+    const callback = state.Resource?.endsWith(".waitForTaskToken") ?? false;
+    const arn = callback ? state.Parameters?.FunctionName : state.Resource;
+    const definition = arn === undefined ? undefined : byArn.get(arn);
+    if (!definition) throw new Error(`state ${name} of ${workflow} runs no registered task`);
+    const run = taskHandler(definition, deps, silentLog);
+    bound[name] = callback
+      ? async (input: { FunctionName: string; Payload: RequestApprovalEvent }) => {
+          await run(input.Payload as never);
+          return approval ? approval(input.Payload) : { approved: true };
+        }
+      : (input: never) => run(input);
+  }
+  return bound;
 }
 
 function withFault(
@@ -178,7 +150,7 @@ export async function runWorkflow(
       : undefined;
   const region = options.region ?? target ?? "us-west-2";
   const deps = options.world.deps(region);
-  const all = bindings(deps, options.approval);
+  const all = bindings(workflow, deps, options.approval);
   const states = taskStates(workflow);
   const handlers = Object.fromEntries(
     states.map((name) => {

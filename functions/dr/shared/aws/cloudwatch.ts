@@ -1,7 +1,7 @@
 // CloudWatch in the region of the given client: DR metrics out, Aurora replication lag in.
 import { GetMetricDataCommand, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient, Metric } from "@aws-sdk/client-cloudwatch";
-import { METRICS } from "../../../shared/contract";
+import { METRICS } from "../../../common/contract";
 import type { MetricDatum, MetricsPort } from "../ports";
 import { toPortError } from "./errors";
 

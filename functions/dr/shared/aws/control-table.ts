@@ -2,7 +2,7 @@
 // is conditional; a failed condition is reported as `false`, never as an error.
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { CONTROL } from "../../../shared/contract";
+import { CONTROL } from "../../../common/contract";
 import type { ActiveRegionFlag, ControlPort, CooldownItem, LockItem } from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 

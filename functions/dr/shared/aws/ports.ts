@@ -7,7 +7,7 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { DrTopology } from "../../../shared/contract";
+import type { DrTopology } from "../../../common/contract";
 import type { DnsPort, Profile, RegionPorts } from "../ports";
 import { regionOf } from "../topology";
 import { clientSettings, ROUTE53_REGION } from "./clients";

@@ -6,7 +6,7 @@ import {
   ListResourceRecordSetsCommand,
 } from "@aws-sdk/client-route-53";
 import type { ResourceRecordSet, Route53Client } from "@aws-sdk/client-route-53";
-import { DNS_FAILOVER } from "../../../shared/contract";
+import { DNS_FAILOVER } from "../../../common/contract";
 import type { DnsPort, DnsTarget, FailoverRecord } from "../ports";
 import { toPortError } from "./errors";
 

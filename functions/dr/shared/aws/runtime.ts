@@ -1,13 +1,16 @@
 // Module-scope wiring shared by the DR handlers: environment read once (a bad deploy fails on
 // the first call), one logger, AWS adapters per region.
-import { DR_ENV } from "../../../shared/contract";
-import { requireEnv } from "../../../shared/env";
+import { DR_ENV } from "../../../common/contract";
+import { requireEnv } from "../../../common/env";
 import type { DrDeps } from "../deps";
-import { fetchHttp } from "../http";
+import { fetchHttp } from "../http-client";
 import type { DrLogger } from "../logging";
 import { powertoolsLog } from "../logging";
 import { readSettings } from "../settings";
+import { taskHandler } from "../task";
+import type { DrTaskDefinition } from "../task";
 import { parseTopology } from "../topology";
+import type { StepTimes } from "../types";
 import { awsDns, awsPorts } from "./ports";
 
 export interface AwsRuntime {
@@ -32,4 +35,12 @@ export function awsRuntime(env: NodeJS.ProcessEnv = process.env): AwsRuntime {
       executionRegion,
     },
   };
+}
+
+/** The Lambda handler of a DR task, wired to AWS once per process at module load. */
+export function awsTaskHandler<E, R extends object>(
+  definition: DrTaskDefinition<E, R>,
+): (event: E) => Promise<R & StepTimes> {
+  const { deps, logger } = awsRuntime();
+  return taskHandler(definition, deps, logger);
 }

@@ -1,6 +1,6 @@
 // Environment of a deployed DR function in us-west-2, set before the handlers are imported
 // (they read it at module load). Import this first.
-import { DR_ENV } from "../../../../functions/shared/contract";
+import { DR_ENV } from "../../../../functions/common/contract";
 import { TOPOLOGY } from "./fake-world";
 
 process.env[DR_ENV.topology] = JSON.stringify(TOPOLOGY);

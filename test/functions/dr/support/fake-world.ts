@@ -3,8 +3,8 @@
 // conditional writes), SSM, CloudWatch, EventBridge, SNS, Route 53 and each region's payments
 // API. Every call is recorded with its region and client profile; faults are injected per
 // region (unreachable) or per operation.
-import type { DrTopology } from "../../../../functions/shared/contract";
-import { FENCE_PHASE, PARAMETERS } from "../../../../functions/shared/contract";
+import type { DrTopology } from "../../../../functions/common/contract";
+import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import {
   ManagedFailoverUnavailableError,

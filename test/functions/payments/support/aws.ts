@@ -16,7 +16,7 @@ import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { GetParametersCommandInput } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { CONTROL, PARAMETERS } from "../../../../functions/shared/contract";
+import { CONTROL, PARAMETERS } from "../../../../functions/common/contract";
 
 export const REGION = "us-east-1";
 export const OTHER_REGION = "us-west-2";

@@ -2,7 +2,7 @@
 // DATABASE_URL names: that role needs CREATEDB). Dropped, connections and all, at the end.
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
-import { loadMigrations, migrate } from "../../../../functions/shared/migrator";
+import { loadMigrations, migrate } from "../../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../../scripts/migrate";
 import { ADMIN_URL_ENV, TEMPLATE_DB_ENV } from "./global-setup";
 

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
-import { loadMigrations, migrate } from "../../../../functions/shared/migrator";
+import { loadMigrations, migrate } from "../../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../../scripts/migrate";
 import { startEmbeddedPostgres } from "./embedded-postgres";
 import type { EmbeddedServer } from "./embedded-postgres";
@@ -14,7 +14,7 @@ export const ADMIN_URL_ENV = "PAYMENTS_TEST_ADMIN_URL";
 export const TEMPLATE_DB_ENV = "PAYMENTS_TEST_TEMPLATE_DB";
 
 const TEST_ROOT = join(__dirname, "..", "..");
-const DATABASE_TEST_DIRS = ["payments", "shared"].map((dir) => join(TEST_ROOT, dir));
+const DATABASE_TEST_DIRS = ["payments"].map((dir) => join(TEST_ROOT, dir));
 
 interface GlobalConfigLike {
   readonly rootDir: string;

@@ -2,15 +2,15 @@
 // fencing guard, the idempotency layer on DynamoDB and inline publication of outbox events.
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
-import { controlFlagReader, createDynamoDbClient } from "./aws-dynamodb";
+import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { createEventBridgeClient, eventBridgePublisher } from "./aws-eventbridge";
-import { PAYMENTS_ENV } from "./contract";
-import { intEnv, requireEnv } from "./env";
+import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
+import { PAYMENTS_ENV } from "../../common/contract";
+import { intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
-import { jsonResponse } from "./http";
-import type { HttpRequest } from "./http";
+import { jsonResponse } from "./http-api";
+import type { HttpRequest } from "./http-api";
 import { idempotentWrites } from "./idempotency";
 import { countMetric, logger } from "./observability";
 import { publishAfterCommit } from "./outbox";

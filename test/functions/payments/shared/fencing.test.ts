@@ -1,6 +1,9 @@
-import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "../../../functions/shared/fencing";
-import type { ActiveRegionFlag } from "../../../functions/shared/fencing";
-import { guardFromEnvironment } from "../../../functions/shared/write-runtime";
+import {
+  ActiveRegionGuard,
+  MAX_ACTIVE_REGION_CACHE_MS,
+} from "../../../../functions/payments/shared/fencing";
+import type { ActiveRegionFlag } from "../../../../functions/payments/shared/fencing";
+import { guardFromEnvironment } from "../../../../functions/payments/shared/write-runtime";
 
 function fixture(cacheMs = 5_000) {
   let now = 0;

@@ -1,9 +1,9 @@
 import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-jest";
-import { ssmFetcher } from "../../../functions/shared/aws-ssm";
-import { ParameterCache } from "../../../functions/shared/parameters";
-import { auroraSettings } from "../../../functions/shared/runtime";
+import { ssmFetcher } from "../../../../functions/payments/shared/aws/ssm";
+import { ParameterCache } from "../../../../functions/payments/shared/parameters";
+import { auroraSettings } from "../../../../functions/payments/shared/runtime";
 
 const ssm = mockClient(SSMClient);
 

@@ -1,7 +1,7 @@
 // EventBridge publishing of outbox events to the regional bus.
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { EVENTS } from "./contract";
-import type { Publisher } from "./ports";
+import { EVENTS } from "../../../common/contract";
+import type { Publisher } from "../ports";
 
 export function createEventBridgeClient(): EventBridgeClient {
   return new EventBridgeClient({

@@ -1,8 +1,8 @@
 // DynamoDB access of the payment functions: the fencing flag (control table) and sessions.
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { CONTROL, SESSIONS } from "./contract";
-import type { ActiveRegionFlag, FlagReader } from "./fencing";
-import type { SessionTouch } from "./ports";
+import { CONTROL, SESSIONS } from "../../../common/contract";
+import type { ActiveRegionFlag, FlagReader } from "../fencing";
+import type { SessionTouch } from "../ports";
 
 /** Short timeouts: every call sits on a request path. */
 export function createDynamoDbClient(): DynamoDBClient {

@@ -9,7 +9,7 @@ import {
   PaymentNotFoundError,
   RefundExceedsCapturedError,
 } from "./errors";
-import { PAYMENT_EVENTS } from "./contract";
+import { PAYMENT_EVENTS } from "../../common/contract";
 import { eventDetail, toView } from "./payment";
 import type { Payment, PaymentStatus, PaymentView } from "./payment";
 import type {

@@ -1,4 +1,4 @@
-import { ApiKeyVerifier } from "../../../functions/shared/api-keys";
+import { ApiKeyVerifier } from "../../../../functions/payments/shared/api-keys";
 
 describe("ApiKeyVerifier", () => {
   const verifier = new ApiKeyVerifier(async () => JSON.stringify(["key-one", "key-two"]));

@@ -1,7 +1,7 @@
 // The payment model and its lifecycle. Pure: the database enforces the same rules (see
 // functions/payments/migrations/001_payments.sql), this module decides them first so callers
 // get a precise error instead of a constraint violation.
-import { PAYMENT_EVENTS } from "./contract";
+import { PAYMENT_EVENTS } from "../../common/contract";
 import {
   IllegalTransitionError,
   RefundExceedsCapturedError,

@@ -2,8 +2,8 @@
 // invocation, probes the other region's /health every `intervalMs`, publishing each result at
 // once as a high-resolution metric (1 healthy / 0 not, dimension Region=<probed region>) in its
 // own region. The alarm on that metric is what triggers an automatic failover.
-import { METRICS } from "../../shared/contract";
-import type { HttpPort, Log, MetricsPort } from "../shared/ports";
+import { METRICS } from "../../common/contract";
+import type { HttpPort, Log, MetricsPort } from "../../dr/shared/ports";
 
 export interface ProbeTarget {
   readonly region: string;

@@ -7,14 +7,14 @@ import type {
   Context,
 } from "aws-lambda";
 import { ApiKeyVerifier } from "./api-keys";
-import { createSsmClient, ssmFetcher } from "./aws-ssm";
-import { PARAMETERS, PAYMENTS_ENV, PAYMENTS_LOCAL_ENV } from "./contract";
+import { createSsmClient, ssmFetcher } from "./aws/ssm";
+import { PARAMETERS, PAYMENTS_ENV, PAYMENTS_LOCAL_ENV } from "../../common/contract";
 import { Database } from "./database";
 import type { DatabaseSettings } from "./database";
-import { intEnv, requireEnv } from "./env";
+import { intEnv, requireEnv } from "../../common/env";
 import { ParametersUnavailableError } from "./errors";
-import { header, toErrorResponse } from "./http";
-import type { HttpRequest, HttpResponse } from "./http";
+import { header, toErrorResponse } from "./http-api";
+import type { HttpRequest, HttpResponse } from "./http-api";
 import { countMetric, flushMetrics, logger } from "./observability";
 import { ParameterCache } from "./parameters";
 import { PostgresPaymentStore } from "./postgres-store";

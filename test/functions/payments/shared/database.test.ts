@@ -1,7 +1,7 @@
-import { Database, clientConfig } from "../../../functions/shared/database";
-import type { DatabaseSettings } from "../../../functions/shared/database";
-import { createTestDatabase } from "../payments/support/database";
-import type { TestDatabase } from "../payments/support/database";
+import { Database, clientConfig } from "../../../../functions/payments/shared/database";
+import type { DatabaseSettings } from "../../../../functions/payments/shared/database";
+import { createTestDatabase } from "../support/database";
+import type { TestDatabase } from "../support/database";
 
 describe("Database", () => {
   let a: TestDatabase;

@@ -1,10 +1,10 @@
 // Logger and metrics, one of each per process. Service name and log level come from the
 // POWERTOOLS_* variables every function gets; the namespace is the project's.
-import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { METRICS } from "./contract";
+import { METRICS } from "../../common/contract";
+import { createLogger } from "../../common/logger";
 
-export const logger = new Logger();
+export const logger = createLogger();
 export const metrics = new Metrics({ namespace: METRICS.namespace });
 
 export function countMetric(name: string, value = 1): void {

@@ -1,6 +1,6 @@
 // SSM access: all parameters a function needs in one GetParameters call (decrypted).
 import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
-import type { ParameterFetcher } from "./parameters";
+import type { ParameterFetcher } from "../parameters";
 
 export function createSsmClient(): SSMClient {
   return new SSMClient({

@@ -3,15 +3,15 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
-import { DR_ENV } from "../../shared/contract";
-import { intEnv, requireEnv } from "../../shared/env";
-import { clientSettings } from "../shared/aws/clients";
-import { CloudWatchMetrics } from "../shared/aws/cloudwatch";
-import { DynamoControlTable } from "../shared/aws/control-table";
-import { ConfigurationError } from "../shared/errors";
-import { fetchHttp } from "../shared/http";
-import { powertoolsLog } from "../shared/logging";
-import { apiBase, parseTopology } from "../shared/topology";
+import { DR_ENV } from "../../common/contract";
+import { intEnv, requireEnv } from "../../common/env";
+import { clientSettings } from "../../dr/shared/aws/clients";
+import { CloudWatchMetrics } from "../../dr/shared/aws/cloudwatch";
+import { DynamoControlTable } from "../../dr/shared/aws/control-table";
+import { ConfigurationError } from "../../dr/shared/errors";
+import { fetchHttp } from "../../dr/shared/http-client";
+import { powertoolsLog } from "../../dr/shared/logging";
+import { apiBase, parseTopology } from "../../dr/shared/topology";
 import { probe } from "./core";
 
 /** The schedule's period. */
