@@ -1,5 +1,5 @@
-// Domain errors of the payment service. Each maps to one HTTP answer in http.ts; anything else
-// is a bug and is rethrown so Lambda reports it.
+// Domain errors of the payment service. Each maps to one HTTP answer in http-api.ts; anything
+// else is a bug: it is logged with its stack and answered with a 500 in the same error shape.
 
 /** Bad input: 400 for a request that is malformed, 422 for one that is well-formed but invalid. */
 export class RequestValidationError extends Error {
@@ -55,10 +55,10 @@ export class IdempotencyKeyReusedError extends Error {
 }
 
 /** A request with the same idempotency key is still being processed. */
-export class RequestInProgressError extends Error {
-  override name = "RequestInProgressError";
-  constructor() {
-    super("a request with this Idempotency-Key is in progress; retry shortly");
+export class IdempotencyKeyInUseError extends Error {
+  override name = "IdempotencyKeyInUseError";
+  constructor(readonly retryAfterSeconds = 1) {
+    super("a request with this Idempotency-Key is in progress; retry shortly with the same key");
   }
 }
 

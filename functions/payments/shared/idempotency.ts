@@ -7,7 +7,7 @@ import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
-import { IdempotencyKeyReusedError, RequestInProgressError } from "./errors";
+import { IdempotencyKeyReusedError, IdempotencyKeyInUseError } from "./errors";
 import type { ApiAnswer } from "./ports";
 
 /** Records outlive any sane client retry window; PostgreSQL keeps its copy for good. */
@@ -66,7 +66,7 @@ export function idempotentWrites<C>(
           throw new IdempotencyKeyReusedError();
         case "IdempotencyAlreadyInProgressError":
         case "IdempotencyInconsistentStateError":
-          throw new RequestInProgressError();
+          throw new IdempotencyKeyInUseError();
         case "IdempotencyPersistenceLayerError":
           // PostgreSQL still dedupes: running again at worst replays our own committed answer.
           options.onDegraded(error);

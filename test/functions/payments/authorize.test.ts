@@ -186,6 +186,8 @@ describe("POST /payments", () => {
 
       expect(response.status).toBe(401);
       expect(response.body).toEqual({
+        type: "authentication",
+        requestId: response.headers["request-id"],
         code: "unauthorized",
         message: "a valid x-api-key header is required",
         field: "x-api-key",
@@ -319,7 +321,13 @@ describe("POST /payments", () => {
       const response = await post(body, options);
 
       expect(response.status).toBe(status);
-      expect(response.body).toEqual({ code, message: expect.any(String), field });
+      expect(response.body).toEqual({
+        type: "invalid_request",
+        code,
+        message: expect.any(String),
+        field,
+        requestId: response.headers["request-id"],
+      });
       expect(await writeCounts(db.sql)).toEqual(before);
       expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
       expect(aws.eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
@@ -422,7 +430,7 @@ describe("POST /payments", () => {
 
       expect(second.status).toBe(409);
       expect(second.headers["retry-after"]).toBe("1");
-      expect(second.body).toMatchObject({ code: "request_in_progress" });
+      expect(second.body).toMatchObject({ type: "idempotency", code: "idempotency_key_in_use" });
       expect((await first).status).toBe(201);
       const { rows } = await db.sql.query(
         "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",

@@ -118,6 +118,8 @@ describe("GET /payments/{id}", () => {
 
     expect(response.status).toBe(404);
     expect(response.body).toEqual({
+      type: "invalid_request",
+      requestId: response.headers["request-id"],
       code: "payment_not_found",
       message: "payment not found",
       field: "id",
@@ -262,7 +264,13 @@ describe("capture, refund and void", () => {
     const response = await act(operation, id, body);
 
     expect(response.status).toBe(status);
-    expect(response.body).toEqual({ code, message: expect.any(String), field });
+    expect(response.body).toEqual({
+      type: "invalid_request",
+      code,
+      message: expect.any(String),
+      field,
+      requestId: response.headers["request-id"],
+    });
     expect(await writeCounts(db.sql)).toEqual(before);
   });
 

@@ -71,6 +71,7 @@ describe("request bodies", () => {
     headers: {},
     body,
     isBase64Encoded,
+    requestId: "req-test",
   });
 
   it("measures the limit in bytes after base64 decoding", () => {
