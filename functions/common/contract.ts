@@ -46,11 +46,25 @@ export const PARAMETERS = {
   password: "db/password",
   /** The region currently taking writes; rewritten by the orchestrator. */
   activeRegion: "active-region",
-  /** SecureString (platform CMK): JSON array of accepted API keys. */
+  /**
+   * SecureString (platform CMK): the key store, a JSON array of `{ merchantId, sha256 }`, each
+   * the SHA-256 (hex) of an API key and the merchant it is bound to. Never the keys themselves.
+   */
   apiKeys: "api/keys",
+  /**
+   * SecureString (platform CMK): the API key the DR Verify task uses, bound to
+   * DR_SYNTHETIC_MERCHANT in `api/keys`.
+   */
+  drVerifyApiKey: "api/dr-verify-key",
   /** This region's API base URL (https://...). */
   apiUrl: "api/url",
 } as const;
+
+/**
+ * The merchant the DR Verify task authorizes and voids its synthetic payments as. Its key
+ * (`api/dr-verify-key`) sees only that merchant's payments; no merchant key may be bound to it.
+ */
+export const DR_SYNTHETIC_MERCHANT = "dr-synthetic";
 
 /** Items of the `control` global table (partition key `pk`, string). */
 export const CONTROL = {

@@ -1,6 +1,6 @@
 // POST /payments: authorize a payment. Idempotent on (merchantId, Idempotency-Key).
 import { header, jsonObjectBody, requestHash } from "../shared/http-api";
-import type { HttpRequest } from "../shared/http-api";
+import type { ApiRequest } from "../shared/runtime";
 import type { ApiAnswer, SessionTouch } from "../shared/ports";
 import {
   expectFields,
@@ -8,8 +8,8 @@ import {
   parseCardToken,
   parseCurrency,
   parseIdempotencyKey,
-  parseMerchantId,
   parseSessionId,
+  resolveMerchantId,
 } from "../shared/validation";
 import { toAnswer } from "../shared/write-core";
 import type { WriteDeps } from "../shared/write-core";
@@ -25,13 +25,14 @@ export interface AuthorizeCommand {
   readonly requestHash: string;
 }
 
-export function parseAuthorize(request: HttpRequest): AuthorizeCommand {
+export function parseAuthorize(request: ApiRequest): AuthorizeCommand {
   const idempotencyKey = parseIdempotencyKey(header(request, "idempotency-key"));
   const sessionId = parseSessionId(header(request, "x-session-id"));
   const body = jsonObjectBody(request);
-  expectFields(body, ["merchantId", "cardToken", "amount", "currency"]);
+  expectFields(body, ["cardToken", "amount", "currency"], ["merchantId"]);
   const fields = {
-    merchantId: parseMerchantId(body.merchantId),
+    // The key's merchant, also when the body leaves it out: the hash is the same either way.
+    merchantId: resolveMerchantId(body.merchantId, request.merchantId),
     cardToken: parseCardToken(body.cardToken),
     amount: parseAmount(body.amount),
     currency: parseCurrency(body.currency),

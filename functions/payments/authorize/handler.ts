@@ -14,7 +14,6 @@ const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.ses
 export const handler = writeHandler(base, write, {
   keyPrefix: "payments.authorize",
   parse: parseAuthorize,
-  scope: (command) => `${command.merchantId}#${command.idempotencyKey}`,
   successMetric: "PaymentsAuthorized",
   execute: (command) =>
     authorize(command, {

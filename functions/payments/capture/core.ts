@@ -1,7 +1,7 @@
 // POST /payments/{id}/capture: capture an authorized payment in full.
 import { PaymentNotFoundError } from "../shared/errors";
 import { header, jsonObjectBody, requestHash } from "../shared/http-api";
-import type { HttpRequest } from "../shared/http-api";
+import type { ApiRequest } from "../shared/runtime";
 import { planCapture } from "../shared/payment";
 import type { ApiAnswer } from "../shared/ports";
 import { expectFields, isPaymentId, parseAmount, parseIdempotencyKey } from "../shared/validation";
@@ -9,6 +9,7 @@ import { runTransition } from "../shared/write-core";
 import type { WriteDeps } from "../shared/write-core";
 
 export interface CaptureCommand {
+  readonly merchantId: string;
   readonly paymentId: string;
   /** When sent, must equal the authorized amount (no partial capture). */
   readonly amount?: number;
@@ -16,7 +17,7 @@ export interface CaptureCommand {
   readonly requestHash: string;
 }
 
-export function parseCapture(request: HttpRequest): CaptureCommand {
+export function parseCapture(request: ApiRequest): CaptureCommand {
   const paymentId = request.pathParameters?.id;
   if (!isPaymentId(paymentId)) throw new PaymentNotFoundError(String(paymentId));
   const idempotencyKey = parseIdempotencyKey(header(request, "idempotency-key"));
@@ -24,6 +25,7 @@ export function parseCapture(request: HttpRequest): CaptureCommand {
   expectFields(body, [], ["amount"]);
   const amount = body.amount === undefined ? undefined : parseAmount(body.amount);
   return {
+    merchantId: request.merchantId,
     paymentId,
     amount,
     idempotencyKey,
@@ -34,6 +36,7 @@ export function parseCapture(request: HttpRequest): CaptureCommand {
 export function capture(command: CaptureCommand, deps: WriteDeps): Promise<ApiAnswer> {
   return runTransition(
     {
+      merchantId: command.merchantId,
       operation: "capture",
       paymentId: command.paymentId,
       idempotencyKey: command.idempotencyKey,

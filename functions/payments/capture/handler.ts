@@ -9,7 +9,6 @@ const write = writeRuntime(base);
 export const handler = writeHandler(base, write, {
   keyPrefix: "payments.capture",
   parse: parseCapture,
-  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
   successMetric: "PaymentsCaptured",
   execute: (command) => capture(command, write.deps),
 });

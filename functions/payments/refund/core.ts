@@ -2,7 +2,7 @@
 // never exceed the captured amount.
 import { PaymentNotFoundError } from "../shared/errors";
 import { header, jsonObjectBody, requestHash } from "../shared/http-api";
-import type { HttpRequest } from "../shared/http-api";
+import type { ApiRequest } from "../shared/runtime";
 import { planRefund } from "../shared/payment";
 import type { ApiAnswer } from "../shared/ports";
 import { expectFields, isPaymentId, parseAmount, parseIdempotencyKey } from "../shared/validation";
@@ -10,13 +10,14 @@ import { runTransition } from "../shared/write-core";
 import type { WriteDeps } from "../shared/write-core";
 
 export interface RefundCommand {
+  readonly merchantId: string;
   readonly paymentId: string;
   readonly amount: number;
   readonly idempotencyKey: string;
   readonly requestHash: string;
 }
 
-export function parseRefund(request: HttpRequest): RefundCommand {
+export function parseRefund(request: ApiRequest): RefundCommand {
   const paymentId = request.pathParameters?.id;
   if (!isPaymentId(paymentId)) throw new PaymentNotFoundError(String(paymentId));
   const idempotencyKey = parseIdempotencyKey(header(request, "idempotency-key"));
@@ -24,6 +25,7 @@ export function parseRefund(request: HttpRequest): RefundCommand {
   expectFields(body, ["amount"]);
   const amount = parseAmount(body.amount);
   return {
+    merchantId: request.merchantId,
     paymentId,
     amount,
     idempotencyKey,
@@ -34,6 +36,7 @@ export function parseRefund(request: HttpRequest): RefundCommand {
 export function refund(command: RefundCommand, deps: WriteDeps): Promise<ApiAnswer> {
   return runTransition(
     {
+      merchantId: command.merchantId,
       operation: "refund",
       paymentId: command.paymentId,
       idempotencyKey: command.idempotencyKey,

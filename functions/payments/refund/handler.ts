@@ -9,7 +9,6 @@ const write = writeRuntime(base);
 export const handler = writeHandler(base, write, {
   keyPrefix: "payments.refund",
   parse: parseRefund,
-  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
   successMetric: "PaymentsRefunded",
   execute: (command) => refund(command, write.deps),
 });

@@ -21,6 +21,20 @@ export class UnauthorizedError extends Error {
   }
 }
 
+/** The body names a merchant other than the one the API key is bound to. */
+export class MerchantMismatchError extends Error {
+  override name = "MerchantMismatchError";
+  constructor(
+    readonly sent: string,
+    readonly keyMerchant: string,
+  ) {
+    super(
+      `merchantId ${JSON.stringify(sent)} is not the merchant this API key is bound to ` +
+        `(${JSON.stringify(keyMerchant)}); leave merchantId out or send ${JSON.stringify(keyMerchant)}`,
+    );
+  }
+}
+
 export class PaymentNotFoundError extends Error {
   override name = "PaymentNotFoundError";
   constructor(readonly paymentId: string) {

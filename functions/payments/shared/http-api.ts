@@ -7,6 +7,7 @@ import {
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
   IllegalTransitionError,
+  MerchantMismatchError,
   ParametersUnavailableError,
   PassiveRegionError,
   PaymentNotFoundError,
@@ -185,6 +186,14 @@ export function describeError(error: unknown): ErrorAnswer | undefined {
       code: "unauthorized",
       message: error.message,
       field: "x-api-key",
+    });
+  }
+  if (error instanceof MerchantMismatchError) {
+    return answer(403, {
+      type: "authentication",
+      code: "merchant_mismatch",
+      message: error.message,
+      field: "merchantId",
     });
   }
   if (error instanceof PaymentNotFoundError) {

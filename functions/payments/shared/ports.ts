@@ -42,6 +42,8 @@ export interface NewAuthorization extends IdempotentWrite {
 }
 
 export interface TransitionRequest extends IdempotentWrite {
+  /** The API key's merchant: only its payments are found, its key record is the one used. */
+  readonly merchantId: string;
   readonly paymentId: string;
   readonly operation: Exclude<Operation, "authorize">;
   /** Decides the change from the locked current row; throws a domain error to refuse it. */
@@ -53,7 +55,8 @@ export interface PaymentStore {
   authorize(input: NewAuthorization): Promise<WriteResult>;
   /** Locks the payment, applies `plan`, writes the outbox event and idempotency record. */
   transition(input: TransitionRequest): Promise<WriteResult>;
-  find(paymentId: string): Promise<Payment | undefined>;
+  /** The merchant's payment; another merchant's is as absent as an unknown id. */
+  find(merchantId: string, paymentId: string): Promise<Payment | undefined>;
 }
 
 export interface PublishOutcome {

@@ -204,7 +204,7 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
       if (!(error instanceof KeyTakenError)) throw error;
       // Rolled back: the key went to another request while this one ran. Answer as it did.
       const { rows } = await this.db.query<IdempotencyRow>(FIND_IDEMPOTENCY_SQL, [
-        error.merchantId,
+        input.merchantId,
         input.idempotencyKey,
       ]);
       return replay(rows[0], input.requestHash);
@@ -212,17 +212,19 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
   }
 
   private async transitionIn(client: PoolClient, input: TransitionRequest): Promise<WriteResult> {
+    // The key is checked first: a retried capture must replay, not hit 409, and a key the
+    // merchant used on another payment is refused before that payment is even looked at.
+    const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
+    if (earlier) return replay(earlier, input.requestHash);
+
+    // Another merchant's payment is not found: the same 404 as an id that does not exist.
     const locked = await client.query<PaymentRow>(
-      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE`,
-      [input.paymentId],
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
+      [input.paymentId, input.merchantId],
     );
     const row = locked.rows[0];
     if (!row) throw new PaymentNotFoundError(input.paymentId);
     const current = toPayment(row);
-
-    // The key is checked before the transition: a retried capture must replay, not hit 409.
-    const earlier = await findRecord(client, current.merchantId, input.idempotencyKey);
-    if (earlier) return replay(earlier, input.requestHash);
 
     const change = input.plan(current);
     const updated = await client
@@ -267,7 +269,7 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
       input.at,
     ]);
     // Taken meanwhile by a request on another payment of this merchant: undo ours.
-    if (claimed.rows.length === 0) throw new KeyTakenError(current.merchantId);
+    if (claimed.rows.length === 0) throw new KeyTakenError();
     const event: OutboxEvent = {
       eventId: input.eventId,
       type: change.eventType,
@@ -277,10 +279,10 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
     return { statusCode: 200, body, replayed: false, events: [event] };
   }
 
-  async find(paymentId: string): Promise<Payment | undefined> {
+  async find(merchantId: string, paymentId: string): Promise<Payment | undefined> {
     const { rows } = await this.db.query<PaymentRow>(
-      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`,
-      [paymentId],
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND merchant_id = $2`,
+      [paymentId, merchantId],
     );
     return rows[0] && toPayment(rows[0]);
   }
@@ -346,7 +348,7 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
 /** Internal: the idempotency key was claimed by a concurrent request; roll back and replay. */
 class KeyTakenError extends Error {
   override name = "KeyTakenError";
-  constructor(readonly merchantId: string) {
+  constructor() {
     super("idempotency key taken by a concurrent request");
   }
 }

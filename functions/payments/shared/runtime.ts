@@ -131,6 +131,11 @@ export type ApiHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** A request whose API key was verified: it acts for the merchant the key is bound to. */
+export interface ApiRequest extends HttpRequest {
+  readonly merchantId: string;
+}
+
 function withRequestId(response: HttpResponse, requestId: string): HttpResponse {
   return { ...response, headers: { ...response.headers, "request-id": requestId } };
 }
@@ -168,20 +173,25 @@ function handle(
       }
       return withRequestId(errorResponse(answer, requestId), requestId);
     } finally {
-      logger.removeKeys(["requestId"]);
+      logger.removeKeys(["requestId", "merchantId"]);
       flushMetrics();
     }
   };
 }
 
-/** An HTTP API handler for merchants: verifies the API key (401 otherwise) before `work`. */
+/**
+ * An HTTP API handler for merchants: verifies the API key (401 otherwise, before anything else
+ * runs) and runs `work` as the merchant the key is bound to. Nothing a request says about its
+ * merchant is trusted: every query and idempotency key is scoped by `merchantId`.
+ */
 export function apiHandler(
   runtime: Pick<BaseRuntime, "apiKeys">,
-  work: (request: HttpRequest, context: Context) => Promise<HttpResponse>,
+  work: (request: ApiRequest, context: Context) => Promise<HttpResponse>,
 ): ApiHandler {
   return handle(async (request, context) => {
-    await runtime.apiKeys.verify(header(request, "x-api-key"));
-    return work(request, context);
+    const merchantId = await runtime.apiKeys.verify(header(request, "x-api-key"));
+    logger.appendKeys({ merchantId });
+    return work({ ...request, merchantId }, context);
   });
 }
 

@@ -1,11 +1,12 @@
 // Field rules of the payments API. Pure: no I/O, no AWS.
 import { ISO_4217_CURRENCIES } from "./currencies";
-import { RequestValidationError } from "./errors";
+import { MerchantMismatchError, RequestValidationError } from "./errors";
 
 /** Largest amount accepted, in minor units (10^12: ten billion of a two-decimal currency). */
 export const MAX_AMOUNT_MINOR = 1_000_000_000_000;
 
-const MERCHANT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Merchant ids: as checked by payments_merchant_id_format (001_payments.sql). */
+export const MERCHANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 // Vault tokens: a letter first, then letters, digits, '_' or '-'; 8 to 128 characters.
 const CARD_TOKEN = /^[A-Za-z][A-Za-z0-9_-]{7,127}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -96,7 +97,7 @@ function rejectPan(value: string, field: string): void {
 
 export function parseMerchantId(value: unknown): string {
   if (typeof value === "string") rejectPan(value, "merchantId");
-  if (typeof value !== "string" || !MERCHANT_ID.test(value)) {
+  if (typeof value !== "string" || !MERCHANT_ID_PATTERN.test(value)) {
     throw new RequestValidationError(
       422,
       "invalid_merchant_id",
@@ -105,6 +106,17 @@ export function parseMerchantId(value: unknown): string {
     );
   }
   return value;
+}
+
+/**
+ * The merchant a request acts for: the one its API key is bound to. A body may repeat it (older
+ * clients send it); a well-formed id of another merchant is refused with 403, never acted on.
+ */
+export function resolveMerchantId(value: unknown, keyMerchant: string): string {
+  if (value === undefined) return keyMerchant;
+  const sent = parseMerchantId(value);
+  if (sent !== keyMerchant) throw new MerchantMismatchError(sent, keyMerchant);
+  return sent;
 }
 
 export function parseCardToken(value: unknown): string {

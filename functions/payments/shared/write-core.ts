@@ -18,7 +18,7 @@ export function toAnswer(result: WriteResult): ApiAnswer {
 
 export type TransitionCommand = Pick<
   TransitionRequest,
-  "operation" | "paymentId" | "idempotencyKey" | "requestHash" | "plan"
+  "merchantId" | "operation" | "paymentId" | "idempotencyKey" | "requestHash" | "plan"
 >;
 
 export async function runTransition(

@@ -10,13 +10,13 @@ import { intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
 import { jsonResponse } from "./http-api";
-import type { HttpRequest } from "./http-api";
+
 import { idempotentWrites } from "./idempotency";
 import { countMetric, logger } from "./observability";
 import { publishAfterCommit } from "./outbox";
 import type { ApiAnswer, OutboxEvent } from "./ports";
 import { apiHandler } from "./runtime";
-import type { ApiHandler, BaseRuntime } from "./runtime";
+import type { ApiHandler, ApiRequest, BaseRuntime } from "./runtime";
 import type { WriteDeps } from "./write-core";
 
 /** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */
@@ -81,9 +81,7 @@ export function writeRuntime(
 export interface WriteEndpoint<C extends { idempotencyKey: string; requestHash: string }> {
   /** Stable record-key prefix in the idempotency table, e.g. `payments.authorize`. */
   readonly keyPrefix: string;
-  readonly parse: (request: HttpRequest) => C;
-  /** What the idempotency key is unique within (merchant or payment), for DynamoDB. */
-  readonly scope: (command: C) => string;
+  readonly parse: (request: ApiRequest) => C;
   readonly execute: (command: C) => Promise<ApiAnswer>;
   /** Metric counted on a first (not replayed) success. */
   readonly successMetric: string;
@@ -111,7 +109,12 @@ export function writeHandler<C extends { idempotencyKey: string; requestHash: st
     const command = endpoint.parse(request);
     await write.guard.assertActive();
     const answer = await once(
-      { scope: endpoint.scope(command), requestHash: command.requestHash, command },
+      // Keys are unique per merchant, across endpoints, as in PostgreSQL.
+      {
+        scope: `${request.merchantId}#${command.idempotencyKey}`,
+        requestHash: command.requestHash,
+        command,
+      },
       context,
     );
     countMetric(answer.replayed ? "IdempotentReplays" : endpoint.successMetric);

@@ -9,7 +9,6 @@ const write = writeRuntime(base);
 export const handler = writeHandler(base, write, {
   keyPrefix: "payments.void",
   parse: parseVoid,
-  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
   successMetric: "PaymentsVoided",
   execute: (command) => voidPayment(command, write.deps),
 });

@@ -4,7 +4,14 @@ import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
-import { FakeAws, REGION, TEST_ENV, lambdaContext, setHandlerEnvironment } from "./support/aws";
+import {
+  FakeAws,
+  OTHER_API_KEY,
+  REGION,
+  TEST_ENV,
+  lambdaContext,
+  setHandlerEnvironment,
+} from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
 import type { TestDatabase } from "./support/database";
 import { apiEvent, json } from "./support/http";
@@ -196,10 +203,13 @@ describe("POST /payments", () => {
       expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
     });
 
-    it("accepts any of the configured keys", async () => {
-      const response = await post(VALID, { apiKey: "other-key" });
+    it("accepts any of the configured keys, acting as its merchant", async () => {
+      const { merchantId: _merchant, ...body } = VALID;
+
+      const response = await post(body, { apiKey: OTHER_API_KEY });
 
       expect(response.status).toBe(201);
+      expect(response.body.merchantId).toBe("merchant-2");
     });
   });
 
@@ -406,7 +416,8 @@ describe("POST /payments", () => {
       const key = randomUUID();
       const first = await post(VALID, { key });
 
-      const other = await post({ ...VALID, merchantId: "merchant-2" }, { key });
+      const { merchantId: _merchant, ...body } = VALID;
+      const other = await post(body, { key, apiKey: OTHER_API_KEY });
 
       expect(other.status).toBe(201);
       expect(other.body.id).not.toBe(first.body.id);

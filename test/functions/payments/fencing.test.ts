@@ -47,7 +47,7 @@ beforeEach(async () => {
 });
 
 const PAYMENT = {
-  merchantId: "merchant-3",
+  merchantId: "merchant-1",
   cardToken: "tok_amex_0005abcd",
   amount: 500,
   currency: "GBP",

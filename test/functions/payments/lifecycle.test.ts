@@ -36,7 +36,7 @@ async function authorized(amount = 1000): Promise<string> {
       apiEvent({
         path: "/payments",
         headers: { "idempotency-key": randomUUID() },
-        body: { merchantId: "merchant-9", cardToken: "tok_mc_5555abcd", amount, currency: "USD" },
+        body: { merchantId: "merchant-1", cardToken: "tok_mc_5555abcd", amount, currency: "USD" },
       }),
       lambdaContext(),
     ),
@@ -99,7 +99,7 @@ describe("GET /payments/{id}", () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       id,
-      merchantId: "merchant-9",
+      merchantId: "merchant-1",
       status: "authorized",
       amount: 4200,
       currency: "USD",

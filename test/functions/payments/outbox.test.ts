@@ -244,6 +244,7 @@ describe("outbox rows and the change they record", () => {
     await withFailingOutbox(() =>
       expect(
         store.transition({
+          merchantId: "merchant-r",
           paymentId,
           operation: "capture",
           idempotencyKey: randomUUID(),
@@ -257,7 +258,7 @@ describe("outbox rows and the change they record", () => {
     );
 
     expect(await writeCounts(db.sql)).toEqual(before);
-    expect((await store.find(paymentId))!.status).toBe("authorized");
+    expect((await store.find("merchant-r", paymentId))!.status).toBe("authorized");
   });
 });
 
@@ -272,6 +273,7 @@ describe("the database as the last word on the lifecycle", () => {
 
     // A plan that skips the code's own checks: authorized -> refunded.
     const attempt = store.transition({
+      merchantId: "merchant-r",
       paymentId: rows[0].payment_id,
       operation: "refund",
       idempotencyKey: randomUUID(),

@@ -17,10 +17,27 @@ import type { GetParametersCommandInput } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { CONTROL, PARAMETERS } from "../../../../functions/common/contract";
+import { apiKeyEntry } from "../../../../functions/payments/shared/api-keys";
 
 export const REGION = "us-east-1";
 export const OTHER_REGION = "us-west-2";
+/** The test API key, bound to merchant-1. */
 export const API_KEY = "test-api-key-0123456789";
+/** Bound to merchant-2. */
+export const OTHER_API_KEY = "other-key-0123456789-abcdef";
+
+/** The key store of the tests: merchant id -> its API key. */
+export const MERCHANT_KEYS: Readonly<Record<string, string>> = {
+  "merchant-1": API_KEY,
+  "merchant-2": OTHER_API_KEY,
+};
+
+/** The api/keys parameter for MERCHANT_KEYS, as Terraform writes it (hashes only). */
+export function apiKeysParameter(keys: Readonly<Record<string, string>> = MERCHANT_KEYS): string {
+  return JSON.stringify(
+    Object.entries(keys).map(([merchantId, key]) => apiKeyEntry(merchantId, key)),
+  );
+}
 
 export const TEST_ENV = {
   AWS_REGION: REGION,
@@ -58,11 +75,17 @@ export class FakeAws {
   /** The active-region item; undefined = missing; an Error = GetItem fails. */
   flag: { activeRegion: string; phase?: string } | undefined | Error = { activeRegion: REGION };
   readonly parameters = new Map<string, string>([
-    [`${TEST_ENV.PARAMETER_PREFIX}/${PARAMETERS.apiKeys}`, JSON.stringify([API_KEY, "other-key"])],
+    [`${TEST_ENV.PARAMETER_PREFIX}/${PARAMETERS.apiKeys}`, apiKeysParameter()],
   ]);
   readonly idempotencyItems = new Map<string, Item>();
   readonly sessionItems = new Map<string, Item>();
   readonly published: PutEventsRequestEntry[] = [];
+  /**
+   * DeleteItem on the idempotency table fails, as when the region dies right after a request
+   * committed: whatever the request wrote to DynamoDB before stays, nothing it would clean up
+   * afterwards is removed.
+   */
+  dropDeletes = false;
 
   constructor() {
     this.install();
@@ -77,6 +100,7 @@ export class FakeAws {
     this.idempotencyItems.clear();
     this.sessionItems.clear();
     this.published.length = 0;
+    this.dropDeletes = false;
     this.install();
   }
 
@@ -148,6 +172,7 @@ export class FakeAws {
       return {};
     });
     this.dynamodb.on(DeleteItemCommand).callsFake((input) => {
+      if (this.dropDeletes) throw new Error("connect ETIMEDOUT dynamodb.us-east-1.amazonaws.com");
       this.idempotencyItems.delete(input.Key!.id!.S!);
       return {};
     });
