@@ -30,9 +30,10 @@ export function installFakeAws(options: {
       return { Item: items.get(command.input.Key!.id!.S!) };
     }
     if (command instanceof PutItemCommand) {
+      // The idempotency lock: taken unless a live lock holds the key.
       const id = command.input.Item!.id!.S!;
       const existing = items.get(id);
-      if (existing && Number(existing.expiration?.N) >= Date.now() / 1000) {
+      if (existing && Number(existing.lockExpiresAt?.N) >= Date.now()) {
         throw new ConditionalCheckFailedException({
           message: "exists",
           $metadata: {},
@@ -42,20 +43,11 @@ export function installFakeAws(options: {
       items.set(id, command.input.Item!);
       return {};
     }
-    if (command instanceof UpdateItemCommand) {
-      const id = command.input.Key!.id?.S;
-      if (id) {
-        const values = command.input.ExpressionAttributeValues ?? {};
-        items.set(id, {
-          ...items.get(id),
-          status: values[":status"]!,
-          data: values[":response_data"]!,
-        });
-      }
-      return {};
-    }
+    if (command instanceof UpdateItemCommand) return {};
     if (command instanceof DeleteItemCommand) {
-      items.delete(command.input.Key!.id!.S!);
+      const id = command.input.Key!.id!.S!;
+      const holder = command.input.ExpressionAttributeValues?.[":holder"]?.S;
+      if (items.get(id)?.holder?.S === holder) items.delete(id);
       return {};
     }
     throw new Error("unexpected DynamoDB command");

@@ -18,7 +18,12 @@ import {
 import { requestHash } from "../functions/payments/shared/http-api";
 import type { ApiHandler } from "../functions/payments/shared/runtime";
 import { readMigrationFiles } from "../scripts/migrate";
-import { API_KEY, REGION, TEST_ENV, lambdaContext } from "../test/functions/payments/support/aws";
+import {
+  REGION,
+  TEST_ENV,
+  apiKeysParameter,
+  lambdaContext,
+} from "../test/functions/payments/support/aws";
 import { startEmbeddedPostgres } from "../test/functions/payments/support/embedded-postgres";
 import { apiEvent } from "../test/functions/payments/support/http";
 import { installFakeAws } from "./fake-aws";
@@ -66,7 +71,7 @@ async function measure(total: number, one: (i: number) => Promise<void>): Promis
 }
 
 const BODY = {
-  merchantId: "bench-merchant",
+  merchantId: "merchant-1", // the merchant of the test API key
   cardToken: "tok_bench_4242abcd",
   amount: 1999,
   currency: "EUR",
@@ -138,7 +143,7 @@ async function throughput(): Promise<Round> {
     installFakeAws({
       region: REGION,
       controlTable: TEST_ENV.CONTROL_TABLE,
-      parameters: new Map([[`${TEST_ENV.PARAMETER_PREFIX}/api/keys`, JSON.stringify([API_KEY])]]),
+      parameters: new Map([[`${TEST_ENV.PARAMETER_PREFIX}/api/keys`, apiKeysParameter()]]),
     });
     Object.assign(process.env, TEST_ENV, {
       DATABASE_URL: databaseUrl,

@@ -113,7 +113,11 @@ export const DNS_FAILOVER = {
 /** The sessions table: partition key `sessionId`, TTL attribute `expiresAt` (epoch seconds). */
 export const SESSIONS = { partitionKey: "sessionId", ttlAttribute: "expiresAt" } as const;
 
-/** The idempotency table, in the layout Powertools idempotency uses. */
+/**
+ * The idempotency table: in-flight locks of the write endpoints (`lock#<merchant>#<key>` ->
+ * holder, lockExpiresAt in epoch ms). PostgreSQL holds the answers; see
+ * functions/payments/shared/idempotency.ts.
+ */
 export const IDEMPOTENCY = {
   partitionKey: "id",
   ttlAttribute: "expiration",

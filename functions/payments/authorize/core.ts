@@ -76,7 +76,7 @@ export async function authorize(
         deps.recordSession({
           sessionId,
           merchantId: command.merchantId,
-          paymentId: result.body.id,
+          paymentId,
           region: deps.region,
           at,
         }),

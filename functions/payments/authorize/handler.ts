@@ -12,7 +12,6 @@ const write = writeRuntime(base);
 const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.sessionsTable));
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.authorize",
   parse: parseAuthorize,
   successMetric: "PaymentsAuthorized",
   execute: (command) =>

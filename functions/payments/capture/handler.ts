@@ -7,7 +7,6 @@ const base = baseRuntime({ functionName: "capture", apiKeys: true });
 const write = writeRuntime(base);
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.capture",
   parse: parseCapture,
   successMetric: "PaymentsCaptured",
   execute: (command) => capture(command, write.deps),

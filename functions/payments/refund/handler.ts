@@ -7,7 +7,6 @@ const base = baseRuntime({ functionName: "refund", apiKeys: true });
 const write = writeRuntime(base);
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.refund",
   parse: parseRefund,
   successMetric: "PaymentsRefunded",
   execute: (command) => refund(command, write.deps),

@@ -1,6 +1,7 @@
 // What the payment cores need from the outside world. Pure types: the cores depend on these,
 // the handlers pass in PostgreSQL and AWS implementations (or tests pass fakes).
-import type { Payment, PaymentEventType, PaymentView, PlannedChange, Operation } from "./payment";
+import type { RecordedAnswer } from "./idempotency";
+import type { Payment, PaymentEventType, PlannedChange, Operation } from "./payment";
 
 /** One outbox row: a payment event waiting for (or past) publication. */
 export interface OutboxEvent {
@@ -11,10 +12,13 @@ export interface OutboxEvent {
   readonly createdAt: Date;
 }
 
-/** What a write answers: status and payment, and whether it is a replay of an earlier answer. */
+/**
+ * What a write answers: status and body (a payment, a refund, or a recorded refusal in the error
+ * shape), and whether it is a replay of an answer recorded earlier under the same key.
+ */
 export interface ApiAnswer {
   readonly statusCode: number;
-  readonly body: PaymentView;
+  readonly body: unknown;
   readonly replayed: boolean;
 }
 
@@ -51,6 +55,8 @@ export interface TransitionRequest extends IdempotentWrite {
 }
 
 export interface PaymentStore {
+  /** The answer recorded under (merchant, key), if its request committed. */
+  recordedAnswer(merchantId: string, idempotencyKey: string): Promise<RecordedAnswer | undefined>;
   /** Inserts the payment, its outbox event and its idempotency record atomically. */
   authorize(input: NewAuthorization): Promise<WriteResult>;
   /** Locks the payment, applies `plan`, writes the outbox event and idempotency record. */

@@ -3,12 +3,9 @@
 // not at all, and a retried request finds its own earlier answer.
 import type { PoolClient } from "pg";
 import type { Database, Queryable } from "./database";
-import {
-  IdempotencyKeyReusedError,
-  IllegalTransitionError,
-  PaymentNotFoundError,
-  RefundExceedsCapturedError,
-} from "./errors";
+import { replayOf } from "./idempotency";
+import type { RecordedAnswer } from "./idempotency";
+import { IllegalTransitionError, PaymentNotFoundError, RefundExceedsCapturedError } from "./errors";
 import { PAYMENT_EVENTS } from "../../common/contract";
 import { eventDetail, toView } from "./payment";
 import type { Payment, PaymentStatus, PaymentView } from "./payment";
@@ -37,7 +34,7 @@ interface PaymentRow {
 interface IdempotencyRow {
   request_hash: string;
   response_status: number;
-  response_body: PaymentView;
+  response_body: unknown;
 }
 
 const PAYMENT_COLUMNS =
@@ -110,13 +107,20 @@ function refusedByDatabase(error: unknown, current: Payment, operation: string):
   return new IllegalTransitionError(current.status, operation);
 }
 
+function recorded(row: IdempotencyRow): RecordedAnswer {
+  return {
+    requestHash: row.request_hash,
+    statusCode: row.response_status,
+    body: row.response_body,
+  };
+}
+
 function replay(row: IdempotencyRow | undefined, requestHash: string): WriteResult {
   if (!row) {
     // The conflicting record is committed (we waited for it) and records are never deleted.
     throw new Error("idempotency record vanished after a key conflict");
   }
-  if (row.request_hash !== requestHash) throw new IdempotencyKeyReusedError();
-  return { statusCode: row.response_status, body: row.response_body, replayed: true, events: [] };
+  return { ...replayOf(recorded(row), requestHash), events: [] };
 }
 
 async function findRecord(
@@ -182,6 +186,11 @@ WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL`;
 
 export class PostgresPaymentStore implements PaymentStore, OutboxStore {
   constructor(private readonly db: Database) {}
+
+  async recordedAnswer(merchantId: string, key: string): Promise<RecordedAnswer | undefined> {
+    const { rows } = await this.db.query<IdempotencyRow>(FIND_IDEMPOTENCY_SQL, [merchantId, key]);
+    return rows[0] && recorded(rows[0]);
+  }
 
   async authorize(input: NewAuthorization): Promise<WriteResult> {
     const statement = authorizeStatement(input);

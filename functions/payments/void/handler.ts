@@ -7,7 +7,6 @@ const base = baseRuntime({ functionName: "void", apiKeys: true });
 const write = writeRuntime(base);
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.void",
   parse: parseVoid,
   successMetric: "PaymentsVoided",
   execute: (command) => voidPayment(command, write.deps),

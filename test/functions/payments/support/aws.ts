@@ -49,7 +49,7 @@ export const TEST_ENV = {
   // Tests flip the flag between requests; the 5 s cache is tested on the guard itself.
   ACTIVE_REGION_CACHE_MS: "0",
   PARAMETER_CACHE_SECONDS: "60",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
+  POWERTOOLS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "SILENT",
   POWERTOOLS_METRICS_DISABLED: "true",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
 } as const;
@@ -128,23 +128,9 @@ export class FakeAws {
       if (input.TableName !== TEST_ENV.IDEMPOTENCY_TABLE) {
         throw new Error(`unexpected PutItem on ${input.TableName}`);
       }
-      // Powertools: the key is free, expired, or held by an in-progress attempt that expired.
       const id = input.Item!.id!.S!;
       const existing = this.idempotencyItems.get(id);
-      const now = Date.now();
-      const free =
-        !existing ||
-        Number(existing.expiration?.N) < now / 1000 ||
-        (existing.status?.S === "INPROGRESS" &&
-          existing.in_progress_expiration !== undefined &&
-          Number(existing.in_progress_expiration.N) < now);
-      if (!free) {
-        throw new ConditionalCheckFailedException({
-          message: "The conditional request failed",
-          $metadata: {},
-          Item: existing,
-        });
-      }
+      checkCondition(input, existing);
       this.idempotencyItems.set(id, { ...input.Item! });
       return {};
     });
@@ -173,7 +159,9 @@ export class FakeAws {
     });
     this.dynamodb.on(DeleteItemCommand).callsFake((input) => {
       if (this.dropDeletes) throw new Error("connect ETIMEDOUT dynamodb.us-east-1.amazonaws.com");
-      this.idempotencyItems.delete(input.Key!.id!.S!);
+      const id = input.Key!.id!.S!;
+      checkCondition(input, this.idempotencyItems.get(id));
+      this.idempotencyItems.delete(id);
       return {};
     });
     this.ssm.on(GetParametersCommand).callsFake((input: GetParametersCommandInput) => {
@@ -192,6 +180,56 @@ export class FakeAws {
         FailedEntryCount: 0,
         Entries: entries.map((_, i) => ({ EventId: `eb-${this.published.length + i}` })),
       };
+    });
+  }
+}
+
+interface Conditional {
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Record<string, AttributeValue>;
+  readonly ReturnValuesOnConditionCheckFailure?: string;
+}
+
+/**
+ * Evaluates the condition of a conditional write against the stored item, as DynamoDB does
+ * ("Condition expressions", developerguide/Expressions.ConditionExpressions): just the grammar
+ * the payment functions use, terms joined by one kind of AND/OR: attribute_exists(a),
+ * attribute_not_exists(a), a = :v, a < :v, a > :v. A comparison with a missing attribute is
+ * false. A failed condition throws ConditionalCheckFailedException, carrying the item when
+ * ReturnValuesOnConditionCheckFailure is ALL_OLD (developerguide/WorkingWithItems).
+ */
+function checkCondition(input: Conditional, existing: Item | undefined): void {
+  const expression = input.ConditionExpression;
+  if (!expression) return;
+  const names = input.ExpressionAttributeNames ?? {};
+  const values = input.ExpressionAttributeValues ?? {};
+  const name = (raw: string) => names[raw] ?? raw;
+  const scalar = (v: AttributeValue | undefined) =>
+    v === undefined ? undefined : v.N !== undefined ? Number(v.N) : v.S;
+  const term = (text: string): boolean => {
+    const fn = /^attribute_(not_)?exists\(\s*([#\w]+)\s*\)$/.exec(text);
+    if (fn) return (existing?.[name(fn[2]!)] === undefined) === (fn[1] !== undefined);
+    const cmp = /^([#\w]+)\s*(=|<|>)\s*(:\w+)$/.exec(text);
+    if (!cmp) throw new Error(`fake DynamoDB cannot evaluate ${JSON.stringify(text)}`);
+    const left = scalar(existing?.[name(cmp[1]!)]);
+    const right = scalar(values[cmp[3]!]);
+    if (left === undefined || right === undefined) return false;
+    return cmp[2] === "=" ? left === right : cmp[2] === "<" ? left < right : left > right;
+  };
+  const or = expression.split(/\s+OR\s+/);
+  const ok =
+    or.length > 1
+      ? or.map((t) => t.trim()).some(term)
+      : expression
+          .split(/\s+AND\s+/)
+          .map((t) => t.trim())
+          .every(term);
+  if (!ok) {
+    throw new ConditionalCheckFailedException({
+      message: "The conditional request failed",
+      $metadata: {},
+      Item: input.ReturnValuesOnConditionCheckFailure === "ALL_OLD" ? existing : undefined,
     });
   }
 }
