@@ -15,6 +15,7 @@ export interface CaptureCommand {
   readonly amount?: number;
   readonly idempotencyKey: string;
   readonly requestHash: string;
+  readonly requestId: string;
 }
 
 export function parseCapture(request: ApiRequest): CaptureCommand {
@@ -26,6 +27,7 @@ export function parseCapture(request: ApiRequest): CaptureCommand {
   const amount = body.amount === undefined ? undefined : parseAmount(body.amount);
   return {
     merchantId: request.merchantId,
+    requestId: request.requestId,
     paymentId,
     amount,
     idempotencyKey,
@@ -37,6 +39,7 @@ export function capture(command: CaptureCommand, deps: WriteDeps): Promise<ApiAn
   return runTransition(
     {
       merchantId: command.merchantId,
+      requestId: command.requestId,
       operation: "capture",
       paymentId: command.paymentId,
       idempotencyKey: command.idempotencyKey,

@@ -15,6 +15,7 @@ export interface RefundCommand {
   readonly amount: number;
   readonly idempotencyKey: string;
   readonly requestHash: string;
+  readonly requestId: string;
 }
 
 export function parseRefund(request: ApiRequest): RefundCommand {
@@ -26,6 +27,7 @@ export function parseRefund(request: ApiRequest): RefundCommand {
   const amount = parseAmount(body.amount);
   return {
     merchantId: request.merchantId,
+    requestId: request.requestId,
     paymentId,
     amount,
     idempotencyKey,
@@ -37,6 +39,7 @@ export function refund(command: RefundCommand, deps: WriteDeps): Promise<ApiAnsw
   return runTransition(
     {
       merchantId: command.merchantId,
+      requestId: command.requestId,
       operation: "refund",
       paymentId: command.paymentId,
       idempotencyKey: command.idempotencyKey,

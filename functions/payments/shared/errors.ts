@@ -42,7 +42,13 @@ export class PaymentNotFoundError extends Error {
   }
 }
 
-export class IllegalTransitionError extends Error {
+/**
+ * The payment's state refuses a valid request (409, 422). Unlike bad input, such a refusal is an
+ * answer: it is recorded under the request's Idempotency-Key and replayed to a retry.
+ */
+export abstract class PaymentRefusedError extends Error {}
+
+export class IllegalTransitionError extends PaymentRefusedError {
   override name = "IllegalTransitionError";
   constructor(
     readonly from: string,
@@ -53,7 +59,7 @@ export class IllegalTransitionError extends Error {
 }
 
 /** A refund that would take the refunded total past the captured amount. */
-export class RefundExceedsCapturedError extends Error {
+export class RefundExceedsCapturedError extends PaymentRefusedError {
   override name = "RefundExceedsCapturedError";
   constructor(readonly refundable: number) {
     super(`amount exceeds the refundable amount of ${refundable}`);

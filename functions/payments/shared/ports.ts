@@ -52,6 +52,11 @@ export interface TransitionRequest extends IdempotentWrite {
   readonly operation: Exclude<Operation, "authorize">;
   /** Decides the change from the locked current row; throws a domain error to refuse it. */
   readonly plan: (payment: Payment) => PlannedChange;
+  /**
+   * The answer to record under the key when `plan` refuses with this error, or undefined to
+   * record nothing (the error then propagates and the transaction rolls back).
+   */
+  readonly refusal: (error: unknown) => { statusCode: number; body: unknown } | undefined;
 }
 
 export interface PaymentStore {

@@ -8,7 +8,7 @@ import type { RecordedAnswer } from "./idempotency";
 import { IllegalTransitionError, PaymentNotFoundError, RefundExceedsCapturedError } from "./errors";
 import { PAYMENT_EVENTS } from "../../common/contract";
 import { eventDetail, toView } from "./payment";
-import type { Payment, PaymentStatus, PaymentView } from "./payment";
+import type { Payment, PaymentStatus, PaymentView, PlannedChange } from "./payment";
 import type {
   NewAuthorization,
   OutboxEvent,
@@ -235,7 +235,16 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
     if (!row) throw new PaymentNotFoundError(input.paymentId);
     const current = toPayment(row);
 
-    const change = input.plan(current);
+    let change: PlannedChange;
+    try {
+      change = input.plan(current);
+    } catch (error) {
+      const refused = input.refusal(error);
+      if (!refused) throw error;
+      // The refusal is this request's answer: recorded under its key, replayed to a retry.
+      await this.claimKey(client, input, refused.statusCode, refused.body);
+      return { ...refused, replayed: false, events: [] };
+    }
     const updated = await client
       .query<PaymentRow>(
         `UPDATE payments
@@ -267,18 +276,7 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
       input.originRegion,
       input.at,
     ]);
-    const claimed = await client.query(CLAIM_KEY_SQL, [
-      current.merchantId,
-      input.idempotencyKey,
-      input.operation,
-      input.requestHash,
-      payment.id,
-      200,
-      JSON.stringify(body),
-      input.at,
-    ]);
-    // Taken meanwhile by a request on another payment of this merchant: undo ours.
-    if (claimed.rows.length === 0) throw new KeyTakenError();
+    await this.claimKey(client, input, 200, body);
     const event: OutboxEvent = {
       eventId: input.eventId,
       type: change.eventType,
@@ -286,6 +284,27 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
       createdAt: input.at,
     };
     return { statusCode: 200, body, replayed: false, events: [event] };
+  }
+
+  /** Records the answer under the key; throws KeyTakenError (rolling back) if it is taken. */
+  private async claimKey(
+    client: PoolClient,
+    input: TransitionRequest,
+    statusCode: number,
+    body: unknown,
+  ): Promise<void> {
+    const claimed = await client.query(CLAIM_KEY_SQL, [
+      input.merchantId,
+      input.idempotencyKey,
+      input.operation,
+      input.requestHash,
+      input.paymentId,
+      statusCode,
+      JSON.stringify(body),
+      input.at,
+    ]);
+    // Taken meanwhile by a request on another payment of this merchant: undo ours.
+    if (claimed.rows.length === 0) throw new KeyTakenError();
   }
 
   async find(merchantId: string, paymentId: string): Promise<Payment | undefined> {

@@ -13,6 +13,7 @@ export interface VoidCommand {
   readonly paymentId: string;
   readonly idempotencyKey: string;
   readonly requestHash: string;
+  readonly requestId: string;
 }
 
 export function parseVoid(request: ApiRequest): VoidCommand {
@@ -22,6 +23,7 @@ export function parseVoid(request: ApiRequest): VoidCommand {
   expectFields(jsonObjectBody(request, { emptyAllowed: true }), []);
   return {
     merchantId: request.merchantId,
+    requestId: request.requestId,
     paymentId,
     idempotencyKey,
     requestHash: requestHash({ operation: "void", paymentId }),
@@ -32,6 +34,7 @@ export function voidPayment(command: VoidCommand, deps: WriteDeps): Promise<ApiA
   return runTransition(
     {
       merchantId: command.merchantId,
+      requestId: command.requestId,
       operation: "void",
       paymentId: command.paymentId,
       idempotencyKey: command.idempotencyKey,

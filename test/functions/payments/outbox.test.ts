@@ -253,6 +253,7 @@ describe("outbox rows and the change they record", () => {
           originRegion: REGION,
           at: new Date(),
           plan: (payment) => planCapture(payment, undefined),
+          refusal: () => undefined,
         }),
       ).rejects.toThrow("outbox unavailable"),
     );
@@ -281,6 +282,7 @@ describe("the database as the last word on the lifecycle", () => {
       eventId: randomUUID(),
       originRegion: REGION,
       at: new Date(),
+      refusal: () => undefined,
       plan: (payment) => ({
         status: "refunded",
         capturedAmount: payment.amount,
