@@ -93,14 +93,19 @@ function throughHandler(handler: ApiHandler): (i: number) => Promise<void> {
 function rawSql(pool: Pool): (i: number) => Promise<void> {
   const hash = requestHash({ operation: "authorize", ...BODY });
   return async () => {
+    const at = new Date();
     const statement = authorizeStatement({
       ...BODY,
+      reference: null,
+      metadata: {},
+      captureBefore: new Date(at.getTime() + 7 * 86_400_000),
+      requestId: `req-${randomUUID()}`,
       paymentId: randomUUID(),
       idempotencyKey: randomUUID(),
       requestHash: hash,
       eventId: randomUUID(),
       originRegion: REGION,
-      at: new Date(),
+      at,
     });
     const client = await pool.connect();
     try {

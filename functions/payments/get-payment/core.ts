@@ -1,7 +1,6 @@
 // GET /payments/{id}: read a payment. Served in either region (reads are not fenced).
 import { PaymentNotFoundError } from "../shared/errors";
 import type { ApiRequest } from "../shared/runtime";
-import { toView } from "../shared/payment";
 import type { PaymentView } from "../shared/payment";
 import type { PaymentStore } from "../shared/ports";
 import { isPaymentId } from "../shared/validation";
@@ -23,5 +22,5 @@ export async function getPayment(
 ): Promise<PaymentView> {
   const payment = await deps.store.find(query.merchantId, query.paymentId);
   if (!payment) throw new PaymentNotFoundError(query.paymentId);
-  return toView(payment);
+  return payment;
 }

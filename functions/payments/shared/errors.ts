@@ -66,6 +66,35 @@ export class RefundExceedsCapturedError extends PaymentRefusedError {
   }
 }
 
+/** A capture of more than the authorization still holds. */
+export class CaptureExceedsCapturableError extends PaymentRefusedError {
+  override name = "CaptureExceedsCapturableError";
+  constructor(readonly capturable: number) {
+    super(`amount exceeds the capturable amount of ${capturable}`);
+  }
+}
+
+/** A capture at or after the payment's captureBefore: the authorization has lapsed. */
+export class AuthorizationExpiredError extends PaymentRefusedError {
+  override name = "AuthorizationExpiredError";
+  constructor(readonly captureBefore: Date) {
+    super(
+      `the authorization expired at ${captureBefore.toISOString()} (captureBefore); it can no longer be captured`,
+    );
+  }
+}
+
+/** A payment already has as many captures or refunds as it may. */
+export class OperationLimitError extends PaymentRefusedError {
+  override name = "OperationLimitError";
+  constructor(
+    readonly kind: "capture" | "refund",
+    readonly limit: number,
+  ) {
+    super(`a payment takes at most ${limit} ${kind}s`);
+  }
+}
+
 /** The idempotency key was used before with a different request. */
 export class IdempotencyKeyReusedError extends Error {
   override name = "IdempotencyKeyReusedError";

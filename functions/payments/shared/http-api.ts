@@ -4,6 +4,9 @@
 import { createHash } from "node:crypto";
 import {
   ActiveRegionUnknownError,
+  AuthorizationExpiredError,
+  CaptureExceedsCapturableError,
+  OperationLimitError,
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
   IllegalTransitionError,
@@ -230,6 +233,30 @@ export function describeError(error: unknown): ErrorAnswer | undefined {
       code: "amount_exceeds_refundable",
       message: error.message,
       field: "amount",
+    });
+  }
+  if (error instanceof CaptureExceedsCapturableError) {
+    return answer(422, {
+      type: "invalid_request",
+      code: "amount_exceeds_capturable",
+      message: error.message,
+      field: "amount",
+    });
+  }
+  if (error instanceof AuthorizationExpiredError) {
+    return answer(409, {
+      type: "conflict",
+      code: "authorization_expired",
+      message: error.message,
+      field: null,
+    });
+  }
+  if (error instanceof OperationLimitError) {
+    return answer(409, {
+      type: "conflict",
+      code: error.kind === "capture" ? "too_many_captures" : "too_many_refunds",
+      message: error.message,
+      field: null,
     });
   }
   if (error instanceof IdempotencyKeyReusedError) {

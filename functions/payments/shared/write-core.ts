@@ -2,6 +2,7 @@
 // answer, not a replay) the best-effort publication of what it wrote. Pure: dependencies in.
 import { PaymentRefusedError } from "./errors";
 import { describeError } from "./http-api";
+import type { PaymentView } from "./payment";
 import type { ApiAnswer, OutboxEvent, PaymentStore, TransitionRequest, WriteResult } from "./ports";
 
 export interface WriteDeps {
@@ -20,11 +21,16 @@ export function toAnswer(result: WriteResult): ApiAnswer {
 
 export type TransitionCommand = Pick<
   TransitionRequest,
-  "merchantId" | "operation" | "paymentId" | "idempotencyKey" | "requestHash" | "plan"
-> & {
-  /** The API request, quoted in a recorded refusal's body. */
-  readonly requestId: string;
-};
+  | "merchantId"
+  | "operation"
+  | "paymentId"
+  | "idempotencyKey"
+  | "requestHash"
+  | "requestId"
+  | "plan"
+  | "at"
+> &
+  Partial<Pick<TransitionRequest, "respond">>;
 
 /**
  * A refusal by the payment's state (409, 422) as the answer recorded under the key, in the
@@ -42,17 +48,19 @@ export function refusalAnswer(
   return { statusCode: answer.statusCode, body: { ...answer.body, requestId } };
 }
 
+/** Capture and void answer with the payment, as Stripe's capture answers the PaymentIntent. */
+const paymentAnswer = (view: PaymentView) => ({ statusCode: 200, body: view });
+
 export async function runTransition(
   command: TransitionCommand,
   deps: WriteDeps,
 ): Promise<ApiAnswer> {
-  const { requestId, ...request } = command;
   const result = await deps.store.transition({
-    ...request,
-    refusal: (error) => refusalAnswer(error, requestId),
+    respond: paymentAnswer,
+    ...command,
+    refusal: (error) => refusalAnswer(error, command.requestId),
     eventId: deps.newId(),
     originRegion: deps.region,
-    at: deps.now(),
   });
   if (!result.replayed) await deps.afterCommit(result.events);
   return toAnswer(result);

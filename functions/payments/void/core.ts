@@ -1,4 +1,5 @@
-// POST /payments/{id}/void: release an authorization that will not be captured.
+// POST /payments/{id}/void: release what is not captured. An authorized payment becomes voided;
+// a partially captured one closes its capture (what was captured stays captured).
 import { PaymentNotFoundError } from "../shared/errors";
 import { header, jsonObjectBody, requestHash } from "../shared/http-api";
 import type { ApiRequest } from "../shared/runtime";
@@ -39,7 +40,8 @@ export function voidPayment(command: VoidCommand, deps: WriteDeps): Promise<ApiA
       paymentId: command.paymentId,
       idempotencyKey: command.idempotencyKey,
       requestHash: command.requestHash,
-      plan: planVoid,
+      at: deps.now(),
+      plan: (payment) => planVoid(payment),
     },
     deps,
   );

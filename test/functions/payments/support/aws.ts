@@ -16,7 +16,7 @@ import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { GetParametersCommandInput } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { CONTROL, PARAMETERS } from "../../../../functions/common/contract";
+import { CONTROL, DR_SYNTHETIC_MERCHANT, PARAMETERS } from "../../../../functions/common/contract";
 import { apiKeyEntry } from "../../../../functions/payments/shared/api-keys";
 
 export const REGION = "us-east-1";
@@ -26,10 +26,14 @@ export const API_KEY = "test-api-key-0123456789";
 /** Bound to merchant-2. */
 export const OTHER_API_KEY = "other-key-0123456789-abcdef";
 
+/** The DR verification's key, bound to the synthetic merchant as Terraform binds it. */
+export const DR_API_KEY = "dr-verify-key-0123456789abcdef0123";
+
 /** The key store of the tests: merchant id -> its API key. */
 export const MERCHANT_KEYS: Readonly<Record<string, string>> = {
   "merchant-1": API_KEY,
   "merchant-2": OTHER_API_KEY,
+  [DR_SYNTHETIC_MERCHANT]: DR_API_KEY,
 };
 
 /** The api/keys parameter for MERCHANT_KEYS, as Terraform writes it (hashes only). */
