@@ -10,7 +10,7 @@ import { PAYMENT_STATUSES } from "../shared/payment";
 import type { PaymentStatus } from "../shared/payment";
 import type { ListPage, ListQuery, PaymentStore } from "../shared/ports";
 import type { ApiRequest } from "../shared/runtime";
-import { got, isPaymentId, parseReference } from "../shared/validation";
+import { got, isPaymentId, looksLikePan, parseReference } from "../shared/validation";
 
 export const LIST_LIMIT = { default: 10, max: 100 } as const;
 
@@ -89,6 +89,14 @@ function parseTimestamp(raw: string | undefined, field: string): Date | undefine
 export function parseListQuery(request: ApiRequest): ListQuery {
   const query = request.query ?? {};
   for (const name of Object.keys(query)) {
+    if (looksLikePan(name)) {
+      throw new RequestValidationError(
+        400,
+        "pan_not_allowed",
+        "a query parameter name looks like a card number; never send a PAN",
+        null,
+      );
+    }
     if (!(PARAMETERS as readonly string[]).includes(name)) {
       bad(
         "unknown_parameter",

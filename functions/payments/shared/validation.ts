@@ -75,6 +75,15 @@ export function expectFields(
 ): void {
   const allowed = [...required, ...optional];
   for (const key of Object.keys(body)) {
+    if (!allowed.includes(key) && looksLikePan(key)) {
+      // A card number sent as a field name: neither the message nor `field` may echo it.
+      throw new RequestValidationError(
+        422,
+        "pan_not_allowed",
+        "a field name looks like a card number; send a vault token, never a PAN",
+        null,
+      );
+    }
     if (!allowed.includes(key)) {
       // The value is not echoed: an unknown field may well be a card number.
       invalid(

@@ -337,10 +337,20 @@ describe("POST /payments", () => {
       expect(aws.eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
     });
 
-    it("never echoes a rejected card number", async () => {
-      const response = await post({ ...VALID, cardToken: "4111111111111111" });
+    it.each([
+      ["as the token", { ...VALID, cardToken: "4111111111111111" }],
+      ["as a field name", { ...VALID, "4111111111111111": "12/29" }],
+      ["in a reference", { ...VALID, reference: "order 4111111111111111" }],
+      ["in metadata", { ...VALID, metadata: { card: "4111 1111 1111 1111" } }],
+    ])("never echoes a rejected card number sent %s", async (_label, body) => {
+      const before = await writeCounts(db.sql);
 
-      expect(JSON.stringify(response)).not.toContain("4111111111111111");
+      const response = await post(body);
+
+      expect(response.status).toBe(422);
+      expect(response.body).toMatchObject({ code: "pan_not_allowed" });
+      expect(JSON.stringify(response)).not.toMatch(/4111[ -]?1111/);
+      expect(await writeCounts(db.sql)).toEqual(before);
     });
   });
 

@@ -230,6 +230,15 @@ describe("GET /payments", () => {
     },
   );
 
+  it("never echoes a card number sent as a query parameter name or value", async () => {
+    const asName = await api.list({ "4111111111111111": "1" });
+    const asValue = await api.list({ reference: "4111111111111111" });
+
+    expect(asName.status).toBe(400);
+    expect(asValue.status).toBe(400);
+    expect(JSON.stringify([asName, asValue])).not.toContain("4111111111111111");
+  });
+
   it("rejects a request without an API key with 401", async () => {
     const { apiEvent, json } = await import("./support/http");
     const { handler } = await import("../../../functions/payments/list-payments/handler");
