@@ -53,6 +53,46 @@ export function looksLikePan(value: string): boolean {
   return false;
 }
 
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** Issuer prefixes of the card networks: 3 (Amex, JCB, Diners), 4 (Visa), 5, 6, 2221-2720 (Mastercard), 81 (UnionPay). */
+function cardPrefix(digits: string): boolean {
+  if ("3456".includes(digits[0]!)) return true;
+  const four = Number(digits.slice(0, 4));
+  return (four >= 2221 && four <= 2720) || digits.startsWith("81");
+}
+
+/**
+ * True when free text (a reference, a metadata value) holds a card number: 13 to 19 digits, as
+ * one run or in groups separated by single spaces or dashes ("4111 1111 1111 1111"), that pass
+ * the Luhn check and start like a card network's number. Free text is held to Luhn, unlike
+ * tokens (looksLikePan): order numbers such as "ORDER-20260130-000123" are digits too, and
+ * refusing them would refuse the merchant's own references.
+ */
+export function containsPan(value: string): boolean {
+  for (const run of value.match(/\d+(?:[ -]\d+)*/g) ?? []) {
+    const groups = run.split(/[ -]/);
+    for (let start = 0; start < groups.length; start++) {
+      let digits = "";
+      for (let end = start; end < groups.length && digits.length < 19; end++) {
+        digits += groups[end];
+        if (digits.length >= 13 && digits.length <= 19 && cardPrefix(digits) && luhn(digits)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 /** `, got <value>` for a message: JSON, cut to 60 characters; a card-like value is not shown. */
 export function got(value: unknown): string {
   let text: string;
@@ -168,8 +208,8 @@ export function parseCurrency(value: unknown): Currency {
   return currency;
 }
 
-function rejectPan(value: string, field: string): void {
-  if (looksLikePan(value)) {
+function rejectPan(value: string, field: string, detect = looksLikePan): void {
+  if (detect(value)) {
     // Never echo the value: it may be a card number.
     invalid(
       422,
@@ -217,10 +257,10 @@ export function parseCardToken(value: unknown): string {
   return value;
 }
 
-/** An optional `reference`: 1 to 80 printable characters, not card-like. */
+/** An optional `reference`: 1 to 80 printable characters, holding no card number. */
 export function parseReference(value: unknown, field = "reference"): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === "string") rejectPan(value, field);
+  if (typeof value === "string") rejectPan(value, field, containsPan);
   if (
     typeof value !== "string" ||
     value.length === 0 ||
@@ -260,7 +300,7 @@ export function parseMetadata(value: unknown): Readonly<Record<string, string>> 
   }
   for (const [key, entry] of entries) {
     const field = `metadata.${key}`;
-    rejectPan(key, "metadata");
+    rejectPan(key, "metadata", containsPan);
     if (key.length === 0 || key.length > keyLength || /[[\]]/.test(key) || !PRINTABLE.test(key)) {
       invalid(
         422,
@@ -270,7 +310,7 @@ export function parseMetadata(value: unknown): Readonly<Record<string, string>> 
           `characters${got(key)}`,
       );
     }
-    if (typeof entry === "string") rejectPan(entry, field);
+    if (typeof entry === "string") rejectPan(entry, field, containsPan);
     if (typeof entry !== "string" || entry.length > valueLength || !PRINTABLE.test(entry)) {
       invalid(
         422,

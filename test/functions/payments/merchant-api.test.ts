@@ -280,6 +280,21 @@ describe("reference and metadata", () => {
     }
   });
 
+  it("takes order numbers that are digits but no card number", async () => {
+    const response = await api.authorize({
+      ...CARD,
+      amount: 10,
+      currency: "EUR",
+      reference: "ORDER-20260130-000123",
+      metadata: {
+        invoice: "INV-4111111111111112",
+        orderId: "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+      },
+    });
+
+    expect(response.status).toBe(201);
+  });
+
   it("treats the same key with other metadata as another request", async () => {
     const key = randomUUID();
     await api.authorize({ ...CARD, amount: 10, currency: "EUR", metadata: METADATA }, { key });

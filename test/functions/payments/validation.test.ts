@@ -22,6 +22,7 @@ import {
 import type { Payment, PlannedChange } from "../../../functions/payments/shared/payment";
 import {
   MAX_AMOUNT_MINOR,
+  containsPan,
   got,
   looksLikePan,
   parseAmount,
@@ -54,6 +55,32 @@ describe("looksLikePan", () => {
     "tok_9f8e7d6c5b4a",
   ])("accepts %j", (value) => {
     expect(looksLikePan(value)).toBe(false);
+  });
+});
+
+describe("containsPan (free text: references and metadata)", () => {
+  it.each([
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "card 4111111111111111 exp 12/29",
+    "378282246310005", // Amex test number, 15 digits
+    "5555555555554444",
+    "2223003122003222", // Mastercard 2-series
+    "6011111111111117",
+    "order 12 4111 1111 1111 1111", // a card after other digits
+  ])("flags %j", (value) => {
+    expect(containsPan(value)).toBe(true);
+  });
+
+  it.each([
+    "ORDER-20260130-000123", // date and sequence: 14 digits, no card prefix
+    "INV-4111111111111112", // fails the Luhn check
+    "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+    "1234567890123",
+    "+44 20 7946 0958",
+    "123456789012", // 12 digits
+  ])("accepts %j", (value) => {
+    expect(containsPan(value)).toBe(false);
   });
 });
 
