@@ -1,6 +1,6 @@
 // AWS at the SDK level: aws-sdk-client-mock with small in-memory fakes behind it, so the code
-// under test (Powertools idempotency included) runs its real calls and tests assert the exact
-// parameters it sent.
+// under test runs its real calls (conditional writes evaluated as DynamoDB does) and tests
+// assert the exact parameters it sent.
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
