@@ -84,15 +84,13 @@ async function regionStatus(ctx: CommandContext, region: string): Promise<Region
       metrics.replicationLag(deployment.names.cluster(region), since),
     ),
     read(ctx, region, "read the alarms", async () => {
-      const out = await clients
-        .cloudwatch(region)
-        .send(
-          new DescribeAlarmsCommand({
-            AlarmNamePrefix: "payments-",
-            StateValue: "ALARM",
-            MaxRecords: 100,
-          }),
-        );
+      const out = await clients.cloudwatch(region).send(
+        new DescribeAlarmsCommand({
+          AlarmNamePrefix: "payments-",
+          StateValue: "ALARM",
+          MaxRecords: 100,
+        }),
+      );
       return (out.MetricAlarms ?? [])
         .map((a) => a.AlarmName ?? "")
         .filter((name) => name.endsWith(`-${deployment.suffix}`));
