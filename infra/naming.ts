@@ -58,6 +58,9 @@ export function stackNameFor(suffix: string): string {
   return `payments-dr-${suffix}`;
 }
 
+/** The prober's physical name component: `payments-dr-prober-<suffix>`. */
+export const PROBER_COMPONENT = "dr-prober";
+
 export class Naming {
   constructor(readonly suffix: string) {}
 
