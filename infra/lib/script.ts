@@ -9,6 +9,7 @@ const USER_ERRORS = new Set([
   "RtoInputError",
   "OfflinePlanError",
   "UsageError",
+  "CostInputError",
 ]);
 
 /** A wrong command line: the message says what is allowed. */
