@@ -19,8 +19,16 @@ const GOAL_MS = 120;
 /** What each group's functions read at load, as deployed (values are placeholders). */
 const ENV: Readonly<Record<string, Record<string, string>>> = {
   payments: { ...TEST_ENV },
-  dr: { AWS_REGION: "us-west-2", DR_TOPOLOGY: JSON.stringify(TOPOLOGY), POWERTOOLS_LOG_LEVEL: "SILENT" },
-  monitoring: { AWS_REGION: "us-west-2", DR_TOPOLOGY: JSON.stringify(TOPOLOGY), POWERTOOLS_LOG_LEVEL: "SILENT" },
+  dr: {
+    AWS_REGION: "us-west-2",
+    DR_TOPOLOGY: JSON.stringify(TOPOLOGY),
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  },
+  monitoring: {
+    AWS_REGION: "us-west-2",
+    DR_TOPOLOGY: JSON.stringify(TOPOLOGY),
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  },
 };
 
 const SCRIPT =
@@ -31,7 +39,12 @@ function requireMs(file: string, env: Record<string, string>): number {
   return Number(
     execFileSync(process.execPath, ["-e", SCRIPT, file], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        ...env,
+      },
       encoding: "utf8",
     }),
   );
@@ -47,11 +60,17 @@ function main(): number {
   const times = new Map<string, number[]>(bundles.map((b) => [`${b.group}/${b.name}`, []]));
   for (let run = 0; run < RUNS; run++) {
     for (const b of bundles) {
-      times.get(`${b.group}/${b.name}`)!.push(requireMs(join(b.outdir, "index.js"), ENV[b.group] ?? {}));
+      times
+        .get(`${b.group}/${b.name}`)!
+        .push(requireMs(join(b.outdir, "index.js"), ENV[b.group] ?? {}));
     }
   }
-  console.log(`cold init = require() of the deployed bundle in a fresh node ${process.version} process, ${RUNS} runs each (ms)`);
-  console.log(`${"bundle".padEnd(28)} ${"KB".padStart(5)} ${"median".padStart(7)} ${"min".padStart(6)} ${"max".padStart(6)}`);
+  console.log(
+    `cold init = require() of the deployed bundle in a fresh node ${process.version} process, ${RUNS} runs each (ms)`,
+  );
+  console.log(
+    `${"bundle".padEnd(28)} ${"KB".padStart(5)} ${"median".padStart(7)} ${"min".padStart(6)} ${"max".padStart(6)}`,
+  );
   let missed = 0;
   for (const b of bundles) {
     const s = stats(times.get(`${b.group}/${b.name}`)!);
@@ -61,7 +80,9 @@ function main(): number {
     );
   }
   const worst = Math.max(...bundles.map((b) => stats(times.get(`${b.group}/${b.name}`)!).median));
-  console.log(`cold-init: worst median ${worst.toFixed(0)} ms; goal <= ${GOAL_MS} ms for every bundle: ${missed === 0 ? "met" : `MISSED by ${missed} of ${bundles.length}`}`);
+  console.log(
+    `cold-init: worst median ${worst.toFixed(0)} ms; goal <= ${GOAL_MS} ms for every bundle: ${missed === 0 ? "met" : `MISSED by ${missed} of ${bundles.length}`}`,
+  );
   return missed === 0 ? 0 : 1;
 }
 
