@@ -16,6 +16,8 @@ export interface EmbeddedServer {
   readonly port: number;
   /** The folder holding the data directory; gone after stop(). */
   readonly dir: string;
+  /** The postmaster's process id (its backends are its children), for CPU accounting. */
+  readonly pid: number | undefined;
   /** Stops the server and removes its folder; safe to call twice or after the server died. */
   stop(): Promise<void>;
 }
@@ -137,6 +139,7 @@ export async function startEmbeddedPostgres(
     adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dir,
+    pid: server.process?.pid,
     stop: () => (stopped ??= stop()),
   };
 }
