@@ -6,6 +6,9 @@
 // same options and cache); the AWS SDK stays external, as in Lambda, and loads from
 // node_modules. Each bundle RUNS times, interleaved (a load spike hits every bundle alike);
 // the table shows median, min and max. Goal: median <= 120 ms for every bundle.
+// Measure on Node 22, Lambda's nodejs22.x (`scripts/with-node22.sh npm run bench:cold-init`):
+// on Node 20, pg's runtime check touches the global Response, which loads Node's fetch
+// implementation (~40 ms) that Node 22 never loads there.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -90,6 +93,12 @@ const stats = (xs: number[]) => {
 const short = (m: string) => m.replace("@aws-sdk/", "").replace("client-", "");
 
 function main(): number {
+  if (!process.versions.node.startsWith("22.")) {
+    console.log(
+      `note: this is node ${process.version}; Lambda runs Node 22. For the figures that matter run ` +
+        "`scripts/with-node22.sh npm run bench:cold-init` (on Node 20 every payment bundle pays ~40 ms more).",
+    );
+  }
   const bundles = bundleAll(FUNCTION_GROUPS);
   const samples = new Map<string, Sample[]>(bundles.map((b) => [`${b.group}/${b.name}`, []]));
   for (let run = 0; run < RUNS; run++) {
