@@ -283,6 +283,8 @@ export function resumeCommand(
   if (input.ignoreCooldown === true) words.push("--ignore-cooldown");
   if (input.allowUnknownLag === true) words.push("--allow-unknown-lag");
   if (deployment.suffix !== "dev") words.push("--suffix", deployment.suffix);
+  if (deployment.primary !== "us-east-1") words.push("--primary-region", deployment.primary);
+  if (deployment.secondary !== "us-west-2") words.push("--secondary-region", deployment.secondary);
   if (deployment.profile) words.push("--profile", deployment.profile);
   return words.join(" ");
 }

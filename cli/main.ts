@@ -187,6 +187,9 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
       },
       deps.env,
     );
+    // Every SDK client in this process, the DR adapters the input check reuses included, takes
+    // its credentials from the standard chain, which reads AWS_PROFILE: --profile sets it.
+    if (deployment.profile) deps.env.AWS_PROFILE = deployment.profile;
     const ctx = commandContext({
       deployment,
       clients: (deps.clients ?? awsClients)(deployment.profile),

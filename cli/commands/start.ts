@@ -6,9 +6,9 @@ import { randomBytes } from "node:crypto";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { DrError } from "../../functions/dr/shared/errors";
 import type { DrDeps } from "../../functions/dr/shared/deps";
-import type { RegionPorts } from "../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
-import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table";
+import { awsDns, awsPorts } from "../../functions/dr/shared/aws/ports";
+import { fetchHttp } from "../../functions/dr/shared/http-client";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import type { DrRequest } from "../../functions/dr/shared/types";
 import type { CommandContext } from "../context";
@@ -70,30 +70,19 @@ async function validate(
   name: string,
   arn: string,
 ): Promise<DrRequest> {
-  const { deployment, clients } = ctx;
+  const { deployment } = ctx;
   const target = String(input.targetRegion);
   const topology = validationTopology(deployment, account);
-  const control = (region: string) =>
-    new DynamoControlTable(clients.dynamo(region), deployment.names.controlTable);
-  const notUsed = (port: string) => () => {
-    throw new Error(`ValidateInput does not use the ${port} port`);
-  };
+  // The DR functions' own adapters, built on first use: ValidateInput reads the flag today and
+  // may read more tomorrow (issue-by-issue), and gets real AWS calls for whatever it reads.
   const deps: DrDeps = {
     topology,
     settings: DEFAULT_SETTINGS,
-    ports: (region) =>
-      new Proxy({ region, control: control(region) } as unknown as RegionPorts, {
-        get: (ports, key) =>
-          key in ports ? ports[key as keyof RegionPorts] : notUsed(String(key)),
-      }),
-    dns: notUsed("dns") as DrDeps["dns"],
-    http: notUsed("http") as unknown as DrDeps["http"],
+    ports: awsPorts(topology),
+    dns: awsDns(),
+    http: fetchHttp,
     now: () => ctx.io.now(),
-    log: {
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    } as unknown as DrDeps["log"],
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     // The state machine runs in the target region; a target outside the topology is refused by
     // the targetRegion rule before this matters.
     executionRegion: target,

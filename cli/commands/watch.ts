@@ -3,7 +3,7 @@
 // command for a halted run.
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import type { CommandContext } from "../context";
-import { CliError, RegionUnreachableError } from "../errors";
+import { CliError, explainAwsError, RegionUnreachableError } from "../errors";
 import { follow, listExecutions } from "../executions";
 import type { ExecutionSummary } from "../executions";
 import { parseExecutionArn, WORKFLOWS } from "../target";
@@ -55,8 +55,18 @@ async function resolveExecution(ctx: CommandContext, given?: string): Promise<st
         try {
           await clients.sfn(region).send(new DescribeExecutionCommand({ executionArn: arn }));
           return arn;
-        } catch {
-          // Not this one (or the region is down): try the next.
+        } catch (error) {
+          const explained = explainAwsError(error, {
+            region,
+            doing: `look for execution ${given}`,
+            profile: deployment.profile,
+          });
+          // Not this one, or the region is down: try the next. Anything else (credentials,
+          // permissions) would make every lookup fail the same way: say so.
+          const missing = ["ExecutionDoesNotExist", "StateMachineDoesNotExist"].includes(
+            (error as Error).name,
+          );
+          if (!missing && !(explained instanceof RegionUnreachableError)) throw explained;
         }
       }
     }
