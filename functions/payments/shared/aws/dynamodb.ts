@@ -1,31 +1,34 @@
 // DynamoDB access of the payment functions: the fencing flag (control table), sessions and the
-// in-flight idempotency locks (idempotency table).
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+// in-flight idempotency locks (idempotency table). The SDK package loads on first use
+// (functions/common/lazy.ts): /health and the read paths build this client at module scope but
+// only some requests reach it.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type * as DynamoDbSdk from "@aws-sdk/client-dynamodb";
+import { lazy } from "../../../common/lazy";
 import { CONTROL, IDEMPOTENCY, SESSIONS } from "../../../common/contract";
 import type { ActiveRegionFlag, FlagReader } from "../fencing";
 import type { LockStore } from "../idempotency";
 import type { SessionTouch } from "../ports";
 
-/** Short timeouts: every call sits on a request path. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+const sdk = () => require("@aws-sdk/client-dynamodb") as typeof DynamoDbSdk;
+
+/** Short timeouts: every call sits on a request path. Built on first use. */
 export function createDynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
-  });
+  return lazy(
+    () =>
+      new (sdk().DynamoDBClient)({
+        maxAttempts: 3,
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+      }),
+  );
 }
 
 /** Reads the active-region item strongly consistently (GetItem, ConsistentRead). */
 export function controlFlagReader(client: DynamoDBClient, tableName: string): FlagReader {
   return async () => {
     const { Item } = await client.send(
-      new GetItemCommand({
+      new (sdk().GetItemCommand)({
         TableName: tableName,
         Key: { [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } },
         ConsistentRead: true,
@@ -55,7 +58,7 @@ export function sessionRecorder(client: DynamoDBClient, tableName: string) {
   return async (touch: SessionTouch): Promise<void> => {
     const at = touch.at.toISOString();
     await client.send(
-      new UpdateItemCommand({
+      new (sdk().UpdateItemCommand)({
         TableName: tableName,
         Key: { [SESSIONS.partitionKey]: { S: touch.sessionId } },
         UpdateExpression:
@@ -75,6 +78,11 @@ export function sessionRecorder(client: DynamoDBClient, tableName: string) {
       }),
     );
   };
+}
+
+/** The refusal of a conditional write, by name: the SDK class loads lazily (see above). */
+function isConditionFailed(error: unknown): error is DynamoDbSdk.ConditionalCheckFailedException {
+  return (error as Error | null)?.name === "ConditionalCheckFailedException";
 }
 
 /** Lock items stay this long after they lapse, for inspection, before TTL may remove them. */
@@ -103,7 +111,7 @@ export function idempotencyLocks(
     async acquire(lockId, holder, expiresAt, now) {
       try {
         await client.send(
-          new PutItemCommand({
+          new (sdk().PutItemCommand)({
             TableName: tableName,
             Item: {
               [IDEMPOTENCY.partitionKey]: { S: lockId },
@@ -125,7 +133,7 @@ export function idempotencyLocks(
         );
         return { acquired: true };
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (!isConditionFailed(error)) throw error;
         const heldUntil = Number(error.Item?.lockExpiresAt?.N);
         return { acquired: false, heldUntil: Number.isFinite(heldUntil) ? heldUntil : now };
       }
@@ -133,7 +141,7 @@ export function idempotencyLocks(
     async release(lockId, holder) {
       try {
         await client.send(
-          new DeleteItemCommand({
+          new (sdk().DeleteItemCommand)({
             TableName: tableName,
             Key: { [IDEMPOTENCY.partitionKey]: { S: lockId } },
             ConditionExpression: "#holder = :holder",
@@ -142,7 +150,7 @@ export function idempotencyLocks(
           }),
         );
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (!isConditionFailed(error)) throw error;
       }
     },
   };
