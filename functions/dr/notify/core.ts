@@ -194,6 +194,7 @@ export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
   step: "Notify",
   description: "Tells on-call that a run completed or halted",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getLock", "recordFact"], notifier: ["publish"] },
   invocation: "task",
   keys: (event, deps) =>
     keysFrom(

@@ -157,5 +157,9 @@ export const PREFLIGHT_TASK = stateTask({
   step: "Preflight",
   description: "Read-only readiness checks of both clusters and the replication lag",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    database: ["describeCluster", "describeGlobalCluster"],
+    metrics: ["replicationLag", "probeResults"],
+  },
   run: preflight,
 });

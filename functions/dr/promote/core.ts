@@ -95,5 +95,9 @@ export const PROMOTE_TASK = stateTask({
   step: "Promote",
   description: "Promotes the target cluster (managed failover)",
   workflows: ["failover"],
+  permissions: {
+    control: ["getActiveRegion", "getLock", "recordFact"],
+    database: ["describeGlobalCluster", "failoverGlobalCluster", "removeFromGlobalCluster"],
+  },
   run: promote,
 });

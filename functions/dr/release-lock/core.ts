@@ -51,5 +51,6 @@ export const RELEASE_LOCK_TASK = stateTask({
   step: "ReleaseLock",
   description: "Writes the cooldown and releases the lock",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getLock", "deleteLock", "getCooldown", "putCooldown"] },
   run: releaseLock,
 });
