@@ -3,7 +3,7 @@
 // policy of that task's own role (infra/constructs/dr-iam.ts), so adding a task without
 // declaring its calls fails the type check, and a call the declaration lacks fails the workflow
 // tests the way AWS would fail it: with AccessDenied (test/state-machines/support/harness.ts).
-import { PARAMETERS } from "../../common/contract";
+import type { PARAMETERS } from "../../common/contract";
 import type {
   ControlPort,
   DatabasePort,
