@@ -111,6 +111,12 @@ export interface Config {
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state. @default - Terraform's local backend */
   readonly stateBackend?: StateBackendConfig;
+  /**
+   * IAM role or user ARNs (a `*` in the name allowed, e.g. an SSO permission set's role) that may
+   * assume the on-call operator role, with MFA.
+   * @default - the role payments-dr-oncall-<suffix> of the deploying account
+   */
+  readonly operatorPrincipalArns?: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -331,7 +337,28 @@ export function loadConfig(env: Env = process.env): Config {
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     readinessRules: bool(env, "DR_READINESS_RULES", false),
     stateBackend: stateBackendConfig(env, secondary.region),
+    operatorPrincipalArns: operatorPrincipals(env),
   };
+}
+
+const PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/*-]{1,512}$/;
+
+/** OPERATOR_PRINCIPAL_ARNS: comma-separated role or user ARNs; never an account root. */
+function operatorPrincipals(env: Env): string[] | undefined {
+  const raw = read(env, "OPERATOR_PRINCIPAL_ARNS");
+  if (raw === undefined) return undefined;
+  const arns = raw.split(",").map((a) => a.trim());
+  for (const arn of arns) {
+    if (!PRINCIPAL_ARN.test(arn) || /:(role|user)\/\*$/.test(arn)) {
+      throw new ConfigError(
+        "OPERATOR_PRINCIPAL_ARNS",
+        arn,
+        "comma-separated IAM role or user ARNs such as arn:aws:iam::123456789012:role/oncall " +
+          "(a * inside the name is allowed; an account root or a bare * is not)",
+      );
+    }
+  }
+  return arns;
 }
 
 function databaseConfig(env: Env): DatabaseConfig {

@@ -27,6 +27,11 @@ function main(): void {
         `${figures.wildcardActionStatements} with wildcard actions, ` +
         `${figures.starResourceWriteStatements} with Resource "*" on write actions`,
     );
+    console.log(
+      `managed: ${Object.entries(figures.managedByArn)
+        .map(([arn, n]) => `${arn} x${n}`)
+        .join(", ")}`,
+    );
     for (const s of figures.starWrites) console.log(`  * ${s.address} [${s.sid}] ${s.why}`);
     if (violations.length > 0 && !figuresOnly) failed = true;
   }

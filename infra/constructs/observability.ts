@@ -8,7 +8,7 @@ import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscrip
 import { Construct } from "constructs";
 import { METRICS } from "../../functions/common/contract";
 import type { RoutingConfig } from "../config";
-import { policyDocument } from "../lib/policy";
+import { policyDocument, tlsOnlyStatement } from "../lib/policy";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
 
@@ -57,6 +57,7 @@ export class AlertTopic extends Construct {
             { test: "StringEquals", variable: "aws:SourceAccount", values: [key.accountId] },
           ],
         },
+        tlsOnlyStatement("sns", this.topic.arn),
       ]),
     });
     if (props.email) {

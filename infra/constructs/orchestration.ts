@@ -7,6 +7,8 @@ import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import type { ITerraformDependable } from "cdktf";
+import type { DrTaskName } from "../../functions/dr/tasks";
+import type { Statement } from "../lib/policy";
 import { Construct } from "constructs";
 import { DR_ENV, METRICS } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
@@ -80,10 +82,12 @@ export interface RegionalOrchestrationProps {
   readonly region: string;
   readonly key: PlatformKey;
   readonly logRetentionDays: number;
-  /** The DR automation role of this region (from DrIam). */
-  readonly role: IamRole;
+  /** The role of this region's state machines (from DrIam): invoke their tasks only. */
+  readonly workflowRole: IamRole;
   /** Its policy: the workflows are created after it (Step Functions checks log permissions). */
-  readonly rolePolicy: ITerraformDependable;
+  readonly workflowPolicy: ITerraformDependable;
+  /** Each task's own role: exactly the calls it declares (DrIam.taskStatements). */
+  readonly taskStatements: (task: DrTaskName) => Statement[];
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly failover: FailoverConfig;
@@ -129,8 +133,7 @@ export class RegionalOrchestration extends Construct {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
         },
-        statements: [],
-        role: props.role,
+        statements: props.taskStatements(task),
         logRetentionDays: props.logRetentionDays,
       });
     }
@@ -153,8 +156,14 @@ export class RegionalOrchestration extends Construct {
         provider,
         name: naming.name("stateMachine", workflow),
         type: "STANDARD",
-        roleArn: props.role.arn,
+        roleArn: props.workflowRole.arn,
         definition: renderAsl(definitions[workflow], substitutions),
+        // The definition and execution history under the platform key (provider >= 5.61).
+        encryptionConfiguration: {
+          type: "CUSTOMER_MANAGED_KMS_KEY",
+          kmsKeyId: key.arn,
+          kmsDataKeyReusePeriodSeconds: 300,
+        },
         loggingConfiguration: {
           level: "ALL",
           includeExecutionData: true,
@@ -162,7 +171,7 @@ export class RegionalOrchestration extends Construct {
         },
         tracingConfiguration: { enabled: true },
         tags: { "region-code": regionCode(region) },
-        dependsOn: [props.rolePolicy],
+        dependsOn: [props.workflowPolicy],
       });
     }
     this.stateMachines = stateMachines as Record<WorkflowName, SfnStateMachine>;
@@ -176,7 +185,7 @@ export interface FailoverTriggerProps {
   readonly region: string;
   readonly alarms: CloudwatchMetricAlarm[];
   readonly stateMachine: SfnStateMachine;
-  /** Allowed to start the workflow (the DR automation role trusts EventBridge). */
+  /** EventBridge's role (DrIam.eventsRole): may start the failover workflow. */
   readonly role: IamRole;
   readonly failover: FailoverConfig;
 }

@@ -110,6 +110,8 @@ export interface IamFigures {
   readonly roles: number;
   readonly inlinePolicies: number;
   readonly managedAttachments: number;
+  /** AWS managed policies attached, by ARN (their statements are AWS's, not in the JSON). */
+  readonly managedByArn: Readonly<Record<string, number>>;
   readonly statements: number;
   readonly wildcardActionStatements: number;
   readonly starResourceWriteStatements: number;
@@ -139,6 +141,13 @@ export function iamFigures(json: TerraformJson): IamFigures {
     roles: Object.keys(json.resource?.aws_iam_role ?? {}).length,
     inlinePolicies: policies.length,
     managedAttachments: Object.keys(json.resource?.aws_iam_role_policy_attachment ?? {}).length,
+    managedByArn: Object.values(json.resource?.aws_iam_role_policy_attachment ?? {}).reduce<
+      Record<string, number>
+    >((acc, a) => {
+      const arn = String(a.policy_arn).replace(/^arn:aws:iam::aws:policy\//, "");
+      acc[arn] = (acc[arn] ?? 0) + 1;
+      return acc;
+    }, {}),
     statements: statements.length,
     wildcardActionStatements: statements.filter(({ statement: s }) =>
       (s.actions ?? []).some((a) => a.includes("*")),

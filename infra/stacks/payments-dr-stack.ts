@@ -230,7 +230,9 @@ export class PaymentsDrStack extends TerraformStack {
       controlTable: this.tables.control,
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
-      dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      routing: this.routing,
+      zone: this.zone,
+      operatorPrincipalArns: config.operatorPrincipalArns,
     });
     const topology = this.topology(config);
     const orchestration = (role: RegionRole) =>
@@ -240,8 +242,9 @@ export class PaymentsDrStack extends TerraformStack {
         region: parts(role).config.region,
         key: parts(role).key,
         logRetentionDays: config.logRetentionDays,
-        role: this.drIam.automationRoles[role],
-        rolePolicy: this.drIam.automationPolicies[role],
+        workflowRole: this.drIam.workflowRoles[role],
+        workflowPolicy: this.drIam.workflowPolicies[role],
+        taskStatements: (task) => this.drIam.taskStatements(task),
         topology,
         failover: config.failover,
       });
@@ -255,7 +258,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: config.secondary.region,
       alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
       stateMachine: this.orchestration.secondary.stateMachines.failover,
-      role: this.drIam.automationRoles.secondary,
+      role: this.drIam.eventsRole,
       failover: config.failover,
     });
     this.prober = new Prober(this, "prober", {
@@ -273,7 +276,7 @@ export class PaymentsDrStack extends TerraformStack {
     const drillRegion = (role: RegionRole) => ({
       provider: parts(role).provider,
       region: parts(role).config.region,
-      automationRole: this.drIam.automationRoles[role],
+      drillRole: this.drIam.drillRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
     });
     new Drills(this, "drills", {
@@ -282,6 +285,7 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
+      eventsRole: this.drIam.eventsRole,
     });
 
     stackOutputs(this, config);

@@ -112,4 +112,30 @@ describe("config", () => {
     expect(error.received).toBe("us-west-2");
     expect(error.message).toContain("regions must differ for disaster recovery");
   });
+
+  it("reads the operator's principals, a * inside a name allowed", () => {
+    expect(loadConfig({}).operatorPrincipalArns).toBeUndefined();
+    expect(
+      loadConfig({
+        OPERATOR_PRINCIPAL_ARNS:
+          "arn:aws:iam::123456789012:role/oncall, arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OnCall_*",
+      }).operatorPrincipalArns,
+    ).toEqual([
+      "arn:aws:iam::123456789012:role/oncall",
+      "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OnCall_*",
+    ]);
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:root",
+    "*",
+    "arn:aws:iam::123456789012:role/*",
+    "arn:aws:iam::12345:role/oncall",
+    "arn:aws:sts::123456789012:assumed-role/oncall/alice",
+  ])("rejects the operator principal %s, naming it and what is allowed", (arn) => {
+    const error = errorOf({ OPERATOR_PRINCIPAL_ARNS: `arn:aws:iam::123456789012:role/ok,${arn}` });
+    expect(error.variable).toBe("OPERATOR_PRINCIPAL_ARNS");
+    expect(error.received).toBe(arn);
+    expect(error.message).toContain("IAM role or user ARNs");
+  });
 });

@@ -116,6 +116,7 @@ export function findResource(json: TerraformJson, type: string, fragment: string
 }
 
 export type PolicyStatement = {
+  effect?: string;
   sid?: string;
   actions?: string[];
   resources?: string[];

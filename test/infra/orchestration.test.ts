@@ -15,7 +15,7 @@ describe("orchestration infrastructure", () => {
   );
   const machines = resourceList(json, "aws_sfn_state_machine");
 
-  it("deploys every DR task in both regions with smaller memory, outside the VPC, as the region's DR role", () => {
+  it("deploys every DR task in both regions with smaller memory, outside the VPC, each as its own role", () => {
     for (const role of ["primary", "secondary"] as const) {
       const mine = inRegion(drFunctions, role);
       expect(mine.map((f) => f.function_name).sort()).toEqual(
@@ -24,7 +24,8 @@ describe("orchestration infrastructure", () => {
       for (const fn of mine) {
         expect(fn).toMatchObject({ runtime: "nodejs22.x", memory_size: 256 });
         expect(fn.vpc_config).toBeUndefined();
-        expect(String(fn.role)).toContain(`dr-iam_${role}-automation_`);
+        const task = String(fn.function_name).replace(/^payments-dr-|-dev$/g, "");
+        expect(String(fn.role)).toContain(`orchestration-${role}_task-${task}_role_`);
       }
     }
   });
@@ -63,8 +64,18 @@ describe("orchestration infrastructure", () => {
           type: "STANDARD",
           logging_configuration: { level: "ALL", include_execution_data: true },
           tracing_configuration: { enabled: true },
+          encryption_configuration: {
+            type: "CUSTOMER_MANAGED_KMS_KEY",
+            kms_data_key_reuse_period_seconds: 300,
+          },
         });
-        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-automation_`);
+        expect(
+          String(
+            machine.encryption_configuration &&
+              (machine.encryption_configuration as { kms_key_id: string }).kms_key_id,
+          ),
+        ).toContain(`platform-key-${role}_key_`);
+        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-workflows_`);
       }
     }
   });
@@ -162,7 +173,7 @@ describe("failover trigger", () => {
     expect(matches(concrete, event("ALARM"))).toBe(true);
     expect(matches(concrete, event("OK"))).toBe(false);
     expect(String(target.arn)).toMatch(/orchestration-secondary_workflow-failover_.*\.arn/);
-    expect(String(target.role_arn)).toContain("dr-iam_secondary-automation_");
+    expect(String(target.role_arn)).toContain("dr-iam_events_");
   });
 
   it("sends an input the workflow accepts, in the configured mode", async () => {
@@ -209,14 +220,12 @@ describe("failover trigger", () => {
     ).toContain('"mode":"approval"');
   });
 
-  it("lets the DR role it runs as start only the DR workflows", () => {
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
-    const start = statements.find((s) => s.actions?.includes("states:StartExecution"))!;
-    expect(
-      start.resources!.every((r) =>
-        /:stateMachine:payments-(failover|switchover|failback)-dev$/.test(r),
-      ),
-    ).toBe(true);
+  it("lets the role it runs as start only the failover workflow", () => {
+    const statements = policyStatements(json, "dr-iam_events-permissions");
+    const start = statements.filter((s) => s.actions?.includes("states:StartExecution"));
+    expect(start.flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(/:us-west-2:.*:stateMachine:payments-failover-dev$/),
+    ]);
   });
 });
 

@@ -276,7 +276,7 @@ describe("drill infrastructure", () => {
       expect(content.mainSteps).toHaveLength(8);
       const role = String(document.provider).replace("aws.", "");
       expect(String(content.parameters.AutomationAssumeRole!.default)).toContain(
-        `dr-iam_${role}-automation_`,
+        `dr-iam_${role}-drill_`,
       );
     }
   });

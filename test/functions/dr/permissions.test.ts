@@ -235,7 +235,10 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
 
 describe("the IAM actions of each port method", () => {
   beforeEach(() => {
-    for (const mock of Object.values(mocks)) {
+    for (const mock of Object.values(mocks) as {
+      reset(): void;
+      onAnyCommand(): { resolves(o: object): unknown };
+    }[]) {
       mock.reset();
       mock.onAnyCommand().resolves({});
     }
