@@ -6,6 +6,8 @@ import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { DR_ENV, METRICS } from "../../functions/common/contract";
@@ -14,6 +16,7 @@ import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
 import { readAsl, renderAsl, WORKFLOWS } from "../lib/asl";
 import { NodejsFunction } from "../lib/nodejs-function";
+import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
@@ -57,15 +60,28 @@ export function taskTimeouts(definitions: readonly string[]): Record<string, num
   return timeouts;
 }
 
-/** The failover definition with the approval wait set from config (seconds). */
+/** What the NotApproved state tells on-call, for an approval window of `seconds`. */
+export function notApprovedCause(seconds: number): string {
+  const window = seconds % 60 === 0 ? `${seconds / 60} minutes` : `${seconds} seconds`;
+  return `On-call rejected the failover or did not answer within ${window}; nothing was changed and the lock was released.`;
+}
+
+/**
+ * The failover definition with the approval wait set from config (seconds): the callback's
+ * TimeoutSeconds, the window the request quotes, and the window NotApproved reports.
+ */
 export function withApprovalTimeout(definition: string, seconds: number): string {
   const parsed = JSON.parse(definition) as Definition;
   const approval = parsed.States.RequestApproval;
-  if (!approval?.Parameters?.Payload) {
-    throw new Error("failover workflow must have a RequestApproval callback task, got none");
+  const notApproved = parsed.States.NotApproved as { Cause?: string } | undefined;
+  if (!approval?.Parameters?.Payload || notApproved?.Cause === undefined) {
+    throw new Error(
+      "failover workflow must have a RequestApproval callback task and a NotApproved state with a Cause",
+    );
   }
   approval.TimeoutSeconds = seconds;
   approval.Parameters.Payload.timeoutSeconds = seconds;
+  notApproved.Cause = notApprovedCause(seconds);
   return JSON.stringify(parsed);
 }
 
@@ -174,6 +190,8 @@ export interface FailoverTriggerProps {
   /** Allowed to start the workflow (the DR automation role trusts EventBridge). */
   readonly role: IamRole;
   readonly failover: FailoverConfig;
+  /** Encrypts the dead-letter queue; its policy lets EventBridge use it. */
+  readonly key: PlatformKey;
 }
 
 /** The alarm state changes that start the failover workflow. */
@@ -189,10 +207,13 @@ export function triggerPattern(alarmArns: string[]): Record<string, unknown> {
 /**
  * Starts `failover` toward this region when the prober's or the writer's alarm enters ALARM.
  * The mode comes from config; the cooldown and the lock in the workflow stop a second alarm from
- * doubling a failover.
+ * doubling a failover. An alarm EventBridge could not deliver lands in a dead-letter queue instead
+ * of being dropped ("If an event isn't delivered after all retry attempts are exhausted, the event
+ * is dropped", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
  */
 export class FailoverTrigger extends Construct {
   public readonly rule: CloudwatchEventRule;
+  public readonly deadLetterQueue: SqsQueue;
 
   constructor(scope: Construct, id: string, props: FailoverTriggerProps) {
     super(scope, id);
@@ -202,6 +223,26 @@ export class FailoverTrigger extends Construct {
       name: naming.name("eventRule", "failover-trigger", region),
       description: `Start the failover toward ${region} when its failure-detection alarms fire`,
       eventPattern: JSON.stringify(triggerPattern(props.alarms.map((a) => a.arn))),
+    });
+    // A standard queue in the rule's region: EventBridge supports no other DLQ.
+    this.deadLetterQueue = new SqsQueue(this, "dlq", {
+      provider,
+      name: naming.name("sqsQueue", "failover-trigger-dlq", region),
+      kmsMasterKeyId: props.key.arn,
+      kmsDataKeyReusePeriodSeconds: 300,
+      messageRetentionSeconds: 1_209_600,
+    });
+    new SqsQueuePolicy(this, "dlq-access", {
+      provider,
+      queueUrl: this.deadLetterQueue.url,
+      policy: policyDocument(this, "dlq-policy", provider, [
+        {
+          principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+          actions: ["sqs:SendMessage"],
+          resources: [this.deadLetterQueue.arn],
+          condition: [{ test: "ArnEquals", variable: "aws:SourceArn", values: [this.rule.arn] }],
+        },
+      ]),
     });
     new CloudwatchEventTarget(this, "target", {
       provider,
@@ -215,6 +256,7 @@ export class FailoverTrigger extends Construct {
         inputTemplate: `{"targetRegion":"${region}","reason":"alarm <alarm> entered ALARM at <at>","trigger":"alarm","mode":"${props.failover.mode}"}`,
       },
       retryPolicy: { maximumEventAgeInSeconds: 300, maximumRetryAttempts: 10 },
+      deadLetterConfig: { arn: this.deadLetterQueue.arn },
     });
   }
 }

@@ -252,6 +252,7 @@ export class PaymentsDrStack extends TerraformStack {
       stateMachine: this.orchestration.secondary.stateMachines.failover,
       role: this.drIam.automationRoles.secondary,
       failover: config.failover,
+      key: this.secondary.key,
     });
     this.prober = new Prober(this, "prober", {
       provider: this.secondary.provider,

@@ -10,6 +10,9 @@ import {
 } from "../../infra/lib/asl";
 import type { WorkflowName } from "../../infra/lib/asl";
 import { renderedDefinition } from "./support/render";
+import { PROFILES } from "../../functions/dr/shared/aws/clients";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { notApprovedCause, taskTimeouts } from "../../infra/constructs/orchestration";
 
 interface State {
   Type: string;
@@ -237,7 +240,34 @@ describe("error classes", () => {
 });
 
 describe("failover approval", () => {
-  it("waits at most 600 seconds for on-call", () => {
+  it("waits at most 600 seconds for on-call, and says so when nobody answered", () => {
     expect(pollBounds("failover").approvalTimeoutSeconds).toBe(600);
+    expect((states("failover").NotApproved as State).Cause).toBe(notApprovedCause(600));
+  });
+});
+
+describe("task timeouts and SDK clients", () => {
+  // The SDK's standard retry strategy waits up to 2 x its base delay before the second attempt
+  // (500 ms base for throttling errors): a 1 s allowance per retry covers both.
+  const RETRY_DELAY_ALLOWANCE_MS = 1000;
+  const worstCall = (profile: keyof typeof PROFILES) => {
+    const p = PROFILES[profile];
+    return (
+      p.maxAttempts * (p.connectionTimeout + p.requestTimeout) +
+      (p.maxAttempts - 1) * RETRY_DELAY_ALLOWANCE_MS
+    );
+  };
+
+  it("fits one SDK call's attempts x timeouts inside every task's Lambda timeout", () => {
+    const timeouts = taskTimeouts(WORKFLOWS.map((w) => readAsl(w)));
+    for (const [task, seconds] of Object.entries(timeouts)) {
+      if (task === "request-approval") continue; // publishes once: its state waits for on-call
+      expect({ task, fits: seconds * 1000 >= worstCall("critical") }).toEqual({ task, fits: true });
+      expect({ task, fits: seconds * 1000 >= DEFAULT_SETTINGS.bestEffortTimeoutMs }).toEqual({
+        task,
+        fits: true,
+      });
+    }
+    expect(worstCall("bestEffort")).toBeGreaterThanOrEqual(DEFAULT_SETTINGS.bestEffortTimeoutMs);
   });
 });

@@ -4,7 +4,7 @@
 // resume or abandon the run). Also returns the error and cause the Halted state reports.
 import { CONTROL } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
-import { executionUrl, shellQuote } from "../shared/format";
+import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import type {
   DrRequest,
   ExecutionContext,
@@ -92,7 +92,7 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
     `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   );
   return {
-    subject: `${prefix(deps)} ${request.workflow} to ${request.targetRegion} completed`,
+    subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${request.targetRegion} completed`),
     message: lines.join("\n"),
   };
 }
@@ -163,7 +163,7 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
   }
   lines.push(`Execution: ${executionUrl(region, context.executionId)}`);
   return {
-    subject: `${prefix(deps)} ${workflow} to ${target} HALTED at ${failedStep}`.slice(0, 100),
+    subject: snsSubject(`${prefix(deps)} ${workflow} to ${target} HALTED at ${failedStep}`),
     message: lines.join("\n"),
     error: failure.Error,
     cause: `${failedStep}: ${cause} (see the page for how to resume)`,

@@ -199,6 +199,26 @@ describe("the page after a failure", () => {
     );
   });
 
+  // SNS Publish: "Subjects must be ASCII text that begins with a letter, number, or punctuation
+  // mark; must not include line breaks or control characters; and must be less than 100
+  // characters long." https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+  it("keeps a long subject under 100 printable ASCII characters, so the page itself is accepted", async () => {
+    const world = new FakeWorld({ ...TOPOLOGY, environmentSuffix: "longsufx" });
+    const state = {
+      input,
+      request: { ...request, targetRegion: WEST },
+      steps: {},
+      failures: {
+        ReleaseLockNotApprovedAfterAVeryLongRetryOfTheApproval: { Error: "States.Timeout" },
+      },
+    } as unknown as WorkflowState;
+    await notify({ workflow: "switchover", outcome: "halted", state, context }, world.deps(WEST));
+    const { subject } = world.messages[WEST]![0]!;
+    expect(subject.length).toBeLessThan(100);
+    expect(subject).toMatch(/^[\x21-\x7e][\x20-\x7e]*$/);
+    expect(subject).toContain("HALTED");
+  });
+
   it("says nothing changed when the input could not even be validated", async () => {
     const world = new FakeWorld();
     await notify(
@@ -239,7 +259,7 @@ describe("AWS client settings", () => {
     expect(clientSettings(WEST, "critical")).toEqual({
       region: WEST,
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 4000 },
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
     });
   });
 });

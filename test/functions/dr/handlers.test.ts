@@ -31,6 +31,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
@@ -43,7 +44,7 @@ import { handler as promote } from "../../../functions/dr/promote/handler";
 import { handler as recordTimeline } from "../../../functions/dr/record-timeline/handler";
 import { handler as releaseLock } from "../../../functions/dr/release-lock/handler";
 import { handler as requestApproval } from "../../../functions/dr/request-approval/handler";
-import { CONDITIONS } from "../../../functions/dr/shared/aws/control-table";
+import { CONDITIONS, DynamoControlTable } from "../../../functions/dr/shared/aws/control-table";
 import type { DrRequest, Steps, Workflow, WorkflowState } from "../../../functions/dr/shared/types";
 import { handler as shiftTraffic } from "../../../functions/dr/shift-traffic/handler";
 import { handler as switchover } from "../../../functions/dr/switchover/handler";
@@ -433,6 +434,33 @@ describe("Promote handler", () => {
     });
     await expect(promote(state("failover", fenced))).rejects.toMatchObject({
       name: "AccessDeniedError",
+    });
+  });
+});
+
+describe("the control table's recordFact", () => {
+  // UpdateItem ReturnValues: "ALL_NEW - Returns all of the attributes of the item, as they appear
+  // after the UpdateItem operation." Whether UPDATED_NEW includes an attribute that if_not_exists
+  // left unchanged is undocumented and emulators disagree (getmoto/moto#2798 vs
+  // ministackorg/ministack#1040); https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html
+  it("asks for ALL_NEW and returns the value already stored, not the one it proposed", async () => {
+    ddb
+      .on(UpdateCommand, { ReturnValues: "ALL_NEW" })
+      .resolves({
+        Attributes: { pk: "failover-lock", owner: "run-1", facts: { promotionMethod: "detach" } },
+      })
+      .on(UpdateCommand, { ReturnValues: "UPDATED_NEW" })
+      .resolves({});
+    const table = new DynamoControlTable(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: WEST })),
+      TOPOLOGY.controlTable,
+    );
+    const stored = await table.recordFact("run-1", "promotionMethod", "managed-failover");
+    expect(stored).toBe("detach");
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
+      ConditionExpression: "#owner = :owner",
+      ReturnValues: "ALL_NEW",
     });
   });
 });
