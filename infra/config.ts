@@ -67,9 +67,31 @@ export interface FailoverConfig {
   readonly mode: FailoverMode;
   readonly cooldownMinutes: number;
   readonly approvalTimeoutMinutes: number;
+  /**
+   * How long a run polls the promotion before it stops in the safe state and pages. AWS documents
+   * managed failover as "typically ... within a few minutes" and no upper bound.
+   */
+  readonly promotionTimeoutMinutes: number;
+  /** After this long, on-call is told the promotion is slow; the run keeps polling. */
+  readonly promotionSlowSeconds: number;
   readonly rtoTargetSeconds: number;
   readonly rtoGoalSeconds: number;
   readonly rpoTargetSeconds: number;
+  /** `npm run rto`'s expected figure: the typical durations it assumes (named, measurable). */
+  readonly expected: RtoAssumptions;
+}
+
+/** Typical durations behind the expected RTO; replace them with what your drills measure. */
+export interface RtoAssumptions {
+  /**
+   * An Aurora managed failover, from the request to the new writer. AWS: "Typically, the chosen
+   * secondary cluster assumes the primary role within a few minutes."
+   */
+  readonly auroraFailoverSeconds: number;
+  /** One DR task (a warm Lambda making one to three API calls). */
+  readonly taskSeconds: number;
+  /** On-call's answer to an approval request (approval mode only). */
+  readonly approvalSeconds: number;
 }
 
 export interface DrillConfig {
@@ -396,13 +418,28 @@ function routingConfig(env: Env): RoutingConfig {
 }
 
 function failoverConfig(env: Env): FailoverConfig {
+  // A bound under 15 minutes would halt ordinary promotions: AWS documents no upper bound.
+  const promotionTimeoutMinutes = integer(env, "PROMOTION_TIMEOUT_MINUTES", 20, 15, 120);
   return {
     mode: oneOf<FailoverMode>(env, "FAILOVER_MODE", "automatic", ["automatic", "approval"]),
     cooldownMinutes: integer(env, "FAILOVER_COOLDOWN_MINUTES", 30, 0, 1440),
     approvalTimeoutMinutes: integer(env, "FAILOVER_APPROVAL_TIMEOUT_MINUTES", 10, 1, 120),
+    promotionTimeoutMinutes,
+    promotionSlowSeconds: integer(
+      env,
+      "PROMOTION_SLOW_SECONDS",
+      90,
+      30,
+      promotionTimeoutMinutes * 60 - 1,
+    ),
     rtoTargetSeconds: integer(env, "RTO_TARGET_SECONDS", 900, 60, 86400),
     rtoGoalSeconds: integer(env, "RTO_GOAL_SECONDS", 180, 60, 86400),
     rpoTargetSeconds: integer(env, "RPO_TARGET_SECONDS", 300, 20, 86400),
+    expected: {
+      auroraFailoverSeconds: integer(env, "RTO_EXPECTED_AURORA_FAILOVER_SECONDS", 120, 10, 3600),
+      taskSeconds: integer(env, "RTO_EXPECTED_TASK_SECONDS", 1, 1, 30),
+      approvalSeconds: integer(env, "RTO_EXPECTED_APPROVAL_SECONDS", 300, 0, 7200),
+    },
   };
 }
 

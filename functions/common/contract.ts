@@ -30,6 +30,30 @@ export const DR_ENV = {
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
   probeTimeoutMs: "PROBE_TIMEOUT_MS",
+  /**
+   * Seconds the old region's payment path may still commit after its replica of the flag names
+   * another region: flag cache + one flag read + the write path's timeout + a margin. Derived at
+   * synth from the deployed payment functions (infra/lib/fence-bound.ts).
+   */
+  fenceSettleSeconds: "DR_FENCE_SETTLE_SECONDS",
+  /** rds.global_db_rpo of the deployed primary's cluster, seconds; unset: no RPO guard. */
+  dbRpoSeconds: "DR_DB_RPO_SECONDS",
+} as const;
+
+/**
+ * The database's own proof of life. The active cluster commits this one-row table every
+ * `intervalSeconds` (pg_cron, inside the database, so it needs no traffic and no Lambda), and
+ * every region's /health reports the newest `beat_at` its own cluster holds as
+ * `replication.writerHeartbeatAt`. Under rds.global_db_rpo, a heartbeat that stopped arriving
+ * proves the old primary stopped committing (state-machines/README.md, "Never two writers").
+ */
+export const WRITER_HEARTBEAT = {
+  table: "writer_heartbeat",
+  /** pg_cron job name. */
+  job: "payments-writer-heartbeat",
+  intervalSeconds: 5,
+  /** /health body: `replication.writerHeartbeatAt`, ISO 8601 or null. */
+  healthField: "writerHeartbeatAt",
 } as const;
 
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */

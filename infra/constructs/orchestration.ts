@@ -14,7 +14,10 @@ import { DR_ENV, METRICS } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
-import { readAsl, renderAsl, WORKFLOWS } from "../lib/asl";
+import { readAsl, renderAsl, tuneWorkflow, WORKFLOWS } from "../lib/asl";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { deployedWritePath, fenceSettleSeconds, writerStopBoundSeconds } from "../lib/fence-bound";
+import { writeTimeoutSeconds } from "./payments-api";
 import { NodejsFunction } from "../lib/nodejs-function";
 import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -98,6 +101,8 @@ export interface RegionalOrchestrationProps {
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly failover: FailoverConfig;
+  /** rds.global_db_rpo of the deployed primary's cluster (DB_RPO_SECONDS). */
+  readonly dbRpoSeconds: number;
 }
 
 /**
@@ -111,9 +116,19 @@ export class RegionalOrchestration extends Construct {
   constructor(scope: Construct, id: string, props: RegionalOrchestrationProps) {
     super(scope, id);
     const { provider, naming, region, key } = props;
+    const settle = fenceSettleSeconds(deployedWritePath(writeTimeoutSeconds()));
+    const bounds = {
+      writerStopBoundSeconds: writerStopBoundSeconds(
+        props.dbRpoSeconds,
+        DEFAULT_SETTINGS.heartbeatSeconds,
+        DEFAULT_SETTINGS.writerStopMarginSeconds,
+      ),
+      promotionTimeoutSeconds: props.failover.promotionTimeoutMinutes * 60,
+      promotionSlowSeconds: props.failover.promotionSlowSeconds,
+    };
     const definitions = Object.fromEntries(
       WORKFLOWS.map((w) => {
-        const raw = readAsl(w);
+        const raw = tuneWorkflow(readAsl(w), w, bounds);
         const tuned =
           w === "failover"
             ? withApprovalTimeout(raw, props.failover.approvalTimeoutMinutes * 60)
@@ -139,6 +154,8 @@ export class RegionalOrchestration extends Construct {
         environment: {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
+          [DR_ENV.fenceSettleSeconds]: String(settle),
+          [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
         },
         statements: [],
         role: props.role,

@@ -16,6 +16,7 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
+import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import type { PaymentsConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
@@ -25,6 +26,15 @@ import type { PlatformKey } from "./keys";
 import type { Network } from "./network";
 import type { PublicZone } from "./routing";
 import type { GlobalTables } from "./tables";
+
+/** The longest timeout of a function that writes payments: part of the DR settle time. */
+export function writeTimeoutSeconds(): number {
+  return Math.max(
+    ...PAYMENT_FUNCTIONS.filter((f) => f.access === "write" || f.access === "authorize").map(
+      (f) => f.timeoutSeconds,
+    ),
+  );
+}
 
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
@@ -146,7 +156,7 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.sessionsTable]: props.tables.sessions.name,
       [PAYMENTS_ENV.idempotencyTable]: props.tables.idempotency.name,
       [PAYMENTS_ENV.eventBusName]: props.bus.bus.name,
-      [PAYMENTS_ENV.activeRegionCacheMs]: "5000",
+      [PAYMENTS_ENV.activeRegionCacheMs]: String(MAX_ACTIVE_REGION_CACHE_MS),
       [PAYMENTS_ENV.parameterCacheSeconds]: "60",
     };
     const readParameters: Statement[] = [

@@ -239,6 +239,7 @@ export class PaymentsDrStack extends TerraformStack {
         rolePolicy: this.drIam.automationPolicies[role],
         topology,
         failover: config.failover,
+        dbRpoSeconds: config.database.rpoSeconds,
       });
     this.orchestration = {
       primary: orchestration("primary"),

@@ -18,7 +18,8 @@ import type { DrTaskDefinition } from "../shared/task";
 
 export interface NotifyEvent {
   readonly workflow: Workflow;
-  readonly outcome: "completed" | "halted";
+  /** "slow": the promotion takes longer than expected; the run goes on. */
+  readonly outcome: "completed" | "halted" | "slow";
   /** The workflow state; before ValidateInput succeeded, the raw input plus `failures`. */
   readonly state: Partial<WorkflowState>;
   readonly context: ExecutionContext;
@@ -35,7 +36,9 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
   const { subject, message, error, cause } =
     event.outcome === "completed" && request
       ? completedMessage(event, request as DrRequest, deps)
-      : haltedMessage(event, deps);
+      : event.outcome === "slow" && request
+        ? slowMessage(event, request as DrRequest, deps)
+        : haltedMessage(event, deps);
 
   if (event.outcome === "completed" && request) {
     const lock = await ports.control.getLock();
@@ -97,6 +100,27 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
   };
 }
 
+function slowMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  const steps = event.state.steps ?? {};
+  const poll = steps.CheckPromotion;
+  const method = (steps.Promote ?? steps.Switchover)?.method ?? "unknown";
+  const lines = [
+    `The promotion of ${request.targetRegion} for the ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) has taken ${poll?.elapsedSeconds ?? "?"} s so far (${method}); it was expected sooner.`,
+    "",
+    `The run is still polling and completes by itself when the cluster becomes the writer. Until then ${request.sourceRegion} is fenced and ${request.targetRegion}'s database is read-only: no region accepts payments.`,
+    "AWS documents managed failover as typically taking a few minutes, with no upper bound. Look at the global cluster's FailoverState and its RDS events (RDS-EVENT-0238/0239 for a failover, 0181-0187 for a switchover):",
+    `  aws rds describe-global-clusters --region ${request.targetRegion} --global-cluster-identifier ${deps.topology.globalClusterIdentifier}`,
+    `Reason: ${request.reason}   Trigger: ${request.trigger}   Run: ${request.failoverId}`,
+    `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
+  ];
+  return {
+    subject: snsSubject(
+      `${prefix(deps)} ${request.workflow} to ${request.targetRegion}: promotion slower than expected`,
+    ),
+    message: lines.join("\n"),
+  };
+}
+
 function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
   const { state, context, workflow } = event;
   const request = state.request as DrRequest | undefined;
@@ -127,8 +151,11 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
       : "- No lock is held by this run.",
   );
   if (steps.Fence) {
+    const look = steps.CheckOldWriter;
     lines.push(
-      `- ${source} is fenced: the active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), so ${source} rejects writes.`,
+      !look || look.confirmedAt !== null || look.stopped
+        ? `- ${source} is fenced: the active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), so ${source} rejects writes.`
+        : `- The active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), but ${source}'s replica of it ${look.oldRegionFlag === "unreachable" ? "could not be read" : "still names " + source}: ${source} may still take payments until the flag reaches it.`,
     );
     const promoted = steps.CheckPromotion?.isWriter === true;
     if (!promoted) {
@@ -152,6 +179,18 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
       "To resume (every step is idempotent; finished steps are recognised and not repeated), fix the cause, then:",
       `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify(resumeInput))}`,
     );
+    if (failure.Error === "ManagedFailoverRefusedError") {
+      lines.push(
+        `To detach ${target}'s cluster from the global database and promote it instead (one-way: rebuild the global database afterwards):`,
+        `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...resumeInput, forceDetach: true }))}`,
+      );
+    }
+    if (failure.Error === "OldWriterNotStoppedError" && workflow === "failover") {
+      lines.push(
+        `Only once you know ${source} cannot take payments (it is down, or its payment functions are stopped), promote without the proof:`,
+        `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...resumeInput, trigger: "console", assumeOldWriterStopped: true }))}`,
+      );
+    }
     if (steps.AcquireLock) {
       lines.push(
         "To abandon the run instead (the flag stays as described above), release its lock:",

@@ -74,7 +74,22 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
         `no AuroraGlobalDBReplicationLag datapoint for ${target.clusterIdentifier} in ${request.targetRegion} in the last ${lookbackMinutes} minutes, so the data loss cannot be estimated; start again with allowUnknownLag: true to fail over anyway`,
       );
     }
-    if (request.trigger === "alarm") await corroborate(request.sourceRegion, ports, deps);
+    if (request.trigger === "alarm") {
+      await corroborate(request.sourceRegion, ports, deps);
+      const approvalReason = await laggedFirst(state, ports, deps);
+      if (approvalReason) {
+        deps.log.warn("target lagged beyond the RPO bound first; asking on-call", {
+          approvalReason,
+        });
+        return {
+          targetClusterStatus: cluster.status,
+          replicationLagMs: lag?.lagMs ?? null,
+          replicationLagAt: lag?.at ?? null,
+          alreadyPromoted: false,
+          approvalReason,
+        };
+      }
+    }
   } else {
     if (global?.status !== "available") {
       throw new SourceClusterUnhealthyError(
@@ -110,6 +125,50 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     replicationLagAt: lag?.at ?? null,
     alreadyPromoted: false,
   };
+}
+
+/** How far back an alarm-started failover looks for when the lag and the probes went bad. */
+export const LAG_HISTORY_MINUTES = 15;
+
+/**
+ * With rds.global_db_rpo, a secondary that lags beyond the bound makes the primary block every
+ * commit ("Blocks the transaction if all secondary DB clusters have RPO lag times that are larger
+ * than the RPO", aurora-global-database-disaster-recovery, "Managing RPOs"): /health, which
+ * writes, then fails and the prober's alarm fires although nothing is down, and a failover with
+ * AllowDataLoss would move production onto the cluster that is behind. So when the target's lag
+ * exceeded the bound in a minute that ended before the primary's first failed probe (the lag came
+ * first), an alarm may not fail over by itself: on-call decides. The lag alarm evaluates the same
+ * metric (AuroraGlobalDBReplicationLag, 1-minute Maximum), so its going to ALARM first is covered
+ * by the same datapoints. Returns why, or undefined.
+ */
+async function laggedFirst(
+  state: WorkflowState,
+  ports: ReturnType<DrDeps["ports"]>,
+  deps: DrDeps,
+): Promise<string | undefined> {
+  const { request } = state;
+  const rpoSeconds = deps.settings.dbRpoSeconds;
+  if (rpoSeconds === null || regionOf(deps.topology, request.sourceRegion).role !== "primary") {
+    return undefined;
+  }
+  const since = new Date(deps.now().getTime() - LAG_HISTORY_MINUTES * 60_000);
+  const target = regionOf(deps.topology, request.targetRegion);
+  const [probes, history] = await Promise.all([
+    ports.metrics.probeResults(request.sourceRegion, since),
+    ports.metrics.replicationLagHistory(target.clusterIdentifier, since),
+  ]);
+  // The current run of failed probes, newest first, ends at the newest healthy one.
+  const healthyAt = probes.findIndex((p) => p.healthy);
+  const failing = healthyAt === -1 ? probes : probes.slice(0, healthyAt);
+  const firstFailed = failing.at(-1);
+  if (!firstFailed) return undefined;
+  const firstFailedMs = Date.parse(firstFailed.at);
+  const before = history
+    .filter((p) => p.lagMs > rpoSeconds * 1000 && Date.parse(p.at) + 60_000 <= firstFailedMs)
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const first = before[0];
+  if (!first) return undefined;
+  return `${target.clusterIdentifier} lagged ${first.lagMs} ms (the RPO bound is ${rpoSeconds} s) in the minute from ${first.at}, before the primary's first failed probe at ${firstFailed.at}: the RPO guard, not an outage, may be what stopped ${request.sourceRegion}, and failing over would move production onto the cluster that is behind`;
 }
 
 /** How far back the prober's view must show the primary down for an alarm to fail over. */

@@ -31,6 +31,9 @@ export function approvalMessage(
     "",
     `Reason: ${request.reason}`,
     `Trigger: ${request.trigger}   Run: ${request.failoverId}`,
+    ...(steps.Preflight?.approvalReason
+      ? [`Why you are asked: ${steps.Preflight.approvalReason}.`]
+      : []),
     `Replication lag of ${region}: ${typeof lag === "number" ? `${lag} ms; writes committed in ${request.sourceRegion} during the last ~${lag} ms may be lost` : "unknown"}.`,
     `Approving fences ${request.sourceRegion} (it stops taking writes) and promotes ${region}'s cluster with AllowDataLoss.`,
     "",

@@ -125,6 +125,24 @@ export interface MetricsPort {
     clusterIdentifier: string,
     since: Date,
   ): Promise<{ readonly lagMs: number; readonly at: string } | null>;
+  /**
+   * Every AuroraGlobalDBReplicationLag datapoint (1-minute Maximum, `at` = the minute's start) of
+   * a secondary cluster since `since`, newest first.
+   */
+  replicationLagHistory(
+    clusterIdentifier: string,
+    since: Date,
+  ): Promise<readonly { readonly lagMs: number; readonly at: string }[]>;
+}
+
+/**
+ * What one region's Aurora cluster holds of the global writer's heartbeat (WRITER_HEARTBEAT):
+ * the newest `beat_at` it has received, in the writer's clock. Read through that region's own
+ * /health, which reads its own cluster, so it needs nothing from any other region.
+ */
+export interface ReplicaPort {
+  /** null when the region cannot tell (no heartbeat yet, its database unreachable). */
+  writerHeartbeat(): Promise<{ readonly beatAt: string } | null>;
 }
 
 export interface DrEvent {
@@ -149,6 +167,7 @@ export interface RegionPorts {
   readonly metrics: MetricsPort;
   readonly events: EventsPort;
   readonly notifier: NotifierPort;
+  readonly replica: ReplicaPort;
 }
 
 export interface FailoverRecord {

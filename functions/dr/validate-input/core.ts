@@ -32,6 +32,7 @@ const FIELDS: Readonly<Record<Workflow, readonly string[]>> = {
     "forceDetach",
     "ignoreCooldown",
     "allowUnknownLag",
+    "assumeOldWriterStopped",
     "resumeFailoverId",
   ],
   switchover: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
@@ -102,6 +103,12 @@ export async function validateInput(
   const forceDetach = flag("forceDetach");
   const ignoreCooldown = flag("ignoreCooldown");
   const allowUnknownLag = flag("allowUnknownLag");
+  const assumeOldWriterStopped = flag("assumeOldWriterStopped");
+  if (assumeOldWriterStopped && trigger !== "console") {
+    throw new InvalidInputError(
+      `assumeOldWriterStopped is on-call's word that the old region cannot take payments: only with trigger "console", got ${JSON.stringify(trigger)}`,
+    );
+  }
   const resumeFailoverId = input.resumeFailoverId;
   if (
     resumeFailoverId !== undefined &&
@@ -160,6 +167,7 @@ export async function validateInput(
     forceDetach,
     ignoreCooldown,
     allowUnknownLag,
+    assumeOldWriterStopped,
   };
   deps.log.info("input accepted", { failoverId, workflow, sourceRegion: request.sourceRegion });
   return { input: raw, request };

@@ -6,6 +6,18 @@ import { ActiveRegionUnknownError, PassiveRegionError } from "./errors";
 
 export const MAX_ACTIVE_REGION_CACHE_MS = 5_000;
 
+/**
+ * Timeouts of the DynamoDB client that reads the flag (aws/dynamodb.ts). A read that returns the
+ * old flag after the new one arrived began before it arrived, so it returns at most one attempt
+ * (connection + request timeout) after the arrival: the DR orchestrator's settle time counts it
+ * (infra/lib/fence-bound.ts).
+ */
+export const FLAG_READ = {
+  maxAttempts: 3,
+  connectionTimeoutMs: 1_000,
+  requestTimeoutMs: 2_000,
+} as const;
+
 export interface ActiveRegionFlag {
   readonly activeRegion: string;
   readonly fencingToken?: number;

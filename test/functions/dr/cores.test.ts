@@ -29,6 +29,7 @@ const request: DrRequest = {
   forceDetach: false,
   ignoreCooldown: false,
   allowUnknownLag: false,
+  assumeOldWriterStopped: false,
 };
 const input = { targetRegion: WEST, reason: "it's down", trigger: "alarm", mode: "approval" };
 const context = {
@@ -63,6 +64,7 @@ describe("the prober", () => {
           published.push(...data);
         },
         replicationLag: async () => null,
+        replicationLagHistory: async () => [],
         probeResults: async () => [],
       },
       log: silentLog,
@@ -320,6 +322,7 @@ describe("the prober and the active region", () => {
       metrics: {
         put: async () => undefined,
         replicationLag: async () => null,
+        replicationLagHistory: async () => [],
         probeResults: async () => [],
       },
       log: silentLog,
@@ -363,6 +366,7 @@ describe("the prober's heartbeat", () => {
           published.push(...data);
         },
         replicationLag: async () => null,
+        replicationLagHistory: async () => [],
         probeResults: async () => [],
       },
       log: silentLog,

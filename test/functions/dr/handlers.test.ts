@@ -35,6 +35,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
+import { handler as checkOldWriter } from "../../../functions/dr/check-old-writer/handler";
 import { handler as checkPromotion } from "../../../functions/dr/check-promotion/handler";
 import { handler as fence } from "../../../functions/dr/fence/handler";
 import { handler as notify } from "../../../functions/dr/notify/handler";
@@ -107,6 +108,7 @@ function state(workflow: Workflow = "failover", steps: Steps = {}, extra: Partia
     forceDetach: false,
     ignoreCooldown: false,
     allowUnknownLag: false,
+    assumeOldWriterStopped: false,
     ...extra,
   };
   return { input: {}, request, steps } satisfies WorkflowState;
@@ -120,10 +122,23 @@ const fenced: Steps = {
     previousRegion: EAST,
     fencingToken: 4,
     fencedAt: times.startedAt,
-    oldRegionFlag: "confirmed",
   },
 };
 const ourFlag = { pk: "active-region", activeRegion: WEST, fencingToken: 4, updatedBy: "run-1" };
+const confirmedLook = {
+  ...times,
+  stopped: true,
+  evidence: "confirmed",
+  oldRegionFlag: "confirmed",
+  confirmedAt: "2026-01-01T00:00:03.000Z",
+  heartbeatAt: null,
+  stoppedAt: "2026-01-01T00:00:23.000Z",
+  nextCheckSeconds: 0,
+  elapsedSeconds: 21,
+  looks: 5,
+} as const;
+/** Fenced, and the old region shown unable to commit: what Promote and Switchover need. */
+const proven: Steps = { ...fenced, CheckOldWriter: confirmedLook };
 
 function globalCluster(writer: string, failover?: object) {
   return {
@@ -274,16 +289,11 @@ describe("Fence handler", () => {
         ":phase": "fenced",
       }),
     });
-    expect(result).toMatchObject({
-      activeRegion: WEST,
-      fencingToken: 4,
-      oldRegionFlag: "confirmed",
-    });
-    // The read and the write in the target region; the confirmation read in the old region,
-    // with one attempt only.
+    expect(result).toMatchObject({ activeRegion: WEST, fencingToken: 4 });
+    // The read and the write in the target region only: the old region is CheckOldWriter's.
+    expect(ddb.calls()).toHaveLength(2);
     expect(await clientOf(ddb, 0)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(await clientOf(ddb, 1)).toEqual({ region: WEST, maxAttempts: 2 });
-    expect(await clientOf(ddb, 2)).toEqual({ region: EAST, maxAttempts: 1 });
   });
 
   it("creates the flag only if it does not exist yet", async () => {
@@ -322,6 +332,73 @@ describe("Fence handler", () => {
   });
 });
 
+describe("CheckOldWriter handler", () => {
+  it("reads the old region's flag with one attempt and the target's heartbeat through its /health", async () => {
+    const now = Date.now();
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: { ...ourFlag, activeRegion: EAST, fencingToken: 3 } });
+    const fetchMock = jest.spyOn(global, "fetch").mockImplementation(
+      async () =>
+        new Response(
+          JSON.stringify({
+            status: "passive",
+            replication: { writerHeartbeatAt: new Date(now - 120_000).toISOString() },
+          }),
+          { status: 503 },
+        ),
+    );
+    const result = await checkOldWriter(state("failover", fenced));
+    // us-east-1's replica still names itself, but its last heartbeat reached us-west-2 two
+    // minutes ago: the RPO guard (60 s) has stopped it.
+    expect(result).toMatchObject({
+      stopped: true,
+      evidence: "database",
+      oldRegionFlag: "replicating",
+      nextCheckSeconds: 0,
+    });
+    const flagRead = ddb
+      .calls()
+      .findIndex((c) => (c.args[0].input as { Key?: { pk?: string } }).Key?.pk === "active-region");
+    expect(await clientOf(ddb, flagRead)).toEqual({ region: EAST, maxAttempts: 1 });
+    expect(ddb.call(flagRead).args[0].input).toMatchObject({
+      TableName: TOPOLOGY.controlTable,
+      ConsistentRead: true,
+    });
+    expect(fetchMock.mock.calls.map(([url, init]) => [String(url), init?.method])).toEqual([
+      ["https://usw2.api.test/health", "GET"],
+    ]);
+  });
+
+  it("records the old region's confirmation on the lock and waits out the payment path's bound", async () => {
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: ourFlag })
+      .on(UpdateCommand)
+      .callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => ({
+        Attributes: { facts: { fenceConfirmedAt: input.ExpressionAttributeValues[":value"] } },
+      }));
+    jest.spyOn(global, "fetch").mockRejectedValue(new Error("unused"));
+    const result = await checkOldWriter(state("switchover", fenced));
+    expect(result).toMatchObject({
+      stopped: false,
+      evidence: "none",
+      oldRegionFlag: "confirmed",
+      nextCheckSeconds: 5,
+    });
+    expect(Date.parse(result.stoppedAt!) - Date.parse(result.confirmedAt!)).toBe(20_000);
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      Key: { pk: "failover-lock" },
+      ExpressionAttributeNames: { "#name": "fenceConfirmedAt" },
+      ConditionExpression: "#owner = :owner",
+    });
+  });
+});
+
 describe("Promote handler", () => {
   beforeEach(() => {
     ddb
@@ -336,7 +413,7 @@ describe("Promote handler", () => {
 
   it("calls FailoverGlobalCluster with AllowDataLoss, the target by ARN, in the target region", async () => {
     rds.on(FailoverGlobalClusterCommand).resolves({});
-    const result = await promote(state("failover", fenced));
+    const result = await promote(state("failover", proven));
     const calls = rds.commandCalls(FailoverGlobalClusterCommand);
     expect(calls.map((c) => c.args[0].input)).toEqual([
       { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: WEST_ARN, AllowDataLoss: true },
@@ -369,20 +446,25 @@ describe("Promote handler", () => {
       )
       .on(FailoverGlobalClusterCommand)
       .rejects(sdkError("InvalidGlobalClusterStateFault"));
-    const result = await promote(state("failover", fenced));
+    const result = await promote(state("failover", proven));
     expect(result).toMatchObject({ method: "managed-failover" });
     expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
   });
 
   it.each(["InvalidGlobalClusterStateFault", "InvalidDBClusterStateFault"])(
-    "detaches the target by ARN in the target region when RDS answers %s",
+    "detaches the target by ARN in the target region when RDS answers %s and us-east-1 is unreachable",
     async (code) => {
       rds
         .on(FailoverGlobalClusterCommand)
         .rejects(sdkError(code))
         .on(RemoveFromGlobalClusterCommand)
-        .resolves({});
-      const result = await promote(state("failover", fenced));
+        .resolves({})
+        .on(DescribeDBClustersCommand)
+        .rejects(Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }));
+      cloudwatch.on(GetMetricDataCommand).resolves({
+        MetricDataResults: [{ Id: "series", Values: [0, 0], Timestamps: [new Date(), new Date()] }],
+      });
+      const result = await promote(state("failover", proven));
       const calls = rds.commandCalls(RemoveFromGlobalClusterCommand);
       expect(calls.map((c) => c.args[0].input)).toEqual([
         { GlobalClusterIdentifier: GLOBAL, DbClusterIdentifier: WEST_ARN },
@@ -390,14 +472,36 @@ describe("Promote handler", () => {
       expect(await (calls[0]!.thisValue as RDSClient).config.region()).toBe(WEST);
       expect(result).toMatchObject({
         method: "detach",
-        detachReason: `FailoverGlobalCluster: ${code}`,
+        detachReason: expect.stringContaining(`FailoverGlobalCluster: ${code}; the old primary`),
       });
+      // The old region asked once, best-effort: one attempt.
+      const describe = rds.commandCalls(DescribeDBClustersCommand)[0]!;
+      expect(describe.args[0].input).toEqual({
+        DBClusterIdentifier: TOPOLOGY.regions[EAST]!.clusterIdentifier,
+      });
+      expect(await (describe.thisValue as RDSClient).config.region()).toBe(EAST);
+      expect(await (describe.thisValue as RDSClient).config.maxAttempts()).toBe(1);
     },
   );
 
+  it("refuses to detach while us-east-1 still answers, and says how to detach anyway", async () => {
+    rds
+      .on(FailoverGlobalClusterCommand)
+      .rejects(sdkError("InvalidDBClusterStateFault"))
+      .on(DescribeDBClustersCommand)
+      .resolves({
+        DBClusters: [{ DBClusterArn: TOPOLOGY.regions[EAST]!.clusterArn, Status: "available" }],
+      });
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
+      name: "ManagedFailoverRefusedError",
+      message: expect.stringContaining("resume with forceDetach: true"),
+    });
+    expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
+  });
+
   it("detaches without trying a managed failover when forceDetach is set", async () => {
     rds.on(RemoveFromGlobalClusterCommand).resolves({});
-    await promote(state("failover", fenced, { forceDetach: true }));
+    await promote(state("failover", proven, { forceDetach: true }));
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
     expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(1);
   });
@@ -410,7 +514,7 @@ describe("Promote handler", () => {
         IsDataLossAllowed: true,
       }),
     );
-    await promote(state("failover", fenced));
+    await promote(state("failover", proven));
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
   });
 
@@ -418,7 +522,7 @@ describe("Promote handler", () => {
     ddb.on(GetCommand, { Key: { pk: "active-region" } }).resolves({
       Item: { ...ourFlag, activeRegion: EAST },
     });
-    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
       name: "NotFencedError",
     });
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
@@ -429,10 +533,10 @@ describe("Promote handler", () => {
       .on(FailoverGlobalClusterCommand)
       .rejectsOnce(sdkError("Throttling", 400))
       .rejects(sdkError("AccessDenied", 403));
-    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
       name: "TransientError",
     });
-    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
       name: "AccessDeniedError",
     });
   });
@@ -473,7 +577,7 @@ describe("Switchover handler", () => {
       .resolves(globalCluster(EAST))
       .on(SwitchoverGlobalClusterCommand)
       .resolves({});
-    await switchover(state("switchover", fenced));
+    await switchover(state("switchover", proven));
     const calls = rds.commandCalls(SwitchoverGlobalClusterCommand);
     expect(calls.map((c) => c.args[0].input)).toEqual([
       { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: WEST_ARN },

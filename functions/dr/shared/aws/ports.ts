@@ -8,8 +8,10 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DrTopology } from "../../../common/contract";
+import { fetchHttp } from "../http-client";
 import type { DnsPort, Profile, RegionPorts } from "../ports";
-import { regionOf } from "../topology";
+import { DEFAULT_SETTINGS } from "../settings";
+import { apiBase, regionOf } from "../topology";
 import { clientSettings, ROUTE53_REGION } from "./clients";
 import { CloudWatchMetrics } from "./cloudwatch";
 import { DynamoControlTable } from "./control-table";
@@ -17,6 +19,7 @@ import { EventBridgeEvents } from "./events";
 import { SnsNotifier } from "./notifier";
 import { SsmParameters } from "./parameters";
 import { RdsDatabase } from "./rds";
+import { HealthReplica } from "./replica";
 import { Route53Dns } from "./route53";
 
 export function awsPorts(topology: DrTopology): (region: string, profile: Profile) => RegionPorts {
@@ -40,6 +43,11 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
         metrics: new CloudWatchMetrics(new CloudWatchClient(settings)),
         events: new EventBridgeEvents(new EventBridgeClient(settings), info.eventBusName),
         notifier: new SnsNotifier(new SNSClient(settings), info.alertTopicArn),
+        replica: new HealthReplica(
+          fetchHttp,
+          apiBase(topology, region),
+          DEFAULT_SETTINGS.replicaTimeoutMs,
+        ),
       };
       cache.set(key, ports);
     }

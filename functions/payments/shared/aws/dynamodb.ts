@@ -1,14 +1,18 @@
 // DynamoDB access of the payment functions: the fencing flag (control table) and sessions.
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { CONTROL, SESSIONS } from "../../../common/contract";
+import { FLAG_READ } from "../fencing";
 import type { ActiveRegionFlag, FlagReader } from "../fencing";
 import type { SessionTouch } from "../ports";
 
 /** Short timeouts: every call sits on a request path. */
 export function createDynamoDbClient(): DynamoDBClient {
   return new DynamoDBClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+    maxAttempts: FLAG_READ.maxAttempts,
+    requestHandler: {
+      connectionTimeout: FLAG_READ.connectionTimeoutMs,
+      requestTimeout: FLAG_READ.requestTimeoutMs,
+    },
   });
 }
 

@@ -7,6 +7,8 @@ process.env[DR_ENV.topology] = JSON.stringify(TOPOLOGY);
 process.env.AWS_REGION = "us-west-2";
 process.env[DR_ENV.probeIntervalSeconds] = "1";
 process.env[DR_ENV.probeTimeoutMs] = "200";
+process.env[DR_ENV.fenceSettleSeconds] = "20";
+process.env[DR_ENV.dbRpoSeconds] = "60";
 process.env.AWS_ACCESS_KEY_ID = "test";
 process.env.AWS_SECRET_ACCESS_KEY = "test";
 

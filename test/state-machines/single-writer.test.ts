@@ -1,0 +1,198 @@
+// Issue 10's workflow semantics, each against a world that does what AWS documents rather than
+// what the code would like: a promotion that takes minutes, a flag that has not reached the old
+// region, a managed failover refused while the old primary still answers, a target that lagged
+// beyond the RPO bound before the primary failed.
+import { FENCE_PHASE } from "../../functions/common/contract";
+import { ManagedFailoverUnavailableError, TransientError } from "../../functions/dr/shared/errors";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { runWorkflow } from "./support/harness";
+
+const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
+const WEST_CLUSTER = TOPOLOGY.regions[WEST]!.clusterIdentifier;
+const input = { targetRegion: WEST, reason: "us-east-1 API down", trigger: "console" } as const;
+
+/** Seconds of the world's clock between two calls of the run. */
+function secondsBetween(world: FakeWorld, first: string, then: string): number {
+  const at = (op: string) => world.calls.find((c) => c.op === op)?.at;
+  return ((at(then) ?? NaN) - (at(first) ?? NaN)) / 1000;
+}
+
+describe("a promotion that takes minutes", () => {
+  // "Typically, the chosen secondary cluster assumes the primary role within a few minutes."
+  // No upper bound is documented (aurora-global-database-disaster-recovery).
+  it("keeps polling a promotion that takes six minutes and completes the failover", async () => {
+    const world = new FakeWorld();
+    world.promotionSeconds = 6 * 60;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.writerArn()).toBe(WEST_ARN);
+    expect(result.output!.steps.CheckPromotion!.elapsedSeconds).toBeGreaterThanOrEqual(6 * 60);
+  });
+
+  it("pages on-call once when the promotion is slower than expected, without halting", async () => {
+    const world = new FakeWorld();
+    world.promotionSeconds = 4 * 60;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    const subjects = world.messages[WEST]!.map((m) => m.subject);
+    expect(subjects).toEqual([
+      "[payments-dr test] failover to us-west-2: promotion slower than expected",
+      "[payments-dr test] failover to us-west-2 completed",
+    ]);
+    expect(world.messages[WEST]![0]!.message).toContain("still polling");
+  });
+
+  it("stops in the safe state only after the promotion bound, paged, lock kept", async () => {
+    const world = new FakeWorld();
+    world.promotionSeconds = Infinity;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result).toMatchObject({ status: "FAILED", error: "PromotionTimeoutError" });
+    expect(result.last.steps).toMatchObject({
+      CheckPromotion: { elapsedSeconds: expect.any(Number) },
+    });
+    const elapsed = (result.last.steps as { CheckPromotion: { elapsedSeconds: number } })
+      .CheckPromotion.elapsedSeconds;
+    expect(elapsed).toBeGreaterThanOrEqual(15 * 60);
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+  });
+
+  it.each(["Fence", "CheckPromotion", "UpdateParameters", "Verify", "Unfence", "ReleaseLock"])(
+    "rides out two minutes of throttling in %s instead of stranding the system fenced",
+    async (state) => {
+      const world = new FakeWorld();
+      const result = await runWorkflow("failover", input, {
+        world,
+        faults: { [state]: { before: () => new TransientError("ThrottlingException"), times: 12 } },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: FENCE_PHASE.open });
+    },
+  );
+});
+
+describe("never two writers: promote only once the old writer is provably stopped", () => {
+  it("does not promote while the old region's replica still names it and nothing else proves it stopped", async () => {
+    const world = new FakeWorld();
+    // An inter-region partition: each side is up, the flag written in us-west-2 never reaches
+    // us-east-1, and us-east-1 still replicates its heartbeat to us-west-2's cluster.
+    world.freezeFlag(EAST);
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+    expect(world.messages[WEST]!.at(-1)!.subject).toContain("HALTED at CheckOldWriter");
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+  });
+
+  it("promotes after the old region confirms the fence and the payment path's bound has passed", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "confirmed" });
+    expect(
+      secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
+    ).toBeGreaterThanOrEqual(world.deps(WEST).settings.fenceSettleSeconds);
+  });
+
+  it("promotes when the RPO guard has provably stopped an unreachable old primary", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    // The old primary's last heartbeat reached us-west-2's cluster 10 s before the run began.
+    world.heartbeatAt[WEST] = world.clock - 10_000;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "database" });
+    const failoverAt = world.callsTo("rds:FailoverGlobalCluster")[0]!.at;
+    const bound =
+      DEFAULT_SETTINGS.dbRpoSeconds! +
+      DEFAULT_SETTINGS.heartbeatSeconds +
+      DEFAULT_SETTINGS.writerStopMarginSeconds;
+    expect(failoverAt - world.heartbeatAt[WEST]!).toBeGreaterThanOrEqual(bound * 1000);
+  });
+
+  it("never takes the database's word for a planned switchover: it waits for the old region", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    world.heartbeatAt[WEST] = world.clock - 600_000;
+    const result = await runWorkflow("switchover", input, { world, executionName: "sw-1" });
+    expect(world.callsTo("rds:SwitchoverGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+  });
+});
+
+describe("the one-way detach", () => {
+  const refused = () =>
+    new ManagedFailoverUnavailableError("cannot fail over now", "InvalidDBClusterStateFault");
+
+  it("halts and pages instead of detaching when RDS refuses a managed failover and the old primary still answers", async () => {
+    const world = new FakeWorld();
+    world.inject("rds:FailoverGlobalCluster", refused, 99);
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "ManagedFailoverRefusedError" });
+    expect(world.messages[WEST]!.at(-1)!.message).toContain('"forceDetach":true');
+  });
+
+  it("detaches when RDS refuses a managed failover and the old primary is unreachable", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    world.heartbeatAt[WEST] = world.clock - 120_000;
+    world.inject("rds:FailoverGlobalCluster", refused, 99);
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.Promote).toMatchObject({ method: "detach" });
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toHaveLength(1);
+  });
+});
+
+describe("an alarm-started failover onto a lagging target", () => {
+  // With rds.global_db_rpo, a secondary lagging beyond the bound blocks the primary's commits, so
+  // the primary's /health fails and the prober's alarm fires although nothing is down.
+  it("asks on-call for approval instead of failing over with AllowDataLoss", async () => {
+    const world = new FakeWorld();
+    const now = world.clock;
+    world.probes[EAST] = [
+      ...[0, 10, 20, 30].map((ago) => ({
+        at: new Date(now - ago * 1000).toISOString(),
+        healthy: false,
+      })),
+      { at: new Date(now - 40_000).toISOString(), healthy: true },
+    ];
+    // The lag passed the 60 s bound two minutes before the first failed probe.
+    world.lagHistory[WEST_CLUSTER] = [
+      { at: new Date(now - 60_000).toISOString(), lagMs: 150_000 },
+      { at: new Date(now - 120_000).toISOString(), lagMs: 95_000 },
+      { at: new Date(now - 180_000).toISOString(), lagMs: 61_000 },
+      { at: new Date(now - 240_000).toISOString(), lagMs: 800 },
+    ];
+    let asked = "";
+    const result = await runWorkflow(
+      "failover",
+      { ...input, trigger: "alarm" },
+      {
+        world,
+        approval: (event) => {
+          asked = event.state.steps.Preflight?.approvalReason ?? "";
+          return { approved: false };
+        },
+      },
+    );
+    expect(asked).toMatch(/lagged 61000 ms .* before the primary's first failed probe/);
+    expect(result).toMatchObject({ status: "FAILED", error: "ApprovalNotGranted" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+    expect(world.flag()).toBeUndefined();
+  });
+
+  it("fails over by itself when the lag only grew after the primary stopped answering", async () => {
+    const world = new FakeWorld();
+    const now = world.clock;
+    world.lagHistory[WEST_CLUSTER] = [
+      { at: new Date(now - 10_000).toISOString(), lagMs: 70_000 },
+      { at: new Date(now - 90_000).toISOString(), lagMs: 300 },
+    ];
+    const result = await runWorkflow("failover", { ...input, trigger: "alarm" }, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.states).not.toContain("RequestApproval");
+  });
+});
