@@ -12,6 +12,7 @@
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
 import { pollBoundsOf } from "./asl";
 import type { TerraformJson } from "./synthesized";
@@ -87,7 +88,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     json,
     "aws_lambda_function",
     "the prober",
-    (f) => f.function_name === `payments-dr-prober-${suffix}`,
+    (f) => f.function_name === `payments-${PROBER_COMPONENT}-${suffix}`,
   );
   const env = (prober.environment as { variables: Record<string, string> }).variables;
   const probeTimeout = Number(env.PROBE_TIMEOUT_MS) / 1000;

@@ -1,7 +1,10 @@
-// Fencing: writes are accepted only in the region the control table's active-region flag names.
-// The flag is cached for at most 5 s, so once the orchestrator flips it the old primary stops
-// writing within 5 s (the orchestrator waits that long before promoting the other side). A flag
-// that cannot be read, or is missing, refuses writes: split brain is worse than a 503.
+// Fencing: writes are accepted only in the region the control table's active-region flag names,
+// read from this region's own replica. The flag is cached for at most 5 s counted from when the
+// read returned; the orchestrator promotes the other side only once this region's replica has
+// the new flag and that cache, one flag read and the write functions' timeout have passed
+// (infra/lib/fence-bound.ts), or the database has provably stopped this region committing. A
+// flag that cannot be read, or is missing, refuses writes: split brain is worse than a 503.
+import type { ActiveRegionItem } from "../../common/contract";
 import { ActiveRegionUnknownError, PassiveRegionError } from "./errors";
 
 export const MAX_ACTIVE_REGION_CACHE_MS = 5_000;
@@ -18,12 +21,12 @@ export const FLAG_READ = {
   requestTimeoutMs: 2_000,
 } as const;
 
-export interface ActiveRegionFlag {
-  readonly activeRegion: string;
-  readonly fencingToken?: number;
-  /** FENCE_PHASE value, informative only. */
-  readonly phase?: string;
-}
+/**
+ * What the payment path reads of the active-region item (functions/common/contract.ts): where
+ * writes go, and for /health the token and the phase (informative only).
+ */
+export type ActiveRegionFlag = Pick<ActiveRegionItem, "activeRegion" | "phase"> &
+  Partial<Pick<ActiveRegionItem, "fencingToken">>;
 
 /** Reads the flag strongly consistently; undefined when the item does not exist. */
 export type FlagReader = () => Promise<ActiveRegionFlag | undefined>;
