@@ -148,8 +148,10 @@ describe("the one-way detach", () => {
 
 describe("an alarm-started failover onto a lagging target", () => {
   // With rds.global_db_rpo, a secondary lagging beyond the bound blocks the primary's commits, so
-  // the primary's /health fails and the prober's alarm fires although nothing is down.
-  it("asks on-call for approval instead of failing over with AllowDataLoss", async () => {
+  // the primary's /health fails and the prober's alarm fires although nothing is down. The lag
+  // alarm watches AuroraGlobalDBReplicationLag, 1-minute Maximum datapoints (`at` = the minute's
+  // start), published in the secondary's region.
+  function lagging(history: [agoSeconds: number, lagMs: number][]): FakeWorld {
     const world = new FakeWorld();
     const now = world.clock;
     world.probes[EAST] = [
@@ -159,40 +161,109 @@ describe("an alarm-started failover onto a lagging target", () => {
       })),
       { at: new Date(now - 40_000).toISOString(), healthy: true },
     ];
-    // The lag passed the 60 s bound two minutes before the first failed probe.
-    world.lagHistory[WEST_CLUSTER] = [
-      { at: new Date(now - 60_000).toISOString(), lagMs: 150_000 },
-      { at: new Date(now - 120_000).toISOString(), lagMs: 95_000 },
-      { at: new Date(now - 180_000).toISOString(), lagMs: 61_000 },
-      { at: new Date(now - 240_000).toISOString(), lagMs: 800 },
-    ];
-    let asked = "";
-    const result = await runWorkflow(
-      "failover",
-      { ...input, trigger: "alarm" },
-      {
-        world,
-        approval: (event) => {
-          asked = event.state.steps.Preflight?.approvalReason ?? "";
-          return { approved: false };
+    world.lagHistory[WEST_CLUSTER] = history.map(([ago, lagMs]) => ({
+      at: new Date(now - ago * 1000).toISOString(),
+      lagMs,
+    }));
+    return world;
+  }
+
+  it.each([
+    [
+      "the lag passed the bound",
+      lagging([
+        [60, 75_000],
+        [120, 45_000],
+        [180, 12_000],
+        [240, 800],
+      ]),
+      /lagged 75000 ms .* above the 60 s RPO bound/,
+    ],
+    [
+      "the lag built up past half the bound before the primary failed",
+      lagging([
+        [120, 35_000],
+        [180, 5_000],
+        [240, 800],
+      ]),
+      /lagged 35000 ms .* before the primary's first failed probe/,
+    ],
+  ])(
+    "asks on-call for approval instead of failing over with AllowDataLoss when %s",
+    async (_, world, reason) => {
+      let asked = "";
+      const result = await runWorkflow(
+        "failover",
+        { ...input, trigger: "alarm" },
+        {
+          world,
+          approval: (event) => {
+            asked = event.state.steps.Preflight?.approvalReason ?? "";
+            return { approved: false };
+          },
         },
-      },
-    );
-    expect(asked).toMatch(/lagged 61000 ms .* before the primary's first failed probe/);
-    expect(result).toMatchObject({ status: "FAILED", error: "ApprovalNotGranted" });
-    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
-    expect(world.flag()).toBeUndefined();
-  });
+      );
+      expect(asked).toMatch(reason);
+      expect(result).toMatchObject({ status: "FAILED", error: "ApprovalNotGranted" });
+      expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+      expect(world.flag()).toBeUndefined();
+      expect(world.messages[WEST]![0]!.message).toContain("Why you are asked: ");
+    },
+  );
 
   it("fails over by itself when the lag only grew after the primary stopped answering", async () => {
     const world = new FakeWorld();
     const now = world.clock;
+    // The primary died 35 s ago: the minute that just ended saw the lag grow to 35 s.
     world.lagHistory[WEST_CLUSTER] = [
-      { at: new Date(now - 10_000).toISOString(), lagMs: 70_000 },
-      { at: new Date(now - 90_000).toISOString(), lagMs: 300 },
+      { at: new Date(now - 60_000).toISOString(), lagMs: 35_000 },
+      { at: new Date(now - 120_000).toISOString(), lagMs: 300 },
     ];
     const result = await runWorkflow("failover", { ...input, trigger: "alarm" }, { world });
     expect(result.status).toBe("SUCCEEDED");
     expect(result.states).not.toContain("RequestApproval");
+  });
+});
+
+describe("resuming a run that already fenced", () => {
+  it("does not ask the prober or on-call again, and completes", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    const alarm = { ...input, trigger: "alarm", mode: "approval" } as const;
+    const first = await runWorkflow("failover", alarm, { world, executionName: "run-1" });
+    expect(first).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+    // The partition heals; the prober no longer probes a region the flag says is passive.
+    world.thawFlag(EAST);
+    world.probes[EAST] = [];
+    let asked = false;
+    const resumed = await runWorkflow(
+      "failover",
+      { ...alarm, resumeFailoverId: "run-1" },
+      {
+        world,
+        executionName: "run-1-resume",
+        approval: () => {
+          asked = true;
+          return { approved: false };
+        },
+      },
+    );
+    expect(resumed.status).toBe("SUCCEEDED");
+    expect(asked).toBe(false);
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
+  });
+
+  it("refuses to release the lock of a fenced run when on-call rejects its resume", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    await runWorkflow("failover", input, { world, executionName: "run-1" });
+    const result = await runWorkflow(
+      "failover",
+      { ...input, mode: "approval", resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume", approval: () => ({ approved: false }) },
+    );
+    // Straight to Fence (already done), not to the approval: still fenced, so still halted.
+    expect(result.states).not.toContain("RequestApproval");
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
   });
 });

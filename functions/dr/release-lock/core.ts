@@ -29,11 +29,18 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
         cooldownUntil,
       });
     }
-  } else if (steps.Fence) {
-    // Never reached by the state machines; a fenced run keeps its lock until it completes.
-    throw new RunNotCompleteError(
-      "refusing to release the lock of a run that fenced but did not complete",
-    );
+  } else {
+    // A fenced run keeps its lock until it completes; an earlier attempt of a resumed run may
+    // have fenced, so look at the flag, not only at this execution's steps.
+    const flag = steps.Fence ? null : await control.getActiveRegion();
+    const fencedByThisRun =
+      steps.Fence !== undefined ||
+      (flag?.activeRegion === request.targetRegion && flag.updatedBy === request.failoverId);
+    if (fencedByThisRun) {
+      throw new RunNotCompleteError(
+        `refusing to release the lock of run ${request.failoverId}: it fenced (the flag names ${request.targetRegion}) but did not complete; resume it`,
+      );
+    }
   }
 
   if (!(await control.deleteLock(request.failoverId))) {

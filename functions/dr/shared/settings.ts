@@ -35,7 +35,7 @@ export const DEFAULT_SETTINGS: DrSettings = {
   cooldownMinutes: 30,
   lockTtlMinutes: 360,
   failbackMaxLagMs: 1000,
-  lagLookbackMinutes: 15,
+  lagLookbackMinutes: 180,
   httpTimeoutMs: 5000,
   bestEffortTimeoutMs: 2500,
   fenceSettleSeconds: 20,

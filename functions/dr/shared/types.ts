@@ -69,6 +69,11 @@ export interface PreflightResult extends StepTimes {
   /** The target already is the writer (a resumed run whose promotion completed). */
   readonly alreadyPromoted: boolean;
   /**
+   * A resumed run that already fenced: it decided (and, in approval mode, was approved) back
+   * then, so it neither asks again nor needs the prober, which stops probing a fenced region.
+   */
+  readonly alreadyFenced: boolean;
+  /**
    * Present when an alarm-started failover must wait for on-call: the target lagged beyond the
    * RPO bound before the primary stopped answering (the RPO guard, not an outage, may be what
    * stopped it). Absent otherwise (the ASL tests IsPresent).
