@@ -2,13 +2,16 @@ import { parse } from "yaml";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import { placeholdersOf } from "../../infra/lib/asl";
 import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
-import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
+import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { runWorkflow } from "../state-machines/support/harness";
 import { CUSTOM_ENV, resourceList, synth } from "../infra/helpers";
 import { hasPython, runStep } from "./python";
 
 type Step = {
   name: string;
   action: string;
+  maxAttempts?: number;
+  timeoutSeconds?: number;
   onFailure?: string;
   nextStep?: string;
   isEnd?: boolean;
@@ -73,6 +76,18 @@ describe("the DR drill runbook", () => {
       "FailBackToPrimary",
     ]) {
       expect(doc.mainSteps.find((s) => s.name === name)!.onFailure).toBe("step:PageOnCall");
+    }
+  });
+
+  // A workflow may take its whole bound (a promotion 20 minutes), longer than one
+  // aws:executeScript (at most 600 s): retried attempts watch the same execution, as one drill.
+  it("waits for each workflow through its own bounds and runs both as one drill", () => {
+    for (const name of ["MoveToSecondary", "FailBackToPrimary"]) {
+      const step = doc.mainSteps.find((s) => s.name === name)!;
+      expect(step).toMatchObject({ timeoutSeconds: 600, maxAttempts: 5 });
+      const payload = step.inputs.InputPayload as Record<string, unknown>;
+      expect(payload.DrillId).toBe("{{ automation:EXECUTION_ID }}");
+      expect(Number(payload.TimeoutSeconds) * 5).toBeGreaterThanOrEqual(40 * 60);
     }
   });
 
@@ -259,6 +274,108 @@ describe("the drill's Python steps", () => {
       "rds.describe_global_clusters": moved,
     });
     expect(refused.error).toMatch(/^drill refused: expected one writer in us-east-1/);
+  });
+});
+
+// The drill end to end: the Python steps build the inputs, the real workflows run them in a
+// world where the switchover's cooldown (FAILOVER_COOLDOWN_MINUTES, 30) outlasts the drill's
+// hold (HoldDuration, 10 minutes), and the steps read back how they ended.
+describe("the drill against the workflows", () => {
+  const drill = {
+    StateMachinePrefix: "payments-",
+    Suffix: "dev",
+    TimeoutSeconds: 540,
+    DrillId: "8f4ab9e0-5c61-4d2e-9a1b-5b2f0c6d7e11",
+  };
+  const identity = { "sts.get_caller_identity": { Account: "123456789012" } };
+
+  /** The input a step's start_execution sends. */
+  function inputOf(step: Record<string, unknown>): Record<string, unknown> {
+    const result = runStep("RunWorkflow", "run_workflow", step, {
+      ...identity,
+      "stepfunctions.start_execution": {},
+      "stepfunctions.describe_execution": { status: "SUCCEEDED" },
+    });
+    const start = result.calls.find((c) => c.call === "stepfunctions.start_execution")!;
+    return JSON.parse(String(start.args.input)) as Record<string, unknown>;
+  }
+
+  /** What the step says once the workflow ended with `status`. */
+  function stepAfter(step: Record<string, unknown>, status: string) {
+    return runStep("RunWorkflow", "run_workflow", step, {
+      ...identity,
+      "stepfunctions.start_execution": {},
+      "stepfunctions.describe_execution": { status },
+    });
+  }
+
+  pythonIt(
+    "fails back after its hold although its own switchover wrote a 30-minute cooldown",
+    async () => {
+      const world = new FakeWorld();
+      const out = {
+        ...drill,
+        Region: "us-west-2",
+        Workflow: "switchover",
+        ExecutionName: "drill-1-out",
+      };
+      const back = {
+        ...drill,
+        Region: "us-east-1",
+        Workflow: "failback",
+        ExecutionName: "drill-1-back",
+      };
+
+      const moved = await runWorkflow("switchover", inputOf(out) as never, {
+        world,
+        executionName: "drill-1-out",
+      });
+      expect(moved.status).toBe("SUCCEEDED");
+      expect(stepAfter(out, "SUCCEEDED").ok).toMatchObject({ Status: "SUCCEEDED" });
+      world.clock += 10 * 60_000; // HoldDuration PT10M
+      world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 50;
+
+      const returned = await runWorkflow("failback", inputOf(back) as never, {
+        world,
+        executionName: "drill-1-back",
+        region: EAST,
+      });
+      expect({ status: returned.status, error: returned.error, cause: returned.cause }).toEqual({
+        status: "SUCCEEDED",
+        error: undefined,
+        cause: undefined,
+      });
+      expect(stepAfter(back, returned.status).ok).toMatchObject({ Status: "SUCCEEDED" });
+      expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
+    },
+  );
+
+  pythonIt("still refuses a failback that is not the drill's own within the cooldown", async () => {
+    const world = new FakeWorld();
+    const out = {
+      ...drill,
+      Region: "us-west-2",
+      Workflow: "switchover",
+      ExecutionName: "drill-2-out",
+    };
+    await runWorkflow("switchover", inputOf(out) as never, { world, executionName: "drill-2-out" });
+    world.clock += 10 * 60_000;
+    world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 50;
+    const other = {
+      ...drill,
+      DrillId: "another-drill",
+      Region: "us-east-1",
+      Workflow: "failback",
+      ExecutionName: "x-back",
+    };
+    for (const input of [
+      { targetRegion: EAST, reason: "by hand", trigger: "console" },
+      inputOf(other),
+    ]) {
+      const result = await runWorkflow("failback", input as never, { world, region: EAST });
+      expect(result).toMatchObject({ status: "FAILED", error: "CooldownActiveError" });
+    }
+    expect(world.flag()).toMatchObject({ activeRegion: WEST });
   });
 });
 

@@ -258,6 +258,18 @@ describe("failover: rejections", () => {
       /mode must be one of automatic, approval/,
     ],
     [
+      "a drill id on a run no drill started",
+      { ...input, drillId: "8f4ab9e0" },
+      "InvalidInputError",
+      /drillId belongs to runs a drill starts: only with trigger "drill"/,
+    ],
+    [
+      "on-call's word that the old writer stopped, from an alarm",
+      { ...input, assumeOldWriterStopped: true },
+      "InvalidInputError",
+      /assumeOldWriterStopped is on-call's word .* only with trigger "console"/,
+    ],
+    [
       "a malformed resume id",
       { ...input, resumeFailoverId: "a b" },
       "InvalidInputError",

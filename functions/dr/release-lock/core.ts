@@ -27,6 +27,7 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
         lastCompletedAt: now.toISOString(),
         lastExecution: request.failoverId,
         cooldownUntil,
+        ...(request.drillId !== undefined ? { drillId: request.drillId } : {}),
       });
     }
   } else {

@@ -64,6 +64,8 @@ export interface CooldownItem {
   readonly lastExecution: string;
   /** Epoch seconds. */
   readonly cooldownUntil: number;
+  /** The drill the completed run belonged to: that drill's next run is not refused. */
+  readonly drillId?: string;
 }
 
 /** The `control` global table, read and written in one region. */

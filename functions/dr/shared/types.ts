@@ -39,6 +39,11 @@ export interface DrRequest {
    * failover need not wait for proof. Console-started failovers only.
    */
   readonly assumeOldWriterStopped: boolean;
+  /**
+   * The drill (SSM Automation execution) this run belongs to: a cooldown written by a run of the
+   * same drill does not refuse it. Drill-started runs only.
+   */
+  readonly drillId?: string;
 }
 
 export interface StepTimes {

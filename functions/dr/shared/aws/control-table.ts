@@ -221,6 +221,7 @@ export class DynamoControlTable implements ControlPort {
       lastCompletedAt: String(item.lastCompletedAt ?? ""),
       lastExecution: item.lastExecution,
       cooldownUntil: Number(item.cooldownUntil ?? 0),
+      ...(typeof item.drillId === "string" ? { drillId: item.drillId } : {}),
     };
   }
 
