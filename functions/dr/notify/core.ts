@@ -90,7 +90,7 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
     "",
     `Next: ${request.sourceRegion} stays fenced. Nothing fails back automatically.`,
     method === "detach"
-      ? `The target was detached from the global cluster: rebuild ${request.sourceRegion} as a secondary of a global cluster before any failback.`
+      ? `The target was detached from the global cluster: ${request.sourceRegion}'s cluster is no longer its primary's secondary but still a writer, and AWS does not fence it. Before ${request.sourceRegion} returns, stop its payment write functions (aws lambda put-function-concurrency --region ${request.sourceRegion} --reserved-concurrent-executions 0 --function-name <each write function>), then rebuild ${request.sourceRegion} as a secondary of a global cluster before any failback.`
       : `When ${request.sourceRegion} is healthy and its replication lag is near 0, run the failback (or switchover) workflow.`,
     `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   );
