@@ -25,6 +25,7 @@ export interface StartFlags {
   readonly forceDetach?: boolean;
   readonly ignoreCooldown?: boolean;
   readonly allowUnknownLag?: boolean;
+  readonly assumeOldWriterStopped?: boolean;
   readonly resume?: string;
   readonly watch: boolean;
 }
@@ -39,6 +40,7 @@ export function executionInput(flags: StartFlags): Record<string, unknown> {
     ...(flags.forceDetach ? { forceDetach: true } : {}),
     ...(flags.ignoreCooldown ? { ignoreCooldown: true } : {}),
     ...(flags.allowUnknownLag ? { allowUnknownLag: true } : {}),
+    ...(flags.assumeOldWriterStopped ? { assumeOldWriterStopped: true } : {}),
     ...(flags.resume !== undefined ? { resumeFailoverId: flags.resume } : {}),
   };
 }
@@ -56,6 +58,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   mode: "--approval",
   forceDetach: "--force-detach",
   allowUnknownLag: "--allow-unknown-lag",
+  assumeOldWriterStopped: "--assume-old-writer-stopped",
   targetRegion: "--to",
   reason: "--reason",
   resumeFailoverId: "--resume",
@@ -111,7 +114,7 @@ async function validate(
     ) {
       // ValidateInput names input fields; on the command line they are flags.
       const message = error.message.replace(
-        /\b(targetRegion|reason|resumeFailoverId|mode|forceDetach|allowUnknownLag)\b/g,
+        /\b(targetRegion|reason|resumeFailoverId|mode|forceDetach|allowUnknownLag|assumeOldWriterStopped)\b/g,
         (field) => `${field} (${FLAG_OF_FIELD[field]})`,
       );
       throw new CliError(
