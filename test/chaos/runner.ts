@@ -367,7 +367,9 @@ export async function runSchedule(
 /** A report a person can read: the schedule, what ran, and what broke. */
 export function describeRun(report: RunReport): string {
   return [
-    `violations:\n  ${report.violations.join("\n  ")}`,
+    report.violations.length === 0
+      ? "violations: none"
+      : `violations:\n  ${report.violations.join("\n  ")}`,
     `executions (seconds of world time):\n  ${report.executions
       .map(
         (e) =>

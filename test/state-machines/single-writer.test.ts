@@ -253,6 +253,28 @@ describe("resuming a run that already fenced", () => {
     expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
   });
 
+  it("completes the resume of a run that had completed when its execution died, promoting nothing again", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    world.heartbeatAt[WEST] = world.clock - 10_000;
+    const first = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(first.status).toBe("SUCCEEDED");
+    // Its execution died after ReleaseLock's work (the lock with its facts is gone), so on-call
+    // resumes it as the page of a failed execution says. The promoted cluster in us-west-2 now
+    // commits its own heartbeat, so the database can no longer prove anything about us-east-1.
+    Object.defineProperty(world.heartbeatAt, WEST, { get: () => world.clock, enumerable: true });
+    const resumed = await runWorkflow(
+      "failover",
+      { ...input, resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume" },
+    );
+    expect([resumed.status, resumed.error]).toEqual(["SUCCEEDED", undefined]);
+    expect(resumed.output!.steps.CheckOldWriter).toMatchObject({ evidence: "completed" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
+    expect(world.lock()).toBeUndefined();
+  });
+
   it("refuses to release the lock of a fenced run when on-call rejects its resume", async () => {
     const world = new FakeWorld();
     world.freezeFlag(EAST);

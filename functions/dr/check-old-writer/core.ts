@@ -15,6 +15,7 @@
 //
 // Nothing here calls the old region except the best-effort read of its flag (1 attempt, capped),
 // so a dead old region costs a couple of seconds per look and never blocks the database proof.
+import { FENCE_PHASE } from "../../common/contract";
 import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
 import { NotFencedError } from "../shared/errors";
@@ -112,6 +113,10 @@ export async function checkOldWriter(
   const now = deps.now().getTime();
   const candidates: [WriterStopEvidence, number][] = [];
   if (facts[PROMOTION_FACT] !== undefined) candidates.push(["promotion-requested", firstLook]);
+  // A resume of a run whose execution died after Unfence: the lock that held the promotion fact
+  // may be gone (ReleaseLock), and the promoted cluster commits its own heartbeat, so neither
+  // proof above can hold again; the flag this run left open says it got through this check.
+  if (fence.phase === FENCE_PHASE.open) candidates.push(["completed", firstLook]);
   if (confirmedAt !== null) {
     candidates.push([
       "confirmed",

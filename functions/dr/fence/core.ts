@@ -52,6 +52,7 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
     previousRegion: ours.previousRegion ?? request.sourceRegion,
     fencingToken: ours.fencingToken,
     fencedAt: ours.updatedAt,
+    phase: ours.phase ?? FENCE_PHASE.fenced,
   };
 }
 

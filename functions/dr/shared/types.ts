@@ -91,6 +91,11 @@ export interface FenceResult extends StepTimes {
   readonly previousRegion: string;
   readonly fencingToken: number;
   readonly fencedAt: string;
+  /**
+   * The flag's FENCE_PHASE when this execution read it: `open` only when an earlier execution of
+   * the same run got through Unfence (a resume of a run that had completed).
+   */
+  readonly phase: string;
 }
 
 /** How the run knows the old region can no longer commit a payment. */
@@ -103,6 +108,11 @@ export type WriterStopEvidence =
   | "operator"
   /** An earlier attempt of this run already promoted: it proved this before. */
   | "promotion-requested"
+  /**
+   * An earlier execution of this run got through Unfence (the flag it wrote is `open`), after it
+   * had proved this and promoted; its lock, with the promotion fact, is gone with ReleaseLock.
+   */
+  | "completed"
   | "none";
 
 export interface CheckOldWriterResult extends StepTimes {

@@ -122,6 +122,7 @@ const fenced: Steps = {
     previousRegion: EAST,
     fencingToken: 4,
     fencedAt: times.startedAt,
+    phase: "fenced",
   },
 };
 const ourFlag = { pk: "active-region", activeRegion: WEST, fencingToken: 4, updatedBy: "run-1" };
