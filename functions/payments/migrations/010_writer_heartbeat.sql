@@ -3,7 +3,7 @@
 -- does not run any jobs as long as a server is in hot standby mode"), with no traffic and no Lambda
 -- involved. Under rds.global_db_rpo, a heartbeat that stopped reaching the secondary proves that
 -- the old primary can no longer commit anything. Every region's /health reports the newest beat_at
--- its own cluster holds. Numbered 010 to leave 005-009 to the payment API's work in flight.
+-- its own cluster holds. Numbered 010: 005-009 are left to the payment API's migrations.
 
 CREATE TABLE writer_heartbeat (
   id      smallint PRIMARY KEY CONSTRAINT writer_heartbeat_one_row CHECK (id = 1),

@@ -228,7 +228,7 @@ export class ChaosWorld {
     );
     for (const region of [EAST, WEST]) {
       const ssm = this.services[region]!.parameters;
-      ssm.set(`${prefix}/${PARAMETERS.apiKeys}`, JSON.stringify([API_KEY]));
+      ssm.set(`${prefix}/${PARAMETERS.drVerifyApiKey}`, API_KEY);
       ssm.set(`${prefix}/${PARAMETERS.writerEndpoint}`, this.aurora.globalEndpoint);
       ssm.set(`${prefix}/${PARAMETERS.activeRegion}`, writer);
     }
