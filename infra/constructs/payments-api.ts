@@ -17,6 +17,7 @@ import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
 import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
+import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import type { PaymentsConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
@@ -27,13 +28,37 @@ import type { Network } from "./network";
 import type { PublicZone } from "./routing";
 import type { GlobalTables } from "./tables";
 
-/** The longest timeout of a function that writes payments: part of the DR settle time. */
+/**
+ * The longest a payment write may take from its fencing check to its commit, over every function
+ * that writes payments: part of the DR settle time (infra/lib/fence-bound.ts).
+ */
 export function writeTimeoutSeconds(): number {
   return Math.max(
-    ...PAYMENT_FUNCTIONS.filter((f) => f.access === "write" || f.access === "authorize").map(
-      (f) => f.timeoutSeconds,
-    ),
+    ...PAYMENT_FUNCTIONS.map(writeWindowSeconds).filter((s): s is number => s !== null),
   );
+}
+
+/** From a function's fencing check to its commit, in seconds; null if it writes no payment. */
+export function writeWindowSeconds(fn: PaymentFunction): number | null {
+  switch (fn.access) {
+    case "authorize":
+    case "write":
+      // Checked at the start; the function's timeout ends its transaction.
+      return fn.timeoutSeconds;
+    case "expire":
+      // Runs for minutes, so each batch rolls back past its deadline from its own check.
+      return Math.min(fn.timeoutSeconds, EXPIRY_BATCH_SECONDS);
+    case "read":
+    case "health":
+    case "relay":
+    case "migrate":
+      // No payment: reads, the health heartbeat row, outbox bookkeeping, schema changes.
+      return null;
+    default: {
+      const unclassified: never = fn.access;
+      throw new Error(`classify access ${String(unclassified)} for the DR settle time`);
+    }
+  }
 }
 
 /** Memory of every payment function: 1 GB, as the platform team asked. */

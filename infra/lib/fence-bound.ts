@@ -9,7 +9,10 @@ export interface PaymentWritePath {
   readonly flagCacheMs: number;
   /** One attempt of the flag read (connection + request timeout). */
   readonly flagReadMs: number;
-  /** The longest timeout of a function that writes payments. */
+  /**
+   * The longest a payment write may take from its fencing check to its commit: a write function's
+   * timeout; for the expiry job, its batch deadline (infra/constructs/payments-api.ts).
+   */
   readonly writeTimeoutSeconds: number;
 }
 

@@ -1,3 +1,4 @@
+import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import { DR_TASK_NAMES, taskPlaceholder } from "../../functions/dr/tasks";
@@ -107,7 +108,9 @@ describe("orchestration infrastructure", () => {
   // region: a flag read that began before the flag arrived returns the old value up to one DynamoDB
   // attempt later (connection + request timeout), the guard then trusts it for the cache window
   // counted from when the read returned, and a write that passed the check may spend the write
-  // function's whole timeout in the idempotency layer and the transaction before it commits.
+  // function's whole timeout in the idempotency layer and the transaction before it commits. The
+  // expiry job runs for minutes; each of its batches rolls back past EXPIRY_BATCH_SECONDS from its
+  // own check (test/functions/payments/expiry.test.ts), so that is its window.
   it("derives the settle time after the old region confirms the fence from the deployed payment functions", () => {
     const payments = functions.filter((f) =>
       /^payments-(authorize|capture|refund|void)-dev$/.test(String(f.function_name)),
@@ -116,7 +119,12 @@ describe("orchestration infrastructure", () => {
     const env = (f: Record<string, unknown>) =>
       (f.environment as { variables: Record<string, string> }).variables;
     const cacheMs = Math.max(...payments.map((f) => Number(env(f).ACTIVE_REGION_CACHE_MS)));
-    const writeTimeout = Math.max(...payments.map((f) => Number(f.timeout)));
+    const expiry = functions.find(
+      (f) => f.function_name === "payments-expire-authorizations-dev",
+    ) as Record<string, unknown>;
+    expect(Number(expiry.timeout)).toBeGreaterThan(EXPIRY_BATCH_SECONDS);
+    expect(Number(env(expiry).ACTIVE_REGION_CACHE_MS)).toBeLessThanOrEqual(cacheMs);
+    const writeTimeout = Math.max(...payments.map((f) => Number(f.timeout)), EXPIRY_BATCH_SECONDS);
     const flagReadMs = FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs;
     const expected = Math.ceil((cacheMs + flagReadMs) / 1000 + writeTimeout + 2);
     expect(expected).toBe(20);
