@@ -52,10 +52,6 @@ export class CooldownActiveError extends DrError {
 export class RunNotCompleteError extends DrError {
   override name = "RunNotCompleteError";
 }
-/** The lock is held by another run while this run tries to release it. */
-export class LockNotOwnedError extends DrError {
-  override name = "LockNotOwnedError";
-}
 
 // Preflight.
 

@@ -5,6 +5,7 @@ import { clientSettings } from "../../../functions/dr/shared/aws/clients";
 import { probe, probeCount } from "../../../functions/monitoring/prober/core";
 import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 import { approvalMessage } from "../../../functions/dr/request-approval/core";
+import { releaseLock } from "../../../functions/dr/release-lock/core";
 import { bestEffort } from "../../../functions/dr/shared/best-effort";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import type { MetricDatum } from "../../../functions/dr/shared/ports";
@@ -390,5 +391,29 @@ describe("the prober's heartbeat", () => {
         dimensions: { Region: "us-west-2" },
       },
     ]);
+  });
+});
+
+describe("releasing the lock", () => {
+  // Its DeleteItem landed but the answer was lost (or the function timed out after it), another
+  // run took the free lock, and Step Functions retries ReleaseLock.
+  it("finishes when an earlier attempt released it and another run has taken it since", async () => {
+    const world = new FakeWorld();
+    const deps = world.deps(WEST);
+    const now = Math.floor(world.clock / 1000);
+    const other = {
+      owner: "run-2",
+      operation: "failover",
+      acquiredAt: new Date(world.clock).toISOString(),
+      expiresAt: now + 3600,
+      targetRegion: WEST,
+      sourceRegion: EAST,
+      facts: {},
+    };
+    expect(await deps.ports(WEST, "critical").control.putLock(other, now)).toBe(true);
+    const state: WorkflowState = { input, request, steps: {} };
+
+    await expect(releaseLock(state, deps)).resolves.toMatchObject({ released: true });
+    expect(world.lock()).toMatchObject({ owner: "run-2" });
   });
 });
