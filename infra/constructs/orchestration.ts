@@ -8,7 +8,7 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { DR_ENV, METRICS } from "../../functions/common/contract";
+import { DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
@@ -87,6 +87,8 @@ export interface RegionalOrchestrationProps {
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly failover: FailoverConfig;
+  /** Where the tasks send this region's run reports. */
+  readonly reports: { readonly writerFunctionName: string; readonly bucketName: string };
 }
 
 /**
@@ -128,6 +130,8 @@ export class RegionalOrchestration extends Construct {
         environment: {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
+          [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
+          [REPORTS_ENV.bucket]: props.reports.bucketName,
         },
         statements: [],
         role: props.role,

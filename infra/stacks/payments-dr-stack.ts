@@ -28,6 +28,7 @@ import { PaymentsApi } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
+import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
@@ -77,6 +78,9 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drIam: DrIam;
   public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
   public readonly prober: Prober;
+  public readonly ledger: LedgerTable;
+  public readonly reports: Record<RegionRole, RegionalReports>;
+  public readonly drillEvidence: DrillEvidence;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -206,12 +210,52 @@ export class PaymentsDrStack extends TerraformStack {
         configRules: config.readinessRules,
       });
     }
+
+    // Evidence: each region's report bucket and writer, the ledger across runs (a global
+    // table), and the drill watch and ledger widget in the secondary region.
+    this.ledger = new LedgerTable(this, "ledger", {
+      naming,
+      primary: { ...this.primary, region: config.primary.region },
+      secondary: { ...this.secondary, region: config.secondary.region },
+    });
+    const targets = reportTargets(config.failover, config.drills);
+    const reports = (role: RegionRole) =>
+      new RegionalReports(this, `reports-${role}`, {
+        provider: parts(role).provider,
+        naming,
+        region: parts(role).config.region,
+        key: parts(role).key,
+        alerts: parts(role).alerts,
+        ledger: this.ledger,
+        reports: config.reports,
+        targets,
+        logRetentionDays: config.logRetentionDays,
+      });
+    this.reports = { primary: reports("primary"), secondary: reports("secondary") };
+    this.drillEvidence = new DrillEvidence(this, "drill-evidence", {
+      provider: this.secondary.provider,
+      naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      alerts: this.secondary.alerts,
+      ledger: this.ledger,
+      reports: config.reports,
+      drills: config.drills,
+      logRetentionDays: config.logRetentionDays,
+    });
+
     new OverviewDashboard(this, "overview", {
       provider: this.secondary.provider,
       naming,
       primary: observed("primary"),
       secondary: observed("secondary"),
       prober,
+      evidence: {
+        widgetFunctionArn: this.drillEvidence.widget.function.arn,
+        alarms: this.drillEvidence.alarms,
+        targets: targets.default,
+        maxDrillAgeDays: config.drills.maxAgeDays,
+      },
     });
 
     // Detection (in the secondary region) and the failover orchestration (in both).
@@ -231,6 +275,11 @@ export class PaymentsDrStack extends TerraformStack {
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
       dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      reports: {
+        bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
+        ledgerArns: Object.values(this.ledger.arns),
+        widgetFunctionArn: this.drillEvidence.widget.function.arn,
+      },
     });
     const topology = this.topology(config);
     const orchestration = (role: RegionRole) =>
@@ -244,6 +293,10 @@ export class PaymentsDrStack extends TerraformStack {
         rolePolicy: this.drIam.automationPolicies[role],
         topology,
         failover: config.failover,
+        reports: {
+          writerFunctionName: this.reports[role].writer.functionName,
+          bucketName: this.reports[role].bucket.bucket,
+        },
       });
     this.orchestration = {
       primary: orchestration("primary"),
