@@ -1,6 +1,7 @@
 // Module-scope wiring shared by the DR handlers: environment read once (a bad deploy fails on
 // the first call), one logger, AWS adapters per region.
-import { DR_ENV } from "../../../common/contract";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { DR_ENV, REPORTS_ENV } from "../../../common/contract";
 import { requireEnv } from "../../../common/env";
 import type { DrDeps } from "../deps";
 import { fetchHttp } from "../http-client";
@@ -11,7 +12,9 @@ import { taskHandler } from "../task";
 import type { DrTaskDefinition } from "../task";
 import { parseTopology } from "../topology";
 import type { StepTimes } from "../types";
+import { clientSettings } from "./clients";
 import { awsDns, awsPorts } from "./ports";
+import { LambdaReports } from "./reports";
 
 export interface AwsRuntime {
   readonly deps: DrDeps;
@@ -30,6 +33,13 @@ export function awsRuntime(env: NodeJS.ProcessEnv = process.env): AwsRuntime {
       ports: awsPorts(topology),
       dns: awsDns(),
       http: fetchHttp,
+      // One short attempt: the call only queues the report; it must never delay a page.
+      reports: new LambdaReports(
+        new LambdaClient(clientSettings(executionRegion, "bestEffort")),
+        requireEnv(REPORTS_ENV.writerFunction, env),
+        requireEnv(REPORTS_ENV.bucket, env),
+        executionRegion,
+      ),
       now: () => new Date(),
       log: logger,
       executionRegion,
