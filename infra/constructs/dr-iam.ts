@@ -323,6 +323,12 @@ export function drAutomationStatements(
       resources: a.drills,
     },
     {
+      // The drill reads its own execution (steps, times, who started it) for its report.
+      sid: "ReadDrillForItsReport",
+      actions: ["ssm:GetAutomationExecution"],
+      resources: a.drillExecutions,
+    },
+    {
       sid: "RunDrillsAsThisRole",
       actions: ["iam:PassRole"],
       resources: a.automationRoles,

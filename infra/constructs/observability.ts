@@ -483,9 +483,7 @@ export function evidenceWidgets(
           { stat: "Maximum", label: kind },
         ]),
         annotations: {
-          horizontal: [
-            { label: "pages", value: evidence.maxDrillAgeDays, color: "#c62828" },
-          ],
+          horizontal: [{ label: "pages", value: evidence.maxDrillAgeDays, color: "#c62828" }],
         },
       },
     },

@@ -341,7 +341,11 @@ export function keyUse(
     actions,
     resources: [key.arn],
     condition: [
-      { test: "StringEquals", variable: "kms:ViaService", values: [`${service}.${region}.amazonaws.com`] },
+      {
+        test: "StringEquals",
+        variable: "kms:ViaService",
+        values: [`${service}.${region}.amazonaws.com`],
+      },
     ],
   }));
 }

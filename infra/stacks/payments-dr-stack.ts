@@ -328,6 +328,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: parts(role).config.region,
       automationRole: this.drIam.automationRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
+      reportWriterFunctionName: this.reports[role].writer.functionName,
     });
     new Drills(this, "drills", {
       naming,

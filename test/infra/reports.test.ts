@@ -1,3 +1,4 @@
+import { ledgerTableName } from "../../functions/reports/ledger-reader";
 import { loadConfig } from "../../infra/config";
 import { endedExecutionsPattern } from "../../infra/constructs/reports";
 import { Naming } from "../../infra/naming";
@@ -109,7 +110,7 @@ describe("the ledger", () => {
 
   it("is a global table with a row per run, a by-time index and rows that expire with their reports", () => {
     const table = resourceList(json, "aws_dynamodb_table").find(
-      (t) => t.name === "payments-dr-ledger-dev",
+      (t) => t.name === ledgerTableName("dev"),
     )!;
     expect(table).toMatchObject({
       provider: "aws.primary",

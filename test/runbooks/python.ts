@@ -49,7 +49,8 @@ try:
 except Exception as error:
     result = {"error": str(error)}
 result["calls"] = boto3.CALLS
-print(json.dumps(result))
+# Request bodies (Lambda payloads) are bytes: recorded as text.
+print(json.dumps(result, default=lambda o: o.decode("utf-8") if isinstance(o, bytes) else str(o)))
 `;
 
 export interface PythonStepResult {

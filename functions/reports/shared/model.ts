@@ -104,6 +104,11 @@ export interface RunReportInput {
   readonly trigger: Trigger;
   /** Measured recovery time, seconds: null when the run did not get that far. */
   readonly rtoSeconds: number | null;
+  /**
+   * When the RTO clock started, if not at `startedAt` (a drill's RTO is its outbound run's,
+   * which starts after the drill's own checks).
+   */
+  readonly rtoStartedAt?: string;
   /** Estimated data loss window, seconds: null when unknown. */
   readonly rpoSeconds: number | null;
   /** How the RPO figure was obtained (it differs between failovers and restores). */
@@ -336,6 +341,9 @@ export function validateReportInput(raw: unknown): RunReportInput {
       reason: nullableText("trigger.reason", trigger.reason),
     },
     rtoSeconds: seconds("rtoSeconds", r.rtoSeconds),
+    ...(r.rtoStartedAt !== undefined
+      ? { rtoStartedAt: time("rtoStartedAt", r.rtoStartedAt)! }
+      : {}),
     rpoSeconds: seconds("rpoSeconds", r.rpoSeconds),
     ...(r.rpoBasis !== undefined ? { rpoBasis: text("rpoBasis", r.rpoBasis)! } : {}),
     steps,

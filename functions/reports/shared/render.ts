@@ -97,9 +97,11 @@ export function timelineSvg(
   steps: readonly ReportStep[],
   startedAt: string,
   endedAt: string,
-  marks: { rtoSeconds: number | null; targets?: Targets },
+  marks: { rtoSeconds: number | null; targets?: Targets; rtoStartedAt?: string },
 ): string {
   const t0 = Date.parse(startedAt);
+  // The RTO, goal and target lines count from when the RTO clock started.
+  const offset = marks.rtoStartedAt ? Math.max(0, (Date.parse(marks.rtoStartedAt) - t0) / 1000) : 0;
   const timed = steps.filter((s) => s.startedAt && s.endedAt);
   const lastEnd = Math.max(
     Date.parse(endedAt),
@@ -109,9 +111,10 @@ export function timelineSvg(
   // Widen the axis to show the goal or target when the run came close to them.
   const span = Math.max(
     actual,
-    ...[marks.targets?.rtoGoalSeconds, marks.targets?.rtoTargetSeconds].filter(
-      (v): v is number => v !== undefined && v <= actual * 1.5,
-    ),
+    ...[marks.targets?.rtoGoalSeconds, marks.targets?.rtoTargetSeconds]
+      .filter((v): v is number => v !== undefined)
+      .map((v) => v + offset)
+      .filter((v) => v <= actual * 1.5),
   );
   const label = 190;
   const width = 900;
@@ -156,10 +159,10 @@ export function timelineSvg(
     );
   };
   if (marks.targets) {
-    vertical(marks.targets.rtoGoalSeconds, COLORS.goal, "goal", "3,3");
-    vertical(marks.targets.rtoTargetSeconds, COLORS.target, "target", "6,3");
+    vertical(offset + marks.targets.rtoGoalSeconds, COLORS.goal, "goal", "3,3");
+    vertical(offset + marks.targets.rtoTargetSeconds, COLORS.target, "target", "6,3");
   }
-  if (marks.rtoSeconds !== null) vertical(marks.rtoSeconds, COLORS.rto, "RTO", "");
+  if (marks.rtoSeconds !== null) vertical(offset + marks.rtoSeconds, COLORS.rto, "RTO", "");
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="per-step timeline" width="100%" viewBox="0 0 ${width} ${height}" style="background:#fff;border:1px solid #ddd">${parts.join("")}</svg>`;
 }
 
@@ -214,6 +217,7 @@ export function renderReportHtml(report: RunReport): string {
     timelineSvg(report.steps, report.startedAt, report.endedAt, {
       rtoSeconds: report.rtoSeconds,
       targets,
+      ...(report.rtoStartedAt ? { rtoStartedAt: report.rtoStartedAt } : {}),
     }),
     stepsTable(report),
   );
