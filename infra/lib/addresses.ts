@@ -26,6 +26,8 @@ export const ALL_OPTIONS_ENV = {
   FAILOVER_MODE: "approval",
   FAILOVER_APPROVAL_TIMEOUT_MINUTES: "25",
   DR_READINESS_RULES: "true",
+  DRILL_MAX_AGE_DAYS: "35",
+  REPORT_RETENTION_DAYS: "730",
 } as const;
 
 /** The synths whose addresses are recorded, by the name of their file. */

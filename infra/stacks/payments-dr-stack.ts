@@ -29,6 +29,7 @@ import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
 import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
+import { RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
@@ -81,6 +82,7 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly ledger: LedgerTable;
   public readonly reports: Record<RegionRole, RegionalReports>;
   public readonly drillEvidence: DrillEvidence;
+  public readonly restoreDrill: RestoreDrill;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -336,6 +338,29 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
+    });
+
+    // The monthly restore drill, in the secondary region where the cross-region copies are.
+    this.restoreDrill = new RestoreDrill(this, "restore-drill", {
+      provider: this.secondary.provider,
+      naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      network: this.secondary.network,
+      drills: config.drills,
+      logRetentionDays: config.logRetentionDays,
+      instanceClass: config.database.instanceClass,
+      sourceClusterArn: this.database.primary.cluster.arn,
+      subnetGroupName: this.database.secondary.cluster.dbSubnetGroupName,
+      clusterParameterGroupName: this.database.secondary.cluster.dbClusterParameterGroupName,
+      auroraKeyArn: this.database.secondary.storageKeyArn,
+      vault: { name: this.backup.secondaryVault.name, arn: this.backup.secondaryVault.arn },
+      controlTable: { name: this.tables.control.name, arn: this.tables.control.replicaArn },
+      alertTopicArn: this.secondary.alerts.topic.arn,
+      reportWriter: {
+        name: this.reports.secondary.writer.functionName,
+        arn: this.reports.secondary.writer.function.arn,
+      },
     });
 
     stackOutputs(this, config);

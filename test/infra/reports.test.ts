@@ -3,7 +3,15 @@ import { loadConfig } from "../../infra/config";
 import { endedExecutionsPattern } from "../../infra/constructs/reports";
 import { Naming } from "../../infra/naming";
 import { matches } from "./event-pattern";
-import { FULL_ENV, findResource, inRegion, policyStatements, resourceList, synth } from "./helpers";
+import {
+  CUSTOM_ENV,
+  FULL_ENV,
+  findResource,
+  inRegion,
+  policyStatements,
+  resourceList,
+  synth,
+} from "./helpers";
 import type { PolicyStatement } from "./helpers";
 
 const ROLES = [
@@ -74,7 +82,10 @@ describe("report buckets", () => {
   it("expires reports after the configured retention, at least 12 months (PCI DSS 10.5.1)", () => {
     const lifecycle = (env: Record<string, string>) =>
       findResource(synth(env).json, "aws_s3_bucket_lifecycle_configuration", "reports-secondary_");
-    expect(lifecycle({}).rule).toEqual([
+    expect((lifecycle(CUSTOM_ENV).rule as Array<{ expiration: unknown }>)[0]!.expiration).toEqual([
+      { days: 730 },
+    ]);
+    expect(lifecycle(FULL_ENV).rule).toEqual([
       {
         id: "report-retention",
         status: "Enabled",
@@ -289,7 +300,7 @@ describe("drill results that page", () => {
         },
       );
     }
-    const { json: strict } = synth({ DRILL_MAX_AGE_DAYS: "35" });
+    const { json: strict } = synth(CUSTOM_ENV);
     expect(
       resourceList(strict, "aws_cloudwatch_metric_alarm").find(
         (a) => a.alarm_name === "payments-restore-drill-overdue-usw2-dev",

@@ -190,4 +190,143 @@ describe("a failover drill run", () => {
       }
     },
   );
+
+  pythonIt(
+    "leaves the restore drill's report: restore times, the checks against the live database, the copy's age",
+    async () => {
+      const world = new FakeWorld();
+      const id = "9c8b7a6d-1111-2222-3333-444455556666";
+      // As if it ran in the last hour: its report is written when it ends, now.
+      const t0 = Date.now() - 48 * 60_000;
+      const m = (minutes: number) => iso(t0 + minutes * 60_000);
+      const ran = (
+        StepName: string,
+        from: number,
+        to: number,
+        Outputs: Record<string, string[]> = {},
+      ) => ({
+        StepName,
+        StepStatus: "Success",
+        ExecutionStartTime: m(from),
+        ExecutionEndTime: m(to),
+        Outputs,
+      });
+      const cutoff = m(-26 * 60 - 5);
+      const basis = `the live secondary cluster (reader endpoint, same region), same query, up to ${cutoff}`;
+      const aurora = [
+        ["payments up to the cutoff", "1284113", "1284113"],
+        ["payment events up to the cutoff", "3310480", "3310480"],
+        ["payments in the 24 h before the cutoff", "41277", "41277"],
+        [
+          "checksum of those payments (md5 of id, merchant, card token, amount, currency, origin region, created_at)",
+          "5f0c1e4a9b2d7c6e8f1a3b5c7d9e0f12",
+          "5f0c1e4a9b2d7c6e8f1a3b5c7d9e0f12",
+        ],
+        ["schema version (migrations applied)", "at most 4", "4"],
+      ].map(([name, expected, actual]) => ({
+        name: `Aurora: ${name}`,
+        expected,
+        actual,
+        passed: true,
+        basis,
+      }));
+      const table = [
+        {
+          name: "DynamoDB: the canary written before the restore point",
+          expected: "nonce 3f1d",
+          actual: "nonce 3f1d",
+          passed: true,
+          basis: `the item this drill wrote at ${m(0)}, before the restore point ${m(33)}`,
+        },
+        {
+          name: "DynamoDB: the fencing flag (active-region item)",
+          expected: '{"activeRegion":{"S":"us-east-1"},"fencingToken":{"N":"6"}}',
+          actual: '{"activeRegion":{"S":"us-east-1"},"fencingToken":{"N":"6"}}',
+          passed: true,
+          basis: "the live item in this region's replica, unchanged since before the restore point",
+        },
+      ];
+      const location = reportLocation(
+        world.reports.bucketName(WEST),
+        WEST,
+        "restore-drill",
+        id,
+        m(0),
+      );
+      const result = runStep(
+        "WriteDrillReport",
+        "write_drill_report",
+        {
+          Path: "auto",
+          Kind: "restore-drill",
+          Title: "Restore drill in us-west-2",
+          Summary:
+            "The newest cross-region Aurora copy and the control table's point-in-time recovery both restored in us-west-2 and held what they should; everything the drill created was deleted.",
+          ExecutionId: id,
+          Region: WEST,
+          WriterFunction: "payments-report-writer-test",
+          PlannedSteps:
+            "WriteCanary,FindRecoveryPoint,RestoreAuroraCluster,WaitForAuroraInstance,CheckAurora,RestoreTable,WaitForTable,CheckTable,Cleanup",
+          CheckSteps: "CheckAurora,CheckTable",
+          Measures:
+            "auroraRestoreSeconds=RestoreAuroraCluster:WaitForAuroraInstance,tableRestoreSeconds=RestoreTable:WaitForTable",
+          MeasurementLimitSeconds: "7200",
+          RtoSteps: "RestoreAuroraCluster:CheckAurora",
+          RpoOutput: "FindRecoveryPoint.SnapshotAgeSeconds",
+          RpoBasis:
+            "the age of the newest cross-region copy when the drill began: restoring it in this region loses what was written since (copies of continuous backups are snapshots, without point-in-time restore)",
+        },
+        {
+          "ssm.get_automation_execution": {
+            AutomationExecution: {
+              ExecutionStartTime: m(0),
+              DocumentName: "payments-dr-restore-drill-test",
+              DocumentVersion: "1",
+              ExecutedBy: `arn:aws:sts::123456789012:assumed-role/payments-dr-restore-drill-usw2-test/${id}`,
+              Parameters: {
+                AutomationAssumeRole: [
+                  "arn:aws:iam::123456789012:role/payments-dr-restore-drill-usw2-test",
+                ],
+                InstanceClass: ["db.r5.large"],
+                MaxBackupAgeHours: ["48"],
+                WindowHours: ["24"],
+              },
+              StepExecutions: [
+                ran("WriteCanary", 0, 0.1),
+                ran("FindRecoveryPoint", 0.1, 0.4, { SnapshotAgeSeconds: ["93600"] }),
+                ran("RestoreAuroraCluster", 0.4, 0.6),
+                ran("WaitForAuroraInstance", 0.6, 27.9),
+                ran("CheckAurora", 27.9, 29.2, { Checks: [JSON.stringify(aurora)] }),
+                ran("RestoreTable", 29.2, 33.1),
+                ran("WaitForTable", 33.1, 41.7),
+                ran("CheckTable", 41.7, 41.9, { Checks: [JSON.stringify(table)] }),
+                ran("Cleanup", 41.9, 47.3, { Leftovers: [""] }),
+              ],
+            },
+          },
+          "lambda.invoke": {
+            StatusCode: 200,
+            Payload: JSON.stringify({ written: true, location }),
+          },
+        },
+      );
+      expect(result.ok).toMatchObject({ Outcome: "succeeded" });
+      const { report: sent } = JSON.parse(
+        String(result.calls.find((c) => c.call === "lambda.invoke")!.args.Payload),
+      ) as { report: unknown };
+      world.clock = t0 + 48 * 60_000;
+      await writeReport(sent, world.reports.writer(WEST));
+      const restore = world.reports.find("restore-drill", id)!;
+      expect(restore.report).toMatchObject({
+        outcome: "succeeded",
+        rtoSeconds: 28.8 * 60,
+        rpoSeconds: 93600,
+        targets: { rtoTargetSeconds: 7200 },
+      });
+      expect(restore.html).toContain("<h2>Checks</h2>");
+      expect(restore.html).toContain("<h2>Measurements</h2>");
+      mkdirSync(OUT, { recursive: true });
+      writeFileSync(join(OUT, `restore-drill-${id}.html`), restore.html);
+    },
+  );
 });

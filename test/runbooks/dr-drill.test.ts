@@ -317,7 +317,9 @@ describe("drill infrastructure", () => {
   const { json } = synth();
 
   it("installs the drill as an Automation document in both regions", () => {
-    const documents = resourceList(json, "aws_ssm_document");
+    const documents = resourceList(json, "aws_ssm_document").filter(
+      (d) => d.name === "payments-dr-drill-dev",
+    );
     expect(documents.map((d) => [d.provider, d.name, d.document_type, d.document_format])).toEqual([
       ["aws.primary", "payments-dr-drill-dev", "Automation", "YAML"],
       ["aws.secondary", "payments-dr-drill-dev", "Automation", "YAML"],

@@ -120,7 +120,8 @@ export function timelineSvg(
   const width = 900;
   const plot = width - label - 70;
   const row = 22;
-  const top = 28;
+  // Room above the rows for up to three stacked mark labels (RTO, goal, target).
+  const top = 48;
   const height = top + steps.length * row + 24;
   const x = (seconds: number) => label + (Math.max(0, seconds) / span) * plot;
   const parts: string[] = [];
@@ -150,19 +151,42 @@ export function timelineSvg(
       );
     }
   });
-  const vertical = (seconds: number, color: string, text: string, dash: string) => {
-    if (seconds > span * 1.02) return;
-    const at = x(seconds).toFixed(1);
-    parts.push(
-      `<line x1="${at}" y1="${top - 10}" x2="${at}" y2="${height - 20}" stroke="${color}" stroke-width="1.5" stroke-dasharray="${dash}"/>`,
-      `<text x="${at}" y="${top - 13}" text-anchor="middle" fill="${color}">${esc(text)}</text>`,
-    );
-  };
+  const marksToDraw: Array<{ seconds: number; color: string; text: string; dash: string }> = [];
   if (marks.targets) {
-    vertical(offset + marks.targets.rtoGoalSeconds, COLORS.goal, "goal", "3,3");
-    vertical(offset + marks.targets.rtoTargetSeconds, COLORS.target, "target", "6,3");
+    const { rtoGoalSeconds: goal, rtoTargetSeconds: target } = marks.targets;
+    // A goal equal to the target is one line: the target.
+    if (goal !== target) {
+      marksToDraw.push({ seconds: offset + goal, color: COLORS.goal, text: "goal", dash: "3,3" });
+    }
+    marksToDraw.push({
+      seconds: offset + target,
+      color: COLORS.target,
+      text: "target",
+      dash: "6,3",
+    });
   }
-  if (marks.rtoSeconds !== null) vertical(offset + marks.rtoSeconds, COLORS.rto, "RTO", "");
+  if (marks.rtoSeconds !== null) {
+    marksToDraw.push({
+      seconds: offset + marks.rtoSeconds,
+      color: COLORS.rto,
+      text: "RTO",
+      dash: "",
+    });
+  }
+  // Labels closer than 40 px stack upwards instead of overprinting each other.
+  let previous = -Infinity;
+  let level = 0;
+  for (const mark of marksToDraw
+    .filter((m) => m.seconds <= span * 1.02)
+    .sort((a, b) => a.seconds - b.seconds)) {
+    const at = x(mark.seconds);
+    level = at - previous < 40 ? level + 1 : 0;
+    previous = at;
+    parts.push(
+      `<line x1="${at.toFixed(1)}" y1="${top - 10 - level * 12}" x2="${at.toFixed(1)}" y2="${height - 20}" stroke="${mark.color}" stroke-width="1.5" stroke-dasharray="${mark.dash}"/>`,
+      `<text x="${at.toFixed(1)}" y="${top - 13 - level * 12}" text-anchor="middle" fill="${mark.color}">${esc(mark.text)}</text>`,
+    );
+  }
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="per-step timeline" width="100%" viewBox="0 0 ${width} ${height}" style="background:#fff;border:1px solid #ddd">${parts.join("")}</svg>`;
 }
 

@@ -47,7 +47,14 @@ export class FakeReports {
         environment: this.environment,
         region,
         bucket: this.bucketName(region),
-        targets: { default: TEST_TARGETS },
+        targets: {
+          default: TEST_TARGETS,
+          "restore-drill": {
+            rtoTargetSeconds: 7200,
+            rtoGoalSeconds: 7200,
+            rpoTargetSeconds: 172_800,
+          },
+        },
       },
       store: this.store(region),
       ledger: this.ledger,
