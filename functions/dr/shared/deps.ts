@@ -27,3 +27,9 @@ export function epochSeconds(date: Date): number {
 export function isoFromEpoch(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
 }
+
+/** For code that runs a core but never a run (the CLI's input check): refuses to write one. */
+export const NO_REPORTS: ReportsPort = {
+  submit: () =>
+    Promise.reject(new Error("no report writer here: only the workflows write run reports")),
+};
