@@ -6,6 +6,8 @@ import { validateReportInput } from "../../functions/reports/shared/model";
 import { writeReport } from "../../functions/reports/writer/core";
 import { placeholdersOf } from "../../infra/lib/asl";
 import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
+import { Naming } from "../../infra/naming";
+import { RESTORE_DRILL_COMPONENT } from "../../cli/target";
 import { FULL_ENV, policyStatements, resourceList, synth } from "../infra/helpers";
 import type { PolicyStatement } from "../infra/helpers";
 import { testWriter } from "../reports/support/samples";
@@ -973,6 +975,10 @@ describe("the restore drill's role", () => {
     });
     const documents = resourceList(json, "aws_ssm_document").filter(
       (d) => d.name === "payments-dr-restore-drill-dev",
+    );
+    // The name `payments-dr drill --restore` starts.
+    expect(new Naming("dev").name("ssmDocument", RESTORE_DRILL_COMPONENT)).toBe(
+      "payments-dr-restore-drill-dev",
     );
     expect(documents.map((d) => d.provider)).toEqual(["aws.secondary"]);
     const check = resourceList(json, "aws_lambda_function").find(
