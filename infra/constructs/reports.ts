@@ -467,7 +467,10 @@ export class DrillEvidence extends Construct {
           dimensions,
           statistic: "Maximum",
           period: 3600,
-          evaluationPeriods: 1,
+          // Three hours: a fresh deployment has its first datapoint within 15 minutes, and a
+          // 40-day limit does not need a faster page.
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
           threshold: props.drills.maxAgeDays,
           comparisonOperator: "GreaterThanThreshold",
           // A silent watch cannot vouch for the drills.
@@ -479,11 +482,13 @@ export class DrillEvidence extends Construct {
           metricName: METRICS.drillFailing,
           dimensions,
           statistic: "Maximum",
-          period: 900,
+          period: 1800,
           evaluationPeriods: 1,
           threshold: 1,
           comparisonOperator: "GreaterThanOrEqualToThreshold",
-          treatMissingData: "notBreaching",
+          // A period without a datapoint (the watch runs every 15 minutes, not on the period's
+          // edge) keeps the state: the alarm must not flap between pages.
+          treatMissingData: "ignore",
         }),
       );
     }

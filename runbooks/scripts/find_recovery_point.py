@@ -26,7 +26,9 @@ def find_recovery_point(events, context):
         token = page.get("NextToken")
         if not token:
             break
-    copies = [p for p in points if p.get("Status") == "COMPLETED" and p.get("SourceBackupVaultArn")]
+    # Filtered by the primary cluster's ARN, every recovery point here is a copy from the primary
+    # region (the mirror plan backs up this region's own cluster, another ARN).
+    copies = [p for p in points if p.get("Status") == "COMPLETED" and p.get("ResourceArn", events["SourceClusterArn"]) == events["SourceClusterArn"]]
     if not copies:
         raise Exception(
             "no completed cross-region copy of " + events["SourceClusterArn"] + " in vault "
@@ -36,7 +38,13 @@ def find_recovery_point(events, context):
     newest = max(copies, key=lambda p: (parse_time(p.get("CompletionDate") or p["CreationDate"]), parse_time(p["CreationDate"])))
     arn = newest["RecoveryPointArn"]
     rds = boto3.client("rds", region_name=region)
-    snapshot = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=arn)["DBClusterSnapshots"][0]
+    # AWS Backup's snapshots are of type "awsbackup"; asked without a type, RDS may not list one.
+    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=arn)["DBClusterSnapshots"]
+    if not found:
+        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=arn, SnapshotType="awsbackup")["DBClusterSnapshots"]
+    if not found:
+        raise Exception("recovery point " + arn + " is not a cluster snapshot RDS can describe")
+    snapshot = found[0]
     if snapshot.get("Status") != "available":
         raise Exception("the newest copy " + arn + " is " + str(snapshot.get("Status")) + ", not available")
     now = datetime.now(timezone.utc)

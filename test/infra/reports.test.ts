@@ -287,6 +287,7 @@ describe("drill results that page", () => {
         dimensions: { Drill: kind },
         threshold: 40,
         comparison_operator: "GreaterThanThreshold",
+        evaluation_periods: 3,
         treat_missing_data: "breaching",
         alarm_actions: [expect.stringContaining("alerts-secondary_topic_")],
       });
@@ -296,7 +297,7 @@ describe("drill results that page", () => {
           dimensions: { Drill: kind },
           threshold: 1,
           comparison_operator: "GreaterThanOrEqualToThreshold",
-          treat_missing_data: "notBreaching",
+          treat_missing_data: "ignore",
         },
       );
     }

@@ -229,9 +229,10 @@ describe("the restore drill's scripts", () => {
                 CreationDate: hoursAgo(50),
                 CompletionDate: hoursAgo(49),
               },
-              // Not a copy: backed up here (the mirror plan), not copied from the primary.
+              // Not a copy of the primary: this region's own cluster (the mirror plan).
               {
                 RecoveryPointArn: snapshotArn(9),
+                ResourceArn: "arn:aws:rds:us-west-2:123456789012:cluster:payments-db-usw2-dev",
                 Status: "COMPLETED",
                 CreationDate: hoursAgo(1),
                 CompletionDate: hoursAgo(1),
@@ -258,11 +259,15 @@ describe("the restore drill's scripts", () => {
             ],
           },
         ],
-        "rds.describe_db_cluster_snapshots": {
-          DBClusterSnapshots: [
-            { Status: "available", SnapshotCreateTime: hoursAgo(26), EngineVersion: "16.6" },
-          ],
-        },
+        // Asked without a type, RDS lists no AWS Backup snapshot; asked as "awsbackup", it does.
+        "rds.describe_db_cluster_snapshots": [
+          { DBClusterSnapshots: [] },
+          {
+            DBClusterSnapshots: [
+              { Status: "available", SnapshotCreateTime: hoursAgo(26), EngineVersion: "16.6" },
+            ],
+          },
+        ],
       });
       expect(result.error).toBeUndefined();
       expect(result.calls.map((c) => [c.call, c.args])).toEqual([
@@ -279,6 +284,10 @@ describe("the restore drill's scripts", () => {
           },
         ],
         ["rds.describe_db_cluster_snapshots", { DBClusterSnapshotIdentifier: snapshotArn(2) }],
+        [
+          "rds.describe_db_cluster_snapshots",
+          { DBClusterSnapshotIdentifier: snapshotArn(2), SnapshotType: "awsbackup" },
+        ],
       ]);
       expect(result.ok).toMatchObject({ SnapshotArn: snapshotArn(2), EngineVersion: "16.6" });
       expect(Number(result.ok!.SnapshotAgeSeconds)).toBeGreaterThanOrEqual(26 * 3600 - 60);

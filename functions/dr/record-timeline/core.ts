@@ -57,7 +57,11 @@ export async function recordTimeline(
   const eventId = completedEventId(request.failoverId, request.workflow);
   // Every attempt hands the report over (the writer stores it idempotently), so a retried step
   // still links one; a report that cannot be requested never holds up the timeline.
-  const report = await requestReport(state, { rtoSeconds, rpoEstimateMs }, deps);
+  const report = await requestReport(
+    state,
+    { rtoSeconds, rpoEstimateMs, rtoStartedAt: began },
+    deps,
+  );
   const outcome: RecordTimelineOutcome = { eventId, rtoSeconds, rpoEstimateMs, timeline, report };
 
   const ports = deps.ports(request.targetRegion, "critical");

@@ -10,6 +10,8 @@ export interface RunFigures {
   /** Measured RTO (RecordTimeline's); null for a halted run. */
   readonly rtoSeconds: number | null;
   readonly rpoEstimateMs: number | null;
+  /** When the RTO clock started: a resumed run counts from its first attempt's lock. */
+  readonly rtoStartedAt?: string;
 }
 
 /** A Lambda task's Cause is JSON with errorMessage; show just the message. */
@@ -126,6 +128,9 @@ export function workflowReport(
       reason: request.reason,
     },
     rtoSeconds: figures.rtoSeconds,
+    ...(figures.rtoStartedAt && figures.rtoStartedAt !== request.startedAt
+      ? { rtoStartedAt: figures.rtoStartedAt }
+      : {}),
     rpoSeconds: figures.rpoEstimateMs === null ? null : figures.rpoEstimateMs / 1000,
     rpoBasis: `the target cluster's replication lag (AuroraGlobalDBReplicationLag) when the run began: what an unplanned failover at that moment could lose${planned ? `; a ${request.workflow} waits until the secondary has caught up, so this run itself lost nothing` : ""}`,
     steps: reportSteps(state),
@@ -159,7 +164,7 @@ export function workflowReport(
 /** Hands the run's report to the writer; on failure, says why instead of a link. */
 export async function requestReport(
   state: WorkflowState,
-  figures: { rtoSeconds: number | null; rpoEstimateMs: number | null },
+  figures: RunFigures,
   deps: DrDeps,
   outcome: "completed" | "halted" = "completed",
 ): Promise<ReportLink> {

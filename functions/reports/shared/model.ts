@@ -174,7 +174,8 @@ export class InvalidReportError extends Error {
 }
 
 const KIND = /^[a-z][a-z0-9-]{1,31}$/;
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** Step Functions execution names ([A-Za-z0-9_-]) and SSM execution ids; no leading dot. */
+const RUN_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const STEP_STATUSES: readonly StepStatus[] = ["succeeded", "failed", "skipped", "warning"];
@@ -238,7 +239,7 @@ export function validateReportInput(raw: unknown): RunReportInput {
   if (!KIND.test(kind)) fail("kind", kind, "lowercase kebab-case, 2 to 32 characters");
   const runId = text("runId", r.runId)!;
   if (!RUN_ID.test(runId)) {
-    fail("runId", runId, "letters, digits and _ . : - (1 to 128, starting with a letter or digit)");
+    fail("runId", runId, "letters, digits and _ . : - (1 to 128, not starting with a dot)");
   }
   const groupId = text("groupId", r.groupId, true);
   const region = text("region", r.region)!;

@@ -101,7 +101,8 @@ export function timelineSvg(
 ): string {
   const t0 = Date.parse(startedAt);
   // The RTO, goal and target lines count from when the RTO clock started.
-  const offset = marks.rtoStartedAt ? Math.max(0, (Date.parse(marks.rtoStartedAt) - t0) / 1000) : 0;
+  // (Before the chart's start for a resumed run, whose clock started in an earlier execution.)
+  const offset = marks.rtoStartedAt ? (Date.parse(marks.rtoStartedAt) - t0) / 1000 : 0;
   const timed = steps.filter((s) => s.startedAt && s.endedAt);
   const lastEnd = Math.max(
     Date.parse(endedAt),
@@ -114,7 +115,7 @@ export function timelineSvg(
     ...[marks.targets?.rtoGoalSeconds, marks.targets?.rtoTargetSeconds]
       .filter((v): v is number => v !== undefined)
       .map((v) => v + offset)
-      .filter((v) => v <= actual * 1.5),
+      .filter((v) => v >= 0 && v <= actual * 1.5),
   );
   const label = 190;
   const width = 900;
@@ -177,7 +178,7 @@ export function timelineSvg(
   let previous = -Infinity;
   let level = 0;
   for (const mark of marksToDraw
-    .filter((m) => m.seconds <= span * 1.02)
+    .filter((m) => m.seconds >= 0 && m.seconds <= span * 1.02)
     .sort((a, b) => a.seconds - b.seconds)) {
     const at = x(mark.seconds);
     level = at - previous < 40 ? level + 1 : 0;
