@@ -3,9 +3,10 @@
 //
 // What "should" means here. A backup taken at T holds every payment committed before T. The
 // live database (the secondary cluster's reader, in the same region) still holds all of them:
-// payments are never deleted and their identity columns never change (the lifecycle trigger of
-// migration 001). So up to a cutoff the two must agree exactly: the number of payments and of
-// payment events, and, for the `windowHours` before the cutoff ("recent payments"), a checksum
+// payments are never deleted and their identity columns never change (the lifecycle triggers
+// of migrations 001 and 005). So up to a cutoff the two must agree exactly: the number of
+// payments and of payment events, and, for the `windowHours` before the cutoff ("recent
+// payments"), a checksum
 // of each payment's immutable columns in id order. The cutoff is the earlier of the snapshot's
 // time and the newest payment in the copy, less `settleMinutes`: a payment's created_at is
 // taken when its transaction starts, so one that started just before T may have committed
