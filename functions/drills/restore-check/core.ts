@@ -6,11 +6,10 @@
 // payments are never deleted and their identity columns never change (the lifecycle triggers
 // of migrations 001 and 005). So up to a cutoff the two must agree exactly: the number of
 // payments and of payment events, and, for the `windowHours` before the cutoff ("recent
-// payments"), a checksum
-// of each payment's immutable columns in id order. The cutoff is the earlier of the snapshot's
-// time and the newest payment in the copy, less `settleMinutes`: a payment's created_at is
-// taken when its transaction starts, so one that started just before T may have committed
-// after it. Pure: the databases are reached through `connect`.
+// payments"), a checksum of each payment's immutable columns in id order. The cutoff is the
+// earlier of the snapshot's time and the newest payment in the copy, less `settleMinutes`: a
+// payment's created_at is taken when its transaction starts, so one that started just before T
+// may have committed after it. Pure: the databases are reached through `connect`.
 import type { ReportCheck } from "../../reports/shared/model";
 
 export interface RestoreCheckEvent {
