@@ -1,5 +1,6 @@
 import type { ExecutionStatusChange } from "../../functions/reports/writer/core";
 import {
+  collapseLoops,
   handleWriterEvent,
   recordEndedExecution,
   workflowKind,
@@ -263,5 +264,37 @@ describe("a workflow run that ended without its own report", () => {
     expect(await recordEndedExecution(ended("RUNNING"), writer)).toEqual({
       ignored: "execution still RUNNING",
     });
+  });
+});
+
+describe("a poll loop in an execution history", () => {
+  it("is one step from its first entry to its last exit", () => {
+    const loop = ["10", "15", "19"].map((minute) => ({
+      name: "CheckPromotion",
+      startedAt: at(`${minute}:00`),
+      endedAt: at(`${minute}:01`),
+      status: "succeeded" as const,
+    }));
+    const steps = collapseLoops([
+      { name: "Promote", startedAt: at("09:00"), endedAt: at("09:30"), status: "succeeded" },
+      ...loop,
+      {
+        name: "CheckPromotion",
+        startedAt: at("20:00"),
+        endedAt: at("20:02"),
+        status: "failed",
+        detail: "States.Timeout",
+      },
+    ]);
+    expect(steps).toEqual([
+      { name: "Promote", startedAt: at("09:00"), endedAt: at("09:30"), status: "succeeded" },
+      {
+        name: "CheckPromotion",
+        startedAt: loop[0]!.startedAt,
+        endedAt: at("20:02"),
+        status: "failed",
+        detail: "4 times; States.Timeout",
+      },
+    ]);
   });
 });

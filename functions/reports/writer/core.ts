@@ -6,6 +6,7 @@ import type { Log } from "../../common/logger";
 import type {
   LedgerEntry,
   ReportLocation,
+  ReportStep,
   RunReport,
   RunReportInput,
   Targets,
@@ -239,15 +240,21 @@ export function reportFromHistory(
       ? `The ${kind} was refused before it changed anything (${last!.name}${why ? `: ${why}` : ""}).`
       : `The ${kind} failed${last ? ` in ${last.name}` : ""}${why ? ` (${why})` : ""} without writing its own report.`,
   };
-  const steps = states
-    .filter((s) => STEP_TYPES.has(s.type))
-    .map((s) => ({
-      name: s.name,
-      startedAt: s.enteredAt,
-      endedAt: s.exitedAt ?? endedAt,
-      status: s.error || !s.exitedAt ? ("failed" as const) : ("succeeded" as const),
-      ...(s.error ? { detail: s.error } : !s.exitedAt ? { detail: `ended ${detail.status}` } : {}),
-    }));
+  const steps = collapseLoops(
+    states
+      .filter((s) => STEP_TYPES.has(s.type))
+      .map((s) => ({
+        name: s.name,
+        startedAt: s.enteredAt,
+        endedAt: s.exitedAt ?? endedAt,
+        status: s.error || !s.exitedAt ? ("failed" as const) : ("succeeded" as const),
+        ...(s.error
+          ? { detail: s.error }
+          : !s.exitedAt
+            ? { detail: `ended ${detail.status}` }
+            : {}),
+      })),
+  );
   const timeline = (output.steps as Record<string, unknown> | undefined)?.RecordTimeline as
     { rtoSeconds?: number; rpoEstimateMs?: number | null } | undefined;
   return {
@@ -286,6 +293,33 @@ export function reportFromHistory(
       },
     ],
   };
+}
+
+/**
+ * A state entered again and again (a poll loop: CheckPromotion, WaitForPromotion) as one step,
+ * from its first entry to its last exit, failed if any entry failed: a 15-minute promotion
+ * would otherwise be 180 rows.
+ */
+export function collapseLoops(steps: readonly ReportStep[]): ReportStep[] {
+  const byName = new Map<string, { step: ReportStep; times: number }>();
+  for (const step of steps) {
+    const seen = byName.get(step.name);
+    if (!seen) {
+      byName.set(step.name, { step, times: 1 });
+      continue;
+    }
+    const failed = seen.step.status === "failed" || step.status === "failed";
+    seen.times += 1;
+    seen.step = {
+      ...seen.step,
+      endedAt: step.endedAt,
+      status: failed ? "failed" : step.status,
+      detail: [`${seen.times} times`, step.detail ?? (failed ? seen.step.detail : undefined)]
+        .filter(Boolean)
+        .join("; "),
+    };
+  }
+  return [...byName.values()].map((v) => v.step);
 }
 
 /** Routes one invocation: a report to write, or a workflow execution that ended. */
