@@ -38,6 +38,23 @@ describe("a failover drill run", () => {
       world.clock = holdStarted + 10 * 60_000;
       world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 35;
       const holdEnded = world.clock;
+      // The workflow engine stamps an execution's start with the real clock: hold that at the
+      // world's, which the hold moved ten minutes on, so the failback's RTO is its own.
+      jest.useFakeTimers({
+        now: world.clock,
+        doNotFake: [
+          "hrtime",
+          "nextTick",
+          "performance",
+          "queueMicrotask",
+          "setImmediate",
+          "clearImmediate",
+          "setInterval",
+          "clearInterval",
+          "setTimeout",
+          "clearTimeout",
+        ],
+      });
       const back = await runWorkflow(
         "failback",
         {
@@ -48,6 +65,7 @@ describe("a failover drill run", () => {
         },
         { world, executionName: `drill-${DRILL}-back` },
       );
+      jest.useRealTimers();
       expect(back.status).toBe("SUCCEEDED");
       const backEnded = world.clock;
 
@@ -129,6 +147,8 @@ describe("a failover drill run", () => {
       await writeReport(sent, world.reports.writer(WEST));
 
       const drill = world.reports.find("failover-drill", DRILL)!;
+      // Each run's RTO is its own: the failback's does not include the hold before it.
+      expect(back.output!.steps.RecordTimeline!.rtoSeconds).toBeLessThan(120);
       const switchover = world.reports.find("switchover", `drill-${DRILL}-out`)!;
       const failback = world.reports.find("failback", `drill-${DRILL}-back`)!;
       expect(drill.report).toMatchObject({
