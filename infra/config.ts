@@ -100,6 +100,19 @@ export interface DrillConfig {
   /** When the monthly drill runs (EventBridge schedule expression, UTC). */
   readonly schedule: string;
   readonly enabled: boolean;
+  /** When the monthly restore drill runs: offset from the failover drill. */
+  readonly restoreSchedule: string;
+  /** No successful drill of a kind in this many days pages. */
+  readonly maxAgeDays: number;
+  /** The restore drill's target for a restored, checked database (its RTO), seconds. */
+  readonly restoreRtoTargetSeconds: number;
+  /** The newest cross-region Aurora copy may be at most this old (the restore's RPO), hours. */
+  readonly restoreMaxBackupAgeHours: number;
+}
+
+export interface ReportsConfig {
+  /** Days reports and their ledger rows are kept (PCI DSS 10.5.1: at least 12 months). */
+  readonly retentionDays: number;
 }
 
 export interface StateBackendConfig {
@@ -127,6 +140,7 @@ export interface Config {
   readonly routing: RoutingConfig;
   readonly failover: FailoverConfig;
   readonly drills: DrillConfig;
+  readonly reports: ReportsConfig;
   /** Deploy AWS Config rules for DR readiness (needs a Config recorder in each region). */
   readonly readinessRules: boolean;
   /** Also deploy an EventBridge global endpoint over both buses (documented option). */
@@ -340,19 +354,44 @@ export function loadConfig(env: Env = process.env): Config {
     },
     routing: routingConfig(env),
     failover: failoverConfig(env),
-    drills: {
-      schedule: text(
-        env,
-        "DRILL_SCHEDULE",
-        "cron(0 15 ? * TUE#2 *)",
-        /^cron\([^()]+\)$/,
-        "an AWS cron expression such as cron(0 15 ? * TUE#2 *) (second Tuesday, 15:00 UTC)",
-      ),
-      enabled: bool(env, "DRILLS_ENABLED", true),
-    },
+    drills: drillConfig(env),
+    reports: { retentionDays: integer(env, "REPORT_RETENTION_DAYS", 400, 365, 3650) },
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     readinessRules: bool(env, "DR_READINESS_RULES", false),
     stateBackend: stateBackendConfig(env, secondary.region),
+  };
+}
+
+function drillConfig(env: Env): DrillConfig {
+  const cron = /^cron\([^()]+\)$/;
+  const schedule = text(
+    env,
+    "DRILL_SCHEDULE",
+    "cron(0 15 ? * TUE#2 *)",
+    cron,
+    "an AWS cron expression such as cron(0 15 ? * TUE#2 *) (second Tuesday, 15:00 UTC)",
+  );
+  const restoreSchedule = text(
+    env,
+    "RESTORE_DRILL_SCHEDULE",
+    "cron(0 15 ? * TUE#4 *)",
+    cron,
+    "an AWS cron expression such as cron(0 15 ? * TUE#4 *) (fourth Tuesday, 15:00 UTC)",
+  );
+  if (restoreSchedule === schedule) {
+    throw new ConfigError(
+      "RESTORE_DRILL_SCHEDULE",
+      restoreSchedule,
+      `a schedule other than DRILL_SCHEDULE (${schedule}): the restore drill reads the secondary while the failover drill moves it`,
+    );
+  }
+  return {
+    schedule,
+    enabled: bool(env, "DRILLS_ENABLED", true),
+    restoreSchedule,
+    maxAgeDays: integer(env, "DRILL_MAX_AGE_DAYS", 40, 1, 365),
+    restoreRtoTargetSeconds: integer(env, "RESTORE_RTO_TARGET_SECONDS", 7200, 600, 86400),
+    restoreMaxBackupAgeHours: integer(env, "RESTORE_MAX_BACKUP_AGE_HOURS", 48, 1, 840),
   };
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { DrError } from "../../functions/dr/shared/errors";
 import type { DrDeps } from "../../functions/dr/shared/deps";
+import { NO_REPORTS } from "../../functions/dr/shared/deps";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { awsDns, awsPorts } from "../../functions/dr/shared/aws/ports";
 import { fetchHttp } from "../../functions/dr/shared/http-client";
@@ -84,6 +85,7 @@ async function validate(
     ports: awsPorts(topology),
     dns: awsDns(),
     http: fetchHttp,
+    reports: NO_REPORTS,
     now: () => ctx.io.now(),
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     // The state machine runs in the target region; a target outside the topology is refused by

@@ -61,6 +61,41 @@ export const WRITER_HEARTBEAT = {
   healthField: "writerHeartbeatAt",
 } as const;
 
+/**
+ * Environment of the report functions (functions/reports/) and of the DR tasks that ask the
+ * writer for a report.
+ */
+export const REPORTS_ENV = {
+  /** The report writer's function name, identical in both regions. */
+  writerFunction: "REPORT_WRITER_FUNCTION",
+  /** This region's report bucket. */
+  bucket: "REPORT_BUCKET",
+  /** JSON `{ "<region>": "<bucket>" }` of both regions' report buckets. */
+  buckets: "REPORT_BUCKETS",
+  ledgerTable: "LEDGER_TABLE",
+  /** JSON of type TargetsByKind: the RTO and RPO targets each kind of run is held to. */
+  targets: "REPORT_TARGETS",
+  /** Days a report and its ledger row are kept. */
+  retentionDays: "REPORT_RETENTION_DAYS",
+  environmentSuffix: "ENVIRONMENT_SUFFIX",
+  /** Days without a successful drill after which the drill watch reports it overdue. */
+  maxDrillAgeDays: "DRILL_MAX_AGE_DAYS",
+} as const;
+
+/**
+ * The ledger global table: one item per run (`id` = `<kind>/<region>/<runId>`), every item
+ * also under the `by-time` index (`ledger` = "run", sorted by `endedAt`) for "the last N runs".
+ * Items expire at `expiresAt` (epoch seconds), with their reports.
+ */
+export const LEDGER = {
+  partitionKey: "id",
+  timeIndex: "by-time",
+  indexPartitionKey: "ledger",
+  indexPartition: "run",
+  indexSortKey: "endedAt",
+  ttlAttribute: "expiresAt",
+} as const;
+
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
 export const PARAMETERS = {
   /** The global writer endpoint; rewritten by the orchestrator after a detach-and-promote. */
@@ -235,6 +270,10 @@ export const METRICS = {
   rpoEstimate: "RpoEstimateMilliseconds",
   /** Total failover time, seconds. Dimension: Workflow. */
   rto: "RtoSeconds",
+  /** Days since a drill last passed (from the ledger). Dimension: Drill. */
+  drillOverdueDays: "DrillDaysSinceSuccess",
+  /** 1 when the newest drill of its kind failed, 0 otherwise. Dimension: Drill. */
+  drillFailing: "DrillFailing",
 } as const;
 
 /** What the DR functions know about one region, from `DR_TOPOLOGY`. */

@@ -10,7 +10,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { DR_ENV, METRICS } from "../../functions/common/contract";
+import { DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
@@ -108,6 +108,8 @@ export interface RegionalOrchestrationProps {
   readonly failover: FailoverConfig;
   /** rds.global_db_rpo of the deployed primary's cluster (DB_RPO_SECONDS). */
   readonly dbRpoSeconds: number;
+  /** Where the tasks send this region's run reports. */
+  readonly reports: { readonly writerFunctionName: string; readonly bucketName: string };
 }
 
 /**
@@ -161,6 +163,8 @@ export class RegionalOrchestration extends Construct {
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
           [DR_ENV.fenceSettleSeconds]: String(settle),
           [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
+          [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
+          [REPORTS_ENV.bucket]: props.reports.bucketName,
         },
         statements: [],
         role: props.role,

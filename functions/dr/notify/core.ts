@@ -5,10 +5,12 @@
 import { CONTROL } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
+import { requestReport } from "../shared/run-report";
 import type {
   DrRequest,
   ExecutionContext,
   NotifyResult,
+  ReportLink,
   StepTimes,
   Workflow,
   WorkflowState,
@@ -33,12 +35,25 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
   const region = deps.executionRegion;
   const ports = deps.ports(region, "critical");
   const request = event.state.request;
-  const { subject, message, error, cause } =
+  // A halted run's report is requested before the page, so the page can link it. A run that
+  // stopped before its input was validated gets one from its execution history instead.
+  const report =
+    event.outcome === "halted" && request
+      ? await requestReport(
+          event.state as WorkflowState,
+          { rtoSeconds: null, rpoEstimateMs: lagOf(event.state) },
+          deps,
+          "halted",
+        )
+      : undefined;
+  const composed =
     event.outcome === "completed" && request
       ? completedMessage(event, request as DrRequest, deps)
       : event.outcome === "slow" && request
         ? slowMessage(event, request as DrRequest, deps)
         : haltedMessage(event, deps);
+  const { subject, error, cause } = composed;
+  const message = withReport(composed.message, report ?? event.state.steps?.RecordTimeline?.report);
 
   if (event.outcome === "completed" && request) {
     const lock = await ports.control.getLock();
@@ -52,7 +67,22 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
     await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
   }
   deps.log.info("notification published", { subject, outcome: event.outcome });
-  return error ? { subject, published: true, error, cause } : { subject, published: true };
+  const result = { subject, published: true, ...(report ? { report } : {}) };
+  return error ? { ...result, error, cause } : result;
+}
+
+function lagOf(state: Partial<WorkflowState>): number | null {
+  const lag =
+    state.steps?.AcquireLock?.facts?.replicationLagMs ?? state.steps?.Preflight?.replicationLagMs;
+  return typeof lag === "number" ? lag : null;
+}
+
+/** The report's link (or why there is none) as the page's last line. */
+function withReport(message: string, report: ReportLink | undefined): string {
+  if (!report) return message;
+  return report.consoleUrl
+    ? `${message}\nReport: ${report.consoleUrl}`
+    : `${message}\nReport: not requested (${report.error ?? "unknown error"}); the writer builds one from the execution history when the run ends.`;
 }
 
 interface Composed {

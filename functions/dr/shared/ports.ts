@@ -4,6 +4,7 @@
 // machines see one vocabulary.
 
 import type { ActiveRegionItem } from "../../common/contract";
+import type { ReportLocation, RunReportInput } from "../../reports/shared/model";
 
 export interface GlobalClusterMember {
   readonly clusterArn: string;
@@ -212,6 +213,15 @@ export interface HttpPort {
       readonly timeoutMs: number;
     },
   ): Promise<HttpResponse>;
+}
+
+/**
+ * The report writer of the region the workflow runs in. `submit` hands it a run's report and
+ * returns where the report will be (its location is derived from the run, so the completion
+ * event and page can link it at once); the writer stores it moments later.
+ */
+export interface ReportsPort {
+  submit(report: RunReportInput): Promise<ReportLocation>;
 }
 
 /**

@@ -186,11 +186,20 @@ export interface TimelineEntry {
   readonly seconds: number;
 }
 
+/** Where a run's report is (or why it could not be requested). */
+export interface ReportLink {
+  /** s3:// URI of the HTML page; null when the report could not be requested. */
+  readonly uri: string | null;
+  readonly consoleUrl: string | null;
+  readonly error?: string;
+}
+
 export interface RecordTimelineResult extends StepTimes {
   readonly eventId: string;
   readonly rtoSeconds: number;
   readonly rpoEstimateMs: number | null;
   readonly timeline: readonly TimelineEntry[];
+  readonly report?: ReportLink;
 }
 
 export interface ReleaseLockResult extends StepTimes {
@@ -204,6 +213,8 @@ export interface NotifyResult extends StepTimes {
   /** For a page: the failed step's error name and cause, reported by the Halted state. */
   readonly error?: string;
   readonly cause?: string;
+  /** A page's report (the halted run's). */
+  readonly report?: ReportLink;
 }
 
 export interface Steps {

@@ -14,7 +14,7 @@
 import type { Random } from "./random";
 
 export type Service =
-  "rds" | "dynamodb" | "ssm" | "cloudwatch" | "events" | "sns" | "route53" | "api";
+  "rds" | "dynamodb" | "ssm" | "cloudwatch" | "events" | "sns" | "route53" | "api" | "lambda";
 
 export type Fault =
   | { readonly kind: "down"; readonly region: string; readonly from: number; readonly to: number }

@@ -23,6 +23,8 @@ import type {
   RegionPorts,
 } from "../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../functions/dr/shared/settings";
+import { reportLocation, validateReportInput } from "../../../functions/reports/shared/model";
+import type { ReportLocation, RunReportInput } from "../../../functions/reports/shared/model";
 import type { DrSettings } from "../../../functions/dr/shared/settings";
 import { deployedWritePath, fenceSettleSeconds } from "../../../infra/lib/fence-bound";
 import { AuroraGlobal } from "./aurora";
@@ -306,10 +308,23 @@ export class ChaosWorld {
       ports: (region, profile) => this.ports(inv, region, profile),
       dns: () => this.dns(inv),
       http: this.http(inv),
+      reports: { submit: (report) => this.submitReport(inv, report) },
       now: () => new Date(this.clock.now),
       log: { info: () => undefined, warn: () => undefined, error: () => undefined },
       executionRegion: inv.region,
     };
+  }
+
+  /** Run reports handed to each region's report writer (an async Lambda invoke in that region). */
+  readonly reports: RunReportInput[] = [];
+
+  private submitReport(inv: Invocation, report: RunReportInput): Promise<ReportLocation> {
+    return this.call(inv, inv.region, "lambda", "bestEffort", "lambda:Invoke report-writer", () => {
+      // The writer refuses a malformed report: the tasks must hand over one it accepts.
+      this.reports.push(validateReportInput(report));
+      const bucket = `payments-dr-reports-${inv.region}-chaos`;
+      return reportLocation(bucket, inv.region, report.kind, report.runId, report.startedAt);
+    });
   }
 
   private ports(inv: Invocation, region: string, profile: Profile): RegionPorts {

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-cloudwatch";
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import {
   DescribeDBClustersCommand,
   DescribeGlobalClustersCommand,
@@ -66,11 +67,13 @@ const cloudwatch = mockClient(CloudWatchClient);
 const events = mockClient(EventBridgeClient);
 const sns = mockClient(SNSClient);
 const route53 = mockClient(Route53Client);
+const lambda = mockClient(LambdaClient);
 
 let output: string[] = [];
 
 beforeEach(() => {
-  for (const mock of [rds, ddb, ssm, cloudwatch, events, sns, route53]) mock.reset();
+  for (const mock of [rds, ddb, ssm, cloudwatch, events, sns, route53, lambda]) mock.reset();
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   output = [];
   const capture = (chunk: unknown) => {
     output.push(String(chunk));
@@ -906,6 +909,59 @@ describe("RecordTimeline handler", () => {
     expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(await clientOf(events)).toEqual({ region: WEST, maxAttempts: 2 });
   });
+
+  it("queues the run's report with this region's writer and links it from the event", async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } });
+    ddb.on(UpdateCommand).resolves({});
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e" }] });
+    const result = await recordTimeline(state("switchover", fenced));
+    const invoke = lambda.commandCalls(InvokeCommand)[0]!.args[0].input;
+    expect(invoke).toMatchObject({
+      FunctionName: "payments-report-writer-test",
+      InvocationType: "Event",
+    });
+    const payload = JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array));
+    expect(payload).toMatchObject({
+      action: "write",
+      report: {
+        kind: "switchover",
+        runId: "run-1",
+        groupId: "run-1",
+        region: WEST,
+        outcome: "succeeded",
+        trigger: { kind: "drill", by: "the DR drill", reason: "drill" },
+      },
+    });
+    // One short attempt: queuing a report never holds up the run.
+    expect(await clientOf(lambda)).toEqual({ region: WEST, maxAttempts: 1 });
+    const link = {
+      uri: "s3://payments-dr-reports-usw2-test-x/reports/switchover/2026-01/run-1.html",
+      consoleUrl: expect.stringContaining("payments-dr-reports-usw2-test-x?region=us-west-2"),
+    };
+    expect(result.report).toEqual(link);
+    const detail = JSON.parse(
+      events.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!,
+    );
+    expect(detail.report).toEqual(link);
+  });
+
+  it("records the timeline even when the report cannot be queued, saying why", async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } });
+    ddb.on(UpdateCommand).resolves({});
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e" }] });
+    lambda.on(InvokeCommand).rejects(sdkError("TooManyRequestsException", 429));
+    const result = await recordTimeline(state("failover", fenced));
+    expect(result.report).toEqual({
+      uri: null,
+      consoleUrl: null,
+      error: expect.stringMatching(
+        /^TransientError: lambda:InvokeFunction payments-report-writer-test failed: TooManyRequestsException/,
+      ),
+    });
+    expect(events.commandCalls(PutEventsCommand)).toHaveLength(1);
+  });
 });
 
 describe("ReleaseLock handler", () => {
@@ -951,7 +1007,17 @@ describe("Notify and RequestApproval handlers", () => {
     expect(page).toMatchObject({
       error: "AccessDeniedError",
       cause: expect.stringContaining("Promote: denied"),
+      report: { uri: "s3://payments-dr-reports-usw2-test-x/reports/failover/2026-01/run-1.html" },
     });
+    const halted = JSON.parse(
+      new TextDecoder().decode(
+        lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array,
+      ),
+    );
+    expect(halted.report).toMatchObject({ outcome: "failed", rtoSeconds: null });
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message).toMatch(
+      /\nReport: https:\/\/us-west-2\.console\.aws\.amazon\.com\/s3\/object\/payments-dr-reports-usw2-test-x\?/,
+    );
     await requestApproval({ state: state(), taskToken: "tok'en", timeoutSeconds: 1800 });
     const publishes = sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
     expect(publishes.map((p) => p.TopicArn)).toEqual([

@@ -28,6 +28,7 @@ import type {
 } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
 import type { DrSettings } from "../../../../functions/dr/shared/settings";
+import { FakeReports } from "./fake-reports";
 
 export const EAST = "us-east-1";
 export const WEST = "us-west-2";
@@ -156,8 +157,12 @@ export class FakeWorld {
 
   clock: number;
 
+  /** Each region's report writer, with one ledger. */
+  readonly reports: FakeReports;
+
   constructor(readonly topology: DrTopology = TOPOLOGY) {
     this.clock = Date.now();
+    this.reports = new FakeReports(this);
     const east = topology.regions[EAST]!;
     const west = topology.regions[WEST]!;
     this.members.set(east.clusterArn, { isWriter: true });
@@ -338,6 +343,7 @@ export class FakeWorld {
       ports: this.ports,
       dns: this.dns,
       http: this.http,
+      reports: this.reports.port(executionRegion),
       now: this.now,
       log: silentLog,
       executionRegion,
