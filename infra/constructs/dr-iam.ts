@@ -14,6 +14,7 @@ import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
 import { drTaskFunctionNames } from "./orchestration";
+import { REPORT_FUNCTIONS } from "./reports";
 import type { RegionalEventBus } from "./events";
 import type { PlatformKey } from "./keys";
 import type { AlertTopic } from "./observability";
@@ -43,6 +44,15 @@ export interface DrIamProps {
    * role, with MFA. @default - the on-call role `payments-dr-oncall-<suffix>` of this account
    */
   readonly operatorPrincipalArns?: readonly string[];
+  /**
+   * The evidence on-call reads (report buckets, the ledger in each region, the dashboard's ledger
+   * widget). @default - none
+   */
+  readonly reports?: {
+    readonly bucketArns: string[];
+    readonly ledgerArns: string[];
+    readonly widgetFunctionArn: string;
+  };
 }
 
 type Key = "primary" | "secondary";
@@ -63,6 +73,7 @@ export function drResourceNames(naming: Naming) {
     stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
     functions: drTaskFunctionNames(naming),
     drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
+    reportWriter: naming.name("lambdaFunction", REPORT_FUNCTIONS.writer),
   };
 }
 
@@ -180,6 +191,18 @@ export class DrIam extends Construct {
           stateMachineKeyStatement("WorkflowKeys", a.keys, a.stateMachines),
           { sid: "Page", actions: ["sns:Publish"], resources: a.topics },
           kmsVia("TopicKeys", ["kms:GenerateDataKey", "kms:Decrypt"], a.keys, props, ["sns"]),
+          {
+            // runbooks/scripts/write_drill_report.py hands the drill's report to the writer of
+            // the region the drill runs in (synchronously), after reading its own execution.
+            sid: "WriteItsReport",
+            actions: ["lambda:InvokeFunction"],
+            resources: [a.reportWriterIn(region.region)],
+          },
+          {
+            sid: "ReadItsOwnExecution",
+            actions: ["ssm:GetAutomationExecution"],
+            resources: [`arn:aws:ssm:${region.region}:${accountId}:automation-execution/*`],
+          },
           { sid: "PeerRegionDrill", actions: ["sts:AssumeRole"], resources: [drillRoleArn(peer)] },
         ]),
       });
@@ -280,8 +303,8 @@ export class DrIam extends Construct {
    * allows, on the exact resources of both regions (a task running in one region reaches the
    * other region's replica, parameters and topic, best-effort or for a planned switchover).
    */
-  public taskStatements(task: DrTaskName): Statement[] {
-    return taskStatements(drTask(task).permissions, this.props);
+  public taskStatements(task: DrTaskName, region: string): Statement[] {
+    return taskStatements(drTask(task).permissions, this.props, region);
   }
 }
 
@@ -386,6 +409,11 @@ function arns(props: DrIamProps) {
     ),
     functionsIn: (region: string) =>
       names.functions.map((n) => `arn:aws:lambda:${region}:${accountId}:function:${n}`),
+    reportWriterIn: (region: string) =>
+      `arn:aws:lambda:${region}:${accountId}:function:${names.reportWriter}`,
+    reportWriters: both.map(
+      (r) => `arn:aws:lambda:${r.region}:${accountId}:function:${names.reportWriter}`,
+    ),
     controlTables: both.map(
       (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${props.controlTable.name}`,
     ),
@@ -419,7 +447,11 @@ const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
  * The action of each method is the one its adapter sends (PORT_ACTIONS, checked against the
  * adapters in test/functions/dr/permissions.test.ts); the resources are those of both regions.
  */
-export function taskStatements(permissions: TaskPermissions, props: DrIamProps): Statement[] {
+export function taskStatements(
+  permissions: TaskPermissions,
+  props: DrIamProps,
+  region: string,
+): Statement[] {
   const a = arns(props);
   const statements: Statement[] = [];
   const add = (
@@ -505,7 +537,9 @@ export function taskStatements(permissions: TaskPermissions, props: DrIamProps):
       [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRICS.namespace] }],
     );
   }
-  if (metrics.has("replicationLag") || metrics.has("probeResults")) {
+  if (
+    ["replicationLag", "probeResults", "replicationLagHistory"].some((m) => metrics.has(m as never))
+  ) {
     add("ReadMetrics", ["cloudwatch:GetMetricData"], ["*"]);
   }
   if ((permissions.events ?? []).includes("put")) {
@@ -517,6 +551,10 @@ export function taskStatements(permissions: TaskPermissions, props: DrIamProps):
     statements.push(
       kmsVia("TopicKey", ["kms:GenerateDataKey", "kms:Decrypt"], a.keys, props, ["sns"]),
     );
+  }
+  if ((permissions.reports ?? []).includes("submit")) {
+    // The report writer of the region the task runs in, invoked asynchronously.
+    add("WriteRunReport", ["lambda:InvokeFunction"], [a.reportWriterIn(region)]);
   }
   const dns = new Set(permissions.dns ?? []);
   if (dns.has("healthCheckStatus")) {
@@ -615,6 +653,51 @@ export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): 
           (k) => !SECURE_PARAMETERS.includes(k),
         ),
       ),
+    },
+    ...evidenceStatements(props),
+  ];
+}
+
+/** On-call reads the evidence: reports, the ledger (`npm run ledger`), the dashboard widget. */
+function evidenceStatements(props: DrIamProps): Statement[] {
+  const reports = props.reports;
+  if (!reports) return [];
+  const regions = [props.primary, props.secondary];
+  return [
+    {
+      sid: "ReadReports",
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: reports.bucketArns.map((arn) => `${arn}/reports/*`),
+    },
+    {
+      sid: "ListReports",
+      actions: ["s3:ListBucket", "s3:ListBucketVersions"],
+      resources: reports.bucketArns,
+    },
+    {
+      sid: "ReadLedger",
+      actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+      resources: reports.ledgerArns.flatMap((arn) => [arn, `${arn}/index/*`]),
+    },
+    {
+      sid: "ViewLedgerWidget",
+      actions: ["lambda:InvokeFunction"],
+      resources: [reports.widgetFunctionArn],
+    },
+    {
+      sid: "DecryptEvidence",
+      actions: ["kms:Decrypt"],
+      resources: regions.map((r) => r.key.arn),
+      condition: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: regions.flatMap((r) => [
+            `s3.${r.region}.amazonaws.com`,
+            `dynamodb.${r.region}.amazonaws.com`,
+          ]),
+        },
+      ],
     },
   ];
 }

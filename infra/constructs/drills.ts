@@ -17,6 +17,8 @@ export interface DrillRegion {
   /** The role the drill runs as (DrIam.drillRoles). */
   readonly drillRole: IamRole;
   readonly alertTopicArn: string;
+  /** The region's report writer, which stores each drill's report. */
+  readonly reportWriterFunctionName: string;
 }
 
 export interface DrillsProps {
@@ -57,6 +59,8 @@ export class Drills extends Construct {
           StateMachinePrefix: "payments-",
           AutomationRoleArn: region.drillRole.arn,
           AlertTopicArn: region.alertTopicArn,
+          DocumentRegion: region.region,
+          ReportWriterFunction: region.reportWriterFunctionName,
         }),
       });
     };

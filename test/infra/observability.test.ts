@@ -250,7 +250,12 @@ describe("DR IAM", () => {
 
   it("lets notify page and record, and nothing else: no database, DNS or parameter writes", () => {
     const actions = actionsOf(taskPolicy("secondary", "notify"));
-    expect(actions.filter((a) => /^(rds|route53|ssm|lambda|states):/.test(a))).toEqual([]);
+    expect(actions.filter((a) => /^(rds|route53|ssm|states):/.test(a))).toEqual([]);
+    // Its only Lambda call hands the run's report to this region's writer.
+    expect(
+      taskPolicy("secondary", "notify").find((s) => s.actions?.includes("lambda:InvokeFunction"))!
+        .resources,
+    ).toEqual([expect.stringMatching(/:us-west-2:.*:function:payments-report-writer-dev$/)]);
     expect(actions).toEqual(expect.arrayContaining(["sns:Publish", "dynamodb:UpdateItem"]));
   });
 
@@ -395,18 +400,19 @@ describe("DR IAM", () => {
       expect.arrayContaining(["states:StartExecution", "states:SendTaskSuccess"]),
     );
     const dataChanges = actions.filter((a) =>
-      /^(dynamodb:(Put|Update|Delete|BatchWrite)|rds:(Failover|Switchover|Remove|Modify|Delete)|ssm:(Put|Delete)|route53:Change)/.test(
+      /^(dynamodb:(Put|Update|Delete|BatchWrite)|rds:(Failover|Switchover|Remove|Modify|Delete)|ssm:(Put|Delete)|s3:(Put|Delete)|route53:Change)/.test(
         a,
       ),
     );
     expect(dataChanges).toEqual([]);
-    // Decrypting only through DynamoDB (the flag) or for the state machines, never SSM secrets.
+    // Decrypting only through DynamoDB or S3 (the flag, reports, the ledger) or for the state
+    // machines, never the SSM secrets.
     for (const s of statements.filter((x) => (x.actions ?? []).includes("kms:Decrypt"))) {
       expect(s.condition!.map((c) => c.variable)).toEqual([
         expect.stringMatching(/^kms:(ViaService|EncryptionContext:aws:states:stateMachineArn)$/),
       ]);
       if (s.condition![0]!.variable === "kms:ViaService") {
-        expect(s.condition![0]!.values.every((v) => v.startsWith("dynamodb."))).toBe(true);
+        expect(s.condition![0]!.values.every((v) => /^(s3|dynamodb)\./.test(v))).toBe(true);
       }
     }
     const trust = policyStatements(json, "dr-iam_operator-trust");

@@ -12,6 +12,8 @@ import type {
   MetricsPort,
   NotifierPort,
   ParametersPort,
+  ReplicaPort,
+  ReportsPort,
 } from "./ports";
 
 type Methods<P> = {
@@ -25,6 +27,8 @@ export type EventsCall = Methods<EventsPort>;
 export type NotifierCall = Methods<NotifierPort>;
 export type DnsCall = Methods<DnsPort>;
 export type ParametersCall = Methods<ParametersPort>;
+export type ReplicaCall = Methods<ReplicaPort>;
+export type ReportsCall = Methods<ReportsPort>;
 
 export type ParameterKey = keyof typeof PARAMETERS;
 
@@ -55,6 +59,10 @@ export interface TaskPermissions {
   readonly notifier?: readonly NotifierCall[];
   /** Route 53 (the hosted zone's failover records and the two health checks). */
   readonly dns?: readonly DnsCall[];
+  /** A region's writer heartbeat, read through its own /health (HTTPS): no AWS permission. */
+  readonly replica?: readonly ReplicaCall[];
+  /** The report writer of the region the task runs in (lambda:InvokeFunction). */
+  readonly reports?: readonly ReportsCall[];
   /** Plain HTTPS to the regions' payment APIs (Verify): no AWS permission. */
   readonly http?: boolean;
 }
@@ -91,6 +99,7 @@ export const PORT_ACTIONS = {
     put: ["cloudwatch:PutMetricData"],
     replicationLag: ["cloudwatch:GetMetricData"],
     probeResults: ["cloudwatch:GetMetricData"],
+    replicationLagHistory: ["cloudwatch:GetMetricData"],
   },
   events: { put: ["events:PutEvents"] },
   notifier: { publish: ["sns:Publish"] },
@@ -99,6 +108,9 @@ export const PORT_ACTIONS = {
     failoverRecords: ["route53:ListResourceRecordSets"],
     makePrimary: ["route53:ChangeResourceRecordSets"],
   },
+  // HTTPS to the region's own /health: nothing to authorize in IAM.
+  replica: { writerHeartbeat: [] },
+  reports: { submit: ["lambda:InvokeFunction"] },
 } as const satisfies {
   database: Record<DatabaseCall, readonly string[]>;
   control: Record<ControlCall, readonly string[]>;
@@ -107,6 +119,8 @@ export const PORT_ACTIONS = {
   events: Record<EventsCall, readonly string[]>;
   notifier: Record<NotifierCall, readonly string[]>;
   dns: Record<DnsCall, readonly string[]>;
+  replica: Record<ReplicaCall, readonly string[]>;
+  reports: Record<ReportsCall, readonly string[]>;
 };
 
 export type PortName = keyof typeof PORT_ACTIONS;
@@ -114,7 +128,16 @@ export type PortName = keyof typeof PORT_ACTIONS;
 /** The port methods a declaration allows, as `port.method` (parameters by read/write). */
 export function allowedCalls(permissions: TaskPermissions): Set<string> {
   const calls = new Set<string>();
-  for (const port of ["database", "control", "metrics", "events", "notifier", "dns"] as const) {
+  for (const port of [
+    "database",
+    "control",
+    "metrics",
+    "events",
+    "notifier",
+    "dns",
+    "replica",
+    "reports",
+  ] as const) {
     for (const method of permissions[port] ?? []) calls.add(`${port}.${method}`);
   }
   if ((permissions.parameters?.read ?? []).length > 0) calls.add("parameters.get");

@@ -14,6 +14,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +25,9 @@ import { SnsNotifier } from "../../../functions/dr/shared/aws/notifier";
 import { SsmParameters } from "../../../functions/dr/shared/aws/parameters";
 import { RdsDatabase } from "../../../functions/dr/shared/aws/rds";
 import { Route53Dns } from "../../../functions/dr/shared/aws/route53";
+import { HealthReplica } from "../../../functions/dr/shared/aws/replica";
+import { LambdaReports } from "../../../functions/dr/shared/aws/reports";
+import type { RunReportInput } from "../../../functions/reports/shared/model";
 import { AccessDeniedError } from "../../../functions/dr/shared/errors";
 import type { PortName, TaskPermissions } from "../../../functions/dr/shared/permissions";
 import {
@@ -132,6 +136,7 @@ const mocks = {
   events: mockClient(EventBridgeClient),
   sns: mockClient(SNSClient),
   route53: mockClient(Route53Client),
+  lambda: mockClient(LambdaClient),
 };
 
 /** lib-dynamodb's document commands are the item operations of DynamoDB. */
@@ -142,12 +147,19 @@ const DOCUMENT_COMMANDS: Record<string, string> = {
   DeleteCommand: "DeleteItem",
 };
 
+/**
+ * The few operations whose IAM action is not named after them (Service Authorization Reference:
+ * Lambda's Invoke operation is authorized as lambda:InvokeFunction).
+ */
+const ACTION_OF_OPERATION: Record<string, string> = { "lambda:Invoke": "lambda:InvokeFunction" };
+
 function actionsSent(): string[] {
   return Object.entries(mocks).flatMap(([service, mock]) =>
     mock.calls().map((call) => {
       const name = (call.args[0] as object).constructor.name;
       const operation = DOCUMENT_COMMANDS[name] ?? name.replace(/Command$/, "");
-      return `${service}:${operation}`;
+      const action = `${service}:${operation}`;
+      return ACTION_OF_OPERATION[action] ?? action;
     }),
   );
 }
@@ -213,6 +225,8 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
       ]),
     replicationLag: () =>
       new CloudWatchMetrics(new CloudWatchClient({})).replicationLag("c", new Date(0)),
+    replicationLagHistory: () =>
+      new CloudWatchMetrics(new CloudWatchClient({})).replicationLagHistory("c", new Date(0)),
     probeResults: () =>
       new CloudWatchMetrics(new CloudWatchClient({})).probeResults("r", new Date(0)),
   },
@@ -230,6 +244,22 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
     failoverRecords: () => new Route53Dns(new Route53Client({})).failoverRecords("Z", "api.x"),
     makePrimary: () =>
       new Route53Dns(new Route53Client({})).makePrimary("Z", "api.x", target, target),
+  },
+  replica: {
+    writerHeartbeat: () =>
+      new HealthReplica(
+        { request: () => Promise.resolve({ status: 200, body: {} }) },
+        "https://api",
+        1000,
+      ).writerHeartbeat(),
+  },
+  reports: {
+    submit: () =>
+      new LambdaReports(new LambdaClient({}), "writer", "bucket", WEST).submit({
+        kind: "failover",
+        runId: "run-1",
+        startedAt: "2026-01-01T00:00:00.000Z",
+      } as unknown as RunReportInput),
   },
 };
 
@@ -257,7 +287,6 @@ describe("the IAM actions of each port method", () => {
   it.each(cases)("maps %s.%s to exactly the actions its adapter sends", async (port, method) => {
     await CALLS[port][method]!().catch(() => undefined); // empty answers may not parse
     const sent = [...new Set(actionsSent())].sort();
-    expect(sent.length).toBeGreaterThan(0);
     expect(sent).toEqual(
       [...(PORT_ACTIONS[port] as Record<string, readonly string[]>)[method]!].sort(),
     );

@@ -80,12 +80,16 @@ export function withPermissions(
       get notifier() {
         return guarded(inner.notifier, "notifier", check("notifier"));
       },
+      get replica() {
+        return guarded(inner.replica, "replica", check("replica"));
+      },
     };
   };
   return {
     ...deps,
     ports,
     dns: () => guarded(deps.dns(), "dns", check("dns")),
+    reports: guarded(deps.reports, "reports", check("reports")),
     http: permissions.http
       ? deps.http
       : guarded(deps.http, "http", (method) => {
