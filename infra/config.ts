@@ -25,6 +25,12 @@ export interface RegionConfig {
   readonly vpcCidr: string;
 }
 
+export interface AuditLogRetention {
+  readonly apiAccessDays: number;
+  readonly flowLogDays: number;
+  readonly workflowDays: number;
+}
+
 export interface DatabaseConfig {
   readonly engineVersion: string;
   readonly secondaryEngineVersion: string;
@@ -133,7 +139,13 @@ export interface Config {
   readonly domainName?: string;
   /** Email subscribed to the alert topics. @default - topics without a subscription */
   readonly alertEmail?: string;
+  /** Retention of the other log groups (function logs, database logs). */
   readonly logRetentionDays: number;
+  /**
+   * Retention of the audit-trail log classes PCI DSS 10.5.1 asks to keep at least 12 months:
+   * API access logs, VPC flow logs, state machine (workflow) logs.
+   */
+  readonly auditLogRetention: AuditLogRetention;
   readonly database: DatabaseConfig;
   readonly backup: BackupConfig;
   readonly payments: PaymentsConfig;
@@ -340,6 +352,11 @@ export function loadConfig(env: Env = process.env): Config {
     domainName,
     alertEmail,
     logRetentionDays: oneOf(env, "LOG_RETENTION_DAYS", 30, LOG_RETENTION_DAYS),
+    auditLogRetention: {
+      apiAccessDays: auditRetention(env, "API_ACCESS_LOG_RETENTION_DAYS"),
+      flowLogDays: auditRetention(env, "FLOW_LOG_RETENTION_DAYS"),
+      workflowDays: auditRetention(env, "WORKFLOW_LOG_RETENTION_DAYS"),
+    },
     database: databaseConfig(env),
     backup: {
       scheduleCron: text(
@@ -367,6 +384,23 @@ export function loadConfig(env: Env = process.env): Config {
     stateBackend: stateBackendConfig(env, secondary.region),
     operatorPrincipalArns: operatorPrincipals(env),
   };
+}
+
+/** Audit-trail retentions CloudWatch Logs accepts that keep at least a year (PCI DSS 10.5.1). */
+export const AUDIT_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS.filter((d) => d >= 365);
+
+function auditRetention(env: Env, name: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return 365;
+  const found = AUDIT_LOG_RETENTION_DAYS.find((d) => String(d) === raw);
+  if (found === undefined) {
+    throw new ConfigError(
+      name,
+      raw,
+      `one of ${AUDIT_LOG_RETENTION_DAYS.join(", ")} (CloudWatch Logs values of at least a year: PCI DSS 10.5.1 keeps audit logs 12 months)`,
+    );
+  }
+  return found;
 }
 
 const PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/*-]{1,512}$/;

@@ -101,6 +101,8 @@ export interface RegionalOrchestrationProps {
   readonly region: string;
   readonly key: PlatformKey;
   readonly logRetentionDays: number;
+  /** Retention of the state machines' execution logs (an audit trail: PCI DSS 10.5.1). */
+  readonly workflowLogRetentionDays: number;
   /** The role of this region's state machines (from DrIam): invoke their tasks only. */
   readonly workflowRole: IamRole;
   /** Its policy: the workflows are created after it (Step Functions checks log permissions). */
@@ -180,7 +182,7 @@ export class RegionalOrchestration extends Construct {
       const logs = new CloudwatchLogGroup(this, `workflow-${workflow}-logs`, {
         provider,
         name: `/aws/vendedlogs/states/${naming.name("stateMachine", workflow, region)}`,
-        retentionInDays: props.logRetentionDays,
+        retentionInDays: props.workflowLogRetentionDays,
         kmsKeyId: key.arn,
         dependsOn: [key.policy],
       });

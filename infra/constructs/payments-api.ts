@@ -156,6 +156,8 @@ export interface PaymentsApiProps {
   readonly network: Network;
   readonly payments: PaymentsConfig;
   readonly logRetentionDays: number;
+  /** Retention of the API access logs (an audit trail: PCI DSS 10.5.1). */
+  readonly accessLogRetentionDays: number;
   /** The global tables (identical names in both regions). */
   readonly tables: GlobalTables;
   /** This region's event bus. */
@@ -294,7 +296,7 @@ export class PaymentsApi extends Construct {
     const accessLogs = new CloudwatchLogGroup(this, "access-logs", {
       provider,
       name: `/payments-dr/${naming.suffix}/api-access/${region}`,
-      retentionInDays: props.logRetentionDays,
+      retentionInDays: props.accessLogRetentionDays,
       kmsKeyId: key.arn,
       dependsOn: [key.policy],
     });

@@ -293,6 +293,7 @@ export class PaymentsDrStack extends TerraformStack {
         region: parts(role).config.region,
         key: parts(role).key,
         logRetentionDays: config.logRetentionDays,
+        workflowLogRetentionDays: config.auditLogRetention.workflowDays,
         workflowRole: this.drIam.workflowRoles[role],
         workflowPolicy: this.drIam.workflowPolicies[role],
         taskStatements: (task) => this.drIam.taskStatements(task, parts(role).config.region),
@@ -405,7 +406,7 @@ export class PaymentsDrStack extends TerraformStack {
       region,
       peerCidr: peer.vpcCidr,
       key,
-      logRetentionDays: config.logRetentionDays,
+      logRetentionDays: config.auditLogRetention.flowLogDays,
       natGateways: config.natGateways,
     });
     const bus = new RegionalEventBus(this, `events-${region.role}`, {
@@ -433,6 +434,7 @@ export class PaymentsDrStack extends TerraformStack {
       network: parts.network,
       payments: config.payments,
       logRetentionDays: config.logRetentionDays,
+      accessLogRetentionDays: config.auditLogRetention.apiAccessDays,
       tables: this.tables,
       bus: parts.bus,
       zone: this.zone,

@@ -138,4 +138,31 @@ describe("config", () => {
     expect(error.received).toBe(arn);
     expect(error.message).toContain("IAM role or user ARNs");
   });
+
+  it("keeps the audit-trail log classes a year by default, each configurable", () => {
+    expect(loadConfig({}).auditLogRetention).toEqual({
+      apiAccessDays: 365,
+      flowLogDays: 365,
+      workflowDays: 365,
+    });
+    expect(
+      loadConfig({
+        API_ACCESS_LOG_RETENTION_DAYS: "731",
+        FLOW_LOG_RETENTION_DAYS: "400",
+        WORKFLOW_LOG_RETENTION_DAYS: "3653",
+      }).auditLogRetention,
+    ).toEqual({ apiAccessDays: 731, flowLogDays: 400, workflowDays: 3653 });
+  });
+
+  it.each([
+    ["API_ACCESS_LOG_RETENTION_DAYS", "30"],
+    ["FLOW_LOG_RETENTION_DAYS", "364"],
+    ["WORKFLOW_LOG_RETENTION_DAYS", "forever"],
+  ])("rejects %s=%s, naming PCI DSS 10.5.1 and the allowed values", (variable, value) => {
+    const error = errorOf({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.received).toBe(value);
+    expect(error.message).toContain("365, 400, 545");
+    expect(error.message).toContain("PCI DSS 10.5.1");
+  });
 });

@@ -408,3 +408,25 @@ describe("RTO and RPO budget", () => {
     expect(withinTargets(computeBudget(synth(env).json, "s", loadConfig(env)))).toBe(false);
   });
 });
+
+describe("audit-trail log retention", () => {
+  // PCI DSS 10.5.1: retain audit log history for at least 12 months.
+  it("keeps the workflow and API access logs a year by default, as configured otherwise", () => {
+    const groups = (json: ReturnType<typeof synth>["json"], fragment: string) =>
+      resourceList(json, "aws_cloudwatch_log_group")
+        .filter((g) => String(g.name).includes(fragment))
+        .map((g) => g.retention_in_days);
+    const { json } = synth();
+    expect(groups(json, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(365));
+    expect(groups(json, "/api-access/")).toEqual([365, 365]);
+    expect(groups(json, "/aws/lambda/payments-dr-fence-")).toEqual([30, 30]);
+    const { json: custom } = synth({
+      WORKFLOW_LOG_RETENTION_DAYS: "731",
+      API_ACCESS_LOG_RETENTION_DAYS: "400",
+      LOG_RETENTION_DAYS: "90",
+    });
+    expect(groups(custom, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(731));
+    expect(groups(custom, "/api-access/")).toEqual([400, 400]);
+    expect(groups(custom, "/aws/lambda/payments-dr-fence-")).toEqual([90, 90]);
+  });
+});
