@@ -96,6 +96,13 @@ export const LEDGER = {
   ttlAttribute: "expiresAt",
 } as const;
 
+/**
+ * The PostgreSQL role the payment path connects as (migration 011 creates it; the migrate function
+ * alone uses the master user). It authenticates with IAM database authentication, so the infra
+ * grants `rds-db:connect` on `dbuser:<cluster resource id>/` + this name, case and all.
+ */
+export const DATABASE_APP_USER = "payments_app";
+
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
 export const PARAMETERS = {
   /** The global writer endpoint; rewritten by the orchestrator after a detach-and-promote. */

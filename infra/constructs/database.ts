@@ -238,6 +238,10 @@ export class GlobalDatabase extends Construct {
       vpcSecurityGroupIds: [network.databaseSecurityGroup.id],
       dbClusterParameterGroupName: parameterGroup.name,
       storageEncrypted: true,
+      // The payment path connects as payments_app with IAM database authentication (no password
+      // of its own); the master password is for the migrate function alone.
+      // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.Enabling.html
+      iamDatabaseAuthenticationEnabled: true,
       // Explicit on both; AWS rejects an encrypted cross-Region secondary without it.
       kmsKeyId: options.storageKeyArn,
       backupRetentionPeriod: database.backupRetentionDays,

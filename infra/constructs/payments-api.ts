@@ -15,7 +15,13 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
+import type { RdsCluster } from "@cdktf/provider-aws/lib/rds-cluster";
+import {
+  DATABASE_APP_USER,
+  METRICS,
+  PARAMETERS,
+  PAYMENTS_ENV,
+} from "../../functions/common/contract";
 import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import type { PaymentsConfig } from "../config";
@@ -167,6 +173,12 @@ export interface PaymentsApiProps {
    * @default - no custom domain: clients use the execute-api URL
    */
   readonly zone?: PublicZone;
+  /**
+   * Both regional clusters of the global database: the payment functions connect as the
+   * application role to whichever is the writer (the global writer endpoint), and /health to its
+   * own region's, so each may `rds-db:connect` to both, as that one user only.
+   */
+  readonly databaseClusters: readonly { readonly region: string; readonly cluster: RdsCluster }[];
 }
 
 /**
@@ -219,6 +231,34 @@ export class PaymentsApi extends Construct {
         ],
       },
     ];
+    // The payment path reads only what it needs: never the master password (db/password), which
+    // is the migrate function's alone, and no parameter it does not use.
+    const appParameterArn = (name: string) =>
+      `arn:aws:ssm:${region}:${account}:parameter${naming.parameterPrefix}/${name}`;
+    // What baseRuntime (functions/payments/shared/runtime.ts) loads for each kind of function.
+    const appParameters = (...extra: string[]): Statement[] => [
+      {
+        sid: "ReadOwnParameters",
+        actions: ["ssm:GetParameters"],
+        resources: [PARAMETERS.writerEndpoint, PARAMETERS.databaseName, ...extra].map(
+          appParameterArn,
+        ),
+      },
+      readParameters[1]!,
+    ];
+    // IAM database authentication as the application role, on the exact dbuser ARN of each
+    // cluster: arn:aws:rds-db:<region>:<account>:dbuser:<cluster resource id>/<db user>
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+    const connect: Statement = {
+      sid: "ConnectAsApplicationRole",
+      actions: ["rds-db:connect"],
+      resources: props.databaseClusters.map(
+        ({ region: clusterRegion, cluster }) =>
+          `arn:aws:rds-db:${clusterRegion}:${account}:dbuser:${cluster.clusterResourceId}/${DATABASE_APP_USER}`,
+      ),
+    };
+    const api = [...appParameters(PARAMETERS.apiKeys), connect];
+    const job = [...appParameters(), connect];
     const readFlag: Statement = {
       sid: "ReadFencingFlag",
       actions: ["dynamodb:GetItem"],
@@ -251,7 +291,7 @@ export class PaymentsApi extends Construct {
       ],
       resources: [tableArn(props.tables.idempotency.name)],
     };
-    const write = [...readParameters, readFlag, tableKey, publish, idempotency];
+    const write = [...api, readFlag, tableKey, publish, idempotency];
     // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
     const permissions: Record<Access, Statement[]> = {
       authorize: [
@@ -263,10 +303,11 @@ export class PaymentsApi extends Construct {
         },
       ],
       write,
-      read: [...readParameters],
-      health: [...readParameters, readFlag, tableKey],
-      relay: [...readParameters, readFlag, tableKey, publish],
-      expire: [...readParameters, readFlag, tableKey, publish],
+      read: api,
+      health: [...appParameters(PARAMETERS.readerEndpoint), connect, readFlag, tableKey],
+      relay: [...job, readFlag, tableKey, publish],
+      expire: [...job, readFlag, tableKey, publish],
+      // The master user, through its SSM password: no rds-db:connect.
       migrate: [...readParameters],
     };
 

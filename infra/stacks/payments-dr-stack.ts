@@ -438,6 +438,10 @@ export class PaymentsDrStack extends TerraformStack {
       tables: this.tables,
       bus: parts.bus,
       zone: this.zone,
+      databaseClusters: [
+        { region: config.primary.region, cluster: this.database.primary.cluster },
+        { region: config.secondary.region, cluster: this.database.secondary.cluster },
+      ],
     });
   }
 

@@ -381,10 +381,46 @@ describe("payment function permissions", () => {
         ),
         expect.stringMatching(/^events:PutEvents .*events-primary_bus/),
         expect.stringMatching(
-          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/\*$/,
+          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys$/,
         ),
       ]),
     );
+  });
+
+  // Issue 14: the payment path connects as the application role with IAM database
+  // authentication (rds-db:connect on the exact dbuser ARN of each cluster,
+  // UsingWithRDS.IAMDBAuth.IAMPolicy); only the migrate function may read the master password.
+  it("lets every payment function but migrate connect as payments_app on both clusters, and only migrate read db/password", () => {
+    const clusters = resourceList(json, "aws_rds_cluster");
+    expect(clusters).toHaveLength(2);
+    for (const cluster of clusters) expect(cluster.iam_database_authentication_enabled).toBe(true);
+    for (const fn of PAYMENT_FUNCTIONS) {
+      const statements = policyStatements(json, `payments-primary_${fn.source}_permissions`);
+      const connect = statements.filter((s) => s.actions?.some((a) => a.startsWith("rds-db:")));
+      const parameterResources = statements
+        .filter((s) => s.actions?.some((a) => a.startsWith("ssm:")))
+        .flatMap((s) => s.resources ?? []);
+      if (fn.source === "migrate") {
+        expect(connect).toEqual([]);
+        expect(parameterResources).toEqual([
+          expect.stringMatching(/parameter\/payments\/dev\/\*$/),
+        ]);
+        continue;
+      }
+      expect(connect).toHaveLength(1);
+      expect(connect[0]!.actions).toEqual(["rds-db:connect"]);
+      expect(connect[0]!.resources).toEqual([
+        expect.stringMatching(
+          /^arn:aws:rds-db:us-east-1:\$\{.*\}:dbuser:\$\{aws_rds_cluster\.database_primary-cluster.*\.cluster_resource_id\}\/payments_app$/,
+        ),
+        expect.stringMatching(
+          /^arn:aws:rds-db:us-west-2:\$\{.*\}:dbuser:\$\{aws_rds_cluster\.database_secondary-cluster.*\.cluster_resource_id\}\/payments_app$/,
+        ),
+      ]);
+      for (const arn of parameterResources) {
+        expect(arn).not.toMatch(/db\/(password|username)$|\*$/);
+      }
+    }
   });
 
   it("gives the expiry job the flag and the bus, and no idempotency or sessions table", () => {

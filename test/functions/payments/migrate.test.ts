@@ -20,7 +20,7 @@ let handler: (
 
 beforeAll(async () => {
   empty = await createTestDatabase({ migrated: false });
-  setHandlerEnvironment(empty.url);
+  setHandlerEnvironment(empty.adminUrl); // the migrate function connects as the master user
   ({ handler } = await import("../../../functions/payments/migrate/handler"));
 });
 
@@ -102,7 +102,7 @@ describe("migrator", () => {
 
   it("applies each migration once when two migrators race", async () => {
     const fresh = await createTestDatabase({ migrated: false });
-    const second = new Client({ connectionString: fresh.url });
+    const second = new Client({ connectionString: fresh.adminUrl });
     await second.connect();
     try {
       const results = await Promise.all([

@@ -77,7 +77,8 @@ beforeAll(async () => {
   expect(result.applied).toEqual(["005_merchant_api.sql"]);
   store = new PostgresPaymentStore(
     new Database({
-      settings: async () => ({ kind: "url", connectionString: db.url }),
+      // As the superuser: this database stops at 005, before 011 grants the application role.
+      settings: async () => ({ kind: "url", connectionString: db.adminUrl }),
       applicationName: "test",
     }),
   );

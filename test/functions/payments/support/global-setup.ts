@@ -4,6 +4,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
+import { DATABASE_APP_USER } from "../../../../functions/common/contract";
 import { loadMigrations, migrate } from "../../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../../scripts/migrate";
 import { startEmbeddedPostgres } from "./embedded-postgres";
@@ -12,6 +13,11 @@ import type { EmbeddedServer } from "./embedded-postgres";
 export const ADMIN_URL_ENV = "PAYMENTS_TEST_ADMIN_URL";
 /** A migrated database test files copy (CREATE DATABASE ... TEMPLATE): faster than migrating. */
 export const TEMPLATE_DB_ENV = "PAYMENTS_TEST_TEMPLATE_DB";
+/**
+ * The application role's password on the test server. On Aurora payments_app has none (IAM
+ * authentication); here the tests give it one so handlers connect as it, as they do in AWS.
+ */
+export const APP_ROLE_PASSWORD = "payments-app-test";
 
 const TEST_ROOT = join(__dirname, "..", "..");
 const DATABASE_TEST_DIRS = ["payments", "drills"].map((dir) => join(TEST_ROOT, dir));
@@ -57,6 +63,7 @@ async function createTemplate(adminUrl: string): Promise<string> {
   await template.connect();
   try {
     await migrate(template, loadMigrations(readMigrationFiles()));
+    await template.query(`ALTER ROLE ${DATABASE_APP_USER} PASSWORD '${APP_ROLE_PASSWORD}'`);
   } finally {
     await template.end();
   }
