@@ -1,5 +1,9 @@
 import { replicationPattern } from "../../infra/constructs/events";
-import { PAYMENT_FUNCTIONS } from "../../infra/constructs/payments-api";
+import {
+  AUTHORIZER_CACHE_SECONDS,
+  PAYMENT_FUNCTIONS,
+  UNAUTHENTICATED_THROTTLE,
+} from "../../infra/constructs/payments-api";
 import { matches } from "./event-pattern";
 import {
   FULL_ENV,
@@ -440,5 +444,109 @@ describe("payment function permissions", () => {
     ]);
     expect(relay).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
     expect(actionsOf("capture").some((a) => a.includes("sessions"))).toBe(false);
+  });
+});
+
+// Issue 14: a cached Lambda REQUEST authorizer (payload 2.0, simple responses, keyed on x-api-key)
+// on every payment route, and a throttle of its own on the unauthenticated route.
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+describe("API authorizer and route throttles", () => {
+  const { json } = synth(FULL_ENV);
+
+  it("puts the cached REQUEST authorizer on every route but /health, in both regions", () => {
+    const authorizers = resourceList(json, "aws_apigatewayv2_authorizer");
+    expect(authorizers).toHaveLength(2);
+    for (const authorizer of authorizers) {
+      expect(authorizer).toMatchObject({
+        authorizer_type: "REQUEST",
+        authorizer_payload_format_version: "2.0",
+        enable_simple_responses: true,
+        identity_sources: ["$request.header.x-api-key"],
+        authorizer_result_ttl_in_seconds: AUTHORIZER_CACHE_SECONDS,
+      });
+      expect(authorizer.authorizer_uri).toMatch(
+        /aws_lambda_function\.payments-(primary|secondary)_authorizer_.*invoke_arn/,
+      );
+    }
+    expect(AUTHORIZER_CACHE_SECONDS).toBeGreaterThan(0);
+    expect(AUTHORIZER_CACHE_SECONDS).toBeLessThanOrEqual(300);
+    const routes = resourceList(json, "aws_apigatewayv2_route");
+    expect(routes).toHaveLength(ROUTES.length * 2);
+    for (const route of routes) {
+      if (route.route_key === "GET /health") {
+        expect(route.authorization_type).toBeUndefined();
+        expect(route.authorizer_id).toBeUndefined();
+      } else {
+        expect(route.authorization_type).toBe("CUSTOM");
+        expect(route.authorizer_id).toMatch(
+          /aws_apigatewayv2_authorizer\.payments-(primary|secondary)_api-authorizer_.*\.id/,
+        );
+      }
+    }
+  });
+
+  it("runs the authorizer small, outside the VPC, with its own role, log group and only the key store", () => {
+    const fns = resourceList(json, "aws_lambda_function").filter((f) =>
+      String(f.function_name).startsWith("payments-authorizer-"),
+    );
+    expect(fns).toHaveLength(2);
+    for (const fn of fns) {
+      expect(fn.vpc_config).toBeUndefined();
+      expect(fn.memory_size).toBeLessThanOrEqual(256);
+      expect(fn.role).toMatch(/authorizer/);
+    }
+    const groups = resourceList(json, "aws_cloudwatch_log_group").filter((g) =>
+      String(g.name).includes("payments-authorizer-"),
+    );
+    expect(groups).toHaveLength(2);
+    for (const group of groups) expect(group.retention_in_days).toBeGreaterThan(0);
+    const statements = policyStatements(json, "payments-primary_authorizer_permissions");
+    const ssm = statements.filter((s) => s.actions?.some((a) => a.startsWith("ssm:")));
+    expect(ssm.flatMap((s) => s.actions)).toEqual(["ssm:GetParameters"]);
+    expect(ssm.flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(/:parameter\/payments\/dev\/api\/keys$/),
+    ]);
+    expect(
+      statements.some((s) =>
+        s.actions?.some((a) => a.startsWith("rds-db:") || a.startsWith("dynamodb:")),
+      ),
+    ).toBe(false);
+    const permissions = resourceList(json, "aws_lambda_permission").filter((p) =>
+      String(p.function_name).includes("authorizer"),
+    );
+    expect(permissions).toHaveLength(2);
+    for (const p of permissions) {
+      expect(p.principal).toBe("apigateway.amazonaws.com");
+      expect(p.source_arn).toMatch(
+        /execution_arn\}\/authorizers\/\$\{aws_apigatewayv2_authorizer\./,
+      );
+    }
+  });
+
+  it("throttles /health on its own, below the payment routes, after the route exists", () => {
+    const stages = resourceList(json, "aws_apigatewayv2_stage");
+    expect(stages).toHaveLength(2);
+    for (const stage of stages) {
+      const defaults = stage.default_route_settings as {
+        throttling_rate_limit: number;
+        throttling_burst_limit: number;
+      };
+      expect(stage.route_settings).toEqual([
+        expect.objectContaining({
+          route_key: "GET /health",
+          throttling_rate_limit: UNAUTHENTICATED_THROTTLE.ratePerSecond,
+          throttling_burst_limit: UNAUTHENTICATED_THROTTLE.burst,
+        }),
+      ]);
+      expect(UNAUTHENTICATED_THROTTLE.ratePerSecond).toBeLessThan(defaults.throttling_rate_limit);
+      expect(stage.depends_on).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            /^aws_apigatewayv2_route\.payments-(primary|secondary)_health-route_/,
+          ),
+        ]),
+      );
+    }
   });
 });

@@ -19,7 +19,7 @@ import {
 import { Database } from "./database";
 import type { DatabaseSettings } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
-import { ParametersUnavailableError } from "./errors";
+import { ParametersUnavailableError, UnauthorizedError } from "./errors";
 import { describeError, errorResponse, header, internalError } from "./http-api";
 import type { HttpRequest, HttpResponse } from "./http-api";
 import { countMetric, flushMetrics, logger } from "./observability";
@@ -203,7 +203,17 @@ export function fromApiGateway(event: APIGatewayProxyEventV2, context?: Context)
     pathParameters: event.pathParameters,
     query: event.queryStringParameters,
     requestId: event.requestContext?.requestId || context?.awsRequestId || "unknown",
+    authorizerMerchantId: authorizerMerchant(event),
   };
+}
+
+/** requestContext.authorizer.lambda.merchantId, set by functions/payments/authorizer. */
+function authorizerMerchant(event: APIGatewayProxyEventV2): string | undefined {
+  const authorizer = (
+    event.requestContext as { authorizer?: { lambda?: { merchantId?: unknown } } }
+  )?.authorizer;
+  const merchantId = authorizer?.lambda?.merchantId;
+  return typeof merchantId === "string" ? merchantId : undefined;
 }
 
 const METRIC_OF_CODE: Record<string, string> = {
@@ -277,7 +287,14 @@ export function apiHandler(
   work: (request: ApiRequest, context: Context) => Promise<HttpResponse>,
 ): ApiHandler {
   return handle(async (request, context) => {
+    // Defence in depth: the authorizer already refused a bad key before this 1 GB VPC function
+    // ran, but the handler verifies the key again (microseconds, same cached key store), so a
+    // route deployed without the authorizer still refuses, and a key revoked while the
+    // authorizer's result is cached (its TTL) is refused within this function's parameter cache.
     const merchantId = await runtime.apiKeys.verify(header(request, "x-api-key"));
+    if (request.authorizerMerchantId !== undefined && request.authorizerMerchantId !== merchantId) {
+      throw new UnauthorizedError();
+    }
     logger.appendKeys({ merchantId });
     return work({ ...request, merchantId }, context);
   });
