@@ -408,16 +408,26 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
     const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
     if (earlier) return replay(earlier, input.requestHash);
 
+    // Lock first, then read the captures and refunds in a statement of their own. In READ
+    // COMMITTED a FOR UPDATE that waited re-reads only the locked row (EvalPlanQual); anything
+    // else in the same statement, such as the operations, would keep the snapshot taken before
+    // the wait, so a racing capture would be answered (and recorded) with a stale list and the
+    // per-payment limits would count too few ("Read Committed Isolation Level",
+    // www.postgresql.org/docs/16/transaction-iso.html). The next statement takes a new snapshot,
+    // which includes every commit made before this lock was granted.
     // Another merchant's payment is not found: the same 404 as an id that does not exist.
-    const locked = await client.query<DetailedRow>(
-      `SELECT ${P_COLUMNS}, ops.operations FROM payments p ${OPERATIONS_JSON}
-       WHERE p.id = $1 AND p.merchant_id = $2 FOR UPDATE OF p`,
+    const locked = await client.query<PaymentRow>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
       [input.paymentId, input.merchantId],
     );
     const row = locked.rows[0];
     if (!row) throw new PaymentNotFoundError(input.paymentId);
     const current = toPayment(row);
-    const operations = toOperations(row);
+    const { rows: opsRows } = await client.query<Pick<DetailedRow, "operations">>(
+      `SELECT ops.operations FROM (SELECT $1::uuid AS id) p ${OPERATIONS_JSON}`,
+      [input.paymentId],
+    );
+    const operations = toOperations({ ...row, operations: opsRows[0]!.operations });
 
     let change: PlannedChange;
     try {
