@@ -109,7 +109,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     source: "migrate",
     access: "migrate",
     timeoutSeconds: 300,
-    description: "Apply SQL migrations (invoke after deploy, in the active region)",
+    description: "Apply SQL migrations (invoke before deploying new code, in the active region)",
   },
 ];
 

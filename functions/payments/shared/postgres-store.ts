@@ -325,7 +325,8 @@ async function applyChange(
  * The page query of GET /payments: keyset pagination on payments_merchant_created (merchant_id,
  * created_at), newest first with ties broken by id (Stripe lists "in reverse chronological
  * order"), one row more than the page to tell whether more follow. With a reference filter,
- * payments_merchant_reference serves it. `cursor` is the (id, created_at) of the payment named
+ * payments_merchant_reference serves it; with a status filter, payments_merchant_status_created
+ * (006), so a rare status does not walk the merchant's whole history. `cursor` is the (id, created_at) of the payment named
  * by startingAfter / endingBefore; endingBefore reads the other way and the caller reverses.
  */
 export function listStatement(
