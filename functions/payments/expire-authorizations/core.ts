@@ -9,6 +9,7 @@
 // skips the run). A capture that arrives after captureBefore and before this job is refused by
 // the capture itself (409 authorization_expired), so the job's delay never extends a window.
 import { PassiveRegionError } from "../shared/errors";
+import { IDEMPOTENCY_RETENTION_DAYS } from "../shared/idempotency";
 import type { ExpiryStore, OutboxEvent } from "../shared/ports";
 
 export interface ExpiryDeps {
@@ -54,4 +55,37 @@ export async function expireAuthorizations(deps: ExpiryDeps): Promise<ExpiryRepo
     if (batch.expired < limit) return { skipped: null, expired, more: false };
   }
   return { skipped: null, expired, more: true };
+}
+
+export interface PruneDeps {
+  readonly guard: { assertActive(): Promise<void> };
+  readonly store: Pick<ExpiryStore, "pruneIdempotencyRecords">;
+  readonly now: () => Date;
+  /** Records deleted per statement (its own transaction). */
+  readonly batchSize: number;
+  /** Records deleted per run, so one run ends well within the function timeout. */
+  readonly maxRecords: number;
+}
+
+/**
+ * Deletes idempotency records past their retention (IDEMPOTENCY_RETENTION_DAYS), in batches, in
+ * the active region only (a passive region's database is a read-only replica). Returns how many
+ * went; a backlog is worked off over the next runs.
+ */
+export async function pruneIdempotencyRecords(deps: PruneDeps): Promise<number> {
+  const before = new Date(deps.now().getTime() - IDEMPOTENCY_RETENTION_DAYS * 86_400_000);
+  let pruned = 0;
+  while (pruned < deps.maxRecords) {
+    try {
+      await deps.guard.assertActive();
+    } catch (error) {
+      if (error instanceof PassiveRegionError) return pruned;
+      throw error;
+    }
+    const limit = Math.min(deps.batchSize, deps.maxRecords - pruned);
+    const deleted = await deps.store.pruneIdempotencyRecords(before, limit);
+    pruned += deleted;
+    if (deleted < limit) break;
+  }
+  return pruned;
 }

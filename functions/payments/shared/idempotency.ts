@@ -21,6 +21,17 @@
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "./errors";
 import type { ApiAnswer } from "./ports";
 
+/**
+ * How long a recorded answer is kept (and replayed): 31 days, Adyen's floor ("Idempotency keys
+ * are valid for a minimum period of 31 days after first submission",
+ * docs.adyen.com/development-resources/api-idempotency), longer than Stripe's ("You can remove
+ * keys from the system automatically after they're at least 24 hours old",
+ * docs.stripe.com/api/idempotent_requests), so a retry after a long outage still replays. Older
+ * records are pruned by the expiry job; a key reused after that runs as a new request, as at
+ * Stripe. The database refuses deleting younger ones (idempotency_keys_write_once, 005).
+ */
+export const IDEMPOTENCY_RETENTION_DAYS = 31;
+
 /** A committed answer as recorded in PostgreSQL (idempotency_keys). */
 export interface RecordedAnswer {
   readonly requestHash: string;

@@ -136,6 +136,8 @@ export interface ExpiryStore {
     limit: number,
     context: { originRegion: string; newId: () => string },
   ): Promise<ExpiryBatch>;
+  /** Deletes up to `limit` idempotency records created before `before`, oldest first. */
+  pruneIdempotencyRecords(before: Date, limit: number): Promise<number>;
 }
 
 export interface PublishOutcome {

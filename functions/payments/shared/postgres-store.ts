@@ -529,6 +529,19 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
     });
   }
 
+  async pruneIdempotencyRecords(before: Date, limit: number): Promise<number> {
+    // idempotency_keys_created (006) finds the oldest; the write-once trigger refuses any
+    // record younger than the retention floor whatever `before` says.
+    const { rowCount } = await this.db.query(
+      `DELETE FROM idempotency_keys
+       WHERE (merchant_id, idempotency_key) IN (
+         SELECT merchant_id, idempotency_key FROM idempotency_keys
+         WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+      [before, limit],
+    );
+    return rowCount ?? 0;
+  }
+
   async markPublished(eventIds: readonly string[]): Promise<void> {
     if (eventIds.length === 0) return;
     await this.db.query(MARK_PUBLISHED_SQL, [eventIds]);
