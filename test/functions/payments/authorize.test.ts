@@ -1,5 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
@@ -501,6 +506,32 @@ describe("POST /payments", () => {
         [key],
       );
       expect(rows).toEqual([{ response_status: 201 }]);
+    });
+
+    it("takes its own lock as its own when the SDK's retry of the lock write is refused by it", async () => {
+      // The first PutItem wrote the lock but its answer was lost (a 2 s request timeout); the
+      // SDK retried it (maxAttempts 3) and DynamoDB refused the retry on the condition, returning
+      // the item the first attempt wrote (ReturnValuesOnConditionCheckFailure ALL_OLD,
+      // developerguide/WorkingWithItems). That item names this very request as holder.
+      aws.dynamodb
+        .on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE })
+        .callsFakeOnce((input: { Item: Record<string, { S?: string }> }) => {
+          aws.idempotencyItems.set(input.Item.id!.S!, { ...input.Item } as never);
+          throw new ConditionalCheckFailedException({
+            message: "The conditional request failed",
+            $metadata: {},
+            Item: input.Item as never,
+          });
+        });
+      const key = randomUUID();
+
+      const first = await post(VALID, { key });
+      const retry = await post(VALID, { key });
+
+      expect(first.status).toBe(201);
+      expect(retry.status).toBe(201);
+      expect(retry.headers["idempotent-replayed"]).toBe("true");
+      expect(retry.body).toEqual(first.body);
     });
 
     it("goes on with PostgreSQL alone when the idempotency table fails", async () => {
