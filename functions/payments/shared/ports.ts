@@ -129,15 +129,28 @@ export interface ExpiryStore {
   /**
    * In one transaction: locks up to `limit` open authorizations whose captureBefore is at or
    * before `at` (skipping rows another run holds), releases what is uncaptured and writes their
-   * events.
+   * events. Calls `beforeCommit` with the number of payments last, inside the transaction: if it
+   * throws, the transaction rolls back and the error propagates.
    */
   expireDue(
     at: Date,
     limit: number,
-    context: { originRegion: string; newId: () => string },
+    context: {
+      originRegion: string;
+      newId: () => string;
+      beforeCommit: (count: number) => void;
+    },
   ): Promise<ExpiryBatch>;
-  /** Deletes up to `limit` idempotency records created before `before`, oldest first. */
-  pruneIdempotencyRecords(before: Date, limit: number): Promise<number>;
+  /**
+   * In one transaction: deletes up to `limit` idempotency records created before `before`,
+   * oldest first. Calls `beforeCommit` last, inside the transaction: if it throws, the
+   * transaction rolls back and the error propagates.
+   */
+  pruneIdempotencyRecords(
+    before: Date,
+    limit: number,
+    beforeCommit: (count: number) => void,
+  ): Promise<number>;
 }
 
 export interface PublishOutcome {

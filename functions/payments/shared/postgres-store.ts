@@ -502,7 +502,7 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
   async expireDue(
     at: Date,
     limit: number,
-    context: { originRegion: string; newId: () => string },
+    context: { originRegion: string; newId: () => string; beforeCommit: (count: number) => void },
   ): Promise<ExpiryBatch> {
     return this.db.transaction(async (client) => {
       const { rows } = await client.query<PaymentRow>(
@@ -525,21 +525,29 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
         });
         events.push(event);
       }
+      context.beforeCommit(rows.length);
       return { expired: rows.length, events };
     });
   }
 
-  async pruneIdempotencyRecords(before: Date, limit: number): Promise<number> {
+  async pruneIdempotencyRecords(
+    before: Date,
+    limit: number,
+    beforeCommit: (count: number) => void,
+  ): Promise<number> {
     // idempotency_keys_created (006) finds the oldest; the write-once trigger refuses any
     // record younger than the retention floor whatever `before` says.
-    const { rowCount } = await this.db.query(
-      `DELETE FROM idempotency_keys
-       WHERE (merchant_id, idempotency_key) IN (
-         SELECT merchant_id, idempotency_key FROM idempotency_keys
-         WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
-      [before, limit],
-    );
-    return rowCount ?? 0;
+    return this.db.transaction(async (client) => {
+      const { rowCount } = await client.query(
+        `DELETE FROM idempotency_keys
+         WHERE (merchant_id, idempotency_key) IN (
+           SELECT merchant_id, idempotency_key FROM idempotency_keys
+           WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+        [before, limit],
+      );
+      beforeCommit(rowCount ?? 0);
+      return rowCount ?? 0;
+    });
   }
 
   async markPublished(eventIds: readonly string[]): Promise<void> {

@@ -135,6 +135,7 @@ describe("rows written before the migrations", () => {
     const run = await store.expireDue(new Date(), 100, {
       originRegion: "us-east-1",
       newId: randomUUID,
+      beforeCommit: () => undefined,
     });
     expect(run.expired).toBe(0);
     expect(await store.find("merchant-1", ids.old)).toMatchObject({
