@@ -4,7 +4,8 @@
 // change it answers, so a recorded answer exists exactly when the change committed, and only a
 // recorded answer is ever replayed. DynamoDB (the `idempotency` global table) is only the
 // in-flight lock that turns a concurrent duplicate away while the first attempt runs; it never
-// answers a request.
+// answers a request. A lock is deleted only when its attempt failed; an answered attempt leaves
+// it to lapse (a retry meanwhile replays from PostgreSQL).
 //
 // Why: the two stores replicate independently between regions (DynamoDB global tables "typically
 // within a second or less", Aurora global database with its own lag), so after an unplanned
@@ -123,14 +124,23 @@ export class IdempotencyGuard {
     }
     const locked = outcome?.acquired === true;
     try {
-      return await execute();
-    } finally {
+      const answer = await execute();
+      // Answered: the answer is committed in PostgreSQL with its change (or was replayed from
+      // there), so the lock is left to lapse rather than deleted, saving a DynamoDB write per
+      // request. A retry while it lives is refused by it and replays the recorded answer (the
+      // branch above reads PostgreSQL first); after it lapses the retry runs, and PostgreSQL's
+      // unique (merchant, key) replays it.
+      return answer;
+    } catch (error) {
+      // Nothing was recorded (rolled back, or refused before the store): free the key at once
+      // so the client's retry runs instead of waiting for the lock to lapse.
       if (locked) {
-        await this.options.locks.release(id, holder).catch((error: unknown) => {
-          // The lock lapses by itself; a retry meanwhile replays from PostgreSQL or waits.
-          this.options.onDegraded(error);
+        await this.options.locks.release(id, holder).catch((releaseError: unknown) => {
+          // The lock lapses by itself; a retry meanwhile waits for it.
+          this.options.onDegraded(releaseError);
         });
       }
+      throw error;
     }
   }
 }
