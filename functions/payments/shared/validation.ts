@@ -40,8 +40,10 @@ const MAX_SEPARATOR_RUN = 3;
 
 /** Unicode decimal digits come in aligned blocks of ten, zero first (UAX #44, Nd). */
 const DECIMAL_DIGIT = /\p{Nd}/u;
-const LETTER = /[\p{L}\p{M}]/u;
-const INVISIBLE = /\p{Cf}/u;
+const LETTER = /\p{L}/u;
+/** Format characters (U+200B, U+2060, bidi controls) and combining marks: they render as
+ * nothing between two digits, so they must not split a card number either. */
+const INVISIBLE = /[\p{Cf}\p{M}]/u;
 
 function digitValue(ch: string): number {
   const cp = ch.codePointAt(0)!;
@@ -55,7 +57,7 @@ function digitValue(ch: string): number {
 /**
  * The digit runs of `value` as card data would be read from it: normalised first (NFKC, so
  * full-width digits are digits), every Unicode decimal digit read as its value, invisible
- * format characters (U+200B and other Cf) dropped, and groups of digits joined across separator
+ * format characters (U+200B and other Cf) and combining marks dropped, and groups of digits joined across separator
  * runs of up to MAX_SEPARATOR_RUN characters that are neither letters nor digits ("4111.1111",
  * "4111_1111", "4111/1111", "4111  1111"). A letter, or a longer gap, ends a run.
  */

@@ -78,6 +78,8 @@ describe("card numbers in free text", () => {
     "4111 - 1111 - 1111 - 1111",
     "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
     "4111\u200b1111\u200b1111\u200b1111",
+    "4111\u03011111\u03011111\u03011111", // a combining accent between the groups
+    "4111\u202e1111\u202c1111 1111", // bidi controls
     "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661", // Arabic-Indic
   ])("flags %j", (value) => {
     expect(containsPan(value)).toBe(true);
