@@ -15,7 +15,7 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
+import { METRICS, PARAMETERS, PAYMENTS_ENV } from "../../functions/common/contract";
 import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import type { PaymentsConfig } from "../config";
@@ -144,7 +144,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     source: "migrate",
     access: "migrate",
     timeoutSeconds: 300,
-    description: "Apply SQL migrations (invoke after deploy, in the active region)",
+    description: "Apply SQL migrations (invoke before deploying new code, in the active region)",
   },
 ];
 
@@ -202,9 +202,22 @@ export class PaymentsApi extends Construct {
     };
     const readParameters: Statement[] = [
       {
+        // By name only (shared/aws/ssm.ts): GetParametersByPath is authorized against the path,
+        // so the deny below could not keep a parameter out of its answer.
         sid: "ReadOwnParameters",
-        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        actions: ["ssm:GetParameter", "ssm:GetParameters"],
         resources: [parameterArn],
+      },
+      {
+        // The DR verification's own key sits under the same prefix, in plaintext (the key store
+        // api/keys holds hashes only). No payment function needs it: only the verify task reads
+        // it (dr-iam.ts). An explicit deny wins over the prefix wildcard above.
+        sid: "NotTheDrVerifyKey",
+        effect: "Deny",
+        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        resources: [
+          `arn:aws:ssm:${region}:${account}:parameter${naming.parameterPrefix}/${PARAMETERS.drVerifyApiKey}`,
+        ],
       },
       {
         sid: "DecryptSecureStrings",
