@@ -116,7 +116,6 @@ export function findResource(json: TerraformJson, type: string, fragment: string
 }
 
 export type PolicyStatement = {
-  effect?: string;
   sid?: string;
   /** @default "Allow" */
   effect?: string;
