@@ -1,6 +1,7 @@
 // `npm run synth`: validate the config, synthesize, then print a short summary.
 // An invalid setting stops here with one line and writes nothing to cdktf.out.
 import { ConfigError, loadConfig } from "./config";
+import { ConnectionBudgetError } from "./lib/connection-budget";
 import { readStacks, resourceCountsByRegion } from "./lib/synthesized";
 import { buildApp } from "./main";
 
@@ -20,7 +21,16 @@ function main(): void {
     throw error;
   }
   const started = Date.now();
-  buildApp(config, OUTDIR).synth();
+  try {
+    buildApp(config, OUTDIR).synth();
+  } catch (error) {
+    // Over the writer's connection budget: one line that names the functions and the numbers.
+    if (error instanceof ConnectionBudgetError) {
+      console.error(`connection budget: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
   for (const stack of readStacks(OUTDIR)) {
     const counts = resourceCountsByRegion(stack.json);
     const perRegion = Object.entries(counts)
