@@ -145,8 +145,10 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "health",
     timeoutSeconds: 5,
     description: "Regional health: active region, writable database, readable flag",
-    // Route 53 checkers and the prober: a few requests a second, each under a second.
-    reservedConcurrency: 10,
+    // Route 53's checkers "don't coordinate with one another, so you'll sometimes see several
+    // requests per second" (dns-failover-determining-health-of-endpoints), plus the prober, each
+    // up to 1.4 s when the database is slow (a surge): 20 keeps a throttle from failing a check.
+    reservedConcurrency: 20,
     ownCluster: true,
   },
   {
