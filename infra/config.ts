@@ -25,6 +25,12 @@ export interface RegionConfig {
   readonly vpcCidr: string;
 }
 
+export interface AuditLogRetention {
+  readonly apiAccessDays: number;
+  readonly flowLogDays: number;
+  readonly workflowDays: number;
+}
+
 export interface DatabaseConfig {
   readonly engineVersion: string;
   readonly secondaryEngineVersion: string;
@@ -150,7 +156,13 @@ export interface Config {
   readonly domainName?: string;
   /** Email subscribed to the alert topics. @default - topics without a subscription */
   readonly alertEmail?: string;
+  /** Retention of the other log groups (function logs, database logs). */
   readonly logRetentionDays: number;
+  /**
+   * Retention of the audit-trail log classes PCI DSS 10.5.1 asks to keep at least 12 months:
+   * API access logs, VPC flow logs, state machine (workflow) logs.
+   */
+  readonly auditLogRetention: AuditLogRetention;
   readonly database: DatabaseConfig;
   readonly backup: BackupConfig;
   readonly payments: PaymentsConfig;
@@ -164,6 +176,12 @@ export interface Config {
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state. @default - Terraform's local backend */
   readonly stateBackend?: StateBackendConfig;
+  /**
+   * IAM role or user ARNs (a `*` in the name allowed, e.g. an SSO permission set's role) that may
+   * assume the on-call operator role, with MFA.
+   * @default - the role payments-dr-oncall-<suffix> of the deploying account
+   */
+  readonly operatorPrincipalArns?: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -387,6 +405,11 @@ export function loadConfig(env: Env = process.env): Config {
     domainName,
     alertEmail,
     logRetentionDays: oneOf(env, "LOG_RETENTION_DAYS", 30, LOG_RETENTION_DAYS),
+    auditLogRetention: {
+      apiAccessDays: auditRetention(env, "API_ACCESS_LOG_RETENTION_DAYS"),
+      flowLogDays: auditRetention(env, "FLOW_LOG_RETENTION_DAYS"),
+      workflowDays: auditRetention(env, "WORKFLOW_LOG_RETENTION_DAYS"),
+    },
     database: databaseConfig(env),
     backup: {
       scheduleCron: text(
@@ -417,7 +440,45 @@ export function loadConfig(env: Env = process.env): Config {
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     readinessRules: bool(env, "DR_READINESS_RULES", false),
     stateBackend: stateBackendConfig(env, secondary.region),
+    operatorPrincipalArns: operatorPrincipals(env),
   };
+}
+
+/** Audit-trail retentions CloudWatch Logs accepts that keep at least a year (PCI DSS 10.5.1). */
+export const AUDIT_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS.filter((d) => d >= 365);
+
+function auditRetention(env: Env, name: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return 365;
+  const found = AUDIT_LOG_RETENTION_DAYS.find((d) => String(d) === raw);
+  if (found === undefined) {
+    throw new ConfigError(
+      name,
+      raw,
+      `one of ${AUDIT_LOG_RETENTION_DAYS.join(", ")} (CloudWatch Logs values of at least a year: PCI DSS 10.5.1 keeps audit logs 12 months)`,
+    );
+  }
+  return found;
+}
+
+const PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/*-]{1,512}$/;
+
+/** OPERATOR_PRINCIPAL_ARNS: comma-separated role or user ARNs; never an account root. */
+function operatorPrincipals(env: Env): string[] | undefined {
+  const raw = read(env, "OPERATOR_PRINCIPAL_ARNS");
+  if (raw === undefined) return undefined;
+  const arns = raw.split(",").map((a) => a.trim());
+  for (const arn of arns) {
+    if (!PRINCIPAL_ARN.test(arn) || /:(role|user)\/\*$/.test(arn)) {
+      throw new ConfigError(
+        "OPERATOR_PRINCIPAL_ARNS",
+        arn,
+        "comma-separated IAM role or user ARNs such as arn:aws:iam::123456789012:role/oncall " +
+          "(a * inside the name is allowed; an account root or a bare * is not)",
+      );
+    }
+  }
+  return arns;
 }
 
 function drillConfig(env: Env): DrillConfig {

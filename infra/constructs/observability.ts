@@ -10,7 +10,7 @@ import { METRICS } from "../../functions/common/contract";
 import { DRILL_KINDS } from "../../functions/reports/shared/model";
 import type { Targets } from "../../functions/reports/shared/model";
 import type { RoutingConfig } from "../config";
-import { policyDocument } from "../lib/policy";
+import { policyDocument, tlsOnlyStatement } from "../lib/policy";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
 
@@ -59,6 +59,7 @@ export class AlertTopic extends Construct {
             { test: "StringEquals", variable: "aws:SourceAccount", values: [key.accountId] },
           ],
         },
+        tlsOnlyStatement("sns", this.topic.arn),
       ]),
     });
     if (props.email) {

@@ -15,7 +15,12 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { DATABASE_POOL_MAX, METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
+import {
+  DATABASE_POOL_MAX,
+  METRICS,
+  PARAMETERS,
+  PAYMENTS_ENV,
+} from "../../functions/common/contract";
 import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { ConfigError } from "../config";
@@ -171,7 +176,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     source: "migrate",
     access: "migrate",
     timeoutSeconds: 300,
-    description: "Apply SQL migrations (invoke after deploy, in the active region)",
+    description: "Apply SQL migrations (invoke before deploying new code, in the active region)",
     // Migrations run one at a time by design.
     reservedConcurrency: 1,
   },
@@ -225,6 +230,8 @@ export interface PaymentsApiProps {
   readonly network: Network;
   readonly payments: PaymentsConfig;
   readonly logRetentionDays: number;
+  /** Retention of the API access logs (an audit trail: PCI DSS 10.5.1). */
+  readonly accessLogRetentionDays: number;
   /** The global tables (identical names in both regions). */
   readonly tables: GlobalTables;
   /** This region's event bus. */
@@ -272,9 +279,22 @@ export class PaymentsApi extends Construct {
     const reserved = reservedConcurrencies(props.payments);
     const readParameters: Statement[] = [
       {
+        // By name only (shared/aws/ssm.ts): GetParametersByPath is authorized against the path,
+        // so the deny below could not keep a parameter out of its answer.
         sid: "ReadOwnParameters",
-        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        actions: ["ssm:GetParameter", "ssm:GetParameters"],
         resources: [parameterArn],
+      },
+      {
+        // The DR verification's own key sits under the same prefix, in plaintext (the key store
+        // api/keys holds hashes only). No payment function needs it: only the verify task reads
+        // it (dr-iam.ts). An explicit deny wins over the prefix wildcard above.
+        sid: "NotTheDrVerifyKey",
+        effect: "Deny",
+        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        resources: [
+          `arn:aws:ssm:${region}:${account}:parameter${naming.parameterPrefix}/${PARAMETERS.drVerifyApiKey}`,
+        ],
       },
       {
         sid: "DecryptSecureStrings",
@@ -368,7 +388,7 @@ export class PaymentsApi extends Construct {
     const accessLogs = new CloudwatchLogGroup(this, "access-logs", {
       provider,
       name: `/payments-dr/${naming.suffix}/api-access/${region}`,
-      retentionInDays: props.logRetentionDays,
+      retentionInDays: props.accessLogRetentionDays,
       kmsKeyId: key.arn,
       dependsOn: [key.policy],
     });

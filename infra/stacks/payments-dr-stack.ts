@@ -302,7 +302,9 @@ export class PaymentsDrStack extends TerraformStack {
       controlTable: this.tables.control,
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
-      dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      routing: this.routing,
+      zone: this.zone,
+      operatorPrincipalArns: config.operatorPrincipalArns,
       reports: {
         bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
         ledgerArns: Object.values(this.ledger.arns),
@@ -317,8 +319,10 @@ export class PaymentsDrStack extends TerraformStack {
         region: parts(role).config.region,
         key: parts(role).key,
         logRetentionDays: config.logRetentionDays,
-        role: this.drIam.automationRoles[role],
-        rolePolicy: this.drIam.automationPolicies[role],
+        workflowLogRetentionDays: config.auditLogRetention.workflowDays,
+        workflowRole: this.drIam.workflowRoles[role],
+        workflowPolicy: this.drIam.workflowPolicies[role],
+        taskStatements: (task) => this.drIam.taskStatements(task, parts(role).config.region),
         topology,
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
@@ -337,7 +341,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: config.secondary.region,
       alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
       stateMachine: this.orchestration.secondary.stateMachines.failover,
-      role: this.drIam.automationRoles.secondary,
+      role: this.drIam.eventsRole,
       failover: config.failover,
       key: this.secondary.key,
     });
@@ -356,7 +360,7 @@ export class PaymentsDrStack extends TerraformStack {
     const drillRegion = (role: RegionRole) => ({
       provider: parts(role).provider,
       region: parts(role).config.region,
-      automationRole: this.drIam.automationRoles[role],
+      drillRole: this.drIam.drillRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
       reportWriterFunctionName: this.reports[role].writer.functionName,
     });
@@ -366,6 +370,7 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
+      eventsRole: this.drIam.eventsRole,
     });
 
     // The monthly restore drill, in the secondary region where the cross-region copies are.
@@ -427,7 +432,7 @@ export class PaymentsDrStack extends TerraformStack {
       region,
       peerCidr: peer.vpcCidr,
       key,
-      logRetentionDays: config.logRetentionDays,
+      logRetentionDays: config.auditLogRetention.flowLogDays,
       natGateways: config.natGateways,
     });
     const bus = new RegionalEventBus(this, `events-${region.role}`, {
@@ -455,6 +460,7 @@ export class PaymentsDrStack extends TerraformStack {
       network: parts.network,
       payments: config.payments,
       logRetentionDays: config.logRetentionDays,
+      accessLogRetentionDays: config.auditLogRetention.apiAccessDays,
       tables: this.tables,
       bus: parts.bus,
       zone: this.zone,
