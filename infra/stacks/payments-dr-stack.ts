@@ -24,13 +24,15 @@ import {
   Prober,
   RegionalOrchestration,
 } from "../constructs/orchestration";
-import { PaymentsApi } from "../constructs/payments-api";
+import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
 import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
-import { RestoreDrill } from "../constructs/restore-drill";
+import { RESTORE_CHECK_CLIENT, RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
+import { checkConnectionBudget } from "../lib/connection-budget";
+import type { BudgetInput, WriterBudget } from "../lib/connection-budget";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
 import { stackOutputs } from "./outputs";
@@ -65,6 +67,26 @@ const ROLES = ["primary", "secondary"] as const;
  * never needs Terraform. The constructor reads as the system's table of contents: each piece is
  * a construct next to what it describes.
  */
+/**
+ * Every function that connects to the database, in both regions, with its reserved concurrency
+ * and connections per environment: the payment functions (API, relay, expiry job, migrate) and
+ * the restore check. The DR tasks and the prober never open a database connection.
+ */
+export function connectionBudgetInput(config: Config): BudgetInput {
+  const regions = [config.primary.region, config.secondary.region];
+  return {
+    instanceClass: config.database.instanceClass,
+    measuredMaxConnections: config.database.measuredMaxConnections,
+    sharePercent: config.database.connectionBudgetPercent,
+    accountConcurrency: config.payments.accountConcurrencyLimit,
+    regions,
+    clients: [
+      ...regions.flatMap((region) => paymentDatabaseClients(config.payments, region)),
+      { ...RESTORE_CHECK_CLIENT, region: config.secondary.region },
+    ],
+  };
+}
+
 export class PaymentsDrStack extends TerraformStack {
   public readonly naming: Naming;
   public readonly primary: RegionalParts;
@@ -84,9 +106,13 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drillEvidence: DrillEvidence;
   public readonly restoreDrill: RestoreDrill;
 
+  /** The writer's connection budget in each region, checked before anything is built. */
+  public readonly connectionBudget: WriterBudget[];
+
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
     const { config } = props;
+    this.connectionBudget = checkConnectionBudget(connectionBudgetInput(config));
     const naming = new Naming(config.environmentSuffix);
     this.naming = naming;
     this.backend(id, config);
@@ -451,6 +477,9 @@ export class PaymentsDrStack extends TerraformStack {
       functionNames: Object.values(api.functions).map((f) => f.functionName),
       tableNames: this.tables.all.map((t) => t.name),
       peerRegion: peer.config.region,
+      writerConnectionsSafe: this.connectionBudget.find(
+        (b) => b.writerRegion === parts.config.region,
+      )!.safe,
     };
   }
 

@@ -132,6 +132,27 @@ describe("CloudWatch alarms", () => {
     }
   });
 
+  it("alarms when the writer holds more connections than the budget's safe share, wherever the writer is", () => {
+    for (const [code, role] of [
+      ["use1", "primary"],
+      ["usw2", "secondary"],
+    ]) {
+      expect(alarm(`payments-db-connections-${code}-dev`)).toMatchObject({
+        namespace: "AWS/RDS",
+        metric_name: "DatabaseConnections",
+        // A role metric: it follows the writer role across instances and regions.
+        dimensions: {
+          DBClusterIdentifier: expect.stringContaining(`database_${role}-cluster_`),
+          Role: "WRITER",
+        },
+        statistic: "Maximum",
+        // floor((1600 - 3) x 80%) on db.r5.large, the default class.
+        threshold: 1277,
+        treat_missing_data: "notBreaching",
+      });
+    }
+  });
+
   it("sends every alarm to the SNS topic of its own region", () => {
     for (const a of alarms) {
       const role = String(a.provider).replace("aws.", "");

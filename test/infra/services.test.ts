@@ -67,7 +67,7 @@ describe("payment Lambdas", () => {
     }
   });
 
-  it("reserves concurrency for the API functions when configured", () => {
+  it("reserves concurrency for the API functions as configured, and for the jobs their own", () => {
     const { json: reserved } = synth(CUSTOM_ENV);
     const authorize = resourceList(reserved, "aws_lambda_function").filter(
       (f) => f.function_name === "payments-authorize-dev",
@@ -76,7 +76,8 @@ describe("payment Lambdas", () => {
     const relay = resourceList(reserved, "aws_lambda_function").find(
       (f) => f.function_name === "payments-outbox-relay-dev",
     )!;
-    expect(relay.reserved_concurrent_executions).toBeUndefined();
+    // Every function that connects is capped (the connection budget): the relay's own default.
+    expect(relay.reserved_concurrent_executions).toBe(2);
   });
 
   it("gives each function a KMS-encrypted log group with retention", () => {

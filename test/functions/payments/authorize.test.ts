@@ -28,10 +28,14 @@ let handler: ApiHandler;
 beforeAll(async () => {
   db = await createTestDatabase();
   setHandlerEnvironment(db.url);
+  // Some tests keep two requests in flight: in Lambda they run in two execution environments of
+  // one connection each, here in one process whose pool stands for both.
+  process.env.DATABASE_POOL_MAX = "2";
   ({ handler } = await import("../../../functions/payments/authorize/handler"));
 });
 
 afterAll(async () => {
+  delete process.env.DATABASE_POOL_MAX;
   await closeAllDatabases();
   await db.drop();
 });
