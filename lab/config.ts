@@ -6,9 +6,11 @@ import type { Range } from "./world/aurora";
 
 export const SCENARIOS = ["region-down", "partition", "switchover", "failback", "double-trigger"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** Scenarios of the lab's own tests, not offered on the command line. */
+export type LabScenario = ScenarioName | "manual-failover";
 
 export interface LabConfig {
-  readonly scenario: ScenarioName;
+  readonly scenario: LabScenario;
   /** Lab seconds per real second (1 = production timings). */
   readonly fast: number;
   readonly seed: number;

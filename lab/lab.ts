@@ -286,6 +286,7 @@ export class Lab {
       { primary: writer, secondary: readerName },
       (region) => this.apiUrl(region) && `${this.apiUrl(region)}/health`,
     );
+    await this.route53.prime();
     this.route53.start();
     this.cleanups.push(() => this.route53.stop());
 
@@ -452,6 +453,11 @@ export class Lab {
     return r.alive && r.api ? `http://127.0.0.1:${r.api.port}` : undefined;
   }
 
+  /** A modelled timeout in real ms: scaled with the lab clock, never below what a local call needs. */
+  scaled(labMs: number): number {
+    return Math.max(250, Math.floor(this.clock.real(labMs)));
+  }
+
   /** Calls from `from` into `to`'s services: fail like an unreachable endpoint when cut or down. */
   reach(from: string, to: string, profile: Profile): () => Promise<void> {
     return async () => {
@@ -460,7 +466,7 @@ export class Lab {
       if (target.alive && !cut) return;
       // The SDK's connection timeout, per attempt (functions/dr/shared/aws/clients.ts).
       const attempts = profile === "critical" ? 2 : 1;
-      await new Promise((r) => setTimeout(r, attempts * 1000));
+      await new Promise((r) => setTimeout(r, attempts * this.scaled(1000)));
       throw new TransientError(`${to} is unreachable from ${from}: connect ETIMEDOUT`);
     };
   }
@@ -482,8 +488,14 @@ export class Lab {
       const key = `${region}/${profile}`;
       let p = cache.get(key);
       if (!p) {
+        const base = clientSettings(region, profile);
         const settings = {
-          ...clientSettings(region, profile),
+          ...base,
+          // The profile's timeouts run on the lab clock, like every other modelled duration.
+          requestHandler: {
+            connectionTimeout: this.scaled(base.requestHandler.connectionTimeout),
+            requestTimeout: this.scaled(base.requestHandler.requestTimeout),
+          },
           endpoint: this.endpointFor(executionRegion, region),
           credentials: { accessKeyId: "lab", secretAccessKey: "lab" },
         };
@@ -517,7 +529,11 @@ export class Lab {
     };
     return {
       topology: this.topology,
-      settings: DEFAULT_SETTINGS,
+      settings: {
+        ...DEFAULT_SETTINGS,
+        httpTimeoutMs: this.scaled(DEFAULT_SETTINGS.httpTimeoutMs),
+        bestEffortTimeoutMs: this.scaled(DEFAULT_SETTINGS.bestEffortTimeoutMs),
+      },
       ports,
       // Route 53's control plane is in us-east-1.
       dns: () => this.route53.port(this.reach(executionRegion, "us-east-1", "bestEffort")),
@@ -563,6 +579,11 @@ export class Lab {
         await this.clock.sleep(1000, this.proberAbort.signal);
       }
     }
+  }
+
+  proberStop(): void {
+    this.proberAbort.abort();
+    this.alarm.stop();
   }
 
   /** Region outage: its API, database and AWS endpoint die at once. */

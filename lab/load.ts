@@ -5,6 +5,7 @@
 // honouring Retry-After; a DNS answer kept for its TTL (a client does not re-resolve because a
 // request failed). Every attempt and every acknowledgement is recorded.
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { LabClock, Random } from "./world/clock";
 
 export interface Attempt {
@@ -63,6 +64,8 @@ export class LoadGenerator {
 
   constructor(private readonly options: LoadOptions) {
     this.dns = Array.from({ length: options.clients ?? 8 }, () => ({ region: "", until: 0 }));
+    // Every request in flight listens to the one stop signal.
+    setMaxListeners(0, this.abort.signal);
   }
 
   start(): void {

@@ -115,6 +115,8 @@ export class AuroraGlobalDatabase {
   /** The region whose commits the RPO guard blocks, if any. */
   guardRegion?: string;
   readonly guardIntervals: { region: string; from: number; to?: number }[] = [];
+  /** Test hook: false plants a second writer (the old primary is never fenced). */
+  writeFencing = true;
   private timer?: NodeJS.Timeout;
   private busy = false;
   private generation = 0;
@@ -261,7 +263,8 @@ export class AuroraGlobalDatabase {
   private async completeFailover(from: string, target: Member): Promise<void> {
     const old = this.member(from);
     // Best-effort write fencing through the storage layer: only when the old region answers.
-    const reachable = old.info.alive && this.options.network.connected(from, target.info.region);
+    const reachable =
+      this.writeFencing && old.info.alive && this.options.network.connected(from, target.info.region);
     old.role = "reader";
     old.pendingRejoin = { since: this.options.clock.nowMs(), fenced: false };
     if (reachable) await this.fenceOldWriter(old);
@@ -431,7 +434,7 @@ export class AuroraGlobalDatabase {
     for (const m of this.members.values()) {
       const pending = m.pendingRejoin;
       if (!pending || !m.info.alive) continue;
-      if (!this.options.network.connected(m.info.region, writerRegion)) continue;
+      if (!this.writeFencing || !this.options.network.connected(m.info.region, writerRegion)) continue;
       if (!pending.fenced) await this.fenceOldWriter(m);
       else if (pending.rejoinAt !== undefined && this.options.clock.nowMs() >= pending.rejoinAt && writer.role === "writer") {
         await this.rejoin(m, writer);

@@ -76,6 +76,8 @@ export class GlobalTables {
   private readonly regions = new Map<string, Map<string, Table>>();
   readonly pending: Pending[] = [];
   private timer?: NodeJS.Timeout;
+  /** Test hook: replication that never happens (a planted fault). */
+  dropReplication?: (table: string, key: string, to: string) => boolean;
   /** Monotonic tie-break, so two writes in one millisecond still order. */
   private clock = 0;
 
@@ -113,6 +115,7 @@ export class GlobalTables {
     table.items.set(k, version);
     for (const to of this.regions.keys()) {
       if (to === region) continue;
+      if (this.dropReplication?.(tableName, k, to)) continue;
       this.pending.push({ table: tableName, key: k, version, from: region, to, due: Date.now() + this.replication.delayMs() });
     }
   }

@@ -103,6 +103,7 @@ export interface PgNodeOptions {
 export class PgNode {
   private process?: ChildProcess;
   private exited?: Promise<void>;
+  private hasExited = true;
 
   constructor(public options: PgNodeOptions) {}
 
@@ -115,7 +116,7 @@ export class PgNode {
   }
 
   get running(): boolean {
-    return this.process !== undefined && this.process.exitCode === null && !this.process.killed;
+    return this.process !== undefined && !this.hasExited;
   }
 
   get pid(): number | undefined {
@@ -152,10 +153,16 @@ export class PgNode {
       stdio: ["ignore", log, log],
     });
     this.process = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.hasExited = false;
+    this.exited = new Promise((resolve) =>
+      child.once("exit", () => {
+        this.hasExited = true;
+        resolve();
+      }),
+    );
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (child.exitCode !== null) {
+      if (this.hasExited) {
         throw new Error(`postgres ${this.options.name} exited at start; see ${this.options.logFile}`);
       }
       try {
@@ -181,7 +188,7 @@ export class PgNode {
 
   /** The whole server dies at once (SIGKILL to its process group): a region outage. */
   async kill(): Promise<void> {
-    if (!this.process || this.process.exitCode !== null) return;
+    if (!this.process || this.hasExited) return;
     try {
       process.kill(-this.process.pid!, "SIGKILL");
     } catch {

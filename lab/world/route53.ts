@@ -28,6 +28,8 @@ interface Check {
   readonly region: string;
   healthy: boolean;
   streak: number;
+  /** Until the first result, a new health check takes its first answer. */
+  known: boolean;
   lastResult?: boolean;
 }
 
@@ -52,8 +54,13 @@ export class Route53 {
     this.records = { ...regions };
     this.timeoutMs = Math.max(300, clock.real(6_000));
     for (const region of [regions.primary, regions.secondary]) {
-      this.checks.set(healthCheckId(region), { id: healthCheckId(region), region, healthy: true, streak: 0 });
+      this.checks.set(healthCheckId(region), { id: healthCheckId(region), region, healthy: true, streak: 0, known: false });
     }
+  }
+
+  /** The first round of checks, before any client resolves the name. */
+  async prime(): Promise<void> {
+    await this.round();
   }
 
   start(): void {
@@ -89,6 +96,12 @@ export class Route53 {
     }
     check.streak = check.lastResult === ok ? check.streak + 1 : 1;
     check.lastResult = ok;
+    if (!check.known) {
+      check.known = true;
+      check.healthy = ok;
+      this.history.push({ at: this.clock.nowMs(), region: check.region, healthy: ok });
+      return;
+    }
     if (ok !== check.healthy && check.streak >= this.config.failureThreshold) {
       check.healthy = ok;
       this.history.push({ at: this.clock.nowMs(), region: check.region, healthy: ok });
