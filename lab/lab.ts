@@ -531,7 +531,8 @@ export class Lab {
       topology: this.topology,
       settings: {
         ...DEFAULT_SETTINGS,
-        httpTimeoutMs: this.scaled(DEFAULT_SETTINGS.httpTimeoutMs),
+        // An HTTP call to a local API takes real time: never below 2 s.
+        httpTimeoutMs: Math.max(2000, this.scaled(DEFAULT_SETTINGS.httpTimeoutMs)),
         bestEffortTimeoutMs: this.scaled(DEFAULT_SETTINGS.bestEffortTimeoutMs),
       },
       ports,

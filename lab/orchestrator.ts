@@ -27,7 +27,12 @@ interface StateDef {
   readonly Resource?: string;
   readonly Seconds?: number;
   readonly Parameters?: { readonly FunctionName?: string };
-  readonly Retry?: readonly { readonly IntervalSeconds?: number }[];
+  readonly Retry?: readonly {
+    readonly IntervalSeconds?: number;
+    readonly MaxAttempts?: number;
+    readonly BackoffRate?: number;
+    readonly MaxDelaySeconds?: number;
+  }[];
 }
 
 export function renderFor(workflow: WorkflowName, region: string): Record<string, unknown> {
@@ -150,7 +155,7 @@ export class Orchestrator {
             retryIntervalOverrides: Object.fromEntries(
               Object.entries(states)
                 .filter(([, s]) => s.Retry)
-                .map(([n, s]) => [n, s.Retry!.map((r) => clock.real((r.IntervalSeconds ?? 1) * 1000))]),
+                .map(([n, s]) => [n, s.Retry!.map((r) => clock.real(meanRetryIntervalMs(r)))]),
             ),
           };
     // The ASL is validated by the test suite (asl-validator); validating it again on every start
@@ -207,6 +212,26 @@ export class Orchestrator {
     this.options.onEnd?.(record);
     return record;
   }
+}
+
+/**
+ * The library takes one fixed interval per retrier when overridden: the mean of the retrier's
+ * backoff series (Step Functions defaults: 1 s, 3 attempts, rate 2), so the whole retry budget of
+ * a state keeps its lab duration.
+ */
+export function meanRetryIntervalMs(r: {
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+}): number {
+  const attempts = Math.max(1, r.MaxAttempts ?? 3);
+  let total = 0;
+  for (let i = 0; i < attempts; i++) {
+    const interval = (r.IntervalSeconds ?? 1) * Math.pow(r.BackoffRate ?? 2, i);
+    total += Math.min(interval, r.MaxDelaySeconds ?? Infinity);
+  }
+  return (total / attempts) * 1000;
 }
 
 function taskLogger(record: ExecutionRecord, clock: LabClock): TaskLogger & { warn(m: string, e?: Record<string, unknown>): void } {

@@ -129,7 +129,8 @@ export async function runScenario(config: LabConfig, lab = new Lab(config)): Pro
   }
   await lab.clock.sleep(t.steadyMs);
   await lab.orchestrator.idle();
-  await load.stop(15_000);
+  // Payments in flight finish: a client keeps its cached DNS answer for up to the TTL.
+  await load.stop(t.dnsTtlSeconds * 1000 + 10_000);
   lab.event("load", `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned`);
   lab.proberStop();
 

@@ -52,7 +52,8 @@ export class Route53 {
     private readonly healthUrl: (region: string) => string | undefined,
   ) {
     this.records = { ...regions };
-    this.timeoutMs = Math.max(300, clock.real(6_000));
+    // Never below 1.5 s real: a local /health under load still takes real time.
+    this.timeoutMs = Math.max(1_500, clock.real(6_000));
     for (const region of [regions.primary, regions.secondary]) {
       this.checks.set(healthCheckId(region), { id: healthCheckId(region), region, healthy: true, streak: 0, known: false });
     }
