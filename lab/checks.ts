@@ -62,7 +62,10 @@ export interface Findings {
     readonly recoveredAt: number | null;
     readonly seconds: number | null;
   };
-  readonly forkWrites: { readonly oldOnly: WriterInterval | null; readonly newOnly: WriterInterval | null };
+  readonly forkWrites: {
+    readonly oldOnly: WriterInterval | null;
+    readonly newOnly: WriterInterval | null;
+  };
   readonly conflicts: readonly string[];
   readonly doubled: readonly string[];
   readonly forkDuplicates: readonly string[];
@@ -98,7 +101,9 @@ export function evaluate(input: CheckInput): Findings {
   const checks: Check[] = [];
 
   // RPO: acknowledged, yet not in the new primary.
-  const lostPayments = input.acks.filter((a) => a.op === "authorize" && !newPrimary.payments.has(a.paymentId));
+  const lostPayments = input.acks.filter(
+    (a) => a.op === "authorize" && !newPrimary.payments.has(a.paymentId),
+  );
   const lostCaptures = input.acks.filter((a) => {
     if (a.op !== "capture") return false;
     const row = newPrimary.payments.get(a.paymentId);
@@ -107,12 +112,20 @@ export function evaluate(input: CheckInput): Findings {
   const lost = [...lostPayments, ...lostCaptures];
   const windowStart = lost.length ? Math.min(...lost.map((a) => a.at)) : null;
   const windowEnd = lost.length ? Math.max(...lost.map((a) => a.at)) : null;
-  const rpoSeconds = windowStart === null || windowEnd === null ? 0 : (input.faultAt > windowStart ? Math.max(windowEnd, input.faultAt) - windowStart : windowEnd - windowStart) / 1000;
+  const rpoSeconds =
+    windowStart === null || windowEnd === null
+      ? 0
+      : (input.faultAt > windowStart
+          ? Math.max(windowEnd, input.faultAt) - windowStart
+          : windowEnd - windowStart) / 1000;
   if (input.planned) {
     checks.push({
       name: "rpo-zero",
       ok: lost.length === 0,
-      detail: lost.length === 0 ? "no acknowledged payment or capture is missing (planned move)" : `${lost.length} acknowledged writes missing after a planned move`,
+      detail:
+        lost.length === 0
+          ? "no acknowledged payment or capture is missing (planned move)"
+          : `${lost.length} acknowledged writes missing after a planned move`,
     });
   }
   // Nothing lost beyond the RPO: a lost write must be younger than the bound at the fault.
@@ -131,8 +144,12 @@ export function evaluate(input: CheckInput): Findings {
   let newOnly: WriterInterval | null = null;
   const conflicts: string[] = [];
   if (oldPrimary) {
-    const oldOnlyRows = [...oldPrimary.events.values()].filter((e) => !newPrimary.events.has(e.eventId));
-    const newOnlyRows = [...newPrimary.events.values()].filter((e) => !oldPrimary.events.has(e.eventId));
+    const oldOnlyRows = [...oldPrimary.events.values()].filter(
+      (e) => !newPrimary.events.has(e.eventId),
+    );
+    const newOnlyRows = [...newPrimary.events.values()].filter(
+      (e) => !oldPrimary.events.has(e.eventId),
+    );
     oldOnly = interval(oldPrimary.region, oldOnlyRows);
     newOnly = interval(newPrimary.region, newOnlyRows);
     const oldIds = new Set(oldOnlyRows.map((r) => r.paymentId));
@@ -153,7 +170,10 @@ export function evaluate(input: CheckInput): Findings {
   checks.push({
     name: "no-payment-changed-on-both-sides",
     ok: conflicts.length === 0,
-    detail: conflicts.length === 0 ? "no payment id committed in both with different content" : `${conflicts.length} payments changed in both regions, e.g. ${conflicts[0]}`,
+    detail:
+      conflicts.length === 0
+        ? "no payment id committed in both with different content"
+        : `${conflicts.length} payments changed in both regions, e.g. ${conflicts[0]}`,
   });
 
   // Nothing doubled: one key, one payment (the lab's card token carries the key).
@@ -163,7 +183,9 @@ export function evaluate(input: CheckInput): Findings {
     list.push(p.id);
     byToken.set(p.cardToken, list);
   }
-  const doubled = [...byToken.entries()].filter(([, ids]) => ids.length > 1).map(([token]) => token);
+  const doubled = [...byToken.entries()]
+    .filter(([, ids]) => ids.length > 1)
+    .map(([token]) => token);
   const mismatched = input.acks.filter((a) => {
     if (a.op !== "authorize") return false;
     const ids = byToken.get(`tok_lab_${a.key.slice(0, 8)}`) ?? [];
@@ -194,20 +216,36 @@ export function evaluate(input: CheckInput): Findings {
         ? "no request was refused as invalid"
         : `${input.unexpected.length} requests refused, e.g. ${input.unexpected[0]!.status} ${input.unexpected[0]!.code}`,
   });
-  checks.push({ name: "workflow-completed", ok: input.workflowCompleted, detail: input.workflowDetail });
+  checks.push({
+    name: "workflow-completed",
+    ok: input.workflowCompleted,
+    detail: input.workflowDetail,
+  });
 
   // RTO: first failed payment -> first payment accepted in the new region.
-  const failures = input.attempts.filter((a) => a.at >= input.faultAt && (a.status === 0 || a.status >= 500));
+  const failures = input.attempts.filter(
+    (a) => a.at >= input.faultAt && (a.status === 0 || a.status >= 500),
+  );
   const firstFailureAt = failures.length ? Math.min(...failures.map((a) => a.at)) : null;
   const recovered = input.acks
     .filter((a) => a.region === input.targetRegion && a.at >= (firstFailureAt ?? input.faultAt))
     .map((a) => a.at);
   const recoveredAt = recovered.length ? Math.min(...recovered) : null;
-  const rtoSeconds = firstFailureAt === null ? (recoveredAt === null ? null : 0) : recoveredAt === null ? null : (recoveredAt - firstFailureAt) / 1000;
+  const rtoSeconds =
+    firstFailureAt === null
+      ? recoveredAt === null
+        ? null
+        : 0
+      : recoveredAt === null
+        ? null
+        : (recoveredAt - firstFailureAt) / 1000;
   checks.push({
     name: "payments-accepted-in-new-region",
     ok: recoveredAt !== null,
-    detail: recoveredAt !== null ? `first payment accepted in ${input.targetRegion} ${rtoSeconds?.toFixed(1)} s after the first failure` : `no payment was accepted in ${input.targetRegion}`,
+    detail:
+      recoveredAt !== null
+        ? `first payment accepted in ${input.targetRegion} ${rtoSeconds?.toFixed(1)} s after the first failure`
+        : `no payment was accepted in ${input.targetRegion}`,
   });
 
   return {

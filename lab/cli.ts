@@ -37,17 +37,23 @@ async function main(): Promise<number> {
   const progress = setInterval(() => {
     if (config.quiet) return;
     const executions = lab.orchestrator?.executions ?? [];
-    const running = executions.filter((e) => e.status === "RUNNING").map((e) => `${e.name}@${e.states.at(-1)?.name ?? "start"}`);
+    const running = executions
+      .filter((e) => e.status === "RUNNING")
+      .map((e) => `${e.name}@${e.states.at(-1)?.name ?? "start"}`);
     process.stdout.write(
       `  ... ${((Date.now() - t0) / 1000).toFixed(0)} s real; router -> ${lab.route53?.resolve() ?? "?"}; alarm ${lab.alarm?.state ?? "?"}; ${running.length ? `running: ${running.join(", ")}` : "no workflow running"}\n`,
     );
   }, 10_000);
   try {
-    console.log(`payments-dr lab: ${config.scenario}, ${config.fast === 1 ? "production timings" : `fast x${config.fast}`}, seed ${config.seed}`);
+    console.log(
+      `payments-dr lab: ${config.scenario}, ${config.fast === 1 ? "production timings" : `fast x${config.fast}`}, seed ${config.seed}`,
+    );
     const result = await runScenario(config, lab);
     const { json, html, report } = writeReport(result, config.outDir);
     console.log(summary(report));
-    console.log(`\nreport: ${html}\n        ${json}\n(${((Date.now() - t0) / 1000).toFixed(0)} s real)`);
+    console.log(
+      `\nreport: ${html}\n        ${json}\n(${((Date.now() - t0) / 1000).toFixed(0)} s real)`,
+    );
     return report.ok ? 0 : 1;
   } finally {
     clearInterval(progress);

@@ -4,7 +4,13 @@
 // allowed.
 import type { Range } from "./world/aurora";
 
-export const SCENARIOS = ["region-down", "partition", "switchover", "failback", "double-trigger"] as const;
+export const SCENARIOS = [
+  "region-down",
+  "partition",
+  "switchover",
+  "failback",
+  "double-trigger",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** Scenarios of the lab's own tests, not offered on the command line. */
 export type LabScenario = ScenarioName | "manual-failover";
@@ -102,17 +108,25 @@ export class ConfigError extends Error {
 function number(name: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not allowed: a number from ${min} to ${max}`);
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not allowed: a number from ${min} to ${max}`,
+    );
   }
   return value;
 }
 
 function range(name: string, raw: string, min: number, max: number): Range {
   const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(raw);
-  if (!match) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not allowed: LOW-HIGH in seconds, e.g. 20-60`);
+  if (!match)
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not allowed: LOW-HIGH in seconds, e.g. 20-60`,
+    );
   const low = number(name, match[1]!, min, max) * 1000;
   const high = number(name, match[2]!, min, max) * 1000;
-  if (low > high) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not allowed: LOW must not exceed HIGH`);
+  if (low > high)
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not allowed: LOW must not exceed HIGH`,
+    );
   return [low, high];
 }
 
@@ -128,7 +142,10 @@ options:
   --out DIR         report folder (default lab-report/<scenario>)
   --quiet           no live timeline`;
 
-export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LabConfig {
+export function parseArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): LabConfig {
   let scenario: ScenarioName = "region-down";
   let fast = 1;
   let seed = Math.floor(Math.random() * 2 ** 31);
@@ -147,14 +164,17 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     };
     if (!arg.startsWith("--")) {
       if (!(SCENARIOS as readonly string[]).includes(arg)) {
-        throw new ConfigError(`scenario ${JSON.stringify(arg)} is not allowed: one of ${SCENARIOS.join(", ")}`);
+        throw new ConfigError(
+          `scenario ${JSON.stringify(arg)} is not allowed: one of ${SCENARIOS.join(", ")}`,
+        );
       }
       scenario = arg as ScenarioName;
     } else if (arg === "--fast") fast = number("--fast", value(), 1, 100);
     else if (arg === "--seed") seed = Math.floor(number("--seed", value(), 0, 2 ** 31));
     else if (arg === "--rate") rate = number("--rate", value(), 1, 200);
     else if (arg === "--capture-share") captureShare = number("--capture-share", value(), 0, 1);
-    else if (arg === "--promotion") timings = { ...timings, failoverMs: range("--promotion", value(), 1, 900) };
+    else if (arg === "--promotion")
+      timings = { ...timings, failoverMs: range("--promotion", value(), 1, 900) };
     else if (arg === "--out") outDir = value();
     else if (arg === "--quiet") quiet = true;
     else if (arg === "--help" || arg === "-h") throw new ConfigError(USAGE);

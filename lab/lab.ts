@@ -92,7 +92,11 @@ export async function freePort(): Promise<number> {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -170,8 +174,10 @@ export class Lab {
         [LAB.tables.idempotency]: IDEMPOTENCY.partitionKey,
       },
       {
-        delayMs: () => this.clock.real(this.random.between(t.ddbReplicationMs[0], t.ddbReplicationMs[1])),
-        canDeliver: (from, to) => this.region(from).alive && this.region(to).alive && this.network.connected(from, to),
+        delayMs: () =>
+          this.clock.real(this.random.between(t.ddbReplicationMs[0], t.ddbReplicationMs[1])),
+        canDeliver: (from, to) =>
+          this.region(from).alive && this.region(to).alive && this.network.connected(from, to),
       },
     );
     this.cleanups.push(() => this.tables.close());
@@ -199,7 +205,12 @@ export class Lab {
     await writerNode.stop();
     copyDataDir(writerDir, nodes[readerName]!.options.dataDir);
     giveToServer(nodes[readerName]!.options.dataDir);
-    const replication = await this.network.link(readerName, writer, "pg-replication", writerNode.port);
+    const replication = await this.network.link(
+      readerName,
+      writer,
+      "pg-replication",
+      writerNode.port,
+    );
     nodes[readerName]!.configureStandby(replication.port);
     await Promise.all([writerNode.start(), nodes[readerName]!.start()]);
     this.event("setup", `PostgreSQL 16: ${writer} primary, ${readerName} streaming standby`);
@@ -235,7 +246,10 @@ export class Lab {
     for (const from of names) {
       for (const to of names) {
         if (from === to) continue;
-        this.awsLinks.set(`${from}>${to}`, await this.network.link(from, to, "aws", this.region(to).endpoint.port));
+        this.awsLinks.set(
+          `${from}>${to}`,
+          await this.network.link(from, to, "aws", this.region(to).endpoint.port),
+        );
       }
     }
 
@@ -273,7 +287,10 @@ export class Lab {
 
     await Promise.all(names.map((n) => this.startApi(n)));
     for (const name of names) {
-      this.apiLinks.set(`${this.other(name)}>${name}`, await this.network.link(this.other(name), name, "api", this.region(name).api!.port));
+      this.apiLinks.set(
+        `${this.other(name)}>${name}`,
+        await this.network.link(this.other(name), name, "api", this.region(name).api!.port),
+      );
     }
 
     this.route53 = new Route53(
@@ -295,9 +312,13 @@ export class Lab {
       deps: (region) => this.deps(region),
       onState: (execution, state, what) => {
         if (what === "entered" && state.type !== "Choice") {
-          this.event("workflow", `${execution.workflow} ${execution.name} (${execution.region}): ${state.name}`);
+          this.event(
+            "workflow",
+            `${execution.workflow} ${execution.name} (${execution.region}): ${state.name}`,
+          );
         }
-        if (what === "retried") this.event("workflow", `${execution.workflow} ${execution.name}: ${state.name} retried`);
+        if (what === "retried")
+          this.event("workflow", `${execution.workflow} ${execution.name}: ${state.name} retried`);
       },
       onEnd: (execution) =>
         this.event(
@@ -370,8 +391,14 @@ export class Lab {
       const put = (key: string, value: string, type = "String") =>
         r.ssm.put(`${LAB.parameterPrefix}/${key}`, value, type);
       put(PARAMETERS.writerEndpoint, `${LAB.globalCluster}.global-lab.global.rds.amazonaws.com`);
-      put(PARAMETERS.readerEndpoint, `${r.clusterIdentifier}.cluster-ro-lab.${r.region}.rds.amazonaws.com`);
-      put(PARAMETERS.clusterEndpoint, `${r.clusterIdentifier}.cluster-lab.${r.region}.rds.amazonaws.com`);
+      put(
+        PARAMETERS.readerEndpoint,
+        `${r.clusterIdentifier}.cluster-ro-lab.${r.region}.rds.amazonaws.com`,
+      );
+      put(
+        PARAMETERS.clusterEndpoint,
+        `${r.clusterIdentifier}.cluster-lab.${r.region}.rds.amazonaws.com`,
+      );
       put(PARAMETERS.databaseName, LAB.database);
       put(PARAMETERS.username, "postgres");
       put(PARAMETERS.password, "lab", "SecureString");
@@ -392,7 +419,9 @@ export class Lab {
       ...(failedOver ? { previousRegion: { S: this.config.primary } } : {}),
     };
     for (const name of this.regions.keys()) {
-      this.tables.table(name, LAB.tables.control).items.set(JSON.stringify({ S: CONTROL.activeRegionItem }), { item: flag, at: 0 });
+      this.tables
+        .table(name, LAB.tables.control)
+        .items.set(JSON.stringify({ S: CONTROL.activeRegionItem }), { item: flag, at: 0 });
     }
   }
 
@@ -419,7 +448,9 @@ export class Lab {
       [PAYMENTS_ENV.eventBusName]: `payments-${LAB.suffix}`,
       // The flag cache scales with the lab clock, so it keeps its relation to WaitForFence.
       [PAYMENTS_ENV.activeRegionCacheMs]: String(Math.floor(this.clock.real(t.flagCacheMs))),
-      [PAYMENTS_ENV.parameterCacheSeconds]: String(Math.max(1, Math.round(this.clock.real(60_000) / 1000))),
+      [PAYMENTS_ENV.parameterCacheSeconds]: String(
+        Math.max(1, Math.round(this.clock.real(60_000) / 1000)),
+      ),
       [PAYMENTS_LOCAL_ENV.databaseUrl]: `postgres://postgres@127.0.0.1:${r.appLink.port}/${LAB.database}`,
       POWERTOOLS_SERVICE_NAME: "payments-lab",
       POWERTOOLS_LOG_LEVEL: "WARN",
@@ -434,7 +465,15 @@ export class Lab {
     });
     this.cleanups.push(() => killGroup(child));
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the ${name} API did not start within 60 s; see ${join(this.root, `${name}-api.log`)}`)), 60_000);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the ${name} API did not start within 60 s; see ${join(this.root, `${name}-api.log`)}`,
+            ),
+          ),
+        60_000,
+      );
       child.once("message", (m: { ready?: boolean; port?: number }) => {
         clearTimeout(timer);
         if (m.ready && m.port) resolve(m.port);
@@ -442,7 +481,11 @@ export class Lab {
       });
       child.once("exit", (code) => {
         clearTimeout(timer);
-        reject(new Error(`the ${name} API exited with ${code}; see ${join(this.root, `${name}-api.log`)}`));
+        reject(
+          new Error(
+            `the ${name} API exited with ${code}; see ${join(this.root, `${name}-api.log`)}`,
+          ),
+        );
       });
     });
     r.api = { process: child, port };
@@ -481,7 +524,8 @@ export class Lab {
     const cache = new Map<string, RegionPorts>();
     const log: Log = {
       info: () => undefined,
-      warn: (message, extra) => this.event("dr-warn", `${message} ${extra ? JSON.stringify(extra).slice(0, 200) : ""}`),
+      warn: (message, extra) =>
+        this.event("dr-warn", `${message} ${extra ? JSON.stringify(extra).slice(0, 200) : ""}`),
       error: () => undefined,
     };
     const ports = (region: string, profile: Profile): RegionPorts => {
@@ -504,7 +548,9 @@ export class Lab {
           region,
           database: new LabRds(this.aurora, region, reach),
           control: new DynamoControlTable(
-            DynamoDBDocumentClient.from(new DynamoDBClient(settings), { marshallOptions: { removeUndefinedValues: true } }),
+            DynamoDBDocumentClient.from(new DynamoDBClient(settings), {
+              marshallOptions: { removeUndefinedValues: true },
+            }),
             LAB.tables.control,
           ),
           parameters: new SsmParameters(new SSMClient(settings)),
@@ -521,7 +567,10 @@ export class Lab {
         const host = new URL(url).hostname;
         const region = [...this.regions.keys()].find((n) => host === `api-${n}.lab.test`);
         if (!region) return fetchHttp.request(method, url, options);
-        const port = region === executionRegion ? this.region(region).api?.port : this.apiLinks.get(`${executionRegion}>${region}`)?.port;
+        const port =
+          region === executionRegion
+            ? this.region(region).api?.port
+            : this.apiLinks.get(`${executionRegion}>${region}`)?.port;
         const local = new URL(url);
         const path = `${local.pathname}${local.search}`;
         return fetchHttp.request(method, `http://127.0.0.1:${port ?? 9}${path}`, options);
@@ -574,7 +623,13 @@ export class Lab {
             log: deps.log,
           },
         );
-        for (const r of results) this.proberResults.push({ at: Date.parse(r.at), region: r.region, healthy: r.healthy, detail: r.detail });
+        for (const r of results)
+          this.proberResults.push({
+            at: Date.parse(r.at),
+            region: r.region,
+            healthy: r.healthy,
+            detail: r.detail,
+          });
       } catch (error) {
         this.event("prober", `prober invocation failed: ${(error as Error).message}`);
         await this.clock.sleep(1000, this.proberAbort.signal);

@@ -104,15 +104,26 @@ export class LoadGenerator {
     const amount = 100 + Math.floor(random.next() * 99_900);
     const currency = random.next() < 0.7 ? "USD" : "EUR";
     const body = { amount, currency, merchantId, cardToken: `tok_lab_${key.slice(0, 8)}` };
-    const auth = await this.call(client, "authorize", key, "/payments", body, { merchantId, amount, currency });
-    if (!auth || random.next() >= this.options.captureShare) return;
-    await this.options.clock.sleep(200 + random.next() * 800, this.abort.signal);
-    await this.call(client, "capture", `${key}-capture`, `/payments/${auth.paymentId}/capture`, {}, {
+    const auth = await this.call(client, "authorize", key, "/payments", body, {
       merchantId,
       amount,
       currency,
-      paymentId: auth.paymentId,
     });
+    if (!auth || random.next() >= this.options.captureShare) return;
+    await this.options.clock.sleep(200 + random.next() * 800, this.abort.signal);
+    await this.call(
+      client,
+      "capture",
+      `${key}-capture`,
+      `/payments/${auth.paymentId}/capture`,
+      {},
+      {
+        merchantId,
+        amount,
+        currency,
+        paymentId: auth.paymentId,
+      },
+    );
   }
 
   private async call(
@@ -164,7 +175,15 @@ export class LoadGenerator {
       } catch (error) {
         code = (error as Error).name === "TimeoutError" ? "timeout" : "network";
       }
-      const record: Attempt = { key, op, at: clock.nowMs(), region, status, code, ms: Date.now() - t0 };
+      const record: Attempt = {
+        key,
+        op,
+        at: clock.nowMs(),
+        region,
+        status,
+        code,
+        ms: Date.now() - t0,
+      };
       this.attempts.push(record);
       if (status >= 200 && status < 300 && parsed) {
         const paymentId = String(parsed.id ?? facts.paymentId ?? "");
@@ -183,7 +202,8 @@ export class LoadGenerator {
         this.acks.push(ack);
         return ack;
       }
-      const retryable = status === 0 || status >= 500 || (status === 409 && code === "request_in_progress");
+      const retryable =
+        status === 0 || status >= 500 || (status === 409 && code === "request_in_progress");
       if (!retryable) {
         this.unexpected.push(record);
         return undefined;

@@ -77,7 +77,11 @@ export interface OrchestratorOptions {
   readonly clock: LabClock;
   /** DrDeps of the task functions deployed in `region` (where the state machine runs). */
   readonly deps: (region: string) => DrDeps;
-  readonly onState?: (execution: ExecutionRecord, state: StateRecord, event: "entered" | "exited" | "failed" | "retried") => void;
+  readonly onState?: (
+    execution: ExecutionRecord,
+    state: StateRecord,
+    event: "entered" | "exited" | "failed" | "retried",
+  ) => void;
   readonly onEnd?: (execution: ExecutionRecord) => void;
 }
 
@@ -89,7 +93,12 @@ export class Orchestrator {
   constructor(private readonly options: OrchestratorOptions) {}
 
   /** StartExecution of `workflow`'s state machine in `region`. */
-  start(workflow: WorkflowName, region: string, input: Record<string, unknown>, name: string): Promise<ExecutionRecord> {
+  start(
+    workflow: WorkflowName,
+    region: string,
+    input: Record<string, unknown>,
+    name: string,
+  ): Promise<ExecutionRecord> {
     const promise = this.run(workflow, region, input, name);
     this.running.add(promise);
     void promise.finally(() => this.running.delete(promise));
@@ -104,7 +113,12 @@ export class Orchestrator {
     for (const abort of this.aborts) abort();
   }
 
-  private async run(workflow: WorkflowName, region: string, input: Record<string, unknown>, name: string): Promise<ExecutionRecord> {
+  private async run(
+    workflow: WorkflowName,
+    region: string,
+    input: Record<string, unknown>,
+    name: string,
+  ): Promise<ExecutionRecord> {
     const { clock } = this.options;
     const definition = renderFor(workflow, region);
     const states = definition.States as Record<string, StateDef>;
@@ -160,7 +174,10 @@ export class Orchestrator {
           };
     // The ASL is validated by the test suite (asl-validator); validating it again on every start
     // would add seconds to the measured decision time.
-    const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } } as never);
+    const machine = new StateMachine(
+      definition as never,
+      { validationOptions: { noValidate: true } } as never,
+    );
     const execution = machine.run(input as never, {
       overrides: overrides as never,
       context: {
@@ -169,21 +186,30 @@ export class Orchestrator {
           Name: name,
           StartTime: new Date(record.startedAt).toISOString(),
         },
-        StateMachine: { Id: `arn:aws:states:${region}:123456789012:stateMachine:payments-${workflow}-lab` },
+        StateMachine: {
+          Id: `arn:aws:states:${region}:123456789012:stateMachine:payments-${workflow}-lab`,
+        },
         Task: { Token: `lab-token-${name}` },
       } as never,
     });
     this.aborts.add(execution.abort);
     const consumed = (async () => {
       for await (const event of execution.eventLogs) {
-        const e = event as { type: string; timestamp: number; state?: { name: string; type: string; output?: unknown }; Error?: string };
+        const e = event as {
+          type: string;
+          timestamp: number;
+          state?: { name: string; type: string; output?: unknown };
+          Error?: string;
+        };
         const at = clock.toLab(e.timestamp);
         if (e.type === "StateEntered" && e.state) {
           const s: StateRecord = { name: e.state.name, type: e.state.type, enteredAt: at };
           record.states.push(s);
           this.options.onState?.(record, s, "entered");
         } else if ((e.type === "StateExited" || e.type === "StateFailed") && e.state) {
-          const s = [...record.states].reverse().find((x) => x.name === e.state!.name && x.exitedAt === undefined);
+          const s = [...record.states]
+            .reverse()
+            .find((x) => x.name === e.state!.name && x.exitedAt === undefined);
           if (s) {
             s.exitedAt = at;
             if (e.type === "StateExited") s.output = e.state.output;
@@ -234,7 +260,10 @@ export function meanRetryIntervalMs(r: {
   return (total / attempts) * 1000;
 }
 
-function taskLogger(record: ExecutionRecord, clock: LabClock): TaskLogger & { warn(m: string, e?: Record<string, unknown>): void } {
+function taskLogger(
+  record: ExecutionRecord,
+  clock: LabClock,
+): TaskLogger & { warn(m: string, e?: Record<string, unknown>): void } {
   const write = (level: string) => (message: string, extra?: Record<string, unknown>) => {
     record.logs.push({ at: clock.nowMs(), level, message, ...(extra ? { extra } : {}) });
   };

@@ -145,7 +145,11 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   } catch (error) {
     // An unhandled error fails the invocation: API Gateway answers 500.
     process.stderr.write(`${route.routeKey} failed: ${(error as Error).stack}\n`);
-    send(500, { "content-type": "application/json" }, JSON.stringify({ message: "Internal Server Error" }));
+    send(
+      500,
+      { "content-type": "application/json" },
+      JSON.stringify({ message: "Internal Server Error" }),
+    );
   }
 }
 

@@ -23,7 +23,8 @@ export function phases(result: ScenarioResult): Phase[] {
   const updated = entered("UpdateParameters");
   const out: Phase[] = [];
   const add = (name: string, from: number | undefined, to: number | undefined) => {
-    if (from !== undefined && to !== undefined && to >= from) out.push({ name, from, to, seconds: (to - from) / 1000 });
+    if (from !== undefined && to !== undefined && to >= from)
+      out.push({ name, from, to, seconds: (to - from) / 1000 });
   };
   add("detect", result.faultAt, run.startedAt);
   add("decide", run.startedAt, fence);
@@ -59,14 +60,18 @@ function executionSummary(e: ExecutionRecord, t0: number) {
 export function buildReport(result: ScenarioResult) {
   const { lab, findings, load } = result;
   const t0 = result.startedAt;
-  const rel = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : +((ms - t0) / 1000).toFixed(3));
+  const rel = (ms: number | null | undefined) =>
+    ms === null || ms === undefined ? null : +((ms - t0) / 1000).toFixed(3);
   const config = lab.config;
   const perRegion = (list: { region: string }[]) =>
-    Object.fromEntries([...lab.regions.keys()].map((r) => [r, list.filter((x) => x.region === r).length]));
+    Object.fromEntries(
+      [...lab.regions.keys()].map((r) => [r, list.filter((x) => x.region === r).length]),
+    );
   // Writes per second per region of origin, from both databases (each event once).
   const events = new Map<string, { at: number; region: string }>();
   for (const db of [result.oldPrimary, result.newPrimary]) {
-    for (const e of db?.events.values() ?? []) events.set(e.eventId, { at: e.committedAt, region: e.originRegion });
+    for (const e of db?.events.values() ?? [])
+      events.set(e.eventId, { at: e.committedAt, region: e.originRegion });
   }
   const seconds = Math.ceil((result.endedAt - t0) / 1000) + 1;
   const writes = Object.fromEntries(
@@ -103,7 +108,12 @@ export function buildReport(result: ScenarioResult) {
       seconds: findings.rto.seconds,
       firstFailureAt: rel(findings.rto.firstFailureAt),
       firstAcceptedInNewRegionAt: rel(findings.rto.recoveredAt),
-      phases: phases(result).map((p) => ({ name: p.name, from: rel(p.from), to: rel(p.to), seconds: +p.seconds.toFixed(3) })),
+      phases: phases(result).map((p) => ({
+        name: p.name,
+        from: rel(p.from),
+        to: rel(p.to),
+        seconds: +p.seconds.toFixed(3),
+      })),
     },
     rpo: {
       lostPayments: findings.rpo.lostPayments.length,
@@ -125,17 +135,39 @@ export function buildReport(result: ScenarioResult) {
     },
     checks: findings.checks,
     singleWriter: {
-      oldOnly: findings.forkWrites.oldOnly && { ...findings.forkWrites.oldOnly, first: rel(findings.forkWrites.oldOnly.first), last: rel(findings.forkWrites.oldOnly.last) },
-      newOnly: findings.forkWrites.newOnly && { ...findings.forkWrites.newOnly, first: rel(findings.forkWrites.newOnly.first), last: rel(findings.forkWrites.newOnly.last) },
+      oldOnly: findings.forkWrites.oldOnly && {
+        ...findings.forkWrites.oldOnly,
+        first: rel(findings.forkWrites.oldOnly.first),
+        last: rel(findings.forkWrites.oldOnly.last),
+      },
+      newOnly: findings.forkWrites.newOnly && {
+        ...findings.forkWrites.newOnly,
+        first: rel(findings.forkWrites.newOnly.first),
+        last: rel(findings.forkWrites.newOnly.last),
+      },
       conflicts: findings.conflicts,
       forkDuplicates: findings.forkDuplicates,
     },
     faultAt: rel(result.faultAt),
     endedAt: rel(result.endedAt),
-    writer: { before: config.scenario === "failback" ? config.secondary : config.primary, after: result.writerRegion, finalFlag: result.finalFlag },
+    writer: {
+      before: config.scenario === "failback" ? config.secondary : config.primary,
+      after: result.writerRegion,
+      finalFlag: result.finalFlag,
+    },
     databases: {
-      newPrimary: { region: result.newPrimary.region, source: result.newPrimary.source, payments: result.newPrimary.payments.size, events: result.newPrimary.events.size },
-      oldPrimary: result.oldPrimary && { region: result.oldPrimary.region, source: result.oldPrimary.source, payments: result.oldPrimary.payments.size, events: result.oldPrimary.events.size },
+      newPrimary: {
+        region: result.newPrimary.region,
+        source: result.newPrimary.source,
+        payments: result.newPrimary.payments.size,
+        events: result.newPrimary.events.size,
+      },
+      oldPrimary: result.oldPrimary && {
+        region: result.oldPrimary.region,
+        source: result.oldPrimary.source,
+        payments: result.oldPrimary.payments.size,
+        events: result.oldPrimary.events.size,
+      },
       snapshots: lab.aurora.snapshots.map((s) => ({ region: s.region, at: rel(s.at) })),
     },
     load: {
@@ -146,7 +178,9 @@ export function buildReport(result: ScenarioResult) {
       abandoned: load.abandoned.length,
       unexpected: load.unexpected.length,
       failuresByCode: load.attempts.reduce<Record<string, number>>((acc, a) => {
-        if (a.status === 0 || a.status >= 500) acc[`${a.status} ${a.code ?? ""}`.trim()] = (acc[`${a.status} ${a.code ?? ""}`.trim()] ?? 0) + 1;
+        if (a.status === 0 || a.status >= 500)
+          acc[`${a.status} ${a.code ?? ""}`.trim()] =
+            (acc[`${a.status} ${a.code ?? ""}`.trim()] ?? 0) + 1;
         return acc;
       }, {}),
     },
@@ -156,7 +190,11 @@ export function buildReport(result: ScenarioResult) {
       draws: lab.aurora.draws,
       promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
       events: lab.aurora.events.map((e) => ({ ...e, at: rel(e.at) })),
-      rpoGuard: lab.aurora.guardIntervals.map((g) => ({ region: g.region, from: rel(g.from), to: rel(g.to) })),
+      rpoGuard: lab.aurora.guardIntervals.map((g) => ({
+        region: g.region,
+        from: rel(g.from),
+        to: rel(g.to),
+      })),
     },
     route53: {
       healthChanges: lab.route53.history.map((h) => ({ ...h, at: rel(h.at) })),
@@ -171,7 +209,10 @@ export function buildReport(result: ScenarioResult) {
 export type Report = ReturnType<typeof buildReport>;
 
 const escape = (s: unknown) =>
-  String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+  String(s).replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
+  );
 
 const COLORS = ["#2563eb", "#16a34a", "#dc2626"];
 const PHASE_COLORS: Record<string, string> = {
@@ -185,8 +226,16 @@ const PHASE_COLORS: Record<string, string> = {
 export function renderHtml(report: Report): string {
   const regions = Object.keys(report.series.writesPerSecond);
   const series = [
-    ...regions.map((r, i) => ({ label: `writes committed by ${r}`, color: COLORS[i]!, values: report.series.writesPerSecond[r]! })),
-    { label: "failed client attempts", color: COLORS[2]!, values: report.series.failedAttemptsPerSecond },
+    ...regions.map((r, i) => ({
+      label: `writes committed by ${r}`,
+      color: COLORS[i]!,
+      values: report.series.writesPerSecond[r]!,
+    })),
+    {
+      label: "failed client attempts",
+      color: COLORS[2]!,
+      values: report.series.failedAttemptsPerSecond,
+    },
   ];
   const n = Math.max(...series.map((s) => s.values.length), 1);
   const max = Math.max(1, ...series.flatMap((s) => s.values));
@@ -205,16 +254,27 @@ export function renderHtml(report: Report): string {
     .join("");
   const lines = series
     .map((s) => {
-      const points = s.values.map((v, i) => `${x(i + 0.5).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      const points = s.values
+        .map((v, i) => `${x(i + 0.5).toFixed(1)},${y(v).toFixed(1)}`)
+        .join(" ");
       return `<polyline fill="none" stroke="${s.color}" stroke-width="1.8" points="${points}"/>`;
     })
     .join("");
-  const fault = report.faultAt === null ? "" : `<line x1="${x(report.faultAt)}" x2="${x(report.faultAt)}" y1="10" y2="${H - bottom}" stroke="#000" stroke-dasharray="4 3"/><text x="${x(report.faultAt) + 3}" y="${H - bottom - 4}" font-size="11">fault</text>`;
+  const fault =
+    report.faultAt === null
+      ? ""
+      : `<line x1="${x(report.faultAt)}" x2="${x(report.faultAt)}" y1="10" y2="${H - bottom}" stroke="#000" stroke-dasharray="4 3"/><text x="${x(report.faultAt) + 3}" y="${H - bottom - 4}" font-size="11">fault</text>`;
   const ticks = Array.from({ length: Math.floor(n / 10) + 1 }, (_, i) => i * 10)
-    .map((s) => `<line x1="${x(s)}" x2="${x(s)}" y1="${H - bottom}" y2="${H - bottom + 4}" stroke="#555"/><text x="${x(s)}" y="${H - 8}" font-size="10" text-anchor="middle">${s}s</text>`)
+    .map(
+      (s) =>
+        `<line x1="${x(s)}" x2="${x(s)}" y1="${H - bottom}" y2="${H - bottom + 4}" stroke="#555"/><text x="${x(s)}" y="${H - 8}" font-size="10" text-anchor="middle">${s}s</text>`,
+    )
     .join("");
-  const legend = series.map((s) => `<span style="color:${s.color}">&#9632;</span> ${escape(s.label)}`).join(" &nbsp; ");
-  const row = (cells: unknown[]) => `<tr>${cells.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`;
+  const legend = series
+    .map((s) => `<span style="color:${s.color}">&#9632;</span> ${escape(s.label)}`)
+    .join(" &nbsp; ");
+  const row = (cells: unknown[]) =>
+    `<tr>${cells.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>payments-dr lab: ${escape(report.scenario)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;max-width:1000px;color:#111}table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}.ok{color:#15803d;font-weight:600}.fail{color:#b91c1c;font-weight:600}code{background:#f3f4f6;padding:1px 4px}</style></head>
@@ -228,13 +288,24 @@ export function renderHtml(report: Report): string {
 <h3>Checks</h3><table><tr><th>check</th><th>result</th><th>detail</th></tr>${report.checks.map((c) => `<tr><td>${escape(c.name)}</td><td class="${c.ok ? "ok" : "fail"}">${c.ok ? "ok" : "FAILED"}</td><td>${escape(c.detail)}</td></tr>`).join("")}</table>
 <h3>Lost acknowledged writes (RPO)</h3>${report.rpo.lost.length === 0 ? "<p>none</p>" : `<table><tr><th>op</th><th>payment</th><th>merchant</th><th>amount</th><th>acknowledged at (s)</th><th>by</th></tr>${report.rpo.lost.map((l) => row([l.op, l.paymentId, l.merchantId, `${l.amount} ${l.currency}`, l.acknowledgedAt, l.region])).join("")}</table>`}
 <h3>Workflow runs</h3>${report.executions.map((e) => `<p><b>${escape(e.name)}</b> ${escape(e.workflow)} in ${escape(e.region)}: ${escape(e.status)} at ${escape(e.endState)}${e.error ? ` (${escape(e.error)})` : ""}</p><table><tr><th>state</th><th>entered (s)</th><th>exited (s)</th></tr>${e.states.map((s) => row([s.name, s.enteredAt, s.exitedAt ?? ""])).join("")}</table>`).join("")}
-<h3>Load</h3><table>${row(["attempts", report.load.attempts])}${row(["failed attempts", report.load.failedAttempts])}${row(["acknowledged", report.load.acknowledged])}${Object.entries(report.load.acknowledgedPerRegion).map(([r, c]) => row([`acknowledged by ${r}`, c])).join("")}${row(["abandoned", report.load.abandoned])}${Object.entries(report.load.failuresByCode).map(([k, c]) => row([`failures ${k}`, c])).join("")}</table>
+<h3>Load</h3><table>${row(["attempts", report.load.attempts])}${row(["failed attempts", report.load.failedAttempts])}${row(["acknowledged", report.load.acknowledged])}${Object.entries(
+    report.load.acknowledgedPerRegion,
+  )
+    .map(([r, c]) => row([`acknowledged by ${r}`, c]))
+    .join("")}${row(["abandoned", report.load.abandoned])}${Object.entries(
+    report.load.failuresByCode,
+  )
+    .map(([k, c]) => row([`failures ${k}`, c]))
+    .join("")}</table>
 <h3>Timeline</h3><table><tr><th>at (s)</th><th>what</th><th></th></tr>${report.timeline.map((e) => row([e.at, e.kind, e.message])).join("")}</table>
 </body></html>
 `;
 }
 
-export function writeReport(result: ScenarioResult, outDir: string): { json: string; html: string; report: Report } {
+export function writeReport(
+  result: ScenarioResult,
+  outDir: string,
+): { json: string; html: string; report: Report } {
   const report = buildReport(result);
   const dir = resolve(outDir);
   mkdirSync(dir, { recursive: true });
@@ -250,7 +321,9 @@ export function summary(report: Report): string {
     "",
     `${report.scenario}: ${report.ok ? "PASSED" : "FAILED"} (seed ${report.settings.seed}, ${report.settings.fast === 1 ? "production timings" : `fast x${report.settings.fast}`})`,
     `  RTO ${report.rto.seconds === null ? "not reached" : `${report.rto.seconds.toFixed(1)} s`} (first failed payment -> first payment accepted in ${report.writer.after})`,
-    ...report.rto.phases.map((p) => `    ${p.name.padEnd(9)} ${p.seconds.toFixed(1).padStart(6)} s`),
+    ...report.rto.phases.map(
+      (p) => `    ${p.name.padEnd(9)} ${p.seconds.toFixed(1).padStart(6)} s`,
+    ),
     `  RPO ${report.rpo.lostPayments} payments and ${report.rpo.lostCaptures} captures lost, window ${report.rpo.windowSeconds.toFixed(1)} s (bound ${report.rpo.boundSeconds} s)`,
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
   ];

@@ -45,10 +45,14 @@ const PLANS: Record<LabScenario, Plan> = {
   "manual-failover": { initialWriter: "primary", planned: false, target: "secondary" },
 };
 
-export async function runScenario(config: LabConfig, lab = new Lab(config)): Promise<ScenarioResult> {
+export async function runScenario(
+  config: LabConfig,
+  lab = new Lab(config),
+): Promise<ScenarioResult> {
   const plan = PLANS[config.scenario];
   const t = config.timings;
-  const region = (which: "primary" | "secondary") => (which === "primary" ? config.primary : config.secondary);
+  const region = (which: "primary" | "secondary") =>
+    which === "primary" ? config.primary : config.secondary;
   const target = region(plan.target);
   const source = lab.other(target);
   await lab.start(region(plan.initialWriter));
@@ -56,16 +60,40 @@ export async function runScenario(config: LabConfig, lab = new Lab(config)): Pro
 
   let runs = 0;
   const started: Promise<ExecutionRecord>[] = [];
-  const startWorkflow = (workflow: WorkflowName, where: string, input: Record<string, unknown>, name: string) => {
+  const startWorkflow = (
+    workflow: WorkflowName,
+    where: string,
+    input: Record<string, unknown>,
+    name: string,
+  ) => {
     runs += 1;
     started.push(lab.orchestrator.start(workflow, where, input, name));
   };
   // EventBridge: the prober's alarm entering ALARM starts the failover toward the secondary.
   lab.onAlarm = (name, at) => {
-    startWorkflow("failover", config.secondary, { targetRegion: config.secondary, reason: `alarm ${name} entered ALARM at ${at}`, trigger: "alarm", mode: "automatic" }, `alarm-${runs + 1}`);
+    startWorkflow(
+      "failover",
+      config.secondary,
+      {
+        targetRegion: config.secondary,
+        reason: `alarm ${name} entered ALARM at ${at}`,
+        trigger: "alarm",
+        mode: "automatic",
+      },
+      `alarm-${runs + 1}`,
+    );
     if (config.scenario === "double-trigger" && runs === 1) {
       // On-call starts one by hand at the same moment.
-      startWorkflow("failover", config.secondary, { targetRegion: config.secondary, reason: "on-call: us-east-1 payments failing", trigger: "console" }, "oncall-1");
+      startWorkflow(
+        "failover",
+        config.secondary,
+        {
+          targetRegion: config.secondary,
+          reason: "on-call: us-east-1 payments failing",
+          trigger: "console",
+        },
+        "oncall-1",
+      );
     }
   };
 
@@ -96,13 +124,37 @@ export async function runScenario(config: LabConfig, lab = new Lab(config)): Pro
       lab.partition(config.primary, config.secondary);
       break;
     case "switchover":
-      startWorkflow("switchover", target, { targetRegion: target, reason: "lab: planned switchover drill", trigger: "drill" }, "switchover-1");
+      startWorkflow(
+        "switchover",
+        target,
+        { targetRegion: target, reason: "lab: planned switchover drill", trigger: "drill" },
+        "switchover-1",
+      );
       break;
     case "failback":
-      startWorkflow("failback", target, { targetRegion: target, reason: "lab: failback after an earlier failover", trigger: "drill" }, "failback-1");
+      startWorkflow(
+        "failback",
+        target,
+        {
+          targetRegion: target,
+          reason: "lab: failback after an earlier failover",
+          trigger: "drill",
+        },
+        "failback-1",
+      );
       break;
     case "manual-failover":
-      startWorkflow("failover", target, { targetRegion: target, reason: "lab: on-call fails over a healthy primary", trigger: "console", allowUnknownLag: true }, "oncall-1");
+      startWorkflow(
+        "failover",
+        target,
+        {
+          targetRegion: target,
+          reason: "lab: on-call fails over a healthy primary",
+          trigger: "console",
+          allowUnknownLag: true,
+        },
+        "oncall-1",
+      );
       break;
   }
 
@@ -110,9 +162,11 @@ export async function runScenario(config: LabConfig, lab = new Lab(config)): Pro
   const deadline = faultAt + t.workflowDeadlineMs;
   for (;;) {
     await lab.clock.sleep(1000);
-    const done = started.length > 0 && lab.orchestrator.executions.every((e) => e.status !== "RUNNING");
+    const done =
+      started.length > 0 && lab.orchestrator.executions.every((e) => e.status !== "RUNNING");
     if (done && lab.orchestrator.executions.some((e) => e.status === "SUCCEEDED")) break;
-    if (done && config.scenario !== "partition" && lab.clock.nowMs() > faultAt + t.warmupMs * 3) break;
+    if (done && config.scenario !== "partition" && lab.clock.nowMs() > faultAt + t.warmupMs * 3)
+      break;
     if (lab.clock.nowMs() > deadline) {
       lab.event("lab", "deadline reached while waiting for the workflows");
       break;
@@ -124,23 +178,33 @@ export async function runScenario(config: LabConfig, lab = new Lab(config)): Pro
   }
   // Clients come to the new region as health checks and DNS caches let them (bounded).
   const waitUntil = lab.clock.nowMs() + 3 * t.dnsTtlSeconds * 1000;
-  while (lab.clock.nowMs() < waitUntil && !load.acks.some((a) => a.region === target && a.at > faultAt)) {
+  while (
+    lab.clock.nowMs() < waitUntil &&
+    !load.acks.some((a) => a.region === target && a.at > faultAt)
+  ) {
     await lab.clock.sleep(1000);
   }
   await lab.clock.sleep(t.steadyMs);
   await lab.orchestrator.idle();
   // Payments in flight finish: a client keeps its cached DNS answer for up to the TTL.
   await load.stop(t.dnsTtlSeconds * 1000 + 10_000);
-  lab.event("load", `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned`);
+  lab.event(
+    "load",
+    `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned`,
+  );
   lab.proberStop();
 
   const writerRegion = lab.aurora.writerRegion ?? target;
   const newPrimary = await readDatabase(lab, writerRegion, false);
-  const oldPrimary = await readDatabase(lab, lab.other(writerRegion), true).catch((error: unknown) => {
-    lab.event("lab", `could not read ${lab.other(writerRegion)}: ${(error as Error).message}`);
-    return null;
-  });
-  const finalFlag = lab.tables.table(writerRegion, LAB.tables.control).get({ [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } });
+  const oldPrimary = await readDatabase(lab, lab.other(writerRegion), true).catch(
+    (error: unknown) => {
+      lab.event("lab", `could not read ${lab.other(writerRegion)}: ${(error as Error).message}`);
+      return null;
+    },
+  );
+  const finalFlag = lab.tables
+    .table(writerRegion, LAB.tables.control)
+    .get({ [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } });
   const completed = lab.orchestrator.executions.filter((e) => e.status === "SUCCEEDED");
   const findings = evaluate({
     acks: load.acks,
@@ -171,15 +235,24 @@ export async function runScenario(config: LabConfig, lab = new Lab(config)): Pro
     finalFlag: finalFlag
       ? {
           activeRegion: "S" in finalFlag.activeRegion! ? finalFlag.activeRegion.S : undefined,
-          fencingToken: finalFlag.fencingToken && "N" in finalFlag.fencingToken ? Number(finalFlag.fencingToken.N) : undefined,
+          fencingToken:
+            finalFlag.fencingToken && "N" in finalFlag.fencingToken
+              ? Number(finalFlag.fencingToken.N)
+              : undefined,
         }
       : null,
     ok,
   };
 }
 
-function describeRuns(executions: readonly ExecutionRecord[], writer: string, target: string): string {
-  const runs = executions.map((e) => `${e.name}: ${e.workflow} ${e.status} at ${e.endState}${e.error ? ` (${e.error})` : ""}`);
+function describeRuns(
+  executions: readonly ExecutionRecord[],
+  writer: string,
+  target: string,
+): string {
+  const runs = executions.map(
+    (e) => `${e.name}: ${e.workflow} ${e.status} at ${e.endState}${e.error ? ` (${e.error})` : ""}`,
+  );
   const completed = executions.filter((e) => e.status === "SUCCEEDED").length;
   return `${completed} of ${executions.length} runs completed (writer now ${writer}, expected ${target}); ${runs.join("; ") || "no run started"}`;
 }
@@ -191,7 +264,9 @@ function describeRuns(executions: readonly ExecutionRecord[], writer: string, ta
  */
 function plantSecondWriter(lab: Lab, oldRegion: string): void {
   lab.tables.dropReplication = (table, key, to) =>
-    table === LAB.tables.control && to === oldRegion && key === JSON.stringify({ S: CONTROL.activeRegionItem });
+    table === LAB.tables.control &&
+    to === oldRegion &&
+    key === JSON.stringify({ S: CONTROL.activeRegionItem });
   lab.aurora.writeFencing = false;
   lab.event("lab", `PLANTED FAULT: ${oldRegion} will never be fenced (second writer)`);
 }
@@ -213,15 +288,28 @@ async function readDatabase(lab: Lab, region: string, old: boolean): Promise<Dat
     // No standby.signal is left behind by a kill, and a snapshot is a stopped writer's folder.
     await aside.start();
     node = aside;
-    source = snapshot ? "point-of-failure snapshot, started aside" : "folder of the dead server, started aside";
+    source = snapshot
+      ? "point-of-failure snapshot, started aside"
+      : "folder of the dead server, started aside";
   }
-  const client = new Client({ connectionString: node.url(LAB.database), connectionTimeoutMillis: 5000 });
+  const client = new Client({
+    connectionString: node.url(LAB.database),
+    connectionTimeoutMillis: 5000,
+  });
   try {
     await client.connect();
     const payments = new Map<string, PaymentRow>();
     const toLab = (d: Date | null) => (d ? lab.clock.toLab(d.getTime()) : 0);
     for (const row of (
-      await client.query<{ id: string; merchant_id: string; card_token: string; status: string; captured_minor: string; version: number; committed: Date | null }>(
+      await client.query<{
+        id: string;
+        merchant_id: string;
+        card_token: string;
+        status: string;
+        captured_minor: string;
+        version: number;
+        committed: Date | null;
+      }>(
         "SELECT id::text, merchant_id, card_token, status, captured_minor::text, version, pg_xact_commit_timestamp(xmin) AS committed FROM payments",
       )
     ).rows) {
@@ -237,7 +325,13 @@ async function readDatabase(lab: Lab, region: string, old: boolean): Promise<Dat
     }
     const events = new Map<string, EventRow>();
     for (const row of (
-      await client.query<{ event_id: string; payment_id: string; event_type: string; origin_region: string; committed: Date | null }>(
+      await client.query<{
+        event_id: string;
+        payment_id: string;
+        event_type: string;
+        origin_region: string;
+        committed: Date | null;
+      }>(
         "SELECT event_id::text, payment_id::text, event_type, origin_region, pg_xact_commit_timestamp(xmin) AS committed FROM payment_events",
       )
     ).rows) {

@@ -37,7 +37,8 @@ import {
 import type { ClusterView, DatabasePort, GlobalClusterView } from "../../functions/dr/shared/ports";
 import type { LabClock, Random } from "./clock";
 import type { Link, Network } from "./network";
-import { baseBackup, PgNode } from "./postgres";
+import { baseBackup } from "./postgres";
+import type { PgNode } from "./postgres";
 
 export type Range = readonly [number, number];
 
@@ -173,9 +174,16 @@ export class AuroraGlobalDatabase {
     const members = [...this.members.values()].filter((m) => m.role !== "detached");
     return {
       identifier: this.options.identifier,
-      status: this.failover ? (this.failover.dataLoss ? "failing-over" : "switching-over") : "available",
+      status: this.failover
+        ? this.failover.dataLoss
+          ? "failing-over"
+          : "switching-over"
+        : "available",
       endpoint: `${this.options.identifier}.global-lab.global.rds.amazonaws.com`,
-      members: members.map((m) => ({ clusterArn: m.info.clusterArn, isWriter: m.role === "writer" })),
+      members: members.map((m) => ({
+        clusterArn: m.info.clusterArn,
+        isWriter: m.role === "writer",
+      })),
       ...(this.failover
         ? {
             failover: {
@@ -189,7 +197,9 @@ export class AuroraGlobalDatabase {
   }
 
   describeCluster(clusterIdentifier: string): ClusterView | null {
-    const m = [...this.members.values()].find((x) => x.info.clusterIdentifier === clusterIdentifier);
+    const m = [...this.members.values()].find(
+      (x) => x.info.clusterIdentifier === clusterIdentifier,
+    );
     if (!m) return null;
     return {
       arn: m.info.clusterArn,
@@ -216,7 +226,11 @@ export class AuroraGlobalDatabase {
     const from = this.writerRegion!;
     this.failover = { status: "failing-over", from, to: target.info.region, dataLoss: true };
     const delay = this.draw("failoverMs", this.options.timings.failoverMs);
-    this.event(target.info.region, "failover-requested", `FailoverGlobalCluster (AllowDataLoss) to ${target.info.region}; promotion in ${delay / 1000} s`);
+    this.event(
+      target.info.region,
+      "failover-requested",
+      `FailoverGlobalCluster (AllowDataLoss) to ${target.info.region}; promotion in ${delay / 1000} s`,
+    );
     void this.after(delay, () => this.completeFailover(from, target));
   }
 
@@ -228,24 +242,43 @@ export class AuroraGlobalDatabase {
         "rds:SwitchoverGlobalCluster failed: InvalidGlobalClusterStateFault: the global cluster is not in a state to switch over",
       );
     }
-    this.failover = { status: "switching-over", from: source.info.region, to: target.info.region, dataLoss: false };
-    this.event(source.info.region, "RDS-EVENT-0181", `Global switchover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} started.`);
+    this.failover = {
+      status: "switching-over",
+      from: source.info.region,
+      to: target.info.region,
+      dataLoss: false,
+    };
+    this.event(
+      source.info.region,
+      "RDS-EVENT-0181",
+      `Global switchover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} started.`,
+    );
     void this.runSwitchover(source, target);
   }
 
   removeFromGlobalCluster(clusterArn: string): void {
     const target = this.target(clusterArn);
     if (target.role !== "reader") {
-      throw new DependencyError(`rds:RemoveFromGlobalCluster failed: InvalidDBClusterStateFault: ${target.info.region} is not a secondary`);
+      throw new DependencyError(
+        `rds:RemoveFromGlobalCluster failed: InvalidDBClusterStateFault: ${target.info.region} is not a secondary`,
+      );
     }
     target.role = "detached";
     target.status = "promoting";
     const delay = this.draw("detachMs", this.options.timings.detachMs);
-    this.event(target.info.region, "detach", `RemoveFromGlobalCluster ${target.info.clusterIdentifier}; standalone in ${delay / 1000} s`);
+    this.event(
+      target.info.region,
+      "detach",
+      `RemoveFromGlobalCluster ${target.info.clusterIdentifier}; standalone in ${delay / 1000} s`,
+    );
     void this.after(delay, async () => {
       await target.info.node.promote();
       target.status = "available";
-      this.promotions.push({ region: target.info.region, at: this.options.clock.nowMs(), kind: "detach" });
+      this.promotions.push({
+        region: target.info.region,
+        at: this.options.clock.nowMs(),
+        kind: "detach",
+      });
     });
   }
 
@@ -264,17 +297,32 @@ export class AuroraGlobalDatabase {
     const old = this.member(from);
     // Best-effort write fencing through the storage layer: only when the old region answers.
     const reachable =
-      this.writeFencing && old.info.alive && this.options.network.connected(from, target.info.region);
+      this.writeFencing &&
+      old.info.alive &&
+      this.options.network.connected(from, target.info.region);
     old.role = "reader";
     old.pendingRejoin = { since: this.options.clock.nowMs(), fenced: false };
     if (reachable) await this.fenceOldWriter(old);
-    else this.event(target.info.region, "write-fencing-timed-out", `the process to stop writes on ${from} timed out (the region cannot be reached)`);
+    else
+      this.event(
+        target.info.region,
+        "write-fencing-timed-out",
+        `the process to stop writes on ${from} timed out (the region cannot be reached)`,
+      );
     await target.info.node.promote();
     target.role = "writer";
-    this.promotions.push({ region: target.info.region, at: this.options.clock.nowMs(), kind: "failover" });
+    this.promotions.push({
+      region: target.info.region,
+      at: this.options.clock.nowMs(),
+      kind: "failover",
+    });
     this.failover = undefined;
     this.releaseGuard();
-    this.event(target.info.region, "RDS-EVENT-0238", `Global failover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} completed.`);
+    this.event(
+      target.info.region,
+      "RDS-EVENT-0238",
+      `Global failover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} completed.`,
+    );
   }
 
   /** The old writer stops taking writes: its server is stopped (its folder becomes the snapshot). */
@@ -283,10 +331,15 @@ export class AuroraGlobalDatabase {
     await old.info.node.stop();
     old.pendingRejoin.fenced = true;
     old.pendingRejoin.rejoinAt =
-      this.options.clock.nowMs() + this.draw(`rejoinMs-${old.info.region}`, this.options.timings.rejoinMs);
+      this.options.clock.nowMs() +
+      this.draw(`rejoinMs-${old.info.region}`, this.options.timings.rejoinMs);
     old.status = "inaccessible-old-writer";
     this.releaseGuard();
-    this.event(old.info.region, "write-fencing-succeeded", `writes were stopped on ${old.info.clusterIdentifier}`);
+    this.event(
+      old.info.region,
+      "write-fencing-succeeded",
+      `writes were stopped on ${old.info.clusterIdentifier}`,
+    );
   }
 
   private async runSwitchover(source: Member, target: Member): Promise<void> {
@@ -299,14 +352,19 @@ export class AuroraGlobalDatabase {
     await node.sql(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name LIKE 'payments-%'",
     );
-    const lsn = (await node.sql<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"))[0]!.lsn;
+    const lsn = (await node.sql<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"))[0]!
+      .lsn;
     for (;;) {
       const [row] = await target.info.node.sql<{ caught: boolean }>(
         "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught",
         [lsn],
       );
       if (row?.caught) break;
-      this.event(source.info.region, "RDS-EVENT-0183", "Waiting for data synchronization across global cluster members.");
+      this.event(
+        source.info.region,
+        "RDS-EVENT-0183",
+        "Waiting for data synchronization across global cluster members.",
+      );
       await this.options.clock.sleep(1000);
     }
     const left = started + duration - this.options.clock.nowMs();
@@ -314,18 +372,34 @@ export class AuroraGlobalDatabase {
     await node.stop();
     // The read-only setting was the switchover's, not the cluster's: the next role starts clean.
     stripAutoConf(node.options.dataDir, ["default_transaction_read_only"]);
-    this.event(source.info.region, "RDS-EVENT-0182", `Old primary DB cluster ${source.info.clusterIdentifier} in Region ${source.info.region} successfully shut down.`);
+    this.event(
+      source.info.region,
+      "RDS-EVENT-0182",
+      `Old primary DB cluster ${source.info.clusterIdentifier} in Region ${source.info.region} successfully shut down.`,
+    );
     // The standby has received the old primary's shutdown checkpoint by now; give it a moment.
     await new Promise((r) => setTimeout(r, 300));
     await target.info.node.promote();
     target.role = "writer";
     source.role = "reader";
-    this.promotions.push({ region: target.info.region, at: this.options.clock.nowMs(), kind: "switchover" });
-    this.event(target.info.region, "RDS-EVENT-0184", `New primary DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} was successfully promoted.`);
+    this.promotions.push({
+      region: target.info.region,
+      at: this.options.clock.nowMs(),
+      kind: "switchover",
+    });
+    this.event(
+      target.info.region,
+      "RDS-EVENT-0184",
+      `New primary DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} was successfully promoted.`,
+    );
     await this.followNewWriter(source, target);
     this.failover = undefined;
     this.releaseGuard();
-    this.event(target.info.region, "RDS-EVENT-0185", `Global switchover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} finished.`);
+    this.event(
+      target.info.region,
+      "RDS-EVENT-0185",
+      `Global switchover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} finished.`,
+    );
   }
 
   /** `reader` (stopped, clean) restarts as a standby of `writer` through the inter-region link. */
@@ -333,10 +407,18 @@ export class AuroraGlobalDatabase {
     let link = reader.replicationLink;
     if (link && link.to === writer.info.region) link.targetPort = writer.info.node.port;
     else {
-      link = await this.options.network.link(reader.info.region, writer.info.region, "pg-replication", writer.info.node.port);
+      link = await this.options.network.link(
+        reader.info.region,
+        writer.info.region,
+        "pg-replication",
+        writer.info.node.port,
+      );
       reader.replicationLink = link;
     }
-    stripAutoConf(reader.info.node.options.dataDir, ["primary_conninfo", "recovery_target_timeline"]);
+    stripAutoConf(reader.info.node.options.dataDir, [
+      "primary_conninfo",
+      "recovery_target_timeline",
+    ]);
     reader.info.node.configureStandby(link.port);
     await reader.info.node.start();
     reader.status = "available";
@@ -348,12 +430,24 @@ export class AuroraGlobalDatabase {
     await node.stop();
     const snapshot = `${node.options.dataDir}-unplanned-global-failover-${Math.round(this.options.clock.nowMs())}`;
     renameSync(node.options.dataDir, snapshot);
-    this.snapshots.push({ region: old.info.region, dataDir: snapshot, at: this.options.clock.nowMs() });
-    this.event(old.info.region, "RDS-EVENT-0240", `Started resynchronizing members of DB cluster ${old.info.clusterIdentifier} after global failover (snapshot of the old volume kept).`);
+    this.snapshots.push({
+      region: old.info.region,
+      dataDir: snapshot,
+      at: this.options.clock.nowMs(),
+    });
+    this.event(
+      old.info.region,
+      "RDS-EVENT-0240",
+      `Started resynchronizing members of DB cluster ${old.info.clusterIdentifier} after global failover (snapshot of the old volume kept).`,
+    );
     await baseBackup(writer.info.node, node.options.dataDir);
     old.pendingRejoin = undefined;
     await this.followNewWriter(old, writer);
-    this.event(old.info.region, "RDS-EVENT-0241", `Finished resynchronizing members of DB cluster ${old.info.clusterIdentifier} after global failover.`);
+    this.event(
+      old.info.region,
+      "RDS-EVENT-0241",
+      `Finished resynchronizing members of DB cluster ${old.info.clusterIdentifier} after global failover.`,
+    );
   }
 
   // ---- What Aurora does on its own ----
@@ -383,7 +477,11 @@ export class AuroraGlobalDatabase {
     let streaming = false;
     if (writer.info.alive && writer.info.node.running) {
       try {
-        const rows = await writer.info.node.sql<{ state: string; lag_ms: number | null; behind: boolean }>(
+        const rows = await writer.info.node.sql<{
+          state: string;
+          lag_ms: number | null;
+          behind: boolean;
+        }>(
           "SELECT state, (extract(epoch FROM replay_lag) * 1000)::float8 AS lag_ms, replay_lsn < pg_current_wal_lsn() AS behind FROM pg_stat_replication WHERE application_name = $1",
           [reader.info.region],
         );
@@ -402,12 +500,25 @@ export class AuroraGlobalDatabase {
     if (streaming) this.options.publishLag(reader.info, this.lagMs, new Date(now));
     // rds.global_db_rpo: commits block while every secondary is further behind than the RPO.
     const rpoMs = this.options.timings.rpoGuardSeconds * 1000;
-    if (writer.info.rpoGuard && writer.role === "writer" && this.lagMs > rpoMs && !this.guardRegion) {
+    if (
+      writer.info.rpoGuard &&
+      writer.role === "writer" &&
+      this.lagMs > rpoMs &&
+      !this.guardRegion
+    ) {
       this.guardRegion = writer.info.region;
       writer.info.appLink.hold();
       this.guardIntervals.push({ region: writer.info.region, from: now });
-      this.event(writer.info.region, "rpo-guard", `RPO lag ${Math.round(this.lagMs / 1000)} s > rds.global_db_rpo ${this.options.timings.rpoGuardSeconds} s: commits blocked`);
-    } else if (this.guardRegion === writer.info.region && writer.role === "writer" && this.lagMs <= rpoMs) {
+      this.event(
+        writer.info.region,
+        "rpo-guard",
+        `RPO lag ${Math.round(this.lagMs / 1000)} s > rds.global_db_rpo ${this.options.timings.rpoGuardSeconds} s: commits blocked`,
+      );
+    } else if (
+      this.guardRegion === writer.info.region &&
+      writer.role === "writer" &&
+      this.lagMs <= rpoMs
+    ) {
       this.releaseGuard();
     }
   }
@@ -434,9 +545,14 @@ export class AuroraGlobalDatabase {
     for (const m of this.members.values()) {
       const pending = m.pendingRejoin;
       if (!pending || !m.info.alive) continue;
-      if (!this.writeFencing || !this.options.network.connected(m.info.region, writerRegion)) continue;
+      if (!this.writeFencing || !this.options.network.connected(m.info.region, writerRegion))
+        continue;
       if (!pending.fenced) await this.fenceOldWriter(m);
-      else if (pending.rejoinAt !== undefined && this.options.clock.nowMs() >= pending.rejoinAt && writer.role === "writer") {
+      else if (
+        pending.rejoinAt !== undefined &&
+        this.options.clock.nowMs() >= pending.rejoinAt &&
+        writer.role === "writer"
+      ) {
         await this.rejoin(m, writer);
       }
     }
@@ -491,7 +607,9 @@ export class LabRds implements DatabasePort {
   async switchoverGlobalCluster(_id: string, targetClusterArn: string): Promise<void> {
     await this.reach();
     if (this.aurora.writerRegion !== this.region) {
-      throw new DependencyError(`rds:SwitchoverGlobalCluster failed: InvalidGlobalClusterStateFault: call it in the primary's region, not ${this.region}`);
+      throw new DependencyError(
+        `rds:SwitchoverGlobalCluster failed: InvalidGlobalClusterStateFault: call it in the primary's region, not ${this.region}`,
+      );
     }
     this.aurora.switchoverGlobalCluster(targetClusterArn);
   }

@@ -84,7 +84,15 @@ export class LabMetrics implements MetricsPort {
   async probeResults(probedRegion: string, since: Date) {
     await this.reach();
     return this.store
-      .series(this.region, METRICS.namespace, METRICS.probeHealthy, { Region: probedRegion }, 10, "Minimum", since.getTime())
+      .series(
+        this.region,
+        METRICS.namespace,
+        METRICS.probeHealthy,
+        { Region: probedRegion },
+        10,
+        "Minimum",
+        since.getTime(),
+      )
       .map((p) => ({ at: new Date(p.at).toISOString(), healthy: p.value >= 1 }));
   }
 
@@ -126,7 +134,10 @@ export class ProbeAlarm {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.evaluate(), this.clock.real(this.options.periodSeconds * 1000));
+    this.timer = setInterval(
+      () => this.evaluate(),
+      this.clock.real(this.options.periodSeconds * 1000),
+    );
   }
 
   stop(): void {

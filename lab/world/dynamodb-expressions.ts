@@ -49,7 +49,8 @@ type Condition =
   | { kind: "in"; a: Operand; list: Operand[] }
   | { kind: "function"; name: string; args: Operand[] };
 
-const TOKEN = /\s*(<>|<=|>=|[=<>(),.[\]+-]|#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|\d+)/y;
+const TOKEN =
+  /\s*(<>|<=|>=|[=<>(),.[\]+-]|#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|\d+)/y;
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
@@ -59,7 +60,10 @@ function tokenize(text: string): string[] {
     if (/^\s*$/.test(text.slice(index))) break;
     TOKEN.lastIndex = index;
     const match = TOKEN.exec(text);
-    if (!match) throw new ValidationException(`Invalid expression: unexpected text at "${text.slice(index)}"`);
+    if (!match)
+      throw new ValidationException(
+        `Invalid expression: unexpected text at "${text.slice(index)}"`,
+      );
     tokens.push(match[1]!);
     index = TOKEN.lastIndex;
   }
@@ -134,7 +138,13 @@ class Parser {
     const name = this.peek()?.toLowerCase();
     if (
       this.peek(1) === "(" &&
-      ["attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"].includes(name ?? "")
+      [
+        "attribute_exists",
+        "attribute_not_exists",
+        "attribute_type",
+        "begins_with",
+        "contains",
+      ].includes(name ?? "")
     ) {
       this.next();
       return { kind: "function", name: name!, args: this.arguments() };
@@ -185,7 +195,9 @@ class Parser {
       this.next();
       const value = this.ctx.values[token];
       if (!value) {
-        throw new ValidationException(`An expression attribute value used in expression is not defined; attribute value: ${token}`);
+        throw new ValidationException(
+          `An expression attribute value used in expression is not defined; attribute value: ${token}`,
+        );
       }
       return { kind: "value", value };
     }
@@ -229,7 +241,9 @@ class Parser {
     if (token.startsWith("#")) {
       const name = this.ctx.names[token];
       if (name === undefined) {
-        throw new ValidationException(`An expression attribute name used in the document path is not defined; attribute name: ${token}`);
+        throw new ValidationException(
+          `An expression attribute name used in the document path is not defined; attribute name: ${token}`,
+        );
       }
       return name;
     }
@@ -244,7 +258,8 @@ function resolve(item: Item | undefined, path: PathPart[]): AttributeValue | und
   let current: AttributeValue | undefined = item ? { M: item } : undefined;
   for (const part of path) {
     if (!current) return undefined;
-    if (typeof part === "number") current = "L" in current ? (current.L as AttributeValue[])[part] : undefined;
+    if (typeof part === "number")
+      current = "L" in current ? (current.L as AttributeValue[])[part] : undefined;
     else current = "M" in current ? (current.M as Record<string, AttributeValue>)[part] : undefined;
   }
   return current;
@@ -260,7 +275,17 @@ function evaluate(item: Item | undefined, operand: Operand): AttributeValue | un
       const v = resolve(item, operand.path);
       if (!v) return undefined;
       const n =
-        "S" in v ? v.S.length : "L" in v ? v.L.length : "M" in v ? Object.keys(v.M).length : "SS" in v ? v.SS.length : "NS" in v ? v.NS.length : undefined;
+        "S" in v
+          ? v.S.length
+          : "L" in v
+            ? v.L.length
+            : "M" in v
+              ? Object.keys(v.M).length
+              : "SS" in v
+                ? v.SS.length
+                : "NS" in v
+                  ? v.NS.length
+                  : undefined;
       return n === undefined ? undefined : { N: String(n) };
     }
     case "if_not_exists":
@@ -277,7 +302,9 @@ function evaluate(item: Item | undefined, operand: Operand): AttributeValue | un
       const a = evaluate(item, operand.a);
       const b = evaluate(item, operand.b);
       if (!a || !b || !("N" in a) || !("N" in b)) {
-        throw new ValidationException("An operand in the update expression has an incorrect data type");
+        throw new ValidationException(
+          "An operand in the update expression has an incorrect data type",
+        );
       }
       const r = operand.op === "+" ? Number(a.N) + Number(b.N) : Number(a.N) - Number(b.N);
       return { N: String(r) };
@@ -354,11 +381,16 @@ function test(item: Item | undefined, c: Condition): boolean {
 }
 
 /** Does `item` (undefined when absent) satisfy the condition expression? */
-export function checkCondition(expression: string | undefined, item: Item | undefined, ctx: Context): boolean {
+export function checkCondition(
+  expression: string | undefined,
+  item: Item | undefined,
+  ctx: Context,
+): boolean {
   if (!expression) return true;
   const parser = new Parser(tokenize(expression), ctx);
   const condition = parser.condition();
-  if (!parser.done()) throw new ValidationException(`Invalid ConditionExpression: unexpected ${parser.peek()}`);
+  if (!parser.done())
+    throw new ValidationException(`Invalid ConditionExpression: unexpected ${parser.peek()}`);
   return test(item, condition);
 }
 
@@ -370,7 +402,9 @@ function setPath(item: Item, path: PathPart[], value: AttributeValue | undefined
       ? container[part as number]
       : container[part as string];
     if (!next || !("M" in next || "L" in next)) {
-      throw new ValidationException("The document path provided in the update expression is invalid for update");
+      throw new ValidationException(
+        "The document path provided in the update expression is invalid for update",
+      );
     }
     container = "M" in next ? next.M : next.L;
   }
@@ -383,13 +417,21 @@ function setPath(item: Item, path: PathPart[], value: AttributeValue | undefined
 }
 
 /** Applies an update expression to a copy of `item` (a new item when absent) and returns it. */
-export function applyUpdate(expression: string, item: Item | undefined, key: Item, ctx: Context): Item {
+export function applyUpdate(
+  expression: string,
+  item: Item | undefined,
+  key: Item,
+  ctx: Context,
+): Item {
   const result: Item = structuredClone(item ?? key);
   const parser = new Parser(tokenize(expression), ctx);
   const seen = new Set<string>();
   while (!parser.done()) {
     const clause = parser.next().toUpperCase();
-    if (seen.has(clause)) throw new ValidationException(`Invalid UpdateExpression: The "${clause}" section can only be used once`);
+    if (seen.has(clause))
+      throw new ValidationException(
+        `Invalid UpdateExpression: The "${clause}" section can only be used once`,
+      );
     seen.add(clause);
     const actions: (() => void)[] = [];
     for (;;) {
@@ -400,7 +442,9 @@ export function applyUpdate(expression: string, item: Item | undefined, key: Ite
         // Every right-hand side reads the item as it was before the update.
         const computed = evaluate(item ?? key, value);
         if (computed === undefined) {
-          throw new ValidationException("The provided expression refers to an attribute that does not exist in the item");
+          throw new ValidationException(
+            "The provided expression refers to an attribute that does not exist in the item",
+          );
         }
         actions.push(() => setPath(result, path, computed));
       } else if (clause === "REMOVE") {
@@ -411,8 +455,11 @@ export function applyUpdate(expression: string, item: Item | undefined, key: Ite
         const value = parser.operand();
         const add = evaluate(undefined, value);
         const current = resolve(item, path);
-        if (!add || !("N" in add)) throw new ValidationException("ADD is modelled for numbers only in the lab");
-        const sum = { N: String(Number(current && "N" in current ? current.N : 0) + Number(add.N)) };
+        if (!add || !("N" in add))
+          throw new ValidationException("ADD is modelled for numbers only in the lab");
+        const sum = {
+          N: String(Number(current && "N" in current ? current.N : 0) + Number(add.N)),
+        };
         actions.push(() => setPath(result, path, sum));
       } else {
         throw new ValidationException(`the lab's DynamoDB does not model the ${clause} clause`);

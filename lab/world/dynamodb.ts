@@ -98,7 +98,11 @@ export class GlobalTables {
 
   table(region: string, name: string): Table {
     const table = this.regions.get(region)?.get(name);
-    if (!table) throw new ServiceError("ResourceNotFoundException", `Requested resource not found: Table: ${name} not found`);
+    if (!table)
+      throw new ServiceError(
+        "ResourceNotFoundException",
+        `Requested resource not found: Table: ${name} not found`,
+      );
     return table;
   }
 
@@ -116,13 +120,20 @@ export class GlobalTables {
     for (const to of this.regions.keys()) {
       if (to === region) continue;
       if (this.dropReplication?.(tableName, k, to)) continue;
-      this.pending.push({ table: tableName, key: k, version, from: region, to, due: Date.now() + this.replication.delayMs() });
+      this.pending.push({
+        table: tableName,
+        key: k,
+        version,
+        from: region,
+        to,
+        due: Date.now() + this.replication.delayMs(),
+      });
     }
   }
 
   private deliver(): void {
     const now = Date.now();
-    for (let i = 0; i < this.pending.length; ) {
+    for (let i = 0; i < this.pending.length;) {
       const p = this.pending[i]!;
       if (p.due > now) {
         i++;
@@ -160,7 +171,11 @@ function context(request: Request) {
 function conditionFailed(old: Item | undefined, request: Request): ServiceError {
   const extra =
     request.ReturnValuesOnConditionCheckFailure === "ALL_OLD" && old ? { Item: old } : {};
-  return new ServiceError("ConditionalCheckFailedException", "The conditional request failed", extra);
+  return new ServiceError(
+    "ConditionalCheckFailedException",
+    "The conditional request failed",
+    extra,
+  );
 }
 
 function check(request: Request, old: Item | undefined): void {
@@ -169,7 +184,8 @@ function check(request: Request, old: Item | undefined): void {
       throw conditionFailed(old, request);
     }
   } catch (error) {
-    if (error instanceof ValidationException) throw new ServiceError("ValidationException", error.message);
+    if (error instanceof ValidationException)
+      throw new ServiceError("ValidationException", error.message);
     throw error;
   }
 }
@@ -177,7 +193,10 @@ function check(request: Request, old: Item | undefined): void {
 function keyFromItem(table: Table, item: Item): Item {
   const value = item[table.keyAttribute];
   if (!value) {
-    throw new ServiceError("ValidationException", `One of the required keys was not given a value: ${table.keyAttribute}`);
+    throw new ServiceError(
+      "ValidationException",
+      `One of the required keys was not given a value: ${table.keyAttribute}`,
+    );
   }
   return { [table.keyAttribute]: value };
 }
@@ -207,7 +226,8 @@ export function dynamoDbApi(tables: GlobalTables, region: string) {
         try {
           updated = applyUpdate(String(request.UpdateExpression ?? ""), old, key, context(request));
         } catch (error) {
-          if (error instanceof ValidationException) throw new ServiceError("ValidationException", error.message);
+          if (error instanceof ValidationException)
+            throw new ServiceError("ValidationException", error.message);
           throw error;
         }
         tables.write(region, table.name, key, updated);
@@ -221,7 +241,10 @@ export function dynamoDbApi(tables: GlobalTables, region: string) {
         return request.ReturnValues === "ALL_OLD" && old ? { Attributes: old } : {};
       }
       default:
-        throw new ServiceError("UnknownOperationException", `the lab's DynamoDB does not model ${operation}`);
+        throw new ServiceError(
+          "UnknownOperationException",
+          `the lab's DynamoDB does not model ${operation}`,
+        );
     }
   };
 }

@@ -9,7 +9,10 @@ import type { Socket } from "node:net";
 import { randomUUID } from "node:crypto";
 import { ServiceError } from "./dynamodb";
 
-export type ServiceApi = (operation: string, request: Record<string, unknown>) => Record<string, unknown>;
+export type ServiceApi = (
+  operation: string,
+  request: Record<string, unknown>,
+) => Record<string, unknown>;
 
 export interface EndpointServices {
   readonly dynamodb: ServiceApi;
@@ -17,11 +20,12 @@ export interface EndpointServices {
   readonly events: ServiceApi;
 }
 
-const PREFIXES: Readonly<Record<string, { service: keyof EndpointServices; contentType: string }>> = {
-  DynamoDB_20120810: { service: "dynamodb", contentType: "application/x-amz-json-1.0" },
-  AmazonSSM: { service: "ssm", contentType: "application/x-amz-json-1.1" },
-  AWSEvents: { service: "events", contentType: "application/x-amz-json-1.1" },
-};
+const PREFIXES: Readonly<Record<string, { service: keyof EndpointServices; contentType: string }>> =
+  {
+    DynamoDB_20120810: { service: "dynamodb", contentType: "application/x-amz-json-1.0" },
+    AmazonSSM: { service: "ssm", contentType: "application/x-amz-json-1.1" },
+    AWSEvents: { service: "events", contentType: "application/x-amz-json-1.1" },
+  };
 
 export class AwsEndpoint {
   private server?: Server;
@@ -81,15 +85,28 @@ export class AwsEndpoint {
     const name = `${route.service}:${operation}`;
     this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
     try {
-      const request = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
+      const request = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<
+        string,
+        unknown
+      >;
       respond(200, this.services[route.service](operation, request), route.contentType);
     } catch (error) {
       if (error instanceof ServiceError) {
         const type =
-          route.service === "dynamodb" ? `com.amazonaws.dynamodb.v20120810#${error.type}` : error.type;
-        respond(error.status, { __type: type, message: error.message, ...error.extra }, route.contentType);
+          route.service === "dynamodb"
+            ? `com.amazonaws.dynamodb.v20120810#${error.type}`
+            : error.type;
+        respond(
+          error.status,
+          { __type: type, message: error.message, ...error.extra },
+          route.contentType,
+        );
       } else {
-        respond(500, { __type: "InternalServerError", message: (error as Error).message }, route.contentType);
+        respond(
+          500,
+          { __type: "InternalServerError", message: (error as Error).message },
+          route.contentType,
+        );
       }
     }
   }

@@ -20,15 +20,21 @@ export class EventBus {
 
   api(operation: string, request: Record<string, unknown>): Record<string, unknown> {
     if (operation !== "PutEvents") {
-      throw new ServiceError("UnknownOperationException", `the lab's EventBridge does not model ${operation}`);
+      throw new ServiceError(
+        "UnknownOperationException",
+        `the lab's EventBridge does not model ${operation}`,
+      );
     }
     const entries = (request.Entries ?? []) as Record<string, unknown>[];
     if (entries.length < 1 || entries.length > 10) {
-      throw new ServiceError("ValidationException", `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10, got ${entries.length}`);
+      throw new ServiceError(
+        "ValidationException",
+        `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10, got ${entries.length}`,
+      );
     }
     const out = entries.map((e) => {
       const id = randomUUID();
-      let detail: unknown = e.Detail;
+      let detail: unknown;
       try {
         detail = JSON.parse(String(e.Detail));
       } catch {

@@ -120,7 +120,9 @@ export class Link {
   async close(): Promise<void> {
     this.cut();
     for (const socket of this.held) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
   }
 }
 

@@ -146,12 +146,16 @@ export class PgNode {
     if (this.running) return;
     rmSync(join(this.options.dataDir, "postmaster.pid"), { force: true });
     const log = openSync(this.options.logFile, "a");
-    const child = spawn(postgresBin("postgres"), ["-D", this.options.dataDir, ...settings(this.port)], {
-      ...runAs(),
-      // Its own process group, so a region kill takes every backend with the postmaster.
-      detached: true,
-      stdio: ["ignore", log, log],
-    });
+    const child = spawn(
+      postgresBin("postgres"),
+      ["-D", this.options.dataDir, ...settings(this.port)],
+      {
+        ...runAs(),
+        // Its own process group, so a region kill takes every backend with the postmaster.
+        detached: true,
+        stdio: ["ignore", log, log],
+      },
+    );
     this.process = child;
     this.hasExited = false;
     this.exited = new Promise((resolve) =>
@@ -163,7 +167,9 @@ export class PgNode {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.hasExited) {
-        throw new Error(`postgres ${this.options.name} exited at start; see ${this.options.logFile}`);
+        throw new Error(
+          `postgres ${this.options.name} exited at start; see ${this.options.logFile}`,
+        );
       }
       try {
         const client = new Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
@@ -172,7 +178,12 @@ export class PgNode {
         return;
       } catch (error) {
         if (Date.now() > deadline) {
-          throw new Error(`postgres ${this.options.name} did not start: ${(error as Error).message}`);
+          throw new Error(
+            `postgres ${this.options.name} did not start: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -255,7 +266,16 @@ export class PgNode {
 }
 
 const NOT_COPIED = new Set(["postmaster.pid", "postmaster.opts", "standby.signal", "backup_label"]);
-const EMPTIED = new Set(["pg_wal", "pg_replslot", "pg_stat_tmp", "pg_notify", "pg_serial", "pg_snapshots", "pg_subtrans", "pg_dynshmem"]);
+const EMPTIED = new Set([
+  "pg_wal",
+  "pg_replslot",
+  "pg_stat_tmp",
+  "pg_notify",
+  "pg_serial",
+  "pg_snapshots",
+  "pg_subtrans",
+  "pg_dynshmem",
+]);
 
 /** Copies a data folder (stopped, or inside a backup), tolerating files that vanish meanwhile. */
 export function copyDataDir(from: string, to: string): void {

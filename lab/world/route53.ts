@@ -55,7 +55,13 @@ export class Route53 {
     // Never below 1.5 s real: a local /health under load still takes real time.
     this.timeoutMs = Math.max(1_500, clock.real(6_000));
     for (const region of [regions.primary, regions.secondary]) {
-      this.checks.set(healthCheckId(region), { id: healthCheckId(region), region, healthy: true, streak: 0, known: false });
+      this.checks.set(healthCheckId(region), {
+        id: healthCheckId(region),
+        region,
+        healthy: true,
+        streak: 0,
+        known: false,
+      });
     }
   }
 
@@ -65,7 +71,10 @@ export class Route53 {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.round(), this.clock.real(this.config.intervalSeconds * 1000));
+    this.timer = setInterval(
+      () => void this.round(),
+      this.clock.real(this.config.intervalSeconds * 1000),
+    );
   }
 
   stop(): void {
@@ -130,8 +139,16 @@ export class Route53 {
       failoverRecords: async (): Promise<FailoverRecord[]> => {
         await reach();
         return [
-          { setIdentifier: "primary", failover: "PRIMARY", aliasDnsName: apiDomainTarget(this.records.primary) },
-          { setIdentifier: "secondary", failover: "SECONDARY", aliasDnsName: apiDomainTarget(this.records.secondary) },
+          {
+            setIdentifier: "primary",
+            failover: "PRIMARY",
+            aliasDnsName: apiDomainTarget(this.records.primary),
+          },
+          {
+            setIdentifier: "secondary",
+            failover: "SECONDARY",
+            aliasDnsName: apiDomainTarget(this.records.secondary),
+          },
         ];
       },
       makePrimary: async (_zone, _name, primary: DnsTarget, secondary: DnsTarget) => {

@@ -17,7 +17,12 @@ export class ParameterStore {
 
   put(name: string, value: string, type = "String"): void {
     const old = this.parameters.get(name);
-    this.parameters.set(name, { value, type, version: (old?.version ?? 0) + 1, modifiedAt: Date.now() });
+    this.parameters.set(name, {
+      value,
+      type,
+      version: (old?.version ?? 0) + 1,
+      modifiedAt: Date.now(),
+    });
   }
 
   get(name: string): string | undefined {
@@ -36,7 +41,9 @@ export class ParameterStore {
       case "GetParameters": {
         const names = (request.Names ?? []) as string[];
         return {
-          Parameters: names.filter((n) => this.parameters.has(n)).map((n) => shape(n, this.parameters.get(n)!)),
+          Parameters: names
+            .filter((n) => this.parameters.has(n))
+            .map((n) => shape(n, this.parameters.get(n)!)),
           InvalidParameters: names.filter((n) => !this.parameters.has(n)),
         };
       }
@@ -49,13 +56,19 @@ export class ParameterStore {
       case "PutParameter": {
         const name = String(request.Name);
         if (this.parameters.has(name) && request.Overwrite !== true) {
-          throw new ServiceError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.");
+          throw new ServiceError(
+            "ParameterAlreadyExists",
+            "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+          );
         }
         this.put(name, String(request.Value), String(request.Type ?? "String"));
         return { Version: this.parameters.get(name)!.version, Tier: "Standard" };
       }
       default:
-        throw new ServiceError("UnknownOperationException", `the lab's SSM does not model ${operation}`);
+        throw new ServiceError(
+          "UnknownOperationException",
+          `the lab's SSM does not model ${operation}`,
+        );
     }
   }
 }

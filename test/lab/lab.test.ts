@@ -36,7 +36,9 @@ async function run(overrides: Partial<LabConfig>): Promise<ScenarioResult> {
     return await runScenario(c, lab);
   } catch (error) {
     // The seed reproduces the run's draws.
-    throw new Error(`lab ${c.scenario} (seed ${c.seed}) failed: ${(error as Error).message}`, { cause: error });
+    throw new Error(`lab ${c.scenario} (seed ${c.seed}) failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await lab.stop();
     expect(existsSync(lab.root)).toBe(false);
