@@ -13,7 +13,7 @@ import {
   formatAddresses,
   hasChanges,
   parseAddresses,
-  resourceAddresses,
+  contractLines,
 } from "./lib/addresses";
 import type { TerraformJson } from "./lib/synthesized";
 import { stackName } from "./main";
@@ -24,30 +24,36 @@ const ROOT = join(__dirname, "..");
 function synthAddresses(env: Readonly<Record<string, string>>): string[] {
   const config = loadConfig({ ...env });
   const stack = new PaymentsDrStack(Testing.app(), stackName(config), { config });
-  return resourceAddresses(JSON.parse(Testing.synth(stack)) as TerraformJson);
+  return contractLines(JSON.parse(Testing.synth(stack)) as TerraformJson);
 }
 
 function main(): void {
   const update = process.argv.includes("--update");
+  const allowDataLoss = process.argv.includes("--allow-data-loss");
   let failed = false;
   for (const [name, env] of Object.entries(ADDRESS_CONTRACTS)) {
     const file = join(ADDRESSES_DIR, `${name}.txt`);
     const current = synthAddresses(env);
-    if (update) {
-      mkdirSync(join(ROOT, ADDRESSES_DIR), { recursive: true });
-      writeFileSync(join(ROOT, file), formatAddresses(current));
-      console.log(`${file}: ${current.length} addresses recorded`);
-      continue;
-    }
     const recorded = existsSync(join(ROOT, file))
       ? parseAddresses(readFileSync(join(ROOT, file), "utf8"))
       : [];
     const changes = compareAddresses(recorded, current);
-    if (hasChanges(changes)) {
+    if (!hasChanges(changes)) {
+      console.log(`${file}: ${current.length} lines, unchanged`);
+      continue;
+    }
+    console.error(describeChanges(name, file, changes));
+    if (!update) {
       failed = true;
-      console.error(describeChanges(name, file, changes));
+    } else if (changes.dataStoresLost.length > 0 && !allowDataLoss) {
+      console.error(
+        `not recorded: the change destroys data stores; pass --allow-data-loss to record it anyway`,
+      );
+      failed = true;
     } else {
-      console.log(`${file}: ${current.length} addresses, unchanged`);
+      mkdirSync(join(ROOT, ADDRESSES_DIR), { recursive: true });
+      writeFileSync(join(ROOT, file), formatAddresses(current));
+      console.log(`${file}: ${current.length} lines recorded`);
     }
   }
   if (failed) process.exit(1);

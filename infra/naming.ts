@@ -53,6 +53,9 @@ export function regionCode(region: string): string {
 
 export const APP_NAME = "payments";
 
+/** The prober's physical name component: `payments-dr-prober-<suffix>`. */
+export const PROBER_COMPONENT = "dr-prober";
+
 export class Naming {
   constructor(readonly suffix: string) {}
 

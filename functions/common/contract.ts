@@ -69,6 +69,24 @@ export const CONTROL = {
 } as const;
 
 /**
+ * The `active-region` item of the control table (without its partition key): written by the
+ * orchestrator's Fence and Unfence (and seeded by Terraform), read by every payment write and by
+ * /health. Only `activeRegion` decides where writes are accepted.
+ */
+export interface ActiveRegionItem {
+  readonly activeRegion: string;
+  /** +1 per change of the active region, never per phase. */
+  readonly fencingToken: number;
+  readonly updatedAt: string;
+  /** The run id (failoverId) that wrote it, or "terraform" for the seed. */
+  readonly updatedBy: string;
+  readonly reason?: string;
+  /** FENCE_PHASE value. */
+  readonly phase?: string;
+  readonly previousRegion?: string;
+}
+
+/**
  * `phase` attribute of the `active-region` item, written by the orchestrator next to
  * `activeRegion`. Only `activeRegion` decides where writes are accepted; `phase` says whether a
  * role change is still in progress, for dashboards, /health details and the DR tooling.

@@ -7,9 +7,9 @@ import type { Statement } from "../lib/policy";
 import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { WORKFLOWS } from "../lib/asl";
-import { DR_TASK_NAMES } from "../../functions/dr/tasks";
 import type { GlobalDatabase } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
+import { drTaskFunctionNames } from "./orchestration";
 import type { RegionalEventBus } from "./events";
 import type { PlatformKey } from "./keys";
 import type { AlertTopic } from "./observability";
@@ -64,7 +64,8 @@ export interface DrIamProps {
 export function drResourceNames(naming: Naming) {
   return {
     stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
-    functions: [...DR_TASK_NAMES, "prober"].map((t) => naming.name("lambdaFunction", `dr-${t}`)),
+    // The workflow tasks only: the prober has its own role and no workflow runs it.
+    functions: drTaskFunctionNames(naming),
     drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
   };
 }

@@ -15,11 +15,16 @@ import type { WorkflowName } from "../lib/asl";
 import { readAsl, renderAsl, WORKFLOWS } from "../lib/asl";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Naming } from "../naming";
-import { regionCode } from "../naming";
+import { PROBER_COMPONENT, regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
 import type { GlobalTable } from "./tables";
 
 export const DR_MEMORY_MB = 256;
+
+/** Physical names of the DR task functions, identical in both regions, in registry order. */
+export function drTaskFunctionNames(naming: Naming): string[] {
+  return DR_TASK_NAMES.map((t) => naming.name("lambdaFunction", `dr-${t}`));
+}
 
 interface AslTask {
   readonly Type: string;
@@ -117,7 +122,7 @@ export class RegionalOrchestration extends Construct {
         group: "dr",
         source: task,
         component: `dr-${task}`,
-        description: `payments-dr orchestration task: ${task}`,
+        description: `payments-dr ${definition.step}: ${definition.description}`,
         memorySize: definition.memoryMb ?? DR_MEMORY_MB,
         timeoutSeconds: timeouts[task] ?? 30,
         environment: {
@@ -250,7 +255,7 @@ export class Prober extends Construct {
       key,
       group: "monitoring",
       source: "prober",
-      component: "dr-prober",
+      component: PROBER_COMPONENT,
       description: "Probes the active region's /health and publishes PaymentsDR/PrimaryHealthy",
       memorySize: DR_MEMORY_MB,
       // One invocation spans the minute of probes plus the last probe's timeout.

@@ -30,7 +30,7 @@ export function secretVariables(scope: Construct): SecretVariables {
     sensitive: true,
     nullable: false,
     description:
-      'Aurora master password (8-128 printable ASCII, no / " @ or space). Set TF_VAR_db_master_password; never commit it.',
+      'Aurora master password (16-128 printable ASCII, no / " @ or space). Set TF_VAR_db_master_password; never commit it.',
     validation: [
       {
         condition:

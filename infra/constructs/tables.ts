@@ -4,6 +4,7 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { CONTROL, FENCE_PHASE, IDEMPOTENCY, SESSIONS } from "../../functions/common/contract";
+import type { ActiveRegionItem } from "../../functions/common/contract";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
 
@@ -94,12 +95,14 @@ export class GlobalTables extends Construct {
       hashKey: CONTROL.partitionKey,
       item: JSON.stringify({
         [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem },
-        activeRegion: { S: props.initialActiveRegion },
-        fencingToken: { N: "0" },
-        phase: { S: FENCE_PHASE.open },
-        updatedAt: { S: "1970-01-01T00:00:00.000Z" },
-        updatedBy: { S: "terraform" },
-        reason: { S: "initial deployment" },
+        ...seedItem({
+          activeRegion: props.initialActiveRegion,
+          fencingToken: 0,
+          phase: FENCE_PHASE.open,
+          updatedAt: "1970-01-01T00:00:00.000Z",
+          updatedBy: "terraform",
+          reason: "initial deployment",
+        }),
       }),
       lifecycle: { ignoreChanges: ["item"] },
     });
@@ -142,4 +145,14 @@ export class GlobalTables extends Construct {
       replicaArn: `arn:aws:dynamodb:${secondary.region}:${secondary.key.accountId}:table/${name}`,
     };
   }
+}
+
+/** The seed of the active-region item in DynamoDB's JSON, typed by the contract's item. */
+function seedItem(item: ActiveRegionItem): Record<string, { S: string } | { N: string }> {
+  return Object.fromEntries(
+    Object.entries(item).map(([name, value]) => [
+      name,
+      typeof value === "number" ? { N: String(value) } : { S: String(value) },
+    ]),
+  );
 }

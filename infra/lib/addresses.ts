@@ -37,22 +37,102 @@ export const ADDRESS_CONTRACTS: Readonly<Record<string, Readonly<Record<string, 
 /** Where the recorded lists live, relative to the repository root. */
 export const ADDRESSES_DIR = "test/fixtures/addresses";
 
+/** A data store: what it holds, and the arguments whose change replaces it (ForceNew). */
+interface DataStoreType {
+  readonly holds: string;
+  readonly identity: readonly string[];
+  /** Only these resources of the type hold state. @default - every one */
+  readonly when?: (resource: Record<string, unknown>) => boolean;
+}
+
 /**
- * Resource types whose replacement loses data or the ability to read it, with what they hold.
- * A replaced item of the control table resets the fencing flag to its seed: as bad as data loss.
+ * Resource types whose replacement loses data, state or the ability to read it. A replaced item
+ * of the control table or an orchestrator-owned parameter resets to its seed (the fencing flag
+ * naming the deployed primary again): as bad as data loss.
  */
-export const DATA_STORE_TYPES: Readonly<Record<string, string>> = {
-  aws_rds_global_cluster: "Aurora global cluster",
-  aws_rds_cluster: "Aurora cluster (the payments database)",
-  aws_dynamodb_table: "DynamoDB global table",
-  aws_dynamodb_table_item: "DynamoDB item (the fencing flag)",
-  aws_backup_vault: "AWS Backup vault (the recovery points)",
-  aws_kms_key: "KMS key (what the data is encrypted with)",
-  aws_kms_replica_key: "KMS replica key (what the secondary's data is encrypted with)",
-  aws_s3_bucket: "S3 bucket",
-  aws_sqs_queue: "SQS queue (undelivered events)",
-  aws_cloudwatch_event_archive: "EventBridge archive (events kept for replay)",
+export const DATA_STORE_TYPES: Readonly<Record<string, DataStoreType>> = {
+  aws_rds_global_cluster: {
+    holds: "Aurora global cluster",
+    identity: ["global_cluster_identifier", "engine", "storage_encrypted", "provider"],
+  },
+  aws_rds_cluster: {
+    holds: "Aurora cluster (the payments database)",
+    identity: [
+      "cluster_identifier",
+      "engine",
+      "database_name",
+      "kms_key_id",
+      "storage_encrypted",
+      "provider",
+    ],
+  },
+  aws_dynamodb_table: {
+    holds: "DynamoDB global table",
+    identity: ["name", "hash_key", "provider"],
+  },
+  aws_dynamodb_table_item: {
+    holds: "DynamoDB item (the fencing flag)",
+    identity: ["table_name", "hash_key", "provider"],
+  },
+  aws_backup_vault: {
+    holds: "AWS Backup vault (the recovery points)",
+    identity: ["name", "kms_key_arn", "provider"],
+  },
+  aws_kms_key: {
+    holds: "KMS key (what the data is encrypted with)",
+    identity: ["multi_region", "provider"],
+  },
+  aws_kms_replica_key: {
+    holds: "KMS replica key (what the secondary's data is encrypted with)",
+    identity: ["primary_key_arn", "provider"],
+  },
+  aws_s3_bucket: { holds: "S3 bucket", identity: ["bucket", "provider"] },
+  aws_sqs_queue: { holds: "SQS queue (undelivered events)", identity: ["name", "provider"] },
+  aws_cloudwatch_event_archive: {
+    holds: "EventBridge archive (events kept for replay)",
+    identity: ["name", "provider"],
+  },
+  aws_ssm_parameter: {
+    holds: "parameter the orchestrator rewrites (resets to its first value after a failover)",
+    identity: ["name", "provider"],
+    when: (r) =>
+      ((r.lifecycle as { ignore_changes?: string[] } | undefined)?.ignore_changes ?? []).includes(
+        "value",
+      ),
+  },
+  aws_route53_zone: {
+    holds: "hosted zone (new name servers break the domain's delegation)",
+    identity: ["name", "provider"],
+  },
+  aws_sns_topic_subscription: {
+    holds: "alert subscription (an email must confirm again; pages are lost until then)",
+    identity: ["topic_arn", "protocol", "endpoint", "provider"],
+  },
 };
+
+/**
+ * One line per resource address, Terraform output and variable, sorted. A data store's line
+ * carries its identity (the arguments whose change replaces it) as JSON, so a replacement under
+ * the same address is caught too.
+ */
+export function contractLines(json: TerraformJson): string[] {
+  const lines: string[] = [];
+  for (const [type, byName] of Object.entries(json.resource ?? {})) {
+    const store = DATA_STORE_TYPES[type];
+    for (const [name, resource] of Object.entries(byName)) {
+      const address = `${type}.${name}`;
+      if (store && (store.when?.(resource) ?? true)) {
+        const identity = Object.fromEntries(store.identity.map((k) => [k, resource[k] ?? null]));
+        lines.push(`${address} ${JSON.stringify(identity)}`);
+      } else {
+        lines.push(address);
+      }
+    }
+  }
+  for (const name of Object.keys(json.output ?? {})) lines.push(`output.${name}`);
+  for (const name of Object.keys(json.variable ?? {})) lines.push(`var.${name}`);
+  return lines.sort();
+}
 
 /** Every managed resource's address, sorted. */
 export function resourceAddresses(json: TerraformJson): string[] {
@@ -62,24 +142,48 @@ export function resourceAddresses(json: TerraformJson): string[] {
 }
 
 export interface AddressChanges {
-  /** Recorded but no longer synthesized: Terraform would destroy them. */
+  /** Recorded but no longer synthesized: Terraform would destroy them (or operators lose them). */
   readonly removed: readonly string[];
   /** Synthesized but not recorded: Terraform would create them. */
   readonly added: readonly string[];
-  /** The removed ones that hold data. */
+  /** Data stores destroyed: removed, or replaced in place because their identity changed. */
   readonly dataStoresLost: readonly string[];
+  /** Recorded lines that differ in any other way (e.g. a resource that now counts as a store). */
+  readonly otherChanges: readonly string[];
+}
+
+function split(line: string): { key: string; identity?: string } {
+  const space = line.indexOf(" ");
+  return space < 0 ? { key: line } : { key: line.slice(0, space), identity: line.slice(space + 1) };
 }
 
 export function compareAddresses(
   recorded: readonly string[],
   current: readonly string[],
 ): AddressChanges {
-  const was = new Set(recorded);
-  const now = new Set(current);
-  const removed = recorded.filter((a) => !now.has(a));
-  const added = current.filter((a) => !was.has(a));
-  const dataStoresLost = removed.filter((a) => DATA_STORE_TYPES[typeOf(a)] !== undefined);
-  return { removed, added, dataStoresLost };
+  const was = new Map(recorded.map((l) => [split(l).key, split(l).identity]));
+  const now = new Map(current.map((l) => [split(l).key, split(l).identity]));
+  const removed = [...was.keys()].filter((a) => !now.has(a));
+  const added = [...now.keys()].filter((a) => !was.has(a));
+  const kept = [...was.keys()].filter((a) => now.has(a) && now.get(a) !== was.get(a));
+  const replaced = kept.filter((a) => was.get(a) !== undefined && now.get(a) !== undefined);
+  const dataStoresLost = [
+    ...removed.filter((a) => was.get(a) !== undefined || alwaysHoldsData(a)),
+    ...replaced.map((a) => `${a} replaced: identity was ${was.get(a)}, now ${now.get(a)}`),
+  ];
+  const otherChanges = kept
+    .filter((a) => !replaced.includes(a))
+    .map(
+      (a) =>
+        `${a}: ${was.get(a) ?? "not tracked as a data store"} -> ${now.get(a) ?? "not tracked as a data store"}`,
+    );
+  return { removed, added, dataStoresLost, otherChanges };
+}
+
+/** A type every resource of which holds data, whatever its recorded line says. */
+function alwaysHoldsData(address: string): boolean {
+  const store = DATA_STORE_TYPES[typeOf(address)];
+  return store !== undefined && store.when === undefined;
 }
 
 function typeOf(address: string): string {
@@ -87,7 +191,12 @@ function typeOf(address: string): string {
 }
 
 export function hasChanges(changes: AddressChanges): boolean {
-  return changes.removed.length > 0 || changes.added.length > 0;
+  return (
+    changes.removed.length > 0 ||
+    changes.added.length > 0 ||
+    changes.dataStoresLost.length > 0 ||
+    changes.otherChanges.length > 0
+  );
 }
 
 /** What changed, what it would destroy, and how to accept it if it is deliberate. */
@@ -96,25 +205,38 @@ export function describeChanges(configName: string, file: string, changes: Addre
   if (changes.dataStoresLost.length > 0) {
     lines.push(
       "DATA LOSS: terraform apply would destroy these data stores and create empty ones:",
-      ...changes.dataStoresLost.map((a) => `  ${a} (${DATA_STORE_TYPES[typeOf(a)]})`),
-      "  Keep their construct ids, or add a `moved` block from the old to the new address.",
+      ...changes.dataStoresLost.map(
+        (a) => `  ${a} (${DATA_STORE_TYPES[typeOf(a)]?.holds ?? "data store"})`,
+      ),
+      "  Keep their construct ids and identifying arguments, or add a `moved` block from the old to the new address.",
     );
   }
-  if (changes.removed.length > 0) {
-    lines.push("removed (terraform would destroy):", ...changes.removed.map((a) => `  - ${a}`));
+  const removedOutputs = changes.removed.filter((a) => /^(output|var)\./.test(a));
+  if (removedOutputs.length > 0) {
+    lines.push(
+      "removed outputs or variables (operators' scripts and TF_VAR_ settings that use them break):",
+      ...removedOutputs.map((a) => `  - ${a}`),
+    );
+  }
+  const removedResources = changes.removed.filter((a) => !/^(output|var)\./.test(a));
+  if (removedResources.length > 0) {
+    lines.push("removed (terraform would destroy):", ...removedResources.map((a) => `  - ${a}`));
   }
   if (changes.added.length > 0) {
     lines.push("added (terraform would create):", ...changes.added.map((a) => `  + ${a}`));
   }
+  if (changes.otherChanges.length > 0) {
+    lines.push("changed:", ...changes.otherChanges.map((a) => `  ~ ${a}`));
+  }
   lines.push(
-    "If this is deliberate, accept it with `npm run addresses -- --update` and say why in the commit.",
+    "If this is deliberate, accept it with `npm run addresses -- --update` (and `--allow-data-loss` when a data store goes) and say why in the commit.",
   );
   return lines.join("\n");
 }
 
-/** The checked-in list: one address a line. */
-export function formatAddresses(addresses: readonly string[]): string {
-  return `${addresses.join("\n")}\n`;
+/** The checked-in list: one line each. */
+export function formatAddresses(lines: readonly string[]): string {
+  return `${lines.join("\n")}\n`;
 }
 
 export function parseAddresses(text: string): string[] {

@@ -17,7 +17,7 @@ export const DIST = join(ROOT, "dist", "functions");
 export const EXTERNAL_MODULES = ["@aws-sdk/*", "pg-native"];
 
 export interface FunctionEntry {
-  /** "payments" or "dr". */
+  /** "payments", "dr" or "monitoring" (FUNCTION_GROUPS). */
   readonly group: string;
   /** Folder name, e.g. "authorize". */
   readonly name: string;

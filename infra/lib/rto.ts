@@ -2,6 +2,7 @@
 // health checks, the failover workflow that would run (its task timeouts, waits and poll
 // bound) and the database's RPO guard. Pure: JSON in, numbers out.
 import type { Config } from "../config";
+import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
 import { pollBoundsOf } from "./asl";
 import type { TerraformJson } from "./synthesized";
@@ -70,7 +71,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     json,
     "aws_lambda_function",
     "the prober",
-    (f) => f.function_name === `payments-dr-prober-${suffix}`,
+    (f) => f.function_name === `payments-${PROBER_COMPONENT}-${suffix}`,
   );
   const env = (prober.environment as { variables: Record<string, string> }).variables;
   const probeTimeout = Number(env.PROBE_TIMEOUT_MS) / 1000;

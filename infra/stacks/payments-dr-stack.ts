@@ -2,7 +2,6 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { DrRegion } from "../../functions/common/contract";
-import { DR_TASK_NAMES } from "../../functions/dr/tasks";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { Backup } from "../constructs/backup";
 import { GlobalDatabase } from "../constructs/database";
@@ -19,14 +18,19 @@ import {
   RegionalObservability,
 } from "../constructs/observability";
 import { RegionalParameters, secretVariables } from "../constructs/parameters";
-import { FailoverTrigger, Prober, RegionalOrchestration } from "../constructs/orchestration";
+import {
+  drTaskFunctionNames,
+  FailoverTrigger,
+  Prober,
+  RegionalOrchestration,
+} from "../constructs/orchestration";
 import { PaymentsApi } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
-import { Naming } from "../naming";
+import { Naming, PROBER_COMPONENT } from "../naming";
 import { stackOutputs } from "./outputs";
 
 export interface PaymentsDrStackProps {
@@ -195,7 +199,8 @@ export class PaymentsDrStack extends TerraformStack {
         region: parts(role).config.region,
         functionNames: [
           ...Object.values(apis[role].functions).map((f) => f.functionName),
-          ...[...DR_TASK_NAMES, "prober"].map((t) => naming.name("lambdaFunction", `dr-${t}`)),
+          ...drTaskFunctionNames(naming),
+          naming.name("lambdaFunction", PROBER_COMPONENT),
         ],
         backupRetentionDays: config.backup.retentionDays,
         configRules: config.readinessRules,

@@ -8,6 +8,7 @@ import {
   compareAddresses,
   describeChanges,
   hasChanges,
+  contractLines,
   parseAddresses,
   resourceAddresses,
 } from "../../infra/lib/addresses";
@@ -21,7 +22,7 @@ describe("synthesized resource addresses", () => {
     (name, env) => {
       const file = join(ADDRESSES_DIR, `${name}.txt`);
       const recorded = parseAddresses(readFileSync(join(ROOT, file), "utf8"));
-      const changes = compareAddresses(recorded, resourceAddresses(synth({ ...env }).json));
+      const changes = compareAddresses(recorded, contractLines(synth({ ...env }).json));
       if (hasChanges(changes)) throw new Error(describeChanges(name, file, changes));
       expect(recorded.length).toBeGreaterThan(400);
     },
@@ -50,9 +51,51 @@ describe("synthesized resource addresses", () => {
   });
 
   it("reports a new resource without calling it data loss", () => {
-    const changes = compareAddresses(["aws_s3_bucket.a"], ["aws_s3_bucket.a", "aws_sqs_queue.b"]);
-    expect(changes).toEqual({ removed: [], added: ["aws_sqs_queue.b"], dataStoresLost: [] });
+    const changes = compareAddresses(["aws_s3_bucket.a {}"], ["aws_s3_bucket.a {}", "aws_vpc.b"]);
+    expect(changes).toEqual({
+      removed: [],
+      added: ["aws_vpc.b"],
+      dataStoresLost: [],
+      otherChanges: [],
+    });
     expect(describeChanges("x", "f", changes)).not.toContain("DATA LOSS");
+  });
+
+  it("names a data store replaced under the same address because an identifying argument changed", () => {
+    const before = contractLines({
+      resource: { aws_dynamodb_table: { t: { name: "payments-control-dev", hash_key: "pk" } } },
+    });
+    const after = contractLines({
+      resource: { aws_dynamodb_table: { t: { name: "payments-control-dev", hash_key: "id" } } },
+    });
+    const changes = compareAddresses(before, after);
+    expect(changes.dataStoresLost).toEqual([
+      'aws_dynamodb_table.t replaced: identity was {"name":"payments-control-dev","hash_key":"pk","provider":null}, now {"name":"payments-control-dev","hash_key":"id","provider":null}',
+    ]);
+    expect(describeChanges("default", "f", changes)).toContain("DATA LOSS");
+  });
+
+  it("counts a renamed output or variable as breaking for operators", () => {
+    const before = contractLines({ output: { hosted_zone_name_servers: {} }, variable: { v: {} } });
+    const changes = compareAddresses(before, contractLines({ output: { name_servers: {} } }));
+    expect(describeChanges("default", "f", changes)).toContain(
+      "removed outputs or variables (operators' scripts and TF_VAR_ settings that use them break):\n  - output.hosted_zone_name_servers\n  - var.v",
+    );
+  });
+
+  it("treats only the parameters the orchestrator rewrites as state", () => {
+    const lines = contractLines({
+      resource: {
+        aws_ssm_parameter: {
+          flag: { name: "/p/active-region", lifecycle: { ignore_changes: ["value"] } },
+          url: { name: "/p/api/url" },
+        },
+      },
+    });
+    expect(lines).toEqual([
+      'aws_ssm_parameter.flag {"name":"/p/active-region","provider":null}',
+      "aws_ssm_parameter.url",
+    ]);
   });
 
   it("reads every managed resource of the synthesized JSON, not data sources", () => {

@@ -51,9 +51,9 @@ function filesUnder(dir: string): string[] {
 function sourcesHash(): string {
   if (sources) return sources;
   const hash = createHash("sha256");
-  const files = ["infra", "functions", "state-machines", "runbooks"].flatMap((d) =>
-    filesUnder(join(ROOT, d)),
-  );
+  const files = ["infra", "functions", "state-machines", "runbooks"]
+    .flatMap((d) => filesUnder(join(ROOT, d)))
+    .filter((f) => !f.includes("__pycache__"));
   for (const file of [...files, join(ROOT, "package-lock.json")].sort()) {
     hash.update(relative(ROOT, file)).update(readFileSync(file));
   }

@@ -84,6 +84,8 @@ export function runStep(
       {
         encoding: "utf8",
         env: {
+          // No __pycache__ in the source tree: it would change the synth cache key.
+          PYTHONDONTWRITEBYTECODE: "1",
           PATH: process.env.PATH,
           PYTHONPATH: `${dir}:${dirname(module)}`,
           FAKE_BOTO3: JSON.stringify(responses),

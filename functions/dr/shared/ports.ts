@@ -3,6 +3,8 @@
 // TransientError / AccessDeniedError / DependencyError (see errors.ts) so cores and the state
 // machines see one vocabulary.
 
+import type { ActiveRegionItem } from "../../common/contract";
+
 export interface GlobalClusterMember {
   readonly clusterArn: string;
   readonly isWriter: boolean;
@@ -42,15 +44,8 @@ export interface DatabasePort {
   removeFromGlobalCluster(globalClusterIdentifier: string, clusterArn: string): Promise<void>;
 }
 
-export interface ActiveRegionFlag {
-  readonly activeRegion: string;
-  readonly fencingToken: number;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-  readonly reason?: string;
-  readonly phase?: string;
-  readonly previousRegion?: string;
-}
+/** The fencing flag as the orchestrator reads and writes it: the whole item. */
+export type ActiveRegionFlag = ActiveRegionItem;
 
 export interface LockItem {
   readonly owner: string;

@@ -1,15 +1,9 @@
 // The thin shell around every DR core invoked by a state machine: log lines carry executionId,
 // step and targetRegion; the result carries the step's startedAt/endedAt (the timeline); errors
 // are logged and rethrown with their `name` intact, since that is what Retry/Catch match.
+import type { KeyedLog } from "../../common/logger";
 import type { DrDeps } from "./deps";
 import type { StepTimes, Workflow, WorkflowState } from "./types";
-
-export interface TaskLogger {
-  resetKeys(): void;
-  appendKeys(keys: Record<string, string>): void;
-  info(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
-}
 
 export interface TaskKeys {
   readonly executionId: string;
@@ -19,7 +13,7 @@ export interface TaskKeys {
 export interface TaskOptions<E> {
   /** The state name in the ASL, e.g. "Fence". */
   readonly step: string;
-  readonly logger: TaskLogger;
+  readonly logger: KeyedLog;
   readonly keys: (event: E) => TaskKeys;
   readonly now?: () => Date;
 }
@@ -101,7 +95,7 @@ export function stateTask<R extends object>(
 export function taskHandler<E, R extends object>(
   definition: DrTaskDefinition<E, R>,
   deps: DrDeps,
-  logger: TaskLogger,
+  logger: KeyedLog,
 ): (event: E) => Promise<R & StepTimes> {
   return task(
     {

@@ -171,6 +171,10 @@ export const VALIDATE_INPUT_TASK: DrTaskDefinition<ValidateInputEvent, Validated
   description: "Checks the execution input before anything is touched",
   workflows: ["failover", "switchover", "failback"],
   invocation: "task",
-  keys: (event) => keysFrom(event?.context?.executionId, undefined),
+  keys: (event) =>
+    keysFrom(
+      event?.context?.executionId,
+      (event?.input as { targetRegion?: unknown } | undefined)?.targetRegion,
+    ),
   run: validateInput,
 };

@@ -10,7 +10,7 @@ import { CloudWatchMetrics } from "../../dr/shared/aws/cloudwatch";
 import { DynamoControlTable } from "../../dr/shared/aws/control-table";
 import { ConfigurationError } from "../../dr/shared/errors";
 import { fetchHttp } from "../../dr/shared/http-client";
-import { powertoolsLog } from "../../dr/shared/logging";
+import { asLog, createLogger } from "../../common/logger";
 import { apiBase, parseTopology } from "../../dr/shared/topology";
 import { probe } from "./core";
 
@@ -35,7 +35,7 @@ const control = new DynamoControlTable(
   DynamoDBDocumentClient.from(new DynamoDBClient(clientSettings(region, "critical"))),
   topology.controlTable,
 );
-const logger = powertoolsLog();
+const logger = asLog(createLogger());
 
 export const handler = async (_event: unknown, context: Context) => {
   logger.resetKeys();

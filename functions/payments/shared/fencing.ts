@@ -2,16 +2,17 @@
 // The flag is cached for at most 5 s, so once the orchestrator flips it the old primary stops
 // writing within 5 s (the orchestrator waits that long before promoting the other side). A flag
 // that cannot be read, or is missing, refuses writes: split brain is worse than a 503.
+import type { ActiveRegionItem } from "../../common/contract";
 import { ActiveRegionUnknownError, PassiveRegionError } from "./errors";
 
 export const MAX_ACTIVE_REGION_CACHE_MS = 5_000;
 
-export interface ActiveRegionFlag {
-  readonly activeRegion: string;
-  readonly fencingToken?: number;
-  /** FENCE_PHASE value, informative only. */
-  readonly phase?: string;
-}
+/**
+ * What the payment path reads of the active-region item (functions/common/contract.ts): where
+ * writes go, and for /health the token and the phase (informative only).
+ */
+export type ActiveRegionFlag = Pick<ActiveRegionItem, "activeRegion" | "phase"> &
+  Partial<Pick<ActiveRegionItem, "fencingToken">>;
 
 /** Reads the flag strongly consistently; undefined when the item does not exist. */
 export type FlagReader = () => Promise<ActiveRegionFlag | undefined>;

@@ -851,6 +851,35 @@ describe("structured logs", () => {
     }
     expect(lines.at(-1)).toMatchObject({ level: "ERROR", errorName: "AccessDeniedError" });
   });
+
+  it("carry the target region of ValidateInput's own input, before any state exists", async () => {
+    ddb.on(GetCommand).resolves({});
+    await validateInput({
+      workflow: "failover",
+      input: { targetRegion: WEST, reason: "drill", trigger: "console" },
+      context: {
+        executionId: EXECUTION,
+        executionName: "run-1",
+        startTime: "2026-11-30T03:00:00.000Z",
+        stateMachineArn:
+          "arn:aws:states:us-west-2:123456789012:stateMachine:payments-failover-test",
+      },
+    });
+    const first = JSON.parse(output.join("").trim().split("\n")[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({
+      executionId: EXECUTION,
+      step: "ValidateInput",
+      targetRegion: WEST,
+    });
+  });
+
+  it("name the function's own service (POWERTOOLS_SERVICE_NAME), as the payment functions do", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await unfence(state("failover", fenced));
+    const first = JSON.parse(output.join("").trim().split("\n")[0]!) as Record<string, unknown>;
+    expect(first.service).toBe(process.env.POWERTOOLS_SERVICE_NAME);
+    expect(first.service).toBe("dr-handler-test");
+  });
 });
 
 describe("prober handler", () => {

@@ -4,8 +4,8 @@ import { DR_ENV } from "../../../common/contract";
 import { requireEnv } from "../../../common/env";
 import type { DrDeps } from "../deps";
 import { fetchHttp } from "../http-client";
-import type { DrLogger } from "../logging";
-import { powertoolsLog } from "../logging";
+import { asLog, createLogger } from "../../../common/logger";
+import type { KeyedLog } from "../../../common/logger";
 import { readSettings } from "../settings";
 import { taskHandler } from "../task";
 import type { DrTaskDefinition } from "../task";
@@ -15,13 +15,13 @@ import { awsDns, awsPorts } from "./ports";
 
 export interface AwsRuntime {
   readonly deps: DrDeps;
-  readonly logger: DrLogger;
+  readonly logger: KeyedLog;
 }
 
 export function awsRuntime(env: NodeJS.ProcessEnv = process.env): AwsRuntime {
   const topology = parseTopology(requireEnv(DR_ENV.topology, env));
   const executionRegion = requireEnv("AWS_REGION", env);
-  const logger = powertoolsLog();
+  const logger = asLog(createLogger());
   return {
     logger,
     deps: {

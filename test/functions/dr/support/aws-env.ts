@@ -5,6 +5,8 @@ import { TOPOLOGY } from "./fake-world";
 
 process.env[DR_ENV.topology] = JSON.stringify(TOPOLOGY);
 process.env.AWS_REGION = "us-west-2";
+// Set on every deployed function by infra/lib/nodejs-function.ts (its physical name component).
+process.env.POWERTOOLS_SERVICE_NAME = "dr-handler-test";
 process.env[DR_ENV.probeIntervalSeconds] = "1";
 process.env[DR_ENV.probeTimeoutMs] = "200";
 process.env.AWS_ACCESS_KEY_ID = "test";
