@@ -14,7 +14,7 @@ import { readAsl, renderAsl } from "../infra/lib/asl";
 import type { WorkflowName } from "../infra/lib/asl";
 import type { DrDeps } from "../functions/dr/shared/deps";
 import { taskHandler } from "../functions/dr/shared/task";
-import type { TaskLogger } from "../functions/dr/shared/task";
+import type { KeyedLog } from "../functions/common/logger";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../functions/dr/tasks";
 import type { LabClock } from "./world/clock";
 
@@ -260,10 +260,7 @@ export function meanRetryIntervalMs(r: {
   return (total / attempts) * 1000;
 }
 
-function taskLogger(
-  record: ExecutionRecord,
-  clock: LabClock,
-): TaskLogger & { warn(m: string, e?: Record<string, unknown>): void } {
+function taskLogger(record: ExecutionRecord, clock: LabClock): KeyedLog {
   const write = (level: string) => (message: string, extra?: Record<string, unknown>) => {
     record.logs.push({ at: clock.nowMs(), level, message, ...(extra ? { extra } : {}) });
   };
