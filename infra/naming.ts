@@ -31,6 +31,8 @@ export const NAME_LIMITS = {
   ssmDocument: 128,
   stateMachine: 80,
   xrayGroup: 32,
+  /** S3 `bucket_prefix`: Terraform appends a unique suffix to reach a global bucket name. */
+  s3BucketPrefix: 37,
   generic: 255,
 } as const;
 
@@ -52,6 +54,11 @@ export function regionCode(region: string): string {
 }
 
 export const APP_NAME = "payments";
+
+/** The Terraform stack of one environment: `payments-dr-<suffix>` (cdktf.out/stacks/<name>). */
+export function stackNameFor(suffix: string): string {
+  return `payments-dr-${suffix}`;
+}
 
 /** The prober's physical name component: `payments-dr-prober-<suffix>`. */
 export const PROBER_COMPONENT = "dr-prober";
@@ -75,6 +82,20 @@ export class Naming {
       throw new Error(`${kind} name ${name} is ${name.length} characters, the limit is ${limit}`);
     }
     return name;
+  }
+
+  /**
+   * `payments-<component>-<region code>-<suffix>-`: an S3 bucket name prefix. Bucket names are
+   * global across every AWS account, so Terraform completes it with a unique suffix.
+   */
+  bucketPrefix(component: string, region: string): string {
+    const prefix = `${this.name("generic", component, region)}-`;
+    if (prefix.length > NAME_LIMITS.s3BucketPrefix) {
+      throw new Error(
+        `s3BucketPrefix name ${prefix} is ${prefix.length} characters, the limit is ${NAME_LIMITS.s3BucketPrefix}`,
+      );
+    }
+    return prefix;
   }
 
   /** SSM parameter path: `/payments/<suffix>/<component>/<key>`. */

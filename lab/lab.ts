@@ -16,6 +16,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Client } from "pg";
 import {
   CONTROL,
+  DR_SYNTHETIC_MERCHANT,
   FENCE_PHASE,
   IDEMPOTENCY,
   PARAMETERS,
@@ -32,8 +33,12 @@ import type { DrDeps } from "../functions/dr/shared/deps";
 import { TransientError } from "../functions/dr/shared/errors";
 import { fetchHttp } from "../functions/dr/shared/http-client";
 import type { HttpPort, Log, Profile, RegionPorts } from "../functions/dr/shared/ports";
+import { HealthReplica } from "../functions/dr/shared/aws/replica";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
+import type { RunReportInput } from "../functions/reports/shared/model";
+import { reportLocation, validateReportInput } from "../functions/reports/shared/model";
 import { parseTopology } from "../functions/dr/shared/topology";
+import { apiKeyEntry } from "../functions/payments/shared/api-keys";
 import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../scripts/migrate";
 import type { LabConfig } from "./config";
@@ -49,6 +54,7 @@ import { Network } from "./world/network";
 import type { Link } from "./world/network";
 import { copyDataDir, giveToServer, PgNode } from "./world/postgres";
 import { apiDomainTarget, healthCheckId, Route53 } from "./world/route53";
+import { WriterHeartbeat } from "./world/heartbeat";
 import { LabNotifier } from "./world/sns";
 import type { Page } from "./world/sns";
 import { ParameterStore } from "./world/ssm";
@@ -63,8 +69,17 @@ export const LAB = {
     idempotency: "payments-idempotency-lab",
   },
   globalCluster: "payments-global-lab",
-  /** The API key the lab's clients present (api/keys in both regions' SSM). */
-  apiKey: "lab-api-key-0123456789abcdef0123456789abcdef",
+  /**
+   * The lab's merchants and the API key each one's clients present (issue 11: a key is bound to
+   * one merchant; api/keys holds only their SHA-256).
+   */
+  apiKeys: {
+    "lab-merchant-1": "lab-key-merchant-1-0123456789abcdef0123456789",
+    "lab-merchant-2": "lab-key-merchant-2-0123456789abcdef0123456789",
+    "lab-merchant-3": "lab-key-merchant-3-0123456789abcdef0123456789",
+  } as Readonly<Record<string, string>>,
+  /** The DR Verify task's key (api/dr-verify-key), bound to DR_SYNTHETIC_MERCHANT. */
+  drVerifyKey: "lab-dr-verify-key-0123456789abcdef0123456789",
   domain: "api.pay.lab.test",
 } as const;
 
@@ -115,6 +130,9 @@ export class Lab {
   route53!: Route53;
   alarm!: ProbeAlarm;
   orchestrator!: Orchestrator;
+  heartbeat!: WriterHeartbeat;
+  /** Run reports the workflows handed to the report writer (validated as the writer does). */
+  readonly runReports: RunReportInput[] = [];
   topology!: DrTopology;
   readonly proberResults: { at: number; region: string; healthy: boolean; detail: string }[] = [];
   private readonly awsLinks = new Map<string, Link>();
@@ -285,6 +303,18 @@ export class Lab {
     this.aurora.start();
     this.cleanups.push(() => this.aurora.cancel());
 
+    // Migration 010's pg_cron job, which embedded PostgreSQL cannot run (lab/world/heartbeat.ts).
+    this.heartbeat = new WriterHeartbeat(
+      this.clock,
+      names.map((n) => ({
+        region: n,
+        alive: () => this.region(n).alive,
+        url: () => `postgres://postgres@127.0.0.1:${this.region(n).appLink.port}/${LAB.database}`,
+      })),
+    );
+    this.heartbeat.start();
+    this.cleanups.push(() => this.heartbeat.stop());
+
     await Promise.all(names.map((n) => this.startApi(n)));
     for (const name of names) {
       this.apiLinks.set(
@@ -403,7 +433,13 @@ export class Lab {
       put(PARAMETERS.username, "postgres");
       put(PARAMETERS.password, "lab", "SecureString");
       put(PARAMETERS.activeRegion, writer);
-      put(PARAMETERS.apiKeys, JSON.stringify([LAB.apiKey]), "SecureString");
+      // What the deployment writes (infra: api_keys as merchantId:key pairs, stored hashed).
+      const entries = [
+        ...Object.entries(LAB.apiKeys).map(([merchant, key]) => apiKeyEntry(merchant, key)),
+        apiKeyEntry(DR_SYNTHETIC_MERCHANT, LAB.drVerifyKey),
+      ];
+      put(PARAMETERS.apiKeys, JSON.stringify(entries), "SecureString");
+      put(PARAMETERS.drVerifyApiKey, LAB.drVerifyKey, "SecureString");
       put(PARAMETERS.apiUrl, `https://api-${r.region}.lab.test`);
     }
     // The infrastructure seeds the flag naming the deployed primary; a lab that starts after an
@@ -557,6 +593,7 @@ export class Lab {
           metrics: new LabMetrics(this.metrics, region, reach),
           events: new EventBridgeEvents(new EventBridgeClient(settings), `payments-${LAB.suffix}`),
           notifier: new LabNotifier(this.pages, region, () => this.clock.nowMs(), reach),
+          replica: this.replica(region, profile, http),
         };
         cache.set(key, p);
       }
@@ -583,14 +620,58 @@ export class Lab {
         // An HTTP call to a local API takes real time: never below 2 s.
         httpTimeoutMs: Math.max(2000, this.scaled(DEFAULT_SETTINGS.httpTimeoutMs)),
         bestEffortTimeoutMs: this.scaled(DEFAULT_SETTINGS.bestEffortTimeoutMs),
+        replicaTimeoutMs: Math.max(2000, this.scaled(DEFAULT_SETTINGS.replicaTimeoutMs)),
+        // The guard the lab's Aurora model applies to the deployed primary (DR_DB_RPO_SECONDS).
+        dbRpoSeconds: this.config.timings.rpoGuardSeconds,
       },
       ports,
       // Route 53's control plane is in us-east-1.
       dns: () => this.route53.port(this.reach(executionRegion, "us-east-1", "bestEffort")),
       http,
+      reports: {
+        // The region's report writer, invoked asynchronously: it validates what it is handed.
+        submit: async (report) => {
+          await this.reach(executionRegion, executionRegion, "critical")();
+          this.runReports.push(validateReportInput(report));
+          this.event(
+            "report",
+            `run report of ${report.runId} (${report.kind}) handed to the writer`,
+          );
+          return reportLocation(
+            `payments-dr-reports-lab`,
+            executionRegion,
+            report.kind,
+            report.runId,
+            report.startedAt,
+          );
+        },
+      },
       now: () => this.clock.now(),
       log,
       executionRegion,
+    };
+  }
+
+  /**
+   * The writer heartbeat `region`'s cluster holds, read by the real adapter through that region's
+   * own /health. The database stamps beat_at with its (real) clock; the DR cores compare it with
+   * lab time, so it is moved onto the lab clock here, at the port, like every commit timestamp
+   * the checks read (identity at production timings).
+   */
+  private replica(region: string, profile: Profile, http: HttpPort): RegionPorts["replica"] {
+    const inner = new HealthReplica(
+      http,
+      this.topology.regions[region]!.apiUrl,
+      Math.max(2000, this.scaled(DEFAULT_SETTINGS.replicaTimeoutMs)),
+    );
+    void profile;
+    return {
+      writerHeartbeat: async () => {
+        const beat = await inner.writerHeartbeat();
+        return (
+          beat && { beatAt: new Date(this.clock.toLab(Date.parse(beat.beatAt))).toISOString() }
+        );
+      },
     };
   }
 

@@ -1,7 +1,8 @@
 // The payment load: clients that authorize (and capture a share of) payments through
 // api.<domain> as a well-behaved client does (Stripe's and Adyen's documented conventions,
 // /work/notes/payments-api.md): one Idempotency-Key per payment, reused on every retry; retries
-// on network errors, 5xx and 409 request_in_progress with exponential backoff and full jitter,
+// on network errors, 5xx and 409 idempotency_key_in_use (Stripe: the key is "currently being
+// used" by a concurrent request) with exponential backoff and full jitter,
 // honouring Retry-After; a DNS answer kept for its TTL (a client does not re-resolve because a
 // request failed). Every attempt and every acknowledgement is recorded.
 import { randomUUID } from "node:crypto";
@@ -37,7 +38,8 @@ export interface LoadOptions {
   readonly random: Random;
   readonly rate: number;
   readonly captureShare: number;
-  readonly apiKey: string;
+  /** Each merchant's API key (a key acts for the merchant it is bound to). */
+  readonly apiKeys: Readonly<Record<string, string>>;
   /** Route 53's answer for api.<domain>. */
   readonly resolve: () => string;
   readonly dnsTtlMs: number;
@@ -47,8 +49,6 @@ export interface LoadOptions {
   readonly deadlineMs: number;
   readonly clients?: number;
 }
-
-const MERCHANTS = ["lab-merchant-1", "lab-merchant-2", "lab-merchant-3"];
 
 export class LoadGenerator {
   readonly attempts: Attempt[] = [];
@@ -100,7 +100,8 @@ export class LoadGenerator {
   private async payment(client: number): Promise<void> {
     const { random } = this.options;
     const key = randomUUID();
-    const merchantId = MERCHANTS[Math.floor(random.next() * MERCHANTS.length)]!;
+    const merchants = Object.keys(this.options.apiKeys);
+    const merchantId = merchants[Math.floor(random.next() * merchants.length)]!;
     const amount = 100 + Math.floor(random.next() * 99_900);
     const currency = random.next() < 0.7 ? "USD" : "EUR";
     const body = { amount, currency, merchantId, cardToken: `tok_lab_${key.slice(0, 8)}` };
@@ -155,7 +156,7 @@ export class LoadGenerator {
           method: "POST",
           headers: {
             "content-type": "application/json",
-            "x-api-key": this.options.apiKey,
+            "x-api-key": this.options.apiKeys[facts.merchantId]!,
             "Idempotency-Key": key,
           },
           body: JSON.stringify(body),
@@ -203,7 +204,7 @@ export class LoadGenerator {
         return ack;
       }
       const retryable =
-        status === 0 || status >= 500 || (status === 409 && code === "request_in_progress");
+        status === 0 || status >= 500 || (status === 409 && code === "idempotency_key_in_use");
       if (!retryable) {
         this.unexpected.push(record);
         return undefined;

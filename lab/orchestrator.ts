@@ -5,7 +5,9 @@
 // (taskHandler), with the lab's DrDeps. Nothing of the workflows is copied here: a change on main
 // to the ASL, a core or the registry is what the lab runs.
 // Timing: Wait states and retry intervals run at lab speed (divided by the fast factor); at
-// production timings nothing is overridden (jitter and backoff as written). Task TimeoutSeconds are
+// production timings nothing is overridden (jitter and backoff as written). A Wait with a
+// SecondsPath (`$.steps.<Task>.<field>`: the promotion polls, the look for the old writer's stop)
+// waits what that task last returned in that field, on the lab clock. Task TimeoutSeconds are
 // enforced by the library in real seconds.
 // Not modelled: Step Functions' own latency between states, execution history limits, redrive.
 import "./polyfill";
@@ -26,6 +28,8 @@ interface StateDef {
   readonly Type: string;
   readonly Resource?: string;
   readonly Seconds?: number;
+  readonly SecondsPath?: string;
+  readonly ResultPath?: string;
   readonly Parameters?: { readonly FunctionName?: string };
   readonly Retry?: readonly {
     readonly IntervalSeconds?: number;
@@ -33,6 +37,43 @@ interface StateDef {
     readonly BackoffRate?: number;
     readonly MaxDelaySeconds?: number;
   }[];
+}
+
+/**
+ * Lab-speed waits: `Seconds` scaled once; a `SecondsPath` read when the Wait starts (the library
+ * reads each override as the state runs) from the output of the task whose ResultPath it names.
+ */
+function waitOverrides(
+  states: Record<string, StateDef>,
+  lastOutput: ReadonlyMap<string, unknown>,
+  clock: LabClock,
+): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type !== "Wait") continue;
+    if (typeof state.Seconds === "number") {
+      overrides[name] = clock.real(state.Seconds * 1000);
+      continue;
+    }
+    const match = /^\$\.steps\.(\w+)\.(\w+)$/.exec(state.SecondsPath ?? "");
+    const source = Object.entries(states).find(
+      ([, s]) => s.Type === "Task" && match && s.ResultPath === `$.steps.${match[1]}`,
+    )?.[0];
+    if (!match || !source) {
+      throw new Error(
+        `Wait state ${name}: the lab cannot scale ${state.SecondsPath ?? "its wait"} (only Seconds or $.steps.<Task>.<field> of a task with that ResultPath)`,
+      );
+    }
+    const field = match[2]!;
+    Object.defineProperty(overrides, name, {
+      enumerable: true,
+      get: () => {
+        const value = (lastOutput.get(source) as Record<string, unknown> | undefined)?.[field];
+        return clock.real((typeof value === "number" ? value : 0) * 1000);
+      },
+    });
+  }
+  return overrides;
 }
 
 export function renderFor(workflow: WorkflowName, region: string): Record<string, unknown> {
@@ -136,6 +177,8 @@ export class Orchestrator {
     this.executions.push(record);
     const deps = this.options.deps(region);
     const logger = taskLogger(record, clock);
+    // What each task state last returned: the Wait states with a SecondsPath read it.
+    const lastOutput = new Map<string, unknown>();
     const byArn = new Map(
       DR_TASK_NAMES.map((task) => [labFunctionArn(region, taskPlaceholder(task)), drTask(task)]),
     );
@@ -146,7 +189,12 @@ export class Orchestrator {
       const arn = callback ? state.Parameters?.FunctionName : state.Resource;
       const task = arn === undefined ? undefined : byArn.get(arn);
       if (!task) throw new Error(`state ${stateName} of ${workflow} runs no registered task`);
-      const run = taskHandler(task, deps, logger);
+      const handler = taskHandler(task, deps, logger);
+      const run = async (event: never) => {
+        const output = await handler(event);
+        lastOutput.set(stateName, output);
+        return output;
+      };
       handlers[stateName] = callback
         ? async (payload: { Payload: unknown }) => {
             // The lab runs automatic mode; an approval state is answered as on-call would approve.
@@ -161,11 +209,7 @@ export class Orchestrator {
         ? { taskResourceLocalHandlers: handlers }
         : {
             taskResourceLocalHandlers: handlers,
-            waitTimeOverrides: Object.fromEntries(
-              Object.entries(states)
-                .filter(([, s]) => s.Type === "Wait" && typeof s.Seconds === "number")
-                .map(([n, s]) => [n, clock.real(s.Seconds! * 1000)]),
-            ),
+            waitTimeOverrides: waitOverrides(states, lastOutput, clock),
             retryIntervalOverrides: Object.fromEntries(
               Object.entries(states)
                 .filter(([, s]) => s.Retry)

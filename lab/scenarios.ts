@@ -102,7 +102,7 @@ export async function runScenario(
     random: lab.random,
     rate: config.rate,
     captureShare: config.captureShare,
-    apiKey: LAB.apiKey,
+    apiKeys: LAB.apiKeys,
     resolve: () => lab.route53.resolve(),
     dnsTtlMs: t.dnsTtlSeconds * 1000,
     apiUrl: (r) => lab.apiUrl(r),
@@ -152,6 +152,9 @@ export async function runScenario(
           reason: "lab: on-call fails over a healthy primary",
           trigger: "console",
           allowUnknownLag: true,
+          // The planted fault's on-call vouches for a stop that never happened (issue 10's
+          // operator evidence), so the run promotes while the old primary still commits.
+          ...(config.skipFence ? { assumeOldWriterStopped: true } : {}),
         },
         "oncall-1",
       );

@@ -14,6 +14,11 @@ export const PAYMENTS_ENV = {
   activeRegionCacheMs: "ACTIVE_REGION_CACHE_MS",
   /** Seconds SSM values (endpoints, credentials) are cached. */
   parameterCacheSeconds: "PARAMETER_CACHE_SECONDS",
+  /**
+   * Hours an authorization may be captured (its captureBefore); then the expiry job releases it.
+   * Default 168 (7 days), 1 to 720.
+   */
+  captureWindowHours: "CAPTURE_WINDOW_HOURS",
 } as const;
 
 /** Environment variables of the DR task functions and the prober. */
@@ -30,6 +35,65 @@ export const DR_ENV = {
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
   probeTimeoutMs: "PROBE_TIMEOUT_MS",
+  /**
+   * Seconds the old region's payment path may still commit after its replica of the flag names
+   * another region: flag cache + one flag read + the write path's timeout + a margin. Derived at
+   * synth from the deployed payment functions (infra/lib/fence-bound.ts).
+   */
+  fenceSettleSeconds: "DR_FENCE_SETTLE_SECONDS",
+  /** rds.global_db_rpo of the deployed primary's cluster, seconds; unset: no RPO guard. */
+  dbRpoSeconds: "DR_DB_RPO_SECONDS",
+} as const;
+
+/**
+ * The database's own proof of life. The active cluster commits this one-row table every
+ * `intervalSeconds` (pg_cron, inside the database, so it needs no traffic and no Lambda), and
+ * every region's /health reports the newest `beat_at` its own cluster holds as
+ * `replication.writerHeartbeatAt`. Under rds.global_db_rpo, a heartbeat that stopped arriving
+ * proves the old primary stopped committing (state-machines/README.md, "Never two writers").
+ */
+export const WRITER_HEARTBEAT = {
+  table: "writer_heartbeat",
+  /** pg_cron job name. */
+  job: "payments-writer-heartbeat",
+  intervalSeconds: 5,
+  /** /health body: `replication.writerHeartbeatAt`, ISO 8601 or null. */
+  healthField: "writerHeartbeatAt",
+} as const;
+
+/**
+ * Environment of the report functions (functions/reports/) and of the DR tasks that ask the
+ * writer for a report.
+ */
+export const REPORTS_ENV = {
+  /** The report writer's function name, identical in both regions. */
+  writerFunction: "REPORT_WRITER_FUNCTION",
+  /** This region's report bucket. */
+  bucket: "REPORT_BUCKET",
+  /** JSON `{ "<region>": "<bucket>" }` of both regions' report buckets. */
+  buckets: "REPORT_BUCKETS",
+  ledgerTable: "LEDGER_TABLE",
+  /** JSON of type TargetsByKind: the RTO and RPO targets each kind of run is held to. */
+  targets: "REPORT_TARGETS",
+  /** Days a report and its ledger row are kept. */
+  retentionDays: "REPORT_RETENTION_DAYS",
+  environmentSuffix: "ENVIRONMENT_SUFFIX",
+  /** Days without a successful drill after which the drill watch reports it overdue. */
+  maxDrillAgeDays: "DRILL_MAX_AGE_DAYS",
+} as const;
+
+/**
+ * The ledger global table: one item per run (`id` = `<kind>/<region>/<runId>`), every item
+ * also under the `by-time` index (`ledger` = "run", sorted by `endedAt`) for "the last N runs".
+ * Items expire at `expiresAt` (epoch seconds), with their reports.
+ */
+export const LEDGER = {
+  partitionKey: "id",
+  timeIndex: "by-time",
+  indexPartitionKey: "ledger",
+  indexPartition: "run",
+  indexSortKey: "endedAt",
+  ttlAttribute: "expiresAt",
 } as const;
 
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
@@ -46,11 +110,25 @@ export const PARAMETERS = {
   password: "db/password",
   /** The region currently taking writes; rewritten by the orchestrator. */
   activeRegion: "active-region",
-  /** SecureString (platform CMK): JSON array of accepted API keys. */
+  /**
+   * SecureString (platform CMK): the key store, a JSON array of `{ merchantId, sha256 }`, each
+   * the SHA-256 (hex) of an API key and the merchant it is bound to. Never the keys themselves.
+   */
   apiKeys: "api/keys",
+  /**
+   * SecureString (platform CMK): the API key the DR Verify task uses, bound to
+   * DR_SYNTHETIC_MERCHANT in `api/keys`.
+   */
+  drVerifyApiKey: "api/dr-verify-key",
   /** This region's API base URL (https://...). */
   apiUrl: "api/url",
 } as const;
+
+/**
+ * The merchant the DR Verify task authorizes and voids its synthetic payments as. Its key
+ * (`api/dr-verify-key`) sees only that merchant's payments; no merchant key may be bound to it.
+ */
+export const DR_SYNTHETIC_MERCHANT = "dr-synthetic";
 
 /** Items of the `control` global table (partition key `pk`, string). */
 export const CONTROL = {
@@ -117,7 +195,11 @@ export const DNS_FAILOVER = {
 /** The sessions table: partition key `sessionId`, TTL attribute `expiresAt` (epoch seconds). */
 export const SESSIONS = { partitionKey: "sessionId", ttlAttribute: "expiresAt" } as const;
 
-/** The idempotency table, in the layout Powertools idempotency uses. */
+/**
+ * The idempotency table: in-flight locks of the write endpoints (`lock#<merchant>#<key>` ->
+ * holder, lockExpiresAt in epoch ms). PostgreSQL holds the answers; see
+ * functions/payments/shared/idempotency.ts.
+ */
 export const IDEMPOTENCY = {
   partitionKey: "id",
   ttlAttribute: "expiration",
@@ -140,17 +222,28 @@ export const EVENTS = {
 
 /**
  * `DetailType` of each payment state change on the regional bus (`Source` =
- * EVENTS.paymentsSource). The detail carries `eventId`, `originRegion`, `paymentId`,
- * `merchantId`, `status`, `amount` (moved by this change), `currency`, `authorizedAmount`,
- * `capturedAmount`, `refundedAmount` (minor units) and `occurredAt` (ISO 8601).
+ * EVENTS.paymentsSource). The detail (PaymentEventDetail, functions/payments/shared/payment.ts;
+ * README "Event contract") carries `schemaVersion`, `eventId`, `type`, `originRegion`,
+ * `occurredAt`, `requestId`, the payment's `version` after the change and its state, the amount
+ * the change moved, and the capture or refund it created.
  */
 export const PAYMENT_EVENTS = {
   authorized: "payments.authorized",
+  /** Every capture, partial or final (`capture.final`). */
   captured: "payments.captured",
   partiallyRefunded: "payments.partially_refunded",
   refunded: "payments.refunded",
+  /** A void: the uncaptured rest released on request. */
   voided: "payments.voided",
+  /** The expiry job released the uncaptured rest at captureBefore. */
+  expired: "payments.expired",
 } as const;
+
+/**
+ * Version of the payment event detail. Adding a field keeps it; removing, renaming or changing
+ * the meaning of one raises it. Events written before the field existed are version 1 too.
+ */
+export const PAYMENT_EVENT_SCHEMA_VERSION = 1;
 
 /**
  * Optional environment of the payment functions, never set in a deployed region: a
@@ -177,6 +270,10 @@ export const METRICS = {
   rpoEstimate: "RpoEstimateMilliseconds",
   /** Total failover time, seconds. Dimension: Workflow. */
   rto: "RtoSeconds",
+  /** Days since a drill last passed (from the ledger). Dimension: Drill. */
+  drillOverdueDays: "DrillDaysSinceSuccess",
+  /** 1 when the newest drill of its kind failed, 0 otherwise. Dimension: Drill. */
+  drillFailing: "DrillFailing",
 } as const;
 
 /** What the DR functions know about one region, from `DR_TOPOLOGY`. */

@@ -109,6 +109,22 @@ export class LabMetrics implements MetricsPort {
     )[0];
     return latest ? { lagMs: latest.value, at: new Date(latest.at).toISOString() } : null;
   }
+
+  // GetMetricData with a 60 s period and Maximum, newest first, as the AWS adapter reads it.
+  async replicationLagHistory(clusterIdentifier: string, since: Date) {
+    await this.reach();
+    return this.store
+      .series(
+        this.region,
+        REPLICATION_LAG.namespace,
+        REPLICATION_LAG.name,
+        { [REPLICATION_LAG.dimension]: clusterIdentifier },
+        60,
+        "Maximum",
+        since.getTime(),
+      )
+      .map((p) => ({ lagMs: p.value, at: new Date(p.at).toISOString() }));
+  }
 }
 
 export interface AlarmOptions {

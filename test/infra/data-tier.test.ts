@@ -123,6 +123,21 @@ describe("Aurora global database", () => {
     }
   });
 
+  // The writer heartbeat that makes the RPO guard a proof the old primary stopped runs in pg_cron
+  // (migration 010_writer_heartbeat.sql): loaded at start-up, and in the application's database.
+  // Both regions, so the promoted secondary beats too.
+  it("loads pg_cron in both regions for the writer heartbeat, in the application's database", () => {
+    for (const role of ["primary", "secondary"]) {
+      const group = findResource(json, "aws_rds_cluster_parameter_group", `${role}-parameters`);
+      expect(group.parameter).toEqual(
+        expect.arrayContaining([
+          { name: "shared_preload_libraries", value: "pg_cron", apply_method: "pending-reboot" },
+          { name: "cron.database_name", value: "payments", apply_method: "pending-reboot" },
+        ]),
+      );
+    }
+  });
+
   it("takes the RPO guard from config", () => {
     const { json: strict } = synth(CUSTOM_ENV);
     const group = findResource(strict, "aws_rds_cluster_parameter_group", "primary-parameters");
@@ -403,6 +418,7 @@ describe("Parameter Store", () => {
         "/payments/dev/db/cluster-endpoint",
         "/payments/dev/active-region",
         "/payments/dev/api/keys",
+        "/payments/dev/api/dr-verify-key",
       ]),
     );
   });
@@ -421,6 +437,13 @@ describe("Parameter Store", () => {
       expect(param("active-region").value).toBe("us-east-1");
       expect(param("api/keys")).toMatchObject({ type: "SecureString" });
       expect(param("api/keys").key_id).toMatch(new RegExp(`platform-key-${role}`));
+      // Hashes bound to merchants (test/infra/api-key-store.test.ts evaluates it for real).
+      expect(param("api/keys").value).toMatch(/^\$\{jsonencode\(.*sha256\(/);
+      expect(param("api/dr-verify-key")).toMatchObject({
+        type: "SecureString",
+        value: "${var.payments_dr_api_key}",
+      });
+      expect(param("api/dr-verify-key").key_id).toMatch(new RegExp(`platform-key-${role}`));
     }
   });
 
