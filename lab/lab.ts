@@ -25,6 +25,7 @@ import {
   SESSIONS,
 } from "../functions/common/contract";
 import type { DrTopology } from "../functions/common/contract";
+import { enforcedTimeouts } from "../functions/common/sdk-timeouts";
 import { clientSettings } from "../functions/dr/shared/aws/clients";
 import { DynamoControlTable } from "../functions/dr/shared/aws/control-table";
 import { EventBridgeEvents } from "../functions/dr/shared/aws/events";
@@ -572,10 +573,10 @@ export class Lab {
         const settings = {
           ...base,
           // The profile's timeouts run on the lab clock, like every other modelled duration.
-          requestHandler: {
+          requestHandler: enforcedTimeouts({
             connectionTimeout: this.scaled(base.requestHandler.connectionTimeout),
             requestTimeout: this.scaled(base.requestHandler.requestTimeout),
-          },
+          }),
           endpoint: this.endpointFor(executionRegion, region),
           credentials: { accessKeyId: "lab", secretAccessKey: "lab" },
         };
