@@ -150,6 +150,15 @@ export class LoadGenerator {
       let code: string | undefined;
       let retryAfterMs: number | undefined;
       let parsed: Record<string, unknown> | undefined;
+      // The request's own signal: its timeout, or the load's stop. Not AbortSignal.any, which
+      // keeps every composite signal registered on the long-lived stop signal.
+      const request = new AbortController();
+      const timeout = setTimeout(
+        () => request.abort(new DOMException("timeout", "TimeoutError")),
+        10_000,
+      );
+      const onStop = () => request.abort(this.abort.signal.reason);
+      this.abort.signal.addEventListener("abort", onStop, { once: true });
       try {
         if (!base) throw new Error("no route");
         const response = await fetch(`${base}${path}`, {
@@ -161,7 +170,7 @@ export class LoadGenerator {
           },
           body: JSON.stringify(body),
           // A client's own request timeout; a timed-out request is retried with the same key.
-          signal: AbortSignal.any([AbortSignal.timeout(10_000), this.abort.signal]),
+          signal: request.signal,
         });
         status = response.status;
         const text = await response.text();
@@ -175,6 +184,9 @@ export class LoadGenerator {
         if (Number.isFinite(ra) && ra > 0) retryAfterMs = ra * 1000;
       } catch (error) {
         code = (error as Error).name === "TimeoutError" ? "timeout" : "network";
+      } finally {
+        clearTimeout(timeout);
+        this.abort.signal.removeEventListener("abort", onStop);
       }
       const record: Attempt = {
         key,

@@ -3,6 +3,7 @@
 // self-contained, no script or stylesheet from anywhere).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { expectedRto } from "./expected";
 import type { ExecutionRecord } from "./orchestrator";
 import type { ScenarioResult } from "./scenarios";
 
@@ -106,6 +107,7 @@ export function buildReport(result: ScenarioResult) {
     },
     rto: {
       seconds: findings.rto.seconds,
+      expected: expectedRto(config, result.planned),
       firstFailureAt: rel(findings.rto.firstFailureAt),
       firstAcceptedInNewRegionAt: rel(findings.rto.recoveredAt),
       phases: phases(result).map((p) => ({
@@ -121,6 +123,13 @@ export function buildReport(result: ScenarioResult) {
       windowSeconds: +findings.rpo.seconds.toFixed(3),
       windowStart: rel(findings.rpo.windowStart),
       windowEnd: rel(findings.rpo.windowEnd),
+      commitWindow: findings.rpo.commitWindow && {
+        first: rel(findings.rpo.commitWindow.first),
+        last: rel(findings.rpo.commitWindow.last),
+        seconds: +findings.rpo.commitWindow.seconds.toFixed(3),
+      },
+      vanished: findings.rpo.vanished.length,
+      capturesRefusedForLostPayments: findings.rpo.refusedForLost.length,
       boundSeconds: config.timings.rpoGuardSeconds,
       lost: [...findings.rpo.lostPayments, ...findings.rpo.lostCaptures].map((a) => ({
         op: a.op,
@@ -320,11 +329,12 @@ export function summary(report: Report): string {
   const lines = [
     "",
     `${report.scenario}: ${report.ok ? "PASSED" : "FAILED"} (seed ${report.settings.seed}, ${report.settings.fast === 1 ? "production timings" : `fast x${report.settings.fast}`})`,
-    `  RTO ${report.rto.seconds === null ? "not reached" : `${report.rto.seconds.toFixed(1)} s`} (first failed payment -> first payment accepted in ${report.writer.after})`,
+    `  RTO ${report.rto.seconds === null ? "not reached" : `${report.rto.seconds.toFixed(1)} s`} (first failed payment -> first payment accepted in ${report.writer.after}); expected ${report.rto.expected.seconds.toFixed(0)} s (${report.rto.expected.phases.map((p: { name: string; seconds: number }) => `${p.name} ${p.seconds}`).join(", ")})`,
     ...report.rto.phases.map(
       (p) => `    ${p.name.padEnd(9)} ${p.seconds.toFixed(1).padStart(6)} s`,
     ),
-    `  RPO ${report.rpo.lostPayments} payments and ${report.rpo.lostCaptures} captures lost, window ${report.rpo.windowSeconds.toFixed(1)} s (bound ${report.rpo.boundSeconds} s)`,
+    `  RPO ${report.rpo.lostPayments} payments and ${report.rpo.lostCaptures} captures lost, acknowledged over ${report.rpo.windowSeconds.toFixed(1)} s, committed by the old primary over ${report.rpo.commitWindow ? `${report.rpo.commitWindow.seconds.toFixed(1)} s` : "-"} (bound ${report.rpo.boundSeconds} s rds.global_db_rpo)`,
+    `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
   ];
   return lines.join("\n");

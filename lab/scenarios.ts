@@ -12,6 +12,7 @@ import type { LabConfig, LabScenario } from "./config";
 import { freePort, Lab, LAB } from "./lab";
 import { LoadGenerator } from "./load";
 import type { ExecutionRecord } from "./orchestrator";
+import { AuroraGlobalDatabase } from "./world/aurora";
 import { PgNode } from "./world/postgres";
 
 export interface ScenarioResult {
@@ -26,6 +27,8 @@ export interface ScenarioResult {
   readonly writerRegion: string;
   readonly targetRegion: string;
   readonly finalFlag: { activeRegion?: string; fencingToken?: number } | null;
+  /** A planned move (switchover, failback) rather than a fault. */
+  readonly planned: boolean;
   readonly ok: boolean;
 }
 
@@ -220,6 +223,8 @@ export async function runScenario(
     targetRegion: target,
     planned: plan.planned,
     rpoBoundSeconds: t.rpoGuardSeconds,
+    // Two of the model's lag samples (the guard's reaction), in lab time.
+    guardDelayMs: 2 * AuroraGlobalDatabase.SAMPLE_MS * config.fast,
     workflowCompleted: completed.length === 1 && writerRegion === target,
     workflowDetail: describeRuns(lab.orchestrator.executions, writerRegion, target),
   });
@@ -244,6 +249,7 @@ export async function runScenario(
               : undefined,
         }
       : null,
+    planned: plan.planned,
     ok,
   };
 }

@@ -149,8 +149,11 @@ export class AuroraGlobalDatabase {
     this.member(region).replicationLink = link;
   }
 
+  /** Real ms between two samples of the lag (and so the guard's reaction time). */
+  static readonly SAMPLE_MS = 500;
+
   start(): void {
-    this.timer = setInterval(() => void this.tick(), 500);
+    this.timer = setInterval(() => void this.tick(), AuroraGlobalDatabase.SAMPLE_MS);
   }
 
   stop(): void {

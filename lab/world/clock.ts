@@ -37,11 +37,21 @@ export class LabClock {
   sleep(labMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve();
-      const timer = setTimeout(resolve, Math.max(0, this.real(labMs)));
-      signal?.addEventListener("abort", () => {
+      // The listener goes when the sleep ends: one long-lived signal (the load's, the prober's)
+      // sees thousands of sleeps, and EventTarget walks its listeners on every add, so leaving
+      // them grew each add's cost until the lab's event loop fell minutes behind.
+      const onAbort = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.max(0, this.real(labMs)),
+      );
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
