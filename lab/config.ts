@@ -139,6 +139,7 @@ options:
   --rate N          new payments per second, 1-200 (default 10)
   --capture-share F share of payments captured, 0-1 (default 0.3)
   --promotion A-B   managed failover duration range in seconds (default 20-60)
+  --rpo N           rds.global_db_rpo of the primary in seconds, 20-3600 (default 60, DB_RPO_SECONDS)
   --out DIR         report folder (default lab-report/<scenario>)
   --quiet           no live timeline`;
 
@@ -175,6 +176,9 @@ export function parseArgs(
     else if (arg === "--capture-share") captureShare = number("--capture-share", value(), 0, 1);
     else if (arg === "--promotion")
       timings = { ...timings, failoverMs: range("--promotion", value(), 1, 900) };
+    else if (arg === "--rpo")
+      // Aurora accepts 20 s and up (aurora-global-database-disaster-recovery, "Managing RPOs").
+      timings = { ...timings, rpoGuardSeconds: Math.round(number("--rpo", value(), 20, 3600)) };
     else if (arg === "--out") outDir = value();
     else if (arg === "--quiet") quiet = true;
     else if (arg === "--help" || arg === "-h") throw new ConfigError(USAGE);

@@ -1,5 +1,5 @@
 // The RTO the lab should measure, by the phase model of `npm run rto` (infra/lib/rto.ts: the
-// phases in turn, DNS beside them) with the lab's own timings in place of the deployed stack's:
+// phases in turn; DNS after them here, see below) with the lab's own timings in place of the deployed stack's:
 // the prober alarm and Route 53 periods of LabTimings, the DR settings the lab's tasks run with,
 // the middle of the lab's drawn Aurora durations, 1 s per task. It is the figure to hold the
 // measurement against, not a check: the measured RTO is what the clients saw.
@@ -57,13 +57,15 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
     (planned ? mid(t.switchoverMs) : mid(t.failoverMs)) + HALF_POLL_SECONDS + TASK_SECONDS,
     `${planned ? "switchover" : "managed failover"} ${planned ? mid(t.switchoverMs) : mid(t.failoverMs)} s (middle of the drawn range) + half a poll + UpdateParameters`,
   );
-  // Beside the rest from the failure on: the health checks of the failed (or passive) region
-  // fail, then a client's cached answer lives out the TTL.
-  const dns = t.healthCheckFailureThreshold * t.healthCheckIntervalSeconds + t.dnsTtlSeconds;
-  phases.push({
-    name: "dns",
-    seconds: dns,
-    detail: `beside the rest: health checks ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s + the ${t.dnsTtlSeconds} s TTL`,
-  });
-  return { seconds: +Math.max(elapsed, dns).toFixed(1), phases };
+  // After the promotion, not beside it: the target's /health answers 503 while it is passive, so
+  // Route 53 answers with it only once its check has passed `threshold` times in a row (and the
+  // control plane in us-east-1, which ShiftTraffic needs, is the failed region here), then a
+  // client's cached answer lives out what is left of its TTL (half of it, typically). This is
+  // where the lab departs from `npm run rto`, which runs DNS beside the workflow.
+  add(
+    "dns",
+    t.healthCheckFailureThreshold * t.healthCheckIntervalSeconds + t.dnsTtlSeconds / 2,
+    `after the promotion: the target's health check ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s, then half the ${t.dnsTtlSeconds} s TTL`,
+  );
+  return { seconds: +elapsed.toFixed(1), phases };
 }

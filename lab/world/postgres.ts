@@ -173,6 +173,7 @@ export class PgNode {
       }
       try {
         const client = new Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
+        client.on("error", () => undefined);
         await client.connect();
         await client.end();
         return;
@@ -256,6 +257,8 @@ export class PgNode {
       connectionTimeoutMillis: 2000,
       statement_timeout: 10_000,
     });
+    // A server killed mid-query (region-down) emits an error event; unhandled, it ends the lab.
+    client.on("error", () => undefined);
     await client.connect();
     try {
       return (await client.query<R>(text, values)).rows;
