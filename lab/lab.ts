@@ -573,9 +573,11 @@ export class Lab {
         const settings = {
           ...base,
           // The profile's timeouts run on the lab clock, like every other modelled duration.
+          // Never below what a local call needs on a loaded machine: the timeouts are enforced
+          // (throwOnRequestTimeout), and a 250 ms floor turned a busy box into transient errors.
           requestHandler: enforcedTimeouts({
-            connectionTimeout: this.scaled(base.requestHandler.connectionTimeout),
-            requestTimeout: this.scaled(base.requestHandler.requestTimeout),
+            connectionTimeout: Math.max(1000, this.scaled(base.requestHandler.connectionTimeout)),
+            requestTimeout: Math.max(2000, this.scaled(base.requestHandler.requestTimeout)),
           }),
           endpoint: this.endpointFor(executionRegion, region),
           credentials: { accessKeyId: "lab", secretAccessKey: "lab" },
