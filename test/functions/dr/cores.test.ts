@@ -257,12 +257,20 @@ describe("AWS client settings", () => {
     expect(clientSettings(EAST, "bestEffort")).toEqual({
       region: EAST,
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+      requestHandler: {
+        connectionTimeout: 1000,
+        requestTimeout: 2000,
+        throwOnRequestTimeout: true,
+      },
     });
     expect(clientSettings(WEST, "critical")).toEqual({
       region: WEST,
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+      requestHandler: {
+        connectionTimeout: 1000,
+        requestTimeout: 2000,
+        throwOnRequestTimeout: true,
+      },
     });
   });
 });
