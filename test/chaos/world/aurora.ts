@@ -12,9 +12,11 @@
 //   ("Paused transactions are resumed and committed as soon as the lag ... becomes less than the
 //   RPO"). With no secondary left (after a detach it learnt of), "all secondaries" is every one
 //   of none: it blocks, as the two-Region warning says. The secondary's group has no guard.
-// - The writer heartbeat (pg_cron, migration 010): every 5 s on the writer, none on a secondary
-//   ("pg_cron does not run any jobs as long as a server is in hot standby mode"); a blocked one
-//   waits and commits when unblocked.
+// - The writer heartbeat (pg_cron, migrations 010/011): every 5 s on the writer, none on a
+//   secondary ("pg_cron does not run any jobs as long as a server is in hot standby mode"); its
+//   value is now() of its transaction, so a beat the guard paused commits when unblocked with the
+//   time it started; pg_cron "runs at most one instance of a job at a time", so it holds the next
+//   beats. A run may kill the job (pg_cron dead from a drawn time).
 // - FailoverGlobalCluster (AllowDataLoss), called in the target's region: "Managed failover
 //   doesn't wait for data to synchronize": the target stops applying at once and becomes the
 //   writer after a duration drawn from seconds to 20 minutes ("within a few minutes"). Aurora
@@ -45,6 +47,11 @@ export interface Commit {
   acknowledged: boolean;
   /** When the secondary got it (null: not yet, or never). */
   arrivedAt: number | null;
+  /**
+   * A heartbeat's value: now() of its transaction, which started when pg_cron ran the job. A beat
+   * the RPO guard paused commits later with its old value (review H2).
+   */
+  readonly stamp?: number;
 }
 
 interface Cluster {
@@ -71,7 +78,8 @@ interface Cluster {
   demoteWhenReachable: boolean;
   /** Learns once reachable that its only secondary was detached while it could not be told. */
   aloneWhenReachable: boolean;
-  pendingHeartbeat: boolean;
+  /** The start of a heartbeat transaction the guard paused (pg_cron runs one at a time). */
+  pendingHeartbeat: number | null;
   /** The newest writer heartbeat it applied from the writer it follows. */
   appliedHeartbeatAt: number | null;
   /** The newest commit of any kind it applied. */
@@ -151,7 +159,7 @@ export class AuroraGlobal {
         alone: false,
         demoteWhenReachable: false,
         aloneWhenReachable: false,
-        pendingHeartbeat: false,
+        pendingHeartbeat: null,
         appliedHeartbeatAt: null,
         appliedCommitAt: null,
       };
@@ -209,7 +217,11 @@ export class AuroraGlobal {
   }
 
   /** A commit on `region`'s cluster; blocked ones are not written (the caller waits). */
-  commit(region: string, kind: CommitKind): { result: CommitResult; commit?: Commit } {
+  commit(
+    region: string,
+    kind: CommitKind,
+    stamp?: number,
+  ): { result: CommitResult; commit?: Commit } {
     const result = this.accepts(region);
     if (result !== "committed") return { result };
     const commit: Commit = {
@@ -219,6 +231,7 @@ export class AuroraGlobal {
       kind,
       acknowledged: false,
       arrivedAt: null,
+      ...(kind === "heartbeat" ? { stamp: stamp ?? this.clock.now } : {}),
     };
     this.clusters[region]!.log.push(commit);
     for (const secondary of Object.keys(this.acked[region] ?? {})) {
@@ -262,7 +275,7 @@ export class AuroraGlobal {
     while (next < log.length && log[next]!.at <= upTo) {
       const commit = log[next]!;
       commit.arrivedAt ??= this.clock.now;
-      if (commit.kind === "heartbeat") target.appliedHeartbeatAt = commit.at;
+      if (commit.kind === "heartbeat") target.appliedHeartbeatAt = commit.stamp ?? commit.at;
       target.appliedCommitAt = commit.at;
       next += 1;
     }
@@ -274,9 +287,10 @@ export class AuroraGlobal {
   /** Heartbeats and switchovers waiting for replication look again. */
   progress(): void {
     for (const cluster of Object.values(this.clusters)) {
-      if (cluster.pendingHeartbeat && this.accepts(cluster.region) === "committed") {
-        cluster.pendingHeartbeat = false;
-        this.commit(cluster.region, "heartbeat");
+      if (cluster.pendingHeartbeat !== null && this.accepts(cluster.region) === "committed") {
+        const stamp = cluster.pendingHeartbeat;
+        cluster.pendingHeartbeat = null;
+        this.commit(cluster.region, "heartbeat", stamp);
       }
     }
     const change = this.change;
@@ -292,13 +306,19 @@ export class AuroraGlobal {
     }
   }
 
+  /** pg_cron's job stops on each cluster from this time on (the "pg_cron dead" fault). */
+  heartbeatDeadFrom = Infinity;
+
   /** pg_cron's heartbeat job on every cluster (only a writer runs it). */
   heartbeatTick(): void {
+    if (this.clock.now >= this.heartbeatDeadFrom) return;
     for (const cluster of Object.values(this.clusters)) {
       if (cluster.role === "secondary" || !this.up(cluster.region)) continue;
+      // "it runs at most one instance of a job at a time": a paused beat holds the next ones.
+      if (cluster.pendingHeartbeat !== null) continue;
       const result = this.accepts(cluster.region);
       if (result === "committed") this.commit(cluster.region, "heartbeat");
-      else if (result === "blocked") cluster.pendingHeartbeat = true;
+      else if (result === "blocked") cluster.pendingHeartbeat = this.clock.now;
     }
   }
 
@@ -314,7 +334,8 @@ export class AuroraGlobal {
     const cluster = this.clusters[region]!;
     if (!this.up(region)) return null;
     const kind = (c: Commit) => this.anyCommit || c.kind === "heartbeat";
-    const own = [...cluster.log].reverse().find(kind)?.at ?? null;
+    const newest = [...cluster.log].reverse().find(kind);
+    const own = newest ? (newest.stamp ?? newest.at) : null;
     const applied = this.anyCommit ? cluster.appliedCommitAt : cluster.appliedHeartbeatAt;
     if (own === null) return applied;
     return applied === null ? own : Math.max(own, applied);
