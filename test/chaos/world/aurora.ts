@@ -20,9 +20,10 @@
 // - FailoverGlobalCluster (AllowDataLoss), called in the target's region: "Managed failover
 //   doesn't wait for data to synchronize": the target stops applying at once and becomes the
 //   writer after a duration drawn from seconds to 20 minutes ("within a few minutes"). Aurora
-//   "attempts to halt write traffic" on the old primary (write fencing, "best-effort"): when the
-//   old primary is reachable it stops writing at once; when it is not, it keeps its own state
-//   until it is, then it is fenced and rejoins as a secondary "with a new storage volume" (its
+//   "attempts to halt write traffic" on the old primary (write fencing, "best-effort ... writes
+//   might be momentarily accepted in the old primary Region"): a reachable old primary stops
+//   writing at once or, in a drawn share of runs, after up to 30 s; an unreachable one keeps its
+//   own state until it is reachable, then it is fenced the same way and rejoins as a secondary "with a new storage volume" (its
 //   commits after the target's last applied one are lost). A failover or switchover already under
 //   way makes another refused with InvalidGlobalClusterStateFault; an injected fault refuses with
 //   InvalidDBClusterStateFault (AWS does not say which conditions raise it).
@@ -370,7 +371,7 @@ export class AuroraGlobal {
       if (!cluster.demoteWhenReachable) continue;
       if (!this.network.reachable(this.writer, cluster.region, this.clock.now)) continue;
       cluster.demoteWhenReachable = false;
-      cluster.fenced = true;
+      this.fenceLater(cluster);
       // "Aurora automatically adds it back ... as a secondary", on a new storage volume.
       this.clock.at(this.random.uniform(60, 600) * 1000, () => this.rejoin(cluster.region));
     }
@@ -419,13 +420,29 @@ export class AuroraGlobal {
       readOnlyAt: null,
       lost,
     };
-    // Write fencing is best-effort: it works on an old primary the target can reach.
-    if (this.network.reachable(to, from, this.clock.now)) old.fenced = true;
+    // "Because fencing writes is a best-effort attempt, it's possible that writes might be
+    // momentarily accepted in the old primary Region" (aurora-global-database-disaster-recovery):
+    // a reachable old primary is fenced after a drawn moment (review M1), an unreachable one once
+    // it is reachable, after such a moment too.
+    if (this.network.reachable(to, from, this.clock.now)) this.fenceLater(old);
     else old.demoteWhenReachable = true;
     this.begin(change);
     this.clock.at(seconds * 1000, () => this.complete(change));
     return "ok";
   }
+
+  /** Write fencing, best-effort: at once, or (sometimes) after up to 30 s of accepted writes. */
+  private fenceLater(cluster: Cluster): void {
+    const delayMs = this.random.chance(this.fenceDelayShare) ? this.random.uniform(0, 30_000) : 0;
+    if (delayMs === 0) cluster.fenced = true;
+    else
+      this.clock.at(delayMs, () => {
+        cluster.fenced = true;
+      });
+  }
+
+  /** Share of write fencings that let writes through for a moment (review M1). */
+  fenceDelayShare = 0.3;
 
   switchover(to: string): "ok" | "InvalidGlobalClusterStateFault" | "InvalidDBClusterStateFault" {
     if (this.change && !this.change.completed) return "InvalidGlobalClusterStateFault";

@@ -133,7 +133,7 @@ export class ChaosWorld {
   readonly topology = CHAOS_TOPOLOGY;
   readonly calls: CallRecord[] = [];
   readonly paymentCommits: PaymentCommit[] = [];
-  readonly settings: DrSettings;
+  settings: DrSettings;
   /** Callbacks on each payment commit (the invariants). */
   readonly commitListeners: ((commit: PaymentCommit) => void)[] = [];
   /** Callbacks when an alarm starts the failover workflow. */
