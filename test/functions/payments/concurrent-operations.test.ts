@@ -25,10 +25,14 @@ const api = new PaymentsClient();
 beforeAll(async () => {
   db = await createTestDatabase();
   setHandlerEnvironment(db.url);
+  // Up to four requests race here: in Lambda, four execution environments of one connection
+  // each (DATABASE_POOL_MAX); here one process whose pool stands for all of them.
+  process.env.DATABASE_POOL_MAX = "4";
   await api.load();
 });
 
 afterAll(async () => {
+  delete process.env.DATABASE_POOL_MAX;
   await closeAllDatabases();
   await db.drop();
 });
