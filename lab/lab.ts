@@ -25,6 +25,8 @@ import {
   SESSIONS,
 } from "../functions/common/contract";
 import type { DrTopology } from "../functions/common/contract";
+import { WRITER_HEARTBEAT } from "../functions/common/contract";
+import { staleAfterSeconds } from "../functions/dr/shared/heartbeat-watch";
 import { enforcedTimeouts } from "../functions/common/sdk-timeouts";
 import { clientSettings } from "../functions/dr/shared/aws/clients";
 import { DynamoControlTable } from "../functions/dr/shared/aws/control-table";
@@ -697,6 +699,12 @@ export class Lab {
             timeoutMs: Math.max(200, Math.floor(this.clock.real(t.probeTimeoutMs))),
             windowMs: 60_000,
             heartbeatRegion: region,
+            // The heartbeat watch CheckOldWriter's database proof needs (as the prober's handler
+            // configures it from DB_RPO_SECONDS).
+            heartbeatStaleAfterSeconds: staleAfterSeconds(
+              t.rpoGuardSeconds,
+              WRITER_HEARTBEAT.intervalSeconds,
+            ),
           },
           {
             activeRegion: async () => (await control.getActiveRegion())?.activeRegion ?? null,
@@ -705,6 +713,8 @@ export class Lab {
             now: () => this.clock.now(),
             sleep: (ms) => this.clock.sleep(ms, this.proberAbort.signal),
             log: deps.log,
+            replica: deps.ports(region, "critical").replica,
+            control,
           },
         );
         for (const r of results)
