@@ -427,13 +427,28 @@ describe("Promote handler", () => {
       GlobalClusterIdentifier: GLOBAL,
     });
     expect(result).toMatchObject({ method: "managed-failover" });
-    // The method is recorded on the lock, owned by this run.
-    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+    // The fork, then the method, are recorded on the lock, owned by this run.
+    const facts = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(facts.map((f) => f.ExpressionAttributeNames?.["#name"])).toEqual([
+      "forkFailoverAt",
+      "forkLastReplicatedAt",
+      "promotionMethod",
+    ]);
+    expect(facts[2]).toMatchObject({
       Key: { pk: "failover-lock" },
       UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
       ConditionExpression: "#owner = :owner",
       ExpressionAttributeValues: { ":value": "managed-failover", ":owner": "run-1" },
     });
+    // Where the data forked, for the lost-write reconciliation: AWS's point-of-failure snapshot
+    // is named after the old primary (aurora-global-database-disaster-recovery.html).
+    expect(result.fork).toMatchObject({
+      oldRegion: EAST,
+      oldCluster: TOPOLOGY.regions[EAST]!.clusterIdentifier,
+      oldClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+      snapshotPrefix: `rds:unplanned-global-failover-${TOPOLOGY.regions[EAST]!.clusterIdentifier}-`,
+    });
+    expect(Date.parse(result.fork!.failoverAt)).not.toBeNaN();
   });
 
   it("never detaches the target when the refusal comes from its own failover under way", async () => {
