@@ -180,6 +180,30 @@ function checkCopyConsistency(
   }
 }
 
+/** A payment of the new primary that looks like `payment` retried: same merchant, card, amount. */
+async function lookalike(
+  newPrimary: Connection,
+  payment: PaymentRow,
+  since: Date,
+): Promise<string | undefined> {
+  const { rows } = await newPrimary.query<{ id: string }>(
+    `SELECT id FROM payments
+     WHERE merchant_id = $1 AND card_token = $2 AND amount_minor = $3 AND currency = $4
+       AND created_at >= $5 AND id <> $6 AND ($7::text IS NULL OR reference = $7)
+     ORDER BY created_at LIMIT 1`,
+    [
+      payment.merchantId,
+      payment.cardToken,
+      payment.amount,
+      payment.currency,
+      since,
+      payment.id,
+      payment.reference,
+    ],
+  );
+  return rows[0]?.id;
+}
+
 /**
  * Compares the old copy with the new primary. Reads only, both in read-only transactions.
  * Throws LiveClusterError for a live "copy", CopyIncompleteError for a copy that cannot show it
@@ -335,7 +359,7 @@ export async function findLostWrites(
             }
             if (theirs && theirs.paymentId !== paymentId) {
               outcome = "conflict";
-              retriedAs = theirs.paymentId;
+              retriedAs = `payment ${theirs.paymentId} under the same idempotency key (retried after the failover)`;
               reason = `the merchant retried key ${change.key.idempotencyKey} after the failover and the new primary answered with payment ${theirs.paymentId}; replaying would charge the customer twice`;
               break;
             }
@@ -349,6 +373,16 @@ export async function findLostWrites(
               outcome = "conflict";
               reason = rebuilt.reason;
               break;
+            }
+          }
+          // A merchant who retried with a NEW key got a second payment for the same order:
+          // restoring the lost one would hold the customer's card twice. Only a human can tell.
+          if (outcome === "replayable" && missing[0]!.type === "payments.authorized") {
+            const twin = await lookalike(newPrimary, payment, scanFrom);
+            if (twin) {
+              outcome = "conflict";
+              retriedAs = `payment ${twin}: same merchant, card and amount, another idempotency key`;
+              reason = `possible duplicate: after the fork the new primary took payment ${twin} for the same merchant, card, amount and currency${payment.reference ? " and reference" : ""} (a retry with a new idempotency key?); replaying could charge the customer twice`;
             }
           }
         }

@@ -231,6 +231,31 @@ describe("the scan window", () => {
   });
 });
 
+describe("a retry with a new key", () => {
+  perTest();
+
+  it("lists a lost authorization as a possible duplicate, not replayable, when the new primary took the same card and amount again", async () => {
+    // The merchant gave up on k-P1 and sent the order again with a new key after the failover.
+    const twin = await fresh.authorize(at(125), "k-P1-again", {
+      cardToken: "tok_visa_4242",
+      amount: 1000,
+      currency: "EUR",
+      reference: "order-1",
+    });
+    const lost = byId(await findLostWrites(oldConn, newConn, FORK)).get(ids.P1!)!;
+    expect(lost.outcome).toBe("conflict");
+    expect(lost.reason).toMatch(
+      new RegExp(`possible duplicate: .* payment ${twin.id} .*charge the customer twice`),
+    );
+    const run = await replayLostWrites(oldConn, newConn, FORK, {
+      store: fresh.store,
+      region: NEW_REGION,
+    });
+    expect(run.replayed.map((s) => s.paymentId)).not.toContain(ids.P1);
+    expect(await fresh.store.find("merchant-1", ids.P1!)).toBeUndefined();
+  });
+});
+
 describe("replay", () => {
   perTest();
   it("restores the replayable payments through the payment path with their original keys, ids and answers", async () => {
