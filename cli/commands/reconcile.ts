@@ -9,6 +9,7 @@ import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-l
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Client } from "pg";
+import { LIVE_ENDPOINT_PARAMETERS } from "../../infra/lib/reconcile-iam";
 import { Naming } from "../../infra/naming";
 import { LEDGER, REPORTS_ENV } from "../../functions/common/contract";
 import { LambdaReports } from "../../functions/dr/shared/aws/reports";
@@ -124,7 +125,8 @@ async function liveHosts(ctx: CommandContext): Promise<string[]> {
   const { GetParameterCommand } = await import("@aws-sdk/client-ssm");
   const hosts: string[] = [];
   for (const region of ctx.deployment.regions) {
-    for (const key of ["db/writer-endpoint", "db/reader-endpoint", "db/cluster-endpoint"]) {
+    // The operator's policy allows these three only (infra/lib/reconcile-iam.ts).
+    for (const key of LIVE_ENDPOINT_PARAMETERS) {
       try {
         const out = await ctx.clients
           .ssm(region)

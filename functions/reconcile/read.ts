@@ -120,7 +120,15 @@ export function assertNotLive(
   }
 }
 
-/** The copy must carry the schema the diff reads (migration 005's columns). */
+/**
+ * The copy must carry the schema the diff reads: 005's columns, filled by 006 for the rows
+ * written before 005. 005 adds them nullable; 006 numbers the older events and gives the older
+ * authorizations their deadline, in batches outside a transaction, and is recorded in
+ * schema_migrations only once every batch committed (shared/migrator.ts). Between the two, an
+ * older payment's events have no versions and the copy would look truncated.
+ */
+export const BACKFILL_MIGRATION = 6;
+
 export async function assertSchema(conn: Connection, side: Side): Promise<void> {
   const needed = [
     ["payments", "merchant_id"],
@@ -138,6 +146,22 @@ export async function assertSchema(conn: Connection, side: Side): Promise<void> 
   if (missing.length > 0) {
     throw new CopyIncompleteError(
       `${side} lacks ${missing.join(", ")}: it is not a payments database at migration 005 or later (a partial restore?)`,
+    );
+  }
+  const applied = await conn.query<{ done: boolean }>(
+    `SELECT to_regclass('schema_migrations') IS NOT NULL AS done`,
+  );
+  const backfilled =
+    applied.rows[0]?.done === true &&
+    (
+      await conn.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM schema_migrations WHERE version = $1",
+        [BACKFILL_MIGRATION],
+      )
+    ).rows[0]?.n === "1";
+  if (!backfilled) {
+    throw new CopyIncompleteError(
+      `${side} has not completed migration 006 (006_merchant_api_backfill: schema_migrations lacks version ${BACKFILL_MIGRATION}): the events written before 005 are not numbered yet; run the migrations to the end on it (npm run db:migrate; the old copy is a scratch restore) and reconcile again`,
     );
   }
 }

@@ -6,7 +6,10 @@
 //   writer and its bucket's reconcile prefix, PutEvents on the events bus. The databases are
 //   reached with database credentials, not IAM.
 // Pure: names in, statements out; test/runbooks/reconcile.test.ts holds both to what the
-// document and the CLI call.
+// document and the CLI call, and to the policy pack's rules (infra/lib/policy-pack.ts): no
+// Resource "*" on an action with resource types, no wildcard action, KMS only through RDS.
+import { PARAMETERS } from "../../functions/common/contract";
+import type { PolicyStatement } from "./policy-pack";
 
 export interface ReconcileIamProps {
   readonly account: string;
@@ -27,11 +30,20 @@ export interface ReconcileIamProps {
   readonly parameterPrefix: string;
 }
 
-export interface Statement {
+/** A statement in the policy pack's shape (aws_iam_policy_document), always an Allow. */
+export interface Statement extends PolicyStatement {
   readonly sid: string;
+  readonly effect: "Allow";
   readonly actions: readonly string[];
   readonly resources: readonly string[];
 }
+
+/** The endpoint parameters the CLI compares the old copy's host with; never db/password. */
+export const LIVE_ENDPOINT_PARAMETERS = [
+  PARAMETERS.writerEndpoint,
+  PARAMETERS.readerEndpoint,
+  PARAMETERS.clusterEndpoint,
+] as const;
 
 export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
   const rds = (type: string, name: string) =>
@@ -41,7 +53,7 @@ export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
     `rds:unplanned-global-failover-${p.oldCluster}-*`,
   );
   const kept = rds("cluster-snapshot", `${p.keepPrefix}-*`);
-  return [
+  return allow([
     {
       sid: "ReadTheOldPrimarysSnapshots",
       actions: ["rds:DescribeDBClusterSnapshots"],
@@ -75,33 +87,50 @@ export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
       resources: [rds("cluster", p.scratchCluster), rds("db", `${p.scratchCluster}-1`)],
     },
     {
-      // Copying and restoring an encrypted snapshot with the Aurora key (aurora-copy-snapshot).
+      // Copying and restoring an encrypted snapshot with the Aurora key (aurora-copy-snapshot),
+      // only through RDS in this region: the actions named, no wildcard (policy pack), as the
+      // restore drill's role does.
       sid: "UseTheAuroraKey",
       actions: [
         "kms:CreateGrant",
         "kms:Decrypt",
         "kms:DescribeKey",
-        "kms:GenerateDataKey*",
-        "kms:ReEncrypt*",
+        "kms:GenerateDataKey",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
       ],
       resources: [p.auroraKeyArn],
+      condition: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: [`rds.${p.region}.amazonaws.com`],
+        },
+      ],
     },
-  ];
+  ]);
+}
+
+function allow(statements: readonly Omit<Statement, "effect">[]): Statement[] {
+  return statements.map((s) => ({ ...s, effect: "Allow" }));
 }
 
 export function reconcileOperatorStatements(p: ReconcileIamProps): Statement[] {
   const regions = [p.region, p.newRegion];
-  return [
+  return allow([
     {
       sid: "ReadTheFork",
       actions: ["dynamodb:GetItem"],
       resources: [`arn:aws:dynamodb:${p.newRegion}:${p.account}:table/${p.ledgerTable}`],
     },
     {
+      // The three endpoints only: db/* would include the SecureString master password.
       sid: "ReadTheLiveEndpoints",
       actions: ["ssm:GetParameter"],
-      resources: regions.map(
-        (r) => `arn:aws:ssm:${r}:${p.account}:parameter${p.parameterPrefix}/db/*`,
+      resources: regions.flatMap((r) =>
+        LIVE_ENDPOINT_PARAMETERS.map(
+          (key) => `arn:aws:ssm:${r}:${p.account}:parameter${p.parameterPrefix}/${key}`,
+        ),
       ),
     },
     {
@@ -119,5 +148,5 @@ export function reconcileOperatorStatements(p: ReconcileIamProps): Statement[] {
       actions: ["events:PutEvents"],
       resources: [`arn:aws:events:${p.newRegion}:${p.account}:event-bus/${p.eventBus}`],
     },
-  ];
+  ]);
 }

@@ -2,7 +2,13 @@
 // deletes nothing, uses only documented action inputs, and its role allows exactly what it calls.
 import { parse } from "yaml";
 import { placeholdersOf } from "../../infra/lib/asl";
-import { reconcileRunbookStatements } from "../../infra/lib/reconcile-iam";
+import { checkPolicies, iamFigures } from "../../infra/lib/policy-pack";
+import type { Statement } from "../../infra/lib/reconcile-iam";
+import {
+  reconcileOperatorStatements,
+  reconcileRunbookStatements,
+} from "../../infra/lib/reconcile-iam";
+import type { TerraformJson } from "../../infra/lib/synthesized";
 import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
 import type { Document } from "./support/document";
 import { onFailure, undocumentedInputs } from "./support/document";
@@ -20,7 +26,7 @@ const SUBSTITUTIONS = {
   AuroraKeyArn: "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
 };
 
-const IAM = reconcileRunbookStatements({
+const PROPS = {
   account: "123456789012",
   region: "us-east-1",
   newRegion: "us-west-2",
@@ -35,7 +41,28 @@ const IAM = reconcileRunbookStatements({
   reportBucketArn: "arn:aws:s3:::payments-abcdefgh-dr-reports-usw2-1",
   eventBus: "payments-events-abcdefgh",
   parameterPrefix: "/payments/abcdefgh",
-});
+};
+const IAM = reconcileRunbookStatements(PROPS);
+const OPERATOR = reconcileOperatorStatements(PROPS);
+
+/** The statements as the synthesized Terraform would carry them, for the policy pack. */
+function asTerraform(roles: Record<string, Statement[]>): TerraformJson {
+  return {
+    data: {
+      aws_iam_policy_document: Object.fromEntries(
+        Object.entries(roles).map(([name, statement]) => [name, { statement }]),
+      ),
+    },
+    resource: {
+      aws_iam_role_policy: Object.fromEntries(
+        Object.keys(roles).map((name) => [
+          name,
+          { role: name, policy: `\${data.aws_iam_policy_document.${name}.json}` },
+        ]),
+      ),
+    },
+  } as unknown as TerraformJson;
+}
 
 describe("the reconciliation runbook", () => {
   const text = renderRunbook("reconcile", SUBSTITUTIONS);
@@ -132,5 +159,38 @@ describe("the reconciliation runbook", () => {
       ),
     ).toBe(false);
     expect(IAM.flatMap((s) => s.resources)).not.toContain("*");
+  });
+
+  it('passes the policy pack: no "*" resource, no wildcard action, KMS only through RDS', () => {
+    const json = asTerraform({ runbook: IAM, operator: OPERATOR });
+    expect(checkPolicies(json, { suffix: "abcdefgh" })).toEqual([]);
+    expect(iamFigures(json).wildcardActionStatements).toBe(0);
+    for (const s of [...IAM, ...OPERATOR]) expect(s.effect).toBe("Allow");
+    const kms = IAM.filter((s) => s.actions.some((a) => a.startsWith("kms:")));
+    for (const s of kms) {
+      expect(s.condition).toEqual([
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: ["rds.us-east-1.amazonaws.com"],
+        },
+      ]);
+    }
+  });
+
+  it("lets the operator read the live endpoints, never the master password", () => {
+    const parameters = OPERATOR.filter((s) => s.actions.includes("ssm:GetParameter")).flatMap(
+      (s) => s.resources,
+    );
+    expect(parameters.sort()).toEqual(
+      ["us-east-1", "us-west-2"]
+        .flatMap((r) =>
+          ["db/writer-endpoint", "db/reader-endpoint", "db/cluster-endpoint"].map(
+            (k) => `arn:aws:ssm:${r}:123456789012:parameter/payments/abcdefgh/${k}`,
+          ),
+        )
+        .sort(),
+    );
+    expect(parameters.join(" ")).not.toMatch(/password|\*/);
   });
 });
