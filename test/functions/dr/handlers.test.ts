@@ -404,7 +404,22 @@ describe("CheckOldWriter handler", () => {
 });
 
 describe("Promote handler", () => {
+  // The newest old-primary heartbeat the target holds, from the target's own /health: mocked,
+  // so no test waits on a DNS lookup of the fake API host (Promote reads it best effort, with a
+  // 2.5 s timeout, which under load made the full run time out).
+  const TARGET_HEARTBEAT = "2026-11-30T08:00:00.000Z";
+  let healthFetch: jest.SpiedFunction<typeof fetch>;
   beforeEach(() => {
+    healthFetch = jest.spyOn(global, "fetch").mockImplementation(
+      async () =>
+        new Response(
+          JSON.stringify({
+            status: "passive",
+            replication: { writerHeartbeatAt: TARGET_HEARTBEAT },
+          }),
+          { status: 503 },
+        ),
+    );
     ddb
       .on(GetCommand, { Key: { pk: "active-region" } })
       .resolves({ Item: ourFlag })
@@ -449,6 +464,11 @@ describe("Promote handler", () => {
       snapshotPrefix: `rds:unplanned-global-failover-${TOPOLOGY.regions[EAST]!.clusterIdentifier}-`,
     });
     expect(Date.parse(result.fork!.failoverAt)).not.toBeNaN();
+    // Read from the target only: the failed region is never asked.
+    expect(result.fork!.lastReplicatedAt).toBe(TARGET_HEARTBEAT);
+    expect(healthFetch.mock.calls.map(([url]) => String(url))).toEqual([
+      "https://usw2.api.test/health",
+    ]);
   });
 
   it("never detaches the target when the refusal comes from its own failover under way", async () => {
