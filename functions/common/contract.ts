@@ -159,6 +159,13 @@ export const CONTROL = {
   lockItem: "failover-lock",
   /** Written when a run ends: `{ pk, lastCompletedAt, lastExecution, cooldownUntil }`. */
   cooldownItem: "failover-cooldown",
+  /**
+   * The prober's record of the writer heartbeat its region's cluster holds (HeartbeatWatch in
+   * functions/dr/shared/ports.ts): `{ pk, beatAt, firstSeenAt, advanced, checkedAt, staleSince? }`.
+   * Each region's prober writes its own replica's copy; the global table carries it to the other
+   * region, where nothing reads it.
+   */
+  heartbeatWatchItem: "writer-heartbeat-watch",
   /** TTL attribute of the control table (epoch seconds). */
   ttlAttribute: "expiresAt",
 } as const;
@@ -295,6 +302,12 @@ export const METRICS = {
   activeRegion: "ActiveRegion",
   /** 1 per prober invocation, probing or not. Dimension: Region (the prober's). */
   proberHeartbeat: "ProberHeartbeat",
+  /**
+   * 1 when the writer heartbeat this region's cluster holds stood still for longer than it can
+   * while the writer answered healthy (its pg_cron job is not running), 0 otherwise; published
+   * by the prober after each probe round. Dimension: Region (the prober's).
+   */
+  writerHeartbeatStale: "WriterHeartbeatStale",
   /** Payment API requests and 5xx answers, /health excluded (from the access logs). */
   apiRequests: "PaymentApiRequests",
   apiServerErrors: "PaymentApiServerErrors",

@@ -495,6 +495,8 @@ export function taskStatements(
           putLock: "dynamodb:PutItem",
           putCooldown: "dynamodb:PutItem",
           deleteLock: "dynamodb:DeleteItem",
+          getHeartbeatWatch: "dynamodb:GetItem",
+          putHeartbeatWatch: "dynamodb:PutItem",
         }[method],
       );
     }

@@ -12,7 +12,7 @@ import type { ITerraformDependable } from "cdktf";
 import type { DrTaskName } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
 import { Construct } from "constructs";
-import { DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
+import { CONTROL, DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
@@ -311,6 +311,8 @@ export interface ProberProps {
   readonly logRetentionDays: number;
   /** The control table, read through its replica in the prober's (secondary) region. */
   readonly controlTable: GlobalTable;
+  /** rds.global_db_rpo of the deployed primary: the writer heartbeat's stale threshold. */
+  readonly dbRpoSeconds: number;
 }
 
 /**
@@ -339,6 +341,7 @@ export class Prober extends Construct {
         [DR_ENV.topology]: props.topology,
         [DR_ENV.probeIntervalSeconds]: String(routing.probeIntervalSeconds),
         [DR_ENV.probeTimeoutMs]: String(routing.probeTimeoutSeconds * 1000),
+        [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
       },
       statements: [
         {
@@ -359,8 +362,21 @@ export class Prober extends Construct {
           resources: [props.controlTable.replicaArn],
         },
         {
+          // The heartbeat watch (functions/dr/shared/heartbeat-watch.ts), its item only.
+          sid: "WatchWriterHeartbeat",
+          actions: ["dynamodb:PutItem"],
+          resources: [props.controlTable.replicaArn],
+          condition: [
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:LeadingKeys",
+              values: [CONTROL.heartbeatWatchItem],
+            },
+          ],
+        },
+        {
           sid: "UseTableKey",
-          actions: ["kms:Decrypt"],
+          actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
           resources: [key.arn],
           condition: [
             {

@@ -4,7 +4,7 @@
 //
 // - expected: the failure is a region that stopped, so the old primary's heartbeat stopped with
 //   it and the run promotes on the database's proof (rds.global_db_rpo + the heartbeat interval +
-//   a margin after the failure); tasks and the Aurora managed failover take their typical,
+//   a margin after the target's prober first saw the last beat); tasks and the Aurora managed failover take their typical,
 //   named durations (config.failover.expected), the prober and DNS their documented periods.
 // - bound: the worst case of a run that completes without a retry: every task at its
 //   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait.
@@ -150,7 +150,12 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     throw new RtoInputError("the primary's parameter group does not set rds.global_db_rpo");
   const rpo = Number(rpoParameter.value);
   const { heartbeatSeconds, writerStopMarginSeconds } = DEFAULT_SETTINGS;
-  const proofAfterFailure = rpo + heartbeatSeconds + writerStopMarginSeconds;
+  // The bound counts from when the prober in the target region first saw the last heartbeat
+  // (review H2), not from its value: the last beat before the failure was committed half a
+  // heartbeat before it on average, and the prober looks once per probe interval.
+  const probeInterval = Number(env.PROBE_INTERVAL_SECONDS);
+  const sighting = probeInterval / 2 - heartbeatSeconds / 2;
+  const proofAfterFailure = sighting + rpo + heartbeatSeconds + writerStopMarginSeconds;
   const reached = detection.expected + decision.expected + fence.expected;
   const oldWriter = {
     expected: Math.max(0, proofAfterFailure - reached) + typical.taskSeconds,
@@ -224,7 +229,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "old writer",
         expected: round(oldWriter.expected),
         bound: round(oldWriter.bound),
-        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the failure | bound ${bounds.writerStopBoundSeconds} s + a look`,
+        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the prober's first sighting of the last beat (${sighting} s after the failure on average) | bound ${bounds.writerStopBoundSeconds} s + a look`,
       },
       {
         name: "promotion",

@@ -354,6 +354,7 @@ export class PaymentsDrStack extends TerraformStack {
       routing: config.routing,
       logRetentionDays: config.logRetentionDays,
       controlTable: this.tables.control,
+      dbRpoSeconds: config.database.rpoSeconds,
     });
 
     // Monthly drills.

@@ -46,6 +46,8 @@ export interface RunOptions {
   readonly heartbeat?: boolean;
   /** Seconds after the incident during which us-east-1 takes no payments (an idle primary). */
   readonly quietEastAfterIncident?: number;
+  /** A weakened guard (test/chaos/mutations.test.ts): the world must show what it guards. */
+  readonly mutate?: (world: ChaosWorld) => void;
 }
 
 export async function runSchedule(
@@ -62,6 +64,7 @@ export async function runSchedule(
     afterFailover: schedule.story === "failback",
     lagMetricWhileCut: schedule.lagMetricWhileCut,
   });
+  options.mutate?.(world);
   const { clock, network } = world;
   const t0 = clock.now;
   const violations = new Violations();

@@ -90,6 +90,8 @@ export const PORT_ACTIONS = {
     deleteLock: ["dynamodb:DeleteItem"],
     getCooldown: ["dynamodb:GetItem"],
     putCooldown: ["dynamodb:PutItem"],
+    getHeartbeatWatch: ["dynamodb:GetItem"],
+    putHeartbeatWatch: ["dynamodb:PutItem"],
   },
   parameters: {
     get: ["ssm:GetParameter"],

@@ -89,6 +89,31 @@ export interface ControlPort {
   deleteLock(owner: string): Promise<boolean>;
   getCooldown(): Promise<CooldownItem | null>;
   putCooldown(cooldown: CooldownItem): Promise<void>;
+  /** The prober's heartbeat record in this region (strongly consistent), or null. */
+  getHeartbeatWatch(): Promise<HeartbeatWatch | null>;
+  /**
+   * Stores the record, conditional on the stored one's `checkedAt` being `previousCheckedAt`
+   * (null: none stored); false when another look got there first.
+   */
+  putHeartbeatWatch(next: HeartbeatWatch, previousCheckedAt: string | null): Promise<boolean>;
+}
+
+/**
+ * The prober's record of the writer heartbeat its region's cluster holds (functions/dr/shared/
+ * heartbeat-watch.ts), item `writer-heartbeat-watch` of the control table, written only by the
+ * prober in that region.
+ */
+export interface HeartbeatWatch {
+  /** The newest heartbeat value seen (the writer's now() in the beat's transaction). */
+  readonly beatAt: string;
+  /** When the prober first saw that value at its cluster: never before the beat committed. */
+  readonly firstSeenAt: string;
+  /** The value replaced an older one the prober had seen: the job beats. */
+  readonly advanced: boolean;
+  /** The prober's last look. */
+  readonly checkedAt: string;
+  /** Set when the value stood still too long while the writer answered healthy. */
+  readonly staleSince?: string;
 }
 
 /** SSM Parameter Store in one region; names are full paths. */

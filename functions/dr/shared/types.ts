@@ -124,6 +124,10 @@ export interface CheckOldWriterResult extends StepTimes {
   readonly confirmedAt: string | null;
   /** The newest writer heartbeat the target's cluster held at this look. */
   readonly heartbeatAt: string | null;
+  /** When the target was first seen holding it (the database bound counts from here). */
+  readonly heartbeatSeenAt?: string | null;
+  /** Why the heartbeat does not count as proof (not alive, unreadable), when it does not. */
+  readonly heartbeatNotProof?: string;
   /** From when the evidence holds; null while there is none. */
   readonly stoppedAt: string | null;
   /** Seconds the Wait before the next look lasts (0 once stopped). */

@@ -12,15 +12,18 @@
 //   ("Paused transactions are resumed and committed as soon as the lag ... becomes less than the
 //   RPO"). With no secondary left (after a detach it learnt of), "all secondaries" is every one
 //   of none: it blocks, as the two-Region warning says. The secondary's group has no guard.
-// - The writer heartbeat (pg_cron, migration 010): every 5 s on the writer, none on a secondary
-//   ("pg_cron does not run any jobs as long as a server is in hot standby mode"); a blocked one
-//   waits and commits when unblocked.
+// - The writer heartbeat (pg_cron, migrations 010/011): every 5 s on the writer, none on a
+//   secondary ("pg_cron does not run any jobs as long as a server is in hot standby mode"); its
+//   value is now() of its transaction, so a beat the guard paused commits when unblocked with the
+//   time it started; pg_cron "runs at most one instance of a job at a time", so it holds the next
+//   beats. A run may kill the job (pg_cron dead from a drawn time).
 // - FailoverGlobalCluster (AllowDataLoss), called in the target's region: "Managed failover
 //   doesn't wait for data to synchronize": the target stops applying at once and becomes the
 //   writer after a duration drawn from seconds to 20 minutes ("within a few minutes"). Aurora
-//   "attempts to halt write traffic" on the old primary (write fencing, "best-effort"): when the
-//   old primary is reachable it stops writing at once; when it is not, it keeps its own state
-//   until it is, then it is fenced and rejoins as a secondary "with a new storage volume" (its
+//   "attempts to halt write traffic" on the old primary (write fencing, "best-effort ... writes
+//   might be momentarily accepted in the old primary Region"): a reachable old primary stops
+//   writing at once or, in a drawn share of runs, after up to 30 s; an unreachable one keeps its
+//   own state until it is reachable, then it is fenced the same way and rejoins as a secondary "with a new storage volume" (its
 //   commits after the target's last applied one are lost). A failover or switchover already under
 //   way makes another refused with InvalidGlobalClusterStateFault; an injected fault refuses with
 //   InvalidDBClusterStateFault (AWS does not say which conditions raise it).
@@ -45,6 +48,11 @@ export interface Commit {
   acknowledged: boolean;
   /** When the secondary got it (null: not yet, or never). */
   arrivedAt: number | null;
+  /**
+   * A heartbeat's value: now() of its transaction, which started when pg_cron ran the job. A beat
+   * the RPO guard paused commits later with its old value (review H2).
+   */
+  readonly stamp?: number;
 }
 
 interface Cluster {
@@ -71,7 +79,8 @@ interface Cluster {
   demoteWhenReachable: boolean;
   /** Learns once reachable that its only secondary was detached while it could not be told. */
   aloneWhenReachable: boolean;
-  pendingHeartbeat: boolean;
+  /** The start of a heartbeat transaction the guard paused (pg_cron runs one at a time). */
+  pendingHeartbeat: number | null;
   /** The newest writer heartbeat it applied from the writer it follows. */
   appliedHeartbeatAt: number | null;
   /** The newest commit of any kind it applied. */
@@ -151,7 +160,7 @@ export class AuroraGlobal {
         alone: false,
         demoteWhenReachable: false,
         aloneWhenReachable: false,
-        pendingHeartbeat: false,
+        pendingHeartbeat: null,
         appliedHeartbeatAt: null,
         appliedCommitAt: null,
       };
@@ -209,7 +218,11 @@ export class AuroraGlobal {
   }
 
   /** A commit on `region`'s cluster; blocked ones are not written (the caller waits). */
-  commit(region: string, kind: CommitKind): { result: CommitResult; commit?: Commit } {
+  commit(
+    region: string,
+    kind: CommitKind,
+    stamp?: number,
+  ): { result: CommitResult; commit?: Commit } {
     const result = this.accepts(region);
     if (result !== "committed") return { result };
     const commit: Commit = {
@@ -219,6 +232,7 @@ export class AuroraGlobal {
       kind,
       acknowledged: false,
       arrivedAt: null,
+      ...(kind === "heartbeat" ? { stamp: stamp ?? this.clock.now } : {}),
     };
     this.clusters[region]!.log.push(commit);
     for (const secondary of Object.keys(this.acked[region] ?? {})) {
@@ -262,7 +276,7 @@ export class AuroraGlobal {
     while (next < log.length && log[next]!.at <= upTo) {
       const commit = log[next]!;
       commit.arrivedAt ??= this.clock.now;
-      if (commit.kind === "heartbeat") target.appliedHeartbeatAt = commit.at;
+      if (commit.kind === "heartbeat") target.appliedHeartbeatAt = commit.stamp ?? commit.at;
       target.appliedCommitAt = commit.at;
       next += 1;
     }
@@ -274,9 +288,10 @@ export class AuroraGlobal {
   /** Heartbeats and switchovers waiting for replication look again. */
   progress(): void {
     for (const cluster of Object.values(this.clusters)) {
-      if (cluster.pendingHeartbeat && this.accepts(cluster.region) === "committed") {
-        cluster.pendingHeartbeat = false;
-        this.commit(cluster.region, "heartbeat");
+      if (cluster.pendingHeartbeat !== null && this.accepts(cluster.region) === "committed") {
+        const stamp = cluster.pendingHeartbeat;
+        cluster.pendingHeartbeat = null;
+        this.commit(cluster.region, "heartbeat", stamp);
       }
     }
     const change = this.change;
@@ -292,13 +307,19 @@ export class AuroraGlobal {
     }
   }
 
+  /** pg_cron's job stops on each cluster from this time on (the "pg_cron dead" fault). */
+  heartbeatDeadFrom = Infinity;
+
   /** pg_cron's heartbeat job on every cluster (only a writer runs it). */
   heartbeatTick(): void {
+    if (this.clock.now >= this.heartbeatDeadFrom) return;
     for (const cluster of Object.values(this.clusters)) {
       if (cluster.role === "secondary" || !this.up(cluster.region)) continue;
+      // "it runs at most one instance of a job at a time": a paused beat holds the next ones.
+      if (cluster.pendingHeartbeat !== null) continue;
       const result = this.accepts(cluster.region);
       if (result === "committed") this.commit(cluster.region, "heartbeat");
-      else if (result === "blocked") cluster.pendingHeartbeat = true;
+      else if (result === "blocked") cluster.pendingHeartbeat = this.clock.now;
     }
   }
 
@@ -314,7 +335,8 @@ export class AuroraGlobal {
     const cluster = this.clusters[region]!;
     if (!this.up(region)) return null;
     const kind = (c: Commit) => this.anyCommit || c.kind === "heartbeat";
-    const own = [...cluster.log].reverse().find(kind)?.at ?? null;
+    const newest = [...cluster.log].reverse().find(kind);
+    const own = newest ? (newest.stamp ?? newest.at) : null;
     const applied = this.anyCommit ? cluster.appliedCommitAt : cluster.appliedHeartbeatAt;
     if (own === null) return applied;
     return applied === null ? own : Math.max(own, applied);
@@ -349,7 +371,7 @@ export class AuroraGlobal {
       if (!cluster.demoteWhenReachable) continue;
       if (!this.network.reachable(this.writer, cluster.region, this.clock.now)) continue;
       cluster.demoteWhenReachable = false;
-      cluster.fenced = true;
+      this.fenceLater(cluster);
       // "Aurora automatically adds it back ... as a secondary", on a new storage volume.
       this.clock.at(this.random.uniform(60, 600) * 1000, () => this.rejoin(cluster.region));
     }
@@ -398,13 +420,29 @@ export class AuroraGlobal {
       readOnlyAt: null,
       lost,
     };
-    // Write fencing is best-effort: it works on an old primary the target can reach.
-    if (this.network.reachable(to, from, this.clock.now)) old.fenced = true;
+    // "Because fencing writes is a best-effort attempt, it's possible that writes might be
+    // momentarily accepted in the old primary Region" (aurora-global-database-disaster-recovery):
+    // a reachable old primary is fenced after a drawn moment (review M1), an unreachable one once
+    // it is reachable, after such a moment too.
+    if (this.network.reachable(to, from, this.clock.now)) this.fenceLater(old);
     else old.demoteWhenReachable = true;
     this.begin(change);
     this.clock.at(seconds * 1000, () => this.complete(change));
     return "ok";
   }
+
+  /** Write fencing, best-effort: at once, or (sometimes) after up to 30 s of accepted writes. */
+  private fenceLater(cluster: Cluster): void {
+    const delayMs = this.random.chance(this.fenceDelayShare) ? this.random.uniform(0, 30_000) : 0;
+    if (delayMs === 0) cluster.fenced = true;
+    else
+      this.clock.at(delayMs, () => {
+        cluster.fenced = true;
+      });
+  }
+
+  /** Share of write fencings that let writes through for a moment (review M1). */
+  fenceDelayShare = 0.3;
 
   switchover(to: string): "ok" | "InvalidGlobalClusterStateFault" | "InvalidDBClusterStateFault" {
     if (this.change && !this.change.completed) return "InvalidGlobalClusterStateFault";

@@ -16,6 +16,7 @@ import type {
   ActiveRegionFlag,
   CooldownItem,
   DnsPort,
+  HeartbeatWatch,
   HttpPort,
   HttpResponse,
   LockItem,
@@ -132,7 +133,7 @@ export class ChaosWorld {
   readonly topology = CHAOS_TOPOLOGY;
   readonly calls: CallRecord[] = [];
   readonly paymentCommits: PaymentCommit[] = [];
-  readonly settings: DrSettings;
+  settings: DrSettings;
   /** Callbacks on each payment commit (the invariants). */
   readonly commitListeners: ((commit: PaymentCommit) => void)[] = [];
   /** Callbacks when an alarm starts the failover workflow. */
@@ -196,6 +197,7 @@ export class ChaosWorld {
       this.aurora,
       this.payments,
       (alarm) => this.alarmListeners.forEach((listen) => listen(alarm)),
+      options.rpoSeconds,
     );
     const settle = fenceSettleSeconds(deployedWritePath(WRITE_TIMEOUT_MS / 1000));
     this.settings = {
@@ -477,6 +479,17 @@ export class ChaosWorld {
             if (current) table.write(region, CONTROL.lockItem, () => undefined);
             return true;
           }),
+        getHeartbeatWatch: () =>
+          call("dynamodb", "dynamodb:GetItem writer-heartbeat-watch", () => {
+            const item = table.read(region, CONTROL.heartbeatWatchItem);
+            return item ? (structuredClone(item) as unknown as HeartbeatWatch) : null;
+          }),
+        putHeartbeatWatch: (next, previousCheckedAt) =>
+          call("dynamodb", "dynamodb:PutItem writer-heartbeat-watch", () =>
+            table.write(region, CONTROL.heartbeatWatchItem, (current) =>
+              (current?.checkedAt ?? null) === previousCheckedAt ? { ...next } : false,
+            ),
+          ),
         getCooldown: () =>
           call("dynamodb", "dynamodb:GetItem failover-cooldown", () => {
             const item = table.read(region, CONTROL.cooldownItem);

@@ -343,13 +343,24 @@ describe("CheckOldWriter handler", () => {
       .on(GetCommand, { Key: { pk: "failover-lock" } })
       .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
       .on(GetCommand, { Key: { pk: "active-region" } })
-      .resolves({ Item: { ...ourFlag, activeRegion: EAST, fencingToken: 3 } });
+      .resolves({ Item: { ...ourFlag, activeRegion: EAST, fencingToken: 3 } })
+      // The prober in us-west-2 saw that heartbeat arrive two minutes ago, after earlier ones.
+      .on(GetCommand, { Key: { pk: "writer-heartbeat-watch" } })
+      .resolves({
+        Item: {
+          pk: "writer-heartbeat-watch",
+          beatAt: new Date(now - 121_000).toISOString(),
+          firstSeenAt: new Date(now - 120_000).toISOString(),
+          advanced: true,
+          checkedAt: new Date(now - 4_000).toISOString(),
+        },
+      });
     const fetchMock = jest.spyOn(global, "fetch").mockImplementation(
       async () =>
         new Response(
           JSON.stringify({
             status: "passive",
-            replication: { writerHeartbeatAt: new Date(now - 120_000).toISOString() },
+            replication: { writerHeartbeatAt: new Date(now - 121_000).toISOString() },
           }),
           { status: 503 },
         ),
@@ -371,6 +382,12 @@ describe("CheckOldWriter handler", () => {
       TableName: TOPOLOGY.controlTable,
       ConsistentRead: true,
     });
+    const watchRead = ddb
+      .calls()
+      .findIndex(
+        (c) => (c.args[0].input as { Key?: { pk?: string } }).Key?.pk === "writer-heartbeat-watch",
+      );
+    expect(await clientOf(ddb, watchRead)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(fetchMock.mock.calls.map(([url, init]) => [String(url), init?.method])).toEqual([
       ["https://usw2.api.test/health", "GET"],
     ]);

@@ -208,6 +208,15 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
           "putCooldown",
           (c) => c.putCooldown({ lastCompletedAt: "t", lastExecution: "e", cooldownUntil: 1 }),
         ],
+        ["getHeartbeatWatch", (c) => c.getHeartbeatWatch()],
+        [
+          "putHeartbeatWatch",
+          (c) =>
+            c.putHeartbeatWatch(
+              { beatAt: "t", firstSeenAt: "t", advanced: true, checkedAt: "t" },
+              null,
+            ),
+        ],
       ] as [string, (c: DynamoControlTable) => Promise<unknown>][]
     ).map(([method, call]) => [
       method,

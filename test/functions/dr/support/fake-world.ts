@@ -134,6 +134,23 @@ export class FakeWorld {
    * undefined: replication is flowing, so it is the current time; null: unknown.
    */
   readonly heartbeatAt: Record<string, number | null | undefined> = {};
+  /**
+   * What the prober in each region recorded of its own cluster's writer heartbeat
+   * (HeartbeatWatch); undefined: it saw the heartbeat that region holds advance, the moment it
+   * was stamped; null: no record.
+   */
+  readonly heartbeatWatch: Record<
+    string,
+    | {
+        beatAt: string;
+        firstSeenAt: string;
+        advanced: boolean;
+        checkedAt: string;
+        staleSince?: string;
+      }
+    | null
+    | undefined
+  > = {};
   /** Regions whose replica of the control table no longer receives writes (a partition). */
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
@@ -503,6 +520,25 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
     },
     control: {
+      async getHeartbeatWatch() {
+        c("dynamodb:GetItem writer-heartbeat-watch");
+        const watch = world.heartbeatWatch[region];
+        if (watch !== undefined) return watch;
+        const at = world.heartbeatAt[region];
+        if (at === null) return null;
+        const beatAt = new Date(at ?? world.clock).toISOString();
+        return {
+          beatAt,
+          firstSeenAt: beatAt,
+          advanced: true,
+          checkedAt: new Date(world.clock).toISOString(),
+        };
+      },
+      async putHeartbeatWatch(next) {
+        c("dynamodb:PutItem writer-heartbeat-watch");
+        world.heartbeatWatch[region] = { ...next };
+        return true;
+      },
       async getActiveRegion() {
         c("dynamodb:GetItem active-region");
         const item = world.flagIn(region);
