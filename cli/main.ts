@@ -6,6 +6,7 @@ import { awsClients } from "./aws";
 import { approveCommand } from "./commands/approve";
 import { drillCommand } from "./commands/drill";
 import { historyCommand } from "./commands/history";
+import { reconcileCommand } from "./commands/reconcile";
 import { startCommand } from "./commands/start";
 import { statusCommand } from "./commands/status";
 import { watchCommand } from "./commands/watch";
@@ -35,6 +36,10 @@ commands:
   drill      [--restore] [--region <r>] [--workflow switchover|failover] [--hold PT15M]
              [--no-failback]                  start the drill automation and follow it
   history    [--limit <n>]                    last runs and drills with outcome, RTO, RPO
+  reconcile  --old-url <postgres url> --new-url <postgres url> (--run <failover run id> | --fork <file>)
+             [--region <new primary region>] [--replay] [--notify] [--scan-margin <s>] [--out <dir>]
+             [--no-store]                     lost writes after an unplanned failover (dry run by
+                                              default: reads only; runbooks/reconcile.md)
 
 options for every command:
   --json                  machine-readable output (one JSON document; watch/drill: JSON lines)
@@ -74,6 +79,15 @@ const OPTIONS = {
   hold: { type: "string" },
   "no-failback": { type: "boolean" },
   limit: { type: "string" },
+  "old-url": { type: "string" },
+  "new-url": { type: "string" },
+  run: { type: "string" },
+  fork: { type: "string" },
+  replay: { type: "boolean" },
+  notify: { type: "boolean" },
+  "scan-margin": { type: "string" },
+  out: { type: "string" },
+  "no-store": { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
 /** The options each command accepts beyond the common ones: anything else is refused. */
@@ -97,6 +111,18 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   watch: [],
   drill: ["restore", "region", "workflow", "hold", "no-failback", "no-watch"],
   history: ["limit"],
+  reconcile: [
+    "old-url",
+    "new-url",
+    "run",
+    "fork",
+    "region",
+    "replay",
+    "notify",
+    "scan-margin",
+    "out",
+    "no-store",
+  ],
 };
 const COMMON = [
   "json",
@@ -239,6 +265,19 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
         });
       case "history":
         return await historyCommand(ctx, positiveInt("limit", values.limit, 10, 100));
+      case "reconcile":
+        return await reconcileCommand(ctx, {
+          oldUrl: values["old-url"],
+          newUrl: values["new-url"],
+          run: values.run,
+          fork: values.fork,
+          region: values.region,
+          replay: values.replay ?? false,
+          notify: values.notify ?? false,
+          scanMargin: values["scan-margin"],
+          out: values.out,
+          noStore: values["no-store"] ?? false,
+        });
     }
     return 2;
   } catch (error) {

@@ -264,6 +264,23 @@ export const PAYMENT_EVENTS = {
 } as const;
 
 /**
+ * `DetailType` of the reconciliation's events after an unplanned failover (functions/reconcile,
+ * README "Lost-write reconciliation"), on the same bus with `Source` = EVENTS.paymentsSource and
+ * the `payments.` prefix, so the replication rules carry them like every payment event. They are
+ * not outbox rows: `payments.lost` names a payment the new primary may not hold at all.
+ * - `payments.lost`: a payment whose writes the old primary committed and the new primary lacks;
+ *   `invalidatedEventIds` are the events consumers may have seen for those writes.
+ * - `payments.replayed`: the replay restored it; `replayedEventIds` are the restored writes'
+ *   events (published by the outbox relay as usual), `replacesEventIds` the lost ones.
+ * Their detail carries `schemaVersion` (PAYMENT_EVENT_SCHEMA_VERSION), `eventId` (the same for
+ * the same incident and payment, so a second run's events deduplicate), `type`, `originRegion`.
+ */
+export const RECONCILIATION_EVENTS = {
+  lost: "payments.lost",
+  replayed: "payments.replayed",
+} as const;
+
+/**
  * Version of the payment event detail. Adding a field keeps it; removing, renaming or changing
  * the meaning of one raises it. Events written before the field existed are version 1 too.
  */

@@ -139,10 +139,42 @@ export interface CheckOldWriterResult extends StepTimes {
 
 export type PromotionMethod = "managed-failover" | "detach" | "switchover";
 
+/**
+ * Where an unplanned failover forked the data (issue 16): what the lost-write reconciliation
+ * (functions/reconcile, `payments-dr reconcile`) starts from. Recorded on the lock before the
+ * promotion is requested, so a retried or resumed Promote reports the first attempt's values.
+ */
+export interface ForkRecord {
+  /** The old primary: its region (origin_region of its rows) and cluster. */
+  readonly oldRegion: string;
+  readonly oldCluster: string;
+  readonly oldClusterArn: string;
+  readonly promotedCluster: string;
+  /**
+   * The newest writer heartbeat of the old primary the promoted cluster held before the
+   * promotion was requested: replication applies commits in order, so everything the old primary
+   * committed up to here is on the new side. A lower bound of the real fork; null when unknown.
+   */
+  readonly lastReplicatedAt: string | null;
+  /** AuroraGlobalDBReplicationLag when the run began (ms): the expected size of the loss. */
+  readonly replicationLagMs: number | null;
+  /** When the promotion (FailoverGlobalCluster or detach) was requested. */
+  readonly failoverAt: string;
+  /**
+   * The point-of-failure snapshot AWS attempts when the old region recovers:
+   * `rds:unplanned-global-failover-<old primary cluster>-<timestamp>` (aurora-global-database-
+   * disaster-recovery.html). A system snapshot that expires with the old cluster's backup
+   * retention: the reconcile runbook copies it to a manual snapshot first.
+   */
+  readonly snapshotPrefix: string;
+}
+
 export interface PromoteResult extends StepTimes {
   readonly method: PromotionMethod;
   /** Why managed failover was not used, when method is "detach". */
   readonly detachReason?: string;
+  /** Failover (AllowDataLoss) only: where the data forked. */
+  readonly fork?: ForkRecord;
 }
 
 export interface CheckPromotionResult extends StepTimes {

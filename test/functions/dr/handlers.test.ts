@@ -421,7 +421,22 @@ describe("CheckOldWriter handler", () => {
 });
 
 describe("Promote handler", () => {
+  // The newest old-primary heartbeat the target holds, from the target's own /health: mocked,
+  // so no test waits on a DNS lookup of the fake API host (Promote reads it best effort, with a
+  // 2.5 s timeout, which under load made the full run time out).
+  const TARGET_HEARTBEAT = "2026-11-30T08:00:00.000Z";
+  let healthFetch: jest.SpiedFunction<typeof fetch>;
   beforeEach(() => {
+    healthFetch = jest.spyOn(global, "fetch").mockImplementation(
+      async () =>
+        new Response(
+          JSON.stringify({
+            status: "passive",
+            replication: { writerHeartbeatAt: TARGET_HEARTBEAT },
+          }),
+          { status: 503 },
+        ),
+    );
     ddb
       .on(GetCommand, { Key: { pk: "active-region" } })
       .resolves({ Item: ourFlag })
@@ -444,13 +459,33 @@ describe("Promote handler", () => {
       GlobalClusterIdentifier: GLOBAL,
     });
     expect(result).toMatchObject({ method: "managed-failover" });
-    // The method is recorded on the lock, owned by this run.
-    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+    // The fork, then the method, are recorded on the lock, owned by this run.
+    const facts = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(facts.map((f) => f.ExpressionAttributeNames?.["#name"])).toEqual([
+      "forkFailoverAt",
+      "forkLastReplicatedAt",
+      "promotionMethod",
+    ]);
+    expect(facts[2]).toMatchObject({
       Key: { pk: "failover-lock" },
       UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
       ConditionExpression: "#owner = :owner",
       ExpressionAttributeValues: { ":value": "managed-failover", ":owner": "run-1" },
     });
+    // Where the data forked, for the lost-write reconciliation: AWS's point-of-failure snapshot
+    // is named after the old primary (aurora-global-database-disaster-recovery.html).
+    expect(result.fork).toMatchObject({
+      oldRegion: EAST,
+      oldCluster: TOPOLOGY.regions[EAST]!.clusterIdentifier,
+      oldClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+      snapshotPrefix: `rds:unplanned-global-failover-${TOPOLOGY.regions[EAST]!.clusterIdentifier}-`,
+    });
+    expect(Date.parse(result.fork!.failoverAt)).not.toBeNaN();
+    // Read from the target only: the failed region is never asked.
+    expect(result.fork!.lastReplicatedAt).toBe(TARGET_HEARTBEAT);
+    expect(healthFetch.mock.calls.map(([url]) => String(url))).toEqual([
+      "https://usw2.api.test/health",
+    ]);
   });
 
   it("never detaches the target when the refusal comes from its own failover under way", async () => {
