@@ -99,10 +99,26 @@ function mockVariables(stack: SynthesizedStack): Record<string, string> {
   return env;
 }
 
-export function planOffline(
-  stack: SynthesizedStack,
-  options: { mirror?: string; log?: (line: string) => void } = {},
-): PlanResult {
+export interface PlanOptions {
+  readonly mirror?: string;
+  readonly log?: (line: string) => void;
+  /**
+   * Provider settings per alias that replace the offline mock (mock credentials, every check
+   * skipped) for that alias: a test that plays a failed region points it at a dead endpoint.
+   * @default - every alias gets the offline mock
+   */
+  readonly providers?: Readonly<Record<string, object>>;
+  /**
+   * More override files (name -> content) copied beside the stack, as an operator would have
+   * them, e.g. the failed region's override that `npm run outage-plan` writes.
+   * @default - none
+   */
+  readonly overrides?: Readonly<Record<string, object>>;
+  /** Extra `terraform plan` arguments (e.g. -target=...). @default - none */
+  readonly planArgs?: readonly string[];
+}
+
+export function planOffline(stack: SynthesizedStack, options: PlanOptions = {}): PlanResult {
   const log = options.log ?? (() => undefined);
   const scratch = mkdtempSync(join(tmpdir(), `plan-${stack.name}-`));
   try {
@@ -114,10 +130,17 @@ export function planOffline(
     const aliases = (stack.json.provider?.aws ?? []).map(
       (p) => (p as { alias?: string }).alias ?? "",
     );
-    writeFileSync(
-      join(work, "offline_override.tf.json"),
-      JSON.stringify(offlineOverride(aliases.filter(Boolean), scratch), null, 2),
-    );
+    const override = offlineOverride(aliases.filter(Boolean), scratch) as {
+      provider: { aws: { alias: string }[] };
+    };
+    override.provider.aws = override.provider.aws.map((p) => {
+      const replacement = options.providers?.[p.alias];
+      return replacement ? { alias: p.alias, ...replacement } : p;
+    });
+    writeFileSync(join(work, "offline_override.tf.json"), JSON.stringify(override, null, 2));
+    for (const [name, content] of Object.entries(options.overrides ?? {})) {
+      writeFileSync(join(work, name), JSON.stringify(content, null, 2));
+    }
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...mockVariables(stack),
@@ -168,7 +191,14 @@ export function planOffline(
     };
     run(["init", "-input=false", "-no-color"]);
     run(["validate", "-no-color"]);
-    const output = run(["plan", "-refresh=false", "-input=false", "-lock=false", "-no-color"]);
+    const output = run([
+      "plan",
+      "-refresh=false",
+      "-input=false",
+      "-lock=false",
+      "-no-color",
+      ...(options.planArgs ?? []),
+    ]);
     const summary = /Plan: .*|No changes\..*/.exec(output)?.[0] ?? "plan finished";
     return { stack: stack.name, summary };
   } finally {
