@@ -17,7 +17,6 @@ import { NodejsFunction } from "../lib/nodejs-function";
 import type { Naming } from "../naming";
 import { PROBER_COMPONENT, regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
-import type { GlobalTable } from "./tables";
 
 export const DR_MEMORY_MB = 256;
 
@@ -227,19 +226,19 @@ export class FailoverTrigger extends Construct {
 export interface ProberProps {
   readonly provider: AwsProvider;
   readonly naming: Naming;
-  /** The secondary region, where the prober runs. */
+  /** The standby region (not WRITER_REGION), where the prober runs. */
   readonly region: string;
   readonly key: PlatformKey;
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly routing: RoutingConfig;
   readonly logRetentionDays: number;
-  /** The control table, read through its replica in the prober's (secondary) region. */
-  readonly controlTable: GlobalTable;
+  /** ARN of the control table in the prober's region (the table or its replica). */
+  readonly controlTableArn: string;
 }
 
 /**
- * The prober: in the secondary region, outside any VPC (it needs neither the database nor NAT),
+ * The prober: in the standby region, outside any VPC (it needs neither the database nor NAT),
  * every minute, probing the active region's /health every PROBE_INTERVAL_SECONDS.
  */
 export class Prober extends Construct {
@@ -281,7 +280,7 @@ export class Prober extends Construct {
         {
           sid: "ReadActiveRegion",
           actions: ["dynamodb:GetItem"],
-          resources: [props.controlTable.replicaArn],
+          resources: [props.controlTableArn],
         },
         {
           sid: "UseTableKey",

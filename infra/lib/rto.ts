@@ -2,6 +2,7 @@
 // health checks, the failover workflow that would run (its task timeouts, waits and poll
 // bound) and the database's RPO guard. Pure: JSON in, numbers out.
 import type { Config } from "../config";
+import { otherRole } from "../config";
 import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
 import { pollBoundsOf } from "./asl";
@@ -59,9 +60,11 @@ const PROMOTION_TASKS = ["Fence", "Promote", "UpdateParameters"];
 
 export function computeBudget(json: TerraformJson, stack: string, config: Config): Budget {
   const suffix = config.environmentSuffix;
-  const target = config.secondary.region;
+  // A failover goes from the writer's slot to the standby's, where detection lives.
+  const standby = otherRole(config.writer);
+  const target = config[standby].region;
 
-  // Detection: the prober alarm in the secondary region.
+  // Detection: the prober alarm in the standby region.
   const alarm = one(json, "aws_cloudwatch_metric_alarm", "the prober alarm", (a) =>
     String(a.alarm_name).startsWith("payments-primary-unhealthy-"),
   );
@@ -83,7 +86,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     json,
     "aws_sfn_state_machine",
     "the failover workflow",
-    (m) => m.name === `payments-failover-${suffix}` && m.provider === "aws.secondary",
+    (m) => m.name === `payments-failover-${suffix}` && m.provider === `aws.${standby}`,
   );
   const definition = String(machine.definition);
   const states = (JSON.parse(definition) as { States: Record<string, TaskState> }).States;
@@ -126,21 +129,21 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const group = one(
     json,
     "aws_rds_cluster_parameter_group",
-    "the primary's parameter group",
-    (g) => g.provider === "aws.primary",
+    "the writer's parameter group",
+    (g) => g.provider === `aws.${config.writer}`,
   );
   const rpoParameter = (group.parameter as Array<{ name: string; value: string }>).find(
     (p) => p.name === "rds.global_db_rpo",
   );
   if (!rpoParameter)
-    throw new RtoInputError("the primary's parameter group does not set rds.global_db_rpo");
+    throw new RtoInputError("the writer's parameter group does not set rds.global_db_rpo");
   const lagAlarm = one(
     json,
     "aws_cloudwatch_metric_alarm",
     "the replication lag alarm",
     (a) =>
       String(a.alarm_name).startsWith("payments-replication-lag-") &&
-      a.provider === "aws.secondary",
+      a.provider === `aws.${standby}`,
   );
 
   return {

@@ -3,6 +3,7 @@ import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
+import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
 import { GlobalDatabase } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
@@ -58,6 +59,17 @@ export interface RegionalServices {
 const ROLES = ["primary", "secondary"] as const;
 
 /**
+ * The construct id of a piece that lives in the standby region (detection, the failover trigger,
+ * the drill schedule). It has always lived in the secondary slot under `base`; hosted in the
+ * primary slot (WRITER_REGION = SECONDARY_REGION) it takes another id, so Terraform creates it
+ * there and destroys the old one instead of "moving" it between regions under one address (the
+ * provider would look for it in the new region, lose track of it and leave the old one running).
+ */
+export function standbyId(base: string, host: RegionRole): string {
+  return host === "secondary" ? base : `${base}-in-primary`;
+}
+
+/**
  * One stack per environment holding both regions through two aliased providers, so one plan
  * shows the whole system and cross-region references stay typed. The failover path itself
  * never needs Terraform. The constructor reads as the system's table of contents: each piece is
@@ -77,6 +89,8 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drIam: DrIam;
   public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
   public readonly prober: Prober;
+  /** The slot holding the Aurora writer (WRITER_REGION). */
+  public readonly writerRole: RegionRole;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -84,6 +98,10 @@ export class PaymentsDrStack extends TerraformStack {
     const naming = new Naming(config.environmentSuffix);
     this.naming = naming;
     this.backend(id, config);
+    // Where the writer is (WRITER_REGION) and where the standby pieces live: the other slot.
+    const writer = config.writer;
+    const standby = otherRole(writer);
+    this.writerRole = writer;
 
     // Per region: provider, platform key, network, event bus, alert topic.
     this.primary = this.regionalParts(config.primary, config.secondary, config);
@@ -102,6 +120,7 @@ export class PaymentsDrStack extends TerraformStack {
       database: config.database,
       primary: this.primary,
       secondary: this.secondary,
+      writer,
       masterPassword: secrets.masterPassword.stringValue,
       logRetentionDays: config.logRetentionDays,
     });
@@ -109,7 +128,7 @@ export class PaymentsDrStack extends TerraformStack {
       naming,
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
-      initialActiveRegion: config.primary.region,
+      initialActiveRegion: config[writer].region,
     });
     this.backup = new Backup(this, "backup", {
       naming,
@@ -149,6 +168,7 @@ export class PaymentsDrStack extends TerraformStack {
       routing: config.routing,
       primary: routedRegion(apis.primary, config.primary.region),
       secondary: routedRegion(apis.secondary, config.secondary.region),
+      writer,
       zone: this.zone,
     });
 
@@ -168,7 +188,7 @@ export class PaymentsDrStack extends TerraformStack {
     }
 
     // Parameters, alarms and dashboards of each region; readiness rules.
-    const prober = { region: config.secondary.region, probedRegion: config.primary.region };
+    const prober = { region: config[standby].region, probedRegion: config[writer].region };
     const observed = (role: RegionRole) => this.observed(role, apis[role]);
     const services = (role: RegionRole): RegionalServices => ({
       api: apis[role],
@@ -181,7 +201,7 @@ export class PaymentsDrStack extends TerraformStack {
         databaseConfig: config.database,
         api: apis[role],
         secrets,
-        initialActiveRegion: config.primary.region,
+        initialActiveRegion: config[writer].region,
       }),
       observability: new RegionalObservability(this, `observability-${role}`, {
         provider: parts(role).provider,
@@ -206,6 +226,7 @@ export class PaymentsDrStack extends TerraformStack {
         configRules: config.readinessRules,
       });
     }
+    // Dashboards are global (their ARN has no region): the overview stays where it is.
     new OverviewDashboard(this, "overview", {
       provider: this.secondary.provider,
       naming,
@@ -214,15 +235,15 @@ export class PaymentsDrStack extends TerraformStack {
       prober,
     });
 
-    // Detection (in the secondary region) and the failover orchestration (in both).
-    this.proberAlarms = new ProberAlarms(this, "prober-alarms", {
-      provider: this.secondary.provider,
+    // Detection (in the standby region) and the failover orchestration (in both).
+    this.proberAlarms = new ProberAlarms(this, standbyId("prober-alarms", standby), {
+      provider: this[standby].provider,
       naming,
-      topic: this.secondary.alerts,
-      region: config.secondary.region,
-      probedRegion: config.primary.region,
+      topic: this[standby].alerts,
+      region: config[standby].region,
+      probedRegion: config[writer].region,
       routing: config.routing,
-      secondaryClusterIdentifier: this.database.secondary.cluster.clusterIdentifier,
+      secondaryClusterIdentifier: this.database.reader.cluster.clusterIdentifier,
     });
     this.drIam = new DrIam(this, "dr-iam", {
       naming,
@@ -249,24 +270,25 @@ export class PaymentsDrStack extends TerraformStack {
       primary: orchestration("primary"),
       secondary: orchestration("secondary"),
     };
-    new FailoverTrigger(this, "failover-trigger", {
-      provider: this.secondary.provider,
+    new FailoverTrigger(this, standbyId("failover-trigger", standby), {
+      provider: this[standby].provider,
       naming,
-      region: config.secondary.region,
+      region: config[standby].region,
       alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
-      stateMachine: this.orchestration.secondary.stateMachines.failover,
-      role: this.drIam.automationRoles.secondary,
+      stateMachine: this.orchestration[standby].stateMachines.failover,
+      role: this.drIam.automationRoles[standby],
       failover: config.failover,
     });
-    this.prober = new Prober(this, "prober", {
-      provider: this.secondary.provider,
+    this.prober = new Prober(this, standbyId("prober", standby), {
+      provider: this[standby].provider,
       naming,
-      region: config.secondary.region,
-      key: this.secondary.key,
+      region: config[standby].region,
+      key: this[standby].key,
       topology,
       routing: config.routing,
       logRetentionDays: config.logRetentionDays,
-      controlTable: this.tables.control,
+      controlTableArn:
+        standby === "secondary" ? this.tables.control.replicaArn : this.tables.control.primaryArn,
     });
 
     // Monthly drills.
@@ -282,6 +304,7 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
+      writer,
     });
 
     stackOutputs(this, config);
@@ -376,7 +399,9 @@ export class PaymentsDrStack extends TerraformStack {
         role === "primary" ? this.routing.primaryHealthCheck : this.routing.secondaryHealthCheck;
       return {
         region: parts.config.region,
-        role,
+        // The writer's region is the "deployed primary": active while the flag was never
+        // written, and where a failback returns to.
+        role: role === this.writerRole ? "primary" : "secondary",
         clusterArn: this.database[role].cluster.arn,
         clusterIdentifier: this.database[role].cluster.clusterIdentifier,
         apiUrl: api.url,

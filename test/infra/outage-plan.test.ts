@@ -143,7 +143,9 @@ describe("applying the surviving region while us-east-1 is down", () => {
         expect(result.summary).toMatch(/^Plan: \d+ to add, 0 to change, 0 to destroy\.$/);
         expect(wire.connections()).toBe(0);
       } catch (error) {
-        if (error instanceof OfflinePlanError) throw new Error(error.message.slice(0, 2000));
+        if (error instanceof OfflinePlanError) {
+          throw new Error(error.message.slice(0, 2000), { cause: error });
+        }
         throw error;
       } finally {
         wire.close();
