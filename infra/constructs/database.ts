@@ -13,12 +13,18 @@ import type { RdsClusterParameterGroupParameter } from "@cdktf/provider-aws/lib/
 import { RdsGlobalCluster } from "@cdktf/provider-aws/lib/rds-global-cluster";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import type { DrClusterSpec, DrDatabaseSpec } from "../../functions/common/contract";
 import type { DatabaseConfig, RegionConfig, RegionRole } from "../config";
 import { assumeRoleStatement, policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
 import type { Network } from "./network";
+
+const BACKUP_WINDOW = "02:00-02:30";
+const MAINTENANCE_WINDOW = "sun:05:00-sun:05:30";
+const MONITORING_INTERVAL_SECONDS = 15;
+const CA_CERTIFICATE = "rds-ca-rsa2048-g1";
 
 /** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
 export const MIN_GLOBAL_DB_RPO_SECONDS = 20;
@@ -74,6 +80,8 @@ export interface RegionalCluster {
   readonly instances: RdsClusterInstance[];
   /** Customer-managed key of this region (multi-Region primary or its replica). */
   readonly storageKeyArn: string;
+  /** What a re-protect needs to rebuild this region's cluster as Terraform has it. */
+  readonly spec: DrClusterSpec;
 }
 
 /**
@@ -98,6 +106,11 @@ export class GlobalDatabase extends Construct {
   public readonly secondary: RegionalCluster;
   /** Which slot holds the writer. */
   public readonly writerRole: RegionRole;
+  /**
+   * How each region's cluster is built (DR_DATABASE): a re-protect rebuilds the secondary with
+   * exactly these identifiers, keys and groups, so Terraform finds its own resources afterwards.
+   */
+  public readonly spec: DrDatabaseSpec;
 
   constructor(scope: Construct, id: string, props: GlobalDatabaseProps) {
     super(scope, id);
@@ -197,6 +210,22 @@ export class GlobalDatabase extends Construct {
     this.writerRole = writer;
     this.primary = writer === "primary" ? first : second;
     this.secondary = writer === "primary" ? second : first;
+    this.spec = {
+      engine: "aurora-postgresql",
+      engineVersion: database.engineVersion,
+      instanceClass: database.instanceClass,
+      backupRetentionPeriod: database.backupRetentionDays,
+      preferredBackupWindow: BACKUP_WINDOW,
+      preferredMaintenanceWindow: MAINTENANCE_WINDOW,
+      deletionProtection: database.deletionProtection,
+      monitoringRoleArn: monitoringRole.arn,
+      monitoringInterval: MONITORING_INTERVAL_SECONDS,
+      caCertificateIdentifier: CA_CERTIFICATE,
+      regions: {
+        [props.primary.config.region]: this.primary.spec,
+        [props.secondary.config.region]: this.secondary.spec,
+      },
+    };
   }
 
   /** The writer cluster. */
@@ -277,8 +306,8 @@ export class GlobalDatabase extends Construct {
       // Explicit on both; AWS rejects an encrypted cross-Region secondary without it.
       kmsKeyId: options.storageKeyArn,
       backupRetentionPeriod: database.backupRetentionDays,
-      preferredBackupWindow: "02:00-02:30",
-      preferredMaintenanceWindow: "sun:05:00-sun:05:30",
+      preferredBackupWindow: BACKUP_WINDOW,
+      preferredMaintenanceWindow: MAINTENANCE_WINDOW,
       copyTagsToSnapshot: true,
       enabledCloudwatchLogsExports: ["postgresql"],
       skipFinalSnapshot: true,
@@ -303,12 +332,28 @@ export class GlobalDatabase extends Construct {
         performanceInsightsEnabled: true,
         performanceInsightsKmsKeyId: options.storageKeyArn,
         performanceInsightsRetentionPeriod: 7,
-        monitoringInterval: 15,
+        monitoringInterval: MONITORING_INTERVAL_SECONDS,
         monitoringRoleArn: options.monitoringRoleArn,
-        caCertIdentifier: "rds-ca-rsa2048-g1",
+        caCertIdentifier: CA_CERTIFICATE,
         tags: { Name: `${clusterIdentifier}-${i + 1}`, "region-code": code },
       });
     });
-    return { cluster, instances, storageKeyArn: options.storageKeyArn };
+    return {
+      cluster,
+      instances,
+      storageKeyArn: options.storageKeyArn,
+      spec: {
+        clusterIdentifier,
+        kmsKeyId: options.storageKeyArn,
+        dbSubnetGroupName: subnetGroup.name,
+        vpcSecurityGroupIds: [network.databaseSecurityGroup.id],
+        dbClusterParameterGroupName: parameterGroup.name,
+        // The instances this region has when it holds the secondary (a re-protect builds these).
+        readerInstanceIdentifiers: Array.from({ length: database.secondaryInstances }, (_, i) =>
+          naming.name("dbInstanceIdentifier", `db-${i + 1}`, config.region),
+        ),
+        performanceInsightsKmsKeyId: options.storageKeyArn,
+      },
+    };
   }
 }

@@ -196,6 +196,16 @@ function arns(props: DrIamProps) {
     ),
     globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.database.globalCluster.globalClusterIdentifier}`,
     clusters: [props.database.primary.cluster.arn, props.database.secondary.cluster.arn],
+    // What a re-protect creates, renames and snapshots: the clusters, instances, snapshots and
+    // groups named payments-db-* (the kept old primary carries a -detached-<tag> suffix).
+    rebuilt: both.flatMap((r) =>
+      ["cluster", "db", "cluster-snapshot", "subgrp", "cluster-pg", "pg"].map(
+        (kind) =>
+          `arn:aws:rds:${r.region}:${accountId}:${kind}:${kind === "pg" ? "default.aurora-postgresql*" : `payments-db-*-${naming.suffix}*`}`,
+      ),
+    ),
+    storageKeys: [props.database.primary.storageKeyArn, props.database.secondary.storageKeyArn],
+    monitoringRole: props.database.spec.monitoringRoleArn,
     topics: both.map((r) => r.alerts.topic.arn),
     buses: both.map((r) => r.bus.bus.arn),
     keys: both.map((r) => r.key.arn),
@@ -242,7 +252,37 @@ export function drAutomationStatements(
     {
       sid: "ReadTheGlobalDatabase",
       actions: ["rds:Describe*"],
-      resources: [a.globalCluster, ...a.clusters],
+      resources: [a.globalCluster, ...a.clusters, ...a.rebuilt],
+    },
+    {
+      // Re-protect (functions/dr/rebuild): recreate the global cluster around the promoted one,
+      // keep the old primary under another name with a snapshot, add the secondary.
+      sid: "RebuildTheGlobalDatabase",
+      actions: [
+        "rds:CreateGlobalCluster",
+        "rds:DeleteGlobalCluster",
+        "rds:CreateDBCluster",
+        "rds:CreateDBInstance",
+        "rds:ModifyDBCluster",
+        "rds:ModifyDBInstance",
+        "rds:CreateDBClusterSnapshot",
+        "rds:AddTagsToResource",
+      ],
+      resources: [a.globalCluster, ...a.rebuilt],
+    },
+    {
+      sid: "EncryptTheRebuiltSecondary",
+      actions: ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey*"],
+      resources: a.storageKeys,
+      condition: viaService(["rds"]),
+    },
+    {
+      sid: "PassTheMonitoringRole",
+      actions: ["iam:PassRole"],
+      resources: [a.monitoringRole],
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["rds.amazonaws.com"] },
+      ],
     },
     {
       sid: "FlagAndLock",

@@ -85,6 +85,8 @@ export interface RegionalOrchestrationProps {
   readonly rolePolicy: ITerraformDependable;
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
+  /** `DR_DATABASE` (jsonencoded DrDatabaseSpec), for the tasks that rebuild a cluster. */
+  readonly databaseSpec: string;
   readonly failover: FailoverConfig;
 }
 
@@ -127,6 +129,7 @@ export class RegionalOrchestration extends Construct {
         environment: {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
+          ...(definition.needsDatabaseSpec ? { [DR_ENV.database]: props.databaseSpec } : {}),
         },
         statements: [],
         role: props.role,

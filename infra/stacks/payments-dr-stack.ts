@@ -1,5 +1,5 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
@@ -264,6 +264,7 @@ export class PaymentsDrStack extends TerraformStack {
         role: this.drIam.automationRoles[role],
         rolePolicy: this.drIam.automationPolicies[role],
         topology,
+        databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
       });
     this.orchestration = {

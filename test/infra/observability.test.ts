@@ -283,7 +283,7 @@ describe("DR IAM", () => {
     expect(statements.find((s) => s.sid === "SwapFailoverRecords")!.resources).toEqual([
       expect.stringMatching(/^arn:aws:route53:::hostedzone\//),
     ]);
-    expect(statements.find((s) => s.sid === "RunWorkflows")!.resources).toHaveLength(6);
+    expect(statements.find((s) => s.sid === "RunWorkflows")!.resources).toHaveLength(8);
   });
 
   it("lets on-call start and approve failovers but change no data", () => {

@@ -50,12 +50,13 @@ describe("orchestration infrastructure", () => {
     }
   });
 
-  it("runs three standard workflows per region, logging everything with X-Ray on", () => {
+  it("runs four standard workflows per region, logging everything with X-Ray on", () => {
     for (const role of ["primary", "secondary"] as const) {
       const mine = inRegion(machines, role);
       expect(mine.map((m) => m.name).sort()).toEqual([
         "payments-failback-dev",
         "payments-failover-dev",
+        "payments-reprotect-dev",
         "payments-switchover-dev",
       ]);
       for (const machine of mine) {
@@ -77,7 +78,7 @@ describe("orchestration infrastructure", () => {
       const references = [...definition.matchAll(/aws_lambda_function\.([\w-]+)\.arn/g)].map(
         (m) => m[1]!,
       );
-      expect(references.length).toBeGreaterThan(10);
+      expect(references.length).toBeGreaterThanOrEqual(9);
       expect(references.every((r) => r.startsWith(`orchestration-${role}_`))).toBe(true);
     }
   });
@@ -214,7 +215,7 @@ describe("failover trigger", () => {
     const start = statements.find((s) => s.actions?.includes("states:StartExecution"))!;
     expect(
       start.resources!.every((r) =>
-        /:stateMachine:payments-(failover|switchover|failback)-dev$/.test(r),
+        /:stateMachine:payments-(failover|switchover|failback|reprotect)-dev$/.test(r),
       ),
     ).toBe(true);
   });
@@ -283,5 +284,66 @@ describe("RTO and RPO budget", () => {
   it("fails when the RPO guard is looser than the RPO target", () => {
     const env = { DB_RPO_SECONDS: "600" };
     expect(withinTargets(computeBudget(synth(env).json, "s", loadConfig(env)))).toBe(false);
+  });
+});
+
+describe("re-protect infrastructure", () => {
+  const { json } = synth(FULL_ENV);
+  const functions = resourceList(json, "aws_lambda_function");
+  const env = (name: string) =>
+    (
+      functions.find((f) => f.function_name === name && f.provider === "aws.secondary")!
+        .environment as { variables: Record<string, string> }
+    ).variables;
+
+  it("gives DR_DATABASE to the rebuild task only, as Terraform builds each cluster", () => {
+    const spec = env("payments-dr-rebuild-dev").DR_DATABASE!;
+    for (const reference of [
+      "database_primary-subnets",
+      "database_secondary-subnets",
+      "database_primary-parameters",
+      "database_secondary-parameters",
+      "aws_kms_key.database_storage-key_",
+      "aws_kms_replica_key.database_storage-key-replica_",
+      "network-primary_db-sg",
+      "database_monitoring-role",
+    ]) {
+      expect(spec).toContain(reference);
+    }
+    // The reader instances of each region, named as Terraform names them.
+    expect(spec).toContain('"payments-db-1-use1-dev"');
+    expect(spec).toContain('"payments-db-1-usw2-dev"');
+    for (const other of ["payments-dr-fence-dev", "payments-dr-check-rejoin-dev"]) {
+      expect(env(other).DR_DATABASE).toBeUndefined();
+    }
+  });
+
+  it("lets automation rebuild only this environment's clusters, keys and monitoring role", () => {
+    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
+    const rebuild = statements.find((s) => s.sid === "RebuildTheGlobalDatabase")!;
+    expect(rebuild.actions).toEqual(
+      expect.arrayContaining([
+        "rds:CreateGlobalCluster",
+        "rds:DeleteGlobalCluster",
+        "rds:CreateDBCluster",
+        "rds:CreateDBInstance",
+        "rds:ModifyDBCluster",
+        "rds:CreateDBClusterSnapshot",
+      ]),
+    );
+    expect(
+      rebuild.resources!.every(
+        (r) =>
+          r.includes(":global-cluster:${aws_rds_global_cluster.database_global_") ||
+          /:rds:us-(east-1|west-2):.*:(cluster|db|cluster-snapshot|subgrp|cluster-pg):payments-db-\*-dev\*$/.test(
+            r,
+          ) ||
+          /:pg:default\.aurora-postgresql\*$/.test(r),
+      ),
+    ).toBe(true);
+    expect(statements.find((s) => s.sid === "PassTheMonitoringRole")).toMatchObject({
+      actions: ["iam:PassRole"],
+      resources: [expect.stringContaining("database_monitoring-role")],
+    });
   });
 });

@@ -82,6 +82,6 @@ function toOutcome(lock: LockItem): AcquireLockOutcome {
 export const ACQUIRE_LOCK_TASK = stateTask({
   step: "AcquireLock",
   description: "Takes the failover lock and enforces the cooldown",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   run: acquireLock,
 });

@@ -193,7 +193,7 @@ function stripWorkflowFields(state: Record<string, unknown>): Record<string, unk
 export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
   step: "Notify",
   description: "Tells on-call that a run completed or halted",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   invocation: "task",
   keys: (event, deps) =>
     keysFrom(

@@ -47,7 +47,13 @@ export async function recordTimeline(
   const rpoEstimateMs =
     typeof lagFact === "number" ? lagFact : (steps.Preflight?.replicationLagMs ?? null);
   // From this execution's start, or for a resumed run from when its first attempt took the lock.
-  const began = [request.startedAt, steps.AcquireLock?.acquiredAt]
+  // A failback may wait hours for the old region to rejoin before it takes the lock: its RTO
+  // starts when it does.
+  const began = (
+    request.workflow === "failback" && steps.AcquireLock
+      ? [steps.AcquireLock.acquiredAt]
+      : [request.startedAt, steps.AcquireLock?.acquiredAt]
+  )
     .filter((t): t is string => typeof t === "string")
     .sort()[0] as string;
   const verifiedAt = steps.Verify?.endedAt ?? deps.now().toISOString();
@@ -117,6 +123,6 @@ function secondsBetween(from: string, to: string): number {
 export const RECORD_TIMELINE_TASK = stateTask({
   step: "RecordTimeline",
   description: "Records step durations, RTO and RPO",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   run: recordTimeline,
 });

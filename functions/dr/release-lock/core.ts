@@ -13,10 +13,12 @@ export type ReleaseLockOutcome = Omit<ReleaseLockResult, keyof StepTimes>;
 export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<ReleaseLockOutcome> {
   const { request, steps } = state;
   const control = deps.ports(request.targetRegion, "critical").control;
-  const completed = steps.Unfence !== undefined;
+  // A re-protect moves no active region: it completes with its parameters and writes no cooldown.
+  const reprotect = request.workflow === "reprotect";
+  const completed = reprotect ? steps.UpdateParameters !== undefined : steps.Unfence !== undefined;
 
   let cooldownUntil: number | null = null;
-  if (completed) {
+  if (completed && !reprotect) {
     const existing = await control.getCooldown();
     if (existing?.lastExecution === request.failoverId) {
       cooldownUntil = existing.cooldownUntil;
@@ -29,7 +31,7 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
         cooldownUntil,
       });
     }
-  } else if (steps.Fence) {
+  } else if (!completed && steps.Fence) {
     // Never reached by the state machines; a fenced run keeps its lock until it completes.
     throw new RunNotCompleteError(
       "refusing to release the lock of a run that fenced but did not complete",
@@ -50,6 +52,6 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
 export const RELEASE_LOCK_TASK = stateTask({
   step: "ReleaseLock",
   description: "Writes the cooldown and releases the lock",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   run: releaseLock,
 });

@@ -82,6 +82,11 @@ export interface DrTaskDefinition<E = never, R extends object = object> {
   readonly run: (event: E, deps: DrDeps) => Promise<R>;
   /** @default - DR_MEMORY_MB */
   readonly memoryMb?: number;
+  /**
+   * Gets DR_DATABASE (how Terraform builds each cluster). Only the tasks that rebuild one: the
+   * Lambda environment is limited to 4 KB in all. @default false
+   */
+  readonly needsDatabaseSpec?: boolean;
 }
 
 /** A task that receives the whole workflow state (most of them). */

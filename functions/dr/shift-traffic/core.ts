@@ -92,6 +92,6 @@ function dnsTarget(deps: DrDeps, region: string): DnsTarget | undefined {
 export const SHIFT_TRAFFIC_TASK = stateTask({
   step: "ShiftTraffic",
   description: "Swaps the Route 53 failover records, best-effort",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   run: shiftTraffic,
 });

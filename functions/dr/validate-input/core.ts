@@ -1,5 +1,6 @@
 // Checks the execution input before anything is touched and turns it into a DrRequest.
 // Reads only the active-region flag, in the target region.
+import { FENCE_PHASE } from "../../common/contract";
 import {
   AutomaticFailbackRefusedError,
   InvalidInputError,
@@ -36,6 +37,7 @@ const FIELDS: Readonly<Record<Workflow, readonly string[]>> = {
   ],
   switchover: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
   failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
+  reprotect: ["targetRegion", "reason", "trigger", "resumeFailoverId"],
 };
 
 const TRIGGERS: Readonly<Record<Workflow, readonly Trigger[]>> = {
@@ -43,6 +45,8 @@ const TRIGGERS: Readonly<Record<Workflow, readonly Trigger[]>> = {
   // Planned moves are started by people; an alarm never starts one (no automatic failback).
   switchover: ["console", "drill"],
   failback: ["console", "drill"],
+  // Rebuilding the other region is a deliberate act after an incident.
+  reprotect: ["console"],
 };
 
 const MODES: readonly Mode[] = ["automatic", "approval"];
@@ -100,7 +104,9 @@ export async function validateInput(
     return value;
   };
   const forceDetach = flag("forceDetach");
-  const ignoreCooldown = flag("ignoreCooldown");
+  // A re-protect follows a failover by design: the cooldown that stops re-triggered failovers
+  // does not apply to it (and it moves no active region, so it writes none either).
+  const ignoreCooldown = workflow === "reprotect" || flag("ignoreCooldown");
   const allowUnknownLag = flag("allowUnknownLag");
   const resumeFailoverId = input.resumeFailoverId;
   if (
@@ -132,7 +138,20 @@ export async function validateInput(
   const failoverId = resumeFailoverId ?? context.executionName;
   const current = await deps.ports(targetRegion, "critical").control.getActiveRegion();
   const activeRegion = current?.activeRegion ?? deployedPrimary(deps.topology);
-  if (activeRegion === targetRegion) {
+  if (workflow === "reprotect") {
+    // Re-protect rebuilds the other region around the writer: it runs where writes are taken,
+    // once the role change that put them there is complete.
+    if (activeRegion !== targetRegion) {
+      throw new InvalidInputError(
+        `re-protect runs in the active region, which is ${activeRegion}, not ${targetRegion}: start the reprotect state machine in ${activeRegion} with targetRegion ${activeRegion}`,
+      );
+    }
+    if (current?.phase === FENCE_PHASE.fenced) {
+      throw new InvalidInputError(
+        `the move to ${targetRegion} (run ${current.updatedBy}) is still fenced, not complete: resume that run first, then re-protect`,
+      );
+    }
+  } else if (activeRegion === targetRegion) {
     const ours = resumeFailoverId !== undefined && current?.updatedBy === resumeFailoverId;
     if (!ours) {
       const how = current
@@ -169,7 +188,7 @@ export async function validateInput(
 export const VALIDATE_INPUT_TASK: DrTaskDefinition<ValidateInputEvent, ValidatedInput> = {
   step: "ValidateInput",
   description: "Checks the execution input before anything is touched",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   invocation: "task",
   keys: (event) =>
     keysFrom(

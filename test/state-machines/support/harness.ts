@@ -34,7 +34,9 @@ export type Fault =
   /** Throws before the core runs, `times` times. */
   | { readonly before: () => Error; readonly times?: number }
   /** Runs the core (its side effects happen), then throws, `times` times. */
-  | { readonly after: () => Error; readonly times?: number };
+  | { readonly after: () => Error; readonly times?: number }
+  /** Runs the core on its `on`-th invocation (polling tasks run many times), then throws once. */
+  | { readonly afterCall: number; readonly error: () => Error };
 
 export interface RunOptions {
   readonly world: FakeWorld;
@@ -122,6 +124,15 @@ function withFault(
   fault: Fault | undefined,
 ): (input: never) => Promise<unknown> {
   if (!fault) return handler;
+  if ("afterCall" in fault) {
+    let calls = 0;
+    return async (input) => {
+      const result = await handler(input);
+      calls += 1;
+      if (calls === fault.afterCall) throw fault.error();
+      return result;
+    };
+  }
   let left = fault.times ?? 1;
   return async (input) => {
     if ("before" in fault && left > 0) {
@@ -165,7 +176,12 @@ export async function runWorkflow(
   const execution = machine(workflow).run(input, {
     overrides: {
       taskResourceLocalHandlers: handlers as never,
-      waitTimeOverrides: { WaitForFence: 0, WaitForPromotion: 0 },
+      waitTimeOverrides: {
+        WaitForFence: 0,
+        WaitForPromotion: 0,
+        WaitForRejoin: 0,
+        WaitForRebuild: 0,
+      },
       retryIntervalOverrides: Object.fromEntries(states.map((s) => [s, 0])),
     },
     context: {

@@ -9,7 +9,7 @@ import type { KeyedLog } from "../../../common/logger";
 import { readSettings } from "../settings";
 import { taskHandler } from "../task";
 import type { DrTaskDefinition } from "../task";
-import { parseTopology } from "../topology";
+import { parseDatabaseSpec, parseTopology } from "../topology";
 import type { StepTimes } from "../types";
 import { awsDns, awsPorts } from "./ports";
 
@@ -20,12 +20,14 @@ export interface AwsRuntime {
 
 export function awsRuntime(env: NodeJS.ProcessEnv = process.env): AwsRuntime {
   const topology = parseTopology(requireEnv(DR_ENV.topology, env));
+  const database = env[DR_ENV.database];
   const executionRegion = requireEnv("AWS_REGION", env);
   const logger = asLog(createLogger());
   return {
     logger,
     deps: {
       topology,
+      ...(database ? { database: parseDatabaseSpec(database) } : {}),
       settings: readSettings(env),
       ports: awsPorts(topology),
       dns: awsDns(),
