@@ -1,79 +1,153 @@
-// In-process stand-ins for the AWS calls of the authorize path, installed on the SDK clients'
-// `send`: the benchmark measures our handler and the database, not a mocking library (sinon
-// argument matching costs more per call than the code under test).
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+// A local HTTP endpoint that answers like DynamoDB, EventBridge and SSM for the calls of the
+// payment write path, so the benchmark runs the real SDK clients end to end: serialization,
+// SigV4 signing, the retry middleware, the HTTP agent and response parsing, over loopback.
+// The SDK reaches it through AWS_ENDPOINT_URL (SDK v3's standard endpoint override). It runs in
+// its own process (bench/fake-aws-server.ts) so its CPU is not counted as the handler's.
+//
+// Wire format: the AWS JSON protocols. Requests are POST / with `X-Amz-Target:
+// <service prefix>.<Operation>` and an application/x-amz-json-1.0 (DynamoDB) or 1.1 (SSM,
+// EventBridge) body; errors are HTTP 400 with `__type` naming the exception
+// (https://smithy.io/2.0/aws/protocols/aws-json-1_0-protocol.html).
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 
+type AttributeValue = Record<string, unknown>;
 type Item = Record<string, AttributeValue>;
 
-export function installFakeAws(options: {
-  region: string;
-  controlTable: string;
-  parameters: ReadonlyMap<string, string>;
-}): void {
-  const items = new Map<string, Item>();
+export interface FakeAwsOptions {
+  readonly region: string;
+  readonly controlTable: string;
+  readonly parameters: Readonly<Record<string, string>>;
+}
 
-  DynamoDBClient.prototype.send = async function send(command: unknown) {
-    if (command instanceof GetItemCommand) {
-      if (command.input.TableName === options.controlTable) {
-        return { Item: { pk: { S: "active-region" }, activeRegion: { S: options.region } } };
-      }
-      return { Item: items.get(command.input.Key!.id!.S!) };
-    }
-    if (command instanceof PutItemCommand) {
-      const id = command.input.Item!.id!.S!;
-      const existing = items.get(id);
-      if (existing && Number(existing.expiration?.N) >= Date.now() / 1000) {
-        throw new ConditionalCheckFailedException({
-          message: "exists",
-          $metadata: {},
+class AwsFault extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The operations the write path makes, with the semantics it relies on. */
+export function fakeAwsOperations(options: FakeAwsOptions) {
+  const items = new Map<string, Item>();
+  const keyOf = (table: string, key: Item) => `${table}#${JSON.stringify(key)}`;
+  let eventIds = 0;
+  const flag: Item = {
+    pk: { S: "active-region" },
+    activeRegion: { S: options.region },
+    fencingToken: { N: "1" },
+    phase: { S: "open" },
+  };
+  return {
+    // DynamoDB GetItem: the control flag is seeded; anything else from what was written.
+    "DynamoDB_20120810.GetItem": (body: { TableName: string; Key: Item }) => {
+      if (body.TableName === options.controlTable) return { Item: flag };
+      const item = items.get(keyOf(body.TableName, body.Key));
+      return item ? { Item: item } : {};
+    },
+    // PutItem with Powertools' condition: refuse while an unexpired record exists, returning it
+    // (ReturnValuesOnConditionCheckFailure ALL_OLD).
+    "DynamoDB_20120810.PutItem": (body: {
+      TableName: string;
+      Item: Item;
+      ConditionExpression?: string;
+    }) => {
+      const key = keyOf(body.TableName, { id: body.Item.id! });
+      const existing = items.get(key);
+      const expires = Number((existing?.expiration as { N?: string } | undefined)?.N ?? 0);
+      if (body.ConditionExpression && existing && expires >= Date.now() / 1000) {
+        throw new AwsFault("ConditionalCheckFailedException", "The conditional request failed", {
           Item: existing,
         });
       }
-      items.set(id, command.input.Item!);
+      items.set(key, body.Item);
       return {};
-    }
-    if (command instanceof UpdateItemCommand) {
-      const id = command.input.Key!.id?.S;
-      if (id) {
-        const values = command.input.ExpressionAttributeValues ?? {};
-        items.set(id, {
-          ...items.get(id),
-          status: values[":status"]!,
-          data: values[":response_data"]!,
+    },
+    "DynamoDB_20120810.UpdateItem": (body: {
+      TableName: string;
+      Key: Item;
+      ExpressionAttributeValues?: Record<string, AttributeValue>;
+    }) => {
+      const key = keyOf(body.TableName, body.Key);
+      const values = body.ExpressionAttributeValues ?? {};
+      items.set(key, {
+        ...body.Key,
+        ...items.get(key),
+        ...(values[":status"] ? { status: values[":status"] } : {}),
+        ...(values[":response_data"] ? { data: values[":response_data"] } : {}),
+      });
+      return {};
+    },
+    "DynamoDB_20120810.DeleteItem": (body: { TableName: string; Key: Item }) => {
+      items.delete(keyOf(body.TableName, body.Key));
+      return {};
+    },
+    "AWSEvents.PutEvents": (body: { Entries?: unknown[] }) => ({
+      FailedEntryCount: 0,
+      Entries: (body.Entries ?? []).map(() => ({ EventId: `fake-${++eventIds}` })),
+    }),
+    "AmazonSSM.GetParameters": (body: { Names?: string[] }) => {
+      const names = body.Names ?? [];
+      return {
+        Parameters: names
+          .filter((n) => n in options.parameters)
+          .map((Name) => ({
+            Name,
+            Value: options.parameters[Name],
+            Type: "SecureString",
+            Version: 1,
+          })),
+        InvalidParameters: names.filter((n) => !(n in options.parameters)),
+      };
+    },
+  } as Record<string, (body: never) => unknown>;
+}
+
+export function fakeAwsServer(options: FakeAwsOptions): Server {
+  const operations = fakeAwsOperations(options);
+  const counts = new Map<string, number>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const target = String(req.headers["x-amz-target"] ?? "");
+      const contentType = target.startsWith("DynamoDB")
+        ? "application/x-amz-json-1.0"
+        : "application/x-amz-json-1.1";
+      const send = (status: number, body: unknown) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, {
+          "content-type": contentType,
+          "content-length": Buffer.byteLength(text),
+          "x-amzn-requestid": `req-${Date.now()}`,
+        });
+        res.end(text);
+      };
+      if (req.method === "GET" && req.url === "/__counts")
+        return send(200, Object.fromEntries(counts));
+      // A signed request carries SigV4: refuse an unsigned one, as AWS would.
+      if (!String(req.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 ")) {
+        return send(400, {
+          __type: "MissingAuthenticationTokenException",
+          message: "Missing Authentication Token",
         });
       }
-      return {};
-    }
-    if (command instanceof DeleteItemCommand) {
-      items.delete(command.input.Key!.id!.S!);
-      return {};
-    }
-    throw new Error("unexpected DynamoDB command");
-  } as DynamoDBClient["send"];
-
-  SSMClient.prototype.send = async function send(command: unknown) {
-    if (!(command instanceof GetParametersCommand)) throw new Error("unexpected SSM command");
-    const names = command.input.Names ?? [];
-    return {
-      Parameters: names.map((Name) => ({ Name, Value: options.parameters.get(Name) })),
-      InvalidParameters: names.filter((n) => !options.parameters.has(n)),
-    };
-  } as SSMClient["send"];
-
-  let eventIds = 0;
-  EventBridgeClient.prototype.send = async function send(command: unknown) {
-    if (!(command instanceof PutEventsCommand)) throw new Error("unexpected EventBridge command");
-    const entries = command.input.Entries ?? [];
-    return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: `eb-${++eventIds}` })) };
-  } as EventBridgeClient["send"];
+      const operation = operations[target];
+      if (!operation)
+        return send(400, { __type: "UnknownOperationException", message: `unsupported ${target}` });
+      counts.set(target, (counts.get(target) ?? 0) + 1);
+      try {
+        send(200, operation(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as never));
+      } catch (error) {
+        if (error instanceof AwsFault)
+          return send(400, { __type: error.type, message: error.message, ...error.extra });
+        send(500, { __type: "InternalServerError", message: String(error) });
+      }
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  return server;
 }

@@ -1,10 +1,11 @@
 import { App } from "cdktf";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
+import { stackNameFor } from "./naming";
 import { PaymentsDrStack } from "./stacks/payments-dr-stack";
 
 export function stackName(config: Config): string {
-  return `payments-dr-${config.environmentSuffix}`;
+  return stackNameFor(config.environmentSuffix);
 }
 
 /** Builds the app for `config`; nothing is written until `app.synth()`. */

@@ -53,6 +53,11 @@ export function regionCode(region: string): string {
 
 export const APP_NAME = "payments";
 
+/** The Terraform stack of one environment: `payments-dr-<suffix>` (cdktf.out/stacks/<name>). */
+export function stackNameFor(suffix: string): string {
+  return `payments-dr-${suffix}`;
+}
+
 /** The prober's physical name component: `payments-dr-prober-<suffix>`. */
 export const PROBER_COMPONENT = "dr-prober";
 

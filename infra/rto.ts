@@ -1,29 +1,20 @@
-// `npm run rto`: the worst-case RTO per phase and the RPO bound of every synthesized stack,
+// `npm run rto`: the worst-case RTO per phase and the RPO bound of the synthesized stack,
 // checked against RTO_TARGET_SECONDS / RPO_TARGET_SECONDS. Run `npm run synth` first with the
-// same environment.
-import { ConfigError, loadConfig } from "./config";
-import { computeBudget, formatBudget, RtoInputError, withinTargets } from "./lib/rto";
+// same environment; without it (or with another ENVIRONMENT_SUFFIX) it says so in one sentence.
+import { loadConfig } from "./config";
+import { computeBudget, formatBudget, withinTargets } from "./lib/rto";
+import { runScript } from "./lib/script";
 import { readStacks } from "./lib/synthesized";
+import { stackNameFor } from "./naming";
 
-function main(): number {
+runScript("rto", () => {
   const outdir = process.argv[2] ?? "cdktf.out";
   const config = loadConfig();
   let ok = true;
-  for (const stack of readStacks(outdir)) {
+  for (const stack of readStacks(outdir, stackNameFor(config.environmentSuffix))) {
     const budget = computeBudget(stack.json, stack.name, config);
     console.log(formatBudget(budget));
     ok &&= withinTargets(budget);
   }
   return ok ? 0 : 1;
-}
-
-try {
-  process.exitCode = main();
-} catch (error) {
-  if (error instanceof ConfigError || error instanceof RtoInputError) {
-    console.error(`rto: ${error.message}`);
-    process.exitCode = 1;
-  } else {
-    throw error;
-  }
-}
+});

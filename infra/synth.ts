@@ -34,6 +34,22 @@ function main(): void {
     );
   }
   console.log(`synthesized in ${Date.now() - started} ms`);
+  const notice = domainNotice(config);
+  if (notice) console.log(notice);
 }
 
-main();
+/** Without DOMAIN_NAME the stack is complete but traffic does not move by DNS: say so. */
+export function domainNotice(config: {
+  domainName?: string;
+  environmentSuffix: string;
+}): string | undefined {
+  if (config.domainName) return undefined;
+  return (
+    "note: DOMAIN_NAME is not set, so there is no hosted zone and no api.<domain> failover records " +
+    "(the Route 53 health checks are still created): clients call each region's own API URL " +
+    `(SSM /payments/${config.environmentSuffix}/api/url) and a failover moves no DNS. ` +
+    "Set DOMAIN_NAME=<your zone> to get them."
+  );
+}
+
+if (require.main === module) main();

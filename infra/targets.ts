@@ -1,6 +1,9 @@
 // `npm run targets -- <primary|secondary>`: the -target flags for one region's resources, for
 // applying only the surviving region during an outage (with -refresh=false).
+import { loadConfig } from "./config";
+import { runScript, UsageError } from "./lib/script";
 import { readStacks } from "./lib/synthesized";
+import { stackNameFor } from "./naming";
 
 export function targetsFor(
   json: ReturnType<typeof readStacks>[number]["json"],
@@ -16,12 +19,18 @@ export function targetsFor(
 }
 
 if (require.main === module) {
-  const role = process.argv[2];
-  if (role !== "primary" && role !== "secondary") {
-    console.error(`usage: npm run targets -- <primary|secondary>, got ${JSON.stringify(role)}`);
-    process.exit(1);
-  }
-  for (const stack of readStacks(process.argv[3] ?? "cdktf.out")) {
-    console.log(targetsFor(stack.json, role).join("\n"));
-  }
+  runScript("targets", () => {
+    const role = process.argv[2];
+    if (role !== "primary" && role !== "secondary") {
+      throw new UsageError(
+        `usage: npm run targets -- <primary|secondary>, got ${JSON.stringify(role ?? "")}`,
+      );
+    }
+    for (const stack of readStacks(
+      process.argv[3] ?? "cdktf.out",
+      stackNameFor(loadConfig().environmentSuffix),
+    )) {
+      console.log(targetsFor(stack.json, role).join("\n"));
+    }
+  });
 }

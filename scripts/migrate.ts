@@ -1,4 +1,5 @@
 // npm run db:migrate             apply functions/payments/migrations/*.sql to DATABASE_URL
+//                                (npm run db:local starts a local PostgreSQL and prints one)
 // npm run db:migrate -- --embed  regenerate functions/payments/migrations/embedded.ts, the copy
 //                                of the SQL the bundled migrate Lambda carries (esbuild bundles
 //                                one file, so the SQL travels as strings)
@@ -6,7 +7,6 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { PAYMENTS_LOCAL_ENV } from "../functions/common/contract";
-import { requireEnv } from "../functions/common/env";
 import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
 import type { MigrationFile } from "../functions/payments/shared/migrator";
 
@@ -44,13 +44,71 @@ ${entries}
   console.log(`wrote ${EMBEDDED} (${files.length} migrations)`);
 }
 
+export class DatabaseUrlError extends Error {
+  override name = "DatabaseUrlError";
+}
+
+/** The URL with its password replaced, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, "$1***@");
+}
+
+/**
+ * Checks DATABASE_URL before connecting: a postgres:// (or postgresql://) URL with a host and a
+ * database name. pg would otherwise take a typo for a socket path or a default database and
+ * fail later with a message that does not name the variable.
+ */
+export function checkDatabaseUrl(value: string | undefined): string {
+  const name = PAYMENTS_LOCAL_ENV.databaseUrl;
+  const how = "start a local database with `npm run db:local` (it prints the URL to use)";
+  if (value === undefined || value.trim() === "") {
+    throw new DatabaseUrlError(
+      `${name} is not set: ${how}, or set it to postgres://user:password@host:5432/database`,
+    );
+  }
+  const shown = JSON.stringify(redactUrl(value));
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new DatabaseUrlError(
+      `${name}=${shown} is not a URL: expected postgres://user:password@host:5432/database; ${how}`,
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new DatabaseUrlError(
+      `${name}=${shown} must start with postgres:// or postgresql://, got ${url.protocol}//`,
+    );
+  }
+  if (url.hostname === "") {
+    throw new DatabaseUrlError(
+      `${name}=${shown} has no host: expected postgres://user:password@host:5432/database`,
+    );
+  }
+  if (url.port !== "" && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) {
+    throw new DatabaseUrlError(`${name}=${shown} has port ${url.port}: expected 1 to 65535`);
+  }
+  if (url.pathname.replace(/^\//, "") === "") {
+    throw new DatabaseUrlError(
+      `${name}=${shown} names no database: add /<database> after the host`,
+    );
+  }
+  return value;
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--embed")) return writeEmbedded();
-  const client = new Client({
-    connectionString: requireEnv(PAYMENTS_LOCAL_ENV.databaseUrl),
-    application_name: "payments-migrate",
-  });
-  await client.connect();
+  const url = checkDatabaseUrl(process.env[PAYMENTS_LOCAL_ENV.databaseUrl]);
+  const client = new Client({ connectionString: url, application_name: "payments-migrate" });
+  // A server that goes away mid-run must fail the run, not crash the process.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(`cannot connect to ${redactUrl(url)}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   try {
     const result = await migrate(client, loadMigrations(readMigrationFiles()));
     for (const name of result.applied) console.log(`applied ${name}`);

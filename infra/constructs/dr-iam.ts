@@ -456,6 +456,8 @@ export function operatorStatements(props: DrIamProps): Statement[] {
         "rds:DescribeGlobalClusters",
         "rds:DescribeDBClusters",
         "route53:GetHealthCheckStatus",
+        // `payments-dr history` lists drill runs; this List-type call takes no resource ARN.
+        "ssm:DescribeAutomationExecutions",
       ],
       resources: ["*"],
     },

@@ -5,7 +5,7 @@
 // NodejsFunction assumes by default), so bundles stay small, build in about a second, and start
 // faster. Everything else (Powertools, pg, our code) is bundled and pinned by the lock file.
 import type { BuildOptions } from "esbuild";
-import { buildSync } from "esbuild";
+import { buildSync, version as esbuildVersion } from "esbuild";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -59,17 +59,13 @@ function output(fn: FunctionEntry, distRoot: string): Bundle {
   return { ...fn, outdir, bytes: statSync(join(outdir, "index.js")).size };
 }
 
-/** Bundles one handler into dist/functions/<group>/<name>/index.js (CommonJS, node22). */
+/**
+ * Bundles one handler into <distRoot>/<group>/<name>/ with exactly the options synth uses (it
+ * goes through bundleAll, so it shares its cache and cannot leave a differently built bundle
+ * behind for synth to pick up).
+ */
 export function bundleFunction(fn: FunctionEntry, distRoot = DIST): Bundle {
-  const outdir = join(distRoot, fn.group, fn.name);
-  mkdirSync(outdir, { recursive: true });
-  buildSync({
-    ...OPTIONS,
-    entryPoints: [fn.entry],
-    outfile: join(outdir, "index.js"),
-    sourceRoot: relative(outdir, ROOT),
-  });
-  return output(fn, distRoot);
+  return bundleAll([fn.group], distRoot).find((b) => b.name === fn.name && b.group === fn.group)!;
 }
 
 function filesUnder(dir: string): string[] {
@@ -78,9 +74,25 @@ function filesUnder(dir: string): string[] {
   );
 }
 
-/** A hash of everything a bundle depends on: our sources, the lock file and the options. */
-function inputsHash(): string {
-  const hash = createHash("sha256").update(JSON.stringify(OPTIONS));
+/** The complete esbuild options of one bundleAll run: the part of the cache key we choose. */
+function buildOptions(entries: readonly FunctionEntry[], distRoot: string): BuildOptions {
+  return {
+    ...OPTIONS,
+    entryPoints: Object.fromEntries(
+      entries.map((fn) => [`${fn.group}/${fn.name}/index`, fn.entry]),
+    ),
+    outdir: distRoot,
+  };
+}
+
+/**
+ * A hash of everything a bundle depends on: every build option (entry points and output layout
+ * included), the esbuild version, our sources and the lock file.
+ */
+function inputsHash(options: BuildOptions, distRoot: string): string {
+  const hash = createHash("sha256")
+    .update(JSON.stringify({ ...options, outdir: relative(distRoot, String(options.outdir)) }))
+    .update(esbuildVersion);
   for (const file of [
     ...filesUnder(join(ROOT, "functions")),
     join(ROOT, "package-lock.json"),
@@ -90,28 +102,64 @@ function inputsHash(): string {
   return hash.digest("hex");
 }
 
+/** Every file a bundleAll run writes, with the sha256 of its content. */
+function outputHashes(
+  entries: readonly FunctionEntry[],
+  distRoot: string,
+): Record<string, string> | null {
+  const hashes: Record<string, string> = {};
+  for (const fn of entries) {
+    for (const file of ["index.js", "index.js.map"]) {
+      const path = join(distRoot, fn.group, fn.name, file);
+      if (!existsSync(path)) return null;
+      hashes[relative(distRoot, path)] = createHash("sha256")
+        .update(readFileSync(path))
+        .digest("hex");
+    }
+  }
+  return hashes;
+}
+
+interface Stamp {
+  readonly inputs: string;
+  readonly outputs: Record<string, string>;
+}
+
+function readStamp(path: string): Stamp | null {
+  try {
+    const stamp = JSON.parse(readFileSync(path, "utf8")) as Stamp;
+    return typeof stamp.inputs === "string" && typeof stamp.outputs === "object" ? stamp : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Bundles every handler of `groups` in one esbuild run (shared modules are parsed once), or
- * reuses the previous run's bundles when no input changed.
+ * reuses the previous run's bundles when no input and no option changed and every output is
+ * byte for byte what that run wrote (a bundle rewritten by anything else is rebuilt, so synth
+ * never deploys code it did not build).
  */
 export function bundleAll(groups: readonly string[], distRoot = DIST): Bundle[] {
   const entries = groups.flatMap(discoverFunctions);
-  const stamp = join(distRoot, "inputs.sha256");
-  const hash = inputsHash();
+  const options = buildOptions(entries, distRoot);
+  const stampPath = join(distRoot, `inputs-${groups.join("-")}.json`);
+  const inputs = inputsHash(options, distRoot);
+  const stamp = readStamp(stampPath);
+  const current = outputHashes(entries, distRoot);
   const fresh =
-    existsSync(stamp) &&
-    readFileSync(stamp, "utf8") === hash &&
-    entries.every((fn) => existsSync(join(distRoot, fn.group, fn.name, "index.js")));
+    stamp !== null &&
+    stamp.inputs === inputs &&
+    current !== null &&
+    Object.keys(current).length === Object.keys(stamp.outputs).length &&
+    Object.entries(current).every(([file, hash]) => stamp.outputs[file] === hash);
   if (!fresh) {
     mkdirSync(distRoot, { recursive: true });
-    buildSync({
-      ...OPTIONS,
-      entryPoints: Object.fromEntries(
-        entries.map((fn) => [`${fn.group}/${fn.name}/index`, fn.entry]),
-      ),
-      outdir: distRoot,
-    });
-    writeFileSync(stamp, hash);
+    buildSync(options);
+    writeFileSync(
+      stampPath,
+      JSON.stringify({ inputs, outputs: outputHashes(entries, distRoot) }, null, 1),
+    );
   }
   return entries.map((fn) => output(fn, distRoot));
 }

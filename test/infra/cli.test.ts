@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { domainNotice } from "../../infra/synth";
 import { targetsFor } from "../../infra/targets";
 import { runSynth } from "./synth-process";
 
@@ -70,5 +71,73 @@ describe("npm run plan:offline without terraform", () => {
     } finally {
       rmSync(bin, { recursive: true, force: true });
     }
+  });
+});
+
+describe("npm run rto / targets / plan:offline before a synth or for another suffix", () => {
+  const TSX = join(__dirname, "../../node_modules/.bin/tsx");
+  const ROOT = join(__dirname, "../..");
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "no-synth-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const script = (file: string, args: string[], env: Record<string, string> = {}) =>
+    spawnSync(TSX, [file, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      encoding: "utf8",
+    });
+
+  it("fails with one sentence naming the cause and the command, not a stack trace", () => {
+    const outdir = join(dir, "cdktf.out");
+    const rto = script("infra/rto.ts", [outdir]);
+    expect(rto.status).toBe(1);
+    expect(rto.stderr.trim()).toBe(
+      `rto: nothing synthesized in ${outdir}: run \`npm run synth\` first, with the same environment`,
+    );
+    const targets = script("infra/targets.ts", ["secondary", outdir]);
+    expect(targets.status).toBe(1);
+    expect(targets.stderr.trim()).toBe(
+      `targets: nothing synthesized in ${outdir}: run \`npm run synth\` first, with the same environment`,
+    );
+  });
+
+  it("names the stack it found and the synth to run when the suffix differs", () => {
+    // What synth writes: the manifest naming the stack of the suffix it ran with.
+    const outdir = join(dir, "cdktf.out");
+    mkdirSync(join(outdir, "stacks", "payments-dr-dev"), { recursive: true });
+    writeFileSync(
+      join(outdir, "manifest.json"),
+      JSON.stringify({
+        stacks: {
+          "payments-dr-dev": {
+            synthesizedStackPath: "stacks/payments-dr-dev/cdk.tf.json",
+            workingDirectory: "stacks/payments-dr-dev",
+          },
+        },
+      }),
+    );
+    writeFileSync(join(outdir, "stacks", "payments-dr-dev", "cdk.tf.json"), "{}");
+    const result = script("infra/rto.ts", [outdir], { ENVIRONMENT_SUFFIX: "prod" });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `rto: ${outdir} holds payments-dr-dev, not payments-dr-prod (ENVIRONMENT_SUFFIX=prod): ` +
+        "run `ENVIRONMENT_SUFFIX=prod npm run synth` first, or use the suffix you synthesized with",
+    );
+  });
+});
+
+describe("synth without DOMAIN_NAME", () => {
+  it("says that no failover records are made and how to get them", () => {
+    expect(domainNotice({ environmentSuffix: "dev" })).toBe(
+      "note: DOMAIN_NAME is not set, so there is no hosted zone and no api.<domain> failover records " +
+        "(the Route 53 health checks are still created): clients call each region's own API URL " +
+        "(SSM /payments/dev/api/url) and a failover moves no DNS. Set DOMAIN_NAME=<your zone> to get them.",
+    );
+    expect(
+      domainNotice({ environmentSuffix: "dev", domainName: "pay.acme-corp.com" }),
+    ).toBeUndefined();
   });
 });

@@ -1,13 +1,8 @@
 // Lambda entry point of the prober (EventBridge schedule, every minute, in the secondary region).
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
 import { DR_ENV } from "../../common/contract";
 import { intEnv, requireEnv } from "../../common/env";
-import { clientSettings } from "../../dr/shared/aws/clients";
-import { CloudWatchMetrics } from "../../dr/shared/aws/cloudwatch";
-import { DynamoControlTable } from "../../dr/shared/aws/control-table";
+import { awsPorts } from "../../dr/shared/aws/ports";
 import { ConfigurationError } from "../../dr/shared/errors";
 import { fetchHttp } from "../../dr/shared/http-client";
 import { asLog, createLogger } from "../../common/logger";
@@ -30,11 +25,9 @@ if (timeoutMs >= intervalMs) {
 const targets = Object.values(topology.regions)
   .filter((r) => r.region !== region)
   .map((r) => ({ region: r.region, url: `${apiBase(topology, r.region)}/health` }));
-const metrics = new CloudWatchMetrics(new CloudWatchClient(clientSettings(region, "critical")));
-const control = new DynamoControlTable(
-  DynamoDBDocumentClient.from(new DynamoDBClient(clientSettings(region, "critical"))),
-  topology.controlTable,
-);
+// The DR tasks' adapters, built on first use (functions/dr/shared/aws/ports.ts): its SDK clients
+// load when the first probe runs, not at init.
+const { metrics, control } = awsPorts(topology)(region, "critical");
 const logger = asLog(createLogger());
 
 export const handler = async (_event: unknown, context: Context) => {

@@ -1,33 +1,37 @@
 // Scheduled every minute: publish what the writes left in the outbox.
 //
 // The one function with the Powertools tracer: it runs off any request path, so the tracer's
-// ~125 KB and ~80 ms of cold init cost nobody latency, and a trace of a run (PutEvents and
-// flag reads as subsegments) is what you want when events lag. The API functions leave it out:
-// it would add that cold start to every scale-out and async-hook overhead to every request;
-// Lambda active tracing still records their invocations.
-import { Tracer } from "@aws-lambda-powertools/tracer";
+// ~125 KB and tens of milliseconds of load cost nobody latency, and a trace of a run (PutEvents
+// and flag reads as subsegments) is what you want when events lag. The API functions leave it
+// out: it would add that cold start to every scale-out and async-hook overhead to every
+// request; Lambda active tracing still records their invocations. The tracer and the clients it
+// wraps are built on the first run (functions/common/lazy.ts), not at init.
+import type * as TracerModule from "@aws-lambda-powertools/tracer";
 import type { Context } from "aws-lambda";
 import { controlFlagReader, createDynamoDbClient } from "../shared/aws/dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "../shared/aws/eventbridge";
 import { PAYMENTS_ENV } from "../../common/contract";
 import { requireEnv } from "../../common/env";
+import { lazy } from "../../common/lazy";
 import { countMetric, flushMetrics, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
 import { guardFromEnvironment } from "../shared/write-runtime";
 import { relayOutbox } from "./core";
 import type { RelayReport } from "./core";
 
-const tracer = new Tracer();
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on the first run, see above
+const loadTracer = () => require("@aws-lambda-powertools/tracer") as typeof TracerModule;
+const tracer = lazy(() => new (loadTracer().Tracer)());
 const base = baseRuntime({ functionName: "outbox-relay", apiKeys: false });
 const guard = guardFromEnvironment(
   controlFlagReader(
-    tracer.captureAWSv3Client(createDynamoDbClient()),
+    lazy(() => tracer.captureAWSv3Client(createDynamoDbClient())),
     requireEnv(PAYMENTS_ENV.controlTable),
   ),
   base.region,
 );
 const publish = eventBridgePublisher(
-  tracer.captureAWSv3Client(createEventBridgeClient()),
+  lazy(() => tracer.captureAWSv3Client(createEventBridgeClient())),
   requireEnv(PAYMENTS_ENV.eventBusName),
 );
 

@@ -4,9 +4,10 @@
 // so the PostgreSQL idempotency_keys table (written with the change) is the final guard, and
 // when DynamoDB fails the request goes on to PostgreSQL alone.
 import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
-import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+import type * as PowertoolsDynamoDb from "@aws-lambda-powertools/idempotency/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
+import { lazy } from "../../common/lazy";
 import { IdempotencyKeyReusedError, RequestInProgressError } from "./errors";
 import type { ApiAnswer } from "./ports";
 
@@ -34,6 +35,11 @@ export type IdempotentRunner<C> = (
   context?: Context,
 ) => Promise<ApiAnswer>;
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, below */
+const loadPersistenceLayer = () =>
+  require("@aws-lambda-powertools/idempotency/dynamodb") as typeof PowertoolsDynamoDb;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 export function idempotentWrites<C>(
   run: (command: C) => Promise<ApiAnswer>,
   options: IdempotentWritesOptions,
@@ -45,9 +51,14 @@ export function idempotentWrites<C>(
     expiresAfterSeconds: IDEMPOTENCY_RECORD_SECONDS,
     responseHook: (response) => ({ ...(response as object), replayed: true }),
   });
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: options.tableName,
-    awsSdkV3Client: options.client,
+  // Built on the first request: the persistence layer's module loads the DynamoDB SDK, which
+  // would otherwise cost every write function ~100 ms of cold init (npm run bench:cold-init).
+  const persistenceStore = lazy(() => {
+    const { DynamoDBPersistenceLayer } = loadPersistenceLayer();
+    return new DynamoDBPersistenceLayer({
+      tableName: options.tableName,
+      awsSdkV3Client: options.client,
+    });
   });
   const once = makeIdempotent((input: IdempotentInput<C>) => run(input.command), {
     persistenceStore,

@@ -1,23 +1,50 @@
-// Builds the AWS adapters for one region and profile, once per process (memoised).
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { RDSClient } from "@aws-sdk/client-rds";
-import { Route53Client } from "@aws-sdk/client-route-53";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { SSMClient } from "@aws-sdk/client-ssm";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+// Builds the AWS adapters for one region and profile, once per process (memoised). Each adapter,
+// and the SDK client package behind it, is loaded on its first use: a task touches one to three
+// of the seven services (Fence: the control table; Promote: RDS and the control table; Notify:
+// SNS and the control table), and loading all seven at init cost every task ~150 ms of cold
+// start (npm run bench:cold-init). The adapter modules are pulled in with require() so that
+// esbuild wraps them in lazy initialisers and Node resolves the external @aws-sdk/* package only
+// then; `import type` keeps the types.
 import type { DrTopology } from "../../../common/contract";
+import { lazy } from "../../../common/lazy";
 import type { DnsPort, Profile, RegionPorts } from "../ports";
 import { regionOf } from "../topology";
 import { clientSettings, ROUTE53_REGION } from "./clients";
-import { CloudWatchMetrics } from "./cloudwatch";
-import { DynamoControlTable } from "./control-table";
-import { EventBridgeEvents } from "./events";
-import { SnsNotifier } from "./notifier";
-import { SsmParameters } from "./parameters";
-import { RdsDatabase } from "./rds";
-import { Route53Dns } from "./route53";
+import type * as RdsModule from "./rds";
+import type * as RdsSdk from "@aws-sdk/client-rds";
+import type * as ControlTableModule from "./control-table";
+import type * as DynamodbSdk from "@aws-sdk/client-dynamodb";
+import type * as LibDynamodbSdk from "@aws-sdk/lib-dynamodb";
+import type * as ParametersModule from "./parameters";
+import type * as SsmSdk from "@aws-sdk/client-ssm";
+import type * as CloudwatchModule from "./cloudwatch";
+import type * as CloudwatchSdk from "@aws-sdk/client-cloudwatch";
+import type * as EventsModule from "./events";
+import type * as EventbridgeSdk from "@aws-sdk/client-eventbridge";
+import type * as NotifierModule from "./notifier";
+import type * as SnsSdk from "@aws-sdk/client-sns";
+import type * as Route53Module from "./route53";
+import type * as Route53Sdk from "@aws-sdk/client-route-53";
+
+/* eslint-disable @typescript-eslint/no-require-imports -- deliberate lazy loading, see above */
+const load = {
+  rds: () => require("./rds") as typeof RdsModule,
+  rdsSdk: () => require("@aws-sdk/client-rds") as typeof RdsSdk,
+  control: () => require("./control-table") as typeof ControlTableModule,
+  dynamoSdk: () => require("@aws-sdk/client-dynamodb") as typeof DynamodbSdk,
+  documentSdk: () => require("@aws-sdk/lib-dynamodb") as typeof LibDynamodbSdk,
+  parameters: () => require("./parameters") as typeof ParametersModule,
+  ssmSdk: () => require("@aws-sdk/client-ssm") as typeof SsmSdk,
+  metrics: () => require("./cloudwatch") as typeof CloudwatchModule,
+  cloudwatchSdk: () => require("@aws-sdk/client-cloudwatch") as typeof CloudwatchSdk,
+  events: () => require("./events") as typeof EventsModule,
+  eventBridgeSdk: () => require("@aws-sdk/client-eventbridge") as typeof EventbridgeSdk,
+  notifier: () => require("./notifier") as typeof NotifierModule,
+  snsSdk: () => require("@aws-sdk/client-sns") as typeof SnsSdk,
+  route53: () => require("./route53") as typeof Route53Module,
+  route53Sdk: () => require("@aws-sdk/client-route-53") as typeof Route53Sdk,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export function awsPorts(topology: DrTopology): (region: string, profile: Profile) => RegionPorts {
   const cache = new Map<string, RegionPorts>();
@@ -29,17 +56,41 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
       const info = regionOf(topology, region);
       ports = {
         region,
-        database: new RdsDatabase(new RDSClient(settings)),
-        control: new DynamoControlTable(
-          DynamoDBDocumentClient.from(new DynamoDBClient(settings), {
-            marshallOptions: { removeUndefinedValues: true },
-          }),
-          topology.controlTable,
+        database: lazy(() => new (load.rds().RdsDatabase)(new (load.rdsSdk().RDSClient)(settings))),
+        control: lazy(
+          () =>
+            new (load.control().DynamoControlTable)(
+              load
+                .documentSdk()
+                .DynamoDBDocumentClient.from(new (load.dynamoSdk().DynamoDBClient)(settings), {
+                  marshallOptions: { removeUndefinedValues: true },
+                }),
+              topology.controlTable,
+            ),
         ),
-        parameters: new SsmParameters(new SSMClient(settings)),
-        metrics: new CloudWatchMetrics(new CloudWatchClient(settings)),
-        events: new EventBridgeEvents(new EventBridgeClient(settings), info.eventBusName),
-        notifier: new SnsNotifier(new SNSClient(settings), info.alertTopicArn),
+        parameters: lazy(
+          () => new (load.parameters().SsmParameters)(new (load.ssmSdk().SSMClient)(settings)),
+        ),
+        metrics: lazy(
+          () =>
+            new (load.metrics().CloudWatchMetrics)(
+              new (load.cloudwatchSdk().CloudWatchClient)(settings),
+            ),
+        ),
+        events: lazy(
+          () =>
+            new (load.events().EventBridgeEvents)(
+              new (load.eventBridgeSdk().EventBridgeClient)(settings),
+              info.eventBusName,
+            ),
+        ),
+        notifier: lazy(
+          () =>
+            new (load.notifier().SnsNotifier)(
+              new (load.snsSdk().SNSClient)(settings),
+              info.alertTopicArn,
+            ),
+        ),
       };
       cache.set(key, ports);
     }
@@ -50,5 +101,7 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
 export function awsDns(): () => DnsPort {
   let dns: DnsPort | undefined;
   return () =>
-    (dns ??= new Route53Dns(new Route53Client(clientSettings(ROUTE53_REGION, "bestEffort"))));
+    (dns ??= new (load.route53().Route53Dns)(
+      new (load.route53Sdk().Route53Client)(clientSettings(ROUTE53_REGION, "bestEffort")),
+    ));
 }

@@ -1,22 +1,32 @@
 // DynamoDB access of the payment functions: the fencing flag (control table) and sessions.
-import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+// The SDK package loads on first use (functions/common/lazy.ts): /health and the read paths
+// build this client at module scope but only some requests reach it.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type * as DynamoDbSdk from "@aws-sdk/client-dynamodb";
+import { lazy } from "../../../common/lazy";
 import { CONTROL, SESSIONS } from "../../../common/contract";
 import type { ActiveRegionFlag, FlagReader } from "../fencing";
 import type { SessionTouch } from "../ports";
 
-/** Short timeouts: every call sits on a request path. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+const sdk = () => require("@aws-sdk/client-dynamodb") as typeof DynamoDbSdk;
+
+/** Short timeouts: every call sits on a request path. Built on first use. */
 export function createDynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
-  });
+  return lazy(
+    () =>
+      new (sdk().DynamoDBClient)({
+        maxAttempts: 3,
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+      }),
+  );
 }
 
 /** Reads the active-region item strongly consistently (GetItem, ConsistentRead). */
 export function controlFlagReader(client: DynamoDBClient, tableName: string): FlagReader {
   return async () => {
     const { Item } = await client.send(
-      new GetItemCommand({
+      new (sdk().GetItemCommand)({
         TableName: tableName,
         Key: { [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } },
         ConsistentRead: true,
@@ -46,7 +56,7 @@ export function sessionRecorder(client: DynamoDBClient, tableName: string) {
   return async (touch: SessionTouch): Promise<void> => {
     const at = touch.at.toISOString();
     await client.send(
-      new UpdateItemCommand({
+      new (sdk().UpdateItemCommand)({
         TableName: tableName,
         Key: { [SESSIONS.partitionKey]: { S: touch.sessionId } },
         UpdateExpression:

@@ -1,20 +1,29 @@
-// EventBridge publishing of outbox events to the regional bus.
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+// EventBridge publishing of outbox events to the regional bus. The SDK package loads on first
+// use (functions/common/lazy.ts): a write publishes only after its commit, a read never.
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type * as EventBridgeSdk from "@aws-sdk/client-eventbridge";
+import { lazy } from "../../../common/lazy";
 import { EVENTS } from "../../../common/contract";
 import type { Publisher } from "../ports";
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+const sdk = () => require("@aws-sdk/client-eventbridge") as typeof EventBridgeSdk;
+
 export function createEventBridgeClient(): EventBridgeClient {
-  return new EventBridgeClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
-  });
+  return lazy(
+    () =>
+      new (sdk().EventBridgeClient)({
+        maxAttempts: 2,
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+      }),
+  );
 }
 
 /** One PutEvents call; entries that come back with an ErrorCode are reported as failed. */
 export function eventBridgePublisher(client: EventBridgeClient, eventBusName: string): Publisher {
   return async (events) => {
     const out = await client.send(
-      new PutEventsCommand({
+      new (sdk().PutEventsCommand)({
         Entries: events.map((e) => ({
           EventBusName: eventBusName,
           Source: EVENTS.paymentsSource,

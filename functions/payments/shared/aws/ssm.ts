@@ -1,12 +1,21 @@
-// SSM access: all parameters a function needs in one GetParameters call (decrypted).
-import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+// SSM access: all parameters a function needs in one GetParameters call (decrypted). The SDK
+// package loads on first use (functions/common/lazy.ts), when the parameter cache first fills.
+import type { SSMClient } from "@aws-sdk/client-ssm";
+import type * as SsmSdk from "@aws-sdk/client-ssm";
+import { lazy } from "../../../common/lazy";
 import type { ParameterFetcher } from "../parameters";
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+const sdk = () => require("@aws-sdk/client-ssm") as typeof SsmSdk;
+
 export function createSsmClient(): SSMClient {
-  return new SSMClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
-  });
+  return lazy(
+    () =>
+      new (sdk().SSMClient)({
+        maxAttempts: 3,
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+      }),
+  );
 }
 
 /** GetParameters takes at most 10 names; the payment functions read at most 5. */
@@ -15,7 +24,7 @@ export function ssmFetcher(client: SSMClient): ParameterFetcher {
     const values = new Map<string, string>();
     for (let i = 0; i < names.length; i += 10) {
       const out = await client.send(
-        new GetParametersCommand({ Names: names.slice(i, i + 10), WithDecryption: true }),
+        new (sdk().GetParametersCommand)({ Names: names.slice(i, i + 10), WithDecryption: true }),
       );
       if (out.InvalidParameters && out.InvalidParameters.length > 0) {
         throw new Error(`parameters not found: ${out.InvalidParameters.join(", ")}`);
