@@ -23,6 +23,7 @@ import { DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-clo
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { GetCommandInput } from "@aws-sdk/lib-dynamodb";
+import { resolveDeployment, validationTopology } from "../../cli/target";
 import {
   ACCOUNT,
   awsError,
@@ -436,7 +437,7 @@ describe("payments-dr watch", () => {
     const lists = (await callsOf(mocks.sfn)).filter((c) => c.command === "ListExecutionsCommand");
     expect(lists).toEqual(
       [EAST, WEST].flatMap((region) =>
-        ["failover", "switchover", "failback"].map((w) => ({
+        ["failover", "switchover", "failback", "reprotect"].map((w) => ({
           command: "ListExecutionsCommand",
           region,
           input: {
@@ -966,6 +967,26 @@ describe("payments-dr history", () => {
           MaxResults: 10,
         },
       })),
+    );
+  });
+});
+
+describe("payments-dr with the writer moved (WRITER_REGION)", () => {
+  it("takes the writer's region as the deployed primary, where a failback returns to", () => {
+    const moved = resolveDeployment({ writerRegion: WEST }, {});
+    expect({ primary: moved.primary, secondary: moved.secondary }).toEqual({
+      primary: WEST,
+      secondary: EAST,
+    });
+    expect(moved.names.detectionAlarms).toEqual([
+      "payments-primary-unhealthy-use1-dev",
+      "payments-writer-unavailable-use1-dev",
+      "payments-prober-silent-use1-dev",
+    ]);
+    const topology = validationTopology(moved, "123456789012");
+    expect(topology.regions[WEST]!.role).toBe("primary");
+    expect(() => resolveDeployment({ writerRegion: "eu-west-1" }, {})).toThrow(
+      /--writer-region "eu-west-1" is not allowed/,
     );
   });
 });
