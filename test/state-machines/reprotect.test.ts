@@ -406,3 +406,20 @@ describe("the failback waits for the old primary to rejoin and catch up", () => 
     );
   });
 });
+
+describe("the re-protect's completion page", () => {
+  it("names what was kept for reconciliation and what to do next", async () => {
+    const world = FakeWorld.afterDetachToWest(5);
+    world.recover(EAST);
+    expect((await runWorkflow("reprotect", INPUT, { world, executionName: "run-9" })).status).toBe(
+      "SUCCEEDED",
+    );
+    const page = world.messages[WEST]!.at(-1)!;
+    const names = retainedNames(east.clusterIdentifier, "run-9");
+    expect(page.subject).toBe("[payments-dr test] re-protect of us-east-1 completed");
+    expect(page.message).toContain(
+      `Kept for reconciling lost writes: cluster ${names.cluster} and snapshot ${names.snapshot} in us-east-1`,
+    );
+    expect(page.message).toContain("or stay and set WRITER_REGION=us-west-2");
+  });
+});
