@@ -17,7 +17,7 @@ import {
   formatWriterMove,
   lostDataStores,
 } from "../../infra/lib/writer-move";
-import { runSynth } from "./synth-process";
+import { runSynthAsync } from "./synth-process";
 
 const planIt = terraformVersion() || process.env.CI === "true" ? it : it.skip;
 
@@ -37,15 +37,17 @@ describe("moving WRITER_REGION from us-east-1 to us-west-2", () => {
   let east: SynthesizedStack;
   let west: SynthesizedStack;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "writer-move-"));
-    for (const [name, env] of [
-      ["east", { ENVIRONMENT_SUFFIX: "wm" }],
-      ["west", { ENVIRONMENT_SUFFIX: "wm", ...WRITER_MOVED_ENV }],
-    ] as const) {
-      const result = runSynth(env, join(scratch, name));
-      expect(result.stderr).toBe("");
-    }
+    const results = await Promise.all(
+      [
+        ["east", { ENVIRONMENT_SUFFIX: "wm" }],
+        ["west", { ENVIRONMENT_SUFFIX: "wm", ...WRITER_MOVED_ENV }],
+      ].map(([name, env]) =>
+        runSynthAsync(env as Record<string, string>, join(scratch, name as string)),
+      ),
+    );
+    for (const result of results) expect(result).toEqual({ status: 0, stderr: "" });
     east = readStacks(join(scratch, "east"))[0]!;
     west = readStacks(join(scratch, "west"))[0]!;
   }, 90_000);
