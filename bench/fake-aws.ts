@@ -48,17 +48,20 @@ export function fakeAwsOperations(options: FakeAwsOptions) {
       const item = items.get(keyOf(body.TableName, body.Key));
       return item ? { Item: item } : {};
     },
-    // PutItem with Powertools' condition: refuse while an unexpired record exists, returning it
+    // PutItem with the idempotency lock's condition (attribute_not_exists(#id) OR
+    // #lockExpiresAt < :now): refuse while a live lock holds the key, returning it
     // (ReturnValuesOnConditionCheckFailure ALL_OLD).
     "DynamoDB_20120810.PutItem": (body: {
       TableName: string;
       Item: Item;
       ConditionExpression?: string;
+      ExpressionAttributeValues?: Record<string, AttributeValue>;
     }) => {
       const key = keyOf(body.TableName, { id: body.Item.id! });
       const existing = items.get(key);
-      const expires = Number((existing?.expiration as { N?: string } | undefined)?.N ?? 0);
-      if (body.ConditionExpression && existing && expires >= Date.now() / 1000) {
+      const heldUntil = Number((existing?.lockExpiresAt as { N?: string } | undefined)?.N ?? 0);
+      const now = Number((body.ExpressionAttributeValues?.[":now"] as { N?: string })?.N ?? 0);
+      if (body.ConditionExpression && existing && heldUntil >= now) {
         throw new AwsFault("ConditionalCheckFailedException", "The conditional request failed", {
           Item: existing,
         });
@@ -81,8 +84,18 @@ export function fakeAwsOperations(options: FakeAwsOptions) {
       });
       return {};
     },
-    "DynamoDB_20120810.DeleteItem": (body: { TableName: string; Key: Item }) => {
-      items.delete(keyOf(body.TableName, body.Key));
+    // DeleteItem releasing a lock: only for the holder that took it (#holder = :holder).
+    "DynamoDB_20120810.DeleteItem": (body: {
+      TableName: string;
+      Key: Item;
+      ExpressionAttributeValues?: Record<string, AttributeValue>;
+    }) => {
+      const key = keyOf(body.TableName, body.Key);
+      const holder = body.ExpressionAttributeValues?.[":holder"];
+      if (holder && JSON.stringify(items.get(key)?.holder) !== JSON.stringify(holder)) {
+        throw new AwsFault("ConditionalCheckFailedException", "The conditional request failed");
+      }
+      items.delete(key);
       return {};
     },
     "AWSEvents.PutEvents": (body: { Entries?: unknown[] }) => ({

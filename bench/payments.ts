@@ -26,7 +26,12 @@ import type { ApiHandler } from "../functions/payments/shared/runtime";
 import { onExitSignal, startEmbeddedPostgres } from "../scripts/embedded-postgres";
 import type { EmbeddedServer } from "../scripts/embedded-postgres";
 import { readMigrationFiles } from "../scripts/migrate";
-import { API_KEY, REGION, TEST_ENV, lambdaContext } from "../test/functions/payments/support/aws";
+import {
+  REGION,
+  TEST_ENV,
+  apiKeysParameter,
+  lambdaContext,
+} from "../test/functions/payments/support/aws";
 import { apiEvent } from "../test/functions/payments/support/http";
 import type { FakeAwsOptions } from "./fake-aws";
 
@@ -121,7 +126,7 @@ async function measure(total: number, one: () => Promise<void>): Promise<Run> {
 }
 
 const BODY = {
-  merchantId: "bench-merchant",
+  merchantId: "merchant-1", // the merchant of the test API key
   cardToken: "tok_bench_4242abcd",
   amount: 1999,
   currency: "EUR",
@@ -143,14 +148,19 @@ function throughHandler(handler: ApiHandler): () => Promise<void> {
 function rawSql(pool: Pool): () => Promise<void> {
   const hash = requestHash({ operation: "authorize", ...BODY });
   return async () => {
+    const at = new Date();
     const statement = authorizeStatement({
       ...BODY,
+      reference: null,
+      metadata: {},
+      captureBefore: new Date(at.getTime() + 7 * 86_400_000),
+      requestId: `req-${randomUUID()}`,
       paymentId: randomUUID(),
       idempotencyKey: randomUUID(),
       requestHash: hash,
       eventId: randomUUID(),
       originRegion: REGION,
-      at: new Date(),
+      at,
     });
     const client = await pool.connect();
     try {
@@ -226,7 +236,7 @@ async function main(): Promise<void> {
     const aws = await startFakeAws({
       region: REGION,
       controlTable: TEST_ENV.CONTROL_TABLE,
-      parameters: { [`${TEST_ENV.PARAMETER_PREFIX}/api/keys`]: JSON.stringify([API_KEY]) },
+      parameters: { [`${TEST_ENV.PARAMETER_PREFIX}/api/keys`]: apiKeysParameter() },
     });
     fake = aws.child;
     others.pg = server.pid;

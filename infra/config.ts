@@ -51,6 +51,8 @@ export interface PaymentsConfig {
   readonly reservedConcurrency?: number;
   readonly apiThrottleRatePerSecond: number;
   readonly apiThrottleBurst: number;
+  /** Hours an authorization may be captured before the expiry job releases it (1-720). */
+  readonly captureWindowHours: number;
 }
 
 export interface RoutingConfig {
@@ -352,6 +354,8 @@ export function loadConfig(env: Env = process.env): Config {
       reservedConcurrency: optionalInteger(env, "PAYMENTS_RESERVED_CONCURRENCY", 1, 1000),
       apiThrottleRatePerSecond: integer(env, "API_THROTTLE_RATE", 500, 1, 10000),
       apiThrottleBurst: integer(env, "API_THROTTLE_BURST", 1000, 1, 5000),
+      // Stripe's default window (7 days) up to its longest documented card hold (30 days).
+      captureWindowHours: integer(env, "CAPTURE_WINDOW_HOURS", 168, 1, 720),
     },
     routing: routingConfig(env),
     failover: failoverConfig(env),

@@ -14,6 +14,11 @@ export const PAYMENTS_ENV = {
   activeRegionCacheMs: "ACTIVE_REGION_CACHE_MS",
   /** Seconds SSM values (endpoints, credentials) are cached. */
   parameterCacheSeconds: "PARAMETER_CACHE_SECONDS",
+  /**
+   * Hours an authorization may be captured (its captureBefore); then the expiry job releases it.
+   * Default 168 (7 days), 1 to 720.
+   */
+  captureWindowHours: "CAPTURE_WINDOW_HOURS",
 } as const;
 
 /** Environment variables of the DR task functions and the prober. */
@@ -52,11 +57,25 @@ export const PARAMETERS = {
   password: "db/password",
   /** The region currently taking writes; rewritten by the orchestrator. */
   activeRegion: "active-region",
-  /** SecureString (platform CMK): JSON array of accepted API keys. */
+  /**
+   * SecureString (platform CMK): the key store, a JSON array of `{ merchantId, sha256 }`, each
+   * the SHA-256 (hex) of an API key and the merchant it is bound to. Never the keys themselves.
+   */
   apiKeys: "api/keys",
+  /**
+   * SecureString (platform CMK): the API key the DR Verify task uses, bound to
+   * DR_SYNTHETIC_MERCHANT in `api/keys`.
+   */
+  drVerifyApiKey: "api/dr-verify-key",
   /** This region's API base URL (https://...). */
   apiUrl: "api/url",
 } as const;
+
+/**
+ * The merchant the DR Verify task authorizes and voids its synthetic payments as. Its key
+ * (`api/dr-verify-key`) sees only that merchant's payments; no merchant key may be bound to it.
+ */
+export const DR_SYNTHETIC_MERCHANT = "dr-synthetic";
 
 /** Items of the `control` global table (partition key `pk`, string). */
 export const CONTROL = {
@@ -123,7 +142,11 @@ export const DNS_FAILOVER = {
 /** The sessions table: partition key `sessionId`, TTL attribute `expiresAt` (epoch seconds). */
 export const SESSIONS = { partitionKey: "sessionId", ttlAttribute: "expiresAt" } as const;
 
-/** The idempotency table, in the layout Powertools idempotency uses. */
+/**
+ * The idempotency table: in-flight locks of the write endpoints (`lock#<merchant>#<key>` ->
+ * holder, lockExpiresAt in epoch ms). PostgreSQL holds the answers; see
+ * functions/payments/shared/idempotency.ts.
+ */
 export const IDEMPOTENCY = {
   partitionKey: "id",
   ttlAttribute: "expiration",
@@ -146,17 +169,28 @@ export const EVENTS = {
 
 /**
  * `DetailType` of each payment state change on the regional bus (`Source` =
- * EVENTS.paymentsSource). The detail carries `eventId`, `originRegion`, `paymentId`,
- * `merchantId`, `status`, `amount` (moved by this change), `currency`, `authorizedAmount`,
- * `capturedAmount`, `refundedAmount` (minor units) and `occurredAt` (ISO 8601).
+ * EVENTS.paymentsSource). The detail (PaymentEventDetail, functions/payments/shared/payment.ts;
+ * README "Event contract") carries `schemaVersion`, `eventId`, `type`, `originRegion`,
+ * `occurredAt`, `requestId`, the payment's `version` after the change and its state, the amount
+ * the change moved, and the capture or refund it created.
  */
 export const PAYMENT_EVENTS = {
   authorized: "payments.authorized",
+  /** Every capture, partial or final (`capture.final`). */
   captured: "payments.captured",
   partiallyRefunded: "payments.partially_refunded",
   refunded: "payments.refunded",
+  /** A void: the uncaptured rest released on request. */
   voided: "payments.voided",
+  /** The expiry job released the uncaptured rest at captureBefore. */
+  expired: "payments.expired",
 } as const;
+
+/**
+ * Version of the payment event detail. Adding a field keeps it; removing, renaming or changing
+ * the meaning of one raises it. Events written before the field existed are version 1 too.
+ */
+export const PAYMENT_EVENT_SCHEMA_VERSION = 1;
 
 /**
  * Optional environment of the payment functions, never set in a deployed region: a

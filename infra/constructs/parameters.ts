@@ -1,8 +1,8 @@
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { Fn, TerraformStack, TerraformVariable } from "cdktf";
+import { TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { PARAMETERS } from "../../functions/common/contract";
+import { DR_SYNTHETIC_MERCHANT, PARAMETERS } from "../../functions/common/contract";
 import type { DatabaseConfig } from "../config";
 import type { Naming } from "../naming";
 import type { GlobalDatabase, RegionalCluster } from "./database";
@@ -10,14 +10,34 @@ import type { PlatformKey } from "./keys";
 import type { PaymentsApi } from "./payments-api";
 
 /**
- * The two secrets of the system, as sensitive Terraform variables so they never appear in code
- * or in `cdktf.out`. Terraform state holds their values: keep it in the encrypted, locked S3
+ * The secrets of the system, as sensitive Terraform variables so they never appear in code or
+ * in `cdktf.out`. Terraform state holds their values: keep it in the encrypted, locked S3
  * backend (README, "Deploying for real").
  */
 export interface SecretVariables {
   readonly masterPassword: TerraformVariable;
+  /** `merchantId:key` pairs, comma-separated: each API key and the merchant it acts for. */
   readonly apiKeys: TerraformVariable;
+  /** The DR Verify task's key, bound to DR_SYNTHETIC_MERCHANT. */
+  readonly drApiKey: TerraformVariable;
 }
+
+/** The characters of an API key: base64, base64url, hex and UUID alphabets (no `,` or `:`). */
+const API_KEY_CHARS = "[A-Za-z0-9._~+/=-]";
+/** `merchantId:key`; the merchant id as payments_merchant_id_format (001_payments.sql). */
+const KEY_PAIR = `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}:${API_KEY_CHARS}{32,256}$`;
+const PAIRS = 'split(",", replace(var.payments_api_keys, " ", ""))';
+
+/**
+ * The api/keys value: the key store the payment functions read, `[{merchantId, sha256}]`, with
+ * the DR key bound to the synthetic merchant. Terraform hashes the keys (sha256 of the UTF-8
+ * text, hex), so the parameter never holds a usable key.
+ */
+export const API_KEY_STORE_EXPRESSION =
+  "${jsonencode(concat(" +
+  `[for pair in ${PAIRS} : { merchantId = split(":", pair)[0], sha256 = sha256(split(":", pair)[1]) }], ` +
+  `[{ merchantId = "${DR_SYNTHETIC_MERCHANT}", sha256 = sha256(var.payments_dr_api_key) }]` +
+  "))}";
 
 /**
  * Declares the secret variables at the stack's top level (`var.db_master_password`,
@@ -45,17 +65,38 @@ export function secretVariables(scope: Construct): SecretVariables {
     sensitive: true,
     nullable: false,
     description:
-      "Comma-separated API keys accepted by the payments API (each at least 32 characters). Set TF_VAR_payments_api_keys.",
+      "The payments API keys, each bound to the merchant it acts for: comma-separated merchantId:key pairs (keys of 32 to 256 letters, digits or ._~+/=-). Set TF_VAR_payments_api_keys.",
     validation: [
       {
-        condition:
-          '${alltrue([for k in split(",", var.payments_api_keys) : length(trimspace(k)) >= 32])}',
+        condition: `\${alltrue([for pair in ${PAIRS} : can(regex("${KEY_PAIR}", pair))])}`,
         errorMessage:
-          "payments_api_keys must be comma-separated keys of at least 32 characters each.",
+          "payments_api_keys must be comma-separated merchantId:key pairs: a merchant id of 1 to 64 letters, digits, _ or - (starting with a letter or digit), a colon, and a key of 32 to 256 letters, digits or ._~+/=-.",
+      },
+      {
+        condition: `\${alltrue([for pair in ${PAIRS} : try(split(":", pair)[0], "") != "${DR_SYNTHETIC_MERCHANT}"])}`,
+        errorMessage: `payments_api_keys must not bind a key to ${DR_SYNTHETIC_MERCHANT}: that merchant is reserved for the DR verification (set payments_dr_api_key).`,
+      },
+      {
+        condition: `\${length(distinct([for pair in ${PAIRS} : try(split(":", pair)[1], pair)])) == length(${PAIRS})}`,
+        errorMessage:
+          "payments_api_keys must not repeat a key: each key acts for exactly one merchant.",
       },
     ],
   });
-  return { masterPassword, apiKeys };
+  const drApiKey = new TerraformVariable(stack, "payments_dr_api_key", {
+    type: "string",
+    sensitive: true,
+    nullable: false,
+    description: `The API key the DR verification authorizes and voids its synthetic payments with, bound to merchant ${DR_SYNTHETIC_MERCHANT} (32 to 256 letters, digits or ._~+/=-). Set TF_VAR_payments_dr_api_key.`,
+    validation: [
+      {
+        condition: `\${can(regex("^${API_KEY_CHARS}{32,256}$", var.payments_dr_api_key)) && !contains([for pair in ${PAIRS} : try(split(":", pair)[1], pair)], var.payments_dr_api_key)}`,
+        errorMessage:
+          "payments_dr_api_key must be 32 to 256 letters, digits or ._~+/=-, and differ from every key in payments_api_keys.",
+      },
+    ],
+  });
+  return { masterPassword, apiKeys, drApiKey };
 }
 
 export interface ParameterValue {
@@ -126,9 +167,15 @@ export function parameterValues(props: RegionalParametersProps): Record<string, 
       description: "The region taking writes; rewritten by the failover orchestrator",
     },
     [PARAMETERS.apiKeys]: {
-      value: Fn.jsonencode(Fn.split(",", Fn.replace(secrets.apiKeys.stringValue, " ", ""))),
+      value: API_KEY_STORE_EXPRESSION,
       secure: true,
-      description: "JSON array of API keys accepted by the payments API",
+      description:
+        "Key store of the payments API: JSON array of {merchantId, sha256} (hashes of the keys, never the keys)",
+    },
+    [PARAMETERS.drVerifyApiKey]: {
+      value: secrets.drApiKey.stringValue,
+      secure: true,
+      description: `API key of the DR verification, bound to merchant ${DR_SYNTHETIC_MERCHANT}`,
     },
     [PARAMETERS.apiUrl]: { value: api.url, description: "This region's payments API URL" },
   };

@@ -29,7 +29,7 @@ import type { GlobalTables } from "./tables";
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
 
-type Access = "authorize" | "write" | "read" | "health" | "relay" | "migrate";
+type Access = "authorize" | "write" | "read" | "health" | "relay" | "expire" | "migrate";
 
 export interface PaymentFunction {
   readonly source: string;
@@ -57,6 +57,13 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "read",
     timeoutSeconds: 10,
     description: "Read a payment",
+  },
+  {
+    source: "list-payments",
+    route: "GET /payments",
+    access: "read",
+    timeoutSeconds: 10,
+    description: "List a merchant's payments, newest first, with cursor pagination and filters",
   },
   {
     source: "capture",
@@ -91,6 +98,12 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "relay",
     timeoutSeconds: 55,
     description: "Publish outbox events that were not published inline",
+  },
+  {
+    source: "expire-authorizations",
+    access: "expire",
+    timeoutSeconds: 120,
+    description: "Release authorizations past their captureBefore (active region only)",
   },
   {
     source: "migrate",
@@ -148,6 +161,7 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.eventBusName]: props.bus.bus.name,
       [PAYMENTS_ENV.activeRegionCacheMs]: "5000",
       [PAYMENTS_ENV.parameterCacheSeconds]: "60",
+      [PAYMENTS_ENV.captureWindowHours]: String(props.payments.captureWindowHours),
     };
     const readParameters: Statement[] = [
       {
@@ -215,6 +229,7 @@ export class PaymentsApi extends Construct {
       read: [...readParameters],
       health: [...readParameters, readFlag, tableKey],
       relay: [...readParameters, readFlag, tableKey, publish],
+      expire: [...readParameters, readFlag, tableKey, publish],
       migrate: [...readParameters],
     };
 
@@ -343,6 +358,28 @@ export class PaymentsApi extends Construct {
       action: "lambda:InvokeFunction",
       principal: "events.amazonaws.com",
       sourceArn: schedule.arn,
+    });
+
+    // Both regions run it; a passive region's run skips (the function checks the flag), so the
+    // job follows the active region through a failover without a deploy.
+    const expiry = this.functions["expire-authorizations"]!;
+    const expirySchedule = new CloudwatchEventRule(this, "expiry-schedule", {
+      provider,
+      name: naming.name("eventRule", "expire-authorizations", region),
+      description: "Release authorizations past their captureBefore",
+      scheduleExpression: "rate(5 minutes)",
+    });
+    new CloudwatchEventTarget(this, "expiry-target", {
+      provider,
+      rule: expirySchedule.name,
+      arn: expiry.function.arn,
+    });
+    new LambdaPermission(this, "expiry-invoke", {
+      provider,
+      functionName: expiry.function.functionName,
+      action: "lambda:InvokeFunction",
+      principal: "events.amazonaws.com",
+      sourceArn: expirySchedule.arn,
     });
 
     if (props.zone) this.customDomain = this.domain(props, props.zone);

@@ -47,8 +47,9 @@ interface TableDesign {
  * - sessions: `sessionId` -> the session (merchant, created/last seen), expiring at `expiresAt`.
  * - control: `pk` -> one item per concern: the active-region flag (the fencing token), the
  *   failover lock and the cooldown; the lock expires at `expiresAt`.
- * - idempotency: `id` -> Powertools idempotency records (`id`, `expiration`, `status`, `data`,
- *   `in_progress_expiration`, `validation`), expiring at `expiration`.
+ * - idempotency: `id` -> in-flight locks of the payment writes (`lock#<merchant>#<key>`:
+ *   `holder`, `lockExpiresAt`, `region`), removed by TTL at `expiration`; the answers themselves
+ *   live in PostgreSQL.
  */
 export const TABLE_DESIGNS = {
   sessions: {

@@ -98,11 +98,17 @@ export interface PlanResult {
   readonly summary: string;
 }
 
+/** Placeholders for the variables with a format of their own (their validation runs in plan). */
+const PLACEHOLDERS: Readonly<Record<string, string>> = {
+  payments_api_keys: "offline-merchant:offline-plan-placeholder-not-a-secret",
+  payments_dr_api_key: "offline-plan-dr-placeholder-not-a-secret",
+};
+
 /** Values for the stack's input variables; only placeholders, never real secrets. */
 function mockVariables(stack: SynthesizedStack): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of Object.keys(stack.json.variable ?? {})) {
-    env[`TF_VAR_${name}`] = "offline-plan-placeholder-not-a-secret";
+    env[`TF_VAR_${name}`] = PLACEHOLDERS[name] ?? "offline-plan-placeholder-not-a-secret";
   }
   return env;
 }

@@ -49,7 +49,7 @@ describe("cold init of the deployed bundles", () => {
     },
   );
 
-  it.each(["authorize", "get-payment", "health"])(
+  it.each(["authorize", "get-payment", "health", "list-payments", "expire-authorizations"])(
     "payments/%s loads no SDK client at init",
     (name) => {
       const bundle = bundleAll(["payments"], dist).find((b) => b.name === name)!;

@@ -92,6 +92,11 @@ describe("config", () => {
       'LOG_RETENTION_DAYS="45" is not allowed: one of 1, 3, 5, 7, 14, 30',
     ],
     [
+      { CAPTURE_WINDOW_HOURS: "0" },
+      'CAPTURE_WINDOW_HOURS="0" is not allowed: a whole number from 1 to 720',
+    ],
+    [{ CAPTURE_WINDOW_HOURS: "721" }, 'CAPTURE_WINDOW_HOURS="721" is not allowed'],
+    [
       { TF_STATE_BUCKET: "Bad_Bucket" },
       'TF_STATE_BUCKET="Bad_Bucket" is not allowed: an S3 bucket name',
     ],

@@ -403,6 +403,7 @@ describe("Parameter Store", () => {
         "/payments/dev/db/cluster-endpoint",
         "/payments/dev/active-region",
         "/payments/dev/api/keys",
+        "/payments/dev/api/dr-verify-key",
       ]),
     );
   });
@@ -421,6 +422,13 @@ describe("Parameter Store", () => {
       expect(param("active-region").value).toBe("us-east-1");
       expect(param("api/keys")).toMatchObject({ type: "SecureString" });
       expect(param("api/keys").key_id).toMatch(new RegExp(`platform-key-${role}`));
+      // Hashes bound to merchants (test/infra/api-key-store.test.ts evaluates it for real).
+      expect(param("api/keys").value).toMatch(/^\$\{jsonencode\(.*sha256\(/);
+      expect(param("api/dr-verify-key")).toMatchObject({
+        type: "SecureString",
+        value: "${var.payments_dr_api_key}",
+      });
+      expect(param("api/dr-verify-key").key_id).toMatch(new RegExp(`platform-key-${role}`));
     }
   });
 

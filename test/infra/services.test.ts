@@ -103,9 +103,50 @@ describe("regional HTTP APIs", () => {
         "GET /payments/{id}",
         "POST /payments/{id}/capture",
         "POST /payments/{id}/refund",
+        "GET /payments",
         "GET /health",
       ]),
     );
+  });
+
+  it.each(["primary", "secondary"] as const)(
+    "runs the authorization expiry every 5 minutes in the %s region (the job skips when passive)",
+    (role) => {
+      const rules = inRegion(resourceList(json, "aws_cloudwatch_event_rule"), role).filter(
+        (r) => r.schedule_expression,
+      );
+      const expiry = rules.find((r) => String(r.name).includes("expire-authorizations"));
+      expect(expiry).toMatchObject({ schedule_expression: "rate(5 minutes)" });
+      const target = inRegion(resourceList(json, "aws_cloudwatch_event_target"), role).find((t) =>
+        String(t.arn).includes("expire-authorizations"),
+      );
+      expect(String(target!.rule)).toContain(`payments-${role}_expiry-schedule`);
+      const invoke = inRegion(resourceList(json, "aws_lambda_permission"), role).find((p) =>
+        String(p.function_name).includes("expire-authorizations"),
+      );
+      expect(invoke).toMatchObject({ principal: "events.amazonaws.com" });
+    },
+  );
+
+  it("gives every payment function the capture window", () => {
+    const functions = resourceList(json, "aws_lambda_function").filter((f) =>
+      String(f.function_name).startsWith("payments-"),
+    );
+    const windows = functions
+      .filter((f) => PAYMENT_FUNCTIONS.some((p) => f.function_name === `payments-${p.source}-dev`))
+      .map(
+        (f) =>
+          (f.environment as { variables: Record<string, string> }).variables.CAPTURE_WINDOW_HOURS,
+      );
+    expect(new Set(windows)).toEqual(new Set(["168"]));
+    const { json: custom } = synth({ ...FULL_ENV, CAPTURE_WINDOW_HOURS: "120" });
+    const authorize = resourceList(custom, "aws_lambda_function").find(
+      (f) => f.function_name === "payments-authorize-dev",
+    )!;
+    expect(
+      (authorize.environment as { variables: Record<string, string> }).variables
+        .CAPTURE_WINDOW_HOURS,
+    ).toBe("120");
   });
 
   it.each(["primary", "secondary"] as const)(
@@ -344,6 +385,15 @@ describe("payment function permissions", () => {
         ),
       ]),
     );
+  });
+
+  it("gives the expiry job the flag and the bus, and no idempotency or sessions table", () => {
+    const expire = actionsOf("expire-authorizations");
+    expect(expire.filter((a) => a.startsWith("dynamodb:"))).toEqual([
+      expect.stringMatching(/^dynamodb:GetItem .*payments-control-dev$/),
+    ]);
+    expect(expire).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
+    expect(actionsOf("list-payments").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
   });
 
   it("gives reads no DynamoDB access and the relay only the flag and the bus", () => {

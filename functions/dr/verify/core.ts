@@ -2,7 +2,7 @@
 // through the target region's own API (API key from the target region's SSM). The payment's
 // Idempotency-Key is derived from the run id, so a retry or a resumed run replays the same
 // payment instead of creating another.
-import { PARAMETERS } from "../../common/contract";
+import { DR_SYNTHETIC_MERCHANT, PARAMETERS } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { VerificationFailedError } from "../shared/errors";
 import type { HttpResponse } from "../shared/ports";
@@ -15,7 +15,7 @@ export type VerifyOutcome = Omit<VerifyResult, keyof StepTimes>;
 export const SYNTHETIC_PAYMENT = {
   amount: 1,
   currency: "USD",
-  merchantId: "dr-synthetic",
+  merchantId: DR_SYNTHETIC_MERCHANT,
   cardToken: "tok_dr_synthetic",
 } as const;
 
@@ -27,8 +27,8 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
   const { request } = state;
   const base = apiBase(deps.topology, request.targetRegion);
   const parameters = deps.ports(request.targetRegion, "critical").parameters;
-  const apiKey = firstApiKey(
-    await parameters.get(parameterName(deps.topology, PARAMETERS.apiKeys), true),
+  const apiKey = drApiKey(
+    await parameters.get(parameterName(deps.topology, PARAMETERS.drVerifyApiKey), true),
   );
   const timeoutMs = deps.settings.httpTimeoutMs;
   const call = async (
@@ -80,19 +80,14 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
   };
 }
 
-function firstApiKey(raw: string | null): string {
-  let keys: unknown;
-  try {
-    keys = raw === null ? null : JSON.parse(raw);
-  } catch {
-    keys = null;
-  }
-  if (!Array.isArray(keys) || typeof keys[0] !== "string" || keys[0] === "") {
+/** The DR key is bound to SYNTHETIC_PAYMENT.merchantId, so it sees only synthetic payments. */
+function drApiKey(raw: string | null): string {
+  if (raw === null || raw.trim() === "") {
     throw new VerificationFailedError(
-      `the target region's ${PARAMETERS.apiKeys} parameter must be a JSON array of API keys`,
+      `the target region's ${PARAMETERS.drVerifyApiKey} parameter must hold the DR API key`,
     );
   }
-  return keys[0];
+  return raw;
 }
 
 function idOf(body: unknown): string | undefined {

@@ -1,24 +1,32 @@
 // POST /payments
 import { sessionRecorder } from "../shared/aws/dynamodb";
 import { PAYMENTS_ENV } from "../../common/contract";
-import { requireEnv } from "../../common/env";
+import { intEnv, requireEnv } from "../../common/env";
 import { countMetric, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
 import { writeHandler, writeRuntime } from "../shared/write-runtime";
-import { authorize, parseAuthorize } from "./core";
+import {
+  DEFAULT_CAPTURE_WINDOW_HOURS,
+  MAX_CAPTURE_WINDOW_HOURS,
+  authorize,
+  parseAuthorize,
+} from "./core";
 
 const base = baseRuntime({ functionName: "authorize", apiKeys: true });
 const write = writeRuntime(base);
 const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.sessionsTable));
+const captureWindowHours = intEnv(PAYMENTS_ENV.captureWindowHours, DEFAULT_CAPTURE_WINDOW_HOURS, {
+  min: 1,
+  max: MAX_CAPTURE_WINDOW_HOURS,
+});
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.authorize",
   parse: parseAuthorize,
-  scope: (command) => `${command.merchantId}#${command.idempotencyKey}`,
   successMetric: "PaymentsAuthorized",
   execute: (command) =>
     authorize(command, {
       ...write.deps,
+      captureWindowHours,
       recordSession: (touch) =>
         touchSession(touch).catch((error: unknown) => {
           logger.warn("session not recorded", { error, sessionId: touch.sessionId });

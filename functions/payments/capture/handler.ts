@@ -7,9 +7,7 @@ const base = baseRuntime({ functionName: "capture", apiKeys: true });
 const write = writeRuntime(base);
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.capture",
   parse: parseCapture,
-  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
   successMetric: "PaymentsCaptured",
   execute: (command) => capture(command, write.deps),
 });

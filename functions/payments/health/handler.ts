@@ -5,7 +5,7 @@ import { requireEnv } from "../../common/env";
 import { ActiveRegionGuard } from "../shared/fencing";
 import { jsonResponse } from "../shared/http-api";
 import { publishSingleMetric } from "../shared/observability";
-import { apiHandler, baseRuntime } from "../shared/runtime";
+import { baseRuntime, publicApiHandler } from "../shared/runtime";
 import { checkHealth } from "./core";
 import type { DatabaseState } from "./core";
 
@@ -42,21 +42,17 @@ async function probeDatabase(write: boolean): Promise<DatabaseState> {
   }
 }
 
-export const handler = apiHandler(
-  base,
-  async () => {
-    const report = await checkHealth({
-      region: base.region,
-      readFlag: () => guard.readFresh(),
-      probeDatabase,
-      checkTimeoutMs: CHECK_TIMEOUT_MS,
+export const handler = publicApiHandler(async () => {
+  const report = await checkHealth({
+    region: base.region,
+    readFlag: () => guard.readFresh(),
+    probeDatabase,
+    checkTimeoutMs: CHECK_TIMEOUT_MS,
+  });
+  if (report.body.activeRegion !== null) {
+    publishSingleMetric(METRICS.activeRegion, report.body.checks.role === "active" ? 1 : 0, {
+      Region: base.region,
     });
-    if (report.body.activeRegion !== null) {
-      publishSingleMetric(METRICS.activeRegion, report.body.checks.role === "active" ? 1 : 0, {
-        Region: base.region,
-      });
-    }
-    return jsonResponse(report.statusCode, report.body);
-  },
-  { public: true },
-);
+  }
+  return jsonResponse(report.statusCode, report.body);
+});

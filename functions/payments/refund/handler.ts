@@ -7,9 +7,7 @@ const base = baseRuntime({ functionName: "refund", apiKeys: true });
 const write = writeRuntime(base);
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.refund",
   parse: parseRefund,
-  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
   successMetric: "PaymentsRefunded",
   execute: (command) => refund(command, write.deps),
 });

@@ -1,5 +1,5 @@
-// Domain errors of the payment service. Each maps to one HTTP answer in http.ts; anything else
-// is a bug and is rethrown so Lambda reports it.
+// Domain errors of the payment service. Each maps to one HTTP answer in http-api.ts; anything
+// else is a bug: it is logged with its stack and answered with a 500 in the same error shape.
 
 /** Bad input: 400 for a request that is malformed, 422 for one that is well-formed but invalid. */
 export class RequestValidationError extends Error {
@@ -21,6 +21,20 @@ export class UnauthorizedError extends Error {
   }
 }
 
+/** The body names a merchant other than the one the API key is bound to. */
+export class MerchantMismatchError extends Error {
+  override name = "MerchantMismatchError";
+  constructor(
+    readonly sent: string,
+    readonly keyMerchant: string,
+  ) {
+    super(
+      `merchantId ${JSON.stringify(sent)} is not the merchant this API key is bound to ` +
+        `(${JSON.stringify(keyMerchant)}); leave merchantId out or send ${JSON.stringify(keyMerchant)}`,
+    );
+  }
+}
+
 export class PaymentNotFoundError extends Error {
   override name = "PaymentNotFoundError";
   constructor(readonly paymentId: string) {
@@ -28,7 +42,13 @@ export class PaymentNotFoundError extends Error {
   }
 }
 
-export class IllegalTransitionError extends Error {
+/**
+ * The payment's state refuses a valid request (409, 422). Unlike bad input, such a refusal is an
+ * answer: it is recorded under the request's Idempotency-Key and replayed to a retry.
+ */
+export abstract class PaymentRefusedError extends Error {}
+
+export class IllegalTransitionError extends PaymentRefusedError {
   override name = "IllegalTransitionError";
   constructor(
     readonly from: string,
@@ -39,10 +59,39 @@ export class IllegalTransitionError extends Error {
 }
 
 /** A refund that would take the refunded total past the captured amount. */
-export class RefundExceedsCapturedError extends Error {
+export class RefundExceedsCapturedError extends PaymentRefusedError {
   override name = "RefundExceedsCapturedError";
   constructor(readonly refundable: number) {
     super(`amount exceeds the refundable amount of ${refundable}`);
+  }
+}
+
+/** A capture of more than the authorization still holds. */
+export class CaptureExceedsCapturableError extends PaymentRefusedError {
+  override name = "CaptureExceedsCapturableError";
+  constructor(readonly capturable: number) {
+    super(`amount exceeds the capturable amount of ${capturable}`);
+  }
+}
+
+/** A capture at or after the payment's captureBefore: the authorization has lapsed. */
+export class AuthorizationExpiredError extends PaymentRefusedError {
+  override name = "AuthorizationExpiredError";
+  constructor(readonly captureBefore: Date) {
+    super(
+      `the authorization expired at ${captureBefore.toISOString()} (captureBefore); it can no longer be captured`,
+    );
+  }
+}
+
+/** A payment already has as many captures or refunds as it may. */
+export class OperationLimitError extends PaymentRefusedError {
+  override name = "OperationLimitError";
+  constructor(
+    readonly kind: "capture" | "refund",
+    readonly limit: number,
+  ) {
+    super(`a payment takes at most ${limit} ${kind}s`);
   }
 }
 
@@ -55,10 +104,10 @@ export class IdempotencyKeyReusedError extends Error {
 }
 
 /** A request with the same idempotency key is still being processed. */
-export class RequestInProgressError extends Error {
-  override name = "RequestInProgressError";
-  constructor() {
-    super("a request with this Idempotency-Key is in progress; retry shortly");
+export class IdempotencyKeyInUseError extends Error {
+  override name = "IdempotencyKeyInUseError";
+  constructor(readonly retryAfterSeconds = 1) {
+    super("a request with this Idempotency-Key is in progress; retry shortly with the same key");
   }
 }
 

@@ -4,14 +4,18 @@
 import { createHash } from "node:crypto";
 import {
   ActiveRegionUnknownError,
+  AuthorizationExpiredError,
+  CaptureExceedsCapturableError,
+  OperationLimitError,
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
   IllegalTransitionError,
+  MerchantMismatchError,
   ParametersUnavailableError,
   PassiveRegionError,
   PaymentNotFoundError,
   RefundExceedsCapturedError,
-  RequestInProgressError,
+  IdempotencyKeyInUseError,
   RequestValidationError,
   UnauthorizedError,
 } from "./errors";
@@ -28,6 +32,10 @@ export interface HttpRequest {
   readonly body?: string;
   readonly isBase64Encoded: boolean;
   readonly pathParameters?: Readonly<Record<string, string | undefined>>;
+  /** Decoded query string parameters; repeated names arrive joined with commas. */
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  /** API Gateway's request id (in its access logs too), or the Lambda request id. */
+  readonly requestId: string;
 }
 
 export interface HttpResponse {
@@ -36,11 +44,31 @@ export interface HttpResponse {
   readonly body: string;
 }
 
+/**
+ * What a merchant's code branches on: `invalid_request` (fix the request), `authentication` (the
+ * API key), `idempotency` (the Idempotency-Key), `conflict` (the payment's state refuses it),
+ * `unavailable` (retry later, same key), `internal` (a bug on our side; quote the requestId).
+ */
+export type ErrorType =
+  "invalid_request" | "authentication" | "idempotency" | "conflict" | "unavailable" | "internal";
+
+/** The documented error shape of every non-2xx answer. */
 export interface ErrorBody {
+  readonly type: ErrorType;
   readonly code: string;
   readonly message: string;
+  /** The request field, header or query parameter at fault, or null. */
   readonly field: string | null;
+  /** The API Gateway request id, also in the `request-id` header: quote it to support. */
+  readonly requestId?: string;
   readonly [extra: string]: unknown;
+}
+
+/** An error as an answer, before the request id is added. */
+export interface ErrorAnswer {
+  readonly statusCode: number;
+  readonly body: ErrorBody;
+  readonly headers: Record<string, string>;
 }
 
 /** Header lookup by case-insensitive name. */
@@ -135,59 +163,115 @@ export function jsonResponse(
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-function errorResponse(
+const retryAfter = (seconds: number) => ({ "retry-after": String(seconds) });
+
+function answer(
   statusCode: number,
   body: ErrorBody,
   headers: Record<string, string> = {},
-): HttpResponse {
-  return jsonResponse(statusCode, body, headers);
+): ErrorAnswer {
+  return { statusCode, body, headers };
 }
 
-const retryAfter = (seconds: number) => ({ "retry-after": String(seconds) });
-
-/** The response for a known domain error, or undefined for anything else (a bug: rethrow it). */
-export function toErrorResponse(error: unknown): HttpResponse | undefined {
+/** The answer for a known domain error, or undefined for anything else (a bug). */
+export function describeError(error: unknown): ErrorAnswer | undefined {
   if (error instanceof RequestValidationError) {
-    return errorResponse(error.status, {
+    return answer(error.status, {
+      type: "invalid_request",
       code: error.code,
       message: error.message,
       field: error.field,
     });
   }
   if (error instanceof UnauthorizedError) {
-    return errorResponse(401, { code: "unauthorized", message: error.message, field: "x-api-key" });
+    return answer(401, {
+      type: "authentication",
+      code: "unauthorized",
+      message: error.message,
+      field: "x-api-key",
+    });
+  }
+  if (error instanceof MerchantMismatchError) {
+    return answer(403, {
+      type: "authentication",
+      code: "merchant_mismatch",
+      message: error.message,
+      field: "merchantId",
+    });
   }
   if (error instanceof PaymentNotFoundError) {
-    return errorResponse(404, { code: "payment_not_found", message: error.message, field: "id" });
+    return answer(404, {
+      type: "invalid_request",
+      code: "payment_not_found",
+      message: error.message,
+      field: "id",
+    });
   }
   if (error instanceof IllegalTransitionError) {
-    return errorResponse(409, { code: "illegal_transition", message: error.message, field: null });
+    return answer(409, {
+      type: "conflict",
+      code: "illegal_transition",
+      message: error.message,
+      field: null,
+    });
   }
-  if (error instanceof RequestInProgressError) {
-    return errorResponse(
+  if (error instanceof IdempotencyKeyInUseError) {
+    return answer(
       409,
-      { code: "request_in_progress", message: error.message, field: "Idempotency-Key" },
-      retryAfter(RETRY_AFTER_SECONDS.inProgress),
+      {
+        type: "idempotency",
+        code: "idempotency_key_in_use",
+        message: error.message,
+        field: "Idempotency-Key",
+      },
+      retryAfter(error.retryAfterSeconds),
     );
   }
   if (error instanceof RefundExceedsCapturedError) {
-    return errorResponse(422, {
+    return answer(422, {
+      type: "invalid_request",
       code: "amount_exceeds_refundable",
       message: error.message,
       field: "amount",
     });
   }
+  if (error instanceof CaptureExceedsCapturableError) {
+    return answer(422, {
+      type: "invalid_request",
+      code: "amount_exceeds_capturable",
+      message: error.message,
+      field: "amount",
+    });
+  }
+  if (error instanceof AuthorizationExpiredError) {
+    return answer(409, {
+      type: "conflict",
+      code: "authorization_expired",
+      message: error.message,
+      field: null,
+    });
+  }
+  if (error instanceof OperationLimitError) {
+    return answer(409, {
+      type: "conflict",
+      code: error.kind === "capture" ? "too_many_captures" : "too_many_refunds",
+      message: error.message,
+      field: null,
+    });
+  }
   if (error instanceof IdempotencyKeyReusedError) {
-    return errorResponse(422, {
+    return answer(422, {
+      type: "idempotency",
       code: "idempotency_key_reused",
       message: error.message,
       field: "Idempotency-Key",
     });
   }
   if (error instanceof PassiveRegionError) {
-    return errorResponse(
+    return answer(
       503,
       {
+        type: "unavailable",
         code: "region_passive",
         message: error.message,
         field: null,
@@ -198,25 +282,57 @@ export function toErrorResponse(error: unknown): HttpResponse | undefined {
     );
   }
   if (error instanceof ActiveRegionUnknownError) {
-    return errorResponse(
+    return answer(
       503,
-      { code: "active_region_unknown", message: error.message, field: null },
+      { type: "unavailable", code: "active_region_unknown", message: error.message, field: null },
       retryAfter(RETRY_AFTER_SECONDS.passive),
     );
   }
   if (error instanceof DatabaseUnavailableError) {
-    return errorResponse(
+    return answer(
       503,
-      { code: "database_unavailable", message: "the database is unavailable", field: null },
+      {
+        type: "unavailable",
+        code: "database_unavailable",
+        message: "the database is unavailable",
+        field: null,
+      },
       retryAfter(RETRY_AFTER_SECONDS.unavailable),
     );
   }
   if (error instanceof ParametersUnavailableError) {
-    return errorResponse(
+    return answer(
       503,
-      { code: "configuration_unavailable", message: "configuration is unavailable", field: null },
+      {
+        type: "unavailable",
+        code: "configuration_unavailable",
+        message: "configuration is unavailable",
+        field: null,
+      },
       retryAfter(RETRY_AFTER_SECONDS.unavailable),
     );
   }
   return undefined;
+}
+
+/**
+ * The answer to a failure nobody mapped (a bug): a 500 in the documented shape that says nothing
+ * about the failure itself (no SQL, no stack) but names the request, so support can find its log.
+ */
+export function internalError(): ErrorAnswer {
+  return answer(500, {
+    type: "internal",
+    code: "internal_error",
+    message: "an unexpected error occurred",
+    field: null,
+  });
+}
+
+/** The JSON response of an error answer, carrying the request id in its body. */
+export function errorResponse(error: ErrorAnswer, requestId: string): HttpResponse {
+  const message =
+    error.body.type === "internal"
+      ? `${error.body.message}; quote request ${requestId} to support`
+      : error.body.message;
+  return jsonResponse(error.statusCode, { ...error.body, message, requestId }, error.headers);
 }

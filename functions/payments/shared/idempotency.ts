@@ -1,90 +1,125 @@
-// First idempotency layer: Powertools idempotency on the DynamoDB `idempotency` table. It
-// answers retries without touching the database and turns concurrent duplicates away while the
-// first one runs. It is not authoritative: the table replicates asynchronously between regions,
-// so the PostgreSQL idempotency_keys table (written with the change) is the final guard, and
-// when DynamoDB fails the request goes on to PostgreSQL alone.
-import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
-import type * as PowertoolsDynamoDb from "@aws-lambda-powertools/idempotency/dynamodb";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { Context } from "aws-lambda";
-import { lazy } from "../../common/lazy";
-import { IdempotencyKeyReusedError, RequestInProgressError } from "./errors";
+// Idempotency of the write endpoints, PostgreSQL first.
+//
+// PostgreSQL is the authority: the idempotency_keys row is written in the transaction of the
+// change it answers, so a recorded answer exists exactly when the change committed, and only a
+// recorded answer is ever replayed. DynamoDB (the `idempotency` global table) is only the
+// in-flight lock that turns a concurrent duplicate away while the first attempt runs; it never
+// answers a request.
+//
+// Why: the two stores replicate independently between regions (DynamoDB global tables "typically
+// within a second or less", Aurora global database with its own lag), so after an unplanned
+// failover a DynamoDB record can describe a commit the promoted database never received. Trusted,
+// it would tell a retry "201, replayed" for a payment that GET then calls unknown. A lock whose
+// attempt left nothing in PostgreSQL is treated as an attempt that did not happen, once it
+// expires (with the invocation that held it).
+//
+// Not stored (the same request may be sent again with the same key and then runs): failures
+// before execution (authentication, validation, the passive region), a concurrent duplicate, and
+// failures that rolled back (503, 500), as Stripe: "If incoming parameters fail validation, or the
+// request conflicts with another request that's executing concurrently, we don't save the
+// idempotent result" (docs.stripe.com/api/idempotent_requests).
+import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "./errors";
 import type { ApiAnswer } from "./ports";
 
-/** Records outlive any sane client retry window; PostgreSQL keeps its copy for good. */
-export const IDEMPOTENCY_RECORD_SECONDS = 24 * 60 * 60;
-
-export interface IdempotentInput<C> {
-  /** What the key is unique within, e.g. `<merchantId>#<Idempotency-Key>`. */
-  readonly scope: string;
+/** A committed answer as recorded in PostgreSQL (idempotency_keys). */
+export interface RecordedAnswer {
   readonly requestHash: string;
-  readonly command: C;
+  readonly statusCode: number;
+  readonly body: unknown;
 }
 
-export interface IdempotentWritesOptions {
-  readonly client: DynamoDBClient;
-  readonly tableName: string;
-  /** Stable across regions and renames, e.g. `payments.authorize`. */
-  readonly keyPrefix: string;
-  /** DynamoDB failed; the request continues on PostgreSQL alone. */
+export type LockOutcome =
+  | { readonly acquired: true }
+  | {
+      readonly acquired: false;
+      /** Epoch ms the holder's lock lapses. */ readonly heldUntil: number;
+    };
+
+/** The in-flight lock (DynamoDB): conditional writes, local to the region. */
+export interface LockStore {
+  /** Takes the lock unless another holder's lock is still live. */
+  acquire(lockId: string, holder: string, expiresAt: number, now: number): Promise<LockOutcome>;
+  /** Drops the lock if this holder still has it. */
+  release(lockId: string, holder: string): Promise<void>;
+}
+
+export interface IdempotencyScope {
+  readonly merchantId: string;
+  readonly idempotencyKey: string;
+  readonly requestHash: string;
+}
+
+export interface IdempotencyGuardOptions {
+  readonly locks: LockStore;
+  /** The committed answer for (merchant, key), from PostgreSQL. */
+  readonly recorded: (merchantId: string, key: string) => Promise<RecordedAnswer | undefined>;
+  readonly newHolder: () => string;
+  readonly now?: () => number;
+  /** DynamoDB failed; the request goes on with PostgreSQL alone (its unique key still dedupes). */
   readonly onDegraded: (error: unknown) => void;
 }
 
-export type IdempotentRunner<C> = (
-  input: IdempotentInput<C>,
-  context?: Context,
-) => Promise<ApiAnswer>;
+/** Keys are unique per merchant across endpoints, as in PostgreSQL (Stripe: "within your account"). */
+export function lockId(scope: Pick<IdempotencyScope, "merchantId" | "idempotencyKey">): string {
+  // Merchant ids cannot contain '#', so the first '#' always ends the merchant. The prefix keeps
+  // these items apart from records an earlier version left in the table.
+  return `lock#${scope.merchantId}#${scope.idempotencyKey}`;
+}
 
-/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, below */
-const loadPersistenceLayer = () =>
-  require("@aws-lambda-powertools/idempotency/dynamodb") as typeof PowertoolsDynamoDb;
-/* eslint-enable @typescript-eslint/no-require-imports */
+/** The recorded answer, replayed: only for the very request that recorded it. */
+export function replayOf(recorded: RecordedAnswer, requestHash: string): ApiAnswer {
+  if (recorded.requestHash !== requestHash) throw new IdempotencyKeyReusedError();
+  return { statusCode: recorded.statusCode, body: recorded.body, replayed: true };
+}
 
-export function idempotentWrites<C>(
-  run: (command: C) => Promise<ApiAnswer>,
-  options: IdempotentWritesOptions,
-): IdempotentRunner<C> {
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: "scope",
-    payloadValidationJmesPath: "requestHash",
-    throwOnNoIdempotencyKey: true,
-    expiresAfterSeconds: IDEMPOTENCY_RECORD_SECONDS,
-    responseHook: (response) => ({ ...(response as object), replayed: true }),
-  });
-  // Built on the first request: the persistence layer's module loads the DynamoDB SDK, which
-  // would otherwise cost every write function ~100 ms of cold init (npm run bench:cold-init).
-  const persistenceStore = lazy(() => {
-    const { DynamoDBPersistenceLayer } = loadPersistenceLayer();
-    return new DynamoDBPersistenceLayer({
-      tableName: options.tableName,
-      awsSdkV3Client: options.client,
-    });
-  });
-  const once = makeIdempotent((input: IdempotentInput<C>) => run(input.command), {
-    persistenceStore,
-    config,
-    keyPrefix: options.keyPrefix,
-  });
+/** A lock shorter than a second is not worth taking; longer than a minute outlives any write. */
+export const LOCK_BOUNDS_MS = { min: 1_000, max: 60_000 } as const;
 
-  return async (input, context) => {
-    // The in-progress record expires with the invocation, so a crashed attempt frees the key.
-    if (context) config.registerLambdaContext(context);
+export class IdempotencyGuard {
+  private readonly now: () => number;
+
+  constructor(private readonly options: IdempotencyGuardOptions) {
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /**
+   * Runs `execute` (which records its answer in PostgreSQL with its change, or replays the
+   * recorded one) under the in-flight lock. `lockMs` is how long the invocation may still run:
+   * the lock lapses with it, so a crashed attempt frees its key.
+   */
+  async run(
+    scope: IdempotencyScope,
+    execute: () => Promise<ApiAnswer>,
+    lockMs: number,
+  ): Promise<ApiAnswer> {
+    const id = lockId(scope);
+    const holder = this.options.newHolder();
+    const now = this.now();
+    const ttl = Math.min(LOCK_BOUNDS_MS.max, Math.max(LOCK_BOUNDS_MS.min, Math.floor(lockMs)));
+    let outcome: LockOutcome | undefined;
     try {
-      return (await once(input)) as ApiAnswer;
+      outcome = await this.options.locks.acquire(id, holder, now + ttl, now);
     } catch (error) {
-      switch ((error as Error).name) {
-        case "IdempotencyValidationError":
-          throw new IdempotencyKeyReusedError();
-        case "IdempotencyAlreadyInProgressError":
-        case "IdempotencyInconsistentStateError":
-          throw new RequestInProgressError();
-        case "IdempotencyPersistenceLayerError":
-          // PostgreSQL still dedupes: running again at worst replays our own committed answer.
-          options.onDegraded(error);
-          return run(input.command);
-        default:
-          throw error;
+      this.options.onDegraded(error);
+    }
+    if (outcome && !outcome.acquired) {
+      // Held by a live attempt. If its answer committed, that answer is the answer.
+      const recorded = await this.options.recorded(scope.merchantId, scope.idempotencyKey);
+      if (recorded) return replayOf(recorded, scope.requestHash);
+      throw new IdempotencyKeyInUseError(
+        Math.max(1, Math.ceil((outcome.heldUntil - this.now()) / 1000)),
+      );
+    }
+    const locked = outcome?.acquired === true;
+    try {
+      return await execute();
+    } finally {
+      if (locked) {
+        await this.options.locks.release(id, holder).catch((error: unknown) => {
+          // The lock lapses by itself; a retry meanwhile replays from PostgreSQL or waits.
+          this.options.onDegraded(error);
+        });
       }
     }
-  };
+  }
 }

@@ -1,18 +1,26 @@
-// PaymentStore and OutboxStore on PostgreSQL. Every write is one transaction holding the payment
-// change, its outbox row and its idempotency record, so a request either happened completely or
-// not at all, and a retried request finds its own earlier answer.
-import type { PoolClient } from "pg";
-import type { Database, Queryable } from "./database";
-import {
-  IdempotencyKeyReusedError,
-  IllegalTransitionError,
-  PaymentNotFoundError,
-  RefundExceedsCapturedError,
-} from "./errors";
+// PaymentStore, ExpiryStore and OutboxStore on PostgreSQL. Every write is one transaction holding
+// the payment change, its outbox row and its idempotency record, so a request either happened
+// completely or not at all, and a retried request finds its own earlier answer.
+import type { PoolClient, QueryResult, QueryResultRow } from "pg";
+import type { Database } from "./database";
+import { replayOf } from "./idempotency";
+import type { RecordedAnswer } from "./idempotency";
+import { IllegalTransitionError, PaymentNotFoundError, RefundExceedsCapturedError } from "./errors";
 import { PAYMENT_EVENTS } from "../../common/contract";
-import { eventDetail, toView } from "./payment";
-import type { Payment, PaymentStatus, PaymentView } from "./payment";
+import { eventDetail, planExpire, toView } from "./payment";
 import type {
+  Payment,
+  PaymentEventType,
+  PaymentOperation,
+  PaymentStatus,
+  PaymentView,
+  PlannedChange,
+} from "./payment";
+import type {
+  ExpiryBatch,
+  ExpiryStore,
+  ListPage,
+  ListQuery,
   NewAuthorization,
   OutboxEvent,
   OutboxStore,
@@ -22,6 +30,10 @@ import type {
   WriteResult,
 } from "./ports";
 
+interface Queryable {
+  query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
 interface PaymentRow {
   id: string;
   merchant_id: string;
@@ -30,18 +42,51 @@ interface PaymentRow {
   status: PaymentStatus;
   captured_minor: string;
   refunded_minor: string;
+  reference: string | null;
+  metadata: Record<string, string>;
+  capture_before: Date | null;
+  version: number;
   created_at: Date;
   updated_at: Date;
+}
+
+/** A payment row with its captures and refunds (OPERATIONS_JSON), as JSON. */
+interface DetailedRow extends PaymentRow {
+  operations: {
+    id: string;
+    type: PaymentEventType;
+    amount: number;
+    reference: string | null;
+    final: boolean | null;
+    createdAt: string;
+  }[];
 }
 
 interface IdempotencyRow {
   request_hash: string;
   response_status: number;
-  response_body: PaymentView;
+  response_body: unknown;
 }
 
 const PAYMENT_COLUMNS =
-  "id, merchant_id, amount_minor, currency, status, captured_minor, refunded_minor, created_at, updated_at";
+  "id, merchant_id, amount_minor, currency, status, captured_minor, refunded_minor, reference, " +
+  "metadata, capture_before, version, created_at, updated_at";
+
+/** The same columns of `payments p`, for queries that join. */
+const P_COLUMNS = PAYMENT_COLUMNS.split(", ")
+  .map((c) => `p.${c}`)
+  .join(", ");
+
+/** A payment's captures and refunds from its events, in the order they happened. */
+const OPERATIONS_JSON = `
+CROSS JOIN LATERAL (
+  SELECT coalesce(json_agg(json_build_object(
+           'id', e.operation_id, 'type', e.event_type, 'amount', e.amount_minor,
+           'reference', e.operation_reference, 'final', e.final_capture, 'createdAt', e.created_at)
+         ORDER BY e.payment_version), '[]'::json) AS operations
+  FROM payment_events e
+  WHERE e.payment_id = p.id AND e.operation_id IS NOT NULL
+) ops`;
 
 function toPayment(row: PaymentRow): Payment {
   // bigint columns arrive as text; every amount is at most 10^12, well inside 2^53.
@@ -53,9 +98,28 @@ function toPayment(row: PaymentRow): Payment {
     status: row.status,
     capturedAmount: Number(row.captured_minor),
     refundedAmount: Number(row.refunded_minor),
+    reference: row.reference,
+    metadata: row.metadata,
+    captureBefore: row.capture_before,
+    version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function toOperations(row: DetailedRow): PaymentOperation[] {
+  return row.operations.map((o) => ({
+    kind: o.type === PAYMENT_EVENTS.captured ? "capture" : "refund",
+    id: o.id,
+    amount: Number(o.amount),
+    reference: o.reference,
+    final: o.final,
+    createdAt: new Date(o.createdAt),
+  }));
+}
+
+function detailedView(row: DetailedRow): PaymentView {
+  return toView(toPayment(row), toOperations(row));
 }
 
 // One statement: the idempotency record claims the key (waiting for a concurrent holder of the
@@ -64,20 +128,25 @@ function toPayment(row: PaymentRow): Payment {
 const AUTHORIZE_SQL = `
 WITH claim AS (
   INSERT INTO idempotency_keys
-    (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status, response_body, created_at)
-  VALUES ($2, $6, 'authorize', $7, $1, 201, $10, $9)
+    (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status,
+     response_body, created_at, request_id, origin_region)
+  VALUES ($2, $6, 'authorize', $7, $1, 201, $10, $9, $13, $8)
   ON CONFLICT (merchant_id, idempotency_key) DO NOTHING
   RETURNING payment_id
 ), payment AS (
   INSERT INTO payments
-    (id, merchant_id, card_token, amount_minor, currency, status, origin_region, created_at, updated_at)
-  SELECT payment_id, $2::text, $3::text, $4::bigint, $5::char(3), 'authorized', $8::text, $9::timestamptz, $9::timestamptz
+    (id, merchant_id, card_token, amount_minor, currency, status, origin_region, created_at,
+     updated_at, reference, metadata, capture_before)
+  SELECT payment_id, $2::text, $3::text, $4::bigint, $5::char(3), 'authorized', $8::text,
+         $9::timestamptz, $9::timestamptz, $14::text, $15::jsonb, $16::timestamptz
   FROM claim
   RETURNING id
 )
 INSERT INTO payment_events
-  (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at)
-SELECT $11::uuid, id, '${PAYMENT_EVENTS.authorized}', $4::bigint, $5::char(3), $12::json, $8::text, $9::timestamptz
+  (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at,
+   payment_version, request_id)
+SELECT $11::uuid, id, '${PAYMENT_EVENTS.authorized}', $4::bigint, $5::char(3), $12::json,
+       $8::text, $9::timestamptz, 1, $13::text
 FROM payment
 RETURNING event_id`;
 
@@ -87,19 +156,28 @@ FROM idempotency_keys WHERE merchant_id = $1 AND idempotency_key = $2`;
 
 const INSERT_EVENT_SQL = `
 INSERT INTO payment_events
-  (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+  (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at,
+   payment_version, operation_id, operation_reference, final_capture, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`;
 
 const CLAIM_KEY_SQL = `
 INSERT INTO idempotency_keys
-  (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status, response_body, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status,
+   response_body, created_at, request_id, origin_region)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (merchant_id, idempotency_key) DO NOTHING
 RETURNING payment_id`;
 
+const UPDATE_PAYMENT_SQL = `
+UPDATE payments
+SET status = $2, captured_minor = $3, refunded_minor = $4,
+    updated_at = GREATEST($5::timestamptz, updated_at)
+WHERE id = $1
+RETURNING ${PAYMENT_COLUMNS}`;
+
 /**
- * The lifecycle constraints of 001_payments.sql, as domain errors. The plan refuses these
- * first; this only matters if code and schema ever disagree (the database wins).
+ * The lifecycle constraints of 001/005, as domain errors. The plan refuses these first; this
+ * only matters if code and schema ever disagree (the database wins).
  */
 function refusedByDatabase(error: unknown, current: Payment, operation: string): Error | undefined {
   const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string };
@@ -110,13 +188,20 @@ function refusedByDatabase(error: unknown, current: Payment, operation: string):
   return new IllegalTransitionError(current.status, operation);
 }
 
+function recorded(row: IdempotencyRow): RecordedAnswer {
+  return {
+    requestHash: row.request_hash,
+    statusCode: row.response_status,
+    body: row.response_body,
+  };
+}
+
 function replay(row: IdempotencyRow | undefined, requestHash: string): WriteResult {
   if (!row) {
     // The conflicting record is committed (we waited for it) and records are never deleted.
     throw new Error("idempotency record vanished after a key conflict");
   }
-  if (row.request_hash !== requestHash) throw new IdempotencyKeyReusedError();
-  return { statusCode: row.response_status, body: row.response_body, replayed: true, events: [] };
+  return { ...replayOf(recorded(row), requestHash), events: [] };
 }
 
 async function findRecord(
@@ -143,16 +228,20 @@ export function authorizeStatement(input: NewAuthorization): {
     status: "authorized",
     capturedAmount: 0,
     refundedAmount: 0,
+    reference: input.reference,
+    metadata: input.metadata,
+    captureBefore: input.captureBefore,
+    version: 1,
     createdAt: input.at,
     updatedAt: input.at,
   };
-  const body = toView(payment);
+  const body = toView(payment, []);
   const detail = JSON.stringify(
-    eventDetail(payment, {
-      eventId: input.eventId,
-      amount: input.amount,
-      originRegion: input.originRegion,
-    }),
+    eventDetail(
+      payment,
+      { eventType: PAYMENT_EVENTS.authorized, eventAmount: input.amount },
+      { eventId: input.eventId, originRegion: input.originRegion, requestId: input.requestId },
+    ),
   );
   return {
     text: AUTHORIZE_SQL,
@@ -169,6 +258,10 @@ export function authorizeStatement(input: NewAuthorization): {
       JSON.stringify(body),
       input.eventId,
       detail,
+      input.requestId,
+      input.reference,
+      JSON.stringify(input.metadata),
+      input.captureBefore,
     ],
     body,
     event: { eventId: input.eventId, type: PAYMENT_EVENTS.authorized, detail, createdAt: input.at },
@@ -180,8 +273,107 @@ UPDATE payment_events
 SET published_at = now(), publish_attempts = publish_attempts + 1, last_error = NULL
 WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL`;
 
-export class PostgresPaymentStore implements PaymentStore, OutboxStore {
+/** Writes a planned change: the payment row and its event, in the caller's transaction. */
+async function applyChange(
+  client: PoolClient,
+  current: Payment,
+  change: PlannedChange,
+  context: {
+    operation: string;
+    eventId: string;
+    originRegion: string;
+    requestId: string | null;
+    at: Date;
+  },
+): Promise<{ payment: Payment; event: OutboxEvent }> {
+  const updated = await client
+    .query<PaymentRow>(UPDATE_PAYMENT_SQL, [
+      current.id,
+      change.status,
+      change.capturedAmount,
+      change.refundedAmount,
+      context.at,
+    ])
+    .catch((error: unknown) => {
+      throw refusedByDatabase(error, current, context.operation) ?? error;
+    });
+  const payment = toPayment(updated.rows[0]!);
+  const detail = JSON.stringify(eventDetail(payment, change, context));
+  const { operation } = change;
+  await client.query(INSERT_EVENT_SQL, [
+    context.eventId,
+    payment.id,
+    change.eventType,
+    change.eventAmount,
+    payment.currency,
+    detail,
+    context.originRegion,
+    context.at,
+    payment.version,
+    operation?.id ?? null,
+    operation?.reference ?? null,
+    operation?.kind === "capture" ? operation.final : null,
+    context.requestId,
+  ]);
+  return {
+    payment,
+    event: { eventId: context.eventId, type: change.eventType, detail, createdAt: context.at },
+  };
+}
+
+/**
+ * The page query of GET /payments: keyset pagination on payments_merchant_created (merchant_id,
+ * created_at), newest first with ties broken by id (Stripe lists "in reverse chronological
+ * order"), one row more than the page to tell whether more follow. With a reference filter,
+ * payments_merchant_reference serves it. `cursor` is the (id, created_at) of the payment named
+ * by startingAfter / endingBefore; endingBefore reads the other way and the caller reverses.
+ */
+export function listStatement(
+  query: ListQuery,
+  cursor?: { id: string; createdAt: Date },
+): { text: string; values: unknown[] } {
+  const values: unknown[] = [query.merchantId];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const where = ["p.merchant_id = $1"];
+  if (query.status) where.push(`p.status = ${param(query.status)}`);
+  if (query.reference) where.push(`p.reference = ${param(query.reference)}`);
+  const { gt, gte, lt, lte } = query.created;
+  if (gt) where.push(`p.created_at > ${param(gt)}`);
+  if (gte) where.push(`p.created_at >= ${param(gte)}`);
+  if (lt) where.push(`p.created_at < ${param(lt)}`);
+  if (lte) where.push(`p.created_at <= ${param(lte)}`);
+  const backwards = query.endingBefore !== undefined;
+  if (cursor) {
+    const c = param(cursor.createdAt);
+    const i = param(cursor.id);
+    // (created_at, id) beyond the cursor, spelled so the index range on created_at applies.
+    where.push(
+      backwards
+        ? `p.created_at >= ${c} AND (p.created_at > ${c} OR p.id > ${i})`
+        : `p.created_at <= ${c} AND (p.created_at < ${c} OR p.id < ${i})`,
+    );
+  }
+  const order = backwards ? "p.created_at ASC, p.id ASC" : "p.created_at DESC, p.id DESC";
+  return {
+    text: `SELECT ${P_COLUMNS}, ops.operations FROM (
+  SELECT * FROM payments p WHERE ${where.join(" AND ")}
+  ORDER BY ${order} LIMIT ${param(query.limit + 1)}
+) p ${OPERATIONS_JSON}
+ORDER BY ${order}`,
+    values,
+  };
+}
+
+export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxStore {
   constructor(private readonly db: Database) {}
+
+  async recordedAnswer(merchantId: string, key: string): Promise<RecordedAnswer | undefined> {
+    const row = await findRecord(this.db, merchantId, key);
+    return row && recorded(row);
+  }
 
   async authorize(input: NewAuthorization): Promise<WriteResult> {
     const statement = authorizeStatement(input);
@@ -203,86 +395,127 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
     } catch (error) {
       if (!(error instanceof KeyTakenError)) throw error;
       // Rolled back: the key went to another request while this one ran. Answer as it did.
-      const { rows } = await this.db.query<IdempotencyRow>(FIND_IDEMPOTENCY_SQL, [
-        error.merchantId,
-        input.idempotencyKey,
-      ]);
-      return replay(rows[0], input.requestHash);
+      return replay(
+        await findRecord(this.db, input.merchantId, input.idempotencyKey),
+        input.requestHash,
+      );
     }
   }
 
   private async transitionIn(client: PoolClient, input: TransitionRequest): Promise<WriteResult> {
-    const locked = await client.query<PaymentRow>(
-      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE`,
-      [input.paymentId],
+    // The key is checked first: a retried capture must replay, not hit 409, and a key the
+    // merchant used on another payment is refused before that payment is even looked at.
+    const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
+    if (earlier) return replay(earlier, input.requestHash);
+
+    // Another merchant's payment is not found: the same 404 as an id that does not exist.
+    const locked = await client.query<DetailedRow>(
+      `SELECT ${P_COLUMNS}, ops.operations FROM payments p ${OPERATIONS_JSON}
+       WHERE p.id = $1 AND p.merchant_id = $2 FOR UPDATE OF p`,
+      [input.paymentId, input.merchantId],
     );
     const row = locked.rows[0];
     if (!row) throw new PaymentNotFoundError(input.paymentId);
     const current = toPayment(row);
+    const operations = toOperations(row);
 
-    // The key is checked before the transition: a retried capture must replay, not hit 409.
-    const earlier = await findRecord(client, current.merchantId, input.idempotencyKey);
-    if (earlier) return replay(earlier, input.requestHash);
+    let change: PlannedChange;
+    try {
+      change = input.plan(current, operations);
+    } catch (error) {
+      const refused = input.refusal(error);
+      if (!refused) throw error;
+      // The refusal is this request's answer: recorded under its key, replayed to a retry.
+      await this.claimKey(client, input, refused.statusCode, refused.body);
+      return { ...refused, replayed: false, events: [] };
+    }
+    const { payment, event } = await applyChange(client, current, change, input);
+    const created = change.operation && { ...change.operation, createdAt: input.at };
+    const view = toView(payment, created ? [...operations, created] : operations);
+    const answer = input.respond(view, created);
+    await this.claimKey(client, input, answer.statusCode, answer.body);
+    return { ...answer, replayed: false, events: [event] };
+  }
 
-    const change = input.plan(current);
-    const updated = await client
-      .query<PaymentRow>(
-        `UPDATE payments
-         SET status = $2, captured_minor = $3, refunded_minor = $4,
-             updated_at = GREATEST($5::timestamptz, updated_at)
-         WHERE id = $1
-         RETURNING ${PAYMENT_COLUMNS}`,
-        [input.paymentId, change.status, change.capturedAmount, change.refundedAmount, input.at],
-      )
-      .catch((error: unknown) => {
-        throw refusedByDatabase(error, current, input.operation) ?? error;
-      });
-    const payment = toPayment(updated.rows[0]!);
-    const body = toView(payment);
-    const detail = JSON.stringify(
-      eventDetail(payment, {
-        eventId: input.eventId,
-        amount: change.eventAmount,
-        originRegion: input.originRegion,
-      }),
-    );
-    await client.query(INSERT_EVENT_SQL, [
-      input.eventId,
-      payment.id,
-      change.eventType,
-      change.eventAmount,
-      payment.currency,
-      detail,
-      input.originRegion,
-      input.at,
-    ]);
+  /** Records the answer under the key; throws KeyTakenError (rolling back) if it is taken. */
+  private async claimKey(
+    client: PoolClient,
+    input: TransitionRequest,
+    statusCode: number,
+    body: unknown,
+  ): Promise<void> {
     const claimed = await client.query(CLAIM_KEY_SQL, [
-      current.merchantId,
+      input.merchantId,
       input.idempotencyKey,
       input.operation,
       input.requestHash,
-      payment.id,
-      200,
+      input.paymentId,
+      statusCode,
       JSON.stringify(body),
       input.at,
+      input.requestId,
+      input.originRegion,
     ]);
     // Taken meanwhile by a request on another payment of this merchant: undo ours.
-    if (claimed.rows.length === 0) throw new KeyTakenError(current.merchantId);
-    const event: OutboxEvent = {
-      eventId: input.eventId,
-      type: change.eventType,
-      detail,
-      createdAt: input.at,
-    };
-    return { statusCode: 200, body, replayed: false, events: [event] };
+    if (claimed.rows.length === 0) throw new KeyTakenError();
   }
 
-  async find(paymentId: string): Promise<Payment | undefined> {
-    const { rows } = await this.db.query<PaymentRow>(
-      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`,
-      [paymentId],
+  async find(merchantId: string, paymentId: string): Promise<PaymentView | undefined> {
+    const { rows } = await this.db.query<DetailedRow>(
+      `SELECT ${P_COLUMNS}, ops.operations FROM payments p ${OPERATIONS_JSON}
+       WHERE p.id = $1 AND p.merchant_id = $2`,
+      [paymentId, merchantId],
     );
-    return rows[0] && toPayment(rows[0]);
+    return rows[0] && detailedView(rows[0]);
+  }
+
+  /** A page of the merchant's payments (listStatement), or undefined for a foreign cursor. */
+  async list(query: ListQuery): Promise<ListPage | undefined> {
+    const cursorId = query.startingAfter ?? query.endingBefore;
+    let cursor: { id: string; createdAt: Date } | undefined;
+    if (cursorId !== undefined) {
+      const { rows } = await this.db.query<{ created_at: Date }>(
+        "SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2",
+        [cursorId, query.merchantId],
+      );
+      if (!rows[0]) return undefined;
+      cursor = { id: cursorId, createdAt: rows[0].created_at };
+    }
+    const statement = listStatement(query, cursor);
+    const { rows } = await this.db.query<DetailedRow>(statement.text, statement.values);
+    const hasMore = rows.length > query.limit;
+    const page = rows.slice(0, query.limit).map(detailedView);
+    return { data: query.endingBefore ? page.reverse() : page, hasMore };
+  }
+
+  async expireDue(
+    at: Date,
+    limit: number,
+    context: { originRegion: string; newId: () => string },
+  ): Promise<ExpiryBatch> {
+    return this.db.transaction(async (client) => {
+      const { rows } = await client.query<PaymentRow>(
+        `SELECT ${PAYMENT_COLUMNS} FROM payments
+         WHERE status IN ('authorized', 'partially_captured') AND capture_before <= $1
+         ORDER BY capture_before
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED`,
+        [at, limit],
+      );
+      const events: OutboxEvent[] = [];
+      for (const row of rows) {
+        const current = toPayment(row);
+        const { event } = await applyChange(client, current, planExpire(current), {
+          operation: "expire",
+          eventId: context.newId(),
+          originRegion: context.originRegion,
+          requestId: null,
+          at,
+        });
+        events.push(event);
+      }
+      return { expired: rows.length, events };
+    });
   }
 
   async markPublished(eventIds: readonly string[]): Promise<void> {
@@ -346,7 +579,7 @@ export class PostgresPaymentStore implements PaymentStore, OutboxStore {
 /** Internal: the idempotency key was claimed by a concurrent request; roll back and replay. */
 class KeyTakenError extends Error {
   override name = "KeyTakenError";
-  constructor(readonly merchantId: string) {
+  constructor() {
     super("idempotency key taken by a concurrent request");
   }
 }

@@ -13,7 +13,7 @@ import { Database } from "./database";
 import type { DatabaseSettings } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
 import { ParametersUnavailableError } from "./errors";
-import { header, toErrorResponse } from "./http-api";
+import { describeError, errorResponse, header, internalError } from "./http-api";
 import type { HttpRequest, HttpResponse } from "./http-api";
 import { countMetric, flushMetrics, logger } from "./observability";
 import { ParameterCache } from "./parameters";
@@ -102,7 +102,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   };
 }
 
-export function fromApiGateway(event: APIGatewayProxyEventV2): HttpRequest {
+export function fromApiGateway(event: APIGatewayProxyEventV2, context?: Context): HttpRequest {
   // HTTP APIs lower-case header names already; normalising keeps direct invocations honest.
   const headers: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(event.headers ?? {})) {
@@ -113,6 +113,8 @@ export function fromApiGateway(event: APIGatewayProxyEventV2): HttpRequest {
     body: event.body,
     isBase64Encoded: event.isBase64Encoded ?? false,
     pathParameters: event.pathParameters,
+    query: event.queryStringParameters,
+    requestId: event.requestContext?.requestId || context?.awsRequestId || "unknown",
   };
 }
 
@@ -121,6 +123,7 @@ const METRIC_OF_CODE: Record<string, string> = {
   active_region_unknown: "WritesRefusedFlagUnknown",
   database_unavailable: "DatabaseUnavailable",
   configuration_unavailable: "ParametersUnavailable",
+  internal_error: "InternalErrors",
 };
 
 export type ApiHandler = (
@@ -128,38 +131,73 @@ export type ApiHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** A request whose API key was verified: it acts for the merchant the key is bound to. */
+export interface ApiRequest extends HttpRequest {
+  readonly merchantId: string;
+}
+
+function withRequestId(response: HttpResponse, requestId: string): HttpResponse {
+  return { ...response, headers: { ...response.headers, "request-id": requestId } };
+}
+
 /**
- * An HTTP API handler: checks the API key (unless `public`), runs `work`, maps domain errors to
- * their JSON answers and lets anything else fail the invocation (a bug, logged with its stack).
+ * Runs `work` and answers in the documented shape whatever happens: known domain errors become
+ * their JSON answers, anything else (a bug) is logged with its stack and becomes a 500 that names
+ * the request, so API Gateway's own bodyless 500 never reaches a merchant. Every answer carries
+ * the request id in a `request-id` header (Stripe's `Request-Id`, docs.stripe.com/api/request_ids).
  */
-export function apiHandler(
-  runtime: Pick<BaseRuntime, "apiKeys">,
+function handle(
   work: (request: HttpRequest, context: Context) => Promise<HttpResponse>,
-  options: { public?: boolean } = {},
 ): ApiHandler {
   return async (event, context) => {
     logger.addContext(context);
+    let requestId = context.awsRequestId;
     try {
-      const request = fromApiGateway(event);
-      if (!options.public) await runtime.apiKeys.verify(header(request, "x-api-key"));
-      return await work(request, context);
+      const request = fromApiGateway(event, context);
+      requestId = request.requestId;
+      logger.appendKeys({ requestId });
+      return withRequestId(await work(request, context), requestId);
     } catch (error) {
-      const response = toErrorResponse(error);
-      if (!response) {
+      let answer = describeError(error);
+      if (!answer) {
         logger.error("unhandled error", { error });
-        throw error;
+        answer = internalError();
       }
-      const code = JSON.parse(response.body).code as string;
-      if (response.statusCode >= 500) {
-        logger.warn("request refused", { code, error });
+      const { code } = answer.body;
+      if (answer.statusCode >= 500) {
+        if (code !== "internal_error") logger.warn("request refused", { code, error });
         const metric = METRIC_OF_CODE[code];
         if (metric) countMetric(metric);
       } else {
-        logger.info("request rejected", { code, status: response.statusCode });
+        logger.info("request rejected", { code, status: answer.statusCode });
       }
-      return response;
+      return withRequestId(errorResponse(answer, requestId), requestId);
     } finally {
+      logger.removeKeys(["requestId", "merchantId"]);
       flushMetrics();
     }
   };
+}
+
+/**
+ * An HTTP API handler for merchants: verifies the API key (401 otherwise, before anything else
+ * runs) and runs `work` as the merchant the key is bound to. Nothing a request says about its
+ * merchant is trusted: every query and idempotency key is scoped by `merchantId`.
+ */
+export function apiHandler(
+  runtime: Pick<BaseRuntime, "apiKeys">,
+  work: (request: ApiRequest, context: Context) => Promise<HttpResponse>,
+): ApiHandler {
+  return handle(async (request, context) => {
+    const merchantId = await runtime.apiKeys.verify(header(request, "x-api-key"));
+    logger.appendKeys({ merchantId });
+    return work({ ...request, merchantId }, context);
+  });
+}
+
+/** An HTTP API handler without an API key (/health: Route 53 and the prober call it). */
+export function publicApiHandler(
+  work: (request: HttpRequest, context: Context) => Promise<HttpResponse>,
+): ApiHandler {
+  return handle(work);
 }

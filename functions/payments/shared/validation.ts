@@ -1,19 +1,38 @@
-// Field rules of the payments API. Pure: no I/O, no AWS.
-import { ISO_4217_CURRENCIES } from "./currencies";
-import { RequestValidationError } from "./errors";
+// Field rules of the payments API. Pure: no I/O, no AWS. Every refusal names the field, the value
+// received (never a card-like value) and what is allowed.
+import { currencyOf } from "./currencies";
+import type { Currency } from "./currencies";
+import { MerchantMismatchError, RequestValidationError } from "./errors";
 
-/** Largest amount accepted, in minor units (10^12: ten billion of a two-decimal currency). */
+/** Largest amount any currency takes, minor units: IDR's 12 digits (payments_amount_range). */
 export const MAX_AMOUNT_MINOR = 1_000_000_000_000;
 
-const MERCHANT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Merchant ids: as checked by payments_merchant_id_format (001_payments.sql). */
+export const MERCHANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 // Vault tokens: a letter first, then letters, digits, '_' or '-'; 8 to 128 characters.
 const CARD_TOKEN = /^[A-Za-z][A-Za-z0-9_-]{7,127}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Printable text without control characters (tabs and newlines included). */
+const PRINTABLE = /^[^\p{Cc}]*$/u;
 
 /** Digits in a row (spaces and dashes between them ignored) that make a string look like a PAN. */
 export const PAN_MIN_DIGITS = 13;
+
+/**
+ * `reference` of a payment, capture or refund: Adyen's limit ("Maximum length: 80 characters",
+ * the `reference` of /payments and of every modification).
+ */
+export const REFERENCE_MAX_LENGTH = 80;
+
+/**
+ * `metadata`: string values under string keys. Stripe's key and value rules ("up to 50 keys, with
+ * key names up to 40 characters long and values up to 500 characters long ... you can't use
+ * square brackets ([ and ]) in keys", docs.stripe.com/api/metadata) with Adyen's count ("Maximum
+ * 20 key-value pairs per request"), so a full set (20 x 540 characters) fits the 16 KB body.
+ */
+export const METADATA_LIMITS = { keys: 20, keyLength: 40, valueLength: 500 } as const;
 
 /**
  * True when `value` holds 13 or more digits in a row, counting spaces and dashes between digits
@@ -34,107 +53,301 @@ export function looksLikePan(value: string): boolean {
   return false;
 }
 
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** Issuer prefixes of the card networks: 3 (Amex, JCB, Diners), 4 (Visa), 5, 6, 2221-2720 (Mastercard), 81 (UnionPay). */
+function cardPrefix(digits: string): boolean {
+  if ("3456".includes(digits[0]!)) return true;
+  const four = Number(digits.slice(0, 4));
+  return (four >= 2221 && four <= 2720) || digits.startsWith("81");
+}
+
+/**
+ * True when free text (a reference, a metadata value) holds a card number: 13 to 19 digits, as
+ * one run or in groups separated by single spaces or dashes ("4111 1111 1111 1111"), that pass
+ * the Luhn check and start like a card network's number. Free text is held to Luhn, unlike
+ * tokens (looksLikePan): order numbers such as "ORDER-20260130-000123" are digits too, and
+ * refusing them would refuse the merchant's own references.
+ */
+export function containsPan(value: string): boolean {
+  for (const run of value.match(/\d+(?:[ -]\d+)*/g) ?? []) {
+    const groups = run.split(/[ -]/);
+    for (let start = 0; start < groups.length; start++) {
+      let digits = "";
+      for (let end = start; end < groups.length && digits.length < 19; end++) {
+        digits += groups[end];
+        if (digits.length >= 13 && digits.length <= 19 && cardPrefix(digits) && luhn(digits)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/** `, got <value>` for a message: JSON, cut to 60 characters; a card-like value is not shown. */
+export function got(value: unknown): string {
+  let text: string;
+  if (value === undefined) text = "nothing";
+  else if (typeof value === "number" && !Number.isFinite(value)) text = String(value);
+  else text = JSON.stringify(value) ?? String(value);
+  if (looksLikePan(text)) return ", got a card-like value (not shown)";
+  return `, got ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
+}
+
+function invalid(status: 400 | 422, code: string, field: string, message: string): never {
+  throw new RequestValidationError(status, code, message, field);
+}
+
 /** Throws 400 unless `body` has every required field and nothing else. */
 export function expectFields(
   body: Record<string, unknown>,
   required: readonly string[],
   optional: readonly string[] = [],
 ): void {
+  const allowed = [...required, ...optional];
   for (const key of Object.keys(body)) {
-    if (!required.includes(key) && !optional.includes(key)) {
-      throw new RequestValidationError(400, "unknown_field", `unknown field ${key}`, key);
+    if (!allowed.includes(key) && looksLikePan(key)) {
+      // A card number sent as a field name: neither the message nor `field` may echo it.
+      throw new RequestValidationError(
+        422,
+        "pan_not_allowed",
+        "a field name looks like a card number; send a vault token, never a PAN",
+        null,
+      );
+    }
+    if (!allowed.includes(key)) {
+      // The value is not echoed: an unknown field may well be a card number.
+      invalid(
+        400,
+        "unknown_field",
+        key,
+        allowed.length === 0
+          ? `unknown field ${JSON.stringify(key)}: this request takes no body fields`
+          : `unknown field ${JSON.stringify(key)}; allowed: ${allowed.join(", ")}`,
+      );
     }
   }
   for (const key of required) {
-    if (!(key in body)) {
-      throw new RequestValidationError(400, "missing_field", `${key} is required`, key);
-    }
+    if (!(key in body)) invalid(400, "missing_field", key, `${key} is required`);
   }
 }
 
-/** A positive whole number of minor units, at most 10^12. */
-export function parseAmount(value: unknown, field = "amount"): number {
+/**
+ * A positive whole number of minor units within the currency's limits: a multiple of 10 in a
+ * three-decimal currency, at most 8 digits (more for IDR, LBP, COP, HUF, JPY, INR).
+ */
+export function parseAmount(value: unknown, currency: Currency, field = "amount"): number {
+  const { code, minAmount, maxAmount, step, exponent } = currency;
   if (
     typeof value !== "number" ||
     !Number.isSafeInteger(value) ||
-    value <= 0 ||
-    value > MAX_AMOUNT_MINOR
+    value < minAmount ||
+    value > maxAmount
   ) {
-    throw new RequestValidationError(
+    invalid(
       422,
       "invalid_amount",
-      `${field} must be a whole number of minor units from 1 to ${MAX_AMOUNT_MINOR}`,
       field,
+      `${field} must be a whole number of ${code} minor units (exponent ${exponent}) from ` +
+        `${minAmount} to ${maxAmount}${got(value)}`,
+    );
+  }
+  if (value % step !== 0) {
+    invalid(
+      422,
+      "invalid_amount",
+      field,
+      `${field} in ${code}, a three-decimal currency, must be a multiple of ${step} (round to ` +
+        `the nearest ten, e.g. 5120 for 5.124 ${code})${got(value)}`,
     );
   }
   return value;
 }
 
-export function parseCurrency(value: unknown): string {
-  if (typeof value !== "string" || !ISO_4217_CURRENCIES.has(value)) {
-    throw new RequestValidationError(
+/**
+ * A positive whole number of minor units, before the currency is known (capture and refund: the
+ * payment's currency rules follow in the plan, with parseAmount).
+ */
+export function parseMinorUnits(value: unknown, field = "amount"): number {
+  if (
+    typeof value !== "number" ||
+    !Number.isSafeInteger(value) ||
+    value < 1 ||
+    value > MAX_AMOUNT_MINOR
+  ) {
+    invalid(
+      422,
+      "invalid_amount",
+      field,
+      `${field} must be a whole number of minor units from 1 to ${MAX_AMOUNT_MINOR}${got(value)}`,
+    );
+  }
+  return value;
+}
+
+/** An upper-case ISO 4217 code of a circulating currency, with its rules. */
+export function parseCurrency(value: unknown): Currency {
+  const currency = typeof value === "string" ? currencyOf(value) : undefined;
+  if (!currency) {
+    invalid(
       422,
       "unknown_currency",
-      "currency must be an upper-case ISO 4217 code of a circulating currency",
       "currency",
+      `currency must be an upper-case ISO 4217 code of a circulating currency, e.g. "EUR"${got(value)}`,
     );
   }
-  return value;
+  return currency;
 }
 
-function rejectPan(value: string, field: string): void {
-  if (looksLikePan(value)) {
+function rejectPan(value: string, field: string, detect = looksLikePan): void {
+  if (detect(value)) {
     // Never echo the value: it may be a card number.
-    throw new RequestValidationError(
+    invalid(
       422,
       "pan_not_allowed",
-      `${field} looks like a card number; send a vault token, never a PAN`,
       field,
+      `${field} looks like a card number (13 or more digits in a row); send a vault token, never a PAN`,
     );
   }
 }
 
 export function parseMerchantId(value: unknown): string {
   if (typeof value === "string") rejectPan(value, "merchantId");
-  if (typeof value !== "string" || !MERCHANT_ID.test(value)) {
-    throw new RequestValidationError(
+  if (typeof value !== "string" || !MERCHANT_ID_PATTERN.test(value)) {
+    invalid(
       422,
       "invalid_merchant_id",
-      "merchantId must be 1 to 64 letters, digits, '_' or '-'",
       "merchantId",
+      `merchantId must be 1 to 64 letters, digits, '_' or '-', starting with a letter or digit${got(value)}`,
     );
   }
   return value;
 }
 
+/**
+ * The merchant a request acts for: the one its API key is bound to. A body may repeat it (older
+ * clients send it); a well-formed id of another merchant is refused with 403, never acted on.
+ */
+export function resolveMerchantId(value: unknown, keyMerchant: string): string {
+  if (value === undefined) return keyMerchant;
+  const sent = parseMerchantId(value);
+  if (sent !== keyMerchant) throw new MerchantMismatchError(sent, keyMerchant);
+  return sent;
+}
+
 export function parseCardToken(value: unknown): string {
   if (typeof value === "string") rejectPan(value, "cardToken");
   if (typeof value !== "string" || !CARD_TOKEN.test(value)) {
-    throw new RequestValidationError(
+    invalid(
       422,
       "invalid_card_token",
-      "cardToken must be a vault token: a letter, then 7 to 127 letters, digits, '_' or '-'",
       "cardToken",
+      `cardToken must be a vault token: a letter, then 7 to 127 letters, digits, '_' or '-'${got(value)}`,
     );
+  }
+  return value;
+}
+
+/** An optional `reference`: 1 to 80 printable characters, holding no card number. */
+export function parseReference(value: unknown, field = "reference"): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "string") rejectPan(value, field, containsPan);
+  if (
+    typeof value !== "string" ||
+    value.length === 0 ||
+    value.length > REFERENCE_MAX_LENGTH ||
+    !PRINTABLE.test(value)
+  ) {
+    invalid(
+      422,
+      "invalid_reference",
+      field,
+      `${field} must be 1 to ${REFERENCE_MAX_LENGTH} characters without control characters${got(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Optional `metadata`: an object of string values; {} when left out. */
+export function parseMetadata(value: unknown): Readonly<Record<string, string>> {
+  if (value === undefined) return {};
+  const { keys, keyLength, valueLength } = METADATA_LIMITS;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    invalid(
+      422,
+      "invalid_metadata",
+      "metadata",
+      `metadata must be an object of up to ${keys} string values${got(value)}`,
+    );
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > keys) {
+    invalid(
+      422,
+      "invalid_metadata",
+      "metadata",
+      `metadata takes at most ${keys} keys, got ${entries.length}`,
+    );
+  }
+  for (const [key, entry] of entries) {
+    const field = `metadata.${key}`;
+    rejectPan(key, "metadata", containsPan);
+    if (key.length === 0 || key.length > keyLength || /[[\]]/.test(key) || !PRINTABLE.test(key)) {
+      invalid(
+        422,
+        "invalid_metadata",
+        "metadata",
+        `metadata keys must be 1 to ${keyLength} characters without '[', ']' or control ` +
+          `characters${got(key)}`,
+      );
+    }
+    if (typeof entry === "string") rejectPan(entry, field, containsPan);
+    if (typeof entry !== "string" || entry.length > valueLength || !PRINTABLE.test(entry)) {
+      invalid(
+        422,
+        "invalid_metadata",
+        field,
+        `${field} must be a string of at most ${valueLength} characters without control ` +
+          `characters${got(entry)}`,
+      );
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+/** An optional boolean field. */
+export function parseBoolean(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    invalid(422, "invalid_boolean", field, `${field} must be true or false${got(value)}`);
   }
   return value;
 }
 
 export function parseIdempotencyKey(value: string | undefined): string {
   if (value === undefined || value === "") {
-    throw new RequestValidationError(
+    invalid(
       400,
       "missing_idempotency_key",
-      "the Idempotency-Key header is required",
       "Idempotency-Key",
+      "the Idempotency-Key header is required on every POST: a unique string per operation, e.g. a UUID",
     );
   }
   if (!IDEMPOTENCY_KEY.test(value)) {
-    throw new RequestValidationError(
+    invalid(
       400,
       "invalid_idempotency_key",
-      "Idempotency-Key must be 1 to 255 visible ASCII characters",
       "Idempotency-Key",
+      `Idempotency-Key must be 1 to 255 visible ASCII characters${got(value)}`,
     );
   }
   return value;
@@ -145,11 +358,11 @@ export function parseSessionId(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   rejectPan(value, "x-session-id");
   if (!SESSION_ID.test(value)) {
-    throw new RequestValidationError(
+    invalid(
       400,
       "invalid_session_id",
-      "x-session-id must be 1 to 128 letters, digits, '_' or '-'",
       "x-session-id",
+      `x-session-id must be 1 to 128 letters, digits, '_' or '-'${got(value)}`,
     );
   }
   return value;

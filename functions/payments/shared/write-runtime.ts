@@ -1,8 +1,9 @@
 // What the write endpoints (authorize, capture, refund, void) add to the base runtime: the
-// fencing guard, the idempotency layer on DynamoDB and inline publication of outbox events.
+// fencing guard, the idempotency guard (PostgreSQL answers, DynamoDB in-flight locks) and inline
+// publication of outbox events.
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
-import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
+import { controlFlagReader, createDynamoDbClient, idempotencyLocks } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
 import { PAYMENTS_ENV } from "../../common/contract";
@@ -10,13 +11,13 @@ import { intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
 import { jsonResponse } from "./http-api";
-import type { HttpRequest } from "./http-api";
-import { idempotentWrites } from "./idempotency";
+
+import { IdempotencyGuard } from "./idempotency";
 import { countMetric, logger } from "./observability";
 import { publishAfterCommit } from "./outbox";
 import type { ApiAnswer, OutboxEvent } from "./ports";
 import { apiHandler } from "./runtime";
-import type { ApiHandler, BaseRuntime } from "./runtime";
+import type { ApiHandler, ApiRequest, BaseRuntime } from "./runtime";
 import type { WriteDeps } from "./write-core";
 
 /** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */
@@ -37,7 +38,7 @@ export function guardFromEnvironment(
 export interface WriteRuntime {
   readonly dynamodb: DynamoDBClient;
   readonly guard: ActiveRegionGuard;
-  readonly idempotencyTable: string;
+  readonly idempotency: IdempotencyGuard;
   /** Dependencies of the write cores. */
   readonly deps: WriteDeps;
 }
@@ -64,10 +65,19 @@ export function writeRuntime(
     });
     countMetric("EventsPublishedInline", published);
   };
+  const idempotency = new IdempotencyGuard({
+    locks: idempotencyLocks(dynamodb, requireEnv(PAYMENTS_ENV.idempotencyTable, env), base.region),
+    recorded: (merchantId, key) => base.store.recordedAnswer(merchantId, key),
+    newHolder: randomUUID,
+    onDegraded: (error) => {
+      logger.warn("idempotency table unavailable; PostgreSQL guard only", { error });
+      countMetric("IdempotencyStoreDegraded");
+    },
+  });
   return {
     dynamodb,
     guard,
-    idempotencyTable: requireEnv(PAYMENTS_ENV.idempotencyTable, env),
+    idempotency,
     deps: {
       store: base.store,
       region: base.region,
@@ -79,40 +89,39 @@ export function writeRuntime(
 }
 
 export interface WriteEndpoint<C extends { idempotencyKey: string; requestHash: string }> {
-  /** Stable record-key prefix in the idempotency table, e.g. `payments.authorize`. */
-  readonly keyPrefix: string;
-  readonly parse: (request: HttpRequest) => C;
-  /** What the idempotency key is unique within (merchant or payment), for DynamoDB. */
-  readonly scope: (command: C) => string;
+  readonly parse: (request: ApiRequest) => C;
   readonly execute: (command: C) => Promise<ApiAnswer>;
   /** Metric counted on a first (not replayed) success. */
   readonly successMetric: string;
 }
 
+/** Milliseconds the in-flight lock lives: as long as the invocation may still run. */
+function lockMs(context: Context): number {
+  const remaining = context.getRemainingTimeInMillis?.();
+  return typeof remaining === "number" && Number.isFinite(remaining) ? remaining : 10_000;
+}
+
 /**
  * API key -> parse (400/422, nothing written) -> fence (503 in the passive region, before any
- * write, DynamoDB included) -> idempotency (DynamoDB, then PostgreSQL) -> core -> JSON answer.
+ * write, DynamoDB included) -> in-flight lock (DynamoDB) -> core, which replays what PostgreSQL
+ * recorded under the key or writes the change with its answer -> JSON answer.
  */
 export function writeHandler<C extends { idempotencyKey: string; requestHash: string }>(
   base: BaseRuntime,
   write: WriteRuntime,
   endpoint: WriteEndpoint<C>,
 ): ApiHandler {
-  const once = idempotentWrites(endpoint.execute, {
-    client: write.dynamodb,
-    tableName: write.idempotencyTable,
-    keyPrefix: endpoint.keyPrefix,
-    onDegraded: (error) => {
-      logger.warn("idempotency table unavailable; PostgreSQL guard only", { error });
-      countMetric("IdempotencyStoreDegraded");
-    },
-  });
   return apiHandler(base, async (request, context: Context) => {
     const command = endpoint.parse(request);
     await write.guard.assertActive();
-    const answer = await once(
-      { scope: endpoint.scope(command), requestHash: command.requestHash, command },
-      context,
+    const answer = await write.idempotency.run(
+      {
+        merchantId: request.merchantId,
+        idempotencyKey: command.idempotencyKey,
+        requestHash: command.requestHash,
+      },
+      () => endpoint.execute(command),
+      lockMs(context),
     );
     countMetric(answer.replayed ? "IdempotentReplays" : endpoint.successMetric);
     return jsonResponse(

@@ -7,9 +7,7 @@ const base = baseRuntime({ functionName: "void", apiKeys: true });
 const write = writeRuntime(base);
 
 export const handler = writeHandler(base, write, {
-  keyPrefix: "payments.void",
   parse: parseVoid,
-  scope: (command) => `${command.paymentId}#${command.idempotencyKey}`,
   successMetric: "PaymentsVoided",
   execute: (command) => voidPayment(command, write.deps),
 });

@@ -631,7 +631,7 @@ describe("ShiftTraffic handler", () => {
 
 describe("Verify handler", () => {
   it("sends the synthetic payment and its void to the target region's API with its API key", async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(["k-1", "k-2"]) } });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: "k-1" } });
     const fetchMock = jest.spyOn(global, "fetch").mockImplementation(async (url, init) => {
       const path = new URL(String(url)).pathname;
       const status = path === "/health" ? 200 : path === "/payments" ? 201 : 200;
@@ -675,14 +675,14 @@ describe("Verify handler", () => {
       },
     ]);
     expect(ssm.commandCalls(GetParameterCommand)[0]!.args[0].input).toEqual({
-      Name: "/payments/test/api/keys",
+      Name: "/payments/test/api/dr-verify-key",
       WithDecryption: true,
     });
     expect(await clientOf(ssm)).toEqual({ region: WEST, maxAttempts: 2 });
   });
 
   it("fails with VerificationFailedError when /health is not 200", async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(["k-1"]) } });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: "k-1" } });
     jest.spyOn(global, "fetch").mockResolvedValue(new Response("", { status: 503 }));
     await expect(verify(state())).rejects.toMatchObject({
       name: "VerificationFailedError",

@@ -1,10 +1,17 @@
-import { createHash, randomUUID } from "node:crypto";
-import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { randomUUID } from "node:crypto";
+import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
-import { FakeAws, REGION, TEST_ENV, lambdaContext, setHandlerEnvironment } from "./support/aws";
+import {
+  FakeAws,
+  OTHER_API_KEY,
+  REGION,
+  TEST_ENV,
+  lambdaContext,
+  setHandlerEnvironment,
+} from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
 import type { TestDatabase } from "./support/database";
 import { apiEvent, json } from "./support/http";
@@ -61,12 +68,6 @@ function post(body: unknown, options: PostOptions = {}) {
     }),
     lambdaContext("payments-authorize-test"),
   ).then(json);
-}
-
-/** The Powertools record id of a scope (keyPrefix + md5 of the JSON of the selected key). */
-function powertoolsRecordId(scope: string): string {
-  const hash = createHash("md5").update(JSON.stringify(scope)).digest("base64");
-  return `payments.authorize#${hash}`;
 }
 
 describe("POST /payments", () => {
@@ -186,6 +187,8 @@ describe("POST /payments", () => {
 
       expect(response.status).toBe(401);
       expect(response.body).toEqual({
+        type: "authentication",
+        requestId: response.headers["request-id"],
         code: "unauthorized",
         message: "a valid x-api-key header is required",
         field: "x-api-key",
@@ -194,10 +197,13 @@ describe("POST /payments", () => {
       expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
     });
 
-    it("accepts any of the configured keys", async () => {
-      const response = await post(VALID, { apiKey: "other-key" });
+    it("accepts any of the configured keys, acting as its merchant", async () => {
+      const { merchantId: _merchant, ...body } = VALID;
+
+      const response = await post(body, { apiKey: OTHER_API_KEY });
 
       expect(response.status).toBe(201);
+      expect(response.body.merchantId).toBe("merchant-2");
     });
   });
 
@@ -319,16 +325,32 @@ describe("POST /payments", () => {
       const response = await post(body, options);
 
       expect(response.status).toBe(status);
-      expect(response.body).toEqual({ code, message: expect.any(String), field });
+      expect(response.body).toEqual({
+        type: "invalid_request",
+        code,
+        message: expect.any(String),
+        field,
+        requestId: response.headers["request-id"],
+      });
       expect(await writeCounts(db.sql)).toEqual(before);
       expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
       expect(aws.eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
     });
 
-    it("never echoes a rejected card number", async () => {
-      const response = await post({ ...VALID, cardToken: "4111111111111111" });
+    it.each([
+      ["as the token", { ...VALID, cardToken: "4111111111111111" }],
+      ["as a field name", { ...VALID, "4111111111111111": "12/29" }],
+      ["in a reference", { ...VALID, reference: "order 4111111111111111" }],
+      ["in metadata", { ...VALID, metadata: { card: "4111 1111 1111 1111" } }],
+    ])("never echoes a rejected card number sent %s", async (_label, body) => {
+      const before = await writeCounts(db.sql);
 
-      expect(JSON.stringify(response)).not.toContain("4111111111111111");
+      const response = await post(body);
+
+      expect(response.status).toBe(422);
+      expect(response.body).toMatchObject({ code: "pan_not_allowed" });
+      expect(JSON.stringify(response)).not.toMatch(/4111[ -]?1111/);
+      expect(await writeCounts(db.sql)).toEqual(before);
     });
   });
 
@@ -398,32 +420,42 @@ describe("POST /payments", () => {
       const key = randomUUID();
       const first = await post(VALID, { key });
 
-      const other = await post({ ...VALID, merchantId: "merchant-2" }, { key });
+      const { merchantId: _merchant, ...body } = VALID;
+      const other = await post(body, { key, apiKey: OTHER_API_KEY });
 
       expect(other.status).toBe(201);
       expect(other.body.id).not.toBe(first.body.id);
     });
 
-    it("rejects a request whose key is still in progress with 409 and Retry-After", async () => {
-      // The first request holds its in-progress record until its inline publish returns.
-      let release: (() => void) | undefined;
-      aws.eventBridge.on(PutEventsCommand).callsFake(
-        () =>
-          new Promise((resolve) => {
-            release = () => resolve({ FailedEntryCount: 0, Entries: [{ EventId: "eb-1" }] });
-          }),
-      );
+    it("rejects a duplicate while the first request has not committed with 409 and Retry-After, then replays", async () => {
+      // The first request takes its lock, then waits on the idempotency table, which this
+      // session holds in EXCLUSIVE mode (reads go on, writes wait) until released.
       const key = randomUUID();
-      const first = post(VALID, { key });
-      while (!release) await new Promise((resolve) => setTimeout(resolve, 5));
+      await db.sql.query("BEGIN");
+      await db.sql.query("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE");
+      let first: Promise<Awaited<ReturnType<typeof post>>>;
+      let duplicate: Awaited<ReturnType<typeof post>>;
+      try {
+        first = post(VALID, { key });
+        while (!aws.idempotencyItems.has(`lock#merchant-1#${key}`)) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        duplicate = await post(VALID, { key });
+      } finally {
+        await db.sql.query("COMMIT");
+      }
+      const committed = await first;
+      const retried = await post(VALID, { key });
 
-      const second = await post(VALID, { key });
-      release();
-
-      expect(second.status).toBe(409);
-      expect(second.headers["retry-after"]).toBe("1");
-      expect(second.body).toMatchObject({ code: "request_in_progress" });
-      expect((await first).status).toBe(201);
+      expect(duplicate.status).toBe(409);
+      expect(duplicate.body).toMatchObject({ type: "idempotency", code: "idempotency_key_in_use" });
+      // The lock lapses with the first invocation: lambdaContext gives it 10 s.
+      expect(Number(duplicate.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+      expect(Number(duplicate.headers["retry-after"])).toBeLessThanOrEqual(10);
+      expect(committed.status).toBe(201);
+      expect(retried.status).toBe(201);
+      expect(retried.body.id).toBe(committed.body.id);
+      expect(retried.headers["idempotent-replayed"]).toBe("true");
       const { rows } = await db.sql.query(
         "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",
         [key],
@@ -431,18 +463,44 @@ describe("POST /payments", () => {
       expect(rows[0].n).toBe(1);
     });
 
-    it("stores the idempotency record in DynamoDB under a region-independent key", async () => {
+    it("holds an in-flight lock in DynamoDB under (merchant, key) while it runs, and releases it", async () => {
       const key = randomUUID();
 
       await post(VALID, { key });
 
-      expect(aws.dynamodb).toHaveReceivedCommandWith(PutItemCommand, {
+      const put = aws.dynamodb.commandCalls(PutItemCommand)[0]!.args[0].input;
+      expect(put).toEqual({
         TableName: TEST_ENV.IDEMPOTENCY_TABLE,
-        Item: expect.objectContaining({ id: { S: powertoolsRecordId(`merchant-1#${key}`) } }),
+        Item: {
+          id: { S: `lock#merchant-1#${key}` },
+          holder: { S: expect.any(String) },
+          lockExpiresAt: { N: expect.stringMatching(/^\d+$/) },
+          region: { S: REGION },
+          expiration: { N: expect.stringMatching(/^\d+$/) },
+        },
+        ConditionExpression: "attribute_not_exists(#id) OR #lockExpiresAt < :now",
+        ExpressionAttributeNames: { "#id": "id", "#lockExpiresAt": "lockExpiresAt" },
+        ExpressionAttributeValues: { ":now": { N: expect.stringMatching(/^\d+$/) } },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       });
-      expect(aws.idempotencyItems.get(powertoolsRecordId(`merchant-1#${key}`))?.status).toEqual({
-        S: "COMPLETED",
+      // The lock lapses with the invocation (10 s left in lambdaContext), not after 24 h.
+      const lapse =
+        Number(put.Item!.lockExpiresAt!.N) - Number(put.ExpressionAttributeValues![":now"]!.N);
+      expect(lapse).toBeGreaterThan(9_000);
+      expect(lapse).toBeLessThanOrEqual(10_000);
+      expect(aws.dynamodb).toHaveReceivedCommandWith(DeleteItemCommand, {
+        TableName: TEST_ENV.IDEMPOTENCY_TABLE,
+        Key: { id: { S: `lock#merchant-1#${key}` } },
+        ConditionExpression: "#holder = :holder",
+        ExpressionAttributeValues: { ":holder": put.Item!.holder! },
       });
+      expect(aws.idempotencyItems.size).toBe(0);
+      // The answer lives in PostgreSQL, written with the payment.
+      const { rows } = await db.sql.query(
+        "SELECT response_status FROM idempotency_keys WHERE merchant_id = 'merchant-1' AND idempotency_key = $1",
+        [key],
+      );
+      expect(rows).toEqual([{ response_status: 201 }]);
     });
 
     it("goes on with PostgreSQL alone when the idempotency table fails", async () => {

@@ -47,7 +47,7 @@ beforeEach(async () => {
 });
 
 const PAYMENT = {
-  merchantId: "merchant-3",
+  merchantId: "merchant-1",
   cardToken: "tok_amex_0005abcd",
   amount: 500,
   currency: "GBP",
@@ -95,6 +95,8 @@ describe("fencing", () => {
     expect(response.status).toBe(503);
     expect(response.headers["retry-after"]).toBe("5");
     expect(response.body).toEqual({
+      type: "unavailable",
+      requestId: response.headers["request-id"],
       code: "region_passive",
       message: `passive region: writes go to ${OTHER_REGION}`,
       field: null,
@@ -178,6 +180,8 @@ describe("database down", () => {
     expect(down.status).toBe(503);
     expect(down.headers["retry-after"]).toBe("2");
     expect(down.body).toEqual({
+      type: "unavailable",
+      requestId: down.headers["request-id"],
       code: "database_unavailable",
       message: "the database is unavailable",
       field: null,

@@ -36,7 +36,7 @@ async function authorized(amount = 1000): Promise<string> {
       apiEvent({
         path: "/payments",
         headers: { "idempotency-key": randomUUID() },
-        body: { merchantId: "merchant-9", cardToken: "tok_mc_5555abcd", amount, currency: "USD" },
+        body: { merchantId: "merchant-1", cardToken: "tok_mc_5555abcd", amount, currency: "USD" },
       }),
       lambdaContext(),
     ),
@@ -99,15 +99,29 @@ describe("GET /payments/{id}", () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       id,
-      merchantId: "merchant-9",
+      merchantId: "merchant-1",
       status: "authorized",
       amount: 4200,
       currency: "USD",
+      currencyExponent: 2,
       capturedAmount: 0,
       refundedAmount: 0,
+      capturableAmount: 4200,
+      releasedAmount: 0,
+      reference: null,
+      metadata: {},
+      captureBefore: expect.any(String),
+      captures: [],
+      refunds: [],
+      version: 1,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
+    // The default capture window: 7 days from the authorization.
+    const window =
+      Date.parse(response.body.captureBefore as string) -
+      Date.parse(response.body.createdAt as string);
+    expect(window).toBe(7 * 24 * 3600 * 1000);
   });
 
   it.each([
@@ -118,6 +132,8 @@ describe("GET /payments/{id}", () => {
 
     expect(response.status).toBe(404);
     expect(response.body).toEqual({
+      type: "invalid_request",
+      requestId: response.headers["request-id"],
       code: "payment_not_found",
       message: "payment not found",
       field: "id",
@@ -158,15 +174,16 @@ describe("capture, refund and void", () => {
     expect(response.status).toBe(200);
   });
 
-  it("rejects a partial capture with 422 and writes nothing", async () => {
+  it("rejects a capture over the authorized amount with 422, changing nothing but recording the answer", async () => {
     const id = await authorized(1000);
     const before = await writeCounts(db.sql);
 
-    const response = await act("capture", id, { amount: 400 });
+    const response = await act("capture", id, { amount: 1001 });
 
     expect(response.status).toBe(422);
-    expect(response.body).toMatchObject({ code: "partial_capture_not_supported", field: "amount" });
-    expect(await writeCounts(db.sql)).toEqual(before);
+    expect(response.body).toMatchObject({ code: "amount_exceeds_capturable", field: "amount" });
+    expect(response.body.message).toContain("1000");
+    expect(await writeCounts(db.sql)).toEqual({ ...before, keys: before.keys + 1 });
   });
 
   it("adds partial refunds up to the captured amount", async () => {
@@ -177,9 +194,13 @@ describe("capture, refund and void", () => {
     const second = await act("refund", id, { amount: 200 });
     const last = await act("refund", id, { amount: 500 });
 
-    expect(first.body).toMatchObject({ status: "partially_refunded", refundedAmount: 300 });
-    expect(second.body).toMatchObject({ status: "partially_refunded", refundedAmount: 500 });
-    expect(last.body).toMatchObject({ status: "refunded", refundedAmount: 1000 });
+    expect(first.status).toBe(201);
+    expect(first.body.payment).toMatchObject({ status: "partially_refunded", refundedAmount: 300 });
+    expect(second.body.payment).toMatchObject({
+      status: "partially_refunded",
+      refundedAmount: 500,
+    });
+    expect(last.body.payment).toMatchObject({ status: "refunded", refundedAmount: 1000 });
     expect(await ledger(id)).toEqual([
       ["payments.authorized", 1000],
       ["payments.captured", 1000],
@@ -189,7 +210,7 @@ describe("capture, refund and void", () => {
     ]);
   });
 
-  it("rejects a refund over the refundable amount with 422 and writes nothing", async () => {
+  it("rejects a refund over the refundable amount with 422, changing nothing but recording the answer", async () => {
     const id = await authorized(1000);
     await act("capture", id);
     await act("refund", id, { amount: 700 });
@@ -200,7 +221,7 @@ describe("capture, refund and void", () => {
     expect(response.status).toBe(422);
     expect(response.body).toMatchObject({ code: "amount_exceeds_refundable", field: "amount" });
     expect(response.body.message).toContain("300");
-    expect(await writeCounts(db.sql)).toEqual(before);
+    expect(await writeCounts(db.sql)).toEqual({ ...before, keys: before.keys + 1 });
   });
 
   it("voids an authorized payment", async () => {
@@ -224,12 +245,12 @@ describe("capture, refund and void", () => {
     ["refunds an authorized payment", [], "refund", { amount: 1 }],
     ["refunds a fully refunded payment", ["capture", "refund"], "refund", { amount: 1 }],
   ])(
-    "rejects a request that %s with 409 and writes nothing",
+    "rejects a request that %s with 409, changing nothing but recording the answer",
     async (_label, steps, operation, body) => {
       const id = await authorized(1000);
       for (const step of steps) {
         const done = await act(step, id, step === "refund" ? { amount: 1000 } : undefined);
-        expect(done.status).toBe(200);
+        expect(done.status).toBeLessThan(300);
       }
       const before = await writeCounts(db.sql);
 
@@ -237,7 +258,7 @@ describe("capture, refund and void", () => {
 
       expect(response.status).toBe(409);
       expect(response.body).toMatchObject({ code: "illegal_transition", field: null });
-      expect(await writeCounts(db.sql)).toEqual(before);
+      expect(await writeCounts(db.sql)).toEqual({ ...before, keys: before.keys + 1 });
     },
   );
 
@@ -262,7 +283,13 @@ describe("capture, refund and void", () => {
     const response = await act(operation, id, body);
 
     expect(response.status).toBe(status);
-    expect(response.body).toEqual({ code, message: expect.any(String), field });
+    expect(response.body).toEqual({
+      type: "invalid_request",
+      code,
+      message: expect.any(String),
+      field,
+      requestId: response.headers["request-id"],
+    });
     expect(await writeCounts(db.sql)).toEqual(before);
   });
 
@@ -380,10 +407,46 @@ describe("database constraints", () => {
       "payments_refund_within_capture",
     ],
     [
-      "a partial capture",
+      "a capture over the authorized amount",
       "authorized",
-      "UPDATE payments SET status = 'captured', captured_minor = 10 WHERE id = $1",
-      "payments_full_capture_only",
+      "UPDATE payments SET status = 'captured', captured_minor = 1001 WHERE id = $1",
+      "payments_capture_within_amount",
+    ],
+    [
+      "a partial capture that claims to be open with nothing captured",
+      "authorized",
+      "UPDATE payments SET status = 'partially_captured' WHERE id = $1",
+      "payments_status_matches_amounts",
+    ],
+    [
+      "a captured amount changed after the capture closed",
+      "captured",
+      "UPDATE payments SET status = 'partially_refunded', captured_minor = 900, refunded_minor = 100 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "an expiry after the capture",
+      "captured",
+      "UPDATE payments SET status = 'expired', captured_minor = 0 WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "a changed reference",
+      "authorized",
+      "UPDATE payments SET reference = 'other' WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "a moved captureBefore",
+      "authorized",
+      "UPDATE payments SET capture_before = capture_before + interval '1 day' WHERE id = $1",
+      "payments_legal_transition",
+    ],
+    [
+      "an update that changes nothing",
+      "authorized",
+      "UPDATE payments SET status = status WHERE id = $1",
+      "payments_legal_transition",
     ],
     [
       "a status that does not match the amounts",
@@ -404,23 +467,68 @@ describe("database constraints", () => {
   });
 
   const INSERT = `INSERT INTO payments
-    (id, merchant_id, card_token, amount_minor, currency, status, captured_minor, origin_region, created_at, updated_at)
-    VALUES ($1, 'm', 'tok_abcdefgh', $2, 'EUR', $3, $4, 'us-east-1', now(), now())`;
+    (id, merchant_id, card_token, amount_minor, currency, status, captured_minor, origin_region, created_at, updated_at, capture_before)
+    VALUES ($1, 'm', 'tok_abcdefgh', $2, 'EUR', $3, $4, 'us-east-1', now(), now(), $5)`;
+  const WEEK = new Date(Date.now() + 7 * 86_400_000);
 
-  it.each<[string, number, string, number, string]>([
+  it.each<[string, number, string, number, Date | null, string]>([
     [
       "a payment that does not start authorized",
       1000,
       "captured",
       1000,
+      WEEK,
       "payments_legal_transition",
     ],
-    ["a zero amount", 0, "authorized", 0, "payments_amount_range"],
-    ["an amount over 10^12", 1e12 + 1, "authorized", 0, "payments_amount_range"],
-  ])("rejects inserting %s", async (_label, amount, status, captured, constraint) => {
-    await expect(
-      db.sql.query(INSERT, [randomUUID(), amount, status, captured]),
-    ).rejects.toMatchObject({ constraint });
+    ["a zero amount", 0, "authorized", 0, WEEK, "payments_amount_range"],
+    ["an amount over 10^12", 1e12 + 1, "authorized", 0, WEEK, "payments_amount_range"],
+    [
+      "an authorization without captureBefore",
+      1000,
+      "authorized",
+      0,
+      null,
+      "payments_capture_before_set",
+    ],
+  ])(
+    "rejects inserting %s",
+    async (_label, amount, status, captured, captureBefore, constraint) => {
+      await expect(
+        db.sql.query(INSERT, [randomUUID(), amount, status, captured, captureBefore]),
+      ).rejects.toMatchObject({ constraint });
+    },
+  );
+
+  it.each([
+    [
+      "an event's content",
+      "UPDATE payment_events SET amount_minor = 1 WHERE payment_id = $1",
+      "payment_events_write_once",
+    ],
+    ["an event", "DELETE FROM payment_events WHERE payment_id = $1", "payment_events_write_once"],
+    [
+      "an idempotency record",
+      "UPDATE idempotency_keys SET response_status = 500 WHERE payment_id = $1",
+      "idempotency_keys_write_once",
+    ],
+    [
+      "an idempotency record's deletion",
+      "DELETE FROM idempotency_keys WHERE payment_id = $1",
+      "idempotency_keys_write_once",
+    ],
+  ])("rejects changing %s in SQL: written once", async (_label, statement, constraint) => {
+    const id = await authorized();
+
+    await expect(db.sql.query(statement, [id])).rejects.toMatchObject({ constraint });
+  });
+
+  it("lets the outbox mark an event published", async () => {
+    const id = await authorized();
+
+    await db.sql.query(
+      "UPDATE payment_events SET published_at = now(), publish_attempts = publish_attempts + 1 WHERE payment_id = $1",
+      [id],
+    );
   });
 
   it("rejects a second idempotency record for one merchant and key", async () => {

@@ -59,6 +59,10 @@ async function pending(count: number): Promise<string[]> {
       requestHash: "a".repeat(64),
       eventId: randomUUID(),
       originRegion: REGION,
+      requestId: "req-outbox",
+      reference: null,
+      metadata: {},
+      captureBefore: new Date(Date.now() + 7 * 86_400_000),
       at: new Date(Date.now() + i),
     });
     ids.push(result.events[0]!.eventId);
@@ -224,6 +228,10 @@ describe("outbox rows and the change they record", () => {
           requestHash: "b".repeat(64),
           eventId: randomUUID(),
           originRegion: REGION,
+          requestId: "req-outbox",
+          reference: null,
+          metadata: {},
+          captureBefore: new Date(Date.now() + 7 * 86_400_000),
           at: new Date(),
         }),
       ).rejects.toThrow("outbox unavailable"),
@@ -244,6 +252,7 @@ describe("outbox rows and the change they record", () => {
     await withFailingOutbox(() =>
       expect(
         store.transition({
+          merchantId: "merchant-r",
           paymentId,
           operation: "capture",
           idempotencyKey: randomUUID(),
@@ -251,13 +260,21 @@ describe("outbox rows and the change they record", () => {
           eventId: randomUUID(),
           originRegion: REGION,
           at: new Date(),
-          plan: (payment) => planCapture(payment, undefined),
+          requestId: "req-outbox",
+          plan: (payment, operations) =>
+            planCapture(payment, operations, {
+              final: true,
+              captureId: randomUUID(),
+              at: new Date(),
+            }),
+          refusal: () => undefined,
+          respond: (view) => ({ statusCode: 200, body: view }),
         }),
       ).rejects.toThrow("outbox unavailable"),
     );
 
     expect(await writeCounts(db.sql)).toEqual(before);
-    expect((await store.find(paymentId))!.status).toBe("authorized");
+    expect((await store.find("merchant-r", paymentId))!.status).toBe("authorized");
   });
 });
 
@@ -272,6 +289,7 @@ describe("the database as the last word on the lifecycle", () => {
 
     // A plan that skips the code's own checks: authorized -> refunded.
     const attempt = store.transition({
+      merchantId: "merchant-r",
       paymentId: rows[0].payment_id,
       operation: "refund",
       idempotencyKey: randomUUID(),
@@ -279,6 +297,9 @@ describe("the database as the last word on the lifecycle", () => {
       eventId: randomUUID(),
       originRegion: REGION,
       at: new Date(),
+      requestId: "req-outbox",
+      refusal: () => undefined,
+      respond: (view) => ({ statusCode: 200, body: view }),
       plan: (payment) => ({
         status: "refunded",
         capturedAmount: payment.amount,

@@ -266,7 +266,7 @@ export class FakeWorld {
     this.lagMs[west.clusterIdentifier] = 120;
     for (const region of [EAST, WEST]) {
       this.ssm[region] = new Map([
-        [`${topology.parameterPrefix}/${PARAMETERS.apiKeys}`, JSON.stringify([API_KEY])],
+        [`${topology.parameterPrefix}/${PARAMETERS.drVerifyApiKey}`, API_KEY],
         [`${topology.parameterPrefix}/${PARAMETERS.writerEndpoint}`, this.globalEndpoint],
         [`${topology.parameterPrefix}/${PARAMETERS.activeRegion}`, EAST],
       ]);
@@ -472,7 +472,9 @@ export class FakeWorld {
       ssm: Object.fromEntries(
         Object.entries(this.ssm).map(([region, values]) => [
           region,
-          Object.fromEntries([...values].filter(([name]) => !name.endsWith(PARAMETERS.apiKeys))),
+          Object.fromEntries(
+            [...values].filter(([name]) => !name.endsWith(PARAMETERS.drVerifyApiKey)),
+          ),
         ]),
       ),
       records: Object.fromEntries(this.records),

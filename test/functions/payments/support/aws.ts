@@ -1,6 +1,6 @@
 // AWS at the SDK level: aws-sdk-client-mock with small in-memory fakes behind it, so the code
-// under test (Powertools idempotency included) runs its real calls and tests assert the exact
-// parameters it sent.
+// under test runs its real calls (conditional writes evaluated as DynamoDB does) and tests
+// assert the exact parameters it sent.
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
@@ -16,11 +16,32 @@ import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { GetParametersCommandInput } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { CONTROL, PARAMETERS } from "../../../../functions/common/contract";
+import { CONTROL, DR_SYNTHETIC_MERCHANT, PARAMETERS } from "../../../../functions/common/contract";
+import { apiKeyEntry } from "../../../../functions/payments/shared/api-keys";
 
 export const REGION = "us-east-1";
 export const OTHER_REGION = "us-west-2";
+/** The test API key, bound to merchant-1. */
 export const API_KEY = "test-api-key-0123456789";
+/** Bound to merchant-2. */
+export const OTHER_API_KEY = "other-key-0123456789-abcdef";
+
+/** The DR verification's key, bound to the synthetic merchant as Terraform binds it. */
+export const DR_API_KEY = "dr-verify-key-0123456789abcdef0123";
+
+/** The key store of the tests: merchant id -> its API key. */
+export const MERCHANT_KEYS: Readonly<Record<string, string>> = {
+  "merchant-1": API_KEY,
+  "merchant-2": OTHER_API_KEY,
+  [DR_SYNTHETIC_MERCHANT]: DR_API_KEY,
+};
+
+/** The api/keys parameter for MERCHANT_KEYS, as Terraform writes it (hashes only). */
+export function apiKeysParameter(keys: Readonly<Record<string, string>> = MERCHANT_KEYS): string {
+  return JSON.stringify(
+    Object.entries(keys).map(([merchantId, key]) => apiKeyEntry(merchantId, key)),
+  );
+}
 
 export const TEST_ENV = {
   AWS_REGION: REGION,
@@ -32,7 +53,7 @@ export const TEST_ENV = {
   // Tests flip the flag between requests; the 5 s cache is tested on the guard itself.
   ACTIVE_REGION_CACHE_MS: "0",
   PARAMETER_CACHE_SECONDS: "60",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
+  POWERTOOLS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "SILENT",
   POWERTOOLS_METRICS_DISABLED: "true",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
 } as const;
@@ -58,11 +79,17 @@ export class FakeAws {
   /** The active-region item; undefined = missing; an Error = GetItem fails. */
   flag: { activeRegion: string; phase?: string } | undefined | Error = { activeRegion: REGION };
   readonly parameters = new Map<string, string>([
-    [`${TEST_ENV.PARAMETER_PREFIX}/${PARAMETERS.apiKeys}`, JSON.stringify([API_KEY, "other-key"])],
+    [`${TEST_ENV.PARAMETER_PREFIX}/${PARAMETERS.apiKeys}`, apiKeysParameter()],
   ]);
   readonly idempotencyItems = new Map<string, Item>();
   readonly sessionItems = new Map<string, Item>();
   readonly published: PutEventsRequestEntry[] = [];
+  /**
+   * DeleteItem on the idempotency table fails, as when the region dies right after a request
+   * committed: whatever the request wrote to DynamoDB before stays, nothing it would clean up
+   * afterwards is removed.
+   */
+  dropDeletes = false;
 
   constructor() {
     this.install();
@@ -77,6 +104,7 @@ export class FakeAws {
     this.idempotencyItems.clear();
     this.sessionItems.clear();
     this.published.length = 0;
+    this.dropDeletes = false;
     this.install();
   }
 
@@ -104,23 +132,9 @@ export class FakeAws {
       if (input.TableName !== TEST_ENV.IDEMPOTENCY_TABLE) {
         throw new Error(`unexpected PutItem on ${input.TableName}`);
       }
-      // Powertools: the key is free, expired, or held by an in-progress attempt that expired.
       const id = input.Item!.id!.S!;
       const existing = this.idempotencyItems.get(id);
-      const now = Date.now();
-      const free =
-        !existing ||
-        Number(existing.expiration?.N) < now / 1000 ||
-        (existing.status?.S === "INPROGRESS" &&
-          existing.in_progress_expiration !== undefined &&
-          Number(existing.in_progress_expiration.N) < now);
-      if (!free) {
-        throw new ConditionalCheckFailedException({
-          message: "The conditional request failed",
-          $metadata: {},
-          Item: existing,
-        });
-      }
+      checkCondition(input, existing);
       this.idempotencyItems.set(id, { ...input.Item! });
       return {};
     });
@@ -148,7 +162,10 @@ export class FakeAws {
       return {};
     });
     this.dynamodb.on(DeleteItemCommand).callsFake((input) => {
-      this.idempotencyItems.delete(input.Key!.id!.S!);
+      if (this.dropDeletes) throw new Error("connect ETIMEDOUT dynamodb.us-east-1.amazonaws.com");
+      const id = input.Key!.id!.S!;
+      checkCondition(input, this.idempotencyItems.get(id));
+      this.idempotencyItems.delete(id);
       return {};
     });
     this.ssm.on(GetParametersCommand).callsFake((input: GetParametersCommandInput) => {
@@ -167,6 +184,56 @@ export class FakeAws {
         FailedEntryCount: 0,
         Entries: entries.map((_, i) => ({ EventId: `eb-${this.published.length + i}` })),
       };
+    });
+  }
+}
+
+interface Conditional {
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Record<string, AttributeValue>;
+  readonly ReturnValuesOnConditionCheckFailure?: string;
+}
+
+/**
+ * Evaluates the condition of a conditional write against the stored item, as DynamoDB does
+ * ("Condition expressions", developerguide/Expressions.ConditionExpressions): just the grammar
+ * the payment functions use, terms joined by one kind of AND/OR: attribute_exists(a),
+ * attribute_not_exists(a), a = :v, a < :v, a > :v. A comparison with a missing attribute is
+ * false. A failed condition throws ConditionalCheckFailedException, carrying the item when
+ * ReturnValuesOnConditionCheckFailure is ALL_OLD (developerguide/WorkingWithItems).
+ */
+function checkCondition(input: Conditional, existing: Item | undefined): void {
+  const expression = input.ConditionExpression;
+  if (!expression) return;
+  const names = input.ExpressionAttributeNames ?? {};
+  const values = input.ExpressionAttributeValues ?? {};
+  const name = (raw: string) => names[raw] ?? raw;
+  const scalar = (v: AttributeValue | undefined) =>
+    v === undefined ? undefined : v.N !== undefined ? Number(v.N) : v.S;
+  const term = (text: string): boolean => {
+    const fn = /^attribute_(not_)?exists\(\s*([#\w]+)\s*\)$/.exec(text);
+    if (fn) return (existing?.[name(fn[2]!)] === undefined) === (fn[1] !== undefined);
+    const cmp = /^([#\w]+)\s*(=|<|>)\s*(:\w+)$/.exec(text);
+    if (!cmp) throw new Error(`fake DynamoDB cannot evaluate ${JSON.stringify(text)}`);
+    const left = scalar(existing?.[name(cmp[1]!)]);
+    const right = scalar(values[cmp[3]!]);
+    if (left === undefined || right === undefined) return false;
+    return cmp[2] === "=" ? left === right : cmp[2] === "<" ? left < right : left > right;
+  };
+  const or = expression.split(/\s+OR\s+/);
+  const ok =
+    or.length > 1
+      ? or.map((t) => t.trim()).some(term)
+      : expression
+          .split(/\s+AND\s+/)
+          .map((t) => t.trim())
+          .every(term);
+  if (!ok) {
+    throw new ConditionalCheckFailedException({
+      message: "The conditional request failed",
+      $metadata: {},
+      Item: input.ReturnValuesOnConditionCheckFailure === "ALL_OLD" ? existing : undefined,
     });
   }
 }

@@ -1,4 +1,5 @@
 // API Gateway HTTP API (payload v2) events for the handlers under test.
+import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { API_KEY } from "./aws";
 
@@ -13,6 +14,10 @@ export interface RequestSpec {
   readonly isBase64Encoded?: boolean;
   /** Leave out the x-api-key header. */
   readonly anonymous?: boolean;
+  /** Query string parameters (GET /payments). */
+  readonly query?: Record<string, string>;
+  /** API Gateway's request id. @default a fresh `req-<uuid>` */
+  readonly requestId?: string;
 }
 
 export function apiEvent(spec: RequestSpec): APIGatewayProxyEventV2 {
@@ -33,7 +38,8 @@ export function apiEvent(spec: RequestSpec): APIGatewayProxyEventV2 {
     version: "2.0",
     routeKey: spec.routeKey ?? `${method} ${spec.path}`,
     rawPath: spec.path,
-    rawQueryString: "",
+    rawQueryString: new URLSearchParams(spec.query ?? {}).toString(),
+    queryStringParameters: spec.query,
     headers,
     pathParameters: spec.pathParameters,
     body,
@@ -50,7 +56,7 @@ export function apiEvent(spec: RequestSpec): APIGatewayProxyEventV2 {
         sourceIp: "192.0.2.1",
         userAgent: "jest",
       },
-      requestId: "req",
+      requestId: spec.requestId ?? `req-${randomUUID()}`,
       routeKey: spec.routeKey ?? `${method} ${spec.path}`,
       stage: "$default",
       time: "01/Jan/2026:00:00:00 +0000",
