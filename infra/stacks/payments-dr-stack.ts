@@ -29,6 +29,8 @@ import { PaymentsApi } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
+import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
+import { RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
@@ -91,6 +93,10 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly prober: Prober;
   /** The slot holding the Aurora writer (WRITER_REGION). */
   public readonly writerRole: RegionRole;
+  public readonly ledger: LedgerTable;
+  public readonly reports: Record<RegionRole, RegionalReports>;
+  public readonly drillEvidence: DrillEvidence;
+  public readonly restoreDrill: RestoreDrill;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -226,6 +232,40 @@ export class PaymentsDrStack extends TerraformStack {
         configRules: config.readinessRules,
       });
     }
+    // Evidence: each region's report bucket and writer, the ledger across runs (a global
+    // table), and the drill watch and ledger widget in the secondary slot: they read the
+    // ledger, which is in both regions, so they stay where they are when WRITER_REGION moves.
+    this.ledger = new LedgerTable(this, "ledger", {
+      naming,
+      primary: { ...this.primary, region: config.primary.region },
+      secondary: { ...this.secondary, region: config.secondary.region },
+    });
+    const targets = reportTargets(config.failover, config.drills);
+    const reports = (role: RegionRole) =>
+      new RegionalReports(this, `reports-${role}`, {
+        provider: parts(role).provider,
+        naming,
+        region: parts(role).config.region,
+        key: parts(role).key,
+        alerts: parts(role).alerts,
+        ledger: this.ledger,
+        reports: config.reports,
+        targets,
+        logRetentionDays: config.logRetentionDays,
+      });
+    this.reports = { primary: reports("primary"), secondary: reports("secondary") };
+    this.drillEvidence = new DrillEvidence(this, "drill-evidence", {
+      provider: this.secondary.provider,
+      naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      alerts: this.secondary.alerts,
+      ledger: this.ledger,
+      reports: config.reports,
+      drills: config.drills,
+      logRetentionDays: config.logRetentionDays,
+    });
+
     // Dashboards are global (their ARN has no region): the overview stays where it is.
     new OverviewDashboard(this, "overview", {
       provider: this.secondary.provider,
@@ -233,6 +273,12 @@ export class PaymentsDrStack extends TerraformStack {
       primary: observed("primary"),
       secondary: observed("secondary"),
       prober,
+      evidence: {
+        widgetFunctionArn: this.drillEvidence.widget.function.arn,
+        alarms: this.drillEvidence.alarms,
+        targets: targets.default,
+        maxDrillAgeDays: config.drills.maxAgeDays,
+      },
     });
 
     // Detection (in the standby region) and the failover orchestration (in both).
@@ -252,6 +298,11 @@ export class PaymentsDrStack extends TerraformStack {
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
       dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      reports: {
+        bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
+        ledgerArns: Object.values(this.ledger.arns),
+        widgetFunctionArn: this.drillEvidence.widget.function.arn,
+      },
     });
     const topology = this.topology(config);
     const orchestration = (role: RegionRole) =>
@@ -266,6 +317,11 @@ export class PaymentsDrStack extends TerraformStack {
         topology,
         databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
+        dbRpoSeconds: config.database.rpoSeconds,
+        reports: {
+          writerFunctionName: this.reports[role].writer.functionName,
+          bucketName: this.reports[role].bucket.bucket,
+        },
       });
     this.orchestration = {
       primary: orchestration("primary"),
@@ -279,6 +335,7 @@ export class PaymentsDrStack extends TerraformStack {
       stateMachine: this.orchestration[standby].stateMachines.failover,
       role: this.drIam.automationRoles[standby],
       failover: config.failover,
+      key: this[standby].key,
     });
     this.prober = new Prober(this, standbyId("prober", standby), {
       provider: this[standby].provider,
@@ -298,6 +355,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: parts(role).config.region,
       automationRole: this.drIam.automationRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
+      reportWriterFunctionName: this.reports[role].writer.functionName,
     });
     new Drills(this, "drills", {
       naming,
@@ -306,6 +364,29 @@ export class PaymentsDrStack extends TerraformStack {
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
       writer,
+    });
+
+    // The monthly restore drill, in the secondary region where the cross-region copies are.
+    this.restoreDrill = new RestoreDrill(this, "restore-drill", {
+      provider: this.secondary.provider,
+      naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      network: this.secondary.network,
+      drills: config.drills,
+      logRetentionDays: config.logRetentionDays,
+      instanceClass: config.database.instanceClass,
+      sourceClusterArn: this.database.primary.cluster.arn,
+      subnetGroupName: this.database.secondary.cluster.dbSubnetGroupName,
+      clusterParameterGroupName: this.database.secondary.cluster.dbClusterParameterGroupName,
+      auroraKeyArn: this.database.secondary.storageKeyArn,
+      vault: { name: this.backup.secondaryVault.name, arn: this.backup.secondaryVault.arn },
+      controlTable: { name: this.tables.control.name, arn: this.tables.control.replicaArn },
+      alertTopicArn: this.secondary.alerts.topic.arn,
+      reportWriter: {
+        name: this.reports.secondary.writer.functionName,
+        arn: this.reports.secondary.writer.function.arn,
+      },
     });
 
     stackOutputs(this, config);

@@ -8,7 +8,7 @@ import { named, runWorkflow } from "./support/harness";
 
 /** Slow promotions, so a resumed run finds its promotion still under way. */
 function slow(world: FakeWorld): FakeWorld {
-  world.promotionPolls = 5;
+  world.promotionSeconds = 20;
   return world;
 }
 
@@ -35,6 +35,7 @@ const STEPS: Record<Moving, string[]> = {
     "Preflight",
     "AcquireLock",
     "Fence",
+    "CheckOldWriter",
     "Promote",
     "CheckPromotion",
     "UpdateParameters",

@@ -33,10 +33,19 @@ const FIELDS: Readonly<Record<Workflow, readonly string[]>> = {
     "forceDetach",
     "ignoreCooldown",
     "allowUnknownLag",
+    "assumeOldWriterStopped",
+    "drillId",
     "resumeFailoverId",
   ],
-  switchover: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
-  failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
+  switchover: [
+    "targetRegion",
+    "reason",
+    "trigger",
+    "ignoreCooldown",
+    "drillId",
+    "resumeFailoverId",
+  ],
+  failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "drillId", "resumeFailoverId"],
   reprotect: ["targetRegion", "reason", "trigger", "resumeFailoverId"],
 };
 
@@ -108,6 +117,25 @@ export async function validateInput(
   // does not apply to it (and it moves no active region, so it writes none either).
   const ignoreCooldown = workflow === "reprotect" || flag("ignoreCooldown");
   const allowUnknownLag = flag("allowUnknownLag");
+  const assumeOldWriterStopped = flag("assumeOldWriterStopped");
+  if (assumeOldWriterStopped && trigger !== "console") {
+    throw new InvalidInputError(
+      `assumeOldWriterStopped is on-call's word that the old region cannot take payments: only with trigger "console", got ${JSON.stringify(trigger)}`,
+    );
+  }
+  const drillId = input.drillId;
+  if (drillId !== undefined) {
+    if (typeof drillId !== "string" || !RUN_ID.test(drillId)) {
+      throw new InvalidInputError(
+        `drillId must be the drill's id (1-80 letters, digits, - or _), got ${JSON.stringify(drillId)}`,
+      );
+    }
+    if (trigger !== "drill") {
+      throw new InvalidInputError(
+        `drillId belongs to runs a drill starts: only with trigger "drill", got ${JSON.stringify(trigger)}`,
+      );
+    }
+  }
   const resumeFailoverId = input.resumeFailoverId;
   if (
     resumeFailoverId !== undefined &&
@@ -179,6 +207,8 @@ export async function validateInput(
     forceDetach,
     ignoreCooldown,
     allowUnknownLag,
+    assumeOldWriterStopped,
+    ...(drillId !== undefined ? { drillId } : {}),
   };
   deps.log.info("input accepted", { failoverId, workflow, sourceRegion: request.sourceRegion });
   return { input: raw, request };
