@@ -25,8 +25,9 @@
 //    that region's multi-Region key ("set KmsKeyId to a KMS key identifier that is valid in the
 //    destination Amazon Web Services Region", API_CreateDBCluster), Terraform's subnet and
 //    parameter groups, and no master user (AWS rejects one on a cross-Region secondary);
-// 7. CreateDBInstance for each reader instance Terraform has for that region (a secondary
-//    without instances is headless and cannot be failed over to).
+// 7. CreateDBInstance for each reader instance Terraform has for that region, and wait until
+//    they are available (a secondary without instances is headless and cannot be failed over
+//    to: "you must add a DB instance to it", aurora-global-database-disaster-recovery.html).
 import type { DrClusterSpec, DrDatabaseSpec } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import {
@@ -306,6 +307,15 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
     if (instance.clusterIdentifier !== theirs.clusterIdentifier) {
       throw new RebuildConflictError(
         `instance ${identifier} in ${region} belongs to ${instance.clusterIdentifier ?? "no cluster"}, not ${theirs.clusterIdentifier}: reconcile by hand`,
+      );
+    }
+    // A secondary without an available instance is headless: it cannot be failed over to.
+    if (instance.status !== "available") {
+      return result(
+        false,
+        "wait",
+        `waiting for instance ${identifier} of ${theirs.clusterIdentifier} (${instance.status})`,
+        kept,
       );
     }
   }
