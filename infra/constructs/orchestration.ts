@@ -234,6 +234,25 @@ export function triggerPattern(alarmArns: string[]): Record<string, unknown> {
 }
 
 /**
+ * The failover trigger's dead-letter queue, as construct "dlq" of `scope`. The stack also keeps
+ * one in the slot that does not host the trigger (WRITER_REGION decides which does), so moving
+ * the writer never destroys a queue of undelivered failover triggers, a data store
+ * (infra/lib/addresses.ts).
+ */
+export function failoverTriggerDlq(
+  scope: Construct,
+  props: Pick<FailoverTriggerProps, "provider" | "naming" | "region" | "key">,
+): SqsQueue {
+  return new SqsQueue(scope, "dlq", {
+    provider: props.provider,
+    name: props.naming.name("sqsQueue", "failover-trigger-dlq", props.region),
+    kmsMasterKeyId: props.key.arn,
+    kmsDataKeyReusePeriodSeconds: 300,
+    messageRetentionSeconds: 1_209_600,
+  });
+}
+
+/**
  * Starts `failover` toward this region when the prober's or the writer's alarm enters ALARM.
  * The mode comes from config; the cooldown and the lock in the workflow stop a second alarm from
  * doubling a failover. An alarm EventBridge could not deliver lands in a dead-letter queue instead
@@ -254,13 +273,7 @@ export class FailoverTrigger extends Construct {
       eventPattern: JSON.stringify(triggerPattern(props.alarms.map((a) => a.arn))),
     });
     // A standard queue in the rule's region: EventBridge supports no other DLQ.
-    this.deadLetterQueue = new SqsQueue(this, "dlq", {
-      provider,
-      name: naming.name("sqsQueue", "failover-trigger-dlq", region),
-      kmsMasterKeyId: props.key.arn,
-      kmsDataKeyReusePeriodSeconds: 300,
-      messageRetentionSeconds: 1_209_600,
-    });
+    this.deadLetterQueue = failoverTriggerDlq(this, props);
     new SqsQueuePolicy(this, "dlq-access", {
       provider,
       queueUrl: this.deadLetterQueue.url,

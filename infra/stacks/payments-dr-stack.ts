@@ -1,6 +1,6 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
-import type { Construct } from "constructs";
+import { Construct } from "constructs";
 import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
@@ -22,6 +22,7 @@ import { RegionalParameters, secretVariables } from "../constructs/parameters";
 import {
   drTaskFunctionNames,
   FailoverTrigger,
+  failoverTriggerDlq,
   Prober,
   RegionalOrchestration,
 } from "../constructs/orchestration";
@@ -336,6 +337,14 @@ export class PaymentsDrStack extends TerraformStack {
       role: this.drIam.automationRoles[standby],
       failover: config.failover,
       key: this[standby].key,
+    });
+    // The other slot keeps its dead-letter queue (and what it holds) for when the trigger moves
+    // back: a WRITER_REGION move destroys no queue.
+    failoverTriggerDlq(new Construct(this, standbyId("failover-trigger", writer)), {
+      provider: this[writer].provider,
+      naming,
+      region: config[writer].region,
+      key: this[writer].key,
     });
     this.prober = new Prober(this, standbyId("prober", standby), {
       provider: this[standby].provider,
