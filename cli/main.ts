@@ -36,7 +36,7 @@ commands:
   watch      [<execution arn|name>]           follow a run (default: the one running now)
   drill      [--restore] [--region <r>] [--workflow switchover|failover] [--hold PT15M]
              [--no-failback]                  start the drill automation and follow it
-  history    [--limit <n>]                    last runs and drills with outcome, RTO, RPO
+  history    [--limit <n>]                    last runs and drills from the DR ledger, with outcome, RTO, RPO
 
 options for every command:
   --json                  machine-readable output (one JSON document; watch/drill: JSON lines)
