@@ -26,13 +26,15 @@ import {
   Prober,
   RegionalOrchestration,
 } from "../constructs/orchestration";
-import { PaymentsApi } from "../constructs/payments-api";
+import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
 import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
-import { RestoreDrill } from "../constructs/restore-drill";
+import { RESTORE_CHECK_CLIENT, RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
+import { checkConnectionBudget } from "../lib/connection-budget";
+import type { BudgetInput, WriterBudget } from "../lib/connection-budget";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
 import { stackOutputs } from "./outputs";
@@ -78,6 +80,26 @@ export function standbyId(base: string, host: RegionRole): string {
  * never needs Terraform. The constructor reads as the system's table of contents: each piece is
  * a construct next to what it describes.
  */
+/**
+ * Every function that connects to the database, in both regions, with its reserved concurrency
+ * and connections per environment: the payment functions (API, relay, expiry job, migrate) and
+ * the restore check. The DR tasks and the prober never open a database connection.
+ */
+export function connectionBudgetInput(config: Config): BudgetInput {
+  const regions = [config.primary.region, config.secondary.region];
+  return {
+    instanceClass: config.database.instanceClass,
+    measuredMaxConnections: config.database.measuredMaxConnections,
+    sharePercent: config.database.connectionBudgetPercent,
+    accountConcurrency: config.payments.accountConcurrencyLimit,
+    regions,
+    clients: [
+      ...regions.flatMap((region) => paymentDatabaseClients(config.payments, region)),
+      { ...RESTORE_CHECK_CLIENT, region: config.secondary.region },
+    ],
+  };
+}
+
 export class PaymentsDrStack extends TerraformStack {
   public readonly naming: Naming;
   public readonly primary: RegionalParts;
@@ -99,9 +121,13 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drillEvidence: DrillEvidence;
   public readonly restoreDrill: RestoreDrill;
 
+  /** The writer's connection budget in each region, checked before anything is built. */
+  public readonly connectionBudget: WriterBudget[];
+
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
     const { config } = props;
+    this.connectionBudget = checkConnectionBudget(connectionBudgetInput(config));
     const naming = new Naming(config.environmentSuffix);
     this.naming = naming;
     this.backend(id, config);
@@ -298,7 +324,10 @@ export class PaymentsDrStack extends TerraformStack {
       controlTable: this.tables.control,
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
-      dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      routing: this.routing,
+      zone: this.zone,
+      operatorPrincipalArns: config.operatorPrincipalArns,
+      writer,
       reports: {
         bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
         ledgerArns: Object.values(this.ledger.arns),
@@ -313,8 +342,10 @@ export class PaymentsDrStack extends TerraformStack {
         region: parts(role).config.region,
         key: parts(role).key,
         logRetentionDays: config.logRetentionDays,
-        role: this.drIam.automationRoles[role],
-        rolePolicy: this.drIam.automationPolicies[role],
+        workflowLogRetentionDays: config.auditLogRetention.workflowDays,
+        workflowRole: this.drIam.workflowRoles[role],
+        workflowPolicy: this.drIam.workflowPolicies[role],
+        taskStatements: (task) => this.drIam.taskStatements(task, parts(role).config.region),
         topology,
         databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
@@ -334,7 +365,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: config[standby].region,
       alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
       stateMachine: this.orchestration[standby].stateMachines.failover,
-      role: this.drIam.automationRoles[standby],
+      role: this.drIam.eventsRole,
       failover: config.failover,
       key: this[standby].key,
     });
@@ -362,7 +393,7 @@ export class PaymentsDrStack extends TerraformStack {
     const drillRegion = (role: RegionRole) => ({
       provider: parts(role).provider,
       region: parts(role).config.region,
-      automationRole: this.drIam.automationRoles[role],
+      drillRole: this.drIam.drillRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
       reportWriterFunctionName: this.reports[role].writer.functionName,
     });
@@ -373,6 +404,7 @@ export class PaymentsDrStack extends TerraformStack {
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
       writer,
+      eventsRole: this.drIam.eventsRole,
     });
 
     // The monthly restore drill, in the secondary region where the cross-region copies are.
@@ -434,7 +466,7 @@ export class PaymentsDrStack extends TerraformStack {
       region,
       peerCidr: peer.vpcCidr,
       key,
-      logRetentionDays: config.logRetentionDays,
+      logRetentionDays: config.auditLogRetention.flowLogDays,
       natGateways: config.natGateways,
     });
     const bus = new RegionalEventBus(this, `events-${region.role}`, {
@@ -462,6 +494,7 @@ export class PaymentsDrStack extends TerraformStack {
       network: parts.network,
       payments: config.payments,
       logRetentionDays: config.logRetentionDays,
+      accessLogRetentionDays: config.auditLogRetention.apiAccessDays,
       tables: this.tables,
       bus: parts.bus,
       zone: this.zone,
@@ -478,6 +511,9 @@ export class PaymentsDrStack extends TerraformStack {
       functionNames: Object.values(api.functions).map((f) => f.functionName),
       tableNames: this.tables.all.map((t) => t.name),
       peerRegion: peer.config.region,
+      writerConnectionsSafe: this.connectionBudget.find(
+        (b) => b.writerRegion === parts.config.region,
+      )!.safe,
     };
   }
 

@@ -17,7 +17,7 @@ describe("orchestration infrastructure", () => {
   );
   const machines = resourceList(json, "aws_sfn_state_machine");
 
-  it("deploys every DR task in both regions with smaller memory, outside the VPC, as the region's DR role", () => {
+  it("deploys every DR task in both regions with smaller memory, outside the VPC, each as its own role", () => {
     for (const role of ["primary", "secondary"] as const) {
       const mine = inRegion(drFunctions, role);
       expect(mine.map((f) => f.function_name).sort()).toEqual(
@@ -26,7 +26,8 @@ describe("orchestration infrastructure", () => {
       for (const fn of mine) {
         expect(fn).toMatchObject({ runtime: "nodejs22.x", memory_size: 256 });
         expect(fn.vpc_config).toBeUndefined();
-        expect(String(fn.role)).toContain(`dr-iam_${role}-automation_`);
+        const task = String(fn.function_name).replace(/^payments-dr-|-dev$/g, "");
+        expect(String(fn.role)).toContain(`orchestration-${role}_task-${task}_role_`);
       }
     }
   });
@@ -66,8 +67,18 @@ describe("orchestration infrastructure", () => {
           type: "STANDARD",
           logging_configuration: { level: "ALL", include_execution_data: true },
           tracing_configuration: { enabled: true },
+          encryption_configuration: {
+            type: "CUSTOMER_MANAGED_KMS_KEY",
+            kms_data_key_reuse_period_seconds: 300,
+          },
         });
-        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-automation_`);
+        expect(
+          String(
+            machine.encryption_configuration &&
+              (machine.encryption_configuration as { kms_key_id: string }).kms_key_id,
+          ),
+        ).toContain(`platform-key-${role}_key_`);
+        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-workflows_`);
       }
     }
   });
@@ -210,7 +221,7 @@ describe("failover trigger", () => {
     expect(matches(concrete, event("ALARM"))).toBe(true);
     expect(matches(concrete, event("OK"))).toBe(false);
     expect(String(target.arn)).toMatch(/orchestration-secondary_workflow-failover_.*\.arn/);
-    expect(String(target.role_arn)).toContain("dr-iam_secondary-automation_");
+    expect(String(target.role_arn)).toContain("dr-iam_events_");
   });
 
   it("sends an input the workflow accepts, in the configured mode", async () => {
@@ -292,17 +303,16 @@ describe("failover trigger", () => {
           },
         ],
       }),
+      expect.objectContaining({ sid: "TlsOnly", effect: "Deny", actions: ["sqs:*"] }),
     ]);
   });
 
-  it("lets the DR role it runs as start only the DR workflows", () => {
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
-    const start = statements.find((s) => s.actions?.includes("states:StartExecution"))!;
-    expect(
-      start.resources!.every((r) =>
-        /:stateMachine:payments-(failover|switchover|failback|reprotect)-dev$/.test(r),
-      ),
-    ).toBe(true);
+  it("lets the role it runs as start only the failover workflow", () => {
+    const statements = policyStatements(json, "dr-iam_events-permissions");
+    const start = statements.filter((s) => s.actions?.includes("states:StartExecution"));
+    expect(start.flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(/:us-west-2:.*:stateMachine:payments-failover-dev$/),
+    ]);
   });
 });
 
@@ -431,32 +441,85 @@ describe("re-protect infrastructure", () => {
     }
   });
 
-  it("lets automation rebuild only this environment's clusters, keys and monitoring role", () => {
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
-    const rebuild = statements.find((s) => s.sid === "RebuildTheGlobalDatabase")!;
-    expect(rebuild.actions).toEqual(
-      expect.arrayContaining([
-        "rds:CreateGlobalCluster",
+  it("lets the rebuild task's own role rebuild only this environment's clusters, keys and monitoring role", () => {
+    const statements = policyStatements(json, "orchestration-secondary_task-rebuild_permissions_");
+    const rds = statements.filter((s) => s.actions!.some((a) => a.startsWith("rds:")));
+    expect(new Set(rds.flatMap((s) => s.actions))).toEqual(
+      new Set([
+        "rds:DescribeGlobalClusters",
+        "rds:DescribeDBClusters",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:CreateDBClusterSnapshot",
+        "rds:AddTagsToResource",
+        "rds:RemoveFromGlobalCluster",
+        "rds:ModifyDBCluster",
+        "rds:ModifyDBInstance",
         "rds:DeleteGlobalCluster",
+        "rds:CreateGlobalCluster",
         "rds:CreateDBCluster",
         "rds:CreateDBInstance",
-        "rds:ModifyDBCluster",
-        "rds:CreateDBClusterSnapshot",
       ]),
     );
-    expect(
-      rebuild.resources!.every(
-        (r) =>
-          r.includes(":global-cluster:${aws_rds_global_cluster.database_global_") ||
-          /:rds:us-(east-1|west-2):.*:(cluster|db|cluster-snapshot|subgrp|cluster-pg):payments-db-\*-dev\*$/.test(
-            r,
-          ) ||
-          /:pg:default\.aurora-postgresql\*$/.test(r),
-      ),
-    ).toBe(true);
+    // Exact names in both regions: Terraform's clusters, instances and groups, and what a run
+    // keeps (only its run tag is a wildcard); never payments-db-* at large.
+    for (const resource of rds.flatMap((s) => s.resources!)) {
+      expect(resource).toMatch(
+        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_|:rds:us-(east-1|west-2):.*:(cluster|cluster-snapshot):\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_.*\}-(detached|at-reprotect)-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
+      );
+    }
+    expect(statements.find((s) => s.sid === "RebuildStorageKeys")).toMatchObject({
+      actions: ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey*"],
+      condition: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: ["rds.us-east-1.amazonaws.com", "rds.us-west-2.amazonaws.com"],
+        },
+      ],
+    });
     expect(statements.find((s) => s.sid === "PassTheMonitoringRole")).toMatchObject({
       actions: ["iam:PassRole"],
       resources: [expect.stringContaining("database_monitoring-role")],
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["rds.amazonaws.com"] },
+      ],
     });
+  });
+
+  it("lets CheckRejoin only read the database and its lag", () => {
+    const statements = policyStatements(
+      json,
+      "orchestration-secondary_task-check-rejoin_permissions_",
+    );
+    expect(statements.flatMap((s) => s.actions).sort()).toEqual([
+      "cloudwatch:GetMetricData",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "rds:DescribeDBClusters",
+      "rds:DescribeGlobalClusters",
+    ]);
+  });
+});
+
+describe("audit-trail log retention", () => {
+  // PCI DSS 10.5.1: retain audit log history for at least 12 months.
+  it("keeps the workflow and API access logs a year by default, as configured otherwise", () => {
+    const groups = (json: ReturnType<typeof synth>["json"], fragment: string) =>
+      resourceList(json, "aws_cloudwatch_log_group")
+        .filter((g) => String(g.name).includes(fragment))
+        .map((g) => g.retention_in_days);
+    const { json } = synth();
+    expect(groups(json, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(365));
+    expect(groups(json, "/api-access/")).toEqual([365, 365]);
+    expect(groups(json, "/aws/lambda/payments-dr-fence-")).toEqual([30, 30]);
+    const { json: custom } = synth({
+      WORKFLOW_LOG_RETENTION_DAYS: "731",
+      API_ACCESS_LOG_RETENTION_DAYS: "400",
+      LOG_RETENTION_DAYS: "90",
+    });
+    expect(groups(custom, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(731));
+    expect(groups(custom, "/api-access/")).toEqual([400, 400]);
+    expect(groups(custom, "/aws/lambda/payments-dr-fence-")).toEqual([90, 90]);
   });
 });

@@ -143,5 +143,9 @@ export const CHECK_REJOIN_TASK = stateTask({
   step: "CheckRejoin",
   description: "Polls the old writer's region on its way back to a caught-up secondary",
   workflows: ["failback", "reprotect"],
+  permissions: {
+    database: ["describeGlobalCluster", "describeCluster"],
+    metrics: ["replicationLag"],
+  },
   run: checkRejoin,
 });

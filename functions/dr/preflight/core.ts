@@ -239,5 +239,11 @@ export const PREFLIGHT_TASK = stateTask({
   step: "Preflight",
   description: "Read-only readiness checks of both clusters and the replication lag",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    // A resumed run reads the flag (whether it already fenced).
+    control: ["getActiveRegion"],
+    database: ["describeCluster", "describeGlobalCluster"],
+    metrics: ["replicationLag", "probeResults", "replicationLagHistory"],
+  },
   run: preflight,
 });

@@ -354,5 +354,23 @@ export const REBUILD_TASK = stateTask({
   description: "Rebuilds the global database around the promoted cluster, one step per poll",
   workflows: ["reprotect"],
   needsDatabaseSpec: true,
+  permissions: {
+    database: [
+      "describeGlobalCluster",
+      "describeCluster",
+      "describeInstance",
+      "describeClusterSnapshot",
+      "createClusterSnapshot",
+      "removeFromGlobalCluster",
+      "renameCluster",
+      "renameInstance",
+      "deleteGlobalCluster",
+      "createGlobalCluster",
+      "createSecondaryCluster",
+      "createInstance",
+    ],
+    // The path chosen at the first look (PATH_FACT), kept for the rest of the run.
+    control: ["recordFact"],
+  },
   run: rebuild,
 });

@@ -66,5 +66,8 @@ export const RELEASE_LOCK_TASK = stateTask({
   step: "ReleaseLock",
   description: "Writes the cooldown and releases the lock",
   workflows: ["failover", "switchover", "failback", "reprotect"],
+  permissions: {
+    control: ["getLock", "deleteLock", "getCooldown", "putCooldown", "getActiveRegion"],
+  },
   run: releaseLock,
 });
