@@ -562,7 +562,13 @@ export function taskStatements(
         statements.push(
           kmsVia(
             "RebuildStorageKeys",
-            ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey*"],
+            [
+              "kms:CreateGrant",
+              "kms:DescribeKey",
+              "kms:Decrypt",
+              "kms:GenerateDataKey",
+              "kms:GenerateDataKeyWithoutPlaintext",
+            ],
             a.storageKeys,
             props,
             ["rds"],

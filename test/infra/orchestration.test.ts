@@ -465,11 +465,17 @@ describe("re-protect infrastructure", () => {
     // keeps (only its run tag is a wildcard); never payments-db-* at large.
     for (const resource of rds.flatMap((s) => s.resources!)) {
       expect(resource).toMatch(
-        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_|:rds:us-(east-1|west-2):.*:(cluster|cluster-snapshot):\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_.*\}-(detached|at-reprotect)-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
+        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_\w+\.arn\}$|:rds:us-(east-1|west-2):.*:cluster:payments-db-(use1|usw2)-dev-detached-\*$|:rds:us-(east-1|west-2):.*:cluster-snapshot:payments-db-(use1|usw2)-dev-at-reprotect-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
       );
     }
     expect(statements.find((s) => s.sid === "RebuildStorageKeys")).toMatchObject({
-      actions: ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey*"],
+      actions: [
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+      ],
       condition: [
         {
           test: "StringEquals",
@@ -510,7 +516,8 @@ describe("audit-trail log retention", () => {
         .filter((g) => String(g.name).includes(fragment))
         .map((g) => g.retention_in_days);
     const { json } = synth();
-    expect(groups(json, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(365));
+    // Four workflows (failover, switchover, failback, reprotect) in each region.
+    expect(groups(json, "/aws/vendedlogs/states/")).toEqual(Array(8).fill(365));
     expect(groups(json, "/api-access/")).toEqual([365, 365]);
     expect(groups(json, "/aws/lambda/payments-dr-fence-")).toEqual([30, 30]);
     const { json: custom } = synth({
@@ -518,7 +525,7 @@ describe("audit-trail log retention", () => {
       API_ACCESS_LOG_RETENTION_DAYS: "400",
       LOG_RETENTION_DAYS: "90",
     });
-    expect(groups(custom, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(731));
+    expect(groups(custom, "/aws/vendedlogs/states/")).toEqual(Array(8).fill(731));
     expect(groups(custom, "/api-access/")).toEqual([400, 400]);
     expect(groups(custom, "/aws/lambda/payments-dr-fence-")).toEqual([90, 90]);
   });

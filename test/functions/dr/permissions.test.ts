@@ -194,8 +194,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
       new RdsDatabase(new RDSClient({})).removeFromGlobalCluster("g", "a"),
     describeInstance: () => new RdsDatabase(new RDSClient({})).describeInstance("i"),
     describeClusterSnapshot: () => new RdsDatabase(new RDSClient({})).describeClusterSnapshot("s"),
-    createClusterSnapshot: () =>
-      new RdsDatabase(new RDSClient({})).createClusterSnapshot("c", "s"),
+    createClusterSnapshot: () => new RdsDatabase(new RDSClient({})).createClusterSnapshot("c", "s"),
     renameCluster: () => new RdsDatabase(new RDSClient({})).renameCluster("c", "c2"),
     renameInstance: () => new RdsDatabase(new RDSClient({})).renameInstance("i", "i2"),
     deleteGlobalCluster: () => new RdsDatabase(new RDSClient({})).deleteGlobalCluster("g"),
