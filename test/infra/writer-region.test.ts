@@ -8,7 +8,7 @@ import { computeBudget } from "../../infra/lib/rto";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import { FakeWorld, EAST, TOPOLOGY } from "../functions/dr/support/fake-world";
 import type { Resource } from "./helpers";
-import { findResource, FULL_ENV, inRegion, resourceList, synth } from "./helpers";
+import { findResource, FULL_ENV, inRegion, policyStatements, resourceList, synth } from "./helpers";
 
 const MOVED = { ...FULL_ENV, ...WRITER_MOVED_ENV };
 
@@ -144,7 +144,14 @@ describe("the stack with the writer moved to us-west-2", () => {
       (t) => t.target_id === "failover-workflow",
     )!;
     expect(String(target.arn)).toMatch(/orchestration-primary_workflow-failover_.*\.arn/);
-    expect(String(target.role_arn)).toContain("dr-iam_primary-automation_");
+    // EventBridge's own role (issue 14), allowed to start this region's failover machine.
+    expect(String(target.role_arn)).toContain("dr-iam_events_");
+    expect(
+      policyStatements(json, "dr-iam_events-permissions").find((s) => s.sid === "StartFailover")!
+        .resources,
+    ).toEqual([
+      expect.stringMatching(/^arn:aws:states:us-east-1:.*:stateMachine:payments-failover-dev$/),
+    ]);
     const template = String(
       (target.input_transformer as { input_template: string }).input_template,
     );
