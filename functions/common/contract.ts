@@ -48,6 +48,12 @@ export const DR_ENV = {
   lockTtlMinutes: "DR_LOCK_TTL_MINUTES",
   /** Largest replication lag, milliseconds, at which a failback may start (default 1000). */
   failbackMaxLagMs: "DR_FAILBACK_MAX_LAG_MS",
+  /**
+   * JSON of type DrDatabaseSpec: how Terraform builds each region's cluster, so a re-protect
+   * rebuilds a secondary Terraform recognises as its own (set on the re-protect tasks only: the
+   * 4 KB Lambda environment limit).
+   */
+  database: "DR_DATABASE",
   /** Prober: seconds between probes within one invocation (default 10, 1 to 60). */
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
@@ -338,6 +344,38 @@ export interface DrRegion {
   readonly healthCheckId?: string;
   /** Alias target of this region's custom domain (api.<domain>), when a domain is configured. */
   readonly apiDomainTarget?: { readonly dnsName: string; readonly hostedZoneId: string };
+}
+
+/**
+ * One region's cluster as Terraform builds it (infra/constructs/database.ts). A re-protect that
+ * rebuilds the secondary with exactly these values leaves nothing for `terraform plan` to
+ * replace: the identifiers, the key, the subnet and parameter groups are the ones in state.
+ */
+export interface DrClusterSpec {
+  readonly clusterIdentifier: string;
+  /** This region's key of the multi-Region pair (ForceNew on the cluster). */
+  readonly kmsKeyId: string;
+  readonly dbSubnetGroupName: string;
+  readonly vpcSecurityGroupIds: readonly string[];
+  readonly dbClusterParameterGroupName: string;
+  /** The reader instances of this region when it holds the secondary, in order (db-1, db-2, ...). */
+  readonly readerInstanceIdentifiers: readonly string[];
+  readonly performanceInsightsKmsKeyId: string;
+}
+
+/** The `DR_DATABASE` environment variable of the re-protect tasks. */
+export interface DrDatabaseSpec {
+  readonly engine: "aurora-postgresql";
+  readonly engineVersion: string;
+  readonly instanceClass: string;
+  readonly backupRetentionPeriod: number;
+  readonly preferredBackupWindow: string;
+  readonly preferredMaintenanceWindow: string;
+  readonly deletionProtection: boolean;
+  readonly monitoringRoleArn: string;
+  readonly monitoringInterval: number;
+  readonly caCertificateIdentifier: string;
+  readonly regions: Readonly<Record<string, DrClusterSpec>>;
 }
 
 /** The `DR_TOPOLOGY` environment variable of every DR function. */

@@ -11,6 +11,7 @@
 //
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
+import { otherRole } from "../config";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
@@ -75,10 +76,12 @@ const LOOK_SECONDS = 5;
 
 export function computeBudget(json: TerraformJson, stack: string, config: Config): Budget {
   const suffix = config.environmentSuffix;
-  const target = config.secondary.region;
+  // A failover goes from the writer's slot to the standby's, where detection lives.
+  const standby = otherRole(config.writer);
+  const target = config[standby].region;
   const typical = config.failover.expected;
 
-  // Detection: the prober alarm in the secondary region.
+  // Detection: the prober alarm in the standby region.
   const alarm = one(json, "aws_cloudwatch_metric_alarm", "the prober alarm", (a) =>
     String(a.alarm_name).startsWith("payments-primary-unhealthy-"),
   );
@@ -104,7 +107,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     json,
     "aws_sfn_state_machine",
     "the failover workflow",
-    (m) => m.name === `payments-failover-${suffix}` && m.provider === "aws.secondary",
+    (m) => m.name === `payments-failover-${suffix}` && m.provider === `aws.${standby}`,
   );
   const definition = String(machine.definition);
   const states = (JSON.parse(definition) as { States: Record<string, TaskState> }).States;
@@ -140,14 +143,14 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const group = one(
     json,
     "aws_rds_cluster_parameter_group",
-    "the primary's parameter group",
-    (g) => g.provider === "aws.primary",
+    "the writer's parameter group",
+    (g) => g.provider === `aws.${config.writer}`,
   );
   const rpoParameter = (group.parameter as Array<{ name: string; value: string }>).find(
     (p) => p.name === "rds.global_db_rpo",
   );
   if (!rpoParameter)
-    throw new RtoInputError("the primary's parameter group does not set rds.global_db_rpo");
+    throw new RtoInputError("the writer's parameter group does not set rds.global_db_rpo");
   const rpo = Number(rpoParameter.value);
   const { heartbeatSeconds, writerStopMarginSeconds } = DEFAULT_SETTINGS;
   // The bound counts from when the prober in the target region first saw the last heartbeat
@@ -195,7 +198,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     "the replication lag alarm",
     (a) =>
       String(a.alarm_name).startsWith("payments-replication-lag-") &&
-      a.provider === "aws.secondary",
+      a.provider === `aws.${standby}`,
   );
   const tasks = (names: string[]) => names.join(", ");
   return {

@@ -590,6 +590,26 @@ export class LabRds implements DatabasePort {
     private readonly reach: () => Promise<void>,
   ) {}
 
+  // Re-protect (the reprotect workflow's Rebuild) recreates clusters and instances; the lab has
+  // one PostgreSQL server per region and does not model that. The chaos world does
+  // (test/chaos/world/aurora.ts). These refuse, so a lab run that reaches them says so.
+  private notModelled(call: string): Promise<never> {
+    return Promise.reject(
+      new Error(
+        `${call} is not modelled in the lab: re-protect runs in the chaos world (npm run chaos)`,
+      ),
+    );
+  }
+  describeInstance = () => this.notModelled("DescribeDBInstances");
+  describeClusterSnapshot = () => this.notModelled("DescribeDBClusterSnapshots");
+  createClusterSnapshot = () => this.notModelled("CreateDBClusterSnapshot");
+  renameCluster = () => this.notModelled("ModifyDBCluster (rename)");
+  renameInstance = () => this.notModelled("ModifyDBInstance (rename)");
+  deleteGlobalCluster = () => this.notModelled("DeleteGlobalCluster");
+  createGlobalCluster = () => this.notModelled("CreateGlobalCluster");
+  createSecondaryCluster = () => this.notModelled("CreateDBCluster");
+  createInstance = () => this.notModelled("CreateDBInstance");
+
   async describeGlobalCluster(): Promise<GlobalClusterView | null> {
     await this.reach();
     return this.aurora.describeGlobalCluster();

@@ -2,7 +2,7 @@
 // state (`WorkflowState`) and its result is stored under `steps.<StateName>` (ResultPath), so a
 // later task, the notification and the timeline can read what earlier steps did.
 
-export type Workflow = "failover" | "switchover" | "failback";
+export type Workflow = "failover" | "switchover" | "failback" | "reprotect";
 export type Trigger = "alarm" | "console" | "drill";
 export type Mode = "automatic" | "approval";
 
@@ -253,6 +253,47 @@ export interface NotifyResult extends StepTimes {
   readonly report?: ReportLink;
 }
 
+/** Where the region that lost the writer stands on its way back to a caught-up secondary. */
+export type RejoinStage =
+  /** Its region does not answer yet. */
+  | "region-unreachable"
+  /** Not (yet) a member of the global cluster: Aurora re-adds it after a managed failover. */
+  | "not-a-member"
+  /** A standalone cluster (detached): Aurora never re-adds it; re-protect rebuilds it. */
+  | "detached"
+  /** A member, rebuilding its storage or not yet available. */
+  | "resynchronizing"
+  /** Connected, but its replication lag is unknown or above the limit. */
+  | "catching-up"
+  | "ready";
+
+export interface CheckRejoinResult extends StepTimes {
+  readonly ready: boolean;
+  /** Waiting cannot help (detached): the run stops with the message. */
+  readonly blocked: boolean;
+  readonly stage: RejoinStage;
+  /** What is awaited, for the execution history and on-call. */
+  readonly message: string;
+  readonly region: string;
+  readonly lagMs: number | null;
+  readonly polls: number;
+}
+
+/** Where a rebuild of the global database stands (functions/dr/rebuild). */
+export interface RebuildResult extends StepTimes {
+  /** The secondary exists as a member with its instances; catching up is CheckRejoin's. */
+  readonly done: boolean;
+  /** "managed": the global cluster survived (managed failover); "detach": it is rebuilt. */
+  readonly path: "managed" | "detach";
+  /** What this poll did or waits for. */
+  readonly action: string;
+  readonly message: string;
+  readonly polls: number;
+  /** The old primary kept for reconciling lost writes, and its snapshot (detach path). */
+  readonly retainedCluster?: string;
+  readonly retainedSnapshot?: string;
+}
+
 export interface Steps {
   readonly ValidateInput?: StepTimes;
   readonly AcquireLock?: LockResult;
@@ -270,6 +311,8 @@ export interface Steps {
   readonly RecordTimeline?: RecordTimelineResult;
   readonly NotifyCompleted?: NotifyResult;
   readonly ReleaseLock?: ReleaseLockResult;
+  readonly CheckRejoin?: CheckRejoinResult;
+  readonly Rebuild?: RebuildResult;
 }
 
 /** The state every task after ValidateInput receives. */
@@ -313,6 +356,7 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
   ],
   failback: [
     "ValidateInput",
+    "CheckRejoin",
     "Preflight",
     "AcquireLock",
     "Fence",
@@ -323,5 +367,13 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
     "ShiftTraffic",
     "Verify",
     "Unfence",
+  ],
+  reprotect: [
+    "ValidateInput",
+    "AcquireLock",
+    "Rebuild",
+    "CheckRejoin",
+    "UpdateParameters",
+    "ShiftTraffic",
   ],
 };

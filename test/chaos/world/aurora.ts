@@ -33,6 +33,28 @@
 // - RemoveFromGlobalCluster, called in the target's region: replication stops at once, the target
 //   becomes a standalone writer after a duration AWS does not document (drawn 20 s to 5 min); the
 //   old primary is not fenced.
+// Re-protect (aurora-global-database-detaching, aurora-global-database-creating,
+// aurora-global-database-attaching, API_CreateGlobalCluster, API_CreateDBCluster):
+// - RemoveFromGlobalCluster of the primary only once it has no secondary ("You can't detach
+//   (remove) the primary Aurora DB cluster from an Aurora global database until after you remove
+//   all secondary clusters"); the global cluster then "might remain ... with zero Regions".
+// - DeleteGlobalCluster only with no members; identifiers are unique per account, so
+//   CreateGlobalCluster under a taken identifier fails (GlobalClusterAlreadyExistsFault).
+// - CreateGlobalCluster with SourceDBClusterIdentifier: the standalone cluster becomes the primary;
+//   "It can take a few minutes for the Aurora global database to be available" (drawn 1-5 min).
+// - CreateDBCluster with GlobalClusterIdentifier in another region: refused under a taken
+//   identifier (DBClusterAlreadyExistsFault) or with a KMS key of another region ("set KmsKeyId
+//   to a KMS key identifier that is valid in the destination ... Region"); it copies the whole
+//   volume: "a few minutes to several hours, depending on the size of the storage volume and the
+//   distance between the Regions" (drawn log-uniform 10 min to 3 h), then replicates as usual.
+// - CreateDBInstance, ModifyDBCluster/ModifyDBInstance renames, CreateDBClusterSnapshot: AWS
+//   documents no durations (aurora.md §9, DOCS SILENT); drawn minutes: a new instance 5-15 min
+//   ("typically takes less than 10 minutes" for a replacement primary, Concepts.AuroraHighAvailability),
+//   a rename 30 s-3 min, a snapshot 2-30 min. A rename changes the cluster's ARN and endpoints
+//   (both carry the identifier), so the old name's clients reach nothing.
+// - After a managed failover the old primary rejoins "with a new storage volume"; "Before creating
+//   the new storage volume ... Aurora attempts to take a snapshot of the old storage volume at the
+//   point of failure" (rds:unplanned-global-failover-...): modelled as taken.
 import type { VirtualClock } from "./clock";
 import type { Network } from "./network";
 import type { Random } from "./random";
@@ -57,12 +79,15 @@ export interface Commit {
 
 interface Cluster {
   readonly region: string;
-  readonly arn: string;
-  readonly identifier: string;
-  readonly endpoint: string;
+  arn: string;
+  identifier: string;
+  endpoint: string;
+  /** False for the slot a rename emptied until a cluster is created under its name again. */
+  exists: boolean;
+  instances: string[];
   role: "writer" | "secondary" | "standalone";
   member: boolean;
-  status: "available" | "modifying";
+  status: "available" | "modifying" | "renaming" | "creating";
   /** Writes refused: write-fenced by a failover, read-only in a switchover, or demoted. */
   fenced: boolean;
   /** rds.global_db_rpo of its parameter group, seconds (null: unset). */
@@ -103,6 +128,40 @@ export interface RoleChange {
 
 export type CommitResult = "committed" | "blocked" | "refused";
 
+export interface Snapshot {
+  readonly region: string;
+  readonly identifier: string;
+  readonly clusterIdentifier: string;
+  status: "creating" | "available";
+  /** The commits the volume held when the snapshot began. */
+  readonly commits: readonly Commit[];
+}
+
+export interface Instance {
+  readonly region: string;
+  identifier: string;
+  clusterIdentifier: string;
+  status: "creating" | "available" | "renaming";
+}
+
+/** What a re-protect call did to the world, for the invariants. */
+export interface ControlEvent {
+  readonly at: number;
+  readonly op: string;
+  readonly region: string;
+  readonly detail: string;
+}
+
+export class RdsFault extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = code;
+  }
+}
+
 export class AuroraGlobal {
   readonly clusters: Record<string, Cluster> = {};
   /** The global cluster's view of its writer (DescribeGlobalClusters). */
@@ -126,6 +185,16 @@ export class AuroraGlobal {
   readonly lagSpikes: { from: number; to: number; seconds: number; rampSeconds: number }[] = [];
   /** What AuroraGlobalDBReplicationLag does while replication is cut (DOCS SILENT). */
   lagMetricWhileCut: "grows" | "missing" = "grows";
+  /** Whether the global cluster exists (DeleteGlobalCluster removes it), and its status. */
+  globalExists = true;
+  globalStatus: "available" | "creating" = "available";
+  /** Clusters renamed out of a region's Terraform slot (kept: nothing is ever deleted). */
+  readonly retained: Cluster[] = [];
+  readonly snapshots: Snapshot[] = [];
+  readonly instances: Instance[] = [];
+  readonly controlEvents: ControlEvent[] = [];
+  /** Called after every control-plane change (the invariants look at the topology). */
+  onControl: (event: ControlEvent) => void = () => undefined;
 
   constructor(
     readonly globalIdentifier: string,
@@ -149,6 +218,8 @@ export class AuroraGlobal {
         arn: r.arn,
         identifier: r.identifier,
         endpoint: `${r.identifier}.cluster-x.${r.region}.rds.amazonaws.com`,
+        exists: true,
+        instances: [`${r.identifier}-1`],
         role: r.role,
         member: true,
         status: "available",
@@ -166,6 +237,16 @@ export class AuroraGlobal {
       };
     }
     this.writer = writer;
+    for (const c of Object.values(this.clusters)) {
+      for (const id of c.instances) {
+        this.instances.push({
+          region: c.region,
+          identifier: id,
+          clusterIdentifier: c.identifier,
+          status: "available",
+        });
+      }
+    }
     this.acked[writer] = Object.fromEntries(
       regions.filter((r) => r.role === "secondary").map((r) => [r.region, 0]),
     );
@@ -176,13 +257,21 @@ export class AuroraGlobal {
   }
 
   regionOfArn(arn: string): string | undefined {
-    return Object.values(this.clusters).find((c) => c.arn === arn)?.region;
+    return Object.values(this.clusters).find((c) => c.exists && c.arn === arn)?.region;
   }
 
   regionOfIdentifier(identifier: string): string | undefined {
     return Object.values(this.clusters).find(
-      (c) => c.identifier === identifier || c.arn === identifier,
+      (c) => c.exists && (c.identifier === identifier || c.arn === identifier),
     )?.region;
+  }
+
+  /** The cluster `identifier` (or ARN) in `region`: the Terraform slot's or a retained one. */
+  clusterIn(region: string, identifier: string): Cluster | undefined {
+    return [this.clusters[region]!, ...this.retained].find(
+      (c) =>
+        c.region === region && c.exists && (c.identifier === identifier || c.arn === identifier),
+    );
   }
 
   private up(region: string): boolean {
@@ -211,7 +300,12 @@ export class AuroraGlobal {
   accepts(region: string): CommitResult {
     const cluster = this.clusters[region]!;
     if (!this.up(region)) return "refused";
-    if (cluster.role === "secondary" || cluster.fenced || cluster.status !== "available") {
+    if (
+      !cluster.exists ||
+      cluster.role === "secondary" ||
+      cluster.fenced ||
+      cluster.status !== "available"
+    ) {
       return "refused";
     }
     return this.blocked(region) ? "blocked" : "committed";
@@ -314,7 +408,7 @@ export class AuroraGlobal {
   heartbeatTick(): void {
     if (this.clock.now >= this.heartbeatDeadFrom) return;
     for (const cluster of Object.values(this.clusters)) {
-      if (cluster.role === "secondary" || !this.up(cluster.region)) continue;
+      if (!cluster.exists || cluster.role === "secondary" || !this.up(cluster.region)) continue;
       // "it runs at most one instance of a job at a time": a paused beat holds the next ones.
       if (cluster.pendingHeartbeat !== null) continue;
       const result = this.accepts(cluster.region);
@@ -345,7 +439,14 @@ export class AuroraGlobal {
   /** AuroraGlobalDBReplicationLag of a secondary, ms; null: no datapoint. */
   reportedLagMs(region: string): number | null {
     const cluster = this.clusters[region]!;
-    if (cluster.role !== "secondary" || cluster.frozen || !this.up(region) || !cluster.source) {
+    if (
+      !cluster.exists ||
+      cluster.status !== "available" ||
+      cluster.role !== "secondary" ||
+      cluster.frozen ||
+      !this.up(region) ||
+      !cluster.source
+    ) {
       return null;
     }
     const cut = !this.network.reachable(cluster.source, region, this.clock.now);
@@ -384,6 +485,13 @@ export class AuroraGlobal {
     const cluster = this.clusters[region]!;
     const writer = this.writer;
     if (writer === region || !this.clusters[writer]!.member || !cluster.fenced) return;
+    this.snapshots.push({
+      region,
+      identifier: `rds:unplanned-global-failover-${cluster.identifier}-${this.clock.now}`,
+      clusterIdentifier: cluster.identifier,
+      status: "available",
+      commits: [...cluster.log],
+    });
     delete this.acked[region];
     cluster.role = "secondary";
     cluster.member = true;
@@ -466,7 +574,8 @@ export class AuroraGlobal {
 
   detach(region: string): "ok" | "GlobalClusterNotFoundFault" | "InvalidDBClusterStateFault" {
     const target = this.clusters[region]!;
-    if (!target.member) return "GlobalClusterNotFoundFault";
+    if (!target.exists || !target.member) return "GlobalClusterNotFoundFault";
+    if (target.role === "writer") return this.removePrimary(target);
     if (target.role !== "secondary") return "InvalidDBClusterStateFault";
     const from = this.writer;
     const old = this.clusters[from]!;
@@ -503,6 +612,241 @@ export class AuroraGlobal {
       change.completed = true;
     });
     return "ok";
+  }
+
+  // ---- re-protect (the Rebuild task's calls) ----
+
+  private record(op: string, region: string, detail: string): void {
+    const event = { at: this.clock.now, op, region, detail };
+    this.controlEvents.push(event);
+    this.onControl(event);
+  }
+
+  /** `status` until `seconds` from now, then `then`. */
+  private after(seconds: number, then: () => void): void {
+    this.clock.at(seconds * 1000, then);
+  }
+
+  /** The primary leaves the global cluster: only once it is its last member. */
+  private removePrimary(primary: Cluster): "ok" | "InvalidDBClusterStateFault" {
+    const others = Object.values(this.clusters).filter(
+      (c) => c !== primary && c.exists && c.member,
+    );
+    if (others.length > 0 || primary.status !== "available") return "InvalidDBClusterStateFault";
+    primary.member = false;
+    primary.role = "standalone";
+    primary.status = "modifying";
+    this.record("RemoveFromGlobalCluster", primary.region, primary.identifier);
+    // DOCS SILENT on how long; drawn like a detach.
+    this.after(this.random.uniform(20, 300), () => {
+      primary.status = "available";
+    });
+    return "ok";
+  }
+
+  snapshotOf(region: string, identifier: string): Snapshot | undefined {
+    return this.snapshots.find((s) => s.region === region && s.identifier === identifier);
+  }
+
+  createSnapshot(region: string, clusterIdentifier: string, identifier: string): void {
+    const cluster = this.clusterIn(region, clusterIdentifier);
+    if (!cluster) throw new RdsFault("DBClusterNotFoundFault", clusterIdentifier);
+    if (cluster.status !== "available")
+      throw new RdsFault("InvalidDBClusterStateFault", cluster.status);
+    if (this.snapshotOf(region, identifier))
+      throw new RdsFault("DBClusterSnapshotAlreadyExistsFault", identifier);
+    const snapshot: Snapshot = {
+      region,
+      identifier,
+      clusterIdentifier: cluster.identifier,
+      status: "creating",
+      commits: [...cluster.log],
+    };
+    this.snapshots.push(snapshot);
+    this.record("CreateDBClusterSnapshot", region, `${identifier} of ${cluster.identifier}`);
+    this.after(this.random.uniform(120, 1800), () => {
+      snapshot.status = "available";
+    });
+  }
+
+  renameCluster(region: string, identifier: string, newIdentifier: string): void {
+    const cluster = this.clusterIn(region, identifier);
+    if (!cluster) throw new RdsFault("DBClusterNotFoundFault", identifier);
+    if (this.clusterIn(region, newIdentifier))
+      throw new RdsFault("DBClusterAlreadyExistsFault", newIdentifier);
+    if (cluster.status !== "available")
+      throw new RdsFault("InvalidDBClusterStateFault", cluster.status);
+    if (cluster.member) throw new RdsFault("InvalidDBClusterStateFault", "a global cluster member");
+    const slot = this.clusters[region]!;
+    if (cluster === slot) {
+      // The object moves out of the slot with its data; the slot is empty until a cluster is
+      // created under the Terraform name again.
+      const moved: Cluster = { ...slot, instances: [...slot.instances] };
+      this.retained.push(moved);
+      this.clusters[region] = {
+        ...slot,
+        exists: false,
+        instances: [],
+        role: "standalone",
+        member: false,
+        status: "available",
+        fenced: false,
+        log: [],
+        source: null,
+        alone: false,
+        demoteWhenReachable: false,
+        aloneWhenReachable: false,
+        pendingHeartbeat: null,
+        appliedHeartbeatAt: null,
+        appliedCommitAt: null,
+      };
+      this.rename(moved, newIdentifier);
+      // Its own log is where its commits live: keep the writer's acknowledgements in step.
+      if (this.acked[region]) delete this.acked[region];
+    } else {
+      this.rename(cluster, newIdentifier);
+    }
+  }
+
+  private rename(cluster: Cluster, newIdentifier: string): void {
+    const old = cluster.identifier;
+    cluster.identifier = newIdentifier;
+    cluster.arn = cluster.arn.replace(/cluster:[^:]+$/, `cluster:${newIdentifier}`);
+    cluster.endpoint = `${newIdentifier}.cluster-x.${cluster.region}.rds.amazonaws.com`;
+    cluster.status = "renaming";
+    for (const i of this.instances) {
+      if (i.region === cluster.region && i.clusterIdentifier === old)
+        i.clusterIdentifier = newIdentifier;
+    }
+    this.record("ModifyDBCluster rename", cluster.region, `${old} -> ${newIdentifier}`);
+    this.after(this.random.uniform(30, 180), () => {
+      cluster.status = "available";
+    });
+  }
+
+  instanceOf(region: string, identifier: string): Instance | undefined {
+    return this.instances.find((i) => i.region === region && i.identifier === identifier);
+  }
+
+  renameInstance(region: string, identifier: string, newIdentifier: string): void {
+    const instance = this.instanceOf(region, identifier);
+    if (!instance) throw new RdsFault("DBInstanceNotFoundFault", identifier);
+    if (this.instanceOf(region, newIdentifier))
+      throw new RdsFault("DBInstanceAlreadyExistsFault", newIdentifier);
+    if (instance.status !== "available")
+      throw new RdsFault("InvalidDBInstanceStateFault", instance.status);
+    instance.identifier = newIdentifier;
+    instance.status = "renaming";
+    const cluster = this.clusterIn(region, instance.clusterIdentifier);
+    if (cluster)
+      cluster.instances = cluster.instances.map((i) => (i === identifier ? newIdentifier : i));
+    this.record("ModifyDBInstance rename", region, `${identifier} -> ${newIdentifier}`);
+    this.after(this.random.uniform(30, 180), () => {
+      instance.status = "available";
+    });
+  }
+
+  deleteGlobal(): void {
+    if (!this.globalExists) throw new RdsFault("GlobalClusterNotFoundFault", this.globalIdentifier);
+    if (Object.values(this.clusters).some((c) => c.exists && c.member))
+      throw new RdsFault("InvalidGlobalClusterStateFault", "the global cluster has members");
+    this.globalExists = false;
+    this.record("DeleteGlobalCluster", "-", this.globalIdentifier);
+  }
+
+  createGlobal(region: string, sourceArn: string): void {
+    if (this.globalExists)
+      throw new RdsFault("GlobalClusterAlreadyExistsFault", this.globalIdentifier);
+    const source = Object.values(this.clusters).find((c) => c.exists && c.arn === sourceArn);
+    if (!source) throw new RdsFault("DBClusterNotFoundFault", sourceArn);
+    if (source.region !== region)
+      throw new RdsFault("InvalidParameterValue", "the source cluster is in another region");
+    if (source.role !== "standalone" || source.status !== "available" || source.fenced) {
+      throw new RdsFault("InvalidDBClusterStateFault", `${source.role} ${source.status}`);
+    }
+    this.globalExists = true;
+    this.globalStatus = "creating";
+    source.member = true;
+    source.role = "writer";
+    source.alone = false;
+    this.writer = region;
+    this.acked[region] = {};
+    this.record(
+      "CreateGlobalCluster",
+      region,
+      `${this.globalIdentifier} from ${source.identifier}`,
+    );
+    this.after(this.random.uniform(60, 300), () => {
+      this.globalStatus = "available";
+    });
+  }
+
+  createSecondary(region: string, identifier: string, kmsKeyId: string): void {
+    if (!this.globalExists) throw new RdsFault("GlobalClusterNotFoundFault", this.globalIdentifier);
+    if (this.globalStatus !== "available" || this.writer === region) {
+      throw new RdsFault(
+        "InvalidGlobalClusterStateFault",
+        `${this.globalStatus}, writer in ${this.writer}`,
+      );
+    }
+    if (this.clusterIn(region, identifier))
+      throw new RdsFault("DBClusterAlreadyExistsFault", identifier);
+    if (!kmsKeyId.includes(`:${region}:`))
+      throw new RdsFault(
+        "InvalidParameterCombination",
+        `KmsKeyId ${kmsKeyId} is not valid in ${region}`,
+      );
+    const slot = this.clusters[region]!;
+    if (slot.exists) throw new RdsFault("DBClusterAlreadyExistsFault", slot.identifier);
+    const writer = this.writer;
+    const cluster: Cluster = {
+      ...slot,
+      identifier,
+      arn: slot.arn.replace(/cluster:[^:]+$/, `cluster:${identifier}`),
+      endpoint: `${identifier}.cluster-x.${region}.rds.amazonaws.com`,
+      exists: true,
+      instances: [],
+      role: "secondary",
+      member: true,
+      status: "creating",
+      fenced: false,
+      log: [],
+      source: writer,
+      frozen: true,
+      alone: false,
+      demoteWhenReachable: false,
+      aloneWhenReachable: false,
+      pendingHeartbeat: null,
+      appliedHeartbeatAt: null,
+      appliedCommitAt: null,
+    };
+    this.clusters[region] = cluster;
+    this.record("CreateDBCluster", region, `${identifier} into ${this.globalIdentifier}`);
+    this.after(this.random.logUniform(600, 3 * 3600), () => {
+      // The copied volume holds everything the writer committed so far; replication goes on.
+      const log = this.clusters[writer]!.log;
+      cluster.status = "available";
+      cluster.frozen = false;
+      cluster.appliedCommitAt = log.at(-1)?.at ?? null;
+      cluster.appliedHeartbeatAt =
+        [...log].reverse().find((c) => c.kind === "heartbeat")?.at ?? null;
+      (this.acked[writer] ??= {})[region] = log.length;
+      this.record("CreateDBCluster available", region, identifier);
+    });
+  }
+
+  createInstance(region: string, identifier: string, clusterIdentifier: string): void {
+    const cluster = this.clusterIn(region, clusterIdentifier);
+    if (!cluster) throw new RdsFault("DBClusterNotFoundFault", clusterIdentifier);
+    if (this.instanceOf(region, identifier))
+      throw new RdsFault("DBInstanceAlreadyExistsFault", identifier);
+    const instance: Instance = { region, identifier, clusterIdentifier, status: "creating" };
+    this.instances.push(instance);
+    cluster.instances.push(identifier);
+    this.record("CreateDBInstance", region, `${identifier} in ${clusterIdentifier}`);
+    this.after(this.random.uniform(300, 900), () => {
+      instance.status = "available";
+    });
   }
 
   private begin(change: RoleChange): void {
