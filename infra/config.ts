@@ -35,14 +35,23 @@ export interface DatabaseConfig {
   readonly engineVersion: string;
   readonly secondaryEngineVersion: string;
   readonly instanceClass: string;
+  /** Instances of the global database's primary (writer) cluster, in the writer region. */
   readonly primaryInstances: number;
+  /** Instances of the secondary (reader) cluster, in the other region. */
   readonly secondaryInstances: number;
-  /** rds.global_db_rpo on the primary cluster, in seconds. */
+  /** rds.global_db_rpo on the writer cluster's parameter group, in seconds. */
   readonly rpoSeconds: number;
   readonly deletionProtection: boolean;
   readonly backupRetentionDays: number;
   readonly databaseName: string;
   readonly masterUsername: string;
+  /**
+   * What `SHOW max_connections` returns on `instanceClass`, for classes without a documented
+   * default (infra/lib/connection-budget.ts). @default - the documented default of the class
+   */
+  readonly measuredMaxConnections?: number;
+  /** Share of the writer's connections the functions may hold at worst, percent. */
+  readonly connectionBudgetPercent: number;
 }
 
 export interface BackupConfig {
@@ -50,9 +59,19 @@ export interface BackupConfig {
   readonly retentionDays: number;
 }
 
+/** A reserved concurrency, or null for an unreserved function. */
+export type Reservation = number | null;
+
 export interface PaymentsConfig {
-  /** Reserved concurrency of each payment function. @default - unreserved */
-  readonly reservedConcurrency?: number;
+  /** Reserved concurrency of each payment API function (health excepted). @default 80 */
+  readonly reservedConcurrency: Reservation;
+  /**
+   * Reserved concurrency by function name (`authorize=200,list-payments=20`), over the defaults
+   * of infra/constructs/payments-api.ts; names are checked against the functions at synth.
+   */
+  readonly reservedConcurrencyByFunction: Readonly<Record<string, Reservation>>;
+  /** The account's Lambda concurrency quota in each region (AWS default 1000). */
+  readonly accountConcurrencyLimit: number;
   readonly apiThrottleRatePerSecond: number;
   readonly apiThrottleBurst: number;
   /** Hours an authorization may be captured before the expiry job releases it (1-720). */
@@ -129,8 +148,21 @@ export interface StateBackendConfig {
 
 export interface Config {
   readonly environmentSuffix: string;
+  /**
+   * The deployment slots: each is bound to its provider alias (`aws.primary`, `aws.secondary`)
+   * and its region for good, since moving an alias to another region would move every resource
+   * it manages. Which of the two holds the writer is `writer`.
+   */
   readonly primary: RegionConfig;
   readonly secondary: RegionConfig;
+  /**
+   * The slot whose region holds the Aurora writer (WRITER_REGION): after a failover, a
+   * switchover or a re-protect the operator sets it to the new writer's region, and everything
+   * that follows the writer (the RPO guard, instance counts, credentials, detection, the drill's
+   * direction, DR_TOPOLOGY's primary) moves with it while every data store keeps its address.
+   * @default "primary"
+   */
+  readonly writer: RegionRole;
   readonly natGateways: NatGatewayMode;
   /**
    * Public DNS zone for api.<domain>.
@@ -223,6 +255,42 @@ function optionalInteger(env: Env, name: string, min: number, max: number): numb
   return read(env, name) === undefined ? undefined : integer(env, name, min, min, max);
 }
 
+const RESERVATION_ALLOWED = 'a whole number from 1 to 10000, or "unreserved"';
+
+function parseReservation(raw: string): Reservation | undefined {
+  if (raw === "unreserved") return null;
+  if (!/^\d+$/.test(raw)) return undefined;
+  const value = Number(raw);
+  return value >= 1 && value <= 10_000 ? value : undefined;
+}
+
+function reservation(env: Env, name: string, fallback: number): Reservation {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = parseReservation(raw);
+  if (value === undefined) throw new ConfigError(name, raw, RESERVATION_ALLOWED);
+  return value;
+}
+
+function reservationsByFunction(env: Env, name: string): Record<string, Reservation> {
+  const raw = read(env, name);
+  const out: Record<string, Reservation> = {};
+  if (raw === undefined) return out;
+  for (const pair of raw.split(",").map((p) => p.trim())) {
+    const match = /^([a-z][a-z-]*)=(.+)$/.exec(pair);
+    const value = match ? parseReservation(match[2]!.trim()) : undefined;
+    if (!match || value === undefined || match[1]! in out) {
+      throw new ConfigError(
+        name,
+        raw,
+        `comma-separated function=value pairs, each function once (e.g. authorize=200,list-payments=unreserved), value ${RESERVATION_ALLOWED}`,
+      );
+    }
+    out[match[1]!] = value;
+  }
+  return out;
+}
+
 function oneOf<T extends string | number>(
   env: Env,
   name: string,
@@ -295,6 +363,21 @@ function regionConfig(
   return { role, region, azs, vpcCidr: vpcCidr(env, `${prefix}_VPC_CIDR`, fallbackCidr) };
 }
 
+/** The slot that is not `role`. */
+export function otherRole(role: RegionRole): RegionRole {
+  return role === "primary" ? "secondary" : "primary";
+}
+
+/** The region holding the Aurora writer. */
+export function writerRegion(config: Config): RegionConfig {
+  return config[config.writer];
+}
+
+/** The region standing by: the secondary cluster, detection and the failover trigger live here. */
+export function standbyRegion(config: Config): RegionConfig {
+  return config[otherRole(config.writer)];
+}
+
 /** Builds the configuration from `env`; throws ConfigError on the first invalid value. */
 export function loadConfig(env: Env = process.env): Config {
   const environmentSuffix = text(
@@ -320,6 +403,16 @@ export function loadConfig(env: Env = process.env): Config {
       `a range that does not overlap PRIMARY_VPC_CIDR ${primary.vpcCidr}, as the VPCs are peered`,
     );
   }
+
+  const writerName = read(env, "WRITER_REGION") ?? primary.region;
+  if (writerName !== primary.region && writerName !== secondary.region) {
+    throw new ConfigError(
+      "WRITER_REGION",
+      writerName,
+      `PRIMARY_REGION (${primary.region}) or SECONDARY_REGION (${secondary.region}): the region whose Aurora cluster takes writes`,
+    );
+  }
+  const writer: RegionRole = writerName === primary.region ? "primary" : "secondary";
 
   const domainName = optionalText(
     env,
@@ -348,6 +441,7 @@ export function loadConfig(env: Env = process.env): Config {
     environmentSuffix,
     primary,
     secondary,
+    writer,
     natGateways: oneOf<NatGatewayMode>(env, "NAT_GATEWAYS", "per-az", ["per-az", "single"]),
     domainName,
     alertEmail,
@@ -369,7 +463,12 @@ export function loadConfig(env: Env = process.env): Config {
       retentionDays: integer(env, "BACKUP_RETENTION_DAYS", 7, 1, 35),
     },
     payments: {
-      reservedConcurrency: optionalInteger(env, "PAYMENTS_RESERVED_CONCURRENCY", 1, 1000),
+      reservedConcurrency: reservation(env, "PAYMENTS_RESERVED_CONCURRENCY", 80),
+      reservedConcurrencyByFunction: reservationsByFunction(
+        env,
+        "PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION",
+      ),
+      accountConcurrencyLimit: integer(env, "LAMBDA_CONCURRENCY_LIMIT", 1000, 110, 1_000_000),
       apiThrottleRatePerSecond: integer(env, "API_THROTTLE_RATE", 500, 1, 10000),
       apiThrottleBurst: integer(env, "API_THROTTLE_BURST", 1000, 1, 5000),
       // Stripe's default window (7 days) up to its longest documented card hold (30 days).
@@ -497,6 +596,8 @@ function databaseConfig(env: Env): DatabaseConfig {
     backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),
     databaseName: "payments",
     masterUsername: "payments_admin",
+    measuredMaxConnections: optionalInteger(env, "DB_MAX_CONNECTIONS", 100, 262_143),
+    connectionBudgetPercent: integer(env, "DB_CONNECTION_BUDGET_PERCENT", 80, 50, 95),
   };
 }
 

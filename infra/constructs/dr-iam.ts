@@ -4,7 +4,11 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
 import { METRICS, PARAMETERS } from "../../functions/common/contract";
 import type { TaskPermissions } from "../../functions/dr/shared/permissions";
-import { SECURE_PARAMETERS, WRITABLE_PARAMETERS } from "../../functions/dr/shared/permissions";
+import {
+  PORT_ACTIONS,
+  SECURE_PARAMETERS,
+  WRITABLE_PARAMETERS,
+} from "../../functions/dr/shared/permissions";
 import type { DrTaskName } from "../../functions/dr/tasks";
 import { drTask } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
@@ -53,6 +57,11 @@ export interface DrIamProps {
     readonly ledgerArns: string[];
     readonly widgetFunctionArn: string;
   };
+  /**
+   * The slot holding the writer (WRITER_REGION). EventBridge's rules (the failover trigger, the
+   * drill schedule) live in the other slot, the standby. @default "primary"
+   */
+  readonly writer?: Key;
 }
 
 type Key = "primary" | "secondary";
@@ -210,13 +219,18 @@ export class DrIam extends Construct {
     };
     this.drillRoles = { primary: drill("primary"), secondary: drill("secondary") };
 
-    // ---- EventBridge: the failover trigger and the drill schedule (secondary region) ----
+    // ---- EventBridge: the failover trigger and the drill schedule (the standby slot) ----
+    // The role itself stays in the secondary slot under its name, so a WRITER_REGION move
+    // rewrites its policy rather than replacing a role the rules are using; what it may start
+    // follows the standby slot, where the rules are.
     const secondary = props.secondary;
+    const standbyKey: Key = (props.writer ?? "primary") === "primary" ? "secondary" : "primary";
+    const standby = props[standbyKey];
     const rules = [
-      naming.name("eventRule", "failover-trigger", secondary.region),
-      naming.name("eventRule", "dr-drill", secondary.region),
-    ].map((n) => `arn:aws:events:${secondary.region}:${accountId}:rule/${n}`);
-    const failoverMachine = `arn:aws:states:${secondary.region}:${accountId}:stateMachine:${naming.name("stateMachine", "failover")}`;
+      naming.name("eventRule", "failover-trigger", standby.region),
+      naming.name("eventRule", "dr-drill", standby.region),
+    ].map((n) => `arn:aws:events:${standby.region}:${accountId}:rule/${n}`);
+    const failoverMachine = `arn:aws:states:${standby.region}:${accountId}:stateMachine:${naming.name("stateMachine", "failover")}`;
     this.eventsRole = new IamRole(this, "events", {
       provider: secondary.provider,
       name: naming.name("iamRole", "dr-events", secondary.region),
@@ -232,18 +246,18 @@ export class DrIam extends Construct {
       name: "dr-events",
       policy: policyDocument(this, "events-permissions", secondary.provider, [
         { sid: "StartFailover", actions: ["states:StartExecution"], resources: [failoverMachine] },
-        stateMachineKeyStatement("FailoverKey", [secondary.key.arn], [failoverMachine]),
+        stateMachineKeyStatement("FailoverKey", [standby.key.arn], [failoverMachine]),
         {
           sid: "StartDrill",
           actions: ["ssm:StartAutomationExecution"],
           resources: [
-            `arn:aws:ssm:${secondary.region}:${accountId}:automation-definition/${a.drillDocument}:*`,
+            `arn:aws:ssm:${standby.region}:${accountId}:automation-definition/${a.drillDocument}:*`,
           ],
         },
         {
           sid: "RunDrillAsDrillRole",
           actions: ["iam:PassRole"],
-          resources: [drillRoleArn("secondary")],
+          resources: [drillRoleArn(standbyKey)],
           condition: [
             {
               test: "StringEquals",
@@ -426,6 +440,13 @@ function arns(props: DrIamProps) {
       ),
     globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.database.globalCluster.globalClusterIdentifier}`,
     clusters: [props.database.primary.cluster.arn, props.database.secondary.cluster.arn],
+    // What a re-protect snapshots, renames and creates, by exact name in both regions (the
+    // writer can be either, WRITER_REGION): the kept old primary and its instances get
+    // `-detached-<run tag>`, its snapshot `-at-reprotect-<run tag>` (functions/dr/rebuild), so
+    // only the run tag is a wildcard.
+    rebuild: rebuildArns(props, accountId),
+    storageKeys: [props.database.primary.storageKeyArn, props.database.secondary.storageKeyArn],
+    monitoringRole: props.database.spec.monitoringRoleArn,
     topics: both.map((r) => r.alerts.topic.arn),
     buses: both.map((r) => r.bus.bus.arn),
     keys: both.map((r) => r.key.arn),
@@ -437,6 +458,39 @@ function arns(props: DrIamProps) {
     ),
     drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
     dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
+  };
+}
+
+/** Re-protect's resources (see `arns`). */
+function rebuildArns(props: DrIamProps, accountId: string) {
+  const { naming } = props;
+  const slots = [props.database.primary, props.database.secondary];
+  const regions = [props.primary.region, props.secondary.region];
+  const rds = (region: string, kind: string, name: string) =>
+    `arn:aws:rds:${region}:${accountId}:${kind}:${name}`;
+  // Either region may hold the writer (more instances) or the secondary.
+  const instanceCount = Math.max(...slots.map((slot) => slot.instances.length));
+  const instanceNames = (region: string) =>
+    Array.from({ length: instanceCount }, (_, i) =>
+      naming.name("dbInstanceIdentifier", `db-${i + 1}`, region),
+    );
+  return {
+    kept: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster", `${slot.spec.clusterIdentifier}-detached-*`),
+    ),
+    instances: regions.flatMap((r) => instanceNames(r).map((n) => rds(r, "db", n))),
+    keptInstances: regions.flatMap((r) =>
+      instanceNames(r).map((n) => rds(r, "db", `${n}-detached-*`)),
+    ),
+    snapshots: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster-snapshot", `${slot.spec.clusterIdentifier}-at-reprotect-*`),
+    ),
+    subnetGroups: slots.map((slot, i) => rds(regions[i]!, "subgrp", slot.spec.dbSubnetGroupName)),
+    clusterParameterGroups: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster-pg", slot.spec.dbClusterParameterGroupName),
+    ),
+    // CreateDBInstance without DBParameterGroupName: the engine's default group.
+    defaultParameterGroups: regions.map((r) => rds(r, "pg", "default.aurora-postgresql*")),
   };
 }
 
@@ -462,22 +516,76 @@ export function taskStatements(
   ) => statements.push({ sid, actions, resources, ...(condition ? { condition } : {}) });
 
   for (const method of new Set(permissions.database ?? [])) {
-    const action = {
-      describeGlobalCluster: "rds:DescribeGlobalClusters",
-      describeCluster: "rds:DescribeDBClusters",
-      failoverGlobalCluster: "rds:FailoverGlobalCluster",
-      switchoverGlobalCluster: "rds:SwitchoverGlobalCluster",
-      removeFromGlobalCluster: "rds:RemoveFromGlobalCluster",
-    }[method];
+    const actions = [...PORT_ACTIONS.database[method]];
     // Describe of the global cluster names only it; the changes are authorized on the global
-    // cluster and the member clusters (Service Authorization Reference, Amazon RDS).
-    const resources =
-      method === "describeGlobalCluster"
-        ? [a.globalCluster]
-        : method === "describeCluster"
-          ? a.clusters
-          : [a.globalCluster, ...a.clusters];
-    add(`Database${pascal(method)}`, [action], resources);
+    // cluster and the member clusters (Service Authorization Reference, Amazon RDS). Re-protect's
+    // calls name exactly what they create, rename and snapshot, in both regions (the writer can
+    // be either: WRITER_REGION).
+    const resources: Record<typeof method, string[]> = {
+      describeGlobalCluster: [a.globalCluster],
+      describeCluster: [...a.clusters, ...a.rebuild.kept],
+      failoverGlobalCluster: [a.globalCluster, ...a.clusters],
+      switchoverGlobalCluster: [a.globalCluster, ...a.clusters],
+      removeFromGlobalCluster: [a.globalCluster, ...a.clusters],
+      describeInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
+      describeClusterSnapshot: a.rebuild.snapshots,
+      createClusterSnapshot: [...a.clusters, ...a.rebuild.snapshots],
+      renameCluster: [...a.clusters, ...a.rebuild.kept],
+      renameInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
+      deleteGlobalCluster: [a.globalCluster],
+      createGlobalCluster: [a.globalCluster, ...a.clusters],
+      createSecondaryCluster: [
+        a.globalCluster,
+        ...a.clusters,
+        ...a.rebuild.subnetGroups,
+        ...a.rebuild.clusterParameterGroups,
+      ],
+      createInstance: [
+        ...a.rebuild.instances,
+        ...a.clusters,
+        ...a.rebuild.subnetGroups,
+        ...a.rebuild.defaultParameterGroups,
+      ],
+    };
+    add(`Database${pascal(method)}`, actions, resources[method]);
+    if (method === "createClusterSnapshot") {
+      // Tags given at creation are authorized as rds:AddTagsToResource on the new resource
+      // (RDS User Guide, "Tagging Amazon RDS resources": "you must have the
+      // rds:AddTagsToResource permission").
+      add("TagTheKeptSnapshot", ["rds:AddTagsToResource"], a.rebuild.snapshots);
+    }
+    if (method === "createSecondaryCluster" || method === "createInstance") {
+      // The new secondary's storage and Performance Insights use that region's storage key (the
+      // multi-Region replica): RDS creates a grant on it for the caller, so only through RDS
+      // (kms:ViaService). One statement for both methods.
+      if (!statements.some((st) => st.sid === "RebuildStorageKeys")) {
+        statements.push(
+          kmsVia(
+            "RebuildStorageKeys",
+            [
+              "kms:CreateGrant",
+              "kms:DescribeKey",
+              "kms:Decrypt",
+              "kms:GenerateDataKey",
+              "kms:GenerateDataKeyWithoutPlaintext",
+            ],
+            a.storageKeys,
+            props,
+            ["rds"],
+          ),
+        );
+      }
+    }
+    if (method === "createInstance") {
+      // Enhanced Monitoring: the instance is created with the monitoring role, which the caller
+      // passes to RDS (RDS User Guide, "Setting up and enabling Enhanced Monitoring").
+      add(
+        "PassTheMonitoringRole",
+        ["iam:PassRole"],
+        [a.monitoringRole],
+        [{ test: "StringEquals", variable: "iam:PassedToService", values: ["rds.amazonaws.com"] }],
+      );
+    }
   }
 
   const control = new Set(permissions.control ?? []);
@@ -495,6 +603,8 @@ export function taskStatements(
           putLock: "dynamodb:PutItem",
           putCooldown: "dynamodb:PutItem",
           deleteLock: "dynamodb:DeleteItem",
+          getHeartbeatWatch: "dynamodb:GetItem",
+          putHeartbeatWatch: "dynamodb:PutItem",
         }[method],
       );
     }

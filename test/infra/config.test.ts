@@ -106,6 +106,28 @@ describe("config", () => {
     expect(error.message).not.toContain("\n");
   });
 
+  it("rejects reservations and budget settings outside what the budget can reason about", () => {
+    expect(errorOf({ PAYMENTS_RESERVED_CONCURRENCY: "0" }).message).toBe(
+      'PAYMENTS_RESERVED_CONCURRENCY="0" is not allowed: a whole number from 1 to 10000, or "unreserved"',
+    );
+    expect(
+      errorOf({ PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION: "authorize=200,authorize=300" })
+        .variable,
+    ).toBe("PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION");
+    expect(errorOf({ PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION: "authorize:200" }).allowed).toMatch(
+      /^comma-separated function=value pairs/,
+    );
+    expect(errorOf({ DB_CONNECTION_BUDGET_PERCENT: "99" }).allowed).toBe(
+      "a whole number from 50 to 95",
+    );
+    expect(loadConfig({}).payments).toMatchObject({
+      reservedConcurrency: 80,
+      reservedConcurrencyByFunction: {},
+      accountConcurrencyLimit: 1000,
+    });
+    expect(loadConfig({}).database.connectionBudgetPercent).toBe(80);
+  });
+
   it("rejects identical regions with the disaster-recovery reason", () => {
     const error = errorOf({ PRIMARY_REGION: "us-west-2", SECONDARY_REGION: "us-west-2" });
     expect(error.variable).toBe("SECONDARY_REGION");

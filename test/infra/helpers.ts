@@ -116,8 +116,9 @@ export function findResource(json: TerraformJson, type: string, fragment: string
 }
 
 export type PolicyStatement = {
-  effect?: string;
   sid?: string;
+  /** @default "Allow" */
+  effect?: string;
   actions?: string[];
   resources?: string[];
   principals?: Array<{ type: string; identifiers: string[] }>;

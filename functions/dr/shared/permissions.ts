@@ -43,7 +43,10 @@ export type WritableParameterKey = (typeof WRITABLE_PARAMETERS)[number];
 export const SECURE_PARAMETERS: readonly ParameterKey[] = ["password", "apiKeys", "drVerifyApiKey"];
 
 export interface TaskPermissions {
-  /** Aurora calls, on the global cluster and both regional clusters. */
+  /**
+   * Aurora calls, on the global cluster and both regional clusters (re-protect's also on what it
+   * creates, renames and snapshots there, by exact name).
+   */
   readonly database?: readonly DatabaseCall[];
   /** The control table (fencing flag, lock, cooldown), in either region's replica. */
   readonly control?: readonly ControlCall[];
@@ -79,6 +82,18 @@ export const PORT_ACTIONS = {
     failoverGlobalCluster: ["rds:FailoverGlobalCluster"],
     switchoverGlobalCluster: ["rds:SwitchoverGlobalCluster"],
     removeFromGlobalCluster: ["rds:RemoveFromGlobalCluster"],
+    // Re-protect (functions/dr/rebuild). What IAM also checks beyond the operation itself (the
+    // tags on a snapshot, the KMS grant for the new secondary's key, passing the monitoring
+    // role) is not an SDK call; infra/constructs/dr-iam.ts adds it to the same method.
+    describeInstance: ["rds:DescribeDBInstances"],
+    describeClusterSnapshot: ["rds:DescribeDBClusterSnapshots"],
+    createClusterSnapshot: ["rds:CreateDBClusterSnapshot"],
+    renameCluster: ["rds:ModifyDBCluster"],
+    renameInstance: ["rds:ModifyDBInstance"],
+    deleteGlobalCluster: ["rds:DeleteGlobalCluster"],
+    createGlobalCluster: ["rds:CreateGlobalCluster"],
+    createSecondaryCluster: ["rds:CreateDBCluster"],
+    createInstance: ["rds:CreateDBInstance"],
   },
   control: {
     getActiveRegion: ["dynamodb:GetItem"],
@@ -90,6 +105,8 @@ export const PORT_ACTIONS = {
     deleteLock: ["dynamodb:DeleteItem"],
     getCooldown: ["dynamodb:GetItem"],
     putCooldown: ["dynamodb:PutItem"],
+    getHeartbeatWatch: ["dynamodb:GetItem"],
+    putHeartbeatWatch: ["dynamodb:PutItem"],
   },
   parameters: {
     get: ["ssm:GetParameter"],

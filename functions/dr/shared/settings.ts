@@ -29,6 +29,11 @@ export interface DrSettings {
   readonly writerStopMarginSeconds: number;
   /** Timeout of the /health request that reads the target cluster's writer heartbeat. */
   readonly replicaTimeoutMs: number;
+  /**
+   * The prober's heartbeat record must have been refreshed this recently to vouch for the
+   * heartbeat (the prober looks every PROBE_INTERVAL_SECONDS; a dead prober vouches for nothing).
+   */
+  readonly heartbeatWatchMaxAgeSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: DrSettings = {
@@ -43,6 +48,7 @@ export const DEFAULT_SETTINGS: DrSettings = {
   heartbeatSeconds: WRITER_HEARTBEAT.intervalSeconds,
   writerStopMarginSeconds: 10,
   replicaTimeoutMs: 3000,
+  heartbeatWatchMaxAgeSeconds: 300,
 };
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {

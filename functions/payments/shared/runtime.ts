@@ -12,6 +12,7 @@ import type { TokenProviderFactory } from "./aws/rds-auth";
 import { createSsmClient, ssmFetcher } from "./aws/ssm";
 import {
   DATABASE_APP_USER,
+  DATABASE_POOL_MAX,
   PARAMETERS,
   PAYMENTS_ENV,
   PAYMENTS_LOCAL_ENV,
@@ -128,6 +129,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const prefix = requireEnv(PAYMENTS_ENV.parameterPrefix, env);
   const ttlSeconds = intEnv(PAYMENTS_ENV.parameterCacheSeconds, 60, { min: 0, max: 3600 }, env);
   const databaseUrl = env[PAYMENTS_LOCAL_ENV.databaseUrl] || undefined;
+  const poolMax = intEnv(PAYMENTS_ENV.databasePoolMax, DATABASE_POOL_MAX, { min: 1, max: 16 }, env);
 
   const parameters = new ParameterCache({
     prefix,
@@ -158,6 +160,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const database = new Database({
     settings: databaseSettings,
     applicationName: `payments-${options.functionName}`,
+    max: poolMax,
     onStaleSettings: () => parameters.invalidate(),
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
@@ -176,6 +179,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
           return reader.settings;
         },
         applicationName: `payments-${options.functionName}-own-cluster`,
+        max: poolMax,
         onStaleSettings: () => parameters.invalidate(),
       })
     : database;

@@ -192,6 +192,42 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
       new RdsDatabase(new RDSClient({})).switchoverGlobalCluster("g", "a"),
     removeFromGlobalCluster: () =>
       new RdsDatabase(new RDSClient({})).removeFromGlobalCluster("g", "a"),
+    describeInstance: () => new RdsDatabase(new RDSClient({})).describeInstance("i"),
+    describeClusterSnapshot: () => new RdsDatabase(new RDSClient({})).describeClusterSnapshot("s"),
+    createClusterSnapshot: () => new RdsDatabase(new RDSClient({})).createClusterSnapshot("c", "s"),
+    renameCluster: () => new RdsDatabase(new RDSClient({})).renameCluster("c", "c2"),
+    renameInstance: () => new RdsDatabase(new RDSClient({})).renameInstance("i", "i2"),
+    deleteGlobalCluster: () => new RdsDatabase(new RDSClient({})).deleteGlobalCluster("g"),
+    createGlobalCluster: () =>
+      new RdsDatabase(new RDSClient({})).createGlobalCluster("g", "arn:c", true),
+    createSecondaryCluster: () =>
+      new RdsDatabase(new RDSClient({})).createSecondaryCluster({
+        clusterIdentifier: "c",
+        globalClusterIdentifier: "g",
+        engine: "aurora-postgresql",
+        engineVersion: "16.6",
+        kmsKeyId: "k",
+        dbSubnetGroupName: "s",
+        vpcSecurityGroupIds: ["sg"],
+        dbClusterParameterGroupName: "p",
+        backupRetentionPeriod: 7,
+        preferredBackupWindow: "03:00-04:00",
+        preferredMaintenanceWindow: "sun:05:00-sun:06:00",
+        deletionProtection: true,
+      }),
+    createInstance: () =>
+      new RdsDatabase(new RDSClient({})).createInstance({
+        identifier: "i",
+        clusterIdentifier: "c",
+        engine: "aurora-postgresql",
+        instanceClass: "db.r6g.large",
+        dbSubnetGroupName: "s",
+        promotionTier: 1,
+        monitoringRoleArn: "arn:r",
+        monitoringInterval: 60,
+        performanceInsightsKmsKeyId: "k",
+        caCertificateIdentifier: "rds-ca-rsa2048-g1",
+      }),
   },
   control: Object.fromEntries(
     (
@@ -207,6 +243,15 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         [
           "putCooldown",
           (c) => c.putCooldown({ lastCompletedAt: "t", lastExecution: "e", cooldownUntil: 1 }),
+        ],
+        ["getHeartbeatWatch", (c) => c.getHeartbeatWatch()],
+        [
+          "putHeartbeatWatch",
+          (c) =>
+            c.putHeartbeatWatch(
+              { beatAt: "t", firstSeenAt: "t", advanced: true, checkedAt: "t" },
+              null,
+            ),
         ],
       ] as [string, (c: DynamoControlTable) => Promise<unknown>][]
     ).map(([method, call]) => [

@@ -1,6 +1,7 @@
 // Migration 011's application role, on a real PostgreSQL: the payment path connects as
 // payments_app (every handler test in this folder does, support/database.ts), which may read and
-// write the rows it needs and is refused every schema change, DROP, TRUNCATE and DELETE.
+// write the rows it needs and is refused every schema change, DROP, TRUNCATE and DELETE (but the
+// expiry job's pruning of idempotency records past their retention, which the trigger guards).
 import { randomUUID } from "node:crypto";
 import "aws-sdk-client-mock-jest";
 import { Client } from "pg";
@@ -73,7 +74,7 @@ describe("the application role", () => {
     );
     expect(Object.fromEntries(rows.map((r) => [r.table_name, r.privileges]))).toEqual({
       health_heartbeats: "INSERT,SELECT,UPDATE",
-      idempotency_keys: "INSERT,SELECT",
+      idempotency_keys: "DELETE,INSERT,SELECT",
       payment_events: "INSERT,SELECT,UPDATE",
       payments: "INSERT,SELECT,UPDATE",
       writer_heartbeat: "SELECT",
@@ -94,7 +95,8 @@ describe("the application role", () => {
     ["DROP TABLE", "DROP TABLE payment_events"],
     ["DROP FUNCTION", "DROP FUNCTION payments_enforce_lifecycle() CASCADE"],
     ["TRUNCATE", "TRUNCATE payments CASCADE"],
-    ["DELETE", "DELETE FROM idempotency_keys"],
+    ["DELETE of a payment", "DELETE FROM payments"],
+    ["DELETE of an event", "DELETE FROM payment_events"],
     ["UPDATE of the migration ledger", "UPDATE schema_migrations SET name = 'planted'"],
   ];
 

@@ -37,7 +37,9 @@ export type Fault =
   /** Throws before the core runs, `times` times. */
   | { readonly before: () => Error; readonly times?: number }
   /** Runs the core (its side effects happen), then throws, `times` times. */
-  | { readonly after: () => Error; readonly times?: number };
+  | { readonly after: () => Error; readonly times?: number }
+  /** Runs the core on its `on`-th invocation (polling tasks run many times), then throws once. */
+  | { readonly afterCall: number; readonly error: () => Error };
 
 export interface RunOptions {
   readonly world: FakeWorld;
@@ -163,6 +165,15 @@ function withFault(
   fault: Fault | undefined,
 ): (input: never) => Promise<unknown> {
   if (!fault) return handler;
+  if ("afterCall" in fault) {
+    let calls = 0;
+    return async (input) => {
+      const result = await handler(input);
+      calls += 1;
+      if (calls === fault.afterCall) throw fault.error();
+      return result;
+    };
+  }
   let left = fault.times ?? 1;
   return async (input) => {
     if ("before" in fault && left > 0) {

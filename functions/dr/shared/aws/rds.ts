@@ -1,14 +1,31 @@
 // Aurora global database calls, in the region of the given client.
 import {
+  CreateDBClusterCommand,
+  CreateDBClusterSnapshotCommand,
+  CreateDBInstanceCommand,
+  CreateGlobalClusterCommand,
+  DeleteGlobalClusterCommand,
+  DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
+  ModifyDBClusterCommand,
+  ModifyDBInstanceCommand,
   RemoveFromGlobalClusterCommand,
   SwitchoverGlobalClusterCommand,
 } from "@aws-sdk/client-rds";
 import type { RDSClient } from "@aws-sdk/client-rds";
 import { ManagedFailoverUnavailableError } from "../errors";
-import type { ClusterView, DatabasePort, GlobalClusterView } from "../ports";
+import type {
+  ClusterView,
+  DatabasePort,
+  GlobalClusterView,
+  InstanceRequest,
+  InstanceView,
+  SecondaryClusterRequest,
+  SnapshotView,
+} from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 
 /**
@@ -38,6 +55,7 @@ export class RdsDatabase implements DatabasePort {
         members: (g.GlobalClusterMembers ?? []).map((m) => ({
           clusterArn: m.DBClusterArn ?? "",
           isWriter: m.IsWriter === true,
+          ...(m.SynchronizationStatus ? { synchronizationStatus: m.SynchronizationStatus } : {}),
         })),
         ...(g.FailoverState?.Status
           ? {
@@ -69,6 +87,9 @@ export class RdsDatabase implements DatabasePort {
         ...(c.GlobalClusterIdentifier
           ? { globalClusterIdentifier: c.GlobalClusterIdentifier }
           : {}),
+        instances: (c.DBClusterMembers ?? []).flatMap((m) =>
+          m.DBInstanceIdentifier ? [m.DBInstanceIdentifier] : [],
+        ),
       };
     } catch (error) {
       if (awsErrorName(error) === "DBClusterNotFoundFault") return null;
@@ -120,6 +141,189 @@ export class RdsDatabase implements DatabasePort {
       );
     } catch (error) {
       throw toPortError("rds:RemoveFromGlobalCluster", error);
+    }
+  }
+
+  async describeInstance(identifier: string): Promise<InstanceView | null> {
+    try {
+      const out = await this.rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
+      );
+      const i = out.DBInstances?.[0];
+      if (!i) return null;
+      return {
+        identifier: i.DBInstanceIdentifier ?? identifier,
+        status: i.DBInstanceStatus ?? "unknown",
+        ...(i.DBClusterIdentifier ? { clusterIdentifier: i.DBClusterIdentifier } : {}),
+      };
+    } catch (error) {
+      if (awsErrorName(error) === "DBInstanceNotFoundFault") return null;
+      throw toPortError("rds:DescribeDBInstances", error);
+    }
+  }
+
+  async describeClusterSnapshot(snapshotIdentifier: string): Promise<SnapshotView | null> {
+    try {
+      const out = await this.rds.send(
+        new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotIdentifier }),
+      );
+      const s = out.DBClusterSnapshots?.[0];
+      if (!s) return null;
+      return {
+        identifier: s.DBClusterSnapshotIdentifier ?? snapshotIdentifier,
+        status: s.Status ?? "unknown",
+        ...(s.DBClusterIdentifier ? { clusterIdentifier: s.DBClusterIdentifier } : {}),
+      };
+    } catch (error) {
+      if (awsErrorName(error) === "DBClusterSnapshotNotFoundFault") return null;
+      throw toPortError("rds:DescribeDBClusterSnapshots", error);
+    }
+  }
+
+  async createClusterSnapshot(clusterIdentifier: string, snapshotIdentifier: string) {
+    await this.send(
+      "rds:CreateDBClusterSnapshot",
+      () =>
+        this.rds.send(
+          new CreateDBClusterSnapshotCommand({
+            DBClusterIdentifier: clusterIdentifier,
+            DBClusterSnapshotIdentifier: snapshotIdentifier,
+            Tags: [
+              { Key: "payments-dr", Value: "kept by re-protect for lost-write reconciliation" },
+            ],
+          }),
+        ),
+      "DBClusterSnapshotAlreadyExistsFault",
+    );
+  }
+
+  async renameCluster(clusterIdentifier: string, newIdentifier: string) {
+    await this.send("rds:ModifyDBCluster", () =>
+      this.rds.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: clusterIdentifier,
+          NewDBClusterIdentifier: newIdentifier,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async renameInstance(identifier: string, newIdentifier: string) {
+    await this.send("rds:ModifyDBInstance", () =>
+      this.rds.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: identifier,
+          NewDBInstanceIdentifier: newIdentifier,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async deleteGlobalCluster(globalClusterIdentifier: string) {
+    await this.send(
+      "rds:DeleteGlobalCluster",
+      () =>
+        this.rds.send(
+          new DeleteGlobalClusterCommand({ GlobalClusterIdentifier: globalClusterIdentifier }),
+        ),
+      "GlobalClusterNotFoundFault",
+    );
+  }
+
+  async createGlobalCluster(
+    globalClusterIdentifier: string,
+    sourceClusterArn: string,
+    deletionProtection: boolean,
+  ) {
+    // Engine, version, database name and encryption come from the source cluster; AWS refuses
+    // them beside SourceDBClusterIdentifier (API_CreateGlobalCluster).
+    await this.send(
+      "rds:CreateGlobalCluster",
+      () =>
+        this.rds.send(
+          new CreateGlobalClusterCommand({
+            GlobalClusterIdentifier: globalClusterIdentifier,
+            SourceDBClusterIdentifier: sourceClusterArn,
+            DeletionProtection: deletionProtection,
+          }),
+        ),
+      "GlobalClusterAlreadyExistsFault",
+    );
+  }
+
+  async createSecondaryCluster(request: SecondaryClusterRequest) {
+    // No MasterUsername or MasterUserPassword: "Cannot specify user name for cross region
+    // replication cluster". KmsKeyId must be valid in this (the destination) region. No
+    // PreSignedUrl: it "applies only to Amazon Web Services GovCloud (US) Regions" and to
+    // ReplicationSourceIdentifier replicas (API_CreateDBCluster).
+    await this.send(
+      "rds:CreateDBCluster",
+      () =>
+        this.rds.send(
+          new CreateDBClusterCommand({
+            DBClusterIdentifier: request.clusterIdentifier,
+            GlobalClusterIdentifier: request.globalClusterIdentifier,
+            Engine: request.engine,
+            EngineVersion: request.engineVersion,
+            StorageEncrypted: true,
+            KmsKeyId: request.kmsKeyId,
+            DBSubnetGroupName: request.dbSubnetGroupName,
+            VpcSecurityGroupIds: [...request.vpcSecurityGroupIds],
+            DBClusterParameterGroupName: request.dbClusterParameterGroupName,
+            BackupRetentionPeriod: request.backupRetentionPeriod,
+            PreferredBackupWindow: request.preferredBackupWindow,
+            PreferredMaintenanceWindow: request.preferredMaintenanceWindow,
+            CopyTagsToSnapshot: true,
+            EnableCloudwatchLogsExports: ["postgresql"],
+            DeletionProtection: request.deletionProtection,
+          }),
+        ),
+      "DBClusterAlreadyExistsFault",
+    );
+  }
+
+  async createInstance(request: InstanceRequest) {
+    await this.send(
+      "rds:CreateDBInstance",
+      () =>
+        this.rds.send(
+          new CreateDBInstanceCommand({
+            DBInstanceIdentifier: request.identifier,
+            DBClusterIdentifier: request.clusterIdentifier,
+            Engine: request.engine,
+            DBInstanceClass: request.instanceClass,
+            DBSubnetGroupName: request.dbSubnetGroupName,
+            PubliclyAccessible: false,
+            AutoMinorVersionUpgrade: false,
+            PromotionTier: request.promotionTier,
+            EnablePerformanceInsights: true,
+            PerformanceInsightsKMSKeyId: request.performanceInsightsKmsKeyId,
+            PerformanceInsightsRetentionPeriod: 7,
+            MonitoringInterval: request.monitoringInterval,
+            MonitoringRoleArn: request.monitoringRoleArn,
+            CACertificateIdentifier: request.caCertificateIdentifier,
+          }),
+        ),
+      "DBInstanceAlreadyExistsFault",
+    );
+  }
+
+  /**
+   * Sends a mutating call. `alreadyDone` names the fault that means an earlier attempt (whose
+   * answer was lost) already did it: the call then counts as done.
+   */
+  private async send(
+    op: string,
+    call: () => Promise<unknown>,
+    alreadyDone?: string,
+  ): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      if (alreadyDone && awsErrorName(error) === alreadyDone) return;
+      throw toPortError(op, error);
     }
   }
 }

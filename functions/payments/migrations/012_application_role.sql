@@ -5,10 +5,10 @@
 --   payments          SELECT, INSERT, UPDATE  (UPDATE also covers SELECT ... FOR UPDATE)
 --   payment_events    SELECT, INSERT, UPDATE  (the outbox relay's published_at bookkeeping;
 --                                              the write-once trigger refuses anything else)
---   idempotency_keys  SELECT, INSERT          (written once)
+--   idempotency_keys  SELECT, INSERT, DELETE  (written once; pruned past retention)
 --   health_heartbeats SELECT, INSERT, UPDATE  (/health's upsert)
 --   writer_heartbeat  SELECT                  (/health reports the newest beat; pg_cron writes)
--- No DELETE anywhere (payments are never deleted), no TRUNCATE, no REFERENCES, no TRIGGER.
+-- No other DELETE (payments are never deleted), no TRUNCATE, no REFERENCES, no TRIGGER.
 -- Sequences: none, every key is a uuid the code generates; a future migration adding a
 -- serial/identity column grants USAGE on its sequence here-after (the app-role test runs the
 -- payment path as this role, so a missing grant fails the tests, not production).
@@ -40,6 +40,8 @@ GRANT USAGE ON SCHEMA public TO payments_app;
 
 GRANT SELECT, INSERT, UPDATE ON payments TO payments_app;
 GRANT SELECT, INSERT, UPDATE ON payment_events TO payments_app;
-GRANT SELECT, INSERT ON idempotency_keys TO payments_app;
+-- DELETE: the expiry job prunes records past the retention (31 days, 11b); the write-once
+-- trigger refuses deleting a younger one whoever asks.
+GRANT SELECT, INSERT, DELETE ON idempotency_keys TO payments_app;
 GRANT SELECT, INSERT, UPDATE ON health_heartbeats TO payments_app;
 GRANT SELECT ON writer_heartbeat TO payments_app;
