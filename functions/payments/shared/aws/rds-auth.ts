@@ -8,7 +8,7 @@
 // CNAME (one DNS answer, on the first connection of each pool; a failover moves the CNAME and the
 // stale-endpoint path rebuilds the pool).
 import { resolveCname } from "node:dns/promises";
-import { Signer } from "@aws-sdk/rds-signer";
+import type { Signer } from "@aws-sdk/rds-signer";
 import type { PasswordProvider } from "../database";
 
 /** Aurora endpoints end in `.<region>.rds.amazonaws.com` (or `.rds.amazonaws.com.cn`). */
@@ -42,8 +42,12 @@ export function rdsIamTokens(functionRegion: string): TokenProviderFactory {
   return ({ host, port, user }) => {
     let signer: Promise<Signer> | undefined;
     return async () => {
-      signer ??= regionOfEndpoint(host, functionRegion).then(
-        (region) => new Signer({ hostname: host, port, username: user, region }),
+      // Loaded on the first connection, not at init (cold start: no SDK module at load).
+      signer ??= Promise.all([
+        regionOfEndpoint(host, functionRegion),
+        import("@aws-sdk/rds-signer"),
+      ]).then(
+        ([region, { Signer }]) => new Signer({ hostname: host, port, username: user, region }),
       );
       return (await signer).getAuthToken();
     };
