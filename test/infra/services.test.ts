@@ -404,7 +404,9 @@ describe("payment function permissions", () => {
       const statements = policyStatements(json, `payments-primary_${fn.source}_permissions`);
       const connect = statements.filter((s) => s.actions?.some((a) => a.startsWith("rds-db:")));
       const parameterResources = statements
-        .filter((s) => s.actions?.some((a) => a.startsWith("ssm:")))
+        .filter(
+          (s) => (s.effect ?? "Allow") === "Allow" && s.actions?.some((a) => a.startsWith("ssm:")),
+        )
         .flatMap((s) => s.resources ?? []);
       if (fn.source === "migrate") {
         expect(connect).toEqual([]);
@@ -446,14 +448,21 @@ describe("payment function permissions", () => {
     return statements.some((s) => (s.effect ?? "Allow") === "Allow" && matches(s));
   }
 
+  // The key store is read by the functions behind authenticated routes (they check the key as
+  // defence in depth behind the authorizer); the others read only their own parameters (14b).
   it.each(PAYMENT_FUNCTIONS.map((f) => f.source))(
-    "lets %s read the key store but not the DR verification key",
+    "lets %s read the key store only behind an authenticated route, and never the DR verification key",
     (fn) => {
       const statements = policyStatements(json, `payments-primary_${fn}_permissions`);
       const parameter = (name: string) =>
         `arn:aws:ssm:us-east-1:123456789012:parameter/payments/dev/${name}`;
+      const route = PAYMENT_FUNCTIONS.find((f) => f.source === fn)!.route;
+      const authenticated = route !== undefined && route !== "GET /health";
 
-      expect(allows(statements, "ssm:GetParameters", parameter("api/keys"))).toBe(true);
+      // migrate holds the master credential and reads the whole prefix but the DR key (above).
+      expect(allows(statements, "ssm:GetParameters", parameter("api/keys"))).toBe(
+        authenticated || fn === "migrate",
+      );
       expect(allows(statements, "ssm:GetParameters", parameter("api/dr-verify-key"))).toBe(false);
       expect(allows(statements, "ssm:GetParameter", parameter("api/dr-verify-key"))).toBe(false);
       expect(allows(statements, "ssm:GetParametersByPath", parameter("api"))).toBe(false);
@@ -535,7 +544,9 @@ describe("API authorizer and route throttles", () => {
     expect(groups).toHaveLength(2);
     for (const group of groups) expect(group.retention_in_days).toBeGreaterThan(0);
     const statements = policyStatements(json, "payments-primary_authorizer_permissions");
-    const ssm = statements.filter((s) => s.actions?.some((a) => a.startsWith("ssm:")));
+    const ssm = statements.filter(
+      (s) => (s.effect ?? "Allow") === "Allow" && s.actions?.some((a) => a.startsWith("ssm:")),
+    );
     expect(ssm.flatMap((s) => s.actions)).toEqual(["ssm:GetParameters"]);
     expect(ssm.flatMap((s) => s.resources)).toEqual([
       expect.stringMatching(/:parameter\/payments\/dev\/api\/keys$/),
