@@ -1,5 +1,5 @@
-// aws-local-stepfunctions 3.0.0 calls Promise.withResolvers (Node 22); Node 20 lacks it. The same
-// polyfill as test/state-machines/support/polyfill.ts, imported before the library.
+// aws-local-stepfunctions 3.0.0 calls Promise.withResolvers (Node 22); Node 20 lacks it. Imported
+// before the library by the lab's orchestrator and by the tests' workflow harnesses.
 interface WithResolvers {
   withResolvers?: <T>() => {
     promise: Promise<T>;

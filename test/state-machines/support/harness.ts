@@ -3,7 +3,7 @@
 // to 0 ms; a Wait whose SecondsPath the task after it can read moves the world's clock instead.
 // Faults can be injected per state: an error before the core runs (throttling, AccessDenied, a
 // timeout) or a crash after it ran (the side effects happened, the result is lost).
-import "./polyfill";
+import "../../../lab/polyfill";
 import { StateMachine } from "aws-local-stepfunctions";
 
 // Every task runs in-process: the library's Lambda client is never used, so skip loading it.
