@@ -86,6 +86,9 @@ export const LAB = {
   domain: "api.pay.lab.test",
 } as const;
 
+/** Concurrent execution environments the lab's API process plays per function (see startApi). */
+export const LAB_ENVIRONMENTS_PER_FUNCTION = 16;
+
 const SHORT: Record<string, string> = { "us-east-1": "use1", "us-west-2": "usw2" };
 
 export interface LabRegion extends ClusterRegion {
@@ -149,7 +152,11 @@ export class Lab {
   constructor(readonly config: LabConfig) {
     this.clock = new LabClock(config.fast);
     this.random = new Random(config.seed);
-    this.network = new Network(config.timings.linkLatencyMs);
+    // The inter-region latency is a modelled AWS figure, so it runs on the lab clock like every
+    // other: unscaled, 35 ms per chunk at --fast 20 was 0.7 s of lab time per round trip, and the
+    // standby's replay lag (which the lag model multiplies into lab time) alone passed failback's
+    // 1 s readiness limit.
+    this.network = new Network(this.clock.real(config.timings.linkLatencyMs));
     this.metrics = new MetricStore(this.clock);
     // A fresh folder under the OS temp dir, writable by the `postgres` user: unique per run, so
     // parallel runs (other engineers' tests) never share one.
@@ -491,6 +498,16 @@ export class Lab {
         Math.max(1, Math.round(this.clock.real(60_000) / 1000)),
       ),
       [PAYMENTS_LOCAL_ENV.databaseUrl]: `postgres://postgres@127.0.0.1:${r.appLink.port}/${LAB.database}`,
+      // One process plays every execution environment of the region's functions at once. Lambda
+      // gives each concurrent request its own environment ("Lambda creates a new instance of the
+      // execution environment" for a request that arrives while the others are busy: Lambda
+      // concurrency, https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), each
+      // with its one connection (DATABASE_POOL_MAX = 1). With the deployed pool of 1 here, every
+      // concurrent request queued for the process's single connection and gave up after its 3 s
+      // connect timeout: the target answered 503 to Verify after every switchover under load.
+      // 16 environments per function is the most the runtime accepts, far below the reserved
+      // concurrency the connection budget admits (npm run budget), so the lab never exceeds it.
+      [PAYMENTS_ENV.databasePoolMax]: String(LAB_ENVIRONMENTS_PER_FUNCTION),
       POWERTOOLS_SERVICE_NAME: "payments-lab",
       POWERTOOLS_LOG_LEVEL: "WARN",
       POWERTOOLS_DEV: "false",

@@ -210,6 +210,8 @@ export function buildReport(result: ScenarioResult) {
       recordChanges: lab.route53.recordChanges.map((h) => ({ ...h, at: rel(h.at) })),
     },
     alarm: lab.alarm.transitions.map((x) => ({ ...x, at: rel(x.at) })),
+    // Every probe the prober published: the evidence behind the alarm's transitions.
+    probes: lab.proberResults.map((p) => ({ ...p, at: rel(p.at) })),
     pages: lab.pages.map((p) => ({ region: p.region, at: rel(p.at), subject: p.subject })),
     timeline: lab.timeline.map((e) => ({ at: rel(e.at), kind: e.kind, message: e.message })),
   };

@@ -362,7 +362,14 @@ export class AuroraGlobalDatabase {
         "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught",
         [lsn],
       );
-      if (row?.caught) break;
+      if (row?.caught) {
+        // "All volumes are synchronized" (RDS-EVENT-0182) and the primary commits nothing more:
+        // the secondary is caught up from here to the promotion, whatever the lab's own clock
+        // did meanwhile (a switchover that outlived rds.global_db_rpo must not leave the new
+        // writer's guard believing its secondary lags by the whole switchover).
+        this.lastCaughtUp = this.options.clock.nowMs();
+        break;
+      }
       this.event(
         source.info.region,
         "RDS-EVENT-0183",
@@ -385,6 +392,9 @@ export class AuroraGlobalDatabase {
     await target.info.node.promote();
     target.role = "writer";
     source.role = "reader";
+    // The old primary holds exactly what the new one holds at the promotion; its lag counts from
+    // here until it streams from the new writer.
+    this.lastCaughtUp = this.options.clock.nowMs();
     this.promotions.push({
       region: target.info.region,
       at: this.options.clock.nowMs(),
