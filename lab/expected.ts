@@ -1,8 +1,15 @@
-// The RTO the lab should measure, by the phase model of `npm run rto` (infra/lib/rto.ts: the
-// phases in turn; DNS after them here, see below) with the lab's own timings in place of the deployed stack's:
-// the prober alarm and Route 53 periods of LabTimings, the DR settings the lab's tasks run with,
-// the middle of the lab's drawn Aurora durations, 1 s per task. It is the figure to hold the
-// measurement against, not a check: the measured RTO is what the clients saw.
+// The RTO the lab should measure, by the phase formulas of `npm run rto` (infra/lib/rto.ts, reused
+// here, not copied) with the lab's own timings in place of the deployed stack's: the prober alarm
+// and Route 53 periods of LabTimings, the DR settings the lab's tasks run with, the middle of the
+// lab's drawn Aurora durations, 1 s per task. One departure, argued at the DNS phase: DNS comes
+// after the promotion here. It is the figure to hold the measurement against, not a check: the
+// measured RTO is what the clients saw.
+import {
+  databaseProofSeconds,
+  detectionSeconds,
+  healthCheckSeconds,
+  promotionExpectedSeconds,
+} from "../infra/lib/rto";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
 import type { LabConfig } from "./config";
 
@@ -18,8 +25,6 @@ export interface ExpectedRto {
 }
 
 const TASK_SECONDS = 1;
-/** Half of the 5 s promotion poll (check-promotion/core.ts). */
-const HALF_POLL_SECONDS = 2.5;
 
 export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   const t = config.timings;
@@ -34,28 +39,37 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   if (!planned) {
     add(
       "detect",
-      t.alarmDatapoints * t.probeIntervalSeconds +
-        t.probeTimeoutMs / 1000 +
-        t.probeIntervalSeconds / 2,
+      detectionSeconds({
+        datapoints: t.alarmDatapoints,
+        periodSeconds: t.probeIntervalSeconds,
+        probeTimeoutSeconds: t.probeTimeoutMs / 1000,
+      }).expected,
       `alarm ${t.alarmDatapoints} x ${t.probeIntervalSeconds} s + ${t.probeTimeoutMs / 1000} s probe timeout + half a period`,
     );
   }
   add("decide", 3 * TASK_SECONDS, "ValidateInput, Preflight, AcquireLock, 1 s each");
   const fenceAt = elapsed + TASK_SECONDS;
+  const proof = databaseProofSeconds({
+    probeIntervalSeconds: t.probeIntervalSeconds,
+    rpoSeconds: t.rpoGuardSeconds,
+    heartbeatSeconds: s.heartbeatSeconds,
+    writerStopMarginSeconds: s.writerStopMarginSeconds,
+  });
   const proofAt = planned
     ? fenceAt + mid(t.ddbReplicationMs) + s.fenceSettleSeconds
-    : t.rpoGuardSeconds + s.heartbeatSeconds + s.writerStopMarginSeconds;
+    : proof.afterFailure;
   add(
     "fence",
     TASK_SECONDS + Math.max(0, proofAt - fenceAt),
     planned
       ? `Fence, the flag's replication (${mid(t.ddbReplicationMs).toFixed(1)} s) and the ${s.fenceSettleSeconds} s settle time`
-      : `Fence, then the database proof ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure`,
+      : `Fence, then the database proof: the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure`,
   );
+  const aurora = planned ? mid(t.switchoverMs) : mid(t.failoverMs);
   add(
     "promote",
-    (planned ? mid(t.switchoverMs) : mid(t.failoverMs)) + HALF_POLL_SECONDS + TASK_SECONDS,
-    `${planned ? "switchover" : "managed failover"} ${planned ? mid(t.switchoverMs) : mid(t.failoverMs)} s (middle of the drawn range) + half a poll + UpdateParameters`,
+    promotionExpectedSeconds(TASK_SECONDS, aurora),
+    `${planned ? "switchover" : "managed failover"} ${aurora} s (middle of the drawn range) + half a poll + Promote, CheckPromotion, UpdateParameters`,
   );
   // After the promotion, not beside it: the target's /health answers 503 while it is passive, so
   // Route 53 answers with it only once its check has passed `threshold` times in a row (and the
@@ -64,7 +78,8 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   // where the lab departs from `npm run rto`, which runs DNS beside the workflow.
   add(
     "dns",
-    t.healthCheckFailureThreshold * t.healthCheckIntervalSeconds + t.dnsTtlSeconds / 2,
+    healthCheckSeconds(t.healthCheckIntervalSeconds, t.healthCheckFailureThreshold) +
+      t.dnsTtlSeconds / 2,
     `after the promotion: the target's health check ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s, then half the ${t.dnsTtlSeconds} s TTL`,
   );
   return { seconds: +elapsed.toFixed(1), phases };

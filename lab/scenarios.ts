@@ -116,6 +116,7 @@ export async function runScenario(
   load.start();
   lab.event("load", `payment load started: ${config.rate}/s through ${LAB.domain}`);
   await lab.clock.sleep(t.warmupMs);
+  await steadyState(lab, plan, t.warmupMs);
 
   const faultAt = lab.clock.nowMs();
   switch (config.scenario) {
@@ -252,6 +253,44 @@ export async function runScenario(
     planned: plan.planned,
     ok,
   };
+}
+
+/**
+ * What a deployment that has run for days has before any fault, and the warm-up alone does not
+ * guarantee on a loaded box: the prober has just seen the writer answer healthy, its alarm is
+ * OK, and (for an outage) it has seen the writer heartbeat advance, so CheckOldWriter's database
+ * proof is available (functions/dr/shared/heartbeat-watch.ts). A fixed warm-up left that to luck:
+ * a prober that had looked once when the fault struck never saw the heartbeat advance, and the
+ * run halted in OldWriterNotStopped. Bounded: a lab that cannot get there fails, saying why.
+ */
+async function steadyState(lab: Lab, plan: Plan, warmupMs: number): Promise<void> {
+  const { config } = lab;
+  // Before a failback the flag names the prober's own region: it probes nothing (by design).
+  if (plan.initialWriter === "secondary") return;
+  const watchKey = { [CONTROL.partitionKey]: { S: CONTROL.heartbeatWatchItem } };
+  const missing = (): string[] => {
+    const out: string[] = [];
+    const last = lab.proberResults.filter((r) => r.region === config.primary).at(-1);
+    if (!last?.healthy) out.push(`the prober's last probe of ${config.primary} was not healthy`);
+    if (lab.alarm.state !== "OK") out.push(`the alarm is ${lab.alarm.state}`);
+    if (!plan.planned) {
+      const watch = lab.tables.table(config.secondary, LAB.tables.control).get(watchKey);
+      if (!(watch?.advanced && "BOOL" in watch.advanced && watch.advanced.BOOL))
+        out.push("the prober has not yet seen the writer heartbeat advance");
+    }
+    return out;
+  };
+  const deadline = lab.clock.nowMs() + 10 * warmupMs;
+  for (;;) {
+    const left = missing();
+    if (left.length === 0) return;
+    if (lab.clock.nowMs() > deadline) {
+      throw new Error(
+        `the lab did not reach its steady state within ${(10 * warmupMs) / 1000} s of lab time after the warm-up: ${left.join("; ")}`,
+      );
+    }
+    await lab.clock.sleep(1000);
+  }
 }
 
 function describeRuns(

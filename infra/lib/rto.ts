@@ -69,6 +69,55 @@ interface TaskState {
   readonly TimeoutSeconds?: number;
 }
 
+// ---- The phase formulas: one place, used by computeBudget and by the lab (lab/expected.ts) ----
+
+/** Seconds from the failure to the prober alarm: expected, and the worst case. */
+export function detectionSeconds(alarm: {
+  readonly datapoints: number;
+  readonly periodSeconds: number;
+  readonly probeTimeoutSeconds: number;
+}): { readonly expected: number; readonly bound: number } {
+  const { datapoints, periodSeconds, probeTimeoutSeconds } = alarm;
+  // M failing probes, the last one waiting out its timeout, then the alarm's evaluation: half a
+  // period on average, a whole one at worst.
+  return {
+    expected: datapoints * periodSeconds + probeTimeoutSeconds + periodSeconds / 2,
+    bound: datapoints * periodSeconds + probeTimeoutSeconds + periodSeconds,
+  };
+}
+
+/**
+ * Seconds from the failure until CheckOldWriter's database proof holds: rds.global_db_rpo + the
+ * heartbeat interval + the margin, counted from when the prober in the target region first saw
+ * the last heartbeat (review H2), not from its value. The last beat before the failure was
+ * committed half a heartbeat before it on average, and the prober looks once per probe interval.
+ */
+export function databaseProofSeconds(p: {
+  readonly probeIntervalSeconds: number;
+  readonly rpoSeconds: number;
+  readonly heartbeatSeconds: number;
+  readonly writerStopMarginSeconds: number;
+}): { readonly afterFailure: number; readonly sighting: number } {
+  const sighting = p.probeIntervalSeconds / 2 - p.heartbeatSeconds / 2;
+  return {
+    sighting,
+    afterFailure: sighting + p.rpoSeconds + p.heartbeatSeconds + p.writerStopMarginSeconds,
+  };
+}
+
+/** Promote + the Aurora promotion + half a 5 s poll to notice it + CheckPromotion and UpdateParameters. */
+export function promotionExpectedSeconds(taskSeconds: number, auroraSeconds: number): number {
+  return taskSeconds + auroraSeconds + HALF_POLL_SECONDS + 2 * taskSeconds;
+}
+
+/** Route 53 declares the failed endpoint unhealthy after `threshold` failed checks. */
+export function healthCheckSeconds(intervalSeconds: number, threshold: number): number {
+  return intervalSeconds * threshold;
+}
+
+/** Half of the 5 s promotion poll (check-promotion/core.ts). */
+const HALF_POLL_SECONDS = 2.5;
+
 /** Seconds a poll waits once a promotion is older than two minutes (check-promotion/core.ts). */
 const LATE_POLL_SECONDS = 15;
 /** The longest wait between two looks at the old writer (check-old-writer/core.ts). */
@@ -95,12 +144,11 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   );
   const env = (prober.environment as { variables: Record<string, string> }).variables;
   const probeTimeout = Number(env.PROBE_TIMEOUT_MS) / 1000;
-  // M failing probes, the last one waiting out its timeout, then the alarm's evaluation: half a
-  // period on average, a whole one at worst.
-  const detection = {
-    expected: datapoints * period + probeTimeout + period / 2,
-    bound: datapoints * period + probeTimeout + period,
-  };
+  const detection = detectionSeconds({
+    datapoints,
+    periodSeconds: period,
+    probeTimeoutSeconds: probeTimeout,
+  });
 
   // The failover workflow of the region failed over to.
   const machine = one(
@@ -153,12 +201,12 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     throw new RtoInputError("the writer's parameter group does not set rds.global_db_rpo");
   const rpo = Number(rpoParameter.value);
   const { heartbeatSeconds, writerStopMarginSeconds } = DEFAULT_SETTINGS;
-  // The bound counts from when the prober in the target region first saw the last heartbeat
-  // (review H2), not from its value: the last beat before the failure was committed half a
-  // heartbeat before it on average, and the prober looks once per probe interval.
-  const probeInterval = Number(env.PROBE_INTERVAL_SECONDS);
-  const sighting = probeInterval / 2 - heartbeatSeconds / 2;
-  const proofAfterFailure = sighting + rpo + heartbeatSeconds + writerStopMarginSeconds;
+  const { sighting, afterFailure: proofAfterFailure } = databaseProofSeconds({
+    probeIntervalSeconds: Number(env.PROBE_INTERVAL_SECONDS),
+    rpoSeconds: rpo,
+    heartbeatSeconds,
+    writerStopMarginSeconds,
+  });
   const reached = detection.expected + decision.expected + fence.expected;
   const oldWriter = {
     expected: Math.max(0, proofAfterFailure - reached) + typical.taskSeconds,
@@ -166,8 +214,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   };
 
   const promotion = {
-    // Half a 5 s poll interval on average to notice the new writer.
-    expected: typical.taskSeconds + typical.auroraFailoverSeconds + 2.5 + 2 * typical.taskSeconds,
+    expected: promotionExpectedSeconds(typical.taskSeconds, typical.auroraFailoverSeconds),
     bound:
       timeout("Promote") +
       bounds.promotionTimeoutSeconds +
@@ -184,7 +231,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const threshold = Math.max(...checks.map((c) => Number(c.failure_threshold)));
   const records = all(json, "aws_route53_record").some((r) => r.failover_routing_policy);
   const ttl = records ? ALIAS_TARGET_TTL_SECONDS : 0;
-  const dns = interval * threshold + ttl;
+  const dns = healthCheckSeconds(interval, threshold) + ttl;
 
   const serial = (k: "expected" | "bound") =>
     detection[k] + decision[k] + fence[k] + oldWriter[k] + promotion[k];
