@@ -285,11 +285,13 @@ export function evaluate(input: CheckInput): Findings {
     detail: input.workflowDetail,
   });
 
-  // RTO: first failed payment -> first payment accepted in the new region.
+  // RTO: first failed payment -> first payment accepted in the new region. A failure counts from
+  // when its request was sent, not from when it gave up: a commit held by rds.global_db_rpo
+  // fails only at the statement timeout, which put the start of the outage minutes late.
   const failures = input.attempts.filter(
-    (a) => a.at >= input.faultAt && (a.status === 0 || a.status >= 500),
+    (a) => a.sentAt >= input.faultAt && (a.status === 0 || a.status >= 500),
   );
-  const firstFailureAt = failures.length ? Math.min(...failures.map((a) => a.at)) : null;
+  const firstFailureAt = failures.length ? Math.min(...failures.map((a) => a.sentAt)) : null;
   const recovered = input.acks
     .filter((a) => a.region === input.targetRegion && a.at >= (firstFailureAt ?? input.faultAt))
     .map((a) => a.at);

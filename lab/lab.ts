@@ -46,6 +46,8 @@ import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../scripts/migrate";
 import type { LabConfig } from "./config";
 import { Orchestrator } from "./orchestrator";
+import { startReaper } from "./reaper";
+import type { Reaper } from "./reaper";
 import { AuroraGlobalDatabase, LabRds } from "./world/aurora";
 import type { ClusterRegion } from "./world/aurora";
 import { LabClock, Random } from "./world/clock";
@@ -152,6 +154,7 @@ export class Lab {
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private proberAbort = new AbortController();
   private stopped = false;
+  private readonly reaper: Reaper;
   onEvent?: (event: TimelineEvent) => void;
   onAlarm?: (name: string, at: string) => void;
 
@@ -169,6 +172,7 @@ export class Lab {
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
     chmodSync(this.root, 0o777);
     this.cleanups.push(() => rmSync(this.root, { recursive: true, force: true }));
+    this.reaper = startReaper(this.root);
   }
 
   get primary(): LabRegion {
@@ -519,7 +523,8 @@ export class Lab {
       POWERTOOLS_DEV: "false",
       POWERTOOLS_METRICS_NAMESPACE: "PaymentsDR",
     };
-    const child = fork(join(__dirname, "region-api.ts"), [], {
+    // The lab's folder on its command line: the reaper finds it there if the lab dies.
+    const child = fork(join(__dirname, "region-api.ts"), [`--lab-root=${this.root}/`], {
       env,
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", log, log, "ipc"],
@@ -805,12 +810,14 @@ export class Lab {
         // Keep cleaning.
       }
     }
+    this.reaper.stop();
   }
 
   /** Keeps the data folder (for inspection) instead of deleting it. */
   keepFolder(): void {
     const index = this.cleanups.findIndex((c) => c.toString().includes("rmSync"));
     if (index >= 0) this.cleanups.splice(index, 1);
+    this.reaper.keepFolder();
   }
 }
 

@@ -12,7 +12,10 @@ import type { LabClock, Random } from "./world/clock";
 export interface Attempt {
   readonly key: string;
   readonly op: "authorize" | "capture";
+  /** Lab epoch ms the answer (or the client's timeout) came. */
   readonly at: number;
+  /** Lab epoch ms the request was sent: when the client met the failure, for the RTO. */
+  readonly sentAt: number;
   readonly region: string;
   readonly status: number;
   readonly code?: string;
@@ -146,6 +149,7 @@ export class LoadGenerator {
       const region = this.region(client);
       const base = this.options.apiUrl(region);
       const t0 = Date.now();
+      const sentAt = clock.nowMs();
       let status = 0;
       let code: string | undefined;
       let retryAfterMs: number | undefined;
@@ -192,6 +196,7 @@ export class LoadGenerator {
         key,
         op,
         at: clock.nowMs(),
+        sentAt,
         region,
         status,
         code,
