@@ -149,10 +149,18 @@ export class ProbeAlarm {
     private readonly options: AlarmOptions,
   ) {}
 
+  /**
+   * "If the alarm period is 10 seconds or 30 seconds, the alarm is evaluated every 10 seconds"
+   * (AlarmThatSendsEmail.html#alarm-evaluation); a 60 s or longer period once a minute.
+   */
+  static evaluationIntervalSeconds(periodSeconds: number): number {
+    return periodSeconds < 60 ? 10 : 60;
+  }
+
   start(): void {
     this.timer = setInterval(
       () => this.evaluate(),
-      this.clock.real(this.options.periodSeconds * 1000),
+      this.clock.real(ProbeAlarm.evaluationIntervalSeconds(this.options.periodSeconds) * 1000),
     );
   }
 
@@ -160,6 +168,13 @@ export class ProbeAlarm {
     clearInterval(this.timer);
   }
 
+  /**
+   * One evaluation: the last `evaluationPeriods` whole periods before now (a period's datapoint
+   * exists only once it has ended), ALARM when `datapointsToAlarm` of them breach. So with 3 of 3
+   * and one probe per 10 s period, the earliest ALARM comes two whole periods after the period
+   * of the first failed probe: never less than 20 s after the failure, unless probes were
+   * already failing before it (which the lab's steady state rules out).
+   */
   evaluate(): void {
     const period = this.options.periodSeconds * 1000;
     const now = this.clock.nowMs();
