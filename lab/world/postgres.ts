@@ -142,7 +142,8 @@ export class PgNode {
   }
 
   /** Starts the server and waits until it accepts connections (read-only ones for a standby). */
-  async start(timeoutMs = 30_000): Promise<void> {
+  // Generous: a standby reaching consistency on a box at load 20 took over 30 s; only a bound.
+  async start(timeoutMs = 90_000): Promise<void> {
     if (this.running) return;
     rmSync(join(this.options.dataDir, "postmaster.pid"), { force: true });
     const log = openSync(this.options.logFile, "a");
