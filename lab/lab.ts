@@ -165,7 +165,12 @@ export class Lab {
     // other: unscaled, 35 ms per chunk at --fast 20 was 0.7 s of lab time per round trip, and the
     // standby's replay lag (which the lag model multiplies into lab time) alone passed failback's
     // 1 s readiness limit.
-    this.network = new Network(this.clock.real(config.timings.linkLatencyMs));
+    // A connection through a cut link fails after the SDK's 1 s connection timeout
+    // (functions/dr/shared/aws/clients.ts), in lab time, as reach() fails the lab adapters' calls.
+    this.network = new Network(
+      this.clock.real(config.timings.linkLatencyMs),
+      Math.max(50, this.clock.real(1000)),
+    );
     this.metrics = new MetricStore(this.clock);
     // A fresh folder under the OS temp dir, writable by the `postgres` user: unique per run, so
     // parallel runs (other engineers' tests) never share one.
@@ -665,7 +670,15 @@ export class Lab {
         ...DEFAULT_SETTINGS,
         // Modelled (scaled); the HTTP port gives a reachable local API at least LOCAL_CALL_FLOOR_MS.
         httpTimeoutMs: this.scaled(DEFAULT_SETTINGS.httpTimeoutMs),
-        bestEffortTimeoutMs: this.scaled(DEFAULT_SETTINGS.bestEffortTimeoutMs),
+        // A best-effort call into a reachable region is a local round trip through the lab's
+        // process (scaled to 250 ms, CheckOldWriter's read of a reachable old region's flag timed
+        // out on a loaded box and a failback never got its confirmation: OldWriterNotStopped); an
+        // unreachable region's call fails sooner, at the modelled connect timeout of the cut link
+        // or of reach().
+        bestEffortTimeoutMs: Math.max(
+          LOCAL_CALL_FLOOR_MS,
+          this.scaled(DEFAULT_SETTINGS.bestEffortTimeoutMs),
+        ),
         replicaTimeoutMs: this.scaled(DEFAULT_SETTINGS.replicaTimeoutMs),
         // The guard the lab's Aurora model applies to the deployed primary (DR_DB_RPO_SECONDS).
         dbRpoSeconds: this.config.timings.rpoGuardSeconds,

@@ -25,6 +25,8 @@ export class Link {
     public targetPort: number,
     /** One-way latency added to every chunk, ms. */
     public delayMs: number,
+    /** Real ms after which a connection attempt through a cut link fails (a connect timeout). */
+    public connectTimeoutMs = 1000,
   ) {}
 
   async listen(): Promise<void> {
@@ -38,9 +40,13 @@ export class Link {
   private accept(client: Socket): void {
     client.on("error", () => undefined);
     if (this.state === "cut") {
-      // A partition drops packets: the connection hangs until the caller's own timeout.
+      // A partition drops packets: the connection never completes, and the caller's connect
+      // timeout (modelled, on the lab clock) ends it. Without this end the caller waited out
+      // whatever real-time floor the lab gives calls to reachable services.
       this.held.add(client);
       client.on("close", () => this.held.delete(client));
+      const timer = setTimeout(() => client.destroy(), this.connectTimeoutMs);
+      client.on("close", () => clearTimeout(timer));
       return;
     }
     const upstream = connect(this.targetPort, "127.0.0.1");
@@ -129,7 +135,10 @@ export class Link {
 export class Network {
   readonly links: Link[] = [];
 
-  constructor(private readonly delayMs: number) {}
+  constructor(
+    private readonly delayMs: number,
+    private readonly connectTimeoutMs = 1000,
+  ) {}
 
   /** A link from `from` to a port in `to`; returns the port `from`'s callers use. */
   async link(from: string, to: string, name: string, targetPort: number): Promise<Link> {
@@ -138,7 +147,14 @@ export class Network {
     // With 35 ms per chunk there, every /health transaction (connect, BEGIN, SET, INSERT,
     // COMMIT) took over its 700 ms check timeout on a loaded box and the primary was never
     // healthy at production timings.
-    const link = new Link(from, to, name, targetPort, from === to ? 0 : this.delayMs);
+    const link = new Link(
+      from,
+      to,
+      name,
+      targetPort,
+      from === to ? 0 : this.delayMs,
+      this.connectTimeoutMs,
+    );
     await link.listen();
     this.links.push(link);
     return link;
