@@ -514,10 +514,10 @@ export class Lab {
       ),
       [PAYMENTS_LOCAL_ENV.databaseUrl]: `postgres://postgres@127.0.0.1:${r.appLink.port}/${LAB.database}`,
       // One process plays every execution environment of the region's functions at once. Lambda
-      // gives each concurrent request its own environment ("Lambda creates a new instance of the
-      // execution environment" for a request that arrives while the others are busy: Lambda
-      // concurrency, https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), each
-      // with its one connection (DATABASE_POOL_MAX = 1). With the deployed pool of 1 here, every
+      // gives each concurrent request its own environment ("For each concurrent request, Lambda
+      // provisions a separate instance of your execution environment",
+      // https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), each with its one
+      // connection (DATABASE_POOL_MAX = 1). With the deployed pool of 1 here, every
       // concurrent request queued for the process's single connection and gave up after its 3 s
       // connect timeout: the target answered 503 to Verify after every switchover under load.
       // 16 environments per function is the most the runtime accepts, far below the reserved
