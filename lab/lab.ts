@@ -520,8 +520,8 @@ export class Lab {
       // connection (DATABASE_POOL_MAX = 1). With the deployed pool of 1 here, every
       // concurrent request queued for the process's single connection and gave up after its 3 s
       // connect timeout: the target answered 503 to Verify after every switchover under load.
-      // 16 environments per function is the most the runtime accepts, far below the reserved
-      // concurrency the connection budget admits (npm run budget), so the lab never exceeds it.
+      // 16 is the most DATABASE_POOL_MAX accepts (functions/payments/shared/runtime.ts); the
+      // lab's load (10 payments/s and their retries) rarely keeps more than a few busy at once.
       [PAYMENTS_ENV.databasePoolMax]: String(LAB_ENVIRONMENTS_PER_FUNCTION),
       POWERTOOLS_SERVICE_NAME: "payments-lab",
       POWERTOOLS_LOG_LEVEL: "WARN",
