@@ -107,7 +107,7 @@ function reprotectedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps
     `Reason: ${request.reason}   Run: ${request.failoverId}`,
     rebuild?.path === "detach"
       ? `The global database was rebuilt after a detach. Kept for reconciling lost writes: cluster ${rebuild.retainedCluster ?? "?"} and snapshot ${rebuild.retainedSnapshot ?? "?"} in ${request.sourceRegion}; delete the cluster once reconciled (runbooks/reprotect.md, step 6).`
-      : `The global database survived the managed failover; Aurora re-added ${request.sourceRegion}'s cluster.`,
+      : `The global database survived the managed failover; Aurora re-added ${request.sourceRegion}'s cluster. ${rebuild?.pointOfFailureSnapshot ? `Kept for reconciling lost writes: ${rebuild.pointOfFailureSnapshot} in ${request.sourceRegion}, the manual copy of Aurora's point-of-failure snapshot (runbooks/reconcile.md).` : `No copy of a point-of-failure snapshot was kept: ${rebuild?.message ?? "see steps.Rebuild.message"}.`}`,
     `DNS failover records: ${steps.ShiftTraffic?.records ?? "not checked"}   SSM parameters in ${request.sourceRegion}: ${steps.UpdateParameters?.otherRegion ?? "not updated"}`,
     "",
     `Next: fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`,
