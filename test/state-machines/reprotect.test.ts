@@ -616,6 +616,10 @@ describe("the failover lock over an hours-long re-protect", () => {
     });
     expect(died.status).toBe("FAILED");
     expect(world.lock()).toMatchObject({ owner: "run-1" });
+    // The page tells on-call the lock is only a lease now.
+    expect(world.messages[WEST]!.at(-1)!.message).toContain(
+      `held by run run-1 as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed`,
+    );
     delete world.lagHistory[east.clusterIdentifier];
     world.lagMs[east.clusterIdentifier] = 300;
     world.clock += (LOCK_LEASE_MINUTES + 1) * 60_000;

@@ -3,6 +3,7 @@
 // "halted" (a page saying which step failed, what has changed so far, and the exact commands to
 // resume or abandon the run). Also returns the error and cause the Halted state reports.
 import { CONTROL } from "../../common/contract";
+import { LOCK_LEASE_MINUTES } from "../shared/lock";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";
@@ -200,9 +201,12 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
   }
   lines.push("", "Where things stand:");
   lines.push(
-    steps.AcquireLock
-      ? `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`
-      : "- No lock is held by this run.",
+    !steps.AcquireLock
+      ? "- No lock is held by this run."
+      : request?.workflow === "reprotect" && (steps.Rebuild || steps.CheckRejoin)
+        ? // Its polls renewed the lock as a lease (shared/lock.ts): halted, it lapses soon.
+          `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
+        : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
   );
   if (steps.Fence) {
     const look = steps.CheckOldWriter;
