@@ -3,7 +3,7 @@
 // "halted" (a page saying which step failed, what has changed so far, and the exact commands to
 // resume or abandon the run). Also returns the error and cause the Halted state reports.
 import { CONTROL } from "../../common/contract";
-import { LOCK_LEASE_MINUTES } from "../shared/lock";
+import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";

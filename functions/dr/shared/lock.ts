@@ -17,10 +17,10 @@
 import type { DrDeps } from "./deps";
 import { epochSeconds, isoFromEpoch } from "./deps";
 import { LockLostError } from "./errors";
+import { LOCK_LEASE_MINUTES } from "./settings";
 import type { WorkflowState } from "./types";
 
-/** How long a renewed lock lasts past the poll that renewed it. */
-export const LOCK_LEASE_MINUTES = 15;
+export { LOCK_LEASE_MINUTES };
 
 /** Renews this run's lock in the target region's control table, or stops the run. */
 export async function holdLock(state: WorkflowState, deps: DrDeps): Promise<number> {
