@@ -485,6 +485,19 @@ function rebuildArns(props: DrIamProps, accountId: string) {
     snapshots: slots.map((slot, i) =>
       rds(regions[i]!, "cluster-snapshot", `${slot.spec.clusterIdentifier}-at-reprotect-*`),
     ),
+    // Aurora's snapshot of an old primary at the point of failure
+    // (`rds:unplanned-global-failover-<cluster>-<timestamp>`, aurora-global-database-disaster-
+    // recovery.html) and re-protect's manual copy of it (`-at-failover-<run tag>`).
+    pointOfFailure: slots.map((slot, i) =>
+      rds(
+        regions[i]!,
+        "cluster-snapshot",
+        `rds:unplanned-global-failover-${slot.spec.clusterIdentifier}-*`,
+      ),
+    ),
+    pointOfFailureCopies: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster-snapshot", `${slot.spec.clusterIdentifier}-at-failover-*`),
+    ),
     subnetGroups: slots.map((slot, i) => rds(regions[i]!, "subgrp", slot.spec.dbSubnetGroupName)),
     clusterParameterGroups: slots.map((slot, i) =>
       rds(regions[i]!, "cluster-pg", slot.spec.dbClusterParameterGroupName),
@@ -528,8 +541,20 @@ export function taskStatements(
       switchoverGlobalCluster: [a.globalCluster, ...a.clusters],
       removeFromGlobalCluster: [a.globalCluster, ...a.clusters],
       describeInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
-      describeClusterSnapshot: a.rebuild.snapshots,
+      describeClusterSnapshot: [...a.rebuild.snapshots, ...a.rebuild.pointOfFailureCopies],
       createClusterSnapshot: [...a.clusters, ...a.rebuild.snapshots],
+      // Listing by DBClusterIdentifier is authorized on the cluster and on each snapshot listed:
+      // Aurora's point-of-failure snapshots and this kit's own (Service Authorization
+      // Reference, Amazon RDS: DescribeDBClusterSnapshots, resource types cluster and
+      // cluster-snapshot).
+      listClusterSnapshots: [
+        ...a.clusters,
+        ...a.rebuild.pointOfFailure,
+        ...a.rebuild.pointOfFailureCopies,
+        ...a.rebuild.snapshots,
+      ],
+      // The source (Aurora's system snapshot) and the target (the manual copy).
+      copyClusterSnapshot: [...a.rebuild.pointOfFailure, ...a.rebuild.pointOfFailureCopies],
       renameCluster: [...a.clusters, ...a.rebuild.kept],
       renameInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
       deleteGlobalCluster: [a.globalCluster],
@@ -554,21 +579,29 @@ export function taskStatements(
       // rds:AddTagsToResource permission").
       add("TagTheKeptSnapshot", ["rds:AddTagsToResource"], a.rebuild.snapshots);
     }
-    if (method === "createSecondaryCluster" || method === "createInstance") {
-      // The new secondary's storage and Performance Insights use that region's storage key (the
-      // multi-Region replica): RDS creates a grant on it for the caller, so only through RDS
-      // (kms:ViaService). One statement for both methods.
+    if (method === "copyClusterSnapshot") {
+      add("TagThePointOfFailureCopy", ["rds:AddTagsToResource"], a.rebuild.pointOfFailureCopies);
+    }
+    if (
+      method === "createSecondaryCluster" ||
+      method === "createInstance" ||
+      method === "copyClusterSnapshot"
+    ) {
+      // The new secondary's storage, its instances' Performance Insights and the copy of the
+      // point-of-failure snapshot use that region's storage key (the multi-Region replica).
+      // Aurora, "AWS KMS key management" (https://docs.aws.amazon.com/AmazonRDS/latest/
+      // AuroraUserGuide/Overview.Encryption.Keys.html, "Authorizing use of a customer managed
+      // key"): "To create an Aurora resource using a customer managed key, a user must have
+      // permissions to call the following operations on the customer managed key:
+      // kms:CreateGrant, kms:DescribeKey", and "use the kms:ViaService condition key to allow
+      // the user to create grants on the KMS key only when the grant is created on the user's
+      // behalf by an AWS service". RDS does the cryptography under that grant: no Decrypt or
+      // GenerateDataKey for the caller. One statement for the three methods.
       if (!statements.some((st) => st.sid === "RebuildStorageKeys")) {
         statements.push(
           kmsVia(
             "RebuildStorageKeys",
-            [
-              "kms:CreateGrant",
-              "kms:DescribeKey",
-              "kms:Decrypt",
-              "kms:GenerateDataKey",
-              "kms:GenerateDataKeyWithoutPlaintext",
-            ],
+            ["kms:CreateGrant", "kms:DescribeKey"],
             a.storageKeys,
             props,
             ["rds"],
@@ -578,12 +611,29 @@ export function taskStatements(
     }
     if (method === "createInstance") {
       // Enhanced Monitoring: the instance is created with the monitoring role, which the caller
-      // passes to RDS (RDS User Guide, "Setting up and enabling Enhanced Monitoring").
+      // passes: "The user that enables Enhanced Monitoring must be granted the PassRole
+      // permission" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+      // USER_Monitoring.OS.Enabling.html). AWS's own example (IAM User Guide,
+      // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html, Example 2)
+      // grants PassRole on the one role and names no iam:PassedToService value; the role's
+      // trusted principal is monitoring.rds.amazonaws.com, while the request that passes it is
+      // RDS's CreateDBInstance, and AWS's NeptuneFullAccess managed policy (Neptune User Guide),
+      // which passes roles through the same RDS API, conditions PassRole on
+      // "iam:passedToService": "rds.amazonaws.com". No AWS page says which of the two RDS
+      // reports for the monitoring role: both are allowed, on this one role only (whose trust
+      // admits monitoring.rds.amazonaws.com alone), rather than risk an AccessDenied in the
+      // middle of a re-protect.
       add(
         "PassTheMonitoringRole",
         ["iam:PassRole"],
         [a.monitoringRole],
-        [{ test: "StringEquals", variable: "iam:PassedToService", values: ["rds.amazonaws.com"] }],
+        [
+          {
+            test: "StringEquals",
+            variable: "iam:PassedToService",
+            values: ["rds.amazonaws.com", "monitoring.rds.amazonaws.com"],
+          },
+        ],
       );
     }
   }
@@ -600,6 +650,7 @@ export function taskStatements(
           putActiveRegion: "dynamodb:UpdateItem",
           setPhase: "dynamodb:UpdateItem",
           recordFact: "dynamodb:UpdateItem",
+          renewLock: "dynamodb:UpdateItem",
           putLock: "dynamodb:PutItem",
           putCooldown: "dynamodb:PutItem",
           deleteLock: "dynamodb:DeleteItem",

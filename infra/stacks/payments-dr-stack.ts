@@ -95,7 +95,8 @@ export function connectionBudgetInput(config: Config): BudgetInput {
     regions,
     clients: [
       ...regions.flatMap((region) => paymentDatabaseClients(config.payments, region)),
-      { ...RESTORE_CHECK_CLIENT, region: config.secondary.region },
+      // The restore drill's check runs where the drill does: the region standing by.
+      { ...RESTORE_CHECK_CLIENT, region: config[otherRole(config.writer)].region },
     ],
   };
 }
@@ -408,26 +409,35 @@ export class PaymentsDrStack extends TerraformStack {
       eventsRole: this.drIam.eventsRole,
     });
 
-    // The monthly restore drill, in the secondary region where the cross-region copies are.
-    this.restoreDrill = new RestoreDrill(this, "restore-drill", {
-      provider: this.secondary.provider,
+    // The monthly restore drill, in the region standing by: AWS Backup copies the writer's
+    // recovery points there (the primary plan to the secondary vault, its mirror back once the
+    // writer moved), and a restore drill belongs out of the writer's region. Hosted in the
+    // primary slot it takes another construct id (standbyId), like the other standby pieces.
+    const standbyVault =
+      standby === "primary" ? this.backup.primaryVault : this.backup.secondaryVault;
+    this.restoreDrill = new RestoreDrill(this, standbyId("restore-drill", standby), {
+      provider: this[standby].provider,
       naming,
-      region: config.secondary.region,
-      key: this.secondary.key,
-      network: this.secondary.network,
+      region: config[standby].region,
+      key: this[standby].key,
+      network: this[standby].network,
       drills: config.drills,
       logRetentionDays: config.logRetentionDays,
       instanceClass: config.database.instanceClass,
-      sourceClusterArn: this.database.primary.cluster.arn,
-      subnetGroupName: this.database.secondary.cluster.dbSubnetGroupName,
-      clusterParameterGroupName: this.database.secondary.cluster.dbClusterParameterGroupName,
-      auroraKeyArn: this.database.secondary.storageKeyArn,
-      vault: { name: this.backup.secondaryVault.name, arn: this.backup.secondaryVault.arn },
-      controlTable: { name: this.tables.control.name, arn: this.tables.control.replicaArn },
-      alertTopicArn: this.secondary.alerts.topic.arn,
+      sourceClusterArn: this.database[writer].cluster.arn,
+      subnetGroupName: this.database[standby].cluster.dbSubnetGroupName,
+      clusterParameterGroupName: this.database[standby].cluster.dbClusterParameterGroupName,
+      auroraKeyArn: this.database[standby].storageKeyArn,
+      vault: { name: standbyVault.name, arn: standbyVault.arn },
+      controlTable: {
+        name: this.tables.control.name,
+        arn:
+          standby === "primary" ? this.tables.control.primaryArn : this.tables.control.replicaArn,
+      },
+      alertTopicArn: this[standby].alerts.topic.arn,
       reportWriter: {
-        name: this.reports.secondary.writer.functionName,
-        arn: this.reports.secondary.writer.function.arn,
+        name: this.reports[standby].writer.functionName,
+        arn: this.reports[standby].writer.function.arn,
       },
     });
 

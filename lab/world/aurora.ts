@@ -613,6 +613,8 @@ export class LabRds implements DatabasePort {
   describeInstance = () => this.notModelled("DescribeDBInstances");
   describeClusterSnapshot = () => this.notModelled("DescribeDBClusterSnapshots");
   createClusterSnapshot = () => this.notModelled("CreateDBClusterSnapshot");
+  listClusterSnapshots = () => this.notModelled("DescribeDBClusterSnapshots");
+  copyClusterSnapshot = () => this.notModelled("CopyDBClusterSnapshot");
   renameCluster = () => this.notModelled("ModifyDBCluster (rename)");
   renameInstance = () => this.notModelled("ModifyDBInstance (rename)");
   deleteGlobalCluster = () => this.notModelled("DeleteGlobalCluster");

@@ -104,6 +104,52 @@ describe("re-protect in the chaos world", () => {
     const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
     expect(reprotect.map((e) => e.status)).toEqual(["DIED", "SUCCEEDED"]);
   }, 60_000);
+
+  it("converges without a resume when a rename's answer is lost", async () => {
+    // The rename of the old primary and of its instance land, their answers are lost, and the
+    // SDK's retry meets a cluster (an instance) already renaming (world/network.ts "lost"). And
+    // a quarter of the other RDS calls to us-east-1 lose theirs too, for the whole rebuild.
+    let world: ChaosWorld | undefined;
+    const report = await runSchedule(base, {
+      mutate: (w) => {
+        world = w;
+        w.loseNextAnswer.add("rds:ModifyDBCluster");
+        w.loseNextAnswer.add("rds:ModifyDBInstance");
+        const back = w.clock.now + (base.incidentAt + base.incidentSeconds!) * 1000;
+        w.network.add({
+          kind: "lost",
+          region: "us-east-1",
+          service: "rds",
+          share: 0.25,
+          from: back,
+          to: back + 6 * 3600_000,
+        });
+      },
+    });
+    expect(report.violations).toEqual([]);
+    expect(world!.loseNextAnswer.size).toBe(0);
+    // The old primary and its instance were renamed, once each.
+    expect(world!.aurora.controlEvents.filter((e) => /rename/.test(e.op)).map((e) => e.op)).toEqual(
+      ["ModifyDBCluster rename", "ModifyDBInstance rename"],
+    );
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.map((e) => e.status)).toEqual(["SUCCEEDED"]);
+  }, 60_000);
+
+  it("holds its lock through an outage of hours and a rebuild of hours", async () => {
+    // Started half an hour into a 7 h outage: the lock AcquireLock took (6 h TTL) would lapse
+    // before the old region is even back; the invariant checks the lock at every change.
+    const report = await runSchedule({
+      ...base,
+      seed: 13,
+      incidentSeconds: 7 * 3600,
+      reprotect: { detach: true, delay: -6.5 * 3600, death: null },
+    });
+    expect(report.violations).toEqual([]);
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.at(-1)).toMatchObject({ status: "SUCCEEDED", lastState: "Completed" });
+    expect(reprotect.at(-1)!.endedAt! - reprotect[0]!.startedAt).toBeGreaterThan(6.5 * 3600);
+  }, 60_000);
 });
 
 describe("the invariant checks", () => {

@@ -18,11 +18,13 @@
 //    moved writing away; no commit is left without a copy (a cluster's volume, a replica it
 //    reached, or a snapshot): nothing is destroyed; a completed re-protect leaves the other
 //    region a caught-up secondary with its instances, the parameters and DNS naming the writer,
-//    and a report in the ledger.
+//    and a report in the ledger, and Aurora's point-of-failure snapshot of the old primary
+//    copied to an available manual snapshot. Every change it makes is made under its own failover lock,
+//    unexpired in its region's copy of the control table, however long it has run.
 import type { ExecutionRecord } from "./workflow";
 import type { ControlEvent } from "./world/aurora";
 import type { CallRecord, ChaosWorld } from "./world/world";
-import { PARAMETERS } from "../../functions/common/contract";
+import { CONTROL, PARAMETERS } from "../../functions/common/contract";
 import type { PaymentCommit } from "./world/payments";
 
 export class Violations {
@@ -135,6 +137,17 @@ export class Invariants {
       );
     }
     const movedAway = aurora.changes.find((c) => c.kind !== "switchover");
+    // Re-protect runs in the region writing moved to; a change it asked for (not one that
+    // completes on Aurora's clock) needs its lock there, live: an expired one lets a failover in.
+    if (movedAway && !event.op.endsWith(" available")) {
+      const lock = this.world.table.read(movedAway.to, CONTROL.lockItem);
+      if (lock?.operation !== "reprotect" || (lock.expiresAt as number) * 1000 <= event.at) {
+        this.violations.add(
+          this.rel(event.at),
+          `re-protect's ${event.op} in ${event.region} ran without a live lock in ${movedAway.to} (${lock ? `${String(lock.operation)} by ${String(lock.owner)}, expired ${((event.at - (lock.expiresAt as number) * 1000) / 1000) | 0} s ago` : "none"})`,
+        );
+      }
+    }
     if (
       movedAway &&
       aurora.globalExists &&
@@ -195,6 +208,21 @@ export class Invariants {
         problems.push("the PRIMARY failover record is not the writer's");
       if (!reports.some((r) => r.outcome === "succeeded"))
         problems.push("no succeeded reprotect report reached the ledger");
+      // Aurora's point-of-failure snapshot is a system snapshot that expires with the backup
+      // retention: each one of the rebuilt region has an available manual copy.
+      for (const source of aurora.snapshots.filter(
+        (s) => s.region === rebuilt && s.identifier.startsWith("rds:unplanned-global-failover-"),
+      )) {
+        const copied = aurora.snapshots.some(
+          (s) =>
+            s.region === rebuilt &&
+            s !== source &&
+            !s.identifier.startsWith("rds:") &&
+            s.status === "available" &&
+            s.commits === source.commits,
+        );
+        if (!copied) problems.push(`${source.identifier} has no available manual copy`);
+      }
       for (const p of problems) this.violations.add(at, `re-protect completed but ${p}`);
     } else if (last.lastState === "Halted" && !reports.some((r) => r.outcome === "failed")) {
       this.violations.add(at, "a halted re-protect left no report");

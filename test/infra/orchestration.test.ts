@@ -452,6 +452,7 @@ describe("re-protect infrastructure", () => {
         "rds:DescribeDBInstances",
         "rds:DescribeDBClusterSnapshots",
         "rds:CreateDBClusterSnapshot",
+        "rds:CopyDBClusterSnapshot",
         "rds:AddTagsToResource",
         "rds:RemoveFromGlobalCluster",
         "rds:ModifyDBCluster",
@@ -466,17 +467,12 @@ describe("re-protect infrastructure", () => {
     // keeps (only its run tag is a wildcard); never payments-db-* at large.
     for (const resource of rds.flatMap((s) => s.resources!)) {
       expect(resource).toMatch(
-        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_\w+\.arn\}$|:rds:us-(east-1|west-2):.*:cluster:payments-db-(use1|usw2)-dev-detached-\*$|:rds:us-(east-1|west-2):.*:cluster-snapshot:payments-db-(use1|usw2)-dev-at-reprotect-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
+        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_\w+\.arn\}$|:rds:us-(east-1|west-2):.*:cluster:payments-db-(use1|usw2)-dev-detached-\*$|:rds:us-(east-1|west-2):.*:cluster-snapshot:payments-db-(use1|usw2)-dev-at-(reprotect|failover)-\*$|:cluster-snapshot:rds:unplanned-global-failover-payments-db-(use1|usw2)-dev-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
       );
     }
+    // Exactly the two actions Aurora's "Authorizing use of a customer managed key" lists.
     expect(statements.find((s) => s.sid === "RebuildStorageKeys")).toMatchObject({
-      actions: [
-        "kms:CreateGrant",
-        "kms:DescribeKey",
-        "kms:Decrypt",
-        "kms:GenerateDataKey",
-        "kms:GenerateDataKeyWithoutPlaintext",
-      ],
+      actions: ["kms:CreateGrant", "kms:DescribeKey"],
       condition: [
         {
           test: "StringEquals",
@@ -489,18 +485,28 @@ describe("re-protect infrastructure", () => {
       actions: ["iam:PassRole"],
       resources: [expect.stringContaining("database_monitoring-role")],
       condition: [
-        { test: "StringEquals", variable: "iam:PassedToService", values: ["rds.amazonaws.com"] },
+        {
+          test: "StringEquals",
+          variable: "iam:PassedToService",
+          values: ["rds.amazonaws.com", "monitoring.rds.amazonaws.com"],
+        },
       ],
     });
   });
 
-  it("lets CheckRejoin only read the database and its lag", () => {
+  it("lets CheckRejoin only read the database and its lag, and renew the lock", () => {
     const statements = policyStatements(
       json,
       "orchestration-secondary_task-check-rejoin_permissions_",
     );
     expect(statements.flatMap((s) => s.actions).sort()).toEqual([
       "cloudwatch:GetMetricData",
+      // The lock's lease (functions/dr/shared/lock.ts) and the table's key through DynamoDB.
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "kms:Decrypt",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
       "rds:DescribeDBClusters",

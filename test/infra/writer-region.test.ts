@@ -252,6 +252,28 @@ describe("the stack with the writer moved to us-west-2", () => {
     expect(String(target.arn)).toContain("aws_ssm_document.drills_primary-document_");
   });
 
+  it("restores the drill's backup copies in us-east-1, the region now standing by, from the writer's", () => {
+    // AWS Backup copies the writer's recovery points to the other region's vault (the mirror
+    // plan once the writer moved): the restore drill follows the copies, out of the writer region.
+    const rule = resourceList(json, "aws_cloudwatch_event_rule").find((r) =>
+      String(r.name).startsWith("payments-dr-restore-drill"),
+    )!;
+    expect(rule).toMatchObject({
+      provider: "aws.primary",
+      name: "payments-dr-restore-drill-use1-dev",
+    });
+    expect(String(rule.description)).toContain("us-east-1");
+    const document = resourceList(json, "aws_ssm_document").find((d) =>
+      String(d.name).startsWith("payments-dr-restore-drill"),
+    )!;
+    expect(document).toMatchObject({ provider: "aws.primary" });
+    const statements = policyStatements(json, "restore-drill-in-primary_permissions_");
+    const resources = statements.flatMap((s) => s.resources ?? []).join(" ");
+    expect(resources).toContain("arn:aws:rds:us-east-1:");
+    expect(resources).not.toContain("arn:aws:rds:us-west-2:");
+    expect(resources).toContain("aws_backup_vault.backup_primary-vault");
+  });
+
   it("budgets the RTO of a failover toward us-east-1, with the RPO guard read from the writer", () => {
     const budget = computeBudget(json, "s", loadConfig(MOVED));
     expect(budget.targetRegion).toBe("us-east-1");

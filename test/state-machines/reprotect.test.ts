@@ -6,8 +6,11 @@
 // answer retried, must end where an undisturbed run ends.
 import { checkRejoin } from "../../functions/dr/check-rejoin/core";
 import { retainedNames } from "../../functions/dr/rebuild/core";
+import { DependencyError } from "../../functions/dr/shared/errors";
 import type { WorkflowState } from "../../functions/dr/shared/types";
 import { DATABASE_SPEC, EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { LOCK_LEASE_MINUTES } from "../../functions/dr/shared/lock";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { named, runWorkflow } from "./support/harness";
 
 const INPUT = { targetRegion: WEST, reason: "us-east-1 is back", trigger: "console" };
@@ -199,14 +202,15 @@ describe("re-protect after a detach-and-promote", () => {
 
 describe("re-protect after a managed failover", () => {
   it.each(SEEDS)(
-    "waits for Aurora to re-add us-east-1 and for it to catch up, creating nothing (seed %i)",
+    "waits for us-east-1, for Aurora to re-add it and for it to catch up, creating nothing but the snapshot copy (seed %i)",
     async (seed) => {
       const world = FakeWorld.afterManagedFailoverToWest(seed);
-      let checks = 0;
+      let polls = 0;
       const result = await runWorkflow("reprotect", INPUT, {
         world,
         executionName: "run-1",
-        observe: { CheckRejoin: () => (checks += 1) === 2 && world.recover(EAST) },
+        // Rebuild waits for us-east-1 first: Aurora's point-of-failure snapshot is copied there.
+        observe: { Rebuild: () => (polls += 1) === 2 && world.recover(EAST) },
       });
       expect({ seed, status: result.status, cause: result.cause }).toEqual({
         seed,
@@ -215,7 +219,7 @@ describe("re-protect after a managed failover", () => {
       });
       expect(result.output!.steps.Rebuild).toMatchObject({ done: true, path: "managed" });
       expect(result.output!.steps.CheckRejoin).toMatchObject({ ready: true, stage: "ready" });
-      expect(checks).toBeGreaterThan(2);
+      expect(polls).toBeGreaterThan(2);
       expect(world.members.get(east.clusterArn)).toEqual({
         isWriter: false,
         synchronizationStatus: "connected",
@@ -225,6 +229,59 @@ describe("re-protect after a managed failover", () => {
       );
     },
   );
+});
+
+describe("re-protect after a managed failover keeps Aurora's point-of-failure snapshot", () => {
+  const recovered = (seed: number) => {
+    const world = FakeWorld.afterManagedFailoverToWest(seed);
+    world.recover(EAST);
+    return world;
+  };
+
+  it("copies it to a manual snapshot before completing, and names the copy on the page", async () => {
+    const world = recovered(4);
+    const result = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    const names = retainedNames(east.clusterIdentifier, "run-1");
+    const [source] = [...world.snapshots.keys()].filter((k) =>
+      k.startsWith(`${EAST}/rds:unplanned-global-failover-${east.clusterIdentifier}-`),
+    );
+    expect(world.callsTo("rds:CopyDBClusterSnapshot").map((c) => [c.region, c.args])).toEqual([
+      [
+        EAST,
+        {
+          sourceIdentifier: source!.slice(EAST.length + 1),
+          targetIdentifier: names.pointOfFailure,
+        },
+      ],
+    ]);
+    // The copy was available before the rebuild step said done.
+    expect(world.snapshots.get(`${EAST}/${names.pointOfFailure}`)).toMatchObject({
+      status: "available",
+    });
+    expect(result.output!.steps.Rebuild).toMatchObject({
+      done: true,
+      pointOfFailureSnapshot: names.pointOfFailure,
+    });
+    expect(world.messages[WEST]!.at(-1)!.message).toContain(
+      `Kept for reconciling lost writes: ${names.pointOfFailure} in us-east-1`,
+    );
+  });
+
+  it("completes with a warning when Aurora took none and the old primary is already rebuilt", async () => {
+    const world = FakeWorld.afterManagedFailoverToWest(4);
+    world.takesPointOfFailureSnapshot = false;
+    world.recover(EAST);
+    const result = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.callsTo("rds:CopyDBClusterSnapshot")).toEqual([]);
+    expect(result.output!.steps.Rebuild!.message).toContain(
+      "WARNING: Aurora took no point-of-failure snapshot",
+    );
+    expect(world.messages[WEST]!.at(-1)!.message).toContain(
+      "No copy of a point-of-failure snapshot was kept",
+    );
+  });
 });
 
 describe("re-protect restarted at any step", () => {
@@ -311,6 +368,47 @@ describe("re-protect restarted at any step", () => {
         new Set(world.callsTo("rds:CreateDBCluster").map((c) => JSON.stringify(c.args))).size,
       ).toBe(1);
     }
+  });
+});
+
+describe("a rename whose answer is lost", () => {
+  // ModifyDBCluster/ModifyDBInstance with a new identifier is not idempotent: when the request
+  // lands and its answer does not come back, the SDK retries, and RDS answers the retry for a
+  // cluster already renaming (or renamed) with a fault.
+  const fault = (name: string) => () =>
+    new DependencyError(`rds:ModifyDBCluster failed: ${name}: the retry of a landed rename`);
+
+  it.each([
+    ["rds:ModifyDBCluster", "InvalidDBClusterStateFault"],
+    ["rds:ModifyDBCluster", "DBClusterNotFoundFault"],
+    ["rds:ModifyDBInstance", "InvalidDBInstanceStateFault"],
+    ["rds:ModifyDBInstance", "DBInstanceNotFoundFault"],
+  ])("converges in the same run when %s's retry meets %s", async (op, name) => {
+    const world = FakeWorld.afterDetachToWest(11);
+    world.recover(EAST);
+    world.loseAnswer(op, fault(name));
+    const result = await reprotect(world);
+    expect({ status: result.status, cause: result.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(result.states).not.toContain("PageOnCall");
+    const names = retainedNames(east.clusterIdentifier, "run-1");
+    const kept = world.clusterIn(EAST, names.cluster)![1];
+    expect([...kept.instances].sort()).toEqual(
+      ["payments-db-1-use1-test", "payments-db-2-use1-test"].map(names.instance),
+    );
+    // Each rename asked once: the next poll saw it under way and did not ask again.
+    expect(world.callsTo(op).length).toBe(op === "rds:ModifyDBCluster" ? 1 : 2);
+  });
+
+  it("still stops on a rename fault when the rename did not happen", async () => {
+    const world = FakeWorld.afterDetachToWest(11);
+    world.recover(EAST);
+    world.inject("rds:ModifyDBCluster", fault("InvalidParameterCombination"));
+    const result = await reprotect(world);
+    expect(result.status).toBe("FAILED");
+    expect(JSON.stringify(result.last)).toContain("InvalidParameterCombination");
   });
 });
 
@@ -421,5 +519,147 @@ describe("the re-protect's completion page", () => {
       `Kept for reconciling lost writes: cluster ${names.cluster} and snapshot ${names.snapshot} in us-east-1`,
     );
     expect(page.message).toContain("or stay and set WRITER_REGION=us-west-2");
+  });
+});
+
+describe("the failover lock over an hours-long re-protect", () => {
+  // A new secondary's volume copy takes "a few minutes to several hours"
+  // (aurora-global-database-disaster-recovery.html; the chaos world draws 10 min to 3 h), and
+  // re-protect may be started before the old region is back: it waits up to 12 h for that. The
+  // lock is taken once, at AcquireLock, with DR_LOCK_TTL_MINUTES (6 h by default).
+  const ttlMs = DEFAULT_SETTINGS.lockTtlMinutes * 60_000;
+  const lagOf = (world: FakeWorld, lagMs: number) => ({
+    lagMs,
+    at: new Date(world.clock).toISOString(),
+  });
+
+  /** Re-protect with the clock moving by each Wait's real length (the harness skips them). */
+  async function longReprotect(
+    world: FakeWorld,
+    midway: (elapsedMs: number) => Promise<void> | void,
+  ) {
+    const startedAt = world.clock;
+    return runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        Rebuild: async () => {
+          world.clock += 30_000; // WaitForRebuild
+          await midway(world.clock - startedAt);
+        },
+        CheckRejoin: () => (world.clock += 60_000), // WaitForRejoin
+      },
+    });
+  }
+
+  it("rejects a failover to the region being rebuilt while it runs, however long, with the reason", async () => {
+    // After a managed failover us-east-1 rejoins on a rebuilt volume and then catches up; it is
+    // still minutes behind seven hours in (past the 6 h TTL AcquireLock gave the lock) when an
+    // alarm asks to fail over there.
+    const world = FakeWorld.afterManagedFailoverToWest(5);
+    let failover: Awaited<ReturnType<typeof runWorkflow>> | undefined;
+    let lockAtFailover: ReturnType<FakeWorld["lock"]>;
+    const startedAt = world.clock;
+    const poll = async (waitedMs: number) => {
+      world.clock += waitedMs;
+      const elapsed = world.clock - startedAt;
+      if (elapsed > 3600_000 && world.down.has(EAST)) world.recover(EAST);
+      if (failover) delete world.lagHistory[east.clusterIdentifier];
+      else world.lagHistory[east.clusterIdentifier] = [lagOf(world, 240_000)];
+      if (failover || elapsed < ttlMs + 3600_000) return;
+      lockAtFailover = world.lock();
+      failover = await runWorkflow(
+        "failover",
+        { targetRegion: EAST, reason: "us-west-2 API down", trigger: "console" },
+        { world, region: EAST, executionName: "failover-during-reprotect" },
+      );
+    };
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      // The harness skips Wait states: the clock moves by WaitForRebuild and WaitForRejoin.
+      observe: { Rebuild: () => poll(30_000), CheckRejoin: () => poll(60_000) },
+    });
+
+    expect(failover).toBeDefined();
+    expect(lockAtFailover).toMatchObject({ owner: "run-1", operation: "reprotect" });
+    expect(lockAtFailover!.expiresAt * 1000).toBeGreaterThan(world.clock);
+    expect({ status: failover!.status, error: failover!.error }).toEqual({
+      status: "FAILED",
+      error: "LockHeldError",
+    });
+    expect(failover!.cause).toContain("a re-protect (run run-1) holds the failover lock");
+    expect(failover!.cause).toContain("us-east-1 holds no caught-up copy of the database");
+    expect(failover!.states).not.toContain("Fence");
+    // Nothing moved: the writer stayed where it was, and re-protect went on to completion.
+    expect({ status: result.status, cause: result.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1 });
+    expect(world.writerArn()).toBe(west.clusterArn);
+    expect(world.lock()).toBeUndefined();
+  });
+
+  it("lets a failover take the lock once a re-protect has stopped polling for the lease", async () => {
+    // us-west-2, where re-protect runs, stops running it (here: its execution dies) while
+    // us-east-1 is a connected secondary: the failover must not wait out the 6 h TTL.
+    const world = FakeWorld.afterManagedFailoverToWest(8);
+    world.recover(EAST);
+    const died = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => (world.lagHistory[east.clusterIdentifier] = [lagOf(world, 90_000)]),
+      },
+      faults: { CheckRejoin: { afterCall: 12, error: () => named("RuntimeCrash") } },
+    });
+    expect(died.status).toBe("FAILED");
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+    // The page tells on-call the lock is only a lease now.
+    expect(world.messages[WEST]!.at(-1)!.message).toContain(
+      `held by run run-1 as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed`,
+    );
+    delete world.lagHistory[east.clusterIdentifier];
+    world.lagMs[east.clusterIdentifier] = 300;
+    world.clock += (LOCK_LEASE_MINUTES + 1) * 60_000;
+    const failover = await runWorkflow(
+      "failover",
+      { targetRegion: EAST, reason: "us-west-2 down", trigger: "console" },
+      { world, region: EAST, executionName: "failover-after-reprotect" },
+    );
+    expect({ status: failover.status, cause: failover.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(world.writerArn()).toBe(east.clusterArn);
+    expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
+  });
+
+  it("stops before acting when its lock was taken from it, naming the holder", async () => {
+    const world = FakeWorld.afterDetachToWest(6);
+    let mutationsBefore = -1;
+    const result = await longReprotect(world, (elapsedMs) => {
+      if (mutationsBefore >= 0 || elapsedMs < 2 * 3600_000) return;
+      world.recover(EAST);
+      // On-call deleted the lock of a run they took for dead; another run took it.
+      world.table.set("failover-lock", {
+        ...world.lock()!,
+        owner: "other-run",
+        operation: "switchover",
+        expiresAt: Math.floor(world.clock / 1000) + 3600,
+      } as never);
+      mutationsBefore = world.calls.filter((c) =>
+        /^rds:(Create|Modify|Delete|Remove)/.test(c.op),
+      ).length;
+    });
+    expect({ status: result.status }).toEqual({ status: "FAILED" });
+    expect(result.output).toBeUndefined();
+    expect(JSON.stringify(result.last)).toContain("LockLostError");
+    expect(JSON.stringify(result.last)).toContain("other-run");
+    expect(world.calls.filter((c) => /^rds:(Create|Modify|Delete|Remove)/.test(c.op))).toHaveLength(
+      mutationsBefore,
+    );
+    expect(world.lock()).toMatchObject({ owner: "other-run" });
   });
 });

@@ -21,7 +21,7 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
     deps.log.info("lock already held by this run", { acquiredAt: existing.acquiredAt });
     return toOutcome(existing);
   }
-  if (existing && existing.expiresAt > nowEpoch) throw heldBy(existing);
+  if (existing && existing.expiresAt > nowEpoch) throw heldBy(existing, request.workflow);
 
   if (!request.ignoreCooldown) {
     const cooldown = await control.getCooldown();
@@ -59,14 +59,26 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   if (!(await control.putLock(lock, nowEpoch))) {
     const winner = await control.getLock();
     if (winner?.owner === request.failoverId) return toOutcome(winner);
-    if (winner) throw heldBy(winner);
+    if (winner) throw heldBy(winner, request.workflow);
     throw new LockHeldError("another run took the failover lock at the same moment");
   }
   deps.log.info("lock acquired", { expiresAt: lock.expiresAt });
   return toOutcome(lock);
 }
 
-function heldBy(lock: LockItem): LockHeldError {
+function heldBy(lock: LockItem, workflow: string): LockHeldError {
+  if (lock.operation === "reprotect" && workflow !== "reprotect") {
+    // Refused, not queued or forced: while a re-protect runs, the region it rebuilds holds no
+    // caught-up copy of the database (the detached old primary misses every write since the
+    // failover; a new secondary is still copying its volume; after a managed failover Aurora is
+    // rebuilding the old primary's storage). A failover there would fence the only writer the
+    // account has and then promote stale data or nothing. The re-protect renews the lock on
+    // every poll (shared/lock.ts), so this holds for as long as it runs, and lapses
+    // LOCK_LEASE_MINUTES after its last poll when its region (the active one) goes down.
+    return new LockHeldError(
+      `a re-protect (run ${lock.owner}) holds the failover lock since ${lock.acquiredAt}: it is rebuilding the secondary in ${lock.sourceRegion} around the writer in ${lock.targetRegion}, and until it completes ${lock.sourceRegion} holds no caught-up copy of the database, so a ${workflow} would fence the only writer and promote stale or partial data; refused, nothing was touched. Start the ${workflow} once the re-protect has completed (steps.Rebuild.message and steps.CheckRejoin.message say what it waits for). The re-protect renews this lock on every poll; it lapses at ${isoFromEpoch(lock.expiresAt)} if the re-protect stops polling (its region, ${lock.targetRegion}, down), and a ${workflow} started then is checked by its own Preflight. Only if ${lock.targetRegion}'s payments are down while its control plane still runs the re-protect, and steps.CheckRejoin.message shows ${lock.sourceRegion} a connected secondary: stop the re-protect execution, delete the lock item, and start the ${workflow}`,
+    );
+  }
   return new LockHeldError(
     `a ${lock.operation} to ${lock.targetRegion} (run ${lock.owner}) holds the failover lock since ${lock.acquiredAt}, until ${isoFromEpoch(lock.expiresAt)}; wait for it, resume it with resumeFailoverId: "${lock.owner}", or delete the lock item if that run is abandoned`,
   );

@@ -10,6 +10,7 @@
 import type { DrDeps } from "../shared/deps";
 import { otherRegion, regionOf } from "../shared/topology";
 import type { CheckRejoinResult, RejoinStage, StepTimes, WorkflowState } from "../shared/types";
+import { holdLock } from "../shared/lock";
 import { stateTask } from "../shared/task";
 
 export type CheckRejoinOutcome = Omit<CheckRejoinResult, keyof StepTimes> &
@@ -34,6 +35,9 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
   const previous = state.steps.CheckRejoin;
   const polls = (previous?.polls ?? 0) + 1;
   const failback = request.workflow === "failback";
+  // A re-protect holds the lock while it waits (up to 12 h): renew it on every poll. A failback
+  // polls here before it takes its lock, and holds none yet.
+  if (request.workflow === "reprotect") await holdLock(state, deps);
   // failback: the target region rejoins, the source holds the writer; reprotect: the reverse.
   const region = failback ? request.targetRegion : otherRegion(topology, request.targetRegion);
   const writerRegion = otherRegion(topology, region);
@@ -146,6 +150,8 @@ export const CHECK_REJOIN_TASK = stateTask({
   permissions: {
     database: ["describeGlobalCluster", "describeCluster"],
     metrics: ["replicationLag"],
+    // Re-protect only: the lock's renewal on every poll (shared/lock.ts).
+    control: ["renewLock", "getLock"],
   },
   run: checkRejoin,
 });

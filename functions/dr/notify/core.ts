@@ -3,6 +3,7 @@
 // "halted" (a page saying which step failed, what has changed so far, and the exact commands to
 // resume or abandon the run). Also returns the error and cause the Halted state reports.
 import { CONTROL } from "../../common/contract";
+import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";
@@ -107,7 +108,7 @@ function reprotectedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps
     `Reason: ${request.reason}   Run: ${request.failoverId}`,
     rebuild?.path === "detach"
       ? `The global database was rebuilt after a detach. Kept for reconciling lost writes: cluster ${rebuild.retainedCluster ?? "?"} and snapshot ${rebuild.retainedSnapshot ?? "?"} in ${request.sourceRegion}; delete the cluster once reconciled (runbooks/reprotect.md, step 6).`
-      : `The global database survived the managed failover; Aurora re-added ${request.sourceRegion}'s cluster.`,
+      : `The global database survived the managed failover; Aurora re-added ${request.sourceRegion}'s cluster. ${rebuild?.pointOfFailureSnapshot ? `Kept for reconciling lost writes: ${rebuild.pointOfFailureSnapshot} in ${request.sourceRegion}, the manual copy of Aurora's point-of-failure snapshot (runbooks/reconcile.md).` : `No copy of a point-of-failure snapshot was kept: ${rebuild?.message ?? "see steps.Rebuild.message"}.`}`,
     `DNS failover records: ${steps.ShiftTraffic?.records ?? "not checked"}   SSM parameters in ${request.sourceRegion}: ${steps.UpdateParameters?.otherRegion ?? "not updated"}`,
     "",
     `Next: fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`,
@@ -200,9 +201,12 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
   }
   lines.push("", "Where things stand:");
   lines.push(
-    steps.AcquireLock
-      ? `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`
-      : "- No lock is held by this run.",
+    !steps.AcquireLock
+      ? "- No lock is held by this run."
+      : request?.workflow === "reprotect" && (steps.Rebuild || steps.CheckRejoin)
+        ? // Its polls renewed the lock as a lease (shared/lock.ts): halted, it lapses soon.
+          `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
+        : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
   );
   if (steps.Fence) {
     const look = steps.CheckOldWriter;

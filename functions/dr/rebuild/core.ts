@@ -8,6 +8,15 @@
 // After a managed failover there is nothing to rebuild: "As soon as that old primary Region is
 // healthy and available again, Aurora automatically adds it back to the global cluster as a
 // secondary Region" (aurora-global-database-disaster-recovery.html); CheckRejoin waits for it.
+// What is lost there is the old primary's volume: "Before creating the new storage volume ...
+// Aurora attempts to take a snapshot of the old storage volume at the point of failure", named
+// rds:unplanned-global-failover-<old primary>-<timestamp>, "a system snapshot that's subject to
+// the backup retention period of the old primary DB cluster" (same page). The writes the old
+// primary took that never reached the promoted cluster live only there, so re-protect copies it
+// to a manual snapshot ("After you copy a snapshot, the copy is a manual snapshot",
+// aurora-copy-snapshot.html; "Aurora DB cluster snapshots don't expire") and completes only once
+// the copy is available. The source is never deleted by this kit; "If you delete a source
+// snapshot before the target snapshot becomes available, the snapshot copy might fail".
 //
 // After a detach ("Removing a secondary DB cluster ... promotes it to a standalone provisioned
 // Aurora DB cluster", a one-way step), once the old region answers:
@@ -35,9 +44,11 @@ import {
   RebuildConflictError,
   TargetClusterUnhealthyError,
 } from "../shared/errors";
-import type { ClusterView } from "../shared/ports";
+import { UNPLANNED_FAILOVER_SNAPSHOT_PREFIX } from "../promote/core";
+import type { ClusterView, GlobalClusterView, RegionPorts, SnapshotView } from "../shared/ports";
 import { regionOf } from "../shared/topology";
 import type { RebuildResult, StepTimes, WorkflowState } from "../shared/types";
+import { holdLock } from "../shared/lock";
 import { stateTask } from "../shared/task";
 
 export type RebuildOutcome = Omit<RebuildResult, keyof StepTimes> &
@@ -63,8 +74,27 @@ export function retainedNames(clusterIdentifier: string, failoverId: string) {
     cluster: `${clusterIdentifier}-detached-${tag}`,
     instance: (identifier: string) => `${identifier}-detached-${tag}`,
     snapshot: `${clusterIdentifier}-at-reprotect-${tag}`,
+    /** The manual copy of Aurora's point-of-failure snapshot (managed path). */
+    pointOfFailure: `${clusterIdentifier}-at-failover-${tag}`,
     suffix: `-detached-${tag}`,
   };
+}
+
+/**
+ * A rename whose answer was lost converges without a resume. ModifyDBCluster/ModifyDBInstance
+ * with a new identifier are not idempotent: when the first request landed and its answer did not
+ * come back, the SDK's own retry (or the state machine's) meets DBClusterNotFoundFault,
+ * InvalidDBClusterStateFault ("renaming") or an AlreadyExists fault, which would stop the run. The
+ * new name carries this run's tag, so nothing but this run creates it: if it exists, or the old
+ * name is `renaming` (RDS shows the change under way before the new name answers), the rename
+ * happened, and the next poll waits for it to be available.
+ */
+async function converging(rename: () => Promise<void>, done: () => Promise<boolean>) {
+  try {
+    await rename();
+  } catch (error) {
+    if ((error as Error | undefined)?.name !== "DependencyError" || !(await done())) throw error;
+  }
 }
 
 function unreachable(error: unknown): boolean {
@@ -76,6 +106,8 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
   const { topology } = deps;
   const spec = deps.database;
   if (!spec) throw new ConfigurationError("DR_DATABASE is not set: re-protect needs it");
+  // Hours of polls: each one renews the lock first and acts only while this run holds it.
+  await holdLock(state, deps);
   const previous = state.steps.Rebuild;
   const polls = (previous?.polls ?? 0) + 1;
   const gid = topology.globalClusterIdentifier;
@@ -105,7 +137,7 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
     done: boolean,
     action: string,
     message: string,
-    kept: { cluster?: boolean; snapshot?: boolean } = {},
+    kept: { cluster?: boolean; snapshot?: boolean; pointOfFailure?: string } = {},
   ): RebuildOutcome => {
     deps.log.info("rebuild polled", { path, action, done, polls });
     return {
@@ -117,15 +149,27 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
       polls,
       ...(kept.cluster || previous?.retainedCluster ? { retainedCluster: names.cluster } : {}),
       ...(kept.snapshot || previous?.retainedSnapshot ? { retainedSnapshot: names.snapshot } : {}),
+      ...(kept.pointOfFailure ? { pointOfFailureSnapshot: kept.pointOfFailure } : {}),
     };
   };
 
   if (path === "managed") {
-    return result(
-      true,
-      "none",
-      `${gid} survived the managed failover with ${ours.clusterIdentifier} as its writer: Aurora adds ${theirs.clusterIdentifier} back by itself once ${region} is healthy`,
-    );
+    const survived = `${gid} survived the managed failover with ${ours.clusterIdentifier} as its writer; Aurora adds ${theirs.clusterIdentifier} back by itself once ${region} is healthy`;
+    const keep = await keepPointOfFailure({
+      ports: deps.ports(region, "critical"),
+      clusterIdentifier: theirs.clusterIdentifier,
+      copy: names.pointOfFailure,
+      // The failover's own time: the flag it moved. Aurora takes the snapshot later, when the
+      // old region recovers; an older one belongs to an earlier failover.
+      failoverAt: (await wp.control.getActiveRegion())?.updatedAt ?? "",
+      member: global?.members.find((m) => m.clusterArn === theirs.clusterArn),
+    });
+    if (keep.done) {
+      return result(true, "none", `${keep.message}. ${survived}`, {
+        ...(keep.copy ? { pointOfFailure: keep.copy } : {}),
+      });
+    }
+    return result(false, keep.action, keep.message);
   }
 
   const oursCluster = await wp.database.describeCluster(ours.clusterIdentifier);
@@ -192,7 +236,12 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
         { snapshot: true },
       );
     }
-    await tp.database.renameCluster(theirs.clusterIdentifier, names.cluster);
+    await converging(
+      () => tp.database.renameCluster(theirs.clusterIdentifier, names.cluster),
+      async () =>
+        (await tp.database.describeCluster(names.cluster)) !== null ||
+        (await tp.database.describeCluster(theirs.clusterIdentifier))?.status === "renaming",
+    );
     return result(
       false,
       "rename-old-primary",
@@ -222,7 +271,12 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
           { cluster: true, snapshot: true },
         );
       }
-      await tp.database.renameInstance(instance, names.instance(instance));
+      await converging(
+        () => tp.database.renameInstance(instance, names.instance(instance)),
+        async () =>
+          (await tp.database.describeInstance(names.instance(instance))) !== null ||
+          (await tp.database.describeInstance(instance))?.status === "renaming",
+      );
       return result(
         false,
         "rename-old-instance",
@@ -327,6 +381,91 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
   );
 }
 
+interface PointOfFailure {
+  readonly ports: RegionPorts;
+  readonly clusterIdentifier: string;
+  readonly copy: string;
+  readonly failoverAt: string;
+  /** The old primary's membership of the surviving global cluster, if it is back in it. */
+  readonly member: GlobalClusterView["members"][number] | undefined;
+}
+
+/**
+ * One step towards a manual copy of Aurora's point-of-failure snapshot of the old primary:
+ * wait for the region, find the snapshot, copy it, wait for the copy. Done without a copy only
+ * when Aurora took none: the old primary is a connected secondary again (its new volume exists,
+ * so the attempt that precedes it is over) and no such snapshot was taken after the failover.
+ */
+async function keepPointOfFailure(p: PointOfFailure): Promise<{
+  done: boolean;
+  action: string;
+  message: string;
+  copy?: string;
+}> {
+  const prefix = `${UNPLANNED_FAILOVER_SNAPSHOT_PREFIX}${p.clusterIdentifier}-`;
+  let copy: SnapshotView | null;
+  let sources: SnapshotView[] = [];
+  try {
+    copy = await p.ports.database.describeClusterSnapshot(p.copy);
+    if (!copy) {
+      sources = (await p.ports.database.listClusterSnapshots(p.clusterIdentifier)).filter(
+        (s) =>
+          s.identifier.startsWith(prefix) &&
+          (p.failoverAt === "" || (s.createdAt ?? "") >= p.failoverAt),
+      );
+    }
+  } catch (error) {
+    if (!unreachable(error)) throw error;
+    return {
+      done: false,
+      action: "wait",
+      message: `waiting for ${p.ports.region} to answer (${(error as Error).message}): Aurora's point-of-failure snapshot of ${p.clusterIdentifier} is copied there first`,
+    };
+  }
+  if (copy) {
+    return copy.status === "available"
+      ? {
+          done: true,
+          action: "none",
+          message: `Aurora's point-of-failure snapshot of ${p.clusterIdentifier} is kept as the manual snapshot ${p.copy}`,
+          copy: p.copy,
+        }
+      : {
+          done: false,
+          action: "wait",
+          message: `waiting for ${p.copy}, the manual copy of Aurora's point-of-failure snapshot of ${p.clusterIdentifier} (${copy.status})`,
+        };
+  }
+  const source = sources[0];
+  if (!source) {
+    if (p.member?.synchronizationStatus === "connected" && !p.member.isWriter) {
+      return {
+        done: true,
+        action: "none",
+        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} after the failover, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
+      };
+    }
+    return {
+      done: false,
+      action: "wait",
+      message: `waiting for Aurora's point-of-failure snapshot ${prefix}<timestamp> (it takes it when ${p.ports.region} recovers, before it rebuilds ${p.clusterIdentifier}'s volume); it is copied to ${p.copy} before re-protect completes`,
+    };
+  }
+  if (source.status !== "available") {
+    return {
+      done: false,
+      action: "wait",
+      message: `waiting for Aurora's point-of-failure snapshot ${source.identifier} (${source.status}) before copying it to ${p.copy}`,
+    };
+  }
+  await p.ports.database.copyClusterSnapshot(source.identifier, p.copy);
+  return {
+    done: false,
+    action: "copy-point-of-failure-snapshot",
+    message: `copying Aurora's point-of-failure snapshot ${source.identifier} to the manual snapshot ${p.copy}: a system snapshot expires with the cluster's backup retention, the copy does not`,
+  };
+}
+
 function secondaryRequest(
   spec: DrDatabaseSpec,
   target: DrClusterSpec,
@@ -361,6 +500,9 @@ export const REBUILD_TASK = stateTask({
       "describeInstance",
       "describeClusterSnapshot",
       "createClusterSnapshot",
+      // Aurora's point-of-failure snapshot, copied to a manual one (managed path).
+      "listClusterSnapshots",
+      "copyClusterSnapshot",
       "removeFromGlobalCluster",
       "renameCluster",
       "renameInstance",
@@ -369,8 +511,9 @@ export const REBUILD_TASK = stateTask({
       "createSecondaryCluster",
       "createInstance",
     ],
-    // The path chosen at the first look (PATH_FACT), kept for the rest of the run.
-    control: ["recordFact"],
+    // The path chosen at the first look (PATH_FACT), kept for the rest of the run; the lock's
+    // renewal on every poll (shared/lock.ts), and who holds it when that fails.
+    control: ["recordFact", "renewLock", "getLock", "getActiveRegion"],
   },
   run: rebuild,
 });

@@ -45,6 +45,13 @@ export class AutomaticFailbackRefusedError extends DrError {
 export class LockHeldError extends DrError {
   override name = "LockHeldError";
 }
+/**
+ * A long run found its lock gone or taken by another run when it renewed it: it stops before
+ * acting, pages, and is resumed only once on-call knows which run owns the topology.
+ */
+export class LockLostError extends DrError {
+  override name = "LockLostError";
+}
 export class CooldownActiveError extends DrError {
   override name = "CooldownActiveError";
 }

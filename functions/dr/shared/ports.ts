@@ -50,6 +50,8 @@ export interface SnapshotView {
   readonly identifier: string;
   readonly status: string;
   readonly clusterIdentifier?: string;
+  /** SnapshotCreateTime, ISO 8601. */
+  readonly createdAt?: string;
 }
 
 /** A secondary cluster to add to a global cluster (CreateDBCluster), as Terraform builds it. */
@@ -99,6 +101,13 @@ export interface DatabasePort {
   /** `null` when the snapshot does not exist. */
   describeClusterSnapshot(snapshotIdentifier: string): Promise<SnapshotView | null>;
   createClusterSnapshot(clusterIdentifier: string, snapshotIdentifier: string): Promise<void>;
+  /** The automated and manual snapshots of a cluster in this region, newest first. */
+  listClusterSnapshots(clusterIdentifier: string): Promise<SnapshotView[]>;
+  /**
+   * CopyDBClusterSnapshot within this region (the copy is a manual snapshot, kept until deleted);
+   * a target that already exists counts as done.
+   */
+  copyClusterSnapshot(sourceIdentifier: string, targetIdentifier: string): Promise<void>;
   /** ModifyDBCluster NewDBClusterIdentifier, applied immediately. */
   renameCluster(clusterIdentifier: string, newIdentifier: string): Promise<void>;
   /** ModifyDBInstance NewDBInstanceIdentifier, applied immediately. */
@@ -154,6 +163,11 @@ export interface ControlPort {
   putLock(lock: LockItem, nowEpoch: number): Promise<boolean>;
   /** Sets `facts.<name>` if absent while `owner` holds the lock; returns the stored value. */
   recordFact(owner: string, name: string, value: string | number): Promise<string | number | null>;
+  /**
+   * Moves the lock's expiry to `expiresAt` while `owner` holds it (a long run's heartbeat);
+   * false when another owner holds it or it is gone.
+   */
+  renewLock(owner: string, expiresAt: number): Promise<boolean>;
   /** Deletes the lock if `owner` holds it; false when another owner holds it. */
   deleteLock(owner: string): Promise<boolean>;
   getCooldown(): Promise<CooldownItem | null>;

@@ -2,6 +2,12 @@
 import { DR_ENV, WRITER_HEARTBEAT } from "../../common/contract";
 import { intEnv } from "../../common/env";
 
+/**
+ * How long a long run's renewed lock lasts past the poll that renewed it (shared/lock.ts); here,
+ * apart from the renewal, so the page that mentions it needs no control-table call.
+ */
+export const LOCK_LEASE_MINUTES = 15;
+
 export interface DrSettings {
   readonly cooldownMinutes: number;
   readonly lockTtlMinutes: number;

@@ -292,6 +292,8 @@ export interface RebuildResult extends StepTimes {
   /** The old primary kept for reconciling lost writes, and its snapshot (detach path). */
   readonly retainedCluster?: string;
   readonly retainedSnapshot?: string;
+  /** The manual copy of Aurora's point-of-failure snapshot of the old primary (managed path). */
+  readonly pointOfFailureSnapshot?: string;
 }
 
 export interface Steps {

@@ -132,9 +132,11 @@ export interface Snapshot {
   readonly region: string;
   readonly identifier: string;
   readonly clusterIdentifier: string;
-  status: "creating" | "available";
+  status: "creating" | "copying" | "available";
   /** The commits the volume held when the snapshot began. */
   readonly commits: readonly Commit[];
+  /** World time it was created (SnapshotCreateTime). */
+  readonly createdAt?: number;
 }
 
 export interface Instance {
@@ -491,6 +493,7 @@ export class AuroraGlobal {
       clusterIdentifier: cluster.identifier,
       status: "available",
       commits: [...cluster.log],
+      createdAt: this.clock.now,
     });
     delete this.acked[region];
     cluster.role = "secondary";
@@ -661,11 +664,40 @@ export class AuroraGlobal {
       clusterIdentifier: cluster.identifier,
       status: "creating",
       commits: [...cluster.log],
+      createdAt: this.clock.now,
     };
     this.snapshots.push(snapshot);
     this.record("CreateDBClusterSnapshot", region, `${identifier} of ${cluster.identifier}`);
     this.after(this.random.uniform(120, 1800), () => {
       snapshot.status = "available";
+    });
+  }
+
+  /**
+   * CopyDBClusterSnapshot within a region: the source must be "available" ("Must specify a
+   * valid system snapshot in the available state", API_CopyDBClusterSnapshot); the copy is a
+   * manual snapshot. AWS documents no duration for a copy within a region (cross-region: "can
+   * take hours", aurora-copy-snapshot.html); drawn like a snapshot, 2-30 min.
+   */
+  copySnapshot(region: string, source: string, target: string): void {
+    const from = this.snapshotOf(region, source);
+    if (!from) throw new RdsFault("DBClusterSnapshotNotFoundFault", source);
+    if (from.status !== "available")
+      throw new RdsFault("InvalidDBClusterSnapshotStateFault", from.status);
+    if (this.snapshotOf(region, target))
+      throw new RdsFault("DBClusterSnapshotAlreadyExistsFault", target);
+    const copy: Snapshot = {
+      region,
+      identifier: target,
+      clusterIdentifier: from.clusterIdentifier,
+      status: "copying",
+      commits: from.commits,
+      createdAt: this.clock.now,
+    };
+    this.snapshots.push(copy);
+    this.record("CopyDBClusterSnapshot", region, `${source} -> ${target}`);
+    this.after(this.random.uniform(120, 1800), () => {
+      copy.status = "available";
     });
   }
 

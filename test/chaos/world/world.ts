@@ -278,6 +278,12 @@ export class ChaosWorld {
     return this.table.read(region, CONTROL.activeRegionItem);
   }
 
+  /**
+   * Operations whose next call lands and loses its answer (the "lost" fault, scripted for one
+   * call rather than drawn for a share): the SDK then retries it.
+   */
+  readonly loseNextAnswer = new Set<string>();
+
   /** One API call of a DR task, as its SDK client would make it. */
   private async call<T>(
     inv: Invocation,
@@ -303,7 +309,10 @@ export class ChaosWorld {
     let last = "";
     for (let attempt = 1; attempt <= p.maxAttempts; attempt += 1) {
       if (inv.killed) throw new KilledError("the Lambda was stopped");
-      const outcome = this.network.outcome(inv.region, region, service, this.clock.now);
+      const scripted = attempt === 1 && this.loseNextAnswer.delete(op);
+      const outcome = scripted
+        ? "lost"
+        : this.network.outcome(inv.region, region, service, this.clock.now);
       const latency = this.network.latencyMs(inv.region, region);
       if (outcome === "hang") {
         await this.clock.sleep(p.connectionTimeout);
@@ -477,6 +486,27 @@ export class ChaosWorld {
                 }
               : null;
           }),
+        listClusterSnapshots: (clusterIdentifier) =>
+          call("rds", "rds:DescribeDBClusterSnapshots", () =>
+            aurora.snapshots
+              .filter((s) => s.region === region && s.clusterIdentifier === clusterIdentifier)
+              .map((s) => ({
+                identifier: s.identifier,
+                status: s.status,
+                clusterIdentifier: s.clusterIdentifier,
+                ...(s.createdAt !== undefined
+                  ? { createdAt: new Date(s.createdAt).toISOString() }
+                  : {}),
+              }))
+              .sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "")),
+          ),
+        copyClusterSnapshot: (source, target) =>
+          call("rds", "rds:CopyDBClusterSnapshot", () =>
+            rds(
+              () => aurora.copySnapshot(region, source, target),
+              "DBClusterSnapshotAlreadyExistsFault",
+            ),
+          ),
         createClusterSnapshot: (clusterIdentifier, identifier) =>
           call("rds", "rds:CreateDBClusterSnapshot", () =>
             rds(
@@ -578,6 +608,12 @@ export class ChaosWorld {
             });
             return stored;
           }),
+        renewLock: (owner, expiresAt) =>
+          call("dynamodb", "dynamodb:UpdateItem failover-lock", () =>
+            table.write(region, CONTROL.lockItem, (current) =>
+              current && current.owner === owner ? { ...current, expiresAt } : false,
+            ),
+          ),
         deleteLock: (owner) =>
           call("dynamodb", "dynamodb:DeleteItem failover-lock", () => {
             const current = table.read(region, CONTROL.lockItem);

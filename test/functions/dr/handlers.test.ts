@@ -625,6 +625,38 @@ describe("the control table's recordFact", () => {
   });
 });
 
+describe("the control table's renewLock", () => {
+  it("moves only the expiry, only while the owner still holds the lock", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const table = new DynamoControlTable(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: WEST })),
+      TOPOLOGY.controlTable,
+    );
+    expect(await table.renewLock("run-1", 1_796_000_000)).toBe(true);
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toEqual({
+      TableName: TOPOLOGY.controlTable,
+      Key: { pk: "failover-lock" },
+      UpdateExpression: "SET #expiresAt = :expiresAt",
+      ConditionExpression: "#owner = :owner",
+      ExpressionAttributeNames: { "#expiresAt": "expiresAt", "#owner": "owner" },
+      ExpressionAttributeValues: { ":expiresAt": 1_796_000_000, ":owner": "run-1" },
+    });
+  });
+
+  it("reports a lock held by another run as not renewed, not as an error", async () => {
+    ddb.on(UpdateCommand).rejects(
+      Object.assign(new Error("The conditional request failed"), {
+        name: "ConditionalCheckFailedException",
+      }),
+    );
+    const table = new DynamoControlTable(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: WEST })),
+      TOPOLOGY.controlTable,
+    );
+    expect(await table.renewLock("run-1", 1_796_000_000)).toBe(false);
+  });
+});
+
 describe("Switchover handler", () => {
   it("calls SwitchoverGlobalCluster in the current primary region, the target by ARN", async () => {
     ddb.on(GetCommand).resolves({ Item: ourFlag });

@@ -195,6 +195,8 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
     describeInstance: () => new RdsDatabase(new RDSClient({})).describeInstance("i"),
     describeClusterSnapshot: () => new RdsDatabase(new RDSClient({})).describeClusterSnapshot("s"),
     createClusterSnapshot: () => new RdsDatabase(new RDSClient({})).createClusterSnapshot("c", "s"),
+    listClusterSnapshots: () => new RdsDatabase(new RDSClient({})).listClusterSnapshots("c"),
+    copyClusterSnapshot: () => new RdsDatabase(new RDSClient({})).copyClusterSnapshot("s", "t"),
     renameCluster: () => new RdsDatabase(new RDSClient({})).renameCluster("c", "c2"),
     renameInstance: () => new RdsDatabase(new RDSClient({})).renameInstance("i", "i2"),
     deleteGlobalCluster: () => new RdsDatabase(new RDSClient({})).deleteGlobalCluster("g"),
@@ -238,6 +240,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         ["getLock", (c) => c.getLock()],
         ["putLock", (c) => c.putLock(lock, 0)],
         ["recordFact", (c) => c.recordFact("o", "n", 1)],
+        ["renewLock", (c) => c.renewLock("o", 1)],
         ["deleteLock", (c) => c.deleteLock("o")],
         ["getCooldown", (c) => c.getCooldown()],
         [

@@ -47,8 +47,11 @@ export interface RunOptions {
   readonly region?: string;
   readonly executionName?: string;
   readonly faults?: Readonly<Record<string, Fault>>;
-  /** Called before the task of that state runs, e.g. to look at the world mid-run. */
-  readonly observe?: Readonly<Record<string, () => void>>;
+  /**
+   * Called (and awaited) before the task of that state runs, e.g. to look at the world mid-run
+   * or to start another execution while this one waits.
+   */
+  readonly observe?: Readonly<Record<string, () => unknown>>;
   /** What on-call answers to RequestApproval (the SendTaskSuccess output), or throws. */
   readonly approval?: (event: RequestApprovalEvent) => Json | Promise<Json>;
 }
@@ -213,11 +216,11 @@ export async function runWorkflow(
       const waited = waits.get(name);
       return [
         name,
-        (input: never) => {
+        async (input: never) => {
           // Entered again after its Wait: the world's clock moves by what the Wait waited.
           const seconds = waited ? atPath(input, waited) : undefined;
           if (typeof seconds === "number") options.world.clock += seconds * 1000;
-          observe?.();
+          await observe?.();
           return handler(input);
         },
       ];

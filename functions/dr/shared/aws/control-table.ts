@@ -204,6 +204,25 @@ export class DynamoControlTable implements ControlPort {
     }
   }
 
+  async renewLock(owner: string, expiresAt: number) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.lockItem },
+          UpdateExpression: "SET #expiresAt = :expiresAt",
+          ConditionExpression: CONDITIONS.lockOwned,
+          ExpressionAttributeNames: { "#expiresAt": CONTROL.ttlAttribute, "#owner": "owner" },
+          ExpressionAttributeValues: { ":expiresAt": expiresAt, ":owner": owner },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:UpdateItem failover-lock", error);
+    }
+  }
+
   async deleteLock(owner: string) {
     try {
       await this.doc.send(

@@ -1,5 +1,6 @@
 // Aurora global database calls, in the region of the given client.
 import {
+  CopyDBClusterSnapshotCommand,
   CreateDBClusterCommand,
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
@@ -173,11 +174,71 @@ export class RdsDatabase implements DatabasePort {
         identifier: s.DBClusterSnapshotIdentifier ?? snapshotIdentifier,
         status: s.Status ?? "unknown",
         ...(s.DBClusterIdentifier ? { clusterIdentifier: s.DBClusterIdentifier } : {}),
+        ...(s.SnapshotCreateTime ? { createdAt: s.SnapshotCreateTime.toISOString() } : {}),
       };
     } catch (error) {
       if (awsErrorName(error) === "DBClusterSnapshotNotFoundFault") return null;
       throw toPortError("rds:DescribeDBClusterSnapshots", error);
     }
+  }
+
+  async listClusterSnapshots(clusterIdentifier: string): Promise<SnapshotView[]> {
+    // No SnapshotType: "If you don't specify a SnapshotType value, then both automated and
+    // manual DB cluster snapshots are returned" (API_DescribeDBClusterSnapshots); the
+    // point-of-failure snapshot of a global failover is a system snapshot that follows the
+    // cluster's backup retention (aurora-global-database-disaster-recovery.html).
+    const found: SnapshotView[] = [];
+    let marker: string | undefined;
+    try {
+      do {
+        const out = await this.rds.send(
+          new DescribeDBClusterSnapshotsCommand({
+            DBClusterIdentifier: clusterIdentifier,
+            MaxRecords: 100,
+            ...(marker ? { Marker: marker } : {}),
+          }),
+        );
+        for (const s of out.DBClusterSnapshots ?? []) {
+          if (!s.DBClusterSnapshotIdentifier) continue;
+          found.push({
+            identifier: s.DBClusterSnapshotIdentifier,
+            status: s.Status ?? "unknown",
+            ...(s.DBClusterIdentifier ? { clusterIdentifier: s.DBClusterIdentifier } : {}),
+            ...(s.SnapshotCreateTime ? { createdAt: s.SnapshotCreateTime.toISOString() } : {}),
+          });
+        }
+        marker = out.Marker;
+      } while (marker);
+    } catch (error) {
+      if (awsErrorName(error) === "DBClusterNotFoundFault") return [];
+      throw toPortError("rds:DescribeDBClusterSnapshots", error);
+    }
+    return found.sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? ""));
+  }
+
+  async copyClusterSnapshot(sourceIdentifier: string, targetIdentifier: string) {
+    // Same region: the source by identifier; no KmsKeyId, so "the copy of the DB cluster
+    // snapshot is encrypted with the same KMS key as the source DB cluster snapshot"
+    // (API_CopyDBClusterSnapshot). "After you copy a snapshot, the copy is a manual snapshot"
+    // (aurora-copy-snapshot.html): it outlives the retention period and the cluster.
+    await this.send(
+      "rds:CopyDBClusterSnapshot",
+      () =>
+        this.rds.send(
+          new CopyDBClusterSnapshotCommand({
+            SourceDBClusterSnapshotIdentifier: sourceIdentifier,
+            TargetDBClusterSnapshotIdentifier: targetIdentifier,
+            CopyTags: true,
+            Tags: [
+              {
+                Key: "payments-dr",
+                Value: "point-of-failure snapshot kept by re-protect for lost-write reconciliation",
+              },
+            ],
+          }),
+        ),
+      "DBClusterSnapshotAlreadyExistsFault",
+    );
   }
 
   async createClusterSnapshot(clusterIdentifier: string, snapshotIdentifier: string) {

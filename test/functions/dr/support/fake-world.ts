@@ -181,6 +181,7 @@ export const silentLog: Log & {
 export class FakeWorld {
   readonly calls: Call[] = [];
   readonly down = new Set<string>();
+  private readonly lostAnswers: { op: string; error: () => Error; remaining: number }[] = [];
   private readonly injected: Injected[] = [];
 
   // Aurora
@@ -191,7 +192,15 @@ export class FakeWorld {
   globalExists = true;
   /** Instances by `<region>/<identifier>`; snapshots likewise. */
   readonly instances = new Map<string, InstanceState>();
-  readonly snapshots = new Map<string, { status: string; clusterIdentifier: string }>();
+  readonly snapshots = new Map<
+    string,
+    { status: string; clusterIdentifier: string; createdAt?: string }
+  >();
+  /**
+   * Whether Aurora takes its point-of-failure snapshot of the old primary when it rejoins after
+   * a managed failover: it "attempts to take" one (aurora-global-database-disaster-recovery.html).
+   */
+  takesPointOfFailureSnapshot = true;
   readonly pending: Pending[] = [];
   /**
    * The upper bound of the polls an asynchronous change takes (drawn 1..n per change). AWS
@@ -339,6 +348,22 @@ export class FakeWorld {
     this.injected.push({ op, error, remaining: times });
   }
 
+  /**
+   * The next `times` calls of `op` take effect, but their answer is lost: the SDK retries and
+   * the retry meets `error` (what RDS says to a second rename of the same cluster).
+   */
+  loseAnswer(op: string, error: () => Error, times = 1): void {
+    this.lostAnswers.push({ op, error, remaining: times });
+  }
+
+  /** After a call's effect: throws the retry's error when its answer was lost. */
+  answered(op: string): void {
+    const lost = this.lostAnswers.find((f) => f.op === op && f.remaining > 0);
+    if (!lost) return;
+    lost.remaining -= 1;
+    throw lost.error();
+  }
+
   /** From now on `region` reads the flag as it is now: writes elsewhere do not reach it. */
   freezeFlag(region: string): void {
     const item = this.table.get("active-region");
@@ -418,6 +443,23 @@ export class FakeWorld {
     // "Aurora automatically adds it back to the global cluster as a secondary Region" and
     // "creates a new storage volume for the old primary Region after it recovers"
     // (aurora-global-database-disaster-recovery.html): a member first, connected later.
+    // "Before creating the new storage volume ... Aurora attempts to take a snapshot of the old
+    // storage volume at the point of failure" (same page), a system snapshot.
+    if (this.takesPointOfFailureSnapshot) {
+      const at = new Date(this.clock);
+      const stamp = at.toISOString().slice(0, 16).replace(/[T:]/g, "-");
+      const snapshot = {
+        status: "creating",
+        clusterIdentifier: cluster.identifier,
+        createdAt: at.toISOString(),
+      };
+      this.snapshots.set(
+        `${region}/rds:unplanned-global-failover-${cluster.identifier}-${stamp}`,
+        snapshot,
+      );
+      // On the next look: no draw from the seeded sequence, so the rejoin's timing is as before.
+      this.later(() => (snapshot.status = "available"), 1);
+    }
     this.later(() => {
       this.members.set(arn, { isWriter: false, synchronizationStatus: "pending-resync" });
       cluster.globalClusterIdentifier = this.topology.globalClusterIdentifier;
@@ -708,6 +750,36 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         world.snapshots.set(key, snapshot);
         world.later(() => (snapshot.status = "available"));
       },
+      async listClusterSnapshots(clusterIdentifier) {
+        c("rds:DescribeDBClusterSnapshots", { clusterIdentifier });
+        world.advance();
+        return [...world.snapshots]
+          .filter(
+            ([key, s]) => key.startsWith(`${region}/`) && s.clusterIdentifier === clusterIdentifier,
+          )
+          .map(([key, s]) => ({ identifier: key.slice(region.length + 1), ...s }))
+          .sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? ""));
+      },
+      async copyClusterSnapshot(sourceIdentifier, targetIdentifier) {
+        c("rds:CopyDBClusterSnapshot", { sourceIdentifier, targetIdentifier });
+        const target = `${region}/${targetIdentifier}`;
+        if (world.snapshots.has(target)) return; // the adapter treats AlreadyExists as done
+        const source = world.snapshots.get(`${region}/${sourceIdentifier}`);
+        if (!source) throw new Error(`DBClusterSnapshotNotFoundFault: ${sourceIdentifier}`);
+        if (source.status !== "available") {
+          throw new Error(
+            `InvalidDBClusterSnapshotStateFault: ${sourceIdentifier} is ${source.status}`,
+          );
+        }
+        const copy = {
+          status: "copying",
+          clusterIdentifier: source.clusterIdentifier,
+          createdAt: new Date(world.clock).toISOString(),
+        };
+        world.snapshots.set(target, copy);
+        world.later(() => (copy.status = "available"));
+        world.answered("rds:CopyDBClusterSnapshot");
+      },
       async renameCluster(identifier, newIdentifier) {
         c("rds:ModifyDBCluster", { identifier, newIdentifier });
         const found = world.clusterIn(region, identifier);
@@ -734,6 +806,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
             world.members.set(next, member);
           }
         });
+        world.answered("rds:ModifyDBCluster");
       },
       async renameInstance(identifier, newIdentifier) {
         c("rds:ModifyDBInstance", { identifier, newIdentifier });
@@ -753,6 +826,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
             );
           }
         });
+        world.answered("rds:ModifyDBInstance");
       },
       async deleteGlobalCluster(id) {
         c("rds:DeleteGlobalCluster", { id });
@@ -918,6 +992,13 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         const facts = item.facts as Record<string, string | number>;
         facts[name] ??= value;
         return facts[name] as string | number;
+      },
+      async renewLock(owner, expiresAt) {
+        c("dynamodb:UpdateItem failover-lock renew", { owner, expiresAt });
+        const item = world.table.get("failover-lock");
+        if (!item || item.owner !== owner) return false;
+        world.table.set("failover-lock", { ...item, expiresAt });
+        return true;
       },
       async deleteLock(owner) {
         c("dynamodb:DeleteItem failover-lock", { owner });
