@@ -35,6 +35,8 @@ export const DR_ENV = {
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
   probeTimeoutMs: "PROBE_TIMEOUT_MS",
+  /** Readiness evaluator: JSON of type ReadinessSettings (functions/monitoring/readiness). */
+  readinessSettings: "READINESS_SETTINGS",
 } as const;
 
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
@@ -83,6 +85,11 @@ export const CONTROL = {
   lockItem: "failover-lock",
   /** Written when a run ends: `{ pk, lastCompletedAt, lastExecution, cooldownUntil }`. */
   cooldownItem: "failover-cooldown",
+  /**
+   * `readiness#<region>`: the latest readiness evaluation made in that region, written by its
+   * evaluator: `{ pk, evaluation }` (Evaluation in functions/monitoring/readiness/core.ts).
+   */
+  readinessItemPrefix: "readiness#",
   /** TTL attribute of the control table (epoch seconds). */
   ttlAttribute: "expiresAt",
 } as const;
@@ -228,6 +235,26 @@ export interface DrRegion {
   readonly healthCheckId?: string;
   /** Alias target of this region's custom domain (api.<domain>), when a domain is configured. */
   readonly apiDomainTarget?: { readonly dnsName: string; readonly hostedZoneId: string };
+}
+
+/**
+ * The latest readiness evaluation of one region, as its evaluator stores it in the control table
+ * (`readiness#<region>`) and the failover preflight and the CLI read it.
+ */
+export interface ReadinessRecord {
+  readonly region: string;
+  /** When the evaluation started (ISO 8601). */
+  readonly at: string;
+  /** Worst of the checks: ok, warn, unknown or fail. */
+  readonly overall: string;
+  /** The writer's region as Aurora reported it, or null. */
+  readonly activeRegion: string | null;
+  readonly checks: readonly {
+    readonly id: string;
+    readonly status: string;
+    readonly reason: string;
+    readonly fix: string;
+  }[];
 }
 
 /** The `DR_TOPOLOGY` environment variable of every DR function. */

@@ -3,7 +3,7 @@
 // TransientError / AccessDeniedError / DependencyError (see errors.ts) so cores and the state
 // machines see one vocabulary.
 
-import type { ActiveRegionItem } from "../../common/contract";
+import type { ActiveRegionItem, ReadinessRecord } from "../../common/contract";
 
 export interface GlobalClusterMember {
   readonly clusterArn: string;
@@ -86,6 +86,10 @@ export interface ControlPort {
   deleteLock(owner: string): Promise<boolean>;
   getCooldown(): Promise<CooldownItem | null>;
   putCooldown(cooldown: CooldownItem): Promise<void>;
+  /** The latest readiness evaluation made in `region` (`readiness#<region>`), or null. */
+  getReadiness(region: string): Promise<ReadinessRecord | null>;
+  /** Stores an evaluation under its region, replacing the previous one. */
+  putReadiness(record: ReadinessRecord): Promise<void>;
 }
 
 /** SSM Parameter Store in one region; names are full paths. */

@@ -63,6 +63,21 @@ export interface PreflightResult extends StepTimes {
   readonly replicationLagAt: string | null;
   /** The target already is the writer (a resumed run whose promotion completed). */
   readonly alreadyPromoted: boolean;
+  /**
+   * The latest readiness evaluation of each region as it stood when the run began (read from
+   * the target region's control table, best effort: it never blocks a failover).
+   */
+  readonly readiness?: readonly ReadinessSummary[];
+}
+
+/** One region's latest readiness evaluation, recorded in the run. */
+export interface ReadinessSummary {
+  readonly region: string;
+  readonly at: string | null;
+  /** ok, warn, unknown, fail; "missing" when no evaluation is stored, "unreadable" when the read failed. */
+  readonly overall: string;
+  /** "id: reason" of each check that is not ok. */
+  readonly findings: readonly string[];
 }
 
 export interface FenceResult extends StepTimes {

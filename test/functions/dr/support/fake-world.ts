@@ -3,7 +3,7 @@
 // conditional writes), SSM, CloudWatch, EventBridge, SNS, Route 53 and each region's payments
 // API. Every call is recorded with its region and client profile; faults are injected per
 // region (unreachable) or per operation.
-import type { DrTopology } from "../../../../functions/common/contract";
+import type { DrTopology, ReadinessRecord } from "../../../../functions/common/contract";
 import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import {
@@ -508,6 +508,15 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       async putCooldown(cooldown) {
         c("dynamodb:PutItem failover-cooldown", { cooldown });
         world.table.set("failover-cooldown", { ...cooldown });
+      },
+      async getReadiness(readinessRegion) {
+        c("dynamodb:GetItem readiness", { region: readinessRegion });
+        const item = world.table.get(`readiness#${readinessRegion}`);
+        return item ? (structuredClone(item.evaluation) as ReadinessRecord) : null;
+      },
+      async putReadiness(record) {
+        c("dynamodb:PutItem readiness", { region: record.region });
+        world.table.set(`readiness#${record.region}`, { evaluation: structuredClone(record) });
       },
     },
     parameters: {
