@@ -80,6 +80,17 @@ export interface DrillConfig {
   readonly enabled: boolean;
 }
 
+export interface ReadinessConfig {
+  /**
+   * Minutes between two readiness evaluations in each region (READINESS_SCHEDULE_MINUTES, 5 to
+   * 720). AWS's Region switch evaluates its plans every 30 minutes. The paging alarm waits for
+   * two evaluations in a row, so at most 720 keeps its window within CloudWatch's one day.
+   */
+  readonly scheduleMinutes: number;
+  /** Replication lag above which the lag check warns, ms (READINESS_LAG_WARN_MS). */
+  readonly lagWarnMs: number;
+}
+
 export interface StateBackendConfig {
   readonly bucket: string;
   readonly key: string;
@@ -107,6 +118,7 @@ export interface Config {
   readonly drills: DrillConfig;
   /** Deploy AWS Config rules for DR readiness (needs a Config recorder in each region). */
   readonly readinessRules: boolean;
+  readonly readiness: ReadinessConfig;
   /** Also deploy an EventBridge global endpoint over both buses (documented option). */
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state. @default - Terraform's local backend */
@@ -290,7 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
     "an email address such as oncall@acme-corp.com",
   );
 
-  return {
+  const config: Config = {
     environmentSuffix,
     primary,
     secondary,
@@ -330,8 +342,20 @@ export function loadConfig(env: Env = process.env): Config {
     },
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     readinessRules: bool(env, "DR_READINESS_RULES", false),
+    readiness: {
+      scheduleMinutes: integer(env, "READINESS_SCHEDULE_MINUTES", 30, 5, 720),
+      lagWarnMs: integer(env, "READINESS_LAG_WARN_MS", 1000, 0, 60_000),
+    },
     stateBackend: stateBackendConfig(env, secondary.region),
   };
+  if (config.readiness.lagWarnMs > config.failover.rpoTargetSeconds * 1000) {
+    throw new ConfigError(
+      "READINESS_LAG_WARN_MS",
+      String(config.readiness.lagWarnMs),
+      `at most RPO_TARGET_SECONDS in milliseconds (${config.failover.rpoTargetSeconds * 1000}), where the lag check fails`,
+    );
+  }
+  return config;
 }
 
 function databaseConfig(env: Env): DatabaseConfig {

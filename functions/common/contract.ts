@@ -218,6 +218,12 @@ export const METRICS = {
   rpoEstimate: "RpoEstimateMilliseconds",
   /** Total failover time, seconds. Dimension: Workflow. */
   rto: "RtoSeconds",
+  /**
+   * The readiness evaluator's result, 0 ok, 1 warn, 2 unknown, 3 fail: the worst check
+   * (dimension Region, the evaluator's) and each check (dimensions Region, Check).
+   */
+  readiness: "ReadinessStatus",
+  readinessCheck: "ReadinessCheckStatus",
 } as const;
 
 /** What the DR functions know about one region, from `DR_TOPOLOGY`. */

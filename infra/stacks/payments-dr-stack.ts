@@ -27,7 +27,10 @@ import {
 import { PaymentsApi } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
-import { Readiness } from "../constructs/readiness";
+import { Readiness, ReadinessEvaluator } from "../constructs/readiness";
+import type { ReadinessTargets } from "../constructs/readiness";
+import { DRILL_RUNBOOK } from "../constructs/drills";
+import { WORKFLOWS } from "../lib/asl";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
@@ -77,6 +80,7 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drIam: DrIam;
   public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
   public readonly prober: Prober;
+  public readonly readinessEvaluators: Record<RegionRole, ReadinessEvaluator>;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -284,7 +288,66 @@ export class PaymentsDrStack extends TerraformStack {
       secondary: drillRegion("secondary"),
     });
 
+    // Continuous readiness: each region evaluates both, read-only, on a schedule.
+    const targets = this.readinessTargets(config, apis.primary);
+    this.readinessEvaluators = {
+      primary: this.readinessEvaluator("primary", config, targets, topology),
+      secondary: this.readinessEvaluator("secondary", config, targets, topology),
+    };
+
     stackOutputs(this, config);
+  }
+
+  private readinessTargets(config: Config, api: PaymentsApi): ReadinessTargets {
+    const { naming } = this;
+    const region = (role: RegionRole) => ({
+      clusterArn: this.database[role].cluster.arn,
+      keyArns: [this.database[role].storageKeyArn, this[role].key.arn],
+      platformKeyArn: this[role].key.arn,
+      automationRoleArn: this.drIam.automationRoles[role].arn,
+      backupVaultName: (role === "primary" ? this.backup.primaryVault : this.backup.secondaryVault)
+        .name,
+      controlTableArn:
+        role === "primary" ? this.tables.control.primaryArn : this.tables.control.replicaArn,
+    });
+    return {
+      accountId: this.primary.key.accountId,
+      environmentSuffix: config.environmentSuffix,
+      globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
+      regions: {
+        [config.primary.region]: region("primary"),
+        [config.secondary.region]: region("secondary"),
+      },
+      paymentFunctions: Object.values(api.functions).map((f) => f.functionName),
+      taskFunctions: drTaskFunctionNames(naming),
+      tables: this.tables.all.map((t) => t.name),
+      stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
+      drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
+      proberRegion: config.secondary.region,
+      parameterPrefix: naming.parameterPrefix,
+      database: config.database,
+      rpoTargetSeconds: config.failover.rpoTargetSeconds,
+    };
+  }
+
+  private readinessEvaluator(
+    role: RegionRole,
+    config: Config,
+    targets: ReadinessTargets,
+    topology: string,
+  ): ReadinessEvaluator {
+    const parts = this[role];
+    return new ReadinessEvaluator(this, `readiness-evaluator-${role}`, {
+      provider: parts.provider,
+      naming: this.naming,
+      region: parts.config.region,
+      key: parts.key,
+      topic: parts.alerts,
+      topology,
+      targets,
+      readiness: config.readiness,
+      logRetentionDays: config.logRetentionDays,
+    });
   }
 
   private backend(id: string, config: Config): void {

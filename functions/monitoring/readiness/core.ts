@@ -9,6 +9,7 @@
 // checks permissions, resource configuration and capacity, and goes further: every check names
 // its fix.
 import type { DrTopology } from "../../common/contract";
+import { METRICS } from "../../common/contract";
 import type { Log } from "../../common/logger";
 
 export type CheckStatus = "ok" | "warn" | "unknown" | "fail";
@@ -626,7 +627,7 @@ export function requiredCalls(topology: DrTopology, settings: ReadinessSettings)
     {
       actions: ["cloudwatch:PutMetricData"],
       resources: ["*"],
-      context: { "cloudwatch:namespace": "PaymentsDR" },
+      context: { "cloudwatch:namespace": METRICS.namespace },
     },
   ];
   if (topology.dns) {
@@ -844,8 +845,8 @@ const proberReporting: Check = async ({ deps }) => {
   const heartbeat = await source.latestMetric(
     settings.proberRegion,
     {
-      namespace: "PaymentsDR",
-      name: "ProberHeartbeat",
+      namespace: METRICS.namespace,
+      name: METRICS.proberHeartbeat,
       dimensions: { Region: settings.proberRegion },
     },
     new Date(now().getTime() - 60 * 60_000),
@@ -1000,6 +1001,6 @@ export function evaluationMetrics(evaluation: Evaluation, complete = true) {
 
 /** Metric names in the PaymentsDR namespace (values: STATUS_VALUE). */
 export const READINESS_METRICS = {
-  check: "ReadinessCheckStatus",
-  overall: "ReadinessStatus",
+  check: METRICS.readinessCheck,
+  overall: METRICS.readiness,
 } as const;

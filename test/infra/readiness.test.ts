@@ -1,0 +1,177 @@
+// The readiness evaluator as deployed: a function in each region on the configured schedule, a
+// read-only role scoped to this environment's resources, the alarm that pages on fail, and
+// settings its code accepts.
+import { loadConfig } from "../../infra/config";
+import { readinessSettings, READINESS_QUOTAS } from "../../infra/constructs/readiness";
+import { parseReadinessSettings } from "../../functions/monitoring/readiness/settings";
+import { findResource, inRegion, policyStatements, resourceList, synth } from "./helpers";
+
+describe("the readiness evaluator", () => {
+  const { json } = synth({});
+
+  it("runs in both regions every 30 minutes by default", () => {
+    const rules = resourceList(json, "aws_cloudwatch_event_rule").filter((r) =>
+      String(r.name).startsWith("payments-readiness-"),
+    );
+    expect(rules.map((r) => [r.provider, r.name, r.schedule_expression])).toEqual([
+      ["aws.primary", "payments-readiness-use1-dev", "rate(30 minutes)"],
+      ["aws.secondary", "payments-readiness-usw2-dev", "rate(30 minutes)"],
+    ]);
+    const functions = resourceList(json, "aws_lambda_function").filter(
+      (f) => f.function_name === "payments-readiness-dev",
+    );
+    expect(inRegion(functions, "primary")).toHaveLength(1);
+    expect(inRegion(functions, "secondary")).toHaveLength(1);
+    expect(functions[0]).toMatchObject({ timeout: 90, memory_size: 256 });
+  });
+
+  it("takes its schedule from READINESS_SCHEDULE_MINUTES and refuses one out of range", () => {
+    const rule = findResource(
+      synth({ READINESS_SCHEDULE_MINUTES: "15" }).json,
+      "aws_cloudwatch_event_rule",
+      "readiness-evaluator-secondary",
+    );
+    expect(rule.schedule_expression).toBe("rate(15 minutes)");
+    expect(() => loadConfig({ READINESS_SCHEDULE_MINUTES: "2" })).toThrow(
+      'READINESS_SCHEDULE_MINUTES="2" is not allowed: a whole number from 5 to 720',
+    );
+    expect(() => loadConfig({ READINESS_LAG_WARN_MS: "60000", RPO_TARGET_SECONDS: "30" })).toThrow(
+      /READINESS_LAG_WARN_MS="60000" is not allowed: at most RPO_TARGET_SECONDS in milliseconds \(30000\)/,
+    );
+  });
+
+  it("pages the region's topic when readiness fails twice in a row or stops being evaluated", () => {
+    const alarm = findResource(
+      json,
+      "aws_cloudwatch_metric_alarm",
+      "readiness-evaluator-secondary",
+    );
+    expect(alarm).toMatchObject({
+      alarm_name: "payments-readiness-failed-usw2-dev",
+      namespace: "PaymentsDR",
+      metric_name: "ReadinessStatus",
+      dimensions: { Region: "us-west-2" },
+      statistic: "Maximum",
+      period: 1800,
+      evaluation_periods: 2,
+      datapoints_to_alarm: 2,
+      threshold: 3,
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+      treat_missing_data: "breaching",
+    });
+    expect(alarm.alarm_actions).toEqual(["${aws_sns_topic.alerts-secondary_topic_D98F64D7.arn}"]);
+  });
+
+  it("may only read, but for its own metrics and its own item of the control table", () => {
+    const statements = policyStatements(json, "readiness-evaluator-secondary_function_permissions");
+    const actions = statements.flatMap((s) => s.actions ?? []);
+    const reads = /^(\w+):(Describe|Get|List|Simulate)/;
+    const writes = actions.filter((a) => !reads.test(a) && !a.startsWith("logs:"));
+    expect([...new Set(writes)].sort()).toEqual([
+      "cloudwatch:PutMetricData",
+      "dynamodb:PutItem",
+      "kms:Decrypt",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+    ]);
+    const key = statements.find((s) => s.actions?.includes("kms:Encrypt"))!;
+    expect(key.condition).toEqual([
+      {
+        test: "StringEquals",
+        variable: "kms:ViaService",
+        values: ["dynamodb.us-west-2.amazonaws.com"],
+      },
+    ]);
+    const put = statements.find((s) => s.actions?.includes("dynamodb:PutItem"))!;
+    expect(put.resources).toHaveLength(1);
+    expect(put.resources![0]).toMatch(
+      /^arn:aws:dynamodb:us-west-2:.+:table\/payments-control-dev$/,
+    );
+    expect(put.condition).toEqual([
+      {
+        test: "ForAllValues:StringEquals",
+        variable: "dynamodb:LeadingKeys",
+        values: ["readiness#us-west-2"],
+      },
+    ]);
+    expect(
+      statements.find((s) => s.actions?.includes("cloudwatch:PutMetricData"))!.condition,
+    ).toEqual([{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["PaymentsDR"] }]);
+    // Star only where AWS has no resource-level permissions for the read.
+    for (const s of statements.filter((x) => x.resources?.includes("*"))) {
+      expect(
+        s.actions!.every((a) =>
+          [
+            "lambda:GetAccountSettings",
+            "servicequotas:GetServiceQuota",
+            "servicequotas:GetAWSDefaultServiceQuota",
+            "ssm:DescribeAutomationExecutions",
+            "cloudwatch:GetMetricData",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:PutMetricData",
+          ].includes(a),
+        ),
+      ).toBe(true);
+    }
+    const simulate = statements.find((s) => s.actions?.includes("iam:SimulatePrincipalPolicy"))!;
+    expect(simulate.resources).toHaveLength(2);
+    expect(simulate.resources!.every((r) => r.includes("aws_iam_role.dr-iam_"))).toBe(true);
+  });
+
+  it("shows readiness on the overview (both regions) and each check on the region's dashboard", () => {
+    const body = (name: string) => {
+      const found = resourceList(json, "aws_cloudwatch_dashboard").find(
+        (d) => d.dashboard_name === name,
+      )!;
+      return String(found.dashboard_body);
+    };
+    const overview = JSON.parse(body("payments-dr-overview-dev")) as {
+      widgets: { properties: { title?: string; metrics?: unknown[][] } }[];
+    };
+    const widget = overview.widgets.find((w) => w.properties.title?.startsWith("Readiness"))!;
+    expect(widget.properties.metrics!.map((m) => m.slice(0, 4))).toEqual([
+      ["PaymentsDR", "ReadinessStatus", "Region", "us-east-1"],
+      ["PaymentsDR", "ReadinessStatus", "Region", "us-west-2"],
+    ]);
+    expect(body("payments-dr-usw2-dev")).toContain(
+      'MetricName=\\"ReadinessCheckStatus\\" Region=\\"us-west-2\\"',
+    );
+  });
+
+  it("renders settings the evaluator's parser accepts", () => {
+    const config = loadConfig({});
+    const region = (r: string) => ({
+      clusterArn: `arn:aws:rds:${r}:123456789012:cluster:payments-db-${r}-dev`,
+      keyArns: [`arn:aws:kms:${r}:123456789012:key/mrk-1`, `arn:aws:kms:${r}:123456789012:key/2`],
+      platformKeyArn: `arn:aws:kms:${r}:123456789012:key/2`,
+      automationRoleArn: `arn:aws:iam::123456789012:role/payments-dr-automation-${r}-dev`,
+      backupVaultName: `payments-vault-${r}-dev`,
+      controlTableArn: `arn:aws:dynamodb:${r}:123456789012:table/payments-control-dev`,
+    });
+    const settings = readinessSettings(
+      {
+        accountId: "123456789012",
+        environmentSuffix: "dev",
+        globalClusterIdentifier: "payments-global-dev",
+        regions: { "us-east-1": region("us-east-1"), "us-west-2": region("us-west-2") },
+        paymentFunctions: ["payments-authorize-dev"],
+        taskFunctions: ["payments-dr-fence-dev"],
+        tables: ["payments-control-dev"],
+        stateMachines: ["payments-failover-dev"],
+        drillDocument: "payments-dr-drill-dev",
+        proberRegion: "us-west-2",
+        parameterPrefix: "/payments/dev",
+        database: config.database,
+        rpoTargetSeconds: config.failover.rpoTargetSeconds,
+      },
+      config.readiness,
+    );
+    const parsed = parseReadinessSettings(JSON.stringify(settings), ["us-east-1", "us-west-2"]);
+    expect(parsed).toMatchObject({
+      alarmSuffix: "-dev",
+      lag: { warnMs: 1000, failMs: 300_000 },
+      database: { writerInstances: 2, standbyInstances: 1 },
+      quotas: READINESS_QUOTAS,
+    });
+  });
+});
