@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "cdktf.out/", "dist/", "coverage/", ".gen/"] },
+  { ignores: ["node_modules/", "cdktf.out/", "dist/", "coverage/", ".gen/", "out/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

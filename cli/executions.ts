@@ -282,6 +282,7 @@ export function resumeCommand(
   if (input.forceDetach === true) words.push("--force-detach");
   if (input.ignoreCooldown === true) words.push("--ignore-cooldown");
   if (input.allowUnknownLag === true) words.push("--allow-unknown-lag");
+  if (input.assumeOldWriterStopped === true) words.push("--assume-old-writer-stopped");
   if (deployment.suffix !== "dev") words.push("--suffix", deployment.suffix);
   if (deployment.primary !== "us-east-1") words.push("--primary-region", deployment.primary);
   if (deployment.secondary !== "us-west-2") words.push("--secondary-region", deployment.secondary);

@@ -25,6 +25,7 @@ commands:
                                   replication lag, alarms, prober, lock, cooldown, runs
   failover   --to <region> --reason "<why>"   unplanned failover to <region> (AllowDataLoss)
              [--approval] [--force-detach] [--allow-unknown-lag]
+             [--assume-old-writer-stopped]  (only when you know the old region cannot write)
   switchover --to <region> --reason "<why>"   planned move, no data loss
   failback   --to <region> --reason "<why>"   planned move back to the deployed primary
              (all three: [--ignore-cooldown] [--resume <run id>] [--yes] [--no-watch])
@@ -63,6 +64,7 @@ const OPTIONS = {
   "force-detach": { type: "boolean" },
   "ignore-cooldown": { type: "boolean" },
   "allow-unknown-lag": { type: "boolean" },
+  "assume-old-writer-stopped": { type: "boolean" },
   resume: { type: "string" },
   "no-watch": { type: "boolean" },
   execution: { type: "string" },
@@ -84,6 +86,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     "force-detach",
     "ignore-cooldown",
     "allow-unknown-lag",
+    "assume-old-writer-stopped",
     "resume",
     "no-watch",
   ],
@@ -212,6 +215,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
           forceDetach: values["force-detach"],
           ignoreCooldown: values["ignore-cooldown"],
           allowUnknownLag: values["allow-unknown-lag"],
+          assumeOldWriterStopped: values["assume-old-writer-stopped"],
           resume: values.resume,
           watch,
         });

@@ -69,15 +69,50 @@ export interface FailoverConfig {
   readonly mode: FailoverMode;
   readonly cooldownMinutes: number;
   readonly approvalTimeoutMinutes: number;
+  /**
+   * How long a run polls the promotion before it stops in the safe state and pages. AWS documents
+   * managed failover as "typically ... within a few minutes" and no upper bound.
+   */
+  readonly promotionTimeoutMinutes: number;
+  /** After this long, on-call is told the promotion is slow; the run keeps polling. */
+  readonly promotionSlowSeconds: number;
   readonly rtoTargetSeconds: number;
   readonly rtoGoalSeconds: number;
   readonly rpoTargetSeconds: number;
+  /** `npm run rto`'s expected figure: the typical durations it assumes (named, measurable). */
+  readonly expected: RtoAssumptions;
+}
+
+/** Typical durations behind the expected RTO; replace them with what your drills measure. */
+export interface RtoAssumptions {
+  /**
+   * An Aurora managed failover, from the request to the new writer. AWS: "Typically, the chosen
+   * secondary cluster assumes the primary role within a few minutes."
+   */
+  readonly auroraFailoverSeconds: number;
+  /** One DR task (a warm Lambda making one to three API calls). */
+  readonly taskSeconds: number;
+  /** On-call's answer to an approval request (approval mode only). */
+  readonly approvalSeconds: number;
 }
 
 export interface DrillConfig {
   /** When the monthly drill runs (EventBridge schedule expression, UTC). */
   readonly schedule: string;
   readonly enabled: boolean;
+  /** When the monthly restore drill runs: offset from the failover drill. */
+  readonly restoreSchedule: string;
+  /** No successful drill of a kind in this many days pages. */
+  readonly maxAgeDays: number;
+  /** The restore drill's target for a restored, checked database (its RTO), seconds. */
+  readonly restoreRtoTargetSeconds: number;
+  /** The newest cross-region Aurora copy may be at most this old (the restore's RPO), hours. */
+  readonly restoreMaxBackupAgeHours: number;
+}
+
+export interface ReportsConfig {
+  /** Days reports and their ledger rows are kept (PCI DSS 10.5.1: at least 12 months). */
+  readonly retentionDays: number;
 }
 
 export interface ReadinessConfig {
@@ -116,6 +151,7 @@ export interface Config {
   readonly routing: RoutingConfig;
   readonly failover: FailoverConfig;
   readonly drills: DrillConfig;
+  readonly reports: ReportsConfig;
   /** Deploy AWS Config rules for DR readiness (needs a Config recorder in each region). */
   readonly readinessRules: boolean;
   readonly readiness: ReadinessConfig;
@@ -330,16 +366,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     routing: routingConfig(env),
     failover: failoverConfig(env),
-    drills: {
-      schedule: text(
-        env,
-        "DRILL_SCHEDULE",
-        "cron(0 15 ? * TUE#2 *)",
-        /^cron\([^()]+\)$/,
-        "an AWS cron expression such as cron(0 15 ? * TUE#2 *) (second Tuesday, 15:00 UTC)",
-      ),
-      enabled: bool(env, "DRILLS_ENABLED", true),
-    },
+    drills: drillConfig(env),
+    reports: { retentionDays: integer(env, "REPORT_RETENTION_DAYS", 400, 365, 3650) },
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     readinessRules: bool(env, "DR_READINESS_RULES", false),
     readiness: {
@@ -356,6 +384,39 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   return config;
+}
+
+function drillConfig(env: Env): DrillConfig {
+  const cron = /^cron\([^()]+\)$/;
+  const schedule = text(
+    env,
+    "DRILL_SCHEDULE",
+    "cron(0 15 ? * TUE#2 *)",
+    cron,
+    "an AWS cron expression such as cron(0 15 ? * TUE#2 *) (second Tuesday, 15:00 UTC)",
+  );
+  const restoreSchedule = text(
+    env,
+    "RESTORE_DRILL_SCHEDULE",
+    "cron(0 15 ? * TUE#4 *)",
+    cron,
+    "an AWS cron expression such as cron(0 15 ? * TUE#4 *) (fourth Tuesday, 15:00 UTC)",
+  );
+  if (restoreSchedule === schedule) {
+    throw new ConfigError(
+      "RESTORE_DRILL_SCHEDULE",
+      restoreSchedule,
+      `a schedule other than DRILL_SCHEDULE (${schedule}): the restore drill reads the secondary while the failover drill moves it`,
+    );
+  }
+  return {
+    schedule,
+    enabled: bool(env, "DRILLS_ENABLED", true),
+    restoreSchedule,
+    maxAgeDays: integer(env, "DRILL_MAX_AGE_DAYS", 40, 1, 365),
+    restoreRtoTargetSeconds: integer(env, "RESTORE_RTO_TARGET_SECONDS", 7200, 600, 86400),
+    restoreMaxBackupAgeHours: integer(env, "RESTORE_MAX_BACKUP_AGE_HOURS", 48, 1, 840),
+  };
 }
 
 function databaseConfig(env: Env): DatabaseConfig {
@@ -424,13 +485,28 @@ function routingConfig(env: Env): RoutingConfig {
 }
 
 function failoverConfig(env: Env): FailoverConfig {
+  // A bound under 15 minutes would halt ordinary promotions: AWS documents no upper bound.
+  const promotionTimeoutMinutes = integer(env, "PROMOTION_TIMEOUT_MINUTES", 20, 15, 120);
   return {
     mode: oneOf<FailoverMode>(env, "FAILOVER_MODE", "automatic", ["automatic", "approval"]),
     cooldownMinutes: integer(env, "FAILOVER_COOLDOWN_MINUTES", 30, 0, 1440),
     approvalTimeoutMinutes: integer(env, "FAILOVER_APPROVAL_TIMEOUT_MINUTES", 10, 1, 120),
+    promotionTimeoutMinutes,
+    promotionSlowSeconds: integer(
+      env,
+      "PROMOTION_SLOW_SECONDS",
+      90,
+      30,
+      promotionTimeoutMinutes * 60 - 1,
+    ),
     rtoTargetSeconds: integer(env, "RTO_TARGET_SECONDS", 900, 60, 86400),
     rtoGoalSeconds: integer(env, "RTO_GOAL_SECONDS", 180, 60, 86400),
     rpoTargetSeconds: integer(env, "RPO_TARGET_SECONDS", 300, 20, 86400),
+    expected: {
+      auroraFailoverSeconds: integer(env, "RTO_EXPECTED_AURORA_FAILOVER_SECONDS", 120, 10, 3600),
+      taskSeconds: integer(env, "RTO_EXPECTED_TASK_SECONDS", 1, 1, 30),
+      approvalSeconds: integer(env, "RTO_EXPECTED_APPROVAL_SECONDS", 300, 0, 7200),
+    },
   };
 }
 

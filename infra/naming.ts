@@ -31,6 +31,8 @@ export const NAME_LIMITS = {
   ssmDocument: 128,
   stateMachine: 80,
   xrayGroup: 32,
+  /** S3 `bucket_prefix`: Terraform appends a unique suffix to reach a global bucket name. */
+  s3BucketPrefix: 37,
   generic: 255,
 } as const;
 
@@ -80,6 +82,20 @@ export class Naming {
       throw new Error(`${kind} name ${name} is ${name.length} characters, the limit is ${limit}`);
     }
     return name;
+  }
+
+  /**
+   * `payments-<component>-<region code>-<suffix>-`: an S3 bucket name prefix. Bucket names are
+   * global across every AWS account, so Terraform completes it with a unique suffix.
+   */
+  bucketPrefix(component: string, region: string): string {
+    const prefix = `${this.name("generic", component, region)}-`;
+    if (prefix.length > NAME_LIMITS.s3BucketPrefix) {
+      throw new Error(
+        `s3BucketPrefix name ${prefix} is ${prefix.length} characters, the limit is ${NAME_LIMITS.s3BucketPrefix}`,
+      );
+    }
+    return prefix;
   }
 
   /** SSM parameter path: `/payments/<suffix>/<component>/<key>`. */

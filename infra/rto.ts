@@ -1,6 +1,7 @@
-// `npm run rto`: the worst-case RTO per phase and the RPO bound of the synthesized stack,
-// checked against RTO_TARGET_SECONDS / RPO_TARGET_SECONDS. Run `npm run synth` first with the
-// same environment; without it (or with another ENVIRONMENT_SUFFIX) it says so in one sentence.
+// `npm run rto`: the expected RTO of an unplanned failover per phase with its worst-case bound
+// beside it, and the RPO bound, of the synthesized stack. Fails when the expected RTO exceeds
+// RTO_TARGET_SECONDS or the RPO bound RPO_TARGET_SECONDS. Run `npm run synth` first with the same
+// environment; without it (or with another ENVIRONMENT_SUFFIX) it says so in one sentence.
 import { loadConfig } from "./config";
 import { computeBudget, formatBudget, withinTargets } from "./lib/rto";
 import { runScript } from "./lib/script";

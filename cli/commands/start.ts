@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { DrError } from "../../functions/dr/shared/errors";
 import type { DrDeps } from "../../functions/dr/shared/deps";
+import { NO_REPORTS } from "../../functions/dr/shared/deps";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { awsDns, awsPorts } from "../../functions/dr/shared/aws/ports";
 import { fetchHttp } from "../../functions/dr/shared/http-client";
@@ -25,6 +26,7 @@ export interface StartFlags {
   readonly forceDetach?: boolean;
   readonly ignoreCooldown?: boolean;
   readonly allowUnknownLag?: boolean;
+  readonly assumeOldWriterStopped?: boolean;
   readonly resume?: string;
   readonly watch: boolean;
 }
@@ -39,6 +41,7 @@ export function executionInput(flags: StartFlags): Record<string, unknown> {
     ...(flags.forceDetach ? { forceDetach: true } : {}),
     ...(flags.ignoreCooldown ? { ignoreCooldown: true } : {}),
     ...(flags.allowUnknownLag ? { allowUnknownLag: true } : {}),
+    ...(flags.assumeOldWriterStopped ? { assumeOldWriterStopped: true } : {}),
     ...(flags.resume !== undefined ? { resumeFailoverId: flags.resume } : {}),
   };
 }
@@ -56,6 +59,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   mode: "--approval",
   forceDetach: "--force-detach",
   allowUnknownLag: "--allow-unknown-lag",
+  assumeOldWriterStopped: "--assume-old-writer-stopped",
   targetRegion: "--to",
   reason: "--reason",
   resumeFailoverId: "--resume",
@@ -81,6 +85,7 @@ async function validate(
     ports: awsPorts(topology),
     dns: awsDns(),
     http: fetchHttp,
+    reports: NO_REPORTS,
     now: () => ctx.io.now(),
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     // The state machine runs in the target region; a target outside the topology is refused by
@@ -111,7 +116,7 @@ async function validate(
     ) {
       // ValidateInput names input fields; on the command line they are flags.
       const message = error.message.replace(
-        /\b(targetRegion|reason|resumeFailoverId|mode|forceDetach|allowUnknownLag)\b/g,
+        /\b(targetRegion|reason|resumeFailoverId|mode|forceDetach|allowUnknownLag|assumeOldWriterStopped)\b/g,
         (field) => `${field} (${FLAG_OF_FIELD[field]})`,
       );
       throw new CliError(

@@ -37,6 +37,65 @@ export const DR_ENV = {
   probeTimeoutMs: "PROBE_TIMEOUT_MS",
   /** Readiness evaluator: JSON of type ReadinessSettings (functions/monitoring/readiness). */
   readinessSettings: "READINESS_SETTINGS",
+  /**
+   * Seconds the old region's payment path may still commit after its replica of the flag names
+   * another region: flag cache + one flag read + the write path's timeout + a margin. Derived at
+   * synth from the deployed payment functions (infra/lib/fence-bound.ts).
+   */
+  fenceSettleSeconds: "DR_FENCE_SETTLE_SECONDS",
+  /** rds.global_db_rpo of the deployed primary's cluster, seconds; unset: no RPO guard. */
+  dbRpoSeconds: "DR_DB_RPO_SECONDS",
+} as const;
+
+/**
+ * The database's own proof of life. The active cluster commits this one-row table every
+ * `intervalSeconds` (pg_cron, inside the database, so it needs no traffic and no Lambda), and
+ * every region's /health reports the newest `beat_at` its own cluster holds as
+ * `replication.writerHeartbeatAt`. Under rds.global_db_rpo, a heartbeat that stopped arriving
+ * proves the old primary stopped committing (state-machines/README.md, "Never two writers").
+ */
+export const WRITER_HEARTBEAT = {
+  table: "writer_heartbeat",
+  /** pg_cron job name. */
+  job: "payments-writer-heartbeat",
+  intervalSeconds: 5,
+  /** /health body: `replication.writerHeartbeatAt`, ISO 8601 or null. */
+  healthField: "writerHeartbeatAt",
+} as const;
+
+/**
+ * Environment of the report functions (functions/reports/) and of the DR tasks that ask the
+ * writer for a report.
+ */
+export const REPORTS_ENV = {
+  /** The report writer's function name, identical in both regions. */
+  writerFunction: "REPORT_WRITER_FUNCTION",
+  /** This region's report bucket. */
+  bucket: "REPORT_BUCKET",
+  /** JSON `{ "<region>": "<bucket>" }` of both regions' report buckets. */
+  buckets: "REPORT_BUCKETS",
+  ledgerTable: "LEDGER_TABLE",
+  /** JSON of type TargetsByKind: the RTO and RPO targets each kind of run is held to. */
+  targets: "REPORT_TARGETS",
+  /** Days a report and its ledger row are kept. */
+  retentionDays: "REPORT_RETENTION_DAYS",
+  environmentSuffix: "ENVIRONMENT_SUFFIX",
+  /** Days without a successful drill after which the drill watch reports it overdue. */
+  maxDrillAgeDays: "DRILL_MAX_AGE_DAYS",
+} as const;
+
+/**
+ * The ledger global table: one item per run (`id` = `<kind>/<region>/<runId>`), every item
+ * also under the `by-time` index (`ledger` = "run", sorted by `endedAt`) for "the last N runs".
+ * Items expire at `expiresAt` (epoch seconds), with their reports.
+ */
+export const LEDGER = {
+  partitionKey: "id",
+  timeIndex: "by-time",
+  indexPartitionKey: "ledger",
+  indexPartition: "run",
+  indexSortKey: "endedAt",
+  ttlAttribute: "expiresAt",
 } as const;
 
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
@@ -224,6 +283,10 @@ export const METRICS = {
    */
   readiness: "ReadinessStatus",
   readinessCheck: "ReadinessCheckStatus",
+  /** Days since a drill last passed (from the ledger). Dimension: Drill. */
+  drillOverdueDays: "DrillDaysSinceSuccess",
+  /** 1 when the newest drill of its kind failed, 0 otherwise. Dimension: Drill. */
+  drillFailing: "DrillFailing",
 } as const;
 
 /** What the DR functions know about one region, from `DR_TOPOLOGY`. */

@@ -4,6 +4,7 @@
 // the workflow test harness binds each Task state to its core through it. Adding a task means a
 // folder with core.ts and handler.ts, an entry here, and its `${<Name>FunctionArn}` in the ASL.
 import { ACQUIRE_LOCK_TASK } from "./acquire-lock/core";
+import { CHECK_OLD_WRITER_TASK } from "./check-old-writer/core";
 import { CHECK_PROMOTION_TASK } from "./check-promotion/core";
 import { FENCE_TASK } from "./fence/core";
 import { NOTIFY_TASK } from "./notify/core";
@@ -29,6 +30,7 @@ export const DR_TASKS = {
   "acquire-lock": ACQUIRE_LOCK_TASK,
   "request-approval": REQUEST_APPROVAL_TASK,
   fence: FENCE_TASK,
+  "check-old-writer": CHECK_OLD_WRITER_TASK,
   promote: PROMOTE_TASK,
   switchover: SWITCHOVER_TASK,
   "check-promotion": CHECK_PROMOTION_TASK,

@@ -202,6 +202,12 @@ export class GlobalDatabase extends Construct {
         { name: "log_connections", value: "1", applyMethod: "immediate" },
         { name: "log_disconnections", value: "1", applyMethod: "immediate" },
         { name: "log_lock_waits", value: "1", applyMethod: "immediate" },
+        // pg_cron runs the writer heartbeat (migration 010_writer_heartbeat.sql) that turns the
+        // RPO guard into proof the old primary stopped (state-machines/README.md). Loaded at
+        // start-up, so new clusters boot with it; "does not run any jobs as long as a server is
+        // in hot standby mode", so only the writer beats.
+        { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
+        { name: "cron.database_name", value: database.databaseName, applyMethod: "pending-reboot" },
         ...options.extraParameters,
       ],
     });

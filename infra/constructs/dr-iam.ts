@@ -10,6 +10,7 @@ import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
 import { drTaskFunctionNames } from "./orchestration";
+import { REPORT_FUNCTIONS } from "./reports";
 import type { RegionalEventBus } from "./events";
 import type { PlatformKey } from "./keys";
 import type { AlertTopic } from "./observability";
@@ -52,6 +53,15 @@ export interface DrIamProps {
   readonly secondary: DrRegionResources;
   /** @default - no DNS permissions (no domain configured) */
   readonly dns?: { readonly zone: PublicZone; readonly routing: FailoverRouting };
+  /**
+   * The evidence on-call reads (report buckets, the ledger in each region, the dashboard's ledger
+   * widget). @default - none
+   */
+  readonly reports?: {
+    readonly bucketArns: string[];
+    readonly ledgerArns: string[];
+    readonly widgetFunctionArn: string;
+  };
 }
 
 /**
@@ -67,6 +77,7 @@ export function drResourceNames(naming: Naming) {
     // The workflow tasks only: the prober has its own role and no workflow runs it.
     functions: drTaskFunctionNames(naming),
     drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
+    reportWriter: naming.name("lambdaFunction", REPORT_FUNCTIONS.writer),
   };
 }
 
@@ -188,6 +199,9 @@ function arns(props: DrIamProps) {
     functions: both.flatMap((r) =>
       names.functions.map((n) => `arn:aws:lambda:${r.region}:${accountId}:function:${n}`),
     ),
+    reportWriters: both.map(
+      (r) => `arn:aws:lambda:${r.region}:${accountId}:function:${names.reportWriter}`,
+    ),
     controlTables: both.map(
       (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${controlTableName}`,
     ),
@@ -292,6 +306,13 @@ export function drAutomationStatements(
       resources: a.functions,
     },
     {
+      // The tasks hand their run's report to the writer (asynchronously); the drill runbook
+      // hands it the drill's (synchronously).
+      sid: "WriteReports",
+      actions: ["lambda:InvokeFunction"],
+      resources: a.reportWriters,
+    },
+    {
       sid: "TaskLogs",
       actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
       resources: a.logGroups,
@@ -300,6 +321,12 @@ export function drAutomationStatements(
       sid: "StartDrills",
       actions: ["ssm:StartAutomationExecution"],
       resources: a.drills,
+    },
+    {
+      // The drill reads its own execution (steps, times, who started it) for its report.
+      sid: "ReadDrillForItsReport",
+      actions: ["ssm:GetAutomationExecution"],
+      resources: a.drillExecutions,
     },
     {
       sid: "RunDrillsAsThisRole",
@@ -445,5 +472,50 @@ export function operatorStatements(props: DrIamProps): Statement[] {
     },
     { sid: "ReadFlag", actions: ["dynamodb:GetItem"], resources: a.controlTables },
     { sid: "ReadEndpoints", actions: ["ssm:GetParameter"], resources: a.parameters },
+    ...evidenceStatements(props),
+  ];
+}
+
+/** On-call reads the evidence: reports, the ledger (`npm run ledger`), the dashboard widget. */
+function evidenceStatements(props: DrIamProps): Statement[] {
+  const reports = props.reports;
+  if (!reports) return [];
+  const regions = [props.primary, props.secondary];
+  return [
+    {
+      sid: "ReadReports",
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: reports.bucketArns.map((arn) => `${arn}/reports/*`),
+    },
+    {
+      sid: "ListReports",
+      actions: ["s3:ListBucket", "s3:ListBucketVersions"],
+      resources: reports.bucketArns,
+    },
+    {
+      sid: "ReadLedger",
+      actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+      resources: reports.ledgerArns.flatMap((arn) => [arn, `${arn}/index/*`]),
+    },
+    {
+      sid: "ViewLedgerWidget",
+      actions: ["lambda:InvokeFunction"],
+      resources: [reports.widgetFunctionArn],
+    },
+    {
+      sid: "DecryptEvidence",
+      actions: ["kms:Decrypt"],
+      resources: regions.map((r) => r.key.arn),
+      condition: [
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: regions.flatMap((r) => [
+            `s3.${r.region}.amazonaws.com`,
+            `dynamodb.${r.region}.amazonaws.com`,
+          ]),
+        },
+      ],
+    },
   ];
 }

@@ -16,6 +16,8 @@ export interface DrillRegion {
   readonly region: string;
   readonly automationRole: IamRole;
   readonly alertTopicArn: string;
+  /** The region's report writer, which stores each drill's report. */
+  readonly reportWriterFunctionName: string;
 }
 
 export interface DrillsProps {
@@ -54,6 +56,8 @@ export class Drills extends Construct {
           StateMachinePrefix: "payments-",
           AutomationRoleArn: region.automationRole.arn,
           AlertTopicArn: region.alertTopicArn,
+          DocumentRegion: region.region,
+          ReportWriterFunction: region.reportWriterFunctionName,
         }),
       });
     };

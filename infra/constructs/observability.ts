@@ -7,6 +7,8 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Construct } from "constructs";
 import { METRICS } from "../../functions/common/contract";
+import { DRILL_KINDS } from "../../functions/reports/shared/model";
+import type { Targets } from "../../functions/reports/shared/model";
 import type { RoutingConfig } from "../config";
 import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -91,7 +93,7 @@ export interface RegionalObservabilityProps {
 }
 
 /** Who an alarm pages: the region's topic, on entering ALARM and on recovering. */
-interface Pager {
+export interface Pager {
   readonly provider: AwsProvider;
   readonly naming: Naming;
   readonly region: string;
@@ -99,7 +101,7 @@ interface Pager {
 }
 
 /** An alarm named `payments-<name>-<region code>-<suffix>` that pages the region's topic. */
-function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSpec) {
+export function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSpec) {
   return new CloudwatchMetricAlarm(scope, name, {
     provider: pager.provider,
     alarmName: pager.naming.name("alarm", name, pager.region),
@@ -109,7 +111,7 @@ function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSp
   });
 }
 
-type AlarmSpec = Omit<
+export type AlarmSpec = Omit<
   CloudwatchMetricAlarmConfig,
   "alarmName" | "provider" | "alarmActions" | "okActions"
 >;
@@ -382,6 +384,132 @@ export interface OverviewDashboardProps {
   readonly primary: ObservedRegion;
   readonly secondary: ObservedRegion;
   readonly prober: { readonly region: string; readonly probedRegion: string };
+  /** The DR ledger and drill alarms (in the dashboard's region). @default - not shown */
+  readonly evidence?: {
+    readonly widgetFunctionArn: string;
+    readonly alarms: CloudwatchMetricAlarm[];
+    readonly targets: Targets;
+    readonly maxDrillAgeDays: number;
+  };
+}
+
+/** Days of run history the trend graphs show. */
+export const TREND_DAYS = 180;
+
+/**
+ * The ledger (a custom widget), the RTO and RPO of every run over half a year against the
+ * targets, and how long ago each drill passed against its limit.
+ */
+export function evidenceWidgets(
+  dashboardRegion: string,
+  regions: readonly string[],
+  evidence: NonNullable<OverviewDashboardProps["evidence"]>,
+): object[] {
+  const workflows = ["failover", "switchover", "failback"];
+  const trend = {
+    start: `-P${TREND_DAYS}D`,
+    period: 86400,
+    view: "timeSeries",
+    stacked: false,
+  };
+  return [
+    {
+      type: "custom",
+      width: 24,
+      height: 12,
+      properties: {
+        title: "DR ledger: drills and failovers, RTO and RPO against the targets",
+        endpoint: evidence.widgetFunctionArn,
+        params: { limit: 20 },
+        updateOn: { refresh: true, resize: false, timeRange: false },
+      },
+    },
+    {
+      type: "metric",
+      width: 12,
+      height: 6,
+      properties: {
+        ...trend,
+        title: `Measured RTO per run (s), last ${TREND_DAYS} days`,
+        region: dashboardRegion,
+        metrics: regions.flatMap((region) =>
+          workflows.map((workflow) => [
+            METRICS.namespace,
+            METRICS.rto,
+            "Workflow",
+            workflow,
+            { stat: "Maximum", region, label: `${workflow} (${region})` },
+          ]),
+        ),
+        annotations: {
+          horizontal: [
+            { label: "RTO goal", value: evidence.targets.rtoGoalSeconds, color: "#1565c0" },
+            { label: "RTO target", value: evidence.targets.rtoTargetSeconds, color: "#c62828" },
+          ],
+        },
+      },
+    },
+    {
+      type: "metric",
+      width: 12,
+      height: 6,
+      properties: {
+        ...trend,
+        title: `RPO estimate per run (ms), last ${TREND_DAYS} days`,
+        region: dashboardRegion,
+        metrics: regions.flatMap((region) =>
+          workflows.map((workflow) => [
+            METRICS.namespace,
+            METRICS.rpoEstimate,
+            "Workflow",
+            workflow,
+            { stat: "Maximum", region, label: `${workflow} (${region})` },
+          ]),
+        ),
+        annotations: {
+          horizontal: [
+            {
+              label: "RPO target",
+              value: evidence.targets.rpoTargetSeconds * 1000,
+              color: "#c62828",
+            },
+          ],
+        },
+      },
+    },
+    {
+      type: "metric",
+      width: 12,
+      height: 6,
+      properties: {
+        title: "Days since each drill passed",
+        region: dashboardRegion,
+        view: "timeSeries",
+        stacked: false,
+        start: "-P90D",
+        period: 3600,
+        metrics: DRILL_KINDS.map((kind) => [
+          METRICS.namespace,
+          METRICS.drillOverdueDays,
+          "Drill",
+          kind,
+          { stat: "Maximum", label: kind },
+        ]),
+        annotations: {
+          horizontal: [{ label: "pages", value: evidence.maxDrillAgeDays, color: "#c62828" }],
+        },
+      },
+    },
+    {
+      type: "alarm",
+      width: 12,
+      height: 6,
+      properties: {
+        title: "Drill alarms",
+        alarms: evidence.alarms.map((a) => a.arn),
+      },
+    },
+  ];
 }
 
 /**
@@ -394,7 +522,7 @@ export class OverviewDashboard extends Construct {
   constructor(scope: Construct, id: string, props: OverviewDashboardProps) {
     super(scope, id);
     const both = [props.primary, props.secondary];
-    const widgets = [
+    const widgets: object[] = [
       {
         type: "text",
         width: 24,
@@ -487,6 +615,15 @@ export class OverviewDashboard extends Construct {
         ]),
       ),
     ];
+    if (props.evidence) {
+      widgets.push(
+        ...evidenceWidgets(
+          props.secondary.region,
+          both.map((r) => r.region),
+          props.evidence,
+        ),
+      );
+    }
     this.dashboard = new CloudwatchDashboard(this, "dashboard", {
       provider: props.provider,
       dashboardName: props.naming.name("dashboard", "dr-overview"),

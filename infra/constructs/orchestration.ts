@@ -6,14 +6,20 @@ import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { DR_ENV, METRICS } from "../../functions/common/contract";
+import { DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
-import { readAsl, renderAsl, WORKFLOWS } from "../lib/asl";
+import { readAsl, renderAsl, tuneWorkflow, WORKFLOWS } from "../lib/asl";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { deployedWritePath, fenceSettleSeconds, writerStopBoundSeconds } from "../lib/fence-bound";
+import { writeTimeoutSeconds } from "./payments-api";
 import { NodejsFunction } from "../lib/nodejs-function";
+import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { PROBER_COMPONENT, regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
@@ -62,15 +68,28 @@ export function taskTimeouts(definitions: readonly string[]): Record<string, num
   return timeouts;
 }
 
-/** The failover definition with the approval wait set from config (seconds). */
+/** What the NotApproved state tells on-call, for an approval window of `seconds`. */
+export function notApprovedCause(seconds: number): string {
+  const window = seconds % 60 === 0 ? `${seconds / 60} minutes` : `${seconds} seconds`;
+  return `On-call rejected the failover or did not answer within ${window}; nothing was changed and the lock was released.`;
+}
+
+/**
+ * The failover definition with the approval wait set from config (seconds): the callback's
+ * TimeoutSeconds, the window the request quotes, and the window NotApproved reports.
+ */
 export function withApprovalTimeout(definition: string, seconds: number): string {
   const parsed = JSON.parse(definition) as Definition;
   const approval = parsed.States.RequestApproval;
-  if (!approval?.Parameters?.Payload) {
-    throw new Error("failover workflow must have a RequestApproval callback task, got none");
+  const notApproved = parsed.States.NotApproved as { Cause?: string } | undefined;
+  if (!approval?.Parameters?.Payload || notApproved?.Cause === undefined) {
+    throw new Error(
+      "failover workflow must have a RequestApproval callback task and a NotApproved state with a Cause",
+    );
   }
   approval.TimeoutSeconds = seconds;
   approval.Parameters.Payload.timeoutSeconds = seconds;
+  notApproved.Cause = notApprovedCause(seconds);
   return JSON.stringify(parsed);
 }
 
@@ -87,6 +106,10 @@ export interface RegionalOrchestrationProps {
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly failover: FailoverConfig;
+  /** rds.global_db_rpo of the deployed primary's cluster (DB_RPO_SECONDS). */
+  readonly dbRpoSeconds: number;
+  /** Where the tasks send this region's run reports. */
+  readonly reports: { readonly writerFunctionName: string; readonly bucketName: string };
 }
 
 /**
@@ -100,9 +123,19 @@ export class RegionalOrchestration extends Construct {
   constructor(scope: Construct, id: string, props: RegionalOrchestrationProps) {
     super(scope, id);
     const { provider, naming, region, key } = props;
+    const settle = fenceSettleSeconds(deployedWritePath(writeTimeoutSeconds()));
+    const bounds = {
+      writerStopBoundSeconds: writerStopBoundSeconds(
+        props.dbRpoSeconds,
+        DEFAULT_SETTINGS.heartbeatSeconds,
+        DEFAULT_SETTINGS.writerStopMarginSeconds,
+      ),
+      promotionTimeoutSeconds: props.failover.promotionTimeoutMinutes * 60,
+      promotionSlowSeconds: props.failover.promotionSlowSeconds,
+    };
     const definitions = Object.fromEntries(
       WORKFLOWS.map((w) => {
-        const raw = readAsl(w);
+        const raw = tuneWorkflow(readAsl(w), w, bounds);
         const tuned =
           w === "failover"
             ? withApprovalTimeout(raw, props.failover.approvalTimeoutMinutes * 60)
@@ -128,6 +161,10 @@ export class RegionalOrchestration extends Construct {
         environment: {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
+          [DR_ENV.fenceSettleSeconds]: String(settle),
+          [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
+          [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
+          [REPORTS_ENV.bucket]: props.reports.bucketName,
         },
         statements: [],
         role: props.role,
@@ -179,6 +216,8 @@ export interface FailoverTriggerProps {
   /** Allowed to start the workflow (the DR automation role trusts EventBridge). */
   readonly role: IamRole;
   readonly failover: FailoverConfig;
+  /** Encrypts the dead-letter queue; its policy lets EventBridge use it. */
+  readonly key: PlatformKey;
 }
 
 /** The alarm state changes that start the failover workflow. */
@@ -194,10 +233,13 @@ export function triggerPattern(alarmArns: string[]): Record<string, unknown> {
 /**
  * Starts `failover` toward this region when the prober's or the writer's alarm enters ALARM.
  * The mode comes from config; the cooldown and the lock in the workflow stop a second alarm from
- * doubling a failover.
+ * doubling a failover. An alarm EventBridge could not deliver lands in a dead-letter queue instead
+ * of being dropped ("If an event isn't delivered after all retry attempts are exhausted, the event
+ * is dropped", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
  */
 export class FailoverTrigger extends Construct {
   public readonly rule: CloudwatchEventRule;
+  public readonly deadLetterQueue: SqsQueue;
 
   constructor(scope: Construct, id: string, props: FailoverTriggerProps) {
     super(scope, id);
@@ -207,6 +249,26 @@ export class FailoverTrigger extends Construct {
       name: naming.name("eventRule", "failover-trigger", region),
       description: `Start the failover toward ${region} when its failure-detection alarms fire`,
       eventPattern: JSON.stringify(triggerPattern(props.alarms.map((a) => a.arn))),
+    });
+    // A standard queue in the rule's region: EventBridge supports no other DLQ.
+    this.deadLetterQueue = new SqsQueue(this, "dlq", {
+      provider,
+      name: naming.name("sqsQueue", "failover-trigger-dlq", region),
+      kmsMasterKeyId: props.key.arn,
+      kmsDataKeyReusePeriodSeconds: 300,
+      messageRetentionSeconds: 1_209_600,
+    });
+    new SqsQueuePolicy(this, "dlq-access", {
+      provider,
+      queueUrl: this.deadLetterQueue.url,
+      policy: policyDocument(this, "dlq-policy", provider, [
+        {
+          principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+          actions: ["sqs:SendMessage"],
+          resources: [this.deadLetterQueue.arn],
+          condition: [{ test: "ArnEquals", variable: "aws:SourceArn", values: [this.rule.arn] }],
+        },
+      ]),
     });
     new CloudwatchEventTarget(this, "target", {
       provider,
@@ -220,6 +282,7 @@ export class FailoverTrigger extends Construct {
         inputTemplate: `{"targetRegion":"${region}","reason":"alarm <alarm> entered ALARM at <at>","trigger":"alarm","mode":"${props.failover.mode}"}`,
       },
       retryPolicy: { maximumEventAgeInSeconds: 300, maximumRetryAttempts: 10 },
+      deadLetterConfig: { arn: this.deadLetterQueue.arn },
     });
   }
 }

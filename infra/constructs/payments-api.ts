@@ -16,6 +16,8 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
+import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
+import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import type { PaymentsConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
@@ -25,6 +27,39 @@ import type { PlatformKey } from "./keys";
 import type { Network } from "./network";
 import type { PublicZone } from "./routing";
 import type { GlobalTables } from "./tables";
+
+/**
+ * The longest a payment write may take from its fencing check to its commit, over every function
+ * that writes payments: part of the DR settle time (infra/lib/fence-bound.ts).
+ */
+export function writeTimeoutSeconds(): number {
+  return Math.max(
+    ...PAYMENT_FUNCTIONS.map(writeWindowSeconds).filter((s): s is number => s !== null),
+  );
+}
+
+/** From a function's fencing check to its commit, in seconds; null if it writes no payment. */
+export function writeWindowSeconds(fn: PaymentFunction): number | null {
+  switch (fn.access) {
+    case "authorize":
+    case "write":
+      // Checked at the start; the function's timeout ends its transaction.
+      return fn.timeoutSeconds;
+    case "expire":
+      // Runs for minutes, so each batch rolls back past its deadline from its own check.
+      return Math.min(fn.timeoutSeconds, EXPIRY_BATCH_SECONDS);
+    case "read":
+    case "health":
+    case "relay":
+    case "migrate":
+      // No payment: reads, the health heartbeat row, outbox bookkeeping, schema changes.
+      return null;
+    default: {
+      const unclassified: never = fn.access;
+      throw new Error(`classify access ${String(unclassified)} for the DR settle time`);
+    }
+  }
+}
 
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
@@ -159,7 +194,7 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.sessionsTable]: props.tables.sessions.name,
       [PAYMENTS_ENV.idempotencyTable]: props.tables.idempotency.name,
       [PAYMENTS_ENV.eventBusName]: props.bus.bus.name,
-      [PAYMENTS_ENV.activeRegionCacheMs]: "5000",
+      [PAYMENTS_ENV.activeRegionCacheMs]: String(MAX_ACTIVE_REGION_CACHE_MS),
       [PAYMENTS_ENV.parameterCacheSeconds]: "60",
       [PAYMENTS_ENV.captureWindowHours]: String(props.payments.captureWindowHours),
     };

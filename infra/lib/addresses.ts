@@ -26,6 +26,8 @@ export const ALL_OPTIONS_ENV = {
   FAILOVER_MODE: "approval",
   FAILOVER_APPROVAL_TIMEOUT_MINUTES: "25",
   DR_READINESS_RULES: "true",
+  DRILL_MAX_AGE_DAYS: "35",
+  REPORT_RETENTION_DAYS: "730",
 } as const;
 
 /** The synths whose addresses are recorded, by the name of their file. */
@@ -86,7 +88,7 @@ export const DATA_STORE_TYPES: Readonly<Record<string, DataStoreType>> = {
     holds: "KMS replica key (what the secondary's data is encrypted with)",
     identity: ["primary_key_arn", "provider"],
   },
-  aws_s3_bucket: { holds: "S3 bucket", identity: ["bucket", "provider"] },
+  aws_s3_bucket: { holds: "S3 bucket", identity: ["bucket", "bucket_prefix", "provider"] },
   aws_sqs_queue: { holds: "SQS queue (undelivered events)", identity: ["name", "provider"] },
   aws_cloudwatch_event_archive: {
     holds: "EventBridge archive (events kept for replay)",

@@ -100,50 +100,115 @@ export function renderPlaceholders(
   return text.replace(PLACEHOLDER, (_, name: string) => escape(substitutions[name] as string));
 }
 
+/** The bounds of a workflow that are literals in its ASL (set at synth by `tuneWorkflow`). */
 export interface PollBounds {
-  /** Seconds of the WaitForFence Wait state, between Fence and the promotion. */
-  readonly fenceWaitSeconds: number;
-  /** Seconds of the WaitForPromotion Wait state. */
-  readonly waitSeconds: number;
-  /** The IsPromotionComplete Choice's NumericGreaterThanEquals on the poll counter. */
-  readonly maxPolls: number;
+  /**
+   * IsOldWriterStopped: seconds after the first look at the old writer (CheckOldWriter) without a
+   * proof that it stopped, after which the run stops in the safe state and pages.
+   */
+  readonly writerStopBoundSeconds: number;
+  /** IsPromotionComplete: seconds of polling the promotion before stopping safely. */
+  readonly promotionTimeoutSeconds: number;
+  /** IsPromotionComplete: seconds after which on-call is told the promotion is slow (once). */
+  readonly promotionSlowSeconds: number;
   /** TimeoutSeconds of RequestApproval (failover only; approval mode). */
   readonly approvalTimeoutSeconds?: number;
+}
+
+interface AslChoiceRule {
+  readonly Variable?: string;
+  NumericGreaterThanEquals?: number;
+  readonly And?: AslChoiceRule[];
+  readonly Not?: AslChoiceRule;
 }
 
 interface AslState {
   readonly Type: string;
   readonly Seconds?: number;
-  readonly TimeoutSeconds?: number;
-  readonly Choices?: readonly {
-    readonly Variable?: string;
-    readonly NumericGreaterThanEquals?: number;
-  }[];
+  TimeoutSeconds?: number;
+  Cause?: string;
+  readonly Result?: { Error?: string; Cause?: string };
+  readonly Choices?: AslChoiceRule[];
 }
 
-/** The wait and poll bounds of a workflow, read from its ASL file. */
+type Definition = { States: Record<string, AslState> };
+
+const OLD_WRITER_ELAPSED = "$.steps.CheckOldWriter.elapsedSeconds";
+const PROMOTION_ELAPSED = "$.steps.CheckPromotion.elapsedSeconds";
+
+/** The rule of `choice` comparing `variable` with NumericGreaterThanEquals, at any depth. */
+function bound(states: Record<string, AslState>, choice: string, variable: string, which: 0 | 1) {
+  const found: AslChoiceRule[] = [];
+  const visit = (rule: AslChoiceRule) => {
+    if (rule.Variable === variable && typeof rule.NumericGreaterThanEquals === "number") {
+      found.push(rule);
+    }
+    rule.And?.forEach(visit);
+    if (rule.Not) visit(rule.Not);
+  };
+  states[choice]?.Choices?.forEach(visit);
+  // IsPromotionComplete: the halting bound comes first, the slow page second.
+  return found.sort((a, b) => b.NumericGreaterThanEquals! - a.NumericGreaterThanEquals!)[which];
+}
+
+/** The literal bounds of a workflow, read from its ASL file. */
 export function pollBounds(workflow: WorkflowName): PollBounds {
   return pollBoundsOf(readAsl(workflow), workflow);
 }
 
-/** The wait and poll bounds of a definition (a file or a deployed, rendered one). */
+/** The literal bounds of a definition (a file or a deployed, rendered one). */
 export function pollBoundsOf(definition: string | object, workflow: string): PollBounds {
-  const states = (JSON.parse(textOf(definition)) as { States: Record<string, AslState> }).States;
-  const fenceWaitSeconds = states.WaitForFence?.Seconds;
-  const waitSeconds = states.WaitForPromotion?.Seconds;
-  const maxPolls = states.IsPromotionComplete?.Choices?.find(
-    (c) => c.Variable === "$.steps.CheckPromotion.polls",
-  )?.NumericGreaterThanEquals;
-  if (
-    typeof fenceWaitSeconds !== "number" ||
-    typeof waitSeconds !== "number" ||
-    typeof maxPolls !== "number"
-  ) {
+  const states = (JSON.parse(textOf(definition)) as Definition).States;
+  const writerStop = bound(states, "IsOldWriterStopped", OLD_WRITER_ELAPSED, 0);
+  const timeout = bound(states, "IsPromotionComplete", PROMOTION_ELAPSED, 0);
+  const slow = bound(states, "IsPromotionComplete", PROMOTION_ELAPSED, 1);
+  if (!writerStop || !timeout || !slow) {
     throw new AslRenderError(
-      `${workflow}: expected WaitForFence.Seconds, WaitForPromotion.Seconds and a polls bound in IsPromotionComplete`,
+      `${workflow}: expected a bound on ${OLD_WRITER_ELAPSED} in IsOldWriterStopped and two on ${PROMOTION_ELAPSED} in IsPromotionComplete`,
     );
   }
-  const bounds = { fenceWaitSeconds, waitSeconds, maxPolls };
+  const bounds = {
+    writerStopBoundSeconds: writerStop.NumericGreaterThanEquals!,
+    promotionTimeoutSeconds: timeout.NumericGreaterThanEquals!,
+    promotionSlowSeconds: slow.NumericGreaterThanEquals!,
+  };
   const approval = states.RequestApproval?.TimeoutSeconds;
   return approval === undefined ? bounds : { ...bounds, approvalTimeoutSeconds: approval };
+}
+
+/** How a duration reads in a page. */
+function duration(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60} minutes` : `${seconds} seconds`;
+}
+
+/**
+ * The definition with its bounds set (from config, at synth): the literals the Choice states
+ * compare with, and the causes that quote them. Throws when the definition lacks one.
+ */
+export function tuneWorkflow(
+  definition: string,
+  workflow: string,
+  bounds: Omit<PollBounds, "approvalTimeoutSeconds">,
+): string {
+  const parsed = JSON.parse(definition) as Definition;
+  const states = parsed.States;
+  const writerStop = bound(states, "IsOldWriterStopped", OLD_WRITER_ELAPSED, 0);
+  const timeout = bound(states, "IsPromotionComplete", PROMOTION_ELAPSED, 0);
+  const slow = bound(states, "IsPromotionComplete", PROMOTION_ELAPSED, 1);
+  const timedOut = states.PromotionTimedOut?.Result;
+  if (!writerStop || !timeout || !slow || timedOut?.Cause === undefined) {
+    throw new AslRenderError(
+      `${workflow}: cannot set the bounds: expected IsOldWriterStopped, IsPromotionComplete and PromotionTimedOut`,
+    );
+  }
+  if (bounds.promotionSlowSeconds >= bounds.promotionTimeoutSeconds) {
+    throw new AslRenderError(
+      `${workflow}: the slow-promotion page (${bounds.promotionSlowSeconds} s) must come before the promotion bound (${bounds.promotionTimeoutSeconds} s)`,
+    );
+  }
+  writerStop.NumericGreaterThanEquals = bounds.writerStopBoundSeconds;
+  timeout.NumericGreaterThanEquals = bounds.promotionTimeoutSeconds;
+  slow.NumericGreaterThanEquals = bounds.promotionSlowSeconds;
+  timedOut.Cause = `the target cluster did not become the writer within ${duration(bounds.promotionTimeoutSeconds)}; the promotion may still complete: check the global cluster, then resume with resumeFailoverId`;
+  return JSON.stringify(parsed);
 }

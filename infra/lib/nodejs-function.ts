@@ -104,7 +104,7 @@ export interface FunctionKey {
 }
 
 /** Source folders of the functions: `functions/<group>/<name>/handler.ts`. */
-export const FUNCTION_GROUPS = ["payments", "dr", "monitoring"] as const;
+export const FUNCTION_GROUPS = ["payments", "dr", "monitoring", "reports", "drills"] as const;
 export type FunctionGroup = (typeof FUNCTION_GROUPS)[number];
 
 export interface NodejsFunctionProps {

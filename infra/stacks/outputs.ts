@@ -41,6 +41,14 @@ export function stackOutputs(stack: PaymentsDrStack, config: Config): void {
     );
   }
   output("dr_operator_role_arn", drIam.operatorRole.arn, "On-call operator role");
+  output("ledger_table", stack.ledger.name, "DR ledger (global table): npm run ledger");
+  for (const role of ROLES) {
+    output(
+      `${role}_report_bucket`,
+      stack.reports[role].bucket.bucket,
+      `Run and drill reports in ${config[role].region}`,
+    );
+  }
   for (const role of ROLES) {
     for (const [workflow, machine] of Object.entries(orchestration[role].stateMachines)) {
       output(

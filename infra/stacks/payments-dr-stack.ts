@@ -31,6 +31,8 @@ import { Readiness, ReadinessEvaluator } from "../constructs/readiness";
 import type { ReadinessTargets } from "../constructs/readiness";
 import { DRILL_RUNBOOK } from "../constructs/drills";
 import { WORKFLOWS } from "../lib/asl";
+import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
+import { RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT } from "../naming";
@@ -81,6 +83,10 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
   public readonly prober: Prober;
   public readonly readinessEvaluators: Record<RegionRole, ReadinessEvaluator>;
+  public readonly ledger: LedgerTable;
+  public readonly reports: Record<RegionRole, RegionalReports>;
+  public readonly drillEvidence: DrillEvidence;
+  public readonly restoreDrill: RestoreDrill;
 
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
@@ -210,12 +216,52 @@ export class PaymentsDrStack extends TerraformStack {
         configRules: config.readinessRules,
       });
     }
+
+    // Evidence: each region's report bucket and writer, the ledger across runs (a global
+    // table), and the drill watch and ledger widget in the secondary region.
+    this.ledger = new LedgerTable(this, "ledger", {
+      naming,
+      primary: { ...this.primary, region: config.primary.region },
+      secondary: { ...this.secondary, region: config.secondary.region },
+    });
+    const targets = reportTargets(config.failover, config.drills);
+    const reports = (role: RegionRole) =>
+      new RegionalReports(this, `reports-${role}`, {
+        provider: parts(role).provider,
+        naming,
+        region: parts(role).config.region,
+        key: parts(role).key,
+        alerts: parts(role).alerts,
+        ledger: this.ledger,
+        reports: config.reports,
+        targets,
+        logRetentionDays: config.logRetentionDays,
+      });
+    this.reports = { primary: reports("primary"), secondary: reports("secondary") };
+    this.drillEvidence = new DrillEvidence(this, "drill-evidence", {
+      provider: this.secondary.provider,
+      naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      alerts: this.secondary.alerts,
+      ledger: this.ledger,
+      reports: config.reports,
+      drills: config.drills,
+      logRetentionDays: config.logRetentionDays,
+    });
+
     new OverviewDashboard(this, "overview", {
       provider: this.secondary.provider,
       naming,
       primary: observed("primary"),
       secondary: observed("secondary"),
       prober,
+      evidence: {
+        widgetFunctionArn: this.drillEvidence.widget.function.arn,
+        alarms: this.drillEvidence.alarms,
+        targets: targets.default,
+        maxDrillAgeDays: config.drills.maxAgeDays,
+      },
     });
 
     // Detection (in the secondary region) and the failover orchestration (in both).
@@ -235,6 +281,11 @@ export class PaymentsDrStack extends TerraformStack {
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
       dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      reports: {
+        bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
+        ledgerArns: Object.values(this.ledger.arns),
+        widgetFunctionArn: this.drillEvidence.widget.function.arn,
+      },
     });
     const topology = this.topology(config);
     const orchestration = (role: RegionRole) =>
@@ -248,6 +299,11 @@ export class PaymentsDrStack extends TerraformStack {
         rolePolicy: this.drIam.automationPolicies[role],
         topology,
         failover: config.failover,
+        dbRpoSeconds: config.database.rpoSeconds,
+        reports: {
+          writerFunctionName: this.reports[role].writer.functionName,
+          bucketName: this.reports[role].bucket.bucket,
+        },
       });
     this.orchestration = {
       primary: orchestration("primary"),
@@ -261,6 +317,7 @@ export class PaymentsDrStack extends TerraformStack {
       stateMachine: this.orchestration.secondary.stateMachines.failover,
       role: this.drIam.automationRoles.secondary,
       failover: config.failover,
+      key: this.secondary.key,
     });
     this.prober = new Prober(this, "prober", {
       provider: this.secondary.provider,
@@ -279,6 +336,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: parts(role).config.region,
       automationRole: this.drIam.automationRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
+      reportWriterFunctionName: this.reports[role].writer.functionName,
     });
     new Drills(this, "drills", {
       naming,
@@ -288,11 +346,34 @@ export class PaymentsDrStack extends TerraformStack {
       secondary: drillRegion("secondary"),
     });
 
+    // The monthly restore drill, in the secondary region where the cross-region copies are.
+    this.restoreDrill = new RestoreDrill(this, "restore-drill", {
+      provider: this.secondary.provider,
+      naming,
+      region: config.secondary.region,
+      key: this.secondary.key,
+      network: this.secondary.network,
+      drills: config.drills,
+      logRetentionDays: config.logRetentionDays,
+      instanceClass: config.database.instanceClass,
+      sourceClusterArn: this.database.primary.cluster.arn,
+      subnetGroupName: this.database.secondary.cluster.dbSubnetGroupName,
+      clusterParameterGroupName: this.database.secondary.cluster.dbClusterParameterGroupName,
+      auroraKeyArn: this.database.secondary.storageKeyArn,
+      vault: { name: this.backup.secondaryVault.name, arn: this.backup.secondaryVault.arn },
+      controlTable: { name: this.tables.control.name, arn: this.tables.control.replicaArn },
+      alertTopicArn: this.secondary.alerts.topic.arn,
+      reportWriter: {
+        name: this.reports.secondary.writer.functionName,
+        arn: this.reports.secondary.writer.function.arn,
+      },
+    });
+
     // Continuous readiness: each region evaluates both, read-only, on a schedule.
-    const targets = this.readinessTargets(config, apis.primary);
+    const readinessTargets = this.readinessTargets(config, apis.primary);
     this.readinessEvaluators = {
-      primary: this.readinessEvaluator("primary", config, targets, topology),
-      secondary: this.readinessEvaluator("secondary", config, targets, topology),
+      primary: this.readinessEvaluator("primary", config, readinessTargets, topology),
+      secondary: this.readinessEvaluator("secondary", config, readinessTargets, topology),
     };
 
     stackOutputs(this, config);

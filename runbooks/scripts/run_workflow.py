@@ -18,6 +18,10 @@ def run_workflow(events, context):
     name = events["ExecutionName"]
     execution_arn = "arn:aws:states:" + region + ":" + account + ":execution:" + machine + ":" + name
     body = {"targetRegion": region, "reason": "scheduled DR drill " + name, "trigger": "drill"}
+    if events.get("DrillId"):
+        # Both runs of one drill carry its id: the failback is not refused for the cooldown of
+        # the drill's own switchover, any other run still is.
+        body["drillId"] = events["DrillId"]
     started = time.time()
     try:
         sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(body))

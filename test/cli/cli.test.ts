@@ -276,6 +276,7 @@ describe("payments-dr failover", () => {
         "resume",
         "--force-detach",
         "--allow-unknown-lag",
+        "--assume-old-writer-stopped",
         "--ignore-cooldown",
         "--resume",
         "cli-failover-20260310T0250Z-abc",
@@ -295,6 +296,7 @@ describe("payments-dr failover", () => {
       forceDetach: true,
       ignoreCooldown: true,
       allowUnknownLag: true,
+      assumeOldWriterStopped: true,
       resumeFailoverId: "cli-failover-20260310T0250Z-abc",
     });
   });
@@ -379,6 +381,7 @@ describe("payments-dr watch", () => {
         reason: "it's down",
         trigger: "console",
         forceDetach: true,
+        assumeOldWriterStopped: true,
       }),
       error: "PromotionTimedOut",
       cause:
@@ -397,7 +400,7 @@ describe("payments-dr watch", () => {
     expect(result.code).toBe(1);
     expect(result.out).toContain("FAILED in Halted after 130 s: PromotionTimedOut");
     expect(result.out).toContain(
-      `npx payments-dr failover --to us-west-2 --reason 'it'\\''s down' --resume ${name} --force-detach --suffix prod --profile oncall`,
+      `npx payments-dr failover --to us-west-2 --reason 'it'\\''s down' --resume ${name} --force-detach --assume-old-writer-stopped --suffix prod --profile oncall`,
     );
     expect(await callsOf(mocks.sfn)).toEqual([
       { command: "DescribeExecutionCommand", region: WEST, input: { executionArn: arn } },

@@ -44,6 +44,8 @@ describe("cold init of the deployed bundles", () => {
         sdkAtInit(join(bundle.outdir, "index.js"), {
           AWS_REGION: "us-west-2",
           DR_TOPOLOGY: JSON.stringify(TOPOLOGY),
+          REPORT_WRITER_FUNCTION: "payments-report-writer-test",
+          REPORT_BUCKET: "payments-dr-reports-usw2-test-x",
         }),
       ).toEqual([]);
     },

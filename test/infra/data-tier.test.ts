@@ -123,6 +123,21 @@ describe("Aurora global database", () => {
     }
   });
 
+  // The writer heartbeat that makes the RPO guard a proof the old primary stopped runs in pg_cron
+  // (migration 010_writer_heartbeat.sql): loaded at start-up, and in the application's database.
+  // Both regions, so the promoted secondary beats too.
+  it("loads pg_cron in both regions for the writer heartbeat, in the application's database", () => {
+    for (const role of ["primary", "secondary"]) {
+      const group = findResource(json, "aws_rds_cluster_parameter_group", `${role}-parameters`);
+      expect(group.parameter).toEqual(
+        expect.arrayContaining([
+          { name: "shared_preload_libraries", value: "pg_cron", apply_method: "pending-reboot" },
+          { name: "cron.database_name", value: "payments", apply_method: "pending-reboot" },
+        ]),
+      );
+    }
+  });
+
   it("takes the RPO guard from config", () => {
     const { json: strict } = synth(CUSTOM_ENV);
     const group = findResource(strict, "aws_rds_cluster_parameter_group", "primary-parameters");

@@ -1,12 +1,20 @@
-// A small EventBridge pattern matcher (exact values, prefix filters, nested fields), enough to
-// test the replication rules' patterns against concrete events.
-type Pattern = { [key: string]: Pattern | Array<string | { prefix: string }> };
+// A small EventBridge pattern matcher (exact values, prefix and wildcard filters, nested
+// fields), enough to test the rules' patterns against concrete events.
+type Filter = string | { prefix: string } | { wildcard: string };
+type Pattern = { [key: string]: Pattern | Filter[] };
 
-function matchesValue(value: unknown, filters: Array<string | { prefix: string }>): boolean {
+/** EventBridge wildcard: `*` matches any run of characters (eb-create-pattern-operators). */
+function wildcard(value: string, pattern: string): boolean {
+  const regex = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`^${regex.join(".*")}$`).test(value);
+}
+
+function matchesValue(value: unknown, filters: Filter[]): boolean {
   return filters.some((filter) =>
     typeof filter === "string"
       ? value === filter
-      : typeof value === "string" && value.startsWith(filter.prefix),
+      : typeof value === "string" &&
+        ("prefix" in filter ? value.startsWith(filter.prefix) : wildcard(value, filter.wildcard)),
   );
 }
 

@@ -293,11 +293,17 @@ describe("DR IAM", () => {
       expect.arrayContaining(["states:StartExecution", "states:SendTaskSuccess"]),
     );
     const dataChanges = actions.filter((a) =>
-      /^(dynamodb:(Put|Update|Delete|BatchWrite)|rds:(Failover|Switchover|Remove|Modify|Delete)|ssm:(Put|Delete)|route53:Change|kms:Decrypt)/.test(
+      /^(dynamodb:(Put|Update|Delete|BatchWrite)|rds:(Failover|Switchover|Remove|Modify|Delete)|ssm:(Put|Delete)|s3:(Put|Delete)|route53:Change)/.test(
         a,
       ),
     );
     expect(dataChanges).toEqual([]);
+    // Decrypting is allowed only to read reports and the ledger, never the SSM secrets.
+    for (const s of statements.filter((s) => s.actions?.includes("kms:Decrypt"))) {
+      const via = s.condition?.find((c) => c.variable === "kms:ViaService")?.values ?? [];
+      expect(via.length).toBeGreaterThan(0);
+      expect(via.every((v) => /^(s3|dynamodb)\./.test(v))).toBe(true);
+    }
     const trust = policyStatements(json, "dr-iam_operator-trust");
     expect(trust[0]!.condition).toEqual([
       { test: "Bool", variable: "aws:MultiFactorAuthPresent", values: ["true"] },
@@ -309,6 +315,8 @@ describe("DR IAM", () => {
     const readOnly = /^[a-z0-9-]+:(Describe|Get|List)/;
     for (const { name, statements } of allPolicies()) {
       for (const s of statements) {
+        // A Deny of a whole service (the buckets' TLS-only rule) grants nothing.
+        if ((s as { effect?: string }).effect === "Deny") continue;
         if ((s.actions ?? []).some((a) => a === "*" || a.endsWith(":*"))) {
           // Only key policies may grant kms:* (to the account root, as AWS requires).
           if (!(name.includes("platform-key") && s.actions!.every((a) => a === "kms:*")))

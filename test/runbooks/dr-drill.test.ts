@@ -2,25 +2,12 @@ import { parse } from "yaml";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import { placeholdersOf } from "../../infra/lib/asl";
 import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
-import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
+import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { runWorkflow } from "../state-machines/support/harness";
 import { CUSTOM_ENV, resourceList, synth } from "../infra/helpers";
 import { hasPython, runStep } from "./python";
-
-type Step = {
-  name: string;
-  action: string;
-  onFailure?: string;
-  nextStep?: string;
-  isEnd?: boolean;
-  inputs: Record<string, unknown>;
-  outputs?: Array<{ Name: string }>;
-};
-type Document = {
-  schemaVersion: string;
-  assumeRole: string;
-  parameters: Record<string, { type: string; default?: unknown; allowedValues?: string[] }>;
-  mainSteps: Step[];
-};
+import type { Document } from "./support/document";
+import { paths, undocumentedInputs } from "./support/document";
 
 const SUBSTITUTIONS = {
   EnvironmentSuffix: "dev",
@@ -31,9 +18,13 @@ const SUBSTITUTIONS = {
   StateMachinePrefix: "payments-",
   AutomationRoleArn: "arn:aws:iam::123456789012:role/payments-dr-automation-usw2-dev",
   AlertTopicArn: "arn:aws:sns:us-west-2:123456789012:payments-alerts-dev",
+  DocumentRegion: "us-west-2",
+  ReportWriterFunction: "payments-report-writer-dev",
 };
 
 const ACTIONS = new Set(["aws:executeScript", "aws:executeAwsApi", "aws:sleep", "aws:branch"]);
+/** The steps that report and page: everything before them must end up there on failure. */
+const REPORTING = ["WriteReport", "Report", "WriteFailedReport", "PageFailed", "PageOnCall"];
 
 describe("the DR drill runbook", () => {
   const text = renderRunbook("dr-drill", SUBSTITUTIONS);
@@ -48,7 +39,7 @@ describe("the DR drill runbook", () => {
     expect(doc.parameters.Workflow!.default).toBe("switchover");
   });
 
-  it("moves to the secondary, holds, fails back and reports, paging on any failure", () => {
+  it("moves to the secondary, holds, fails back, reports and pages, in that order", () => {
     expect(names).toEqual([
       "CheckReadiness",
       "AnnounceStart",
@@ -56,23 +47,94 @@ describe("the DR drill runbook", () => {
       "Hold",
       "ShouldFailBack",
       "FailBackToPrimary",
+      "WriteReport",
       "Report",
+      "WriteFailedReport",
+      "PageFailed",
       "PageOnCall",
     ]);
     expect(new Set(names).size).toBe(names.length);
     for (const step of doc.mainSteps) {
       expect(ACTIONS.has(step.action)).toBe(true);
       for (const target of [step.onFailure, step.nextStep].filter(Boolean)) {
+        if (target === "Abort") continue;
         expect(names).toContain(String(target).replace(/^step:/, ""));
       }
     }
-    for (const name of [
-      "CheckReadiness",
-      "AnnounceStart",
-      "MoveToSecondary",
-      "FailBackToPrimary",
-    ]) {
-      expect(doc.mainSteps.find((s) => s.name === name)!.onFailure).toBe("step:PageOnCall");
+  });
+
+  it("says on every step what happens when it fails", () => {
+    for (const step of doc.mainSteps) {
+      expect({ step: step.name, onFailure: step.onFailure }).toEqual({
+        step: step.name,
+        onFailure: expect.stringMatching(/^(Abort|step:[A-Za-z]+)$/),
+      });
+    }
+  });
+
+  it("writes a report and pages on every way a drill can go, passed or failed", () => {
+    const all = paths(doc, "CheckReadiness");
+    expect(all.length).toBeGreaterThan(20);
+    for (const path of all) {
+      const failedBeforeReporting = path.some(
+        (s) => s.startsWith("!") && !REPORTING.includes(s.slice(1)),
+      );
+      const last = path.filter((s) => !s.startsWith("!")).at(-1);
+      // Every path ends with a page (or with a page that failed: nothing more can be done).
+      expect({ path, last }).toEqual({
+        path,
+        last: expect.stringMatching(/^(Report|PageFailed|PageOnCall)$/),
+      });
+      if (failedBeforeReporting) {
+        // A failed drill writes its report first, unless writing it failed too.
+        expect({ path, reported: path.includes("WriteFailedReport") }).toEqual({
+          path,
+          reported: true,
+        });
+        expect(path).not.toContain("Report");
+      } else if (!path.some((s) => s.startsWith("!"))) {
+        expect(path.slice(-2)).toEqual(["WriteReport", "Report"]);
+      }
+    }
+  });
+
+  it("uses only the documented inputs of each action, and Python 3.11", () => {
+    for (const step of doc.mainSteps) {
+      expect({ step: step.name, undocumented: undocumentedInputs(step) }).toEqual({
+        step: step.name,
+        undocumented: [],
+      });
+      if (step.action === "aws:executeScript") expect(step.inputs.Runtime).toBe("python3.11");
+    }
+  });
+
+  it("lists exactly its steps before the report as the steps the report covers", () => {
+    for (const name of ["WriteReport", "WriteFailedReport"]) {
+      const payload = doc.mainSteps.find((s) => s.name === name)!.inputs.InputPayload as Record<
+        string,
+        string
+      >;
+      expect(payload.PlannedSteps!.split(",")).toEqual(
+        names.slice(0, names.indexOf("WriteReport")),
+      );
+      expect(payload).toMatchObject({
+        Kind: "failover-drill",
+        Path: name === "WriteReport" ? "passed" : "failed",
+        Region: "us-west-2",
+        WriterFunction: "payments-report-writer-dev",
+      });
+    }
+  });
+
+  // A workflow may take its whole bound (a promotion 20 minutes), longer than one
+  // aws:executeScript (at most 600 s): retried attempts watch the same execution, as one drill.
+  it("waits for each workflow through its own bounds and runs both as one drill", () => {
+    for (const name of ["MoveToSecondary", "FailBackToPrimary"]) {
+      const step = doc.mainSteps.find((s) => s.name === name)!;
+      expect(step).toMatchObject({ timeoutSeconds: 600, maxAttempts: 5 });
+      const payload = step.inputs.InputPayload as Record<string, unknown>;
+      expect(payload.DrillId).toBe("{{ automation:EXECUTION_ID }}");
+      expect(Number(payload.TimeoutSeconds) * 5).toBeGreaterThanOrEqual(40 * 60);
     }
   });
 
@@ -96,6 +158,8 @@ describe("the DR drill runbook", () => {
     expect(text).not.toMatch(/\$\{/);
     const script = doc.mainSteps.find((s) => s.name === "MoveToSecondary")!.inputs.Script;
     expect(String(script)).toContain("def run_workflow(events, context):");
+    const report = doc.mainSteps.find((s) => s.name === "WriteReport")!.inputs.Script;
+    expect(String(report)).toContain("def write_drill_report(events, context):");
   });
 
   it("rejects a value that would break the YAML", () => {
@@ -262,18 +326,122 @@ describe("the drill's Python steps", () => {
   });
 });
 
+// The drill end to end: the Python steps build the inputs, the real workflows run them in a
+// world where the switchover's cooldown (FAILOVER_COOLDOWN_MINUTES, 30) outlasts the drill's
+// hold (HoldDuration, 10 minutes), and the steps read back how they ended.
+describe("the drill against the workflows", () => {
+  const drill = {
+    StateMachinePrefix: "payments-",
+    Suffix: "dev",
+    TimeoutSeconds: 540,
+    DrillId: "8f4ab9e0-5c61-4d2e-9a1b-5b2f0c6d7e11",
+  };
+  const identity = { "sts.get_caller_identity": { Account: "123456789012" } };
+
+  /** The input a step's start_execution sends. */
+  function inputOf(step: Record<string, unknown>): Record<string, unknown> {
+    const result = runStep("RunWorkflow", "run_workflow", step, {
+      ...identity,
+      "stepfunctions.start_execution": {},
+      "stepfunctions.describe_execution": { status: "SUCCEEDED" },
+    });
+    const start = result.calls.find((c) => c.call === "stepfunctions.start_execution")!;
+    return JSON.parse(String(start.args.input)) as Record<string, unknown>;
+  }
+
+  /** What the step says once the workflow ended with `status`. */
+  function stepAfter(step: Record<string, unknown>, status: string) {
+    return runStep("RunWorkflow", "run_workflow", step, {
+      ...identity,
+      "stepfunctions.start_execution": {},
+      "stepfunctions.describe_execution": { status },
+    });
+  }
+
+  pythonIt(
+    "fails back after its hold although its own switchover wrote a 30-minute cooldown",
+    async () => {
+      const world = new FakeWorld();
+      const out = {
+        ...drill,
+        Region: "us-west-2",
+        Workflow: "switchover",
+        ExecutionName: "drill-1-out",
+      };
+      const back = {
+        ...drill,
+        Region: "us-east-1",
+        Workflow: "failback",
+        ExecutionName: "drill-1-back",
+      };
+
+      const moved = await runWorkflow("switchover", inputOf(out) as never, {
+        world,
+        executionName: "drill-1-out",
+      });
+      expect(moved.status).toBe("SUCCEEDED");
+      expect(stepAfter(out, "SUCCEEDED").ok).toMatchObject({ Status: "SUCCEEDED" });
+      world.clock += 10 * 60_000; // HoldDuration PT10M
+      world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 50;
+
+      const returned = await runWorkflow("failback", inputOf(back) as never, {
+        world,
+        executionName: "drill-1-back",
+        region: EAST,
+      });
+      expect({ status: returned.status, error: returned.error, cause: returned.cause }).toEqual({
+        status: "SUCCEEDED",
+        error: undefined,
+        cause: undefined,
+      });
+      expect(stepAfter(back, returned.status).ok).toMatchObject({ Status: "SUCCEEDED" });
+      expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
+    },
+  );
+
+  pythonIt("still refuses a failback that is not the drill's own within the cooldown", async () => {
+    const world = new FakeWorld();
+    const out = {
+      ...drill,
+      Region: "us-west-2",
+      Workflow: "switchover",
+      ExecutionName: "drill-2-out",
+    };
+    await runWorkflow("switchover", inputOf(out) as never, { world, executionName: "drill-2-out" });
+    world.clock += 10 * 60_000;
+    world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 50;
+    const other = {
+      ...drill,
+      DrillId: "another-drill",
+      Region: "us-east-1",
+      Workflow: "failback",
+      ExecutionName: "x-back",
+    };
+    for (const input of [
+      { targetRegion: EAST, reason: "by hand", trigger: "console" },
+      inputOf(other),
+    ]) {
+      const result = await runWorkflow("failback", input as never, { world, region: EAST });
+      expect(result).toMatchObject({ status: "FAILED", error: "CooldownActiveError" });
+    }
+    expect(world.flag()).toMatchObject({ activeRegion: WEST });
+  });
+});
+
 describe("drill infrastructure", () => {
   const { json } = synth();
 
   it("installs the drill as an Automation document in both regions", () => {
-    const documents = resourceList(json, "aws_ssm_document");
+    const documents = resourceList(json, "aws_ssm_document").filter(
+      (d) => d.name === "payments-dr-drill-dev",
+    );
     expect(documents.map((d) => [d.provider, d.name, d.document_type, d.document_format])).toEqual([
       ["aws.primary", "payments-dr-drill-dev", "Automation", "YAML"],
       ["aws.secondary", "payments-dr-drill-dev", "Automation", "YAML"],
     ]);
     for (const document of documents) {
       const content = parse(String(document.content)) as Document;
-      expect(content.mainSteps).toHaveLength(8);
+      expect(content.mainSteps).toHaveLength(11);
       const role = String(document.provider).replace("aws.", "");
       expect(String(content.parameters.AutomationAssumeRole!.default)).toContain(
         `dr-iam_${role}-automation_`,

@@ -1,6 +1,6 @@
 // Runs a runbook's Python step with a fake boto3, as SSM's aws:executeScript would call it.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { scriptPath } from "../../infra/lib/runbook";
@@ -15,7 +15,19 @@ _scenario = json.loads(os.environ["FAKE_BOTO3"])
 class ExecutionAlreadyExists(Exception):
     pass
 
-class _Exceptions:
+_ERRORS = {"ExecutionAlreadyExists": ExecutionAlreadyExists}
+
+def _error(name):
+    """The client exception class of that name (botocore makes one per modeled error)."""
+    if name not in _ERRORS:
+        _ERRORS[name] = type(name, (Exception,), {})
+    return _ERRORS[name]
+
+class _ExceptionsMeta(type):
+    def __getattr__(cls, name):
+        return _error(name)
+
+class _Exceptions(metaclass=_ExceptionsMeta):
     ExecutionAlreadyExists = ExecutionAlreadyExists
 
 class _Client:
@@ -31,7 +43,7 @@ class _Client:
             queue = _scenario.get(key)
             answer = queue.pop(0) if isinstance(queue, list) and len(queue) > 1 else (queue[0] if isinstance(queue, list) else queue)
             if isinstance(answer, dict) and "raise" in answer:
-                raise {"ExecutionAlreadyExists": ExecutionAlreadyExists}.get(answer["raise"], Exception)(answer["raise"])
+                raise _error(answer["raise"])(answer.get("message", answer["raise"]))
             return answer
         return call
 
@@ -49,7 +61,8 @@ try:
 except Exception as error:
     result = {"error": str(error)}
 result["calls"] = boto3.CALLS
-print(json.dumps(result))
+# Request bodies (Lambda payloads) are bytes: recorded as text.
+print(json.dumps(result, default=lambda o: o.decode("utf-8") if isinstance(o, bytes) else str(o)))
 `;
 
 export interface PythonStepResult {
@@ -62,8 +75,12 @@ export function hasPython(): boolean {
   return spawnSync("python3", ["--version"]).status === 0;
 }
 
+/**
+ * Runs `handler` of a step's script. A list of scripts is one script, concatenated in order, as
+ * the document inlines them (`${RestoreCommonScript}` then the step's own).
+ */
 export function runStep(
-  script: string,
+  script: string | readonly string[],
   handler: string,
   events: Record<string, unknown>,
   responses: Record<string, unknown>,
@@ -72,7 +89,13 @@ export function runStep(
   try {
     writeFileSync(join(dir, "boto3.py"), FAKE_BOTO3);
     writeFileSync(join(dir, "runner.py"), RUNNER);
-    const module = scriptPath(script);
+    let module: string;
+    if (typeof script === "string") {
+      module = scriptPath(script);
+    } else {
+      module = join(dir, "inlined_step.py");
+      writeFileSync(module, script.map((s) => readFileSync(scriptPath(s), "utf8")).join("\n"));
+    }
     const result = spawnSync(
       "python3",
       [

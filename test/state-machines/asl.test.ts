@@ -10,6 +10,18 @@ import {
 } from "../../infra/lib/asl";
 import type { WorkflowName } from "../../infra/lib/asl";
 import { renderedDefinition } from "./support/render";
+import { PROFILES } from "../../functions/dr/shared/aws/clients";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { notApprovedCause, taskTimeouts } from "../../infra/constructs/orchestration";
+import { writerStopBoundSeconds } from "../../infra/lib/fence-bound";
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds: number;
+  MaxAttempts: number;
+  BackoffRate: number;
+  MaxDelaySeconds: number;
+}
 
 interface State {
   Type: string;
@@ -52,6 +64,7 @@ function reachable(workflow: WorkflowName, without?: string): Set<string> {
 
 const FUNCTIONS_COMMON = [
   "AcquireLockFunctionArn",
+  "CheckOldWriterFunctionArn",
   "CheckPromotionFunctionArn",
   "FenceFunctionArn",
   "NotifyFunctionArn",
@@ -184,6 +197,7 @@ describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
     // Fence's own failure leads only to the page and the terminal safe states.
     const fence = all.Fence as State;
     expect(fence.Catch?.map((c) => c.Next)).toEqual(["PageOnCall"]);
+    expect(reachable(workflow, "CheckOldWriter").has(role)).toBe(false);
     expect(successors(all.PageOnCall as State).sort()).toEqual(["Halted", "HaltedWithoutPage"]);
   });
 
@@ -191,13 +205,60 @@ describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
     expect([...reachable(workflow)].sort()).toEqual(Object.keys(all).sort());
   });
 
-  it("keeps the wait and poll bounds as literals: 6 s after Fence, 14 polls 5 s apart", () => {
+  it("keeps its bounds as literals: 20 minutes of promotion, a slow page at 90 s, 315 s for the proof", () => {
     expect(pollBounds(workflow)).toMatchObject({
-      fenceWaitSeconds: 6,
-      waitSeconds: 5,
-      maxPolls: 14,
+      writerStopBoundSeconds: 315,
+      promotionTimeoutSeconds: 1200,
+      promotionSlowSeconds: 90,
     });
-    expect((all.Fence as State).Next).toBe("WaitForFence");
+    expect((all.Fence as State).Next).toBe("CheckOldWriter");
+    expect(writerStopBoundSeconds(60, 5, 10)).toBe(315);
+  });
+
+  it("promotes only after CheckOldWriter says the old writer stopped", () => {
+    const role = workflow === "failover" ? "Promote" : "Switchover";
+    expect(reachable(workflow, "IsOldWriterStopped").has(role)).toBe(false);
+    const choice = all.IsOldWriterStopped as State & {
+      Choices: { Variable: string; BooleanEquals?: boolean; Next: string }[];
+    };
+    expect(choice.Choices[0]).toEqual({
+      Variable: "$.steps.CheckOldWriter.stopped",
+      BooleanEquals: true,
+      Next: role,
+    });
+    expect(choice.Default).toBe("WaitForOldWriter");
+  });
+
+  // "A retrier's parameters apply across all visits to the retrier in the context of a
+  // single-state execution" (concepts-error-handling): the budget is per state.
+  it("gives every task from Fence on a retry budget of minutes for transient errors", () => {
+    const afterFence = [
+      "Fence",
+      "CheckOldWriter",
+      workflow === "failover" ? "Promote" : "Switchover",
+      "CheckPromotion",
+      "UpdateParameters",
+      "Verify",
+      "Unfence",
+      "ReleaseLock",
+      "PageOnCall",
+      "PageSlowPromotion",
+    ];
+    for (const name of afterFence) {
+      const retrier = ((all[name] as State).Retry as Retrier[]).find((r) =>
+        r.ErrorEquals.includes("TransientError"),
+      )!;
+      let total = 0;
+      for (let attempt = 0; attempt < retrier.MaxAttempts; attempt += 1) {
+        total += Math.min(
+          retrier.IntervalSeconds * retrier.BackoffRate ** attempt,
+          retrier.MaxDelaySeconds,
+        );
+      }
+      // FULL jitter draws each wait from 0 to its full length: half of it on average.
+      expect({ name, minutes: total / 2 / 60 >= 5 }).toEqual({ name, minutes: true });
+      expect(retrier.ErrorEquals).toEqual(expect.arrayContaining(["States.Timeout"]));
+    }
   });
 
   it("matches only error names the tasks throw, AWS service errors or States.*", () => {
@@ -237,7 +298,34 @@ describe("error classes", () => {
 });
 
 describe("failover approval", () => {
-  it("waits at most 600 seconds for on-call", () => {
+  it("waits at most 600 seconds for on-call, and says so when nobody answered", () => {
     expect(pollBounds("failover").approvalTimeoutSeconds).toBe(600);
+    expect((states("failover").NotApproved as State).Cause).toBe(notApprovedCause(600));
+  });
+});
+
+describe("task timeouts and SDK clients", () => {
+  // The SDK's standard retry strategy waits up to 2 x its base delay before the second attempt
+  // (500 ms base for throttling errors): a 1 s allowance per retry covers both.
+  const RETRY_DELAY_ALLOWANCE_MS = 1000;
+  const worstCall = (profile: keyof typeof PROFILES) => {
+    const p = PROFILES[profile];
+    return (
+      p.maxAttempts * (p.connectionTimeout + p.requestTimeout) +
+      (p.maxAttempts - 1) * RETRY_DELAY_ALLOWANCE_MS
+    );
+  };
+
+  it("fits one SDK call's attempts x timeouts inside every task's Lambda timeout", () => {
+    const timeouts = taskTimeouts(WORKFLOWS.map((w) => readAsl(w)));
+    for (const [task, seconds] of Object.entries(timeouts)) {
+      if (task === "request-approval") continue; // publishes once: its state waits for on-call
+      expect({ task, fits: seconds * 1000 >= worstCall("critical") }).toEqual({ task, fits: true });
+      expect({ task, fits: seconds * 1000 >= DEFAULT_SETTINGS.bestEffortTimeoutMs }).toEqual({
+        task,
+        fits: true,
+      });
+    }
+    expect(worstCall("bestEffort")).toBeGreaterThanOrEqual(DEFAULT_SETTINGS.bestEffortTimeoutMs);
   });
 });

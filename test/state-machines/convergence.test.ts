@@ -8,7 +8,7 @@ import { named, runWorkflow } from "./support/harness";
 
 /** Slow promotions, so a resumed run finds its promotion still under way. */
 function slow(world: FakeWorld): FakeWorld {
-  world.promotionPolls = 5;
+  world.promotionSeconds = 20;
   return world;
 }
 
@@ -33,6 +33,7 @@ const STEPS: Record<WorkflowName, string[]> = {
     "Preflight",
     "AcquireLock",
     "Fence",
+    "CheckOldWriter",
     "Promote",
     "CheckPromotion",
     "UpdateParameters",

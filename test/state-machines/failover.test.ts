@@ -12,13 +12,17 @@ describe("failover: the happy path", () => {
     const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
 
     expect(result.status).toBe("SUCCEEDED");
-    expect(result.states.filter((s) => !/^(Is|Approval|Wait)/.test(s))).toEqual([
+    // Each loop (the proof that the old writer stopped, the promotion) shown once.
+    const steps = result.states
+      .filter((s) => !/^(Is|Approval|Wait)/.test(s))
+      .filter((s, i, all) => all[i - 1] !== s);
+    expect(steps).toEqual([
       "ValidateInput",
       "Preflight",
       "AcquireLock",
       "Fence",
+      "CheckOldWriter",
       "Promote",
-      "CheckPromotion",
       "CheckPromotion",
       "UpdateParameters",
       "ShiftTraffic",
@@ -36,7 +40,7 @@ describe("failover: the happy path", () => {
       phase: FENCE_PHASE.open,
       previousRegion: EAST,
     });
-    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toMatchObject([
       {
         region: WEST,
         profile: "critical",
@@ -91,6 +95,7 @@ describe("failover: the happy path", () => {
       "Preflight",
       "AcquireLock",
       "Fence",
+      "CheckOldWriter",
       "Promote",
       "CheckPromotion",
       "UpdateParameters",
@@ -117,7 +122,10 @@ describe("failover: the happy path", () => {
     const result = await runWorkflow("failover", input, { world });
 
     expect(result.status).toBe("SUCCEEDED");
-    expect(result.output!.steps.Fence!.oldRegionFlag).toBe("unreachable");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({
+      evidence: "database",
+      oldRegionFlag: "unreachable",
+    });
     expect(result.output!.steps.UpdateParameters!.otherRegion).toBe("unreachable");
     expect(result.output!.steps.ShiftTraffic!.records).toBe("unreachable");
     const toFailedRegion = world.calls.filter((c) => c.region === EAST);
@@ -143,8 +151,9 @@ describe("failover: the happy path", () => {
     );
   });
 
-  it("falls back to detach-and-promote when RDS refuses the managed failover", async () => {
+  it("falls back to detach-and-promote when RDS refuses the managed failover and the old primary is unreachable", async () => {
     const world = new FakeWorld();
+    world.failRegion(EAST);
     world.inject(
       "rds:FailoverGlobalCluster",
       () =>
@@ -158,7 +167,9 @@ describe("failover: the happy path", () => {
     expect(result.output!.steps.Promote).toEqual(
       expect.objectContaining({
         method: "detach",
-        detachReason: "FailoverGlobalCluster: InvalidGlobalClusterStateFault",
+        detachReason: expect.stringMatching(
+          /^FailoverGlobalCluster: InvalidGlobalClusterStateFault; the old primary is unreachable/,
+        ),
       }),
     );
     expect(world.callsTo("rds:RemoveFromGlobalCluster")).toHaveLength(1);
@@ -245,6 +256,18 @@ describe("failover: rejections", () => {
       { ...input, mode: "manual" },
       "InvalidInputError",
       /mode must be one of automatic, approval/,
+    ],
+    [
+      "a drill id on a run no drill started",
+      { ...input, drillId: "8f4ab9e0" },
+      "InvalidInputError",
+      /drillId belongs to runs a drill starts: only with trigger "drill"/,
+    ],
+    [
+      "on-call's word that the old writer stopped, from an alarm",
+      { ...input, assumeOldWriterStopped: true },
+      "InvalidInputError",
+      /assumeOldWriterStopped is on-call's word .* only with trigger "console"/,
     ],
     [
       "a malformed resume id",
@@ -418,13 +441,15 @@ describe("failover: rejections", () => {
 });
 
 describe("failover: a promotion that never completes", () => {
-  it("stops after the poll bound in the safe state, lock kept, fenced, paged, promoted once", async () => {
+  it("stops after the promotion bound in the safe state, lock kept, fenced, paged, promoted once", async () => {
     const world = new FakeWorld();
-    world.promotionPolls = Infinity;
+    world.promotionSeconds = Infinity;
     const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
 
     expect(result).toMatchObject({ status: "FAILED", error: "PromotionTimeoutError" });
-    expect(result.states.filter((s) => s === "CheckPromotion")).toHaveLength(14);
+    // 5 s apart for two minutes, then 15 s apart until the 20-minute bound.
+    expect(result.states.filter((s) => s === "CheckPromotion").length).toBeGreaterThan(60);
+    expect(result.states.filter((s) => s === "PageSlowPromotion")).toHaveLength(1);
     expect(result.states.slice(-3)).toEqual(["PromotionTimedOut", "PageOnCall", "Halted"]);
     expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
     expect(world.lock()).toMatchObject({ owner: "run-1" });
@@ -437,10 +462,9 @@ describe("failover: a promotion that never completes", () => {
 
   it("completes when resumed after the promotion finally finished", async () => {
     const world = new FakeWorld();
-    world.promotionPolls = Infinity;
+    world.promotionSeconds = Infinity;
     await runWorkflow("failover", input, { world, executionName: "run-1" });
-    world.promotionPolls = 1;
-    world.promotion!.pollsLeft = 1;
+    world.promotion!.completesAt = world.clock;
     const resumed = await runWorkflow(
       "failover",
       { ...input, resumeFailoverId: "run-1" },

@@ -40,6 +40,15 @@ function scenario(workflow: WorkflowName, state: string): Scenario {
         options: { approval: () => ({ approved: false }) },
         normally: { status: "FAILED", error: "ApprovalNotGranted" },
       };
+    case "PageSlowPromotion": {
+      // Reached only when the promotion is slower than expected.
+      const slow = () => {
+        const world = s.world();
+        world.promotionSeconds = 5 * 60;
+        return world;
+      };
+      return { ...s, world: slow, normally: { status: "SUCCEEDED" } };
+    }
     case "PageOnCall":
       return {
         ...s,
@@ -104,6 +113,12 @@ describe.each(["failover", "switchover", "failback"] as const)("%s under faults"
       if (NON_BLOCKING.includes(state)) {
         expect(context).toEqual({ state, status: "SUCCEEDED", error: undefined });
         expect(result.output!.warnings![state]).toMatchObject({ Error: name });
+        continue;
+      }
+      if (state === "PageSlowPromotion") {
+        // The slow-promotion page failing changes nothing: the run keeps polling.
+        expect(context).toEqual({ state, status: "SUCCEEDED", error: undefined });
+        expect(result.output!).toMatchObject({ slowPromotionPage: { Error: name } });
         continue;
       }
       if (state === "PageOnCall") {

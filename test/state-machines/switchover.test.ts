@@ -13,7 +13,7 @@ describe("switchover workflow", () => {
     const result = await runWorkflow("switchover", input, { world, executionName: "sw-1" });
 
     expect(result.status).toBe("SUCCEEDED");
-    expect(world.callsTo("rds:SwitchoverGlobalCluster")).toEqual([
+    expect(world.callsTo("rds:SwitchoverGlobalCluster")).toMatchObject([
       {
         region: EAST,
         profile: "critical",
@@ -25,7 +25,11 @@ describe("switchover workflow", () => {
     expect(world.writerArn()).toBe(WEST_ARN);
     expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
     expect(world.events[WEST]![0]).toMatchObject({ detailType: "dr.switchover.completed" });
-    expect(result.output!.steps.Fence!.oldRegionFlag).toBe("confirmed");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({
+      stopped: true,
+      evidence: "confirmed",
+      oldRegionFlag: "confirmed",
+    });
   });
 
   it("keeps the flag fenced until the new writer is verified, then unfences without a token bump", async () => {

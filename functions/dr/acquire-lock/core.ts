@@ -25,10 +25,14 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
 
   if (!request.ignoreCooldown) {
     const cooldown = await control.getCooldown();
+    // A drill moves the active region twice in one cooldown: the run that ended it belongs to
+    // the same drill (its id on both runs), so its failback is not refused; any other run is.
+    const sameDrill = request.drillId !== undefined && cooldown?.drillId === request.drillId;
     if (
       cooldown &&
       cooldown.lastExecution !== request.failoverId &&
-      cooldown.cooldownUntil > nowEpoch
+      cooldown.cooldownUntil > nowEpoch &&
+      !sameDrill
     ) {
       throw new CooldownActiveError(
         `the last run (${cooldown.lastExecution}) completed at ${cooldown.lastCompletedAt}; new runs are refused until ${isoFromEpoch(cooldown.cooldownUntil)} unless the input sets ignoreCooldown: true`,

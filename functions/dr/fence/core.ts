@@ -1,10 +1,11 @@
 // Fences the old primary: flips the active-region flag to the target region, written in the
 // target region's copy of the control table, conditional on the flag still naming the source
-// region with the token just read. The payment functions of the old region read the flag
-// (global table) and reject writes. Idempotent: the flag this run wrote is recognised by
-// updatedBy = failoverId and never bumped twice.
+// region with the token just read. The payment functions of the old region read the flag from
+// their own replica and reject writes once it arrives; global tables replicate with no upper
+// bound, so whether and when it arrived is CheckOldWriter's question, not this step's.
+// Idempotent: the flag this run wrote is recognised by updatedBy = failoverId and never bumped
+// twice.
 import { FENCE_PHASE } from "../../common/contract";
-import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
 import { FencingConflictError } from "../shared/errors";
 import type { ActiveRegionFlag } from "../shared/ports";
@@ -46,26 +47,12 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
     deps.log.info("flag already fenced by this run", { fencingToken: flag?.fencingToken });
   }
   const ours = flag as ActiveRegionFlag;
-
-  // How the old region sees the flag: informative only, never on the critical path of a failover.
-  const profile = request.workflow === "failover" ? "bestEffort" : "critical";
-  const remote = await bestEffort(
-    `GetItem active-region in ${request.sourceRegion}`,
-    () => deps.ports(request.sourceRegion, profile).control.getActiveRegion(),
-    deps,
-  );
-  const oldRegionFlag = !remote.ok
-    ? "unreachable"
-    : remote.value?.activeRegion === request.targetRegion
-      ? "confirmed"
-      : "replicating";
-
   return {
     activeRegion: ours.activeRegion,
     previousRegion: ours.previousRegion ?? request.sourceRegion,
     fencingToken: ours.fencingToken,
     fencedAt: ours.updatedAt,
-    oldRegionFlag,
+    phase: ours.phase ?? FENCE_PHASE.fenced,
   };
 }
 

@@ -4,11 +4,13 @@
 // resume or abandon the run). Also returns the error and cause the Halted state reports.
 import { CONTROL } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
-import { executionUrl, shellQuote } from "../shared/format";
+import { executionUrl, shellQuote, snsSubject } from "../shared/format";
+import { requestReport } from "../shared/run-report";
 import type {
   DrRequest,
   ExecutionContext,
   NotifyResult,
+  ReportLink,
   StepTimes,
   Workflow,
   WorkflowState,
@@ -18,7 +20,8 @@ import type { DrTaskDefinition } from "../shared/task";
 
 export interface NotifyEvent {
   readonly workflow: Workflow;
-  readonly outcome: "completed" | "halted";
+  /** "slow": the promotion takes longer than expected; the run goes on. */
+  readonly outcome: "completed" | "halted" | "slow";
   /** The workflow state; before ValidateInput succeeded, the raw input plus `failures`. */
   readonly state: Partial<WorkflowState>;
   readonly context: ExecutionContext;
@@ -32,10 +35,25 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
   const region = deps.executionRegion;
   const ports = deps.ports(region, "critical");
   const request = event.state.request;
-  const { subject, message, error, cause } =
+  // A halted run's report is requested before the page, so the page can link it. A run that
+  // stopped before its input was validated gets one from its execution history instead.
+  const report =
+    event.outcome === "halted" && request
+      ? await requestReport(
+          event.state as WorkflowState,
+          { rtoSeconds: null, rpoEstimateMs: lagOf(event.state) },
+          deps,
+          "halted",
+        )
+      : undefined;
+  const composed =
     event.outcome === "completed" && request
       ? completedMessage(event, request as DrRequest, deps)
-      : haltedMessage(event, deps);
+      : event.outcome === "slow" && request
+        ? slowMessage(event, request as DrRequest, deps)
+        : haltedMessage(event, deps);
+  const { subject, error, cause } = composed;
+  const message = withReport(composed.message, report ?? event.state.steps?.RecordTimeline?.report);
 
   if (event.outcome === "completed" && request) {
     const lock = await ports.control.getLock();
@@ -49,7 +67,22 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
     await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
   }
   deps.log.info("notification published", { subject, outcome: event.outcome });
-  return error ? { subject, published: true, error, cause } : { subject, published: true };
+  const result = { subject, published: true, ...(report ? { report } : {}) };
+  return error ? { ...result, error, cause } : result;
+}
+
+function lagOf(state: Partial<WorkflowState>): number | null {
+  const lag =
+    state.steps?.AcquireLock?.facts?.replicationLagMs ?? state.steps?.Preflight?.replicationLagMs;
+  return typeof lag === "number" ? lag : null;
+}
+
+/** The report's link (or why there is none) as the page's last line. */
+function withReport(message: string, report: ReportLink | undefined): string {
+  if (!report) return message;
+  return report.consoleUrl
+    ? `${message}\nReport: ${report.consoleUrl}`
+    : `${message}\nReport: not requested (${report.error ?? "unknown error"}); the writer builds one from the execution history when the run ends.`;
 }
 
 interface Composed {
@@ -87,12 +120,33 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
     "",
     `Next: ${request.sourceRegion} stays fenced. Nothing fails back automatically.`,
     method === "detach"
-      ? `The target was detached from the global cluster: rebuild ${request.sourceRegion} as a secondary of a global cluster before any failback.`
+      ? `The target was detached from the global cluster: ${request.sourceRegion}'s cluster is no longer its primary's secondary but still a writer, and AWS does not fence it. Before ${request.sourceRegion} returns, stop its payment write functions (aws lambda put-function-concurrency --region ${request.sourceRegion} --reserved-concurrent-executions 0 --function-name <each write function>), then rebuild ${request.sourceRegion} as a secondary of a global cluster before any failback.`
       : `When ${request.sourceRegion} is healthy and its replication lag is near 0, run the failback (or switchover) workflow.`,
     `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   );
   return {
-    subject: `${prefix(deps)} ${request.workflow} to ${request.targetRegion} completed`,
+    subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${request.targetRegion} completed`),
+    message: lines.join("\n"),
+  };
+}
+
+function slowMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  const steps = event.state.steps ?? {};
+  const poll = steps.CheckPromotion;
+  const method = (steps.Promote ?? steps.Switchover)?.method ?? "unknown";
+  const lines = [
+    `The promotion of ${request.targetRegion} for the ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) has taken ${poll?.elapsedSeconds ?? "?"} s so far (${method}); it was expected sooner.`,
+    "",
+    `The run is still polling and completes by itself when the cluster becomes the writer. Until then ${request.sourceRegion} is fenced and ${request.targetRegion}'s database is read-only: no region accepts payments.`,
+    "AWS documents managed failover as typically taking a few minutes, with no upper bound. Look at the global cluster's FailoverState and its RDS events (RDS-EVENT-0238/0239 for a failover, 0181-0187 for a switchover):",
+    `  aws rds describe-global-clusters --region ${request.targetRegion} --global-cluster-identifier ${deps.topology.globalClusterIdentifier}`,
+    `Reason: ${request.reason}   Trigger: ${request.trigger}   Run: ${request.failoverId}`,
+    `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
+  ];
+  return {
+    subject: snsSubject(
+      `${prefix(deps)} ${request.workflow} to ${request.targetRegion}: promotion slower than expected`,
+    ),
     message: lines.join("\n"),
   };
 }
@@ -127,8 +181,11 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
       : "- No lock is held by this run.",
   );
   if (steps.Fence) {
+    const look = steps.CheckOldWriter;
     lines.push(
-      `- ${source} is fenced: the active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), so ${source} rejects writes.`,
+      !look || look.confirmedAt !== null || look.stopped
+        ? `- ${source} is fenced: the active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), so ${source} rejects writes.`
+        : `- The active-region flag names ${target} (fencing token ${steps.Fence.fencingToken}), but ${source}'s replica of it ${look.oldRegionFlag === "unreachable" ? "could not be read" : "still names " + source}: ${source} may still take payments until the flag reaches it.`,
     );
     const promoted = steps.CheckPromotion?.isWriter === true;
     if (!promoted) {
@@ -152,6 +209,18 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
       "To resume (every step is idempotent; finished steps are recognised and not repeated), fix the cause, then:",
       `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify(resumeInput))}`,
     );
+    if (failure.Error === "ManagedFailoverRefusedError") {
+      lines.push(
+        `To detach ${target}'s cluster from the global database and promote it instead (one-way: rebuild the global database afterwards):`,
+        `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...resumeInput, forceDetach: true }))}`,
+      );
+    }
+    if (failure.Error === "OldWriterNotStoppedError" && workflow === "failover") {
+      lines.push(
+        `Only once you know ${source} cannot take payments (it is down, or its payment functions are stopped), promote without the proof:`,
+        `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...resumeInput, trigger: "console", assumeOldWriterStopped: true }))}`,
+      );
+    }
     if (steps.AcquireLock) {
       lines.push(
         "To abandon the run instead (the flag stays as described above), release its lock:",
@@ -163,7 +232,7 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
   }
   lines.push(`Execution: ${executionUrl(region, context.executionId)}`);
   return {
-    subject: `${prefix(deps)} ${workflow} to ${target} HALTED at ${failedStep}`.slice(0, 100),
+    subject: snsSubject(`${prefix(deps)} ${workflow} to ${target} HALTED at ${failedStep}`),
     message: lines.join("\n"),
     error: failure.Error,
     cause: `${failedStep}: ${cause} (see the page for how to resume)`,

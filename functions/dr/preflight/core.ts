@@ -43,8 +43,15 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
       replicationLagMs: null,
       replicationLagAt: null,
       alreadyPromoted: true,
+      alreadyFenced: true,
     };
   }
+  // A resumed run that already fenced decided to fail over back then (corroborated, approved):
+  // asking again would strand it fenced and unpromoted (the prober stops probing a fenced
+  // region, so an alarm could never be corroborated again).
+  const flag = request.resumed ? await ports.control.getActiveRegion() : null;
+  const alreadyFenced =
+    flag?.activeRegion === request.targetRegion && flag.updatedBy === request.failoverId;
   if (!member) {
     throw new TargetClusterUnhealthyError(
       `target cluster ${target.clusterArn} is not a member of global cluster ${topology.globalClusterIdentifier}`,
@@ -61,6 +68,8 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     );
   }
 
+  // A failover wants the last datapoint before the outage, however long ago it began (the metric
+  // may stop while replication is cut: AWS does not say); a failback wants a fresh one.
   const lookbackMinutes =
     request.workflow === "failback"
       ? Math.min(5, deps.settings.lagLookbackMinutes)
@@ -68,13 +77,32 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
   const since = new Date(deps.now().getTime() - lookbackMinutes * 60_000);
   const lag = await ports.metrics.replicationLag(target.clusterIdentifier, since);
 
-  if (request.workflow === "failover") {
+  if (request.workflow === "failover" && alreadyFenced) {
+    deps.log.info("this run already fenced; resuming without asking again");
+  } else if (request.workflow === "failover") {
     if (!lag && !request.allowUnknownLag) {
       throw new ReplicationLagUnknownError(
         `no AuroraGlobalDBReplicationLag datapoint for ${target.clusterIdentifier} in ${request.targetRegion} in the last ${lookbackMinutes} minutes, so the data loss cannot be estimated; start again with allowUnknownLag: true to fail over anyway`,
       );
     }
-    if (request.trigger === "alarm") await corroborate(request.sourceRegion, ports, deps);
+    if (request.trigger === "alarm") {
+      await corroborate(request.sourceRegion, ports, deps);
+      const approvalReason = await laggedFirst(state, ports, deps);
+      if (approvalReason) {
+        deps.log.warn("target lagged beyond the RPO bound first; asking on-call", {
+          approvalReason,
+        });
+        return {
+          targetClusterStatus: cluster.status,
+          replicationLagMs: lag?.lagMs ?? null,
+          replicationLagAt: lag?.at ?? null,
+          alreadyPromoted: false,
+          alreadyFenced,
+          approvalReason,
+          readiness: await latestReadiness(ports, deps),
+        };
+      }
+    }
   } else {
     if (global?.status !== "available") {
       throw new SourceClusterUnhealthyError(
@@ -109,6 +137,7 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     replicationLagMs: lag?.lagMs ?? null,
     replicationLagAt: lag?.at ?? null,
     alreadyPromoted: false,
+    alreadyFenced,
     readiness: await latestReadiness(ports, deps),
   };
 }
@@ -149,6 +178,60 @@ async function latestReadiness(
       }
     }),
   );
+}
+
+/** How far back an alarm-started failover looks at the lag and the probes. */
+export const LAG_HISTORY_MINUTES = 15;
+
+/**
+ * With rds.global_db_rpo, a secondary that lags beyond the bound makes the primary block every
+ * commit ("Blocks the transaction if all secondary DB clusters have RPO lag times that are larger
+ * than the RPO", aurora-global-database-disaster-recovery, "Managing RPOs"): /health, which
+ * writes, then fails and the prober's alarm fires although nothing is down, and a failover with
+ * AllowDataLoss would move production onto the cluster that is behind. An alarm may therefore
+ * not fail over by itself when the target's AuroraGlobalDBReplicationLag (the metric the lag
+ * alarm watches, 1-minute Maximum) was above the bound in the last 15 minutes, or above half of it
+ * in a minute that ended before the primary's first failed probe: normal lag is well under a
+ * second, and a lag that builds up before the primary stops answering is replication trouble,
+ * not an outage. On-call decides. Returns why, or undefined.
+ *
+ * What this cannot see: a lag that jumped past the bound within the minute before the alarm is
+ * not in a published datapoint yet. Such a failover goes ahead; the data it loses is still
+ * bounded by rds.global_db_rpo.
+ */
+async function laggedFirst(
+  state: WorkflowState,
+  ports: ReturnType<DrDeps["ports"]>,
+  deps: DrDeps,
+): Promise<string | undefined> {
+  const { request } = state;
+  const rpoSeconds = deps.settings.dbRpoSeconds;
+  if (rpoSeconds === null || regionOf(deps.topology, request.sourceRegion).role !== "primary") {
+    return undefined;
+  }
+  const bound = rpoSeconds * 1000;
+  const since = new Date(deps.now().getTime() - LAG_HISTORY_MINUTES * 60_000);
+  const target = regionOf(deps.topology, request.targetRegion);
+  const [probes, history] = await Promise.all([
+    ports.metrics.probeResults(request.sourceRegion, since),
+    ports.metrics.replicationLagHistory(target.clusterIdentifier, since),
+  ]);
+  const above = history
+    .filter((p) => p.lagMs > bound)
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))[0];
+  if (above) {
+    return `${target.clusterIdentifier} lagged ${above.lagMs} ms in the minute from ${above.at}, above the ${rpoSeconds} s RPO bound: the RPO guard, not an outage, may be what stopped ${request.sourceRegion}, and failing over would move production onto the cluster that is behind`;
+  }
+  // The current run of failed probes, newest first, ends at the newest healthy one.
+  const healthyAt = probes.findIndex((p) => p.healthy);
+  const failing = healthyAt === -1 ? probes : probes.slice(0, healthyAt);
+  const firstFailed = failing.at(-1);
+  if (!firstFailed) return undefined;
+  const building = history
+    .filter((p) => p.lagMs > bound / 2 && Date.parse(p.at) + 60_000 <= Date.parse(firstFailed.at))
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))[0];
+  if (!building) return undefined;
+  return `${target.clusterIdentifier} lagged ${building.lagMs} ms in the minute from ${building.at}, before the primary's first failed probe at ${firstFailed.at} (the RPO bound is ${rpoSeconds} s): replication was falling behind before ${request.sourceRegion} stopped answering, which is what the RPO guard stalling it looks like, and failing over would move production onto the cluster that is behind`;
 }
 
 /** How far back the prober's view must show the primary down for an alarm to fail over. */

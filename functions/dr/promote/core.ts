@@ -1,12 +1,20 @@
 // Promotes the target cluster during an unplanned failover, calling RDS in the target region
-// only: FailoverGlobalCluster with AllowDataLoss (target named by ARN), or detach-and-promote
-// (RemoveFromGlobalCluster) when the input says forceDetach or RDS refuses a managed failover
-// with InvalidGlobalClusterStateFault / InvalidDBClusterStateFault.
+// only: FailoverGlobalCluster with AllowDataLoss (target named by ARN). Detach-and-promote
+// (RemoveFromGlobalCluster) cannot be undone, so it runs only when the input says forceDetach,
+// or when RDS refuses the managed failover and the old primary is confirmed unreachable (its
+// RDS API does not answer from here and the prober sees its /health down). Any other refusal
+// pages on-call. InvalidDBClusterStateFault and InvalidGlobalClusterStateFault are listed for
+// every global-cluster operation and AWS does not say which conditions raise them
+// (API_FailoverGlobalCluster), so they alone never justify the one-way step.
+//
+// Before it asks RDS for anything it re-checks CheckOldWriter's proof: a database proof is
+// re-read (a newer heartbeat means the old primary replicates again, so it may commit).
 // Idempotent: it looks first, and never asks RDS twice (a promotion already under way or done is
 // recognised; the method used is recorded on the lock).
+import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
-import { ManagedFailoverUnavailableError } from "../shared/errors";
-import { requireFenced } from "../shared/guard";
+import { ManagedFailoverRefusedError, ManagedFailoverUnavailableError } from "../shared/errors";
+import { requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { regionOf } from "../shared/topology";
 import type { PromoteResult, PromotionMethod, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
@@ -15,6 +23,8 @@ export type PromoteOutcome = Omit<PromoteResult, keyof StepTimes>;
 
 const METHOD_FACT = "promotionMethod";
 const DETACH_REASON_FACT = "detachReason";
+/** A healthy probe this recent means the old primary's region still answers. */
+const UNREACHABLE_PROBE_WINDOW_SECONDS = 60;
 
 export async function promote(state: WorkflowState, deps: DrDeps): Promise<PromoteOutcome> {
   const { request } = state;
@@ -30,6 +40,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
     const detachReason = lock?.facts[DETACH_REASON_FACT];
     return withReason(recorded as PromotionMethod, detachReason as string | undefined);
   }
+  await requireOldWriterStopped(state, deps);
 
   const global = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
   const member = global?.members.find((m) => m.clusterArn === target.clusterArn);
@@ -66,15 +77,24 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
         deps.log.info("managed failover already under way toward the target", { code: error.code });
         outcome = { method: "managed-failover" };
       } else {
-        deps.log.warn("managed failover refused; detaching the target instead", {
+        const unreachable = await oldPrimaryUnreachable(state, deps);
+        if (unreachable === null) {
+          throw new ManagedFailoverRefusedError(
+            `FailoverGlobalCluster refused with ${error.code} while the old primary in ${request.sourceRegion} still answers; detaching ${target.clusterIdentifier} cannot be undone, so this run stops here. Find out why RDS refuses (the global cluster's status and events), or resume with forceDetach: true to detach and promote it anyway`,
+          );
+        }
+        deps.log.warn("managed failover refused and the old primary is unreachable; detaching", {
           code: error.code,
-          error: error.message,
+          unreachable,
         });
         await ports.database.removeFromGlobalCluster(
           topology.globalClusterIdentifier,
           target.clusterArn,
         );
-        outcome = { method: "detach", detachReason: `FailoverGlobalCluster: ${error.code}` };
+        outcome = {
+          method: "detach",
+          detachReason: `FailoverGlobalCluster: ${error.code}; ${unreachable}`,
+        };
       }
     }
   }
@@ -84,6 +104,30 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
   }
   deps.log.info("promotion requested", { ...outcome });
   return outcome;
+}
+
+/**
+ * Why the old primary counts as unreachable, or null when it does not: its region's RDS API did
+ * not answer this Lambda, and the prober saw no healthy /health of it in the last minute.
+ */
+async function oldPrimaryUnreachable(state: WorkflowState, deps: DrDeps): Promise<string | null> {
+  const { request } = state;
+  const source = regionOf(deps.topology, request.sourceRegion);
+  const rds = await bestEffort(
+    `DescribeDBClusters ${source.clusterIdentifier} in ${request.sourceRegion}`,
+    () =>
+      deps
+        .ports(request.sourceRegion, "bestEffort")
+        .database.describeCluster(source.clusterIdentifier),
+    deps,
+  );
+  if (rds.ok) return null;
+  const since = new Date(deps.now().getTime() - UNREACHABLE_PROBE_WINDOW_SECONDS * 1000);
+  const probes = await deps
+    .ports(request.targetRegion, "critical")
+    .metrics.probeResults(request.sourceRegion, since);
+  if (probes.length === 0 || probes.some((p) => p.healthy)) return null;
+  return `the old primary is unreachable (RDS in ${request.sourceRegion}: ${rds.error}; ${probes.length} failed probes of its /health in the last ${UNREACHABLE_PROBE_WINDOW_SECONDS} s)`;
 }
 
 function withReason(method: PromotionMethod, detachReason: string | undefined): PromoteOutcome {

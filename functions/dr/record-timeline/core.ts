@@ -2,6 +2,7 @@
 // data), the replication lag when the run began (the RPO estimate) and the RTO, as CloudWatch
 // metrics and a `dr.<workflow>.completed` event on the target region's bus. Sent once per run:
 // the lock remembers that it was sent; the event's eventId lets consumers drop a duplicate.
+// Also hands the run's report to the region's report writer and links it from the event.
 import { EVENTS, METRICS } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import type { MetricDatum } from "../shared/ports";
@@ -12,6 +13,7 @@ import type {
   TimelineEntry,
   WorkflowState,
 } from "../shared/types";
+import { requestReport } from "../shared/run-report";
 import { stateTask } from "../shared/task";
 
 export type RecordTimelineOutcome = Omit<RecordTimelineResult, keyof StepTimes>;
@@ -53,7 +55,14 @@ export async function recordTimeline(
   const verifiedAt = steps.Verify?.endedAt ?? deps.now().toISOString();
   const rtoSeconds = secondsBetween(began, verifiedAt);
   const eventId = completedEventId(request.failoverId, request.workflow);
-  const outcome: RecordTimelineOutcome = { eventId, rtoSeconds, rpoEstimateMs, timeline };
+  // Every attempt hands the report over (the writer stores it idempotently), so a retried step
+  // still links one; a report that cannot be requested never holds up the timeline.
+  const report = await requestReport(
+    state,
+    { rtoSeconds, rpoEstimateMs, rtoStartedAt: began },
+    deps,
+  );
+  const outcome: RecordTimelineOutcome = { eventId, rtoSeconds, rpoEstimateMs, timeline, report };
 
   const ports = deps.ports(request.targetRegion, "critical");
   const lock = await ports.control.getLock();
@@ -102,6 +111,7 @@ export async function recordTimeline(
       rpoEstimateMs,
       rtoSeconds,
       timeline,
+      report,
     },
   });
   await ports.control.recordFact(request.failoverId, RECORDED_FACT, deps.now().toISOString());

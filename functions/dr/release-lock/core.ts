@@ -1,10 +1,10 @@
 // Ends a run: after a completed run, writes the cooldown item (so alarm re-triggers are refused
 // for DR_COOLDOWN_MINUTES) and deletes the lock; after a run that changed nothing (approval not
 // granted) only deletes the lock. Conditional on this run owning the lock; re-running finds the
-// lock gone and the cooldown written, and returns the same result.
+// lock gone (or taken by the next run) and the cooldown written, and returns the same result.
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds } from "../shared/deps";
-import { LockNotOwnedError, RunNotCompleteError } from "../shared/errors";
+import { RunNotCompleteError } from "../shared/errors";
 import type { ReleaseLockResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
 
@@ -27,20 +27,32 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
         lastCompletedAt: now.toISOString(),
         lastExecution: request.failoverId,
         cooldownUntil,
+        ...(request.drillId !== undefined ? { drillId: request.drillId } : {}),
       });
     }
-  } else if (steps.Fence) {
-    // Never reached by the state machines; a fenced run keeps its lock until it completes.
-    throw new RunNotCompleteError(
-      "refusing to release the lock of a run that fenced but did not complete",
-    );
+  } else {
+    // A fenced run keeps its lock until it completes; an earlier attempt of a resumed run may
+    // have fenced, so look at the flag, not only at this execution's steps.
+    const flag = steps.Fence ? null : await control.getActiveRegion();
+    const fencedByThisRun =
+      steps.Fence !== undefined ||
+      (flag?.activeRegion === request.targetRegion && flag.updatedBy === request.failoverId);
+    if (fencedByThisRun) {
+      throw new RunNotCompleteError(
+        `refusing to release the lock of run ${request.failoverId}: it fenced (the flag names ${request.targetRegion}) but did not complete; resume it`,
+      );
+    }
   }
 
   if (!(await control.deleteLock(request.failoverId))) {
+    // Another run holds the lock. Only this run deletes its own lock and another run takes it
+    // only once it is gone, so an earlier attempt of this step deleted it (its answer was lost,
+    // or the function timed out after the delete), on-call deleted it, or it expired: this run
+    // holds no lock either way, which is what this step is for. The other run's lock stays.
     const holder = await control.getLock();
-    throw new LockNotOwnedError(
-      `the failover lock is held by run ${holder?.owner ?? "unknown"}, not by this run (${request.failoverId}); left in place`,
-    );
+    deps.log.warn("the lock was already released; another run holds it now, left in place", {
+      holder: holder?.owner ?? null,
+    });
   }
   deps.log.info("lock released", { cooldownUntil });
   return { released: true, cooldownUntil };

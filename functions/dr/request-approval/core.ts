@@ -2,7 +2,7 @@
 // approve or reject the failover. The state machine waits (lambda:invoke.waitForTaskToken)
 // until on-call answers or the step's TimeoutSeconds passes.
 import type { DrDeps } from "../shared/deps";
-import { executionUrl, shellQuote } from "../shared/format";
+import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import type { WorkflowState } from "../shared/types";
 import { stateKeys } from "../shared/task";
 import type { DrTaskDefinition } from "../shared/task";
@@ -31,6 +31,9 @@ export function approvalMessage(
     "",
     `Reason: ${request.reason}`,
     `Trigger: ${request.trigger}   Run: ${request.failoverId}`,
+    ...(steps.Preflight?.approvalReason
+      ? [`Why you are asked: ${steps.Preflight.approvalReason}.`]
+      : []),
     `Replication lag of ${region}: ${typeof lag === "number" ? `${lag} ms; writes committed in ${request.sourceRegion} during the last ~${lag} ms may be lost` : "unknown"}.`,
     `Approving fences ${request.sourceRegion} (it stops taking writes) and promotes ${region}'s cluster with AllowDataLoss.`,
     "",
@@ -44,7 +47,9 @@ export function approvalMessage(
     `If nobody answers within ${minutes} minutes the failover is abandoned: nothing is changed and the lock is released.`,
   ];
   return {
-    subject: `[payments-dr ${deps.topology.environmentSuffix}] APPROVE failover to ${region}?`,
+    subject: snsSubject(
+      `[payments-dr ${deps.topology.environmentSuffix}] APPROVE failover to ${region}?`,
+    ),
     message: lines.join("\n"),
   };
 }

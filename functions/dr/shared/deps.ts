@@ -1,7 +1,7 @@
 // Everything a DR core needs, passed in. The handlers build one set at module scope from the
 // environment and the AWS adapters; the tests pass fakes.
 import type { DrTopology } from "../../common/contract";
-import type { DnsPort, HttpPort, Log, Profile, RegionPorts } from "./ports";
+import type { DnsPort, HttpPort, Log, Profile, RegionPorts, ReportsPort } from "./ports";
 import type { DrSettings } from "./settings";
 
 export interface DrDeps {
@@ -12,6 +12,8 @@ export interface DrDeps {
   /** Route 53; its control plane lives in us-east-1, so every call to it is best-effort. */
   readonly dns: () => DnsPort;
   readonly http: HttpPort;
+  /** The report writer of the region this code runs in. */
+  readonly reports: ReportsPort;
   readonly now: () => Date;
   readonly log: Log;
   /** The region this code runs in (AWS_REGION), which is where the state machine runs. */
@@ -25,3 +27,9 @@ export function epochSeconds(date: Date): number {
 export function isoFromEpoch(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
 }
+
+/** For code that runs a core but never a run (the CLI's input check): refuses to write one. */
+export const NO_REPORTS: ReportsPort = {
+  submit: () =>
+    Promise.reject(new Error("no report writer here: only the workflows write run reports")),
+};

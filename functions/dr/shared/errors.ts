@@ -52,10 +52,6 @@ export class CooldownActiveError extends DrError {
 export class RunNotCompleteError extends DrError {
   override name = "RunNotCompleteError";
 }
-/** The lock is held by another run while this run tries to release it. */
-export class LockNotOwnedError extends DrError {
-  override name = "LockNotOwnedError";
-}
 
 // Preflight.
 
@@ -91,6 +87,20 @@ export class ManagedFailoverUnavailableError extends DrError {
   ) {
     super(message);
   }
+}
+/**
+ * RDS refused the managed failover and nothing shows the old primary unreachable: detaching is
+ * one-way, so the run pages instead and leaves it to on-call (resume with forceDetach).
+ */
+export class ManagedFailoverRefusedError extends DrError {
+  override name = "ManagedFailoverRefusedError";
+}
+/**
+ * Right before promoting, the evidence that the old writer stopped no longer holds (a newer
+ * heartbeat reached the target: the old primary replicates, so it may commit): look again.
+ */
+export class OldWriterActiveError extends DrError {
+  override name = "OldWriterActiveError";
 }
 /** Promote or Switchover ran before Fence succeeded; never expected, guards the invariant. */
 export class NotFencedError extends DrError {

@@ -4,6 +4,7 @@
 // machines see one vocabulary.
 
 import type { ActiveRegionItem, ReadinessRecord } from "../../common/contract";
+import type { ReportLocation, RunReportInput } from "../../reports/shared/model";
 
 export interface GlobalClusterMember {
   readonly clusterArn: string;
@@ -64,6 +65,8 @@ export interface CooldownItem {
   readonly lastExecution: string;
   /** Epoch seconds. */
   readonly cooldownUntil: number;
+  /** The drill the completed run belonged to: that drill's next run is not refused. */
+  readonly drillId?: string;
 }
 
 /** The `control` global table, read and written in one region. */
@@ -124,6 +127,24 @@ export interface MetricsPort {
     clusterIdentifier: string,
     since: Date,
   ): Promise<{ readonly lagMs: number; readonly at: string } | null>;
+  /**
+   * Every AuroraGlobalDBReplicationLag datapoint (1-minute Maximum, `at` = the minute's start) of
+   * a secondary cluster since `since`, newest first.
+   */
+  replicationLagHistory(
+    clusterIdentifier: string,
+    since: Date,
+  ): Promise<readonly { readonly lagMs: number; readonly at: string }[]>;
+}
+
+/**
+ * What one region's Aurora cluster holds of the global writer's heartbeat (WRITER_HEARTBEAT):
+ * the newest `beat_at` it has received, in the writer's clock. Read through that region's own
+ * /health, which reads its own cluster, so it needs nothing from any other region.
+ */
+export interface ReplicaPort {
+  /** null when the region cannot tell (no heartbeat yet, its database unreachable). */
+  writerHeartbeat(): Promise<{ readonly beatAt: string } | null>;
 }
 
 export interface DrEvent {
@@ -148,6 +169,7 @@ export interface RegionPorts {
   readonly metrics: MetricsPort;
   readonly events: EventsPort;
   readonly notifier: NotifierPort;
+  readonly replica: ReplicaPort;
 }
 
 export interface FailoverRecord {
@@ -195,6 +217,15 @@ export interface HttpPort {
       readonly timeoutMs: number;
     },
   ): Promise<HttpResponse>;
+}
+
+/**
+ * The report writer of the region the workflow runs in. `submit` hands it a run's report and
+ * returns where the report will be (its location is derived from the run, so the completion
+ * event and page can link it at once); the writer stores it moments later.
+ */
+export interface ReportsPort {
+  submit(report: RunReportInput): Promise<ReportLocation>;
 }
 
 /**

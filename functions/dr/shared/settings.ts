@@ -1,5 +1,5 @@
 // Tunables of the DR tasks, read once from the environment (names in DR_ENV). Pure.
-import { DR_ENV } from "../../common/contract";
+import { DR_ENV, WRITER_HEARTBEAT } from "../../common/contract";
 import { intEnv } from "../../common/env";
 
 export interface DrSettings {
@@ -12,15 +12,37 @@ export interface DrSettings {
   readonly httpTimeoutMs: number;
   /** Overall cap on one best-effort call to the other region (or Route 53). */
   readonly bestEffortTimeoutMs: number;
+  /**
+   * Seconds the old region's payment path may still commit once its replica of the flag names
+   * the target (DR_FENCE_SETTLE_SECONDS, derived at synth from the payment functions).
+   */
+  readonly fenceSettleSeconds: number;
+  /** rds.global_db_rpo of the deployed primary (DR_DB_RPO_SECONDS); null: no RPO guard. */
+  readonly dbRpoSeconds: number | null;
+  /** How often the active cluster commits its heartbeat (WRITER_HEARTBEAT). */
+  readonly heartbeatSeconds: number;
+  /**
+   * Added to rpo + heartbeat interval before a stale heartbeat counts as proof: Aurora applies
+   * the guard "after a short delay" it does not quantify, and the two regions' clocks differ by
+   * a little.
+   */
+  readonly writerStopMarginSeconds: number;
+  /** Timeout of the /health request that reads the target cluster's writer heartbeat. */
+  readonly replicaTimeoutMs: number;
 }
 
 export const DEFAULT_SETTINGS: DrSettings = {
   cooldownMinutes: 30,
   lockTtlMinutes: 360,
   failbackMaxLagMs: 1000,
-  lagLookbackMinutes: 15,
+  lagLookbackMinutes: 180,
   httpTimeoutMs: 5000,
   bestEffortTimeoutMs: 2500,
+  fenceSettleSeconds: 20,
+  dbRpoSeconds: 60,
+  heartbeatSeconds: WRITER_HEARTBEAT.intervalSeconds,
+  writerStopMarginSeconds: 10,
+  replicaTimeoutMs: 3000,
 };
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {
@@ -53,5 +75,16 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {
       },
       env,
     ),
+    fenceSettleSeconds: intEnv(
+      DR_ENV.fenceSettleSeconds,
+      DEFAULT_SETTINGS.fenceSettleSeconds,
+      { min: 1, max: 900 },
+      env,
+    ),
+    // Aurora accepts 20 to 2,147,483,647 s; unset means the deployed primary has no guard.
+    dbRpoSeconds:
+      env[DR_ENV.dbRpoSeconds] === undefined || env[DR_ENV.dbRpoSeconds] === ""
+        ? null
+        : intEnv(DR_ENV.dbRpoSeconds, 60, { min: 20, max: 86_400 }, env),
   };
 }

@@ -34,6 +34,16 @@ export interface DrRequest {
   readonly forceDetach: boolean;
   readonly ignoreCooldown: boolean;
   readonly allowUnknownLag: boolean;
+  /**
+   * On-call states that the old region can no longer commit (they checked it is down), so the
+   * failover need not wait for proof. Console-started failovers only.
+   */
+  readonly assumeOldWriterStopped: boolean;
+  /**
+   * The drill (SSM Automation execution) this run belongs to: a cooldown written by a run of the
+   * same drill does not refuse it. Drill-started runs only.
+   */
+  readonly drillId?: string;
 }
 
 export interface StepTimes {
@@ -64,6 +74,17 @@ export interface PreflightResult extends StepTimes {
   /** The target already is the writer (a resumed run whose promotion completed). */
   readonly alreadyPromoted: boolean;
   /**
+   * A resumed run that already fenced: it decided (and, in approval mode, was approved) back
+   * then, so it neither asks again nor needs the prober, which stops probing a fenced region.
+   */
+  readonly alreadyFenced: boolean;
+  /**
+   * Present when an alarm-started failover must wait for on-call: the target lagged beyond the
+   * RPO bound before the primary stopped answering (the RPO guard, not an outage, may be what
+   * stopped it). Absent otherwise (the ASL tests IsPresent).
+   */
+  readonly approvalReason?: string;
+  /**
    * The latest readiness evaluation of each region as it stood when the run began (read from
    * the target region's control table, best effort: it never blocks a failover).
    */
@@ -74,9 +95,9 @@ export interface PreflightResult extends StepTimes {
 export interface ReadinessSummary {
   readonly region: string;
   readonly at: string | null;
-  /** ok, warn, unknown, fail; "missing" when no evaluation is stored, "unreadable" when the read failed. */
+  /** ok, warn, unknown, fail; "missing" when none is stored, "unreadable" when the read failed. */
   readonly overall: string;
-  /** "id: reason" of each check that is not ok. */
+  /** "<check> <status>: <reason>" of each check that is not ok. */
   readonly findings: readonly string[];
 }
 
@@ -85,8 +106,46 @@ export interface FenceResult extends StepTimes {
   readonly previousRegion: string;
   readonly fencingToken: number;
   readonly fencedAt: string;
-  /** What the old region's copy of the flag said (best-effort read; never blocks). */
-  readonly oldRegionFlag: "confirmed" | "replicating" | "unreachable" | "skipped";
+  /**
+   * The flag's FENCE_PHASE when this execution read it: `open` only when an earlier execution of
+   * the same run got through Unfence (a resume of a run that had completed).
+   */
+  readonly phase: string;
+}
+
+/** How the run knows the old region can no longer commit a payment. */
+export type WriterStopEvidence =
+  /** Its replica of the flag names the target, and the payment path's bound has passed since. */
+  | "confirmed"
+  /** rds.global_db_rpo: no heartbeat of the old writer reached the target for longer than the bound. */
+  | "database"
+  /** On-call said so (assumeOldWriterStopped). */
+  | "operator"
+  /** An earlier attempt of this run already promoted: it proved this before. */
+  | "promotion-requested"
+  /**
+   * An earlier execution of this run got through Unfence (the flag it wrote is `open`), after it
+   * had proved this and promoted; its lock, with the promotion fact, is gone with ReleaseLock.
+   */
+  | "completed"
+  | "none";
+
+export interface CheckOldWriterResult extends StepTimes {
+  readonly stopped: boolean;
+  readonly evidence: WriterStopEvidence;
+  /** What the old region's replica of the flag said at this look. */
+  readonly oldRegionFlag: "confirmed" | "replicating" | "unreachable";
+  /** When the old region's replica was first seen naming the target (this run's token). */
+  readonly confirmedAt: string | null;
+  /** The newest writer heartbeat the target's cluster held at this look. */
+  readonly heartbeatAt: string | null;
+  /** From when the evidence holds; null while there is none. */
+  readonly stoppedAt: string | null;
+  /** Seconds the Wait before the next look lasts (0 once stopped). */
+  readonly nextCheckSeconds: number;
+  /** Seconds since the first look of this execution; the ASL's bound reads it. */
+  readonly elapsedSeconds: number;
+  readonly looks: number;
 }
 
 export type PromotionMethod = "managed-failover" | "detach" | "switchover";
@@ -99,8 +158,12 @@ export interface PromoteResult extends StepTimes {
 
 export interface CheckPromotionResult extends StepTimes {
   readonly isWriter: boolean;
-  /** Polls so far in this execution; the state machine's Choice stops at its literal maximum. */
+  /** Polls so far in this execution. */
   readonly polls: number;
+  /** Seconds since the first poll of this execution; the ASL's bound and slow page read it. */
+  readonly elapsedSeconds: number;
+  /** Seconds the Wait before the next poll lasts. */
+  readonly nextPollSeconds: number;
   readonly clusterStatus: string;
   readonly globalClusterStatus: string;
   readonly failoverStatus: string | null;
@@ -138,11 +201,20 @@ export interface TimelineEntry {
   readonly seconds: number;
 }
 
+/** Where a run's report is (or why it could not be requested). */
+export interface ReportLink {
+  /** s3:// URI of the HTML page; null when the report could not be requested. */
+  readonly uri: string | null;
+  readonly consoleUrl: string | null;
+  readonly error?: string;
+}
+
 export interface RecordTimelineResult extends StepTimes {
   readonly eventId: string;
   readonly rtoSeconds: number;
   readonly rpoEstimateMs: number | null;
   readonly timeline: readonly TimelineEntry[];
+  readonly report?: ReportLink;
 }
 
 export interface ReleaseLockResult extends StepTimes {
@@ -156,6 +228,8 @@ export interface NotifyResult extends StepTimes {
   /** For a page: the failed step's error name and cause, reported by the Halted state. */
   readonly error?: string;
   readonly cause?: string;
+  /** A page's report (the halted run's). */
+  readonly report?: ReportLink;
 }
 
 export interface Steps {
@@ -164,6 +238,7 @@ export interface Steps {
   readonly Preflight?: PreflightResult;
   readonly RequestApproval?: { readonly approved?: boolean; readonly approvedBy?: string };
   readonly Fence?: FenceResult;
+  readonly CheckOldWriter?: CheckOldWriterResult;
   readonly Promote?: PromoteResult;
   readonly Switchover?: PromoteResult;
   readonly CheckPromotion?: CheckPromotionResult;
@@ -194,6 +269,7 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
     "Preflight",
     "AcquireLock",
     "Fence",
+    "CheckOldWriter",
     "Promote",
     "CheckPromotion",
     "UpdateParameters",
@@ -206,6 +282,7 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
     "Preflight",
     "AcquireLock",
     "Fence",
+    "CheckOldWriter",
     "Switchover",
     "CheckPromotion",
     "UpdateParameters",
@@ -218,6 +295,7 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
     "Preflight",
     "AcquireLock",
     "Fence",
+    "CheckOldWriter",
     "Switchover",
     "CheckPromotion",
     "UpdateParameters",

@@ -1,9 +1,10 @@
 // Planned role change (switchover and failback): SwitchoverGlobalCluster, called in the current
-// primary (source) region, naming the target cluster by ARN. RDS waits for the secondary to catch
-// up before switching, so no committed write is lost. Idempotent: a switchover already under way
-// or done is recognised and not requested again.
+// primary (source) region, naming the target cluster by ARN, once CheckOldWriter has seen the old
+// region confirm the fence. RDS waits for the secondary to catch up before switching, so no
+// committed write is lost. Idempotent: a switchover already under way or done is recognised and
+// not requested again.
 import type { DrDeps } from "../shared/deps";
-import { requireFenced } from "../shared/guard";
+import { requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { regionOf } from "../shared/topology";
 import type { PromoteResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
@@ -14,6 +15,7 @@ export async function switchover(state: WorkflowState, deps: DrDeps): Promise<Sw
   const { request } = state;
   const { topology } = deps;
   await requireFenced(state, deps);
+  await requireOldWriterStopped(state, deps);
   const target = regionOf(topology, request.targetRegion);
   const database = deps.ports(request.sourceRegion, "critical").database;
 

@@ -32,10 +32,19 @@ const FIELDS: Readonly<Record<Workflow, readonly string[]>> = {
     "forceDetach",
     "ignoreCooldown",
     "allowUnknownLag",
+    "assumeOldWriterStopped",
+    "drillId",
     "resumeFailoverId",
   ],
-  switchover: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
-  failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "resumeFailoverId"],
+  switchover: [
+    "targetRegion",
+    "reason",
+    "trigger",
+    "ignoreCooldown",
+    "drillId",
+    "resumeFailoverId",
+  ],
+  failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "drillId", "resumeFailoverId"],
 };
 
 const TRIGGERS: Readonly<Record<Workflow, readonly Trigger[]>> = {
@@ -102,6 +111,25 @@ export async function validateInput(
   const forceDetach = flag("forceDetach");
   const ignoreCooldown = flag("ignoreCooldown");
   const allowUnknownLag = flag("allowUnknownLag");
+  const assumeOldWriterStopped = flag("assumeOldWriterStopped");
+  if (assumeOldWriterStopped && trigger !== "console") {
+    throw new InvalidInputError(
+      `assumeOldWriterStopped is on-call's word that the old region cannot take payments: only with trigger "console", got ${JSON.stringify(trigger)}`,
+    );
+  }
+  const drillId = input.drillId;
+  if (drillId !== undefined) {
+    if (typeof drillId !== "string" || !RUN_ID.test(drillId)) {
+      throw new InvalidInputError(
+        `drillId must be the drill's id (1-80 letters, digits, - or _), got ${JSON.stringify(drillId)}`,
+      );
+    }
+    if (trigger !== "drill") {
+      throw new InvalidInputError(
+        `drillId belongs to runs a drill starts: only with trigger "drill", got ${JSON.stringify(trigger)}`,
+      );
+    }
+  }
   const resumeFailoverId = input.resumeFailoverId;
   if (
     resumeFailoverId !== undefined &&
@@ -160,6 +188,8 @@ export async function validateInput(
     forceDetach,
     ignoreCooldown,
     allowUnknownLag,
+    assumeOldWriterStopped,
+    ...(drillId !== undefined ? { drillId } : {}),
   };
   deps.log.info("input accepted", { failoverId, workflow, sourceRegion: request.sourceRegion });
   return { input: raw, request };

@@ -6,10 +6,16 @@
 // transition to succeeded" (docs.stripe.com/payments/multicapture).
 //
 // Only the active region expires: it is a write, fenced like the API's writes (a passive region
-// skips the run). A capture that arrives after captureBefore and before this job is refused by
+// skips the run). The DR orchestrator counts on a write committing within the write functions'
+// timeout of its fencing check (DR_FENCE_SETTLE_SECONDS, infra/lib/fence-bound.ts); this job runs
+// for up to two minutes, so each batch checks the flag first and rolls back instead of
+// committing more than EXPIRY_BATCH_SECONDS after that check. A capture that arrives after captureBefore and before this job is refused by
 // the capture itself (409 authorization_expired), so the job's delay never extends a window.
 import { PassiveRegionError } from "../shared/errors";
-import type { ExpiryStore, OutboxEvent } from "../shared/ports";
+import type { ExpiryBatch, ExpiryStore, OutboxEvent } from "../shared/ports";
+
+/** Seconds a batch may take from its fencing check to its commit (above). */
+export const EXPIRY_BATCH_SECONDS = 10;
 
 export interface ExpiryDeps {
   readonly guard: { assertActive(): Promise<void> };
@@ -32,6 +38,8 @@ export interface ExpiryReport {
   readonly more: boolean;
 }
 
+class BatchDeadlineError extends Error {}
+
 export async function expireAuthorizations(deps: ExpiryDeps): Promise<ExpiryReport> {
   let expired = 0;
   while (expired < deps.maxPayments) {
@@ -45,10 +53,26 @@ export async function expireAuthorizations(deps: ExpiryDeps): Promise<ExpiryRepo
       throw error;
     }
     const limit = Math.min(deps.batchSize, deps.maxPayments - expired);
-    const batch = await deps.store.expireDue(deps.now(), limit, {
-      originRegion: deps.region,
-      newId: deps.newId,
-    });
+    const checkedAt = deps.now();
+    let batch: ExpiryBatch;
+    try {
+      batch = await deps.store.expireDue(checkedAt, limit, {
+        originRegion: deps.region,
+        newId: deps.newId,
+        beforeCommit: (count) => {
+          if (deps.now().getTime() - checkedAt.getTime() > EXPIRY_BATCH_SECONDS * 1000) {
+            throw new BatchDeadlineError(
+              `a batch of ${count} did not commit within ${EXPIRY_BATCH_SECONDS} s of its fencing check: rolled back`,
+            );
+          }
+        },
+      });
+    } catch (error) {
+      // A slow database: the next scheduled run checks the flag again and takes the rest.
+      if (error instanceof BatchDeadlineError)
+        return { skipped: error.message, expired, more: true };
+      throw error;
+    }
     expired += batch.expired;
     await deps.afterCommit(batch.events);
     if (batch.expired < limit) return { skipped: null, expired, more: false };

@@ -1,7 +1,9 @@
 // GET /health: regional health for Route 53 and the DR prober. 200 only when the control flag
 // can be read, names this region, and the database takes writes; 503 otherwise, with the first
 // failing check as the reason. A passive region never writes the heartbeat: it only checks the
-// database is reachable, for the prober's benefit.
+// database is reachable, for the prober's benefit. Either way it reports the newest writer
+// heartbeat (WRITER_HEARTBEAT) this region's own cluster holds, for the DR orchestrator; that
+// read runs beside the flag's and decides nothing here.
 import type { ActiveRegionFlag } from "../shared/fencing";
 
 /** What the database probe found; it throws when the database cannot be reached. */
@@ -13,6 +15,8 @@ export interface HealthDeps {
   readonly readFlag: () => Promise<ActiveRegionFlag>;
   /** `write`: upsert the heartbeat in a transaction; otherwise read-only checks. */
   readonly probeDatabase: (write: boolean) => Promise<DatabaseState>;
+  /** The writer heartbeat this region's own cluster holds; null when it has none. */
+  readonly readWriterHeartbeat: () => Promise<Date | null>;
   /** Each check gives up after this long, so Route 53 gets an answer in time. */
   readonly checkTimeoutMs: number;
 }
@@ -29,6 +33,8 @@ export interface HealthBody {
     /** FENCE_PHASE of the flag, when set. */
     readonly phase?: string;
   };
+  /** What this region's own cluster holds of the writer's heartbeat; null when unknown. */
+  readonly replication: { readonly writerHeartbeatAt: string | null };
 }
 
 export interface HealthReport {
@@ -50,6 +56,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   const { region } = deps;
+  const heartbeat = withTimeout(
+    deps.readWriterHeartbeat(),
+    deps.checkTimeoutMs,
+    "writer heartbeat read",
+  ).catch(() => null);
   let flag: ActiveRegionFlag | undefined;
   let flagError: string | undefined;
   try {
@@ -82,6 +93,7 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   else if (database === "read-only") reason = "database refused the heartbeat write (read-only)";
 
   const healthy = reason === null;
+  const writerHeartbeatAt = (await heartbeat)?.toISOString() ?? null;
   return {
     statusCode: healthy ? 200 : 503,
     body: {
@@ -90,6 +102,7 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
       activeRegion: flag?.activeRegion ?? null,
       reason,
       checks,
+      replication: { writerHeartbeatAt },
     },
   };
 }

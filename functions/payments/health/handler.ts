@@ -1,6 +1,6 @@
 // GET /health (no API key: Route 53 health checks and the DR prober call it).
 import { controlFlagReader, createDynamoDbClient } from "../shared/aws/dynamodb";
-import { METRICS, PAYMENTS_ENV } from "../../common/contract";
+import { METRICS, PAYMENTS_ENV, WRITER_HEARTBEAT } from "../../common/contract";
 import { requireEnv } from "../../common/env";
 import { ActiveRegionGuard } from "../shared/fencing";
 import { jsonResponse } from "../shared/http-api";
@@ -9,7 +9,7 @@ import { baseRuntime, publicApiHandler } from "../shared/runtime";
 import { checkHealth } from "./core";
 import type { DatabaseState } from "./core";
 
-const base = baseRuntime({ functionName: "health", apiKeys: false });
+const base = baseRuntime({ functionName: "health", apiKeys: false, ownCluster: true });
 const guard = new ActiveRegionGuard({
   region: base.region,
   read: controlFlagReader(createDynamoDbClient(), requireEnv(PAYMENTS_ENV.controlTable)),
@@ -42,11 +42,23 @@ async function probeDatabase(write: boolean): Promise<DatabaseState> {
   }
 }
 
+const WRITER_HEARTBEAT_SQL = `SELECT beat_at FROM ${WRITER_HEARTBEAT.table} WHERE id = 1`;
+
+/** The writer heartbeat this region's own cluster holds (reader endpoint): a plain read. */
+async function readWriterHeartbeat(): Promise<Date | null> {
+  return base.ownCluster.transaction(async (client) => {
+    await client.query(`SET LOCAL statement_timeout = ${CHECK_TIMEOUT_MS}`);
+    const { rows } = await client.query<{ beat_at: Date }>(WRITER_HEARTBEAT_SQL);
+    return rows[0]?.beat_at ?? null;
+  });
+}
+
 export const handler = publicApiHandler(async () => {
   const report = await checkHealth({
     region: base.region,
     readFlag: () => guard.readFresh(),
     probeDatabase,
+    readWriterHeartbeat,
     checkTimeoutMs: CHECK_TIMEOUT_MS,
   });
   if (report.body.activeRegion !== null) {

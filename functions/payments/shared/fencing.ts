@@ -1,11 +1,25 @@
-// Fencing: writes are accepted only in the region the control table's active-region flag names.
-// The flag is cached for at most 5 s, so once the orchestrator flips it the old primary stops
-// writing within 5 s (the orchestrator waits that long before promoting the other side). A flag
-// that cannot be read, or is missing, refuses writes: split brain is worse than a 503.
+// Fencing: writes are accepted only in the region the control table's active-region flag names,
+// read from this region's own replica. The flag is cached for at most 5 s counted from when the
+// read returned; the orchestrator promotes the other side only once this region's replica has
+// the new flag and that cache, one flag read and the write functions' timeout have passed
+// (infra/lib/fence-bound.ts), or the database has provably stopped this region committing. A
+// flag that cannot be read, or is missing, refuses writes: split brain is worse than a 503.
 import type { ActiveRegionItem } from "../../common/contract";
 import { ActiveRegionUnknownError, PassiveRegionError } from "./errors";
 
 export const MAX_ACTIVE_REGION_CACHE_MS = 5_000;
+
+/**
+ * Timeouts of the DynamoDB client that reads the flag (aws/dynamodb.ts). A read that returns the
+ * old flag after the new one arrived began before it arrived, so it returns at most one attempt
+ * (connection + request timeout) after the arrival: the DR orchestrator's settle time counts it
+ * (infra/lib/fence-bound.ts).
+ */
+export const FLAG_READ = {
+  maxAttempts: 3,
+  connectionTimeoutMs: 1_000,
+  requestTimeoutMs: 2_000,
+} as const;
 
 /**
  * What the payment path reads of the active-region item (functions/common/contract.ts): where

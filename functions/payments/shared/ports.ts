@@ -129,12 +129,17 @@ export interface ExpiryStore {
   /**
    * In one transaction: locks up to `limit` open authorizations whose captureBefore is at or
    * before `at` (skipping rows another run holds), releases what is uncaptured and writes their
-   * events.
+   * events. Calls `beforeCommit` with the number of payments last, inside the transaction: if it
+   * throws, the transaction rolls back and the error propagates.
    */
   expireDue(
     at: Date,
     limit: number,
-    context: { originRegion: string; newId: () => string },
+    context: {
+      originRegion: string;
+      newId: () => string;
+      beforeCommit: (count: number) => void;
+    },
   ): Promise<ExpiryBatch>;
 }
 

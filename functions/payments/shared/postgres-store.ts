@@ -491,7 +491,7 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
   async expireDue(
     at: Date,
     limit: number,
-    context: { originRegion: string; newId: () => string },
+    context: { originRegion: string; newId: () => string; beforeCommit: (count: number) => void },
   ): Promise<ExpiryBatch> {
     return this.db.transaction(async (client) => {
       const { rows } = await client.query<PaymentRow>(
@@ -514,6 +514,7 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
         });
         events.push(event);
       }
+      context.beforeCommit(rows.length);
       return { expired: rows.length, events };
     });
   }

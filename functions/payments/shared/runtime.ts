@@ -26,12 +26,18 @@ const DATABASE_KEYS = [
   PARAMETERS.password,
 ];
 
-/** `host` or `host:port` of the writer endpoint parameter. */
-export function auroraSettings(values: ReadonlyMap<string, string>): DatabaseSettings {
-  const endpoint = values.get(PARAMETERS.writerEndpoint) ?? "";
+/**
+ * Connection settings from the parameters: `host` or `host:port` of the writer endpoint, or of
+ * another endpoint parameter (this region's reader endpoint, for reads of its own cluster).
+ */
+export function auroraSettings(
+  values: ReadonlyMap<string, string>,
+  endpointKey: string = PARAMETERS.writerEndpoint,
+): DatabaseSettings {
+  const endpoint = values.get(endpointKey) ?? "";
   const match = /^([^:]+)(?::(\d+))?$/.exec(endpoint.trim());
   if (!match) {
-    throw new ParametersUnavailableError(`${PARAMETERS.writerEndpoint} is not host[:port]`);
+    throw new ParametersUnavailableError(`${endpointKey} is not host[:port]`);
   }
   return {
     kind: "aurora",
@@ -49,6 +55,11 @@ export interface BaseRuntime {
   readonly parameters: ParameterCache;
   readonly databaseSettings: () => Promise<DatabaseSettings>;
   readonly database: Database;
+  /**
+   * This region's own cluster through its reader endpoint (with `ownCluster`): what it holds,
+   * whichever region writes. Otherwise the same as `database`.
+   */
+  readonly ownCluster: Database;
   readonly store: PostgresPaymentStore;
   readonly apiKeys: ApiKeyVerifier;
 }
@@ -58,6 +69,8 @@ export interface BaseRuntimeOptions {
   readonly functionName: string;
   /** Load the api/keys parameter with the others (API functions). */
   readonly apiKeys: boolean;
+  /** Also connect to this region's own cluster (db/reader-endpoint). @default false */
+  readonly ownCluster?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -70,7 +83,11 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
 
   const parameters = new ParameterCache({
     prefix,
-    keys: [...(databaseUrl ? [] : DATABASE_KEYS), ...(options.apiKeys ? [PARAMETERS.apiKeys] : [])],
+    keys: [
+      ...(databaseUrl ? [] : DATABASE_KEYS),
+      ...(databaseUrl || !options.ownCluster ? [] : [PARAMETERS.readerEndpoint]),
+      ...(options.apiKeys ? [PARAMETERS.apiKeys] : []),
+    ],
     fetch: ssmFetcher(createSsmClient()),
     ttlMs: ttlSeconds * 1000,
     onStale: (error) => logger.warn("SSM refresh failed; serving cached parameters", { error }),
@@ -92,11 +109,27 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     onStaleSettings: () => parameters.invalidate(),
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
+  let reader: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
+  const ownCluster = options.ownCluster
+    ? new Database({
+        settings: async () => {
+          if (urlSettings) return urlSettings;
+          const values = await parameters.get();
+          if (reader?.from !== values) {
+            reader = { from: values, settings: auroraSettings(values, PARAMETERS.readerEndpoint) };
+          }
+          return reader.settings;
+        },
+        applicationName: `payments-${options.functionName}-own-cluster`,
+        onStaleSettings: () => parameters.invalidate(),
+      })
+    : database;
   return {
     region,
     parameters,
     databaseSettings,
     database,
+    ownCluster,
     store: new PostgresPaymentStore(database),
     apiKeys: new ApiKeyVerifier(() => parameters.value(PARAMETERS.apiKeys)),
   };

@@ -5,6 +5,7 @@ import { clientSettings } from "../../../functions/dr/shared/aws/clients";
 import { probe, probeCount } from "../../../functions/monitoring/prober/core";
 import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 import { approvalMessage } from "../../../functions/dr/request-approval/core";
+import { releaseLock } from "../../../functions/dr/release-lock/core";
 import { bestEffort } from "../../../functions/dr/shared/best-effort";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import type { MetricDatum } from "../../../functions/dr/shared/ports";
@@ -29,6 +30,7 @@ const request: DrRequest = {
   forceDetach: false,
   ignoreCooldown: false,
   allowUnknownLag: false,
+  assumeOldWriterStopped: false,
 };
 const input = { targetRegion: WEST, reason: "it's down", trigger: "alarm", mode: "approval" };
 const context = {
@@ -63,6 +65,7 @@ describe("the prober", () => {
           published.push(...data);
         },
         replicationLag: async () => null,
+        replicationLagHistory: async () => [],
         probeResults: async () => [],
       },
       log: silentLog,
@@ -199,6 +202,26 @@ describe("the page after a failure", () => {
     );
   });
 
+  // SNS Publish: "Subjects must be ASCII text that begins with a letter, number, or punctuation
+  // mark; must not include line breaks or control characters; and must be less than 100
+  // characters long." https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+  it("keeps a long subject under 100 printable ASCII characters, so the page itself is accepted", async () => {
+    const world = new FakeWorld({ ...TOPOLOGY, environmentSuffix: "longsufx" });
+    const state = {
+      input,
+      request: { ...request, targetRegion: WEST },
+      steps: {},
+      failures: {
+        ReleaseLockNotApprovedAfterAVeryLongRetryOfTheApproval: { Error: "States.Timeout" },
+      },
+    } as unknown as WorkflowState;
+    await notify({ workflow: "switchover", outcome: "halted", state, context }, world.deps(WEST));
+    const { subject } = world.messages[WEST]![0]!;
+    expect(subject.length).toBeLessThan(100);
+    expect(subject).toMatch(/^[\x21-\x7e][\x20-\x7e]*$/);
+    expect(subject).toContain("HALTED");
+  });
+
   it("says nothing changed when the input could not even be validated", async () => {
     const world = new FakeWorld();
     await notify(
@@ -239,7 +262,7 @@ describe("AWS client settings", () => {
     expect(clientSettings(WEST, "critical")).toEqual({
       region: WEST,
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 4000 },
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
     });
   });
 });
@@ -300,6 +323,7 @@ describe("the prober and the active region", () => {
       metrics: {
         put: async () => undefined,
         replicationLag: async () => null,
+        replicationLagHistory: async () => [],
         probeResults: async () => [],
       },
       log: silentLog,
@@ -343,6 +367,7 @@ describe("the prober's heartbeat", () => {
           published.push(...data);
         },
         replicationLag: async () => null,
+        replicationLagHistory: async () => [],
         probeResults: async () => [],
       },
       log: silentLog,
@@ -366,5 +391,29 @@ describe("the prober's heartbeat", () => {
         dimensions: { Region: "us-west-2" },
       },
     ]);
+  });
+});
+
+describe("releasing the lock", () => {
+  // Its DeleteItem landed but the answer was lost (or the function timed out after it), another
+  // run took the free lock, and Step Functions retries ReleaseLock.
+  it("finishes when an earlier attempt released it and another run has taken it since", async () => {
+    const world = new FakeWorld();
+    const deps = world.deps(WEST);
+    const now = Math.floor(world.clock / 1000);
+    const other = {
+      owner: "run-2",
+      operation: "failover",
+      acquiredAt: new Date(world.clock).toISOString(),
+      expiresAt: now + 3600,
+      targetRegion: WEST,
+      sourceRegion: EAST,
+      facts: {},
+    };
+    expect(await deps.ports(WEST, "critical").control.putLock(other, now)).toBe(true);
+    const state: WorkflowState = { input, request, steps: {} };
+
+    await expect(releaseLock(state, deps)).resolves.toMatchObject({ released: true });
+    expect(world.lock()).toMatchObject({ owner: "run-2" });
   });
 });

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-cloudwatch";
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import {
   DescribeDBClustersCommand,
   DescribeGlobalClustersCommand,
@@ -31,9 +32,11 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
+import { handler as checkOldWriter } from "../../../functions/dr/check-old-writer/handler";
 import { handler as checkPromotion } from "../../../functions/dr/check-promotion/handler";
 import { handler as fence } from "../../../functions/dr/fence/handler";
 import { handler as notify } from "../../../functions/dr/notify/handler";
@@ -43,7 +46,7 @@ import { handler as promote } from "../../../functions/dr/promote/handler";
 import { handler as recordTimeline } from "../../../functions/dr/record-timeline/handler";
 import { handler as releaseLock } from "../../../functions/dr/release-lock/handler";
 import { handler as requestApproval } from "../../../functions/dr/request-approval/handler";
-import { CONDITIONS } from "../../../functions/dr/shared/aws/control-table";
+import { CONDITIONS, DynamoControlTable } from "../../../functions/dr/shared/aws/control-table";
 import type { DrRequest, Steps, Workflow, WorkflowState } from "../../../functions/dr/shared/types";
 import { handler as shiftTraffic } from "../../../functions/dr/shift-traffic/handler";
 import { handler as switchover } from "../../../functions/dr/switchover/handler";
@@ -64,11 +67,13 @@ const cloudwatch = mockClient(CloudWatchClient);
 const events = mockClient(EventBridgeClient);
 const sns = mockClient(SNSClient);
 const route53 = mockClient(Route53Client);
+const lambda = mockClient(LambdaClient);
 
 let output: string[] = [];
 
 beforeEach(() => {
-  for (const mock of [rds, ddb, ssm, cloudwatch, events, sns, route53]) mock.reset();
+  for (const mock of [rds, ddb, ssm, cloudwatch, events, sns, route53, lambda]) mock.reset();
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   output = [];
   const capture = (chunk: unknown) => {
     output.push(String(chunk));
@@ -106,6 +111,7 @@ function state(workflow: Workflow = "failover", steps: Steps = {}, extra: Partia
     forceDetach: false,
     ignoreCooldown: false,
     allowUnknownLag: false,
+    assumeOldWriterStopped: false,
     ...extra,
   };
   return { input: {}, request, steps } satisfies WorkflowState;
@@ -119,10 +125,24 @@ const fenced: Steps = {
     previousRegion: EAST,
     fencingToken: 4,
     fencedAt: times.startedAt,
-    oldRegionFlag: "confirmed",
+    phase: "fenced",
   },
 };
 const ourFlag = { pk: "active-region", activeRegion: WEST, fencingToken: 4, updatedBy: "run-1" };
+const confirmedLook = {
+  ...times,
+  stopped: true,
+  evidence: "confirmed",
+  oldRegionFlag: "confirmed",
+  confirmedAt: "2026-01-01T00:00:03.000Z",
+  heartbeatAt: null,
+  stoppedAt: "2026-01-01T00:00:23.000Z",
+  nextCheckSeconds: 0,
+  elapsedSeconds: 21,
+  looks: 5,
+} as const;
+/** Fenced, and the old region shown unable to commit: what Promote and Switchover need. */
+const proven: Steps = { ...fenced, CheckOldWriter: confirmedLook };
 
 function globalCluster(writer: string, failover?: object) {
   return {
@@ -273,16 +293,11 @@ describe("Fence handler", () => {
         ":phase": "fenced",
       }),
     });
-    expect(result).toMatchObject({
-      activeRegion: WEST,
-      fencingToken: 4,
-      oldRegionFlag: "confirmed",
-    });
-    // The read and the write in the target region; the confirmation read in the old region,
-    // with one attempt only.
+    expect(result).toMatchObject({ activeRegion: WEST, fencingToken: 4 });
+    // The read and the write in the target region only: the old region is CheckOldWriter's.
+    expect(ddb.calls()).toHaveLength(2);
     expect(await clientOf(ddb, 0)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(await clientOf(ddb, 1)).toEqual({ region: WEST, maxAttempts: 2 });
-    expect(await clientOf(ddb, 2)).toEqual({ region: EAST, maxAttempts: 1 });
   });
 
   it("creates the flag only if it does not exist yet", async () => {
@@ -321,6 +336,73 @@ describe("Fence handler", () => {
   });
 });
 
+describe("CheckOldWriter handler", () => {
+  it("reads the old region's flag with one attempt and the target's heartbeat through its /health", async () => {
+    const now = Date.now();
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: { ...ourFlag, activeRegion: EAST, fencingToken: 3 } });
+    const fetchMock = jest.spyOn(global, "fetch").mockImplementation(
+      async () =>
+        new Response(
+          JSON.stringify({
+            status: "passive",
+            replication: { writerHeartbeatAt: new Date(now - 120_000).toISOString() },
+          }),
+          { status: 503 },
+        ),
+    );
+    const result = await checkOldWriter(state("failover", fenced));
+    // us-east-1's replica still names itself, but its last heartbeat reached us-west-2 two
+    // minutes ago: the RPO guard (60 s) has stopped it.
+    expect(result).toMatchObject({
+      stopped: true,
+      evidence: "database",
+      oldRegionFlag: "replicating",
+      nextCheckSeconds: 0,
+    });
+    const flagRead = ddb
+      .calls()
+      .findIndex((c) => (c.args[0].input as { Key?: { pk?: string } }).Key?.pk === "active-region");
+    expect(await clientOf(ddb, flagRead)).toEqual({ region: EAST, maxAttempts: 1 });
+    expect(ddb.call(flagRead).args[0].input).toMatchObject({
+      TableName: TOPOLOGY.controlTable,
+      ConsistentRead: true,
+    });
+    expect(fetchMock.mock.calls.map(([url, init]) => [String(url), init?.method])).toEqual([
+      ["https://usw2.api.test/health", "GET"],
+    ]);
+  });
+
+  it("records the old region's confirmation on the lock and waits out the payment path's bound", async () => {
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: ourFlag })
+      .on(UpdateCommand)
+      .callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => ({
+        Attributes: { facts: { fenceConfirmedAt: input.ExpressionAttributeValues[":value"] } },
+      }));
+    jest.spyOn(global, "fetch").mockRejectedValue(new Error("unused"));
+    const result = await checkOldWriter(state("switchover", fenced));
+    expect(result).toMatchObject({
+      stopped: false,
+      evidence: "none",
+      oldRegionFlag: "confirmed",
+      nextCheckSeconds: 5,
+    });
+    expect(Date.parse(result.stoppedAt!) - Date.parse(result.confirmedAt!)).toBe(20_000);
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      Key: { pk: "failover-lock" },
+      ExpressionAttributeNames: { "#name": "fenceConfirmedAt" },
+      ConditionExpression: "#owner = :owner",
+    });
+  });
+});
+
 describe("Promote handler", () => {
   beforeEach(() => {
     ddb
@@ -335,7 +417,7 @@ describe("Promote handler", () => {
 
   it("calls FailoverGlobalCluster with AllowDataLoss, the target by ARN, in the target region", async () => {
     rds.on(FailoverGlobalClusterCommand).resolves({});
-    const result = await promote(state("failover", fenced));
+    const result = await promote(state("failover", proven));
     const calls = rds.commandCalls(FailoverGlobalClusterCommand);
     expect(calls.map((c) => c.args[0].input)).toEqual([
       { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: WEST_ARN, AllowDataLoss: true },
@@ -368,20 +450,25 @@ describe("Promote handler", () => {
       )
       .on(FailoverGlobalClusterCommand)
       .rejects(sdkError("InvalidGlobalClusterStateFault"));
-    const result = await promote(state("failover", fenced));
+    const result = await promote(state("failover", proven));
     expect(result).toMatchObject({ method: "managed-failover" });
     expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
   });
 
   it.each(["InvalidGlobalClusterStateFault", "InvalidDBClusterStateFault"])(
-    "detaches the target by ARN in the target region when RDS answers %s",
+    "detaches the target by ARN in the target region when RDS answers %s and us-east-1 is unreachable",
     async (code) => {
       rds
         .on(FailoverGlobalClusterCommand)
         .rejects(sdkError(code))
         .on(RemoveFromGlobalClusterCommand)
-        .resolves({});
-      const result = await promote(state("failover", fenced));
+        .resolves({})
+        .on(DescribeDBClustersCommand)
+        .rejects(Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }));
+      cloudwatch.on(GetMetricDataCommand).resolves({
+        MetricDataResults: [{ Id: "series", Values: [0, 0], Timestamps: [new Date(), new Date()] }],
+      });
+      const result = await promote(state("failover", proven));
       const calls = rds.commandCalls(RemoveFromGlobalClusterCommand);
       expect(calls.map((c) => c.args[0].input)).toEqual([
         { GlobalClusterIdentifier: GLOBAL, DbClusterIdentifier: WEST_ARN },
@@ -389,14 +476,36 @@ describe("Promote handler", () => {
       expect(await (calls[0]!.thisValue as RDSClient).config.region()).toBe(WEST);
       expect(result).toMatchObject({
         method: "detach",
-        detachReason: `FailoverGlobalCluster: ${code}`,
+        detachReason: expect.stringContaining(`FailoverGlobalCluster: ${code}; the old primary`),
       });
+      // The old region asked once, best-effort: one attempt.
+      const describe = rds.commandCalls(DescribeDBClustersCommand)[0]!;
+      expect(describe.args[0].input).toEqual({
+        DBClusterIdentifier: TOPOLOGY.regions[EAST]!.clusterIdentifier,
+      });
+      expect(await (describe.thisValue as RDSClient).config.region()).toBe(EAST);
+      expect(await (describe.thisValue as RDSClient).config.maxAttempts()).toBe(1);
     },
   );
 
+  it("refuses to detach while us-east-1 still answers, and says how to detach anyway", async () => {
+    rds
+      .on(FailoverGlobalClusterCommand)
+      .rejects(sdkError("InvalidDBClusterStateFault"))
+      .on(DescribeDBClustersCommand)
+      .resolves({
+        DBClusters: [{ DBClusterArn: TOPOLOGY.regions[EAST]!.clusterArn, Status: "available" }],
+      });
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
+      name: "ManagedFailoverRefusedError",
+      message: expect.stringContaining("resume with forceDetach: true"),
+    });
+    expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
+  });
+
   it("detaches without trying a managed failover when forceDetach is set", async () => {
     rds.on(RemoveFromGlobalClusterCommand).resolves({});
-    await promote(state("failover", fenced, { forceDetach: true }));
+    await promote(state("failover", proven, { forceDetach: true }));
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
     expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(1);
   });
@@ -409,7 +518,7 @@ describe("Promote handler", () => {
         IsDataLossAllowed: true,
       }),
     );
-    await promote(state("failover", fenced));
+    await promote(state("failover", proven));
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
   });
 
@@ -417,7 +526,7 @@ describe("Promote handler", () => {
     ddb.on(GetCommand, { Key: { pk: "active-region" } }).resolves({
       Item: { ...ourFlag, activeRegion: EAST },
     });
-    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
       name: "NotFencedError",
     });
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
@@ -428,11 +537,38 @@ describe("Promote handler", () => {
       .on(FailoverGlobalClusterCommand)
       .rejectsOnce(sdkError("Throttling", 400))
       .rejects(sdkError("AccessDenied", 403));
-    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
       name: "TransientError",
     });
-    await expect(promote(state("failover", fenced))).rejects.toMatchObject({
+    await expect(promote(state("failover", proven))).rejects.toMatchObject({
       name: "AccessDeniedError",
+    });
+  });
+});
+
+describe("the control table's recordFact", () => {
+  // UpdateItem ReturnValues: "ALL_NEW - Returns all of the attributes of the item, as they appear
+  // after the UpdateItem operation." Whether UPDATED_NEW includes an attribute that if_not_exists
+  // left unchanged is undocumented and emulators disagree (getmoto/moto#2798 vs
+  // ministackorg/ministack#1040); https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html
+  it("asks for ALL_NEW and returns the value already stored, not the one it proposed", async () => {
+    ddb
+      .on(UpdateCommand, { ReturnValues: "ALL_NEW" })
+      .resolves({
+        Attributes: { pk: "failover-lock", owner: "run-1", facts: { promotionMethod: "detach" } },
+      })
+      .on(UpdateCommand, { ReturnValues: "UPDATED_NEW" })
+      .resolves({});
+    const table = new DynamoControlTable(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: WEST })),
+      TOPOLOGY.controlTable,
+    );
+    const stored = await table.recordFact("run-1", "promotionMethod", "managed-failover");
+    expect(stored).toBe("detach");
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
+      ConditionExpression: "#owner = :owner",
+      ReturnValues: "ALL_NEW",
     });
   });
 });
@@ -445,7 +581,7 @@ describe("Switchover handler", () => {
       .resolves(globalCluster(EAST))
       .on(SwitchoverGlobalClusterCommand)
       .resolves({});
-    await switchover(state("switchover", fenced));
+    await switchover(state("switchover", proven));
     const calls = rds.commandCalls(SwitchoverGlobalClusterCommand);
     expect(calls.map((c) => c.args[0].input)).toEqual([
       { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: WEST_ARN },
@@ -773,6 +909,59 @@ describe("RecordTimeline handler", () => {
     expect(await clientOf(cloudwatch)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(await clientOf(events)).toEqual({ region: WEST, maxAttempts: 2 });
   });
+
+  it("queues the run's report with this region's writer and links it from the event", async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } });
+    ddb.on(UpdateCommand).resolves({});
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e" }] });
+    const result = await recordTimeline(state("switchover", fenced));
+    const invoke = lambda.commandCalls(InvokeCommand)[0]!.args[0].input;
+    expect(invoke).toMatchObject({
+      FunctionName: "payments-report-writer-test",
+      InvocationType: "Event",
+    });
+    const payload = JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array));
+    expect(payload).toMatchObject({
+      action: "write",
+      report: {
+        kind: "switchover",
+        runId: "run-1",
+        groupId: "run-1",
+        region: WEST,
+        outcome: "succeeded",
+        trigger: { kind: "drill", by: "the DR drill", reason: "drill" },
+      },
+    });
+    // One short attempt: queuing a report never holds up the run.
+    expect(await clientOf(lambda)).toEqual({ region: WEST, maxAttempts: 1 });
+    const link = {
+      uri: "s3://payments-dr-reports-usw2-test-x/reports/switchover/2026-01/run-1.html",
+      consoleUrl: expect.stringContaining("payments-dr-reports-usw2-test-x?region=us-west-2"),
+    };
+    expect(result.report).toEqual(link);
+    const detail = JSON.parse(
+      events.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!,
+    );
+    expect(detail.report).toEqual(link);
+  });
+
+  it("records the timeline even when the report cannot be queued, saying why", async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } });
+    ddb.on(UpdateCommand).resolves({});
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e" }] });
+    lambda.on(InvokeCommand).rejects(sdkError("TooManyRequestsException", 429));
+    const result = await recordTimeline(state("failover", fenced));
+    expect(result.report).toEqual({
+      uri: null,
+      consoleUrl: null,
+      error: expect.stringMatching(
+        /^TransientError: lambda:InvokeFunction payments-report-writer-test failed: TooManyRequestsException/,
+      ),
+    });
+    expect(events.commandCalls(PutEventsCommand)).toHaveLength(1);
+  });
 });
 
 describe("ReleaseLock handler", () => {
@@ -818,7 +1007,17 @@ describe("Notify and RequestApproval handlers", () => {
     expect(page).toMatchObject({
       error: "AccessDeniedError",
       cause: expect.stringContaining("Promote: denied"),
+      report: { uri: "s3://payments-dr-reports-usw2-test-x/reports/failover/2026-01/run-1.html" },
     });
+    const halted = JSON.parse(
+      new TextDecoder().decode(
+        lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array,
+      ),
+    );
+    expect(halted.report).toMatchObject({ outcome: "failed", rtoSeconds: null });
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message).toMatch(
+      /\nReport: https:\/\/us-west-2\.console\.aws\.amazon\.com\/s3\/object\/payments-dr-reports-usw2-test-x\?/,
+    );
     await requestApproval({ state: state(), taskToken: "tok'en", timeoutSeconds: 1800 });
     const publishes = sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
     expect(publishes.map((p) => p.TopicArn)).toEqual([

@@ -6,7 +6,10 @@ import { randomUUID } from "node:crypto";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import type { ExpiryReport } from "../../../functions/payments/expire-authorizations/core";
-import { expireAuthorizations } from "../../../functions/payments/expire-authorizations/core";
+import {
+  EXPIRY_BATCH_SECONDS,
+  expireAuthorizations,
+} from "../../../functions/payments/expire-authorizations/core";
 import { authorize } from "../../../functions/payments/authorize/core";
 import { Database, closeAllDatabases } from "../../../functions/payments/shared/database";
 import { PostgresPaymentStore } from "../../../functions/payments/shared/postgres-store";
@@ -212,6 +215,47 @@ describe("authorization expiry", () => {
     expect(first.expired + second.expired).toBeGreaterThanOrEqual(7);
     expect(published).toHaveLength(first.expired + second.expired);
     await expectNothingDue(at);
+  });
+
+  // The DR orchestrator waits DR_FENCE_SETTLE_SECONDS after the old region's flag names the new
+  // one (infra/lib/fence-bound.ts): a write that passed the fencing check must commit within the
+  // write functions' timeout or not at all. This job runs for up to 120 s, so each batch carries
+  // its own deadline from its check instead.
+  it("rolls a batch back when it would commit later than EXPIRY_BATCH_SECONDS after its fencing check", async () => {
+    const payments = await Promise.all([1, 2].map(() => authorized(100)));
+    const at = new Date(payments.at(-1)!.captureBefore.getTime() + 1_000);
+    let clock = at.getTime();
+    const deps = {
+      guard: { assertActive: async () => undefined },
+      store,
+      afterCommit: async () => undefined,
+      // Every look at the clock after the check finds the batch slower than its deadline.
+      now: () => {
+        const t = new Date(clock);
+        clock += (EXPIRY_BATCH_SECONDS + 1) * 1000;
+        return t;
+      },
+      newId: randomUUID,
+      region: REGION,
+      batchSize: 50,
+      maxPayments: 100,
+    };
+
+    const report = await expireAuthorizations(deps);
+
+    expect(report).toEqual({
+      skipped: expect.stringMatching(
+        new RegExp(
+          `^a batch of \\d+ did not commit within ${EXPIRY_BATCH_SECONDS} s of its fencing check: rolled back$`,
+        ),
+      ),
+      expired: 0,
+      more: true,
+    });
+    for (const { id } of payments) {
+      expect((await api.get(id)).body).toMatchObject({ status: "authorized", version: 1 });
+      expect((await eventsOf(id)).map((e) => e.type)).toEqual(["payments.authorized"]);
+    }
   });
 
   it("sets captureBefore from the configured capture window", async () => {

@@ -69,6 +69,7 @@ describe("GET /health", () => {
       activeRegion: REGION,
       reason: null,
       checks: { flag: "ok", role: "active", database: "writable" },
+      replication: { writerHeartbeatAt: expect.any(String) },
     });
     expect((await heartbeat())!.getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
@@ -101,8 +102,30 @@ describe("GET /health", () => {
       activeRegion: OTHER_REGION,
       reason: `passive region: writes go to ${OTHER_REGION}`,
       checks: { flag: "ok", role: "passive", database: "reachable", phase: "fenced" },
+      replication: { writerHeartbeatAt: expect.any(String) },
     });
     expect(await heartbeat()).toBeUndefined();
+  });
+
+  // The DR orchestrator reads this in the target region to tell whether the old primary still
+  // replicates (state-machines/README.md, "Never two writers"): what this region's own cluster
+  // holds, whatever the flag says.
+  it("reports the newest writer heartbeat its own region's cluster holds, active or passive", async () => {
+    const beat = new Date("2026-11-30T03:02:05.000Z");
+    await db.sql.query("UPDATE writer_heartbeat SET beat_at = $1 WHERE id = 1", [beat]);
+    const active = await health();
+    aws.flag = { activeRegion: OTHER_REGION };
+    const passive = await health();
+    for (const response of [active, passive]) {
+      expect(response.body.replication).toEqual({ writerHeartbeatAt: beat.toISOString() });
+    }
+  });
+
+  it("reports no writer heartbeat when its cluster cannot be read, and still answers", async () => {
+    await proxy.down();
+    const response = await health();
+    expect(response.status).toBe(503);
+    expect(response.body.replication).toEqual({ writerHeartbeatAt: null });
   });
 
   it.each([
@@ -167,8 +190,22 @@ describe("checkHealth", () => {
     region: REGION,
     readFlag: async () => ({ activeRegion: REGION }),
     probeDatabase: async () => "writable",
+    readWriterHeartbeat: async () => new Date("2026-11-30T03:02:05.000Z"),
     checkTimeoutMs: 50,
   };
+
+  it("reads the writer heartbeat beside the flag, so a slow replica costs no extra time", async () => {
+    const started = Date.now();
+    const report = await checkHealth({
+      ...deps,
+      readFlag: () => new Promise((r) => setTimeout(() => r({ activeRegion: REGION }), 40)),
+      readWriterHeartbeat: () => new Promise(() => undefined),
+    });
+    expect(report.statusCode).toBe(200);
+    expect(report.body.replication).toEqual({ writerHeartbeatAt: null });
+    // Flag (40 ms) then database; the heartbeat's own 50 ms ran beside the flag.
+    expect(Date.now() - started).toBeLessThan(100 + 50);
+  });
 
   it("answers 503 when the database is a recovering replica", async () => {
     const report = await checkHealth({ ...deps, probeDatabase: async () => "in recovery" });

@@ -1,4 +1,5 @@
 import { Client } from "pg";
+import { WRITER_HEARTBEAT } from "../../../functions/common/contract";
 import { EMBEDDED_MIGRATIONS } from "../../../functions/payments/migrations/embedded";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { loadMigrations, migrate } from "../../../functions/payments/shared/migrator";
@@ -46,11 +47,31 @@ describe("migrate function", () => {
       "payment_events",
       "payments",
       "schema_migrations",
+      "writer_heartbeat",
     ]);
     const { rows } = await empty.sql.query(
       "SELECT version, name FROM schema_migrations ORDER BY version",
     );
-    expect(rows).toEqual(NAMES.map((name, i) => ({ version: i + 1, name })));
+    expect(rows).toEqual(NAMES.map((name) => ({ version: Number(name.slice(0, 3)), name })));
+  });
+
+  // pg_cron "does not run any jobs as long as a server is in hot standby mode", so only the
+  // writer beats; it needs shared_preload_libraries, which this test server does not have.
+  it("creates the one-row writer heartbeat and schedules it only where pg_cron is loaded", async () => {
+    const { rows } = await empty.sql.query("SELECT id, beat_at FROM writer_heartbeat");
+    expect(rows).toEqual([{ id: 1, beat_at: expect.any(Date) }]);
+    await expect(empty.sql.query("INSERT INTO writer_heartbeat VALUES (2, now())")).rejects.toThrow(
+      /writer_heartbeat_one_row/,
+    );
+    const cron = await empty.sql.query(
+      "SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_cron'",
+    );
+    expect(cron.rows).toEqual([{ n: 0 }]);
+    // The job the DR side counts on (WRITER_HEARTBEAT in functions/common/contract.ts).
+    const sql = FILES.find((f) => f.file === "010_writer_heartbeat.sql")!.sql;
+    expect(sql).toContain(
+      `'${WRITER_HEARTBEAT.job}',\n      '${WRITER_HEARTBEAT.intervalSeconds} seconds',\n      'UPDATE ${WRITER_HEARTBEAT.table} SET beat_at = now() WHERE id = 1'`,
+    );
   });
 
   it("changes nothing when run again", async () => {
@@ -121,7 +142,7 @@ describe("migrator", () => {
     });
     expect(await tables(db.sql)).not.toContain("half_done");
     const { rows } = await db.sql.query("SELECT max(version)::int AS v FROM schema_migrations");
-    expect(rows[0].v).toBe(NAMES.length);
+    expect(rows[0].v).toBe(Number(NAMES.at(-1)!.slice(0, 3)));
   });
 
   it("reports versions in the database that this build does not know", async () => {

@@ -69,7 +69,11 @@ beforeAll(async () => {
   await legacy(ids.voided, [
     { type: "payments.voided", amount: 1000, status: "voided", captured: 0, refunded: 0 },
   ]);
-  const result = await migrate(db.sql, all);
+  // 005 alone on the legacy data (later migrations, such as 010, are not this test's subject).
+  const result = await migrate(
+    db.sql,
+    all.filter((m) => m.version <= 5),
+  );
   expect(result.applied).toEqual(["005_merchant_api.sql"]);
   store = new PostgresPaymentStore(
     new Database({

@@ -1,7 +1,8 @@
 // Runs the real ASL (rendered by infra/lib/asl.ts) in aws-local-stepfunctions, with every task
 // bound in-process to its real core over a FakeWorld, Wait states and retry intervals shortened
-// to 0 ms. Faults can be injected per state: an error before the core runs (throttling,
-// AccessDenied, a timeout) or a crash after it ran (the side effects happened, the result is lost).
+// to 0 ms; a Wait whose SecondsPath the task after it can read moves the world's clock instead.
+// Faults can be injected per state: an error before the core runs (throttling, AccessDenied, a
+// timeout) or a crash after it ran (the side effects happened, the result is lost).
 import "./polyfill";
 import { StateMachine } from "aws-local-stepfunctions";
 
@@ -76,6 +77,37 @@ interface TaskState {
   readonly Type: string;
   readonly Resource?: string;
   readonly Parameters?: { readonly FunctionName?: string };
+  readonly SecondsPath?: string;
+  readonly Next?: string;
+}
+
+/** The Wait states of a workflow. */
+function waitStates(workflow: WorkflowName): string[] {
+  const states = renderedDefinition(workflow).States as Record<string, TaskState>;
+  return Object.entries(states)
+    .filter(([, s]) => s.Type === "Wait")
+    .map(([name]) => name);
+}
+
+/** Task state -> the SecondsPath of the Wait state leading into it. */
+function waitedBefore(workflow: WorkflowName): Map<string, string> {
+  const states = renderedDefinition(workflow).States as Record<string, TaskState>;
+  const found = new Map<string, string>();
+  for (const state of Object.values(states)) {
+    if (state.Type === "Wait" && state.SecondsPath && state.Next) {
+      found.set(state.Next, state.SecondsPath);
+    }
+  }
+  return found;
+}
+
+/** `$.a.b` of a JSON value. */
+function atPath(value: unknown, path: string): unknown {
+  return path
+    .replace(/^\$\.?/, "")
+    .split(".")
+    .filter((k) => k !== "")
+    .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
 }
 
 function taskStates(workflow: WorkflowName): string[] {
@@ -152,11 +184,22 @@ export async function runWorkflow(
   const deps = options.world.deps(region);
   const all = bindings(workflow, deps, options.approval);
   const states = taskStates(workflow);
+  const waits = waitedBefore(workflow);
   const handlers = Object.fromEntries(
     states.map((name) => {
       const handler = withFault(all[name]!, options.faults?.[name]);
       const observe = options.observe?.[name];
-      return [name, observe ? (input: never) => (observe(), handler(input)) : handler];
+      const waited = waits.get(name);
+      return [
+        name,
+        (input: never) => {
+          // Entered again after its Wait: the world's clock moves by what the Wait waited.
+          const seconds = waited ? atPath(input, waited) : undefined;
+          if (typeof seconds === "number") options.world.clock += seconds * 1000;
+          observe?.();
+          return handler(input);
+        },
+      ];
     }),
   );
   executions += 1;
@@ -165,7 +208,7 @@ export async function runWorkflow(
   const execution = machine(workflow).run(input, {
     overrides: {
       taskResourceLocalHandlers: handlers as never,
-      waitTimeOverrides: { WaitForFence: 0, WaitForPromotion: 0 },
+      waitTimeOverrides: Object.fromEntries(waitStates(workflow).map((w) => [w, 0])),
       retryIntervalOverrides: Object.fromEntries(states.map((s) => [s, 0])),
     },
     context: {

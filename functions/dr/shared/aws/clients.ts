@@ -13,9 +13,10 @@ export interface ClientSettings {
 export const PROFILES: Readonly<
   Record<Profile, { maxAttempts: number; connectionTimeout: number; requestTimeout: number }>
 > = {
-  // Fits inside the tasks' Lambda timeouts (the state's TimeoutSeconds minus 2 s): a slow
-  // call fails the Lambda, not the state, so Step Functions never runs two attempts at once.
-  critical: { maxAttempts: 2, connectionTimeout: 1000, requestTimeout: 4000 },
+  // One call's attempts x (connect + request) plus the SDK's retry delay (7 s) fits inside the
+  // shortest task Lambda timeout (a state's TimeoutSeconds 10 minus 2 s): a slow call fails the
+  // Lambda, not the state, so Step Functions never runs two attempts at once.
+  critical: { maxAttempts: 2, connectionTimeout: 1000, requestTimeout: 2000 },
   bestEffort: { maxAttempts: 1, connectionTimeout: 1000, requestTimeout: 2000 },
 };
 

@@ -40,6 +40,11 @@ export class CloudWatchMetrics implements MetricsPort {
   }
 
   async replicationLag(clusterIdentifier: string, since: Date) {
+    const latest = (await this.replicationLagHistory(clusterIdentifier, since))[0];
+    return latest ?? null;
+  }
+
+  async replicationLagHistory(clusterIdentifier: string, since: Date) {
     const points = await this.series(
       {
         Namespace: REPLICATION_LAG.namespace,
@@ -48,8 +53,7 @@ export class CloudWatchMetrics implements MetricsPort {
       },
       { period: 60, stat: "Maximum", since },
     );
-    const latest = points[0];
-    return latest ? { lagMs: latest.value, at: latest.at } : null;
+    return points.map((p) => ({ lagMs: p.value, at: p.at }));
   }
 
   async probeResults(probedRegion: string, since: Date) {

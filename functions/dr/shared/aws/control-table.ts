@@ -184,7 +184,9 @@ export class DynamoControlTable implements ControlPort {
           ConditionExpression: CONDITIONS.lockOwned,
           ExpressionAttributeNames: { "#facts": "facts", "#name": name, "#owner": "owner" },
           ExpressionAttributeValues: { ":value": value, ":owner": owner },
-          ReturnValues: "UPDATED_NEW",
+          // ALL_NEW is documented to return the item as stored; whether UPDATED_NEW includes an
+          // attribute if_not_exists left unchanged is not, and emulators disagree.
+          ReturnValues: "ALL_NEW",
         }),
       );
       const facts = out.Attributes?.facts as Record<string, string | number> | undefined;
@@ -220,6 +222,7 @@ export class DynamoControlTable implements ControlPort {
       lastCompletedAt: String(item.lastCompletedAt ?? ""),
       lastExecution: item.lastExecution,
       cooldownUntil: Number(item.cooldownUntil ?? 0),
+      ...(typeof item.drillId === "string" ? { drillId: item.drillId } : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 // SNS: one alert topic.
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { snsSubject } from "../format";
 import type { NotifierPort } from "../ports";
 import { toPortError } from "./errors";
 
@@ -13,7 +14,11 @@ export class SnsNotifier implements NotifierPort {
   async publish(subject: string, message: string): Promise<void> {
     try {
       await this.sns.send(
-        new PublishCommand({ TopicArn: this.topicArn, Subject: subject, Message: message }),
+        new PublishCommand({
+          TopicArn: this.topicArn,
+          Subject: snsSubject(subject),
+          Message: message,
+        }),
       );
     } catch (error) {
       throw toPortError("sns:Publish", error);

@@ -7,8 +7,10 @@
 // then; `import type` keeps the types.
 import type { DrTopology } from "../../../common/contract";
 import { lazy } from "../../../common/lazy";
+import { fetchHttp } from "../http-client";
 import type { DnsPort, Profile, RegionPorts } from "../ports";
-import { regionOf } from "../topology";
+import { DEFAULT_SETTINGS } from "../settings";
+import { apiBase, regionOf } from "../topology";
 import { clientSettings, ROUTE53_REGION } from "./clients";
 import type * as RdsModule from "./rds";
 import type * as RdsSdk from "@aws-sdk/client-rds";
@@ -25,6 +27,7 @@ import type * as NotifierModule from "./notifier";
 import type * as SnsSdk from "@aws-sdk/client-sns";
 import type * as Route53Module from "./route53";
 import type * as Route53Sdk from "@aws-sdk/client-route-53";
+import type * as ReplicaModule from "./replica";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- deliberate lazy loading, see above */
 const load = {
@@ -43,6 +46,7 @@ const load = {
   snsSdk: () => require("@aws-sdk/client-sns") as typeof SnsSdk,
   route53: () => require("./route53") as typeof Route53Module,
   route53Sdk: () => require("@aws-sdk/client-route-53") as typeof Route53Sdk,
+  replica: () => require("./replica") as typeof ReplicaModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -89,6 +93,14 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
             new (load.notifier().SnsNotifier)(
               new (load.snsSdk().SNSClient)(settings),
               info.alertTopicArn,
+            ),
+        ),
+        replica: lazy(
+          () =>
+            new (load.replica().HealthReplica)(
+              fetchHttp,
+              apiBase(topology, region),
+              DEFAULT_SETTINGS.replicaTimeoutMs,
             ),
         ),
       };

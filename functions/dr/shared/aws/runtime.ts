@@ -1,6 +1,8 @@
 // Module-scope wiring shared by the DR handlers: environment read once (a bad deploy fails on
 // the first call), one logger, AWS adapters per region.
-import { DR_ENV } from "../../../common/contract";
+import type * as LambdaSdk from "@aws-sdk/client-lambda";
+import { DR_ENV, REPORTS_ENV } from "../../../common/contract";
+import { lazy } from "../../../common/lazy";
 import { requireEnv } from "../../../common/env";
 import type { DrDeps } from "../deps";
 import { fetchHttp } from "../http-client";
@@ -11,7 +13,9 @@ import { taskHandler } from "../task";
 import type { DrTaskDefinition } from "../task";
 import { parseTopology } from "../topology";
 import type { StepTimes } from "../types";
+import { clientSettings } from "./clients";
 import { awsDns, awsPorts } from "./ports";
+import type * as ReportsModule from "./reports";
 
 export interface AwsRuntime {
   readonly deps: DrDeps;
@@ -30,11 +34,36 @@ export function awsRuntime(env: NodeJS.ProcessEnv = process.env): AwsRuntime {
       ports: awsPorts(topology),
       dns: awsDns(),
       http: fetchHttp,
+      reports: lazyReports(
+        requireEnv(REPORTS_ENV.writerFunction, env),
+        requireEnv(REPORTS_ENV.bucket, env),
+        executionRegion,
+      ),
       now: () => new Date(),
       log: logger,
       executionRegion,
     },
   };
+}
+
+/**
+ * The region's report writer, its SDK package loaded on first use (only RecordTimeline and a
+ * page hand over a report; see ports.ts for why loading is lazy). One short attempt: the call
+ * only queues the report, so it must never delay a page.
+ */
+function lazyReports(functionName: string, bucket: string, region: string) {
+  return lazy(() => {
+    /* eslint-disable @typescript-eslint/no-require-imports -- deliberate lazy loading */
+    const { LambdaReports } = require("./reports") as typeof ReportsModule;
+    const { LambdaClient } = require("@aws-sdk/client-lambda") as typeof LambdaSdk;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return new LambdaReports(
+      new LambdaClient(clientSettings(region, "bestEffort")),
+      functionName,
+      bucket,
+      region,
+    );
+  });
 }
 
 /** The Lambda handler of a DR task, wired to AWS once per process at module load. */

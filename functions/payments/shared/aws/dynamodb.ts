@@ -6,6 +6,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type * as DynamoDbSdk from "@aws-sdk/client-dynamodb";
 import { lazy } from "../../../common/lazy";
 import { CONTROL, IDEMPOTENCY, SESSIONS } from "../../../common/contract";
+import { FLAG_READ } from "../fencing";
 import type { ActiveRegionFlag, FlagReader } from "../fencing";
 import type { LockStore } from "../idempotency";
 import type { SessionTouch } from "../ports";
@@ -18,8 +19,11 @@ export function createDynamoDbClient(): DynamoDBClient {
   return lazy(
     () =>
       new (sdk().DynamoDBClient)({
-        maxAttempts: 3,
-        requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+        maxAttempts: FLAG_READ.maxAttempts,
+        requestHandler: {
+          connectionTimeout: FLAG_READ.connectionTimeoutMs,
+          requestTimeout: FLAG_READ.requestTimeoutMs,
+        },
       }),
   );
 }

@@ -1,8 +1,10 @@
 // An in-memory model of both regions, behind the same ports the AWS adapters implement: an
-// Aurora global cluster whose promotions take a few polls, the control global table (one store,
-// conditional writes), SSM, CloudWatch, EventBridge, SNS, Route 53 and each region's payments
-// API. Every call is recorded with its region and client profile; faults are injected per
-// region (unreachable) or per operation.
+// Aurora global cluster whose promotions take `promotionSeconds` of the world's clock, the
+// control global table (one store, conditional writes; a region's view of the flag can be frozen
+// to model a partition), the writer heartbeat each region's cluster holds, SSM, CloudWatch,
+// EventBridge, SNS, Route 53 and each region's payments API. Every call is recorded with its
+// region, client profile and time; faults are injected per region (unreachable) or per
+// operation. For hand-picked cases; the randomized world with AWS's timings is test/chaos/.
 import type { DrTopology, ReadinessRecord } from "../../../../functions/common/contract";
 import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
@@ -26,6 +28,7 @@ import type {
 } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
 import type { DrSettings } from "../../../../functions/dr/shared/settings";
+import { FakeReports } from "./fake-reports";
 
 export const EAST = "us-east-1";
 export const WEST = "us-west-2";
@@ -72,6 +75,8 @@ export const TOPOLOGY: DrTopology = {
 export const API_KEY = "key-test-1";
 
 export interface Call {
+  /** The world's clock when the call was made (ms). */
+  readonly at: number;
   readonly region: string;
   readonly profile: Profile | "dns" | "http";
   readonly op: string;
@@ -93,7 +98,8 @@ interface ClusterState {
 interface Promotion {
   readonly toArn: string;
   readonly kind: "failover" | "switchover" | "detach";
-  pollsLeft: number;
+  /** The world's clock when it completes (ms); Infinity: never. */
+  completesAt: number;
 }
 
 export const silentLog: Log & {
@@ -118,9 +124,18 @@ export class FakeWorld {
   readonly members = new Map<string, { isWriter: boolean }>();
   readonly clusters: Record<string, ClusterState>;
   promotion: Promotion | undefined;
-  /** Polls (DescribeGlobalClusters calls) a promotion takes; Infinity: never completes. */
-  promotionPolls = 2;
+  /** Seconds of the world's clock a promotion takes; Infinity: never completes. */
+  promotionSeconds = 2;
   readonly lagMs: Record<string, number | null> = {};
+  /** AuroraGlobalDBReplicationLag datapoints per cluster, newest first (the latest one is lagMs). */
+  readonly lagHistory: Record<string, { at: string; lagMs: number }[]> = {};
+  /**
+   * The newest writer heartbeat each region's cluster holds (ms of the world's clock);
+   * undefined: replication is flowing, so it is the current time; null: unknown.
+   */
+  readonly heartbeatAt: Record<string, number | null | undefined> = {};
+  /** Regions whose replica of the control table no longer receives writes (a partition). */
+  private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
   readonly probes: Record<string, { at: string; healthy: boolean }[]> = {};
 
@@ -142,8 +157,12 @@ export class FakeWorld {
 
   clock: number;
 
+  /** Each region's report writer, with one ledger. */
+  readonly reports: FakeReports;
+
   constructor(readonly topology: DrTopology = TOPOLOGY) {
     this.clock = Date.now();
+    this.reports = new FakeReports(this);
     const east = topology.regions[EAST]!;
     const west = topology.regions[WEST]!;
     this.members.set(east.clusterArn, { isWriter: true });
@@ -187,17 +206,42 @@ export class FakeWorld {
     return new Date(this.clock);
   };
 
-  /** Every client of the region throws (and Route 53 too when the region is us-east-1). */
+  /**
+   * Every client of the region throws (and Route 53 too when the region is us-east-1). Its
+   * cluster stops committing, so the other regions' clusters keep the last heartbeat they got.
+   */
   failRegion(region: string): void {
     this.down.add(region);
+    for (const other of Object.keys(this.topology.regions)) {
+      if (other !== region && this.heartbeatAt[other] === undefined) {
+        this.heartbeatAt[other] = this.clock;
+      }
+    }
   }
 
   inject(op: string, error: () => Error, times = 1): void {
     this.injected.push({ op, error, remaining: times });
   }
 
+  /** From now on `region` reads the flag as it is now: writes elsewhere do not reach it. */
+  freezeFlag(region: string): void {
+    const item = this.table.get("active-region");
+    this.frozenFlags.set(region, item ? { ...item } : undefined);
+  }
+
+  thawFlag(region: string): void {
+    this.frozenFlags.delete(region);
+  }
+
+  /** The flag as `region`'s replica holds it. */
+  flagIn(region: string): Record<string, unknown> | undefined {
+    return this.frozenFlags.has(region)
+      ? this.frozenFlags.get(region)
+      : this.table.get("active-region");
+  }
+
   call(region: string, profile: Call["profile"], op: string, args?: unknown): void {
-    this.calls.push({ region, profile, op, args });
+    this.calls.push({ at: this.clock, region, profile, op, args });
     if (this.down.has(region)) {
       throw new TransientError(`${op} in ${region}: connect ETIMEDOUT (region unreachable)`);
     }
@@ -225,8 +269,7 @@ export class FakeWorld {
   tick(): void {
     const p = this.promotion;
     if (!p) return;
-    p.pollsLeft -= 1;
-    if (p.pollsLeft > 0) return;
+    if (this.clock < p.completesAt) return;
     if (p.kind === "detach") {
       this.clusters[p.toArn]!.status = "available";
     } else {
@@ -290,10 +333,17 @@ export class FakeWorld {
   deps(executionRegion: string, settings: Partial<DrSettings> = {}): DrDeps {
     return {
       topology: this.topology,
-      settings: { ...DEFAULT_SETTINGS, bestEffortTimeoutMs: 200, ...settings },
+      // A short settle time: this world has no payment path for it to protect (test/chaos has).
+      settings: {
+        ...DEFAULT_SETTINGS,
+        bestEffortTimeoutMs: 200,
+        fenceSettleSeconds: 6,
+        ...settings,
+      },
       ports: this.ports,
       dns: this.dns,
       http: this.http,
+      reports: this.reports.port(executionRegion),
       now: this.now,
       log: silentLog,
       executionRegion,
@@ -424,7 +474,11 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           );
         }
         world.globalStatus = "failing-over";
-        world.promotion = { toArn: targetArn, kind: "failover", pollsLeft: world.promotionPolls };
+        world.promotion = {
+          toArn: targetArn,
+          kind: "failover",
+          completesAt: world.clock + world.promotionSeconds * 1000,
+        };
       },
       async switchoverGlobalCluster(id, targetArn) {
         c("rds:SwitchoverGlobalCluster", { id, targetArn });
@@ -432,7 +486,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         world.promotion = {
           toArn: targetArn,
           kind: "switchover",
-          pollsLeft: world.promotionPolls,
+          completesAt: world.clock + world.promotionSeconds * 1000,
         };
       },
       async removeFromGlobalCluster(id, clusterArn) {
@@ -441,13 +495,17 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         const cluster = world.clusters[clusterArn]!;
         delete cluster.globalClusterIdentifier;
         cluster.status = "modifying";
-        world.promotion = { toArn: clusterArn, kind: "detach", pollsLeft: world.promotionPolls };
+        world.promotion = {
+          toArn: clusterArn,
+          kind: "detach",
+          completesAt: world.clock + world.promotionSeconds * 1000,
+        };
       },
     },
     control: {
       async getActiveRegion() {
         c("dynamodb:GetItem active-region");
-        const item = world.table.get("active-region");
+        const item = world.flagIn(region);
         return item ? ({ ...item } as unknown as ActiveRegionFlag) : null;
       },
       async putActiveRegion(expected, next) {
@@ -540,16 +598,35 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async replicationLag(clusterIdentifier) {
         c("cloudwatch:GetMetricData", { clusterIdentifier });
+        const history = world.lagHistory[clusterIdentifier];
+        if (history) return history[0] ?? null;
         const lag = world.lagMs[clusterIdentifier];
         return lag === null || lag === undefined
           ? null
           : { lagMs: lag, at: new Date(world.clock).toISOString() };
+      },
+      async replicationLagHistory(clusterIdentifier) {
+        c("cloudwatch:GetMetricData", { clusterIdentifier, history: true });
+        const history = world.lagHistory[clusterIdentifier];
+        if (history) return history;
+        const lag = world.lagMs[clusterIdentifier];
+        return lag === null || lag === undefined
+          ? []
+          : [{ lagMs: lag, at: new Date(world.clock).toISOString() }];
       },
     },
     events: {
       async put(event) {
         c("events:PutEvents", { event });
         world.events[region]!.push(event);
+      },
+    },
+    replica: {
+      async writerHeartbeat() {
+        c("http GET /health (writer heartbeat)");
+        const at = world.heartbeatAt[region];
+        if (at === null) return null;
+        return { beatAt: new Date(at ?? world.clock).toISOString() };
       },
     },
     notifier: {

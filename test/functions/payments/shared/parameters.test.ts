@@ -130,4 +130,15 @@ describe("auroraSettings", () => {
   it("rejects an endpoint that is not host[:port]", () => {
     expect(() => auroraSettings(values("postgres://x"))).toThrow("db/writer-endpoint");
   });
+
+  it("reads the region's own cluster from the reader endpoint when asked", () => {
+    const withReader = new Map([
+      ...values("w.global-x.global.rds.amazonaws.com"),
+      ["db/reader-endpoint", "r.cluster-ro-y.us-west-2.rds.amazonaws.com"],
+    ]);
+    expect(auroraSettings(withReader, "db/reader-endpoint")).toMatchObject({
+      host: "r.cluster-ro-y.us-west-2.rds.amazonaws.com",
+      port: 5432,
+    });
+  });
 });

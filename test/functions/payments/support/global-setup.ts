@@ -14,7 +14,7 @@ export const ADMIN_URL_ENV = "PAYMENTS_TEST_ADMIN_URL";
 export const TEMPLATE_DB_ENV = "PAYMENTS_TEST_TEMPLATE_DB";
 
 const TEST_ROOT = join(__dirname, "..", "..");
-const DATABASE_TEST_DIRS = ["payments"].map((dir) => join(TEST_ROOT, dir));
+const DATABASE_TEST_DIRS = ["payments", "drills"].map((dir) => join(TEST_ROOT, dir));
 
 interface GlobalConfigLike {
   readonly rootDir: string;

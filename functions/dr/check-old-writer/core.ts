@@ -1,0 +1,168 @@
+// One look for proof that the old region can no longer commit a payment, between Fence and the
+// promotion. The state machine looks again (WaitForOldWriter) until this says `stopped`, and
+// stops in the safe state after its bound. Two proofs, argued in state-machines/README.md:
+//
+// - confirmed: the old region's own replica of the flag names the target. Its payment path then
+//   refuses writes once the flag it may have cached expires and a write that passed the check
+//   before has committed or died: DR_FENCE_SETTLE_SECONDS after the confirmation.
+// - database (failover only, the old region being the deployed primary with rds.global_db_rpo):
+//   the active cluster commits a heartbeat every few seconds, and the primary "blocks the
+//   transaction if all secondary DB clusters have RPO lag times that are larger than the RPO"
+//   (aurora-global-database-disaster-recovery, "Managing RPOs"). Once the target's cluster has
+//   held no newer heartbeat for rpo + the heartbeat interval + a margin, the heartbeat due after
+//   the last one it holds has been unreplicated for longer than the RPO, so the old primary
+//   commits nothing at all.
+//
+// Nothing here calls the old region except the best-effort read of its flag (1 attempt, capped),
+// so a dead old region costs a couple of seconds per look and never blocks the database proof.
+import { FENCE_PHASE } from "../../common/contract";
+import { bestEffort } from "../shared/best-effort";
+import type { DrDeps } from "../shared/deps";
+import { NotFencedError } from "../shared/errors";
+import { regionOf } from "../shared/topology";
+import type {
+  CheckOldWriterResult,
+  StepTimes,
+  WorkflowState,
+  WriterStopEvidence,
+} from "../shared/types";
+import { stateTask } from "../shared/task";
+
+export type CheckOldWriterOutcome = Omit<CheckOldWriterResult, keyof StepTimes> &
+  Partial<Pick<StepTimes, "startedAt">>;
+
+/** Seconds between two looks while no proof is in sight. */
+export const LOOK_INTERVAL_SECONDS = 5;
+/** Lock fact: when the old region's replica was first seen naming the target. */
+export const CONFIRMED_FACT = "fenceConfirmedAt";
+const PROMOTION_FACT = "promotionMethod";
+
+/** rds.global_db_rpo of the old region's cluster, when the database proof applies at all. */
+export function databaseGuard(state: WorkflowState, deps: DrDeps): number | null {
+  const { request } = state;
+  // The guard is set on the deployed primary's cluster only: after a failover the new primary has
+  // no caught-up secondary, and with the guard set it would block every commit.
+  if (request.workflow !== "failover") return null;
+  if (regionOf(deps.topology, request.sourceRegion).role !== "primary") return null;
+  return deps.settings.dbRpoSeconds;
+}
+
+/** When a heartbeat last received at `beatAt` proves the old primary stopped, in ms. */
+export function databaseStopMs(beatAt: string, rpoSeconds: number, deps: DrDeps): number {
+  const { heartbeatSeconds, writerStopMarginSeconds } = deps.settings;
+  return Date.parse(beatAt) + (rpoSeconds + heartbeatSeconds + writerStopMarginSeconds) * 1000;
+}
+
+export async function checkOldWriter(
+  state: WorkflowState,
+  deps: DrDeps,
+): Promise<CheckOldWriterOutcome> {
+  const { request } = state;
+  const fence = state.steps.Fence;
+  if (!fence) throw new NotFencedError("CheckOldWriter ran without a Fence result");
+  const previous = state.steps.CheckOldWriter;
+  const firstLook = previous ? Date.parse(previous.startedAt) : deps.now().getTime();
+  const ports = deps.ports(request.targetRegion, "critical");
+  const lock = await ports.control.getLock();
+  const facts = lock?.owner === request.failoverId ? lock.facts : {};
+
+  // The old region's own replica of the flag. A planned move needs it (the old region is up);
+  // a failover only hopes for it.
+  const planned = request.workflow !== "failover";
+  const remote = await bestEffort(
+    `GetItem active-region in ${request.sourceRegion}`,
+    () =>
+      deps
+        .ports(request.sourceRegion, planned ? "critical" : "bestEffort")
+        .control.getActiveRegion(),
+    deps,
+  );
+  const readAt = deps.now();
+  const oldRegionFlag = !remote.ok
+    ? "unreachable"
+    : remote.value?.activeRegion === request.targetRegion &&
+        remote.value.fencingToken >= fence.fencingToken
+      ? "confirmed"
+      : "replicating";
+  let confirmedAt =
+    previous?.confirmedAt ??
+    (typeof facts[CONFIRMED_FACT] === "string" ? (facts[CONFIRMED_FACT] as string) : null);
+  if (confirmedAt === null && oldRegionFlag === "confirmed") {
+    // The read returned the new flag at readAt, so it had arrived by then: counting from readAt
+    // is never early. Recorded on the lock, so a resumed run does not need the old region again.
+    const stored = await ports.control.recordFact(
+      request.failoverId,
+      CONFIRMED_FACT,
+      readAt.toISOString(),
+    );
+    confirmedAt = typeof stored === "string" ? stored : readAt.toISOString();
+  }
+
+  const rpo = databaseGuard(state, deps);
+  let heartbeatAt: string | null = null;
+  if (rpo !== null) {
+    try {
+      heartbeatAt = (await ports.replica.writerHeartbeat())?.beatAt ?? null;
+    } catch (error) {
+      deps.log.warn("writer heartbeat unreadable in the target region", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  const now = deps.now().getTime();
+  const candidates: [WriterStopEvidence, number][] = [];
+  if (facts[PROMOTION_FACT] !== undefined) candidates.push(["promotion-requested", firstLook]);
+  // A resume of a run whose execution died after Unfence: the lock that held the promotion fact
+  // may be gone (ReleaseLock), and the promoted cluster commits its own heartbeat, so neither
+  // proof above can hold again; the flag this run left open says it got through this check.
+  if (fence.phase === FENCE_PHASE.open) candidates.push(["completed", firstLook]);
+  if (confirmedAt !== null) {
+    candidates.push([
+      "confirmed",
+      Date.parse(confirmedAt) + deps.settings.fenceSettleSeconds * 1000,
+    ]);
+  }
+  if (rpo !== null && heartbeatAt !== null) {
+    candidates.push(["database", databaseStopMs(heartbeatAt, rpo, deps)]);
+  }
+  if (request.assumeOldWriterStopped) candidates.push(["operator", firstLook]);
+  const holding = candidates.filter(([, at]) => at <= now);
+  const soonest = candidates.map(([, at]) => at).sort((a, b) => a - b)[0];
+  const [evidence, stoppedAt] = holding[0] ?? ["none", soonest ?? null];
+  const stopped = holding.length > 0;
+  const nextCheckSeconds = stopped
+    ? 0
+    : Math.max(
+        1,
+        Math.min(
+          LOOK_INTERVAL_SECONDS,
+          soonest === undefined ? LOOK_INTERVAL_SECONDS : Math.ceil((soonest - now) / 1000),
+        ),
+      );
+  const looks = (previous?.looks ?? 0) + 1;
+  const outcome: CheckOldWriterOutcome = {
+    ...(previous ? { startedAt: previous.startedAt } : {}),
+    stopped,
+    evidence,
+    oldRegionFlag,
+    confirmedAt,
+    heartbeatAt,
+    stoppedAt: stoppedAt === null ? null : new Date(stoppedAt).toISOString(),
+    nextCheckSeconds,
+    elapsedSeconds: Math.round((now - firstLook) / 1000),
+    looks,
+  };
+  deps.log.info(stopped ? "old writer provably stopped" : "old writer not yet provably stopped", {
+    ...outcome,
+  });
+  return outcome;
+}
+
+/** The CheckOldWriter task (functions/dr/tasks.ts). */
+export const CHECK_OLD_WRITER_TASK = stateTask({
+  step: "CheckOldWriter",
+  description: "Looks for proof that the old region can no longer commit a payment",
+  workflows: ["failover", "switchover", "failback"],
+  run: checkOldWriter,
+});

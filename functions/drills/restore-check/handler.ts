@@ -1,0 +1,56 @@
+// Lambda entry point of the restore check: in the secondary region's private subnets (the
+// scratch cluster and the live reader are only reachable there), invoked by the restore drill.
+// The restored cluster keeps the snapshot's master credentials, which are the live ones.
+import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { Client } from "pg";
+import { PARAMETERS, PAYMENTS_ENV } from "../../common/contract";
+import { requireEnv } from "../../common/env";
+import { clientSettings } from "../../dr/shared/aws/clients";
+import type { RestoreCheckEvent, SqlClient } from "./core";
+import { checkRestore } from "./core";
+
+const region = requireEnv("AWS_REGION");
+const prefix = requireEnv(PAYMENTS_ENV.parameterPrefix);
+const ssm = new SSMClient(clientSettings(region, "critical"));
+const keys = [
+  PARAMETERS.databaseName,
+  PARAMETERS.username,
+  PARAMETERS.password,
+  PARAMETERS.readerEndpoint,
+];
+
+async function settings(): Promise<Record<string, string>> {
+  const out = await ssm.send(
+    new GetParametersCommand({ Names: keys.map((k) => `${prefix}/${k}`), WithDecryption: true }),
+  );
+  const values = Object.fromEntries(
+    (out.Parameters ?? []).map((p) => [p.Name!.slice(prefix.length + 1), p.Value!]),
+  );
+  const missing = keys.filter((k) => !values[k]);
+  if (missing.length > 0) {
+    throw new Error(`parameters missing under ${prefix}: ${missing.join(", ")}`);
+  }
+  return values;
+}
+
+export const handler = async (event: RestoreCheckEvent) => {
+  const values = await settings();
+  return checkRestore(event, {
+    now: () => new Date(),
+    connect: async (target, host) => {
+      const client = new Client({
+        host: target === "restored" ? host : values[PARAMETERS.readerEndpoint],
+        port: 5432,
+        database: values[PARAMETERS.databaseName],
+        user: values[PARAMETERS.username],
+        password: values[PARAMETERS.password],
+        ssl: { rejectUnauthorized: true },
+        connectionTimeoutMillis: 10_000,
+        statement_timeout: 120_000,
+        application_name: "payments-restore-check",
+      });
+      await client.connect();
+      return client as unknown as SqlClient;
+    },
+  });
+};

@@ -1,0 +1,75 @@
+// `npm run chaos -- --runs N --seed S`: the seeded fault injector, longer than the bounded run in
+// `npm test`. Prints the seed first; on a failure, fast-check prints the seed, the path and the
+// shrunk schedule, and this prints what the world saw. `--seed S --path P` replays a failure.
+import fc from "fast-check";
+import { describeRun, runSchedule } from "./runner";
+import type { RunReport } from "./runner";
+import { scheduleArbitrary } from "./schedule";
+import type { Schedule } from "./schedule";
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+async function main(): Promise<number> {
+  const one = option("schedule");
+  if (one !== undefined) {
+    // One schedule, as printed by a failure: what the world saw, step by step of the story.
+    const report = await runSchedule(JSON.parse(one) as Schedule);
+    console.log(describeRun(report));
+    return report.violations.length === 0 ? 0 : 1;
+  }
+  const runs = Number(option("runs") ?? 1000);
+  const seed = Number(option("seed") ?? Math.floor(Math.random() * 2 ** 31));
+  const path = option("path");
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs must be a positive whole number, got ${option("runs")}`);
+  if (!Number.isInteger(seed))
+    throw new Error(`--seed must be a whole number, got ${option("seed")}`);
+  console.log(`chaos: ${runs} runs, seed ${seed}${path ? `, path ${path}` : ""}`);
+  const started = Date.now();
+  const stories: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  let worldSeconds = 0;
+  let last: RunReport | undefined;
+  try {
+    await fc.assert(
+      fc.asyncProperty(scheduleArbitrary, async (schedule) => {
+        const report = await runSchedule(schedule);
+        last = report;
+        stories[schedule.story] = (stories[schedule.story] ?? 0) + 1;
+        worldSeconds += report.simulatedSeconds;
+        for (const e of report.executions) {
+          const key = `${e.workflow} ${e.status === "DIED" ? "died" : (e.lastState ?? e.status)}`;
+          outcomes[key] = (outcomes[key] ?? 0) + 1;
+        }
+        if (report.violations.length > 0) throw new Error(describeRun(report));
+      }),
+      { numRuns: runs, seed, ...(path ? { path } : {}), endOnFailure: false },
+    );
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    if (last && last.violations.length > 0)
+      console.error(`\nlast failing run:\n${describeRun(last)}`);
+    console.error(
+      `\nchaos FAILED: seed ${seed} (replay: npm run chaos -- --runs ${runs} --seed ${seed})`,
+    );
+    return 1;
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(
+    `chaos passed: ${runs} runs, seed ${seed}, ${seconds} s (${Math.round(worldSeconds / 3600)} h of world time)`,
+  );
+  console.log(`stories: ${JSON.stringify(stories)}`);
+  console.log(`execution outcomes: ${JSON.stringify(outcomes)}`);
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    console.error(`chaos: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

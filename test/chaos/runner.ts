@@ -1,0 +1,383 @@
+// Runs one schedule: builds the world, lets it run normally, brings on the incident and the extra
+// faults, starts the workflows the way production would (the prober's alarm through EventBridge,
+// on-call by hand, the drill), plays on-call (answers approvals, resumes halted or dead runs once
+// the faults are over, as the page says), and checks the invariants as it goes. Everything runs on
+// the virtual clock: a run of an hour of world time takes a fraction of a second.
+import { CONTROL } from "../../functions/common/contract";
+import type { WorkflowName } from "../../infra/lib/asl";
+import { Invariants, Violations } from "./invariants";
+import type { Schedule } from "./schedule";
+import { startExecution } from "./workflow";
+import type { ExecutionRecord } from "./workflow";
+import { withVirtualTime } from "./world/clock";
+import { EAST, WEST, ChaosWorld } from "./world/world";
+
+export interface RunReport {
+  readonly schedule: Schedule;
+  readonly violations: readonly string[];
+  readonly simulatedSeconds: number;
+  readonly executions: readonly {
+    name: string;
+    workflow: string;
+    status: string;
+    lastState?: string;
+    error?: string;
+    startedAt: number;
+    endedAt?: number;
+  }[];
+  readonly roleChanges: readonly {
+    kind: string;
+    to: string;
+    at: number;
+    completesAt: number | null;
+  }[];
+  readonly paymentCommits: Record<string, number>;
+}
+
+/** Seconds of world time after the last run ends, to let replication and demotions settle. */
+const TAIL_SECONDS = 300;
+/** A run that has not settled after this much world time is a finding in itself. */
+const LIMIT_SECONDS = 8 * 3600;
+const MAX_RESUMES = 4;
+
+/** Only for the negative control: a world without the writer heartbeat. */
+export interface RunOptions {
+  /** pg_cron's heartbeat; off, /health reports the last commit the target received instead. */
+  readonly heartbeat?: boolean;
+  /** Seconds after the incident during which us-east-1 takes no payments (an idle primary). */
+  readonly quietEastAfterIncident?: number;
+}
+
+export async function runSchedule(
+  schedule: Schedule,
+  options: RunOptions = {},
+): Promise<RunReport> {
+  const world = new ChaosWorld({
+    seed: schedule.seed,
+    start: Date.UTC(2026, 10, 30, 3, 0, 0),
+    ddbMaxDelaySeconds: schedule.ddbMaxDelaySeconds,
+    // Aurora: "within a few minutes", no upper bound: seconds to 20 minutes, log-uniform.
+    promotionSeconds: (random) => random.logUniform(10, 20 * 60),
+    rpoSeconds: schedule.rpoSeconds,
+    afterFailover: schedule.story === "failback",
+    lagMetricWhileCut: schedule.lagMetricWhileCut,
+  });
+  const { clock, network } = world;
+  const t0 = clock.now;
+  const violations = new Violations();
+  const invariants = new Invariants(world, violations, t0);
+  world.commitListeners.push((c) => invariants.onCommit(c));
+
+  const incident = t0 + schedule.incidentAt * 1000;
+  const planned = schedule.story === "switchover" || schedule.story === "failback";
+  // Planned moves need both regions: their incidents end (a drill is not run into an outage).
+  const incidentSeconds = planned ? (schedule.incidentSeconds ?? 600) : schedule.incidentSeconds;
+  const incidentEnd = incidentSeconds === null ? Infinity : incident + incidentSeconds * 1000;
+  switch (schedule.story) {
+    case "outage":
+      network.add({ kind: "down", region: EAST, from: incident, to: incidentEnd });
+      break;
+    case "partition":
+      network.add({ kind: "partition", from: incident, to: incidentEnd });
+      break;
+    case "lagging-target":
+      world.aurora.lagSpikes.push({
+        from: incident,
+        to: Number.isFinite(incidentEnd) ? incidentEnd : incident + 3600_000,
+        seconds: schedule.rpoSeconds * world.random.uniform(1.5, 4),
+        rampSeconds: world.random.uniform(10, 600),
+      });
+      break;
+    default:
+      break;
+  }
+  for (const fault of schedule.faults) {
+    const from = incident + fault.at * 1000;
+    network.add({ ...fault, from, to: from + fault.seconds * 1000 });
+  }
+  if (schedule.refusal) {
+    const from = incident + schedule.refusal.at * 1000;
+    world.aurora.refusals.push({ from, to: from + schedule.refusal.seconds * 1000 });
+  }
+  world.startBackground({
+    paymentsPerSecond: schedule.paymentsPerSecond,
+    quietShare: schedule.quietShare,
+    heartbeat: options.heartbeat ?? true,
+    ...(options.quietEastAfterIncident
+      ? {
+          pause: {
+            region: EAST,
+            from: incident - 10_000,
+            to: incident + options.quietEastAfterIncident * 1000,
+          },
+        }
+      : {}),
+  });
+  // The end of every fault that on-call would wait out before resuming.
+  const faultsOverAt = Math.max(
+    ...schedule.faults.map((f) => incident + (f.at + f.seconds) * 1000),
+    schedule.refusal ? incident + (schedule.refusal.at + schedule.refusal.seconds) * 1000 : 0,
+    planned || schedule.story === "lagging-target" || Number.isFinite(incidentEnd)
+      ? incidentEnd
+      : 0,
+    0,
+  );
+
+  const executions: ExecutionRecord[] = [];
+  const chains = new Map<string, { resumes: number; last: ExecutionRecord }>();
+  let pending = 0;
+  let names = 0;
+  let firstStarted = false;
+
+  const failoverInput = (trigger: "alarm" | "console", reason: string) => ({
+    targetRegion: WEST,
+    reason,
+    trigger,
+    ...(schedule.mode === "approval" ? { mode: "approval" } : {}),
+  });
+
+  const start = (workflow: WorkflowName, input: Record<string, unknown>, chain?: string) => {
+    names += 1;
+    const name = `${workflow}-${names}`;
+    const first = !firstStarted && chain === undefined;
+    firstStarted ||= first;
+    const region = String(input.targetRegion);
+    const execution = startExecution(world, {
+      workflow,
+      input: chain ? { ...input, resumeFailoverId: chain } : input,
+      name,
+      region,
+      ...(first && schedule.death ? { dieAt: schedule.death } : {}),
+      approval: schedule.approval,
+    });
+    executions.push(execution);
+    const id = chain ?? name;
+    const state = chains.get(id) ?? { resumes: 0, last: execution };
+    state.last = execution;
+    chains.set(id, state);
+    pending += 1;
+    void execution.done.then(() => {
+      pending -= 1;
+      invariants.onEnd(execution);
+      onCall(id, workflow, input, execution);
+    });
+  };
+
+  /** On-call reads the page and resumes once the faults it waited for are over. */
+  const onCall = (
+    id: string,
+    workflow: WorkflowName,
+    input: Record<string, unknown>,
+    execution: ExecutionRecord,
+  ) => {
+    const state = chains.get(id)!;
+    const halted = execution.status === "FAILED" && execution.lastState === "Halted";
+    if (!(halted || execution.status === "DIED") || state.resumes >= MAX_RESUMES) return;
+    // The page says "Nothing was changed" when the run took no lock: there is nothing to resume,
+    // only a decision to start again, which this on-call does not take. A run that died (it
+    // was stopped, the console shows it ABORTED) is always run again.
+    const lock = world.table.read(String(input.targetRegion), CONTROL.lockItem);
+    if (halted && lock?.owner !== id) return;
+    state.resumes += 1;
+    const delay = halted
+      ? Math.min(Math.max(120_000, faultsOverAt + 60_000 - clock.now), 2 * 3600_000)
+      : world.random.uniform(30_000, 300_000);
+    // What the page tells on-call to add.
+    const advised =
+      execution.error === "ReplicationLagUnknownError"
+        ? { ...input, allowUnknownLag: true }
+        : input;
+    pending += 1;
+    clock.at(delay, () => {
+      pending -= 1;
+      start(workflow, advised, id);
+    });
+  };
+
+  // Production's triggers: every alarm that enters ALARM starts the failover in us-west-2,
+  // through EventBridge (delivered within seconds).
+  world.alarmListeners.push((alarm) => {
+    pending += 1;
+    clock.at(world.random.uniform(500, 5000), () => {
+      pending -= 1;
+      start("failover", failoverInput("alarm", `alarm ${alarm} entered ALARM`));
+    });
+  });
+  const at = (when: number, fn: () => void) => {
+    pending += 1;
+    clock.at(when - clock.now, () => {
+      pending -= 1;
+      fn();
+    });
+  };
+  switch (schedule.story) {
+    case "switchover":
+      at(incident, () =>
+        start("switchover", { targetRegion: WEST, reason: "monthly drill", trigger: "drill" }),
+      );
+      break;
+    case "failback":
+      at(incident, () =>
+        start("failback", {
+          targetRegion: EAST,
+          reason: "us-east-1 caught up",
+          trigger: "console",
+        }),
+      );
+      break;
+    case "manual":
+      at(incident + schedule.consoleDelay * 1000, () =>
+        start("failover", failoverInput("console", "operator exercise")),
+      );
+      break;
+    default:
+      if (schedule.trigger === "console") {
+        at(incident + schedule.consoleDelay * 1000, () =>
+          start("failover", failoverInput("console", "us-east-1 looks down")),
+        );
+      }
+  }
+  // A second trigger of the same operation: another alarm or a second person for a failover,
+  // the drill's schedule or on-call again for a planned move.
+  if (schedule.secondTrigger) {
+    const trigger = schedule.secondTrigger.trigger;
+    at(incident + schedule.secondTrigger.at * 1000, () => {
+      if (schedule.story === "switchover") {
+        start("switchover", { targetRegion: WEST, reason: "drill again", trigger: "drill" });
+      } else if (schedule.story === "failback") {
+        start("failback", { targetRegion: EAST, reason: "again", trigger: "console" });
+      } else {
+        start("failover", failoverInput(trigger, `second trigger (${trigger})`));
+      }
+    });
+  }
+
+  let lastEnd = incident;
+  const initialToken = Number(
+    world.flag(schedule.story === "failback" ? WEST : EAST)?.fencingToken ?? 0,
+  );
+  await withVirtualTime(clock, world.random.next, async () => {
+    const realImmediate = setImmediate;
+    const flush = () => new Promise<void>((resolve) => realImmediate(resolve));
+    let checkedCalls = 0;
+    for (;;) {
+      await flush();
+      while (checkedCalls < world.calls.length) invariants.onCall(world.calls[checkedCalls++]!);
+      const running = executions.some((e) => e.status === "RUNNING");
+      if (!running && pending === 0) {
+        lastEnd = Math.max(lastEnd, ...executions.map((e) => e.endedAt ?? 0));
+        if (clock.now >= lastEnd + TAIL_SECONDS * 1000) break;
+      }
+      if (clock.now - t0 > LIMIT_SECONDS * 1000) {
+        violations.add(
+          clock.now - t0,
+          `the run did not settle within ${LIMIT_SECONDS} s of world time`,
+        );
+        break;
+      }
+      const timer = clock.next();
+      if (!timer) {
+        if (running) violations.add(clock.now - t0, "deadlock: executions wait on nothing");
+        break;
+      }
+      await timer.fn();
+      // The code under test continues once one of its timers fired (the world resolves what
+      // it awaits on such timers too): let it run before the next event.
+      if (!timer.internal) await flush();
+    }
+  });
+
+  // 4. Each chain ended in Completed, or in a refusal when it had changed nothing (a refusal
+  // after this run fenced would leave the system fenced and unpromoted).
+  for (const [id, { last }] of chains) {
+    if (last.status === "SUCCEEDED") continue;
+    const fenced = world.table.history.some(
+      (h) => h.key === CONTROL.activeRegionItem && h.item?.updatedBy === id,
+    );
+    const refused = ["Rejected", "InputRejected", "NotApproved"].includes(last.lastState ?? "");
+    // Halted before it took the lock: it changed nothing and paged ("Nothing was changed").
+    const lockedBefore = world.table.history.some(
+      (h) => h.key === CONTROL.lockItem && h.item?.owner === id,
+    );
+    const haltedEarly = last.lastState === "Halted" && !lockedBefore;
+    if (last.status === "FAILED" && (refused || haltedEarly) && !fenced) continue;
+    violations.add(
+      (last.endedAt ?? clock.now) - t0,
+      `run ${id} did not converge: its last execution ${last.name} ended ${last.status} in ${last.lastState} (${last.error}: ${last.cause})`,
+    );
+  }
+  // 5. Data loss within the RPO bound.
+  invariants.checkLoss(schedule.rpoSeconds);
+  // 6. One role change per story, one token step per completed run.
+  const changes = world.aurora.changes;
+  if (changes.length > 1) {
+    violations.add(
+      clock.now - t0,
+      `${changes.length} role changes: ${changes.map((c) => `${c.kind} to ${c.to}`).join(", ")}`,
+    );
+  }
+  const target = schedule.story === "failback" ? EAST : WEST;
+  const flag = world.flag(target);
+  const token = Number(flag?.fencingToken ?? 0);
+  if (token > initialToken + 1)
+    violations.add(clock.now - t0, `the fencing token moved from ${initialToken} to ${token}`);
+  const completed = [...chains.values()].some(
+    (c) => c.last.status === "SUCCEEDED" && c.last.workflow !== undefined,
+  );
+  if (completed) {
+    const writer = world.aurora.clusters[target]!;
+    if (writer.role === "secondary")
+      violations.add(clock.now - t0, `a run completed but ${target}'s cluster is not the writer`);
+    if (flag?.activeRegion !== target || flag.phase !== "open") {
+      violations.add(
+        clock.now - t0,
+        `a run completed but the flag in ${target} says ${JSON.stringify(flag)}`,
+      );
+    }
+    if (world.table.read(target, CONTROL.lockItem))
+      violations.add(clock.now - t0, "a run completed but its lock is still held");
+  }
+
+  return {
+    schedule,
+    violations: violations.found,
+    simulatedSeconds: Math.round((clock.now - t0) / 1000),
+    executions: executions.map((e) => ({
+      name: e.name,
+      workflow: e.workflow,
+      status: e.status,
+      lastState: e.lastState,
+      error: e.error,
+      startedAt: Math.round((e.startedAt - t0) / 1000),
+      endedAt: e.endedAt === undefined ? undefined : Math.round((e.endedAt - t0) / 1000),
+    })),
+    roleChanges: changes.map((c) => ({
+      kind: c.kind,
+      to: c.to,
+      at: Math.round((c.at - t0) / 1000),
+      completesAt: c.completesAt === null ? null : Math.round((c.completesAt - t0) / 1000),
+    })),
+    paymentCommits: {
+      [EAST]: world.payments[EAST]!.commits.length,
+      [WEST]: world.payments[WEST]!.commits.length,
+    },
+  };
+}
+
+/** A report a person can read: the schedule, what ran, and what broke. */
+export function describeRun(report: RunReport): string {
+  return [
+    report.violations.length === 0
+      ? "violations: none"
+      : `violations:\n  ${report.violations.join("\n  ")}`,
+    `executions (seconds of world time):\n  ${report.executions
+      .map(
+        (e) =>
+          `${e.name} ${e.status} in ${e.lastState ?? "?"} ${e.error ?? ""} [${e.startedAt}-${e.endedAt ?? "?"}]`,
+      )
+      .join("\n  ")}`,
+    `role changes: ${JSON.stringify(report.roleChanges)}`,
+    `payments committed: ${JSON.stringify(report.paymentCommits)}; world time ${report.simulatedSeconds} s`,
+    `schedule: ${JSON.stringify(report.schedule)}`,
+  ].join("\n");
+}

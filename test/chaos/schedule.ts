@@ -1,0 +1,123 @@
+// A schedule: everything one chaos run leaves to chance, drawn by fast-check (so a failing one
+// shrinks and its seed reproduces it). The world's own draws (latencies, promotion durations,
+// replication delays, jitter) come from `seed`; the story and the faults are explicit.
+import fc from "fast-check";
+import type { Service } from "./world/network";
+
+export type Story =
+  /** us-east-1 goes down (for a while, or for good); the alarm or on-call fails over. */
+  | "outage"
+  /** Both regions up, nothing crosses between them. */
+  | "partition"
+  /** us-west-2's replication lags beyond the RPO bound: the guard stalls us-east-1. */
+  | "lagging-target"
+  /** On-call fails over while everything is healthy. */
+  | "manual"
+  /** The monthly drill: a switchover to us-west-2. */
+  | "switchover"
+  /** Back to us-east-1 after an earlier failover. */
+  | "failback";
+
+export interface ExtraFault {
+  readonly kind: "throttle" | "error" | "lost";
+  readonly region: "us-east-1" | "us-west-2";
+  readonly service: Service;
+  readonly share: number;
+  /** Seconds after the incident. */
+  readonly at: number;
+  readonly seconds: number;
+}
+
+export interface Schedule {
+  readonly seed: number;
+  readonly story: Story;
+  /** Seconds of normal operation before the incident. */
+  readonly incidentAt: number;
+  /** How long the outage, partition or lag lasts; null: it does not end. */
+  readonly incidentSeconds: number | null;
+  readonly trigger: "alarm" | "console";
+  readonly mode: "automatic" | "approval";
+  /** On-call's answer when a run asks for approval. */
+  readonly approval: { readonly afterSeconds: number; readonly approved: boolean };
+  /** rds.global_db_rpo of the deployed primary (Aurora allows 20 s and up). */
+  readonly rpoSeconds: number;
+  /** Largest DynamoDB global-table replication delay, seconds (AWS: no upper bound). */
+  readonly ddbMaxDelaySeconds: number;
+  readonly paymentsPerSecond: { readonly "us-east-1": number; readonly "us-west-2": number };
+  /** Share of gaps between payments that are quiet spells of 30 s to 3 minutes. */
+  readonly quietShare: number;
+  readonly lagMetricWhileCut: "grows" | "missing";
+  readonly faults: readonly ExtraFault[];
+  /** FailoverGlobalCluster refused (InvalidDBClusterStateFault) for a while after the incident. */
+  readonly refusal: { readonly at: number; readonly seconds: number } | null;
+  /** The first execution dies at its n-th task invocation. */
+  readonly death: { readonly invocation: number; readonly afterWork: boolean } | null;
+  /** A second failover execution started this many seconds after the incident. */
+  readonly secondTrigger: { readonly at: number; readonly trigger: "alarm" | "console" } | null;
+  /** Seconds between the incident and on-call starting the run by hand. */
+  readonly consoleDelay: number;
+}
+
+const SERVICES: Service[] = ["rds", "dynamodb", "ssm", "cloudwatch", "events", "sns", "api"];
+
+const extraFault: fc.Arbitrary<ExtraFault> = fc.record({
+  kind: fc.constantFrom("throttle", "error", "lost"),
+  region: fc.constantFrom("us-east-1", "us-west-2"),
+  service: fc.constantFrom(...SERVICES),
+  share: fc.double({ min: 0.1, max: 0.9, noNaN: true }),
+  at: fc.integer({ min: 0, max: 900 }),
+  // Short enough for the minutes-long retry budgets after the fence to ride out.
+  seconds: fc.integer({ min: 5, max: 240 }),
+});
+
+export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc
+  .record({
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    story: fc.constantFrom<Story>(
+      "outage",
+      "outage",
+      "partition",
+      "partition",
+      "lagging-target",
+      "manual",
+      "switchover",
+      "failback",
+    ),
+    incidentAt: fc.integer({ min: 30, max: 180 }),
+    incidentSeconds: fc.option(fc.integer({ min: 30, max: 3600 }), { nil: null, freq: 3 }),
+    trigger: fc.constantFrom("alarm", "alarm", "console"),
+    mode: fc.constantFrom("automatic", "automatic", "approval"),
+    approval: fc.record({
+      afterSeconds: fc.integer({ min: 10, max: 900 }),
+      approved: fc.boolean(),
+    }),
+    rpoSeconds: fc.constantFrom(20, 30, 60, 60, 120),
+    ddbMaxDelaySeconds: fc.double({ min: 0.05, max: 30, noNaN: true }),
+    paymentsPerSecond: fc.record({
+      "us-east-1": fc.double({ min: 0.05, max: 0.5, noNaN: true }),
+      "us-west-2": fc.double({ min: 0.05, max: 0.5, noNaN: true }),
+    }),
+    quietShare: fc.double({ min: 0, max: 0.3, noNaN: true }),
+    lagMetricWhileCut: fc.constantFrom("grows", "missing"),
+    faults: fc.array(extraFault, { maxLength: 4 }),
+    refusal: fc.option(
+      fc.record({
+        at: fc.integer({ min: 0, max: 600 }),
+        seconds: fc.integer({ min: 10, max: 600 }),
+      }),
+      { nil: null, freq: 4 },
+    ),
+    death: fc.option(
+      fc.record({ invocation: fc.integer({ min: 1, max: 30 }), afterWork: fc.boolean() }),
+      { nil: null, freq: 3 },
+    ),
+    secondTrigger: fc.option(
+      fc.record({
+        at: fc.integer({ min: 0, max: 1800 }),
+        trigger: fc.constantFrom("alarm", "console"),
+      }),
+      { nil: null, freq: 3 },
+    ),
+    consoleDelay: fc.integer({ min: 30, max: 600 }),
+  })
+  .map((s) => s as Schedule);

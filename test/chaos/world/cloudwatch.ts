@@ -1,0 +1,119 @@
+// CloudWatch in the secondary region, and the detection that feeds it:
+// - The prober (functions/monitoring/prober) in us-west-2 probes, every 10 s, the /health of the
+//   region the flag (its own region's replica) names as active, and publishes 1 or 0 as
+//   PaymentsDR/PrimaryHealthy; a probe fails when it cannot reach that region or /health does not
+//   answer 200 (flag elsewhere, database not writable, or the RPO guard blocking the heartbeat
+//   write). Nothing is published while us-west-2 itself is active or down.
+// - The primary-unhealthy alarm: 3 of 3 periods of 10 s failed ("treat missing data as not
+//   breaching"); entering ALARM starts the failover workflow through EventBridge.
+// - AuroraGlobalDBReplicationLag: "This metric is available only in secondary AWS Regions", one
+//   Maximum per minute; what it does while replication is cut is not documented, so a run draws
+//   either a growing lag or no datapoints. The writer-unavailable alarm (above 60 s for 3
+//   minutes) also starts the failover: a second trigger.
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html
+import type { AuroraGlobal } from "./aurora";
+import type { VirtualClock } from "./clock";
+import type { Network } from "./network";
+import type { RegionPayments } from "./payments";
+import type { GlobalTable } from "./dynamodb";
+import { CONTROL } from "../../../functions/common/contract";
+
+export interface Datapoint {
+  readonly at: number;
+  readonly value: number;
+}
+
+export class Detection {
+  readonly probes: Datapoint[] = [];
+  /** AuroraGlobalDBReplicationLag of each region's cluster, published in that region. */
+  readonly lag: Record<string, Datapoint[]> = {};
+  private readonly recentProbes: boolean[] = [];
+  private readonly recentLag: number[] = [];
+  private unhealthyAlarm = false;
+  private lagAlarm = false;
+  private readonly lagMinute: Record<string, number[]> = {};
+
+  constructor(
+    private readonly proberRegion: string,
+    private readonly primaryRegion: string,
+    /** The cluster identifier of each region. */
+    private readonly clusterOf: (region: string) => string,
+    private readonly clock: VirtualClock,
+    private readonly network: Network,
+    private readonly table: GlobalTable,
+    private readonly aurora: AuroraGlobal,
+    private readonly payments: Record<string, RegionPayments>,
+    /** An alarm entered ALARM: EventBridge starts the failover workflow. */
+    private readonly onAlarm: (alarm: string) => void,
+  ) {}
+
+  /** The hour before the run: a secondary replicating normally, well under a second behind. */
+  backfill(secondary: string, random: { uniform(min: number, max: number): number }): void {
+    const now = this.clock.now;
+    this.lag[secondary] = Array.from({ length: 60 }, (_, i) => ({
+      at: now - (60 - i) * 60_000,
+      value: random.uniform(20, 900),
+    }));
+  }
+
+  /** Every 10 s. */
+  probe(): void {
+    const now = this.clock.now;
+    if (this.network.isDown(this.proberRegion, now)) return;
+    const flag = this.table.read(this.proberRegion, CONTROL.activeRegionItem);
+    const probed = (flag?.activeRegion as string | undefined) ?? this.primaryRegion;
+    if (probed === this.proberRegion) return;
+    const healthy =
+      this.network.reachable(this.proberRegion, probed, now) &&
+      this.payments[probed]!.health().status === 200;
+    this.probes.push({ at: now, value: healthy ? 1 : 0 });
+    this.recentProbes.push(healthy);
+    if (this.recentProbes.length > 3) this.recentProbes.shift();
+    const breaching = this.recentProbes.length === 3 && this.recentProbes.every((h) => !h);
+    if (breaching && !this.unhealthyAlarm) this.onAlarm("primary-unhealthy");
+    this.unhealthyAlarm = breaching;
+  }
+
+  /** Every few seconds: the lag each minute's Maximum is taken from. */
+  sampleLag(): void {
+    for (const region of Object.keys(this.payments)) {
+      const lagMs = this.aurora.reportedLagMs(region);
+      if (lagMs !== null) (this.lagMinute[region] ??= []).push(lagMs);
+    }
+  }
+
+  /** Every minute: each secondary's datapoint, and the writer-unavailable alarm (us-west-2's). */
+  publishLag(): void {
+    const now = this.clock.now;
+    for (const region of Object.keys(this.payments)) {
+      const minute = this.lagMinute[region] ?? [];
+      this.lagMinute[region] = [];
+      if (minute.length === 0 || this.network.isDown(region, now)) continue;
+      const max = Math.max(...minute);
+      (this.lag[region] ??= []).push({ at: now - 60_000, value: max });
+      if (region !== this.proberRegion) continue;
+      this.recentLag.push(max);
+      if (this.recentLag.length > 3) this.recentLag.shift();
+      const breaching = this.recentLag.length === 3 && this.recentLag.every((l) => l > 60_000);
+      if (breaching && !this.lagAlarm) this.onAlarm("writer-unavailable");
+      this.lagAlarm = breaching;
+    }
+  }
+
+  /** What GetMetricData in the prober's region returns for the probes since `since`. */
+  probeResults(since: number): { at: string; healthy: boolean }[] {
+    return this.probes
+      .filter((p) => p.at >= since && p.at <= this.clock.now)
+      .reverse()
+      .map((p) => ({ at: new Date(p.at).toISOString(), healthy: p.value >= 1 }));
+  }
+
+  /** What GetMetricData in `region` returns for `cluster`'s lag since `since`. */
+  lagHistory(region: string, cluster: string, since: number): { lagMs: number; at: string }[] {
+    if (cluster !== this.clusterOf(region)) return [];
+    return (this.lag[region] ?? [])
+      .filter((p) => p.at >= since && p.at + 60_000 <= this.clock.now)
+      .reverse()
+      .map((p) => ({ lagMs: p.value, at: new Date(p.at).toISOString() }));
+  }
+}

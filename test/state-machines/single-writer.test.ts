@@ -1,0 +1,291 @@
+// Issue 10's workflow semantics, each against a world that does what AWS documents rather than
+// what the code would like: a promotion that takes minutes, a flag that has not reached the old
+// region, a managed failover refused while the old primary still answers, a target that lagged
+// beyond the RPO bound before the primary failed.
+import { FENCE_PHASE } from "../../functions/common/contract";
+import { ManagedFailoverUnavailableError, TransientError } from "../../functions/dr/shared/errors";
+import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { runWorkflow } from "./support/harness";
+
+const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
+const WEST_CLUSTER = TOPOLOGY.regions[WEST]!.clusterIdentifier;
+const input = { targetRegion: WEST, reason: "us-east-1 API down", trigger: "console" } as const;
+
+/** Seconds of the world's clock between two calls of the run. */
+function secondsBetween(world: FakeWorld, first: string, then: string): number {
+  const at = (op: string) => world.calls.find((c) => c.op === op)?.at;
+  return ((at(then) ?? NaN) - (at(first) ?? NaN)) / 1000;
+}
+
+describe("a promotion that takes minutes", () => {
+  // "Typically, the chosen secondary cluster assumes the primary role within a few minutes."
+  // No upper bound is documented (aurora-global-database-disaster-recovery).
+  it("keeps polling a promotion that takes six minutes and completes the failover", async () => {
+    const world = new FakeWorld();
+    world.promotionSeconds = 6 * 60;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.writerArn()).toBe(WEST_ARN);
+    expect(result.output!.steps.CheckPromotion!.elapsedSeconds).toBeGreaterThanOrEqual(6 * 60);
+  });
+
+  it("pages on-call once when the promotion is slower than expected, without halting", async () => {
+    const world = new FakeWorld();
+    world.promotionSeconds = 4 * 60;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    const subjects = world.messages[WEST]!.map((m) => m.subject);
+    expect(subjects).toEqual([
+      "[payments-dr test] failover to us-west-2: promotion slower than expected",
+      "[payments-dr test] failover to us-west-2 completed",
+    ]);
+    expect(world.messages[WEST]![0]!.message).toContain("still polling");
+  });
+
+  it("stops in the safe state only after the promotion bound, paged, lock kept", async () => {
+    const world = new FakeWorld();
+    world.promotionSeconds = Infinity;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result).toMatchObject({ status: "FAILED", error: "PromotionTimeoutError" });
+    expect(result.last.steps).toMatchObject({
+      CheckPromotion: { elapsedSeconds: expect.any(Number) },
+    });
+    const elapsed = (result.last.steps as { CheckPromotion: { elapsedSeconds: number } })
+      .CheckPromotion.elapsedSeconds;
+    expect(elapsed).toBeGreaterThanOrEqual(15 * 60);
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+  });
+
+  it.each(["Fence", "CheckPromotion", "UpdateParameters", "Verify", "Unfence", "ReleaseLock"])(
+    "rides out two minutes of throttling in %s instead of stranding the system fenced",
+    async (state) => {
+      const world = new FakeWorld();
+      const result = await runWorkflow("failover", input, {
+        world,
+        faults: { [state]: { before: () => new TransientError("ThrottlingException"), times: 12 } },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: FENCE_PHASE.open });
+    },
+  );
+});
+
+describe("never two writers: promote only once the old writer is provably stopped", () => {
+  it("does not promote while the old region's replica still names it and nothing else proves it stopped", async () => {
+    const world = new FakeWorld();
+    // An inter-region partition: each side is up, the flag written in us-west-2 never reaches
+    // us-east-1, and us-east-1 still replicates its heartbeat to us-west-2's cluster.
+    world.freezeFlag(EAST);
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+    expect(world.messages[WEST]!.at(-1)!.subject).toContain("HALTED at CheckOldWriter");
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+  });
+
+  it("promotes after the old region confirms the fence and the payment path's bound has passed", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "confirmed" });
+    expect(
+      secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
+    ).toBeGreaterThanOrEqual(world.deps(WEST).settings.fenceSettleSeconds);
+  });
+
+  it("promotes when the RPO guard has provably stopped an unreachable old primary", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    // The old primary's last heartbeat reached us-west-2's cluster 10 s before the run began.
+    world.heartbeatAt[WEST] = world.clock - 10_000;
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "database" });
+    const failoverAt = world.callsTo("rds:FailoverGlobalCluster")[0]!.at;
+    const bound =
+      DEFAULT_SETTINGS.dbRpoSeconds! +
+      DEFAULT_SETTINGS.heartbeatSeconds +
+      DEFAULT_SETTINGS.writerStopMarginSeconds;
+    expect(failoverAt - world.heartbeatAt[WEST]!).toBeGreaterThanOrEqual(bound * 1000);
+  });
+
+  it("never takes the database's word for a planned switchover: it waits for the old region", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    world.heartbeatAt[WEST] = world.clock - 600_000;
+    const result = await runWorkflow("switchover", input, { world, executionName: "sw-1" });
+    expect(world.callsTo("rds:SwitchoverGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+  });
+});
+
+describe("the one-way detach", () => {
+  const refused = () =>
+    new ManagedFailoverUnavailableError("cannot fail over now", "InvalidDBClusterStateFault");
+
+  it("halts and pages instead of detaching when RDS refuses a managed failover and the old primary still answers", async () => {
+    const world = new FakeWorld();
+    world.inject("rds:FailoverGlobalCluster", refused, 99);
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "ManagedFailoverRefusedError" });
+    expect(world.messages[WEST]!.at(-1)!.message).toContain('"forceDetach":true');
+  });
+
+  it("detaches when RDS refuses a managed failover and the old primary is unreachable", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    world.heartbeatAt[WEST] = world.clock - 120_000;
+    world.inject("rds:FailoverGlobalCluster", refused, 99);
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.Promote).toMatchObject({ method: "detach" });
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toHaveLength(1);
+  });
+});
+
+describe("an alarm-started failover onto a lagging target", () => {
+  // With rds.global_db_rpo, a secondary lagging beyond the bound blocks the primary's commits, so
+  // the primary's /health fails and the prober's alarm fires although nothing is down. The lag
+  // alarm watches AuroraGlobalDBReplicationLag, 1-minute Maximum datapoints (`at` = the minute's
+  // start), published in the secondary's region.
+  function lagging(history: [agoSeconds: number, lagMs: number][]): FakeWorld {
+    const world = new FakeWorld();
+    const now = world.clock;
+    world.probes[EAST] = [
+      ...[0, 10, 20, 30].map((ago) => ({
+        at: new Date(now - ago * 1000).toISOString(),
+        healthy: false,
+      })),
+      { at: new Date(now - 40_000).toISOString(), healthy: true },
+    ];
+    world.lagHistory[WEST_CLUSTER] = history.map(([ago, lagMs]) => ({
+      at: new Date(now - ago * 1000).toISOString(),
+      lagMs,
+    }));
+    return world;
+  }
+
+  it.each([
+    [
+      "the lag passed the bound",
+      lagging([
+        [60, 75_000],
+        [120, 45_000],
+        [180, 12_000],
+        [240, 800],
+      ]),
+      /lagged 75000 ms .* above the 60 s RPO bound/,
+    ],
+    [
+      "the lag built up past half the bound before the primary failed",
+      lagging([
+        [120, 35_000],
+        [180, 5_000],
+        [240, 800],
+      ]),
+      /lagged 35000 ms .* before the primary's first failed probe/,
+    ],
+  ])(
+    "asks on-call for approval instead of failing over with AllowDataLoss when %s",
+    async (_, world, reason) => {
+      let asked = "";
+      const result = await runWorkflow(
+        "failover",
+        { ...input, trigger: "alarm" },
+        {
+          world,
+          approval: (event) => {
+            asked = event.state.steps.Preflight?.approvalReason ?? "";
+            return { approved: false };
+          },
+        },
+      );
+      expect(asked).toMatch(reason);
+      expect(result).toMatchObject({ status: "FAILED", error: "ApprovalNotGranted" });
+      expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+      expect(world.flag()).toBeUndefined();
+      expect(world.messages[WEST]![0]!.message).toContain("Why you are asked: ");
+    },
+  );
+
+  it("fails over by itself when the lag only grew after the primary stopped answering", async () => {
+    const world = new FakeWorld();
+    const now = world.clock;
+    // The primary died 35 s ago: the minute that just ended saw the lag grow to 35 s.
+    world.lagHistory[WEST_CLUSTER] = [
+      { at: new Date(now - 60_000).toISOString(), lagMs: 35_000 },
+      { at: new Date(now - 120_000).toISOString(), lagMs: 300 },
+    ];
+    const result = await runWorkflow("failover", { ...input, trigger: "alarm" }, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.states).not.toContain("RequestApproval");
+  });
+});
+
+describe("resuming a run that already fenced", () => {
+  it("does not ask the prober or on-call again, and completes", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    const alarm = { ...input, trigger: "alarm", mode: "approval" } as const;
+    const first = await runWorkflow("failover", alarm, { world, executionName: "run-1" });
+    expect(first).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+    // The partition heals; the prober no longer probes a region the flag says is passive.
+    world.thawFlag(EAST);
+    world.probes[EAST] = [];
+    let asked = false;
+    const resumed = await runWorkflow(
+      "failover",
+      { ...alarm, resumeFailoverId: "run-1" },
+      {
+        world,
+        executionName: "run-1-resume",
+        approval: () => {
+          asked = true;
+          return { approved: false };
+        },
+      },
+    );
+    expect(resumed.status).toBe("SUCCEEDED");
+    expect(asked).toBe(false);
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
+  });
+
+  it("completes the resume of a run that had completed when its execution died, promoting nothing again", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    world.heartbeatAt[WEST] = world.clock - 10_000;
+    const first = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(first.status).toBe("SUCCEEDED");
+    // Its execution died after ReleaseLock's work (the lock with its facts is gone), so on-call
+    // resumes it as the page of a failed execution says. The promoted cluster in us-west-2 now
+    // commits its own heartbeat, so the database can no longer prove anything about us-east-1.
+    Object.defineProperty(world.heartbeatAt, WEST, { get: () => world.clock, enumerable: true });
+    const resumed = await runWorkflow(
+      "failover",
+      { ...input, resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume" },
+    );
+    expect([resumed.status, resumed.error]).toEqual(["SUCCEEDED", undefined]);
+    expect(resumed.output!.steps.CheckOldWriter).toMatchObject({ evidence: "completed" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(1);
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
+    expect(world.lock()).toBeUndefined();
+  });
+
+  it("refuses to release the lock of a fenced run when on-call rejects its resume", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    await runWorkflow("failover", input, { world, executionName: "run-1" });
+    const result = await runWorkflow(
+      "failover",
+      { ...input, mode: "approval", resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume", approval: () => ({ approved: false }) },
+    );
+    // Straight to Fence (already done), not to the approval: still fenced, so still halted.
+    expect(result.states).not.toContain("RequestApproval");
+    expect(world.lock()).toMatchObject({ owner: "run-1" });
+  });
+});
