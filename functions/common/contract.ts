@@ -35,6 +35,8 @@ export const DR_ENV = {
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
   probeTimeoutMs: "PROBE_TIMEOUT_MS",
+  /** JSON of type DrCapacity: the capacity a new primary is brought to after a promotion. */
+  capacity: "DR_CAPACITY",
   /** Readiness evaluator: JSON of type ReadinessSettings (functions/monitoring/readiness). */
   readinessSettings: "READINESS_SETTINGS",
   /**
@@ -324,6 +326,37 @@ export interface ReadinessRecord {
     readonly reason: string;
     readonly fix: string;
   }[];
+}
+
+/**
+ * `DR_CAPACITY`: what the old primary had, so RestoreCapacity can give it to the new one. The
+ * writer's cluster runs `instances` instances of `instanceClass` (DB_PRIMARY_INSTANCES,
+ * DB_INSTANCE_CLASS); each region lists the identifiers Terraform gives its cluster's instances
+ * when that region holds the writer, in order, and what a new instance is created with, exactly
+ * as infra/constructs/database.ts creates one, so Terraform can adopt it without a change.
+ */
+export interface DrCapacity {
+  readonly instances: number;
+  readonly instanceClass: string;
+  readonly engine: string;
+  readonly engineVersion: string;
+  readonly monitoringRoleArn: string;
+  readonly monitoringInterval: number;
+  readonly caCertificateIdentifier: string;
+  readonly regions: Readonly<
+    Record<
+      string,
+      {
+        /** `payments-db-<n>-<region code>-<suffix>`, n = 1..instances. */
+        readonly identifiers: readonly string[];
+        readonly dbSubnetGroupName: string;
+        /** The region's Aurora storage key, which Performance Insights also uses. */
+        readonly performanceInsightsKmsKeyId: string;
+        /** `region-code` tag. */
+        readonly regionCode: string;
+      }
+    >
+  >;
 }
 
 /** The `DR_TOPOLOGY` environment variable of every DR function. */

@@ -20,6 +20,20 @@ import { regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
 import type { Network } from "./network";
 
+/**
+ * Settings of every cluster instance, shared with DR_CAPACITY so that a reader RestoreCapacity
+ * adds after a failover is the instance Terraform would create (and can adopt unchanged).
+ */
+export const INSTANCE_SETTINGS = {
+  monitoringInterval: 15,
+  caCertificateIdentifier: "rds-ca-rsa2048-g1",
+} as const;
+
+/** The identifier of a cluster's `index`th instance (0-based): `payments-db-<n>-<code>-<suffix>`. */
+export function instanceIdentifier(naming: Naming, region: string, index: number): string {
+  return naming.name("dbInstanceIdentifier", `db-${index + 1}`, region);
+}
+
 /** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
 export const MIN_GLOBAL_DB_RPO_SECONDS = 20;
 
@@ -76,6 +90,8 @@ export interface RegionalCluster {
  */
 export class GlobalDatabase extends Construct {
   public readonly globalCluster: RdsGlobalCluster;
+  /** The Enhanced Monitoring role every instance uses (RestoreCapacity passes it too). */
+  public readonly monitoringRoleArn: string;
   public readonly primary: RegionalCluster;
   public readonly secondary: RegionalCluster;
 
@@ -140,6 +156,7 @@ export class GlobalDatabase extends Construct {
         assumeRoleStatement(["monitoring.rds.amazonaws.com"]),
       ]),
     });
+    this.monitoringRoleArn = monitoringRole.arn;
     new IamRolePolicyAttachment(this, "monitoring-policy", {
       provider: props.primary.provider,
       role: monitoringRole.name,
@@ -250,7 +267,7 @@ export class GlobalDatabase extends Construct {
     const instances = Array.from({ length: options.instanceCount }, (_, i) => {
       return new RdsClusterInstance(this, `${role}-instance-${i}`, {
         provider,
-        identifier: naming.name("dbInstanceIdentifier", `db-${i + 1}`, config.region),
+        identifier: instanceIdentifier(naming, config.region, i),
         clusterIdentifier: cluster.id,
         engine: "aurora-postgresql",
         engineVersion: database.engineVersion,
@@ -263,9 +280,9 @@ export class GlobalDatabase extends Construct {
         performanceInsightsEnabled: true,
         performanceInsightsKmsKeyId: options.storageKeyArn,
         performanceInsightsRetentionPeriod: 7,
-        monitoringInterval: 15,
+        monitoringInterval: INSTANCE_SETTINGS.monitoringInterval,
         monitoringRoleArn: options.monitoringRoleArn,
-        caCertIdentifier: "rds-ca-rsa2048-g1",
+        caCertIdentifier: INSTANCE_SETTINGS.caCertificateIdentifier,
         tags: { Name: `${clusterIdentifier}-${i + 1}`, "region-code": code },
       });
     });

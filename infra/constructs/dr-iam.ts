@@ -8,6 +8,7 @@ import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
+import { instanceIdentifier } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
 import { drTaskFunctionNames } from "./orchestration";
 import { REPORT_FUNCTIONS } from "./reports";
@@ -53,6 +54,11 @@ export interface DrIamProps {
   readonly secondary: DrRegionResources;
   /** @default - no DNS permissions (no domain configured) */
   readonly dns?: { readonly zone: PublicZone; readonly routing: FailoverRouting };
+  /**
+   * The writer's instance count: RestoreCapacity may create instances 1..n of either region's
+   * cluster, by their Terraform identifiers. @default - no RestoreCapacity permissions
+   */
+  readonly writerInstances?: number;
   /**
    * The evidence on-call reads (report buckets, the ledger in each region, the dashboard's ledger
    * widget). @default - none
@@ -383,6 +389,56 @@ export function drAutomationStatements(
       resources: ["*"],
     },
   ];
+  if (props.writerInstances) {
+    const account = props.primary.key.accountId;
+    const regions = [props.primary, props.secondary];
+    const clusters = [props.database.primary, props.database.secondary];
+    statements.push(
+      {
+        // DescribeDBInstances with a cluster filter is authorized on the db resource type.
+        sid: "CountInstances",
+        actions: ["rds:DescribeDBInstances"],
+        resources: regions.map((r) => `arn:aws:rds:${r.region}:${account}:db:*`),
+      },
+      {
+        // RestoreCapacity: only the instances Terraform would create for a writer cluster.
+        sid: "RestoreCapacity",
+        actions: ["rds:CreateDBInstance", "rds:AddTagsToResource"],
+        resources: [
+          ...regions.flatMap((r) =>
+            Array.from(
+              { length: props.writerInstances! },
+              (_, i) =>
+                `arn:aws:rds:${r.region}:${account}:db:${instanceIdentifier(props.naming, r.region, i)}`,
+            ),
+          ),
+          ...clusters.map((c) => c.cluster.arn),
+          ...regions.map(
+            (r, i) =>
+              `arn:aws:rds:${r.region}:${account}:subgrp:${clusters[i]!.cluster.dbSubnetGroupName}`,
+          ),
+        ],
+      },
+      {
+        sid: "PassMonitoringRole",
+        actions: ["iam:PassRole"],
+        resources: [props.database.monitoringRoleArn],
+      },
+      {
+        // Performance Insights of the new instance encrypts with the region's storage key.
+        sid: "PerformanceInsightsKey",
+        actions: ["kms:DescribeKey", "kms:CreateGrant"],
+        resources: clusters.map((c) => c.storageKeyArn),
+        condition: [
+          {
+            test: "StringEquals",
+            variable: "kms:ViaService",
+            values: regions.map((r) => `rds.${r.region}.amazonaws.com`),
+          },
+        ],
+      },
+    );
+  }
   if (props.dns) {
     statements.push(
       {

@@ -1,10 +1,10 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { Backup } from "../constructs/backup";
-import { GlobalDatabase } from "../constructs/database";
+import { GlobalDatabase, INSTANCE_SETTINGS, instanceIdentifier } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
 import { Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
@@ -35,7 +35,7 @@ import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../c
 import { RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
 import { drTopology } from "../lib/topology";
-import { Naming, PROBER_COMPONENT } from "../naming";
+import { Naming, PROBER_COMPONENT, regionCode } from "../naming";
 import { stackOutputs } from "./outputs";
 
 export interface PaymentsDrStackProps {
@@ -281,6 +281,7 @@ export class PaymentsDrStack extends TerraformStack {
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
       dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      writerInstances: config.database.primaryInstances,
       reports: {
         bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
         ledgerArns: Object.values(this.ledger.arns),
@@ -288,6 +289,7 @@ export class PaymentsDrStack extends TerraformStack {
       },
     });
     const topology = this.topology(config);
+    const capacity = this.capacity(config);
     const orchestration = (role: RegionRole) =>
       new RegionalOrchestration(this, `orchestration-${role}`, {
         provider: parts(role).provider,
@@ -300,6 +302,7 @@ export class PaymentsDrStack extends TerraformStack {
         topology,
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
+        capacity,
         reports: {
           writerFunctionName: this.reports[role].writer.functionName,
           bucketName: this.reports[role].bucket.bucket,
@@ -377,6 +380,31 @@ export class PaymentsDrStack extends TerraformStack {
     };
 
     stackOutputs(this, config);
+  }
+
+  /** `DR_CAPACITY`: the writer's instance count and class, and each region's instance plan. */
+  private capacity(config: Config): string {
+    const { naming } = this;
+    const region = (role: RegionRole) => [
+      this[role].config.region,
+      {
+        identifiers: Array.from({ length: config.database.primaryInstances }, (_, i) =>
+          instanceIdentifier(naming, this[role].config.region, i),
+        ),
+        dbSubnetGroupName: this.database[role].cluster.dbSubnetGroupName,
+        performanceInsightsKmsKeyId: this.database[role].storageKeyArn,
+        regionCode: regionCode(this[role].config.region),
+      },
+    ];
+    return Fn.jsonencode({
+      instances: config.database.primaryInstances,
+      instanceClass: config.database.instanceClass,
+      engine: "aurora-postgresql",
+      engineVersion: config.database.engineVersion,
+      monitoringRoleArn: this.database.monitoringRoleArn,
+      ...INSTANCE_SETTINGS,
+      regions: Object.fromEntries([region("primary"), region("secondary")]),
+    });
   }
 
   private readinessTargets(config: Config, api: PaymentsApi): ReadinessTargets {

@@ -40,6 +40,7 @@ const STEPS: Record<WorkflowName, string[]> = {
     "ShiftTraffic",
     "Verify",
     "Unfence",
+    "RestoreCapacity",
     "RecordTimeline",
     "NotifyCompleted",
     "ReleaseLock",

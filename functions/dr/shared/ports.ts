@@ -43,6 +43,31 @@ export interface DatabasePort {
   failoverGlobalCluster(globalClusterIdentifier: string, targetClusterArn: string): Promise<void>;
   switchoverGlobalCluster(globalClusterIdentifier: string, targetClusterArn: string): Promise<void>;
   removeFromGlobalCluster(globalClusterIdentifier: string, clusterArn: string): Promise<void>;
+  /** The cluster's DB instances (DescribeDBInstances, filter db-cluster-id). */
+  instances(clusterIdentifier: string): Promise<readonly InstanceView[]>;
+  /** CreateDBInstance into the cluster; "exists" when that identifier already exists. */
+  createInstance(spec: NewInstance): Promise<"created" | "exists">;
+}
+
+export interface InstanceView {
+  readonly identifier: string;
+  readonly status: string;
+  readonly instanceClass: string;
+}
+
+/** A reader added to an Aurora cluster, with the settings Terraform gives its instances. */
+export interface NewInstance {
+  readonly identifier: string;
+  readonly clusterIdentifier: string;
+  readonly instanceClass: string;
+  readonly engine: string;
+  readonly promotionTier: number;
+  readonly dbSubnetGroupName: string;
+  readonly monitoringRoleArn: string;
+  readonly monitoringInterval: number;
+  readonly performanceInsightsKmsKeyId: string;
+  readonly caCertificateIdentifier: string;
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 /** The fencing flag as the orchestrator reads and writes it: the whole item. */

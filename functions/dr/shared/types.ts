@@ -188,6 +188,16 @@ export interface VerifyResult extends StepTimes {
   readonly voidStatus: number;
 }
 
+export interface RestoreCapacityResult extends StepTimes {
+  /** The old primary's instance count (DR_CAPACITY), or null when it is not configured. */
+  readonly desired: number | null;
+  /** The new primary's instances before this step: "<id> (<class>, <status>)". */
+  readonly existing: readonly string[];
+  /** Readers this step asked for (CreateDBInstance accepted or already existing). */
+  readonly requested: readonly string[];
+  readonly note: string;
+}
+
 export interface UnfenceResult extends StepTimes {
   readonly activeRegion: string;
   readonly fencingToken: number;
@@ -246,6 +256,7 @@ export interface Steps {
   readonly ShiftTraffic?: ShiftTrafficResult;
   readonly Verify?: VerifyResult;
   readonly Unfence?: UnfenceResult;
+  readonly RestoreCapacity?: RestoreCapacityResult;
   readonly RecordTimeline?: RecordTimelineResult;
   readonly NotifyCompleted?: NotifyResult;
   readonly ReleaseLock?: ReleaseLockResult;

@@ -591,7 +591,7 @@ export function requiredCalls(topology: DrTopology, settings: ReadinessSettings)
       resources: [`arn:aws:rds::${account}:global-cluster:${topology.globalClusterIdentifier}`],
     },
     {
-      actions: ["rds:DescribeDBClusters", "rds:FailoverGlobalCluster"],
+      actions: ["rds:DescribeDBClusters", "rds:FailoverGlobalCluster", "rds:CreateDBInstance"],
       resources: each((r) => topology.regions[r]!.clusterArn),
     },
     {

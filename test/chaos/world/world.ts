@@ -132,6 +132,11 @@ export class ChaosWorld {
   readonly topology = CHAOS_TOPOLOGY;
   readonly calls: CallRecord[] = [];
   readonly paymentCommits: PaymentCommit[] = [];
+  /** Instances RestoreCapacity asked for, per region. */
+  readonly addedInstances: Record<
+    string,
+    { identifier: string; status: string; instanceClass: string }[]
+  > = {};
   readonly settings: DrSettings;
   /** Callbacks on each payment commit (the invariants). */
   readonly commitListeners: ((commit: PaymentCommit) => void)[] = [];
@@ -405,6 +410,21 @@ export class ChaosWorld {
             const result = aurora.detach(aurora.regionOfArn(clusterArn)!);
             if (result !== "ok")
               throw new DependencyError(`rds:RemoveFromGlobalCluster: ${result}`);
+          }),
+        // The readers RestoreCapacity adds: only asked for, never waited on (the chaos runs
+        // carry no DR_CAPACITY unless a scenario sets one).
+        instances: () =>
+          call("rds", "rds:DescribeDBInstances", () => [...(this.addedInstances[region] ?? [])]),
+        createInstance: (spec) =>
+          call("rds", "rds:CreateDBInstance", () => {
+            const list = (this.addedInstances[region] ??= []);
+            if (list.some((i) => i.identifier === spec.identifier)) return "exists" as const;
+            list.push({
+              identifier: spec.identifier,
+              status: "creating",
+              instanceClass: spec.instanceClass,
+            });
+            return "created" as const;
           }),
       },
       control: {

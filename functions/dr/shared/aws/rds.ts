@@ -1,6 +1,8 @@
 // Aurora global database calls, in the region of the given client.
 import {
+  CreateDBInstanceCommand,
   DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
   RemoveFromGlobalClusterCommand,
@@ -8,7 +10,13 @@ import {
 } from "@aws-sdk/client-rds";
 import type { RDSClient } from "@aws-sdk/client-rds";
 import { ManagedFailoverUnavailableError } from "../errors";
-import type { ClusterView, DatabasePort, GlobalClusterView } from "../ports";
+import type {
+  ClusterView,
+  DatabasePort,
+  GlobalClusterView,
+  InstanceView,
+  NewInstance,
+} from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 
 /**
@@ -120,6 +128,54 @@ export class RdsDatabase implements DatabasePort {
       );
     } catch (error) {
       throw toPortError("rds:RemoveFromGlobalCluster", error);
+    }
+  }
+
+  async instances(clusterIdentifier: string): Promise<readonly InstanceView[]> {
+    try {
+      const out = await this.rds.send(
+        new DescribeDBInstancesCommand({
+          Filters: [{ Name: "db-cluster-id", Values: [clusterIdentifier] }],
+        }),
+      );
+      return (out.DBInstances ?? []).map((i) => ({
+        identifier: i.DBInstanceIdentifier ?? "",
+        status: i.DBInstanceStatus ?? "unknown",
+        instanceClass: i.DBInstanceClass ?? "unknown",
+      }));
+    } catch (error) {
+      throw toPortError("rds:DescribeDBInstances", error);
+    }
+  }
+
+  async createInstance(spec: NewInstance): Promise<"created" | "exists"> {
+    try {
+      // Aurora: a reader is added with CreateDBInstance naming the cluster; engine version,
+      // storage and encryption come from the cluster (aurora-replicas-adding.html).
+      await this.rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: spec.identifier,
+          DBClusterIdentifier: spec.clusterIdentifier,
+          DBInstanceClass: spec.instanceClass,
+          Engine: spec.engine,
+          PromotionTier: spec.promotionTier,
+          DBSubnetGroupName: spec.dbSubnetGroupName,
+          PubliclyAccessible: false,
+          AutoMinorVersionUpgrade: false,
+          MonitoringInterval: spec.monitoringInterval,
+          MonitoringRoleArn: spec.monitoringRoleArn,
+          EnablePerformanceInsights: true,
+          PerformanceInsightsKMSKeyId: spec.performanceInsightsKmsKeyId,
+          PerformanceInsightsRetentionPeriod: 7,
+          CACertificateIdentifier: spec.caCertificateIdentifier,
+          Tags: Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      return "created";
+    } catch (error) {
+      // A retried or resumed run finds the instance it asked for: done, not an error.
+      if (awsErrorName(error) === "DBInstanceAlreadyExistsFault") return "exists";
+      throw toPortError("rds:CreateDBInstance", error);
     }
   }
 }

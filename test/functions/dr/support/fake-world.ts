@@ -5,7 +5,11 @@
 // EventBridge, SNS, Route 53 and each region's payments API. Every call is recorded with its
 // region, client profile and time; faults are injected per region (unreachable) or per
 // operation. For hand-picked cases; the randomized world with AWS's timings is test/chaos/.
-import type { DrTopology, ReadinessRecord } from "../../../../functions/common/contract";
+import type {
+  DrCapacity,
+  DrTopology,
+  ReadinessRecord,
+} from "../../../../functions/common/contract";
 import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import {
@@ -24,6 +28,7 @@ import type {
   Log,
   MetricDatum,
   Profile,
+  InstanceView,
   RegionPorts,
 } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
@@ -70,6 +75,31 @@ export const TOPOLOGY: DrTopology = {
       },
     },
   },
+};
+
+/** DR_CAPACITY as infra renders it for this topology (infra/constructs/orchestration.ts). */
+export const TEST_CAPACITY: DrCapacity = {
+  instances: 2,
+  instanceClass: "db.r6g.large",
+  engine: "aurora-postgresql",
+  engineVersion: "16.6",
+  monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-test`,
+  monitoringInterval: 15,
+  caCertificateIdentifier: "rds-ca-rsa2048-g1",
+  regions: Object.fromEntries(
+    [
+      [EAST, "use1"],
+      [WEST, "usw2"],
+    ].map(([region, code]) => [
+      region!,
+      {
+        identifiers: [1, 2].map((n) => `payments-db-${n}-${code}-test`),
+        dbSubnetGroupName: `payments-db-${code}-test`,
+        performanceInsightsKmsKeyId: `arn:aws:kms:${region}:${ACCOUNT}:key/mrk-storage`,
+        regionCode: code!,
+      },
+    ]),
+  ),
 };
 
 export const API_KEY = "key-test-1";
@@ -160,6 +190,11 @@ export class FakeWorld {
   /** Each region's report writer, with one ledger. */
   readonly reports: FakeReports;
 
+  /** Each cluster's DB instances, by cluster ARN: as deployed, two in the writer's, one in the standby's. */
+  readonly instances: Record<string, InstanceView[]> = {};
+  /** DR_CAPACITY: the writer runs two db.r6g.large. */
+  capacity: DrCapacity | null = TEST_CAPACITY;
+
   constructor(readonly topology: DrTopology = TOPOLOGY) {
     this.clock = Date.now();
     this.reports = new FakeReports(this);
@@ -167,6 +202,14 @@ export class FakeWorld {
     const west = topology.regions[WEST]!;
     this.members.set(east.clusterArn, { isWriter: true });
     this.members.set(west.clusterArn, { isWriter: false });
+    this.instances[east.clusterArn] = [1, 2].map((n) => ({
+      identifier: `payments-db-${n}-use1-test`,
+      status: "available",
+      instanceClass: "db.r6g.large",
+    }));
+    this.instances[west.clusterArn] = [
+      { identifier: "payments-db-1-usw2-test", status: "available", instanceClass: "db.r6g.large" },
+    ];
     this.clusters = {
       [east.clusterArn]: {
         status: "available",
@@ -338,6 +381,7 @@ export class FakeWorld {
         ...DEFAULT_SETTINGS,
         bestEffortTimeoutMs: 200,
         fenceSettleSeconds: 6,
+        capacity: this.capacity,
         ...settings,
       },
       ports: this.ports,
@@ -383,6 +427,12 @@ export class FakeWorld {
       records: Object.fromEntries(this.records),
       paymentsCreated: this.paymentsCreated.length,
       paymentsVoided: [...this.payments.values()].filter((p) => p.voided).length,
+      instances: Object.fromEntries(
+        Object.entries(this.instances).map(([arn, list]) => [
+          arn.split(":").pop(),
+          list.map((i) => i.identifier).sort(),
+        ]),
+      ),
       promotionRequests:
         this.callsTo("rds:FailoverGlobalCluster").length +
         this.callsTo("rds:SwitchoverGlobalCluster").length +
@@ -500,6 +550,23 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           kind: "detach",
           completesAt: world.clock + world.promotionSeconds * 1000,
         };
+      },
+      async instances(clusterIdentifier) {
+        c("rds:DescribeDBInstances", { clusterIdentifier });
+        return (world.instances[world.arnOf(clusterIdentifier)] ?? []).map((i) => ({ ...i }));
+      },
+      async createInstance(spec) {
+        c("rds:CreateDBInstance", spec);
+        const list = (world.instances[world.arnOf(spec.clusterIdentifier)] ??= []);
+        if (list.some((i) => i.identifier === spec.identifier)) return "exists";
+        // Aurora: a new instance is "creating" for minutes (aurora-replicas-adding.html gives
+        // no duration); no run waits for it.
+        list.push({
+          identifier: spec.identifier,
+          status: "creating",
+          instanceClass: spec.instanceClass,
+        });
+        return "created";
       },
     },
     control: {
