@@ -246,6 +246,8 @@ async function main(): Promise<void> {
     Object.assign(process.env, TEST_ENV, {
       DATABASE_URL: databaseUrl,
       ACTIVE_REGION_CACHE_MS: "5000",
+      // One process stands in for CONCURRENCY Lambda environments of one connection each.
+      DATABASE_POOL_MAX: String(CONCURRENCY),
       AWS_ENDPOINT_URL: aws.url,
       AWS_ACCESS_KEY_ID: "AKIABENCHBENCHBENCH0",
       AWS_SECRET_ACCESS_KEY: "bench-secret-key-bench-secret-key-bench0",

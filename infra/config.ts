@@ -25,6 +25,12 @@ export interface RegionConfig {
   readonly vpcCidr: string;
 }
 
+export interface AuditLogRetention {
+  readonly apiAccessDays: number;
+  readonly flowLogDays: number;
+  readonly workflowDays: number;
+}
+
 export interface DatabaseConfig {
   readonly engineVersion: string;
   readonly secondaryEngineVersion: string;
@@ -37,6 +43,13 @@ export interface DatabaseConfig {
   readonly backupRetentionDays: number;
   readonly databaseName: string;
   readonly masterUsername: string;
+  /**
+   * What `SHOW max_connections` returns on `instanceClass`, for classes without a documented
+   * default (infra/lib/connection-budget.ts). @default - the documented default of the class
+   */
+  readonly measuredMaxConnections?: number;
+  /** Share of the writer's connections the functions may hold at worst, percent. */
+  readonly connectionBudgetPercent: number;
 }
 
 export interface BackupConfig {
@@ -44,9 +57,19 @@ export interface BackupConfig {
   readonly retentionDays: number;
 }
 
+/** A reserved concurrency, or null for an unreserved function. */
+export type Reservation = number | null;
+
 export interface PaymentsConfig {
-  /** Reserved concurrency of each payment function. @default - unreserved */
-  readonly reservedConcurrency?: number;
+  /** Reserved concurrency of each payment API function (health excepted). @default 80 */
+  readonly reservedConcurrency: Reservation;
+  /**
+   * Reserved concurrency by function name (`authorize=200,list-payments=20`), over the defaults
+   * of infra/constructs/payments-api.ts; names are checked against the functions at synth.
+   */
+  readonly reservedConcurrencyByFunction: Readonly<Record<string, Reservation>>;
+  /** The account's Lambda concurrency quota in each region (AWS default 1000). */
+  readonly accountConcurrencyLimit: number;
   readonly apiThrottleRatePerSecond: number;
   readonly apiThrottleBurst: number;
   /** Hours an authorization may be captured before the expiry job releases it (1-720). */
@@ -144,7 +167,13 @@ export interface Config {
   readonly domainName?: string;
   /** Email subscribed to the alert topics. @default - topics without a subscription */
   readonly alertEmail?: string;
+  /** Retention of the other log groups (function logs, database logs). */
   readonly logRetentionDays: number;
+  /**
+   * Retention of the audit-trail log classes PCI DSS 10.5.1 asks to keep at least 12 months:
+   * API access logs, VPC flow logs, state machine (workflow) logs.
+   */
+  readonly auditLogRetention: AuditLogRetention;
   readonly database: DatabaseConfig;
   readonly backup: BackupConfig;
   readonly payments: PaymentsConfig;
@@ -159,6 +188,12 @@ export interface Config {
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state. @default - Terraform's local backend */
   readonly stateBackend?: StateBackendConfig;
+  /**
+   * IAM role or user ARNs (a `*` in the name allowed, e.g. an SSO permission set's role) that may
+   * assume the on-call operator role, with MFA.
+   * @default - the role payments-dr-oncall-<suffix> of the deploying account
+   */
+  readonly operatorPrincipalArns?: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -215,6 +250,42 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 
 function optionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
   return read(env, name) === undefined ? undefined : integer(env, name, min, min, max);
+}
+
+const RESERVATION_ALLOWED = 'a whole number from 1 to 10000, or "unreserved"';
+
+function parseReservation(raw: string): Reservation | undefined {
+  if (raw === "unreserved") return null;
+  if (!/^\d+$/.test(raw)) return undefined;
+  const value = Number(raw);
+  return value >= 1 && value <= 10_000 ? value : undefined;
+}
+
+function reservation(env: Env, name: string, fallback: number): Reservation {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = parseReservation(raw);
+  if (value === undefined) throw new ConfigError(name, raw, RESERVATION_ALLOWED);
+  return value;
+}
+
+function reservationsByFunction(env: Env, name: string): Record<string, Reservation> {
+  const raw = read(env, name);
+  const out: Record<string, Reservation> = {};
+  if (raw === undefined) return out;
+  for (const pair of raw.split(",").map((p) => p.trim())) {
+    const match = /^([a-z][a-z-]*)=(.+)$/.exec(pair);
+    const value = match ? parseReservation(match[2]!.trim()) : undefined;
+    if (!match || value === undefined || match[1]! in out) {
+      throw new ConfigError(
+        name,
+        raw,
+        `comma-separated function=value pairs, each function once (e.g. authorize=200,list-payments=unreserved), value ${RESERVATION_ALLOWED}`,
+      );
+    }
+    out[match[1]!] = value;
+  }
+  return out;
 }
 
 function oneOf<T extends string | number>(
@@ -346,6 +417,11 @@ export function loadConfig(env: Env = process.env): Config {
     domainName,
     alertEmail,
     logRetentionDays: oneOf(env, "LOG_RETENTION_DAYS", 30, LOG_RETENTION_DAYS),
+    auditLogRetention: {
+      apiAccessDays: auditRetention(env, "API_ACCESS_LOG_RETENTION_DAYS"),
+      flowLogDays: auditRetention(env, "FLOW_LOG_RETENTION_DAYS"),
+      workflowDays: auditRetention(env, "WORKFLOW_LOG_RETENTION_DAYS"),
+    },
     database: databaseConfig(env),
     backup: {
       scheduleCron: text(
@@ -358,7 +434,12 @@ export function loadConfig(env: Env = process.env): Config {
       retentionDays: integer(env, "BACKUP_RETENTION_DAYS", 7, 1, 35),
     },
     payments: {
-      reservedConcurrency: optionalInteger(env, "PAYMENTS_RESERVED_CONCURRENCY", 1, 1000),
+      reservedConcurrency: reservation(env, "PAYMENTS_RESERVED_CONCURRENCY", 80),
+      reservedConcurrencyByFunction: reservationsByFunction(
+        env,
+        "PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION",
+      ),
+      accountConcurrencyLimit: integer(env, "LAMBDA_CONCURRENCY_LIMIT", 1000, 110, 1_000_000),
       apiThrottleRatePerSecond: integer(env, "API_THROTTLE_RATE", 500, 1, 10000),
       apiThrottleBurst: integer(env, "API_THROTTLE_BURST", 1000, 1, 5000),
       // Stripe's default window (7 days) up to its longest documented card hold (30 days).
@@ -375,6 +456,7 @@ export function loadConfig(env: Env = process.env): Config {
       lagWarnMs: integer(env, "READINESS_LAG_WARN_MS", 1000, 0, 60_000),
     },
     stateBackend: stateBackendConfig(env, secondary.region),
+    operatorPrincipalArns: operatorPrincipals(env),
   };
   if (config.readiness.lagWarnMs > config.failover.rpoTargetSeconds * 1000) {
     throw new ConfigError(
@@ -384,6 +466,43 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   return config;
+}
+
+/** Audit-trail retentions CloudWatch Logs accepts that keep at least a year (PCI DSS 10.5.1). */
+export const AUDIT_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS.filter((d) => d >= 365);
+
+function auditRetention(env: Env, name: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return 365;
+  const found = AUDIT_LOG_RETENTION_DAYS.find((d) => String(d) === raw);
+  if (found === undefined) {
+    throw new ConfigError(
+      name,
+      raw,
+      `one of ${AUDIT_LOG_RETENTION_DAYS.join(", ")} (CloudWatch Logs values of at least a year: PCI DSS 10.5.1 keeps audit logs 12 months)`,
+    );
+  }
+  return found;
+}
+
+const PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/*-]{1,512}$/;
+
+/** OPERATOR_PRINCIPAL_ARNS: comma-separated role or user ARNs; never an account root. */
+function operatorPrincipals(env: Env): string[] | undefined {
+  const raw = read(env, "OPERATOR_PRINCIPAL_ARNS");
+  if (raw === undefined) return undefined;
+  const arns = raw.split(",").map((a) => a.trim());
+  for (const arn of arns) {
+    if (!PRINCIPAL_ARN.test(arn) || /:(role|user)\/\*$/.test(arn)) {
+      throw new ConfigError(
+        "OPERATOR_PRINCIPAL_ARNS",
+        arn,
+        "comma-separated IAM role or user ARNs such as arn:aws:iam::123456789012:role/oncall " +
+          "(a * inside the name is allowed; an account root or a bare * is not)",
+      );
+    }
+  }
+  return arns;
 }
 
 function drillConfig(env: Env): DrillConfig {
@@ -460,6 +579,8 @@ function databaseConfig(env: Env): DatabaseConfig {
     backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),
     databaseName: "payments",
     masterUsername: "payments_admin",
+    measuredMaxConnections: optionalInteger(env, "DB_MAX_CONNECTIONS", 100, 262_143),
+    connectionBudgetPercent: integer(env, "DB_CONNECTION_BUDGET_PERCENT", 80, 50, 95),
   };
 }
 

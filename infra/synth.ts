@@ -1,8 +1,10 @@
 // `npm run synth`: validate the config, synthesize, then print a short summary.
 // An invalid setting stops here with one line and writes nothing to cdktf.out.
 import { ConfigError, loadConfig } from "./config";
+import { ConnectionBudgetError, checkConnectionBudget } from "./lib/connection-budget";
 import { readStacks, resourceCountsByRegion } from "./lib/synthesized";
 import { buildApp } from "./main";
+import { connectionBudgetInput } from "./stacks/payments-dr-stack";
 
 // `--outdir <dir>` lets tests synthesize somewhere disposable.
 const outdirFlag = process.argv.indexOf("--outdir");
@@ -15,6 +17,22 @@ function main(): void {
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`config error: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  // Over the writer's connection budget: one line naming the functions and the numbers, before
+  // the app creates its output folder (the stack checks it again, for every other entry point).
+  try {
+    checkConnectionBudget(connectionBudgetInput(config));
+  } catch (error) {
+    // A reservation for a function that does not exist is a config error like any other.
+    if (error instanceof ConfigError) {
+      console.error(`config error: ${error.message}`);
+      process.exit(1);
+    }
+    if (error instanceof ConnectionBudgetError) {
+      console.error(`connection budget: ${error.message}`);
       process.exit(1);
     }
     throw error;

@@ -19,7 +19,24 @@ export const PAYMENTS_ENV = {
    * Default 168 (7 days), 1 to 720.
    */
   captureWindowHours: "CAPTURE_WINDOW_HOURS",
+  /**
+   * Connections per database pool of one execution environment (default DATABASE_POOL_MAX, 1 to
+   * 16). Infra sets it from the connection budget (infra/lib/connection-budget.ts); only
+   * in-process runs that serve many requests at once (the benchmark) raise it.
+   */
+  databasePoolMax: "DATABASE_POOL_MAX",
 } as const;
+
+/**
+ * Connections one pool opens in one Lambda execution environment. Lambda runs one invocation at
+ * a time per environment ("Understanding Lambda function scaling",
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html) and every handler uses
+ * the database sequentially (one withClient at a time), so a second connection would sit idle
+ * while still holding a server slot (~10 MB of writer memory each: max_connections is
+ * DBInstanceClassMemory/9531392). One connection per pool makes "connections = environments x
+ * pools" exact, which is what the synth-time budget counts.
+ */
+export const DATABASE_POOL_MAX = 1;
 
 /** Environment variables of the DR task functions and the prober. */
 export const DR_ENV = {

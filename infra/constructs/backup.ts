@@ -53,7 +53,9 @@ export class Backup extends Construct {
       provider: primary.provider,
       name: naming.name("iamRole", "backup"),
       assumeRolePolicy: policyDocument(this, "trust", primary.provider, [
-        assumeRoleStatement(["backup.amazonaws.com"]),
+        // AWS Backup assumes the role for jobs, plans and vaults alike; no one source ARN
+        // covers them, so the account is the condition.
+        assumeRoleStatement(["backup.amazonaws.com"], primary.key.accountId),
       ]),
     });
     BACKUP_MANAGED_POLICIES.forEach(

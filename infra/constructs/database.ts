@@ -153,7 +153,11 @@ export class GlobalDatabase extends Construct {
       provider: props.primary.provider,
       name: naming.name("iamRole", "rds-monitoring"),
       assumeRolePolicy: policyDocument(this, "monitoring-trust", props.primary.provider, [
-        assumeRoleStatement(["monitoring.rds.amazonaws.com"]),
+        // RDS sends the instance's ARN (RDS User Guide, "Setting up and enabling Enhanced
+        // Monitoring": confused deputy prevention); the instances of both regions use it.
+        assumeRoleStatement(["monitoring.rds.amazonaws.com"], props.primary.key.accountId, [
+          `arn:aws:rds:*:${props.primary.key.accountId}:db:*`,
+        ]),
       ]),
     });
     this.monitoringRoleArn = monitoringRole.arn;

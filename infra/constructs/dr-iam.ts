@@ -2,7 +2,16 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { METRICS } from "../../functions/common/contract";
+import { METRICS, PARAMETERS } from "../../functions/common/contract";
+import type { TaskPermissions } from "../../functions/dr/shared/permissions";
+import {
+  CREATE_INSTANCE_IMPLIED_ACTIONS,
+  PORT_ACTIONS,
+  SECURE_PARAMETERS,
+  WRITABLE_PARAMETERS,
+} from "../../functions/dr/shared/permissions";
+import type { DrTaskName } from "../../functions/dr/tasks";
+import { drTask } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
 import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -18,26 +27,6 @@ import type { AlertTopic } from "./observability";
 import type { FailoverRouting, PublicZone } from "./routing";
 import type { GlobalTable } from "./tables";
 
-/**
- * Write actions AWS authorizes only on "*" (no resource-level permissions). They are the only
- * write actions allowed on "*", each scoped by a condition where AWS offers one.
- */
-export const STAR_ONLY_WRITE_ACTIONS = [
-  // CloudWatch metrics: scoped by the cloudwatch:namespace condition.
-  "cloudwatch:PutMetricData",
-  // Step Functions vended logs and X-Ray tracing.
-  "logs:CreateLogDelivery",
-  "logs:UpdateLogDelivery",
-  "logs:DeleteLogDelivery",
-  "logs:PutResourcePolicy",
-  "xray:PutTraceSegments",
-  "xray:PutTelemetryRecords",
-  // Approving a paused failover: task tokens are not resources.
-  "states:SendTaskSuccess",
-  "states:SendTaskFailure",
-  "states:SendTaskHeartbeat",
-] as const;
-
 export interface DrRegionResources {
   readonly provider: AwsProvider;
   readonly region: string;
@@ -52,11 +41,18 @@ export interface DrIamProps {
   readonly controlTable: GlobalTable;
   readonly primary: DrRegionResources;
   readonly secondary: DrRegionResources;
-  /** @default - no DNS permissions (no domain configured) */
-  readonly dns?: { readonly zone: PublicZone; readonly routing: FailoverRouting };
+  /** The Route 53 health checks (created with or without a domain). */
+  readonly routing: FailoverRouting;
+  /** @default - no hosted zone: no record permissions */
+  readonly zone?: PublicZone;
+  /**
+   * IAM principals (role or user ARNs, `*` allowed in the name) that may assume the operator
+   * role, with MFA. @default - the on-call role `payments-dr-oncall-<suffix>` of this account
+   */
+  readonly operatorPrincipalArns?: readonly string[];
   /**
    * The writer's instance count: RestoreCapacity may create instances 1..n of either region's
-   * cluster, by their Terraform identifiers. @default - no RestoreCapacity permissions
+   * cluster, by their Terraform identifiers. @default - RestoreCapacity may create none
    */
   readonly writerInstances?: number;
   /**
@@ -70,6 +66,12 @@ export interface DrIamProps {
   };
 }
 
+type Key = "primary" | "secondary";
+const KEYS: readonly Key[] = ["primary", "secondary"];
+
+/** How recent the operator's MFA must be when they assume the role (aws:MultiFactorAuthAge). */
+export const OPERATOR_MFA_MAX_AGE_SECONDS = 3600;
+
 /**
  * Names of what the DR roles run or start, identical in both regions. They are derived from the
  * naming rules and the task registry rather than taken from the resources, because those
@@ -80,7 +82,6 @@ export interface DrIamProps {
 export function drResourceNames(naming: Naming) {
   return {
     stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
-    // The workflow tasks only: the prober has its own role and no workflow runs it.
     functions: drTaskFunctionNames(naming),
     drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
     reportWriter: naming.name("lambdaFunction", REPORT_FUNCTIONS.writer),
@@ -88,85 +89,188 @@ export function drResourceNames(naming: Naming) {
 }
 
 /**
- * IAM for DR automation: a role per region for the orchestrator (its state machines and task
- * functions), assumable by the automation principals of both regions, and an on-call operator
- * role that can start and approve failovers but cannot change data. Every write is scoped to
- * named resources; ARNs are built from names so the policies exist before the workflows that
- * use them (Step Functions checks its logging permissions at creation).
+ * IAM for DR automation, one role per job: each DR task function has its own role (built by
+ * `taskStatements` from the task's declared permissions, see functions/dr/shared/permissions.ts);
+ * the state machines of a region share a role that may only invoke that region's tasks; the
+ * drill automation (SSM) has a role per region; EventBridge has one role for what its rules
+ * start (the failover trigger, the monthly drill); on-call has an operator role that can start
+ * and approve failovers but cannot change data. ARNs are built from names so the policies exist
+ * before the workflows that use them.
  */
 export class DrIam extends Construct {
-  public readonly automationRoles: Record<"primary" | "secondary", IamRole>;
-  public readonly automationPolicies: Record<"primary" | "secondary", IamRolePolicy>;
+  public readonly workflowRoles: Record<Key, IamRole>;
+  public readonly workflowPolicies: Record<Key, IamRolePolicy>;
+  public readonly drillRoles: Record<Key, IamRole>;
+  public readonly eventsRole: IamRole;
   public readonly operatorRole: IamRole;
+  private readonly props: DrIamProps;
 
   constructor(scope: Construct, id: string, props: DrIamProps) {
     super(scope, id);
+    this.props = props;
     const { naming } = props;
-    const accountId = props.primary.key.accountId;
-    const regions = [props.primary, props.secondary];
-    const roleName = (r: DrRegionResources) => naming.name("iamRole", "dr-automation", r.region);
-    const roleArn = (r: DrRegionResources) => `arn:aws:iam::${accountId}:role/${roleName(r)}`;
+    const a = arns(props);
+    const accountId = a.accountId;
 
-    const role = (key: "primary" | "secondary") => {
+    // ---- the state machines ----
+    const workflows = (key: Key) => {
       const region = props[key];
-      const peer = key === "primary" ? props.secondary : props.primary;
       const provider = region.provider;
-      const created = new IamRole(this, `${key}-automation`, {
+      const machines = a.stateMachinesIn(region.region);
+      const role = new IamRole(this, `${key}-workflows`, {
         provider,
-        name: roleName(region),
-        description: `payments-dr failover automation (${region.region})`,
+        name: naming.name("iamRole", "dr-workflows", region.region),
+        description: `payments-dr state machines (${region.region}): invoke their tasks, nothing else`,
         maxSessionDuration: 3600,
-        assumeRolePolicy: policyDocument(this, `${key}-automation-trust`, provider, [
+        assumeRolePolicy: policyDocument(this, `${key}-workflows-trust`, provider, [
+          serviceTrust(["states.amazonaws.com"], accountId, machines),
+        ]),
+      });
+      const policy = new IamRolePolicy(this, `${key}-workflows-policy`, {
+        provider,
+        role: role.id,
+        name: "dr-workflows",
+        policy: policyDocument(this, `${key}-workflows-permissions`, provider, [
           {
-            sid: "AutomationServices",
-            actions: ["sts:AssumeRole"],
-            principals: [
-              {
-                type: "Service",
-                identifiers: [
-                  "states.amazonaws.com",
-                  "lambda.amazonaws.com",
-                  "ssm.amazonaws.com",
-                  "events.amazonaws.com",
-                ],
-              },
-            ],
-            condition: [
-              { test: "StringEquals", variable: "aws:SourceAccount", values: [accountId] },
-            ],
+            sid: "InvokeTheirTasks",
+            actions: ["lambda:InvokeFunction"],
+            resources: a.functionsIn(region.region),
           },
+          stateMachineKeyStatement("StateMachineKey", [region.key.arn], machines),
+          ...VENDED_LOGS_AND_TRACING,
+        ]),
+      });
+      return { role, policy };
+    };
+    const w = { primary: workflows("primary"), secondary: workflows("secondary") };
+    this.workflowRoles = { primary: w.primary.role, secondary: w.secondary.role };
+    this.workflowPolicies = { primary: w.primary.policy, secondary: w.secondary.policy };
+
+    // ---- SSM Automation (the drill) ----
+    const drillRoleName = (key: Key) => naming.name("iamRole", "dr-drill", props[key].region);
+    const drillRoleArn = (key: Key) => `arn:aws:iam::${accountId}:role/${drillRoleName(key)}`;
+    const drill = (key: Key) => {
+      const region = props[key];
+      const peer: Key = key === "primary" ? "secondary" : "primary";
+      const provider = region.provider;
+      const role = new IamRole(this, `${key}-drill`, {
+        provider,
+        name: drillRoleName(key),
+        description: `payments-dr drill automation (${region.region})`,
+        maxSessionDuration: 3600,
+        assumeRolePolicy: policyDocument(this, `${key}-drill-trust`, provider, [
+          serviceTrust(["ssm.amazonaws.com"], accountId, [
+            `arn:aws:ssm:${region.region}:${accountId}:automation-execution/*`,
+          ]),
           {
-            // The other region's automation may drive this region (cross-region assume role).
-            // The role is named in a condition, not as the principal, so neither role has to
-            // exist before the other.
-            sid: "PeerRegionAutomation",
+            // The seed's cross-region assume-role, kept for the one role that drives both
+            // regions (the drill moves the active region and back): the other region's drill
+            // role, named exactly. It is named in a condition rather than as the principal so
+            // neither role has to exist before the other.
+            sid: "PeerRegionDrill",
             actions: ["sts:AssumeRole"],
             principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }],
             condition: [
-              { test: "ArnEquals", variable: "aws:PrincipalArn", values: [roleArn(peer)] },
+              { test: "ArnEquals", variable: "aws:PrincipalArn", values: [drillRoleArn(peer)] },
             ],
           },
         ]),
       });
-      const policy = new IamRolePolicy(this, `${key}-automation-policy`, {
+      new IamRolePolicy(this, `${key}-drill-policy`, {
         provider,
-        role: created.id,
-        name: "dr-automation",
-        policy: policyDocument(
-          this,
-          `${key}-automation-permissions`,
-          provider,
-          drAutomationStatements(props, regions.map(roleArn)),
-        ),
+        role: role.id,
+        name: "dr-drill",
+        policy: policyDocument(this, `${key}-drill-permissions`, provider, [
+          {
+            // runbooks/scripts/check_readiness.py
+            sid: "ReadActiveRegion",
+            actions: ["ssm:GetParameter"],
+            resources: a.parameters(["activeRegion"]),
+          },
+          {
+            sid: "ReadGlobalDatabase",
+            actions: ["rds:DescribeGlobalClusters"],
+            resources: [a.globalCluster],
+          },
+          {
+            // runbooks/scripts/run_workflow.py, in either region.
+            sid: "RunWorkflows",
+            actions: ["states:StartExecution"],
+            resources: a.stateMachines,
+          },
+          { sid: "WatchWorkflows", actions: ["states:DescribeExecution"], resources: a.executions },
+          stateMachineKeyStatement("WorkflowKeys", a.keys, a.stateMachines),
+          { sid: "Page", actions: ["sns:Publish"], resources: a.topics },
+          kmsVia("TopicKeys", ["kms:GenerateDataKey", "kms:Decrypt"], a.keys, props, ["sns"]),
+          {
+            // runbooks/scripts/write_drill_report.py hands the drill's report to the writer of
+            // the region the drill runs in (synchronously), after reading its own execution.
+            sid: "WriteItsReport",
+            actions: ["lambda:InvokeFunction"],
+            resources: [a.reportWriterIn(region.region)],
+          },
+          {
+            sid: "ReadItsOwnExecution",
+            actions: ["ssm:GetAutomationExecution"],
+            resources: [`arn:aws:ssm:${region.region}:${accountId}:automation-execution/*`],
+          },
+          { sid: "PeerRegionDrill", actions: ["sts:AssumeRole"], resources: [drillRoleArn(peer)] },
+        ]),
       });
-      return { created, policy };
+      return role;
     };
-    const primary = role("primary");
-    const secondary = role("secondary");
-    this.automationRoles = { primary: primary.created, secondary: secondary.created };
-    this.automationPolicies = { primary: primary.policy, secondary: secondary.policy };
+    this.drillRoles = { primary: drill("primary"), secondary: drill("secondary") };
 
+    // ---- EventBridge: the failover trigger and the drill schedule (secondary region) ----
+    const secondary = props.secondary;
+    const rules = [
+      naming.name("eventRule", "failover-trigger", secondary.region),
+      naming.name("eventRule", "dr-drill", secondary.region),
+    ].map((n) => `arn:aws:events:${secondary.region}:${accountId}:rule/${n}`);
+    const failoverMachine = `arn:aws:states:${secondary.region}:${accountId}:stateMachine:${naming.name("stateMachine", "failover")}`;
+    this.eventsRole = new IamRole(this, "events", {
+      provider: secondary.provider,
+      name: naming.name("iamRole", "dr-events", secondary.region),
+      description: "EventBridge: start the failover workflow and the monthly drill",
+      maxSessionDuration: 3600,
+      assumeRolePolicy: policyDocument(this, "events-trust", secondary.provider, [
+        serviceTrust(["events.amazonaws.com"], accountId, rules),
+      ]),
+    });
+    new IamRolePolicy(this, "events-policy", {
+      provider: secondary.provider,
+      role: this.eventsRole.id,
+      name: "dr-events",
+      policy: policyDocument(this, "events-permissions", secondary.provider, [
+        { sid: "StartFailover", actions: ["states:StartExecution"], resources: [failoverMachine] },
+        stateMachineKeyStatement("FailoverKey", [secondary.key.arn], [failoverMachine]),
+        {
+          sid: "StartDrill",
+          actions: ["ssm:StartAutomationExecution"],
+          resources: [
+            `arn:aws:ssm:${secondary.region}:${accountId}:automation-definition/${a.drillDocument}:*`,
+          ],
+        },
+        {
+          sid: "RunDrillAsDrillRole",
+          actions: ["iam:PassRole"],
+          resources: [drillRoleArn("secondary")],
+          condition: [
+            {
+              test: "StringEquals",
+              variable: "iam:PassedToService",
+              values: ["ssm.amazonaws.com"],
+            },
+          ],
+        },
+      ]),
+    });
+
+    // ---- on-call ----
     const provider = props.primary.provider;
+    const principals = props.operatorPrincipalArns?.length
+      ? [...props.operatorPrincipalArns]
+      : [`arn:aws:iam::${accountId}:role/${naming.name("iamRole", "dr-oncall")}`];
     this.operatorRole = new IamRole(this, "operator", {
       provider,
       name: naming.name("iamRole", "dr-operator"),
@@ -174,9 +278,21 @@ export class DrIam extends Construct {
       maxSessionDuration: 43200,
       assumeRolePolicy: policyDocument(this, "operator-trust", provider, [
         {
+          sid: "OnCallWithRecentMfa",
           actions: ["sts:AssumeRole"],
+          // The account is the principal so that configured roles need not exist yet and may
+          // carry a wildcard (SSO permission-set roles have generated suffixes); only the
+          // principals named in aws:PrincipalArn can assume it, and only with recent MFA.
           principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }],
-          condition: [{ test: "Bool", variable: "aws:MultiFactorAuthPresent", values: ["true"] }],
+          condition: [
+            { test: "ArnLike", variable: "aws:PrincipalArn", values: principals },
+            { test: "Bool", variable: "aws:MultiFactorAuthPresent", values: ["true"] },
+            {
+              test: "NumericLessThan",
+              variable: "aws:MultiFactorAuthAge",
+              values: [String(OPERATOR_MFA_MAX_AGE_SECONDS)],
+            },
+          ],
         },
       ]),
     });
@@ -184,9 +300,107 @@ export class DrIam extends Construct {
       provider,
       role: this.operatorRole.id,
       name: "dr-operator",
-      policy: policyDocument(this, "operator-permissions", provider, operatorStatements(props)),
+      policy: policyDocument(
+        this,
+        "operator-permissions",
+        provider,
+        operatorStatements(props, KEYS.map(drillRoleArn)),
+      ),
     });
   }
+
+  /**
+   * The statements of one DR task's own role in `region`: exactly the calls its declaration
+   * allows, on the exact resources of both regions (a task running in one region reaches the
+   * other region's replica, parameters and topic, best-effort or for a planned switchover).
+   */
+  public taskStatements(task: DrTaskName, region: string): Statement[] {
+    return taskStatements(drTask(task).permissions, this.props, region);
+  }
+}
+
+/** A service may assume the role only for this account's resources (confused deputy). */
+function serviceTrust(services: string[], accountId: string, sourceArns?: string[]): Statement {
+  return {
+    sid: "Service",
+    actions: ["sts:AssumeRole"],
+    principals: [{ type: "Service", identifiers: services }],
+    condition: [
+      { test: "StringEquals", variable: "aws:SourceAccount", values: [accountId] },
+      ...(sourceArns ? [{ test: "ArnLike", variable: "aws:SourceArn", values: sourceArns }] : []),
+    ],
+  };
+}
+
+/** Step Functions vended logs and X-Ray: AWS authorizes these only on "*". */
+const VENDED_LOGS_AND_TRACING: Statement[] = [
+  {
+    sid: "WorkflowLogDelivery",
+    actions: [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ],
+    resources: ["*"],
+  },
+  {
+    sid: "WorkflowTracing",
+    actions: [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ],
+    resources: ["*"],
+  },
+];
+
+/**
+ * Using a state machine's customer-managed key: only for these state machines, by the encryption
+ * context Step Functions binds to its data (Step Functions, "Data at rest encryption":
+ * https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+ */
+function stateMachineKeyStatement(sid: string, keys: string[], machines: string[]): Statement {
+  return {
+    sid,
+    actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+    resources: keys,
+    condition: [
+      {
+        test: "StringEquals",
+        variable: "kms:EncryptionContext:aws:states:stateMachineArn",
+        values: machines,
+      },
+    ],
+  };
+}
+
+function kmsVia(
+  sid: string,
+  actions: string[],
+  keys: string[],
+  props: DrIamProps,
+  services: string[],
+): Statement {
+  return {
+    sid,
+    actions,
+    resources: keys,
+    condition: [
+      {
+        test: "StringEquals",
+        variable: "kms:ViaService",
+        values: [props.primary, props.secondary].flatMap((r) =>
+          services.map((s) => `${s}.${r.region}.amazonaws.com`),
+        ),
+      },
+    ],
+  };
 }
 
 function arns(props: DrIamProps) {
@@ -194,278 +408,230 @@ function arns(props: DrIamProps) {
   const accountId = props.primary.key.accountId;
   const names = drResourceNames(naming);
   const both = [props.primary, props.secondary];
-  const controlTableName = props.controlTable.name;
+  const stateMachinesIn = (region: string) =>
+    names.stateMachines.map((n) => `arn:aws:states:${region}:${accountId}:stateMachine:${n}`);
   return {
-    stateMachines: both.flatMap((r) =>
-      names.stateMachines.map((n) => `arn:aws:states:${r.region}:${accountId}:stateMachine:${n}`),
-    ),
+    accountId,
+    drillDocument: names.drillDocument,
+    stateMachinesIn,
+    stateMachines: both.flatMap((r) => stateMachinesIn(r.region)),
     executions: both.flatMap((r) =>
       names.stateMachines.map((n) => `arn:aws:states:${r.region}:${accountId}:execution:${n}:*`),
     ),
-    functions: both.flatMap((r) =>
-      names.functions.map((n) => `arn:aws:lambda:${r.region}:${accountId}:function:${n}`),
-    ),
+    functionsIn: (region: string) =>
+      names.functions.map((n) => `arn:aws:lambda:${region}:${accountId}:function:${n}`),
+    reportWriterIn: (region: string) =>
+      `arn:aws:lambda:${region}:${accountId}:function:${names.reportWriter}`,
     reportWriters: both.map(
       (r) => `arn:aws:lambda:${r.region}:${accountId}:function:${names.reportWriter}`,
     ),
     controlTables: both.map(
-      (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${controlTableName}`,
+      (r) => `arn:aws:dynamodb:${r.region}:${accountId}:table/${props.controlTable.name}`,
     ),
-    parameters: both.map(
-      (r) => `arn:aws:ssm:${r.region}:${accountId}:parameter${naming.parameterPrefix}/*`,
-    ),
+    parameters: (keys: readonly (keyof typeof PARAMETERS)[]) =>
+      both.flatMap((r) =>
+        keys.map(
+          (k) =>
+            `arn:aws:ssm:${r.region}:${accountId}:parameter${naming.parameterPrefix}/${PARAMETERS[k]}`,
+        ),
+      ),
     globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.database.globalCluster.globalClusterIdentifier}`,
     clusters: [props.database.primary.cluster.arn, props.database.secondary.cluster.arn],
     topics: both.map((r) => r.alerts.topic.arn),
     buses: both.map((r) => r.bus.bus.arn),
     keys: both.map((r) => r.key.arn),
+    healthChecks: [props.routing.primaryHealthCheck, props.routing.secondaryHealthCheck].map(
+      (check) => `arn:aws:route53:::healthcheck/${check.id}`,
+    ),
     drills: both.map(
       (r) => `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${names.drillDocument}:*`,
     ),
     drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
-    automationRoles: both.map(
-      (r) => `arn:aws:iam::${accountId}:role/${naming.name("iamRole", "dr-automation", r.region)}`,
-    ),
-    logGroups: both.flatMap((r) => [
-      ...names.functions.map(
-        (n) => `arn:aws:logs:${r.region}:${accountId}:log-group:/aws/lambda/${n}:*`,
-      ),
-    ]),
+    dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
   };
 }
 
-/** What the orchestrator (state machines and task functions) may do, in either region. */
-export function drAutomationStatements(
+const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * A task's declaration as IAM statements (one per port method, so each names its resources).
+ * The action of each method is the one its adapter sends (PORT_ACTIONS, checked against the
+ * adapters in test/functions/dr/permissions.test.ts); the resources are those of both regions.
+ */
+export function taskStatements(
+  permissions: TaskPermissions,
   props: DrIamProps,
-  automationRoleArns: string[],
+  region: string,
 ): Statement[] {
   const a = arns(props);
-  const viaService = (services: string[]) => [
-    {
-      test: "StringEquals",
-      variable: "kms:ViaService",
-      values: [props.primary, props.secondary].flatMap((r) =>
-        services.map((s) => `${s}.${r.region}.amazonaws.com`),
+  const statements: Statement[] = [];
+  const add = (
+    sid: string,
+    actions: string[],
+    resources: string[],
+    condition?: Statement["condition"],
+  ) => statements.push({ sid, actions, resources, ...(condition ? { condition } : {}) });
+
+  const database = new Set(permissions.database ?? []);
+  const account = a.accountId;
+  const regions = [props.primary, props.secondary];
+  const clusters = [props.database.primary, props.database.secondary];
+  if (database.has("instances")) {
+    // DescribeDBInstances filtered by cluster is authorized on the db resource type; with a
+    // filter instead of an identifier the request names no instance, so the instances of the
+    // two regions (Service Authorization Reference, Amazon RDS: DescribeDBInstances, db*).
+    add(
+      "DatabaseInstances",
+      [...PORT_ACTIONS.database.instances],
+      regions.map((r) => `arn:aws:rds:${r.region}:${account}:db:*`),
+    );
+  }
+  if (database.has("createInstance")) {
+    // RestoreCapacity: only the instances Terraform would create for a writer cluster
+    // (payments-db-<n>-<region code>-<suffix>, n < DB_PRIMARY_INSTANCES), into the two clusters,
+    // in their subnet groups. CreateDBInstance is authorized on the new db, the cluster and the
+    // subnet group; the tags in the request on the new db (rds:AddTagsToResource).
+    const newInstances = regions.flatMap((r) =>
+      Array.from(
+        { length: props.writerInstances ?? 0 },
+        (_, i) =>
+          `arn:aws:rds:${r.region}:${account}:db:${instanceIdentifier(props.naming, r.region, i)}`,
       ),
-    },
-  ];
-  const statements: Statement[] = [
-    {
-      sid: "PromoteTheGlobalDatabase",
-      actions: [
-        "rds:FailoverGlobalCluster",
-        "rds:SwitchoverGlobalCluster",
-        "rds:RemoveFromGlobalCluster",
-      ],
-      resources: [a.globalCluster, ...a.clusters],
-    },
-    {
-      sid: "ReadTheGlobalDatabase",
-      actions: ["rds:Describe*"],
-      resources: [a.globalCluster, ...a.clusters],
-    },
-    {
-      sid: "FlagAndLock",
-      actions: [
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:ConditionCheckItem",
-      ],
-      resources: a.controlTables,
-    },
-    {
-      sid: "Endpoints",
-      actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"],
-      resources: a.parameters,
-    },
-    {
-      sid: "TableAndParameterKeys",
-      actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-      resources: a.keys,
-      condition: viaService(["dynamodb", "ssm", "sns"]),
-    },
-    {
-      sid: "Page",
-      actions: ["sns:Publish"],
-      resources: a.topics,
-    },
-    {
-      sid: "Timeline",
-      actions: ["events:PutEvents"],
-      resources: a.buses,
-    },
-    {
-      sid: "RunWorkflows",
-      actions: ["states:StartExecution"],
-      resources: a.stateMachines,
-    },
-    {
-      sid: "ReadWorkflows",
-      actions: ["states:DescribeExecution", "states:DescribeStateMachine", "states:ListExecutions"],
-      resources: [...a.stateMachines, ...a.executions],
-    },
-    {
-      sid: "InvokeTasks",
-      actions: ["lambda:InvokeFunction"],
-      resources: a.functions,
-    },
-    {
-      // The tasks hand their run's report to the writer (asynchronously); the drill runbook
-      // hands it the drill's (synchronously).
-      sid: "WriteReports",
-      actions: ["lambda:InvokeFunction"],
-      resources: a.reportWriters,
-    },
-    {
-      sid: "TaskLogs",
-      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      resources: a.logGroups,
-    },
-    {
-      sid: "StartDrills",
-      actions: ["ssm:StartAutomationExecution"],
-      resources: a.drills,
-    },
-    {
-      // The drill reads its own execution (steps, times, who started it) for its report.
-      sid: "ReadDrillForItsReport",
-      actions: ["ssm:GetAutomationExecution"],
-      resources: a.drillExecutions,
-    },
-    {
-      sid: "RunDrillsAsThisRole",
-      actions: ["iam:PassRole"],
-      resources: a.automationRoles,
-      condition: [
-        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
-      ],
-    },
-    {
-      sid: "AssumeEitherRegionsAutomation",
-      actions: ["sts:AssumeRole"],
-      resources: automationRoleArns,
-    },
-    {
-      sid: "ReadMetrics",
-      actions: [
-        "cloudwatch:GetMetricData",
-        "cloudwatch:GetMetricStatistics",
-        "cloudwatch:DescribeAlarms",
-      ],
-      resources: ["*"],
-    },
-    {
-      sid: "PublishDrMetrics",
-      actions: ["cloudwatch:PutMetricData"],
-      resources: ["*"],
-      condition: [
-        { test: "StringEquals", variable: "cloudwatch:namespace", values: [METRICS.namespace] },
-      ],
-    },
-    {
-      sid: "WorkflowLogDelivery",
-      actions: [
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-      ],
-      resources: ["*"],
-    },
-    {
-      sid: "WorkflowTracing",
-      actions: [
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-      ],
-      resources: ["*"],
-    },
-  ];
-  if (props.writerInstances) {
-    const account = props.primary.key.accountId;
-    const regions = [props.primary, props.secondary];
-    const clusters = [props.database.primary, props.database.secondary];
-    statements.push(
-      {
-        // DescribeDBInstances with a cluster filter is authorized on the db resource type.
-        sid: "CountInstances",
-        actions: ["rds:DescribeDBInstances"],
-        resources: regions.map((r) => `arn:aws:rds:${r.region}:${account}:db:*`),
-      },
-      {
-        // RestoreCapacity: only the instances Terraform would create for a writer cluster.
-        sid: "RestoreCapacity",
-        actions: ["rds:CreateDBInstance", "rds:AddTagsToResource"],
-        resources: [
-          ...regions.flatMap((r) =>
-            Array.from(
-              { length: props.writerInstances! },
-              (_, i) =>
-                `arn:aws:rds:${r.region}:${account}:db:${instanceIdentifier(props.naming, r.region, i)}`,
-            ),
-          ),
-          ...clusters.map((c) => c.cluster.arn),
+    );
+    if (newInstances.length > 0) {
+      add(
+        "DatabaseCreateInstance",
+        [...PORT_ACTIONS.database.createInstance],
+        [
+          ...newInstances,
+          ...a.clusters,
           ...regions.map(
             (r, i) =>
               `arn:aws:rds:${r.region}:${account}:subgrp:${clusters[i]!.cluster.dbSubnetGroupName}`,
           ),
         ],
-      },
-      {
-        sid: "PassMonitoringRole",
-        actions: ["iam:PassRole"],
-        resources: [props.database.monitoringRoleArn],
-      },
-      {
-        // Performance Insights of the new instance encrypts with the region's storage key.
-        sid: "PerformanceInsightsKey",
-        actions: ["kms:DescribeKey", "kms:CreateGrant"],
-        resources: clusters.map((c) => c.storageKeyArn),
-        condition: [
+      );
+      add("DatabaseTagNewInstance", [CREATE_INSTANCE_IMPLIED_ACTIONS[0]], newInstances);
+      add(
+        "DatabasePassMonitoringRole",
+        [CREATE_INSTANCE_IMPLIED_ACTIONS[1]],
+        [props.database.monitoringRoleArn],
+        [
           {
             test: "StringEquals",
-            variable: "kms:ViaService",
-            values: regions.map((r) => `rds.${r.region}.amazonaws.com`),
+            variable: "iam:PassedToService",
+            values: ["monitoring.rds.amazonaws.com"],
           },
         ],
-      },
+      );
+      // Performance Insights of the new instance encrypts with its region's storage key, which
+      // RDS uses on the caller's behalf (kms:ViaService rds).
+      statements.push(
+        kmsVia(
+          "PerformanceInsightsKey",
+          ["kms:DescribeKey", "kms:CreateGrant"],
+          clusters.map((c) => c.storageKeyArn),
+          props,
+          ["rds"],
+        ),
+      );
+    }
+  }
+
+  for (const method of database) {
+    if (method === "instances" || method === "createInstance") continue;
+    const actions = [...PORT_ACTIONS.database[method]];
+    // Describe of the global cluster names only it; the changes are authorized on the global
+    // cluster and the member clusters (Service Authorization Reference, Amazon RDS).
+    const resources =
+      method === "describeGlobalCluster"
+        ? [a.globalCluster]
+        : method === "describeCluster"
+          ? a.clusters
+          : [a.globalCluster, ...a.clusters];
+    add(`Database${pascal(method)}`, actions, resources);
+  }
+
+  const control = new Set(permissions.control ?? []);
+  if (control.size > 0) {
+    const actions = new Set<string>();
+    for (const method of control) {
+      for (const action of PORT_ACTIONS.control[method]) actions.add(action);
+    }
+    add("ControlTable", [...actions].sort(), a.controlTables);
+    const writes = [...actions].some((x) => x !== "dynamodb:GetItem");
+    // The table's customer-managed key, through DynamoDB only: reads decrypt, writes also
+    // encrypt (DynamoDB, "Encryption at rest: how it works").
+    statements.push(
+      kmsVia(
+        "ControlTableKey",
+        writes ? ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"],
+        a.keys,
+        props,
+        ["dynamodb"],
+      ),
     );
   }
-  if (props.dns) {
-    statements.push(
-      {
-        sid: "SwapFailoverRecords",
-        actions: ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-        resources: [`arn:aws:route53:::hostedzone/${props.dns.zone.zone.zoneId}`],
-      },
-      {
-        sid: "ReadHealthChecks",
-        actions: ["route53:GetHealthCheck", "route53:GetHealthCheckStatus"],
-        resources: [
-          props.dns.routing.primaryHealthCheck,
-          props.dns.routing.secondaryHealthCheck,
-        ].map((check) => `arn:aws:route53:::healthcheck/${check.id}`),
-      },
-      {
-        sid: "ReadChanges",
-        actions: ["route53:GetChange"],
-        resources: ["arn:aws:route53:::change/*"],
-      },
+
+  const reads = [...new Set(permissions.parameters?.read ?? [])];
+  const writes = [...new Set(permissions.parameters?.write ?? [])];
+  for (const key of writes) {
+    if (!(WRITABLE_PARAMETERS as readonly string[]).includes(key)) {
+      throw new Error(
+        `a DR task may write only ${WRITABLE_PARAMETERS.join(", ")}, got parameter ${key}`,
+      );
+    }
+  }
+  if (reads.length > 0) add("ReadParameters", ["ssm:GetParameter"], a.parameters(reads));
+  if (writes.length > 0) add("WriteParameters", ["ssm:PutParameter"], a.parameters(writes));
+  if (reads.some((k) => SECURE_PARAMETERS.includes(k))) {
+    statements.push(kmsVia("SecureParameterKey", ["kms:Decrypt"], a.keys, props, ["ssm"]));
+  }
+
+  const metrics = new Set(permissions.metrics ?? []);
+  if (metrics.has("put")) {
+    add(
+      "PublishDrMetrics",
+      ["cloudwatch:PutMetricData"],
+      ["*"],
+      [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRICS.namespace] }],
     );
+  }
+  if (
+    ["replicationLag", "probeResults", "replicationLagHistory"].some((m) => metrics.has(m as never))
+  ) {
+    add("ReadMetrics", ["cloudwatch:GetMetricData"], ["*"]);
+  }
+  if ((permissions.events ?? []).includes("put")) {
+    add("Timeline", ["events:PutEvents"], a.buses);
+  }
+  if ((permissions.notifier ?? []).includes("publish")) {
+    add("Page", ["sns:Publish"], a.topics);
+    // SNS encrypts with the topic's key on the publisher's behalf (SNS, "Encryption at rest").
+    statements.push(
+      kmsVia("TopicKey", ["kms:GenerateDataKey", "kms:Decrypt"], a.keys, props, ["sns"]),
+    );
+  }
+  if ((permissions.reports ?? []).includes("submit")) {
+    // The report writer of the region the task runs in, invoked asynchronously.
+    add("WriteRunReport", ["lambda:InvokeFunction"], [a.reportWriterIn(region)]);
+  }
+  const dns = new Set(permissions.dns ?? []);
+  if (dns.has("healthCheckStatus")) {
+    add("ReadHealthChecks", ["route53:GetHealthCheckStatus"], a.healthChecks);
+  }
+  if (props.zone) {
+    const zone = [`arn:aws:route53:::hostedzone/${props.zone.zone.zoneId}`];
+    if (dns.has("failoverRecords"))
+      add("ReadFailoverRecords", ["route53:ListResourceRecordSets"], zone);
+    if (dns.has("makePrimary"))
+      add("SwapFailoverRecords", ["route53:ChangeResourceRecordSets"], zone);
   }
   return statements;
 }
 
 /** On-call: start, approve and watch the workflows; read health; change no data. */
-export function operatorStatements(props: DrIamProps): Statement[] {
+export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): Statement[] {
   const a = arns(props);
   return [
     { sid: "StartWorkflows", actions: ["states:StartExecution"], resources: a.stateMachines },
@@ -489,20 +655,29 @@ export function operatorStatements(props: DrIamProps): Statement[] {
       ],
       resources: [...a.stateMachines, ...a.executions],
     },
+    // Starting, approving and reading executions of CMK-encrypted state machines.
+    stateMachineKeyStatement("WorkflowKeys", a.keys, a.stateMachines),
     {
-      sid: "ReadHealth",
+      sid: "ReadMetricsAndAlarms",
       actions: [
         "cloudwatch:GetMetricData",
-        "cloudwatch:DescribeAlarms",
-        "cloudwatch:GetDashboard",
         "cloudwatch:ListDashboards",
-        "rds:DescribeGlobalClusters",
-        "rds:DescribeDBClusters",
-        "route53:GetHealthCheckStatus",
+        "cloudwatch:DescribeAlarms",
         // `payments-dr history` lists drill runs; this List-type call takes no resource ARN.
         "ssm:DescribeAutomationExecutions",
       ],
       resources: ["*"],
+    },
+    { sid: "ReadDashboards", actions: ["cloudwatch:GetDashboard"], resources: [a.dashboards] },
+    {
+      sid: "ReadDatabase",
+      actions: ["rds:DescribeGlobalClusters", "rds:DescribeDBClusters"],
+      resources: [a.globalCluster, ...a.clusters],
+    },
+    {
+      sid: "ReadHealthChecks",
+      actions: ["route53:GetHealthCheckStatus"],
+      resources: a.healthChecks,
     },
     {
       sid: "RunDrills",
@@ -519,15 +694,26 @@ export function operatorStatements(props: DrIamProps): Statement[] {
       resources: a.drillExecutions,
     },
     {
-      sid: "RunDrillsAsAutomation",
+      sid: "RunDrillsAsDrillRole",
       actions: ["iam:PassRole"],
-      resources: a.automationRoles,
+      resources: drillRoleArns,
       condition: [
         { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
       ],
     },
     { sid: "ReadFlag", actions: ["dynamodb:GetItem"], resources: a.controlTables },
-    { sid: "ReadEndpoints", actions: ["ssm:GetParameter"], resources: a.parameters },
+    // Reading the flag decrypts through DynamoDB only; the operator cannot decrypt SSM secrets.
+    kmsVia("ReadFlagKey", ["kms:Decrypt"], a.keys, props, ["dynamodb"]),
+    {
+      // The endpoints and the active region; never the SecureString password or API keys.
+      sid: "ReadEndpoints",
+      actions: ["ssm:GetParameter"],
+      resources: a.parameters(
+        (Object.keys(PARAMETERS) as (keyof typeof PARAMETERS)[]).filter(
+          (k) => !SECURE_PARAMETERS.includes(k),
+        ),
+      ),
+    },
     ...evidenceStatements(props),
   ];
 }

@@ -14,7 +14,8 @@ export const DRILL_RUNBOOK = "dr-drill";
 export interface DrillRegion {
   readonly provider: AwsProvider;
   readonly region: string;
-  readonly automationRole: IamRole;
+  /** The role the drill runs as (DrIam.drillRoles). */
+  readonly drillRole: IamRole;
   readonly alertTopicArn: string;
   /** The region's report writer, which stores each drill's report. */
   readonly reportWriterFunctionName: string;
@@ -26,6 +27,8 @@ export interface DrillsProps {
   readonly globalClusterIdentifier: string;
   readonly primary: DrillRegion;
   readonly secondary: DrillRegion;
+  /** EventBridge's role (DrIam.eventsRole): starts the scheduled drill as the drill role. */
+  readonly eventsRole: IamRole;
 }
 
 /**
@@ -54,7 +57,7 @@ export class Drills extends Construct {
           ParameterPrefix: naming.parameterPrefix,
           GlobalClusterIdentifier: props.globalClusterIdentifier,
           StateMachinePrefix: "payments-",
-          AutomationRoleArn: region.automationRole.arn,
+          AutomationRoleArn: region.drillRole.arn,
           AlertTopicArn: region.alertTopicArn,
           DocumentRegion: region.region,
           ReportWriterFunction: region.reportWriterFunctionName,
@@ -76,7 +79,7 @@ export class Drills extends Construct {
       targetId: "dr-drill",
       // The $DEFAULT version of the document in the rule's region.
       arn: `${Fn.replace(this.documents.secondary.arn, ":document/", ":automation-definition/")}:$DEFAULT`,
-      roleArn: secondary.automationRole.arn,
+      roleArn: props.eventsRole.arn,
       input: JSON.stringify({ Workflow: ["switchover"], FailBack: ["true"] }),
     });
   }

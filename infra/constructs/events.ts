@@ -10,7 +10,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { Construct } from "constructs";
 import { EVENTS } from "../../functions/common/contract";
-import { assumeRoleStatement, policyDocument } from "../lib/policy";
+import { accountIdOf, assumeRoleStatement, policyDocument, tlsOnlyStatement } from "../lib/policy";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
 
@@ -54,6 +54,11 @@ export class RegionalEventBus extends Construct {
     this.bus = new CloudwatchEventBus(this, "bus", {
       provider,
       name: naming.name("eventBus", "events"),
+      // Custom events at rest under the platform key (provider >= 5.60). The archive below
+      // stays on an AWS owned key: aws_cloudwatch_event_archive has no kms_key_identifier in
+      // provider 5.100.0, although AWS "strongly recommends" a CMK there too.
+      kmsKeyIdentifier: key.arn,
+      dependsOn: [key.policy],
     });
     new CloudwatchEventArchive(this, "archive", {
       provider,
@@ -107,7 +112,8 @@ export class EventReplication extends Construct {
       provider,
       name: naming.name("iamRole", "events-replicate", bus.region),
       assumeRolePolicy: policyDocument(this, `${role}-trust`, provider, [
-        assumeRoleStatement(["events.amazonaws.com"]),
+        // EventBridge sends the rule's ARN as aws:SourceArn (EventBridge, "Using IAM roles").
+        assumeRoleStatement(["events.amazonaws.com"], accountIdOf(bus.bus.arn), [rule.arn]),
       ]),
     });
     new IamRolePolicy(this, `${role}-policy`, {
@@ -138,6 +144,7 @@ export class EventReplication extends Construct {
           resources: [bus.deadLetterQueue.arn],
           condition: [{ test: "ArnEquals", variable: "aws:SourceArn", values: [rule.arn] }],
         },
+        tlsOnlyStatement("sqs", bus.deadLetterQueue.arn),
       ]),
     });
   }
@@ -167,8 +174,9 @@ export class EventsGlobalEndpoint extends Construct {
     const role = new IamRole(this, "role", {
       provider,
       name: props.naming.name("iamRole", "events-endpoint"),
+      // The endpoint's ARN would be a cycle (it names this role): the account only.
       assumeRolePolicy: policyDocument(this, "trust", provider, [
-        assumeRoleStatement(["events.amazonaws.com"]),
+        assumeRoleStatement(["events.amazonaws.com"], accountIdOf(props.primary.bus.bus.arn)),
       ]),
     });
     new IamRolePolicy(this, "policy", {

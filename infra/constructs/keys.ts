@@ -76,7 +76,9 @@ export class PlatformKey extends Construct {
           principals: [
             { type: "Service", identifiers: ["cloudwatch.amazonaws.com", "events.amazonaws.com"] },
           ],
-          actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+          // EventBridge also describes the key and re-encrypts for buses and archives under it
+          // (EventBridge, "Authorizing EventBridge to use a customer managed key").
+          actions: ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:ReEncrypt*"],
           resources: ["*"],
           condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account] }],
         },

@@ -9,6 +9,7 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route } from "@cdktf/provider-aws/lib/route";
 import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
@@ -38,6 +39,20 @@ export const INTERFACE_ENDPOINT_SERVICES = [
 ] as const;
 
 export const POSTGRES_PORT = 5432;
+
+/**
+ * How long `terraform destroy` waits for a security group or subnet that VPC Lambdas used: Lambda
+ * releases its Hyperplane network interfaces up to 20-45 minutes after the function is deleted
+ * (Lambda, "Connecting outbound networking to resources in a VPC"), and until then EC2 refuses
+ * the delete with DependencyViolation. The provider retries DependencyViolation until the
+ * timeout, so a destroy waits instead of failing.
+ */
+export const ENI_RELEASE_TIMEOUT = "60m";
+
+/** The private subnets of a VPC (where its Lambdas and Aurora run), as cut below. */
+export function privateSubnetCidrs(vpcCidr: string): string[] {
+  return [0, 1, 2].map((i) => subnetCidr(vpcCidr, 3, i));
+}
 
 /** The `index`-th subnet of `cidr` after adding `newBits` to its prefix, like Terraform's cidrsubnet. */
 export function subnetCidr(cidr: string, newBits: number, index: number): string {
@@ -122,6 +137,7 @@ export class Network extends Construct {
           vpcId: this.vpc.id,
           availabilityZone: az,
           cidrBlock: subnetCidr(region.vpcCidr, 3, i),
+          timeouts: { delete: ENI_RELEASE_TIMEOUT },
           tags: { Name: name(`private-${az.slice(-1)}`), tier: "private" },
         }),
     );
@@ -192,6 +208,17 @@ export class Network extends Construct {
       description: "Payment and DR Lambdas: HTTPS out, PostgreSQL to both VPCs",
       vpcId: this.vpc.id,
       tags: { Name: naming.name("securityGroup", "lambda", region.region) },
+      timeouts: { delete: ENI_RELEASE_TIMEOUT },
+    });
+    // The VPC's default group, which AWS creates allowing all traffic between its members and
+    // all egress, managed with no rules at all: nothing may use it by accident (CIS AWS
+    // Foundations 5.4; Security Hub EC2.2).
+    new DefaultSecurityGroup(this, "default-sg", {
+      provider,
+      vpcId: this.vpc.id,
+      ingress: [],
+      egress: [],
+      tags: { Name: naming.name("securityGroup", "default-closed", region.region) },
     });
     this.databaseSecurityGroup = new SecurityGroup(this, "db-sg", {
       provider,
@@ -230,16 +257,22 @@ export class Network extends Construct {
       toPort: POSTGRES_PORT,
       referencedSecurityGroupId: this.lambdaSecurityGroup.id,
     });
-    // Security groups cannot be referenced across regions, hence the peer's CIDR.
-    new VpcSecurityGroupIngressRule(this, "db-from-peer", {
-      provider,
-      securityGroupId: this.databaseSecurityGroup.id,
-      description: "PostgreSQL from the peer region's VPC",
-      ipProtocol: "tcp",
-      fromPort: POSTGRES_PORT,
-      toPort: POSTGRES_PORT,
-      cidrIpv4: props.peerCidr,
-    });
+    // The peer region's Lambdas reach this database through the peering (its write path
+    // follows the global writer). Security groups cannot be referenced across regions (VPC
+    // peering, "Update your security groups to reference peer security groups": same region
+    // only), so the peer's private subnets, where its Lambdas run, rather than its whole VPC.
+    privateSubnetCidrs(props.peerCidr).forEach(
+      (cidr, i) =>
+        new VpcSecurityGroupIngressRule(this, i === 0 ? "db-from-peer" : `db-from-peer-${i}`, {
+          provider,
+          securityGroupId: this.databaseSecurityGroup.id,
+          description: `PostgreSQL from the peer region's private subnet ${i + 1}`,
+          ipProtocol: "tcp",
+          fromPort: POSTGRES_PORT,
+          toPort: POSTGRES_PORT,
+          cidrIpv4: cidr,
+        }),
+    );
 
     this.endpoints(props, name);
   }
@@ -284,13 +317,34 @@ export class Network extends Construct {
   }
 
   private endpoints(props: NetworkProps, name: (c: string) => string): void {
-    const { provider, naming, region } = props;
+    const { provider, naming, region, key } = props;
+    // Only this account's principals, and only on this account's resources where the request
+    // names one (IfExists: calls without a resource, such as sts:GetCallerIdentity or
+    // cloudwatch:PutMetricData, carry no aws:ResourceAccount). A stolen credential of another
+    // account, or a call to another account's bucket or table, cannot leave through them.
+    const policy = policyDocument(this, "endpoint-policy", provider, [
+      {
+        sid: "ThisAccountOnly",
+        principals: [{ type: "*", identifiers: ["*"] }],
+        actions: ["*"],
+        resources: ["*"],
+        condition: [
+          { test: "StringEquals", variable: "aws:PrincipalAccount", values: [key.accountId] },
+          {
+            test: "StringEqualsIfExists",
+            variable: "aws:ResourceAccount",
+            values: [key.accountId],
+          },
+        ],
+      },
+    ]);
     new VpcEndpoint(this, "dynamodb-endpoint", {
       provider,
       vpcId: this.vpc.id,
       serviceName: `com.amazonaws.${region.region}.dynamodb`,
       vpcEndpointType: "Gateway",
       routeTableIds: this.privateRouteTables.map((t) => t.id),
+      policy,
       tags: { Name: name("dynamodb") },
     });
     const endpointGroup = new SecurityGroup(this, "endpoint-sg", {
@@ -318,6 +372,7 @@ export class Network extends Construct {
         privateDnsEnabled: true,
         subnetIds: this.privateSubnetIds,
         securityGroupIds: [endpointGroup.id],
+        policy,
         tags: { Name: name(service) },
       });
     }

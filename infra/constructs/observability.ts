@@ -10,7 +10,7 @@ import { METRICS } from "../../functions/common/contract";
 import { DRILL_KINDS } from "../../functions/reports/shared/model";
 import type { Targets } from "../../functions/reports/shared/model";
 import type { RoutingConfig } from "../config";
-import { policyDocument } from "../lib/policy";
+import { policyDocument, tlsOnlyStatement } from "../lib/policy";
 import type { Naming } from "../naming";
 import type { PlatformKey } from "./keys";
 
@@ -59,6 +59,7 @@ export class AlertTopic extends Construct {
             { test: "StringEquals", variable: "aws:SourceAccount", values: [key.accountId] },
           ],
         },
+        tlsOnlyStatement("sns", this.topic.arn),
       ]),
     });
     if (props.email) {
@@ -81,6 +82,12 @@ export interface ObservedRegion {
   readonly tableNames: string[];
   /** The other region, where DynamoDB replicates to. */
   readonly peerRegion: string;
+  /**
+   * The connection budget's safe share of this region's writer (infra/lib/connection-budget.ts):
+   * the designed worst case stays under it, so crossing it means something the budget does not
+   * count holds connections.
+   */
+  readonly writerConnectionsSafe: number;
 }
 
 export interface RegionalObservabilityProps {
@@ -179,6 +186,23 @@ export class RegionalObservability extends Construct {
           },
         },
       ],
+    });
+    // The writer's connection count against the budget's safe share. A role metric, as AWS
+    // advises ("use WRITER or READER role metrics to set up alarms instead of relying on metrics
+    // for specific DB instances", creating_alarms.html): it follows the writer role to whichever
+    // instance holds it, and the secondary's silence before a failover is normal.
+    this.alarm(props, "db-connections", {
+      alarmDescription: `The writer of ${observed.clusterIdentifier} holds more than ${observed.writerConnectionsSafe} connections, the connection budget's safe share: something the budget does not count is connecting (npm run budget; README, "Sizing the connection budget").`,
+      namespace: "AWS/RDS",
+      metricName: "DatabaseConnections",
+      dimensions: { DBClusterIdentifier: observed.clusterIdentifier, Role: "WRITER" },
+      statistic: "Maximum",
+      period: 60,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      threshold: observed.writerConnectionsSafe,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
     });
     this.alarm(props, "lambda-throttles", {
       alarmDescription: "Payment functions are being throttled.",

@@ -9,6 +9,8 @@ import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import type { ITerraformDependable } from "cdktf";
+import type { DrTaskName } from "../../functions/dr/tasks";
+import type { Statement } from "../lib/policy";
 import { Construct } from "constructs";
 import { DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
@@ -19,7 +21,7 @@ import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { deployedWritePath, fenceSettleSeconds, writerStopBoundSeconds } from "../lib/fence-bound";
 import { writeTimeoutSeconds } from "./payments-api";
 import { NodejsFunction } from "../lib/nodejs-function";
-import { policyDocument } from "../lib/policy";
+import { policyDocument, tlsOnlyStatement } from "../lib/policy";
 import type { Naming } from "../naming";
 import { PROBER_COMPONENT, regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
@@ -99,10 +101,14 @@ export interface RegionalOrchestrationProps {
   readonly region: string;
   readonly key: PlatformKey;
   readonly logRetentionDays: number;
-  /** The DR automation role of this region (from DrIam). */
-  readonly role: IamRole;
+  /** Retention of the state machines' execution logs (an audit trail: PCI DSS 10.5.1). */
+  readonly workflowLogRetentionDays: number;
+  /** The role of this region's state machines (from DrIam): invoke their tasks only. */
+  readonly workflowRole: IamRole;
   /** Its policy: the workflows are created after it (Step Functions checks log permissions). */
-  readonly rolePolicy: ITerraformDependable;
+  readonly workflowPolicy: ITerraformDependable;
+  /** Each task's own role: exactly the calls it declares (DrIam.taskStatements). */
+  readonly taskStatements: (task: DrTaskName) => Statement[];
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly failover: FailoverConfig;
@@ -169,8 +175,7 @@ export class RegionalOrchestration extends Construct {
           [REPORTS_ENV.bucket]: props.reports.bucketName,
           [DR_ENV.capacity]: props.capacity,
         },
-        statements: [],
-        role: props.role,
+        statements: props.taskStatements(task),
         logRetentionDays: props.logRetentionDays,
       });
     }
@@ -180,7 +185,7 @@ export class RegionalOrchestration extends Construct {
       const logs = new CloudwatchLogGroup(this, `workflow-${workflow}-logs`, {
         provider,
         name: `/aws/vendedlogs/states/${naming.name("stateMachine", workflow, region)}`,
-        retentionInDays: props.logRetentionDays,
+        retentionInDays: props.workflowLogRetentionDays,
         kmsKeyId: key.arn,
         dependsOn: [key.policy],
       });
@@ -193,8 +198,14 @@ export class RegionalOrchestration extends Construct {
         provider,
         name: naming.name("stateMachine", workflow),
         type: "STANDARD",
-        roleArn: props.role.arn,
+        roleArn: props.workflowRole.arn,
         definition: renderAsl(definitions[workflow], substitutions),
+        // The definition and execution history under the platform key (provider >= 5.61).
+        encryptionConfiguration: {
+          type: "CUSTOMER_MANAGED_KMS_KEY",
+          kmsKeyId: key.arn,
+          kmsDataKeyReusePeriodSeconds: 300,
+        },
         loggingConfiguration: {
           level: "ALL",
           includeExecutionData: true,
@@ -202,7 +213,7 @@ export class RegionalOrchestration extends Construct {
         },
         tracingConfiguration: { enabled: true },
         tags: { "region-code": regionCode(region) },
-        dependsOn: [props.rolePolicy],
+        dependsOn: [props.workflowPolicy],
       });
     }
     this.stateMachines = stateMachines as Record<WorkflowName, SfnStateMachine>;
@@ -216,7 +227,7 @@ export interface FailoverTriggerProps {
   readonly region: string;
   readonly alarms: CloudwatchMetricAlarm[];
   readonly stateMachine: SfnStateMachine;
-  /** Allowed to start the workflow (the DR automation role trusts EventBridge). */
+  /** EventBridge's role (DrIam.eventsRole): may start the failover workflow. */
   readonly role: IamRole;
   readonly failover: FailoverConfig;
   /** Encrypts the dead-letter queue; its policy lets EventBridge use it. */
@@ -271,6 +282,7 @@ export class FailoverTrigger extends Construct {
           resources: [this.deadLetterQueue.arn],
           condition: [{ test: "ArnEquals", variable: "aws:SourceArn", values: [this.rule.arn] }],
         },
+        tlsOnlyStatement("sqs", this.deadLetterQueue.arn),
       ]),
     });
     new CloudwatchEventTarget(this, "target", {

@@ -15,10 +15,17 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { METRICS, PAYMENTS_ENV } from "../../functions/common/contract";
+import {
+  DATABASE_POOL_MAX,
+  METRICS,
+  PARAMETERS,
+  PAYMENTS_ENV,
+} from "../../functions/common/contract";
 import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
-import type { PaymentsConfig } from "../config";
+import { ConfigError } from "../config";
+import type { PaymentsConfig, Reservation } from "../config";
+import type { DatabaseClient } from "../lib/connection-budget";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -76,6 +83,16 @@ export interface PaymentFunction {
   readonly access: Access;
   readonly timeoutSeconds: number;
   readonly description: string;
+  /**
+   * Reserved concurrency: "api" takes PAYMENTS_RESERVED_CONCURRENCY; a number is this function's
+   * own default. PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION overrides either.
+   */
+  readonly reservedConcurrency: "api" | number;
+  /**
+   * Also holds a pool on its own region's reader endpoint (baseRuntime's `ownCluster`).
+   * @default false
+   */
+  readonly ownCluster?: boolean;
 }
 
 export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
@@ -85,6 +102,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "authorize",
     timeoutSeconds: 10,
     description: "Authorize a payment (idempotent)",
+    reservedConcurrency: "api",
   },
   {
     source: "get-payment",
@@ -92,6 +110,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "read",
     timeoutSeconds: 10,
     description: "Read a payment",
+    reservedConcurrency: "api",
   },
   {
     source: "list-payments",
@@ -99,6 +118,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "read",
     timeoutSeconds: 10,
     description: "List a merchant's payments, newest first, with cursor pagination and filters",
+    reservedConcurrency: "api",
   },
   {
     source: "capture",
@@ -106,6 +126,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "write",
     timeoutSeconds: 10,
     description: "Capture an authorized payment",
+    reservedConcurrency: "api",
   },
   {
     source: "refund",
@@ -113,6 +134,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "write",
     timeoutSeconds: 10,
     description: "Refund a captured payment, fully or partially",
+    reservedConcurrency: "api",
   },
   {
     source: "void",
@@ -120,6 +142,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "write",
     timeoutSeconds: 10,
     description: "Void an authorized payment",
+    reservedConcurrency: "api",
   },
   {
     source: "health",
@@ -127,26 +150,77 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     access: "health",
     timeoutSeconds: 5,
     description: "Regional health: active region, writable database, readable flag",
+    // Route 53's checkers "don't coordinate with one another, so you'll sometimes see several
+    // requests per second" (dns-failover-determining-health-of-endpoints), plus the prober, each
+    // up to 1.4 s when the database is slow (a surge): 20 keeps a throttle from failing a check.
+    reservedConcurrency: 20,
+    ownCluster: true,
   },
   {
     source: "outbox-relay",
     access: "relay",
     timeoutSeconds: 55,
     description: "Publish outbox events that were not published inline",
+    // Every minute, 55 s at most: two leave room for a retried run beside the next one.
+    reservedConcurrency: 2,
   },
   {
     source: "expire-authorizations",
     access: "expire",
     timeoutSeconds: 120,
     description: "Release authorizations past their captureBefore (active region only)",
+    // Every 5 minutes, 2 at most: one run at a time is all the job needs.
+    reservedConcurrency: 1,
   },
   {
     source: "migrate",
     access: "migrate",
     timeoutSeconds: 300,
-    description: "Apply SQL migrations (invoke after deploy, in the active region)",
+    description: "Apply SQL migrations (invoke before deploying new code, in the active region)",
+    // Migrations run one at a time by design.
+    reservedConcurrency: 1,
   },
 ];
+
+/**
+ * Each payment function's reserved concurrency from the configuration: the function's default,
+ * PAYMENTS_RESERVED_CONCURRENCY for the API functions, and the by-function overrides, whose
+ * names must be payment functions.
+ */
+export function reservedConcurrencies(payments: PaymentsConfig): Record<string, Reservation> {
+  const names = PAYMENT_FUNCTIONS.map((f) => f.source);
+  const unknown = Object.keys(payments.reservedConcurrencyByFunction).filter(
+    (n) => !names.includes(n),
+  );
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      "PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION",
+      unknown.join(","),
+      `function names among ${names.join(", ")}`,
+    );
+  }
+  return Object.fromEntries(
+    PAYMENT_FUNCTIONS.map((f) => {
+      const own = payments.reservedConcurrencyByFunction[f.source];
+      const fallback =
+        f.reservedConcurrency === "api" ? payments.reservedConcurrency : f.reservedConcurrency;
+      return [f.source, own !== undefined ? own : fallback];
+    }),
+  );
+}
+
+/** Every payment function of one region as a client of the database (the connection budget). */
+export function paymentDatabaseClients(payments: PaymentsConfig, region: string): DatabaseClient[] {
+  const reserved = reservedConcurrencies(payments);
+  return PAYMENT_FUNCTIONS.map((f) => ({
+    name: f.source,
+    region,
+    reservedConcurrency: reserved[f.source]!,
+    // One pool on the global writer endpoint, and one on the own cluster where asked.
+    writerConnections: DATABASE_POOL_MAX,
+    ownClusterConnections: f.ownCluster ? DATABASE_POOL_MAX : 0,
+  }));
+}
 
 export interface PaymentsApiProps {
   readonly provider: AwsProvider;
@@ -156,6 +230,8 @@ export interface PaymentsApiProps {
   readonly network: Network;
   readonly payments: PaymentsConfig;
   readonly logRetentionDays: number;
+  /** Retention of the API access logs (an audit trail: PCI DSS 10.5.1). */
+  readonly accessLogRetentionDays: number;
   /** The global tables (identical names in both regions). */
   readonly tables: GlobalTables;
   /** This region's event bus. */
@@ -197,12 +273,28 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.activeRegionCacheMs]: String(MAX_ACTIVE_REGION_CACHE_MS),
       [PAYMENTS_ENV.parameterCacheSeconds]: "60",
       [PAYMENTS_ENV.captureWindowHours]: String(props.payments.captureWindowHours),
+      // Explicit, so the pool the functions open is the one the connection budget counted.
+      [PAYMENTS_ENV.databasePoolMax]: String(DATABASE_POOL_MAX),
     };
+    const reserved = reservedConcurrencies(props.payments);
     const readParameters: Statement[] = [
       {
+        // By name only (shared/aws/ssm.ts): GetParametersByPath is authorized against the path,
+        // so the deny below could not keep a parameter out of its answer.
         sid: "ReadOwnParameters",
-        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        actions: ["ssm:GetParameter", "ssm:GetParameters"],
         resources: [parameterArn],
+      },
+      {
+        // The DR verification's own key sits under the same prefix, in plaintext (the key store
+        // api/keys holds hashes only). No payment function needs it: only the verify task reads
+        // it (dr-iam.ts). An explicit deny wins over the prefix wildcard above.
+        sid: "NotTheDrVerifyKey",
+        effect: "Deny",
+        actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        resources: [
+          `arn:aws:ssm:${region}:${account}:parameter${naming.parameterPrefix}/${PARAMETERS.drVerifyApiKey}`,
+        ],
       },
       {
         sid: "DecryptSecureStrings",
@@ -287,14 +379,16 @@ export class PaymentsApi extends Construct {
           subnetIds: network.privateSubnetIds,
           securityGroupIds: [network.lambdaSecurityGroup.id],
         },
-        reservedConcurrency: fn.route ? props.payments.reservedConcurrency : undefined,
+        // Every function that connects is capped: its reservation is its share of the writer's
+        // connections (infra/lib/connection-budget.ts).
+        reservedConcurrency: reserved[fn.source] ?? undefined,
       });
     }
 
     const accessLogs = new CloudwatchLogGroup(this, "access-logs", {
       provider,
       name: `/payments-dr/${naming.suffix}/api-access/${region}`,
-      retentionInDays: props.logRetentionDays,
+      retentionInDays: props.accessLogRetentionDays,
       kmsKeyId: key.arn,
       dependsOn: [key.policy],
     });

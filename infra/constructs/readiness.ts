@@ -108,7 +108,9 @@ export interface ReadinessTargets {
         readonly keyArns: readonly string[];
         /** The key of the region's tables, SSM and logs. */
         readonly platformKeyArn: string;
-        readonly automationRoleArn: string;
+        /** Each DR task's own role (registry name -> ARN), and the state machines' role. */
+        readonly taskRoleArns: Readonly<Record<string, string>>;
+        readonly workflowRoleArn: string;
         readonly backupVaultName: string;
         readonly controlTableArn: string;
       }
@@ -116,6 +118,7 @@ export interface ReadinessTargets {
   >;
   readonly paymentFunctions: readonly string[];
   readonly taskFunctions: readonly string[];
+  readonly reportWriter: string;
   readonly tables: readonly string[];
   readonly stateMachines: readonly string[];
   readonly drillDocument: string;
@@ -236,6 +239,7 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
     accountId: targets.accountId,
     paymentFunctions: targets.paymentFunctions,
     taskFunctions: targets.taskFunctions,
+    reportWriter: targets.reportWriter,
     tables: targets.tables,
     stateMachines: targets.stateMachines,
     drillDocument: targets.drillDocument,
@@ -244,7 +248,8 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
         r,
         {
           keyArns: t.keyArns,
-          automationRoleArn: t.automationRoleArn,
+          taskRoleArns: t.taskRoleArns,
+          workflowRoleArn: t.workflowRoleArn,
           backupVault: t.backupVaultName,
         },
       ]),
@@ -325,7 +330,10 @@ export function readinessStatements(targets: ReadinessTargets, region: string): 
     {
       sid: "SimulateDrRoles",
       actions: ["iam:SimulatePrincipalPolicy"],
-      resources: each((r) => targets.regions[r]!.automationRoleArn),
+      resources: each((r) => [
+        ...Object.values(targets.regions[r]!.taskRoleArns),
+        targets.regions[r]!.workflowRoleArn,
+      ]),
     },
     {
       sid: "ReadBackupCopies",
@@ -336,16 +344,35 @@ export function readinessStatements(targets: ReadinessTargets, region: string): 
     },
     {
       // No resource-level permissions for these reads (Service Authorization Reference).
+      // AWS documents no resource type for these (Service Authorization Reference: Lambda
+      // GetAccountSettings, Service Quotas GetAWSDefaultServiceQuota, Systems Manager
+      // DescribeAutomationExecutions, CloudWatch GetMetricData), so "*" is the only grant.
       sid: "ReadWithoutResourceLevel",
       actions: [
         "lambda:GetAccountSettings",
-        "servicequotas:GetServiceQuota",
         "servicequotas:GetAWSDefaultServiceQuota",
         "ssm:DescribeAutomationExecutions",
         "cloudwatch:GetMetricData",
-        "cloudwatch:DescribeAlarms",
       ],
       resources: ["*"],
+    },
+    {
+      // GetServiceQuota is authorized on the quota (arn:aws:servicequotas:<region>:<account>:
+      // <service code>/<quota code>): only the quotas it compares.
+      sid: "ReadComparedQuotas",
+      actions: ["servicequotas:GetServiceQuota"],
+      resources: each((r) =>
+        READINESS_QUOTAS.map(
+          (q) => `arn:aws:servicequotas:${r}:${account}:${q.serviceCode}/${q.quotaCode}`,
+        ),
+      ),
+    },
+    {
+      // DescribeAlarms is authorized on the alarm resource type; the evaluator lists this
+      // environment's alarms by name prefix, so the alarms of the two regions.
+      sid: "ReadAlarms",
+      actions: ["cloudwatch:DescribeAlarms"],
+      resources: each((r) => `arn:aws:cloudwatch:${r}:${account}:alarm:*`),
     },
     {
       sid: "PublishReadiness",

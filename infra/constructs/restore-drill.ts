@@ -60,6 +60,17 @@ export interface RestoreDrillProps {
  * role it runs as (allowed exactly what its steps call, deletes only on its own scratch names)
  * and the database check, a Lambda in the VPC because the scratch cluster is private.
  */
+/**
+ * The restore check as a client of the live database (the connection budget): one environment,
+ * one connection to its region's reader endpoint (its other connection is to the scratch cluster).
+ */
+export const RESTORE_CHECK_CLIENT = {
+  name: "restore-check",
+  reservedConcurrency: 1,
+  writerConnections: 0,
+  ownClusterConnections: 1,
+} as const;
+
 export class RestoreDrill extends Construct {
   public readonly document: SsmDocument;
   public readonly role: IamRole;
@@ -86,6 +97,8 @@ export class RestoreDrill extends Construct {
       memorySize: 256,
       // Two connections and five counting queries over a day of payments; well under the step.
       timeoutSeconds: 240,
+      // One drill at a time; its connection to the live reader is in the connection budget.
+      reservedConcurrency: RESTORE_CHECK_CLIENT.reservedConcurrency,
       environment: { [PAYMENTS_ENV.parameterPrefix]: naming.parameterPrefix },
       vpc: {
         subnetIds: props.network.privateSubnetIds,

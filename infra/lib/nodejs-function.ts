@@ -95,6 +95,26 @@ function assetFor(scope: Construct, group: string, name: string): TerraformAsset
   return asset;
 }
 
+/**
+ * What Lambda needs to attach a function to a VPC, instead of the managed
+ * AWSLambdaVPCAccessExecutionRole (which also grants logs:* writes on every log group): the
+ * network-interface actions only. AWS documents them on "*" (Lambda, "Giving Lambda functions
+ * access to resources in an Amazon VPC": execution role permissions), since Lambda creates and
+ * deletes the interfaces in subnets it chooses at run time.
+ */
+export const VPC_NETWORK_INTERFACES: Statement = {
+  sid: "VpcNetworkInterfaces",
+  actions: [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+  ],
+  resources: ["*"],
+};
+
 /** The region's customer-managed key, as a function's log group and role need it. */
 export interface FunctionKey {
   readonly arn: string;
@@ -128,12 +148,6 @@ export interface NodejsFunctionProps {
   readonly vpc?: { readonly subnetIds: string[]; readonly securityGroupIds: string[] };
   /** @default - unreserved */
   readonly reservedConcurrency?: number;
-  /**
-   * Run as this role instead of one of its own (the DR tasks share the DR automation role, which
-   * then must allow writing this function's logs); `statements` must then be empty.
-   * @default - a role of its own
-   */
-  readonly role?: IamRole;
 }
 
 /**
@@ -160,21 +174,10 @@ export class NodejsFunction extends Construct {
       kmsKeyId: key.arn,
       dependsOn: [key.policy],
     });
-    if (props.role && props.statements.length > 0) {
-      throw new Error(
-        `a function with a shared role takes no statements, got ${props.statements.length}`,
-      );
-    }
-    this.role = props.role ?? this.ownRole(props);
-    const managed = props.role
-      ? []
-      : [
-          // X-Ray segment uploads have no resource-level permissions.
-          "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
-          ...(props.vpc
-            ? ["arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]
-            : []),
-        ];
+    const own = this.ownRole(props);
+    this.role = own.role;
+    // X-Ray segment uploads have no resource-level permissions.
+    const managed = ["arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"];
     const attachments = managed.map(
       (policyArn, i) =>
         new IamRolePolicyAttachment(this, `managed-${i}`, {
@@ -216,11 +219,12 @@ export class NodejsFunction extends Construct {
         ? { subnetIds: props.vpc.subnetIds, securityGroupIds: props.vpc.securityGroupIds }
         : undefined,
       tags: { "region-code": regionCode(region) },
-      dependsOn: [this.logGroup, ...attachments],
+      // Lambda checks the role's network-interface permissions when it creates a VPC function.
+      dependsOn: [this.logGroup, own.policy, ...attachments],
     });
   }
 
-  private ownRole(props: NodejsFunctionProps): IamRole {
+  private ownRole(props: NodejsFunctionProps): { role: IamRole; policy: IamRolePolicy } {
     const { provider, naming, region, key } = props;
     const role = new IamRole(this, "role", {
       provider,
@@ -230,7 +234,7 @@ export class NodejsFunction extends Construct {
         assumeRoleStatement(["lambda.amazonaws.com"], key.accountId),
       ]),
     });
-    new IamRolePolicy(this, "policy", {
+    const policy = new IamRolePolicy(this, "policy", {
       provider,
       role: role.id,
       name: "least-privilege",
@@ -240,9 +244,10 @@ export class NodejsFunction extends Construct {
           actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
           resources: [`${this.logGroup.arn}:*`],
         },
+        ...(props.vpc ? [VPC_NETWORK_INTERFACES] : []),
         ...props.statements,
       ]),
     });
-    return role;
+    return { role, policy };
   }
 }

@@ -10,6 +10,7 @@ const USER_ERRORS = new Set([
   "OfflinePlanError",
   "UsageError",
   "CostInputError",
+  "ConnectionBudgetError",
 ]);
 
 /** A wrong command line: the message says what is allowed. */

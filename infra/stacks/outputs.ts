@@ -36,8 +36,8 @@ export function stackOutputs(stack: PaymentsDrStack, config: Config): void {
     output(`${role}_event_bus`, stack[role].bus.bus.name, `Event bus in ${region}`);
     output(
       `${role}_dr_automation_role_arn`,
-      drIam.automationRoles[role].arn,
-      `DR automation in ${region}`,
+      drIam.drillRoles[role].arn,
+      `DR drill automation (SSM) in ${region}`,
     );
   }
   output("dr_operator_role_arn", drIam.operatorRole.arn, "On-call operator role");

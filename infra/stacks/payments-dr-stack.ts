@@ -24,16 +24,24 @@ import {
   Prober,
   RegionalOrchestration,
 } from "../constructs/orchestration";
-import { PaymentsApi } from "../constructs/payments-api";
+import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness, ReadinessEvaluator } from "../constructs/readiness";
 import type { ReadinessTargets } from "../constructs/readiness";
 import { DRILL_RUNBOOK } from "../constructs/drills";
 import { WORKFLOWS } from "../lib/asl";
-import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
-import { RestoreDrill } from "../constructs/restore-drill";
+import {
+  DrillEvidence,
+  LedgerTable,
+  REPORT_FUNCTIONS,
+  RegionalReports,
+  reportTargets,
+} from "../constructs/reports";
+import { RESTORE_CHECK_CLIENT, RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
+import { checkConnectionBudget } from "../lib/connection-budget";
+import type { BudgetInput, WriterBudget } from "../lib/connection-budget";
 import { drTopology } from "../lib/topology";
 import { Naming, PROBER_COMPONENT, regionCode } from "../naming";
 import { stackOutputs } from "./outputs";
@@ -68,6 +76,26 @@ const ROLES = ["primary", "secondary"] as const;
  * never needs Terraform. The constructor reads as the system's table of contents: each piece is
  * a construct next to what it describes.
  */
+/**
+ * Every function that connects to the database, in both regions, with its reserved concurrency
+ * and connections per environment: the payment functions (API, relay, expiry job, migrate) and
+ * the restore check. The DR tasks and the prober never open a database connection.
+ */
+export function connectionBudgetInput(config: Config): BudgetInput {
+  const regions = [config.primary.region, config.secondary.region];
+  return {
+    instanceClass: config.database.instanceClass,
+    measuredMaxConnections: config.database.measuredMaxConnections,
+    sharePercent: config.database.connectionBudgetPercent,
+    accountConcurrency: config.payments.accountConcurrencyLimit,
+    regions,
+    clients: [
+      ...regions.flatMap((region) => paymentDatabaseClients(config.payments, region)),
+      { ...RESTORE_CHECK_CLIENT, region: config.secondary.region },
+    ],
+  };
+}
+
 export class PaymentsDrStack extends TerraformStack {
   public readonly naming: Naming;
   public readonly primary: RegionalParts;
@@ -88,9 +116,13 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drillEvidence: DrillEvidence;
   public readonly restoreDrill: RestoreDrill;
 
+  /** The writer's connection budget in each region, checked before anything is built. */
+  public readonly connectionBudget: WriterBudget[];
+
   constructor(scope: Construct, id: string, props: PaymentsDrStackProps) {
     super(scope, id);
     const { config } = props;
+    this.connectionBudget = checkConnectionBudget(connectionBudgetInput(config));
     const naming = new Naming(config.environmentSuffix);
     this.naming = naming;
     this.backend(id, config);
@@ -280,7 +312,9 @@ export class PaymentsDrStack extends TerraformStack {
       controlTable: this.tables.control,
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
-      dns: this.zone ? { zone: this.zone, routing: this.routing } : undefined,
+      routing: this.routing,
+      zone: this.zone,
+      operatorPrincipalArns: config.operatorPrincipalArns,
       writerInstances: config.database.primaryInstances,
       reports: {
         bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
@@ -297,8 +331,10 @@ export class PaymentsDrStack extends TerraformStack {
         region: parts(role).config.region,
         key: parts(role).key,
         logRetentionDays: config.logRetentionDays,
-        role: this.drIam.automationRoles[role],
-        rolePolicy: this.drIam.automationPolicies[role],
+        workflowLogRetentionDays: config.auditLogRetention.workflowDays,
+        workflowRole: this.drIam.workflowRoles[role],
+        workflowPolicy: this.drIam.workflowPolicies[role],
+        taskStatements: (task) => this.drIam.taskStatements(task, parts(role).config.region),
         topology,
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
@@ -318,7 +354,7 @@ export class PaymentsDrStack extends TerraformStack {
       region: config.secondary.region,
       alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
       stateMachine: this.orchestration.secondary.stateMachines.failover,
-      role: this.drIam.automationRoles.secondary,
+      role: this.drIam.eventsRole,
       failover: config.failover,
       key: this.secondary.key,
     });
@@ -337,7 +373,7 @@ export class PaymentsDrStack extends TerraformStack {
     const drillRegion = (role: RegionRole) => ({
       provider: parts(role).provider,
       region: parts(role).config.region,
-      automationRole: this.drIam.automationRoles[role],
+      drillRole: this.drIam.drillRoles[role],
       alertTopicArn: parts(role).alerts.topic.arn,
       reportWriterFunctionName: this.reports[role].writer.functionName,
     });
@@ -347,6 +383,7 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
+      eventsRole: this.drIam.eventsRole,
     });
 
     // The monthly restore drill, in the secondary region where the cross-region copies are.
@@ -413,7 +450,10 @@ export class PaymentsDrStack extends TerraformStack {
       clusterArn: this.database[role].cluster.arn,
       keyArns: [this.database[role].storageKeyArn, this[role].key.arn],
       platformKeyArn: this[role].key.arn,
-      automationRoleArn: this.drIam.automationRoles[role].arn,
+      taskRoleArns: Object.fromEntries(
+        Object.entries(this.orchestration[role].functions).map(([task, f]) => [task, f.role.arn]),
+      ),
+      workflowRoleArn: this.drIam.workflowRoles[role].arn,
       backupVaultName: (role === "primary" ? this.backup.primaryVault : this.backup.secondaryVault)
         .name,
       controlTableArn:
@@ -429,6 +469,7 @@ export class PaymentsDrStack extends TerraformStack {
       },
       paymentFunctions: Object.values(api.functions).map((f) => f.functionName),
       taskFunctions: drTaskFunctionNames(naming),
+      reportWriter: naming.name("lambdaFunction", REPORT_FUNCTIONS.writer),
       tables: this.tables.all.map((t) => t.name),
       stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
       drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
@@ -492,7 +533,7 @@ export class PaymentsDrStack extends TerraformStack {
       region,
       peerCidr: peer.vpcCidr,
       key,
-      logRetentionDays: config.logRetentionDays,
+      logRetentionDays: config.auditLogRetention.flowLogDays,
       natGateways: config.natGateways,
     });
     const bus = new RegionalEventBus(this, `events-${region.role}`, {
@@ -520,6 +561,7 @@ export class PaymentsDrStack extends TerraformStack {
       network: parts.network,
       payments: config.payments,
       logRetentionDays: config.logRetentionDays,
+      accessLogRetentionDays: config.auditLogRetention.apiAccessDays,
       tables: this.tables,
       bus: parts.bus,
       zone: this.zone,
@@ -536,6 +578,9 @@ export class PaymentsDrStack extends TerraformStack {
       functionNames: Object.values(api.functions).map((f) => f.functionName),
       tableNames: this.tables.all.map((t) => t.name),
       peerRegion: peer.config.region,
+      writerConnectionsSafe: this.connectionBudget.find(
+        (b) => b.writerRegion === parts.config.region,
+      )!.safe,
     };
   }
 

@@ -1,7 +1,8 @@
 // The infrastructure side of RestoreCapacity: every DR task knows the old primary's capacity
 // (DR_CAPACITY), the instances it would add are the ones Terraform builds for a writer cluster
-// (same identifiers and settings, so Terraform can adopt them), and the automation role may
+// (same identifiers and settings, so Terraform can adopt them), and RestoreCapacity's own role may
 // create exactly those and nothing else.
+import { DR_TASK_NAMES } from "../../functions/dr/tasks";
 import { findResource, inRegion, policyStatements, resourceList, synth } from "./helpers";
 
 describe("capacity after a failover", () => {
@@ -42,20 +43,45 @@ describe("capacity after a failover", () => {
     }
   });
 
-  it("lets the automation role create only those instances", () => {
-    const statements = policyStatements(json, "primary-automation-permissions");
-    const restore = statements.find((s) => s.sid === "RestoreCapacity")!;
-    expect(restore.actions).toEqual(["rds:CreateDBInstance", "rds:AddTagsToResource"]);
-    const dbs = restore.resources!.filter((r) => r.includes(":db:"));
-    expect(dbs.map((r) => r.split(":db:")[1])).toEqual([
+  it("lets only RestoreCapacity's own role create exactly those instances", () => {
+    const statements = policyStatements(
+      json,
+      "orchestration-primary_task-restore-capacity_permissions_",
+    );
+    const create = statements.find((s) => s.sid === "DatabaseCreateInstance")!;
+    expect(create.actions).toEqual(["rds:CreateDBInstance"]);
+    const names = [
       "payments-db-1-use1-dev",
       "payments-db-2-use1-dev",
       "payments-db-1-usw2-dev",
       "payments-db-2-usw2-dev",
-    ]);
-    expect(statements.find((s) => s.sid === "PassMonitoringRole")!.resources).toEqual([
-      "${aws_iam_role.database_monitoring-role_DD73B2F2.arn}",
+    ];
+    expect(
+      create.resources!.filter((r) => r.includes(":db:")).map((r) => r.split(":db:")[1]),
+    ).toEqual(names);
+    // Tags only on the new instances; the monitoring role passed to RDS monitoring only.
+    const tag = statements.find((s) => s.sid === "DatabaseTagNewInstance")!;
+    expect(tag.actions).toEqual(["rds:AddTagsToResource"]);
+    expect(tag.resources!.map((r) => r.split(":db:")[1])).toEqual(names);
+    const pass = statements.find((s) => s.sid === "DatabasePassMonitoringRole")!;
+    expect(pass.resources).toEqual(["${aws_iam_role.database_monitoring-role_DD73B2F2.arn}"]);
+    expect(pass.condition).toEqual([
+      {
+        test: "StringEquals",
+        variable: "iam:PassedToService",
+        values: ["monitoring.rds.amazonaws.com"],
+      },
     ]);
     expect(findResource(json, "aws_iam_role", "database_monitoring-role")).toBeDefined();
+    // No other task may create an instance, pass a role or tag.
+    for (const task of DR_TASK_NAMES.filter((t) => t !== "restore-capacity")) {
+      const actions = policyStatements(
+        json,
+        `orchestration-primary_task-${task}_permissions_`,
+      ).flatMap((s) => s.actions ?? []);
+      expect(
+        actions.filter((a) => /CreateDBInstance|AddTagsToResource|iam:PassRole/.test(a)),
+      ).toEqual([]);
+    }
   });
 });

@@ -22,6 +22,16 @@ describe("npm run synth", () => {
     expect(existsSync(outdir)).toBe(false);
   });
 
+  it("fails over the writer's connection budget with one line naming the numbers, writing nothing", () => {
+    const result = runSynth({ PAYMENTS_RESERVED_CONCURRENCY: "120" }, outdir);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      /^connection budget: connection budget exceeded on the writer in us-east-1: worst case 1508 connections, 231 over the safe share 1277/,
+    );
+    expect(existsSync(outdir)).toBe(false);
+  });
+
   it("rejects identical regions before writing anything", () => {
     const result = runSynth({ PRIMARY_REGION: "us-east-1", SECONDARY_REGION: "us-east-1" }, outdir);
     expect(result.status).toBe(1);

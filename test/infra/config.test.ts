@@ -106,10 +106,85 @@ describe("config", () => {
     expect(error.message).not.toContain("\n");
   });
 
+  it("rejects reservations and budget settings outside what the budget can reason about", () => {
+    expect(errorOf({ PAYMENTS_RESERVED_CONCURRENCY: "0" }).message).toBe(
+      'PAYMENTS_RESERVED_CONCURRENCY="0" is not allowed: a whole number from 1 to 10000, or "unreserved"',
+    );
+    expect(
+      errorOf({ PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION: "authorize=200,authorize=300" })
+        .variable,
+    ).toBe("PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION");
+    expect(errorOf({ PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION: "authorize:200" }).allowed).toMatch(
+      /^comma-separated function=value pairs/,
+    );
+    expect(errorOf({ DB_CONNECTION_BUDGET_PERCENT: "99" }).allowed).toBe(
+      "a whole number from 50 to 95",
+    );
+    expect(loadConfig({}).payments).toMatchObject({
+      reservedConcurrency: 80,
+      reservedConcurrencyByFunction: {},
+      accountConcurrencyLimit: 1000,
+    });
+    expect(loadConfig({}).database.connectionBudgetPercent).toBe(80);
+  });
+
   it("rejects identical regions with the disaster-recovery reason", () => {
     const error = errorOf({ PRIMARY_REGION: "us-west-2", SECONDARY_REGION: "us-west-2" });
     expect(error.variable).toBe("SECONDARY_REGION");
     expect(error.received).toBe("us-west-2");
     expect(error.message).toContain("regions must differ for disaster recovery");
+  });
+
+  it("reads the operator's principals, a * inside a name allowed", () => {
+    expect(loadConfig({}).operatorPrincipalArns).toBeUndefined();
+    expect(
+      loadConfig({
+        OPERATOR_PRINCIPAL_ARNS:
+          "arn:aws:iam::123456789012:role/oncall, arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OnCall_*",
+      }).operatorPrincipalArns,
+    ).toEqual([
+      "arn:aws:iam::123456789012:role/oncall",
+      "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OnCall_*",
+    ]);
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:root",
+    "*",
+    "arn:aws:iam::123456789012:role/*",
+    "arn:aws:iam::12345:role/oncall",
+    "arn:aws:sts::123456789012:assumed-role/oncall/alice",
+  ])("rejects the operator principal %s, naming it and what is allowed", (arn) => {
+    const error = errorOf({ OPERATOR_PRINCIPAL_ARNS: `arn:aws:iam::123456789012:role/ok,${arn}` });
+    expect(error.variable).toBe("OPERATOR_PRINCIPAL_ARNS");
+    expect(error.received).toBe(arn);
+    expect(error.message).toContain("IAM role or user ARNs");
+  });
+
+  it("keeps the audit-trail log classes a year by default, each configurable", () => {
+    expect(loadConfig({}).auditLogRetention).toEqual({
+      apiAccessDays: 365,
+      flowLogDays: 365,
+      workflowDays: 365,
+    });
+    expect(
+      loadConfig({
+        API_ACCESS_LOG_RETENTION_DAYS: "731",
+        FLOW_LOG_RETENTION_DAYS: "400",
+        WORKFLOW_LOG_RETENTION_DAYS: "3653",
+      }).auditLogRetention,
+    ).toEqual({ apiAccessDays: 731, flowLogDays: 400, workflowDays: 3653 });
+  });
+
+  it.each([
+    ["API_ACCESS_LOG_RETENTION_DAYS", "30"],
+    ["FLOW_LOG_RETENTION_DAYS", "364"],
+    ["WORKFLOW_LOG_RETENTION_DAYS", "forever"],
+  ])("rejects %s=%s, naming PCI DSS 10.5.1 and the allowed values", (variable, value) => {
+    const error = errorOf({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.received).toBe(value);
+    expect(error.message).toContain("365, 400, 545");
+    expect(error.message).toContain("PCI DSS 10.5.1");
   });
 });

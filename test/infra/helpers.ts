@@ -117,6 +117,8 @@ export function findResource(json: TerraformJson, type: string, fragment: string
 
 export type PolicyStatement = {
   sid?: string;
+  /** @default "Allow" */
+  effect?: string;
   actions?: string[];
   resources?: string[];
   principals?: Array<{ type: string; identifiers: string[] }>;

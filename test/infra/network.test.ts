@@ -1,4 +1,9 @@
-import { subnetCidr } from "../../infra/constructs/network";
+import {
+  ENI_RELEASE_TIMEOUT,
+  privateSubnetCidrs,
+  subnetCidr,
+} from "../../infra/constructs/network";
+import { policyStatements } from "./helpers";
 import { inRegion, resourceList, resources, synth, CUSTOM_ENV } from "./helpers";
 
 const REGIONS = [
@@ -58,7 +63,8 @@ describe("network", () => {
         String(g.name).includes("vpc-flow-logs"),
       );
       expect(groups).toHaveLength(1);
-      expect(groups[0]!.retention_in_days).toBe(30);
+      // An audit trail: a year by default (PCI DSS 10.5.1), FLOW_LOG_RETENTION_DAYS.
+      expect(groups[0]!.retention_in_days).toBe(365);
       expect(String(groups[0]!.kms_key_id)).toMatch(/aws_kms_key\.platform-key-/);
       const flowLogs = inRegion(resourceList(json, "aws_flow_log"), role);
       expect(flowLogs).toHaveLength(1);
@@ -68,17 +74,66 @@ describe("network", () => {
       });
     });
 
-    it("lets PostgreSQL into the database only from the Lambda group and the peer VPC", () => {
+    it("lets PostgreSQL into the database only from the Lambda group and the peer's private subnets", () => {
       const ingress = inRegion(
         resourceList(json, "aws_vpc_security_group_ingress_rule"),
         role,
       ).filter((r) => r.from_port === 5432);
-      expect(ingress).toHaveLength(2);
+      expect(ingress).toHaveLength(4);
       const sources = ingress.map((r) => r.cidr_ipv4 ?? r.referenced_security_group_id);
-      expect(sources).toContain(peerCidr);
+      // Not the whole peer /16: its public subnets (NAT) and spare ranges stay out.
+      expect(sources).not.toContain(peerCidr);
+      expect(sources).toEqual(expect.arrayContaining(privateSubnetCidrs(peerCidr)));
+      const peerPrivate = inRegion(
+        resourceList(json, "aws_subnet"),
+        role === "primary" ? "secondary" : "primary",
+      )
+        .filter((n) =>
+          String(n.tags && (n.tags as Record<string, string>).Name).includes("private"),
+        )
+        .map((n) => n.cidr_block);
+      expect([...peerPrivate].sort()).toEqual([...privateSubnetCidrs(peerCidr)].sort());
       expect(sources.some((s) => String(s).includes("lambda-sg"))).toBe(true);
       expect(ingress.every((r) => r.to_port === 5432 && r.ip_protocol === "tcp")).toBe(true);
       expect(ingress.every((r) => String(r.security_group_id).includes("db-sg"))).toBe(true);
+    });
+
+    it("manages the VPC's default security group with no rules", () => {
+      const defaults = inRegion(resourceList(json, "aws_default_security_group"), role);
+      expect(defaults).toHaveLength(1);
+      expect(defaults[0]).toMatchObject({ ingress: [], egress: [] });
+    });
+
+    // VPC Lambdas' network interfaces stay up to 20-45 minutes after the function is gone
+    // (Lambda, "Connecting outbound networking to resources in a VPC"); EC2 refuses to delete
+    // their group and subnets with DependencyViolation until then.
+    it("waits for Lambda's network interfaces when destroying the Lambda group and private subnets", () => {
+      const lambda = inRegion(resourceList(json, "aws_security_group"), role).find((g) =>
+        String(g.name).startsWith("payments-lambda-"),
+      )!;
+      expect(lambda.timeouts).toEqual({ delete: ENI_RELEASE_TIMEOUT });
+      const minutes = Number(ENI_RELEASE_TIMEOUT.replace("m", ""));
+      expect(minutes).toBeGreaterThan(45);
+      const privates = inRegion(resourceList(json, "aws_subnet"), role).filter((n) =>
+        String((n.tags as Record<string, string>).Name).includes("private"),
+      );
+      expect(
+        privates.every((n) => (n.timeouts as { delete?: string }).delete === ENI_RELEASE_TIMEOUT),
+      ).toBe(true);
+    });
+
+    it("lets only this account's principals use the endpoints, on this account's resources", () => {
+      const endpoints = inRegion(resourceList(json, "aws_vpc_endpoint"), role);
+      expect(endpoints.every((e) => String(e.policy).includes("endpoint-policy"))).toBe(true);
+      const [statement] = policyStatements(json, `network-${role}_endpoint-policy`);
+      expect(statement!.condition).toEqual([
+        { test: "StringEquals", variable: "aws:PrincipalAccount", values: [expect.any(String)] },
+        {
+          test: "StringEqualsIfExists",
+          variable: "aws:ResourceAccount",
+          values: [expect.any(String)],
+        },
+      ]);
     });
 
     it("reaches DynamoDB, SSM and the other services the functions call without NAT", () => {

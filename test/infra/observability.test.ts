@@ -1,4 +1,5 @@
-import { STAR_ONLY_WRITE_ACTIONS } from "../../infra/constructs/dr-iam";
+import { DR_TASK_NAMES } from "../../functions/dr/tasks";
+import { STAR_ONLY_ACTIONS } from "../../infra/lib/policy-pack";
 import {
   CUSTOM_ENV,
   FULL_ENV,
@@ -131,6 +132,27 @@ describe("CloudWatch alarms", () => {
     }
   });
 
+  it("alarms when the writer holds more connections than the budget's safe share, wherever the writer is", () => {
+    for (const [code, role] of [
+      ["use1", "primary"],
+      ["usw2", "secondary"],
+    ]) {
+      expect(alarm(`payments-db-connections-${code}-dev`)).toMatchObject({
+        namespace: "AWS/RDS",
+        metric_name: "DatabaseConnections",
+        // A role metric: it follows the writer role across instances and regions.
+        dimensions: {
+          DBClusterIdentifier: expect.stringContaining(`database_${role}-cluster_`),
+          Role: "WRITER",
+        },
+        statistic: "Maximum",
+        // floor((1600 - 3) x 80%) on db.r5.large, the default class.
+        threshold: 1277,
+        treat_missing_data: "notBreaching",
+      });
+    }
+  });
+
   it("sends every alarm to the SNS topic of its own region", () => {
     for (const a of alarms) {
       const role = String(a.provider).replace("aws.", "");
@@ -223,72 +245,178 @@ describe("DR IAM", () => {
       name,
       statements: (doc.statement ?? []) as PolicyStatement[],
     }));
+  const taskPolicy = (role: "primary" | "secondary", task: string) =>
+    policyStatements(json, `orchestration-${role}_task-${task}_permissions_`);
+  const actionsOf = (statements: PolicyStatement[]) => statements.flatMap((s) => s.actions ?? []);
 
-  it("has a DR automation role in each region that both regions' automation can assume", () => {
-    for (const [role, peerCode] of [
-      ["primary", "usw2"],
-      ["secondary", "use1"],
+  it.each(DR_TASK_NAMES)("runs the %s task as a role of its own in each region", (task) => {
+    for (const [role, code] of [
+      ["primary", "use1"],
+      ["secondary", "usw2"],
     ] as const) {
-      const created = findResource(json, "aws_iam_role", `dr-iam_${role}-automation_`);
-      expect(created.name).toBe(
-        `payments-dr-automation-${role === "primary" ? "use1" : "usw2"}-dev`,
+      const fn = findResource(
+        json,
+        "aws_lambda_function",
+        `orchestration-${role}_task-${task}_function_`,
       );
-      const trust = policyStatements(json, `dr-iam_${role}-automation-trust`);
-      expect(trust[0]!.principals![0]!.identifiers).toEqual(
-        expect.arrayContaining([
-          "states.amazonaws.com",
-          "lambda.amazonaws.com",
-          "ssm.amazonaws.com",
-        ]),
+      expect(String(fn.role)).toContain(`orchestration-${role}_task-${task}_role_`);
+      const created = findResource(
+        json,
+        "aws_iam_role",
+        `orchestration-${role}_task-${task}_role_`,
       );
-      expect(trust[1]!.condition).toEqual([
-        {
-          test: "ArnEquals",
-          variable: "aws:PrincipalArn",
-          values: [
-            expect.stringMatching(new RegExp(`:role/payments-dr-automation-${peerCode}-dev$`)),
-          ],
-        },
-      ]);
+      expect(created.name).toBe(`payments-fn-dr-${task}-${code}-dev`);
     }
   });
 
-  it("lets automation fail over, switch over and detach the global database, and describe it", () => {
-    const statements = policyStatements(json, "dr-iam_primary-automation-permissions");
-    const promote = statements.find((s) => s.sid === "PromoteTheGlobalDatabase")!;
-    expect(promote.actions).toEqual([
-      "rds:FailoverGlobalCluster",
-      "rds:SwitchoverGlobalCluster",
-      "rds:RemoveFromGlobalCluster",
-    ]);
-    expect(promote.resources).toEqual([
+  it("lets notify page and record, and nothing else: no database, DNS or parameter writes", () => {
+    const actions = actionsOf(taskPolicy("secondary", "notify"));
+    expect(actions.filter((a) => /^(rds|route53|ssm|states):/.test(a))).toEqual([]);
+    // Its only Lambda call hands the run's report to this region's writer.
+    expect(
+      taskPolicy("secondary", "notify").find((s) => s.actions?.includes("lambda:InvokeFunction"))!
+        .resources,
+    ).toEqual([expect.stringMatching(/:us-west-2:.*:function:payments-report-writer-dev$/)]);
+    expect(actions).toEqual(expect.arrayContaining(["sns:Publish", "dynamodb:UpdateItem"]));
+  });
+
+  it("lets only promote fail over or detach the database, and only switchover switch it over", () => {
+    const holders = (action: string) =>
+      DR_TASK_NAMES.filter((t) => actionsOf(taskPolicy("primary", t)).includes(action));
+    expect(holders("rds:FailoverGlobalCluster")).toEqual(["promote"]);
+    expect(holders("rds:RemoveFromGlobalCluster")).toEqual(["promote"]);
+    expect(holders("rds:SwitchoverGlobalCluster")).toEqual(["switchover"]);
+    expect(holders("route53:ChangeResourceRecordSets")).toEqual(["shift-traffic"]);
+    expect(holders("ssm:PutParameter")).toEqual(["update-parameters"]);
+    const failover = taskPolicy("primary", "promote").find(
+      (s) => s.sid === "DatabaseFailoverGlobalCluster",
+    )!;
+    expect(failover.resources).toEqual([
       expect.stringMatching(/^arn:aws:rds::.*:global-cluster:\$\{aws_rds_global_cluster\./),
       expect.stringContaining("database_primary-cluster"),
       expect.stringContaining("database_secondary-cluster"),
     ]);
-    expect(statements.find((s) => s.sid === "ReadTheGlobalDatabase")!.actions).toEqual([
-      "rds:Describe*",
+  });
+
+  it("writes only the endpoint and active-region parameters, never a password or API key", () => {
+    for (const role of ["primary", "secondary"] as const) {
+      for (const task of DR_TASK_NAMES) {
+        for (const s of taskPolicy(role, task)) {
+          if (!(s.actions ?? []).includes("ssm:PutParameter")) continue;
+          expect(s.resources).toEqual([
+            expect.stringMatching(
+              /^arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint$/,
+            ),
+            expect.stringMatching(
+              /^arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/active-region$/,
+            ),
+            expect.stringMatching(
+              /^arn:aws:ssm:us-west-2:.*:parameter\/payments\/dev\/db\/writer-endpoint$/,
+            ),
+            expect.stringMatching(
+              /^arn:aws:ssm:us-west-2:.*:parameter\/payments\/dev\/active-region$/,
+            ),
+          ]);
+        }
+      }
+    }
+    const everything = allPolicies().flatMap((p) => p.statements);
+    const secretWrites = everything.filter(
+      (s) =>
+        (s.actions ?? []).some((a) => /^ssm:(Put|Delete)/.test(a)) &&
+        (s.resources ?? []).some((r) =>
+          /(db\/password|api\/keys|api\/dr-verify-key|\/\*)$/.test(r),
+        ),
+    );
+    expect(secretWrites).toEqual([]);
+  });
+
+  it("lets the state machines invoke their region's tasks and nothing else", () => {
+    for (const [role, region] of [
+      ["primary", "us-east-1"],
+      ["secondary", "us-west-2"],
+    ] as const) {
+      const statements = policyStatements(json, `dr-iam_${role}-workflows-permissions`);
+      const invoke = statements.find((s) => s.sid === "InvokeTheirTasks")!;
+      expect(invoke.actions).toEqual(["lambda:InvokeFunction"]);
+      expect(invoke.resources).toEqual(
+        DR_TASK_NAMES.map((t) =>
+          expect.stringMatching(
+            new RegExp(`^arn:aws:lambda:${region}:.*:function:payments-dr-${t}-dev$`),
+          ),
+        ),
+      );
+      const other = actionsOf(statements).filter(
+        (a) => !/^(lambda:InvokeFunction|logs:|xray:|kms:(Decrypt|GenerateDataKey)$)/.test(a),
+      );
+      expect(other).toEqual([]);
+      const trust = policyStatements(json, `dr-iam_${role}-workflows-trust`);
+      expect(trust[0]!.principals).toEqual([
+        { type: "Service", identifiers: ["states.amazonaws.com"] },
+      ]);
+      expect(trust[0]!.condition!.map((c) => c.variable)).toEqual([
+        "aws:SourceAccount",
+        "aws:SourceArn",
+      ]);
+      const machines = findResource(
+        json,
+        "aws_sfn_state_machine",
+        `orchestration-${role}_workflow-failover_`,
+      );
+      expect(String(machines.role_arn)).toContain(`dr-iam_${role}-workflows_`);
+    }
+  });
+
+  it("lets EventBridge start only the failover workflow and the drill, for its own rules", () => {
+    const statements = policyStatements(json, "dr-iam_events-permissions");
+    expect(statements.find((s) => s.sid === "StartFailover")!.resources).toEqual([
+      expect.stringMatching(/^arn:aws:states:us-west-2:.*:stateMachine:payments-failover-dev$/),
     ]);
-    const ssm = statements.find((s) => s.sid === "Endpoints")!;
-    expect(ssm.actions).toContain("ssm:PutParameter");
-    expect(ssm.resources).toEqual([
-      expect.stringMatching(/^arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/\*$/),
-      expect.stringMatching(/^arn:aws:ssm:us-west-2:.*:parameter\/payments\/dev\/\*$/),
+    expect(statements.find((s) => s.sid === "RunDrillAsDrillRole")).toMatchObject({
+      actions: ["iam:PassRole"],
+      resources: [expect.stringMatching(/:role\/payments-dr-drill-usw2-dev$/)],
+    });
+    const trust = policyStatements(json, "dr-iam_events-trust");
+    expect(trust[0]!.condition).toContainEqual({
+      test: "ArnLike",
+      variable: "aws:SourceArn",
+      values: [
+        expect.stringMatching(/:rule\/payments-failover-trigger-usw2-dev$/),
+        expect.stringMatching(/:rule\/payments-dr-drill-usw2-dev$/),
+      ],
+    });
+  });
+
+  it("keeps the cross-region assume-role only between the two drill roles, each named exactly", () => {
+    for (const [role, peerCode] of [
+      ["primary", "usw2"],
+      ["secondary", "use1"],
+    ] as const) {
+      const trust = policyStatements(json, `dr-iam_${role}-drill-trust`);
+      expect(trust.find((s) => s.sid === "PeerRegionDrill")!.condition).toEqual([
+        {
+          test: "ArnEquals",
+          variable: "aws:PrincipalArn",
+          values: [expect.stringMatching(new RegExp(`:role/payments-dr-drill-${peerCode}-dev$`))],
+        },
+      ]);
+      expect(trust.find((s) => s.sid === "Service")!.condition!.map((c) => c.variable)).toEqual([
+        "aws:SourceAccount",
+        "aws:SourceArn",
+      ]);
+    }
+    const assumers = allPolicies().filter(
+      (p) => !p.name.includes("trust") && actionsOf(p.statements).includes("sts:AssumeRole"),
+    );
+    expect(assumers.map((p) => p.name.replace(/_[0-9A-F]{8}$/, ""))).toEqual([
+      "dr-iam_primary-drill-permissions",
+      "dr-iam_secondary-drill-permissions",
     ]);
-    const control = statements.find((s) => s.sid === "FlagAndLock")!;
-    expect(control.resources).toEqual([
-      expect.stringMatching(/^arn:aws:dynamodb:us-east-1:.*:table\/payments-control-dev$/),
-      expect.stringMatching(/^arn:aws:dynamodb:us-west-2:.*:table\/payments-control-dev$/),
-    ]);
-    expect(statements.find((s) => s.sid === "SwapFailoverRecords")!.resources).toEqual([
-      expect.stringMatching(/^arn:aws:route53:::hostedzone\//),
-    ]);
-    expect(statements.find((s) => s.sid === "RunWorkflows")!.resources).toHaveLength(6);
   });
 
   it("lets on-call start and approve failovers but change no data", () => {
     const statements = policyStatements(json, "dr-iam_operator-permissions");
-    const actions = statements.flatMap((s) => s.actions ?? []);
+    const actions = actionsOf(statements);
     expect(actions).toEqual(
       expect.arrayContaining(["states:StartExecution", "states:SendTaskSuccess"]),
     );
@@ -298,25 +426,36 @@ describe("DR IAM", () => {
       ),
     );
     expect(dataChanges).toEqual([]);
-    // Decrypting is allowed only to read reports and the ledger, never the SSM secrets.
-    for (const s of statements.filter((s) => s.actions?.includes("kms:Decrypt"))) {
-      const via = s.condition?.find((c) => c.variable === "kms:ViaService")?.values ?? [];
-      expect(via.length).toBeGreaterThan(0);
-      expect(via.every((v) => /^(s3|dynamodb)\./.test(v))).toBe(true);
+    // Decrypting only through DynamoDB or S3 (the flag, reports, the ledger) or for the state
+    // machines, never the SSM secrets.
+    for (const s of statements.filter((x) => (x.actions ?? []).includes("kms:Decrypt"))) {
+      expect(s.condition!.map((c) => c.variable)).toEqual([
+        expect.stringMatching(/^kms:(ViaService|EncryptionContext:aws:states:stateMachineArn)$/),
+      ]);
+      if (s.condition![0]!.variable === "kms:ViaService") {
+        expect(s.condition![0]!.values.every((v) => /^(s3|dynamodb)\./.test(v))).toBe(true);
+      }
     }
     const trust = policyStatements(json, "dr-iam_operator-trust");
     expect(trust[0]!.condition).toEqual([
+      {
+        test: "ArnLike",
+        variable: "aws:PrincipalArn",
+        values: [expect.stringMatching(/:role\/payments-dr-oncall-dev$/)],
+      },
       { test: "Bool", variable: "aws:MultiFactorAuthPresent", values: ["true"] },
+      { test: "NumericLessThan", variable: "aws:MultiFactorAuthAge", values: ["3600"] },
     ]);
   });
 
-  it('never grants "Action": "*" and allows "Resource": "*" only for reads and AWS-wide write actions', () => {
+  it('never grants "Action": "*" and allows "Resource": "*" only for reads and actions without resource types', () => {
     const offenders: string[] = [];
     const readOnly = /^[a-z0-9-]+:(Describe|Get|List)/;
     for (const { name, statements } of allPolicies()) {
       for (const s of statements) {
-        // A Deny of a whole service (the buckets' TLS-only rule) grants nothing.
-        if ((s as { effect?: string }).effect === "Deny") continue;
+        if (s.effect === "Deny") continue; // a deny on sns:* / sqs:* narrows, never widens
+        // A VPC endpoint policy filters (this account only); it grants nothing by itself.
+        if (name.includes("endpoint-policy")) continue;
         if ((s.actions ?? []).some((a) => a === "*" || a.endsWith(":*"))) {
           // Only key policies may grant kms:* (to the account root, as AWS requires).
           if (!(name.includes("platform-key") && s.actions!.every((a) => a === "kms:*")))
@@ -324,7 +463,7 @@ describe("DR IAM", () => {
         }
         if ((s.resources ?? []).includes("*") && !name.includes("platform-key")) {
           const writes = (s.actions ?? []).filter(
-            (a) => !readOnly.test(a) && !(STAR_ONLY_WRITE_ACTIONS as readonly string[]).includes(a),
+            (a) => !readOnly.test(a) && !(a in STAR_ONLY_ACTIONS),
           );
           if (writes.length) offenders.push(`${name}: ${writes.join(",")} on *`);
         }
@@ -334,41 +473,33 @@ describe("DR IAM", () => {
   });
 
   it("scopes metric writes on * to our namespace", () => {
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
+    const statements = taskPolicy("secondary", "record-timeline");
     expect(
       statements.find((s) => s.actions?.includes("cloudwatch:PutMetricData"))!.condition,
     ).toEqual([{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["PaymentsDR"] }]);
   });
 
-  it("lets automation start the drill runbook and pass itself to SSM, nothing wider", () => {
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
-    expect(statements.find((s) => s.sid === "StartDrills")).toMatchObject({
-      actions: ["ssm:StartAutomationExecution"],
-      resources: [
-        expect.stringMatching(
-          /^arn:aws:ssm:us-east-1:.*:automation-definition\/payments-dr-drill-dev:\*$/,
-        ),
-        expect.stringMatching(
-          /^arn:aws:ssm:us-west-2:.*:automation-definition\/payments-dr-drill-dev:\*$/,
-        ),
-      ],
-    });
-    expect(statements.find((s) => s.sid === "RunDrillsAsThisRole")).toMatchObject({
-      actions: ["iam:PassRole"],
-      resources: [
-        expect.stringMatching(/:role\/payments-dr-automation-use1-dev$/),
-        expect.stringMatching(/:role\/payments-dr-automation-usw2-dev$/),
-      ],
-      condition: [
-        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
-      ],
-    });
-  });
-
-  it("builds both regions' automation roles in their own region's provider", () => {
-    expect(inRegion(resourceList(json, "aws_iam_role"), "secondary").map((r) => r.name)).toContain(
-      "payments-dr-automation-usw2-dev",
+  it("builds both regions' roles in their own region's provider", () => {
+    expect(inRegion(resourceList(json, "aws_iam_role"), "secondary").map((r) => r.name)).toEqual(
+      expect.arrayContaining(["payments-dr-workflows-usw2-dev", "payments-dr-drill-usw2-dev"]),
     );
+  });
+});
+
+describe("the operator's principals", () => {
+  it("trusts the configured principals, with recent MFA", () => {
+    const { json } = synth({
+      OPERATOR_PRINCIPAL_ARNS:
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OnCall_*",
+    });
+    const trust = policyStatements(json, "dr-iam_operator-trust");
+    expect(trust[0]!.condition![0]).toEqual({
+      test: "ArnLike",
+      variable: "aws:PrincipalArn",
+      values: [
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OnCall_*",
+      ],
+    });
   });
 });
 

@@ -17,7 +17,7 @@ describe("orchestration infrastructure", () => {
   );
   const machines = resourceList(json, "aws_sfn_state_machine");
 
-  it("deploys every DR task in both regions with smaller memory, outside the VPC, as the region's DR role", () => {
+  it("deploys every DR task in both regions with smaller memory, outside the VPC, each as its own role", () => {
     for (const role of ["primary", "secondary"] as const) {
       const mine = inRegion(drFunctions, role);
       expect(mine.map((f) => f.function_name).sort()).toEqual(
@@ -26,7 +26,8 @@ describe("orchestration infrastructure", () => {
       for (const fn of mine) {
         expect(fn).toMatchObject({ runtime: "nodejs22.x", memory_size: 256 });
         expect(fn.vpc_config).toBeUndefined();
-        expect(String(fn.role)).toContain(`dr-iam_${role}-automation_`);
+        const task = String(fn.function_name).replace(/^payments-dr-|-dev$/g, "");
+        expect(String(fn.role)).toContain(`orchestration-${role}_task-${task}_role_`);
       }
     }
   });
@@ -65,8 +66,18 @@ describe("orchestration infrastructure", () => {
           type: "STANDARD",
           logging_configuration: { level: "ALL", include_execution_data: true },
           tracing_configuration: { enabled: true },
+          encryption_configuration: {
+            type: "CUSTOMER_MANAGED_KMS_KEY",
+            kms_data_key_reuse_period_seconds: 300,
+          },
         });
-        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-automation_`);
+        expect(
+          String(
+            machine.encryption_configuration &&
+              (machine.encryption_configuration as { kms_key_id: string }).kms_key_id,
+          ),
+        ).toContain(`platform-key-${role}_key_`);
+        expect(String(machine.role_arn)).toContain(`dr-iam_${role}-workflows_`);
       }
     }
   });
@@ -209,7 +220,7 @@ describe("failover trigger", () => {
     expect(matches(concrete, event("ALARM"))).toBe(true);
     expect(matches(concrete, event("OK"))).toBe(false);
     expect(String(target.arn)).toMatch(/orchestration-secondary_workflow-failover_.*\.arn/);
-    expect(String(target.role_arn)).toContain("dr-iam_secondary-automation_");
+    expect(String(target.role_arn)).toContain("dr-iam_events_");
   });
 
   it("sends an input the workflow accepts, in the configured mode", async () => {
@@ -291,17 +302,16 @@ describe("failover trigger", () => {
           },
         ],
       }),
+      expect.objectContaining({ sid: "TlsOnly", effect: "Deny", actions: ["sqs:*"] }),
     ]);
   });
 
-  it("lets the DR role it runs as start only the DR workflows", () => {
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
-    const start = statements.find((s) => s.actions?.includes("states:StartExecution"))!;
-    expect(
-      start.resources!.every((r) =>
-        /:stateMachine:payments-(failover|switchover|failback)-dev$/.test(r),
-      ),
-    ).toBe(true);
+  it("lets the role it runs as start only the failover workflow", () => {
+    const statements = policyStatements(json, "dr-iam_events-permissions");
+    const start = statements.filter((s) => s.actions?.includes("states:StartExecution"));
+    expect(start.flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(/:us-west-2:.*:stateMachine:payments-failover-dev$/),
+    ]);
   });
 });
 
@@ -396,5 +406,27 @@ describe("RTO and RPO budget", () => {
   it("fails when the RPO guard is looser than the RPO target", () => {
     const env = { DB_RPO_SECONDS: "600" };
     expect(withinTargets(computeBudget(synth(env).json, "s", loadConfig(env)))).toBe(false);
+  });
+});
+
+describe("audit-trail log retention", () => {
+  // PCI DSS 10.5.1: retain audit log history for at least 12 months.
+  it("keeps the workflow and API access logs a year by default, as configured otherwise", () => {
+    const groups = (json: ReturnType<typeof synth>["json"], fragment: string) =>
+      resourceList(json, "aws_cloudwatch_log_group")
+        .filter((g) => String(g.name).includes(fragment))
+        .map((g) => g.retention_in_days);
+    const { json } = synth();
+    expect(groups(json, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(365));
+    expect(groups(json, "/api-access/")).toEqual([365, 365]);
+    expect(groups(json, "/aws/lambda/payments-dr-fence-")).toEqual([30, 30]);
+    const { json: custom } = synth({
+      WORKFLOW_LOG_RETENTION_DAYS: "731",
+      API_ACCESS_LOG_RETENTION_DAYS: "400",
+      LOG_RETENTION_DAYS: "90",
+    });
+    expect(groups(custom, "/aws/vendedlogs/states/")).toEqual(Array(6).fill(731));
+    expect(groups(custom, "/api-access/")).toEqual([400, 400]);
+    expect(groups(custom, "/aws/lambda/payments-dr-fence-")).toEqual([90, 90]);
   });
 });

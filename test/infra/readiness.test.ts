@@ -1,6 +1,7 @@
 // The readiness evaluator as deployed: a function in each region on the configured schedule, a
 // read-only role scoped to this environment's resources, the alarm that pages on fail, and
 // settings its code accepts.
+import { DR_TASK_NAMES } from "../../functions/dr/tasks";
 import { loadConfig } from "../../infra/config";
 import { readinessSettings, READINESS_QUOTAS } from "../../infra/constructs/readiness";
 import { parseReadinessSettings } from "../../functions/monitoring/readiness/settings";
@@ -103,19 +104,33 @@ describe("the readiness evaluator", () => {
         s.actions!.every((a) =>
           [
             "lambda:GetAccountSettings",
-            "servicequotas:GetServiceQuota",
             "servicequotas:GetAWSDefaultServiceQuota",
             "ssm:DescribeAutomationExecutions",
             "cloudwatch:GetMetricData",
-            "cloudwatch:DescribeAlarms",
             "cloudwatch:PutMetricData",
           ].includes(a),
         ),
       ).toBe(true);
     }
+    // GetServiceQuota on the compared quotas only (resource type quota).
+    const quotas = statements.find((s) => s.actions?.includes("servicequotas:GetServiceQuota"))!;
+    expect(quotas.resources).toHaveLength(2 * READINESS_QUOTAS.length);
+    for (const r of ["us-east-1", "us-west-2"]) {
+      for (const q of READINESS_QUOTAS) {
+        expect(
+          quotas.resources!.filter(
+            (x) =>
+              x.startsWith(`arn:aws:servicequotas:${r}:`) &&
+              x.endsWith(`:${q.serviceCode}/${q.quotaCode}`),
+          ),
+        ).toHaveLength(1);
+      }
+    }
+    // It may simulate each DR task's own role and the workflow role of both regions, no other.
     const simulate = statements.find((s) => s.actions?.includes("iam:SimulatePrincipalPolicy"))!;
-    expect(simulate.resources).toHaveLength(2);
-    expect(simulate.resources!.every((r) => r.includes("aws_iam_role.dr-iam_"))).toBe(true);
+    expect(simulate.resources).toHaveLength(2 * (DR_TASK_NAMES.length + 1));
+    expect(simulate.resources!.every((r) => r.includes("aws_iam_role."))).toBe(true);
+    expect(simulate.resources!.filter((r) => r.includes("aws_iam_role.dr-iam_"))).toHaveLength(2);
   });
 
   it("shows readiness on the overview (both regions) and each check on the region's dashboard", () => {
@@ -144,7 +159,13 @@ describe("the readiness evaluator", () => {
       clusterArn: `arn:aws:rds:${r}:123456789012:cluster:payments-db-${r}-dev`,
       keyArns: [`arn:aws:kms:${r}:123456789012:key/mrk-1`, `arn:aws:kms:${r}:123456789012:key/2`],
       platformKeyArn: `arn:aws:kms:${r}:123456789012:key/2`,
-      automationRoleArn: `arn:aws:iam::123456789012:role/payments-dr-automation-${r}-dev`,
+      taskRoleArns: Object.fromEntries(
+        DR_TASK_NAMES.map((t) => [
+          t,
+          `arn:aws:iam::123456789012:role/payments-fn-dr-${t}-${r}-dev`,
+        ]),
+      ),
+      workflowRoleArn: `arn:aws:iam::123456789012:role/payments-dr-workflows-${r}-dev`,
       backupVaultName: `payments-vault-${r}-dev`,
       controlTableArn: `arn:aws:dynamodb:${r}:123456789012:table/payments-control-dev`,
     });
@@ -156,6 +177,7 @@ describe("the readiness evaluator", () => {
         regions: { "us-east-1": region("us-east-1"), "us-west-2": region("us-west-2") },
         paymentFunctions: ["payments-authorize-dev"],
         taskFunctions: ["payments-dr-fence-dev"],
+        reportWriter: "payments-report-writer-dev",
         tables: ["payments-control-dev"],
         stateMachines: ["payments-failover-dev"],
         drillDocument: "payments-dr-drill-dev",

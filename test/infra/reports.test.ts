@@ -261,14 +261,31 @@ describe("the report writer", () => {
       expect(variables.REPORT_WRITER_FUNCTION).toBe("payments-report-writer-dev");
       expect(variables.REPORT_BUCKET).toContain(`reports-${role}_bucket_`);
     }
-    const statements = policyStatements(json, "dr-iam_secondary-automation-permissions");
-    expect(statements.find((s) => s.sid === "WriteReports")).toMatchObject({
-      actions: ["lambda:InvokeFunction"],
-      resources: [
-        expect.stringMatching(/^arn:aws:lambda:us-east-1:.*:function:payments-report-writer-dev$/),
-        expect.stringMatching(/^arn:aws:lambda:us-west-2:.*:function:payments-report-writer-dev$/),
-      ],
-    });
+    // The tasks that hand over a run's report (their declared `reports` permission), and the
+    // drill role, may invoke their own region's writer and no other.
+    for (const [role, region] of [
+      ["primary", "us-east-1"],
+      ["secondary", "us-west-2"],
+    ] as const) {
+      const writer = new RegExp(
+        `^arn:aws:lambda:${region}:.*:function:payments-report-writer-dev$`,
+      );
+      for (const task of ["record-timeline", "notify"]) {
+        const statements = policyStatements(
+          json,
+          `orchestration-${role}_task-${task}_permissions_`,
+        );
+        expect(statements.find((s) => s.sid === "WriteRunReport")).toMatchObject({
+          actions: ["lambda:InvokeFunction"],
+          resources: [expect.stringMatching(writer)],
+        });
+      }
+      const drill = policyStatements(json, `dr-iam_${role}-drill-permissions`);
+      expect(drill.find((s) => s.sid === "WriteItsReport")).toMatchObject({
+        actions: ["lambda:InvokeFunction"],
+        resources: [expect.stringMatching(writer)],
+      });
+    }
   });
 });
 

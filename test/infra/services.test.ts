@@ -11,6 +11,7 @@ import {
   synth,
   CUSTOM_ENV,
 } from "./helpers";
+import type { PolicyStatement } from "./helpers";
 
 const ROUTES = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) => f.route);
 
@@ -66,7 +67,7 @@ describe("payment Lambdas", () => {
     }
   });
 
-  it("reserves concurrency for the API functions when configured", () => {
+  it("reserves concurrency for the API functions as configured, and for the jobs their own", () => {
     const { json: reserved } = synth(CUSTOM_ENV);
     const authorize = resourceList(reserved, "aws_lambda_function").filter(
       (f) => f.function_name === "payments-authorize-dev",
@@ -75,7 +76,8 @@ describe("payment Lambdas", () => {
     const relay = resourceList(reserved, "aws_lambda_function").find(
       (f) => f.function_name === "payments-outbox-relay-dev",
     )!;
-    expect(relay.reserved_concurrent_executions).toBeUndefined();
+    // Every function that connects is capped (the connection budget): the relay's own default.
+    expect(relay.reserved_concurrent_executions).toBe(2);
   });
 
   it("gives each function a KMS-encrypted log group with retention", () => {
@@ -386,6 +388,37 @@ describe("payment function permissions", () => {
       ]),
     );
   });
+
+  // IAM's evaluation logic: an explicit Deny wins, else any Allow whose action and resource
+  // patterns match (docs.aws.amazon.com/IAM/latest/UserGuide/
+  // reference_policies_evaluation-logic.html); * matches any run of characters.
+  function allows(statements: PolicyStatement[], action: string, resource: string): boolean {
+    const glob = (pattern: string, value: string) => {
+      const escaped = pattern.split("*").map((part) => part.replace(/[.+?^$()|[\]\\{}]/g, "\\$&"));
+      return new RegExp(`^${escaped.join(".*")}$`).test(value);
+    };
+    // Terraform interpolations (the account id) stand for any value.
+    const concrete = (pattern: string) => pattern.replace(/\$\{[^}]+\}/g, "*");
+    const matches = (s: PolicyStatement) =>
+      (s.actions ?? []).some((a) => glob(a, action)) &&
+      (s.resources ?? []).some((r) => glob(concrete(r), resource));
+    if (statements.some((s) => s.effect === "Deny" && matches(s))) return false;
+    return statements.some((s) => (s.effect ?? "Allow") === "Allow" && matches(s));
+  }
+
+  it.each(PAYMENT_FUNCTIONS.map((f) => f.source))(
+    "lets %s read the key store but not the DR verification key",
+    (fn) => {
+      const statements = policyStatements(json, `payments-primary_${fn}_permissions`);
+      const parameter = (name: string) =>
+        `arn:aws:ssm:us-east-1:123456789012:parameter/payments/dev/${name}`;
+
+      expect(allows(statements, "ssm:GetParameters", parameter("api/keys"))).toBe(true);
+      expect(allows(statements, "ssm:GetParameters", parameter("api/dr-verify-key"))).toBe(false);
+      expect(allows(statements, "ssm:GetParameter", parameter("api/dr-verify-key"))).toBe(false);
+      expect(allows(statements, "ssm:GetParametersByPath", parameter("api"))).toBe(false);
+    },
+  );
 
   it("gives the expiry job the flag and the bus, and no idempotency or sessions table", () => {
     const expire = actionsOf("expire-authorizations");

@@ -108,6 +108,19 @@ describe("the DR drill runbook", () => {
     }
   });
 
+  it("finds an undocumented input, such as OutputPayload under aws:executeScript", () => {
+    const script = doc.mainSteps.find((s) => s.action === "aws:executeScript")!;
+    expect(
+      undocumentedInputs({ ...script, inputs: { ...script.inputs, OutputPayload: {} } }),
+    ).toEqual(["OutputPayload"]);
+    expect(undocumentedInputs({ ...script, action: "aws:executeStateMachine" })).toContain(
+      "Runtime",
+    );
+    expect(undocumentedInputs({ ...script, action: "aws:runTheWorld" })).toEqual([
+      "unknown action aws:runTheWorld",
+    ]);
+  });
+
   it("lists exactly its steps before the report as the steps the report covers", () => {
     for (const name of ["WriteReport", "WriteFailedReport"]) {
       const payload = doc.mainSteps.find((s) => s.name === name)!.inputs.InputPayload as Record<
@@ -444,7 +457,7 @@ describe("drill infrastructure", () => {
       expect(content.mainSteps).toHaveLength(11);
       const role = String(document.provider).replace("aws.", "");
       expect(String(content.parameters.AutomationAssumeRole!.default)).toContain(
-        `dr-iam_${role}-automation_`,
+        `dr-iam_${role}-drill_`,
       );
     }
   });

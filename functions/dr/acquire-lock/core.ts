@@ -87,5 +87,6 @@ export const ACQUIRE_LOCK_TASK = stateTask({
   step: "AcquireLock",
   description: "Takes the failover lock and enforces the cooldown",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getCooldown", "getLock", "putLock"] },
   run: acquireLock,
 });

@@ -164,5 +164,9 @@ export const CHECK_OLD_WRITER_TASK = stateTask({
   step: "CheckOldWriter",
   description: "Looks for proof that the old region can no longer commit a payment",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    control: ["getLock", "getActiveRegion", "recordFact"],
+    replica: ["writerHeartbeat"],
+  },
   run: checkOldWriter,
 });

@@ -62,5 +62,6 @@ export const CHECK_PROMOTION_TASK = stateTask({
   step: "CheckPromotion",
   description: "Polls the promotion once",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { database: ["describeCluster", "describeGlobalCluster"] },
   run: checkPromotion,
 });

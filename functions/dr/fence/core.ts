@@ -75,5 +75,6 @@ export const FENCE_TASK = stateTask({
   step: "Fence",
   description: "Flips the active-region flag to the target region",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getActiveRegion", "putActiveRegion"] },
   run: fence,
 });

@@ -263,6 +263,7 @@ export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
   step: "Notify",
   description: "Tells on-call that a run completed or halted",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getLock", "recordFact"], notifier: ["publish"], reports: ["submit"] },
   invocation: "task",
   keys: (event, deps) =>
     keysFrom(

@@ -279,5 +279,12 @@ export const PREFLIGHT_TASK = stateTask({
   step: "Preflight",
   description: "Read-only readiness checks of both clusters and the replication lag",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    // A resumed run reads the flag (whether it already fenced); the run records both regions'
+    // latest readiness evaluation.
+    control: ["getActiveRegion", "getReadiness"],
+    database: ["describeCluster", "describeGlobalCluster"],
+    metrics: ["replicationLag", "probeResults", "replicationLagHistory"],
+  },
   run: preflight,
 });

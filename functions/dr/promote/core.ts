@@ -139,5 +139,18 @@ export const PROMOTE_TASK = stateTask({
   step: "Promote",
   description: "Promotes the target cluster (managed failover)",
   workflows: ["failover"],
+  permissions: {
+    control: ["getActiveRegion", "getLock", "recordFact"],
+    database: [
+      "describeGlobalCluster",
+      "describeCluster",
+      "failoverGlobalCluster",
+      "removeFromGlobalCluster",
+    ],
+    // The detach decision reads the prober's results; the old-writer guard re-reads the
+    // heartbeat (HTTPS, no IAM).
+    metrics: ["probeResults"],
+    replica: ["writerHeartbeat"],
+  },
   run: promote,
 });

@@ -128,5 +128,11 @@ export const RECORD_TIMELINE_TASK = stateTask({
   step: "RecordTimeline",
   description: "Records step durations, RTO and RPO",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    control: ["getLock", "recordFact"],
+    metrics: ["put"],
+    events: ["put"],
+    reports: ["submit"],
+  },
   run: recordTimeline,
 });

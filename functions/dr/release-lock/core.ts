@@ -63,5 +63,8 @@ export const RELEASE_LOCK_TASK = stateTask({
   step: "ReleaseLock",
   description: "Writes the cooldown and releases the lock",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    control: ["getLock", "deleteLock", "getCooldown", "putCooldown", "getActiveRegion"],
+  },
   run: releaseLock,
 });

@@ -69,6 +69,7 @@ export const REQUEST_APPROVAL_TASK: DrTaskDefinition<RequestApprovalEvent, { sub
   step: "RequestApproval",
   description: "Pages on-call with the approve and reject commands",
   workflows: ["failover"],
+  permissions: { notifier: ["publish"] },
   invocation: "callback",
   keys: (event) => stateKeys(event?.state),
   run: requestApproval,

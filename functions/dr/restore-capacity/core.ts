@@ -100,5 +100,8 @@ export const RESTORE_CAPACITY_TASK = stateTask({
   step: "RestoreCapacity",
   description: "Adds readers to the promoted cluster up to the old primary's instance count",
   workflows: ["failover", "switchover", "failback"],
+  // Counting and asking only; dr-iam.ts limits CreateDBInstance to the identifiers Terraform
+  // gives a writer cluster's instances and adds the PassRole/tagging/key use AWS checks with it.
+  permissions: { database: ["instances", "createInstance"] },
   run: restoreCapacity,
 });

@@ -3,6 +3,7 @@
 // are logged and rethrown with their `name` intact, since that is what Retry/Catch match.
 import type { KeyedLog } from "../../common/logger";
 import type { DrDeps } from "./deps";
+import type { TaskPermissions } from "./permissions";
 import type { StepTimes, Workflow, WorkflowState } from "./types";
 
 export interface TaskKeys {
@@ -80,6 +81,11 @@ export interface DrTaskDefinition<E = never, R extends object = object> {
   /** The log keys of one event. */
   readonly keys: (event: E, deps: DrDeps) => TaskKeys;
   readonly run: (event: E, deps: DrDeps) => Promise<R>;
+  /**
+   * Every AWS call the core makes (through its ports), which becomes the task's own IAM role:
+   * exactly these calls, on the exact resources. Required, so a task cannot be added without it.
+   */
+  readonly permissions: TaskPermissions;
   /** @default - DR_MEMORY_MB */
   readonly memoryMb?: number;
 }

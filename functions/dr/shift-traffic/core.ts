@@ -93,5 +93,6 @@ export const SHIFT_TRAFFIC_TASK = stateTask({
   step: "ShiftTraffic",
   description: "Swaps the Route 53 failover records, best-effort",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { dns: ["healthCheckStatus", "failoverRecords", "makePrimary"] },
   run: shiftTraffic,
 });

@@ -37,5 +37,10 @@ export const SWITCHOVER_TASK = stateTask({
   step: "Switchover",
   description: "Requests a planned switchover of the global cluster",
   workflows: ["switchover", "failback"],
+  permissions: {
+    control: ["getActiveRegion"],
+    database: ["describeGlobalCluster", "switchoverGlobalCluster"],
+    replica: ["writerHeartbeat"],
+  },
   run: switchover,
 });

@@ -46,5 +46,6 @@ export const UNFENCE_TASK = stateTask({
   step: "Unfence",
   description: "Opens the new active region for writes",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getActiveRegion", "setPhase"] },
   run: unfence,
 });

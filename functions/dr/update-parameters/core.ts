@@ -76,5 +76,12 @@ export const UPDATE_PARAMETERS_TASK = stateTask({
   step: "UpdateParameters",
   description: "Points the SSM endpoints at the new writer",
   workflows: ["failover", "switchover", "failback"],
+  permissions: {
+    database: ["describeCluster", "describeGlobalCluster"],
+    parameters: {
+      read: ["writerEndpoint", "activeRegion"],
+      write: ["writerEndpoint", "activeRegion"],
+    },
+  },
   run: updateParameters,
 });

@@ -200,6 +200,7 @@ export const VALIDATE_INPUT_TASK: DrTaskDefinition<ValidateInputEvent, Validated
   step: "ValidateInput",
   description: "Checks the execution input before anything is touched",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { control: ["getActiveRegion"] },
   invocation: "task",
   keys: (event) =>
     keysFrom(

@@ -102,5 +102,6 @@ export const VERIFY_TASK = stateTask({
   step: "Verify",
   description: "Authorizes and voids a synthetic payment in the target region",
   workflows: ["failover", "switchover", "failback"],
+  permissions: { parameters: { read: ["drVerifyApiKey"] }, http: true },
   run: verify,
 });

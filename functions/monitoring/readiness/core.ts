@@ -9,7 +9,10 @@
 // checks permissions, resource configuration and capacity, and goes further: every check names
 // its fix.
 import type { DrTopology } from "../../common/contract";
-import { METRICS } from "../../common/contract";
+import { METRICS, PARAMETERS } from "../../common/contract";
+import type { DatabaseCall, ParameterKey, TaskPermissions } from "../../dr/shared/permissions";
+import { PORT_ACTIONS } from "../../dr/shared/permissions";
+import { DR_TASK_NAMES, drTask } from "../../dr/tasks";
 import type { Log } from "../../common/logger";
 
 export type CheckStatus = "ok" | "warn" | "unknown" | "fail";
@@ -163,7 +166,10 @@ export interface ReadinessSettings {
   readonly accountId: string;
   /** Physical names identical in both regions. */
   readonly paymentFunctions: readonly string[];
+  /** The DR task functions, in registry order (functions/dr/tasks.ts). */
   readonly taskFunctions: readonly string[];
+  /** The report writer function (the tasks that submit a run's report invoke it). */
+  readonly reportWriter: string;
   readonly tables: readonly string[];
   readonly stateMachines: readonly string[];
   readonly drillDocument: string;
@@ -174,7 +180,10 @@ export interface ReadinessSettings {
       {
         /** The Aurora storage key (multi-Region primary or replica) and the platform key. */
         readonly keyArns: readonly string[];
-        readonly automationRoleArn: string;
+        /** Each DR task's own role (registry name -> ARN). */
+        readonly taskRoleArns: Readonly<Record<string, string>>;
+        /** The role of the region's state machines. */
+        readonly workflowRoleArn: string;
         readonly backupVault: string;
       }
     >
@@ -571,88 +580,167 @@ export interface RequiredCall {
   readonly context?: Readonly<Record<string, string>>;
 }
 
+/** A role of one region's DR automation and the calls it must be allowed. */
+export interface RoleCalls {
+  /** The task (registry name) or "workflows". */
+  readonly job: string;
+  readonly roleArn: string;
+  readonly calls: readonly RequiredCall[];
+}
+
 /**
- * Every call the DR workflows make, on the exact resources, for either region's automation role
- * (each region's workflows act on both regions). The task functions come from the DR task
- * registry; the rest mirrors the adapters in functions/dr/shared/aws/.
+ * What one DR task's declaration (`*_TASK.permissions`, functions/dr/tasks.ts) allows, as IAM
+ * calls on the exact ARNs: the actions are PORT_ACTIONS, the mapping infra/constructs/dr-iam.ts
+ * builds the task's role from, so this check and the roles cannot drift. The resources are
+ * those dr-iam.ts names, rebuilt from the topology. What AWS authorizes only with conditions
+ * the simulator cannot be given here (the KMS keys through a service, PassRole to RDS) is not
+ * simulated; CreateDBInstance is simulated on the clusters it adds instances to.
  */
-export function requiredCalls(topology: DrTopology, settings: ReadinessSettings): RequiredCall[] {
+export function declaredCalls(
+  permissions: TaskPermissions,
+  topology: DrTopology,
+  settings: ReadinessSettings,
+  region: string,
+): RequiredCall[] {
   const account = settings.accountId;
   const regions = Object.keys(topology.regions);
   const each = (f: (r: string) => string | string[]) => regions.flatMap(f);
-  const calls: RequiredCall[] = [
-    {
-      actions: [
-        "rds:DescribeGlobalClusters",
-        "rds:FailoverGlobalCluster",
-        "rds:SwitchoverGlobalCluster",
-        "rds:RemoveFromGlobalCluster",
-      ],
-      resources: [`arn:aws:rds::${account}:global-cluster:${topology.globalClusterIdentifier}`],
-    },
-    {
-      actions: ["rds:DescribeDBClusters", "rds:FailoverGlobalCluster", "rds:CreateDBInstance"],
-      resources: each((r) => topology.regions[r]!.clusterArn),
-    },
-    {
-      actions: [
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-      ],
+  const globalCluster = `arn:aws:rds::${account}:global-cluster:${topology.globalClusterIdentifier}`;
+  const clusters = each((r) => topology.regions[r]!.clusterArn);
+  const calls: RequiredCall[] = [];
+  const uniq = (xs: readonly string[]) => [...new Set(xs)].sort();
+  for (const method of uniq(permissions.database ?? []) as DatabaseCall[]) {
+    const resources =
+      method === "describeGlobalCluster"
+        ? [globalCluster]
+        : method === "describeCluster" || method === "createInstance"
+          ? clusters
+          : method === "instances"
+            ? each((r) => `arn:aws:rds:${r}:${account}:db:*`)
+            : [globalCluster, ...clusters];
+    calls.push({ actions: [...PORT_ACTIONS.database[method]], resources });
+  }
+  const control = permissions.control ?? [];
+  if (control.length > 0) {
+    calls.push({
+      actions: uniq(control.flatMap((m) => PORT_ACTIONS.control[m])),
       resources: each((r) => `arn:aws:dynamodb:${r}:${account}:table/${topology.controlTable}`),
-    },
-    {
-      actions: ["ssm:GetParameter", "ssm:PutParameter"],
-      resources: each((r) => [
-        `arn:aws:ssm:${r}:${account}:parameter${topology.parameterPrefix}/active-region`,
-        `arn:aws:ssm:${r}:${account}:parameter${topology.parameterPrefix}/db/writer-endpoint`,
-      ]),
-    },
-    { actions: ["sns:Publish"], resources: each((r) => topology.regions[r]!.alertTopicArn) },
-    {
-      actions: ["events:PutEvents"],
+    });
+  }
+  const parameter = (keys: readonly ParameterKey[]) =>
+    each((r) =>
+      keys.map(
+        (k) => `arn:aws:ssm:${r}:${account}:parameter${topology.parameterPrefix}/${PARAMETERS[k]}`,
+      ),
+    );
+  const reads = uniq(permissions.parameters?.read ?? []) as ParameterKey[];
+  const writes = uniq(permissions.parameters?.write ?? []) as ParameterKey[];
+  if (reads.length > 0) {
+    calls.push({ actions: [...PORT_ACTIONS.parameters.get], resources: parameter(reads) });
+  }
+  if (writes.length > 0) {
+    calls.push({ actions: [...PORT_ACTIONS.parameters.put], resources: parameter(writes) });
+  }
+  const metrics = permissions.metrics ?? [];
+  if (metrics.includes("put")) {
+    calls.push({
+      actions: [...PORT_ACTIONS.metrics.put],
+      resources: ["*"],
+      context: { "cloudwatch:namespace": METRICS.namespace },
+    });
+  }
+  const metricReads = uniq(
+    metrics.filter((m) => m !== "put").flatMap((m) => PORT_ACTIONS.metrics[m]),
+  );
+  // GetMetricData takes no resource (Service Authorization Reference, CloudWatch).
+  if (metricReads.length > 0) calls.push({ actions: metricReads, resources: ["*"] });
+  if ((permissions.events ?? []).includes("put")) {
+    calls.push({
+      actions: [...PORT_ACTIONS.events.put],
       resources: each(
         (r) => `arn:aws:events:${r}:${account}:event-bus/${topology.regions[r]!.eventBusName}`,
       ),
-    },
-    {
-      actions: ["lambda:InvokeFunction"],
-      resources: each((r) =>
-        settings.taskFunctions.map((f) => `arn:aws:lambda:${r}:${account}:function:${f}`),
-      ),
-    },
-    { actions: ["cloudwatch:GetMetricData"], resources: ["*"] },
-    {
-      actions: ["cloudwatch:PutMetricData"],
-      resources: ["*"],
-      context: { "cloudwatch:namespace": METRICS.namespace },
-    },
-  ];
-  if (topology.dns) {
-    calls.push({
-      actions: ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-      resources: [`arn:aws:route53:::hostedzone/${topology.dns.hostedZoneId}`],
     });
+  }
+  if ((permissions.notifier ?? []).includes("publish")) {
+    calls.push({
+      actions: [...PORT_ACTIONS.notifier.publish],
+      resources: each((r) => topology.regions[r]!.alertTopicArn),
+    });
+  }
+  if ((permissions.reports ?? []).includes("submit")) {
+    calls.push({
+      actions: [...PORT_ACTIONS.reports.submit],
+      resources: [`arn:aws:lambda:${region}:${account}:function:${settings.reportWriter}`],
+    });
+  }
+  const dns = permissions.dns ?? [];
+  const healthChecks = each((r) => {
+    const id = topology.regions[r]!.healthCheckId;
+    return id ? [`arn:aws:route53:::healthcheck/${id}`] : [];
+  });
+  if (dns.includes("healthCheckStatus") && healthChecks.length > 0) {
+    calls.push({ actions: [...PORT_ACTIONS.dns.healthCheckStatus], resources: healthChecks });
+  }
+  if (topology.dns) {
+    const zone = [`arn:aws:route53:::hostedzone/${topology.dns.hostedZoneId}`];
+    for (const m of ["failoverRecords", "makePrimary"] as const) {
+      if (dns.includes(m)) calls.push({ actions: [...PORT_ACTIONS.dns[m]], resources: zone });
+    }
   }
   return calls;
 }
 
+/**
+ * Every role of one region's DR automation and the calls it must be allowed, on the exact
+ * resources: each task's own role (from its declaration in the task registry) and the workflow
+ * role (invoke that region's task functions).
+ */
+export function requiredCalls(
+  topology: DrTopology,
+  settings: ReadinessSettings,
+  region: string,
+): RoleCalls[] {
+  const account = settings.accountId;
+  const roles = settings.regions[region]!;
+  const tasks: RoleCalls[] = DR_TASK_NAMES.map((task) => ({
+    job: task,
+    roleArn: roles.taskRoleArns[task]!,
+    calls: declaredCalls(drTask(task).permissions, topology, settings, region),
+  })).filter((t) => t.calls.length > 0);
+  return [
+    {
+      job: "workflows",
+      roleArn: roles.workflowRoleArn,
+      calls: [
+        {
+          actions: ["lambda:InvokeFunction"],
+          resources: settings.taskFunctions.map(
+            (f) => `arn:aws:lambda:${region}:${account}:function:${f}`,
+          ),
+        },
+      ],
+    },
+    ...tasks,
+  ];
+}
+
 const iamPermissions: Check = async ({ deps, regions }) => {
   const { source, settings, topology } = deps;
-  const calls = requiredCalls(topology, settings);
   const denied: string[] = [];
   let simulated = 0;
+  let roles = 0;
   for (const r of regions) {
-    const role = settings.regions[r]!.automationRoleArn;
     // One at a time: IAM throttles SimulatePrincipalPolicy per account.
-    for (const call of calls) {
-      const results = await source.simulate(role, call.actions, call.resources, call.context);
-      simulated += results.length;
-      for (const result of results) {
-        if (result.decision !== "allowed") {
-          denied.push(`${role.split("/").pop()} ${result.action} on ${result.resource}`);
+    for (const { roleArn, calls } of requiredCalls(topology, settings, r)) {
+      roles += 1;
+      for (const call of calls) {
+        const results = await source.simulate(roleArn, call.actions, call.resources, call.context);
+        simulated += results.length;
+        for (const result of results) {
+          if (result.decision !== "allowed") {
+            denied.push(`${roleArn.split("/").pop()} ${result.action} on ${result.resource}`);
+          }
         }
       }
     }
@@ -660,10 +748,10 @@ const iamPermissions: Check = async ({ deps, regions }) => {
   if (denied.length > 0) {
     return fail(
       `${denied.length} workflow call(s) denied: ${list(denied)}`,
-      "restore the DR automation policy (terraform apply of infra/constructs/dr-iam.ts); look for a permissions boundary or SCP denying it",
+      "restore the DR task roles (terraform apply of infra/constructs/dr-iam.ts); look for a permissions boundary or SCP denying it",
     );
   }
-  return ok(`${simulated} action/resource pairs allowed for both automation roles`);
+  return ok(`${simulated} action/resource pairs allowed for ${roles} DR roles`);
 };
 
 const lambdaConcurrency: Check = async ({ deps, active, standby }) => {

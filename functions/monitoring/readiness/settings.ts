@@ -1,5 +1,6 @@
 // READINESS_SETTINGS, parsed and checked once per process. Pure: no AWS imports.
 import { ConfigurationError } from "../../dr/shared/errors";
+import { DR_TASK_NAMES } from "../../dr/tasks";
 import type { ReadinessSettings } from "./core";
 
 function fail(what: string): never {
@@ -46,7 +47,11 @@ export function parseReadinessSettings(
     const entry = perRegion[r];
     if (!entry) fail(`regions.${r} is missing`);
     strings(entry.keyArns, `regions.${r}.keyArns`);
-    text(entry.automationRoleArn, `regions.${r}.automationRoleArn`);
+    text(entry.workflowRoleArn, `regions.${r}.workflowRoleArn`);
+    const taskRoles = (entry.taskRoleArns ?? {}) as Record<string, unknown>;
+    for (const task of DR_TASK_NAMES) {
+      text(taskRoles[task], `regions.${r}.taskRoleArns.${task}`);
+    }
     text(entry.backupVault, `regions.${r}.backupVault`);
   }
   const database = (raw.database ?? {}) as Record<string, unknown>;
@@ -76,6 +81,7 @@ export function parseReadinessSettings(
     accountId,
     paymentFunctions: strings(raw.paymentFunctions, "paymentFunctions"),
     taskFunctions: strings(raw.taskFunctions, "taskFunctions"),
+    reportWriter: text(raw.reportWriter, "reportWriter"),
     tables: strings(raw.tables, "tables"),
     stateMachines: strings(raw.stateMachines, "stateMachines"),
     drillDocument: text(raw.drillDocument, "drillDocument"),

@@ -12,6 +12,7 @@
 // committing more than EXPIRY_BATCH_SECONDS after that check. A capture that arrives after captureBefore and before this job is refused by
 // the capture itself (409 authorization_expired), so the job's delay never extends a window.
 import { PassiveRegionError } from "../shared/errors";
+import { IDEMPOTENCY_RETENTION_DAYS } from "../shared/idempotency";
 import type { ExpiryBatch, ExpiryStore, OutboxEvent } from "../shared/ports";
 
 /** Seconds a batch may take from its fencing check to its commit (above). */
@@ -78,4 +79,49 @@ export async function expireAuthorizations(deps: ExpiryDeps): Promise<ExpiryRepo
     if (batch.expired < limit) return { skipped: null, expired, more: false };
   }
   return { skipped: null, expired, more: true };
+}
+
+export interface PruneDeps {
+  readonly guard: { assertActive(): Promise<void> };
+  readonly store: Pick<ExpiryStore, "pruneIdempotencyRecords">;
+  readonly now: () => Date;
+  /** Records deleted per statement (its own transaction). */
+  readonly batchSize: number;
+  /** Records deleted per run, so one run ends well within the function timeout. */
+  readonly maxRecords: number;
+}
+
+/**
+ * Deletes idempotency records past their retention (IDEMPOTENCY_RETENTION_DAYS), in batches, in
+ * the active region only (a passive region's database is a read-only replica), each batch
+ * committed within EXPIRY_BATCH_SECONDS of its fencing check like the expiry's (or rolled back,
+ * ending the run). Returns how many went; a backlog is worked off over the next runs.
+ */
+export async function pruneIdempotencyRecords(deps: PruneDeps): Promise<number> {
+  const before = new Date(deps.now().getTime() - IDEMPOTENCY_RETENTION_DAYS * 86_400_000);
+  let pruned = 0;
+  while (pruned < deps.maxRecords) {
+    try {
+      await deps.guard.assertActive();
+    } catch (error) {
+      if (error instanceof PassiveRegionError) return pruned;
+      throw error;
+    }
+    const limit = Math.min(deps.batchSize, deps.maxRecords - pruned);
+    const checkedAt = deps.now().getTime();
+    let deleted: number;
+    try {
+      deleted = await deps.store.pruneIdempotencyRecords(before, limit, () => {
+        if (deps.now().getTime() - checkedAt > EXPIRY_BATCH_SECONDS * 1000) {
+          throw new BatchDeadlineError("prune batch past its deadline: rolled back");
+        }
+      });
+    } catch (error) {
+      if (error instanceof BatchDeadlineError) return pruned;
+      throw error;
+    }
+    pruned += deleted;
+    if (deleted < limit) break;
+  }
+  return pruned;
 }

@@ -1,10 +1,11 @@
-// Scheduled every 5 minutes in both regions; only the active region expires anything.
+// Scheduled every 5 minutes in both regions; only the active region expires anything (and
+// prunes idempotency records past their retention).
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
 import { countMetric, flushMetrics, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
 import { writeRuntime } from "../shared/write-runtime";
-import { expireAuthorizations } from "./core";
+import { expireAuthorizations, pruneIdempotencyRecords } from "./core";
 import type { ExpiryReport } from "./core";
 
 const base = baseRuntime({ functionName: "expire-authorizations", apiKeys: false });
@@ -24,7 +25,17 @@ export const handler = async (_event: unknown, context: Context): Promise<Expiry
       maxPayments: 2_000,
     });
     countMetric("AuthorizationsExpired", report.expired);
-    logger.info("expiry run", { ...report });
+    const pruned = report.skipped
+      ? 0
+      : await pruneIdempotencyRecords({
+          guard: write.guard,
+          store: base.store,
+          now: () => new Date(),
+          batchSize: 1_000,
+          maxRecords: 20_000,
+        });
+    countMetric("IdempotencyRecordsPruned", pruned);
+    logger.info("expiry run", { ...report, pruned });
     return report;
   } finally {
     flushMetrics();

@@ -1,4 +1,5 @@
-// Invoked after each deploy: applies the embedded migrations on a dedicated connection.
+// Invoked before each code deploy (README "Upgrading a deployed region"): applies the embedded
+// migrations on a dedicated connection.
 import { loadMigrations, migrate } from "../shared/migrator";
 import type { MigrationClient, MigrationFile, MigrationResult } from "../shared/migrator";
 

@@ -1,4 +1,4 @@
-// Invoked after each deploy (in the active region): applies the SQL migrations.
+// Invoked before each code deploy, in the active region: applies the SQL migrations.
 import type { Context } from "aws-lambda";
 import { Client } from "pg";
 import { clientConfig } from "../shared/database";

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { Pool } from "pg";
 import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
+import { DATABASE_POOL_MAX } from "../../common/contract";
 import { DatabaseUnavailableError } from "./errors";
 
 export type DatabaseSettings =
@@ -136,8 +137,10 @@ export interface DatabaseOptions {
   readonly onPoolReplaced?: (host: string) => void;
   readonly applicationName: string;
   /**
-   * Connections per pool. A Lambda instance serves one request at a time and opens one; the
-   * cap matters only in-process (benchmark, local runs).
+   * Connections per pool. @default DATABASE_POOL_MAX (1): a Lambda environment serves one
+   * request at a time and each request uses one connection at a time; a larger pool only adds
+   * idle server connections that count against the writer's max_connections. Raise it only
+   * where one process serves concurrent requests (the benchmark).
    */
   readonly max?: number;
   readonly timeouts?: Timeouts;
@@ -172,9 +175,12 @@ export class Database {
     const previous = this.#pool;
     const config: PoolConfig = {
       ...clientConfig(settings, this.options.applicationName, this.options.timeouts),
-      max: this.options.max ?? 16,
+      max: this.options.max ?? DATABASE_POOL_MAX,
+      // An idle environment gives its slot back after a minute: after a burst, the writer's
+      // count falls back to the environments actually working instead of the burst's peak.
       idleTimeoutMillis: 60_000,
-      // Lambda freezes between invocations; recycle connections that may have gone stale.
+      // Lambda freezes between invocations; recycle connections that may have gone stale, and
+      // bound how long a connection can outlive a writer change that no error revealed.
       maxLifetimeSeconds: 300,
     };
     const pool = new Pool(config);

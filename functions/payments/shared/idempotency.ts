@@ -4,7 +4,8 @@
 // change it answers, so a recorded answer exists exactly when the change committed, and only a
 // recorded answer is ever replayed. DynamoDB (the `idempotency` global table) is only the
 // in-flight lock that turns a concurrent duplicate away while the first attempt runs; it never
-// answers a request.
+// answers a request. A lock is deleted only when its attempt failed; an answered attempt leaves
+// it to lapse (a retry meanwhile replays from PostgreSQL).
 //
 // Why: the two stores replicate independently between regions (DynamoDB global tables "typically
 // within a second or less", Aurora global database with its own lag), so after an unplanned
@@ -20,6 +21,17 @@
 // idempotent result" (docs.stripe.com/api/idempotent_requests).
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "./errors";
 import type { ApiAnswer } from "./ports";
+
+/**
+ * How long a recorded answer is kept (and replayed): 31 days, Adyen's floor ("Idempotency keys
+ * are valid for a minimum period of 31 days after first submission",
+ * docs.adyen.com/development-resources/api-idempotency), longer than Stripe's ("You can remove
+ * keys from the system automatically after they're at least 24 hours old",
+ * docs.stripe.com/api/idempotent_requests), so a retry after a long outage still replays. Older
+ * records are pruned by the expiry job; a key reused after that runs as a new request, as at
+ * Stripe. The database refuses deleting younger ones (idempotency_keys_write_once, 005).
+ */
+export const IDEMPOTENCY_RETENTION_DAYS = 31;
 
 /** A committed answer as recorded in PostgreSQL (idempotency_keys). */
 export interface RecordedAnswer {
@@ -112,14 +124,23 @@ export class IdempotencyGuard {
     }
     const locked = outcome?.acquired === true;
     try {
-      return await execute();
-    } finally {
+      const answer = await execute();
+      // Answered: the answer is committed in PostgreSQL with its change (or was replayed from
+      // there), so the lock is left to lapse rather than deleted, saving a DynamoDB write per
+      // request. A retry while it lives is refused by it and replays the recorded answer (the
+      // branch above reads PostgreSQL first); after it lapses the retry runs, and PostgreSQL's
+      // unique (merchant, key) replays it.
+      return answer;
+    } catch (error) {
+      // Nothing was recorded (rolled back, or refused before the store): free the key at once
+      // so the client's retry runs instead of waiting for the lock to lapse.
       if (locked) {
-        await this.options.locks.release(id, holder).catch((error: unknown) => {
-          // The lock lapses by itself; a retry meanwhile replays from PostgreSQL or waits.
-          this.options.onDegraded(error);
+        await this.options.locks.release(id, holder).catch((releaseError: unknown) => {
+          // The lock lapses by itself; a retry meanwhile waits for it.
+          this.options.onDegraded(releaseError);
         });
       }
+      throw error;
     }
   }
 }

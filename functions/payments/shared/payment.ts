@@ -18,7 +18,7 @@ import {
   OperationLimitError,
   RefundExceedsCapturedError,
 } from "./errors";
-import { parseAmount } from "./validation";
+import { MAX_AMOUNT_MINOR, parseAmount } from "./validation";
 
 export type PaymentStatus =
   | "authorized"
@@ -218,6 +218,22 @@ function count(operations: readonly PaymentOperation[], kind: PaymentOperation["
   return operations.filter((o) => o.kind === kind).length;
 }
 
+/**
+ * The amount of a capture or refund under the rules its payment was authorized with. The
+ * per-currency maximum is not applied (the capturable or refundable rest bounds it), and the
+ * three-decimal step ("round amounts to the nearest ten") only when the payment's own amount
+ * keeps it and the amount is not exactly what is left: a payment authorized before these rules
+ * (migration 005; 001-004 took any currency and 1..10^12 with no step) must stay capturable and
+ * refundable to its last minor unit, in one call. Amounts arrive as whole minor units from 1 to
+ * 10^12 (parseMinorUnits).
+ */
+function operationAmount(payment: Payment, amount: number, rest?: number): number {
+  const currency = currencyOf(payment.currency);
+  if (!currency || currency.step === 1 || amount === rest) return amount;
+  if (payment.amount % currency.step !== 0) return amount;
+  return parseAmount(amount, { ...currency, minAmount: 1, maxAmount: MAX_AMOUNT_MINOR });
+}
+
 export interface CaptureRequest {
   /** Minor units; the whole capturable rest when left out (Stripe's `amount_to_capture`). */
   readonly amount?: number;
@@ -239,9 +255,7 @@ export function planCapture(
   }
   const capturable = payment.amount - payment.capturedAmount;
   const amount =
-    request.amount === undefined
-      ? capturable
-      : parseAmount(request.amount, currencyOf(payment.currency)!);
+    request.amount === undefined ? capturable : operationAmount(payment, request.amount);
   if (amount > capturable) throw new CaptureExceedsCapturableError(capturable);
   if (count(operations, "capture") >= MAX_CAPTURES) {
     throw new OperationLimitError("capture", MAX_CAPTURES);
@@ -312,7 +326,7 @@ export function planRefund(
   if (payment.capturedAmount === 0 || (refundable === 0 && !OPEN.has(payment.status))) {
     throw new IllegalTransitionError(payment.status, "refund");
   }
-  const amount = parseAmount(request.amount, currencyOf(payment.currency)!);
+  const amount = operationAmount(payment, request.amount, refundable);
   if (amount > refundable) throw new RefundExceedsCapturedError(refundable);
   if (count(operations, "refund") >= MAX_REFUNDS) {
     throw new OperationLimitError("refund", MAX_REFUNDS);

@@ -141,6 +141,16 @@ export interface ExpiryStore {
       beforeCommit: (count: number) => void;
     },
   ): Promise<ExpiryBatch>;
+  /**
+   * In one transaction: deletes up to `limit` idempotency records created before `before`,
+   * oldest first. Calls `beforeCommit` last, inside the transaction: if it throws, the
+   * transaction rolls back and the error propagates.
+   */
+  pruneIdempotencyRecords(
+    before: Date,
+    limit: number,
+    beforeCommit: (count: number) => void,
+  ): Promise<number>;
 }
 
 export interface PublishOutcome {

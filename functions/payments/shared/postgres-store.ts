@@ -325,7 +325,8 @@ async function applyChange(
  * The page query of GET /payments: keyset pagination on payments_merchant_created (merchant_id,
  * created_at), newest first with ties broken by id (Stripe lists "in reverse chronological
  * order"), one row more than the page to tell whether more follow. With a reference filter,
- * payments_merchant_reference serves it. `cursor` is the (id, created_at) of the payment named
+ * payments_merchant_reference serves it; with a status filter, payments_merchant_status_created
+ * (006), so a rare status does not walk the merchant's whole history. `cursor` is the (id, created_at) of the payment named
  * by startingAfter / endingBefore; endingBefore reads the other way and the caller reverses.
  */
 export function listStatement(
@@ -408,16 +409,26 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
     const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
     if (earlier) return replay(earlier, input.requestHash);
 
+    // Lock first, then read the captures and refunds in a statement of their own. In READ
+    // COMMITTED a FOR UPDATE that waited re-reads only the locked row (EvalPlanQual); anything
+    // else in the same statement, such as the operations, would keep the snapshot taken before
+    // the wait, so a racing capture would be answered (and recorded) with a stale list and the
+    // per-payment limits would count too few ("Read Committed Isolation Level",
+    // www.postgresql.org/docs/16/transaction-iso.html). The next statement takes a new snapshot,
+    // which includes every commit made before this lock was granted.
     // Another merchant's payment is not found: the same 404 as an id that does not exist.
-    const locked = await client.query<DetailedRow>(
-      `SELECT ${P_COLUMNS}, ops.operations FROM payments p ${OPERATIONS_JSON}
-       WHERE p.id = $1 AND p.merchant_id = $2 FOR UPDATE OF p`,
+    const locked = await client.query<PaymentRow>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
       [input.paymentId, input.merchantId],
     );
     const row = locked.rows[0];
     if (!row) throw new PaymentNotFoundError(input.paymentId);
     const current = toPayment(row);
-    const operations = toOperations(row);
+    const { rows: opsRows } = await client.query<Pick<DetailedRow, "operations">>(
+      `SELECT ops.operations FROM (SELECT $1::uuid AS id) p ${OPERATIONS_JSON}`,
+      [input.paymentId],
+    );
+    const operations = toOperations({ ...row, operations: opsRows[0]!.operations });
 
     let change: PlannedChange;
     try {
@@ -516,6 +527,26 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
       }
       context.beforeCommit(rows.length);
       return { expired: rows.length, events };
+    });
+  }
+
+  async pruneIdempotencyRecords(
+    before: Date,
+    limit: number,
+    beforeCommit: (count: number) => void,
+  ): Promise<number> {
+    // idempotency_keys_created (006) finds the oldest; the write-once trigger refuses any
+    // record younger than the retention floor whatever `before` says.
+    return this.db.transaction(async (client) => {
+      const { rowCount } = await client.query(
+        `DELETE FROM idempotency_keys
+         WHERE (merchant_id, idempotency_key) IN (
+           SELECT merchant_id, idempotency_key FROM idempotency_keys
+           WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+        [before, limit],
+      );
+      beforeCommit(rowCount ?? 0);
+      return rowCount ?? 0;
     });
   }
 

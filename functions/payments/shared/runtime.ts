@@ -8,7 +8,12 @@ import type {
 } from "aws-lambda";
 import { ApiKeyVerifier } from "./api-keys";
 import { createSsmClient, ssmFetcher } from "./aws/ssm";
-import { PARAMETERS, PAYMENTS_ENV, PAYMENTS_LOCAL_ENV } from "../../common/contract";
+import {
+  DATABASE_POOL_MAX,
+  PARAMETERS,
+  PAYMENTS_ENV,
+  PAYMENTS_LOCAL_ENV,
+} from "../../common/contract";
 import { Database } from "./database";
 import type { DatabaseSettings } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
@@ -80,6 +85,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const prefix = requireEnv(PAYMENTS_ENV.parameterPrefix, env);
   const ttlSeconds = intEnv(PAYMENTS_ENV.parameterCacheSeconds, 60, { min: 0, max: 3600 }, env);
   const databaseUrl = env[PAYMENTS_LOCAL_ENV.databaseUrl] || undefined;
+  const poolMax = intEnv(PAYMENTS_ENV.databasePoolMax, DATABASE_POOL_MAX, { min: 1, max: 16 }, env);
 
   const parameters = new ParameterCache({
     prefix,
@@ -106,6 +112,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const database = new Database({
     settings: databaseSettings,
     applicationName: `payments-${options.functionName}`,
+    max: poolMax,
     onStaleSettings: () => parameters.invalidate(),
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
@@ -121,6 +128,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
           return reader.settings;
         },
         applicationName: `payments-${options.functionName}-own-cluster`,
+        max: poolMax,
         onStaleSettings: () => parameters.invalidate(),
       })
     : database;

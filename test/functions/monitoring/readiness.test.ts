@@ -16,6 +16,8 @@ import {
   evaluationMetrics,
   requiredCalls,
 } from "../../../functions/monitoring/readiness/core";
+import { PORT_ACTIONS } from "../../../functions/dr/shared/permissions";
+import { DR_TASK_NAMES, drTask } from "../../../functions/dr/tasks";
 import { TOPOLOGY } from "../dr/support/fake-world";
 import {
   ACCOUNT,
@@ -217,21 +219,55 @@ describe("parity between the regions", () => {
 });
 
 describe("permissions", () => {
-  it("simulates every workflow call of both automation roles on the exact ARNs", async () => {
+  it("simulates each task's own role with its declared calls, and the workflow role, on the exact ARNs", async () => {
     expect(await check("iam-permissions")).toMatchObject({ status: "ok" });
     const calls = world.iamStub
       .commandCalls(SimulatePrincipalPolicyCommand)
       .map((c) => c.args[0].input);
-    expect(calls).toHaveLength(2 * requiredCalls(TOPOLOGY, SETTINGS).length);
+    const expected = [EAST, WEST].flatMap((r) =>
+      requiredCalls(TOPOLOGY, SETTINGS, r).flatMap((role) => role.calls),
+    );
+    expect(calls).toHaveLength(expected.length);
+    const role = (task: string, code: string) =>
+      `arn:aws:iam::${ACCOUNT}:role/payments-fn-dr-${task}-${code}-test`;
+    // The workflow role invokes that region's task functions, nothing else.
     expect(calls).toContainEqual({
-      PolicySourceArn: SETTINGS.regions[WEST]!.automationRoleArn,
+      PolicySourceArn: SETTINGS.regions[WEST]!.workflowRoleArn,
       ActionNames: ["lambda:InvokeFunction"],
-      ResourceArns: [EAST, WEST].flatMap((r) =>
-        SETTINGS.taskFunctions.map((f) => `arn:aws:lambda:${r}:${ACCOUNT}:function:${f}`),
+      ResourceArns: SETTINGS.taskFunctions.map(
+        (f) => `arn:aws:lambda:${WEST}:${ACCOUNT}:function:${f}`,
       ),
       ContextEntries: [],
       Marker: undefined,
     });
+    // Promote's role fails the global cluster over, on the global cluster and both clusters.
+    const clusters = [EAST, WEST].map((r) => TOPOLOGY.regions[r]!.clusterArn);
+    expect(calls).toContainEqual(
+      expect.objectContaining({
+        PolicySourceArn: role("promote", "usw2"),
+        ActionNames: ["rds:FailoverGlobalCluster"],
+        ResourceArns: [
+          `arn:aws:rds::${ACCOUNT}:global-cluster:${TOPOLOGY.globalClusterIdentifier}`,
+          ...clusters,
+        ],
+      }),
+    );
+    // RestoreCapacity's role adds instances to the clusters (its declaration, not a copy).
+    expect(calls).toContainEqual(
+      expect.objectContaining({
+        PolicySourceArn: role("restore-capacity", "use1"),
+        ActionNames: ["rds:CreateDBInstance"],
+        ResourceArns: clusters,
+      }),
+    );
+    // Least privilege is checked as declared: Fence's role is never asked for a database call.
+    expect(
+      calls.filter(
+        (c) =>
+          c.PolicySourceArn === role("fence", "use1") &&
+          c.ActionNames!.some((a) => a.startsWith("rds:")),
+      ),
+    ).toEqual([]);
     expect(calls).toContainEqual(
       expect.objectContaining({
         ActionNames: ["cloudwatch:PutMetricData"],
@@ -246,13 +282,39 @@ describe("permissions", () => {
     );
   });
 
+  it("takes each task's calls from the task registry's declaration", () => {
+    // Every declared port method of every task reaches the simulation as its PORT_ACTIONS.
+    for (const r of [EAST, WEST]) {
+      const roles = requiredCalls(TOPOLOGY, SETTINGS, r);
+      for (const task of DR_TASK_NAMES) {
+        const declared = drTask(task).permissions;
+        const simulated = new Set(
+          roles.filter((x) => x.job === task).flatMap((x) => x.calls.flatMap((c) => c.actions)),
+        );
+        const wanted = (Object.keys(PORT_ACTIONS) as (keyof typeof PORT_ACTIONS)[]).flatMap(
+          (port) =>
+            port === "parameters"
+              ? [
+                  ...((declared.parameters?.read ?? []).length ? PORT_ACTIONS.parameters.get : []),
+                  ...((declared.parameters?.write ?? []).length ? PORT_ACTIONS.parameters.put : []),
+                ]
+              : ((declared[port] ?? []) as string[]).flatMap(
+                  (m) => (PORT_ACTIONS[port] as Record<string, readonly string[]>)[m]!,
+                ),
+        );
+        // Route 53 health checks exist only with a domain; TOPOLOGY has one.
+        expect([...simulated].sort()).toEqual([...new Set(wanted)].sort());
+      }
+    }
+  });
+
   it("fails naming the role, action and resource a workflow would be denied", async () => {
     const arn = TOPOLOGY.regions[WEST]!.clusterArn;
     world.denied.push({ action: "rds:FailoverGlobalCluster", resource: arn });
     const c = await check("iam-permissions");
     expect(c.status).toBe("fail");
     expect(c.reason).toContain(`rds:FailoverGlobalCluster on ${arn}`);
-    expect(c.reason).toContain("payments-dr-automation-use1-test");
+    expect(c.reason).toContain("payments-fn-dr-promote-use1-test");
   });
 
   it("reads the older one-result-per-resource answer too", async () => {

@@ -1,5 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
@@ -23,10 +28,14 @@ let handler: ApiHandler;
 beforeAll(async () => {
   db = await createTestDatabase();
   setHandlerEnvironment(db.url);
+  // Some tests keep two requests in flight: in Lambda they run in two execution environments of
+  // one connection each, here in one process whose pool stands for both.
+  process.env.DATABASE_POOL_MAX = "2";
   ({ handler } = await import("../../../functions/payments/authorize/handler"));
 });
 
 afterAll(async () => {
+  delete process.env.DATABASE_POOL_MAX;
   await closeAllDatabases();
   await db.drop();
 });
@@ -463,7 +472,7 @@ describe("POST /payments", () => {
       expect(rows[0].n).toBe(1);
     });
 
-    it("holds an in-flight lock in DynamoDB under (merchant, key) while it runs, and releases it", async () => {
+    it("holds an in-flight lock in DynamoDB under (merchant, key) and leaves it to lapse once answered", async () => {
       const key = randomUUID();
 
       await post(VALID, { key });
@@ -488,19 +497,78 @@ describe("POST /payments", () => {
         Number(put.Item!.lockExpiresAt!.N) - Number(put.ExpressionAttributeValues![":now"]!.N);
       expect(lapse).toBeGreaterThan(9_000);
       expect(lapse).toBeLessThanOrEqual(10_000);
-      expect(aws.dynamodb).toHaveReceivedCommandWith(DeleteItemCommand, {
-        TableName: TEST_ENV.IDEMPOTENCY_TABLE,
-        Key: { id: { S: `lock#merchant-1#${key}` } },
-        ConditionExpression: "#holder = :holder",
-        ExpressionAttributeValues: { ":holder": put.Item!.holder! },
-      });
-      expect(aws.idempotencyItems.size).toBe(0);
+      // Answered: the lock is left to lapse (no DeleteItem); the answer is in PostgreSQL.
+      expect(aws.dynamodb).not.toHaveReceivedCommand(DeleteItemCommand);
+      expect(aws.idempotencyItems.get(`lock#merchant-1#${key}`)?.holder).toEqual(put.Item!.holder);
       // The answer lives in PostgreSQL, written with the payment.
       const { rows } = await db.sql.query(
         "SELECT response_status FROM idempotency_keys WHERE merchant_id = 'merchant-1' AND idempotency_key = $1",
         [key],
       );
       expect(rows).toEqual([{ response_status: 201 }]);
+    });
+
+    it("takes its own lock as its own when the SDK's retry of the lock write is refused by it", async () => {
+      // The first PutItem wrote the lock but its answer was lost (a 2 s request timeout); the
+      // SDK retried it (maxAttempts 3) and DynamoDB refused the retry on the condition, returning
+      // the item the first attempt wrote (ReturnValuesOnConditionCheckFailure ALL_OLD,
+      // developerguide/WorkingWithItems). That item names this very request as holder.
+      aws.dynamodb
+        .on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE })
+        .callsFakeOnce((input: { Item: Record<string, { S?: string }> }) => {
+          aws.idempotencyItems.set(input.Item.id!.S!, { ...input.Item } as never);
+          throw new ConditionalCheckFailedException({
+            message: "The conditional request failed",
+            $metadata: {},
+            Item: input.Item as never,
+          });
+        });
+      const key = randomUUID();
+
+      const first = await post(VALID, { key });
+      const retry = await post(VALID, { key });
+
+      expect(first.status).toBe(201);
+      expect(retry.status).toBe(201);
+      expect(retry.headers["idempotent-replayed"]).toBe("true");
+      expect(retry.body).toEqual(first.body);
+    });
+
+    it("replays from PostgreSQL to a retry while the answered request's lock still lives", async () => {
+      const key = randomUUID();
+      const first = await post(VALID, { key });
+
+      const retry = await post(VALID, { key });
+      const other = await post({ ...VALID, amount: 2 }, { key });
+
+      expect(aws.idempotencyItems.has(`lock#merchant-1#${key}`)).toBe(true);
+      expect(retry.status).toBe(201);
+      expect(retry.headers["idempotent-replayed"]).toBe("true");
+      expect(retry.body).toEqual(first.body);
+      expect(other.status).toBe(422);
+      expect(other.body).toMatchObject({ code: "idempotency_key_reused" });
+    });
+
+    it("releases the lock of a request that failed, so its retry runs at once", async () => {
+      const key = randomUUID();
+      await db.sql.query("ALTER TABLE payments RENAME TO payments_away");
+      let failed: Awaited<ReturnType<typeof post>>;
+      try {
+        failed = await post(VALID, { key });
+      } finally {
+        await db.sql.query("ALTER TABLE payments_away RENAME TO payments");
+      }
+
+      const retry = await post(VALID, { key });
+
+      expect(failed.status).toBeGreaterThanOrEqual(500);
+      expect(aws.dynamodb).toHaveReceivedCommandWith(DeleteItemCommand, {
+        TableName: TEST_ENV.IDEMPOTENCY_TABLE,
+        Key: { id: { S: `lock#merchant-1#${key}` } },
+        ConditionExpression: "#holder = :holder",
+      });
+      expect(retry.status).toBe(201);
+      expect(retry.headers["idempotent-replayed"]).toBeUndefined();
     });
 
     it("goes on with PostgreSQL alone when the idempotency table fails", async () => {

@@ -287,3 +287,56 @@ describe("authorization expiry", () => {
     );
   });
 });
+
+describe("idempotency records past their retention", () => {
+  const DAY = 86_400_000;
+
+  /** An idempotency record of a payment, written `daysAgo` days ago. */
+  async function recordAged(daysAgo: number): Promise<string> {
+    const { id } = await authorized();
+    const key = `aged-${randomUUID()}`;
+    await db.sql.query(
+      `INSERT INTO idempotency_keys (merchant_id, idempotency_key, operation, request_hash,
+                                     payment_id, response_status, response_body, created_at)
+       VALUES ('merchant-1', $1, 'void', $2, $3, 200, '{}', $4)`,
+      [key, "c".repeat(64), id, new Date(Date.now() - daysAgo * DAY)],
+    );
+    return key;
+  }
+
+  const exists = async (key: string) =>
+    (await db.sql.query("SELECT 1 FROM idempotency_keys WHERE idempotency_key = $1", [key])).rows
+      .length === 1;
+
+  it("prunes records older than 31 days in the active region and keeps younger ones", async () => {
+    const old = await recordAged(32);
+    const young = await recordAged(30);
+
+    await run();
+
+    expect(await exists(old)).toBe(false);
+    expect(await exists(young)).toBe(true);
+  });
+
+  it("prunes nothing in the passive region", async () => {
+    const old = await recordAged(40);
+    aws.flag = { activeRegion: OTHER_REGION };
+
+    await run();
+
+    expect(await exists(old)).toBe(true);
+  });
+
+  it("rejects deleting a record younger than the retention, whoever asks", async () => {
+    const young = await recordAged(30);
+
+    await expect(
+      db.sql.query("DELETE FROM idempotency_keys WHERE idempotency_key = $1", [young]),
+    ).rejects.toMatchObject({ code: "23514", constraint: "idempotency_keys_write_once" });
+    await expect(
+      db.sql.query("UPDATE idempotency_keys SET response_status = 201 WHERE idempotency_key = $1", [
+        young,
+      ]),
+    ).rejects.toMatchObject({ constraint: "idempotency_keys_write_once" });
+  });
+});

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import { LEGAL_TRANSITIONS } from "../../../functions/payments/shared/payment";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import { FakeAws, lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
@@ -545,5 +546,84 @@ describe("database constraints", () => {
         [rows[0].merchant_id, rows[0].idempotency_key, id],
       ),
     ).rejects.toMatchObject({ code: "23505", constraint: "idempotency_keys_pkey" });
+  });
+});
+
+// The code's table of transitions (LEGAL_TRANSITIONS, which the plans keep to: validation.test.ts
+// walks random sequences) against what the database's trigger lets through: for every status a
+// payment reaches through the API and every status it might be moved to (with amounts that fit
+// the target), the trigger accepts the move exactly when the code's table lists it. Two
+// implementations of one rule, checked against each other.
+describe("the transitions the database allows", () => {
+  type Status = keyof typeof LEGAL_TRANSITIONS;
+  const STATUSES = Object.keys(LEGAL_TRANSITIONS) as Status[];
+
+  /** A 1000 USD payment in `status`, reached through the API (expired: as the job does it). */
+  async function reach(status: Status): Promise<string> {
+    const id = await authorized(1000);
+    const steps: Record<Status, () => Promise<unknown>> = {
+      authorized: async () => undefined,
+      partially_captured: () => act("capture", id, { amount: 400, finalCapture: false }),
+      captured: () => act("capture", id),
+      partially_refunded: async () => {
+        await act("capture", id);
+        await act("refund", id, { amount: 300 });
+      },
+      refunded: async () => {
+        await act("capture", id);
+        await act("refund", id, { amount: 1000 });
+      },
+      voided: () => act("void", id),
+      expired: () => db.sql.query("UPDATE payments SET status = 'expired' WHERE id = $1", [id]),
+    };
+    await steps[status]();
+    const { rows } = await db.sql.query("SELECT status FROM payments WHERE id = $1", [id]);
+    expect(rows[0].status).toBe(status);
+    return id;
+  }
+
+  /** Amounts that fit `to` (payments_status_matches_amounts), moving forward from c and r. */
+  function amountsFor(to: Status, c: number, r: number): { c: number; r: number } {
+    const closed = c > 0 ? c : 1000;
+    switch (to) {
+      case "authorized":
+      case "voided":
+      case "expired":
+        return { c: 0, r: 0 };
+      case "partially_captured":
+        return { c: c + 100 < 1000 ? c + 100 : 900, r };
+      case "captured":
+        return { c: closed, r: 0 };
+      case "partially_refunded":
+        return { c: closed, r: Math.min(r + 100, closed - 1) };
+      case "refunded":
+        return { c: closed, r: closed };
+    }
+  }
+
+  it.each(STATUSES)("lets a %s payment move exactly where the code's table says", async (from) => {
+    const id = await reach(from);
+    const { rows } = await db.sql.query(
+      "SELECT captured_minor::int AS c, refunded_minor::int AS r FROM payments WHERE id = $1",
+      [id],
+    );
+    const accepted: Status[] = [];
+    for (const to of STATUSES) {
+      const { c, r } = amountsFor(to, rows[0].c, rows[0].r);
+      await db.sql.query("BEGIN");
+      try {
+        await db.sql.query(
+          "UPDATE payments SET status = $2, captured_minor = $3, refunded_minor = $4 WHERE id = $1",
+          [id, to, c, r],
+        );
+        accepted.push(to);
+      } catch (error) {
+        expect(error).toMatchObject({ code: "23514" });
+      } finally {
+        await db.sql.query("ROLLBACK");
+      }
+    }
+
+    expect(accepted.sort()).toEqual([...LEGAL_TRANSITIONS[from]].sort());
   });
 });

@@ -145,6 +145,83 @@ describe("migrator", () => {
     expect(rows[0].v).toBe(Number(NAMES.at(-1)!.slice(0, 3)));
   });
 
+  it("runs a no-transaction migration statement by statement, repeating a batch until it is done", async () => {
+    await db.sql.query(
+      "CREATE TABLE batch_items (id int PRIMARY KEY, done boolean NOT NULL DEFAULT false)",
+    );
+    await db.sql.query("INSERT INTO batch_items (id) SELECT generate_series(1, 2500)");
+    const online = {
+      file: "099_online.sql",
+      sql: [
+        "-- migrate:no-transaction",
+        "-- migrate:repeat",
+        "UPDATE batch_items SET done = true WHERE id IN (",
+        "  SELECT id FROM batch_items WHERE NOT done LIMIT 1000);",
+        "-- A concurrent build cannot run in a transaction block: this proves there is none.",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS batch_items_done ON batch_items (done);",
+      ].join("\n"),
+    };
+
+    const result = await migrate(db.sql, loadMigrations([...FILES, online]));
+
+    expect(result.applied).toEqual(["099_online.sql"]);
+    const { rows } = await db.sql.query(
+      "SELECT count(*)::int AS n FROM batch_items WHERE NOT done",
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("rebuilds an index that a failed concurrent build left invalid when run again", async () => {
+    await db.sql.query("CREATE TABLE dupes (v int)");
+    await db.sql.query("INSERT INTO dupes VALUES (1), (1), (2)");
+    const online = {
+      file: "099_unique.sql",
+      sql: "-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS dupes_v ON dupes (v);",
+    };
+    await expect(migrate(db.sql, loadMigrations([...FILES, online]))).rejects.toMatchObject({
+      name: "MigrationFailedError",
+    });
+    const invalid = await db.sql.query(
+      "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'dupes_v'",
+    );
+    expect(invalid.rows).toEqual([{ indisvalid: false }]);
+
+    await db.sql.query("DELETE FROM dupes WHERE ctid = (SELECT min(ctid) FROM dupes WHERE v = 1)");
+    const result = await migrate(db.sql, loadMigrations([...FILES, online]));
+
+    expect(result.applied).toEqual(["099_unique.sql"]);
+    const valid = await db.sql.query(
+      "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'dupes_v'",
+    );
+    expect(valid.rows).toEqual([{ indisvalid: true }]);
+  });
+
+  it("gives up a lock wait and tries again later rather than queue traffic behind it", async () => {
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT * FROM payments LIMIT 1");
+    const waits: number[] = [];
+    const ddl = {
+      file: "099_ddl.sql",
+      sql: "SET LOCAL lock_timeout = '50ms';\nALTER TABLE payments ADD COLUMN note text;",
+    };
+    try {
+      const result = await migrate(db.sql, loadMigrations([...FILES, ddl]), {
+        sleep: async (ms) => {
+          waits.push(ms);
+          // The long transaction ends while the migrator waits for its second attempt.
+          if (waits.length === 2) await holder.query("COMMIT");
+        },
+      });
+
+      expect(result.applied).toEqual(["099_ddl.sql"]);
+      expect(waits).toEqual([500, 1000]);
+    } finally {
+      await holder.end();
+    }
+  });
+
   it("reports versions in the database that this build does not know", async () => {
     await db.sql.query(
       "INSERT INTO schema_migrations (version, name, checksum) VALUES (99, '099_future.sql', 'x')",

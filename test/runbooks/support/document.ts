@@ -26,9 +26,21 @@ export type Document = {
 };
 
 /**
- * Documented inputs of each action we use (Systems Manager Automation actions reference:
- * aws:executeScript, aws:executeAwsApi, aws:waitForAwsResourceProperty, aws:sleep, aws:branch).
- * executeAwsApi and waitForAwsResourceProperty also take the API's own parameters.
+ * Documented inputs of each action (Systems Manager Automation actions reference,
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html):
+ * - aws:executeScript: Runtime, Handler, Script, InputPayload, Attachment
+ *   (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html);
+ *   the script's return value is read through `outputs` selectors ($.Payload...), never an input.
+ * - aws:executeAwsApi: Service, Api and the API's own parameters
+ *   (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeAwsApi.html).
+ * - aws:waitForAwsResourceProperty: Service, Api, PropertySelector, DesiredValues and the API's
+ *   parameters (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-waitForAwsResourceProperty.html).
+ * - aws:executeStateMachine: stateMachineArn, executionName, input
+ *   (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeStateMachine.html).
+ * - aws:sleep: Duration or Timestamp
+ *   (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-sleep.html).
+ * - aws:branch: Choices, Default
+ *   (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-branch.html).
  */
 export const ACTION_INPUTS: Readonly<Record<string, { fixed: string[]; apiParameters: boolean }>> =
   {
@@ -40,6 +52,10 @@ export const ACTION_INPUTS: Readonly<Record<string, { fixed: string[]; apiParame
     "aws:waitForAwsResourceProperty": {
       fixed: ["Service", "Api", "PropertySelector", "DesiredValues"],
       apiParameters: true,
+    },
+    "aws:executeStateMachine": {
+      fixed: ["stateMachineArn", "executionName", "input"],
+      apiParameters: false,
     },
     "aws:sleep": { fixed: ["Duration", "Timestamp"], apiParameters: false },
     "aws:branch": { fixed: ["Choices", "Default"], apiParameters: false },

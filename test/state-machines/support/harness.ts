@@ -18,6 +18,8 @@ import type { WorkflowState } from "../../../functions/dr/shared/types";
 import type { FakeWorld } from "../../functions/dr/support/fake-world";
 import { fakeFunctionArn, renderedDefinition } from "./render";
 import { silentLog } from "../../functions/dr/support/fake-world";
+import type { Denial } from "../../functions/dr/support/permissions";
+import { withPermissions } from "../../functions/dr/support/permissions";
 
 type EventLog =
   ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
@@ -126,19 +128,26 @@ function bindings(
   workflow: WorkflowName,
   deps: DrDeps,
   approval: RunOptions["approval"],
+  denials: Denial[],
 ): Record<string, (input: never) => Promise<unknown>> {
   const states = renderedDefinition(workflow).States as Record<string, TaskState>;
   const byArn = new Map(
-    DR_TASK_NAMES.map((name) => [fakeFunctionArn(taskPlaceholder(name)), drTask(name)]),
+    DR_TASK_NAMES.map((name) => [fakeFunctionArn(taskPlaceholder(name)), name]),
   );
   const bound: Record<string, (input: never) => Promise<unknown>> = {};
   for (const [name, state] of Object.entries(states)) {
     if (state.Type !== "Task") continue;
     const callback = state.Resource?.endsWith(".waitForTaskToken") ?? false;
     const arn = callback ? state.Parameters?.FunctionName : state.Resource;
-    const definition = arn === undefined ? undefined : byArn.get(arn);
-    if (!definition) throw new Error(`state ${name} of ${workflow} runs no registered task`);
-    const run = taskHandler(definition, deps, silentLog);
+    const task = arn === undefined ? undefined : byArn.get(arn);
+    if (!task) throw new Error(`state ${name} of ${workflow} runs no registered task`);
+    const definition = drTask(task);
+    // Each task runs with only its declared permissions, as its own IAM role will.
+    const run = taskHandler(
+      definition,
+      withPermissions(deps, task, definition.permissions, denials),
+      silentLog,
+    );
     bound[name] = callback
       ? async (input: { FunctionName: string; Payload: RequestApprovalEvent }) => {
           await run(input.Payload as never);
@@ -182,7 +191,8 @@ export async function runWorkflow(
       : undefined;
   const region = options.region ?? target ?? "us-west-2";
   const deps = options.world.deps(region);
-  const all = bindings(workflow, deps, options.approval);
+  const denials: Denial[] = [];
+  const all = bindings(workflow, deps, options.approval, denials);
   const states = taskStates(workflow);
   const waits = waitedBefore(workflow);
   const handlers = Object.fromEntries(
@@ -233,6 +243,13 @@ export async function runWorkflow(
     await consumed;
     const cause = (error as { cause?: Error }).cause;
     result = { status: "FAILED", error: cause?.name, cause: cause?.message, ...trace(events) };
+  }
+  // A call outside a task's declared permissions would be AccessDenied in AWS: whatever the ASL
+  // made of it, the declaration (functions/dr/<task>/core.ts) is wrong, and every workflow test
+  // says so.
+  if (denials.length > 0) {
+    const calls = [...new Set(denials.map((d) => `${d.task}: ${d.call}`))];
+    throw new Error(`tasks made calls their permissions do not declare: ${calls.join("; ")}`);
   }
   return result;
 }

@@ -96,7 +96,9 @@ export const LOCK_RETENTION_SECONDS = 60 * 60;
  * In-flight idempotency locks on the idempotency table: `{ id, holder, lockExpiresAt (epoch ms),
  * region, expiration (TTL, epoch s) }`.
  *
- * - acquire: PutItem on condition that no item exists or its lock has lapsed. A conditional write
+ * - acquire: PutItem on condition that no item exists or its lock has lapsed. The holder is a
+ *   random token per request: a refusal that returns our own holder is the SDK retrying a write
+ *   that did succeed, and counts as acquired. A conditional write
  *   is evaluated "against the version of the item in the Region" only (V2globaltables_HowItWorks),
  *   which is all a lock needs: PostgreSQL's unique (merchant, key) decides across regions.
  *   ReturnValuesOnConditionCheckFailure=ALL_OLD returns the holder's item with the refusal, so
@@ -138,6 +140,10 @@ export function idempotencyLocks(
         return { acquired: true };
       } catch (error) {
         if (!isConditionFailed(error)) throw error;
+        // Our own item: an earlier attempt of this very PutItem wrote it and its answer was lost
+        // (request timeout), so the SDK's retry met the condition. The holder is a token drawn
+        // per request, so a match can only be this request.
+        if (error.Item?.holder?.S === holder) return { acquired: true };
         const heldUntil = Number(error.Item?.lockExpiresAt?.N);
         return { acquired: false, heldUntil: Number.isFinite(heldUntil) ? heldUntil : now };
       }

@@ -48,15 +48,23 @@ import type {
   ReadinessDeps,
   ReadinessSettings,
 } from "../../../../functions/monitoring/readiness/core";
+import { DR_TASK_NAMES } from "../../../../functions/dr/tasks";
 import { EAST, silentLog, TOPOLOGY, WEST } from "../../dr/support/fake-world";
 
 export const ACCOUNT = "123456789012";
 export { EAST, WEST };
 
+/** Each DR task's own role, named as infra/lib/nodejs-function.ts names it. */
+const taskRoles = (code: string) =>
+  Object.fromEntries(
+    DR_TASK_NAMES.map((t) => [t, `arn:aws:iam::${ACCOUNT}:role/payments-fn-dr-${t}-${code}-test`]),
+  );
+
 export const SETTINGS: ReadinessSettings = {
   accountId: ACCOUNT,
   paymentFunctions: ["payments-authorize-test", "payments-capture-test"],
-  taskFunctions: ["payments-dr-fence-test", "payments-dr-promote-test"],
+  taskFunctions: DR_TASK_NAMES.map((t) => `payments-dr-${t}-test`),
+  reportWriter: "payments-report-writer-test",
   tables: ["payments-control-test", "payments-sessions-test"],
   stateMachines: ["payments-failover-test"],
   drillDocument: "payments-dr-drill-test",
@@ -66,7 +74,8 @@ export const SETTINGS: ReadinessSettings = {
         `arn:aws:kms:${EAST}:${ACCOUNT}:key/mrk-1111`,
         `arn:aws:kms:${EAST}:${ACCOUNT}:key/aaaa`,
       ],
-      automationRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-automation-use1-test`,
+      taskRoleArns: taskRoles("use1"),
+      workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-use1-test`,
       backupVault: "payments-vault-use1-test",
     },
     [WEST]: {
@@ -74,7 +83,8 @@ export const SETTINGS: ReadinessSettings = {
         `arn:aws:kms:${WEST}:${ACCOUNT}:key/mrk-1111`,
         `arn:aws:kms:${WEST}:${ACCOUNT}:key/bbbb`,
       ],
-      automationRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-automation-usw2-test`,
+      taskRoleArns: taskRoles("usw2"),
+      workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-usw2-test`,
       backupVault: "payments-vault-usw2-test",
     },
   },
@@ -397,7 +407,7 @@ export class ReadinessWorld {
         name,
         status: "ACTIVE",
         definition,
-        roleArn: SETTINGS.regions[region]!.automationRoleArn,
+        roleArn: SETTINGS.regions[region]!.workflowRoleArn,
         type: "STANDARD",
         creationDate: new Date("2026-10-01T00:00:00Z"),
       };

@@ -40,6 +40,62 @@ describe("Database", () => {
     }
   });
 
+  /** Server-side connections to `server`'s database, counted by application_name. */
+  async function connectionsOf(server: TestDatabase, applicationName: string): Promise<number> {
+    const { rows } = await server.sql.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+      [applicationName],
+    );
+    return rows[0]!.n;
+  }
+
+  it("holds at most one server connection per environment, however the work is interleaved", async () => {
+    const applicationName = `pool-${Date.now()}`;
+    const db = new Database({
+      settings: async () => ({ kind: "url", connectionString: a.url }),
+      applicationName,
+    });
+    try {
+      let peak = 0;
+      // Five units of work started together (what a handler's Promise.all could do): with one
+      // connection they run one after the other instead of opening five server slots.
+      await Promise.all(
+        Array.from({ length: 5 }, () =>
+          db.withClient(async (client) => {
+            await client.query("SELECT pg_sleep(0.02)");
+            peak = Math.max(peak, await connectionsOf(a, applicationName));
+          }),
+        ),
+      );
+
+      expect(peak).toBe(1);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("leaves the old writer's connection when the endpoint moves, so it does not pin a slot there", async () => {
+    const applicationName = `moved-${Date.now()}`;
+    let settings: DatabaseSettings = { kind: "url", connectionString: a.url };
+    const db = new Database({ settings: async () => settings, applicationName });
+    try {
+      await db.query("SELECT 1");
+      expect(await connectionsOf(a, applicationName)).toBe(1);
+      settings = { kind: "url", connectionString: b.url };
+
+      await db.query("SELECT 1");
+      // The old pool ends asynchronously once its (idle) client is released.
+      for (let i = 0; i < 50 && (await connectionsOf(a, applicationName)) > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+
+      expect(await connectionsOf(a, applicationName)).toBe(0);
+      expect(await connectionsOf(b, applicationName)).toBe(1);
+    } finally {
+      await db.end();
+    }
+  });
+
   it("re-reads its settings and retries when it reached a read-only server", async () => {
     const name = new URL(a.url).pathname.slice(1);
     await a.sql.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);

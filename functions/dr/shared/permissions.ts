@@ -1,0 +1,166 @@
+// What a DR task may call, declared next to its definition (each core's `*_TASK.permissions`),
+// at the level of the ports its core uses. The infrastructure turns a declaration into the IAM
+// policy of that task's own role (infra/constructs/dr-iam.ts), so adding a task without
+// declaring its calls fails the type check, and a call the declaration lacks fails the workflow
+// tests the way AWS would fail it: with AccessDenied (test/state-machines/support/harness.ts).
+import type { PARAMETERS } from "../../common/contract";
+import type {
+  ControlPort,
+  DatabasePort,
+  DnsPort,
+  EventsPort,
+  MetricsPort,
+  NotifierPort,
+  ParametersPort,
+  ReplicaPort,
+  ReportsPort,
+} from "./ports";
+
+type Methods<P> = {
+  [K in keyof P]: P[K] extends (...args: never[]) => unknown ? K : never;
+}[keyof P];
+
+export type DatabaseCall = Methods<DatabasePort>;
+export type ControlCall = Methods<ControlPort>;
+export type MetricsCall = Methods<MetricsPort>;
+export type EventsCall = Methods<EventsPort>;
+export type NotifierCall = Methods<NotifierPort>;
+export type DnsCall = Methods<DnsPort>;
+export type ParametersCall = Methods<ParametersPort>;
+export type ReplicaCall = Methods<ReplicaPort>;
+export type ReportsCall = Methods<ReportsPort>;
+
+export type ParameterKey = keyof typeof PARAMETERS;
+
+/**
+ * The parameters a workflow may write: the writer endpoint and the active region. Never the
+ * password or the API keys (the type refuses them, and the policy pack checks the result).
+ */
+export const WRITABLE_PARAMETERS = ["writerEndpoint", "activeRegion"] as const;
+export type WritableParameterKey = (typeof WRITABLE_PARAMETERS)[number];
+
+/** SecureString parameters (platform CMK): reading one decrypts through KMS. */
+export const SECURE_PARAMETERS: readonly ParameterKey[] = ["password", "apiKeys", "drVerifyApiKey"];
+
+export interface TaskPermissions {
+  /** Aurora calls, on the global cluster and both regional clusters. */
+  readonly database?: readonly DatabaseCall[];
+  /** The control table (fencing flag, lock, cooldown), in either region's replica. */
+  readonly control?: readonly ControlCall[];
+  /** SSM parameters by key (`PARAMETERS`), read and written in either region. */
+  readonly parameters?: {
+    readonly read?: readonly ParameterKey[];
+    readonly write?: readonly WritableParameterKey[];
+  };
+  readonly metrics?: readonly MetricsCall[];
+  /** The region's DR event bus. */
+  readonly events?: readonly EventsCall[];
+  /** The region's alert topic. */
+  readonly notifier?: readonly NotifierCall[];
+  /** Route 53 (the hosted zone's failover records and the two health checks). */
+  readonly dns?: readonly DnsCall[];
+  /** A region's writer heartbeat, read through its own /health (HTTPS): no AWS permission. */
+  readonly replica?: readonly ReplicaCall[];
+  /** The report writer of the region the task runs in (lambda:InvokeFunction). */
+  readonly reports?: readonly ReportsCall[];
+  /** Plain HTTPS to the regions' payment APIs (Verify): no AWS permission. */
+  readonly http?: boolean;
+}
+
+/**
+ * The IAM action each port method's AWS adapter needs: the API operation it sends (IAM action
+ * names are the API operation names; Service Authorization Reference). Checked against what the
+ * adapters actually send in test/functions/dr/permissions.test.ts.
+ */
+export const PORT_ACTIONS = {
+  database: {
+    describeGlobalCluster: ["rds:DescribeGlobalClusters"],
+    describeCluster: ["rds:DescribeDBClusters"],
+    failoverGlobalCluster: ["rds:FailoverGlobalCluster"],
+    switchoverGlobalCluster: ["rds:SwitchoverGlobalCluster"],
+    removeFromGlobalCluster: ["rds:RemoveFromGlobalCluster"],
+    instances: ["rds:DescribeDBInstances"],
+    // The one command it sends. What AWS also authorizes with it (rds:AddTagsToResource for the
+    // tags in the request, iam:PassRole of the monitoring role, the Performance Insights key)
+    // is in CREATE_INSTANCE_IMPLIED_ACTIONS and added by dr-iam.ts.
+    createInstance: ["rds:CreateDBInstance"],
+  },
+  control: {
+    getActiveRegion: ["dynamodb:GetItem"],
+    putActiveRegion: ["dynamodb:UpdateItem"],
+    setPhase: ["dynamodb:UpdateItem"],
+    getLock: ["dynamodb:GetItem"],
+    putLock: ["dynamodb:PutItem"],
+    recordFact: ["dynamodb:UpdateItem"],
+    deleteLock: ["dynamodb:DeleteItem"],
+    getCooldown: ["dynamodb:GetItem"],
+    putCooldown: ["dynamodb:PutItem"],
+    getReadiness: ["dynamodb:GetItem"],
+    putReadiness: ["dynamodb:PutItem"],
+  },
+  parameters: {
+    get: ["ssm:GetParameter"],
+    put: ["ssm:PutParameter"],
+  },
+  metrics: {
+    put: ["cloudwatch:PutMetricData"],
+    replicationLag: ["cloudwatch:GetMetricData"],
+    probeResults: ["cloudwatch:GetMetricData"],
+    replicationLagHistory: ["cloudwatch:GetMetricData"],
+  },
+  events: { put: ["events:PutEvents"] },
+  notifier: { publish: ["sns:Publish"] },
+  dns: {
+    healthCheckStatus: ["route53:GetHealthCheckStatus"],
+    failoverRecords: ["route53:ListResourceRecordSets"],
+    makePrimary: ["route53:ChangeResourceRecordSets"],
+  },
+  // HTTPS to the region's own /health: nothing to authorize in IAM.
+  replica: { writerHeartbeat: [] },
+  reports: { submit: ["lambda:InvokeFunction"] },
+} as const satisfies {
+  database: Record<DatabaseCall, readonly string[]>;
+  control: Record<ControlCall, readonly string[]>;
+  parameters: Record<ParametersCall, readonly string[]>;
+  metrics: Record<MetricsCall, readonly string[]>;
+  events: Record<EventsCall, readonly string[]>;
+  notifier: Record<NotifierCall, readonly string[]>;
+  dns: Record<DnsCall, readonly string[]>;
+  replica: Record<ReplicaCall, readonly string[]>;
+  reports: Record<ReportsCall, readonly string[]>;
+};
+
+export type PortName = keyof typeof PORT_ACTIONS;
+
+/**
+ * What CreateDBInstance is also authorized for, without a command of its own: the tags in the
+ * request (rds:AddTagsToResource, "Tagging Amazon RDS resources"; RDS checks it when a create
+ * carries tags), and passing the Enhanced Monitoring role (iam:PassRole, "Setting up and enabling
+ * Enhanced Monitoring"). Resources and conditions are in infra/constructs/dr-iam.ts.
+ */
+export const CREATE_INSTANCE_IMPLIED_ACTIONS = ["rds:AddTagsToResource", "iam:PassRole"] as const;
+
+/** The port methods a declaration allows, as `port.method` (parameters by read/write). */
+export function allowedCalls(permissions: TaskPermissions): Set<string> {
+  const calls = new Set<string>();
+  for (const port of [
+    "database",
+    "control",
+    "metrics",
+    "events",
+    "notifier",
+    "dns",
+    "replica",
+    "reports",
+  ] as const) {
+    for (const method of permissions[port] ?? []) calls.add(`${port}.${method}`);
+  }
+  if ((permissions.parameters?.read ?? []).length > 0) calls.add("parameters.get");
+  if ((permissions.parameters?.write ?? []).length > 0) calls.add("parameters.put");
+  return calls;
+}
+
+/** Does the declaration allow any AWS call at all? (A task that calls nothing is a mistake.) */
+export function declaresAnything(permissions: TaskPermissions): boolean {
+  return allowedCalls(permissions).size > 0 || permissions.http === true;
+}
