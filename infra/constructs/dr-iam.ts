@@ -520,7 +520,9 @@ export function taskStatements(
           {
             test: "StringEquals",
             variable: "iam:PassedToService",
-            values: ["monitoring.rds.amazonaws.com"],
+            // The role's trusted principal; rds.amazonaws.com as well because AWS does not say
+            // which of the two CreateDBInstance reports for a monitoring role. RDS only, either way.
+            values: ["monitoring.rds.amazonaws.com", "rds.amazonaws.com"],
           },
         ],
       );

@@ -69,7 +69,7 @@ describe("capacity after a failover", () => {
       {
         test: "StringEquals",
         variable: "iam:PassedToService",
-        values: ["monitoring.rds.amazonaws.com"],
+        values: ["monitoring.rds.amazonaws.com", "rds.amazonaws.com"],
       },
     ]);
     expect(findResource(json, "aws_iam_role", "database_monitoring-role")).toBeDefined();
