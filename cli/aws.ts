@@ -8,6 +8,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { enforcedTimeouts } from "../functions/common/sdk-timeouts";
 
 export interface AwsClients {
   sfn(region: string): SFNClient;
@@ -20,7 +21,7 @@ export interface AwsClients {
 /** Attempts and timeouts of every CLI call (ms). */
 export const CLI_CLIENT_SETTINGS = {
   maxAttempts: 3,
-  requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+  requestHandler: enforcedTimeouts({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
 } as const;
 
 export function awsClients(profile?: string): AwsClients {

@@ -6,6 +6,7 @@ import { awsClients } from "./aws";
 import { approveCommand } from "./commands/approve";
 import { drillCommand } from "./commands/drill";
 import { historyCommand } from "./commands/history";
+import { reconcileCommand } from "./commands/reconcile";
 import { startCommand } from "./commands/start";
 import { statusCommand } from "./commands/status";
 import { watchCommand } from "./commands/watch";
@@ -29,12 +30,18 @@ commands:
   switchover --to <region> --reason "<why>"   planned move, no data loss
   failback   --to <region> --reason "<why>"   planned move back to the deployed primary
              (all three: [--ignore-cooldown] [--resume <run id>] [--yes] [--no-watch])
+  reprotect  --to <active region> --reason "<why>"   after a failover, once the old region is
+             back: rebuild it as a secondary ([--resume <run id>] [--yes] [--no-watch])
   approve    [--execution <arn|name>]         approve the failover waiting for approval
   reject     [--execution <arn|name>] [--reason "<why>"]
   watch      [<execution arn|name>]           follow a run (default: the one running now)
   drill      [--restore] [--region <r>] [--workflow switchover|failover] [--hold PT15M]
              [--no-failback]                  start the drill automation and follow it
-  history    [--limit <n>]                    last runs and drills with outcome, RTO, RPO
+  history    [--limit <n>]                    last runs and drills from the DR ledger, with outcome, RTO, RPO
+  reconcile  --old-url <postgres url> --new-url <postgres url> (--run <failover run id> | --fork <file>)
+             [--region <new primary region>] [--replay] [--notify] [--scan-margin <s>] [--out <dir>]
+             [--no-store]                     lost writes after an unplanned failover (dry run by
+                                              default: reads only; runbooks/reconcile.md)
 
 options for every command:
   --json                  machine-readable output (one JSON document; watch/drill: JSON lines)
@@ -42,6 +49,7 @@ options for every command:
   --suffix <suffix>       environment suffix (default: ENVIRONMENT_SUFFIX, else dev)
   --primary-region <r>    default: PRIMARY_REGION, else us-east-1
   --secondary-region <r>  default: SECONDARY_REGION, else us-west-2
+  --writer-region <r>     default: WRITER_REGION, else the primary region (the deployed primary)
   --yes                   do not ask for confirmation
   --interval <seconds>    poll interval while following a run (default 5)
   -h, --help
@@ -55,6 +63,7 @@ const OPTIONS = {
   suffix: { type: "string" },
   "primary-region": { type: "string" },
   "secondary-region": { type: "string" },
+  "writer-region": { type: "string" },
   yes: { type: "boolean", short: "y" },
   interval: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -74,6 +83,15 @@ const OPTIONS = {
   hold: { type: "string" },
   "no-failback": { type: "boolean" },
   limit: { type: "string" },
+  "old-url": { type: "string" },
+  "new-url": { type: "string" },
+  run: { type: "string" },
+  fork: { type: "string" },
+  replay: { type: "boolean" },
+  notify: { type: "boolean" },
+  "scan-margin": { type: "string" },
+  out: { type: "string" },
+  "no-store": { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
 /** The options each command accepts beyond the common ones: anything else is refused. */
@@ -92,11 +110,24 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   ],
   switchover: ["to", "reason", "ignore-cooldown", "resume", "no-watch"],
   failback: ["to", "reason", "ignore-cooldown", "resume", "no-watch"],
+  reprotect: ["to", "reason", "resume", "no-watch"],
   approve: ["execution", "no-watch"],
   reject: ["execution", "reason"],
   watch: [],
   drill: ["restore", "region", "workflow", "hold", "no-failback", "no-watch"],
   history: ["limit"],
+  reconcile: [
+    "old-url",
+    "new-url",
+    "run",
+    "fork",
+    "region",
+    "replay",
+    "notify",
+    "scan-margin",
+    "out",
+    "no-store",
+  ],
 };
 const COMMON = [
   "json",
@@ -104,6 +135,7 @@ const COMMON = [
   "suffix",
   "primary-region",
   "secondary-region",
+  "writer-region",
   "yes",
   "interval",
   "help",
@@ -186,6 +218,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
         suffix: values.suffix,
         primaryRegion: values["primary-region"],
         secondaryRegion: values["secondary-region"],
+        writerRegion: values["writer-region"],
         profile: values.profile,
       },
       deps.env,
@@ -208,6 +241,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
       case "failover":
       case "switchover":
       case "failback":
+      case "reprotect":
         return await startCommand(ctx, command as WorkflowName, {
           to: values.to,
           reason: values.reason,
@@ -239,6 +273,19 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
         });
       case "history":
         return await historyCommand(ctx, positiveInt("limit", values.limit, 10, 100));
+      case "reconcile":
+        return await reconcileCommand(ctx, {
+          oldUrl: values["old-url"],
+          newUrl: values["new-url"],
+          run: values.run,
+          fork: values.fork,
+          region: values.region,
+          replay: values.replay ?? false,
+          notify: values.notify ?? false,
+          scanMargin: values["scan-margin"],
+          out: values.out,
+          noStore: values["no-store"] ?? false,
+        });
     }
     return 2;
   } catch (error) {

@@ -4,11 +4,11 @@
 // from infra/naming.ts, so the CLI and the deployed stack cannot disagree (a test synthesizes
 // the stack and compares).
 import type { DrTopology } from "../functions/common/contract";
-import { ConfigError, loadConfig } from "../infra/config";
+import { ConfigError, loadConfig, otherRole } from "../infra/config";
 import { Naming } from "../infra/naming";
 import { CliError } from "./errors";
 
-export const WORKFLOWS = ["failover", "switchover", "failback"] as const;
+export const WORKFLOWS = ["failover", "switchover", "failback", "reprotect"] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
 /** The drill documents (infra/constructs/drills.ts DRILL_RUNBOOK, and the restore drill's). */
@@ -39,6 +39,8 @@ export interface TargetFlags {
   readonly suffix?: string;
   readonly primaryRegion?: string;
   readonly secondaryRegion?: string;
+  /** WRITER_REGION of the synth. @default the primary region */
+  readonly writerRegion?: string;
   readonly profile?: string;
 }
 
@@ -52,6 +54,7 @@ export function resolveDeployment(flags: TargetFlags, env: NodeJS.ProcessEnv): D
   pick("ENVIRONMENT_SUFFIX", flags.suffix);
   pick("PRIMARY_REGION", flags.primaryRegion);
   pick("SECONDARY_REGION", flags.secondaryRegion);
+  pick("WRITER_REGION", flags.writerRegion);
   let config;
   try {
     config = loadConfig(settings);
@@ -61,6 +64,7 @@ export function resolveDeployment(flags: TargetFlags, env: NodeJS.ProcessEnv): D
         ENVIRONMENT_SUFFIX: "--suffix",
         PRIMARY_REGION: "--primary-region",
         SECONDARY_REGION: "--secondary-region",
+        WRITER_REGION: "--writer-region",
       }[error.variable];
       throw new CliError(
         `${flag ?? error.variable} ${JSON.stringify(error.received)} is not allowed: ${error.allowed}`,
@@ -71,8 +75,10 @@ export function resolveDeployment(flags: TargetFlags, env: NodeJS.ProcessEnv): D
     throw error;
   }
   const naming = new Naming(config.environmentSuffix);
-  const primary = config.primary.region;
-  const secondary = config.secondary.region;
+  // The deployed primary is the writer's region (WRITER_REGION), as in DR_TOPOLOGY: where a
+  // failback returns to; the other holds detection and the drill schedule.
+  const primary = config[config.writer].region;
+  const secondary = config[otherRole(config.writer)].region;
   return {
     suffix: config.environmentSuffix,
     primary,

@@ -35,9 +35,11 @@ export interface DatabaseConfig {
   readonly engineVersion: string;
   readonly secondaryEngineVersion: string;
   readonly instanceClass: string;
+  /** Instances of the global database's primary (writer) cluster, in the writer region. */
   readonly primaryInstances: number;
+  /** Instances of the secondary (reader) cluster, in the other region. */
   readonly secondaryInstances: number;
-  /** rds.global_db_rpo on the primary cluster, in seconds. */
+  /** rds.global_db_rpo on the writer cluster's parameter group, in seconds. */
   readonly rpoSeconds: number;
   readonly deletionProtection: boolean;
   readonly backupRetentionDays: number;
@@ -157,8 +159,21 @@ export interface StateBackendConfig {
 
 export interface Config {
   readonly environmentSuffix: string;
+  /**
+   * The deployment slots: each is bound to its provider alias (`aws.primary`, `aws.secondary`)
+   * and its region for good, since moving an alias to another region would move every resource
+   * it manages. Which of the two holds the writer is `writer`.
+   */
   readonly primary: RegionConfig;
   readonly secondary: RegionConfig;
+  /**
+   * The slot whose region holds the Aurora writer (WRITER_REGION): after a failover, a
+   * switchover or a re-protect the operator sets it to the new writer's region, and everything
+   * that follows the writer (the RPO guard, instance counts, credentials, detection, the drill's
+   * direction, DR_TOPOLOGY's primary) moves with it while every data store keeps its address.
+   * @default "primary"
+   */
+  readonly writer: RegionRole;
   readonly natGateways: NatGatewayMode;
   /**
    * Public DNS zone for api.<domain>.
@@ -360,6 +375,21 @@ function regionConfig(
   return { role, region, azs, vpcCidr: vpcCidr(env, `${prefix}_VPC_CIDR`, fallbackCidr) };
 }
 
+/** The slot that is not `role`. */
+export function otherRole(role: RegionRole): RegionRole {
+  return role === "primary" ? "secondary" : "primary";
+}
+
+/** The region holding the Aurora writer. */
+export function writerRegion(config: Config): RegionConfig {
+  return config[config.writer];
+}
+
+/** The region standing by: the secondary cluster, detection and the failover trigger live here. */
+export function standbyRegion(config: Config): RegionConfig {
+  return config[otherRole(config.writer)];
+}
+
 /** Builds the configuration from `env`; throws ConfigError on the first invalid value. */
 export function loadConfig(env: Env = process.env): Config {
   const environmentSuffix = text(
@@ -385,6 +415,16 @@ export function loadConfig(env: Env = process.env): Config {
       `a range that does not overlap PRIMARY_VPC_CIDR ${primary.vpcCidr}, as the VPCs are peered`,
     );
   }
+
+  const writerName = read(env, "WRITER_REGION") ?? primary.region;
+  if (writerName !== primary.region && writerName !== secondary.region) {
+    throw new ConfigError(
+      "WRITER_REGION",
+      writerName,
+      `PRIMARY_REGION (${primary.region}) or SECONDARY_REGION (${secondary.region}): the region whose Aurora cluster takes writes`,
+    );
+  }
+  const writer: RegionRole = writerName === primary.region ? "primary" : "secondary";
 
   const domainName = optionalText(
     env,
@@ -413,6 +453,7 @@ export function loadConfig(env: Env = process.env): Config {
     environmentSuffix,
     primary,
     secondary,
+    writer,
     natGateways: oneOf<NatGatewayMode>(env, "NAT_GATEWAYS", "per-az", ["per-az", "single"]),
     domainName,
     alertEmail,

@@ -47,7 +47,9 @@ function main(): void {
         return `${role} (${region}) ${count}`;
       })
       .join(", ");
-    console.log(`stack ${stack.name}: ${perRegion} resources -> ${stack.dir}/cdk.tf.json`);
+    console.log(
+      `stack ${stack.name}: ${perRegion} resources, writer in ${config[config.writer].region} -> ${stack.dir}/cdk.tf.json`,
+    );
   }
   console.log(`synthesized in ${Date.now() - started} ms`);
   const notice = domainNotice(config);

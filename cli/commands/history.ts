@@ -1,11 +1,15 @@
-// `payments-dr history`: the last failovers, switchovers, failbacks and drills in both regions,
-// with outcome, RTO and RPO estimate (from each run's RecordTimeline result).
+// `payments-dr history`: the last runs and drills as the DR ledger has them (every workflow run
+// and drill writes its report there: failovers, switchovers, failbacks, re-protects, failover and
+// restore drills), with outcome, RTO, RPO and the report's link. `runRows` (the Step Functions
+// executions themselves) is what `status` shows of runs still under way.
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
-import { DescribeAutomationExecutionsCommand } from "@aws-sdk/client-ssm";
 import type { CommandContext } from "../context";
 import { explainAwsError, RegionUnreachableError } from "../errors";
 import { executionHistory, outcomeOf } from "../executions";
 import { recentRuns } from "./watch";
+import { readRecent } from "../../functions/reports/shared/aws/ledger";
+import { ledgerTableName } from "../../functions/reports/ledger-reader";
+import type { LedgerEntry } from "../../functions/reports/ledger-reader";
 
 export interface RunRow {
   readonly kind: "workflow";
@@ -21,22 +25,6 @@ export interface RunRow {
   readonly reason?: string;
   readonly rtoSeconds: number | null;
   readonly rpoEstimateMs: number | null;
-}
-
-export interface DrillRow {
-  readonly kind: "drill";
-  readonly document: string;
-  readonly region: string;
-  readonly automationExecutionId: string;
-  readonly status: string;
-  readonly startDate: string;
-  readonly endDate?: string;
-  /** The workflow executions the drill ran (drill-<id>-out / -back), with their RTO/RPO. */
-  readonly runs: readonly {
-    name: string;
-    rtoSeconds: number | null;
-    rpoEstimateMs: number | null;
-  }[];
 }
 
 export async function runRows(
@@ -85,95 +73,56 @@ export async function runRows(
   return { rows, unreachable };
 }
 
-async function drillRows(
-  ctx: CommandContext,
-  limit: number,
-  runs: readonly RunRow[],
-): Promise<{ rows: DrillRow[]; unreachable: string[] }> {
-  const { deployment, clients } = ctx;
-  const unreachable: string[] = [];
-  const perRegion = await Promise.all(
-    deployment.regions.map(async (region) => {
-      try {
-        const out = await clients.ssm(region).send(
-          new DescribeAutomationExecutionsCommand({
-            Filters: [{ Key: "DocumentNamePrefix", Values: [deployment.names.drillDocument] }],
-            MaxResults: limit,
-          }),
-        );
-        return (out.AutomationExecutionMetadataList ?? []).map((m): DrillRow => {
-          const id = m.AutomationExecutionId ?? "";
-          return {
-            kind: "drill",
-            document: m.DocumentName ?? deployment.names.drillDocument,
-            region,
-            automationExecutionId: id,
-            status: m.AutomationExecutionStatus ?? "Unknown",
-            startDate: m.ExecutionStartTime ? new Date(m.ExecutionStartTime).toISOString() : "",
-            ...(m.ExecutionEndTime ? { endDate: new Date(m.ExecutionEndTime).toISOString() } : {}),
-            // runbooks/dr-drill.yaml names its executions drill-<automation id>-out and -back.
-            runs: runs
-              .filter((r) => r.name.startsWith(`drill-${id}-`))
-              .map((r) => ({
-                name: r.name,
-                rtoSeconds: r.rtoSeconds,
-                rpoEstimateMs: r.rpoEstimateMs,
-              })),
-          };
-        });
-      } catch (error) {
-        const explained = explainAwsError(error, {
-          region,
-          doing: "list the drill executions",
-          profile: deployment.profile,
-        });
-        if (explained instanceof RegionUnreachableError) {
-          unreachable.push(region);
-          return [];
-        }
-        throw explained;
-      }
-    }),
-  );
-  return {
-    rows: perRegion
-      .flat()
-      .sort((a, b) => b.startDate.localeCompare(a.startDate))
-      .slice(0, limit),
-    unreachable,
-  };
-}
-
 const secs = (v: number | null) => (v === null ? "-" : `${v} s`);
-const ms = (v: number | null) => (v === null ? "-" : `${v} ms`);
 
+/**
+ * The ledger's newest runs and drills, from the first region whose replica answers (the ledger is
+ * a global table: either holds all of them). The standby region first: it is the one that is up
+ * when the writer's region is not.
+ */
 export async function historyCommand(ctx: CommandContext, limit: number): Promise<number> {
-  const { io } = ctx;
-  const { rows, unreachable } = await runRows(ctx, limit);
-  const drills = await drillRows(ctx, limit, rows);
-  const silent = [...new Set([...unreachable, ...drills.unreachable])];
+  const { io, deployment } = ctx;
+  const table = ledgerTableName(deployment.suffix);
+  const unreachable: string[] = [];
+  let entries: LedgerEntry[] | null = null;
+  let from: string | null = null;
+  for (const region of [deployment.secondary, deployment.primary]) {
+    try {
+      entries = await readRecent(ctx.clients.dynamo(region), table, limit);
+      from = region;
+      break;
+    } catch (error) {
+      const explained = explainAwsError(error, { region, doing: `read the ledger ${table}` });
+      // readRecent names a timeout or a 5xx TransientError (functions/dr/shared/aws/errors.ts).
+      const down =
+        explained instanceof RegionUnreachableError || (error as Error).name === "TransientError";
+      if (!down) throw explained;
+      unreachable.push(region);
+    }
+  }
+  if (entries === null) {
+    throw new RegionUnreachableError(
+      `neither region answered for the ledger ${table} (${unreachable.join(", ")})`,
+      "check the network and the credentials; the run reports are also in each region's report bucket",
+    );
+  }
   if (ctx.json) {
     io.out(
-      JSON.stringify({ runs: rows, drills: drills.rows, unreachableRegions: silent }, null, 2),
+      JSON.stringify(
+        { ledgerRegion: from, runs: entries, unreachableRegions: unreachable },
+        null,
+        2,
+      ),
     );
     return 0;
   }
-  for (const region of silent) io.out(`${region} did not answer: its runs are missing below`);
-  io.out("runs (newest first):");
-  if (rows.length === 0) io.out("  none");
-  for (const r of rows) {
+  for (const region of unreachable) io.out(`${region} did not answer: read the ledger in ${from}`);
+  io.out(`runs and drills from the ledger ${table} in ${from} (newest first):`);
+  if (entries.length === 0) io.out("  none");
+  for (const e of entries) {
+    const rpo = e.rpoSeconds === null ? "-" : `${e.rpoSeconds} s`;
     io.out(
-      `  ${r.startDate.slice(0, 19).replace("T", " ")}  ${r.workflow.padEnd(10)} -> ${r.region.padEnd(10)} ${r.outcome.padEnd(17)} RTO ${secs(r.rtoSeconds).padEnd(8)} RPO ${ms(r.rpoEstimateMs).padEnd(9)} ${r.trigger ?? ""}  ${r.name}`,
-    );
-  }
-  io.out("drills (newest first):");
-  if (drills.rows.length === 0) io.out("  none");
-  for (const d of drills.rows) {
-    const runs = d.runs
-      .map((r) => `${r.name} RTO ${secs(r.rtoSeconds)} RPO ${ms(r.rpoEstimateMs)}`)
-      .join("; ");
-    io.out(
-      `  ${d.startDate.slice(0, 19).replace("T", " ")}  ${d.region.padEnd(10)} ${d.status.padEnd(10)} ${d.automationExecutionId}${runs ? `  ${runs}` : ""}`,
+      `  ${e.startedAt.slice(0, 19).replace("T", " ")}  ${e.kind.padEnd(14)} ${e.region.padEnd(10)} ${e.outcome.padEnd(9)} RTO ${secs(e.rtoSeconds).padEnd(8)} RPO ${rpo.padEnd(8)} ${e.trigger.padEnd(7)} ${e.runId}  ${e.consoleUrl}`,
     );
   }
   return 0;

@@ -157,7 +157,9 @@ function describeEffect(workflow: WorkflowName, request: DrRequest): string {
     case "switchover":
       return `SWITCHOVER ${from} -> ${to} (planned, no data loss): both regions must be up.`;
     case "failback":
-      return `FAILBACK ${from} -> ${to} (planned switchover back to the deployed primary), refused while replication lags.`;
+      return `FAILBACK ${from} -> ${to} (planned switchover back to the deployed primary): waits until ${to}'s cluster has rejoined and caught up, touching nothing meanwhile.`;
+    case "reprotect":
+      return `RE-PROTECT ${to}: rebuilds ${from} as a secondary of ${to}'s cluster once ${from} answers (after a detach: keeps the old primary renamed, with a snapshot), then waits for it to catch up. Moves no active region.`;
   }
 }
 
@@ -170,7 +172,7 @@ export async function startCommand(
   if (!flags.to) {
     throw new CliError(
       `${workflow} needs --to <region>, the region to make active`,
-      `pass --to ${workflow === "failback" ? deployment.primary : deployment.secondary} (one of ${deployment.regions.join(", ")})`,
+      `pass --to ${workflow === "failback" ? deployment.primary : workflow === "reprotect" ? "<the active region>" : deployment.secondary} (one of ${deployment.regions.join(", ")})`,
       2,
     );
   }

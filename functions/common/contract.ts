@@ -48,6 +48,12 @@ export const DR_ENV = {
   lockTtlMinutes: "DR_LOCK_TTL_MINUTES",
   /** Largest replication lag, milliseconds, at which a failback may start (default 1000). */
   failbackMaxLagMs: "DR_FAILBACK_MAX_LAG_MS",
+  /**
+   * JSON of type DrDatabaseSpec: how Terraform builds each region's cluster, so a re-protect
+   * rebuilds a secondary Terraform recognises as its own (set on the re-protect tasks only: the
+   * 4 KB Lambda environment limit).
+   */
+  database: "DR_DATABASE",
   /** Prober: seconds between probes within one invocation (default 10, 1 to 60). */
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
@@ -117,6 +123,13 @@ export const LEDGER = {
   ttlAttribute: "expiresAt",
 } as const;
 
+/**
+ * The PostgreSQL role the payment path connects as (migration 011 creates it; the migrate function
+ * alone uses the master user). It authenticates with IAM database authentication, so the infra
+ * grants `rds-db:connect` on `dbuser:<cluster resource id>/` + this name, case and all.
+ */
+export const DATABASE_APP_USER = "payments_app";
+
 /** SSM parameter keys under `/payments/<suffix>/`; identical names in both regions. */
 export const PARAMETERS = {
   /** The global writer endpoint; rewritten by the orchestrator after a detach-and-promote. */
@@ -168,6 +181,13 @@ export const CONTROL = {
    * evaluator: `{ pk, evaluation }` (Evaluation in functions/monitoring/readiness/core.ts).
    */
   readinessItemPrefix: "readiness#",
+  /**
+   * The prober's record of the writer heartbeat its region's cluster holds (HeartbeatWatch in
+   * functions/dr/shared/ports.ts): `{ pk, beatAt, firstSeenAt, advanced, checkedAt, staleSince? }`.
+   * Each region's prober writes its own replica's copy; the global table carries it to the other
+   * region, where nothing reads it.
+   */
+  heartbeatWatchItem: "writer-heartbeat-watch",
   /** TTL attribute of the control table (epoch seconds). */
   ttlAttribute: "expiresAt",
 } as const;
@@ -266,6 +286,23 @@ export const PAYMENT_EVENTS = {
 } as const;
 
 /**
+ * `DetailType` of the reconciliation's events after an unplanned failover (functions/reconcile,
+ * README "Lost-write reconciliation"), on the same bus with `Source` = EVENTS.paymentsSource and
+ * the `payments.` prefix, so the replication rules carry them like every payment event. They are
+ * not outbox rows: `payments.lost` names a payment the new primary may not hold at all.
+ * - `payments.lost`: a payment whose writes the old primary committed and the new primary lacks;
+ *   `invalidatedEventIds` are the events consumers may have seen for those writes.
+ * - `payments.replayed`: the replay restored it; `replayedEventIds` are the restored writes'
+ *   events (published by the outbox relay as usual), `replacesEventIds` the lost ones.
+ * Their detail carries `schemaVersion` (PAYMENT_EVENT_SCHEMA_VERSION), `eventId` (the same for
+ * the same incident and payment, so a second run's events deduplicate), `type`, `originRegion`.
+ */
+export const RECONCILIATION_EVENTS = {
+  lost: "payments.lost",
+  replayed: "payments.replayed",
+} as const;
+
+/**
  * Version of the payment event detail. Adding a field keeps it; removing, renaming or changing
  * the meaning of one raises it. Events written before the field existed are version 1 too.
  */
@@ -287,6 +324,12 @@ export const METRICS = {
   activeRegion: "ActiveRegion",
   /** 1 per prober invocation, probing or not. Dimension: Region (the prober's). */
   proberHeartbeat: "ProberHeartbeat",
+  /**
+   * 1 when the writer heartbeat this region's cluster holds stood still for longer than it can
+   * while the writer answered healthy (its pg_cron job is not running), 0 otherwise; published
+   * by the prober after each probe round. Dimension: Region (the prober's).
+   */
+  writerHeartbeatStale: "WriterHeartbeatStale",
   /** Payment API requests and 5xx answers, /health excluded (from the access logs). */
   apiRequests: "PaymentApiRequests",
   apiServerErrors: "PaymentApiServerErrors",
@@ -374,6 +417,38 @@ export interface DrCapacity {
       }
     >
   >;
+}
+
+/**
+ * One region's cluster as Terraform builds it (infra/constructs/database.ts). A re-protect that
+ * rebuilds the secondary with exactly these values leaves nothing for `terraform plan` to
+ * replace: the identifiers, the key, the subnet and parameter groups are the ones in state.
+ */
+export interface DrClusterSpec {
+  readonly clusterIdentifier: string;
+  /** This region's key of the multi-Region pair (ForceNew on the cluster). */
+  readonly kmsKeyId: string;
+  readonly dbSubnetGroupName: string;
+  readonly vpcSecurityGroupIds: readonly string[];
+  readonly dbClusterParameterGroupName: string;
+  /** The reader instances of this region when it holds the secondary, in order (db-1, db-2, ...). */
+  readonly readerInstanceIdentifiers: readonly string[];
+  readonly performanceInsightsKmsKeyId: string;
+}
+
+/** The `DR_DATABASE` environment variable of the re-protect tasks. */
+export interface DrDatabaseSpec {
+  readonly engine: "aurora-postgresql";
+  readonly engineVersion: string;
+  readonly instanceClass: string;
+  readonly backupRetentionPeriod: number;
+  readonly preferredBackupWindow: string;
+  readonly preferredMaintenanceWindow: string;
+  readonly deletionProtection: boolean;
+  readonly monitoringRoleArn: string;
+  readonly monitoringInterval: number;
+  readonly caCertificateIdentifier: string;
+  readonly regions: Readonly<Record<string, DrClusterSpec>>;
 }
 
 /** The `DR_TOPOLOGY` environment variable of every DR function. */

@@ -6,10 +6,12 @@
 import { ACQUIRE_LOCK_TASK } from "./acquire-lock/core";
 import { CHECK_OLD_WRITER_TASK } from "./check-old-writer/core";
 import { CHECK_PROMOTION_TASK } from "./check-promotion/core";
+import { CHECK_REJOIN_TASK } from "./check-rejoin/core";
 import { FENCE_TASK } from "./fence/core";
 import { NOTIFY_TASK } from "./notify/core";
 import { PREFLIGHT_TASK } from "./preflight/core";
 import { PROMOTE_TASK } from "./promote/core";
+import { REBUILD_TASK } from "./rebuild/core";
 import { RECORD_TIMELINE_TASK } from "./record-timeline/core";
 import { RELEASE_LOCK_TASK } from "./release-lock/core";
 import { RESTORE_CAPACITY_TASK } from "./restore-capacity/core";
@@ -27,6 +29,7 @@ type AnyTask = DrTaskDefinition<never, object>;
 
 export const DR_TASKS = {
   "validate-input": VALIDATE_INPUT_TASK,
+  "check-rejoin": CHECK_REJOIN_TASK,
   preflight: PREFLIGHT_TASK,
   "acquire-lock": ACQUIRE_LOCK_TASK,
   "request-approval": REQUEST_APPROVAL_TASK,
@@ -35,6 +38,7 @@ export const DR_TASKS = {
   promote: PROMOTE_TASK,
   switchover: SWITCHOVER_TASK,
   "check-promotion": CHECK_PROMOTION_TASK,
+  rebuild: REBUILD_TASK,
   "update-parameters": UPDATE_PARAMETERS_TASK,
   "shift-traffic": SHIFT_TRAFFIC_TASK,
   verify: VERIFY_TASK,

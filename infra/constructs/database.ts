@@ -13,7 +13,8 @@ import type { RdsClusterParameterGroupParameter } from "@cdktf/provider-aws/lib/
 import { RdsGlobalCluster } from "@cdktf/provider-aws/lib/rds-global-cluster";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import type { DatabaseConfig, RegionConfig } from "../config";
+import type { DrClusterSpec, DrDatabaseSpec } from "../../functions/common/contract";
+import type { DatabaseConfig, RegionConfig, RegionRole } from "../config";
 import { assumeRoleStatement, policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { regionCode } from "../naming";
@@ -33,6 +34,10 @@ export const INSTANCE_SETTINGS = {
 export function instanceIdentifier(naming: Naming, region: string, index: number): string {
   return naming.name("dbInstanceIdentifier", `db-${index + 1}`, region);
 }
+const BACKUP_WINDOW = "02:00-02:30";
+const MAINTENANCE_WINDOW = "sun:05:00-sun:05:30";
+const MONITORING_INTERVAL_SECONDS = INSTANCE_SETTINGS.monitoringInterval;
+const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
 
 /** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
 export const MIN_GLOBAL_DB_RPO_SECONDS = 20;
@@ -47,6 +52,16 @@ const MEMORY_OPTIMIZED = /^db\.(r5|r6g|r6i|r7g|r7i|r8g|x2g)\./;
  */
 export const FAILOVER_DRIFT = ["replication_source_identifier", "global_cluster_identifier"];
 
+/**
+ * What else Terraform leaves as it is on a member cluster. `master_username` replaces the cluster
+ * when it changes (ForceNew in the provider) and only the writer may set it (AWS rejects it on a
+ * cross-Region secondary: "Cannot specify user name for cross region replication cluster"), so
+ * when WRITER_REGION moves, the new writer's cluster gets it in config while its state holds
+ * whatever AWS reported for it as a secondary (documentation silent). The user never changes on
+ * a live database, so it is set at creation and never diffed.
+ */
+export const CREATION_ONLY = ["master_username"];
+
 export interface DatabaseRegion {
   readonly provider: AwsProvider;
   readonly config: RegionConfig;
@@ -57,10 +72,16 @@ export interface DatabaseRegion {
 export interface GlobalDatabaseProps {
   readonly naming: Naming;
   readonly database: DatabaseConfig;
-  /** Writer region. */
+  /** The `aws.primary` slot: its cluster, the multi-Region primary key and the global cluster. */
   readonly primary: DatabaseRegion;
-  /** Reader region, promoted by the orchestrator. */
+  /** The `aws.secondary` slot: its cluster and the replica key. */
   readonly secondary: DatabaseRegion;
+  /**
+   * The slot whose cluster is the writer (WRITER_REGION). Only writer-dependent settings follow
+   * it; every cluster, key and identifier stays in its slot.
+   * @default "primary"
+   */
+  readonly writer?: RegionRole;
   /** Sensitive Terraform variable holding the master password; never a literal. */
   readonly masterPassword: string;
   readonly logRetentionDays: number;
@@ -72,12 +93,14 @@ export interface RegionalCluster {
   readonly instances: RdsClusterInstance[];
   /** Customer-managed key of this region (multi-Region primary or its replica). */
   readonly storageKeyArn: string;
+  /** What a re-protect needs to rebuild this region's cluster as Terraform has it. */
+  readonly spec: DrClusterSpec;
 }
 
 /**
  * Aurora PostgreSQL Global Database: a global cluster whose primary (writer) cluster lives in
- * the primary region and whose secondary (reader) cluster lives in the secondary region, both
- * encrypted with a multi-Region customer-managed key.
+ * the writer region (WRITER_REGION, by default the primary slot) and whose secondary (reader)
+ * cluster lives in the other, both encrypted with a multi-Region customer-managed key.
  *
  * Known traps, each avoided here and covered by a test:
  * - Backtrack is not supported on global databases, so no `backtrack_window`: recovery to a
@@ -92,8 +115,17 @@ export class GlobalDatabase extends Construct {
   public readonly globalCluster: RdsGlobalCluster;
   /** The Enhanced Monitoring role every instance uses (RestoreCapacity passes it too). */
   public readonly monitoringRoleArn: string;
+  /** The cluster of the `aws.primary` slot (the writer unless WRITER_REGION says otherwise). */
   public readonly primary: RegionalCluster;
+  /** The cluster of the `aws.secondary` slot. */
   public readonly secondary: RegionalCluster;
+  /** Which slot holds the writer. */
+  public readonly writerRole: RegionRole;
+  /**
+   * How each region's cluster is built (DR_DATABASE): a re-protect rebuilds the secondary with
+   * exactly these identifiers, keys and groups, so Terraform finds its own resources afterwards.
+   */
+  public readonly spec: DrDatabaseSpec;
 
   constructor(scope: Construct, id: string, props: GlobalDatabaseProps) {
     super(scope, id);
@@ -167,30 +199,70 @@ export class GlobalDatabase extends Construct {
       policyArn: "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
     });
 
-    this.primary = this.member("primary", props, {
-      storageKeyArn: primaryKey.arn,
+    const writer = props.writer ?? "primary";
+    const keys = { primary: primaryKey.arn, secondary: replicaKey.arn };
+    const build = (role: RegionRole, dependsOn?: ITerraformDependable[]) =>
+      this.member(role, props, {
+        writer: role === writer,
+        storageKeyArn: keys[role],
+        monitoringRoleArn: monitoringRole.arn,
+        instanceCount: role === writer ? database.primaryInstances : database.secondaryInstances,
+        // Only the writer's group guards the RPO: a lone survivor after an unplanned failover
+        // has no secondary to lag, and with the guard set it would block every commit. AWS:
+        // "In a global database with only two AWS Regions, we recommend keeping the
+        // rds.global_db_rpo parameter's default value in the secondary Region's parameter group"
+        // (aurora-global-database-disaster-recovery.html#aurora-global-database-manage-recovery).
+        extraParameters:
+          role === writer
+            ? [
+                {
+                  name: "rds.global_db_rpo",
+                  value: String(database.rpoSeconds),
+                  applyMethod: "immediate",
+                },
+              ]
+            : [],
+        dependsOn,
+      });
+    // A secondary can only join once the writer has an instance: the writer is built first.
+    const first = build(writer);
+    const second = build(writer === "primary" ? "secondary" : "primary", first.instances);
+    this.writerRole = writer;
+    this.primary = writer === "primary" ? first : second;
+    this.secondary = writer === "primary" ? second : first;
+    this.spec = {
+      engine: "aurora-postgresql",
+      engineVersion: database.engineVersion,
+      instanceClass: database.instanceClass,
+      backupRetentionPeriod: database.backupRetentionDays,
+      preferredBackupWindow: BACKUP_WINDOW,
+      preferredMaintenanceWindow: MAINTENANCE_WINDOW,
+      deletionProtection: database.deletionProtection,
       monitoringRoleArn: monitoringRole.arn,
-      instanceCount: database.primaryInstances,
-      // Only the primary's group guards the RPO: a lone survivor after an unplanned failover
-      // has no secondary to lag, and with the guard set it would block every commit.
-      extraParameters: [
-        { name: "rds.global_db_rpo", value: String(database.rpoSeconds), applyMethod: "immediate" },
-      ],
-    });
-    this.secondary = this.member("secondary", props, {
-      storageKeyArn: replicaKey.arn,
-      monitoringRoleArn: monitoringRole.arn,
-      instanceCount: database.secondaryInstances,
-      extraParameters: [],
-      // A secondary can only join once the primary has a writer instance.
-      dependsOn: this.primary.instances,
-    });
+      monitoringInterval: MONITORING_INTERVAL_SECONDS,
+      caCertificateIdentifier: CA_CERTIFICATE,
+      regions: {
+        [props.primary.config.region]: this.primary.spec,
+        [props.secondary.config.region]: this.secondary.spec,
+      },
+    };
+  }
+
+  /** The writer cluster. */
+  get writer(): RegionalCluster {
+    return this[this.writerRole];
+  }
+
+  /** The reader (secondary) cluster, in the standby region. */
+  get reader(): RegionalCluster {
+    return this[this.writerRole === "primary" ? "secondary" : "primary"];
   }
 
   private member(
     role: "primary" | "secondary",
     props: GlobalDatabaseProps,
     options: {
+      writer: boolean;
       storageKeyArn: string;
       monitoringRoleArn: string;
       instanceCount: number;
@@ -210,7 +282,8 @@ export class GlobalDatabase extends Construct {
       description: `Aurora ${role} cluster: private subnets of ${config.region}`,
       subnetIds: network.privateSubnetIds,
     });
-    // Identical in both regions but for the primary's RPO guard.
+    // Identical in both regions but for the writer's RPO guard. Name and description stay with
+    // the slot (both replace the group when changed), the parameters follow the writer.
     const parameterGroup = new RdsClusterParameterGroup(this, `${role}-parameters`, {
       provider,
       name: naming.name("dbParameterGroup", `db-${role}`, config.region),
@@ -241,30 +314,35 @@ export class GlobalDatabase extends Construct {
       dependsOn: [key.policy],
     });
 
-    const writer = role === "primary";
+    const { writer } = options;
     const cluster = new RdsCluster(this, `${role}-cluster`, {
       provider,
       clusterIdentifier,
       engine: "aurora-postgresql",
       engineVersion: database.engineVersion,
       globalClusterIdentifier: this.globalCluster.id,
-      // Credentials and the database name belong to the writer; a secondary inherits them.
+      // Credentials and the database name belong to the writer; a secondary inherits them and
+      // AWS rejects them on one. The password follows the writer so a rotation reaches it.
       masterUsername: writer ? database.masterUsername : undefined,
       masterPassword: writer ? props.masterPassword : undefined,
       dbSubnetGroupName: subnetGroup.name,
       vpcSecurityGroupIds: [network.databaseSecurityGroup.id],
       dbClusterParameterGroupName: parameterGroup.name,
       storageEncrypted: true,
+      // The payment path connects as payments_app with IAM database authentication (no password
+      // of its own); the master password is for the migrate function alone.
+      // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.Enabling.html
+      iamDatabaseAuthenticationEnabled: true,
       // Explicit on both; AWS rejects an encrypted cross-Region secondary without it.
       kmsKeyId: options.storageKeyArn,
       backupRetentionPeriod: database.backupRetentionDays,
-      preferredBackupWindow: "02:00-02:30",
-      preferredMaintenanceWindow: "sun:05:00-sun:05:30",
+      preferredBackupWindow: BACKUP_WINDOW,
+      preferredMaintenanceWindow: MAINTENANCE_WINDOW,
       copyTagsToSnapshot: true,
       enabledCloudwatchLogsExports: ["postgresql"],
       skipFinalSnapshot: true,
       deletionProtection: database.deletionProtection,
-      lifecycle: { ignoreChanges: FAILOVER_DRIFT },
+      lifecycle: { ignoreChanges: [...FAILOVER_DRIFT, ...CREATION_ONLY] },
       dependsOn: [logGroup, ...(options.dependsOn ?? [])],
     });
 
@@ -290,6 +368,22 @@ export class GlobalDatabase extends Construct {
         tags: { Name: `${clusterIdentifier}-${i + 1}`, "region-code": code },
       });
     });
-    return { cluster, instances, storageKeyArn: options.storageKeyArn };
+    return {
+      cluster,
+      instances,
+      storageKeyArn: options.storageKeyArn,
+      spec: {
+        clusterIdentifier,
+        kmsKeyId: options.storageKeyArn,
+        dbSubnetGroupName: subnetGroup.name,
+        vpcSecurityGroupIds: [network.databaseSecurityGroup.id],
+        dbClusterParameterGroupName: parameterGroup.name,
+        // The instances this region has when it holds the secondary (a re-protect builds these).
+        readerInstanceIdentifiers: Array.from({ length: database.secondaryInstances }, (_, i) =>
+          instanceIdentifier(naming, config.region, i),
+        ),
+        performanceInsightsKmsKeyId: options.storageKeyArn,
+      },
+    };
   }
 }

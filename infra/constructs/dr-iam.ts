@@ -51,11 +51,6 @@ export interface DrIamProps {
    */
   readonly operatorPrincipalArns?: readonly string[];
   /**
-   * The writer's instance count: RestoreCapacity may create instances 1..n of either region's
-   * cluster, by their Terraform identifiers. @default - RestoreCapacity may create none
-   */
-  readonly writerInstances?: number;
-  /**
    * The evidence on-call reads (report buckets, the ledger in each region, the dashboard's ledger
    * widget). @default - none
    */
@@ -64,6 +59,11 @@ export interface DrIamProps {
     readonly ledgerArns: string[];
     readonly widgetFunctionArn: string;
   };
+  /**
+   * The slot holding the writer (WRITER_REGION). EventBridge's rules (the failover trigger, the
+   * drill schedule) live in the other slot, the standby. @default "primary"
+   */
+  readonly writer?: Key;
 }
 
 type Key = "primary" | "secondary";
@@ -221,13 +221,18 @@ export class DrIam extends Construct {
     };
     this.drillRoles = { primary: drill("primary"), secondary: drill("secondary") };
 
-    // ---- EventBridge: the failover trigger and the drill schedule (secondary region) ----
+    // ---- EventBridge: the failover trigger and the drill schedule (the standby slot) ----
+    // The role itself stays in the secondary slot under its name, so a WRITER_REGION move
+    // rewrites its policy rather than replacing a role the rules are using; what it may start
+    // follows the standby slot, where the rules are.
     const secondary = props.secondary;
+    const standbyKey: Key = (props.writer ?? "primary") === "primary" ? "secondary" : "primary";
+    const standby = props[standbyKey];
     const rules = [
-      naming.name("eventRule", "failover-trigger", secondary.region),
-      naming.name("eventRule", "dr-drill", secondary.region),
-    ].map((n) => `arn:aws:events:${secondary.region}:${accountId}:rule/${n}`);
-    const failoverMachine = `arn:aws:states:${secondary.region}:${accountId}:stateMachine:${naming.name("stateMachine", "failover")}`;
+      naming.name("eventRule", "failover-trigger", standby.region),
+      naming.name("eventRule", "dr-drill", standby.region),
+    ].map((n) => `arn:aws:events:${standby.region}:${accountId}:rule/${n}`);
+    const failoverMachine = `arn:aws:states:${standby.region}:${accountId}:stateMachine:${naming.name("stateMachine", "failover")}`;
     this.eventsRole = new IamRole(this, "events", {
       provider: secondary.provider,
       name: naming.name("iamRole", "dr-events", secondary.region),
@@ -243,18 +248,18 @@ export class DrIam extends Construct {
       name: "dr-events",
       policy: policyDocument(this, "events-permissions", secondary.provider, [
         { sid: "StartFailover", actions: ["states:StartExecution"], resources: [failoverMachine] },
-        stateMachineKeyStatement("FailoverKey", [secondary.key.arn], [failoverMachine]),
+        stateMachineKeyStatement("FailoverKey", [standby.key.arn], [failoverMachine]),
         {
           sid: "StartDrill",
           actions: ["ssm:StartAutomationExecution"],
           resources: [
-            `arn:aws:ssm:${secondary.region}:${accountId}:automation-definition/${a.drillDocument}:*`,
+            `arn:aws:ssm:${standby.region}:${accountId}:automation-definition/${a.drillDocument}:*`,
           ],
         },
         {
           sid: "RunDrillAsDrillRole",
           actions: ["iam:PassRole"],
-          resources: [drillRoleArn("secondary")],
+          resources: [drillRoleArn(standbyKey)],
           condition: [
             {
               test: "StringEquals",
@@ -412,6 +417,7 @@ function arns(props: DrIamProps) {
     names.stateMachines.map((n) => `arn:aws:states:${region}:${accountId}:stateMachine:${n}`);
   return {
     accountId,
+    regions: both.map((r) => r.region),
     drillDocument: names.drillDocument,
     stateMachinesIn,
     stateMachines: both.flatMap((r) => stateMachinesIn(r.region)),
@@ -437,6 +443,13 @@ function arns(props: DrIamProps) {
       ),
     globalCluster: `arn:aws:rds::${accountId}:global-cluster:${props.database.globalCluster.globalClusterIdentifier}`,
     clusters: [props.database.primary.cluster.arn, props.database.secondary.cluster.arn],
+    // What a re-protect snapshots, renames and creates, by exact name in both regions (the
+    // writer can be either, WRITER_REGION): the kept old primary and its instances get
+    // `-detached-<run tag>`, its snapshot `-at-reprotect-<run tag>` (functions/dr/rebuild), so
+    // only the run tag is a wildcard.
+    rebuild: rebuildArns(props, accountId),
+    storageKeys: [props.database.primary.storageKeyArn, props.database.secondary.storageKeyArn],
+    monitoringRole: props.database.spec.monitoringRoleArn,
     topics: both.map((r) => r.alerts.topic.arn),
     buses: both.map((r) => r.bus.bus.arn),
     keys: both.map((r) => r.key.arn),
@@ -448,6 +461,37 @@ function arns(props: DrIamProps) {
     ),
     drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
     dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
+  };
+}
+
+/** Re-protect's resources (see `arns`). */
+function rebuildArns(props: DrIamProps, accountId: string) {
+  const { naming } = props;
+  const slots = [props.database.primary, props.database.secondary];
+  const regions = [props.primary.region, props.secondary.region];
+  const rds = (region: string, kind: string, name: string) =>
+    `arn:aws:rds:${region}:${accountId}:${kind}:${name}`;
+  // Either region may hold the writer (more instances) or the secondary.
+  const instanceCount = Math.max(...slots.map((slot) => slot.instances.length));
+  const instanceNames = (region: string) =>
+    Array.from({ length: instanceCount }, (_, i) => instanceIdentifier(naming, region, i));
+  return {
+    kept: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster", `${slot.spec.clusterIdentifier}-detached-*`),
+    ),
+    instances: regions.flatMap((r) => instanceNames(r).map((n) => rds(r, "db", n))),
+    keptInstances: regions.flatMap((r) =>
+      instanceNames(r).map((n) => rds(r, "db", `${n}-detached-*`)),
+    ),
+    snapshots: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster-snapshot", `${slot.spec.clusterIdentifier}-at-reprotect-*`),
+    ),
+    subnetGroups: slots.map((slot, i) => rds(regions[i]!, "subgrp", slot.spec.dbSubnetGroupName)),
+    clusterParameterGroups: slots.map((slot, i) =>
+      rds(regions[i]!, "cluster-pg", slot.spec.dbClusterParameterGroupName),
+    ),
+    // CreateDBInstance without DBParameterGroupName: the engine's default group.
+    defaultParameterGroups: regions.map((r) => rds(r, "pg", "default.aurora-postgresql*")),
   };
 }
 
@@ -473,85 +517,104 @@ export function taskStatements(
   ) => statements.push({ sid, actions, resources, ...(condition ? { condition } : {}) });
 
   const database = new Set(permissions.database ?? []);
-  const account = a.accountId;
-  const regions = [props.primary, props.secondary];
-  const clusters = [props.database.primary, props.database.secondary];
-  if (database.has("instances")) {
-    // DescribeDBInstances filtered by cluster is authorized on the db resource type; with a
-    // filter instead of an identifier the request names no instance, so the instances of the
-    // two regions (Service Authorization Reference, Amazon RDS: DescribeDBInstances, db*).
-    add(
-      "DatabaseInstances",
-      [...PORT_ACTIONS.database.instances],
-      regions.map((r) => `arn:aws:rds:${r.region}:${account}:db:*`),
-    );
-  }
-  if (database.has("createInstance")) {
-    // RestoreCapacity: only the instances Terraform would create for a writer cluster
-    // (payments-db-<n>-<region code>-<suffix>, n < DB_PRIMARY_INSTANCES), into the two clusters,
-    // in their subnet groups. CreateDBInstance is authorized on the new db, the cluster and the
-    // subnet group; the tags in the request on the new db (rds:AddTagsToResource).
-    const newInstances = regions.flatMap((r) =>
-      Array.from(
-        { length: props.writerInstances ?? 0 },
-        (_, i) =>
-          `arn:aws:rds:${r.region}:${account}:db:${instanceIdentifier(props.naming, r.region, i)}`,
-      ),
-    );
-    if (newInstances.length > 0) {
-      add(
-        "DatabaseCreateInstance",
-        [...PORT_ACTIONS.database.createInstance],
-        [
-          ...newInstances,
-          ...a.clusters,
-          ...regions.map(
-            (r, i) =>
-              `arn:aws:rds:${r.region}:${account}:subgrp:${clusters[i]!.cluster.dbSubnetGroupName}`,
-          ),
-        ],
-      );
-      add("DatabaseTagNewInstance", [CREATE_INSTANCE_IMPLIED_ACTIONS[0]], newInstances);
-      add(
-        "DatabasePassMonitoringRole",
-        [CREATE_INSTANCE_IMPLIED_ACTIONS[1]],
-        [props.database.monitoringRoleArn],
-        [
-          {
-            test: "StringEquals",
-            variable: "iam:PassedToService",
-            // The role's trusted principal; rds.amazonaws.com as well because AWS does not say
-            // which of the two CreateDBInstance reports for a monitoring role. RDS only, either way.
-            values: ["monitoring.rds.amazonaws.com", "rds.amazonaws.com"],
-          },
-        ],
-      );
-      // Performance Insights of the new instance encrypts with its region's storage key, which
-      // RDS uses on the caller's behalf (kms:ViaService rds).
+  for (const method of database) {
+    const actions = [...PORT_ACTIONS.database[method]];
+    // Describe of the global cluster names only it; the changes are authorized on the global
+    // cluster and the member clusters (Service Authorization Reference, Amazon RDS). Re-protect's
+    // calls name exactly what they create, rename and snapshot, in both regions (the writer can
+    // be either: WRITER_REGION).
+    // createInstance serves re-protect's Rebuild (the new secondary's readers) and RestoreCapacity
+    // (the promoted cluster's missing readers): both name only the instances Terraform gives a
+    // cluster (payments-db-<n>-<region code>-<suffix>, n up to the writer's count).
+    const resources: Record<typeof method, string[]> = {
+      describeGlobalCluster: [a.globalCluster],
+      describeCluster: [...a.clusters, ...a.rebuild.kept],
+      failoverGlobalCluster: [a.globalCluster, ...a.clusters],
+      switchoverGlobalCluster: [a.globalCluster, ...a.clusters],
+      removeFromGlobalCluster: [a.globalCluster, ...a.clusters],
+      // Filtered by cluster, the request names no instance: the instances of the two regions
+      // (Service Authorization Reference, Amazon RDS: DescribeDBInstances, db*).
+      instances: a.regions.map((r) => `arn:aws:rds:${r}:${a.accountId}:db:*`),
+      describeInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
+      describeClusterSnapshot: a.rebuild.snapshots,
+      createClusterSnapshot: [...a.clusters, ...a.rebuild.snapshots],
+      renameCluster: [...a.clusters, ...a.rebuild.kept],
+      renameInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
+      deleteGlobalCluster: [a.globalCluster],
+      createGlobalCluster: [a.globalCluster, ...a.clusters],
+      createSecondaryCluster: [
+        a.globalCluster,
+        ...a.clusters,
+        ...a.rebuild.subnetGroups,
+        ...a.rebuild.clusterParameterGroups,
+      ],
+      createInstance: [
+        ...a.rebuild.instances,
+        ...a.clusters,
+        ...a.rebuild.subnetGroups,
+        ...a.rebuild.defaultParameterGroups,
+      ],
+    };
+    add(`Database${pascal(method)}`, actions, resources[method]);
+    if (method === "createClusterSnapshot") {
+      // Tags given at creation are authorized as rds:AddTagsToResource on the new resource
+      // (RDS User Guide, "Tagging Amazon RDS resources": "you must have the
+      // rds:AddTagsToResource permission").
+      add("TagTheKeptSnapshot", ["rds:AddTagsToResource"], a.rebuild.snapshots);
+    }
+    if (method === "createSecondaryCluster") {
+      // The new secondary's storage uses that region's storage key (the multi-Region replica):
+      // RDS creates a grant on it and uses it for the caller, so only through RDS (kms:ViaService).
       statements.push(
         kmsVia(
-          "PerformanceInsightsKey",
-          ["kms:DescribeKey", "kms:CreateGrant"],
-          clusters.map((c) => c.storageKeyArn),
+          "RebuildStorageKeys",
+          [
+            "kms:CreateGrant",
+            "kms:DescribeKey",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "kms:GenerateDataKeyWithoutPlaintext",
+          ],
+          a.storageKeys,
           props,
           ["rds"],
         ),
       );
     }
-  }
-
-  for (const method of database) {
-    if (method === "instances" || method === "createInstance") continue;
-    const actions = [...PORT_ACTIONS.database[method]];
-    // Describe of the global cluster names only it; the changes are authorized on the global
-    // cluster and the member clusters (Service Authorization Reference, Amazon RDS).
-    const resources =
-      method === "describeGlobalCluster"
-        ? [a.globalCluster]
-        : method === "describeCluster"
-          ? a.clusters
-          : [a.globalCluster, ...a.clusters];
-    add(`Database${pascal(method)}`, actions, resources);
+    if (method === "createInstance" && !database.has("createSecondaryCluster")) {
+      // A reader alone: Performance Insights of the new instance encrypts with its region's
+      // storage key, on which RDS creates a grant for the caller (kms:ViaService rds).
+      statements.push(
+        kmsVia(
+          "PerformanceInsightsKey",
+          ["kms:CreateGrant", "kms:DescribeKey"],
+          a.storageKeys,
+          props,
+          ["rds"],
+        ),
+      );
+    }
+    if (method === "createInstance") {
+      // Tags given at creation (RestoreCapacity's created-by) are authorized as
+      // rds:AddTagsToResource on the new instance (RDS User Guide, "Tagging Amazon RDS resources").
+      add("DatabaseTagNewInstance", [CREATE_INSTANCE_IMPLIED_ACTIONS[0]], a.rebuild.instances);
+      // Enhanced Monitoring: the instance is created with the monitoring role, which the caller
+      // passes to RDS (RDS User Guide, "Setting up and enabling Enhanced Monitoring"). The role
+      // trusts monitoring.rds; rds.amazonaws.com as well, because AWS does not say which of the
+      // two CreateDBInstance reports as iam:PassedToService. RDS only, either way.
+      add(
+        "PassTheMonitoringRole",
+        [CREATE_INSTANCE_IMPLIED_ACTIONS[1]],
+        [a.monitoringRole],
+        [
+          {
+            test: "StringEquals",
+            variable: "iam:PassedToService",
+            values: ["monitoring.rds.amazonaws.com", "rds.amazonaws.com"],
+          },
+        ],
+      );
+    }
   }
 
   const control = new Set(permissions.control ?? []);

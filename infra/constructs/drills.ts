@@ -27,13 +27,19 @@ export interface DrillsProps {
   readonly globalClusterIdentifier: string;
   readonly primary: DrillRegion;
   readonly secondary: DrillRegion;
+  /**
+   * The slot holding the writer (WRITER_REGION): a drill moves the active region from there to
+   * the other slot and back, and its schedule lives in the other slot.
+   * @default "primary"
+   */
+  readonly writer?: "primary" | "secondary";
   /** EventBridge's role (DrIam.eventsRole): starts the scheduled drill as the drill role. */
   readonly eventsRole: IamRole;
 }
 
 /**
  * The drill runbook as an SSM Automation document in both regions (on-call can run it from
- * either), and its monthly schedule in the secondary region, the one a drill moves to.
+ * either), and its monthly schedule in the standby region, the one a drill moves to.
  */
 export class Drills extends Construct {
   public readonly documents: Record<"primary" | "secondary", SsmDocument>;
@@ -41,7 +47,11 @@ export class Drills extends Construct {
 
   constructor(scope: Construct, id: string, props: DrillsProps) {
     super(scope, id);
-    const { naming, primary, secondary } = props;
+    const { naming } = props;
+    const writerRole = props.writer ?? "primary";
+    // The document's "primary" is where a drill starts and returns to: the writer.
+    const primary = props[writerRole];
+    const secondary = props[writerRole === "primary" ? "secondary" : "primary"];
     const documentName = naming.name("ssmDocument", DRILL_RUNBOOK);
     const document = (key: "primary" | "secondary") => {
       const region = props[key];
@@ -66,19 +76,21 @@ export class Drills extends Construct {
     };
     this.documents = { primary: document("primary"), secondary: document("secondary") };
 
-    this.schedule = new CloudwatchEventRule(this, "schedule", {
+    // Hosted in the primary slot the schedule takes other ids (see standbyId in the stack).
+    const hostedId = (base: string) => (writerRole === "primary" ? base : `${base}-in-primary`);
+    this.schedule = new CloudwatchEventRule(this, hostedId("schedule"), {
       provider: secondary.provider,
       name: naming.name("eventRule", "dr-drill", secondary.region),
       description: `Monthly DR drill: switchover to ${secondary.region} and back`,
       scheduleExpression: props.drills.schedule,
       state: props.drills.enabled ? "ENABLED" : "DISABLED",
     });
-    new CloudwatchEventTarget(this, "target", {
+    new CloudwatchEventTarget(this, hostedId("target"), {
       provider: secondary.provider,
       rule: this.schedule.name,
       targetId: "dr-drill",
       // The $DEFAULT version of the document in the rule's region.
-      arn: `${Fn.replace(this.documents.secondary.arn, ":document/", ":automation-definition/")}:$DEFAULT`,
+      arn: `${Fn.replace(this.documents[writerRole === "primary" ? "secondary" : "primary"].arn, ":document/", ":automation-definition/")}:$DEFAULT`,
       roleArn: props.eventsRole.arn,
       input: JSON.stringify({ Workflow: ["switchover"], FailBack: ["true"] }),
     });

@@ -381,6 +381,20 @@ export function regionWidgets(
       { period: 10, yAxis: { left: { min: 0, max: 1 } } },
     ),
     widget(
+      `Writer heartbeat stale at ${prober.region} (1 = its job is not running)`,
+      prober.region,
+      [
+        [
+          METRICS.namespace,
+          METRICS.writerHeartbeatStale,
+          "Region",
+          prober.region,
+          { stat: "Maximum" },
+        ],
+      ],
+      { yAxis: { left: { min: 0, max: 1 } } },
+    ),
+    widget(
       "Active region (1 = takes writes)",
       region,
       [[METRICS.namespace, METRICS.activeRegion, "Region", region, { stat: "Maximum" }]],
@@ -680,6 +694,11 @@ export class ProberAlarms extends Construct {
   public readonly writerUnavailable: CloudwatchMetricAlarm;
   /** Pages when the prober itself stops reporting (never starts a failover). */
   public readonly proberSilent: CloudwatchMetricAlarm;
+  /**
+   * Pages when the writer heartbeat stands still while the writer answers healthy: the database
+   * proof of a failover would not count (never starts a failover).
+   */
+  public readonly writerHeartbeatStale: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: ProberAlarmsProps) {
     super(scope, id);
@@ -712,6 +731,20 @@ export class ProberAlarms extends Construct {
       threshold: 1,
       comparisonOperator: "LessThanThreshold",
       treatMissingData: "breaching",
+    });
+    this.writerHeartbeatStale = pagingAlarm(this, "writer-heartbeat-stale", props, {
+      alarmDescription: `The writer heartbeat (pg_cron job payments-writer-heartbeat) that ${props.secondaryClusterIdentifier} holds stood still while ${props.probedRegion} answered healthy: its job is not running (pg_cron not loaded: reboot the writer and run the migrate function; job unscheduled or failing: cron.job, cron.job_run_details). Until it beats again a failover cannot use the database proof and needs the old region's confirmation or on-call's word.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.writerHeartbeatStale,
+      dimensions: { Region: props.region },
+      period: 60,
+      statistic: "Maximum",
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // Nothing is published while this region is active or nothing is probed.
+      treatMissingData: "notBreaching",
     });
     this.writerUnavailable = pagingAlarm(this, "writer-unavailable", props, {
       alarmDescription: `The writer in ${props.probedRegion} is not keeping ${props.secondaryClusterIdentifier} within 60 s for 3 minutes. Starts the failover workflow, which refuses to run while the primary still answers healthy.`,

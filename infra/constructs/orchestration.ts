@@ -12,7 +12,7 @@ import type { ITerraformDependable } from "cdktf";
 import type { DrTaskName } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
 import { Construct } from "constructs";
-import { DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
+import { CONTROL, DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
@@ -25,7 +25,6 @@ import { policyDocument, tlsOnlyStatement } from "../lib/policy";
 import type { Naming } from "../naming";
 import { PROBER_COMPONENT, regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
-import type { GlobalTable } from "./tables";
 
 export const DR_MEMORY_MB = 256;
 
@@ -111,6 +110,8 @@ export interface RegionalOrchestrationProps {
   readonly taskStatements: (task: DrTaskName) => Statement[];
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
+  /** `DR_DATABASE` (jsonencoded DrDatabaseSpec), for the tasks that rebuild a cluster. */
+  readonly databaseSpec: string;
   readonly failover: FailoverConfig;
   /** rds.global_db_rpo of the deployed primary's cluster (DB_RPO_SECONDS). */
   readonly dbRpoSeconds: number;
@@ -143,7 +144,8 @@ export class RegionalOrchestration extends Construct {
     };
     const definitions = Object.fromEntries(
       WORKFLOWS.map((w) => {
-        const raw = tuneWorkflow(readAsl(w), w, bounds);
+        // Re-protect moves no writer: it has no old-writer or promotion bounds to set.
+        const raw = w === "reprotect" ? readAsl(w) : tuneWorkflow(readAsl(w), w, bounds);
         const tuned =
           w === "failover"
             ? withApprovalTimeout(raw, props.failover.approvalTimeoutMinutes * 60)
@@ -174,6 +176,7 @@ export class RegionalOrchestration extends Construct {
           [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
           [REPORTS_ENV.bucket]: props.reports.bucketName,
           [DR_ENV.capacity]: props.capacity,
+          ...(definition.needsDatabaseSpec ? { [DR_ENV.database]: props.databaseSpec } : {}),
         },
         statements: props.taskStatements(task),
         logRetentionDays: props.logRetentionDays,
@@ -245,6 +248,25 @@ export function triggerPattern(alarmArns: string[]): Record<string, unknown> {
 }
 
 /**
+ * The failover trigger's dead-letter queue, as construct "dlq" of `scope`. The stack also keeps
+ * one in the slot that does not host the trigger (WRITER_REGION decides which does), so moving
+ * the writer never destroys a queue of undelivered failover triggers, a data store
+ * (infra/lib/addresses.ts).
+ */
+export function failoverTriggerDlq(
+  scope: Construct,
+  props: Pick<FailoverTriggerProps, "provider" | "naming" | "region" | "key">,
+): SqsQueue {
+  return new SqsQueue(scope, "dlq", {
+    provider: props.provider,
+    name: props.naming.name("sqsQueue", "failover-trigger-dlq", props.region),
+    kmsMasterKeyId: props.key.arn,
+    kmsDataKeyReusePeriodSeconds: 300,
+    messageRetentionSeconds: 1_209_600,
+  });
+}
+
+/**
  * Starts `failover` toward this region when the prober's or the writer's alarm enters ALARM.
  * The mode comes from config; the cooldown and the lock in the workflow stop a second alarm from
  * doubling a failover. An alarm EventBridge could not deliver lands in a dead-letter queue instead
@@ -265,13 +287,7 @@ export class FailoverTrigger extends Construct {
       eventPattern: JSON.stringify(triggerPattern(props.alarms.map((a) => a.arn))),
     });
     // A standard queue in the rule's region: EventBridge supports no other DLQ.
-    this.deadLetterQueue = new SqsQueue(this, "dlq", {
-      provider,
-      name: naming.name("sqsQueue", "failover-trigger-dlq", region),
-      kmsMasterKeyId: props.key.arn,
-      kmsDataKeyReusePeriodSeconds: 300,
-      messageRetentionSeconds: 1_209_600,
-    });
+    this.deadLetterQueue = failoverTriggerDlq(this, props);
     new SqsQueuePolicy(this, "dlq-access", {
       provider,
       queueUrl: this.deadLetterQueue.url,
@@ -305,19 +321,21 @@ export class FailoverTrigger extends Construct {
 export interface ProberProps {
   readonly provider: AwsProvider;
   readonly naming: Naming;
-  /** The secondary region, where the prober runs. */
+  /** The standby region (not WRITER_REGION), where the prober runs. */
   readonly region: string;
   readonly key: PlatformKey;
   /** `DR_TOPOLOGY`, identical in both regions. */
   readonly topology: string;
   readonly routing: RoutingConfig;
   readonly logRetentionDays: number;
-  /** The control table, read through its replica in the prober's (secondary) region. */
-  readonly controlTable: GlobalTable;
+  /** ARN of the control table in the prober's region (the table or its replica). */
+  readonly controlTableArn: string;
+  /** rds.global_db_rpo of the deployed primary: the writer heartbeat's stale threshold. */
+  readonly dbRpoSeconds: number;
 }
 
 /**
- * The prober: in the secondary region, outside any VPC (it needs neither the database nor NAT),
+ * The prober: in the standby region, outside any VPC (it needs neither the database nor NAT),
  * every minute, probing the active region's /health every PROBE_INTERVAL_SECONDS.
  */
 export class Prober extends Construct {
@@ -342,6 +360,7 @@ export class Prober extends Construct {
         [DR_ENV.topology]: props.topology,
         [DR_ENV.probeIntervalSeconds]: String(routing.probeIntervalSeconds),
         [DR_ENV.probeTimeoutMs]: String(routing.probeTimeoutSeconds * 1000),
+        [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
       },
       statements: [
         {
@@ -359,11 +378,24 @@ export class Prober extends Construct {
         {
           sid: "ReadActiveRegion",
           actions: ["dynamodb:GetItem"],
-          resources: [props.controlTable.replicaArn],
+          resources: [props.controlTableArn],
+        },
+        {
+          // The heartbeat watch (functions/dr/shared/heartbeat-watch.ts), its item only.
+          sid: "WatchWriterHeartbeat",
+          actions: ["dynamodb:PutItem"],
+          resources: [props.controlTableArn],
+          condition: [
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:LeadingKeys",
+              values: [CONTROL.heartbeatWatchItem],
+            },
+          ],
         },
         {
           sid: "UseTableKey",
-          actions: ["kms:Decrypt"],
+          actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
           resources: [key.arn],
           condition: [
             {

@@ -1,6 +1,7 @@
 import { AcmCertificate } from "@cdktf/provider-aws/lib/acm-certificate";
 import { AcmCertificateValidation } from "@cdktf/provider-aws/lib/acm-certificate-validation";
 import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
+import { Apigatewayv2Authorizer } from "@cdktf/provider-aws/lib/apigatewayv2-authorizer";
 import { Apigatewayv2ApiMapping } from "@cdktf/provider-aws/lib/apigatewayv2-api-mapping";
 import { Apigatewayv2DomainName } from "@cdktf/provider-aws/lib/apigatewayv2-domain-name";
 import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
@@ -15,7 +16,9 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
+import type { RdsCluster } from "@cdktf/provider-aws/lib/rds-cluster";
 import {
+  DATABASE_APP_USER,
   DATABASE_POOL_MAX,
   METRICS,
   PARAMETERS,
@@ -67,6 +70,28 @@ export function writeWindowSeconds(fn: PaymentFunction): number | null {
     }
   }
 }
+
+/**
+ * How long API Gateway caches the authorizer's answer for one x-api-key value. The trade: a
+ * longer TTL saves authorizer invocations (one per key per TTL instead of per request), a shorter
+ * one bounds how long a revoked key still reaches the payment functions. 60 s matches the
+ * functions' own parameter cache (PARAMETER_CACHE_SECONDS), and the handlers verify the key again,
+ * so a revoked key is refused within about a minute either way; at 100 requests/s per merchant
+ * the cache still removes all but one authorizer call in 6,000.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html
+ */
+export const AUTHORIZER_CACHE_SECONDS = 60;
+
+/**
+ * Route-level limits for the unauthenticated route (/health): Route 53's health checkers (about
+ * 16 locations, every 10 or 30 s) and the prober need under 5 requests/s; anyone else on the
+ * internet may call it, so it gets a small budget of its own instead of the payment routes'.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+ */
+export const UNAUTHENTICATED_THROTTLE = { ratePerSecond: 10, burst: 20 } as const;
+
+/** Routes without the authorizer: only the health check. */
+export const UNAUTHENTICATED_ROUTES: readonly string[] = ["GET /health"];
 
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
@@ -241,6 +266,12 @@ export interface PaymentsApiProps {
    * @default - no custom domain: clients use the execute-api URL
    */
   readonly zone?: PublicZone;
+  /**
+   * Both regional clusters of the global database: the payment functions connect as the
+   * application role to whichever is the writer (the global writer endpoint), and /health to its
+   * own region's, so each may `rds-db:connect` to both, as that one user only.
+   */
+  readonly databaseClusters: readonly { readonly region: string; readonly cluster: RdsCluster }[];
 }
 
 /**
@@ -256,6 +287,9 @@ export class PaymentsApi extends Construct {
   /** <id>.execute-api.<region>.amazonaws.com, for health checks. */
   public readonly host: string;
   public readonly customDomain?: Apigatewayv2DomainName;
+  /** The Lambda REQUEST authorizer on every payment route. */
+  public readonly authorizer: Apigatewayv2Authorizer;
+  public readonly authorizerFunction: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: PaymentsApiProps) {
     super(scope, id);
@@ -309,6 +343,34 @@ export class PaymentsApi extends Construct {
         ],
       },
     ];
+    // The payment path reads only what it needs: never the master password (db/password), which
+    // is the migrate function's alone, and no parameter it does not use.
+    const appParameterArn = (name: string) =>
+      `arn:aws:ssm:${region}:${account}:parameter${naming.parameterPrefix}/${name}`;
+    // What baseRuntime (functions/payments/shared/runtime.ts) loads for each kind of function.
+    const appParameters = (...extra: string[]): Statement[] => [
+      {
+        sid: "ReadOwnParameters",
+        actions: ["ssm:GetParameters"],
+        resources: [PARAMETERS.writerEndpoint, PARAMETERS.databaseName, ...extra].map(
+          appParameterArn,
+        ),
+      },
+      readParameters[1]!,
+    ];
+    // IAM database authentication as the application role, on the exact dbuser ARN of each
+    // cluster: arn:aws:rds-db:<region>:<account>:dbuser:<cluster resource id>/<db user>
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+    const connect: Statement = {
+      sid: "ConnectAsApplicationRole",
+      actions: ["rds-db:connect"],
+      resources: props.databaseClusters.map(
+        ({ region: clusterRegion, cluster }) =>
+          `arn:aws:rds-db:${clusterRegion}:${account}:dbuser:${cluster.clusterResourceId}/${DATABASE_APP_USER}`,
+      ),
+    };
+    const api = [...appParameters(PARAMETERS.apiKeys), connect];
+    const job = [...appParameters(), connect];
     const readFlag: Statement = {
       sid: "ReadFencingFlag",
       actions: ["dynamodb:GetItem"],
@@ -341,7 +403,7 @@ export class PaymentsApi extends Construct {
       ],
       resources: [tableArn(props.tables.idempotency.name)],
     };
-    const write = [...readParameters, readFlag, tableKey, publish, idempotency];
+    const write = [...api, readFlag, tableKey, publish, idempotency];
     // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
     const permissions: Record<Access, Statement[]> = {
       authorize: [
@@ -353,10 +415,11 @@ export class PaymentsApi extends Construct {
         },
       ],
       write,
-      read: [...readParameters],
-      health: [...readParameters, readFlag, tableKey],
-      relay: [...readParameters, readFlag, tableKey, publish],
-      expire: [...readParameters, readFlag, tableKey, publish],
+      read: api,
+      health: [...appParameters(PARAMETERS.readerEndpoint), connect, readFlag, tableKey],
+      relay: [...job, readFlag, tableKey, publish],
+      expire: [...job, readFlag, tableKey, publish],
+      // The master user, through its SSM password: no rds-db:connect.
       migrate: [...readParameters],
     };
 
@@ -384,6 +447,34 @@ export class PaymentsApi extends Construct {
         reservedConcurrency: reserved[fn.source] ?? undefined,
       });
     }
+
+    // The API key check before any 1 GB VPC function runs: small, outside the VPC, reading only
+    // the api/keys parameter. Its own role and log group (with retention), as every function.
+    this.authorizerFunction = new NodejsFunction(this, "authorizer", {
+      provider,
+      naming,
+      region,
+      key,
+      group: "payments",
+      source: "authorizer",
+      component: "authorizer",
+      description: "HTTP API Lambda authorizer: the API key's merchant, or a denial",
+      memorySize: 256,
+      timeoutSeconds: 5,
+      environment: {
+        [PAYMENTS_ENV.parameterPrefix]: naming.parameterPrefix,
+        [PAYMENTS_ENV.parameterCacheSeconds]: "60",
+      },
+      statements: [
+        {
+          sid: "ReadApiKeyStore",
+          actions: ["ssm:GetParameters"],
+          resources: [appParameterArn(PARAMETERS.apiKeys)],
+        },
+        readParameters[1]!,
+      ],
+      logRetentionDays: props.logRetentionDays,
+    });
 
     const accessLogs = new CloudwatchLogGroup(this, "access-logs", {
       provider,
@@ -418,16 +509,76 @@ export class PaymentsApi extends Construct {
       protocolType: "HTTP",
       description: `Payments API in ${region}`,
     });
+    const authorizerLambda = this.authorizerFunction.function;
+    this.authorizer = new Apigatewayv2Authorizer(this, "api-authorizer", {
+      provider,
+      apiId: this.api.id,
+      name: naming.name("generic", "api-authorizer", region),
+      authorizerType: "REQUEST",
+      authorizerUri: authorizerLambda.invokeArn,
+      authorizerPayloadFormatVersion: "2.0",
+      // { isAuthorized, context }: the merchant reaches the integration as
+      // requestContext.authorizer.lambda.merchantId.
+      enableSimpleResponses: true,
+      // The cache key; a request without the header gets 401 without invoking the authorizer.
+      identitySources: ["$request.header.x-api-key"],
+      authorizerResultTtlInSeconds: AUTHORIZER_CACHE_SECONDS,
+    });
+    new LambdaPermission(this, "authorizer-invoke", {
+      provider,
+      functionName: authorizerLambda.functionName,
+      action: "lambda:InvokeFunction",
+      principal: "apigateway.amazonaws.com",
+      sourceArn: `${this.api.executionArn}/authorizers/${this.authorizer.id}`,
+    });
+    const unauthenticatedRoutes: Apigatewayv2Route[] = [];
+    for (const fn of PAYMENT_FUNCTIONS.filter((f) => f.route)) {
+      const lambda = this.functions[fn.source]!.function;
+      const integration = new Apigatewayv2Integration(this, `${fn.source}-integration`, {
+        provider,
+        apiId: this.api.id,
+        integrationType: "AWS_PROXY",
+        integrationUri: lambda.invokeArn,
+        payloadFormatVersion: "2.0",
+        timeoutMilliseconds: Math.min(30_000, fn.timeoutSeconds * 1000 + 500),
+      });
+      const open = UNAUTHENTICATED_ROUTES.includes(fn.route!);
+      const route = new Apigatewayv2Route(this, `${fn.source}-route`, {
+        provider,
+        apiId: this.api.id,
+        routeKey: fn.route!,
+        target: `integrations/${integration.id}`,
+        ...(open ? {} : { authorizationType: "CUSTOM", authorizerId: this.authorizer.id }),
+      });
+      if (open) unauthenticatedRoutes.push(route);
+      new LambdaPermission(this, `${fn.source}-invoke`, {
+        provider,
+        functionName: lambda.functionName,
+        action: "lambda:InvokeFunction",
+        principal: "apigateway.amazonaws.com",
+        sourceArn: `${this.api.executionArn}/*/*`,
+      });
+    }
     this.stage = new Apigatewayv2Stage(this, "stage", {
       provider,
       apiId: this.api.id,
       name: "$default",
       autoDeploy: true,
+      // Route settings name a route key that must exist first, or the stage update fails with
+      // "Unable to find Route by key ... within the provided RouteSettings".
+      dependsOn: unauthenticatedRoutes,
       defaultRouteSettings: {
         throttlingRateLimit: props.payments.apiThrottleRatePerSecond,
         throttlingBurstLimit: props.payments.apiThrottleBurst,
         detailedMetricsEnabled: true,
       },
+      // The unauthenticated routes get a budget of their own, below the payment routes'.
+      routeSettings: UNAUTHENTICATED_ROUTES.map((routeKey) => ({
+        routeKey,
+        throttlingRateLimit: UNAUTHENTICATED_THROTTLE.ratePerSecond,
+        throttlingBurstLimit: UNAUTHENTICATED_THROTTLE.burst,
+        detailedMetricsEnabled: true,
+      })),
       accessLogSettings: {
         destinationArn: accessLogs.arn,
         format: JSON.stringify({
@@ -442,30 +593,6 @@ export class PaymentsApi extends Construct {
         }),
       },
     });
-    for (const fn of PAYMENT_FUNCTIONS.filter((f) => f.route)) {
-      const lambda = this.functions[fn.source]!.function;
-      const integration = new Apigatewayv2Integration(this, `${fn.source}-integration`, {
-        provider,
-        apiId: this.api.id,
-        integrationType: "AWS_PROXY",
-        integrationUri: lambda.invokeArn,
-        payloadFormatVersion: "2.0",
-        timeoutMilliseconds: Math.min(30_000, fn.timeoutSeconds * 1000 + 500),
-      });
-      new Apigatewayv2Route(this, `${fn.source}-route`, {
-        provider,
-        apiId: this.api.id,
-        routeKey: fn.route!,
-        target: `integrations/${integration.id}`,
-      });
-      new LambdaPermission(this, `${fn.source}-invoke`, {
-        provider,
-        functionName: lambda.functionName,
-        action: "lambda:InvokeFunction",
-        principal: "apigateway.amazonaws.com",
-        sourceArn: `${this.api.executionArn}/*/*`,
-      });
-    }
     this.host = Fn.replace(this.api.apiEndpoint, "https://", "");
     this.url = this.api.apiEndpoint;
 

@@ -48,6 +48,13 @@ export interface FailoverRoutingProps {
   readonly primary: RoutedRegion;
   readonly secondary: RoutedRegion;
   /**
+   * The slot whose region the PRIMARY failover record points at (WRITER_REGION). The records
+   * keep their addresses and set identifiers; only their first alias target and health check
+   * follow the writer, and those Terraform ignores after creation (the orchestrator owns them).
+   * @default "primary"
+   */
+  readonly writer?: "primary" | "secondary";
+  /**
    * The zone that gets the failover records of api.<domain>.
    * @default - health checks only: clients use each region's API URL
    */
@@ -118,7 +125,12 @@ export class FailoverRouting extends Construct {
         lifecycle: { ignoreChanges: ["alias", "health_check_id"] },
       });
     };
-    record("PRIMARY", props.primary, this.primaryHealthCheck);
-    record("SECONDARY", props.secondary, this.secondaryHealthCheck);
+    const bySlot = {
+      primary: [props.primary, this.primaryHealthCheck] as const,
+      secondary: [props.secondary, this.secondaryHealthCheck] as const,
+    };
+    const writer = props.writer ?? "primary";
+    record("PRIMARY", ...bySlot[writer]);
+    record("SECONDARY", ...bySlot[writer === "primary" ? "secondary" : "primary"]);
   }
 }

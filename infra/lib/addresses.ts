@@ -30,10 +30,18 @@ export const ALL_OPTIONS_ENV = {
   REPORT_RETENTION_DAYS: "730",
 } as const;
 
+/**
+ * The writer moved to the secondary slot (after a failover or a re-protect): the standby pieces
+ * (detection, the failover trigger, the drill schedule) live in the primary slot under their own
+ * construct ids, which are as much a contract as the default ones.
+ */
+export const WRITER_MOVED_ENV = { WRITER_REGION: "us-west-2" } as const;
+
 /** The synths whose addresses are recorded, by the name of their file. */
 export const ADDRESS_CONTRACTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   default: {},
   "all-options": ALL_OPTIONS_ENV,
+  "writer-moved": WRITER_MOVED_ENV,
 };
 
 /** Where the recorded lists live, relative to the repository root. */

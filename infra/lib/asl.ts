@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const WORKFLOWS = ["failover", "switchover", "failback"] as const;
+export const WORKFLOWS = ["failover", "switchover", "failback", "reprotect"] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
 export const STATE_MACHINES_DIR = join(__dirname, "..", "..", "state-machines");

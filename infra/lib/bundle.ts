@@ -13,8 +13,12 @@ import { join, relative } from "node:path";
 export const ROOT = join(__dirname, "../..");
 export const DIST = join(ROOT, "dist", "functions");
 
-/** Provided by the Lambda runtime, or never loaded. */
-export const EXTERNAL_MODULES = ["@aws-sdk/*", "pg-native"];
+/**
+ * Provided by the Lambda runtime, or never loaded. The runtime's SDK is its service clients and
+ * libraries and what they depend on; the RDS signer utility (@aws-sdk/rds-signer) is not listed
+ * among them, so it is bundled, with the credential chain it imports.
+ */
+export const EXTERNAL_MODULES = ["@aws-sdk/client-*", "@aws-sdk/lib-*", "pg-native"];
 
 export interface FunctionEntry {
   /** "payments", "dr" or "monitoring" (FUNCTION_GROUPS). */

@@ -4,13 +4,14 @@
 //
 // - expected: the failure is a region that stopped, so the old primary's heartbeat stopped with
 //   it and the run promotes on the database's proof (rds.global_db_rpo + the heartbeat interval +
-//   a margin after the failure); tasks and the Aurora managed failover take their typical,
+//   a margin after the target's prober first saw the last beat); tasks and the Aurora managed failover take their typical,
 //   named durations (config.failover.expected), the prober and DNS their documented periods.
 // - bound: the worst case of a run that completes without a retry: every task at its
 //   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait.
 //
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
+import { otherRole } from "../config";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
@@ -75,10 +76,12 @@ const LOOK_SECONDS = 5;
 
 export function computeBudget(json: TerraformJson, stack: string, config: Config): Budget {
   const suffix = config.environmentSuffix;
-  const target = config.secondary.region;
+  // A failover goes from the writer's slot to the standby's, where detection lives.
+  const standby = otherRole(config.writer);
+  const target = config[standby].region;
   const typical = config.failover.expected;
 
-  // Detection: the prober alarm in the secondary region.
+  // Detection: the prober alarm in the standby region.
   const alarm = one(json, "aws_cloudwatch_metric_alarm", "the prober alarm", (a) =>
     String(a.alarm_name).startsWith("payments-primary-unhealthy-"),
   );
@@ -104,7 +107,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     json,
     "aws_sfn_state_machine",
     "the failover workflow",
-    (m) => m.name === `payments-failover-${suffix}` && m.provider === "aws.secondary",
+    (m) => m.name === `payments-failover-${suffix}` && m.provider === `aws.${standby}`,
   );
   const definition = String(machine.definition);
   const states = (JSON.parse(definition) as { States: Record<string, TaskState> }).States;
@@ -140,17 +143,22 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const group = one(
     json,
     "aws_rds_cluster_parameter_group",
-    "the primary's parameter group",
-    (g) => g.provider === "aws.primary",
+    "the writer's parameter group",
+    (g) => g.provider === `aws.${config.writer}`,
   );
   const rpoParameter = (group.parameter as Array<{ name: string; value: string }>).find(
     (p) => p.name === "rds.global_db_rpo",
   );
   if (!rpoParameter)
-    throw new RtoInputError("the primary's parameter group does not set rds.global_db_rpo");
+    throw new RtoInputError("the writer's parameter group does not set rds.global_db_rpo");
   const rpo = Number(rpoParameter.value);
   const { heartbeatSeconds, writerStopMarginSeconds } = DEFAULT_SETTINGS;
-  const proofAfterFailure = rpo + heartbeatSeconds + writerStopMarginSeconds;
+  // The bound counts from when the prober in the target region first saw the last heartbeat
+  // (review H2), not from its value: the last beat before the failure was committed half a
+  // heartbeat before it on average, and the prober looks once per probe interval.
+  const probeInterval = Number(env.PROBE_INTERVAL_SECONDS);
+  const sighting = probeInterval / 2 - heartbeatSeconds / 2;
+  const proofAfterFailure = sighting + rpo + heartbeatSeconds + writerStopMarginSeconds;
   const reached = detection.expected + decision.expected + fence.expected;
   const oldWriter = {
     expected: Math.max(0, proofAfterFailure - reached) + typical.taskSeconds,
@@ -190,7 +198,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     "the replication lag alarm",
     (a) =>
       String(a.alarm_name).startsWith("payments-replication-lag-") &&
-      a.provider === "aws.secondary",
+      a.provider === `aws.${standby}`,
   );
   const tasks = (names: string[]) => names.join(", ");
   return {
@@ -224,7 +232,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "old writer",
         expected: round(oldWriter.expected),
         bound: round(oldWriter.bound),
-        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the failure | bound ${bounds.writerStopBoundSeconds} s + a look`,
+        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the prober's first sighting of the last beat (${sighting} s after the failure on average) | bound ${bounds.writerStopBoundSeconds} s + a look`,
       },
       {
         name: "promotion",

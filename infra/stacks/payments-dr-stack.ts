@@ -1,8 +1,9 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
-import type { Construct } from "constructs";
+import { Construct } from "constructs";
 import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
+import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
 import { GlobalDatabase, INSTANCE_SETTINGS, instanceIdentifier } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
@@ -21,6 +22,7 @@ import { RegionalParameters, secretVariables } from "../constructs/parameters";
 import {
   drTaskFunctionNames,
   FailoverTrigger,
+  failoverTriggerDlq,
   Prober,
   RegionalOrchestration,
 } from "../constructs/orchestration";
@@ -71,6 +73,17 @@ export interface RegionalServices {
 const ROLES = ["primary", "secondary"] as const;
 
 /**
+ * The construct id of a piece that lives in the standby region (detection, the failover trigger,
+ * the drill schedule). It has always lived in the secondary slot under `base`; hosted in the
+ * primary slot (WRITER_REGION = SECONDARY_REGION) it takes another id, so Terraform creates it
+ * there and destroys the old one instead of "moving" it between regions under one address (the
+ * provider would look for it in the new region, lose track of it and leave the old one running).
+ */
+export function standbyId(base: string, host: RegionRole): string {
+  return host === "secondary" ? base : `${base}-in-primary`;
+}
+
+/**
  * One stack per environment holding both regions through two aliased providers, so one plan
  * shows the whole system and cross-region references stay typed. The failover path itself
  * never needs Terraform. The constructor reads as the system's table of contents: each piece is
@@ -111,6 +124,8 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
   public readonly prober: Prober;
   public readonly readinessEvaluators: Record<RegionRole, ReadinessEvaluator>;
+  /** The slot holding the Aurora writer (WRITER_REGION). */
+  public readonly writerRole: RegionRole;
   public readonly ledger: LedgerTable;
   public readonly reports: Record<RegionRole, RegionalReports>;
   public readonly drillEvidence: DrillEvidence;
@@ -126,6 +141,10 @@ export class PaymentsDrStack extends TerraformStack {
     const naming = new Naming(config.environmentSuffix);
     this.naming = naming;
     this.backend(id, config);
+    // Where the writer is (WRITER_REGION) and where the standby pieces live: the other slot.
+    const writer = config.writer;
+    const standby = otherRole(writer);
+    this.writerRole = writer;
 
     // Per region: provider, platform key, network, event bus, alert topic.
     this.primary = this.regionalParts(config.primary, config.secondary, config);
@@ -144,6 +163,7 @@ export class PaymentsDrStack extends TerraformStack {
       database: config.database,
       primary: this.primary,
       secondary: this.secondary,
+      writer,
       masterPassword: secrets.masterPassword.stringValue,
       logRetentionDays: config.logRetentionDays,
     });
@@ -151,7 +171,7 @@ export class PaymentsDrStack extends TerraformStack {
       naming,
       primary: { ...this.primary, region: config.primary.region },
       secondary: { ...this.secondary, region: config.secondary.region },
-      initialActiveRegion: config.primary.region,
+      initialActiveRegion: config[writer].region,
     });
     this.backup = new Backup(this, "backup", {
       naming,
@@ -191,6 +211,7 @@ export class PaymentsDrStack extends TerraformStack {
       routing: config.routing,
       primary: routedRegion(apis.primary, config.primary.region),
       secondary: routedRegion(apis.secondary, config.secondary.region),
+      writer,
       zone: this.zone,
     });
 
@@ -210,7 +231,7 @@ export class PaymentsDrStack extends TerraformStack {
     }
 
     // Parameters, alarms and dashboards of each region; readiness rules.
-    const prober = { region: config.secondary.region, probedRegion: config.primary.region };
+    const prober = { region: config[standby].region, probedRegion: config[writer].region };
     const observed = (role: RegionRole) => this.observed(role, apis[role]);
     const services = (role: RegionRole): RegionalServices => ({
       api: apis[role],
@@ -223,7 +244,7 @@ export class PaymentsDrStack extends TerraformStack {
         databaseConfig: config.database,
         api: apis[role],
         secrets,
-        initialActiveRegion: config.primary.region,
+        initialActiveRegion: config[writer].region,
       }),
       observability: new RegionalObservability(this, `observability-${role}`, {
         provider: parts(role).provider,
@@ -248,9 +269,9 @@ export class PaymentsDrStack extends TerraformStack {
         configRules: config.readinessRules,
       });
     }
-
     // Evidence: each region's report bucket and writer, the ledger across runs (a global
-    // table), and the drill watch and ledger widget in the secondary region.
+    // table), and the drill watch and ledger widget in the secondary slot: they read the
+    // ledger, which is in both regions, so they stay where they are when WRITER_REGION moves.
     this.ledger = new LedgerTable(this, "ledger", {
       naming,
       primary: { ...this.primary, region: config.primary.region },
@@ -282,6 +303,7 @@ export class PaymentsDrStack extends TerraformStack {
       logRetentionDays: config.logRetentionDays,
     });
 
+    // Dashboards are global (their ARN has no region): the overview stays where it is.
     new OverviewDashboard(this, "overview", {
       provider: this.secondary.provider,
       naming,
@@ -296,15 +318,15 @@ export class PaymentsDrStack extends TerraformStack {
       },
     });
 
-    // Detection (in the secondary region) and the failover orchestration (in both).
-    this.proberAlarms = new ProberAlarms(this, "prober-alarms", {
-      provider: this.secondary.provider,
+    // Detection (in the standby region) and the failover orchestration (in both).
+    this.proberAlarms = new ProberAlarms(this, standbyId("prober-alarms", standby), {
+      provider: this[standby].provider,
       naming,
-      topic: this.secondary.alerts,
-      region: config.secondary.region,
-      probedRegion: config.primary.region,
+      topic: this[standby].alerts,
+      region: config[standby].region,
+      probedRegion: config[writer].region,
       routing: config.routing,
-      secondaryClusterIdentifier: this.database.secondary.cluster.clusterIdentifier,
+      secondaryClusterIdentifier: this.database.reader.cluster.clusterIdentifier,
     });
     this.drIam = new DrIam(this, "dr-iam", {
       naming,
@@ -315,7 +337,7 @@ export class PaymentsDrStack extends TerraformStack {
       routing: this.routing,
       zone: this.zone,
       operatorPrincipalArns: config.operatorPrincipalArns,
-      writerInstances: config.database.primaryInstances,
+      writer,
       reports: {
         bucketArns: ROLES.map((role) => this.reports[role].bucket.arn),
         ledgerArns: Object.values(this.ledger.arns),
@@ -336,6 +358,7 @@ export class PaymentsDrStack extends TerraformStack {
         workflowPolicy: this.drIam.workflowPolicies[role],
         taskStatements: (task) => this.drIam.taskStatements(task, parts(role).config.region),
         topology,
+        databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
         capacity,
@@ -348,25 +371,35 @@ export class PaymentsDrStack extends TerraformStack {
       primary: orchestration("primary"),
       secondary: orchestration("secondary"),
     };
-    new FailoverTrigger(this, "failover-trigger", {
-      provider: this.secondary.provider,
+    new FailoverTrigger(this, standbyId("failover-trigger", standby), {
+      provider: this[standby].provider,
       naming,
-      region: config.secondary.region,
+      region: config[standby].region,
       alarms: [this.proberAlarms.primaryUnhealthy, this.proberAlarms.writerUnavailable],
-      stateMachine: this.orchestration.secondary.stateMachines.failover,
+      stateMachine: this.orchestration[standby].stateMachines.failover,
       role: this.drIam.eventsRole,
       failover: config.failover,
-      key: this.secondary.key,
+      key: this[standby].key,
     });
-    this.prober = new Prober(this, "prober", {
-      provider: this.secondary.provider,
+    // The other slot keeps its dead-letter queue (and what it holds) for when the trigger moves
+    // back: a WRITER_REGION move destroys no queue.
+    failoverTriggerDlq(new Construct(this, standbyId("failover-trigger", writer)), {
+      provider: this[writer].provider,
       naming,
-      region: config.secondary.region,
-      key: this.secondary.key,
+      region: config[writer].region,
+      key: this[writer].key,
+    });
+    this.prober = new Prober(this, standbyId("prober", standby), {
+      provider: this[standby].provider,
+      naming,
+      region: config[standby].region,
+      key: this[standby].key,
       topology,
       routing: config.routing,
       logRetentionDays: config.logRetentionDays,
-      controlTable: this.tables.control,
+      controlTableArn:
+        standby === "secondary" ? this.tables.control.replicaArn : this.tables.control.primaryArn,
+      dbRpoSeconds: config.database.rpoSeconds,
     });
 
     // Monthly drills.
@@ -383,6 +416,7 @@ export class PaymentsDrStack extends TerraformStack {
       globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
       primary: drillRegion("primary"),
       secondary: drillRegion("secondary"),
+      writer,
       eventsRole: this.drIam.eventsRole,
     });
 
@@ -565,6 +599,10 @@ export class PaymentsDrStack extends TerraformStack {
       tables: this.tables,
       bus: parts.bus,
       zone: this.zone,
+      databaseClusters: [
+        { region: config.primary.region, cluster: this.database.primary.cluster },
+        { region: config.secondary.region, cluster: this.database.secondary.cluster },
+      ],
     });
   }
 
@@ -593,7 +631,9 @@ export class PaymentsDrStack extends TerraformStack {
         role === "primary" ? this.routing.primaryHealthCheck : this.routing.secondaryHealthCheck;
       return {
         region: parts.config.region,
-        role,
+        // The writer's region is the "deployed primary": active while the flag was never
+        // written, and where a failback returns to.
+        role: role === this.writerRole ? "primary" : "secondary",
         clusterArn: this.database[role].cluster.arn,
         clusterIdentifier: this.database[role].cluster.clusterIdentifier,
         apiUrl: api.url,

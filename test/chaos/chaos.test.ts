@@ -61,11 +61,87 @@ describe("the seeded fault injector", () => {
   }, 60_000);
 });
 
+describe("re-protect in the chaos world", () => {
+  const base: Schedule = {
+    seed: 11,
+    story: "reprotect",
+    incidentAt: 60,
+    incidentSeconds: 1200,
+    trigger: "console",
+    mode: "automatic",
+    approval: { afterSeconds: 60, approved: true },
+    rpoSeconds: 30,
+    ddbMaxDelaySeconds: 1,
+    paymentsPerSecond: { "us-east-1": 0.3, "us-west-2": 0.2 },
+    quietShare: 0.1,
+    lagMetricWhileCut: "grows",
+    faults: [],
+    refusal: null,
+    death: null,
+    secondTrigger: null,
+    consoleDelay: 60,
+    reprotect: { detach: true, delay: -300, death: null },
+  };
+
+  it("rebuilds the global cluster around the promoted cluster after a detach, started before the region is back", async () => {
+    const report = await runSchedule(base);
+    expect(report.violations).toEqual([]);
+    expect(report.roleChanges.map((c) => c.kind)).toEqual(["detach"]);
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.at(-1)).toMatchObject({ status: "SUCCEEDED", lastState: "Completed" });
+    // A new secondary copies the whole volume: tens of minutes at least, not one poll.
+    expect(reprotect.at(-1)!.endedAt! - reprotect[0]!.startedAt).toBeGreaterThan(600);
+  }, 60_000);
+
+  it("waits for Aurora to re-add the old primary after a managed failover, and converges after dying mid-run", async () => {
+    const report = await runSchedule({
+      ...base,
+      seed: 12,
+      reprotect: { detach: false, delay: 120, death: { invocation: 3, afterWork: true } },
+    });
+    expect(report.violations).toEqual([]);
+    expect(report.roleChanges.map((c) => c.kind)).toEqual(["failover"]);
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.map((e) => e.status)).toEqual(["DIED", "SUCCEEDED"]);
+  }, 60_000);
+});
+
 describe("the invariant checks", () => {
   const world = (changes: unknown[] = []) =>
     ({ aurora: { changes }, services: {}, clock: { now: 0 } }) as unknown as ChaosWorld;
   const commit = (region: string, at: number) =>
     ({ region, at, commit: { id: at }, synthetic: false, token: 0 }) as unknown as PaymentCommit;
+
+  it("flag a commit left with no copy, and two writers in the global cluster", () => {
+    const violations = new Violations();
+    const lost = { id: 1, region: "us-east-1", at: 5000, arrivedAt: null };
+    const writer = (identifier: string, region: string) => ({
+      identifier,
+      region,
+      exists: true,
+      member: true,
+      role: "writer",
+      log: [],
+    });
+    const fake = {
+      aurora: {
+        changes: [],
+        globalExists: true,
+        clusters: { "us-west-2": writer("payments-usw2", "us-west-2") },
+        retained: [writer("payments-use1-detached-1", "us-east-1")],
+        snapshots: [],
+      },
+      paymentCommits: [{ region: "us-east-1", commit: lost }],
+      clock: { now: 10_000 },
+    } as unknown as ChaosWorld;
+    const invariants = new Invariants(fake, violations, 0);
+    invariants.onControl({ at: 9000, op: "CreateGlobalCluster", region: "us-west-2", detail: "" });
+    invariants.checkNothingDestroyed();
+    expect(violations.found).toEqual([
+      expect.stringContaining("two writers in the global cluster after CreateGlobalCluster"),
+      expect.stringContaining("1 payment commits have no copy left"),
+    ]);
+  });
 
   it("flag a failover's call to the region it fails away from with the critical profile", () => {
     const violations = new Violations();

@@ -13,8 +13,16 @@
 //    switchover loses none.
 // 6. A second trigger never doubles anything: at most one role change per story, and the
 //    fencing token moves by at most one per completed run.
+// 7. Re-protect: after every control-plane change at most one cluster (Terraform's or one it
+//    kept) is the writer of the global cluster, and never the old region's once the failover
+//    moved writing away; no commit is left without a copy (a cluster's volume, a replica it
+//    reached, or a snapshot): nothing is destroyed; a completed re-protect leaves the other
+//    region a caught-up secondary with its instances, the parameters and DNS naming the writer,
+//    and a report in the ledger.
 import type { ExecutionRecord } from "./workflow";
+import type { ControlEvent } from "./world/aurora";
 import type { CallRecord, ChaosWorld } from "./world/world";
+import { PARAMETERS } from "../../functions/common/contract";
 import type { PaymentCommit } from "./world/payments";
 
 export class Violations {
@@ -111,6 +119,85 @@ export class Invariants {
         at,
         `${execution.name} failed outside a safe state: ${last} ${execution.error}`,
       );
+    }
+  }
+
+  /** 7. After every control-plane change of re-protect. */
+  onControl(event: ControlEvent): void {
+    const { aurora } = this.world;
+    const writers = [...Object.values(aurora.clusters), ...aurora.retained].filter(
+      (c) => c.exists && c.member && c.role === "writer",
+    );
+    if (aurora.globalExists && writers.length > 1) {
+      this.violations.add(
+        this.rel(event.at),
+        `two writers in the global cluster after ${event.op}: ${writers.map((c) => c.identifier).join(", ")}`,
+      );
+    }
+    const movedAway = aurora.changes.find((c) => c.kind !== "switchover");
+    if (
+      movedAway &&
+      aurora.globalExists &&
+      writers.some((c) => c.region === movedAway.from) &&
+      event.op === "CreateGlobalCluster"
+    ) {
+      this.violations.add(
+        this.rel(event.at),
+        `re-protect made ${movedAway.from}'s cluster the writer again after writing moved to ${movedAway.to}`,
+      );
+    }
+  }
+
+  /** 7. Every commit still has a copy somewhere: nothing was destroyed. */
+  checkNothingDestroyed(): void {
+    const { aurora } = this.world;
+    const held = new Set<number>();
+    for (const c of [...Object.values(aurora.clusters), ...aurora.retained]) {
+      if (c.exists) for (const commit of c.log) held.add(commit.id);
+    }
+    for (const snap of aurora.snapshots) for (const commit of snap.commits) held.add(commit.id);
+    const gone = this.world.paymentCommits.filter(
+      (p) => p.commit.arrivedAt === null && !held.has(p.commit.id),
+    );
+    if (gone.length > 0) {
+      this.violations.add(
+        this.world.clock.now - this.startedAt,
+        `${gone.length} payment commits have no copy left (first: ${gone[0]!.region} at ${(this.rel(gone[0]!.commit.at) / 1000).toFixed(1)} s): a data store was destroyed`,
+      );
+    }
+  }
+
+  /** 7. What a completed re-protect leaves behind (its last execution `last`). */
+  checkReprotected(last: ExecutionRecord, writer: string, rebuilt: string): void {
+    const { aurora, topology } = this.world;
+    const at = this.world.clock.now - this.startedAt;
+    const reports = this.world.reports.filter((r) => r.kind === "reprotect");
+    if (last.status === "SUCCEEDED") {
+      const slot = aurora.clusters[rebuilt]!;
+      const problems: string[] = [];
+      if (!aurora.globalExists || aurora.writer !== writer)
+        problems.push("the global cluster's writer is not the promoted cluster");
+      if (!slot.exists || !slot.member || slot.role !== "secondary" || slot.source !== writer)
+        problems.push(`${slot.identifier} is not a secondary following ${writer}`);
+      if (slot.identifier !== topology.regions[rebuilt]!.clusterIdentifier)
+        problems.push(`the secondary is not under Terraform's identifier (${slot.identifier})`);
+      const ready = slot.instances.filter(
+        (i) => aurora.instanceOf(rebuilt, i)?.status === "available",
+      );
+      if (ready.length === 0)
+        problems.push(`${slot.identifier} has no available instance (headless)`);
+      for (const region of [writer, rebuilt]) {
+        const ssm = this.world.services[region]!.parameters;
+        const active = ssm.get(`${topology.parameterPrefix}/${PARAMETERS.activeRegion}`);
+        if (active !== writer) problems.push(`SSM in ${region} names ${active} active`);
+      }
+      if (this.world.route53.records.get(writer) !== "PRIMARY")
+        problems.push("the PRIMARY failover record is not the writer's");
+      if (!reports.some((r) => r.outcome === "succeeded"))
+        problems.push("no succeeded reprotect report reached the ledger");
+      for (const p of problems) this.violations.add(at, `re-protect completed but ${p}`);
+    } else if (last.lastState === "Halted" && !reports.some((r) => r.outcome === "failed")) {
+      this.violations.add(at, "a halted re-protect left no report");
     }
   }
 

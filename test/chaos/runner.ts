@@ -38,6 +38,8 @@ export interface RunReport {
 const TAIL_SECONDS = 300;
 /** A run that has not settled after this much world time is a finding in itself. */
 const LIMIT_SECONDS = 8 * 3600;
+/** Re-protect adds a secondary's creation (up to 3 h) and on-call's waits to a failover. */
+const REPROTECT_LIMIT_SECONDS = 16 * 3600;
 const MAX_RESUMES = 4;
 
 /** Only for the negative control: a world without the writer heartbeat. */
@@ -46,6 +48,8 @@ export interface RunOptions {
   readonly heartbeat?: boolean;
   /** Seconds after the incident during which us-east-1 takes no payments (an idle primary). */
   readonly quietEastAfterIncident?: number;
+  /** A weakened guard (test/chaos/mutations.test.ts): the world must show what it guards. */
+  readonly mutate?: (world: ChaosWorld) => void;
 }
 
 export async function runSchedule(
@@ -62,19 +66,28 @@ export async function runSchedule(
     afterFailover: schedule.story === "failback",
     lagMetricWhileCut: schedule.lagMetricWhileCut,
   });
+  options.mutate?.(world);
   const { clock, network } = world;
   const t0 = clock.now;
   const violations = new Violations();
   const invariants = new Invariants(world, violations, t0);
   world.commitListeners.push((c) => invariants.onCommit(c));
+  world.aurora.onControl = (event) => invariants.onControl(event);
 
   const incident = t0 + schedule.incidentAt * 1000;
   const planned = schedule.story === "switchover" || schedule.story === "failback";
   // Planned moves need both regions: their incidents end (a drill is not run into an outage).
-  const incidentSeconds = planned ? (schedule.incidentSeconds ?? 600) : schedule.incidentSeconds;
+  const reprotect = schedule.story === "reprotect" ? schedule.reprotect : undefined;
+  // Re-protect needs the old region back: its outage ends (or re-protect waits for ever).
+  const incidentSeconds = planned
+    ? (schedule.incidentSeconds ?? 600)
+    : reprotect
+      ? (schedule.incidentSeconds ?? 1800)
+      : schedule.incidentSeconds;
   const incidentEnd = incidentSeconds === null ? Infinity : incident + incidentSeconds * 1000;
   switch (schedule.story) {
     case "outage":
+    case "reprotect":
       network.add({ kind: "down", region: EAST, from: incident, to: incidentEnd });
       break;
     case "partition":
@@ -95,6 +108,9 @@ export async function runSchedule(
     const from = incident + fault.at * 1000;
     network.add({ ...fault, from, to: from + fault.seconds * 1000 });
   }
+  // The detach path: RDS refuses the managed failover for as long as us-east-1 is down (AWS does
+  // not say when it does; Promote then detaches, the old primary being unreachable).
+  if (reprotect?.detach) world.aurora.refusals.push({ from: incident, to: incidentEnd });
   if (schedule.refusal) {
     const from = incident + schedule.refusal.at * 1000;
     world.aurora.refusals.push({ from, to: from + schedule.refusal.seconds * 1000 });
@@ -117,7 +133,10 @@ export async function runSchedule(
   const faultsOverAt = Math.max(
     ...schedule.faults.map((f) => incident + (f.at + f.seconds) * 1000),
     schedule.refusal ? incident + (schedule.refusal.at + schedule.refusal.seconds) * 1000 : 0,
-    planned || schedule.story === "lagging-target" || Number.isFinite(incidentEnd)
+    planned ||
+      schedule.story === "lagging-target" ||
+      schedule.story === "reprotect" ||
+      Number.isFinite(incidentEnd)
       ? incidentEnd
       : 0,
     0,
@@ -136,18 +155,22 @@ export async function runSchedule(
     ...(schedule.mode === "approval" ? { mode: "approval" } : {}),
   });
 
+  let reprotectStarted = false;
   const start = (workflow: WorkflowName, input: Record<string, unknown>, chain?: string) => {
     names += 1;
     const name = `${workflow}-${names}`;
     const first = !firstStarted && chain === undefined;
     firstStarted ||= first;
+    const firstReprotect = workflow === "reprotect" && !reprotectStarted;
+    reprotectStarted ||= workflow === "reprotect";
     const region = String(input.targetRegion);
+    const dieAt = first ? schedule.death : firstReprotect ? reprotect?.death : null;
     const execution = startExecution(world, {
       workflow,
       input: chain ? { ...input, resumeFailoverId: chain } : input,
       name,
       region,
-      ...(first && schedule.death ? { dieAt: schedule.death } : {}),
+      ...(dieAt ? { dieAt } : {}),
       approval: schedule.approval,
     });
     executions.push(execution);
@@ -160,6 +183,20 @@ export async function runSchedule(
       pending -= 1;
       invariants.onEnd(execution);
       onCall(id, workflow, input, execution);
+      // Once the failover completed, on-call re-protects when the page and the region say so.
+      if (reprotect && workflow === "failover" && execution.status === "SUCCEEDED") {
+        if (!reprotectStarted) {
+          reprotectStarted = true;
+          at(Math.max(clock.now + 60_000, incidentEnd + reprotect.delay * 1000), () => {
+            reprotectStarted = false;
+            start("reprotect", {
+              targetRegion: WEST,
+              reason: "us-east-1 is back: re-protect",
+              trigger: "console",
+            });
+          });
+        }
+      }
     });
   };
 
@@ -230,6 +267,13 @@ export async function runSchedule(
         start("failover", failoverInput("console", "operator exercise")),
       );
       break;
+    case "reprotect":
+      if (schedule.trigger === "console") {
+        at(incident + schedule.consoleDelay * 1000, () =>
+          start("failover", failoverInput("console", "us-east-1 looks down")),
+        );
+      }
+      break;
     default:
       if (schedule.trigger === "console") {
         at(incident + schedule.consoleDelay * 1000, () =>
@@ -268,11 +312,9 @@ export async function runSchedule(
         lastEnd = Math.max(lastEnd, ...executions.map((e) => e.endedAt ?? 0));
         if (clock.now >= lastEnd + TAIL_SECONDS * 1000) break;
       }
-      if (clock.now - t0 > LIMIT_SECONDS * 1000) {
-        violations.add(
-          clock.now - t0,
-          `the run did not settle within ${LIMIT_SECONDS} s of world time`,
-        );
+      const limit = reprotect ? REPROTECT_LIMIT_SECONDS : LIMIT_SECONDS;
+      if (clock.now - t0 > limit * 1000) {
+        violations.add(clock.now - t0, `the run did not settle within ${limit} s of world time`);
         break;
       }
       const timer = clock.next();
@@ -306,8 +348,13 @@ export async function runSchedule(
       `run ${id} did not converge: its last execution ${last.name} ended ${last.status} in ${last.lastState} (${last.error}: ${last.cause})`,
     );
   }
-  // 5. Data loss within the RPO bound.
+  // 5. Data loss within the RPO bound; no copy of a commit destroyed.
   invariants.checkLoss(schedule.rpoSeconds);
+  invariants.checkNothingDestroyed();
+  if (reprotect) {
+    const chain = [...chains.values()].find((c) => c.last.workflow === "reprotect");
+    if (chain) invariants.checkReprotected(chain.last, WEST, EAST);
+  }
   // 6. One role change per story, one token step per completed run.
   const changes = world.aurora.changes;
   if (changes.length > 1) {

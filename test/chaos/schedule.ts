@@ -16,7 +16,13 @@ export type Story =
   /** The monthly drill: a switchover to us-west-2. */
   | "switchover"
   /** Back to us-east-1 after an earlier failover. */
-  | "failback";
+  | "failback"
+  /**
+   * us-east-1 goes down for a while; the failover (managed, or detach-and-promote) completes;
+   * once us-east-1 is back (or before: re-protect waits for it), on-call re-protects from
+   * us-west-2, rebuilding the global database around the promoted cluster.
+   */
+  | "reprotect";
 
 export interface ExtraFault {
   readonly kind: "throttle" | "error" | "lost";
@@ -56,6 +62,15 @@ export interface Schedule {
   readonly secondTrigger: { readonly at: number; readonly trigger: "alarm" | "console" } | null;
   /** Seconds between the incident and on-call starting the run by hand. */
   readonly consoleDelay: number;
+  /** The reprotect story only. */
+  readonly reprotect?: {
+    /** RDS refuses the managed failover while us-east-1 is down: the failover detaches. */
+    readonly detach: boolean;
+    /** Seconds after the outage ends that on-call starts re-protect (negative: before). */
+    readonly delay: number;
+    /** The first re-protect execution dies at its n-th task invocation. */
+    readonly death: { readonly invocation: number; readonly afterWork: boolean } | null;
+  };
 }
 
 const SERVICES: Service[] = ["rds", "dynamodb", "ssm", "cloudwatch", "events", "sns", "api"];
@@ -82,6 +97,8 @@ export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc
       "manual",
       "switchover",
       "failback",
+      "reprotect",
+      "reprotect",
     ),
     incidentAt: fc.integer({ min: 30, max: 180 }),
     incidentSeconds: fc.option(fc.integer({ min: 30, max: 3600 }), { nil: null, freq: 3 }),
@@ -119,5 +136,13 @@ export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc
       { nil: null, freq: 3 },
     ),
     consoleDelay: fc.integer({ min: 30, max: 600 }),
+    reprotect: fc.record({
+      detach: fc.boolean(),
+      delay: fc.integer({ min: -900, max: 3600 }),
+      death: fc.option(
+        fc.record({ invocation: fc.integer({ min: 1, max: 60 }), afterWork: fc.boolean() }),
+        { nil: null, freq: 2 },
+      ),
+    }),
   })
   .map((s) => s as Schedule);

@@ -8,7 +8,7 @@
 // An execution can be made to die at its n-th task invocation, before the task ran or after it
 // did its work but before its result was recorded (StopExecution, or a redeploy mid-run: AWS does
 // not cancel an invoked Lambda, so its work may land).
-import "../state-machines/support/polyfill";
+import "../../lab/polyfill";
 import { StateMachine } from "aws-local-stepfunctions";
 import type { RequestApprovalEvent } from "../../functions/dr/request-approval/core";
 import { taskHandler } from "../../functions/dr/shared/task";

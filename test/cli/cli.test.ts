@@ -14,15 +14,15 @@ import {
 } from "@aws-sdk/client-sfn";
 import type { ListExecutionsCommandInput, StartExecutionCommandInput } from "@aws-sdk/client-sfn";
 import {
-  DescribeAutomationExecutionsCommand,
   GetAutomationExecutionCommand,
   GetParameterCommand,
   StartAutomationExecutionCommand,
 } from "@aws-sdk/client-ssm";
 import { DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { GetCommandInput } from "@aws-sdk/lib-dynamodb";
+import { resolveDeployment, validationTopology } from "../../cli/target";
 import {
   ACCOUNT,
   awsError,
@@ -439,7 +439,7 @@ describe("payments-dr watch", () => {
     const lists = (await callsOf(mocks.sfn)).filter((c) => c.command === "ListExecutionsCommand");
     expect(lists).toEqual(
       [EAST, WEST].flatMap((region) =>
-        ["failover", "switchover", "failback"].map((w) => ({
+        ["failover", "switchover", "failback", "reprotect"].map((w) => ({
           command: "ListExecutionsCommand",
           region,
           input: {
@@ -874,101 +874,107 @@ describe("payments-dr status", () => {
 });
 
 describe("payments-dr history", () => {
-  it("lists runs and drills of both regions, newest first, with outcome, RTO and RPO", async () => {
-    const ok = executionArn(WEST, "switchover", "drill-auto-9-out");
-    const halted = executionArn(WEST, "failover", "alarm-1");
-    mocks.sfn.on(ListExecutionsCommand).callsFake(
-      byRegion((region, input: ListExecutionsCommandInput) => {
-        if (region !== WEST) return { executions: [] };
-        if (input.stateMachineArn === machineArn(WEST, "switchover"))
-          return {
-            executions: [
-              {
-                executionArn: ok,
-                name: "drill-auto-9-out",
-                status: "SUCCEEDED",
-                startDate: new Date("2026-03-09T15:00:00Z"),
-              },
-            ],
-          };
-        if (input.stateMachineArn === machineArn(WEST, "failover"))
-          return {
-            executions: [
-              {
-                executionArn: halted,
-                name: "alarm-1",
-                status: "FAILED",
-                startDate: new Date("2026-03-10T01:00:00Z"),
-              },
-            ],
-          };
-        return { executions: [] };
-      }),
-    );
-    mocks.sfn.on(DescribeExecutionCommand, { executionArn: ok }).resolves({
-      executionArn: ok,
-      status: "SUCCEEDED",
-      startDate: T0,
-      stopDate: T0,
-      input: '{"trigger":"drill"}',
-      output: COMPLETED_OUTPUT,
-    });
-    mocks.sfn.on(DescribeExecutionCommand, { executionArn: halted }).resolves({
-      executionArn: halted,
-      status: "FAILED",
-      startDate: T0,
-      stopDate: T0,
-      input: '{"trigger":"alarm"}',
-      error: "LockHeldError",
-    });
-    mocks.sfn
-      .on(GetExecutionHistoryCommand)
-      .resolves({ events: history(T0, [["FailStateEntered", "Rejected", 1]]) as never });
-    mocks.ssm.on(DescribeAutomationExecutionsCommand).callsFake(
+  const entry = (runId: string, kind: string, startedAt: string, extra = {}) => ({
+    id: `${kind}/${WEST}/${runId}`,
+    kind,
+    runId,
+    region: WEST,
+    environment: "prod",
+    outcome: "succeeded",
+    summary: "ok",
+    startedAt,
+    endedAt: startedAt,
+    trigger: "drill",
+    rtoSeconds: 97.4,
+    rpoSeconds: 0.18,
+    targets: { rtoTargetSeconds: 180, rtoGoalSeconds: 120, rpoTargetSeconds: 1 },
+    warnings: 0,
+    reportUri: `s3://payments-dr-reports-usw2-prod/reports/${kind}/2026-03/${runId}.html`,
+    consoleUrl: `https://console.aws.amazon.com/s3/object/${runId}`,
+    ledger: "run",
+    at: startedAt,
+    ...extra,
+  });
+  const query = {
+    TableName: "payments-dr-ledger-prod",
+    IndexName: "by-time",
+    KeyConditionExpression: "#p = :p",
+    ExpressionAttributeNames: { "#p": "ledger" },
+    ExpressionAttributeValues: { ":p": "run" },
+    ScanIndexForward: false,
+  };
+
+  it("lists the ledger's runs and drills, newest first, with outcome, RTO, RPO and the report", async () => {
+    mocks.dynamo.on(QueryCommand).callsFake(
       byRegion((region) =>
         region === WEST
           ? {
-              AutomationExecutionMetadataList: [
-                {
-                  AutomationExecutionId: "auto-9",
-                  DocumentName: "payments-dr-drill-prod",
-                  AutomationExecutionStatus: "Success",
-                  ExecutionStartTime: new Date("2026-03-09T14:59:00Z"),
-                },
+              Items: [
+                entry("reprotect-7", "reprotect", "2026-03-10T02:00:00Z", {
+                  trigger: "console",
+                  rtoSeconds: null,
+                }),
+                entry("drill-auto-9", "failover-drill", "2026-03-09T15:00:00Z"),
               ],
             }
-          : {},
+          : { Items: [] },
       ),
     );
-    const result = await run(["history", "--json"], terminal());
+    const result = await run(["history", "--limit", "5", "--json"], terminal());
     expect(result.code).toBe(0);
     const report = JSON.parse(result.out) as {
+      ledgerRegion: string;
       runs: Record<string, unknown>[];
-      drills: Record<string, unknown>[];
     };
-    expect(
-      report.runs.map((r) => [r.name, r.outcome, r.rtoSeconds, r.rpoEstimateMs, r.trigger]),
-    ).toEqual([
-      ["alarm-1", "Rejected", null, null, "alarm"],
-      ["drill-auto-9-out", "Completed", 97.4, 180, "drill"],
+    expect(report.ledgerRegion).toBe(WEST);
+    expect(report.runs.map((r) => [r.kind, r.runId, r.outcome, r.rtoSeconds, r.trigger])).toEqual([
+      ["reprotect", "reprotect-7", "succeeded", null, "console"],
+      ["failover-drill", "drill-auto-9", "succeeded", 97.4, "drill"],
     ]);
-    expect(report.drills).toEqual([
-      expect.objectContaining({
-        automationExecutionId: "auto-9",
-        status: "Success",
-        runs: [{ name: "drill-auto-9-out", rtoSeconds: 97.4, rpoEstimateMs: 180 }],
+    // One query of the ledger's by-time index, in the standby (secondary) region only.
+    const calls = mocks.dynamo.commandCalls(QueryCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args[0].input).toEqual({ ...query, Limit: 5 });
+    expect(mocks.sfn.calls()).toHaveLength(0);
+    expect(mocks.ssm.calls()).toHaveLength(0);
+  });
+
+  it("reads the other region's replica when the first does not answer, and says so", async () => {
+    mocks.dynamo.on(QueryCommand).callsFake(
+      byRegion((region) => {
+        if (region === WEST) throw awsError("TimeoutError", "connect ETIMEDOUT");
+        return { Items: [entry("alarm-1", "failover", "2026-03-10T01:00:00Z")] };
       }),
+    );
+    const result = await run(["history"], terminal());
+    expect(result.code).toBe(0);
+    expect(result.out).toContain(`${WEST} did not answer: read the ledger in ${EAST}`);
+    expect(result.out).toMatch(/failover\s+us-west-2\s+succeeded RTO 97.4 s/);
+    const regions = await Promise.all(
+      mocks.dynamo
+        .commandCalls(QueryCommand)
+        .map((c) => (c.thisValue as { config: { region: () => Promise<string> } }).config.region()),
+    );
+    expect(regions).toEqual(expect.arrayContaining([WEST, EAST]));
+    expect(regions.at(-1)).toBe(EAST);
+  });
+});
+describe("payments-dr with the writer moved (WRITER_REGION)", () => {
+  it("takes the writer's region as the deployed primary, where a failback returns to", () => {
+    const moved = resolveDeployment({ writerRegion: WEST }, {});
+    expect({ primary: moved.primary, secondary: moved.secondary }).toEqual({
+      primary: WEST,
+      secondary: EAST,
+    });
+    expect(moved.names.detectionAlarms).toEqual([
+      "payments-primary-unhealthy-use1-dev",
+      "payments-writer-unavailable-use1-dev",
+      "payments-prober-silent-use1-dev",
     ]);
-    const drillCalls = await callsOf(mocks.ssm);
-    expect(drillCalls).toEqual(
-      [EAST, WEST].map((region) => ({
-        command: "DescribeAutomationExecutionsCommand",
-        region,
-        input: {
-          Filters: [{ Key: "DocumentNamePrefix", Values: ["payments-dr-drill-prod"] }],
-          MaxResults: 10,
-        },
-      })),
+    const topology = validationTopology(moved, "123456789012");
+    expect(topology.regions[WEST]!.role).toBe("primary");
+    expect(() => resolveDeployment({ writerRegion: "eu-west-1" }, {})).toThrow(
+      /--writer-region "eu-west-1" is not allowed/,
     );
   });
 });

@@ -43,7 +43,7 @@ describe("capacity after a failover", () => {
     }
   });
 
-  it("lets only RestoreCapacity's own role create exactly those instances", () => {
+  it("lets only RestoreCapacity's and Rebuild's roles create exactly those instances", () => {
     const statements = policyStatements(
       json,
       "orchestration-primary_task-restore-capacity_permissions_",
@@ -63,7 +63,7 @@ describe("capacity after a failover", () => {
     const tag = statements.find((s) => s.sid === "DatabaseTagNewInstance")!;
     expect(tag.actions).toEqual(["rds:AddTagsToResource"]);
     expect(tag.resources!.map((r) => r.split(":db:")[1])).toEqual(names);
-    const pass = statements.find((s) => s.sid === "DatabasePassMonitoringRole")!;
+    const pass = statements.find((s) => s.sid === "PassTheMonitoringRole")!;
     expect(pass.resources).toEqual(["${aws_iam_role.database_monitoring-role_DD73B2F2.arn}"]);
     expect(pass.condition).toEqual([
       {
@@ -73,8 +73,13 @@ describe("capacity after a failover", () => {
       },
     ]);
     expect(findResource(json, "aws_iam_role", "database_monitoring-role")).toBeDefined();
-    // No other task may create an instance, pass a role or tag.
-    for (const task of DR_TASK_NAMES.filter((t) => t !== "restore-capacity")) {
+    // A reader alone needs the storage key only for Performance Insights, through RDS.
+    expect(statements.find((s) => s.sid === "PerformanceInsightsKey")).toMatchObject({
+      actions: ["kms:CreateGrant", "kms:DescribeKey"],
+    });
+    // No other task may create an instance, pass a role or tag (Rebuild, re-protect's task,
+    // creates the new secondary's instances with the same one createInstance).
+    for (const task of DR_TASK_NAMES.filter((t) => t !== "restore-capacity" && t !== "rebuild")) {
       const actions = policyStatements(
         json,
         `orchestration-primary_task-${task}_permissions_`,

@@ -284,7 +284,8 @@ describe("DR IAM", () => {
     const holders = (action: string) =>
       DR_TASK_NAMES.filter((t) => actionsOf(taskPolicy("primary", t)).includes(action));
     expect(holders("rds:FailoverGlobalCluster")).toEqual(["promote"]);
-    expect(holders("rds:RemoveFromGlobalCluster")).toEqual(["promote"]);
+    // Rebuild removes the detached old primary from the stale global cluster (re-protect).
+    expect(holders("rds:RemoveFromGlobalCluster")).toEqual(["promote", "rebuild"]);
     expect(holders("rds:SwitchoverGlobalCluster")).toEqual(["switchover"]);
     expect(holders("route53:ChangeResourceRecordSets")).toEqual(["shift-traffic"]);
     expect(holders("ssm:PutParameter")).toEqual(["update-parameters"]);
@@ -385,6 +386,40 @@ describe("DR IAM", () => {
         expect.stringMatching(/:rule\/payments-dr-drill-usw2-dev$/),
       ],
     });
+  });
+
+  it("lets EventBridge start what is in the standby slot once the writer has moved", () => {
+    // WRITER_REGION=us-west-2: the failover trigger and the drill schedule live in us-east-1.
+    const { json: moved } = synth({ ...FULL_ENV, WRITER_REGION: "us-west-2" });
+    const statements = policyStatements(moved, "dr-iam_events-permissions");
+    expect(statements.find((s) => s.sid === "StartFailover")!.resources).toEqual([
+      expect.stringMatching(/^arn:aws:states:us-east-1:.*:stateMachine:payments-failover-dev$/),
+    ]);
+    expect(statements.find((s) => s.sid === "FailoverKey")!.resources).toEqual([
+      expect.stringContaining("platform-key-primary"),
+    ]);
+    expect(statements.find((s) => s.sid === "StartDrill")!.resources).toEqual([
+      expect.stringMatching(
+        /^arn:aws:ssm:us-east-1:.*:automation-definition\/payments-dr-drill-dev:\*$/,
+      ),
+    ]);
+    expect(statements.find((s) => s.sid === "RunDrillAsDrillRole")!.resources).toEqual([
+      expect.stringMatching(/:role\/payments-dr-drill-use1-dev$/),
+    ]);
+    const trust = policyStatements(moved, "dr-iam_events-trust");
+    expect(trust[0]!.condition).toContainEqual({
+      test: "ArnLike",
+      variable: "aws:SourceArn",
+      values: [
+        expect.stringMatching(/:us-east-1:.*:rule\/payments-failover-trigger-use1-dev$/),
+        expect.stringMatching(/:us-east-1:.*:rule\/payments-dr-drill-use1-dev$/),
+      ],
+    });
+    // The rules that use the role are the ones in us-east-1.
+    const targets = resourceList(moved, "aws_cloudwatch_event_target").filter((t) =>
+      String(t.role_arn).includes("dr-iam_events_"),
+    );
+    expect(targets.map((t) => t.provider).sort()).toEqual(["aws.primary", "aws.primary"]);
   });
 
   it("keeps the cross-region assume-role only between the two drill roles, each named exactly", () => {

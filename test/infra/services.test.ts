@@ -1,5 +1,9 @@
 import { replicationPattern } from "../../infra/constructs/events";
-import { PAYMENT_FUNCTIONS } from "../../infra/constructs/payments-api";
+import {
+  AUTHORIZER_CACHE_SECONDS,
+  PAYMENT_FUNCTIONS,
+  UNAUTHENTICATED_THROTTLE,
+} from "../../infra/constructs/payments-api";
 import { matches } from "./event-pattern";
 import {
   FULL_ENV,
@@ -383,10 +387,48 @@ describe("payment function permissions", () => {
         ),
         expect.stringMatching(/^events:PutEvents .*events-primary_bus/),
         expect.stringMatching(
-          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/\*$/,
+          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys$/,
         ),
       ]),
     );
+  });
+
+  // Issue 14: the payment path connects as the application role with IAM database
+  // authentication (rds-db:connect on the exact dbuser ARN of each cluster,
+  // UsingWithRDS.IAMDBAuth.IAMPolicy); only the migrate function may read the master password.
+  it("lets every payment function but migrate connect as payments_app on both clusters, and only migrate read db/password", () => {
+    const clusters = resourceList(json, "aws_rds_cluster");
+    expect(clusters).toHaveLength(2);
+    for (const cluster of clusters) expect(cluster.iam_database_authentication_enabled).toBe(true);
+    for (const fn of PAYMENT_FUNCTIONS) {
+      const statements = policyStatements(json, `payments-primary_${fn.source}_permissions`);
+      const connect = statements.filter((s) => s.actions?.some((a) => a.startsWith("rds-db:")));
+      const parameterResources = statements
+        .filter(
+          (s) => (s.effect ?? "Allow") === "Allow" && s.actions?.some((a) => a.startsWith("ssm:")),
+        )
+        .flatMap((s) => s.resources ?? []);
+      if (fn.source === "migrate") {
+        expect(connect).toEqual([]);
+        expect(parameterResources).toEqual([
+          expect.stringMatching(/parameter\/payments\/dev\/\*$/),
+        ]);
+        continue;
+      }
+      expect(connect).toHaveLength(1);
+      expect(connect[0]!.actions).toEqual(["rds-db:connect"]);
+      expect(connect[0]!.resources).toEqual([
+        expect.stringMatching(
+          /^arn:aws:rds-db:us-east-1:\$\{.*\}:dbuser:\$\{aws_rds_cluster\.database_primary-cluster.*\.cluster_resource_id\}\/payments_app$/,
+        ),
+        expect.stringMatching(
+          /^arn:aws:rds-db:us-west-2:\$\{.*\}:dbuser:\$\{aws_rds_cluster\.database_secondary-cluster.*\.cluster_resource_id\}\/payments_app$/,
+        ),
+      ]);
+      for (const arn of parameterResources) {
+        expect(arn).not.toMatch(/db\/(password|username)$|\*$/);
+      }
+    }
   });
 
   // IAM's evaluation logic: an explicit Deny wins, else any Allow whose action and resource
@@ -406,14 +448,21 @@ describe("payment function permissions", () => {
     return statements.some((s) => (s.effect ?? "Allow") === "Allow" && matches(s));
   }
 
+  // The key store is read by the functions behind authenticated routes (they check the key as
+  // defence in depth behind the authorizer); the others read only their own parameters (14b).
   it.each(PAYMENT_FUNCTIONS.map((f) => f.source))(
-    "lets %s read the key store but not the DR verification key",
+    "lets %s read the key store only behind an authenticated route, and never the DR verification key",
     (fn) => {
       const statements = policyStatements(json, `payments-primary_${fn}_permissions`);
       const parameter = (name: string) =>
         `arn:aws:ssm:us-east-1:123456789012:parameter/payments/dev/${name}`;
+      const route = PAYMENT_FUNCTIONS.find((f) => f.source === fn)!.route;
+      const authenticated = route !== undefined && route !== "GET /health";
 
-      expect(allows(statements, "ssm:GetParameters", parameter("api/keys"))).toBe(true);
+      // migrate holds the master credential and reads the whole prefix but the DR key (above).
+      expect(allows(statements, "ssm:GetParameters", parameter("api/keys"))).toBe(
+        authenticated || fn === "migrate",
+      );
       expect(allows(statements, "ssm:GetParameters", parameter("api/dr-verify-key"))).toBe(false);
       expect(allows(statements, "ssm:GetParameter", parameter("api/dr-verify-key"))).toBe(false);
       expect(allows(statements, "ssm:GetParametersByPath", parameter("api"))).toBe(false);
@@ -437,5 +486,111 @@ describe("payment function permissions", () => {
     ]);
     expect(relay).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
     expect(actionsOf("capture").some((a) => a.includes("sessions"))).toBe(false);
+  });
+});
+
+// Issue 14: a cached Lambda REQUEST authorizer (payload 2.0, simple responses, keyed on x-api-key)
+// on every payment route, and a throttle of its own on the unauthenticated route.
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+describe("API authorizer and route throttles", () => {
+  const { json } = synth(FULL_ENV);
+
+  it("puts the cached REQUEST authorizer on every route but /health, in both regions", () => {
+    const authorizers = resourceList(json, "aws_apigatewayv2_authorizer");
+    expect(authorizers).toHaveLength(2);
+    for (const authorizer of authorizers) {
+      expect(authorizer).toMatchObject({
+        authorizer_type: "REQUEST",
+        authorizer_payload_format_version: "2.0",
+        enable_simple_responses: true,
+        identity_sources: ["$request.header.x-api-key"],
+        authorizer_result_ttl_in_seconds: AUTHORIZER_CACHE_SECONDS,
+      });
+      expect(authorizer.authorizer_uri).toMatch(
+        /aws_lambda_function\.payments-(primary|secondary)_authorizer_.*invoke_arn/,
+      );
+    }
+    expect(AUTHORIZER_CACHE_SECONDS).toBeGreaterThan(0);
+    expect(AUTHORIZER_CACHE_SECONDS).toBeLessThanOrEqual(300);
+    const routes = resourceList(json, "aws_apigatewayv2_route");
+    expect(routes).toHaveLength(ROUTES.length * 2);
+    for (const route of routes) {
+      if (route.route_key === "GET /health") {
+        expect(route.authorization_type).toBeUndefined();
+        expect(route.authorizer_id).toBeUndefined();
+      } else {
+        expect(route.authorization_type).toBe("CUSTOM");
+        expect(route.authorizer_id).toMatch(
+          /aws_apigatewayv2_authorizer\.payments-(primary|secondary)_api-authorizer_.*\.id/,
+        );
+      }
+    }
+  });
+
+  it("runs the authorizer small, outside the VPC, with its own role, log group and only the key store", () => {
+    const fns = resourceList(json, "aws_lambda_function").filter((f) =>
+      String(f.function_name).startsWith("payments-authorizer-"),
+    );
+    expect(fns).toHaveLength(2);
+    for (const fn of fns) {
+      expect(fn.vpc_config).toBeUndefined();
+      expect(fn.memory_size).toBeLessThanOrEqual(256);
+      expect(fn.role).toMatch(/authorizer/);
+    }
+    const groups = resourceList(json, "aws_cloudwatch_log_group").filter((g) =>
+      String(g.name).includes("payments-authorizer-"),
+    );
+    expect(groups).toHaveLength(2);
+    for (const group of groups) expect(group.retention_in_days).toBeGreaterThan(0);
+    const statements = policyStatements(json, "payments-primary_authorizer_permissions");
+    const ssm = statements.filter(
+      (s) => (s.effect ?? "Allow") === "Allow" && s.actions?.some((a) => a.startsWith("ssm:")),
+    );
+    expect(ssm.flatMap((s) => s.actions)).toEqual(["ssm:GetParameters"]);
+    expect(ssm.flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(/:parameter\/payments\/dev\/api\/keys$/),
+    ]);
+    expect(
+      statements.some((s) =>
+        s.actions?.some((a) => a.startsWith("rds-db:") || a.startsWith("dynamodb:")),
+      ),
+    ).toBe(false);
+    const permissions = resourceList(json, "aws_lambda_permission").filter((p) =>
+      String(p.function_name).includes("authorizer"),
+    );
+    expect(permissions).toHaveLength(2);
+    for (const p of permissions) {
+      expect(p.principal).toBe("apigateway.amazonaws.com");
+      expect(p.source_arn).toMatch(
+        /execution_arn\}\/authorizers\/\$\{aws_apigatewayv2_authorizer\./,
+      );
+    }
+  });
+
+  it("throttles /health on its own, below the payment routes, after the route exists", () => {
+    const stages = resourceList(json, "aws_apigatewayv2_stage");
+    expect(stages).toHaveLength(2);
+    for (const stage of stages) {
+      const defaults = stage.default_route_settings as {
+        throttling_rate_limit: number;
+        throttling_burst_limit: number;
+      };
+      expect(stage.route_settings).toEqual([
+        expect.objectContaining({
+          route_key: "GET /health",
+          throttling_rate_limit: UNAUTHENTICATED_THROTTLE.ratePerSecond,
+          throttling_burst_limit: UNAUTHENTICATED_THROTTLE.burst,
+        }),
+      ]);
+      expect(UNAUTHENTICATED_THROTTLE.ratePerSecond).toBeLessThan(defaults.throttling_rate_limit);
+      expect(stage.depends_on).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            /^aws_apigatewayv2_route\.payments-(primary|secondary)_health-route_/,
+          ),
+        ]),
+      );
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const ROOT = join(__dirname, "../..");
@@ -10,6 +10,23 @@ export function runSynth(env: Record<string, string>, outdir: string) {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     encoding: "utf8",
+  });
+}
+
+/** `runSynth` without blocking: several synths run side by side on the two cores. */
+export function runSynthAsync(
+  env: Record<string, string>,
+  outdir: string,
+): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(TSX, ["infra/synth.ts", "--outdir", outdir], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.resume();
+    child.on("close", (status) => resolve({ status, stderr }));
   });
 }
 

@@ -149,9 +149,12 @@ describe("workflowPlaceholders", () => {
     );
   });
 
-  it.each(["switchover", "failback"] as const)("lists the %s's function ARNs", (workflow) => {
+  it.each([
+    ["switchover", []],
+    ["failback", ["CheckRejoinFunctionArn"]],
+  ] as const)("lists the %s's function ARNs", (workflow, extra) => {
     expect(workflowPlaceholders(workflow)).toEqual(
-      [...FUNCTIONS_COMMON, "SwitchoverFunctionArn"].sort(),
+      [...FUNCTIONS_COMMON, "SwitchoverFunctionArn", ...extra].sort(),
     );
   });
 });
@@ -190,6 +193,29 @@ describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
       for (const c of caught) expect(all[c.Next]).toBeDefined();
     }
   });
+
+  if (workflow === "reprotect") {
+    it("fences and promotes nothing, and bounds its polls with literals", () => {
+      expect(Object.keys(all)).not.toEqual(expect.arrayContaining(["Fence"]));
+      for (const moving of ["Fence", "Promote", "Switchover", "Unfence"]) {
+        expect(all[moving]).toBeUndefined();
+      }
+      expect(all.WaitForRebuild).toMatchObject({ Seconds: 30 });
+      expect(all.WaitForRejoin).toMatchObject({ Seconds: 60 });
+      const bound = (choice: string, variable: string) =>
+        (
+          all[choice] as unknown as {
+            Choices: { Variable: string; NumericGreaterThanEquals?: number }[];
+          }
+        ).Choices.find((c) => c.Variable === variable)?.NumericGreaterThanEquals;
+      expect(bound("IsRebuilt", "$.steps.Rebuild.polls")).toBe(1440);
+      expect(bound("IsRejoined", "$.steps.CheckRejoin.polls")).toBe(720);
+    });
+    it("reaches every state", () => {
+      expect([...reachable(workflow)].sort()).toEqual(Object.keys(all).sort());
+    });
+    return;
+  }
 
   it("never reaches a promotion without passing through Fence", () => {
     const role = workflow === "failover" ? "Promote" : "Switchover";

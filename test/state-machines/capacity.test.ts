@@ -2,7 +2,7 @@
 // adds readers with Terraform's identifiers and settings, asks once however often it runs, never
 // waits for them, and never blocks or halts the run.
 import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
-import type { NewInstance } from "../../functions/dr/shared/ports";
+import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
 
@@ -36,16 +36,16 @@ describe("capacity in the new primary", () => {
         performanceInsightsKmsKeyId: TEST_CAPACITY.regions[WEST]!.performanceInsightsKmsKeyId,
         caCertificateIdentifier: "rds-ca-rsa2048-g1",
         tags: {
-          Name: "payments-db-2-usw2-test",
+          Name: "payments-usw2-test-2",
           "region-code": "usw2",
           "created-by": "payments-dr-restore-capacity",
         },
-      } satisfies NewInstance);
+      } satisfies InstanceRequest);
       expect(result.output!.steps.RestoreCapacity).toMatchObject({
         desired: 2,
         requested: ["payments-db-2-usw2-test"],
       });
-      expect(world.instances[westArn]!.map((i) => [i.identifier, i.status])).toEqual([
+      expect(world.instancesOf(westArn).map((i) => [i.identifier, i.status])).toEqual([
         ["payments-db-1-usw2-test", "available"],
         ["payments-db-2-usw2-test", "creating"],
       ]);
@@ -76,16 +76,12 @@ describe("capacity in the new primary", () => {
       },
     );
     expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
-    expect(world.instances[westArn]).toHaveLength(2);
+    expect(world.instancesOf(westArn)).toHaveLength(2);
   });
 
   it("never reuses the name of an instance being deleted: it asks for none rather than collide", async () => {
     const world = new FakeWorld();
-    world.instances[westArn]!.push({
-      identifier: "payments-db-2-usw2-test",
-      status: "deleting",
-      instanceClass: "db.r6g.large",
-    });
+    world.addInstance(westArn, "payments-db-2-usw2-test", "deleting", "db.r6g.large");
     const result = await runWorkflow("failover", input, { world });
     // The one being deleted carries no load and its name is taken: nothing left to ask for.
     expect(result.status).toBe("SUCCEEDED");
@@ -99,7 +95,7 @@ describe("capacity in the new primary", () => {
     const result = await runWorkflow("failover", input, { world });
     expect(result.status).toBe("SUCCEEDED");
     expect(result.retries).toContain("RestoreCapacity");
-    expect(world.instances[westArn]).toHaveLength(2);
+    expect(world.instancesOf(westArn)).toHaveLength(2);
   });
 
   it("records a refused create as a warning of a completed failover, never a halt", async () => {

@@ -12,7 +12,9 @@ function slow(world: FakeWorld): FakeWorld {
   return world;
 }
 
-const cases: Record<WorkflowName, { world: () => FakeWorld; input: Record<string, unknown> }> = {
+type Moving = Exclude<WorkflowName, "reprotect">;
+
+const cases: Record<Moving, { world: () => FakeWorld; input: Record<string, unknown> }> = {
   failover: {
     world: () => slow(new FakeWorld()),
     input: { targetRegion: WEST, reason: "primary down", trigger: "alarm" },
@@ -27,7 +29,7 @@ const cases: Record<WorkflowName, { world: () => FakeWorld; input: Record<string
   },
 };
 
-const STEPS: Record<WorkflowName, string[]> = {
+const STEPS: Record<Moving, string[]> = {
   failover: [
     "ValidateInput",
     "Preflight",
@@ -49,7 +51,7 @@ const STEPS: Record<WorkflowName, string[]> = {
   failback: [],
 };
 STEPS.switchover = STEPS.failover.map((s) => (s === "Promote" ? "Switchover" : s));
-STEPS.failback = STEPS.switchover;
+STEPS.failback = ["ValidateInput", "CheckRejoin", ...STEPS.switchover.slice(1)];
 
 describe.each(["failover", "switchover", "failback"] as const)("%s after a crash", (workflow) => {
   const { world: makeWorld, input } = cases[workflow];

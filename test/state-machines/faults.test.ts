@@ -16,7 +16,7 @@ interface Scenario {
 }
 
 const failoverInput = { targetRegion: WEST, reason: "drill", trigger: "drill" };
-const base: Record<WorkflowName, Omit<Scenario, "normally">> = {
+const base: Record<Exclude<WorkflowName, "reprotect">, Omit<Scenario, "normally">> = {
   failover: { world: () => new FakeWorld(), input: failoverInput, region: WEST },
   switchover: { world: () => new FakeWorld(), input: failoverInput, region: WEST },
   failback: {
@@ -27,7 +27,7 @@ const base: Record<WorkflowName, Omit<Scenario, "normally">> = {
 };
 
 /** How to reach a state at all: approval mode for the approval states, a failure for the page. */
-function scenario(workflow: WorkflowName, state: string): Scenario {
+function scenario(workflow: Exclude<WorkflowName, "reprotect">, state: string): Scenario {
   const s = base[workflow];
   const role = workflow === "failover" ? "Promote" : "Switchover";
   switch (state) {
@@ -63,10 +63,10 @@ function scenario(workflow: WorkflowName, state: string): Scenario {
 }
 
 const NON_BLOCKING = ["ShiftTraffic", "RestoreCapacity", "RecordTimeline", "NotifyCompleted"];
-const BEFORE_LOCK = ["ValidateInput", "Preflight", "AcquireLock"];
+const BEFORE_LOCK = ["ValidateInput", "CheckRejoin", "Preflight", "AcquireLock"];
 const BEFORE_PROMOTION = [...BEFORE_LOCK, "RequestApproval", "ReleaseLockNotApproved", "Fence"];
 
-async function runWith(workflow: WorkflowName, state: string, fault: Fault) {
+async function runWith(workflow: Exclude<WorkflowName, "reprotect">, state: string, fault: Fault) {
   const s = scenario(workflow, state);
   const world = s.world();
   const faults = { ...s.options?.faults, [state]: fault };

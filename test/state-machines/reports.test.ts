@@ -65,6 +65,62 @@ describe("the report of a workflow run", () => {
     });
   });
 
+  it("records where an unplanned failover forked the data, in the run's state, its report and the ledger", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    const { Promote, CheckOldWriter } = result.output!.steps;
+    const old = TOPOLOGY.regions[EAST]!;
+    // The newest old-primary heartbeat the target held is the fork: all before it replicated.
+    // Read again right before the promotion, it is at least the one CheckOldWriter saw.
+    const fork = Promote!.fork!;
+    expect(Date.parse(fork.lastReplicatedAt!)).toBeGreaterThanOrEqual(
+      Date.parse(CheckOldWriter!.heartbeatAt!),
+    );
+    expect(Date.parse(fork.lastReplicatedAt!)).toBeLessThanOrEqual(Date.parse(fork.failoverAt));
+    expect(fork).toEqual({
+      oldRegion: EAST,
+      oldCluster: old.clusterIdentifier,
+      oldClusterArn: old.clusterArn,
+      promotedCluster: TOPOLOGY.regions[WEST]!.clusterIdentifier,
+      lastReplicatedAt: expect.any(String),
+      replicationLagMs: result.output!.steps.Preflight!.replicationLagMs,
+      failoverAt: expect.any(String),
+      snapshotPrefix: `rds:unplanned-global-failover-${old.clusterIdentifier}-`,
+    });
+    expect(Date.parse(Promote!.fork!.failoverAt)).toBeGreaterThanOrEqual(
+      Date.parse(Promote!.startedAt),
+    );
+    const { report } = world.reports.find("failover", "run-1")!;
+    expect(report.config).toMatchObject({
+      forkOldCluster: old.clusterIdentifier,
+      forkLastReplicatedAt: fork.lastReplicatedAt,
+      forkFailoverAt: Promote!.fork!.failoverAt,
+      forkSnapshotPrefix: `rds:unplanned-global-failover-${old.clusterIdentifier}-`,
+    });
+    expect(report.warnings!.join("\n")).toMatch(
+      /copy the snapshot rds:unplanned-global-failover-.* to a manual snapshot before anything else/,
+    );
+    expect((await world.reports.ledger.get("failover/us-west-2/run-1"))!.fork).toEqual({
+      oldRegion: EAST,
+      oldCluster: old.clusterIdentifier,
+      lastReplicatedAt: fork.lastReplicatedAt,
+      failoverAt: Promote!.fork!.failoverAt,
+      snapshotPrefix: `rds:unplanned-global-failover-${old.clusterIdentifier}-`,
+    });
+  });
+
+  it("records no fork for a switchover, which loses nothing", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow(
+      "switchover",
+      { targetRegion: WEST, reason: "drill", trigger: "console" },
+      { world, executionName: "run-2" },
+    );
+    expect(result.status).toBe("SUCCEEDED");
+    expect((await world.reports.ledger.get("switchover/us-west-2/run-2"))!.fork).toBeUndefined();
+  });
+
   it("calls nothing in the failed region to write it", async () => {
     const world = new FakeWorld();
     world.failRegion(EAST);

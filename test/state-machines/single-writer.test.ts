@@ -111,6 +111,72 @@ describe("never two writers: promote only once the old writer is provably stoppe
     expect(failoverAt - world.heartbeatAt[WEST]!).toBeGreaterThanOrEqual(bound * 1000);
   });
 
+  // Review H1: on an existing cluster, shared_preload_libraries=pg_cron is pending-reboot, so
+  // migration 010 wrote its row once and nothing ever beat again. A frozen heartbeat looks
+  // exactly like a stopped writer; only its history (seen advancing, never stale while the
+  // writer answered) tells them apart.
+  it("rejects a frozen heartbeat (pg_cron never loaded) as proof that the old primary stopped", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    const migratedAt = world.clock - 3_600_000;
+    world.heartbeatAt[WEST] = migratedAt;
+    world.heartbeatWatch[WEST] = {
+      beatAt: new Date(migratedAt).toISOString(),
+      firstSeenAt: new Date(migratedAt + 2_000).toISOString(),
+      advanced: false,
+      checkedAt: new Date(world.clock - 5_000).toISOString(),
+      staleSince: new Date(migratedAt + 80_000).toISOString(),
+    };
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+  });
+
+  it("rejects a heartbeat that went stale while the old primary answered healthy (its job died)", async () => {
+    const world = new FakeWorld();
+    world.freezeFlag(EAST);
+    const lastBeat = world.clock - 900_000;
+    world.heartbeatAt[WEST] = lastBeat;
+    world.heartbeatWatch[WEST] = {
+      beatAt: new Date(lastBeat).toISOString(),
+      firstSeenAt: new Date(lastBeat + 1_000).toISOString(),
+      advanced: true,
+      checkedAt: new Date(world.clock - 5_000).toISOString(),
+      staleSince: new Date(lastBeat + 80_000).toISOString(),
+    };
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+  });
+
+  // Review H2: the heartbeat's value is now() of its transaction, which rds.global_db_rpo may
+  // have paused; "Paused transactions are resumed and committed as soon as the lag ... becomes
+  // less than the RPO" (aurora-global-database-disaster-recovery#aurora-global-database-manage-
+  // recovery). A beat stamped T may commit at T+50 and the old primary commit until T+50+rpo. The
+  // target first seeing it is never before its commit: the bound counts from there.
+  it("counts the database bound from when the target first saw the heartbeat, not from its stamp", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    const stamped = world.clock - 60_000;
+    const firstSeen = world.clock - 5_000;
+    world.heartbeatAt[WEST] = stamped;
+    world.heartbeatWatch[WEST] = {
+      beatAt: new Date(stamped).toISOString(),
+      firstSeenAt: new Date(firstSeen).toISOString(),
+      advanced: true,
+      checkedAt: new Date(world.clock - 1_000).toISOString(),
+    };
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "database" });
+    const failoverAt = world.callsTo("rds:FailoverGlobalCluster")[0]!.at;
+    const bound =
+      DEFAULT_SETTINGS.dbRpoSeconds! +
+      DEFAULT_SETTINGS.heartbeatSeconds +
+      DEFAULT_SETTINGS.writerStopMarginSeconds;
+    expect(failoverAt - firstSeen).toBeGreaterThanOrEqual(bound * 1000);
+  });
+
   it("never takes the database's word for a planned switchover: it waits for the old region", async () => {
     const world = new FakeWorld();
     world.freezeFlag(EAST);

@@ -86,7 +86,7 @@ function toOutcome(lock: LockItem): AcquireLockOutcome {
 export const ACQUIRE_LOCK_TASK = stateTask({
   step: "AcquireLock",
   description: "Takes the failover lock and enforces the cooldown",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: { control: ["getCooldown", "getLock", "putLock"] },
   run: acquireLock,
 });

@@ -8,16 +8,22 @@
 // - database (failover only, the old region being the deployed primary with rds.global_db_rpo):
 //   the active cluster commits a heartbeat every few seconds, and the primary "blocks the
 //   transaction if all secondary DB clusters have RPO lag times that are larger than the RPO"
-//   (aurora-global-database-disaster-recovery, "Managing RPOs"). Once the target's cluster has
-//   held no newer heartbeat for rpo + the heartbeat interval + a margin, the heartbeat due after
-//   the last one it holds has been unreplicated for longer than the RPO, so the old primary
-//   commits nothing at all.
+//   (aurora-global-database-disaster-recovery, "Managing RPOs"). Once rpo + the heartbeat
+//   interval + a margin have passed since the target's cluster was first seen holding its newest
+//   heartbeat (never before that beat committed: the value itself is the start of a transaction
+//   the guard may have paused), the beat due after it has been unreplicated for longer than the
+//   RPO, so the old primary commits nothing at all. Only counted while the heartbeat is known to
+//   be alive: the prober in the target region saw it advance and never saw it stand still while
+//   the writer answered healthy (functions/dr/shared/heartbeat-watch.ts). A frozen heartbeat
+//   (pg_cron not loaded, its job dead) proves nothing.
 //
 // Nothing here calls the old region except the best-effort read of its flag (1 attempt, capped),
 // so a dead old region costs a couple of seconds per look and never blocks the database proof.
 import { FENCE_PHASE } from "../../common/contract";
 import { bestEffort } from "../shared/best-effort";
+import { heartbeatLiveness } from "../shared/heartbeat-watch";
 import type { DrDeps } from "../shared/deps";
+import type { HeartbeatWatch } from "../shared/ports";
 import { NotFencedError } from "../shared/errors";
 import { regionOf } from "../shared/topology";
 import type {
@@ -47,10 +53,70 @@ export function databaseGuard(state: WorkflowState, deps: DrDeps): number | null
   return deps.settings.dbRpoSeconds;
 }
 
-/** When a heartbeat last received at `beatAt` proves the old primary stopped, in ms. */
-export function databaseStopMs(beatAt: string, rpoSeconds: number, deps: DrDeps): number {
+/**
+ * When a heartbeat the target was first seen holding at `firstSeenAt` (and nothing newer since)
+ * proves the old primary stopped, in ms.
+ */
+export function databaseStopMs(firstSeenAt: string, rpoSeconds: number, deps: DrDeps): number {
   const { heartbeatSeconds, writerStopMarginSeconds } = deps.settings;
-  return Date.parse(beatAt) + (rpoSeconds + heartbeatSeconds + writerStopMarginSeconds) * 1000;
+  return Date.parse(firstSeenAt) + (rpoSeconds + heartbeatSeconds + writerStopMarginSeconds) * 1000;
+}
+
+interface HeartbeatSighting {
+  /** The newest heartbeat the target's cluster holds (its value). */
+  readonly beatAt: string | null;
+  /** When it was first seen there (the prober's record, or this run's own looks). */
+  readonly seenAt: string | null;
+  /** Why it cannot count as proof; null when it can. */
+  readonly notLive: string | null;
+}
+
+/** What the target holds of the heartbeat, when it was first seen and whether it is alive. */
+async function sightHeartbeat(
+  state: WorkflowState,
+  deps: DrDeps,
+  ports: ReturnType<DrDeps["ports"]>,
+): Promise<HeartbeatSighting> {
+  const previous = state.steps.CheckOldWriter;
+  let beatAt: string | null;
+  let watch: HeartbeatWatch | null;
+  try {
+    [beatAt, watch] = await Promise.all([
+      ports.replica.writerHeartbeat().then((h) => h?.beatAt ?? null),
+      ports.control.getHeartbeatWatch(),
+    ]);
+  } catch (error) {
+    deps.log.warn("writer heartbeat unreadable in the target region", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return { beatAt: null, seenAt: null, notLive: "the writer heartbeat could not be read" };
+  }
+  if (beatAt === null) return { beatAt, seenAt: null, notLive: "no writer heartbeat" };
+  const now = deps.now();
+  const newer = watch !== null && Date.parse(beatAt) > Date.parse(watch.beatAt);
+  if (watch !== null && !newer) {
+    // The prober saw this value (or a newer one, from another reader) first: count from then.
+    // The prober stops looking once the flag names the target (it probes the active region
+    // only), so its record must have been fresh when this run fenced, not now.
+    const fencedAt = state.steps.Fence ? new Date(state.steps.Fence.fencedAt) : now;
+    const liveness = heartbeatLiveness(watch, fencedAt, deps.settings.heartbeatWatchMaxAgeSeconds);
+    return {
+      beatAt,
+      seenAt: watch.firstSeenAt,
+      notLive: liveness.alive ? null : liveness.why,
+    };
+  }
+  // A value the prober has not seen yet: this run saw it first, now or at an earlier look.
+  const seenAt =
+    previous?.heartbeatAt === beatAt && previous.heartbeatSeenAt
+      ? previous.heartbeatSeenAt
+      : now.toISOString();
+  return {
+    beatAt,
+    seenAt,
+    // Newer than what the prober recorded: it advanced, so the job beats.
+    notLive: newer ? null : "the prober has no record of the writer heartbeat",
+  };
 }
 
 export async function checkOldWriter(
@@ -99,16 +165,11 @@ export async function checkOldWriter(
   }
 
   const rpo = databaseGuard(state, deps);
-  let heartbeatAt: string | null = null;
-  if (rpo !== null) {
-    try {
-      heartbeatAt = (await ports.replica.writerHeartbeat())?.beatAt ?? null;
-    } catch (error) {
-      deps.log.warn("writer heartbeat unreadable in the target region", {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
+  const sighting: HeartbeatSighting =
+    rpo === null
+      ? { beatAt: null, seenAt: null, notLive: null }
+      : await sightHeartbeat(state, deps, ports);
+  const heartbeatAt = sighting.beatAt;
 
   const now = deps.now().getTime();
   const candidates: [WriterStopEvidence, number][] = [];
@@ -123,8 +184,8 @@ export async function checkOldWriter(
       Date.parse(confirmedAt) + deps.settings.fenceSettleSeconds * 1000,
     ]);
   }
-  if (rpo !== null && heartbeatAt !== null) {
-    candidates.push(["database", databaseStopMs(heartbeatAt, rpo, deps)]);
+  if (rpo !== null && sighting.seenAt !== null && sighting.notLive === null) {
+    candidates.push(["database", databaseStopMs(sighting.seenAt, rpo, deps)]);
   }
   if (request.assumeOldWriterStopped) candidates.push(["operator", firstLook]);
   const holding = candidates.filter(([, at]) => at <= now);
@@ -148,6 +209,8 @@ export async function checkOldWriter(
     oldRegionFlag,
     confirmedAt,
     heartbeatAt,
+    heartbeatSeenAt: sighting.seenAt,
+    ...(rpo !== null && sighting.notLive !== null ? { heartbeatNotProof: sighting.notLive } : {}),
     stoppedAt: stoppedAt === null ? null : new Date(stoppedAt).toISOString(),
     nextCheckSeconds,
     elapsedSeconds: Math.round((now - firstLook) / 1000),
@@ -165,7 +228,7 @@ export const CHECK_OLD_WRITER_TASK = stateTask({
   description: "Looks for proof that the old region can no longer commit a payment",
   workflows: ["failover", "switchover", "failback"],
   permissions: {
-    control: ["getLock", "getActiveRegion", "recordFact"],
+    control: ["getLock", "getActiveRegion", "recordFact", "getHeartbeatWatch"],
     replica: ["writerHeartbeat"],
   },
   run: checkOldWriter,

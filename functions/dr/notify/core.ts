@@ -96,7 +96,31 @@ function prefix(deps: DrDeps): string {
   return `[payments-dr ${deps.topology.environmentSuffix}]`;
 }
 
+/** A completed re-protect: what was rebuilt, what was kept, what to do next. */
+function reprotectedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  const steps = event.state.steps ?? {};
+  const rebuild = steps.Rebuild;
+  const rejoin = steps.CheckRejoin;
+  const lines = [
+    `payments-dr (${deps.topology.environmentSuffix}) is protected again: ${request.sourceRegion} holds a secondary of ${request.targetRegion}'s cluster, ${rejoin?.lagMs ?? "?"} ms behind.`,
+    "",
+    `Reason: ${request.reason}   Run: ${request.failoverId}`,
+    rebuild?.path === "detach"
+      ? `The global database was rebuilt after a detach. Kept for reconciling lost writes: cluster ${rebuild.retainedCluster ?? "?"} and snapshot ${rebuild.retainedSnapshot ?? "?"} in ${request.sourceRegion}; delete the cluster once reconciled (runbooks/reprotect.md, step 6).`
+      : `The global database survived the managed failover; Aurora re-added ${request.sourceRegion}'s cluster.`,
+    `DNS failover records: ${steps.ShiftTraffic?.records ?? "not checked"}   SSM parameters in ${request.sourceRegion}: ${steps.UpdateParameters?.otherRegion ?? "not updated"}`,
+    "",
+    `Next: fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`,
+    `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
+  ];
+  return {
+    subject: `${prefix(deps)} re-protect of ${request.sourceRegion} completed`,
+    message: lines.join("\n"),
+  };
+}
+
 function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  if (request.workflow === "reprotect") return reprotectedMessage(event, request, deps);
   const steps = event.state.steps ?? {};
   const warnings = event.state.warnings ?? {};
   const timeline = steps.RecordTimeline;
@@ -120,7 +144,7 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
     "",
     `Next: ${request.sourceRegion} stays fenced. Nothing fails back automatically.`,
     method === "detach"
-      ? `The target was detached from the global cluster: ${request.sourceRegion}'s cluster is no longer its primary's secondary but still a writer, and AWS does not fence it. Before ${request.sourceRegion} returns, stop its payment write functions (aws lambda put-function-concurrency --region ${request.sourceRegion} --reserved-concurrent-executions 0 --function-name <each write function>), then rebuild ${request.sourceRegion} as a secondary of a global cluster before any failback.`
+      ? `The target was detached from the global cluster: ${request.sourceRegion}'s cluster is no longer its primary's secondary but still a writer, and AWS does not fence it. Before ${request.sourceRegion} returns, stop its payment write functions (aws lambda put-function-concurrency --region ${request.sourceRegion} --reserved-concurrent-executions 0 --function-name <each write function>); once it is back, run the reprotect workflow in ${request.targetRegion} to rebuild it as a secondary (runbooks/reprotect.md) before any failback.`
       : `When ${request.sourceRegion} is healthy and its replication lag is near 0, run the failback (or switchover) workflow.`,
     `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   );
@@ -262,7 +286,7 @@ function stripWorkflowFields(state: Record<string, unknown>): Record<string, unk
 export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
   step: "Notify",
   description: "Tells on-call that a run completed or halted",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: { control: ["getLock", "recordFact"], notifier: ["publish"], reports: ["submit"] },
   invocation: "task",
   keys: (event, deps) =>

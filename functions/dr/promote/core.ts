@@ -16,13 +16,66 @@ import type { DrDeps } from "../shared/deps";
 import { ManagedFailoverRefusedError, ManagedFailoverUnavailableError } from "../shared/errors";
 import { requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { regionOf } from "../shared/topology";
-import type { PromoteResult, PromotionMethod, StepTimes, WorkflowState } from "../shared/types";
+import type {
+  ForkRecord,
+  PromoteResult,
+  PromotionMethod,
+  StepTimes,
+  WorkflowState,
+} from "../shared/types";
 import { stateTask } from "../shared/task";
 
 export type PromoteOutcome = Omit<PromoteResult, keyof StepTimes>;
 
 const METHOD_FACT = "promotionMethod";
 const DETACH_REASON_FACT = "detachReason";
+const FORK_FAILOVER_AT_FACT = "forkFailoverAt";
+const FORK_REPLICATED_FACT = "forkLastReplicatedAt";
+/** The snapshot AWS names after the old primary (aurora-global-database-disaster-recovery.html). */
+export const UNPLANNED_FAILOVER_SNAPSHOT_PREFIX = "rds:unplanned-global-failover-";
+
+/**
+ * Records where the data forks, before anything is promoted: the newest old-primary heartbeat
+ * the target holds (read now, best effort, and at CheckOldWriter's last look: the newer one; the
+ * target still replicates until it is promoted) and the time of the request. recordFact keeps
+ * the first value, so a retry after the promotion started (when the target beats for itself)
+ * cannot move the fork later and shrink the reconciliation's window.
+ */
+async function captureFork(state: WorkflowState, deps: DrDeps): Promise<ForkRecord> {
+  const { request } = state;
+  const ports = deps.ports(request.targetRegion, "critical");
+  const source = regionOf(deps.topology, request.sourceRegion);
+  const target = regionOf(deps.topology, request.targetRegion);
+  const read = await bestEffort(
+    `writer heartbeat of ${request.targetRegion}`,
+    () => ports.replica.writerHeartbeat(),
+    deps,
+  );
+  const seen = [
+    read.ok ? (read.value?.beatAt ?? null) : null,
+    state.steps.CheckOldWriter?.heartbeatAt ?? null,
+  ]
+    .filter((t): t is string => t !== null)
+    .sort((a, b) => Date.parse(a) - Date.parse(b));
+  const newest = seen[seen.length - 1] ?? "";
+  const proposedAt = deps.now().toISOString();
+  // The stored value wins (an earlier attempt's); null only when the store does not say.
+  const failoverAt =
+    (await ports.control.recordFact(request.failoverId, FORK_FAILOVER_AT_FACT, proposedAt)) ??
+    proposedAt;
+  const replicated =
+    (await ports.control.recordFact(request.failoverId, FORK_REPLICATED_FACT, newest)) ?? newest;
+  return {
+    oldRegion: request.sourceRegion,
+    oldCluster: source.clusterIdentifier,
+    oldClusterArn: source.clusterArn,
+    promotedCluster: target.clusterIdentifier,
+    lastReplicatedAt: typeof replicated === "string" && replicated !== "" ? replicated : null,
+    replicationLagMs: state.steps.Preflight?.replicationLagMs ?? null,
+    failoverAt: String(failoverAt),
+    snapshotPrefix: `${UNPLANNED_FAILOVER_SNAPSHOT_PREFIX}${source.clusterIdentifier}-`,
+  };
+}
 /** A healthy probe this recent means the old primary's region still answers. */
 const UNREACHABLE_PROBE_WINDOW_SECONDS = 60;
 
@@ -38,9 +91,14 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
   if (recorded !== undefined) {
     deps.log.info("promotion already requested by this run", { method: recorded });
     const detachReason = lock?.facts[DETACH_REASON_FACT];
-    return withReason(recorded as PromotionMethod, detachReason as string | undefined);
+    return {
+      ...withReason(recorded as PromotionMethod, detachReason as string | undefined),
+      fork: await captureFork(state, deps),
+    };
   }
   await requireOldWriterStopped(state, deps);
+  const fork = await captureFork(state, deps);
+  deps.log.info("data fork recorded", { ...fork });
 
   const global = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
   const member = global?.members.find((m) => m.clusterArn === target.clusterArn);
@@ -103,7 +161,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
     await ports.control.recordFact(request.failoverId, DETACH_REASON_FACT, outcome.detachReason);
   }
   deps.log.info("promotion requested", { ...outcome });
-  return outcome;
+  return { ...outcome, fork };
 }
 
 /**

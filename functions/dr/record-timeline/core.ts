@@ -49,7 +49,13 @@ export async function recordTimeline(
   const rpoEstimateMs =
     typeof lagFact === "number" ? lagFact : (steps.Preflight?.replicationLagMs ?? null);
   // From this execution's start, or for a resumed run from when its first attempt took the lock.
-  const began = [request.startedAt, steps.AcquireLock?.acquiredAt]
+  // A failback may wait hours for the old region to rejoin before it takes the lock: its RTO
+  // starts when it does.
+  const began = (
+    request.workflow === "failback" && steps.AcquireLock
+      ? [steps.AcquireLock.acquiredAt]
+      : [request.startedAt, steps.AcquireLock?.acquiredAt]
+  )
     .filter((t): t is string => typeof t === "string")
     .sort()[0] as string;
   const verifiedAt = steps.Verify?.endedAt ?? deps.now().toISOString();
@@ -57,9 +63,13 @@ export async function recordTimeline(
   const eventId = completedEventId(request.failoverId, request.workflow);
   // Every attempt hands the report over (the writer stores it idempotently), so a retried step
   // still links one; a report that cannot be requested never holds up the timeline.
+  // A re-protect restores protection; it recovers nothing, so its hours of rebuilding are not an
+  // RTO: its report says "not measured" and keeps it out of the ledger's RTO figures.
   const report = await requestReport(
     state,
-    { rtoSeconds, rpoEstimateMs, rtoStartedAt: began },
+    request.workflow === "reprotect"
+      ? { rtoSeconds: null, rpoEstimateMs }
+      : { rtoSeconds, rpoEstimateMs, rtoStartedAt: began },
     deps,
   );
   const outcome: RecordTimelineOutcome = { eventId, rtoSeconds, rpoEstimateMs, timeline, report };
@@ -127,7 +137,7 @@ function secondsBetween(from: string, to: string): number {
 export const RECORD_TIMELINE_TASK = stateTask({
   step: "RecordTimeline",
   description: "Records step durations, RTO and RPO",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: {
     control: ["getLock", "recordFact"],
     metrics: ["put"],

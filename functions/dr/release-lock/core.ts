@@ -13,10 +13,12 @@ export type ReleaseLockOutcome = Omit<ReleaseLockResult, keyof StepTimes>;
 export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<ReleaseLockOutcome> {
   const { request, steps } = state;
   const control = deps.ports(request.targetRegion, "critical").control;
-  const completed = steps.Unfence !== undefined;
+  // A re-protect moves no active region: it completes with its parameters and writes no cooldown.
+  const reprotect = request.workflow === "reprotect";
+  const completed = reprotect ? steps.UpdateParameters !== undefined : steps.Unfence !== undefined;
 
   let cooldownUntil: number | null = null;
-  if (completed) {
+  if (completed && !reprotect) {
     const existing = await control.getCooldown();
     if (existing?.lastExecution === request.failoverId) {
       cooldownUntil = existing.cooldownUntil;
@@ -30,9 +32,10 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
         ...(request.drillId !== undefined ? { drillId: request.drillId } : {}),
       });
     }
-  } else {
-    // A fenced run keeps its lock until it completes; an earlier attempt of a resumed run may
-    // have fenced, so look at the flag, not only at this execution's steps.
+  } else if (!completed) {
+    // A fenced run keeps its lock until it completes (a re-protect never fences); an earlier
+    // attempt of a resumed run may have fenced, so look at the flag, not only at this
+    // execution's steps.
     const flag = steps.Fence ? null : await control.getActiveRegion();
     const fencedByThisRun =
       steps.Fence !== undefined ||
@@ -62,7 +65,7 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
 export const RELEASE_LOCK_TASK = stateTask({
   step: "ReleaseLock",
   description: "Writes the cooldown and releases the lock",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: {
     control: ["getLock", "deleteLock", "getCooldown", "putCooldown", "getActiveRegion"],
   },

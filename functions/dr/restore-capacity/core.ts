@@ -8,7 +8,7 @@
 // the ASL: a failure here is a warning of the run, never a halt.
 import type { DrDeps } from "../shared/deps";
 import { DependencyError, TransientError } from "../shared/errors";
-import type { NewInstance } from "../shared/ports";
+import type { InstanceRequest } from "../shared/ports";
 import { regionOf } from "../shared/topology";
 import type { RestoreCapacityResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
@@ -51,7 +51,7 @@ export async function restoreCapacity(
   const failed: string[] = [];
   let transient = false;
   for (const { identifier, tier } of free) {
-    const spec: NewInstance = {
+    const spec: InstanceRequest = {
       identifier,
       clusterIdentifier: target.clusterIdentifier,
       instanceClass: capacity.instanceClass,
@@ -62,8 +62,9 @@ export async function restoreCapacity(
       monitoringInterval: capacity.monitoringInterval,
       performanceInsightsKmsKeyId: plan.performanceInsightsKmsKeyId,
       caCertificateIdentifier: capacity.caCertificateIdentifier,
+      // The tags Terraform gives the instance (infra/constructs/database.ts), and ours.
       tags: {
-        Name: identifier,
+        Name: `${target.clusterIdentifier}-${tier + 1}`,
         "region-code": plan.regionCode,
         [CREATED_BY_TAG.Key]: CREATED_BY_TAG.Value,
       },

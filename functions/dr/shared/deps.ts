@@ -1,11 +1,13 @@
 // Everything a DR core needs, passed in. The handlers build one set at module scope from the
 // environment and the AWS adapters; the tests pass fakes.
-import type { DrTopology } from "../../common/contract";
+import type { DrDatabaseSpec, DrTopology } from "../../common/contract";
 import type { DnsPort, HttpPort, Log, Profile, RegionPorts, ReportsPort } from "./ports";
 import type { DrSettings } from "./settings";
 
 export interface DrDeps {
   readonly topology: DrTopology;
+  /** How Terraform builds each cluster (DR_DATABASE); only the re-protect tasks get it. */
+  readonly database?: DrDatabaseSpec;
   readonly settings: DrSettings;
   /** Ports for one region: "critical" (normal timeouts) or "bestEffort" (1 attempt, short). */
   readonly ports: (region: string, profile: Profile) => RegionPorts;

@@ -118,3 +118,8 @@ export class VerificationFailedError extends DrError {
 export class ConfigurationError extends DrError {
   override name = "ConfigurationError";
 }
+
+/** Re-protect found something it did not build where it would build (reconcile by hand). */
+export class RebuildConflictError extends DrError {
+  override name = "RebuildConflictError";
+}

@@ -43,7 +43,10 @@ export type WritableParameterKey = (typeof WRITABLE_PARAMETERS)[number];
 export const SECURE_PARAMETERS: readonly ParameterKey[] = ["password", "apiKeys", "drVerifyApiKey"];
 
 export interface TaskPermissions {
-  /** Aurora calls, on the global cluster and both regional clusters. */
+  /**
+   * Aurora calls, on the global cluster and both regional clusters (re-protect's also on what it
+   * creates, renames and snapshots there, by exact name).
+   */
   readonly database?: readonly DatabaseCall[];
   /** The control table (fencing flag, lock, cooldown), in either region's replica. */
   readonly control?: readonly ControlCall[];
@@ -79,10 +82,22 @@ export const PORT_ACTIONS = {
     failoverGlobalCluster: ["rds:FailoverGlobalCluster"],
     switchoverGlobalCluster: ["rds:SwitchoverGlobalCluster"],
     removeFromGlobalCluster: ["rds:RemoveFromGlobalCluster"],
+    // Capacity after a promotion (functions/dr/restore-capacity).
     instances: ["rds:DescribeDBInstances"],
-    // The one command it sends. What AWS also authorizes with it (rds:AddTagsToResource for the
-    // tags in the request, iam:PassRole of the monitoring role, the Performance Insights key)
-    // is in CREATE_INSTANCE_IMPLIED_ACTIONS and added by dr-iam.ts.
+    // Re-protect (functions/dr/rebuild). What IAM also checks beyond the operation itself (the
+    // tags on a snapshot, the KMS grant for the new secondary's key, passing the monitoring
+    // role) is not an SDK call; infra/constructs/dr-iam.ts adds it to the same method.
+    describeInstance: ["rds:DescribeDBInstances"],
+    describeClusterSnapshot: ["rds:DescribeDBClusterSnapshots"],
+    createClusterSnapshot: ["rds:CreateDBClusterSnapshot"],
+    renameCluster: ["rds:ModifyDBCluster"],
+    renameInstance: ["rds:ModifyDBInstance"],
+    deleteGlobalCluster: ["rds:DeleteGlobalCluster"],
+    createGlobalCluster: ["rds:CreateGlobalCluster"],
+    createSecondaryCluster: ["rds:CreateDBCluster"],
+    // Both: Rebuild and RestoreCapacity. The one command it sends; what AWS also authorizes with
+    // it (rds:AddTagsToResource for the tags in the request, iam:PassRole of the monitoring role,
+    // the Performance Insights key) is in CREATE_INSTANCE_IMPLIED_ACTIONS, added by dr-iam.ts.
     createInstance: ["rds:CreateDBInstance"],
   },
   control: {
@@ -97,6 +112,8 @@ export const PORT_ACTIONS = {
     putCooldown: ["dynamodb:PutItem"],
     getReadiness: ["dynamodb:GetItem"],
     putReadiness: ["dynamodb:PutItem"],
+    getHeartbeatWatch: ["dynamodb:GetItem"],
+    putHeartbeatWatch: ["dynamodb:PutItem"],
   },
   parameters: {
     get: ["ssm:GetParameter"],

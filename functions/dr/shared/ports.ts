@@ -9,6 +9,11 @@ import type { ReportLocation, RunReportInput } from "../../reports/shared/model"
 export interface GlobalClusterMember {
   readonly clusterArn: string;
   readonly isWriter: boolean;
+  /**
+   * `connected` or `pending-resync` (GlobalClusterMember.SynchronizationStatus, API reference;
+   * what pending-resync covers is not documented further). Absent when RDS does not report it.
+   */
+  readonly synchronizationStatus?: string;
 }
 
 export interface GlobalClusterView {
@@ -31,6 +36,60 @@ export interface ClusterView {
   readonly endpoint?: string;
   /** Set while the cluster is a member of a global cluster. */
   readonly globalClusterIdentifier?: string;
+  /** Its DB instances (DBClusterMembers[].DBInstanceIdentifier). */
+  readonly instances?: readonly string[];
+}
+
+export interface InstanceView {
+  readonly identifier: string;
+  readonly status: string;
+  readonly clusterIdentifier?: string;
+  /** DBInstanceClass; "unknown" when RDS did not say. */
+  readonly instanceClass: string;
+}
+
+export interface SnapshotView {
+  readonly identifier: string;
+  readonly status: string;
+  readonly clusterIdentifier?: string;
+}
+
+/** A secondary cluster to add to a global cluster (CreateDBCluster), as Terraform builds it. */
+export interface SecondaryClusterRequest {
+  readonly clusterIdentifier: string;
+  readonly globalClusterIdentifier: string;
+  readonly engine: string;
+  readonly engineVersion: string;
+  readonly kmsKeyId: string;
+  readonly dbSubnetGroupName: string;
+  readonly vpcSecurityGroupIds: readonly string[];
+  readonly dbClusterParameterGroupName: string;
+  readonly backupRetentionPeriod: number;
+  readonly preferredBackupWindow: string;
+  readonly preferredMaintenanceWindow: string;
+  readonly deletionProtection: boolean;
+}
+
+/**
+ * A reader instance of a cluster (CreateDBInstance), as Terraform builds it: re-protect's Rebuild
+ * adds the new secondary's instances, RestoreCapacity the promoted cluster's missing readers.
+ */
+export interface InstanceRequest {
+  readonly identifier: string;
+  readonly clusterIdentifier: string;
+  readonly engine: string;
+  readonly instanceClass: string;
+  readonly dbSubnetGroupName: string;
+  readonly promotionTier: number;
+  readonly monitoringRoleArn: string;
+  readonly monitoringInterval: number;
+  readonly performanceInsightsKmsKeyId: string;
+  readonly caCertificateIdentifier: string;
+  /**
+   * Tags to create it with (RestoreCapacity marks its readers with `created-by`).
+   * @default - none beyond what RDS adds
+   */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Aurora (RDS) in one region. */
@@ -43,31 +102,34 @@ export interface DatabasePort {
   failoverGlobalCluster(globalClusterIdentifier: string, targetClusterArn: string): Promise<void>;
   switchoverGlobalCluster(globalClusterIdentifier: string, targetClusterArn: string): Promise<void>;
   removeFromGlobalCluster(globalClusterIdentifier: string, clusterArn: string): Promise<void>;
+
+  // Re-protect: rebuilding a global cluster from the promoted cluster.
+  /** `null` when the instance does not exist. */
+  describeInstance(identifier: string): Promise<InstanceView | null>;
+  /** `null` when the snapshot does not exist. */
+  describeClusterSnapshot(snapshotIdentifier: string): Promise<SnapshotView | null>;
+  createClusterSnapshot(clusterIdentifier: string, snapshotIdentifier: string): Promise<void>;
+  /** ModifyDBCluster NewDBClusterIdentifier, applied immediately. */
+  renameCluster(clusterIdentifier: string, newIdentifier: string): Promise<void>;
+  /** ModifyDBInstance NewDBInstanceIdentifier, applied immediately. */
+  renameInstance(identifier: string, newIdentifier: string): Promise<void>;
+  deleteGlobalCluster(globalClusterIdentifier: string): Promise<void>;
+  /** CreateGlobalCluster whose primary is the existing cluster `sourceClusterArn`. */
+  createGlobalCluster(
+    globalClusterIdentifier: string,
+    sourceClusterArn: string,
+    deletionProtection: boolean,
+  ): Promise<void>;
+  createSecondaryCluster(request: SecondaryClusterRequest): Promise<void>;
+  /**
+   * CreateDBInstance into the cluster, for re-protect's Rebuild and for RestoreCapacity; "exists"
+   * when that identifier already exists (an earlier attempt whose answer was lost).
+   */
+  createInstance(request: InstanceRequest): Promise<"created" | "exists">;
+
+  // Capacity after a promotion.
   /** The cluster's DB instances (DescribeDBInstances, filter db-cluster-id). */
   instances(clusterIdentifier: string): Promise<readonly InstanceView[]>;
-  /** CreateDBInstance into the cluster; "exists" when that identifier already exists. */
-  createInstance(spec: NewInstance): Promise<"created" | "exists">;
-}
-
-export interface InstanceView {
-  readonly identifier: string;
-  readonly status: string;
-  readonly instanceClass: string;
-}
-
-/** A reader added to an Aurora cluster, with the settings Terraform gives its instances. */
-export interface NewInstance {
-  readonly identifier: string;
-  readonly clusterIdentifier: string;
-  readonly instanceClass: string;
-  readonly engine: string;
-  readonly promotionTier: number;
-  readonly dbSubnetGroupName: string;
-  readonly monitoringRoleArn: string;
-  readonly monitoringInterval: number;
-  readonly performanceInsightsKmsKeyId: string;
-  readonly caCertificateIdentifier: string;
-  readonly tags: Readonly<Record<string, string>>;
 }
 
 /** The fencing flag as the orchestrator reads and writes it: the whole item. */
@@ -118,6 +180,31 @@ export interface ControlPort {
   getReadiness(region: string): Promise<ReadinessRecord | null>;
   /** Stores an evaluation under its region, replacing the previous one. */
   putReadiness(record: ReadinessRecord): Promise<void>;
+  /** The prober's heartbeat record in this region (strongly consistent), or null. */
+  getHeartbeatWatch(): Promise<HeartbeatWatch | null>;
+  /**
+   * Stores the record, conditional on the stored one's `checkedAt` being `previousCheckedAt`
+   * (null: none stored); false when another look got there first.
+   */
+  putHeartbeatWatch(next: HeartbeatWatch, previousCheckedAt: string | null): Promise<boolean>;
+}
+
+/**
+ * The prober's record of the writer heartbeat its region's cluster holds (functions/dr/shared/
+ * heartbeat-watch.ts), item `writer-heartbeat-watch` of the control table, written only by the
+ * prober in that region.
+ */
+export interface HeartbeatWatch {
+  /** The newest heartbeat value seen (the writer's now() in the beat's transaction). */
+  readonly beatAt: string;
+  /** When the prober first saw that value at its cluster: never before the beat committed. */
+  readonly firstSeenAt: string;
+  /** The value replaced an older one the prober had seen: the job beats. */
+  readonly advanced: boolean;
+  /** The prober's last look. */
+  readonly checkedAt: string;
+  /** Set when the value stood still too long while the writer answered healthy. */
+  readonly staleSince?: string;
 }
 
 /** SSM Parameter Store in one region; names are full paths. */

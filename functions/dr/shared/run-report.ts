@@ -105,6 +105,12 @@ export function workflowReport(
     outcome === "completed"
       ? `${request.targetRegion} is the active region after this ${request.workflow} from ${request.sourceRegion}; its synthetic payment went through${promotionMethod(steps) ? ` (promotion: ${promotionMethod(steps)})` : ""}.`
       : `Stopped in a safe state at ${failedStep ?? "an unknown step"}${failure ? ` (${failureText(failure)})` : ""}; on-call was paged with how to resume.`;
+  const fork = steps.Promote?.fork;
+  if (fork) {
+    warnings.push(
+      `Writes ${fork.oldCluster} committed after ${fork.lastReplicatedAt ?? `about ${fork.failoverAt}`} may be lost: when ${fork.oldRegion} returns, copy the snapshot ${fork.snapshotPrefix}<timestamp> to a manual snapshot before anything else, keep ${fork.oldCluster} and that snapshot, and reconcile (runbooks/reconcile.md, payments-dr reconcile).`,
+    );
+  }
   if (outcome === "halted") {
     warnings.push(
       steps.AcquireLock
@@ -151,6 +157,18 @@ export function workflowReport(
       cooldownMinutes: deps.settings.cooldownMinutes,
       lockTtlMinutes: deps.settings.lockTtlMinutes,
       failbackMaxLagMs: deps.settings.failbackMaxLagMs,
+      ...(fork
+        ? {
+            forkOldRegion: fork.oldRegion,
+            forkOldCluster: fork.oldCluster,
+            forkOldClusterArn: fork.oldClusterArn,
+            forkPromotedCluster: fork.promotedCluster,
+            forkLastReplicatedAt: fork.lastReplicatedAt,
+            forkReplicationLagMs: fork.replicationLagMs,
+            forkFailoverAt: fork.failoverAt,
+            forkSnapshotPrefix: fork.snapshotPrefix,
+          }
+        : {}),
     },
     links: [
       {

@@ -33,6 +33,11 @@ export interface DrSettings {
   readonly replicaTimeoutMs: number;
   /** DR_CAPACITY; null when unset (RestoreCapacity then adds nothing and says why). */
   readonly capacity: DrCapacity | null;
+  /**
+   * The prober's heartbeat record must have been refreshed this recently to vouch for the
+   * heartbeat (the prober looks every PROBE_INTERVAL_SECONDS; a dead prober vouches for nothing).
+   */
+  readonly heartbeatWatchMaxAgeSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: DrSettings = {
@@ -48,6 +53,7 @@ export const DEFAULT_SETTINGS: DrSettings = {
   writerStopMarginSeconds: 10,
   replicaTimeoutMs: 3000,
   capacity: null,
+  heartbeatWatchMaxAgeSeconds: 300,
 };
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {

@@ -88,6 +88,11 @@ export interface DrTaskDefinition<E = never, R extends object = object> {
   readonly permissions: TaskPermissions;
   /** @default - DR_MEMORY_MB */
   readonly memoryMb?: number;
+  /**
+   * Gets DR_DATABASE (how Terraform builds each cluster). Only the tasks that rebuild one: the
+   * Lambda environment is limited to 4 KB in all. @default false
+   */
+  readonly needsDatabaseSpec?: boolean;
 }
 
 /** A task that receives the whole workflow state (most of them). */

@@ -1,5 +1,5 @@
 // DR_TOPOLOGY, parsed and checked once per process. Pure: no AWS imports.
-import type { DrRegion, DrTopology } from "../../common/contract";
+import type { DrDatabaseSpec, DrRegion, DrTopology } from "../../common/contract";
 import { ConfigurationError } from "./errors";
 
 const ARN = /^arn:aws[\w-]*:rds:[a-z0-9-]+:\d{12}:cluster:[\w-]+$/;
@@ -80,4 +80,40 @@ export function parameterName(topology: DrTopology, key: string): string {
 /** The region's API base URL without a trailing slash. */
 export function apiBase(topology: DrTopology, region: string): string {
   return regionOf(topology, region).apiUrl.replace(/\/+$/, "");
+}
+
+/** Parses and checks DR_DATABASE; throws ConfigurationError naming the bad field. */
+export function parseDatabaseSpec(json: string): DrDatabaseSpec {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new ConfigurationError("DR_DATABASE is not valid JSON");
+  }
+  const spec = value as DrDatabaseSpec;
+  const fail = (what: string): never => {
+    throw new ConfigurationError(`DR_DATABASE: ${what}`);
+  };
+  if (typeof spec !== "object" || spec === null) fail("must be an object");
+  for (const key of ["engineVersion", "instanceClass", "monitoringRoleArn"] as const) {
+    if (typeof spec[key] !== "string" || spec[key] === "")
+      fail(`${key} must be a non-empty string`);
+  }
+  for (const [name, r] of Object.entries(spec.regions ?? {})) {
+    for (const key of [
+      "clusterIdentifier",
+      "kmsKeyId",
+      "dbSubnetGroupName",
+      "dbClusterParameterGroupName",
+    ] as const) {
+      if (typeof r[key] !== "string" || r[key] === "") {
+        fail(`regions.${name}.${key} must be a non-empty string`);
+      }
+    }
+    if (!Array.isArray(r.readerInstanceIdentifiers) || r.readerInstanceIdentifiers.length === 0) {
+      fail(`regions.${name}.readerInstanceIdentifiers must list at least one instance`);
+    }
+  }
+  if (Object.keys(spec.regions ?? {}).length !== 2) fail("regions must list exactly two regions");
+  return spec;
 }

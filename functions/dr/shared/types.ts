@@ -2,7 +2,7 @@
 // state (`WorkflowState`) and its result is stored under `steps.<StateName>` (ResultPath), so a
 // later task, the notification and the timeline can read what earlier steps did.
 
-export type Workflow = "failover" | "switchover" | "failback";
+export type Workflow = "failover" | "switchover" | "failback" | "reprotect";
 export type Trigger = "alarm" | "console" | "drill";
 export type Mode = "automatic" | "approval";
 
@@ -139,6 +139,10 @@ export interface CheckOldWriterResult extends StepTimes {
   readonly confirmedAt: string | null;
   /** The newest writer heartbeat the target's cluster held at this look. */
   readonly heartbeatAt: string | null;
+  /** When the target was first seen holding it (the database bound counts from here). */
+  readonly heartbeatSeenAt?: string | null;
+  /** Why the heartbeat does not count as proof (not alive, unreadable), when it does not. */
+  readonly heartbeatNotProof?: string;
   /** From when the evidence holds; null while there is none. */
   readonly stoppedAt: string | null;
   /** Seconds the Wait before the next look lasts (0 once stopped). */
@@ -150,10 +154,42 @@ export interface CheckOldWriterResult extends StepTimes {
 
 export type PromotionMethod = "managed-failover" | "detach" | "switchover";
 
+/**
+ * Where an unplanned failover forked the data (issue 16): what the lost-write reconciliation
+ * (functions/reconcile, `payments-dr reconcile`) starts from. Recorded on the lock before the
+ * promotion is requested, so a retried or resumed Promote reports the first attempt's values.
+ */
+export interface ForkRecord {
+  /** The old primary: its region (origin_region of its rows) and cluster. */
+  readonly oldRegion: string;
+  readonly oldCluster: string;
+  readonly oldClusterArn: string;
+  readonly promotedCluster: string;
+  /**
+   * The newest writer heartbeat of the old primary the promoted cluster held before the
+   * promotion was requested: replication applies commits in order, so everything the old primary
+   * committed up to here is on the new side. A lower bound of the real fork; null when unknown.
+   */
+  readonly lastReplicatedAt: string | null;
+  /** AuroraGlobalDBReplicationLag when the run began (ms): the expected size of the loss. */
+  readonly replicationLagMs: number | null;
+  /** When the promotion (FailoverGlobalCluster or detach) was requested. */
+  readonly failoverAt: string;
+  /**
+   * The point-of-failure snapshot AWS attempts when the old region recovers:
+   * `rds:unplanned-global-failover-<old primary cluster>-<timestamp>` (aurora-global-database-
+   * disaster-recovery.html). A system snapshot that expires with the old cluster's backup
+   * retention: the reconcile runbook copies it to a manual snapshot first.
+   */
+  readonly snapshotPrefix: string;
+}
+
 export interface PromoteResult extends StepTimes {
   readonly method: PromotionMethod;
   /** Why managed failover was not used, when method is "detach". */
   readonly detachReason?: string;
+  /** Failover (AllowDataLoss) only: where the data forked. */
+  readonly fork?: ForkRecord;
 }
 
 export interface CheckPromotionResult extends StepTimes {
@@ -242,6 +278,47 @@ export interface NotifyResult extends StepTimes {
   readonly report?: ReportLink;
 }
 
+/** Where the region that lost the writer stands on its way back to a caught-up secondary. */
+export type RejoinStage =
+  /** Its region does not answer yet. */
+  | "region-unreachable"
+  /** Not (yet) a member of the global cluster: Aurora re-adds it after a managed failover. */
+  | "not-a-member"
+  /** A standalone cluster (detached): Aurora never re-adds it; re-protect rebuilds it. */
+  | "detached"
+  /** A member, rebuilding its storage or not yet available. */
+  | "resynchronizing"
+  /** Connected, but its replication lag is unknown or above the limit. */
+  | "catching-up"
+  | "ready";
+
+export interface CheckRejoinResult extends StepTimes {
+  readonly ready: boolean;
+  /** Waiting cannot help (detached): the run stops with the message. */
+  readonly blocked: boolean;
+  readonly stage: RejoinStage;
+  /** What is awaited, for the execution history and on-call. */
+  readonly message: string;
+  readonly region: string;
+  readonly lagMs: number | null;
+  readonly polls: number;
+}
+
+/** Where a rebuild of the global database stands (functions/dr/rebuild). */
+export interface RebuildResult extends StepTimes {
+  /** The secondary exists as a member with its instances; catching up is CheckRejoin's. */
+  readonly done: boolean;
+  /** "managed": the global cluster survived (managed failover); "detach": it is rebuilt. */
+  readonly path: "managed" | "detach";
+  /** What this poll did or waits for. */
+  readonly action: string;
+  readonly message: string;
+  readonly polls: number;
+  /** The old primary kept for reconciling lost writes, and its snapshot (detach path). */
+  readonly retainedCluster?: string;
+  readonly retainedSnapshot?: string;
+}
+
 export interface Steps {
   readonly ValidateInput?: StepTimes;
   readonly AcquireLock?: LockResult;
@@ -260,6 +337,8 @@ export interface Steps {
   readonly RecordTimeline?: RecordTimelineResult;
   readonly NotifyCompleted?: NotifyResult;
   readonly ReleaseLock?: ReleaseLockResult;
+  readonly CheckRejoin?: CheckRejoinResult;
+  readonly Rebuild?: RebuildResult;
 }
 
 /** The state every task after ValidateInput receives. */
@@ -303,6 +382,7 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
   ],
   failback: [
     "ValidateInput",
+    "CheckRejoin",
     "Preflight",
     "AcquireLock",
     "Fence",
@@ -313,5 +393,13 @@ export const TIMELINE_STEPS: Readonly<Record<Workflow, readonly (keyof Steps)[]>
     "ShiftTraffic",
     "Verify",
     "Unfence",
+  ],
+  reprotect: [
+    "ValidateInput",
+    "AcquireLock",
+    "Rebuild",
+    "CheckRejoin",
+    "UpdateParameters",
+    "ShiftTraffic",
   ],
 };

@@ -92,7 +92,7 @@ function dnsTarget(deps: DrDeps, region: string): DnsTarget | undefined {
 export const SHIFT_TRAFFIC_TASK = stateTask({
   step: "ShiftTraffic",
   description: "Swaps the Route 53 failover records, best-effort",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: { dns: ["healthCheckStatus", "failoverRecords", "makePrimary"] },
   run: shiftTraffic,
 });

@@ -75,7 +75,7 @@ async function writeChanged(
 export const UPDATE_PARAMETERS_TASK = stateTask({
   step: "UpdateParameters",
   description: "Points the SSM endpoints at the new writer",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: {
     database: ["describeCluster", "describeGlobalCluster"],
     parameters: {

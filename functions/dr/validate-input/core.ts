@@ -1,5 +1,6 @@
 // Checks the execution input before anything is touched and turns it into a DrRequest.
 // Reads only the active-region flag, in the target region.
+import { FENCE_PHASE } from "../../common/contract";
 import {
   AutomaticFailbackRefusedError,
   InvalidInputError,
@@ -45,6 +46,7 @@ const FIELDS: Readonly<Record<Workflow, readonly string[]>> = {
     "resumeFailoverId",
   ],
   failback: ["targetRegion", "reason", "trigger", "ignoreCooldown", "drillId", "resumeFailoverId"],
+  reprotect: ["targetRegion", "reason", "trigger", "resumeFailoverId"],
 };
 
 const TRIGGERS: Readonly<Record<Workflow, readonly Trigger[]>> = {
@@ -52,6 +54,8 @@ const TRIGGERS: Readonly<Record<Workflow, readonly Trigger[]>> = {
   // Planned moves are started by people; an alarm never starts one (no automatic failback).
   switchover: ["console", "drill"],
   failback: ["console", "drill"],
+  // Rebuilding the other region is a deliberate act after an incident.
+  reprotect: ["console"],
 };
 
 const MODES: readonly Mode[] = ["automatic", "approval"];
@@ -109,7 +113,9 @@ export async function validateInput(
     return value;
   };
   const forceDetach = flag("forceDetach");
-  const ignoreCooldown = flag("ignoreCooldown");
+  // A re-protect follows a failover by design: the cooldown that stops re-triggered failovers
+  // does not apply to it (and it moves no active region, so it writes none either).
+  const ignoreCooldown = workflow === "reprotect" || flag("ignoreCooldown");
   const allowUnknownLag = flag("allowUnknownLag");
   const assumeOldWriterStopped = flag("assumeOldWriterStopped");
   if (assumeOldWriterStopped && trigger !== "console") {
@@ -160,7 +166,20 @@ export async function validateInput(
   const failoverId = resumeFailoverId ?? context.executionName;
   const current = await deps.ports(targetRegion, "critical").control.getActiveRegion();
   const activeRegion = current?.activeRegion ?? deployedPrimary(deps.topology);
-  if (activeRegion === targetRegion) {
+  if (workflow === "reprotect") {
+    // Re-protect rebuilds the other region around the writer: it runs where writes are taken,
+    // once the role change that put them there is complete.
+    if (activeRegion !== targetRegion) {
+      throw new InvalidInputError(
+        `re-protect runs in the active region, which is ${activeRegion}, not ${targetRegion}: start the reprotect state machine in ${activeRegion} with targetRegion ${activeRegion}`,
+      );
+    }
+    if (current?.phase === FENCE_PHASE.fenced) {
+      throw new InvalidInputError(
+        `the move to ${targetRegion} (run ${current.updatedBy}) is still fenced, not complete: resume that run first, then re-protect`,
+      );
+    }
+  } else if (activeRegion === targetRegion) {
     const ours = resumeFailoverId !== undefined && current?.updatedBy === resumeFailoverId;
     if (!ours) {
       const how = current
@@ -199,7 +218,7 @@ export async function validateInput(
 export const VALIDATE_INPUT_TASK: DrTaskDefinition<ValidateInputEvent, ValidatedInput> = {
   step: "ValidateInput",
   description: "Checks the execution input before anything is touched",
-  workflows: ["failover", "switchover", "failback"],
+  workflows: ["failover", "switchover", "failback", "reprotect"],
   permissions: { control: ["getActiveRegion"] },
   invocation: "task",
   keys: (event) =>

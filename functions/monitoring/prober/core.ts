@@ -3,7 +3,8 @@
 // once as a high-resolution metric (1 healthy / 0 not, dimension Region=<probed region>) in its
 // own region. The alarm on that metric is what triggers an automatic failover.
 import { METRICS } from "../../common/contract";
-import type { HttpPort, Log, MetricsPort } from "../../dr/shared/ports";
+import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
+import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
 
 export interface ProbeTarget {
   readonly region: string;
@@ -21,6 +22,13 @@ export interface ProberConfig {
    * broken prober even while it has nothing to probe (after a failover, during a drill).
    */
   readonly heartbeatRegion?: string;
+  /**
+   * Watch the writer heartbeat the prober's own region's cluster holds (review H1/H2): after
+   * each round, record when each value was first seen and whether it stood still for longer than
+   * this many seconds while the writer answered healthy (WriterHeartbeatStale, which pages).
+   * @default - not watched
+   */
+  readonly heartbeatStaleAfterSeconds?: number;
 }
 
 export interface ProberDeps {
@@ -37,6 +45,10 @@ export interface ProberDeps {
   readonly now: () => Date;
   readonly sleep: (ms: number) => Promise<void>;
   readonly log: Log;
+  /** The prober's own region's /health (its cluster's writer heartbeat), for the watch. */
+  readonly replica?: ReplicaPort;
+  /** The prober's own region's control table, for the watch. */
+  readonly control?: Pick<ControlPort, "getHeartbeatWatch" | "putHeartbeatWatch">;
 }
 
 export interface ProbeResult {
@@ -62,8 +74,64 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     const due = await activeTargets(config.targets, deps);
     const round = await Promise.all(due.map((target) => probeOne(target, config, deps)));
     results.push(...round);
+    // Only while another region writes: that is the heartbeat this region's cluster replicates.
+    if (round.length > 0)
+      await watchHeartbeat(
+        round.every((r) => r.healthy),
+        config,
+        deps,
+      );
   }
   return results;
+}
+
+/**
+ * One look at the writer heartbeat this region's cluster holds: first sightings and staleness go
+ * to the control table (functions/dr/shared/heartbeat-watch.ts), staleness to
+ * WriterHeartbeatStale. Never throws: the probes matter more.
+ */
+async function watchHeartbeat(
+  writerHealthy: boolean,
+  config: ProberConfig,
+  deps: ProberDeps,
+): Promise<void> {
+  const staleAfter = config.heartbeatStaleAfterSeconds;
+  if (staleAfter === undefined || !deps.replica || !deps.control || !config.heartbeatRegion) {
+    return;
+  }
+  try {
+    const [held, current] = await Promise.all([
+      deps.replica.writerHeartbeat().catch(() => null),
+      deps.control.getHeartbeatWatch(),
+    ]);
+    const next = observeHeartbeat(
+      current,
+      held?.beatAt ?? null,
+      deps.now(),
+      writerHealthy,
+      staleAfter,
+    );
+    if (!next) return;
+    // A lost race with an overlapping invocation: its look is as good as this one.
+    await deps.control.putHeartbeatWatch(next, current?.checkedAt ?? null);
+    await deps.metrics.put(METRICS.namespace, [
+      {
+        name: METRICS.writerHeartbeatStale,
+        value: next.staleSince === undefined ? 0 : 1,
+        unit: "None",
+        dimensions: { Region: config.heartbeatRegion },
+      },
+    ]);
+    if (next.staleSince !== undefined) {
+      deps.log.error("the writer heartbeat stands still while the writer answers healthy", {
+        ...next,
+      });
+    }
+  } catch (error) {
+    deps.log.error("could not watch the writer heartbeat", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 async function heartbeat(region: string, deps: ProberDeps): Promise<void> {

@@ -1,6 +1,7 @@
 // Lambda entry point of the prober (EventBridge schedule, every minute, in the secondary region).
 import type { Context } from "aws-lambda";
-import { DR_ENV } from "../../common/contract";
+import { DR_ENV, WRITER_HEARTBEAT } from "../../common/contract";
+import { staleAfterSeconds } from "../../dr/shared/heartbeat-watch";
 import { intEnv, requireEnv } from "../../common/env";
 import { awsPorts } from "../../dr/shared/aws/ports";
 import { ConfigurationError } from "../../dr/shared/errors";
@@ -27,7 +28,12 @@ const targets = Object.values(topology.regions)
   .map((r) => ({ region: r.region, url: `${apiBase(topology, r.region)}/health` }));
 // The DR tasks' adapters, built on first use (functions/dr/shared/aws/ports.ts): its SDK clients
 // load when the first probe runs, not at init.
-const { metrics, control } = awsPorts(topology)(region, "critical");
+const { metrics, control, replica } = awsPorts(topology)(region, "critical");
+// The writer heartbeat's stale threshold follows the deployed primary's rds.global_db_rpo.
+const rpoSeconds = process.env[DR_ENV.dbRpoSeconds]
+  ? intEnv(DR_ENV.dbRpoSeconds, 60, { min: 20, max: 86_400 })
+  : null;
+const heartbeatStaleAfterSeconds = staleAfterSeconds(rpoSeconds, WRITER_HEARTBEAT.intervalSeconds);
 const logger = asLog(createLogger());
 
 export const handler = async (_event: unknown, context: Context) => {
@@ -40,9 +46,18 @@ export const handler = async (_event: unknown, context: Context) => {
   // Never run into the next invocation or the function's timeout.
   const windowMs = Math.min(WINDOW_MS, context.getRemainingTimeInMillis() - timeoutMs - 1000);
   const results = await probe(
-    { targets, intervalMs, timeoutMs, windowMs, heartbeatRegion: region },
+    {
+      targets,
+      intervalMs,
+      timeoutMs,
+      windowMs,
+      heartbeatRegion: region,
+      heartbeatStaleAfterSeconds,
+    },
     {
       activeRegion: async () => (await control.getActiveRegion())?.activeRegion ?? null,
+      replica,
+      control,
       http: fetchHttp,
       metrics,
       now: () => new Date(),

@@ -8,7 +8,7 @@ import type { MigrationResult } from "../shared/migrator";
 import { EMBEDDED_MIGRATIONS } from "../migrations/embedded";
 import { runMigrations } from "./core";
 
-const base = baseRuntime({ functionName: "migrate", apiKeys: false });
+const base = baseRuntime({ functionName: "migrate", apiKeys: false, master: true });
 
 /** DDL may wait for locks held by live traffic; give up on a lock rather than queue it all. */
 const MIGRATION_TIMEOUTS = { connectMs: 10_000, statementMs: 240_000 };

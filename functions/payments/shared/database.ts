@@ -18,8 +18,15 @@ export type DatabaseSettings =
       readonly port: number;
       readonly database: string;
       readonly user: string;
-      readonly password: string;
+      /**
+       * The master password (the migrate function), or a provider called for every new
+       * connection (the application role's IAM authentication token, see runtime.ts).
+       */
+      readonly password: string | PasswordProvider;
     };
+
+/** Returns the password for one new connection (node-postgres calls it on each connect). */
+export type PasswordProvider = () => Promise<string>;
 
 export interface Timeouts {
   /** Waiting for a connection (TCP + TLS + auth) or a free pool slot. */
@@ -63,9 +70,14 @@ function settingsKey(settings: DatabaseSettings): string {
   const text =
     settings.kind === "url"
       ? settings.connectionString
-      : [settings.host, settings.port, settings.database, settings.user, settings.password].join(
-          "\n",
-        );
+      : [
+          settings.host,
+          settings.port,
+          settings.database,
+          settings.user,
+          // A provider signs a fresh token per connection: only who and where identify the pool.
+          typeof settings.password === "string" ? settings.password : "(per-connection token)",
+        ].join("\n");
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -36,6 +36,11 @@ export interface HttpRequest {
   readonly query?: Readonly<Record<string, string | undefined>>;
   /** API Gateway's request id (in its access logs too), or the Lambda request id. */
   readonly requestId: string;
+  /**
+   * The merchant the Lambda authorizer bound the request's key to (its context), when the route
+   * has the authorizer; the handler checks the key again and refuses a disagreement.
+   */
+  readonly authorizerMerchantId?: string;
 }
 
 export interface HttpResponse {

@@ -7,8 +7,11 @@ import type {
   Context,
 } from "aws-lambda";
 import { ApiKeyVerifier } from "./api-keys";
+import { rdsIamTokens } from "./aws/rds-auth";
+import type { TokenProviderFactory } from "./aws/rds-auth";
 import { createSsmClient, ssmFetcher } from "./aws/ssm";
 import {
+  DATABASE_APP_USER,
   DATABASE_POOL_MAX,
   PARAMETERS,
   PAYMENTS_ENV,
@@ -17,19 +20,40 @@ import {
 import { Database } from "./database";
 import type { DatabaseSettings } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
-import { ParametersUnavailableError } from "./errors";
+import { ParametersUnavailableError, UnauthorizedError } from "./errors";
 import { describeError, errorResponse, header, internalError } from "./http-api";
 import type { HttpRequest, HttpResponse } from "./http-api";
 import { countMetric, flushMetrics, logger } from "./observability";
 import { ParameterCache } from "./parameters";
 import { PostgresPaymentStore } from "./postgres-store";
 
-const DATABASE_KEYS = [
+/** What the migrate function reads: it alone connects as the master user. */
+const MASTER_DATABASE_KEYS = [
   PARAMETERS.writerEndpoint,
   PARAMETERS.databaseName,
   PARAMETERS.username,
   PARAMETERS.password,
 ];
+/** What the payment path reads: no master credential at all (IAM authentication instead). */
+const APP_DATABASE_KEYS = [PARAMETERS.writerEndpoint, PARAMETERS.databaseName];
+
+/**
+ * Who connects. The payment functions, the expiry job and the outbox relay connect as the
+ * application role (DATABASE_APP_USER: row privileges only, no DDL) with IAM database
+ * authentication; the migrate function alone as the master user with its SSM password.
+ *
+ * Why IAM authentication rather than a second SecureString password: no long-lived application
+ * secret exists to leak, rotate or keep in Terraform state; access is granted and revoked in IAM
+ * (`rds-db:connect` on the exact dbuser ARN of each cluster), and CloudTrail/IAM, not a shared
+ * secret, say which function may connect. Its costs fit this service: a token is signed locally
+ * (no API call) for each new connection, and a Lambda instance opens one connection and keeps it
+ * up to 5 minutes (maxLifetimeSeconds), far below the new-connection rate AWS advises for IAM
+ * authentication (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.html);
+ * TLS, which it requires, is already on for every Aurora connection.
+ */
+export type DatabaseAuth =
+  | { readonly kind: "master" }
+  | { readonly kind: "iam"; readonly user: string; readonly tokens: TokenProviderFactory };
 
 /**
  * Connection settings from the parameters: `host` or `host:port` of the writer endpoint, or of
@@ -38,17 +62,32 @@ const DATABASE_KEYS = [
 export function auroraSettings(
   values: ReadonlyMap<string, string>,
   endpointKey: string = PARAMETERS.writerEndpoint,
+  auth: DatabaseAuth = { kind: "master" },
 ): DatabaseSettings {
   const endpoint = values.get(endpointKey) ?? "";
   const match = /^([^:]+)(?::(\d+))?$/.exec(endpoint.trim());
   if (!match) {
     throw new ParametersUnavailableError(`${endpointKey} is not host[:port]`);
   }
+  const host = match[1]!;
+  const port = match[2] ? Number(match[2]) : 5432;
+  const database = values.get(PARAMETERS.databaseName)!;
+  if (auth.kind === "iam") {
+    const user = auth.user;
+    return {
+      kind: "aurora",
+      host,
+      port,
+      database,
+      user,
+      password: auth.tokens({ host, port, user }),
+    };
+  }
   return {
     kind: "aurora",
-    host: match[1]!,
-    port: match[2] ? Number(match[2]) : 5432,
-    database: values.get(PARAMETERS.databaseName)!,
+    host,
+    port,
+    database,
     user: values.get(PARAMETERS.username)!,
     password: values.get(PARAMETERS.password)!,
   };
@@ -76,6 +115,11 @@ export interface BaseRuntimeOptions {
   readonly apiKeys: boolean;
   /** Also connect to this region's own cluster (db/reader-endpoint). @default false */
   readonly ownCluster?: boolean;
+  /**
+   * Connect as the master user (the migrate function only). @default false - the application
+   * role, with IAM database authentication
+   */
+  readonly master?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -90,7 +134,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const parameters = new ParameterCache({
     prefix,
     keys: [
-      ...(databaseUrl ? [] : DATABASE_KEYS),
+      ...(databaseUrl ? [] : options.master ? MASTER_DATABASE_KEYS : APP_DATABASE_KEYS),
       ...(databaseUrl || !options.ownCluster ? [] : [PARAMETERS.readerEndpoint]),
       ...(options.apiKeys ? [PARAMETERS.apiKeys] : []),
     ],
@@ -98,6 +142,9 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     ttlMs: ttlSeconds * 1000,
     onStale: (error) => logger.warn("SSM refresh failed; serving cached parameters", { error }),
   });
+  const auth: DatabaseAuth = options.master
+    ? { kind: "master" }
+    : { kind: "iam", user: DATABASE_APP_USER, tokens: rdsIamTokens(region) };
   // The same object while the parameters are unchanged: the pool is rebuilt only on a change.
   const urlSettings: DatabaseSettings | undefined = databaseUrl
     ? { kind: "url", connectionString: databaseUrl }
@@ -106,7 +153,8 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const databaseSettings = async (): Promise<DatabaseSettings> => {
     if (urlSettings) return urlSettings;
     const values = await parameters.get();
-    if (aurora?.from !== values) aurora = { from: values, settings: auroraSettings(values) };
+    if (aurora?.from !== values)
+      aurora = { from: values, settings: auroraSettings(values, undefined, auth) };
     return aurora.settings;
   };
   const database = new Database({
@@ -123,7 +171,10 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
           if (urlSettings) return urlSettings;
           const values = await parameters.get();
           if (reader?.from !== values) {
-            reader = { from: values, settings: auroraSettings(values, PARAMETERS.readerEndpoint) };
+            reader = {
+              from: values,
+              settings: auroraSettings(values, PARAMETERS.readerEndpoint, auth),
+            };
           }
           return reader.settings;
         },
@@ -156,7 +207,17 @@ export function fromApiGateway(event: APIGatewayProxyEventV2, context?: Context)
     pathParameters: event.pathParameters,
     query: event.queryStringParameters,
     requestId: event.requestContext?.requestId || context?.awsRequestId || "unknown",
+    authorizerMerchantId: authorizerMerchant(event),
   };
+}
+
+/** requestContext.authorizer.lambda.merchantId, set by functions/payments/authorizer. */
+function authorizerMerchant(event: APIGatewayProxyEventV2): string | undefined {
+  const authorizer = (
+    event.requestContext as { authorizer?: { lambda?: { merchantId?: unknown } } }
+  )?.authorizer;
+  const merchantId = authorizer?.lambda?.merchantId;
+  return typeof merchantId === "string" ? merchantId : undefined;
 }
 
 const METRIC_OF_CODE: Record<string, string> = {
@@ -230,7 +291,14 @@ export function apiHandler(
   work: (request: ApiRequest, context: Context) => Promise<HttpResponse>,
 ): ApiHandler {
   return handle(async (request, context) => {
+    // Defence in depth: the authorizer already refused a bad key before this 1 GB VPC function
+    // ran, but the handler verifies the key again (microseconds, same cached key store), so a
+    // route deployed without the authorizer still refuses, and a key revoked while the
+    // authorizer's result is cached (its TTL) is refused within this function's parameter cache.
     const merchantId = await runtime.apiKeys.verify(header(request, "x-api-key"));
+    if (request.authorizerMerchantId !== undefined && request.authorizerMerchantId !== merchantId) {
+      throw new UnauthorizedError();
+    }
     logger.appendKeys({ merchantId });
     return work({ ...request, merchantId }, context);
   });

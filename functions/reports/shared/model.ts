@@ -167,6 +167,45 @@ export interface LedgerEntry {
   readonly consoleUrl: string;
   /** Extra figures (a restore's time, a backup's age), by name. */
   readonly measurements?: Readonly<Record<string, number>>;
+  /**
+   * An unplanned failover's data fork (the report's `fork*` config), what the lost-write
+   * reconciliation starts from: `payments-dr reconcile --run <runId>` reads it here.
+   */
+  readonly fork?: LedgerFork;
+}
+
+export interface LedgerFork {
+  readonly oldRegion: string;
+  readonly oldCluster: string;
+  readonly lastReplicatedAt: string | null;
+  readonly failoverAt: string;
+  readonly snapshotPrefix: string;
+}
+
+/** The fork an unplanned failover's report records in its config, if any. */
+export function forkOf(config: RunReportInput["config"]): LedgerFork | undefined {
+  const {
+    forkOldRegion,
+    forkOldCluster,
+    forkLastReplicatedAt,
+    forkFailoverAt,
+    forkSnapshotPrefix,
+  } = config;
+  if (
+    typeof forkOldRegion !== "string" ||
+    typeof forkOldCluster !== "string" ||
+    typeof forkFailoverAt !== "string" ||
+    typeof forkSnapshotPrefix !== "string"
+  ) {
+    return undefined;
+  }
+  return {
+    oldRegion: forkOldRegion,
+    oldCluster: forkOldCluster,
+    lastReplicatedAt: typeof forkLastReplicatedAt === "string" ? forkLastReplicatedAt : null,
+    failoverAt: forkFailoverAt,
+    snapshotPrefix: forkSnapshotPrefix,
+  };
 }
 
 export class InvalidReportError extends Error {
@@ -416,5 +455,6 @@ export function ledgerEntryOf(report: RunReport): LedgerEntry {
     reportUri: report.location.htmlUri,
     consoleUrl: report.location.consoleUrl,
     ...(Object.keys(measurements).length > 0 ? { measurements } : {}),
+    ...(forkOf(report.config) ? { fork: forkOf(report.config)! } : {}),
   };
 }

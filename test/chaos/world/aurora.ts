@@ -12,15 +12,18 @@
 //   ("Paused transactions are resumed and committed as soon as the lag ... becomes less than the
 //   RPO"). With no secondary left (after a detach it learnt of), "all secondaries" is every one
 //   of none: it blocks, as the two-Region warning says. The secondary's group has no guard.
-// - The writer heartbeat (pg_cron, migration 010): every 5 s on the writer, none on a secondary
-//   ("pg_cron does not run any jobs as long as a server is in hot standby mode"); a blocked one
-//   waits and commits when unblocked.
+// - The writer heartbeat (pg_cron, migrations 010/011): every 5 s on the writer, none on a
+//   secondary ("pg_cron does not run any jobs as long as a server is in hot standby mode"); its
+//   value is now() of its transaction, so a beat the guard paused commits when unblocked with the
+//   time it started; pg_cron "runs at most one instance of a job at a time", so it holds the next
+//   beats. A run may kill the job (pg_cron dead from a drawn time).
 // - FailoverGlobalCluster (AllowDataLoss), called in the target's region: "Managed failover
 //   doesn't wait for data to synchronize": the target stops applying at once and becomes the
 //   writer after a duration drawn from seconds to 20 minutes ("within a few minutes"). Aurora
-//   "attempts to halt write traffic" on the old primary (write fencing, "best-effort"): when the
-//   old primary is reachable it stops writing at once; when it is not, it keeps its own state
-//   until it is, then it is fenced and rejoins as a secondary "with a new storage volume" (its
+//   "attempts to halt write traffic" on the old primary (write fencing, "best-effort ... writes
+//   might be momentarily accepted in the old primary Region"): a reachable old primary stops
+//   writing at once or, in a drawn share of runs, after up to 30 s; an unreachable one keeps its
+//   own state until it is reachable, then it is fenced the same way and rejoins as a secondary "with a new storage volume" (its
 //   commits after the target's last applied one are lost). A failover or switchover already under
 //   way makes another refused with InvalidGlobalClusterStateFault; an injected fault refuses with
 //   InvalidDBClusterStateFault (AWS does not say which conditions raise it).
@@ -30,6 +33,28 @@
 // - RemoveFromGlobalCluster, called in the target's region: replication stops at once, the target
 //   becomes a standalone writer after a duration AWS does not document (drawn 20 s to 5 min); the
 //   old primary is not fenced.
+// Re-protect (aurora-global-database-detaching, aurora-global-database-creating,
+// aurora-global-database-attaching, API_CreateGlobalCluster, API_CreateDBCluster):
+// - RemoveFromGlobalCluster of the primary only once it has no secondary ("You can't detach
+//   (remove) the primary Aurora DB cluster from an Aurora global database until after you remove
+//   all secondary clusters"); the global cluster then "might remain ... with zero Regions".
+// - DeleteGlobalCluster only with no members; identifiers are unique per account, so
+//   CreateGlobalCluster under a taken identifier fails (GlobalClusterAlreadyExistsFault).
+// - CreateGlobalCluster with SourceDBClusterIdentifier: the standalone cluster becomes the primary;
+//   "It can take a few minutes for the Aurora global database to be available" (drawn 1-5 min).
+// - CreateDBCluster with GlobalClusterIdentifier in another region: refused under a taken
+//   identifier (DBClusterAlreadyExistsFault) or with a KMS key of another region ("set KmsKeyId
+//   to a KMS key identifier that is valid in the destination ... Region"); it copies the whole
+//   volume: "a few minutes to several hours, depending on the size of the storage volume and the
+//   distance between the Regions" (drawn log-uniform 10 min to 3 h), then replicates as usual.
+// - CreateDBInstance, ModifyDBCluster/ModifyDBInstance renames, CreateDBClusterSnapshot: AWS
+//   documents no durations (aurora.md §9, DOCS SILENT); drawn minutes: a new instance 5-15 min
+//   ("typically takes less than 10 minutes" for a replacement primary, Concepts.AuroraHighAvailability),
+//   a rename 30 s-3 min, a snapshot 2-30 min. A rename changes the cluster's ARN and endpoints
+//   (both carry the identifier), so the old name's clients reach nothing.
+// - After a managed failover the old primary rejoins "with a new storage volume"; "Before creating
+//   the new storage volume ... Aurora attempts to take a snapshot of the old storage volume at the
+//   point of failure" (rds:unplanned-global-failover-...): modelled as taken.
 import type { VirtualClock } from "./clock";
 import type { Network } from "./network";
 import type { Random } from "./random";
@@ -45,16 +70,24 @@ export interface Commit {
   acknowledged: boolean;
   /** When the secondary got it (null: not yet, or never). */
   arrivedAt: number | null;
+  /**
+   * A heartbeat's value: now() of its transaction, which started when pg_cron ran the job. A beat
+   * the RPO guard paused commits later with its old value (review H2).
+   */
+  readonly stamp?: number;
 }
 
 interface Cluster {
   readonly region: string;
-  readonly arn: string;
-  readonly identifier: string;
-  readonly endpoint: string;
+  arn: string;
+  identifier: string;
+  endpoint: string;
+  /** False for the slot a rename emptied until a cluster is created under its name again. */
+  exists: boolean;
+  instances: string[];
   role: "writer" | "secondary" | "standalone";
   member: boolean;
-  status: "available" | "modifying";
+  status: "available" | "modifying" | "renaming" | "creating";
   /** Writes refused: write-fenced by a failover, read-only in a switchover, or demoted. */
   fenced: boolean;
   /** rds.global_db_rpo of its parameter group, seconds (null: unset). */
@@ -71,7 +104,8 @@ interface Cluster {
   demoteWhenReachable: boolean;
   /** Learns once reachable that its only secondary was detached while it could not be told. */
   aloneWhenReachable: boolean;
-  pendingHeartbeat: boolean;
+  /** The start of a heartbeat transaction the guard paused (pg_cron runs one at a time). */
+  pendingHeartbeat: number | null;
   /** The newest writer heartbeat it applied from the writer it follows. */
   appliedHeartbeatAt: number | null;
   /** The newest commit of any kind it applied. */
@@ -93,6 +127,40 @@ export interface RoleChange {
 }
 
 export type CommitResult = "committed" | "blocked" | "refused";
+
+export interface Snapshot {
+  readonly region: string;
+  readonly identifier: string;
+  readonly clusterIdentifier: string;
+  status: "creating" | "available";
+  /** The commits the volume held when the snapshot began. */
+  readonly commits: readonly Commit[];
+}
+
+export interface Instance {
+  readonly region: string;
+  identifier: string;
+  clusterIdentifier: string;
+  status: "creating" | "available" | "renaming";
+}
+
+/** What a re-protect call did to the world, for the invariants. */
+export interface ControlEvent {
+  readonly at: number;
+  readonly op: string;
+  readonly region: string;
+  readonly detail: string;
+}
+
+export class RdsFault extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = code;
+  }
+}
 
 export class AuroraGlobal {
   readonly clusters: Record<string, Cluster> = {};
@@ -117,6 +185,16 @@ export class AuroraGlobal {
   readonly lagSpikes: { from: number; to: number; seconds: number; rampSeconds: number }[] = [];
   /** What AuroraGlobalDBReplicationLag does while replication is cut (DOCS SILENT). */
   lagMetricWhileCut: "grows" | "missing" = "grows";
+  /** Whether the global cluster exists (DeleteGlobalCluster removes it), and its status. */
+  globalExists = true;
+  globalStatus: "available" | "creating" = "available";
+  /** Clusters renamed out of a region's Terraform slot (kept: nothing is ever deleted). */
+  readonly retained: Cluster[] = [];
+  readonly snapshots: Snapshot[] = [];
+  readonly instances: Instance[] = [];
+  readonly controlEvents: ControlEvent[] = [];
+  /** Called after every control-plane change (the invariants look at the topology). */
+  onControl: (event: ControlEvent) => void = () => undefined;
 
   constructor(
     readonly globalIdentifier: string,
@@ -140,6 +218,8 @@ export class AuroraGlobal {
         arn: r.arn,
         identifier: r.identifier,
         endpoint: `${r.identifier}.cluster-x.${r.region}.rds.amazonaws.com`,
+        exists: true,
+        instances: [`${r.identifier}-1`],
         role: r.role,
         member: true,
         status: "available",
@@ -151,12 +231,22 @@ export class AuroraGlobal {
         alone: false,
         demoteWhenReachable: false,
         aloneWhenReachable: false,
-        pendingHeartbeat: false,
+        pendingHeartbeat: null,
         appliedHeartbeatAt: null,
         appliedCommitAt: null,
       };
     }
     this.writer = writer;
+    for (const c of Object.values(this.clusters)) {
+      for (const id of c.instances) {
+        this.instances.push({
+          region: c.region,
+          identifier: id,
+          clusterIdentifier: c.identifier,
+          status: "available",
+        });
+      }
+    }
     this.acked[writer] = Object.fromEntries(
       regions.filter((r) => r.role === "secondary").map((r) => [r.region, 0]),
     );
@@ -167,13 +257,21 @@ export class AuroraGlobal {
   }
 
   regionOfArn(arn: string): string | undefined {
-    return Object.values(this.clusters).find((c) => c.arn === arn)?.region;
+    return Object.values(this.clusters).find((c) => c.exists && c.arn === arn)?.region;
   }
 
   regionOfIdentifier(identifier: string): string | undefined {
     return Object.values(this.clusters).find(
-      (c) => c.identifier === identifier || c.arn === identifier,
+      (c) => c.exists && (c.identifier === identifier || c.arn === identifier),
     )?.region;
+  }
+
+  /** The cluster `identifier` (or ARN) in `region`: the Terraform slot's or a retained one. */
+  clusterIn(region: string, identifier: string): Cluster | undefined {
+    return [this.clusters[region]!, ...this.retained].find(
+      (c) =>
+        c.region === region && c.exists && (c.identifier === identifier || c.arn === identifier),
+    );
   }
 
   private up(region: string): boolean {
@@ -202,14 +300,23 @@ export class AuroraGlobal {
   accepts(region: string): CommitResult {
     const cluster = this.clusters[region]!;
     if (!this.up(region)) return "refused";
-    if (cluster.role === "secondary" || cluster.fenced || cluster.status !== "available") {
+    if (
+      !cluster.exists ||
+      cluster.role === "secondary" ||
+      cluster.fenced ||
+      cluster.status !== "available"
+    ) {
       return "refused";
     }
     return this.blocked(region) ? "blocked" : "committed";
   }
 
   /** A commit on `region`'s cluster; blocked ones are not written (the caller waits). */
-  commit(region: string, kind: CommitKind): { result: CommitResult; commit?: Commit } {
+  commit(
+    region: string,
+    kind: CommitKind,
+    stamp?: number,
+  ): { result: CommitResult; commit?: Commit } {
     const result = this.accepts(region);
     if (result !== "committed") return { result };
     const commit: Commit = {
@@ -219,6 +326,7 @@ export class AuroraGlobal {
       kind,
       acknowledged: false,
       arrivedAt: null,
+      ...(kind === "heartbeat" ? { stamp: stamp ?? this.clock.now } : {}),
     };
     this.clusters[region]!.log.push(commit);
     for (const secondary of Object.keys(this.acked[region] ?? {})) {
@@ -262,7 +370,7 @@ export class AuroraGlobal {
     while (next < log.length && log[next]!.at <= upTo) {
       const commit = log[next]!;
       commit.arrivedAt ??= this.clock.now;
-      if (commit.kind === "heartbeat") target.appliedHeartbeatAt = commit.at;
+      if (commit.kind === "heartbeat") target.appliedHeartbeatAt = commit.stamp ?? commit.at;
       target.appliedCommitAt = commit.at;
       next += 1;
     }
@@ -274,9 +382,10 @@ export class AuroraGlobal {
   /** Heartbeats and switchovers waiting for replication look again. */
   progress(): void {
     for (const cluster of Object.values(this.clusters)) {
-      if (cluster.pendingHeartbeat && this.accepts(cluster.region) === "committed") {
-        cluster.pendingHeartbeat = false;
-        this.commit(cluster.region, "heartbeat");
+      if (cluster.pendingHeartbeat !== null && this.accepts(cluster.region) === "committed") {
+        const stamp = cluster.pendingHeartbeat;
+        cluster.pendingHeartbeat = null;
+        this.commit(cluster.region, "heartbeat", stamp);
       }
     }
     const change = this.change;
@@ -292,13 +401,19 @@ export class AuroraGlobal {
     }
   }
 
+  /** pg_cron's job stops on each cluster from this time on (the "pg_cron dead" fault). */
+  heartbeatDeadFrom = Infinity;
+
   /** pg_cron's heartbeat job on every cluster (only a writer runs it). */
   heartbeatTick(): void {
+    if (this.clock.now >= this.heartbeatDeadFrom) return;
     for (const cluster of Object.values(this.clusters)) {
-      if (cluster.role === "secondary" || !this.up(cluster.region)) continue;
+      if (!cluster.exists || cluster.role === "secondary" || !this.up(cluster.region)) continue;
+      // "it runs at most one instance of a job at a time": a paused beat holds the next ones.
+      if (cluster.pendingHeartbeat !== null) continue;
       const result = this.accepts(cluster.region);
       if (result === "committed") this.commit(cluster.region, "heartbeat");
-      else if (result === "blocked") cluster.pendingHeartbeat = true;
+      else if (result === "blocked") cluster.pendingHeartbeat = this.clock.now;
     }
   }
 
@@ -314,7 +429,8 @@ export class AuroraGlobal {
     const cluster = this.clusters[region]!;
     if (!this.up(region)) return null;
     const kind = (c: Commit) => this.anyCommit || c.kind === "heartbeat";
-    const own = [...cluster.log].reverse().find(kind)?.at ?? null;
+    const newest = [...cluster.log].reverse().find(kind);
+    const own = newest ? (newest.stamp ?? newest.at) : null;
     const applied = this.anyCommit ? cluster.appliedCommitAt : cluster.appliedHeartbeatAt;
     if (own === null) return applied;
     return applied === null ? own : Math.max(own, applied);
@@ -323,7 +439,14 @@ export class AuroraGlobal {
   /** AuroraGlobalDBReplicationLag of a secondary, ms; null: no datapoint. */
   reportedLagMs(region: string): number | null {
     const cluster = this.clusters[region]!;
-    if (cluster.role !== "secondary" || cluster.frozen || !this.up(region) || !cluster.source) {
+    if (
+      !cluster.exists ||
+      cluster.status !== "available" ||
+      cluster.role !== "secondary" ||
+      cluster.frozen ||
+      !this.up(region) ||
+      !cluster.source
+    ) {
       return null;
     }
     const cut = !this.network.reachable(cluster.source, region, this.clock.now);
@@ -349,7 +472,7 @@ export class AuroraGlobal {
       if (!cluster.demoteWhenReachable) continue;
       if (!this.network.reachable(this.writer, cluster.region, this.clock.now)) continue;
       cluster.demoteWhenReachable = false;
-      cluster.fenced = true;
+      this.fenceLater(cluster);
       // "Aurora automatically adds it back ... as a secondary", on a new storage volume.
       this.clock.at(this.random.uniform(60, 600) * 1000, () => this.rejoin(cluster.region));
     }
@@ -362,6 +485,13 @@ export class AuroraGlobal {
     const cluster = this.clusters[region]!;
     const writer = this.writer;
     if (writer === region || !this.clusters[writer]!.member || !cluster.fenced) return;
+    this.snapshots.push({
+      region,
+      identifier: `rds:unplanned-global-failover-${cluster.identifier}-${this.clock.now}`,
+      clusterIdentifier: cluster.identifier,
+      status: "available",
+      commits: [...cluster.log],
+    });
     delete this.acked[region];
     cluster.role = "secondary";
     cluster.member = true;
@@ -398,13 +528,29 @@ export class AuroraGlobal {
       readOnlyAt: null,
       lost,
     };
-    // Write fencing is best-effort: it works on an old primary the target can reach.
-    if (this.network.reachable(to, from, this.clock.now)) old.fenced = true;
+    // "Because fencing writes is a best-effort attempt, it's possible that writes might be
+    // momentarily accepted in the old primary Region" (aurora-global-database-disaster-recovery):
+    // a reachable old primary is fenced after a drawn moment (review M1), an unreachable one once
+    // it is reachable, after such a moment too.
+    if (this.network.reachable(to, from, this.clock.now)) this.fenceLater(old);
     else old.demoteWhenReachable = true;
     this.begin(change);
     this.clock.at(seconds * 1000, () => this.complete(change));
     return "ok";
   }
+
+  /** Write fencing, best-effort: at once, or (sometimes) after up to 30 s of accepted writes. */
+  private fenceLater(cluster: Cluster): void {
+    const delayMs = this.random.chance(this.fenceDelayShare) ? this.random.uniform(0, 30_000) : 0;
+    if (delayMs === 0) cluster.fenced = true;
+    else
+      this.clock.at(delayMs, () => {
+        cluster.fenced = true;
+      });
+  }
+
+  /** Share of write fencings that let writes through for a moment (review M1). */
+  fenceDelayShare = 0.3;
 
   switchover(to: string): "ok" | "InvalidGlobalClusterStateFault" | "InvalidDBClusterStateFault" {
     if (this.change && !this.change.completed) return "InvalidGlobalClusterStateFault";
@@ -428,7 +574,8 @@ export class AuroraGlobal {
 
   detach(region: string): "ok" | "GlobalClusterNotFoundFault" | "InvalidDBClusterStateFault" {
     const target = this.clusters[region]!;
-    if (!target.member) return "GlobalClusterNotFoundFault";
+    if (!target.exists || !target.member) return "GlobalClusterNotFoundFault";
+    if (target.role === "writer") return this.removePrimary(target);
     if (target.role !== "secondary") return "InvalidDBClusterStateFault";
     const from = this.writer;
     const old = this.clusters[from]!;
@@ -465,6 +612,241 @@ export class AuroraGlobal {
       change.completed = true;
     });
     return "ok";
+  }
+
+  // ---- re-protect (the Rebuild task's calls) ----
+
+  private record(op: string, region: string, detail: string): void {
+    const event = { at: this.clock.now, op, region, detail };
+    this.controlEvents.push(event);
+    this.onControl(event);
+  }
+
+  /** `status` until `seconds` from now, then `then`. */
+  private after(seconds: number, then: () => void): void {
+    this.clock.at(seconds * 1000, then);
+  }
+
+  /** The primary leaves the global cluster: only once it is its last member. */
+  private removePrimary(primary: Cluster): "ok" | "InvalidDBClusterStateFault" {
+    const others = Object.values(this.clusters).filter(
+      (c) => c !== primary && c.exists && c.member,
+    );
+    if (others.length > 0 || primary.status !== "available") return "InvalidDBClusterStateFault";
+    primary.member = false;
+    primary.role = "standalone";
+    primary.status = "modifying";
+    this.record("RemoveFromGlobalCluster", primary.region, primary.identifier);
+    // DOCS SILENT on how long; drawn like a detach.
+    this.after(this.random.uniform(20, 300), () => {
+      primary.status = "available";
+    });
+    return "ok";
+  }
+
+  snapshotOf(region: string, identifier: string): Snapshot | undefined {
+    return this.snapshots.find((s) => s.region === region && s.identifier === identifier);
+  }
+
+  createSnapshot(region: string, clusterIdentifier: string, identifier: string): void {
+    const cluster = this.clusterIn(region, clusterIdentifier);
+    if (!cluster) throw new RdsFault("DBClusterNotFoundFault", clusterIdentifier);
+    if (cluster.status !== "available")
+      throw new RdsFault("InvalidDBClusterStateFault", cluster.status);
+    if (this.snapshotOf(region, identifier))
+      throw new RdsFault("DBClusterSnapshotAlreadyExistsFault", identifier);
+    const snapshot: Snapshot = {
+      region,
+      identifier,
+      clusterIdentifier: cluster.identifier,
+      status: "creating",
+      commits: [...cluster.log],
+    };
+    this.snapshots.push(snapshot);
+    this.record("CreateDBClusterSnapshot", region, `${identifier} of ${cluster.identifier}`);
+    this.after(this.random.uniform(120, 1800), () => {
+      snapshot.status = "available";
+    });
+  }
+
+  renameCluster(region: string, identifier: string, newIdentifier: string): void {
+    const cluster = this.clusterIn(region, identifier);
+    if (!cluster) throw new RdsFault("DBClusterNotFoundFault", identifier);
+    if (this.clusterIn(region, newIdentifier))
+      throw new RdsFault("DBClusterAlreadyExistsFault", newIdentifier);
+    if (cluster.status !== "available")
+      throw new RdsFault("InvalidDBClusterStateFault", cluster.status);
+    if (cluster.member) throw new RdsFault("InvalidDBClusterStateFault", "a global cluster member");
+    const slot = this.clusters[region]!;
+    if (cluster === slot) {
+      // The object moves out of the slot with its data; the slot is empty until a cluster is
+      // created under the Terraform name again.
+      const moved: Cluster = { ...slot, instances: [...slot.instances] };
+      this.retained.push(moved);
+      this.clusters[region] = {
+        ...slot,
+        exists: false,
+        instances: [],
+        role: "standalone",
+        member: false,
+        status: "available",
+        fenced: false,
+        log: [],
+        source: null,
+        alone: false,
+        demoteWhenReachable: false,
+        aloneWhenReachable: false,
+        pendingHeartbeat: null,
+        appliedHeartbeatAt: null,
+        appliedCommitAt: null,
+      };
+      this.rename(moved, newIdentifier);
+      // Its own log is where its commits live: keep the writer's acknowledgements in step.
+      if (this.acked[region]) delete this.acked[region];
+    } else {
+      this.rename(cluster, newIdentifier);
+    }
+  }
+
+  private rename(cluster: Cluster, newIdentifier: string): void {
+    const old = cluster.identifier;
+    cluster.identifier = newIdentifier;
+    cluster.arn = cluster.arn.replace(/cluster:[^:]+$/, `cluster:${newIdentifier}`);
+    cluster.endpoint = `${newIdentifier}.cluster-x.${cluster.region}.rds.amazonaws.com`;
+    cluster.status = "renaming";
+    for (const i of this.instances) {
+      if (i.region === cluster.region && i.clusterIdentifier === old)
+        i.clusterIdentifier = newIdentifier;
+    }
+    this.record("ModifyDBCluster rename", cluster.region, `${old} -> ${newIdentifier}`);
+    this.after(this.random.uniform(30, 180), () => {
+      cluster.status = "available";
+    });
+  }
+
+  instanceOf(region: string, identifier: string): Instance | undefined {
+    return this.instances.find((i) => i.region === region && i.identifier === identifier);
+  }
+
+  renameInstance(region: string, identifier: string, newIdentifier: string): void {
+    const instance = this.instanceOf(region, identifier);
+    if (!instance) throw new RdsFault("DBInstanceNotFoundFault", identifier);
+    if (this.instanceOf(region, newIdentifier))
+      throw new RdsFault("DBInstanceAlreadyExistsFault", newIdentifier);
+    if (instance.status !== "available")
+      throw new RdsFault("InvalidDBInstanceStateFault", instance.status);
+    instance.identifier = newIdentifier;
+    instance.status = "renaming";
+    const cluster = this.clusterIn(region, instance.clusterIdentifier);
+    if (cluster)
+      cluster.instances = cluster.instances.map((i) => (i === identifier ? newIdentifier : i));
+    this.record("ModifyDBInstance rename", region, `${identifier} -> ${newIdentifier}`);
+    this.after(this.random.uniform(30, 180), () => {
+      instance.status = "available";
+    });
+  }
+
+  deleteGlobal(): void {
+    if (!this.globalExists) throw new RdsFault("GlobalClusterNotFoundFault", this.globalIdentifier);
+    if (Object.values(this.clusters).some((c) => c.exists && c.member))
+      throw new RdsFault("InvalidGlobalClusterStateFault", "the global cluster has members");
+    this.globalExists = false;
+    this.record("DeleteGlobalCluster", "-", this.globalIdentifier);
+  }
+
+  createGlobal(region: string, sourceArn: string): void {
+    if (this.globalExists)
+      throw new RdsFault("GlobalClusterAlreadyExistsFault", this.globalIdentifier);
+    const source = Object.values(this.clusters).find((c) => c.exists && c.arn === sourceArn);
+    if (!source) throw new RdsFault("DBClusterNotFoundFault", sourceArn);
+    if (source.region !== region)
+      throw new RdsFault("InvalidParameterValue", "the source cluster is in another region");
+    if (source.role !== "standalone" || source.status !== "available" || source.fenced) {
+      throw new RdsFault("InvalidDBClusterStateFault", `${source.role} ${source.status}`);
+    }
+    this.globalExists = true;
+    this.globalStatus = "creating";
+    source.member = true;
+    source.role = "writer";
+    source.alone = false;
+    this.writer = region;
+    this.acked[region] = {};
+    this.record(
+      "CreateGlobalCluster",
+      region,
+      `${this.globalIdentifier} from ${source.identifier}`,
+    );
+    this.after(this.random.uniform(60, 300), () => {
+      this.globalStatus = "available";
+    });
+  }
+
+  createSecondary(region: string, identifier: string, kmsKeyId: string): void {
+    if (!this.globalExists) throw new RdsFault("GlobalClusterNotFoundFault", this.globalIdentifier);
+    if (this.globalStatus !== "available" || this.writer === region) {
+      throw new RdsFault(
+        "InvalidGlobalClusterStateFault",
+        `${this.globalStatus}, writer in ${this.writer}`,
+      );
+    }
+    if (this.clusterIn(region, identifier))
+      throw new RdsFault("DBClusterAlreadyExistsFault", identifier);
+    if (!kmsKeyId.includes(`:${region}:`))
+      throw new RdsFault(
+        "InvalidParameterCombination",
+        `KmsKeyId ${kmsKeyId} is not valid in ${region}`,
+      );
+    const slot = this.clusters[region]!;
+    if (slot.exists) throw new RdsFault("DBClusterAlreadyExistsFault", slot.identifier);
+    const writer = this.writer;
+    const cluster: Cluster = {
+      ...slot,
+      identifier,
+      arn: slot.arn.replace(/cluster:[^:]+$/, `cluster:${identifier}`),
+      endpoint: `${identifier}.cluster-x.${region}.rds.amazonaws.com`,
+      exists: true,
+      instances: [],
+      role: "secondary",
+      member: true,
+      status: "creating",
+      fenced: false,
+      log: [],
+      source: writer,
+      frozen: true,
+      alone: false,
+      demoteWhenReachable: false,
+      aloneWhenReachable: false,
+      pendingHeartbeat: null,
+      appliedHeartbeatAt: null,
+      appliedCommitAt: null,
+    };
+    this.clusters[region] = cluster;
+    this.record("CreateDBCluster", region, `${identifier} into ${this.globalIdentifier}`);
+    this.after(this.random.logUniform(600, 3 * 3600), () => {
+      // The copied volume holds everything the writer committed so far; replication goes on.
+      const log = this.clusters[writer]!.log;
+      cluster.status = "available";
+      cluster.frozen = false;
+      cluster.appliedCommitAt = log.at(-1)?.at ?? null;
+      cluster.appliedHeartbeatAt =
+        [...log].reverse().find((c) => c.kind === "heartbeat")?.at ?? null;
+      (this.acked[writer] ??= {})[region] = log.length;
+      this.record("CreateDBCluster available", region, identifier);
+    });
+  }
+
+  createInstance(region: string, identifier: string, clusterIdentifier: string): void {
+    const cluster = this.clusterIn(region, clusterIdentifier);
+    if (!cluster) throw new RdsFault("DBClusterNotFoundFault", clusterIdentifier);
+    if (this.instanceOf(region, identifier))
+      throw new RdsFault("DBInstanceAlreadyExistsFault", identifier);
+    const instance: Instance = { region, identifier, clusterIdentifier, status: "creating" };
+    this.instances.push(instance);
+    cluster.instances.push(identifier);
+    this.record("CreateDBInstance", region, `${identifier} in ${clusterIdentifier}`);
+    this.after(this.random.uniform(300, 900), () => {
+      instance.status = "available";
+    });
   }
 
   private begin(change: RoleChange): void {

@@ -4,6 +4,9 @@
 //   PaymentsDR/PrimaryHealthy; a probe fails when it cannot reach that region or /health does not
 //   answer 200 (flag elsewhere, database not writable, or the RPO guard blocking the heartbeat
 //   write). Nothing is published while us-west-2 itself is active or down.
+// - Each round the prober also reads its own region's /health (the writer heartbeat that
+//   region's cluster holds) and keeps the heartbeat watch item in its own region's replica of the
+//   control table (functions/dr/shared/heartbeat-watch.ts, the same code as the real prober).
 // - The primary-unhealthy alarm: 3 of 3 periods of 10 s failed ("treat missing data as not
 //   breaching"); entering ALARM starts the failover workflow through EventBridge.
 // - AuroraGlobalDBReplicationLag: "This metric is available only in secondary AWS Regions", one
@@ -16,7 +19,9 @@ import type { VirtualClock } from "./clock";
 import type { Network } from "./network";
 import type { RegionPayments } from "./payments";
 import type { GlobalTable } from "./dynamodb";
-import { CONTROL } from "../../../functions/common/contract";
+import { CONTROL, WRITER_HEARTBEAT } from "../../../functions/common/contract";
+import { observeHeartbeat, staleAfterSeconds } from "../../../functions/dr/shared/heartbeat-watch";
+import type { HeartbeatWatch } from "../../../functions/dr/shared/ports";
 
 export interface Datapoint {
   readonly at: number;
@@ -45,6 +50,8 @@ export class Detection {
     private readonly payments: Record<string, RegionPayments>,
     /** An alarm entered ALARM: EventBridge starts the failover workflow. */
     private readonly onAlarm: (alarm: string) => void,
+    /** rds.global_db_rpo of the deployed primary (the prober's stale threshold). */
+    private readonly rpoSeconds: number | null = null,
   ) {}
 
   /** The hour before the run: a secondary replicating normally, well under a second behind. */
@@ -67,11 +74,28 @@ export class Detection {
       this.network.reachable(this.proberRegion, probed, now) &&
       this.payments[probed]!.health().status === 200;
     this.probes.push({ at: now, value: healthy ? 1 : 0 });
+    this.watchHeartbeat(healthy);
     this.recentProbes.push(healthy);
     if (this.recentProbes.length > 3) this.recentProbes.shift();
     const breaching = this.recentProbes.length === 3 && this.recentProbes.every((h) => !h);
     if (breaching && !this.unhealthyAlarm) this.onAlarm("primary-unhealthy");
     this.unhealthyAlarm = breaching;
+  }
+
+  /** The prober's look at its own region's heartbeat, after the round's probe of the writer. */
+  private watchHeartbeat(writerHealthy: boolean): void {
+    const region = this.proberRegion;
+    const held = this.aurora.heartbeatHeldBy(region);
+    const current = this.table.read(region, CONTROL.heartbeatWatchItem) as
+      (HeartbeatWatch & Record<string, unknown>) | undefined;
+    const next = observeHeartbeat(
+      current ?? null,
+      held === null ? null : new Date(held).toISOString(),
+      new Date(this.clock.now),
+      writerHealthy,
+      staleAfterSeconds(this.rpoSeconds, WRITER_HEARTBEAT.intervalSeconds),
+    );
+    if (next) this.table.write(region, CONTROL.heartbeatWatchItem, () => ({ ...next }));
   }
 
   /** Every few seconds: the lag each minute's Maximum is taken from. */

@@ -3,8 +3,8 @@
 // its region's replica of the control table with the deployed cache (ACTIVE_REGION_CACHE_MS,
 // 5 s, counted from when the read returned); a write that passes the check spends a drawn time
 // in the idempotency layer and the transaction, and commits on its region's Aurora cluster if
-// the cluster takes it then, all within the function's 10 s timeout. A commit the RPO guard
-// blocks waits until it goes through or the function times out. A flag read usually takes a few
+// the cluster takes it then, within the function's 10 s timeout. A commit the RPO guard pauses
+// waits until it goes through, past the function's timeout if need be (acknowledged only within). A flag read usually takes a few
 // milliseconds, now and then up to one DynamoDB attempt (1 s connect + 2 s request): what the
 // read returns is the replica's version when it started.
 // Clients hit both regions' APIs (stale DNS, regional URLs), with pauses: the worst case for
@@ -138,8 +138,10 @@ export class RegionPayments {
       );
       if (result === "committed" && commit) {
         container.busyUntil = this.clock.now;
-        // The answer reaches the client if the region's API still answers.
-        commit.acknowledged = !this.network.isDown(this.region, this.clock.now);
+        // The answer reaches the client if the region's API still answers and the function has
+        // not timed out.
+        commit.acknowledged =
+          !this.network.isDown(this.region, this.clock.now) && this.clock.now <= deadline;
         const record: PaymentCommit = {
           region: this.region,
           at: this.clock.now,
@@ -153,8 +155,11 @@ export class RegionPayments {
         this.clock.at(0, () => settle(record), false);
         return;
       }
-      // Blocked by the RPO guard: the COMMIT waits, until the function times out.
-      if (result === "blocked" && this.clock.now + 1000 < deadline) {
+      // Paused by the RPO guard: the COMMIT is the server's now, and the Lambda timing out does
+      // not take it back: "Paused transactions are resumed and committed as soon as the lag ...
+      // becomes less than the RPO" (aurora-global-database-disaster-recovery#aurora-global-
+      // database-manage-recovery; review M1). The client got a timeout by then.
+      if (result === "blocked") {
         this.clock.at(1000, attempt);
         return;
       }

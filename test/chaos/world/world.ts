@@ -4,7 +4,11 @@
 // the drawn latency, meets the network's faults with the client profile's attempts and timeouts
 // (functions/dr/shared/aws/clients.ts) and refuses to act for a Lambda that was killed.
 import { CONTROL, PARAMETERS } from "../../../functions/common/contract";
-import type { DrTopology, ReadinessRecord } from "../../../functions/common/contract";
+import type {
+  DrDatabaseSpec,
+  DrTopology,
+  ReadinessRecord,
+} from "../../../functions/common/contract";
 import type { DrDeps } from "../../../functions/dr/shared/deps";
 import { PROFILES } from "../../../functions/dr/shared/aws/clients";
 import {
@@ -16,6 +20,7 @@ import type {
   ActiveRegionFlag,
   CooldownItem,
   DnsPort,
+  HeartbeatWatch,
   HttpPort,
   HttpResponse,
   LockItem,
@@ -27,7 +32,7 @@ import { reportLocation, validateReportInput } from "../../../functions/reports/
 import type { ReportLocation, RunReportInput } from "../../../functions/reports/shared/model";
 import type { DrSettings } from "../../../functions/dr/shared/settings";
 import { deployedWritePath, fenceSettleSeconds } from "../../../infra/lib/fence-bound";
-import { AuroraGlobal } from "./aurora";
+import { AuroraGlobal, RdsFault } from "./aurora";
 import { VirtualClock } from "./clock";
 import { Detection } from "./cloudwatch";
 import { GlobalTable } from "./dynamodb";
@@ -83,6 +88,43 @@ export const CHAOS_TOPOLOGY: DrTopology = {
 
 export const API_KEY = "chaos-key-1";
 
+/** The one instance class of the modelled clusters (the world does not model classes). */
+const CHAOS_INSTANCE_CLASS = "db.r6g.large";
+
+/** How Terraform builds each cluster (DR_DATABASE), for the Rebuild task. */
+export const CHAOS_DATABASE: DrDatabaseSpec = {
+  engine: "aurora-postgresql",
+  engineVersion: "16.6",
+  instanceClass: CHAOS_INSTANCE_CLASS,
+  backupRetentionPeriod: 7,
+  preferredBackupWindow: "02:00-02:30",
+  preferredMaintenanceWindow: "sun:05:00-sun:05:30",
+  deletionProtection: true,
+  monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-chaos`,
+  monitoringInterval: 15,
+  caCertificateIdentifier: "rds-ca-rsa2048-g1",
+  regions: Object.fromEntries(
+    [EAST, WEST].map((region) => {
+      const id = CHAOS_TOPOLOGY.regions[region]!.clusterIdentifier;
+      // The multi-Region key's replica in each region (an mrk- id is the same in every region).
+      const key = `arn:aws:kms:${region}:${ACCOUNT}:key/mrk-0123456789abcdef`;
+      return [
+        region,
+        {
+          clusterIdentifier: id,
+          kmsKeyId: key,
+          dbSubnetGroupName: `payments-db-${region}-chaos`,
+          vpcSecurityGroupIds: [`sg-db-${region}`],
+          dbClusterParameterGroupName: `payments-db-${region}-chaos`,
+          // The instance the deployed cluster has: the old primary's must be renamed first.
+          readerInstanceIdentifiers: [`${id}-1`],
+          performanceInsightsKmsKeyId: key,
+        },
+      ];
+    }),
+  ),
+};
+
 /** One Lambda invocation of a DR task: where it runs and whether it was killed. */
 export interface Invocation {
   readonly region: string;
@@ -132,12 +174,7 @@ export class ChaosWorld {
   readonly topology = CHAOS_TOPOLOGY;
   readonly calls: CallRecord[] = [];
   readonly paymentCommits: PaymentCommit[] = [];
-  /** Instances RestoreCapacity asked for, per region. */
-  readonly addedInstances: Record<
-    string,
-    { identifier: string; status: string; instanceClass: string }[]
-  > = {};
-  readonly settings: DrSettings;
+  settings: DrSettings;
   /** Callbacks on each payment commit (the invariants). */
   readonly commitListeners: ((commit: PaymentCommit) => void)[] = [];
   /** Callbacks when an alarm starts the failover workflow. */
@@ -201,6 +238,7 @@ export class ChaosWorld {
       this.aurora,
       this.payments,
       (alarm) => this.alarmListeners.forEach((listen) => listen(alarm)),
+      options.rpoSeconds,
     );
     const settle = fenceSettleSeconds(deployedWritePath(WRITE_TIMEOUT_MS / 1000));
     this.settings = {
@@ -309,6 +347,7 @@ export class ChaosWorld {
   deps(inv: Invocation): DrDeps {
     return {
       topology: CHAOS_TOPOLOGY,
+      database: CHAOS_DATABASE,
       settings: this.settings,
       ports: (region, profile) => this.ports(inv, region, profile),
       dns: () => this.dns(inv),
@@ -333,6 +372,17 @@ export class ChaosWorld {
   }
 
   private ports(inv: Invocation, region: string, profile: Profile): RegionPorts {
+    // An RDS fault as the adapter (shared/aws/rds.ts) reports it: a named DependencyError, except
+    // the one that says an earlier attempt already did it (a retried create), which is success.
+    const rds = (effect: () => void, done?: string) => {
+      try {
+        effect();
+      } catch (error) {
+        if (!(error instanceof RdsFault)) throw error;
+        if (error.code === done) return;
+        throw new DependencyError(error.message);
+      }
+    };
     const call = <T>(service: Service, op: string, effect: () => T) =>
       this.call(inv, region, service, profile, op, effect);
     const aurora = this.aurora;
@@ -348,7 +398,7 @@ export class ChaosWorld {
       database: {
         describeGlobalCluster: (id) =>
           call("rds", "rds:DescribeGlobalClusters", () => {
-            if (id !== aurora.globalIdentifier) return null;
+            if (id !== aurora.globalIdentifier || !aurora.globalExists) return null;
             const change = aurora.change && !aurora.change.completed ? aurora.change : undefined;
             return {
               identifier: id,
@@ -356,10 +406,10 @@ export class ChaosWorld {
                 ? change.kind === "switchover"
                   ? "switching-over"
                   : "failing-over"
-                : "available",
+                : aurora.globalStatus,
               endpoint: aurora.globalEndpoint,
               members: Object.values(aurora.clusters)
-                .filter((c) => c.member)
+                .filter((c) => c.exists && c.member)
                 .map((c) => ({ clusterArn: c.arn, isWriter: c.region === aurora.writer })),
               ...(change && change.kind !== "detach"
                 ? {
@@ -374,14 +424,14 @@ export class ChaosWorld {
           }),
         describeCluster: (identifier) =>
           call("rds", "rds:DescribeDBClusters", () => {
-            const at = aurora.regionOfIdentifier(identifier);
             // DescribeDBClusters is regional: another region's cluster is not found.
-            if (at !== region) return null;
-            const c = aurora.clusters[at]!;
+            const c = aurora.clusterIn(region, identifier);
+            if (!c) return null;
             return {
               arn: c.arn,
               status: c.status,
               endpoint: c.endpoint,
+              instances: [...c.instances],
               ...(c.member ? { globalClusterIdentifier: aurora.globalIdentifier } : {}),
             };
           }),
@@ -411,19 +461,80 @@ export class ChaosWorld {
             if (result !== "ok")
               throw new DependencyError(`rds:RemoveFromGlobalCluster: ${result}`);
           }),
-        // The readers RestoreCapacity adds: only asked for, never waited on (the chaos runs
-        // carry no DR_CAPACITY unless a scenario sets one).
-        instances: () =>
-          call("rds", "rds:DescribeDBInstances", () => [...(this.addedInstances[region] ?? [])]),
-        createInstance: (spec) =>
+        // Re-protect's calls, each regional like the API (another region's objects are not found).
+        describeInstance: (identifier) =>
+          call("rds", "rds:DescribeDBInstances", () => {
+            const i = aurora.instanceOf(region, identifier);
+            return i
+              ? {
+                  identifier: i.identifier,
+                  status: i.status,
+                  clusterIdentifier: i.clusterIdentifier,
+                  instanceClass: CHAOS_INSTANCE_CLASS,
+                }
+              : null;
+          }),
+        // RestoreCapacity's count of the promoted cluster's instances (the chaos runs carry no
+        // DR_CAPACITY unless a scenario sets one, so it usually only says why it adds nothing).
+        instances: (clusterIdentifier) =>
+          call("rds", "rds:DescribeDBInstances", () =>
+            aurora.instances
+              .filter((i) => i.region === region && i.clusterIdentifier === clusterIdentifier)
+              .map((i) => ({
+                identifier: i.identifier,
+                status: i.status,
+                clusterIdentifier: i.clusterIdentifier,
+                instanceClass: CHAOS_INSTANCE_CLASS,
+              })),
+          ),
+        describeClusterSnapshot: (identifier) =>
+          call("rds", "rds:DescribeDBClusterSnapshots", () => {
+            const snap = aurora.snapshotOf(region, identifier);
+            return snap
+              ? {
+                  identifier: snap.identifier,
+                  status: snap.status,
+                  clusterIdentifier: snap.clusterIdentifier,
+                }
+              : null;
+          }),
+        createClusterSnapshot: (clusterIdentifier, identifier) =>
+          call("rds", "rds:CreateDBClusterSnapshot", () =>
+            rds(
+              () => aurora.createSnapshot(region, clusterIdentifier, identifier),
+              "DBClusterSnapshotAlreadyExistsFault",
+            ),
+          ),
+        renameCluster: (identifier, newIdentifier) =>
+          call("rds", "rds:ModifyDBCluster", () =>
+            rds(() => aurora.renameCluster(region, identifier, newIdentifier)),
+          ),
+        renameInstance: (identifier, newIdentifier) =>
+          call("rds", "rds:ModifyDBInstance", () =>
+            rds(() => aurora.renameInstance(region, identifier, newIdentifier)),
+          ),
+        deleteGlobalCluster: () =>
+          call("rds", "rds:DeleteGlobalCluster", () =>
+            rds(() => aurora.deleteGlobal(), "GlobalClusterNotFoundFault"),
+          ),
+        createGlobalCluster: (_id, sourceArn) =>
+          call("rds", "rds:CreateGlobalCluster", () =>
+            rds(() => aurora.createGlobal(region, sourceArn), "GlobalClusterAlreadyExistsFault"),
+          ),
+        createSecondaryCluster: (request) =>
+          call("rds", "rds:CreateDBCluster", () =>
+            rds(
+              () => aurora.createSecondary(region, request.clusterIdentifier, request.kmsKeyId),
+              "DBClusterAlreadyExistsFault",
+            ),
+          ),
+        createInstance: (request) =>
           call("rds", "rds:CreateDBInstance", () => {
-            const list = (this.addedInstances[region] ??= []);
-            if (list.some((i) => i.identifier === spec.identifier)) return "exists" as const;
-            list.push({
-              identifier: spec.identifier,
-              status: "creating",
-              instanceClass: spec.instanceClass,
-            });
+            if (aurora.instanceOf(region, request.identifier)) {
+              // What a retried call meets when its first answer was lost.
+              return "exists" as const;
+            }
+            rds(() => aurora.createInstance(region, request.identifier, request.clusterIdentifier));
             return "created" as const;
           }),
       },
@@ -497,6 +608,17 @@ export class ChaosWorld {
             if (current) table.write(region, CONTROL.lockItem, () => undefined);
             return true;
           }),
+        getHeartbeatWatch: () =>
+          call("dynamodb", "dynamodb:GetItem writer-heartbeat-watch", () => {
+            const item = table.read(region, CONTROL.heartbeatWatchItem);
+            return item ? (structuredClone(item) as unknown as HeartbeatWatch) : null;
+          }),
+        putHeartbeatWatch: (next, previousCheckedAt) =>
+          call("dynamodb", "dynamodb:PutItem writer-heartbeat-watch", () =>
+            table.write(region, CONTROL.heartbeatWatchItem, (current) =>
+              (current?.checkedAt ?? null) === previousCheckedAt ? { ...next } : false,
+            ),
+          ),
         getCooldown: () =>
           call("dynamodb", "dynamodb:GetItem failover-cooldown", () => {
             const item = table.read(region, CONTROL.cooldownItem);

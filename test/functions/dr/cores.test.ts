@@ -3,12 +3,13 @@ import { METRICS } from "../../../functions/common/contract";
 import { notify } from "../../../functions/dr/notify/core";
 import { clientSettings } from "../../../functions/dr/shared/aws/clients";
 import { probe, probeCount } from "../../../functions/monitoring/prober/core";
+import { heartbeatLiveness } from "../../../functions/dr/shared/heartbeat-watch";
 import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 import { approvalMessage } from "../../../functions/dr/request-approval/core";
 import { releaseLock } from "../../../functions/dr/release-lock/core";
 import { bestEffort } from "../../../functions/dr/shared/best-effort";
 import { TransientError } from "../../../functions/dr/shared/errors";
-import type { MetricDatum } from "../../../functions/dr/shared/ports";
+import type { HeartbeatWatch, MetricDatum } from "../../../functions/dr/shared/ports";
 import { readSettings } from "../../../functions/dr/shared/settings";
 import { parseTopology } from "../../../functions/dr/shared/topology";
 import type { DrRequest, WorkflowState } from "../../../functions/dr/shared/types";
@@ -257,12 +258,20 @@ describe("AWS client settings", () => {
     expect(clientSettings(EAST, "bestEffort")).toEqual({
       region: EAST,
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+      requestHandler: {
+        connectionTimeout: 1000,
+        requestTimeout: 2000,
+        throwOnRequestTimeout: true,
+      },
     });
     expect(clientSettings(WEST, "critical")).toEqual({
       region: WEST,
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+      requestHandler: {
+        connectionTimeout: 1000,
+        requestTimeout: 2000,
+        throwOnRequestTimeout: true,
+      },
     });
   });
 });
@@ -415,5 +424,106 @@ describe("releasing the lock", () => {
 
     await expect(releaseLock(state, deps)).resolves.toMatchObject({ released: true });
     expect(world.lock()).toMatchObject({ owner: "run-2" });
+  });
+});
+
+describe("the prober's watch of the writer heartbeat (review H1, H2)", () => {
+  // The heartbeat the prober's own region's cluster holds, as its /health reports it, per look.
+  function watching(held: (string | null)[], healthy: boolean[]) {
+    let clock = Date.parse("2026-11-30T08:00:00.000Z");
+    let stored: HeartbeatWatch | null = null;
+    const published: MetricDatum[] = [];
+    const d: ProberDeps = {
+      activeRegion: async () => EAST,
+      now: () => new Date(clock),
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      http: {
+        request: async () => ({ status: healthy.shift() === false ? 503 : 200, body: null }),
+      },
+      metrics: {
+        put: async (_ns, data) => {
+          published.push(...data);
+        },
+        replicationLag: async () => null,
+        replicationLagHistory: async () => [],
+        probeResults: async () => [],
+      },
+      replica: {
+        writerHeartbeat: async () => {
+          const beatAt = held.shift() ?? null;
+          return beatAt === null ? null : { beatAt };
+        },
+      },
+      control: {
+        getHeartbeatWatch: async () => stored,
+        putHeartbeatWatch: async (next, previous) => {
+          if ((stored?.checkedAt ?? null) !== previous) return false;
+          stored = next;
+          return true;
+        },
+      },
+      log: silentLog,
+    };
+    const config = {
+      targets: [{ region: EAST, url: "https://use1/health" }],
+      intervalMs: 10_000,
+      timeoutMs: 3000,
+      windowMs: 60_000,
+      heartbeatRegion: WEST,
+      heartbeatStaleAfterSeconds: 25,
+    };
+    return { d, config, published, watch: () => stored };
+  }
+  const stale = (published: MetricDatum[]) =>
+    published.filter((m) => m.name === METRICS.writerHeartbeatStale).map((m) => m.value);
+
+  it("records when each value was first seen and that it advanced", async () => {
+    const { d, config, published, watch } = watching(
+      [
+        "2026-11-30T07:59:40.000Z",
+        "2026-11-30T07:59:40.000Z",
+        "2026-11-30T07:59:50.000Z",
+        "2026-11-30T08:00:05.000Z",
+        "2026-11-30T08:00:15.000Z",
+        "2026-11-30T08:00:25.000Z",
+      ],
+      [],
+    );
+    await probe(config, d);
+    expect(watch()).toMatchObject({
+      beatAt: "2026-11-30T08:00:25.000Z",
+      firstSeenAt: "2026-11-30T08:00:50.000Z",
+      advanced: true,
+    });
+    expect(watch()!.staleSince).toBeUndefined();
+    expect(stale(published)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it("flags a heartbeat frozen since its migration (pg_cron not loaded) while the writer answers healthy", async () => {
+    const frozen = "2026-11-30T06:00:00.000Z";
+    const { d, config, published, watch } = watching(Array(6).fill(frozen), []);
+    await probe(config, d);
+    expect(watch()).toMatchObject({ beatAt: frozen, advanced: false });
+    expect(watch()!.staleSince).toBeDefined();
+    expect(stale(published).at(-1)).toBe(1);
+    const liveness = heartbeatLiveness(watch(), new Date(Date.parse(watch()!.checkedAt)), 300);
+    expect(liveness).toMatchObject({ alive: false });
+  });
+
+  it("does not flag a heartbeat that stands still while the writer is unhealthy (blocked, cut off, down)", async () => {
+    const last = "2026-11-30T07:59:58.000Z";
+    const { d, config, published, watch } = watching(
+      ["2026-11-30T07:59:53.000Z", ...Array(5).fill(last)],
+      [true, false, false, false, false, false],
+    );
+    await probe(config, d);
+    expect(watch()).toMatchObject({ beatAt: last, advanced: true });
+    expect(watch()!.staleSince).toBeUndefined();
+    expect(stale(published)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(heartbeatLiveness(watch(), new Date(Date.parse(watch()!.checkedAt)), 300)).toEqual({
+      alive: true,
+    });
   });
 });

@@ -343,13 +343,24 @@ describe("CheckOldWriter handler", () => {
       .on(GetCommand, { Key: { pk: "failover-lock" } })
       .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
       .on(GetCommand, { Key: { pk: "active-region" } })
-      .resolves({ Item: { ...ourFlag, activeRegion: EAST, fencingToken: 3 } });
+      .resolves({ Item: { ...ourFlag, activeRegion: EAST, fencingToken: 3 } })
+      // The prober in us-west-2 saw that heartbeat arrive two minutes ago, after earlier ones.
+      .on(GetCommand, { Key: { pk: "writer-heartbeat-watch" } })
+      .resolves({
+        Item: {
+          pk: "writer-heartbeat-watch",
+          beatAt: new Date(now - 121_000).toISOString(),
+          firstSeenAt: new Date(now - 120_000).toISOString(),
+          advanced: true,
+          checkedAt: new Date(now - 4_000).toISOString(),
+        },
+      });
     const fetchMock = jest.spyOn(global, "fetch").mockImplementation(
       async () =>
         new Response(
           JSON.stringify({
             status: "passive",
-            replication: { writerHeartbeatAt: new Date(now - 120_000).toISOString() },
+            replication: { writerHeartbeatAt: new Date(now - 121_000).toISOString() },
           }),
           { status: 503 },
         ),
@@ -371,6 +382,12 @@ describe("CheckOldWriter handler", () => {
       TableName: TOPOLOGY.controlTable,
       ConsistentRead: true,
     });
+    const watchRead = ddb
+      .calls()
+      .findIndex(
+        (c) => (c.args[0].input as { Key?: { pk?: string } }).Key?.pk === "writer-heartbeat-watch",
+      );
+    expect(await clientOf(ddb, watchRead)).toEqual({ region: WEST, maxAttempts: 2 });
     expect(fetchMock.mock.calls.map(([url, init]) => [String(url), init?.method])).toEqual([
       ["https://usw2.api.test/health", "GET"],
     ]);
@@ -404,7 +421,22 @@ describe("CheckOldWriter handler", () => {
 });
 
 describe("Promote handler", () => {
+  // The newest old-primary heartbeat the target holds, from the target's own /health: mocked,
+  // so no test waits on a DNS lookup of the fake API host (Promote reads it best effort, with a
+  // 2.5 s timeout, which under load made the full run time out).
+  const TARGET_HEARTBEAT = "2026-11-30T08:00:00.000Z";
+  let healthFetch: jest.SpiedFunction<typeof fetch>;
   beforeEach(() => {
+    healthFetch = jest.spyOn(global, "fetch").mockImplementation(
+      async () =>
+        new Response(
+          JSON.stringify({
+            status: "passive",
+            replication: { writerHeartbeatAt: TARGET_HEARTBEAT },
+          }),
+          { status: 503 },
+        ),
+    );
     ddb
       .on(GetCommand, { Key: { pk: "active-region" } })
       .resolves({ Item: ourFlag })
@@ -427,13 +459,33 @@ describe("Promote handler", () => {
       GlobalClusterIdentifier: GLOBAL,
     });
     expect(result).toMatchObject({ method: "managed-failover" });
-    // The method is recorded on the lock, owned by this run.
-    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+    // The fork, then the method, are recorded on the lock, owned by this run.
+    const facts = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(facts.map((f) => f.ExpressionAttributeNames?.["#name"])).toEqual([
+      "forkFailoverAt",
+      "forkLastReplicatedAt",
+      "promotionMethod",
+    ]);
+    expect(facts[2]).toMatchObject({
       Key: { pk: "failover-lock" },
       UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
       ConditionExpression: "#owner = :owner",
       ExpressionAttributeValues: { ":value": "managed-failover", ":owner": "run-1" },
     });
+    // Where the data forked, for the lost-write reconciliation: AWS's point-of-failure snapshot
+    // is named after the old primary (aurora-global-database-disaster-recovery.html).
+    expect(result.fork).toMatchObject({
+      oldRegion: EAST,
+      oldCluster: TOPOLOGY.regions[EAST]!.clusterIdentifier,
+      oldClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+      snapshotPrefix: `rds:unplanned-global-failover-${TOPOLOGY.regions[EAST]!.clusterIdentifier}-`,
+    });
+    expect(Date.parse(result.fork!.failoverAt)).not.toBeNaN();
+    // Read from the target only: the failed region is never asked.
+    expect(result.fork!.lastReplicatedAt).toBe(TARGET_HEARTBEAT);
+    expect(healthFetch.mock.calls.map(([url]) => String(url))).toEqual([
+      "https://usw2.api.test/health",
+    ]);
   });
 
   it("never detaches the target when the refusal comes from its own failover under way", async () => {

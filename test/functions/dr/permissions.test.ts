@@ -193,6 +193,29 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
     removeFromGlobalCluster: () =>
       new RdsDatabase(new RDSClient({})).removeFromGlobalCluster("g", "a"),
     instances: () => new RdsDatabase(new RDSClient({})).instances("c"),
+    describeInstance: () => new RdsDatabase(new RDSClient({})).describeInstance("i"),
+    describeClusterSnapshot: () => new RdsDatabase(new RDSClient({})).describeClusterSnapshot("s"),
+    createClusterSnapshot: () => new RdsDatabase(new RDSClient({})).createClusterSnapshot("c", "s"),
+    renameCluster: () => new RdsDatabase(new RDSClient({})).renameCluster("c", "c2"),
+    renameInstance: () => new RdsDatabase(new RDSClient({})).renameInstance("i", "i2"),
+    deleteGlobalCluster: () => new RdsDatabase(new RDSClient({})).deleteGlobalCluster("g"),
+    createGlobalCluster: () =>
+      new RdsDatabase(new RDSClient({})).createGlobalCluster("g", "arn:c", true),
+    createSecondaryCluster: () =>
+      new RdsDatabase(new RDSClient({})).createSecondaryCluster({
+        clusterIdentifier: "c",
+        globalClusterIdentifier: "g",
+        engine: "aurora-postgresql",
+        engineVersion: "16.6",
+        kmsKeyId: "k",
+        dbSubnetGroupName: "s",
+        vpcSecurityGroupIds: ["sg"],
+        dbClusterParameterGroupName: "p",
+        backupRetentionPeriod: 7,
+        preferredBackupWindow: "03:00-04:00",
+        preferredMaintenanceWindow: "sun:05:00-sun:06:00",
+        deletionProtection: true,
+      }),
     createInstance: () =>
       new RdsDatabase(new RDSClient({})).createInstance({
         identifier: "i",
@@ -227,6 +250,15 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         [
           "putReadiness",
           (c) => c.putReadiness({ region: WEST, at: "t", overall: "ok", checks: [] } as never),
+        ],
+        ["getHeartbeatWatch", (c) => c.getHeartbeatWatch()],
+        [
+          "putHeartbeatWatch",
+          (c) =>
+            c.putHeartbeatWatch(
+              { beatAt: "t", firstSeenAt: "t", advanced: true, checkedAt: "t" },
+              null,
+            ),
         ],
       ] as [string, (c: DynamoControlTable) => Promise<unknown>][]
     ).map(([method, call]) => [

@@ -10,6 +10,7 @@
 // the holder to end its transaction).
 import "aws-sdk-client-mock-jest";
 import { Client } from "pg";
+import { PAYMENTS_ENV } from "../../../functions/common/contract";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { MAX_CAPTURES, MAX_REFUNDS } from "../../../functions/payments/shared/payment";
 import { FakeAws, setHandlerEnvironment } from "./support/aws";
@@ -25,10 +26,16 @@ const api = new PaymentsClient();
 beforeAll(async () => {
   db = await createTestDatabase();
   setHandlerEnvironment(db.url);
+  // Each racing request stands for its own Lambda execution environment, with its own
+  // connection (DATABASE_POOL_MAX is 1 per environment, issue 18). In one process they share the
+  // handler's pool, so it gets a connection for each of the (at most 4) requests of a race:
+  // with one, the second request would wait for the pool, never reaching the row lock.
+  process.env[PAYMENTS_ENV.databasePoolMax] = "4";
   await api.load();
 });
 
 afterAll(async () => {
+  delete process.env[PAYMENTS_ENV.databasePoolMax];
   await closeAllDatabases();
   await db.drop();
 });

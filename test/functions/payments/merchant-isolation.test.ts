@@ -171,3 +171,47 @@ describe("merchant isolation", () => {
     expect(theirs.body.merchantId).toBe("merchant-2");
   });
 });
+
+// Behind the Lambda authorizer the handler still verifies the key itself (defence in depth) and
+// refuses a request whose authorizer context names another merchant than the key does.
+describe("with the authorizer's context", () => {
+  function withAuthorizer(merchantId: string, apiKey: string = API_KEY) {
+    const event = apiEvent({
+      path: "/payments",
+      headers: { "x-api-key": apiKey, "idempotency-key": randomUUID() },
+      body: { ...PAYMENT, merchantId: "merchant-1" },
+    });
+    (event.requestContext as unknown as Record<string, unknown>).authorizer = {
+      lambda: { merchantId },
+    };
+    return event;
+  }
+
+  it("acts for the merchant the authorizer and the key agree on", async () => {
+    const response = json(await handlers.authorize!(withAuthorizer("merchant-1"), lambdaContext()));
+
+    expect(response.status).toBe(201);
+    expect(response.body.merchantId).toBe("merchant-1");
+  });
+
+  it("rejects a request whose authorizer context disagrees with its key, writing nothing", async () => {
+    const before = await writeCounts(db.sql);
+
+    const response = json(await handlers.authorize!(withAuthorizer("merchant-2"), lambdaContext()));
+
+    expect(response.status).toBe(401);
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+
+  it("rejects a body merchantId that disagrees with the authorized merchant, writing nothing", async () => {
+    const before = await writeCounts(db.sql);
+
+    // Key and authorizer agree on merchant-2; the body claims merchant-1.
+    const event = withAuthorizer("merchant-2", OTHER_API_KEY);
+    const response = json(await handlers.authorize!(event, lambdaContext()));
+
+    expect(response.status).toBe(403);
+    expect(response.body).toMatchObject({ code: "merchant_mismatch", field: "merchantId" });
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+});

@@ -20,7 +20,7 @@ let handler: (
 
 beforeAll(async () => {
   empty = await createTestDatabase({ migrated: false });
-  setHandlerEnvironment(empty.url);
+  setHandlerEnvironment(empty.adminUrl); // the migrate function connects as the master user
   ({ handler } = await import("../../../functions/payments/migrate/handler"));
 });
 
@@ -102,7 +102,7 @@ describe("migrator", () => {
 
   it("applies each migration once when two migrators race", async () => {
     const fresh = await createTestDatabase({ migrated: false });
-    const second = new Client({ connectionString: fresh.url });
+    const second = new Client({ connectionString: fresh.adminUrl });
     await second.connect();
     try {
       const results = await Promise.all([
@@ -219,6 +219,41 @@ describe("migrator", () => {
       expect(waits).toEqual([500, 1000]);
     } finally {
       await holder.end();
+    }
+  });
+
+  // Review H1: an existing cluster gets pg_cron in shared_preload_libraries as "pending-reboot",
+  // so when the migrate function runs, pg_cron is not loaded. 010 then wrote its row and was
+  // recorded without a job: a heartbeat frozen forever. On Aurora (aurora_version() exists,
+  // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_version.html) the
+  // heartbeat job is required: without pg_cron loaded, migrate fails and records nothing, so the
+  // next migrate after the reboot schedules it.
+  it("fails loudly on Aurora when pg_cron is not loaded, records nothing, and applies once it is not Aurora", async () => {
+    const fresh = await createTestDatabase({ migrated: false });
+    try {
+      const upTo010 = FILES.filter((f) => Number(f.file.slice(0, 3)) <= 10);
+      await migrate(fresh.sql, loadMigrations(upTo010));
+      await fresh.sql.query(
+        "CREATE FUNCTION aurora_version() RETURNS text LANGUAGE sql AS $$ SELECT '16.6.1' $$",
+      );
+
+      const attempt = migrate(fresh.sql, loadMigrations(FILES));
+
+      await expect(attempt).rejects.toMatchObject({
+        name: "MigrationFailedError",
+        message: expect.stringMatching(/pg_cron is not loaded.*reboot/s),
+      });
+      const { rows } = await fresh.sql.query(
+        "SELECT max(version)::int AS v FROM schema_migrations",
+      );
+      expect(rows[0].v).toBe(10);
+
+      // Not Aurora (a laptop, this test server): nothing to schedule, and it applies.
+      await fresh.sql.query("DROP FUNCTION aurora_version()");
+      const result = await migrate(fresh.sql, loadMigrations(FILES));
+      expect(result.applied).toEqual(NAMES.filter((n) => Number(n.slice(0, 3)) > 10));
+    } finally {
+      await fresh.drop();
     }
   });
 

@@ -14,6 +14,8 @@ import { loadMigrations, migrate } from "../../../functions/payments/shared/migr
 import type { Migration } from "../../../functions/payments/shared/migrator";
 import { PostgresPaymentStore } from "../../../functions/payments/shared/postgres-store";
 import { readMigrationFiles } from "../../../scripts/migrate";
+// The releases these tests roll over predate the application role (migration 012): their code
+// connected as the master user, so every connection here is the admin one.
 import { createTestDatabase } from "./support/database";
 import type { TestDatabase } from "./support/database";
 import { authorizeV4, relayV4, transitionV4 } from "./support/release-004";
@@ -25,7 +27,7 @@ const DAY = 86_400_000;
 function storeFor(db: TestDatabase): PostgresPaymentStore {
   return new PostgresPaymentStore(
     new Database({
-      settings: async () => ({ kind: "url", connectionString: db.url }),
+      settings: async () => ({ kind: "url", connectionString: db.adminUrl }),
       applicationName: "test",
     }),
   );
@@ -315,8 +317,8 @@ describe("locks taken by the migrations", () => {
   });
 
   it("never blocks the API's reads and writes for more than a sliver of the migration", async () => {
-    const probe = new Client({ connectionString: db.url });
-    const migrator = new Client({ connectionString: db.url });
+    const probe = new Client({ connectionString: db.adminUrl });
+    const migrator = new Client({ connectionString: db.adminUrl });
     await Promise.all([probe.connect(), migrator.connect()]);
     const waits: number[] = [];
     let done = false;

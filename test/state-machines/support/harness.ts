@@ -3,7 +3,7 @@
 // to 0 ms; a Wait whose SecondsPath the task after it can read moves the world's clock instead.
 // Faults can be injected per state: an error before the core runs (throttling, AccessDenied, a
 // timeout) or a crash after it ran (the side effects happened, the result is lost).
-import "./polyfill";
+import "../../../lab/polyfill";
 import { StateMachine } from "aws-local-stepfunctions";
 
 // Every task runs in-process: the library's Lambda client is never used, so skip loading it.
@@ -37,7 +37,9 @@ export type Fault =
   /** Throws before the core runs, `times` times. */
   | { readonly before: () => Error; readonly times?: number }
   /** Runs the core (its side effects happen), then throws, `times` times. */
-  | { readonly after: () => Error; readonly times?: number };
+  | { readonly after: () => Error; readonly times?: number }
+  /** Runs the core on its `on`-th invocation (polling tasks run many times), then throws once. */
+  | { readonly afterCall: number; readonly error: () => Error };
 
 export interface RunOptions {
   readonly world: FakeWorld;
@@ -163,6 +165,15 @@ function withFault(
   fault: Fault | undefined,
 ): (input: never) => Promise<unknown> {
   if (!fault) return handler;
+  if ("afterCall" in fault) {
+    let calls = 0;
+    return async (input) => {
+      const result = await handler(input);
+      calls += 1;
+      if (calls === fault.afterCall) throw fault.error();
+      return result;
+    };
+  }
   let left = fault.times ?? 1;
   return async (input) => {
     if ("before" in fault && left > 0) {

@@ -2,12 +2,15 @@
 // region of a planned switchover) with normal timeouts and retries. "bestEffort": the other
 // region during a failover, and Route 53: one attempt, short timeouts, so a dead region costs
 // at most a couple of seconds and never blocks the workflow.
+import { enforcedTimeouts } from "../../../common/sdk-timeouts";
+import type { EnforcedRequestHandler } from "../../../common/sdk-timeouts";
 import type { Profile } from "../ports";
 
 export interface ClientSettings {
   readonly region: string;
   readonly maxAttempts: number;
-  readonly requestHandler: { readonly connectionTimeout: number; readonly requestTimeout: number };
+  /** The request timeout ends the attempt (functions/common/sdk-timeouts.ts). */
+  readonly requestHandler: EnforcedRequestHandler;
 }
 
 export const PROFILES: Readonly<
@@ -25,5 +28,9 @@ export const ROUTE53_REGION = "us-east-1";
 
 export function clientSettings(region: string, profile: Profile): ClientSettings {
   const { maxAttempts, connectionTimeout, requestTimeout } = PROFILES[profile];
-  return { region, maxAttempts, requestHandler: { connectionTimeout, requestTimeout } };
+  return {
+    region,
+    maxAttempts,
+    requestHandler: enforcedTimeouts({ connectionTimeout, requestTimeout }),
+  };
 }

@@ -4,7 +4,13 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/l
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CONTROL } from "../../../common/contract";
 import type { ReadinessRecord } from "../../../common/contract";
-import type { ActiveRegionFlag, ControlPort, CooldownItem, LockItem } from "../ports";
+import type {
+  ActiveRegionFlag,
+  ControlPort,
+  CooldownItem,
+  HeartbeatWatch,
+  LockItem,
+} from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 
 const PK = CONTROL.partitionKey;
@@ -21,6 +27,8 @@ export const CONDITIONS = {
   lockFree: "attribute_not_exists(#pk) OR #expiresAt < :now",
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
+  watchUnchanged: "#checkedAt = :previousCheckedAt",
+  watchAbsent: "attribute_not_exists(#pk)",
 } as const;
 
 function isConditionFailure(error: unknown): boolean {
@@ -254,6 +262,48 @@ export class DynamoControlTable implements ControlPort {
       );
     } catch (error) {
       throw toPortError(`dynamodb:PutItem ${pk}`, error);
+    }
+  }
+
+  async getHeartbeatWatch(): Promise<HeartbeatWatch | null> {
+    const item = await this.get(
+      CONTROL.heartbeatWatchItem,
+      "dynamodb:GetItem writer-heartbeat-watch",
+    );
+    if (!item || typeof item.beatAt !== "string" || typeof item.firstSeenAt !== "string") {
+      return null;
+    }
+    return {
+      beatAt: item.beatAt,
+      firstSeenAt: item.firstSeenAt,
+      advanced: item.advanced === true,
+      checkedAt: String(item.checkedAt ?? item.firstSeenAt),
+      ...(typeof item.staleSince === "string" ? { staleSince: item.staleSince } : {}),
+    };
+  }
+
+  async putHeartbeatWatch(next: HeartbeatWatch, previousCheckedAt: string | null) {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { [PK]: CONTROL.heartbeatWatchItem, ...next },
+          ...(previousCheckedAt === null
+            ? {
+                ConditionExpression: CONDITIONS.watchAbsent,
+                ExpressionAttributeNames: { "#pk": PK },
+              }
+            : {
+                ConditionExpression: CONDITIONS.watchUnchanged,
+                ExpressionAttributeNames: { "#checkedAt": "checkedAt" },
+                ExpressionAttributeValues: { ":previousCheckedAt": previousCheckedAt },
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:PutItem writer-heartbeat-watch", error);
     }
   }
 }

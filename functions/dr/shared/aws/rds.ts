@@ -1,10 +1,17 @@
 // Aurora global database calls, in the region of the given client.
 import {
+  CreateDBClusterCommand,
+  CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
+  CreateGlobalClusterCommand,
+  DeleteGlobalClusterCommand,
+  DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
+  ModifyDBClusterCommand,
+  ModifyDBInstanceCommand,
   RemoveFromGlobalClusterCommand,
   SwitchoverGlobalClusterCommand,
 } from "@aws-sdk/client-rds";
@@ -14,8 +21,10 @@ import type {
   ClusterView,
   DatabasePort,
   GlobalClusterView,
+  InstanceRequest,
   InstanceView,
-  NewInstance,
+  SecondaryClusterRequest,
+  SnapshotView,
 } from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 
@@ -46,6 +55,7 @@ export class RdsDatabase implements DatabasePort {
         members: (g.GlobalClusterMembers ?? []).map((m) => ({
           clusterArn: m.DBClusterArn ?? "",
           isWriter: m.IsWriter === true,
+          ...(m.SynchronizationStatus ? { synchronizationStatus: m.SynchronizationStatus } : {}),
         })),
         ...(g.FailoverState?.Status
           ? {
@@ -77,6 +87,9 @@ export class RdsDatabase implements DatabasePort {
         ...(c.GlobalClusterIdentifier
           ? { globalClusterIdentifier: c.GlobalClusterIdentifier }
           : {}),
+        instances: (c.DBClusterMembers ?? []).flatMap((m) =>
+          m.DBInstanceIdentifier ? [m.DBInstanceIdentifier] : [],
+        ),
       };
     } catch (error) {
       if (awsErrorName(error) === "DBClusterNotFoundFault") return null;
@@ -141,6 +154,7 @@ export class RdsDatabase implements DatabasePort {
       return (out.DBInstances ?? []).map((i) => ({
         identifier: i.DBInstanceIdentifier ?? "",
         status: i.DBInstanceStatus ?? "unknown",
+        ...(i.DBClusterIdentifier ? { clusterIdentifier: i.DBClusterIdentifier } : {}),
         instanceClass: i.DBInstanceClass ?? "unknown",
       }));
     } catch (error) {
@@ -148,34 +162,195 @@ export class RdsDatabase implements DatabasePort {
     }
   }
 
-  async createInstance(spec: NewInstance): Promise<"created" | "exists"> {
+  async describeInstance(identifier: string): Promise<InstanceView | null> {
     try {
-      // Aurora: a reader is added with CreateDBInstance naming the cluster; engine version,
-      // storage and encryption come from the cluster (aurora-replicas-adding.html).
-      await this.rds.send(
-        new CreateDBInstanceCommand({
-          DBInstanceIdentifier: spec.identifier,
-          DBClusterIdentifier: spec.clusterIdentifier,
-          DBInstanceClass: spec.instanceClass,
-          Engine: spec.engine,
-          PromotionTier: spec.promotionTier,
-          DBSubnetGroupName: spec.dbSubnetGroupName,
-          PubliclyAccessible: false,
-          AutoMinorVersionUpgrade: false,
-          MonitoringInterval: spec.monitoringInterval,
-          MonitoringRoleArn: spec.monitoringRoleArn,
-          EnablePerformanceInsights: true,
-          PerformanceInsightsKMSKeyId: spec.performanceInsightsKmsKeyId,
-          PerformanceInsightsRetentionPeriod: 7,
-          CACertificateIdentifier: spec.caCertificateIdentifier,
-          Tags: Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })),
-        }),
+      const out = await this.rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
       );
-      return "created";
+      const i = out.DBInstances?.[0];
+      if (!i) return null;
+      return {
+        identifier: i.DBInstanceIdentifier ?? identifier,
+        status: i.DBInstanceStatus ?? "unknown",
+        ...(i.DBClusterIdentifier ? { clusterIdentifier: i.DBClusterIdentifier } : {}),
+        instanceClass: i.DBInstanceClass ?? "unknown",
+      };
     } catch (error) {
-      // A retried or resumed run finds the instance it asked for: done, not an error.
-      if (awsErrorName(error) === "DBInstanceAlreadyExistsFault") return "exists";
-      throw toPortError("rds:CreateDBInstance", error);
+      if (awsErrorName(error) === "DBInstanceNotFoundFault") return null;
+      throw toPortError("rds:DescribeDBInstances", error);
+    }
+  }
+
+  async describeClusterSnapshot(snapshotIdentifier: string): Promise<SnapshotView | null> {
+    try {
+      const out = await this.rds.send(
+        new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotIdentifier }),
+      );
+      const s = out.DBClusterSnapshots?.[0];
+      if (!s) return null;
+      return {
+        identifier: s.DBClusterSnapshotIdentifier ?? snapshotIdentifier,
+        status: s.Status ?? "unknown",
+        ...(s.DBClusterIdentifier ? { clusterIdentifier: s.DBClusterIdentifier } : {}),
+      };
+    } catch (error) {
+      if (awsErrorName(error) === "DBClusterSnapshotNotFoundFault") return null;
+      throw toPortError("rds:DescribeDBClusterSnapshots", error);
+    }
+  }
+
+  async createClusterSnapshot(clusterIdentifier: string, snapshotIdentifier: string) {
+    await this.send(
+      "rds:CreateDBClusterSnapshot",
+      () =>
+        this.rds.send(
+          new CreateDBClusterSnapshotCommand({
+            DBClusterIdentifier: clusterIdentifier,
+            DBClusterSnapshotIdentifier: snapshotIdentifier,
+            Tags: [
+              { Key: "payments-dr", Value: "kept by re-protect for lost-write reconciliation" },
+            ],
+          }),
+        ),
+      "DBClusterSnapshotAlreadyExistsFault",
+    );
+  }
+
+  async renameCluster(clusterIdentifier: string, newIdentifier: string) {
+    await this.send("rds:ModifyDBCluster", () =>
+      this.rds.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: clusterIdentifier,
+          NewDBClusterIdentifier: newIdentifier,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async renameInstance(identifier: string, newIdentifier: string) {
+    await this.send("rds:ModifyDBInstance", () =>
+      this.rds.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: identifier,
+          NewDBInstanceIdentifier: newIdentifier,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async deleteGlobalCluster(globalClusterIdentifier: string) {
+    await this.send(
+      "rds:DeleteGlobalCluster",
+      () =>
+        this.rds.send(
+          new DeleteGlobalClusterCommand({ GlobalClusterIdentifier: globalClusterIdentifier }),
+        ),
+      "GlobalClusterNotFoundFault",
+    );
+  }
+
+  async createGlobalCluster(
+    globalClusterIdentifier: string,
+    sourceClusterArn: string,
+    deletionProtection: boolean,
+  ) {
+    // Engine, version, database name and encryption come from the source cluster; AWS refuses
+    // them beside SourceDBClusterIdentifier (API_CreateGlobalCluster).
+    await this.send(
+      "rds:CreateGlobalCluster",
+      () =>
+        this.rds.send(
+          new CreateGlobalClusterCommand({
+            GlobalClusterIdentifier: globalClusterIdentifier,
+            SourceDBClusterIdentifier: sourceClusterArn,
+            DeletionProtection: deletionProtection,
+          }),
+        ),
+      "GlobalClusterAlreadyExistsFault",
+    );
+  }
+
+  async createSecondaryCluster(request: SecondaryClusterRequest) {
+    // No MasterUsername or MasterUserPassword: "Cannot specify user name for cross region
+    // replication cluster". KmsKeyId must be valid in this (the destination) region. No
+    // PreSignedUrl: it "applies only to Amazon Web Services GovCloud (US) Regions" and to
+    // ReplicationSourceIdentifier replicas (API_CreateDBCluster).
+    await this.send(
+      "rds:CreateDBCluster",
+      () =>
+        this.rds.send(
+          new CreateDBClusterCommand({
+            DBClusterIdentifier: request.clusterIdentifier,
+            GlobalClusterIdentifier: request.globalClusterIdentifier,
+            Engine: request.engine,
+            EngineVersion: request.engineVersion,
+            StorageEncrypted: true,
+            KmsKeyId: request.kmsKeyId,
+            DBSubnetGroupName: request.dbSubnetGroupName,
+            VpcSecurityGroupIds: [...request.vpcSecurityGroupIds],
+            DBClusterParameterGroupName: request.dbClusterParameterGroupName,
+            BackupRetentionPeriod: request.backupRetentionPeriod,
+            PreferredBackupWindow: request.preferredBackupWindow,
+            PreferredMaintenanceWindow: request.preferredMaintenanceWindow,
+            CopyTagsToSnapshot: true,
+            EnableCloudwatchLogsExports: ["postgresql"],
+            DeletionProtection: request.deletionProtection,
+          }),
+        ),
+      "DBClusterAlreadyExistsFault",
+    );
+  }
+
+  async createInstance(request: InstanceRequest): Promise<"created" | "exists"> {
+    // Aurora: a reader is added with CreateDBInstance naming the cluster; engine version,
+    // storage and encryption come from the cluster (aurora-replicas-adding.html).
+    const done = await this.send(
+      "rds:CreateDBInstance",
+      () =>
+        this.rds.send(
+          new CreateDBInstanceCommand({
+            DBInstanceIdentifier: request.identifier,
+            DBClusterIdentifier: request.clusterIdentifier,
+            Engine: request.engine,
+            DBInstanceClass: request.instanceClass,
+            DBSubnetGroupName: request.dbSubnetGroupName,
+            PubliclyAccessible: false,
+            AutoMinorVersionUpgrade: false,
+            PromotionTier: request.promotionTier,
+            EnablePerformanceInsights: true,
+            PerformanceInsightsKMSKeyId: request.performanceInsightsKmsKeyId,
+            PerformanceInsightsRetentionPeriod: 7,
+            MonitoringInterval: request.monitoringInterval,
+            MonitoringRoleArn: request.monitoringRoleArn,
+            CACertificateIdentifier: request.caCertificateIdentifier,
+            ...(request.tags
+              ? { Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })) }
+              : {}),
+          }),
+        ),
+      "DBInstanceAlreadyExistsFault",
+    );
+    return done ? "created" : "exists";
+  }
+
+  /**
+   * Sends a mutating call. `alreadyDone` names the fault that means an earlier attempt (whose
+   * answer was lost) already did it: the call then counts as done. True when this call did it,
+   * false when it was already done.
+   */
+  private async send(
+    op: string,
+    call: () => Promise<unknown>,
+    alreadyDone?: string,
+  ): Promise<boolean> {
+    try {
+      await call();
+      return true;
+    } catch (error) {
+      if (alreadyDone && awsErrorName(error) === alreadyDone) return false;
+      throw toPortError(op, error);
     }
   }
 }

@@ -11,7 +11,7 @@ import type { KeyedLog } from "../../../common/logger";
 import { readSettings } from "../settings";
 import { taskHandler } from "../task";
 import type { DrTaskDefinition } from "../task";
-import { parseTopology } from "../topology";
+import { parseDatabaseSpec, parseTopology } from "../topology";
 import type { StepTimes } from "../types";
 import { clientSettings } from "./clients";
 import { awsDns, awsPorts } from "./ports";
@@ -24,12 +24,14 @@ export interface AwsRuntime {
 
 export function awsRuntime(env: NodeJS.ProcessEnv = process.env): AwsRuntime {
   const topology = parseTopology(requireEnv(DR_ENV.topology, env));
+  const database = env[DR_ENV.database];
   const executionRegion = requireEnv("AWS_REGION", env);
   const logger = asLog(createLogger());
   return {
     logger,
     deps: {
       topology,
+      ...(database ? { database: parseDatabaseSpec(database) } : {}),
       settings: readSettings(env),
       ports: awsPorts(topology),
       dns: awsDns(),

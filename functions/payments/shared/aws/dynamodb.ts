@@ -5,6 +5,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type * as DynamoDbSdk from "@aws-sdk/client-dynamodb";
 import { lazy } from "../../../common/lazy";
+import { enforcedTimeouts } from "../../../common/sdk-timeouts";
 import { CONTROL, IDEMPOTENCY, SESSIONS } from "../../../common/contract";
 import { FLAG_READ } from "../fencing";
 import type { ActiveRegionFlag, FlagReader } from "../fencing";
@@ -20,10 +21,11 @@ export function createDynamoDbClient(): DynamoDBClient {
     () =>
       new (sdk().DynamoDBClient)({
         maxAttempts: FLAG_READ.maxAttempts,
-        requestHandler: {
+        // Enforced: the fence settle time counts one flag read as at most this long.
+        requestHandler: enforcedTimeouts({
           connectionTimeout: FLAG_READ.connectionTimeoutMs,
           requestTimeout: FLAG_READ.requestTimeoutMs,
-        },
+        }),
       }),
   );
 }

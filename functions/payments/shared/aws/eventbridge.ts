@@ -3,6 +3,7 @@
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type * as EventBridgeSdk from "@aws-sdk/client-eventbridge";
 import { lazy } from "../../../common/lazy";
+import { enforcedTimeouts } from "../../../common/sdk-timeouts";
 import { EVENTS } from "../../../common/contract";
 import type { Publisher } from "../ports";
 
@@ -14,7 +15,7 @@ export function createEventBridgeClient(): EventBridgeClient {
     () =>
       new (sdk().EventBridgeClient)({
         maxAttempts: 2,
-        requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+        requestHandler: enforcedTimeouts({ connectionTimeout: 1_000, requestTimeout: 2_000 }),
       }),
   );
 }

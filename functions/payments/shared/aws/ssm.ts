@@ -3,6 +3,7 @@
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import type * as SsmSdk from "@aws-sdk/client-ssm";
 import { lazy } from "../../../common/lazy";
+import { enforcedTimeouts } from "../../../common/sdk-timeouts";
 import type { ParameterFetcher } from "../parameters";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
@@ -13,7 +14,7 @@ export function createSsmClient(): SSMClient {
     () =>
       new (sdk().SSMClient)({
         maxAttempts: 3,
-        requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+        requestHandler: enforcedTimeouts({ connectionTimeout: 1_000, requestTimeout: 3_000 }),
       }),
   );
 }

@@ -4,9 +4,12 @@
 // to model a partition), the writer heartbeat each region's cluster holds, SSM, CloudWatch,
 // EventBridge, SNS, Route 53 and each region's payments API. Every call is recorded with its
 // region, client profile and time; faults are injected per region (unreachable) or per
-// operation. For hand-picked cases; the randomized world with AWS's timings is test/chaos/.
+// operation; the re-protect calls (snapshots, renames, CreateGlobalCluster, CreateDBCluster into a
+// global cluster) take a few seeded polls. For hand-picked cases; the randomized world with AWS's
+// timings is test/chaos/.
 import type {
   DrCapacity,
+  DrDatabaseSpec,
   DrTopology,
   ReadinessRecord,
 } from "../../../../functions/common/contract";
@@ -102,6 +105,40 @@ export const TEST_CAPACITY: DrCapacity = {
   ),
 };
 
+/** DR_DATABASE as Terraform would render it for TOPOLOGY. */
+export const DATABASE_SPEC: DrDatabaseSpec = {
+  engine: "aurora-postgresql",
+  engineVersion: "16.6",
+  instanceClass: "db.r5.large",
+  backupRetentionPeriod: 7,
+  preferredBackupWindow: "02:00-02:30",
+  preferredMaintenanceWindow: "sun:05:00-sun:05:30",
+  deletionProtection: false,
+  monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-test`,
+  monitoringInterval: 15,
+  caCertificateIdentifier: "rds-ca-rsa2048-g1",
+  regions: {
+    [EAST]: {
+      clusterIdentifier: "payments-use1-test",
+      kmsKeyId: `arn:aws:kms:${EAST}:${ACCOUNT}:key/mrk-1111`,
+      dbSubnetGroupName: "payments-db-use1-test",
+      vpcSecurityGroupIds: ["sg-east"],
+      dbClusterParameterGroupName: "payments-db-primary-use1-test",
+      readerInstanceIdentifiers: ["payments-db-1-use1-test"],
+      performanceInsightsKmsKeyId: `arn:aws:kms:${EAST}:${ACCOUNT}:key/mrk-1111`,
+    },
+    [WEST]: {
+      clusterIdentifier: "payments-usw2-test",
+      kmsKeyId: `arn:aws:kms:${WEST}:${ACCOUNT}:key/mrk-1111`,
+      dbSubnetGroupName: "payments-db-usw2-test",
+      vpcSecurityGroupIds: ["sg-west"],
+      dbClusterParameterGroupName: "payments-db-secondary-usw2-test",
+      readerInstanceIdentifiers: ["payments-db-1-usw2-test"],
+      performanceInsightsKmsKeyId: `arn:aws:kms:${WEST}:${ACCOUNT}:key/mrk-1111`,
+    },
+  },
+};
+
 export const API_KEY = "key-test-1";
 
 export interface Call {
@@ -123,6 +160,37 @@ interface ClusterState {
   status: string;
   endpoint: string;
   globalClusterIdentifier?: string;
+  readonly region: string;
+  identifier: string;
+  instances: string[];
+}
+
+interface InstanceState {
+  status: string;
+  clusterIdentifier: string;
+  instanceClass: string;
+}
+
+/** An asynchronous RDS change that completes after `pollsLeft` describe calls. */
+interface Pending {
+  pollsLeft: number;
+  readonly apply: () => void;
+}
+
+/** mulberry32: the world's durations come from a seeded draw, never a pinned value. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function clusterArn(region: string, identifier: string): string {
+  return `arn:aws:rds:${region}:${ACCOUNT}:cluster:${identifier}`;
 }
 
 interface Promotion {
@@ -151,7 +219,23 @@ export class FakeWorld {
   // Aurora
   globalStatus = "available";
   readonly globalEndpoint = "payments-global-test.global-abc.global.rds.amazonaws.com";
-  readonly members = new Map<string, { isWriter: boolean }>();
+  readonly members = new Map<string, { isWriter: boolean; synchronizationStatus?: string }>();
+  /** Whether the global cluster of the topology exists (a re-protect deletes and recreates it). */
+  globalExists = true;
+  /** Instances by `<region>/<identifier>`; snapshots likewise. */
+  readonly instances = new Map<string, InstanceState>();
+  readonly snapshots = new Map<string, { status: string; clusterIdentifier: string }>();
+  readonly pending: Pending[] = [];
+  /**
+   * The upper bound of the polls an asynchronous change takes (drawn 1..n per change). AWS
+   * documents no durations for these: "it can take a few minutes for each to become available"
+   * (aurora-global-database-creating.html), a rebuilt secondary "a few minutes to several hours"
+   * (aurora-global-database-disaster-recovery.html).
+   */
+  asyncPolls = 4;
+  private readonly random: () => number;
+  /** Aurora re-adds the old primary when its region is healthy again (managed failover only). */
+  rejoinOnRecovery: string | undefined;
   readonly clusters: Record<string, ClusterState>;
   promotion: Promotion | undefined;
   /** Seconds of the world's clock a promotion takes; Infinity: never completes. */
@@ -164,6 +248,23 @@ export class FakeWorld {
    * undefined: replication is flowing, so it is the current time; null: unknown.
    */
   readonly heartbeatAt: Record<string, number | null | undefined> = {};
+  /**
+   * What the prober in each region recorded of its own cluster's writer heartbeat
+   * (HeartbeatWatch); undefined: it saw the heartbeat that region holds advance, the moment it
+   * was stamped; null: no record.
+   */
+  readonly heartbeatWatch: Record<
+    string,
+    | {
+        beatAt: string;
+        firstSeenAt: string;
+        advanced: boolean;
+        checkedAt: string;
+        staleSince?: string;
+      }
+    | null
+    | undefined
+  > = {};
   /** Regions whose replica of the control table no longer receives writes (a partition). */
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
@@ -190,38 +291,47 @@ export class FakeWorld {
   /** Each region's report writer, with one ledger. */
   readonly reports: FakeReports;
 
-  /** Each cluster's DB instances, by cluster ARN: as deployed, two in the writer's, one in the standby's. */
-  readonly instances: Record<string, InstanceView[]> = {};
   /** DR_CAPACITY: the writer runs two db.r6g.large. */
   capacity: DrCapacity | null = TEST_CAPACITY;
 
-  constructor(readonly topology: DrTopology = TOPOLOGY) {
+  constructor(
+    readonly topology: DrTopology = TOPOLOGY,
+    readonly seed = 1,
+  ) {
+    this.random = seeded(seed);
     this.clock = Date.now();
     this.reports = new FakeReports(this);
     const east = topology.regions[EAST]!;
     const west = topology.regions[WEST]!;
     this.members.set(east.clusterArn, { isWriter: true });
     this.members.set(west.clusterArn, { isWriter: false });
-    this.instances[east.clusterArn] = [1, 2].map((n) => ({
-      identifier: `payments-db-${n}-use1-test`,
-      status: "available",
-      instanceClass: "db.r6g.large",
-    }));
-    this.instances[west.clusterArn] = [
-      { identifier: "payments-db-1-usw2-test", status: "available", instanceClass: "db.r6g.large" },
-    ];
     this.clusters = {
       [east.clusterArn]: {
         status: "available",
         endpoint: "payments-use1-test.cluster-abc.us-east-1.rds.amazonaws.com",
         globalClusterIdentifier: topology.globalClusterIdentifier,
+        region: EAST,
+        identifier: east.clusterIdentifier,
+        instances: ["payments-db-1-use1-test", "payments-db-2-use1-test"],
       },
       [west.clusterArn]: {
         status: "available",
         endpoint: "payments-usw2-test.cluster-def.us-west-2.rds.amazonaws.com",
         globalClusterIdentifier: topology.globalClusterIdentifier,
+        region: WEST,
+        identifier: west.clusterIdentifier,
+        instances: ["payments-db-1-usw2-test"],
       },
     };
+    for (const cluster of Object.values(this.clusters)) {
+      for (const id of cluster.instances) {
+        this.instances.set(`${cluster.region}/${id}`, {
+          status: "available",
+          clusterIdentifier: cluster.identifier,
+          instanceClass: "db.r6g.large",
+        });
+      }
+    }
     this.probes[EAST] = [0, 10, 20].map((ago) => ({
       at: new Date(this.clock - ago * 1000).toISOString(),
       healthy: false,
@@ -309,7 +419,76 @@ export class FakeWorld {
     return found.clusterArn;
   }
 
+  /** Polls an asynchronous change takes, drawn from the seeded range 1..asyncPolls. */
+  draw(): number {
+    return 1 + Math.floor(this.random() * this.asyncPolls);
+  }
+
+  later(apply: () => void, polls = this.draw()): void {
+    this.pending.push({ pollsLeft: polls, apply });
+  }
+
+  /** One RDS describe: asynchronous changes progress (they complete on AWS's clock, not ours). */
+  advance(): void {
+    for (const p of [...this.pending]) {
+      p.pollsLeft -= 1;
+      if (p.pollsLeft <= 0) {
+        this.pending.splice(this.pending.indexOf(p), 1);
+        p.apply();
+      }
+    }
+  }
+
+  clusterIn(region: string, identifier: string): [string, ClusterState] | undefined {
+    return Object.entries(this.clusters).find(
+      ([, c]) => c.region === region && c.identifier === identifier,
+    );
+  }
+
+  /** The DB instances of the cluster `clusterArn`, as DescribeDBInstances filtered by it lists them. */
+  instancesOf(clusterArn: string): InstanceView[] {
+    const cluster = this.clusters[clusterArn];
+    if (!cluster) return [];
+    return cluster.instances.map((identifier) => {
+      const i = this.instances.get(`${cluster.region}/${identifier}`)!;
+      return { identifier, ...i };
+    });
+  }
+
+  /** Puts an instance into the cluster `clusterArn` directly (a hand-made or deleting one). */
+  addInstance(clusterArn: string, identifier: string, status: string, instanceClass: string) {
+    const cluster = this.clusters[clusterArn]!;
+    this.instances.set(`${cluster.region}/${identifier}`, {
+      status,
+      clusterIdentifier: cluster.identifier,
+      instanceClass,
+    });
+    cluster.instances.push(identifier);
+  }
+
+  /** The region answers again; after a managed failover Aurora then re-adds its old primary. */
+  recover(region: string): void {
+    this.down.delete(region);
+    const arn = this.rejoinOnRecovery;
+    if (!arn || this.clusters[arn]?.region !== region) return;
+    this.rejoinOnRecovery = undefined;
+    const cluster = this.clusters[arn]!;
+    // "Aurora automatically adds it back to the global cluster as a secondary Region" and
+    // "creates a new storage volume for the old primary Region after it recovers"
+    // (aurora-global-database-disaster-recovery.html): a member first, connected later.
+    this.later(() => {
+      this.members.set(arn, { isWriter: false, synchronizationStatus: "pending-resync" });
+      cluster.globalClusterIdentifier = this.topology.globalClusterIdentifier;
+      cluster.status = "available";
+      this.later(() => {
+        this.members.get(arn)!.synchronizationStatus = "connected";
+        this.lagMs[cluster.identifier] = 30 + Math.floor(this.random() * 400);
+      });
+    });
+  }
+
   tick(): void {
+    this.advance();
     const p = this.promotion;
     if (!p) return;
     if (this.clock < p.completesAt) return;
@@ -376,6 +555,7 @@ export class FakeWorld {
   deps(executionRegion: string, settings: Partial<DrSettings> = {}): DrDeps {
     return {
       topology: this.topology,
+      database: DATABASE_SPEC,
       // A short settle time: this world has no payment path for it to protect (test/chaos has).
       settings: {
         ...DEFAULT_SETTINGS,
@@ -428,9 +608,11 @@ export class FakeWorld {
       paymentsCreated: this.paymentsCreated.length,
       paymentsVoided: [...this.payments.values()].filter((p) => p.voided).length,
       instances: Object.fromEntries(
-        Object.entries(this.instances).map(([arn, list]) => [
+        Object.keys(this.clusters).map((arn) => [
           arn.split(":").pop(),
-          list.map((i) => i.identifier).sort(),
+          this.instancesOf(arn)
+            .map((i) => i.identifier)
+            .sort(),
         ]),
       ),
       promotionRequests:
@@ -448,8 +630,8 @@ export class FakeWorld {
   }
 
   /** The world after a completed failover to us-west-2 (for failback tests). */
-  static afterFailoverToWest(failoverId = "earlier-failover"): FakeWorld {
-    const world = new FakeWorld();
+  static afterFailoverToWest(failoverId = "earlier-failover", seed = 1): FakeWorld {
+    const world = new FakeWorld(TOPOLOGY, seed);
     const west = world.topology.regions[WEST]!;
     const east = world.topology.regions[EAST]!;
     world.members.get(east.clusterArn)!.isWriter = false;
@@ -471,6 +653,58 @@ export class FakeWorld {
     world.records.set(EAST, "SECONDARY");
     return world;
   }
+
+  /**
+   * After a managed failover to us-west-2 while us-east-1 was down: us-west-2 writes, the global
+   * cluster survived, and us-east-1's old primary is not a member until its region recovers and
+   * Aurora re-adds it (`recover(EAST)`).
+   */
+  static afterManagedFailoverToWest(seed = 1): FakeWorld {
+    const world = FakeWorld.afterFailoverToWest("managed-failover", seed);
+    const east = world.topology.regions[EAST]!;
+    // Not yet re-added; its storage is replaced on its way back (a new volume).
+    world.members.delete(east.clusterArn);
+    world.clusters[east.clusterArn]!.status = "inaccessible";
+    delete world.lagMs[east.clusterIdentifier];
+    world.rejoinOnRecovery = east.clusterArn;
+    world.failRegion(EAST);
+    return world;
+  }
+
+  /**
+   * After a detach-and-promote to us-west-2 while us-east-1 was down: us-west-2's cluster is a
+   * standalone writer; the global cluster still lists us-east-1's old primary as its writer,
+   * which, when its region answers again, still holds whatever it committed before the outage
+   * (its region is down until `recover(EAST)`; Aurora never re-adds a detached cluster).
+   */
+  static afterDetachToWest(seed = 1): FakeWorld {
+    const world = new FakeWorld(TOPOLOGY, seed);
+    const west = world.topology.regions[WEST]!;
+    world.members.delete(west.clusterArn);
+    delete world.clusters[west.clusterArn]!.globalClusterIdentifier;
+    world.lagMs[west.clusterIdentifier] = null;
+    delete world.lagMs[world.topology.regions[EAST]!.clusterIdentifier];
+    world.table.set("active-region", {
+      activeRegion: WEST,
+      fencingToken: 1,
+      updatedAt: new Date(world.clock).toISOString(),
+      updatedBy: "detach-failover",
+      phase: FENCE_PHASE.open,
+      previousRegion: EAST,
+    });
+    for (const region of [EAST, WEST]) {
+      world.ssm[region]!.set(`${world.topology.parameterPrefix}/${PARAMETERS.activeRegion}`, WEST);
+    }
+    // After a detach the writer endpoint is the promoted cluster's own.
+    world.ssm[WEST]!.set(
+      `${world.topology.parameterPrefix}/${PARAMETERS.writerEndpoint}`,
+      world.clusters[west.clusterArn]!.endpoint,
+    );
+    world.records.set(WEST, "PRIMARY");
+    world.records.set(EAST, "SECONDARY");
+    world.failRegion(EAST);
+    return world;
+  }
 }
 
 function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPorts {
@@ -481,7 +715,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       async describeGlobalCluster(id) {
         c("rds:DescribeGlobalClusters", { id });
         world.tick();
-        if (id !== world.topology.globalClusterIdentifier) return null;
+        if (id !== world.topology.globalClusterIdentifier || !world.globalExists) return null;
         const p = world.promotion;
         return {
           identifier: id,
@@ -490,6 +724,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           members: [...world.members].map(([clusterArn, m]) => ({
             clusterArn,
             isWriter: m.isWriter,
+            ...(m.synchronizationStatus ? { synchronizationStatus: m.synchronizationStatus } : {}),
           })),
           ...(p && p.kind !== "detach"
             ? {
@@ -504,8 +739,10 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async describeCluster(identifier) {
         c("rds:DescribeDBClusters", { identifier });
-        const arn = world.arnOf(identifier);
-        const cluster = world.clusters[arn]!;
+        world.advance();
+        const found = world.clusterIn(region, identifier);
+        if (!found) return null;
+        const [arn, cluster] = found;
         return {
           arn,
           status: cluster.status,
@@ -513,7 +750,145 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           ...(cluster.globalClusterIdentifier
             ? { globalClusterIdentifier: cluster.globalClusterIdentifier }
             : {}),
+          instances: [...cluster.instances],
         };
+      },
+      async describeInstance(identifier) {
+        c("rds:DescribeDBInstances", { identifier });
+        world.advance();
+        const instance = world.instances.get(`${region}/${identifier}`);
+        return instance ? { identifier, ...instance } : null;
+      },
+      async describeClusterSnapshot(identifier) {
+        c("rds:DescribeDBClusterSnapshots", { identifier });
+        world.advance();
+        const snapshot = world.snapshots.get(`${region}/${identifier}`);
+        return snapshot ? { identifier, ...snapshot } : null;
+      },
+      async createClusterSnapshot(clusterIdentifier, snapshotIdentifier) {
+        c("rds:CreateDBClusterSnapshot", { clusterIdentifier, snapshotIdentifier });
+        const key = `${region}/${snapshotIdentifier}`;
+        if (world.snapshots.has(key)) return; // the adapter treats AlreadyExists as done
+        if (!world.clusterIn(region, clusterIdentifier))
+          throw new Error(`DBClusterNotFoundFault: ${clusterIdentifier}`);
+        const snapshot = { status: "creating", clusterIdentifier };
+        world.snapshots.set(key, snapshot);
+        world.later(() => (snapshot.status = "available"));
+      },
+      async renameCluster(identifier, newIdentifier) {
+        c("rds:ModifyDBCluster", { identifier, newIdentifier });
+        const found = world.clusterIn(region, identifier);
+        if (!found) throw new Error(`DBClusterNotFoundFault: ${identifier}`);
+        if (world.clusterIn(region, newIdentifier)) {
+          throw new Error(`DBClusterAlreadyExistsFault: ${newIdentifier}`);
+        }
+        const [arn, cluster] = found;
+        if (cluster.status !== "available") {
+          throw new Error(`InvalidDBClusterStateFault: ${identifier} is ${cluster.status}`);
+        }
+        cluster.status = "renaming";
+        world.later(() => {
+          // The ARN carries the identifier: the renamed cluster has a new one.
+          delete world.clusters[arn];
+          const next = clusterArn(region, newIdentifier);
+          world.clusters[next] = { ...cluster, identifier: newIdentifier, status: "available" };
+          for (const id of cluster.instances) {
+            world.instances.get(`${region}/${id}`)!.clusterIdentifier = newIdentifier;
+          }
+          const member = world.members.get(arn);
+          if (member) {
+            world.members.delete(arn);
+            world.members.set(next, member);
+          }
+        });
+      },
+      async renameInstance(identifier, newIdentifier) {
+        c("rds:ModifyDBInstance", { identifier, newIdentifier });
+        const instance = world.instances.get(`${region}/${identifier}`);
+        if (!instance) throw new Error(`DBInstanceNotFoundFault: ${identifier}`);
+        if (world.instances.has(`${region}/${newIdentifier}`)) {
+          throw new Error(`DBInstanceAlreadyExistsFault: ${newIdentifier}`);
+        }
+        instance.status = "renaming";
+        world.later(() => {
+          world.instances.delete(`${region}/${identifier}`);
+          world.instances.set(`${region}/${newIdentifier}`, { ...instance, status: "available" });
+          const cluster = world.clusterIn(region, instance.clusterIdentifier)?.[1];
+          if (cluster) {
+            cluster.instances = cluster.instances.map((i) =>
+              i === identifier ? newIdentifier : i,
+            );
+          }
+        });
+      },
+      async deleteGlobalCluster(id) {
+        c("rds:DeleteGlobalCluster", { id });
+        if (!world.globalExists) return; // GlobalClusterNotFoundFault: already gone
+        if (world.members.size > 0) {
+          throw new Error(`InvalidGlobalClusterStateFault: ${id} still has members`);
+        }
+        world.globalExists = false;
+      },
+      async createGlobalCluster(id, sourceArn, deletionProtection) {
+        c("rds:CreateGlobalCluster", { id, sourceArn, deletionProtection });
+        if (world.globalExists) return; // GlobalClusterAlreadyExistsFault: an earlier attempt
+        const source = world.clusters[sourceArn];
+        if (!source || source.region !== region) {
+          throw new Error(`DBClusterNotFoundFault: ${sourceArn} in ${region}`);
+        }
+        world.globalExists = true;
+        world.globalStatus = "creating";
+        world.members.set(sourceArn, { isWriter: true, synchronizationStatus: "connected" });
+        source.globalClusterIdentifier = id;
+        world.later(() => (world.globalStatus = "available"));
+      },
+      async createSecondaryCluster(request) {
+        c("rds:CreateDBCluster", request);
+        if (world.clusterIn(region, request.clusterIdentifier)) return; // AlreadyExists: done
+        if (!world.globalExists || world.globalStatus !== "available") {
+          throw new Error(`InvalidGlobalClusterStateFault: ${request.globalClusterIdentifier}`);
+        }
+        const arn = clusterArn(region, request.clusterIdentifier);
+        const cluster: ClusterState = {
+          status: "creating",
+          endpoint: `${request.clusterIdentifier}.cluster-new.${region}.rds.amazonaws.com`,
+          globalClusterIdentifier: request.globalClusterIdentifier,
+          region,
+          identifier: request.clusterIdentifier,
+          instances: [],
+        };
+        world.clusters[arn] = cluster;
+        world.members.set(arn, { isWriter: false, synchronizationStatus: "pending-resync" });
+        world.later(() => {
+          cluster.status = "available";
+          // The initial copy: "a few minutes to several hours" (rebuilding secondaries).
+          world.later(() => {
+            world.members.get(arn)!.synchronizationStatus = "connected";
+            world.lagMs[request.clusterIdentifier] = 20 + Math.floor(world.draw() * 50);
+          }, world.draw() + world.draw());
+        });
+      },
+      async createInstance(request) {
+        c("rds:CreateDBInstance", request);
+        const key = `${region}/${request.identifier}`;
+        // A retried call whose first answer was lost: DBInstanceAlreadyExistsFault, which the
+        // adapter reports as "exists".
+        if (world.instances.has(key)) return "exists";
+        const cluster = world.clusterIn(region, request.clusterIdentifier)?.[1];
+        if (cluster?.status !== "available") {
+          throw new Error(`InvalidDBClusterStateFault: ${request.clusterIdentifier}`);
+        }
+        // Aurora: a new instance is "creating" for minutes (aurora-replicas-adding.html gives no
+        // duration); re-protect polls for it, RestoreCapacity never waits.
+        const instance = {
+          status: "creating",
+          clusterIdentifier: request.clusterIdentifier,
+          instanceClass: request.instanceClass,
+        };
+        world.instances.set(key, instance);
+        cluster.instances.push(request.identifier);
+        world.later(() => (instance.status = "available"));
+        return "created";
       },
       async failoverGlobalCluster(id, targetArn) {
         c("rds:FailoverGlobalCluster", { id, targetArn, allowDataLoss: true });
@@ -553,23 +928,30 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async instances(clusterIdentifier) {
         c("rds:DescribeDBInstances", { clusterIdentifier });
-        return (world.instances[world.arnOf(clusterIdentifier)] ?? []).map((i) => ({ ...i }));
-      },
-      async createInstance(spec) {
-        c("rds:CreateDBInstance", spec);
-        const list = (world.instances[world.arnOf(spec.clusterIdentifier)] ??= []);
-        if (list.some((i) => i.identifier === spec.identifier)) return "exists";
-        // Aurora: a new instance is "creating" for minutes (aurora-replicas-adding.html gives
-        // no duration); no run waits for it.
-        list.push({
-          identifier: spec.identifier,
-          status: "creating",
-          instanceClass: spec.instanceClass,
-        });
-        return "created";
+        const found = world.clusterIn(region, clusterIdentifier);
+        return found ? world.instancesOf(found[0]) : [];
       },
     },
     control: {
+      async getHeartbeatWatch() {
+        c("dynamodb:GetItem writer-heartbeat-watch");
+        const watch = world.heartbeatWatch[region];
+        if (watch !== undefined) return watch;
+        const at = world.heartbeatAt[region];
+        if (at === null) return null;
+        const beatAt = new Date(at ?? world.clock).toISOString();
+        return {
+          beatAt,
+          firstSeenAt: beatAt,
+          advanced: true,
+          checkedAt: new Date(world.clock).toISOString(),
+        };
+      },
+      async putHeartbeatWatch(next) {
+        c("dynamodb:PutItem writer-heartbeat-watch");
+        world.heartbeatWatch[region] = { ...next };
+        return true;
+      },
       async getActiveRegion() {
         c("dynamodb:GetItem active-region");
         const item = world.flagIn(region);

@@ -9,6 +9,8 @@ describe("Database", () => {
 
   beforeAll(async () => {
     [a, b] = await Promise.all([
+      // Empty databases, used as the superuser: these tests are about pools and settings, not
+      // privileges (app-role.test.ts is).
       createTestDatabase({ migrated: false }),
       createTestDatabase({ migrated: false }),
     ]);
@@ -19,7 +21,7 @@ describe("Database", () => {
   });
 
   it("rebuilds its pool when the settings change (the endpoint moved)", async () => {
-    let settings: DatabaseSettings = { kind: "url", connectionString: a.url };
+    let settings: DatabaseSettings = { kind: "url", connectionString: a.adminUrl };
     const replaced: string[] = [];
     const db = new Database({
       settings: async () => settings,
@@ -28,12 +30,12 @@ describe("Database", () => {
     });
     try {
       const first = await db.query<{ name: string }>("SELECT current_database() AS name");
-      settings = { kind: "url", connectionString: b.url };
+      settings = { kind: "url", connectionString: b.adminUrl };
 
       const second = await db.query<{ name: string }>("SELECT current_database() AS name");
 
-      expect(first.rows[0]!.name).toBe(new URL(a.url).pathname.slice(1));
-      expect(second.rows[0]!.name).toBe(new URL(b.url).pathname.slice(1));
+      expect(first.rows[0]!.name).toBe(new URL(a.adminUrl).pathname.slice(1));
+      expect(second.rows[0]!.name).toBe(new URL(b.adminUrl).pathname.slice(1));
       expect(replaced).toHaveLength(1);
     } finally {
       await db.end();
@@ -97,16 +99,16 @@ describe("Database", () => {
   });
 
   it("re-reads its settings and retries when it reached a read-only server", async () => {
-    const name = new URL(a.url).pathname.slice(1);
+    const name = new URL(a.adminUrl).pathname.slice(1);
     await a.sql.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
-    let settings: DatabaseSettings = { kind: "url", connectionString: a.url };
+    let settings: DatabaseSettings = { kind: "url", connectionString: a.adminUrl };
     let stale = 0;
     const db = new Database({
       settings: async () => settings,
       applicationName: "test",
       onStaleSettings: () => {
         stale += 1;
-        settings = { kind: "url", connectionString: b.url }; // the orchestrator moved the writer
+        settings = { kind: "url", connectionString: b.adminUrl }; // the orchestrator moved the writer
       },
     });
     try {

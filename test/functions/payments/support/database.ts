@@ -4,12 +4,18 @@ import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { loadMigrations, migrate } from "../../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../../scripts/migrate";
-import { ADMIN_URL_ENV, TEMPLATE_DB_ENV } from "./global-setup";
+import { DATABASE_APP_USER } from "../../../../functions/common/contract";
+import { ADMIN_URL_ENV, APP_ROLE_PASSWORD, TEMPLATE_DB_ENV } from "./global-setup";
 
 export interface TestDatabase {
-  /** postgres:// URL of this file's database. */
+  /**
+   * postgres:// URL of this file's database as the application role (payments_app), the user the
+   * payment functions connect as: every handler test runs with its privileges, no more.
+   */
   readonly url: string;
-  /** A connection for arranging and asserting. */
+  /** The same database as the server's superuser (migrations, arranging what no handler may). */
+  readonly adminUrl: string;
+  /** A superuser connection for arranging and asserting. */
   readonly sql: Client;
   drop(): Promise<void>;
 }
@@ -47,8 +53,12 @@ export async function createTestDatabase(
   const sql = new Client({ connectionString: url.toString() });
   await sql.connect();
   if (options.migrated && !copy) await migrate(sql, loadMigrations(readMigrationFiles()));
+  const app = new URL(url);
+  app.username = DATABASE_APP_USER;
+  app.password = APP_ROLE_PASSWORD;
   return {
-    url: url.toString(),
+    url: app.toString(),
+    adminUrl: url.toString(),
     sql,
     drop: async () => {
       await sql.end();

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
+import { DATABASE_APP_USER } from "../../../../functions/common/contract";
 import { loadMigrations, migrate } from "../../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../../scripts/migrate";
 import { startEmbeddedPostgres } from "./embedded-postgres";
@@ -12,9 +13,21 @@ import type { EmbeddedServer } from "./embedded-postgres";
 export const ADMIN_URL_ENV = "PAYMENTS_TEST_ADMIN_URL";
 /** A migrated database test files copy (CREATE DATABASE ... TEMPLATE): faster than migrating. */
 export const TEMPLATE_DB_ENV = "PAYMENTS_TEST_TEMPLATE_DB";
+/**
+ * The application role's password on the test server. On Aurora payments_app has none (IAM
+ * authentication); here the tests give it one so handlers connect as it, as they do in AWS.
+ */
+export const APP_ROLE_PASSWORD = "payments-app-test";
+/**
+ * A second server (with its own migrated template) for tests that need two independent
+ * PostgreSQL servers, as two regions have: the reconciliation's old copy and new primary.
+ */
+export const SECOND_ADMIN_URL_ENV = "PAYMENTS_TEST_SECOND_ADMIN_URL";
+export const SECOND_TEMPLATE_DB_ENV = "PAYMENTS_TEST_SECOND_TEMPLATE_DB";
 
 const TEST_ROOT = join(__dirname, "..", "..");
-const DATABASE_TEST_DIRS = ["payments", "drills"].map((dir) => join(TEST_ROOT, dir));
+const DATABASE_TEST_DIRS = ["payments", "drills", "reconcile"].map((dir) => join(TEST_ROOT, dir));
+const TWO_SERVER_TEST_DIRS = [join(TEST_ROOT, "reconcile")];
 
 interface GlobalConfigLike {
   readonly rootDir: string;
@@ -26,19 +39,22 @@ interface GlobalConfigLike {
 }
 
 declare global {
-  var __paymentsPostgres: { server?: EmbeddedServer; template: string } | undefined;
+  var __paymentsPostgres:
+    { server?: EmbeddedServer; template: string; second?: EmbeddedServer } | undefined;
 }
 
-function needsDatabase(config: GlobalConfigLike): boolean {
+function needsDatabase(config: GlobalConfigLike, dirs = DATABASE_TEST_DIRS): boolean {
   if (config.listTests) return false;
   const patterns = config.testPathPatterns;
   if (!patterns?.isSet()) return true;
   const matcher = patterns.toExecutor({ rootDir: config.rootDir });
-  return DATABASE_TEST_DIRS.filter((dir) => existsSync(dir)).some((dir) =>
-    readdirSync(dir, { recursive: true, encoding: "utf8" })
-      .filter((file) => file.endsWith(".test.ts"))
-      .some((file) => matcher.isMatch(join(dir, file))),
-  );
+  return dirs
+    .filter((dir) => existsSync(dir))
+    .some((dir) =>
+      readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .filter((file) => file.endsWith(".test.ts"))
+        .some((file) => matcher.isMatch(join(dir, file))),
+    );
 }
 
 async function createTemplate(adminUrl: string): Promise<string> {
@@ -57,6 +73,7 @@ async function createTemplate(adminUrl: string): Promise<string> {
   await template.connect();
   try {
     await migrate(template, loadMigrations(readMigrationFiles()));
+    await template.query(`ALTER ROLE ${DATABASE_APP_USER} PASSWORD '${APP_ROLE_PASSWORD}'`);
   } finally {
     await template.end();
   }
@@ -73,4 +90,10 @@ export default async function globalSetup(globalConfig: GlobalConfigLike): Promi
   globalThis.__paymentsPostgres.template = template;
   process.env[ADMIN_URL_ENV] = adminUrl;
   process.env[TEMPLATE_DB_ENV] = template;
+  if (needsDatabase(globalConfig, TWO_SERVER_TEST_DIRS)) {
+    const second = await startEmbeddedPostgres();
+    globalThis.__paymentsPostgres.second = second;
+    process.env[SECOND_TEMPLATE_DB_ENV] = await createTemplate(second.adminUrl);
+    process.env[SECOND_ADMIN_URL_ENV] = second.adminUrl;
+  }
 }

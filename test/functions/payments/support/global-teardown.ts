@@ -7,6 +7,7 @@ export default async function globalTeardown(): Promise<void> {
   const started = globalThis.__paymentsPostgres;
   if (!started) return;
   globalThis.__paymentsPostgres = undefined;
+  await started.second?.stop();
   if (started.server) return started.server.stop();
   const adminUrl = process.env[ADMIN_URL_ENV];
   if (!started.template || !adminUrl) return;

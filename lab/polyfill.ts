@@ -1,5 +1,5 @@
-// aws-local-stepfunctions targets Node 22 and calls Promise.withResolvers; Node 20 lacks it.
-// Imported before the library by the harness.
+// aws-local-stepfunctions 3.0.0 calls Promise.withResolvers (Node 22); Node 20 lacks it. Imported
+// before the library by the lab's orchestrator and by the tests' workflow harnesses.
 interface WithResolvers {
   withResolvers?: <T>() => {
     promise: Promise<T>;

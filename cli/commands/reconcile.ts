@@ -1,0 +1,333 @@
+// `payments-dr reconcile`: after an unplanned failover, list every payment the old primary
+// committed after the fork that the new primary lacks (runbooks/reconcile.md). Dry run by
+// default: it reads both databases in read-only transactions and writes only the report.
+// --notify publishes payments.lost; --replay restores the replayable payments through the
+// payment write cores with their original keys (and publishes payments.lost/replayed).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { Client } from "pg";
+import { LIVE_ENDPOINT_PARAMETERS } from "../../infra/lib/reconcile-iam";
+import { Naming } from "../../infra/naming";
+import { LEDGER, REPORTS_ENV } from "../../functions/common/contract";
+import { LambdaReports } from "../../functions/dr/shared/aws/reports";
+import { Database } from "../../functions/payments/shared/database";
+import { PostgresPaymentStore } from "../../functions/payments/shared/postgres-store";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { eventBridgePublisher } from "../../functions/payments/shared/aws/eventbridge";
+import type { OutboxEvent } from "../../functions/payments/shared/ports";
+import { ledgerId } from "../../functions/reports/shared/model";
+import type { LedgerFork } from "../../functions/reports/shared/model";
+import { findLostWrites } from "../../functions/reconcile/diff";
+import {
+  publishReconciliationEvents,
+  reconciliationEvents,
+} from "../../functions/reconcile/events";
+import type { ForkPoint, Reconciliation } from "../../functions/reconcile/model";
+import { ReconcileInputError } from "../../functions/reconcile/model";
+import { replayLostWrites } from "../../functions/reconcile/replay";
+import {
+  financeCsv,
+  financeJson,
+  reconcileRunReport,
+  storeReconciliation,
+  summarize,
+  summaryLine,
+} from "../../functions/reconcile/report";
+import { CLI_CLIENT_SETTINGS } from "../aws";
+import type { CommandContext } from "../context";
+import { CliError, explainAwsError } from "../errors";
+
+export interface ReconcileFlags {
+  readonly oldUrl?: string;
+  readonly newUrl?: string;
+  /** The failover run whose ledger row holds the fork. */
+  readonly run?: string;
+  /** A JSON file with the fork (ForkPoint), instead of --run. */
+  readonly fork?: string;
+  /** The new primary's region. @default the secondary */
+  readonly region?: string;
+  readonly replay: boolean;
+  readonly notify: boolean;
+  readonly scanMargin?: string;
+  /** Local folder for the CSV and JSON. @default out/reconcile/<runId> */
+  readonly out?: string;
+  /** Do not hand the report to the region's report writer (no AWS at all with --fork). */
+  readonly noStore: boolean;
+}
+
+function usage(problem: string, fix: string): never {
+  throw new CliError(problem, fix, 2);
+}
+
+async function forkFromLedger(
+  ctx: CommandContext,
+  region: string,
+  runId: string,
+): Promise<ForkPoint> {
+  const naming = new Naming(ctx.deployment.suffix);
+  const table = naming.name("dynamodbTable", "dr-ledger");
+  const id = ledgerId("failover", region, runId);
+  let item: Record<string, unknown> | undefined;
+  try {
+    const out = await ctx.clients
+      .dynamo(region)
+      .send(new GetCommand({ TableName: table, Key: { [LEDGER.partitionKey]: id } }));
+    item = out.Item;
+  } catch (error) {
+    throw explainAwsError(error, { doing: `read the ledger row ${id} of ${table}`, region });
+  }
+  const fork = item?.fork as LedgerFork | undefined;
+  if (!fork) {
+    throw new CliError(
+      `the ledger has no fork for failover run ${runId} in ${region} (${item ? "the run recorded none: not an unplanned failover, or it halted before Promote" : "no such run"})`,
+      "pass the fork yourself with --fork fork.json (oldRegion, oldCluster, lastReplicatedAt, failoverAt), from the run's report",
+      2,
+    );
+  }
+  return { ...fork, failoverRunId: runId };
+}
+
+function readFork(path: string): ForkPoint {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as ForkPoint;
+  } catch (error) {
+    return usage(
+      `--fork ${path} is not a readable JSON file: ${(error as Error).message}`,
+      'write the fork as JSON: {"oldRegion":..., "oldCluster":..., "lastReplicatedAt":..., "failoverAt":...}',
+    );
+  }
+}
+
+async function connect(url: string, flag: string): Promise<Client> {
+  const client = new Client({
+    connectionString: url,
+    application_name: "payments-dr-reconcile",
+    statement_timeout: 300_000,
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new CliError(
+      `cannot connect with ${flag}: ${(error as Error).message}`,
+      `check ${flag} (postgres://user:password@host:5432/database) and that this machine reaches it`,
+      1,
+    );
+  }
+  return client;
+}
+
+/** The region's live cluster endpoints (SSM): never accepted as the old copy. */
+async function liveHosts(ctx: CommandContext): Promise<string[]> {
+  const { GetParameterCommand } = await import("@aws-sdk/client-ssm");
+  const hosts: string[] = [];
+  for (const region of ctx.deployment.regions) {
+    // The operator's policy allows these three only (infra/lib/reconcile-iam.ts).
+    for (const key of LIVE_ENDPOINT_PARAMETERS) {
+      try {
+        const out = await ctx.clients
+          .ssm(region)
+          .send(new GetParameterCommand({ Name: ctx.deployment.names.parameter(key) }));
+        if (out.Parameter?.Value) hosts.push(out.Parameter.Value);
+      } catch {
+        // A region that does not answer (the failed one) has no endpoint to compare with.
+      }
+    }
+  }
+  return hosts;
+}
+
+export async function reconcileCommand(
+  ctx: CommandContext,
+  flags: ReconcileFlags,
+): Promise<number> {
+  const { io } = ctx;
+  if (!flags.oldUrl)
+    usage(
+      "reconcile needs --old-url: the old primary's copy (a cluster restored from the point-of-failure snapshot)",
+      "run the reconcile runbook (runbooks/reconcile.md) to restore it, then pass its endpoint",
+    );
+  if (!flags.newUrl)
+    usage(
+      "reconcile needs --new-url: the new primary",
+      "pass the new primary's writer endpoint as a postgres:// URL",
+    );
+  if ((flags.run === undefined) === (flags.fork === undefined))
+    usage(
+      "reconcile needs exactly one of --run <failover run id> and --fork <file>",
+      "pass the failover's run id (its report names it)",
+    );
+  const region = flags.region ?? ctx.deployment.secondary;
+  if (!ctx.deployment.regions.includes(region))
+    usage(
+      `--region ${region} is not a region of this deployment`,
+      `use ${ctx.deployment.regions.join(" or ")}`,
+    );
+  const margin = flags.scanMargin === undefined ? undefined : Number(flags.scanMargin);
+  const fork =
+    flags.run !== undefined ? await forkFromLedger(ctx, region, flags.run) : readFork(flags.fork!);
+  const startedAt = io.now();
+  const runId = `reconcile-${startedAt.toISOString().replace(/[:.]/g, "-")}`;
+  const hosts = flags.noStore && flags.fork ? [] : await liveHosts(ctx);
+  const options = {
+    ...(margin !== undefined ? { scanMarginSeconds: margin } : {}),
+    copyHost: new URL(flags.oldUrl).hostname,
+    liveHosts: hosts,
+  };
+  const oldCopy = await connect(flags.oldUrl, "--old-url");
+  const newPrimary = await connect(flags.newUrl, "--new-url");
+  let result: Reconciliation;
+  let failures = 0;
+  let database: Database | undefined;
+  try {
+    try {
+      if (flags.replay) {
+        database = new Database({
+          settings: async () => ({ kind: "url", connectionString: flags.newUrl! }),
+          applicationName: "payments-dr-reconcile",
+        });
+        const run = await replayLostWrites(
+          oldCopy,
+          newPrimary,
+          fork,
+          { store: new PostgresPaymentStore(database), region },
+          options,
+        );
+        result = run.after;
+        failures = run.failures.length;
+        for (const f of run.failures)
+          io.err(`replay of payment ${f.paymentId} (event ${f.eventId}) failed: ${f.reason}`);
+      } else {
+        result = await findLostWrites(oldCopy, newPrimary, fork, options);
+      }
+    } catch (error) {
+      if (error instanceof ReconcileInputError)
+        throw new CliError(error.message, "fix the fork or --scan-margin", 2);
+      if (
+        error instanceof Error &&
+        ["LiveClusterError", "CopyIncompleteError", "InvalidRowError"].includes(error.name)
+      ) {
+        throw new CliError(
+          `${error.name}: ${error.message}`,
+          "nothing was written; restore a complete copy of the point-of-failure snapshot (runbooks/reconcile.md) and run again",
+          1,
+        );
+      }
+      throw error;
+    }
+  } finally {
+    await oldCopy.end().catch(() => undefined);
+    await newPrimary.end().catch(() => undefined);
+    await database?.end().catch(() => undefined);
+  }
+
+  let published = 0;
+  if (flags.replay || flags.notify) {
+    const events = reconciliationEvents(result, { region, at: io.now() });
+    const naming = new Naming(ctx.deployment.suffix);
+    const bus = naming.name("eventBus", "events");
+    const publish = eventBridgePublisher(
+      new EventBridgeClient({ region, ...CLI_CLIENT_SETTINGS }),
+      bus,
+    );
+    const outcomes = await publishReconciliationEvents(events, (batch) =>
+      publish(batch as unknown as OutboxEvent[]),
+    );
+    published = outcomes.filter((o) => o.ok).length;
+    for (const o of outcomes.filter((x) => !x.ok))
+      io.err(`event ${o.eventId} not published: ${o.error}`);
+    failures += outcomes.length - published;
+  }
+
+  const summary = summarize(result);
+  const out = flags.out ?? join("out", "reconcile", runId);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "lost.csv"), financeCsv(result));
+  writeFileSync(join(out, "lost.json"), `${JSON.stringify(financeJson(result), null, 2)}\n`);
+  const context = {
+    runId,
+    region,
+    startedAt: startedAt.toISOString(),
+    endedAt: io.now().toISOString(),
+    mode: flags.replay ? ("replay" as const) : ("dry-run" as const),
+    by: null,
+    reason: `reconciliation after failover ${fork.failoverRunId ?? fork.failoverAt}`,
+    failures,
+  };
+  let reportUri: string | null = null;
+  if (!flags.noStore) {
+    const naming = new Naming(ctx.deployment.suffix);
+    const writer = naming.name("lambdaFunction", "report-writer");
+    const lambda = new LambdaClient({ region, ...CLI_CLIENT_SETTINGS });
+    try {
+      const conf = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: writer }));
+      const bucket = conf.Environment?.Variables?.[REPORTS_ENV.bucket];
+      if (!bucket) throw new Error(`${writer} has no ${REPORTS_ENV.bucket}`);
+      const s3 = new S3Client({ region, ...CLI_CLIENT_SETTINGS });
+      const stored = await storeReconciliation(result, context, {
+        bucket,
+        store: {
+          put: async (key, body, contentType) => {
+            await s3.send(
+              new PutObjectCommand({
+                Bucket: bucket,
+                Key: key,
+                Body: body,
+                ContentType: contentType,
+              }),
+            );
+            return true;
+          },
+        },
+        submit: (report) => new LambdaReports(lambda, writer, bucket, region).submit(report),
+      });
+      reportUri = stored.report.htmlUri;
+    } catch (error) {
+      io.err(
+        `the report was not stored with the run reports (${(error as Error).message}); it is in ${out}`,
+      );
+      failures += 1;
+    }
+  } else {
+    writeFileSync(
+      join(out, "report.json"),
+      `${JSON.stringify(reconcileRunReport(result, context), null, 2)}\n`,
+    );
+  }
+
+  if (ctx.json) {
+    io.out(
+      JSON.stringify({
+        type: "reconcile",
+        mode: context.mode,
+        summary,
+        published,
+        failures,
+        out,
+        report: reportUri,
+        lost: result.lost,
+        lostRecords: result.lostRecords,
+      }),
+    );
+  } else {
+    io.out(
+      `${summaryLine(summary)}${summary.pending ? `, pending ${summary.pending}` : ""} (${context.mode})`,
+    );
+    for (const [currency, t] of Object.entries(summary.byCurrency)) {
+      io.out(
+        `  ${currency}: ${t.payments} payment(s), authorized ${t.authorized}, captured ${t.captured}, refunded ${t.refunded} (minor units)`,
+      );
+    }
+    if (summary.window)
+      io.out(`  lost writes committed ${summary.window.from} .. ${summary.window.to}`);
+    for (const l of result.lost.filter((x) => x.outcome === "conflict"))
+      io.out(`  conflict ${l.paymentId}: ${l.reason}`);
+    io.out(`  finance: ${join(out, "lost.csv")}${reportUri ? `; report: ${reportUri}` : ""}`);
+    if (!flags.replay && summary.pending > 0)
+      io.out("  dry run: nothing was written. Replay with --replay (second runs change nothing).");
+  }
+  return failures > 0 ? 1 : 0;
+}

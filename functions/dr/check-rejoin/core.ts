@@ -1,0 +1,151 @@
+// One poll of the region that lost the writer, on its way back to a caught-up secondary: its
+// region answers, its cluster is a member of the global cluster again, connected and available,
+// and its replication lag is within the limit. The failback workflow waits on it before it
+// touches anything (AWS: after a managed failover "Aurora automatically adds it back to the
+// global cluster as a secondary Region" once the old Region is healthy, and "creates a new
+// storage volume for the old primary Region after it recovers", which takes "a few minutes to
+// several hours": aurora-global-database-disaster-recovery.html); re-protect waits on it after
+// the rebuild. Read-only; the state machine loops with a Wait state and stops after a literal
+// number of polls. The message says what is awaited, in the execution history and the page.
+import type { DrDeps } from "../shared/deps";
+import { otherRegion, regionOf } from "../shared/topology";
+import type { CheckRejoinResult, RejoinStage, StepTimes, WorkflowState } from "../shared/types";
+import { stateTask } from "../shared/task";
+
+export type CheckRejoinOutcome = Omit<CheckRejoinResult, keyof StepTimes> &
+  Partial<Pick<StepTimes, "startedAt">>;
+
+/**
+ * Lag at which a rebuilt secondary counts as protecting the writer: the replication-lag alarm's
+ * threshold (infra REPLICATION_LAG_THRESHOLD_MS). A failback needs DR_FAILBACK_MAX_LAG_MS.
+ */
+export const PROTECTED_MAX_LAG_MS = 60_000;
+
+/** How far back a replication-lag datapoint counts. */
+const LAG_LOOKBACK_MINUTES = 5;
+
+function isUnreachable(error: unknown): boolean {
+  return (error as Error | undefined)?.name === "TransientError";
+}
+
+export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<CheckRejoinOutcome> {
+  const { request } = state;
+  const { topology } = deps;
+  const previous = state.steps.CheckRejoin;
+  const polls = (previous?.polls ?? 0) + 1;
+  const failback = request.workflow === "failback";
+  // failback: the target region rejoins, the source holds the writer; reprotect: the reverse.
+  const region = failback ? request.targetRegion : otherRegion(topology, request.targetRegion);
+  const writerRegion = otherRegion(topology, region);
+  const limitMs = failback ? deps.settings.failbackMaxLagMs : PROTECTED_MAX_LAG_MS;
+  const rejoining = regionOf(topology, region);
+  const next = failback
+    ? `the failback continues by itself once it has`
+    : `re-protect completes by itself once it has`;
+
+  const report = (
+    stage: RejoinStage,
+    message: string,
+    lagMs: number | null = null,
+  ): CheckRejoinOutcome => {
+    deps.log.info("rejoin polled", { stage, polls, lagMs });
+    return {
+      ...(previous ? { startedAt: previous.startedAt } : {}),
+      ready: stage === "ready",
+      blocked: stage === "detached",
+      stage,
+      message,
+      region,
+      lagMs,
+      polls,
+    };
+  };
+
+  const global = await deps
+    .ports(writerRegion, "critical")
+    .database.describeGlobalCluster(topology.globalClusterIdentifier);
+  const ports = deps.ports(region, "critical");
+  let cluster;
+  try {
+    cluster = await ports.database.describeCluster(rejoining.clusterIdentifier);
+  } catch (error) {
+    if (!isUnreachable(error)) throw error;
+    return report(
+      "region-unreachable",
+      `waiting for ${region} to answer (${(error as Error).message}); ${next}`,
+    );
+  }
+  const member = global?.members.find((m) => m.clusterArn === rejoining.clusterArn);
+  // A resumed failback may find its own switchover done or under way: Preflight takes it from
+  // there, as it does for a resumed run.
+  const switching =
+    member?.isWriter === true || global?.failover?.toClusterArn === rejoining.clusterArn;
+  if (failback && request.resumed && switching) {
+    return report(
+      "ready",
+      `${rejoining.clusterIdentifier} already is (or is becoming) the writer: this run's switchover got that far`,
+    );
+  }
+  // After a detach-and-promote the global cluster no longer has the writer at all (it may still
+  // list the old primary, which kept writing to it, as its writer).
+  const writer = regionOf(topology, writerRegion);
+  const writerIsMember = global?.members.some(
+    (m) => m.clusterArn === writer.clusterArn && m.isWriter,
+  );
+  if (!writerIsMember) {
+    return report(
+      "detached",
+      `${writer.clusterIdentifier} in ${writerRegion} takes writes outside ${topology.globalClusterIdentifier} (${global ? "which does not list it as its writer" : "which no longer exists"}): the failover detached it, and Aurora never re-adds ${rejoining.clusterIdentifier} after a detach. Start the reprotect workflow in ${writerRegion} to rebuild ${region} as a secondary, then fail back`,
+    );
+  }
+  if (!member) {
+    if (cluster && cluster.globalClusterIdentifier === undefined) {
+      return report(
+        "detached",
+        `${rejoining.clusterIdentifier} in ${region} is a standalone cluster (detached and promoted): Aurora re-adds a cluster only after a managed failover. Start the reprotect workflow in ${writerRegion} to rebuild ${region} as a secondary, then fail back`,
+      );
+    }
+    return report(
+      "not-a-member",
+      `waiting for Aurora to add ${rejoining.clusterIdentifier} back to ${topology.globalClusterIdentifier} as a secondary (it does so once ${region} is healthy; cluster ${cluster ? cluster.status : "not found yet"}); ${next}`,
+    );
+  }
+  if (
+    member.isWriter ||
+    cluster?.status !== "available" ||
+    (member.synchronizationStatus !== undefined && member.synchronizationStatus !== "connected")
+  ) {
+    return report(
+      "resynchronizing",
+      `${rejoining.clusterIdentifier} is back in ${topology.globalClusterIdentifier} but not yet a connected secondary (cluster ${cluster?.status ?? "missing"}, synchronization ${member.synchronizationStatus ?? "unreported"}${member.isWriter ? ", still marked writer" : ""}): Aurora is rebuilding its storage, which takes minutes to hours; ${next}`,
+    );
+  }
+  const since = new Date(deps.now().getTime() - LAG_LOOKBACK_MINUTES * 60_000);
+  const lag = await ports.metrics.replicationLag(rejoining.clusterIdentifier, since);
+  if (!lag || lag.lagMs > limitMs) {
+    return report(
+      "catching-up",
+      lag
+        ? `${rejoining.clusterIdentifier} is ${lag.lagMs} ms behind (at ${lag.at}), more than ${limitMs} ms; ${next} caught up`
+        : `no replication-lag datapoint for ${rejoining.clusterIdentifier} in ${region} in the last ${LAG_LOOKBACK_MINUTES} minutes yet; ${next} caught up`,
+      lag?.lagMs ?? null,
+    );
+  }
+  return report(
+    "ready",
+    `${rejoining.clusterIdentifier} is a connected secondary ${lag.lagMs} ms behind`,
+    lag.lagMs,
+  );
+}
+
+/** The CheckRejoin task (functions/dr/tasks.ts). */
+export const CHECK_REJOIN_TASK = stateTask({
+  step: "CheckRejoin",
+  description: "Polls the old writer's region on its way back to a caught-up secondary",
+  workflows: ["failback", "reprotect"],
+  permissions: {
+    database: ["describeGlobalCluster", "describeCluster"],
+    metrics: ["replicationLag"],
+  },
+  run: checkRejoin,
+});

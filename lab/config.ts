@@ -1,0 +1,201 @@
+// The lab's settings: production timings by default (the deployed defaults of infra/config.ts and
+// what AWS documents), a fast factor for CI, and the draws' ranges. Validated here, one place:
+// a bad option stops the lab before anything starts, naming the option, the value and what is
+// allowed.
+import type { Range } from "./world/aurora";
+
+export const SCENARIOS = [
+  "region-down",
+  "partition",
+  "switchover",
+  "failback",
+  "double-trigger",
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+/** Scenarios of the lab's own tests, not offered on the command line. */
+export type LabScenario = ScenarioName | "manual-failover";
+
+export interface LabConfig {
+  readonly scenario: LabScenario;
+  /** Lab seconds per real second (1 = production timings). */
+  readonly fast: number;
+  readonly seed: number;
+  /** New payments per real second. */
+  readonly rate: number;
+  /** Share of authorizations the client captures afterwards. */
+  readonly captureShare: number;
+  readonly outDir: string;
+  readonly primary: string;
+  readonly secondary: string;
+  /** Test hook: Promote/Switchover run without Fence (a second writer), to prove the checks fail. */
+  readonly skipFence: boolean;
+  /** Print the live timeline. */
+  readonly quiet: boolean;
+  readonly timings: LabTimings;
+}
+
+/** Every duration in lab milliseconds unless named otherwise. */
+export interface LabTimings {
+  /** Load before the fault. */
+  readonly warmupMs: number;
+  /** Load in the new region after the workflow completed, before the checks. */
+  readonly steadyMs: number;
+  /** How long the partition outlives the failover (partition scenario). */
+  readonly partitionAfterFailoverMs: number;
+  /** Give up waiting for a workflow. */
+  readonly workflowDeadlineMs: number;
+  // Prober and its alarm: PROBE_INTERVAL_SECONDS, PROBE_TIMEOUT_SECONDS, M of N (infra/config.ts defaults).
+  readonly probeIntervalSeconds: number;
+  readonly probeTimeoutMs: number;
+  readonly alarmDatapoints: number;
+  readonly alarmPeriods: number;
+  // Route 53: HEALTH_CHECK_INTERVAL_SECONDS, HEALTH_CHECK_FAILURE_THRESHOLD, alias TTL.
+  readonly healthCheckIntervalSeconds: number;
+  readonly healthCheckFailureThreshold: number;
+  readonly dnsTtlSeconds: number;
+  /** ACTIVE_REGION_CACHE_MS of the payment functions (at most 5000). */
+  readonly flagCacheMs: number;
+  /** DynamoDB global-table replication delay per item. */
+  readonly ddbReplicationMs: Range;
+  /** One-way latency of the inter-region links (us-east-1 <-> us-west-2 is ~60-70 ms RTT). */
+  readonly linkLatencyMs: number;
+  readonly failoverMs: Range;
+  readonly switchoverMs: Range;
+  readonly detachMs: Range;
+  readonly rejoinMs: Range;
+  /** rds.global_db_rpo (DB_RPO_SECONDS default). */
+  readonly rpoGuardSeconds: number;
+  /** A client's retry backoff: first wait and cap. */
+  readonly clientBackoffMs: Range;
+  /** A client gives up on a payment after this long (then it is "abandoned"). */
+  readonly clientDeadlineMs: number;
+}
+
+export const PRODUCTION_TIMINGS: LabTimings = {
+  warmupMs: 20_000,
+  steadyMs: 20_000,
+  partitionAfterFailoverMs: 30_000,
+  workflowDeadlineMs: 240_000,
+  probeIntervalSeconds: 10,
+  probeTimeoutMs: 3_000,
+  alarmDatapoints: 3,
+  alarmPeriods: 3,
+  healthCheckIntervalSeconds: 10,
+  healthCheckFailureThreshold: 3,
+  dnsTtlSeconds: 60,
+  flagCacheMs: 5_000,
+  // "typically within a second or less", no SLA (DynamoDB global tables, MREC).
+  ddbReplicationMs: [300, 1_200],
+  linkLatencyMs: 35,
+  // "Typically ... within a few minutes" is all AWS documents for a managed failover; the lab's
+  // default stays inside the workflow's poll bound (14 polls x 5 s) so that the drill measures
+  // the rest of the system; --promotion widens it (e.g. 60-300) to test that bound.
+  failoverMs: [20_000, 60_000],
+  // Switchover: "unavailable for a short time"; no number documented.
+  switchoverMs: [10_000, 40_000],
+  detachMs: [5_000, 15_000],
+  // Rebuilding the old primary: "a few minutes to several hours" for secondaries after a failover.
+  rejoinMs: [60_000, 180_000],
+  rpoGuardSeconds: 60,
+  clientBackoffMs: [500, 8_000],
+  clientDeadlineMs: 300_000,
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function number(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not allowed: a number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function range(name: string, raw: string, min: number, max: number): Range {
+  const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(raw);
+  if (!match)
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not allowed: LOW-HIGH in seconds, e.g. 20-60`,
+    );
+  const low = number(name, match[1]!, min, max) * 1000;
+  const high = number(name, match[2]!, min, max) * 1000;
+  if (low > high)
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is not allowed: LOW must not exceed HIGH`,
+    );
+  return [low, high];
+}
+
+export const USAGE = `npm run lab -- [scenario] [options]
+
+scenarios: ${SCENARIOS.join(", ")} (default region-down)
+options:
+  --fast N          lab seconds per real second, 1-100 (default 1: production timings)
+  --seed N          seed of every random draw (default: random, printed)
+  --rate N          new payments per second, 1-200 (default 10)
+  --capture-share F share of payments captured, 0-1 (default 0.3)
+  --promotion A-B   managed failover duration range in seconds (default 20-60)
+  --rpo N           rds.global_db_rpo of the primary in seconds, 20-3600 (default 60, DB_RPO_SECONDS)
+  --out DIR         report folder (default lab-report/<scenario>)
+  --quiet           no live timeline`;
+
+export function parseArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): LabConfig {
+  let scenario: ScenarioName = "region-down";
+  let fast = 1;
+  let seed = Math.floor(Math.random() * 2 ** 31);
+  let rate = 10;
+  let captureShare = 0.3;
+  let outDir: string | undefined;
+  let quiet = false;
+  let timings = PRODUCTION_TIMINGS;
+  const args = [...argv];
+  while (args.length > 0) {
+    const arg = args.shift()!;
+    const value = () => {
+      const v = args.shift();
+      if (v === undefined) throw new ConfigError(`${arg} needs a value`);
+      return v;
+    };
+    if (!arg.startsWith("--")) {
+      if (!(SCENARIOS as readonly string[]).includes(arg)) {
+        throw new ConfigError(
+          `scenario ${JSON.stringify(arg)} is not allowed: one of ${SCENARIOS.join(", ")}`,
+        );
+      }
+      scenario = arg as ScenarioName;
+    } else if (arg === "--fast") fast = number("--fast", value(), 1, 100);
+    else if (arg === "--seed") seed = Math.floor(number("--seed", value(), 0, 2 ** 31));
+    else if (arg === "--rate") rate = number("--rate", value(), 1, 200);
+    else if (arg === "--capture-share") captureShare = number("--capture-share", value(), 0, 1);
+    else if (arg === "--promotion")
+      timings = { ...timings, failoverMs: range("--promotion", value(), 1, 900) };
+    else if (arg === "--rpo")
+      // Aurora accepts 20 s and up (aurora-global-database-disaster-recovery, "Managing RPOs").
+      timings = { ...timings, rpoGuardSeconds: Math.round(number("--rpo", value(), 20, 3600)) };
+    else if (arg === "--out") outDir = value();
+    else if (arg === "--quiet") quiet = true;
+    else if (arg === "--help" || arg === "-h") throw new ConfigError(USAGE);
+    else throw new ConfigError(`option ${arg} is not allowed\n${USAGE}`);
+  }
+  void env;
+  return {
+    scenario,
+    fast,
+    seed,
+    rate,
+    captureShare,
+    outDir: outDir ?? `lab-report/${scenario}`,
+    primary: "us-east-1",
+    secondary: "us-west-2",
+    skipFence: false,
+    quiet,
+    timings,
+  };
+}

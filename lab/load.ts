@@ -1,0 +1,230 @@
+// The payment load: clients that authorize (and capture a share of) payments through
+// api.<domain> as a well-behaved client does (Stripe's and Adyen's documented conventions,
+// /work/notes/payments-api.md): one Idempotency-Key per payment, reused on every retry; retries
+// on network errors, 5xx and 409 idempotency_key_in_use (Stripe: the key is "currently being
+// used" by a concurrent request) with exponential backoff and full jitter,
+// honouring Retry-After; a DNS answer kept for its TTL (a client does not re-resolve because a
+// request failed). Every attempt and every acknowledgement is recorded.
+import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import type { LabClock, Random } from "./world/clock";
+
+export interface Attempt {
+  readonly key: string;
+  readonly op: "authorize" | "capture";
+  readonly at: number;
+  readonly region: string;
+  readonly status: number;
+  readonly code?: string;
+  readonly ms: number;
+}
+
+export interface Ack {
+  readonly key: string;
+  readonly op: "authorize" | "capture";
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly region: string;
+  /** Lab epoch ms of the acknowledgement. */
+  readonly at: number;
+  readonly attempts: number;
+  readonly status: number;
+}
+
+export interface LoadOptions {
+  readonly clock: LabClock;
+  readonly random: Random;
+  readonly rate: number;
+  readonly captureShare: number;
+  /** Each merchant's API key (a key acts for the merchant it is bound to). */
+  readonly apiKeys: Readonly<Record<string, string>>;
+  /** Route 53's answer for api.<domain>. */
+  readonly resolve: () => string;
+  readonly dnsTtlMs: number;
+  /** Base URL of a region's API as clients reach it. */
+  readonly apiUrl: (region: string) => string | undefined;
+  readonly backoffMs: readonly [number, number];
+  readonly deadlineMs: number;
+  readonly clients?: number;
+}
+
+export class LoadGenerator {
+  readonly attempts: Attempt[] = [];
+  readonly acks: Ack[] = [];
+  readonly abandoned: { key: string; op: string; since: number }[] = [];
+  readonly unexpected: Attempt[] = [];
+  private timer?: NodeJS.Timeout;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly dns: { region: string; until: number }[];
+  private next = 0;
+  private stopping = false;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly options: LoadOptions) {
+    this.dns = Array.from({ length: options.clients ?? 8 }, () => ({ region: "", until: 0 }));
+    // Every request in flight listens to the one stop signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      const client = this.next++ % this.dns.length;
+      const flow = this.payment(client).catch(() => undefined);
+      this.inflight.add(flow);
+      void flow.finally(() => this.inflight.delete(flow));
+    }, 1000 / this.options.rate);
+  }
+
+  /** No new payments; payments in flight finish (or give up) before it resolves. */
+  async stop(drainLabMs: number): Promise<void> {
+    clearInterval(this.timer);
+    this.stopping = true;
+    const deadline = new Promise<void>((r) => setTimeout(r, this.options.clock.real(drainLabMs)));
+    await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
+    this.abort.abort();
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private region(client: number): string {
+    const entry = this.dns[client]!;
+    const now = this.options.clock.nowMs();
+    if (now >= entry.until) {
+      entry.region = this.options.resolve();
+      entry.until = now + this.options.dnsTtlMs;
+    }
+    return entry.region;
+  }
+
+  private async payment(client: number): Promise<void> {
+    const { random } = this.options;
+    const key = randomUUID();
+    const merchants = Object.keys(this.options.apiKeys);
+    const merchantId = merchants[Math.floor(random.next() * merchants.length)]!;
+    const amount = 100 + Math.floor(random.next() * 99_900);
+    const currency = random.next() < 0.7 ? "USD" : "EUR";
+    const body = { amount, currency, merchantId, cardToken: `tok_lab_${key.slice(0, 8)}` };
+    const auth = await this.call(client, "authorize", key, "/payments", body, {
+      merchantId,
+      amount,
+      currency,
+    });
+    if (!auth || random.next() >= this.options.captureShare) return;
+    await this.options.clock.sleep(200 + random.next() * 800, this.abort.signal);
+    await this.call(
+      client,
+      "capture",
+      `${key}-capture`,
+      `/payments/${auth.paymentId}/capture`,
+      {},
+      {
+        merchantId,
+        amount,
+        currency,
+        paymentId: auth.paymentId,
+      },
+    );
+  }
+
+  private async call(
+    client: number,
+    op: "authorize" | "capture",
+    key: string,
+    path: string,
+    body: unknown,
+    facts: { merchantId: string; amount: number; currency: string; paymentId?: string },
+  ): Promise<Ack | undefined> {
+    const { clock, random } = this.options;
+    const started = clock.nowMs();
+    let wait = this.options.backoffMs[0];
+    for (let attempt = 1; ; attempt++) {
+      if (this.abort.signal.aborted || clock.nowMs() - started > this.options.deadlineMs) {
+        this.abandoned.push({ key, op, since: started });
+        return undefined;
+      }
+      const region = this.region(client);
+      const base = this.options.apiUrl(region);
+      const t0 = Date.now();
+      let status = 0;
+      let code: string | undefined;
+      let retryAfterMs: number | undefined;
+      let parsed: Record<string, unknown> | undefined;
+      // The request's own signal: its timeout, or the load's stop. Not AbortSignal.any, which
+      // keeps every composite signal registered on the long-lived stop signal.
+      const request = new AbortController();
+      const timeout = setTimeout(
+        () => request.abort(new DOMException("timeout", "TimeoutError")),
+        10_000,
+      );
+      const onStop = () => request.abort(this.abort.signal.reason);
+      this.abort.signal.addEventListener("abort", onStop, { once: true });
+      try {
+        if (!base) throw new Error("no route");
+        const response = await fetch(`${base}${path}`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-api-key": this.options.apiKeys[facts.merchantId]!,
+            "Idempotency-Key": key,
+          },
+          body: JSON.stringify(body),
+          // A client's own request timeout; a timed-out request is retried with the same key.
+          signal: request.signal,
+        });
+        status = response.status;
+        const text = await response.text();
+        try {
+          parsed = JSON.parse(text) as Record<string, unknown>;
+          code = typeof parsed.code === "string" ? parsed.code : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        const ra = Number(response.headers.get("retry-after"));
+        if (Number.isFinite(ra) && ra > 0) retryAfterMs = ra * 1000;
+      } catch (error) {
+        code = (error as Error).name === "TimeoutError" ? "timeout" : "network";
+      } finally {
+        clearTimeout(timeout);
+        this.abort.signal.removeEventListener("abort", onStop);
+      }
+      const record: Attempt = {
+        key,
+        op,
+        at: clock.nowMs(),
+        region,
+        status,
+        code,
+        ms: Date.now() - t0,
+      };
+      this.attempts.push(record);
+      if (status >= 200 && status < 300 && parsed) {
+        const paymentId = String(parsed.id ?? facts.paymentId ?? "");
+        const ack: Ack = {
+          key,
+          op,
+          paymentId,
+          merchantId: facts.merchantId,
+          amount: facts.amount,
+          currency: facts.currency,
+          region,
+          at: clock.nowMs(),
+          attempts: attempt,
+          status,
+        };
+        this.acks.push(ack);
+        return ack;
+      }
+      const retryable =
+        status === 0 || status >= 500 || (status === 409 && code === "idempotency_key_in_use");
+      if (!retryable) {
+        this.unexpected.push(record);
+        return undefined;
+      }
+      if (this.stopping && clock.nowMs() - started > this.options.deadlineMs) continue;
+      const backoff = random.next() * wait;
+      wait = Math.min(wait * 2, this.options.backoffMs[1]);
+      await clock.sleep(Math.max(backoff, retryAfterMs ?? 0), this.abort.signal);
+    }
+  }
+}

@@ -1,0 +1,172 @@
+// One region's payment API: the real payment handlers (functions/payments/<handler>/handler.ts)
+// behind a local HTTP server that turns each request into the API Gateway HTTP API (payload 2.0)
+// event the deployed routes deliver. Run as its own process per region (the handlers read their
+// environment and build their clients at module load, like a Lambda execution environment), so
+// killing a region's API is killing this process. Routes come from the infrastructure's own list
+// (PAYMENT_FUNCTIONS), so a route added there is served here too.
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from "aws-lambda";
+import { PAYMENT_FUNCTIONS } from "../infra/constructs/payments-api";
+
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+interface Route {
+  readonly routeKey: string;
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly params: string[];
+  readonly source: string;
+  readonly timeoutSeconds: number;
+  handler?: Handler;
+}
+
+function compile(routeKey: string, source: string, timeoutSeconds: number): Route {
+  const [method, path] = routeKey.split(" ") as [string, string];
+  const params: string[] = [];
+  const pattern = new RegExp(
+    `^${path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      params.push(name);
+      return "([^/]+)";
+    })}$`,
+  );
+  return { routeKey, method, pattern, params, source, timeoutSeconds };
+}
+
+const routes: Route[] = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) =>
+  compile(f.route!, f.source, f.timeoutSeconds),
+);
+
+async function load(route: Route): Promise<Handler> {
+  if (!route.handler) {
+    const module = (await import(`../functions/payments/${route.source}/handler`)) as {
+      handler: Handler;
+    };
+    route.handler = module.handler;
+  }
+  return route.handler;
+}
+
+function lambdaContext(route: Route): Context {
+  const deadline = Date.now() + route.timeoutSeconds * 1000;
+  const region = process.env.AWS_REGION ?? "lab";
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `payments-${route.source}-lab`,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${region}:123456789012:function:payments-${route.source}-lab`,
+    memoryLimitInMB: "1024",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/payments-${route.source}-lab`,
+    logStreamName: "lab",
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://lab");
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const send = (status: number, headers: Record<string, string>, body: string) => {
+    res.writeHead(status, headers);
+    res.end(body);
+  };
+  let route: Route | undefined;
+  let match: RegExpExecArray | null = null;
+  for (const r of routes) {
+    if (r.method !== req.method) continue;
+    match = r.pattern.exec(url.pathname);
+    if (match) {
+      route = r;
+      break;
+    }
+  }
+  if (!route || !match) {
+    send(404, { "content-type": "application/json" }, JSON.stringify({ message: "Not Found" }));
+    return;
+  }
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (typeof value === "string") headers[key.toLowerCase()] = value;
+  }
+  const body = Buffer.concat(chunks);
+  const pathParameters = Object.fromEntries(
+    route.params.map((name, i) => [name, decodeURIComponent(match![i + 1]!)]),
+  );
+  const now = new Date();
+  const event: APIGatewayProxyEventV2 = {
+    version: "2.0",
+    routeKey: route.routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ""),
+    headers,
+    pathParameters: route.params.length > 0 ? pathParameters : undefined,
+    // HTTP APIs base64-encode bodies that are not text; JSON stays text.
+    body: body.length > 0 ? body.toString("utf8") : undefined,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "lab",
+      domainName: String(req.headers.host ?? "lab"),
+      domainPrefix: "lab",
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: String(req.headers["user-agent"] ?? "lab"),
+      },
+      requestId: randomUUID(),
+      routeKey: route.routeKey,
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+  try {
+    const handler = await load(route);
+    const result = await handler(event, lambdaContext(route));
+    send(
+      result.statusCode ?? 200,
+      (result.headers ?? {}) as Record<string, string>,
+      result.body ?? "",
+    );
+  } catch (error) {
+    // An unhandled error fails the invocation: API Gateway answers 500.
+    process.stderr.write(`${route.routeKey} failed: ${(error as Error).stack}\n`);
+    send(
+      500,
+      { "content-type": "application/json" },
+      JSON.stringify({ message: "Internal Server Error" }),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  // Load every handler before saying ready: a cold start is not what the lab measures.
+  await Promise.all(routes.map(load));
+  const server = createServer((req, res) => void serve(req, res));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  process.send?.({ ready: true, port });
+  // The lab is gone: so is this region.
+  process.on("disconnect", () => process.exit(0));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`region API failed to start: ${(error as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,341 @@
+// The lab's report: lab-report/<scenario>/report.json (everything measured) and report.html
+// (the same, for a person: writes per region over time with the phases, RTO, RPO and the checks;
+// self-contained, no script or stylesheet from anywhere).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { expectedRto } from "./expected";
+import type { ExecutionRecord } from "./orchestrator";
+import type { ScenarioResult } from "./scenarios";
+
+export interface Phase {
+  readonly name: string;
+  readonly from: number;
+  readonly to: number;
+  readonly seconds: number;
+}
+
+/** detect, decide, fence, promote, dns: from the completed run's history and the clients. */
+export function phases(result: ScenarioResult): Phase[] {
+  const run = result.lab.orchestrator.executions.find((e) => e.status === "SUCCEEDED");
+  if (!run) return [];
+  const entered = (name: string) => run.states.find((s) => s.name === name)?.enteredAt;
+  const fence = entered("Fence");
+  const promote = entered("Promote") ?? entered("Switchover");
+  const updated = entered("UpdateParameters");
+  const out: Phase[] = [];
+  const add = (name: string, from: number | undefined, to: number | undefined) => {
+    if (from !== undefined && to !== undefined && to >= from)
+      out.push({ name, from, to, seconds: (to - from) / 1000 });
+  };
+  add("detect", result.faultAt, run.startedAt);
+  add("decide", run.startedAt, fence);
+  add("fence", fence, promote);
+  add("promote", promote, updated);
+  add("dns", updated, result.findings.rto.recoveredAt ?? undefined);
+  add("workflow", run.startedAt, run.endedAt);
+  return out;
+}
+
+function executionSummary(e: ExecutionRecord, t0: number) {
+  return {
+    name: e.name,
+    workflow: e.workflow,
+    region: e.region,
+    input: e.input,
+    status: e.status,
+    endState: e.endState,
+    error: e.error,
+    cause: e.cause,
+    startedAt: (e.startedAt - t0) / 1000,
+    endedAt: e.endedAt === undefined ? null : (e.endedAt - t0) / 1000,
+    states: e.states.map((s) => ({
+      name: s.name,
+      enteredAt: +((s.enteredAt - t0) / 1000).toFixed(3),
+      exitedAt: s.exitedAt === undefined ? null : +((s.exitedAt - t0) / 1000).toFixed(3),
+    })),
+    retries: e.retries.map((r) => ({ state: r.state, at: +((r.at - t0) / 1000).toFixed(3) })),
+    warnings: e.logs.filter((l) => l.level !== "info").map((l) => l.message),
+  };
+}
+
+export function buildReport(result: ScenarioResult) {
+  const { lab, findings, load } = result;
+  const t0 = result.startedAt;
+  const rel = (ms: number | null | undefined) =>
+    ms === null || ms === undefined ? null : +((ms - t0) / 1000).toFixed(3);
+  const config = lab.config;
+  const perRegion = (list: { region: string }[]) =>
+    Object.fromEntries(
+      [...lab.regions.keys()].map((r) => [r, list.filter((x) => x.region === r).length]),
+    );
+  // Writes per second per region of origin, from both databases (each event once).
+  const events = new Map<string, { at: number; region: string }>();
+  for (const db of [result.oldPrimary, result.newPrimary]) {
+    for (const e of db?.events.values() ?? [])
+      events.set(e.eventId, { at: e.committedAt, region: e.originRegion });
+  }
+  const seconds = Math.ceil((result.endedAt - t0) / 1000) + 1;
+  const writes = Object.fromEntries(
+    [...lab.regions.keys()].map((r) => {
+      const series = new Array<number>(seconds).fill(0);
+      for (const e of events.values()) {
+        const i = Math.floor((e.at - t0) / 1000);
+        if (e.region === r && i >= 0 && i < seconds) series[i]! += 1;
+      }
+      return [r, series];
+    }),
+  );
+  const failures = new Array<number>(seconds).fill(0);
+  for (const a of load.attempts) {
+    if (a.status === 0 || a.status >= 500) {
+      const i = Math.floor((a.at - t0) / 1000);
+      if (i >= 0 && i < seconds) failures[i]! += 1;
+    }
+  }
+  return {
+    scenario: config.scenario,
+    ok: result.ok,
+    generatedAt: new Date().toISOString(),
+    settings: {
+      fast: config.fast,
+      seed: config.seed,
+      rate: config.rate,
+      captureShare: config.captureShare,
+      timings: config.timings,
+      regions: { primary: config.primary, secondary: config.secondary },
+      note: "All times are lab seconds from the start of the load. At --fast N the modelled AWS timings run N times faster; real durations (a PostgreSQL promotion, an HTTP call) weigh N times more.",
+    },
+    rto: {
+      seconds: findings.rto.seconds,
+      expected: expectedRto(config, result.planned),
+      firstFailureAt: rel(findings.rto.firstFailureAt),
+      firstAcceptedInNewRegionAt: rel(findings.rto.recoveredAt),
+      phases: phases(result).map((p) => ({
+        name: p.name,
+        from: rel(p.from),
+        to: rel(p.to),
+        seconds: +p.seconds.toFixed(3),
+      })),
+    },
+    rpo: {
+      lostPayments: findings.rpo.lostPayments.length,
+      lostCaptures: findings.rpo.lostCaptures.length,
+      windowSeconds: +findings.rpo.seconds.toFixed(3),
+      windowStart: rel(findings.rpo.windowStart),
+      windowEnd: rel(findings.rpo.windowEnd),
+      commitWindow: findings.rpo.commitWindow && {
+        first: rel(findings.rpo.commitWindow.first),
+        last: rel(findings.rpo.commitWindow.last),
+        seconds: +findings.rpo.commitWindow.seconds.toFixed(3),
+      },
+      vanished: findings.rpo.vanished.length,
+      capturesRefusedForLostPayments: findings.rpo.refusedForLost.length,
+      boundSeconds: config.timings.rpoGuardSeconds,
+      lost: [...findings.rpo.lostPayments, ...findings.rpo.lostCaptures].map((a) => ({
+        op: a.op,
+        paymentId: a.paymentId,
+        merchantId: a.merchantId,
+        amount: a.amount,
+        currency: a.currency,
+        idempotencyKey: a.key,
+        region: a.region,
+        acknowledgedAt: rel(a.at),
+      })),
+    },
+    checks: findings.checks,
+    singleWriter: {
+      oldOnly: findings.forkWrites.oldOnly && {
+        ...findings.forkWrites.oldOnly,
+        first: rel(findings.forkWrites.oldOnly.first),
+        last: rel(findings.forkWrites.oldOnly.last),
+      },
+      newOnly: findings.forkWrites.newOnly && {
+        ...findings.forkWrites.newOnly,
+        first: rel(findings.forkWrites.newOnly.first),
+        last: rel(findings.forkWrites.newOnly.last),
+      },
+      conflicts: findings.conflicts,
+      forkDuplicates: findings.forkDuplicates,
+    },
+    faultAt: rel(result.faultAt),
+    endedAt: rel(result.endedAt),
+    writer: {
+      before: config.scenario === "failback" ? config.secondary : config.primary,
+      after: result.writerRegion,
+      finalFlag: result.finalFlag,
+    },
+    databases: {
+      newPrimary: {
+        region: result.newPrimary.region,
+        source: result.newPrimary.source,
+        payments: result.newPrimary.payments.size,
+        events: result.newPrimary.events.size,
+      },
+      oldPrimary: result.oldPrimary && {
+        region: result.oldPrimary.region,
+        source: result.oldPrimary.source,
+        payments: result.oldPrimary.payments.size,
+        events: result.oldPrimary.events.size,
+      },
+      snapshots: lab.aurora.snapshots.map((s) => ({ region: s.region, at: rel(s.at) })),
+    },
+    load: {
+      attempts: load.attempts.length,
+      failedAttempts: load.attempts.filter((a) => a.status === 0 || a.status >= 500).length,
+      acknowledged: load.acks.length,
+      acknowledgedPerRegion: perRegion(load.acks),
+      abandoned: load.abandoned.length,
+      unexpected: load.unexpected.length,
+      failuresByCode: load.attempts.reduce<Record<string, number>>((acc, a) => {
+        if (a.status === 0 || a.status >= 500)
+          acc[`${a.status} ${a.code ?? ""}`.trim()] =
+            (acc[`${a.status} ${a.code ?? ""}`.trim()] ?? 0) + 1;
+        return acc;
+      }, {}),
+    },
+    series: { writesPerSecond: writes, failedAttemptsPerSecond: failures },
+    executions: lab.orchestrator.executions.map((e) => executionSummary(e, t0)),
+    aurora: {
+      draws: lab.aurora.draws,
+      promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
+      events: lab.aurora.events.map((e) => ({ ...e, at: rel(e.at) })),
+      rpoGuard: lab.aurora.guardIntervals.map((g) => ({
+        region: g.region,
+        from: rel(g.from),
+        to: rel(g.to),
+      })),
+    },
+    route53: {
+      healthChanges: lab.route53.history.map((h) => ({ ...h, at: rel(h.at) })),
+      recordChanges: lab.route53.recordChanges.map((h) => ({ ...h, at: rel(h.at) })),
+    },
+    alarm: lab.alarm.transitions.map((x) => ({ ...x, at: rel(x.at) })),
+    pages: lab.pages.map((p) => ({ region: p.region, at: rel(p.at), subject: p.subject })),
+    timeline: lab.timeline.map((e) => ({ at: rel(e.at), kind: e.kind, message: e.message })),
+  };
+}
+
+export type Report = ReturnType<typeof buildReport>;
+
+const escape = (s: unknown) =>
+  String(s).replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
+  );
+
+const COLORS = ["#2563eb", "#16a34a", "#dc2626"];
+const PHASE_COLORS: Record<string, string> = {
+  detect: "#fde68a",
+  decide: "#fbcfe8",
+  fence: "#c7d2fe",
+  promote: "#bbf7d0",
+  dns: "#bae6fd",
+};
+
+export function renderHtml(report: Report): string {
+  const regions = Object.keys(report.series.writesPerSecond);
+  const series = [
+    ...regions.map((r, i) => ({
+      label: `writes committed by ${r}`,
+      color: COLORS[i]!,
+      values: report.series.writesPerSecond[r]!,
+    })),
+    {
+      label: "failed client attempts",
+      color: COLORS[2]!,
+      values: report.series.failedAttemptsPerSecond,
+    },
+  ];
+  const n = Math.max(...series.map((s) => s.values.length), 1);
+  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const W = 960;
+  const H = 300;
+  const left = 40;
+  const bottom = 30;
+  const x = (sec: number) => left + (sec / n) * (W - left - 10);
+  const y = (v: number) => H - bottom - (v / max) * (H - bottom - 20);
+  const bands = report.rto.phases
+    .filter((p) => PHASE_COLORS[p.name] && p.from !== null && p.to !== null)
+    .map(
+      (p) =>
+        `<rect x="${x(p.from!)}" y="10" width="${Math.max(1, x(p.to!) - x(p.from!))}" height="${H - bottom - 10}" fill="${PHASE_COLORS[p.name]}" opacity="0.6"><title>${escape(p.name)} ${p.seconds} s</title></rect><text x="${x(p.from!) + 2}" y="22" font-size="11">${escape(p.name)}</text>`,
+    )
+    .join("");
+  const lines = series
+    .map((s) => {
+      const points = s.values
+        .map((v, i) => `${x(i + 0.5).toFixed(1)},${y(v).toFixed(1)}`)
+        .join(" ");
+      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.8" points="${points}"/>`;
+    })
+    .join("");
+  const fault =
+    report.faultAt === null
+      ? ""
+      : `<line x1="${x(report.faultAt)}" x2="${x(report.faultAt)}" y1="10" y2="${H - bottom}" stroke="#000" stroke-dasharray="4 3"/><text x="${x(report.faultAt) + 3}" y="${H - bottom - 4}" font-size="11">fault</text>`;
+  const ticks = Array.from({ length: Math.floor(n / 10) + 1 }, (_, i) => i * 10)
+    .map(
+      (s) =>
+        `<line x1="${x(s)}" x2="${x(s)}" y1="${H - bottom}" y2="${H - bottom + 4}" stroke="#555"/><text x="${x(s)}" y="${H - 8}" font-size="10" text-anchor="middle">${s}s</text>`,
+    )
+    .join("");
+  const legend = series
+    .map((s) => `<span style="color:${s.color}">&#9632;</span> ${escape(s.label)}`)
+    .join(" &nbsp; ");
+  const row = (cells: unknown[]) =>
+    `<tr>${cells.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>payments-dr lab: ${escape(report.scenario)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;max-width:1000px;color:#111}table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}.ok{color:#15803d;font-weight:600}.fail{color:#b91c1c;font-weight:600}code{background:#f3f4f6;padding:1px 4px}</style></head>
+<body>
+<h1>payments-dr lab: ${escape(report.scenario)} <span class="${report.ok ? "ok" : "fail"}">${report.ok ? "PASSED" : "FAILED"}</span></h1>
+<p>Generated ${escape(report.generatedAt)}; seed <code>${report.settings.seed}</code>; ${report.settings.fast === 1 ? "production timings" : `fast factor ${report.settings.fast}`}; ${report.settings.rate} payments/s. ${escape(report.settings.note)}</p>
+<h2>RTO ${report.rto.seconds === null ? "not reached" : `${report.rto.seconds.toFixed(1)} s`} &middot; RPO ${report.rpo.lostPayments + report.rpo.lostCaptures} writes lost, window ${report.rpo.windowSeconds.toFixed(1)} s</h2>
+<svg width="${W}" height="${H}" role="img" aria-label="writes per second per region">${bands}<line x1="${left}" x2="${W - 10}" y1="${H - bottom}" y2="${H - bottom}" stroke="#555"/><text x="4" y="${y(max)}" font-size="10">${max}/s</text>${ticks}${fault}${lines}</svg>
+<p>${legend}</p>
+<h3>Phases</h3><table><tr><th>phase</th><th>from (s)</th><th>to (s)</th><th>seconds</th></tr>${report.rto.phases.map((p) => row([p.name, p.from, p.to, p.seconds])).join("")}</table>
+<h3>Checks</h3><table><tr><th>check</th><th>result</th><th>detail</th></tr>${report.checks.map((c) => `<tr><td>${escape(c.name)}</td><td class="${c.ok ? "ok" : "fail"}">${c.ok ? "ok" : "FAILED"}</td><td>${escape(c.detail)}</td></tr>`).join("")}</table>
+<h3>Lost acknowledged writes (RPO)</h3>${report.rpo.lost.length === 0 ? "<p>none</p>" : `<table><tr><th>op</th><th>payment</th><th>merchant</th><th>amount</th><th>acknowledged at (s)</th><th>by</th></tr>${report.rpo.lost.map((l) => row([l.op, l.paymentId, l.merchantId, `${l.amount} ${l.currency}`, l.acknowledgedAt, l.region])).join("")}</table>`}
+<h3>Workflow runs</h3>${report.executions.map((e) => `<p><b>${escape(e.name)}</b> ${escape(e.workflow)} in ${escape(e.region)}: ${escape(e.status)} at ${escape(e.endState)}${e.error ? ` (${escape(e.error)})` : ""}</p><table><tr><th>state</th><th>entered (s)</th><th>exited (s)</th></tr>${e.states.map((s) => row([s.name, s.enteredAt, s.exitedAt ?? ""])).join("")}</table>`).join("")}
+<h3>Load</h3><table>${row(["attempts", report.load.attempts])}${row(["failed attempts", report.load.failedAttempts])}${row(["acknowledged", report.load.acknowledged])}${Object.entries(
+    report.load.acknowledgedPerRegion,
+  )
+    .map(([r, c]) => row([`acknowledged by ${r}`, c]))
+    .join("")}${row(["abandoned", report.load.abandoned])}${Object.entries(
+    report.load.failuresByCode,
+  )
+    .map(([k, c]) => row([`failures ${k}`, c]))
+    .join("")}</table>
+<h3>Timeline</h3><table><tr><th>at (s)</th><th>what</th><th></th></tr>${report.timeline.map((e) => row([e.at, e.kind, e.message])).join("")}</table>
+</body></html>
+`;
+}
+
+export function writeReport(
+  result: ScenarioResult,
+  outDir: string,
+): { json: string; html: string; report: Report } {
+  const report = buildReport(result);
+  const dir = resolve(outDir);
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, "report.json");
+  const html = join(dir, "report.html");
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(html, renderHtml(report));
+  return { json, html, report };
+}
+
+export function summary(report: Report): string {
+  const lines = [
+    "",
+    `${report.scenario}: ${report.ok ? "PASSED" : "FAILED"} (seed ${report.settings.seed}, ${report.settings.fast === 1 ? "production timings" : `fast x${report.settings.fast}`})`,
+    `  RTO ${report.rto.seconds === null ? "not reached" : `${report.rto.seconds.toFixed(1)} s`} (first failed payment -> first payment accepted in ${report.writer.after}); expected ${report.rto.expected.seconds.toFixed(0)} s (${report.rto.expected.phases.map((p: { name: string; seconds: number }) => `${p.name} ${p.seconds}`).join(", ")})`,
+    ...report.rto.phases.map(
+      (p) => `    ${p.name.padEnd(9)} ${p.seconds.toFixed(1).padStart(6)} s`,
+    ),
+    `  RPO ${report.rpo.lostPayments} payments and ${report.rpo.lostCaptures} captures lost, acknowledged over ${report.rpo.windowSeconds.toFixed(1)} s, committed by the old primary over ${report.rpo.commitWindow ? `${report.rpo.commitWindow.seconds.toFixed(1)} s` : "-"} (bound ${report.rpo.boundSeconds} s rds.global_db_rpo)`,
+    `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
+    ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,360 @@
+// The scenarios: what breaks, when, and who starts which workflow. Each runs the same way: the
+// lab up, payment load through Route 53, a warm-up, the fault (or the planned move), the
+// workflows to their end, load in the new region for a while, then the data of both databases
+// against what the clients were told (checks.ts) and the report (report.ts).
+import { join } from "node:path";
+import { Client } from "pg";
+import type { WorkflowName } from "../infra/lib/asl";
+import { CONTROL } from "../functions/common/contract";
+import { evaluate } from "./checks";
+import type { DatabaseContents, EventRow, Findings, PaymentRow } from "./checks";
+import type { LabConfig, LabScenario } from "./config";
+import { freePort, Lab, LAB } from "./lab";
+import { LoadGenerator } from "./load";
+import type { ExecutionRecord } from "./orchestrator";
+import { AuroraGlobalDatabase } from "./world/aurora";
+import { PgNode } from "./world/postgres";
+
+export interface ScenarioResult {
+  readonly lab: Lab;
+  readonly load: LoadGenerator;
+  readonly findings: Findings;
+  readonly faultAt: number;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly newPrimary: DatabaseContents;
+  readonly oldPrimary: DatabaseContents | null;
+  readonly writerRegion: string;
+  readonly targetRegion: string;
+  readonly finalFlag: { activeRegion?: string; fencingToken?: number } | null;
+  /** A planned move (switchover, failback) rather than a fault. */
+  readonly planned: boolean;
+  readonly ok: boolean;
+}
+
+interface Plan {
+  /** Region the Aurora primary and the flag start in. */
+  readonly initialWriter: "primary" | "secondary";
+  readonly planned: boolean;
+  readonly target: "primary" | "secondary";
+}
+
+const PLANS: Record<LabScenario, Plan> = {
+  "region-down": { initialWriter: "primary", planned: false, target: "secondary" },
+  partition: { initialWriter: "primary", planned: false, target: "secondary" },
+  switchover: { initialWriter: "primary", planned: true, target: "secondary" },
+  failback: { initialWriter: "secondary", planned: true, target: "primary" },
+  "double-trigger": { initialWriter: "primary", planned: false, target: "secondary" },
+  "manual-failover": { initialWriter: "primary", planned: false, target: "secondary" },
+};
+
+export async function runScenario(
+  config: LabConfig,
+  lab = new Lab(config),
+): Promise<ScenarioResult> {
+  const plan = PLANS[config.scenario];
+  const t = config.timings;
+  const region = (which: "primary" | "secondary") =>
+    which === "primary" ? config.primary : config.secondary;
+  const target = region(plan.target);
+  const source = lab.other(target);
+  await lab.start(region(plan.initialWriter));
+  if (config.skipFence) plantSecondWriter(lab, source);
+
+  let runs = 0;
+  const started: Promise<ExecutionRecord>[] = [];
+  const startWorkflow = (
+    workflow: WorkflowName,
+    where: string,
+    input: Record<string, unknown>,
+    name: string,
+  ) => {
+    runs += 1;
+    started.push(lab.orchestrator.start(workflow, where, input, name));
+  };
+  // EventBridge: the prober's alarm entering ALARM starts the failover toward the secondary.
+  lab.onAlarm = (name, at) => {
+    startWorkflow(
+      "failover",
+      config.secondary,
+      {
+        targetRegion: config.secondary,
+        reason: `alarm ${name} entered ALARM at ${at}`,
+        trigger: "alarm",
+        mode: "automatic",
+      },
+      `alarm-${runs + 1}`,
+    );
+    if (config.scenario === "double-trigger" && runs === 1) {
+      // On-call starts one by hand at the same moment.
+      startWorkflow(
+        "failover",
+        config.secondary,
+        {
+          targetRegion: config.secondary,
+          reason: "on-call: us-east-1 payments failing",
+          trigger: "console",
+        },
+        "oncall-1",
+      );
+    }
+  };
+
+  const load = new LoadGenerator({
+    clock: lab.clock,
+    random: lab.random,
+    rate: config.rate,
+    captureShare: config.captureShare,
+    apiKeys: LAB.apiKeys,
+    resolve: () => lab.route53.resolve(),
+    dnsTtlMs: t.dnsTtlSeconds * 1000,
+    apiUrl: (r) => lab.apiUrl(r),
+    backoffMs: t.clientBackoffMs,
+    deadlineMs: t.clientDeadlineMs,
+  });
+  const startedAt = lab.clock.nowMs();
+  load.start();
+  lab.event("load", `payment load started: ${config.rate}/s through ${LAB.domain}`);
+  await lab.clock.sleep(t.warmupMs);
+
+  const faultAt = lab.clock.nowMs();
+  switch (config.scenario) {
+    case "region-down":
+    case "double-trigger":
+      await lab.killRegion(config.primary);
+      break;
+    case "partition":
+      lab.partition(config.primary, config.secondary);
+      break;
+    case "switchover":
+      startWorkflow(
+        "switchover",
+        target,
+        { targetRegion: target, reason: "lab: planned switchover drill", trigger: "drill" },
+        "switchover-1",
+      );
+      break;
+    case "failback":
+      startWorkflow(
+        "failback",
+        target,
+        {
+          targetRegion: target,
+          reason: "lab: failback after an earlier failover",
+          trigger: "drill",
+        },
+        "failback-1",
+      );
+      break;
+    case "manual-failover":
+      startWorkflow(
+        "failover",
+        target,
+        {
+          targetRegion: target,
+          reason: "lab: on-call fails over a healthy primary",
+          trigger: "console",
+          allowUnknownLag: true,
+          // The planted fault's on-call vouches for a stop that never happened (issue 10's
+          // operator evidence), so the run promotes while the old primary still commits.
+          ...(config.skipFence ? { assumeOldWriterStopped: true } : {}),
+        },
+        "oncall-1",
+      );
+      break;
+  }
+
+  // Wait for the workflows (an alarm may start one later), then run on in the new region.
+  const deadline = faultAt + t.workflowDeadlineMs;
+  for (;;) {
+    await lab.clock.sleep(1000);
+    const done =
+      started.length > 0 && lab.orchestrator.executions.every((e) => e.status !== "RUNNING");
+    if (done && lab.orchestrator.executions.some((e) => e.status === "SUCCEEDED")) break;
+    if (done && config.scenario !== "partition" && lab.clock.nowMs() > faultAt + t.warmupMs * 3)
+      break;
+    if (lab.clock.nowMs() > deadline) {
+      lab.event("lab", "deadline reached while waiting for the workflows");
+      break;
+    }
+  }
+  if (config.scenario === "partition") {
+    await lab.clock.sleep(t.partitionAfterFailoverMs);
+    lab.heal(config.primary, config.secondary);
+  }
+  // Clients come to the new region as health checks and DNS caches let them (bounded).
+  const waitUntil = lab.clock.nowMs() + 3 * t.dnsTtlSeconds * 1000;
+  while (
+    lab.clock.nowMs() < waitUntil &&
+    !load.acks.some((a) => a.region === target && a.at > faultAt)
+  ) {
+    await lab.clock.sleep(1000);
+  }
+  await lab.clock.sleep(t.steadyMs);
+  await lab.orchestrator.idle();
+  // Payments in flight finish: a client keeps its cached DNS answer for up to the TTL.
+  await load.stop(t.dnsTtlSeconds * 1000 + 10_000);
+  lab.event(
+    "load",
+    `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned`,
+  );
+  lab.proberStop();
+
+  const writerRegion = lab.aurora.writerRegion ?? target;
+  const newPrimary = await readDatabase(lab, writerRegion, false);
+  const oldPrimary = await readDatabase(lab, lab.other(writerRegion), true).catch(
+    (error: unknown) => {
+      lab.event("lab", `could not read ${lab.other(writerRegion)}: ${(error as Error).message}`);
+      return null;
+    },
+  );
+  const finalFlag = lab.tables
+    .table(writerRegion, LAB.tables.control)
+    .get({ [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } });
+  const completed = lab.orchestrator.executions.filter((e) => e.status === "SUCCEEDED");
+  const findings = evaluate({
+    acks: load.acks,
+    attempts: load.attempts,
+    unexpected: load.unexpected,
+    abandoned: load.abandoned,
+    newPrimary,
+    oldPrimary,
+    faultAt,
+    targetRegion: target,
+    planned: plan.planned,
+    rpoBoundSeconds: t.rpoGuardSeconds,
+    // Two of the model's lag samples (the guard's reaction), in lab time.
+    guardDelayMs: 2 * AuroraGlobalDatabase.SAMPLE_MS * config.fast,
+    workflowCompleted: completed.length === 1 && writerRegion === target,
+    workflowDetail: describeRuns(lab.orchestrator.executions, writerRegion, target),
+  });
+  const ok = findings.checks.every((c) => c.ok);
+  return {
+    lab,
+    load,
+    findings,
+    faultAt,
+    startedAt,
+    endedAt: lab.clock.nowMs(),
+    newPrimary,
+    oldPrimary,
+    writerRegion,
+    targetRegion: target,
+    finalFlag: finalFlag
+      ? {
+          activeRegion: "S" in finalFlag.activeRegion! ? finalFlag.activeRegion.S : undefined,
+          fencingToken:
+            finalFlag.fencingToken && "N" in finalFlag.fencingToken
+              ? Number(finalFlag.fencingToken.N)
+              : undefined,
+        }
+      : null,
+    planned: plan.planned,
+    ok,
+  };
+}
+
+function describeRuns(
+  executions: readonly ExecutionRecord[],
+  writer: string,
+  target: string,
+): string {
+  const runs = executions.map(
+    (e) => `${e.name}: ${e.workflow} ${e.status} at ${e.endState}${e.error ? ` (${e.error})` : ""}`,
+  );
+  const completed = executions.filter((e) => e.status === "SUCCEEDED").length;
+  return `${completed} of ${executions.length} runs completed (writer now ${writer}, expected ${target}); ${runs.join("; ") || "no run started"}`;
+}
+
+/**
+ * The test hook of issue 13: the old region is never fenced. The flag the Fence step writes never
+ * replicates to it, and Aurora's write fencing never reaches its storage, so it keeps taking
+ * payments after the new region is promoted: the checks must report two writers.
+ */
+function plantSecondWriter(lab: Lab, oldRegion: string): void {
+  lab.tables.dropReplication = (table, key, to) =>
+    table === LAB.tables.control &&
+    to === oldRegion &&
+    key === JSON.stringify({ S: CONTROL.activeRegionItem });
+  lab.aurora.writeFencing = false;
+  lab.event("lab", `PLANTED FAULT: ${oldRegion} will never be fenced (second writer)`);
+}
+
+/** Rows of one region's database: the live server, or its folder started aside on a free port. */
+async function readDatabase(lab: Lab, region: string, old: boolean): Promise<DatabaseContents> {
+  const r = lab.region(region);
+  const snapshot = old ? lab.aurora.snapshots.filter((s) => s.region === region).at(0) : undefined;
+  let node: PgNode = r.node;
+  let source = "live";
+  let aside: PgNode | undefined;
+  if (snapshot || !r.node.running) {
+    aside = new PgNode({
+      name: `${region}-inspect`,
+      dataDir: snapshot?.dataDir ?? r.node.options.dataDir,
+      port: await freePort(),
+      logFile: join(lab.root, `${region}-inspect.log`),
+    });
+    // No standby.signal is left behind by a kill, and a snapshot is a stopped writer's folder.
+    await aside.start();
+    node = aside;
+    source = snapshot
+      ? "point-of-failure snapshot, started aside"
+      : "folder of the dead server, started aside";
+  }
+  const client = new Client({
+    connectionString: node.url(LAB.database),
+    connectionTimeoutMillis: 5000,
+  });
+  try {
+    await client.connect();
+    const payments = new Map<string, PaymentRow>();
+    const toLab = (d: Date | null) => (d ? lab.clock.toLab(d.getTime()) : 0);
+    for (const row of (
+      await client.query<{
+        id: string;
+        merchant_id: string;
+        card_token: string;
+        status: string;
+        captured_minor: string;
+        version: number;
+        committed: Date | null;
+      }>(
+        "SELECT id::text, merchant_id, card_token, status, captured_minor::text, version, pg_xact_commit_timestamp(xmin) AS committed FROM payments",
+      )
+    ).rows) {
+      payments.set(row.id, {
+        id: row.id,
+        merchantId: row.merchant_id,
+        cardToken: row.card_token,
+        status: row.status,
+        capturedMinor: row.captured_minor,
+        version: row.version,
+        committedAt: toLab(row.committed),
+      });
+    }
+    const events = new Map<string, EventRow>();
+    for (const row of (
+      await client.query<{
+        event_id: string;
+        payment_id: string;
+        event_type: string;
+        origin_region: string;
+        committed: Date | null;
+      }>(
+        "SELECT event_id::text, payment_id::text, event_type, origin_region, pg_xact_commit_timestamp(xmin) AS committed FROM payment_events",
+      )
+    ).rows) {
+      events.set(row.event_id, {
+        eventId: row.event_id,
+        paymentId: row.payment_id,
+        type: row.event_type,
+        originRegion: row.origin_region,
+        committedAt: toLab(row.committed),
+      });
+    }
+    return { region, source, payments, events };
+  } finally {
+    await client.end().catch(() => undefined);
+    await aside?.stop();
+  }
+}

@@ -1,0 +1,158 @@
+// The RDS calls of re-protect at the SDK: exact parameters, and an earlier attempt whose answer
+// was lost (AlreadyExists) counted as done.
+import {
+  CreateDBClusterCommand,
+  CreateDBInstanceCommand,
+  CreateGlobalClusterCommand,
+  DescribeDBClustersCommand,
+  DescribeGlobalClustersCommand,
+  ModifyDBClusterCommand,
+  RDSClient,
+} from "@aws-sdk/client-rds";
+import { mockClient } from "aws-sdk-client-mock";
+import "aws-sdk-client-mock-jest";
+import { RdsDatabase } from "../../../functions/dr/shared/aws/rds";
+
+const rds = mockClient(RDSClient);
+const database = new RdsDatabase(new RDSClient({ region: "us-east-1" }));
+
+function fault(name: string): Error {
+  const error = new Error(`${name}: already there`);
+  error.name = name;
+  return error;
+}
+
+beforeEach(() => rds.reset());
+
+describe("re-protect's RDS calls", () => {
+  it("adds the secondary with the destination region's key and no master user", async () => {
+    rds.on(CreateDBClusterCommand).resolves({});
+    await database.createSecondaryCluster({
+      clusterIdentifier: "payments-db-use1-prod",
+      globalClusterIdentifier: "payments-global-prod",
+      engine: "aurora-postgresql",
+      engineVersion: "16.6",
+      kmsKeyId: "arn:aws:kms:us-east-1:123456789012:key/mrk-1",
+      dbSubnetGroupName: "payments-db-use1-prod",
+      vpcSecurityGroupIds: ["sg-1"],
+      dbClusterParameterGroupName: "payments-db-primary-use1-prod",
+      backupRetentionPeriod: 7,
+      preferredBackupWindow: "02:00-02:30",
+      preferredMaintenanceWindow: "sun:05:00-sun:05:30",
+      deletionProtection: true,
+    });
+    const input = rds.commandCalls(CreateDBClusterCommand)[0]!.args[0].input;
+    expect(input).toEqual({
+      DBClusterIdentifier: "payments-db-use1-prod",
+      GlobalClusterIdentifier: "payments-global-prod",
+      Engine: "aurora-postgresql",
+      EngineVersion: "16.6",
+      StorageEncrypted: true,
+      KmsKeyId: "arn:aws:kms:us-east-1:123456789012:key/mrk-1",
+      DBSubnetGroupName: "payments-db-use1-prod",
+      VpcSecurityGroupIds: ["sg-1"],
+      DBClusterParameterGroupName: "payments-db-primary-use1-prod",
+      BackupRetentionPeriod: 7,
+      PreferredBackupWindow: "02:00-02:30",
+      PreferredMaintenanceWindow: "sun:05:00-sun:05:30",
+      CopyTagsToSnapshot: true,
+      EnableCloudwatchLogsExports: ["postgresql"],
+      DeletionProtection: true,
+    });
+    expect(input).not.toHaveProperty("MasterUsername");
+    expect(input).not.toHaveProperty("MasterUserPassword");
+  });
+
+  it("creates the global cluster from the promoted cluster, setting nothing the source decides", async () => {
+    rds.on(CreateGlobalClusterCommand).resolves({});
+    await database.createGlobalCluster(
+      "payments-global-prod",
+      "arn:aws:rds:us-west-2:123456789012:cluster:payments-db-usw2-prod",
+      false,
+    );
+    expect(rds).toHaveReceivedCommandWith(CreateGlobalClusterCommand, {
+      GlobalClusterIdentifier: "payments-global-prod",
+      SourceDBClusterIdentifier: "arn:aws:rds:us-west-2:123456789012:cluster:payments-db-usw2-prod",
+      DeletionProtection: false,
+    });
+    const input = rds.commandCalls(CreateGlobalClusterCommand)[0]!.args[0].input;
+    for (const key of ["Engine", "EngineVersion", "DatabaseName", "StorageEncrypted"]) {
+      expect(input).not.toHaveProperty(key);
+    }
+  });
+
+  it("renames the old primary immediately", async () => {
+    rds.on(ModifyDBClusterCommand).resolves({});
+    await database.renameCluster(
+      "payments-db-use1-prod",
+      "payments-db-use1-prod-detached-1a2b3c4d",
+    );
+    expect(rds).toHaveReceivedCommandWith(ModifyDBClusterCommand, {
+      DBClusterIdentifier: "payments-db-use1-prod",
+      NewDBClusterIdentifier: "payments-db-use1-prod-detached-1a2b3c4d",
+      ApplyImmediately: true,
+    });
+  });
+
+  it("counts an AlreadyExists answer as an earlier attempt that succeeded", async () => {
+    rds.on(CreateDBClusterCommand).rejects(fault("DBClusterAlreadyExistsFault"));
+    rds.on(CreateGlobalClusterCommand).rejects(fault("GlobalClusterAlreadyExistsFault"));
+    rds.on(CreateDBInstanceCommand).rejects(fault("DBInstanceAlreadyExistsFault"));
+    await expect(
+      database.createGlobalCluster("g", "arn:aws:rds:us-west-2:1:cluster:c", false),
+    ).resolves.toBeUndefined();
+    await expect(
+      database.createInstance({
+        identifier: "payments-db-1-use1-prod",
+        clusterIdentifier: "payments-db-use1-prod",
+        engine: "aurora-postgresql",
+        instanceClass: "db.r5.large",
+        dbSubnetGroupName: "payments-db-use1-prod",
+        promotionTier: 0,
+        monitoringRoleArn: "arn:aws:iam::1:role/m",
+        monitoringInterval: 15,
+        performanceInsightsKmsKeyId: "arn:aws:kms:us-east-1:1:key/k",
+        caCertificateIdentifier: "rds-ca-rsa2048-g1",
+      }),
+      // One createInstance serves Rebuild and RestoreCapacity; the latter reports it.
+    ).resolves.toBe("exists");
+  });
+
+  it("rejects any other fault as the step's error", async () => {
+    rds.on(ModifyDBClusterCommand).rejects(fault("InvalidDBClusterStateFault"));
+    await expect(database.renameCluster("a", "b")).rejects.toMatchObject({
+      name: expect.stringMatching(/Error$/),
+    });
+  });
+
+  it("reads each member's synchronization and each cluster's instances", async () => {
+    rds.on(DescribeGlobalClustersCommand).resolves({
+      GlobalClusters: [
+        {
+          GlobalClusterIdentifier: "g",
+          Status: "available",
+          GlobalClusterMembers: [
+            { DBClusterArn: "arn:w", IsWriter: true, SynchronizationStatus: "connected" },
+            { DBClusterArn: "arn:e", IsWriter: false, SynchronizationStatus: "pending-resync" },
+          ],
+        },
+      ],
+    });
+    rds.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [
+        {
+          DBClusterArn: "arn:e",
+          Status: "available",
+          DBClusterMembers: [{ DBInstanceIdentifier: "payments-db-1-use1-prod" }],
+        },
+      ],
+    });
+    expect((await database.describeGlobalCluster("g"))!.members).toEqual([
+      { clusterArn: "arn:w", isWriter: true, synchronizationStatus: "connected" },
+      { clusterArn: "arn:e", isWriter: false, synchronizationStatus: "pending-resync" },
+    ]);
+    expect((await database.describeCluster("payments-db-use1-prod"))!.instances).toEqual([
+      "payments-db-1-use1-prod",
+    ]);
+  });
+});

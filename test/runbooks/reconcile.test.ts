@@ -1,0 +1,196 @@
+// The reconciliation runbook: it preserves the point-of-failure snapshot before anything else,
+// deletes nothing, uses only documented action inputs, and its role allows exactly what it calls.
+import { parse } from "yaml";
+import { placeholdersOf } from "../../infra/lib/asl";
+import { checkPolicies, iamFigures } from "../../infra/lib/policy-pack";
+import type { Statement } from "../../infra/lib/reconcile-iam";
+import {
+  reconcileOperatorStatements,
+  reconcileRunbookStatements,
+} from "../../infra/lib/reconcile-iam";
+import type { TerraformJson } from "../../infra/lib/synthesized";
+import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
+import type { Document } from "./support/document";
+import { onFailure, undocumentedInputs } from "./support/document";
+
+// The longest values the document can hold: an 8-character suffix, long ARNs.
+const SUBSTITUTIONS = {
+  EnvironmentSuffix: "abcdefgh",
+  ReconcileRoleArn: "arn:aws:iam::123456789012:role/payments-dr-reconcile-use1-abcdefgh",
+  OldClusterIdentifier: "payments-db-use1-abcdefgh",
+  InstanceClass: "db.r5.large",
+  KeepPrefix: "payments-lost-abcdefgh",
+  ScratchCluster: "payments-reconcile-use1-abcdefgh",
+  SubnetGroup: "payments-db-use1-abcdefgh",
+  SecurityGroupId: "sg-0123456789abcdef0",
+  AuroraKeyArn: "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
+};
+
+const PROPS = {
+  account: "123456789012",
+  region: "us-east-1",
+  newRegion: "us-west-2",
+  oldCluster: SUBSTITUTIONS.OldClusterIdentifier,
+  scratchCluster: SUBSTITUTIONS.ScratchCluster,
+  keepPrefix: SUBSTITUTIONS.KeepPrefix,
+  subnetGroup: SUBSTITUTIONS.SubnetGroup,
+  securityGroupId: SUBSTITUTIONS.SecurityGroupId,
+  auroraKeyArn: SUBSTITUTIONS.AuroraKeyArn,
+  ledgerTable: "payments-dr-ledger-abcdefgh",
+  reportWriterFunction: "payments-report-writer-abcdefgh",
+  reportBucketArn: "arn:aws:s3:::payments-abcdefgh-dr-reports-usw2-1",
+  eventBus: "payments-events-abcdefgh",
+  parameterPrefix: "/payments/abcdefgh",
+};
+const IAM = reconcileRunbookStatements(PROPS);
+const OPERATOR = reconcileOperatorStatements(PROPS);
+
+/** The statements as the synthesized Terraform would carry them, for the policy pack. */
+function asTerraform(roles: Record<string, Statement[]>): TerraformJson {
+  return {
+    data: {
+      aws_iam_policy_document: Object.fromEntries(
+        Object.entries(roles).map(([name, statement]) => [name, { statement }]),
+      ),
+    },
+    resource: {
+      aws_iam_role_policy: Object.fromEntries(
+        Object.keys(roles).map((name) => [
+          name,
+          { role: name, policy: `\${data.aws_iam_policy_document.${name}.json}` },
+        ]),
+      ),
+    },
+  } as unknown as TerraformJson;
+}
+
+describe("the reconciliation runbook", () => {
+  const text = renderRunbook("reconcile", SUBSTITUTIONS);
+  const doc = parse(text) as Document;
+  const names = doc.mainSteps.map((s) => s.name);
+
+  it("copies the point-of-failure snapshot to a manual one before it restores anything", () => {
+    expect(doc.schemaVersion).toBe("0.3");
+    expect(names.indexOf("PreserveSnapshot")).toBeLessThan(names.indexOf("RestoreScratchCluster"));
+    const preserve = doc.mainSteps.find((s) => s.name === "PreserveSnapshot")!;
+    expect(preserve.inputs).toMatchObject({
+      Service: "rds",
+      Api: "CopyDBClusterSnapshot",
+      SourceDBClusterSnapshotIdentifier: "{{ SnapshotIdentifier }}",
+    });
+    // Restores from the copy, never from the system snapshot that retention may delete.
+    const restore = doc.mainSteps.find((s) => s.name === "RestoreScratchCluster")!;
+    expect(restore.inputs.SnapshotIdentifier).toBe("{{ PreserveSnapshot.ManualSnapshot }}");
+    // A snapshot of the old primary only: AWS's name for it.
+    expect(
+      new RegExp(doc.parameters.SnapshotIdentifier!.allowedPattern!).test(
+        "rds:unplanned-global-failover-payments-db-use1-abcdefgh-2026-11-30-08-00",
+      ),
+    ).toBe(true);
+    expect(
+      new RegExp(doc.parameters.SnapshotIdentifier!.allowedPattern!).test(
+        "rds:payments-db-use1-2026-11-29",
+      ),
+    ).toBe(false);
+  });
+
+  it("deletes nothing and stops at the first failure", () => {
+    expect(text).not.toMatch(/Delete|Remove|Modify/);
+    for (const step of doc.mainSteps) {
+      expect({ step: step.name, onFailure: onFailure(step) }).toEqual({
+        step: step.name,
+        onFailure: null,
+      });
+    }
+  });
+
+  it("uses only the documented inputs of each action and bounded waits", () => {
+    for (const step of doc.mainSteps) {
+      expect({ step: step.name, undocumented: undocumentedInputs(step) }).toEqual({
+        step: step.name,
+        undocumented: [],
+      });
+      if (step.action === "aws:waitForAwsResourceProperty")
+        expect(step.timeoutSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it("refers only to its own parameters, automation variables and earlier steps' outputs", () => {
+    const outputs = new Map(
+      doc.mainSteps.flatMap((s, i) => (s.outputs ?? []).map((o) => [`${s.name}.${o.Name}`, i])),
+    );
+    doc.mainSteps.forEach((step, index) => {
+      for (const match of JSON.stringify(step).matchAll(/\{\{\s*([\w:.]+)\s*\}\}/g)) {
+        const reference = match[1]!;
+        const known =
+          reference in doc.parameters ||
+          reference.startsWith("automation:") ||
+          (outputs.get(reference) ?? Infinity) < index;
+        expect({ step: step.name, reference, known }).toEqual({
+          step: step.name,
+          reference,
+          known: true,
+        });
+      }
+    });
+    expect(placeholdersOf(readRunbook("reconcile"))).toEqual(Object.keys(SUBSTITUTIONS).sort());
+    expect(text).not.toMatch(/\$\{/);
+  });
+
+  it("names snapshot copies and scratch instances within RDS's 63-character identifiers", () => {
+    // "1 to 63 letters, numbers, or hyphens" (CopyDBClusterSnapshot, CreateDBInstance); the
+    // execution id is a 36-character UUID.
+    expect(`${SUBSTITUTIONS.KeepPrefix}-${"0".repeat(36)}`.length).toBeLessThanOrEqual(63);
+    expect(`${SUBSTITUTIONS.ScratchCluster}-1`.length).toBeLessThanOrEqual(63);
+  });
+
+  it("runs as a role allowed exactly the calls its steps make, and no delete", () => {
+    const called = new Set(
+      doc.mainSteps
+        .filter((s) => s.inputs.Service === "rds")
+        .map((s) => `rds:${String(s.inputs.Api)}`),
+    );
+    const rdsAllowed = new Set(IAM.flatMap((s) => s.actions).filter((a) => a.startsWith("rds:")));
+    // Tags on the copy and the restore need AddTagsToResource (RDS "Tagging Amazon RDS resources").
+    expect(rdsAllowed).toEqual(new Set([...called, "rds:AddTagsToResource"]));
+    expect(
+      IAM.flatMap((s) => s.actions).some(
+        (a) => /Delete|Remove|Modify|\*$/.test(a.split(":")[1]!) && !a.startsWith("kms:"),
+      ),
+    ).toBe(false);
+    expect(IAM.flatMap((s) => s.resources)).not.toContain("*");
+  });
+
+  it('passes the policy pack: no "*" resource, no wildcard action, KMS only through RDS', () => {
+    const json = asTerraform({ runbook: IAM, operator: OPERATOR });
+    expect(checkPolicies(json, { suffix: "abcdefgh" })).toEqual([]);
+    expect(iamFigures(json).wildcardActionStatements).toBe(0);
+    for (const s of [...IAM, ...OPERATOR]) expect(s.effect).toBe("Allow");
+    const kms = IAM.filter((s) => s.actions.some((a) => a.startsWith("kms:")));
+    for (const s of kms) {
+      expect(s.condition).toEqual([
+        {
+          test: "StringEquals",
+          variable: "kms:ViaService",
+          values: ["rds.us-east-1.amazonaws.com"],
+        },
+      ]);
+    }
+  });
+
+  it("lets the operator read the live endpoints, never the master password", () => {
+    const parameters = OPERATOR.filter((s) => s.actions.includes("ssm:GetParameter")).flatMap(
+      (s) => s.resources,
+    );
+    expect(parameters.sort()).toEqual(
+      ["us-east-1", "us-west-2"]
+        .flatMap((r) =>
+          ["db/writer-endpoint", "db/reader-endpoint", "db/cluster-endpoint"].map(
+            (k) => `arn:aws:ssm:${r}:123456789012:parameter/payments/abcdefgh/${k}`,
+          ),
+        )
+        .sort(),
+    );
+    expect(parameters.join(" ")).not.toMatch(/password|\*/);
+  });
+});

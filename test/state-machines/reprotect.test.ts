@@ -1,0 +1,425 @@
+// Re-protect and the failback's wait, over the real ASL and the real cores in the two-region
+// world (test/functions/dr/support/fake-world.ts), from both starting points: after a
+// detach-and-promote (the global database is rebuilt) and after a managed failover (Aurora
+// re-adds the old primary by itself). Durations of the asynchronous RDS changes are drawn from a
+// seeded range; every run names its seed. A run crashed after any step and resumed, or a lost
+// answer retried, must end where an undisturbed run ends.
+import { checkRejoin } from "../../functions/dr/check-rejoin/core";
+import { retainedNames } from "../../functions/dr/rebuild/core";
+import type { WorkflowState } from "../../functions/dr/shared/types";
+import { DATABASE_SPEC, EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { named, runWorkflow } from "./support/harness";
+
+const INPUT = { targetRegion: WEST, reason: "us-east-1 is back", trigger: "console" };
+const SEEDS = [1, 2, 3, 4, 5];
+const east = TOPOLOGY.regions[EAST]!;
+const west = TOPOLOGY.regions[WEST]!;
+
+/** What must be identical after any completed re-protect from the same start, however reached. */
+function topologyOf(world: FakeWorld) {
+  const cooldown = world.table.get("failover-cooldown");
+  return {
+    globalExists: world.globalExists,
+    members: Object.fromEntries(
+      [...world.members].map(([arn, m]) => [arn, { ...m }]).sort(([a], [b]) => (a! < b! ? -1 : 1)),
+    ),
+    clusters: Object.values(world.clusters)
+      .map((c) => `${c.region}/${c.identifier} ${c.status} [${[...c.instances].sort().join(",")}]`)
+      .sort(),
+    snapshots: [...world.snapshots].map(([k, v]) => `${k} ${v.status}`).sort(),
+    flag: {
+      activeRegion: world.flag()?.activeRegion,
+      fencingToken: world.flag()?.fencingToken,
+      phase: world.flag()?.phase,
+    },
+    lockHeld: world.lock() !== undefined,
+    cooldown,
+    ssm: world.endState().ssm,
+    records: world.endState().records,
+  };
+}
+
+/** Checked before every Rebuild poll: never two writers, never a kept copy lost. */
+function invariants(world: FakeWorld): void {
+  expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1 });
+  const writers = [...world.members].filter(([, m]) => m.isWriter).map(([arn]) => arn);
+  expect(writers.filter((arn) => arn !== west.clusterArn)).toEqual(
+    // The stale global cluster still names the old primary its writer until it is removed;
+    // never anything else, and never a cluster in us-west-2 other than the promoted one.
+    writers.filter((arn) => arn === east.clusterArn),
+  );
+  // The promoted cluster stays available and is never renamed or recreated.
+  expect(world.clusters[west.clusterArn]).toMatchObject({ status: "available" });
+}
+
+/** Runs re-protect; us-east-1 recovers before the `recoverAfterPolls`-th poll of the rebuild. */
+async function reprotect(world: FakeWorld, recoverAfterPolls = 0) {
+  let polls = 0;
+  let recoveredAt = 0;
+  const result = await runWorkflow("reprotect", INPUT, {
+    world,
+    executionName: "run-1",
+    observe: {
+      Rebuild: () => {
+        invariants(world);
+        polls += 1;
+        if (polls === recoverAfterPolls) {
+          world.recover(EAST);
+          recoveredAt = world.calls.length;
+        }
+      },
+    },
+  });
+  return Object.assign(result, { recoveredAt });
+}
+
+describe("re-protect after a detach-and-promote", () => {
+  it.each(SEEDS)(
+    "rebuilds the global database around us-west-2 once us-east-1 is back (seed %i)",
+    async (seed) => {
+      const world = FakeWorld.afterDetachToWest(seed);
+      const result = await reprotect(world, 3);
+      expect({ seed, status: result.status, cause: result.cause }).toEqual({
+        seed,
+        status: "SUCCEEDED",
+        cause: undefined,
+      });
+      const names = retainedNames(east.clusterIdentifier, "run-1");
+
+      // The global cluster under its identifier, us-west-2 its writer, us-east-1 a connected
+      // secondary under the identifier (and so the ARN) Terraform has.
+      expect(world.globalExists).toBe(true);
+      expect(Object.fromEntries(world.members)).toEqual({
+        [west.clusterArn]: { isWriter: true, synchronizationStatus: "connected" },
+        [east.clusterArn]: { isWriter: false, synchronizationStatus: "connected" },
+      });
+      const created = world.callsTo("rds:CreateDBCluster");
+      expect(created.map((c) => c.region)).toEqual([EAST]);
+      expect(created[0]!.args).toEqual({
+        clusterIdentifier: east.clusterIdentifier,
+        globalClusterIdentifier: TOPOLOGY.globalClusterIdentifier,
+        engine: "aurora-postgresql",
+        engineVersion: "16.6",
+        kmsKeyId: DATABASE_SPEC.regions[EAST]!.kmsKeyId,
+        dbSubnetGroupName: "payments-db-use1-test",
+        vpcSecurityGroupIds: ["sg-east"],
+        dbClusterParameterGroupName: "payments-db-primary-use1-test",
+        backupRetentionPeriod: 7,
+        preferredBackupWindow: "02:00-02:30",
+        preferredMaintenanceWindow: "sun:05:00-sun:05:30",
+        deletionProtection: false,
+      });
+      expect(world.callsTo("rds:CreateDBInstance").map((c) => c.args)).toEqual([
+        expect.objectContaining({
+          identifier: "payments-db-1-use1-test",
+          clusterIdentifier: east.clusterIdentifier,
+          instanceClass: "db.r5.large",
+          promotionTier: 0,
+        }),
+      ]);
+      expect(world.callsTo("rds:CreateGlobalCluster").map((c) => [c.region, c.args])).toEqual([
+        [
+          WEST,
+          {
+            id: TOPOLOGY.globalClusterIdentifier,
+            sourceArn: west.clusterArn,
+            deletionProtection: false,
+          },
+        ],
+      ]);
+
+      // The old primary is kept, renamed with its instances, with a snapshot, for reconciling
+      // the writes it took before the outage.
+      const kept = world.clusterIn(EAST, names.cluster)![1];
+      expect(kept.globalClusterIdentifier).toBeUndefined();
+      expect([...kept.instances].sort()).toEqual(
+        ["payments-db-1-use1-test", "payments-db-2-use1-test"].map(names.instance),
+      );
+      expect(world.snapshots.get(`${EAST}/${names.snapshot}`)).toEqual({
+        status: "available",
+        clusterIdentifier: east.clusterIdentifier,
+      });
+      expect(result.output!.steps.Rebuild).toMatchObject({
+        done: true,
+        path: "detach",
+        retainedCluster: names.cluster,
+        retainedSnapshot: names.snapshot,
+      });
+
+      // Endpoints and records describe the new topology; the flag is as the failover left it.
+      for (const region of [EAST, WEST]) {
+        expect(world.ssm[region]!.get("/payments/test/db/writer-endpoint")).toBe(
+          world.globalEndpoint,
+        );
+        expect(world.ssm[region]!.get("/payments/test/active-region")).toBe(WEST);
+      }
+      expect(Object.fromEntries(world.records)).toEqual({ [WEST]: "PRIMARY", [EAST]: "SECONDARY" });
+      expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1, phase: "open" });
+      // A re-protect moves no active region: no cooldown stands in the way of the failback.
+      expect(world.lock()).toBeUndefined();
+      expect(world.table.get("failover-cooldown")).toBeUndefined();
+      // Nothing was asked of us-east-1 while it was down but to look.
+      const whileDown = world.calls
+        .slice(0, result.recoveredAt)
+        .filter((c) => c.region === EAST && !/^rds:Describe/.test(c.op));
+      expect(result.recoveredAt).toBeGreaterThan(0);
+      expect(whileDown).toEqual([]);
+    },
+  );
+
+  it("is followed by a failback to us-east-1 that finds a caught-up secondary", async () => {
+    const world = FakeWorld.afterDetachToWest(7);
+    expect((await reprotect(world, 1)).status).toBe("SUCCEEDED");
+    const failback = await runWorkflow(
+      "failback",
+      { targetRegion: EAST, reason: "back home after re-protect", trigger: "console" },
+      { world, executionName: "failback-1" },
+    );
+    expect({ status: failback.status, cause: failback.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(world.writerArn()).toBe(east.clusterArn);
+    expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
+  });
+
+  it("rejects a re-protect started anywhere but in the active region", async () => {
+    const world = FakeWorld.afterDetachToWest();
+    world.recover(EAST);
+    const result = await runWorkflow(
+      "reprotect",
+      { ...INPUT, targetRegion: EAST },
+      { world, region: EAST },
+    );
+    expect(result).toMatchObject({ status: "FAILED", error: "InvalidInputError" });
+    expect(result.cause).toContain("re-protect runs in the active region, which is us-west-2");
+    expect(world.calls.filter((c) => /^rds:(Create|Modify|Delete)/.test(c.op))).toEqual([]);
+  });
+});
+
+describe("re-protect after a managed failover", () => {
+  it.each(SEEDS)(
+    "waits for Aurora to re-add us-east-1 and for it to catch up, creating nothing (seed %i)",
+    async (seed) => {
+      const world = FakeWorld.afterManagedFailoverToWest(seed);
+      let checks = 0;
+      const result = await runWorkflow("reprotect", INPUT, {
+        world,
+        executionName: "run-1",
+        observe: { CheckRejoin: () => (checks += 1) === 2 && world.recover(EAST) },
+      });
+      expect({ seed, status: result.status, cause: result.cause }).toEqual({
+        seed,
+        status: "SUCCEEDED",
+        cause: undefined,
+      });
+      expect(result.output!.steps.Rebuild).toMatchObject({ done: true, path: "managed" });
+      expect(result.output!.steps.CheckRejoin).toMatchObject({ ready: true, stage: "ready" });
+      expect(checks).toBeGreaterThan(2);
+      expect(world.members.get(east.clusterArn)).toEqual({
+        isWriter: false,
+        synchronizationStatus: "connected",
+      });
+      expect(world.calls.filter((c) => /^rds:(Create|Modify|Delete|Remove)/.test(c.op))).toEqual(
+        [],
+      );
+    },
+  );
+});
+
+describe("re-protect restarted at any step", () => {
+  // us-east-1 already back, so every poll of the rebuild acts or waits on RDS.
+  const start = () => {
+    const world = FakeWorld.afterDetachToWest(11);
+    world.recover(EAST);
+    return world;
+  };
+  let baseline: ReturnType<typeof topologyOf>;
+  let rebuildPolls = 0;
+
+  beforeAll(async () => {
+    const world = start();
+    const result = await reprotect(world);
+    expect(result.status).toBe("SUCCEEDED");
+    baseline = topologyOf(world);
+    rebuildPolls = result.output!.steps.Rebuild!.polls;
+    expect(rebuildPolls).toBeGreaterThan(8);
+  });
+
+  it("converges when the run dies after any poll of the rebuild and is resumed", async () => {
+    for (let k = 1; k <= rebuildPolls; k += 1) {
+      const world = start();
+      const crashed = await runWorkflow("reprotect", INPUT, {
+        world,
+        executionName: "run-1",
+        faults: { Rebuild: { afterCall: k, error: () => named("RuntimeCrash") } },
+      });
+      expect({ k, status: crashed.status }).toEqual({ k, status: "FAILED" });
+      expect(world.lock()).toBeDefined();
+      const resumed = await runWorkflow(
+        "reprotect",
+        { ...INPUT, resumeFailoverId: "run-1" },
+        { world, executionName: `run-1-resume-${k}` },
+      );
+      expect({ k, status: resumed.status, cause: resumed.cause }).toEqual({
+        k,
+        status: "SUCCEEDED",
+        cause: undefined,
+      });
+      expect({ k, ...topologyOf(world) }).toEqual({ k, ...baseline });
+    }
+  });
+
+  it.each([
+    "ValidateInput",
+    "AcquireLock",
+    "CheckRejoin",
+    "UpdateParameters",
+    "ShiftTraffic",
+    "RecordTimeline",
+    "NotifyCompleted",
+    "ReleaseLock",
+  ])("converges when the run dies after %s and is resumed", async (step) => {
+    const world = start();
+    await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      faults: { [step]: { after: () => named("RuntimeCrash") } },
+    });
+    const resumed = await runWorkflow(
+      "reprotect",
+      { ...INPUT, resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume" },
+    );
+    expect(resumed.status).toBe("SUCCEEDED");
+    expect(topologyOf(world)).toEqual(baseline);
+  });
+
+  it("converges when the answer of any rebuild poll is lost and Step Functions retries it", async () => {
+    for (let k = 1; k <= rebuildPolls; k += 1) {
+      const world = start();
+      const result = await runWorkflow("reprotect", INPUT, {
+        world,
+        executionName: "run-1",
+        faults: { Rebuild: { afterCall: k, error: () => named("Sandbox.Timedout") } },
+      });
+      expect({ k, status: result.status }).toEqual({ k, status: "SUCCEEDED" });
+      expect(result.retries).toContain("Rebuild");
+      expect({ k, ...topologyOf(world) }).toEqual({ k, ...baseline });
+      // Never a second secondary, global cluster or snapshot for a lost answer.
+      expect(
+        new Set(world.callsTo("rds:CreateDBCluster").map((c) => JSON.stringify(c.args))).size,
+      ).toBe(1);
+    }
+  });
+});
+
+describe("the failback waits for the old primary to rejoin and catch up", () => {
+  const failbackInput = { targetRegion: EAST, reason: "us-east-1 recovered", trigger: "console" };
+
+  it.each(SEEDS)(
+    "starts the switchover only once us-east-1 is a connected secondary within the lag limit (seed %i)",
+    async (seed) => {
+      const world = FakeWorld.afterManagedFailoverToWest(seed);
+      world.recover(EAST);
+      const result = await runWorkflow("failback", failbackInput, {
+        world,
+        executionName: "failback-1",
+        observe: {
+          Switchover: () => {
+            expect(world.members.get(east.clusterArn)).toEqual({
+              isWriter: false,
+              synchronizationStatus: "connected",
+            });
+          },
+        },
+      });
+      expect({ seed, status: result.status, cause: result.cause }).toEqual({
+        seed,
+        status: "SUCCEEDED",
+        cause: undefined,
+      });
+      expect(result.output!.steps.CheckRejoin!.polls).toBeGreaterThan(1);
+      expect(result.states.indexOf("AcquireLock")).toBeGreaterThan(
+        result.states.lastIndexOf("CheckRejoin"),
+      );
+      expect(world.writerArn()).toBe(east.clusterArn);
+    },
+  );
+
+  it("refuses at once, naming re-protect, when the old primary was detached", async () => {
+    const world = FakeWorld.afterDetachToWest();
+    world.recover(EAST);
+    const result = await runWorkflow("failback", failbackInput, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "FailbackNotReadyError" });
+    expect(result.cause).toContain("Start the reprotect workflow in us-west-2");
+    expect(result.output).toBeUndefined();
+    expect(world.lock()).toBeUndefined();
+    expect(world.callsTo("rds:SwitchoverGlobalCluster")).toEqual([]);
+  });
+
+  it("gives up after its bound with what it was still waiting for, having touched nothing", async () => {
+    const world = FakeWorld.afterManagedFailoverToWest();
+    world.down.delete(EAST); // us-east-1 answers, but Aurora never re-adds its cluster
+    world.rejoinOnRecovery = undefined;
+    const result = await runWorkflow("failback", failbackInput, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "FailbackNotReadyError" });
+    expect(result.cause).toMatch(
+      /^waiting for Aurora to add payments-use1-test back to payments-global-test as a secondary/,
+    );
+    expect(world.callsTo("rds:DescribeGlobalClusters").length).toBeGreaterThanOrEqual(720);
+    expect(world.lock()).toBeUndefined();
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1 });
+  });
+
+  it("says what it waits for at each stage", async () => {
+    const world = FakeWorld.afterManagedFailoverToWest(3);
+    const state = {
+      input: {},
+      request: {
+        workflow: "failback",
+        failoverId: "f",
+        resumed: false,
+        targetRegion: EAST,
+        sourceRegion: WEST,
+      },
+      steps: {},
+    } as unknown as WorkflowState;
+    const poll = () => checkRejoin(state, world.deps(EAST));
+    const seen: string[] = [];
+    expect(await poll()).toMatchObject({ stage: "region-unreachable", ready: false });
+    seen.push((await poll()).message);
+    world.recover(EAST);
+    for (let i = 0; i < 40; i += 1) {
+      const outcome = await poll();
+      seen.push(`${outcome.stage}: ${outcome.message}`);
+      if (outcome.ready) break;
+    }
+    const stages = [...new Set(seen.map((m) => m.split(":")[0]))];
+    expect(stages).toEqual(expect.arrayContaining(["not-a-member", "resynchronizing", "ready"]));
+    expect(seen.find((m) => m.startsWith("resynchronizing"))).toContain(
+      "Aurora is rebuilding its storage, which takes minutes to hours",
+    );
+    world.lagMs[east.clusterIdentifier] = 4500;
+    expect((await poll()).message).toMatch(
+      /4500 ms behind .* more than 1000 ms; the failback continues by itself/,
+    );
+  });
+});
+
+describe("the re-protect's completion page", () => {
+  it("names what was kept for reconciliation and what to do next", async () => {
+    const world = FakeWorld.afterDetachToWest(5);
+    world.recover(EAST);
+    expect((await runWorkflow("reprotect", INPUT, { world, executionName: "run-9" })).status).toBe(
+      "SUCCEEDED",
+    );
+    const page = world.messages[WEST]!.at(-1)!;
+    const names = retainedNames(east.clusterIdentifier, "run-9");
+    expect(page.subject).toBe("[payments-dr test] re-protect of us-east-1 completed");
+    expect(page.message).toContain(
+      `Kept for reconciling lost writes: cluster ${names.cluster} and snapshot ${names.snapshot} in us-east-1`,
+    );
+    expect(page.message).toContain("or stay and set WRITER_REGION=us-west-2");
+  });
+});
