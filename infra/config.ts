@@ -149,6 +149,12 @@ export interface ReadinessConfig {
   readonly scheduleMinutes: number;
   /** Replication lag above which the lag check warns, ms (READINESS_LAG_WARN_MS). */
   readonly lagWarnMs: number;
+  /**
+   * Hours after the first deploy during which missing backup copies, prober beats and alarm
+   * data warn instead of failing (READINESS_GRACE_HOURS, 0 to 2160, default 48: a daily backup
+   * and its cross-Region copy with a day spare). The first drill gets 40 days, or this if longer.
+   */
+  readonly freshnessGraceHours: number;
 }
 
 export interface StateBackendConfig {
@@ -495,6 +501,7 @@ export function loadConfig(env: Env = process.env): Config {
     readiness: {
       scheduleMinutes: integer(env, "READINESS_SCHEDULE_MINUTES", 30, 5, 720),
       lagWarnMs: integer(env, "READINESS_LAG_WARN_MS", 1000, 0, 60_000),
+      freshnessGraceHours: integer(env, "READINESS_GRACE_HOURS", 48, 0, 2160),
     },
     stateBackend: stateBackendConfig(env, secondary.region),
     operatorPrincipalArns: operatorPrincipals(env),

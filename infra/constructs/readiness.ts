@@ -126,6 +126,12 @@ export interface ReadinessTargets {
   readonly parameterPrefix: string;
   readonly database: DatabaseConfig;
   readonly rpoTargetSeconds: number;
+  /** What the connection budget assumed of Lambda concurrency (ReadinessSettings.lambdaBudget). */
+  readonly lambdaBudget: {
+    readonly accountConcurrency: number;
+    readonly reserved: Readonly<Record<string, number>>;
+    readonly unreserved: readonly string[];
+  };
 }
 
 export interface ReadinessEvaluatorProps {
@@ -265,6 +271,8 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
     },
     lag: { warnMs: readiness.lagWarnMs, failMs: targets.rpoTargetSeconds * 1000 },
     quotas: READINESS_QUOTAS,
+    freshnessGraceHours: readiness.freshnessGraceHours,
+    lambdaBudget: targets.lambdaBudget,
   };
 }
 

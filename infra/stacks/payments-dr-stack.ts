@@ -109,6 +109,25 @@ export function connectionBudgetInput(config: Config): BudgetInput {
   };
 }
 
+/**
+ * What the connection budget assumes of Lambda concurrency, for the readiness evaluator to hold
+ * against each region's real quota: the LAMBDA_CONCURRENCY_LIMIT it used, the concurrency it
+ * reserves for database functions per region, and the database functions left unreserved.
+ */
+export function lambdaBudget(config: Config): ReadinessTargets["lambdaBudget"] {
+  const input = connectionBudgetInput(config);
+  const reserved: Record<string, number> = {};
+  for (const region of input.regions) {
+    reserved[region] = input.clients
+      .filter((c) => c.region === region && c.reservedConcurrency !== null)
+      .reduce((sum, c) => sum + c.reservedConcurrency!, 0);
+  }
+  const unreserved = [
+    ...new Set(input.clients.filter((c) => c.reservedConcurrency === null).map((c) => c.name)),
+  ];
+  return { accountConcurrency: input.accountConcurrency, reserved, unreserved };
+}
+
 export class PaymentsDrStack extends TerraformStack {
   public readonly naming: Naming;
   public readonly primary: RegionalParts;
@@ -511,6 +530,7 @@ export class PaymentsDrStack extends TerraformStack {
       parameterPrefix: naming.parameterPrefix,
       database: config.database,
       rpoTargetSeconds: config.failover.rpoTargetSeconds,
+      lambdaBudget: lambdaBudget(config),
     };
   }
 

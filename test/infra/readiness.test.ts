@@ -5,6 +5,8 @@ import { DR_TASK_NAMES } from "../../functions/dr/tasks";
 import { loadConfig } from "../../infra/config";
 import { readinessSettings, READINESS_QUOTAS } from "../../infra/constructs/readiness";
 import { parseReadinessSettings } from "../../functions/monitoring/readiness/settings";
+import { lambdaBudget } from "../../infra/stacks/payments-dr-stack";
+import { SETTINGS } from "../functions/monitoring/support/aws-readiness-world";
 import { findResource, inRegion, policyStatements, resourceList, synth } from "./helpers";
 
 describe("the readiness evaluator", () => {
@@ -185,6 +187,7 @@ describe("the readiness evaluator", () => {
         parameterPrefix: "/payments/dev",
         database: config.database,
         rpoTargetSeconds: config.failover.rpoTargetSeconds,
+        lambdaBudget: lambdaBudget(config),
       },
       config.readiness,
     );
@@ -194,6 +197,29 @@ describe("the readiness evaluator", () => {
       lag: { warnMs: 1000, failMs: 300_000 },
       database: { writerInstances: 2, standbyInstances: 1 },
       quotas: READINESS_QUOTAS,
+      // A new environment is not paged for evidence that cannot exist yet (README, Readiness).
+      freshnessGraceHours: 48,
+      // The connection budget's defaults: 1000 assumed, every database function reserved.
+      lambdaBudget: {
+        accountConcurrency: 1000,
+        reserved: { "us-east-1": expect.any(Number), "us-west-2": expect.any(Number) },
+        unreserved: [],
+      },
     });
+    expect(parsed.lambdaBudget.reserved["us-west-2"]).toBeGreaterThan(0);
+  });
+
+  it("rejects a grace or budget it cannot use, naming the field", () => {
+    const base = { ...SETTINGS, freshnessGraceHours: -1 };
+    expect(() => parseReadinessSettings(JSON.stringify(base), ["us-east-1", "us-west-2"])).toThrow(
+      "READINESS_SETTINGS: freshnessGraceHours must be a whole number from 0 to 2160, got -1",
+    );
+    const noReserve = {
+      ...SETTINGS,
+      lambdaBudget: { accountConcurrency: 1000, reserved: {}, unreserved: [] },
+    };
+    expect(() =>
+      parseReadinessSettings(JSON.stringify(noReserve), ["us-east-1", "us-west-2"]),
+    ).toThrow("lambdaBudget.reserved.us-east-1 must be a whole number");
   });
 });

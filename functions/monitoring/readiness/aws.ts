@@ -230,6 +230,7 @@ export class AwsReadinessSource implements ReadinessSource {
         );
         return {
           status: out.Table?.TableStatus ?? "unknown",
+          ...(out.Table?.CreationDateTime ? { createdAt: out.Table.CreationDateTime } : {}),
           replicas: (out.Table?.Replicas ?? []).map((r) => ({
             region: r.RegionName ?? "",
             status: r.ReplicaStatus ?? "unknown",

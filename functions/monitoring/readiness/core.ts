@@ -91,6 +91,8 @@ export interface FunctionInfo {
 
 export interface TableInfo {
   readonly status: string;
+  /** CreationDateTime of this region's table (of its replica, for a global table). */
+  readonly createdAt?: Date;
   readonly replicas: readonly { readonly region: string; readonly status: string }[];
 }
 
@@ -202,6 +204,24 @@ export interface ReadinessSettings {
   /** Replication lag: warn above `warnMs`, fail above `failMs` (the RPO target). */
   readonly lag: { readonly warnMs: number; readonly failMs: number };
   readonly quotas: readonly { serviceCode: string; quotaCode: string; name: string }[];
+  /**
+   * Hours after the environment was first deployed (its control table's creation) during which
+   * evidence that cannot exist yet (the first backup copy, the first prober beats, alarms whose
+   * metric is not published yet) warns instead of failing, so a new environment does not page.
+   * The first drill is given DRILL_MAX_AGE_DAYS, or this grace if longer. 0: no grace.
+   */
+  readonly freshnessGraceHours: number;
+  /**
+   * What the connection budget (infra/lib/connection-budget.ts) assumed of Lambda concurrency:
+   * the account quota LAMBDA_CONCURRENCY_LIMIT it was computed with, the concurrency it reserves
+   * for database functions in each region, and the database functions it left unreserved (whose
+   * environments it counts as the quota minus the reservations).
+   */
+  readonly lambdaBudget: {
+    readonly accountConcurrency: number;
+    readonly reserved: Readonly<Record<string, number>>;
+    readonly unreserved: readonly string[];
+  };
 }
 
 export interface ReadinessDeps {
@@ -247,6 +267,10 @@ export const DRILL_WARN_AGE_DAYS = 35;
 export const PROBER_MAX_SILENCE_MINUTES = 5;
 /** An alarm may sit in INSUFFICIENT_DATA this long after a change (new alarm, new metric). */
 export const INSUFFICIENT_DATA_GRACE_MINUTES = 60;
+/** Default of freshnessGraceHours: a daily backup plus its cross-Region copy, with a day spare. */
+export const DEFAULT_FRESHNESS_GRACE_HOURS = 48;
+/** Concurrency AWS keeps unreserved in every region (configuration-concurrency.html). */
+export const LAMBDA_UNRESERVED_MINIMUM = 100;
 export const LAG_LOOKBACK_MINUTES = 15;
 
 /** What one check sees: the writer's and the standby's regions, when known. */
@@ -256,6 +280,21 @@ interface Scene {
   /** The region Aurora reports as the writer's (null when the global cluster is unreadable). */
   readonly active: string | null;
   readonly standby: string | null;
+  /** When the environment was first deployed (the control table's creation), when known. */
+  readonly deployedAt: Date | null;
+}
+
+/**
+ * Why a missing piece of evidence only warns: the environment is younger than `hours`. Null when
+ * it is older, or when its age is unknown (then nothing is excused).
+ */
+function newEnvironment(scene: Scene, hours: number): string | null {
+  const { deployedAt, deps } = scene;
+  if (!deployedAt || hours <= 0) return null;
+  const age = hoursSince(deps.now(), deployedAt);
+  if (age >= hours) return null;
+  const until = new Date(deployedAt.getTime() + hours * 3_600_000).toISOString().slice(0, 16);
+  return `new environment (deployed ${age < 1 ? `${Math.round(age * 60)} min` : `${Math.round(age)} h`} ago): a warning until ${until}Z, then a failure`;
 }
 
 type Check = (scene: Scene) => Promise<Omit<CheckResult, "id">>;
@@ -786,7 +825,40 @@ const lambdaConcurrency: Check = async ({ deps, active, standby }) => {
       "set PAYMENTS_RESERVED_CONCURRENCY once and apply both regions",
     );
   }
-  return ok(`${standby} allows ${standbyLimit} concurrent executions (${active}: ${activeLimit})`);
+  // The connection budget's assumptions, in both regions (the recovery region is where they
+  // bite: a failover sends every environment of it to its new writer).
+  const budget = settings.lambdaBudget;
+  const limits: Record<string, number> = { [active]: activeLimit, [standby]: standbyLimit };
+  const budgetFix = (r: string, limit: number) =>
+    `set LAMBDA_CONCURRENCY_LIMIT=${limit} (the quota in ${r}) and apply: the synth re-checks the connection budget (npm run budget)`;
+  for (const r of [standby, active]) {
+    const limit = limits[r]!;
+    const reserved = budget.reserved[r] ?? 0;
+    // AWS refuses reservations that leave less than 100 unreserved (configuration-concurrency.html).
+    if (limit < reserved + LAMBDA_UNRESERVED_MINIMUM) {
+      return fail(
+        `${r} allows ${limit} concurrent executions; the connection budget reserves ${reserved} for database functions, which needs at least ${reserved + LAMBDA_UNRESERVED_MINIMUM}`,
+        `raise Lambda concurrent executions in ${r} (Service Quotas, L-B99A9384) to at least ${reserved + LAMBDA_UNRESERVED_MINIMUM}`,
+      );
+    }
+    if (limit > budget.accountConcurrency && budget.unreserved.length > 0) {
+      return fail(
+        `${r} allows ${limit} concurrent executions, more than the ${budget.accountConcurrency} the connection budget assumed: unreserved ${list([...budget.unreserved])} can open more writer connections than budgeted`,
+        `${budgetFix(r, limit)}, or reserve concurrency for them (PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION)`,
+      );
+    }
+  }
+  const differs = [standby, active].filter((r) => limits[r] !== budget.accountConcurrency);
+  if (differs.length > 0) {
+    const r = differs[0]!;
+    return warn(
+      `the connection budget assumed ${budget.accountConcurrency} concurrent executions, ${r} allows ${limits[r]}: its figures are not this account's`,
+      budgetFix(r, limits[r]!),
+    );
+  }
+  return ok(
+    `${standby} allows ${standbyLimit} concurrent executions (${active}: ${activeLimit}), as the connection budget assumed, ${budget.reserved[standby] ?? 0} reserved for database functions`,
+  );
 };
 
 const serviceQuotas: Check = async ({ deps, active, standby }) => {
@@ -856,7 +928,8 @@ const dbCapacity: Check = async ({ deps, active, standby }) => {
   );
 };
 
-const backupCopies: Check = async ({ deps, active, standby }) => {
+const backupCopies: Check = async (scene) => {
+  const { deps, active, standby } = scene;
   if (!active || !standby) return { status: "unknown", reason: "no active region known", fix: "" };
   const { source, settings, topology, now } = deps;
   const since = new Date(now().getTime() - BACKUP_COPY_MAX_AGE_HOURS * 3_600_000);
@@ -885,10 +958,10 @@ const backupCopies: Check = async ({ deps, active, standby }) => {
     }
   }
   if (stale.length > 0) {
-    return fail(
-      `no completed copy in ${standby} newer than ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`,
-      `look at the copy jobs of the backup plan in ${active} (AWS Backup console, Jobs)`,
-    );
+    const reason = `no completed copy in ${standby} newer than ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`;
+    const fix = `look at the copy jobs of the backup plan in ${active} (AWS Backup console, Jobs)`;
+    const young = newEnvironment(scene, deps.settings.freshnessGraceHours);
+    return young ? warn(`${reason}; ${young}`, fix) : fail(reason, fix);
   }
   if (aging.length > 0) {
     return warn(`newest copies are old: ${list(aging)}`, "check last night's backup and copy jobs");
@@ -898,7 +971,8 @@ const backupCopies: Check = async ({ deps, active, standby }) => {
   );
 };
 
-const drillRecency: Check = async ({ deps, regions }) => {
+const drillRecency: Check = async (scene) => {
+  const { deps, regions } = scene;
   const { source, settings, now } = deps;
   const settled = await Promise.allSettled(
     regions.map((r) => source.lastSuccessfulAutomation(r, settings.drillDocument)),
@@ -909,7 +983,15 @@ const drillRecency: Check = async ({ deps, regions }) => {
     // A region that did not answer may hold the drill: not knowing is not a failure.
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (rejected) return unreadable(rejected.reason);
-    return fail("no successful drill on record", "run one: payments-dr drill (README, Drills)");
+    const fix = "run one: payments-dr drill (README, Drills)";
+    // A new environment is held to the same bound as between two drills, counted from its birth.
+    const young = newEnvironment(
+      scene,
+      Math.max(settings.freshnessGraceHours, DRILL_MAX_AGE_DAYS * 24),
+    );
+    return young
+      ? warn(`no successful drill on record yet; ${young}`, fix)
+      : fail("no successful drill on record", fix);
   }
   const days = hoursSince(now(), newest) / 24;
   const when = `${Math.floor(days)} days ago (${newest.toISOString().slice(0, 10)})`;
@@ -928,7 +1010,8 @@ const drillRecency: Check = async ({ deps, regions }) => {
   return ok(`last successful drill ${when}`);
 };
 
-const proberReporting: Check = async ({ deps }) => {
+const proberReporting: Check = async (scene) => {
+  const { deps } = scene;
   const { source, settings, now } = deps;
   const heartbeat = await source.latestMetric(
     settings.proberRegion,
@@ -940,10 +1023,14 @@ const proberReporting: Check = async ({ deps }) => {
     new Date(now().getTime() - 60 * 60_000),
   );
   if (!heartbeat) {
-    return fail(
-      `no prober heartbeat in ${settings.proberRegion} for an hour: failure detection is blind`,
-      "check the prober function's errors and its schedule (payments-dr-prober-*)",
-    );
+    const fix = "check the prober function's errors and its schedule (payments-dr-prober-*)";
+    const young = newEnvironment(scene, settings.freshnessGraceHours);
+    return young
+      ? warn(`no prober heartbeat in ${settings.proberRegion} yet; ${young}`, fix)
+      : fail(
+          `no prober heartbeat in ${settings.proberRegion} for an hour: failure detection is blind`,
+          fix,
+        );
   }
   const minutes = (now().getTime() - heartbeat.at.getTime()) / 60_000;
   if (minutes > PROBER_MAX_SILENCE_MINUTES) {
@@ -955,7 +1042,8 @@ const proberReporting: Check = async ({ deps }) => {
   return ok(`prober reported ${Math.round(minutes)} min ago`);
 };
 
-const alarmsInsufficient: Check = async ({ deps, regions }) => {
+const alarmsInsufficient: Check = async (scene) => {
+  const { deps, regions } = scene;
   const { source, settings, now } = deps;
   const found = await Promise.all(
     regions.map(async (r) =>
@@ -968,10 +1056,12 @@ const alarmsInsufficient: Check = async ({ deps, regions }) => {
   const grace = INSUFFICIENT_DATA_GRACE_MINUTES * 60_000;
   const stuck = all.filter((a) => now().getTime() - a.since.getTime() > grace);
   if (stuck.length > 0) {
-    return fail(
-      `${stuck.length} alarm(s) in INSUFFICIENT_DATA for over ${INSUFFICIENT_DATA_GRACE_MINUTES} min, so they cannot page: ${list(stuck.map((a) => a.name))}`,
-      "check that the metric each watches is still published (dimensions, function or table names)",
-    );
+    const reason = `${stuck.length} alarm(s) in INSUFFICIENT_DATA for over ${INSUFFICIENT_DATA_GRACE_MINUTES} min, so they cannot page: ${list(stuck.map((a) => a.name))}`;
+    const fix =
+      "check that the metric each watches is still published (dimensions, function or table names)";
+    // In a new environment some metrics do not exist yet (no backup, drill or failover so far).
+    const young = newEnvironment(scene, settings.freshnessGraceHours);
+    return young ? warn(`${reason}; ${young}`, fix) : fail(reason, fix);
   }
   if (all.length > 0) {
     return warn(
@@ -1038,7 +1128,18 @@ export async function evaluate(
     deps.log.warn("could not read the global cluster's writer", { error: String(error) });
   }
   const standby = active ? (regions.find((r) => r !== active) ?? null) : null;
-  const scene: Scene = { deps, regions, active, standby };
+  // The environment's birth: its control table is created by the first deploy and never replaced
+  // (a data store, test/fixtures/addresses), so a redeploy does not restart the grace.
+  let deployedAt: Date | null = null;
+  try {
+    const table = await bounded(deps.checkTimeoutMs, "dynamodb:DescribeTable", () =>
+      deps.source.table(deps.region, deps.topology.controlTable),
+    );
+    deployedAt = table?.createdAt ?? null;
+  } catch (error) {
+    deps.log.warn("could not read the control table's creation time", { error: String(error) });
+  }
+  const scene: Scene = { deps, regions, active, standby, deployedAt };
   const checks = await Promise.all(
     only.map(async (id): Promise<CheckResult> => {
       try {

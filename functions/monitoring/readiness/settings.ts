@@ -73,6 +73,9 @@ export function parseReadinessSettings(
       `quotas must be a list of { serviceCode, quotaCode: L-XXXXXXXX, name }, got ${JSON.stringify(quotas)}`,
     );
   }
+  const budget = (raw.lambdaBudget ?? {}) as Record<string, unknown>;
+  const reserved = (budget.reserved ?? {}) as Record<string, unknown>;
+  for (const r of regions) whole(reserved[r], `lambdaBudget.reserved.${r}`, 0, 1_000_000);
   const proberRegion = text(raw.proberRegion, "proberRegion");
   if (!regions.includes(proberRegion)) {
     fail(`proberRegion must be one of ${regions.join(", ")}, got ${proberRegion}`);
@@ -97,5 +100,16 @@ export function parseReadinessSettings(
     },
     lag: { warnMs, failMs },
     quotas: quotas as ReadinessSettings["quotas"],
+    freshnessGraceHours: whole(raw.freshnessGraceHours, "freshnessGraceHours", 0, 2160),
+    lambdaBudget: {
+      accountConcurrency: whole(
+        budget.accountConcurrency,
+        "lambdaBudget.accountConcurrency",
+        110,
+        1_000_000,
+      ),
+      reserved: reserved as Record<string, number>,
+      unreserved: strings(budget.unreserved, "lambdaBudget.unreserved"),
+    },
   };
 }

@@ -5,7 +5,8 @@
 import "aws-sdk-client-mock-jest";
 import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand } from "@aws-sdk/client-rds";
 import { SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
-import { GetFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
+import { GetAccountSettingsCommand, GetFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { GetParametersByPathCommand } from "@aws-sdk/client-ssm";
 import { GetServiceQuotaCommand } from "@aws-sdk/client-service-quotas";
 import type { CheckId, CheckResult } from "../../../functions/monitoring/readiness/core";
@@ -381,6 +382,42 @@ describe("capacity and quotas", () => {
     });
   });
 
+  it("fails when a region's quota cannot hold the concurrency the connection budget reserves, in the recovery region too", async () => {
+    // 545 reserved for database functions in us-west-2 needs 645: AWS keeps 100 unreserved
+    // (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+    world.accountConcurrency[EAST] = 600;
+    world.accountConcurrency[WEST] = 600;
+    const c = await check("lambda-concurrency");
+    expect(c).toMatchObject({
+      status: "fail",
+      reason: `${WEST} allows 600 concurrent executions; the connection budget reserves 545 for database functions, which needs at least 645`,
+      fix: `raise Lambda concurrent executions in ${WEST} (Service Quotas, L-B99A9384) to at least 645`,
+    });
+    expect(world.stubs[WEST]!.lambda).toHaveReceivedCommandWith(GetAccountSettingsCommand, {});
+    expect(world.stubs[EAST]!.lambda).toHaveReceivedCommandWith(GetAccountSettingsCommand, {});
+  });
+
+  it("fails when the quota is above what the budget assumed while a database function is unreserved, and only warns when every one is reserved", async () => {
+    world.accountConcurrency[EAST] = 3000;
+    world.accountConcurrency[WEST] = 3000;
+    const unreserved = {
+      ...SETTINGS,
+      lambdaBudget: { ...SETTINGS.lambdaBudget, unreserved: ["outbox-relay"] },
+    };
+    const deps = { ...world.deps(WEST), settings: unreserved };
+    const [c] = (await evaluate(deps, ["lambda-concurrency"])).checks;
+    expect(c).toMatchObject({
+      status: "fail",
+      reason: expect.stringContaining("more than the 1000 the connection budget assumed"),
+      fix: expect.stringContaining("set LAMBDA_CONCURRENCY_LIMIT=3000"),
+    });
+    // Every database function reserved: the budget still holds, its figures are just not ours.
+    expect(await check("lambda-concurrency")).toMatchObject({
+      status: "warn",
+      reason: `the connection budget assumed 1000 concurrent executions, ${WEST} allows 3000: its figures are not this account's`,
+    });
+  });
+
   it("orders instance sizes within a family", () => {
     expect(
       ["db.r6g.large", "db.r6g.xlarge", "db.r6g.2xlarge", "db.r6g.16xlarge"].map(classSize),
@@ -433,6 +470,66 @@ describe("freshness", () => {
     // Another environment's alarm is not ours.
     world.insufficient[EAST] = [{ name: "payments-replication-lag-use1-prod", minutesAgo: 90 }];
     expect(await check("alarms-insufficient-data")).toMatchObject({ status: "ok" });
+  });
+});
+
+describe("a new environment", () => {
+  beforeEach(() => {
+    // Deployed 3 h ago: no copy, no drill, prober silent, an alarm without data for 2 h.
+    world.deployedDaysAgo = 3 / 24;
+    world.copies = {};
+    world.drillDaysAgo = { [EAST]: null, [WEST]: null };
+    world.heartbeatMinutesAgo = null;
+    world.insufficient[WEST] = [{ name: "payments-backup-copy-usw2-test", minutesAgo: 120 }];
+  });
+  const freshness = [
+    "backup-copies",
+    "drill-recency",
+    "prober-reporting",
+    "alarms-insufficient-data",
+  ] as const;
+
+  it("warns, never fails, on evidence that cannot exist yet, and says until when", async () => {
+    const evaluation = await evaluate(world.deps(WEST), [...freshness]);
+    for (const c of evaluation.checks) {
+      expect({ id: c.id, status: c.status }).toEqual({ id: c.id, status: "warn" });
+      expect(c.reason).toContain("new environment (deployed 3 h ago)");
+      expect(c.fix).not.toBe("");
+    }
+    expect(evaluation.overall).toBe("warn");
+    // The 48 h grace, from the control table's creation (its first deploy).
+    expect(evaluation.checks[0]!.reason).toContain("a warning until 2026-12-02T07:00Z");
+    // The first drill gets the 40 days any environment gets between two drills.
+    expect(evaluation.checks[1]!.reason).toContain("until 2027-01-09T07:00Z");
+    expect(world.stubs[WEST]!.dynamodb).toHaveReceivedCommandWith(DescribeTableCommand, {
+      TableName: TOPOLOGY.controlTable,
+    });
+  });
+
+  it("fails once the grace is over, and the drill once 40 days are", async () => {
+    world.deployedDaysAgo = 3;
+    const evaluation = await evaluate(world.deps(WEST), [...freshness]);
+    expect(evaluation.checks.map((c) => [c.id, c.status])).toEqual([
+      ["backup-copies", "fail"],
+      ["drill-recency", "warn"],
+      ["prober-reporting", "fail"],
+      ["alarms-insufficient-data", "fail"],
+    ]);
+    world.deployedDaysAgo = 41;
+    expect(await check("drill-recency")).toMatchObject({ status: "fail" });
+  });
+
+  it("excuses nothing when the grace is 0 or the deployment time cannot be read", async () => {
+    const noGrace = { ...world.deps(WEST), settings: { ...SETTINGS, freshnessGraceHours: 0 } };
+    const [backup] = (await evaluate(noGrace, ["backup-copies"])).checks;
+    expect(backup).toMatchObject({ status: "fail" });
+    world.tableCreatedAtMissing = true;
+    expect(await check("backup-copies")).toMatchObject({ status: "fail" });
+  });
+
+  it("still fails on a prober that reported and then stopped: the grace only covers what never existed", async () => {
+    world.heartbeatMinutesAgo = 20;
+    expect(await check("prober-reporting")).toMatchObject({ status: "fail" });
   });
 });
 

@@ -102,6 +102,13 @@ export const SETTINGS: ReadinessSettings = {
     { serviceCode: "lambda", quotaCode: "L-B99A9384", name: "Concurrent executions" },
     { serviceCode: "rds", quotaCode: "L-7B6409FD", name: "DB instances" },
   ],
+  freshnessGraceHours: 48,
+  // As the connection budget renders it by default: 1000 assumed, database functions reserved.
+  lambdaBudget: {
+    accountConcurrency: 1000,
+    reserved: { [EAST]: 540, [WEST]: 545 },
+    unreserved: [],
+  },
 };
 
 type Stubs = { [K in keyof RegionClients]: AwsClientStub<RegionClients[K]> };
@@ -168,6 +175,10 @@ export class ReadinessWorld {
   drillDaysAgo: Record<string, number | null> = { [EAST]: null, [WEST]: 12 };
   lagMs: number | null = 85;
   heartbeatMinutesAgo: number | null = 1;
+  /** Days ago the control table was created in each region (the environment's first deploy). */
+  deployedDaysAgo = 200;
+  /** DescribeTable answers without CreationDateTime. */
+  tableCreatedAtMissing = false;
   insufficient: Record<string, { name: string; minutesAgo: number }[]> = {
     [EAST]: [],
     [WEST]: [],
@@ -375,6 +386,11 @@ export class ReadinessWorld {
         Table: {
           TableName: name,
           TableStatus: "ACTIVE",
+          ...(this.tableCreatedAtMissing
+            ? {}
+            : {
+                CreationDateTime: new Date(this.now.getTime() - this.deployedDaysAgo * 86_400_000),
+              }),
           Replicas: [EAST, WEST]
             .filter((r) => r !== region && this.replicaStatus[r]![name] !== "none")
             .map((r) => ({ RegionName: r, ReplicaStatus: this.replicaStatus[r]![name] as never })),
