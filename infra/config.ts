@@ -39,6 +39,13 @@ export interface DatabaseConfig {
   readonly primaryInstances: number;
   /** Instances of the secondary (reader) cluster, in the other region. */
   readonly secondaryInstances: number;
+  /**
+   * DB_ADOPT_RESTORED_READERS: import (Terraform `import` blocks), instead of create, the writer
+   * cluster's instances beyond DB_SECONDARY_INSTANCES: the readers RestoreCapacity added after a
+   * failover, when WRITER_REGION is moved to follow it. Only for that one apply: an import of an
+   * instance that does not exist fails the plan.
+   */
+  readonly adoptRestoredReaders: boolean;
   /** rds.global_db_rpo on the writer cluster's parameter group, in seconds. */
   readonly rpoSeconds: number;
   readonly deletionProtection: boolean;
@@ -622,6 +629,7 @@ function databaseConfig(env: Env): DatabaseConfig {
     ),
     primaryInstances: integer(env, "DB_PRIMARY_INSTANCES", 2, 1, 15),
     secondaryInstances: integer(env, "DB_SECONDARY_INSTANCES", 1, 1, 15),
+    adoptRestoredReaders: bool(env, "DB_ADOPT_RESTORED_READERS", false),
     rpoSeconds: integer(env, "DB_RPO_SECONDS", 60, 20, 86400),
     deletionProtection: bool(env, "DB_DELETION_PROTECTION", false),
     backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),

@@ -347,7 +347,7 @@ export class GlobalDatabase extends Construct {
     });
 
     const instances = Array.from({ length: options.instanceCount }, (_, i) => {
-      return new RdsClusterInstance(this, `${role}-instance-${i}`, {
+      const instance = new RdsClusterInstance(this, `${role}-instance-${i}`, {
         provider,
         identifier: instanceIdentifier(naming, config.region, i),
         clusterIdentifier: cluster.id,
@@ -367,6 +367,12 @@ export class GlobalDatabase extends Construct {
         caCertIdentifier: INSTANCE_SETTINGS.caCertificateIdentifier,
         tags: { Name: `${clusterIdentifier}-${i + 1}`, "region-code": code },
       });
+      // After a failover RestoreCapacity created this writer's readers beyond the standby's count
+      // with exactly these identifiers and arguments (functions/dr/restore-capacity): adopt them.
+      if (options.writer && database.adoptRestoredReaders && i >= database.secondaryInstances) {
+        instance.importFrom(instanceIdentifier(naming, config.region, i), provider);
+      }
+      return instance;
     });
     return {
       cluster,

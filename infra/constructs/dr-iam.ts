@@ -19,6 +19,7 @@ import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
 import { instanceIdentifier } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
+import { READINESS_COMPONENT } from "./readiness";
 import { drTaskFunctionNames } from "./orchestration";
 import { REPORT_FUNCTIONS } from "./reports";
 import type { RegionalEventBus } from "./events";
@@ -767,6 +768,15 @@ export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): 
       ],
     },
     { sid: "ReadFlag", actions: ["dynamodb:GetItem"], resources: a.controlTables },
+    {
+      // `payments-dr readiness --now`: the evaluator runs with its own read-only role.
+      sid: "RunReadiness",
+      actions: ["lambda:InvokeFunction"],
+      resources: a.regions.map(
+        (r) =>
+          `arn:aws:lambda:${r}:${a.accountId}:function:${props.naming.name("lambdaFunction", READINESS_COMPONENT)}`,
+      ),
+    },
     // Reading the flag decrypts through DynamoDB only; the operator cannot decrypt SSM secrets.
     kmsVia("ReadFlagKey", ["kms:Decrypt"], a.keys, props, ["dynamodb"]),
     {

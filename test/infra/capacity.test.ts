@@ -90,3 +90,63 @@ describe("capacity after a failover", () => {
     }
   });
 });
+
+// Terraform and the readers RestoreCapacity adds, after a failover to us-west-2 (the writer was
+// us-east-1 with 2 instances, us-west-2 stood by with 1; RestoreCapacity added
+// payments-db-2-usw2-dev). Terraform plans from its state: it destroys only what state holds.
+describe("Terraform and the readers RestoreCapacity adds", () => {
+  const added = "payments-db-2-usw2-dev";
+  const identifiers = (j: ReturnType<typeof synth>["json"]) =>
+    resourceList(j, "aws_rds_cluster_instance").map((i) => i.identifier);
+
+  it("leaves an added reader alone while the configuration is unchanged: it is in no resource, so never in state", () => {
+    const { json } = synth({});
+    expect(identifiers(json)).not.toContain(added);
+    expect(identifiers(json)).toContain("payments-db-1-usw2-dev");
+    // Nothing reads instances either (no data source could make a plan depend on it).
+    expect(Object.keys(json.data ?? {})).not.toContain("aws_db_instance");
+    expect(Object.keys(json.data ?? {})).not.toContain("aws_rds_cluster_instance");
+    expect((json as { import?: unknown[] }).import).toBeUndefined();
+  });
+
+  it("with the writer moved and DB_ADOPT_RESTORED_READERS, imports exactly the added readers into the writer's resources, with the arguments RestoreCapacity used", () => {
+    const { json } = synth({ WRITER_REGION: "us-west-2", DB_ADOPT_RESTORED_READERS: "true" });
+    const imports = (json as { import?: { to: string; id: string; provider?: string }[] }).import;
+    const west = resourceList(json, "aws_rds_cluster_instance").filter((i) =>
+      String(i.identifier).endsWith("-usw2-dev"),
+    );
+    expect(west.map((i) => i.identifier)).toEqual(["payments-db-1-usw2-dev", added]);
+    // Only the reader RestoreCapacity added is imported; db-1 is the standby's own, in state.
+    expect(imports).toEqual([
+      {
+        to: expect.stringMatching(/^aws_rds_cluster_instance\.database_secondary-instance-1_\w+$/),
+        id: added,
+        provider: expect.stringContaining("aws.secondary"),
+      },
+    ]);
+    // The arguments an import compares with the live instance: the ones RestoreCapacity sends
+    // (test/state-machines/capacity.test.ts asserts its CreateDBInstance input), so the plan
+    // imports it and replaces nothing (identifier, cluster, engine and subnet group are ForceNew).
+    const [, second] = west;
+    expect(second).toMatchObject({
+      identifier: added,
+      engine: "aurora-postgresql",
+      instance_class: "db.r5.large",
+      promotion_tier: 1,
+      publicly_accessible: false,
+      auto_minor_version_upgrade: false,
+      performance_insights_enabled: true,
+      performance_insights_retention_period: 7,
+      monitoring_interval: 15,
+      ca_cert_identifier: "rds-ca-rsa2048-g1",
+      tags: { Name: "payments-db-usw2-dev-2", "region-code": "usw2" },
+    });
+    expect(String(second!.cluster_identifier)).toContain("database_secondary-cluster");
+  });
+
+  it("imports nothing when the flag is not set: adopting is a deliberate, one-apply step", () => {
+    const { json } = synth({ WRITER_REGION: "us-west-2" });
+    expect((json as { import?: unknown[] }).import).toBeUndefined();
+    expect(identifiers(json)).toContain(added);
+  });
+});

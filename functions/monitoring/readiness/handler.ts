@@ -1,5 +1,5 @@
 // Lambda entry point of the readiness evaluator (EventBridge schedule in each region, or on
-// demand: `aws lambda invoke` / `payments-dr readiness --run`). Evaluates, publishes a metric per
+// demand: `aws lambda invoke` / `payments-dr readiness --now`). Evaluates, publishes a metric per
 // check and the overall status, stores the evaluation in the control table and returns it.
 // An event `{ "checks": ["kms-keys", ...] }` runs only those checks (nothing stored then).
 import { BackupClient } from "@aws-sdk/client-backup";
