@@ -1,7 +1,11 @@
 // After a failover or switchover the new primary gets the old primary's capacity: RestoreCapacity
 // adds readers with Terraform's identifiers and settings, asks once however often it runs, never
 // waits for them, and never blocks or halts the run.
-import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
+import {
+  AccessDeniedError,
+  DependencyError,
+  TransientError,
+} from "../../functions/dr/shared/errors";
 import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
@@ -96,6 +100,25 @@ describe("capacity in the new primary", () => {
     expect(result.status).toBe("SUCCEEDED");
     expect(result.retries).toContain("RestoreCapacity");
     expect(world.instancesOf(westArn)).toHaveLength(2);
+  });
+
+  it("retries a create refused while the promoted cluster is still in a transitional state", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:CreateDBInstance",
+      () =>
+        new DependencyError(
+          "rds:CreateDBInstance failed: InvalidDBClusterStateFault: DB cluster is not available",
+        ),
+      1,
+    );
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.retries).toContain("RestoreCapacity");
+    expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+    expect(world.instancesOf(westArn).map((i) => i.identifier)).toContain(
+      "payments-db-2-usw2-test",
+    );
   });
 
   it("records a refused create as a warning of a completed failover, never a halt", async () => {

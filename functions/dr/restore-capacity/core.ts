@@ -15,6 +15,8 @@ import { stateTask } from "../shared/task";
 
 export type RestoreCapacityOutcome = Omit<RestoreCapacityResult, keyof StepTimes>;
 
+const TRANSITIONAL = /InvalidDBClusterStateFault|InvalidDBInstanceStateFault/;
+
 /** Marks what this task created, for on-call and for the readiness evaluator's reasons. */
 export const CREATED_BY_TAG = { Key: "created-by", Value: "payments-dr-restore-capacity" };
 
@@ -76,7 +78,9 @@ export async function restoreCapacity(
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       deps.log.warn("could not add a reader", { identifier, error: message });
       failed.push(`${identifier}: ${message}`);
-      transient ||= error instanceof TransientError;
+      // Aurora refuses a new reader while the cluster or its writer is in a transitional state
+      // ("modifying" just after a promotion; aurora-replicas-adding.html): worth the ASL's retries.
+      transient ||= error instanceof TransientError || TRANSITIONAL.test(message);
     }
   }
   if (failed.length > 0) {
