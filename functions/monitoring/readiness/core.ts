@@ -91,7 +91,12 @@ export interface FunctionInfo {
 
 export interface TableInfo {
   readonly status: string;
-  /** CreationDateTime of this region's table (of its replica, for a global table). */
+  /**
+   * CreationDateTime of the table as DescribeTable answers in this region ("the date and time
+   * when the table was created", API_TableDescription). For a global table's replica AWS does
+   * not say whether that is the replica's creation or the table's (DOCS SILENT): either is the
+   * first deploy, or a replica re-added later, which would extend the grace by that much.
+   */
   readonly createdAt?: Date;
   readonly replicas: readonly { readonly region: string; readonly status: string }[];
 }
