@@ -4,6 +4,7 @@
 // so `status` can say so and show the other region.
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
@@ -16,6 +17,7 @@ export interface AwsClients {
   cloudwatch(region: string): CloudWatchClient;
   dynamo(region: string): DynamoDBDocumentClient;
   sts(region: string): STSClient;
+  lambda(region: string): LambdaClient;
 }
 
 /** Attempts and timeouts of every CLI call (ms). */
@@ -42,6 +44,7 @@ export function awsClients(profile?: string): AwsClients {
     dynamo: (region) =>
       memo(`ddb/${region}`, () => DynamoDBDocumentClient.from(new DynamoDBClient(config(region)))),
     sts: (region) => memo(`sts/${region}`, () => new STSClient(config(region))),
+    lambda: (region) => memo(`lambda/${region}`, () => new LambdaClient(config(region))),
   };
 }
 
@@ -64,4 +67,5 @@ export const CLI_IAM_ACTIONS = [
   "dynamodb:GetItem",
   "cloudwatch:GetMetricData",
   "cloudwatch:DescribeAlarms",
+  "lambda:InvokeFunction",
 ] as const;

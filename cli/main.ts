@@ -6,6 +6,7 @@ import { awsClients } from "./aws";
 import { approveCommand } from "./commands/approve";
 import { drillCommand } from "./commands/drill";
 import { historyCommand } from "./commands/history";
+import { readinessCommand } from "./commands/readiness";
 import { reconcileCommand } from "./commands/reconcile";
 import { startCommand } from "./commands/start";
 import { statusCommand } from "./commands/status";
@@ -37,6 +38,9 @@ commands:
   watch      [<execution arn|name>]           follow a run (default: the one running now)
   drill      [--restore] [--region <r>] [--workflow switchover|failover] [--hold PT15M]
              [--no-failback]                  start the drill automation and follow it
+  readiness  [--now]                          both regions' readiness: every check with its
+                                  fix; the last scheduled evaluation, or --now to evaluate now
+                                  (exit 1 when a region fails or has no evaluation)
   history    [--limit <n>]                    last runs and drills from the DR ledger, with outcome, RTO, RPO
   reconcile  --old-url <postgres url> --new-url <postgres url> (--run <failover run id> | --fork <file>)
              [--region <new primary region>] [--replay] [--notify] [--scan-margin <s>] [--out <dir>]
@@ -92,6 +96,7 @@ const OPTIONS = {
   "scan-margin": { type: "string" },
   out: { type: "string" },
   "no-store": { type: "boolean" },
+  now: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
 /** The options each command accepts beyond the common ones: anything else is refused. */
@@ -116,6 +121,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   watch: [],
   drill: ["restore", "region", "workflow", "hold", "no-failback", "no-watch"],
   history: ["limit"],
+  readiness: ["now"],
   reconcile: [
     "old-url",
     "new-url",
@@ -271,6 +277,8 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
           noFailBack: values["no-failback"] ?? false,
           watch,
         });
+      case "readiness":
+        return await readinessCommand(ctx, { run: values.now ?? false });
       case "history":
         return await historyCommand(ctx, positiveInt("limit", values.limit, 10, 100));
       case "reconcile":

@@ -5,6 +5,7 @@
 // the stack and compares).
 import type { DrTopology } from "../functions/common/contract";
 import { ConfigError, loadConfig, otherRole } from "../infra/config";
+import { READINESS_COMPONENT } from "../infra/constructs/readiness";
 import { Naming } from "../infra/naming";
 import { CliError } from "./errors";
 
@@ -32,6 +33,8 @@ export interface Deployment {
     /** The detection alarms, all in the secondary region (infra/constructs/observability.ts). */
     readonly detectionAlarms: readonly string[];
     readonly operatorRole: string;
+    /** The readiness evaluator, identical in both regions (infra/constructs/readiness.ts). */
+    readonly readinessFunction: string;
   };
 }
 
@@ -97,6 +100,7 @@ export function resolveDeployment(flags: TargetFlags, env: NodeJS.ProcessEnv): D
         naming.name("alarm", a, secondary),
       ),
       operatorRole: naming.name("iamRole", "dr-operator"),
+      readinessFunction: naming.name("lambdaFunction", READINESS_COMPONENT),
     },
   };
 }

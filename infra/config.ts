@@ -39,6 +39,13 @@ export interface DatabaseConfig {
   readonly primaryInstances: number;
   /** Instances of the secondary (reader) cluster, in the other region. */
   readonly secondaryInstances: number;
+  /**
+   * DB_ADOPT_RESTORED_READERS: import (Terraform `import` blocks), instead of create, the writer
+   * cluster's instances beyond DB_SECONDARY_INSTANCES: the readers RestoreCapacity added after a
+   * failover, when WRITER_REGION is moved to follow it. Only for that one apply: an import of an
+   * instance that does not exist fails the plan.
+   */
+  readonly adoptRestoredReaders: boolean;
   /** rds.global_db_rpo on the writer cluster's parameter group, in seconds. */
   readonly rpoSeconds: number;
   readonly deletionProtection: boolean;
@@ -140,6 +147,23 @@ export interface ReportsConfig {
   readonly retentionDays: number;
 }
 
+export interface ReadinessConfig {
+  /**
+   * Minutes between two readiness evaluations in each region (READINESS_SCHEDULE_MINUTES, 5 to
+   * 720). AWS's Region switch evaluates its plans every 30 minutes. The paging alarm waits for
+   * two evaluations in a row, so at most 720 keeps its window within CloudWatch's one day.
+   */
+  readonly scheduleMinutes: number;
+  /** Replication lag above which the lag check warns, ms (READINESS_LAG_WARN_MS). */
+  readonly lagWarnMs: number;
+  /**
+   * Hours after the first deploy during which missing backup copies, prober beats and alarm
+   * data warn instead of failing (READINESS_GRACE_HOURS, 0 to 2160, default 48: a daily backup
+   * and its cross-Region copy with a day spare). The first drill gets 40 days, or this if longer.
+   */
+  readonly freshnessGraceHours: number;
+}
+
 export interface StateBackendConfig {
   readonly bucket: string;
   readonly key: string;
@@ -187,6 +211,7 @@ export interface Config {
   readonly reports: ReportsConfig;
   /** Deploy AWS Config rules for DR readiness (needs a Config recorder in each region). */
   readonly readinessRules: boolean;
+  readonly readiness: ReadinessConfig;
   /** Also deploy an EventBridge global endpoint over both buses (documented option). */
   readonly eventsGlobalEndpoint: boolean;
   /** S3 remote state. @default - Terraform's local backend */
@@ -437,7 +462,7 @@ export function loadConfig(env: Env = process.env): Config {
     "an email address such as oncall@acme-corp.com",
   );
 
-  return {
+  const config: Config = {
     environmentSuffix,
     primary,
     secondary,
@@ -480,9 +505,22 @@ export function loadConfig(env: Env = process.env): Config {
     reports: { retentionDays: integer(env, "REPORT_RETENTION_DAYS", 400, 365, 3650) },
     eventsGlobalEndpoint: bool(env, "EVENTS_GLOBAL_ENDPOINT", false),
     readinessRules: bool(env, "DR_READINESS_RULES", false),
+    readiness: {
+      scheduleMinutes: integer(env, "READINESS_SCHEDULE_MINUTES", 30, 5, 720),
+      lagWarnMs: integer(env, "READINESS_LAG_WARN_MS", 1000, 0, 60_000),
+      freshnessGraceHours: integer(env, "READINESS_GRACE_HOURS", 48, 0, 2160),
+    },
     stateBackend: stateBackendConfig(env, secondary.region),
     operatorPrincipalArns: operatorPrincipals(env),
   };
+  if (config.readiness.lagWarnMs > config.failover.rpoTargetSeconds * 1000) {
+    throw new ConfigError(
+      "READINESS_LAG_WARN_MS",
+      String(config.readiness.lagWarnMs),
+      `at most RPO_TARGET_SECONDS in milliseconds (${config.failover.rpoTargetSeconds * 1000}), where the lag check fails`,
+    );
+  }
+  return config;
 }
 
 /** Audit-trail retentions CloudWatch Logs accepts that keep at least a year (PCI DSS 10.5.1). */
@@ -591,6 +629,7 @@ function databaseConfig(env: Env): DatabaseConfig {
     ),
     primaryInstances: integer(env, "DB_PRIMARY_INSTANCES", 2, 1, 15),
     secondaryInstances: integer(env, "DB_SECONDARY_INSTANCES", 1, 1, 15),
+    adoptRestoredReaders: bool(env, "DB_ADOPT_RESTORED_READERS", false),
     rpoSeconds: integer(env, "DB_RPO_SECONDS", 60, 20, 86400),
     deletionProtection: bool(env, "DB_DELETION_PROTECTION", false),
     backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),

@@ -58,6 +58,10 @@ export const DR_ENV = {
   probeIntervalSeconds: "PROBE_INTERVAL_SECONDS",
   /** Prober: milliseconds one /health request may take before it counts as unhealthy (default 3000). */
   probeTimeoutMs: "PROBE_TIMEOUT_MS",
+  /** JSON of type DrCapacity: the capacity a new primary is brought to after a promotion. */
+  capacity: "DR_CAPACITY",
+  /** Readiness evaluator: JSON of type ReadinessSettings (functions/monitoring/readiness). */
+  readinessSettings: "READINESS_SETTINGS",
   /**
    * Seconds the old region's payment path may still commit after its replica of the flag names
    * another region: flag cache + one flag read + the write path's timeout + a margin. Derived at
@@ -172,6 +176,11 @@ export const CONTROL = {
   lockItem: "failover-lock",
   /** Written when a run ends: `{ pk, lastCompletedAt, lastExecution, cooldownUntil }`. */
   cooldownItem: "failover-cooldown",
+  /**
+   * `readiness#<region>`: the latest readiness evaluation made in that region, written by its
+   * evaluator: `{ pk, evaluation }` (Evaluation in functions/monitoring/readiness/core.ts).
+   */
+  readinessItemPrefix: "readiness#",
   /**
    * The prober's record of the writer heartbeat its region's cluster holds (HeartbeatWatch in
    * functions/dr/shared/ports.ts): `{ pk, beatAt, firstSeenAt, advanced, checkedAt, staleSince? }`.
@@ -330,6 +339,12 @@ export const METRICS = {
   rpoEstimate: "RpoEstimateMilliseconds",
   /** Total failover time, seconds. Dimension: Workflow. */
   rto: "RtoSeconds",
+  /**
+   * The readiness evaluator's result, 0 ok, 1 warn, 2 unknown, 3 fail: the worst check
+   * (dimension Region, the evaluator's) and each check (dimensions Region, Check).
+   */
+  readiness: "ReadinessStatus",
+  readinessCheck: "ReadinessCheckStatus",
   /** Days since a drill last passed (from the ledger). Dimension: Drill. */
   drillOverdueDays: "DrillDaysSinceSuccess",
   /** 1 when the newest drill of its kind failed, 0 otherwise. Dimension: Drill. */
@@ -351,6 +366,57 @@ export interface DrRegion {
   readonly healthCheckId?: string;
   /** Alias target of this region's custom domain (api.<domain>), when a domain is configured. */
   readonly apiDomainTarget?: { readonly dnsName: string; readonly hostedZoneId: string };
+}
+
+/**
+ * The latest readiness evaluation of one region, as its evaluator stores it in the control table
+ * (`readiness#<region>`) and the failover preflight and the CLI read it.
+ */
+export interface ReadinessRecord {
+  readonly region: string;
+  /** When the evaluation started (ISO 8601). */
+  readonly at: string;
+  /** Worst of the checks: ok, warn, unknown or fail. */
+  readonly overall: string;
+  /** The writer's region as Aurora reported it, or null. */
+  readonly activeRegion: string | null;
+  readonly checks: readonly {
+    readonly id: string;
+    readonly status: string;
+    readonly reason: string;
+    readonly fix: string;
+  }[];
+}
+
+/**
+ * `DR_CAPACITY`: what the old primary had, so RestoreCapacity can give it to the new one. The
+ * writer's cluster runs `instances` instances of `instanceClass` (DB_PRIMARY_INSTANCES,
+ * DB_INSTANCE_CLASS); each region lists the identifiers Terraform gives its cluster's instances
+ * when that region holds the writer, in order, and what a new instance is created with, exactly
+ * as infra/constructs/database.ts creates one, so Terraform can adopt it without a change.
+ */
+export interface DrCapacity {
+  readonly instances: number;
+  readonly instanceClass: string;
+  readonly engine: string;
+  readonly engineVersion: string;
+  readonly monitoringRoleArn: string;
+  readonly monitoringInterval: number;
+  readonly caCertificateIdentifier: string;
+  readonly regions: Readonly<
+    Record<
+      string,
+      {
+        /** `payments-db-<n>-<region code>-<suffix>`, n = 1..instances. */
+        readonly identifiers: readonly string[];
+        readonly dbSubnetGroupName: string;
+        /** The region's Aurora storage key, which Performance Insights also uses. */
+        readonly performanceInsightsKmsKeyId: string;
+        /** `region-code` tag. */
+        readonly regionCode: string;
+      }
+    >
+  >;
 }
 
 /**

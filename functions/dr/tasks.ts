@@ -14,6 +14,7 @@ import { PROMOTE_TASK } from "./promote/core";
 import { REBUILD_TASK } from "./rebuild/core";
 import { RECORD_TIMELINE_TASK } from "./record-timeline/core";
 import { RELEASE_LOCK_TASK } from "./release-lock/core";
+import { RESTORE_CAPACITY_TASK } from "./restore-capacity/core";
 import { REQUEST_APPROVAL_TASK } from "./request-approval/core";
 import type { DrTaskDefinition } from "./shared/task";
 import { SHIFT_TRAFFIC_TASK } from "./shift-traffic/core";
@@ -42,6 +43,7 @@ export const DR_TASKS = {
   "shift-traffic": SHIFT_TRAFFIC_TASK,
   verify: VERIFY_TASK,
   unfence: UNFENCE_TASK,
+  "restore-capacity": RESTORE_CAPACITY_TASK,
   "record-timeline": RECORD_TIMELINE_TASK,
   notify: NOTIFY_TASK,
   "release-lock": RELEASE_LOCK_TASK,

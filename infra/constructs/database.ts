@@ -21,10 +21,23 @@ import { regionCode } from "../naming";
 import type { PlatformKey } from "./keys";
 import type { Network } from "./network";
 
+/**
+ * Settings of every cluster instance, shared with DR_CAPACITY so that a reader RestoreCapacity
+ * adds after a failover is the instance Terraform would create (and can adopt unchanged).
+ */
+export const INSTANCE_SETTINGS = {
+  monitoringInterval: 15,
+  caCertificateIdentifier: "rds-ca-rsa2048-g1",
+} as const;
+
+/** The identifier of a cluster's `index`th instance (0-based): `payments-db-<n>-<code>-<suffix>`. */
+export function instanceIdentifier(naming: Naming, region: string, index: number): string {
+  return naming.name("dbInstanceIdentifier", `db-${index + 1}`, region);
+}
 const BACKUP_WINDOW = "02:00-02:30";
 const MAINTENANCE_WINDOW = "sun:05:00-sun:05:30";
-const MONITORING_INTERVAL_SECONDS = 15;
-const CA_CERTIFICATE = "rds-ca-rsa2048-g1";
+const MONITORING_INTERVAL_SECONDS = INSTANCE_SETTINGS.monitoringInterval;
+const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
 
 /** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
 export const MIN_GLOBAL_DB_RPO_SECONDS = 20;
@@ -100,6 +113,8 @@ export interface RegionalCluster {
  */
 export class GlobalDatabase extends Construct {
   public readonly globalCluster: RdsGlobalCluster;
+  /** The Enhanced Monitoring role every instance uses (RestoreCapacity passes it too). */
+  public readonly monitoringRoleArn: string;
   /** The cluster of the `aws.primary` slot (the writer unless WRITER_REGION says otherwise). */
   public readonly primary: RegionalCluster;
   /** The cluster of the `aws.secondary` slot. */
@@ -177,6 +192,7 @@ export class GlobalDatabase extends Construct {
         ]),
       ]),
     });
+    this.monitoringRoleArn = monitoringRole.arn;
     new IamRolePolicyAttachment(this, "monitoring-policy", {
       provider: props.primary.provider,
       role: monitoringRole.name,
@@ -331,9 +347,9 @@ export class GlobalDatabase extends Construct {
     });
 
     const instances = Array.from({ length: options.instanceCount }, (_, i) => {
-      return new RdsClusterInstance(this, `${role}-instance-${i}`, {
+      const instance = new RdsClusterInstance(this, `${role}-instance-${i}`, {
         provider,
-        identifier: naming.name("dbInstanceIdentifier", `db-${i + 1}`, config.region),
+        identifier: instanceIdentifier(naming, config.region, i),
         clusterIdentifier: cluster.id,
         engine: "aurora-postgresql",
         engineVersion: database.engineVersion,
@@ -346,11 +362,17 @@ export class GlobalDatabase extends Construct {
         performanceInsightsEnabled: true,
         performanceInsightsKmsKeyId: options.storageKeyArn,
         performanceInsightsRetentionPeriod: 7,
-        monitoringInterval: MONITORING_INTERVAL_SECONDS,
+        monitoringInterval: INSTANCE_SETTINGS.monitoringInterval,
         monitoringRoleArn: options.monitoringRoleArn,
-        caCertIdentifier: CA_CERTIFICATE,
+        caCertIdentifier: INSTANCE_SETTINGS.caCertificateIdentifier,
         tags: { Name: `${clusterIdentifier}-${i + 1}`, "region-code": code },
       });
+      // After a failover RestoreCapacity created this writer's readers beyond the standby's count
+      // with exactly these identifiers and arguments (functions/dr/restore-capacity): adopt them.
+      if (options.writer && database.adoptRestoredReaders && i >= database.secondaryInstances) {
+        instance.importFrom(instanceIdentifier(naming, config.region, i), provider);
+      }
+      return instance;
     });
     return {
       cluster,
@@ -364,7 +386,7 @@ export class GlobalDatabase extends Construct {
         dbClusterParameterGroupName: parameterGroup.name,
         // The instances this region has when it holds the secondary (a re-protect builds these).
         readerInstanceIdentifiers: Array.from({ length: database.secondaryInstances }, (_, i) =>
-          naming.name("dbInstanceIdentifier", `db-${i + 1}`, config.region),
+          instanceIdentifier(naming, config.region, i),
         ),
         performanceInsightsKmsKeyId: options.storageKeyArn,
       },

@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import { METRICS, PARAMETERS } from "../../functions/common/contract";
 import type { TaskPermissions } from "../../functions/dr/shared/permissions";
 import {
+  CREATE_INSTANCE_IMPLIED_ACTIONS,
   PORT_ACTIONS,
   SECURE_PARAMETERS,
   WRITABLE_PARAMETERS,
@@ -16,7 +17,9 @@ import { policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
 import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
+import { instanceIdentifier } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
+import { READINESS_COMPONENT } from "./readiness";
 import { drTaskFunctionNames } from "./orchestration";
 import { REPORT_FUNCTIONS } from "./reports";
 import type { RegionalEventBus } from "./events";
@@ -415,6 +418,7 @@ function arns(props: DrIamProps) {
     names.stateMachines.map((n) => `arn:aws:states:${region}:${accountId}:stateMachine:${n}`);
   return {
     accountId,
+    regions: both.map((r) => r.region),
     drillDocument: names.drillDocument,
     stateMachinesIn,
     stateMachines: both.flatMap((r) => stateMachinesIn(r.region)),
@@ -471,9 +475,7 @@ function rebuildArns(props: DrIamProps, accountId: string) {
   // Either region may hold the writer (more instances) or the secondary.
   const instanceCount = Math.max(...slots.map((slot) => slot.instances.length));
   const instanceNames = (region: string) =>
-    Array.from({ length: instanceCount }, (_, i) =>
-      naming.name("dbInstanceIdentifier", `db-${i + 1}`, region),
-    );
+    Array.from({ length: instanceCount }, (_, i) => instanceIdentifier(naming, region, i));
   return {
     kept: slots.map((slot, i) =>
       rds(regions[i]!, "cluster", `${slot.spec.clusterIdentifier}-detached-*`),
@@ -528,18 +530,25 @@ export function taskStatements(
     condition?: Statement["condition"],
   ) => statements.push({ sid, actions, resources, ...(condition ? { condition } : {}) });
 
-  for (const method of new Set(permissions.database ?? [])) {
+  const database = new Set(permissions.database ?? []);
+  for (const method of database) {
     const actions = [...PORT_ACTIONS.database[method]];
     // Describe of the global cluster names only it; the changes are authorized on the global
     // cluster and the member clusters (Service Authorization Reference, Amazon RDS). Re-protect's
     // calls name exactly what they create, rename and snapshot, in both regions (the writer can
     // be either: WRITER_REGION).
+    // createInstance serves re-protect's Rebuild (the new secondary's readers) and RestoreCapacity
+    // (the promoted cluster's missing readers): both name only the instances Terraform gives a
+    // cluster (payments-db-<n>-<region code>-<suffix>, n up to the writer's count).
     const resources: Record<typeof method, string[]> = {
       describeGlobalCluster: [a.globalCluster],
       describeCluster: [...a.clusters, ...a.rebuild.kept],
       failoverGlobalCluster: [a.globalCluster, ...a.clusters],
       switchoverGlobalCluster: [a.globalCluster, ...a.clusters],
       removeFromGlobalCluster: [a.globalCluster, ...a.clusters],
+      // Filtered by cluster, the request names no instance: the instances of the two regions
+      // (Service Authorization Reference, Amazon RDS: DescribeDBInstances, db*).
+      instances: a.regions.map((r) => `arn:aws:rds:${r}:${a.accountId}:db:*`),
       describeInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
       describeClusterSnapshot: [...a.rebuild.snapshots, ...a.rebuild.pointOfFailureCopies],
       createClusterSnapshot: [...a.clusters, ...a.rebuild.snapshots],
@@ -597,10 +606,10 @@ export function taskStatements(
       // the user to create grants on the KMS key only when the grant is created on the user's
       // behalf by an AWS service". RDS does the cryptography under that grant: no Decrypt or
       // GenerateDataKey for the caller. One statement for the three methods.
-      if (!statements.some((st) => st.sid === "RebuildStorageKeys")) {
+      if (!statements.some((st) => st.sid === "StorageKeysThroughRds")) {
         statements.push(
           kmsVia(
-            "RebuildStorageKeys",
+            "StorageKeysThroughRds",
             ["kms:CreateGrant", "kms:DescribeKey"],
             a.storageKeys,
             props,
@@ -610,6 +619,9 @@ export function taskStatements(
       }
     }
     if (method === "createInstance") {
+      // Tags given at creation (RestoreCapacity's created-by) are authorized as
+      // rds:AddTagsToResource on the new instance (RDS User Guide, "Tagging Amazon RDS resources").
+      add("DatabaseTagNewInstance", [CREATE_INSTANCE_IMPLIED_ACTIONS[0]], a.rebuild.instances);
       // Enhanced Monitoring: the instance is created with the monitoring role, which the caller
       // passes: "The user that enables Enhanced Monitoring must be granted the PassRole
       // permission" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
@@ -625,7 +637,7 @@ export function taskStatements(
       // middle of a re-protect.
       add(
         "PassTheMonitoringRole",
-        ["iam:PassRole"],
+        [CREATE_INSTANCE_IMPLIED_ACTIONS[1]],
         [a.monitoringRole],
         [
           {
@@ -642,22 +654,7 @@ export function taskStatements(
   if (control.size > 0) {
     const actions = new Set<string>();
     for (const method of control) {
-      actions.add(
-        {
-          getActiveRegion: "dynamodb:GetItem",
-          getLock: "dynamodb:GetItem",
-          getCooldown: "dynamodb:GetItem",
-          putActiveRegion: "dynamodb:UpdateItem",
-          setPhase: "dynamodb:UpdateItem",
-          recordFact: "dynamodb:UpdateItem",
-          renewLock: "dynamodb:UpdateItem",
-          putLock: "dynamodb:PutItem",
-          putCooldown: "dynamodb:PutItem",
-          deleteLock: "dynamodb:DeleteItem",
-          getHeartbeatWatch: "dynamodb:GetItem",
-          putHeartbeatWatch: "dynamodb:PutItem",
-        }[method],
-      );
+      for (const action of PORT_ACTIONS.control[method]) actions.add(action);
     }
     add("ControlTable", [...actions].sort(), a.controlTables);
     const writes = [...actions].some((x) => x !== "dynamodb:GetItem");
@@ -803,6 +800,15 @@ export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): 
       ],
     },
     { sid: "ReadFlag", actions: ["dynamodb:GetItem"], resources: a.controlTables },
+    {
+      // `payments-dr readiness --now`: the evaluator runs with its own read-only role.
+      sid: "RunReadiness",
+      actions: ["lambda:InvokeFunction"],
+      resources: a.regions.map(
+        (r) =>
+          `arn:aws:lambda:${r}:${a.accountId}:function:${props.naming.name("lambdaFunction", READINESS_COMPONENT)}`,
+      ),
+    },
     // Reading the flag decrypts through DynamoDB only; the operator cannot decrypt SSM secrets.
     kmsVia("ReadFlagKey", ["kms:Decrypt"], a.keys, props, ["dynamodb"]),
     {

@@ -400,6 +400,19 @@ export function regionWidgets(
       [[METRICS.namespace, METRICS.activeRegion, "Region", region, { stat: "Maximum" }]],
       { yAxis: { left: { min: 0, max: 1 } } },
     ),
+    widget(
+      "Readiness checks evaluated here (0 ok, 1 warn, 2 unknown, 3 fail)",
+      region,
+      [
+        [
+          {
+            expression: `SEARCH('{${METRICS.namespace},Check,Region} MetricName="${METRICS.readinessCheck}" Region="${region}"', 'Maximum', 1800)`,
+            id: "checks",
+          },
+        ],
+      ],
+      { period: 1800, yAxis: { left: { min: 0, max: 3 } } },
+    ),
   ];
 }
 
@@ -615,6 +628,18 @@ export class OverviewDashboard extends Construct {
             { stat: "Sum", region: r.region, label: `${r.region} 5xx` },
           ],
         ]),
+      ),
+      widget(
+        "Readiness, as each region's evaluator sees it (0 ok, 1 warn, 2 unknown, 3 fail)",
+        props.secondary.region,
+        both.map((r) => [
+          METRICS.namespace,
+          METRICS.readiness,
+          "Region",
+          r.region,
+          { stat: "Maximum", region: r.region, label: r.region, period: 1800 },
+        ]),
+        { period: 1800, yAxis: { left: { min: 0, max: 3 } } },
       ),
       widget(
         "Failover workflow executions",

@@ -117,6 +117,8 @@ export interface RegionalOrchestrationProps {
   readonly dbRpoSeconds: number;
   /** Where the tasks send this region's run reports. */
   readonly reports: { readonly writerFunctionName: string; readonly bucketName: string };
+  /** `DR_CAPACITY` (drCapacity()), identical in both regions. */
+  readonly capacity: string;
 }
 
 /**
@@ -173,6 +175,7 @@ export class RegionalOrchestration extends Construct {
           [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
           [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
           [REPORTS_ENV.bucket]: props.reports.bucketName,
+          [DR_ENV.capacity]: props.capacity,
           ...(definition.needsDatabaseSpec ? { [DR_ENV.database]: props.databaseSpec } : {}),
         },
         statements: props.taskStatements(task),

@@ -66,6 +66,8 @@ export const STAR_ONLY_ACTIONS: Readonly<Record<string, string>> = {
   "states:SendTaskHeartbeat": "task tokens are not resources",
   "ssm:DescribeAutomationExecutions": "List-type call with no resource type (read)",
   "dynamodb:ListTables": "no resource type (read)",
+  "lambda:GetAccountSettings": "no resource type (read)",
+  "servicequotas:GetAWSDefaultServiceQuota": "no resource type (read)",
   "cloudwatch:DescribeAlarms": "scoped only by alarm ARN pattern; read",
   "cloudwatch:ListDashboards": "no resource type (read)",
   "ec2:CreateNetworkInterface": "Lambda VPC access: AWS requires * (Lambda creates the ENI)",

@@ -5,7 +5,7 @@ import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
-import { GlobalDatabase } from "../constructs/database";
+import { GlobalDatabase, INSTANCE_SETTINGS, instanceIdentifier } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
 import { Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
@@ -29,14 +29,23 @@ import {
 import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
-import { Readiness } from "../constructs/readiness";
-import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
+import { Readiness, ReadinessEvaluator } from "../constructs/readiness";
+import type { ReadinessTargets } from "../constructs/readiness";
+import { DRILL_RUNBOOK } from "../constructs/drills";
+import { WORKFLOWS } from "../lib/asl";
+import {
+  DrillEvidence,
+  LedgerTable,
+  REPORT_FUNCTIONS,
+  RegionalReports,
+  reportTargets,
+} from "../constructs/reports";
 import { RESTORE_CHECK_CLIENT, RestoreDrill } from "../constructs/restore-drill";
 import { GlobalTables } from "../constructs/tables";
 import { checkConnectionBudget } from "../lib/connection-budget";
 import type { BudgetInput, WriterBudget } from "../lib/connection-budget";
 import { drTopology } from "../lib/topology";
-import { Naming, PROBER_COMPONENT } from "../naming";
+import { Naming, PROBER_COMPONENT, regionCode } from "../naming";
 import { stackOutputs } from "./outputs";
 
 export interface PaymentsDrStackProps {
@@ -101,6 +110,25 @@ export function connectionBudgetInput(config: Config): BudgetInput {
   };
 }
 
+/**
+ * What the connection budget assumes of Lambda concurrency, for the readiness evaluator to hold
+ * against each region's real quota: the LAMBDA_CONCURRENCY_LIMIT it used, the concurrency it
+ * reserves for database functions per region, and the database functions left unreserved.
+ */
+export function lambdaBudget(config: Config): ReadinessTargets["lambdaBudget"] {
+  const input = connectionBudgetInput(config);
+  const reserved: Record<string, number> = {};
+  for (const region of input.regions) {
+    reserved[region] = input.clients
+      .filter((c) => c.region === region && c.reservedConcurrency !== null)
+      .reduce((sum, c) => sum + c.reservedConcurrency!, 0);
+  }
+  const unreserved = [
+    ...new Set(input.clients.filter((c) => c.reservedConcurrency === null).map((c) => c.name)),
+  ];
+  return { accountConcurrency: input.accountConcurrency, reserved, unreserved };
+}
+
 export class PaymentsDrStack extends TerraformStack {
   public readonly naming: Naming;
   public readonly primary: RegionalParts;
@@ -115,6 +143,7 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly drIam: DrIam;
   public readonly orchestration: Record<RegionRole, RegionalOrchestration>;
   public readonly prober: Prober;
+  public readonly readinessEvaluators: Record<RegionRole, ReadinessEvaluator>;
   /** The slot holding the Aurora writer (WRITER_REGION). */
   public readonly writerRole: RegionRole;
   public readonly ledger: LedgerTable;
@@ -336,6 +365,7 @@ export class PaymentsDrStack extends TerraformStack {
       },
     });
     const topology = this.topology(config);
+    const capacity = this.capacity(config);
     const orchestration = (role: RegionRole) =>
       new RegionalOrchestration(this, `orchestration-${role}`, {
         provider: parts(role).provider,
@@ -351,6 +381,7 @@ export class PaymentsDrStack extends TerraformStack {
         databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
+        capacity,
         reports: {
           writerFunctionName: this.reports[role].writer.functionName,
           bucketName: this.reports[role].bucket.bucket,
@@ -441,7 +472,96 @@ export class PaymentsDrStack extends TerraformStack {
       },
     });
 
+    // Continuous readiness: each region evaluates both, read-only, on a schedule.
+    const readinessTargets = this.readinessTargets(config, apis.primary);
+    this.readinessEvaluators = {
+      primary: this.readinessEvaluator("primary", config, readinessTargets, topology),
+      secondary: this.readinessEvaluator("secondary", config, readinessTargets, topology),
+    };
+
     stackOutputs(this, config);
+  }
+
+  /** `DR_CAPACITY`: the writer's instance count and class, and each region's instance plan. */
+  private capacity(config: Config): string {
+    const { naming } = this;
+    const region = (role: RegionRole) => [
+      this[role].config.region,
+      {
+        identifiers: Array.from({ length: config.database.primaryInstances }, (_, i) =>
+          instanceIdentifier(naming, this[role].config.region, i),
+        ),
+        dbSubnetGroupName: this.database[role].cluster.dbSubnetGroupName,
+        performanceInsightsKmsKeyId: this.database[role].storageKeyArn,
+        regionCode: regionCode(this[role].config.region),
+      },
+    ];
+    return Fn.jsonencode({
+      instances: config.database.primaryInstances,
+      instanceClass: config.database.instanceClass,
+      engine: "aurora-postgresql",
+      engineVersion: config.database.engineVersion,
+      monitoringRoleArn: this.database.monitoringRoleArn,
+      ...INSTANCE_SETTINGS,
+      regions: Object.fromEntries([region("primary"), region("secondary")]),
+    });
+  }
+
+  private readinessTargets(config: Config, api: PaymentsApi): ReadinessTargets {
+    const { naming } = this;
+    const region = (role: RegionRole) => ({
+      clusterArn: this.database[role].cluster.arn,
+      keyArns: [this.database[role].storageKeyArn, this[role].key.arn],
+      platformKeyArn: this[role].key.arn,
+      taskRoleArns: Object.fromEntries(
+        Object.entries(this.orchestration[role].functions).map(([task, f]) => [task, f.role.arn]),
+      ),
+      workflowRoleArn: this.drIam.workflowRoles[role].arn,
+      backupVaultName: (role === "primary" ? this.backup.primaryVault : this.backup.secondaryVault)
+        .name,
+      controlTableArn:
+        role === "primary" ? this.tables.control.primaryArn : this.tables.control.replicaArn,
+    });
+    return {
+      accountId: this.primary.key.accountId,
+      environmentSuffix: config.environmentSuffix,
+      globalClusterIdentifier: this.database.globalCluster.globalClusterIdentifier,
+      regions: {
+        [config.primary.region]: region("primary"),
+        [config.secondary.region]: region("secondary"),
+      },
+      paymentFunctions: Object.values(api.functions).map((f) => f.functionName),
+      taskFunctions: drTaskFunctionNames(naming),
+      reportWriter: naming.name("lambdaFunction", REPORT_FUNCTIONS.writer),
+      tables: this.tables.all.map((t) => t.name),
+      stateMachines: WORKFLOWS.map((w) => naming.name("stateMachine", w)),
+      drillDocument: naming.name("ssmDocument", DRILL_RUNBOOK),
+      proberRegion: config.secondary.region,
+      parameterPrefix: naming.parameterPrefix,
+      database: config.database,
+      rpoTargetSeconds: config.failover.rpoTargetSeconds,
+      lambdaBudget: lambdaBudget(config),
+    };
+  }
+
+  private readinessEvaluator(
+    role: RegionRole,
+    config: Config,
+    targets: ReadinessTargets,
+    topology: string,
+  ): ReadinessEvaluator {
+    const parts = this[role];
+    return new ReadinessEvaluator(this, `readiness-evaluator-${role}`, {
+      provider: parts.provider,
+      naming: this.naming,
+      region: parts.config.region,
+      key: parts.key,
+      topic: parts.alerts,
+      topology,
+      targets,
+      readiness: config.readiness,
+      logRetentionDays: config.logRetentionDays,
+    });
   }
 
   private backend(id: string, config: Config): void {

@@ -24,7 +24,11 @@
 //   the payment functions send reaches the server). Left unset on the secondary, as deployed.
 // - AuroraGlobalDBReplicationLag: published only in the secondary region, and only while the
 //   secondary receives (the docs are silent on an unreachable primary: the lab publishes nothing).
-// Not modelled: instances within a cluster (one server per cluster), the global writer endpoint's
+// - Instances: each cluster is one server, listed as its one instance `<cluster>-1` of
+//   LAB_INSTANCE_CLASS. CreateDBInstance (RestoreCapacity's readers) is recorded as an instance
+//   "creating" with no server behind it: Aurora documents no duration for a new reader
+//   (aurora-replicas-adding.html), and no lab scenario waits for one.
+// Not modelled: serving from an added instance, the global writer endpoint's
 // DNS (each region's API connects to its own region's server), storage-level replication (it is
 // PostgreSQL streaming replication here), FailoverState "pending"/"cancelling".
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -34,7 +38,13 @@ import {
   TransientError,
   DependencyError,
 } from "../../functions/dr/shared/errors";
-import type { ClusterView, DatabasePort, GlobalClusterView } from "../../functions/dr/shared/ports";
+import type {
+  ClusterView,
+  DatabasePort,
+  GlobalClusterView,
+  InstanceRequest,
+  InstanceView,
+} from "../../functions/dr/shared/ports";
 import type { LabClock, Random } from "./clock";
 import type { Link, Network } from "./network";
 import { baseBackup } from "./postgres";
@@ -109,6 +119,8 @@ export class AuroraGlobalDatabase {
   /** Lab epoch ms of each promotion (the single-writer check's reference). */
   readonly promotions: { region: string; at: number; kind: string }[] = [];
   readonly snapshots: { region: string; dataDir: string; at: number }[] = [];
+  /** Instances added with CreateDBInstance, by region (no server behind them). */
+  readonly addedInstances: (InstanceView & { region: string })[] = [];
   /** Drawn durations, for the report. */
   readonly draws: Record<string, number> = {};
   private lastCaughtUp: number;
@@ -592,6 +604,9 @@ function stripAutoConf(dataDir: string, names: readonly string[]): void {
   writeFileSync(file, kept.join("\n"));
 }
 
+/** The class the lab reports for each cluster's one server. */
+export const LAB_INSTANCE_CLASS = "db.r6g.large";
+
 /** The DatabasePort of one region, as the DR tasks running in `caller` reach it. */
 export class LabRds implements DatabasePort {
   constructor(
@@ -600,8 +615,8 @@ export class LabRds implements DatabasePort {
     private readonly reach: () => Promise<void>,
   ) {}
 
-  // Re-protect (the reprotect workflow's Rebuild) recreates clusters and instances; the lab has
-  // one PostgreSQL server per region and does not model that. The chaos world does
+  // Re-protect (the reprotect workflow's Rebuild) recreates clusters; the lab has one PostgreSQL
+  // server per region and does not model that. The chaos world does
   // (test/chaos/world/aurora.ts). These refuse, so a lab run that reaches them says so.
   private notModelled(call: string): Promise<never> {
     return Promise.reject(
@@ -620,7 +635,45 @@ export class LabRds implements DatabasePort {
   deleteGlobalCluster = () => this.notModelled("DeleteGlobalCluster");
   createGlobalCluster = () => this.notModelled("CreateGlobalCluster");
   createSecondaryCluster = () => this.notModelled("CreateDBCluster");
-  createInstance = () => this.notModelled("CreateDBInstance");
+
+  async instances(clusterIdentifier: string): Promise<readonly InstanceView[]> {
+    await this.reach();
+    const view = this.aurora.describeCluster(clusterIdentifier);
+    if (!view || !view.arn.includes(`:rds:${this.region}:`)) return [];
+    return [
+      {
+        identifier: `${clusterIdentifier}-1`,
+        status: "available",
+        clusterIdentifier,
+        instanceClass: LAB_INSTANCE_CLASS,
+      },
+      ...this.aurora.addedInstances
+        .filter((i) => i.region === this.region && i.clusterIdentifier === clusterIdentifier)
+        .map(({ region: _region, ...i }) => i),
+    ];
+  }
+
+  async createInstance(request: InstanceRequest): Promise<"created" | "exists"> {
+    await this.reach();
+    const view = this.aurora.describeCluster(request.clusterIdentifier);
+    if (!view || !view.arn.includes(`:rds:${this.region}:`)) {
+      throw new DependencyError(
+        `rds:CreateDBInstance failed: DBClusterNotFoundFault: ${request.clusterIdentifier}`,
+      );
+    }
+    const taken = (await this.instances(request.clusterIdentifier)).some(
+      (i) => i.identifier === request.identifier,
+    );
+    if (taken) return "exists";
+    this.aurora.addedInstances.push({
+      region: this.region,
+      identifier: request.identifier,
+      status: "creating",
+      clusterIdentifier: request.clusterIdentifier,
+      instanceClass: request.instanceClass,
+    });
+    return "created";
+  }
 
   async describeGlobalCluster(): Promise<GlobalClusterView | null> {
     await this.reach();

@@ -2,6 +2,7 @@
 // command name, the region of the client that sent it and its exact input, so the tests can
 // assert the complete list of AWS calls a command makes.
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
@@ -21,6 +22,7 @@ export const mocks = {
   sts: mockClient(STSClient),
   cloudwatch: mockClient(CloudWatchClient),
   dynamo: mockClient(DynamoDBDocumentClient),
+  lambda: mockClient(LambdaClient),
 };
 
 export function resetMocks(): void {

@@ -471,7 +471,7 @@ describe("re-protect infrastructure", () => {
       );
     }
     // Exactly the two actions Aurora's "Authorizing use of a customer managed key" lists.
-    expect(statements.find((s) => s.sid === "RebuildStorageKeys")).toMatchObject({
+    expect(statements.find((s) => s.sid === "StorageKeysThroughRds")).toMatchObject({
       actions: ["kms:CreateGrant", "kms:DescribeKey"],
       condition: [
         {
@@ -484,6 +484,7 @@ describe("re-protect infrastructure", () => {
     expect(statements.find((s) => s.sid === "PassTheMonitoringRole")).toMatchObject({
       actions: ["iam:PassRole"],
       resources: [expect.stringContaining("database_monitoring-role")],
+      // AWS does not say which of the two CreateDBInstance reports; RDS only either way.
       condition: [
         {
           test: "StringEquals",

@@ -72,6 +72,7 @@ const FUNCTIONS_COMMON = [
   "ReleaseLockFunctionArn",
   "ShiftTrafficFunctionArn",
   "UnfenceFunctionArn",
+  "RestoreCapacityFunctionArn",
   "UpdateParametersFunctionArn",
   "ValidateInputFunctionArn",
   "VerifyFunctionArn",

@@ -42,6 +42,7 @@ const STEPS: Record<Moving, string[]> = {
     "ShiftTraffic",
     "Verify",
     "Unfence",
+    "RestoreCapacity",
     "RecordTimeline",
     "NotifyCompleted",
     "ReleaseLock",

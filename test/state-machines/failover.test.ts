@@ -28,6 +28,7 @@ describe("failover: the happy path", () => {
       "ShiftTraffic",
       "Verify",
       "Unfence",
+      "RestoreCapacity",
       "RecordTimeline",
       "NotifyCompleted",
       "ReleaseLock",

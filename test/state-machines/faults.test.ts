@@ -62,7 +62,7 @@ function scenario(workflow: Exclude<WorkflowName, "reprotect">, state: string): 
   }
 }
 
-const NON_BLOCKING = ["ShiftTraffic", "RecordTimeline", "NotifyCompleted"];
+const NON_BLOCKING = ["ShiftTraffic", "RestoreCapacity", "RecordTimeline", "NotifyCompleted"];
 const BEFORE_LOCK = ["ValidateInput", "CheckRejoin", "Preflight", "AcquireLock"];
 const BEFORE_PROMOTION = [...BEFORE_LOCK, "RequestApproval", "ReleaseLockNotApproved", "Fence"];
 

@@ -44,6 +44,7 @@ describe("the report of a workflow run", () => {
       "ShiftTraffic",
       "Verify",
       "Unfence",
+      "RestoreCapacity",
     ]);
     expect(timed.find((s) => s.name === "Fence")).toMatchObject({
       startedAt: steps.Fence!.startedAt,

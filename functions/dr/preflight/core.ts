@@ -10,7 +10,7 @@ import {
   TargetClusterUnhealthyError,
 } from "../shared/errors";
 import { regionOf } from "../shared/topology";
-import type { PreflightResult, StepTimes, WorkflowState } from "../shared/types";
+import type { PreflightResult, ReadinessSummary, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
 
 export type PreflightOutcome = Omit<PreflightResult, keyof StepTimes>;
@@ -99,6 +99,7 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
           alreadyPromoted: false,
           alreadyFenced,
           approvalReason,
+          readiness: await latestReadiness(ports, deps),
         };
       }
     }
@@ -137,7 +138,46 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     replicationLagAt: lag?.at ?? null,
     alreadyPromoted: false,
     alreadyFenced,
+    readiness: await latestReadiness(ports, deps),
   };
+}
+
+/** Checks the record keeps the names and reasons of, at most, so the run's state stays small. */
+export const MAX_READINESS_FINDINGS = 10;
+
+/**
+ * The latest readiness evaluation of each region, read from the target region's replica of the
+ * control table (the evaluators write their own region's item; the global table carries both).
+ * Recorded, never acted on: a failover is needed most when readiness is worst, and the run's
+ * own checks decide. A read that fails is recorded as "unreadable" and the run goes on.
+ */
+async function latestReadiness(
+  ports: ReturnType<DrDeps["ports"]>,
+  deps: DrDeps,
+): Promise<ReadinessSummary[]> {
+  return Promise.all(
+    Object.keys(deps.topology.regions).map(async (region): Promise<ReadinessSummary> => {
+      try {
+        const record = await ports.control.getReadiness(region);
+        if (!record) return { region, at: null, overall: "missing", findings: [] };
+        return {
+          region,
+          at: record.at,
+          overall: record.overall,
+          findings: record.checks
+            .filter((c) => c.status !== "ok")
+            .slice(0, MAX_READINESS_FINDINGS)
+            .map((c) => `${c.id} ${c.status}: ${c.reason}`.slice(0, 300)),
+        };
+      } catch (error) {
+        deps.log.warn("could not read the latest readiness evaluation; going on", {
+          region,
+          error: String(error),
+        });
+        return { region, at: null, overall: "unreadable", findings: [] };
+      }
+    }),
+  );
 }
 
 /** How far back an alarm-started failover looks at the lag and the probes. */
@@ -240,8 +280,9 @@ export const PREFLIGHT_TASK = stateTask({
   description: "Read-only readiness checks of both clusters and the replication lag",
   workflows: ["failover", "switchover", "failback"],
   permissions: {
-    // A resumed run reads the flag (whether it already fenced).
-    control: ["getActiveRegion"],
+    // A resumed run reads the flag (whether it already fenced); the run records both regions'
+    // latest readiness evaluation.
+    control: ["getActiveRegion", "getReadiness"],
     database: ["describeCluster", "describeGlobalCluster"],
     metrics: ["replicationLag", "probeResults", "replicationLagHistory"],
   },

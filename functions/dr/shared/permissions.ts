@@ -82,6 +82,8 @@ export const PORT_ACTIONS = {
     failoverGlobalCluster: ["rds:FailoverGlobalCluster"],
     switchoverGlobalCluster: ["rds:SwitchoverGlobalCluster"],
     removeFromGlobalCluster: ["rds:RemoveFromGlobalCluster"],
+    // Capacity after a promotion (functions/dr/restore-capacity).
+    instances: ["rds:DescribeDBInstances"],
     // Re-protect (functions/dr/rebuild). What IAM also checks beyond the operation itself (the
     // tags on a snapshot, the KMS grant for the new secondary's key, passing the monitoring
     // role) is not an SDK call; infra/constructs/dr-iam.ts adds it to the same method.
@@ -95,6 +97,9 @@ export const PORT_ACTIONS = {
     deleteGlobalCluster: ["rds:DeleteGlobalCluster"],
     createGlobalCluster: ["rds:CreateGlobalCluster"],
     createSecondaryCluster: ["rds:CreateDBCluster"],
+    // Both: Rebuild and RestoreCapacity. The one command it sends; what AWS also authorizes with
+    // it (rds:AddTagsToResource for the tags in the request, iam:PassRole of the monitoring role,
+    // the Performance Insights key) is in CREATE_INSTANCE_IMPLIED_ACTIONS, added by dr-iam.ts.
     createInstance: ["rds:CreateDBInstance"],
   },
   control: {
@@ -108,6 +113,8 @@ export const PORT_ACTIONS = {
     deleteLock: ["dynamodb:DeleteItem"],
     getCooldown: ["dynamodb:GetItem"],
     putCooldown: ["dynamodb:PutItem"],
+    getReadiness: ["dynamodb:GetItem"],
+    putReadiness: ["dynamodb:PutItem"],
     getHeartbeatWatch: ["dynamodb:GetItem"],
     putHeartbeatWatch: ["dynamodb:PutItem"],
   },
@@ -144,6 +151,14 @@ export const PORT_ACTIONS = {
 };
 
 export type PortName = keyof typeof PORT_ACTIONS;
+
+/**
+ * What CreateDBInstance is also authorized for, without a command of its own: the tags in the
+ * request (rds:AddTagsToResource, "Tagging Amazon RDS resources"; RDS checks it when a create
+ * carries tags), and passing the Enhanced Monitoring role (iam:PassRole, "Setting up and enabling
+ * Enhanced Monitoring"). Resources and conditions are in infra/constructs/dr-iam.ts.
+ */
+export const CREATE_INSTANCE_IMPLIED_ACTIONS = ["rds:AddTagsToResource", "iam:PassRole"] as const;
 
 /** The port methods a declaration allows, as `port.method` (parameters by read/write). */
 export function allowedCalls(permissions: TaskPermissions): Set<string> {

@@ -3,7 +3,7 @@
 // TransientError / AccessDeniedError / DependencyError (see errors.ts) so cores and the state
 // machines see one vocabulary.
 
-import type { ActiveRegionItem } from "../../common/contract";
+import type { ActiveRegionItem, ReadinessRecord } from "../../common/contract";
 import type { ReportLocation, RunReportInput } from "../../reports/shared/model";
 
 export interface GlobalClusterMember {
@@ -44,6 +44,8 @@ export interface InstanceView {
   readonly identifier: string;
   readonly status: string;
   readonly clusterIdentifier?: string;
+  /** DBInstanceClass; "unknown" when RDS did not say. */
+  readonly instanceClass: string;
 }
 
 export interface SnapshotView {
@@ -70,7 +72,10 @@ export interface SecondaryClusterRequest {
   readonly deletionProtection: boolean;
 }
 
-/** A reader instance of a cluster (CreateDBInstance), as Terraform builds it. */
+/**
+ * A reader instance of a cluster (CreateDBInstance), as Terraform builds it: re-protect's Rebuild
+ * adds the new secondary's instances, RestoreCapacity the promoted cluster's missing readers.
+ */
 export interface InstanceRequest {
   readonly identifier: string;
   readonly clusterIdentifier: string;
@@ -82,6 +87,11 @@ export interface InstanceRequest {
   readonly monitoringInterval: number;
   readonly performanceInsightsKmsKeyId: string;
   readonly caCertificateIdentifier: string;
+  /**
+   * Tags to create it with (RestoreCapacity marks its readers with `created-by`).
+   * @default - none beyond what RDS adds
+   */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Aurora (RDS) in one region. */
@@ -120,7 +130,15 @@ export interface DatabasePort {
     deletionProtection: boolean,
   ): Promise<void>;
   createSecondaryCluster(request: SecondaryClusterRequest): Promise<void>;
-  createInstance(request: InstanceRequest): Promise<void>;
+  /**
+   * CreateDBInstance into the cluster, for re-protect's Rebuild and for RestoreCapacity; "exists"
+   * when that identifier already exists (an earlier attempt whose answer was lost).
+   */
+  createInstance(request: InstanceRequest): Promise<"created" | "exists">;
+
+  // Capacity after a promotion.
+  /** The cluster's DB instances (DescribeDBInstances, filter db-cluster-id). */
+  instances(clusterIdentifier: string): Promise<readonly InstanceView[]>;
 }
 
 /** The fencing flag as the orchestrator reads and writes it: the whole item. */
@@ -172,6 +190,10 @@ export interface ControlPort {
   deleteLock(owner: string): Promise<boolean>;
   getCooldown(): Promise<CooldownItem | null>;
   putCooldown(cooldown: CooldownItem): Promise<void>;
+  /** The latest readiness evaluation made in `region` (`readiness#<region>`), or null. */
+  getReadiness(region: string): Promise<ReadinessRecord | null>;
+  /** Stores an evaluation under its region, replacing the previous one. */
+  putReadiness(record: ReadinessRecord): Promise<void>;
   /** The prober's heartbeat record in this region (strongly consistent), or null. */
   getHeartbeatWatch(): Promise<HeartbeatWatch | null>;
   /**

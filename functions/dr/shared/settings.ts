@@ -1,5 +1,7 @@
 // Tunables of the DR tasks, read once from the environment (names in DR_ENV). Pure.
 import { DR_ENV, WRITER_HEARTBEAT } from "../../common/contract";
+import type { DrCapacity } from "../../common/contract";
+import { ConfigurationError } from "./errors";
 import { intEnv } from "../../common/env";
 
 /**
@@ -35,6 +37,8 @@ export interface DrSettings {
   readonly writerStopMarginSeconds: number;
   /** Timeout of the /health request that reads the target cluster's writer heartbeat. */
   readonly replicaTimeoutMs: number;
+  /** DR_CAPACITY; null when unset (RestoreCapacity then adds nothing and says why). */
+  readonly capacity: DrCapacity | null;
   /**
    * The prober's heartbeat record must have been refreshed this recently to vouch for the
    * heartbeat (the prober looks every PROBE_INTERVAL_SECONDS; a dead prober vouches for nothing).
@@ -54,6 +58,7 @@ export const DEFAULT_SETTINGS: DrSettings = {
   heartbeatSeconds: WRITER_HEARTBEAT.intervalSeconds,
   writerStopMarginSeconds: 10,
   replicaTimeoutMs: 3000,
+  capacity: null,
   heartbeatWatchMaxAgeSeconds: 300,
 };
 
@@ -98,5 +103,40 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {
       env[DR_ENV.dbRpoSeconds] === undefined || env[DR_ENV.dbRpoSeconds] === ""
         ? null
         : intEnv(DR_ENV.dbRpoSeconds, 60, { min: 20, max: 86_400 }, env),
+    capacity: parseCapacity(env[DR_ENV.capacity]),
   };
+}
+
+/** DR_CAPACITY, checked: a bad value fails the first call, naming what is wrong. */
+export function parseCapacity(raw: string | undefined): DrCapacity | null {
+  if (raw === undefined || raw === "") return null;
+  let value: DrCapacity;
+  try {
+    value = JSON.parse(raw) as DrCapacity;
+  } catch {
+    throw new ConfigurationError(`${DR_ENV.capacity} is not valid JSON`);
+  }
+  const fail = (what: string): never => {
+    throw new ConfigurationError(`${DR_ENV.capacity}: ${what}`);
+  };
+  if (!Number.isInteger(value?.instances) || value.instances < 1 || value.instances > 15) {
+    fail(`instances must be a whole number from 1 to 15, got ${JSON.stringify(value?.instances)}`);
+  }
+  for (const key of [
+    "instanceClass",
+    "engine",
+    "monitoringRoleArn",
+    "caCertificateIdentifier",
+  ] as const) {
+    if (typeof value[key] !== "string" || value[key] === "")
+      fail(`${key} must be a non-empty string`);
+  }
+  for (const [region, r] of Object.entries(value.regions ?? {})) {
+    if (!Array.isArray(r.identifiers) || r.identifiers.length !== value.instances) {
+      fail(
+        `regions.${region}.identifiers must list ${value.instances} identifiers, got ${JSON.stringify(r.identifiers)}`,
+      );
+    }
+  }
+  return value;
 }

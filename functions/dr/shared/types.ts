@@ -84,6 +84,21 @@ export interface PreflightResult extends StepTimes {
    * stopped it). Absent otherwise (the ASL tests IsPresent).
    */
   readonly approvalReason?: string;
+  /**
+   * The latest readiness evaluation of each region as it stood when the run began (read from
+   * the target region's control table, best effort: it never blocks a failover).
+   */
+  readonly readiness?: readonly ReadinessSummary[];
+}
+
+/** One region's latest readiness evaluation, recorded in the run. */
+export interface ReadinessSummary {
+  readonly region: string;
+  readonly at: string | null;
+  /** ok, warn, unknown, fail; "missing" when none is stored, "unreadable" when the read failed. */
+  readonly overall: string;
+  /** "<check> <status>: <reason>" of each check that is not ok. */
+  readonly findings: readonly string[];
 }
 
 export interface FenceResult extends StepTimes {
@@ -209,6 +224,16 @@ export interface VerifyResult extends StepTimes {
   readonly voidStatus: number;
 }
 
+export interface RestoreCapacityResult extends StepTimes {
+  /** The old primary's instance count (DR_CAPACITY), or null when it is not configured. */
+  readonly desired: number | null;
+  /** The new primary's instances before this step: "<id> (<class>, <status>)". */
+  readonly existing: readonly string[];
+  /** Readers this step asked for (CreateDBInstance accepted or already existing). */
+  readonly requested: readonly string[];
+  readonly note: string;
+}
+
 export interface UnfenceResult extends StepTimes {
   readonly activeRegion: string;
   readonly fencingToken: number;
@@ -310,6 +335,7 @@ export interface Steps {
   readonly ShiftTraffic?: ShiftTrafficResult;
   readonly Verify?: VerifyResult;
   readonly Unfence?: UnfenceResult;
+  readonly RestoreCapacity?: RestoreCapacityResult;
   readonly RecordTimeline?: RecordTimelineResult;
   readonly NotifyCompleted?: NotifyResult;
   readonly ReleaseLock?: ReleaseLockResult;

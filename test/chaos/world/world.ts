@@ -4,7 +4,11 @@
 // the drawn latency, meets the network's faults with the client profile's attempts and timeouts
 // (functions/dr/shared/aws/clients.ts) and refuses to act for a Lambda that was killed.
 import { CONTROL, PARAMETERS } from "../../../functions/common/contract";
-import type { DrDatabaseSpec, DrTopology } from "../../../functions/common/contract";
+import type {
+  DrDatabaseSpec,
+  DrTopology,
+  ReadinessRecord,
+} from "../../../functions/common/contract";
 import type { DrDeps } from "../../../functions/dr/shared/deps";
 import { PROFILES } from "../../../functions/dr/shared/aws/clients";
 import {
@@ -84,11 +88,14 @@ export const CHAOS_TOPOLOGY: DrTopology = {
 
 export const API_KEY = "chaos-key-1";
 
+/** The one instance class of the modelled clusters (the world does not model classes). */
+const CHAOS_INSTANCE_CLASS = "db.r6g.large";
+
 /** How Terraform builds each cluster (DR_DATABASE), for the Rebuild task. */
 export const CHAOS_DATABASE: DrDatabaseSpec = {
   engine: "aurora-postgresql",
   engineVersion: "16.6",
-  instanceClass: "db.r6g.large",
+  instanceClass: CHAOS_INSTANCE_CLASS,
   backupRetentionPeriod: 7,
   preferredBackupWindow: "02:00-02:30",
   preferredMaintenanceWindow: "sun:05:00-sun:05:30",
@@ -472,9 +479,23 @@ export class ChaosWorld {
                   identifier: i.identifier,
                   status: i.status,
                   clusterIdentifier: i.clusterIdentifier,
+                  instanceClass: CHAOS_INSTANCE_CLASS,
                 }
               : null;
           }),
+        // RestoreCapacity's count of the promoted cluster's instances (the chaos runs carry no
+        // DR_CAPACITY unless a scenario sets one, so it usually only says why it adds nothing).
+        instances: (clusterIdentifier) =>
+          call("rds", "rds:DescribeDBInstances", () =>
+            aurora.instances
+              .filter((i) => i.region === region && i.clusterIdentifier === clusterIdentifier)
+              .map((i) => ({
+                identifier: i.identifier,
+                status: i.status,
+                clusterIdentifier: i.clusterIdentifier,
+                instanceClass: CHAOS_INSTANCE_CLASS,
+              })),
+          ),
         describeClusterSnapshot: (identifier) =>
           call("rds", "rds:DescribeDBClusterSnapshots", () => {
             const snap = aurora.snapshotOf(region, identifier);
@@ -538,12 +559,14 @@ export class ChaosWorld {
             ),
           ),
         createInstance: (request) =>
-          call("rds", "rds:CreateDBInstance", () =>
-            rds(
-              () => aurora.createInstance(region, request.identifier, request.clusterIdentifier),
-              "DBInstanceAlreadyExistsFault",
-            ),
-          ),
+          call("rds", "rds:CreateDBInstance", () => {
+            if (aurora.instanceOf(region, request.identifier)) {
+              // What a retried call meets when its first answer was lost.
+              return "exists" as const;
+            }
+            rds(() => aurora.createInstance(region, request.identifier, request.clusterIdentifier));
+            return "created" as const;
+          }),
       },
       control: {
         getActiveRegion: () =>
@@ -640,6 +663,18 @@ export class ChaosWorld {
         putCooldown: (cooldown) =>
           call("dynamodb", "dynamodb:PutItem failover-cooldown", () => {
             table.write(region, CONTROL.cooldownItem, () => ({ ...cooldown }));
+          }),
+        // The readiness item, replicated like every item of the global table.
+        getReadiness: (of) =>
+          call("dynamodb", "dynamodb:GetItem readiness", () => {
+            const item = table.read(region, `${CONTROL.readinessItemPrefix}${of}`);
+            return item ? (structuredClone(item.evaluation) as ReadinessRecord) : null;
+          }),
+        putReadiness: (record) =>
+          call("dynamodb", "dynamodb:PutItem readiness", () => {
+            table.write(region, `${CONTROL.readinessItemPrefix}${record.region}`, () => ({
+              evaluation: structuredClone(record) as unknown as Item[string],
+            }));
           }),
       },
       parameters: {

@@ -192,6 +192,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
       new RdsDatabase(new RDSClient({})).switchoverGlobalCluster("g", "a"),
     removeFromGlobalCluster: () =>
       new RdsDatabase(new RDSClient({})).removeFromGlobalCluster("g", "a"),
+    instances: () => new RdsDatabase(new RDSClient({})).instances("c"),
     describeInstance: () => new RdsDatabase(new RDSClient({})).describeInstance("i"),
     describeClusterSnapshot: () => new RdsDatabase(new RDSClient({})).describeClusterSnapshot("s"),
     createClusterSnapshot: () => new RdsDatabase(new RDSClient({})).createClusterSnapshot("c", "s"),
@@ -221,14 +222,15 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
       new RdsDatabase(new RDSClient({})).createInstance({
         identifier: "i",
         clusterIdentifier: "c",
+        instanceClass: "db.r5.large",
         engine: "aurora-postgresql",
-        instanceClass: "db.r6g.large",
-        dbSubnetGroupName: "s",
         promotionTier: 1,
-        monitoringRoleArn: "arn:r",
+        dbSubnetGroupName: "s",
+        monitoringRoleArn: "arn:aws:iam::1:role/m",
         monitoringInterval: 60,
-        performanceInsightsKmsKeyId: "k",
+        performanceInsightsKmsKeyId: "arn:k",
         caCertificateIdentifier: "rds-ca-rsa2048-g1",
+        tags: { Name: "i" },
       }),
   },
   control: Object.fromEntries(
@@ -246,6 +248,11 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         [
           "putCooldown",
           (c) => c.putCooldown({ lastCompletedAt: "t", lastExecution: "e", cooldownUntil: 1 }),
+        ],
+        ["getReadiness", (c) => c.getReadiness(WEST)],
+        [
+          "putReadiness",
+          (c) => c.putReadiness({ region: WEST, at: "t", overall: "ok", checks: [] } as never),
         ],
         ["getHeartbeatWatch", (c) => c.getHeartbeatWatch()],
         [

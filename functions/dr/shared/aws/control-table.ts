@@ -3,6 +3,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CONTROL } from "../../../common/contract";
+import type { ReadinessRecord } from "../../../common/contract";
 import type {
   ActiveRegionFlag,
   ControlPort,
@@ -262,6 +263,24 @@ export class DynamoControlTable implements ControlPort {
       );
     } catch (error) {
       throw toPortError("dynamodb:PutItem failover-cooldown", error);
+    }
+  }
+
+  async getReadiness(region: string): Promise<ReadinessRecord | null> {
+    const pk = `${CONTROL.readinessItemPrefix}${region}`;
+    const item = await this.get(pk, `dynamodb:GetItem ${pk}`);
+    const evaluation = item?.evaluation as ReadinessRecord | undefined;
+    return evaluation && typeof evaluation.overall === "string" ? evaluation : null;
+  }
+
+  async putReadiness(record: ReadinessRecord): Promise<void> {
+    const pk = `${CONTROL.readinessItemPrefix}${record.region}`;
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.tableName, Item: { [PK]: pk, evaluation: record } }),
+      );
+    } catch (error) {
+      throw toPortError(`dynamodb:PutItem ${pk}`, error);
     }
   }
 

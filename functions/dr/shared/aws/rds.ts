@@ -145,6 +145,24 @@ export class RdsDatabase implements DatabasePort {
     }
   }
 
+  async instances(clusterIdentifier: string): Promise<readonly InstanceView[]> {
+    try {
+      const out = await this.rds.send(
+        new DescribeDBInstancesCommand({
+          Filters: [{ Name: "db-cluster-id", Values: [clusterIdentifier] }],
+        }),
+      );
+      return (out.DBInstances ?? []).map((i) => ({
+        identifier: i.DBInstanceIdentifier ?? "",
+        status: i.DBInstanceStatus ?? "unknown",
+        ...(i.DBClusterIdentifier ? { clusterIdentifier: i.DBClusterIdentifier } : {}),
+        instanceClass: i.DBInstanceClass ?? "unknown",
+      }));
+    } catch (error) {
+      throw toPortError("rds:DescribeDBInstances", error);
+    }
+  }
+
   async describeInstance(identifier: string): Promise<InstanceView | null> {
     try {
       const out = await this.rds.send(
@@ -156,6 +174,7 @@ export class RdsDatabase implements DatabasePort {
         identifier: i.DBInstanceIdentifier ?? identifier,
         status: i.DBInstanceStatus ?? "unknown",
         ...(i.DBClusterIdentifier ? { clusterIdentifier: i.DBClusterIdentifier } : {}),
+        instanceClass: i.DBInstanceClass ?? "unknown",
       };
     } catch (error) {
       if (awsErrorName(error) === "DBInstanceNotFoundFault") return null;
@@ -345,8 +364,10 @@ export class RdsDatabase implements DatabasePort {
     );
   }
 
-  async createInstance(request: InstanceRequest) {
-    await this.send(
+  async createInstance(request: InstanceRequest): Promise<"created" | "exists"> {
+    // Aurora: a reader is added with CreateDBInstance naming the cluster; engine version,
+    // storage and encryption come from the cluster (aurora-replicas-adding.html).
+    const done = await this.send(
       "rds:CreateDBInstance",
       () =>
         this.rds.send(
@@ -365,25 +386,31 @@ export class RdsDatabase implements DatabasePort {
             MonitoringInterval: request.monitoringInterval,
             MonitoringRoleArn: request.monitoringRoleArn,
             CACertificateIdentifier: request.caCertificateIdentifier,
+            ...(request.tags
+              ? { Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })) }
+              : {}),
           }),
         ),
       "DBInstanceAlreadyExistsFault",
     );
+    return done ? "created" : "exists";
   }
 
   /**
    * Sends a mutating call. `alreadyDone` names the fault that means an earlier attempt (whose
-   * answer was lost) already did it: the call then counts as done.
+   * answer was lost) already did it: the call then counts as done. True when this call did it,
+   * false when it was already done.
    */
   private async send(
     op: string,
     call: () => Promise<unknown>,
     alreadyDone?: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
       await call();
+      return true;
     } catch (error) {
-      if (alreadyDone && awsErrorName(error) === alreadyDone) return;
+      if (alreadyDone && awsErrorName(error) === alreadyDone) return false;
       throw toPortError(op, error);
     }
   }

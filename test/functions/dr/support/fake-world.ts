@@ -5,8 +5,14 @@
 // EventBridge, SNS, Route 53 and each region's payments API. Every call is recorded with its
 // region, client profile and time; faults are injected per region (unreachable) or per
 // operation; the re-protect calls (snapshots, renames, CreateGlobalCluster, CreateDBCluster into a
-// global cluster) take a few seeded polls. For hand-picked cases; the randomized world with AWS's timings is test/chaos/.
-import type { DrDatabaseSpec, DrTopology } from "../../../../functions/common/contract";
+// global cluster) take a few seeded polls. For hand-picked cases; the randomized world with AWS's
+// timings is test/chaos/.
+import type {
+  DrCapacity,
+  DrDatabaseSpec,
+  DrTopology,
+  ReadinessRecord,
+} from "../../../../functions/common/contract";
 import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import {
@@ -25,6 +31,7 @@ import type {
   Log,
   MetricDatum,
   Profile,
+  InstanceView,
   RegionPorts,
 } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
@@ -71,6 +78,31 @@ export const TOPOLOGY: DrTopology = {
       },
     },
   },
+};
+
+/** DR_CAPACITY as infra renders it for this topology (infra/constructs/orchestration.ts). */
+export const TEST_CAPACITY: DrCapacity = {
+  instances: 2,
+  instanceClass: "db.r6g.large",
+  engine: "aurora-postgresql",
+  engineVersion: "16.6",
+  monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-test`,
+  monitoringInterval: 15,
+  caCertificateIdentifier: "rds-ca-rsa2048-g1",
+  regions: Object.fromEntries(
+    [
+      [EAST, "use1"],
+      [WEST, "usw2"],
+    ].map(([region, code]) => [
+      region!,
+      {
+        identifiers: [1, 2].map((n) => `payments-db-${n}-${code}-test`),
+        dbSubnetGroupName: `payments-db-${code}-test`,
+        performanceInsightsKmsKeyId: `arn:aws:kms:${region}:${ACCOUNT}:key/mrk-storage`,
+        regionCode: code!,
+      },
+    ]),
+  ),
 };
 
 /** DR_DATABASE as Terraform would render it for TOPOLOGY. */
@@ -136,6 +168,7 @@ interface ClusterState {
 interface InstanceState {
   status: string;
   clusterIdentifier: string;
+  instanceClass: string;
 }
 
 /** An asynchronous RDS change that completes after `pollsLeft` describe calls. */
@@ -267,6 +300,9 @@ export class FakeWorld {
   /** Each region's report writer, with one ledger. */
   readonly reports: FakeReports;
 
+  /** DR_CAPACITY: the writer runs two db.r6g.large. */
+  capacity: DrCapacity | null = TEST_CAPACITY;
+
   constructor(
     readonly topology: DrTopology = TOPOLOGY,
     readonly seed = 1,
@@ -301,6 +337,7 @@ export class FakeWorld {
         this.instances.set(`${cluster.region}/${id}`, {
           status: "available",
           clusterIdentifier: cluster.identifier,
+          instanceClass: "db.r6g.large",
         });
       }
     }
@@ -433,6 +470,27 @@ export class FakeWorld {
     );
   }
 
+  /** The DB instances of the cluster `clusterArn`, as DescribeDBInstances filtered by it lists them. */
+  instancesOf(clusterArn: string): InstanceView[] {
+    const cluster = this.clusters[clusterArn];
+    if (!cluster) return [];
+    return cluster.instances.map((identifier) => {
+      const i = this.instances.get(`${cluster.region}/${identifier}`)!;
+      return { identifier, ...i };
+    });
+  }
+
+  /** Puts an instance into the cluster `clusterArn` directly (a hand-made or deleting one). */
+  addInstance(clusterArn: string, identifier: string, status: string, instanceClass: string) {
+    const cluster = this.clusters[clusterArn]!;
+    this.instances.set(`${cluster.region}/${identifier}`, {
+      status,
+      clusterIdentifier: cluster.identifier,
+      instanceClass,
+    });
+    cluster.instances.push(identifier);
+  }
+
   /** The region answers again; after a managed failover Aurora then re-adds its old primary. */
   recover(region: string): void {
     this.down.delete(region);
@@ -545,6 +603,7 @@ export class FakeWorld {
         ...DEFAULT_SETTINGS,
         bestEffortTimeoutMs: 200,
         fenceSettleSeconds: 6,
+        capacity: this.capacity,
         ...settings,
       },
       ports: this.ports,
@@ -590,6 +649,14 @@ export class FakeWorld {
       records: Object.fromEntries(this.records),
       paymentsCreated: this.paymentsCreated.length,
       paymentsVoided: [...this.payments.values()].filter((p) => p.voided).length,
+      instances: Object.fromEntries(
+        Object.keys(this.clusters).map((arn) => [
+          arn.split(":").pop(),
+          this.instancesOf(arn)
+            .map((i) => i.identifier)
+            .sort(),
+        ]),
+      ),
       promotionRequests:
         this.callsTo("rds:FailoverGlobalCluster").length +
         this.callsTo("rds:SwitchoverGlobalCluster").length +
@@ -878,15 +945,24 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       async createInstance(request) {
         c("rds:CreateDBInstance", request);
         const key = `${region}/${request.identifier}`;
-        if (world.instances.has(key)) return;
+        // A retried call whose first answer was lost: DBInstanceAlreadyExistsFault, which the
+        // adapter reports as "exists".
+        if (world.instances.has(key)) return "exists";
         const cluster = world.clusterIn(region, request.clusterIdentifier)?.[1];
         if (cluster?.status !== "available") {
           throw new Error(`InvalidDBClusterStateFault: ${request.clusterIdentifier}`);
         }
-        const instance = { status: "creating", clusterIdentifier: request.clusterIdentifier };
+        // Aurora: a new instance is "creating" for minutes (aurora-replicas-adding.html gives no
+        // duration); re-protect polls for it, RestoreCapacity never waits.
+        const instance = {
+          status: "creating",
+          clusterIdentifier: request.clusterIdentifier,
+          instanceClass: request.instanceClass,
+        };
         world.instances.set(key, instance);
         cluster.instances.push(request.identifier);
         world.later(() => (instance.status = "available"));
+        return "created";
       },
       async failoverGlobalCluster(id, targetArn) {
         c("rds:FailoverGlobalCluster", { id, targetArn, allowDataLoss: true });
@@ -923,6 +999,11 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           kind: "detach",
           completesAt: world.clock + world.promotionSeconds * 1000,
         };
+      },
+      async instances(clusterIdentifier) {
+        c("rds:DescribeDBInstances", { clusterIdentifier });
+        const found = world.clusterIn(region, clusterIdentifier);
+        return found ? world.instancesOf(found[0]) : [];
       },
     },
     control: {
@@ -1015,6 +1096,15 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       async putCooldown(cooldown) {
         c("dynamodb:PutItem failover-cooldown", { cooldown });
         world.table.set("failover-cooldown", { ...cooldown });
+      },
+      async getReadiness(readinessRegion) {
+        c("dynamodb:GetItem readiness", { region: readinessRegion });
+        const item = world.table.get(`readiness#${readinessRegion}`);
+        return item ? (structuredClone(item.evaluation) as ReadinessRecord) : null;
+      },
+      async putReadiness(record) {
+        c("dynamodb:PutItem readiness", { region: record.region });
+        world.table.set(`readiness#${record.region}`, { evaluation: structuredClone(record) });
       },
     },
     parameters: {

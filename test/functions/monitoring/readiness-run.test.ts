@@ -1,0 +1,92 @@
+// One run of the evaluator end to end over the ports: the evaluation is published as metrics and
+// stored where the failover preflight and the CLI read it; bad input and settings are refused
+// by name.
+import { METRICS } from "../../../functions/common/contract";
+import {
+  evaluateAndPublish,
+  parseReadinessEvent,
+} from "../../../functions/monitoring/readiness/run";
+import { parseReadinessSettings } from "../../../functions/monitoring/readiness/settings";
+import { TransientError } from "../../../functions/dr/shared/errors";
+import { FakeWorld } from "../dr/support/fake-world";
+import { EAST, ReadinessWorld, SETTINGS, WEST } from "./support/aws-readiness-world";
+
+let aws: ReadinessWorld;
+beforeEach(() => {
+  aws = new ReadinessWorld();
+});
+afterEach(() => aws.restore());
+
+function runDeps(world: FakeWorld, region = WEST) {
+  const ports = world.ports(region, "critical");
+  return {
+    ...aws.deps(region),
+    metrics: ports.metrics,
+    control: ports.control,
+    namespace: METRICS.namespace,
+  };
+}
+
+describe("a scheduled run", () => {
+  it("stores the evaluation under its region and publishes every check and the overall", async () => {
+    const world = new FakeWorld();
+    aws.lagMs = 5000;
+    const evaluation = await evaluateAndPublish(
+      parseReadinessEvent({ source: "aws.events" }),
+      runDeps(world),
+    );
+    expect(evaluation.overall).toBe("warn");
+    const stored = await world.ports(EAST, "critical").control.getReadiness(WEST);
+    expect(stored).toEqual(evaluation);
+    expect(world.metrics[WEST]!.map((m) => m.name)).toEqual([
+      ...evaluation.checks.map(() => "ReadinessCheckStatus"),
+      "ReadinessStatus",
+    ]);
+  });
+
+  it("publishes the metrics even when storing fails, and then fails the invocation", async () => {
+    const world = new FakeWorld();
+    world.inject("dynamodb:PutItem readiness", () => new TransientError("throttled"));
+    await expect(evaluateAndPublish({}, runDeps(world))).rejects.toThrow(
+      /not fully published: TransientError: throttled|not fully published: .*throttled/,
+    );
+    expect(world.metrics[WEST]!.at(-1)).toMatchObject({ name: "ReadinessStatus" });
+  });
+
+  it("runs only the requested checks on demand, and does not store a partial evaluation", async () => {
+    const world = new FakeWorld();
+    const evaluation = await evaluateAndPublish(
+      parseReadinessEvent({ checks: ["kms-keys"] }),
+      runDeps(world),
+    );
+    expect(evaluation.checks.map((c) => c.id)).toEqual(["kms-keys"]);
+    expect(world.table.has(`readiness#${WEST}`)).toBe(false);
+    expect(world.metrics[WEST]!.map((m) => m.name)).toEqual(["ReadinessCheckStatus"]);
+  });
+});
+
+describe("bad input", () => {
+  it("rejects an unknown check name, naming the value and what is allowed", () => {
+    expect(() => parseReadinessEvent({ checks: ["kms"] })).toThrow(
+      /checks=\["kms"\] is not allowed: a non-empty list of aurora-global-cluster, .*kms-keys/,
+    );
+    expect(() => parseReadinessEvent({ checks: [] })).toThrow(/non-empty list/);
+  });
+
+  it("rejects settings with a missing region, bad lag bounds or a bad quota code", () => {
+    const json = (patch: object) => JSON.stringify({ ...SETTINGS, ...patch });
+    expect(() => parseReadinessSettings(json({ regions: {} }), [EAST, WEST])).toThrow(
+      `READINESS_SETTINGS: regions.${EAST} is missing`,
+    );
+    expect(() =>
+      parseReadinessSettings(json({ lag: { warnMs: 5000, failMs: 1000 } }), [EAST, WEST]),
+    ).toThrow("lag.warnMs (5000) must not exceed lag.failMs (1000)");
+    expect(() =>
+      parseReadinessSettings(
+        json({ quotas: [{ serviceCode: "rds", quotaCode: "x", name: "n" }] }),
+        [EAST, WEST],
+      ),
+    ).toThrow(/quotas must be a list of \{ serviceCode, quotaCode: L-XXXXXXXX, name \}, got/);
+    expect(parseReadinessSettings(JSON.stringify(SETTINGS), [EAST, WEST])).toEqual(SETTINGS);
+  });
+});
