@@ -17,6 +17,7 @@ import type { Naming } from "../naming";
 import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
+import { reconcileNames } from "./reconcile";
 import { drTaskFunctionNames } from "./orchestration";
 import { REPORT_FUNCTIONS } from "./reports";
 import type { RegionalEventBus } from "./events";
@@ -457,6 +458,15 @@ function arns(props: DrIamProps) {
       (r) => `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${names.drillDocument}:*`,
     ),
     drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
+    reconcile: {
+      documents: both.map(
+        (r) =>
+          `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${reconcileNames(naming, r.region).document}:*`,
+      ),
+      roles: both.map(
+        (r) => `arn:aws:iam::${accountId}:role/${reconcileNames(naming, r.region).role}`,
+      ),
+    },
     dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
   };
 }
@@ -747,6 +757,21 @@ export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): 
       sid: "RunDrillsAsDrillRole",
       actions: ["iam:PassRole"],
       resources: drillRoleArns,
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
+      ],
+    },
+    {
+      // runbooks/reconcile.md step 2: on-call starts it in the old primary's region (either),
+      // watched by WatchDrills (automation executions of both regions).
+      sid: "RunReconciliation",
+      actions: ["ssm:StartAutomationExecution"],
+      resources: a.reconcile.documents,
+    },
+    {
+      sid: "RunReconciliationAsItsRole",
+      actions: ["iam:PassRole"],
+      resources: a.reconcile.roles,
       condition: [
         { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
       ],

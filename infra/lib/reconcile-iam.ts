@@ -21,7 +21,6 @@ export interface ReconcileIamProps {
   readonly scratchCluster: string;
   readonly keepPrefix: string;
   readonly subnetGroup: string;
-  readonly securityGroupId: string;
   readonly auroraKeyArn: string;
   readonly ledgerTable: string;
   readonly reportWriterFunction: string;
@@ -45,7 +44,19 @@ export const LIVE_ENDPOINT_PARAMETERS = [
   PARAMETERS.clusterEndpoint,
 ] as const;
 
-export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
+/** What the runbook's role needs: the old primary's region and its names only. */
+export type ReconcileRunbookIamProps = Pick<
+  ReconcileIamProps,
+  | "account"
+  | "region"
+  | "oldCluster"
+  | "scratchCluster"
+  | "keepPrefix"
+  | "subnetGroup"
+  | "auroraKeyArn"
+>;
+
+export function reconcileRunbookStatements(p: ReconcileRunbookIamProps): Statement[] {
   const rds = (type: string, name: string) =>
     `arn:aws:rds:${p.region}:${p.account}:${type}:${name}`;
   const failoverSnapshots = rds(
@@ -76,9 +87,11 @@ export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
         rds("cluster", p.scratchCluster),
         rds("db", `${p.scratchCluster}-1`),
         rds("subgrp", p.subnetGroup),
-        rds("cluster-pg", "default.*"),
-        rds("pg", "default.*"),
-        `arn:aws:ec2:${p.region}:${p.account}:security-group/${p.securityGroupId}`,
+        // No parameter group is named: the engine's default groups (no pg_cron in the copy).
+        // The security group is not an RDS resource: RDS authorizes these calls on none of EC2's
+        // (Service Authorization Reference, Amazon RDS), so it is not listed.
+        rds("cluster-pg", "default.aurora-postgresql*"),
+        rds("pg", "default.aurora-postgresql*"),
       ],
     },
     {

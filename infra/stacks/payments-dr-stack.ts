@@ -28,6 +28,7 @@ import {
 } from "../constructs/orchestration";
 import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
+import { Reconciliation } from "../constructs/reconcile";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness } from "../constructs/readiness";
 import { DrillEvidence, LedgerTable, RegionalReports, reportTargets } from "../constructs/reports";
@@ -120,6 +121,7 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly reports: Record<RegionRole, RegionalReports>;
   public readonly drillEvidence: DrillEvidence;
   public readonly restoreDrill: RestoreDrill;
+  public readonly reconciliation: Reconciliation;
 
   /** The writer's connection budget in each region, checked before anything is built. */
   public readonly connectionBudget: WriterBudget[];
@@ -429,6 +431,24 @@ export class PaymentsDrStack extends TerraformStack {
         name: this.reports.secondary.writer.functionName,
         arn: this.reports.secondary.writer.function.arn,
       },
+    });
+
+    // Lost-write reconciliation: its runbook in both regions (it runs in the old primary's).
+    const reconcileRegion = (role: RegionRole) => ({
+      provider: parts(role).provider,
+      region: parts(role).config.region,
+      accountId: parts(role).key.accountId,
+      // Names as Terraform has them (spec): the document's own names, known at synth.
+      clusterIdentifier: this.database[role].spec.clusterIdentifier,
+      subnetGroupName: this.database[role].spec.dbSubnetGroupName,
+      securityGroupId: parts(role).network.databaseSecurityGroup.id,
+      storageKeyArn: this.database[role].storageKeyArn,
+    });
+    this.reconciliation = new Reconciliation(this, "reconcile", {
+      naming,
+      instanceClass: config.database.instanceClass,
+      primary: reconcileRegion("primary"),
+      secondary: reconcileRegion("secondary"),
     });
 
     stackOutputs(this, config);
