@@ -137,6 +137,17 @@ export function reconcileOperatorStatements(p: ReconcileIamProps): Statement[] {
       resources: [`arn:aws:dynamodb:${p.newRegion}:${p.account}:table/${p.ledgerTable}`],
     },
     {
+      // The CLI looks for the point-of-failure snapshot or its manual copy before it reports
+      // (cli/commands/reconcile.ts, checkSnapshot): a read of the old cluster's snapshots.
+      sid: "FindThePointOfFailureSnapshot",
+      actions: ["rds:DescribeDBClusterSnapshots"],
+      resources: [
+        `arn:aws:rds:${p.region}:${p.account}:cluster:${p.oldCluster}`,
+        `arn:aws:rds:${p.region}:${p.account}:cluster-snapshot:rds:unplanned-global-failover-${p.oldCluster}-*`,
+        `arn:aws:rds:${p.region}:${p.account}:cluster-snapshot:${p.keepPrefix}-*`,
+      ],
+    },
+    {
       // The three endpoints only: db/* would include the SecureString master password.
       sid: "ReadTheLiveEndpoints",
       actions: ["ssm:GetParameter"],
