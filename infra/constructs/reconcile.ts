@@ -1,5 +1,6 @@
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { RdsClusterParameterGroup } from "@cdktf/provider-aws/lib/rds-cluster-parameter-group";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
 import { Construct } from "constructs";
@@ -8,6 +9,7 @@ import { assumeRoleStatement, policyDocument } from "../lib/policy";
 import { reconcileRunbookStatements } from "../lib/reconcile-iam";
 import { renderRunbook } from "../lib/runbook";
 import type { Naming } from "../naming";
+import { TRACK_COMMIT_TIMESTAMP } from "./database";
 
 export const RECONCILE_RUNBOOK = "reconcile";
 
@@ -19,6 +21,8 @@ export function reconcileNames(naming: Naming, region: string) {
     role: naming.name("iamRole", "dr-reconcile", region),
     /** The one scratch cluster (and its instance `-1`) the copy is restored into. */
     scratchCluster: naming.name("dbClusterIdentifier", "reconcile", region),
+    /** The scratch cluster's parameters: commit times kept, no pg_cron. */
+    scratchParameterGroup: naming.name("dbParameterGroup", "reconcile", region),
     /**
      * `payments-lost-<suffix>`, then `-<execution id>` (36 characters): the manual copies of
      * the point-of-failure snapshot, within RDS's 63-character snapshot identifiers.
@@ -42,6 +46,8 @@ export interface ReconcileRegion {
 export interface ReconciliationProps {
   readonly naming: Naming;
   readonly instanceClass: string;
+  /** The live clusters' parameter group family (aurora-postgresql16): the snapshot's engine. */
+  readonly parameterGroupFamily: string;
   readonly primary: ReconcileRegion;
   readonly secondary: ReconcileRegion;
 }
@@ -56,6 +62,7 @@ export interface ReconciliationProps {
 export class Reconciliation extends Construct {
   public readonly documents: Record<"primary" | "secondary", SsmDocument>;
   public readonly roles: Record<"primary" | "secondary", IamRole>;
+  public readonly scratchParameterGroups: Record<"primary" | "secondary", RdsClusterParameterGroup>;
 
   constructor(scope: Construct, id: string, props: ReconciliationProps) {
     super(scope, id);
@@ -64,6 +71,19 @@ export class Reconciliation extends Construct {
       const region = props[key];
       const { provider, accountId } = region;
       const names = reconcileNames(naming, region.region);
+      // The copy must keep the old primary's commit times (TRACK_COMMIT_TIMESTAMP: a server
+      // started without the setting discards them) and must never run pg_cron's heartbeat,
+      // which would make a copy look like a live writer: not the live groups, not the default.
+      const scratchParameters = new RdsClusterParameterGroup(this, `${key}-scratch-parameters`, {
+        provider,
+        name: names.scratchParameterGroup,
+        family: props.parameterGroupFamily,
+        description: "payments-dr reconciliation scratch cluster: commit times, no pg_cron",
+        parameter: [
+          { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+          TRACK_COMMIT_TIMESTAMP,
+        ],
+      });
       const role = new IamRole(this, `${key}-role`, {
         provider,
         name: names.role,
@@ -87,6 +107,7 @@ export class Reconciliation extends Construct {
         scratchCluster: names.scratchCluster,
         keepPrefix: names.keepPrefix,
         subnetGroup: region.subnetGroupName,
+        scratchParameterGroup: names.scratchParameterGroup,
         auroraKeyArn: region.storageKeyArn,
       }).map((s) => ({
         sid: s.sid,
@@ -115,16 +136,21 @@ export class Reconciliation extends Construct {
           InstanceClass: props.instanceClass,
           KeepPrefix: names.keepPrefix,
           ScratchCluster: names.scratchCluster,
+          ScratchParameterGroup: scratchParameters.name,
           SubnetGroup: region.subnetGroupName,
           SecurityGroupId: region.securityGroupId,
           AuroraKeyArn: region.storageKeyArn,
         }),
       });
-      return { role, document };
+      return { role, document, scratchParameters };
     };
     const primary = build("primary");
     const secondary = build("secondary");
     this.documents = { primary: primary.document, secondary: secondary.document };
     this.roles = { primary: primary.role, secondary: secondary.role };
+    this.scratchParameterGroups = {
+      primary: primary.scratchParameters,
+      secondary: secondary.scratchParameters,
+    };
   }
 }

@@ -21,6 +21,8 @@ export interface ReconcileIamProps {
   readonly scratchCluster: string;
   readonly keepPrefix: string;
   readonly subnetGroup: string;
+  /** The scratch cluster's parameter group (commit times, no pg_cron). */
+  readonly scratchParameterGroup: string;
   readonly auroraKeyArn: string;
   readonly ledgerTable: string;
   readonly reportWriterFunction: string;
@@ -53,6 +55,7 @@ export type ReconcileRunbookIamProps = Pick<
   | "scratchCluster"
   | "keepPrefix"
   | "subnetGroup"
+  | "scratchParameterGroup"
   | "auroraKeyArn"
 >;
 
@@ -87,10 +90,10 @@ export function reconcileRunbookStatements(p: ReconcileRunbookIamProps): Stateme
         rds("cluster", p.scratchCluster),
         rds("db", `${p.scratchCluster}-1`),
         rds("subgrp", p.subnetGroup),
-        // No parameter group is named: the engine's default groups (no pg_cron in the copy).
-        // The security group is not an RDS resource: RDS authorizes these calls on none of EC2's
+        // The cluster gets the scratch group (commit times kept, no pg_cron); its instance the
+        // engine's default instance group. The security group is not an RDS resource: RDS authorizes these calls on none of EC2's
         // (Service Authorization Reference, Amazon RDS), so it is not listed.
-        rds("cluster-pg", "default.aurora-postgresql*"),
+        rds("cluster-pg", p.scratchParameterGroup),
         rds("pg", "default.aurora-postgresql*"),
       ],
     },

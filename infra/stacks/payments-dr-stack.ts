@@ -5,7 +5,7 @@ import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
-import { GlobalDatabase } from "../constructs/database";
+import { GlobalDatabase, parameterGroupFamily } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
 import { Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
@@ -447,6 +447,7 @@ export class PaymentsDrStack extends TerraformStack {
     this.reconciliation = new Reconciliation(this, "reconcile", {
       naming,
       instanceClass: config.database.instanceClass,
+      parameterGroupFamily: parameterGroupFamily(config.database.engineVersion),
       primary: reconcileRegion("primary"),
       secondary: reconcileRegion("secondary"),
     });

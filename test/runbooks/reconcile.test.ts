@@ -23,6 +23,7 @@ const SUBSTITUTIONS = {
   InstanceClass: "db.r5.large",
   KeepPrefix: "payments-lost-abcdefgh",
   ScratchCluster: "payments-reconcile-use1-abcdefgh",
+  ScratchParameterGroup: "payments-reconcile-use1-abcdefgh",
   SubnetGroup: "payments-db-use1-abcdefgh",
   SecurityGroupId: "sg-0123456789abcdef0",
   AuroraKeyArn: "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
@@ -36,6 +37,7 @@ const PROPS = {
   scratchCluster: SUBSTITUTIONS.ScratchCluster,
   keepPrefix: SUBSTITUTIONS.KeepPrefix,
   subnetGroup: SUBSTITUTIONS.SubnetGroup,
+  scratchParameterGroup: SUBSTITUTIONS.ScratchParameterGroup,
   securityGroupId: SUBSTITUTIONS.SecurityGroupId,
   auroraKeyArn: SUBSTITUTIONS.AuroraKeyArn,
   ledgerTable: "payments-dr-ledger-abcdefgh",
@@ -226,6 +228,35 @@ describe("the reconciliation as infra deploys it", () => {
         new RegExp(`^\\$\\{aws_db_subnet_group\\.database_${role}-subnets_\\w+\\.name\\}$`),
       );
       expect(String(restore.inputs.KmsKeyId)).toMatch(/^\$\{/);
+      // The scratch cluster's own parameter group: commit times kept, no pg_cron (a copy that
+      // beat would look like a live writer; one started without commit timestamps drops them).
+      expect(restore.inputs.DBClusterParameterGroupName).toMatch(
+        new RegExp(
+          `^\\$\\{aws_rds_cluster_parameter_group\\.reconcile_${role}-scratch-parameters_\\w+\\.name\\}$`,
+        ),
+      );
+      const group = findResource(
+        json,
+        "aws_rds_cluster_parameter_group",
+        `reconcile_${role}-scratch-parameters`,
+      );
+      const live = findResource(
+        json,
+        "aws_rds_cluster_parameter_group",
+        `database_${role}-parameters`,
+      );
+      expect(group).toMatchObject({
+        provider: `aws.${role}`,
+        name: `payments-reconcile-${code}-dev`,
+        family: live.family,
+      });
+      const parameters = group.parameter as { name: string; value: string; apply_method: string }[];
+      expect(parameters).toContainEqual({
+        name: "track_commit_timestamp",
+        value: "1",
+        apply_method: "pending-reboot",
+      });
+      expect(parameters.map((x) => x.name)).not.toContain("shared_preload_libraries");
       const preserve = doc.mainSteps.find((s) => s.name === "PreserveSnapshot")!;
       expect(preserve.inputs.TargetDBClusterSnapshotIdentifier).toBe(
         "payments-lost-dev-{{ automation:EXECUTION_ID }}",
@@ -267,6 +298,7 @@ describe("the reconciliation as infra deploys it", () => {
         scratchCluster: `payments-reconcile-${code}-dev`,
         keepPrefix: "payments-lost-dev",
         subnetGroup: String(restore.inputs.DBSubnetGroupName),
+        scratchParameterGroup: `payments-reconcile-${code}-dev`,
         auroraKeyArn: String(restore.inputs.KmsKeyId),
       });
       expect(permissions).toEqual(JSON.parse(JSON.stringify(expected)));
@@ -282,6 +314,12 @@ describe("the reconciliation as infra deploys it", () => {
       );
     expect(names(moved)).toEqual(names(json));
     expect(names(json)).toHaveLength(6);
+    const groups = (j: typeof json) =>
+      Object.keys(resources(j, "aws_rds_cluster_parameter_group")).filter((n) =>
+        n.startsWith("reconcile_"),
+      );
+    expect(groups(moved)).toEqual(groups(json));
+    expect(groups(json)).toHaveLength(2);
   });
 
   it("lets on-call start it in either region as its role, and pass no other role for it", () => {
