@@ -384,13 +384,11 @@ describe("payments-dr reconcile against AWS (mocked SDK)", () => {
   it("fails when the new primary's region does not answer for the ledger row", async () => {
     healthy();
     mocks.dynamo.reset();
-    mocks.dynamo
-      .on(GetCommand)
-      .rejects(
-        awsError("ServiceUnavailable", "Service Unavailable", {
-          $metadata: { httpStatusCode: 503 },
-        }),
-      );
+    mocks.dynamo.on(GetCommand).rejects(
+      awsError("ServiceUnavailable", "Service Unavailable", {
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
     const { out, argv } = args();
     const result = await run(argv, terminal());
     expect(result.code).toBe(1);
