@@ -4,7 +4,7 @@
 // bounded so the payment request's timeout still holds. Pure parts with fast-check and a seeded
 // surge; the Database behaviour on the real test server with a fake clock, random and sleep.
 import fc from "fast-check";
-import { Client } from "pg";
+import type { Client } from "pg";
 import {
   CONNECT_JITTER_MAX_MS,
   connectJitterCapMs,
