@@ -195,6 +195,14 @@ async function checkSnapshot(ctx: CommandContext, fork: ForkPoint): Promise<Snap
   } catch (error) {
     if (isUnreachable(error))
       return { status: "unchecked", reason: `${region} did not answer (${(error as Error).name})` };
+    const name = (error as { name?: string }).name ?? "";
+    // A role without this one read (the on-call operator role has it) still gets its report:
+    // the check is a warning it could not make, not a reason to stop a reconciliation.
+    if (/AccessDenied|UnauthorizedOperation/.test(name))
+      return {
+        status: "unchecked",
+        reason: `not allowed to call rds:DescribeDBClusterSnapshots (${name}): use the on-call operator role`,
+      };
     throw explainAwsError(error, {
       doing: `look for the point-of-failure snapshot of ${fork.oldCluster}`,
       region,

@@ -466,6 +466,17 @@ function arns(props: DrIamProps) {
       roles: both.map(
         (r) => `arn:aws:iam::${accountId}:role/${reconcileNames(naming, r.region).role}`,
       ),
+      snapshots: [props.database.primary, props.database.secondary].flatMap((slot, i) => {
+        const region = both[i]!.region;
+        const rds = (kind: string, name: string) =>
+          `arn:aws:rds:${region}:${accountId}:${kind}:${name}`;
+        const cluster = slot.spec.clusterIdentifier;
+        return [
+          rds("cluster", cluster),
+          rds("cluster-snapshot", `rds:unplanned-global-failover-${cluster}-*`),
+          rds("cluster-snapshot", `${reconcileNames(naming, region).keepPrefix}-*`),
+        ];
+      }),
     },
     dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
   };
@@ -760,6 +771,13 @@ export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): 
       condition: [
         { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
       ],
+    },
+    {
+      // `payments-dr reconcile` looks for the old cluster's point-of-failure snapshot (AWS's
+      // rds:unplanned-global-failover-<cluster>-*) or the runbook's manual copy: reads only.
+      sid: "FindPointOfFailureSnapshots",
+      actions: ["rds:DescribeDBClusterSnapshots"],
+      resources: a.reconcile.snapshots,
     },
     {
       // runbooks/reconcile.md step 2: on-call starts it in the old primary's region (either),

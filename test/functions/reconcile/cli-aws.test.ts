@@ -381,6 +381,30 @@ describe("payments-dr reconcile against AWS (mocked SDK)", () => {
     });
   });
 
+  it("reports without the snapshot check for a role not allowed it, and says which call was refused", async () => {
+    healthy();
+    rds.reset();
+    rds
+      .on(DescribeDBClusterSnapshotsCommand)
+      .rejects(
+        awsError(
+          "AccessDenied",
+          "User is not authorized to perform rds:DescribeDBClusterSnapshots",
+          { $metadata: { httpStatusCode: 403 } },
+        ),
+      );
+    const { argv } = args();
+    const result = await run(argv, terminal());
+    expect(result.code).toBe(0);
+    expect(result.err).toContain(
+      `was not checked: not allowed to call rds:DescribeDBClusterSnapshots (AccessDenied): use the on-call operator role`,
+    );
+    expect(JSON.parse(result.out)).toMatchObject({
+      summary: { lost: 1 },
+      snapshot: { status: "unchecked" },
+    });
+  });
+
   it("fails when the new primary's region does not answer for the ledger row", async () => {
     healthy();
     mocks.dynamo.reset();
