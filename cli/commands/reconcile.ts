@@ -211,10 +211,14 @@ async function checkSnapshot(ctx: CommandContext, fork: ForkPoint): Promise<Snap
   } finally {
     rds.destroy();
   }
-  // The newest of each kind: a later unplanned failover of the same cluster takes another.
+  // Only this incident's: AWS takes the snapshot when the old primary comes back, after the
+  // failover; an earlier incident's snapshot or copy of the same cluster predates it. The newest
+  // of each kind wins.
+  const failoverAt = Date.parse(fork.failoverAt);
   const newest = (prefix: string) =>
     snapshots
       .filter((s) => s.DBClusterSnapshotIdentifier?.startsWith(prefix))
+      .filter((s) => !s.SnapshotCreateTime || s.SnapshotCreateTime.getTime() >= failoverAt)
       .sort(
         (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
       )[0]?.DBClusterSnapshotIdentifier;

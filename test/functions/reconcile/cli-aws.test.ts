@@ -95,11 +95,11 @@ function healthy() {
         // The daily automated snapshot is not the point of failure.
         {
           DBClusterSnapshotIdentifier: `rds:${OLD_CLUSTER}-2026-03-09-05-00`,
-          SnapshotCreateTime: new Date("2026-03-09T05:00:00Z"),
+          SnapshotCreateTime: at(-86_400),
         },
         {
           DBClusterSnapshotIdentifier: SYSTEM_SNAPSHOT,
-          SnapshotCreateTime: new Date("2026-03-10T02:58:30Z"),
+          SnapshotCreateTime: at(90),
         },
       ],
       Marker: "page-2",
@@ -108,7 +108,7 @@ function healthy() {
       DBClusterSnapshots: [
         {
           DBClusterSnapshotIdentifier: KEPT_COPY,
-          SnapshotCreateTime: new Date("2026-03-10T03:01:00Z"),
+          SnapshotCreateTime: at(300),
         },
       ],
     });
@@ -265,7 +265,7 @@ describe("payments-dr reconcile against AWS (mocked SDK)", () => {
       DBClusterSnapshots: [
         {
           DBClusterSnapshotIdentifier: SYSTEM_SNAPSHOT,
-          SnapshotCreateTime: new Date("2026-03-10T02:58:30Z"),
+          SnapshotCreateTime: at(90),
         },
       ],
     });
@@ -305,6 +305,27 @@ describe("payments-dr reconcile against AWS (mocked SDK)", () => {
       ),
     );
     expect(payload.report.config.snapshot).toBeNull();
+  });
+
+  it("does not count an earlier incident's snapshot or copy of the same cluster", async () => {
+    healthy();
+    rds.reset();
+    rds.on(DescribeDBClusterSnapshotsCommand).resolves({
+      DBClusterSnapshots: [
+        {
+          DBClusterSnapshotIdentifier: `rds:unplanned-global-failover-${OLD_CLUSTER}-2026-01-02-03-04`,
+          SnapshotCreateTime: at(-30 * 86_400),
+        },
+        {
+          DBClusterSnapshotIdentifier: "payments-lost-prod-0f0f",
+          SnapshotCreateTime: at(-29 * 86_400),
+        },
+      ],
+    });
+    const { argv } = args();
+    const result = await run(argv, terminal());
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.out).snapshot).toEqual({ status: "missing" });
   });
 
   it("fails without credentials at the first call, naming the fix, and touches nothing else", async () => {
