@@ -64,6 +64,8 @@ export const CLI_IAM_ACTIONS = [
   "ssm:GetAutomationExecution",
   "ssm:DescribeAutomationExecutions",
   "ssm:GetParameter",
+  // reconcile: the point-of-failure snapshot (cli/commands/reconcile.ts, checkSnapshot).
+  "rds:DescribeDBClusterSnapshots",
   "dynamodb:GetItem",
   "cloudwatch:GetMetricData",
   "cloudwatch:DescribeAlarms",

@@ -6,6 +6,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { DescribeDBClusterSnapshotsCommand, RDSClient } from "@aws-sdk/client-rds";
+import type { DBClusterSnapshot } from "@aws-sdk/client-rds";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Client } from "pg";
@@ -38,7 +40,7 @@ import {
 } from "../../functions/reconcile/report";
 import { CLI_CLIENT_SETTINGS } from "../aws";
 import type { CommandContext } from "../context";
-import { CliError, explainAwsError } from "../errors";
+import { CliError, explainAwsError, isUnreachable } from "../errors";
 
 export interface ReconcileFlags {
   readonly oldUrl?: string;
@@ -120,24 +122,127 @@ async function connect(url: string, flag: string): Promise<Client> {
   return client;
 }
 
-/** The region's live cluster endpoints (SSM): never accepted as the old copy. */
+/**
+ * The deployment's live cluster endpoints (SSM, both regions): never accepted as the old copy.
+ * A region that does not answer (the failed one) has none to give and is skipped with a
+ * warning; any other error (no credentials, access denied) stops the command, because a check
+ * that silently compared with nothing would let the live cluster pass as the copy.
+ */
 async function liveHosts(ctx: CommandContext): Promise<string[]> {
   const { GetParameterCommand } = await import("@aws-sdk/client-ssm");
   const hosts: string[] = [];
   for (const region of ctx.deployment.regions) {
     // The operator's policy allows these three only (infra/lib/reconcile-iam.ts).
     for (const key of LIVE_ENDPOINT_PARAMETERS) {
+      const name = ctx.deployment.names.parameter(key);
       try {
-        const out = await ctx.clients
-          .ssm(region)
-          .send(new GetParameterCommand({ Name: ctx.deployment.names.parameter(key) }));
+        const out = await ctx.clients.ssm(region).send(new GetParameterCommand({ Name: name }));
         if (out.Parameter?.Value) hosts.push(out.Parameter.Value);
-      } catch {
-        // A region that does not answer (the failed one) has no endpoint to compare with.
+      } catch (error) {
+        if (!isUnreachable(error)) {
+          throw explainAwsError(error, {
+            doing: `read the live endpoint ${name}`,
+            region,
+            profile: ctx.deployment.profile,
+          });
+        }
+        ctx.io.err(
+          `warning: ${region} did not answer for ${name}; the old copy is compared with the other region's endpoints only`,
+        );
+        break;
       }
     }
   }
   return hosts;
+}
+
+/** What the old region holds of the point-of-failure snapshot (runbooks/reconcile.md step 1). */
+export type SnapshotCheck =
+  /** The runbook's manual copy exists: no retention period deletes it. */
+  | { readonly status: "preserved"; readonly snapshot: string }
+  /** Only AWS's system snapshot: it expires with the old cluster's backup retention. */
+  | { readonly status: "unpreserved"; readonly snapshot: string }
+  /** Neither: AWS's attempt failed or the snapshot expired; the copy's origin is unproven. */
+  | { readonly status: "missing" }
+  /** The old region did not answer, or the run is offline (--fork with --no-store). */
+  | { readonly status: "unchecked"; readonly reason: string };
+
+/**
+ * Looks for the point-of-failure snapshot of the old cluster: AWS's system snapshot
+ * `rds:unplanned-global-failover-<old cluster>-<timestamp>`, "listed in the information
+ * returned by the DescribeDBClusterSnapshots API operation" (aurora-global-database-disaster-
+ * recovery), or the runbook's manual copy `payments-lost-<suffix>-<execution id>`. Without a
+ * SnapshotType both automated and manual snapshots are returned (DescribeDBClusterSnapshots).
+ */
+async function checkSnapshot(ctx: CommandContext, fork: ForkPoint): Promise<SnapshotCheck> {
+  const region = fork.oldRegion;
+  const rds = new RDSClient({ region, ...CLI_CLIENT_SETTINGS });
+  const system = `rds:unplanned-global-failover-${fork.oldCluster}-`;
+  const kept = `${new Naming(ctx.deployment.suffix).name("dbClusterIdentifier", "lost")}-`;
+  const snapshots: DBClusterSnapshot[] = [];
+  try {
+    let marker: string | undefined;
+    do {
+      const out = await rds.send(
+        new DescribeDBClusterSnapshotsCommand({
+          DBClusterIdentifier: fork.oldCluster,
+          ...(marker ? { Marker: marker } : {}),
+        }),
+      );
+      snapshots.push(...(out.DBClusterSnapshots ?? []));
+      marker = out.Marker;
+    } while (marker);
+  } catch (error) {
+    if (isUnreachable(error))
+      return { status: "unchecked", reason: `${region} did not answer (${(error as Error).name})` };
+    const name = (error as { name?: string }).name ?? "";
+    // A role without this one read (the on-call operator role has it) still gets its report:
+    // the check is a warning it could not make, not a reason to stop a reconciliation.
+    if (/AccessDenied|UnauthorizedOperation/.test(name))
+      return {
+        status: "unchecked",
+        reason: `not allowed to call rds:DescribeDBClusterSnapshots (${name}): use the on-call operator role`,
+      };
+    throw explainAwsError(error, {
+      doing: `look for the point-of-failure snapshot of ${fork.oldCluster}`,
+      region,
+      profile: ctx.deployment.profile,
+    });
+  } finally {
+    rds.destroy();
+  }
+  // Only this incident's: AWS takes the snapshot when the old primary comes back, after the
+  // failover; an earlier incident's snapshot or copy of the same cluster predates it. The newest
+  // of each kind wins.
+  const failoverAt = Date.parse(fork.failoverAt);
+  const newest = (prefix: string) =>
+    snapshots
+      .filter((s) => s.DBClusterSnapshotIdentifier?.startsWith(prefix))
+      .filter((s) => !s.SnapshotCreateTime || s.SnapshotCreateTime.getTime() >= failoverAt)
+      .sort(
+        (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
+      )[0]?.DBClusterSnapshotIdentifier;
+  const copy = newest(kept);
+  if (copy) return { status: "preserved", snapshot: copy };
+  const original = newest(system);
+  if (original) return { status: "unpreserved", snapshot: original };
+  return { status: "missing" };
+}
+
+function reportSnapshot(ctx: CommandContext, fork: ForkPoint, check: SnapshotCheck): void {
+  const where = `${fork.oldCluster} in ${fork.oldRegion}`;
+  if (check.status === "unpreserved")
+    ctx.io.err(
+      `warning: the point-of-failure snapshot ${check.snapshot} is not preserved: it expires with ${fork.oldCluster}'s backup retention; run the reconcile runbook (it copies it to a manual snapshot first)`,
+    );
+  else if (check.status === "missing")
+    ctx.io.err(
+      `the point-of-failure snapshot of ${where} is missing (no rds:unplanned-global-failover-${fork.oldCluster}-* and no manual copy): the old copy's origin is unproven, so writes it lacks are unknown losses; report the fork window to finance (runbooks/reconcile.md step 1)`,
+    );
+  else if (check.status === "unchecked")
+    ctx.io.err(
+      `warning: the point-of-failure snapshot of ${where} was not checked: ${check.reason}`,
+    );
 }
 
 export async function reconcileCommand(
@@ -167,11 +272,21 @@ export async function reconcileCommand(
       `use ${ctx.deployment.regions.join(" or ")}`,
     );
   const margin = flags.scanMargin === undefined ? undefined : Number(flags.scanMargin);
-  const fork =
+  const recorded =
     flags.run !== undefined ? await forkFromLedger(ctx, region, flags.run) : readFork(flags.fork!);
   const startedAt = io.now();
   const runId = `reconcile-${startedAt.toISOString().replace(/[:.]/g, "-")}`;
-  const hosts = flags.noStore && flags.fork ? [] : await liveHosts(ctx);
+  const offline = flags.noStore && flags.fork !== undefined;
+  const snapshot: SnapshotCheck = offline
+    ? { status: "unchecked", reason: "offline (--fork with --no-store)" }
+    : await checkSnapshot(ctx, recorded);
+  if (!offline) reportSnapshot(ctx, recorded, snapshot);
+  // The report names the snapshot the copy can have come from (a --fork file may name it).
+  const fork: ForkPoint =
+    "snapshot" in snapshot && recorded.snapshot === undefined
+      ? { ...recorded, snapshot: snapshot.snapshot }
+      : recorded;
+  const hosts = offline ? [] : await liveHosts(ctx);
   const options = {
     ...(margin !== undefined ? { scanMarginSeconds: margin } : {}),
     copyHost: new URL(flags.oldUrl).hostname,
@@ -180,7 +295,9 @@ export async function reconcileCommand(
   const oldCopy = await connect(flags.oldUrl, "--old-url");
   const newPrimary = await connect(flags.newUrl, "--new-url");
   let result: Reconciliation;
-  let failures = 0;
+  // A missing point-of-failure snapshot: the report is written (it is right about the copy it
+  // read), but the command fails so no one files it as the complete list.
+  let failures = snapshot.status === "missing" ? 1 : 0;
   let database: Database | undefined;
   try {
     try {
@@ -308,6 +425,7 @@ export async function reconcileCommand(
         failures,
         out,
         report: reportUri,
+        snapshot,
         lost: result.lost,
         lostRecords: result.lostRecords,
       }),

@@ -25,6 +25,12 @@ export const PAYMENTS_ENV = {
    * in-process runs that serve many requests at once (the benchmark) raise it.
    */
   databasePoolMax: "DATABASE_POOL_MAX",
+  /**
+   * The widest full-jitter delay, ms, before a function reconnects to the database after losing
+   * its connection or seeing the writer move (functions/payments/shared/connect-jitter.ts).
+   * Infra sets it from the function's timeout; default 0 (off), at most 1000.
+   */
+  databaseConnectJitterMs: "DATABASE_CONNECT_JITTER_MS",
 } as const;
 
 /**

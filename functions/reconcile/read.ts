@@ -88,7 +88,7 @@ export async function identify(conn: Connection): Promise<ServerIdentity> {
  * (the old primary's cluster after Aurora re-added it as a secondary holds the NEW primary's
  * data on "a new storage volume", so diffing it would report nothing lost), one named among the
  * live endpoints, or one whose writer heartbeat is fresh (pg_cron beats every 5 s on a writer;
- * a restored cluster gets the default parameter group, without pg_cron: aurora-restore-snapshot).
+ * the reconcile runbook restores into a scratch parameter group without pg_cron).
  */
 export function assertNotLive(
   copy: ServerIdentity,

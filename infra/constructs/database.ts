@@ -40,6 +40,25 @@ const MONITORING_INTERVAL_SECONDS = INSTANCE_SETTINGS.monitoringInterval;
 const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
 
 /** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
+
+/**
+ * `track_commit_timestamp` on, in every cluster parameter group the kit creates (the live
+ * clusters and the reconciliation's scratch cluster): PostgreSQL keeps commit times "only for
+ * transactions that were committed after it was enabled", and a server started with it off
+ * discards the ones it had (PostgreSQL's commit_ts.c, DeactivateCommitTs), so a copy restored
+ * without it would lose the old primary's commit times.
+ */
+/** The parameter group family of an Aurora PostgreSQL engine version: 16.6 -> aurora-postgresql16. */
+export function parameterGroupFamily(engineVersion: string): string {
+  return `aurora-postgresql${engineVersion.split(".")[0]}`;
+}
+
+export const TRACK_COMMIT_TIMESTAMP: RdsClusterParameterGroupParameter = {
+  name: "track_commit_timestamp",
+  value: "1",
+  applyMethod: "pending-reboot",
+};
+
 export const MIN_GLOBAL_DB_RPO_SECONDS = 20;
 
 /** Instance classes Aurora PostgreSQL global databases run on: memory-optimized only. */
@@ -274,7 +293,7 @@ export class GlobalDatabase extends Construct {
     const { provider, config, network, key } = props[role];
     const code = regionCode(config.region);
     const clusterIdentifier = naming.name("dbClusterIdentifier", "db", config.region);
-    const family = `aurora-postgresql${database.engineVersion.split(".")[0]}`;
+    const family = parameterGroupFamily(database.engineVersion);
 
     const subnetGroup = new DbSubnetGroup(this, `${role}-subnets`, {
       provider,
@@ -302,6 +321,12 @@ export class GlobalDatabase extends Construct {
         // in hot standby mode", so only the writer beats.
         { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
         { name: "cron.database_name", value: database.databaseName, applyMethod: "pending-reboot" },
+        // Commit times for the lost-write reconciliation's "committed at" (functions/reconcile:
+        // pg_xact_commit_timestamp(xmin), else the row's own created_at). A server-start setting
+        // (PostgreSQL: context postmaster, test/functions/reconcile/commit-timestamps.test.ts),
+        // so pending-reboot: new clusters boot with it, existing ones take it at their next
+        // reboot. It is WAL-logged, so the secondary holds the writer's commit times.
+        TRACK_COMMIT_TIMESTAMP,
         ...options.extraParameters,
       ],
     });

@@ -20,6 +20,7 @@ import type { GlobalDatabase } from "./database";
 import { instanceIdentifier } from "./database";
 import { DRILL_RUNBOOK } from "./drills";
 import { READINESS_COMPONENT } from "./readiness";
+import { reconcileNames } from "./reconcile";
 import { drTaskFunctionNames } from "./orchestration";
 import { REPORT_FUNCTIONS } from "./reports";
 import type { RegionalEventBus } from "./events";
@@ -461,6 +462,26 @@ function arns(props: DrIamProps) {
       (r) => `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${names.drillDocument}:*`,
     ),
     drillExecutions: both.map((r) => `arn:aws:ssm:${r.region}:${accountId}:automation-execution/*`),
+    reconcile: {
+      documents: both.map(
+        (r) =>
+          `arn:aws:ssm:${r.region}:${accountId}:automation-definition/${reconcileNames(naming, r.region).document}:*`,
+      ),
+      roles: both.map(
+        (r) => `arn:aws:iam::${accountId}:role/${reconcileNames(naming, r.region).role}`,
+      ),
+      snapshots: [props.database.primary, props.database.secondary].flatMap((slot, i) => {
+        const region = both[i]!.region;
+        const rds = (kind: string, name: string) =>
+          `arn:aws:rds:${region}:${accountId}:${kind}:${name}`;
+        const cluster = slot.spec.clusterIdentifier;
+        return [
+          rds("cluster", cluster),
+          rds("cluster-snapshot", `rds:unplanned-global-failover-${cluster}-*`),
+          rds("cluster-snapshot", `${reconcileNames(naming, region).keepPrefix}-*`),
+        ];
+      }),
+    },
     dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
   };
 }
@@ -795,6 +816,28 @@ export function operatorStatements(props: DrIamProps, drillRoleArns: string[]): 
       sid: "RunDrillsAsDrillRole",
       actions: ["iam:PassRole"],
       resources: drillRoleArns,
+      condition: [
+        { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
+      ],
+    },
+    {
+      // `payments-dr reconcile` looks for the old cluster's point-of-failure snapshot (AWS's
+      // rds:unplanned-global-failover-<cluster>-*) or the runbook's manual copy: reads only.
+      sid: "FindPointOfFailureSnapshots",
+      actions: ["rds:DescribeDBClusterSnapshots"],
+      resources: a.reconcile.snapshots,
+    },
+    {
+      // runbooks/reconcile.md step 2: on-call starts it in the old primary's region (either),
+      // watched by WatchDrills (automation executions of both regions).
+      sid: "RunReconciliation",
+      actions: ["ssm:StartAutomationExecution"],
+      resources: a.reconcile.documents,
+    },
+    {
+      sid: "RunReconciliationAsItsRole",
+      actions: ["iam:PassRole"],
+      resources: a.reconcile.roles,
       condition: [
         { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
       ],

@@ -1,4 +1,6 @@
 import { AcmCertificate } from "@cdktf/provider-aws/lib/acm-certificate";
+import { connectJitterCapMs } from "../../functions/payments/shared/connect-jitter";
+import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { AcmCertificateValidation } from "@cdktf/provider-aws/lib/acm-certificate-validation";
 import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
 import { Apigatewayv2Authorizer } from "@cdktf/provider-aws/lib/apigatewayv2-authorizer";
@@ -435,7 +437,14 @@ export class PaymentsApi extends Construct {
         description: fn.description,
         memorySize: PAYMENTS_MEMORY_MB,
         timeoutSeconds: fn.timeoutSeconds,
-        environment,
+        environment: {
+          ...environment,
+          // Reconnections to a new writer spread over what the function's timeout leaves after
+          // one connect and one statement (connect-jitter.ts); none for /health (5 s).
+          [PAYMENTS_ENV.databaseConnectJitterMs]: String(
+            connectJitterCapMs(fn.timeoutSeconds * 1000, API_TIMEOUTS),
+          ),
+        },
         statements: permissions[fn.access],
         logRetentionDays: props.logRetentionDays,
         vpc: {

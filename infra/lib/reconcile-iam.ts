@@ -21,7 +21,8 @@ export interface ReconcileIamProps {
   readonly scratchCluster: string;
   readonly keepPrefix: string;
   readonly subnetGroup: string;
-  readonly securityGroupId: string;
+  /** The scratch cluster's parameter group (commit times, no pg_cron). */
+  readonly scratchParameterGroup: string;
   readonly auroraKeyArn: string;
   readonly ledgerTable: string;
   readonly reportWriterFunction: string;
@@ -45,7 +46,20 @@ export const LIVE_ENDPOINT_PARAMETERS = [
   PARAMETERS.clusterEndpoint,
 ] as const;
 
-export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
+/** What the runbook's role needs: the old primary's region and its names only. */
+export type ReconcileRunbookIamProps = Pick<
+  ReconcileIamProps,
+  | "account"
+  | "region"
+  | "oldCluster"
+  | "scratchCluster"
+  | "keepPrefix"
+  | "subnetGroup"
+  | "scratchParameterGroup"
+  | "auroraKeyArn"
+>;
+
+export function reconcileRunbookStatements(p: ReconcileRunbookIamProps): Statement[] {
   const rds = (type: string, name: string) =>
     `arn:aws:rds:${p.region}:${p.account}:${type}:${name}`;
   const failoverSnapshots = rds(
@@ -76,9 +90,11 @@ export function reconcileRunbookStatements(p: ReconcileIamProps): Statement[] {
         rds("cluster", p.scratchCluster),
         rds("db", `${p.scratchCluster}-1`),
         rds("subgrp", p.subnetGroup),
-        rds("cluster-pg", "default.*"),
-        rds("pg", "default.*"),
-        `arn:aws:ec2:${p.region}:${p.account}:security-group/${p.securityGroupId}`,
+        // The cluster gets the scratch group (commit times kept, no pg_cron); its instance the
+        // engine's default instance group. The security group is not an RDS resource: RDS authorizes these calls on none of EC2's
+        // (Service Authorization Reference, Amazon RDS), so it is not listed.
+        rds("cluster-pg", p.scratchParameterGroup),
+        rds("pg", "default.aurora-postgresql*"),
       ],
     },
     {
@@ -122,6 +138,17 @@ export function reconcileOperatorStatements(p: ReconcileIamProps): Statement[] {
       sid: "ReadTheFork",
       actions: ["dynamodb:GetItem"],
       resources: [`arn:aws:dynamodb:${p.newRegion}:${p.account}:table/${p.ledgerTable}`],
+    },
+    {
+      // The CLI looks for the point-of-failure snapshot or its manual copy before it reports
+      // (cli/commands/reconcile.ts, checkSnapshot): a read of the old cluster's snapshots.
+      sid: "FindThePointOfFailureSnapshot",
+      actions: ["rds:DescribeDBClusterSnapshots"],
+      resources: [
+        `arn:aws:rds:${p.region}:${p.account}:cluster:${p.oldCluster}`,
+        `arn:aws:rds:${p.region}:${p.account}:cluster-snapshot:rds:unplanned-global-failover-${p.oldCluster}-*`,
+        `arn:aws:rds:${p.region}:${p.account}:cluster-snapshot:${p.keepPrefix}-*`,
+      ],
     },
     {
       // The three endpoints only: db/* would include the SecureString master password.

@@ -192,7 +192,8 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     json,
     "aws_rds_cluster_parameter_group",
     "the writer's parameter group",
-    (g) => g.provider === `aws.${config.writer}`,
+    // The live cluster's group (payments-db-<slot>-...), not the reconciliation's scratch group.
+    (g) => g.provider === `aws.${config.writer}` && String(g.name).startsWith("payments-db-"),
   );
   const rpoParameter = (group.parameter as Array<{ name: string; value: string }>).find(
     (p) => p.name === "rds.global_db_rpo",

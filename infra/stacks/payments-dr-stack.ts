@@ -5,7 +5,12 @@ import type { DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
-import { GlobalDatabase, INSTANCE_SETTINGS, instanceIdentifier } from "../constructs/database";
+import {
+  GlobalDatabase,
+  INSTANCE_SETTINGS,
+  instanceIdentifier,
+  parameterGroupFamily,
+} from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
 import { Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
@@ -28,6 +33,7 @@ import {
 } from "../constructs/orchestration";
 import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
+import { Reconciliation } from "../constructs/reconcile";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness, ReadinessEvaluator } from "../constructs/readiness";
 import type { ReadinessTargets } from "../constructs/readiness";
@@ -150,6 +156,7 @@ export class PaymentsDrStack extends TerraformStack {
   public readonly reports: Record<RegionRole, RegionalReports>;
   public readonly drillEvidence: DrillEvidence;
   public readonly restoreDrill: RestoreDrill;
+  public readonly reconciliation: Reconciliation;
 
   /** The writer's connection budget in each region, checked before anything is built. */
   public readonly connectionBudget: WriterBudget[];
@@ -478,6 +485,25 @@ export class PaymentsDrStack extends TerraformStack {
       primary: this.readinessEvaluator("primary", config, readinessTargets, topology),
       secondary: this.readinessEvaluator("secondary", config, readinessTargets, topology),
     };
+
+    // Lost-write reconciliation: its runbook in both regions (it runs in the old primary's).
+    const reconcileRegion = (role: RegionRole) => ({
+      provider: parts(role).provider,
+      region: parts(role).config.region,
+      accountId: parts(role).key.accountId,
+      // Names as Terraform has them (spec): the document's own names, known at synth.
+      clusterIdentifier: this.database[role].spec.clusterIdentifier,
+      subnetGroupName: this.database[role].spec.dbSubnetGroupName,
+      securityGroupId: parts(role).network.databaseSecurityGroup.id,
+      storageKeyArn: this.database[role].storageKeyArn,
+    });
+    this.reconciliation = new Reconciliation(this, "reconcile", {
+      naming,
+      instanceClass: config.database.instanceClass,
+      parameterGroupFamily: parameterGroupFamily(config.database.engineVersion),
+      primary: reconcileRegion("primary"),
+      secondary: reconcileRegion("secondary"),
+    });
 
     stackOutputs(this, config);
   }

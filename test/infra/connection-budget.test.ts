@@ -7,7 +7,9 @@ import {
   maxConnections,
 } from "../../infra/lib/connection-budget";
 import type { BudgetInput, DatabaseClient } from "../../infra/lib/connection-budget";
-import { reservedConcurrencies } from "../../infra/constructs/payments-api";
+import { PAYMENT_FUNCTIONS, reservedConcurrencies } from "../../infra/constructs/payments-api";
+import { CONNECT_JITTER_MARGIN_MS } from "../../functions/payments/shared/connect-jitter";
+import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { stackName } from "../../infra/main";
 import { PaymentsDrStack, connectionBudgetInput } from "../../infra/stacks/payments-dr-stack";
 import { resourceList, synth } from "./helpers";
@@ -186,6 +188,43 @@ describe("the connection budget at synth", () => {
       const { variables } = fn.environment as { variables: Record<string, string> };
       expect(variables.DATABASE_POOL_MAX).toBe("1");
     }
+  });
+
+  // Connect jitter (functions/payments/shared/connect-jitter.ts): each deployed function gets
+  // what its timeout leaves after one connect, one statement and the margin, so a reconnection
+  // spread over the jitter still answers within the function's timeout.
+  it("deploys each payment function with a connect jitter its timeout can afford", () => {
+    const { json } = synth();
+    const fns = resourceList(json, "aws_lambda_function").filter(
+      (f) =>
+        (f.vpc_config as unknown[] | undefined) &&
+        String(f.function_name).startsWith("payments-") &&
+        !String(f.function_name).includes("restore-check"),
+    );
+    expect(fns.length).toBe(2 * PAYMENT_FUNCTIONS.length);
+    const jitter = (f: (typeof fns)[number]) =>
+      Number(
+        (f.environment as { variables: Record<string, string> }).variables
+          .DATABASE_CONNECT_JITTER_MS,
+      );
+    for (const f of fns) {
+      const budget =
+        jitter(f) + API_TIMEOUTS.connectMs + API_TIMEOUTS.statementMs + CONNECT_JITTER_MARGIN_MS;
+      // Jitter never takes a budget the function does not have (/health has none: its 5 s
+      // timeout is already below one connect plus one statement at their timeouts).
+      if (jitter(f) > 0) {
+        expect({ fn: f.function_name, fits: budget <= Number(f.timeout) * 1000 }).toEqual({
+          fn: f.function_name,
+          fits: true,
+        });
+      }
+    }
+    const of = (component: string) =>
+      fns.filter((f) => String(f.function_name).includes(`-${component}-`)).map(jitter);
+    // The write path spreads over the full second; /health (5 s) keeps its answer time.
+    expect(of("authorize")).toEqual([1000, 1000]);
+    expect(of("capture")).toEqual([1000, 1000]);
+    expect(of("health")).toEqual([0, 0]);
   });
 
   it("checks the writer of each region: after a failover the secondary's own-cluster clients land on it", () => {

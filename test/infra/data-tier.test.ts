@@ -138,6 +138,26 @@ describe("Aurora global database", () => {
     }
   });
 
+  // The reconciliation's "committed at" reads pg_xact_commit_timestamp (functions/reconcile):
+  // both regions, so the promoted secondary keeps recording; a server-start setting, so
+  // pending-reboot (RDS refuses "immediate" for a static parameter), in either writer slot.
+  it("records commit timestamps in both regions, applied at the next reboot", () => {
+    const moved = synth({ WRITER_REGION: "us-west-2" }).json;
+    for (const stack of [json, moved]) {
+      for (const role of ["primary", "secondary"]) {
+        const group = findResource(
+          stack,
+          "aws_rds_cluster_parameter_group",
+          `database_${role}-parameters`,
+        );
+        const parameters = group.parameter as { name: string }[];
+        expect(parameters.filter((p) => p.name === "track_commit_timestamp")).toEqual([
+          { name: "track_commit_timestamp", value: "1", apply_method: "pending-reboot" },
+        ]);
+      }
+    }
+  });
+
   it("takes the RPO guard from config", () => {
     const { json: strict } = synth(CUSTOM_ENV);
     const group = findResource(strict, "aws_rds_cluster_parameter_group", "primary-parameters");

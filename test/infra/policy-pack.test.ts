@@ -87,6 +87,37 @@ describe("the policy pack", () => {
       },
     ],
     [
+      "conditioned-trust",
+      "the reconciliation role trusting SSM Automation of any account",
+      (json) => {
+        const [address, role] = pick(json, "aws_iam_role", "reconcile_secondary-role");
+        for (const s of policyDoc(json, role.assume_role_policy).statement) delete s.condition;
+        return address;
+      },
+    ],
+    [
+      "no-star-resource-on-scoped-actions",
+      'the reconciliation role restoring into any cluster ("*")',
+      (json) => {
+        const [address, policy] = pick(json, "aws_iam_role_policy", "reconcile_primary-policy");
+        policyDoc(json, policy.policy).statement.push({
+          sid: "Planted",
+          actions: ["rds:RestoreDBClusterFromSnapshot"],
+          resources: ["*"],
+        });
+        return address;
+      },
+    ],
+    [
+      "environment-suffix",
+      "the reconciliation document named without the suffix",
+      (json) => {
+        const [address, document] = pick(json, "aws_ssm_document", "reconcile_primary-document");
+        document.name = "payments-reconcile";
+        return address;
+      },
+    ],
+    [
       "no-public-database",
       "a publicly accessible Aurora instance",
       (json) => {

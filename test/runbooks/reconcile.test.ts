@@ -10,6 +10,8 @@ import {
 } from "../../infra/lib/reconcile-iam";
 import type { TerraformJson } from "../../infra/lib/synthesized";
 import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
+import { findResource, policyStatements, resources, synth } from "../infra/helpers";
+import { WRITER_MOVED_ENV } from "../../infra/lib/addresses";
 import type { Document } from "./support/document";
 import { onFailure, undocumentedInputs } from "./support/document";
 
@@ -21,6 +23,7 @@ const SUBSTITUTIONS = {
   InstanceClass: "db.r5.large",
   KeepPrefix: "payments-lost-abcdefgh",
   ScratchCluster: "payments-reconcile-use1-abcdefgh",
+  ScratchParameterGroup: "payments-reconcile-use1-abcdefgh",
   SubnetGroup: "payments-db-use1-abcdefgh",
   SecurityGroupId: "sg-0123456789abcdef0",
   AuroraKeyArn: "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
@@ -34,6 +37,7 @@ const PROPS = {
   scratchCluster: SUBSTITUTIONS.ScratchCluster,
   keepPrefix: SUBSTITUTIONS.KeepPrefix,
   subnetGroup: SUBSTITUTIONS.SubnetGroup,
+  scratchParameterGroup: SUBSTITUTIONS.ScratchParameterGroup,
   securityGroupId: SUBSTITUTIONS.SecurityGroupId,
   auroraKeyArn: SUBSTITUTIONS.AuroraKeyArn,
   ledgerTable: "payments-dr-ledger-abcdefgh",
@@ -192,5 +196,154 @@ describe("the reconciliation runbook", () => {
         .sort(),
     );
     expect(parameters.join(" ")).not.toMatch(/password|\*/);
+  });
+});
+
+describe("the reconciliation as infra deploys it", () => {
+  // The default synth (suffix "dev", the one other suites synthesize too) and the writer-moved
+  // one (WRITER_REGION = secondary), which must deploy the same runbook in both regions.
+  const { json } = synth();
+  const moved = synth({ ...WRITER_MOVED_ENV }).json;
+  const regions = { primary: ["us-east-1", "use1"], secondary: ["us-west-2", "usw2"] } as const;
+
+  it.each(Object.keys(regions) as (keyof typeof regions)[])(
+    "deploys the runbook in the %s region, run as that region's role on that region's cluster",
+    (role) => {
+      const [region, code] = regions[role];
+      const document = findResource(json, "aws_ssm_document", `reconcile_${role}-document`);
+      expect(document).toMatchObject({
+        provider: `aws.${role}`,
+        name: "payments-reconcile-dev",
+        document_type: "Automation",
+        document_format: "YAML",
+      });
+      const doc = parse(String(document.content)) as Document;
+      // The document names this region's old cluster, scratch cluster and copies.
+      const describe = doc.mainSteps.find((s) => s.name === "DescribeFailoverSnapshot")!;
+      expect(describe.inputs.DBClusterIdentifier).toBe(`payments-db-${code}-dev`);
+      const restore = doc.mainSteps.find((s) => s.name === "RestoreScratchCluster")!;
+      expect(restore.inputs.DBClusterIdentifier).toBe(`payments-reconcile-${code}-dev`);
+      // This region's database subnet group, by reference (created before the document).
+      expect(restore.inputs.DBSubnetGroupName).toMatch(
+        new RegExp(`^\\$\\{aws_db_subnet_group\\.database_${role}-subnets_\\w+\\.name\\}$`),
+      );
+      expect(String(restore.inputs.KmsKeyId)).toMatch(/^\$\{/);
+      // The scratch cluster's own parameter group: commit times kept, no pg_cron (a copy that
+      // beat would look like a live writer; one started without commit timestamps drops them).
+      expect(restore.inputs.DBClusterParameterGroupName).toMatch(
+        new RegExp(
+          `^\\$\\{aws_rds_cluster_parameter_group\\.reconcile_${role}-scratch-parameters_\\w+\\.name\\}$`,
+        ),
+      );
+      const group = findResource(
+        json,
+        "aws_rds_cluster_parameter_group",
+        `reconcile_${role}-scratch-parameters`,
+      );
+      const live = findResource(
+        json,
+        "aws_rds_cluster_parameter_group",
+        `database_${role}-parameters`,
+      );
+      expect(group).toMatchObject({
+        provider: `aws.${role}`,
+        name: `payments-reconcile-${code}-dev`,
+        family: live.family,
+      });
+      const parameters = group.parameter as { name: string; value: string; apply_method: string }[];
+      expect(parameters).toContainEqual({
+        name: "track_commit_timestamp",
+        value: "1",
+        apply_method: "pending-reboot",
+      });
+      expect(parameters.map((x) => x.name)).not.toContain("shared_preload_libraries");
+      const preserve = doc.mainSteps.find((s) => s.name === "PreserveSnapshot")!;
+      expect(preserve.inputs.TargetDBClusterSnapshotIdentifier).toBe(
+        "payments-lost-dev-{{ automation:EXECUTION_ID }}",
+      );
+      expect(preserve.inputs.KmsKeyId).toBe(restore.inputs.KmsKeyId);
+      const roles = resources(json, "aws_iam_role");
+      const [roleName] = Object.entries(roles).find(([n]) => n.includes(`reconcile_${role}-role`))!;
+      expect(doc.parameters.AutomationAssumeRole!.default).toBe(`\${aws_iam_role.${roleName}.arn}`);
+      expect(roles[roleName]).toMatchObject({
+        provider: `aws.${role}`,
+        name: `payments-dr-reconcile-${code}-dev`,
+      });
+
+      // Trust: SSM Automation of this account, for executions in this region only.
+      const trust = policyStatements(json, `reconcile_${role}-trust`);
+      expect(trust).toHaveLength(1);
+      expect(trust[0]!.principals).toEqual([
+        { type: "Service", identifiers: ["ssm.amazonaws.com"] },
+      ]);
+      expect(trust[0]!.actions).toEqual(["sts:AssumeRole"]);
+      const conditions = Object.fromEntries(trust[0]!.condition!.map((c) => [c.variable, c]));
+      expect(conditions["aws:SourceAccount"]!.test).toBe("StringEquals");
+      // The account of this region's platform key, resolved at apply.
+      expect(conditions["aws:SourceAccount"]!.values[0]).toContain(`platform-key-${role}_key_`);
+      expect(conditions["aws:SourceArn"]).toMatchObject({ test: "ArnLike" });
+      expect(conditions["aws:SourceArn"]!.values).toHaveLength(1);
+      expect(conditions["aws:SourceArn"]!.values[0]).toMatch(
+        new RegExp(`^arn:aws:ssm:${region}:.*:automation-execution/\\*$`),
+      );
+
+      // Permissions: exactly the pure statements the document test holds to its calls, on this
+      // region's names (the account is the platform key's, resolved at apply).
+      const permissions = policyStatements(json, `reconcile_${role}-permissions`);
+      const accountToken = String(conditions["aws:SourceAccount"]!.values[0]);
+      const expected = reconcileRunbookStatements({
+        account: accountToken,
+        region,
+        oldCluster: `payments-db-${code}-dev`,
+        scratchCluster: `payments-reconcile-${code}-dev`,
+        keepPrefix: "payments-lost-dev",
+        subnetGroup: String(restore.inputs.DBSubnetGroupName),
+        scratchParameterGroup: `payments-reconcile-${code}-dev`,
+        auroraKeyArn: String(restore.inputs.KmsKeyId),
+      });
+      expect(permissions).toEqual(JSON.parse(JSON.stringify(expected)));
+      const other = role === "primary" ? "us-west-2" : "us-east-1";
+      expect(JSON.stringify(permissions)).not.toContain(other);
+    },
+  );
+
+  it("deploys the same runbook and role addresses when the writer moves", () => {
+    const names = (j: typeof json) =>
+      ["aws_ssm_document", "aws_iam_role", "aws_iam_role_policy"].flatMap((t) =>
+        Object.keys(resources(j, t)).filter((n) => n.startsWith("reconcile_")),
+      );
+    expect(names(moved)).toEqual(names(json));
+    expect(names(json)).toHaveLength(6);
+    const groups = (j: typeof json) =>
+      Object.keys(resources(j, "aws_rds_cluster_parameter_group")).filter((n) =>
+        n.startsWith("reconcile_"),
+      );
+    expect(groups(moved)).toEqual(groups(json));
+    expect(groups(json)).toHaveLength(2);
+  });
+
+  it("lets on-call start it in either region as its role, and pass no other role for it", () => {
+    const operator = policyStatements(json, "dr-iam_operator-permissions");
+    const start = operator.find((s) => s.sid === "RunReconciliation")!;
+    expect(start.actions).toEqual(["ssm:StartAutomationExecution"]);
+    expect(start.resources!.map((r) => r.replace(/:\d{12}:|:\$\{[^}]+\}:/, ":ACCOUNT:"))).toEqual(
+      Object.values(regions).map(
+        ([region]) =>
+          `arn:aws:ssm:${region}:ACCOUNT:automation-definition/payments-reconcile-dev:*`,
+      ),
+    );
+    const pass = operator.find((s) => s.sid === "RunReconciliationAsItsRole")!;
+    expect(pass.actions).toEqual(["iam:PassRole"]);
+    expect(pass.resources!.map((r) => r.split(":role/")[1])).toEqual([
+      "payments-dr-reconcile-use1-dev",
+      "payments-dr-reconcile-usw2-dev",
+    ]);
+    expect(pass.condition).toEqual([
+      { test: "StringEquals", variable: "iam:PassedToService", values: ["ssm.amazonaws.com"] },
+    ]);
+  });
+
+  it('passes the policy pack as deployed (trust conditioned, names suffixed, no "*")', () => {
+    expect(checkPolicies(json, { suffix: "dev" })).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
 // DatabaseUnavailableError (503); every operation of the payment store is idempotent, so a
 // connection error is retried once on a fresh connection with freshly read settings.
 import { createHash } from "node:crypto";
+import { fullJitterMs } from "./connect-jitter";
 import { Pool } from "pg";
 import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { DATABASE_POOL_MAX } from "../../common/contract";
@@ -156,6 +157,23 @@ export interface DatabaseOptions {
    */
   readonly max?: number;
   readonly timeouts?: Timeouts;
+  /**
+   * Full jitter before reconnecting after a lost connection or a writer change
+   * (connect-jitter.ts): spreads the environments that all lost the old writer at once.
+   * @default - none (a cold start's first connection is never delayed)
+   */
+  readonly connectJitter?: ConnectJitter;
+}
+
+export interface ConnectJitter {
+  /** The widest delay, ms (connectJitterCapMs of the function's timeout). 0 turns it off. */
+  readonly capMs: number;
+  /** @default Math.random */
+  readonly random?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
 
 export type Queryable = Pick<PoolClient, "query">;
@@ -172,6 +190,11 @@ export class Database {
   #key?: string;
   /** The settings object the pool was last checked against (skips re-hashing the same object). */
   #checked?: DatabaseSettings;
+  /**
+   * A connection broke, the endpoint moved or the pool was replaced, and no new connection has
+   * formed since: the next one is jittered. Never set before the first connection.
+   */
+  #reconnecting = false;
 
   constructor(private readonly options: DatabaseOptions) {
     open.add(this);
@@ -196,11 +219,16 @@ export class Database {
       maxLifetimeSeconds: 300,
     };
     const pool = new Pool(config);
-    // An idle client losing its connection must not crash the process; the pool drops it.
-    pool.on("error", () => undefined);
+    // An idle client losing its connection must not crash the process; the pool drops it. It is
+    // how most environments learn the writer went away (their connection was idle between
+    // requests), so the next connection is a reconnection and is jittered.
+    pool.on("error", () => {
+      if (this.#pool === pool) this.#reconnecting = true;
+    });
     this.#pool = pool;
     this.#key = key;
     if (previous) {
+      this.#reconnecting = true;
       // In-flight work on the old pool finishes; its connections close as they are released.
       previous.end().catch(() => undefined);
       this.options.onPoolReplaced?.(settingsHost(settings));
@@ -214,6 +242,7 @@ export class Database {
    * idempotent. Other errors pass through untouched, so domain errors reach the handler.
    */
   async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const started = (this.options.connectJitter?.now ?? Date.now)();
     for (let attempt = 1; ; attempt++) {
       let client: PoolClient | undefined;
       // A checked-out client has no listener of its own: a connection lost between two
@@ -221,7 +250,10 @@ export class Database {
       // statement fails anyway ("not queryable"), which is handled below.
       const onError = () => undefined;
       try {
-        client = await (await this.pool()).connect();
+        const pool = await this.pool();
+        if (this.#reconnecting) await this.jitter(started);
+        client = await pool.connect();
+        this.#reconnecting = false;
         client.on("error", onError);
         const result = await work(client);
         client.off("error", onError);
@@ -232,6 +264,7 @@ export class Database {
         client?.off("error", onError);
         client?.release(broken ? (error as Error) : undefined);
         if (isStaleEndpointError(error)) this.options.onStaleSettings?.();
+        if (broken || isStaleEndpointError(error)) this.#reconnecting = true;
         if (attempt < 2 && (broken || isStaleEndpointError(error))) continue;
         if (isUnavailableError(error)) {
           throw new DatabaseUnavailableError((error as Error).message, { cause: error });
@@ -239,6 +272,20 @@ export class Database {
         throw error;
       }
     }
+  }
+
+  /**
+   * Waits a full-jitter delay (connect-jitter.ts) before a reconnection. The cap is the
+   * function's spare time (connectJitterCapMs), less what this call already spent (a failed
+   * first attempt): jitter never pushes a request past the budget it was given.
+   */
+  private async jitter(started: number): Promise<void> {
+    const jitter = this.options.connectJitter;
+    if (!jitter) return;
+    const spent = (jitter.now ?? Date.now)() - started;
+    const ms = fullJitterMs(jitter.capMs - Math.max(0, spent), jitter.random ?? Math.random);
+    if (ms <= 0) return;
+    await (jitter.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
   }
 
   async query<R extends QueryResultRow>(

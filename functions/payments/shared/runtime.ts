@@ -1,6 +1,7 @@
 // What every payment function builds once per process, at module load: environment, SSM
 // parameters, the database and the API adapter. Clients and caches live here so warm
 // invocations reuse them.
+import { CONNECT_JITTER_MAX_MS } from "./connect-jitter";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -130,6 +131,14 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   const ttlSeconds = intEnv(PAYMENTS_ENV.parameterCacheSeconds, 60, { min: 0, max: 3600 }, env);
   const databaseUrl = env[PAYMENTS_LOCAL_ENV.databaseUrl] || undefined;
   const poolMax = intEnv(PAYMENTS_ENV.databasePoolMax, DATABASE_POOL_MAX, { min: 1, max: 16 }, env);
+  const connectJitter = {
+    capMs: intEnv(
+      PAYMENTS_ENV.databaseConnectJitterMs,
+      0,
+      { min: 0, max: CONNECT_JITTER_MAX_MS },
+      env,
+    ),
+  };
 
   const parameters = new ParameterCache({
     prefix,
@@ -161,6 +170,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     settings: databaseSettings,
     applicationName: `payments-${options.functionName}`,
     max: poolMax,
+    connectJitter,
     onStaleSettings: () => parameters.invalidate(),
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
@@ -180,6 +190,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
         },
         applicationName: `payments-${options.functionName}-own-cluster`,
         max: poolMax,
+        connectJitter,
         onStaleSettings: () => parameters.invalidate(),
       })
     : database;

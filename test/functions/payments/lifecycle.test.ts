@@ -1,35 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
-import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { LEGAL_TRANSITIONS } from "../../../functions/payments/shared/payment";
-import type { ApiHandler } from "../../../functions/payments/shared/runtime";
-import { FakeAws, lambdaContext, setHandlerEnvironment } from "./support/aws";
-import { createTestDatabase, writeCounts } from "./support/database";
-import type { TestDatabase } from "./support/database";
+import { lambdaContext } from "./support/aws";
+import { writeCounts } from "./support/database";
+import { paymentHandlers } from "./support/handlers";
 import { apiEvent, json } from "./support/http";
 import type { JsonResult } from "./support/http";
 
-const aws = new FakeAws();
-let db: TestDatabase;
-const handlers: Record<string, ApiHandler> = {};
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  setHandlerEnvironment(db.url);
-  handlers.authorize = (await import("../../../functions/payments/authorize/handler")).handler;
-  handlers.get = (await import("../../../functions/payments/get-payment/handler")).handler;
-  handlers.capture = (await import("../../../functions/payments/capture/handler")).handler;
-  handlers.refund = (await import("../../../functions/payments/refund/handler")).handler;
-  handlers.void = (await import("../../../functions/payments/void/handler")).handler;
-});
-
-afterAll(async () => {
-  await closeAllDatabases();
-  await db.drop();
-});
-
-beforeEach(() => aws.reset());
+const suite = paymentHandlers();
+const { aws, handlers } = suite;
 
 async function authorized(amount = 1000): Promise<string> {
   const response = json(
@@ -84,7 +64,7 @@ async function get(id: string, options: { anonymous?: boolean } = {}): Promise<J
 }
 
 async function ledger(id: string): Promise<[string, number][]> {
-  const { rows } = await db.sql.query(
+  const { rows } = await suite.db.sql.query(
     "SELECT event_type, amount_minor FROM payment_events WHERE payment_id = $1 ORDER BY created_at, event_type",
     [id],
   );
@@ -177,14 +157,14 @@ describe("capture, refund and void", () => {
 
   it("rejects a capture over the authorized amount with 422, changing nothing but recording the answer", async () => {
     const id = await authorized(1000);
-    const before = await writeCounts(db.sql);
+    const before = await writeCounts(suite.db.sql);
 
     const response = await act("capture", id, { amount: 1001 });
 
     expect(response.status).toBe(422);
     expect(response.body).toMatchObject({ code: "amount_exceeds_capturable", field: "amount" });
     expect(response.body.message).toContain("1000");
-    expect(await writeCounts(db.sql)).toEqual({ ...before, keys: before.keys + 1 });
+    expect(await writeCounts(suite.db.sql)).toEqual({ ...before, keys: before.keys + 1 });
   });
 
   it("adds partial refunds up to the captured amount", async () => {
@@ -215,14 +195,14 @@ describe("capture, refund and void", () => {
     const id = await authorized(1000);
     await act("capture", id);
     await act("refund", id, { amount: 700 });
-    const before = await writeCounts(db.sql);
+    const before = await writeCounts(suite.db.sql);
 
     const response = await act("refund", id, { amount: 301 });
 
     expect(response.status).toBe(422);
     expect(response.body).toMatchObject({ code: "amount_exceeds_refundable", field: "amount" });
     expect(response.body.message).toContain("300");
-    expect(await writeCounts(db.sql)).toEqual({ ...before, keys: before.keys + 1 });
+    expect(await writeCounts(suite.db.sql)).toEqual({ ...before, keys: before.keys + 1 });
   });
 
   it("voids an authorized payment", async () => {
@@ -253,13 +233,13 @@ describe("capture, refund and void", () => {
         const done = await act(step, id, step === "refund" ? { amount: 1000 } : undefined);
         expect(done.status).toBeLessThan(300);
       }
-      const before = await writeCounts(db.sql);
+      const before = await writeCounts(suite.db.sql);
 
       const response = await act(operation, id, body);
 
       expect(response.status).toBe(409);
       expect(response.body).toMatchObject({ code: "illegal_transition", field: null });
-      expect(await writeCounts(db.sql)).toEqual({ ...before, keys: before.keys + 1 });
+      expect(await writeCounts(suite.db.sql)).toEqual({ ...before, keys: before.keys + 1 });
     },
   );
 
@@ -279,7 +259,7 @@ describe("capture, refund and void", () => {
   ])("rejects %s and writes nothing", async (_label, operation, body, status, code, field) => {
     const id = await authorized(1000);
     if (operation === "refund") await act("capture", id);
-    const before = await writeCounts(db.sql);
+    const before = await writeCounts(suite.db.sql);
 
     const response = await act(operation, id, body);
 
@@ -291,13 +271,13 @@ describe("capture, refund and void", () => {
       field,
       requestId: response.headers["request-id"],
     });
-    expect(await writeCounts(db.sql)).toEqual(before);
+    expect(await writeCounts(suite.db.sql)).toEqual(before);
   });
 
   it.each<Operation>(["capture", "refund", "void"])(
     "rejects %s of an unknown payment with 404 and writes nothing",
     async (operation) => {
-      const before = await writeCounts(db.sql);
+      const before = await writeCounts(suite.db.sql);
 
       const response = await act(
         operation,
@@ -306,7 +286,7 @@ describe("capture, refund and void", () => {
       );
 
       expect(response.status).toBe(404);
-      expect(await writeCounts(db.sql)).toEqual(before);
+      expect(await writeCounts(suite.db.sql)).toEqual(before);
     },
   );
 
@@ -464,7 +444,7 @@ describe("database constraints", () => {
   ])("rejects %s in SQL", async (_label, status, statement, constraint) => {
     const id = await seed(status);
 
-    await expect(db.sql.query(statement, [id])).rejects.toMatchObject({ constraint });
+    await expect(suite.db.sql.query(statement, [id])).rejects.toMatchObject({ constraint });
   });
 
   const INSERT = `INSERT INTO payments
@@ -495,7 +475,7 @@ describe("database constraints", () => {
     "rejects inserting %s",
     async (_label, amount, status, captured, captureBefore, constraint) => {
       await expect(
-        db.sql.query(INSERT, [randomUUID(), amount, status, captured, captureBefore]),
+        suite.db.sql.query(INSERT, [randomUUID(), amount, status, captured, captureBefore]),
       ).rejects.toMatchObject({ constraint });
     },
   );
@@ -520,13 +500,13 @@ describe("database constraints", () => {
   ])("rejects changing %s in SQL: written once", async (_label, statement, constraint) => {
     const id = await authorized();
 
-    await expect(db.sql.query(statement, [id])).rejects.toMatchObject({ constraint });
+    await expect(suite.db.sql.query(statement, [id])).rejects.toMatchObject({ constraint });
   });
 
   it("lets the outbox mark an event published", async () => {
     const id = await authorized();
 
-    await db.sql.query(
+    await suite.db.sql.query(
       "UPDATE payment_events SET published_at = now(), publish_attempts = publish_attempts + 1 WHERE payment_id = $1",
       [id],
     );
@@ -534,13 +514,13 @@ describe("database constraints", () => {
 
   it("rejects a second idempotency record for one merchant and key", async () => {
     const id = await authorized();
-    const { rows } = await db.sql.query(
+    const { rows } = await suite.db.sql.query(
       "SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE payment_id = $1",
       [id],
     );
 
     await expect(
-      db.sql.query(
+      suite.db.sql.query(
         `INSERT INTO idempotency_keys (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status, response_body, created_at)
          VALUES ($1, $2, 'authorize', repeat('a', 64), $3, 201, '{}', now())`,
         [rows[0].merchant_id, rows[0].idempotency_key, id],
@@ -574,10 +554,11 @@ describe("the transitions the database allows", () => {
         await act("refund", id, { amount: 1000 });
       },
       voided: () => act("void", id),
-      expired: () => db.sql.query("UPDATE payments SET status = 'expired' WHERE id = $1", [id]),
+      expired: () =>
+        suite.db.sql.query("UPDATE payments SET status = 'expired' WHERE id = $1", [id]),
     };
     await steps[status]();
-    const { rows } = await db.sql.query("SELECT status FROM payments WHERE id = $1", [id]);
+    const { rows } = await suite.db.sql.query("SELECT status FROM payments WHERE id = $1", [id]);
     expect(rows[0].status).toBe(status);
     return id;
   }
@@ -603,16 +584,16 @@ describe("the transitions the database allows", () => {
 
   it.each(STATUSES)("lets a %s payment move exactly where the code's table says", async (from) => {
     const id = await reach(from);
-    const { rows } = await db.sql.query(
+    const { rows } = await suite.db.sql.query(
       "SELECT captured_minor::int AS c, refunded_minor::int AS r FROM payments WHERE id = $1",
       [id],
     );
     const accepted: Status[] = [];
     for (const to of STATUSES) {
       const { c, r } = amountsFor(to, rows[0].c, rows[0].r);
-      await db.sql.query("BEGIN");
+      await suite.db.sql.query("BEGIN");
       try {
-        await db.sql.query(
+        await suite.db.sql.query(
           "UPDATE payments SET status = $2, captured_minor = $3, refunded_minor = $4 WHERE id = $1",
           [id, to, c, r],
         );
@@ -620,7 +601,7 @@ describe("the transitions the database allows", () => {
       } catch (error) {
         expect(error).toMatchObject({ code: "23514" });
       } finally {
-        await db.sql.query("ROLLBACK");
+        await suite.db.sql.query("ROLLBACK");
       }
     }
 

@@ -5,40 +5,14 @@
 import { randomUUID } from "node:crypto";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import "aws-sdk-client-mock-jest";
-import { closeAllDatabases } from "../../../functions/payments/shared/database";
-import type { ApiHandler } from "../../../functions/payments/shared/runtime";
-import {
-  API_KEY,
-  FakeAws,
-  OTHER_API_KEY,
-  lambdaContext,
-  setHandlerEnvironment,
-} from "./support/aws";
-import { createTestDatabase, writeCounts } from "./support/database";
-import type { TestDatabase } from "./support/database";
+import { API_KEY, OTHER_API_KEY, lambdaContext } from "./support/aws";
+import { writeCounts } from "./support/database";
+import { paymentHandlers } from "./support/handlers";
 import { apiEvent, json } from "./support/http";
 import type { JsonResult } from "./support/http";
 
-const aws = new FakeAws();
-let db: TestDatabase;
-const handlers: Record<string, ApiHandler> = {};
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  setHandlerEnvironment(db.url);
-  handlers.authorize = (await import("../../../functions/payments/authorize/handler")).handler;
-  handlers.get = (await import("../../../functions/payments/get-payment/handler")).handler;
-  handlers.capture = (await import("../../../functions/payments/capture/handler")).handler;
-  handlers.refund = (await import("../../../functions/payments/refund/handler")).handler;
-  handlers.void = (await import("../../../functions/payments/void/handler")).handler;
-});
-
-afterAll(async () => {
-  await closeAllDatabases();
-  await db.drop();
-});
-
-beforeEach(() => aws.reset());
+const suite = paymentHandlers();
+const { aws, handlers } = suite;
 
 // API_KEY is bound to merchant-1, OTHER_API_KEY to merchant-2 (support/aws.ts).
 const PAYMENT = { cardToken: "tok_visa_4242abcd", amount: 1250, currency: "EUR" };
@@ -124,12 +98,12 @@ describe("merchant isolation", () => {
       const mine = await authorize(API_KEY, { ...PAYMENT, merchantId: "merchant-1" });
       const id = mine.body.id as string;
       if (operation === "refund") expect((await act(API_KEY, "capture", id)).status).toBe(200);
-      const before = await writeCounts(db.sql);
+      const before = await writeCounts(suite.db.sql);
 
       const response = await act(OTHER_API_KEY, operation, id, body);
 
       expect(response.status).toBe(404);
-      expect(await writeCounts(db.sql)).toEqual(before);
+      expect(await writeCounts(suite.db.sql)).toEqual(before);
       expect((await get(API_KEY, id)).body.status).toBe(
         operation === "refund" ? "captured" : "authorized",
       );
@@ -144,7 +118,7 @@ describe("merchant isolation", () => {
   });
 
   it("rejects a body merchantId that disagrees with the API key, writing nothing", async () => {
-    const before = await writeCounts(db.sql);
+    const before = await writeCounts(suite.db.sql);
 
     const response = await authorize(OTHER_API_KEY, { ...PAYMENT, merchantId: "merchant-1" });
 
@@ -155,7 +129,7 @@ describe("merchant isolation", () => {
       field: "merchantId",
     });
     expect(response.body.message).toContain('"merchant-1"');
-    expect(await writeCounts(db.sql)).toEqual(before);
+    expect(await writeCounts(suite.db.sql)).toEqual(before);
     expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
   });
 
@@ -195,16 +169,16 @@ describe("with the authorizer's context", () => {
   });
 
   it("rejects a request whose authorizer context disagrees with its key, writing nothing", async () => {
-    const before = await writeCounts(db.sql);
+    const before = await writeCounts(suite.db.sql);
 
     const response = json(await handlers.authorize!(withAuthorizer("merchant-2"), lambdaContext()));
 
     expect(response.status).toBe(401);
-    expect(await writeCounts(db.sql)).toEqual(before);
+    expect(await writeCounts(suite.db.sql)).toEqual(before);
   });
 
   it("rejects a body merchantId that disagrees with the authorized merchant, writing nothing", async () => {
-    const before = await writeCounts(db.sql);
+    const before = await writeCounts(suite.db.sql);
 
     // Key and authorizer agree on merchant-2; the body claims merchant-1.
     const event = withAuthorizer("merchant-2", OTHER_API_KEY);
@@ -212,6 +186,6 @@ describe("with the authorizer's context", () => {
 
     expect(response.status).toBe(403);
     expect(response.body).toMatchObject({ code: "merchant_mismatch", field: "merchantId" });
-    expect(await writeCounts(db.sql)).toEqual(before);
+    expect(await writeCounts(suite.db.sql)).toEqual(before);
   });
 });

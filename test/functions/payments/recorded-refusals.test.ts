@@ -8,34 +8,14 @@
 // incoming parameters fail validation ... we don't save the idempotent result".
 import { randomUUID } from "node:crypto";
 import "aws-sdk-client-mock-jest";
-import { closeAllDatabases } from "../../../functions/payments/shared/database";
-import type { ApiHandler } from "../../../functions/payments/shared/runtime";
-import { FakeAws, lambdaContext, setHandlerEnvironment } from "./support/aws";
-import { createTestDatabase, writeCounts } from "./support/database";
-import type { TestDatabase } from "./support/database";
+import { lambdaContext } from "./support/aws";
+import { writeCounts } from "./support/database";
+import { paymentHandlers } from "./support/handlers";
 import { apiEvent, json } from "./support/http";
 import type { JsonResult } from "./support/http";
 
-const aws = new FakeAws();
-let db: TestDatabase;
-const handlers: Record<string, ApiHandler> = {};
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  setHandlerEnvironment(db.url);
-  handlers.authorize = (await import("../../../functions/payments/authorize/handler")).handler;
-  handlers.get = (await import("../../../functions/payments/get-payment/handler")).handler;
-  handlers.capture = (await import("../../../functions/payments/capture/handler")).handler;
-  handlers.refund = (await import("../../../functions/payments/refund/handler")).handler;
-  handlers.void = (await import("../../../functions/payments/void/handler")).handler;
-});
-
-afterAll(async () => {
-  await closeAllDatabases();
-  await db.drop();
-});
-
-beforeEach(() => aws.reset());
+const suite = paymentHandlers();
+const { aws, handlers } = suite;
 
 type Operation = "capture" | "refund" | "void";
 
@@ -76,7 +56,9 @@ async function act(
 }
 
 async function refunded(id: string): Promise<number> {
-  const { rows } = await db.sql.query("SELECT refunded_minor FROM payments WHERE id = $1", [id]);
+  const { rows } = await suite.db.sql.query("SELECT refunded_minor FROM payments WHERE id = $1", [
+    id,
+  ]);
   return Number(rows[0].refunded_minor);
 }
 
@@ -99,14 +81,14 @@ describe("refusals recorded under their Idempotency-Key", () => {
     const key = randomUUID();
     const refused = await act("refund", id, { amount: 1001 }, key);
     aws.idempotencyItems.clear();
-    const counts = await writeCounts(db.sql);
+    const counts = await writeCounts(suite.db.sql);
 
     const retry = await act("refund", id, { amount: 1001 }, key);
 
     expect(retry.status).toBe(422);
     expect(retry.body).toEqual(refused.body);
     expect(retry.headers["idempotent-replayed"]).toBe("true");
-    expect(await writeCounts(db.sql)).toEqual(counts);
+    expect(await writeCounts(suite.db.sql)).toEqual(counts);
   });
 
   it("replays a 409 for an illegal transition and refuses its key for another operation", async () => {
@@ -129,10 +111,10 @@ describe("refusals recorded under their Idempotency-Key", () => {
   it("records nothing for a request that fails validation: the corrected request runs under the same key", async () => {
     const id = await captured(1000);
     const key = randomUUID();
-    const counts = await writeCounts(db.sql);
+    const counts = await writeCounts(suite.db.sql);
     const invalid = await act("refund", id, { amount: 0 }, key);
     expect(invalid.status).toBe(422);
-    expect(await writeCounts(db.sql)).toEqual(counts);
+    expect(await writeCounts(suite.db.sql)).toEqual(counts);
 
     const corrected = await act("refund", id, { amount: 100 }, key);
 

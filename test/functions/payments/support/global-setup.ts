@@ -57,7 +57,8 @@ function needsDatabase(config: GlobalConfigLike, dirs = DATABASE_TEST_DIRS): boo
     );
 }
 
-async function createTemplate(adminUrl: string): Promise<string> {
+/** A migrated template database on the server at `adminUrl` (test files copy it). */
+export async function createTemplate(adminUrl: string): Promise<string> {
   const name = `payments_test_template_${process.pid}`;
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
