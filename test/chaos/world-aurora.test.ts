@@ -65,7 +65,8 @@ describe("the chaos world's Aurora global database", () => {
     let rejoinedAt: number | null = null;
     for (let timer = clock.next(); timer; timer = clock.next()) {
       void timer.fn();
-      if (rejoinedAt === null && aurora.clusters[EAST]!.role === "secondary") rejoinedAt = clock.now;
+      if (rejoinedAt === null && aurora.clusters[EAST]!.role === "secondary")
+        rejoinedAt = clock.now;
     }
     runAll();
     expect(rejoinedAt).not.toBeNull();
