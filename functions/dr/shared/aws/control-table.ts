@@ -230,6 +230,7 @@ export class DynamoControlTable implements ControlPort {
       lastExecution: item.lastExecution,
       cooldownUntil: Number(item.cooldownUntil ?? 0),
       ...(typeof item.drillId === "string" ? { drillId: item.drillId } : {}),
+      ...(typeof item.targetRegion === "string" ? { targetRegion: item.targetRegion } : {}),
     };
   }
 
