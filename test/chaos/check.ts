@@ -21,6 +21,11 @@ export interface CheckOptions {
   readonly shrinkSeconds: number;
   /** Every report of the runs before the first failure (figures for the CLI). */
   readonly onReport?: (report: RunReport) => void;
+  /**
+   * Record a failing schedule and go on instead of stopping (no shrinking): how many of N fail,
+   * and how. Each one is passed to onFailure with its index; the check then returns null.
+   */
+  readonly onFailure?: (index: number, report: RunReport) => void;
   readonly runOptions?: RunOptions;
 }
 
@@ -45,8 +50,16 @@ export async function checkSchedules(options: CheckOptions): Promise<CheckFailur
   let first: { report: RunReport; at: number } | undefined;
   let shrunk: RunReport | undefined;
   let why = "";
+  let index = Number((options.path ?? "0").split(":")[0]);
   const out = await fc.check(
     fc.asyncProperty(scheduleArbitrary, async (schedule) => {
+      if (options.onFailure) {
+        const report = await runSchedule(schedule, options.runOptions);
+        options.onReport?.(report);
+        if (report.violations.length > 0) options.onFailure(index, report);
+        index += 1;
+        return true;
+      }
       if (first) {
         // Shrinking. A smaller variant that is not run counts as passing, so fast-check keeps the
         // smallest failing schedule it has.

@@ -2,7 +2,8 @@
 // `npm test`. Prints the seed first; on a failure, the seed, the failing schedule's index and
 // path, what the world saw (the last states of every execution when the watchdog stopped a run)
 // and the schedule shrunk for at most --shrink-seconds (default 300; check.ts says why it is
-// bounded). `--seed S --path P` replays a failure; `--schedule '<json>'` runs one schedule.
+// bounded). `--seed S --path P` replays a failure; `--schedule '<json>'` runs one schedule;
+// `--keep-going` runs all N and lists every failing schedule (unshrunk) instead.
 import { checkSchedules, describeFailure } from "./check";
 import { describeRun, runSchedule } from "./runner";
 import type { RunReport } from "./runner";
@@ -25,6 +26,9 @@ async function main(): Promise<number> {
   const seed = Number(option("seed") ?? Math.floor(Math.random() * 2 ** 31));
   const path = option("path");
   const shrinkSeconds = Number(option("shrink-seconds") ?? 300);
+  // --keep-going: every failing schedule of the N, unshrunk, instead of the first one shrunk.
+  const keepGoing = process.argv.includes("--keep-going");
+  const failed: string[] = [];
   if (!Number.isFinite(shrinkSeconds) || shrinkSeconds < 0)
     throw new Error(
       `--shrink-seconds must be a number of seconds, 0 or more, got ${option("shrink-seconds")}`,
@@ -51,12 +55,29 @@ async function main(): Promise<number> {
         outcomes[key] = (outcomes[key] ?? 0) + 1;
       }
     },
+    ...(keepGoing
+      ? {
+          onFailure: (index: number, report: RunReport) => {
+            failed.push(`schedule ${index}: ${report.violations[0]}`);
+            console.error(
+              `chaos: schedule ${index} of seed ${seed} failed:\n${describeRun(report)}`,
+            );
+          },
+        }
+      : {}),
   });
   if (failure) {
     console.error(describeFailure(failure));
     return 1;
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (failed.length > 0) {
+    console.error(
+      `chaos FAILED: ${failed.length} of ${runs} schedules, seed ${seed}, ${seconds} s (${Math.round(worldSeconds / 3600)} h of world time):\n  ${failed.join("\n  ")}`,
+    );
+    console.log(`stories: ${JSON.stringify(stories)}`);
+    return 1;
+  }
   console.log(
     `chaos passed: ${runs} runs, seed ${seed}, ${seconds} s (${Math.round(worldSeconds / 3600)} h of world time)`,
   );
