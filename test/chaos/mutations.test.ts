@@ -3,6 +3,7 @@
 // the injector to find the split brain it exists to prevent, in a focused family of schedules;
 // the guard as built keeps the same family clean in the bounded run of chaos.test.ts.
 import fc from "fast-check";
+import { detachEvidence } from "../../functions/dr/promote/core";
 import { runSchedule } from "./runner";
 import { scheduleArbitrary } from "./schedule";
 import type { Schedule } from "./schedule";
@@ -50,5 +51,32 @@ describe("the fault injector sees the application's fences", () => {
     expect(found).not.toBeNull();
     // The same schedules with the derived settle time keep every invariant.
     expect(await findsViolation(busyManualFailover, {}, 30)).toBeNull();
+  }, 120_000);
+
+  // Defect 5: detach only when managed failover is impossible and the old primary unreachable.
+  // Both regions up, RDS refusing the managed failover for a while: the run must stop and page,
+  // never detach. The mutant takes any refusal as "unreachable" (what Promote did before).
+  const refusedWhileHealthy: fc.Arbitrary<Schedule> = fc
+    .tuple(busyManualFailover, fc.integer({ min: 0, max: 120 }), fc.integer({ min: 60, max: 600 }))
+    .map(([s, at, seconds]) => ({ ...s, refusal: { at, seconds }, consoleDelay: 30 }));
+
+  it("catches a detach on any refusal of the managed failover, the old primary healthy (defect 5)", async () => {
+    const spy = jest
+      .spyOn(detachEvidence, "oldPrimaryUnreachable")
+      .mockResolvedValue("mutant: every refusal counts as unreachable");
+    try {
+      const found = await findsViolation(refusedWhileHealthy, {}, 10);
+      expect(found).not.toBeNull();
+      const [schedule] = JSON.parse(found!) as [Schedule];
+      const report = await runSchedule(schedule);
+      expect(report.violations).toContainEqual(
+        expect.stringMatching(
+          /detached us-west-2's cluster .* while the old primary in us-east-1 had been reachable/,
+        ),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await findsViolation(refusedWhileHealthy, {}, 10)).toBeNull();
   }, 120_000);
 });

@@ -429,6 +429,30 @@ export async function runSchedule(
   }
   // 6. One role change per story, one token step per completed run.
   const changes = world.aurora.changes;
+  // A detach cannot be undone: only with the old primary unreachable (defect 5). Promote's
+  // evidence is the old region's RDS API and a minute of its /health probes, so a detach after
+  // a minute in which the old region was reachable, with no fault injected into its RDS or API,
+  // had no evidence.
+  for (const change of changes.filter((c) => c.kind === "detach")) {
+    const windowFrom = change.at - 60_000;
+    let reachable = true;
+    for (let t = windowFrom; t <= change.at && reachable; t += 1000)
+      reachable = network.reachable(change.to, change.from, t);
+    const faulted = network.faults.some(
+      (f) =>
+        (f.kind === "throttle" || f.kind === "error" || f.kind === "lost") &&
+        f.region === change.from &&
+        (f.service === "rds" || f.service === "api") &&
+        f.from <= change.at &&
+        f.to >= windowFrom,
+    );
+    if (reachable && !faulted) {
+      violations.add(
+        change.at - t0,
+        `detached ${change.to}'s cluster from the global cluster while the old primary in ${change.from} had been reachable for a minute: a one-way step with no evidence that managed failover was impossible`,
+      );
+    }
+  }
   if (changes.length > 1) {
     violations.add(
       clock.now - t0,
