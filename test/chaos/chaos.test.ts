@@ -20,7 +20,12 @@ describe("the seeded fault injector", () => {
     process.stdout.write(
       `chaos: ${RUNS} schedules, seed ${SEED} (CHAOS_SEED=${SEED} replays them)\n`,
     );
-    const failure = await checkSchedules({ runs: RUNS, seed: SEED, shrinkSeconds: 60 });
+    const failure = await checkSchedules({
+      runs: RUNS,
+      seed: SEED,
+      shrinkSeconds: 60,
+      onFound: (text) => process.stdout.write(text),
+    });
     if (failure) throw new Error(describeFailure(failure));
     // Seconds, on this 2-core machine; a failure shrinks its schedule for up to a minute more.
   }, 600_000);

@@ -26,6 +26,11 @@ export interface CheckOptions {
    * and how. Each one is passed to onFailure with its index; the check then returns null.
    */
   readonly onFailure?: (index: number, report: RunReport) => void;
+  /**
+   * The first failure's evidence, as soon as it is found (before shrinking): a CI job killed
+   * while shrinking, or by its own timeout, has printed it already.
+   */
+  readonly onFound?: (text: string) => void;
   readonly runOptions?: RunOptions;
 }
 
@@ -74,8 +79,16 @@ export async function checkSchedules(options: CheckOptions): Promise<CheckFailur
       }
       const report = await runSchedule(schedule, options.runOptions);
       if (!first) options.onReport?.(report);
-      if (report.violations.length === 0) return true;
-      if (!first) first = { report, at: performance.now() };
+      if (report.violations.length === 0) {
+        if (!first) index += 1;
+        return true;
+      }
+      if (!first) {
+        first = { report, at: performance.now() };
+        options.onFound?.(
+          `chaos: schedule ${index} of seed ${options.seed} failed (shrinking it for at most ${report.unended ? 0 : options.shrinkSeconds} s):\n${describeRun(report)}\n`,
+        );
+      }
       shrunk = report;
       return false;
     }),

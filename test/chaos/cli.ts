@@ -46,6 +46,7 @@ async function main(): Promise<number> {
     runs,
     seed,
     shrinkSeconds,
+    onFound: (text: string) => console.error(text),
     ...(path ? { path } : {}),
     onReport: (report: RunReport) => {
       stories[report.schedule.story] = (stories[report.schedule.story] ?? 0) + 1;

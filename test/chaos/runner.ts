@@ -263,7 +263,10 @@ export async function runSchedule(
     if (halted && lock?.owner !== id) return;
     state.resumes += 1;
     const delay = halted
-      ? Math.min(Math.max(120_000, faultsOverAt + 60_000 - clock.now), 2 * 3600_000)
+      ? Math.min(
+          Math.max(120_000, faultsOverAt + 60_000 - clock.now),
+          ON_CALL.resumeDelaySeconds * 1000,
+        )
       : world.random.uniform(30_000, 300_000);
     // What the page tells on-call to add.
     const advised =
