@@ -215,6 +215,11 @@ function reEntries(definition: Definition, loops: PollLoop[]) {
 
 /** World seconds one execution of `definition` can take at most. */
 export function executionBoundSeconds(workflow: string, definition: Definition): number {
+  // Parallel and Map states hold states of their own that this sum would not see.
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (!["Task", "Wait", "Choice", "Pass", "Succeed", "Fail"].includes(state.Type))
+      throw new UnboundedWorkflowError(`${workflow}: ${name} is a ${state.Type}, not modelled`);
+  }
   const loops = pollLoops(definition);
   assertLoopsBounded(workflow, definition, loops);
   let seconds = 0;
