@@ -1,10 +1,12 @@
 // `npm run chaos -- --runs N --seed S`: the seeded fault injector, longer than the bounded run in
-// `npm test`. Prints the seed first; on a failure, fast-check prints the seed, the path and the
-// shrunk schedule, and this prints what the world saw. `--seed S --path P` replays a failure.
-import fc from "fast-check";
+// `npm test`. Prints the seed first; on a failure, the seed, the failing schedule's index and
+// path, what the world saw (the last states of every execution when the watchdog stopped a run)
+// and the schedule shrunk for at most --shrink-seconds (default 300; check.ts says why it is
+// bounded). `--seed S --path P` replays a failure; `--schedule '<json>'` runs one schedule;
+// `--keep-going` runs all N and lists every failing schedule (unshrunk) instead.
+import { checkSchedules, describeFailure } from "./check";
 import { describeRun, runSchedule } from "./runner";
 import type { RunReport } from "./runner";
-import { scheduleArbitrary } from "./schedule";
 import type { Schedule } from "./schedule";
 
 function option(name: string): string | undefined {
@@ -23,6 +25,14 @@ async function main(): Promise<number> {
   const runs = Number(option("runs") ?? 1000);
   const seed = Number(option("seed") ?? Math.floor(Math.random() * 2 ** 31));
   const path = option("path");
+  const shrinkSeconds = Number(option("shrink-seconds") ?? 300);
+  // --keep-going: every failing schedule of the N, unshrunk, instead of the first one shrunk.
+  const keepGoing = process.argv.includes("--keep-going");
+  const failed: string[] = [];
+  if (!Number.isFinite(shrinkSeconds) || shrinkSeconds < 0)
+    throw new Error(
+      `--shrink-seconds must be a number of seconds, 0 or more, got ${option("shrink-seconds")}`,
+    );
   if (!Number.isInteger(runs) || runs < 1)
     throw new Error(`--runs must be a positive whole number, got ${option("runs")}`);
   if (!Number.isInteger(seed))
@@ -32,32 +42,43 @@ async function main(): Promise<number> {
   const stories: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   let worldSeconds = 0;
-  let last: RunReport | undefined;
-  try {
-    await fc.assert(
-      fc.asyncProperty(scheduleArbitrary, async (schedule) => {
-        const report = await runSchedule(schedule);
-        last = report;
-        stories[schedule.story] = (stories[schedule.story] ?? 0) + 1;
-        worldSeconds += report.simulatedSeconds;
-        for (const e of report.executions) {
-          const key = `${e.workflow} ${e.status === "DIED" ? "died" : (e.lastState ?? e.status)}`;
-          outcomes[key] = (outcomes[key] ?? 0) + 1;
+  const failure = await checkSchedules({
+    runs,
+    seed,
+    shrinkSeconds,
+    onFound: (text: string) => console.error(text),
+    ...(path ? { path } : {}),
+    onReport: (report: RunReport) => {
+      stories[report.schedule.story] = (stories[report.schedule.story] ?? 0) + 1;
+      worldSeconds += report.simulatedSeconds;
+      for (const e of report.executions) {
+        const key = `${e.workflow} ${e.status === "DIED" ? "died" : (e.lastState ?? e.status)}`;
+        outcomes[key] = (outcomes[key] ?? 0) + 1;
+      }
+    },
+    ...(keepGoing
+      ? {
+          onFailure: (index: number, report: RunReport) => {
+            failed.push(`schedule ${index}: ${report.violations[0]}`);
+            console.error(
+              `chaos: schedule ${index} of seed ${seed} failed:\n${describeRun(report)}`,
+            );
+          },
         }
-        if (report.violations.length > 0) throw new Error(describeRun(report));
-      }),
-      { numRuns: runs, seed, ...(path ? { path } : {}), endOnFailure: false },
-    );
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    if (last && last.violations.length > 0)
-      console.error(`\nlast failing run:\n${describeRun(last)}`);
-    console.error(
-      `\nchaos FAILED: seed ${seed} (replay: npm run chaos -- --runs ${runs} --seed ${seed})`,
-    );
+      : {}),
+  });
+  if (failure) {
+    console.error(describeFailure(failure));
     return 1;
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (failed.length > 0) {
+    console.error(
+      `chaos FAILED: ${failed.length} of ${runs} schedules, seed ${seed}, ${seconds} s (${Math.round(worldSeconds / 3600)} h of world time):\n  ${failed.join("\n  ")}`,
+    );
+    console.log(`stories: ${JSON.stringify(stories)}`);
+    return 1;
+  }
   console.log(
     `chaos passed: ${runs} runs, seed ${seed}, ${seconds} s (${Math.round(worldSeconds / 3600)} h of world time)`,
   );

@@ -3,6 +3,9 @@
 // the injector to find the split brain it exists to prevent, in a focused family of schedules;
 // the guard as built keeps the same family clean in the bounded run of chaos.test.ts.
 import fc from "fast-check";
+import { detachEvidence } from "../../functions/dr/promote/core";
+import { NotFencedError } from "../../functions/dr/shared/errors";
+import * as guard from "../../functions/dr/shared/guard";
 import { runSchedule } from "./runner";
 import { scheduleArbitrary } from "./schedule";
 import type { Schedule } from "./schedule";
@@ -51,4 +54,76 @@ describe("the fault injector sees the application's fences", () => {
     // The same schedules with the derived settle time keep every invariant.
     expect(await findsViolation(busyManualFailover, {}, 30)).toBeNull();
   }, 120_000);
+
+  // Defect 5: detach only when managed failover is impossible and the old primary unreachable.
+  // Both regions up, RDS refusing the managed failover for a while: the run must stop and page,
+  // never detach. The mutant takes any refusal as "unreachable" (what Promote did before).
+  const refusedWhileHealthy: fc.Arbitrary<Schedule> = fc
+    .tuple(busyManualFailover, fc.integer({ min: 0, max: 120 }), fc.integer({ min: 60, max: 600 }))
+    .map(([s, at, seconds]) => ({ ...s, refusal: { at, seconds }, consoleDelay: 30 }));
+
+  it("catches a detach on any refusal of the managed failover, the old primary healthy (defect 5)", async () => {
+    const spy = jest
+      .spyOn(detachEvidence, "oldPrimaryUnreachable")
+      .mockResolvedValue("mutant: every refusal counts as unreachable");
+    try {
+      const found = await findsViolation(refusedWhileHealthy, {}, 10);
+      expect(found).not.toBeNull();
+      const [schedule] = JSON.parse(found!) as [Schedule];
+      const report = await runSchedule(schedule);
+      expect(report.violations).toContainEqual(
+        expect.stringMatching(
+          /detached us-west-2's cluster .* while the old primary in us-east-1 had been reachable/,
+        ),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await findsViolation(refusedWhileHealthy, {}, 10)).toBeNull();
+  }, 120_000);
+
+  // Promote re-reads the writer heartbeat right before FailoverGlobalCluster (shared/guard.ts
+  // requireOldWriterStopped): a partition that healed after CheckOldWriter's database proof
+  // voids it. The family: a partition that heals while RDS in us-west-2 throttles Promote's
+  // calls, so the failover call comes seconds after the heal, before the flag has reached
+  // us-east-1's replica. The mutant keeps the proof but drops the re-read (review M1).
+  const healsBeforePromote: fc.Arbitrary<Schedule> = fc
+    .tuple(
+      busyManualFailover,
+      fc.integer({ min: 70, max: 120 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.double({ min: 10, max: 30, noNaN: true }),
+    )
+    .map(([s, heal, after, ddb]) => ({
+      ...s,
+      story: "partition" as const,
+      incidentSeconds: heal,
+      consoleDelay: 30,
+      rpoSeconds: 20,
+      ddbMaxDelaySeconds: ddb,
+      faults: [
+        {
+          kind: "throttle" as const,
+          region: "us-west-2" as const,
+          service: "rds" as const,
+          share: 1,
+          at: 30,
+          seconds: heal + after - 30,
+        },
+      ],
+    }));
+
+  it("catches two writers when Promote does not re-read the heartbeat after the proof (the heal race)", async () => {
+    const spy = jest.spyOn(guard, "requireOldWriterStopped").mockImplementation(async (state) => {
+      if (!state.steps.CheckOldWriter?.stopped) throw new NotFencedError("no proof");
+    });
+    try {
+      // Found at the 27th schedule (two writers 3.2 s after the failover call): the race needs
+      // the call within the 5 s flag cache of the heal and a delayed best-effort fence.
+      expect(await findsViolation(healsBeforePromote, {}, 30)).not.toBeNull();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await findsViolation(healsBeforePromote, {}, 30)).toBeNull();
+  }, 300_000);
 });

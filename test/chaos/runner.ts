@@ -9,7 +9,10 @@ import { Invariants, Violations } from "./invariants";
 import type { Schedule } from "./schedule";
 import { startExecution } from "./workflow";
 import type { ExecutionRecord } from "./workflow";
+import { chainBoundSeconds, executionBoundSeconds } from "./watchdog";
+import type { Definition, OnCallPolicy } from "./watchdog";
 import { withVirtualTime } from "./world/clock";
+import { renderedDefinition } from "../state-machines/support/render";
 import { EAST, WEST, ChaosWorld } from "./world/world";
 
 export interface RunReport {
@@ -24,7 +27,13 @@ export interface RunReport {
     error?: string;
     startedAt: number;
     endedAt?: number;
+    /** The last states it entered, oldest first (the evidence when a run does not end). */
+    recentStates: string[];
   }[];
+  /** The watchdog stopped the run: it did not end within its derived bound (see watchdog.ts). */
+  readonly unended: boolean;
+  /** Seconds of world time the watchdog allowed when the run stopped. */
+  readonly watchdogSeconds: number;
   readonly roleChanges: readonly {
     kind: string;
     to: string;
@@ -36,11 +45,31 @@ export interface RunReport {
 
 /** Seconds of world time after the last run ends, to let replication and demotions settle. */
 const TAIL_SECONDS = 300;
-/** A run that has not settled after this much world time is a finding in itself. */
-const LIMIT_SECONDS = 8 * 3600;
-/** Re-protect adds a secondary's creation (up to 3 h) and on-call's waits to a failover. */
-const REPROTECT_LIMIT_SECONDS = 16 * 3600;
-const MAX_RESUMES = 4;
+/**
+ * On-call as this runner plays it (onCall below): resumes a halted or dead chain up to 4 times,
+ * after the faults it waits out, at most 2 h later.
+ */
+const ON_CALL: OnCallPolicy = { resumes: 4, resumeDelaySeconds: 2 * 3600 };
+const MAX_RESUMES = ON_CALL.resumes;
+/**
+ * Timers that may fire while world time stands still. Every timer of the world and of the code
+ * under test moves on by its delay; a few hundred share one instant at most (a burst of calls and
+ * their retries). More means something reschedules itself at no delay: a loop that world time
+ * cannot bound.
+ */
+const STANDSTILL_STEPS = 100_000;
+
+/** World seconds one chain of `workflow` may take: its derived bound (watchdog.ts), cached. */
+const chainBounds = new Map<WorkflowName, number>();
+export function chainSeconds(workflow: WorkflowName): number {
+  let seconds = chainBounds.get(workflow);
+  if (seconds === undefined) {
+    const definition = renderedDefinition(workflow) as unknown as Definition;
+    seconds = chainBoundSeconds(executionBoundSeconds(workflow, definition), ON_CALL);
+    chainBounds.set(workflow, seconds);
+  }
+  return seconds;
+}
 
 /** Only for the negative control: a world without the writer heartbeat. */
 export interface RunOptions {
@@ -50,6 +79,8 @@ export interface RunOptions {
   readonly quietEastAfterIncident?: number;
   /** A weakened guard (test/chaos/mutations.test.ts): the world must show what it guards. */
   readonly mutate?: (world: ChaosWorld) => void;
+  /** Only for the watchdog's own test: a chain's bound in world seconds instead of the derived one. */
+  readonly chainSeconds?: (workflow: WorkflowName) => number;
 }
 
 export async function runSchedule(
@@ -142,6 +173,18 @@ export async function runSchedule(
     0,
   );
 
+  const boundOf = options.chainSeconds ?? chainSeconds;
+  // Until a chain starts, the run lasts as long as its story's scheduled events (the incident,
+  // the faults, on-call's start and the second trigger), then the tail.
+  let deadline =
+    Math.max(
+      incident + schedule.consoleDelay * 1000,
+      incident + (schedule.secondTrigger?.at ?? 0) * 1000,
+      faultsOverAt,
+      Number.isFinite(incidentEnd) ? incidentEnd : incident,
+    ) +
+    TAIL_SECONDS * 1000;
+  let unended = false;
   const executions: ExecutionRecord[] = [];
   const chains = new Map<string, { resumes: number; last: ExecutionRecord }>();
   let pending = 0;
@@ -165,6 +208,9 @@ export async function runSchedule(
     reprotectStarted ||= workflow === "reprotect";
     const region = String(input.targetRegion);
     const dieAt = first ? schedule.death : firstReprotect ? reprotect?.death : null;
+    // The watchdog: a new chain may take its whole derived bound (its resumes included).
+    if (chain === undefined)
+      deadline = Math.max(deadline, clock.now + boundOf(workflow) * 1000 + TAIL_SECONDS * 1000);
     const execution = startExecution(world, {
       workflow,
       input: chain ? { ...input, resumeFailoverId: chain } : input,
@@ -217,7 +263,10 @@ export async function runSchedule(
     if (halted && lock?.owner !== id) return;
     state.resumes += 1;
     const delay = halted
-      ? Math.min(Math.max(120_000, faultsOverAt + 60_000 - clock.now), 2 * 3600_000)
+      ? Math.min(
+          Math.max(120_000, faultsOverAt + 60_000 - clock.now),
+          ON_CALL.resumeDelaySeconds * 1000,
+        )
       : world.random.uniform(30_000, 300_000);
     // What the page tells on-call to add.
     const advised =
@@ -241,6 +290,7 @@ export async function runSchedule(
     });
   });
   const at = (when: number, fn: () => void) => {
+    deadline = Math.max(deadline, when + TAIL_SECONDS * 1000);
     pending += 1;
     clock.at(when - clock.now, () => {
       pending -= 1;
@@ -304,6 +354,7 @@ export async function runSchedule(
     const realImmediate = setImmediate;
     const flush = () => new Promise<void>((resolve) => realImmediate(resolve));
     let checkedCalls = 0;
+    let standstill = 0;
     for (;;) {
       await flush();
       while (checkedCalls < world.calls.length) invariants.onCall(world.calls[checkedCalls++]!);
@@ -312,14 +363,38 @@ export async function runSchedule(
         lastEnd = Math.max(lastEnd, ...executions.map((e) => e.endedAt ?? 0));
         if (clock.now >= lastEnd + TAIL_SECONDS * 1000) break;
       }
-      const limit = reprotect ? REPROTECT_LIMIT_SECONDS : LIMIT_SECONDS;
-      if (clock.now - t0 > limit * 1000) {
-        violations.add(clock.now - t0, `the run did not settle within ${limit} s of world time`);
+      // After the last execution (nothing pending), the tail above ends the run.
+      if ((running || pending > 0) && clock.now > deadline) {
+        unended = true;
+        violations.add(
+          clock.now - t0,
+          `watchdog: the run did not end within ${Math.round((deadline - t0) / 1000)} s of world time, the bound derived from its workflows' timeouts, retries, waits and poll bounds and on-call's resumes (test/chaos/watchdog.ts); still running: ${
+            running
+              ? executions
+                  .filter((e) => e.status === "RUNNING")
+                  .map((e) => `${e.name} in ${e.lastState}`)
+                  .join(", ")
+              : `none (${pending} world events pending)`
+          }`,
+        );
         break;
       }
+      const before = clock.now;
       const timer = clock.next();
       if (!timer) {
         if (running) violations.add(clock.now - t0, "deadlock: executions wait on nothing");
+        break;
+      }
+      standstill = clock.now === before ? standstill + 1 : 0;
+      if (standstill > STANDSTILL_STEPS) {
+        unended = true;
+        violations.add(
+          clock.now - t0,
+          `watchdog: ${STANDSTILL_STEPS} timers fired without world time moving (a loop at no delay); still running: ${executions
+            .filter((e) => e.status === "RUNNING")
+            .map((e) => `${e.name} in ${e.lastState}`)
+            .join(", ")}`,
+        );
         break;
       }
       await timer.fn();
@@ -357,6 +432,30 @@ export async function runSchedule(
   }
   // 6. One role change per story, one token step per completed run.
   const changes = world.aurora.changes;
+  // A detach cannot be undone: only with the old primary unreachable (defect 5). Promote's
+  // evidence is the old region's RDS API and a minute of its /health probes, so a detach after
+  // a minute in which the old region was reachable, with no fault injected into its RDS or API,
+  // had no evidence.
+  for (const change of changes.filter((c) => c.kind === "detach")) {
+    const windowFrom = change.at - 60_000;
+    let reachable = true;
+    for (let t = windowFrom; t <= change.at && reachable; t += 1000)
+      reachable = network.reachable(change.to, change.from, t);
+    const faulted = network.faults.some(
+      (f) =>
+        (f.kind === "throttle" || f.kind === "error" || f.kind === "lost") &&
+        f.region === change.from &&
+        (f.service === "rds" || f.service === "api") &&
+        f.from <= change.at &&
+        f.to >= windowFrom,
+    );
+    if (reachable && !faulted) {
+      violations.add(
+        change.at - t0,
+        `detached ${change.to}'s cluster from the global cluster while the old primary in ${change.from} had been reachable for a minute: a one-way step with no evidence that managed failover was impossible`,
+      );
+    }
+  }
   if (changes.length > 1) {
     violations.add(
       clock.now - t0,
@@ -397,7 +496,10 @@ export async function runSchedule(
       error: e.error,
       startedAt: Math.round((e.startedAt - t0) / 1000),
       endedAt: e.endedAt === undefined ? undefined : Math.round((e.endedAt - t0) / 1000),
+      recentStates: e.states.slice(-8),
     })),
+    unended,
+    watchdogSeconds: Math.round((deadline - t0) / 1000),
     roleChanges: changes.map((c) => ({
       kind: c.kind,
       to: c.to,
@@ -420,7 +522,10 @@ export function describeRun(report: RunReport): string {
     `executions (seconds of world time):\n  ${report.executions
       .map(
         (e) =>
-          `${e.name} ${e.status} in ${e.lastState ?? "?"} ${e.error ?? ""} [${e.startedAt}-${e.endedAt ?? "?"}]`,
+          `${e.name} ${e.status} in ${e.lastState ?? "?"} ${e.error ?? ""} [${e.startedAt}-${e.endedAt ?? "?"}]` +
+          (e.status === "RUNNING" || report.unended
+            ? ` last states: ${e.recentStates.join(" > ")}`
+            : ""),
       )
       .join("\n  ")}`,
     `role changes: ${JSON.stringify(report.roleChanges)}`,

@@ -441,6 +441,68 @@ describe("the drill against the workflows", () => {
   });
 });
 
+// Review L1: the exemption is the drill's own failback's, once. Its id is readable from the
+// cooldown item and the execution input, so a later run carrying it must not skip the cooldown.
+describe("the drill's cooldown exemption", () => {
+  const drill = {
+    StateMachinePrefix: "payments-",
+    Suffix: "dev",
+    TimeoutSeconds: 540,
+    DrillId: "0c5e2a41-7d3b-4f1e-8a6c-2b9d4e1f3a57",
+  };
+  const identity = { "sts.get_caller_identity": { Account: "123456789012" } };
+  function inputOf(step: Record<string, unknown>): Record<string, unknown> {
+    const result = runStep("RunWorkflow", "run_workflow", step, {
+      ...identity,
+      "stepfunctions.start_execution": {},
+      "stepfunctions.describe_execution": { status: "SUCCEEDED" },
+    });
+    const start = result.calls.find((c) => c.call === "stepfunctions.start_execution")!;
+    return JSON.parse(String(start.args.input)) as Record<string, unknown>;
+  }
+  const out = { ...drill, Region: "us-west-2", Workflow: "switchover", ExecutionName: "d-out" };
+  const back = { ...drill, Region: "us-east-1", Workflow: "failback", ExecutionName: "d-back" };
+
+  pythonIt("refuses a switchover carrying the drill's id after the drill failed back", async () => {
+    const world = new FakeWorld();
+    await runWorkflow("switchover", inputOf(out) as never, { world, executionName: "d-out" });
+    world.clock += 10 * 60_000;
+    world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 50;
+    const returned = await runWorkflow("failback", inputOf(back) as never, {
+      world,
+      executionName: "d-back",
+      region: EAST,
+    });
+    expect(returned.status).toBe("SUCCEEDED");
+    world.clock += 60_000;
+    world.lagMs[TOPOLOGY.regions[WEST]!.clusterIdentifier] = 50;
+    const again = await runWorkflow(
+      "switchover",
+      inputOf({ ...out, ExecutionName: "d-out-again" }) as never,
+      { world, executionName: "d-out-again" },
+    );
+    expect(again).toMatchObject({ status: "FAILED", error: "CooldownActiveError" });
+    expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
+  });
+
+  pythonIt(
+    "refuses a failover carrying the drill's id within its switchover's cooldown",
+    async () => {
+      const world = new FakeWorld();
+      await runWorkflow("switchover", inputOf(out) as never, { world, executionName: "d-out" });
+      world.clock += 10 * 60_000;
+      world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 50;
+      const failover = await runWorkflow(
+        "failover",
+        inputOf({ ...back, Workflow: "failover", ExecutionName: "d-failover" }) as never,
+        { world, executionName: "d-failover", region: EAST },
+      );
+      expect(failover).toMatchObject({ status: "FAILED", error: "CooldownActiveError" });
+      expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1 });
+    },
+  );
+});
+
 describe("drill infrastructure", () => {
   const { json } = synth();
 

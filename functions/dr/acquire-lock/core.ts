@@ -25,14 +25,21 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
 
   if (!request.ignoreCooldown) {
     const cooldown = await control.getCooldown();
-    // A drill moves the active region twice in one cooldown: the run that ended it belongs to
-    // the same drill (its id on both runs), so its failback is not refused; any other run is.
-    const sameDrill = request.drillId !== undefined && cooldown?.drillId === request.drillId;
+    // A drill moves the active region twice in one cooldown. Only its own way back is exempt: a
+    // failback carrying the id of the drill whose move wrote this cooldown, from that move's
+    // target. The id can be read from the cooldown item and the execution input, so any other
+    // run carrying it (a switchover, a failover) is refused like any run; and the failback
+    // writes its own cooldown without the id (release-lock), so the exemption is spent once used.
+    const drillFailback =
+      request.workflow === "failback" &&
+      request.drillId !== undefined &&
+      cooldown?.drillId === request.drillId &&
+      cooldown.targetRegion === request.sourceRegion;
     if (
       cooldown &&
       cooldown.lastExecution !== request.failoverId &&
       cooldown.cooldownUntil > nowEpoch &&
-      !sameDrill
+      !drillFailback
     ) {
       throw new CooldownActiveError(
         `the last run (${cooldown.lastExecution}) completed at ${cooldown.lastCompletedAt}; new runs are refused until ${isoFromEpoch(cooldown.cooldownUntil)} unless the input sets ignoreCooldown: true`,

@@ -135,7 +135,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
         deps.log.info("managed failover already under way toward the target", { code: error.code });
         outcome = { method: "managed-failover" };
       } else {
-        const unreachable = await oldPrimaryUnreachable(state, deps);
+        const unreachable = await detachEvidence.oldPrimaryUnreachable(state, deps);
         if (unreachable === null) {
           throw new ManagedFailoverRefusedError(
             `FailoverGlobalCluster refused with ${error.code} while the old primary in ${request.sourceRegion} still answers; detaching ${target.clusterIdentifier} cannot be undone, so this run stops here. Find out why RDS refuses (the global cluster's status and events), or resume with forceDetach: true to detach and promote it anyway`,
@@ -187,6 +187,12 @@ async function oldPrimaryUnreachable(state: WorkflowState, deps: DrDeps): Promis
   if (probes.length === 0 || probes.some((p) => p.healthy)) return null;
   return `the old primary is unreachable (RDS in ${request.sourceRegion}: ${rds.error}; ${probes.length} failed probes of its /health in the last ${UNREACHABLE_PROBE_WINDOW_SECONDS} s)`;
 }
+
+/**
+ * The detach decision's evidence, behind an object so the fault injector's mutation test
+ * (test/chaos/mutations.test.ts) can weaken it and require the injector to notice.
+ */
+export const detachEvidence = { oldPrimaryUnreachable };
 
 function withReason(method: PromotionMethod, detachReason: string | undefined): PromoteOutcome {
   return detachReason ? { method, detachReason } : { method };

@@ -29,7 +29,11 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
         lastCompletedAt: now.toISOString(),
         lastExecution: request.failoverId,
         cooldownUntil,
-        ...(request.drillId !== undefined ? { drillId: request.drillId } : {}),
+        targetRegion: request.targetRegion,
+        // The drill's failback ends the drill: its cooldown exempts nothing (acquire-lock).
+        ...(request.drillId !== undefined && request.workflow !== "failback"
+          ? { drillId: request.drillId }
+          : {}),
       });
     }
   } else if (!completed) {

@@ -161,8 +161,10 @@ export interface CooldownItem {
   readonly lastExecution: string;
   /** Epoch seconds. */
   readonly cooldownUntil: number;
-  /** The drill the completed run belonged to: that drill's next run is not refused. */
+  /** The drill whose first move completed: that drill's failback from `targetRegion` is not refused. */
   readonly drillId?: string;
+  /** Where the completed run moved the active region (absent in items written before it). */
+  readonly targetRegion?: string;
 }
 
 /** The `control` global table, read and written in one region. */

@@ -487,6 +487,12 @@ export class AuroraGlobal {
     const cluster = this.clusters[region]!;
     const writer = this.writer;
     if (writer === region || !this.clusters[writer]!.member || !cluster.fenced) return;
+    // "As soon as that old primary Region is healthy and available again": not while the regions
+    // cannot see each other; networkChanged re-adds it once they can.
+    if (!this.network.reachable(writer, region, this.clock.now)) {
+      cluster.demoteWhenReachable = true;
+      return;
+    }
     this.snapshots.push({
       region,
       identifier: `rds:unplanned-global-failover-${cluster.identifier}-${this.clock.now}`,
@@ -902,7 +908,15 @@ export class AuroraGlobal {
       old.fenced = false;
       old.source = change.to;
       this.acked[change.to]![change.from] = target.log.length;
-    } else if (old.fenced) {
+    } else if (!old.demoteWhenReachable) {
+      // The old primary was reachable at the failover call: fenced by now, or (best-effort,
+      // fenceLater) within 30 s of the call, which may be after a promotion of seconds. Aurora
+      // re-adds it either way ("As soon as that old primary Region is healthy and available again,
+      // Aurora automatically adds it back to the global cluster as a secondary Region",
+      // aurora-global-database-disaster-recovery). Asking `old.fenced` here left an old primary
+      // whose fence landed after the promotion out for ever: re-protect then polled CheckRejoin
+      // for 12 h per run (seed 341000406, schedule 125). An unreachable one rejoins from
+      // networkChanged once reachable.
       this.clock.at(this.random.uniform(60, 600) * 1000, () => this.rejoin(change.from));
     }
   }

@@ -1058,7 +1058,12 @@ describe("ReleaseLock handler", () => {
       }),
     );
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toMatchObject({
-      Item: { pk: "failover-cooldown", lastExecution: "run-1", cooldownUntil: expect.any(Number) },
+      Item: {
+        pk: "failover-cooldown",
+        lastExecution: "run-1",
+        cooldownUntil: expect.any(Number),
+        targetRegion: WEST,
+      },
     });
     expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
       TableName: TOPOLOGY.controlTable,

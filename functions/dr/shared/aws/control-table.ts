@@ -250,6 +250,7 @@ export class DynamoControlTable implements ControlPort {
       lastExecution: item.lastExecution,
       cooldownUntil: Number(item.cooldownUntil ?? 0),
       ...(typeof item.drillId === "string" ? { drillId: item.drillId } : {}),
+      ...(typeof item.targetRegion === "string" ? { targetRegion: item.targetRegion } : {}),
     };
   }
 
