@@ -8,6 +8,7 @@ import { XrayGroup } from "@cdktf/provider-aws/lib/xray-group";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { CONTROL, DR_ENV, METRICS } from "../../functions/common/contract";
+import type { ReadinessSettings } from "../../functions/monitoring/readiness/core";
 import type { DatabaseConfig, ReadinessConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
@@ -126,12 +127,8 @@ export interface ReadinessTargets {
   readonly parameterPrefix: string;
   readonly database: DatabaseConfig;
   readonly rpoTargetSeconds: number;
-  /** What the connection budget assumed of Lambda concurrency (ReadinessSettings.lambdaBudget). */
-  readonly lambdaBudget: {
-    readonly accountConcurrency: number;
-    readonly reserved: Readonly<Record<string, number>>;
-    readonly unreserved: readonly string[];
-  };
+  /** What the connection budget assumed of Lambda concurrency, as the evaluator reads it. */
+  readonly lambdaBudget: ReadinessSettings["lambdaBudget"];
 }
 
 export interface ReadinessEvaluatorProps {
