@@ -451,6 +451,12 @@ export interface DrDatabaseSpec {
   readonly preferredBackupWindow: string;
   readonly preferredMaintenanceWindow: string;
   readonly deletionProtection: boolean;
+  /**
+   * IAM database authentication on each cluster: the payment functions connect as payments_app
+   * with an IAM token, and RDS leaves it off unless CreateDBCluster asks for it
+   * (UsingWithRDS.IAMDBAuth.Enabling.html).
+   */
+  readonly iamDatabaseAuthentication: boolean;
   readonly monitoringRoleArn: string;
   readonly monitoringInterval: number;
   readonly caCertificateIdentifier: string;

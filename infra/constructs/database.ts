@@ -36,6 +36,8 @@ export function instanceIdentifier(naming: Naming, region: string, index: number
 }
 const BACKUP_WINDOW = "02:00-02:30";
 const MAINTENANCE_WINDOW = "sun:05:00-sun:05:30";
+/** Both clusters, and the spec re-protect rebuilds the secondary from: payments_app needs it. */
+const IAM_DATABASE_AUTHENTICATION = true;
 const MONITORING_INTERVAL_SECONDS = INSTANCE_SETTINGS.monitoringInterval;
 const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
 
@@ -257,6 +259,7 @@ export class GlobalDatabase extends Construct {
       preferredBackupWindow: BACKUP_WINDOW,
       preferredMaintenanceWindow: MAINTENANCE_WINDOW,
       deletionProtection: database.deletionProtection,
+      iamDatabaseAuthentication: IAM_DATABASE_AUTHENTICATION,
       monitoringRoleArn: monitoringRole.arn,
       monitoringInterval: MONITORING_INTERVAL_SECONDS,
       caCertificateIdentifier: CA_CERTIFICATE,
@@ -357,7 +360,7 @@ export class GlobalDatabase extends Construct {
       // The payment path connects as payments_app with IAM database authentication (no password
       // of its own); the master password is for the migrate function alone.
       // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.Enabling.html
-      iamDatabaseAuthenticationEnabled: true,
+      iamDatabaseAuthenticationEnabled: IAM_DATABASE_AUTHENTICATION,
       // Explicit on both; AWS rejects an encrypted cross-Region secondary without it.
       kmsKeyId: options.storageKeyArn,
       backupRetentionPeriod: database.backupRetentionDays,

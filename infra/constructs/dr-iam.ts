@@ -587,6 +587,7 @@ export function taskStatements(
       copyClusterSnapshot: [...a.rebuild.pointOfFailure, ...a.rebuild.pointOfFailureCopies],
       renameCluster: [...a.clusters, ...a.rebuild.kept],
       renameInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
+      unprotectGlobalCluster: [a.globalCluster],
       deleteGlobalCluster: [a.globalCluster],
       createGlobalCluster: [a.globalCluster, ...a.clusters],
       createSecondaryCluster: [

@@ -632,6 +632,7 @@ export class LabRds implements DatabasePort {
   copyClusterSnapshot = () => this.notModelled("CopyDBClusterSnapshot");
   renameCluster = () => this.notModelled("ModifyDBCluster (rename)");
   renameInstance = () => this.notModelled("ModifyDBInstance (rename)");
+  unprotectGlobalCluster = () => this.notModelled("ModifyGlobalCluster");
   deleteGlobalCluster = () => this.notModelled("DeleteGlobalCluster");
   createGlobalCluster = () => this.notModelled("CreateGlobalCluster");
   createSecondaryCluster = () => this.notModelled("CreateDBCluster");

@@ -457,12 +457,21 @@ describe("re-protect infrastructure", () => {
         "rds:RemoveFromGlobalCluster",
         "rds:ModifyDBCluster",
         "rds:ModifyDBInstance",
+        // Turning off the stale global cluster's deletion protection before deleting it.
+        "rds:ModifyGlobalCluster",
         "rds:DeleteGlobalCluster",
         "rds:CreateGlobalCluster",
         "rds:CreateDBCluster",
         "rds:CreateDBInstance",
       ]),
     );
+    // ModifyGlobalCluster on exactly the environment's global cluster, nothing else.
+    const modifyGlobal = rds.filter((s) => s.actions!.includes("rds:ModifyGlobalCluster"));
+    expect(modifyGlobal.flatMap((s) => s.resources)).toEqual([
+      expect.stringMatching(
+        /^arn:aws:rds::\$\{[^}]+\}:global-cluster:\$\{aws_rds_global_cluster\.database_global_\w+\.global_cluster_identifier\}$/,
+      ),
+    ]);
     // Exact names in both regions: Terraform's clusters, instances and groups, and what a run
     // keeps (only its run tag is a wildcard); never payments-db-* at large.
     for (const resource of rds.flatMap((s) => s.resources!)) {

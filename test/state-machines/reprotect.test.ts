@@ -111,6 +111,8 @@ describe("re-protect after a detach-and-promote", () => {
         preferredBackupWindow: "02:00-02:30",
         preferredMaintenanceWindow: "sun:05:00-sun:05:30",
         deletionProtection: false,
+        // payments_app connects with IAM auth, which RDS leaves off unless asked for.
+        enableIamDatabaseAuthentication: true,
       });
       expect(world.callsTo("rds:CreateDBInstance").map((c) => c.args)).toEqual([
         expect.objectContaining({
@@ -167,6 +169,39 @@ describe("re-protect after a detach-and-promote", () => {
         .filter((c) => c.region === EAST && !/^rds:Describe/.test(c.op));
       expect(result.recoveredAt).toBeGreaterThan(0);
       expect(whileDown).toEqual([]);
+    },
+  );
+
+  it.each(SEEDS)(
+    "turns off the stale global cluster's deletion protection before deleting it, and protects the new one (seed %i)",
+    async (seed) => {
+      // Terraform creates the global cluster with deletionProtection from the config
+      // (infra/constructs/database.ts); AWS: "The global database can't be deleted when deletion
+      // protection is enabled" (API_DeleteGlobalCluster).
+      const world = FakeWorld.afterDetachToWest(seed);
+      world.database = { ...DATABASE_SPEC, deletionProtection: true };
+      world.globalDeletionProtection = true;
+      const result = await reprotect(world, 2);
+      expect({ status: result.status, cause: result.cause }).toEqual({
+        status: "SUCCEEDED",
+        cause: undefined,
+      });
+      const ops = world.calls.map((c) => c.op);
+      const modify = world.callsTo("rds:ModifyGlobalCluster");
+      expect(modify.map((c) => [c.region, c.args])).toEqual([
+        [WEST, { id: TOPOLOGY.globalClusterIdentifier, deletionProtection: false }],
+      ]);
+      expect(ops.indexOf("rds:ModifyGlobalCluster")).toBeLessThan(
+        ops.lastIndexOf("rds:DeleteGlobalCluster"),
+      );
+      expect(world.callsTo("rds:CreateGlobalCluster").map((c) => c.args)).toEqual([
+        expect.objectContaining({ deletionProtection: true }),
+      ]);
+      expect(world.callsTo("rds:CreateDBCluster")[0]!.args).toMatchObject({
+        deletionProtection: true,
+        enableIamDatabaseAuthentication: true,
+      });
+      expect(world.globalDeletionProtection).toBe(true);
     },
   );
 
@@ -519,6 +554,10 @@ describe("the re-protect's completion page", () => {
       `Kept for reconciling lost writes: cluster ${names.cluster} and snapshot ${names.snapshot} in us-east-1`,
     );
     expect(page.message).toContain("or stay and set WRITER_REGION=us-west-2");
+    // The rebuilt cluster's new DbClusterResourceId is not in the payment functions'
+    // rds-db:connect policy until Terraform applies it (infra/constructs/payments-api.ts).
+    expect(page.message).toContain("run `terraform apply` before any failback");
+    expect(page.message).toContain("dbuser:<cluster resource id>/payments_app");
   });
 });
 

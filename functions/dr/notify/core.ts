@@ -111,7 +111,9 @@ function reprotectedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps
       : `The global database survived the managed failover; Aurora re-added ${request.sourceRegion}'s cluster. ${rebuild?.pointOfFailureSnapshot ? `Kept for reconciling lost writes: ${rebuild.pointOfFailureSnapshot} in ${request.sourceRegion}, the manual copy of Aurora's point-of-failure snapshot (runbooks/reconcile.md).` : `No copy of a point-of-failure snapshot was kept: ${rebuild?.message ?? "see steps.Rebuild.message"}.`}`,
     `DNS failover records: ${steps.ShiftTraffic?.records ?? "not checked"}   SSM parameters in ${request.sourceRegion}: ${steps.UpdateParameters?.otherRegion ?? "not updated"}`,
     "",
-    `Next: fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`,
+    rebuild?.path === "detach"
+      ? `Next: run \`terraform apply\` before any failback: the rebuilt cluster in ${request.sourceRegion} has a new DbClusterResourceId, and until apply updates the payment functions' rds-db:connect policy (dbuser:<cluster resource id>/payments_app) they cannot connect to it as payments_app. Then fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`
+      : `Next: fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`,
     `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   ];
   return {

@@ -297,6 +297,17 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
         kept,
       );
     }
+    if (global.deletionProtection === true) {
+      // Terraform creates it with deletionProtection from the config; AWS refuses to delete it
+      // while that is on. Read first (above), so a repeated poll does not modify it again.
+      await wp.database.unprotectGlobalCluster(gid);
+      return result(
+        false,
+        "unprotect-stale-global-cluster",
+        `turning off deletion protection on the empty stale global cluster ${gid} so it can be deleted (the new one is created with deletion protection ${spec.deletionProtection ? "on" : "off"}, as Terraform builds it)`,
+        kept,
+      );
+    }
     await wp.database.deleteGlobalCluster(gid);
     return result(
       false,
@@ -376,7 +387,7 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
   return result(
     true,
     "none",
-    `${theirs.clusterIdentifier} is a secondary of ${gid} with its instances; waiting for it to catch up`,
+    `${theirs.clusterIdentifier} is a secondary of ${gid} with its instances; waiting for it to catch up. ${TERRAFORM_APPLY_BEFORE_FAILBACK}`,
     kept,
   );
 }
@@ -484,8 +495,18 @@ function secondaryRequest(
     preferredBackupWindow: spec.preferredBackupWindow,
     preferredMaintenanceWindow: spec.preferredMaintenanceWindow,
     deletionProtection: spec.deletionProtection,
+    enableIamDatabaseAuthentication: spec.iamDatabaseAuthentication,
   };
 }
+
+/**
+ * The detach path's duty for the on-call: the rebuilt secondary has a new DbClusterResourceId and
+ * the payment functions' rds-db:connect policy names `dbuser:<resource id>/payments_app` from
+ * Terraform state (infra/constructs/payments-api.ts), so IAM refuses their tokens there until
+ * `terraform apply` rewrites it.
+ */
+export const TERRAFORM_APPLY_BEFORE_FAILBACK =
+  "Run `terraform apply` before any failback to it: the rebuilt cluster has a new DbClusterResourceId, and until apply updates the payment functions' rds-db:connect policy (dbuser:<cluster resource id>/payments_app) they cannot connect to it as payments_app";
 
 /** The Rebuild task (functions/dr/tasks.ts). */
 export const REBUILD_TASK = stateTask({
@@ -506,6 +527,7 @@ export const REBUILD_TASK = stateTask({
       "removeFromGlobalCluster",
       "renameCluster",
       "renameInstance",
+      "unprotectGlobalCluster",
       "deleteGlobalCluster",
       "createGlobalCluster",
       "createSecondaryCluster",

@@ -94,6 +94,7 @@ export const PORT_ACTIONS = {
     copyClusterSnapshot: ["rds:CopyDBClusterSnapshot"],
     renameCluster: ["rds:ModifyDBCluster"],
     renameInstance: ["rds:ModifyDBInstance"],
+    unprotectGlobalCluster: ["rds:ModifyGlobalCluster"],
     deleteGlobalCluster: ["rds:DeleteGlobalCluster"],
     createGlobalCluster: ["rds:CreateGlobalCluster"],
     createSecondaryCluster: ["rds:CreateDBCluster"],

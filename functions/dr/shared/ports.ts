@@ -22,6 +22,8 @@ export interface GlobalClusterView {
   /** The global writer endpoint, when the engine provides one. */
   readonly endpoint?: string;
   readonly members: readonly GlobalClusterMember[];
+  /** DeletionProtection: while on, DeleteGlobalCluster fails. */
+  readonly deletionProtection?: boolean;
   /** A failover or switchover in progress. */
   readonly failover?: {
     readonly status: string;
@@ -70,6 +72,8 @@ export interface SecondaryClusterRequest {
   readonly preferredBackupWindow: string;
   readonly preferredMaintenanceWindow: string;
   readonly deletionProtection: boolean;
+  /** EnableIAMDatabaseAuthentication: RDS leaves it off unless asked. */
+  readonly enableIamDatabaseAuthentication: boolean;
 }
 
 /**
@@ -122,6 +126,8 @@ export interface DatabasePort {
   renameCluster(clusterIdentifier: string, newIdentifier: string): Promise<void>;
   /** ModifyDBInstance NewDBInstanceIdentifier, applied immediately. */
   renameInstance(identifier: string, newIdentifier: string): Promise<void>;
+  /** ModifyGlobalCluster DeletionProtection: false, so DeleteGlobalCluster can succeed. */
+  unprotectGlobalCluster(globalClusterIdentifier: string): Promise<void>;
   deleteGlobalCluster(globalClusterIdentifier: string): Promise<void>;
   /** CreateGlobalCluster whose primary is the existing cluster `sourceClusterArn`. */
   createGlobalCluster(

@@ -190,6 +190,13 @@ export class AuroraGlobal {
   /** Whether the global cluster exists (DeleteGlobalCluster removes it), and its status. */
   globalExists = true;
   globalStatus: "available" | "creating" = "available";
+  /**
+   * The global cluster's DeletionProtection. Terraform creates it with the config's
+   * deletionProtection (infra/constructs/database.ts), which the chaos config has on
+   * (CHAOS_DATABASE). AWS: "The global database can't be deleted when deletion protection is
+   * enabled" (API_DeleteGlobalCluster / API_ModifyGlobalCluster, DeletionProtection).
+   */
+  globalDeletionProtection = true;
   /** Clusters renamed out of a region's Terraform slot (kept: nothing is ever deleted). */
   readonly retained: Cluster[] = [];
   readonly snapshots: Snapshot[] = [];
@@ -788,11 +795,24 @@ export class AuroraGlobal {
     if (!this.globalExists) throw new RdsFault("GlobalClusterNotFoundFault", this.globalIdentifier);
     if (Object.values(this.clusters).some((c) => c.exists && c.member))
       throw new RdsFault("InvalidGlobalClusterStateFault", "the global cluster has members");
+    if (this.globalDeletionProtection) {
+      throw new RdsFault(
+        "InvalidGlobalClusterStateFault",
+        "The global database can't be deleted when deletion protection is enabled",
+      );
+    }
     this.globalExists = false;
     this.record("DeleteGlobalCluster", "-", this.globalIdentifier);
   }
 
-  createGlobal(region: string, sourceArn: string): void {
+  /** ModifyGlobalCluster DeletionProtection: a setting, applied at once (no status change). */
+  modifyGlobal(deletionProtection: boolean): void {
+    if (!this.globalExists) throw new RdsFault("GlobalClusterNotFoundFault", this.globalIdentifier);
+    this.globalDeletionProtection = deletionProtection;
+    this.record("ModifyGlobalCluster", "-", `DeletionProtection=${deletionProtection}`);
+  }
+
+  createGlobal(region: string, sourceArn: string, deletionProtection: boolean): void {
     if (this.globalExists)
       throw new RdsFault("GlobalClusterAlreadyExistsFault", this.globalIdentifier);
     const source = Object.values(this.clusters).find((c) => c.exists && c.arn === sourceArn);
@@ -804,6 +824,7 @@ export class AuroraGlobal {
     }
     this.globalExists = true;
     this.globalStatus = "creating";
+    this.globalDeletionProtection = deletionProtection;
     source.member = true;
     source.role = "writer";
     source.alone = false;

@@ -100,6 +100,7 @@ export const CHAOS_DATABASE: DrDatabaseSpec = {
   preferredBackupWindow: "02:00-02:30",
   preferredMaintenanceWindow: "sun:05:00-sun:05:30",
   deletionProtection: true,
+  iamDatabaseAuthentication: true,
   monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-chaos`,
   monitoringInterval: 15,
   caCertificateIdentifier: "rds-ca-rsa2048-g1",
@@ -417,6 +418,7 @@ export class ChaosWorld {
                   : "failing-over"
                 : aurora.globalStatus,
               endpoint: aurora.globalEndpoint,
+              deletionProtection: aurora.globalDeletionProtection,
               members: Object.values(aurora.clusters)
                 .filter((c) => c.exists && c.member)
                 .map((c) => ({ clusterArn: c.arn, isWriter: c.region === aurora.writer })),
@@ -543,13 +545,18 @@ export class ChaosWorld {
           call("rds", "rds:ModifyDBInstance", () =>
             rds(() => aurora.renameInstance(region, identifier, newIdentifier)),
           ),
+        unprotectGlobalCluster: () =>
+          call("rds", "rds:ModifyGlobalCluster", () => rds(() => aurora.modifyGlobal(false))),
         deleteGlobalCluster: () =>
           call("rds", "rds:DeleteGlobalCluster", () =>
             rds(() => aurora.deleteGlobal(), "GlobalClusterNotFoundFault"),
           ),
-        createGlobalCluster: (_id, sourceArn) =>
+        createGlobalCluster: (_id, sourceArn, deletionProtection) =>
           call("rds", "rds:CreateGlobalCluster", () =>
-            rds(() => aurora.createGlobal(region, sourceArn), "GlobalClusterAlreadyExistsFault"),
+            rds(
+              () => aurora.createGlobal(region, sourceArn, deletionProtection),
+              "GlobalClusterAlreadyExistsFault",
+            ),
           ),
         createSecondaryCluster: (request) =>
           call("rds", "rds:CreateDBCluster", () =>

@@ -200,6 +200,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
     copyClusterSnapshot: () => new RdsDatabase(new RDSClient({})).copyClusterSnapshot("s", "t"),
     renameCluster: () => new RdsDatabase(new RDSClient({})).renameCluster("c", "c2"),
     renameInstance: () => new RdsDatabase(new RDSClient({})).renameInstance("i", "i2"),
+    unprotectGlobalCluster: () => new RdsDatabase(new RDSClient({})).unprotectGlobalCluster("g"),
     deleteGlobalCluster: () => new RdsDatabase(new RDSClient({})).deleteGlobalCluster("g"),
     createGlobalCluster: () =>
       new RdsDatabase(new RDSClient({})).createGlobalCluster("g", "arn:c", true),
@@ -217,6 +218,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         preferredBackupWindow: "03:00-04:00",
         preferredMaintenanceWindow: "sun:05:00-sun:06:00",
         deletionProtection: true,
+        enableIamDatabaseAuthentication: true,
       }),
     createInstance: () =>
       new RdsDatabase(new RDSClient({})).createInstance({

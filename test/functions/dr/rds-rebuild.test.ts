@@ -7,6 +7,7 @@ import {
   DescribeDBClustersCommand,
   DescribeGlobalClustersCommand,
   ModifyDBClusterCommand,
+  ModifyGlobalClusterCommand,
   RDSClient,
 } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
@@ -25,7 +26,7 @@ function fault(name: string): Error {
 beforeEach(() => rds.reset());
 
 describe("re-protect's RDS calls", () => {
-  it("adds the secondary with the destination region's key and no master user", async () => {
+  it("adds the secondary with the destination region's key, IAM database authentication and no master user", async () => {
     rds.on(CreateDBClusterCommand).resolves({});
     await database.createSecondaryCluster({
       clusterIdentifier: "payments-db-use1-prod",
@@ -40,6 +41,7 @@ describe("re-protect's RDS calls", () => {
       preferredBackupWindow: "02:00-02:30",
       preferredMaintenanceWindow: "sun:05:00-sun:05:30",
       deletionProtection: true,
+      enableIamDatabaseAuthentication: true,
     });
     const input = rds.commandCalls(CreateDBClusterCommand)[0]!.args[0].input;
     expect(input).toEqual({
@@ -58,6 +60,9 @@ describe("re-protect's RDS calls", () => {
       CopyTagsToSnapshot: true,
       EnableCloudwatchLogsExports: ["postgresql"],
       DeletionProtection: true,
+      // "By default, IAM database authentication is disabled on DB clusters"
+      // (UsingWithRDS.IAMDBAuth.Enabling.html): payments_app connects with an IAM token.
+      EnableIAMDatabaseAuthentication: true,
     });
     expect(input).not.toHaveProperty("MasterUsername");
     expect(input).not.toHaveProperty("MasterUserPassword");
@@ -79,6 +84,27 @@ describe("re-protect's RDS calls", () => {
     for (const key of ["Engine", "EngineVersion", "DatabaseName", "StorageEncrypted"]) {
       expect(input).not.toHaveProperty(key);
     }
+  });
+
+  it("turns off a global cluster's deletion protection with ModifyGlobalCluster, and reads it", async () => {
+    rds.on(ModifyGlobalClusterCommand).resolves({});
+    rds.on(DescribeGlobalClustersCommand).resolves({
+      GlobalClusters: [
+        {
+          GlobalClusterIdentifier: "payments-global-prod",
+          Status: "available",
+          DeletionProtection: true,
+        },
+      ],
+    });
+    await database.unprotectGlobalCluster("payments-global-prod");
+    expect(rds.commandCalls(ModifyGlobalClusterCommand)[0]!.args[0].input).toEqual({
+      GlobalClusterIdentifier: "payments-global-prod",
+      DeletionProtection: false,
+    });
+    await expect(database.describeGlobalCluster("payments-global-prod")).resolves.toMatchObject({
+      deletionProtection: true,
+    });
   });
 
   it("renames the old primary immediately", async () => {

@@ -13,6 +13,7 @@ import {
   FailoverGlobalClusterCommand,
   ModifyDBClusterCommand,
   ModifyDBInstanceCommand,
+  ModifyGlobalClusterCommand,
   RemoveFromGlobalClusterCommand,
   SwitchoverGlobalClusterCommand,
 } from "@aws-sdk/client-rds";
@@ -53,6 +54,7 @@ export class RdsDatabase implements DatabasePort {
         identifier: g.GlobalClusterIdentifier ?? globalClusterIdentifier,
         status: g.Status ?? "unknown",
         ...(g.Endpoint ? { endpoint: g.Endpoint } : {}),
+        ...(g.DeletionProtection !== undefined ? { deletionProtection: g.DeletionProtection } : {}),
         members: (g.GlobalClusterMembers ?? []).map((m) => ({
           clusterArn: m.DBClusterArn ?? "",
           isWriter: m.IsWriter === true,
@@ -301,6 +303,19 @@ export class RdsDatabase implements DatabasePort {
     );
   }
 
+  async unprotectGlobalCluster(globalClusterIdentifier: string) {
+    // "The global database can't be deleted when deletion protection is enabled"
+    // (API_ModifyGlobalCluster, DeletionProtection).
+    await this.send("rds:ModifyGlobalCluster", () =>
+      this.rds.send(
+        new ModifyGlobalClusterCommand({
+          GlobalClusterIdentifier: globalClusterIdentifier,
+          DeletionProtection: false,
+        }),
+      ),
+    );
+  }
+
   async deleteGlobalCluster(globalClusterIdentifier: string) {
     await this.send(
       "rds:DeleteGlobalCluster",
@@ -358,6 +373,8 @@ export class RdsDatabase implements DatabasePort {
             CopyTagsToSnapshot: true,
             EnableCloudwatchLogsExports: ["postgresql"],
             DeletionProtection: request.deletionProtection,
+            // Off unless asked for (UsingWithRDS.IAMDBAuth.Enabling.html); payments_app needs it.
+            EnableIAMDatabaseAuthentication: request.enableIamDatabaseAuthentication,
           }),
         ),
       "DBClusterAlreadyExistsFault",

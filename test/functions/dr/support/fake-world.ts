@@ -114,6 +114,7 @@ export const DATABASE_SPEC: DrDatabaseSpec = {
   preferredBackupWindow: "02:00-02:30",
   preferredMaintenanceWindow: "sun:05:00-sun:05:30",
   deletionProtection: false,
+  iamDatabaseAuthentication: true,
   monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-test`,
   monitoringInterval: 15,
   caCertificateIdentifier: "rds-ca-rsa2048-g1",
@@ -223,6 +224,10 @@ export class FakeWorld {
   readonly members = new Map<string, { isWriter: boolean; synchronizationStatus?: string }>();
   /** Whether the global cluster of the topology exists (a re-protect deletes and recreates it). */
   globalExists = true;
+  /** The global cluster's DeletionProtection (Terraform sets it from the config). */
+  globalDeletionProtection = false;
+  /** DR_DATABASE of the re-protect tasks (a test turns deletion protection on in both). */
+  database: DrDatabaseSpec = DATABASE_SPEC;
   /** Instances by `<region>/<identifier>`; snapshots likewise. */
   readonly instances = new Map<string, InstanceState>();
   readonly snapshots = new Map<
@@ -597,7 +602,7 @@ export class FakeWorld {
   deps(executionRegion: string, settings: Partial<DrSettings> = {}): DrDeps {
     return {
       topology: this.topology,
-      database: DATABASE_SPEC,
+      database: this.database,
       // A short settle time: this world has no payment path for it to protect (test/chaos has).
       settings: {
         ...DEFAULT_SETTINGS,
@@ -763,6 +768,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           identifier: id,
           status: world.globalStatus,
           endpoint: world.globalEndpoint,
+          deletionProtection: world.globalDeletionProtection,
           members: [...world.members].map(([clusterArn, m]) => ({
             clusterArn,
             isWriter: m.isWriter,
@@ -895,11 +901,20 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         });
         world.answered("rds:ModifyDBInstance");
       },
+      async unprotectGlobalCluster(id) {
+        c("rds:ModifyGlobalCluster", { id, deletionProtection: false });
+        if (!world.globalExists) throw new Error(`GlobalClusterNotFoundFault: ${id}`);
+        world.globalDeletionProtection = false;
+      },
       async deleteGlobalCluster(id) {
         c("rds:DeleteGlobalCluster", { id });
         if (!world.globalExists) return; // GlobalClusterNotFoundFault: already gone
         if (world.members.size > 0) {
           throw new Error(`InvalidGlobalClusterStateFault: ${id} still has members`);
+        }
+        // AWS: "The global database can't be deleted when deletion protection is enabled".
+        if (world.globalDeletionProtection) {
+          throw new Error(`InvalidGlobalClusterStateFault: ${id} has deletion protection on`);
         }
         world.globalExists = false;
       },
@@ -912,6 +927,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         }
         world.globalExists = true;
         world.globalStatus = "creating";
+        world.globalDeletionProtection = deletionProtection;
         world.members.set(sourceArn, { isWriter: true, synchronizationStatus: "connected" });
         source.globalClusterIdentifier = id;
         world.later(() => (world.globalStatus = "available"));
