@@ -3,9 +3,10 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
 import { METRICS, PARAMETERS } from "../../functions/common/contract";
-import type { TaskPermissions } from "../../functions/dr/shared/permissions";
+import type { DatabaseResourceKind, TaskPermissions } from "../../functions/dr/shared/permissions";
 import {
   CREATE_INSTANCE_IMPLIED_ACTIONS,
+  DATABASE_RESOURCES,
   PORT_ACTIONS,
   SECURE_PARAMETERS,
   WRITABLE_PARAMETERS,
@@ -561,49 +562,23 @@ export function taskStatements(
     // createInstance serves re-protect's Rebuild (the new secondary's readers) and RestoreCapacity
     // (the promoted cluster's missing readers): both name only the instances Terraform gives a
     // cluster (payments-db-<n>-<region code>-<suffix>, n up to the writer's count).
-    const resources: Record<typeof method, string[]> = {
-      describeGlobalCluster: [a.globalCluster],
-      describeCluster: [...a.clusters, ...a.rebuild.kept],
-      failoverGlobalCluster: [a.globalCluster, ...a.clusters],
-      switchoverGlobalCluster: [a.globalCluster, ...a.clusters],
-      removeFromGlobalCluster: [a.globalCluster, ...a.clusters],
-      // Filtered by cluster, the request names no instance: the instances of the two regions
-      // (Service Authorization Reference, Amazon RDS: DescribeDBInstances, db*).
-      instances: a.regions.map((r) => `arn:aws:rds:${r}:${a.accountId}:db:*`),
-      describeInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
-      describeClusterSnapshot: [...a.rebuild.snapshots, ...a.rebuild.pointOfFailureCopies],
-      createClusterSnapshot: [...a.clusters, ...a.rebuild.snapshots],
-      // Listing by DBClusterIdentifier is authorized on the cluster and on each snapshot listed:
-      // Aurora's point-of-failure snapshots and this kit's own (Service Authorization
-      // Reference, Amazon RDS: DescribeDBClusterSnapshots, resource types cluster and
-      // cluster-snapshot).
-      listClusterSnapshots: [
-        ...a.clusters,
-        ...a.rebuild.pointOfFailure,
-        ...a.rebuild.pointOfFailureCopies,
-        ...a.rebuild.snapshots,
-      ],
-      // The source (Aurora's system snapshot) and the target (the manual copy).
-      copyClusterSnapshot: [...a.rebuild.pointOfFailure, ...a.rebuild.pointOfFailureCopies],
-      renameCluster: [...a.clusters, ...a.rebuild.kept],
-      renameInstance: [...a.rebuild.instances, ...a.rebuild.keptInstances],
-      unprotectGlobalCluster: [a.globalCluster],
-      deleteGlobalCluster: [a.globalCluster],
-      createGlobalCluster: [a.globalCluster, ...a.clusters],
-      createSecondaryCluster: [
-        a.globalCluster,
-        ...a.clusters,
-        ...a.rebuild.subnetGroups,
-        ...a.rebuild.clusterParameterGroups,
-      ],
-      createInstance: [
-        ...a.rebuild.instances,
-        ...a.clusters,
-        ...a.rebuild.subnetGroups,
-        ...a.rebuild.defaultParameterGroups,
-      ],
+    const kinds: Record<DatabaseResourceKind, readonly string[]> = {
+      globalCluster: [a.globalCluster],
+      clusters: a.clusters,
+      anyInstance: a.regions.map((r) => `arn:aws:rds:${r}:${a.accountId}:db:*`),
+      instances: a.rebuild.instances,
+      keptInstances: a.rebuild.keptInstances,
+      keptClusters: a.rebuild.kept,
+      snapshots: a.rebuild.snapshots,
+      pointOfFailure: a.rebuild.pointOfFailure,
+      pointOfFailureCopies: a.rebuild.pointOfFailureCopies,
+      subnetGroups: a.rebuild.subnetGroups,
+      clusterParameterGroups: a.rebuild.clusterParameterGroups,
+      defaultParameterGroups: a.rebuild.defaultParameterGroups,
     };
-    add(`Database${pascal(method)}`, actions, resources[method]);
+    // DATABASE_RESOURCES is shared with the readiness evaluator's IAM simulation.
+    const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
+    add(`Database${pascal(method)}`, actions, resources);
     if (method === "createClusterSnapshot") {
       // Tags given at creation are authorized as rds:AddTagsToResource on the new resource
       // (RDS User Guide, "Tagging Amazon RDS resources": "you must have the

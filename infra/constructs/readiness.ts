@@ -112,6 +112,8 @@ export interface ReadinessTargets {
         /** Each DR task's own role (registry name -> ARN), and the state machines' role. */
         readonly taskRoleArns: Readonly<Record<string, string>>;
         readonly workflowRoleArn: string;
+        /** The instances Terraform gives the region's cluster when it holds the writer. */
+        readonly instanceIdentifiers: readonly string[];
         readonly backupVaultName: string;
         readonly controlTableArn: string;
       }
@@ -253,6 +255,7 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
           keyArns: t.keyArns,
           taskRoleArns: t.taskRoleArns,
           workflowRoleArn: t.workflowRoleArn,
+          instanceIdentifiers: t.instanceIdentifiers,
           backupVault: t.backupVaultName,
         },
       ]),

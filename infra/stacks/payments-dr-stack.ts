@@ -543,6 +543,17 @@ export class PaymentsDrStack extends TerraformStack {
         Object.entries(this.orchestration[role].functions).map(([task, f]) => [task, f.role.arn]),
       ),
       workflowRoleArn: this.drIam.workflowRoles[role].arn,
+      // What the re-protect and capacity roles are granted on by name (dr-iam.ts: either region
+      // may hold the writer, so the writer's count in both).
+      instanceIdentifiers: Array.from(
+        {
+          length: Math.max(
+            this.database.primary.instances.length,
+            this.database.secondary.instances.length,
+          ),
+        },
+        (_, i) => instanceIdentifier(naming, this[role].config.region, i),
+      ),
       backupVaultName: (role === "primary" ? this.backup.primaryVault : this.backup.secondaryVault)
         .name,
       controlTableArn:

@@ -168,6 +168,7 @@ describe("the readiness evaluator", () => {
         ]),
       ),
       workflowRoleArn: `arn:aws:iam::123456789012:role/payments-dr-workflows-${r}-dev`,
+      instanceIdentifiers: [`payments-db-1-${r}-dev`],
       backupVaultName: `payments-vault-${r}-dev`,
       controlTableArn: `arn:aws:dynamodb:${r}:123456789012:table/payments-control-dev`,
     });

@@ -154,6 +154,64 @@ export const PORT_ACTIONS = {
 export type PortName = keyof typeof PORT_ACTIONS;
 
 /**
+ * The kinds of RDS resource a database call is authorized on, by port method: the one map
+ * infra/constructs/dr-iam.ts builds each task role's database statements from and the readiness
+ * evaluator simulates those roles with (functions/monitoring/readiness/core.ts), so the two
+ * cannot drift. Every kind names the ARNs of both regions (the writer can be either):
+ * - globalCluster: the global cluster; clusters: the two member clusters;
+ * - anyInstance: `db:*` (DescribeDBInstances filtered by cluster names no instance);
+ * - instances / keptInstances: the instances Terraform gives a cluster, and those names with
+ *   `-detached-*` (re-protect keeps the old primary's instances under that name);
+ * - keptClusters: `<cluster>-detached-*`; snapshots: `<cluster>-at-reprotect-*`;
+ * - pointOfFailure: Aurora's `rds:unplanned-global-failover-<cluster>-*`; pointOfFailureCopies:
+ *   re-protect's `<cluster>-at-failover-*`;
+ * - subnetGroups, clusterParameterGroups, defaultParameterGroups (`default.aurora-postgresql*`).
+ * Service Authorization Reference, Amazon RDS (https://docs.aws.amazon.com/service-authorization/
+ * latest/reference/list_amazonrds.html) lists the resource types each action is authorized on.
+ */
+export const DATABASE_RESOURCES = {
+  describeGlobalCluster: ["globalCluster"],
+  describeCluster: ["clusters", "keptClusters"],
+  failoverGlobalCluster: ["globalCluster", "clusters"],
+  switchoverGlobalCluster: ["globalCluster", "clusters"],
+  removeFromGlobalCluster: ["globalCluster", "clusters"],
+  // Filtered by cluster, the request names no instance: the instances of the two regions
+  // (Service Authorization Reference, Amazon RDS: DescribeDBInstances, db*).
+  instances: ["anyInstance"],
+  describeInstance: ["instances", "keptInstances"],
+  describeClusterSnapshot: ["snapshots", "pointOfFailureCopies"],
+  createClusterSnapshot: ["clusters", "snapshots"],
+  // Listing by DBClusterIdentifier is authorized on the cluster and on each snapshot listed
+  // (Service Authorization Reference, Amazon RDS: DescribeDBClusterSnapshots, resource types
+  // cluster and cluster-snapshot).
+  listClusterSnapshots: ["clusters", "pointOfFailure", "pointOfFailureCopies", "snapshots"],
+  // The source (Aurora's system snapshot) and the target (the manual copy).
+  copyClusterSnapshot: ["pointOfFailure", "pointOfFailureCopies"],
+  renameCluster: ["clusters", "keptClusters"],
+  renameInstance: ["instances", "keptInstances"],
+  // Deletion protection off on the stale, empty global cluster, before deleting it.
+  unprotectGlobalCluster: ["globalCluster"],
+  deleteGlobalCluster: ["globalCluster"],
+  createGlobalCluster: ["globalCluster", "clusters"],
+  createSecondaryCluster: ["globalCluster", "clusters", "subnetGroups", "clusterParameterGroups"],
+  createInstance: ["instances", "clusters", "subnetGroups", "defaultParameterGroups"],
+} as const satisfies Record<DatabaseCall, readonly DatabaseResourceKind[]>;
+
+export type DatabaseResourceKind =
+  | "globalCluster"
+  | "clusters"
+  | "anyInstance"
+  | "instances"
+  | "keptInstances"
+  | "keptClusters"
+  | "snapshots"
+  | "pointOfFailure"
+  | "pointOfFailureCopies"
+  | "subnetGroups"
+  | "clusterParameterGroups"
+  | "defaultParameterGroups";
+
+/**
  * What CreateDBInstance is also authorized for, without a command of its own: the tags in the
  * request (rds:AddTagsToResource, "Tagging Amazon RDS resources"; RDS checks it when a create
  * carries tags), and passing the Enhanced Monitoring role (iam:PassRole, "Setting up and enabling

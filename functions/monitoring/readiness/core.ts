@@ -10,8 +10,13 @@
 // its fix.
 import type { DrTopology } from "../../common/contract";
 import { METRICS, PARAMETERS } from "../../common/contract";
-import type { DatabaseCall, ParameterKey, TaskPermissions } from "../../dr/shared/permissions";
-import { PORT_ACTIONS } from "../../dr/shared/permissions";
+import type {
+  DatabaseCall,
+  DatabaseResourceKind,
+  ParameterKey,
+  TaskPermissions,
+} from "../../dr/shared/permissions";
+import { DATABASE_RESOURCES, PORT_ACTIONS } from "../../dr/shared/permissions";
 import { DR_TASK_NAMES, drTask } from "../../dr/tasks";
 import type { Log } from "../../common/logger";
 
@@ -191,6 +196,12 @@ export interface ReadinessSettings {
         readonly taskRoleArns: Readonly<Record<string, string>>;
         /** The role of the region's state machines. */
         readonly workflowRoleArn: string;
+        /**
+         * The instances Terraform gives the region's cluster when it holds the writer
+         * (`payments-db-<n>-<region code>-<suffix>`): what the re-protect and capacity roles are
+         * granted instance calls on by name.
+         */
+        readonly instanceIdentifiers: readonly string[];
         readonly backupVault: string;
       }
     >
@@ -636,9 +647,10 @@ export interface RoleCalls {
  * What one DR task's declaration (`*_TASK.permissions`, functions/dr/tasks.ts) allows, as IAM
  * calls on the exact ARNs: the actions are PORT_ACTIONS, the mapping infra/constructs/dr-iam.ts
  * builds the task's role from, so this check and the roles cannot drift. The resources are
- * those dr-iam.ts names, rebuilt from the topology. What AWS authorizes only with conditions
+ * those dr-iam.ts names, rebuilt from the topology; a database call's kinds of resource come from
+ * DATABASE_RESOURCES, the map dr-iam.ts grants it from. What AWS authorizes only with conditions
  * the simulator cannot be given here (the KMS keys through a service, PassRole to RDS) is not
- * simulated; CreateDBInstance is simulated on the clusters it adds instances to.
+ * simulated, nor the subnet and parameter groups, which the topology does not name.
  */
 export function declaredCalls(
   permissions: TaskPermissions,
@@ -653,16 +665,38 @@ export function declaredCalls(
   const clusters = each((r) => topology.regions[r]!.clusterArn);
   const calls: RequiredCall[] = [];
   const uniq = (xs: readonly string[]) => [...new Set(xs)].sort();
+  // Each call on the kinds of resource its role grants it on (DATABASE_RESOURCES, the map
+  // dr-iam.ts builds the role from): SimulatePrincipalPolicy evaluates every action on every
+  // resource given, so an action simulated on a resource the role rightly does not grant it on
+  // (DescribeDBInstances on a cluster) is an implicitDeny on a correct role. The kinds named by
+  // the subnet and parameter groups are not in the topology and are not simulated; the names
+  // re-protect derives from a cluster's or an instance's are.
+  const rds = (r: string, kind: string, name: string) =>
+    `arn:aws:rds:${r}:${account}:${kind}:${name}`;
+  const clusterIds = regions.map((r) => [r, topology.regions[r]!.clusterIdentifier] as const);
+  const snapshotsNamed = (name: (cluster: string) => string) =>
+    clusterIds.map(([r, c]) => rds(r, "cluster-snapshot", name(c)));
+  const kinds: Record<DatabaseResourceKind, readonly string[]> = {
+    globalCluster: [globalCluster],
+    clusters,
+    anyInstance: each((r) => rds(r, "db", "*")),
+    instances: each((r) => settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", n))),
+    keptInstances: each((r) =>
+      settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", `${n}-detached-*`)),
+    ),
+    keptClusters: clusterIds.map(([r, c]) => rds(r, "cluster", `${c}-detached-*`)),
+    snapshots: snapshotsNamed((c) => `${c}-at-reprotect-*`),
+    pointOfFailure: snapshotsNamed((c) => `rds:unplanned-global-failover-${c}-*`),
+    pointOfFailureCopies: snapshotsNamed((c) => `${c}-at-failover-*`),
+    subnetGroups: [],
+    clusterParameterGroups: [],
+    defaultParameterGroups: each((r) => rds(r, "pg", "default.aurora-postgresql*")),
+  };
   for (const method of uniq(permissions.database ?? []) as DatabaseCall[]) {
-    const resources =
-      method === "describeGlobalCluster"
-        ? [globalCluster]
-        : method === "describeCluster" || method === "createInstance"
-          ? clusters
-          : method === "instances"
-            ? each((r) => `arn:aws:rds:${r}:${account}:db:*`)
-            : [globalCluster, ...clusters];
-    calls.push({ actions: [...PORT_ACTIONS.database[method]], resources });
+    const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
+    if (resources.length > 0) {
+      calls.push({ actions: [...PORT_ACTIONS.database[method]], resources });
+    }
   }
   const control = permissions.control ?? [];
   if (control.length > 0) {

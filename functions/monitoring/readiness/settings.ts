@@ -53,6 +53,7 @@ export function parseReadinessSettings(
       text(taskRoles[task], `regions.${r}.taskRoleArns.${task}`);
     }
     text(entry.backupVault, `regions.${r}.backupVault`);
+    strings(entry.instanceIdentifiers, `regions.${r}.instanceIdentifiers`);
   }
   const database = (raw.database ?? {}) as Record<string, unknown>;
   const lag = (raw.lag ?? {}) as Record<string, unknown>;

@@ -253,12 +253,22 @@ describe("permissions", () => {
         ],
       }),
     );
-    // RestoreCapacity's role adds instances to the clusters (its declaration, not a copy).
+    // RestoreCapacity's role adds the named instances to the clusters, with the engine's default
+    // parameter group: the resources CreateDBInstance is authorized on (its declaration, not a
+    // copy); the subnet groups are not in the topology.
     expect(calls).toContainEqual(
       expect.objectContaining({
         PolicySourceArn: role("restore-capacity", "use1"),
         ActionNames: ["rds:CreateDBInstance"],
-        ResourceArns: clusters,
+        ResourceArns: [
+          ...[EAST, WEST].flatMap((r) =>
+            SETTINGS.regions[r]!.instanceIdentifiers.map(
+              (n) => `arn:aws:rds:${r}:${ACCOUNT}:db:${n}`,
+            ),
+          ),
+          ...clusters,
+          ...[EAST, WEST].map((r) => `arn:aws:rds:${r}:${ACCOUNT}:pg:default.aurora-postgresql*`),
+        ],
       }),
     );
     // Least privilege is checked as declared: Fence's role is never asked for a database call.

@@ -76,6 +76,7 @@ export const SETTINGS: ReadinessSettings = {
       ],
       taskRoleArns: taskRoles("use1"),
       workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-use1-test`,
+      instanceIdentifiers: ["payments-db-1-use1-test", "payments-db-2-use1-test"],
       backupVault: "payments-vault-use1-test",
     },
     [WEST]: {
@@ -85,6 +86,7 @@ export const SETTINGS: ReadinessSettings = {
       ],
       taskRoleArns: taskRoles("usw2"),
       workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-usw2-test`,
+      instanceIdentifiers: ["payments-db-1-usw2-test", "payments-db-2-usw2-test"],
       backupVault: "payments-vault-usw2-test",
     },
   },
