@@ -7,6 +7,8 @@
 import { createHash } from "node:crypto";
 import { PAYMENT_EVENT_SCHEMA_VERSION, RECONCILIATION_EVENTS } from "../common/contract";
 import { exponentOf } from "../payments/shared/payment";
+import { publishInBatches } from "../payments/shared/outbox";
+import type { PublishOutcome } from "../payments/shared/ports";
 import type { ForkPoint, LostPayment, Reconciliation } from "./model";
 
 export type ReconciliationEventType =
@@ -151,29 +153,13 @@ export function reconciliationEvents(
   return out;
 }
 
-export interface PublishOutcome {
-  readonly eventId: string;
-  readonly ok: boolean;
-  readonly error?: string;
-}
-
-/** PutEvents takes at most 10 entries. */
-const BATCH = 10;
-
-/** Publishes in batches; a batch that throws counts as failed entry by entry. */
-export async function publishReconciliationEvents(
+/**
+ * Publishes in PutEvents-sized batches, as the payment functions publish their outbox (a batch
+ * that throws counts as failed, entry by entry).
+ */
+export function publishReconciliationEvents(
   events: readonly ReconciliationEvent[],
   publish: (batch: readonly ReconciliationEvent[]) => Promise<readonly PublishOutcome[]>,
 ): Promise<PublishOutcome[]> {
-  const outcomes: PublishOutcome[] = [];
-  for (let i = 0; i < events.length; i += BATCH) {
-    const batch = events.slice(i, i + BATCH);
-    try {
-      outcomes.push(...(await publish(batch)));
-    } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      outcomes.push(...batch.map((e) => ({ eventId: e.eventId, ok: false, error: message })));
-    }
-  }
-  return outcomes;
+  return publishInBatches(events, publish);
 }

@@ -4,9 +4,9 @@ import { MAX_EVENTS_PER_PUT } from "./ports";
 import type { OutboxEvent, OutboxStore, PublishOutcome, Publisher } from "./ports";
 
 /** Publishes in PutEvents-sized batches; a batch that throws counts as failed, entry by entry. */
-export async function publishInBatches(
-  events: readonly OutboxEvent[],
-  publish: Publisher,
+export async function publishInBatches<E extends { readonly eventId: string } = OutboxEvent>(
+  events: readonly E[],
+  publish: (batch: readonly E[]) => Promise<readonly PublishOutcome[]>,
 ): Promise<PublishOutcome[]> {
   const outcomes: PublishOutcome[] = [];
   for (let i = 0; i < events.length; i += MAX_EVENTS_PER_PUT) {
