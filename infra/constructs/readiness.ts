@@ -94,9 +94,22 @@ export const READINESS_QUOTAS = [
 /** Memory and timeout of the evaluator: the checks run in parallel, each capped at 60 s. */
 export const READINESS_FUNCTION = { memorySize: 256, timeoutSeconds: 90 } as const;
 
-/** What the evaluator reads, in both regions (names identical in both unless per region). */
-export interface ReadinessTargets {
-  readonly accountId: string;
+/**
+ * What the evaluator reads, in both regions (names identical in both unless per region). The
+ * names it shares with the evaluator's settings are typed by them.
+ */
+export interface ReadinessTargets extends Pick<
+  ReadinessSettings,
+  | "accountId"
+  | "paymentFunctions"
+  | "taskFunctions"
+  | "reportWriter"
+  | "tables"
+  | "stateMachines"
+  | "drillDocument"
+  | "proberRegion"
+  | "lambdaBudget"
+> {
   readonly environmentSuffix: string;
   readonly globalClusterIdentifier: string;
   /** Per region: its Aurora cluster ARN, KMS keys, DR automation role ARN, backup vault. */
@@ -119,18 +132,9 @@ export interface ReadinessTargets {
       }
     >
   >;
-  readonly paymentFunctions: readonly string[];
-  readonly taskFunctions: readonly string[];
-  readonly reportWriter: string;
-  readonly tables: readonly string[];
-  readonly stateMachines: readonly string[];
-  readonly drillDocument: string;
-  readonly proberRegion: string;
   readonly parameterPrefix: string;
   readonly database: DatabaseConfig;
   readonly rpoTargetSeconds: number;
-  /** What the connection budget assumed of Lambda concurrency, as the evaluator reads it. */
-  readonly lambdaBudget: ReadinessSettings["lambdaBudget"];
 }
 
 export interface ReadinessEvaluatorProps {
