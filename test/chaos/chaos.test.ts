@@ -169,6 +169,30 @@ describe("re-protect in the chaos world", () => {
     expect(reprotect.map((e) => e.status)).toEqual(["SUCCEEDED"]);
   }, 60_000);
 
+  it("converges without a resume when the old primary's removal from the stale global cluster loses its answer", async () => {
+    // Once us-east-1 is back, Rebuild removes the old primary from the stale global cluster. That
+    // request lands and its answer is lost; the SDK's retry meets a fault AWS documents for
+    // RemoveFromGlobalCluster (the cluster is no longer a member: world/aurora.ts answers
+    // GlobalClusterNotFoundFault), which must not halt a run whose step is done.
+    let world: ChaosWorld | undefined;
+    const back = (base.incidentAt + base.incidentSeconds!) * 1000;
+    const report = await runSchedule(base, {
+      mutate: (w) => {
+        world = w;
+        w.clock.at(back, () => {
+          w.loseNextAnswer.add("rds:RemoveFromGlobalCluster");
+        });
+      },
+    });
+    expect(report.violations).toEqual([]);
+    expect(world!.loseNextAnswer.size).toBe(0);
+    expect(
+      world!.aurora.controlEvents.filter((e) => e.op === "RemoveFromGlobalCluster"),
+    ).toHaveLength(1);
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.map((e) => e.status)).toEqual(["SUCCEEDED"]);
+  }, 60_000);
+
   it("holds its lock through an outage of hours and a rebuild of hours", async () => {
     // Started half an hour into a 7 h outage: the lock AcquireLock took (6 h TTL) would lapse
     // before the old region is even back; the invariant checks the lock at every change.

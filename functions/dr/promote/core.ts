@@ -15,6 +15,7 @@ import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
 import { ManagedFailoverRefusedError, ManagedFailoverUnavailableError } from "../shared/errors";
 import { requireFenced, requireOldWriterStopped } from "../shared/guard";
+import { removeFromGlobalClusterOnce } from "../shared/membership";
 import { regionOf } from "../shared/topology";
 import type {
   ForkRecord,
@@ -111,7 +112,8 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
   } else if (!member) {
     outcome = { method: "detach", detachReason: "already detached from the global cluster" };
   } else if (request.forceDetach) {
-    await ports.database.removeFromGlobalCluster(
+    await removeFromGlobalClusterOnce(
+      ports.database,
       topology.globalClusterIdentifier,
       target.clusterArn,
     );
@@ -145,7 +147,8 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
           code: error.code,
           unreachable,
         });
-        await ports.database.removeFromGlobalCluster(
+        await removeFromGlobalClusterOnce(
+          ports.database,
           topology.globalClusterIdentifier,
           target.clusterArn,
         );

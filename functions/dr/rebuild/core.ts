@@ -49,6 +49,7 @@ import type { ClusterView, GlobalClusterView, RegionPorts, SnapshotView } from "
 import { regionOf } from "../shared/topology";
 import type { RebuildResult, StepTimes, WorkflowState } from "../shared/types";
 import { holdLock } from "../shared/lock";
+import { removeFromGlobalClusterOnce } from "../shared/membership";
 import { stateTask } from "../shared/task";
 
 export type RebuildOutcome = Omit<RebuildResult, keyof StepTimes> &
@@ -228,11 +229,18 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
       });
     }
     if (old.globalClusterIdentifier) {
-      await tp.database.removeFromGlobalCluster(old.globalClusterIdentifier, old.arn);
+      // Described first (above); a repeat whose first request landed converges (membership.ts).
+      const removal = await removeFromGlobalClusterOnce(
+        tp.database,
+        old.globalClusterIdentifier,
+        old.arn,
+      );
       return result(
         false,
         "detach-old-primary",
-        `removing the old primary ${theirs.clusterIdentifier} from the stale ${old.globalClusterIdentifier}`,
+        removal === "removed"
+          ? `removing the old primary ${theirs.clusterIdentifier} from the stale ${old.globalClusterIdentifier}`
+          : `the old primary ${theirs.clusterIdentifier} is no longer a member of ${old.globalClusterIdentifier} (an earlier request landed); waiting for it to show as standalone`,
         { snapshot: true },
       );
     }

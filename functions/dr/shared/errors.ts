@@ -25,6 +25,23 @@ export class DependencyError extends DrError {
   override name = "DependencyError";
 }
 
+/**
+ * RemoveFromGlobalCluster answered with one of the faults its API reference lists
+ * (API_RemoveFromGlobalCluster: DBClusterNotFoundFault, GlobalClusterNotFoundFault,
+ * InvalidGlobalClusterStateFault, InvalidDBClusterStateFault). Each of them is also what a retry
+ * meets when an earlier request landed and its answer was lost, so the caller looks at the
+ * global cluster before it counts this as a failure (shared/membership.ts). Its `name` stays
+ * DependencyError: the state machines match nothing new.
+ */
+export class MembershipFaultError extends DependencyError {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
 // Input validation: the workflow ends in InputRejected before it touches anything.
 
 export class InvalidInputError extends DrError {

@@ -14,6 +14,7 @@ import { PROFILES } from "../../../functions/dr/shared/aws/clients";
 import {
   DependencyError,
   ManagedFailoverUnavailableError,
+  MembershipFaultError,
   TransientError,
 } from "../../../functions/dr/shared/errors";
 import type {
@@ -469,8 +470,9 @@ export class ChaosWorld {
         removeFromGlobalCluster: (_id, clusterArn) =>
           call("rds", "rds:RemoveFromGlobalCluster", () => {
             const result = aurora.detach(aurora.regionOfArn(clusterArn)!);
+            // What the adapter makes of the API's documented faults (shared/aws/rds.ts).
             if (result !== "ok")
-              throw new DependencyError(`rds:RemoveFromGlobalCluster: ${result}`);
+              throw new MembershipFaultError(`rds:RemoveFromGlobalCluster: ${result}`, result);
           }),
         // Re-protect's calls, each regional like the API (another region's objects are not found).
         describeInstance: (identifier) =>

@@ -9,10 +9,15 @@ import {
   ModifyDBClusterCommand,
   ModifyGlobalClusterCommand,
   RDSClient,
+  RemoveFromGlobalClusterCommand,
 } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-jest";
-import { RdsDatabase } from "../../../functions/dr/shared/aws/rds";
+import {
+  RdsDatabase,
+  REMOVE_FROM_GLOBAL_CLUSTER_FAULTS,
+} from "../../../functions/dr/shared/aws/rds";
+import { removeFromGlobalClusterOnce } from "../../../functions/dr/shared/membership";
 
 const rds = mockClient(RDSClient);
 const database = new RdsDatabase(new RDSClient({ region: "us-east-1" }));
@@ -180,5 +185,75 @@ describe("re-protect's RDS calls", () => {
     expect((await database.describeCluster("payments-db-use1-prod"))!.instances).toEqual([
       "payments-db-1-use1-prod",
     ]);
+  });
+
+  describe("RemoveFromGlobalCluster, repeated after an answer was lost", () => {
+    const arn = "arn:aws:rds:us-east-1:123456789012:cluster:payments-db-use1-prod";
+    // The faults API_RemoveFromGlobalCluster lists, exactly.
+    it("hands on exactly the faults the API reference documents", () => {
+      expect(REMOVE_FROM_GLOBAL_CLUSTER_FAULTS).toEqual([
+        "DBClusterNotFoundFault",
+        "GlobalClusterNotFoundFault",
+        "InvalidGlobalClusterStateFault",
+        "InvalidDBClusterStateFault",
+      ]);
+    });
+
+    it.each(REMOVE_FROM_GLOBAL_CLUSTER_FAULTS)(
+      "counts %s as done when the global cluster no longer lists the cluster",
+      async (code) => {
+        rds.on(RemoveFromGlobalClusterCommand).rejects(fault(code));
+        rds.on(DescribeGlobalClustersCommand).resolves({
+          GlobalClusters: [
+            { GlobalClusterIdentifier: "payments-global-prod", GlobalClusterMembers: [] },
+          ],
+        });
+        await expect(
+          removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+        ).resolves.toBe("already-removed");
+        expect(rds.commandCalls(RemoveFromGlobalClusterCommand)[0]!.args[0].input).toEqual({
+          GlobalClusterIdentifier: "payments-global-prod",
+          DbClusterIdentifier: arn,
+        });
+      },
+    );
+
+    it("counts a removal as done when the global cluster is gone", async () => {
+      rds.on(RemoveFromGlobalClusterCommand).rejects(fault("GlobalClusterNotFoundFault"));
+      rds.on(DescribeGlobalClustersCommand).rejects(fault("GlobalClusterNotFoundFault"));
+      await expect(
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+      ).resolves.toBe("already-removed");
+    });
+
+    it("rejects the fault when the cluster is still a member", async () => {
+      rds.on(RemoveFromGlobalClusterCommand).rejects(fault("InvalidDBClusterStateFault"));
+      rds.on(DescribeGlobalClustersCommand).resolves({
+        GlobalClusters: [
+          {
+            GlobalClusterIdentifier: "payments-global-prod",
+            GlobalClusterMembers: [{ DBClusterArn: arn, IsWriter: true }],
+          },
+        ],
+      });
+      await expect(
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+      ).rejects.toMatchObject({ name: "DependencyError", code: "InvalidDBClusterStateFault" });
+    });
+
+    it("rejects an undocumented fault without looking", async () => {
+      rds.on(RemoveFromGlobalClusterCommand).rejects(fault("InvalidParameterValue"));
+      await expect(
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+      ).rejects.toMatchObject({ name: "DependencyError" });
+      expect(rds.commandCalls(DescribeGlobalClustersCommand)).toEqual([]);
+    });
+
+    it("reports a removal that went through", async () => {
+      rds.on(RemoveFromGlobalClusterCommand).resolves({});
+      await expect(
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+      ).resolves.toBe("removed");
+    });
   });
 });

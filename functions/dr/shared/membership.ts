@@ -1,0 +1,31 @@
+// RemoveFromGlobalCluster made safe to repeat. It is not idempotent: when a request lands and its
+// answer is lost (a timeout, a Lambda stopped after the call), the SDK's retry, the state
+// machine's retry or a resumed run sends it again and RDS answers with one of its documented
+// faults (API_RemoveFromGlobalCluster: DBClusterNotFoundFault, GlobalClusterNotFoundFault,
+// InvalidGlobalClusterStateFault, InvalidDBClusterStateFault), which would halt a run whose work
+// is done. So on such a fault the global cluster is described: gone, or no longer listing the
+// cluster among its GlobalClusterMembers (API_DescribeGlobalClusters), means the removal
+// happened and the step counts as done. Still a member means RDS refused for another reason,
+// and the fault stands.
+import { MembershipFaultError } from "./errors";
+import type { DatabasePort } from "./ports";
+
+export type RemovalOutcome = "removed" | "already-removed";
+
+export async function removeFromGlobalClusterOnce(
+  database: DatabasePort,
+  globalClusterIdentifier: string,
+  clusterArn: string,
+): Promise<RemovalOutcome> {
+  try {
+    await database.removeFromGlobalCluster(globalClusterIdentifier, clusterArn);
+    return "removed";
+  } catch (error) {
+    if (!(error instanceof MembershipFaultError)) throw error;
+    const global = await database.describeGlobalCluster(globalClusterIdentifier);
+    if (global === null || !global.members.some((m) => m.clusterArn === clusterArn)) {
+      return "already-removed";
+    }
+    throw error;
+  }
+}
