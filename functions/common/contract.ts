@@ -443,6 +443,16 @@ export interface DrClusterSpec {
 }
 
 /** The `DR_DATABASE` environment variable of the re-protect tasks. */
+/**
+ * The parameter group family of an Aurora PostgreSQL engine version: 16.6 -> aurora-postgresql16
+ * (one family per major version, "Example: aurora-postgresql14", API_CreateDBClusterParameterGroup).
+ * Terraform names the clusters' parameter groups' family with it, and re-protect checks the
+ * promoted cluster against it.
+ */
+export function parameterGroupFamily(engineVersion: string): string {
+  return `aurora-postgresql${engineVersion.split(".")[0]}`;
+}
+
 export interface DrDatabaseSpec {
   readonly engine: "aurora-postgresql";
   readonly engineVersion: string;

@@ -14,6 +14,10 @@ import { RdsGlobalCluster } from "@cdktf/provider-aws/lib/rds-global-cluster";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { DrClusterSpec, DrDatabaseSpec } from "../../functions/common/contract";
+import { parameterGroupFamily } from "../../functions/common/contract";
+
+// One definition, shared with re-protect's check of the promoted cluster (functions/dr/rebuild).
+export { parameterGroupFamily };
 import type { DatabaseConfig, RegionConfig, RegionRole } from "../config";
 import { assumeRoleStatement, policyDocument } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -50,11 +54,6 @@ const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
  * discards the ones it had (PostgreSQL's commit_ts.c, DeactivateCommitTs), so a copy restored
  * without it would lose the old primary's commit times.
  */
-/** The parameter group family of an Aurora PostgreSQL engine version: 16.6 -> aurora-postgresql16. */
-export function parameterGroupFamily(engineVersion: string): string {
-  return `aurora-postgresql${engineVersion.split(".")[0]}`;
-}
-
 export const TRACK_COMMIT_TIMESTAMP: RdsClusterParameterGroupParameter = {
   name: "track_commit_timestamp",
   value: "1",

@@ -221,6 +221,36 @@ describe("re-protect after a detach-and-promote", () => {
     expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
   });
 
+  it("creates the secondary on the engine version the promoted cluster runs, not the config's", async () => {
+    // Upgraded by a minor version since the config was written: a global database's clusters
+    // share one major and minor version (aurora-global-database-disaster-recovery.html).
+    const world = FakeWorld.afterDetachToWest(3);
+    world.clusters[west.clusterArn]!.engineVersion = "16.8";
+    const result = await reprotect(world, 1);
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.callsTo("rds:CreateDBCluster").map((c) => c.args)).toEqual([
+      expect.objectContaining({ engine: "aurora-postgresql", engineVersion: "16.8" }),
+    ]);
+    expect(DATABASE_SPEC.engineVersion).toBe("16.6");
+  });
+
+  it("rejects a promoted cluster of another major version than the config's before changing anything", async () => {
+    // Terraform built us-east-1's cluster parameter group for aurora-postgresql16; a 17.x
+    // secondary cannot use it (API_CreateDBClusterParameterGroup, DBParameterGroupFamily).
+    const world = FakeWorld.afterDetachToWest(3);
+    world.clusters[west.clusterArn]!.engineVersion = "17.4";
+    const result = await reprotect(world, 1);
+    expect(result).toMatchObject({ status: "FAILED", error: "ConfigurationError" });
+    expect(result.cause).toContain(
+      "runs aurora-postgresql 17.4 (parameter group family aurora-postgresql17)",
+    );
+    expect(result.cause).toContain("the config says 16.6 (family aurora-postgresql16)");
+    expect(result.cause).toContain("Nothing was changed");
+    expect(world.calls.filter((c) => /^rds:(Create|Modify|Delete|Remove|Copy)/.test(c.op))).toEqual(
+      [],
+    );
+  });
+
   it("rejects a re-protect started anywhere but in the active region", async () => {
     const world = FakeWorld.afterDetachToWest();
     world.recover(EAST);

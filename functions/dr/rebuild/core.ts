@@ -38,6 +38,7 @@
 //    they are available (a secondary without instances is headless and cannot be failed over
 //    to: "you must add a DB instance to it", aurora-global-database-disaster-recovery.html).
 import type { DrClusterSpec, DrDatabaseSpec } from "../../common/contract";
+import { parameterGroupFamily } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import {
   ConfigurationError,
@@ -181,6 +182,9 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
       `waiting for the promoted cluster ${ours.clusterIdentifier} to be available (${oursCluster?.status ?? "missing"})`,
     );
   }
+  // Before anything changes: the secondary is built on the promoted cluster's engine version,
+  // and a version Terraform's parameter groups cannot serve is refused here.
+  const engine = promotedEngine(oursCluster, spec, ours.clusterIdentifier, target, region);
   const tp = deps.ports(region, "critical");
   let old: ClusterView | null;
   let retained: ClusterView | null;
@@ -339,11 +343,13 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
 
   // 6-7: the secondary, under the names Terraform has.
   if (!old) {
-    await tp.database.createSecondaryCluster(secondaryRequest(spec, target, gid));
+    await tp.database.createSecondaryCluster(
+      secondaryRequest(spec, target, gid, engine.engineVersion),
+    );
     return result(
       false,
       "create-secondary",
-      `creating ${theirs.clusterIdentifier} in ${region} as a secondary of ${gid}, encrypted with ${target.kmsKeyId}`,
+      `creating ${theirs.clusterIdentifier} in ${region} as a secondary of ${gid} on ${spec.engine} ${engine.engineVersion} (the promoted cluster's), encrypted with ${target.kmsKeyId}${engine.note}`,
       kept,
     );
   }
@@ -485,16 +491,65 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
   };
 }
 
+/**
+ * The engine version the new secondary is created with: the promoted cluster's, as
+ * DescribeDBClusters reports it, not the config's. A global database's clusters run one engine
+ * version ("only if the primary and secondary DB clusters have the same major and minor engine
+ * versions", aurora-global-database-disaster-recovery.html, managed failover and switchover), and
+ * the writer may have been upgraded since the config was written. What the config still decides
+ * is the cluster parameter group Terraform built for the other region, of the family of the
+ * config's major version (infra/constructs/database.ts); "A DB cluster parameter group can be
+ * associated with one and only one DB cluster parameter group family, and can be applied only to
+ * a DB cluster running a database engine and engine version compatible with that DB cluster
+ * parameter group family" (API_CreateDBClusterParameterGroup, DBParameterGroupFamily), so a
+ * different major version, or another engine, is refused before anything changes. A different minor version is used as found, and said in the message.
+ */
+export function promotedEngine(
+  cluster: ClusterView,
+  spec: DrDatabaseSpec,
+  clusterIdentifier: string,
+  target: DrClusterSpec,
+  region: string,
+): { engineVersion: string; note: string } {
+  const fix = `Nothing was changed. Set DB_ENGINE_VERSION (and DB_SECONDARY_ENGINE_VERSION) in the deployment's config to what ${clusterIdentifier} runs, run terraform apply (it builds that version's parameter groups), and resume this run`;
+  if (cluster.engine !== undefined && cluster.engine !== spec.engine) {
+    throw new ConfigurationError(
+      `the promoted cluster ${clusterIdentifier} runs engine ${cluster.engine}, but DR_DATABASE.engine is ${spec.engine}: re-protect builds only ${spec.engine} secondaries. ${fix}`,
+    );
+  }
+  const actual = cluster.engineVersion;
+  if (actual === undefined || actual === "") {
+    throw new ConfigurationError(
+      `DescribeDBClusters reported no EngineVersion for the promoted cluster ${clusterIdentifier}: the secondary must run its version, so re-protect does not guess it from DR_DATABASE.engineVersion (${spec.engineVersion}). Nothing was changed`,
+    );
+  }
+  const actualFamily = parameterGroupFamily(actual);
+  const configFamily = parameterGroupFamily(spec.engineVersion);
+  if (actualFamily !== configFamily) {
+    throw new ConfigurationError(
+      `the promoted cluster ${clusterIdentifier} runs ${spec.engine} ${actual} (parameter group family ${actualFamily}), but the config says ${spec.engineVersion} (family ${configFamily}): the cluster parameter group ${target.dbClusterParameterGroupName} Terraform built for ${region} is of family ${configFamily}, which a ${actualFamily} secondary cannot use. ${fix}`,
+    );
+  }
+  return {
+    engineVersion: actual,
+    note:
+      actual === spec.engineVersion
+        ? ""
+        : `. NOTE: the config says ${spec.engineVersion}; ${clusterIdentifier} runs ${actual}, so the secondary does too: set DB_ENGINE_VERSION to ${actual} before the next terraform apply`,
+  };
+}
+
 function secondaryRequest(
   spec: DrDatabaseSpec,
   target: DrClusterSpec,
   globalClusterIdentifier: string,
+  engineVersion: string,
 ) {
   return {
     clusterIdentifier: target.clusterIdentifier,
     globalClusterIdentifier,
     engine: spec.engine,
-    engineVersion: spec.engineVersion,
+    engineVersion,
     kmsKeyId: target.kmsKeyId,
     dbSubnetGroupName: target.dbSubnetGroupName,
     vpcSecurityGroupIds: target.vpcSecurityGroupIds,

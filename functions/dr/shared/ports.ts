@@ -40,6 +40,11 @@ export interface ClusterView {
   readonly globalClusterIdentifier?: string;
   /** Its DB instances (DBClusterMembers[].DBInstanceIdentifier). */
   readonly instances?: readonly string[];
+  /** Engine and EngineVersion as RDS reports them (DescribeDBClusters). */
+  readonly engine?: string;
+  readonly engineVersion?: string;
+  /** DBClusterParameterGroup: the name of its cluster parameter group. */
+  readonly parameterGroup?: string;
 }
 
 export interface InstanceView {

@@ -445,6 +445,9 @@ export class ChaosWorld {
               endpoint: c.endpoint,
               instances: [...c.instances],
               ...(c.member ? { globalClusterIdentifier: aurora.globalIdentifier } : {}),
+              // One engine version in this world: the config's (the engine check is unit-tested).
+              engine: CHAOS_DATABASE.engine,
+              engineVersion: CHAOS_DATABASE.engineVersion,
             };
           }),
         failoverGlobalCluster: (_id, targetArn) =>

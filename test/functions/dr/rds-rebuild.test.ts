@@ -187,6 +187,25 @@ describe("re-protect's RDS calls", () => {
     ]);
   });
 
+  it("reads the engine, its version and the parameter group the promoted cluster runs with", async () => {
+    rds.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [
+        {
+          DBClusterArn: "arn:w",
+          Status: "available",
+          Engine: "aurora-postgresql",
+          EngineVersion: "16.8",
+          DBClusterParameterGroup: "payments-db-primary-usw2-prod",
+        },
+      ],
+    });
+    expect(await database.describeCluster("payments-db-usw2-prod")).toMatchObject({
+      engine: "aurora-postgresql",
+      engineVersion: "16.8",
+      parameterGroup: "payments-db-primary-usw2-prod",
+    });
+  });
+
   describe("RemoveFromGlobalCluster, repeated after an answer was lost", () => {
     const arn = "arn:aws:rds:us-east-1:123456789012:cluster:payments-db-use1-prod";
     // The faults API_RemoveFromGlobalCluster lists, exactly.

@@ -108,6 +108,9 @@ export class RdsDatabase implements DatabasePort {
         instances: (c.DBClusterMembers ?? []).flatMap((m) =>
           m.DBInstanceIdentifier ? [m.DBInstanceIdentifier] : [],
         ),
+        ...(c.Engine ? { engine: c.Engine } : {}),
+        ...(c.EngineVersion ? { engineVersion: c.EngineVersion } : {}),
+        ...(c.DBClusterParameterGroup ? { parameterGroup: c.DBClusterParameterGroup } : {}),
       };
     } catch (error) {
       if (awsErrorName(error) === "DBClusterNotFoundFault") return null;

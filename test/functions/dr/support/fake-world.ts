@@ -164,6 +164,8 @@ interface ClusterState {
   readonly region: string;
   identifier: string;
   instances: string[];
+  /** EngineVersion as DescribeDBClusters reports it. @default - DATABASE_SPEC.engineVersion */
+  engineVersion?: string;
 }
 
 interface InstanceState {
@@ -799,6 +801,8 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
             ? { globalClusterIdentifier: cluster.globalClusterIdentifier }
             : {}),
           instances: [...cluster.instances],
+          engine: "aurora-postgresql",
+          engineVersion: cluster.engineVersion ?? DATABASE_SPEC.engineVersion,
         };
       },
       async describeInstance(identifier) {
@@ -946,6 +950,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           region,
           identifier: request.clusterIdentifier,
           instances: [],
+          engineVersion: request.engineVersion,
         };
         world.clusters[arn] = cluster;
         world.members.set(arn, { isWriter: false, synchronizationStatus: "pending-resync" });
