@@ -161,8 +161,7 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
       ports: deps.ports(region, "critical"),
       clusterIdentifier: theirs.clusterIdentifier,
       copy: names.pointOfFailure,
-      // The failover's own time: the flag it moved. Aurora takes the snapshot later, when the
-      // old region recovers; an older one belongs to an earlier failover.
+      // The failover's own time, the flag it moved: only a tie-breaker (pointOfFailureSnapshot).
       failoverAt: (await wp.control.getActiveRegion())?.updatedAt ?? "",
       member: global?.members.find((m) => m.clusterArn === theirs.clusterArn),
     });
@@ -417,9 +416,10 @@ interface PointOfFailure {
 
 /**
  * One step towards a manual copy of Aurora's point-of-failure snapshot of the old primary:
- * wait for the region, find the snapshot, copy it, wait for the copy. Done without a copy only
- * when Aurora took none: the old primary is a connected secondary again (its new volume exists,
- * so the attempt that precedes it is over) and no such snapshot was taken after the failover.
+ * wait for the region, find the snapshot (pointOfFailureCandidates), copy it, wait for the copy.
+ * Done without a copy only when Aurora took none: the old primary is a connected secondary again
+ * (its new volume exists, so the attempt that precedes it is over) and no such snapshot that no
+ * earlier re-protect kept exists.
  */
 async function keepPointOfFailure(p: PointOfFailure): Promise<{
   done: boolean;
@@ -433,10 +433,9 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
   try {
     copy = await p.ports.database.describeClusterSnapshot(p.copy);
     if (!copy) {
-      sources = (await p.ports.database.listClusterSnapshots(p.clusterIdentifier)).filter(
-        (s) =>
-          s.identifier.startsWith(prefix) &&
-          (p.failoverAt === "" || (s.createdAt ?? "") >= p.failoverAt),
+      sources = pointOfFailureCandidates(
+        await p.ports.database.listClusterSnapshots(p.clusterIdentifier),
+        p.clusterIdentifier,
       );
     }
   } catch (error) {
@@ -462,12 +461,24 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
         };
   }
   const source = sources[0];
+  const returned = p.member !== undefined && !p.member.isWriter;
+  if (source && p.failoverAt !== "" && (source.createdAt ?? "") < p.failoverAt && !returned) {
+    // Named for this cluster and kept by no earlier run, but dated before the flag moved: it is
+    // this failover's unless Aurora is still to take this failover's. Aurora takes it before it
+    // builds the old primary's new volume, so once the old primary is listed in the global
+    // cluster again no newer one comes.
+    return {
+      done: false,
+      action: "wait",
+      message: `waiting for ${p.clusterIdentifier} to be re-added to the global cluster before keeping ${source.identifier} (taken ${source.createdAt ?? "at an unknown time"}, before the failover moved the flag at ${p.failoverAt}): Aurora takes its point-of-failure snapshot before it rebuilds the old primary's volume, so a newer one may still come`,
+    };
+  }
   if (!source) {
     if (p.member?.synchronizationStatus === "connected" && !p.member.isWriter) {
       return {
         done: true,
         action: "none",
-        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} after the failover, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
+        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} that no earlier re-protect kept, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
       };
     }
     return {
@@ -489,6 +500,36 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
     action: "copy-point-of-failure-snapshot",
     message: `copying Aurora's point-of-failure snapshot ${source.identifier} to the manual snapshot ${p.copy}: a system snapshot expires with the cluster's backup retention, the copy does not`,
   };
+}
+
+/**
+ * Aurora's point-of-failure snapshots of `clusterIdentifier`, newest first, matched on what AWS
+ * documents: "Aurora creates a snapshot named rds:unplanned-global-failover-name-of-old-primary-
+ * DB-cluster-timestamp", "listed in the information returned by the DescribeDBClusterSnapshots
+ * API operation", "a system snapshot" (aurora-global-database-disaster-recovery.html). So: that
+ * name for this cluster, DBClusterIdentifier this cluster, not a manual snapshot (a manual
+ * identifier cannot start with "rds:" anyway), and not already kept: a snapshot that another
+ * snapshot names as its SourceDBClusterSnapshotArn (API_DBClusterSnapshot) was copied by an
+ * earlier re-protect, so it belongs to an earlier failover. AWS does not document which moment
+ * SnapshotCreateTime carries for it (the point of failure, or when the region came back), so the
+ * time only orders the candidates; keepPointOfFailure waits before taking one dated before the
+ * failover.
+ */
+export function pointOfFailureCandidates(
+  listed: readonly SnapshotView[],
+  clusterIdentifier: string,
+): SnapshotView[] {
+  const prefix = `${UNPLANNED_FAILOVER_SNAPSHOT_PREFIX}${clusterIdentifier}-`;
+  const kept = new Set(listed.flatMap((s) => (s.sourceArn ? [s.sourceArn] : [])));
+  return listed
+    .filter(
+      (s) =>
+        s.identifier.startsWith(prefix) &&
+        s.clusterIdentifier === clusterIdentifier &&
+        s.snapshotType !== "manual" &&
+        !(s.arn !== undefined && kept.has(s.arn)),
+    )
+    .sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? ""));
 }
 
 /**

@@ -61,6 +61,12 @@ export interface SnapshotView {
   readonly clusterIdentifier?: string;
   /** SnapshotCreateTime, ISO 8601. */
   readonly createdAt?: string;
+  /** DBClusterSnapshotArn. */
+  readonly arn?: string;
+  /** SnapshotType (automated, manual, awsbackup, ...). */
+  readonly snapshotType?: string;
+  /** SourceDBClusterSnapshotArn: set on a copy, naming the snapshot it was copied from. */
+  readonly sourceArn?: string;
 }
 
 /** A secondary cluster to add to a global cluster (CreateDBCluster), as Terraform builds it. */

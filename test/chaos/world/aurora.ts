@@ -506,7 +506,10 @@ export class AuroraGlobal {
       clusterIdentifier: cluster.identifier,
       status: "available",
       commits: [...cluster.log],
-      createdAt: this.clock.now,
+      // AWS does not document which moment SnapshotCreateTime carries for this snapshot (taken
+      // "at the point of failure", when the region is back): the earliest one, its volume's last
+      // commit, which precedes the failover's flag, so the kit cannot lean on the later one.
+      createdAt: cluster.log.at(-1)?.at ?? this.clock.now,
     });
     delete this.acked[region];
     cluster.role = "secondary";

@@ -183,6 +183,7 @@ describe("re-protect after a managed failover keeps the point-of-failure snapsho
         DBClusterSnapshots: [
           {
             DBClusterSnapshotIdentifier: `rds:unplanned-global-failover-${east.clusterIdentifier}-x`,
+            DBClusterIdentifier: east.clusterIdentifier,
             Status: "creating",
             SnapshotCreateTime: at(failoverAt, 5),
           },
@@ -192,5 +193,132 @@ describe("re-protect after a managed failover keeps the point-of-failure snapsho
     expect(outcome).toMatchObject({ done: false, action: "wait" });
     expect(outcome.message).toContain("(creating)");
     expect(rds.commandCalls(CopyDBClusterSnapshotCommand)).toEqual([]);
+  });
+
+  describe("matches the snapshot on its documented name and source cluster, the time only ordering them", () => {
+    const notFound = () =>
+      Object.assign(new Error("not found"), { name: "DBClusterSnapshotNotFoundFault" });
+    const arn = (id: string) => `arn:aws:rds:${EAST}:123456789012:cluster-snapshot:${id}`;
+    const copied = () =>
+      rds
+        .commandCalls(CopyDBClusterSnapshotCommand)
+        .map((c) => c.args[0].input.SourceDBClusterSnapshotIdentifier);
+
+    it("keeps a snapshot whose create time precedes the flag update", async () => {
+      // SnapshotCreateTime may be the point of failure itself: before Fence moved the flag.
+      const { deps, state, failoverAt } = setup();
+      const taken = `rds:unplanned-global-failover-${east.clusterIdentifier}-2026-11-30-09-02`;
+      rds
+        .on(DescribeDBClusterSnapshotsCommand, {
+          DBClusterSnapshotIdentifier: names.pointOfFailure,
+        })
+        .rejects(notFound())
+        .on(DescribeDBClusterSnapshotsCommand, { DBClusterIdentifier: east.clusterIdentifier })
+        .resolves({
+          DBClusterSnapshots: [
+            {
+              DBClusterSnapshotIdentifier: taken,
+              DBClusterSnapshotArn: arn(taken),
+              DBClusterIdentifier: east.clusterIdentifier,
+              SnapshotType: "automated",
+              Status: "available",
+              SnapshotCreateTime: at(failoverAt, -3),
+            },
+          ],
+        })
+        .on(CopyDBClusterSnapshotCommand)
+        .resolves({});
+      // The old primary is listed again (pending-resync, setup): Aurora's attempt is over.
+      const outcome = await rebuild(state, deps);
+      expect(outcome).toMatchObject({ done: false, action: "copy-point-of-failure-snapshot" });
+      expect(copied()).toEqual([taken]);
+    });
+
+    it("waits before keeping one dated before the flag while the old primary is not yet back", async () => {
+      const { deps, state, failoverAt } = setup();
+      rds.on(DescribeGlobalClustersCommand).resolves({
+        GlobalClusters: [
+          {
+            GlobalClusterIdentifier: TOPOLOGY.globalClusterIdentifier,
+            Status: "available",
+            GlobalClusterMembers: [{ DBClusterArn: west.clusterArn, IsWriter: true }],
+          },
+        ],
+      });
+      const older = `rds:unplanned-global-failover-${east.clusterIdentifier}-2026-11-30-09-02`;
+      rds
+        .on(DescribeDBClusterSnapshotsCommand, {
+          DBClusterSnapshotIdentifier: names.pointOfFailure,
+        })
+        .rejects(notFound())
+        .on(DescribeDBClusterSnapshotsCommand, { DBClusterIdentifier: east.clusterIdentifier })
+        .resolves({
+          DBClusterSnapshots: [
+            {
+              DBClusterSnapshotIdentifier: older,
+              DBClusterIdentifier: east.clusterIdentifier,
+              Status: "available",
+              SnapshotCreateTime: at(failoverAt, -3),
+            },
+          ],
+        });
+      const outcome = await rebuild(state, deps);
+      expect(outcome).toMatchObject({ done: false, action: "wait" });
+      expect(outcome.message).toContain(`before keeping ${older}`);
+      expect(copied()).toEqual([]);
+    });
+
+    it("skips one an earlier re-protect kept, and another cluster's, whatever their times", async () => {
+      const { deps, state, failoverAt } = setup();
+      const earlier = `rds:unplanned-global-failover-${east.clusterIdentifier}-2026-10-01-02-00`;
+      const taken = `rds:unplanned-global-failover-${east.clusterIdentifier}-2026-11-30-09-02`;
+      const other = `rds:unplanned-global-failover-${east.clusterIdentifier}-old-2026-11-30-09-30`;
+      rds
+        .on(DescribeDBClusterSnapshotsCommand, {
+          DBClusterSnapshotIdentifier: names.pointOfFailure,
+        })
+        .rejects(notFound())
+        .on(DescribeDBClusterSnapshotsCommand, { DBClusterIdentifier: east.clusterIdentifier })
+        .resolves({
+          DBClusterSnapshots: [
+            // Newest, but named for (and taken of) another cluster whose name extends this one's.
+            {
+              DBClusterSnapshotIdentifier: other,
+              DBClusterIdentifier: `${east.clusterIdentifier}-old`,
+              Status: "available",
+              SnapshotCreateTime: at(failoverAt, 40),
+            },
+            // An earlier failover's, kept by an earlier re-protect: its copy names it as source,
+            // and its time is made to look like this failover's.
+            {
+              DBClusterSnapshotIdentifier: earlier,
+              DBClusterSnapshotArn: arn(earlier),
+              DBClusterIdentifier: east.clusterIdentifier,
+              Status: "available",
+              SnapshotCreateTime: at(failoverAt, 30),
+            },
+            {
+              DBClusterSnapshotIdentifier: `${east.clusterIdentifier}-at-failover-0badc0de`,
+              DBClusterSnapshotArn: arn(`${east.clusterIdentifier}-at-failover-0badc0de`),
+              DBClusterIdentifier: east.clusterIdentifier,
+              SnapshotType: "manual",
+              SourceDBClusterSnapshotArn: arn(earlier),
+              Status: "available",
+              SnapshotCreateTime: at(failoverAt, 35),
+            },
+            {
+              DBClusterSnapshotIdentifier: taken,
+              DBClusterSnapshotArn: arn(taken),
+              DBClusterIdentifier: east.clusterIdentifier,
+              Status: "available",
+              SnapshotCreateTime: at(failoverAt, -2),
+            },
+          ],
+        })
+        .on(CopyDBClusterSnapshotCommand)
+        .resolves({});
+      await rebuild(state, deps);
+      expect(copied()).toEqual([taken]);
+    });
   });
 });

@@ -251,6 +251,9 @@ export class RdsDatabase implements DatabasePort {
             status: s.Status ?? "unknown",
             ...(s.DBClusterIdentifier ? { clusterIdentifier: s.DBClusterIdentifier } : {}),
             ...(s.SnapshotCreateTime ? { createdAt: s.SnapshotCreateTime.toISOString() } : {}),
+            ...(s.DBClusterSnapshotArn ? { arn: s.DBClusterSnapshotArn } : {}),
+            ...(s.SnapshotType ? { snapshotType: s.SnapshotType } : {}),
+            ...(s.SourceDBClusterSnapshotArn ? { sourceArn: s.SourceDBClusterSnapshotArn } : {}),
           });
         }
         marker = out.Marker;
