@@ -471,16 +471,14 @@ function arns(props: DrIamProps) {
       roles: both.map(
         (r) => `arn:aws:iam::${accountId}:role/${reconcileNames(naming, r.region).role}`,
       ),
+      // The listing is filtered by DBClusterIdentifier and returns every snapshot of the
+      // cluster (automated, AWS Backup's, manual): granted on the cluster and on every cluster
+      // snapshot of the region, as Rebuild's listing (DATABASE_RESOURCES.listClusterSnapshots).
       snapshots: [props.database.primary, props.database.secondary].flatMap((slot, i) => {
         const region = both[i]!.region;
         const rds = (kind: string, name: string) =>
           `arn:aws:rds:${region}:${accountId}:${kind}:${name}`;
-        const cluster = slot.spec.clusterIdentifier;
-        return [
-          rds("cluster", cluster),
-          rds("cluster-snapshot", `rds:unplanned-global-failover-${cluster}-*`),
-          rds("cluster-snapshot", `${reconcileNames(naming, region).keepPrefix}-*`),
-        ];
+        return [rds("cluster", slot.spec.clusterIdentifier), rds("cluster-snapshot", "*")];
       }),
     },
     dashboards: `arn:aws:cloudwatch::${accountId}:dashboard/payments-*-${naming.suffix}`,
@@ -572,6 +570,9 @@ export function taskStatements(
       snapshots: a.rebuild.snapshots,
       pointOfFailure: a.rebuild.pointOfFailure,
       pointOfFailureCopies: a.rebuild.pointOfFailureCopies,
+      anyClusterSnapshot: a.regions.map(
+        (r) => `arn:aws:rds:${r}:${a.accountId}:cluster-snapshot:*`,
+      ),
       subnetGroups: a.rebuild.subnetGroups,
       clusterParameterGroups: a.rebuild.clusterParameterGroups,
       defaultParameterGroups: a.rebuild.defaultParameterGroups,

@@ -473,12 +473,19 @@ describe("re-protect infrastructure", () => {
       ),
     ]);
     // Exact names in both regions: Terraform's clusters, instances and groups, and what a run
-    // keeps (only its run tag is a wildcard); never payments-db-* at large.
+    // keeps (only its run tag is a wildcard); never payments-db-* at large. The one exception,
+    // cluster-snapshot:*, is the snapshot listing's alone (next assertion).
     for (const resource of rds.flatMap((s) => s.resources!)) {
       expect(resource).toMatch(
-        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_\w+\.arn\}$|:rds:us-(east-1|west-2):.*:cluster:payments-db-(use1|usw2)-dev-detached-\*$|:rds:us-(east-1|west-2):.*:cluster-snapshot:payments-db-(use1|usw2)-dev-at-(reprotect|failover)-\*$|:cluster-snapshot:rds:unplanned-global-failover-payments-db-(use1|usw2)-dev-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
+        /(:global-cluster:\$\{aws_rds_global_cluster\.database_global_|^\$\{aws_rds_cluster\.database_(primary|secondary)-cluster_\w+\.arn\}$|:rds:us-(east-1|west-2):.*:cluster:payments-db-(use1|usw2)-dev-detached-\*$|:rds:us-(east-1|west-2):.*:cluster-snapshot:payments-db-(use1|usw2)-dev-at-(reprotect|failover)-\*$|:rds:us-(east-1|west-2):.*:cluster-snapshot:\*$|:cluster-snapshot:rds:unplanned-global-failover-payments-db-(use1|usw2)-dev-\*$|:rds:us-(east-1|west-2):.*:db:payments-db-\d-(use1|usw2)-dev(-detached-\*)?$|:rds:us-(east-1|west-2):.*:(subgrp|cluster-pg):\$\{|:pg:default\.aurora-postgresql\*$)/,
       );
     }
+    // A listing filtered by cluster returns all of its snapshots: only it is granted on them all.
+    expect(
+      rds
+        .filter((s) => s.resources!.some((r) => r.endsWith(":cluster-snapshot:*")))
+        .map((s) => s.actions),
+    ).toEqual([["rds:DescribeDBClusterSnapshots"]]);
     // Exactly the two actions Aurora's "Authorizing use of a customer managed key" lists.
     expect(statements.find((s) => s.sid === "StorageKeysThroughRds")).toMatchObject({
       actions: ["kms:CreateGrant", "kms:DescribeKey"],

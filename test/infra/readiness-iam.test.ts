@@ -163,3 +163,60 @@ describe("the readiness evaluator's IAM simulation", () => {
     );
   });
 });
+
+describe("the IAM of a snapshot listing filtered by cluster", () => {
+  // DescribeDBClusterSnapshots with DBClusterIdentifier returns every snapshot of the cluster:
+  // the daily automated ones (`rds:<cluster>-<date>`), AWS Backup's (`awsbackup:job-<id>`),
+  // anyone's manual ones, beside Aurora's point-of-failure snapshot. The Service Authorization
+  // Reference (Amazon RDS, DescribeDBClusterSnapshots) lists resource types cluster and
+  // cluster-snapshot, neither required, and no page says which ARNs a filtered listing is
+  // authorized on: so whichever RDS checks (the cluster, or each snapshot it returns), the
+  // roles that list must be allowed on all of them.
+  const { json } = synth({});
+  const resolve = resolver(json);
+  const listed = (region: string, cluster: string) => [
+    `arn:aws:rds:${region}:${ACCOUNT}:cluster:${cluster}`,
+    `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:rds:unplanned-global-failover-${cluster}-2026-11-30-09-02`,
+    `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:rds:${cluster}-2026-11-30-02-05`,
+    `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:awsbackup:job-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b`,
+    `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:before-the-upgrade`,
+    `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:${cluster}-at-failover-1a2b3c4d`,
+  ];
+  const clusters = Object.values(resources(json, "aws_rds_cluster")).map((c) => ({
+    region: REGION_OF[String(c.provider)]!,
+    cluster: String(c.cluster_identifier),
+  }));
+  const statementsOf = (fragment: string) =>
+    policyStatements(json, fragment).map((s) => ({
+      ...s,
+      resources: (s.resources ?? []).map(resolve),
+    })) as Statement[];
+  const operatorDoc = Object.entries(json.data?.aws_iam_policy_document ?? {}).find(([, doc]) =>
+    ((doc as { statement?: { sid?: string }[] }).statement ?? []).some(
+      (s) => s.sid === "FindPointOfFailureSnapshots",
+    ),
+  )![0];
+
+  it.each([
+    ["re-protect's Rebuild (us-east-1)", "orchestration-primary_task-rebuild_permissions_"],
+    ["re-protect's Rebuild (us-west-2)", "orchestration-secondary_task-rebuild_permissions_"],
+    ["the on-call operator (payments-dr reconcile)", operatorDoc],
+  ])("lets %s list every snapshot a cluster can have", (_, fragment) => {
+    const statements = statementsOf(fragment);
+    const denied = clusters
+      .flatMap(({ region, cluster }) => listed(region, cluster))
+      .filter((arn) => decide(statements, "rds:DescribeDBClusterSnapshots", arn) !== "allowed");
+    expect(denied).toEqual([]);
+    expect(clusters).toHaveLength(2);
+  });
+
+  it("still copies and tags only the snapshots re-protect names", () => {
+    const statements = statementsOf("orchestration-secondary_task-rebuild_permissions_");
+    for (const { region, cluster } of clusters) {
+      const automated = `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:rds:${cluster}-2026-11-30-02-05`;
+      for (const action of ["rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"]) {
+        expect(decide(statements, action, automated)).toBe("implicitDeny");
+      }
+    }
+  });
+});

@@ -164,7 +164,7 @@ export type PortName = keyof typeof PORT_ACTIONS;
  *   `-detached-*` (re-protect keeps the old primary's instances under that name);
  * - keptClusters: `<cluster>-detached-*`; snapshots: `<cluster>-at-reprotect-*`;
  * - pointOfFailure: Aurora's `rds:unplanned-global-failover-<cluster>-*`; pointOfFailureCopies:
- *   re-protect's `<cluster>-at-failover-*`;
+ *   re-protect's `<cluster>-at-failover-*`; anyClusterSnapshot: `cluster-snapshot:*` (a listing);
  * - subnetGroups, clusterParameterGroups, defaultParameterGroups (`default.aurora-postgresql*`).
  * Service Authorization Reference, Amazon RDS (https://docs.aws.amazon.com/service-authorization/
  * latest/reference/list_amazonrds.html) lists the resource types each action is authorized on.
@@ -181,10 +181,15 @@ export const DATABASE_RESOURCES = {
   describeInstance: ["instances", "keptInstances"],
   describeClusterSnapshot: ["snapshots", "pointOfFailureCopies"],
   createClusterSnapshot: ["clusters", "snapshots"],
-  // Listing by DBClusterIdentifier is authorized on the cluster and on each snapshot listed
-  // (Service Authorization Reference, Amazon RDS: DescribeDBClusterSnapshots, resource types
-  // cluster and cluster-snapshot).
-  listClusterSnapshots: ["clusters", "pointOfFailure", "pointOfFailureCopies", "snapshots"],
+  // Service Authorization Reference, Amazon RDS, DescribeDBClusterSnapshots: resource types
+  // "cluster" and "cluster-snapshot", neither marked required, and nothing says which ARN a
+  // listing filtered by DBClusterIdentifier is authorized on. The listing returns every snapshot
+  // of the cluster: the daily automated `rds:<cluster>-<date>`, AWS Backup's `awsbackup:job-*`,
+  // anyone's manual ones, not only the names re-protect reads. Naming only those names would be
+  // denied if RDS authorizes the snapshots it returns, so the listing is granted on the two
+  // clusters and on every cluster snapshot of the two regions: a List-level read of metadata;
+  // copying and tagging stay on exact names.
+  listClusterSnapshots: ["clusters", "anyClusterSnapshot"],
   // The source (Aurora's system snapshot) and the target (the manual copy).
   copyClusterSnapshot: ["pointOfFailure", "pointOfFailureCopies"],
   renameCluster: ["clusters", "keptClusters"],
@@ -207,6 +212,7 @@ export type DatabaseResourceKind =
   | "snapshots"
   | "pointOfFailure"
   | "pointOfFailureCopies"
+  | "anyClusterSnapshot"
   | "subnetGroups"
   | "clusterParameterGroups"
   | "defaultParameterGroups";

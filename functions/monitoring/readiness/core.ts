@@ -688,6 +688,7 @@ export function declaredCalls(
     snapshots: snapshotsNamed((c) => `${c}-at-reprotect-*`),
     pointOfFailure: snapshotsNamed((c) => `rds:unplanned-global-failover-${c}-*`),
     pointOfFailureCopies: snapshotsNamed((c) => `${c}-at-failover-*`),
+    anyClusterSnapshot: each((r) => rds(r, "cluster-snapshot", "*")),
     subnetGroups: [],
     clusterParameterGroups: [],
     defaultParameterGroups: each((r) => rds(r, "pg", "default.aurora-postgresql*")),
