@@ -23,22 +23,11 @@ export class AccessDeniedError extends DrError {
 /** Any other failed AWS call; the message names the service, the operation and the error code. */
 export class DependencyError extends DrError {
   override name = "DependencyError";
-}
-
-/**
- * RemoveFromGlobalCluster answered with one of the faults its API reference lists
- * (API_RemoveFromGlobalCluster: DBClusterNotFoundFault, GlobalClusterNotFoundFault,
- * InvalidGlobalClusterStateFault, InvalidDBClusterStateFault). Each of them is also what a retry
- * meets when an earlier request landed and its answer was lost, so the caller looks at the
- * global cluster before it counts this as a failure (shared/membership.ts). Its `name` stays
- * DependencyError: the state machines match nothing new.
- */
-export class MembershipFaultError extends DependencyError {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
+  /** The AWS error code (the SDK error's name), when an AWS call failed with one. */
+  readonly code: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { readonly code?: string }) {
+    super(message, options);
+    this.code = typeof options === "object" ? options.code : undefined;
   }
 }
 

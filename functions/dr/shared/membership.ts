@@ -7,8 +7,22 @@
 // cluster among its GlobalClusterMembers (API_DescribeGlobalClusters), means the removal
 // happened and the step counts as done. Still a member means RDS refused for another reason,
 // and the fault stands.
-import { MembershipFaultError } from "./errors";
+import { DependencyError } from "./errors";
 import type { DatabasePort } from "./ports";
+
+/**
+ * The faults RemoveFromGlobalCluster documents (API_RemoveFromGlobalCluster, "Errors":
+ * DBClusterNotFoundFault 404, GlobalClusterNotFoundFault 404, InvalidGlobalClusterStateFault 400,
+ * InvalidDBClusterStateFault 400). AWS does not say which of them a repeat of a removal that
+ * landed meets (the cluster is no longer a member, or the global cluster is gone), so each one
+ * sends the caller to look before it counts as a failure. Any other error stands as it is.
+ */
+export const REMOVE_FROM_GLOBAL_CLUSTER_FAULTS: readonly string[] = [
+  "DBClusterNotFoundFault",
+  "GlobalClusterNotFoundFault",
+  "InvalidGlobalClusterStateFault",
+  "InvalidDBClusterStateFault",
+];
 
 export type RemovalOutcome = "removed" | "already-removed";
 
@@ -21,7 +35,11 @@ export async function removeFromGlobalClusterOnce(
     await database.removeFromGlobalCluster(globalClusterIdentifier, clusterArn);
     return "removed";
   } catch (error) {
-    if (!(error instanceof MembershipFaultError)) throw error;
+    const documented =
+      error instanceof DependencyError &&
+      error.code !== undefined &&
+      REMOVE_FROM_GLOBAL_CLUSTER_FAULTS.includes(error.code);
+    if (!documented) throw error;
     const global = await database.describeGlobalCluster(globalClusterIdentifier);
     if (global === null || !global.members.some((m) => m.clusterArn === clusterArn)) {
       return "already-removed";

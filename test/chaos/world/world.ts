@@ -14,7 +14,6 @@ import { PROFILES } from "../../../functions/dr/shared/aws/clients";
 import {
   DependencyError,
   ManagedFailoverUnavailableError,
-  MembershipFaultError,
   TransientError,
 } from "../../../functions/dr/shared/errors";
 import type {
@@ -475,7 +474,7 @@ export class ChaosWorld {
             const result = aurora.detach(aurora.regionOfArn(clusterArn)!);
             // What the adapter makes of the API's documented faults (shared/aws/rds.ts).
             if (result !== "ok")
-              throw new MembershipFaultError(`rds:RemoveFromGlobalCluster: ${result}`, result);
+              throw new DependencyError(`rds:RemoveFromGlobalCluster: ${result}`, { code: result });
           }),
         // Re-protect's calls, each regional like the API (another region's objects are not found).
         describeInstance: (identifier) =>

@@ -13,11 +13,11 @@ import {
 } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-jest";
+import { RdsDatabase } from "../../../functions/dr/shared/aws/rds";
 import {
-  RdsDatabase,
   REMOVE_FROM_GLOBAL_CLUSTER_FAULTS,
-} from "../../../functions/dr/shared/aws/rds";
-import { removeFromGlobalClusterOnce } from "../../../functions/dr/shared/membership";
+  removeFromGlobalClusterOnce,
+} from "../../../functions/dr/shared/membership";
 
 const rds = mockClient(RDSClient);
 const database = new RdsDatabase(new RDSClient({ region: "us-east-1" }));

@@ -86,5 +86,5 @@ export function toPortError(call: string, error: unknown): Error {
   ) {
     return new TransientError(message, { cause: error });
   }
-  return new DependencyError(message, { cause: error });
+  return new DependencyError(message, { cause: error, code: name });
 }

@@ -18,7 +18,7 @@ import {
   SwitchoverGlobalClusterCommand,
 } from "@aws-sdk/client-rds";
 import type { RDSClient } from "@aws-sdk/client-rds";
-import { ManagedFailoverUnavailableError, MembershipFaultError } from "../errors";
+import { ManagedFailoverUnavailableError } from "../errors";
 import type {
   ClusterView,
   DatabasePort,
@@ -36,21 +36,6 @@ import { awsErrorName, toPortError } from "./errors";
  * because the primary region cannot be reached to coordinate it). Any other error stops the run.
  */
 export const DETACH_FALLBACK_ERRORS = [
-  "InvalidGlobalClusterStateFault",
-  "InvalidDBClusterStateFault",
-];
-
-/**
- * The faults RemoveFromGlobalCluster documents (API_RemoveFromGlobalCluster, "Errors":
- * DBClusterNotFoundFault 404, GlobalClusterNotFoundFault 404, InvalidGlobalClusterStateFault 400,
- * InvalidDBClusterStateFault 400). After a removal that landed, a repeat names a cluster that is
- * no longer a member, or a global cluster that is gone: AWS does not say which of these it
- * answers then, so all four are handed to the caller as MembershipFaultError, which decides from
- * DescribeGlobalClusters whether the removal already happened (shared/membership.ts).
- */
-export const REMOVE_FROM_GLOBAL_CLUSTER_FAULTS = [
-  "DBClusterNotFoundFault",
-  "GlobalClusterNotFoundFault",
   "InvalidGlobalClusterStateFault",
   "InvalidDBClusterStateFault",
 ];
@@ -161,13 +146,8 @@ export class RdsDatabase implements DatabasePort {
         }),
       );
     } catch (error) {
-      const code = awsErrorName(error);
-      if (REMOVE_FROM_GLOBAL_CLUSTER_FAULTS.includes(code)) {
-        throw new MembershipFaultError(
-          `rds:RemoveFromGlobalCluster failed: ${code}: ${(error as Error).message}`,
-          code,
-        );
-      }
+      // A documented fault may mean an earlier request landed: the caller looks
+      // (shared/membership.ts, REMOVE_FROM_GLOBAL_CLUSTER_FAULTS).
       throw toPortError("rds:RemoveFromGlobalCluster", error);
     }
   }
