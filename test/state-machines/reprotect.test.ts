@@ -705,6 +705,36 @@ describe("the failover lock over an hours-long re-protect", () => {
     expect(world.flag()).toMatchObject({ activeRegion: EAST, fencingToken: 2 });
   });
 
+  it("lets a failover take the lock a lease after a re-protect halted on a configuration error before its first poll", async () => {
+    // DR_DATABASE missing: Rebuild halts on its first poll, before it renews anything. With the
+    // 6 h TTL AcquireLock used to give every run, a failover was refused for 6 h by a run that
+    // changed nothing.
+    const world = FakeWorld.afterManagedFailoverToWest(8);
+    world.recover(EAST);
+    (world as { database?: unknown }).database = undefined;
+    const halted = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+    expect({ status: halted.status, error: halted.error }).toEqual({
+      status: "FAILED",
+      error: "ConfigurationError",
+    });
+    expect(world.lock()).toMatchObject({ owner: "run-1", operation: "reprotect" });
+    expect(world.lock()!.expiresAt * 1000).toBeLessThanOrEqual(
+      world.clock + LOCK_LEASE_MINUTES * 60_000,
+    );
+    world.lagMs[east.clusterIdentifier] = 300;
+    world.clock += (LOCK_LEASE_MINUTES + 1) * 60_000;
+    const failover = await runWorkflow(
+      "failover",
+      { targetRegion: EAST, reason: "us-west-2 down", trigger: "console" },
+      { world, region: EAST, executionName: "failover-after-halted-reprotect" },
+    );
+    expect({ status: failover.status, cause: failover.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(world.writerArn()).toBe(east.clusterArn);
+  });
+
   it("stops before acting when its lock was taken from it, naming the holder", async () => {
     const world = FakeWorld.afterDetachToWest(6);
     let mutationsBefore = -1;

@@ -5,6 +5,7 @@ import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
 import { CooldownActiveError, LockHeldError } from "../shared/errors";
 import type { LockItem } from "../shared/ports";
+import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { LockResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
 
@@ -54,11 +55,20 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
     facts.replicationLagMs = lag.replicationLagMs;
     if (lag.replicationLagAt) facts.replicationLagAt = lag.replicationLagAt;
   }
+  // A re-protect's lock is a lease from the start, the one its polls renew (shared/lock.ts):
+  // with the 6 h DR_LOCK_TTL_MINUTES here, a re-protect halted before its first renewal (a
+  // ConfigurationError at its first Rebuild poll) would block every failover for 6 h though it
+  // changed nothing. It moves no active region and never fences, so nothing it leaves half-done
+  // needs the lock kept longer: a failover after the lease is checked by its own Preflight.
+  const minutes =
+    request.workflow === "reprotect"
+      ? Math.min(LOCK_LEASE_MINUTES, deps.settings.lockTtlMinutes)
+      : deps.settings.lockTtlMinutes;
   const lock: LockItem = {
     owner: request.failoverId,
     operation: request.workflow,
     acquiredAt: now.toISOString(),
-    expiresAt: nowEpoch + deps.settings.lockTtlMinutes * 60,
+    expiresAt: nowEpoch + minutes * 60,
     targetRegion: request.targetRegion,
     sourceRegion: request.sourceRegion,
     facts,
