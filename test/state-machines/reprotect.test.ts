@@ -4,6 +4,8 @@
 // re-adds the old primary by itself). Durations of the asynchronous RDS changes are drawn from a
 // seeded range; every run names its seed. A run crashed after any step and resumed, or a lost
 // answer retried, must end where an undisturbed run ends.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { checkRejoin } from "../../functions/dr/check-rejoin/core";
 import { retainedNames } from "../../functions/dr/rebuild/core";
 import { DependencyError } from "../../functions/dr/shared/errors";
@@ -249,6 +251,49 @@ describe("re-protect after a detach-and-promote", () => {
     expect(world.calls.filter((c) => /^rds:(Create|Modify|Delete|Remove|Copy)/.test(c.op))).toEqual(
       [],
     );
+  });
+
+  it("runs within the failover's cooldown, and the failback after it needs ignoreCooldown until the cooldown ends", async () => {
+    // The failover completed ten minutes ago and wrote its cooldown (DR_COOLDOWN_MINUTES, 30).
+    const world = FakeWorld.afterDetachToWest(4);
+    const cooldownUntil = Math.floor(world.clock / 1000) + 20 * 60;
+    world.table.set("failover-cooldown", {
+      lastCompletedAt: new Date(world.clock - 10 * 60_000).toISOString(),
+      lastExecution: "the-failover",
+      cooldownUntil,
+      targetRegion: WEST,
+    } as never);
+    expect((await reprotect(world, 1)).status).toBe("SUCCEEDED");
+    const failbackInput = { targetRegion: EAST, reason: "back home", trigger: "console" };
+    // A managed or quick rebuild can complete inside the failover's cooldown.
+    expect(world.clock).toBeLessThan(cooldownUntil * 1000);
+    const refused = await runWorkflow("failback", failbackInput, {
+      world,
+      executionName: "failback-1",
+    });
+    expect({ status: refused.status, error: refused.error }).toEqual({
+      status: "FAILED",
+      error: "CooldownActiveError",
+    });
+    expect(refused.cause).toContain("unless the input sets ignoreCooldown: true");
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: 1 });
+    const failback = await runWorkflow(
+      "failback",
+      { ...failbackInput, ignoreCooldown: true },
+      { world, executionName: "failback-2" },
+    );
+    expect({ status: failback.status, cause: failback.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(world.writerArn()).toBe(east.clusterArn);
+    // On-call's page for this moment tells them the override and when it is safe.
+    const runbook = readFileSync(join(__dirname, "../../runbooks/reprotect.md"), "utf8");
+    const failbackStep = runbook.slice(runbook.indexOf("## 5a."), runbook.indexOf("## 5b."));
+    expect(failbackStep).toContain("CooldownActiveError");
+    expect(failbackStep).toContain('"ignoreCooldown": true');
+    expect(failbackStep).toContain("--ignore-cooldown");
+    expect(failbackStep).toContain("Overriding it is safe when");
   });
 
   it("rejects a re-protect started anywhere but in the active region", async () => {
