@@ -773,6 +773,10 @@ describe("the failover lock over an hours-long re-protect", () => {
     expect(world.lock()!.expiresAt * 1000).toBeLessThanOrEqual(
       world.clock + LOCK_LEASE_MINUTES * 60_000,
     );
+    // And the page says so, rather than "no other failover ... starts until this run is resumed".
+    expect(world.messages[WEST]!.at(-1)!.message).toContain(
+      `held by run run-1 as a ${LOCK_LEASE_MINUTES}-minute lease`,
+    );
     world.lagMs[east.clusterIdentifier] = 300;
     world.clock += (LOCK_LEASE_MINUTES + 1) * 60_000;
     const failover = await runWorkflow(

@@ -205,8 +205,8 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
   lines.push(
     !steps.AcquireLock
       ? "- No lock is held by this run."
-      : request?.workflow === "reprotect" && (steps.Rebuild || steps.CheckRejoin)
-        ? // Its polls renewed the lock as a lease (shared/lock.ts): halted, it lapses soon.
+      : request?.workflow === "reprotect"
+        ? // A lease from AcquireLock on, renewed by its polls (shared/lock.ts): halted, it lapses.
           `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
         : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
   );
