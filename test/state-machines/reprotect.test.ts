@@ -166,9 +166,16 @@ describe("re-protect after a detach-and-promote", () => {
       expect(world.lock()).toBeUndefined();
       expect(world.table.get("failover-cooldown")).toBeUndefined();
       // Nothing was asked of us-east-1 while it was down but to look.
+      // (AcquireLock's one best-effort claim of us-east-1's copy of the lock is the exception:
+      // it fails there and the lock stands in us-west-2's copy, acquire-lock/core.ts.)
       const whileDown = world.calls
         .slice(0, result.recoveredAt)
-        .filter((c) => c.region === EAST && !/^rds:Describe/.test(c.op));
+        .filter(
+          (c) =>
+            c.region === EAST &&
+            !/^rds:Describe/.test(c.op) &&
+            !(c.op === "dynamodb:PutItem failover-lock" && c.profile === "bestEffort"),
+        );
       expect(result.recoveredAt).toBeGreaterThan(0);
       expect(whileDown).toEqual([]);
     },

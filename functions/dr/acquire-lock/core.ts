@@ -1,13 +1,16 @@
 // Takes the failover lock in the target region's copy of the control table (conditional put),
-// so a second run is rejected instead of doubled, and enforces the cooldown after a run.
+// then claims it in the other region's copy too (acrossRegions below), so a second run is
+// rejected instead of doubled, also when it starts in the other region; and enforces the
+// cooldown after a run.
 // Re-entrant: the run that holds the lock (same failoverId) gets the same lock back.
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
-import { CooldownActiveError, LockHeldError } from "../shared/errors";
+import { CooldownActiveError, LockHeldError, TransientError } from "../shared/errors";
 import type { LockItem } from "../shared/ports";
 import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { LockResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
+import { otherRegion } from "../shared/topology";
 
 export type AcquireLockOutcome = Omit<LockResult, keyof StepTimes>;
 
@@ -20,7 +23,8 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   const existing = await control.getLock();
   if (existing?.owner === request.failoverId) {
     deps.log.info("lock already held by this run", { acquiredAt: existing.acquiredAt });
-    return toOutcome(existing);
+    // An attempt that died between the local put and the other copy's claim finishes it.
+    return toOutcome(await acrossRegions(existing, state, deps));
   }
   if (existing && existing.expiresAt > nowEpoch) throw heldBy(existing, request.workflow);
 
@@ -75,12 +79,107 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   };
   if (!(await control.putLock(lock, nowEpoch))) {
     const winner = await control.getLock();
-    if (winner?.owner === request.failoverId) return toOutcome(winner);
+    if (winner?.owner === request.failoverId)
+      return toOutcome(await acrossRegions(winner, state, deps));
     if (winner) throw heldBy(winner, request.workflow);
     throw new LockHeldError("another run took the failover lock at the same moment");
   }
-  deps.log.info("lock acquired", { expiresAt: lock.expiresAt });
-  return toOutcome(lock);
+  const held = await acrossRegions(lock, state, deps);
+  deps.log.info("lock acquired", { expiresAt: held.expiresAt, scope: held.facts[LOCK_SCOPE_FACT] });
+  return toOutcome(held);
+}
+
+/** The lock fact that says in which copies of the control table the lock was confirmed. */
+export const LOCK_SCOPE_FACT = "lockScope";
+
+/**
+ * The lock across the two copies of the control table. A conditional put is evaluated against
+ * the local replica only, and replication is asynchronous: "Conditional writes evaluate the
+ * condition expression against the version of the item in the Region"; items are "replicated
+ * ... typically within a second or less"; concurrent writes end with "last writer wins"
+ * (V2globaltables_HowItWorks.html, MREC). So a run started in us-east-1 and one started in
+ * us-west-2 within the replication delay could both win their own copy. The local put above is
+ * therefore followed by a claim of the other region's copy (conditional: free, or already this
+ * run's): once the lock is in both copies, any later put in either fails. When the other copy
+ * holds another live run's lock, the two runs started at the same moment and each sees the
+ * other's: both pick the same winner (earlier acquiredAt, then the smaller run id), the winner
+ * writes its lock into both copies, the loser writes the winner's lock into its own copy and is
+ * refused. No one deletes: a delete is replicated too, with a later timestamp, and would remove
+ * the winner's lock everywhere. Every copy then holds the winner's lock, whatever order the
+ * writes replicate in. When the other region does not answer (one attempt, the bestEffort
+ * profile: it is down, or cut off), the lock stands in this region's copy only, and the fact
+ * says so: DynamoDB (MREC) cannot order writes across a partition, and a run started on the far
+ * side meets this run at Fence (its conditional write on the flag) and Preflight. A resumed run
+ * that confirmed before does not claim again: a fenced run's lock is never handed over.
+ */
+async function acrossRegions(
+  lock: LockItem,
+  state: WorkflowState,
+  deps: DrDeps,
+): Promise<LockItem> {
+  const { request } = state;
+  if (lock.facts[LOCK_SCOPE_FACT] !== undefined) return lock;
+  // Ports, not their control tables, so the permission test finds each control.<method> call.
+  const local = deps.ports(request.targetRegion, "critical");
+  const other = otherRegion(deps.topology, request.targetRegion);
+  const remote = deps.ports(other, "bestEffort");
+  const nowEpoch = epochSeconds(deps.now());
+  const scoped = async (scope: string): Promise<LockItem> => {
+    await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope);
+    return { ...lock, facts: { ...lock.facts, [LOCK_SCOPE_FACT]: scope } };
+  };
+  let claimed: boolean;
+  try {
+    claimed = await remote.control.claimLock(lock, nowEpoch);
+  } catch (error) {
+    if (!(error instanceof TransientError)) throw error;
+    deps.log.warn(
+      "the other region's copy of the lock could not be claimed; the lock stands in this region's copy only",
+      {
+        region: other,
+        error: error.message,
+      },
+    );
+    return scoped(
+      `${request.targetRegion} only: ${other} did not answer (${error.message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
+    );
+  }
+  const both = `${request.targetRegion} and ${other}`;
+  if (claimed) return scoped(both);
+  const theirs = await remote.control.getLock();
+  if (theirs === null || theirs.owner === lock.owner || theirs.expiresAt < nowEpoch) {
+    // Gone or expired between the claim and the read: claim once more.
+    if (await remote.control.claimLock(lock, nowEpoch)) return scoped(both);
+    throw new LockHeldError(
+      `another run took the failover lock in ${other}'s copy at the same moment as run ${lock.owner} took ${request.targetRegion}'s; nothing was touched: look at both copies (payments-dr status) and start again`,
+    );
+  }
+  if (wins(lock, theirs)) {
+    const there = await remote.control.claimLock(lock, nowEpoch, theirs.owner);
+    const here = there && (await local.control.claimLock(lock, nowEpoch, theirs.owner));
+    if (here) {
+      deps.log.warn("a run started in the other region at the same moment; this one won the lock", {
+        other: theirs.owner,
+      });
+      return scoped(`${both} (won over run ${theirs.owner}, started at the same moment)`);
+    }
+    throw new LockHeldError(
+      `run ${lock.owner} and a ${theirs.operation} (run ${theirs.owner}) took the failover lock in different regions at the same moment, and a third write changed it while this run settled it; nothing was touched: look at both copies (payments-dr status) and start again`,
+    );
+  }
+  // The other run wins: its lock in this copy too, over this run's own.
+  await local.control.claimLock(theirs, nowEpoch, lock.owner);
+  throw new LockHeldError(
+    `a ${theirs.operation} to ${theirs.targetRegion} (run ${theirs.owner}) took the failover lock in ${other} at the same moment (${theirs.acquiredAt}) as this ${request.workflow} (${lock.acquiredAt}) took it in ${request.targetRegion}, and the earlier one goes ahead; this run touched nothing. ${heldBy(theirs, request.workflow).message}`,
+  );
+}
+
+/** The same answer in both runs: the earlier acquiredAt, then the smaller run id. */
+function wins(mine: LockItem, theirs: LockItem): boolean {
+  return (
+    mine.acquiredAt < theirs.acquiredAt ||
+    (mine.acquiredAt === theirs.acquiredAt && mine.owner < theirs.owner)
+  );
 }
 
 function heldBy(lock: LockItem, workflow: string): LockHeldError {
@@ -116,6 +215,7 @@ export const ACQUIRE_LOCK_TASK = stateTask({
   step: "AcquireLock",
   description: "Takes the failover lock and enforces the cooldown",
   workflows: ["failover", "switchover", "failback", "reprotect"],
-  permissions: { control: ["getCooldown", "getLock", "putLock"] },
+  // claimLock and getLock also in the other region's copy; recordFact keeps the lock's scope.
+  permissions: { control: ["getCooldown", "getLock", "putLock", "claimLock", "recordFact"] },
   run: acquireLock,
 });

@@ -6,7 +6,9 @@ import type { DrDeps } from "../shared/deps";
 import { epochSeconds } from "../shared/deps";
 import { RunNotCompleteError } from "../shared/errors";
 import type { ReleaseLockResult, StepTimes, WorkflowState } from "../shared/types";
+import { bestEffort } from "../shared/best-effort";
 import { stateTask } from "../shared/task";
+import { otherRegion } from "../shared/topology";
 
 export type ReleaseLockOutcome = Omit<ReleaseLockResult, keyof StepTimes>;
 
@@ -51,6 +53,18 @@ export async function releaseLock(state: WorkflowState, deps: DrDeps): Promise<R
     }
   }
 
+  // The other region's copy first: AcquireLock claims the lock in both copies, and a run that
+  // starts in that region right after this release must not meet this lock there (it would
+  // take it for a run started at the same moment as its own, acquire-lock.ts). Best-effort: a
+  // copy that does not answer gets this copy's delete by replication. Only this run's lock is
+  // deleted (conditional on the owner).
+  const other = otherRegion(deps.topology, request.targetRegion);
+  const remote = await bestEffort(
+    `the failover lock in ${other}'s copy of the control table`,
+    () => deps.ports(other, "bestEffort").control.deleteLock(request.failoverId),
+    deps,
+  );
+  if (!remote.ok) deps.log.warn("the other copy of the lock was left to replication", { other });
   if (!(await control.deleteLock(request.failoverId))) {
     // Another run holds the lock. Only this run deletes its own lock and another run takes it
     // only once it is gone, so an earlier attempt of this step deleted it (its answer was lost,

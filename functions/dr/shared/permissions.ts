@@ -109,6 +109,7 @@ export const PORT_ACTIONS = {
     setPhase: ["dynamodb:UpdateItem"],
     getLock: ["dynamodb:GetItem"],
     putLock: ["dynamodb:PutItem"],
+    claimLock: ["dynamodb:PutItem"],
     recordFact: ["dynamodb:UpdateItem"],
     renewLock: ["dynamodb:UpdateItem"],
     deleteLock: ["dynamodb:DeleteItem"],

@@ -198,6 +198,12 @@ export interface ControlPort {
   getLock(): Promise<LockItem | null>;
   /** Conditional put: succeeds when no lock exists or the existing one expired before `nowEpoch`. */
   putLock(lock: LockItem, nowEpoch: number): Promise<boolean>;
+  /**
+   * Conditional put of `lock` into this region's copy for AcquireLock's cross-region check:
+   * succeeds when the copy holds no live lock, a lock of `lock.owner`, or one of `over` (the
+   * run a conflict was decided against). False when another live lock is there.
+   */
+  claimLock(lock: LockItem, nowEpoch: number, over?: string): Promise<boolean>;
   /** Sets `facts.<name>` if absent while `owner` holds the lock; returns the stored value. */
   recordFact(owner: string, name: string, value: string | number): Promise<string | number | null>;
   /**

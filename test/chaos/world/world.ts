@@ -630,6 +630,17 @@ export class ChaosWorld {
                 : false,
             ),
           ),
+        claimLock: (lock, nowEpoch, over) =>
+          call("dynamodb", "dynamodb:PutItem failover-lock", () =>
+            table.write(region, CONTROL.lockItem, (current) =>
+              current === undefined ||
+              (current.expiresAt as number) < nowEpoch ||
+              current.owner === lock.owner ||
+              (over !== undefined && current.owner === over)
+                ? (structuredClone(lock) as unknown as Item)
+                : false,
+            ),
+          ),
         recordFact: (owner, name, value) =>
           call("dynamodb", "dynamodb:UpdateItem failover-lock", () => {
             let stored: string | number | null = null;

@@ -238,19 +238,38 @@ describe("Preflight handler", () => {
 });
 
 describe("AcquireLock handler", () => {
-  it("puts the lock conditionally, in the target region", async () => {
-    ddb.on(GetCommand).resolves({}).on(PutCommand).resolves({});
+  it("puts the lock conditionally, in the target region, then claims the other region's copy", async () => {
+    ddb
+      .on(GetCommand)
+      .resolves({})
+      .on(PutCommand)
+      .resolves({})
+      .on(UpdateCommand)
+      .resolves({ Attributes: { facts: { lockScope: `${WEST} and ${EAST}` } } });
     const result = await acquireLock(state());
-    const put = ddb.commandCalls(PutCommand)[0]!;
-    expect(put.args[0].input).toMatchObject({
+    const [put, claim] = ddb.commandCalls(PutCommand);
+    expect(put!.args[0].input).toMatchObject({
       TableName: TOPOLOGY.controlTable,
       Item: { pk: "failover-lock", owner: "run-1", operation: "failover", targetRegion: WEST },
       ConditionExpression: "attribute_not_exists(#pk) OR #expiresAt < :now",
       ExpressionAttributeNames: { "#pk": "pk", "#expiresAt": "expiresAt" },
     });
-    expect(CONDITIONS.lockFree).toBe(put.args[0].input.ConditionExpression);
-    expect(result).toMatchObject({ owner: "run-1", startedAt: expect.any(String) });
+    expect(CONDITIONS.lockFree).toBe(put!.args[0].input.ConditionExpression);
     expect(await clientOf(ddb, 2)).toEqual({ region: WEST, maxAttempts: 2 });
+    // The same item in us-east-1's copy, free or already this run's; one attempt (bestEffort).
+    expect(claim!.args[0].input).toMatchObject({
+      TableName: TOPOLOGY.controlTable,
+      Item: { pk: "failover-lock", owner: "run-1", targetRegion: WEST },
+      ConditionExpression: "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner",
+      ExpressionAttributeNames: { "#pk": "pk", "#expiresAt": "expiresAt", "#owner": "owner" },
+      ExpressionAttributeValues: { ":owner": "run-1", ":now": expect.any(Number) },
+    });
+    expect(await clientOf(ddb, 3)).toEqual({ region: EAST, maxAttempts: 1 });
+    expect(result).toMatchObject({
+      owner: "run-1",
+      startedAt: expect.any(String),
+      facts: { lockScope: `${WEST} and ${EAST}` },
+    });
   });
 
   it("rejects with LockHeldError when the conditional put loses", async () => {

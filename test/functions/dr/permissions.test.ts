@@ -243,6 +243,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         ["setPhase", (c) => c.setPhase(WEST, 1, "fenced", "t")],
         ["getLock", (c) => c.getLock()],
         ["putLock", (c) => c.putLock(lock, 0)],
+        ["claimLock", (c) => c.claimLock(lock, 0, "other")],
         ["recordFact", (c) => c.recordFact("o", "n", 1)],
         ["renewLock", (c) => c.renewLock("o", 1)],
         ["deleteLock", (c) => c.deleteLock("o")],

@@ -27,6 +27,9 @@ export const CONDITIONS = {
   lockFree: "attribute_not_exists(#pk) OR #expiresAt < :now",
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
+  lockClaimable: "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner",
+  lockClaimableOver:
+    "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR #owner = :over",
   watchUnchanged: "#checkedAt = :previousCheckedAt",
   watchAbsent: "attribute_not_exists(#pk)",
 } as const;
@@ -173,6 +176,42 @@ export class DynamoControlTable implements ControlPort {
           ConditionExpression: CONDITIONS.lockFree,
           ExpressionAttributeNames: { "#pk": PK, "#expiresAt": CONTROL.ttlAttribute },
           ExpressionAttributeValues: { ":now": nowEpoch },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:PutItem failover-lock", error);
+    }
+  }
+
+  async claimLock(lock: LockItem, nowEpoch: number, over?: string) {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: CONTROL.lockItem,
+            owner: lock.owner,
+            operation: lock.operation,
+            acquiredAt: lock.acquiredAt,
+            [CONTROL.ttlAttribute]: lock.expiresAt,
+            targetRegion: lock.targetRegion,
+            sourceRegion: lock.sourceRegion,
+            facts: lock.facts,
+          },
+          ConditionExpression:
+            over === undefined ? CONDITIONS.lockClaimable : CONDITIONS.lockClaimableOver,
+          ExpressionAttributeNames: {
+            "#pk": PK,
+            "#expiresAt": CONTROL.ttlAttribute,
+            "#owner": "owner",
+          },
+          ExpressionAttributeValues: {
+            ":now": nowEpoch,
+            ":owner": lock.owner,
+            ...(over === undefined ? {} : { ":over": over }),
+          },
         }),
       );
       return true;

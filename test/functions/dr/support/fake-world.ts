@@ -1087,6 +1087,24 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         );
         return true;
       },
+      // One table for both regions here: the cross-region race is the chaos world's
+      // (test/chaos/world/dynamodb.ts replicates each copy with a delay).
+      async claimLock(lock, nowEpoch, over) {
+        c("dynamodb:PutItem failover-lock", { lock, over });
+        const item = world.table.get("failover-lock") as LockItem | undefined;
+        if (
+          item &&
+          item.expiresAt >= nowEpoch &&
+          item.owner !== lock.owner &&
+          (over === undefined || item.owner !== over)
+        )
+          return false;
+        world.table.set(
+          "failover-lock",
+          structuredClone(lock) as unknown as Record<string, unknown>,
+        );
+        return true;
+      },
       async recordFact(owner, name, value) {
         c("dynamodb:UpdateItem failover-lock", { name, value });
         const item = world.table.get("failover-lock") as unknown as LockItem | undefined;
