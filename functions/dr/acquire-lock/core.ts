@@ -5,7 +5,7 @@
 // Re-entrant: the run that holds the lock (same failoverId) gets the same lock back.
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
-import { CooldownActiveError, LockHeldError, TransientError } from "../shared/errors";
+import { AccessDeniedError, CooldownActiveError, LockHeldError } from "../shared/errors";
 import type { LockItem } from "../shared/ports";
 import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { LockResult, StepTimes, WorkflowState } from "../shared/types";
@@ -132,16 +132,19 @@ async function acrossRegions(
   try {
     claimed = await remote.control.claimLock(lock, nowEpoch);
   } catch (error) {
-    if (!(error instanceof TransientError)) throw error;
+    // Whatever the far region's failure looks like (a timeout, a reset, an SDK wrapper around
+    // either, a 5xx), this copy's lock stands: only a refusal by IAM, which is a deployment
+    // error, stops the run.
+    if (error instanceof AccessDeniedError) throw error;
     deps.log.warn(
       "the other region's copy of the lock could not be claimed; the lock stands in this region's copy only",
       {
         region: other,
-        error: error.message,
+        error: (error as Error).message,
       },
     );
     return scoped(
-      `${request.targetRegion} only: ${other} did not answer (${error.message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
+      `${request.targetRegion} only: ${other} did not answer (${(error as Error).message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
     );
   }
   const both = `${request.targetRegion} and ${other}`;

@@ -272,6 +272,31 @@ describe("AcquireLock handler", () => {
     });
   });
 
+  it("keeps the lock in its own copy when the other region fails in any way but IAM's", async () => {
+    // What the lab's dead region gave: the SDK wraps a socket timeout in a plain Error.
+    ddb
+      .on(GetCommand)
+      .resolves({})
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(new Error("AWS SDK error wrapper for TimeoutError: socket hang up"))
+      .on(UpdateCommand)
+      .resolves({ Attributes: { facts: {} } });
+    const result = await acquireLock(state());
+    expect(result).toMatchObject({ owner: "run-1" });
+    expect(String(result.facts.lockScope)).toMatch(/^us-west-2 only: us-east-1 did not answer/);
+  });
+
+  it("rejects when IAM refuses the claim of the other region's copy", async () => {
+    ddb
+      .on(GetCommand)
+      .resolves({})
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(sdkError("AccessDeniedException"));
+    await expect(acquireLock(state())).rejects.toMatchObject({ name: "AccessDeniedError" });
+  });
+
   it("rejects with LockHeldError when the conditional put loses", async () => {
     ddb
       .on(GetCommand, { Key: { pk: "failover-lock" } })
