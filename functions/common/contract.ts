@@ -403,6 +403,12 @@ export interface ReadinessRecord {
  */
 export interface DrCapacity {
   readonly instances: number;
+  /**
+   * DB_SECONDARY_INSTANCES: the standby's own count. A planned move (switchover, failback) takes
+   * the region it leaves back to it by deleting the readers RestoreCapacity added there, never
+   * one of the first `standbyInstances` identifiers (Terraform's) and never below that count.
+   */
+  readonly standbyInstances: number;
   readonly instanceClass: string;
   readonly engine: string;
   readonly engineVersion: string;

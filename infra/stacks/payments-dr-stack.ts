@@ -524,6 +524,7 @@ export class PaymentsDrStack extends TerraformStack {
     ];
     return Fn.jsonencode({
       instances: config.database.primaryInstances,
+      standbyInstances: config.database.secondaryInstances,
       instanceClass: config.database.instanceClass,
       engine: "aurora-postgresql",
       engineVersion: config.database.engineVersion,

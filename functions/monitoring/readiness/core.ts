@@ -16,7 +16,7 @@ import type {
   ParameterKey,
   TaskPermissions,
 } from "../../dr/shared/permissions";
-import { DATABASE_RESOURCES, PORT_ACTIONS } from "../../dr/shared/permissions";
+import { DATABASE_RESOURCES, PORT_ACTIONS, RESTORED_BY_TAG } from "../../dr/shared/permissions";
 import { DR_TASK_NAMES, drTask } from "../../dr/tasks";
 import type { Log } from "../../common/logger";
 
@@ -681,6 +681,13 @@ export function declaredCalls(
     clusters,
     anyInstance: each((r) => rds(r, "db", "*")),
     instances: each((r) => settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", n))),
+    // The names beyond the standby's own count (dr-iam.ts grants them only with the created-by
+    // tag, given to the simulation as a context entry below).
+    restoredReaders: each((r) =>
+      settings.regions[r]!.instanceIdentifiers.slice(settings.database.standbyInstances).map((n) =>
+        rds(r, "db", n),
+      ),
+    ),
     keptInstances: each((r) =>
       settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", `${n}-detached-*`)),
     ),
@@ -695,7 +702,14 @@ export function declaredCalls(
   for (const method of uniq(permissions.database ?? []) as DatabaseCall[]) {
     const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
     if (resources.length > 0) {
-      calls.push({ actions: [...PORT_ACTIONS.database[method]], resources });
+      calls.push({
+        actions: [...PORT_ACTIONS.database[method]],
+        resources,
+        // The one database call granted on a condition: the tag of the instance it deletes.
+        ...(method === "deleteInstance"
+          ? { context: { [`aws:ResourceTag/${RESTORED_BY_TAG.Key}`]: RESTORED_BY_TAG.Value } }
+          : {}),
+      });
     }
   }
   const control = permissions.control ?? [];
