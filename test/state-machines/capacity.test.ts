@@ -105,23 +105,51 @@ describe("capacity in the new primary", () => {
     expect(world.instancesOf(westArn)).toHaveLength(2);
   });
 
-  it("retries a create refused while the promoted cluster is still in a transitional state", async () => {
+  it("waits minutes, not seconds, for a promoted cluster that stays modifying, then asks", async () => {
     const world = new FakeWorld();
-    world.inject(
-      "rds:CreateDBInstance",
-      () =>
-        new DependencyError(
-          "rds:CreateDBInstance failed: InvalidDBClusterStateFault: DB cluster is not available",
-        ),
-      1,
-    );
-    const result = await runWorkflow("failover", input, { world });
+    // Aurora refuses a reader while the cluster is in a transitional state
+    // (aurora-replicas-adding.html); how long a freshly promoted cluster stays "modifying" AWS
+    // does not say (the nearest figure: "15 minutes or more" for an instance change,
+    // AuroraPostgreSQL.Managing.html). Drawn from 2 to 20 minutes of the world's clock, far
+    // beyond the ~30 s the Retry's backoff allowed.
+    const modifyingSeconds = 120 + Math.floor(Math.random() * 1080);
+    let until: number | undefined;
+    const result = await runWorkflow("failover", input, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          const cluster = world.clusters[westArn]!;
+          until ??= world.clock + modifyingSeconds * 1000;
+          cluster.status = world.clock < until ? "modifying" : "available";
+        },
+      },
+    });
     expect(result.status).toBe("SUCCEEDED");
-    expect(result.retries).toContain("RestoreCapacity");
     expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
-    expect(world.instancesOf(westArn).map((i) => i.identifier)).toContain(
+    const step = result.output!.steps.RestoreCapacity!;
+    expect(step).toMatchObject({ requested: ["payments-db-2-usw2-test"], done: true });
+    expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
+    // One accepted create, after the refusals; the reader exists once.
+    expect(world.instancesOf(westArn).map((i) => i.identifier)).toEqual([
+      "payments-db-1-usw2-test",
       "payments-db-2-usw2-test",
+    ]);
+  });
+
+  it("gives up on a cluster that never leaves modifying after its 30-minute bound, with a warning", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, {
+      world,
+      observe: { RestoreCapacity: () => void (world.clusters[westArn]!.status = "modifying") },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+      Error: "CapacityTimeoutError",
+    });
+    expect(result.output!.steps.RestoreCapacity!.waiting![0]).toMatch(
+      /^payments-db-2-usw2-test in us-west-2: .*InvalidDBClusterStateFault/,
     );
+    expect(world.lock()).toBeUndefined();
   });
 
   it("records a refused create as a warning of a completed failover, never a halt", async () => {

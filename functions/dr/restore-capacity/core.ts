@@ -140,6 +140,7 @@ async function addReaders(
     .slice(0, Math.max(0, missing));
   const requested: string[] = [];
   const failed: string[] = [];
+  const waiting: string[] = [];
   let transient = false;
   for (const { identifier, tier } of free) {
     const spec: InstanceRequest = {
@@ -165,16 +166,25 @@ async function addReaders(
       requested.push(identifier);
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      // Aurora refuses a new reader while the cluster or its writer is in a transitional state
+      // (aurora-replicas-adding.html: they must be Available), and a freshly promoted cluster can
+      // be "modifying" for minutes: AWS gives no figure, the nearest is "15 minutes or more" for
+      // an instance change (AuroraPostgreSQL.Managing.html). Not a failure: the ASL's loop polls
+      // again in CAPACITY_POLL_SECONDS, for up to CAPACITY_BOUND_SECONDS, where the Retry's
+      // backoff spent about 30 s.
+      if (TRANSITIONAL.test(message)) {
+        deps.log.info("the cluster cannot take a reader yet", { identifier, error: message });
+        waiting.push(`${identifier} in ${request.targetRegion}: ${message}`);
+        continue;
+      }
       deps.log.warn("could not add a reader", { identifier, error: message });
       failed.push(`${identifier}: ${message}`);
-      // Aurora refuses a new reader while the cluster or its writer is in a transitional state
-      // ("modifying" just after a promotion; aurora-replicas-adding.html): worth the ASL's retries.
-      transient ||= error instanceof TransientError || TRANSITIONAL.test(message);
+      transient ||= error instanceof TransientError;
     }
   }
   if (failed.length > 0) {
-    // A transient failure is retried by the ASL, and the retry finds the ones already asked
-    // for; anything else becomes the run's warning (the Catch), with what to do.
+    // A transient failure (throttling) is retried by the ASL, and the retry finds the ones
+    // already asked for; anything else becomes the run's warning (the Catch), with what to do.
     const message = `asked for ${requested.length} of ${free.length} reader(s) in ${request.targetRegion}; failed: ${failed.join("; ")}; add them by hand (README, Capacity after a failover)`;
     throw transient ? new TransientError(message) : new DependencyError(message);
   }
@@ -185,8 +195,10 @@ async function addReaders(
     note:
       missing <= 0
         ? `${request.targetRegion} already has ${counted.length} of ${capacity.instances} instances`
-        : `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; they take minutes to become available`,
-    waiting: [],
+        : waiting.length > 0
+          ? `asked for ${requested.length} of ${free.length} reader(s) of ${capacity.instanceClass}; waiting for the cluster to take the rest`
+          : `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; they take minutes to become available`,
+    waiting,
   };
 }
 
