@@ -356,11 +356,12 @@ export function readinessStatements(targets: ReadinessTargets, region: string): 
     },
     {
       // No resource-level permissions for these reads (Service Authorization Reference).
-      // AWS documents no resource type for these (Service Authorization Reference: Lambda
-      // GetAccountSettings, Service Quotas GetAWSDefaultServiceQuota, Systems Manager
+      // AWS documents no resource type for these (Service Authorization Reference: AWS Backup
+      // ListCopyJobs, Lambda GetAccountSettings, Service Quotas GetAWSDefaultServiceQuota, Systems Manager
       // DescribeAutomationExecutions, CloudWatch GetMetricData), so "*" is the only grant.
       sid: "ReadWithoutResourceLevel",
       actions: [
+        "backup:ListCopyJobs",
         "lambda:GetAccountSettings",
         "servicequotas:GetAWSDefaultServiceQuota",
         "ssm:DescribeAutomationExecutions",

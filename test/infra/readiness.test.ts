@@ -105,6 +105,7 @@ describe("the readiness evaluator", () => {
       expect(
         s.actions!.every((a) =>
           [
+            "backup:ListCopyJobs",
             "lambda:GetAccountSettings",
             "servicequotas:GetAWSDefaultServiceQuota",
             "ssm:DescribeAutomationExecutions",

@@ -3,7 +3,10 @@
 // region's one attempt with short timeouts, so a region that is down costs a few seconds and
 // its checks report `unknown`, never a hung evaluation. IAM is a global service whose endpoint
 // lives in us-east-1 (iam.amazonaws.com): its calls are treated like the other region's.
-import { ListRecoveryPointsByBackupVaultCommand } from "@aws-sdk/client-backup";
+import {
+  ListCopyJobsCommand,
+  ListRecoveryPointsByBackupVaultCommand,
+} from "@aws-sdk/client-backup";
 import type { BackupClient } from "@aws-sdk/client-backup";
 import { DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
@@ -369,6 +372,32 @@ export class AwsReadinessSource implements ReadinessSource {
             status: p.Status ?? "unknown",
             ...(p.SourceBackupVaultArn ? { sourceVaultArn: p.SourceBackupVaultArn } : {}),
           });
+        }
+        token = out.NextToken;
+        if (!token) break;
+      }
+      return found;
+    });
+  }
+
+  copyJobs(region: string, destinationVaultArn: string, since: Date) {
+    return read(`backup:ListCopyJobs in ${region}`, async () => {
+      const found = [];
+      let token: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page += 1) {
+        const out = await this.clients(region).backup.send(
+          new ListCopyJobsCommand({
+            ByDestinationVaultArn: destinationVaultArn,
+            ByState: "COMPLETED",
+            ByCompleteAfter: since,
+            NextToken: token,
+          }),
+        );
+        for (const j of out.CopyJobs ?? []) {
+          // The filter is the server's; the state is checked again so a page that ignored it
+          // cannot pass a FAILED or PARTIAL job off as a copy.
+          if (!j.CompletionDate || j.State !== "COMPLETED" || !j.ResourceArn) continue;
+          found.push({ resourceArn: j.ResourceArn, completedAt: j.CompletionDate });
         }
         token = out.NextToken;
         if (!token) break;

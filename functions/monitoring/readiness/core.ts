@@ -126,6 +126,14 @@ export interface RecoveryPointInfo {
   readonly sourceVaultArn?: string;
 }
 
+/** A completed AWS Backup copy job (ListCopyJobs). */
+export interface CopyJobInfo {
+  /** The resource whose recovery point was copied. */
+  readonly resourceArn: string;
+  /** CompletionDate: when the copy landed in the destination vault. */
+  readonly completedAt: Date;
+}
+
 export interface AlarmInfo {
   readonly name: string;
   readonly state: string;
@@ -158,6 +166,15 @@ export interface ReadinessSource {
     vaultName: string,
     since: Date,
   ): Promise<readonly RecoveryPointInfo[]>;
+  /**
+   * The COMPLETED copy jobs of `region` into the vault `destinationVaultArn`, completed after
+   * `since` (ListCopyJobs ByDestinationVaultArn, ByState, ByCompleteAfter).
+   */
+  copyJobs(
+    region: string,
+    destinationVaultArn: string,
+    since: Date,
+  ): Promise<readonly CopyJobInfo[]>;
   /** End time of the newest successful run of the SSM Automation document, or null. */
   lastSuccessfulAutomation(region: string, documentName: string): Promise<Date | null>;
   /** Newest datapoint of a metric since `since` (Maximum per minute), or null. */
@@ -986,14 +1003,35 @@ const backupCopies: Check = async (scene) => {
   if (!active || !standby) return { status: "unknown", reason: "no active region known", fix: "" };
   const { source, settings, topology, now } = deps;
   const since = new Date(now().getTime() - BACKUP_COPY_MAX_AGE_HOURS * 3_600_000);
-  const points = await source.recoveryPoints(
-    standby,
-    settings.regions[standby]!.backupVault,
-    since,
-  );
-  // AWS Backup: a cross-Region copy of a continuous backup becomes a snapshot recovery point in
-  // the destination vault with its source vault recorded (cross-region-backup.html).
-  const copies = points.filter((p) => p.status === "COMPLETED" && p.sourceVaultArn);
+  const vault = settings.regions[standby]!.backupVault;
+  const vaultArn = `arn:aws:backup:${standby}:${settings.accountId}:backup-vault:${vault}`;
+  // When a copy landed is the copy job's CompletionDate. A recovery point's CreationDate is not:
+  // "Copies retain their source configuration, including creation dates ... The creation date
+  // refers to when the source was created, not when the copy was created" (AWS Backup, "Creating
+  // backup copies across AWS Regions", https://docs.aws.amazon.com/aws-backup/latest/devguide/
+  // cross-region-backup.html). The plan backs Aurora and the tables up continuously, so their
+  // copies carry the continuous recovery point's creation date, which can be months old, and a
+  // listing by creation date misses them. The copy jobs run in the active region, where the
+  // plan is (ListCopyJobs, API reference); the recovery points of the standby vault still count
+  // (their date is never later than the copy's, so they cannot make a stale copy look fresh),
+  // and are all there is when the active region does not answer.
+  const [jobs, points] = await Promise.allSettled([
+    source.copyJobs(active, vaultArn, since),
+    source.recoveryPoints(standby, vault, since),
+  ]);
+  if (jobs.status === "rejected" && points.status === "rejected") throw jobs.reason;
+  const landed = new Map<string, Date>();
+  const seen = (arn: string, at: Date) => {
+    const known = landed.get(arn);
+    if (!known || known < at) landed.set(arn, at);
+  };
+  if (jobs.status === "fulfilled") for (const j of jobs.value) seen(j.resourceArn, j.completedAt);
+  if (points.status === "fulfilled") {
+    // A copy in the destination vault is a COMPLETED recovery point with its source vault set.
+    for (const p of points.value) {
+      if (p.status === "COMPLETED" && p.sourceVaultArn) seen(p.resourceArn, p.createdAt);
+    }
+  }
   const sources = [
     topology.regions[active]!.clusterArn,
     ...settings.tables.map((t) => `arn:aws:dynamodb:${active}:${settings.accountId}:table/${t}`),
@@ -1001,18 +1039,26 @@ const backupCopies: Check = async (scene) => {
   const stale: string[] = [];
   const aging: string[] = [];
   for (const arn of sources) {
-    const newest = copies
-      .filter((p) => p.resourceArn === arn)
-      .reduce<Date | null>((m, p) => (m && m > p.createdAt ? m : p.createdAt), null);
+    const newest = landed.get(arn);
     const name = arn.split(/[:/]/).pop()!;
     if (!newest) stale.push(name);
     else if (hoursSince(now(), newest) > BACKUP_COPY_WARN_AGE_HOURS) {
       aging.push(`${name} ${Math.round(hoursSince(now(), newest))} h`);
     }
   }
+  if (stale.length > 0 && jobs.status === "rejected") {
+    const denied = jobs.reason instanceof SourceError && jobs.reason.kind === "denied";
+    if (denied) return unreadable(jobs.reason);
+    // Without the copy jobs a continuous backup's copy cannot be dated: not a page.
+    return {
+      status: "unknown",
+      reason: `the copy jobs in ${active} could not be read (${jobs.reason instanceof Error ? jobs.reason.message : String(jobs.reason)}) and ${standby}'s vault shows no copy newer than ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`,
+      fix: `once ${active} answers, look at its copy jobs (AWS Backup console, Jobs, Copy jobs)`,
+    };
+  }
   if (stale.length > 0) {
-    const reason = `no completed copy in ${standby} newer than ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`;
-    const fix = `look at the copy jobs of the backup plan in ${active} (AWS Backup console, Jobs)`;
+    const reason = `no copy to ${standby} completed within ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`;
+    const fix = `look at the copy jobs of the backup plan in ${active} (AWS Backup console, Jobs, Copy jobs)`;
     const young = newEnvironment(scene, deps.settings.freshnessGraceHours);
     return young ? warn(`${reason}; ${young}`, fix) : fail(reason, fix);
   }

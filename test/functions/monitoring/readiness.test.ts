@@ -438,6 +438,33 @@ describe("capacity and quotas", () => {
 describe("freshness", () => {
   const cluster = TOPOLOGY.regions[EAST]!.clusterArn;
 
+  it("dates Aurora's copy by its copy job's completion: the copy keeps the continuous backup's creation date", async () => {
+    // The default world: Aurora's copies landed 9 and 33 h ago, but as recovery points they
+    // carry the continuous recovery point's CreationDate, 90 days back (cross-region-backup.html).
+    expect(await check("backup-copies")).toMatchObject({
+      status: "ok",
+      reason: `${1 + SETTINGS.tables.length} resources copied to ${WEST} within 26 h`,
+    });
+    // A copy job that failed or is still running is no copy.
+    world.copies[cluster] = [];
+    expect(await check("backup-copies")).toMatchObject({
+      status: "fail",
+      reason: `no copy to ${WEST} completed within 36 h for ${cluster.split(":").pop()}`,
+    });
+  });
+
+  it("says unknown, not fail, when us-east-1's copy jobs cannot be read and the vault cannot date a copy", async () => {
+    world.broken.set(EAST, () => Object.assign(sdkError("TimeoutError", 0), { code: "ETIMEDOUT" }));
+    const c = await check("backup-copies");
+    expect(c.status).toBe("unknown");
+    expect(c.reason).toMatch(
+      /^the copy jobs in us-east-1 could not be read \(.*\) and us-west-2's vault shows no copy newer than 36 h for payments-use1-test$/,
+    );
+    // Snapshot copies (dated within the bound) still count without the copy jobs.
+    world.sourceCreatedHoursAgo = {};
+    expect(await check("backup-copies")).toMatchObject({ status: "ok" });
+  });
+
   it("warns when the newest copy is over 26 h old and fails past 36 h", async () => {
     world.copies[cluster] = [30];
     expect(await check("backup-copies")).toMatchObject({ status: "warn" });

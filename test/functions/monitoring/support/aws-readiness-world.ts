@@ -2,7 +2,11 @@
 // service and region (aws-sdk-client-mock on each instance), answering from plain data a test
 // can change. The responses have the shapes and values AWS returns for a healthy deployment of
 // this kit; each test breaks one thing and looks at the check that must notice.
-import { BackupClient, ListRecoveryPointsByBackupVaultCommand } from "@aws-sdk/client-backup";
+import {
+  BackupClient,
+  ListCopyJobsCommand,
+  ListRecoveryPointsByBackupVaultCommand,
+} from "@aws-sdk/client-backup";
 import {
   CloudWatchClient,
   DescribeAlarmsCommand,
@@ -172,8 +176,19 @@ export class ReadinessWorld {
     [EAST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
     [WEST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
   };
-  /** Hours ago each copy in the standby's vault was made, by source resource ARN. */
+  /**
+   * Hours ago each copy from us-east-1 landed in the standby's vault (its copy job's
+   * CompletionDate), by source resource ARN.
+   */
   copies: Record<string, number[]> = {};
+  /**
+   * Hours ago the source recovery point of each resource was created, which its copies keep as
+   * their CreationDate ("Copies retain their source configuration, including creation dates",
+   * cross-region-backup.html). The plan backs everything up continuously, and a continuous
+   * recovery point is created once, when continuous backup starts: months before the copy.
+   * Unset: a snapshot backup made 1 h before its copy landed.
+   */
+  sourceCreatedHoursAgo: Record<string, number> = {};
   drillDaysAgo: Record<string, number | null> = { [EAST]: null, [WEST]: 12 };
   lagMs: number | null = 85;
   heartbeatMinutesAgo: number | null = 1;
@@ -247,6 +262,8 @@ export class ReadinessWorld {
     }
     const east = TOPOLOGY.regions[EAST]!.clusterArn;
     this.copies[east] = [9, 33];
+    // Aurora's continuous backup started when the environment was deployed, 90 days ago.
+    this.sourceCreatedHoursAgo[east] = 90 * 24;
     for (const table of SETTINGS.tables) {
       this.copies[`arn:aws:dynamodb:${EAST}:${ACCOUNT}:table/${table}`] = [9];
     }
@@ -452,7 +469,9 @@ export class ReadinessWorld {
         hours.map((h) => ({
           RecoveryPointArn: `arn:aws:backup:${region}:${ACCOUNT}:recovery-point:${arn.length}-${h}`,
           ResourceArn: arn,
-          CreationDate: new Date(this.now.getTime() - h * 3_600_000),
+          CreationDate: new Date(
+            this.now.getTime() - (this.sourceCreatedHoursAgo[arn] ?? h + 1) * 3_600_000,
+          ),
           Status: "COMPLETED" as const,
           SourceBackupVaultArn: `arn:aws:backup:${EAST}:${ACCOUNT}:backup-vault:payments-vault-use1-test`,
         })),
@@ -460,6 +479,25 @@ export class ReadinessWorld {
       return {
         RecoveryPoints: points.filter((p) => p.CreationDate >= input.ByCreatedAfter!),
       };
+    });
+    // The copy jobs run where the backup plan that copies is: us-east-1's, into us-west-2's vault
+    // (ListCopyJobs in the source region, API reference).
+    s.backup.on(ListCopyJobsCommand).callsFake(async (input) => {
+      this.guard(region);
+      const westVault = `arn:aws:backup:${WEST}:${ACCOUNT}:backup-vault:${SETTINGS.regions[WEST]!.backupVault}`;
+      if (region !== EAST || input.ByDestinationVaultArn !== westVault) return { CopyJobs: [] };
+      const jobs = Object.entries(this.copies).flatMap(([arn, hours]) =>
+        hours.map((h) => ({
+          CopyJobId: `copy-${arn.length}-${h}`,
+          ResourceArn: arn,
+          DestinationBackupVaultArn: westVault,
+          State: "COMPLETED" as const,
+          CreationDate: new Date(this.now.getTime() - (h + 0.5) * 3_600_000),
+          CompletionDate: new Date(this.now.getTime() - h * 3_600_000),
+        })),
+      );
+      if (input.ByState !== "COMPLETED") throw new Error("the check must ask for COMPLETED jobs");
+      return { CopyJobs: jobs.filter((j) => j.CompletionDate >= input.ByCompleteAfter!) };
     });
     s.cloudwatch.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => {
       this.guard(region);
