@@ -326,12 +326,58 @@ export class AwsReadinessSource implements ReadinessSource {
 
   quota(region: string, serviceCode: string, quotaCode: string) {
     return read(`servicequotas:GetServiceQuota in ${region}`, async () => {
+      const quota = await this.serviceQuota(region, serviceCode, quotaCode);
+      return quota?.Value ?? null;
+    });
+  }
+
+  quotaUsage(region: string, serviceCode: string, quotaCode: string, since: Date) {
+    return read(
+      `servicequotas:GetServiceQuota + cloudwatch:GetMetricData in ${region}`,
+      async () => {
+        // Service Quotas names the CloudWatch metric that counts a quota's usage
+        // (ServiceQuota.UsageMetric, API reference; "Service Quotas and Amazon CloudWatch
+        // alarms", https://docs.aws.amazon.com/servicequotas/latest/userguide/
+        // configure-cloudwatch.html), with the statistic it recommends (Maximum).
+        const metric = (await this.serviceQuota(region, serviceCode, quotaCode))?.UsageMetric;
+        if (!metric?.MetricNamespace || !metric.MetricName) return null;
+        const out = await this.clients(region).cloudwatch.send(
+          new GetMetricDataCommand({
+            StartTime: since,
+            EndTime: this.now(),
+            MetricDataQueries: [
+              {
+                Id: "usage",
+                MetricStat: {
+                  Metric: {
+                    Namespace: metric.MetricNamespace,
+                    MetricName: metric.MetricName,
+                    Dimensions: Object.entries(metric.MetricDimensions ?? {}).map(
+                      ([Name, Value]) => ({ Name, Value }),
+                    ),
+                  },
+                  Period: 3600,
+                  Stat: metric.MetricStatisticRecommendation ?? "Maximum",
+                },
+              },
+            ],
+          }),
+        );
+        const values = out.MetricDataResults?.[0]?.Values ?? [];
+        return values.length > 0 ? Math.max(...values) : null;
+      },
+    );
+  }
+
+  /** GetServiceQuota, or AWS's default for a quota never raised; null when neither knows it. */
+  private async serviceQuota(region: string, serviceCode: string, quotaCode: string) {
+    {
       const client = this.clients(region).serviceQuotas;
       try {
         const out = await client.send(
           new GetServiceQuotaCommand({ ServiceCode: serviceCode, QuotaCode: quotaCode }),
         );
-        return out.Quota?.Value ?? null;
+        return out.Quota ?? null;
       } catch (error) {
         // Service Quotas: a quota never raised may answer NoSuchResourceException; its value
         // is then AWS's default (API_GetServiceQuota, API_GetAWSDefaultServiceQuota).
@@ -343,13 +389,13 @@ export class AwsReadinessSource implements ReadinessSource {
               QuotaCode: quotaCode,
             }),
           );
-          return out.Quota?.Value ?? null;
+          return out.Quota ?? null;
         } catch (inner) {
           if (awsErrorName(inner) === "NoSuchResourceException") return null;
           throw inner;
         }
       }
-    });
+    }
   }
 
   recoveryPoints(region: string, vaultName: string, since: Date) {

@@ -161,6 +161,16 @@ export interface ReadinessSource {
   ): Promise<readonly SimulationResult[]>;
   /** The applied quota value, or AWS's default when none was applied; null when unknown. */
   quota(region: string, serviceCode: string, quotaCode: string): Promise<number | null>;
+  /**
+   * The quota's peak usage since `since`: the metric Service Quotas names for it (UsageMetric),
+   * at its recommended statistic; null when the quota has no usage metric or no datapoint.
+   */
+  quotaUsage(
+    region: string,
+    serviceCode: string,
+    quotaCode: string,
+    since: Date,
+  ): Promise<number | null>;
   recoveryPoints(
     region: string,
     vaultName: string,
@@ -304,6 +314,9 @@ export const INSUFFICIENT_DATA_GRACE_MINUTES = 60;
 export const DEFAULT_FRESHNESS_GRACE_HOURS = 48;
 /** Concurrency AWS keeps unreserved in every region (configuration-concurrency.html). */
 export const LAMBDA_UNRESERVED_MINIMUM = 100;
+
+/** Service Quotas: Lambda "Concurrent executions". */
+const LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384";
 export const LAG_LOOKBACK_MINUTES = 15;
 
 /** What one check sees: the writer's and the standby's regions, when known. */
@@ -882,11 +895,17 @@ const lambdaConcurrency: Check = async ({ deps, active, standby }) => {
   const short = reserved.filter(
     (r) => r.active !== undefined && (r.standby === undefined || r.standby < r.active),
   );
-  const fix = `raise Lambda concurrent executions in ${standby} (Service Quotas, L-B99A9384) to at least ${activeLimit}`;
-  if (standbyLimit < activeLimit) {
+  // Room for the active region's load (its peak concurrency plus the margin), not the same limit.
+  const concurrency = await headroom(deps, active, standby, "lambda", LAMBDA_CONCURRENCY_QUOTA);
+  const lacking = headroomShort(
+    { ...concurrency, activeLimit, standbyLimit, needed: concurrency.needed ?? activeLimit },
+    active,
+    standby,
+  );
+  if (lacking) {
     return fail(
-      `${standby} allows ${standbyLimit} concurrent executions, ${active} ${activeLimit}: the standby throttles at the active region's load`,
-      fix,
+      `concurrent executions: ${lacking}: the standby throttles at the active region's load`,
+      `raise Lambda concurrent executions in ${standby} (Service Quotas, ${LAMBDA_CONCURRENCY_QUOTA}) to at least ${concurrency.needed ?? activeLimit}`,
     );
   }
   if (short.length > 0) {
@@ -926,34 +945,103 @@ const lambdaConcurrency: Check = async ({ deps, active, standby }) => {
       budgetFix(r, limits[r]!),
     );
   }
+  if (standbyLimit < activeLimit) {
+    return warn(
+      `${standby} has room for ${active}'s peak concurrency (${concurrency.peak ?? "unknown"}) plus ${QUOTA_MARGIN * 100}% but allows ${standbyLimit} < ${activeLimit}`,
+      `raise Lambda concurrent executions in ${standby} (Service Quotas, ${LAMBDA_CONCURRENCY_QUOTA}) to ${activeLimit} so it can grow as far`,
+    );
+  }
   return ok(
     `${standby} allows ${standbyLimit} concurrent executions (${active}: ${activeLimit}), as the connection budget assumed, ${budget.reserved[standby] ?? 0} reserved for database functions`,
   );
 };
 
+/**
+ * Headroom a recovery region's quota must have over the active region's peak usage: a failover
+ * moves the whole load, and the 7-day peak is not the next one.
+ */
+export const QUOTA_MARGIN = 0.2;
+/** How far back the active region's peak usage is read: a week of daily and weekly peaks. */
+export const QUOTA_USAGE_DAYS = 7;
+
+interface Headroom {
+  readonly activeLimit: number | null;
+  readonly standbyLimit: number | null;
+  /** The active region's peak usage over QUOTA_USAGE_DAYS; null when unknown. */
+  readonly peak: number | null;
+  /** What the standby must allow: the peak plus QUOTA_MARGIN, or the active limit without a peak. */
+  readonly needed: number | null;
+}
+
+/**
+ * A quota in both regions and the active region's usage of it. The recovery region must carry
+ * the active region's load, so its limit is compared with that load (peak usage plus
+ * QUOTA_MARGIN), not with the active region's limit: a standby with a lower limit but room for
+ * the load is ready (a warning: it cannot grow as far), one with an equal limit but a load near
+ * it is not. Without a usage figure the limits are compared, as the only evidence there is.
+ */
+async function headroom(
+  deps: ReadinessDeps,
+  active: string,
+  standby: string,
+  serviceCode: string,
+  quotaCode: string,
+): Promise<Headroom> {
+  const since = new Date(deps.now().getTime() - QUOTA_USAGE_DAYS * 86_400_000);
+  const [activeLimit, standbyLimit, peak] = await Promise.all([
+    deps.source.quota(active, serviceCode, quotaCode),
+    deps.source.quota(standby, serviceCode, quotaCode),
+    // A usage figure that cannot be read leaves the limit comparison, not an unknown check.
+    deps.source.quotaUsage(active, serviceCode, quotaCode, since).catch(() => null),
+  ]);
+  const needed = peak !== null ? Math.ceil(peak * (1 + QUOTA_MARGIN)) : activeLimit;
+  return { activeLimit, standbyLimit, peak, needed };
+}
+
+function headroomShort(h: Headroom, active: string, standby: string): string | null {
+  if (h.standbyLimit === null || h.needed === null || h.standbyLimit >= h.needed) return null;
+  return h.peak !== null
+    ? `${standby} allows ${h.standbyLimit}, ${active} peaked at ${h.peak} in ${QUOTA_USAGE_DAYS} days (+${QUOTA_MARGIN * 100}% = ${h.needed})`
+    : `${standby} allows ${h.standbyLimit} < ${h.needed} in ${active} (no usage figure)`;
+}
+
 const serviceQuotas: Check = async ({ deps, active, standby }) => {
   if (!active || !standby) return { status: "unknown", reason: "no active region known", fix: "" };
-  const { source, settings } = deps;
-  const lower: string[] = [];
+  const { settings } = deps;
+  const short: string[] = [];
+  const below: string[] = [];
   const unknown: string[] = [];
   for (const q of settings.quotas) {
-    const [a, s] = await Promise.all([
-      source.quota(active, q.serviceCode, q.quotaCode),
-      source.quota(standby, q.serviceCode, q.quotaCode),
-    ]);
-    if (a === null || s === null) unknown.push(`${q.serviceCode} ${q.name}`);
-    else if (s < a) lower.push(`${q.serviceCode} ${q.name} ${s} < ${a} (${q.quotaCode})`);
+    const h = await headroom(deps, active, standby, q.serviceCode, q.quotaCode);
+    const name = `${q.serviceCode} ${q.name} (${q.quotaCode})`;
+    if (h.standbyLimit === null || h.needed === null) {
+      unknown.push(`${q.serviceCode} ${q.name}`);
+      continue;
+    }
+    const lacking = headroomShort(h, active, standby);
+    if (lacking) short.push(`${name}: ${lacking}`);
+    else if (h.activeLimit !== null && h.standbyLimit < h.activeLimit) {
+      below.push(`${name} ${h.standbyLimit} < ${h.activeLimit}`);
+    }
   }
-  if (lower.length > 0) {
+  if (short.length > 0) {
     return fail(
-      `quotas lower in ${standby}: ${list(lower)}`,
-      `request the same values in ${standby} (Service Quotas console or request-service-quota-increase)`,
+      `no room in ${standby} for ${active}'s load: ${list(short)}`,
+      `request at least the needed values in ${standby} (Service Quotas console or request-service-quota-increase)`,
     );
   }
   if (unknown.length > 0) {
     return warn(`no value for ${list(unknown)}`, "check the quota codes in READINESS_SETTINGS");
   }
-  return ok(`${settings.quotas.length} quotas in ${standby} at least those of ${active}`);
+  if (below.length > 0) {
+    return warn(
+      `${standby} has room for ${active}'s peak load plus ${QUOTA_MARGIN * 100}% but lower limits: ${list(below)}`,
+      `request the same values in ${standby} so it can grow as far after a failover`,
+    );
+  }
+  return ok(
+    `${settings.quotas.length} quotas in ${standby} cover ${active}'s ${QUOTA_USAGE_DAYS}-day peak plus ${QUOTA_MARGIN * 100}% and its limits`,
+  );
 };
 
 /** db.r6g.2xlarge -> 8 (large = 1, xlarge = 2, Nxlarge = 2N): relative size within a family. */

@@ -137,6 +137,30 @@ export function sdkError(name: string, status = 400): Error {
 }
 
 /** The data behind the mocks: a healthy deployment, us-east-1 writing, 10:00 UTC. */
+/** ServiceQuota.UsageMetric of the compared quotas, as GetServiceQuota returns it. */
+const USAGE_METRICS: Record<
+  string,
+  {
+    MetricNamespace: string;
+    MetricName: string;
+    MetricDimensions: Record<string, string>;
+    MetricStatisticRecommendation: string;
+  }
+> = {
+  "L-B99A9384": {
+    MetricNamespace: "AWS/Lambda",
+    MetricName: "ConcurrentExecutions",
+    MetricDimensions: {},
+    MetricStatisticRecommendation: "Maximum",
+  },
+  "L-7B6409FD": {
+    MetricNamespace: "AWS/Usage",
+    MetricName: "ResourceCount",
+    MetricDimensions: { Service: "RDS", Type: "Resource", Resource: "DBInstances", Class: "None" },
+    MetricStatisticRecommendation: "Maximum",
+  },
+};
+
 export class ReadinessWorld {
   now = new Date("2026-11-30T10:00:00Z");
   readonly clients: Record<string, RegionClients> = {};
@@ -175,6 +199,15 @@ export class ReadinessWorld {
   quotas: Record<string, Record<string, number | null>> = {
     [EAST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
     [WEST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
+  };
+  /**
+   * Peak usage of each quota over the last week, by region and quota code (null: no
+   * datapoint). Service Quotas names the metric that counts it (ServiceQuota.UsageMetric, API
+   * reference): Lambda's concurrency in AWS/Lambda, RDS's instance count in AWS/Usage.
+   */
+  usage: Record<string, Record<string, number | null>> = {
+    [EAST]: { "L-B99A9384": 420, "L-7B6409FD": 2 },
+    [WEST]: { "L-B99A9384": 3, "L-7B6409FD": 1 },
   };
   /**
    * Hours ago each copy from us-east-1 landed in the standby's vault (its copy job's
@@ -452,7 +485,12 @@ export class ReadinessWorld {
       const value = this.quotas[region]![input.QuotaCode!];
       if (value === undefined) throw sdkError("NoSuchResourceException");
       return {
-        Quota: { ServiceCode: input.ServiceCode, QuotaCode: input.QuotaCode, Value: value },
+        Quota: {
+          ServiceCode: input.ServiceCode,
+          QuotaCode: input.QuotaCode,
+          Value: value,
+          UsageMetric: USAGE_METRICS[input.QuotaCode!],
+        },
       };
     });
     s.serviceQuotas.on(GetAWSDefaultServiceQuotaCommand).callsFake(async (input) => {
@@ -501,7 +539,29 @@ export class ReadinessWorld {
     });
     s.cloudwatch.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => {
       this.guard(region);
-      const metric = input.MetricDataQueries![0]!.MetricStat!.Metric!;
+      const query = input.MetricDataQueries![0]!;
+      const metric = query.MetricStat!.Metric!;
+      const quota = Object.entries(USAGE_METRICS).find(
+        ([, m]) => m.MetricNamespace === metric.Namespace && m.MetricName === metric.MetricName,
+      )?.[0];
+      if (quota) {
+        // A week of hourly maxima whose peak is the world's figure, the rest below it.
+        const peak = this.usage[region]![quota] ?? null;
+        if (query.MetricStat!.Stat !== "Maximum") throw new Error("usage is read at Maximum");
+        const hours = Array.from({ length: 168 }, (_, i) => i);
+        return {
+          MetricDataResults: [
+            {
+              Id: query.Id,
+              StatusCode: "Complete",
+              Timestamps:
+                peak === null ? [] : hours.map((h) => new Date(this.now.getTime() - h * 3_600_000)),
+              Values:
+                peak === null ? [] : hours.map((h) => (h === 37 ? peak : Math.floor(peak * 0.6))),
+            },
+          ],
+        };
+      }
       let minutesAgo: number | null = null;
       let value = 0;
       if (metric.MetricName === "AuroraGlobalDBReplicationLag") {
