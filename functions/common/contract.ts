@@ -391,6 +391,8 @@ export interface ReadinessRecord {
     readonly status: string;
     readonly reason: string;
     readonly fix: string;
+    /** Consecutive evaluations, this one included, the check could not tell (unknown). */
+    readonly unknownRuns?: number;
   }[];
 }
 

@@ -276,6 +276,7 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
     lag: { warnMs: readiness.lagWarnMs, failMs: targets.rpoTargetSeconds * 1000 },
     quotas: READINESS_QUOTAS,
     freshnessGraceHours: readiness.freshnessGraceHours,
+    unknownPageAfter: readiness.unknownPageAfter,
     lambdaBudget: targets.lambdaBudget,
   };
 }

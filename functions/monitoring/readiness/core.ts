@@ -37,6 +37,8 @@ export interface CheckResult {
   readonly reason: string;
   /** One line: what to do; empty when ok. */
   readonly fix: string;
+  /** Consecutive stored evaluations, this one included, in which this check could not tell. */
+  readonly unknownRuns?: number;
 }
 
 export interface Evaluation {
@@ -255,6 +257,11 @@ export interface ReadinessSettings {
    */
   readonly freshnessGraceHours: number;
   /**
+   * Consecutive evaluations a check may be `unknown` before it counts as `fail` (and pages
+   * through the overall status): READINESS_UNKNOWN_PAGE_AFTER.
+   */
+  readonly unknownPageAfter: number;
+  /**
    * What the connection budget (infra/lib/connection-budget.ts) assumed of Lambda concurrency:
    * the account quota LAMBDA_CONCURRENCY_LIMIT it was computed with, the concurrency it reserves
    * for database functions in each region, and the database functions it left unreserved (whose
@@ -372,7 +379,7 @@ function unreadable(error: unknown): Omit<CheckResult, "id"> {
   };
 }
 
-function worst(statuses: readonly CheckStatus[]): CheckStatus {
+export function worst(statuses: readonly CheckStatus[]): CheckStatus {
   return statuses.reduce<CheckStatus>((a, b) => (STATUS_VALUE[b] > STATUS_VALUE[a] ? b : a), "ok");
 }
 

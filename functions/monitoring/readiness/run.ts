@@ -1,8 +1,9 @@
 // One run of the evaluator: evaluate, publish the metrics, store the evaluation. Pure wiring over
 // ports (no AWS imports) so the handler stays a shell and the tests drive the same path.
+import type { ReadinessRecord } from "../../common/contract";
 import type { ControlPort, MetricsPort } from "../../dr/shared/ports";
-import type { CheckId, Evaluation, ReadinessDeps } from "./core";
-import { CHECK_IDS, evaluate, evaluationMetrics } from "./core";
+import type { CheckId, CheckResult, Evaluation, ReadinessDeps } from "./core";
+import { CHECK_IDS, evaluate, evaluationMetrics, worst } from "./core";
 
 /**
  * SDK client settings. This region: three attempts (throttling is common on the control-plane
@@ -42,15 +43,55 @@ export function parseReadinessEvent(event: unknown): ReadinessRequest {
 
 export interface RunDeps extends ReadinessDeps {
   readonly metrics: Pick<MetricsPort, "put">;
-  readonly control: Pick<ControlPort, "putReadiness">;
+  readonly control: Pick<ControlPort, "putReadiness" | "getReadiness">;
   readonly namespace: string;
+}
+
+/**
+ * A check that stays `unknown` is a blind spot: counted across the stored evaluations, the
+ * `unknownPageAfter`-th unknown in a row is a `fail` (which pages through the overall status,
+ * like any fail), naming how long it has not been able to tell. Any other status restarts the
+ * count. Pure: the previous evaluation in, this one out.
+ */
+export function escalateUnknowns(
+  evaluation: Evaluation,
+  previous: ReadinessRecord | null,
+  pageAfter: number,
+): Evaluation {
+  const checks = evaluation.checks.map((c): CheckResult => {
+    if (c.status !== "unknown") return c;
+    const before = previous?.checks.find((p) => p.id === c.id);
+    const runs = (before?.unknownRuns ?? (before?.status === "unknown" ? 1 : 0)) + 1;
+    if (runs < pageAfter) return { ...c, unknownRuns: runs };
+    return {
+      ...c,
+      status: "fail",
+      reason: `unknown for ${runs} evaluations in a row: ${c.reason}`,
+      fix: c.fix || "find why the check cannot read (its reason): until then this is not checked",
+      unknownRuns: runs,
+    };
+  });
+  return { ...evaluation, checks, overall: worst(checks.map((c) => c.status)) };
 }
 
 export async function evaluateAndPublish(
   request: ReadinessRequest,
   deps: RunDeps,
 ): Promise<Evaluation> {
-  const evaluation = await evaluate(deps, request.checks ?? CHECK_IDS);
+  const fresh = await evaluate(deps, request.checks ?? CHECK_IDS);
+  // Only a full evaluation is stored, so only a full one counts unknowns. The previous one is
+  // this region's own; if it cannot be read the count restarts (one evaluation later paging).
+  let previous: ReadinessRecord | null = null;
+  if (!request.checks) {
+    try {
+      previous = await deps.control.getReadiness(deps.region);
+    } catch (error) {
+      deps.log.warn("could not read the previous evaluation", { error: String(error) });
+    }
+  }
+  const evaluation = request.checks
+    ? fresh
+    : escalateUnknowns(fresh, previous, deps.settings.unknownPageAfter);
   for (const c of evaluation.checks) {
     if (c.status !== "ok") deps.log.warn("readiness finding", { ...c });
   }

@@ -102,6 +102,7 @@ export function parseReadinessSettings(
     lag: { warnMs, failMs },
     quotas: quotas as ReadinessSettings["quotas"],
     freshnessGraceHours: whole(raw.freshnessGraceHours, "freshnessGraceHours", 0, 2160),
+    unknownPageAfter: whole(raw.unknownPageAfter, "unknownPageAfter", 1, 48),
     lambdaBudget: {
       accountConcurrency: whole(
         budget.accountConcurrency,

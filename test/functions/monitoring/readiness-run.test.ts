@@ -9,13 +9,15 @@ import {
 import { parseReadinessSettings } from "../../../functions/monitoring/readiness/settings";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import { FakeWorld } from "../dr/support/fake-world";
-import { EAST, ReadinessWorld, SETTINGS, WEST } from "./support/aws-readiness-world";
+import { EAST, ReadinessWorld, SETTINGS, WEST, sdkError } from "./support/aws-readiness-world";
 
 let aws: ReadinessWorld;
 beforeEach(() => {
   aws = new ReadinessWorld();
 });
 afterEach(() => aws.restore());
+
+const timeout = () => Object.assign(sdkError("TimeoutError", 0), { code: "ETIMEDOUT" });
 
 function runDeps(world: FakeWorld, region = WEST) {
   const ports = world.ports(region, "critical");
@@ -42,6 +44,50 @@ describe("a scheduled run", () => {
       ...evaluation.checks.map(() => "ReadinessCheckStatus"),
       "ReadinessStatus",
     ]);
+  });
+
+  it("pages a check stuck at unknown: the unknownPageAfter-th unknown in a row is a fail", async () => {
+    const world = new FakeWorld();
+    // No drill succeeded in us-west-2 and us-east-1 does not answer: the drill check cannot tell.
+    aws.drillDaysAgo[WEST] = null;
+    aws.broken.set(EAST, timeout);
+    const drill = async () => {
+      const evaluation = await evaluateAndPublish({}, runDeps(world));
+      const metric = world.metrics[WEST]!.filter(
+        (m) => m.name === "ReadinessCheckStatus" && m.dimensions?.Check === "drill-recency",
+      ).at(-1)!;
+      return { check: evaluation.checks.find((c) => c.id === "drill-recency")!, metric };
+    };
+    for (const runs of [1, 2, 3]) {
+      const { check, metric } = await drill();
+      expect(check).toMatchObject({ status: "unknown", unknownRuns: runs });
+      expect(metric.value).toBe(2);
+    }
+    const fourth = await drill();
+    expect(fourth.check).toMatchObject({
+      status: "fail",
+      unknownRuns: 4,
+      reason: expect.stringMatching(/^unknown for 4 evaluations in a row: /),
+    });
+    expect(fourth.check.fix).not.toBe("");
+    expect(fourth.metric.value).toBe(3);
+    const stored = await world.ports(WEST, "critical").control.getReadiness(WEST);
+    expect(stored!.overall).toBe("fail");
+    // It can tell again: the count restarts.
+    aws.broken.delete(EAST);
+    expect((await drill()).check.unknownRuns).toBeUndefined();
+    aws.broken.set(EAST, timeout);
+    expect((await drill()).check).toMatchObject({ status: "unknown", unknownRuns: 1 });
+  });
+
+  it("does not count unknowns in a partial evaluation, which is not stored", async () => {
+    const world = new FakeWorld();
+    aws.drillDaysAgo[WEST] = null;
+    aws.broken.set(EAST, timeout);
+    for (let i = 0; i < 5; i += 1) {
+      const e = await evaluateAndPublish({ checks: ["drill-recency"] }, runDeps(world));
+      expect(e.checks[0]).toMatchObject({ status: "unknown" });
+    }
   });
 
   it("publishes the metrics even when storing fails, and then fails the invocation", async () => {

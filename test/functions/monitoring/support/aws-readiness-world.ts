@@ -109,6 +109,7 @@ export const SETTINGS: ReadinessSettings = {
     { serviceCode: "rds", quotaCode: "L-7B6409FD", name: "DB instances" },
   ],
   freshnessGraceHours: 48,
+  unknownPageAfter: 4,
   // As the connection budget renders it by default: 1000 assumed, database functions reserved.
   lambdaBudget: {
     accountConcurrency: 1000,
