@@ -394,6 +394,8 @@ export interface ReadinessRecord {
     /** Consecutive evaluations, this one included, the check could not tell (unknown). */
     readonly unknownRuns?: number;
   }[];
+  /** Minutes between the evaluator's scheduled runs (absent in records written before it). */
+  readonly scheduleMinutes?: number;
 }
 
 /**

@@ -277,6 +277,7 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
     quotas: READINESS_QUOTAS,
     freshnessGraceHours: readiness.freshnessGraceHours,
     unknownPageAfter: readiness.unknownPageAfter,
+    scheduleMinutes: readiness.scheduleMinutes,
     lambdaBudget: targets.lambdaBudget,
   };
 }

@@ -49,6 +49,8 @@ export interface Evaluation {
   readonly activeRegion: string | null;
   readonly checks: readonly CheckResult[];
   readonly durationMs: number;
+  /** The evaluator's schedule, so a reader can tell when the next one was due. */
+  readonly scheduleMinutes?: number;
 }
 
 /** Why a read failed: "unreachable" (timeout, network, 5xx) or "denied" (IAM). */
@@ -261,6 +263,8 @@ export interface ReadinessSettings {
    * through the overall status): READINESS_UNKNOWN_PAGE_AFTER.
    */
   readonly unknownPageAfter: number;
+  /** Minutes between two scheduled evaluations (READINESS_SCHEDULE_MINUTES). */
+  readonly scheduleMinutes: number;
   /**
    * What the connection budget (infra/lib/connection-budget.ts) assumed of Lambda concurrency:
    * the account quota LAMBDA_CONCURRENCY_LIMIT it was computed with, the concurrency it reserves
@@ -1351,6 +1355,7 @@ export async function evaluate(
     activeRegion: active,
     checks,
     durationMs: deps.now().getTime() - started.getTime(),
+    scheduleMinutes: deps.settings.scheduleMinutes,
   };
 }
 

@@ -103,6 +103,7 @@ export function parseReadinessSettings(
     quotas: quotas as ReadinessSettings["quotas"],
     freshnessGraceHours: whole(raw.freshnessGraceHours, "freshnessGraceHours", 0, 2160),
     unknownPageAfter: whole(raw.unknownPageAfter, "unknownPageAfter", 1, 48),
+    scheduleMinutes: whole(raw.scheduleMinutes, "scheduleMinutes", 5, 720),
     lambdaBudget: {
       accountConcurrency: whole(
         budget.accountConcurrency,

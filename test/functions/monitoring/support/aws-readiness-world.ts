@@ -110,6 +110,7 @@ export const SETTINGS: ReadinessSettings = {
   ],
   freshnessGraceHours: 48,
   unknownPageAfter: 4,
+  scheduleMinutes: 30,
   // As the connection budget renders it by default: 1000 assumed, database functions reserved.
   lambdaBudget: {
     accountConcurrency: 1000,
