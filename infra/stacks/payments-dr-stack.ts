@@ -599,6 +599,11 @@ export class PaymentsDrStack extends TerraformStack {
       targets,
       readiness: config.readiness,
       logRetentionDays: config.logRetentionDays,
+      reports: {
+        writerFunctionName: this.reports[role].writer.functionName,
+        writerArn: this.reports[role].writer.function.arn,
+        bucket: this.reports[role].bucket.bucket,
+      },
     });
   }
 

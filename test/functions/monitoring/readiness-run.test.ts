@@ -8,6 +8,8 @@ import {
 } from "../../../functions/monitoring/readiness/run";
 import { parseReadinessSettings } from "../../../functions/monitoring/readiness/settings";
 import { TransientError } from "../../../functions/dr/shared/errors";
+import type { RunReportInput } from "../../../functions/reports/shared/model";
+import { validateReportInput } from "../../../functions/reports/shared/model";
 import { FakeWorld } from "../dr/support/fake-world";
 import { EAST, ReadinessWorld, SETTINGS, WEST, sdkError } from "./support/aws-readiness-world";
 
@@ -78,6 +80,39 @@ describe("a scheduled run", () => {
     expect((await drill()).check.unknownRuns).toBeUndefined();
     aws.broken.set(EAST, timeout);
     expect((await drill()).check).toMatchObject({ status: "unknown", unknownRuns: 1 });
+  });
+
+  it("writes a report to the report store when the overall status changes, and only then", async () => {
+    const world = new FakeWorld();
+    const reports = world.reports.port(WEST);
+    const submitted: RunReportInput[] = [];
+    const deps = {
+      ...runDeps(world),
+      reports: { submit: (r: RunReportInput) => (submitted.push(r), reports.submit(r)) },
+    };
+    const first = await evaluateAndPublish({}, deps);
+    expect(first.overall).toBe("ok");
+    await evaluateAndPublish({}, deps);
+    expect(submitted).toHaveLength(1); // the first evaluation; the unchanged second adds nothing
+    aws.copies = {}; // no backup copy landed: backup-copies fails
+    const failing = await evaluateAndPublish({}, deps);
+    expect(failing.overall).toBe("fail");
+    expect(submitted).toHaveLength(2);
+    const report = submitted[1]!;
+    // What the writer accepts (its own validation), with the change and every check.
+    expect(validateReportInput(JSON.parse(JSON.stringify(report)))).toMatchObject({
+      kind: "readiness",
+      region: WEST,
+      outcome: "failed",
+      title: `readiness of ${WEST}: OK -> FAIL`,
+    });
+    expect(report.checks!.find((c) => c.name === "backup-copies")).toMatchObject({
+      passed: false,
+      actual: expect.stringMatching(/^fail: no copy to us-west-2 completed within 36 h/),
+    });
+    // A partial, on-demand evaluation writes no report.
+    await evaluateAndPublish({ checks: ["kms-keys"] }, deps);
+    expect(submitted).toHaveLength(2);
   });
 
   it("does not count unknowns in a partial evaluation, which is not stored", async () => {
