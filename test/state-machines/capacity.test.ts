@@ -1,11 +1,9 @@
 // After a failover or switchover the new primary gets the old primary's capacity: RestoreCapacity
 // adds readers with Terraform's identifiers and settings, asks once however often it runs, never
-// waits for them, and never blocks or halts the run.
-import {
-  AccessDeniedError,
-  DependencyError,
-  TransientError,
-} from "../../functions/dr/shared/errors";
+// waits for them to become available (it waits, bounded, only for a cluster that cannot take one
+// yet), and never blocks or halts the run. A planned move also deletes the readers it added to
+// the region it leaves.
+import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
 import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
