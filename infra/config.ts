@@ -162,6 +162,12 @@ export interface ReadinessConfig {
    * and its cross-Region copy with a day spare). The first drill gets 40 days, or this if longer.
    */
   readonly freshnessGraceHours: number;
+  /**
+   * Consecutive evaluations a check may say `unknown` before it counts as failed and pages
+   * (READINESS_UNKNOWN_PAGE_AFTER, 1 to 48, default 4: two hours at the default schedule). A
+   * check that cannot read for that long is a blind spot, not a pause.
+   */
+  readonly unknownPageAfter: number;
 }
 
 export interface StateBackendConfig {
@@ -509,6 +515,7 @@ export function loadConfig(env: Env = process.env): Config {
       scheduleMinutes: integer(env, "READINESS_SCHEDULE_MINUTES", 30, 5, 720),
       lagWarnMs: integer(env, "READINESS_LAG_WARN_MS", 1000, 0, 60_000),
       freshnessGraceHours: integer(env, "READINESS_GRACE_HOURS", 48, 0, 2160),
+      unknownPageAfter: integer(env, "READINESS_UNKNOWN_PAGE_AFTER", 4, 1, 48),
     },
     stateBackend: stateBackendConfig(env, secondary.region),
     operatorPrincipalArns: operatorPrincipals(env),

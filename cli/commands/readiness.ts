@@ -11,8 +11,19 @@ import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table"
 import type { CommandContext } from "../context";
 import { explainAwsError, RegionUnreachableError } from "../errors";
 
-/** An evaluation older than this is stale: the schedule runs every 30 min by default. */
-export const STALE_AFTER_MINUTES = 65;
+/** READINESS_SCHEDULE_MINUTES's default, for records written before they carried theirs. */
+export const DEFAULT_SCHEDULE_MINUTES = 30;
+/** Slack past two periods: the schedule's start, the evaluation's own duration (< 90 s). */
+export const STALE_MARGIN_MINUTES = 5;
+
+/**
+ * An evaluation is stale once two scheduled runs should have replaced it, plus a margin: one
+ * missed run is a blip (the paging alarm also waits two periods), two are a stopped evaluator.
+ * Derived from the schedule the evaluator records in each evaluation (READINESS_SCHEDULE_MINUTES).
+ */
+export function staleAfterMinutes(evaluation: Pick<ReadinessRecord, "scheduleMinutes">): number {
+  return 2 * (evaluation.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES) + STALE_MARGIN_MINUTES;
+}
 
 export interface RegionReadiness {
   readonly region: string;
@@ -128,7 +139,8 @@ export async function readinessReport(
       }
       const stale =
         evaluation !== null &&
-        io.now().getTime() - new Date(evaluation.at).getTime() > STALE_AFTER_MINUTES * 60_000;
+        io.now().getTime() - new Date(evaluation.at).getTime() >
+          staleAfterMinutes(evaluation) * 60_000;
       return { region, answered, source, evaluation, problems, stale };
     }),
   );
@@ -172,7 +184,7 @@ export async function readinessCommand(
       replica: `last evaluation, read from ${ctx.deployment.regions.find((x) => x !== r.region)}'s replica`,
     }[r.source!];
     ctx.io.out(
-      `${r.region}: ${e.overall.toUpperCase()} (${from}, ${e.at}, ${ago(ctx, e.at)}; writer in ${e.activeRegion ?? "unknown"})${r.stale ? `, STALE: over ${STALE_AFTER_MINUTES} min old, check the evaluator's schedule and errors` : ""}`,
+      `${r.region}: ${e.overall.toUpperCase()} (${from}, ${e.at}, ${ago(ctx, e.at)}; writer in ${e.activeRegion ?? "unknown"})${r.stale ? `, STALE: over ${staleAfterMinutes(e)} min old, check the evaluator's schedule and errors` : ""}`,
     );
     for (const c of e.checks) {
       ctx.io.out(`  ${c.status.padEnd(7)} ${c.id}: ${c.reason}`);

@@ -13,6 +13,8 @@ import { explainAwsError, RegionUnreachableError } from "../errors";
 import type { ExecutionSummary } from "../executions";
 import type { RunRow } from "./history";
 import { runRows } from "./history";
+import type { RegionReadiness } from "./readiness";
+import { readinessReport, staleAfterMinutes } from "./readiness";
 import { recentRuns } from "./watch";
 
 /** A value, or why it could not be read. */
@@ -61,6 +63,8 @@ export interface StatusReport {
   readonly cooldown: (CooldownItem & { active: boolean }) | null;
   readonly running: readonly ExecutionSummary[];
   readonly lastRuns: readonly RunRow[];
+  /** Each region's latest stored readiness evaluation (`payments-dr readiness` shows it all). */
+  readonly readiness: readonly RegionReadiness[];
   readonly warnings: readonly string[];
 }
 
@@ -166,6 +170,9 @@ export async function collectStatus(ctx: CommandContext): Promise<StatusReport> 
     ).probeResults(probedRegion, new Date(now.getTime() - 2 * 60_000)),
   }));
 
+  // The stored evaluations only: status reads, it never runs the evaluators.
+  const readiness = await readinessReport(ctx, { run: false });
+
   let running: ExecutionSummary[] = [];
   let lastRuns: RunRow[] = [];
   try {
@@ -185,6 +192,7 @@ export async function collectStatus(ctx: CommandContext): Promise<StatusReport> 
     cooldown,
     running,
     lastRuns,
+    readiness,
     warnings,
   };
 }
@@ -238,6 +246,25 @@ export function formatStatus(report: StatusReport): string[] {
       ? `cooldown: ${c.active ? `until ${new Date(c.cooldownUntil * 1000).toISOString()}` : "over"} (last run ${c.lastExecution}, ended ${c.lastCompletedAt})`
       : "cooldown: none",
   );
+  lines.push("readiness:");
+  for (const r of report.readiness) {
+    const e = r.evaluation;
+    if (!e) {
+      lines.push(`  ${r.region}  ? (${r.problems.join("; ") || "no evaluation"})`);
+      continue;
+    }
+    const from = r.source === "replica" ? ", from the other region's replica" : "";
+    lines.push(
+      `  ${r.region}  ${e.overall.toUpperCase()}  evaluated ${Math.round((Date.parse(report.at) - Date.parse(e.at)) / 60_000)} min ago${from}${r.stale ? `, STALE: over ${staleAfterMinutes(e)} min old` : ""}`,
+    );
+    // What is not ok, worst first; `payments-dr readiness` has every check and its fix.
+    const order = { fail: 0, unknown: 1, warn: 2, ok: 3 } as Record<string, number>;
+    for (const c of [...e.checks]
+      .filter((x) => x.status !== "ok")
+      .sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9))) {
+      lines.push(`    ${c.status.padEnd(7)} ${c.id}: ${c.reason}`);
+    }
+  }
   lines.push(
     `running: ${report.running.length === 0 ? "nothing" : report.running.map((r) => `${r.workflow} in ${r.region} ${r.name} since ${r.startDate}`).join("; ")}`,
   );

@@ -391,7 +391,11 @@ export interface ReadinessRecord {
     readonly status: string;
     readonly reason: string;
     readonly fix: string;
+    /** Consecutive evaluations, this one included, the check could not tell (unknown). */
+    readonly unknownRuns?: number;
   }[];
+  /** Minutes between the evaluator's scheduled runs (absent in records written before it). */
+  readonly scheduleMinutes?: number;
 }
 
 /**
@@ -403,6 +407,12 @@ export interface ReadinessRecord {
  */
 export interface DrCapacity {
   readonly instances: number;
+  /**
+   * DB_SECONDARY_INSTANCES: the standby's own count. A planned move (switchover, failback) takes
+   * the region it leaves back to it by deleting the readers RestoreCapacity added there, never
+   * one of the first `standbyInstances` identifiers (Terraform's) and never below that count.
+   */
+  readonly standbyInstances: number;
   readonly instanceClass: string;
   readonly engine: string;
   readonly engineVersion: string;

@@ -8,6 +8,7 @@ import {
   CREATE_INSTANCE_IMPLIED_ACTIONS,
   DATABASE_RESOURCES,
   PORT_ACTIONS,
+  RESTORED_BY_TAG,
   SECURE_PARAMETERS,
   WRITABLE_PARAMETERS,
 } from "../../functions/dr/shared/permissions";
@@ -501,6 +502,12 @@ function rebuildArns(props: DrIamProps, accountId: string) {
       rds(regions[i]!, "cluster", `${slot.spec.clusterIdentifier}-detached-*`),
     ),
     instances: regions.flatMap((r) => instanceNames(r).map((n) => rds(r, "db", n))),
+    // A standby region's instances beyond its own count: only RestoreCapacity creates them there.
+    restoredReaders: regions.flatMap((r) =>
+      instanceNames(r)
+        .slice(Math.min(...slots.map((slot) => slot.instances.length)))
+        .map((n) => rds(r, "db", n)),
+    ),
     keptInstances: regions.flatMap((r) =>
       instanceNames(r).map((n) => rds(r, "db", `${n}-detached-*`)),
     ),
@@ -566,6 +573,7 @@ export function taskStatements(
       anyInstance: a.regions.map((r) => `arn:aws:rds:${r}:${a.accountId}:db:*`),
       instances: a.rebuild.instances,
       keptInstances: a.rebuild.keptInstances,
+      restoredReaders: a.rebuild.restoredReaders,
       keptClusters: a.rebuild.kept,
       snapshots: a.rebuild.snapshots,
       pointOfFailure: a.rebuild.pointOfFailure,
@@ -579,6 +587,22 @@ export function taskStatements(
     };
     // DATABASE_RESOURCES is shared with the readiness evaluator's IAM simulation.
     const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
+    if (method === "deleteInstance") {
+      // Only what RestoreCapacity itself created: its created-by tag, which Terraform removes
+      // when it adopts a reader (DB_ADOPT_RESTORED_READERS), so an adopted reader is safe too.
+      // DeleteDBInstance is authorized on the db resource with aws:ResourceTag (Service
+      // Authorization Reference, Amazon RDS).
+      if (resources.length > 0) {
+        add(`Database${pascal(method)}`, actions, resources, [
+          {
+            test: "StringEquals",
+            variable: `aws:ResourceTag/${RESTORED_BY_TAG.Key}`,
+            values: [RESTORED_BY_TAG.Value],
+          },
+        ]);
+      }
+      continue;
+    }
     add(`Database${pascal(method)}`, actions, resources);
     if (method === "createClusterSnapshot") {
       // Tags given at creation are authorized as rds:AddTagsToResource on the new resource

@@ -7,7 +7,7 @@ import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { XrayGroup } from "@cdktf/provider-aws/lib/xray-group";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { CONTROL, DR_ENV, METRICS } from "../../functions/common/contract";
+import { CONTROL, DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
 import type { ReadinessSettings } from "../../functions/monitoring/readiness/core";
 import type { DatabaseConfig, ReadinessConfig } from "../config";
 import { NodejsFunction } from "../lib/nodejs-function";
@@ -149,6 +149,15 @@ export interface ReadinessEvaluatorProps {
   readonly targets: ReadinessTargets;
   readonly readiness: ReadinessConfig;
   readonly logRetentionDays: number;
+  /**
+   * The region's report writer and bucket: each change of the overall status is written there
+   * as a `readiness` report. @default - no report (the evaluation is still stored and published)
+   */
+  readonly reports?: {
+    readonly writerFunctionName: string;
+    readonly writerArn: string;
+    readonly bucket: string;
+  };
 }
 
 /**
@@ -184,8 +193,26 @@ export class ReadinessEvaluator extends Construct {
       environment: {
         [DR_ENV.topology]: props.topology,
         [DR_ENV.readinessSettings]: readinessSettingsJson(targets, readiness),
+        ...(props.reports
+          ? {
+              [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
+              [REPORTS_ENV.bucket]: props.reports.bucket,
+            }
+          : {}),
       },
-      statements: readinessStatements(targets, region),
+      statements: [
+        ...readinessStatements(targets, region),
+        // Its one write beyond its own metrics and item: a report, through the region's writer.
+        ...(props.reports
+          ? [
+              {
+                sid: "WriteReadinessReports",
+                actions: ["lambda:InvokeFunction"],
+                resources: [props.reports.writerArn],
+              },
+            ]
+          : []),
+      ],
       logRetentionDays: props.logRetentionDays,
     });
     this.schedule = new CloudwatchEventRule(this, "schedule", {
@@ -276,6 +303,8 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
     lag: { warnMs: readiness.lagWarnMs, failMs: targets.rpoTargetSeconds * 1000 },
     quotas: READINESS_QUOTAS,
     freshnessGraceHours: readiness.freshnessGraceHours,
+    unknownPageAfter: readiness.unknownPageAfter,
+    scheduleMinutes: readiness.scheduleMinutes,
     lambdaBudget: targets.lambdaBudget,
   };
 }
@@ -356,11 +385,12 @@ export function readinessStatements(targets: ReadinessTargets, region: string): 
     },
     {
       // No resource-level permissions for these reads (Service Authorization Reference).
-      // AWS documents no resource type for these (Service Authorization Reference: Lambda
-      // GetAccountSettings, Service Quotas GetAWSDefaultServiceQuota, Systems Manager
+      // AWS documents no resource type for these (Service Authorization Reference: AWS Backup
+      // ListCopyJobs, Lambda GetAccountSettings, Service Quotas GetAWSDefaultServiceQuota, Systems Manager
       // DescribeAutomationExecutions, CloudWatch GetMetricData), so "*" is the only grant.
       sid: "ReadWithoutResourceLevel",
       actions: [
+        "backup:ListCopyJobs",
         "lambda:GetAccountSettings",
         "servicequotas:GetAWSDefaultServiceQuota",
         "ssm:DescribeAutomationExecutions",

@@ -66,6 +66,7 @@ export const STAR_ONLY_ACTIONS: Readonly<Record<string, string>> = {
   "states:SendTaskHeartbeat": "task tokens are not resources",
   "ssm:DescribeAutomationExecutions": "List-type call with no resource type (read)",
   "dynamodb:ListTables": "no resource type (read)",
+  "backup:ListCopyJobs": "no resource type (read)",
   "lambda:GetAccountSettings": "no resource type (read)",
   "servicequotas:GetAWSDefaultServiceQuota": "no resource type (read)",
   "cloudwatch:DescribeAlarms": "scoped only by alarm ARN pattern; read",

@@ -524,6 +524,7 @@ export class PaymentsDrStack extends TerraformStack {
     ];
     return Fn.jsonencode({
       instances: config.database.primaryInstances,
+      standbyInstances: config.database.secondaryInstances,
       instanceClass: config.database.instanceClass,
       engine: "aurora-postgresql",
       engineVersion: config.database.engineVersion,
@@ -598,6 +599,11 @@ export class PaymentsDrStack extends TerraformStack {
       targets,
       readiness: config.readiness,
       logRetentionDays: config.logRetentionDays,
+      reports: {
+        writerFunctionName: this.reports[role].writer.functionName,
+        writerArn: this.reports[role].writer.function.arn,
+        bucket: this.reports[role].bucket.bucket,
+      },
     });
   }
 

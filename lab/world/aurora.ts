@@ -636,6 +636,8 @@ export class LabRds implements DatabasePort {
   deleteGlobalCluster = () => this.notModelled("DeleteGlobalCluster");
   createGlobalCluster = () => this.notModelled("CreateGlobalCluster");
   createSecondaryCluster = () => this.notModelled("CreateDBCluster");
+  // The lab's added readers carry no created-by tag, so RestoreCapacity never deletes one here.
+  deleteInstance = () => this.notModelled("DeleteDBInstance");
 
   async instances(clusterIdentifier: string): Promise<readonly InstanceView[]> {
     await this.reach();

@@ -16,6 +16,7 @@
 // runner waits after the last execution.
 import { nextPollSeconds } from "../../functions/dr/check-promotion/core";
 import { LOOK_INTERVAL_SECONDS } from "../../functions/dr/check-old-writer/core";
+import { CAPACITY_POLL_SECONDS } from "../../functions/dr/restore-capacity/core";
 
 interface Retrier {
   readonly ErrorEquals: readonly string[];
@@ -62,6 +63,8 @@ const SECONDS_PATH_MAX: Record<string, number> = {
   "$.steps.CheckOldWriter.nextCheckSeconds": LOOK_INTERVAL_SECONDS,
   // check-promotion/core.ts: 5 s while young, 15 s after two minutes.
   "$.steps.CheckPromotion.nextPollSeconds": Math.max(nextPollSeconds(0), nextPollSeconds(1e9)),
+  // restore-capacity/core.ts: always CAPACITY_POLL_SECONDS.
+  "$.steps.RestoreCapacity.nextPollSeconds": CAPACITY_POLL_SECONDS,
 };
 
 /** A Task's worst case: every attempt its retriers allow at its timeout, and every retry wait. */

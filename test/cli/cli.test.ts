@@ -742,6 +742,33 @@ function lagSeries(region: string, input: GetMetricDataCommandInput) {
   return { MetricDataResults: [{ Id: "series", Timestamps: [], Values: [] }] };
 }
 
+/** Each region's last stored readiness evaluation (readiness#<region> in the control table). */
+const READINESS_EAST = {
+  region: EAST,
+  at: new Date(T0.getTime() - 12 * 60_000).toISOString(),
+  overall: "ok",
+  activeRegion: EAST,
+  scheduleMinutes: 30,
+  checks: [{ id: "global-cluster", status: "ok", reason: "2 members", fix: "" }],
+};
+const READINESS_WEST = {
+  region: WEST,
+  at: new Date(T0.getTime() - 100 * 60_000).toISOString(),
+  overall: "fail",
+  activeRegion: EAST,
+  scheduleMinutes: 30,
+  checks: [
+    { id: "global-cluster", status: "ok", reason: "2 members", fix: "" },
+    { id: "drill-recency", status: "warn", reason: "last drill 36 days ago", fix: "run a drill" },
+    {
+      id: "backup-copies",
+      status: "fail",
+      reason: "no copy to us-west-2 completed within 36 h for payments-db-use1-prod",
+      fix: "look at the copy jobs",
+    },
+  ],
+};
+
 describe("payments-dr status", () => {
   function world(options: { eastDown?: boolean } = {}) {
     const down = (region: string) => {
@@ -761,6 +788,9 @@ describe("payments-dr status", () => {
               cooldownUntil: T0.getTime() / 1000 + 600,
             },
           };
+        const evaluated = /^readiness#(.+)$/.exec(String(input.Key?.pk))?.[1];
+        if (evaluated === EAST) return { Item: { pk: input.Key!.pk, evaluation: READINESS_EAST } };
+        if (evaluated === WEST) return { Item: { pk: input.Key!.pk, evaluation: READINESS_WEST } };
         return {};
       }),
     );
@@ -814,10 +844,21 @@ describe("payments-dr status", () => {
     );
     expect(result.out).toContain("lock: free");
     expect(result.out).toContain("cooldown: until 2026-03-10T03:14:05.000Z (last run drill-x-back");
-    // The flag, lock and cooldown are read in both regions, strongly consistently.
+    // Readiness: each region's last evaluation, what is not ok worst first, stale when two of
+    // its 30-min periods (+5) have passed.
+    const lines = result.out.split("\n");
+    const at = lines.indexOf("readiness:");
+    expect(lines.slice(at, at + 5)).toEqual([
+      "readiness:",
+      "  us-east-1  OK  evaluated 12 min ago",
+      "  us-west-2  FAIL  evaluated 100 min ago, STALE: over 65 min old",
+      "    fail    backup-copies: no copy to us-west-2 completed within 36 h for payments-db-use1-prod",
+      "    warn    drill-recency: last drill 36 days ago",
+    ]);
+    // The flag, lock, cooldown and readiness are read in both regions, strongly consistently.
     const gets = await callsOf(mocks.dynamo);
-    expect(gets.filter((c) => c.region === EAST)).toHaveLength(3);
-    expect(gets.filter((c) => c.region === WEST)).toHaveLength(3);
+    expect(gets.filter((c) => c.region === EAST)).toHaveLength(4);
+    expect(gets.filter((c) => c.region === WEST)).toHaveLength(4);
     expect(
       gets.every(
         (c) => c.input.TableName === "payments-control-prod" && c.input.ConsistentRead === true,
@@ -870,6 +911,14 @@ describe("payments-dr status", () => {
       [WEST, true],
     ]);
     expect(report.cooldown.active).toBe(true);
+    expect(
+      (
+        report as unknown as { readiness: { region: string; evaluation: { overall: string } }[] }
+      ).readiness.map((r) => [r.region, r.evaluation.overall]),
+    ).toEqual([
+      [EAST, "ok"],
+      [WEST, "fail"],
+    ]);
   });
 });
 

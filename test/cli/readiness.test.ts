@@ -199,13 +199,32 @@ describe("payments-dr readiness", () => {
     expect(err).toBe(`payments-dr: not ready: ${WEST} has no evaluation`);
   });
 
-  it("marks an evaluation over 65 min old as stale", async () => {
+  it("marks an evaluation over 65 min old as stale when it carries no schedule (the default 30)", async () => {
     storedEvaluations({
       [EAST]: record(EAST, "ok", minutesBefore(180)),
       [WEST]: record(WEST, "ok"),
     });
     const { out } = await run(["readiness"], terminal());
     expect(out).toContain("3 h ago; writer in us-east-1), STALE: over 65 min old");
+  });
+
+  it("derives staleness from the evaluator's own schedule: two periods plus 5 min", async () => {
+    // Every 120 min: 180 min old is one missed run, not stale; 250 min is two.
+    storedEvaluations({
+      [EAST]: { ...record(EAST, "ok", minutesBefore(180)), scheduleMinutes: 120 },
+      [WEST]: { ...record(WEST, "ok", minutesBefore(250)), scheduleMinutes: 120 },
+    });
+    const { out } = await run(["readiness"], terminal());
+    expect(out).toContain("3 h ago; writer in us-east-1)\n");
+    expect(out).toContain("4 h ago; writer in us-east-1), STALE: over 245 min old");
+    // Every 5 min: 20 min old is already stale.
+    storedEvaluations({
+      [EAST]: { ...record(EAST, "ok", minutesBefore(20)), scheduleMinutes: 5 },
+      [WEST]: record(WEST, "ok"),
+    });
+    expect((await run(["readiness"], terminal())).out).toContain(
+      "20 min ago; writer in us-east-1), STALE: over 15 min old",
+    );
   });
 
   it("rejects an option it does not take, naming it", async () => {

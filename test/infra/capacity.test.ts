@@ -91,6 +91,46 @@ describe("capacity after a failover", () => {
   });
 });
 
+describe("releasing the readers RestoreCapacity added", () => {
+  const { json } = synth({});
+
+  it("tells the task the standby's own count", () => {
+    const task = resourceList(json, "aws_lambda_function").find(
+      (f) => f.function_name === "payments-dr-restore-capacity-dev",
+    )!;
+    const env = (task.environment as { variables: Record<string, string> }).variables;
+    expect(String(env.DR_CAPACITY)).toContain('"standbyInstances" = 1');
+  });
+
+  it("lets only RestoreCapacity delete, only the identifiers beyond the standby's, only with its tag", () => {
+    const statements = policyStatements(
+      json,
+      "orchestration-primary_task-restore-capacity_permissions_",
+    );
+    const remove = statements.find((s) => s.sid === "DatabaseDeleteInstance")!;
+    expect(remove.actions).toEqual(["rds:DeleteDBInstance"]);
+    // Never db-1, Terraform's standby instance in either region.
+    expect(remove.resources!.map((r) => r.split(":db:")[1])).toEqual([
+      "payments-db-2-use1-dev",
+      "payments-db-2-usw2-dev",
+    ]);
+    expect(remove.condition).toEqual([
+      {
+        test: "StringEquals",
+        variable: "aws:ResourceTag/created-by",
+        values: ["payments-dr-restore-capacity"],
+      },
+    ]);
+    for (const task of DR_TASK_NAMES.filter((t) => t !== "restore-capacity")) {
+      const actions = policyStatements(
+        json,
+        `orchestration-primary_task-${task}_permissions_`,
+      ).flatMap((s) => s.actions ?? []);
+      expect(actions.filter((a) => /DeleteDBInstance/.test(a))).toEqual([]);
+    }
+  });
+});
+
 // Terraform and the readers RestoreCapacity adds, after a failover to us-west-2 (the writer was
 // us-east-1 with 2 instances, us-west-2 stood by with 1; RestoreCapacity added
 // payments-db-2-usw2-dev). Terraform plans from its state: it destroys only what state holds.

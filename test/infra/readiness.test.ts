@@ -65,7 +65,7 @@ describe("the readiness evaluator", () => {
     expect(alarm.alarm_actions).toEqual(["${aws_sns_topic.alerts-secondary_topic_D98F64D7.arn}"]);
   });
 
-  it("may only read, but for its own metrics and its own item of the control table", () => {
+  it("may only read, but for its own metrics, its own item of the control table and its region's report writer", () => {
     const statements = policyStatements(json, "readiness-evaluator-secondary_function_permissions");
     const actions = statements.flatMap((s) => s.actions ?? []);
     const reads = /^(\w+):(Describe|Get|List|Simulate)/;
@@ -76,7 +76,18 @@ describe("the readiness evaluator", () => {
       "kms:Decrypt",
       "kms:Encrypt",
       "kms:GenerateDataKey",
+      "lambda:InvokeFunction",
     ]);
+    // A change of readiness goes to the report store through this region's writer only.
+    const invoke = statements.find((s) => s.actions?.includes("lambda:InvokeFunction"))!;
+    expect(invoke).toMatchObject({
+      sid: "WriteReadinessReports",
+      actions: ["lambda:InvokeFunction"],
+    });
+    expect(invoke.resources).toHaveLength(1);
+    expect(invoke.resources![0]).toMatch(
+      /^\$\{aws_lambda_function\.reports-secondary_writer.*\.arn\}$/,
+    );
     const key = statements.find((s) => s.actions?.includes("kms:Encrypt"))!;
     expect(key.condition).toEqual([
       {
@@ -105,6 +116,7 @@ describe("the readiness evaluator", () => {
       expect(
         s.actions!.every((a) =>
           [
+            "backup:ListCopyJobs",
             "lambda:GetAccountSettings",
             "servicequotas:GetAWSDefaultServiceQuota",
             "ssm:DescribeAutomationExecutions",

@@ -1,16 +1,17 @@
 // After a failover or switchover the new primary gets the old primary's capacity: RestoreCapacity
 // adds readers with Terraform's identifiers and settings, asks once however often it runs, never
-// waits for them, and never blocks or halts the run.
-import {
-  AccessDeniedError,
-  DependencyError,
-  TransientError,
-} from "../../functions/dr/shared/errors";
+// waits for them to become available (it waits, bounded, only for a cluster that cannot take one
+// yet), and never blocks or halts the run. A planned move also deletes the readers it added to
+// the region it leaves.
+import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
 import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
 
 const westArn = TOPOLOGY.regions[WEST]!.clusterArn;
+const eastArn = TOPOLOGY.regions[EAST]!.clusterArn;
+const RESTORED = "payments-db-2-usw2-test";
+const TAG = { "created-by": "payments-dr-restore-capacity" };
 const input = { targetRegion: WEST, reason: "primary down", trigger: "console" };
 
 describe("capacity in the new primary", () => {
@@ -102,23 +103,51 @@ describe("capacity in the new primary", () => {
     expect(world.instancesOf(westArn)).toHaveLength(2);
   });
 
-  it("retries a create refused while the promoted cluster is still in a transitional state", async () => {
+  it("waits minutes, not seconds, for a promoted cluster that stays modifying, then asks", async () => {
     const world = new FakeWorld();
-    world.inject(
-      "rds:CreateDBInstance",
-      () =>
-        new DependencyError(
-          "rds:CreateDBInstance failed: InvalidDBClusterStateFault: DB cluster is not available",
-        ),
-      1,
-    );
-    const result = await runWorkflow("failover", input, { world });
+    // Aurora refuses a reader while the cluster is in a transitional state
+    // (aurora-replicas-adding.html); how long a freshly promoted cluster stays "modifying" AWS
+    // does not say (the nearest figure: "15 minutes or more" for an instance change,
+    // AuroraPostgreSQL.Managing.html). Drawn from 2 to 20 minutes of the world's clock, far
+    // beyond the ~30 s the Retry's backoff allowed.
+    const modifyingSeconds = 120 + Math.floor(Math.random() * 1080);
+    let until: number | undefined;
+    const result = await runWorkflow("failover", input, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          const cluster = world.clusters[westArn]!;
+          until ??= world.clock + modifyingSeconds * 1000;
+          cluster.status = world.clock < until ? "modifying" : "available";
+        },
+      },
+    });
     expect(result.status).toBe("SUCCEEDED");
-    expect(result.retries).toContain("RestoreCapacity");
     expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
-    expect(world.instancesOf(westArn).map((i) => i.identifier)).toContain(
+    const step = result.output!.steps.RestoreCapacity!;
+    expect(step).toMatchObject({ requested: ["payments-db-2-usw2-test"], done: true });
+    expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
+    // One accepted create, after the refusals; the reader exists once.
+    expect(world.instancesOf(westArn).map((i) => i.identifier)).toEqual([
+      "payments-db-1-usw2-test",
       "payments-db-2-usw2-test",
+    ]);
+  });
+
+  it("gives up on a cluster that never leaves modifying after its 30-minute bound, with a warning", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, {
+      world,
+      observe: { RestoreCapacity: () => void (world.clusters[westArn]!.status = "modifying") },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+      Error: "CapacityTimeoutError",
+    });
+    expect(result.output!.steps.RestoreCapacity!.waiting![0]).toMatch(
+      /^payments-db-2-usw2-test in us-west-2: .*InvalidDBClusterStateFault/,
     );
+    expect(world.lock()).toBeUndefined();
   });
 
   it("records a refused create as a warning of a completed failover, never a halt", async () => {
@@ -146,6 +175,131 @@ describe("capacity in the new primary", () => {
     expect(result.output!.steps.RestoreCapacity).toMatchObject({
       desired: null,
       note: "DR_CAPACITY is not set",
+    });
+  });
+
+  describe("the region a planned move leaves", () => {
+    const back = { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true };
+
+    /** After a failover to us-west-2 whose RestoreCapacity added RESTORED there (`status`). */
+    function westWithRestoredReader(status: string, tags: Record<string, string> = TAG) {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, status, "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = tags;
+      return world;
+    }
+
+    it("a drill's failback deletes the reader its switchover added to the standby, and only that", async () => {
+      const world = new FakeWorld();
+      const out = await runWorkflow(
+        "switchover",
+        { targetRegion: WEST, reason: "drill", trigger: "drill" },
+        { world, executionName: "drill-out" },
+      );
+      expect(out.status).toBe("SUCCEEDED");
+      expect(world.instancesOf(westArn).map((i) => i.identifier)).toContain(RESTORED);
+      world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 40;
+      const home = await runWorkflow("failback", back, { world, executionName: "drill-back" });
+      expect(home.status).toBe("SUCCEEDED");
+      expect(home.output!.warnings?.RestoreCapacity).toBeUndefined();
+      // Exactly one delete, of the reader RestoreCapacity created, in the standby region.
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => [c.region, c.args])).toEqual([
+        [WEST, { identifier: RESTORED }],
+      ]);
+      expect(home.output!.steps.RestoreCapacity).toMatchObject({
+        released: [RESTORED],
+        done: true,
+      });
+      // The standby is back to Terraform's one instance (the deleted one is going or gone);
+      // us-east-1 keeps its two.
+      const west = world.instancesOf(westArn).filter((i) => i.status !== "deleting");
+      expect(west.map((i) => i.identifier)).toEqual(["payments-db-1-usw2-test"]);
+      expect(world.instancesOf(eastArn).map((i) => i.identifier)).toEqual([
+        "payments-db-1-use1-test",
+        "payments-db-2-use1-test",
+      ]);
+    });
+
+    it("waits while that reader is still being created, then deletes it", async () => {
+      const world = westWithRestoredReader("creating");
+      // Aurora: creating a reader takes minutes and a creating instance cannot be deleted
+      // (DeleteDBInstance: InvalidDBInstanceState); drawn, not pinned: 3 to 12 polls.
+      const polls = 3 + Math.floor(Math.random() * 10);
+      let seen = 0;
+      const result = await runWorkflow("failback", back, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === polls) world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity!.polls).toBe(polls);
+      expect(result.output!.steps.RestoreCapacity!.released).toEqual([RESTORED]);
+      // Asked once, when it could be: nothing is sent while it is creating.
+      expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(1);
+      expect(world.instances.get(`${WEST}/${RESTORED}`)?.status ?? "gone").toMatch(/deleting|gone/);
+    });
+
+    it("leaves a reader Terraform adopted (no created-by tag) and Terraform's own standby instance", async () => {
+      const world = westWithRestoredReader("available", { Name: "payments-usw2-test-2" });
+      // Even tagged, Terraform's standby identifier is never deleted.
+      world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.tags = TAG;
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      expect(world.instancesOf(westArn).map((i) => i.status)).toEqual(["available", "available"]);
+    });
+
+    it("never takes the standby below its own count", async () => {
+      const world = westWithRestoredReader("available");
+      // Terraform's db-1 is gone (deleted by hand): the restored reader is all the standby has.
+      world.clusters[westArn]!.instances = [RESTORED];
+      world.instances.delete(`${WEST}/payments-db-1-usw2-test`);
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      expect(result.output!.steps.RestoreCapacity!.note).toMatch(
+        /kept payments-db-2-usw2-test \(the standby would have fewer than 1\)/,
+      );
+    });
+
+    it("gives up after its bound with a warning, never a halt, when the reader stays in creation", async () => {
+      const world = westWithRestoredReader("creating");
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.elapsedSeconds).toBeGreaterThanOrEqual(1800);
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST} is creating`,
+      ]);
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      expect(world.lock()).toBeUndefined();
+    });
+
+    it("converges when run again: a second failback finds the reader deleted and deletes nothing", async () => {
+      const world = westWithRestoredReader("available");
+      await runWorkflow("failback", back, { world, executionName: "back-1" });
+      await runWorkflow(
+        "failback",
+        { ...back, resumeFailoverId: "back-1" },
+        { world, executionName: "back-1-resume" },
+      );
+      expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(1);
+    });
+
+    it("a failover calls nothing in the region it left", async () => {
+      const world = new FakeWorld();
+      world.addInstance(eastArn, "payments-db-3-use1-test", "available", "db.r6g.large");
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      expect(result.output!.steps.RestoreCapacity!.released).toBeUndefined();
     });
   });
 });

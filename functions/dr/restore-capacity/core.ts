@@ -1,34 +1,122 @@
 // After the new primary is verified and open: bring its Aurora cluster to the capacity the old
 // primary had (DR_CAPACITY: the writer's instance count and class), by adding the missing
 // readers with the identifiers and settings Terraform gives the writer region's instances, so a
-// later `terraform apply` with the writer moved adopts them instead of creating others. It only
-// asks: an instance takes minutes to become available (Aurora documents no duration,
-// aurora-replicas-adding.html), and a run never waits for it. Idempotent: it counts what the
-// cluster already has, and an identifier that already exists counts as done. Non-blocking in
-// the ASL: a failure here is a warning of the run, never a halt.
+// later `terraform apply` with the writer moved adopts them instead of creating others. And, on
+// a planned move (switchover, failback), take the region it leaves back to the standby's own
+// size by deleting the readers this task added there: a monthly drill would otherwise leave one
+// more reader in the standby every month, which Terraform does not know and which makes
+// `terraform destroy` fail on the cluster ("Cannot delete cluster, it still contains DB
+// instances in non-deleting state", knowledge-center/rds-error-delete-aurora-cluster).
+//
+// One poll per invocation: the ASL calls it in a bounded loop (IsCapacityDone) while an instance
+// it must delete is still being created. Idempotent: it counts what each cluster has, an
+// identifier that already exists counts as asked for, one already gone as deleted.
+// Non-blocking in the ASL: a failure or the loop's bound is a warning of the run, never a halt.
 import type { DrDeps } from "../shared/deps";
 import { DependencyError, TransientError } from "../shared/errors";
+import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
 import { regionOf } from "../shared/topology";
 import type { RestoreCapacityResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
 
-export type RestoreCapacityOutcome = Omit<RestoreCapacityResult, keyof StepTimes>;
+export type RestoreCapacityOutcome = Omit<RestoreCapacityResult, keyof StepTimes> &
+  Partial<Pick<StepTimes, "startedAt">>;
 
-const TRANSITIONAL = /InvalidDBClusterStateFault|InvalidDBInstanceStateFault/;
+const TRANSITIONAL =
+  /InvalidDBClusterStateFault|InvalidDBInstanceStateFault|InvalidDBInstanceState\b/;
 
-/** Marks what this task created, for on-call and for the readiness evaluator's reasons. */
-export const CREATED_BY_TAG = { Key: "created-by", Value: "payments-dr-restore-capacity" };
+/** Marks what this task created, for on-call, the readiness evaluator and the release. */
+export const CREATED_BY_TAG = RESTORED_BY_TAG;
+
+/**
+ * Seconds between two polls. A reader Aurora is still creating cannot be deleted
+ * ("InvalidDBInstanceState: The specified DB instance isn't in the available state", API
+ * reference, DeleteDBInstance), and creating one takes minutes: AWS documents no duration
+ * (aurora-replicas-adding.html), its closest figure is a replacement primary that "typically
+ * takes less than 10 minutes" (Concepts.AuroraHighAvailability.html). 30 s keeps a 30-minute
+ * loop at 60 polls in the execution history.
+ */
+export const CAPACITY_POLL_SECONDS = 30;
+
+/**
+ * The loop's bound (the literal in each ASL's IsCapacityDone): three times that "less than 10
+ * minutes", and twice the "15 minutes or more" AWS gives an instance class change, the longest
+ * instance operation it puts a figure on (AuroraPostgreSQL.Managing.html).
+ */
+export const CAPACITY_BOUND_SECONDS = 1800;
+
+/** Instance states in which DeleteDBInstance is accepted (API reference, DeleteDBInstance). */
+const DELETABLE = new Set([
+  "available",
+  "failed",
+  "incompatible-network",
+  "incompatible-parameters",
+  "incompatible-restore",
+  "storage-full",
+]);
+const GONE = new Set(["deleting", "deleted"]);
+
+interface Part {
+  readonly waiting: string[];
+}
 
 export async function restoreCapacity(
   state: WorkflowState,
   deps: DrDeps,
 ): Promise<RestoreCapacityOutcome> {
+  const previous = state.steps.RestoreCapacity;
+  const firstPoll = previous ? Date.parse(previous.startedAt) : deps.now().getTime();
+  const polls = (previous?.polls ?? 0) + 1;
+  // The release runs even when asking for readers failed: a refused create (quota, permission)
+  // must not leave the region it left with a reader nobody removes.
+  let added: Awaited<ReturnType<typeof addReaders>> | undefined;
+  let addError: unknown;
+  try {
+    added = await addReaders(state, deps);
+  } catch (error) {
+    addError = error;
+  }
+  const released = await releaseReaders(state, deps);
+  if (addError !== undefined) throw addError;
+  const result = added!;
+  const waiting = [...result.waiting, ...released.waiting];
+  const elapsedSeconds = Math.round((deps.now().getTime() - firstPoll) / 1000);
+  const union = (a: readonly string[] | undefined, b: readonly string[]) => [
+    ...new Set([...(a ?? []), ...b]),
+  ];
+  return {
+    // The step's start is the first poll's, carried from poll to poll (the loop's clock).
+    ...(previous ? { startedAt: previous.startedAt } : {}),
+    desired: result.desired,
+    existing: result.existing,
+    requested: union(previous?.requested, result.requested),
+    ...(released.applies ? { released: union(previous?.released, released.released) } : {}),
+    waiting,
+    done: waiting.length === 0,
+    polls,
+    elapsedSeconds,
+    nextPollSeconds: CAPACITY_POLL_SECONDS,
+    note: [result.note, ...(released.note ? [released.note] : [])].join("; "),
+  };
+}
+
+/** The new primary up to the old primary's count. */
+async function addReaders(
+  state: WorkflowState,
+  deps: DrDeps,
+): Promise<Part & Omit<RestoreCapacityOutcome, "waiting">> {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const target = regionOf(deps.topology, request.targetRegion);
   if (!capacity) {
-    return { desired: null, existing: [], requested: [], note: "DR_CAPACITY is not set" };
+    return {
+      desired: null,
+      existing: [],
+      requested: [],
+      note: "DR_CAPACITY is not set",
+      waiting: [],
+    };
   }
   const plan = capacity.regions[request.targetRegion];
   if (!plan) {
@@ -37,12 +125,13 @@ export async function restoreCapacity(
       existing: [],
       requested: [],
       note: `DR_CAPACITY has no plan for ${request.targetRegion}`,
+      waiting: [],
     };
   }
   const database = deps.ports(request.targetRegion, "critical").database;
   const existing = await database.instances(target.clusterIdentifier);
   // Instances being deleted do not carry load; every other state will (creating, modifying...).
-  const counted = existing.filter((i) => i.status !== "deleting" && i.status !== "deleted");
+  const counted = existing.filter((i) => !GONE.has(i.status));
   const missing = capacity.instances - counted.length;
   const names = new Set(existing.map((i) => i.identifier));
   const free = plan.identifiers
@@ -51,6 +140,7 @@ export async function restoreCapacity(
     .slice(0, Math.max(0, missing));
   const requested: string[] = [];
   const failed: string[] = [];
+  const waiting: string[] = [];
   let transient = false;
   for (const { identifier, tier } of free) {
     const spec: InstanceRequest = {
@@ -76,16 +166,25 @@ export async function restoreCapacity(
       requested.push(identifier);
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      // Aurora refuses a new reader while the cluster or its writer is in a transitional state
+      // (aurora-replicas-adding.html: they must be Available), and a freshly promoted cluster can
+      // be "modifying" for minutes: AWS gives no figure, the nearest is "15 minutes or more" for
+      // an instance change (AuroraPostgreSQL.Managing.html). Not a failure: the ASL's loop polls
+      // again in CAPACITY_POLL_SECONDS, for up to CAPACITY_BOUND_SECONDS, where the Retry's
+      // backoff spent about 30 s.
+      if (TRANSITIONAL.test(message)) {
+        deps.log.info("the cluster cannot take a reader yet", { identifier, error: message });
+        waiting.push(`${identifier} in ${request.targetRegion}: ${message}`);
+        continue;
+      }
       deps.log.warn("could not add a reader", { identifier, error: message });
       failed.push(`${identifier}: ${message}`);
-      // Aurora refuses a new reader while the cluster or its writer is in a transitional state
-      // ("modifying" just after a promotion; aurora-replicas-adding.html): worth the ASL's retries.
-      transient ||= error instanceof TransientError || TRANSITIONAL.test(message);
+      transient ||= error instanceof TransientError;
     }
   }
   if (failed.length > 0) {
-    // A transient failure is retried by the ASL, and the retry finds the ones already asked
-    // for; anything else becomes the run's warning (the Catch), with what to do.
+    // A transient failure (throttling) is retried by the ASL, and the retry finds the ones
+    // already asked for; anything else becomes the run's warning (the Catch), with what to do.
     const message = `asked for ${requested.length} of ${free.length} reader(s) in ${request.targetRegion}; failed: ${failed.join("; ")}; add them by hand (README, Capacity after a failover)`;
     throw transient ? new TransientError(message) : new DependencyError(message);
   }
@@ -96,17 +195,96 @@ export async function restoreCapacity(
     note:
       missing <= 0
         ? `${request.targetRegion} already has ${counted.length} of ${capacity.instances} instances`
-        : `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; they take minutes to become available`,
+        : waiting.length > 0
+          ? `asked for ${requested.length} of ${free.length} reader(s) of ${capacity.instanceClass}; waiting for the cluster to take the rest`
+          : `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; they take minutes to become available`,
+    waiting,
+  };
+}
+
+/**
+ * The region a planned move left back to the standby's own size: deletes the readers this task
+ * added there (its created-by tag, which Terraform removes when it adopts one), never one of
+ * Terraform's standby identifiers, never the cluster's writer, never below the standby's count.
+ * Not on a failover: the unplanned path calls no API in the region it left.
+ */
+async function releaseReaders(
+  state: WorkflowState,
+  deps: DrDeps,
+): Promise<Part & { applies: boolean; released: string[]; note?: string }> {
+  const { request } = state;
+  const capacity = deps.settings.capacity;
+  const left = request.sourceRegion;
+  const none = { applies: false, released: [], waiting: [] };
+  if (request.workflow === "failover" || !capacity || !left || left === request.targetRegion) {
+    return none;
+  }
+  const plan = capacity.regions[left];
+  if (!plan) return { ...none, note: `DR_CAPACITY has no plan for ${left}` };
+  const cluster = regionOf(deps.topology, left);
+  const database = deps.ports(left, "critical").database;
+  const [instances, view] = await Promise.all([
+    database.instances(cluster.clusterIdentifier),
+    database.describeCluster(cluster.clusterIdentifier),
+  ]);
+  const terraforms = new Set(plan.identifiers.slice(0, capacity.standbyInstances));
+  const restorable = new Set(plan.identifiers.slice(capacity.standbyInstances));
+  const live = instances.filter((i) => !GONE.has(i.status));
+  let remaining = live.length;
+  const released: string[] = [];
+  const waiting: string[] = [];
+  const kept: string[] = [];
+  for (const instance of live) {
+    const ours = instance.tags?.[CREATED_BY_TAG.Key] === CREATED_BY_TAG.Value;
+    if (!ours || terraforms.has(instance.identifier) || !restorable.has(instance.identifier)) {
+      continue;
+    }
+    if (instance.identifier === view?.writer) {
+      kept.push(`${instance.identifier} (the writer)`);
+      continue;
+    }
+    if (remaining - 1 < capacity.standbyInstances) {
+      kept.push(
+        `${instance.identifier} (the standby would have fewer than ${capacity.standbyInstances})`,
+      );
+      continue;
+    }
+    if (!DELETABLE.has(instance.status)) {
+      waiting.push(`${instance.identifier} in ${left} is ${instance.status}`);
+      continue;
+    }
+    try {
+      await database.deleteInstance(instance.identifier);
+      released.push(instance.identifier);
+      remaining -= 1;
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (!TRANSITIONAL.test(message)) throw error;
+      waiting.push(`${instance.identifier} in ${left}: ${message}`);
+    }
+  }
+  const parts = [
+    ...(released.length > 0 ? [`deleted ${released.join(", ")} in ${left}`] : []),
+    ...(kept.length > 0 ? [`kept ${kept.join(", ")} in ${left}`] : []),
+  ];
+  return {
+    applies: true,
+    released,
+    waiting,
+    ...(parts.length > 0 ? { note: parts.join("; ") } : {}),
   };
 }
 
 /** The RestoreCapacity task (functions/dr/tasks.ts). */
 export const RESTORE_CAPACITY_TASK = stateTask({
   step: "RestoreCapacity",
-  description: "Adds readers to the promoted cluster up to the old primary's instance count",
+  description:
+    "Adds readers to the promoted cluster up to the old primary's instance count; on a planned move removes those it added to the region left",
   workflows: ["failover", "switchover", "failback"],
-  // Counting and asking only; dr-iam.ts limits CreateDBInstance to the identifiers Terraform
-  // gives a writer cluster's instances and adds the PassRole/tagging/key use AWS checks with it.
-  permissions: { database: ["instances", "createInstance"] },
+  // Counting, asking and (planned moves) deleting its own readers; dr-iam.ts limits
+  // CreateDBInstance to the identifiers Terraform gives a writer cluster's instances, adds the
+  // PassRole/tagging/key use AWS checks with it, and allows DeleteDBInstance only on the
+  // identifiers beyond the standby's count carrying the created-by tag.
+  permissions: { database: ["instances", "createInstance", "describeCluster", "deleteInstance"] },
   run: restoreCapacity,
 });

@@ -102,6 +102,8 @@ export const PORT_ACTIONS = {
     // it (rds:AddTagsToResource for the tags in the request, iam:PassRole of the monitoring role,
     // the Performance Insights key) is in CREATE_INSTANCE_IMPLIED_ACTIONS, added by dr-iam.ts.
     createInstance: ["rds:CreateDBInstance"],
+    // RestoreCapacity, on a planned move: the readers it added to the region being left.
+    deleteInstance: ["rds:DeleteDBInstance"],
   },
   control: {
     getActiveRegion: ["dynamodb:GetItem"],
@@ -163,6 +165,8 @@ export type PortName = keyof typeof PORT_ACTIONS;
  * - anyInstance: `db:*` (DescribeDBInstances filtered by cluster names no instance);
  * - instances / keptInstances: the instances Terraform gives a cluster, and those names with
  *   `-detached-*` (re-protect keeps the old primary's instances under that name);
+ * - restoredReaders: the instance names beyond the standby's count, which only RestoreCapacity
+ *   creates in a standby region (DB_SECONDARY_INSTANCES < n <= DB_PRIMARY_INSTANCES);
  * - keptClusters: `<cluster>-detached-*`; snapshots: `<cluster>-at-reprotect-*`;
  * - pointOfFailure: Aurora's `rds:unplanned-global-failover-<cluster>-*`; pointOfFailureCopies:
  *   re-protect's `<cluster>-at-failover-*`; anyClusterSnapshot: `cluster-snapshot:*` (a listing);
@@ -201,6 +205,9 @@ export const DATABASE_RESOURCES = {
   createGlobalCluster: ["globalCluster", "clusters"],
   createSecondaryCluster: ["globalCluster", "clusters", "subnetGroups", "clusterParameterGroups"],
   createInstance: ["instances", "clusters", "subnetGroups", "defaultParameterGroups"],
+  // Only the identifiers beyond the standby's count (never Terraform's standby instances), and
+  // dr-iam.ts conditions it on RestoreCapacity's created-by tag.
+  deleteInstance: ["restoredReaders"],
 } as const satisfies Record<DatabaseCall, readonly DatabaseResourceKind[]>;
 
 export type DatabaseResourceKind =
@@ -209,6 +216,7 @@ export type DatabaseResourceKind =
   | "anyInstance"
   | "instances"
   | "keptInstances"
+  | "restoredReaders"
   | "keptClusters"
   | "snapshots"
   | "pointOfFailure"
@@ -217,6 +225,16 @@ export type DatabaseResourceKind =
   | "subnetGroups"
   | "clusterParameterGroups"
   | "defaultParameterGroups";
+
+/**
+ * The tag RestoreCapacity gives the readers it creates: the mark of an instance Terraform does
+ * not own (adopting one, DB_ADOPT_RESTORED_READERS, removes it), and the condition on the only
+ * delete of an instance a DR role may make (infra/constructs/dr-iam.ts).
+ */
+export const RESTORED_BY_TAG = {
+  Key: "created-by",
+  Value: "payments-dr-restore-capacity",
+} as const;
 
 /**
  * What CreateDBInstance is also authorized for, without a command of its own: the tags in the

@@ -45,6 +45,8 @@ export interface ClusterView {
   readonly engineVersion?: string;
   /** DBClusterParameterGroup: the name of its cluster parameter group. */
   readonly parameterGroup?: string;
+  /** The member with IsClusterWriter (a global cluster's secondary has none). */
+  readonly writer?: string;
 }
 
 export interface InstanceView {
@@ -53,6 +55,8 @@ export interface InstanceView {
   readonly clusterIdentifier?: string;
   /** DBInstanceClass; "unknown" when RDS did not say. */
   readonly instanceClass: string;
+  /** Its tags (DescribeDBInstances TagList), when the call returned them. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface SnapshotView {
@@ -156,6 +160,11 @@ export interface DatabasePort {
   // Capacity after a promotion.
   /** The cluster's DB instances (DescribeDBInstances, filter db-cluster-id). */
   instances(clusterIdentifier: string): Promise<readonly InstanceView[]>;
+  /**
+   * DeleteDBInstance of a cluster's reader (no final snapshot: Aurora keeps the data in the
+   * cluster volume). "gone" when it no longer exists (an earlier attempt whose answer was lost).
+   */
+  deleteInstance(identifier: string): Promise<"deleting" | "gone">;
 }
 
 /** The fencing flag as the orchestrator reads and writes it: the whole item. */

@@ -122,6 +122,15 @@ export function parseCapacity(raw: string | undefined): DrCapacity | null {
   if (!Number.isInteger(value?.instances) || value.instances < 1 || value.instances > 15) {
     fail(`instances must be a whole number from 1 to 15, got ${JSON.stringify(value?.instances)}`);
   }
+  if (
+    !Number.isInteger(value.standbyInstances) ||
+    value.standbyInstances < 1 ||
+    value.standbyInstances > value.instances
+  ) {
+    fail(
+      `standbyInstances must be a whole number from 1 to instances (${value.instances}), got ${JSON.stringify(value.standbyInstances)}`,
+    );
+  }
   for (const key of [
     "instanceClass",
     "engine",

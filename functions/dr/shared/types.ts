@@ -229,8 +229,21 @@ export interface RestoreCapacityResult extends StepTimes {
   readonly desired: number | null;
   /** The new primary's instances before this step: "<id> (<class>, <status>)". */
   readonly existing: readonly string[];
-  /** Readers this step asked for (CreateDBInstance accepted or already existing). */
+  /** Readers this step asked for (CreateDBInstance accepted or already existing), all polls. */
   readonly requested: readonly string[];
+  /**
+   * Readers it added to the region a planned move left, deleted there (DeleteDBInstance
+   * accepted), all polls. Absent on a failover, which calls nothing in the region it left.
+   */
+  readonly released?: readonly string[];
+  /** What the step still waits for (an instance or cluster in a transitional state). */
+  readonly waiting?: readonly string[];
+  /** Nothing left to ask for: the ASL's loop ends. */
+  readonly done?: boolean;
+  /** Polls so far in this execution; the ASL's loop bound reads elapsedSeconds. */
+  readonly polls?: number;
+  readonly elapsedSeconds?: number;
+  readonly nextPollSeconds?: number;
   readonly note: string;
 }
 

@@ -3,7 +3,10 @@
 // region's one attempt with short timeouts, so a region that is down costs a few seconds and
 // its checks report `unknown`, never a hung evaluation. IAM is a global service whose endpoint
 // lives in us-east-1 (iam.amazonaws.com): its calls are treated like the other region's.
-import { ListRecoveryPointsByBackupVaultCommand } from "@aws-sdk/client-backup";
+import {
+  ListCopyJobsCommand,
+  ListRecoveryPointsByBackupVaultCommand,
+} from "@aws-sdk/client-backup";
 import type { BackupClient } from "@aws-sdk/client-backup";
 import { DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
@@ -323,12 +326,58 @@ export class AwsReadinessSource implements ReadinessSource {
 
   quota(region: string, serviceCode: string, quotaCode: string) {
     return read(`servicequotas:GetServiceQuota in ${region}`, async () => {
+      const quota = await this.serviceQuota(region, serviceCode, quotaCode);
+      return quota?.Value ?? null;
+    });
+  }
+
+  quotaUsage(region: string, serviceCode: string, quotaCode: string, since: Date) {
+    return read(
+      `servicequotas:GetServiceQuota + cloudwatch:GetMetricData in ${region}`,
+      async () => {
+        // Service Quotas names the CloudWatch metric that counts a quota's usage
+        // (ServiceQuota.UsageMetric, API reference; "Service Quotas and Amazon CloudWatch
+        // alarms", https://docs.aws.amazon.com/servicequotas/latest/userguide/
+        // configure-cloudwatch.html), with the statistic it recommends (Maximum).
+        const metric = (await this.serviceQuota(region, serviceCode, quotaCode))?.UsageMetric;
+        if (!metric?.MetricNamespace || !metric.MetricName) return null;
+        const out = await this.clients(region).cloudwatch.send(
+          new GetMetricDataCommand({
+            StartTime: since,
+            EndTime: this.now(),
+            MetricDataQueries: [
+              {
+                Id: "usage",
+                MetricStat: {
+                  Metric: {
+                    Namespace: metric.MetricNamespace,
+                    MetricName: metric.MetricName,
+                    Dimensions: Object.entries(metric.MetricDimensions ?? {}).map(
+                      ([Name, Value]) => ({ Name, Value }),
+                    ),
+                  },
+                  Period: 3600,
+                  Stat: metric.MetricStatisticRecommendation ?? "Maximum",
+                },
+              },
+            ],
+          }),
+        );
+        const values = out.MetricDataResults?.[0]?.Values ?? [];
+        return values.length > 0 ? Math.max(...values) : null;
+      },
+    );
+  }
+
+  /** GetServiceQuota, or AWS's default for a quota never raised; null when neither knows it. */
+  private async serviceQuota(region: string, serviceCode: string, quotaCode: string) {
+    {
       const client = this.clients(region).serviceQuotas;
       try {
         const out = await client.send(
           new GetServiceQuotaCommand({ ServiceCode: serviceCode, QuotaCode: quotaCode }),
         );
-        return out.Quota?.Value ?? null;
+        return out.Quota ?? null;
       } catch (error) {
         // Service Quotas: a quota never raised may answer NoSuchResourceException; its value
         // is then AWS's default (API_GetServiceQuota, API_GetAWSDefaultServiceQuota).
@@ -340,13 +389,13 @@ export class AwsReadinessSource implements ReadinessSource {
               QuotaCode: quotaCode,
             }),
           );
-          return out.Quota?.Value ?? null;
+          return out.Quota ?? null;
         } catch (inner) {
           if (awsErrorName(inner) === "NoSuchResourceException") return null;
           throw inner;
         }
       }
-    });
+    }
   }
 
   recoveryPoints(region: string, vaultName: string, since: Date) {
@@ -369,6 +418,32 @@ export class AwsReadinessSource implements ReadinessSource {
             status: p.Status ?? "unknown",
             ...(p.SourceBackupVaultArn ? { sourceVaultArn: p.SourceBackupVaultArn } : {}),
           });
+        }
+        token = out.NextToken;
+        if (!token) break;
+      }
+      return found;
+    });
+  }
+
+  copyJobs(region: string, destinationVaultArn: string, since: Date) {
+    return read(`backup:ListCopyJobs in ${region}`, async () => {
+      const found = [];
+      let token: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page += 1) {
+        const out = await this.clients(region).backup.send(
+          new ListCopyJobsCommand({
+            ByDestinationVaultArn: destinationVaultArn,
+            ByState: "COMPLETED",
+            ByCompleteAfter: since,
+            NextToken: token,
+          }),
+        );
+        for (const j of out.CopyJobs ?? []) {
+          // The filter is the server's; the state is checked again so a page that ignored it
+          // cannot pass a FAILED or PARTIAL job off as a copy.
+          if (!j.CompletionDate || j.State !== "COMPLETED" || !j.ResourceArn) continue;
+          found.push({ resourceArn: j.ResourceArn, completedAt: j.CompletionDate });
         }
         token = out.NextToken;
         if (!token) break;

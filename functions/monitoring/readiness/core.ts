@@ -16,7 +16,7 @@ import type {
   ParameterKey,
   TaskPermissions,
 } from "../../dr/shared/permissions";
-import { DATABASE_RESOURCES, PORT_ACTIONS } from "../../dr/shared/permissions";
+import { DATABASE_RESOURCES, PORT_ACTIONS, RESTORED_BY_TAG } from "../../dr/shared/permissions";
 import { DR_TASK_NAMES, drTask } from "../../dr/tasks";
 import type { Log } from "../../common/logger";
 
@@ -37,6 +37,8 @@ export interface CheckResult {
   readonly reason: string;
   /** One line: what to do; empty when ok. */
   readonly fix: string;
+  /** Consecutive stored evaluations, this one included, in which this check could not tell. */
+  readonly unknownRuns?: number;
 }
 
 export interface Evaluation {
@@ -47,6 +49,8 @@ export interface Evaluation {
   readonly activeRegion: string | null;
   readonly checks: readonly CheckResult[];
   readonly durationMs: number;
+  /** The evaluator's schedule, so a reader can tell when the next one was due. */
+  readonly scheduleMinutes?: number;
 }
 
 /** Why a read failed: "unreachable" (timeout, network, 5xx) or "denied" (IAM). */
@@ -126,6 +130,14 @@ export interface RecoveryPointInfo {
   readonly sourceVaultArn?: string;
 }
 
+/** A completed AWS Backup copy job (ListCopyJobs). */
+export interface CopyJobInfo {
+  /** The resource whose recovery point was copied. */
+  readonly resourceArn: string;
+  /** CompletionDate: when the copy landed in the destination vault. */
+  readonly completedAt: Date;
+}
+
 export interface AlarmInfo {
   readonly name: string;
   readonly state: string;
@@ -153,11 +165,30 @@ export interface ReadinessSource {
   ): Promise<readonly SimulationResult[]>;
   /** The applied quota value, or AWS's default when none was applied; null when unknown. */
   quota(region: string, serviceCode: string, quotaCode: string): Promise<number | null>;
+  /**
+   * The quota's peak usage since `since`: the metric Service Quotas names for it (UsageMetric),
+   * at its recommended statistic; null when the quota has no usage metric or no datapoint.
+   */
+  quotaUsage(
+    region: string,
+    serviceCode: string,
+    quotaCode: string,
+    since: Date,
+  ): Promise<number | null>;
   recoveryPoints(
     region: string,
     vaultName: string,
     since: Date,
   ): Promise<readonly RecoveryPointInfo[]>;
+  /**
+   * The COMPLETED copy jobs of `region` into the vault `destinationVaultArn`, completed after
+   * `since` (ListCopyJobs ByDestinationVaultArn, ByState, ByCompleteAfter).
+   */
+  copyJobs(
+    region: string,
+    destinationVaultArn: string,
+    since: Date,
+  ): Promise<readonly CopyJobInfo[]>;
   /** End time of the newest successful run of the SSM Automation document, or null. */
   lastSuccessfulAutomation(region: string, documentName: string): Promise<Date | null>;
   /** Newest datapoint of a metric since `since` (Maximum per minute), or null. */
@@ -228,6 +259,13 @@ export interface ReadinessSettings {
    */
   readonly freshnessGraceHours: number;
   /**
+   * Consecutive evaluations a check may be `unknown` before it counts as `fail` (and pages
+   * through the overall status): READINESS_UNKNOWN_PAGE_AFTER.
+   */
+  readonly unknownPageAfter: number;
+  /** Minutes between two scheduled evaluations (READINESS_SCHEDULE_MINUTES). */
+  readonly scheduleMinutes: number;
+  /**
    * What the connection budget (infra/lib/connection-budget.ts) assumed of Lambda concurrency:
    * the account quota LAMBDA_CONCURRENCY_LIMIT it was computed with, the concurrency it reserves
    * for database functions in each region, and the database functions it left unreserved (whose
@@ -287,6 +325,9 @@ export const INSUFFICIENT_DATA_GRACE_MINUTES = 60;
 export const DEFAULT_FRESHNESS_GRACE_HOURS = 48;
 /** Concurrency AWS keeps unreserved in every region (configuration-concurrency.html). */
 export const LAMBDA_UNRESERVED_MINIMUM = 100;
+
+/** Service Quotas: Lambda "Concurrent executions". */
+const LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384";
 export const LAG_LOOKBACK_MINUTES = 15;
 
 /** What one check sees: the writer's and the standby's regions, when known. */
@@ -342,7 +383,7 @@ function unreadable(error: unknown): Omit<CheckResult, "id"> {
   };
 }
 
-function worst(statuses: readonly CheckStatus[]): CheckStatus {
+export function worst(statuses: readonly CheckStatus[]): CheckStatus {
   return statuses.reduce<CheckStatus>((a, b) => (STATUS_VALUE[b] > STATUS_VALUE[a] ? b : a), "ok");
 }
 
@@ -681,6 +722,13 @@ export function declaredCalls(
     clusters,
     anyInstance: each((r) => rds(r, "db", "*")),
     instances: each((r) => settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", n))),
+    // The names beyond the standby's own count (dr-iam.ts grants them only with the created-by
+    // tag, given to the simulation as a context entry below).
+    restoredReaders: each((r) =>
+      settings.regions[r]!.instanceIdentifiers.slice(settings.database.standbyInstances).map((n) =>
+        rds(r, "db", n),
+      ),
+    ),
     keptInstances: each((r) =>
       settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", `${n}-detached-*`)),
     ),
@@ -696,7 +744,14 @@ export function declaredCalls(
   for (const method of uniq(permissions.database ?? []) as DatabaseCall[]) {
     const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
     if (resources.length > 0) {
-      calls.push({ actions: [...PORT_ACTIONS.database[method]], resources });
+      calls.push({
+        actions: [...PORT_ACTIONS.database[method]],
+        resources,
+        // The one database call granted on a condition: the tag of the instance it deletes.
+        ...(method === "deleteInstance"
+          ? { context: { [`aws:ResourceTag/${RESTORED_BY_TAG.Key}`]: RESTORED_BY_TAG.Value } }
+          : {}),
+      });
     }
   }
   const control = permissions.control ?? [];
@@ -852,11 +907,17 @@ const lambdaConcurrency: Check = async ({ deps, active, standby }) => {
   const short = reserved.filter(
     (r) => r.active !== undefined && (r.standby === undefined || r.standby < r.active),
   );
-  const fix = `raise Lambda concurrent executions in ${standby} (Service Quotas, L-B99A9384) to at least ${activeLimit}`;
-  if (standbyLimit < activeLimit) {
+  // Room for the active region's load (its peak concurrency plus the margin), not the same limit.
+  const concurrency = await headroom(deps, active, standby, "lambda", LAMBDA_CONCURRENCY_QUOTA);
+  const lacking = headroomShort(
+    { ...concurrency, activeLimit, standbyLimit, needed: concurrency.needed ?? activeLimit },
+    active,
+    standby,
+  );
+  if (lacking) {
     return fail(
-      `${standby} allows ${standbyLimit} concurrent executions, ${active} ${activeLimit}: the standby throttles at the active region's load`,
-      fix,
+      `concurrent executions: ${lacking}: the standby throttles at the active region's load`,
+      `raise Lambda concurrent executions in ${standby} (Service Quotas, ${LAMBDA_CONCURRENCY_QUOTA}) to at least ${concurrency.needed ?? activeLimit}`,
     );
   }
   if (short.length > 0) {
@@ -896,34 +957,103 @@ const lambdaConcurrency: Check = async ({ deps, active, standby }) => {
       budgetFix(r, limits[r]!),
     );
   }
+  if (standbyLimit < activeLimit) {
+    return warn(
+      `${standby} has room for ${active}'s peak concurrency (${concurrency.peak ?? "unknown"}) plus ${QUOTA_MARGIN * 100}% but allows ${standbyLimit} < ${activeLimit}`,
+      `raise Lambda concurrent executions in ${standby} (Service Quotas, ${LAMBDA_CONCURRENCY_QUOTA}) to ${activeLimit} so it can grow as far`,
+    );
+  }
   return ok(
     `${standby} allows ${standbyLimit} concurrent executions (${active}: ${activeLimit}), as the connection budget assumed, ${budget.reserved[standby] ?? 0} reserved for database functions`,
   );
 };
 
+/**
+ * Headroom a recovery region's quota must have over the active region's peak usage: a failover
+ * moves the whole load, and the 7-day peak is not the next one.
+ */
+export const QUOTA_MARGIN = 0.2;
+/** How far back the active region's peak usage is read: a week of daily and weekly peaks. */
+export const QUOTA_USAGE_DAYS = 7;
+
+interface Headroom {
+  readonly activeLimit: number | null;
+  readonly standbyLimit: number | null;
+  /** The active region's peak usage over QUOTA_USAGE_DAYS; null when unknown. */
+  readonly peak: number | null;
+  /** What the standby must allow: the peak plus QUOTA_MARGIN, or the active limit without a peak. */
+  readonly needed: number | null;
+}
+
+/**
+ * A quota in both regions and the active region's usage of it. The recovery region must carry
+ * the active region's load, so its limit is compared with that load (peak usage plus
+ * QUOTA_MARGIN), not with the active region's limit: a standby with a lower limit but room for
+ * the load is ready (a warning: it cannot grow as far), one with an equal limit but a load near
+ * it is not. Without a usage figure the limits are compared, as the only evidence there is.
+ */
+async function headroom(
+  deps: ReadinessDeps,
+  active: string,
+  standby: string,
+  serviceCode: string,
+  quotaCode: string,
+): Promise<Headroom> {
+  const since = new Date(deps.now().getTime() - QUOTA_USAGE_DAYS * 86_400_000);
+  const [activeLimit, standbyLimit, peak] = await Promise.all([
+    deps.source.quota(active, serviceCode, quotaCode),
+    deps.source.quota(standby, serviceCode, quotaCode),
+    // A usage figure that cannot be read leaves the limit comparison, not an unknown check.
+    deps.source.quotaUsage(active, serviceCode, quotaCode, since).catch(() => null),
+  ]);
+  const needed = peak !== null ? Math.ceil(peak * (1 + QUOTA_MARGIN)) : activeLimit;
+  return { activeLimit, standbyLimit, peak, needed };
+}
+
+function headroomShort(h: Headroom, active: string, standby: string): string | null {
+  if (h.standbyLimit === null || h.needed === null || h.standbyLimit >= h.needed) return null;
+  return h.peak !== null
+    ? `${standby} allows ${h.standbyLimit}, ${active} peaked at ${h.peak} in ${QUOTA_USAGE_DAYS} days (+${QUOTA_MARGIN * 100}% = ${h.needed})`
+    : `${standby} allows ${h.standbyLimit} < ${h.needed} in ${active} (no usage figure)`;
+}
+
 const serviceQuotas: Check = async ({ deps, active, standby }) => {
   if (!active || !standby) return { status: "unknown", reason: "no active region known", fix: "" };
-  const { source, settings } = deps;
-  const lower: string[] = [];
+  const { settings } = deps;
+  const short: string[] = [];
+  const below: string[] = [];
   const unknown: string[] = [];
   for (const q of settings.quotas) {
-    const [a, s] = await Promise.all([
-      source.quota(active, q.serviceCode, q.quotaCode),
-      source.quota(standby, q.serviceCode, q.quotaCode),
-    ]);
-    if (a === null || s === null) unknown.push(`${q.serviceCode} ${q.name}`);
-    else if (s < a) lower.push(`${q.serviceCode} ${q.name} ${s} < ${a} (${q.quotaCode})`);
+    const h = await headroom(deps, active, standby, q.serviceCode, q.quotaCode);
+    const name = `${q.serviceCode} ${q.name} (${q.quotaCode})`;
+    if (h.standbyLimit === null || h.needed === null) {
+      unknown.push(`${q.serviceCode} ${q.name}`);
+      continue;
+    }
+    const lacking = headroomShort(h, active, standby);
+    if (lacking) short.push(`${name}: ${lacking}`);
+    else if (h.activeLimit !== null && h.standbyLimit < h.activeLimit) {
+      below.push(`${name} ${h.standbyLimit} < ${h.activeLimit}`);
+    }
   }
-  if (lower.length > 0) {
+  if (short.length > 0) {
     return fail(
-      `quotas lower in ${standby}: ${list(lower)}`,
-      `request the same values in ${standby} (Service Quotas console or request-service-quota-increase)`,
+      `no room in ${standby} for ${active}'s load: ${list(short)}`,
+      `request at least the needed values in ${standby} (Service Quotas console or request-service-quota-increase)`,
     );
   }
   if (unknown.length > 0) {
     return warn(`no value for ${list(unknown)}`, "check the quota codes in READINESS_SETTINGS");
   }
-  return ok(`${settings.quotas.length} quotas in ${standby} at least those of ${active}`);
+  if (below.length > 0) {
+    return warn(
+      `${standby} has room for ${active}'s peak load plus ${QUOTA_MARGIN * 100}% but lower limits: ${list(below)}`,
+      `request the same values in ${standby} so it can grow as far after a failover`,
+    );
+  }
+  return ok(
+    `${settings.quotas.length} quotas in ${standby} cover ${active}'s ${QUOTA_USAGE_DAYS}-day peak plus ${QUOTA_MARGIN * 100}% and its limits`,
+  );
 };
 
 /** db.r6g.2xlarge -> 8 (large = 1, xlarge = 2, Nxlarge = 2N): relative size within a family. */
@@ -973,14 +1103,35 @@ const backupCopies: Check = async (scene) => {
   if (!active || !standby) return { status: "unknown", reason: "no active region known", fix: "" };
   const { source, settings, topology, now } = deps;
   const since = new Date(now().getTime() - BACKUP_COPY_MAX_AGE_HOURS * 3_600_000);
-  const points = await source.recoveryPoints(
-    standby,
-    settings.regions[standby]!.backupVault,
-    since,
-  );
-  // AWS Backup: a cross-Region copy of a continuous backup becomes a snapshot recovery point in
-  // the destination vault with its source vault recorded (cross-region-backup.html).
-  const copies = points.filter((p) => p.status === "COMPLETED" && p.sourceVaultArn);
+  const vault = settings.regions[standby]!.backupVault;
+  const vaultArn = `arn:aws:backup:${standby}:${settings.accountId}:backup-vault:${vault}`;
+  // When a copy landed is the copy job's CompletionDate. A recovery point's CreationDate is not:
+  // "Copies retain their source configuration, including creation dates ... The creation date
+  // refers to when the source was created, not when the copy was created" (AWS Backup, "Creating
+  // backup copies across AWS Regions", https://docs.aws.amazon.com/aws-backup/latest/devguide/
+  // cross-region-backup.html). The plan backs Aurora and the tables up continuously, so their
+  // copies carry the continuous recovery point's creation date, which can be months old, and a
+  // listing by creation date misses them. The copy jobs run in the active region, where the
+  // plan is (ListCopyJobs, API reference); the recovery points of the standby vault still count
+  // (their date is never later than the copy's, so they cannot make a stale copy look fresh),
+  // and are all there is when the active region does not answer.
+  const [jobs, points] = await Promise.allSettled([
+    source.copyJobs(active, vaultArn, since),
+    source.recoveryPoints(standby, vault, since),
+  ]);
+  if (jobs.status === "rejected" && points.status === "rejected") throw jobs.reason;
+  const landed = new Map<string, Date>();
+  const seen = (arn: string, at: Date) => {
+    const known = landed.get(arn);
+    if (!known || known < at) landed.set(arn, at);
+  };
+  if (jobs.status === "fulfilled") for (const j of jobs.value) seen(j.resourceArn, j.completedAt);
+  if (points.status === "fulfilled") {
+    // A copy in the destination vault is a COMPLETED recovery point with its source vault set.
+    for (const p of points.value) {
+      if (p.status === "COMPLETED" && p.sourceVaultArn) seen(p.resourceArn, p.createdAt);
+    }
+  }
   const sources = [
     topology.regions[active]!.clusterArn,
     ...settings.tables.map((t) => `arn:aws:dynamodb:${active}:${settings.accountId}:table/${t}`),
@@ -988,18 +1139,26 @@ const backupCopies: Check = async (scene) => {
   const stale: string[] = [];
   const aging: string[] = [];
   for (const arn of sources) {
-    const newest = copies
-      .filter((p) => p.resourceArn === arn)
-      .reduce<Date | null>((m, p) => (m && m > p.createdAt ? m : p.createdAt), null);
+    const newest = landed.get(arn);
     const name = arn.split(/[:/]/).pop()!;
     if (!newest) stale.push(name);
     else if (hoursSince(now(), newest) > BACKUP_COPY_WARN_AGE_HOURS) {
       aging.push(`${name} ${Math.round(hoursSince(now(), newest))} h`);
     }
   }
+  if (stale.length > 0 && jobs.status === "rejected") {
+    const denied = jobs.reason instanceof SourceError && jobs.reason.kind === "denied";
+    if (denied) return unreadable(jobs.reason);
+    // Without the copy jobs a continuous backup's copy cannot be dated: not a page.
+    return {
+      status: "unknown",
+      reason: `the copy jobs in ${active} could not be read (${jobs.reason instanceof Error ? jobs.reason.message : String(jobs.reason)}) and ${standby}'s vault shows no copy newer than ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`,
+      fix: `once ${active} answers, look at its copy jobs (AWS Backup console, Jobs, Copy jobs)`,
+    };
+  }
   if (stale.length > 0) {
-    const reason = `no completed copy in ${standby} newer than ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`;
-    const fix = `look at the copy jobs of the backup plan in ${active} (AWS Backup console, Jobs)`;
+    const reason = `no copy to ${standby} completed within ${BACKUP_COPY_MAX_AGE_HOURS} h for ${list(stale)}`;
+    const fix = `look at the copy jobs of the backup plan in ${active} (AWS Backup console, Jobs, Copy jobs)`;
     const young = newEnvironment(scene, deps.settings.freshnessGraceHours);
     return young ? warn(`${reason}; ${young}`, fix) : fail(reason, fix);
   }
@@ -1197,6 +1356,7 @@ export async function evaluate(
     activeRegion: active,
     checks,
     durationMs: deps.now().getTime() - started.getTime(),
+    scheduleMinutes: deps.settings.scheduleMinutes,
   };
 }
 

@@ -13,11 +13,12 @@ import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DR_ENV, METRICS } from "../../common/contract";
+import { DR_ENV, METRICS, REPORTS_ENV } from "../../common/contract";
 import { requireEnv } from "../../common/env";
 import { asLog, createLogger } from "../../common/logger";
 import { CloudWatchMetrics } from "../../dr/shared/aws/cloudwatch";
 import { DynamoControlTable } from "../../dr/shared/aws/control-table";
+import { LambdaReports } from "../../dr/shared/aws/reports";
 import { parseTopology } from "../../dr/shared/topology";
 import type { RegionClients } from "./aws";
 import { AwsReadinessSource } from "./aws";
@@ -75,6 +76,12 @@ const control = new DynamoControlTable(
   topology.controlTable,
 );
 
+// The report store, when the stack has one: a change of the overall status is written there.
+const writer = process.env[REPORTS_ENV.writerFunction];
+const bucket = process.env[REPORTS_ENV.bucket];
+const reports =
+  writer && bucket ? new LambdaReports(own.lambda, writer, bucket, region) : undefined;
+
 export const handler = async (event: unknown) => {
   logger.resetKeys();
   logger.appendKeys({ step: "Readiness", targetRegion: region, executionId: "readiness" });
@@ -90,5 +97,6 @@ export const handler = async (event: unknown) => {
     metrics,
     control,
     namespace: METRICS.namespace,
+    ...(reports ? { reports } : {}),
   });
 };

@@ -102,6 +102,8 @@ export function parseReadinessSettings(
     lag: { warnMs, failMs },
     quotas: quotas as ReadinessSettings["quotas"],
     freshnessGraceHours: whole(raw.freshnessGraceHours, "freshnessGraceHours", 0, 2160),
+    unknownPageAfter: whole(raw.unknownPageAfter, "unknownPageAfter", 1, 48),
+    scheduleMinutes: whole(raw.scheduleMinutes, "scheduleMinutes", 5, 720),
     lambdaBudget: {
       accountConcurrency: whole(
         budget.accountConcurrency,

@@ -143,7 +143,7 @@ export interface Instance {
   readonly region: string;
   identifier: string;
   clusterIdentifier: string;
-  status: "creating" | "available" | "renaming";
+  status: "creating" | "available" | "renaming" | "deleting";
 }
 
 /** What a re-protect call did to the world, for the invariants. */
@@ -908,6 +908,27 @@ export class AuroraGlobal {
     this.record("CreateDBInstance", region, `${identifier} in ${clusterIdentifier}`);
     this.after(this.random.uniform(300, 900), () => {
       instance.status = "available";
+    });
+  }
+
+  /**
+   * DeleteDBInstance of a reader: refused unless it is available ("InvalidDBInstanceState: The
+   * specified DB instance isn't in the available state", API reference, DeleteDBInstance); gone
+   * after a while (AWS gives no duration: drawn, like its creation).
+   */
+  deleteInstance(region: string, identifier: string): void {
+    const instance = this.instanceOf(region, identifier);
+    if (!instance) throw new RdsFault("DBInstanceNotFoundFault", identifier);
+    if (instance.status === "deleting") return;
+    if (instance.status !== "available") {
+      throw new RdsFault("InvalidDBInstanceState", `${identifier} is ${instance.status}`);
+    }
+    instance.status = "deleting";
+    this.record("DeleteDBInstance", region, identifier);
+    this.after(this.random.uniform(60, 600), () => {
+      this.instances.splice(this.instances.indexOf(instance), 1);
+      const cluster = this.clusterIn(region, instance.clusterIdentifier);
+      if (cluster) cluster.instances = cluster.instances.filter((i) => i !== identifier);
     });
   }
 

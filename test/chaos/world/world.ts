@@ -578,6 +578,12 @@ export class ChaosWorld {
             rds(() => aurora.createInstance(region, request.identifier, request.clusterIdentifier));
             return "created" as const;
           }),
+        deleteInstance: (identifier) =>
+          call("rds", "rds:DeleteDBInstance", () => {
+            if (!aurora.instanceOf(region, identifier)) return "gone" as const;
+            rds(() => aurora.deleteInstance(region, identifier));
+            return "deleting" as const;
+          }),
       },
       control: {
         getActiveRegion: () =>

@@ -234,6 +234,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         caCertificateIdentifier: "rds-ca-rsa2048-g1",
         tags: { Name: "i" },
       }),
+    deleteInstance: () => new RdsDatabase(new RDSClient({})).deleteInstance("i"),
   },
   control: Object.fromEntries(
     (

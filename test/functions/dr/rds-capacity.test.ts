@@ -3,6 +3,8 @@
 import "aws-sdk-client-mock-jest";
 import {
   CreateDBInstanceCommand,
+  DeleteDBInstanceCommand,
+  DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   RDSClient,
 } from "@aws-sdk/client-rds";
@@ -97,6 +99,71 @@ describe("adding a reader", () => {
   });
 });
 
+describe("releasing a restored reader, at the SDK", () => {
+  it("deletes it by identifier alone: an Aurora instance takes no final snapshot", async () => {
+    rds.on(DeleteDBInstanceCommand).resolves({ DBInstance: { DBInstanceStatus: "deleting" } });
+    await expect(
+      new RdsDatabase(new RDSClient({})).deleteInstance("payments-db-2-usw2-test"),
+    ).resolves.toBe("deleting");
+    expect(rds.commandCalls(DeleteDBInstanceCommand)[0]!.args[0].input).toEqual({
+      DBInstanceIdentifier: "payments-db-2-usw2-test",
+    });
+  });
+
+  it("answers gone when it no longer exists (a retried delete that had landed)", async () => {
+    rds.on(DeleteDBInstanceCommand).rejects(fault("DBInstanceNotFoundFault"));
+    await expect(
+      new RdsDatabase(new RDSClient({})).deleteInstance("payments-db-2-usw2-test"),
+    ).resolves.toBe("gone");
+  });
+
+  it("passes on a refusal while it is still being created, for the core to wait", async () => {
+    rds.on(DeleteDBInstanceCommand).rejects(fault("InvalidDBInstanceStateFault"));
+    await expect(
+      new RdsDatabase(new RDSClient({})).deleteInstance("payments-db-2-usw2-test"),
+    ).rejects.toMatchObject({
+      message: expect.stringContaining("InvalidDBInstanceStateFault"),
+    });
+  });
+
+  it("reads each instance's tags and the cluster's writer, which the release must never touch", async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [
+        {
+          DBInstanceIdentifier: "payments-db-2-usw2-test",
+          DBInstanceStatus: "available",
+          DBInstanceClass: "db.r6g.large",
+          TagList: [{ Key: "created-by", Value: "payments-dr-restore-capacity" }],
+        },
+      ],
+    });
+    rds.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [
+        {
+          DBClusterArn: "arn:aws:rds:us-west-2:1:cluster:payments-usw2-test",
+          Status: "available",
+          DBClusterMembers: [
+            { DBInstanceIdentifier: "payments-db-1-usw2-test", IsClusterWriter: true },
+            { DBInstanceIdentifier: "payments-db-2-usw2-test", IsClusterWriter: false },
+          ],
+        },
+      ],
+    });
+    const database = new RdsDatabase(new RDSClient({}));
+    await expect(database.instances("payments-usw2-test")).resolves.toEqual([
+      {
+        identifier: "payments-db-2-usw2-test",
+        status: "available",
+        instanceClass: "db.r6g.large",
+        tags: { "created-by": "payments-dr-restore-capacity" },
+      },
+    ]);
+    await expect(database.describeCluster("payments-usw2-test")).resolves.toMatchObject({
+      writer: "payments-db-1-usw2-test",
+    });
+  });
+});
+
 describe("DR_CAPACITY", () => {
   it("accepts what infra renders and rejects a plan whose identifiers do not match the count", () => {
     expect(parseCapacity(JSON.stringify(TEST_CAPACITY))).toEqual(TEST_CAPACITY);
@@ -106,5 +173,8 @@ describe("DR_CAPACITY", () => {
       /DR_CAPACITY: regions.us-east-1.identifiers must list 3 identifiers/,
     );
     expect(() => parseCapacity("{")).toThrow("DR_CAPACITY is not valid JSON");
+    expect(() => parseCapacity(JSON.stringify({ ...TEST_CAPACITY, standbyInstances: 3 }))).toThrow(
+      /DR_CAPACITY: standbyInstances must be a whole number from 1 to instances \(2\), got 3/,
+    );
   });
 });

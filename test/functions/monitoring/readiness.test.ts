@@ -4,6 +4,7 @@
 // give unknown/fail with why, never an exception.
 import "aws-sdk-client-mock-jest";
 import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand } from "@aws-sdk/client-rds";
+import { GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import { GetAccountSettingsCommand, GetFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
@@ -362,20 +363,69 @@ describe("capacity and quotas", () => {
     });
   });
 
-  it("fails on a lower service quota in the standby, using AWS's default where none applied", async () => {
+  it("compares the standby's quota with the active region's peak usage plus 20%, not with its limit", async () => {
+    // us-east-1 raised its DB instance quota to 80 and runs 2; us-west-2 never raised its own:
+    // AWS's default, 40, applies. Room for the load: only a warning (it cannot grow as far).
     world.quotas[EAST]!["L-7B6409FD"] = 80;
-    delete world.quotas[WEST]!["L-7B6409FD"]; // never raised: the default, 40, applies
-    const c = await check("service-quotas");
-    expect(c).toMatchObject({ status: "fail", reason: expect.stringContaining("40 < 80") });
+    delete world.quotas[WEST]!["L-7B6409FD"];
+    expect(await check("service-quotas")).toMatchObject({
+      status: "warn",
+      reason: `${WEST} has room for ${EAST}'s peak load plus 20% but lower limits: rds DB instances (L-7B6409FD) 40 < 80`,
+    });
     expect(world.stubs[WEST]!.serviceQuotas).toHaveReceivedCommandWith(GetServiceQuotaCommand, {
       ServiceCode: "rds",
       QuotaCode: "L-7B6409FD",
     });
+    // The usage is the metric Service Quotas names, read in the active region at Maximum.
+    expect(world.stubs[EAST]!.cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      MetricDataQueries: [
+        expect.objectContaining({
+          MetricStat: expect.objectContaining({
+            Metric: {
+              Namespace: "AWS/Usage",
+              MetricName: "ResourceCount",
+              Dimensions: [
+                { Name: "Service", Value: "RDS" },
+                { Name: "Type", Value: "Resource" },
+                { Name: "Resource", Value: "DBInstances" },
+                { Name: "Class", Value: "None" },
+              ],
+            },
+            Stat: "Maximum",
+          }),
+        }),
+      ],
+    });
+    // Equal limits are no readiness when the load is near them: 34 in use needs 41 > 40.
+    world.quotas[EAST]!["L-7B6409FD"] = 40;
+    world.usage[EAST]!["L-7B6409FD"] = 34;
+    expect(await check("service-quotas")).toMatchObject({
+      status: "fail",
+      reason: `no room in ${WEST} for ${EAST}'s load: rds DB instances (L-7B6409FD): ${WEST} allows 40, ${EAST} peaked at 34 in 7 days (+20% = 41)`,
+    });
+  });
+
+  it("falls back to comparing the limits when the active region has no usage figure", async () => {
+    world.quotas[EAST]!["L-7B6409FD"] = 80;
+    world.usage[EAST]!["L-7B6409FD"] = null;
+    expect(await check("service-quotas")).toMatchObject({
+      status: "fail",
+      reason: expect.stringContaining(`${WEST} allows 40 < 80 in ${EAST} (no usage figure)`),
+    });
   });
 
   it("warns when a quota has no value at all", async () => {
-    world.quotas[EAST]!["L-B99A9384"] = null;
+    world.quotas[WEST]!["L-B99A9384"] = null;
     expect(await check("service-quotas")).toMatchObject({ status: "warn" });
+  });
+
+  it("fails when the standby's concurrency cannot carry the active region's peak plus 20%", async () => {
+    world.accountConcurrency[WEST] = 500;
+    expect(await check("lambda-concurrency")).toMatchObject({
+      status: "fail",
+      reason: `concurrent executions: ${WEST} allows 500, ${EAST} peaked at 420 in 7 days (+20% = 504): the standby throttles at the active region's load`,
+      fix: `raise Lambda concurrent executions in ${WEST} (Service Quotas, L-B99A9384) to at least 504`,
+    });
   });
 
   it("fails when the standby's instances are smaller than the writer's, warns when fewer than planned", async () => {
@@ -437,6 +487,33 @@ describe("capacity and quotas", () => {
 
 describe("freshness", () => {
   const cluster = TOPOLOGY.regions[EAST]!.clusterArn;
+
+  it("dates Aurora's copy by its copy job's completion: the copy keeps the continuous backup's creation date", async () => {
+    // The default world: Aurora's copies landed 9 and 33 h ago, but as recovery points they
+    // carry the continuous recovery point's CreationDate, 90 days back (cross-region-backup.html).
+    expect(await check("backup-copies")).toMatchObject({
+      status: "ok",
+      reason: `${1 + SETTINGS.tables.length} resources copied to ${WEST} within 26 h`,
+    });
+    // A copy job that failed or is still running is no copy.
+    world.copies[cluster] = [];
+    expect(await check("backup-copies")).toMatchObject({
+      status: "fail",
+      reason: `no copy to ${WEST} completed within 36 h for ${cluster.split(":").pop()}`,
+    });
+  });
+
+  it("says unknown, not fail, when us-east-1's copy jobs cannot be read and the vault cannot date a copy", async () => {
+    world.broken.set(EAST, () => Object.assign(sdkError("TimeoutError", 0), { code: "ETIMEDOUT" }));
+    const c = await check("backup-copies");
+    expect(c.status).toBe("unknown");
+    expect(c.reason).toMatch(
+      /^the copy jobs in us-east-1 could not be read \(.*\) and us-west-2's vault shows no copy newer than 36 h for payments-use1-test$/,
+    );
+    // Snapshot copies (dated within the bound) still count without the copy jobs.
+    world.sourceCreatedHoursAgo = {};
+    expect(await check("backup-copies")).toMatchObject({ status: "ok" });
+  });
 
   it("warns when the newest copy is over 26 h old and fails past 36 h", async () => {
     world.copies[cluster] = [30];

@@ -5,6 +5,7 @@ import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
   CreateGlobalClusterCommand,
+  DeleteDBInstanceCommand,
   DeleteGlobalClusterCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
@@ -39,6 +40,14 @@ export const DETACH_FALLBACK_ERRORS = [
   "InvalidGlobalClusterStateFault",
   "InvalidDBClusterStateFault",
 ];
+
+/** The cluster's writer instance (DBClusterMembers[].IsClusterWriter), when it has one. */
+function writerOf(
+  members: readonly { DBInstanceIdentifier?: string; IsClusterWriter?: boolean }[] | undefined,
+): { writer?: string } {
+  const writer = members?.find((m) => m.IsClusterWriter === true)?.DBInstanceIdentifier;
+  return writer ? { writer } : {};
+}
 
 export class RdsDatabase implements DatabasePort {
   constructor(private readonly rds: RDSClient) {}
@@ -96,6 +105,7 @@ export class RdsDatabase implements DatabasePort {
         ...(c.Engine ? { engine: c.Engine } : {}),
         ...(c.EngineVersion ? { engineVersion: c.EngineVersion } : {}),
         ...(c.DBClusterParameterGroup ? { parameterGroup: c.DBClusterParameterGroup } : {}),
+        ...writerOf(c.DBClusterMembers),
       };
     } catch (error) {
       if (awsErrorName(error) === "DBClusterNotFoundFault") return null;
@@ -164,10 +174,29 @@ export class RdsDatabase implements DatabasePort {
         status: i.DBInstanceStatus ?? "unknown",
         ...(i.DBClusterIdentifier ? { clusterIdentifier: i.DBClusterIdentifier } : {}),
         instanceClass: i.DBInstanceClass ?? "unknown",
+        ...(i.TagList
+          ? {
+              tags: Object.fromEntries(
+                i.TagList.flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : [])),
+              ),
+            }
+          : {}),
       }));
     } catch (error) {
       throw toPortError("rds:DescribeDBInstances", error);
     }
+  }
+
+  async deleteInstance(identifier: string): Promise<"deleting" | "gone"> {
+    // An Aurora cluster's instance takes no final snapshot (the data is the cluster volume's):
+    // "SkipFinalSnapshot ... This setting doesn't apply to Aurora" (API reference,
+    // DeleteDBInstance), so the request names the instance only.
+    const done = await this.send(
+      "rds:DeleteDBInstance",
+      () => this.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: identifier })),
+      "DBInstanceNotFoundFault",
+    );
+    return done ? "deleting" : "gone";
   }
 
   async describeInstance(identifier: string): Promise<InstanceView | null> {

@@ -83,6 +83,7 @@ export const TOPOLOGY: DrTopology = {
 /** DR_CAPACITY as infra renders it for this topology (infra/constructs/orchestration.ts). */
 export const TEST_CAPACITY: DrCapacity = {
   instances: 2,
+  standbyInstances: 1,
   instanceClass: "db.r6g.large",
   engine: "aurora-postgresql",
   engineVersion: "16.6",
@@ -172,6 +173,7 @@ interface InstanceState {
   status: string;
   clusterIdentifier: string;
   instanceClass: string;
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** An asynchronous RDS change that completes after `pollsLeft` describe calls. */
@@ -803,6 +805,10 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           instances: [...cluster.instances],
           engine: "aurora-postgresql",
           engineVersion: cluster.engineVersion ?? DATABASE_SPEC.engineVersion,
+          // A global cluster's secondary has no writer instance; its primary's first is.
+          ...(world.members.get(arn)?.isWriter && cluster.instances[0]
+            ? { writer: cluster.instances[0] }
+            : {}),
         };
       },
       async describeInstance(identifier) {
@@ -979,6 +985,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           status: "creating",
           clusterIdentifier: request.clusterIdentifier,
           instanceClass: request.instanceClass,
+          ...(request.tags ? { tags: request.tags } : {}),
         };
         world.instances.set(key, instance);
         cluster.instances.push(request.identifier);
@@ -1025,6 +1032,25 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         c("rds:DescribeDBInstances", { clusterIdentifier });
         const found = world.clusterIn(region, clusterIdentifier);
         return found ? world.instancesOf(found[0]) : [];
+      },
+      async deleteInstance(identifier) {
+        c("rds:DeleteDBInstance", { identifier });
+        const key = `${region}/${identifier}`;
+        const instance = world.instances.get(key);
+        if (!instance) return "gone";
+        if (instance.status === "deleting") return "deleting";
+        // "InvalidDBInstanceState: The specified DB instance isn't in the available state"
+        // (API reference, DeleteDBInstance): an instance being created cannot be deleted yet.
+        if (instance.status !== "available") {
+          throw new Error(`InvalidDBInstanceState: ${identifier} is ${instance.status}`);
+        }
+        instance.status = "deleting";
+        world.later(() => {
+          world.instances.delete(key);
+          const cluster = world.clusterIn(region, instance.clusterIdentifier)?.[1];
+          if (cluster) cluster.instances = cluster.instances.filter((i) => i !== identifier);
+        });
+        return "deleting";
       },
     },
     control: {

@@ -2,7 +2,11 @@
 // service and region (aws-sdk-client-mock on each instance), answering from plain data a test
 // can change. The responses have the shapes and values AWS returns for a healthy deployment of
 // this kit; each test breaks one thing and looks at the check that must notice.
-import { BackupClient, ListRecoveryPointsByBackupVaultCommand } from "@aws-sdk/client-backup";
+import {
+  BackupClient,
+  ListCopyJobsCommand,
+  ListRecoveryPointsByBackupVaultCommand,
+} from "@aws-sdk/client-backup";
 import {
   CloudWatchClient,
   DescribeAlarmsCommand,
@@ -105,6 +109,8 @@ export const SETTINGS: ReadinessSettings = {
     { serviceCode: "rds", quotaCode: "L-7B6409FD", name: "DB instances" },
   ],
   freshnessGraceHours: 48,
+  unknownPageAfter: 4,
+  scheduleMinutes: 30,
   // As the connection budget renders it by default: 1000 assumed, database functions reserved.
   lambdaBudget: {
     accountConcurrency: 1000,
@@ -133,6 +139,30 @@ export function sdkError(name: string, status = 400): Error {
 }
 
 /** The data behind the mocks: a healthy deployment, us-east-1 writing, 10:00 UTC. */
+/** ServiceQuota.UsageMetric of the compared quotas, as GetServiceQuota returns it. */
+const USAGE_METRICS: Record<
+  string,
+  {
+    MetricNamespace: string;
+    MetricName: string;
+    MetricDimensions: Record<string, string>;
+    MetricStatisticRecommendation: string;
+  }
+> = {
+  "L-B99A9384": {
+    MetricNamespace: "AWS/Lambda",
+    MetricName: "ConcurrentExecutions",
+    MetricDimensions: {},
+    MetricStatisticRecommendation: "Maximum",
+  },
+  "L-7B6409FD": {
+    MetricNamespace: "AWS/Usage",
+    MetricName: "ResourceCount",
+    MetricDimensions: { Service: "RDS", Type: "Resource", Resource: "DBInstances", Class: "None" },
+    MetricStatisticRecommendation: "Maximum",
+  },
+};
+
 export class ReadinessWorld {
   now = new Date("2026-11-30T10:00:00Z");
   readonly clients: Record<string, RegionClients> = {};
@@ -172,8 +202,28 @@ export class ReadinessWorld {
     [EAST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
     [WEST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
   };
-  /** Hours ago each copy in the standby's vault was made, by source resource ARN. */
+  /**
+   * Peak usage of each quota over the last week, by region and quota code (null: no
+   * datapoint). Service Quotas names the metric that counts it (ServiceQuota.UsageMetric, API
+   * reference): Lambda's concurrency in AWS/Lambda, RDS's instance count in AWS/Usage.
+   */
+  usage: Record<string, Record<string, number | null>> = {
+    [EAST]: { "L-B99A9384": 420, "L-7B6409FD": 2 },
+    [WEST]: { "L-B99A9384": 3, "L-7B6409FD": 1 },
+  };
+  /**
+   * Hours ago each copy from us-east-1 landed in the standby's vault (its copy job's
+   * CompletionDate), by source resource ARN.
+   */
   copies: Record<string, number[]> = {};
+  /**
+   * Hours ago the source recovery point of each resource was created, which its copies keep as
+   * their CreationDate ("Copies retain their source configuration, including creation dates",
+   * cross-region-backup.html). The plan backs everything up continuously, and a continuous
+   * recovery point is created once, when continuous backup starts: months before the copy.
+   * Unset: a snapshot backup made 1 h before its copy landed.
+   */
+  sourceCreatedHoursAgo: Record<string, number> = {};
   drillDaysAgo: Record<string, number | null> = { [EAST]: null, [WEST]: 12 };
   lagMs: number | null = 85;
   heartbeatMinutesAgo: number | null = 1;
@@ -247,6 +297,8 @@ export class ReadinessWorld {
     }
     const east = TOPOLOGY.regions[EAST]!.clusterArn;
     this.copies[east] = [9, 33];
+    // Aurora's continuous backup started when the environment was deployed, 90 days ago.
+    this.sourceCreatedHoursAgo[east] = 90 * 24;
     for (const table of SETTINGS.tables) {
       this.copies[`arn:aws:dynamodb:${EAST}:${ACCOUNT}:table/${table}`] = [9];
     }
@@ -435,7 +487,12 @@ export class ReadinessWorld {
       const value = this.quotas[region]![input.QuotaCode!];
       if (value === undefined) throw sdkError("NoSuchResourceException");
       return {
-        Quota: { ServiceCode: input.ServiceCode, QuotaCode: input.QuotaCode, Value: value },
+        Quota: {
+          ServiceCode: input.ServiceCode,
+          QuotaCode: input.QuotaCode,
+          Value: value,
+          UsageMetric: USAGE_METRICS[input.QuotaCode!],
+        },
       };
     });
     s.serviceQuotas.on(GetAWSDefaultServiceQuotaCommand).callsFake(async (input) => {
@@ -452,7 +509,9 @@ export class ReadinessWorld {
         hours.map((h) => ({
           RecoveryPointArn: `arn:aws:backup:${region}:${ACCOUNT}:recovery-point:${arn.length}-${h}`,
           ResourceArn: arn,
-          CreationDate: new Date(this.now.getTime() - h * 3_600_000),
+          CreationDate: new Date(
+            this.now.getTime() - (this.sourceCreatedHoursAgo[arn] ?? h + 1) * 3_600_000,
+          ),
           Status: "COMPLETED" as const,
           SourceBackupVaultArn: `arn:aws:backup:${EAST}:${ACCOUNT}:backup-vault:payments-vault-use1-test`,
         })),
@@ -461,9 +520,50 @@ export class ReadinessWorld {
         RecoveryPoints: points.filter((p) => p.CreationDate >= input.ByCreatedAfter!),
       };
     });
+    // The copy jobs run where the backup plan that copies is: us-east-1's, into us-west-2's vault
+    // (ListCopyJobs in the source region, API reference).
+    s.backup.on(ListCopyJobsCommand).callsFake(async (input) => {
+      this.guard(region);
+      const westVault = `arn:aws:backup:${WEST}:${ACCOUNT}:backup-vault:${SETTINGS.regions[WEST]!.backupVault}`;
+      if (region !== EAST || input.ByDestinationVaultArn !== westVault) return { CopyJobs: [] };
+      const jobs = Object.entries(this.copies).flatMap(([arn, hours]) =>
+        hours.map((h) => ({
+          CopyJobId: `copy-${arn.length}-${h}`,
+          ResourceArn: arn,
+          DestinationBackupVaultArn: westVault,
+          State: "COMPLETED" as const,
+          CreationDate: new Date(this.now.getTime() - (h + 0.5) * 3_600_000),
+          CompletionDate: new Date(this.now.getTime() - h * 3_600_000),
+        })),
+      );
+      if (input.ByState !== "COMPLETED") throw new Error("the check must ask for COMPLETED jobs");
+      return { CopyJobs: jobs.filter((j) => j.CompletionDate >= input.ByCompleteAfter!) };
+    });
     s.cloudwatch.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => {
       this.guard(region);
-      const metric = input.MetricDataQueries![0]!.MetricStat!.Metric!;
+      const query = input.MetricDataQueries![0]!;
+      const metric = query.MetricStat!.Metric!;
+      const quota = Object.entries(USAGE_METRICS).find(
+        ([, m]) => m.MetricNamespace === metric.Namespace && m.MetricName === metric.MetricName,
+      )?.[0];
+      if (quota) {
+        // A week of hourly maxima whose peak is the world's figure, the rest below it.
+        const peak = this.usage[region]![quota] ?? null;
+        if (query.MetricStat!.Stat !== "Maximum") throw new Error("usage is read at Maximum");
+        const hours = Array.from({ length: 168 }, (_, i) => i);
+        return {
+          MetricDataResults: [
+            {
+              Id: query.Id,
+              StatusCode: "Complete",
+              Timestamps:
+                peak === null ? [] : hours.map((h) => new Date(this.now.getTime() - h * 3_600_000)),
+              Values:
+                peak === null ? [] : hours.map((h) => (h === 37 ? peak : Math.floor(peak * 0.6))),
+            },
+          ],
+        };
+      }
       let minutesAgo: number | null = null;
       let value = 0;
       if (metric.MetricName === "AuroraGlobalDBReplicationLag") {
