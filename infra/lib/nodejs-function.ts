@@ -58,7 +58,7 @@ export function buildFunction(group: string, name: string): BuiltCode {
   const zip = current
     ? readFileSync(zipFile)
     : createZip(
-        ["index.js", "index.js.map"].map((file) => ({
+        bundle.files.map((file) => ({
           name: file,
           data: readFileSync(join(bundle.outdir, file)),
         })),
