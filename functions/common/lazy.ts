@@ -24,3 +24,12 @@ export function lazy<T extends object>(build: () => T): T {
     getPrototypeOf: () => Reflect.getPrototypeOf(target()),
   });
 }
+
+/**
+ * `load()` on the first call, the same value after. For a lazily required SDK package: a bare
+ * `require` per call resolves the module again every time (a lookup on the request path).
+ */
+export function once<T>(load: () => T): () => T {
+  let loaded: { value: T } | undefined;
+  return () => (loaded ??= { value: load() }).value;
+}
