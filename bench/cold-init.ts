@@ -16,9 +16,20 @@ import { bundleAll, ROOT } from "../infra/lib/bundle";
 import { FUNCTION_GROUPS } from "../infra/lib/nodejs-function";
 import { TEST_ENV } from "../test/functions/payments/support/aws";
 import { TOPOLOGY } from "../test/functions/dr/support/fake-world";
+import { TARGETS } from "../test/reports/support/samples";
+import { REPORTS_ENV } from "../functions/common/contract";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const GOAL_MS = 120;
+
+const REPORT_ENV: Record<string, string> = {
+  AWS_REGION: "us-west-2",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+  [REPORTS_ENV.environmentSuffix]: "bench",
+  [REPORTS_ENV.bucket]: "payments-dr-reports-usw2-bench",
+  [REPORTS_ENV.ledgerTable]: "payments-dr-ledger-bench",
+  [REPORTS_ENV.targets]: JSON.stringify({ default: TARGETS }),
+};
 
 /** What each group's functions read at load, as deployed (values are placeholders). */
 const ENV: Readonly<Record<string, Record<string, string>>> = {
@@ -27,12 +38,19 @@ const ENV: Readonly<Record<string, Record<string, string>>> = {
     AWS_REGION: "us-west-2",
     DR_TOPOLOGY: JSON.stringify(TOPOLOGY),
     POWERTOOLS_LOG_LEVEL: "SILENT",
+    // Every task hands its run report to the report writer, in the region's report bucket
+    // (functions/dr/shared/aws/runtime.ts reads both at load since issue 12).
+    REPORT_WRITER_FUNCTION: "payments-dr-report-writer-bench",
+    REPORT_BUCKET: "payments-dr-reports-bench",
   },
   monitoring: {
     AWS_REGION: "us-west-2",
     DR_TOPOLOGY: JSON.stringify(TOPOLOGY),
     POWERTOOLS_LOG_LEVEL: "SILENT",
   },
+  // The report writer, reader and ledger functions and the drills (issue 12) read these at load.
+  reports: REPORT_ENV,
+  drills: { ...REPORT_ENV, ...TEST_ENV, AWS_REGION: "us-west-2" },
 };
 
 // In the child: require the bundle (init), note which @aws-sdk packages it loaded, then require
@@ -62,12 +80,24 @@ interface Sample {
   readonly deferred: string[];
 }
 
-/** The @aws-sdk client packages a bundle requires (external to the bundle). */
+/**
+ * The @aws-sdk client packages a bundle requires (external to the bundle) and that exist.
+ * Optional ones the SDK only tries, such as `@aws-sdk/signature-v4-crt` (SigV4a, "install it
+ * if you need it"), are installed neither here nor in the Lambda runtime, so no call loads them.
+ */
 function referencedSdk(file: string): string[] {
   const code = readFileSync(file, "utf8");
-  return [
-    ...new Set([...code.matchAll(/require\("(@aws-sdk\/[^"/]+)"\)/g)].map((m) => m[1]!)),
-  ].sort();
+  const installed = (name: string) => {
+    try {
+      require.resolve(name, { paths: [ROOT] });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return [...new Set([...code.matchAll(/require\("(@aws-sdk\/[^"/]+)"\)/g)].map((m) => m[1]!))]
+    .filter(installed)
+    .sort();
 }
 
 function sample(file: string, env: Record<string, string>): Sample {
