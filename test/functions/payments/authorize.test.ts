@@ -1,9 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  DeleteItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { Client } from "pg";
