@@ -164,8 +164,11 @@ function rawSql(pool: Pool): () => Promise<void> {
     });
     const client = await pool.connect();
     try {
-      const { rows } = await client.query(statement.text, statement.values);
-      if (rows.length !== 1) throw new Error("authorization not written");
+      const { rows } = await client.query<{ event_id: string | null }>(
+        statement.text,
+        statement.values,
+      );
+      if (!rows[0]?.event_id) throw new Error("authorization not written");
     } finally {
       client.release();
     }

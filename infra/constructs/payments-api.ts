@@ -395,17 +395,11 @@ export class PaymentsApi extends Construct {
         },
       ],
     };
-    const idempotency: Statement = {
-      sid: "IdempotencyRecords",
-      actions: [
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-      ],
-      resources: [tableArn(props.tables.idempotency.name)],
-    };
-    const write = [...api, readFlag, tableKey, publish, idempotency];
+    // No idempotency table: since issue 15 the in-flight lock is PostgreSQL's (a transaction
+    // advisory lock), so no payment function reads or writes that table. A release before it
+    // tolerates a refused lock write (it goes on with PostgreSQL alone), so the grant can go in the
+    // same apply as the code.
+    const write = [...api, readFlag, tableKey, publish];
     // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
     const permissions: Record<Access, Statement[]> = {
       authorize: [

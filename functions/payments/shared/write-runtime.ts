@@ -1,9 +1,8 @@
 // What the write endpoints (authorize, capture, refund, void) add to the base runtime: the
-// fencing guard, the idempotency guard (PostgreSQL answers, DynamoDB in-flight locks) and inline
-// publication of outbox events.
+// fencing guard and inline publication of outbox events. Idempotency, the in-flight lock
+// included, is PostgreSQL's alone (idempotency.ts, postgres-store.ts).
 import { randomUUID } from "node:crypto";
-import type { Context } from "aws-lambda";
-import { controlFlagReader, createDynamoDbClient, idempotencyLocks } from "./aws/dynamodb";
+import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
 import { PAYMENTS_ENV } from "../../common/contract";
@@ -11,8 +10,6 @@ import { intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
 import { jsonResponse } from "./http-api";
-
-import { IdempotencyGuard } from "./idempotency";
 import { countMetric, logger } from "./observability";
 import { publishAfterCommit } from "./outbox";
 import type { ApiAnswer, OutboxEvent } from "./ports";
@@ -38,7 +35,6 @@ export function guardFromEnvironment(
 export interface WriteRuntime {
   readonly dynamodb: DynamoDBClient;
   readonly guard: ActiveRegionGuard;
-  readonly idempotency: IdempotencyGuard;
   /** Dependencies of the write cores. */
   readonly deps: WriteDeps;
 }
@@ -65,19 +61,9 @@ export function writeRuntime(
     });
     countMetric("EventsPublishedInline", published);
   };
-  const idempotency = new IdempotencyGuard({
-    locks: idempotencyLocks(dynamodb, requireEnv(PAYMENTS_ENV.idempotencyTable, env), base.region),
-    recorded: (merchantId, key) => base.store.recordedAnswer(merchantId, key),
-    newHolder: randomUUID,
-    onDegraded: (error) => {
-      logger.warn("idempotency table unavailable; PostgreSQL guard only", { error });
-      countMetric("IdempotencyStoreDegraded");
-    },
-  });
   return {
     dynamodb,
     guard,
-    idempotency,
     deps: {
       store: base.store,
       region: base.region,
@@ -95,34 +81,21 @@ export interface WriteEndpoint<C extends { idempotencyKey: string; requestHash: 
   readonly successMetric: string;
 }
 
-/** Milliseconds the in-flight lock lives: as long as the invocation may still run. */
-function lockMs(context: Context): number {
-  const remaining = context.getRemainingTimeInMillis?.();
-  return typeof remaining === "number" && Number.isFinite(remaining) ? remaining : 10_000;
-}
-
 /**
  * API key -> parse (400/422, nothing written) -> fence (503 in the passive region, before any
- * write, DynamoDB included) -> in-flight lock (DynamoDB) -> core, which replays what PostgreSQL
- * recorded under the key or writes the change with its answer -> JSON answer.
+ * write) -> core, which in one PostgreSQL transaction takes the key's in-flight lock (409 while
+ * another attempt holds it), replays what PostgreSQL recorded under the key or writes the change
+ * with its answer -> JSON answer.
  */
 export function writeHandler<C extends { idempotencyKey: string; requestHash: string }>(
   base: BaseRuntime,
   write: WriteRuntime,
   endpoint: WriteEndpoint<C>,
 ): ApiHandler {
-  return apiHandler(base, async (request, context: Context) => {
+  return apiHandler(base, async (request) => {
     const command = endpoint.parse(request);
     await write.guard.assertActive();
-    const answer = await write.idempotency.run(
-      {
-        merchantId: request.merchantId,
-        idempotencyKey: command.idempotencyKey,
-        requestHash: command.requestHash,
-      },
-      () => endpoint.execute(command),
-      lockMs(context),
-    );
+    const answer = await endpoint.execute(command);
     countMetric(answer.replayed ? "IdempotentReplays" : endpoint.successMetric);
     return jsonResponse(
       answer.statusCode,
