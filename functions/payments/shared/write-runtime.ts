@@ -1,12 +1,13 @@
 // What the write endpoints (authorize, capture, refund, void) add to the base runtime: the
-// fencing guard and inline publication of outbox events. Idempotency, the in-flight lock
+// fencing guard and, with EVENT_PUBLICATION=inline, publication of outbox events after commit. Idempotency, the in-flight lock
 // included, is PostgreSQL's alone (idempotency.ts, postgres-store.ts).
 import { randomUUID } from "node:crypto";
 import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
-import { PAYMENTS_ENV } from "../../common/contract";
-import { intEnv, requireEnv } from "../../common/env";
+import { EVENT_PUBLICATION_MODES, PAYMENTS_ENV } from "../../common/contract";
+import type { EventPublicationMode } from "../../common/contract";
+import { MissingEnvironmentError, intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
 import { jsonResponse } from "./http-api";
@@ -32,6 +33,37 @@ export function guardFromEnvironment(
   return new ActiveRegionGuard({ region, read, cacheMs });
 }
 
+/**
+ * EVENT_PUBLICATION, "relay" when unset. Why the relay by default: a PutEvents after every
+ * commit is a signed HTTPS call plus an UPDATE on the request path, the largest cost of a write
+ * after the database itself (npm run bench:payments), while merchants are told events are
+ * asynchronous and at least once anyway (README, Events). "inline" suits a deployment that
+ * wants events within tens of milliseconds more than it wants the throughput.
+ */
+export function eventPublication(env: NodeJS.ProcessEnv = process.env): EventPublicationMode {
+  const raw = env[PAYMENTS_ENV.eventPublication];
+  if (raw === undefined || raw === "") return "relay";
+  if (!(EVENT_PUBLICATION_MODES as readonly string[]).includes(raw)) {
+    throw new MissingEnvironmentError(
+      `environment variable ${PAYMENTS_ENV.eventPublication}=${JSON.stringify(raw)} must be one of ${EVENT_PUBLICATION_MODES.join(", ")}`,
+    );
+  }
+  return raw as EventPublicationMode;
+}
+
+/** Best effort, right after commit: what fails stays in the outbox for the relay. */
+function inlinePublisher(base: BaseRuntime, eventBusName: string) {
+  const publish = eventBridgePublisher(createEventBridgeClient(), eventBusName);
+  return async (events: readonly OutboxEvent[]) => {
+    const published = await publishAfterCommit(events, {
+      publish,
+      outbox: base.store,
+      onError: (error) => logger.warn("inline publish failed; the relay will retry", { error }),
+    });
+    countMetric("EventsPublishedInline", published);
+  };
+}
+
 export interface WriteRuntime {
   readonly dynamodb: DynamoDBClient;
   readonly guard: ActiveRegionGuard;
@@ -49,18 +81,11 @@ export function writeRuntime(
     base.region,
     env,
   );
-  const publish = eventBridgePublisher(
-    createEventBridgeClient(),
-    requireEnv(PAYMENTS_ENV.eventBusName, env),
-  );
-  const afterCommit = async (events: readonly OutboxEvent[]) => {
-    const published = await publishAfterCommit(events, {
-      publish,
-      outbox: base.store,
-      onError: (error) => logger.warn("inline publish failed; the relay will retry", { error }),
-    });
-    countMetric("EventsPublishedInline", published);
-  };
+  const afterCommit =
+    eventPublication(env) === "inline"
+      ? inlinePublisher(base, requireEnv(PAYMENTS_ENV.eventBusName, env))
+      : // The outbox relay publishes what the write committed (outbox-relay/handler.ts).
+        async () => undefined;
   return {
     dynamodb,
     guard,
