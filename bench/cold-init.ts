@@ -16,6 +16,7 @@ import { bundleAll, ROOT } from "../infra/lib/bundle";
 import { FUNCTION_GROUPS } from "../infra/lib/nodejs-function";
 import { TEST_ENV } from "../test/functions/payments/support/aws";
 import { TOPOLOGY } from "../test/functions/dr/support/fake-world";
+import { SETTINGS as READINESS_SETTINGS } from "../test/functions/monitoring/support/aws-readiness-world";
 import { TARGETS } from "../test/reports/support/samples";
 import { REPORTS_ENV } from "../functions/common/contract";
 
@@ -47,6 +48,8 @@ const ENV: Readonly<Record<string, Record<string, string>>> = {
     AWS_REGION: "us-west-2",
     DR_TOPOLOGY: JSON.stringify(TOPOLOGY),
     POWERTOOLS_LOG_LEVEL: "SILENT",
+    // The readiness evaluator (issue 17) parses its settings at load.
+    READINESS_SETTINGS: JSON.stringify(READINESS_SETTINGS),
   },
   // The report writer, reader and ledger functions and the drills (issue 12) read these at load.
   reports: REPORT_ENV,
@@ -95,7 +98,9 @@ function referencedSdk(file: string): string[] {
       return false;
     }
   };
-  return [...new Set([...code.matchAll(/require\("(@aws-sdk\/[^"/]+)"\)/g)].map((m) => m[1]!))]
+  return [
+    ...new Set([...code.matchAll(/(?:require|import)\("(@aws-sdk\/[^"/]+)"\)/g)].map((m) => m[1]!)),
+  ]
     .filter(installed)
     .sort();
 }
@@ -108,6 +113,8 @@ function sample(file: string, env: Record<string, string>): Sample {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        // As deployed (infra/lib/nodejs-function.ts): Node reads each bundle's source map at load.
+        NODE_OPTIONS: "--enable-source-maps",
         ...env,
       },
       encoding: "utf8",

@@ -30,6 +30,16 @@ class AwsFault extends Error {
   }
 }
 
+/** Publication delays (ms) of the PutEvents entries received since the last read. */
+const delays: number[] = [];
+
+/** Count, p50, p99 and max of the delays received since the last call, which resets them. */
+export function takeDelays(): { count: number; p50: number; p99: number; max: number } {
+  const sorted = delays.splice(0).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+}
+
 /** The operations the write path makes, with the semantics it relies on. */
 export function fakeAwsOperations(options: FakeAwsOptions) {
   const items = new Map<string, Item>();
@@ -98,10 +108,17 @@ export function fakeAwsOperations(options: FakeAwsOptions) {
       items.delete(key);
       return {};
     },
-    "AWSEvents.PutEvents": (body: { Entries?: unknown[] }) => ({
-      FailedEntryCount: 0,
-      Entries: (body.Entries ?? []).map(() => ({ EventId: `fake-${++eventIds}` })),
-    }),
+    // Each entry's delay, from its Time (the event's creation, set before its commit) to now.
+    "AWSEvents.PutEvents": (body: { Entries?: { Time?: number }[] }) => {
+      const now = Date.now();
+      for (const entry of body.Entries ?? []) {
+        if (typeof entry.Time === "number") delays.push(now - entry.Time * 1000);
+      }
+      return {
+        FailedEntryCount: 0,
+        Entries: (body.Entries ?? []).map(() => ({ EventId: `fake-${++eventIds}` })),
+      };
+    },
     "AmazonSSM.GetParameters": (body: { Names?: string[] }) => {
       const names = body.Names ?? [];
       return {
@@ -141,6 +158,7 @@ export function fakeAwsServer(options: FakeAwsOptions): Server {
       };
       if (req.method === "GET" && req.url === "/__counts")
         return send(200, Object.fromEntries(counts));
+      if (req.method === "GET" && req.url === "/__delays") return send(200, takeDelays());
       // A signed request carries SigV4: refuse an unsigned one, as AWS would.
       if (!String(req.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 ")) {
         return send(400, {

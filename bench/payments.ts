@@ -1,13 +1,16 @@
 // npm run bench:payments
 // Authorize throughput, latency and CPU through the deployed path: the real handler module with
-// its real SDK clients (DynamoDB for the flag and idempotency, EventBridge, SSM), which sign and
-// send HTTP requests to a local endpoint answering like those services (bench/fake-aws.ts, in a
-// process of its own), and a real PostgreSQL 16 (embedded). Beside it the floor: the same SQL
-// issued directly with pg. Both at concurrency 16, alternating which goes first, ROUNDS rounds.
+// its real SDK clients (DynamoDB for the flag, SSM), which sign and send HTTP requests to a local
+// endpoint answering like those services (bench/fake-aws.ts, in a process of its own), and a real
+// PostgreSQL 16 (embedded). Events go out as deployed (EVENT_PUBLICATION=relay): the outbox relay
+// handler runs in a process of its own (bench/relay-process.ts) with its real EventBridge client,
+// draining both sides' events; each round prints its drain rate and the delay from an event's
+// creation to its PutEvents. Beside the handler the floor: the same SQL issued directly with pg.
+// Both at concurrency 16, alternating which goes first, ROUNDS rounds.
 // Not a test: it prints figures and ends with
 //   payments: <H> req/s via handler, <S> req/s raw SQL, ratio <median> (min <a>, max <b>)
 // Leaves nothing behind on any way out (normal end, error, Ctrl-C): the server, its ~130 MB data
-// folder and the fake endpoint go with the process.
+// folder, the fake endpoint and the relay go with the process.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -17,10 +20,7 @@ import { join } from "node:path";
 import { Client, Pool } from "pg";
 import { closeAllDatabases } from "../functions/payments/shared/database";
 import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
-import {
-  MARK_PUBLISHED_SQL,
-  authorizeStatement,
-} from "../functions/payments/shared/postgres-store";
+import { authorizeStatement } from "../functions/payments/shared/postgres-store";
 import { requestHash } from "../functions/payments/shared/http-api";
 import type { ApiHandler } from "../functions/payments/shared/runtime";
 import { onExitSignal, startEmbeddedPostgres } from "../scripts/embedded-postgres";
@@ -52,6 +52,8 @@ interface Run {
   /** CPU of the PostgreSQL server and of the fake AWS endpoint per request, ms (from /proc). */
   readonly pgCpuMs: number;
   readonly awsCpuMs: number;
+  /** CPU of the outbox relay process per request, ms (it drains both sides' events). */
+  readonly relayCpuMs: number;
 }
 
 const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in 1/100 s on Linux
@@ -91,13 +93,18 @@ function processTree(root: number | undefined): number[] {
   return [root, ...children.map(Number)];
 }
 
-const others = { pg: undefined as number | undefined, aws: undefined as number | undefined };
+const others = {
+  pg: undefined as number | undefined,
+  aws: undefined as number | undefined,
+  relay: undefined as number | undefined,
+};
 
 async function measure(total: number, one: () => Promise<void>): Promise<Run> {
   const latencies: number[] = [];
   let next = 0;
   const pg0 = procCpuMs(processTree(others.pg));
   const aws0 = procCpuMs(others.aws ? [others.aws] : []);
+  const relay0 = procCpuMs(others.relay ? [others.relay] : []);
   const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
@@ -122,6 +129,7 @@ async function measure(total: number, one: () => Promise<void>): Promise<Run> {
     cpuMs: (used.user + used.system) / 1000 / total,
     pgCpuMs: (procCpuMs(processTree(others.pg)) - pg0) / total,
     awsCpuMs: (procCpuMs(others.aws ? [others.aws] : []) - aws0) / total,
+    relayCpuMs: (procCpuMs(others.relay ? [others.relay] : []) - relay0) / total,
   };
 }
 
@@ -162,15 +170,24 @@ function rawSql(pool: Pool): () => Promise<void> {
       originRegion: REGION,
       at,
     });
-    const client = await pool.connect();
-    try {
-      const { rows } = await client.query(statement.text, statement.values);
-      if (rows.length !== 1) throw new Error("authorization not written");
-    } finally {
-      client.release();
-    }
-    await pool.query(MARK_PUBLISHED_SQL, [[statement.event.eventId]]);
+    const { rows } = await pool.query<{ event_id: string | null }>(
+      statement.text,
+      statement.values,
+    );
+    if (!rows[0]?.event_id) throw new Error("authorization not written");
   };
+}
+
+/** Starts bench/relay-process.ts (the deployed relay handler); resolves once it is loaded. */
+function startRelay(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "relay-process.ts")], {
+    env: process.env,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`relay process exited (${code})`)));
+    child.stdout!.once("data", () => resolve(child));
+  });
 }
 
 /** Starts bench/fake-aws-server.ts; resolves with its URL once it listens. */
@@ -196,12 +213,26 @@ function startFakeAws(options: FakeAwsOptions): Promise<{ url: string; child: Ch
 
 const fmt = (run: Run) =>
   `${run.perSecond.toFixed(0).padStart(5)} req/s, p50 ${run.p50.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, ` +
-  `CPU ${run.cpuMs.toFixed(2)} ms/req (+ PostgreSQL ${run.pgCpuMs.toFixed(2)}, AWS endpoint ${run.awsCpuMs.toFixed(2)})`;
+  `CPU ${run.cpuMs.toFixed(2)} ms/req (+ PostgreSQL ${run.pgCpuMs.toFixed(2)}, AWS endpoint ${run.awsCpuMs.toFixed(2)}, relay ${run.relayCpuMs.toFixed(2)})`;
 
 interface Round {
   readonly handler: Run;
   readonly raw: Run;
   readonly ratio: number;
+  readonly events: Publication;
+}
+
+/** What the outbox relay did during a round (both sides' events). */
+interface Publication {
+  /** Events published, and per second of the round. */
+  readonly count: number;
+  readonly perSecond: number;
+  /** Delay from the event's creation (just before its commit) to its PutEvents, ms. */
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  /** Events still unpublished when the round ended. */
+  readonly backlog: number;
 }
 
 const median = (values: readonly number[]) =>
@@ -211,8 +242,10 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
   let server: EmbeddedServer | undefined;
   let fake: ChildProcess | undefined;
+  let relay: ChildProcess | undefined;
   let pool: Pool | undefined;
   const cleanup = async () => {
+    relay?.kill("SIGTERM");
     fake?.kill("SIGTERM");
     await pool?.end().catch(() => undefined);
     await closeAllDatabases().catch(() => undefined);
@@ -251,7 +284,12 @@ async function main(): Promise<void> {
       AWS_ENDPOINT_URL: aws.url,
       AWS_ACCESS_KEY_ID: "AKIABENCHBENCHBENCH0",
       AWS_SECRET_ACCESS_KEY: "bench-secret-key-bench-secret-key-bench0",
+      // As deployed: a write commits its event and answers; the outbox relay (its own process,
+      // as its own Lambda) publishes it.
+      EVENT_PUBLICATION: "relay",
     });
+    relay = await startRelay();
+    others.relay = relay.pid;
     const { handler } = (await import("../functions/payments/authorize/handler")) as {
       handler: ApiHandler;
     };
@@ -271,20 +309,49 @@ async function main(): Promise<void> {
     await measure(3_000, viaHandler);
     await measure(2_000, viaPg);
     const rounds: Round[] = [];
+    const delays = async () =>
+      (await (await fetch(`${aws.url}/__delays`)).json()) as Omit<
+        Publication,
+        "perSecond" | "backlog"
+      >;
+    const backlog = async () =>
+      Number(
+        (
+          await pool!.query<{ n: string }>(
+            "SELECT count(*) AS n FROM payment_events WHERE published_at IS NULL",
+          )
+        ).rows[0]!.n,
+      );
     for (let round = 1; round <= ROUNDS; round++) {
       const first = round % 2 === 1;
+      await delays(); // from here on
+      const started = performance.now();
       const a = await measure(REQUESTS, first ? viaHandler : viaPg);
       const b = await measure(REQUESTS, first ? viaPg : viaHandler);
+      const seconds = (performance.now() - started) / 1000;
+      const sent = await delays();
+      const events: Publication = {
+        ...sent,
+        perSecond: sent.count / seconds,
+        backlog: await backlog(),
+      };
       const [h, r] = first ? [a, b] : [b, a];
-      rounds.push({ handler: h, raw: r, ratio: h.perSecond / r.perSecond });
+      rounds.push({ handler: h, raw: r, ratio: h.perSecond / r.perSecond, events });
       console.log(
         `round ${round}: handler ${fmt(h)} | raw SQL ${fmt(r)} | ratio ${rounds.at(-1)!.ratio.toFixed(2)}`,
       );
+      console.log(
+        `  relay: ${events.count} events published (${events.perSecond.toFixed(0)}/s), delay created->PutEvents p50 ${events.p50.toFixed(0)} ms, ` +
+          `p99 ${events.p99.toFixed(0)} ms, max ${events.max.toFixed(0)} ms; ${events.backlog} waiting at the round's end`,
+      );
     }
     const counts = (await (await fetch(`${aws.url}/__counts`)).json()) as Record<string, number>;
-    const total = REQUESTS * ROUNDS + 3_000;
+    // Both sides' authorizations write an event; the relay's PutEvents carry them all.
+    const total = 2 * REQUESTS * ROUNDS + 5_000;
     console.log(
-      `AWS calls per handler request: ${Object.entries(counts)
+      `AWS calls per authorization (handler and raw SQL, the relay's included): ${Object.entries(
+        counts,
+      )
         .map(([op, n]) => `${op.split(".")[1]} ${(n / total).toFixed(2)}`)
         .join(", ")}`,
     );
@@ -299,6 +366,7 @@ async function main(): Promise<void> {
       cpuMs: pick(side, "cpuMs"),
       pgCpuMs: pick(side, "pgCpuMs"),
       awsCpuMs: pick(side, "awsCpuMs"),
+      relayCpuMs: pick(side, "relayCpuMs"),
     });
     console.log(`\nmedians over ${ROUNDS} rounds:`);
     console.log(`  handler  ${fmt(summary("handler"))}`);
@@ -307,10 +375,16 @@ async function main(): Promise<void> {
       `  ratio    ${mid.toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}); ` +
         `goal >= ${GOAL_RATIO}: ${mid >= GOAL_RATIO ? "met" : "MISSED"}`,
     );
-    const allCpu = (run: Run) => run.cpuMs + run.pgCpuMs + run.awsCpuMs;
+    const allCpu = (run: Run) => run.cpuMs + run.pgCpuMs + run.awsCpuMs + run.relayCpuMs;
     console.log(
       `  CPU per request, all processes: handler path ${allCpu(summary("handler")).toFixed(2)} ms, raw SQL ${allCpu(summary("raw")).toFixed(2)} ms ` +
         `(with all ${availableParallelism()} cores busy, the ratio cannot exceed about ${(allCpu(summary("raw")) / allCpu(summary("handler"))).toFixed(2)})`,
+    );
+    const byRound = (key: keyof Publication) => median(rounds.map((r) => r.events[key]));
+    console.log(
+      `  events   relay published ${byRound("perSecond").toFixed(0)}/s; delay created->PutEvents p50 ${byRound("p50").toFixed(0)} ms, ` +
+        `p99 ${byRound("p99").toFixed(0)} ms (medians over rounds; worst round p99 ${Math.max(...rounds.map((r) => r.events.p99)).toFixed(0)} ms, ` +
+        `max ${Math.max(...rounds.map((r) => r.events.max)).toFixed(0)} ms); backlog at a round's end at most ${Math.max(...rounds.map((r) => r.events.backlog))}`,
     );
     console.log(
       `payments: ${summary("handler").perSecond.toFixed(0)} req/s via handler, ${summary("raw").perSecond.toFixed(0)} req/s raw SQL, ` +

@@ -2,6 +2,7 @@
 // (ADDRESS_CONTRACTS) against test/fixtures/addresses/, naming every data store a change would
 // destroy; `npm run addresses -- --update` records the current ones after a deliberate change.
 import { Testing } from "cdktf";
+import { testingApp } from "./lib/testing-app";
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "./config";
@@ -23,7 +24,7 @@ const ROOT = join(__dirname, "..");
 
 function synthAddresses(env: Readonly<Record<string, string>>): string[] {
   const config = loadConfig({ ...env });
-  const stack = new PaymentsDrStack(Testing.app(), stackName(config), { config });
+  const stack = new PaymentsDrStack(testingApp(), stackName(config), { config });
   return contractLines(JSON.parse(Testing.synth(stack)) as TerraformJson);
 }
 

@@ -1,6 +1,8 @@
 // One typed, validated configuration object built from environment variables.
 // Pure: no I/O, no AWS calls. Every rejected value names the variable, the value
 // received and what is allowed, in one line, so synth can stop before writing anything.
+import { EVENT_PUBLICATION_MODES } from "../functions/common/contract";
+import type { EventPublicationMode } from "../functions/common/contract";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -83,6 +85,12 @@ export interface PaymentsConfig {
   readonly apiThrottleBurst: number;
   /** Hours an authorization may be captured before the expiry job releases it (1-720). */
   readonly captureWindowHours: number;
+  /**
+   * How events reach the bus: "relay" (the outbox relay alone, draining continuously; the
+   * writes need no events:PutEvents) or "inline" (each write also publishes after commit).
+   * @default "relay"
+   */
+  readonly eventPublication: EventPublicationMode;
 }
 
 export interface RoutingConfig {
@@ -504,6 +512,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiThrottleBurst: integer(env, "API_THROTTLE_BURST", 1000, 1, 5000),
       // Stripe's default window (7 days) up to its longest documented card hold (30 days).
       captureWindowHours: integer(env, "CAPTURE_WINDOW_HOURS", 168, 1, 720),
+      eventPublication: oneOf(env, "EVENT_PUBLICATION", "relay", EVENT_PUBLICATION_MODES),
     },
     routing: routingConfig(env),
     failover: failoverConfig(env),

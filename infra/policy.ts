@@ -3,6 +3,7 @@
 // the IAM figures (roles, statements, wildcard actions, "*" on writes and why each remains).
 // Exit 1 on any violation. `--figures-only` prints the figures without failing (for comparing).
 import { Testing } from "cdktf";
+import { testingApp } from "./lib/testing-app";
 import { loadConfig } from "./config";
 import { ADDRESS_CONTRACTS } from "./lib/addresses";
 import { checkPolicies, formatViolation, iamFigures } from "./lib/policy-pack";
@@ -15,7 +16,7 @@ function main(): void {
   let failed = false;
   for (const [name, env] of Object.entries(ADDRESS_CONTRACTS)) {
     const config = loadConfig({ ...env });
-    const stack = new PaymentsDrStack(Testing.app(), stackName(config), { config });
+    const stack = new PaymentsDrStack(testingApp(), stackName(config), { config });
     const json = JSON.parse(Testing.synth(stack)) as TerraformJson;
     const violations = checkPolicies(json, { suffix: config.environmentSuffix });
     const figures = iamFigures(json);

@@ -8,6 +8,7 @@
 //   construct and region (with its resource count), and every Terraform reference that crosses
 //   regions as an edge, in README.md between `<!-- diagram:architecture -->` markers.
 // test/docs/diagrams.test.ts fails when either is out of date.
+import { testingApp } from "../infra/lib/testing-app";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -210,7 +211,7 @@ export async function architectureDiagram(): Promise<Generated> {
   const { buildApp } = await import("../infra/main");
   const { Testing } = await import("cdktf");
   const config = loadConfig({});
-  const app = buildApp(config, Testing.app().outdir);
+  const app = buildApp(config, testingApp().outdir);
   const stack = app.node.children[0] as Parameters<typeof Testing.synth>[0];
   const json = JSON.parse(Testing.synth(stack)) as TerraformJson;
   const file = "README.md";

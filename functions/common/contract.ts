@@ -31,7 +31,19 @@ export const PAYMENTS_ENV = {
    * Infra sets it from the function's timeout; default 0 (off), at most 1000.
    */
   databaseConnectJitterMs: "DATABASE_CONNECT_JITTER_MS",
+  /**
+   * How a write's events reach EventBridge (EVENT_PUBLICATION_MODES): "relay" (default) leaves
+   * them in the outbox for the outbox relay, which drains it continuously; "inline" also
+   * publishes them right after commit, on the request path.
+   */
+  eventPublication: "EVENT_PUBLICATION",
+  /** Milliseconds the outbox relay waits between polls of an empty outbox (default 100, 20 to 5000). */
+  outboxPollMs: "OUTBOX_POLL_MS",
 } as const;
+
+/** Values of EVENT_PUBLICATION (PAYMENTS_ENV.eventPublication). */
+export const EVENT_PUBLICATION_MODES = ["relay", "inline"] as const;
+export type EventPublicationMode = (typeof EVENT_PUBLICATION_MODES)[number];
 
 /**
  * Connections one pool opens in one Lambda execution environment. Lambda runs one invocation at

@@ -24,3 +24,12 @@ export function lazy<T extends object>(build: () => T): T {
     getPrototypeOf: () => Reflect.getPrototypeOf(target()),
   });
 }
+
+/**
+ * `load()` on the first call, the same value after (for a lazily required SDK package and what
+ * is built from it: a bare `require` per call would resolve the module again every time).
+ */
+export function once<T>(load: () => T): () => T {
+  let loaded: { value: T } | undefined;
+  return () => (loaded ??= { value: load() }).value;
+}

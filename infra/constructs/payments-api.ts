@@ -186,9 +186,12 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
   {
     source: "outbox-relay",
     access: "relay",
-    timeoutSeconds: 55,
-    description: "Publish outbox events that were not published inline",
-    // Every minute, 55 s at most: two leave room for a retried run beside the next one.
+    // A run drains the outbox until 5 s of its timeout is left (outbox-relay/core.ts), so it
+    // polls for 65 s of every minute's run: the next scheduled run starts before it stops, and
+    // the outbox is never left unpolled. Two at a time: the ~5 s overlap of consecutive runs
+    // (the connection budget counts both connections).
+    timeoutSeconds: 70,
+    description: "Publish outbox events to the bus (drains the outbox continuously)",
     reservedConcurrency: 2,
   },
   {
@@ -309,6 +312,7 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.activeRegionCacheMs]: String(MAX_ACTIVE_REGION_CACHE_MS),
       [PAYMENTS_ENV.parameterCacheSeconds]: "60",
       [PAYMENTS_ENV.captureWindowHours]: String(props.payments.captureWindowHours),
+      [PAYMENTS_ENV.eventPublication]: props.payments.eventPublication,
       // Explicit, so the pool the functions open is the one the connection budget counted.
       [PAYMENTS_ENV.databasePoolMax]: String(DATABASE_POOL_MAX),
     };
@@ -395,17 +399,13 @@ export class PaymentsApi extends Construct {
         },
       ],
     };
-    const idempotency: Statement = {
-      sid: "IdempotencyRecords",
-      actions: [
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-      ],
-      resources: [tableArn(props.tables.idempotency.name)],
-    };
-    const write = [...api, readFlag, tableKey, publish, idempotency];
+    // No idempotency table: since issue 15 the in-flight lock is PostgreSQL's (a transaction
+    // advisory lock), so no payment function reads or writes that table. A release before it
+    // tolerates a refused lock write (it goes on with PostgreSQL alone), so the grant can go in the
+    // same apply as the code.
+    // The bus is the relay's alone unless the writes publish inline (EVENT_PUBLICATION).
+    const inlinePublish = props.payments.eventPublication === "inline" ? [publish] : [];
+    const write = [...api, readFlag, tableKey, ...inlinePublish];
     // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
     const permissions: Record<Access, Statement[]> = {
       authorize: [
@@ -420,7 +420,7 @@ export class PaymentsApi extends Construct {
       read: api,
       health: [...appParameters(PARAMETERS.readerEndpoint), connect, readFlag, tableKey],
       relay: [...job, readFlag, tableKey, publish],
-      expire: [...job, readFlag, tableKey, publish],
+      expire: [...job, readFlag, tableKey, ...inlinePublish],
       // The master user, through its SSM password: no rds-db:connect.
       migrate: [...readParameters],
     };
@@ -609,7 +609,7 @@ export class PaymentsApi extends Construct {
     const schedule = new CloudwatchEventRule(this, "relay-schedule", {
       provider,
       name: naming.name("eventRule", "outbox-relay", region),
-      description: "Publish any outbox events the API could not publish inline",
+      description: "Start the outbox relay's next draining run",
       scheduleExpression: "rate(1 minute)",
     });
     new CloudwatchEventTarget(this, "relay-target", {

@@ -8,7 +8,7 @@ import type { BuildOptions } from "esbuild";
 import { buildSync, version as esbuildVersion } from "esbuild";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 
 export const ROOT = join(__dirname, "../..");
 export const DIST = join(ROOT, "dist", "functions");
@@ -19,6 +19,20 @@ export const DIST = join(ROOT, "dist", "functions");
  * among them, so it is bundled, with the credential chain it imports.
  */
 export const EXTERNAL_MODULES = ["@aws-sdk/client-*", "@aws-sdk/lib-*", "pg-native"];
+
+/**
+ * Packages shipped beside the bundle rather than inside it: each is built into its own file at
+ * `node_modules/<package>/index.js` in the function's folder, where Node's resolution finds it
+ * first (a function's folder is /var/task in Lambda), for the functions whose code requires it.
+ * Why: the RDS signer and the credential chain it brings are two thirds of a payment bundle
+ * (~400 of ~570 KB) but run only when a connection opens. Inside the bundle, V8 parses that
+ * text at every cold start all the same (npm run bench:cold-init: ~30 ms of the ~65 ms CPU of
+ * authorize's init); in a file of its own it is read on the first connection, after init.
+ */
+export const VENDORED_MODULES = ["@aws-sdk/rds-signer"] as const;
+
+/** A vendored module's file, relative to the function's folder. */
+export const vendoredFile = (module: string) => `node_modules/${module}/index.js`;
 
 export interface FunctionEntry {
   /** "payments", "dr" or "monitoring" (FUNCTION_GROUPS). */
@@ -32,7 +46,10 @@ export interface FunctionEntry {
 export interface Bundle extends FunctionEntry {
   /** Folder holding index.js and index.js.map, zipped as the Lambda asset. */
   readonly outdir: string;
+  /** Size of index.js (what loads at init). */
   readonly bytes: number;
+  /** Every file of the asset, relative to outdir: index.js, its map, vendored modules. */
+  readonly files: readonly string[];
 }
 
 /** Every `functions/<group>/<name>/handler.ts`. */
@@ -53,14 +70,68 @@ const OPTIONS: BuildOptions = {
   platform: "node",
   target: "node22",
   format: "cjs",
-  external: EXTERNAL_MODULES,
+  external: [...EXTERNAL_MODULES, ...VENDORED_MODULES],
   legalComments: "none",
   logLevel: "error",
 };
 
+/** The vendored modules a bundle requires (read from its code). */
+function vendoredBy(code: string): string[] {
+  return VENDORED_MODULES.filter(
+    (m) => code.includes(`require("${m}")`) || code.includes(`import("${m}")`),
+  );
+}
+
+/** What a function's folder holds: its bundle, the map, and each vendored module with its map. */
+function filesOf(outdir: string): string[] {
+  const main = join(outdir, "index.js");
+  const vendored = existsSync(main) ? vendoredBy(readFileSync(main, "utf8")) : [];
+  return [
+    "index.js",
+    "index.js.map",
+    ...vendored.flatMap((m) => [vendoredFile(m), `${vendoredFile(m)}.map`]),
+  ];
+}
+
 function output(fn: FunctionEntry, distRoot: string): Bundle {
   const outdir = join(distRoot, fn.group, fn.name);
-  return { ...fn, outdir, bytes: statSync(join(outdir, "index.js")).size };
+  return {
+    ...fn,
+    outdir,
+    bytes: statSync(join(outdir, "index.js")).size,
+    files: filesOf(outdir),
+  };
+}
+
+/**
+ * Builds each vendored module once (same options as the bundles, one file per module) and
+ * writes it into the folder of every function that requires it.
+ */
+function writeVendored(entries: readonly FunctionEntry[], distRoot: string): void {
+  const built = new Map<string, { js: Uint8Array; map: Uint8Array }>();
+  for (const fn of entries) {
+    const outdir = join(distRoot, fn.group, fn.name);
+    for (const module of vendoredBy(readFileSync(join(outdir, "index.js"), "utf8"))) {
+      let files = built.get(module);
+      if (!files) {
+        const result = buildSync({
+          ...OPTIONS,
+          external: EXTERNAL_MODULES,
+          entryPoints: [require.resolve(module, { paths: [ROOT] })],
+          outfile: join(distRoot, "vendored", vendoredFile(module)),
+          write: false,
+        });
+        const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!.contents;
+        const map = result.outputFiles.find((f) => f.path.endsWith(".js.map"))!.contents;
+        files = { js, map };
+        built.set(module, files);
+      }
+      const file = join(outdir, vendoredFile(module));
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, files.js);
+      writeFileSync(`${file}.map`, files.map);
+    }
+  }
 }
 
 /**
@@ -113,8 +184,9 @@ function outputHashes(
 ): Record<string, string> | null {
   const hashes: Record<string, string> = {};
   for (const fn of entries) {
-    for (const file of ["index.js", "index.js.map"]) {
-      const path = join(distRoot, fn.group, fn.name, file);
+    const outdir = join(distRoot, fn.group, fn.name);
+    for (const file of filesOf(outdir)) {
+      const path = join(outdir, file);
       if (!existsSync(path)) return null;
       hashes[relative(distRoot, path)] = createHash("sha256")
         .update(readFileSync(path))
@@ -160,6 +232,7 @@ export function bundleAll(groups: readonly string[], distRoot = DIST): Bundle[] 
   if (!fresh) {
     mkdirSync(distRoot, { recursive: true });
     buildSync(options);
+    writeVendored(entries, distRoot);
     writeFileSync(
       stampPath,
       JSON.stringify({ inputs, outputs: outputHashes(entries, distRoot) }, null, 1),

@@ -9,7 +9,6 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Naming } from "../naming";
 import { regionCode } from "../naming";
@@ -27,13 +26,12 @@ interface BuiltCode {
   readonly bytes: number;
 }
 
-// Jest workers synthesize in parallel; each gets its own folder so no bundle is read half-written,
-// and the checkout's path is part of the name so two clones never share one.
+// Jest workers synthesize in parallel; each gets its own folder so no bundle is read half-written.
+// Inside the checkout's dist/ (git-ignored), not the OS temp dir: the bundle cache still lasts
+// from one test run to the next, and it goes with the checkout instead of piling up in /tmp
+// (one 23 MB folder per worker and clone, never removed).
 const DIST_ROOT = process.env.JEST_WORKER_ID
-  ? join(
-      tmpdir(),
-      `payments-dr-dist-${createHash("sha256").update(DIST).digest("hex").slice(0, 12)}-worker-${process.env.JEST_WORKER_ID}`,
-    )
+  ? join(DIST, "..", "jest-workers", `worker-${process.env.JEST_WORKER_ID}`)
   : DIST;
 
 const built = new Map<string, BuiltCode>();
@@ -58,7 +56,7 @@ export function buildFunction(group: string, name: string): BuiltCode {
   const zip = current
     ? readFileSync(zipFile)
     : createZip(
-        ["index.js", "index.js.map"].map((file) => ({
+        bundle.files.map((file) => ({
           name: file,
           data: readFileSync(join(bundle.outdir, file)),
         })),

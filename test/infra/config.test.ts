@@ -97,6 +97,10 @@ describe("config", () => {
     ],
     [{ CAPTURE_WINDOW_HOURS: "721" }, 'CAPTURE_WINDOW_HOURS="721" is not allowed'],
     [
+      { EVENT_PUBLICATION: "sync" },
+      'EVENT_PUBLICATION="sync" is not allowed: one of relay, inline',
+    ],
+    [
       { TF_STATE_BUCKET: "Bad_Bucket" },
       'TF_STATE_BUCKET="Bad_Bucket" is not allowed: an S3 bucket name',
     ],

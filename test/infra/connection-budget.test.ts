@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { Testing } from "cdktf";
+import { testingApp } from "../../infra/lib/testing-app";
 import { ConfigError, loadConfig } from "../../infra/config";
 import {
   ConnectionBudgetError,
@@ -31,7 +31,7 @@ function budgetsFor(env: Record<string, string>) {
 
 function buildStack(env: Record<string, string>): PaymentsDrStack {
   const config = loadConfig(env);
-  return new PaymentsDrStack(Testing.app(), stackName(config), { config });
+  return new PaymentsDrStack(testingApp(), stackName(config), { config });
 }
 
 describe("max_connections of an instance class", () => {

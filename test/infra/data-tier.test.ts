@@ -1,5 +1,6 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { Testing, TerraformStack } from "cdktf";
+import { TerraformStack } from "cdktf";
+import { testingApp } from "../../infra/lib/testing-app";
 import { ConfigError, loadConfig } from "../../infra/config";
 import { GlobalDatabase } from "../../infra/constructs/database";
 import { PlatformKey } from "../../infra/constructs/keys";
@@ -258,7 +259,7 @@ describe("database bad input", () => {
   it("rejects the same mistakes when the construct is used directly", () => {
     const base = loadConfig({}).database;
     const build = (database: typeof base) => {
-      const app = Testing.app();
+      const app = testingApp();
       const stack = new TerraformStack(app, "t");
       const naming = new Naming("t");
       const region = (role: "primary" | "secondary") => {

@@ -5,9 +5,10 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { Config } from "../../infra/config";
 import { loadConfig } from "../../infra/config";
@@ -61,6 +62,22 @@ function sourcesHash(): string {
   return sources;
 }
 
+const SYNTH_CACHE = join(ROOT, "dist", "synth-cache");
+const SYNTH_CACHE_MAX_AGE_MS = 24 * 3600 * 1000;
+
+/** Removes cache files older than a day (they belong to sources since changed). */
+function pruneSynthCache(dir: string): void {
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    try {
+      if (now - statSync(path).mtimeMs > SYNTH_CACHE_MAX_AGE_MS) rmSync(path, { force: true });
+    } catch {
+      // A parallel worker removed or renamed it.
+    }
+  }
+}
+
 /**
  * Synthesizes the whole stack for `env`. Synth takes seconds and many test files need the same
  * few environments, so results are cached on disk, keyed by the environment and by the hash of
@@ -71,7 +88,9 @@ export function synth(env: Record<string, string> = {}): Synthesized {
   const key = createHash("sha256").update(JSON.stringify(env)).update(sourcesHash()).digest("hex");
   const cached = cache.get(key);
   if (cached) return cached;
-  const dir = join(tmpdir(), "payments-dr-synth-cache");
+  // In the checkout's dist/ (git-ignored), not the OS temp dir, where one file per source
+  // change and environment piled up (~1.3 MB each) for every clone; files a day old go.
+  const dir = SYNTH_CACHE;
   const file = join(dir, `${key}.json`);
   let text: string;
   if (existsSync(file)) {
@@ -82,6 +101,7 @@ export function synth(env: Record<string, string> = {}): Synthesized {
     const { synthStack } = require("./synth-stack") as SynthStackModule;
     text = synthStack(config);
     mkdirSync(dir, { recursive: true });
+    pruneSynthCache(dir);
     const partial = `${file}.${process.pid}`;
     writeFileSync(partial, text);
     renameSync(partial, file); // atomic: a parallel worker never reads half a file

@@ -372,25 +372,30 @@ describe("payment function permissions", () => {
       (s.actions ?? []).map((a) => `${a} ${(s.resources ?? []).join(",")}`),
     );
 
-  it("lets authorize write idempotency records and sessions, publish and read the flag", () => {
+  it("lets authorize write sessions and read the flag, and no idempotency table nor the bus (the relay publishes)", () => {
     const actions = actionsOf("authorize");
+    // Issue 15: the in-flight lock is a PostgreSQL advisory lock; no write function touches the
+    // idempotency table any more.
+    for (const fn of ["authorize", "capture", "refund", "void"]) {
+      expect(actionsOf(fn).filter((a) => a.includes("payments-idempotency-"))).toEqual([]);
+    }
     expect(actions).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(
-          /^dynamodb:PutItem arn:aws:dynamodb:us-east-1:.*:table\/payments-idempotency-dev$/,
-        ),
         expect.stringMatching(
           /^dynamodb:UpdateItem arn:aws:dynamodb:us-east-1:.*:table\/payments-sessions-dev$/,
         ),
         expect.stringMatching(
           /^dynamodb:GetItem arn:aws:dynamodb:us-east-1:.*:table\/payments-control-dev$/,
         ),
-        expect.stringMatching(/^events:PutEvents .*events-primary_bus/),
         expect.stringMatching(
           /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys$/,
         ),
       ]),
     );
+    // EVENT_PUBLICATION=relay (the default): only the outbox relay may put events on the bus.
+    for (const fn of ["authorize", "capture", "refund", "void", "expire-authorizations"]) {
+      expect(actionsOf(fn).filter((a) => a.startsWith("events:"))).toEqual([]);
+    }
   });
 
   // Issue 14: the payment path connects as the application role with IAM database
@@ -469,12 +474,12 @@ describe("payment function permissions", () => {
     },
   );
 
-  it("gives the expiry job the flag and the bus, and no idempotency or sessions table", () => {
+  it("gives the expiry job the flag, and no bus, idempotency or sessions table", () => {
     const expire = actionsOf("expire-authorizations");
     expect(expire.filter((a) => a.startsWith("dynamodb:"))).toEqual([
       expect.stringMatching(/^dynamodb:GetItem .*payments-control-dev$/),
     ]);
-    expect(expire).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
+    expect(expire.filter((a) => a.startsWith("events:"))).toEqual([]);
     expect(actionsOf("list-payments").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
   });
 
@@ -486,6 +491,28 @@ describe("payment function permissions", () => {
     ]);
     expect(relay).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
     expect(actionsOf("capture").some((a) => a.includes("sessions"))).toBe(false);
+  });
+});
+
+describe("payment function permissions with EVENT_PUBLICATION=inline", () => {
+  const { json } = synth({ ...FULL_ENV, EVENT_PUBLICATION: "inline" });
+  const actionsOf = (fn: string) =>
+    policyStatements(json, `payments-primary_${fn}_permissions`).flatMap((s) =>
+      (s.actions ?? []).map((a) => `${a} ${(s.resources ?? []).join(",")}`),
+    );
+
+  it("lets the writes and the expiry job publish to their own region's bus, and tells them so", () => {
+    for (const fn of ["authorize", "capture", "refund", "void", "expire-authorizations"]) {
+      expect(actionsOf(fn).filter((a) => a.startsWith("events:"))).toEqual([
+        expect.stringMatching(/^events:PutEvents .*events-primary_bus/),
+      ]);
+    }
+    const authorize = resourceList(json, "aws_lambda_function").find(
+      (f) => f.function_name === "payments-authorize-dev" && String(f.provider).endsWith("primary"),
+    )!;
+    expect(
+      (authorize.environment as { variables: Record<string, string> }).variables.EVENT_PUBLICATION,
+    ).toBe("inline");
   });
 });
 

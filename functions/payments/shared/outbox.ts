@@ -1,24 +1,40 @@
-// Publishing outbox events: at least once. A write publishes its own events right after commit
-// (best effort, never failing the request); the outbox-relay publishes whatever is left.
+// Publishing outbox events: at least once. The outbox-relay publishes them; with
+// EVENT_PUBLICATION=inline a write also publishes its own right after commit (best effort, never
+// failing the request), and the relay publishes whatever is left.
 import { MAX_EVENTS_PER_PUT } from "./ports";
 import type { OutboxEvent, OutboxStore, PublishOutcome, Publisher } from "./ports";
 
-/** Publishes in PutEvents-sized batches; a batch that throws counts as failed, entry by entry. */
+/**
+ * Publishes in PutEvents-sized batches, `concurrency` calls at a time; a batch that throws counts
+ * as failed, entry by entry. Outcomes come back in the order of `events`.
+ */
 export async function publishInBatches<E extends { readonly eventId: string } = OutboxEvent>(
   events: readonly E[],
   publish: (batch: readonly E[]) => Promise<readonly PublishOutcome[]>,
+  concurrency = 1,
 ): Promise<PublishOutcome[]> {
-  const outcomes: PublishOutcome[] = [];
+  const batches: E[][] = [];
   for (let i = 0; i < events.length; i += MAX_EVENTS_PER_PUT) {
-    const batch = events.slice(i, i + MAX_EVENTS_PER_PUT);
-    try {
-      outcomes.push(...(await publish(batch)));
-    } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      outcomes.push(...batch.map((e) => ({ eventId: e.eventId, ok: false, error: message })));
-    }
+    batches.push(events.slice(i, i + MAX_EVENTS_PER_PUT));
   }
-  return outcomes;
+  const outcomes: PublishOutcome[][] = new Array(batches.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      const index = next++;
+      const batch = batches[index]!;
+      try {
+        outcomes[index] = [...(await publish(batch))];
+      } catch (error) {
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        outcomes[index] = batch.map((e) => ({ eventId: e.eventId, ok: false, error: message }));
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, batches.length)) }, worker),
+  );
+  return outcomes.flat();
 }
 
 export interface AfterCommitDeps {

@@ -5,7 +5,12 @@ import type { PoolClient, QueryResult, QueryResultRow } from "pg";
 import type { Database } from "./database";
 import { replayOf } from "./idempotency";
 import type { RecordedAnswer } from "./idempotency";
-import { IllegalTransitionError, PaymentNotFoundError, RefundExceedsCapturedError } from "./errors";
+import {
+  IdempotencyKeyInUseError,
+  IllegalTransitionError,
+  PaymentNotFoundError,
+  RefundExceedsCapturedError,
+} from "./errors";
 import { PAYMENT_EVENTS } from "../../common/contract";
 import { eventDetail, planExpire, toView } from "./payment";
 import type {
@@ -68,6 +73,19 @@ interface IdempotencyRow {
   response_body: unknown;
 }
 
+interface AuthorizeRow {
+  /** The in-flight lock was free (taken by this statement). */
+  free: boolean;
+  /** Set when the authorization was written. */
+  event_id: string | null;
+}
+
+/**
+ * Retry-After of a 409 for a key in flight: the holder is one transaction of a few
+ * milliseconds, so the retry a second later finds its answer.
+ */
+export const IN_FLIGHT_RETRY_AFTER_SECONDS = 1;
+
 const PAYMENT_COLUMNS =
   "id, merchant_id, amount_minor, currency, status, captured_minor, refunded_minor, reference, " +
   "metadata, capture_before, version, created_at, updated_at";
@@ -122,15 +140,43 @@ function detailedView(row: DetailedRow): PaymentView {
   return toView(toPayment(row), toOperations(row));
 }
 
-// One statement: the idempotency record claims the key (waiting for a concurrent holder of the
-// same key to commit or roll back), and the payment and its outbox row exist only if the claim
-// succeeded. No row back means the key was already taken.
+/**
+ * The in-flight lock of (merchant, key): a transaction-scoped advisory lock on the writer, taken
+ * with pg_try_advisory_xact_lock, so a concurrent duplicate is turned away (409, Stripe's
+ * `idempotency_key_in_use`) instead of queueing behind the first attempt, in the same round trip
+ * that writes or reads the key. PostgreSQL releases it when the transaction ends, commit,
+ * rollback or a dropped connection ("Advisory Locks", www.postgresql.org/docs/16/
+ * explicit-locking.html#ADVISORY-LOCKS: "Transaction-level lock requests ... are automatically
+ * released at the end of the transaction, and there is no explicit unlock operation"), so a
+ * crashed attempt frees its key at once rather than after a lease lapses. It lives on the one
+ * writer of the global database, so it holds across regions, which a DynamoDB conditional write
+ * (evaluated in its own region only) never did.
+ *
+ * The key is a 64-bit hash of `merchant#key` (merchant ids cannot contain '#'). Two different
+ * keys in flight at the same moment may share a hash (about 1 in 2^64 per pair): the second then
+ * gets a retryable 409, never a wrong answer, since only idempotency_keys answers a request. The
+ * migrator's session lock (migrator.ts) lives in the same single-key space: the same odds.
+ */
+export const IN_FLIGHT_LOCK = (merchantParam: string, keyParam: string) =>
+  `pg_try_advisory_xact_lock(hashtextextended(${merchantParam}::text || '#' || ${keyParam}::text, ${IN_FLIGHT_LOCK_SEED}))`;
+/** Seed of the lock's hash: any fixed value; changing it between versions would let a duplicate
+ * of an in-flight request through to wait on the unique key (still one payment, no 409). */
+const IN_FLIGHT_LOCK_SEED = 15;
+
+// One statement: the in-flight lock, then the idempotency record claims the key (waiting for a
+// concurrent holder of the same key to commit or roll back), and the payment and its outbox row
+// exist only if both succeeded. One row back: `free` false means another attempt holds the key
+// right now; a null event_id with `free` true means the key was already taken (replay).
 const AUTHORIZE_SQL = `
-WITH claim AS (
+WITH in_flight AS (
+  SELECT ${IN_FLIGHT_LOCK("$2", "$6")} AS free
+), claim AS (
   INSERT INTO idempotency_keys
     (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status,
      response_body, created_at, request_id, origin_region)
-  VALUES ($2, $6, 'authorize', $7, $1, 201, $10, $9, $13, $8)
+  SELECT $2::text, $6::text, 'authorize', $7::text, $1::uuid, 201, $10::json, $9::timestamptz,
+         $13::text, $8::text
+  FROM in_flight WHERE free
   ON CONFLICT (merchant_id, idempotency_key) DO NOTHING
   RETURNING payment_id
 ), payment AS (
@@ -141,14 +187,23 @@ WITH claim AS (
          $9::timestamptz, $9::timestamptz, $14::text, $15::jsonb, $16::timestamptz
   FROM claim
   RETURNING id
+), event AS (
+  INSERT INTO payment_events
+    (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at,
+     payment_version, request_id)
+  SELECT $11::uuid, id, '${PAYMENT_EVENTS.authorized}', $4::bigint, $5::char(3), $12::json,
+         $8::text, $9::timestamptz, 1, $13::text
+  FROM payment
+  RETURNING event_id
 )
-INSERT INTO payment_events
-  (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at,
-   payment_version, request_id)
-SELECT $11::uuid, id, '${PAYMENT_EVENTS.authorized}', $4::bigint, $5::char(3), $12::json,
-       $8::text, $9::timestamptz, 1, $13::text
-FROM payment
-RETURNING event_id`;
+SELECT free, (SELECT event_id FROM event) AS event_id FROM in_flight`;
+
+/** The key's recorded answer (if any) and its in-flight lock, in one round trip: the first
+ * statement of every transition. */
+const FIND_AND_LOCK_IDEMPOTENCY_SQL = `
+SELECT l.free, k.request_hash, k.response_status, k.response_body
+FROM (SELECT ${IN_FLIGHT_LOCK("$1", "$2")} AS free) l
+LEFT JOIN idempotency_keys k ON k.merchant_id = $1 AND k.idempotency_key = $2`;
 
 const FIND_IDEMPOTENCY_SQL = `
 SELECT request_hash, response_status, response_body
@@ -379,14 +434,21 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
   async authorize(input: NewAuthorization): Promise<WriteResult> {
     const statement = authorizeStatement(input);
     return this.db.withClient(async (client) => {
-      const { rows } = await client.query(statement.text, statement.values);
-      if (rows.length === 0) {
-        return replay(
-          await findRecord(client, input.merchantId, input.idempotencyKey),
-          input.requestHash,
-        );
+      const { rows } = await client.query<AuthorizeRow>(statement.text, statement.values);
+      const { free, event_id: written } = rows[0]!;
+      if (written) {
+        return {
+          statusCode: 201,
+          body: statement.body,
+          replayed: false,
+          events: [statement.event],
+        };
       }
-      return { statusCode: 201, body: statement.body, replayed: false, events: [statement.event] };
+      const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
+      // Held by an attempt still running: its answer is not committed yet, so there is none to
+      // replay (if it committed in between, the record is read here and replayed).
+      if (!free && !earlier) throw new IdempotencyKeyInUseError(IN_FLIGHT_RETRY_AFTER_SECONDS);
+      return replay(earlier, input.requestHash);
     });
   }
 
@@ -406,8 +468,15 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
   private async transitionIn(client: PoolClient, input: TransitionRequest): Promise<WriteResult> {
     // The key is checked first: a retried capture must replay, not hit 409, and a key the
     // merchant used on another payment is refused before that payment is even looked at.
-    const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
-    if (earlier) return replay(earlier, input.requestHash);
+    // In the same round trip, the key's in-flight lock (IN_FLIGHT_LOCK), held until this
+    // transaction ends: a concurrent duplicate is answered 409 instead of queueing on the row.
+    const { rows: keyRows } = await client.query<IdempotencyRow & { free: boolean }>(
+      FIND_AND_LOCK_IDEMPOTENCY_SQL,
+      [input.merchantId, input.idempotencyKey],
+    );
+    const { free, ...earlier } = keyRows[0]!;
+    if (earlier.request_hash !== null) return replay(earlier, input.requestHash);
+    if (!free) throw new IdempotencyKeyInUseError(IN_FLIGHT_RETRY_AFTER_SECONDS);
 
     // Lock first, then read the captures and refunds in a statement of their own. In READ
     // COMMITTED a FOR UPDATE that waited re-reads only the locked row (EvalPlanQual); anything

@@ -1,18 +1,16 @@
 // What the write endpoints (authorize, capture, refund, void) add to the base runtime: the
-// fencing guard, the idempotency guard (PostgreSQL answers, DynamoDB in-flight locks) and inline
-// publication of outbox events.
+// fencing guard and, with EVENT_PUBLICATION=inline, publication of outbox events after commit. Idempotency, the in-flight lock
+// included, is PostgreSQL's alone (idempotency.ts, postgres-store.ts).
 import { randomUUID } from "node:crypto";
-import type { Context } from "aws-lambda";
-import { controlFlagReader, createDynamoDbClient, idempotencyLocks } from "./aws/dynamodb";
+import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
-import { PAYMENTS_ENV } from "../../common/contract";
-import { intEnv, requireEnv } from "../../common/env";
+import { EVENT_PUBLICATION_MODES, PAYMENTS_ENV } from "../../common/contract";
+import type { EventPublicationMode } from "../../common/contract";
+import { MissingEnvironmentError, intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
 import { jsonResponse } from "./http-api";
-
-import { IdempotencyGuard } from "./idempotency";
 import { countMetric, logger } from "./observability";
 import { publishAfterCommit } from "./outbox";
 import type { ApiAnswer, OutboxEvent } from "./ports";
@@ -35,10 +33,40 @@ export function guardFromEnvironment(
   return new ActiveRegionGuard({ region, read, cacheMs });
 }
 
+/**
+ * EVENT_PUBLICATION, "relay" when unset. Why the relay by default: a PutEvents after every
+ * commit is a signed HTTPS call plus an UPDATE on the request path, the largest cost of a write
+ * after the database itself (npm run bench:payments), while merchants are told events are
+ * asynchronous and at least once anyway (README, Events). "inline" suits a deployment that
+ * wants events within tens of milliseconds more than it wants the throughput.
+ */
+export function eventPublication(env: NodeJS.ProcessEnv = process.env): EventPublicationMode {
+  const raw = env[PAYMENTS_ENV.eventPublication];
+  if (raw === undefined || raw === "") return "relay";
+  if (!(EVENT_PUBLICATION_MODES as readonly string[]).includes(raw)) {
+    throw new MissingEnvironmentError(
+      `environment variable ${PAYMENTS_ENV.eventPublication}=${JSON.stringify(raw)} must be one of ${EVENT_PUBLICATION_MODES.join(", ")}`,
+    );
+  }
+  return raw as EventPublicationMode;
+}
+
+/** Best effort, right after commit: what fails stays in the outbox for the relay. */
+function inlinePublisher(base: BaseRuntime, eventBusName: string) {
+  const publish = eventBridgePublisher(createEventBridgeClient(), eventBusName);
+  return async (events: readonly OutboxEvent[]) => {
+    const published = await publishAfterCommit(events, {
+      publish,
+      outbox: base.store,
+      onError: (error) => logger.warn("inline publish failed; the relay will retry", { error }),
+    });
+    countMetric("EventsPublishedInline", published);
+  };
+}
+
 export interface WriteRuntime {
   readonly dynamodb: DynamoDBClient;
   readonly guard: ActiveRegionGuard;
-  readonly idempotency: IdempotencyGuard;
   /** Dependencies of the write cores. */
   readonly deps: WriteDeps;
 }
@@ -53,31 +81,14 @@ export function writeRuntime(
     base.region,
     env,
   );
-  const publish = eventBridgePublisher(
-    createEventBridgeClient(),
-    requireEnv(PAYMENTS_ENV.eventBusName, env),
-  );
-  const afterCommit = async (events: readonly OutboxEvent[]) => {
-    const published = await publishAfterCommit(events, {
-      publish,
-      outbox: base.store,
-      onError: (error) => logger.warn("inline publish failed; the relay will retry", { error }),
-    });
-    countMetric("EventsPublishedInline", published);
-  };
-  const idempotency = new IdempotencyGuard({
-    locks: idempotencyLocks(dynamodb, requireEnv(PAYMENTS_ENV.idempotencyTable, env), base.region),
-    recorded: (merchantId, key) => base.store.recordedAnswer(merchantId, key),
-    newHolder: randomUUID,
-    onDegraded: (error) => {
-      logger.warn("idempotency table unavailable; PostgreSQL guard only", { error });
-      countMetric("IdempotencyStoreDegraded");
-    },
-  });
+  const afterCommit =
+    eventPublication(env) === "inline"
+      ? inlinePublisher(base, requireEnv(PAYMENTS_ENV.eventBusName, env))
+      : // The outbox relay publishes what the write committed (outbox-relay/handler.ts).
+        async () => undefined;
   return {
     dynamodb,
     guard,
-    idempotency,
     deps: {
       store: base.store,
       region: base.region,
@@ -95,34 +106,21 @@ export interface WriteEndpoint<C extends { idempotencyKey: string; requestHash: 
   readonly successMetric: string;
 }
 
-/** Milliseconds the in-flight lock lives: as long as the invocation may still run. */
-function lockMs(context: Context): number {
-  const remaining = context.getRemainingTimeInMillis?.();
-  return typeof remaining === "number" && Number.isFinite(remaining) ? remaining : 10_000;
-}
-
 /**
  * API key -> parse (400/422, nothing written) -> fence (503 in the passive region, before any
- * write, DynamoDB included) -> in-flight lock (DynamoDB) -> core, which replays what PostgreSQL
- * recorded under the key or writes the change with its answer -> JSON answer.
+ * write) -> core, which in one PostgreSQL transaction takes the key's in-flight lock (409 while
+ * another attempt holds it), replays what PostgreSQL recorded under the key or writes the change
+ * with its answer -> JSON answer.
  */
 export function writeHandler<C extends { idempotencyKey: string; requestHash: string }>(
   base: BaseRuntime,
   write: WriteRuntime,
   endpoint: WriteEndpoint<C>,
 ): ApiHandler {
-  return apiHandler(base, async (request, context: Context) => {
+  return apiHandler(base, async (request) => {
     const command = endpoint.parse(request);
     await write.guard.assertActive();
-    const answer = await write.idempotency.run(
-      {
-        merchantId: request.merchantId,
-        idempotencyKey: command.idempotencyKey,
-        requestHash: command.requestHash,
-      },
-      () => endpoint.execute(command),
-      lockMs(context),
-    );
+    const answer = await endpoint.execute(command);
     countMetric(answer.replayed ? "IdempotentReplays" : endpoint.successMetric);
     return jsonResponse(
       answer.statusCode,

@@ -1,17 +1,17 @@
 // Lambda entry point of the ledger widget on the overview dashboard.
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { REPORTS_ENV } from "../../common/contract";
 import { intEnv } from "../../common/env";
 import { clientSettings } from "../../dr/shared/aws/clients";
-import { DynamoLedger } from "../shared/aws/ledger";
+import { lazyLedger } from "../shared/aws/lazy";
 import { readReportsEnvironment } from "../shared/settings";
 import type { WidgetEvent } from "./core";
 import { renderWidget } from "./core";
 
 const env = readReportsEnvironment();
 const deps = {
-  ledger: new DynamoLedger(
-    new DynamoDBClient(clientSettings(env.region, "critical")),
+  // With its SDK package on first use (shared/aws/lazy.ts).
+  ledger: lazyLedger(
+    clientSettings(env.region, "critical"),
     env.ledgerTable,
     env.retentionDays * 86_400,
   ),

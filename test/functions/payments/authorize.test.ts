@@ -1,13 +1,10 @@
 import { randomUUID } from "node:crypto";
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
+import { Client } from "pg";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import { IN_FLIGHT_LOCK } from "../../../functions/payments/shared/postgres-store";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import {
   FakeAws,
@@ -57,6 +54,38 @@ interface PostOptions {
   readonly headers?: Record<string, string>;
   /** Send base64-encoded (isBase64Encoded); "as-is" sends the body string unencoded. */
   readonly base64?: boolean | "as-is";
+}
+
+/** Advisory locks granted right now: the in-flight locks of idempotency keys. */
+async function inFlightLocks(): Promise<number> {
+  const { rows } = await db.sql.query(
+    "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted",
+  );
+  return rows[0].n as number;
+}
+
+/**
+ * Claims (merchant-1, key) in idempotency_keys in this session's open transaction, without the
+ * in-flight lock: a request with the key then waits on the unique entry, mid-statement, holding
+ * its lock (a table lock would stop it earlier, at parse time, before it takes any).
+ */
+async function claimUncommitted(key: string): Promise<void> {
+  await db.sql.query(
+    `INSERT INTO idempotency_keys
+       (merchant_id, idempotency_key, operation, request_hash, payment_id, response_status,
+        response_body, created_at)
+     VALUES ('merchant-1', $1, 'authorize', repeat('0', 64), gen_random_uuid(), 201, '{}', now())`,
+    [key],
+  );
+}
+
+/** Waits until `n` in-flight locks are held (a request reached its first statement). */
+async function untilInFlightLocks(n: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while ((await inFlightLocks()) !== n) {
+    if (Date.now() > deadline) throw new Error(`never ${n} in-flight locks`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 function post(body: unknown, options: PostOptions = {}) {
@@ -437,30 +466,28 @@ describe("POST /payments", () => {
     });
 
     it("rejects a duplicate while the first request has not committed with 409 and Retry-After, then replays", async () => {
-      // The first request takes its lock, then waits on the idempotency table, which this
-      // session holds in EXCLUSIVE mode (reads go on, writes wait) until released.
+      // The first request takes the key's in-flight lock in PostgreSQL, then waits on the
+      // key's unique entry, which this session has claimed without committing; it rolls back,
+      // and the first request's claim goes through.
       const key = randomUUID();
       await db.sql.query("BEGIN");
-      await db.sql.query("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE");
+      await claimUncommitted(key);
       let first: Promise<Awaited<ReturnType<typeof post>>>;
       let duplicate: Awaited<ReturnType<typeof post>>;
       try {
         first = post(VALID, { key });
-        while (!aws.idempotencyItems.has(`lock#merchant-1#${key}`)) {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
+        await untilInFlightLocks(1);
         duplicate = await post(VALID, { key });
       } finally {
-        await db.sql.query("COMMIT");
+        await db.sql.query("ROLLBACK");
       }
       const committed = await first;
       const retried = await post(VALID, { key });
 
       expect(duplicate.status).toBe(409);
       expect(duplicate.body).toMatchObject({ type: "idempotency", code: "idempotency_key_in_use" });
-      // The lock lapses with the first invocation: lambdaContext gives it 10 s.
-      expect(Number(duplicate.headers["retry-after"])).toBeGreaterThanOrEqual(1);
-      expect(Number(duplicate.headers["retry-after"])).toBeLessThanOrEqual(10);
+      // The holder is one short transaction: a second later its answer is there.
+      expect(duplicate.headers["retry-after"]).toBe("1");
       expect(committed.status).toBe(201);
       expect(retried.status).toBe(201);
       expect(retried.body.id).toBe(committed.body.id);
@@ -472,76 +499,39 @@ describe("POST /payments", () => {
       expect(rows[0].n).toBe(1);
     });
 
-    it("holds an in-flight lock in DynamoDB under (merchant, key) and leaves it to lapse once answered", async () => {
-      const key = randomUUID();
-
-      await post(VALID, { key });
-
-      const put = aws.dynamodb.commandCalls(PutItemCommand)[0]!.args[0].input;
-      expect(put).toEqual({
-        TableName: TEST_ENV.IDEMPOTENCY_TABLE,
-        Item: {
-          id: { S: `lock#merchant-1#${key}` },
-          holder: { S: expect.any(String) },
-          lockExpiresAt: { N: expect.stringMatching(/^\d+$/) },
-          region: { S: REGION },
-          expiration: { N: expect.stringMatching(/^\d+$/) },
-        },
-        ConditionExpression: "attribute_not_exists(#id) OR #lockExpiresAt < :now",
-        ExpressionAttributeNames: { "#id": "id", "#lockExpiresAt": "lockExpiresAt" },
-        ExpressionAttributeValues: { ":now": { N: expect.stringMatching(/^\d+$/) } },
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      });
-      // The lock lapses with the invocation (10 s left in lambdaContext), not after 24 h.
-      const lapse =
-        Number(put.Item!.lockExpiresAt!.N) - Number(put.ExpressionAttributeValues![":now"]!.N);
-      expect(lapse).toBeGreaterThan(9_000);
-      expect(lapse).toBeLessThanOrEqual(10_000);
-      // Answered: the lock is left to lapse (no DeleteItem); the answer is in PostgreSQL.
-      expect(aws.dynamodb).not.toHaveReceivedCommand(DeleteItemCommand);
-      expect(aws.idempotencyItems.get(`lock#merchant-1#${key}`)?.holder).toEqual(put.Item!.holder);
-      // The answer lives in PostgreSQL, written with the payment.
-      const { rows } = await db.sql.query(
-        "SELECT response_status FROM idempotency_keys WHERE merchant_id = 'merchant-1' AND idempotency_key = $1",
-        [key],
-      );
-      expect(rows).toEqual([{ response_status: 201 }]);
-    });
-
-    it("takes its own lock as its own when the SDK's retry of the lock write is refused by it", async () => {
-      // The first PutItem wrote the lock but its answer was lost (a 2 s request timeout); the
-      // SDK retried it (maxAttempts 3) and DynamoDB refused the retry on the condition, returning
-      // the item the first attempt wrote (ReturnValuesOnConditionCheckFailure ALL_OLD,
-      // developerguide/WorkingWithItems). That item names this very request as holder.
+    it("turns a concurrent duplicate away with 409 without DynamoDB: no write to any table but PostgreSQL", async () => {
+      // The in-flight lock is PostgreSQL's (issue 15): the write path makes no DynamoDB write, so
+      // the 409 holds with the idempotency table unreachable.
       aws.dynamodb
         .on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE })
-        .callsFakeOnce((input: { Item: Record<string, { S?: string }> }) => {
-          aws.idempotencyItems.set(input.Item.id!.S!, { ...input.Item } as never);
-          throw new ConditionalCheckFailedException({
-            message: "The conditional request failed",
-            $metadata: {},
-            Item: input.Item as never,
-          });
-        });
+        .rejects(new Error("ProvisionedThroughputExceededException"));
       const key = randomUUID();
+      await db.sql.query("BEGIN");
+      await claimUncommitted(key);
+      let first: Promise<Awaited<ReturnType<typeof post>>>;
+      let duplicate: Awaited<ReturnType<typeof post>>;
+      try {
+        first = post(VALID, { key });
+        await untilInFlightLocks(1);
+        duplicate = await post(VALID, { key });
+      } finally {
+        await db.sql.query("ROLLBACK");
+      }
 
-      const first = await post(VALID, { key });
-      const retry = await post(VALID, { key });
-
-      expect(first.status).toBe(201);
-      expect(retry.status).toBe(201);
-      expect(retry.headers["idempotent-replayed"]).toBe("true");
-      expect(retry.body).toEqual(first.body);
+      expect(duplicate.status).toBe(409);
+      expect((await first).status).toBe(201);
+      expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
+      expect(aws.dynamodb).not.toHaveReceivedCommand(DeleteItemCommand);
     });
 
-    it("replays from PostgreSQL to a retry while the answered request's lock still lives", async () => {
+    it("holds the in-flight lock only while its transaction runs: none is left once answered", async () => {
       const key = randomUUID();
-      const first = await post(VALID, { key });
 
+      const first = await post(VALID, { key });
       const retry = await post(VALID, { key });
       const other = await post({ ...VALID, amount: 2 }, { key });
 
-      expect(aws.idempotencyItems.has(`lock#merchant-1#${key}`)).toBe(true);
+      expect(await inFlightLocks()).toBe(0);
       expect(retry.status).toBe(201);
       expect(retry.headers["idempotent-replayed"]).toBe("true");
       expect(retry.body).toEqual(first.body);
@@ -549,7 +539,7 @@ describe("POST /payments", () => {
       expect(other.body).toMatchObject({ code: "idempotency_key_reused" });
     });
 
-    it("releases the lock of a request that failed, so its retry runs at once", async () => {
+    it("frees the key of a request that failed, so its retry runs at once", async () => {
       const key = randomUUID();
       await db.sql.query("ALTER TABLE payments RENAME TO payments_away");
       let failed: Awaited<ReturnType<typeof post>>;
@@ -562,67 +552,58 @@ describe("POST /payments", () => {
       const retry = await post(VALID, { key });
 
       expect(failed.status).toBeGreaterThanOrEqual(500);
-      expect(aws.dynamodb).toHaveReceivedCommandWith(DeleteItemCommand, {
-        TableName: TEST_ENV.IDEMPOTENCY_TABLE,
-        Key: { id: { S: `lock#merchant-1#${key}` } },
-        ConditionExpression: "#holder = :holder",
-      });
       expect(retry.status).toBe(201);
       expect(retry.headers["idempotent-replayed"]).toBeUndefined();
     });
 
-    it("goes on with PostgreSQL alone when the idempotency table fails", async () => {
-      aws.dynamodb
-        .on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE })
-        .rejects(new Error("ProvisionedThroughputExceededException"));
+    it("frees the key of an attempt whose connection died mid-request, so its retry runs at once", async () => {
+      // As when the Lambda environment running the first attempt is killed (timeout, crash):
+      // its session ends, PostgreSQL rolls its transaction back and the lock goes with it.
       const key = randomUUID();
-
-      const first = await post(VALID, { key });
-      const second = await post(VALID, { key });
-
-      expect(first.status).toBe(201);
-      expect(second.body).toEqual(first.body);
-      const { rows } = await db.sql.query(
-        "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",
-        [key],
+      const holder = new Client({ connectionString: db.url });
+      holder.on("error", () => undefined); // the terminated session reports its end
+      await holder.connect();
+      const { rows } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      await holder.query("BEGIN");
+      const taken = await holder.query<{ free: boolean }>(
+        `SELECT ${IN_FLIGHT_LOCK("$1", "$2")} AS free`,
+        ["merchant-1", key],
       );
-      expect(rows[0].n).toBe(1);
+      expect(taken.rows[0]!.free).toBe(true);
+
+      const whileHeld = await post(VALID, { key });
+      await db.sql.query("SELECT pg_terminate_backend($1)", [rows[0]!.pid]);
+      await holder.end().catch(() => undefined);
+      await untilInFlightLocks(0);
+
+      const retry = await post(VALID, { key });
+
+      expect(whileHeld.status).toBe(409);
+      expect(retry.status).toBe(201);
+      expect(retry.headers["idempotent-replayed"]).toBeUndefined();
     });
 
-    it("creates exactly one payment for 50 concurrent requests with one key (PostgreSQL guard)", async () => {
-      // Every request gets past DynamoDB, as when the record has not replicated yet.
-      aws.dynamodb.on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE }).resolves({});
-      const key = randomUUID();
-
-      const responses = await Promise.all(Array.from({ length: 50 }, () => post(VALID, { key })));
-
-      const ids = new Set(responses.map((r) => r.body.id));
-      expect(responses.map((r) => r.status)).toEqual(Array(50).fill(201));
-      expect(ids.size).toBe(1);
-      expect(responses.filter((r) => r.headers["idempotent-replayed"] !== "true")).toHaveLength(1);
-      const counts = await db.sql.query(
-        `SELECT (SELECT count(*)::int FROM payments WHERE id = $1) AS payments,
-                (SELECT count(*)::int FROM payment_events WHERE payment_id = $1) AS events,
-                (SELECT count(*)::int FROM idempotency_keys WHERE idempotency_key = $2) AS keys`,
-        [[...ids][0], key],
-      );
-      expect(counts.rows[0]).toEqual({ payments: 1, events: 1, keys: 1 });
-    });
-
-    it("creates exactly one payment for 50 concurrent requests with one key (both layers)", async () => {
+    it("creates exactly one payment for 50 concurrent requests with one key, every other answer a replay or 409", async () => {
       const key = randomUUID();
 
       const responses = await Promise.all(Array.from({ length: 50 }, () => post(VALID, { key })));
 
       const created = responses.filter((r) => r.status === 201);
-      expect(created.length).toBeGreaterThanOrEqual(1);
-      expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
       expect(responses.every((r) => r.status === 201 || r.status === 409)).toBe(true);
-      const { rows } = await db.sql.query(
-        "SELECT count(*)::int AS n FROM idempotency_keys WHERE idempotency_key = $1",
-        [key],
+      expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
+      expect(created.filter((r) => r.headers["idempotent-replayed"] !== "true")).toHaveLength(1);
+      expect(
+        responses
+          .filter((r) => r.status === 409)
+          .every((r) => r.body.code === "idempotency_key_in_use"),
+      ).toBe(true);
+      const counts = await db.sql.query(
+        `SELECT (SELECT count(*)::int FROM payments WHERE id = $1) AS payments,
+                (SELECT count(*)::int FROM payment_events WHERE payment_id = $1) AS events,
+                (SELECT count(*)::int FROM idempotency_keys WHERE idempotency_key = $2) AS keys`,
+        [[...created][0]!.body.id, key],
       );
-      expect(rows[0].n).toBe(1);
+      expect(counts.rows[0]).toEqual({ payments: 1, events: 1, keys: 1 });
     });
   });
 });

@@ -8,12 +8,14 @@
 // the lock is released. PostgreSQL then grants the waiters one at a time, as with real traffic
 // ("Explicit Locking", www.postgresql.org/docs/16/explicit-locking.html: a FOR UPDATE waits for
 // the holder to end its transaction).
+import { randomUUID } from "node:crypto";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import "aws-sdk-client-mock-jest";
 import { Client } from "pg";
 import { PAYMENTS_ENV } from "../../../functions/common/contract";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { MAX_CAPTURES, MAX_REFUNDS } from "../../../functions/payments/shared/payment";
-import { FakeAws, setHandlerEnvironment } from "./support/aws";
+import { FakeAws, TEST_ENV, setHandlerEnvironment } from "./support/aws";
 import { PaymentsClient } from "./support/client";
 import type { JsonResult } from "./support/http";
 import { createTestDatabase } from "./support/database";
@@ -166,5 +168,51 @@ describe("operations racing on one payment", () => {
       "too_many_refunds",
     ]);
     expect((await api.get(id)).body.refunds).toHaveLength(MAX_REFUNDS);
+  });
+
+  it("rejects a duplicate capture (same key) with 409 while the first waits on the payment, with no DynamoDB", async () => {
+    // The in-flight lock is PostgreSQL's, taken with the key lookup as the transaction's first
+    // statement (issue 15): the duplicate is turned away at once rather than queueing behind the
+    // first on the payment's row, and the idempotency table takes no part (here unreachable).
+    aws.dynamodb
+      .on(PutItemCommand, { TableName: TEST_ENV.IDEMPOTENCY_TABLE })
+      .rejects(new Error("ProvisionedThroughputExceededException"));
+    const id = await authorized(1000);
+    const key = randomUUID();
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    let first: Promise<JsonResult>;
+    let duplicate: JsonResult;
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT id FROM payments WHERE id = $1 FOR UPDATE", [id]);
+      first = api.write("capture", id, { amount: 100 }, { key });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await db.sql.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (Number(rows[0]!.n) >= 1) break;
+        if (Date.now() > deadline) throw new Error("the first capture never reached the row lock");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      duplicate = await api.write("capture", id, { amount: 100 }, { key });
+    } finally {
+      await holder.query("COMMIT");
+      await holder.end();
+    }
+    const committed = await first;
+    const retried = await api.write("capture", id, { amount: 100 }, { key });
+
+    expect(duplicate.status).toBe(409);
+    expect(duplicate.body).toMatchObject({ code: "idempotency_key_in_use" });
+    expect(duplicate.headers["retry-after"]).toBe("1");
+    expect(committed.status).toBe(200);
+    expect(retried.status).toBe(200);
+    expect(retried.headers["idempotent-replayed"]).toBe("true");
+    expect(retried.body).toEqual(committed.body);
+    expect((await api.get(id)).body.capturedAmount).toBe(100);
+    expect(aws.dynamodb).not.toHaveReceivedCommand(PutItemCommand);
   });
 });

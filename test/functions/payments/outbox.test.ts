@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import "aws-sdk-client-mock-jest";
 import { Client } from "pg";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { RelayReport } from "../../../functions/payments/outbox-relay/core";
+import { RELAY_STOP_BEFORE_MS } from "../../../functions/payments/outbox-relay/core";
+import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import { Database, closeAllDatabases } from "../../../functions/payments/shared/database";
 import { planCapture } from "../../../functions/payments/shared/payment";
 import { PostgresPaymentStore } from "../../../functions/payments/shared/postgres-store";
@@ -16,11 +22,14 @@ import {
 } from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
 import type { TestDatabase } from "./support/database";
+import { apiEvent } from "./support/http";
 
 const aws = new FakeAws();
 let db: TestDatabase;
 let store: PostgresPaymentStore;
 let relay: (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<RelayReport>;
+/** authorize as deployed: EVENT_PUBLICATION unset, so events go through the relay alone. */
+let authorize: ApiHandler;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -31,7 +40,9 @@ beforeAll(async () => {
     }),
   );
   setHandlerEnvironment(db.url);
+  delete process.env.EVENT_PUBLICATION;
   ({ handler: relay } = await import("../../../functions/payments/outbox-relay/handler"));
+  ({ handler: authorize } = await import("../../../functions/payments/authorize/handler"));
 });
 
 afterAll(async () => {
@@ -79,7 +90,24 @@ async function unpublished(): Promise<
   return rows;
 }
 
-const run = () => relay({}, lambdaContext("payments-outbox-relay-test"));
+/** One pass: an invocation with less time left than a draining run keeps for its end. */
+const run = () =>
+  relay(
+    {},
+    {
+      ...lambdaContext("payments-outbox-relay-test"),
+      getRemainingTimeInMillis: () => RELAY_STOP_BEFORE_MS - 1,
+    },
+  );
+
+/** An invocation whose remaining time counts down from `ms` past the relay's stop margin. */
+function drainingContext(ms: number) {
+  const ends = Date.now() + RELAY_STOP_BEFORE_MS + ms;
+  return {
+    ...lambdaContext("payments-outbox-relay-test"),
+    getRemainingTimeInMillis: () => ends - Date.now(),
+  };
+}
 
 describe("outbox-relay", () => {
   it("publishes every waiting event in PutEvents batches of at most 10 and marks them", async () => {
@@ -190,12 +218,130 @@ describe("outbox-relay", () => {
     expect(await unpublished()).toHaveLength(2);
   });
 
+  it("drains continuously: publishes what is written while it runs, then stops with the invocation's margin left", async () => {
+    const context = drainingContext(1_500);
+    const started = Date.now();
+    const running = relay({}, context);
+    // Writes arriving while the run polls (OUTBOX_POLL_MS, 100 ms by default).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const first = await pending(3);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = await pending(2);
+
+    const report = await running;
+
+    expect(report).toMatchObject({ skipped: null, published: 5, failed: 0 });
+    const sent = aws.published.map((e) => JSON.parse(e.Detail!).eventId as string);
+    expect(sent.sort()).toEqual([...first, ...second].sort());
+    expect(await unpublished()).toEqual([]);
+    // It ran until the margin, not beyond it (under a loaded machine: generous bounds).
+    const remaining = context.getRemainingTimeInMillis();
+    expect(remaining).toBeLessThanOrEqual(RELAY_STOP_BEFORE_MS);
+    expect(remaining).toBeGreaterThan(RELAY_STOP_BEFORE_MS - 2_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+  });
+
+  it("stops draining when a failover makes its region passive mid-run", async () => {
+    const running = relay({}, drainingContext(5_000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    aws.flag = { activeRegion: OTHER_REGION };
+    const report = await running;
+
+    expect(report.skipped).toBe(`passive region: writes go to ${OTHER_REGION}`);
+    await pending(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await unpublished()).toHaveLength(1);
+  });
+
   it("fails the run when the flag cannot be read", async () => {
     aws.flag = new Error("DynamoDB unavailable");
 
     await expect(run()).rejects.toMatchObject({ name: "ActiveRegionUnknownError" });
   });
 });
+
+describe("events as deployed (EVENT_PUBLICATION unset: the relay publishes)", () => {
+  it("answers a write without any PutEvents on the request path and leaves its event to the relay", async () => {
+    const result = await authorize(
+      apiEvent({
+        path: "/payments",
+        headers: { "idempotency-key": randomUUID() },
+        body: {
+          merchantId: "merchant-1",
+          cardToken: "tok_relay_abcdef",
+          amount: 700,
+          currency: "EUR",
+        },
+      }),
+      lambdaContext("payments-authorize-test"),
+    );
+    expect(result.statusCode).toBe(201);
+    const paymentId = JSON.parse(result.body!).id as string;
+    expect(aws.eventBridge).not.toHaveReceivedCommand(PutEventsCommand);
+    const waiting = await unpublished();
+    expect(waiting).toHaveLength(1);
+
+    await run();
+
+    expect(aws.published).toHaveLength(1);
+    expect(JSON.parse(aws.published[0]!.Detail!)).toMatchObject({
+      eventId: waiting[0]!.event_id,
+      paymentId,
+      type: "payments.authorized",
+    });
+    expect(await unpublished()).toEqual([]);
+  });
+
+  it("loses no event when the relay dies mid-batch: the batch it sent is sent again, once more, with the same event ids", async () => {
+    const ids = await pending(45);
+    const dir = mkdtempSync(join(tmpdir(), "relay-crash-"));
+    const sentFile = join(dir, "sent");
+    try {
+      // A relay process that publishes batches of 20 (two PutEvents each) and is killed
+      // (SIGKILL: no cleanup, no rollback of its own) right after its third PutEvents went out,
+      // before the transaction that would mark those rows committed.
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(__dirname, "support", "relay-crash-child.ts")],
+        {
+          env: { ...process.env, RELAY_DATABASE_URL: db.url, RELAY_SENT_FILE: sentFile },
+          stdio: ["ignore", "inherit", "inherit"],
+        },
+      );
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on("exit", (_code, sig) => resolve(sig)),
+      );
+      expect(signal).toBe("SIGKILL");
+      const sentBeforeCrash = readFileSync(sentFile, "utf8").trim().split("\n");
+      expect(sentBeforeCrash).toHaveLength(30);
+      // The first batch committed; the second's rows stay unpublished (PostgreSQL rolled back
+      // the dead session's transaction and freed its row locks).
+      await waitFor(async () => (await unpublished()).length === 25);
+
+      const report = await run();
+
+      expect(report).toMatchObject({ published: 25, failed: 0 });
+      const sentAfter = aws.published.map((e) => JSON.parse(e.Detail!).eventId as string);
+      // Nothing lost: every event went out at least once.
+      expect(new Set([...sentBeforeCrash, ...sentAfter])).toEqual(new Set(ids));
+      // What went out twice is exactly the batch in flight when the relay died, under the same
+      // event ids, which is how a consumer deduplicates (README, Events).
+      const twice = sentAfter.filter((id) => sentBeforeCrash.includes(id));
+      expect(twice.sort()).toEqual(sentBeforeCrash.slice(20).sort());
+      expect(await unpublished()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 describe("outbox rows and the change they record", () => {
   async function withFailingOutbox<T>(work: () => Promise<T>): Promise<T> {

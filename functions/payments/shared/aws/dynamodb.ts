@@ -1,19 +1,18 @@
-// DynamoDB access of the payment functions: the fencing flag (control table), sessions and the
-// in-flight idempotency locks (idempotency table). The SDK package loads on first use
+// DynamoDB access of the payment functions: the fencing flag (control table) and sessions. The
+// in-flight idempotency lock moved to PostgreSQL in issue 15 (shared/idempotency.ts). The SDK package loads on first use
 // (functions/common/lazy.ts): /health and the read paths build this client at module scope but
 // only some requests reach it.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type * as DynamoDbSdk from "@aws-sdk/client-dynamodb";
-import { lazy } from "../../../common/lazy";
+import { lazy, once } from "../../../common/lazy";
 import { enforcedTimeouts } from "../../../common/sdk-timeouts";
-import { CONTROL, IDEMPOTENCY, SESSIONS } from "../../../common/contract";
+import { CONTROL, SESSIONS } from "../../../common/contract";
 import { FLAG_READ } from "../fencing";
 import type { ActiveRegionFlag, FlagReader } from "../fencing";
-import type { LockStore } from "../idempotency";
 import type { SessionTouch } from "../ports";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
-const sdk = () => require("@aws-sdk/client-dynamodb") as typeof DynamoDbSdk;
+const sdk = once(() => require("@aws-sdk/client-dynamodb") as typeof DynamoDbSdk);
 
 /** Short timeouts: every call sits on a request path. Built on first use. */
 export function createDynamoDbClient(): DynamoDBClient {
@@ -83,87 +82,5 @@ export function sessionRecorder(client: DynamoDBClient, tableName: string) {
         },
       }),
     );
-  };
-}
-
-/** The refusal of a conditional write, by name: the SDK class loads lazily (see above). */
-function isConditionFailed(error: unknown): error is DynamoDbSdk.ConditionalCheckFailedException {
-  return (error as Error | null)?.name === "ConditionalCheckFailedException";
-}
-
-/** Lock items stay this long after they lapse, for inspection, before TTL may remove them. */
-export const LOCK_RETENTION_SECONDS = 60 * 60;
-
-/**
- * In-flight idempotency locks on the idempotency table: `{ id, holder, lockExpiresAt (epoch ms),
- * region, expiration (TTL, epoch s) }`.
- *
- * - acquire: PutItem on condition that no item exists or its lock has lapsed. The holder is a
- *   random token per request: a refusal that returns our own holder is the SDK retrying a write
- *   that did succeed, and counts as acquired. A conditional write
- *   is evaluated "against the version of the item in the Region" only (V2globaltables_HowItWorks),
- *   which is all a lock needs: PostgreSQL's unique (merchant, key) decides across regions.
- *   ReturnValuesOnConditionCheckFailure=ALL_OLD returns the holder's item with the refusal, so
- *   no second read is needed to tell the caller when to retry.
- * - release: DeleteItem on condition that this holder still has it; someone who took over a
- *   lapsed lock keeps theirs.
- * - `lockExpiresAt` is compared, not the TTL attribute: TTL deletion is lazy (items can outlive
- *   their expiration for days), so it only cleans up.
- */
-export function idempotencyLocks(
-  client: DynamoDBClient,
-  tableName: string,
-  region: string,
-): LockStore {
-  return {
-    async acquire(lockId, holder, expiresAt, now) {
-      try {
-        await client.send(
-          new (sdk().PutItemCommand)({
-            TableName: tableName,
-            Item: {
-              [IDEMPOTENCY.partitionKey]: { S: lockId },
-              holder: { S: holder },
-              lockExpiresAt: { N: String(expiresAt) },
-              region: { S: region },
-              [IDEMPOTENCY.ttlAttribute]: {
-                N: String(Math.ceil(expiresAt / 1000) + LOCK_RETENTION_SECONDS),
-              },
-            },
-            ConditionExpression: "attribute_not_exists(#id) OR #lockExpiresAt < :now",
-            ExpressionAttributeNames: {
-              "#id": IDEMPOTENCY.partitionKey,
-              "#lockExpiresAt": "lockExpiresAt",
-            },
-            ExpressionAttributeValues: { ":now": { N: String(now) } },
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        );
-        return { acquired: true };
-      } catch (error) {
-        if (!isConditionFailed(error)) throw error;
-        // Our own item: an earlier attempt of this very PutItem wrote it and its answer was lost
-        // (request timeout), so the SDK's retry met the condition. The holder is a token drawn
-        // per request, so a match can only be this request.
-        if (error.Item?.holder?.S === holder) return { acquired: true };
-        const heldUntil = Number(error.Item?.lockExpiresAt?.N);
-        return { acquired: false, heldUntil: Number.isFinite(heldUntil) ? heldUntil : now };
-      }
-    },
-    async release(lockId, holder) {
-      try {
-        await client.send(
-          new (sdk().DeleteItemCommand)({
-            TableName: tableName,
-            Key: { [IDEMPOTENCY.partitionKey]: { S: lockId } },
-            ConditionExpression: "#holder = :holder",
-            ExpressionAttributeNames: { "#holder": "holder" },
-            ExpressionAttributeValues: { ":holder": { S: holder } },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailed(error)) throw error;
-      }
-    },
   };
 }

@@ -2,13 +2,13 @@
 // use (functions/common/lazy.ts): a write publishes only after its commit, a read never.
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type * as EventBridgeSdk from "@aws-sdk/client-eventbridge";
-import { lazy } from "../../../common/lazy";
+import { lazy, once } from "../../../common/lazy";
 import { enforcedTimeouts } from "../../../common/sdk-timeouts";
 import { EVENTS } from "../../../common/contract";
 import type { Publisher } from "../ports";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
-const sdk = () => require("@aws-sdk/client-eventbridge") as typeof EventBridgeSdk;
+const sdk = once(() => require("@aws-sdk/client-eventbridge") as typeof EventBridgeSdk);
 
 export function createEventBridgeClient(): EventBridgeClient {
   return lazy(

@@ -2,12 +2,12 @@
 // package loads on first use (functions/common/lazy.ts), when the parameter cache first fills.
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import type * as SsmSdk from "@aws-sdk/client-ssm";
-import { lazy } from "../../../common/lazy";
+import { lazy, once } from "../../../common/lazy";
 import { enforcedTimeouts } from "../../../common/sdk-timeouts";
 import type { ParameterFetcher } from "../parameters";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
-const sdk = () => require("@aws-sdk/client-ssm") as typeof SsmSdk;
+const sdk = once(() => require("@aws-sdk/client-ssm") as typeof SsmSdk);
 
 export function createSsmClient(): SSMClient {
   return lazy(

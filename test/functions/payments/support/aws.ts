@@ -53,6 +53,9 @@ export const TEST_ENV = {
   // Tests flip the flag between requests; the 5 s cache is tested on the guard itself.
   ACTIVE_REGION_CACHE_MS: "0",
   PARAMETER_CACHE_SECONDS: "60",
+  // Most handler tests assert the events a write publishes right after commit; the default,
+  // "relay" (events only from the outbox relay), has its own tests (outbox.test.ts).
+  EVENT_PUBLICATION: "inline",
   POWERTOOLS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "SILENT",
   POWERTOOLS_METRICS_DISABLED: "true",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
