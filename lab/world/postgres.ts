@@ -94,6 +94,7 @@ function settings(port: number, maxConnections: number): string[] {
     // Every log line carries its time and SQLSTATE: the surge scenario counts the connections
     // the server refused (53300 too_many_connections and the like) from the log, per code.
     log_line_prefix: "%m [%p] %e ",
+    log_timezone: "UTC",
   };
   return Object.entries(flags).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 }

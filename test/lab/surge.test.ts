@@ -1,0 +1,47 @@
+// The surge (issue 18) in fast mode: a region-down while clients keep as many payments in flight
+// as the lab has environments of a function, measured on the promoted PostgreSQL. Once with the
+// lab's max_connections scaled from the synth-time budget (it must hold: nothing refused, only
+// the documented 503), once with a planted max_connections below the lab's worst case (the real
+// server refuses, and the scenario must say so). LAB_SEED=<seed> replays a run's draws.
+import { SURGE_CLIENTS, SURGE_RATE } from "../../lab/config";
+import { buildReport } from "../../lab/report";
+import { expectInvariants, failed, runLab } from "./support/run";
+
+jest.setTimeout(240_000);
+
+describe("the lab's surge", () => {
+  it("carries a region-down's surge onto the promoted writer with no connection refused", async () => {
+    const result = await runLab({ scenario: "surge", rate: SURGE_RATE, clients: SURGE_CLIENTS });
+    expectInvariants(result, {
+      writer: "us-west-2",
+      lossless: false,
+      phases: ["detect", "decide", "fence", "promote", "dns", "workflow"],
+    });
+    const surge = buildReport(result).surge!;
+    // The scenario measured what it claims: the promoted server, sampled as a writer, carrying
+    // the payment functions' connections, while the clients had their limit in flight.
+    const promoted = surge.series.newWriter.filter((s) => s.writer);
+    expect(promoted.length).toBeGreaterThan(0);
+    expect(Math.max(...promoted.map((s) => s.connections))).toBeGreaterThan(0);
+    expect(surge.peakClients.payments).toBe(SURGE_CLIENTS);
+    expect(surge.peakClients.queued).toBeGreaterThan(0);
+    expect(surge.refused).toBe(0);
+    expect(surge.peakConnections.value).toBeLessThanOrEqual(surge.budget.worstCase);
+    for (const key of Object.keys(surge.serverErrors)) expect(key).toMatch(/^503/);
+    expect(surge.budget.planted).toBe(false);
+  });
+
+  it("fails when the lab's max_connections is below its worst case, naming the refusals", async () => {
+    const result = await runLab({
+      scenario: "surge",
+      rate: SURGE_RATE,
+      clients: SURGE_CLIENTS,
+      maxConnections: 12,
+    });
+    expect(result.ok).toBe(false);
+    const messages = failed(result).join("\n");
+    expect(messages).toMatch(/connection-budget: connection budget exceeded on the lab's writer/);
+    expect(messages).toMatch(/no-refused-connections: \d+ connections refused \(\d+ x 53300/);
+    expect(buildReport(result).surge!.refusedByCode["53300"]).toBeGreaterThan(0);
+  });
+});
