@@ -55,7 +55,7 @@ export interface LoadOptions {
   /**
    * Payments worked on at once; a new one waits in the clients' queue until one ends (a
    * merchant's bounded worker pool, an HTTP client's socket limit). A payment that waited past
-   * the deadline is abandoned unsent. @default unbounded
+   * the deadline is never sent (`unsent`). @default unbounded
    */
   readonly maxInFlight?: number;
 }
@@ -74,6 +74,11 @@ export class LoadGenerator {
   readonly attempts: Attempt[] = [];
   readonly acks: Ack[] = [];
   readonly abandoned: { key: string; op: string; since: number }[] = [];
+  /**
+   * Payments the clients never sent: still queued when the load stopped, or queued past the
+   * deadline (lab epoch ms each was created). The clients' backlog, not a failure of ours.
+   */
+  readonly unsent: number[] = [];
   readonly unexpected: Attempt[] = [];
   private timer?: NodeJS.Timeout;
   private readonly inflight = new Set<Promise<void>>();
@@ -108,7 +113,7 @@ export class LoadGenerator {
     while (this.queue.length > 0 && this.inflight.size < limit && !this.stopping) {
       const { client, at } = this.queue.shift()!;
       if (this.options.clock.nowMs() - at > this.options.deadlineMs) {
-        this.abandoned.push({ key: "(never sent)", op: "authorize", since: at });
+        this.unsent.push(at);
         continue;
       }
       const flow = this.payment(client).catch(() => undefined);
@@ -125,8 +130,7 @@ export class LoadGenerator {
     clearInterval(this.timer);
     this.stopping = true;
     // Payments never started are not sent now: they are the clients' backlog, reported.
-    for (const q of this.queue.splice(0))
-      this.abandoned.push({ key: "(never sent)", op: "authorize", since: q.at });
+    for (const q of this.queue.splice(0)) this.unsent.push(q.at);
     const deadline = new Promise<void>((r) => setTimeout(r, this.options.clock.real(drainLabMs)));
     await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
     this.abort.abort();

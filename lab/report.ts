@@ -185,6 +185,8 @@ export function buildReport(result: ScenarioResult) {
       acknowledged: load.acks.length,
       acknowledgedPerRegion: perRegion(load.acks),
       abandoned: load.abandoned.length,
+      // The clients' backlog: queued behind their in-flight limit and never sent.
+      unsent: load.unsent.length,
       unexpected: load.unexpected.length,
       failuresByCode: load.attempts.reduce<Record<string, number>>((acc, a) => {
         if (a.status === 0 || a.status >= 500)
@@ -364,7 +366,9 @@ ${report.surge ? surgeHtml(report.surge) : ""}
     report.load.acknowledgedPerRegion,
   )
     .map(([r, c]) => row([`acknowledged by ${r}`, c]))
-    .join("")}${row(["abandoned", report.load.abandoned])}${Object.entries(
+    .join(
+      "",
+    )}${row(["abandoned", report.load.abandoned])}${row(["never sent (the clients' backlog)", report.load.unsent])}${Object.entries(
     report.load.failuresByCode,
   )
     .map(([k, c]) => row([`failures ${k}`, c]))

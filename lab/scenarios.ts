@@ -239,7 +239,7 @@ export async function runScenario(
   await load.stop(t.dnsTtlSeconds * 1000 + 10_000);
   lab.event(
     "load",
-    `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned`,
+    `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned, ${load.unsent.length} never sent (the clients' backlog)`,
   );
   lab.proberStop();
   await monitor?.stop();
