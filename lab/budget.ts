@@ -39,8 +39,8 @@ export interface LabBudget {
 export interface LabBudgetOptions {
   /** Environments the lab's API plays per function. */
   readonly environments: number;
-  /** The lab's writer region (the budget's writer). */
-  readonly region: string;
+  /** Which of the configuration's regions the lab's surge lands on (the budget's writer). */
+  readonly writer: "primary" | "secondary";
   /** A planted max_connections (tests, --max-connections), instead of the scaled one. */
   readonly maxConnections?: number;
   /** Production configuration. @default loadConfig() (the environment, as `npm run budget`) */
@@ -53,8 +53,7 @@ export function labBudget(options: LabBudgetOptions): LabBudget {
   const input = connectionBudgetInput(config);
   // Production as synth counts it, with the target as the writer (the writer's own region's
   // reader pools count on it too).
-  const prodRegion =
-    options.region === "us-west-2" ? config.secondary.region : config.primary.region;
+  const prodRegion = config[options.writer].region;
   const production = writerBudgets(input).find((b) => b.writerRegion === prodRegion)!;
   const served = paymentDatabaseClients(config.payments, prodRegion).filter((c) =>
     ["authorize", "get-payment", "list-payments", "capture", "refund", "void", "health"].includes(

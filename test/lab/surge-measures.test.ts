@@ -84,7 +84,7 @@ describe("the surge's refusal count", () => {
 
 describe("the lab's connection budget", () => {
   it("scales the instance class's documented max_connections by the environments the lab plays", () => {
-    const b = labBudget({ environments: 16, region: "us-west-2", config: loadConfig({}) });
+    const b = labBudget({ environments: 16, writer: "secondary", config: loadConfig({}) });
     // db.r5.large: 1600 (AuroraPostgreSQL.Managing, "Maximum connections"), 16 of 80 reserved.
     expect(b.production.maxConnections).toBe(1600);
     expect(b.scale).toEqual({ lab: 16, production: 80 });
@@ -100,20 +100,20 @@ describe("the lab's connection budget", () => {
   it("follows the configuration the synth check reads: fewer reserved environments, a bigger class", () => {
     const fewer = labBudget({
       environments: 16,
-      region: "us-west-2",
+      writer: "secondary",
       config: loadConfig({ PAYMENTS_RESERVED_CONCURRENCY: "40" }),
     });
     expect(fewer.maxConnections).toBe(640);
     const r6g = labBudget({
       environments: 16,
-      region: "us-west-2",
+      writer: "secondary",
       config: loadConfig({ DB_INSTANCE_CLASS: "db.r6g.large" }),
     });
     expect(r6g.maxConnections).toBe(Math.round((1722 * 16) / 80));
   });
 
   it("keeps a planted max_connections and says so", () => {
-    const b = labBudget({ environments: 16, region: "us-west-2", maxConnections: 40 });
+    const b = labBudget({ environments: 16, writer: "secondary", maxConnections: 40 });
     expect(b.planted).toBe(true);
     expect(b.maxConnections).toBe(40);
     expect(b.safe).toBe(Math.floor((40 - 3) * 0.8));
@@ -137,14 +137,14 @@ function figures(budget: LabBudget, over: Partial<SurgeFigures> = {}): SurgeFigu
 }
 
 describe("the surge's verdicts", () => {
-  const scaled = labBudget({ environments: 16, region: "us-west-2" });
+  const scaled = labBudget({ environments: 16, writer: "secondary" });
 
   it("passes a surge inside the budget with only 503s", () => {
     expect(surgeChecks(figures(scaled)).filter((c) => !c.ok)).toEqual([]);
   });
 
   it("fails an over-budget lab with the figures and what is over", () => {
-    const planted = labBudget({ environments: 16, region: "us-west-2", maxConnections: 40 });
+    const planted = labBudget({ environments: 16, writer: "secondary", maxConnections: 40 });
     const check = surgeChecks(figures(planted)).find((c) => c.name === "connection-budget")!;
     expect(check.ok).toBe(false);
     expect(check.detail).toMatch(
