@@ -254,6 +254,7 @@ function surgeSection(
     peakPoolWaiting: f.peakPoolWaiting,
     peakClients: f.peakClients,
     serverErrors: f.serverErrors,
+    labLoopDelay: f.labLoopDelay,
     series: {
       // One row per sample of the target's server: connections, the API's requests in flight
       // (peak since the previous sample), callers waiting for a pool slot.
@@ -272,6 +273,7 @@ function surgeSection(
         payments: c.payments,
         requests: c.requests,
         queued: c.queued,
+        labLoopDelayMs: c.loopDelayMs,
       })),
     },
   };
@@ -413,7 +415,8 @@ function surgeHtml(surge: NonNullable<Report["surge"]>): string {
 <tr><td>refused</td><td>${surge.refused} ${escape(JSON.stringify(surge.refusedByCode))}</td></tr>
 <tr><td>5xx</td><td>${escape(JSON.stringify(surge.serverErrors))}</td></tr>
 <tr><td>peak in flight / waiting for a pool slot</td><td>${surge.peakInFlight.requests} / ${surge.peakPoolWaiting}</td></tr>
-<tr><td>clients: payments in flight / queued (peak)</td><td>${surge.peakClients.payments} / ${surge.peakClients.queued}</td></tr></table>`;
+<tr><td>clients: payments in flight / queued (peak)</td><td>${surge.peakClients.payments} / ${surge.peakClients.queued}</td></tr>
+<tr><td>lab process event-loop delay p99 / max</td><td>${surge.labLoopDelay.p99Ms} / ${surge.labLoopDelay.maxMs} ms</td></tr></table>`;
 }
 
 export function writeReport(
@@ -449,7 +452,7 @@ export function summary(report: Report): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(
               ", ",
-            )}; ${LAB_ENVIRONMENTS_NOTE}), ${report.surge.peakPoolWaiting} waiting for a pool slot; clients: ${report.surge.peakClients.payments} payments, ${report.surge.peakClients.queued} queued at most`,
+            )}; ${LAB_ENVIRONMENTS_NOTE}), ${report.surge.peakPoolWaiting} waiting for a pool slot; clients: ${report.surge.peakClients.payments} payments, ${report.surge.peakClients.queued} queued at most; lab process event-loop delay p99 ${report.surge.labLoopDelay.p99Ms} ms, max ${report.surge.labLoopDelay.maxMs} ms`,
         ]
       : []),
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),

@@ -38,7 +38,7 @@ export interface ScenarioResult {
   readonly surge?: {
     readonly figures: SurgeFigures;
     readonly samples: readonly SurgeSample[];
-    readonly clients: readonly (LoadSample & { at: number })[];
+    readonly clients: readonly (LoadSample & { at: number; loopDelayMs: number })[];
   };
 }
 

@@ -9,6 +9,8 @@
 //   backlog (payments waiting for a free client).
 // Pure checks at the end (surgeChecks): the data in, the verdicts out.
 import { readFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { IntervalHistogram } from "node:perf_hooks";
 import { Client } from "pg";
 import type { LabBudget } from "./budget";
 import type { Check } from "./checks";
@@ -79,7 +81,14 @@ export function refusalsInLog(
 
 export class SurgeMonitor {
   readonly samples: SurgeSample[] = [];
-  readonly clients: (LoadSample & { at: number })[] = [];
+  readonly clients: (LoadSample & { at: number; loopDelayMs: number })[] = [];
+  /**
+   * The lab process's own event-loop delay (real ms): the clients, Route 53, the orchestrator
+   * and the emulated AWS endpoints share this loop, so a long delay stretches every round trip
+   * the clients measure. Reported so a starved lab shows as one.
+   */
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay = { p99Ms: 0, maxMs: 0 };
   private timer?: NodeJS.Timeout;
   private busy = false;
   private startedReal = 0;
@@ -94,6 +103,7 @@ export class SurgeMonitor {
   /** Every lab second, never more often than every 250 ms of real time (a loaded box). */
   start(): void {
     this.startedReal = Date.now();
+    this.loop.enable();
     const everyMs = Math.max(250, this.lab.clock.real(1000));
     this.timer = setInterval(() => {
       if (this.busy) return;
@@ -104,13 +114,20 @@ export class SurgeMonitor {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.loop.disable();
+    this.loopDelay = {
+      p99Ms: Math.round(this.loop.percentile(99) / 1e6),
+      maxMs: Math.round(this.loop.max / 1e6),
+    };
     await Promise.all([...this.pg.values()].map((c) => c.end().catch(() => undefined)));
     this.pg.clear();
   }
 
   private async tick(): Promise<void> {
     const at = this.lab.clock.nowMs();
-    this.clients.push({ at, ...this.load.sample() });
+    // The most the loop fell behind since the previous sample (the histogram runs on for p99).
+    const recent = this.recentMax();
+    this.clients.push({ at, ...this.load.sample(), loopDelayMs: recent });
     await Promise.all(
       [...this.lab.regions.values()].map(async (r) => {
         if (!r.alive || !r.node.running) return;
@@ -118,6 +135,14 @@ export class SurgeMonitor {
         if (db) this.samples.push({ at, region: r.region, ...db, api });
       }),
     );
+  }
+
+  private lastMax = 0;
+  private recentMax(): number {
+    const max = Math.round(this.loop.max / 1e6);
+    const recent = max > this.lastMax ? max : 0;
+    this.lastMax = Math.max(this.lastMax, max);
+    return recent;
   }
 
   private async database(
@@ -215,6 +240,8 @@ export interface SurgeFigures {
   readonly peakClients: { payments: number; requests: number; queued: number };
   /** Answers 5xx by status and code. */
   readonly serverErrors: Readonly<Record<string, number>>;
+  /** The lab process's event-loop delay over the run, real ms. */
+  readonly labLoopDelay: { p99Ms: number; maxMs: number };
 }
 
 export function surgeFigures(
@@ -273,6 +300,7 @@ export function surgeFigures(
       queued: Math.max(0, ...monitor.clients.map((c) => c.queued)),
     },
     serverErrors,
+    labLoopDelay: monitor.loopDelay,
   };
 }
 

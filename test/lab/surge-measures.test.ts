@@ -132,6 +132,7 @@ function figures(budget: LabBudget, over: Partial<SurgeFigures> = {}): SurgeFigu
     peakPoolWaiting: 0,
     peakClients: { payments: 16, requests: 16, queued: 100 },
     serverErrors: { "503 database_unavailable": 3 },
+    labLoopDelay: { p99Ms: 30, maxMs: 80 },
     ...over,
   };
 }
