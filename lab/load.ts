@@ -54,7 +54,11 @@ export interface LoadOptions {
   readonly clients?: number;
   /**
    * Payments worked on at once; a new one waits in the clients' queue until one ends (a
-   * merchant's bounded worker pool, an HTTP client's socket limit). A payment that waited past
+   * merchant's bounded worker pool, an HTTP client's socket limit: the AWS SDK for JavaScript v3
+   * opens at most 50 sockets per host by default, "Configuring maxSockets in Node.js",
+   * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-configuring-maxsockets.html).
+   * Unbounded, a production-timing outage piled up ~1 800 payments retrying at once on the
+   * lab's one process, which also serves the emulated DynamoDB, and starved it. A payment that waited past
    * the deadline is never sent (`unsent`). @default unbounded
    */
   readonly maxInFlight?: number;
