@@ -50,7 +50,8 @@ const routes: Route[] = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) =>
  * Concurrency per function, for the surge report. Lambda runs one request per environment and
  * throttles a function whose reserved environments are all busy ("Lambda scaling behavior",
  * https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html: "additional requests fail
- * with a throttling error (429 status code)"), which API Gateway answers as a 500. This process
+ * with a throttling error (429 status code)"), which the client gets from API Gateway as a 5xx
+ * that is not the documented 503 (a REST API's Lambda proxy answers 500). This process
  * plays LAB_ENVIRONMENTS of each function and does not refuse the extra request (the other
  * scenarios keep their behaviour): it counts it as a throttle production would have answered.
  */

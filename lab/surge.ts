@@ -110,6 +110,8 @@ export class SurgeMonitor {
       this.busy = true;
       void this.tick().finally(() => (this.busy = false));
     }, everyMs);
+    // A scenario that throws before stop() must not keep the process (or a jest worker) alive.
+    this.timer.unref();
   }
 
   async stop(): Promise<void> {
@@ -351,7 +353,7 @@ export function surgeChecks(f: SurgeFigures): Check[] {
               ? `answers other than 503: ${other.map(([k, n]) => `${n} x ${k}`).join(", ")}`
               : "",
             throttles.length > 0
-              ? `requests that found every environment busy (a Lambda throttle, a 500 from API Gateway, in production): ${throttles.map(([k, n]) => `${k} ${n}`).join(", ")}`
+              ? `requests that found every environment busy (in production a Lambda throttle: a 5xx from API Gateway, not the documented 503): ${throttles.map(([k, n]) => `${k} ${n}`).join(", ")}`
               : "",
           ]
             .filter(Boolean)
