@@ -58,8 +58,9 @@ export interface LoadOptions {
    * opens at most 50 sockets per host by default, "Configuring maxSockets in Node.js",
    * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-configuring-maxsockets.html).
    * Unbounded, a production-timing outage piled up ~1 800 payments retrying at once on the
-   * lab's one process, which also serves the emulated DynamoDB, and starved it. A payment that waited past
-   * the deadline is never sent (`unsent`). @default unbounded
+   * lab's one process, which also serves the emulated DynamoDB, and starved it. A payment that
+   * waited past the deadline is never sent (`unsent`); one sent gets its own deadline from then.
+   * @default unbounded
    */
   readonly maxInFlight?: number;
 }
