@@ -10,6 +10,7 @@ import { loadConfig } from "../../infra/config";
 import { checkConnectionBudget } from "../../infra/lib/connection-budget";
 import { connectionBudgetInput } from "../../infra/stacks/payments-dr-stack";
 import { labBudget } from "../../lab/budget";
+import { ConfigError, parseArgs, SURGE_CLIENTS, SURGE_RATE } from "../../lab/config";
 import type { LabBudget } from "../../lab/budget";
 import { giveToServer, PgNode } from "../../lab/world/postgres";
 import { isRefusal, refusalsInLog, surgeChecks } from "../../lab/surge";
@@ -189,5 +190,31 @@ describe("the surge's verdicts", () => {
       figures(scaled, { peakConnections: { value: scaled.demand + 1, at: 9, writer: true } }),
     ).find((c) => c.name === "new-writer-connections-within-budget")!;
     expect(check.ok).toBe(false);
+  });
+});
+
+describe("the surge's options", () => {
+  it("runs the surge at its load unless told otherwise, the others at theirs", () => {
+    expect(parseArgs(["surge"], {})).toMatchObject({
+      scenario: "surge",
+      rate: SURGE_RATE,
+      clients: SURGE_CLIENTS,
+      maxConnections: undefined,
+    });
+    expect(parseArgs(["region-down"], {})).toMatchObject({ rate: 10, clients: 64 });
+    expect(parseArgs(["surge", "--clients", "40", "--max-connections", "12"], {})).toMatchObject({
+      clients: 40,
+      maxConnections: 12,
+    });
+  });
+
+  it("rejects a client count or max_connections out of range, naming the option and the range", () => {
+    expect(() => parseArgs(["surge", "--clients", "0"], {})).toThrow(ConfigError);
+    expect(() => parseArgs(["surge", "--clients", "0"], {})).toThrow(
+      '--clients="0" is not allowed: a number from 1 to 512',
+    );
+    expect(() => parseArgs(["--max-connections", "5"], {})).toThrow(
+      '--max-connections="5" is not allowed: a number from 10 to 5000',
+    );
   });
 });
