@@ -106,6 +106,8 @@ export class LoadGenerator {
       this.queue.push({ client, at: this.options.clock.nowMs() });
       this.pump();
     }, 1000 / this.options.rate);
+    // A scenario that fails before stop() (no steady state) must not keep the process alive.
+    this.timer.unref();
   }
 
   sample(): LoadSample {

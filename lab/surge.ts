@@ -200,12 +200,19 @@ export class SurgeMonitor {
         resolve(m);
       };
       child.on("message", onMessage);
-      try {
-        child.send({ sample: id });
-      } catch {
+      const fail = () => {
         clearTimeout(timer);
         child.off("message", onMessage);
         resolve(null);
+      };
+      // With a callback, a channel that closed meanwhile (the region was just killed) reports
+      // EPIPE here instead of as an 'error' event nobody handles.
+      try {
+        child.send({ sample: id }, (error) => {
+          if (error) fail();
+        });
+      } catch {
+        fail();
       }
     });
   }
