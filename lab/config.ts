@@ -10,6 +10,7 @@ export const SCENARIOS = [
   "switchover",
   "failback",
   "double-trigger",
+  "surge",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** Scenarios of the lab's own tests, not offered on the command line. */
@@ -31,6 +32,17 @@ export interface LabConfig {
   readonly skipFence: boolean;
   /** Print the live timeline. */
   readonly quiet: boolean;
+  /**
+   * Payments the clients work on at once; the rest wait in the clients' own queue, as behind a
+   * merchant's bounded worker pool or an HTTP client's socket limit.
+   * @default - DEFAULT_CLIENTS (SURGE_CLIENTS for the surge scenario)
+   */
+  readonly clients?: number;
+  /**
+   * A planted max_connections for the lab's PostgreSQL (tests of the surge check).
+   * @default - scaled from the synth-time connection budget (lab/budget.ts)
+   */
+  readonly maxConnections?: number;
   readonly timings: LabTimings;
 }
 
@@ -101,6 +113,16 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   clientDeadlineMs: 300_000,
 };
 
+/** Payments in flight at once, the other scenarios' clients. */
+export const DEFAULT_CLIENTS = 64;
+/**
+ * The surge's load: a rate that keeps many payments in flight through the outage, and as many
+ * clients as the lab has environments of the authorize function: when the new region opens, the
+ * clients' backlog fills every one of them at once, the worst case the budget counts.
+ */
+export const SURGE_RATE = 25;
+export const SURGE_CLIENTS = 16;
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -136,10 +158,13 @@ scenarios: ${SCENARIOS.join(", ")} (default region-down)
 options:
   --fast N          lab seconds per real second, 1-100 (default 1: production timings)
   --seed N          seed of every random draw (default: random, printed)
-  --rate N          new payments per second, 1-200 (default 10)
+  --rate N          new payments per second, 1-200 (default 10; surge ${SURGE_RATE})
   --capture-share F share of payments captured, 0-1 (default 0.3)
   --promotion A-B   managed failover duration range in seconds (default 20-60)
   --rpo N           rds.global_db_rpo of the primary in seconds, 20-3600 (default 60, DB_RPO_SECONDS)
+  --clients N       payments the clients work on at once, 1-512 (default ${DEFAULT_CLIENTS}; surge ${SURGE_CLIENTS})
+  --max-connections N  plant max_connections of the lab's PostgreSQL, 10-5000 (default: scaled
+                    from the connection budget of the configuration, as npm run budget reads it)
   --out DIR         report folder (default lab-report/<scenario>)
   --quiet           no live timeline`;
 
@@ -150,7 +175,9 @@ export function parseArgs(
   let scenario: ScenarioName = "region-down";
   let fast = 1;
   let seed = Math.floor(Math.random() * 2 ** 31);
-  let rate = 10;
+  let rate: number | undefined;
+  let clients: number | undefined;
+  let maxConnections: number | undefined;
   let captureShare = 0.3;
   let outDir: string | undefined;
   let quiet = false;
@@ -173,6 +200,9 @@ export function parseArgs(
     } else if (arg === "--fast") fast = number("--fast", value(), 1, 100);
     else if (arg === "--seed") seed = Math.floor(number("--seed", value(), 0, 2 ** 31));
     else if (arg === "--rate") rate = number("--rate", value(), 1, 200);
+    else if (arg === "--clients") clients = Math.floor(number("--clients", value(), 1, 512));
+    else if (arg === "--max-connections")
+      maxConnections = Math.floor(number("--max-connections", value(), 10, 5000));
     else if (arg === "--capture-share") captureShare = number("--capture-share", value(), 0, 1);
     else if (arg === "--promotion")
       timings = { ...timings, failoverMs: range("--promotion", value(), 1, 900) };
@@ -189,7 +219,9 @@ export function parseArgs(
     scenario,
     fast,
     seed,
-    rate,
+    rate: rate ?? (scenario === "surge" ? SURGE_RATE : 10),
+    clients: clients ?? (scenario === "surge" ? SURGE_CLIENTS : DEFAULT_CLIENTS),
+    maxConnections,
     captureShare,
     outDir: outDir ?? `lab-report/${scenario}`,
     primary: "us-east-1",

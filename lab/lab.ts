@@ -44,6 +44,8 @@ import { parseTopology } from "../functions/dr/shared/topology";
 import { apiKeyEntry } from "../functions/payments/shared/api-keys";
 import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../scripts/migrate";
+import { describeBudget, labBudget } from "./budget";
+import type { LabBudget } from "./budget";
 import type { LabConfig } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
@@ -149,6 +151,11 @@ export class Lab {
   readonly runReports: RunReportInput[] = [];
   topology!: DrTopology;
   readonly proberResults: { at: number; region: string; healthy: boolean; detail: string }[] = [];
+  /**
+   * The connection budget the lab's PostgreSQL servers are sized from: the synth check's, scaled
+   * to the environments the lab plays (lab/budget.ts), or a planted max_connections.
+   */
+  readonly budget: LabBudget;
   private readonly awsLinks = new Map<string, Link>();
   private readonly apiLinks = new Map<string, Link>();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
@@ -174,6 +181,12 @@ export class Lab {
     this.metrics = new MetricStore(this.clock);
     // A fresh folder under the OS temp dir, writable by the `postgres` user: unique per run, so
     // parallel runs (other engineers' tests) never share one.
+    this.budget = labBudget({
+      environments: LAB_ENVIRONMENTS_PER_FUNCTION,
+      // Every unplanned scenario lands on the secondary; the figures barely differ the other way.
+      writer: "secondary",
+      maxConnections: config.maxConnections,
+    });
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
     chmodSync(this.root, 0o777);
     this.cleanups.push(() => rmSync(this.root, { recursive: true, force: true }));
@@ -237,6 +250,7 @@ export class Lab {
         dataDir: join(this.root, `${name}-data`),
         port: ports[name]!,
         logFile: join(this.root, `${name}-postgres.log`),
+        maxConnections: this.budget.maxConnections,
       });
       const node = nodes[name]!;
       this.cleanups.push(() => node.kill());
@@ -401,6 +415,7 @@ export class Lab {
     void this.runProber(config.secondary);
     this.cleanups.push(() => this.proberAbort.abort());
     this.event("setup", `lab up in ${this.root} (seed ${config.seed}, fast ${config.fast})`);
+    this.event("setup", describeBudget(this.budget));
   }
 
   private async migrate(url: string): Promise<void> {
@@ -523,6 +538,8 @@ export class Lab {
       // 16 is the most DATABASE_POOL_MAX accepts (functions/payments/shared/runtime.ts); the
       // lab's load (10 payments/s and their retries) rarely keeps more than a few busy at once.
       [PAYMENTS_ENV.databasePoolMax]: String(LAB_ENVIRONMENTS_PER_FUNCTION),
+      // What region-api.ts counts a function's concurrency against (the surge report).
+      LAB_ENVIRONMENTS: String(LAB_ENVIRONMENTS_PER_FUNCTION),
       POWERTOOLS_SERVICE_NAME: "payments-lab",
       POWERTOOLS_LOG_LEVEL: "WARN",
       POWERTOOLS_DEV: "false",

@@ -50,19 +50,48 @@ export interface LoadOptions {
   readonly apiUrl: (region: string) => string | undefined;
   readonly backoffMs: readonly [number, number];
   readonly deadlineMs: number;
+  /** DNS caches: clients that each resolve api.<domain> on their own. @default 8 */
   readonly clients?: number;
+  /**
+   * Payments worked on at once; a new one waits in the clients' queue until one ends (a
+   * merchant's bounded worker pool, an HTTP client's socket limit: the AWS SDK for JavaScript v3
+   * opens at most 50 sockets per host by default, "Configuring maxSockets in Node.js",
+   * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-configuring-maxsockets.html).
+   * Unbounded, a production-timing outage piled up ~1 800 payments retrying at once on the
+   * lab's one process, which also serves the emulated DynamoDB, and starved it. A payment that
+   * waited past the deadline is never sent (`unsent`); one sent gets its own deadline from then.
+   * @default unbounded
+   */
+  readonly maxInFlight?: number;
+}
+
+/** The clients' state at one instant (the surge report's queueing). */
+export interface LoadSample {
+  /** Payments being worked on (a request out, or a retry's backoff). */
+  readonly payments: number;
+  /** Requests sent and not yet answered. */
+  readonly requests: number;
+  /** Payments waiting in the clients' own queue for a free slot. */
+  readonly queued: number;
 }
 
 export class LoadGenerator {
   readonly attempts: Attempt[] = [];
   readonly acks: Ack[] = [];
   readonly abandoned: { key: string; op: string; since: number }[] = [];
+  /**
+   * Payments the clients never sent: still queued when the load stopped, or queued past the
+   * deadline (lab epoch ms each was created). The clients' backlog, not a failure of ours.
+   */
+  readonly unsent: number[] = [];
   readonly unexpected: Attempt[] = [];
   private timer?: NodeJS.Timeout;
   private readonly inflight = new Set<Promise<void>>();
   private readonly dns: { region: string; until: number }[];
   private next = 0;
   private stopping = false;
+  private readonly queue: { client: number; at: number }[] = [];
+  private requestsOut = 0;
   private readonly abort = new AbortController();
 
   constructor(private readonly options: LoadOptions) {
@@ -74,16 +103,41 @@ export class LoadGenerator {
   start(): void {
     this.timer = setInterval(() => {
       const client = this.next++ % this.dns.length;
+      this.queue.push({ client, at: this.options.clock.nowMs() });
+      this.pump();
+    }, 1000 / this.options.rate);
+    // A scenario that fails before stop() (no steady state) must not keep the process alive.
+    this.timer.unref();
+  }
+
+  sample(): LoadSample {
+    return { payments: this.inflight.size, requests: this.requestsOut, queued: this.queue.length };
+  }
+
+  /** Starts queued payments while a slot is free; drops those that waited past the deadline. */
+  private pump(): void {
+    const limit = this.options.maxInFlight ?? Infinity;
+    while (this.queue.length > 0 && this.inflight.size < limit && !this.stopping) {
+      const { client, at } = this.queue.shift()!;
+      if (this.options.clock.nowMs() - at > this.options.deadlineMs) {
+        this.unsent.push(at);
+        continue;
+      }
       const flow = this.payment(client).catch(() => undefined);
       this.inflight.add(flow);
-      void flow.finally(() => this.inflight.delete(flow));
-    }, 1000 / this.options.rate);
+      void flow.finally(() => {
+        this.inflight.delete(flow);
+        this.pump();
+      });
+    }
   }
 
   /** No new payments; payments in flight finish (or give up) before it resolves. */
   async stop(drainLabMs: number): Promise<void> {
     clearInterval(this.timer);
     this.stopping = true;
+    // Payments never started are not sent now: they are the clients' backlog, reported.
+    for (const q of this.queue.splice(0)) this.unsent.push(q.at);
     const deadline = new Promise<void>((r) => setTimeout(r, this.options.clock.real(drainLabMs)));
     await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
     this.abort.abort();
@@ -163,6 +217,7 @@ export class LoadGenerator {
       );
       const onStop = () => request.abort(this.abort.signal.reason);
       this.abort.signal.addEventListener("abort", onStop, { once: true });
+      this.requestsOut += 1;
       try {
         if (!base) throw new Error("no route");
         const response = await fetch(`${base}${path}`, {
@@ -189,6 +244,7 @@ export class LoadGenerator {
       } catch (error) {
         code = (error as Error).name === "TimeoutError" ? "timeout" : "network";
       } finally {
+        this.requestsOut -= 1;
         clearTimeout(timeout);
         this.abort.signal.removeEventListener("abort", onStop);
       }

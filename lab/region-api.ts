@@ -13,6 +13,7 @@ import type {
   Context,
 } from "aws-lambda";
 import { PAYMENT_FUNCTIONS } from "../infra/constructs/payments-api";
+import { poolStats } from "../functions/payments/shared/database";
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -44,6 +45,53 @@ function compile(routeKey: string, source: string, timeoutSeconds: number): Rout
 const routes: Route[] = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) =>
   compile(f.route!, f.source, f.timeoutSeconds),
 );
+
+/**
+ * Concurrency per function, for the surge report. Lambda runs one request per environment and
+ * throttles a function whose reserved environments are all busy ("Lambda scaling behavior",
+ * https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html: "additional requests fail
+ * with a throttling error (429 status code)"), which the client gets from API Gateway as a 5xx
+ * that is not the documented 503 (a REST API's Lambda proxy answers 500). This process
+ * plays LAB_ENVIRONMENTS of each function and does not refuse the extra request (the other
+ * scenarios keep their behaviour): it counts it as a throttle production would have answered.
+ */
+const environments = Number(process.env.LAB_ENVIRONMENTS ?? "16");
+const concurrency = new Map<string, { inflight: number; peak: number; overLimit: number }>();
+let requests = { inflight: 0, peak: 0 };
+
+function enter(route: Route): () => void {
+  const c = concurrency.get(route.source) ?? { inflight: 0, peak: 0, overLimit: 0 };
+  concurrency.set(route.source, c);
+  if (c.inflight >= environments) c.overLimit += 1;
+  c.inflight += 1;
+  c.peak = Math.max(c.peak, c.inflight);
+  requests.inflight += 1;
+  requests.peak = Math.max(requests.peak, requests.inflight);
+  return () => {
+    c.inflight -= 1;
+    requests.inflight -= 1;
+  };
+}
+
+/** The lab asks for a sample: peaks since the last one, then they restart from now. */
+function sample() {
+  const functions = Object.fromEntries(
+    [...concurrency.entries()].map(([name, c]) => [
+      name,
+      { inflight: c.inflight, peak: c.peak, overLimit: c.overLimit },
+    ]),
+  );
+  for (const c of concurrency.values()) c.peak = c.inflight;
+  const out = {
+    inflight: requests.inflight,
+    peak: requests.peak,
+    environments,
+    functions,
+    pools: poolStats(),
+  };
+  requests = { inflight: requests.inflight, peak: requests.inflight };
+  return out;
+}
 
 async function load(route: Route): Promise<Handler> {
   if (!route.handler) {
@@ -134,6 +182,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       timeEpoch: now.getTime(),
     },
   };
+  const leave = enter(route);
   try {
     const handler = await load(route);
     const result = await handler(event, lambdaContext(route));
@@ -150,6 +199,8 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       { "content-type": "application/json" },
       JSON.stringify({ message: "Internal Server Error" }),
     );
+  } finally {
+    leave();
   }
 }
 
@@ -162,6 +213,9 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   process.send?.({ ready: true, port });
+  process.on("message", (m: { sample?: number }) => {
+    if (typeof m?.sample === "number") process.send?.({ sampleOf: m.sample, ...sample() });
+  });
   // The lab is gone: so is this region.
   process.on("disconnect", () => process.exit(0));
 }

@@ -185,6 +185,8 @@ export function buildReport(result: ScenarioResult) {
       acknowledged: load.acks.length,
       acknowledgedPerRegion: perRegion(load.acks),
       abandoned: load.abandoned.length,
+      // The clients' backlog: queued behind their in-flight limit and never sent.
+      unsent: load.unsent.length,
       unexpected: load.unexpected.length,
       failuresByCode: load.attempts.reduce<Record<string, number>>((acc, a) => {
         if (a.status === 0 || a.status >= 500)
@@ -194,6 +196,7 @@ export function buildReport(result: ScenarioResult) {
       }, {}),
     },
     series: { writesPerSecond: writes, failedAttemptsPerSecond: failures },
+    surge: result.surge ? surgeSection(result.surge, result.targetRegion, rel) : null,
     executions: lab.orchestrator.executions.map((e) => executionSummary(e, t0)),
     aurora: {
       draws: lab.aurora.draws,
@@ -217,7 +220,68 @@ export function buildReport(result: ScenarioResult) {
   };
 }
 
+/** The surge's figures and its series over time (lab seconds from the start of the load). */
+function surgeSection(
+  surge: NonNullable<ScenarioResult["surge"]>,
+  target: string,
+  rel: (ms: number | null) => number | null,
+) {
+  const f = surge.figures;
+  return {
+    targetRegion: target,
+    budget: {
+      maxConnections: f.budget.maxConnections,
+      planted: f.budget.planted,
+      safe: f.budget.safe,
+      worstCase: f.budget.demand,
+      sharePercent: f.budget.sharePercent,
+      scale: f.budget.scale,
+      instanceClass: f.budget.instanceClass,
+      production: {
+        writerRegion: f.budget.production.writerRegion,
+        maxConnections: f.budget.production.maxConnections,
+        safe: f.budget.production.safe,
+        worstCase: f.budget.production.demand,
+      },
+      lines: f.budget.lines,
+    },
+    peakConnections: { ...f.peakConnections, at: rel(f.peakConnections.at) },
+    refused: f.refusals.length,
+    refusedByCode: f.refusalsByCode,
+    refusals: f.refusals.slice(0, 50).map((r) => ({ ...r, at: rel(r.at) })),
+    throttled: f.throttled,
+    peakInFlight: f.peakInFlight,
+    peakPoolWaiting: f.peakPoolWaiting,
+    peakClients: f.peakClients,
+    serverErrors: f.serverErrors,
+    labLoopDelay: f.labLoopDelay,
+    series: {
+      // One row per sample of the target's server: connections, the API's requests in flight
+      // (peak since the previous sample), callers waiting for a pool slot.
+      newWriter: surge.samples
+        .filter((x) => x.region === target)
+        .map((x) => ({
+          at: rel(x.at),
+          writer: x.writer,
+          connections: x.connections,
+          clientBackends: x.clientBackends,
+          inFlight: x.api?.peak ?? null,
+          poolWaiting: x.api?.pools.waiting ?? null,
+        })),
+      clients: surge.clients.map((c) => ({
+        at: rel(c.at),
+        payments: c.payments,
+        requests: c.requests,
+        queued: c.queued,
+        labLoopDelayMs: c.loopDelayMs,
+      })),
+    },
+  };
+}
+
 export type Report = ReturnType<typeof buildReport>;
+
+const LAB_ENVIRONMENTS_NOTE = "peaks per function, each against the environments the lab plays";
 
 const escape = (s: unknown) =>
   String(s).replace(
@@ -296,6 +360,7 @@ export function renderHtml(report: Report): string {
 <svg width="${W}" height="${H}" role="img" aria-label="writes per second per region">${bands}<line x1="${left}" x2="${W - 10}" y1="${H - bottom}" y2="${H - bottom}" stroke="#555"/><text x="4" y="${y(max)}" font-size="10">${max}/s</text>${ticks}${fault}${lines}</svg>
 <p>${legend}</p>
 <h3>Phases</h3><table><tr><th>phase</th><th>from (s)</th><th>to (s)</th><th>seconds</th></tr>${report.rto.phases.map((p) => row([p.name, p.from, p.to, p.seconds])).join("")}</table>
+${report.surge ? surgeHtml(report.surge) : ""}
 <h3>Checks</h3><table><tr><th>check</th><th>result</th><th>detail</th></tr>${report.checks.map((c) => `<tr><td>${escape(c.name)}</td><td class="${c.ok ? "ok" : "fail"}">${c.ok ? "ok" : "FAILED"}</td><td>${escape(c.detail)}</td></tr>`).join("")}</table>
 <h3>Lost acknowledged writes (RPO)</h3>${report.rpo.lost.length === 0 ? "<p>none</p>" : `<table><tr><th>op</th><th>payment</th><th>merchant</th><th>amount</th><th>acknowledged at (s)</th><th>by</th></tr>${report.rpo.lost.map((l) => row([l.op, l.paymentId, l.merchantId, `${l.amount} ${l.currency}`, l.acknowledgedAt, l.region])).join("")}</table>`}
 <h3>Workflow runs</h3>${report.executions.map((e) => `<p><b>${escape(e.name)}</b> ${escape(e.workflow)} in ${escape(e.region)}: ${escape(e.status)} at ${escape(e.endState)}${e.error ? ` (${escape(e.error)})` : ""}</p><table><tr><th>state</th><th>entered (s)</th><th>exited (s)</th></tr>${e.states.map((s) => row([s.name, s.enteredAt, s.exitedAt ?? ""])).join("")}</table>`).join("")}
@@ -303,7 +368,9 @@ export function renderHtml(report: Report): string {
     report.load.acknowledgedPerRegion,
   )
     .map(([r, c]) => row([`acknowledged by ${r}`, c]))
-    .join("")}${row(["abandoned", report.load.abandoned])}${Object.entries(
+    .join(
+      "",
+    )}${row(["abandoned", report.load.abandoned])}${row(["never sent (the clients' backlog)", report.load.unsent])}${Object.entries(
     report.load.failuresByCode,
   )
     .map(([k, c]) => row([`failures ${k}`, c]))
@@ -311,6 +378,45 @@ export function renderHtml(report: Report): string {
 <h3>Timeline</h3><table><tr><th>at (s)</th><th>what</th><th></th></tr>${report.timeline.map((e) => row([e.at, e.kind, e.message])).join("")}</table>
 </body></html>
 `;
+}
+
+function surgeHtml(surge: NonNullable<Report["surge"]>): string {
+  const rows = surge.series.newWriter;
+  const clients = surge.series.clients;
+  const W = 960;
+  const H = 220;
+  const end = Math.max(1, ...rows.map((r) => r.at ?? 0), ...clients.map((c) => c.at ?? 0));
+  const top = Math.max(
+    surge.budget.safe,
+    ...rows.map((r) => r.connections),
+    ...clients.map((c) => c.queued),
+  );
+  const x = (t: number | null) => 40 + ((t ?? 0) / end) * (W - 50);
+  const y = (v: number) => H - 20 - (v / top) * (H - 40);
+  const line = (points: [number | null, number][], color: string) =>
+    `<polyline fill="none" stroke="${color}" stroke-width="1.6" points="${points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`;
+  const limit = (v: number, label: string) =>
+    `<line x1="40" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#b91c1c" stroke-dasharray="5 4"/><text x="44" y="${y(v) - 3}" font-size="10">${escape(label)} ${v}</text>`;
+  return `<h3>Surge on ${escape(surge.targetRegion)}</h3>
+<svg width="${W}" height="${H}" role="img" aria-label="connections and queueing over time">${limit(surge.budget.safe, "safe share")}${surge.budget.maxConnections <= top ? limit(surge.budget.maxConnections, "max_connections") : ""}${line(
+    rows.map((r) => [r.at, r.connections]),
+    "#2563eb",
+  )}${line(
+    rows.map((r) => [r.at, r.inFlight ?? 0]),
+    "#16a34a",
+  )}${line(
+    clients.map((c) => [c.at, c.queued]),
+    "#9333ea",
+  )}</svg>
+<p><span style="color:#2563eb">&#9632;</span> payment-function connections (pg_stat_activity) &nbsp; <span style="color:#16a34a">&#9632;</span> requests in flight at the API &nbsp; <span style="color:#9333ea">&#9632;</span> payments queued at the clients</p>
+<table><tr><td>max_connections</td><td>${surge.budget.maxConnections}${surge.budget.planted ? " (planted)" : ` = ${surge.budget.production.maxConnections} (${escape(surge.budget.instanceClass)}) x ${surge.budget.scale.lab}/${surge.budget.scale.production}`}</td></tr>
+<tr><td>worst case / safe share</td><td>${surge.budget.worstCase} / ${surge.budget.safe}</td></tr>
+<tr><td>peak connections</td><td>${surge.peakConnections.value} at ${surge.peakConnections.at ?? "-"} s</td></tr>
+<tr><td>refused</td><td>${surge.refused} ${escape(JSON.stringify(surge.refusedByCode))}</td></tr>
+<tr><td>5xx</td><td>${escape(JSON.stringify(surge.serverErrors))}</td></tr>
+<tr><td>peak in flight / waiting for a pool slot</td><td>${surge.peakInFlight.requests} / ${surge.peakPoolWaiting}</td></tr>
+<tr><td>clients: payments in flight / queued (peak)</td><td>${surge.peakClients.payments} / ${surge.peakClients.queued}</td></tr>
+<tr><td>lab process event-loop delay p99 / max</td><td>${surge.labLoopDelay.p99Ms} / ${surge.labLoopDelay.maxMs} ms</td></tr></table>`;
 }
 
 export function writeReport(
@@ -337,6 +443,18 @@ export function summary(report: Report): string {
     ),
     `  RPO ${report.rpo.lostPayments} payments and ${report.rpo.lostCaptures} captures lost, acknowledged over ${report.rpo.windowSeconds.toFixed(1)} s, committed by the old primary over ${report.rpo.commitWindow ? `${report.rpo.commitWindow.seconds.toFixed(1)} s` : "-"} (bound ${report.rpo.boundSeconds} s rds.global_db_rpo)`,
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
+    ...(report.surge
+      ? [
+          `  surge on ${report.surge.targetRegion}: peak ${report.surge.peakConnections.value} connections (worst case ${report.surge.budget.worstCase}, safe ${report.surge.budget.safe}, max_connections ${report.surge.budget.maxConnections}); refused ${report.surge.refused}${report.surge.refused ? ` (${JSON.stringify(report.surge.refusedByCode)})` : ""}; 5xx ${JSON.stringify(report.surge.serverErrors)}`,
+          `    in flight: ${report.surge.peakInFlight.requests} requests at the API (${Object.entries(
+            report.surge.peakInFlight.perFunction,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(
+              ", ",
+            )}; ${LAB_ENVIRONMENTS_NOTE}), ${report.surge.peakPoolWaiting} waiting for a pool slot; clients: ${report.surge.peakClients.payments} payments, ${report.surge.peakClients.queued} queued at most; lab process event-loop delay p99 ${report.surge.labLoopDelay.p99Ms} ms, max ${report.surge.labLoopDelay.maxMs} ms`,
+        ]
+      : []),
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
   ];
   return lines.join("\n");

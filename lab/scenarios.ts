@@ -8,9 +8,13 @@ import type { WorkflowName } from "../infra/lib/asl";
 import { CONTROL, METRICS } from "../functions/common/contract";
 import { evaluate } from "./checks";
 import type { DatabaseContents, EventRow, Findings, PaymentRow } from "./checks";
+import { DEFAULT_CLIENTS, SURGE_CLIENTS } from "./config";
 import type { LabConfig, LabScenario } from "./config";
 import { freePort, Lab, LAB, LOCAL_CALL_FLOOR_MS } from "./lab";
 import { LoadGenerator } from "./load";
+import { SurgeMonitor, surgeChecks, surgeFigures } from "./surge";
+import type { SurgeFigures, SurgeSample } from "./surge";
+import type { LoadSample } from "./load";
 import type { ExecutionRecord } from "./orchestrator";
 import { AuroraGlobalDatabase } from "./world/aurora";
 import { PgNode } from "./world/postgres";
@@ -30,6 +34,12 @@ export interface ScenarioResult {
   /** A planned move (switchover, failback) rather than a fault. */
   readonly planned: boolean;
   readonly ok: boolean;
+  /** The surge scenario's measurements (connections, refusals, queueing over time). */
+  readonly surge?: {
+    readonly figures: SurgeFigures;
+    readonly samples: readonly SurgeSample[];
+    readonly clients: readonly (LoadSample & { at: number; loopDelayMs: number })[];
+  };
 }
 
 interface Plan {
@@ -46,6 +56,8 @@ const PLANS: Record<LabScenario, Plan> = {
   failback: { initialWriter: "secondary", planned: true, target: "primary" },
   "double-trigger": { initialWriter: "primary", planned: false, target: "secondary" },
   "manual-failover": { initialWriter: "primary", planned: false, target: "secondary" },
+  // A region-down under a load that keeps many clients in flight, measured at the new writer.
+  surge: { initialWriter: "primary", planned: false, target: "secondary" },
 };
 
 export async function runScenario(
@@ -111,7 +123,10 @@ export async function runScenario(
     apiUrl: (r) => lab.apiUrl(r),
     backoffMs: t.clientBackoffMs,
     deadlineMs: t.clientDeadlineMs,
+    maxInFlight: config.clients ?? (config.scenario === "surge" ? SURGE_CLIENTS : DEFAULT_CLIENTS),
   });
+  const monitor = config.scenario === "surge" ? new SurgeMonitor(lab, load) : undefined;
+  monitor?.start();
   const startedAt = lab.clock.nowMs();
   load.start();
   lab.event("load", `payment load started: ${config.rate}/s through ${LAB.domain}`);
@@ -122,6 +137,7 @@ export async function runScenario(
   switch (config.scenario) {
     case "region-down":
     case "double-trigger":
+    case "surge":
       await lab.killRegion(config.primary);
       break;
     case "partition":
@@ -223,9 +239,10 @@ export async function runScenario(
   await load.stop(t.dnsTtlSeconds * 1000 + 10_000);
   lab.event(
     "load",
-    `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned`,
+    `load stopped: ${load.acks.length} acknowledged, ${load.abandoned.length} abandoned, ${load.unsent.length} never sent (the clients' backlog)`,
   );
   lab.proberStop();
+  await monitor?.stop();
 
   const writerRegion = lab.aurora.writerRegion ?? target;
   const newPrimary = await readDatabase(lab, writerRegion, false);
@@ -239,7 +256,7 @@ export async function runScenario(
     .table(writerRegion, LAB.tables.control)
     .get({ [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } });
   const completed = lab.orchestrator.executions.filter((e) => e.status === "SUCCEEDED");
-  const findings = evaluate({
+  let findings = evaluate({
     acks: load.acks,
     attempts: load.attempts,
     unexpected: load.unexpected,
@@ -255,6 +272,8 @@ export async function runScenario(
     workflowCompleted: completed.length === 1 && writerRegion === target,
     workflowDetail: describeRuns(lab.orchestrator.executions, writerRegion, target),
   });
+  const figures = monitor && surgeFigures(monitor, lab.budget, load.attempts, target);
+  if (figures) findings = { ...findings, checks: [...findings.checks, ...surgeChecks(figures)] };
   const ok = findings.checks.every((c) => c.ok);
   return {
     lab,
@@ -278,6 +297,7 @@ export async function runScenario(
       : null,
     planned: plan.planned,
     ok,
+    surge: monitor && figures && { figures, samples: monitor.samples, clients: monitor.clients },
   };
 }
 

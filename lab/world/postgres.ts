@@ -67,8 +67,11 @@ export function giveToServer(path: string): void {
   walk(path);
 }
 
+/** PostgreSQL's own default, kept where a scenario sets none. */
+export const DEFAULT_MAX_CONNECTIONS = 200;
+
 /** Server settings every lab node runs with. */
-function settings(port: number): string[] {
+function settings(port: number, maxConnections: number): string[] {
   const flags: Record<string, string> = {
     listen_addresses: "127.0.0.1",
     port: String(port),
@@ -86,8 +89,12 @@ function settings(port: number): string[] {
     track_commit_timestamp: "on",
     wal_receiver_status_interval: "1s",
     wal_retrieve_retry_interval: "1s",
-    max_connections: "200",
+    max_connections: String(maxConnections),
     logging_collector: "off",
+    // Every log line carries its time and SQLSTATE: the surge scenario counts the connections
+    // the server refused (53300 too_many_connections and the like) from the log, per code.
+    log_line_prefix: "%m [%p] %e ",
+    log_timezone: "UTC",
   };
   return Object.entries(flags).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 }
@@ -98,6 +105,11 @@ export interface PgNodeOptions {
   readonly dataDir: string;
   readonly port: number;
   readonly logFile: string;
+  /**
+   * max_connections (a standby needs at least its primary's value, so both get the same).
+   * @default DEFAULT_MAX_CONNECTIONS
+   */
+  readonly maxConnections?: number;
 }
 
 export class PgNode {
@@ -149,7 +161,11 @@ export class PgNode {
     const log = openSync(this.options.logFile, "a");
     const child = spawn(
       postgresBin("postgres"),
-      ["-D", this.options.dataDir, ...settings(this.port)],
+      [
+        "-D",
+        this.options.dataDir,
+        ...settings(this.port, this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+      ],
       {
         ...runAs(),
         // Its own process group, so a region kill takes every backend with the postmaster.

@@ -178,11 +178,37 @@ export interface ConnectJitter {
 
 export type Queryable = Pick<PoolClient, "query">;
 
-const open = new Set<Database>();
+const openDatabases = new Set<Database>();
+
+export interface PoolStats {
+  /** Connections the process's pools hold (busy or idle). */
+  readonly open: number;
+  readonly idle: number;
+  /** Callers waiting for a connection: every slot of their pool is busy. */
+  readonly waiting: number;
+}
+
+/**
+ * What this process's pools hold right now. For a process that serves many requests at once
+ * (the lab's region API, the benchmark): in a Lambda environment it is at most one connection.
+ */
+export function poolStats(): PoolStats {
+  let open = 0;
+  let idle = 0;
+  let waiting = 0;
+  for (const db of openDatabases) {
+    const pool = db.currentPool;
+    if (!pool) continue;
+    open += pool.totalCount;
+    idle += pool.idleCount;
+    waiting += pool.waitingCount;
+  }
+  return { open, idle, waiting };
+}
 
 /** Ends every pool of this process (tests and scripts; Lambda never needs it). */
 export async function closeAllDatabases(): Promise<void> {
-  await Promise.all([...open].map((db) => db.end()));
+  await Promise.all([...openDatabases].map((db) => db.end()));
 }
 
 export class Database {
@@ -197,7 +223,12 @@ export class Database {
   #reconnecting = false;
 
   constructor(private readonly options: DatabaseOptions) {
-    open.add(this);
+    openDatabases.add(this);
+  }
+
+  /** The pool of the current settings, if one was built (poolStats). */
+  get currentPool(): Pool | undefined {
+    return this.#pool;
   }
 
   /** The pool for the current settings, replacing (and draining) the old one if they changed. */
@@ -311,7 +342,7 @@ export class Database {
   }
 
   async end(): Promise<void> {
-    open.delete(this);
+    openDatabases.delete(this);
     const pool = this.#pool;
     this.#pool = undefined;
     this.#key = undefined;

@@ -1,0 +1,370 @@
+// The surge scenario's measurements (issue 18): while the load runs through a region-down, what
+// the new writer and the payment API carry, sampled over time, and what the servers refused.
+// - Connections: PostgreSQL's own pg_stat_activity on each live server, the payment functions'
+//   connections (application_name payments-*) apart from the lab's tooling.
+// - Refusals: every FATAL a server logged, by SQLSTATE, from its log (each line carries its time
+//   and SQLSTATE, lab/world/postgres.ts): 53300 too_many_connections is the one the budget is for.
+// - Queueing: requests in flight per function against the environments the lab plays (one more
+//   is a Lambda throttle in production), callers waiting for a pool slot, and the clients' own
+//   backlog (payments waiting for a free client).
+// Pure checks at the end (surgeChecks): the data in, the verdicts out.
+import { readFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { IntervalHistogram } from "node:perf_hooks";
+import { Client } from "pg";
+import type { LabBudget } from "./budget";
+import type { Check } from "./checks";
+import type { Lab } from "./lab";
+import type { Attempt, LoadGenerator, LoadSample } from "./load";
+
+export interface ApiSample {
+  readonly inflight: number;
+  /** Most requests in flight at once since the previous sample. */
+  readonly peak: number;
+  readonly environments: number;
+  readonly functions: Readonly<
+    Record<string, { inflight: number; peak: number; overLimit: number }>
+  >;
+  readonly pools: { open: number; idle: number; waiting: number };
+}
+
+export interface SurgeSample {
+  /** Lab epoch ms. */
+  readonly at: number;
+  readonly region: string;
+  /** The server is out of recovery (a writer). */
+  readonly writer: boolean;
+  /** Connections of the payment functions (application_name payments-*). */
+  readonly connections: number;
+  /** Every client backend, the lab's tooling included. */
+  readonly clientBackends: number;
+  readonly api: ApiSample | null;
+}
+
+export interface Refusal {
+  /** Lab epoch ms. */
+  readonly at: number;
+  readonly region: string;
+  readonly sqlstate: string;
+  readonly message: string;
+}
+
+/**
+ * SQLSTATEs of a connection the server refused: insufficient resources (53300
+ * too_many_connections), cannot_connect_now (57P03: starting up, shutting down), invalid
+ * authorization (28), invalid catalog name (3D000). PostgreSQL Appendix A, "Error Codes".
+ */
+export function isRefusal(sqlstate: string): boolean {
+  return /^(53|28|3D)/.test(sqlstate) || sqlstate === "57P03";
+}
+
+const LOG_LINE =
+  /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] ([0-9A-Z]{5}) (FATAL|PANIC):\s+(.*)$/;
+
+/** Every FATAL line of a server log with a refusal SQLSTATE, at or after `sinceRealMs`. */
+export function refusalsInLog(
+  text: string,
+  region: string,
+  sinceRealMs: number,
+  toLab: (realMs: number) => number,
+): Refusal[] {
+  const out: Refusal[] = [];
+  for (const line of text.split("\n")) {
+    const m = LOG_LINE.exec(line);
+    if (!m || !isRefusal(m[3]!)) continue;
+    const real = Date.parse(`${m[1]}T${m[2]}Z`);
+    if (real < sinceRealMs) continue;
+    out.push({ at: toLab(real), region, sqlstate: m[3]!, message: m[5]! });
+  }
+  return out;
+}
+
+export class SurgeMonitor {
+  readonly samples: SurgeSample[] = [];
+  readonly clients: (LoadSample & { at: number; loopDelayMs: number })[] = [];
+  /**
+   * The lab process's own event-loop delay (real ms): the clients, Route 53, the orchestrator
+   * and the emulated AWS endpoints share this loop, so a long delay stretches every round trip
+   * the clients measure. Reported so a starved lab shows as one.
+   */
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay = { p99Ms: 0, maxMs: 0 };
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+  private startedReal = 0;
+  private readonly pg = new Map<string, Client>();
+  private sequence = 0;
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly load: LoadGenerator,
+  ) {}
+
+  /** Every lab second, never more often than every 250 ms of real time (a loaded box). */
+  start(): void {
+    this.startedReal = Date.now();
+    this.loop.enable();
+    const everyMs = Math.max(250, this.lab.clock.real(1000));
+    this.timer = setInterval(() => {
+      if (this.busy) return;
+      this.busy = true;
+      void this.tick().finally(() => (this.busy = false));
+    }, everyMs);
+    // A scenario that throws before stop() must not keep the process (or a jest worker) alive.
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.loop.disable();
+    this.loopDelay = {
+      p99Ms: Math.round(this.loop.percentile(99) / 1e6),
+      maxMs: Math.round(this.loop.max / 1e6),
+    };
+    await Promise.all([...this.pg.values()].map((c) => c.end().catch(() => undefined)));
+    this.pg.clear();
+  }
+
+  private async tick(): Promise<void> {
+    const at = this.lab.clock.nowMs();
+    // The most the loop fell behind since the previous sample (the histogram runs on for p99).
+    const recent = this.recentMax();
+    this.clients.push({ at, ...this.load.sample(), loopDelayMs: recent });
+    await Promise.all(
+      [...this.lab.regions.values()].map(async (r) => {
+        if (!r.alive || !r.node.running) return;
+        const [db, api] = await Promise.all([this.database(r.region), this.api(r.region)]);
+        if (db) this.samples.push({ at, region: r.region, ...db, api });
+      }),
+    );
+  }
+
+  private lastMax = 0;
+  private recentMax(): number {
+    const max = Math.round(this.loop.max / 1e6);
+    const recent = max > this.lastMax ? max : 0;
+    this.lastMax = Math.max(this.lastMax, max);
+    return recent;
+  }
+
+  private async database(
+    region: string,
+  ): Promise<{ writer: boolean; connections: number; clientBackends: number } | null> {
+    const node = this.lab.region(region).node;
+    try {
+      let client = this.pg.get(region);
+      if (!client) {
+        // Its own name, so it never counts as a payment function's connection.
+        client = new Client({
+          connectionString: node.url(),
+          connectionTimeoutMillis: 2000,
+          application_name: "lab-surge-sampler",
+        });
+        client.on("error", () => this.pg.delete(region));
+        this.pg.set(region, client);
+        await client.connect();
+      }
+      const { rows } = await client.query<{
+        app: number;
+        backends: number;
+        recovery: boolean;
+      }>(
+        `SELECT count(*) FILTER (WHERE application_name LIKE 'payments-%')::int AS app,
+                count(*) FILTER (WHERE backend_type = 'client backend')::int AS backends,
+                pg_is_in_recovery() AS recovery
+           FROM pg_stat_activity`,
+      );
+      const row = rows[0]!;
+      return { writer: !row.recovery, connections: row.app, clientBackends: row.backends };
+    } catch {
+      const stale = this.pg.get(region);
+      this.pg.delete(region);
+      await stale?.end().catch(() => undefined);
+      return null;
+    }
+  }
+
+  private async api(region: string): Promise<ApiSample | null> {
+    const child = this.lab.region(region).api?.process;
+    if (!child || !child.connected) return null;
+    const id = ++this.sequence;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        child.off("message", onMessage);
+        resolve(null);
+      }, 2000);
+      const onMessage = (m: { sampleOf?: number } & ApiSample) => {
+        if (m?.sampleOf !== id) return;
+        clearTimeout(timer);
+        child.off("message", onMessage);
+        resolve(m);
+      };
+      child.on("message", onMessage);
+      const fail = () => {
+        clearTimeout(timer);
+        child.off("message", onMessage);
+        resolve(null);
+      };
+      // With a callback, a channel that closed meanwhile (the region was just killed) reports
+      // EPIPE here instead of as an 'error' event nobody handles.
+      try {
+        child.send({ sample: id }, (error) => {
+          if (error) fail();
+        });
+      } catch {
+        fail();
+      }
+    });
+  }
+
+  /** Refusals every server logged since the monitor started (read before the lab is removed). */
+  refusals(): Refusal[] {
+    const out: Refusal[] = [];
+    for (const r of this.lab.regions.values()) {
+      let text: string;
+      try {
+        text = readFileSync(r.node.options.logFile, "utf8");
+      } catch {
+        continue;
+      }
+      out.push(
+        ...refusalsInLog(text, r.region, this.startedReal, (ms) => this.lab.clock.toLab(ms)),
+      );
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+}
+
+export interface SurgeFigures {
+  readonly budget: LabBudget;
+  readonly targetRegion: string;
+  /** Most payment-function connections sampled on the target's server, and when. */
+  readonly peakConnections: { value: number; at: number | null; writer: boolean };
+  readonly refusals: readonly Refusal[];
+  readonly refusalsByCode: Readonly<Record<string, number>>;
+  /** Requests that found every environment of their function busy (a throttle in production). */
+  readonly throttled: Readonly<Record<string, number>>;
+  readonly peakInFlight: { requests: number; perFunction: Readonly<Record<string, number>> };
+  readonly peakPoolWaiting: number;
+  readonly peakClients: { payments: number; requests: number; queued: number };
+  /** Answers 5xx by status and code. */
+  readonly serverErrors: Readonly<Record<string, number>>;
+  /** The lab process's event-loop delay over the run, real ms. */
+  readonly labLoopDelay: { p99Ms: number; maxMs: number };
+}
+
+export function surgeFigures(
+  monitor: SurgeMonitor,
+  budget: LabBudget,
+  attempts: readonly Attempt[],
+  targetRegion: string,
+): SurgeFigures {
+  const target = monitor.samples.filter((s) => s.region === targetRegion);
+  const peak = target.reduce<SurgeSample | null>(
+    (best, s) => (best === null || s.connections > best.connections ? s : best),
+    null,
+  );
+  const refusals = monitor.refusals();
+  const refusalsByCode: Record<string, number> = {};
+  for (const r of refusals) refusalsByCode[r.sqlstate] = (refusalsByCode[r.sqlstate] ?? 0) + 1;
+  // overLimit is cumulative per process: the last sample of each region holds its total.
+  const throttled: Record<string, number> = {};
+  const perFunction: Record<string, number> = {};
+  let requests = 0;
+  let waiting = 0;
+  for (const region of new Set(monitor.samples.map((s) => s.region))) {
+    const withApi = monitor.samples.filter((s) => s.region === region && s.api);
+    const last = withApi.at(-1)?.api;
+    for (const [name, f] of Object.entries(last?.functions ?? {}))
+      if (f.overLimit > 0) throttled[`${region} ${name}`] = f.overLimit;
+    for (const s of withApi) {
+      requests = Math.max(requests, s.api!.peak);
+      waiting = Math.max(waiting, s.api!.pools.waiting);
+      for (const [name, f] of Object.entries(s.api!.functions))
+        perFunction[name] = Math.max(perFunction[name] ?? 0, f.peak);
+    }
+  }
+  const serverErrors: Record<string, number> = {};
+  for (const a of attempts) {
+    if (a.status < 500) continue;
+    const key = `${a.status} ${a.code ?? ""}`.trim();
+    serverErrors[key] = (serverErrors[key] ?? 0) + 1;
+  }
+  return {
+    budget,
+    targetRegion,
+    peakConnections: {
+      value: peak?.connections ?? 0,
+      at: peak?.at ?? null,
+      writer: peak?.writer ?? false,
+    },
+    refusals,
+    refusalsByCode,
+    throttled,
+    peakInFlight: { requests, perFunction },
+    peakPoolWaiting: waiting,
+    peakClients: {
+      payments: Math.max(0, ...monitor.clients.map((c) => c.payments)),
+      requests: Math.max(0, ...monitor.clients.map((c) => c.requests)),
+      queued: Math.max(0, ...monitor.clients.map((c) => c.queued)),
+    },
+    serverErrors,
+    labLoopDelay: monitor.loopDelay,
+  };
+}
+
+/** The surge's verdicts: the budget, nothing refused, the budget's count held, only 503s. */
+export function surgeChecks(f: SurgeFigures): Check[] {
+  const b = f.budget;
+  const checks: Check[] = [];
+  checks.push({
+    name: "connection-budget",
+    ok: b.demand <= b.safe,
+    detail:
+      b.demand <= b.safe
+        ? `the lab's worst case ${b.demand} connections is within the safe share ${b.safe} of max_connections ${b.maxConnections}${b.planted ? " (planted)" : ` (${b.production.maxConnections} of ${b.instanceClass} x ${b.scale.lab}/${b.scale.production} environments)`}`
+        : `connection budget exceeded on the lab's writer: worst case ${b.demand} connections (${b.lines.map((l) => `${l.name} ${l.connections}`).join(", ")}), ${b.demand - b.safe} over the safe share ${b.safe} (${b.sharePercent}% of max_connections ${b.maxConnections}${b.planted ? ", planted" : ""} minus 3 for AWS automation)`,
+  });
+  const codes = Object.entries(f.refusalsByCode)
+    .map(([code, n]) => `${n} x ${code}`)
+    .join(", ");
+  const first = f.refusals[0];
+  checks.push({
+    name: "no-refused-connections",
+    ok: f.refusals.length === 0,
+    detail:
+      f.refusals.length === 0
+        ? "no server refused a connection (no FATAL with SQLSTATE 53xxx, 57P03, 28xxx or 3D000 in either log)"
+        : `${f.refusals.length} connections refused (${codes}; ${[...new Set(f.refusals.map((r) => r.region))].map((r) => `${f.refusals.filter((x) => x.region === r).length} by ${r}`).join(", ")}), first by ${first!.region}: "${first!.message}"; max_connections ${b.maxConnections}, worst case ${b.demand}`,
+  });
+  const peak = f.peakConnections.value;
+  checks.push({
+    name: "new-writer-connections-within-budget",
+    ok: peak <= b.demand && peak <= b.safe,
+    detail: `peak ${peak} payment-function connections on ${f.targetRegion} (sampled pg_stat_activity), worst case counted ${b.demand}, safe share ${b.safe}, max_connections ${b.maxConnections}`,
+  });
+  const other = Object.entries(f.serverErrors).filter(([k]) => !k.startsWith("503"));
+  const throttles = Object.entries(f.throttled);
+  checks.push({
+    name: "only-documented-5xx",
+    ok: other.length === 0 && throttles.length === 0,
+    detail:
+      other.length === 0 && throttles.length === 0
+        ? `no 5xx but the documented 503 (${
+            Object.entries(f.serverErrors)
+              .map(([k, n]) => `${n} x ${k}`)
+              .join(", ") || "none"
+          }); no request found its function's environments all busy`
+        : [
+            other.length > 0
+              ? `answers other than 503: ${other.map(([k, n]) => `${n} x ${k}`).join(", ")}`
+              : "",
+            throttles.length > 0
+              ? `requests that found every environment busy (in production a Lambda throttle: a 5xx from API Gateway, not the documented 503): ${throttles.map(([k, n]) => `${k} ${n}`).join(", ")}`
+              : "",
+          ]
+            .filter(Boolean)
+            .join("; "),
+  });
+  return checks;
+}

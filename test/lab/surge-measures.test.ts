@@ -1,0 +1,220 @@
+// The surge scenario's measuring parts, each against the real thing it reads: a real PostgreSQL
+// server refusing connections over its max_connections (the SQLSTATE and the log line the
+// scenario counts), the lab's budget from the synth check's own numbers and configuration, and
+// the verdicts on planted figures. The whole scenario runs in surge.test.ts.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "pg";
+import { loadConfig } from "../../infra/config";
+import { checkConnectionBudget } from "../../infra/lib/connection-budget";
+import { connectionBudgetInput } from "../../infra/stacks/payments-dr-stack";
+import { labBudget } from "../../lab/budget";
+import { ConfigError, parseArgs, SURGE_CLIENTS, SURGE_RATE } from "../../lab/config";
+import type { LabBudget } from "../../lab/budget";
+import { giveToServer, PgNode } from "../../lab/world/postgres";
+import { isRefusal, refusalsInLog, surgeChecks } from "../../lab/surge";
+import type { SurgeFigures } from "../../lab/surge";
+import { freePort } from "../../scripts/embedded-postgres";
+
+jest.setTimeout(60_000);
+
+describe("the surge's refusal count", () => {
+  it("counts every connection a real PostgreSQL refuses over max_connections, by SQLSTATE", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-surge-refusals-"));
+    giveToServer(dir);
+    PgNode.initialise(join(dir, "data"));
+    // PostgreSQL's floor: max_connections must exceed superuser_reserved_connections (3).
+    const node = new PgNode({
+      name: "writer",
+      dataDir: join(dir, "data"),
+      port: await freePort(),
+      logFile: join(dir, "postgres.log"),
+      maxConnections: 5,
+    });
+    const held: Client[] = [];
+    const refusedCodes: string[] = [];
+    const since = Date.now() - 1000;
+    try {
+      await node.start();
+      for (let i = 0; i < 8; i++) {
+        const c = new Client({ connectionString: node.url(), connectionTimeoutMillis: 3000 });
+        c.on("error", () => undefined);
+        try {
+          await c.connect();
+          held.push(c);
+        } catch (error) {
+          refusedCodes.push(String((error as { code?: string }).code));
+        }
+      }
+      await Promise.all(held.map((c) => c.end()));
+      await node.stop();
+      const refusals = refusalsInLog(
+        readFileSync(join(dir, "postgres.log"), "utf8"),
+        "us-west-2",
+        since,
+        (ms) => ms,
+      );
+      // All superuser connections share max_connections: the 6th and later are refused.
+      expect(held).toHaveLength(5);
+      expect(refusedCodes).toEqual(["53300", "53300", "53300"]);
+      expect(refusals.map((r) => r.sqlstate)).toEqual(refusedCodes);
+      expect(refusals[0]!.message).toMatch(/too many clients/);
+      for (const r of refusals) expect(r.at).toBeGreaterThanOrEqual(since);
+      // Nothing before the window counts.
+      expect(
+        refusalsInLog(
+          readFileSync(join(dir, "postgres.log"), "utf8"),
+          "x",
+          Date.now() + 1000,
+          (ms) => ms,
+        ),
+      ).toEqual([]);
+    } finally {
+      await Promise.all(held.map((c) => c.end().catch(() => undefined)));
+      await node.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes only refusals for refusals: a terminated session or a statement timeout is not one", () => {
+    expect(["53300", "53200", "57P03", "28P01", "28000", "3D000"].every(isRefusal)).toBe(true);
+    expect(["57P01", "57014", "40001", "25006", "08006", "XX000"].some(isRefusal)).toBe(false);
+  });
+});
+
+describe("the lab's connection budget", () => {
+  it("scales the instance class's documented max_connections by the environments the lab plays", () => {
+    const b = labBudget({ environments: 16, writer: "secondary", config: loadConfig({}) });
+    // db.r5.large: 1600 (AuroraPostgreSQL.Managing, "Maximum connections"), 16 of 80 reserved.
+    expect(b.production.maxConnections).toBe(1600);
+    expect(b.scale).toEqual({ lab: 16, production: 80 });
+    expect(b.maxConnections).toBe(320);
+    expect(b.safe).toBe(Math.floor((320 - 3) * 0.8));
+    // Seven served functions at 16 environments, /health's second pool on its own cluster.
+    expect(b.demand).toBe(6 * 16 + 2 * 16);
+    // The production side is the synth check's own figure for the same writer.
+    const synth = checkConnectionBudget(connectionBudgetInput(loadConfig({})));
+    expect(b.production.demand).toBe(synth.find((w) => w.writerRegion === "us-west-2")!.demand);
+  });
+
+  it("follows the configuration the synth check reads: fewer reserved environments, a bigger class", () => {
+    const fewer = labBudget({
+      environments: 16,
+      writer: "secondary",
+      config: loadConfig({ PAYMENTS_RESERVED_CONCURRENCY: "40" }),
+    });
+    expect(fewer.maxConnections).toBe(640);
+    const r6g = labBudget({
+      environments: 16,
+      writer: "secondary",
+      config: loadConfig({ DB_INSTANCE_CLASS: "db.r6g.large" }),
+    });
+    expect(r6g.maxConnections).toBe(Math.round((1722 * 16) / 80));
+  });
+
+  it("keeps a planted max_connections and says so", () => {
+    const b = labBudget({ environments: 16, writer: "secondary", maxConnections: 40 });
+    expect(b.planted).toBe(true);
+    expect(b.maxConnections).toBe(40);
+    expect(b.safe).toBe(Math.floor((40 - 3) * 0.8));
+  });
+});
+
+function figures(budget: LabBudget, over: Partial<SurgeFigures> = {}): SurgeFigures {
+  return {
+    budget,
+    targetRegion: "us-west-2",
+    peakConnections: { value: 20, at: 1, writer: true },
+    refusals: [],
+    refusalsByCode: {},
+    throttled: {},
+    peakInFlight: { requests: 16, perFunction: { authorize: 16 } },
+    peakPoolWaiting: 0,
+    peakClients: { payments: 16, requests: 16, queued: 100 },
+    serverErrors: { "503 database_unavailable": 3 },
+    labLoopDelay: { p99Ms: 30, maxMs: 80 },
+    ...over,
+  };
+}
+
+describe("the surge's verdicts", () => {
+  const scaled = labBudget({ environments: 16, writer: "secondary" });
+
+  it("passes a surge inside the budget with only 503s", () => {
+    expect(surgeChecks(figures(scaled)).filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it("fails an over-budget lab with the figures and what is over", () => {
+    const planted = labBudget({ environments: 16, writer: "secondary", maxConnections: 40 });
+    const check = surgeChecks(figures(planted)).find((c) => c.name === "connection-budget")!;
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(
+      /worst case 128 connections .*99 over the safe share 29 .*max_connections 40, planted/,
+    );
+  });
+
+  it("fails on a refused connection, naming the SQLSTATE, the server and its message", () => {
+    const check = surgeChecks(
+      figures(scaled, {
+        refusals: [
+          {
+            at: 5,
+            region: "us-west-2",
+            sqlstate: "53300",
+            message: "sorry, too many clients already",
+          },
+        ],
+        refusalsByCode: { "53300": 1 },
+      }),
+    ).find((c) => c.name === "no-refused-connections")!;
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(/1 x 53300; 1 by us-west-2.*too many clients/);
+  });
+
+  it("fails on a 5xx other than 503, and on a request that would have been throttled", () => {
+    const c500 = surgeChecks(figures(scaled, { serverErrors: { "500": 2 } })).find(
+      (c) => c.name === "only-documented-5xx",
+    )!;
+    expect(c500.ok).toBe(false);
+    expect(c500.detail).toMatch(/2 x 500/);
+    const throttled = surgeChecks(
+      figures(scaled, { throttled: { "us-west-2 authorize": 3 } }),
+    ).find((c) => c.name === "only-documented-5xx")!;
+    expect(throttled.ok).toBe(false);
+    expect(throttled.detail).toMatch(/us-west-2 authorize 3/);
+  });
+
+  it("fails when the writer held more connections than the budget counts", () => {
+    const check = surgeChecks(
+      figures(scaled, { peakConnections: { value: scaled.demand + 1, at: 9, writer: true } }),
+    ).find((c) => c.name === "new-writer-connections-within-budget")!;
+    expect(check.ok).toBe(false);
+  });
+});
+
+describe("the surge's options", () => {
+  it("runs the surge at its load unless told otherwise, the others at theirs", () => {
+    expect(parseArgs(["surge"], {})).toMatchObject({
+      scenario: "surge",
+      rate: SURGE_RATE,
+      clients: SURGE_CLIENTS,
+      maxConnections: undefined,
+    });
+    expect(parseArgs(["region-down"], {})).toMatchObject({ rate: 10, clients: 64 });
+    expect(parseArgs(["surge", "--clients", "40", "--max-connections", "12"], {})).toMatchObject({
+      clients: 40,
+      maxConnections: 12,
+    });
+  });
+
+  it("rejects a client count or max_connections out of range, naming the option and the range", () => {
+    expect(() => parseArgs(["surge", "--clients", "0"], {})).toThrow(ConfigError);
+    expect(() => parseArgs(["surge", "--clients", "0"], {})).toThrow(
+      '--clients="0" is not allowed: a number from 1 to 512',
+    );
+    expect(() => parseArgs(["--max-connections", "5"], {})).toThrow(
+      '--max-connections="5" is not allowed: a number from 10 to 5000',
+    );
+  });
+});
