@@ -14,6 +14,8 @@ import { LoadGenerator } from "./load";
 import type { ExecutionRecord } from "./orchestrator";
 import { AuroraGlobalDatabase } from "./world/aurora";
 import { PgNode } from "./world/postgres";
+import { reconcileInLab } from "./reconcile";
+import type { LabReconciliation } from "./reconcile";
 
 export interface ScenarioResult {
   readonly lab: Lab;
@@ -29,8 +31,13 @@ export interface ScenarioResult {
   readonly finalFlag: { activeRegion?: string; fencingToken?: number } | null;
   /** A planned move (switchover, failback) rather than a fault. */
   readonly planned: boolean;
+  /** Issue 16: the lost-write reconciliation after an unplanned failover (reconcile.ts). */
+  readonly reconciliation: LabReconciliation | null;
   readonly ok: boolean;
 }
+
+/** The scenarios that end with the lost-write reconciliation (issue 16). */
+export const RECONCILED_SCENARIOS: readonly LabScenario[] = ["region-down", "partition"];
 
 interface Plan {
   /** Region the Aurora primary and the flag start in. */
@@ -118,10 +125,16 @@ export async function runScenario(
   await lab.clock.sleep(t.warmupMs);
   await steadyState(lab, plan, t.warmupMs);
 
+  const spike =
+    config.scenario === "region-down" && t.lagBeforeFaultMs[1] > 0
+      ? await lagSpike(lab, load, t.lagBeforeFaultMs)
+      : undefined;
   const faultAt = lab.clock.nowMs();
   switch (config.scenario) {
     case "region-down":
     case "double-trigger":
+      // The WAL still in flight dies with the region (the replication link goes first).
+      spike?.cut();
       await lab.killRegion(config.primary);
       break;
     case "partition":
@@ -239,7 +252,7 @@ export async function runScenario(
     .table(writerRegion, LAB.tables.control)
     .get({ [CONTROL.partitionKey]: { S: CONTROL.activeRegionItem } });
   const completed = lab.orchestrator.executions.filter((e) => e.status === "SUCCEEDED");
-  const findings = evaluate({
+  const measured = evaluate({
     acks: load.acks,
     attempts: load.attempts,
     unexpected: load.unexpected,
@@ -255,6 +268,21 @@ export async function runScenario(
     workflowCompleted: completed.length === 1 && writerRegion === target,
     workflowDetail: describeRuns(lab.orchestrator.executions, writerRegion, target),
   });
+  // Issue 16: after the failover and the old region's return, reconcile against a copy of the
+  // old primary's data and hold the result to what the lab measured.
+  const reconciliation =
+    RECONCILED_SCENARIOS.includes(config.scenario) && !config.skipFence
+      ? await reconcileInLab(lab, {
+          findings: measured,
+          oldPrimary,
+          newPrimary,
+          writerRegion,
+          acks: load.acks,
+        })
+      : null;
+  const findings = reconciliation
+    ? { ...measured, checks: [...measured.checks, ...reconciliation.checks] }
+    : measured;
   const ok = findings.checks.every((c) => c.ok);
   return {
     lab,
@@ -277,8 +305,47 @@ export async function runScenario(
         }
       : null,
     planned: plan.planned,
+    reconciliation,
     ok,
   };
+}
+
+/**
+ * A replication lag spike just before the region fails (issue 16: a region-down that loses
+ * nothing proves nothing about the reconciliation). Aurora's lag is "typically under a second"
+ * but has no bound short of rds.global_db_rpo, which blocks commits only beyond it; a storage or
+ * network degradation that precedes an outage is when it grows. The lab delays the replication
+ * link by a drawn lag (within the RPO) for less than the minute the automatic failover's
+ * lag-history check looks back over (functions/dr/preflight/core.ts, laggedFirst), waits until the
+ * old primary has acknowledged payments the standby cannot have yet, and returns the cut that
+ * drops the WAL still in flight when the region dies.
+ */
+async function lagSpike(
+  lab: Lab,
+  load: LoadGenerator,
+  range: readonly [number, number],
+): Promise<{ cut: () => void }> {
+  const { config } = lab;
+  const link = lab.network.links.find(
+    (l) => l.name === "pg-replication" && l.to === config.primary,
+  );
+  if (!link) throw new Error(`no replication link into ${config.primary}`);
+  const lagMs = Math.round(lab.random.between(range[0], range[1]));
+  link.delayMs = lab.clock.real(lagMs);
+  lab.event(
+    "fault",
+    `replication lag spike: ${(lagMs / 1000).toFixed(1)} s on ${link.from} <- ${link.to}`,
+  );
+  await lab.clock.sleep(lagMs);
+  // Acknowledged inside the last half of the lag: their WAL cannot have reached the standby.
+  const until = lab.clock.nowMs() + 30_000;
+  for (;;) {
+    const since = lab.clock.nowMs() - lagMs / 2;
+    const recent = load.acks.filter((a) => a.region === config.primary && a.at >= since);
+    if (recent.length >= 3 || lab.clock.nowMs() > until) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { cut: () => link.cut() };
 }
 
 /** Failback runs on-call starts before giving up on a secondary that keeps lagging. */
