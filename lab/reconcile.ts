@@ -388,8 +388,9 @@ async function plantConflict(
 
 /**
  * The reconciliation step of an unplanned scenario, after the old region's return: the fork from
- * the run report, a scratch copy of the old primary's data, one planted conflict (when two or
- * more acknowledged authorizations were lost), then reconcileAgainstCopy. Failed checks, not
+ * the run report, a scratch copy of the old primary's data, one planted conflict (when an
+ * acknowledged authorization was lost and another lost payment is left to replay), then
+ * reconcileAgainstCopy. Failed checks, not
  * exceptions, report what went wrong.
  */
 export async function reconcileInLab(
@@ -462,7 +463,9 @@ export async function reconcileInLab(
     await node.start();
     const copy = snapshot
       ? "a copy of the point-of-failure snapshot, started aside"
-      : "a copy of the dead primary's folder, started aside";
+      : old.alive
+        ? "a copy of the fenced old primary's folder (before its rejoin), started aside"
+        : "a copy of the dead primary's folder, started aside";
     lab.event("reconcile", `old primary's data: ${copy}`);
     // A copy whose writer heartbeat is fresh looks like a live writer to the reconciliation
     // (functions/reconcile/read.ts, assertNotLive: 3 beats in real time). A restore from a
@@ -477,7 +480,7 @@ export async function reconcileInLab(
       await new Promise((r) => setTimeout(r, (needed - beat.age!) * 1000));
 
     const measured = measureLoss(input.oldPrimary, input.newPrimary, input.findings);
-    // One planted conflict among the acknowledged lost authorizations, leaving the rest to replay.
+    // One planted conflict among the acknowledged lost authorizations.
     const candidates = input.acks.filter(
       (a) =>
         a.op === "authorize" &&
@@ -485,7 +488,8 @@ export async function reconcileInLab(
         !measured.retried.has(a.paymentId),
     );
     const planted = new Set<string>();
-    if (candidates.length >= 2) {
+    // Only when another lost payment is left to replay: the replay must be exercised too.
+    if (candidates.length >= 1 && measured.lost.size - measured.retried.size >= 2) {
       const pick = candidates[Math.floor(lab.random.next() * candidates.length)]!;
       if (await plantConflict(lab, input.writerRegion, pick)) {
         planted.add(pick.paymentId);

@@ -2,7 +2,7 @@
 // trigger. Each asserts the invariants rather than one path: at most one writer at any instant,
 // nothing lost beyond rds.global_db_rpo (judged on the old primary's own commits), nothing
 // doubled, one completed run. A separate file from lab.test.ts so jest can run the two at once.
-import { expectInvariants, runLab } from "./support/run";
+import { expectInvariants, expectReconciled, runLab } from "./support/run";
 
 jest.setTimeout(240_000);
 
@@ -32,6 +32,8 @@ describe("the two-region lab, the other scenarios", () => {
       const evidence = (check.output as { steps: { CheckOldWriter: { evidence: string } } }).steps
         .CheckOldWriter.evidence;
       expect(["database", "confirmed"]).toContain(evidence);
+      // Issue 16: what the old primary took during the partition, reconciled.
+      expectReconciled(result);
     },
   );
 
