@@ -211,14 +211,16 @@ export function evaluate(input: CheckInput): Findings {
     }
   }
   const overlap = oldOnly !== null && newOnly !== null && oldOnly.last >= newOnly.first;
+  // Without the old primary's rows there is nothing to prove one writer with: it fails (it
+  // used to pass, and a partition run whose old primary timed out looked clean).
   checks.push({
     name: "single-writer",
-    ok: !overlap,
+    ok: oldPrimary !== null && !overlap,
     detail: overlap
       ? `both databases committed payments between +${((newOnly!.first - input.faultAt) / 1000).toFixed(1)} s and +${((oldOnly!.last - input.faultAt) / 1000).toFixed(1)} s: ${oldOnly!.count} writes only in ${oldOnly!.region}, ${newOnly!.count} only in ${newOnly!.region}`
       : oldPrimary
         ? `no instant with two writers (${oldOnly ? `${oldOnly.count} writes only in the old primary, last +${((oldOnly.last - input.faultAt) / 1000).toFixed(1)} s` : "the old primary has nothing the new one lacks"}; ${newOnly ? `new primary's own writes from +${((newOnly.first - input.faultAt) / 1000).toFixed(1)} s` : "no writes of its own"})`
-        : "the old primary's data could not be read",
+        : "the old primary's data could not be read: one writer is unproven",
   });
   checks.push({
     name: "no-payment-changed-on-both-sides",
