@@ -206,8 +206,37 @@ export function evaluate(input: CheckInput): Findings {
     oldOnly = interval(oldPrimary.region, oldOnlyRows);
     newOnly = interval(newPrimary.region, newOnlyRows);
     const oldIds = new Set(oldOnlyRows.map((r) => r.paymentId));
+    // A capture the old primary committed but never answered, retried by its client under the
+    // same key in the new region, is one request on both sides of the fork, not two writers'
+    // changes: the same changes, a capture acknowledged in the new region, and an attempt of
+    // that key that got no answer from the old one (the reconciliation restores it).
+    const types = (rows: readonly EventRow[], id: string) =>
+      rows
+        .filter((r) => r.paymentId === id)
+        .map((r) => r.type)
+        .sort()
+        .join(",");
+    const retriedAcrossFork = (id: string) =>
+      types(oldOnlyRows, id) === types(newOnlyRows, id) &&
+      input.acks.some(
+        (a) =>
+          a.paymentId === id &&
+          a.op === "capture" &&
+          a.region === input.targetRegion &&
+          input.attempts.some(
+            (t) =>
+              t.key === a.key &&
+              t.region !== input.targetRegion &&
+              (t.status === 0 || t.status >= 500),
+          ),
+      );
     for (const r of newOnlyRows) {
-      if (oldIds.has(r.paymentId) && !conflicts.includes(r.paymentId)) conflicts.push(r.paymentId);
+      if (
+        oldIds.has(r.paymentId) &&
+        !conflicts.includes(r.paymentId) &&
+        !retriedAcrossFork(r.paymentId)
+      )
+        conflicts.push(r.paymentId);
     }
   }
   const overlap = oldOnly !== null && newOnly !== null && oldOnly.last >= newOnly.first;

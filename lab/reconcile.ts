@@ -378,9 +378,12 @@ async function plantConflict(
     }),
     signal: AbortSignal.timeout(30_000),
   });
-  await response.text();
+  const text = await response.text();
   if (response.status >= 300) {
-    lab.event("reconcile", `planting a conflict on key ${ack.key} was answered ${response.status}`);
+    lab.event(
+      "reconcile",
+      `planting a conflict on key ${ack.key} was answered ${response.status}: ${text.slice(0, 300)}`,
+    );
     return false;
   }
   return true;
@@ -481,10 +484,13 @@ export async function reconcileInLab(
 
     const measured = measureLoss(input.oldPrimary, input.newPrimary, input.findings);
     // One planted conflict among the acknowledged lost authorizations.
+    // Its authorization must be what was lost (a lost capture's payment holds its key on the
+    // new primary, and reusing that is refused there as Stripe's idempotency_error).
     const candidates = input.acks.filter(
       (a) =>
         a.op === "authorize" &&
         measured.lost.has(a.paymentId) &&
+        !input.newPrimary.payments.has(a.paymentId) &&
         !measured.retried.has(a.paymentId),
     );
     const planted = new Set<string>();
