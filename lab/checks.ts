@@ -208,28 +208,28 @@ export function evaluate(input: CheckInput): Findings {
     const oldIds = new Set(oldOnlyRows.map((r) => r.paymentId));
     // A capture the old primary committed but never answered, retried by its client under the
     // same key in the new region, is one request on both sides of the fork, not two writers'
-    // changes: the same changes, a capture acknowledged in the new region, and an attempt of
-    // that key that got no answer from the old one (the reconciliation restores it).
+    // changes: the same changes, an attempt of that key in the new region, and one that got no
+    // answer from the old one (the reconciliation restores it).
     const types = (rows: readonly EventRow[], id: string) =>
       rows
         .filter((r) => r.paymentId === id)
         .map((r) => r.type)
         .sort()
         .join(",");
-    const retriedAcrossFork = (id: string) =>
-      types(oldOnlyRows, id) === types(newOnlyRows, id) &&
-      input.acks.some(
-        (a) =>
-          a.paymentId === id &&
-          a.op === "capture" &&
-          a.region === input.targetRegion &&
-          input.attempts.some(
-            (t) =>
-              t.key === a.key &&
-              t.region !== input.targetRegion &&
-              (t.status === 0 || t.status >= 500),
-          ),
+    const retriedAcrossFork = (id: string) => {
+      if (types(oldOnlyRows, id) !== types(newOnlyRows, id)) return false;
+      // The load's capture key is its authorization's key + "-capture" (load.ts); the retry's
+      // answer may never have reached the client (the load stops, aborting it), so its attempt
+      // to the new region counts, answered or not.
+      const auth = input.acks.find((a) => a.op === "authorize" && a.paymentId === id);
+      if (!auth) return false;
+      const key = `${auth.key}-capture`;
+      const tries = input.attempts.filter((t) => t.key === key);
+      return (
+        tries.some((t) => t.region === input.targetRegion) &&
+        tries.some((t) => t.region !== input.targetRegion && (t.status === 0 || t.status >= 500))
       );
+    };
     for (const r of newOnlyRows) {
       if (
         oldIds.has(r.paymentId) &&
