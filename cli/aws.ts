@@ -71,3 +71,19 @@ export const CLI_IAM_ACTIONS = [
   "cloudwatch:DescribeAlarms",
   "lambda:InvokeFunction",
 ] as const;
+
+/**
+ * Every IAM action `payments-dr reconcile` calls (cli/commands/reconcile.ts). It runs as the
+ * reconciler role (infra/constructs/reconcile.ts), which must allow each; its writes
+ * (events:PutEvents, s3:PutObject, the report writer) are not the operator role's, which changes
+ * no data. test/cli/deployment.test.ts checks both against the synthesized policies.
+ */
+export const RECONCILE_IAM_ACTIONS = [
+  "dynamodb:GetItem",
+  "rds:DescribeDBClusterSnapshots",
+  "ssm:GetParameter",
+  "lambda:GetFunctionConfiguration",
+  "lambda:InvokeFunction",
+  "s3:PutObject",
+  "events:PutEvents",
+] as const;

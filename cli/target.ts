@@ -33,6 +33,8 @@ export interface Deployment {
     /** The detection alarms, all in the secondary region (infra/constructs/observability.ts). */
     readonly detectionAlarms: readonly string[];
     readonly operatorRole: string;
+    /** On-call's role for `payments-dr reconcile` (its writes: events, the finance report). */
+    readonly reconcilerRole: string;
     /** The readiness evaluator, identical in both regions (infra/constructs/readiness.ts). */
     readonly readinessFunction: string;
   };
@@ -100,6 +102,7 @@ export function resolveDeployment(flags: TargetFlags, env: NodeJS.ProcessEnv): D
         naming.name("alarm", a, secondary),
       ),
       operatorRole: naming.name("iamRole", "dr-operator"),
+      reconcilerRole: naming.name("iamRole", "dr-reconciler"),
       readinessFunction: naming.name("lambdaFunction", READINESS_COMPONENT),
     },
   };

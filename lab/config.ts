@@ -77,6 +77,11 @@ export interface LabTimings {
   readonly rejoinMs: Range;
   /** rds.global_db_rpo (DB_RPO_SECONDS default). */
   readonly rpoGuardSeconds: number;
+  /**
+   * region-down: a replication lag spike drawn from this range just before the region fails
+   * (scenarios.ts, lagSpike); [0, 0] for none. The lost writes the reconciliation must find.
+   */
+  readonly lagBeforeFaultMs: Range;
   /** A client's retry backoff: first wait and cap. */
   readonly clientBackoffMs: Range;
   /** A client gives up on a payment after this long (then it is "abandoned"). */
@@ -109,6 +114,7 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   // Rebuilding the old primary: "a few minutes to several hours" for secondaries after a failover.
   rejoinMs: [60_000, 180_000],
   rpoGuardSeconds: 60,
+  lagBeforeFaultMs: [0, 0],
   clientBackoffMs: [500, 8_000],
   clientDeadlineMs: 300_000,
 };
@@ -165,6 +171,8 @@ options:
   --clients N       payments the clients work on at once, 1-512 (default ${DEFAULT_CLIENTS}; surge ${SURGE_CLIENTS})
   --max-connections N  plant max_connections of the lab's PostgreSQL, 10-5000 (default: scaled
                     from the connection budget of the configuration, as npm run budget reads it)
+  --lag A-B         region-down: a replication lag spike of A-B seconds just before the fault,
+                    below the RPO (default none; e.g. 4-10 loses the last seconds' payments)
   --out DIR         report folder (default lab-report/<scenario>)
   --quiet           no live timeline`;
 
@@ -209,12 +217,21 @@ export function parseArgs(
     else if (arg === "--rpo")
       // Aurora accepts 20 s and up (aurora-global-database-disaster-recovery, "Managing RPOs").
       timings = { ...timings, rpoGuardSeconds: Math.round(number("--rpo", value(), 20, 3600)) };
+    else if (arg === "--lag")
+      timings = { ...timings, lagBeforeFaultMs: range("--lag", value(), 0, 3600) };
     else if (arg === "--out") outDir = value();
     else if (arg === "--quiet") quiet = true;
     else if (arg === "--help" || arg === "-h") throw new ConfigError(USAGE);
     else throw new ConfigError(`option ${arg} is not allowed\n${USAGE}`);
   }
   void env;
+  // A spike at or beyond rds.global_db_rpo blocks commits (and halts the automatic failover,
+  // rightly): it would measure the guard, not the reconciliation.
+  if (timings.lagBeforeFaultMs[1] >= (timings.rpoGuardSeconds * 1000) / 2) {
+    throw new ConfigError(
+      `--lag=${timings.lagBeforeFaultMs.map((ms) => ms / 1000).join("-")} is not allowed: below half of --rpo (${timings.rpoGuardSeconds} s), where the failover's lag check and the RPO guard stay out of the way`,
+    );
+  }
   return {
     scenario,
     fast,

@@ -143,6 +143,20 @@ export function buildReport(result: ScenarioResult) {
       })),
     },
     checks: findings.checks,
+    // Issue 16: the lost-write reconciliation after an unplanned failover (lab/reconcile.ts).
+    reconciliation: result.reconciliation && {
+      line: result.reconciliation.line,
+      measured: result.reconciliation.measured,
+      copy: result.reconciliation.copy,
+      fork: result.reconciliation.fork,
+      dryRun: result.reconciliation.dryRun,
+      after: result.reconciliation.after,
+      listed: result.reconciliation.listed,
+      conflicts: result.reconciliation.conflicts,
+      replayedSteps: result.reconciliation.replayedSteps,
+      secondReplaySteps: result.reconciliation.secondReplaySteps,
+      failures: result.reconciliation.failures,
+    },
     singleWriter: {
       oldOnly: findings.forkWrites.oldOnly && {
         ...findings.forkWrites.oldOnly,
@@ -362,6 +376,7 @@ export function renderHtml(report: Report): string {
 <h3>Phases</h3><table><tr><th>phase</th><th>from (s)</th><th>to (s)</th><th>seconds</th></tr>${report.rto.phases.map((p) => row([p.name, p.from, p.to, p.seconds])).join("")}</table>
 ${report.surge ? surgeHtml(report.surge) : ""}
 <h3>Checks</h3><table><tr><th>check</th><th>result</th><th>detail</th></tr>${report.checks.map((c) => `<tr><td>${escape(c.name)}</td><td class="${c.ok ? "ok" : "fail"}">${c.ok ? "ok" : "FAILED"}</td><td>${escape(c.detail)}</td></tr>`).join("")}</table>
+${report.reconciliation ? `<h3>Lost-write reconciliation</h3><p><strong>${escape(report.reconciliation.line)}</strong> (${escape(report.reconciliation.copy)}); finance's files: <code>lost.csv</code>, <code>lost.json</code> beside this report.</p>${report.reconciliation.conflicts.length === 0 ? "" : `<table><tr><th>conflict</th><th>reason</th></tr>${report.reconciliation.conflicts.map((c) => row([c.paymentId, c.reason])).join("")}</table>`}` : ""}
 <h3>Lost acknowledged writes (RPO)</h3>${report.rpo.lost.length === 0 ? "<p>none</p>" : `<table><tr><th>op</th><th>payment</th><th>merchant</th><th>amount</th><th>acknowledged at (s)</th><th>by</th></tr>${report.rpo.lost.map((l) => row([l.op, l.paymentId, l.merchantId, `${l.amount} ${l.currency}`, l.acknowledgedAt, l.region])).join("")}</table>`}
 <h3>Workflow runs</h3>${report.executions.map((e) => `<p><b>${escape(e.name)}</b> ${escape(e.workflow)} in ${escape(e.region)}: ${escape(e.status)} at ${escape(e.endState)}${e.error ? ` (${escape(e.error)})` : ""}</p><table><tr><th>state</th><th>entered (s)</th><th>exited (s)</th></tr>${e.states.map((s) => row([s.name, s.enteredAt, s.exitedAt ?? ""])).join("")}</table>`).join("")}
 <h3>Load</h3><table>${row(["attempts", report.load.attempts])}${row(["failed attempts", report.load.failedAttempts])}${row(["acknowledged", report.load.acknowledged])}${Object.entries(
@@ -430,6 +445,11 @@ export function writeReport(
   const html = join(dir, "report.html");
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(html, renderHtml(report));
+  const finance = result.reconciliation?.finance;
+  if (finance) {
+    writeFileSync(join(dir, "lost.csv"), finance.csv);
+    writeFileSync(join(dir, "lost.json"), `${JSON.stringify(finance.json, null, 2)}\n`);
+  }
   return { json, html, report };
 }
 
@@ -456,6 +476,8 @@ export function summary(report: Report): string {
         ]
       : []),
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
+    // Issue 16: the report ends with the reconciliation's counts (unplanned scenarios).
+    ...(report.reconciliation ? [`  reconciliation: ${report.reconciliation.line}`] : []),
   ];
   return lines.join("\n");
 }

@@ -355,7 +355,9 @@ export async function reconcileCommand(
     );
     published = outcomes.filter((o) => o.ok).length;
     for (const o of outcomes.filter((x) => !x.ok))
-      io.err(`event ${o.eventId} not published: ${o.error}`);
+      io.err(
+        `event ${o.eventId} not published: ${o.error}${/AccessDenied|not authorized/i.test(String(o.error)) ? ` (run reconcile as the reconciler role ${ctx.deployment.names.reconcilerRole})` : ""}`,
+      );
     failures += outcomes.length - published;
   }
 
@@ -403,8 +405,11 @@ export async function reconcileCommand(
       });
       reportUri = stored.report.htmlUri;
     } catch (error) {
+      const denied = /AccessDenied|not authorized/i.test(
+        `${(error as Error).name} ${(error as Error).message}`,
+      );
       io.err(
-        `the report was not stored with the run reports (${(error as Error).message}); it is in ${out}`,
+        `the report was not stored with the run reports (${(error as Error).message}); it is in ${out}${denied ? `; run reconcile as the reconciler role ${ctx.deployment.names.reconcilerRole}, which may store it` : ""}`,
       );
       failures += 1;
     }

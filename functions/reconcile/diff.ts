@@ -296,6 +296,7 @@ export async function findLostWrites(
         const newEvents = new Map((fresh.events.get(paymentId) ?? []).map((e) => [e.version, e]));
         const newPayment = fresh.payments.get(paymentId);
         const changes: (LostChange & { row: EventRow; key: KeyRow | undefined })[] = [];
+        const retriedEvents = new Set<string>();
         for (const event of oldEvents) {
           const counterpart = newEvents.get(event.version);
           if (counterpart?.eventId === event.eventId) continue;
@@ -303,9 +304,24 @@ export async function findLostWrites(
             event.requestId === null
               ? undefined
               : keysByRequest.get(`${paymentId}|${event.requestId}`);
+          // The merchant's own retry of the same request under the same key, answered by the new
+          // primary (a commit whose answer the old region never delivered): the change exists,
+          // under another event and object id. Restored, not a conflict; its old event id is
+          // invalidated (consumers may have seen it, and the new one names another object).
+          const theirs = key && newKeys.get(keyOf(key.merchantId, key.idempotencyKey));
+          const retriedByClient =
+            counterpart !== undefined &&
+            theirs !== undefined &&
+            theirs.requestHash === key!.requestHash &&
+            theirs.paymentId === paymentId &&
+            theirs.requestId !== null &&
+            theirs.requestId === counterpart.requestId &&
+            counterpart.type === event.type &&
+            counterpart.amount === event.amount;
+          if (retriedByClient) retriedEvents.add(event.eventId);
           const state: LostChange["state"] = !counterpart
             ? "missing"
-            : sameChange(event, counterpart)
+            : sameChange(event, counterpart) || retriedByClient
               ? "replayed"
               : "diverged";
           changes.push({
@@ -412,7 +428,9 @@ export async function findLostWrites(
           newPrimaryHas: describeNew(newState, retriedAs),
           outcome,
           ...(reason ? { reason } : {}),
-          invalidatedEventIds: changes.filter((c) => c.state !== "replayed").map((c) => c.eventId),
+          invalidatedEventIds: changes
+            .filter((c) => c.state !== "replayed" || retriedEvents.has(c.eventId))
+            .map((c) => c.eventId),
         });
       }
 

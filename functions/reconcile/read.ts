@@ -62,7 +62,10 @@ export async function identify(conn: Connection): Promise<ServerIdentity> {
   );
   const row = rows[0]!;
   // The system identifier tells two servers apart even behind one address; it may be
-  // restricted to privileged roles, so it is a refinement, not a requirement.
+  // restricted to privileged roles, so it is a refinement, not a requirement. A physical copy
+  // keeps it (a standby promoted to the new primary, a server started from the old primary's
+  // files: both carry the identifier of the cluster they were copied from), so the running
+  // server's start time goes with it: one server reached through two addresses shares both.
   let system: string | null = null;
   try {
     await conn.query("SAVEPOINT reconcile_identify");
@@ -75,7 +78,7 @@ export async function identify(conn: Connection): Promise<ServerIdentity> {
     await conn.query("ROLLBACK TO SAVEPOINT reconcile_identify");
   }
   return {
-    id: system ? `system:${system}` : `server:${row.server}`,
+    id: system ? `system:${system}@${row.server.split("@")[1]}` : `server:${row.server}`,
     database: row.db,
     inRecovery: row.in_recovery,
     now: row.now,

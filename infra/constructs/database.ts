@@ -45,7 +45,10 @@ const IAM_DATABASE_AUTHENTICATION = true;
 const MONITORING_INTERVAL_SECONDS = INSTANCE_SETTINGS.monitoringInterval;
 const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
 
-/** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
+/** The parameter group family of an Aurora PostgreSQL engine version: 16.6 -> aurora-postgresql16. */
+export function parameterGroupFamily(engineVersion: string): string {
+  return `aurora-postgresql${engineVersion.split(".")[0]}`;
+}
 
 /**
  * `track_commit_timestamp` on, in every cluster parameter group the kit creates (the live
@@ -53,6 +56,9 @@ const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
  * transactions that were committed after it was enabled", and a server started with it off
  * discards the ones it had (PostgreSQL's commit_ts.c, DeactivateCommitTs), so a copy restored
  * without it would lose the old primary's commit times.
+ *
+ * Aurora's acceptance of it in a cluster group is not confirmed from AWS's text: see
+ * runbooks/reconcile.md, "Choices and limits", for the check and the fallback without it.
  */
 export const TRACK_COMMIT_TIMESTAMP: RdsClusterParameterGroupParameter = {
   name: "track_commit_timestamp",
@@ -60,6 +66,7 @@ export const TRACK_COMMIT_TIMESTAMP: RdsClusterParameterGroupParameter = {
   applyMethod: "pending-reboot",
 };
 
+/** The lowest rds.global_db_rpo Aurora accepts, in seconds. */
 export const MIN_GLOBAL_DB_RPO_SECONDS = 20;
 
 /** Instance classes Aurora PostgreSQL global databases run on: memory-optimized only. */

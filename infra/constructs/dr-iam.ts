@@ -16,6 +16,7 @@ import type { DrTaskName } from "../../functions/dr/tasks";
 import { drTask } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
 import { policyDocument } from "../lib/policy";
+import { onCallPrincipals, onCallTrust } from "../lib/on-call";
 import type { Naming } from "../naming";
 import { WORKFLOWS } from "../lib/asl";
 import type { GlobalDatabase } from "./database";
@@ -73,8 +74,8 @@ export interface DrIamProps {
 type Key = "primary" | "secondary";
 const KEYS: readonly Key[] = ["primary", "secondary"];
 
-/** How recent the operator's MFA must be when they assume the role (aws:MultiFactorAuthAge). */
-export const OPERATOR_MFA_MAX_AGE_SECONDS = 3600;
+// How recent the operator's MFA must be, and the on-call roles' trust: infra/lib/on-call.ts.
+export { OPERATOR_MFA_MAX_AGE_SECONDS } from "../lib/on-call";
 
 /**
  * Names of what the DR roles run or start, identical in both regions. They are derived from the
@@ -277,32 +278,13 @@ export class DrIam extends Construct {
 
     // ---- on-call ----
     const provider = props.primary.provider;
-    const principals = props.operatorPrincipalArns?.length
-      ? [...props.operatorPrincipalArns]
-      : [`arn:aws:iam::${accountId}:role/${naming.name("iamRole", "dr-oncall")}`];
     this.operatorRole = new IamRole(this, "operator", {
       provider,
       name: naming.name("iamRole", "dr-operator"),
       description: "On-call: start and approve failovers, read their state; no data changes",
       maxSessionDuration: 43200,
       assumeRolePolicy: policyDocument(this, "operator-trust", provider, [
-        {
-          sid: "OnCallWithRecentMfa",
-          actions: ["sts:AssumeRole"],
-          // The account is the principal so that configured roles need not exist yet and may
-          // carry a wildcard (SSO permission-set roles have generated suffixes); only the
-          // principals named in aws:PrincipalArn can assume it, and only with recent MFA.
-          principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }],
-          condition: [
-            { test: "ArnLike", variable: "aws:PrincipalArn", values: principals },
-            { test: "Bool", variable: "aws:MultiFactorAuthPresent", values: ["true"] },
-            {
-              test: "NumericLessThan",
-              variable: "aws:MultiFactorAuthAge",
-              values: [String(OPERATOR_MFA_MAX_AGE_SECONDS)],
-            },
-          ],
-        },
+        onCallTrust(accountId, onCallPrincipals(props.operatorPrincipalArns, accountId, naming)),
       ]),
     });
     new IamRolePolicy(this, "operator-policy", {

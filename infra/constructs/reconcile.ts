@@ -6,7 +6,8 @@ import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
 import { Construct } from "constructs";
 import type { Statement } from "../lib/policy";
 import { assumeRoleStatement, policyDocument } from "../lib/policy";
-import { reconcileRunbookStatements } from "../lib/reconcile-iam";
+import { onCallTrust } from "../lib/on-call";
+import { reconcilerStatements, reconcileRunbookStatements } from "../lib/reconcile-iam";
 import { renderRunbook } from "../lib/runbook";
 import type { Naming } from "../naming";
 import { TRACK_COMMIT_TIMESTAMP } from "./database";
@@ -43,8 +44,27 @@ export interface ReconcileRegion {
   readonly storageKeyArn: string;
 }
 
+/** What the reconciler role writes to and reads in one region. */
+export interface ReconcilerTargets {
+  readonly reportWriterFunction: string;
+  readonly reportBucketArn: string;
+  /** The region's platform key (the ledger table's and the report bucket's). */
+  readonly keyArn: string;
+}
+
 export interface ReconciliationProps {
   readonly naming: Naming;
+  /**
+   * The on-call principals that may assume the reconciler role (with recent MFA, as the
+   * operator role), the ledger and each region's evidence stores: `payments-dr reconcile`'s
+   * writes (payments.lost/replayed events, the finance files and the run report) run under it.
+   */
+  readonly reconciler: {
+    readonly principals: readonly string[];
+    readonly ledgerTable: string;
+    readonly primary: ReconcilerTargets;
+    readonly secondary: ReconcilerTargets;
+  };
   readonly instanceClass: string;
   /** The live clusters' parameter group family (aurora-postgresql16): the snapshot's engine. */
   readonly parameterGroupFamily: string;
@@ -63,6 +83,12 @@ export class Reconciliation extends Construct {
   public readonly documents: Record<"primary" | "secondary", SsmDocument>;
   public readonly roles: Record<"primary" | "secondary", IamRole>;
   public readonly scratchParameterGroups: Record<"primary" | "secondary", RdsClusterParameterGroup>;
+  /**
+   * On-call's role for `payments-dr reconcile` (`payments-dr-reconciler-<suffix>`): the reads
+   * it makes and its writes, exactly (infra/lib/reconcile-iam.ts, reconcilerStatements). The
+   * operator role changes no data; the databases are reached with database credentials.
+   */
+  public readonly reconcilerRole: IamRole;
 
   constructor(scope: Construct, id: string, props: ReconciliationProps) {
     super(scope, id);
@@ -152,5 +178,50 @@ export class Reconciliation extends Construct {
       primary: primary.scratchParameters,
       secondary: secondary.scratchParameters,
     };
+    const { provider, accountId } = props.primary;
+    this.reconcilerRole = new IamRole(this, "reconciler", {
+      provider,
+      name: naming.name("iamRole", "dr-reconciler"),
+      description:
+        "On-call: payments-dr reconcile (reads the fork and endpoints; publishes payments.lost/replayed, stores the finance report)",
+      // A replay of a large incident can outlast an hour; its last calls are the writes.
+      maxSessionDuration: 43200,
+      assumeRolePolicy: policyDocument(this, "reconciler-trust", provider, [
+        onCallTrust(accountId, props.reconciler.principals),
+      ]),
+    });
+    const target = (key: "primary" | "secondary") => ({
+      region: props[key].region,
+      cluster: props[key].clusterIdentifier,
+      ...props.reconciler[key],
+    });
+    new IamRolePolicy(this, "reconciler-policy", {
+      provider,
+      role: this.reconcilerRole.id,
+      name: "dr-reconciler",
+      policy: policyDocument(
+        this,
+        "reconciler-permissions",
+        provider,
+        reconcilerStatements(
+          {
+            account: accountId,
+            keepPrefix: reconcileNames(naming, props.primary.region).keepPrefix,
+            ledgerTable: props.reconciler.ledgerTable,
+            eventBus: naming.name("eventBus", "events"),
+            parameterPrefix: naming.parameterPrefix,
+          },
+          [target("primary"), target("secondary")],
+        ).map((s) => ({
+          sid: s.sid,
+          effect: s.effect,
+          actions: [...s.actions],
+          resources: [...s.resources],
+          ...(s.condition
+            ? { condition: s.condition.map((c) => ({ ...c, values: [...c.values] })) }
+            : {}),
+        })),
+      ),
+    });
   }
 }

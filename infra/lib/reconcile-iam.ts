@@ -177,3 +177,77 @@ export function reconcileOperatorStatements(p: ReconcileIamProps): Statement[] {
     },
   ]);
 }
+
+/** One region as the reconciler role sees it: its names and the key its evidence is under. */
+export interface ReconcilerRegion {
+  readonly region: string;
+  readonly cluster: string;
+  readonly reportWriterFunction: string;
+  readonly reportBucketArn: string;
+  /** The region's platform key: the ledger table and the report bucket are encrypted with it. */
+  readonly keyArn: string;
+}
+
+/**
+ * The reconciler role's statements: the CLI's calls (reconcileOperatorStatements) with either
+ * region as the old primary, merged by statement, plus the two key uses its calls need
+ * (GetItem on the CMK-encrypted ledger, PutObject into the SSE-KMS bucket), each only through
+ * that service in that region. PutEvents needs no key permission of the caller: EventBridge
+ * uses the bus's key as its own principal, under the key policy (AWS, "Authorizing EventBridge
+ * to use a customer managed key", eb-encryption-key-policy.html).
+ */
+export function reconcilerStatements(
+  common: Pick<
+    ReconcileIamProps,
+    "account" | "keepPrefix" | "ledgerTable" | "eventBus" | "parameterPrefix"
+  >,
+  regions: readonly [ReconcilerRegion, ReconcilerRegion],
+): Statement[] {
+  const merged = new Map<string, Statement>();
+  for (const [old, fresh] of [regions, [regions[1], regions[0]]] as const) {
+    const statements = reconcileOperatorStatements({
+      ...common,
+      region: old.region,
+      newRegion: fresh.region,
+      oldCluster: old.cluster,
+      reportWriterFunction: fresh.reportWriterFunction,
+      reportBucketArn: fresh.reportBucketArn,
+      // The runbook's names, unused by the operator's statements.
+      scratchCluster: "",
+      subnetGroup: "",
+      scratchParameterGroup: "",
+      auroraKeyArn: "",
+    });
+    for (const s of statements) {
+      const seen = merged.get(s.sid);
+      merged.set(
+        s.sid,
+        seen
+          ? { ...seen, resources: [...new Set([...seen.resources, ...s.resources])].sort() }
+          : { ...s, resources: [...s.resources].sort() },
+      );
+    }
+  }
+  const via = (service: string) => ({
+    test: "StringEquals",
+    variable: "kms:ViaService",
+    values: regions.map((r) => `${service}.${r.region}.amazonaws.com`),
+  });
+  return [
+    ...merged.values(),
+    ...allow([
+      {
+        sid: "ReadTheForkUnderTheTableKey",
+        actions: ["kms:Decrypt"],
+        resources: regions.map((r) => r.keyArn),
+        condition: [via("dynamodb")],
+      },
+      {
+        sid: "StoreTheFinanceFilesUnderTheBucketKey",
+        actions: ["kms:GenerateDataKey"],
+        resources: regions.map((r) => r.keyArn),
+        condition: [via("s3")],
+      },
+    ]),
+  ];
+}

@@ -41,6 +41,11 @@ export function stackOutputs(stack: PaymentsDrStack, config: Config): void {
     );
   }
   output("dr_operator_role_arn", drIam.operatorRole.arn, "On-call operator role");
+  output(
+    "dr_reconciler_role_arn",
+    stack.reconciliation.reconcilerRole.arn,
+    "On-call role for payments-dr reconcile (its events and finance report)",
+  );
   output("ledger_table", stack.ledger.name, "DR ledger (global table): npm run ledger");
   for (const role of ROLES) {
     output(

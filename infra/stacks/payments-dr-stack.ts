@@ -33,6 +33,7 @@ import {
 } from "../constructs/orchestration";
 import { PaymentsApi, paymentDatabaseClients } from "../constructs/payments-api";
 import { Peering } from "../constructs/peering";
+import { onCallPrincipals } from "../lib/on-call";
 import { Reconciliation } from "../constructs/reconcile";
 import { FailoverRouting, PublicZone } from "../constructs/routing";
 import { Readiness, ReadinessEvaluator } from "../constructs/readiness";
@@ -487,6 +488,11 @@ export class PaymentsDrStack extends TerraformStack {
     };
 
     // Lost-write reconciliation: its runbook in both regions (it runs in the old primary's).
+    const reconcilerTargets = (role: RegionRole) => ({
+      reportWriterFunction: this.reports[role].writer.functionName,
+      reportBucketArn: this.reports[role].bucket.arn,
+      keyArn: parts(role).key.arn,
+    });
     const reconcileRegion = (role: RegionRole) => ({
       provider: parts(role).provider,
       region: parts(role).config.region,
@@ -503,6 +509,16 @@ export class PaymentsDrStack extends TerraformStack {
       parameterGroupFamily: parameterGroupFamily(config.database.engineVersion),
       primary: reconcileRegion("primary"),
       secondary: reconcileRegion("secondary"),
+      reconciler: {
+        principals: onCallPrincipals(
+          config.operatorPrincipalArns,
+          parts("primary").key.accountId,
+          naming,
+        ),
+        ledgerTable: this.ledger.name,
+        primary: reconcilerTargets("primary"),
+        secondary: reconcilerTargets("secondary"),
+      },
     });
 
     stackOutputs(this, config);

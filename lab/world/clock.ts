@@ -28,6 +28,11 @@ export class LabClock {
     return this.startedAt + (realMs - this.startedAt) * this.factor;
   }
 
+  /** A lab epoch ms as real epoch ms (what a database's now() said at that lab instant). */
+  toReal(labMs: number): number {
+    return this.startedAt + (labMs - this.startedAt) / this.factor;
+  }
+
   /** Real milliseconds for a lab duration. */
   real(labMs: number): number {
     return labMs / this.factor;

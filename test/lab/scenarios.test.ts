@@ -2,7 +2,7 @@
 // trigger. Each asserts the invariants rather than one path: at most one writer at any instant,
 // nothing lost beyond rds.global_db_rpo (judged on the old primary's own commits), nothing
 // doubled, one completed run. A separate file from lab.test.ts so jest can run the two at once.
-import { expectInvariants, runLab } from "./support/run";
+import { expectInvariants, expectReconciled, runLab } from "./support/run";
 
 jest.setTimeout(240_000);
 
@@ -12,8 +12,11 @@ jest.setTimeout(240_000);
 // 700 ms of real time, a handler timeout fast mode does not scale, and Verify's retries, scaled,
 // spend only seconds), once (seed 819155413) the failover completed but no client reached
 // us-west-2 within 3 DNS TTLs: the clients' retries and the emulated AWS endpoints share the lab's
-// one process, which starves under load (as region-down does at production timings). Not in
-// npm test until that is fixed; LAB_PARTITION=1 runs it.
+// one process, which starves under load (as region-down does at production timings). Issue 16
+// found and fixed a third: the old primary read while it was being fenced timed out, and the
+// checks ran without it (single-writer passed vacuously). Seeds 16, 21, 819155413 and 7 passed
+// after that fix at load 10-15; the first two causes are unexplained. Not in npm test until they
+// are; LAB_PARTITION=1 runs it.
 const partitionIt = process.env.LAB_PARTITION === "1" ? it : it.skip;
 
 describe("the two-region lab, the other scenarios", () => {
@@ -32,6 +35,8 @@ describe("the two-region lab, the other scenarios", () => {
       const evidence = (check.output as { steps: { CheckOldWriter: { evidence: string } } }).steps
         .CheckOldWriter.evidence;
       expect(["database", "confirmed"]).toContain(evidence);
+      // Issue 16: what the old primary took during the partition, reconciled.
+      expectReconciled(result);
     },
   );
 

@@ -199,6 +199,34 @@ describe("the reconciliation runbook", () => {
   });
 });
 
+describe("the reconciler role (payments-dr reconcile's writes)", () => {
+  const { json } = synth();
+  const role = findResource(json, "aws_iam_role", "reconcile_reconciler");
+
+  it("is assumable only by the on-call principals, with recent MFA, like the operator role", () => {
+    expect(role.name).toBe("payments-dr-reconciler-dev");
+    const trust = policyStatements(json, "reconcile_reconciler-trust");
+    const operatorTrust = policyStatements(json, "dr-iam_operator-trust");
+    expect(trust).toEqual(operatorTrust);
+    expect(trust[0]!.condition?.map((c) => c.variable).sort()).toEqual(
+      ["aws:MultiFactorAuthAge", "aws:MultiFactorAuthPresent", "aws:PrincipalArn"].sort(),
+    );
+  });
+
+  it("writes only payments.lost/replayed to the buses and the finance files under reports/reconcile/", () => {
+    const statements = policyStatements(json, "reconcile_reconciler-permissions");
+    const writes = statements.filter((s) =>
+      s.actions?.some((a) => ["events:PutEvents", "s3:PutObject"].includes(a)),
+    );
+    expect(writes.map((s) => s.sid).sort()).toEqual(["StoreTheFinanceFiles", "TellConsumers"]);
+    for (const s of writes) expect(s.resources?.join(" ")).not.toMatch(/(^|\s)\*|:\*$/);
+    expect(checkPolicies(json, { suffix: "dev" })).toEqual([]);
+    // Every key use only through the service whose call needs it.
+    for (const s of statements.filter((x) => x.actions?.some((a) => a.startsWith("kms:"))))
+      expect(s.condition?.[0]?.variable).toBe("kms:ViaService");
+  });
+});
+
 describe("the reconciliation as infra deploys it", () => {
   // The default synth (suffix "dev", the one other suites synthesize too) and the writer-moved
   // one (WRITER_REGION = secondary), which must deploy the same runbook in both regions.
@@ -313,7 +341,8 @@ describe("the reconciliation as infra deploys it", () => {
         Object.keys(resources(j, t)).filter((n) => n.startsWith("reconcile_")),
       );
     expect(names(moved)).toEqual(names(json));
-    expect(names(json)).toHaveLength(6);
+    // Per region its document, role and policy; once, the on-call reconciler role and policy.
+    expect(names(json)).toHaveLength(8);
     const groups = (j: typeof json) =>
       Object.keys(resources(j, "aws_rds_cluster_parameter_group")).filter((n) =>
         n.startsWith("reconcile_"),

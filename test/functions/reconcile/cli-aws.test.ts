@@ -426,6 +426,25 @@ describe("payments-dr reconcile against AWS (mocked SDK)", () => {
     });
   });
 
+  it("fails to store the report under a role that may not write it, and names the reconciler role", async () => {
+    healthy();
+    s3.reset();
+    s3.on(PutObjectCommand).rejects(
+      awsError(
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/payments-dr-operator-prod/oncall is not authorized to perform: s3:PutObject",
+        { $metadata: { httpStatusCode: 403 } },
+      ),
+    );
+    const { argv, out } = args();
+    const result = await run(argv, terminal());
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(
+      `; it is in ${out}; run reconcile as the reconciler role payments-dr-reconciler-prod, which may store it`,
+    );
+    expect(existsSync(join(out, "lost.csv"))).toBe(true);
+  });
+
   it("fails when the new primary's region does not answer for the ledger row", async () => {
     healthy();
     mocks.dynamo.reset();

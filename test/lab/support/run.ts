@@ -87,3 +87,22 @@ export function expectInvariants(
   const serial = report.rto.phases.filter((p) => p.name !== "workflow");
   for (let i = 1; i < serial.length; i++) expect(serial[i]!.from).toBe(serial[i - 1]!.to);
 }
+
+/**
+ * Issue 16: the reconciliation after an unplanned failover listed exactly what the lab measured
+ * as lost (a non-empty set), replayed all but the conflicts, and a second replay did nothing.
+ */
+export function expectReconciled(result: ScenarioResult): void {
+  const r = result.reconciliation;
+  expect(r).not.toBeNull();
+  expect(r!.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(r!.measured.lost).toBeGreaterThan(0);
+  const { lost, conflicts } = r!.after!;
+  expect(lost).toBe(r!.measured.lost);
+  expect(r!.line).toBe(
+    `lost ${lost}, reconciled ${lost}, replayed ${lost - conflicts}, conflicts ${conflicts}`,
+  );
+  expect(conflicts).toBe(r!.measured.plantedConflicts + r!.measured.retried);
+  expect(r!.secondReplaySteps).toBe(0);
+  expect(buildReport(result).reconciliation?.line).toBe(r!.line);
+}
