@@ -18,7 +18,12 @@ import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
 import { readAsl, renderAsl, tuneWorkflow, WORKFLOWS } from "../lib/asl";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
-import { deployedWritePath, fenceSettleSeconds, writerStopBoundSeconds } from "../lib/fence-bound";
+import {
+  deployedWritePath,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+  writerStopBoundSeconds,
+} from "../lib/fence-bound";
 import { writeTimeoutSeconds } from "./payments-api";
 import { NodejsFunction } from "../lib/nodejs-function";
 import { policyDocument, tlsOnlyStatement } from "../lib/policy";
@@ -133,6 +138,7 @@ export class RegionalOrchestration extends Construct {
     super(scope, id);
     const { provider, naming, region, key } = props;
     const settle = fenceSettleSeconds(deployedWritePath(writeTimeoutSeconds()));
+    const leaseSettle = leaseSettleSeconds(deployedWritePath(writeTimeoutSeconds()));
     const bounds = {
       writerStopBoundSeconds: writerStopBoundSeconds(
         props.dbRpoSeconds,
@@ -172,6 +178,7 @@ export class RegionalOrchestration extends Construct {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
           [DR_ENV.fenceSettleSeconds]: String(settle),
+          [DR_ENV.leaseSettleSeconds]: String(leaseSettle),
           [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
           [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
           [REPORTS_ENV.bucket]: props.reports.bucketName,

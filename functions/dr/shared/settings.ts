@@ -25,6 +25,12 @@ export interface DrSettings {
    * the target (DR_FENCE_SETTLE_SECONDS, derived at synth from the payment functions).
    */
   readonly fenceSettleSeconds: number;
+  /**
+   * Seconds after the Fence was written until the old region's payment path can no longer commit
+   * on the peer lease alone, its replica confirming nothing (DR_LEASE_SETTLE_SECONDS, derived at
+   * synth: infra/lib/fence-bound.ts).
+   */
+  readonly leaseSettleSeconds: number;
   /** rds.global_db_rpo of the deployed primary (DR_DB_RPO_SECONDS); null: no RPO guard. */
   readonly dbRpoSeconds: number | null;
   /** How often the active cluster commits its heartbeat (WRITER_HEARTBEAT). */
@@ -54,6 +60,7 @@ export const DEFAULT_SETTINGS: DrSettings = {
   httpTimeoutMs: 5000,
   bestEffortTimeoutMs: 2500,
   fenceSettleSeconds: 20,
+  leaseSettleSeconds: 44,
   dbRpoSeconds: 60,
   heartbeatSeconds: WRITER_HEARTBEAT.intervalSeconds,
   writerStopMarginSeconds: 10,
@@ -95,6 +102,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {
     fenceSettleSeconds: intEnv(
       DR_ENV.fenceSettleSeconds,
       DEFAULT_SETTINGS.fenceSettleSeconds,
+      { min: 1, max: 900 },
+      env,
+    ),
+    leaseSettleSeconds: intEnv(
+      DR_ENV.leaseSettleSeconds,
+      DEFAULT_SETTINGS.leaseSettleSeconds,
       { min: 1, max: 900 },
       env,
     ),

@@ -2,7 +2,7 @@
 // rows are marked only for the PutEvents entries that succeeded; failed ones keep their row
 // (attempts + 1, last_error) for the next run. Only the active region relays: marking rows is a
 // write, and events belong on the bus of the region that took the write.
-import { PassiveRegionError } from "../shared/errors";
+import { PassiveRegionError, PeerLeaseLapsedError } from "../shared/errors";
 import { publishInBatches } from "../shared/outbox";
 import type { OutboxStore, Publisher } from "../shared/ports";
 
@@ -28,7 +28,7 @@ export async function relayOutbox(deps: RelayDeps): Promise<RelayReport> {
   try {
     await deps.guard.assertActive();
   } catch (error) {
-    if (error instanceof PassiveRegionError) {
+    if (error instanceof PassiveRegionError || error instanceof PeerLeaseLapsedError) {
       return { skipped: error.message, published: 0, failed: 0, errors: [] };
     }
     throw error;

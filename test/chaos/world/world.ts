@@ -31,7 +31,11 @@ import { DEFAULT_SETTINGS } from "../../../functions/dr/shared/settings";
 import { reportLocation, validateReportInput } from "../../../functions/reports/shared/model";
 import type { ReportLocation, RunReportInput } from "../../../functions/reports/shared/model";
 import type { DrSettings } from "../../../functions/dr/shared/settings";
-import { deployedWritePath, fenceSettleSeconds } from "../../../infra/lib/fence-bound";
+import {
+  deployedWritePath,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+} from "../../../infra/lib/fence-bound";
 import { AuroraGlobal, RdsFault } from "./aurora";
 import { VirtualClock } from "./clock";
 import { Detection } from "./cloudwatch";
@@ -245,6 +249,7 @@ export class ChaosWorld {
     this.settings = {
       ...DEFAULT_SETTINGS,
       fenceSettleSeconds: settle,
+      leaseSettleSeconds: leaseSettleSeconds(deployedWritePath(WRITE_TIMEOUT_MS / 1000)),
       dbRpoSeconds: options.rpoSeconds,
     };
     this.seed(writer);
@@ -270,6 +275,8 @@ export class ChaosWorld {
             updatedBy: "earlier-failover",
             phase: "open",
             previousRegion: EAST,
+            // An unplanned failover's flag: the peer lease is off until a failback arms it.
+            leaseRequired: false,
           },
     );
     for (const region of [EAST, WEST]) {
@@ -589,6 +596,10 @@ export class ChaosWorld {
               ...(typeof item.previousRegion === "string"
                 ? { previousRegion: item.previousRegion }
                 : {}),
+              ...(typeof item.leaseRequired === "boolean"
+                ? { leaseRequired: item.leaseRequired }
+                : {}),
+              ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
             } satisfies ActiveRegionFlag;
           }),
         putActiveRegion: (expected, next) =>
@@ -600,8 +611,18 @@ export class ChaosWorld {
                     ? current.fencingToken === undefined || current.fencingToken === 0
                     : current.fencingToken === expected.fencingToken)
                 : current === undefined;
-              return ok ? { ...current, ...next } : false;
+              // As the adapter writes it: leaseRequired always, peerSeenAt when given.
+              return ok ? { ...current, ...next, leaseRequired: next.leaseRequired ?? false } : false;
             }),
+          ),
+        renewPeerLease: (activeRegion, fencingToken, at) =>
+          call("dynamodb", "dynamodb:UpdateItem active-region peer lease", () =>
+            table.write(region, CONTROL.activeRegionItem, (current) =>
+              current?.activeRegion === activeRegion &&
+              (current.fencingToken ?? 0) === fencingToken
+                ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
+                : false,
+            ),
           ),
         setPhase: (activeRegion, fencingToken, phase, at) =>
           call("dynamodb", "dynamodb:UpdateItem active-region phase", () =>

@@ -27,6 +27,11 @@ export const CONDITIONS = {
   lockFree: "attribute_not_exists(#pk) OR #expiresAt < :now",
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
+  /** The peer lease: renewed only while the flag names the other region with the token read. */
+  leaseRenewable: "#activeRegion = :activeRegion AND #fencingToken = :token",
+  /** The same for a seeded flag without a token (token 0). */
+  leaseRenewableFirstToken:
+    "#activeRegion = :activeRegion AND (attribute_not_exists(#fencingToken) OR #fencingToken = :token)",
   watchUnchanged: "#checkedAt = :previousCheckedAt",
   watchAbsent: "attribute_not_exists(#pk)",
 } as const;
@@ -63,6 +68,8 @@ export class DynamoControlTable implements ControlPort {
       ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
       ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
       ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
+      ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
+      ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
     };
   }
 
@@ -75,6 +82,10 @@ export class DynamoControlTable implements ControlPort {
       reason: next.reason ?? "",
       phase: next.phase ?? "",
       previousRegion: next.previousRegion ?? "",
+      // The peer lease (PEER_LEASE): always written, so a flag never keeps an armed lease it
+      // did not mean to; peerSeenAt only when given (a disarmed lease leaves the last renewal).
+      leaseRequired: next.leaseRequired ?? false,
+      ...(next.peerSeenAt !== undefined ? { peerSeenAt: next.peerSeenAt } : {}),
     };
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -109,6 +120,40 @@ export class DynamoControlTable implements ControlPort {
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw toPortError("dynamodb:UpdateItem active-region", error);
+    }
+  }
+
+  async renewPeerLease(activeRegion: string, fencingToken: number, at: string) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.activeRegionItem },
+          // A flag that never had leaseRequired (seeded by Terraform, or written before the
+          // lease existed) is armed by its first renewal; every Fence writes it explicitly, so
+          // an unplanned failover's `false` is never overridden here.
+          UpdateExpression:
+            "SET #peerSeenAt = :at, #leaseRequired = if_not_exists(#leaseRequired, :armed)",
+          ConditionExpression:
+            fencingToken === 0 ? CONDITIONS.leaseRenewableFirstToken : CONDITIONS.leaseRenewable,
+          ExpressionAttributeNames: {
+            "#activeRegion": "activeRegion",
+            "#fencingToken": "fencingToken",
+            "#peerSeenAt": "peerSeenAt",
+            "#leaseRequired": "leaseRequired",
+          },
+          ExpressionAttributeValues: {
+            ":activeRegion": activeRegion,
+            ":token": fencingToken,
+            ":at": at,
+            ":armed": true,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:UpdateItem active-region peer lease", error);
     }
   }
 

@@ -608,6 +608,7 @@ export class FakeWorld {
         ...DEFAULT_SETTINGS,
         bestEffortTimeoutMs: 200,
         fenceSettleSeconds: 6,
+        leaseSettleSeconds: 6,
         capacity: this.capacity,
         ...settings,
       },
@@ -1054,7 +1055,27 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           ? item?.activeRegion === expected.activeRegion &&
             item?.fencingToken === expected.fencingToken
           : item === undefined;
-        if (ok) world.table.set("active-region", { ...item, ...next });
+        if (ok)
+          world.table.set("active-region", {
+            ...item,
+            ...next,
+            leaseRequired: next.leaseRequired ?? false,
+          });
+        return ok;
+      },
+      async renewPeerLease(activeRegion, fencingToken, at) {
+        c("dynamodb:UpdateItem active-region peer lease", { activeRegion, fencingToken, at });
+        const item = world.flagIn(region);
+        const ok =
+          item?.activeRegion === activeRegion && (item?.fencingToken ?? 0) === fencingToken;
+        if (ok) {
+          const stored = world.table.get("active-region");
+          world.table.set("active-region", {
+            ...stored,
+            peerSeenAt: at,
+            leaseRequired: stored?.leaseRequired ?? true,
+          });
+        }
         return ok;
       },
       async setPhase(activeRegion, fencingToken, phase, at) {
