@@ -6,12 +6,12 @@
 // Idempotent: the flag this run wrote is recognised by updatedBy = failoverId and never bumped
 // twice.
 //
-// The peer lease (PEER_LEASE; state-machines/README.md, "Never two writers"): the new flag arms
-// it only for a planned move (switchover, failback) to the deployed primary, the one writer
-// whose peer runs the renewer (the prober lives in the deployed standby region) and the only
-// one a failover can leave on an unconfirmed proof. `peerSeenAt` = the fence's own time gives
-// the renewer PEER_LEASE.seconds to take over. An unplanned failover never arms it: the new
-// writer's peer may be dead, and a dead peer's missing renewals must not stop the survivor.
+// The peer lease (PEER_LEASE; state-machines/README.md, "Never two writers"): the new flag has
+// it off (leaseRequired false). Unfence arms it at the end of a planned move (switchover,
+// failback) to the deployed primary, the one writer whose peer runs the renewer (the prober
+// lives in the deployed standby region) and the only one a failover can leave on an unconfirmed
+// proof. An unplanned failover never arms it: the new writer's peer may be dead, and a dead
+// peer's missing renewals must not stop the survivor.
 import { FENCE_PHASE } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { FencingConflictError } from "../shared/errors";
@@ -39,7 +39,7 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
       reason: `${request.workflow}: ${request.reason}`,
       phase: FENCE_PHASE.fenced,
       previousRegion: request.sourceRegion,
-      ...leaseOf(state, deps, now),
+      leaseRequired: false,
     };
     if (await control.putActiveRegion(flag, next)) {
       deps.log.info("active-region flag flipped", {
@@ -65,16 +65,15 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
   };
 }
 
-/** Whether the flag this run writes arms the peer lease, and its first renewal. */
-export function leaseOf(
-  state: WorkflowState,
-  deps: DrDeps,
-  now: string,
-): Pick<ActiveRegionFlag, "leaseRequired" | "peerSeenAt"> {
-  const armed =
+/**
+ * Whether this run's Unfence arms the peer lease: a planned move to the deployed primary, whose
+ * peer (the deployed standby) runs the renewer and is up (both regions are, for a planned move).
+ */
+export function armsLease(state: WorkflowState, deps: DrDeps): boolean {
+  return (
     state.request.workflow !== "failover" &&
-    state.request.targetRegion === deployedPrimary(deps.topology);
-  return armed ? { leaseRequired: true, peerSeenAt: now } : { leaseRequired: false };
+    state.request.targetRegion === deployedPrimary(deps.topology)
+  );
 }
 
 function isOurs(flag: ActiveRegionFlag | null, state: WorkflowState): boolean {

@@ -9,7 +9,7 @@
 // renews past a fence its own region wrote. Then it reads the lease back from the active
 // region's replica (best-effort) and publishes its age there (PeerLeaseAgeSeconds): that is the
 // age the active region's payment functions see.
-import { METRICS, PEER_LEASE } from "../../common/contract";
+import { FENCE_PHASE, METRICS, PEER_LEASE } from "../../common/contract";
 import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
 import type { ActiveRegionItem } from "../../common/contract";
 import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
@@ -160,7 +160,9 @@ export async function renewLease(ownRegion: string, deps: ProberDeps): Promise<v
   if (!deps.lease) return;
   try {
     const flag = await deps.lease.control.getActiveRegion();
-    if (!flag || flag.activeRegion === ownRegion) return;
+    // Not while a move is in progress: Unfence arms or re-opens the flag in the other region,
+    // and a renewal written before that reached this replica could undo it (last writer wins).
+    if (!flag || flag.activeRegion === ownRegion || flag.phase === FENCE_PHASE.fenced) return;
     const at = deps.now();
     const renewed = await deps.lease.control.renewPeerLease(
       flag.activeRegion,

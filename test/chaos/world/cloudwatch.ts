@@ -24,7 +24,7 @@ import { Random } from "./random";
 import type { Network } from "./network";
 import type { RegionPayments } from "./payments";
 import type { GlobalTable } from "./dynamodb";
-import { CONTROL, WRITER_HEARTBEAT } from "../../../functions/common/contract";
+import { CONTROL, FENCE_PHASE, WRITER_HEARTBEAT } from "../../../functions/common/contract";
 import { observeHeartbeat, staleAfterSeconds } from "../../../functions/dr/shared/heartbeat-watch";
 import type { ControlPort, HeartbeatWatch } from "../../../functions/dr/shared/ports";
 import { renewLease } from "../../../functions/monitoring/prober/core";
@@ -93,14 +93,20 @@ export class Detection {
           fencingToken: Number(item.fencingToken ?? 0),
           updatedAt: String(item.updatedAt ?? ""),
           updatedBy: String(item.updatedBy ?? ""),
+          ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
         };
       },
       renewPeerLease: async (activeRegion, fencingToken, at) => {
         reachable();
-        return this.table.write(region, CONTROL.activeRegionItem, (current) =>
-          current?.activeRegion === activeRegion && Number(current.fencingToken ?? 0) === fencingToken
-            ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
-            : false,
+        return this.table.write(
+          region,
+          CONTROL.activeRegionItem,
+          (current) =>
+            current?.activeRegion === activeRegion &&
+            Number(current.fencingToken ?? 0) === fencingToken &&
+            current.phase !== FENCE_PHASE.fenced
+              ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
+              : false,
           this.leaseRandom,
         );
       },

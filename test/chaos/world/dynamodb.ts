@@ -82,13 +82,7 @@ export class GlobalTable {
     return true;
   }
 
-  private replicate(
-    from: string,
-    to: string,
-    key: string,
-    version: Version,
-    random: Random,
-  ): void {
+  private replicate(from: string, to: string, key: string, version: Version, random: Random): void {
     const delayMs = random.uniform(0, this.maxDelaySeconds) * 1000;
     const deliver = () => {
       // Held back while the regions cannot talk; retried when they can.

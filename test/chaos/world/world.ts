@@ -3,7 +3,7 @@
 // (functions/dr/shared/ports.ts). Every call a DR task makes goes through `call`, which charges
 // the drawn latency, meets the network's faults with the client profile's attempts and timeouts
 // (functions/dr/shared/aws/clients.ts) and refuses to act for a Lambda that was killed.
-import { CONTROL, PARAMETERS } from "../../../functions/common/contract";
+import { CONTROL, FENCE_PHASE, PARAMETERS } from "../../../functions/common/contract";
 import type {
   DrDatabaseSpec,
   DrTopology,
@@ -612,25 +612,33 @@ export class ChaosWorld {
                     : current.fencingToken === expected.fencingToken)
                 : current === undefined;
               // As the adapter writes it: leaseRequired always, peerSeenAt when given.
-              return ok ? { ...current, ...next, leaseRequired: next.leaseRequired ?? false } : false;
+              return ok
+                ? { ...current, ...next, leaseRequired: next.leaseRequired ?? false }
+                : false;
             }),
           ),
         renewPeerLease: (activeRegion, fencingToken, at) =>
           call("dynamodb", "dynamodb:UpdateItem active-region peer lease", () =>
             table.write(region, CONTROL.activeRegionItem, (current) =>
               current?.activeRegion === activeRegion &&
-              (current.fencingToken ?? 0) === fencingToken
+              (current.fencingToken ?? 0) === fencingToken &&
+              current.phase !== FENCE_PHASE.fenced
                 ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
                 : false,
             ),
           ),
-        setPhase: (activeRegion, fencingToken, phase, at) =>
+        setPhase: (activeRegion, fencingToken, phase, at, armLease) =>
           call("dynamodb", "dynamodb:UpdateItem active-region phase", () =>
             table.write(region, CONTROL.activeRegionItem, (current) =>
               current?.activeRegion === activeRegion &&
               current.fencingToken === fencingToken &&
               current.phase !== phase
-                ? { ...current, phase, phaseChangedAt: at }
+                ? {
+                    ...current,
+                    phase,
+                    phaseChangedAt: at,
+                    ...(armLease ? { leaseRequired: true, peerSeenAt: at } : {}),
+                  }
                 : false,
             ),
           ),

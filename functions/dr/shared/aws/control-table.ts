@@ -2,7 +2,7 @@
 // is conditional; a failed condition is reported as `false`, never as an error.
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { CONTROL } from "../../../common/contract";
+import { CONTROL, FENCE_PHASE } from "../../../common/contract";
 import type { ReadinessRecord } from "../../../common/contract";
 import type {
   ActiveRegionFlag,
@@ -28,10 +28,14 @@ export const CONDITIONS = {
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
   /** The peer lease: renewed only while the flag names the other region with the token read. */
-  leaseRenewable: "#activeRegion = :activeRegion AND #fencingToken = :token",
+  // Never while a move is in progress (phase "fenced"): global tables resolve concurrent
+  // writes to one item by last writer wins, whole item, so a renewal written from a replica that
+  // has not yet received Unfence's "open" could undo it.
+  leaseRenewable:
+    "#activeRegion = :activeRegion AND #fencingToken = :token AND (attribute_not_exists(#phase) OR #phase <> :fenced)",
   /** The same for a seeded flag without a token (token 0). */
   leaseRenewableFirstToken:
-    "#activeRegion = :activeRegion AND (attribute_not_exists(#fencingToken) OR #fencingToken = :token)",
+    "#activeRegion = :activeRegion AND (attribute_not_exists(#fencingToken) OR #fencingToken = :token) AND (attribute_not_exists(#phase) OR #phase <> :fenced)",
   watchUnchanged: "#checkedAt = :previousCheckedAt",
   watchAbsent: "attribute_not_exists(#pk)",
 } as const;
@@ -141,12 +145,14 @@ export class DynamoControlTable implements ControlPort {
             "#fencingToken": "fencingToken",
             "#peerSeenAt": "peerSeenAt",
             "#leaseRequired": "leaseRequired",
+            "#phase": "phase",
           },
           ExpressionAttributeValues: {
             ":activeRegion": activeRegion,
             ":token": fencingToken,
             ":at": at,
             ":armed": true,
+            ":fenced": FENCE_PHASE.fenced,
           },
         }),
       );
@@ -157,25 +163,37 @@ export class DynamoControlTable implements ControlPort {
     }
   }
 
-  async setPhase(activeRegion: string, fencingToken: number, phase: string, at: string) {
+  async setPhase(
+    activeRegion: string,
+    fencingToken: number,
+    phase: string,
+    at: string,
+    armLease = false,
+  ) {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: CONTROL.activeRegionItem },
-          UpdateExpression: "SET #phase = :phase, #phaseChangedAt = :at",
+          // Arming the peer lease (PEER_LEASE) starts it at this write: the renewer takes over
+          // within a probe round of the flag reaching its replica.
+          UpdateExpression: armLease
+            ? "SET #phase = :phase, #phaseChangedAt = :at, #leaseRequired = :armed, #peerSeenAt = :at"
+            : "SET #phase = :phase, #phaseChangedAt = :at",
           ConditionExpression: CONDITIONS.phaseChange,
           ExpressionAttributeNames: {
             "#activeRegion": "activeRegion",
             "#fencingToken": "fencingToken",
             "#phase": "phase",
             "#phaseChangedAt": "phaseChangedAt",
+            ...(armLease ? { "#leaseRequired": "leaseRequired", "#peerSeenAt": "peerSeenAt" } : {}),
           },
           ExpressionAttributeValues: {
             ":region": activeRegion,
             ":token": fencingToken,
             ":phase": phase,
             ":at": at,
+            ...(armLease ? { ":armed": true } : {}),
           },
         }),
       );

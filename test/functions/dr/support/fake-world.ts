@@ -1067,7 +1067,9 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         c("dynamodb:UpdateItem active-region peer lease", { activeRegion, fencingToken, at });
         const item = world.flagIn(region);
         const ok =
-          item?.activeRegion === activeRegion && (item?.fencingToken ?? 0) === fencingToken;
+          item?.activeRegion === activeRegion &&
+          (item?.fencingToken ?? 0) === fencingToken &&
+          item?.phase !== "fenced";
         if (ok) {
           const stored = world.table.get("active-region");
           world.table.set("active-region", {
@@ -1078,14 +1080,20 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         }
         return ok;
       },
-      async setPhase(activeRegion, fencingToken, phase, at) {
+      async setPhase(activeRegion, fencingToken, phase, at, armLease) {
         c("dynamodb:UpdateItem active-region phase", { activeRegion, fencingToken, phase });
         const item = world.table.get("active-region");
         const ok =
           item?.activeRegion === activeRegion &&
           item?.fencingToken === fencingToken &&
           item?.phase !== phase;
-        if (ok) world.table.set("active-region", { ...item, phase, phaseChangedAt: at });
+        if (ok)
+          world.table.set("active-region", {
+            ...item,
+            phase,
+            phaseChangedAt: at,
+            ...(armLease ? { leaseRequired: true, peerSeenAt: at } : {}),
+          });
         return ok;
       },
       async getLock() {
