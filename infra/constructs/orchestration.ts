@@ -337,6 +337,15 @@ export interface ProberProps {
   readonly logRetentionDays: number;
   /** ARN of the control table in the prober's region (the table or its replica). */
   readonly controlTableArn: string;
+  /**
+   * The writer's region's copy of the control table and its key: the prober reads the peer
+   * lease there back (best-effort) to publish the age the writer's payment functions see.
+   */
+  readonly writerControl: {
+    readonly region: string;
+    readonly tableArn: string;
+    readonly keyArn: string;
+  };
   /** rds.global_db_rpo of the deployed primary: the writer heartbeat's stale threshold. */
   readonly dbRpoSeconds: number;
 }
@@ -359,7 +368,8 @@ export class Prober extends Construct {
       group: "monitoring",
       source: "prober",
       component: PROBER_COMPONENT,
-      description: "Probes the active region's /health and publishes PaymentsDR/PrimaryHealthy",
+      description:
+        "Probes the active region's /health, publishes PaymentsDR/PrimaryHealthy, renews the peer lease",
       memorySize: DR_MEMORY_MB,
       // One invocation spans the minute of probes plus the last probe's timeout.
       timeoutSeconds: 70,
@@ -397,6 +407,45 @@ export class Prober extends Construct {
               test: "ForAllValues:StringEquals",
               variable: "dynamodb:LeadingKeys",
               values: [CONTROL.heartbeatWatchItem],
+            },
+          ],
+        },
+        {
+          // The peer lease (PEER_LEASE): UpdateItem of the active-region item only, conditional
+          // on the flag naming the other region (functions/dr/shared/aws/control-table.ts).
+          sid: "RenewPeerLease",
+          actions: ["dynamodb:UpdateItem"],
+          resources: [props.controlTableArn],
+          condition: [
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:LeadingKeys",
+              values: [CONTROL.activeRegionItem],
+            },
+          ],
+        },
+        {
+          // The lease's age as the writer's replica holds it (PeerLeaseAgeSeconds).
+          sid: "ReadWriterLease",
+          actions: ["dynamodb:GetItem"],
+          resources: [props.writerControl.tableArn],
+          condition: [
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:LeadingKeys",
+              values: [CONTROL.activeRegionItem],
+            },
+          ],
+        },
+        {
+          sid: "ReadWriterTableKey",
+          actions: ["kms:Decrypt"],
+          resources: [props.writerControl.keyArn],
+          condition: [
+            {
+              test: "StringEquals",
+              variable: "kms:ViaService",
+              values: [`dynamodb.${props.writerControl.region}.amazonaws.com`],
             },
           ],
         },

@@ -209,8 +209,24 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     writerStopMarginSeconds,
   });
   const reached = detection.expected + decision.expected + fence.expected;
+  // The database proof also waits for the peer lease (review M3): DR_LEASE_SETTLE_SECONDS after
+  // the fence, as the target region's CheckOldWriter is deployed. The later of the two counts.
+  const checkOldWriter = one(
+    json,
+    "aws_lambda_function",
+    "the CheckOldWriter function",
+    (f) =>
+      f.function_name === `payments-dr-check-old-writer-${suffix}` &&
+      f.provider === `aws.${standby}`,
+  );
+  const leaseSettle = Number(
+    (checkOldWriter.environment as { variables: Record<string, string> }).variables
+      .DR_LEASE_SETTLE_SECONDS,
+  );
+  if (!Number.isFinite(leaseSettle))
+    throw new RtoInputError("CheckOldWriter has no DR_LEASE_SETTLE_SECONDS");
   const oldWriter = {
-    expected: Math.max(0, proofAfterFailure - reached) + typical.taskSeconds,
+    expected: Math.max(0, proofAfterFailure - reached, leaseSettle) + typical.taskSeconds,
     bound: bounds.writerStopBoundSeconds + timeout("CheckOldWriter") + LOOK_SECONDS,
   };
 
@@ -280,7 +296,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "old writer",
         expected: round(oldWriter.expected),
         bound: round(oldWriter.bound),
-        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the prober's first sighting of the last beat (${sighting} s after the failure on average) | bound ${bounds.writerStopBoundSeconds} s + a look`,
+        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the prober's first sighting of the last beat (${sighting} s after the failure on average), and the peer lease ${leaseSettle} s after the fence: the later | bound ${bounds.writerStopBoundSeconds} s + a look`,
       },
       {
         name: "promotion",

@@ -426,6 +426,12 @@ export class PaymentsDrStack extends TerraformStack {
       logRetentionDays: config.logRetentionDays,
       controlTableArn:
         standby === "secondary" ? this.tables.control.replicaArn : this.tables.control.primaryArn,
+      writerControl: {
+        region: config[writer].region,
+        tableArn:
+          writer === "secondary" ? this.tables.control.replicaArn : this.tables.control.primaryArn,
+        keyArn: this[writer].key.arn,
+      },
       dbRpoSeconds: config.database.rpoSeconds,
     });
 

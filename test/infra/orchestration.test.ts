@@ -1,3 +1,4 @@
+import { PEER_LEASE } from "../../functions/common/contract";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { validateInput } from "../../functions/dr/validate-input/core";
@@ -146,6 +147,11 @@ describe("orchestration infrastructure", () => {
         settle: String(expected),
       });
       expect(env(fn).DR_DB_RPO_SECONDS).toBe("60");
+      // The peer lease's wait (review M3): the lease, two clock skews, the write path's timeout
+      // and the same margin, from the same deployed write functions.
+      expect(env(fn).DR_LEASE_SETTLE_SECONDS).toBe(
+        String(PEER_LEASE.seconds + 2 * PEER_LEASE.clockSkewSeconds + writeTimeout + 2),
+      );
     }
   });
 
