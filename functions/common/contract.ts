@@ -82,6 +82,11 @@ export const DR_ENV = {
   leaseSettleSeconds: "DR_LEASE_SETTLE_SECONDS",
   /** rds.global_db_rpo of the deployed primary's cluster, seconds; unset: no RPO guard. */
   dbRpoSeconds: "DR_DB_RPO_SECONDS",
+  /**
+   * Seconds added to rds.global_db_rpo + the heartbeat interval before the database proof holds
+   * (DB_PROOF_MARGIN_SECONDS; default 30, 10 to 600).
+   */
+  writerStopMarginSeconds: "DR_WRITER_STOP_MARGIN_SECONDS",
 } as const;
 
 /**

@@ -120,6 +120,8 @@ export interface RegionalOrchestrationProps {
   readonly failover: FailoverConfig;
   /** rds.global_db_rpo of the deployed primary's cluster (DB_RPO_SECONDS). */
   readonly dbRpoSeconds: number;
+  /** DB_PROOF_MARGIN_SECONDS: the database proof's margin (DR_WRITER_STOP_MARGIN_SECONDS). */
+  readonly dbProofMarginSeconds: number;
   /** Where the tasks send this region's run reports. */
   readonly reports: { readonly writerFunctionName: string; readonly bucketName: string };
   /** `DR_CAPACITY` (drCapacity()), identical in both regions. */
@@ -143,7 +145,7 @@ export class RegionalOrchestration extends Construct {
       writerStopBoundSeconds: writerStopBoundSeconds(
         props.dbRpoSeconds,
         DEFAULT_SETTINGS.heartbeatSeconds,
-        DEFAULT_SETTINGS.writerStopMarginSeconds,
+        props.dbProofMarginSeconds,
       ),
       promotionTimeoutSeconds: props.failover.promotionTimeoutMinutes * 60,
       promotionSlowSeconds: props.failover.promotionSlowSeconds,
@@ -180,6 +182,7 @@ export class RegionalOrchestration extends Construct {
           [DR_ENV.fenceSettleSeconds]: String(settle),
           [DR_ENV.leaseSettleSeconds]: String(leaseSettle),
           [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
+          [DR_ENV.writerStopMarginSeconds]: String(props.dbProofMarginSeconds),
           [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
           [REPORTS_ENV.bucket]: props.reports.bucketName,
           [DR_ENV.capacity]: props.capacity,

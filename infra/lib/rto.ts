@@ -201,16 +201,8 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   if (!rpoParameter)
     throw new RtoInputError("the writer's parameter group does not set rds.global_db_rpo");
   const rpo = Number(rpoParameter.value);
-  const { heartbeatSeconds, writerStopMarginSeconds } = DEFAULT_SETTINGS;
-  const { sighting, afterFailure: proofAfterFailure } = databaseProofSeconds({
-    probeIntervalSeconds: Number(env.PROBE_INTERVAL_SECONDS),
-    rpoSeconds: rpo,
-    heartbeatSeconds,
-    writerStopMarginSeconds,
-  });
-  const reached = detection.expected + decision.expected + fence.expected;
-  // The database proof also waits for the peer lease (review M3): DR_LEASE_SETTLE_SECONDS after
-  // the fence, as the target region's CheckOldWriter is deployed. The later of the two counts.
+  const { heartbeatSeconds } = DEFAULT_SETTINGS;
+  // The target region's CheckOldWriter, as deployed: the proof's margin and the lease's wait.
   const checkOldWriter = one(
     json,
     "aws_lambda_function",
@@ -219,12 +211,22 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
       f.function_name === `payments-dr-check-old-writer-${suffix}` &&
       f.provider === `aws.${standby}`,
   );
-  const leaseSettle = Number(
-    (checkOldWriter.environment as { variables: Record<string, string> }).variables
-      .DR_LEASE_SETTLE_SECONDS,
-  );
-  if (!Number.isFinite(leaseSettle))
-    throw new RtoInputError("CheckOldWriter has no DR_LEASE_SETTLE_SECONDS");
+  const checkEnv = (checkOldWriter.environment as { variables: Record<string, string> }).variables;
+  const writerStopMarginSeconds = Number(checkEnv.DR_WRITER_STOP_MARGIN_SECONDS);
+  const leaseSettle = Number(checkEnv.DR_LEASE_SETTLE_SECONDS);
+  if (!Number.isFinite(writerStopMarginSeconds) || !Number.isFinite(leaseSettle))
+    throw new RtoInputError(
+      "CheckOldWriter needs DR_WRITER_STOP_MARGIN_SECONDS and DR_LEASE_SETTLE_SECONDS",
+    );
+  const { sighting, afterFailure: proofAfterFailure } = databaseProofSeconds({
+    probeIntervalSeconds: Number(env.PROBE_INTERVAL_SECONDS),
+    rpoSeconds: rpo,
+    heartbeatSeconds,
+    writerStopMarginSeconds,
+  });
+  const reached = detection.expected + decision.expected + fence.expected;
+  // The database proof also waits for the peer lease (review M3): DR_LEASE_SETTLE_SECONDS after
+  // the fence. The later of the two counts.
   const oldWriter = {
     expected: Math.max(0, proofAfterFailure - reached, leaseSettle) + typical.taskSeconds,
     bound: bounds.writerStopBoundSeconds + timeout("CheckOldWriter") + LOOK_SECONDS,

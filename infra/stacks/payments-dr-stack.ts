@@ -388,6 +388,7 @@ export class PaymentsDrStack extends TerraformStack {
         databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
+        dbProofMarginSeconds: config.database.proofMarginSeconds,
         capacity,
         reports: {
           writerFunctionName: this.reports[role].writer.functionName,

@@ -36,9 +36,12 @@ export interface DrSettings {
   /** How often the active cluster commits its heartbeat (WRITER_HEARTBEAT). */
   readonly heartbeatSeconds: number;
   /**
-   * Added to rpo + heartbeat interval before a stale heartbeat counts as proof: Aurora applies
-   * the guard "after a short delay" it does not quantify, and the two regions' clocks differ by
-   * a little.
+   * Added to rpo + heartbeat interval before a stale heartbeat counts as proof
+   * (DR_WRITER_STOP_MARGIN_SECONDS, review M4). AWS documents neither how soon the primary blocks
+   * commits once the RPO lag passes the bound (the lag looks computed periodically:
+   * aurora_global_db_status has last_lag_calculation_time) nor that the lag keeps growing while
+   * the secondary is unreachable; the margin covers the first, the second is an assumption
+   * (state-machines/README.md), and the two regions' clocks differ by a little.
    */
   readonly writerStopMarginSeconds: number;
   /** Timeout of the /health request that reads the target cluster's writer heartbeat. */
@@ -63,7 +66,7 @@ export const DEFAULT_SETTINGS: DrSettings = {
   leaseSettleSeconds: 44,
   dbRpoSeconds: 60,
   heartbeatSeconds: WRITER_HEARTBEAT.intervalSeconds,
-  writerStopMarginSeconds: 10,
+  writerStopMarginSeconds: 30,
   replicaTimeoutMs: 3000,
   capacity: null,
   heartbeatWatchMaxAgeSeconds: 300,
@@ -103,6 +106,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {
       DR_ENV.fenceSettleSeconds,
       DEFAULT_SETTINGS.fenceSettleSeconds,
       { min: 1, max: 900 },
+      env,
+    ),
+    writerStopMarginSeconds: intEnv(
+      DR_ENV.writerStopMarginSeconds,
+      DEFAULT_SETTINGS.writerStopMarginSeconds,
+      { min: 10, max: 600 },
       env,
     ),
     leaseSettleSeconds: intEnv(
