@@ -250,7 +250,7 @@ describe("the peer lease closes the returning-region gap (review M3)", () => {
     const restore = withoutLeaseCheck();
     let mutant: string | null;
     try {
-      // Found at the 9th schedule on this code.
+      // Found within a few schedules of this family (the 9th when it was written).
       mutant = await firstViolation(30);
     } finally {
       restore();

@@ -201,10 +201,7 @@ export async function checkOldWriter(
     // overlap: the later one counts.
     candidates.push([
       "database",
-      Math.max(
-        databaseStopMs(sighting.seenAt, rpo, deps),
-        leaseStopMs(fence.fencedAt, deps),
-      ),
+      Math.max(databaseStopMs(sighting.seenAt, rpo, deps), leaseStopMs(fence.fencedAt, deps)),
     ]);
   }
   if (request.assumeOldWriterStopped) candidates.push(["operator", firstLook]);

@@ -87,9 +87,13 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     const slot = start + i * config.intervalMs;
     const wait = slot - deps.now().getTime();
     if (wait > 0) await deps.sleep(wait);
-    if (config.heartbeatRegion) await renewLease(config.heartbeatRegion, deps);
+    // Beside the round's probes: a slow read-back in the writer's region must not delay them.
+    const renewal = config.heartbeatRegion
+      ? renewLease(config.heartbeatRegion, deps)
+      : Promise.resolve();
     const due = await activeTargets(config.targets, deps);
     const round = await Promise.all(due.map((target) => probeOne(target, config, deps)));
+    await renewal;
     results.push(...round);
     // Only while another region writes: that is the heartbeat this region's cluster replicates.
     if (round.length > 0)

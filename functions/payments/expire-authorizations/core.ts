@@ -104,7 +104,8 @@ export async function pruneIdempotencyRecords(deps: PruneDeps): Promise<number> 
     try {
       await deps.guard.assertActive();
     } catch (error) {
-      if (error instanceof PassiveRegionError || error instanceof PeerLeaseLapsedError) return pruned;
+      if (error instanceof PassiveRegionError || error instanceof PeerLeaseLapsedError)
+        return pruned;
       throw error;
     }
     const limit = Math.min(deps.batchSize, deps.maxRecords - pruned);

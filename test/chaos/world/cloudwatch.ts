@@ -72,8 +72,11 @@ export class Detection {
 
   /** The lease renewer can be switched off (a world test, the mutation tests). */
   renewing = true;
-  /** The renewer's own draws: the rest of the world replays the same with or without it. */
-  private readonly leaseRandom = new Random(0x1ea5e);
+  /**
+   * The renewer's own draws: the rest of the world replays the same with or without it. The
+   * world seeds it from the schedule's seed.
+   */
+  leaseRandom = new Random(0x1ea5e);
 
   /** The prober's own region's control table, as the renewal reaches it. */
   private leasePort(): Pick<ControlPort, "getActiveRegion" | "renewPeerLease"> {

@@ -245,6 +245,7 @@ export class ChaosWorld {
       (alarm) => this.alarmListeners.forEach((listen) => listen(alarm)),
       options.rpoSeconds,
     );
+    this.detection.leaseRandom = new Random((options.seed ^ 0x1ea5e) >>> 0);
     const settle = fenceSettleSeconds(deployedWritePath(WRITE_TIMEOUT_MS / 1000));
     this.settings = {
       ...DEFAULT_SETTINGS,
