@@ -50,6 +50,13 @@ export interface DatabaseConfig {
   readonly adoptRestoredReaders: boolean;
   /** rds.global_db_rpo on the writer cluster's parameter group, in seconds. */
   readonly rpoSeconds: number;
+  /**
+   * DB_PROOF_MARGIN_SECONDS: added to rds.global_db_rpo + the heartbeat interval before a stale
+   * writer heartbeat counts as proof that the old primary stopped (review M4): how soon Aurora
+   * blocks commits once the lag passes the RPO, and whether the lag keeps growing while the
+   * secondary is unreachable, are not documented.
+   */
+  readonly proofMarginSeconds: number;
   readonly deletionProtection: boolean;
   readonly backupRetentionDays: number;
   readonly databaseName: string;
@@ -647,6 +654,7 @@ function databaseConfig(env: Env): DatabaseConfig {
     secondaryInstances: integer(env, "DB_SECONDARY_INSTANCES", 1, 1, 15),
     adoptRestoredReaders: bool(env, "DB_ADOPT_RESTORED_READERS", false),
     rpoSeconds: integer(env, "DB_RPO_SECONDS", 60, 20, 86400),
+    proofMarginSeconds: integer(env, "DB_PROOF_MARGIN_SECONDS", 30, 10, 600),
     deletionProtection: bool(env, "DB_DELETION_PROTECTION", false),
     backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),
     databaseName: "payments",

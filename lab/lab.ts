@@ -492,7 +492,11 @@ export class Lab {
       updatedAt: { S: new Date(this.clock.nowMs()).toISOString() },
       updatedBy: { S: failedOver ? "lab-earlier-failover" : "deploy" },
       phase: { S: FENCE_PHASE.open },
-      ...(failedOver ? { previousRegion: { S: this.config.primary } } : {}),
+      // An unplanned failover leaves the peer lease off; the deployed primary's seed has none,
+      // and the prober's first renewal arms it (PEER_LEASE), as in a real deployment.
+      ...(failedOver
+        ? { previousRegion: { S: this.config.primary }, leaseRequired: { BOOL: false } }
+        : {}),
     };
     for (const name of this.regions.keys()) {
       this.tables
@@ -786,6 +790,16 @@ export class Lab {
             log: deps.log,
             replica: deps.ports(region, "critical").replica,
             control,
+            // The peer lease (PEER_LEASE), renewed by the real core. Stamped on wall-clock time:
+            // the payment handlers check it on theirs (lab/region-api.ts runs them in real time,
+            // fast mode or not), as the prober's and the functions' clocks agree in AWS.
+            lease: {
+              control: {
+                getActiveRegion: () => control.getActiveRegion(),
+                renewPeerLease: (activeRegion, token) =>
+                  control.renewPeerLease(activeRegion, token, new Date().toISOString()),
+              },
+            },
           },
         );
         for (const r of results)

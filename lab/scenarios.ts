@@ -477,13 +477,21 @@ function describeRuns(
 /**
  * The test hook of issue 13: the old region is never fenced. The flag the Fence step writes never
  * replicates to it, and Aurora's write fencing never reaches its storage, so it keeps taking
- * payments after the new region is promoted: the checks must report two writers.
+ * payments after the new region is promoted: the checks must report two writers. The peer lease
+ * (review M3) would stop it by itself once the renewals stop reaching it, so the plant also
+ * takes the lease off its replica of the flag: the old region behaves as before the lease.
  */
 function plantSecondWriter(lab: Lab, oldRegion: string): void {
   lab.tables.dropReplication = (table, key, to) =>
     table === LAB.tables.control &&
     to === oldRegion &&
     key === JSON.stringify({ S: CONTROL.activeRegionItem });
+  const flags = lab.tables.table(oldRegion, LAB.tables.control).items;
+  const key = JSON.stringify({ S: CONTROL.activeRegionItem });
+  const current = flags.get(key);
+  if (current?.item) {
+    flags.set(key, { ...current, item: { ...current.item, leaseRequired: { BOOL: false } } });
+  }
   lab.aurora.writeFencing = false;
   lab.event("lab", `PLANTED FAULT: ${oldRegion} will never be fenced (second writer)`);
 }

@@ -86,8 +86,19 @@ export const DR_ENV = {
    * synth from the deployed payment functions (infra/lib/fence-bound.ts).
    */
   fenceSettleSeconds: "DR_FENCE_SETTLE_SECONDS",
+  /**
+   * Seconds after a Fence was written in the target until the old region's payment path can no
+   * longer commit on the strength of the peer lease alone (PEER_LEASE): lease + two clock skews +
+   * the write path's timeout + a margin. Derived at synth (infra/lib/fence-bound.ts).
+   */
+  leaseSettleSeconds: "DR_LEASE_SETTLE_SECONDS",
   /** rds.global_db_rpo of the deployed primary's cluster, seconds; unset: no RPO guard. */
   dbRpoSeconds: "DR_DB_RPO_SECONDS",
+  /**
+   * Seconds added to rds.global_db_rpo + the heartbeat interval before the database proof holds
+   * (DB_PROOF_MARGIN_SECONDS; default 30, 10 to 600).
+   */
+  writerStopMarginSeconds: "DR_WRITER_STOP_MARGIN_SECONDS",
 } as const;
 
 /**
@@ -226,7 +237,41 @@ export interface ActiveRegionItem {
   /** FENCE_PHASE value. */
   readonly phase?: string;
   readonly previousRegion?: string;
+  /**
+   * The peer lease is armed (PEER_LEASE): the payment functions of `activeRegion` refuse writes
+   * unless `peerSeenAt` in their own replica is at most PEER_LEASE.seconds old. Absent or false:
+   * not required (a flag seeded before the lease existed; the survivor of an unplanned failover,
+   * whose peer is gone).
+   */
+  readonly leaseRequired?: boolean;
+  /**
+   * When the standby region last renewed the lease (ISO 8601, the renewer's clock), or when the
+   * Fence that armed it was written.
+   */
+  readonly peerSeenAt?: string;
 }
+
+/**
+ * The peer lease on the `active-region` item (review M3; argued in state-machines/README.md,
+ * "Never two writers"). The standby region's prober renews `peerSeenAt` on the same item every
+ * probe round, conditional on the flag naming the other region with the token it read, so a
+ * renewal is never written after the standby's own Fence. Global tables replicate whole items,
+ * last writer wins: a replica holding a renewal newer than `seconds` holds no version older than
+ * a fence written `seconds` ago, so an active region that has not seen the flag refreshed within
+ * `seconds` stops writing, whatever its replica still says.
+ */
+export const PEER_LEASE = {
+  /** Writes are refused once the renewal the guard holds is older than this. */
+  seconds: 30,
+  /**
+   * The most the renewer's clock, the payment functions' clock and the DR tasks' clock may
+   * differ from true time (Amazon Time Sync keeps Lambda clocks within milliseconds; this is
+   * generous); counted twice in every bound (stamp and check are on different clocks).
+   */
+  clockSkewSeconds: 1,
+  /** The lease-age alarm warns at this age (before it lapses at `seconds`). */
+  warnSeconds: 20,
+} as const;
 
 /**
  * `phase` attribute of the `active-region` item, written by the orchestrator next to
@@ -348,6 +393,12 @@ export const METRICS = {
    * by the prober after each probe round. Dimension: Region (the prober's).
    */
   writerHeartbeatStale: "WriterHeartbeatStale",
+  /**
+   * Age in seconds of the peer lease (PEER_LEASE) in the active region's replica, published by
+   * the renewing prober after each renewal while the lease is armed. Dimension: Region (the
+   * active region).
+   */
+  peerLeaseAge: "PeerLeaseAgeSeconds",
   /** Payment API requests and 5xx answers, /health excluded (from the access logs). */
   apiRequests: "PaymentApiRequests",
   apiServerErrors: "PaymentApiServerErrors",
@@ -464,7 +515,6 @@ export interface DrClusterSpec {
   readonly performanceInsightsKmsKeyId: string;
 }
 
-/** The `DR_DATABASE` environment variable of the re-protect tasks. */
 /**
  * The parameter group family of an Aurora PostgreSQL engine version: 16.6 -> aurora-postgresql16
  * (one family per major version, "Example: aurora-postgresql14", API_CreateDBClusterParameterGroup).
@@ -475,6 +525,7 @@ export function parameterGroupFamily(engineVersion: string): string {
   return `aurora-postgresql${engineVersion.split(".")[0]}`;
 }
 
+/** The `DR_DATABASE` environment variable of the re-protect tasks. */
 export interface DrDatabaseSpec {
   readonly engine: "aurora-postgresql";
   readonly engineVersion: string;

@@ -45,11 +45,6 @@ const IAM_DATABASE_AUTHENTICATION = true;
 const MONITORING_INTERVAL_SECONDS = INSTANCE_SETTINGS.monitoringInterval;
 const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
 
-/** The parameter group family of an Aurora PostgreSQL engine version: 16.6 -> aurora-postgresql16. */
-export function parameterGroupFamily(engineVersion: string): string {
-  return `aurora-postgresql${engineVersion.split(".")[0]}`;
-}
-
 /**
  * `track_commit_timestamp` on, in every cluster parameter group the kit creates (the live
  * clusters and the reconciliation's scratch cluster): PostgreSQL keeps commit times "only for

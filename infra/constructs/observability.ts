@@ -6,7 +6,7 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Construct } from "constructs";
-import { METRICS } from "../../functions/common/contract";
+import { METRICS, PEER_LEASE } from "../../functions/common/contract";
 import { DRILL_KINDS } from "../../functions/reports/shared/model";
 import type { Targets } from "../../functions/reports/shared/model";
 import type { RoutingConfig } from "../config";
@@ -699,6 +699,11 @@ export class ProberAlarms extends Construct {
    * proof of a failover would not count (never starts a failover).
    */
   public readonly writerHeartbeatStale: CloudwatchMetricAlarm;
+  /**
+   * Pages when the peer lease the writer's replica holds is older than PEER_LEASE.warnSeconds:
+   * at PEER_LEASE.seconds its payment functions refuse writes (never starts a failover).
+   */
+  public readonly peerLeaseAging: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: ProberAlarmsProps) {
     super(scope, id);
@@ -744,6 +749,20 @@ export class ProberAlarms extends Construct {
       threshold: 1,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       // Nothing is published while this region is active or nothing is probed.
+      treatMissingData: "notBreaching",
+    });
+    this.peerLeaseAging = pagingAlarm(this, "peer-lease-aging", props, {
+      alarmDescription: `The peer lease (PEER_LEASE) that ${props.region}'s prober renews was more than ${PEER_LEASE.warnSeconds} s old in ${props.probedRegion}'s replica of the active-region flag; at ${PEER_LEASE.seconds} s ${props.probedRegion}'s payment functions refuse writes (503 peer_lease_lapsed). Look at the prober's logs in ${props.region} ("could not renew the peer lease") and at DynamoDB global table replication (ReplicationLatency) between the regions.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.peerLeaseAge,
+      dimensions: { Region: props.probedRegion },
+      period: 60,
+      statistic: "Maximum",
+      evaluationPeriods: 1,
+      threshold: PEER_LEASE.warnSeconds,
+      comparisonOperator: "GreaterThanThreshold",
+      // Published only while the lease is armed and the writer's replica answers: a writer that
+      // does not answer is the probes' alarm.
       treatMissingData: "notBreaching",
     });
     this.writerUnavailable = pagingAlarm(this, "writer-unavailable", props, {

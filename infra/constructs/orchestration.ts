@@ -18,7 +18,12 @@ import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
 import { readAsl, renderAsl, tuneWorkflow, WORKFLOWS } from "../lib/asl";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
-import { deployedWritePath, fenceSettleSeconds, writerStopBoundSeconds } from "../lib/fence-bound";
+import {
+  deployedWritePath,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+  writerStopBoundSeconds,
+} from "../lib/fence-bound";
 import { writeTimeoutSeconds } from "./payments-api";
 import { NodejsFunction } from "../lib/nodejs-function";
 import { policyDocument, tlsOnlyStatement } from "../lib/policy";
@@ -115,6 +120,8 @@ export interface RegionalOrchestrationProps {
   readonly failover: FailoverConfig;
   /** rds.global_db_rpo of the deployed primary's cluster (DB_RPO_SECONDS). */
   readonly dbRpoSeconds: number;
+  /** DB_PROOF_MARGIN_SECONDS: the database proof's margin (DR_WRITER_STOP_MARGIN_SECONDS). */
+  readonly dbProofMarginSeconds: number;
   /** Where the tasks send this region's run reports. */
   readonly reports: { readonly writerFunctionName: string; readonly bucketName: string };
   /** `DR_CAPACITY` (drCapacity()), identical in both regions. */
@@ -133,11 +140,12 @@ export class RegionalOrchestration extends Construct {
     super(scope, id);
     const { provider, naming, region, key } = props;
     const settle = fenceSettleSeconds(deployedWritePath(writeTimeoutSeconds()));
+    const leaseSettle = leaseSettleSeconds(deployedWritePath(writeTimeoutSeconds()));
     const bounds = {
       writerStopBoundSeconds: writerStopBoundSeconds(
         props.dbRpoSeconds,
         DEFAULT_SETTINGS.heartbeatSeconds,
-        DEFAULT_SETTINGS.writerStopMarginSeconds,
+        props.dbProofMarginSeconds,
       ),
       promotionTimeoutSeconds: props.failover.promotionTimeoutMinutes * 60,
       promotionSlowSeconds: props.failover.promotionSlowSeconds,
@@ -172,7 +180,9 @@ export class RegionalOrchestration extends Construct {
           [DR_ENV.topology]: props.topology,
           [DR_ENV.cooldownMinutes]: String(props.failover.cooldownMinutes),
           [DR_ENV.fenceSettleSeconds]: String(settle),
+          [DR_ENV.leaseSettleSeconds]: String(leaseSettle),
           [DR_ENV.dbRpoSeconds]: String(props.dbRpoSeconds),
+          [DR_ENV.writerStopMarginSeconds]: String(props.dbProofMarginSeconds),
           [REPORTS_ENV.writerFunction]: props.reports.writerFunctionName,
           [REPORTS_ENV.bucket]: props.reports.bucketName,
           [DR_ENV.capacity]: props.capacity,
@@ -330,6 +340,15 @@ export interface ProberProps {
   readonly logRetentionDays: number;
   /** ARN of the control table in the prober's region (the table or its replica). */
   readonly controlTableArn: string;
+  /**
+   * The writer's region's copy of the control table and its key: the prober reads the peer
+   * lease there back (best-effort) to publish the age the writer's payment functions see.
+   */
+  readonly writerControl: {
+    readonly region: string;
+    readonly tableArn: string;
+    readonly keyArn: string;
+  };
   /** rds.global_db_rpo of the deployed primary: the writer heartbeat's stale threshold. */
   readonly dbRpoSeconds: number;
 }
@@ -352,7 +371,8 @@ export class Prober extends Construct {
       group: "monitoring",
       source: "prober",
       component: PROBER_COMPONENT,
-      description: "Probes the active region's /health and publishes PaymentsDR/PrimaryHealthy",
+      description:
+        "Probes the active region's /health, publishes PaymentsDR/PrimaryHealthy, renews the peer lease",
       memorySize: DR_MEMORY_MB,
       // One invocation spans the minute of probes plus the last probe's timeout.
       timeoutSeconds: 70,
@@ -390,6 +410,45 @@ export class Prober extends Construct {
               test: "ForAllValues:StringEquals",
               variable: "dynamodb:LeadingKeys",
               values: [CONTROL.heartbeatWatchItem],
+            },
+          ],
+        },
+        {
+          // The peer lease (PEER_LEASE): UpdateItem of the active-region item only, conditional
+          // on the flag naming the other region (functions/dr/shared/aws/control-table.ts).
+          sid: "RenewPeerLease",
+          actions: ["dynamodb:UpdateItem"],
+          resources: [props.controlTableArn],
+          condition: [
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:LeadingKeys",
+              values: [CONTROL.activeRegionItem],
+            },
+          ],
+        },
+        {
+          // The lease's age as the writer's replica holds it (PeerLeaseAgeSeconds).
+          sid: "ReadWriterLease",
+          actions: ["dynamodb:GetItem"],
+          resources: [props.writerControl.tableArn],
+          condition: [
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:LeadingKeys",
+              values: [CONTROL.activeRegionItem],
+            },
+          ],
+        },
+        {
+          sid: "ReadWriterTableKey",
+          actions: ["kms:Decrypt"],
+          resources: [props.writerControl.keyArn],
+          condition: [
+            {
+              test: "StringEquals",
+              variable: "kms:ViaService",
+              values: [`dynamodb.${props.writerControl.region}.amazonaws.com`],
             },
           ],
         },

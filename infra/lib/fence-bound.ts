@@ -2,6 +2,7 @@
 // flag names another region, from the deployed payment functions: the one place the DR
 // orchestrator's settle time comes from (DR_FENCE_SETTLE_SECONDS), tested against the
 // synthesized stack. Pure.
+import { PEER_LEASE } from "../../functions/common/contract";
 import { FLAG_READ, MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 
 export interface PaymentWritePath {
@@ -31,6 +32,28 @@ export const FENCE_SETTLE_MARGIN_SECONDS = 2;
 export function fenceSettleSeconds(path: PaymentWritePath): number {
   return Math.ceil(
     (path.flagCacheMs + path.flagReadMs) / 1000 +
+      path.writeTimeoutSeconds +
+      FENCE_SETTLE_MARGIN_SECONDS,
+  );
+}
+
+/**
+ * How long after a Fence was written in the target region the old region's payment path may
+ * still commit when its replica never received that fence, on the strength of the peer lease
+ * alone (PEER_LEASE, review M3). The standby renews the lease only while its replica names the
+ * other region, so every renewal the old region can hold was stamped before the fence (by the
+ * renewer's clock, up to one skew off); its guard refuses once the renewal is older than the
+ * lease by its own clock (one more skew), checked against the current time at every write, so
+ * the flag cache adds nothing; a write that passed commits within its function's timeout. Then
+ * the same margin as the settle time (a COMMIT sent at the last moment).
+ */
+export function leaseSettleSeconds(
+  path: Pick<PaymentWritePath, "writeTimeoutSeconds">,
+  lease: { readonly seconds: number; readonly clockSkewSeconds: number } = PEER_LEASE,
+): number {
+  return Math.ceil(
+    lease.seconds +
+      2 * lease.clockSkewSeconds +
       path.writeTimeoutSeconds +
       FENCE_SETTLE_MARGIN_SECONDS,
   );

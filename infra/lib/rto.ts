@@ -201,7 +201,23 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   if (!rpoParameter)
     throw new RtoInputError("the writer's parameter group does not set rds.global_db_rpo");
   const rpo = Number(rpoParameter.value);
-  const { heartbeatSeconds, writerStopMarginSeconds } = DEFAULT_SETTINGS;
+  const { heartbeatSeconds } = DEFAULT_SETTINGS;
+  // The target region's CheckOldWriter, as deployed: the proof's margin and the lease's wait.
+  const checkOldWriter = one(
+    json,
+    "aws_lambda_function",
+    "the CheckOldWriter function",
+    (f) =>
+      f.function_name === `payments-dr-check-old-writer-${suffix}` &&
+      f.provider === `aws.${standby}`,
+  );
+  const checkEnv = (checkOldWriter.environment as { variables: Record<string, string> }).variables;
+  const writerStopMarginSeconds = Number(checkEnv.DR_WRITER_STOP_MARGIN_SECONDS);
+  const leaseSettle = Number(checkEnv.DR_LEASE_SETTLE_SECONDS);
+  if (!Number.isFinite(writerStopMarginSeconds) || !Number.isFinite(leaseSettle))
+    throw new RtoInputError(
+      "CheckOldWriter needs DR_WRITER_STOP_MARGIN_SECONDS and DR_LEASE_SETTLE_SECONDS",
+    );
   const { sighting, afterFailure: proofAfterFailure } = databaseProofSeconds({
     probeIntervalSeconds: Number(env.PROBE_INTERVAL_SECONDS),
     rpoSeconds: rpo,
@@ -209,8 +225,10 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     writerStopMarginSeconds,
   });
   const reached = detection.expected + decision.expected + fence.expected;
+  // The database proof also waits for the peer lease (review M3): DR_LEASE_SETTLE_SECONDS after
+  // the fence. The later of the two counts.
   const oldWriter = {
-    expected: Math.max(0, proofAfterFailure - reached) + typical.taskSeconds,
+    expected: Math.max(0, proofAfterFailure - reached, leaseSettle) + typical.taskSeconds,
     bound: bounds.writerStopBoundSeconds + timeout("CheckOldWriter") + LOOK_SECONDS,
   };
 
@@ -280,7 +298,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "old writer",
         expected: round(oldWriter.expected),
         bound: round(oldWriter.bound),
-        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the prober's first sighting of the last beat (${sighting} s after the failure on average) | bound ${bounds.writerStopBoundSeconds} s + a look`,
+        detail: `database proof ${rpo} s rds.global_db_rpo + ${heartbeatSeconds} s heartbeat + ${writerStopMarginSeconds} s margin after the prober's first sighting of the last beat (${sighting} s after the failure on average), and the peer lease ${leaseSettle} s after the fence: the later | bound ${bounds.writerStopBoundSeconds} s + a look`,
       },
       {
         name: "promotion",

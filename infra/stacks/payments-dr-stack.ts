@@ -389,6 +389,7 @@ export class PaymentsDrStack extends TerraformStack {
         databaseSpec: Fn.jsonencode(this.database.spec),
         failover: config.failover,
         dbRpoSeconds: config.database.rpoSeconds,
+        dbProofMarginSeconds: config.database.proofMarginSeconds,
         capacity,
         reports: {
           writerFunctionName: this.reports[role].writer.functionName,
@@ -427,6 +428,12 @@ export class PaymentsDrStack extends TerraformStack {
       logRetentionDays: config.logRetentionDays,
       controlTableArn:
         standby === "secondary" ? this.tables.control.replicaArn : this.tables.control.primaryArn,
+      writerControl: {
+        region: config[writer].region,
+        tableArn:
+          writer === "secondary" ? this.tables.control.replicaArn : this.tables.control.primaryArn,
+        keyArn: this[writer].key.arn,
+      },
       dbRpoSeconds: config.database.rpoSeconds,
     });
 

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { detachEvidence } from "../../functions/dr/promote/core";
 import { NotFencedError } from "../../functions/dr/shared/errors";
 import * as guard from "../../functions/dr/shared/guard";
+import { ActiveRegionGuard } from "../../functions/payments/shared/fencing";
 import { runSchedule } from "./runner";
 import { scheduleArbitrary } from "./schedule";
 import type { Schedule } from "./schedule";
@@ -113,16 +114,22 @@ describe("the fault injector sees the application's fences", () => {
       ],
     }));
 
-  it("catches two writers when Promote does not re-read the heartbeat after the proof (the heal race)", async () => {
+  // The peer lease (PEER_LEASE) now closes the same race on its own (review M3), so the re-read is
+  // the layer under it: the mutant drops both, and the lease alone keeps the family clean.
+  it("catches two writers when Promote does not re-read the heartbeat after the proof and the guard has no lease (the heal race)", async () => {
     const spy = jest.spyOn(guard, "requireOldWriterStopped").mockImplementation(async (state) => {
       if (!state.steps.CheckOldWriter?.stopped) throw new NotFencedError("no proof");
     });
+    const proto = ActiveRegionGuard.prototype as unknown as { leaseHolds: () => boolean };
+    const leaseHolds = proto.leaseHolds;
+    proto.leaseHolds = () => true;
     try {
       // Found at the 27th schedule (two writers 3.2 s after the failover call): the race needs
       // the call within the 5 s flag cache of the heal and a delayed best-effort fence.
       expect(await findsViolation(healsBeforePromote, {}, 30)).not.toBeNull();
     } finally {
       spy.mockRestore();
+      proto.leaseHolds = leaseHolds;
     }
     expect(await findsViolation(healsBeforePromote, {}, 30)).toBeNull();
   }, 300_000);

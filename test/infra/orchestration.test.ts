@@ -1,3 +1,4 @@
+import { PEER_LEASE } from "../../functions/common/contract";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { validateInput } from "../../functions/dr/validate-input/core";
@@ -146,6 +147,12 @@ describe("orchestration infrastructure", () => {
         settle: String(expected),
       });
       expect(env(fn).DR_DB_RPO_SECONDS).toBe("60");
+      // The peer lease's wait (review M3): the lease, two clock skews, the write path's timeout
+      // and the same margin, from the same deployed write functions.
+      expect(env(fn).DR_WRITER_STOP_MARGIN_SECONDS).toBe("30");
+      expect(env(fn).DR_LEASE_SETTLE_SECONDS).toBe(
+        String(PEER_LEASE.seconds + 2 * PEER_LEASE.clockSkewSeconds + writeTimeout + 2),
+      );
     }
   });
 
@@ -357,10 +364,11 @@ describe("RTO and RPO budget", () => {
     const phase = (name: string) => budget.phases.find((p) => p.name === name)!;
     // 3 failed probes 10 s apart, the last one's 3 s timeout, half an evaluation period.
     expect(phase("detection")).toMatchObject({ expected: 38, bound: 43 });
-    // The database proves the old primary stopped 60 + 5 + 10 s after the failure; the run gets
-    // to CheckOldWriter 42 s after it, waits the rest and looks once more.
-    // Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
-    expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 10 - (38 + 3 + 1) + 1));
+    // The database proves the old primary stopped 60 + 5 + 30 s (DB_PROOF_MARGIN_SECONDS) after
+    // the failure; the run gets to CheckOldWriter 42 s after it, waits the rest and looks once
+    // more. Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
+    // The peer lease's 44 s after the fence end sooner, so the database's wait counts.
+    expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 30 - (38 + 3 + 1) + 1));
     expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 2));
     // Phases are shown rounded; the total is rounded once (within a second of their sum).
     const sum = budget.phases.filter((p) => p.name !== "dns").reduce((s, p) => s + p.expected, 0);
@@ -372,6 +380,16 @@ describe("RTO and RPO budget", () => {
     expect(budget.rpoBoundSeconds).toBe(60);
     expect(budget.lagAlarmSeconds).toBe(60);
     expect(withinTargets(budget)).toBe(true);
+  });
+
+  it("counts the peer lease's wait after the fence when it ends after the database's proof (review M3)", () => {
+    const env = { ...FULL_ENV, DB_RPO_SECONDS: "20", DB_PROOF_MARGIN_SECONDS: "10" };
+    const budget = computeBudget(synth(env).json, "s", loadConfig(env));
+    const oldWriter = budget.phases.find((p) => p.name === "old writer")!;
+    // The proof holds 2.5 + 20 + 5 + 10 s after the failure, before the run reaches it (42 s);
+    // the lease's 44 s count from the fence, then one more look.
+    expect(oldWriter.expected).toBe(44 + 1);
+    expect(oldWriter.detail).toContain("the peer lease 44 s after the fence");
   });
 
   it("takes the expected Aurora failover duration as a named input", () => {

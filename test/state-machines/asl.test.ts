@@ -232,9 +232,9 @@ describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
     expect([...reachable(workflow)].sort()).toEqual(Object.keys(all).sort());
   });
 
-  it("keeps its bounds as literals: 20 minutes of promotion, a slow page at 90 s, 315 s for the proof", () => {
+  it("keeps its bounds as literals: 20 minutes of promotion, a slow page at 90 s, 335 s for the proof", () => {
     expect(pollBounds(workflow)).toMatchObject({
-      writerStopBoundSeconds: 315,
+      writerStopBoundSeconds: 335,
       promotionTimeoutSeconds: 1200,
       promotionSlowSeconds: 90,
     });

@@ -111,6 +111,23 @@ describe("never two writers: promote only once the old writer is provably stoppe
     expect(failoverAt - world.heartbeatAt[WEST]!).toBeGreaterThanOrEqual(bound * 1000);
   });
 
+  // Review M3: an old primary with nothing unreplicated is not blocked by the guard when its
+  // region returns, and Aurora's fence of it is best-effort; its payment functions stop only
+  // once the peer lease they hold has lapsed. The database proof waits for that too.
+  it("promotes on the database's proof no sooner than DR_LEASE_SETTLE_SECONDS after the fence", async () => {
+    const world = new FakeWorld();
+    world.failRegion(EAST);
+    world.heartbeatAt[WEST] = world.clock - 10_000;
+    const deps = world.deps.bind(world);
+    world.deps = (region, settings = {}) => deps(region, { leaseSettleSeconds: 200, ...settings });
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "database" });
+    expect(
+      secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
+    ).toBeGreaterThanOrEqual(200);
+  });
+
   // Review H1: on an existing cluster, shared_preload_libraries=pg_cron is pending-reboot, so
   // migration 010 wrote its row once and nothing ever beat again. A frozen heartbeat looks
   // exactly like a stopped writer; only its history (seen advancing, never stale while the

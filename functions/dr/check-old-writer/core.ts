@@ -62,6 +62,15 @@ export function databaseStopMs(firstSeenAt: string, rpoSeconds: number, deps: Dr
   return Date.parse(firstSeenAt) + (rpoSeconds + heartbeatSeconds + writerStopMarginSeconds) * 1000;
 }
 
+/**
+ * When the old region's payment path can no longer commit on the peer lease alone, its replica
+ * confirming nothing: DR_LEASE_SETTLE_SECONDS after the fence was written in the target (every
+ * renewal the old region can hold was stamped before that; infra/lib/fence-bound.ts).
+ */
+export function leaseStopMs(fencedAt: string, deps: DrDeps): number {
+  return Date.parse(fencedAt) + deps.settings.leaseSettleSeconds * 1000;
+}
+
 interface HeartbeatSighting {
   /** The newest heartbeat the target's cluster holds (its value). */
   readonly beatAt: string | null;
@@ -185,7 +194,15 @@ export async function checkOldWriter(
     ]);
   }
   if (rpo !== null && sighting.seenAt !== null && sighting.notLive === null) {
-    candidates.push(["database", databaseStopMs(sighting.seenAt, rpo, deps)]);
+    // Aurora's fence of a reachable old primary is best-effort, and an old primary that had
+    // nothing unreplicated is not blocked by the guard when its region comes back: the peer
+    // lease (PEER_LEASE) is what stops its payment functions then, once
+    // DR_LEASE_SETTLE_SECONDS have passed since this run's fence (review M3). The two waits
+    // overlap: the later one counts.
+    candidates.push([
+      "database",
+      Math.max(databaseStopMs(sighting.seenAt, rpo, deps), leaseStopMs(fence.fencedAt, deps)),
+    ]);
   }
   if (request.assumeOldWriterStopped) candidates.push(["operator", firstLook]);
   const holding = candidates.filter(([, at]) => at <= now);

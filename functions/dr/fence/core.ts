@@ -5,6 +5,13 @@
 // bound, so whether and when it arrived is CheckOldWriter's question, not this step's.
 // Idempotent: the flag this run wrote is recognised by updatedBy = failoverId and never bumped
 // twice.
+//
+// The peer lease (PEER_LEASE; state-machines/README.md, "Never two writers"): the new flag has
+// it off (leaseRequired false). Unfence arms it at the end of a planned move (switchover,
+// failback) to the deployed primary, the one writer whose peer runs the renewer (the prober
+// lives in the deployed standby region) and the only one a failover can leave on an unconfirmed
+// proof. An unplanned failover never arms it: the new writer's peer may be dead, and a dead
+// peer's missing renewals must not stop the survivor.
 import { FENCE_PHASE } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { FencingConflictError } from "../shared/errors";
@@ -23,14 +30,16 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
   if (!isOurs(flag, state)) {
     const current = flag?.activeRegion ?? deployedPrimary(deps.topology);
     if (current !== request.sourceRegion) throw conflict(flag, state);
+    const now = deps.now().toISOString();
     const next: ActiveRegionFlag = {
       activeRegion: request.targetRegion,
       fencingToken: (flag?.fencingToken ?? 0) + 1,
-      updatedAt: deps.now().toISOString(),
+      updatedAt: now,
       updatedBy: request.failoverId,
       reason: `${request.workflow}: ${request.reason}`,
       phase: FENCE_PHASE.fenced,
       previousRegion: request.sourceRegion,
+      leaseRequired: false,
     };
     if (await control.putActiveRegion(flag, next)) {
       deps.log.info("active-region flag flipped", {
@@ -54,6 +63,17 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
     fencedAt: ours.updatedAt,
     phase: ours.phase ?? FENCE_PHASE.fenced,
   };
+}
+
+/**
+ * Whether this run's Unfence arms the peer lease: a planned move to the deployed primary, whose
+ * peer (the deployed standby) runs the renewer and is up (both regions are, for a planned move).
+ */
+export function armsLease(state: WorkflowState, deps: DrDeps): boolean {
+  return (
+    state.request.workflow !== "failover" &&
+    state.request.targetRegion === deployedPrimary(deps.topology)
+  );
 }
 
 function isOurs(flag: ActiveRegionFlag | null, state: WorkflowState): boolean {

@@ -140,6 +140,16 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
     `DNS failover records: ${steps.ShiftTraffic?.records ?? "not checked"}${steps.ShiftTraffic?.note ? ` (${steps.ShiftTraffic.note})` : ""}`,
     `SSM parameters in ${request.sourceRegion}: ${steps.UpdateParameters?.otherRegion ?? "not updated"}`,
   ];
+  const rpo = deps.settings.dbRpoSeconds;
+  if (request.workflow === "failover" && rpo !== null) {
+    // Review L3: the estimate is the last once-a-minute datapoint, which may be from before the
+    // lag grew, or missing while replication was cut (AWS does not say which); the guard's bound
+    // is what holds.
+    const lagAt = steps.Preflight?.replicationLagAt;
+    lines.push(
+      `RPO bound: up to ${rpo} s of payments acknowledged in ${request.sourceRegion} may be missing from ${request.targetRegion} (rds.global_db_rpo). The estimate above is the last lag datapoint${lagAt ? ` (${lagAt})` : ""}, published once a minute and possibly not at all while replication was cut, so it can understate the loss: reconcile the old cluster's last ${rpo} s (payments-dr reconcile) before closing the incident.`,
+    );
+  }
   for (const [step, failure] of Object.entries(warnings)) {
     lines.push(`Warning: ${step} failed (${failure.Error}: ${causeText(failure.Cause)}).`);
   }

@@ -202,8 +202,24 @@ export interface ControlPort {
    * `expected` is null). Returns false when the condition failed.
    */
   putActiveRegion(expected: ActiveRegionFlag | null, next: ActiveRegionFlag): Promise<boolean>;
-  /** Sets `phase` only while the flag still has this region and token. False when it has not. */
-  setPhase(activeRegion: string, fencingToken: number, phase: string, at: string): Promise<boolean>;
+  /**
+   * The standby's renewal of the peer lease (PEER_LEASE): sets `peerSeenAt` only while the flag
+   * still names `activeRegion` with `fencingToken` in this replica and no move is in progress
+   * (phase not "fenced"), and arms the lease on a flag that never had `leaseRequired` (the
+   * Terraform seed). False when it does not.
+   */
+  renewPeerLease(activeRegion: string, fencingToken: number, at: string): Promise<boolean>;
+  /**
+   * Sets `phase` only while the flag still has this region and token. False when it has not.
+   * `armLease`: also arms the peer lease (`leaseRequired`, `peerSeenAt` = `at`).
+   */
+  setPhase(
+    activeRegion: string,
+    fencingToken: number,
+    phase: string,
+    at: string,
+    armLease?: boolean,
+  ): Promise<boolean>;
   getLock(): Promise<LockItem | null>;
   /** Conditional put: succeeds when no lock exists or the existing one expired before `nowEpoch`. */
   putLock(lock: LockItem, nowEpoch: number): Promise<boolean>;

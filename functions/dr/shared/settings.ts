@@ -25,14 +25,23 @@ export interface DrSettings {
    * the target (DR_FENCE_SETTLE_SECONDS, derived at synth from the payment functions).
    */
   readonly fenceSettleSeconds: number;
+  /**
+   * Seconds after the Fence was written until the old region's payment path can no longer commit
+   * on the peer lease alone, its replica confirming nothing (DR_LEASE_SETTLE_SECONDS, derived at
+   * synth: infra/lib/fence-bound.ts).
+   */
+  readonly leaseSettleSeconds: number;
   /** rds.global_db_rpo of the deployed primary (DR_DB_RPO_SECONDS); null: no RPO guard. */
   readonly dbRpoSeconds: number | null;
   /** How often the active cluster commits its heartbeat (WRITER_HEARTBEAT). */
   readonly heartbeatSeconds: number;
   /**
-   * Added to rpo + heartbeat interval before a stale heartbeat counts as proof: Aurora applies
-   * the guard "after a short delay" it does not quantify, and the two regions' clocks differ by
-   * a little.
+   * Added to rpo + heartbeat interval before a stale heartbeat counts as proof
+   * (DR_WRITER_STOP_MARGIN_SECONDS, review M4). AWS documents neither how soon the primary blocks
+   * commits once the RPO lag passes the bound (the lag looks computed periodically:
+   * aurora_global_db_status has last_lag_calculation_time) nor that the lag keeps growing while
+   * the secondary is unreachable; the margin covers the first, the second is an assumption
+   * (state-machines/README.md), and the two regions' clocks differ by a little.
    */
   readonly writerStopMarginSeconds: number;
   /** Timeout of the /health request that reads the target cluster's writer heartbeat. */
@@ -54,9 +63,10 @@ export const DEFAULT_SETTINGS: DrSettings = {
   httpTimeoutMs: 5000,
   bestEffortTimeoutMs: 2500,
   fenceSettleSeconds: 20,
+  leaseSettleSeconds: 44,
   dbRpoSeconds: 60,
   heartbeatSeconds: WRITER_HEARTBEAT.intervalSeconds,
-  writerStopMarginSeconds: 10,
+  writerStopMarginSeconds: 30,
   replicaTimeoutMs: 3000,
   capacity: null,
   heartbeatWatchMaxAgeSeconds: 300,
@@ -95,6 +105,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrSettings {
     fenceSettleSeconds: intEnv(
       DR_ENV.fenceSettleSeconds,
       DEFAULT_SETTINGS.fenceSettleSeconds,
+      { min: 1, max: 900 },
+      env,
+    ),
+    writerStopMarginSeconds: intEnv(
+      DR_ENV.writerStopMarginSeconds,
+      DEFAULT_SETTINGS.writerStopMarginSeconds,
+      { min: 10, max: 600 },
+      env,
+    ),
+    leaseSettleSeconds: intEnv(
+      DR_ENV.leaseSettleSeconds,
+      DEFAULT_SETTINGS.leaseSettleSeconds,
       { min: 1, max: 900 },
       env,
     ),

@@ -2,8 +2,16 @@
 // invocation, probes the other region's /health every `intervalMs`, publishing each result at
 // once as a high-resolution metric (1 healthy / 0 not, dimension Region=<probed region>) in its
 // own region. The alarm on that metric is what triggers an automatic failover.
-import { METRICS } from "../../common/contract";
+//
+// It also renews the peer lease (PEER_LEASE; state-machines/README.md, "Never two writers"):
+// at the start of every probe round, while its own replica of the flag names another region,
+// it stamps `peerSeenAt` on that flag, conditional on the region and token it read, so it never
+// renews past a fence its own region wrote. Then it reads the lease back from the active
+// region's replica (best-effort) and publishes its age there (PeerLeaseAgeSeconds): that is the
+// age the active region's payment functions see.
+import { FENCE_PHASE, METRICS, PEER_LEASE } from "../../common/contract";
 import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
+import type { ActiveRegionItem } from "../../common/contract";
 import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
 
 export interface ProbeTarget {
@@ -49,6 +57,14 @@ export interface ProberDeps {
   readonly replica?: ReplicaPort;
   /** The prober's own region's control table, for the watch. */
   readonly control?: Pick<ControlPort, "getHeartbeatWatch" | "putHeartbeatWatch">;
+  /**
+   * The peer lease: the prober's own region's control table (renewal) and, best-effort, the
+   * control table in another region (the age its payment functions see). Absent: no renewal.
+   */
+  readonly lease?: {
+    readonly control: Pick<ControlPort, "getActiveRegion" | "renewPeerLease">;
+    readonly remote?: (region: string) => Pick<ControlPort, "getActiveRegion">;
+  };
 }
 
 export interface ProbeResult {
@@ -71,8 +87,13 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     const slot = start + i * config.intervalMs;
     const wait = slot - deps.now().getTime();
     if (wait > 0) await deps.sleep(wait);
+    // Beside the round's probes: a slow read-back in the writer's region must not delay them.
+    const renewal = config.heartbeatRegion
+      ? renewLease(config.heartbeatRegion, deps)
+      : Promise.resolve();
     const due = await activeTargets(config.targets, deps);
     const round = await Promise.all(due.map((target) => probeOne(target, config, deps)));
+    await renewal;
     results.push(...round);
     // Only while another region writes: that is the heartbeat this region's cluster replicates.
     if (round.length > 0)
@@ -132,6 +153,72 @@ async function watchHeartbeat(
       error: error instanceof Error ? error.message : String(error),
     });
   }
+}
+
+/**
+ * One renewal of the peer lease from `ownRegion`, when its replica names another region. Never
+ * throws: a missed renewal is covered by the next ones (the lease outlasts two rounds), and the
+ * lease-age alarm pages before it lapses.
+ */
+export async function renewLease(ownRegion: string, deps: ProberDeps): Promise<void> {
+  if (!deps.lease) return;
+  try {
+    const flag = await deps.lease.control.getActiveRegion();
+    // Not while a move is in progress: Unfence arms or re-opens the flag in the other region,
+    // and a renewal written before that reached this replica could undo it (last writer wins).
+    if (!flag || flag.activeRegion === ownRegion || flag.phase === FENCE_PHASE.fenced) return;
+    const at = deps.now();
+    const renewed = await deps.lease.control.renewPeerLease(
+      flag.activeRegion,
+      flag.fencingToken,
+      at.toISOString(),
+    );
+    if (!renewed) {
+      deps.log.warn("peer lease not renewed: the flag changed since it was read", {
+        activeRegion: flag.activeRegion,
+        fencingToken: flag.fencingToken,
+      });
+      return;
+    }
+    await publishLeaseAge(flag.activeRegion, deps);
+  } catch (error) {
+    deps.log.error("could not renew the peer lease", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/** The lease's age in the active region's own replica, while it is armed there. */
+async function publishLeaseAge(activeRegion: string, deps: ProberDeps): Promise<void> {
+  if (!deps.lease?.remote) return;
+  let seen: ActiveRegionItem | null;
+  try {
+    seen = await deps.lease.remote(activeRegion).getActiveRegion();
+  } catch (error) {
+    // A partition or the region's outage: the probes' alarm speaks for it.
+    deps.log.warn("could not read the peer lease in the active region", {
+      activeRegion,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return;
+  }
+  if (!seen?.leaseRequired || seen.activeRegion !== activeRegion || !seen.peerSeenAt) return;
+  const ageSeconds = Math.max(0, (deps.now().getTime() - Date.parse(seen.peerSeenAt)) / 1000);
+  if (ageSeconds > PEER_LEASE.warnSeconds) {
+    deps.log.error("the peer lease in the active region is close to lapsing", {
+      activeRegion,
+      peerSeenAt: seen.peerSeenAt,
+      ageSeconds,
+    });
+  }
+  await deps.metrics.put(METRICS.namespace, [
+    {
+      name: METRICS.peerLeaseAge,
+      value: Math.round(ageSeconds * 10) / 10,
+      unit: "Seconds",
+      dimensions: { Region: activeRegion },
+    },
+  ]);
 }
 
 async function heartbeat(region: string, deps: ProberDeps): Promise<void> {

@@ -28,7 +28,8 @@ const targets = Object.values(topology.regions)
   .map((r) => ({ region: r.region, url: `${apiBase(topology, r.region)}/health` }));
 // The DR tasks' adapters, built on first use (functions/dr/shared/aws/ports.ts): its SDK clients
 // load when the first probe runs, not at init.
-const { metrics, control, replica } = awsPorts(topology)(region, "critical");
+const ports = awsPorts(topology);
+const { metrics, control, replica } = ports(region, "critical");
 // The writer heartbeat's stale threshold follows the deployed primary's rds.global_db_rpo.
 const rpoSeconds = process.env[DR_ENV.dbRpoSeconds]
   ? intEnv(DR_ENV.dbRpoSeconds, 60, { min: 20, max: 86_400 })
@@ -58,6 +59,8 @@ export const handler = async (_event: unknown, context: Context) => {
       activeRegion: async () => (await control.getActiveRegion())?.activeRegion ?? null,
       replica,
       control,
+      // The peer lease (PEER_LEASE): renewed here, read back in the active region best-effort.
+      lease: { control, remote: (r) => ports(r, "bestEffort").control },
       http: fetchHttp,
       metrics,
       now: () => new Date(),

@@ -11,7 +11,7 @@
 // for up to two minutes, so each batch checks the flag first and rolls back instead of
 // committing more than EXPIRY_BATCH_SECONDS after that check. A capture that arrives after captureBefore and before this job is refused by
 // the capture itself (409 authorization_expired), so the job's delay never extends a window.
-import { PassiveRegionError } from "../shared/errors";
+import { PassiveRegionError, PeerLeaseLapsedError } from "../shared/errors";
 import { IDEMPOTENCY_RETENTION_DAYS } from "../shared/idempotency";
 import type { ExpiryBatch, ExpiryStore, OutboxEvent } from "../shared/ports";
 
@@ -48,7 +48,7 @@ export async function expireAuthorizations(deps: ExpiryDeps): Promise<ExpiryRepo
     try {
       await deps.guard.assertActive();
     } catch (error) {
-      if (error instanceof PassiveRegionError) {
+      if (error instanceof PassiveRegionError || error instanceof PeerLeaseLapsedError) {
         return { skipped: error.message, expired, more: false };
       }
       throw error;
@@ -104,7 +104,8 @@ export async function pruneIdempotencyRecords(deps: PruneDeps): Promise<number> 
     try {
       await deps.guard.assertActive();
     } catch (error) {
-      if (error instanceof PassiveRegionError) return pruned;
+      if (error instanceof PassiveRegionError || error instanceof PeerLeaseLapsedError)
+        return pruned;
       throw error;
     }
     const limit = Math.min(deps.batchSize, deps.maxRecords - pruned);

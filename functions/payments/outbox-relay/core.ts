@@ -8,7 +8,7 @@
 // Since issue 15 the relay is how events reach the bus (EVENT_PUBLICATION=relay, the default):
 // a run drains continuously, polling an empty outbox every pollMs, until the invocation is
 // nearly over; the schedule starts the next run as this one ends.
-import { PassiveRegionError } from "../shared/errors";
+import { PassiveRegionError, PeerLeaseLapsedError } from "../shared/errors";
 import { publishInBatches } from "../shared/outbox";
 import type { OutboxStore, PublishOutcome, Publisher } from "../shared/ports";
 
@@ -70,7 +70,9 @@ export async function relayOutbox(deps: RelayDeps, drain?: DrainOptions): Promis
     try {
       await deps.guard.assertActive();
     } catch (error) {
-      if (error instanceof PassiveRegionError) return report(error.message);
+      if (error instanceof PassiveRegionError || error instanceof PeerLeaseLapsedError) {
+        return report(error.message);
+      }
       throw error;
     }
     const limit = drain

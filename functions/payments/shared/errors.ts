@@ -122,6 +122,26 @@ export class PassiveRegionError extends Error {
   }
 }
 
+/**
+ * This region is the active one, but the standby's lease renewal in its replica of the flag is
+ * older than PEER_LEASE allows: a fence written in the other region may not have arrived, so
+ * writes are refused until a renewal does (review M3; state-machines/README.md).
+ */
+export class PeerLeaseLapsedError extends Error {
+  override name = "PeerLeaseLapsedError";
+  constructor(
+    readonly region: string,
+    readonly peerSeenAt: string | null,
+    readonly ageMs: number | null,
+  ) {
+    super(
+      peerSeenAt === null
+        ? `writes paused in ${region}: the peer lease is armed but was never renewed`
+        : `writes paused in ${region}: the peer region last renewed its lease at ${peerSeenAt} (${Math.round((ageMs ?? 0) / 1000)} s ago, more than the lease allows)`,
+    );
+  }
+}
+
 /** The active-region flag could not be read (or is missing), so writes are refused. */
 export class ActiveRegionUnknownError extends Error {
   override name = "ActiveRegionUnknownError";

@@ -4,8 +4,16 @@
 // the new flag and that cache, one flag read and the write functions' timeout have passed
 // (infra/lib/fence-bound.ts), or the database has provably stopped this region committing. A
 // flag that cannot be read, or is missing, refuses writes: split brain is worse than a 503.
+//
+// The peer lease (PEER_LEASE, review M3): while the flag has `leaseRequired`, a write also needs
+// the standby's renewal (`peerSeenAt`) in this region's replica to be at most PEER_LEASE.seconds
+// old by this function's clock, checked at every write against the current time (the cache
+// never extends it). A renewal is never written after the standby's fence, and the global table
+// replicates whole items, so a region that returns from an outage or a partition with a stale
+// flag stops writing by itself instead of trusting that flag.
 import type { ActiveRegionItem } from "../../common/contract";
-import { ActiveRegionUnknownError, PassiveRegionError } from "./errors";
+import { PEER_LEASE } from "../../common/contract";
+import { ActiveRegionUnknownError, PassiveRegionError, PeerLeaseLapsedError } from "./errors";
 
 export const MAX_ACTIVE_REGION_CACHE_MS = 5_000;
 
@@ -26,7 +34,7 @@ export const FLAG_READ = {
  * writes go, and for /health the token and the phase (informative only).
  */
 export type ActiveRegionFlag = Pick<ActiveRegionItem, "activeRegion" | "phase"> &
-  Partial<Pick<ActiveRegionItem, "fencingToken">>;
+  Partial<Pick<ActiveRegionItem, "fencingToken" | "leaseRequired" | "peerSeenAt">>;
 
 /** Reads the flag strongly consistently; undefined when the item does not exist. */
 export type FlagReader = () => Promise<ActiveRegionFlag | undefined>;
@@ -37,6 +45,8 @@ export interface ActiveRegionGuardOptions {
   readonly read: FlagReader;
   /** How long a read flag is trusted, 0 to 5000 ms. */
   readonly cacheMs: number;
+  /** How old the peer's renewal may be while the lease is armed. @default PEER_LEASE.seconds */
+  readonly leaseMs?: number;
   readonly now?: () => number;
 }
 
@@ -88,11 +98,41 @@ export class ActiveRegionGuard {
     return this.#inflight;
   }
 
-  /** Throws PassiveRegionError unless this region takes writes. */
+  /**
+   * Throws PassiveRegionError unless this region takes writes, PeerLeaseLapsedError when it is
+   * the active region but the armed lease is not fresh. A lapsed lease on a cached flag is read
+   * again before refusing: a newer renewal may be there.
+   */
   async assertActive(): Promise<void> {
-    const { activeRegion } = await this.flag();
-    if (activeRegion !== this.options.region) {
-      throw new PassiveRegionError(this.options.region, activeRegion);
+    let flag = await this.flag();
+    if (flag.activeRegion !== this.options.region) {
+      throw new PassiveRegionError(this.options.region, flag.activeRegion);
     }
+    if (this.leaseHolds(flag)) return;
+    flag = await this.readFresh();
+    if (flag.activeRegion !== this.options.region) {
+      throw new PassiveRegionError(this.options.region, flag.activeRegion);
+    }
+    if (!this.leaseHolds(flag)) {
+      const seen = typeof flag.peerSeenAt === "string" ? Date.parse(flag.peerSeenAt) : NaN;
+      throw new PeerLeaseLapsedError(
+        this.options.region,
+        Number.isNaN(seen) ? null : (flag.peerSeenAt as string),
+        Number.isNaN(seen) ? null : this.now() - seen,
+      );
+    }
+  }
+
+  /**
+   * The lease check, against this function's clock now. A renewal stamped further in the future
+   * than two clock skews is refused too: believing it would stretch the lease past its bound.
+   */
+  private leaseHolds(flag: ActiveRegionFlag): boolean {
+    if (flag.leaseRequired !== true) return true;
+    const seen = typeof flag.peerSeenAt === "string" ? Date.parse(flag.peerSeenAt) : NaN;
+    if (Number.isNaN(seen)) return false;
+    const age = this.now() - seen;
+    const leaseMs = this.options.leaseMs ?? PEER_LEASE.seconds * 1000;
+    return age <= leaseMs && age >= -2 * PEER_LEASE.clockSkewSeconds * 1000;
   }
 }

@@ -13,6 +13,7 @@ import {
   MerchantMismatchError,
   ParametersUnavailableError,
   PassiveRegionError,
+  PeerLeaseLapsedError,
   PaymentNotFoundError,
   RefundExceedsCapturedError,
   IdempotencyKeyInUseError,
@@ -282,6 +283,20 @@ export function describeError(error: unknown): ErrorAnswer | undefined {
         field: null,
         region: error.region,
         activeRegion: error.activeRegion,
+      },
+      retryAfter(RETRY_AFTER_SECONDS.passive),
+    );
+  }
+  if (error instanceof PeerLeaseLapsedError) {
+    // The documented 503 of a region that may have been fenced out (state-machines/README.md).
+    return answer(
+      503,
+      {
+        type: "unavailable",
+        code: "peer_lease_lapsed",
+        message: error.message,
+        field: null,
+        region: error.region,
       },
       retryAfter(RETRY_AFTER_SECONDS.passive),
     );

@@ -7,6 +7,10 @@
 // - Each round the prober also reads its own region's /health (the writer heartbeat that
 //   region's cluster holds) and keeps the heartbeat watch item in its own region's replica of the
 //   control table (functions/dr/shared/heartbeat-watch.ts, the same code as the real prober).
+// - At the start of each round the prober renews the peer lease (PEER_LEASE) on the flag in its
+//   own region's replica while that replica names the other region: the real prober core's
+//   renewLease, through a control port on this world's table (a DynamoDB fault in the prober's
+//   region makes the renewal fail, as it would).
 // - The primary-unhealthy alarm: 3 of 3 periods of 10 s failed ("treat missing data as not
 //   breaching"); entering ALARM starts the failover workflow through EventBridge.
 // - AuroraGlobalDBReplicationLag: "This metric is available only in secondary AWS Regions", one
@@ -16,12 +20,15 @@
 // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html
 import type { AuroraGlobal } from "./aurora";
 import type { VirtualClock } from "./clock";
+import { Random } from "./random";
 import type { Network } from "./network";
 import type { RegionPayments } from "./payments";
 import type { GlobalTable } from "./dynamodb";
-import { CONTROL, WRITER_HEARTBEAT } from "../../../functions/common/contract";
+import { CONTROL, FENCE_PHASE, WRITER_HEARTBEAT } from "../../../functions/common/contract";
 import { observeHeartbeat, staleAfterSeconds } from "../../../functions/dr/shared/heartbeat-watch";
-import type { HeartbeatWatch } from "../../../functions/dr/shared/ports";
+import type { ControlPort, HeartbeatWatch } from "../../../functions/dr/shared/ports";
+import { renewLease } from "../../../functions/monitoring/prober/core";
+import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 
 export interface Datapoint {
   readonly at: number;
@@ -63,10 +70,64 @@ export class Detection {
     }));
   }
 
+  /** The lease renewer can be switched off (a world test, the mutation tests). */
+  renewing = true;
+  /**
+   * The renewer's own draws: the rest of the world replays the same with or without it. The
+   * world seeds it from the schedule's seed.
+   */
+  leaseRandom = new Random(0x1ea5e);
+
+  /** The prober's own region's control table, as the renewal reaches it. */
+  private leasePort(): Pick<ControlPort, "getActiveRegion" | "renewPeerLease"> {
+    const region = this.proberRegion;
+    const reachable = () => {
+      if (this.network.outcome(region, region, "dynamodb", this.clock.now) !== "ok") {
+        throw new Error("ThrottlingException");
+      }
+    };
+    return {
+      getActiveRegion: async () => {
+        reachable();
+        const item = this.table.read(region, CONTROL.activeRegionItem);
+        if (!item || typeof item.activeRegion !== "string") return null;
+        return {
+          activeRegion: item.activeRegion,
+          fencingToken: Number(item.fencingToken ?? 0),
+          updatedAt: String(item.updatedAt ?? ""),
+          updatedBy: String(item.updatedBy ?? ""),
+          ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
+        };
+      },
+      renewPeerLease: async (activeRegion, fencingToken, at) => {
+        reachable();
+        return this.table.write(
+          region,
+          CONTROL.activeRegionItem,
+          (current) =>
+            current?.activeRegion === activeRegion &&
+            Number(current.fencingToken ?? 0) === fencingToken &&
+            current.phase !== FENCE_PHASE.fenced
+              ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
+              : false,
+          this.leaseRandom,
+        );
+      },
+    };
+  }
+
   /** Every 10 s. */
-  probe(): void {
+  async probe(): Promise<void> {
     const now = this.clock.now;
     if (this.network.isDown(this.proberRegion, now)) return;
+    if (this.renewing) {
+      const quiet = () => undefined;
+      await renewLease(this.proberRegion, {
+        lease: { control: this.leasePort() },
+        now: () => new Date(this.clock.now),
+        log: { info: quiet, warn: quiet, error: quiet },
+      } as unknown as ProberDeps);
+    }
     const flag = this.table.read(this.proberRegion, CONTROL.activeRegionItem);
     const probed = (flag?.activeRegion as string | undefined) ?? this.primaryRegion;
     if (probed === this.proberRegion) return;

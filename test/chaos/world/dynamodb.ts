@@ -60,6 +60,12 @@ export class GlobalTable {
     region: string,
     key: string,
     decide: (current: Item | undefined) => Item | undefined | false,
+    /**
+     * The draws of this write (timestamp, replication delay). The lease renewer passes its own
+     * stream, so a schedule replays the same world with and without it (the regression cases of
+     * review M3 compare the two).
+     */
+    random: Random = this.random,
   ): boolean {
     const current = this.read(region, key);
     const next = decide(current);
@@ -67,23 +73,23 @@ export class GlobalTable {
     // Timestamps are unique and increase with the clock: last writer wins is well defined.
     const version: Version = {
       item: next && { ...next, ...(next.facts ? { facts: { ...(next.facts as Item) } } : {}) },
-      ts: this.clock.now + this.random.next(),
+      ts: this.clock.now + random.next(),
     };
     this.apply(region, key, version);
     for (const other of this.regions) {
-      if (other !== region) this.replicate(region, other, key, version);
+      if (other !== region) this.replicate(region, other, key, version, random);
     }
     return true;
   }
 
-  private replicate(from: string, to: string, key: string, version: Version): void {
-    const delayMs = this.random.uniform(0, this.maxDelaySeconds) * 1000;
+  private replicate(from: string, to: string, key: string, version: Version, random: Random): void {
+    const delayMs = random.uniform(0, this.maxDelaySeconds) * 1000;
     const deliver = () => {
       // Held back while the regions cannot talk; retried when they can.
       if (!this.network.reachable(from, to, this.clock.now)) {
         const up = this.network.nextLinkUp(from, to, this.clock.now);
         if (Number.isFinite(up))
-          this.clock.at(up - this.clock.now + this.random.uniform(50, 1000), deliver);
+          this.clock.at(up - this.clock.now + random.uniform(50, 1000), deliver);
         return;
       }
       this.apply(to, key, version);

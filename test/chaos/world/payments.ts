@@ -95,6 +95,8 @@ export class RegionPayments {
           activeRegion: String(item.activeRegion),
           fencingToken: item.fencingToken as number | undefined,
           phase: item.phase as string | undefined,
+          ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
+          ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
         }
       : undefined;
   }

@@ -3,7 +3,7 @@
 // (functions/dr/shared/ports.ts). Every call a DR task makes goes through `call`, which charges
 // the drawn latency, meets the network's faults with the client profile's attempts and timeouts
 // (functions/dr/shared/aws/clients.ts) and refuses to act for a Lambda that was killed.
-import { CONTROL, PARAMETERS } from "../../../functions/common/contract";
+import { CONTROL, FENCE_PHASE, PARAMETERS } from "../../../functions/common/contract";
 import type {
   DrDatabaseSpec,
   DrTopology,
@@ -31,7 +31,11 @@ import { DEFAULT_SETTINGS } from "../../../functions/dr/shared/settings";
 import { reportLocation, validateReportInput } from "../../../functions/reports/shared/model";
 import type { ReportLocation, RunReportInput } from "../../../functions/reports/shared/model";
 import type { DrSettings } from "../../../functions/dr/shared/settings";
-import { deployedWritePath, fenceSettleSeconds } from "../../../infra/lib/fence-bound";
+import {
+  deployedWritePath,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+} from "../../../infra/lib/fence-bound";
 import { AuroraGlobal, RdsFault } from "./aurora";
 import { VirtualClock } from "./clock";
 import { Detection } from "./cloudwatch";
@@ -241,10 +245,12 @@ export class ChaosWorld {
       (alarm) => this.alarmListeners.forEach((listen) => listen(alarm)),
       options.rpoSeconds,
     );
+    this.detection.leaseRandom = new Random((options.seed ^ 0x1ea5e) >>> 0);
     const settle = fenceSettleSeconds(deployedWritePath(WRITE_TIMEOUT_MS / 1000));
     this.settings = {
       ...DEFAULT_SETTINGS,
       fenceSettleSeconds: settle,
+      leaseSettleSeconds: leaseSettleSeconds(deployedWritePath(WRITE_TIMEOUT_MS / 1000)),
       dbRpoSeconds: options.rpoSeconds,
     };
     this.seed(writer);
@@ -270,6 +276,8 @@ export class ChaosWorld {
             updatedBy: "earlier-failover",
             phase: "open",
             previousRegion: EAST,
+            // An unplanned failover's flag: the peer lease is off until a failback arms it.
+            leaseRequired: false,
           },
     );
     for (const region of [EAST, WEST]) {
@@ -599,6 +607,10 @@ export class ChaosWorld {
               ...(typeof item.previousRegion === "string"
                 ? { previousRegion: item.previousRegion }
                 : {}),
+              ...(typeof item.leaseRequired === "boolean"
+                ? { leaseRequired: item.leaseRequired }
+                : {}),
+              ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
             } satisfies ActiveRegionFlag;
           }),
         putActiveRegion: (expected, next) =>
@@ -610,16 +622,34 @@ export class ChaosWorld {
                     ? current.fencingToken === undefined || current.fencingToken === 0
                     : current.fencingToken === expected.fencingToken)
                 : current === undefined;
-              return ok ? { ...current, ...next } : false;
+              // As the adapter writes it: leaseRequired always, peerSeenAt when given.
+              return ok
+                ? { ...current, ...next, leaseRequired: next.leaseRequired ?? false }
+                : false;
             }),
           ),
-        setPhase: (activeRegion, fencingToken, phase, at) =>
+        renewPeerLease: (activeRegion, fencingToken, at) =>
+          call("dynamodb", "dynamodb:UpdateItem active-region peer lease", () =>
+            table.write(region, CONTROL.activeRegionItem, (current) =>
+              current?.activeRegion === activeRegion &&
+              (current.fencingToken ?? 0) === fencingToken &&
+              current.phase !== FENCE_PHASE.fenced
+                ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
+                : false,
+            ),
+          ),
+        setPhase: (activeRegion, fencingToken, phase, at, armLease) =>
           call("dynamodb", "dynamodb:UpdateItem active-region phase", () =>
             table.write(region, CONTROL.activeRegionItem, (current) =>
               current?.activeRegion === activeRegion &&
               current.fencingToken === fencingToken &&
               current.phase !== phase
-                ? { ...current, phase, phaseChangedAt: at }
+                ? {
+                    ...current,
+                    phase,
+                    phaseChangedAt: at,
+                    ...(armLease ? { leaseRequired: true, peerSeenAt: at } : {}),
+                  }
                 : false,
             ),
           ),

@@ -158,6 +158,28 @@ describe("the approval request", () => {
   });
 });
 
+describe("the completion page of a failover (review L3)", () => {
+  it("says the target may be up to the RPO bound behind, whatever the last lag datapoint said", async () => {
+    const world = new FakeWorld();
+    const state = {
+      input,
+      request,
+      steps: {
+        AcquireLock: { owner: "run-1", facts: { replicationLagMs: 250 } },
+        Preflight: { replicationLagMs: 250, replicationLagAt: "2026-01-01T00:00:00.000Z" },
+        Fence: { fencingToken: 3 },
+        Promote: { method: "managed-failover" },
+      },
+    } as unknown as WorkflowState;
+    await notify({ workflow: "failover", outcome: "completed", state, context }, world.deps(WEST));
+    const { message } = world.messages[WEST]![0]!;
+    expect(message).toContain("RPO estimate (replication lag when the run began): 250 ms");
+    expect(message).toContain(
+      "RPO bound: up to 60 s of payments acknowledged in us-east-1 may be missing from us-west-2 (rds.global_db_rpo). The estimate above is the last lag datapoint (2026-01-01T00:00:00.000Z), published once a minute and possibly not at all while replication was cut",
+    );
+  });
+});
+
 describe("the page after a failure", () => {
   it("names the failed step, what changed, and the exact commands to resume or abandon", async () => {
     const world = new FakeWorld();

@@ -2,7 +2,7 @@
 // is conditional; a failed condition is reported as `false`, never as an error.
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { CONTROL } from "../../../common/contract";
+import { CONTROL, FENCE_PHASE } from "../../../common/contract";
 import type { ReadinessRecord } from "../../../common/contract";
 import type {
   ActiveRegionFlag,
@@ -30,6 +30,15 @@ export const CONDITIONS = {
   lockClaimable: "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner",
   lockClaimableOver:
     "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR #owner = :over",
+  /** The peer lease: renewed only while the flag names the other region with the token read. */
+  // Never while a move is in progress (phase "fenced"): global tables resolve concurrent
+  // writes to one item by last writer wins, whole item, so a renewal written from a replica that
+  // has not yet received Unfence's "open" could undo it.
+  leaseRenewable:
+    "#activeRegion = :activeRegion AND #fencingToken = :token AND (attribute_not_exists(#phase) OR #phase <> :fenced)",
+  /** The same for a seeded flag without a token (token 0). */
+  leaseRenewableFirstToken:
+    "#activeRegion = :activeRegion AND (attribute_not_exists(#fencingToken) OR #fencingToken = :token) AND (attribute_not_exists(#phase) OR #phase <> :fenced)",
   watchUnchanged: "#checkedAt = :previousCheckedAt",
   watchAbsent: "attribute_not_exists(#pk)",
 } as const;
@@ -66,6 +75,8 @@ export class DynamoControlTable implements ControlPort {
       ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
       ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
       ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
+      ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
+      ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
     };
   }
 
@@ -78,6 +89,10 @@ export class DynamoControlTable implements ControlPort {
       reason: next.reason ?? "",
       phase: next.phase ?? "",
       previousRegion: next.previousRegion ?? "",
+      // The peer lease (PEER_LEASE): always written, so a flag never keeps an armed lease it
+      // did not mean to; peerSeenAt only when given (a disarmed lease leaves the last renewal).
+      leaseRequired: next.leaseRequired ?? false,
+      ...(next.peerSeenAt !== undefined ? { peerSeenAt: next.peerSeenAt } : {}),
     };
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -115,25 +130,73 @@ export class DynamoControlTable implements ControlPort {
     }
   }
 
-  async setPhase(activeRegion: string, fencingToken: number, phase: string, at: string) {
+  async renewPeerLease(activeRegion: string, fencingToken: number, at: string) {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: CONTROL.activeRegionItem },
-          UpdateExpression: "SET #phase = :phase, #phaseChangedAt = :at",
+          // A flag that never had leaseRequired (seeded by Terraform, or written before the
+          // lease existed) is armed by its first renewal; every Fence writes it explicitly, so
+          // an unplanned failover's `false` is never overridden here.
+          UpdateExpression:
+            "SET #peerSeenAt = :at, #leaseRequired = if_not_exists(#leaseRequired, :armed)",
+          ConditionExpression:
+            fencingToken === 0 ? CONDITIONS.leaseRenewableFirstToken : CONDITIONS.leaseRenewable,
+          ExpressionAttributeNames: {
+            "#activeRegion": "activeRegion",
+            "#fencingToken": "fencingToken",
+            "#peerSeenAt": "peerSeenAt",
+            "#leaseRequired": "leaseRequired",
+            "#phase": "phase",
+          },
+          ExpressionAttributeValues: {
+            ":activeRegion": activeRegion,
+            ":token": fencingToken,
+            ":at": at,
+            ":armed": true,
+            ":fenced": FENCE_PHASE.fenced,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:UpdateItem active-region peer lease", error);
+    }
+  }
+
+  async setPhase(
+    activeRegion: string,
+    fencingToken: number,
+    phase: string,
+    at: string,
+    armLease = false,
+  ) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.activeRegionItem },
+          // Arming the peer lease (PEER_LEASE) starts it at this write: the renewer takes over
+          // within a probe round of the flag reaching its replica.
+          UpdateExpression: armLease
+            ? "SET #phase = :phase, #phaseChangedAt = :at, #leaseRequired = :armed, #peerSeenAt = :at"
+            : "SET #phase = :phase, #phaseChangedAt = :at",
           ConditionExpression: CONDITIONS.phaseChange,
           ExpressionAttributeNames: {
             "#activeRegion": "activeRegion",
             "#fencingToken": "fencingToken",
             "#phase": "phase",
             "#phaseChangedAt": "phaseChangedAt",
+            ...(armLease ? { "#leaseRequired": "leaseRequired", "#peerSeenAt": "peerSeenAt" } : {}),
           },
           ExpressionAttributeValues: {
             ":region": activeRegion,
             ":token": fencingToken,
             ":phase": phase,
             ":at": at,
+            ...(armLease ? { ":armed": true } : {}),
           },
         }),
       );

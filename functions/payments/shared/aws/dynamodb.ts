@@ -46,6 +46,8 @@ export function controlFlagReader(client: DynamoDBClient, tableName: string): Fl
       activeRegion,
       fencingToken: Item.fencingToken?.N === undefined ? undefined : Number(Item.fencingToken.N),
       phase: Item.phase?.S,
+      ...(Item.leaseRequired?.BOOL !== undefined ? { leaseRequired: Item.leaseRequired.BOOL } : {}),
+      ...(Item.peerSeenAt?.S !== undefined ? { peerSeenAt: Item.peerSeenAt.S } : {}),
     };
     return flag;
   };

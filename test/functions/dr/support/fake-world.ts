@@ -612,6 +612,7 @@ export class FakeWorld {
         ...DEFAULT_SETTINGS,
         bestEffortTimeoutMs: 200,
         fenceSettleSeconds: 6,
+        leaseSettleSeconds: 6,
         capacity: this.capacity,
         ...settings,
       },
@@ -1085,17 +1086,45 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           ? item?.activeRegion === expected.activeRegion &&
             item?.fencingToken === expected.fencingToken
           : item === undefined;
-        if (ok) world.table.set("active-region", { ...item, ...next });
+        if (ok)
+          world.table.set("active-region", {
+            ...item,
+            ...next,
+            leaseRequired: next.leaseRequired ?? false,
+          });
         return ok;
       },
-      async setPhase(activeRegion, fencingToken, phase, at) {
+      async renewPeerLease(activeRegion, fencingToken, at) {
+        c("dynamodb:UpdateItem active-region peer lease", { activeRegion, fencingToken, at });
+        const item = world.flagIn(region);
+        const ok =
+          item?.activeRegion === activeRegion &&
+          (item?.fencingToken ?? 0) === fencingToken &&
+          item?.phase !== "fenced";
+        if (ok) {
+          const stored = world.table.get("active-region");
+          world.table.set("active-region", {
+            ...stored,
+            peerSeenAt: at,
+            leaseRequired: stored?.leaseRequired ?? true,
+          });
+        }
+        return ok;
+      },
+      async setPhase(activeRegion, fencingToken, phase, at, armLease) {
         c("dynamodb:UpdateItem active-region phase", { activeRegion, fencingToken, phase });
         const item = world.table.get("active-region");
         const ok =
           item?.activeRegion === activeRegion &&
           item?.fencingToken === fencingToken &&
           item?.phase !== phase;
-        if (ok) world.table.set("active-region", { ...item, phase, phaseChangedAt: at });
+        if (ok)
+          world.table.set("active-region", {
+            ...item,
+            phase,
+            phaseChangedAt: at,
+            ...(armLease ? { leaseRequired: true, peerSeenAt: at } : {}),
+          });
         return ok;
       },
       async getLock() {

@@ -3,6 +3,7 @@ import {
   MAX_ACTIVE_REGION_CACHE_MS,
 } from "../../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../../functions/payments/shared/fencing";
+import { PEER_LEASE } from "../../../../functions/common/contract";
 import { guardFromEnvironment } from "../../../../functions/payments/shared/write-runtime";
 
 function fixture(cacheMs = 5_000) {
@@ -81,6 +82,94 @@ describe("ActiveRegionGuard", () => {
     expect(() => fixture(MAX_ACTIVE_REGION_CACHE_MS + 1)).toThrow(
       "active-region cache must be 0 to 5000 ms, got 5001",
     );
+  });
+
+  // The peer lease (PEER_LEASE, review M3): the check runs against the function's clock at every
+  // write, whatever the cache holds; the bound the DR orchestrator waits for
+  // (infra/lib/fence-bound.ts leaseSettleSeconds) relies on exactly these edges.
+  describe("peer lease", () => {
+    const LEASE_MS = PEER_LEASE.seconds * 1000;
+    const armed = (peerSeenAtMs: number): ActiveRegionFlag => ({
+      activeRegion: "us-east-1",
+      fencingToken: 0,
+      leaseRequired: true,
+      peerSeenAt: new Date(peerSeenAtMs).toISOString(),
+    });
+
+    it("accepts a renewal exactly PEER_LEASE.seconds old and refuses one a millisecond older", async () => {
+      const f = fixture();
+      f.advance(100_000);
+      f.setFlag(armed(100_000 - LEASE_MS));
+      await expect(f.guard.assertActive()).resolves.toBeUndefined();
+
+      f.advance(1);
+      await expect(f.guard.assertActive()).rejects.toMatchObject({
+        name: "PeerLeaseLapsedError",
+        region: "us-east-1",
+        peerSeenAt: new Date(100_000 - LEASE_MS).toISOString(),
+        ageMs: LEASE_MS + 1,
+      });
+    });
+
+    it("checks the cached flag against the clock now: the 5 s cache never extends the lease", async () => {
+      const f = fixture();
+      f.advance(100_000);
+      f.setFlag(armed(100_000 - LEASE_MS + 2_000));
+      await f.guard.assertActive();
+      expect(f.reads()).toBe(1);
+
+      // Still inside the cache window, but the renewal it holds is now too old: one fresh read
+      // (a newer renewal may be there), then the refusal.
+      f.advance(2_001);
+      await expect(f.guard.assertActive()).rejects.toMatchObject({ name: "PeerLeaseLapsedError" });
+      expect(f.reads()).toBe(2);
+    });
+
+    it("takes a newer renewal from a fresh read instead of refusing on the cached one", async () => {
+      const f = fixture();
+      f.advance(100_000);
+      f.setFlag(armed(100_000 - LEASE_MS));
+      await f.guard.assertActive();
+      f.setFlag(armed(100_000));
+      f.advance(1_000);
+
+      await expect(f.guard.assertActive()).resolves.toBeUndefined();
+      expect(f.reads()).toBe(2);
+    });
+
+    it("tolerates a renewer clock up to two skews ahead, and refuses a stamp further in the future", async () => {
+      const f = fixture(0);
+      const skewMs = 2 * PEER_LEASE.clockSkewSeconds * 1000;
+      f.advance(100_000);
+      f.setFlag(armed(100_000 + skewMs));
+      await expect(f.guard.assertActive()).resolves.toBeUndefined();
+
+      f.setFlag(armed(100_000 + skewMs + 1));
+      await expect(f.guard.assertActive()).rejects.toMatchObject({ name: "PeerLeaseLapsedError" });
+    });
+
+    it("refuses an armed lease that was never stamped, and ignores the lease when it is not armed", async () => {
+      const f = fixture(0);
+      f.advance(100_000);
+      f.setFlag({ activeRegion: "us-east-1", leaseRequired: true });
+      await expect(f.guard.assertActive()).rejects.toMatchObject({
+        name: "PeerLeaseLapsedError",
+        peerSeenAt: null,
+      });
+
+      // The survivor of an unplanned failover (false) and a flag from before the lease (absent).
+      f.setFlag({ ...armed(0), leaseRequired: false });
+      await expect(f.guard.assertActive()).resolves.toBeUndefined();
+      f.setFlag({ activeRegion: "us-east-1", peerSeenAt: new Date(0).toISOString() });
+      await expect(f.guard.assertActive()).resolves.toBeUndefined();
+    });
+
+    it("answers a passive region as passive, whatever its lease says", async () => {
+      const f = fixture(0);
+      f.advance(100_000);
+      f.setFlag({ ...armed(0), activeRegion: "us-west-2" });
+      await expect(f.guard.assertActive()).rejects.toMatchObject({ name: "PassiveRegionError" });
+    });
   });
 
   it("reads ACTIVE_REGION_CACHE_MS, defaulting to 5000 and refusing more", () => {
