@@ -34,9 +34,12 @@ describe("the surge's refusal count", () => {
     });
     const held: Client[] = [];
     const refusedCodes: string[] = [];
-    const since = Date.now() - 1000;
+    let since = 0;
     try {
       await node.start();
+      // The window opens once the server is up: start() polls it with connections, which a
+      // server still starting refuses with 57P03 (logged, and rightly counted by the lab).
+      since = Date.now() - 1;
       for (let i = 0; i < 8; i++) {
         const c = new Client({ connectionString: node.url(), connectionTimeoutMillis: 3000 });
         c.on("error", () => undefined);
