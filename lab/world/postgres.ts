@@ -67,7 +67,7 @@ export function giveToServer(path: string): void {
   walk(path);
 }
 
-/** PostgreSQL's own default, kept where a scenario sets none. */
+/** The lab servers' max_connections where a scenario sets none (PostgreSQL's own default is 100). */
 export const DEFAULT_MAX_CONNECTIONS = 200;
 
 /** Server settings every lab node runs with. */
