@@ -34,7 +34,7 @@ describe("the surge's refusal count", () => {
     });
     const held: Client[] = [];
     const refusedCodes: string[] = [];
-    let since = 0;
+    let since: number;
     try {
       await node.start();
       // The window opens once the server is up: start() polls it with connections, which a
