@@ -125,7 +125,17 @@ async function acrossRegions(
   const remote = deps.ports(other, "bestEffort");
   const nowEpoch = epochSeconds(deps.now());
   const scoped = async (scope: string): Promise<LockItem> => {
-    await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope);
+    // recordFact writes only while this run holds this copy: null means a run settled in the
+    // other region has written its lock over this one here (it won the tie-break), so this run
+    // stops, having touched nothing.
+    if ((await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope)) === null) {
+      const holder = await local.control.getLock();
+      throw holder && holder.owner !== lock.owner
+        ? heldBy(holder, request.workflow)
+        : new LockHeldError(
+            `run ${lock.owner} no longer holds the failover lock in ${request.targetRegion}'s copy (it expired or another run took it while this one claimed ${other}'s); nothing was touched: look at both copies (payments-dr status) and start again`,
+          );
+    }
     return { ...lock, facts: { ...lock.facts, [LOCK_SCOPE_FACT]: scope } };
   };
   let claimed: boolean;
@@ -133,9 +143,11 @@ async function acrossRegions(
     claimed = await remote.control.claimLock(lock, nowEpoch);
   } catch (error) {
     // Whatever the far region's failure looks like (a timeout, a reset, an SDK wrapper around
-    // either, a 5xx), this copy's lock stands: only a refusal by IAM, which is a deployment
-    // error, stops the run.
-    if (error instanceof AccessDeniedError) throw error;
+    // either, a 5xx), this copy's lock stands. A refusal by IAM is a deployment error and stops a
+    // planned run; an unplanned failover's other region is the failed one, whose auth layer may
+    // be what is failing (a 403, an expired-token answer), and recovery must not depend on it
+    // (readiness's IAM simulation finds a real deployment error before it matters).
+    if (error instanceof AccessDeniedError && request.workflow !== "failover") throw error;
     deps.log.warn(
       "the other region's copy of the lock could not be claimed; the lock stands in this region's copy only",
       {

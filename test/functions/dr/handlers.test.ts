@@ -287,14 +287,63 @@ describe("AcquireLock handler", () => {
     expect(String(result.facts.lockScope)).toMatch(/^us-west-2 only: us-east-1 did not answer/);
   });
 
-  it("rejects when IAM refuses the claim of the other region's copy", async () => {
+  it("rejects a planned run when IAM refuses the claim of the other region's copy", async () => {
     ddb
       .on(GetCommand)
       .resolves({})
       .on(PutCommand)
       .resolvesOnce({})
       .rejects(sdkError("AccessDeniedException"));
-    await expect(acquireLock(state())).rejects.toMatchObject({ name: "AccessDeniedError" });
+    await expect(acquireLock(state("switchover"))).rejects.toMatchObject({
+      name: "AccessDeniedError",
+    });
+  });
+
+  it("never stops an unplanned failover on the failed region's answer, IAM's included", async () => {
+    // The other region is the one that failed: a 403 from its auth layer is not a reason to
+    // stay down (recover without the failed region).
+    ddb
+      .on(GetCommand)
+      .resolves({})
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(sdkError("AccessDeniedException"))
+      .on(UpdateCommand)
+      .resolves({ Attributes: { facts: {} } });
+    const result = await acquireLock(state("failover"));
+    expect(result).toMatchObject({ owner: "run-1" });
+    expect(String(result.facts.lockScope)).toMatch(/^us-west-2 only: us-east-1 did not answer/);
+  });
+
+  it("stops, touching nothing, when a run settled in the other region took this copy meanwhile", async () => {
+    // The other region's claim failed once (a 500), and in between the run started there won
+    // the tie-break and wrote its lock over this one in this copy: recordFact finds no lock of
+    // this run's to write to.
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolvesOnce({})
+      .resolves({
+        Item: {
+          pk: "failover-lock",
+          owner: "run-0",
+          operation: "failover",
+          expiresAt: 9e9,
+          acquiredAt: "2026-11-30T00:00:00.000Z",
+          targetRegion: EAST,
+          sourceRegion: WEST,
+        },
+      })
+      .on(GetCommand, { Key: { pk: "failover-cooldown" } })
+      .resolves({})
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(sdkError("InternalServerError"))
+      .on(UpdateCommand)
+      .rejects(sdkError("ConditionalCheckFailedException"));
+    await expect(acquireLock(state("switchover"))).rejects.toMatchObject({
+      name: "LockHeldError",
+      message: expect.stringMatching(/run-0/),
+    });
   });
 
   it("rejects with LockHeldError when the conditional put loses", async () => {
