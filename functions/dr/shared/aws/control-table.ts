@@ -226,16 +226,7 @@ export class DynamoControlTable implements ControlPort {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            [PK]: CONTROL.lockItem,
-            owner: lock.owner,
-            operation: lock.operation,
-            acquiredAt: lock.acquiredAt,
-            [CONTROL.ttlAttribute]: lock.expiresAt,
-            targetRegion: lock.targetRegion,
-            sourceRegion: lock.sourceRegion,
-            facts: lock.facts,
-          },
+          Item: lockItem(lock),
           ConditionExpression: CONDITIONS.lockFree,
           ExpressionAttributeNames: { "#pk": PK, "#expiresAt": CONTROL.ttlAttribute },
           ExpressionAttributeValues: { ":now": nowEpoch },
@@ -253,16 +244,7 @@ export class DynamoControlTable implements ControlPort {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            [PK]: CONTROL.lockItem,
-            owner: lock.owner,
-            operation: lock.operation,
-            acquiredAt: lock.acquiredAt,
-            [CONTROL.ttlAttribute]: lock.expiresAt,
-            targetRegion: lock.targetRegion,
-            sourceRegion: lock.sourceRegion,
-            facts: lock.facts,
-          },
+          Item: lockItem(lock),
           ConditionExpression:
             over === undefined ? CONDITIONS.lockClaimable : CONDITIONS.lockClaimableOver,
           ExpressionAttributeNames: {
@@ -428,4 +410,18 @@ export class DynamoControlTable implements ControlPort {
       throw toPortError("dynamodb:PutItem writer-heartbeat-watch", error);
     }
   }
+}
+
+/** The lock as the control table stores it (putLock and claimLock write the same item). */
+function lockItem(lock: LockItem): Record<string, unknown> {
+  return {
+    [PK]: CONTROL.lockItem,
+    owner: lock.owner,
+    operation: lock.operation,
+    acquiredAt: lock.acquiredAt,
+    [CONTROL.ttlAttribute]: lock.expiresAt,
+    targetRegion: lock.targetRegion,
+    sourceRegion: lock.sourceRegion,
+    facts: lock.facts,
+  };
 }
