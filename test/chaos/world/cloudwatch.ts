@@ -25,6 +25,7 @@ import type { Network } from "./network";
 import type { RegionPayments } from "./payments";
 import type { GlobalTable } from "./dynamodb";
 import { CONTROL, FENCE_PHASE, WRITER_HEARTBEAT } from "../../../functions/common/contract";
+import { activeRegionFlagOf } from "../../../functions/dr/shared/aws/control-table";
 import { observeHeartbeat, staleAfterSeconds } from "../../../functions/dr/shared/heartbeat-watch";
 import type { ControlPort, HeartbeatWatch } from "../../../functions/dr/shared/ports";
 import { renewLease } from "../../../functions/monitoring/prober/core";
@@ -89,15 +90,7 @@ export class Detection {
     return {
       getActiveRegion: async () => {
         reachable();
-        const item = this.table.read(region, CONTROL.activeRegionItem);
-        if (!item || typeof item.activeRegion !== "string") return null;
-        return {
-          activeRegion: item.activeRegion,
-          fencingToken: Number(item.fencingToken ?? 0),
-          updatedAt: String(item.updatedAt ?? ""),
-          updatedBy: String(item.updatedBy ?? ""),
-          ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
-        };
+        return activeRegionFlagOf(this.table.read(region, CONTROL.activeRegionItem));
       },
       renewPeerLease: async (activeRegion, fencingToken, at) => {
         reachable();

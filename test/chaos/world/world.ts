@@ -11,13 +11,13 @@ import type {
 } from "../../../functions/common/contract";
 import type { DrDeps } from "../../../functions/dr/shared/deps";
 import { PROFILES } from "../../../functions/dr/shared/aws/clients";
+import { activeRegionFlagOf } from "../../../functions/dr/shared/aws/control-table";
 import {
   DependencyError,
   ManagedFailoverUnavailableError,
   TransientError,
 } from "../../../functions/dr/shared/errors";
 import type {
-  ActiveRegionFlag,
   CooldownItem,
   DnsPort,
   HeartbeatWatch,
@@ -595,24 +595,9 @@ export class ChaosWorld {
       },
       control: {
         getActiveRegion: () =>
-          call("dynamodb", "dynamodb:GetItem active-region", () => {
-            const item = table.read(region, CONTROL.activeRegionItem);
-            if (!item || typeof item.activeRegion !== "string") return null;
-            return {
-              activeRegion: item.activeRegion,
-              fencingToken: Number(item.fencingToken ?? 0),
-              updatedAt: String(item.updatedAt ?? ""),
-              updatedBy: String(item.updatedBy ?? ""),
-              ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
-              ...(typeof item.previousRegion === "string"
-                ? { previousRegion: item.previousRegion }
-                : {}),
-              ...(typeof item.leaseRequired === "boolean"
-                ? { leaseRequired: item.leaseRequired }
-                : {}),
-              ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
-            } satisfies ActiveRegionFlag;
-          }),
+          call("dynamodb", "dynamodb:GetItem active-region", () =>
+            activeRegionFlagOf(table.read(region, CONTROL.activeRegionItem)),
+          ),
         putActiveRegion: (expected, next) =>
           call("dynamodb", "dynamodb:UpdateItem active-region", () =>
             table.write(region, key(CONTROL.activeRegionItem), (current) => {

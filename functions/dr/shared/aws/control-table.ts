@@ -65,19 +65,9 @@ export class DynamoControlTable implements ControlPort {
   }
 
   async getActiveRegion(): Promise<ActiveRegionFlag | null> {
-    const item = await this.get(CONTROL.activeRegionItem, "dynamodb:GetItem active-region");
-    if (!item || typeof item.activeRegion !== "string") return null;
-    return {
-      activeRegion: item.activeRegion,
-      fencingToken: Number(item.fencingToken ?? 0),
-      updatedAt: String(item.updatedAt ?? ""),
-      updatedBy: String(item.updatedBy ?? ""),
-      ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
-      ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
-      ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
-      ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
-      ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
-    };
+    return activeRegionFlagOf(
+      await this.get(CONTROL.activeRegionItem, "dynamodb:GetItem active-region"),
+    );
   }
 
   async putActiveRegion(expected: ActiveRegionFlag | null, next: ActiveRegionFlag) {
@@ -423,5 +413,23 @@ function lockItem(lock: LockItem): Record<string, unknown> {
     targetRegion: lock.targetRegion,
     sourceRegion: lock.sourceRegion,
     facts: lock.facts,
+  };
+}
+
+/** The active-region flag an item of the control table holds; null for none (or no region). */
+export function activeRegionFlagOf(
+  item: Record<string, unknown> | null | undefined,
+): ActiveRegionFlag | null {
+  if (!item || typeof item.activeRegion !== "string") return null;
+  return {
+    activeRegion: item.activeRegion,
+    fencingToken: Number(item.fencingToken ?? 0),
+    updatedAt: String(item.updatedAt ?? ""),
+    updatedBy: String(item.updatedBy ?? ""),
+    ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
+    ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
+    ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
+    ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
+    ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
   };
 }
