@@ -22,7 +22,7 @@ import { eventBridgePublisher } from "../../functions/payments/shared/aws/eventb
 import type { OutboxEvent } from "../../functions/payments/shared/ports";
 import { ledgerId } from "../../functions/reports/shared/model";
 import type { LedgerFork } from "../../functions/reports/shared/model";
-import { findLostWrites } from "../../functions/reconcile/diff";
+import { findLostWrites, validateFork } from "../../functions/reconcile/diff";
 import {
   publishReconciliationEvents,
   reconciliationEvents,
@@ -174,7 +174,11 @@ export type SnapshotCheck =
  * recovery), or the runbook's manual copy `payments-lost-<suffix>-<execution id>`. Without a
  * SnapshotType both automated and manual snapshots are returned (DescribeDBClusterSnapshots).
  */
-async function checkSnapshot(ctx: CommandContext, fork: ForkPoint): Promise<SnapshotCheck> {
+async function checkSnapshot(
+  ctx: CommandContext,
+  fork: ForkPoint,
+  scanFrom: Date,
+): Promise<SnapshotCheck> {
   const region = fork.oldRegion;
   const rds = new RDSClient({ region, ...CLI_CLIENT_SETTINGS });
   const system = `rds:unplanned-global-failover-${fork.oldCluster}-`;
@@ -211,14 +215,17 @@ async function checkSnapshot(ctx: CommandContext, fork: ForkPoint): Promise<Snap
   } finally {
     rds.destroy();
   }
-  // Only this incident's: AWS takes the snapshot when the old primary comes back, after the
-  // failover; an earlier incident's snapshot or copy of the same cluster predates it. The newest
-  // of each kind wins.
-  const failoverAt = Date.parse(fork.failoverAt);
+  // Only this incident's. AWS does not document which moment SnapshotCreateTime carries for the
+  // point-of-failure snapshot (the failure, or the old primary's return), so it is not compared
+  // with the failover's time: a snapshot dated before the window the diff scans (from
+  // scanMarginSeconds before the fork) cannot hold a write the reconciliation looks for, and an
+  // earlier incident's snapshot or copy of the same cluster is older than that. The newest of
+  // each kind wins (re-protect matches the same way: functions/dr/rebuild/core.ts).
+  const since = scanFrom.getTime();
   const newest = (prefix: string) =>
     snapshots
       .filter((s) => s.DBClusterSnapshotIdentifier?.startsWith(prefix))
-      .filter((s) => !s.SnapshotCreateTime || s.SnapshotCreateTime.getTime() >= failoverAt)
+      .filter((s) => !s.SnapshotCreateTime || s.SnapshotCreateTime.getTime() >= since)
       .sort(
         (a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0),
       )[0]?.DBClusterSnapshotIdentifier;
@@ -277,9 +284,14 @@ export async function reconcileCommand(
   const startedAt = io.now();
   const runId = `reconcile-${startedAt.toISOString().replace(/[:.]/g, "-")}`;
   const offline = flags.noStore && flags.fork !== undefined;
+  // Checked before anything is read or written: a bad fork or margin names its field here.
+  const { scanFrom } = validateFork(
+    recorded,
+    margin !== undefined ? { scanMarginSeconds: margin } : {},
+  );
   const snapshot: SnapshotCheck = offline
     ? { status: "unchecked", reason: "offline (--fork with --no-store)" }
-    : await checkSnapshot(ctx, recorded);
+    : await checkSnapshot(ctx, recorded, scanFrom);
   if (!offline) reportSnapshot(ctx, recorded, snapshot);
   // The report names the snapshot the copy can have come from (a --fork file may name it).
   const fork: ForkPoint =

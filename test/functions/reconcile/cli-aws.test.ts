@@ -307,6 +307,26 @@ describe("payments-dr reconcile against AWS (mocked SDK)", () => {
     expect(payload.report.config.snapshot).toBeNull();
   });
 
+  it("finds a point-of-failure snapshot dated before the failover, within the fork's window", async () => {
+    // AWS does not document which moment SnapshotCreateTime carries for it: one dated at the
+    // point of failure (after the last replicated commit, before the failover was requested)
+    // is this incident's.
+    healthy();
+    rds.reset();
+    rds.on(DescribeDBClusterSnapshotsCommand).resolves({
+      DBClusterSnapshots: [
+        { DBClusterSnapshotIdentifier: SYSTEM_SNAPSHOT, SnapshotCreateTime: at(20) },
+      ],
+    });
+    const { argv } = args();
+    const result = await run(argv, terminal());
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.out).snapshot).toEqual({
+      status: "unpreserved",
+      snapshot: SYSTEM_SNAPSHOT,
+    });
+  });
+
   it("does not count an earlier incident's snapshot or copy of the same cluster", async () => {
     healthy();
     rds.reset();
