@@ -220,7 +220,8 @@ async function checkSnapshot(
   // with the failover's time: a snapshot dated before the window the diff scans (from
   // scanMarginSeconds before the fork) cannot hold a write the reconciliation looks for, and an
   // earlier incident's snapshot or copy of the same cluster is older than that. The newest of
-  // each kind wins (re-protect matches the same way: functions/dr/rebuild/core.ts).
+  // each kind wins. (Re-protect, which copies the snapshot, uses no time window: it matches on
+  // the name, the source cluster and SourceDBClusterSnapshotArn; functions/dr/rebuild/core.ts.)
   const since = scanFrom.getTime();
   const newest = (prefix: string) =>
     snapshots
