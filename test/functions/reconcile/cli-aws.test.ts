@@ -18,9 +18,9 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { awsError, byRegion, callsOf, mocks, resetMocks, run, terminal } from "../../cli/support";
-import { NEW_REGION, OLD_REGION, Side, replicate, servers } from "./support/fork";
+import type { Side } from "./support/fork";
+import { dropFork, forkWithOneLost, NEW_REGION, OLD_REGION } from "./support/fork";
 
 const T = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
 const at = (s: number) => new Date(T.getTime() + s * 1000);
@@ -45,31 +45,13 @@ let lostId: string;
 let outs = 0;
 
 beforeAll(async () => {
-  const both = servers();
-  old = await Side.create(both.old, OLD_REGION);
-  fresh = await Side.create(both.new, NEW_REGION);
-  await old.authorize(at(1), "k-before", {
-    cardToken: "tok_visa_4242",
-    amount: 100,
-    currency: "USD",
-  });
-  await old.setHeartbeat(at(10));
-  await replicate(old, fresh);
-  lostId = (
-    await old.authorize(at(12), "k-lost", {
-      cardToken: "tok_visa_4242",
-      amount: 4200,
-      currency: "USD",
-    })
-  ).id;
+  ({ old, fresh, lostId } = await forkWithOneLost(at));
   await old.setHeartbeat(at(15));
   dir = mkdtempSync(join(tmpdir(), "reconcile-aws-"));
 }, 60_000);
 
 afterAll(async () => {
-  await closeAllDatabases();
-  await old.drop(servers().old);
-  await fresh.drop(servers().new);
+  await dropFork(old, fresh);
   rmSync(dir, { recursive: true, force: true });
 });
 

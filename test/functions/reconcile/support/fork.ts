@@ -9,7 +9,7 @@ import { authorize, parseAuthorize } from "../../../../functions/payments/author
 import { capture, parseCapture } from "../../../../functions/payments/capture/core";
 import { parseRefund, refund } from "../../../../functions/payments/refund/core";
 import { parseVoid, voidPayment } from "../../../../functions/payments/void/core";
-import { Database } from "../../../../functions/payments/shared/database";
+import { closeAllDatabases, Database } from "../../../../functions/payments/shared/database";
 import { PostgresPaymentStore } from "../../../../functions/payments/shared/postgres-store";
 import type { ApiAnswer } from "../../../../functions/payments/shared/ports";
 import type { ApiRequest } from "../../../../functions/payments/shared/runtime";
@@ -239,4 +239,37 @@ export async function replicate(from: Side, to: Side): Promise<void> {
   });
   await table("payment_events", "event_id");
   await table("idempotency_keys", "merchant_id, idempotency_key");
+}
+
+/**
+ * The fork the CLI tests share, on the two servers: one payment replicated (k-before, at 1 s),
+ * the old primary's heartbeat at 10 s (the fork), then one lost authorization (k-lost, 42.00 USD
+ * at 12 s) that only the old side has. `at` turns seconds into the test's dates.
+ */
+export async function forkWithOneLost(
+  at: (seconds: number) => Date,
+): Promise<{ old: Side; fresh: Side; lostId: string }> {
+  const both = servers();
+  const old = await Side.create(both.old, OLD_REGION);
+  const fresh = await Side.create(both.new, NEW_REGION);
+  await old.authorize(at(1), "k-before", {
+    cardToken: "tok_visa_4242",
+    amount: 100,
+    currency: "USD",
+  });
+  await old.setHeartbeat(at(10));
+  await replicate(old, fresh);
+  const lost = await old.authorize(at(12), "k-lost", {
+    cardToken: "tok_visa_4242",
+    amount: 4200,
+    currency: "USD",
+  });
+  return { old, fresh, lostId: lost.id };
+}
+
+/** Closes the pools and drops both sides' databases (the CLI tests' afterAll). */
+export async function dropFork(old: Side, fresh: Side): Promise<void> {
+  await closeAllDatabases();
+  await old.drop(servers().old);
+  await fresh.drop(servers().new);
 }
