@@ -13,6 +13,7 @@ import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-ru
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
+import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
@@ -20,7 +21,9 @@ import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import type { RdsCluster } from "@cdktf/provider-aws/lib/rds-cluster";
 import {
+  CONTROL,
   DATABASE_APP_USER,
+  FENCE_PHASE,
   DATABASE_POOL_MAX,
   METRICS,
   PARAMETERS,
@@ -94,6 +97,33 @@ export const UNAUTHENTICATED_THROTTLE = { ratePerSecond: 10, burst: 20 } as cons
 
 /** Routes without the authorizer: only the health check. */
 export const UNAUTHENTICATED_ROUTES: readonly string[] = ["GET /health"];
+
+/**
+ * Lambda filter patterns (OR'd) on the control stream that start the relay in `region`: the
+ * active-region item becoming open in this region, from fenced (Unfence) or from another region.
+ * A pattern matches a record only if every field it names is present and matches; "anything-but"
+ * does not match a missing field.
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+ */
+export function relayTriggerPatterns(region: string): Record<string, unknown>[] {
+  const opensHere = {
+    Keys: { [CONTROL.partitionKey]: { S: [CONTROL.activeRegionItem] } },
+    NewImage: { activeRegion: { S: [region] }, phase: { S: [FENCE_PHASE.open] } },
+  };
+  return [
+    {
+      eventName: ["MODIFY"],
+      dynamodb: {
+        ...opensHere,
+        OldImage: { phase: { S: [{ "anything-but": [FENCE_PHASE.open] }] } },
+      },
+    },
+    {
+      eventName: ["MODIFY"],
+      dynamodb: { ...opensHere, OldImage: { activeRegion: { S: [{ "anything-but": [region] }] } } },
+    },
+  ];
+}
 
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
@@ -277,6 +307,11 @@ export interface PaymentsApiProps {
    * own region's, so each may `rds-db:connect` to both, as that one user only.
    */
   readonly databaseClusters: readonly { readonly region: string; readonly cluster: RdsCluster }[];
+  /**
+   * The stream of this region's replica of the control table: the relay starts a run the moment
+   * the flag opens writes in this region, instead of at its next scheduled minute.
+   */
+  readonly controlStreamArn: string;
 }
 
 /**
@@ -419,7 +454,27 @@ export class PaymentsApi extends Construct {
       write,
       read: api,
       health: [...appParameters(PARAMETERS.readerEndpoint), connect, readFlag, tableKey],
-      relay: [...job, readFlag, tableKey, publish],
+      relay: [
+        ...job,
+        readFlag,
+        tableKey,
+        publish,
+        {
+          // What Lambda's event source mapping reads on the function's behalf: the four actions
+          // of DynamoDB's own example, on this region's control table streams only (the
+          // mapping's stream is one of them). Records of a table encrypted with a
+          // customer-managed key are decrypted with UseTableKey above.
+          // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
+          sid: "ReadFlagStream",
+          actions: [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+          ],
+          resources: [`${tableArn(props.tables.control.name)}/stream/*`],
+        },
+      ],
       expire: [...job, readFlag, tableKey, ...inlinePublish],
       // The master user, through its SSM password: no rds-db:connect.
       migrate: [...readParameters],
@@ -623,6 +678,35 @@ export class PaymentsApi extends Construct {
       action: "lambda:InvokeFunction",
       principal: "events.amazonaws.com",
       sourceArn: schedule.arn,
+    });
+
+    // After a failover or switchover the new region's relay would wait for its next scheduled
+    // minute (up to 60 s of events held back); instead, the flag's own change starts a run: the
+    // stream of this region's control replica (a global table replica's stream carries the writes
+    // replicated into it too, so a flag written in either region counts) with a filter that lets
+    // through only the write that opens this region, Unfence's phase "open" (or a flag moved here
+    // already open). Fence's earlier write is not a trigger: the database is still read-only
+    // until the promotion ends, so a run then would fail. The prober renews the lease on the same
+    // item every round; those writes keep the phase and are filtered out, and filtered records
+    // cost nothing to the function. Reading a stream from a Lambda trigger is free
+    // (https://aws.amazon.com/dynamodb/pricing/on-demand/). No state machine changes: the
+    // trigger is the flag, whatever wrote it.
+    // https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+    new LambdaEventSourceMapping(this, "relay-on-flag", {
+      provider,
+      functionName: relay.function.arn,
+      eventSourceArn: props.controlStreamArn,
+      startingPosition: "LATEST",
+      batchSize: 1,
+      // A run that fails (a database not yet writable) is not retried from the stream: the
+      // shard would stay blocked behind it, and the schedule starts the next run within a
+      // minute anyway.
+      maximumRetryAttempts: 0,
+      filterCriteria: {
+        filter: relayTriggerPatterns(region).map((p) => ({ pattern: JSON.stringify(p) })),
+      },
+      // Created after the function, which waits for its role's policy (nodejs-function.ts): the
+      // mapping checks the stream permissions when it is created.
     });
 
     // Both regions run it; a passive region's run skips (the function checks the flag), so the

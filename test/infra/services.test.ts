@@ -483,11 +483,15 @@ describe("payment function permissions", () => {
     expect(actionsOf("list-payments").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
   });
 
-  it("gives reads no DynamoDB access and the relay only the flag and the bus", () => {
+  it("gives reads no DynamoDB access and the relay only the flag, its stream and the bus", () => {
     expect(actionsOf("get-payment").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
     const relay = actionsOf("outbox-relay");
     expect(relay.filter((a) => a.startsWith("dynamodb:"))).toEqual([
       expect.stringMatching(/^dynamodb:GetItem .*payments-control-dev$/),
+      // The event source mapping that starts it when the flag opens the region (relay-on-flag).
+      ...["DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"].map((action) =>
+        expect.stringMatching(new RegExp(`^dynamodb:${action} .*payments-control-dev/stream/\\*$`)),
+      ),
     ]);
     expect(relay).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
     expect(actionsOf("capture").some((a) => a.includes("sessions"))).toBe(false);
