@@ -38,6 +38,28 @@ export interface Timeouts {
 
 export const API_TIMEOUTS: Timeouts = { connectMs: 3_000, statementMs: 5_000 };
 
+/**
+ * node-postgres pool settings of a payment function: its connections' settings (clientConfig)
+ * and how the pool keeps them. Exported for bench:payments, whose raw-SQL side must use the same.
+ */
+export function poolConfig(
+  settings: DatabaseSettings,
+  applicationName: string,
+  max: number,
+  timeouts: Timeouts = API_TIMEOUTS,
+): PoolConfig {
+  return {
+    ...clientConfig(settings, applicationName, timeouts),
+    max,
+    // An idle environment gives its slot back after a minute: after a burst, the writer's
+    // count falls back to the environments actually working instead of the burst's peak.
+    idleTimeoutMillis: 60_000,
+    // Lambda freezes between invocations; recycle connections that may have gone stale, and
+    // bound how long a connection can outlive a writer change that no error revealed.
+    maxLifetimeSeconds: 300,
+  };
+}
+
 /** node-postgres settings for one connection. */
 export function clientConfig(
   settings: DatabaseSettings,
@@ -239,17 +261,14 @@ export class Database {
     this.#checked = settings;
     if (this.#pool && key === this.#key) return this.#pool;
     const previous = this.#pool;
-    const config: PoolConfig = {
-      ...clientConfig(settings, this.options.applicationName, this.options.timeouts),
-      max: this.options.max ?? DATABASE_POOL_MAX,
-      // An idle environment gives its slot back after a minute: after a burst, the writer's
-      // count falls back to the environments actually working instead of the burst's peak.
-      idleTimeoutMillis: 60_000,
-      // Lambda freezes between invocations; recycle connections that may have gone stale, and
-      // bound how long a connection can outlive a writer change that no error revealed.
-      maxLifetimeSeconds: 300,
-    };
-    const pool = new Pool(config);
+    const pool = new Pool(
+      poolConfig(
+        settings,
+        this.options.applicationName,
+        this.options.max ?? DATABASE_POOL_MAX,
+        this.options.timeouts,
+      ),
+    );
     // An idle client losing its connection must not crash the process; the pool drops it. It is
     // how most environments learn the writer went away (their connection was idle between
     // requests), so the next connection is a reconnection and is jittered.
