@@ -72,7 +72,9 @@ export function isRefusal(sqlstate: string): boolean {
  *   connections, what the connection budget exists to prevent. Fails the surge.
  * - "promotion": the server is not there to connect to yet or any more: 57P03 cannot_connect_now
  *   (starting up, shutting down), and, on the client's side, a refused or reset socket or a
- *   connect timeout. Aurora documents that a promotion drops sessions and refuses connections
+ *   connect timeout. (In the lab a connect timeout is also a caller that waited its 3 s for one
+ *   of its function's 16 pool slots: the environments overflowing, which only-documented-5xx
+ *   counts as the Lambda throttle it would be; the server refused nothing.) Aurora documents that a promotion drops sessions and refuses connections
  *   for a short while ("applications ... experience connection errors" while the writer changes:
  *   aurora-global-database-disaster-recovery); the functions answer those with the documented
  *   503. Counted, reported, allowed.
