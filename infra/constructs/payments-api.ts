@@ -34,6 +34,8 @@ import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizat
 import { ConfigError } from "../config";
 import type { PaymentsConfig, Reservation } from "../config";
 import type { DatabaseClient } from "../lib/connection-budget";
+import { PAYMENT_ROUTE_DURATION_MS, checkRouteThrottles } from "../lib/route-throttle";
+import type { RouteThrottle } from "../lib/route-throttle";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -150,6 +152,11 @@ export interface PaymentFunction {
    * @default false
    */
   readonly ownCluster?: boolean;
+  /**
+   * The duration its route's throttle is sized with (infra/lib/route-throttle.ts).
+   * @default PAYMENT_ROUTE_DURATION_MS
+   */
+  readonly routeDurationMs?: number;
 }
 
 export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
@@ -212,6 +219,8 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     // up to 1.4 s when the database is slow (a surge): 20 keeps a throttle from failing a check.
     reservedConcurrency: 20,
     ownCluster: true,
+    // Up to 1.4 s when the database is slow (above): its throttle is sized for that.
+    routeDurationMs: 1400,
   },
   {
     source: "outbox-relay",
@@ -266,6 +275,26 @@ export function reservedConcurrencies(payments: PaymentsConfig): Record<string, 
         f.reservedConcurrency === "api" ? payments.reservedConcurrency : f.reservedConcurrency;
       return [f.source, own !== undefined ? own : fallback];
     }),
+  );
+}
+
+/**
+ * Each route's stage throttle, sized from its function's reservation (infra/lib/route-throttle.ts:
+ * burst + rate x duration within the reservation, so the stage answers 429 before Lambda would
+ * throttle and API Gateway answer 500), within the stage default (API_THROTTLE_RATE/BURST) and,
+ * for the unauthenticated routes, their own budget. Checked at synth.
+ */
+export function paymentRouteThrottles(payments: PaymentsConfig): RouteThrottle[] {
+  const reserved = reservedConcurrencies(payments);
+  return checkRouteThrottles(
+    PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) => ({
+      routeKey: f.route!,
+      name: f.source,
+      reservation: reserved[f.source]!,
+      durationMs: f.routeDurationMs ?? PAYMENT_ROUTE_DURATION_MS,
+      cap: UNAUTHENTICATED_ROUTES.includes(f.route!) ? UNAUTHENTICATED_THROTTLE : undefined,
+    })),
+    { ratePerSecond: payments.apiThrottleRatePerSecond, burst: payments.apiThrottleBurst },
   );
 }
 
@@ -352,6 +381,8 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.databasePoolMax]: String(DATABASE_POOL_MAX),
     };
     const reserved = reservedConcurrencies(props.payments);
+    // Before any resource: a route that cannot be throttled within its reservation stops synth.
+    const routeThrottles = paymentRouteThrottles(props.payments);
     const readParameters: Statement[] = [
       {
         // By name only (shared/aws/ssm.ts): GetParametersByPath is authorized against the path,
@@ -595,7 +626,7 @@ export class PaymentsApi extends Construct {
       principal: "apigateway.amazonaws.com",
       sourceArn: `${this.api.executionArn}/authorizers/${this.authorizer.id}`,
     });
-    const unauthenticatedRoutes: Apigatewayv2Route[] = [];
+    const routes: Apigatewayv2Route[] = [];
     for (const fn of PAYMENT_FUNCTIONS.filter((f) => f.route)) {
       const lambda = this.functions[fn.source]!.function;
       const integration = new Apigatewayv2Integration(this, `${fn.source}-integration`, {
@@ -614,7 +645,7 @@ export class PaymentsApi extends Construct {
         target: `integrations/${integration.id}`,
         ...(open ? {} : { authorizationType: "CUSTOM", authorizerId: this.authorizer.id }),
       });
-      if (open) unauthenticatedRoutes.push(route);
+      routes.push(route);
       new LambdaPermission(this, `${fn.source}-invoke`, {
         provider,
         functionName: lambda.functionName,
@@ -630,17 +661,19 @@ export class PaymentsApi extends Construct {
       autoDeploy: true,
       // Route settings name a route key that must exist first, or the stage update fails with
       // "Unable to find Route by key ... within the provided RouteSettings".
-      dependsOn: unauthenticatedRoutes,
+      dependsOn: routes,
       defaultRouteSettings: {
         throttlingRateLimit: props.payments.apiThrottleRatePerSecond,
         throttlingBurstLimit: props.payments.apiThrottleBurst,
         detailedMetricsEnabled: true,
       },
-      // The unauthenticated routes get a budget of their own, below the payment routes'.
-      routeSettings: UNAUTHENTICATED_ROUTES.map((routeKey) => ({
-        routeKey,
-        throttlingRateLimit: UNAUTHENTICATED_THROTTLE.ratePerSecond,
-        throttlingBurstLimit: UNAUTHENTICATED_THROTTLE.burst,
+      // Every route throttled below its function's reservation (paymentRouteThrottles): the
+      // client gets 429, which it retries, instead of the 500 a Lambda throttle becomes. The
+      // unauthenticated routes' own budget is a further cap.
+      routeSettings: routeThrottles.map((t) => ({
+        routeKey: t.routeKey,
+        throttlingRateLimit: t.ratePerSecond,
+        throttlingBurstLimit: t.burst,
         detailedMetricsEnabled: true,
       })),
       accessLogSettings: {

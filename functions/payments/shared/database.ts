@@ -208,6 +208,12 @@ export interface PoolStats {
   readonly idle: number;
   /** Callers waiting for a connection: every slot of their pool is busy. */
   readonly waiting: number;
+  /**
+   * Connections each pool failed to open since the process started, by application_name and
+   * the error's code (a SQLSTATE such as 53300 too_many_connections or 57P03 cannot_connect_now,
+   * or a socket error such as ECONNREFUSED): which function was refused, and why.
+   */
+  readonly refusedBy: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 /**
@@ -218,14 +224,19 @@ export function poolStats(): PoolStats {
   let open = 0;
   let idle = 0;
   let waiting = 0;
+  const refusedBy: Record<string, Record<string, number>> = {};
   for (const db of openDatabases) {
+    if (Object.keys(db.refused).length > 0) {
+      const mine = (refusedBy[db.applicationName] ??= {});
+      for (const [code, n] of Object.entries(db.refused)) mine[code] = (mine[code] ?? 0) + n;
+    }
     const pool = db.currentPool;
     if (!pool) continue;
     open += pool.totalCount;
     idle += pool.idleCount;
     waiting += pool.waitingCount;
   }
-  return { open, idle, waiting };
+  return { open, idle, waiting, refusedBy };
 }
 
 /** Ends every pool of this process (tests and scripts; Lambda never needs it). */
@@ -244,8 +255,15 @@ export class Database {
    */
   #reconnecting = false;
 
+  /** Connections this database's pools failed to open, by error code (poolStats). */
+  readonly refused: Record<string, number> = {};
+
   constructor(private readonly options: DatabaseOptions) {
     openDatabases.add(this);
+  }
+
+  get applicationName(): string {
+    return this.options.applicationName;
   }
 
   /** The pool of the current settings, if one was built (poolStats). */
@@ -302,7 +320,15 @@ export class Database {
       try {
         const pool = await this.pool();
         if (this.#reconnecting) await this.jitter(started);
-        client = await pool.connect();
+        try {
+          client = await pool.connect();
+        } catch (error) {
+          const code =
+            errorCode(error) ??
+            (/timeout/i.test((error as Error)?.message ?? "") ? "connect-timeout" : "unknown");
+          this.refused[code] = (this.refused[code] ?? 0) + 1;
+          throw error;
+        }
         this.#reconnecting = false;
         client.on("error", onError);
         const result = await work(client);
