@@ -1,4 +1,8 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
 import { PEER_LEASE } from "../../functions/common/contract";
+import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { validateInput } from "../../functions/dr/validate-input/core";
@@ -346,6 +350,58 @@ describe("prober infrastructure", () => {
       provider: "aws.secondary",
       schedule_expression: "rate(1 minute)",
     });
+  });
+
+  // DynamoDB's condition keys (specifying-conditions.html): dynamodb:Attributes is the set of
+  // top-level attribute names a request accesses, dynamodb:ReturnValues its ReturnValues. The
+  // renewal the real adapter sends must pass the synthesized policy, and nothing else on the item.
+  it("lets the prober's role renew the peer lease and write no other attribute of the flag", async () => {
+    const renew = policyStatements(json, "prober_function_permissions").find(
+      (s) => s.sid === "RenewPeerLease",
+    )!;
+    expect(renew.actions).toEqual(["dynamodb:UpdateItem"]);
+    const condition = (variable: string) => renew.condition!.find((c) => c.variable === variable);
+    expect(condition("dynamodb:LeadingKeys")).toMatchObject({
+      test: "ForAllValues:StringEquals",
+      values: ["active-region"],
+    });
+    expect(condition("dynamodb:Attributes")?.test).toBe("ForAllValues:StringEquals");
+    expect(condition("dynamodb:ReturnValues")).toMatchObject({
+      test: "StringEqualsIfExists",
+      values: ["NONE"],
+    });
+    const allowed = new Set(condition("dynamodb:Attributes")!.values);
+    for (const forbidden of ["updatedBy", "updatedAt", "reason", "previousRegion", "owner"]) {
+      expect(allowed.has(forbidden)).toBe(false);
+    }
+
+    // The request the renewer really sends, first token and later ones.
+    const ddb = mockClient(DynamoDBDocumentClient);
+    try {
+      ddb.on(UpdateCommand).resolves({});
+      const table = new DynamoControlTable(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-west-2" })),
+        "control",
+      );
+      await table.renewPeerLease("us-east-1", 0, "2026-11-30T10:00:00.000Z");
+      await table.renewPeerLease("us-east-1", 4, "2026-11-30T10:00:10.000Z");
+      for (const call of ddb.commandCalls(UpdateCommand)) {
+        const input = call.args[0].input;
+        const named = [
+          ...Object.keys(input.Key ?? {}),
+          ...Object.values(input.ExpressionAttributeNames ?? {}),
+        ];
+        expect(named.filter((n) => !allowed.has(n))).toEqual([]);
+        // Bare names in an expression would bypass the list above: every name is a #placeholder.
+        const bare = `${input.UpdateExpression} ${input.ConditionExpression}`
+          .replace(/[#:][A-Za-z0-9_]+/g, "")
+          .match(/\b(?!SET\b|AND\b|OR\b|NOT\b|if_not_exists\b|attribute_not_exists\b)[A-Za-z_]+\b/g);
+        expect(bare).toBeNull();
+        expect(input.ReturnValues ?? "NONE").toBe("NONE");
+      }
+    } finally {
+      ddb.restore();
+    }
   });
 });
 
