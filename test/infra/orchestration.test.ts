@@ -585,7 +585,7 @@ describe("re-protect infrastructure", () => {
     });
   });
 
-  it("lets CheckRejoin only read the database and its lag, and renew the lock", () => {
+  it("lets CheckRejoin only read the database and its lag, renew the lock and arm the peer lease", () => {
     const statements = policyStatements(
       json,
       "orchestration-secondary_task-check-rejoin_permissions_",
