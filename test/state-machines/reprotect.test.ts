@@ -869,7 +869,7 @@ describe("re-protect and the peer lease", () => {
           (c.args as { arm?: boolean }).arm === true,
       );
       expect(arming.map((c) => c.region)).toEqual([EAST]);
-      expect(result.output!.steps.CheckRejoin.message).toContain("the peer lease is armed again");
+      expect(result.output!.steps.CheckRejoin!.message).toContain("the peer lease is armed again");
     },
   );
 
@@ -880,7 +880,7 @@ describe("re-protect and the peer lease", () => {
 
     expect(result.status).toBe("SUCCEEDED");
     expect(world.flag()?.leaseRequired).not.toBe(true);
-    expect(result.output!.steps.CheckRejoin.message).toContain("the peer lease stays disarmed");
+    expect(result.output!.steps.CheckRejoin!.message).toContain("the peer lease stays disarmed");
   });
 
   it("fails to a page instead of completing unarmed when the standby's replica shows a move in progress", async () => {
