@@ -9,7 +9,7 @@ import { validateInput } from "../../functions/dr/validate-input/core";
 import { DR_TASK_NAMES, taskPlaceholder } from "../../functions/dr/tasks";
 import { triggerPattern } from "../../infra/constructs/orchestration";
 import { loadConfig } from "../../infra/config";
-import { computeBudget, withinTargets } from "../../infra/lib/rto";
+import { computeBudget, formatBudget, withinTargets } from "../../infra/lib/rto";
 import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
 import { matches } from "./event-pattern";
 import { FULL_ENV, inRegion, policyStatements, resourceList, synth, CUSTOM_ENV } from "./helpers";
@@ -436,6 +436,25 @@ describe("RTO and RPO budget", () => {
     expect(budget.rpoBoundSeconds).toBe(60);
     expect(budget.lagAlarmSeconds).toBe(60);
     expect(withinTargets(budget)).toBe(true);
+  });
+
+  it("says why the expected RTO misses the 180 s goal, with what the lowest knobs would give", () => {
+    const { json, config } = synth(FULL_ENV);
+    const budget = computeBudget(json, "payments-dr-dev", config);
+    expect(budget.expectedSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
+    // At rds.global_db_rpo 20 s and a 10 s margin the lease's 44 s after the fence (reached at
+    // 42 s) is the later wait: 42 + 44 + 1 look + 125.5 promotion, rounded once.
+    expect(budget.goalMiss).toEqual({
+      floorSeconds: Math.round(38 + 3 + 1 + 44 + 1 + (1 + 120 + 2.5 + 2)),
+      reason: expect.stringContaining("the peer lease's 44 s and the Aurora failover stay"),
+    });
+    expect(budget.goalMiss!.floorSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
+    expect(formatBudget(budget)).toContain("goal missed because: detection, decision and fence");
+    // Met: no reason printed.
+    const env = { ...FULL_ENV, RTO_GOAL_SECONDS: "300" };
+    const met = computeBudget(synth(env).json, "s", loadConfig(env));
+    expect(met.goalMiss).toBeNull();
+    expect(formatBudget(met)).not.toContain("goal missed because");
   });
 
   it("counts the peer lease's wait after the fence when it ends after the database's proof (review M3)", () => {
