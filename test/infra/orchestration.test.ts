@@ -395,7 +395,9 @@ describe("prober infrastructure", () => {
         // Bare names in an expression would bypass the list above: every name is a #placeholder.
         const bare = `${input.UpdateExpression} ${input.ConditionExpression}`
           .replace(/[#:][A-Za-z0-9_]+/g, "")
-          .match(/\b(?!SET\b|AND\b|OR\b|NOT\b|if_not_exists\b|attribute_not_exists\b)[A-Za-z_]+\b/g);
+          .match(
+            /\b(?!SET\b|AND\b|OR\b|NOT\b|if_not_exists\b|attribute_not_exists\b)[A-Za-z_]+\b/g,
+          );
         expect(bare).toBeNull();
         expect(input.ReturnValues ?? "NONE").toBe("NONE");
       }

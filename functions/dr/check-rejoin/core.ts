@@ -163,11 +163,7 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
  * flag this replica holds naming the writer, open, with the token read. Returns what to add to
  * the message; throws FencingConflictError (a page) when the flag says otherwise.
  */
-async function armPeerLease(
-  standby: string,
-  writerRegion: string,
-  deps: DrDeps,
-): Promise<string> {
+async function armPeerLease(standby: string, writerRegion: string, deps: DrDeps): Promise<string> {
   if (writerRegion !== deployedPrimary(deps.topology)) {
     return `; the peer lease stays disarmed (${writerRegion} is not the deployed primary, and the renewer runs in ${writerRegion === standby ? "its" : "the deployed standby's"} region)`;
   }
@@ -189,7 +185,10 @@ async function armPeerLease(
       );
     }
   }
-  deps.log.info("peer lease armed", { activeRegion: writerRegion, fencingToken: flag.fencingToken });
+  deps.log.info("peer lease armed", {
+    activeRegion: writerRegion,
+    fencingToken: flag.fencingToken,
+  });
   return `; the peer lease is armed again (${writerRegion}'s writes need ${standby}'s renewals)`;
 }
 
