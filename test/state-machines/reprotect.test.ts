@@ -841,13 +841,30 @@ describe("re-protect and the peer lease", () => {
     return world;
   };
 
+  /** The standby's prober, renewing the (disarmed) flag before each poll, as it does every 10 s. */
+  const renewer = (world: FakeWorld, from = 0) => {
+    let polls = 0;
+    return () => {
+      polls += 1;
+      if (polls <= from) return;
+      world.table.set("active-region", {
+        ...world.table.get("active-region")!,
+        peerSeenAt: new Date(world.clock).toISOString(),
+      });
+    };
+  };
+
   it.each(SEEDS)(
     "arms the lease from the standby's own replica once the standby is ready, when the writer is the deployed primary (seed %i)",
     async (seed) => {
       const world = managedAndBack(seed, mirrored);
       expect(world.flag()?.leaseRequired).not.toBe(true);
 
-      const result = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+      const result = await runWorkflow("reprotect", INPUT, {
+        world,
+        executionName: "run-1",
+        observe: { CheckRejoin: renewer(world) },
+      });
 
       expect({ seed, status: result.status, cause: result.cause }).toEqual({
         seed,
@@ -873,6 +890,32 @@ describe("re-protect and the peer lease", () => {
     },
   );
 
+  it("waits for the standby's renewer before arming, instead of arming a lease nobody renews", async () => {
+    const world = managedAndBack(4, mirrored);
+    const renew = renewer(world, 3);
+    let armedWhileSilent = false;
+    let polls = 0;
+
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => {
+          polls += 1;
+          // The renewer is silent for the first three polls, back from the 4th.
+          if (polls <= 3 && world.flag()?.leaseRequired === true) armedWhileSilent = true;
+          renew();
+        },
+      },
+    });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(armedWhileSilent).toBe(false);
+    // Caught up from the first poll, it waited for the renewer: three silent polls, then armed.
+    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 4, stage: "ready" });
+    expect(world.flag()).toMatchObject({ leaseRequired: true });
+  });
+
   it("leaves the lease disarmed when the writer is the deployed standby, whose peer runs no renewer", async () => {
     const world = managedAndBack(2);
 
@@ -886,12 +929,14 @@ describe("re-protect and the peer lease", () => {
   it("fails to a page instead of completing unarmed when the standby's replica shows a move in progress", async () => {
     const world = managedAndBack(3, mirrored);
 
+    const renew = renewer(world);
     const result = await runWorkflow("reprotect", INPUT, {
       world,
       executionName: "run-1",
       // Another run's fence in progress (the lock should have prevented it).
       observe: {
         CheckRejoin: () => {
+          renew();
           world.table.set("active-region", {
             ...world.table.get("active-region")!,
             phase: FENCE_PHASE.fenced,

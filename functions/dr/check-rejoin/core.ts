@@ -9,7 +9,7 @@
 // number of polls. The message says what is awaited, in the execution history and the page.
 // Once re-protect's standby is ready it arms the peer lease (armPeerLease below), its one write
 // besides renewing the lock.
-import { FENCE_PHASE } from "../../common/contract";
+import { FENCE_PHASE, PEER_LEASE } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import { FencingConflictError } from "../shared/errors";
 import { deployedPrimary, otherRegion, regionOf } from "../shared/topology";
@@ -139,12 +139,12 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
       lag?.lagMs ?? null,
     );
   }
-  const armed = failback ? "" : await armPeerLease(region, writerRegion, deps);
-  return report(
-    "ready",
-    `${rejoining.clusterIdentifier} is a connected secondary ${lag.lagMs} ms behind${armed}`,
-    lag.lagMs,
-  );
+  const caughtUp = `${rejoining.clusterIdentifier} is a connected secondary ${lag.lagMs} ms behind`;
+  const armed = failback ? { note: "" } : await armPeerLease(region, writerRegion, deps);
+  if ("silent" in armed) {
+    return report("renewer-silent", `${caughtUp}, but ${armed.silent}; ${next}`, lag.lagMs);
+  }
+  return report("ready", `${caughtUp}${armed.note}`, lag.lagMs);
 }
 
 /**
@@ -162,10 +162,21 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
  * so no Fence or Unfence writes the item in the writer's region meanwhile. Conditional on the
  * flag this replica holds naming the writer, open, with the token read. Returns what to add to
  * the message; throws FencingConflictError (a page) when the flag says otherwise.
+ *
+ * Armed only once the renewer is seen renewing: the prober renews the disarmed flag too, so the
+ * standby's replica shows its last stamp. A lease armed with no renewer behind it would stop the
+ * writer's payments PEER_LEASE.seconds later, an outage made by this run; re-protect waits
+ * instead (`silent`), polling like any other stage, until the prober renews or its bound ends.
  */
-async function armPeerLease(standby: string, writerRegion: string, deps: DrDeps): Promise<string> {
+async function armPeerLease(
+  standby: string,
+  writerRegion: string,
+  deps: DrDeps,
+): Promise<{ readonly note: string } | { readonly silent: string }> {
   if (writerRegion !== deployedPrimary(deps.topology)) {
-    return `; the peer lease stays disarmed (${writerRegion} is not the deployed primary, and the renewer runs in ${writerRegion === standby ? "its" : "the deployed standby's"} region)`;
+    return {
+      note: `; the peer lease stays disarmed (${writerRegion} is not the deployed primary, and the renewer runs in the deployed standby's region)`,
+    };
   }
   const control = deps.ports(standby, "critical").control;
   const flag = await control.getActiveRegion();
@@ -174,7 +185,14 @@ async function armPeerLease(standby: string, writerRegion: string, deps: DrDeps)
       `re-protect cannot arm the peer lease: ${standby}'s replica of the active-region flag ${flag ? `names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""}` : "is missing"}, expected ${writerRegion}, open; someone changed it while this run held the lock`,
     );
   }
-  if (flag.leaseRequired === true) return "; the peer lease was already armed";
+  if (flag.leaseRequired === true) return { note: "; the peer lease was already armed" };
+  const seenAt = flag.peerSeenAt ? Date.parse(flag.peerSeenAt) : NaN;
+  const ageMs = deps.now().getTime() - seenAt;
+  if (Number.isNaN(seenAt) || ageMs > PEER_LEASE.warnSeconds * 1000) {
+    return {
+      silent: `the prober in ${standby} has not renewed the peer lease ${Number.isNaN(seenAt) ? "yet" : `since ${flag.peerSeenAt} (${Math.round(ageMs / 1000)} s ago)`}: arming it now would stop ${writerRegion}'s payments within ${PEER_LEASE.seconds} s. Check the prober (the prober-silent alarm); re-protect arms the lease and completes by itself once it renews`,
+    };
+  }
   const at = deps.now().toISOString();
   if (!(await control.renewPeerLease(writerRegion, flag.fencingToken, at, true))) {
     // A repeat whose first request landed finds it armed; anything else changed the flag.
@@ -189,7 +207,9 @@ async function armPeerLease(standby: string, writerRegion: string, deps: DrDeps)
     activeRegion: writerRegion,
     fencingToken: flag.fencingToken,
   });
-  return `; the peer lease is armed again (${writerRegion}'s writes need ${standby}'s renewals)`;
+  return {
+    note: `; the peer lease is armed again (${writerRegion}'s writes need ${standby}'s renewals)`,
+  };
 }
 
 /** The CheckRejoin task (functions/dr/tasks.ts). */
