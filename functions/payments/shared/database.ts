@@ -7,7 +7,7 @@ import { fullJitterMs } from "./connect-jitter";
 import { Pool } from "pg";
 import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { DATABASE_POOL_MAX } from "../../common/contract";
-import { DatabaseUnavailableError } from "./errors";
+import { CommitUnconfirmedError, DatabaseUnavailableError } from "./errors";
 
 export type DatabaseSettings =
   /** DATABASE_URL: tests and local runs, no TLS. */
@@ -371,18 +371,40 @@ export class Database {
     return this.withClient((client) => client.query<R>(text, values as unknown[]));
   }
 
-  /** BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). */
+  /**
+   * BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). A COMMIT that
+   * returns with a WARNING throws CommitUnconfirmedError instead of returning: a commit wait the
+   * statement timeout cancelled (review M2) is written locally but maybe not replicated, and an
+   * acknowledgement would promise what `rds.global_db_rpo` was set to prevent.
+   */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
       await client.query("BEGIN");
+      let result: T;
       try {
-        const result = await work(client);
-        await client.query("COMMIT");
-        return result;
+        result = await work(client);
       } catch (error) {
         if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
         throw error;
       }
+      const warnings: string[] = [];
+      const onNotice = (notice: { severity?: string; message?: string }) => {
+        if (notice.severity === "WARNING") warnings.push(notice.message ?? "(no message)");
+      };
+      client.on("notice", onNotice);
+      try {
+        await client.query("COMMIT");
+      } catch (error) {
+        // Failed before it committed (nothing to roll back after a COMMIT's own error).
+        if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.off("notice", onNotice);
+      }
+      if (warnings.length > 0) {
+        throw new CommitUnconfirmedError(`COMMIT returned a warning: ${warnings.join("; ")}`);
+      }
+      return result;
     });
   }
 
