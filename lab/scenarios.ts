@@ -297,7 +297,6 @@ export async function runScenario(
           oldPrimary,
           newPrimary,
           writerRegion,
-          acks: load.acks,
         })
       : null;
   const findings = reconciliation
