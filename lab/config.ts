@@ -120,7 +120,13 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   // Rebuilding the old primary: "a few minutes to several hours" for secondaries after a failover.
   rejoinMs: [60_000, 180_000],
   rpoGuardSeconds: 60,
-  lagBeforeFaultMs: [0, 0],
+  // The replication lag a region outage meets: "The RPO for this approach is typically a
+  // non-zero value measured in seconds. The amount of data loss depends on the Aurora global
+  // database replication lag across the AWS Regions at the time of the failure"
+  // (aurora-global-database-disaster-recovery.html). A local standby is milliseconds behind, so
+  // without it the default region-down lost nothing and never showed the reconciliation;
+  // `--lag 0-0` turns it off.
+  lagBeforeFaultMs: [1_000, 5_000],
   clientBackoffMs: [500, 8_000],
   clientDeadlineMs: 300_000,
 };
@@ -179,8 +185,8 @@ options:
                     from the connection budget of the configuration, as npm run budget reads it)
   --routes R        payments (authorize, capture a share; default) or all (also read, void,
                     refund, list: every served function meets the load)
-  --lag A-B         region-down: a replication lag spike of A-B seconds just before the fault,
-                    below the RPO (default none; e.g. 4-10 loses the last seconds' payments)
+  --lag A-B         region-down: the replication lag of A-B seconds the fault meets, below half
+                    the RPO (default 1-5: AWS's "typically ... measured in seconds"; 0-0 for none)
   --out DIR         report folder (default lab-report/<scenario>)
   --quiet           no live timeline`;
 

@@ -55,6 +55,16 @@ export interface LabReconciliation {
     readonly retried: number;
     readonly plantedConflicts: number;
   };
+  /** The payments the lab measured as lost (sorted): what the listing must equal. */
+  readonly lost: readonly string[];
+  /**
+   * Payments acknowledged to clients that the new primary lacks (checks.ts, from the clients'
+   * records) yet the lab did not measure as lost: must be none (a lost acknowledgement is a lost
+   * commit; the reverse need not hold, a commit can be lost before its answer reached a client).
+   */
+  readonly acknowledgedNotLost: readonly string[];
+  /** The lost payments whose key the lab reused in the new region (sorted). */
+  readonly planted: readonly string[];
   /** Where the copy came from. */
   readonly copy: string;
   readonly fork: ForkPoint | null;
@@ -143,6 +153,19 @@ async function paymentStates(
   }
 }
 
+/** The new primary has the payment as the old primary's copy had it. */
+function sameState(o: PaymentState | undefined, n: PaymentState | undefined): boolean {
+  return (
+    o !== undefined &&
+    n !== undefined &&
+    o.status === n.status &&
+    o.version === n.version &&
+    o.amount === n.amount &&
+    o.captured === n.captured &&
+    o.merchant === n.merchant
+  );
+}
+
 /**
  * Runs the reconciliation (dry run, replay, second replay) between `oldCopyUrl` and
  * `newPrimaryUrl` and holds it to `loss`. Never throws for a reconciliation that fails: every
@@ -165,6 +188,7 @@ export async function reconcileAgainstCopy(input: {
     retried: loss.retried.size,
     plantedConflicts: loss.plantedConflicts.size,
   };
+  const acknowledgedNotLost = sorted([...loss.acknowledged].filter((id) => !loss.lost.has(id)));
   const checks: Check[] = [];
   const failures: string[] = [];
   const oldCopy = new Client({
@@ -225,6 +249,31 @@ export async function reconcileAgainstCopy(input: {
           : `listed ${listed.length} payments, the lab measured ${measured.lost} as lost: ${missing.length} lost but not listed (${sample(missing)}), ${extra.length} listed but not lost (${sample(extra)})`,
   });
 
+  // 1b. What clients were told succeeded and the new primary lacks is part of what was lost:
+  // the lab's "lost N" is not smaller than the clients' own account of the loss.
+  checks.push({
+    name: "reconcile-acknowledged-within-lost",
+    ok: acknowledgedNotLost.length === 0,
+    detail:
+      acknowledgedNotLost.length === 0
+        ? `the ${loss.acknowledged.size} payments acknowledged to clients and missing from the new primary are all among the ${measured.lost} lost (${measured.acknowledged} of the lost acknowledged, ${measured.unacknowledged} committed but never acknowledged)`
+        : `${acknowledgedNotLost.length} payments acknowledged to clients and missing from the new primary are not among the ${measured.lost} the lab measured as lost (${sample(acknowledgedNotLost)})`,
+  });
+
+  // 1c. A loss without a planted conflict leaves the conflict path unproven: every run that
+  // loses payments must plant one (reconcileInLab) and see it reported.
+  const plantedOk = measured.lost === 0 || measured.plantedConflicts >= 1;
+  checks.push({
+    name: "reconcile-conflict-planted",
+    ok: plantedOk,
+    detail:
+      measured.lost === 0
+        ? "nothing lost: no conflict to plant"
+        : plantedOk
+          ? `${measured.plantedConflicts} conflict planted among the ${measured.lost} lost payments (a lost key reused in ${input.region} with another body)`
+          : `${measured.lost} payments lost but no conflict was planted: the conflict path went unproven`,
+  });
+
   // 2. Conflicts: the planted reuses and the clients' own retries, reported and never replayed.
   const after = first?.after ?? null;
   const conflicts = (after?.lost ?? [])
@@ -234,7 +283,15 @@ export async function reconcileAgainstCopy(input: {
   const conflictIds = conflicts.map((c) => c.paymentId);
   const unreported = sorted([...expectedConflicts].filter((id) => !conflictIds.includes(id)));
   const unexpected = sorted(conflictIds.filter((id) => !expectedConflicts.has(id)));
-  const plantedReplayed = sorted([...loss.plantedConflicts].filter((id) => restored.has(id)));
+  // Replayed: the replay wrote a change for it, or the new primary now has it as the old one
+  // did (a planted capture key leaves the payment there, authorized, not absent).
+  const plantedReplayed = sorted(
+    [...loss.plantedConflicts].filter(
+      (id) =>
+        (first?.replayed ?? []).some((step) => step.paymentId === id) ||
+        sameState(originals.get(id), restored.get(id)),
+    ),
+  );
   const plantedWithoutReason = conflicts.filter(
     (c) => loss.plantedConflicts.has(c.paymentId) && !/reused on the new primary/.test(c.reason),
   );
@@ -254,19 +311,7 @@ export async function reconcileAgainstCopy(input: {
 
   // 3. The replay restores every lost payment that is not a conflict, as the old primary had it.
   const toRestore = sorted([...loss.lost].filter((id) => !expectedConflicts.has(id)));
-  const notRestored = toRestore.filter((id) => {
-    const o = originals.get(id);
-    const n = restored.get(id);
-    return (
-      !o ||
-      !n ||
-      o.status !== n.status ||
-      o.version !== n.version ||
-      o.amount !== n.amount ||
-      o.captured !== n.captured ||
-      o.merchant !== n.merchant
-    );
-  });
+  const notRestored = toRestore.filter((id) => !sameState(originals.get(id), restored.get(id)));
   const summaryAfter = after ? summarize(after) : null;
   const replayOk =
     first !== null &&
@@ -313,6 +358,9 @@ export async function reconcileAgainstCopy(input: {
   return {
     line,
     measured,
+    lost: sorted(loss.lost),
+    acknowledgedNotLost,
+    planted: sorted(loss.plantedConflicts),
     copy: input.copy ?? input.oldCopyUrl,
     fork: input.fork,
     dryRun: dryRun ? summarize(dryRun) : null,
@@ -351,30 +399,106 @@ export function labFork(lab: Lab): ForkPoint | null {
   return null;
 }
 
+/** A lost write's idempotency key the lab can reuse in the new region (conflictCandidates). */
+export interface ConflictCandidate {
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly key: string;
+  /** The operation the key made on the old primary: authorize or capture. */
+  readonly operation: string;
+  readonly amount: number;
+  readonly currency: string;
+}
+
 /**
- * On-call reuses a lost payment's idempotency key in the new region with another body (another
+ * The keys of lost changes the lab may reuse to plant a conflict, read from the old primary's
+ * copy (the lab's own read, not the reconciliation's): each named a successful authorization or
+ * capture of a lost payment, and the new primary does not hold it (a key it holds is a client's
+ * retry, already a conflict or a restore of its own). Lost authorizations first: reusing one is
+ * the plain case (the merchant's order system reuses a key for another order). A lost capture of
+ * a replicated payment has no lost authorization key (the new primary holds that one, and reusing
+ * it is refused there as Stripe's idempotency_error), so its capture key is the one reused.
+ */
+export async function conflictCandidates(
+  oldCopyUrl: string,
+  newPrimaryUrl: string,
+  lost: ReadonlySet<string>,
+  exclude: ReadonlySet<string>,
+): Promise<ConflictCandidate[]> {
+  const ids = sorted([...lost].filter((id) => !exclude.has(id)));
+  if (ids.length === 0) return [];
+  const copy = new Client({ connectionString: oldCopyUrl });
+  await copy.connect();
+  let keys: ConflictCandidate[];
+  try {
+    const { rows } = await copy.query<{
+      payment_id: string;
+      merchant_id: string;
+      idempotency_key: string;
+      operation: string;
+      amount: string;
+      currency: string;
+    }>(
+      `SELECT k.payment_id::text, k.merchant_id, k.idempotency_key, k.operation,
+              p.amount_minor::text AS amount, p.currency
+         FROM idempotency_keys k JOIN payments p ON p.id = k.payment_id
+        WHERE k.payment_id = ANY($1::uuid[])
+          AND k.operation IN ('authorize', 'capture')
+          AND k.response_status BETWEEN 200 AND 299
+          AND EXISTS (SELECT 1 FROM payment_events e
+                       WHERE e.payment_id = k.payment_id AND e.request_id = k.request_id)
+        ORDER BY k.payment_id, k.operation DESC`,
+      [ids],
+    );
+    keys = rows.map((r) => ({
+      paymentId: r.payment_id,
+      merchantId: r.merchant_id,
+      key: r.idempotency_key,
+      operation: r.operation,
+      amount: Number(r.amount),
+      currency: r.currency,
+    }));
+  } finally {
+    await copy.end();
+  }
+  if (keys.length === 0) return [];
+  const fresh = new Client({ connectionString: newPrimaryUrl });
+  await fresh.connect();
+  try {
+    const { rows } = await fresh.query<{ merchant_id: string; idempotency_key: string }>(
+      `SELECT merchant_id, idempotency_key FROM idempotency_keys
+        WHERE (merchant_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [keys.map((k) => k.merchantId), keys.map((k) => k.key)],
+    );
+    const held = new Set(rows.map((r) => `${r.merchant_id}|${r.idempotency_key}`));
+    const free = keys.filter((k) => !held.has(`${k.merchantId}|${k.key}`));
+    const authorizations = free.filter((k) => k.operation === "authorize");
+    return authorizations.length > 0 ? authorizations : free;
+  } finally {
+    await fresh.end();
+  }
+}
+
+/**
+ * On-call reuses a lost write's idempotency key in the new region with another body (another
  * amount, another card), as a merchant whose order system reuses keys would: the new primary
  * takes it as a new payment, and the reconciliation must list the lost one as a conflict.
  */
-async function plantConflict(
-  lab: Lab,
-  region: string,
-  ack: { key: string; merchantId: string; amount: number; currency: string },
-): Promise<boolean> {
+async function plantConflict(lab: Lab, region: string, pick: ConflictCandidate): Promise<boolean> {
   const base = lab.apiUrl(region);
   if (!base) return false;
   const response = await fetch(`${base}/payments`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
-      "x-api-key": LAB.apiKeys[ack.merchantId]!,
-      "Idempotency-Key": ack.key,
+      "x-api-key": LAB.apiKeys[pick.merchantId]!,
+      "Idempotency-Key": pick.key,
     },
     body: JSON.stringify({
-      amount: ack.amount + 1,
-      currency: ack.currency,
-      merchantId: ack.merchantId,
-      cardToken: `tok_lab_reuse_${ack.key.slice(0, 8)}`,
+      amount: pick.amount + 1,
+      currency: pick.currency,
+      merchantId: pick.merchantId,
+      cardToken: `tok_lab_reuse_${pick.key.slice(0, 8)}`,
     }),
     signal: AbortSignal.timeout(30_000),
   });
@@ -382,7 +506,7 @@ async function plantConflict(
   if (response.status >= 300) {
     lab.event(
       "reconcile",
-      `planting a conflict on key ${ack.key} was answered ${response.status}: ${text.slice(0, 300)}`,
+      `planting a conflict on key ${pick.key} was answered ${response.status}: ${text.slice(0, 300)}`,
     );
     return false;
   }
@@ -391,10 +515,9 @@ async function plantConflict(
 
 /**
  * The reconciliation step of an unplanned scenario, after the old region's return: the fork from
- * the run report, a scratch copy of the old primary's data, one planted conflict (when an
- * acknowledged authorization was lost and another lost payment is left to replay), then
- * reconcileAgainstCopy. Failed checks, not
- * exceptions, report what went wrong.
+ * the run report, a scratch copy of the old primary's data, one planted conflict (whenever a
+ * payment was lost), then reconcileAgainstCopy. Failed checks, not exceptions, report what went
+ * wrong.
  */
 export async function reconcileInLab(
   lab: Lab,
@@ -403,19 +526,14 @@ export async function reconcileInLab(
     readonly oldPrimary: DatabaseContents | null;
     readonly newPrimary: DatabaseContents;
     readonly writerRegion: string;
-    readonly acks: readonly {
-      key: string;
-      op: string;
-      paymentId: string;
-      merchantId: string;
-      amount: number;
-      currency: string;
-    }[];
   },
 ): Promise<LabReconciliation> {
   const fail = (detail: string): LabReconciliation => ({
     line: "lost ?, reconciled 0, replayed 0, conflicts 0",
     measured: { lost: 0, acknowledged: 0, unacknowledged: 0, retried: 0, plantedConflicts: 0 },
+    lost: [],
+    acknowledgedNotLost: [],
+    planted: [],
     copy: "none",
     fork: null,
     dryRun: null,
@@ -483,27 +601,29 @@ export async function reconcileInLab(
       await new Promise((r) => setTimeout(r, (needed - beat.age!) * 1000));
 
     const measured = measureLoss(input.oldPrimary, input.newPrimary, input.findings);
-    // One planted conflict among the acknowledged lost authorizations.
-    // Its authorization must be what was lost (a lost capture's payment holds its key on the
-    // new primary, and reusing that is refused there as Stripe's idempotency_error).
-    const candidates = input.acks.filter(
-      (a) =>
-        a.op === "authorize" &&
-        measured.lost.has(a.paymentId) &&
-        !input.newPrimary.payments.has(a.paymentId) &&
-        !measured.retried.has(a.paymentId),
-    );
+    // Every run that lost payments plants one conflict (reconcile-conflict-planted fails
+    // otherwise): a lost key reused in the new region, the replay must report it, not replay it.
     const planted = new Set<string>();
-    // Only when another lost payment is left to replay: the replay must be exercised too.
-    if (candidates.length >= 1 && measured.lost.size - measured.retried.size >= 2) {
-      const pick = candidates[Math.floor(lab.random.next() * candidates.length)]!;
+    const candidates = await conflictCandidates(
+      node.url(LAB.database),
+      lab.region(input.writerRegion).node.url(LAB.database),
+      measured.lost,
+      measured.retried,
+    );
+    // Acknowledged ones first: a merchant reuses the key of an order it believes went through.
+    const acknowledged = candidates.filter((c) => measured.acknowledged.has(c.paymentId));
+    const pool = acknowledged.length > 0 ? acknowledged : candidates;
+    if (pool.length > 0) {
+      const pick = pool[Math.floor(lab.random.next() * pool.length)]!;
       if (await plantConflict(lab, input.writerRegion, pick)) {
         planted.add(pick.paymentId);
         lab.event(
           "reconcile",
-          `PLANTED CONFLICT: key ${pick.key} of lost payment ${pick.paymentId} reused in ${input.writerRegion} with another body`,
+          `PLANTED CONFLICT: ${pick.operation} key ${pick.key} of lost payment ${pick.paymentId} reused in ${input.writerRegion} with another body`,
         );
       }
+    } else if (measured.lost.size > 0) {
+      lab.event("reconcile", "no lost key free to reuse: no conflict planted");
     }
     const result = await reconcileAgainstCopy({
       oldCopyUrl: node.url(LAB.database),

@@ -147,6 +147,7 @@ export function buildReport(result: ScenarioResult) {
     reconciliation: result.reconciliation && {
       line: result.reconciliation.line,
       measured: result.reconciliation.measured,
+      acknowledgedNotLost: result.reconciliation.acknowledgedNotLost,
       copy: result.reconciliation.copy,
       fork: result.reconciliation.fork,
       dryRun: result.reconciliation.dryRun,
@@ -380,7 +381,7 @@ export function renderHtml(report: Report): string {
 <h3>Phases</h3><table><tr><th>phase</th><th>from (s)</th><th>to (s)</th><th>seconds</th></tr>${report.rto.phases.map((p) => row([p.name, p.from, p.to, p.seconds])).join("")}</table>
 ${report.surge ? surgeHtml(report.surge) : ""}
 <h3>Checks</h3><table><tr><th>check</th><th>result</th><th>detail</th></tr>${report.checks.map((c) => `<tr><td>${escape(c.name)}</td><td class="${c.ok ? "ok" : "fail"}">${c.ok ? "ok" : "FAILED"}</td><td>${escape(c.detail)}</td></tr>`).join("")}</table>
-${report.reconciliation ? `<h3>Lost-write reconciliation</h3><p><strong>${escape(report.reconciliation.line)}</strong> (${escape(report.reconciliation.copy)}); finance's files: <code>lost.csv</code>, <code>lost.json</code> beside this report.</p>${report.reconciliation.conflicts.length === 0 ? "" : `<table><tr><th>conflict</th><th>reason</th></tr>${report.reconciliation.conflicts.map((c) => row([c.paymentId, c.reason])).join("")}</table>`}` : ""}
+${report.reconciliation ? `<h3>Lost-write reconciliation</h3><p><strong>${escape(report.reconciliation.line)}</strong> (${escape(acknowledgedSplit(report.reconciliation.measured))}; ${escape(report.reconciliation.copy)}); finance's files: <code>lost.csv</code>, <code>lost.json</code> beside this report.</p>${report.reconciliation.conflicts.length === 0 ? "" : `<table><tr><th>conflict</th><th>reason</th></tr>${report.reconciliation.conflicts.map((c) => row([c.paymentId, c.reason])).join("")}</table>`}` : ""}
 <h3>Lost acknowledged writes (RPO)</h3>${report.rpo.lost.length === 0 ? "<p>none</p>" : `<table><tr><th>op</th><th>payment</th><th>merchant</th><th>amount</th><th>acknowledged at (s)</th><th>by</th></tr>${report.rpo.lost.map((l) => row([l.op, l.paymentId, l.merchantId, `${l.amount} ${l.currency}`, l.acknowledgedAt, l.region])).join("")}</table>`}
 <h3>Workflow runs</h3>${report.executions.map((e) => `<p><b>${escape(e.name)}</b> ${escape(e.workflow)} in ${escape(e.region)}: ${escape(e.status)} at ${escape(e.endState)}${e.error ? ` (${escape(e.error)})` : ""}</p><table><tr><th>state</th><th>entered (s)</th><th>exited (s)</th></tr>${e.states.map((s) => row([s.name, s.enteredAt, s.exitedAt ?? ""])).join("")}</table>`).join("")}
 <h3>Load</h3><table>${row(["attempts", report.load.attempts])}${row(["failed attempts", report.load.failedAttempts])}${row(["acknowledged", report.load.acknowledged])}${Object.entries(
@@ -483,7 +484,24 @@ export function summary(report: Report): string {
       : []),
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
     // Issue 16: the report ends with the reconciliation's counts (unplanned scenarios).
-    ...(report.reconciliation ? [`  reconciliation: ${report.reconciliation.line}`] : []),
+    ...(report.reconciliation
+      ? [
+          `  reconciliation: ${report.reconciliation.line} (${acknowledgedSplit(report.reconciliation.measured)})`,
+        ]
+      : []),
   ];
   return lines.join("\n");
+}
+
+/**
+ * How many of the lost payments clients were told succeeded (issue 16): finance calls those
+ * first; the others were committed but never confirmed, yet their events may have gone out.
+ */
+export function acknowledgedSplit(measured: {
+  readonly lost: number;
+  readonly acknowledged: number;
+  readonly unacknowledged: number;
+  readonly plantedConflicts: number;
+}): string {
+  return `${measured.acknowledged} of the ${measured.lost} lost acknowledged to clients, ${measured.unacknowledged} never acknowledged; ${measured.plantedConflicts} conflict planted`;
 }

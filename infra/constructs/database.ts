@@ -52,8 +52,13 @@ const CA_CERTIFICATE = INSTANCE_SETTINGS.caCertificateIdentifier;
  * discards the ones it had (PostgreSQL's commit_ts.c, DeactivateCommitTs), so a copy restored
  * without it would lose the old primary's commit times.
  *
- * Aurora's acceptance of it in a cluster group is not confirmed from AWS's text: see
- * runbooks/reconcile.md, "Choices and limits", for the check and the fallback without it.
+ * A cluster-level parameter on Aurora PostgreSQL: AWS's parameter reference lists
+ * `track_commit_timestamp` ("Collects transaction commit time.") among the parameters of the
+ * default DB cluster parameter group, and not among the instance-level ones
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Reference.ParameterGroups.html,
+ * tables for version 14). Those tables do not say which parameters are modifiable, or list later
+ * majors: runbooks/reconcile.md, "Choices and limits", has the check for the deployed major and
+ * the fallback without it.
  */
 export const TRACK_COMMIT_TIMESTAMP: RdsClusterParameterGroupParameter = {
   name: "track_commit_timestamp",

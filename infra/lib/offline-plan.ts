@@ -96,6 +96,13 @@ export interface PlannedChange {
 export interface PlanResult {
   readonly stack: string;
   readonly summary: string;
+  /** Addresses the plan creates ("# <address> will be created"), in plan order. */
+  readonly created: readonly string[];
+}
+
+/** The addresses a human-readable `terraform plan` output says it will create. */
+export function createdAddresses(output: string): string[] {
+  return [...output.matchAll(/^ {2}# (\S+) will be created$/gm)].map((m) => m[1]!);
 }
 
 /** Placeholders for the variables with a format of their own (their validation runs in plan). */
@@ -321,7 +328,7 @@ export function planOffline(stack: SynthesizedStack, options: PlanOptions = {}):
     workspace.run(["validate", "-no-color"]);
     const output = workspace.plan(options.planArgs ?? []);
     const summary = /Plan: .*|No changes\..*/.exec(output)?.[0] ?? "plan finished";
-    return { stack: stack.name, summary };
+    return { stack: stack.name, summary, created: createdAddresses(output) };
   } finally {
     workspace.dispose();
   }

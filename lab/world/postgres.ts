@@ -95,6 +95,13 @@ function settings(port: number, maxConnections: number): string[] {
     // the server refused (53300 too_many_connections and the like) from the log, per code.
     log_line_prefix: "%m [%p] %e ",
     log_timezone: "UTC",
+    // A connection whose startup packet never comes (the RPO guard's hold pauses the client's
+    // bytes, network.ts, and a paused socket never sees its client give up) keeps a child the
+    // postmaster waits for at shutdown until this runs out: at the default 60 s, fencing a
+    // partition's old primary ran into the lab's 30 s stop bound (a SIGKILL) in 4 of 5 runs
+    // (issue 16, test/lab/postgres-stop.test.ts). Above the payment functions' 3 s and the
+    // heartbeat's 5 s connect timeouts, so no caller sees it end sooner than its own timeout.
+    authentication_timeout: "6s",
   };
   return Object.entries(flags).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 }

@@ -6,22 +6,25 @@ import { expectInvariants, expectReconciled, runLab } from "./support/run";
 
 jest.setTimeout(240_000);
 
-// Open (issue 13b): partition passed on seeds 2, 3, 4 and 7 (--fast 20, load 15-22) but failed 2
-// of 6 runs at load 20+, safely each time (one writer, loss within the RPO): once the run halted
-// in VerificationFailedError after promoting (the target's /health checks the database within
-// 700 ms of real time, a handler timeout fast mode does not scale, and Verify's retries, scaled,
-// spend only seconds), once (seed 819155413) the failover completed but no client reached
-// us-west-2 within 3 DNS TTLs: the clients' retries and the emulated AWS endpoints share the lab's
-// one process, which starves under load (as region-down does at production timings). Issue 16
-// found and fixed a third: the old primary read while it was being fenced timed out, and the
-// checks ran without it (single-writer passed vacuously). Seeds 16, 21, 819155413 and 7 passed
-// after that fix at load 10-15; the first two causes are unexplained. Not in npm test until they
-// are; LAB_PARTITION=1 runs it.
+// The partition: still only with LAB_PARTITION=1. Issue 13b took it out of npm test after 2 of 6
+// runs failed at load 20+, safely each time (one writer, loss within the RPO): the target's
+// /health answered 503 past Verify's scaled retries once, and once no client reached us-west-2
+// within 3 DNS TTLs (9 s real at --fast 20). A third cause (the old primary read while being
+// fenced timed out) was fixed in 16c. 16d found why 4 of 5 partition runs spent 30 s of real time
+// fencing the old primary (a held connection kept its shutdown waiting into the lab's SIGKILL
+// bound: lab/world/postgres.ts, authentication_timeout), gave the wait for clients in the new
+// region a 30 s real-time floor (scenarios.ts), and put it back in npm test: 10 of 10 CLI runs
+// and the first jest run (with lab.test.ts in parallel, load 18-19) passed, but the second jest
+// run (load 17-18, seed 494165507) failed again on the second cause: the failover completed and
+// Verify passed, yet no client was answered by us-west-2 before the load stopped, 30 s real
+// later; the same seed passed alone from the CLI. Not explained yet (a flapping us-west-2 health
+// check under load, and Route 53 answering the primary when no record is healthy, is the lead
+// to follow), so not in npm test; LAB_PARTITION=1 runs it.
 const partitionIt = process.env.LAB_PARTITION === "1" ? it : it.skip;
 
 describe("the two-region lab, the other scenarios", () => {
   partitionIt(
-    "keeps one writer through a partition and loses no more than rds.global_db_rpo of commits",
+    "keeps one writer through a partition, loses no more than rds.global_db_rpo of commits, and reconciles them",
     async () => {
       const result = await runLab({ scenario: "partition" });
       expectInvariants(result, {

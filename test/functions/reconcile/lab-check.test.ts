@@ -6,7 +6,7 @@
 // added to it) to see each check fail, saying which payment differs.
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import type { ForkPoint } from "../../../functions/reconcile/model";
-import { reconcileAgainstCopy } from "../../../lab/reconcile";
+import { conflictCandidates, reconcileAgainstCopy } from "../../../lab/reconcile";
 import type { LabLoss } from "../../../lab/reconcile";
 import { NEW_REGION, OLD_REGION, Side, replicate, servers as runServers } from "./support/fork";
 import type { Servers } from "./support/fork";
@@ -133,6 +133,108 @@ describe("the lab's reconciliation checks", () => {
       `listed 5 payments, the lab measured 4 as lost: 0 lost but not listed (none), 1 listed but not lost (${extra.id})`,
     );
     expect(check(result, "reconcile-counts-match-the-lab").ok).toBe(false);
+  });
+
+  it("fails when payments were lost and no conflict was planted", async () => {
+    const { old, fresh, lost, loss } = await incident();
+    // The run lost four payments and planted nothing: the conflict path went unproven (here the
+    // key reuse happened anyway, so the reconciliation also reports a conflict nobody expected).
+    const result = await run(old, fresh, { ...loss, plantedConflicts: new Set() });
+    const planted = check(result, "reconcile-conflict-planted");
+    expect(planted.ok).toBe(false);
+    expect(planted.detail).toBe(
+      "4 payments lost but no conflict was planted: the conflict path went unproven",
+    );
+    expect(check(result, "reconcile-reports-conflicts").detail).toContain(
+      `reported but not expected ${lost[2]!.id}`,
+    );
+  });
+
+  it("fails when a payment acknowledged to a client and missing from the new primary is not in the lost set, naming it", async () => {
+    const { old, fresh, loss } = await incident();
+    // The clients' account has a payment the lab's own reads did not count as lost.
+    const unseen = "00000000-0000-4000-8000-00000000abcd";
+    const result = await run(old, fresh, {
+      ...loss,
+      acknowledged: new Set([...loss.acknowledged, unseen]),
+    });
+    const subset = check(result, "reconcile-acknowledged-within-lost");
+    expect(subset.ok).toBe(false);
+    expect(subset.detail).toBe(
+      `1 payments acknowledged to clients and missing from the new primary are not among the 4 the lab measured as lost (${unseen})`,
+    );
+    expect(result.acknowledgedNotLost).toEqual([unseen]);
+    // The other checks still pass: only the clients' account disagrees.
+    expect(result.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([
+      "reconcile-acknowledged-within-lost",
+    ]);
+  });
+
+  it("says how many of the lost were acknowledged, and passes when every acknowledged one is lost", async () => {
+    const { old, fresh, lost, b, loss } = await incident();
+    // One lost authorization was committed but its answer never reached the client.
+    const result = await run(old, fresh, {
+      ...loss,
+      acknowledged: new Set([lost[0]!.id, lost[2]!.id, b.id]),
+    });
+    expect(result.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(result.measured).toMatchObject({ lost: 4, acknowledged: 3, unacknowledged: 1 });
+    expect(check(result, "reconcile-acknowledged-within-lost").detail).toBe(
+      "the 3 payments acknowledged to clients and missing from the new primary are all among the 4 lost (3 of the lost acknowledged, 1 committed but never acknowledged)",
+    );
+  });
+
+  it("offers lost authorization keys the new primary does not hold for a planted conflict, else a lost capture's key", async () => {
+    const { old, fresh, b, lost, loss } = await incident();
+    // k-L3 is already taken in the new region; b's capture is lost but its authorization is not.
+    const offered = await conflictCandidates(old.url, fresh.url, loss.lost, new Set());
+    expect(offered.map((c) => [c.paymentId, c.operation, c.key]).sort()).toEqual(
+      [
+        [lost[0]!.id, "authorize", "k-L1"],
+        [lost[1]!.id, "authorize", "k-L2"],
+      ].sort(),
+    );
+    expect(offered.find((c) => c.key === "k-L1")).toMatchObject({ amount: 1000, currency: "EUR" });
+    // Excluded (a client's retry) and held keys are never offered; with only the capture left,
+    // its key is.
+    const onlyCapture = await conflictCandidates(
+      old.url,
+      fresh.url,
+      new Set([b.id, lost[2]!.id]),
+      new Set([lost[0]!.id]),
+    );
+    expect(onlyCapture.map((c) => [c.paymentId, c.operation, c.key])).toEqual([
+      [b.id, "capture", "k-B-cap"],
+    ]);
+  });
+
+  it("reports a planted conflict on a lost capture's key as one, not replayed", async () => {
+    const old = await Side.create(servers.old, OLD_REGION);
+    const fresh = await Side.create(servers.new, NEW_REGION);
+    sides.push(old, fresh);
+    const b = await old.authorize(at(2), "k-B", { ...CARD, amount: 4000 });
+    await old.setHeartbeat(at(20));
+    await replicate(old, fresh);
+    await old.capture(at(30), b.id, "k-B-cap");
+    await old.setHeartbeat(at(30));
+    // The only lost write is the capture: its key is reused in the new region for a new order.
+    const reused = await fresh.authorize(at(90), "k-B-cap", { ...CARD, amount: 4001 });
+    expect(reused.statusCode).toBe(201);
+    const result = await run(old, fresh, {
+      lost: new Set([b.id]),
+      acknowledged: new Set([b.id]),
+      retried: new Set(),
+      plantedConflicts: new Set([b.id]),
+    });
+    expect(result.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(result.line).toBe("lost 1, reconciled 1, replayed 0, conflicts 1");
+    expect(result.conflicts[0]?.reason).toMatch(/k-B-cap was reused on the new primary/);
+    // Still authorized in the new region: the capture was not replayed.
+    const { rows } = await fresh.sql.query<{ status: string }>(
+      "SELECT status FROM payments WHERE id = $1",
+      [b.id],
+    );
+    expect(rows[0]?.status).toBe("authorized");
   });
 
   it("fails when a planted conflict is not reported as one", async () => {

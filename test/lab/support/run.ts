@@ -91,18 +91,38 @@ export function expectInvariants(
 /**
  * Issue 16: the reconciliation after an unplanned failover listed exactly what the lab measured
  * as lost (a non-empty set), replayed all but the conflicts, and a second replay did nothing.
+ * A conflict was planted (a lost key reused in the new region) and reported, not replayed; what
+ * the clients were told succeeded and the new primary lacks is part of the lost set.
  */
 export function expectReconciled(result: ScenarioResult): void {
   const r = result.reconciliation;
   expect(r).not.toBeNull();
   expect(r!.checks.filter((c) => !c.ok)).toEqual([]);
   expect(r!.measured.lost).toBeGreaterThan(0);
+  // The clients' own account (checks.ts: acknowledged, missing from the new primary) is a
+  // subset of the lab's lost set, and the report counts it.
+  const acknowledged = new Set(
+    [...result.findings.rpo.lostPayments, ...result.findings.rpo.lostCaptures].map(
+      (a) => a.paymentId,
+    ),
+  );
+  expect([...acknowledged].filter((id) => !r!.lost.includes(id))).toEqual([]);
+  expect(r!.measured.acknowledged).toBe(acknowledged.size);
+  expect(r!.measured.acknowledged + r!.measured.unacknowledged).toBe(r!.measured.lost);
+  // At least one planted conflict, reported with the key-reuse reason and never replayed.
+  expect(r!.planted.length).toBeGreaterThanOrEqual(1);
+  for (const id of r!.planted) {
+    expect(r!.conflicts.find((c) => c.paymentId === id)?.reason).toMatch(
+      /reused on the new primary/,
+    );
+  }
   const { lost, conflicts } = r!.after!;
   expect(lost).toBe(r!.measured.lost);
   expect(r!.line).toBe(
     `lost ${lost}, reconciled ${lost}, replayed ${lost - conflicts}, conflicts ${conflicts}`,
   );
   expect(conflicts).toBe(r!.measured.plantedConflicts + r!.measured.retried);
+  expect(conflicts).toBeGreaterThanOrEqual(1);
   expect(r!.secondReplaySteps).toBe(0);
   expect(buildReport(result).reconciliation?.line).toBe(r!.line);
 }
