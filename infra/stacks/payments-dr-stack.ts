@@ -582,6 +582,8 @@ export class PaymentsDrStack extends TerraformStack {
         .name,
       controlTableArn:
         role === "primary" ? this.tables.control.primaryArn : this.tables.control.replicaArn,
+      subnetGroup: this.database[role].spec.dbSubnetGroupName,
+      clusterParameterGroup: this.database[role].spec.dbClusterParameterGroupName,
     });
     return {
       accountId: this.primary.key.accountId,
@@ -600,6 +602,7 @@ export class PaymentsDrStack extends TerraformStack {
       proberRegion: config.secondary.region,
       parameterPrefix: naming.parameterPrefix,
       database: config.database,
+      monitoringRoleArn: this.database.monitoringRoleArn,
       rpoTargetSeconds: config.failover.rpoTargetSeconds,
       lambdaBudget: lambdaBudget(config),
     };

@@ -54,6 +54,8 @@ import type {
 } from "../../../../functions/monitoring/readiness/core";
 import { DR_TASK_NAMES } from "../../../../functions/dr/tasks";
 import { EAST, silentLog, TOPOLOGY, WEST } from "../../dr/support/fake-world";
+import type { PolicyStatement } from "./iam-simulator";
+import { drRolePolicies, revoke, simulatePrincipalPolicy } from "./iam-simulator";
 
 export const ACCOUNT = "123456789012";
 export { EAST, WEST };
@@ -82,6 +84,9 @@ export const SETTINGS: ReadinessSettings = {
       workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-use1-test`,
       instanceIdentifiers: ["payments-db-1-use1-test", "payments-db-2-use1-test"],
       backupVault: "payments-vault-use1-test",
+      // As infra/naming.ts names them (infra/constructs/database.ts).
+      subnetGroup: "payments-db-use1-test",
+      clusterParameterGroup: "payments-db-primary-use1-test",
     },
     [WEST]: {
       keyArns: [
@@ -92,6 +97,9 @@ export const SETTINGS: ReadinessSettings = {
       workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-usw2-test`,
       instanceIdentifiers: ["payments-db-1-usw2-test", "payments-db-2-usw2-test"],
       backupVault: "payments-vault-usw2-test",
+      // As infra/naming.ts names them (infra/constructs/database.ts).
+      subnetGroup: "payments-db-usw2-test",
+      clusterParameterGroup: "payments-db-secondary-usw2-test",
     },
   },
   proberRegion: WEST,
@@ -102,6 +110,7 @@ export const SETTINGS: ReadinessSettings = {
     writerInstances: 2,
     standbyInstances: 1,
     engineVersion: "16.6",
+    monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-test`,
   },
   lag: { warnMs: 1000, failMs: 300_000 },
   quotas: [
@@ -196,8 +205,12 @@ export class ReadinessWorld {
   replicaStatus: Record<string, Record<string, string>> = {};
   pitr: Record<string, Record<string, string>> = {};
   definitions: Record<string, string | null> = {};
-  /** Actions (with resource, "*" for any) the simulated roles are denied. */
-  denied: { action: string; resource?: string }[] = [];
+  /**
+   * Each DR role's identity policy as infra/constructs/dr-iam.ts renders it for this environment
+   * (support/iam-simulator.ts): the simulator denies what they do not allow. `revoke` plants a
+   * missing grant.
+   */
+  readonly policies: Map<string, PolicyStatement[]> = drRolePolicies(TOPOLOGY, SETTINGS);
   quotas: Record<string, Record<string, number | null>> = {
     [EAST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
     [WEST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
@@ -604,29 +617,12 @@ export class ReadinessWorld {
 
   private simulate(input: SimulatePrincipalPolicyCommandInput) {
     if (this.broken.has("iam")) throw this.broken.get("iam")!();
-    const denied = (action: string, resource: string) =>
-      this.denied.some(
-        (d) => d.action === action && (d.resource === undefined || d.resource === resource),
-      );
-    // IAM: one EvaluationResult per action; per-resource decisions in ResourceSpecificResults.
-    return {
-      IsTruncated: false,
-      EvaluationResults: input.ActionNames!.map((action) => {
-        const perResource = (input.ResourceArns ?? ["*"]).map((resource) => ({
-          EvalResourceName: resource,
-          EvalResourceDecision: denied(action, resource)
-            ? ("implicitDeny" as const)
-            : ("allowed" as const),
-        }));
-        return {
-          EvalActionName: action,
-          EvalDecision: perResource.some((p) => p.EvalResourceDecision !== "allowed")
-            ? ("implicitDeny" as const)
-            : ("allowed" as const),
-          ResourceSpecificResults: perResource,
-        };
-      }),
-    };
+    return simulatePrincipalPolicy(this.policies, input);
+  }
+
+  /** The role loses `action` (on `resource` only, when given). */
+  revoke(roleArn: string, action: string, resource?: string): void {
+    revoke(this.policies, roleArn, action, resource);
   }
 
   deps(region = WEST, overrides: Partial<ReadinessDeps> = {}): ReadinessDeps {
