@@ -148,7 +148,22 @@ export function sdkError(name: string, status = 400): Error {
 }
 
 /** The data behind the mocks: a healthy deployment, us-east-1 writing, 10:00 UTC. */
-/** ServiceQuota.UsageMetric of the compared quotas, as GetServiceQuota returns it. */
+/**
+ * ServiceQuota.UsageMetric of the compared quotas, as GetServiceQuota returns it. The evaluator
+ * never names these metrics itself: it queries whatever UsageMetric Service Quotas answers
+ * (Service Quotas API Reference, ServiceQuota / MetricInfo,
+ * https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_MetricInfo.html), so
+ * only this fixture carries the names, taken from AWS's pages:
+ * - Lambda: `ConcurrentExecutions` in AWS/Lambda without dimensions is account-level, "View this
+ *   metric using MAX" (Lambda Developer Guide, "Monitoring concurrency",
+ *   https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html);
+ * - RDS: usage metrics are published in AWS/Usage ("Amazon RDS publishes metrics to Amazon
+ *   CloudWatch in the AWS/RDS and AWS/Usage namespaces", RDS User Guide, "Amazon CloudWatch
+ *   metrics for Amazon RDS", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+ *   rds-metrics.html#rds-metrics-usage), the DB instance count as ResourceCount with
+ *   Service/Type/Resource/Class dimensions (CloudWatch User Guide, "AWS usage metrics",
+ *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Service-Quota-Integration.html).
+ */
 const USAGE_METRICS: Record<
   string,
   {
