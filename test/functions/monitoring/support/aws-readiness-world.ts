@@ -3,51 +3,39 @@
 // can change. The responses have the shapes and values AWS returns for a healthy deployment of
 // this kit; each test breaks one thing and looks at the check that must notice.
 import {
-  BackupClient,
   ListCopyJobsCommand,
   ListRecoveryPointsByBackupVaultCommand,
 } from "@aws-sdk/client-backup";
-import {
-  CloudWatchClient,
-  DescribeAlarmsCommand,
-  GetMetricDataCommand,
-} from "@aws-sdk/client-cloudwatch";
+import { DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
-import {
-  DescribeContinuousBackupsCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-} from "@aws-sdk/client-dynamodb";
+import { DescribeContinuousBackupsCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import type { SimulatePrincipalPolicyCommandInput } from "@aws-sdk/client-iam";
-import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { DescribeKeyCommand } from "@aws-sdk/client-kms";
 import {
   GetAccountSettingsCommand,
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
-  LambdaClient,
 } from "@aws-sdk/client-lambda";
 import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
-  RDSClient,
 } from "@aws-sdk/client-rds";
 import {
   GetAWSDefaultServiceQuotaCommand,
   GetServiceQuotaCommand,
-  ServiceQuotasClient,
 } from "@aws-sdk/client-service-quotas";
-import { DescribeStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { DescribeStateMachineCommand } from "@aws-sdk/client-sfn";
 import {
   DescribeAutomationExecutionsCommand,
   GetParametersByPathCommand,
-  SSMClient,
 } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { AwsClientStub } from "aws-sdk-client-mock";
 import type { RegionClients } from "../../../../functions/monitoring/readiness/aws";
 import { AwsReadinessSource } from "../../../../functions/monitoring/readiness/aws";
+import { newRegionClients } from "../../../../functions/monitoring/readiness/wiring";
 import type {
   ReadinessDeps,
   ReadinessSettings,
@@ -266,18 +254,8 @@ export class ReadinessWorld {
 
   constructor() {
     for (const region of [EAST, WEST]) {
-      const config = { region };
-      const clients: RegionClients = {
-        rds: new RDSClient(config),
-        kms: new KMSClient(config),
-        lambda: new LambdaClient(config),
-        ssm: new SSMClient(config),
-        dynamodb: new DynamoDBClient(config),
-        sfn: new SFNClient(config),
-        serviceQuotas: new ServiceQuotasClient(config),
-        backup: new BackupClient(config),
-        cloudwatch: new CloudWatchClient(config),
-      };
+      // The evaluator's own client set (wiring.ts), each instance mocked below.
+      const clients: RegionClients = newRegionClients({ region });
       this.clients[region] = clients;
       const stubs = Object.fromEntries(
         Object.entries(clients).map(([k, c]) => [k, mockClient(c as never)]),
