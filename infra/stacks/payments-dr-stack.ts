@@ -1,13 +1,12 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import type { DrRegion } from "../../functions/common/contract";
+import type { DrCapacity, DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
 import {
   GlobalDatabase,
-  INSTANCE_SETTINGS,
   instanceIdentifier,
   parameterGroupFamily,
 } from "../constructs/database";
@@ -545,16 +544,21 @@ export class PaymentsDrStack extends TerraformStack {
         regionCode: regionCode(this[role].config.region),
       },
     ];
-    return Fn.jsonencode({
+    // What DR_DATABASE (the re-protect tasks' spec) also carries comes from that one spec, so
+    // the readers RestoreCapacity adds and the instances re-protect creates cannot differ.
+    const spec = this.database.spec;
+    const capacity: DrCapacity = {
       instances: config.database.primaryInstances,
       standbyInstances: config.database.secondaryInstances,
-      instanceClass: config.database.instanceClass,
-      engine: "aurora-postgresql",
-      engineVersion: config.database.engineVersion,
-      monitoringRoleArn: this.database.monitoringRoleArn,
-      ...INSTANCE_SETTINGS,
+      instanceClass: spec.instanceClass,
+      engine: spec.engine,
+      engineVersion: spec.engineVersion,
+      monitoringRoleArn: spec.monitoringRoleArn,
+      monitoringInterval: spec.monitoringInterval,
+      caCertificateIdentifier: spec.caCertificateIdentifier,
       regions: Object.fromEntries([region("primary"), region("secondary")]),
-    });
+    };
+    return Fn.jsonencode(capacity);
   }
 
   private readinessTargets(config: Config, api: PaymentsApi): ReadinessTargets {
