@@ -5,11 +5,7 @@ import type { DrCapacity, DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
-import {
-  GlobalDatabase,
-  instanceIdentifier,
-  parameterGroupFamily,
-} from "../constructs/database";
+import { GlobalDatabase, instanceIdentifier, parameterGroupFamily } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
 import { Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
