@@ -490,7 +490,15 @@ export interface ReadinessRecord {
  * when that region holds the writer, in order, and what a new instance is created with, exactly
  * as infra/constructs/database.ts creates one, so Terraform can adopt it without a change.
  */
-export interface DrCapacity {
+export interface DrCapacity extends Pick<
+  DrDatabaseSpec,
+  | "instanceClass"
+  | "engine"
+  | "engineVersion"
+  | "monitoringRoleArn"
+  | "monitoringInterval"
+  | "caCertificateIdentifier"
+> {
   readonly instances: number;
   /**
    * DB_SECONDARY_INSTANCES: the standby's own count. A planned move (switchover, failback) takes
@@ -498,12 +506,6 @@ export interface DrCapacity {
    * one of the first `standbyInstances` identifiers (Terraform's) and never below that count.
    */
   readonly standbyInstances: number;
-  readonly instanceClass: string;
-  readonly engine: string;
-  readonly engineVersion: string;
-  readonly monitoringRoleArn: string;
-  readonly monitoringInterval: number;
-  readonly caCertificateIdentifier: string;
   readonly regions: Readonly<
     Record<
       string,

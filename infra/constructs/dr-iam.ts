@@ -2,16 +2,11 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { METRICS, PARAMETERS } from "../../functions/common/contract";
-import type { DatabaseResourceKind, TaskPermissions } from "../../functions/dr/shared/permissions";
-import {
-  CREATE_INSTANCE_IMPLIED_ACTIONS,
-  DATABASE_RESOURCES,
-  PORT_ACTIONS,
-  RESTORED_BY_TAG,
-  SECURE_PARAMETERS,
-  WRITABLE_PARAMETERS,
-} from "../../functions/dr/shared/permissions";
+import { PARAMETERS } from "../../functions/common/contract";
+import type { TaskPermissions } from "../../functions/dr/shared/permissions";
+import { SECURE_PARAMETERS } from "../../functions/dr/shared/permissions";
+import type { GrantTargets } from "../../functions/dr/shared/grants";
+import { taskGrants } from "../../functions/dr/shared/grants";
 import type { DrTaskName } from "../../functions/dr/tasks";
 import { drTask } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
@@ -518,38 +513,27 @@ function rebuildArns(props: DrIamProps, accountId: string) {
   };
 }
 
-const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-
 /**
- * A task's declaration as IAM statements (one per port method, so each names its resources).
- * The action of each method is the one its adapter sends (PORT_ACTIONS, checked against the
- * adapters in test/functions/dr/permissions.test.ts); the resources are those of both regions.
+ * A task's declaration as IAM statements: the shared grants (functions/dr/shared/grants.ts, which
+ * the readiness evaluator simulates too) on this environment's ARNs.
  */
 export function taskStatements(
   permissions: TaskPermissions,
   props: DrIamProps,
   region: string,
 ): Statement[] {
-  const a = arns(props);
-  const statements: Statement[] = [];
-  const add = (
-    sid: string,
-    actions: string[],
-    resources: string[],
-    condition?: Statement["condition"],
-  ) => statements.push({ sid, actions, resources, ...(condition ? { condition } : {}) });
+  return taskGrants(permissions, grantTargets(props, region));
+}
 
-  const database = new Set(permissions.database ?? []);
-  for (const method of database) {
-    const actions = [...PORT_ACTIONS.database[method]];
-    // Describe of the global cluster names only it; the changes are authorized on the global
-    // cluster and the member clusters (Service Authorization Reference, Amazon RDS). Re-protect's
-    // calls name exactly what they create, rename and snapshot, in both regions (the writer can
-    // be either: WRITER_REGION).
+/** The ARNs the shared grants name, from this environment's resources. */
+export function grantTargets(props: DrIamProps, region: string): GrantTargets {
+  const a = arns(props);
+  return {
+    regions: a.regions,
     // createInstance serves re-protect's Rebuild (the new secondary's readers) and RestoreCapacity
     // (the promoted cluster's missing readers): both name only the instances Terraform gives a
     // cluster (payments-db-<n>-<region code>-<suffix>, n up to the writer's count).
-    const kinds: Record<DatabaseResourceKind, readonly string[]> = {
+    database: {
       globalCluster: [a.globalCluster],
       clusters: a.clusters,
       anyInstance: a.regions.map((r) => `arn:aws:rds:${r}:${a.accountId}:db:*`),
@@ -566,170 +550,18 @@ export function taskStatements(
       subnetGroups: a.rebuild.subnetGroups,
       clusterParameterGroups: a.rebuild.clusterParameterGroups,
       defaultParameterGroups: a.rebuild.defaultParameterGroups,
-    };
-    // DATABASE_RESOURCES is shared with the readiness evaluator's IAM simulation.
-    const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
-    if (method === "deleteInstance") {
-      // Only what RestoreCapacity itself created: its created-by tag, which Terraform removes
-      // when it adopts a reader (DB_ADOPT_RESTORED_READERS), so an adopted reader is safe too.
-      // DeleteDBInstance is authorized on the db resource with aws:ResourceTag (Service
-      // Authorization Reference, Amazon RDS).
-      if (resources.length > 0) {
-        add(`Database${pascal(method)}`, actions, resources, [
-          {
-            test: "StringEquals",
-            variable: `aws:ResourceTag/${RESTORED_BY_TAG.Key}`,
-            values: [RESTORED_BY_TAG.Value],
-          },
-        ]);
-      }
-      continue;
-    }
-    add(`Database${pascal(method)}`, actions, resources);
-    if (method === "createClusterSnapshot") {
-      // Tags given at creation are authorized as rds:AddTagsToResource on the new resource
-      // (RDS User Guide, "Tagging Amazon RDS resources": "you must have the
-      // rds:AddTagsToResource permission").
-      add("TagTheKeptSnapshot", ["rds:AddTagsToResource"], a.rebuild.snapshots);
-    }
-    if (method === "copyClusterSnapshot") {
-      add("TagThePointOfFailureCopy", ["rds:AddTagsToResource"], a.rebuild.pointOfFailureCopies);
-    }
-    if (
-      method === "createSecondaryCluster" ||
-      method === "createInstance" ||
-      method === "copyClusterSnapshot"
-    ) {
-      // The new secondary's storage, its instances' Performance Insights and the copy of the
-      // point-of-failure snapshot use that region's storage key (the multi-Region replica).
-      // Aurora, "AWS KMS key management" (https://docs.aws.amazon.com/AmazonRDS/latest/
-      // AuroraUserGuide/Overview.Encryption.Keys.html, "Authorizing use of a customer managed
-      // key"): "To create an Aurora resource using a customer managed key, a user must have
-      // permissions to call the following operations on the customer managed key:
-      // kms:CreateGrant, kms:DescribeKey", and "use the kms:ViaService condition key to allow
-      // the user to create grants on the KMS key only when the grant is created on the user's
-      // behalf by an AWS service". RDS does the cryptography under that grant: no Decrypt or
-      // GenerateDataKey for the caller. One statement for the three methods.
-      if (!statements.some((st) => st.sid === "StorageKeysThroughRds")) {
-        statements.push(
-          kmsVia(
-            "StorageKeysThroughRds",
-            ["kms:CreateGrant", "kms:DescribeKey"],
-            a.storageKeys,
-            props,
-            ["rds"],
-          ),
-        );
-      }
-    }
-    if (method === "createInstance") {
-      // Tags given at creation (RestoreCapacity's created-by) are authorized as
-      // rds:AddTagsToResource on the new instance (RDS User Guide, "Tagging Amazon RDS resources").
-      add("DatabaseTagNewInstance", [CREATE_INSTANCE_IMPLIED_ACTIONS[0]], a.rebuild.instances);
-      // Enhanced Monitoring: the instance is created with the monitoring role, which the caller
-      // passes: "The user that enables Enhanced Monitoring must be granted the PassRole
-      // permission" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
-      // USER_Monitoring.OS.Enabling.html). AWS's own example (IAM User Guide,
-      // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html, Example 2)
-      // grants PassRole on the one role and names no iam:PassedToService value; the role's
-      // trusted principal is monitoring.rds.amazonaws.com, while the request that passes it is
-      // RDS's CreateDBInstance, and AWS's NeptuneFullAccess managed policy (Neptune User Guide),
-      // which passes roles through the same RDS API, conditions PassRole on
-      // "iam:passedToService": "rds.amazonaws.com". No AWS page says which of the two RDS
-      // reports for the monitoring role: both are allowed, on this one role only (whose trust
-      // admits monitoring.rds.amazonaws.com alone), rather than risk an AccessDenied in the
-      // middle of a re-protect.
-      add(
-        "PassTheMonitoringRole",
-        [CREATE_INSTANCE_IMPLIED_ACTIONS[1]],
-        [a.monitoringRole],
-        [
-          {
-            test: "StringEquals",
-            variable: "iam:PassedToService",
-            values: ["rds.amazonaws.com", "monitoring.rds.amazonaws.com"],
-          },
-        ],
-      );
-    }
-  }
-
-  const control = new Set(permissions.control ?? []);
-  if (control.size > 0) {
-    const actions = new Set<string>();
-    for (const method of control) {
-      for (const action of PORT_ACTIONS.control[method]) actions.add(action);
-    }
-    add("ControlTable", [...actions].sort(), a.controlTables);
-    const writes = [...actions].some((x) => x !== "dynamodb:GetItem");
-    // The table's customer-managed key, through DynamoDB only: reads decrypt, writes also
-    // encrypt (DynamoDB, "Encryption at rest: how it works").
-    statements.push(
-      kmsVia(
-        "ControlTableKey",
-        writes ? ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"],
-        a.keys,
-        props,
-        ["dynamodb"],
-      ),
-    );
-  }
-
-  const reads = [...new Set(permissions.parameters?.read ?? [])];
-  const writes = [...new Set(permissions.parameters?.write ?? [])];
-  for (const key of writes) {
-    if (!(WRITABLE_PARAMETERS as readonly string[]).includes(key)) {
-      throw new Error(
-        `a DR task may write only ${WRITABLE_PARAMETERS.join(", ")}, got parameter ${key}`,
-      );
-    }
-  }
-  if (reads.length > 0) add("ReadParameters", ["ssm:GetParameter"], a.parameters(reads));
-  if (writes.length > 0) add("WriteParameters", ["ssm:PutParameter"], a.parameters(writes));
-  if (reads.some((k) => SECURE_PARAMETERS.includes(k))) {
-    statements.push(kmsVia("SecureParameterKey", ["kms:Decrypt"], a.keys, props, ["ssm"]));
-  }
-
-  const metrics = new Set(permissions.metrics ?? []);
-  if (metrics.has("put")) {
-    add(
-      "PublishDrMetrics",
-      ["cloudwatch:PutMetricData"],
-      ["*"],
-      [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRICS.namespace] }],
-    );
-  }
-  if (
-    ["replicationLag", "probeResults", "replicationLagHistory"].some((m) => metrics.has(m as never))
-  ) {
-    add("ReadMetrics", ["cloudwatch:GetMetricData"], ["*"]);
-  }
-  if ((permissions.events ?? []).includes("put")) {
-    add("Timeline", ["events:PutEvents"], a.buses);
-  }
-  if ((permissions.notifier ?? []).includes("publish")) {
-    add("Page", ["sns:Publish"], a.topics);
-    // SNS encrypts with the topic's key on the publisher's behalf (SNS, "Encryption at rest").
-    statements.push(
-      kmsVia("TopicKey", ["kms:GenerateDataKey", "kms:Decrypt"], a.keys, props, ["sns"]),
-    );
-  }
-  if ((permissions.reports ?? []).includes("submit")) {
-    // The report writer of the region the task runs in, invoked asynchronously.
-    add("WriteRunReport", ["lambda:InvokeFunction"], [a.reportWriterIn(region)]);
-  }
-  const dns = new Set(permissions.dns ?? []);
-  if (dns.has("healthCheckStatus")) {
-    add("ReadHealthChecks", ["route53:GetHealthCheckStatus"], a.healthChecks);
-  }
-  if (props.zone) {
-    const zone = [`arn:aws:route53:::hostedzone/${props.zone.zone.zoneId}`];
-    if (dns.has("failoverRecords"))
-      add("ReadFailoverRecords", ["route53:ListResourceRecordSets"], zone);
-    if (dns.has("makePrimary"))
-      add("SwapFailoverRecords", ["route53:ChangeResourceRecordSets"], zone);
-  }
-  return statements;
+    },
+    storageKeys: a.storageKeys,
+    platformKeys: a.keys,
+    monitoringRole: a.monitoringRole,
+    controlTables: a.controlTables,
+    parameters: a.parameters,
+    buses: a.buses,
+    topics: a.topics,
+    reportWriter: a.reportWriterIn(region),
+    healthChecks: a.healthChecks,
+    ...(props.zone ? { hostedZone: `arn:aws:route53:::hostedzone/${props.zone.zone.zoneId}` } : {}),
+  };
 }
 
 /** On-call: start, approve and watch the workflows; read health; change no data. */

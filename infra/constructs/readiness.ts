@@ -129,11 +129,19 @@ export interface ReadinessTargets extends Pick<
         readonly instanceIdentifiers: readonly string[];
         readonly backupVaultName: string;
         readonly controlTableArn: string;
+        /**
+         * The cluster's DB subnet group and cluster parameter group: what re-protect's new
+         * secondary is created in, named in the IAM simulation of its role.
+         */
+        readonly subnetGroup: string;
+        readonly clusterParameterGroup: string;
       }
     >
   >;
   readonly parameterPrefix: string;
   readonly database: DatabaseConfig;
+  /** The RDS Enhanced Monitoring role new instances are created with (passed by the DR roles). */
+  readonly monitoringRoleArn: string;
   readonly rpoTargetSeconds: number;
 }
 
@@ -288,6 +296,8 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
           workflowRoleArn: t.workflowRoleArn,
           instanceIdentifiers: t.instanceIdentifiers,
           backupVault: t.backupVaultName,
+          subnetGroup: t.subnetGroup,
+          clusterParameterGroup: t.clusterParameterGroup,
         },
       ]),
     ),
@@ -299,6 +309,7 @@ export function readinessSettings(targets: ReadinessTargets, readiness: Readines
       writerInstances: targets.database.primaryInstances,
       standbyInstances: targets.database.secondaryInstances,
       engineVersion: targets.database.engineVersion,
+      monitoringRoleArn: targets.monitoringRoleArn,
     },
     lag: { warnMs: readiness.lagWarnMs, failMs: targets.rpoTargetSeconds * 1000 },
     quotas: READINESS_QUOTAS,

@@ -1,16 +1,11 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import type { DrRegion } from "../../functions/common/contract";
+import type { DrCapacity, DrRegion } from "../../functions/common/contract";
 import type { Config, RegionConfig, RegionRole } from "../config";
 import { otherRole } from "../config";
 import { Backup } from "../constructs/backup";
-import {
-  GlobalDatabase,
-  INSTANCE_SETTINGS,
-  instanceIdentifier,
-  parameterGroupFamily,
-} from "../constructs/database";
+import { GlobalDatabase, instanceIdentifier, parameterGroupFamily } from "../constructs/database";
 import { DrIam } from "../constructs/dr-iam";
 import { Drills } from "../constructs/drills";
 import { EventReplication, EventsGlobalEndpoint, RegionalEventBus } from "../constructs/events";
@@ -545,16 +540,21 @@ export class PaymentsDrStack extends TerraformStack {
         regionCode: regionCode(this[role].config.region),
       },
     ];
-    return Fn.jsonencode({
+    // What DR_DATABASE (the re-protect tasks' spec) also carries comes from that one spec, so
+    // the readers RestoreCapacity adds and the instances re-protect creates cannot differ.
+    const spec = this.database.spec;
+    const capacity: DrCapacity = {
       instances: config.database.primaryInstances,
       standbyInstances: config.database.secondaryInstances,
-      instanceClass: config.database.instanceClass,
-      engine: "aurora-postgresql",
-      engineVersion: config.database.engineVersion,
-      monitoringRoleArn: this.database.monitoringRoleArn,
-      ...INSTANCE_SETTINGS,
+      instanceClass: spec.instanceClass,
+      engine: spec.engine,
+      engineVersion: spec.engineVersion,
+      monitoringRoleArn: spec.monitoringRoleArn,
+      monitoringInterval: spec.monitoringInterval,
+      caCertificateIdentifier: spec.caCertificateIdentifier,
       regions: Object.fromEntries([region("primary"), region("secondary")]),
-    });
+    };
+    return Fn.jsonencode(capacity);
   }
 
   private readinessTargets(config: Config, api: PaymentsApi): ReadinessTargets {
@@ -582,6 +582,8 @@ export class PaymentsDrStack extends TerraformStack {
         .name,
       controlTableArn:
         role === "primary" ? this.tables.control.primaryArn : this.tables.control.replicaArn,
+      subnetGroup: this.database[role].spec.dbSubnetGroupName,
+      clusterParameterGroup: this.database[role].spec.dbClusterParameterGroupName,
     });
     return {
       accountId: this.primary.key.accountId,
@@ -600,6 +602,7 @@ export class PaymentsDrStack extends TerraformStack {
       proberRegion: config.secondary.region,
       parameterPrefix: naming.parameterPrefix,
       database: config.database,
+      monitoringRoleArn: this.database.monitoringRoleArn,
       rpoTargetSeconds: config.failover.rpoTargetSeconds,
       lambdaBudget: lambdaBudget(config),
     };

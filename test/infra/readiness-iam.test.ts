@@ -63,6 +63,21 @@ function resolver(json: TerraformJson) {
       .replace(
         /\$\{aws_rds_global_cluster\.([^.]+)\.global_cluster_identifier\}/g,
         (_, id: string) => String(globals[id]!.global_cluster_identifier),
+      )
+      .replace(
+        /\$\{(aws_db_subnet_group|aws_rds_cluster_parameter_group)\.([^.]+)\.name\}/g,
+        (_, type: string, id: string) => String(resources(json, type)[id]!.name),
+      )
+      .replace(
+        /\$\{aws_rds_cluster\.([^.]+)\.(db_subnet_group_name|db_cluster_parameter_group_name)\}/g,
+        (_, id: string, attribute: string) => {
+          // The cluster's own argument: a reference to the group, resolved the same way.
+          const value = String(clusters[id]![attribute]);
+          return value.replace(
+            /\$\{(aws_db_subnet_group|aws_rds_cluster_parameter_group)\.([^.]+)\.name\}/g,
+            (__, type: string, group: string) => String(resources(json, type)[group]!.name),
+          );
+        },
       );
 }
 
@@ -106,12 +121,24 @@ describe("the readiness evaluator's IAM simulation", () => {
     if (!entry) throw new Error(`no instanceIdentifiers for ${region} in READINESS_SETTINGS`);
     return [...entry[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
   };
+  // The cluster's subnet and parameter groups, by name, as READINESS_SETTINGS carries them.
+  const groupIn = (type: string, region: string) =>
+    String(
+      Object.values(resources(json, type)).find((g) => REGION_OF[String(g.provider)] === region)!
+        .name,
+    );
   const settings = {
     ...SETTINGS,
     regions: Object.fromEntries(
       Object.entries(SETTINGS.regions).map(([r, s]) => [
         r,
-        { ...s, taskRoleArns: roles(r), instanceIdentifiers: instanceIdentifiers(r) },
+        {
+          ...s,
+          taskRoleArns: roles(r),
+          instanceIdentifiers: instanceIdentifiers(r),
+          subnetGroup: groupIn("aws_db_subnet_group", r),
+          clusterParameterGroup: groupIn("aws_rds_cluster_parameter_group", r),
+        },
       ]),
     ),
   };

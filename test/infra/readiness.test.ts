@@ -183,6 +183,8 @@ describe("the readiness evaluator", () => {
       instanceIdentifiers: [`payments-db-1-${r}-dev`],
       backupVaultName: `payments-vault-${r}-dev`,
       controlTableArn: `arn:aws:dynamodb:${r}:123456789012:table/payments-control-dev`,
+      subnetGroup: `payments-db-${r}-dev`,
+      clusterParameterGroup: `payments-db-primary-${r}-dev`,
     });
     const settings = readinessSettings(
       {
@@ -199,6 +201,7 @@ describe("the readiness evaluator", () => {
         proberRegion: "us-west-2",
         parameterPrefix: "/payments/dev",
         database: config.database,
+        monitoringRoleArn: "arn:aws:iam::123456789012:role/payments-rds-monitoring-dev",
         rpoTargetSeconds: config.failover.rpoTargetSeconds,
         lambdaBudget: lambdaBudget(config),
       },

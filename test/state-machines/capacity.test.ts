@@ -134,6 +134,74 @@ describe("capacity in the new primary", () => {
     ]);
   });
 
+  it.each(["failover", "switchover"] as const)(
+    "a %s records its RTO, pages completion and releases the lock before capacity waits",
+    async (workflow) => {
+      const world = new FakeWorld();
+      // The promoted cluster stays modifying 2 to 20 minutes (see above): the capacity loop
+      // polls that long, and none of it may reach the RTO report, the page or the lock.
+      const modifyingSeconds = 120 + Math.floor(Math.random() * 1080);
+      let until: number | undefined;
+      const at: Record<string, number> = {};
+      let lockAtCapacity: unknown = "unset";
+      const result = await runWorkflow(workflow, input, {
+        world,
+        observe: {
+          RecordTimeline: () => (at.RecordTimeline ??= world.clock),
+          NotifyCompleted: () => (at.NotifyCompleted ??= world.clock),
+          ReleaseLock: () => (at.ReleaseLock ??= world.clock),
+          RestoreCapacity: () => {
+            if (at.RestoreCapacity === undefined) {
+              at.RestoreCapacity = world.clock;
+              lockAtCapacity = world.lock();
+            }
+            const cluster = world.clusters[westArn]!;
+            until ??= world.clock + modifyingSeconds * 1000;
+            cluster.status = world.clock < until ? "modifying" : "available";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(at.RecordTimeline).toBeLessThan(at.RestoreCapacity!);
+      expect(at.NotifyCompleted).toBeLessThan(at.RestoreCapacity!);
+      expect(at.ReleaseLock).toBeLessThan(at.RestoreCapacity!);
+      // The lock is gone (the cooldown written) when the first poll runs.
+      expect(lockAtCapacity).toBeUndefined();
+      expect(world.table.get("failover-cooldown")).toBeDefined();
+      // The reader still comes, minutes later, in the same execution.
+      const step = result.output!.steps.RestoreCapacity!;
+      expect(step).toMatchObject({ requested: ["payments-db-2-usw2-test"], done: true });
+      expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
+      expect(world.clock - at.ReleaseLock!).toBeGreaterThanOrEqual(modifyingSeconds * 1000);
+    },
+  );
+
+  it("converges when restarted after the capacity loop was cut short: the resumed run adds the reader once", async () => {
+    const world = new FakeWorld();
+    // The first execution's capacity step fails for good (a warning of the completed run, after
+    // the lock is released: no reader); the run is resumed, as on-call would.
+    world.inject(
+      "rds:CreateDBInstance",
+      () => new AccessDeniedError("not authorized to perform rds:CreateDBInstance"),
+    );
+    const first = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(first.status).toBe("SUCCEEDED");
+    expect(first.output!.warnings!.RestoreCapacity).toBeDefined();
+    expect(world.instancesOf(westArn)).toHaveLength(1);
+    const resumed = await runWorkflow(
+      "failover",
+      { ...input, resumeFailoverId: "run-1" },
+      { world, executionName: "run-1-resume" },
+    );
+    expect(resumed.status).toBe("SUCCEEDED");
+    // The refused ask and the one that worked; the reader exists once.
+    expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(2);
+    expect(world.instancesOf(westArn).map((i) => i.identifier)).toEqual([
+      "payments-db-1-usw2-test",
+      "payments-db-2-usw2-test",
+    ]);
+  });
+
   it("gives up on a cluster that never leaves modifying after its 30-minute bound, with a warning", async () => {
     const world = new FakeWorld();
     const result = await runWorkflow("failover", input, {

@@ -282,19 +282,29 @@ export class AwsReadinessSource implements ReadinessSource {
       const results: SimulationResult[] = [];
       let marker: string | undefined;
       for (let page = 0; page < MAX_PAGES; page += 1) {
-        const out = await this.iam().send(
-          new SimulatePrincipalPolicyCommand({
-            PolicySourceArn: roleArn,
-            ActionNames: [...actions],
-            ResourceArns: [...resources],
-            ContextEntries: Object.entries(context).map(([ContextKeyName, value]) => ({
-              ContextKeyName,
-              ContextKeyValues: [value],
-              ContextKeyType: "string",
-            })),
-            Marker: marker,
-          }),
-        );
+        let out;
+        try {
+          out = await this.iam().send(
+            new SimulatePrincipalPolicyCommand({
+              PolicySourceArn: roleArn,
+              ActionNames: [...actions],
+              ResourceArns: [...resources],
+              ContextEntries: Object.entries(context).map(([ContextKeyName, value]) => ({
+                ContextKeyName,
+                ContextKeyValues: [value],
+                ContextKeyType: "string",
+              })),
+              Marker: marker,
+            }),
+          );
+        } catch (error) {
+          // IAM answers NoSuchEntity (SDK: NoSuchEntityException) for a role that does not
+          // exist (API_SimulatePrincipalPolicy, Errors): every call of that role is refused.
+          if (!/^NoSuchEntity/.test(awsErrorName(error))) throw error;
+          return actions.flatMap((action) =>
+            resources.map((resource) => ({ action, resource, decision: "noSuchEntity" })),
+          );
+        }
         for (const r of out.EvaluationResults ?? []) {
           const action = r.EvalActionName ?? "";
           // IAM: the simulator returns one EvaluationResult per action, the decision for each

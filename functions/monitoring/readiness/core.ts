@@ -9,14 +9,10 @@
 // checks permissions, resource configuration and capacity, and goes further: every check names
 // its fix.
 import type { DrTopology } from "../../common/contract";
-import { METRICS, PARAMETERS } from "../../common/contract";
-import type {
-  DatabaseCall,
-  DatabaseResourceKind,
-  ParameterKey,
-  TaskPermissions,
-} from "../../dr/shared/permissions";
-import { DATABASE_RESOURCES, PORT_ACTIONS, RESTORED_BY_TAG } from "../../dr/shared/permissions";
+import { METRICS } from "../../common/contract";
+import type { Grant, GrantTargets } from "../../dr/shared/grants";
+import { parameterArn, taskGrants } from "../../dr/shared/grants";
+import type { TaskPermissions } from "../../dr/shared/permissions";
 import { DR_TASK_NAMES, drTask } from "../../dr/tasks";
 import type { Log } from "../../common/logger";
 
@@ -118,7 +114,7 @@ export interface StateMachineInfo {
 export interface SimulationResult {
   readonly action: string;
   readonly resource: string;
-  /** allowed | explicitDeny | implicitDeny */
+  /** allowed | explicitDeny | implicitDeny | noSuchEntity (the role does not exist) */
   readonly decision: string;
 }
 
@@ -234,6 +230,9 @@ export interface ReadinessSettings {
          */
         readonly instanceIdentifiers: readonly string[];
         readonly backupVault: string;
+        /** The cluster's DB subnet group and cluster parameter group (re-protect creates in them). */
+        readonly subnetGroup: string;
+        readonly clusterParameterGroup: string;
       }
     >
   >;
@@ -247,6 +246,8 @@ export interface ReadinessSettings {
     readonly writerInstances: number;
     readonly standbyInstances: number;
     readonly engineVersion: string;
+    /** The RDS Enhanced Monitoring role new instances are created with. */
+    readonly monitoringRoleArn: string;
   };
   /** Replication lag: warn above `warnMs`, fail above `failMs` (the RPO target). */
   readonly lag: { readonly warnMs: number; readonly failMs: number };
@@ -674,6 +675,8 @@ export interface RequiredCall {
   readonly actions: readonly string[];
   readonly resources: readonly string[];
   readonly context?: Readonly<Record<string, string>>;
+  /** The statements (Sid) of the role's policy that grant it: what to restore when denied. */
+  readonly statements?: readonly string[];
 }
 
 /** A role of one region's DR automation and the calls it must be allowed. */
@@ -685,13 +688,101 @@ export interface RoleCalls {
 }
 
 /**
- * What one DR task's declaration (`*_TASK.permissions`, functions/dr/tasks.ts) allows, as IAM
- * calls on the exact ARNs: the actions are PORT_ACTIONS, the mapping infra/constructs/dr-iam.ts
- * builds the task's role from, so this check and the roles cannot drift. The resources are
- * those dr-iam.ts names, rebuilt from the topology; a database call's kinds of resource come from
- * DATABASE_RESOURCES, the map dr-iam.ts grants it from. What AWS authorizes only with conditions
- * the simulator cannot be given here (the KMS keys through a service, PassRole to RDS) is not
- * simulated, nor the subnet and parameter groups, which the topology does not name.
+ * The ARNs the shared grants (functions/dr/shared/grants.ts) name, rebuilt from what the
+ * evaluator is given: the account, the regions, the topology's names and the settings' names.
+ * infra/constructs/dr-iam.ts builds the same targets from the Terraform resources; a name that
+ * differs between the two shows up as a denial here, on a role that is in fact right, and is
+ * caught by the test that simulates against the policies dr-iam.ts renders
+ * (test/functions/monitoring/support/iam-simulator.ts).
+ */
+export function grantTargetsOf(
+  topology: DrTopology,
+  settings: ReadinessSettings,
+  region: string,
+): GrantTargets {
+  const account = settings.accountId;
+  const regions = Object.keys(topology.regions);
+  const each = (f: (r: string) => string | string[]) => regions.flatMap(f);
+  const rds = (r: string, kind: string, name: string) =>
+    `arn:aws:rds:${r}:${account}:${kind}:${name}`;
+  const clusterIds = regions.map((r) => [r, topology.regions[r]!.clusterIdentifier] as const);
+  const snapshotsNamed = (name: (cluster: string) => string) =>
+    clusterIds.map(([r, c]) => rds(r, "cluster-snapshot", name(c)));
+  const instances = (r: string) => settings.regions[r]!.instanceIdentifiers;
+  return {
+    regions,
+    database: {
+      globalCluster: [`arn:aws:rds::${account}:global-cluster:${topology.globalClusterIdentifier}`],
+      clusters: each((r) => topology.regions[r]!.clusterArn),
+      anyInstance: each((r) => rds(r, "db", "*")),
+      instances: each((r) => instances(r).map((n) => rds(r, "db", n))),
+      // The names beyond the standby's own count (granted only with the created-by tag).
+      restoredReaders: each((r) =>
+        instances(r)
+          .slice(settings.database.standbyInstances)
+          .map((n) => rds(r, "db", n)),
+      ),
+      keptInstances: each((r) => instances(r).map((n) => rds(r, "db", `${n}-detached-*`))),
+      keptClusters: clusterIds.map(([r, c]) => rds(r, "cluster", `${c}-detached-*`)),
+      snapshots: snapshotsNamed((c) => `${c}-at-reprotect-*`),
+      pointOfFailure: snapshotsNamed((c) => `rds:unplanned-global-failover-${c}-*`),
+      pointOfFailureCopies: snapshotsNamed((c) => `${c}-at-failover-*`),
+      anyClusterSnapshot: each((r) => rds(r, "cluster-snapshot", "*")),
+      subnetGroups: each((r) => rds(r, "subgrp", settings.regions[r]!.subnetGroup)),
+      clusterParameterGroups: each((r) =>
+        rds(r, "cluster-pg", settings.regions[r]!.clusterParameterGroup),
+      ),
+      defaultParameterGroups: each((r) => rds(r, "pg", "default.aurora-postgresql*")),
+    },
+    // keyArns: [the Aurora storage key, the platform key] of each region (READINESS_SETTINGS).
+    storageKeys: each((r) => settings.regions[r]!.keyArns[0]!),
+    platformKeys: each((r) => settings.regions[r]!.keyArns[1]!),
+    monitoringRole: settings.database.monitoringRoleArn,
+    controlTables: each((r) => `arn:aws:dynamodb:${r}:${account}:table/${topology.controlTable}`),
+    parameters: (keys) =>
+      each((r) => keys.map((k) => parameterArn(r, account, topology.parameterPrefix, k))),
+    buses: each(
+      (r) => `arn:aws:events:${r}:${account}:event-bus/${topology.regions[r]!.eventBusName}`,
+    ),
+    topics: each((r) => topology.regions[r]!.alertTopicArn),
+    reportWriter: `arn:aws:lambda:${region}:${account}:function:${settings.reportWriter}`,
+    healthChecks: each((r) => {
+      const id = topology.regions[r]!.healthCheckId;
+      return id ? [`arn:aws:route53:::healthcheck/${id}`] : [];
+    }),
+    ...(topology.dns
+      ? { hostedZone: `arn:aws:route53:::hostedzone/${topology.dns.hostedZoneId}` }
+      : {}),
+  };
+}
+
+/**
+ * The request context a grant's conditions need to be simulated as the task's request would
+ * carry it: one value per condition key, the one of the region the role's tasks run in where the
+ * value names a region (kms:ViaService `<service>.<region>.amazonaws.com`), else the first.
+ * SimulatePrincipalPolicy evaluates a condition whose key the request lacks as not met
+ * (IAM API Reference, ContextEntries: "Whenever a context key is evaluated in one of the
+ * simulated IAM permissions policies, the corresponding value is supplied").
+ */
+function contextOf(grant: Grant, region: string): Record<string, string> | undefined {
+  if (!grant.condition || grant.condition.length === 0) return undefined;
+  return Object.fromEntries(
+    grant.condition.map((c) => [
+      c.variable,
+      c.values.find((v) => v.includes(`.${region}.`)) ?? c.values[0]!,
+    ]),
+  );
+}
+
+/**
+ * What one DR task's declaration (`*_TASK.permissions`, functions/dr/tasks.ts) needs, as IAM
+ * simulations on the exact ARNs: every grant its role is built from (taskGrants, the one builder
+ * infra/constructs/dr-iam.ts renders the role's policy with), so every call the task's code makes
+ * (checked against its source in test/functions/dr/permissions.test.ts), with what AWS also
+ * authorizes with those calls (tags at creation, PassRole of the monitoring role, the KMS keys
+ * through the services). Grants on the same resources with the same context are simulated in one
+ * call (SimulatePrincipalPolicy evaluates every action on every resource given, so only grants
+ * with the same resources can share one without a false denial).
  */
 export function declaredCalls(
   permissions: TaskPermissions,
@@ -699,130 +790,28 @@ export function declaredCalls(
   settings: ReadinessSettings,
   region: string,
 ): RequiredCall[] {
-  const account = settings.accountId;
-  const regions = Object.keys(topology.regions);
-  const each = (f: (r: string) => string | string[]) => regions.flatMap(f);
-  const globalCluster = `arn:aws:rds::${account}:global-cluster:${topology.globalClusterIdentifier}`;
-  const clusters = each((r) => topology.regions[r]!.clusterArn);
-  const calls: RequiredCall[] = [];
-  const uniq = (xs: readonly string[]) => [...new Set(xs)].sort();
-  // Each call on the kinds of resource its role grants it on (DATABASE_RESOURCES, the map
-  // dr-iam.ts builds the role from): SimulatePrincipalPolicy evaluates every action on every
-  // resource given, so an action simulated on a resource the role rightly does not grant it on
-  // (DescribeDBInstances on a cluster) is an implicitDeny on a correct role. The kinds named by
-  // the subnet and parameter groups are not in the topology and are not simulated; the names
-  // re-protect derives from a cluster's or an instance's are.
-  const rds = (r: string, kind: string, name: string) =>
-    `arn:aws:rds:${r}:${account}:${kind}:${name}`;
-  const clusterIds = regions.map((r) => [r, topology.regions[r]!.clusterIdentifier] as const);
-  const snapshotsNamed = (name: (cluster: string) => string) =>
-    clusterIds.map(([r, c]) => rds(r, "cluster-snapshot", name(c)));
-  const kinds: Record<DatabaseResourceKind, readonly string[]> = {
-    globalCluster: [globalCluster],
-    clusters,
-    anyInstance: each((r) => rds(r, "db", "*")),
-    instances: each((r) => settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", n))),
-    // The names beyond the standby's own count (dr-iam.ts grants them only with the created-by
-    // tag, given to the simulation as a context entry below).
-    restoredReaders: each((r) =>
-      settings.regions[r]!.instanceIdentifiers.slice(settings.database.standbyInstances).map((n) =>
-        rds(r, "db", n),
-      ),
-    ),
-    keptInstances: each((r) =>
-      settings.regions[r]!.instanceIdentifiers.map((n) => rds(r, "db", `${n}-detached-*`)),
-    ),
-    keptClusters: clusterIds.map(([r, c]) => rds(r, "cluster", `${c}-detached-*`)),
-    snapshots: snapshotsNamed((c) => `${c}-at-reprotect-*`),
-    pointOfFailure: snapshotsNamed((c) => `rds:unplanned-global-failover-${c}-*`),
-    pointOfFailureCopies: snapshotsNamed((c) => `${c}-at-failover-*`),
-    anyClusterSnapshot: each((r) => rds(r, "cluster-snapshot", "*")),
-    subnetGroups: [],
-    clusterParameterGroups: [],
-    defaultParameterGroups: each((r) => rds(r, "pg", "default.aurora-postgresql*")),
-  };
-  for (const method of uniq(permissions.database ?? []) as DatabaseCall[]) {
-    const resources = DATABASE_RESOURCES[method].flatMap((k) => [...kinds[k]]);
-    if (resources.length > 0) {
-      calls.push({
-        actions: [...PORT_ACTIONS.database[method]],
-        resources,
-        // The one database call granted on a condition: the tag of the instance it deletes.
-        ...(method === "deleteInstance"
-          ? { context: { [`aws:ResourceTag/${RESTORED_BY_TAG.Key}`]: RESTORED_BY_TAG.Value } }
-          : {}),
-      });
-    }
+  const batches = new Map<
+    string,
+    { actions: Set<string>; sids: Set<string>; call: Omit<RequiredCall, "actions"> }
+  >();
+  for (const grant of taskGrants(permissions, grantTargetsOf(topology, settings, region))) {
+    if (grant.resources.length === 0) continue;
+    const context = contextOf(grant, region);
+    const key = JSON.stringify([grant.resources, context ?? {}]);
+    const batch = batches.get(key) ?? {
+      actions: new Set<string>(),
+      sids: new Set<string>(),
+      call: { resources: grant.resources, ...(context ? { context } : {}) },
+    };
+    for (const action of grant.actions) batch.actions.add(action);
+    batch.sids.add(grant.sid);
+    batches.set(key, batch);
   }
-  const control = permissions.control ?? [];
-  if (control.length > 0) {
-    calls.push({
-      actions: uniq(control.flatMap((m) => PORT_ACTIONS.control[m])),
-      resources: each((r) => `arn:aws:dynamodb:${r}:${account}:table/${topology.controlTable}`),
-    });
-  }
-  const parameter = (keys: readonly ParameterKey[]) =>
-    each((r) =>
-      keys.map(
-        (k) => `arn:aws:ssm:${r}:${account}:parameter${topology.parameterPrefix}/${PARAMETERS[k]}`,
-      ),
-    );
-  const reads = uniq(permissions.parameters?.read ?? []) as ParameterKey[];
-  const writes = uniq(permissions.parameters?.write ?? []) as ParameterKey[];
-  if (reads.length > 0) {
-    calls.push({ actions: [...PORT_ACTIONS.parameters.get], resources: parameter(reads) });
-  }
-  if (writes.length > 0) {
-    calls.push({ actions: [...PORT_ACTIONS.parameters.put], resources: parameter(writes) });
-  }
-  const metrics = permissions.metrics ?? [];
-  if (metrics.includes("put")) {
-    calls.push({
-      actions: [...PORT_ACTIONS.metrics.put],
-      resources: ["*"],
-      context: { "cloudwatch:namespace": METRICS.namespace },
-    });
-  }
-  const metricReads = uniq(
-    metrics.filter((m) => m !== "put").flatMap((m) => PORT_ACTIONS.metrics[m]),
-  );
-  // GetMetricData takes no resource (Service Authorization Reference, CloudWatch).
-  if (metricReads.length > 0) calls.push({ actions: metricReads, resources: ["*"] });
-  if ((permissions.events ?? []).includes("put")) {
-    calls.push({
-      actions: [...PORT_ACTIONS.events.put],
-      resources: each(
-        (r) => `arn:aws:events:${r}:${account}:event-bus/${topology.regions[r]!.eventBusName}`,
-      ),
-    });
-  }
-  if ((permissions.notifier ?? []).includes("publish")) {
-    calls.push({
-      actions: [...PORT_ACTIONS.notifier.publish],
-      resources: each((r) => topology.regions[r]!.alertTopicArn),
-    });
-  }
-  if ((permissions.reports ?? []).includes("submit")) {
-    calls.push({
-      actions: [...PORT_ACTIONS.reports.submit],
-      resources: [`arn:aws:lambda:${region}:${account}:function:${settings.reportWriter}`],
-    });
-  }
-  const dns = permissions.dns ?? [];
-  const healthChecks = each((r) => {
-    const id = topology.regions[r]!.healthCheckId;
-    return id ? [`arn:aws:route53:::healthcheck/${id}`] : [];
-  });
-  if (dns.includes("healthCheckStatus") && healthChecks.length > 0) {
-    calls.push({ actions: [...PORT_ACTIONS.dns.healthCheckStatus], resources: healthChecks });
-  }
-  if (topology.dns) {
-    const zone = [`arn:aws:route53:::hostedzone/${topology.dns.hostedZoneId}`];
-    for (const m of ["failoverRecords", "makePrimary"] as const) {
-      if (dns.includes(m)) calls.push({ actions: [...PORT_ACTIONS.dns[m]], resources: zone });
-    }
-  }
-  return calls;
+  return [...batches.values()].map(({ actions, sids, call }) => ({
+    actions: [...actions],
+    ...call,
+    statements: [...sids],
+  }));
 }
 
 /**
@@ -852,6 +841,7 @@ export function requiredCalls(
           resources: settings.taskFunctions.map(
             (f) => `arn:aws:lambda:${region}:${account}:function:${f}`,
           ),
+          statements: ["InvokeTheirTasks"],
         },
       ],
     },
@@ -862,18 +852,24 @@ export function requiredCalls(
 const iamPermissions: Check = async ({ deps, regions }) => {
   const { source, settings, topology } = deps;
   const denied: string[] = [];
+  const missing = new Set<string>();
   let simulated = 0;
   let roles = 0;
   for (const r of regions) {
     // One at a time: IAM throttles SimulatePrincipalPolicy per account.
     for (const { roleArn, calls } of requiredCalls(topology, settings, r)) {
       roles += 1;
+      const role = roleArn.split("/").pop();
       for (const call of calls) {
         const results = await source.simulate(roleArn, call.actions, call.resources, call.context);
         simulated += results.length;
         for (const result of results) {
-          if (result.decision !== "allowed") {
-            denied.push(`${roleArn.split("/").pop()} ${result.action} on ${result.resource}`);
+          if (result.decision === "noSuchEntity") {
+            if (!denied.includes(`${role} does not exist`)) denied.push(`${role} does not exist`);
+            missing.add(`${role}: the role`);
+          } else if (result.decision !== "allowed") {
+            denied.push(`${role} ${result.action} on ${result.resource}`);
+            missing.add(`${role}: ${(call.statements ?? []).join("/")}`);
           }
         }
       }
@@ -882,7 +878,7 @@ const iamPermissions: Check = async ({ deps, regions }) => {
   if (denied.length > 0) {
     return fail(
       `${denied.length} workflow call(s) denied: ${list(denied)}`,
-      "restore the DR task roles (terraform apply of infra/constructs/dr-iam.ts); look for a permissions boundary or SCP denying it",
+      `restore the statements ${list([...missing].sort())} (infra/constructs/dr-iam.ts): terraform apply both regions from the deployed commit; if the policy has them, a permissions boundary or SCP denies the call`,
     );
   }
   return ok(`${simulated} action/resource pairs allowed for ${roles} DR roles`);

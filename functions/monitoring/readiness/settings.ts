@@ -54,6 +54,8 @@ export function parseReadinessSettings(
     }
     text(entry.backupVault, `regions.${r}.backupVault`);
     strings(entry.instanceIdentifiers, `regions.${r}.instanceIdentifiers`);
+    text(entry.subnetGroup, `regions.${r}.subnetGroup`);
+    text(entry.clusterParameterGroup, `regions.${r}.clusterParameterGroup`);
   }
   const database = (raw.database ?? {}) as Record<string, unknown>;
   const lag = (raw.lag ?? {}) as Record<string, unknown>;
@@ -98,6 +100,7 @@ export function parseReadinessSettings(
       writerInstances: whole(database.writerInstances, "database.writerInstances", 1, 15),
       standbyInstances: whole(database.standbyInstances, "database.standbyInstances", 1, 15),
       engineVersion: text(database.engineVersion, "database.engineVersion"),
+      monitoringRoleArn: text(database.monitoringRoleArn, "database.monitoringRoleArn"),
     },
     lag: { warnMs, failMs },
     quotas: quotas as ReadinessSettings["quotas"],

@@ -19,6 +19,25 @@ import type { RegionClients } from "./aws";
 import { AwsReadinessSource } from "./aws";
 import { READINESS_CLIENTS } from "./run";
 
+/** The SDK clients the evaluator reads one region with (the test world mocks these same ones). */
+export function newRegionClients(config: {
+  readonly region: string;
+  readonly maxAttempts?: number;
+  readonly requestHandler?: { connectionTimeout: number; requestTimeout: number };
+}): RegionClients {
+  return {
+    rds: new RDSClient(config),
+    kms: new KMSClient(config),
+    lambda: new LambdaClient(config),
+    ssm: new SSMClient(config),
+    dynamodb: new DynamoDBClient(config),
+    sfn: new SFNClient(config),
+    serviceQuotas: new ServiceQuotasClient(config),
+    backup: new BackupClient(config),
+    cloudwatch: new CloudWatchClient(config),
+  };
+}
+
 export function readinessWiring(
   region: string,
   controlTable: string,
@@ -35,17 +54,7 @@ export function readinessWiring(
         maxAttempts,
         requestHandler: { connectionTimeout, requestTimeout },
       };
-      found = {
-        rds: new RDSClient(config),
-        kms: new KMSClient(config),
-        lambda: new LambdaClient(config),
-        ssm: new SSMClient(config),
-        dynamodb: new DynamoDBClient(config),
-        sfn: new SFNClient(config),
-        serviceQuotas: new ServiceQuotasClient(config),
-        backup: new BackupClient(config),
-        cloudwatch: new CloudWatchClient(config),
-      };
+      found = newRegionClients(config);
       cache.set(forRegion, found);
     }
     return found;

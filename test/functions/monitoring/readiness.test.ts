@@ -247,7 +247,8 @@ describe("permissions", () => {
     expect(calls).toContainEqual(
       expect.objectContaining({
         PolicySourceArn: role("promote", "usw2"),
-        ActionNames: ["rds:FailoverGlobalCluster"],
+        // With the other calls on the same ARNs, in one simulation.
+        ActionNames: expect.arrayContaining(["rds:FailoverGlobalCluster"]),
         ResourceArns: [
           `arn:aws:rds::${ACCOUNT}:global-cluster:${TOPOLOGY.globalClusterIdentifier}`,
           ...clusters,
@@ -256,7 +257,7 @@ describe("permissions", () => {
     );
     // RestoreCapacity's role adds the named instances to the clusters, with the engine's default
     // parameter group: the resources CreateDBInstance is authorized on (its declaration, not a
-    // copy); the subnet groups are not in the topology.
+    // copy), and the subnet groups READINESS_SETTINGS names.
     expect(calls).toContainEqual(
       expect.objectContaining({
         PolicySourceArn: role("restore-capacity", "use1"),
@@ -268,6 +269,9 @@ describe("permissions", () => {
             ),
           ),
           ...clusters,
+          ...[EAST, WEST].map(
+            (r) => `arn:aws:rds:${r}:${ACCOUNT}:subgrp:${SETTINGS.regions[r]!.subnetGroup}`,
+          ),
           ...[EAST, WEST].map((r) => `arn:aws:rds:${r}:${ACCOUNT}:pg:default.aurora-postgresql*`),
         ],
       }),
@@ -314,19 +318,117 @@ describe("permissions", () => {
                   (m) => (PORT_ACTIONS[port] as Record<string, readonly string[]>)[m]!,
                 ),
         );
-        // Route 53 health checks exist only with a domain; TOPOLOGY has one.
-        expect([...simulated].sort()).toEqual([...new Set(wanted)].sort());
+        // Every SDK command's action, and beyond them only what AWS authorizes with them
+        // (tags at creation, PassRole, the keys through a service).
+        const implied = [...simulated].filter((a) => !wanted.includes(a));
+        expect(
+          implied.filter((a) => !/^(kms:|iam:PassRole$|rds:AddTagsToResource$)/.test(a)),
+        ).toEqual([]);
+        for (const a of wanted) expect(simulated).toContain(a);
+      }
+    }
+  });
+
+  it("simulates every action on every ARN each role's policy grants, and nothing it does not", () => {
+    // The policies dr-iam.ts renders (with the ARNs Terraform would resolve) against what the
+    // evaluator asks IAM, pair by pair: a name built differently on either side (the first
+    // attempt's Terraform references) shows up here.
+    const pairs = (statements: { actions: readonly string[]; resources: readonly string[] }[]) =>
+      [
+        ...new Set(
+          statements.flatMap((s) => s.actions.flatMap((a) => s.resources.map((x) => `${a} ${x}`))),
+        ),
+      ].sort();
+    for (const r of [EAST, WEST]) {
+      for (const role of requiredCalls(TOPOLOGY, SETTINGS, r)) {
+        expect({ role: role.roleArn, pairs: pairs([...role.calls]) }).toEqual({
+          role: role.roleArn,
+          pairs: pairs(world.policies.get(role.roleArn)!),
+        });
       }
     }
   });
 
   it("fails naming the role, action and resource a workflow would be denied", async () => {
     const arn = TOPOLOGY.regions[WEST]!.clusterArn;
-    world.denied.push({ action: "rds:FailoverGlobalCluster", resource: arn });
+    world.revoke(
+      SETTINGS.regions[EAST]!.taskRoleArns["promote"]!,
+      "rds:FailoverGlobalCluster",
+      arn,
+    );
     const c = await check("iam-permissions");
     expect(c.status).toBe("fail");
     expect(c.reason).toContain(`rds:FailoverGlobalCluster on ${arn}`);
     expect(c.reason).toContain("payments-fn-dr-promote-use1-test");
+    expect(c.reason).toMatch(/^1 workflow call\(s\) denied/);
+  });
+
+  it("fails on a missing grant AWS checks beside the call: the storage key through RDS", async () => {
+    // RestoreCapacity's CreateDBInstance needs kms:CreateGrant on the region's storage key
+    // (Aurora, "AWS KMS key management"): without it the reader is never created.
+    world.revoke(SETTINGS.regions[WEST]!.taskRoleArns["restore-capacity"]!, "kms:CreateGrant");
+    const c = await check("iam-permissions");
+    expect(c.status).toBe("fail");
+    expect(c.reason).toContain(
+      `payments-fn-dr-restore-capacity-usw2-test kms:CreateGrant on ${SETTINGS.regions[EAST]!.keyArns[0]}`,
+    );
+    expect(c.fix).toContain("payments-fn-dr-restore-capacity-usw2-test: StorageKeysThroughRds");
+    expect(c.fix).toContain("terraform apply");
+    // Simulated with the service the key is used through, in the region the role's task runs in.
+    expect(
+      world.iamStub
+        .commandCalls(SimulatePrincipalPolicyCommand)
+        .map((x) => x.args[0].input)
+        .filter(
+          (i) =>
+            i.PolicySourceArn === SETTINGS.regions[WEST]!.taskRoleArns["restore-capacity"] &&
+            i.ActionNames!.includes("kms:CreateGrant"),
+        ),
+    ).toEqual([
+      {
+        PolicySourceArn: SETTINGS.regions[WEST]!.taskRoleArns["restore-capacity"],
+        ActionNames: ["kms:CreateGrant", "kms:DescribeKey"],
+        ResourceArns: [EAST, WEST].map((r) => SETTINGS.regions[r]!.keyArns[0]),
+        ContextEntries: [
+          {
+            ContextKeyName: "kms:ViaService",
+            ContextKeyValues: [`rds.${WEST}.amazonaws.com`],
+            ContextKeyType: "string",
+          },
+        ],
+        Marker: undefined,
+      },
+    ]);
+  });
+
+  it.each([
+    ["rebuild", "iam:PassRole", undefined, "PassTheMonitoringRole"],
+    [
+      "rebuild",
+      "rds:CreateDBCluster",
+      `arn:aws:rds:${WEST}:${ACCOUNT}:subgrp:payments-db-usw2-test`,
+      "DatabaseCreateSecondaryCluster",
+    ],
+    ["release-lock", "dynamodb:DeleteItem", undefined, "ControlTable"],
+    ["update-parameters", "ssm:PutParameter", undefined, "WriteParameters"],
+    ["notify", "sns:Publish", undefined, "Page"],
+    ["record-timeline", "events:PutEvents", undefined, "Timeline"],
+  ])("fails when %s's role lacks %s", async (task, action, resource, sid) => {
+    const roleArn = SETTINGS.regions[EAST]!.taskRoleArns[task]!;
+    world.revoke(roleArn, action, resource);
+    const c = await check("iam-permissions");
+    expect(c.status).toBe("fail");
+    expect(c.reason).toContain(`payments-fn-dr-${task}-use1-test ${action} on ${resource ?? ""}`);
+    expect(c.fix).toContain(`payments-fn-dr-${task}-use1-test: `);
+    expect(c.fix).toContain(sid);
+  });
+
+  it("fails when a DR role does not exist", async () => {
+    world.policies.delete(SETTINGS.regions[WEST]!.workflowRoleArn);
+    const c = await check("iam-permissions");
+    expect(c.status).toBe("fail");
+    expect(c.reason).toContain("payments-dr-workflows-usw2-test does not exist");
+    expect(c.fix).toContain("payments-dr-workflows-usw2-test: the role");
   });
 
   it("reads the older one-result-per-resource answer too", async () => {

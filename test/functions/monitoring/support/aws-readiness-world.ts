@@ -3,57 +3,47 @@
 // can change. The responses have the shapes and values AWS returns for a healthy deployment of
 // this kit; each test breaks one thing and looks at the check that must notice.
 import {
-  BackupClient,
   ListCopyJobsCommand,
   ListRecoveryPointsByBackupVaultCommand,
 } from "@aws-sdk/client-backup";
-import {
-  CloudWatchClient,
-  DescribeAlarmsCommand,
-  GetMetricDataCommand,
-} from "@aws-sdk/client-cloudwatch";
+import { DescribeAlarmsCommand, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
-import {
-  DescribeContinuousBackupsCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-} from "@aws-sdk/client-dynamodb";
+import { DescribeContinuousBackupsCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import type { SimulatePrincipalPolicyCommandInput } from "@aws-sdk/client-iam";
-import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { DescribeKeyCommand } from "@aws-sdk/client-kms";
 import {
   GetAccountSettingsCommand,
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
-  LambdaClient,
 } from "@aws-sdk/client-lambda";
 import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
-  RDSClient,
 } from "@aws-sdk/client-rds";
 import {
   GetAWSDefaultServiceQuotaCommand,
   GetServiceQuotaCommand,
-  ServiceQuotasClient,
 } from "@aws-sdk/client-service-quotas";
-import { DescribeStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { DescribeStateMachineCommand } from "@aws-sdk/client-sfn";
 import {
   DescribeAutomationExecutionsCommand,
   GetParametersByPathCommand,
-  SSMClient,
 } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { AwsClientStub } from "aws-sdk-client-mock";
 import type { RegionClients } from "../../../../functions/monitoring/readiness/aws";
 import { AwsReadinessSource } from "../../../../functions/monitoring/readiness/aws";
+import { newRegionClients } from "../../../../functions/monitoring/readiness/wiring";
 import type {
   ReadinessDeps,
   ReadinessSettings,
 } from "../../../../functions/monitoring/readiness/core";
 import { DR_TASK_NAMES } from "../../../../functions/dr/tasks";
 import { EAST, silentLog, TOPOLOGY, WEST } from "../../dr/support/fake-world";
+import type { PolicyStatement } from "./iam-simulator";
+import { drRolePolicies, revoke, simulatePrincipalPolicy } from "./iam-simulator";
 
 export const ACCOUNT = "123456789012";
 export { EAST, WEST };
@@ -82,6 +72,9 @@ export const SETTINGS: ReadinessSettings = {
       workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-use1-test`,
       instanceIdentifiers: ["payments-db-1-use1-test", "payments-db-2-use1-test"],
       backupVault: "payments-vault-use1-test",
+      // As infra/naming.ts names them (infra/constructs/database.ts).
+      subnetGroup: "payments-db-use1-test",
+      clusterParameterGroup: "payments-db-primary-use1-test",
     },
     [WEST]: {
       keyArns: [
@@ -92,6 +85,9 @@ export const SETTINGS: ReadinessSettings = {
       workflowRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-dr-workflows-usw2-test`,
       instanceIdentifiers: ["payments-db-1-usw2-test", "payments-db-2-usw2-test"],
       backupVault: "payments-vault-usw2-test",
+      // As infra/naming.ts names them (infra/constructs/database.ts).
+      subnetGroup: "payments-db-usw2-test",
+      clusterParameterGroup: "payments-db-secondary-usw2-test",
     },
   },
   proberRegion: WEST,
@@ -102,6 +98,7 @@ export const SETTINGS: ReadinessSettings = {
     writerInstances: 2,
     standbyInstances: 1,
     engineVersion: "16.6",
+    monitoringRoleArn: `arn:aws:iam::${ACCOUNT}:role/payments-rds-monitoring-test`,
   },
   lag: { warnMs: 1000, failMs: 300_000 },
   quotas: [
@@ -139,7 +136,22 @@ export function sdkError(name: string, status = 400): Error {
 }
 
 /** The data behind the mocks: a healthy deployment, us-east-1 writing, 10:00 UTC. */
-/** ServiceQuota.UsageMetric of the compared quotas, as GetServiceQuota returns it. */
+/**
+ * ServiceQuota.UsageMetric of the compared quotas, as GetServiceQuota returns it. The evaluator
+ * never names these metrics itself: it queries whatever UsageMetric Service Quotas answers
+ * (Service Quotas API Reference, ServiceQuota / MetricInfo,
+ * https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_MetricInfo.html), so
+ * only this fixture carries the names, taken from AWS's pages:
+ * - Lambda: `ConcurrentExecutions` in AWS/Lambda without dimensions is account-level, "View this
+ *   metric using MAX" (Lambda Developer Guide, "Monitoring concurrency",
+ *   https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html);
+ * - RDS: usage metrics are published in AWS/Usage ("Amazon RDS publishes metrics to Amazon
+ *   CloudWatch in the AWS/RDS and AWS/Usage namespaces", RDS User Guide, "Amazon CloudWatch
+ *   metrics for Amazon RDS", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+ *   rds-metrics.html#rds-metrics-usage), the DB instance count as ResourceCount with
+ *   Service/Type/Resource/Class dimensions (CloudWatch User Guide, "AWS usage metrics",
+ *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Service-Quota-Integration.html).
+ */
 const USAGE_METRICS: Record<
   string,
   {
@@ -196,8 +208,12 @@ export class ReadinessWorld {
   replicaStatus: Record<string, Record<string, string>> = {};
   pitr: Record<string, Record<string, string>> = {};
   definitions: Record<string, string | null> = {};
-  /** Actions (with resource, "*" for any) the simulated roles are denied. */
-  denied: { action: string; resource?: string }[] = [];
+  /**
+   * Each DR role's identity policy as infra/constructs/dr-iam.ts renders it for this environment
+   * (support/iam-simulator.ts): the simulator denies what they do not allow. `revoke` plants a
+   * missing grant.
+   */
+  readonly policies: Map<string, PolicyStatement[]> = drRolePolicies(TOPOLOGY, SETTINGS);
   quotas: Record<string, Record<string, number | null>> = {
     [EAST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
     [WEST]: { "L-B99A9384": 1000, "L-7B6409FD": 40 },
@@ -238,18 +254,8 @@ export class ReadinessWorld {
 
   constructor() {
     for (const region of [EAST, WEST]) {
-      const config = { region };
-      const clients: RegionClients = {
-        rds: new RDSClient(config),
-        kms: new KMSClient(config),
-        lambda: new LambdaClient(config),
-        ssm: new SSMClient(config),
-        dynamodb: new DynamoDBClient(config),
-        sfn: new SFNClient(config),
-        serviceQuotas: new ServiceQuotasClient(config),
-        backup: new BackupClient(config),
-        cloudwatch: new CloudWatchClient(config),
-      };
+      // The evaluator's own client set (wiring.ts), each instance mocked below.
+      const clients: RegionClients = newRegionClients({ region });
       this.clients[region] = clients;
       const stubs = Object.fromEntries(
         Object.entries(clients).map(([k, c]) => [k, mockClient(c as never)]),
@@ -604,29 +610,12 @@ export class ReadinessWorld {
 
   private simulate(input: SimulatePrincipalPolicyCommandInput) {
     if (this.broken.has("iam")) throw this.broken.get("iam")!();
-    const denied = (action: string, resource: string) =>
-      this.denied.some(
-        (d) => d.action === action && (d.resource === undefined || d.resource === resource),
-      );
-    // IAM: one EvaluationResult per action; per-resource decisions in ResourceSpecificResults.
-    return {
-      IsTruncated: false,
-      EvaluationResults: input.ActionNames!.map((action) => {
-        const perResource = (input.ResourceArns ?? ["*"]).map((resource) => ({
-          EvalResourceName: resource,
-          EvalResourceDecision: denied(action, resource)
-            ? ("implicitDeny" as const)
-            : ("allowed" as const),
-        }));
-        return {
-          EvalActionName: action,
-          EvalDecision: perResource.some((p) => p.EvalResourceDecision !== "allowed")
-            ? ("implicitDeny" as const)
-            : ("allowed" as const),
-          ResourceSpecificResults: perResource,
-        };
-      }),
-    };
+    return simulatePrincipalPolicy(this.policies, input);
+  }
+
+  /** The role loses `action` (on `resource` only, when given). */
+  revoke(roleArn: string, action: string, resource?: string): void {
+    revoke(this.policies, roleArn, action, resource);
   }
 
   deps(region = WEST, overrides: Partial<ReadinessDeps> = {}): ReadinessDeps {
