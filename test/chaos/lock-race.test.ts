@@ -9,6 +9,7 @@
 // Every seed is printed in the test name and reproduces its run.
 import { CONTROL } from "../../functions/common/contract";
 import { acquireLock } from "../../functions/dr/acquire-lock/core";
+import { withVirtualTime } from "./world/clock";
 import type { LockItem } from "../../functions/dr/shared/ports";
 import type { WorkflowState } from "../../functions/dr/shared/types";
 import { ChaosWorld, EAST, WEST } from "./world/world";
@@ -17,7 +18,7 @@ const realImmediate = setImmediate;
 const flush = () => new Promise<void>((resolve) => realImmediate(resolve));
 
 interface Start {
-  readonly workflow: "reprotect" | "failover" | "switchover";
+  readonly workflow: "reprotect" | "failover" | "switchover" | "failback";
   readonly targetRegion: string;
   readonly at: number;
 }
@@ -72,15 +73,23 @@ async function race(
   });
   const settleBy = Math.max(...starts.map((s) => s.at)) + 60_000;
   const t0 = world.clock.now;
-  for (;;) {
-    await flush();
-    if (outcomes.every((o) => o !== undefined) && world.clock.now - t0 >= settleBy) break;
-    const timer = world.clock.next();
-    if (!timer) break;
-    await timer.fn();
-    await flush();
-  }
-  await Promise.all(runs);
+  // The cores' own waits (a planned run's retry backoff, best-effort caps) and jitter follow the
+  // virtual clock and the seed.
+  await withVirtualTime(
+    world.clock,
+    () => world.random.next(),
+    async () => {
+      for (;;) {
+        await flush();
+        if (outcomes.every((o) => o !== undefined) && world.clock.now - t0 >= settleBy) break;
+        const timer = world.clock.next();
+        if (!timer) break;
+        await timer.fn();
+        await flush();
+      }
+      await Promise.all(runs);
+    },
+  );
   const copy = (region: string) =>
     world.table.read(region, CONTROL.lockItem) as unknown as LockItem | undefined;
   return { outcomes, east: copy(EAST)?.owner, west: copy(WEST)?.owner, world, starts };
@@ -143,4 +152,138 @@ describe("the failover lock across the two copies of the control table", () => {
       ["dynamodb:PutItem failover-lock", "bestEffort"],
     ]);
   });
+
+  // Review H1: a failover's claim of the other copy fails once (an error answer from a healthy
+  // region) and it goes ahead on its own copy; a switchover started in the other region just
+  // before it cannot reach that copy for a moment. Its claim lands after the failover recorded
+  // its scope, and it would win the tie-break (it started first): it must not write over a run
+  // that went ahead, nor go ahead on its own copy.
+  const LATE_SEEDS = Array.from({ length: 12 }, (_, i) => 9300 + i);
+  it.each(LATE_SEEDS)(
+    "lets only one run through when a takeover would land after the other run recorded its scope (seed %i)",
+    async (seed) => {
+      const gap = 300 + ((seed * 53) % 200);
+      const { outcomes, east, west, world } = await race(
+        seed,
+        1 + (seed % 5),
+        [
+          { workflow: "switchover", targetRegion: WEST, at: 0 },
+          { workflow: "failover", targetRegion: EAST, at: gap },
+        ],
+        (w) => {
+          // us-east-1's Lambdas get 500s from us-west-2's DynamoDB for 3 s, and us-west-2's
+          // from us-east-1's for 1.2 s (a cross-region path failing; each region's own calls work).
+          w.network.add({
+            kind: "error",
+            region: WEST,
+            service: "dynamodb",
+            caller: EAST,
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 3000,
+          });
+          w.network.add({
+            kind: "error",
+            region: EAST,
+            service: "dynamodb",
+            caller: WEST,
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 1200,
+          });
+        },
+      );
+      expect(outcomes.filter((o) => o === "acquired")).toHaveLength(1);
+      expect(outcomes.filter((o) => o !== "acquired")).toEqual(["LockHeldError"]);
+      const winner =
+        outcomes[0] === "acquired"
+          ? "run-0-switchover-to-us-west-2"
+          : "run-1-failover-to-us-east-1";
+      // Once replication settles, both copies name the run that went ahead.
+      expect(east).toBe(winner);
+      expect(west).toBe(winner);
+      if (winner.includes("failover")) {
+        // The case under test: the failover recorded its scope before the switchover's claim
+        // reached its copy (when replication is quick, the failover meets the switchover's lock
+        // at its own put instead, and is simply refused).
+        const scoped = world.table.history.find(
+          (h) =>
+            h.region === EAST &&
+            (h.item?.facts as Record<string, unknown> | undefined)?.lockScope !== undefined,
+        );
+        const lateClaim = world.calls
+          .filter((c) => c.execution.includes("switchover") && c.region === EAST)
+          .at(-1);
+        expect(lateClaim!.at).toBeGreaterThan(scoped!.at);
+      }
+    },
+    30_000,
+  );
+
+  it("retries a switchover's claim of the other copy and confirms both, never going ahead on one", async () => {
+    // us-west-2's Lambdas get 500s from us-east-1's DynamoDB for 400 ms: the first claim fails.
+    const { outcomes, world } = await race(
+      11,
+      1,
+      [{ workflow: "switchover", targetRegion: WEST, at: 0 }],
+      (w) =>
+        w.network.add({
+          kind: "error",
+          region: EAST,
+          service: "dynamodb",
+          caller: WEST,
+          share: 1,
+          from: w.clock.now,
+          to: w.clock.now + 400,
+        }),
+    );
+    expect(outcomes).toEqual(["acquired"]);
+    const lock = world.table.read(WEST, CONTROL.lockItem) as unknown as LockItem;
+    expect(lock.facts.lockScope).toBe(`${WEST} and ${EAST}`);
+    const claims = world.calls.filter(
+      (c) => c.region === EAST && c.op === "dynamodb:PutItem failover-lock",
+    );
+    expect(claims.length).toBeGreaterThan(1);
+  });
+
+  it.each(["switchover", "failback"] as const)(
+    "stops a %s whose claim never answers, releases its lock in both copies, and a failover from the other region then proceeds",
+    async (workflow) => {
+      // Every call from us-east-1's Lambdas to us-west-2's DynamoDB lands but its answer is lost
+      // for 60 s: the claim took us-west-2's copy, and the run cannot know it.
+      const { outcomes, world } = await race(
+        21,
+        2,
+        [
+          { workflow, targetRegion: EAST, at: 0 },
+          // 20 s later, well inside the 6 h TTL the planned run's lock would have had.
+          { workflow: "failover", targetRegion: WEST, at: 20_000 },
+        ],
+        (w) =>
+          w.network.add({
+            kind: "lost",
+            region: WEST,
+            service: "dynamodb",
+            caller: EAST,
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 60_000,
+          }),
+      );
+      expect(outcomes).toEqual(["LockUnconfirmedError", "acquired"]);
+      // Its claim had landed in us-west-2's copy before the release.
+      expect(
+        world.table.history.some(
+          (h) => h.region === WEST && h.item?.owner === `run-0-${workflow}-to-us-east-1`,
+        ),
+      ).toBe(true);
+      const lock = world.table.read(WEST, CONTROL.lockItem) as unknown as LockItem;
+      expect(lock.owner).toBe("run-1-failover-to-us-west-2");
+      expect(lock.facts.lockScope).toBe(`${WEST} and ${EAST}`);
+      expect((world.table.read(EAST, CONTROL.lockItem) as unknown as LockItem).owner).toBe(
+        "run-1-failover-to-us-west-2",
+      );
+    },
+    30_000,
+  );
 });

@@ -11,6 +11,7 @@ import type {
   HeartbeatWatch,
   LockItem,
 } from "../ports";
+import { LOCK_SCOPE_FACT } from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 
 const PK = CONTROL.partitionKey;
@@ -28,8 +29,9 @@ export const CONDITIONS = {
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
   lockClaimable: "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner",
+  // Over another run's lock only while that run has not recorded its scope (it went ahead).
   lockClaimableOver:
-    "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR #owner = :over",
+    "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR (#owner = :over AND attribute_not_exists(#facts.#scope))",
   /** The peer lease: renewed only while the flag names the other region with the token read. */
   // Never while a move is in progress (phase "fenced"): global tables resolve concurrent
   // writes to one item by last writer wins, whole item, so a renewal written from a replica that
@@ -241,6 +243,8 @@ export class DynamoControlTable implements ControlPort {
             "#pk": PK,
             "#expiresAt": CONTROL.ttlAttribute,
             "#owner": "owner",
+            // Only when used: DynamoDB refuses an expression attribute name no expression uses.
+            ...(over === undefined ? {} : { "#facts": "facts", "#scope": LOCK_SCOPE_FACT }),
           },
           ExpressionAttributeValues: {
             ":now": nowEpoch,

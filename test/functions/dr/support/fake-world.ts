@@ -34,6 +34,7 @@ import type {
   InstanceView,
   RegionPorts,
 } from "../../../../functions/dr/shared/ports";
+import { LOCK_SCOPE_FACT } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
 import type { DrSettings } from "../../../../functions/dr/shared/settings";
 import { FakeReports } from "./fake-reports";
@@ -1151,7 +1152,10 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           item &&
           item.expiresAt >= nowEpoch &&
           item.owner !== lock.owner &&
-          (over === undefined || item.owner !== over)
+          // As the adapter's condition: over another run only before it recorded its scope.
+          (over === undefined ||
+            item.owner !== over ||
+            item.facts?.[LOCK_SCOPE_FACT] !== undefined)
         )
           return false;
         world.table.set(
