@@ -157,12 +157,16 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
 
   if (path === "managed") {
     const survived = `${gid} survived the managed failover with ${ours.clusterIdentifier} as its writer; Aurora adds ${theirs.clusterIdentifier} back by itself once ${region} is healthy`;
+    const flag = await wp.control.getActiveRegion();
     const keep = await keepPointOfFailure({
       ports: deps.ports(region, "critical"),
       clusterIdentifier: theirs.clusterIdentifier,
       copy: names.pointOfFailure,
       // The failover's own time, the flag it moved: only a tie-breaker (pointOfFailureSnapshot).
-      failoverAt: (await wp.control.getActiveRegion())?.updatedAt ?? "",
+      failoverAt: flag?.updatedAt ?? "",
+      // When the flag moved before it (Fence records it): the old primary became the writer no
+      // later than that, so its point of failure cannot be older.
+      previousMoveAt: flag?.previousUpdatedAt ?? "",
       member: global?.members.find((m) => m.clusterArn === theirs.clusterArn),
     });
     if (keep.done) {
@@ -410,6 +414,8 @@ interface PointOfFailure {
   readonly clusterIdentifier: string;
   readonly copy: string;
   readonly failoverAt: string;
+  /** The flag's previous move ("" when the flag does not say): the oldest a candidate may be. */
+  readonly previousMoveAt: string;
   /** The old primary's membership of the surviving global cluster, if it is back in it. */
   readonly member: GlobalClusterView["members"][number] | undefined;
 }
@@ -460,6 +466,17 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
           message: `waiting for ${p.copy}, the manual copy of Aurora's point-of-failure snapshot of ${p.clusterIdentifier} (${copy.status})`,
         };
   }
+  // Review M2: a candidate dated before the flag's previous move is an earlier failover's (the
+  // old primary became the writer again at that move or later, so this failover's point of
+  // failure is newer); such a snapshot is never kept as this one, however long the wait.
+  const refused = sources.filter(
+    (s) => p.previousMoveAt !== "" && s.createdAt !== undefined && s.createdAt < p.previousMoveAt,
+  );
+  sources = sources.filter((s) => !refused.includes(s));
+  const refusal =
+    refused.length === 0
+      ? ""
+      : ` (refused ${refused.map((s) => `${s.identifier}, taken ${s.createdAt}`).join("; ")}: older than the flag's previous move at ${p.previousMoveAt}, so it belongs to an earlier failover, not this one)`;
   const source = sources[0];
   const returned = p.member !== undefined && !p.member.isWriter;
   if (source && p.failoverAt !== "" && (source.createdAt ?? "") < p.failoverAt && !returned) {
@@ -478,13 +495,13 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
       return {
         done: true,
         action: "none",
-        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} that no earlier re-protect kept, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
+        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} for this failover that no earlier re-protect kept${refusal}, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
       };
     }
     return {
       done: false,
       action: "wait",
-      message: `waiting for Aurora's point-of-failure snapshot ${prefix}<timestamp> (it takes it when ${p.ports.region} recovers, before it rebuilds ${p.clusterIdentifier}'s volume); it is copied to ${p.copy} before re-protect completes`,
+      message: `waiting for Aurora's point-of-failure snapshot ${prefix}<timestamp> (it takes it when ${p.ports.region} recovers, before it rebuilds ${p.clusterIdentifier}'s volume)${refusal}; it is copied to ${p.copy} before re-protect completes`,
     };
   }
   if (source.status !== "available") {

@@ -407,7 +407,13 @@ describe("Fence handler", () => {
     ddb
       .on(GetCommand)
       .resolvesOnce({
-        Item: { pk: "active-region", activeRegion: EAST, fencingToken: 3, updatedBy: "x" },
+        Item: {
+          pk: "active-region",
+          activeRegion: EAST,
+          fencingToken: 3,
+          updatedBy: "x",
+          updatedAt: "2026-11-10T08:00:00.000Z",
+        },
       })
       .resolves({ Item: { pk: "active-region", activeRegion: WEST, fencingToken: 4 } })
       .on(UpdateCommand)
@@ -425,8 +431,11 @@ describe("Fence handler", () => {
         ":fencingToken": 4,
         ":updatedBy": "run-1",
         ":phase": "fenced",
+        // When the flag moved before: re-protect's bound for the point-of-failure snapshot.
+        ":previousUpdatedAt": "2026-11-10T08:00:00.000Z",
       }),
     });
+    expect(update.UpdateExpression).toContain("#previousUpdatedAt = :previousUpdatedAt");
     expect(result).toMatchObject({ activeRegion: WEST, fencingToken: 4 });
     // The read and the write in the target region only: the old region is CheckOldWriter's.
     expect(ddb.calls()).toHaveLength(2);

@@ -81,6 +81,9 @@ export class DynamoControlTable implements ControlPort {
       reason: next.reason ?? "",
       phase: next.phase ?? "",
       previousRegion: next.previousRegion ?? "",
+      ...(next.previousUpdatedAt !== undefined
+        ? { previousUpdatedAt: next.previousUpdatedAt }
+        : {}),
       // The peer lease (PEER_LEASE): always written, so a flag never keeps an armed lease it
       // did not mean to; peerSeenAt only when given (a disarmed lease leaves the last renewal).
       leaseRequired: next.leaseRequired ?? false,
@@ -433,6 +436,9 @@ export function activeRegionFlagOf(
     ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
     ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
     ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
+    ...(typeof item.previousUpdatedAt === "string" && item.previousUpdatedAt !== ""
+      ? { previousUpdatedAt: item.previousUpdatedAt }
+      : {}),
     ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
     ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
   };
