@@ -9,6 +9,7 @@
 // Every seed is printed in the test name and reproduces its run.
 import { CONTROL } from "../../functions/common/contract";
 import { acquireLock } from "../../functions/dr/acquire-lock/core";
+import { releaseLock } from "../../functions/dr/release-lock/core";
 import { withVirtualTime } from "./world/clock";
 import type { LockItem } from "../../functions/dr/shared/ports";
 import type { WorkflowState } from "../../functions/dr/shared/types";
@@ -21,6 +22,10 @@ interface Start {
   readonly workflow: "reprotect" | "failover" | "switchover" | "failback";
   readonly targetRegion: string;
   readonly at: number;
+  /** When this run, having acquired the lock, completes and releases it (ReleaseLock). */
+  readonly releaseAt?: number;
+  /** Starts `delayMs` after run `of`'s ReleaseLock returned, instead of at `at`. */
+  readonly afterRelease?: { readonly of: number; readonly delayMs: number };
 }
 
 /** Starts each run's AcquireLock at its time, drives the world until both ended, then 60 s. */
@@ -41,7 +46,9 @@ async function race(
   });
   mutate?.(world);
   const outcomes: (string | undefined)[] = starts.map(() => undefined);
+  const t0 = world.clock.now;
   const runs: Promise<void>[] = [];
+  const begins: (() => void)[] = [];
   starts.forEach((start, i) => {
     const failoverId = `run-${i}-${start.workflow}-to-${start.targetRegion}`;
     const sourceRegion = start.targetRegion === EAST ? WEST : EAST;
@@ -55,7 +62,7 @@ async function race(
       },
       steps: {},
     } as unknown as WorkflowState;
-    world.clock.at(start.at, () => {
+    const begin = () => {
       const inv = {
         region: start.targetRegion,
         execution: failoverId,
@@ -65,14 +72,37 @@ async function race(
       };
       runs.push(
         acquireLock(state, world.deps(inv)).then(
-          () => void (outcomes[i] = "acquired"),
+          () => {
+            outcomes[i] = start.releaseAt === undefined ? "acquired" : "releasing";
+            if (start.releaseAt === undefined) return;
+            // A completed run (Unfence done) ends: cooldown, then the lock in both copies.
+            world.clock.at(start.releaseAt - world.clock.now + t0, () => {
+              const done = { ...state, steps: { Unfence: {} } } as unknown as WorkflowState;
+              runs.push(
+                releaseLock(done, world.deps(inv)).then(
+                  () => {
+                    outcomes[i] = "released";
+                    starts.forEach((next, j) => {
+                      if (next.afterRelease?.of === i)
+                        world.clock.at(next.afterRelease.delayMs, begins[j]!);
+                    });
+                  },
+                  (error: Error) => void (outcomes[i] = `release ${error.name}`),
+                ),
+              );
+            });
+          },
           (error: Error) => void (outcomes[i] = error.name),
         ),
       );
-    });
+    };
+    begins.push(begin);
+    if (!start.afterRelease) world.clock.at(start.at, begin);
   });
-  const settleBy = Math.max(...starts.map((s) => s.at)) + 60_000;
-  const t0 = world.clock.now;
+  const settleBy =
+    Math.max(
+      ...starts.map((s) => Math.max(s.at, s.releaseAt ?? 0) + (s.afterRelease?.delayMs ?? 0)),
+    ) + 60_000;
   // The cores' own waits (a planned run's retry backoff, best-effort caps) and jitter follow the
   // virtual clock and the seed.
   await withVirtualTime(
@@ -81,7 +111,11 @@ async function race(
     async () => {
       for (;;) {
         await flush();
-        if (outcomes.every((o) => o !== undefined) && world.clock.now - t0 >= settleBy) break;
+        if (
+          outcomes.every((o) => o !== undefined && o !== "releasing") &&
+          world.clock.now - t0 >= settleBy
+        )
+          break;
         const timer = world.clock.next();
         if (!timer) break;
         await timer.fn();
@@ -283,6 +317,72 @@ describe("the failover lock across the two copies of the control table", () => {
       expect((world.table.read(EAST, CONTROL.lockItem) as unknown as LockItem).owner).toBe(
         "run-1-failover-to-us-west-2",
       );
+    },
+    30_000,
+  );
+
+  // Item 5 of session 22: a run started in the other region within about a second of another
+  // run's release. ReleaseLock deletes the other region's copy, then its own; a run starting
+  // there meanwhile finds its own copy free, puts its lock, and its claim meets the releasing
+  // run's lock, still in that run's copy for a few hundred milliseconds.
+  const RELEASE_SEEDS = Array.from({ length: 12 }, (_, i) => 9500 + i);
+  it.each(RELEASE_SEEDS)(
+    "lets a run started just after another's release in the other region through, and leaves no ghost of the released lock (seed %i)",
+    async (seed) => {
+      const releaseAt = 30_000;
+      const delta = (seed * 37) % 1000;
+      const { outcomes, east, west } = await race(seed, 1, [
+        { workflow: "switchover", targetRegion: EAST, at: 0, releaseAt },
+        {
+          workflow: "failover",
+          targetRegion: WEST,
+          at: 0,
+          afterRelease: { of: 0, delayMs: delta },
+        },
+      ]);
+      expect({ outcomes, east, west }).toEqual({
+        outcomes: ["released", "acquired"],
+        east: "run-1-failover-to-us-west-2",
+        west: "run-1-failover-to-us-west-2",
+      });
+      // Both copies name the new run: the released lock was not written back anywhere.
+      expect(west).toBe("run-1-failover-to-us-west-2");
+      expect(east).toBe("run-1-failover-to-us-west-2");
+    },
+    30_000,
+  );
+
+  // The window inside a release: ReleaseLock deletes the other region's copy, then its own; the
+  // second call answers in milliseconds, or up to a second or more when it is throttled and
+  // retried. A run started in the first region in between finds its copy free, and its claim
+  // meets the releasing run's lock, older than any run started at the same moment.
+  it.each(RELEASE_SEEDS)(
+    "lets a run started between the two deletes of another's release through (seed %i)",
+    async (seed) => {
+      const releaseAt = 30_000;
+      const secondDeleteMs = 300 + ((seed * 131) % 900);
+      const { outcomes, east, west } = await race(
+        seed,
+        1,
+        [
+          { workflow: "switchover", targetRegion: EAST, at: 0 },
+          { workflow: "failover", targetRegion: WEST, at: releaseAt + 20 + ((seed * 7) % 100) },
+        ],
+        (w) => {
+          // ReleaseLock's two conditional deletes of run 0's lock (release-lock/core.ts).
+          const release = (region: string) => () =>
+            void w.table.write(region, CONTROL.lockItem, (current) =>
+              current?.owner === "run-0-switchover-to-us-east-1" ? undefined : false,
+            );
+          w.clock.at(releaseAt, release(WEST));
+          w.clock.at(releaseAt + secondDeleteMs, release(EAST));
+        },
+      );
+      expect({ outcomes, east, west }).toEqual({
+        outcomes: ["acquired", "acquired"],
+        east: "run-1-failover-to-us-west-2",
+        west: "run-1-failover-to-us-west-2",
+      });
     },
     30_000,
   );

@@ -115,6 +115,14 @@ export { LOCK_SCOPE_FACT };
  */
 export const PLANNED_CLAIM = { attempts: 5, baseMs: 300, capMs: 2000, budgetMs: 3500 } as const;
 
+/**
+ * Two runs whose locks were each put before the other's replicated started at the same moment:
+ * within the replication delay, "typically within a second or less" (V2globaltables_HowItWorks).
+ */
+const SAME_MOMENT_MS = 1000;
+/** How long a run waits for another's ReleaseLock to finish its second delete (two calls). */
+const RELEASE_SETTLE_MS = 1500;
+
 /** The runs whose lock must stand in both copies before they go ahead. */
 const PLANNED: ReadonlySet<string> = new Set(["switchover", "failback"]);
 
@@ -159,8 +167,20 @@ async function acrossRegions(
   const scoped = async (scope: string): Promise<LockItem> => {
     // recordFact writes only while this run holds this copy: null means a run settled in the
     // other region has written its lock over this one here (it won the tie-break), so this run
-    // stops, having touched nothing.
-    if ((await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope)) === null) {
+    // stops, having touched nothing. Or this copy is empty: another run's release, whose delete
+    // in the other copy landed after this run's put here, replicated that delete here (last
+    // writer wins, by timestamp: review item 5). This run holds the other copy, claimed after
+    // that delete, so it puts its lock here again (conditional: still free) and records once more.
+    let recorded = await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope);
+    if (
+      recorded === null &&
+      (await local.control.getLock()) === null &&
+      (await local.control.claimLock(lock, nowEpoch))
+    ) {
+      deps.log.warn("this copy's lock was deleted by another run's release; put again", {});
+      recorded = await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope);
+    }
+    if (recorded === null) {
       const holder = await local.control.getLock();
       throw holder && holder.owner !== lock.owner
         ? heldBy(holder, request.workflow)
@@ -213,7 +233,26 @@ async function acrossRegions(
   }
   const both = `${request.targetRegion} and ${other}`;
   if (claimed) return scoped(both);
-  const theirs = await remote.control.getLock();
+  let theirs = await remote.control.getLock();
+  if (
+    theirs !== null &&
+    theirs.owner !== lock.owner &&
+    theirs.expiresAt >= nowEpoch &&
+    Date.parse(lock.acquiredAt) - Date.parse(theirs.acquiredAt) > SAME_MOMENT_MS
+  ) {
+    // Not a run started at the same moment: this copy was free though that run's lock is older
+    // than replication usually takes, so it was most likely deleted here by its ReleaseLock,
+    // which deletes this copy first and its own a few hundred milliseconds later. Settled now,
+    // this run would be refused for nothing, and would write a lock being released back into
+    // this copy. So look again once the release has had time to finish (review item 5); a lock
+    // still there is a live one (replication slower than usual) and is settled as before.
+    deps.log.warn("the other copy holds an older run's lock this copy does not: looking again", {
+      other: theirs.owner,
+      acquiredAt: theirs.acquiredAt,
+    });
+    await new Promise<void>((resolve) => setTimeout(resolve, RELEASE_SETTLE_MS));
+    theirs = await remote.control.getLock();
+  }
   if (theirs === null || theirs.owner === lock.owner || theirs.expiresAt < nowEpoch) {
     // Gone or expired between the claim and the read: claim once more.
     if (await remote.control.claimLock(lock, nowEpoch)) return scoped(both);
