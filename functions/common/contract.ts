@@ -238,6 +238,12 @@ export interface ActiveRegionItem {
   readonly phase?: string;
   readonly previousRegion?: string;
   /**
+   * When the flag moved before this move (the previous flag's updatedAt, as Fence read it): the
+   * earliest an unplanned failover's point of failure can be, so re-protect refuses an older
+   * point-of-failure snapshot (it belongs to an earlier failover). Absent on a seeded flag.
+   */
+  readonly previousUpdatedAt?: string;
+  /**
    * The peer lease is armed (PEER_LEASE): the payment functions of `activeRegion` refuse writes
    * unless `peerSeenAt` in their own replica is at most PEER_LEASE.seconds old. Absent or false:
    * not required (a flag seeded before the lease existed; the survivor of an unplanned failover,

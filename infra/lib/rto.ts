@@ -12,6 +12,7 @@
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
 import { MIN_DB_RPO_SECONDS, MIN_PROOF_MARGIN_SECONDS, otherRole } from "../config";
+import { PROFILES } from "../../functions/dr/shared/aws/clients";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
@@ -187,8 +188,14 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const bounds = pollBoundsOf(definition, "failover");
 
   const decisionStates = ["ValidateInput", "Preflight", "AcquireLock"];
+  // AcquireLock's claim of the failed region's copy of the lock (acquire-lock/core.ts): one
+  // best-effort attempt that, with the region down, ends at its connection and request timeouts
+  // (review L2). The bound already has it inside AcquireLock's TimeoutSeconds.
+  const claim = PROFILES.bestEffort;
+  const lockClaimSeconds =
+    (claim.maxAttempts * (claim.connectionTimeout + claim.requestTimeout)) / 1000;
   const decision = {
-    expected: decisionStates.length * typical.taskSeconds,
+    expected: decisionStates.length * typical.taskSeconds + lockClaimSeconds,
     bound: decisionStates.reduce((sum, s) => sum + timeout(s), 0),
   };
   if (mode === "approval") {
@@ -321,7 +328,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         expected: round(decision.expected),
         bound: round(decision.bound),
         detail:
-          `${tasks(decisionStates)} (${typical.taskSeconds} s each | at TimeoutSeconds)` +
+          `${tasks(decisionStates)} (${typical.taskSeconds} s each | at TimeoutSeconds) + the lock claim in the failed region (${lockClaimSeconds} s timeout)` +
           (mode === "approval"
             ? ` + RequestApproval (on-call ${typical.approvalSeconds} s | ${timeout("RequestApproval")} s)`
             : ""),

@@ -9,6 +9,8 @@
 // Every seed is printed in the test name and reproduces its run.
 import { CONTROL } from "../../functions/common/contract";
 import { acquireLock } from "../../functions/dr/acquire-lock/core";
+import { releaseLock } from "../../functions/dr/release-lock/core";
+import { withVirtualTime } from "./world/clock";
 import type { LockItem } from "../../functions/dr/shared/ports";
 import type { WorkflowState } from "../../functions/dr/shared/types";
 import { ChaosWorld, EAST, WEST } from "./world/world";
@@ -17,9 +19,13 @@ const realImmediate = setImmediate;
 const flush = () => new Promise<void>((resolve) => realImmediate(resolve));
 
 interface Start {
-  readonly workflow: "reprotect" | "failover" | "switchover";
+  readonly workflow: "reprotect" | "failover" | "switchover" | "failback";
   readonly targetRegion: string;
   readonly at: number;
+  /** When this run, having acquired the lock, completes and releases it (ReleaseLock). */
+  readonly releaseAt?: number;
+  /** Starts `delayMs` after run `of`'s ReleaseLock returned, instead of at `at`. */
+  readonly afterRelease?: { readonly of: number; readonly delayMs: number };
 }
 
 /** Starts each run's AcquireLock at its time, drives the world until both ended, then 60 s. */
@@ -40,7 +46,9 @@ async function race(
   });
   mutate?.(world);
   const outcomes: (string | undefined)[] = starts.map(() => undefined);
+  const t0 = world.clock.now;
   const runs: Promise<void>[] = [];
+  const begins: (() => void)[] = [];
   starts.forEach((start, i) => {
     const failoverId = `run-${i}-${start.workflow}-to-${start.targetRegion}`;
     const sourceRegion = start.targetRegion === EAST ? WEST : EAST;
@@ -54,7 +62,7 @@ async function race(
       },
       steps: {},
     } as unknown as WorkflowState;
-    world.clock.at(start.at, () => {
+    const begin = () => {
       const inv = {
         region: start.targetRegion,
         execution: failoverId,
@@ -64,23 +72,58 @@ async function race(
       };
       runs.push(
         acquireLock(state, world.deps(inv)).then(
-          () => void (outcomes[i] = "acquired"),
+          () => {
+            outcomes[i] = start.releaseAt === undefined ? "acquired" : "releasing";
+            if (start.releaseAt === undefined) return;
+            // A completed run (Unfence done) ends: cooldown, then the lock in both copies.
+            world.clock.at(start.releaseAt - world.clock.now + t0, () => {
+              const done = { ...state, steps: { Unfence: {} } } as unknown as WorkflowState;
+              runs.push(
+                releaseLock(done, world.deps(inv)).then(
+                  () => {
+                    outcomes[i] = "released";
+                    starts.forEach((next, j) => {
+                      if (next.afterRelease?.of === i)
+                        world.clock.at(next.afterRelease.delayMs, begins[j]!);
+                    });
+                  },
+                  (error: Error) => void (outcomes[i] = `release ${error.name}`),
+                ),
+              );
+            });
+          },
           (error: Error) => void (outcomes[i] = error.name),
         ),
       );
-    });
+    };
+    begins.push(begin);
+    if (!start.afterRelease) world.clock.at(start.at, begin);
   });
-  const settleBy = Math.max(...starts.map((s) => s.at)) + 60_000;
-  const t0 = world.clock.now;
-  for (;;) {
-    await flush();
-    if (outcomes.every((o) => o !== undefined) && world.clock.now - t0 >= settleBy) break;
-    const timer = world.clock.next();
-    if (!timer) break;
-    await timer.fn();
-    await flush();
-  }
-  await Promise.all(runs);
+  const settleBy =
+    Math.max(
+      ...starts.map((s) => Math.max(s.at, s.releaseAt ?? 0) + (s.afterRelease?.delayMs ?? 0)),
+    ) + 60_000;
+  // The cores' own waits (a planned run's retry backoff, best-effort caps) and jitter follow the
+  // virtual clock and the seed.
+  await withVirtualTime(
+    world.clock,
+    () => world.random.next(),
+    async () => {
+      for (;;) {
+        await flush();
+        if (
+          outcomes.every((o) => o !== undefined && o !== "releasing") &&
+          world.clock.now - t0 >= settleBy
+        )
+          break;
+        const timer = world.clock.next();
+        if (!timer) break;
+        await timer.fn();
+        await flush();
+      }
+      await Promise.all(runs);
+    },
+  );
   const copy = (region: string) =>
     world.table.read(region, CONTROL.lockItem) as unknown as LockItem | undefined;
   return { outcomes, east: copy(EAST)?.owner, west: copy(WEST)?.owner, world, starts };
@@ -143,4 +186,204 @@ describe("the failover lock across the two copies of the control table", () => {
       ["dynamodb:PutItem failover-lock", "bestEffort"],
     ]);
   });
+
+  // Review H1: a failover's claim of the other copy fails once (an error answer from a healthy
+  // region) and it goes ahead on its own copy; a switchover started in the other region just
+  // before it cannot reach that copy for a moment. Its claim lands after the failover recorded
+  // its scope, and it would win the tie-break (it started first): it must not write over a run
+  // that went ahead, nor go ahead on its own copy.
+  const LATE_SEEDS = Array.from({ length: 12 }, (_, i) => 9300 + i);
+  it.each(LATE_SEEDS)(
+    "lets only one run through when a takeover would land after the other run recorded its scope (seed %i)",
+    async (seed) => {
+      const gap = 300 + ((seed * 53) % 200);
+      const { outcomes, east, west, world } = await race(
+        seed,
+        1 + (seed % 5),
+        [
+          { workflow: "switchover", targetRegion: WEST, at: 0 },
+          { workflow: "failover", targetRegion: EAST, at: gap },
+        ],
+        (w) => {
+          // us-east-1's Lambdas get 500s from us-west-2's DynamoDB for 3 s, and us-west-2's
+          // from us-east-1's for 1.2 s (a cross-region path failing; each region's own calls work).
+          w.network.add({
+            kind: "error",
+            region: WEST,
+            service: "dynamodb",
+            caller: EAST,
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 3000,
+          });
+          w.network.add({
+            kind: "error",
+            region: EAST,
+            service: "dynamodb",
+            caller: WEST,
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 1200,
+          });
+        },
+      );
+      expect(outcomes.filter((o) => o === "acquired")).toHaveLength(1);
+      expect(outcomes.filter((o) => o !== "acquired")).toEqual(["LockHeldError"]);
+      const winner =
+        outcomes[0] === "acquired"
+          ? "run-0-switchover-to-us-west-2"
+          : "run-1-failover-to-us-east-1";
+      // Once replication settles, both copies name the run that went ahead.
+      expect(east).toBe(winner);
+      expect(west).toBe(winner);
+      if (winner.includes("failover")) {
+        // The case under test: the failover recorded its scope before the switchover's claim
+        // reached its copy (when replication is quick, the failover meets the switchover's lock
+        // at its own put instead, and is simply refused).
+        const scoped = world.table.history.find(
+          (h) =>
+            h.region === EAST &&
+            (h.item?.facts as Record<string, unknown> | undefined)?.lockScope !== undefined,
+        );
+        const lateClaim = world.calls
+          .filter((c) => c.execution.includes("switchover") && c.region === EAST)
+          .at(-1);
+        expect(lateClaim!.at).toBeGreaterThan(scoped!.at);
+      }
+    },
+    30_000,
+  );
+
+  it("retries a switchover's claim of the other copy and confirms both, never going ahead on one", async () => {
+    // us-west-2's Lambdas get 500s from us-east-1's DynamoDB for 400 ms: the first claim fails.
+    const { outcomes, world } = await race(
+      11,
+      1,
+      [{ workflow: "switchover", targetRegion: WEST, at: 0 }],
+      (w) =>
+        w.network.add({
+          kind: "error",
+          region: EAST,
+          service: "dynamodb",
+          caller: WEST,
+          share: 1,
+          from: w.clock.now,
+          to: w.clock.now + 400,
+        }),
+    );
+    expect(outcomes).toEqual(["acquired"]);
+    const lock = world.table.read(WEST, CONTROL.lockItem) as unknown as LockItem;
+    expect(lock.facts.lockScope).toBe(`${WEST} and ${EAST}`);
+    const claims = world.calls.filter(
+      (c) => c.region === EAST && c.op === "dynamodb:PutItem failover-lock",
+    );
+    expect(claims.length).toBeGreaterThan(1);
+  });
+
+  it.each(["switchover", "failback"] as const)(
+    "stops a %s whose claim never answers, releases its lock in both copies, and a failover from the other region then proceeds",
+    async (workflow) => {
+      // Every call from us-east-1's Lambdas to us-west-2's DynamoDB lands but its answer is lost
+      // for 60 s: the claim took us-west-2's copy, and the run cannot know it.
+      const { outcomes, world } = await race(
+        21,
+        2,
+        [
+          { workflow, targetRegion: EAST, at: 0 },
+          // 20 s later, well inside the 6 h TTL the planned run's lock would have had.
+          { workflow: "failover", targetRegion: WEST, at: 20_000 },
+        ],
+        (w) =>
+          w.network.add({
+            kind: "lost",
+            region: WEST,
+            service: "dynamodb",
+            caller: EAST,
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 60_000,
+          }),
+      );
+      expect(outcomes).toEqual(["LockUnconfirmedError", "acquired"]);
+      // Its claim had landed in us-west-2's copy before the release.
+      expect(
+        world.table.history.some(
+          (h) => h.region === WEST && h.item?.owner === `run-0-${workflow}-to-us-east-1`,
+        ),
+      ).toBe(true);
+      const lock = world.table.read(WEST, CONTROL.lockItem) as unknown as LockItem;
+      expect(lock.owner).toBe("run-1-failover-to-us-west-2");
+      expect(lock.facts.lockScope).toBe(`${WEST} and ${EAST}`);
+      expect((world.table.read(EAST, CONTROL.lockItem) as unknown as LockItem).owner).toBe(
+        "run-1-failover-to-us-west-2",
+      );
+    },
+    30_000,
+  );
+
+  // Item 5 of session 22: a run started in the other region within about a second of another
+  // run's release. ReleaseLock deletes the other region's copy, then its own; a run starting
+  // there meanwhile finds its own copy free, puts its lock, and its claim meets the releasing
+  // run's lock, still in that run's copy for a few hundred milliseconds.
+  const RELEASE_SEEDS = Array.from({ length: 12 }, (_, i) => 9500 + i);
+  it.each(RELEASE_SEEDS)(
+    "lets a run started just after another's release in the other region through, and leaves no ghost of the released lock (seed %i)",
+    async (seed) => {
+      const releaseAt = 30_000;
+      const delta = (seed * 37) % 1000;
+      const { outcomes, east, west } = await race(seed, 1, [
+        { workflow: "switchover", targetRegion: EAST, at: 0, releaseAt },
+        {
+          workflow: "failover",
+          targetRegion: WEST,
+          at: 0,
+          afterRelease: { of: 0, delayMs: delta },
+        },
+      ]);
+      expect({ outcomes, east, west }).toEqual({
+        outcomes: ["released", "acquired"],
+        east: "run-1-failover-to-us-west-2",
+        west: "run-1-failover-to-us-west-2",
+      });
+      // Both copies name the new run: the released lock was not written back anywhere.
+      expect(west).toBe("run-1-failover-to-us-west-2");
+      expect(east).toBe("run-1-failover-to-us-west-2");
+    },
+    30_000,
+  );
+
+  // The window inside a release: ReleaseLock deletes the other region's copy, then its own; the
+  // second call answers in milliseconds, or up to a second or more when it is throttled and
+  // retried. A run started in the first region in between finds its copy free, and its claim
+  // meets the releasing run's lock, older than any run started at the same moment.
+  it.each(RELEASE_SEEDS)(
+    "lets a run started between the two deletes of another's release through (seed %i)",
+    async (seed) => {
+      const releaseAt = 30_000;
+      const secondDeleteMs = 300 + ((seed * 131) % 900);
+      const { outcomes, east, west } = await race(
+        seed,
+        1,
+        [
+          { workflow: "switchover", targetRegion: EAST, at: 0 },
+          { workflow: "failover", targetRegion: WEST, at: releaseAt + 20 + ((seed * 7) % 100) },
+        ],
+        (w) => {
+          // ReleaseLock's two conditional deletes of run 0's lock (release-lock/core.ts).
+          const release = (region: string) => () =>
+            void w.table.write(region, CONTROL.lockItem, (current) =>
+              current?.owner === "run-0-switchover-to-us-east-1" ? undefined : false,
+            );
+          w.clock.at(releaseAt, release(WEST));
+          w.clock.at(releaseAt + secondDeleteMs, release(EAST));
+        },
+      );
+      expect({ outcomes, east, west }).toEqual({
+        outcomes: ["acquired", "acquired"],
+        east: "run-1-failover-to-us-west-2",
+        west: "run-1-failover-to-us-west-2",
+      });
+    },
+    30_000,
+  );
 });

@@ -422,11 +422,15 @@ describe("RTO and RPO budget", () => {
     const phase = (name: string) => budget.phases.find((p) => p.name === name)!;
     // 3 failed probes 10 s apart, the last one's 3 s timeout, half an evaluation period.
     expect(phase("detection")).toMatchObject({ expected: 38, bound: 43 });
+    // Three tasks of 1 s, and AcquireLock's claim of the failed region's copy of the lock: one
+    // best-effort attempt that times out (1 s to connect + 2 s for the answer; review L2).
+    expect(phase("decision")).toMatchObject({ expected: 3 + 3, bound: 32 });
+    expect(phase("decision").detail).toContain("the lock claim in the failed region (3 s timeout)");
     // The database proves the old primary stopped 60 + 5 + 30 s (DB_PROOF_MARGIN_SECONDS) after
-    // the failure; the run gets to CheckOldWriter 42 s after it, waits the rest and looks once
+    // the failure; the run gets to CheckOldWriter 45 s after it, waits the rest and looks once
     // more. Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
     // The peer lease's 44 s after the fence end sooner, so the database's wait counts.
-    expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 30 - (38 + 3 + 1) + 1));
+    expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 30 - (38 + 6 + 1) + 1));
     expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 2));
     // Phases are shown rounded; the total is rounded once (within a second of their sum).
     const sum = budget.phases.filter((p) => p.name !== "dns").reduce((s, p) => s + p.expected, 0);
@@ -445,9 +449,10 @@ describe("RTO and RPO budget", () => {
     const budget = computeBudget(json, "payments-dr-dev", config);
     expect(budget.expectedSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
     // At rds.global_db_rpo 20 s and a 10 s margin the lease's 44 s after the fence (reached at
-    // 42 s) is the later wait: 42 + 44 + 1 look + 125.5 promotion, rounded once.
+    // 45 s: three 1 s tasks and the 3 s lock claim in the failed region) is the later wait:
+    // 45 + 44 + 1 look + 125.5 promotion, rounded once.
     expect(budget.goalMiss).toEqual({
-      floorSeconds: Math.round(38 + 3 + 1 + 44 + 1 + (1 + 120 + 2.5 + 2)),
+      floorSeconds: Math.round(38 + 6 + 1 + 44 + 1 + (1 + 120 + 2.5 + 2)),
       reason: expect.stringContaining("the peer lease's 44 s and the Aurora failover stay"),
     });
     expect(budget.goalMiss!.floorSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
@@ -463,7 +468,7 @@ describe("RTO and RPO budget", () => {
     const env = { ...FULL_ENV, DB_RPO_SECONDS: "20", DB_PROOF_MARGIN_SECONDS: "10" };
     const budget = computeBudget(synth(env).json, "s", loadConfig(env));
     const oldWriter = budget.phases.find((p) => p.name === "old writer")!;
-    // The proof holds 2.5 + 20 + 5 + 10 s after the failure, before the run reaches it (42 s);
+    // The proof holds 2.5 + 20 + 5 + 10 s after the failure, before the run reaches it (45 s);
     // the lease's 44 s count from the fence, then one more look.
     expect(oldWriter.expected).toBe(44 + 1);
     expect(oldWriter.detail).toContain("the peer lease 44 s after the fence");

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FENCE_PHASE } from "../../functions/common/contract";
 import { checkRejoin } from "../../functions/dr/check-rejoin/core";
-import { retainedNames } from "../../functions/dr/rebuild/core";
+import { REMOVAL_WAIT_MINUTES, retainedNames } from "../../functions/dr/rebuild/core";
 import { DependencyError } from "../../functions/dr/shared/errors";
 import type { WorkflowState } from "../../functions/dr/shared/types";
 import { DATABASE_SPEC, EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
@@ -486,6 +486,38 @@ describe("re-protect restarted at any step", () => {
         new Set(world.callsTo("rds:CreateDBCluster").map((c) => JSON.stringify(c.args))).size,
       ).toBe(1);
     }
+  });
+});
+
+describe("the old primary still listed mid-removal (review L1)", () => {
+  // RemoveFromGlobalCluster is asynchronous and the cluster stays listed in GlobalClusterMembers
+  // until it is done; a repeat meanwhile is answered InvalidDBClusterStateFault. AWS documents no
+  // duration (aurora.md, open question 8): drawn here from 1 to 10 minutes.
+  it.each([11, 12, 13])("waits for the removal and completes (seed %i)", async (seed) => {
+    const world = FakeWorld.afterDetachToWest(seed);
+    world.recover(EAST);
+    world.removalListedSeconds = 60 + ((seed * 97) % 540);
+    const result = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+    expect({ status: result.status, cause: result.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(result.states).not.toContain("PageOnCall");
+    // The repeat met the fault while the cluster was still listed, and the run waited it out.
+    expect(world.callsTo("rds:RemoveFromGlobalCluster").length).toBeGreaterThan(1);
+    expect(world.pendingRemovals.size).toBe(0);
+  });
+
+  it("fails with a page once the cluster stays listed past the bound", async () => {
+    const world = FakeWorld.afterDetachToWest(11);
+    world.recover(EAST);
+    world.removalListedSeconds = 6 * 3600;
+    const result = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+    expect(result.status).toBe("FAILED");
+    expect(result.states).toContain("PageOnCall");
+    expect(JSON.stringify(result.last)).toContain(
+      `still listed in ${TOPOLOGY.globalClusterIdentifier} ${REMOVAL_WAIT_MINUTES} minutes after`,
+    );
   });
 });
 

@@ -5,7 +5,14 @@
 // Re-entrant: the run that holds the lock (same failoverId) gets the same lock back.
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
-import { AccessDeniedError, CooldownActiveError, LockHeldError } from "../shared/errors";
+import { bestEffort } from "../shared/best-effort";
+import {
+  AccessDeniedError,
+  CooldownActiveError,
+  LockHeldError,
+  LockUnconfirmedError,
+} from "../shared/errors";
+import { LOCK_SCOPE_FACT } from "../shared/ports";
 import type { LockItem } from "../shared/ports";
 import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { LockResult, StepTimes, WorkflowState } from "../shared/types";
@@ -89,8 +96,35 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   return toOutcome(held);
 }
 
-/** The lock fact that says in which copies of the control table the lock was confirmed. */
-export const LOCK_SCOPE_FACT = "lockScope";
+export { LOCK_SCOPE_FACT };
+
+/**
+ * How a planned run (switchover, failback) retries its claim of the other region's copy. Both
+ * regions are up in a planned run, so a failed claim is a throttle, a 5xx or a lost answer, and
+ * a retry is the documented answer: "If you receive a ... 5xx ... or a throttling error, retry
+ * the request using exponential backoff" (DynamoDB, Error handling: Error retries and
+ * exponential backoff, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.RetryAndBackoff),
+ * with the SDKs' capped exponential backoff and jitter (AWS SDKs and Tools reference, Retry
+ * behavior, https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). A
+ * retried claim is idempotent (free, expired, or already this run's). Equal jitter rather than
+ * full: each wait is at least half its step, so the retries spread over the budget instead of
+ * bunching at its start. No attempt starts later than budgetMs after the first: one attempt
+ * that hangs costs at most the bestEffort profile's ~3 s, and the release below still fits the
+ * task's 8 s Lambda timeout (a timeout is retried by the ASL and resumes here: the lock is this
+ * run's, so the claim is simply made again).
+ */
+export const PLANNED_CLAIM = { attempts: 5, baseMs: 300, capMs: 2000, budgetMs: 3500 } as const;
+
+/**
+ * Two runs whose locks were each put before the other's replicated started at the same moment:
+ * within the replication delay, "typically within a second or less" (V2globaltables_HowItWorks).
+ */
+const SAME_MOMENT_MS = 1000;
+/** How long a run waits for another's ReleaseLock to finish its second delete (two calls). */
+const RELEASE_SETTLE_MS = 1500;
+
+/** The runs whose lock must stand in both copies before they go ahead. */
+const PLANNED: ReadonlySet<string> = new Set(["switchover", "failback"]);
 
 /**
  * The lock across the two copies of the control table. A conditional put is evaluated against
@@ -106,11 +140,17 @@ export const LOCK_SCOPE_FACT = "lockScope";
  * writes its lock into both copies, the loser writes the winner's lock into its own copy and is
  * refused. No one deletes: a delete is replicated too, with a later timestamp, and would remove
  * the winner's lock everywhere. Every copy then holds the winner's lock, whatever order the
- * writes replicate in. When the other region does not answer (one attempt, the bestEffort
- * profile: it is down, or cut off), the lock stands in this region's copy only, and the fact
- * says so: DynamoDB (MREC) cannot order writes across a partition, and a run started on the far
- * side meets this run at Fence (its conditional write on the flag) and Preflight. A resumed run
- * that confirmed before does not claim again: a fenced run's lock is never handed over.
+ * writes replicate in. The winner's write over the loser is conditional on the loser not having
+ * recorded its scope: a run that recorded it goes ahead and is never overtaken.
+ * When the other region does not answer:
+ * - a failover (and a re-protect) claims once (the bestEffort profile: that region is down, or
+ *   cut off), and the lock stands in this region's copy only, the fact saying so: DynamoDB
+ *   (MREC) cannot order writes across a partition, and a run started on the far side meets this
+ *   run at Fence (its conditional write on the flag) and CheckOldWriter;
+ * - a switchover or failback retries (PLANNED_CLAIM), then releases its lock and stops with a
+ *   page (LockUnconfirmedError): it never goes ahead on one copy.
+ * A resumed run that confirmed before does not claim again: a fenced run's lock is never handed
+ * over.
  */
 async function acrossRegions(
   lock: LockItem,
@@ -127,8 +167,20 @@ async function acrossRegions(
   const scoped = async (scope: string): Promise<LockItem> => {
     // recordFact writes only while this run holds this copy: null means a run settled in the
     // other region has written its lock over this one here (it won the tie-break), so this run
-    // stops, having touched nothing.
-    if ((await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope)) === null) {
+    // stops, having touched nothing. Or this copy is empty: another run's release, whose delete
+    // in the other copy landed after this run's put here, replicated that delete here (last
+    // writer wins, by timestamp: review item 5). This run holds the other copy, claimed after
+    // that delete, so it puts its lock here again (conditional: still free) and records once more.
+    let recorded = await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope);
+    if (
+      recorded === null &&
+      (await local.control.getLock()) === null &&
+      (await local.control.claimLock(lock, nowEpoch))
+    ) {
+      deps.log.warn("this copy's lock was deleted by another run's release; put again", {});
+      recorded = await local.control.recordFact(lock.owner, LOCK_SCOPE_FACT, scope);
+    }
+    if (recorded === null) {
       const holder = await local.control.getLock();
       throw holder && holder.owner !== lock.owner
         ? heldBy(holder, request.workflow)
@@ -138,38 +190,81 @@ async function acrossRegions(
     }
     return { ...lock, facts: { ...lock.facts, [LOCK_SCOPE_FACT]: scope } };
   };
+  const planned = PLANNED.has(request.workflow);
   let claimed: boolean;
   try {
-    claimed = await remote.control.claimLock(lock, nowEpoch);
+    claimed = planned
+      ? await claimWithRetries(lock, other, nowEpoch, deps)
+      : await remote.control.claimLock(lock, nowEpoch);
   } catch (error) {
+    const message = (error as Error).message;
+    // A refusal by IAM is a deployment error and stops a planned run (and a re-protect); an
+    // unplanned failover's other region is the failed one, whose auth layer may be what is
+    // failing (a 403, an expired-token answer), and recovery must not depend on it (readiness's
+    // IAM simulation finds a real deployment error before it matters).
+    if (error instanceof AccessDeniedError && request.workflow !== "failover") {
+      await releaseOwn(lock, state, deps);
+      throw error;
+    }
+    if (planned) {
+      // Never local-only: a switchover or failback that goes ahead on one copy can meet a run
+      // started in the other region that also went ahead (review H1). Both regions are meant
+      // to be up; one that keeps failing is a reason to stop and look, not to guess. And it
+      // must not keep its lock: a lock held until DR_LOCK_TTL_MINUTES by a run that stopped
+      // here would refuse a real failover for hours.
+      const released = await releaseOwn(lock, state, deps);
+      throw new LockUnconfirmedError(
+        `this ${request.workflow} could not claim the failover lock in ${other}'s copy of the control table (${PLANNED_CLAIM.attempts} attempts at most, within ${PLANNED_CLAIM.budgetMs / 1000} s; last: ${message}), and a planned run never goes ahead on one copy of the lock; ${released}; nothing else was touched. Check ${other}'s DynamoDB (payments-dr status) and start the ${request.workflow} again`,
+      );
+    }
     // Whatever the far region's failure looks like (a timeout, a reset, an SDK wrapper around
-    // either, a 5xx), this copy's lock stands. A refusal by IAM is a deployment error and stops a
-    // planned run; an unplanned failover's other region is the failed one, whose auth layer may
-    // be what is failing (a 403, an expired-token answer), and recovery must not depend on it
-    // (readiness's IAM simulation finds a real deployment error before it matters).
-    if (error instanceof AccessDeniedError && request.workflow !== "failover") throw error;
+    // either, a 5xx), this copy's lock stands: recover without the failed region. A re-protect
+    // also claims once: the region it rebuilds may be lost for good (it waits for it to return).
     deps.log.warn(
       "the other region's copy of the lock could not be claimed; the lock stands in this region's copy only",
       {
         region: other,
-        error: (error as Error).message,
+        error: message,
       },
     );
     return scoped(
-      `${request.targetRegion} only: ${other} did not answer (${(error as Error).message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
+      `${request.targetRegion} only: ${other} did not answer (${message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
     );
   }
   const both = `${request.targetRegion} and ${other}`;
   if (claimed) return scoped(both);
-  const theirs = await remote.control.getLock();
+  let theirs = await remote.control.getLock();
+  if (
+    theirs !== null &&
+    theirs.owner !== lock.owner &&
+    theirs.expiresAt >= nowEpoch &&
+    Date.parse(lock.acquiredAt) - Date.parse(theirs.acquiredAt) > SAME_MOMENT_MS
+  ) {
+    // Not a run started at the same moment: this copy was free though that run's lock is older
+    // than replication usually takes, so it was most likely deleted here by its ReleaseLock,
+    // which deletes this copy first and its own a few hundred milliseconds later. Settled now,
+    // this run would be refused for nothing, and would write a lock being released back into
+    // this copy. So look again once the release has had time to finish (review item 5); a lock
+    // still there is a live one (replication slower than usual) and is settled as before.
+    deps.log.warn("the other copy holds an older run's lock this copy does not: looking again", {
+      other: theirs.owner,
+      acquiredAt: theirs.acquiredAt,
+    });
+    await new Promise<void>((resolve) => setTimeout(resolve, RELEASE_SETTLE_MS));
+    theirs = await remote.control.getLock();
+  }
   if (theirs === null || theirs.owner === lock.owner || theirs.expiresAt < nowEpoch) {
     // Gone or expired between the claim and the read: claim once more.
     if (await remote.control.claimLock(lock, nowEpoch)) return scoped(both);
+    const released = await stepAside(lock, state, deps);
     throw new LockHeldError(
-      `another run took the failover lock in ${other}'s copy at the same moment as run ${lock.owner} took ${request.targetRegion}'s; nothing was touched: look at both copies (payments-dr status) and start again`,
+      `another run took the failover lock in ${other}'s copy at the same moment as run ${lock.owner} took ${request.targetRegion}'s; ${released}; nothing was touched: look at both copies (payments-dr status) and start again`,
     );
   }
   if (wins(lock, theirs)) {
+    // Conditional on the other run not having recorded its scope (the adapter): once it has, it
+    // goes ahead, and writing over it would let both runs through (review H1). In that copy its
+    // recordFact and this write are ordered, so exactly one of them succeeds.
     const there = await remote.control.claimLock(lock, nowEpoch, theirs.owner);
     const here = there && (await local.control.claimLock(lock, nowEpoch, theirs.owner));
     if (here) {
@@ -178,8 +273,9 @@ async function acrossRegions(
       });
       return scoped(`${both} (won over run ${theirs.owner}, started at the same moment)`);
     }
+    const released = await stepAside(lock, state, deps);
     throw new LockHeldError(
-      `run ${lock.owner} and a ${theirs.operation} (run ${theirs.owner}) took the failover lock in different regions at the same moment, and a third write changed it while this run settled it; nothing was touched: look at both copies (payments-dr status) and start again`,
+      `run ${lock.owner} and a ${theirs.operation} (run ${theirs.owner}) took the failover lock in different regions at the same moment, and run ${theirs.owner} had already confirmed it (it goes ahead) or a third write changed it while this run settled it; ${released}; nothing was touched: look at both copies (payments-dr status) and start again`,
     );
   }
   // The other run wins: its lock in this copy too, over this run's own.
@@ -187,6 +283,93 @@ async function acrossRegions(
   throw new LockHeldError(
     `a ${theirs.operation} to ${theirs.targetRegion} (run ${theirs.owner}) took the failover lock in ${other} at the same moment (${theirs.acquiredAt}) as this ${request.workflow} (${lock.acquiredAt}) took it in ${request.targetRegion}, and the earlier one goes ahead; this run touched nothing. ${heldBy(theirs, request.workflow).message}`,
   );
+}
+
+/**
+ * The claim of the other copy for a planned run: bounded retries with capped exponential backoff
+ * (PLANNED_CLAIM). IAM's refusal is not retried. Throws the last error when none answered.
+ */
+async function claimWithRetries(
+  lock: LockItem,
+  other: string,
+  nowEpoch: number,
+  deps: DrDeps,
+): Promise<boolean> {
+  const remote = deps.ports(other, "bestEffort");
+  const first = deps.now().getTime();
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await remote.control.claimLock(lock, nowEpoch);
+    } catch (error) {
+      if (error instanceof AccessDeniedError) throw error;
+      const step = Math.min(PLANNED_CLAIM.capMs, PLANNED_CLAIM.baseMs * 2 ** attempt);
+      const delay = step / 2 + Math.random() * (step / 2);
+      const startsAt = deps.now().getTime() - first + delay;
+      if (attempt + 1 >= PLANNED_CLAIM.attempts || startsAt > PLANNED_CLAIM.budgetMs) throw error;
+      deps.log.warn("the claim of the other region's copy of the lock failed; retrying", {
+        region: other,
+        attempt: attempt + 1,
+        delayMs: Math.round(delay),
+        error: (error as Error).message,
+      });
+      await new Promise<void>((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * Deletes this run's lock where it still stands, before a run that took it stops at AcquireLock,
+ * so the lock does not refuse the next run (a real failover) until it expires. Conditional on the
+ * owner in each copy (deleteLock): another run's lock is never touched. This region's copy first
+ * (it is up: this code runs there), then the other copy, which may hold it if a claim landed
+ * whose answer was lost; best-effort and short, since this copy's delete also replicates there
+ * (last writer wins, and the delete is the later write). Returns what it did, for the message.
+ */
+async function releaseOwn(lock: LockItem, state: WorkflowState, deps: DrDeps): Promise<string> {
+  const { request } = state;
+  const other = otherRegion(deps.topology, request.targetRegion);
+  let here: string;
+  try {
+    await deps.ports(request.targetRegion, "critical").control.deleteLock(lock.owner);
+    here = `its lock was released in ${request.targetRegion}'s copy`;
+  } catch (error) {
+    here = `its lock could not be released in ${request.targetRegion}'s copy (${(error as Error).message}): it lapses at ${isoFromEpoch(lock.expiresAt)}, or delete it (payments-dr status shows it)`;
+  }
+  const there = await bestEffort(
+    `the failover lock in ${other}'s copy of the control table`,
+    () => deps.ports(other, "bestEffort").control.deleteLock(lock.owner),
+    deps,
+    Math.min(1500, deps.settings.bestEffortTimeoutMs),
+  );
+  return there.ok
+    ? `${here} and in ${other}'s`
+    : `${here}; ${other}'s copy was left to replication (${there.error})`;
+}
+
+/**
+ * What a run refused after its own put leaves behind. Global tables replicate whole items, last
+ * writer wins, and ignore conditions: whatever this run writes in its own copy now also lands in
+ * the other copy. A delete there would remove the lock of the run that went ahead (its writes
+ * are older), so when the other copy holds another live run's lock, this run writes that lock,
+ * read fresh (with its recorded scope), over its own instead; every copy then names the run
+ * that goes ahead. With no such lock to carry, it releases its own (releaseOwn).
+ */
+async function stepAside(lock: LockItem, state: WorkflowState, deps: DrDeps): Promise<string> {
+  const { request } = state;
+  const other = otherRegion(deps.topology, request.targetRegion);
+  const nowEpoch = epochSeconds(deps.now());
+  const theirs = await bestEffort(
+    `the failover lock in ${other}'s copy of the control table`,
+    () => deps.ports(other, "bestEffort").control.getLock(),
+    deps,
+  );
+  const holder = theirs.ok ? theirs.value : null;
+  if (holder && holder.owner !== lock.owner && holder.expiresAt >= nowEpoch) {
+    const local = deps.ports(request.targetRegion, "critical").control;
+    if (await local.claimLock(holder, nowEpoch, lock.owner))
+      return `its lock in ${request.targetRegion}'s copy was replaced by run ${holder.owner}'s`;
+  }
+  return releaseOwn(lock, state, deps);
 }
 
 /** The same answer in both runs: the earlier acquiredAt, then the smaller run id. */
@@ -230,7 +413,10 @@ export const ACQUIRE_LOCK_TASK = stateTask({
   step: "AcquireLock",
   description: "Takes the failover lock and enforces the cooldown",
   workflows: ["failover", "switchover", "failback", "reprotect"],
-  // claimLock and getLock also in the other region's copy; recordFact keeps the lock's scope.
-  permissions: { control: ["getCooldown", "getLock", "putLock", "claimLock", "recordFact"] },
+  // claimLock, getLock and deleteLock (a stopped run's release) also in the other region's
+  // copy; recordFact keeps the lock's scope.
+  permissions: {
+    control: ["getCooldown", "getLock", "putLock", "claimLock", "recordFact", "deleteLock"],
+  },
   run: acquireLock,
 });

@@ -39,6 +39,8 @@ export async function fence(state: WorkflowState, deps: DrDeps): Promise<FenceOu
       reason: `${request.workflow}: ${request.reason}`,
       phase: FENCE_PHASE.fenced,
       previousRegion: request.sourceRegion,
+      // Re-protect's lower bound for this failover's point-of-failure snapshot (rebuild).
+      ...(flag?.updatedAt ? { previousUpdatedAt: flag.updatedAt } : {}),
       leaseRequired: false,
     };
     if (await control.putActiveRegion(flag, next)) {

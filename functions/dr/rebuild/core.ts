@@ -42,6 +42,7 @@ import { parameterGroupFamily } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
 import {
   ConfigurationError,
+  DependencyError,
   RebuildConflictError,
   TargetClusterUnhealthyError,
 } from "../shared/errors";
@@ -50,11 +51,19 @@ import type { ClusterView, GlobalClusterView, RegionPorts, SnapshotView } from "
 import { regionOf } from "../shared/topology";
 import type { RebuildResult, StepTimes, WorkflowState } from "../shared/types";
 import { holdLock } from "../shared/lock";
-import { removeFromGlobalClusterOnce } from "../shared/membership";
+import { RemovalPendingError, removeFromGlobalClusterOnce } from "../shared/membership";
 import { stateTask } from "../shared/task";
 
 export type RebuildOutcome = Omit<RebuildResult, keyof StepTimes> &
   Partial<Pick<StepTimes, "startedAt">>;
+
+/**
+ * How long Rebuild waits for the old primary to leave the stale global cluster once RDS answers a
+ * repeat of RemoveFromGlobalCluster with a state fault while still listing it. AWS documents no
+ * duration for the removal (aurora.md, open question 8; the chaos world draws 20-300 s); 30
+ * minutes is many times that, and short enough that a refusal reaches on-call the same hour.
+ */
+export const REMOVAL_WAIT_MINUTES = 30;
 
 /** The lock fact that keeps the path chosen at the first look for the rest of the run. */
 export const PATH_FACT = "rebuildPath";
@@ -140,6 +149,7 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
     action: string,
     message: string,
     kept: { cluster?: boolean; snapshot?: boolean; pointOfFailure?: string } = {},
+    removalPendingSince?: string,
   ): RebuildOutcome => {
     deps.log.info("rebuild polled", { path, action, done, polls });
     return {
@@ -152,17 +162,22 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
       ...(kept.cluster || previous?.retainedCluster ? { retainedCluster: names.cluster } : {}),
       ...(kept.snapshot || previous?.retainedSnapshot ? { retainedSnapshot: names.snapshot } : {}),
       ...(kept.pointOfFailure ? { pointOfFailureSnapshot: kept.pointOfFailure } : {}),
+      ...(removalPendingSince ? { removalPendingSince } : {}),
     };
   };
 
   if (path === "managed") {
     const survived = `${gid} survived the managed failover with ${ours.clusterIdentifier} as its writer; Aurora adds ${theirs.clusterIdentifier} back by itself once ${region} is healthy`;
+    const flag = await wp.control.getActiveRegion();
     const keep = await keepPointOfFailure({
       ports: deps.ports(region, "critical"),
       clusterIdentifier: theirs.clusterIdentifier,
       copy: names.pointOfFailure,
       // The failover's own time, the flag it moved: only a tie-breaker (pointOfFailureSnapshot).
-      failoverAt: (await wp.control.getActiveRegion())?.updatedAt ?? "",
+      failoverAt: flag?.updatedAt ?? "",
+      // When the flag moved before it (Fence records it): the old primary became the writer no
+      // later than that, so its point of failure cannot be older.
+      previousMoveAt: flag?.previousUpdatedAt ?? "",
       member: global?.members.find((m) => m.clusterArn === theirs.clusterArn),
     });
     if (keep.done) {
@@ -233,11 +248,34 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
     }
     if (old.globalClusterIdentifier) {
       // Described first (above); a repeat whose first request landed converges (membership.ts).
-      const removal = await removeFromGlobalClusterOnce(
-        tp.database,
-        old.globalClusterIdentifier,
-        old.arn,
-      );
+      let removal: Awaited<ReturnType<typeof removeFromGlobalClusterOnce>>;
+      try {
+        removal = await removeFromGlobalClusterOnce(
+          tp.database,
+          old.globalClusterIdentifier,
+          old.arn,
+        );
+      } catch (error) {
+        if (!(error instanceof RemovalPendingError)) throw error;
+        // Review L1: still listed mid-removal is a wait, not a failure, within a bound: past it,
+        // a removal RDS keeps refusing is a fault for on-call. The wait's start is kept across
+        // polls (removalPendingSince); a resumed run starts a new wait and converges the same way.
+        const since = previous?.removalPendingSince ?? deps.now().toISOString();
+        const waited = deps.now().getTime() - Date.parse(since);
+        if (waited > REMOVAL_WAIT_MINUTES * 60_000) {
+          throw new DependencyError(
+            `${theirs.clusterIdentifier} is still listed in ${old.globalClusterIdentifier} ${REMOVAL_WAIT_MINUTES} minutes after this re-protect first found it so (since ${since}), and RemoveFromGlobalCluster answers ${error.code}: RDS is refusing the removal, not finishing it. Look at the global cluster's status and events (aws rds describe-global-clusters, describe-events), remove ${theirs.clusterIdentifier} by hand if it is safe, then resume the re-protect`,
+            { code: error.code },
+          );
+        }
+        return result(
+          false,
+          "wait",
+          `waiting for ${theirs.clusterIdentifier} to leave ${old.globalClusterIdentifier}: ${error.message}; RemoveFromGlobalCluster is asynchronous and the cluster is listed until it is done (waiting since ${since}, at most ${REMOVAL_WAIT_MINUTES} minutes)`,
+          { snapshot: true },
+          since,
+        );
+      }
       return result(
         false,
         "detach-old-primary",
@@ -410,6 +448,8 @@ interface PointOfFailure {
   readonly clusterIdentifier: string;
   readonly copy: string;
   readonly failoverAt: string;
+  /** The flag's previous move ("" when the flag does not say): the oldest a candidate may be. */
+  readonly previousMoveAt: string;
   /** The old primary's membership of the surviving global cluster, if it is back in it. */
   readonly member: GlobalClusterView["members"][number] | undefined;
 }
@@ -460,6 +500,17 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
           message: `waiting for ${p.copy}, the manual copy of Aurora's point-of-failure snapshot of ${p.clusterIdentifier} (${copy.status})`,
         };
   }
+  // Review M2: a candidate dated before the flag's previous move is an earlier failover's (the
+  // old primary became the writer again at that move or later, so this failover's point of
+  // failure is newer); such a snapshot is never kept as this one, however long the wait.
+  const refused = sources.filter(
+    (s) => p.previousMoveAt !== "" && s.createdAt !== undefined && s.createdAt < p.previousMoveAt,
+  );
+  sources = sources.filter((s) => !refused.includes(s));
+  const refusal =
+    refused.length === 0
+      ? ""
+      : ` (refused ${refused.map((s) => `${s.identifier}, taken ${s.createdAt}`).join("; ")}: older than the flag's previous move at ${p.previousMoveAt}, so it belongs to an earlier failover, not this one)`;
   const source = sources[0];
   const returned = p.member !== undefined && !p.member.isWriter;
   if (source && p.failoverAt !== "" && (source.createdAt ?? "") < p.failoverAt && !returned) {
@@ -478,13 +529,13 @@ async function keepPointOfFailure(p: PointOfFailure): Promise<{
       return {
         done: true,
         action: "none",
-        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} that no earlier re-protect kept, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
+        message: `WARNING: Aurora took no point-of-failure snapshot (${prefix}*) of ${p.clusterIdentifier} for this failover that no earlier re-protect kept${refusal}, and its volume has been rebuilt: the writes it took after the last replicated one are gone`,
       };
     }
     return {
       done: false,
       action: "wait",
-      message: `waiting for Aurora's point-of-failure snapshot ${prefix}<timestamp> (it takes it when ${p.ports.region} recovers, before it rebuilds ${p.clusterIdentifier}'s volume); it is copied to ${p.copy} before re-protect completes`,
+      message: `waiting for Aurora's point-of-failure snapshot ${prefix}<timestamp> (it takes it when ${p.ports.region} recovers, before it rebuilds ${p.clusterIdentifier}'s volume)${refusal}; it is copied to ${p.copy} before re-protect completes`,
     };
   }
   if (source.status !== "available") {

@@ -52,6 +52,14 @@ export class LockHeldError extends DrError {
   override name = "LockHeldError";
 }
 /**
+ * A planned run (switchover, failback) could not claim the other region's copy of the lock
+ * within its bounded retries: it released what it took and stops with a page, touching nothing.
+ * Not in any ASL Retry (AcquireLock already retried): caught by States.ALL into PageOnCall.
+ */
+export class LockUnconfirmedError extends DrError {
+  override name = "LockUnconfirmedError";
+}
+/**
  * A long run found its lock gone or taken by another run when it renewed it: it stops before
  * acting, pages, and is resumed only once on-call knows which run owns the topology.
  */

@@ -5,9 +5,13 @@
 // InvalidGlobalClusterStateFault, InvalidDBClusterStateFault), which would halt a run whose work
 // is done. So on such a fault the global cluster is described: gone, or no longer listing the
 // cluster among its GlobalClusterMembers (API_DescribeGlobalClusters), means the removal
-// happened and the step counts as done. Still a member means RDS refused for another reason,
-// and the fault stands.
-import { DependencyError } from "./errors";
+// happened and the step counts as done. Still a member after a state fault (InvalidGlobalCluster-
+// StateFault, InvalidDBClusterStateFault) is what an earlier removal still under way looks like:
+// the operation is asynchronous ("This is an asynchronous operation", the SDKs' reference for
+// RemoveFromGlobalCluster) and the cluster is listed until it is done; AWS documents no duration
+// for it (aurora.md, open question 8). So that case is RemovalPendingError (a TransientError: the
+// caller waits, within its own bound); a not-found fault with the cluster still listed stands.
+import { DependencyError, TransientError } from "./errors";
 import type { DatabasePort } from "./ports";
 
 /**
@@ -26,6 +30,25 @@ export const REMOVE_FROM_GLOBAL_CLUSTER_FAULTS: readonly string[] = [
 
 export type RemovalOutcome = "removed" | "already-removed";
 
+/** The removal's state faults: what a repeat meets while an earlier removal is under way. */
+const STATE_FAULTS: readonly string[] = [
+  "InvalidGlobalClusterStateFault",
+  "InvalidDBClusterStateFault",
+];
+
+/**
+ * The cluster is still listed in the global cluster and RDS answered a state fault: a removal
+ * under way, or a refusal that looks the same. Named TransientError, so Promote's ASL Retry waits
+ * for it (bounded by its MaxAttempts); Rebuild waits for it across polls (REMOVAL_WAIT_MINUTES).
+ */
+export class RemovalPendingError extends TransientError {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 export async function removeFromGlobalClusterOnce(
   database: DatabasePort,
   globalClusterIdentifier: string,
@@ -43,6 +66,12 @@ export async function removeFromGlobalClusterOnce(
     const global = await database.describeGlobalCluster(globalClusterIdentifier);
     if (global === null || !global.members.some((m) => m.clusterArn === clusterArn)) {
       return "already-removed";
+    }
+    if (STATE_FAULTS.includes(error.code!)) {
+      throw new RemovalPendingError(
+        `${clusterArn} is still listed in ${globalClusterIdentifier} and RemoveFromGlobalCluster answered ${error.code}: a removal still under way (asynchronous, listed until done) or RDS refusing it`,
+        error.code!,
+      );
     }
     throw error;
   }

@@ -170,6 +170,13 @@ export interface DatabasePort {
 /** The fencing flag as the orchestrator reads and writes it: the whole item. */
 export type ActiveRegionFlag = ActiveRegionItem;
 
+/**
+ * The lock fact that says in which copies of the control table the lock was confirmed. Once it
+ * is recorded the run goes ahead, so no other run may write its lock over this one (the
+ * adapter's claim "over" another run is conditional on its absence).
+ */
+export const LOCK_SCOPE_FACT = "lockScope";
+
 export interface LockItem {
   readonly owner: string;
   readonly operation: string;

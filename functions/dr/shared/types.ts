@@ -337,6 +337,8 @@ export interface RebuildResult extends StepTimes {
   readonly retainedSnapshot?: string;
   /** The manual copy of Aurora's point-of-failure snapshot of the old primary (managed path). */
   readonly pointOfFailureSnapshot?: string;
+  /** Since when the old primary is still listed mid-removal (REMOVAL_WAIT_MINUTES bounds it). */
+  readonly removalPendingSince?: string;
 }
 
 export interface Steps {

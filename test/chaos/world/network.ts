@@ -26,6 +26,11 @@ export type Fault =
       readonly share: number;
       readonly from: number;
       readonly to: number;
+      /**
+       * Only calls made by Lambdas in this region (a cross-region path failing while each
+       * region's own calls succeed). @default - every caller
+       */
+      readonly caller?: string;
     };
 
 export type Outcome = "ok" | "hang" | "throttle" | "error" | "lost";
@@ -78,6 +83,7 @@ export class Network {
     for (const f of this.active(now)) {
       if (f.kind !== "throttle" && f.kind !== "error" && f.kind !== "lost") continue;
       if (f.region !== to || f.service !== service) continue;
+      if (f.caller !== undefined && f.caller !== from) continue;
       if (this.random.chance(f.share)) return f.kind;
     }
     return "ok";

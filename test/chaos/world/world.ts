@@ -27,6 +27,7 @@ import type {
   Profile,
   RegionPorts,
 } from "../../../functions/dr/shared/ports";
+import { LOCK_SCOPE_FACT } from "../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../functions/dr/shared/settings";
 import { reportLocation, validateReportInput } from "../../../functions/reports/shared/model";
 import type { ReportLocation, RunReportInput } from "../../../functions/reports/shared/model";
@@ -661,7 +662,11 @@ export class ChaosWorld {
               current === undefined ||
               (current.expiresAt as number) < nowEpoch ||
               current.owner === lock.owner ||
-              (over !== undefined && current.owner === over)
+              // As the adapter's condition: over another run only before it recorded its scope.
+              (over !== undefined &&
+                current.owner === over &&
+                (current.facts as Record<string, unknown> | undefined)?.[LOCK_SCOPE_FACT] ===
+                  undefined)
                 ? (structuredClone(lock) as unknown as Item)
                 : false,
             ),

@@ -36,6 +36,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
+import { PLANNED_CLAIM } from "../../../functions/dr/acquire-lock/core";
 import { handler as checkOldWriter } from "../../../functions/dr/check-old-writer/handler";
 import { handler as checkPromotion } from "../../../functions/dr/check-promotion/handler";
 import { handler as fence } from "../../../functions/dr/fence/handler";
@@ -297,6 +298,10 @@ describe("AcquireLock handler", () => {
     await expect(acquireLock(state("switchover"))).rejects.toMatchObject({
       name: "AccessDeniedError",
     });
+    // It stops without keeping its lock: released in both copies, conditional on its run id.
+    expect(
+      ddb.commandCalls(DeleteCommand).map((d) => d.args[0].input.ExpressionAttributeValues),
+    ).toEqual([{ ":owner": "run-1" }, { ":owner": "run-1" }]);
   });
 
   it("never stops an unplanned failover on the failed region's answer, IAM's included", async () => {
@@ -340,11 +345,47 @@ describe("AcquireLock handler", () => {
       .rejects(sdkError("InternalServerError"))
       .on(UpdateCommand)
       .rejects(sdkError("ConditionalCheckFailedException"));
-    await expect(acquireLock(state("switchover"))).rejects.toMatchObject({
+    // A failover: it claims once and goes local-only (a switchover retries and never does).
+    await expect(acquireLock(state("failover"))).rejects.toMatchObject({
       name: "LockHeldError",
       message: expect.stringMatching(/run-0/),
     });
   });
+
+  it("stops a planned run whose claim of the other copy keeps failing, after releasing its own lock in both copies", async () => {
+    ddb
+      .on(GetCommand)
+      .resolves({})
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(sdkError("InternalServerError", 500))
+      .on(DeleteCommand)
+      .resolves({});
+    await expect(acquireLock(state("switchover"))).rejects.toMatchObject({
+      name: "LockUnconfirmedError",
+      message: expect.stringMatching(
+        /could not claim the failover lock in us-east-1's copy .*its lock was released in us-west-2's copy and in us-east-1's/,
+      ),
+    });
+    // Retried (more than one claim), within the bound.
+    const claims = ddb.commandCalls(PutCommand).slice(1);
+    expect(claims.length).toBeGreaterThan(1);
+    expect(claims.length).toBeLessThanOrEqual(PLANNED_CLAIM.attempts);
+    // Only its own lock, in each copy: this region's first (clients 0.. are per call).
+    const deletes = ddb.commandCalls(DeleteCommand);
+    expect(deletes).toHaveLength(2);
+    for (const d of deletes) {
+      expect(d.args[0].input).toEqual({
+        TableName: TOPOLOGY.controlTable,
+        Key: { pk: "failover-lock" },
+        ConditionExpression: "attribute_not_exists(#pk) OR #owner = :owner",
+        ExpressionAttributeNames: { "#pk": "pk", "#owner": "owner" },
+        ExpressionAttributeValues: { ":owner": "run-1" },
+      });
+    }
+    expect(await (deletes[0]!.thisValue as DynamoDBClient).config.region()).toBe(WEST);
+    expect(await (deletes[1]!.thisValue as DynamoDBClient).config.region()).toBe(EAST);
+  }, 15_000);
 
   it("rejects with LockHeldError when the conditional put loses", async () => {
     ddb
@@ -366,7 +407,13 @@ describe("Fence handler", () => {
     ddb
       .on(GetCommand)
       .resolvesOnce({
-        Item: { pk: "active-region", activeRegion: EAST, fencingToken: 3, updatedBy: "x" },
+        Item: {
+          pk: "active-region",
+          activeRegion: EAST,
+          fencingToken: 3,
+          updatedBy: "x",
+          updatedAt: "2026-11-10T08:00:00.000Z",
+        },
       })
       .resolves({ Item: { pk: "active-region", activeRegion: WEST, fencingToken: 4 } })
       .on(UpdateCommand)
@@ -384,8 +431,11 @@ describe("Fence handler", () => {
         ":fencingToken": 4,
         ":updatedBy": "run-1",
         ":phase": "fenced",
+        // When the flag moved before: re-protect's bound for the point-of-failure snapshot.
+        ":previousUpdatedAt": "2026-11-10T08:00:00.000Z",
       }),
     });
+    expect(update.UpdateExpression).toContain("#previousUpdatedAt = :previousUpdatedAt");
     expect(result).toMatchObject({ activeRegion: WEST, fencingToken: 4 });
     // The read and the write in the target region only: the old region is CheckOldWriter's.
     expect(ddb.calls()).toHaveLength(2);
@@ -714,6 +764,42 @@ describe("the control table's recordFact", () => {
       UpdateExpression: "SET #facts.#name = if_not_exists(#facts.#name, :value)",
       ConditionExpression: "#owner = :owner",
       ReturnValues: "ALL_NEW",
+    });
+  });
+});
+
+describe("the control table's claimLock", () => {
+  it("writes over another run only while that run has recorded no scope", async () => {
+    ddb.on(PutCommand).resolves({});
+    const table = new DynamoControlTable(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: WEST })),
+      TOPOLOGY.controlTable,
+    );
+    const lock = {
+      owner: "run-1",
+      operation: "switchover",
+      acquiredAt: "2026-11-30T00:00:00.000Z",
+      expiresAt: 1_796_000_000,
+      targetRegion: WEST,
+      sourceRegion: EAST,
+      facts: {},
+    };
+    expect(await table.claimLock(lock, 1_795_000_000, "run-0")).toBe(true);
+    const input = ddb.commandCalls(PutCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe(
+      "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR (#owner = :over AND attribute_not_exists(#facts.#scope))",
+    );
+    expect(input.ExpressionAttributeNames).toEqual({
+      "#pk": "pk",
+      "#expiresAt": "expiresAt",
+      "#owner": "owner",
+      "#facts": "facts",
+      "#scope": "lockScope",
+    });
+    expect(input.ExpressionAttributeValues).toEqual({
+      ":now": 1_795_000_000,
+      ":owner": "run-1",
+      ":over": "run-0",
     });
   });
 });

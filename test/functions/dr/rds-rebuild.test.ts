@@ -16,6 +16,7 @@ import "aws-sdk-client-mock-jest";
 import { RdsDatabase } from "../../../functions/dr/shared/aws/rds";
 import {
   REMOVE_FROM_GLOBAL_CLUSTER_FAULTS,
+  RemovalPendingError,
   removeFromGlobalClusterOnce,
 } from "../../../functions/dr/shared/membership";
 
@@ -245,8 +246,32 @@ describe("re-protect's RDS calls", () => {
       ).resolves.toBe("already-removed");
     });
 
-    it("rejects the fault when the cluster is still a member", async () => {
-      rds.on(RemoveFromGlobalClusterCommand).rejects(fault("InvalidDBClusterStateFault"));
+    it.each(["InvalidDBClusterStateFault", "InvalidGlobalClusterStateFault"])(
+      "reports %s while the cluster is still listed as a removal still under way, for the caller to wait on",
+      async (code) => {
+        // Asynchronous: the member is listed until the removal is done (review L1).
+        rds.on(RemoveFromGlobalClusterCommand).rejects(fault(code));
+        rds.on(DescribeGlobalClustersCommand).resolves({
+          GlobalClusters: [
+            {
+              GlobalClusterIdentifier: "payments-global-prod",
+              GlobalClusterMembers: [{ DBClusterArn: arn, IsWriter: true }],
+            },
+          ],
+        });
+        const error = await removeFromGlobalClusterOnce(
+          database,
+          "payments-global-prod",
+          arn,
+        ).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RemovalPendingError);
+        // Named TransientError: Promote's ASL Retry waits for it.
+        expect(error).toMatchObject({ name: "TransientError", code });
+      },
+    );
+
+    it("rejects a not-found fault when the cluster is still a member", async () => {
+      rds.on(RemoveFromGlobalClusterCommand).rejects(fault("DBClusterNotFoundFault"));
       rds.on(DescribeGlobalClustersCommand).resolves({
         GlobalClusters: [
           {
@@ -257,7 +282,7 @@ describe("re-protect's RDS calls", () => {
       });
       await expect(
         removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
-      ).rejects.toMatchObject({ name: "DependencyError", code: "InvalidDBClusterStateFault" });
+      ).rejects.toMatchObject({ name: "DependencyError", code: "DBClusterNotFoundFault" });
     });
 
     it("rejects an undocumented fault without looking", async () => {

@@ -320,5 +320,114 @@ describe("re-protect after a managed failover keeps the point-of-failure snapsho
       await rebuild(state, deps);
       expect(copied()).toEqual([taken]);
     });
+
+    describe("refuses a candidate older than the flag's previous move (review M2)", () => {
+      // Fence records when the flag moved before (previousUpdatedAt): the failback that made
+      // the old primary the writer again. Its point of failure in this failover is newer; an
+      // older rds:unplanned-global-failover-* snapshot is an earlier failover's that no
+      // re-protect copied (its re-protect found none yet, or never ran).
+      const withPreviousMove = (world: FakeWorld, failoverAt: Date, days: number) =>
+        world.table.set("active-region", {
+          ...world.flag()!,
+          previousUpdatedAt: at(failoverAt, -days * 24 * 60).toISOString(),
+        });
+      const earlier = `rds:unplanned-global-failover-${east.clusterIdentifier}-2026-10-31-02-00`;
+      const listing = (failoverAt: Date, extra: object[] = []) => ({
+        DBClusterSnapshots: [
+          ...extra,
+          {
+            DBClusterSnapshotIdentifier: earlier,
+            DBClusterSnapshotArn: arn(earlier),
+            DBClusterIdentifier: east.clusterIdentifier,
+            SnapshotType: "automated",
+            Status: "available",
+            SnapshotCreateTime: at(failoverAt, -30 * 24 * 60),
+          },
+        ],
+      });
+
+      it("does not keep an earlier failover's snapshot once the old primary is back, and says why", async () => {
+        const { world, deps, state, failoverAt } = setup();
+        withPreviousMove(world, failoverAt, 20);
+        rds
+          .on(DescribeDBClusterSnapshotsCommand, {
+            DBClusterSnapshotIdentifier: names.pointOfFailure,
+          })
+          .rejects(notFound())
+          .on(DescribeDBClusterSnapshotsCommand, { DBClusterIdentifier: east.clusterIdentifier })
+          .resolves(listing(failoverAt))
+          .on(CopyDBClusterSnapshotCommand)
+          .resolves({});
+        // Re-added (pending-resync, setup): before the fix the newest candidate was kept here.
+        const outcome = await rebuild(state, deps);
+        expect(copied()).toEqual([]);
+        expect(outcome).toMatchObject({ done: false, action: "wait" });
+        expect(outcome.message).toContain(
+          `refused ${earlier}, taken ${at(failoverAt, -30 * 24 * 60).toISOString()}: older than the flag's previous move at ${at(failoverAt, -20 * 24 * 60).toISOString()}, so it belongs to an earlier failover`,
+        );
+      });
+
+      it("completes with the warning, naming the refused one, once the old primary is rebuilt", async () => {
+        const { world, deps, state, failoverAt } = setup();
+        withPreviousMove(world, failoverAt, 20);
+        rds.on(DescribeGlobalClustersCommand).resolves({
+          GlobalClusters: [
+            {
+              GlobalClusterIdentifier: TOPOLOGY.globalClusterIdentifier,
+              Status: "available",
+              GlobalClusterMembers: [
+                { DBClusterArn: west.clusterArn, IsWriter: true },
+                {
+                  DBClusterArn: east.clusterArn,
+                  IsWriter: false,
+                  SynchronizationStatus: "connected",
+                },
+              ],
+            },
+          ],
+        });
+        rds
+          .on(DescribeDBClusterSnapshotsCommand, {
+            DBClusterSnapshotIdentifier: names.pointOfFailure,
+          })
+          .rejects(notFound())
+          .on(DescribeDBClusterSnapshotsCommand, { DBClusterIdentifier: east.clusterIdentifier })
+          .resolves(listing(failoverAt));
+        const outcome = await rebuild(state, deps);
+        expect(copied()).toEqual([]);
+        expect(outcome).toMatchObject({ done: true });
+        expect(outcome.message).toMatch(
+          /^WARNING: Aurora took no point-of-failure snapshot .* for this failover .*refused rds:unplanned-global-failover-/,
+        );
+      });
+
+      it("still keeps this failover's, dated minutes before the flag moved", async () => {
+        const { world, deps, state, failoverAt } = setup();
+        withPreviousMove(world, failoverAt, 20);
+        const taken = `rds:unplanned-global-failover-${east.clusterIdentifier}-2026-11-30-09-02`;
+        rds
+          .on(DescribeDBClusterSnapshotsCommand, {
+            DBClusterSnapshotIdentifier: names.pointOfFailure,
+          })
+          .rejects(notFound())
+          .on(DescribeDBClusterSnapshotsCommand, { DBClusterIdentifier: east.clusterIdentifier })
+          .resolves(
+            listing(failoverAt, [
+              {
+                DBClusterSnapshotIdentifier: taken,
+                DBClusterSnapshotArn: arn(taken),
+                DBClusterIdentifier: east.clusterIdentifier,
+                SnapshotType: "automated",
+                Status: "available",
+                SnapshotCreateTime: at(failoverAt, -3),
+              },
+            ]),
+          )
+          .on(CopyDBClusterSnapshotCommand)
+          .resolves({});
+        await rebuild(state, deps);
+        expect(copied()).toEqual([taken]);
+      });
+    });
   });
 });

@@ -11,6 +11,7 @@ import type {
   HeartbeatWatch,
   LockItem,
 } from "../ports";
+import { LOCK_SCOPE_FACT } from "../ports";
 import { awsErrorName, toPortError } from "./errors";
 
 const PK = CONTROL.partitionKey;
@@ -28,8 +29,9 @@ export const CONDITIONS = {
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
   lockClaimable: "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner",
+  // Over another run's lock only while that run has not recorded its scope (it went ahead).
   lockClaimableOver:
-    "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR #owner = :over",
+    "attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner OR (#owner = :over AND attribute_not_exists(#facts.#scope))",
   /** The peer lease: renewed only while the flag names the other region with the token read. */
   // Never while a move is in progress (phase "fenced"): global tables resolve concurrent
   // writes to one item by last writer wins, whole item, so a renewal written from a replica that
@@ -79,6 +81,9 @@ export class DynamoControlTable implements ControlPort {
       reason: next.reason ?? "",
       phase: next.phase ?? "",
       previousRegion: next.previousRegion ?? "",
+      ...(next.previousUpdatedAt !== undefined
+        ? { previousUpdatedAt: next.previousUpdatedAt }
+        : {}),
       // The peer lease (PEER_LEASE): always written, so a flag never keeps an armed lease it
       // did not mean to; peerSeenAt only when given (a disarmed lease leaves the last renewal).
       leaseRequired: next.leaseRequired ?? false,
@@ -242,6 +247,8 @@ export class DynamoControlTable implements ControlPort {
             "#pk": PK,
             "#expiresAt": CONTROL.ttlAttribute,
             "#owner": "owner",
+            // Only when used: DynamoDB refuses an expression attribute name no expression uses.
+            ...(over === undefined ? {} : { "#facts": "facts", "#scope": LOCK_SCOPE_FACT }),
           },
           ExpressionAttributeValues: {
             ":now": nowEpoch,
@@ -430,6 +437,9 @@ export function activeRegionFlagOf(
     ...(typeof item.reason === "string" ? { reason: item.reason } : {}),
     ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
     ...(typeof item.previousRegion === "string" ? { previousRegion: item.previousRegion } : {}),
+    ...(typeof item.previousUpdatedAt === "string" && item.previousUpdatedAt !== ""
+      ? { previousUpdatedAt: item.previousUpdatedAt }
+      : {}),
     ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
     ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
   };

@@ -16,6 +16,7 @@ import type {
 import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import {
+  DependencyError,
   ManagedFailoverUnavailableError,
   TransientError,
 } from "../../../../functions/dr/shared/errors";
@@ -34,6 +35,7 @@ import type {
   InstanceView,
   RegionPorts,
 } from "../../../../functions/dr/shared/ports";
+import { LOCK_SCOPE_FACT } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
 import type { DrSettings } from "../../../../functions/dr/shared/settings";
 import { FakeReports } from "./fake-reports";
@@ -390,6 +392,15 @@ export class FakeWorld {
     }
   }
 
+  /**
+   * Seconds a cluster stays listed in the global cluster after RemoveFromGlobalCluster: the
+   * operation is asynchronous and the member is listed until it is done (review L1); a repeat
+   * meanwhile meets InvalidDBClusterStateFault. AWS documents no duration. 0: done at once.
+   */
+  removalListedSeconds = 0;
+  /** Removals under way: cluster ARN -> when it is done. */
+  readonly pendingRemovals = new Map<string, number>();
+
   inject(op: string, error: () => Error, times = 1): void {
     this.injected.push({ op, error, remaining: times });
   }
@@ -540,6 +551,13 @@ export class FakeWorld {
 
   tick(): void {
     this.advance();
+    for (const [arn, doneAt] of this.pendingRemovals) {
+      if (this.clock < doneAt) continue;
+      this.pendingRemovals.delete(arn);
+      this.members.delete(arn);
+      delete this.clusters[arn]!.globalClusterIdentifier;
+      this.clusters[arn]!.status = "available";
+    }
     const p = this.promotion;
     if (!p) return;
     if (this.clock < p.completesAt) return;
@@ -1019,6 +1037,19 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async removeFromGlobalCluster(id, clusterArn) {
         c("rds:RemoveFromGlobalCluster", { id, clusterArn });
+        world.tick();
+        if (world.pendingRemovals.has(clusterArn)) {
+          throw new DependencyError(
+            "rds:RemoveFromGlobalCluster failed: InvalidDBClusterStateFault: a removal is under way",
+            { code: "InvalidDBClusterStateFault" },
+          );
+        }
+        if (world.removalListedSeconds > 0) {
+          // Its status is not documented for the removal; "available" is what makes a poll
+          // send the repeat that meets the fault.
+          world.pendingRemovals.set(clusterArn, world.clock + world.removalListedSeconds * 1000);
+          return;
+        }
         world.members.delete(clusterArn);
         const cluster = world.clusters[clusterArn]!;
         delete cluster.globalClusterIdentifier;
@@ -1156,7 +1187,8 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           item &&
           item.expiresAt >= nowEpoch &&
           item.owner !== lock.owner &&
-          (over === undefined || item.owner !== over)
+          // As the adapter's condition: over another run only before it recorded its scope.
+          (over === undefined || item.owner !== over || item.facts?.[LOCK_SCOPE_FACT] !== undefined)
         )
           return false;
         world.table.set(
