@@ -29,6 +29,7 @@ import {
   sdkError,
   WEST,
 } from "./support/aws-readiness-world";
+import { simulatePrincipalPolicy } from "./support/iam-simulator";
 
 let world: ReadinessWorld;
 beforeEach(() => {
@@ -221,6 +222,36 @@ describe("parity between the regions", () => {
 });
 
 describe("permissions", () => {
+  it("keeps at most four simulations in flight, and reports the denials in the roles' order", async () => {
+    // IAM throttles its API per account; one at a time, ~150 simulations outlast the check's
+    // time cap at a few hundred ms each. Answers come back out of order here (random delays).
+    let inFlight = 0;
+    let most = 0;
+    world.iamStub.on(SimulatePrincipalPolicyCommand).callsFake(async (input) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 4)));
+      inFlight -= 1;
+      return simulatePrincipalPolicy(world.policies, input);
+    });
+    const promote = `arn:aws:iam::${ACCOUNT}:role/payments-fn-dr-promote-usw2-test`;
+    const fence = `arn:aws:iam::${ACCOUNT}:role/payments-fn-dr-fence-usw2-test`;
+    world.revoke(promote, "rds:FailoverGlobalCluster");
+    world.revoke(fence, "dynamodb:UpdateItem");
+    const result = await check("iam-permissions");
+    expect(most).toBe(4);
+    expect(result.status).toBe("fail");
+    const order = [EAST, WEST].flatMap((r) =>
+      requiredCalls(TOPOLOGY, SETTINGS, r).map((role) => role.roleArn),
+    );
+    const at = (role: string) => result.reason.indexOf(role.split("/").pop()!);
+    expect(at(promote)).toBeGreaterThan(-1);
+    expect(at(fence)).toBeGreaterThan(-1);
+    expect(Math.sign(at(promote) - at(fence))).toBe(
+      Math.sign(order.indexOf(promote) - order.indexOf(fence)),
+    );
+  });
+
   it("simulates each task's own role with its declared calls, and the workflow role, on the exact ARNs", async () => {
     expect(await check("iam-permissions")).toMatchObject({ status: "ok" });
     const calls = world.iamStub
