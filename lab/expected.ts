@@ -12,6 +12,8 @@ import {
 } from "../infra/lib/rto";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
 import type { LabConfig } from "./config";
+import { writeTimeoutSeconds } from "../infra/constructs/payments-api";
+import { labWriteBounds } from "./write-path";
 
 export interface ExpectedPhase {
   readonly name: string;
@@ -29,7 +31,11 @@ const TASK_SECONDS = 1;
 export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   const t = config.timings;
   const mid = (r: readonly [number, number]) => (r[0] + r[1]) / 2000;
-  const s = DEFAULT_SETTINGS;
+  // The settle time the lab's DR tasks run with: derived from the lab's write path (write-path.ts).
+  const s = {
+    ...DEFAULT_SETTINGS,
+    ...labWriteBounds(config.fast, t.flagCacheMs, writeTimeoutSeconds()),
+  };
   const phases: ExpectedPhase[] = [];
   let elapsed = 0;
   const add = (name: string, seconds: number, detail: string) => {
