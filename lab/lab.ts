@@ -165,7 +165,7 @@ async function makeTemplate(): Promise<string> {
 }
 
 /** A region's own folder from the template: a whole copy (WAL included), owned by the server. */
-function copyTemplate(templateDir: string, dataDir: string): void {
+export function copyTemplate(templateDir: string, dataDir: string): void {
   cpSync(templateDir, dataDir, { recursive: true });
   rmSync(join(dataDir, "postmaster.pid"), { force: true });
   chmodSync(dataDir, 0o700);
