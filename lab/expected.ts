@@ -71,11 +71,13 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
       ? `Fence, the flag's replication (${mid(t.ddbReplicationMs).toFixed(1)} s) and the ${s.fenceSettleSeconds} s settle time`
       : `Fence, then the database proof: the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure`,
   );
-  const aurora = planned ? mid(t.switchoverMs) : mid(t.failoverMs);
+  // The operation completes once the promoted writer has restarted into its role
+  // (lab/world/aurora.ts): the middle of that window counts with it.
+  const aurora = (planned ? mid(t.switchoverMs) : mid(t.failoverMs)) + mid(t.promotionOutageMs);
   add(
     "promote",
     promotionExpectedSeconds(TASK_SECONDS, aurora),
-    `${planned ? "switchover" : "managed failover"} ${aurora} s (middle of the drawn range) + half a poll + Promote, CheckPromotion, UpdateParameters`,
+    `${planned ? "switchover" : "managed failover"} and the new writer's restart ${aurora} s (middles of the drawn ranges) + half a poll + Promote, CheckPromotion, UpdateParameters`,
   );
   // After the promotion, not beside it: the target's /health answers 503 while it is passive, so
   // Route 53 answers with it only once its check has passed `threshold` times in a row (and the
