@@ -11,6 +11,7 @@
 // implementation (~40 ms) that Node 22 never loads there.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { cpus, loadavg as osLoadavg } from "node:os";
 import { join } from "node:path";
 import { bundleAll, ROOT } from "../infra/lib/bundle";
 import { FUNCTION_GROUPS } from "../infra/lib/nodejs-function";
@@ -63,21 +64,28 @@ const sdkLoaded = () => new Set(Object.keys(require.cache).flatMap((f) => {
   const m = /node_modules\\/(@aws-sdk\\/[^/]+)\\//.exec(f); return m ? [m[1]] : [];
 }));
 const referenced = JSON.parse(process.argv[2]);
-const c0 = process.cpuUsage(); const t0 = process.hrtime.bigint();
+// The main thread's scheduler counters (Linux): [ns on a CPU, ns waiting on a run queue, slices].
+const sched = () => { try { return require("fs").readFileSync("/proc/thread-self/schedstat", "utf8").trim().split(" ").map(Number); } catch { return null; } };
+const s0 = sched(); const c0 = process.cpuUsage(); const t0 = process.hrtime.bigint();
 require(process.argv[1]);
-const t1 = process.hrtime.bigint(); const c1 = process.cpuUsage(c0);
+const t1 = process.hrtime.bigint(); const c1 = process.cpuUsage(c0); const s1 = sched();
 const atInit = sdkLoaded();
 const deferred = referenced.filter((m) => !atInit.has(m));
 for (const m of deferred) require(m);
 const t2 = process.hrtime.bigint();
 process.stdout.write(JSON.stringify({
   initMs: Number(t1 - t0) / 1e6, initCpuMs: (c1.user + c1.system) / 1000,
+  queueMs: s0 && s1 ? (s1[1] - s0[1]) / 1e6 : null, runMs: s0 && s1 ? (s1[0] - s0[0]) / 1e6 : null,
   firstUseMs: Number(t2 - t1) / 1e6, atInit: [...atInit].filter((m) => referenced.includes(m)), deferred,
 }));`;
 
 interface Sample {
   readonly initMs: number;
   readonly initCpuMs: number;
+  /** Main thread's time waiting for a core (run queue), ms; null off Linux. */
+  readonly queueMs: number | null;
+  /** Main thread's time on a core, ms; null off Linux. */
+  readonly runMs: number | null;
   readonly firstUseMs: number;
   readonly atInit: string[];
   readonly deferred: string[];
@@ -137,6 +145,7 @@ function main(): number {
     );
   }
   const bundles = bundleAll(FUNCTION_GROUPS);
+  const loadBefore = loadavg();
   const samples = new Map<string, Sample[]>(bundles.map((b) => [`${b.group}/${b.name}`, []]));
   for (let run = 0; run < RUNS; run++) {
     for (const b of bundles) {
@@ -145,37 +154,81 @@ function main(): number {
         .push(sample(join(b.outdir, "index.js"), ENV[b.group] ?? {}));
     }
   }
+  const loadAfter = loadavg();
+  const queued = bundles.every((b) =>
+    samples.get(`${b.group}/${b.name}`)!.every((x) => x.queueMs !== null),
+  );
   console.log(
     `cold init = require() of the deployed bundle in a fresh node ${process.version} process, ${RUNS} runs each, ` +
-      `interleaved; ms (wall clock; CPU beside it: less sensitive to other load on the machine)`,
+      `interleaved; ms. ${cpus().length} cores, load average ${loadBefore} before, ${loadAfter} after.`,
   );
   console.log(
-    `${"bundle".padEnd(26)} ${"KB".padStart(4)} ${"median".padStart(6)} ${"min".padStart(5)} ${"max".padStart(5)} ${"cpu".padStart(5)}  ${"1st use".padStart(7)}  SDK at init | deferred to first use`,
+    "  wall = elapsed; cpu = CPU time of the process (all threads); queue = the main thread's time waiting " +
+      "for a core (/proc/thread-self/schedstat); own = wall - queue: the init with a core to itself " +
+      "(CPU, reading the files, waiting for V8's helper threads). Medians; wall also min-max.",
   );
-  let missed = 0;
+  console.log(
+    `${"bundle".padEnd(26)} ${"KB".padStart(4)} ${"wall".padStart(5)} ${"min".padStart(5)} ${"max".padStart(5)} ${"cpu".padStart(4)} ${"queue".padStart(5)} ${"own".padStart(4)}  ${"1st use".padStart(7)}  SDK at init | deferred to first use`,
+  );
+  const wallOf = (b: (typeof bundles)[number]) =>
+    stats(samples.get(`${b.group}/${b.name}`)!.map((x) => x.initMs)).median;
+  const ownOf = (b: (typeof bundles)[number]) =>
+    stats(samples.get(`${b.group}/${b.name}`)!.map(ownMs)).median;
+  let missedWall = 0;
+  let missedOwn = 0;
   for (const b of bundles) {
     const list = samples.get(`${b.group}/${b.name}`)!;
     const init = stats(list.map((x) => x.initMs));
     const cpu = stats(list.map((x) => x.initCpuMs));
+    const queue = stats(list.map((x) => x.queueMs ?? 0));
+    const own = ownOf(b);
     const first = stats(list.map((x) => x.firstUseMs));
-    if (init.median > GOAL_MS) missed++;
+    if (init.median > GOAL_MS) missedWall++;
+    if (own > GOAL_MS) missedOwn++;
     const last = list.at(-1)!;
+    const flag =
+      own > GOAL_MS ? "  (over goal)" : init.median > GOAL_MS ? "  (wall over: queued)" : "";
     console.log(
-      `${`${b.group}/${b.name}`.padEnd(26)} ${(b.bytes / 1024).toFixed(0).padStart(4)} ${init.median.toFixed(0).padStart(6)} ${init.min.toFixed(0).padStart(5)} ${init.max.toFixed(0).padStart(5)} ${cpu.median.toFixed(0).padStart(5)}  ${first.median.toFixed(0).padStart(7)}  ` +
-        `${last.atInit.map(short).join(",") || "-"} | ${last.deferred.map(short).join(",") || "-"}${init.median > GOAL_MS ? "  (over goal)" : ""}`,
+      `${`${b.group}/${b.name}`.padEnd(26)} ${(b.bytes / 1024).toFixed(0).padStart(4)} ${init.median.toFixed(0).padStart(5)} ${init.min.toFixed(0).padStart(5)} ${init.max.toFixed(0).padStart(5)} ${cpu.median.toFixed(0).padStart(4)} ${(queued ? queue.median.toFixed(0) : "-").padStart(5)} ${(queued ? own.toFixed(0) : "-").padStart(4)}  ${first.median.toFixed(0).padStart(7)}  ` +
+        `${last.atInit.map(short).join(",") || "-"} | ${last.deferred.map(short).join(",") || "-"}${flag}`,
     );
   }
-  const worst = Math.max(
-    ...bundles.map((b) => stats(samples.get(`${b.group}/${b.name}`)!.map((x) => x.initMs)).median),
-  );
   console.log(
     "1st use = the time to load, after init, the SDK packages the bundle references but deferred: " +
       "what its first calls add (an upper bound: not every call path needs all of them)",
   );
+  const worstWall = Math.max(...bundles.map(wallOf));
+  const worstOwn = Math.max(...bundles.map(ownOf));
   console.log(
-    `cold-init: worst median ${worst.toFixed(0)} ms; goal <= ${GOAL_MS} ms for every bundle: ${missed === 0 ? "met" : `MISSED by ${missed} of ${bundles.length}`}`,
+    `cold-init: goal <= ${GOAL_MS} ms for every bundle. Wall clock as measured: worst median ${worstWall.toFixed(0)} ms, ` +
+      `${missedWall === 0 ? "met" : `over in ${missedWall} of ${bundles.length}`} at load ${loadBefore}-${loadAfter}.` +
+      (queued
+        ? ` With a core to itself (wall - queue): worst median ${worstOwn.toFixed(0)} ms, ${missedOwn === 0 ? "met" : `MISSED by ${missedOwn} of ${bundles.length}`}.`
+        : " (no run-queue figures off Linux: judged on the wall clock)"),
   );
-  return missed === 0 ? 0 : 1;
+  // "At 1,769 MB, a function has the equivalent of one vCPU" (CPU is allocated in proportion to
+  // memory): https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+  console.log(
+    "  A Lambda sandbox does not share its CPU share with other tenants' processes, so the verdict " +
+      "(exit code) is on the init with a core to itself; at 1 GB Lambda gives about 0.58 of a vCPU " +
+      "(a full one at 1,769 MB), so expect the deployed init near cpu / 0.58.",
+  );
+  return (queued ? missedOwn : missedWall) === 0 ? 0 : 1;
+}
+
+/**
+ * The init with a core to itself: wall minus the main thread's run-queue wait. The kernel adds a
+ * wait to the counter when the thread is next scheduled, so one that began before the first
+ * reading can exceed the elapsed time: never less than the main thread's own time on a core.
+ */
+function ownMs(x: Sample): number {
+  if (x.queueMs === null || x.runMs === null) return x.initMs;
+  return Math.max(x.initMs - x.queueMs, x.runMs);
+}
+
+/** The 1-minute load average, for the reader to judge the wall clock by. */
+function loadavg(): string {
+  return osLoadavg()[0]!.toFixed(1);
 }
 
 process.exitCode = main();

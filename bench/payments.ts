@@ -18,7 +18,7 @@ import { availableParallelism } from "node:os";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, Pool } from "pg";
-import { closeAllDatabases } from "../functions/payments/shared/database";
+import { closeAllDatabases, poolConfig } from "../functions/payments/shared/database";
 import { loadMigrations, migrate } from "../functions/payments/shared/migrator";
 import { authorizeStatement } from "../functions/payments/shared/postgres-store";
 import { requestHash } from "../functions/payments/shared/http-api";
@@ -293,7 +293,17 @@ async function main(): Promise<void> {
     const { handler } = (await import("../functions/payments/authorize/handler")) as {
       handler: ApiHandler;
     };
-    pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
+    // The same pool and connection settings as the handler's (poolConfig): statement_timeout,
+    // the client-side query_timeout (a timer per query), keep-alive, idle and lifetime limits.
+    // Until issue 15d the raw side had pg's defaults and skipped the per-query timer: a floor
+    // the handler could not reach with the guarantees it must keep.
+    pool = new Pool(
+      poolConfig(
+        { kind: "url", connectionString: databaseUrl },
+        "payments-bench-raw-sql",
+        CONCURRENCY,
+      ),
+    );
     // An idle connection dropped by the server (its shutdown, 57P01) must not kill the process.
     pool.on("error", (error: Error & { code?: string }) => {
       if (error.code !== ADMIN_SHUTDOWN) console.error(`raw-SQL pool: ${error.message}`);

@@ -355,6 +355,12 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 }
 
 /** Parses "a.b.c.d/n" into its network address and prefix length, or undefined. */
+
+/** rds.global_db_rpo's lowest value: "from 20 seconds" (aurora-global-database-disaster-recovery). */
+export const MIN_DB_RPO_SECONDS = 20;
+/** DB_PROOF_MARGIN_SECONDS's lowest accepted value (state-machines/README.md, review M4). */
+export const MIN_PROOF_MARGIN_SECONDS = 10;
+
 export function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
   if (!match) return undefined;
@@ -653,8 +659,8 @@ function databaseConfig(env: Env): DatabaseConfig {
     primaryInstances: integer(env, "DB_PRIMARY_INSTANCES", 2, 1, 15),
     secondaryInstances: integer(env, "DB_SECONDARY_INSTANCES", 1, 1, 15),
     adoptRestoredReaders: bool(env, "DB_ADOPT_RESTORED_READERS", false),
-    rpoSeconds: integer(env, "DB_RPO_SECONDS", 60, 20, 86400),
-    proofMarginSeconds: integer(env, "DB_PROOF_MARGIN_SECONDS", 30, 10, 600),
+    rpoSeconds: integer(env, "DB_RPO_SECONDS", 60, MIN_DB_RPO_SECONDS, 86400),
+    proofMarginSeconds: integer(env, "DB_PROOF_MARGIN_SECONDS", 30, MIN_PROOF_MARGIN_SECONDS, 600),
     deletionProtection: bool(env, "DB_DELETION_PROTECTION", false),
     backupRetentionDays: integer(env, "DB_BACKUP_RETENTION_DAYS", 7, 1, 35),
     databaseName: "payments",

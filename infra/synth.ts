@@ -5,6 +5,8 @@ import { ConnectionBudgetError, checkConnectionBudget } from "./lib/connection-b
 import { readStacks, resourceCountsByRegion } from "./lib/synthesized";
 import { buildApp } from "./main";
 import { connectionBudgetInput } from "./stacks/payments-dr-stack";
+import { paymentRouteThrottles } from "./constructs/payments-api";
+import { RouteThrottleError } from "./lib/route-throttle";
 
 // `--outdir <dir>` lets tests synthesize somewhere disposable.
 const outdirFlag = process.argv.indexOf("--outdir");
@@ -25,6 +27,7 @@ function main(): void {
   // the app creates its output folder (the stack checks it again, for every other entry point).
   try {
     checkConnectionBudget(connectionBudgetInput(config));
+    paymentRouteThrottles(config.payments);
   } catch (error) {
     // A reservation for a function that does not exist is a config error like any other.
     if (error instanceof ConfigError) {
@@ -33,6 +36,10 @@ function main(): void {
     }
     if (error instanceof ConnectionBudgetError) {
       console.error(`connection budget: ${error.message}`);
+      process.exit(1);
+    }
+    if (error instanceof RouteThrottleError) {
+      console.error(`route throttle: ${error.message}`);
       process.exit(1);
     }
     throw error;

@@ -43,6 +43,12 @@ export interface LabConfig {
    * @default - scaled from the synth-time connection budget (lab/budget.ts)
    */
   readonly maxConnections?: number;
+  /**
+   * The routes the clients' payment flow calls (lab/load.ts): "all" reaches every served
+   * function (the surge's stress run).
+   * @default "payments"
+   */
+  readonly routes?: "payments" | "all";
   readonly timings: LabTimings;
 }
 
@@ -180,6 +186,8 @@ options:
   --clients N       payments the clients work on at once, 1-512 (default ${DEFAULT_CLIENTS}; surge ${SURGE_CLIENTS})
   --max-connections N  plant max_connections of the lab's PostgreSQL, 10-5000 (default: scaled
                     from the connection budget of the configuration, as npm run budget reads it)
+  --routes R        payments (authorize, capture a share; default) or all (also read, void,
+                    refund, list: every served function meets the load)
   --lag A-B         region-down: a replication lag spike of A-B seconds just before the fault,
                     below the RPO (default none; e.g. 4-10 loses the last seconds' payments)
   --out DIR         report folder (default lab-report/<scenario>)
@@ -195,6 +203,7 @@ export function parseArgs(
   let rate: number | undefined;
   let clients: number | undefined;
   let maxConnections: number | undefined;
+  let routes: "payments" | "all" = "payments";
   let captureShare = 0.3;
   let outDir: string | undefined;
   let quiet = false;
@@ -220,7 +229,12 @@ export function parseArgs(
     else if (arg === "--clients") clients = Math.floor(number("--clients", value(), 1, 512));
     else if (arg === "--max-connections")
       maxConnections = Math.floor(number("--max-connections", value(), 10, 5000));
-    else if (arg === "--capture-share") captureShare = number("--capture-share", value(), 0, 1);
+    else if (arg === "--routes") {
+      const v = value();
+      if (v !== "payments" && v !== "all")
+        throw new ConfigError(`--routes=${JSON.stringify(v)} is not allowed: payments or all`);
+      routes = v;
+    } else if (arg === "--capture-share") captureShare = number("--capture-share", value(), 0, 1);
     else if (arg === "--promotion")
       timings = { ...timings, failoverMs: range("--promotion", value(), 1, 900) };
     else if (arg === "--rpo")
@@ -248,6 +262,7 @@ export function parseArgs(
     rate: rate ?? (scenario === "surge" ? SURGE_RATE : 10),
     clients: clients ?? (scenario === "surge" ? SURGE_CLIENTS : DEFAULT_CLIENTS),
     maxConnections,
+    routes,
     captureShare,
     outDir: outDir ?? `lab-report/${scenario}`,
     primary: "us-east-1",

@@ -1,17 +1,25 @@
 // The payment load: clients that authorize (and capture a share of) payments through
 // api.<domain> as a well-behaved client does (Stripe's and Adyen's documented conventions,
 // /work/notes/payments-api.md): one Idempotency-Key per payment, reused on every retry; retries
-// on network errors, 5xx and 409 idempotency_key_in_use (Stripe: the key is "currently being
-// used" by a concurrent request) with exponential backoff and full jitter,
+// on network errors, 5xx, 429 (Stripe: "Too many requests hit the API too quickly. We recommend an
+// exponential backoff of your requests"; API Gateway's stage throttle answers it before any
+// function runs, so the key was never used) and 409 idempotency_key_in_use (Stripe: the key is
+// "currently being used" by a concurrent request) with exponential backoff and full jitter,
 // honouring Retry-After; a DNS answer kept for its TTL (a client does not re-resolve because a
 // request failed). Every attempt and every acknowledgement is recorded.
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { LabClock, Random } from "./world/clock";
 
+/**
+ * What a request did: the payment flow's authorize and capture, and with `routes: "all"` the
+ * other served routes too (read, list, refund, void).
+ */
+export type Op = "authorize" | "capture" | "get" | "list" | "refund" | "void";
+
 export interface Attempt {
   readonly key: string;
-  readonly op: "authorize" | "capture";
+  readonly op: Op;
   /** Lab epoch ms the answer (or the client's timeout) came. */
   readonly at: number;
   /** Lab epoch ms the request was sent: when the client met the failure, for the RTO. */
@@ -24,7 +32,7 @@ export interface Attempt {
 
 export interface Ack {
   readonly key: string;
-  readonly op: "authorize" | "capture";
+  readonly op: Op;
   readonly paymentId: string;
   readonly merchantId: string;
   readonly amount: number;
@@ -63,6 +71,14 @@ export interface LoadOptions {
    * @default unbounded
    */
   readonly maxInFlight?: number;
+  /**
+   * Which routes a payment's flow calls: "payments" authorizes and captures a share; "all" also
+   * reads the payment, voids what it does not capture, refunds half of what it captures and
+   * lists the merchant's payments, so every served function meets the load (the surge's stress
+   * run, which fills every function's environments).
+   * @default "payments"
+   */
+  readonly routes?: "payments" | "all";
 }
 
 /** The clients' state at one instant (the surge report's queueing). */
@@ -162,35 +178,71 @@ export class LoadGenerator {
     const amount = 100 + Math.floor(random.next() * 99_900);
     const currency = random.next() < 0.7 ? "USD" : "EUR";
     const body = { amount, currency, merchantId, cardToken: `tok_lab_${key.slice(0, 8)}` };
-    const auth = await this.call(client, "authorize", key, "/payments", body, {
-      merchantId,
-      amount,
-      currency,
-    });
-    if (!auth || random.next() >= this.options.captureShare) return;
+    const facts = () => ({ merchantId, amount, currency });
+    const auth = await this.call(client, "authorize", key, "/payments", body, facts());
+    if (!auth) return;
+    const all = this.options.routes === "all";
+    const id = auth.paymentId;
+    if (all)
+      await this.call(
+        client,
+        "get",
+        `${key}-get`,
+        `/payments/${id}`,
+        undefined,
+        { ...facts(), paymentId: id },
+        "GET",
+      );
+    if (random.next() >= this.options.captureShare) {
+      if (all)
+        await this.call(
+          client,
+          "void",
+          `${key}-void`,
+          `/payments/${id}/void`,
+          {},
+          { ...facts(), paymentId: id },
+        );
+      return;
+    }
     await this.options.clock.sleep(200 + random.next() * 800, this.abort.signal);
-    await this.call(
+    const captured = await this.call(
       client,
       "capture",
       `${key}-capture`,
-      `/payments/${auth.paymentId}/capture`,
+      `/payments/${id}/capture`,
       {},
-      {
-        merchantId,
-        amount,
-        currency,
-        paymentId: auth.paymentId,
-      },
+      { ...facts(), paymentId: id },
+    );
+    if (!all || !captured) return;
+    if (random.next() < 0.5)
+      await this.call(
+        client,
+        "refund",
+        `${key}-refund`,
+        `/payments/${id}/refund`,
+        { amount },
+        { ...facts(), paymentId: id },
+      );
+    await this.call(
+      client,
+      "list",
+      `${key}-list`,
+      `/payments?limit=10`,
+      undefined,
+      { ...facts(), paymentId: id },
+      "GET",
     );
   }
 
   private async call(
     client: number,
-    op: "authorize" | "capture",
+    op: Op,
     key: string,
     path: string,
     body: unknown,
     facts: { merchantId: string; amount: number; currency: string; paymentId?: string },
+    method: "POST" | "GET" = "POST",
   ): Promise<Ack | undefined> {
     const { clock, random } = this.options;
     const started = clock.nowMs();
@@ -221,13 +273,13 @@ export class LoadGenerator {
       try {
         if (!base) throw new Error("no route");
         const response = await fetch(`${base}${path}`, {
-          method: "POST",
+          method,
           headers: {
-            "content-type": "application/json",
+            ...(method === "POST" ? { "content-type": "application/json" } : {}),
             "x-api-key": this.options.apiKeys[facts.merchantId]!,
-            "Idempotency-Key": key,
+            ...(method === "POST" ? { "Idempotency-Key": key } : {}),
           },
-          body: JSON.stringify(body),
+          body: method === "POST" ? JSON.stringify(body) : undefined,
           // A client's own request timeout; a timed-out request is retried with the same key.
           signal: request.signal,
         });
@@ -242,7 +294,12 @@ export class LoadGenerator {
         const ra = Number(response.headers.get("retry-after"));
         if (Number.isFinite(ra) && ra > 0) retryAfterMs = ra * 1000;
       } catch (error) {
-        code = (error as Error).name === "TimeoutError" ? "timeout" : "network";
+        // A request the load's own stop cut short is not the API's failure: "aborted".
+        code = this.abort.signal.aborted
+          ? "aborted"
+          : (error as Error).name === "TimeoutError"
+            ? "timeout"
+            : "network";
       } finally {
         this.requestsOut -= 1;
         clearTimeout(timeout);
@@ -277,7 +334,10 @@ export class LoadGenerator {
         return ack;
       }
       const retryable =
-        status === 0 || status >= 500 || (status === 409 && code === "idempotency_key_in_use");
+        status === 0 ||
+        status >= 500 ||
+        status === 429 ||
+        (status === 409 && code === "idempotency_key_in_use");
       if (!retryable) {
         this.unexpected.push(record);
         return undefined;

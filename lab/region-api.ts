@@ -14,6 +14,7 @@ import type {
 } from "aws-lambda";
 import { PAYMENT_FUNCTIONS } from "../infra/constructs/payments-api";
 import { Client } from "pg";
+import { StageThrottle } from "./stage-throttle";
 import { poolStats } from "../functions/payments/shared/database";
 import { cutStatementsPastDeadline } from "./invocation";
 import { labFunctionTimeoutMs } from "./write-path";
@@ -53,18 +54,33 @@ const routes: Route[] = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) =>
  * Concurrency per function, for the surge report. Lambda runs one request per environment and
  * throttles a function whose reserved environments are all busy ("Lambda scaling behavior",
  * https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html: "additional requests fail
- * with a throttling error (429 status code)"), which the client gets from API Gateway as a 5xx
- * that is not the documented 503 (a REST API's Lambda proxy answers 500). This process
+ * with a throttling error (429 status code)"), which the client gets from API Gateway as a 500
+ * Internal Server Error, not the documented 503 ("If the backend service throttled ... the API
+ * Gateway API might return an Internal server error",
+ * https://repost.aws/knowledge-center/api-gateway-internal-server-error). This process
  * plays LAB_ENVIRONMENTS of each function and does not refuse the extra request (the other
  * scenarios keep their behaviour): it counts it as a throttle production would have answered.
  */
 const environments = Number(process.env.LAB_ENVIRONMENTS ?? "16");
-const concurrency = new Map<string, { inflight: number; peak: number; overLimit: number }>();
+const concurrency = new Map<
+  string,
+  { inflight: number; peak: number; overLimit: number; tooManyRequests: number }
+>();
 let requests = { inflight: 0, peak: 0 };
 
-function enter(route: Route): () => void {
-  const c = concurrency.get(route.source) ?? { inflight: 0, peak: 0, overLimit: 0 };
+function counters(route: Route) {
+  const c = concurrency.get(route.source) ?? {
+    inflight: 0,
+    peak: 0,
+    overLimit: 0,
+    tooManyRequests: 0,
+  };
   concurrency.set(route.source, c);
+  return c;
+}
+
+function enter(route: Route): () => void {
+  const c = counters(route);
   if (c.inflight >= environments) c.overLimit += 1;
   c.inflight += 1;
   c.peak = Math.max(c.peak, c.inflight);
@@ -76,12 +92,29 @@ function enter(route: Route): () => void {
   };
 }
 
+/**
+ * The stage's route throttle, as deployed (infra/constructs/payments-api.ts,
+ * paymentRouteThrottles), from the environments this process plays (lab/stage-throttle.ts), in
+ * real time as the handlers run in real time. Above it the request gets API Gateway's own 429 and
+ * never reaches a function. Not /health: the lab's Route 53 checkers and prober call it at the
+ * fast factor's rate, which production's budget for it is not sized for.
+ */
+const stage = new StageThrottle(
+  environments,
+  PAYMENT_FUNCTIONS.filter((f) => f.access !== "health"),
+);
+
 /** The lab asks for a sample: peaks since the last one, then they restart from now. */
 function sample() {
   const functions = Object.fromEntries(
     [...concurrency.entries()].map(([name, c]) => [
       name,
-      { inflight: c.inflight, peak: c.peak, overLimit: c.overLimit },
+      {
+        inflight: c.inflight,
+        peak: c.peak,
+        overLimit: c.overLimit,
+        tooManyRequests: c.tooManyRequests,
+      },
     ]),
   );
   for (const c of concurrency.values()) c.peak = c.inflight;
@@ -92,6 +125,7 @@ function sample() {
     functions,
     pools: poolStats(),
     timedOut,
+    throttles: stage.limits(),
   };
   requests = { inflight: requests.inflight, peak: requests.inflight };
   return out;
@@ -191,6 +225,15 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       timeEpoch: now.getTime(),
     },
   };
+  if (!stage.admit(route.routeKey)) {
+    counters(route).tooManyRequests += 1;
+    send(
+      429,
+      { "content-type": "application/json" },
+      JSON.stringify({ message: "Too Many Requests" }),
+    );
+    return;
+  }
   const leave = enter(route);
   const timeoutMs = labFunctionTimeoutMs(route.timeoutSeconds, FAST);
   const deadline = Date.now() + timeoutMs;

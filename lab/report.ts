@@ -270,6 +270,10 @@ function surgeSection(
     peakConnections: { ...f.peakConnections, at: rel(f.peakConnections.at) },
     refused: f.refusals.length,
     refusedByCode: f.refusalsByCode,
+    refusedByClass: f.refusalsByClass,
+    refusedByFunction: f.refusedByFunction,
+    tooManyRequests: f.tooManyRequests,
+    unanswered: f.unanswered,
     refusals: f.refusals.slice(0, 50).map((r) => ({ ...r, at: rel(r.at) })),
     throttled: f.throttled,
     peakInFlight: f.peakInFlight,
@@ -435,8 +439,10 @@ function surgeHtml(surge: NonNullable<Report["surge"]>): string {
 <table><tr><td>max_connections</td><td>${surge.budget.maxConnections}${surge.budget.planted ? " (planted)" : ` = ${surge.budget.production.maxConnections} (${escape(surge.budget.instanceClass)}) x ${surge.budget.scale.lab}/${surge.budget.scale.production}`}</td></tr>
 <tr><td>worst case / safe share</td><td>${surge.budget.worstCase} / ${surge.budget.safe}</td></tr>
 <tr><td>peak connections</td><td>${surge.peakConnections.value} at ${surge.peakConnections.at ?? "-"} s</td></tr>
-<tr><td>refused</td><td>${surge.refused} ${escape(JSON.stringify(surge.refusedByCode))}</td></tr>
+<tr><td>refused</td><td>${surge.refused} ${escape(JSON.stringify(surge.refusedByCode))} by class ${escape(JSON.stringify(surge.refusedByClass))} by function ${escape(JSON.stringify(surge.refusedByFunction))}</td></tr>
 <tr><td>5xx</td><td>${escape(JSON.stringify(surge.serverErrors))}</td></tr>
+<tr><td>unanswered (new region)</td><td>${escape(JSON.stringify(surge.unanswered))}</td></tr>
+<tr><td>429 (stage throttle)</td><td>${escape(JSON.stringify(surge.tooManyRequests))}</td></tr>
 <tr><td>peak in flight / waiting for a pool slot</td><td>${surge.peakInFlight.requests} / ${surge.peakPoolWaiting}</td></tr>
 <tr><td>clients: payments in flight / queued (peak)</td><td>${surge.peakClients.payments} / ${surge.peakClients.queued}</td></tr>
 <tr><td>lab process event-loop delay p99 / max</td><td>${surge.labLoopDelay.p99Ms} / ${surge.labLoopDelay.maxMs} ms</td></tr></table>`;
@@ -477,7 +483,7 @@ export function summary(report: Report): string {
     ),
     ...(report.surge
       ? [
-          `  surge on ${report.surge.targetRegion}: peak ${report.surge.peakConnections.value} connections (worst case ${report.surge.budget.worstCase}, safe ${report.surge.budget.safe}, max_connections ${report.surge.budget.maxConnections}); refused ${report.surge.refused}${report.surge.refused ? ` (${JSON.stringify(report.surge.refusedByCode)})` : ""}; 5xx ${JSON.stringify(report.surge.serverErrors)}`,
+          `  surge on ${report.surge.targetRegion}: peak ${report.surge.peakConnections.value} connections (worst case ${report.surge.budget.worstCase}, safe ${report.surge.budget.safe}, max_connections ${report.surge.budget.maxConnections}); refused ${report.surge.refused}${report.surge.refused ? ` (${JSON.stringify(report.surge.refusedByCode)}; by class ${JSON.stringify(report.surge.refusedByClass)}; by function ${JSON.stringify(report.surge.refusedByFunction)})` : ""}; 5xx ${JSON.stringify(report.surge.serverErrors)}; unanswered in ${report.surge.targetRegion} ${JSON.stringify(report.surge.unanswered)}; 429 ${JSON.stringify(report.surge.tooManyRequests)}`,
           `    in flight: ${report.surge.peakInFlight.requests} requests at the API (${Object.entries(
             report.surge.peakInFlight.perFunction,
           )

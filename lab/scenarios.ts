@@ -132,6 +132,7 @@ export async function runScenario(
     backoffMs: t.clientBackoffMs,
     deadlineMs: t.clientDeadlineMs,
     maxInFlight: config.clients ?? (config.scenario === "surge" ? SURGE_CLIENTS : DEFAULT_CLIENTS),
+    routes: config.routes,
   });
   const monitor = config.scenario === "surge" ? new SurgeMonitor(lab, load) : undefined;
   monitor?.start();

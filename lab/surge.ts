@@ -23,9 +23,17 @@ export interface ApiSample {
   readonly peak: number;
   readonly environments: number;
   readonly functions: Readonly<
-    Record<string, { inflight: number; peak: number; overLimit: number }>
+    Record<string, { inflight: number; peak: number; overLimit: number; tooManyRequests?: number }>
   >;
-  readonly pools: { open: number; idle: number; waiting: number };
+  readonly pools: {
+    open: number;
+    idle: number;
+    waiting: number;
+    /** Connections each function's pool failed to open, by code (cumulative). */
+    refusedBy?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  };
+  /** The stage throttle the region's API plays per route. */
+  readonly throttles?: Readonly<Record<string, { ratePerSecond: number; burst: number }>>;
 }
 
 export interface SurgeSample {
@@ -56,6 +64,35 @@ export interface Refusal {
  */
 export function isRefusal(sqlstate: string): boolean {
   return /^(53|28|3D)/.test(sqlstate) || sqlstate === "57P03";
+}
+
+/**
+ * Why a connection was refused:
+ * - "budget": class 53, insufficient resources (53300 too_many_connections): the writer is out of
+ *   connections, what the connection budget exists to prevent. Fails the surge.
+ * - "promotion": the server is not there to connect to yet or any more: 57P03 cannot_connect_now
+ *   (starting up, shutting down), and, on the client's side, a refused or reset socket or a
+ *   connect timeout. (In the lab a connect timeout is also a caller that waited its 3 s for one
+ *   of its function's 16 pool slots: the environments overflowing, which only-documented-5xx
+ *   counts as the Lambda throttle it would be; the server refused nothing.) Aurora documents that a promotion drops sessions and refuses connections
+ *   for a short while ("applications ... experience connection errors" while the writer changes:
+ *   aurora-global-database-disaster-recovery); the functions answer those with the documented
+ *   503. Counted, reported, allowed.
+ * - "other": 28 (authorization) and 3D000 (no such database): a misconfiguration. Fails.
+ */
+export type RefusalClass = "budget" | "promotion" | "other";
+
+export function refusalClass(code: string): RefusalClass {
+  if (/^53/.test(code)) return "budget";
+  if (
+    code === "57P03" ||
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "connect-timeout" ||
+    code === "57P01"
+  )
+    return "promotion";
+  return "other";
 }
 
 const LOG_LINE =
@@ -231,11 +268,7 @@ export class SurgeMonitor {
         ...refusalsInLog(text, r.region, this.startedReal, (ms) => this.lab.clock.toLab(ms)),
       );
     }
-    // A promoted writer restarting into its role refuses connections (57P03) by design, for the
-    // short time Aurora documents (lab/world/aurora.ts): expected, and not the budget's refusals.
-    return out
-      .filter((f) => !(f.sqlstate === "57P03" && this.lab.aurora.duringOutage(f.region, f.at)))
-      .sort((a, b) => a.at - b.at);
+    return out.sort((a, b) => a.at - b.at);
   }
 }
 
@@ -246,8 +279,19 @@ export interface SurgeFigures {
   readonly peakConnections: { value: number; at: number | null; writer: boolean };
   readonly refusals: readonly Refusal[];
   readonly refusalsByCode: Readonly<Record<string, number>>;
+  /** The servers' refusals by class (refusalClass): only "budget" and "other" fail. */
+  readonly refusalsByClass: Readonly<Record<RefusalClass, number>>;
+  /**
+   * Connections each function's pool failed to open ("<region> <application_name>" -> code ->
+   * count), from the region APIs' own pools: who was refused.
+   */
+  readonly refusedByFunction: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Requests that found every environment of their function busy (a throttle in production). */
   readonly throttled: Readonly<Record<string, number>>;
+  /** Requests the stage throttle answered 429 ("<region> <function>" -> count); allowed. */
+  readonly tooManyRequests: Readonly<Record<string, number>>;
+  /** The clients' requests to the new region that got no answer ("0 timeout", "0 network"). */
+  readonly unanswered: Readonly<Record<string, number>>;
   readonly peakInFlight: { requests: number; perFunction: Readonly<Record<string, number>> };
   readonly peakPoolWaiting: number;
   readonly peakClients: { payments: number; requests: number; queued: number };
@@ -272,15 +316,23 @@ export function surgeFigures(
   const refusalsByCode: Record<string, number> = {};
   for (const r of refusals) refusalsByCode[r.sqlstate] = (refusalsByCode[r.sqlstate] ?? 0) + 1;
   // overLimit is cumulative per process: the last sample of each region holds its total.
+  const refusalsByClass: Record<RefusalClass, number> = { budget: 0, promotion: 0, other: 0 };
+  for (const r of refusals) refusalsByClass[refusalClass(r.sqlstate)] += 1;
   const throttled: Record<string, number> = {};
+  const tooManyRequests: Record<string, number> = {};
+  const refusedByFunction: Record<string, Record<string, number>> = {};
   const perFunction: Record<string, number> = {};
   let requests = 0;
   let waiting = 0;
   for (const region of new Set(monitor.samples.map((s) => s.region))) {
     const withApi = monitor.samples.filter((s) => s.region === region && s.api);
     const last = withApi.at(-1)?.api;
-    for (const [name, f] of Object.entries(last?.functions ?? {}))
+    for (const [name, f] of Object.entries(last?.functions ?? {})) {
       if (f.overLimit > 0) throttled[`${region} ${name}`] = f.overLimit;
+      if (f.tooManyRequests) tooManyRequests[`${region} ${name}`] = f.tooManyRequests;
+    }
+    for (const [app, codes] of Object.entries(last?.pools.refusedBy ?? {}))
+      refusedByFunction[`${region} ${app}`] = { ...codes };
     for (const s of withApi) {
       requests = Math.max(requests, s.api!.peak);
       waiting = Math.max(waiting, s.api!.pools.waiting);
@@ -289,6 +341,14 @@ export function surgeFigures(
     }
   }
   const serverErrors: Record<string, number> = {};
+  // A request to the new region that got no answer is a failure the client saw, like a 5xx
+  // (its own timeout, or a socket error); only the load's own stop is not.
+  const unanswered: Record<string, number> = {};
+  for (const a of attempts) {
+    if (a.status !== 0 || a.region !== targetRegion || a.code === "aborted") continue;
+    const key = `0 ${a.code ?? ""}`.trim();
+    unanswered[key] = (unanswered[key] ?? 0) + 1;
+  }
   for (const a of attempts) {
     if (a.status < 500) continue;
     const key = `${a.status} ${a.code ?? ""}`.trim();
@@ -304,7 +364,11 @@ export function surgeFigures(
     },
     refusals,
     refusalsByCode,
+    refusalsByClass,
+    refusedByFunction,
     throttled,
+    tooManyRequests,
+    unanswered,
     peakInFlight: { requests, perFunction },
     peakPoolWaiting: waiting,
     peakClients: {
@@ -332,14 +396,28 @@ export function surgeChecks(f: SurgeFigures): Check[] {
   const codes = Object.entries(f.refusalsByCode)
     .map(([code, n]) => `${n} x ${code}`)
     .join(", ");
-  const first = f.refusals[0];
+  const failing = f.refusals.filter((r) => refusalClass(r.sqlstate) !== "promotion");
+  const first = failing[0];
+  // Who was refused, from the functions' own pools: the budget's and the misconfiguration's
+  // codes only (a promotion's refusals are expected of every function).
+  const who = Object.entries(f.refusedByFunction)
+    .map(([name, byCode]) => [
+      name,
+      Object.entries(byCode)
+        .filter(([code]) => refusalClass(code) !== "promotion")
+        .reduce((sum, [, n]) => sum + n, 0),
+    ])
+    .filter(([, n]) => (n as number) > 0)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(", ");
+  const promotion = f.refusalsByClass.promotion;
   checks.push({
     name: "no-refused-connections",
-    ok: f.refusals.length === 0,
+    ok: failing.length === 0,
     detail:
-      f.refusals.length === 0
-        ? "no server refused a connection (no FATAL with SQLSTATE 53xxx, 57P03, 28xxx or 3D000 in either log)"
-        : `${f.refusals.length} connections refused (${codes}; ${[...new Set(f.refusals.map((r) => r.region))].map((r) => `${f.refusals.filter((x) => x.region === r).length} by ${r}`).join(", ")}), first by ${first!.region}: "${first!.message}"; max_connections ${b.maxConnections}, worst case ${b.demand}`,
+      failing.length === 0
+        ? `no server refused a connection for want of connections (no FATAL with SQLSTATE 53xxx, 28xxx or 3D000 in either log)${promotion > 0 ? `; ${promotion} refused while a server started or stopped (57P03: the promotion's window, answered 503)` : ""}`
+        : `${failing.length} connections refused (${codes}; ${[...new Set(failing.map((r) => r.region))].map((r) => `${failing.filter((x) => x.region === r).length} by ${r}`).join(", ")}), first by ${first!.region}: "${first!.message}"; refused functions: ${who || "none of the payment functions' pools"}; max_connections ${b.maxConnections}, worst case ${b.demand}`,
   });
   const peak = f.peakConnections.value;
   checks.push({
@@ -349,26 +427,30 @@ export function surgeChecks(f: SurgeFigures): Check[] {
   });
   const other = Object.entries(f.serverErrors).filter(([k]) => !k.startsWith("503"));
   const throttles = Object.entries(f.throttled);
+  const unanswered = Object.entries(f.unanswered);
+  const list = (entries: [string, number][]) => entries.map(([k, n]) => `${n} x ${k}`).join(", ");
+  const limited = Object.entries(f.tooManyRequests);
+  const ok = other.length === 0 && throttles.length === 0 && unanswered.length === 0;
   checks.push({
     name: "only-documented-5xx",
-    ok: other.length === 0 && throttles.length === 0,
+    ok,
     detail:
-      other.length === 0 && throttles.length === 0
-        ? `no 5xx but the documented 503 (${
-            Object.entries(f.serverErrors)
-              .map(([k, n]) => `${n} x ${k}`)
-              .join(", ") || "none"
-          }); no request found its function's environments all busy`
+      (ok
+        ? `no 5xx but the documented 503 (${list(Object.entries(f.serverErrors)) || "none"}); every request to ${f.targetRegion} was answered; no request found its function's environments all busy`
         : [
-            other.length > 0
-              ? `answers other than 503: ${other.map(([k, n]) => `${n} x ${k}`).join(", ")}`
+            other.length > 0 ? `answers other than 503: ${list(other)}` : "",
+            unanswered.length > 0
+              ? `requests to ${f.targetRegion} that got no answer (the client's timeout or a socket error): ${list(unanswered)}`
               : "",
             throttles.length > 0
-              ? `requests that found every environment busy (in production a Lambda throttle: a 5xx from API Gateway, not the documented 503): ${throttles.map(([k, n]) => `${k} ${n}`).join(", ")}`
+              ? `requests that found every environment busy (in production a Lambda throttle: API Gateway answers 500, not the documented 503): ${throttles.map(([k, n]) => `${k} ${n}`).join(", ")}`
               : "",
           ]
             .filter(Boolean)
-            .join("; "),
+            .join("; ")) +
+      (limited.length > 0
+        ? `; the stage throttle answered 429 (allowed, retried): ${limited.map(([k, n]) => `${k} ${n}`).join(", ")}`
+        : ""),
   });
   return checks;
 }

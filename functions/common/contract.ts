@@ -274,6 +274,28 @@ export const PEER_LEASE = {
 } as const;
 
 /**
+ * Every top-level attribute the peer lease's renewal names: key, condition and update
+ * (functions/dr/shared/aws/control-table.ts renewPeerLease). The renewer's IAM policy allows its
+ * UpdateItem with these names and no others (`dynamodb:Attributes`, statement RenewPeerLease in
+ * infra/constructs/orchestration.ts), so the prober's role cannot touch `updatedBy`, `reason`,
+ * `previousRegion`, `phaseChangedAt` or anything else. The condition's names are listed too: the
+ * condition-key table describes `dynamodb:Attributes` as the top-level attribute names a request
+ * accesses, without saying whether a ConditionExpression's names count, and a renewal refused by
+ * IAM would lapse the lease and stop payments
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+ * What IAM cannot say is "these three only in the condition": that the renewal never SETs
+ * `activeRegion`, `fencingToken` or `phase` rests on the code and its tests.
+ */
+export const LEASE_RENEWAL_ATTRIBUTES = [
+  "pk",
+  "activeRegion",
+  "fencingToken",
+  "phase",
+  "peerSeenAt",
+  "leaseRequired",
+] as const;
+
+/**
  * `phase` attribute of the `active-region` item, written by the orchestrator next to
  * `activeRegion`. Only `activeRegion` decides where writes are accepted; `phase` says whether a
  * role change is still in progress, for dashboards, /health details and the DR tooling.

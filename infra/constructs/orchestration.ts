@@ -12,7 +12,13 @@ import type { ITerraformDependable } from "cdktf";
 import type { DrTaskName } from "../../functions/dr/tasks";
 import type { Statement } from "../lib/policy";
 import { Construct } from "constructs";
-import { CONTROL, DR_ENV, METRICS, REPORTS_ENV } from "../../functions/common/contract";
+import {
+  CONTROL,
+  DR_ENV,
+  LEASE_RENEWAL_ATTRIBUTES,
+  METRICS,
+  REPORTS_ENV,
+} from "../../functions/common/contract";
 import { DR_TASK_NAMES, drTask, taskPlaceholder, workflowTasks } from "../../functions/dr/tasks";
 import type { FailoverConfig, RoutingConfig } from "../config";
 import type { WorkflowName } from "../lib/asl";
@@ -415,7 +421,14 @@ export class Prober extends Construct {
         },
         {
           // The peer lease (PEER_LEASE): UpdateItem of the active-region item only, conditional
-          // on the flag naming the other region (functions/dr/shared/aws/control-table.ts).
+          // on the flag naming the other region (functions/dr/shared/aws/control-table.ts), with
+          // only the attributes the renewal names, and nothing returned. DynamoDB's condition
+          // keys (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html):
+          // dynamodb:Attributes, the top-level attribute names the request accesses (the key
+          // attribute must be among them); dynamodb:ReturnValues, the request's ReturnValues,
+          // absent when the request leaves it at its default NONE, hence IfExists (the pattern of
+          // AWS's own example, reference_policies_examples_dynamodb_attributes.html).
+          // dynamodb:Select applies to reads (GetItem, Query, Scan), not to UpdateItem.
           sid: "RenewPeerLease",
           actions: ["dynamodb:UpdateItem"],
           resources: [props.controlTableArn],
@@ -424,6 +437,16 @@ export class Prober extends Construct {
               test: "ForAllValues:StringEquals",
               variable: "dynamodb:LeadingKeys",
               values: [CONTROL.activeRegionItem],
+            },
+            {
+              test: "ForAllValues:StringEquals",
+              variable: "dynamodb:Attributes",
+              values: [...LEASE_RENEWAL_ATTRIBUTES],
+            },
+            {
+              test: "StringEqualsIfExists",
+              variable: "dynamodb:ReturnValues",
+              values: ["NONE"],
             },
           ],
         },

@@ -13,6 +13,7 @@ import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-ru
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
+import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
@@ -20,7 +21,9 @@ import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import type { RdsCluster } from "@cdktf/provider-aws/lib/rds-cluster";
 import {
+  CONTROL,
   DATABASE_APP_USER,
+  FENCE_PHASE,
   DATABASE_POOL_MAX,
   METRICS,
   PARAMETERS,
@@ -31,6 +34,8 @@ import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizat
 import { ConfigError } from "../config";
 import type { PaymentsConfig, Reservation } from "../config";
 import type { DatabaseClient } from "../lib/connection-budget";
+import { PAYMENT_ROUTE_DURATION_MS, checkRouteThrottles } from "../lib/route-throttle";
+import type { RouteThrottle } from "../lib/route-throttle";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
 import type { Naming } from "../naming";
@@ -95,6 +100,33 @@ export const UNAUTHENTICATED_THROTTLE = { ratePerSecond: 10, burst: 20 } as cons
 /** Routes without the authorizer: only the health check. */
 export const UNAUTHENTICATED_ROUTES: readonly string[] = ["GET /health"];
 
+/**
+ * Lambda filter patterns (OR'd) on the control stream that start the relay in `region`: the
+ * active-region item becoming open in this region, from fenced (Unfence) or from another region.
+ * A pattern matches a record only if every field it names is present and matches; "anything-but"
+ * does not match a missing field.
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+ */
+export function relayTriggerPatterns(region: string): Record<string, unknown>[] {
+  const opensHere = {
+    Keys: { [CONTROL.partitionKey]: { S: [CONTROL.activeRegionItem] } },
+    NewImage: { activeRegion: { S: [region] }, phase: { S: [FENCE_PHASE.open] } },
+  };
+  return [
+    {
+      eventName: ["MODIFY"],
+      dynamodb: {
+        ...opensHere,
+        OldImage: { phase: { S: [{ "anything-but": [FENCE_PHASE.open] }] } },
+      },
+    },
+    {
+      eventName: ["MODIFY"],
+      dynamodb: { ...opensHere, OldImage: { activeRegion: { S: [{ "anything-but": [region] }] } } },
+    },
+  ];
+}
+
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
 
@@ -120,6 +152,11 @@ export interface PaymentFunction {
    * @default false
    */
   readonly ownCluster?: boolean;
+  /**
+   * The duration its route's throttle is sized with (infra/lib/route-throttle.ts).
+   * @default PAYMENT_ROUTE_DURATION_MS
+   */
+  readonly routeDurationMs?: number;
 }
 
 export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
@@ -182,6 +219,8 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     // up to 1.4 s when the database is slow (a surge): 20 keeps a throttle from failing a check.
     reservedConcurrency: 20,
     ownCluster: true,
+    // Up to 1.4 s when the database is slow (above): its throttle is sized for that.
+    routeDurationMs: 1400,
   },
   {
     source: "outbox-relay",
@@ -239,6 +278,26 @@ export function reservedConcurrencies(payments: PaymentsConfig): Record<string, 
   );
 }
 
+/**
+ * Each route's stage throttle, sized from its function's reservation (infra/lib/route-throttle.ts:
+ * burst + rate x duration within the reservation, so the stage answers 429 before Lambda would
+ * throttle and API Gateway answer 500), within the stage default (API_THROTTLE_RATE/BURST) and,
+ * for the unauthenticated routes, their own budget. Checked at synth.
+ */
+export function paymentRouteThrottles(payments: PaymentsConfig): RouteThrottle[] {
+  const reserved = reservedConcurrencies(payments);
+  return checkRouteThrottles(
+    PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) => ({
+      routeKey: f.route!,
+      name: f.source,
+      reservation: reserved[f.source]!,
+      durationMs: f.routeDurationMs ?? PAYMENT_ROUTE_DURATION_MS,
+      cap: UNAUTHENTICATED_ROUTES.includes(f.route!) ? UNAUTHENTICATED_THROTTLE : undefined,
+    })),
+    { ratePerSecond: payments.apiThrottleRatePerSecond, burst: payments.apiThrottleBurst },
+  );
+}
+
 /** Every payment function of one region as a client of the database (the connection budget). */
 export function paymentDatabaseClients(payments: PaymentsConfig, region: string): DatabaseClient[] {
   const reserved = reservedConcurrencies(payments);
@@ -277,6 +336,11 @@ export interface PaymentsApiProps {
    * own region's, so each may `rds-db:connect` to both, as that one user only.
    */
   readonly databaseClusters: readonly { readonly region: string; readonly cluster: RdsCluster }[];
+  /**
+   * The stream of this region's replica of the control table: the relay starts a run the moment
+   * the flag opens writes in this region, instead of at its next scheduled minute.
+   */
+  readonly controlStreamArn: string;
 }
 
 /**
@@ -317,6 +381,8 @@ export class PaymentsApi extends Construct {
       [PAYMENTS_ENV.databasePoolMax]: String(DATABASE_POOL_MAX),
     };
     const reserved = reservedConcurrencies(props.payments);
+    // Before any resource: a route that cannot be throttled within its reservation stops synth.
+    const routeThrottles = paymentRouteThrottles(props.payments);
     const readParameters: Statement[] = [
       {
         // By name only (shared/aws/ssm.ts): GetParametersByPath is authorized against the path,
@@ -419,7 +485,27 @@ export class PaymentsApi extends Construct {
       write,
       read: api,
       health: [...appParameters(PARAMETERS.readerEndpoint), connect, readFlag, tableKey],
-      relay: [...job, readFlag, tableKey, publish],
+      relay: [
+        ...job,
+        readFlag,
+        tableKey,
+        publish,
+        {
+          // What Lambda's event source mapping reads on the function's behalf: the four actions
+          // of DynamoDB's own example, on this region's control table streams only (the
+          // mapping's stream is one of them). Records of a table encrypted with a
+          // customer-managed key are decrypted with UseTableKey above.
+          // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
+          sid: "ReadFlagStream",
+          actions: [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+          ],
+          resources: [`${tableArn(props.tables.control.name)}/stream/*`],
+        },
+      ],
       expire: [...job, readFlag, tableKey, ...inlinePublish],
       // The master user, through its SSM password: no rds-db:connect.
       migrate: [...readParameters],
@@ -540,7 +626,7 @@ export class PaymentsApi extends Construct {
       principal: "apigateway.amazonaws.com",
       sourceArn: `${this.api.executionArn}/authorizers/${this.authorizer.id}`,
     });
-    const unauthenticatedRoutes: Apigatewayv2Route[] = [];
+    const routes: Apigatewayv2Route[] = [];
     for (const fn of PAYMENT_FUNCTIONS.filter((f) => f.route)) {
       const lambda = this.functions[fn.source]!.function;
       const integration = new Apigatewayv2Integration(this, `${fn.source}-integration`, {
@@ -559,7 +645,7 @@ export class PaymentsApi extends Construct {
         target: `integrations/${integration.id}`,
         ...(open ? {} : { authorizationType: "CUSTOM", authorizerId: this.authorizer.id }),
       });
-      if (open) unauthenticatedRoutes.push(route);
+      routes.push(route);
       new LambdaPermission(this, `${fn.source}-invoke`, {
         provider,
         functionName: lambda.functionName,
@@ -575,17 +661,19 @@ export class PaymentsApi extends Construct {
       autoDeploy: true,
       // Route settings name a route key that must exist first, or the stage update fails with
       // "Unable to find Route by key ... within the provided RouteSettings".
-      dependsOn: unauthenticatedRoutes,
+      dependsOn: routes,
       defaultRouteSettings: {
         throttlingRateLimit: props.payments.apiThrottleRatePerSecond,
         throttlingBurstLimit: props.payments.apiThrottleBurst,
         detailedMetricsEnabled: true,
       },
-      // The unauthenticated routes get a budget of their own, below the payment routes'.
-      routeSettings: UNAUTHENTICATED_ROUTES.map((routeKey) => ({
-        routeKey,
-        throttlingRateLimit: UNAUTHENTICATED_THROTTLE.ratePerSecond,
-        throttlingBurstLimit: UNAUTHENTICATED_THROTTLE.burst,
+      // Every route throttled below its function's reservation (paymentRouteThrottles): the
+      // client gets 429, which it retries, instead of the 500 a Lambda throttle becomes. The
+      // unauthenticated routes' own budget is a further cap.
+      routeSettings: routeThrottles.map((t) => ({
+        routeKey: t.routeKey,
+        throttlingRateLimit: t.ratePerSecond,
+        throttlingBurstLimit: t.burst,
         detailedMetricsEnabled: true,
       })),
       accessLogSettings: {
@@ -623,6 +711,35 @@ export class PaymentsApi extends Construct {
       action: "lambda:InvokeFunction",
       principal: "events.amazonaws.com",
       sourceArn: schedule.arn,
+    });
+
+    // After a failover or switchover the new region's relay would wait for its next scheduled
+    // minute (up to 60 s of events held back); instead, the flag's own change starts a run: the
+    // stream of this region's control replica (a global table replica's stream carries the writes
+    // replicated into it too, so a flag written in either region counts) with a filter that lets
+    // through only the write that opens this region, Unfence's phase "open" (or a flag moved here
+    // already open). Fence's earlier write is not a trigger: the database is still read-only
+    // until the promotion ends, so a run then would fail. The prober renews the lease on the same
+    // item every round; those writes keep the phase and are filtered out, and filtered records
+    // cost nothing to the function. Reading a stream from a Lambda trigger is free
+    // (https://aws.amazon.com/dynamodb/pricing/on-demand/). No state machine changes: the
+    // trigger is the flag, whatever wrote it.
+    // https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+    new LambdaEventSourceMapping(this, "relay-on-flag", {
+      provider,
+      functionName: relay.function.arn,
+      eventSourceArn: props.controlStreamArn,
+      startingPosition: "LATEST",
+      batchSize: 1,
+      // A run that fails (a database not yet writable) is not retried from the stream: the
+      // shard would stay blocked behind it, and the schedule starts the next run within a
+      // minute anyway.
+      maximumRetryAttempts: 0,
+      filterCriteria: {
+        filter: relayTriggerPatterns(region).map((p) => ({ pattern: JSON.stringify(p) })),
+      },
+      // Created after the function, which waits for its role's policy (nodejs-function.ts): the
+      // mapping checks the stream permissions when it is created.
     });
 
     // Both regions run it; a passive region's run skips (the function checks the flag), so the

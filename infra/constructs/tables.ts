@@ -1,7 +1,7 @@
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { DynamodbTableItem } from "@cdktf/provider-aws/lib/dynamodb-table-item";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { TerraformStack } from "cdktf";
+import { Fn, TerraformStack, Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { CONTROL, FENCE_PHASE, IDEMPOTENCY, SESSIONS } from "../../functions/common/contract";
 import type { ActiveRegionItem } from "../../functions/common/contract";
@@ -33,6 +33,13 @@ export interface GlobalTable {
   readonly primaryArn: string;
   /** ARN of the replica in the secondary region. */
   readonly replicaArn: string;
+  /** The stream of the table in the primary region. */
+  readonly primaryStreamArn: string;
+  /**
+   * The stream of the replica in the secondary region. Global tables keep a stream on every
+   * replica, and a replica's stream carries the writes replicated into it as well as its own.
+   */
+  readonly replicaStreamArn: string;
 }
 
 interface TableDesign {
@@ -144,6 +151,18 @@ export class GlobalTables extends Construct {
       primaryArn: table.arn,
       // The replica set cannot be indexed; its ARN differs from the table's only by region.
       replicaArn: `arn:aws:dynamodb:${secondary.region}:${secondary.key.accountId}:table/${name}`,
+      primaryStreamArn: table.streamArn,
+      // A stream ARN ends in its creation label, so it cannot be built; the replica set cannot
+      // be indexed either, so the one whose region matches is picked from the splat.
+      replicaStreamArn: Token.asString(
+        Fn.one(
+          Fn.matchkeys(
+            Token.asList(ref(`${table.fqn}.replica[*].stream_arn`)),
+            Token.asList(ref(`${table.fqn}.replica[*].region_name`)),
+            [secondary.region],
+          ),
+        ),
+      ),
     };
   }
 }

@@ -3,6 +3,8 @@
 // priced line items out. Fixed costs are counted from the resources the stack declares (instances
 // by class, NAT gateways, interface endpoints by AZ, alarms by resolution, keys, health checks,
 // ...); usage costs come from the assumptions, which are printed with the result.
+import { RELAY_STOP_BEFORE_MS } from "../../functions/payments/outbox-relay/core";
+import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import type { TerraformJson } from "./synthesized";
 
 export interface PriceEntry {
@@ -54,6 +56,11 @@ export interface Assumptions {
   readonly kmsRequests: number;
   /** Drill executions per month (each runs a switchover and a failback). */
   readonly drillsPerMonth: number;
+  /**
+   * Billed duration of the passive region's outbox relay run, ms: it reads the flag and stops
+   * (functions/payments/outbox-relay/core.ts).
+   */
+  readonly relayPassiveRunMs: number;
 }
 
 export const DEFAULT_ASSUMPTIONS: Assumptions = {
@@ -72,6 +79,7 @@ export const DEFAULT_ASSUMPTIONS: Assumptions = {
   customMetricsPerRegion: 25,
   kmsRequests: 1_000_000,
   drillsPerMonth: 1,
+  relayPassiveRunMs: 100,
 };
 
 /** What the estimate does not include; printed with every run. */
@@ -254,6 +262,47 @@ export function estimateCost(
     proberRuns / 1e6,
     "lambda.requestMillion",
   );
+  // The outbox relay (EVENT_PUBLICATION=relay, the default, and also inline, where it sweeps what
+  // inline publication missed): started every minute in each region. In the active region a run
+  // drains until RELAY_STOP_BEFORE_MS before its timeout, so it is billed ~65 s of every minute
+  // (runs overlap by ~5 s); in the passive one it reads the flag and stops. Its flag reads are
+  // strongly consistent (1 read unit each), one per ACTIVE_REGION_CACHE_MS while it drains. The
+  // runs the flag stream starts after a failover are a handful a year: not counted.
+  const relayRuns = 30 * 24 * 60;
+  for (const role of roles) {
+    const relay = resources(json, "aws_lambda_function").find(
+      (x) => x.role === role && /outbox-relay/.test(String(x.r.function_name)),
+    );
+    if (!relay) continue;
+    const gb = Number(relay.r.memory_size ?? 1024) / 1024;
+    const active = role === "primary";
+    const seconds = active
+      ? Number(relay.r.timeout ?? 70) - RELAY_STOP_BEFORE_MS / 1000
+      : a.relayPassiveRunMs / 1000;
+    add(
+      role,
+      "Lambda",
+      active
+        ? `outbox relay compute (GB-s, ${seconds} s of every minute, draining)`
+        : `outbox relay compute (GB-s, ${seconds * 1000} ms a minute, passive)`,
+      relayRuns * seconds * gb,
+      "lambda.armGbSecond",
+    );
+    add(
+      role,
+      "Lambda",
+      "outbox relay requests (millions)",
+      relayRuns / 1e6,
+      "lambda.requestMillion",
+    );
+    add(
+      role,
+      "DynamoDB",
+      "outbox relay flag reads (read units, millions)",
+      (active ? relayRuns * (60_000 / MAX_ACTIVE_REGION_CACHE_MS) : relayRuns) / 1e6,
+      "dynamodb.readMillion",
+    );
+  }
   add(
     "primary",
     "API Gateway",
@@ -425,11 +474,18 @@ export function estimateCost(
     add(role, "AWS Backup", "Aurora snapshots (GB)", a.dbStorageGb * 1.5, "backup.auroraGbMonth");
     add(role, "AWS Backup", "DynamoDB backups (GB)", a.dynamoGb * 7, "backup.dynamodbGbMonth");
   }
+  // Lambda's active tracing records "the first request each second, and 5 percent of any
+  // additional requests" (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html): a
+  // relay started once a minute is traced every time, in both regions.
+  const relayTraces =
+    resources(json, "aws_lambda_function").filter((x) =>
+      /outbox-relay/.test(String(x.r.function_name)),
+    ).length * relayRuns;
   add(
     "primary",
     "X-Ray",
-    "traces recorded beyond 100,000 free (millions)",
-    Math.max(0, a.requestsPerMonth * a.traceShare - 100_000) / 1e6,
+    "traces recorded beyond 100,000 free (millions), API and relay",
+    Math.max(0, a.requestsPerMonth * a.traceShare + relayTraces - 100_000) / 1e6,
     "xray.traceMillion",
   );
   return lines;

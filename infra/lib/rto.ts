@@ -11,7 +11,7 @@
 //
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
-import { otherRole } from "../config";
+import { MIN_DB_RPO_SECONDS, MIN_PROOF_MARGIN_SECONDS, otherRole } from "../config";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { PROBER_COMPONENT } from "../naming";
 import { ALIAS_TARGET_TTL_SECONDS } from "./aws-timings";
@@ -40,6 +40,16 @@ export interface Budget {
   readonly boundSeconds: number;
   readonly rtoTargetSeconds: number;
   readonly rtoGoalSeconds: number;
+  /**
+   * Why the expected RTO misses the goal, when it does: the expected RTO again with the two
+   * knobs of the old-writer wait at their lowest allowed values (DB_RPO_SECONDS 20,
+   * DB_PROOF_MARGIN_SECONDS 10), and the terms that stay in series whatever they are. Null when
+   * the goal is met.
+   */
+  readonly goalMiss: {
+    readonly floorSeconds: number;
+    readonly reason: string;
+  } | null;
   /** rds.global_db_rpo: commits block when every secondary lags further than this. */
   readonly rpoBoundSeconds: number;
   readonly lagAlarmSeconds: number;
@@ -258,6 +268,34 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const expectedSeconds = round(Math.max(serial("expected"), dns));
   const boundSeconds = round(Math.max(serial("bound"), dns));
 
+  // The goal: what the knobs can buy, and what they cannot. The old-writer wait is the later of
+  // the database proof (rds.global_db_rpo + heartbeat + margin after the last beat) and the peer
+  // lease's settle after the fence; the second does not move with either knob, and the Aurora
+  // managed failover (a documented typical duration, RTO_EXPECTED_AURORA_FAILOVER_SECONDS)
+  // follows it in series: the promotion may not start before the old writer is proven stopped.
+  const lowestProof = databaseProofSeconds({
+    probeIntervalSeconds: Number(env.PROBE_INTERVAL_SECONDS),
+    rpoSeconds: MIN_DB_RPO_SECONDS,
+    heartbeatSeconds,
+    writerStopMarginSeconds: MIN_PROOF_MARGIN_SECONDS,
+  }).afterFailure;
+  const lowestOldWriter = Math.max(0, lowestProof - reached, leaseSettle) + typical.taskSeconds;
+  const floorSeconds = round(Math.max(reached + lowestOldWriter + promotion.expected, dns));
+  const goalMiss =
+    expectedSeconds <= config.failover.rtoGoalSeconds
+      ? null
+      : {
+          floorSeconds,
+          reason:
+            `detection, decision and fence (${round(reached)} s), then the old writer proven stopped ` +
+            `(${round(oldWriter.expected)} s: the later of the database proof and the peer lease's ` +
+            `${leaseSettle} s after the fence), then Aurora's managed failover ` +
+            `(${typical.auroraFailoverSeconds} s typical) and the tasks around it ` +
+            `(${round(promotion.expected)} s), in series. At DB_RPO_SECONDS ${MIN_DB_RPO_SECONDS} and ` +
+            `DB_PROOF_MARGIN_SECONDS ${MIN_PROOF_MARGIN_SECONDS} (their lowest) it would be ` +
+            `${floorSeconds} s: the peer lease's ${leaseSettle} s and the Aurora failover stay`,
+        };
+
   const lagAlarm = one(
     json,
     "aws_cloudwatch_metric_alarm",
@@ -319,6 +357,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     boundSeconds,
     rtoTargetSeconds: config.failover.rtoTargetSeconds,
     rtoGoalSeconds: config.failover.rtoGoalSeconds,
+    goalMiss,
     rpoBoundSeconds: rpo,
     lagAlarmSeconds: Number(lagAlarm.threshold) / 1000,
     rpoTargetSeconds: config.failover.rpoTargetSeconds,
@@ -343,6 +382,7 @@ export function formatBudget(budget: Budget): string {
     ...budget.phases.map((p) => `  ${pad(p.name)}${num(p.expected)} ${num(p.bound)}  ${p.detail}`),
     `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn, DNS beside them`,
     `  expected ${budget.expectedSeconds} s, target ${budget.rtoTargetSeconds} s: ${verdict(budget.expectedSeconds, budget.rtoTargetSeconds)}; goal ${budget.rtoGoalSeconds} s: ${budget.expectedSeconds <= budget.rtoGoalSeconds ? "met" : "missed"}; bound ${budget.boundSeconds} s (every task at its timeout, every bound reached, no retries)`,
+    ...(budget.goalMiss ? [`  goal missed because: ${budget.goalMiss.reason}`] : []),
     `RPO bound: ${budget.rpoBoundSeconds} s (rds.global_db_rpo: commits block beyond it), lag alarm at ${budget.lagAlarmSeconds} s; target ${budget.rpoTargetSeconds} s: ${verdict(budget.rpoBoundSeconds, budget.rpoTargetSeconds)}`,
   ].join("\n");
 }

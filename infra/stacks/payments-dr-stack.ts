@@ -699,6 +699,10 @@ export class PaymentsDrStack extends TerraformStack {
         { region: config.primary.region, cluster: this.database.primary.cluster },
         { region: config.secondary.region, cluster: this.database.secondary.cluster },
       ],
+      controlStreamArn:
+        parts.role === "primary"
+          ? this.tables.control.primaryStreamArn
+          : this.tables.control.replicaStreamArn,
     });
   }
 

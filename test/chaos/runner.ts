@@ -412,11 +412,15 @@ export async function runSchedule(
       (h) => h.key === CONTROL.activeRegionItem && h.item?.updatedBy === id,
     );
     const refused = ["Rejected", "InputRejected", "NotApproved"].includes(last.lastState ?? "");
-    // Halted before it took the lock: it changed nothing and paged ("Nothing was changed").
-    const lockedBefore = world.table.history.some(
-      (h) => h.key === CONTROL.lockItem && h.item?.owner === id,
+    // Halted without the lock: it changed nothing and paged ("Nothing was changed"), the same
+    // rule on-call follows (onCall above). The lock counts as it stands at the end, not whether
+    // the chain ever held it: a chain refused at approval releases its lock, and its resume (the
+    // execution had died after the release) may then halt at Preflight in a fault window, with
+    // nothing to resume (schedule 3762 of seed 20261130).
+    const holdsLock = [EAST, WEST].some(
+      (region) => world.table.read(region, CONTROL.lockItem)?.owner === id,
     );
-    const haltedEarly = last.lastState === "Halted" && !lockedBefore;
+    const haltedEarly = last.lastState === "Halted" && !holdsLock;
     if (last.status === "FAILED" && (refused || haltedEarly) && !fenced) continue;
     violations.add(
       (last.endedAt ?? clock.now) - t0,

@@ -71,6 +71,47 @@ describe("npm run cost", () => {
     );
   });
 
+  it("prices the outbox relay per region: ~65 s of 1 GB every minute where it drains, a flag read where it is passive", () => {
+    const lines = estimateCost(json, REGIONS, TABLE);
+    const relay = (region: string) =>
+      lines.filter((l) => l.region === region && l.item.startsWith("outbox relay"));
+    // Active (us-east-1): 43,200 runs a month x (70 s timeout - 5 s stop margin) x 1 GB at the
+    // arm64 price; a request each; a strongly consistent flag read every 5 s while draining.
+    const activeCompute = relay("us-east-1").find((l) => l.item.includes("compute"))!;
+    expect(activeCompute.quantity).toBe(43_200 * 65);
+    expect(activeCompute.monthly).toBeCloseTo(43_200 * 65 * 0.0000133334, 2);
+    expect(activeCompute.monthly).toBeGreaterThan(37);
+    expect(activeCompute.monthly).toBeLessThan(38);
+    expect(relay("us-east-1").find((l) => l.item.includes("requests"))!.quantity).toBeCloseTo(
+      0.0432,
+    );
+    expect(relay("us-east-1").find((l) => l.item.includes("flag reads"))!.quantity).toBeCloseTo(
+      (43_200 * 12) / 1e6,
+    );
+    // Passive (us-west-2): the same runs, each a flag read and out.
+    const passiveCompute = relay("us-west-2").find((l) => l.item.includes("compute"))!;
+    expect(passiveCompute.quantity).toBeCloseTo(43_200 * 0.1);
+    expect(passiveCompute.monthly).toBeLessThan(0.1);
+    expect(relay("us-west-2").find((l) => l.item.includes("flag reads"))!.quantity).toBeCloseTo(
+      0.0432,
+    );
+    // A relay with 2 GB costs twice as much where it drains: the memory comes from the stack.
+    const doubled = JSON.parse(JSON.stringify(json)) as TerraformJson;
+    for (const fn of Object.values(doubled.resource!.aws_lambda_function!)) {
+      if (String(fn.function_name).includes("outbox-relay")) fn.memory_size = 2048;
+    }
+    const again = estimateCost(doubled, REGIONS, TABLE).find(
+      (l) => l.region === "us-east-1" && l.item.startsWith("outbox relay compute"),
+    )!;
+    expect(again.monthly).toBeCloseTo(activeCompute.monthly * 2, 2);
+    // Passive run length is an assumption like the others.
+    const longer = estimateCost(json, REGIONS, TABLE, {
+      ...DEFAULT_ASSUMPTIONS,
+      relayPassiveRunMs: 400,
+    }).find((l) => l.region === "us-west-2" && l.item.startsWith("outbox relay compute"))!;
+    expect(longer.quantity).toBeCloseTo(43_200 * 0.4);
+  });
+
   it("follows what the stack declares: one NAT gateway, three instances of another class", () => {
     const base = estimateCost(json, REGIONS, TABLE);
     const lines = estimateCost(variant(), REGIONS, TABLE);

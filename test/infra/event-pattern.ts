@@ -1,6 +1,8 @@
 // A small EventBridge pattern matcher (exact values, prefix and wildcard filters, nested
-// fields), enough to test the rules' patterns against concrete events.
-type Filter = string | { prefix: string } | { wildcard: string };
+// fields, anything-but), enough to test the rules' patterns against concrete events. Lambda's
+// event filtering uses the same syntax and semantics
+// (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
+type Filter = string | { prefix: string } | { wildcard: string } | { "anything-but": string[] };
 type Pattern = { [key: string]: Pattern | Filter[] };
 
 /** EventBridge wildcard: `*` matches any run of characters (eb-create-pattern-operators). */
@@ -10,12 +12,14 @@ function wildcard(value: string, pattern: string): boolean {
 }
 
 function matchesValue(value: unknown, filters: Filter[]): boolean {
-  return filters.some((filter) =>
-    typeof filter === "string"
-      ? value === filter
-      : typeof value === "string" &&
-        ("prefix" in filter ? value.startsWith(filter.prefix) : wildcard(value, filter.wildcard)),
-  );
+  return filters.some((filter) => {
+    if (typeof filter === "string") return value === filter;
+    if (typeof value !== "string") return false;
+    // "anything-but" matches a present value outside the list, never a missing field
+    // (eb-create-pattern-operators, "Anything-but matching").
+    if ("anything-but" in filter) return !filter["anything-but"].includes(value);
+    return "prefix" in filter ? value.startsWith(filter.prefix) : wildcard(value, filter.wildcard);
+  });
 }
 
 export function matches(pattern: Pattern, event: Record<string, unknown>): boolean {

@@ -1,11 +1,15 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
 import { PEER_LEASE } from "../../functions/common/contract";
+import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import { DR_TASK_NAMES, taskPlaceholder } from "../../functions/dr/tasks";
 import { triggerPattern } from "../../infra/constructs/orchestration";
 import { loadConfig } from "../../infra/config";
-import { computeBudget, withinTargets } from "../../infra/lib/rto";
+import { computeBudget, formatBudget, withinTargets } from "../../infra/lib/rto";
 import { FakeWorld, WEST } from "../functions/dr/support/fake-world";
 import { matches } from "./event-pattern";
 import { FULL_ENV, inRegion, policyStatements, resourceList, synth, CUSTOM_ENV } from "./helpers";
@@ -347,6 +351,60 @@ describe("prober infrastructure", () => {
       schedule_expression: "rate(1 minute)",
     });
   });
+
+  // DynamoDB's condition keys (specifying-conditions.html): dynamodb:Attributes is the set of
+  // top-level attribute names a request accesses, dynamodb:ReturnValues its ReturnValues. The
+  // renewal the real adapter sends must pass the synthesized policy, and nothing else on the item.
+  it("lets the prober's role renew the peer lease and write no other attribute of the flag", async () => {
+    const renew = policyStatements(json, "prober_function_permissions").find(
+      (s) => s.sid === "RenewPeerLease",
+    )!;
+    expect(renew.actions).toEqual(["dynamodb:UpdateItem"]);
+    const condition = (variable: string) => renew.condition!.find((c) => c.variable === variable);
+    expect(condition("dynamodb:LeadingKeys")).toMatchObject({
+      test: "ForAllValues:StringEquals",
+      values: ["active-region"],
+    });
+    expect(condition("dynamodb:Attributes")?.test).toBe("ForAllValues:StringEquals");
+    expect(condition("dynamodb:ReturnValues")).toMatchObject({
+      test: "StringEqualsIfExists",
+      values: ["NONE"],
+    });
+    const allowed = new Set(condition("dynamodb:Attributes")!.values);
+    for (const forbidden of ["updatedBy", "updatedAt", "reason", "previousRegion", "owner"]) {
+      expect(allowed.has(forbidden)).toBe(false);
+    }
+
+    // The request the renewer really sends, first token and later ones.
+    const ddb = mockClient(DynamoDBDocumentClient);
+    try {
+      ddb.on(UpdateCommand).resolves({});
+      const table = new DynamoControlTable(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-west-2" })),
+        "control",
+      );
+      await table.renewPeerLease("us-east-1", 0, "2026-11-30T10:00:00.000Z");
+      await table.renewPeerLease("us-east-1", 4, "2026-11-30T10:00:10.000Z");
+      for (const call of ddb.commandCalls(UpdateCommand)) {
+        const input = call.args[0].input;
+        const named = [
+          ...Object.keys(input.Key ?? {}),
+          ...Object.values(input.ExpressionAttributeNames ?? {}),
+        ];
+        expect(named.filter((n) => !allowed.has(n))).toEqual([]);
+        // Bare names in an expression would bypass the list above: every name is a #placeholder.
+        const bare = `${input.UpdateExpression} ${input.ConditionExpression}`
+          .replace(/[#:][A-Za-z0-9_]+/g, "")
+          .match(
+            /\b(?!SET\b|AND\b|OR\b|NOT\b|if_not_exists\b|attribute_not_exists\b)[A-Za-z_]+\b/g,
+          );
+        expect(bare).toBeNull();
+        expect(input.ReturnValues ?? "NONE").toBe("NONE");
+      }
+    } finally {
+      ddb.restore();
+    }
+  });
 });
 
 describe("RTO and RPO budget", () => {
@@ -380,6 +438,25 @@ describe("RTO and RPO budget", () => {
     expect(budget.rpoBoundSeconds).toBe(60);
     expect(budget.lagAlarmSeconds).toBe(60);
     expect(withinTargets(budget)).toBe(true);
+  });
+
+  it("says why the expected RTO misses the 180 s goal, with what the lowest knobs would give", () => {
+    const { json, config } = synth(FULL_ENV);
+    const budget = computeBudget(json, "payments-dr-dev", config);
+    expect(budget.expectedSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
+    // At rds.global_db_rpo 20 s and a 10 s margin the lease's 44 s after the fence (reached at
+    // 42 s) is the later wait: 42 + 44 + 1 look + 125.5 promotion, rounded once.
+    expect(budget.goalMiss).toEqual({
+      floorSeconds: Math.round(38 + 3 + 1 + 44 + 1 + (1 + 120 + 2.5 + 2)),
+      reason: expect.stringContaining("the peer lease's 44 s and the Aurora failover stay"),
+    });
+    expect(budget.goalMiss!.floorSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
+    expect(formatBudget(budget)).toContain("goal missed because: detection, decision and fence");
+    // Met: no reason printed.
+    const env = { ...FULL_ENV, RTO_GOAL_SECONDS: "300" };
+    const met = computeBudget(synth(env).json, "s", loadConfig(env));
+    expect(met.goalMiss).toBeNull();
+    expect(formatBudget(met)).not.toContain("goal missed because");
   });
 
   it("counts the peer lease's wait after the fence when it ends after the database's proof (review M3)", () => {
@@ -529,7 +606,7 @@ describe("re-protect infrastructure", () => {
     });
   });
 
-  it("lets CheckRejoin only read the database and its lag, and renew the lock", () => {
+  it("lets CheckRejoin only read the database and its lag, renew the lock and arm the peer lease", () => {
     const statements = policyStatements(
       json,
       "orchestration-secondary_task-check-rejoin_permissions_",

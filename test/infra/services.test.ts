@@ -4,6 +4,7 @@ import {
   PAYMENT_FUNCTIONS,
   UNAUTHENTICATED_THROTTLE,
 } from "../../infra/constructs/payments-api";
+import { PAYMENT_ROUTE_DURATION_MS } from "../../infra/lib/route-throttle";
 import { matches } from "./event-pattern";
 import {
   FULL_ENV,
@@ -483,11 +484,15 @@ describe("payment function permissions", () => {
     expect(actionsOf("list-payments").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
   });
 
-  it("gives reads no DynamoDB access and the relay only the flag and the bus", () => {
+  it("gives reads no DynamoDB access and the relay only the flag, its stream and the bus", () => {
     expect(actionsOf("get-payment").filter((a) => a.startsWith("dynamodb:"))).toEqual([]);
     const relay = actionsOf("outbox-relay");
     expect(relay.filter((a) => a.startsWith("dynamodb:"))).toEqual([
       expect.stringMatching(/^dynamodb:GetItem .*payments-control-dev$/),
+      // The event source mapping that starts it when the flag opens the region (relay-on-flag).
+      ...["DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"].map((action) =>
+        expect.stringMatching(new RegExp(`^dynamodb:${action} .*payments-control-dev/stream/\\*$`)),
+      ),
     ]);
     expect(relay).toEqual(expect.arrayContaining([expect.stringMatching(/^events:PutEvents /)]));
     expect(actionsOf("capture").some((a) => a.includes("sessions"))).toBe(false);
@@ -595,26 +600,50 @@ describe("API authorizer and route throttles", () => {
     }
   });
 
-  it("throttles /health on its own, below the payment routes, after the route exists", () => {
+  // The throttle is read back from the synthesized stage and held against the synthesized
+  // function's reservation: a route whose stage lets more requests in flight than its function's
+  // environments would get Lambda throttles, which API Gateway answers with a 500.
+  it("throttles every route within its function's reservation, /health below its own budget, after the routes exist", () => {
     const stages = resourceList(json, "aws_apigatewayv2_stage");
     expect(stages).toHaveLength(2);
+    const lambdas = resourceList(json, "aws_lambda_function");
     for (const stage of stages) {
-      const defaults = stage.default_route_settings as {
+      const settings = stage.route_settings as {
+        route_key: string;
         throttling_rate_limit: number;
         throttling_burst_limit: number;
-      };
-      expect(stage.route_settings).toEqual([
-        expect.objectContaining({
-          route_key: "GET /health",
-          throttling_rate_limit: UNAUTHENTICATED_THROTTLE.ratePerSecond,
-          throttling_burst_limit: UNAUTHENTICATED_THROTTLE.burst,
-        }),
-      ]);
-      expect(UNAUTHENTICATED_THROTTLE.ratePerSecond).toBeLessThan(defaults.throttling_rate_limit);
+      }[];
+      expect(settings.map((s) => s.route_key).sort()).toEqual([...ROUTES].sort());
+      for (const s of settings) {
+        const fn = PAYMENT_FUNCTIONS.find((f) => f.route === s.route_key)!;
+        const lambda = lambdas.find(
+          (l) => l.function_name === `payments-${fn.source}-dev` && l.provider === stage.provider,
+        )!;
+        const reserved = lambda.reserved_concurrent_executions as number;
+        const durationMs = fn.routeDurationMs ?? PAYMENT_ROUTE_DURATION_MS;
+        expect(s.throttling_burst_limit).toBeGreaterThanOrEqual(1);
+        expect(s.throttling_rate_limit).toBeGreaterThan(0);
+        expect(
+          s.throttling_burst_limit + (s.throttling_rate_limit * durationMs) / 1000,
+        ).toBeLessThanOrEqual(reserved);
+      }
+      const health = settings.find((s) => s.route_key === "GET /health")!;
+      expect(health.throttling_rate_limit).toBeLessThanOrEqual(
+        UNAUTHENTICATED_THROTTLE.ratePerSecond,
+      );
+      expect(health.throttling_burst_limit).toBeLessThanOrEqual(UNAUTHENTICATED_THROTTLE.burst);
+      // 80 reserved, sized for 500 ms: burst 40, 80 requests/s.
+      expect(settings.find((s) => s.route_key === "POST /payments")).toMatchObject({
+        throttling_burst_limit: 40,
+        throttling_rate_limit: 80,
+      });
       expect(stage.depends_on).toEqual(
         expect.arrayContaining([
           expect.stringMatching(
             /^aws_apigatewayv2_route\.payments-(primary|secondary)_health-route_/,
+          ),
+          expect.stringMatching(
+            /^aws_apigatewayv2_route\.payments-(primary|secondary)_authorize-route_/,
           ),
         ]),
       );

@@ -120,3 +120,79 @@ describe(`the lab's clients (seed ${seed})`, () => {
     expect(load.unsent.length).toBeGreaterThan(100);
   });
 });
+
+describe(`the lab's clients against a throttling stage (seed ${seed})`, () => {
+  // API Gateway's stage throttle answers 429 before any function runs; the clients retry it with
+  // backoff under the same key (Stripe: "We recommend an exponential backoff of your requests"),
+  // and with routes "all" every served route meets the load.
+  it("retries 429 until answered, on every route of the flow", async () => {
+    const random = new Random(seed + 2);
+    const seen = new Set<string>();
+    const calls: string[] = [];
+    let limited = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      const url = new URL(req.url ?? "/", "http://lab");
+      const route = `${req.method} ${url.pathname.replace(/pay_[^/]+/, "{id}")}`;
+      calls.push(route);
+      const once = `${route} ${String(req.headers["idempotency-key"] ?? calls.length)}`;
+      if (!seen.has(once) && req.method === "POST") {
+        seen.add(once);
+        limited += 1;
+        res.writeHead(429, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: "Too Many Requests" }));
+        return;
+      }
+      const id = /pay_[^/]+/.exec(url.pathname)?.[0] ?? `pay_${calls.length}`;
+      res.writeHead(req.method === "POST" && url.pathname === "/payments" ? 201 : 200, {
+        "content-type": "application/json",
+      });
+      res.end(
+        JSON.stringify(
+          url.pathname === "/payments" && req.method === "GET" ? { data: [] } : { id },
+        ),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    const load = new LoadGenerator({
+      clock: new LabClock(1),
+      random,
+      rate: 20,
+      captureShare: 0.6,
+      apiKeys: { m1: "k1" },
+      resolve: () => "us-west-2",
+      dnsTtlMs: 60_000,
+      apiUrl: () => url,
+      backoffMs: [20, 100],
+      deadlineMs: 300_000,
+      maxInFlight: 16,
+      routes: "all",
+    });
+    try {
+      load.start();
+      await new Promise((r) => setTimeout(r, 2500));
+      await load.stop(3000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+    expect(limited).toBeGreaterThan(0);
+    expect(load.unexpected).toEqual([]);
+    expect(load.attempts.filter((a) => a.status === 429).length).toBe(limited);
+    // Every POST the stage throttled was retried and answered.
+    for (const a of load.attempts.filter((x) => x.status === 429))
+      expect(load.acks.some((k) => k.key === a.key)).toBe(true);
+    expect(new Set(calls)).toEqual(
+      new Set([
+        "POST /payments",
+        "GET /payments/{id}",
+        "POST /payments/{id}/capture",
+        "POST /payments/{id}/void",
+        "POST /payments/{id}/refund",
+        "GET /payments",
+      ]),
+    );
+  });
+});

@@ -13,9 +13,11 @@ import { labBudget } from "../../lab/budget";
 import { ConfigError, parseArgs, SURGE_CLIENTS, SURGE_RATE } from "../../lab/config";
 import type { LabBudget } from "../../lab/budget";
 import { giveToServer, PgNode } from "../../lab/world/postgres";
-import { isRefusal, refusalsInLog, surgeChecks } from "../../lab/surge";
-import type { SurgeFigures } from "../../lab/surge";
+import { isRefusal, refusalClass, refusalsInLog, surgeChecks, surgeFigures } from "../../lab/surge";
+import type { SurgeFigures, SurgeMonitor } from "../../lab/surge";
+import type { Attempt } from "../../lab/load";
 import { freePort } from "../../scripts/embedded-postgres";
+import { Database, poolStats } from "../../functions/payments/shared/database";
 
 jest.setTimeout(60_000);
 
@@ -33,10 +35,12 @@ describe("the surge's refusal count", () => {
       maxConnections: 5,
     });
     const held: Client[] = [];
+    const settings = { kind: "url" as const, connectionString: "" };
     const refusedCodes: string[] = [];
     let since: number;
     try {
       await node.start();
+      settings.connectionString = node.url();
       // The window opens once the server is up: start() polls it with connections, which a
       // server still starting refuses with 57P03 (logged, and rightly counted by the lab).
       since = Date.now() - 1;
@@ -50,6 +54,18 @@ describe("the surge's refusal count", () => {
           refusedCodes.push(String((error as { code?: string }).code));
         }
       }
+      expect(refusedCodes).toEqual(["53300", "53300", "53300"]);
+      // The functions' own pools say who was refused: a payment function's Database, refused
+      // by the full server, counts the SQLSTATE under its application_name.
+      const db = new Database({
+        settings: async () => settings,
+        applicationName: "payments-capture",
+      });
+      await expect(db.query("SELECT 1")).rejects.toThrow();
+      expect(db.refused["53300"]).toBeGreaterThanOrEqual(1);
+      expect(poolStats().refusedBy["payments-capture"]?.["53300"]).toBeGreaterThanOrEqual(1);
+      for (let i = 0; i < db.refused["53300"]!; i++) refusedCodes.push("53300");
+      await db.end();
       await Promise.all(held.map((c) => c.end()));
       await node.stop();
       const refusals = refusalsInLog(
@@ -60,7 +76,6 @@ describe("the surge's refusal count", () => {
       );
       // All superuser connections share max_connections: the 6th and later are refused.
       expect(held).toHaveLength(5);
-      expect(refusedCodes).toEqual(["53300", "53300", "53300"]);
       expect(refusals.map((r) => r.sqlstate)).toEqual(refusedCodes);
       expect(refusals[0]!.message).toMatch(/too many clients/);
       for (const r of refusals) expect(r.at).toBeGreaterThanOrEqual(since);
@@ -131,7 +146,11 @@ function figures(budget: LabBudget, over: Partial<SurgeFigures> = {}): SurgeFigu
     peakConnections: { value: 20, at: 1, writer: true },
     refusals: [],
     refusalsByCode: {},
+    refusalsByClass: { budget: 0, promotion: 0, other: 0 },
+    refusedByFunction: {},
     throttled: {},
+    tooManyRequests: {},
+    unanswered: {},
     peakInFlight: { requests: 16, perFunction: { authorize: 16 } },
     peakPoolWaiting: 0,
     peakClients: { payments: 16, requests: 16, queued: 100 },
@@ -169,10 +188,63 @@ describe("the surge's verdicts", () => {
           },
         ],
         refusalsByCode: { "53300": 1 },
+        refusalsByClass: { budget: 1, promotion: 0, other: 0 },
+        refusedByFunction: {
+          "us-west-2 payments-capture": { "53300": 1 },
+          "us-west-2 payments-authorize": { ECONNREFUSED: 4 },
+        },
       }),
     ).find((c) => c.name === "no-refused-connections")!;
     expect(check.ok).toBe(false);
     expect(check.detail).toMatch(/1 x 53300; 1 by us-west-2.*too many clients/);
+    // Attributed to the function whose pool was refused for want of connections, not to one
+    // refused by the promotion.
+    expect(check.detail).toMatch(/refused functions: us-west-2 payments-capture 1;/);
+  });
+
+  it("counts a promotion's refusals apart: reported, not failed", () => {
+    const check = surgeChecks(
+      figures(scaled, {
+        refusals: [
+          {
+            at: 5,
+            region: "us-west-2",
+            sqlstate: "57P03",
+            message: "the database system is starting up",
+          },
+        ],
+        refusalsByCode: { "57P03": 1 },
+        refusalsByClass: { budget: 0, promotion: 1, other: 0 },
+        refusedByFunction: { "us-west-2 payments-authorize": { "57P03": 1, ECONNREFUSED: 6 } },
+      }),
+    ).find((c) => c.name === "no-refused-connections")!;
+    expect(check.ok).toBe(true);
+    expect(check.detail).toMatch(/1 refused while a server started or stopped \(57P03/);
+  });
+
+  it("classifies refusals: the budget's class 53, a promotion's window, a misconfiguration", () => {
+    expect(["53300", "53200", "53000"].map(refusalClass)).toEqual(["budget", "budget", "budget"]);
+    expect(["57P03", "ECONNREFUSED", "connect-timeout"].map(refusalClass)).toEqual([
+      "promotion",
+      "promotion",
+      "promotion",
+    ]);
+    expect(["28P01", "3D000"].map(refusalClass)).toEqual(["other", "other"]);
+  });
+
+  it("fails on a request to the new region that got no answer, and allows 429s, reporting them", () => {
+    const timedOut = surgeChecks(figures(scaled, { unanswered: { "0 timeout": 2 } })).find(
+      (c) => c.name === "only-documented-5xx",
+    )!;
+    expect(timedOut.ok).toBe(false);
+    expect(timedOut.detail).toMatch(/requests to us-west-2 that got no answer.*2 x 0 timeout/);
+    const limited = surgeChecks(
+      figures(scaled, { tooManyRequests: { "us-west-2 authorize": 40 } }),
+    ).find((c) => c.name === "only-documented-5xx")!;
+    expect(limited.ok).toBe(true);
+    expect(limited.detail).toMatch(
+      /the stage throttle answered 429 \(allowed, retried\): us-west-2 authorize 40/,
+    );
   });
 
   it("fails on a 5xx other than 503, and on a request that would have been throttled", () => {
@@ -196,6 +268,45 @@ describe("the surge's verdicts", () => {
   });
 });
 
+describe("the surge's figures from the clients' attempts", () => {
+  // A monitor that saw nothing: the figures come from the attempts alone.
+  const idle = {
+    samples: [],
+    clients: [],
+    loopDelay: { p99Ms: 0, maxMs: 0 },
+    refusals: () => [],
+  } as unknown as SurgeMonitor;
+  const attempt = (over: Partial<Attempt>): Attempt => ({
+    key: "k",
+    op: "authorize",
+    at: 1,
+    sentAt: 0,
+    region: "us-west-2",
+    status: 201,
+    ms: 1,
+    ...over,
+  });
+
+  it("counts unanswered requests to the new region, not to the old one nor those the load's stop cut", () => {
+    const f = surgeFigures(
+      idle,
+      labBudget({ environments: 16, writer: "secondary" }),
+      [
+        attempt({ status: 0, code: "timeout" }),
+        attempt({ status: 0, code: "network" }),
+        attempt({ status: 0, code: "timeout", region: "us-east-1" }),
+        attempt({ status: 0, code: "aborted" }),
+        attempt({ status: 429 }),
+        attempt({ status: 503, code: "database_unavailable" }),
+      ],
+      "us-west-2",
+    );
+    expect(f.unanswered).toEqual({ "0 timeout": 1, "0 network": 1 });
+    expect(f.serverErrors).toEqual({ "503 database_unavailable": 1 });
+    expect(surgeChecks(f).find((c) => c.name === "only-documented-5xx")!.ok).toBe(false);
+  });
+});
+
 describe("the surge's options", () => {
   it("runs the surge at its load unless told otherwise, the others at theirs", () => {
     expect(parseArgs(["surge"], {})).toMatchObject({
@@ -208,7 +319,12 @@ describe("the surge's options", () => {
     expect(parseArgs(["surge", "--clients", "40", "--max-connections", "12"], {})).toMatchObject({
       clients: 40,
       maxConnections: 12,
+      routes: "payments",
     });
+    expect(parseArgs(["surge", "--routes", "all"], {})).toMatchObject({ routes: "all" });
+    expect(() => parseArgs(["surge", "--routes", "some"], {})).toThrow(
+      '--routes="some" is not allowed: payments or all',
+    );
   });
 
   it("rejects a client count or max_connections out of range, naming the option and the range", () => {

@@ -6,6 +6,7 @@
 // answer retried, must end where an undisturbed run ends.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { FENCE_PHASE } from "../../functions/common/contract";
 import { checkRejoin } from "../../functions/dr/check-rejoin/core";
 import { retainedNames } from "../../functions/dr/rebuild/core";
 import { DependencyError } from "../../functions/dr/shared/errors";
@@ -816,5 +817,138 @@ describe("the failover lock over an hours-long re-protect", () => {
       mutationsBefore,
     );
     expect(world.lock()).toMatchObject({ owner: "other-run" });
+  });
+});
+
+// The peer lease (PEER_LEASE) after an unplanned failover: the failover leaves it disarmed (its
+// new writer's peer may be dead); re-protect arms it once the standby protects the writer again,
+// if the writer is the deployed primary (the renewer is the deployed standby's prober). A world
+// whose deployed primary is us-west-2 stands for "an unplanned failover back to the deployed
+// primary" without building that history twice.
+describe("re-protect and the peer lease", () => {
+  const mirrored = {
+    ...TOPOLOGY,
+    regions: {
+      [EAST]: { ...TOPOLOGY.regions[EAST]!, role: "secondary" },
+      [WEST]: { ...TOPOLOGY.regions[WEST]!, role: "primary" },
+    },
+  } as typeof TOPOLOGY;
+
+  const managedAndBack = (seed: number, topology = TOPOLOGY) => {
+    const world = FakeWorld.afterManagedFailoverToWest(seed);
+    Object.assign(world, { topology });
+    world.recover(EAST);
+    return world;
+  };
+
+  /** The standby's prober, renewing the (disarmed) flag before each poll, as it does every 10 s. */
+  const renewer = (world: FakeWorld, from = 0) => {
+    let polls = 0;
+    return () => {
+      polls += 1;
+      if (polls <= from) return;
+      world.table.set("active-region", {
+        ...world.table.get("active-region")!,
+        peerSeenAt: new Date(world.clock).toISOString(),
+      });
+    };
+  };
+
+  it.each(SEEDS)(
+    "arms the lease from the standby's own replica once the standby is ready, when the writer is the deployed primary (seed %i)",
+    async (seed) => {
+      const world = managedAndBack(seed, mirrored);
+      expect(world.flag()?.leaseRequired).not.toBe(true);
+
+      const result = await runWorkflow("reprotect", INPUT, {
+        world,
+        executionName: "run-1",
+        observe: { CheckRejoin: renewer(world) },
+      });
+
+      expect({ seed, status: result.status, cause: result.cause }).toEqual({
+        seed,
+        status: "SUCCEEDED",
+        cause: undefined,
+      });
+      expect(world.flag()).toMatchObject({
+        activeRegion: WEST,
+        fencingToken: 1,
+        phase: "open",
+        leaseRequired: true,
+        peerSeenAt: expect.any(String),
+      });
+      // Written where the renewals are (us-east-1, the standby), never in the writer's region:
+      // a write there could be undone by a renewal under last writer wins (schedules 65, 81).
+      const arming = world.calls.filter(
+        (c) =>
+          c.op === "dynamodb:UpdateItem active-region peer lease" &&
+          (c.args as { arm?: boolean }).arm === true,
+      );
+      expect(arming.map((c) => c.region)).toEqual([EAST]);
+      expect(result.output!.steps.CheckRejoin!.message).toContain("the peer lease is armed again");
+    },
+  );
+
+  it("waits for the standby's renewer before arming, instead of arming a lease nobody renews", async () => {
+    const world = managedAndBack(4, mirrored);
+    const renew = renewer(world, 3);
+    let armedWhileSilent = false;
+    let polls = 0;
+
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => {
+          polls += 1;
+          // The renewer is silent for the first three polls, back from the 4th.
+          if (polls <= 3 && world.flag()?.leaseRequired === true) armedWhileSilent = true;
+          renew();
+        },
+      },
+    });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(armedWhileSilent).toBe(false);
+    // Caught up from the first poll, it waited for the renewer: three silent polls, then armed.
+    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 4, stage: "ready" });
+    expect(world.flag()).toMatchObject({ leaseRequired: true });
+  });
+
+  it("leaves the lease disarmed when the writer is the deployed standby, whose peer runs no renewer", async () => {
+    const world = managedAndBack(2);
+
+    const result = await runWorkflow("reprotect", INPUT, { world, executionName: "run-1" });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.leaseRequired).not.toBe(true);
+    expect(result.output!.steps.CheckRejoin!.message).toContain("the peer lease stays disarmed");
+  });
+
+  it("fails to a page instead of completing unarmed when the standby's replica shows a move in progress", async () => {
+    const world = managedAndBack(3, mirrored);
+
+    const renew = renewer(world);
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      // Another run's fence in progress (the lock should have prevented it).
+      observe: {
+        CheckRejoin: () => {
+          renew();
+          world.table.set("active-region", {
+            ...world.table.get("active-region")!,
+            phase: FENCE_PHASE.fenced,
+          });
+        },
+      },
+    });
+
+    expect(result.status).not.toBe("SUCCEEDED");
+    expect(JSON.stringify(result.output ?? result.cause)).toContain("cannot arm the peer lease");
+    expect(world.flag()?.leaseRequired).not.toBe(true);
+    expect(result.states).toContain("PageOnCall");
+    expect(world.callsTo("sns:Publish").length).toBeGreaterThan(0);
   });
 });

@@ -3,7 +3,11 @@
 // region, a managed failover refused while the old primary still answers, a target that lagged
 // beyond the RPO bound before the primary failed.
 import { FENCE_PHASE } from "../../functions/common/contract";
-import { ManagedFailoverUnavailableError, TransientError } from "../../functions/dr/shared/errors";
+import {
+  ManagedFailoverUnavailableError,
+  TransientError,
+  VerificationFailedError,
+} from "../../functions/dr/shared/errors";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
@@ -370,5 +374,101 @@ describe("resuming a run that already fenced", () => {
     // Straight to Fence (already done), not to the approval: still fenced, so still halted.
     expect(result.states).not.toContain("RequestApproval");
     expect(world.lock()).toMatchObject({ owner: "run-1" });
+  });
+});
+
+// The failback's unleased window (state-machines/README.md, "The peer lease between a failback's
+// Fence and its Unfence"). Fence writes the flag with the lease off, Unfence arms it; between the
+// two, once the switchover completed, us-east-1 takes writes (ShiftTraffic, Verify's synthetic
+// payment, real traffic) with no lease. That is safe only because no other run can fence or
+// promote us-west-2 meanwhile: the failback holds the failover lock from before its Fence until
+// after its Unfence, and keeps it when it halts in between. Checked before every task.
+describe("the peer lease across a failback's Fence and Unfence", () => {
+  const failback = { targetRegion: EAST, reason: "us-east-1 healthy again", trigger: "console" };
+  const TASKS = [
+    "Preflight",
+    "AcquireLock",
+    "Fence",
+    "CheckOldWriter",
+    "Switchover",
+    "CheckPromotion",
+    "UpdateParameters",
+    "ShiftTraffic",
+    "Verify",
+    "Unfence",
+    "RestoreCapacity",
+    "RecordTimeline",
+    "NotifyCompleted",
+    "ReleaseLock",
+  ];
+
+  /** The invariant: while us-east-1's flag is unleased (and fenced over), this run owns the lock. */
+  function watch(world: FakeWorld, seen: string[]) {
+    return Object.fromEntries(
+      TASKS.map((task) => [
+        task,
+        () => {
+          const flag = world.flag();
+          if (flag?.activeRegion === EAST && flag.leaseRequired !== true) {
+            seen.push(task);
+            expect({ task, lock: world.lock()?.owner }).toEqual({ task, lock: "fb-1" });
+          }
+        },
+      ]),
+    );
+  }
+
+  it("holds the lock at every step the new writer runs unleased, and arms the lease before releasing it", async () => {
+    const world = FakeWorld.afterFailoverToWest();
+    const seen: string[] = [];
+
+    const result = await runWorkflow("failback", failback, {
+      world,
+      executionName: "fb-1",
+      observe: {
+        ...watch(world, seen),
+        ReleaseLock: () => {
+          // Before the lock goes, the lease is armed: from here on it protects the writer.
+          expect(world.flag()).toMatchObject({ activeRegion: EAST, leaseRequired: true });
+        },
+      },
+    });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(seen).toEqual(expect.arrayContaining(["CheckOldWriter", "Verify", "Unfence"]));
+    expect(world.lock()).toBeUndefined();
+    expect(world.flag()).toMatchObject({ activeRegion: EAST, phase: "open", leaseRequired: true });
+  });
+
+  it("keeps the lock when it halts inside the window, so a failover started then is refused untouched", async () => {
+    const world = FakeWorld.afterFailoverToWest();
+    const seen: string[] = [];
+
+    const halted = await runWorkflow("failback", failback, {
+      world,
+      executionName: "fb-1",
+      observe: watch(world, seen),
+      faults: {
+        Verify: {
+          before: () => new VerificationFailedError("synthetic payment refused"),
+          times: 99,
+        },
+      },
+    });
+
+    expect(halted.states).toContain("PageOnCall");
+    expect(world.flag()).toMatchObject({ activeRegion: EAST, phase: FENCE_PHASE.fenced });
+    expect(world.flag()?.leaseRequired).not.toBe(true);
+    expect(world.lock()?.owner).toBe("fb-1");
+    // us-east-1 is the writer, unleased: the failover that would supersede it is refused.
+    const flagBefore = world.flag();
+    const failover = await runWorkflow(
+      "failover",
+      { targetRegion: WEST, reason: "us-east-1 API down", trigger: "console" },
+      { world, executionName: "fo-2" },
+    );
+    expect(failover.states).not.toContain("Fence");
+    expect(world.flag()).toEqual(flagBefore);
+    expect(world.writerArn()).toBe(TOPOLOGY.regions[EAST]!.clusterArn);
   });
 });

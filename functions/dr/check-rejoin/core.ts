@@ -7,8 +7,12 @@
 // several hours": aurora-global-database-disaster-recovery.html); re-protect waits on it after
 // the rebuild. Read-only; the state machine loops with a Wait state and stops after a literal
 // number of polls. The message says what is awaited, in the execution history and the page.
+// Once re-protect's standby is ready it arms the peer lease (armPeerLease below), its one write
+// besides renewing the lock.
+import { FENCE_PHASE, PEER_LEASE } from "../../common/contract";
 import type { DrDeps } from "../shared/deps";
-import { otherRegion, regionOf } from "../shared/topology";
+import { FencingConflictError } from "../shared/errors";
+import { deployedPrimary, otherRegion, regionOf } from "../shared/topology";
 import type { CheckRejoinResult, RejoinStage, StepTimes, WorkflowState } from "../shared/types";
 import { holdLock } from "../shared/lock";
 import { stateTask } from "../shared/task";
@@ -135,11 +139,77 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
       lag?.lagMs ?? null,
     );
   }
-  return report(
-    "ready",
-    `${rejoining.clusterIdentifier} is a connected secondary ${lag.lagMs} ms behind`,
-    lag.lagMs,
-  );
+  const caughtUp = `${rejoining.clusterIdentifier} is a connected secondary ${lag.lagMs} ms behind`;
+  const armed = failback ? { note: "" } : await armPeerLease(region, writerRegion, deps);
+  if ("silent" in armed) {
+    return report("renewer-silent", `${caughtUp}, but ${armed.silent}; ${next}`, lag.lagMs);
+  }
+  return report("ready", `${caughtUp}${armed.note}`, lag.lagMs);
+}
+
+/**
+ * Re-protect's end: the standby protects the writer again, so a failover to it is possible
+ * again, and with it the two-writer race the peer lease closes (PEER_LEASE; state-machines/
+ * README.md, "Never two writers"). An unplanned failover leaves the lease disarmed (its new
+ * writer's peer may be dead); this is where it is armed again, once that peer is provably back,
+ * whether Aurora re-added the old primary by itself (managed failover) or Rebuild made a new
+ * secondary (detach). Only when the writer is the deployed primary: the renewer is the deployed
+ * standby's prober.
+ *
+ * Written in the standby's own replica, where every renewal is written: conditional writes to
+ * one item in one region are serialized, so no renewal can undo the arming (the whole-item
+ * last-writer-wins trap, schedules 65 and 81, is between regions), and re-protect holds the lock,
+ * so no Fence or Unfence writes the item in the writer's region meanwhile. Conditional on the
+ * flag this replica holds naming the writer, open, with the token read. Returns what to add to
+ * the message; throws FencingConflictError (a page) when the flag says otherwise.
+ *
+ * Armed only once the renewer is seen renewing: the prober renews the disarmed flag too, so the
+ * standby's replica shows its last stamp. A lease armed with no renewer behind it would stop the
+ * writer's payments PEER_LEASE.seconds later, an outage made by this run; re-protect waits
+ * instead (`silent`), polling like any other stage, until the prober renews or its bound ends.
+ */
+async function armPeerLease(
+  standby: string,
+  writerRegion: string,
+  deps: DrDeps,
+): Promise<{ readonly note: string } | { readonly silent: string }> {
+  if (writerRegion !== deployedPrimary(deps.topology)) {
+    return {
+      note: `; the peer lease stays disarmed (${writerRegion} is not the deployed primary, and the renewer runs in the deployed standby's region)`,
+    };
+  }
+  const control = deps.ports(standby, "critical").control;
+  const flag = await control.getActiveRegion();
+  if (!flag || flag.activeRegion !== writerRegion || flag.phase === FENCE_PHASE.fenced) {
+    throw new FencingConflictError(
+      `re-protect cannot arm the peer lease: ${standby}'s replica of the active-region flag ${flag ? `names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""}` : "is missing"}, expected ${writerRegion}, open; someone changed it while this run held the lock`,
+    );
+  }
+  if (flag.leaseRequired === true) return { note: "; the peer lease was already armed" };
+  const seenAt = flag.peerSeenAt ? Date.parse(flag.peerSeenAt) : NaN;
+  const ageMs = deps.now().getTime() - seenAt;
+  if (Number.isNaN(seenAt) || ageMs > PEER_LEASE.warnSeconds * 1000) {
+    return {
+      silent: `the prober in ${standby} has not renewed the peer lease ${Number.isNaN(seenAt) ? "yet" : `since ${flag.peerSeenAt} (${Math.round(ageMs / 1000)} s ago)`}: arming it now would stop ${writerRegion}'s payments within ${PEER_LEASE.seconds} s. Check the prober (the prober-silent alarm); re-protect arms the lease and completes by itself once it renews`,
+    };
+  }
+  const at = deps.now().toISOString();
+  if (!(await control.renewPeerLease(writerRegion, flag.fencingToken, at, true))) {
+    // A repeat whose first request landed finds it armed; anything else changed the flag.
+    const again = await control.getActiveRegion();
+    if (again?.leaseRequired !== true || again.activeRegion !== writerRegion) {
+      throw new FencingConflictError(
+        `re-protect cannot arm the peer lease: the active-region flag changed in ${standby} while it was armed (now ${again ? `${again.activeRegion} token ${again.fencingToken}` : "missing"})`,
+      );
+    }
+  }
+  deps.log.info("peer lease armed", {
+    activeRegion: writerRegion,
+    fencingToken: flag.fencingToken,
+  });
+  return {
+    note: `; the peer lease is armed again (${writerRegion}'s writes need ${standby}'s renewals)`,
+  };
 }
 
 /** The CheckRejoin task (functions/dr/tasks.ts). */
@@ -150,8 +220,9 @@ export const CHECK_REJOIN_TASK = stateTask({
   permissions: {
     database: ["describeGlobalCluster", "describeCluster"],
     metrics: ["replicationLag"],
-    // Re-protect only: the lock's renewal on every poll (shared/lock.ts).
-    control: ["renewLock", "getLock"],
+    // Re-protect only: the lock's renewal on every poll (shared/lock.ts), and arming the peer
+    // lease once the standby is ready (armPeerLease).
+    control: ["renewLock", "getLock", "getActiveRegion", "renewPeerLease"],
   },
   run: checkRejoin,
 });

@@ -206,9 +206,17 @@ export interface ControlPort {
    * The standby's renewal of the peer lease (PEER_LEASE): sets `peerSeenAt` only while the flag
    * still names `activeRegion` with `fencingToken` in this replica and no move is in progress
    * (phase not "fenced"), and arms the lease on a flag that never had `leaseRequired` (the
-   * Terraform seed). False when it does not.
+   * Terraform seed). False when it does not. `arm`: sets `leaseRequired` whatever it was, under
+   * the same condition (re-protect, once the standby protects the writer again; written in the
+   * standby's own replica, where the renewals are, so no renewal can undo it: see
+   * check-rejoin/core.ts).
    */
-  renewPeerLease(activeRegion: string, fencingToken: number, at: string): Promise<boolean>;
+  renewPeerLease(
+    activeRegion: string,
+    fencingToken: number,
+    at: string,
+    arm?: boolean,
+  ): Promise<boolean>;
   /**
    * Sets `phase` only while the flag still has this region and token. False when it has not.
    * `armLease`: also arms the peer lease (`leaseRequired`, `peerSeenAt` = `at`).

@@ -303,6 +303,11 @@ export type RejoinStage =
   | "resynchronizing"
   /** Connected, but its replication lag is unknown or above the limit. */
   | "catching-up"
+  /**
+   * Re-protect only: caught up, but the standby's prober has not renewed the peer lease lately,
+   * so arming it would stop the writer's payments within PEER_LEASE.seconds.
+   */
+  | "renewer-silent"
   | "ready";
 
 export interface CheckRejoinResult extends StepTimes {

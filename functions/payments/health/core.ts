@@ -4,7 +4,18 @@
 // database is reachable, for the prober's benefit. Either way it reports the newest writer
 // heartbeat (WRITER_HEARTBEAT) this region's own cluster holds, for the DR orchestrator; that
 // read runs beside the flag's and decides nothing here.
-import type { ActiveRegionFlag } from "../shared/fencing";
+//
+// It also shows the peer lease (PEER_LEASE: armed, last renewal, age, lapsed) as this region's
+// replica holds it, and that too decides nothing: the status code stays what the checks above
+// say. Route 53's HTTPS health check judges only the status code ("2xx or 3xx" is healthy, no
+// string matching is configured: Route 53 "How Route 53 determines whether a health check is
+// healthy", https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html),
+// and so does the DR prober whose alarm can start a failover. A lapsed lease means the *peer*
+// (the standby's renewer) or replication towards this region is broken, not this region: a 503
+// for it would move traffic and start a failover towards the very region whose silence caused
+// it. The lease-aging alarm (PeerLeaseAgeSeconds) pages for it instead.
+import type { ActiveRegionFlag, PeerLeaseState } from "../shared/fencing";
+import { peerLeaseState } from "../shared/fencing";
 
 /** What the database probe found; it throws when the database cannot be reached. */
 export type DatabaseState = "writable" | "reachable" | "read-only" | "in recovery";
@@ -19,6 +30,8 @@ export interface HealthDeps {
   readonly readWriterHeartbeat: () => Promise<Date | null>;
   /** Each check gives up after this long, so Route 53 gets an answer in time. */
   readonly checkTimeoutMs: number;
+  /** This function's clock, for the lease's age. @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface HealthBody {
@@ -35,6 +48,12 @@ export interface HealthBody {
   };
   /** What this region's own cluster holds of the writer's heartbeat; null when unknown. */
   readonly replication: { readonly writerHeartbeatAt: string | null };
+  /**
+   * The peer lease in this region's replica (informative: never changes the status code); null
+   * when the flag is unreadable. `lapsed` in the active region means its writes answer 503
+   * `peer_lease_lapsed`.
+   */
+  readonly lease: PeerLeaseState | null;
 }
 
 export interface HealthReport {
@@ -103,6 +122,7 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
       reason,
       checks,
       replication: { writerHeartbeatAt },
+      lease: flag ? peerLeaseState(flag, (deps.now ?? Date.now)()) : null,
     },
   };
 }

@@ -39,8 +39,21 @@ const publish = eventBridgePublisher(
   requireEnv(PAYMENTS_ENV.eventBusName),
 );
 
-export const handler = async (_event: unknown, context: Context): Promise<RelayReport> => {
+/** Invoked by the control stream's mapping (infra: relay-on-flag), not by the schedule. */
+function fromFlagStream(event: unknown): boolean {
+  const records = (event as { Records?: { eventSource?: string }[] } | null)?.Records;
+  return Array.isArray(records) && records.some((r) => r.eventSource === "aws:dynamodb");
+}
+
+export const handler = async (event: unknown, context: Context): Promise<RelayReport> => {
   logger.addContext(context);
+  // The flag just opened this region; a warm environment may still hold the passive answer its
+  // last scheduled run cached (up to ACTIVE_REGION_CACHE_MS), which would skip this run. An
+  // unreadable flag is left to the run's own check, which fails it as usual.
+  if (fromFlagStream(event)) {
+    logger.info("relay started by the flag opening this region");
+    await guard.readFresh().catch(() => undefined);
+  }
   const segment = tracer.getSegment();
   const subsegment = segment?.addNewSubsegment("## relay");
   if (subsegment) tracer.setSegment(subsegment);

@@ -7,7 +7,7 @@ import { fullJitterMs } from "./connect-jitter";
 import { Pool } from "pg";
 import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { DATABASE_POOL_MAX } from "../../common/contract";
-import { DatabaseUnavailableError } from "./errors";
+import { CommitUnconfirmedError, DatabaseUnavailableError } from "./errors";
 
 export type DatabaseSettings =
   /** DATABASE_URL: tests and local runs, no TLS. */
@@ -37,6 +37,28 @@ export interface Timeouts {
 }
 
 export const API_TIMEOUTS: Timeouts = { connectMs: 3_000, statementMs: 5_000 };
+
+/**
+ * node-postgres pool settings of a payment function: its connections' settings (clientConfig)
+ * and how the pool keeps them. Exported for bench:payments, whose raw-SQL side must use the same.
+ */
+export function poolConfig(
+  settings: DatabaseSettings,
+  applicationName: string,
+  max: number,
+  timeouts: Timeouts = API_TIMEOUTS,
+): PoolConfig {
+  return {
+    ...clientConfig(settings, applicationName, timeouts),
+    max,
+    // An idle environment gives its slot back after a minute: after a burst, the writer's
+    // count falls back to the environments actually working instead of the burst's peak.
+    idleTimeoutMillis: 60_000,
+    // Lambda freezes between invocations; recycle connections that may have gone stale, and
+    // bound how long a connection can outlive a writer change that no error revealed.
+    maxLifetimeSeconds: 300,
+  };
+}
 
 /** node-postgres settings for one connection. */
 export function clientConfig(
@@ -186,6 +208,12 @@ export interface PoolStats {
   readonly idle: number;
   /** Callers waiting for a connection: every slot of their pool is busy. */
   readonly waiting: number;
+  /**
+   * Connections each pool failed to open since the process started, by application_name and
+   * the error's code (a SQLSTATE such as 53300 too_many_connections or 57P03 cannot_connect_now,
+   * or a socket error such as ECONNREFUSED): which function was refused, and why.
+   */
+  readonly refusedBy: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 /**
@@ -196,14 +224,19 @@ export function poolStats(): PoolStats {
   let open = 0;
   let idle = 0;
   let waiting = 0;
+  const refusedBy: Record<string, Record<string, number>> = {};
   for (const db of openDatabases) {
+    if (Object.keys(db.refused).length > 0) {
+      const mine = (refusedBy[db.applicationName] ??= {});
+      for (const [code, n] of Object.entries(db.refused)) mine[code] = (mine[code] ?? 0) + n;
+    }
     const pool = db.currentPool;
     if (!pool) continue;
     open += pool.totalCount;
     idle += pool.idleCount;
     waiting += pool.waitingCount;
   }
-  return { open, idle, waiting };
+  return { open, idle, waiting, refusedBy };
 }
 
 /** Ends every pool of this process (tests and scripts; Lambda never needs it). */
@@ -222,8 +255,15 @@ export class Database {
    */
   #reconnecting = false;
 
+  /** Connections this database's pools failed to open, by error code (poolStats). */
+  readonly refused: Record<string, number> = {};
+
   constructor(private readonly options: DatabaseOptions) {
     openDatabases.add(this);
+  }
+
+  get applicationName(): string {
+    return this.options.applicationName;
   }
 
   /** The pool of the current settings, if one was built (poolStats). */
@@ -239,17 +279,14 @@ export class Database {
     this.#checked = settings;
     if (this.#pool && key === this.#key) return this.#pool;
     const previous = this.#pool;
-    const config: PoolConfig = {
-      ...clientConfig(settings, this.options.applicationName, this.options.timeouts),
-      max: this.options.max ?? DATABASE_POOL_MAX,
-      // An idle environment gives its slot back after a minute: after a burst, the writer's
-      // count falls back to the environments actually working instead of the burst's peak.
-      idleTimeoutMillis: 60_000,
-      // Lambda freezes between invocations; recycle connections that may have gone stale, and
-      // bound how long a connection can outlive a writer change that no error revealed.
-      maxLifetimeSeconds: 300,
-    };
-    const pool = new Pool(config);
+    const pool = new Pool(
+      poolConfig(
+        settings,
+        this.options.applicationName,
+        this.options.max ?? DATABASE_POOL_MAX,
+        this.options.timeouts,
+      ),
+    );
     // An idle client losing its connection must not crash the process; the pool drops it. It is
     // how most environments learn the writer went away (their connection was idle between
     // requests), so the next connection is a reconnection and is jittered.
@@ -283,7 +320,15 @@ export class Database {
       try {
         const pool = await this.pool();
         if (this.#reconnecting) await this.jitter(started);
-        client = await pool.connect();
+        try {
+          client = await pool.connect();
+        } catch (error) {
+          const code =
+            errorCode(error) ??
+            (/timeout/i.test((error as Error)?.message ?? "") ? "connect-timeout" : "unknown");
+          this.refused[code] = (this.refused[code] ?? 0) + 1;
+          throw error;
+        }
         this.#reconnecting = false;
         client.on("error", onError);
         const result = await work(client);
@@ -326,18 +371,40 @@ export class Database {
     return this.withClient((client) => client.query<R>(text, values as unknown[]));
   }
 
-  /** BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). */
+  /**
+   * BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). A COMMIT that
+   * returns with a WARNING throws CommitUnconfirmedError instead of returning: a commit wait the
+   * statement timeout cancelled (review M2) is written locally but maybe not replicated, and an
+   * acknowledgement would promise what `rds.global_db_rpo` was set to prevent.
+   */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
       await client.query("BEGIN");
+      let result: T;
       try {
-        const result = await work(client);
-        await client.query("COMMIT");
-        return result;
+        result = await work(client);
       } catch (error) {
         if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
         throw error;
       }
+      const warnings: string[] = [];
+      const onNotice = (notice: { severity?: string; message?: string }) => {
+        if (notice.severity === "WARNING") warnings.push(notice.message ?? "(no message)");
+      };
+      client.on("notice", onNotice);
+      try {
+        await client.query("COMMIT");
+      } catch (error) {
+        // Failed before it committed (nothing to roll back after a COMMIT's own error).
+        if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.off("notice", onNotice);
+      }
+      if (warnings.length > 0) {
+        throw new CommitUnconfirmedError(`COMMIT returned a warning: ${warnings.join("; ")}`);
+      }
+      return result;
     });
   }
 

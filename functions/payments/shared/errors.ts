@@ -151,6 +151,19 @@ export class DatabaseUnavailableError extends Error {
   override name = "DatabaseUnavailableError";
 }
 
+/**
+ * COMMIT came back with a WARNING: the server stopped waiting for the commit's replication (a
+ * cancel, here the statement timeout) after writing it locally. PostgreSQL's synchronous
+ * replication answers so ("canceling wait for synchronous replication ... The transaction has
+ * already committed locally, but might not have been replicated to the standby"), and Aurora's
+ * `rds.global_db_rpo` pauses a commit until a secondary is within the RPO without documenting
+ * what a cancel does: the write may be durable here and missing from every secondary, so it is
+ * not acknowledged (review M2; state-machines/README.md, "A COMMIT the RPO guard paused").
+ */
+export class CommitUnconfirmedError extends Error {
+  override name = "CommitUnconfirmedError";
+}
+
 /** SSM parameters (database settings, API keys) could not be loaded. */
 export class ParametersUnavailableError extends Error {
   override name = "ParametersUnavailableError";

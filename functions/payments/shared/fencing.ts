@@ -123,16 +123,42 @@ export class ActiveRegionGuard {
     }
   }
 
-  /**
-   * The lease check, against this function's clock now. A renewal stamped further in the future
-   * than two clock skews is refused too: believing it would stretch the lease past its bound.
-   */
+  /** The lease check, against this function's clock now (peerLeaseState). */
   private leaseHolds(flag: ActiveRegionFlag): boolean {
-    if (flag.leaseRequired !== true) return true;
-    const seen = typeof flag.peerSeenAt === "string" ? Date.parse(flag.peerSeenAt) : NaN;
-    if (Number.isNaN(seen)) return false;
-    const age = this.now() - seen;
-    const leaseMs = this.options.leaseMs ?? PEER_LEASE.seconds * 1000;
-    return age <= leaseMs && age >= -2 * PEER_LEASE.clockSkewSeconds * 1000;
+    return !peerLeaseState(flag, this.now(), this.options.leaseMs).lapsed;
   }
+}
+
+/** The peer lease as one reading of the flag shows it, for the guard and for /health. */
+export interface PeerLeaseState {
+  /** `leaseRequired` is set: writes need a fresh renewal. */
+  readonly armed: boolean;
+  /** The last renewal this replica holds (kept while disarmed), null when none or unparsable. */
+  readonly peerSeenAt: string | null;
+  /** Its age by the reader's clock in seconds (negative when stamped ahead), null without one. */
+  readonly ageSeconds: number | null;
+  /** Armed and not fresh: the guard refuses writes. Never true while disarmed. */
+  readonly lapsed: boolean;
+}
+
+/**
+ * The lease as `flag` shows it at `nowMs`. A renewal stamped further in the future than two
+ * clock skews counts as lapsed too: believing it would stretch the lease past its bound.
+ */
+export function peerLeaseState(
+  flag: ActiveRegionFlag,
+  nowMs: number,
+  leaseMs: number = PEER_LEASE.seconds * 1000,
+): PeerLeaseState {
+  const armed = flag.leaseRequired === true;
+  const seen = typeof flag.peerSeenAt === "string" ? Date.parse(flag.peerSeenAt) : NaN;
+  const ageMs = Number.isNaN(seen) ? null : nowMs - seen;
+  const fresh =
+    ageMs !== null && ageMs <= leaseMs && ageMs >= -2 * PEER_LEASE.clockSkewSeconds * 1000;
+  return {
+    armed,
+    peerSeenAt: ageMs === null ? null : (flag.peerSeenAt as string),
+    ageSeconds: ageMs === null ? null : Math.round(ageMs / 100) / 10,
+    lapsed: armed && !fresh,
+  };
 }

@@ -7,6 +7,7 @@ import {
   AuthorizationExpiredError,
   CaptureExceedsCapturableError,
   OperationLimitError,
+  CommitUnconfirmedError,
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
   IllegalTransitionError,
@@ -315,6 +316,21 @@ export function describeError(error: unknown): ErrorAnswer | undefined {
         type: "unavailable",
         code: "database_unavailable",
         message: "the database is unavailable",
+        field: null,
+      },
+      retryAfter(RETRY_AFTER_SECONDS.unavailable),
+    );
+  }
+  if (error instanceof CommitUnconfirmedError) {
+    // Not acknowledged (review M2). Stripe's convention for an outcome the server cannot
+    // confirm: a 5xx the client retries with the same Idempotency-Key.
+    return answer(
+      503,
+      {
+        type: "unavailable",
+        code: "commit_unconfirmed",
+        message:
+          "the database could not confirm the write was replicated; retry with the same Idempotency-Key",
         field: null,
       },
       retryAfter(RETRY_AFTER_SECONDS.unavailable),

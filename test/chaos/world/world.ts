@@ -613,13 +613,17 @@ export class ChaosWorld {
                 : false;
             }),
           ),
-        renewPeerLease: (activeRegion, fencingToken, at) =>
+        renewPeerLease: (activeRegion, fencingToken, at, arm = false) =>
           call("dynamodb", "dynamodb:UpdateItem active-region peer lease", () =>
             table.write(region, CONTROL.activeRegionItem, (current) =>
               current?.activeRegion === activeRegion &&
               (current.fencingToken ?? 0) === fencingToken &&
               current.phase !== FENCE_PHASE.fenced
-                ? { ...current, peerSeenAt: at, leaseRequired: current.leaseRequired ?? true }
+                ? {
+                    ...current,
+                    peerSeenAt: at,
+                    leaseRequired: arm ? true : (current.leaseRequired ?? true),
+                  }
                 : false,
             ),
           ),

@@ -51,6 +51,15 @@ describe("the control table adapter", () => {
     });
   });
 
+  it("arms the lease when asked, under the same condition (re-protect's end)", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    expect(await table().renewPeerLease(EAST, 3, "2026-11-30T10:00:00.000Z", true)).toBe(true);
+    const input = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(input.UpdateExpression).toBe("SET #peerSeenAt = :at, #leaseRequired = :armed");
+    expect(input.ConditionExpression).toBe(CONDITIONS.leaseRenewable);
+    expect(input.ExpressionAttributeValues).toMatchObject({ ":armed": true, ":token": 3 });
+  });
+
   it("renews the Terraform seed (no token attribute) as token 0, and reports a failed condition as false", async () => {
     ddb
       .on(UpdateCommand)

@@ -7,6 +7,8 @@
 import { randomUUID } from "node:crypto";
 import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import { CommitUnconfirmedError } from "../../../functions/payments/shared/errors";
+import { describeError } from "../../../functions/payments/shared/http-api";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import { FakeAws, OTHER_REGION, lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
@@ -180,5 +182,15 @@ describe("error shape", () => {
 
     expect(response.status).toBe(201);
     expect(response.headers["request-id"]).toBe(requestId);
+  });
+});
+
+describe("an unconfirmed commit (review M2)", () => {
+  it("is answered 503 commit_unconfirmed, retryable with the same key, never as done", () => {
+    const answer = describeError(new CommitUnconfirmedError("COMMIT returned a warning: x"));
+    expect(answer).toMatchObject({
+      statusCode: 503,
+      body: { type: "unavailable", code: "commit_unconfirmed" },
+    });
   });
 });

@@ -70,6 +70,7 @@ describe("GET /health", () => {
       reason: null,
       checks: { flag: "ok", role: "active", database: "writable" },
       replication: { writerHeartbeatAt: expect.any(String) },
+      lease: { armed: false, peerSeenAt: null, ageSeconds: null, lapsed: false },
     });
     expect((await heartbeat())!.getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
@@ -103,6 +104,7 @@ describe("GET /health", () => {
       reason: `passive region: writes go to ${OTHER_REGION}`,
       checks: { flag: "ok", role: "passive", database: "reachable", phase: "fenced" },
       replication: { writerHeartbeatAt: expect.any(String) },
+      lease: { armed: false, peerSeenAt: null, ageSeconds: null, lapsed: false },
     });
     expect(await heartbeat()).toBeUndefined();
   });
@@ -146,6 +148,38 @@ describe("GET /health", () => {
       activeRegion: null,
       reason,
       checks: { flag: "unreadable", role: "unknown" },
+    });
+  });
+
+  // Route 53 judges the status code only (2xx/3xx healthy: dns-failover-determining-health-of-
+  // endpoints.html), and so does the prober whose alarm starts a failover: a lapsed lease shows
+  // in the body, and the region still answers 200 (core.ts says why).
+  it("shows a lapsed peer lease in the body and still answers 200, so Route 53 keeps the region", async () => {
+    const seen = new Date(Date.now() - 45_000).toISOString();
+    aws.flag = { activeRegion: REGION, phase: "open", leaseRequired: true, peerSeenAt: seen };
+
+    const response = await health();
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      status: "healthy",
+      reason: null,
+      lease: { armed: true, peerSeenAt: seen, lapsed: true },
+    });
+    const age = (response.body as { lease: { ageSeconds: number } }).lease.ageSeconds;
+    expect(age).toBeGreaterThanOrEqual(45);
+    expect(age).toBeLessThan(60);
+  });
+
+  it("shows an armed, fresh peer lease with its age", async () => {
+    const seen = new Date(Date.now() - 8_000).toISOString();
+    aws.flag = { activeRegion: REGION, phase: "open", leaseRequired: true, peerSeenAt: seen };
+
+    const response = await health();
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      lease: { armed: true, peerSeenAt: seen, lapsed: false },
     });
   });
 
@@ -205,6 +239,42 @@ describe("checkHealth", () => {
     expect(report.body.replication).toEqual({ writerHeartbeatAt: null });
     // Flag (40 ms) then database; the heartbeat's own 50 ms ran beside the flag.
     expect(Date.now() - started).toBeLessThan(100 + 50);
+  });
+
+  it("reads the lease's age on its own clock, and counts a renewal stamped far ahead as lapsed", async () => {
+    const now = Date.parse("2026-11-30T03:00:00.000Z");
+    const at = (offsetMs: number) =>
+      checkHealth({
+        ...deps,
+        now: () => now,
+        readFlag: async () => ({
+          activeRegion: REGION,
+          leaseRequired: true,
+          peerSeenAt: new Date(now - offsetMs).toISOString(),
+        }),
+      });
+
+    expect((await at(30_000)).body.lease).toEqual({
+      armed: true,
+      peerSeenAt: "2026-11-30T02:59:30.000Z",
+      ageSeconds: 30,
+      lapsed: false,
+    });
+    expect((await at(30_100)).body.lease).toMatchObject({ ageSeconds: 30.1, lapsed: true });
+    expect((await at(-2_500)).body.lease).toMatchObject({ ageSeconds: -2.5, lapsed: true });
+    expect((await at(30_100)).statusCode).toBe(200);
+  });
+
+  it("shows no lease when the flag is unreadable", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => {
+        throw new Error("control flag unreadable");
+      },
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.lease).toBeNull();
   });
 
   it("answers 503 when the database is a recovering replica", async () => {

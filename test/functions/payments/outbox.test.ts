@@ -253,6 +253,55 @@ describe("outbox-relay", () => {
     expect(await unpublished()).toHaveLength(1);
   });
 
+  it("publishes at once when the flag stream starts it, even right after a run that found the region passive", async () => {
+    // The relay as deployed caches the flag for ACTIVE_REGION_CACHE_MS = 5 s (the suite's 0 would
+    // hide the stale answer): a fresh module instance with the deployed setting.
+    process.env.ACTIVE_REGION_CACHE_MS = "5000";
+    let deployed!: typeof relay;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      ({ handler: deployed } = require("../../../functions/payments/outbox-relay/handler"));
+    });
+    process.env.ACTIVE_REGION_CACHE_MS = TEST_ENV.ACTIVE_REGION_CACHE_MS;
+    const context = {
+      ...lambdaContext("payments-outbox-relay-test"),
+      getRemainingTimeInMillis: () => RELAY_STOP_BEFORE_MS - 1,
+    };
+    // The scheduled run a few seconds before the failover cached the passive answer; Unfence
+    // then opens this region.
+    aws.flag = { activeRegion: OTHER_REGION };
+    expect((await deployed({}, context)).skipped).toBe(
+      `passive region: writes go to ${OTHER_REGION}`,
+    );
+    aws.flag = { activeRegion: REGION };
+    const ids = await pending(2);
+    // As the event source mapping on the control stream delivers the Unfence record
+    // (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
+    const unfence = {
+      Records: [
+        {
+          eventID: "1",
+          eventName: "MODIFY",
+          eventSource: "aws:dynamodb",
+          awsRegion: REGION,
+          dynamodb: {
+            Keys: { pk: { S: "active-region" } },
+            OldImage: { activeRegion: { S: REGION }, phase: { S: "fenced" } },
+            NewImage: { activeRegion: { S: REGION }, phase: { S: "open" } },
+            StreamViewType: "NEW_AND_OLD_IMAGES",
+          },
+        },
+      ],
+    };
+
+    const report = await deployed(unfence, context);
+
+    expect(report).toMatchObject({ skipped: null, published: 2, failed: 0 });
+    expect(aws.published.map((e) => JSON.parse(e.Detail!).eventId as string).sort()).toEqual(
+      ids.sort(),
+    );
+  });
+
   it("fails the run when the flag cannot be read", async () => {
     aws.flag = new Error("DynamoDB unavailable");
 

@@ -18,7 +18,14 @@ export const PROFILES: Readonly<
 > = {
   // One call's attempts x (connect + request) plus the SDK's retry delay (7 s) fits inside the
   // shortest task Lambda timeout (a state's TimeoutSeconds 10 minus 2 s): a slow call fails the
-  // Lambda, not the state, so Step Functions never runs two attempts at once.
+  // Lambda, not the state, so Step Functions never runs two attempts at once. The delay: the
+  // standard mode's backoff is random x min(base x 2^i, 20 s) ("MAX_BACKOFF", AWS SDKs and
+  // Tools reference, feature-retry-behavior.html), here base 1 s for throttling and 50 ms
+  // otherwise (@smithy/core 3.41 util-retry), so at most 1 s before the one retry; a Retry-After
+  // hint from the service may stretch it by up to 5 s more (same source), which would not fit.
+  // Per call, not per task: a task making several calls under throttling can still reach its
+  // Lambda timeout (then retried by the state's Retry, every task looking first): review L2,
+  // open.
   critical: { maxAttempts: 2, connectionTimeout: 1000, requestTimeout: 2000 },
   bestEffort: { maxAttempts: 1, connectionTimeout: 1000, requestTimeout: 2000 },
 };

@@ -120,7 +120,7 @@ export class DynamoControlTable implements ControlPort {
     }
   }
 
-  async renewPeerLease(activeRegion: string, fencingToken: number, at: string) {
+  async renewPeerLease(activeRegion: string, fencingToken: number, at: string, arm = false) {
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -128,9 +128,10 @@ export class DynamoControlTable implements ControlPort {
           Key: { [PK]: CONTROL.activeRegionItem },
           // A flag that never had leaseRequired (seeded by Terraform, or written before the
           // lease existed) is armed by its first renewal; every Fence writes it explicitly, so
-          // an unplanned failover's `false` is never overridden here.
-          UpdateExpression:
-            "SET #peerSeenAt = :at, #leaseRequired = if_not_exists(#leaseRequired, :armed)",
+          // an unplanned failover's `false` is never overridden here, unless asked to (`arm`).
+          UpdateExpression: arm
+            ? "SET #peerSeenAt = :at, #leaseRequired = :armed"
+            : "SET #peerSeenAt = :at, #leaseRequired = if_not_exists(#leaseRequired, :armed)",
           ConditionExpression:
             fencingToken === 0 ? CONDITIONS.leaseRenewableFirstToken : CONDITIONS.leaseRenewable,
           ExpressionAttributeNames: {

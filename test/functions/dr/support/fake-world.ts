@@ -1094,8 +1094,13 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           });
         return ok;
       },
-      async renewPeerLease(activeRegion, fencingToken, at) {
-        c("dynamodb:UpdateItem active-region peer lease", { activeRegion, fencingToken, at });
+      async renewPeerLease(activeRegion, fencingToken, at, arm = false) {
+        c("dynamodb:UpdateItem active-region peer lease", {
+          activeRegion,
+          fencingToken,
+          at,
+          ...(arm ? { arm } : {}),
+        });
         const item = world.flagIn(region);
         const ok =
           item?.activeRegion === activeRegion &&
@@ -1106,7 +1111,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           world.table.set("active-region", {
             ...stored,
             peerSeenAt: at,
-            leaseRequired: stored?.leaseRequired ?? true,
+            leaseRequired: arm ? true : (stored?.leaseRequired ?? true),
           });
         }
         return ok;

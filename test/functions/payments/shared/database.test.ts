@@ -138,6 +138,54 @@ describe("Database", () => {
     }
   });
 
+  // Review M2. What a cancelled commit wait looks like on the wire: PostgreSQL's synchronous
+  // replication answers COMMIT with a WARNING ("canceling wait for synchronous replication ...
+  // The transaction has already committed locally, but might not have been replicated to the
+  // standby", src/backend/replication/syncrep.c), and Aurora's rds.global_db_rpo pause is
+  // documented only as "resumed and committed" once a secondary is within the RPO
+  // (aurora-global-database-disaster-recovery.html#aurora-global-database-manage-recovery). A
+  // real server sends the WARNING here from a deferred trigger, i.e. during COMMIT itself.
+  it("refuses to report a commit that came back with a warning as done, and keeps what it wrote", async () => {
+    await a.sql.query(`
+      CREATE TABLE m2_writes (id int PRIMARY KEY);
+      CREATE FUNCTION m2_warn() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE WARNING 'canceling wait for synchronous replication due to user request'
+          USING DETAIL = 'The transaction has already committed locally, but might not have been replicated to the standby.';
+        RETURN NULL;
+      END $$;
+      CREATE CONSTRAINT TRIGGER m2_at_commit AFTER INSERT ON m2_writes
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION m2_warn();`);
+    const db = new Database({
+      settings: async () => ({ kind: "url", connectionString: a.adminUrl }),
+      applicationName: "test",
+    });
+    try {
+      await expect(
+        db.transaction(async (client) => {
+          await client.query("INSERT INTO m2_writes VALUES (1)");
+          return "acknowledged";
+        }),
+      ).rejects.toMatchObject({
+        name: "CommitUnconfirmedError",
+        message: expect.stringContaining("canceling wait for synchronous replication"),
+      });
+      // Not rolled back: the commit is durable here, so reconciliation (not a retry) owns it.
+      const { rows } = await a.sql.query("SELECT id FROM m2_writes");
+      expect(rows).toEqual([{ id: 1 }]);
+      // The same connection, reused: a later transaction without a warning is acknowledged.
+      await a.sql.query("DROP TRIGGER m2_at_commit ON m2_writes");
+      await expect(
+        db.transaction(async (client) => {
+          await client.query("INSERT INTO m2_writes VALUES (2)");
+          return "acknowledged";
+        }),
+      ).resolves.toBe("acknowledged");
+    } finally {
+      await db.end();
+    }
+  });
+
   it("connects to Aurora over verified TLS with timeouts", () => {
     const config = clientConfig(
       { kind: "aurora", host: "h", port: 5432, database: "d", user: "u", password: "p" },

@@ -80,7 +80,10 @@ export class FakeAws {
   readonly eventBridge = mockClient(EventBridgeClient);
 
   /** The active-region item; undefined = missing; an Error = GetItem fails. */
-  flag: { activeRegion: string; phase?: string } | undefined | Error = { activeRegion: REGION };
+  flag:
+    | { activeRegion: string; phase?: string; leaseRequired?: boolean; peerSeenAt?: string }
+    | undefined
+    | Error = { activeRegion: REGION };
   readonly parameters = new Map<string, string>([
     [`${TEST_ENV.PARAMETER_PREFIX}/${PARAMETERS.apiKeys}`, apiKeysParameter()],
   ]);
@@ -124,6 +127,10 @@ export class FakeAws {
           fencingToken: { N: "7" },
         };
         if (this.flag.phase) item.phase = { S: this.flag.phase };
+        if (this.flag.leaseRequired !== undefined) {
+          item.leaseRequired = { BOOL: this.flag.leaseRequired };
+        }
+        if (this.flag.peerSeenAt) item.peerSeenAt = { S: this.flag.peerSeenAt };
         return { Item: item };
       }
       if (input.TableName === TEST_ENV.IDEMPOTENCY_TABLE) {

@@ -1,0 +1,30 @@
+// The convergence check (runner.ts, step 4) against the one schedule the 5000-schedule run of
+// seed 20261130 failed on 771f44b: a failover refused at approval released its lock and died right
+// after (the execution was stopped), on-call ran it again, and the new execution halted at
+// Preflight on RDS errors in the target region. It changed nothing and held no lock: the page
+// says "Nothing was changed", on-call has nothing to resume. The check counted the lock the chain
+// had held before its refusal and called that a run that did not converge.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { runSchedule } from "./runner";
+import type { Schedule } from "./schedule";
+
+const schedule: Schedule = JSON.parse(
+  readFileSync(join(__dirname, "schedules", "seed-20261130-3762.json"), "utf8"),
+);
+
+describe("a chain that released its lock and then halted before taking it again", () => {
+  it("ends the run without a violation, and the story is the one the 5000-schedule run found", async () => {
+    const report = await runSchedule(schedule);
+    // The story still happens as found: if the world's draws change, this says so instead of
+    // passing on another story.
+    expect(report.executions.map((e) => [e.name, e.status, e.lastState])).toEqual([
+      ["failover-1", "DIED", "ReleaseLockNotApproved"],
+      ["failover-2", "FAILED", "Halted"],
+      ["failover-3", "FAILED", "Halted"],
+    ]);
+    expect(report.roleChanges).toEqual([]);
+    expect(report.violations).toEqual([]);
+  }, 60_000);
+});
