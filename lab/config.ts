@@ -81,6 +81,11 @@ export interface LabTimings {
   readonly switchoverMs: Range;
   readonly detachMs: Range;
   readonly rejoinMs: Range;
+  /**
+   * The promoted writer's restart into its role: sessions dropped and connections refused for a
+   * window drawn from this range (lab/world/aurora.ts).
+   */
+  readonly promotionOutageMs: Range;
   /** rds.global_db_rpo (DB_RPO_SECONDS default). */
   readonly rpoGuardSeconds: number;
   /**
@@ -119,6 +124,10 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   detachMs: [5_000, 15_000],
   // Rebuilding the old primary: "a few minutes to several hours" for secondaries after a failover.
   rejoinMs: [60_000, 180_000],
+  // "unavailable for a short time" (SwitchoverGlobalCluster, FailoverGlobalCluster); a promotion in
+  // a cluster: "typically restored in less than 60 seconds, and often less than 30 seconds"
+  // (Concepts.AuroraHighAvailability). 5-30 s: the often case, not the convenient instant.
+  promotionOutageMs: [5_000, 30_000],
   rpoGuardSeconds: 60,
   // The replication lag a region outage meets: "The RPO for this approach is typically a
   // non-zero value measured in seconds. The amount of data loss depends on the Aurora global

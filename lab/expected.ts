@@ -12,6 +12,8 @@ import {
 } from "../infra/lib/rto";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
 import type { LabConfig } from "./config";
+import { writeTimeoutSeconds } from "../infra/constructs/payments-api";
+import { labWriteBounds } from "./write-path";
 
 export interface ExpectedPhase {
   readonly name: string;
@@ -29,7 +31,11 @@ const TASK_SECONDS = 1;
 export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   const t = config.timings;
   const mid = (r: readonly [number, number]) => (r[0] + r[1]) / 2000;
-  const s = DEFAULT_SETTINGS;
+  // The settle time the lab's DR tasks run with: derived from the lab's write path (write-path.ts).
+  const s = {
+    ...DEFAULT_SETTINGS,
+    ...labWriteBounds(config.fast, t.flagCacheMs, writeTimeoutSeconds()),
+  };
   const phases: ExpectedPhase[] = [];
   let elapsed = 0;
   const add = (name: string, seconds: number, detail: string) => {
@@ -65,11 +71,13 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
       ? `Fence, the flag's replication (${mid(t.ddbReplicationMs).toFixed(1)} s) and the ${s.fenceSettleSeconds} s settle time`
       : `Fence, then the database proof: the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure`,
   );
-  const aurora = planned ? mid(t.switchoverMs) : mid(t.failoverMs);
+  // The operation completes once the promoted writer has restarted into its role
+  // (lab/world/aurora.ts): the middle of that window counts with it.
+  const aurora = (planned ? mid(t.switchoverMs) : mid(t.failoverMs)) + mid(t.promotionOutageMs);
   add(
     "promote",
     promotionExpectedSeconds(TASK_SECONDS, aurora),
-    `${planned ? "switchover" : "managed failover"} ${aurora} s (middle of the drawn range) + half a poll + Promote, CheckPromotion, UpdateParameters`,
+    `${planned ? "switchover" : "managed failover"} and the new writer's restart ${aurora} s (middles of the drawn ranges) + half a poll + Promote, CheckPromotion, UpdateParameters`,
   );
   // After the promotion, not beside it: the target's /health answers 503 while it is passive, so
   // Route 53 answers with it only once its check has passed `threshold` times in a row (and the

@@ -13,8 +13,11 @@ import type {
   Context,
 } from "aws-lambda";
 import { PAYMENT_FUNCTIONS } from "../infra/constructs/payments-api";
+import { Client } from "pg";
 import { StageThrottle } from "./stage-throttle";
 import { poolStats } from "../functions/payments/shared/database";
+import { cutStatementsPastDeadline } from "./invocation";
+import { labFunctionTimeoutMs } from "./write-path";
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -121,11 +124,18 @@ function sample() {
     environments,
     functions,
     pools: poolStats(),
+    timedOut,
     throttles: stage.limits(),
   };
   requests = { inflight: requests.inflight, peak: requests.inflight };
   return out;
 }
+
+// Lambda ends an invocation at its function's timeout (lab/invocation.ts); the timeout is the
+// deployed one scaled by LAB_FAST (lab/write-path.ts), consistent with the lab's settle times.
+const FAST = Number(process.env.LAB_FAST ?? "1");
+const invocation = cutStatementsPastDeadline(Client);
+let timedOut = 0;
 
 async function load(route: Route): Promise<Handler> {
   if (!route.handler) {
@@ -137,8 +147,7 @@ async function load(route: Route): Promise<Handler> {
   return route.handler;
 }
 
-function lambdaContext(route: Route): Context {
-  const deadline = Date.now() + route.timeoutSeconds * 1000;
+function lambdaContext(route: Route, deadline: number): Context {
   const region = process.env.AWS_REGION ?? "lab";
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -226,9 +235,28 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return;
   }
   const leave = enter(route);
+  const timeoutMs = labFunctionTimeoutMs(route.timeoutSeconds, FAST);
+  const deadline = Date.now() + timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
   try {
     const handler = await load(route);
-    const result = await handler(event, lambdaContext(route));
+    const expired = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const result = await Promise.race([
+      invocation.run({ deadline }, () => handler(event, lambdaContext(route, deadline))),
+      expired,
+    ]);
+    if (result === "timeout") {
+      timedOut += 1;
+      process.stderr.write(`${route.routeKey} timed out after ${timeoutMs} ms\n`);
+      send(
+        500,
+        { "content-type": "application/json" },
+        JSON.stringify({ message: "Internal Server Error" }),
+      );
+      return;
+    }
     send(
       result.statusCode ?? 200,
       (result.headers ?? {}) as Record<string, string>,
@@ -243,6 +271,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       JSON.stringify({ message: "Internal Server Error" }),
     );
   } finally {
+    clearTimeout(timer);
     leave();
   }
 }

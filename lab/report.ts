@@ -216,6 +216,14 @@ export function buildReport(result: ScenarioResult) {
     aurora: {
       draws: lab.aurora.draws,
       promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
+      // The promoted writer's restart: when it refused connections, drawn and measured (lab s).
+      writerRestarts: lab.aurora.outages.map((o) => ({
+        region: o.region,
+        kind: o.kind,
+        from: rel(o.from),
+        to: o.to === undefined ? null : rel(o.to),
+        drawnSeconds: o.drawnMs / 1000,
+      })),
       events: lab.aurora.events.map((e) => ({ ...e, at: rel(e.at) })),
       rpoGuard: lab.aurora.guardIntervals.map((g) => ({
         region: g.region,
@@ -470,6 +478,10 @@ export function summary(report: Report): string {
     ),
     `  RPO ${report.rpo.lostPayments} payments and ${report.rpo.lostCaptures} captures lost, acknowledged over ${report.rpo.windowSeconds.toFixed(1)} s, committed by the old primary over ${report.rpo.commitWindow ? `${report.rpo.commitWindow.seconds.toFixed(1)} s` : "-"} (bound ${report.rpo.boundSeconds} s rds.global_db_rpo)`,
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
+    ...report.aurora.writerRestarts.map(
+      (r) =>
+        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s)`,
+    ),
     ...(report.surge
       ? [
           `  surge on ${report.surge.targetRegion}: peak ${report.surge.peakConnections.value} connections (worst case ${report.surge.budget.worstCase}, safe ${report.surge.budget.safe}, max_connections ${report.surge.budget.maxConnections}); refused ${report.surge.refused}${report.surge.refused ? ` (${JSON.stringify(report.surge.refusedByCode)}; by class ${JSON.stringify(report.surge.refusedByClass)}; by function ${JSON.stringify(report.surge.refusedByFunction)})` : ""}; 5xx ${JSON.stringify(report.surge.serverErrors)}; unanswered in ${report.surge.targetRegion} ${JSON.stringify(report.surge.unanswered)}; 429 ${JSON.stringify(report.surge.tooManyRequests)}`,

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Client } from "pg";
 import type { WorkflowName } from "../infra/lib/asl";
 import { CONTROL, METRICS } from "../functions/common/contract";
+import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
 import { evaluate } from "./checks";
 import type { DatabaseContents, EventRow, Findings, PaymentRow } from "./checks";
 import { DEFAULT_CLIENTS, SURGE_CLIENTS } from "./config";
@@ -196,7 +197,13 @@ export async function runScenario(
   }
 
   // Wait for the workflows (an alarm may start one later), then run on in the new region.
-  const deadline = faultAt + t.workflowDeadlineMs;
+  // The bound grows by what fast mode adds to the settle time (the handlers' real-time windows,
+  // lab/write-path.ts) and by the promoted writer's longest restart (lab/world/aurora.ts).
+  const deadline =
+    faultAt +
+    t.workflowDeadlineMs +
+    Math.max(0, lab.writeBounds.fenceSettleSeconds - DEFAULT_SETTINGS.fenceSettleSeconds) * 1000 +
+    t.promotionOutageMs[1];
   let refusals = 0;
   for (;;) {
     await lab.clock.sleep(1000);

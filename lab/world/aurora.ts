@@ -17,6 +17,19 @@
 //   Region becomes read-only. The chosen secondary cluster promotes" -> primary read-only, wait
 //   for the standby to replay everything, clean stop, promote, the old primary restarts as a
 //   standby of the new one. RPO 0.
+// - Promotion is not a bare pg_promote(): "Your database is unavailable for a short time while
+//   the primary and selected secondary clusters are assuming their new roles"
+//   (SwitchoverGlobalCluster, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverGlobalCluster.html;
+//   FailoverGlobalCluster says the same of the promoted cluster), and a promotion inside a
+//   cluster is "a brief interruption, during which read and write operations fail with an
+//   exception. However, service is typically restored in less than 60 seconds, and often less
+//   than 30 seconds" (Fault tolerance for an Aurora DB cluster,
+//   https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
+//   So the promoted server restarts into its role: every session it had is dropped (a fast
+//   shutdown: 57P01), connections are refused while it is down (ECONNREFUSED) and while it starts
+//   (57P03 cannot_connect_now), for a window drawn from promotionOutageMs (lab time), and the
+//   operation completes only once it accepts connections again. `outages` records each window:
+//   refusals inside one are the documented unavailability, not the connection budget's (53300).
 // - Detach (RemoveFromGlobalCluster): "immediately stops the replication ... and promotes it to a
 //   standalone ... cluster"; no fencing of the old primary at all.
 // - rds.global_db_rpo on the deployed primary ("Managing RPOs"): when every secondary's RPO lag
@@ -63,6 +76,19 @@ export interface AuroraTimings {
   readonly rejoinMs: Range;
   /** rds.global_db_rpo of the deployed primary, seconds (Aurora's minimum is 20). */
   readonly rpoGuardSeconds: number;
+  /** The promoted writer's restart into its role: down from the promotion for this long, lab ms. */
+  readonly promotionOutageMs: Range;
+}
+
+/** A window in which a promoted writer refused connections (lab epoch ms). */
+export interface PromotionOutage {
+  readonly region: string;
+  readonly kind: string;
+  readonly from: number;
+  /** When it accepted connections again; unset while it is still down. */
+  to?: number;
+  /** The drawn length, lab ms (the measured one is `to - from`, never shorter). */
+  readonly drawnMs: number;
 }
 
 export interface ClusterRegion {
@@ -119,6 +145,8 @@ export class AuroraGlobalDatabase {
   /** Lab epoch ms of each promotion (the single-writer check's reference). */
   readonly promotions: { region: string; at: number; kind: string }[] = [];
   readonly snapshots: { region: string; dataDir: string; at: number }[] = [];
+  /** The promoted writers' restarts (see the header): when each refused connections. */
+  readonly outages: PromotionOutage[] = [];
   /** Instances added with CreateDBInstance, by region (no server behind them). */
   readonly addedInstances: (InstanceView & { region: string })[] = [];
   /** Drawn durations, for the report. */
@@ -288,12 +316,13 @@ export class AuroraGlobalDatabase {
     );
     void this.after(delay, async () => {
       await target.info.node.promote();
-      target.status = "available";
       this.promotions.push({
         region: target.info.region,
         at: this.options.clock.nowMs(),
         kind: "detach",
       });
+      await this.restartPromoted(target, "detach");
+      target.status = "available";
     });
   }
 
@@ -331,6 +360,7 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "failover",
     });
+    await this.restartPromoted(target, "failover");
     this.failover = undefined;
     this.releaseGuard();
     this.event(
@@ -412,6 +442,7 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "switchover",
     });
+    await this.restartPromoted(target, "switchover");
     this.event(
       target.info.region,
       "RDS-EVENT-0184",
@@ -424,6 +455,50 @@ export class AuroraGlobalDatabase {
       target.info.region,
       "RDS-EVENT-0185",
       `Global switchover to DB cluster ${target.info.clusterIdentifier} in Region ${target.info.region} finished.`,
+    );
+  }
+
+  /**
+   * The promoted writer restarts into its new role (see the header): a fast shutdown ends every
+   * session, the server stays down for the rest of a drawn window, then starts and accepts
+   * connections again. The window is lab time; a start slower than the window (a loaded box)
+   * lengthens it, and `outages` records the measured one.
+   */
+  private async restartPromoted(member: Member, kind: string): Promise<void> {
+    const { clock } = this.options;
+    const node = member.info.node;
+    const drawnMs = this.draw(`promotionOutageMs-${kind}`, this.options.timings.promotionOutageMs);
+    const outage: PromotionOutage = {
+      region: member.info.region,
+      kind,
+      from: clock.nowMs(),
+      drawnMs,
+    };
+    this.outages.push(outage);
+    this.event(
+      member.info.region,
+      "writer-restart",
+      `the new writer of ${member.info.clusterIdentifier} restarts into its role: sessions dropped, connections refused for ${(drawnMs / 1000).toFixed(1)} s`,
+    );
+    await node.stop();
+    const left = outage.from + drawnMs - clock.nowMs();
+    if (left > 0) await clock.sleep(left);
+    await node.start();
+    outage.to = clock.nowMs();
+    this.event(
+      member.info.region,
+      "writer-available",
+      `the new writer of ${member.info.clusterIdentifier} accepts connections again after ${((outage.to - outage.from) / 1000).toFixed(1)} s`,
+    );
+  }
+
+  /**
+   * Was `region`'s writer restarting at lab time `at` (a refusal then is the promotion's
+   * documented unavailability, not the connection budget's)?
+   */
+  duringOutage(region: string, at: number): boolean {
+    return this.outages.some(
+      (o) => o.region === region && at >= o.from && at <= (o.to ?? this.options.clock.nowMs()),
     );
   }
 

@@ -1,0 +1,227 @@
+// Issue 13: promotion as Aurora documents it, on real PostgreSQL servers. "Your database is
+// unavailable for a short time while the primary and selected secondary clusters are assuming
+// their new roles" (SwitchoverGlobalCluster / FailoverGlobalCluster): the promoted server drops
+// its sessions and refuses connections for a drawn window, then serves as the writer
+// (lab/world/aurora.ts). And the payment functions' timeout as Lambda enforces it: past its
+// deadline an invocation commits nothing (lab/invocation.ts), and the DR settle time the lab runs
+// with covers that window in fast mode (lab/write-path.ts).
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "pg";
+import { FLAG_READ } from "../../functions/payments/shared/fencing";
+import { writeTimeoutSeconds } from "../../infra/constructs/payments-api";
+import {
+  deployedWritePath,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+} from "../../infra/lib/fence-bound";
+import { PEER_LEASE } from "../../functions/common/contract";
+import { cutStatementsPastDeadline } from "../../lab/invocation";
+import { copyTemplate, freePort, Lab, labTemplate } from "../../lab/lab";
+import { labFunctionTimeoutMs } from "../../lab/write-path";
+import { AuroraGlobalDatabase } from "../../lab/world/aurora";
+import type { ClusterRegion } from "../../lab/world/aurora";
+import { LabClock, Random } from "../../lab/world/clock";
+import { Network } from "../../lab/world/network";
+import { PgNode } from "../../lab/world/postgres";
+import { labConfig } from "./support/run";
+
+jest.setTimeout(120_000);
+
+const OUTAGE_MS = 1_500;
+let root: string;
+let network: Network;
+const nodes: PgNode[] = [];
+const clients: Client[] = [];
+
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => undefined);
+  for (const n of nodes) await n.kill();
+  await network?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+function client(url: string): Client {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  c.on("error", () => undefined);
+  clients.push(c);
+  return c;
+}
+
+/** A primary and its streaming standby from the lab's template, as Lab.start builds them. */
+async function twoRegions(): Promise<{ aurora: AuroraGlobalDatabase; standby: PgNode }> {
+  root = mkdtempSync(join(tmpdir(), "payments-promotion-"));
+  chmodSync(root, 0o777);
+  const template = await labTemplate();
+  network = new Network(0, 500);
+  const make = async (name: string) => {
+    const node = new PgNode({
+      name,
+      dataDir: join(root, `${name}-data`),
+      port: await freePort(),
+      logFile: join(root, `${name}.log`),
+    });
+    copyTemplate(template, node.options.dataDir);
+    nodes.push(node);
+    return node;
+  };
+  const primary = await make("region-a");
+  const standby = await make("region-b");
+  const replication = await network.link("region-b", "region-a", "pg-replication", primary.port);
+  standby.configureStandby(replication.port);
+  await Promise.all([primary.start(), standby.start()]);
+  const clock = new LabClock(1);
+  const region = async (name: string, node: PgNode): Promise<ClusterRegion> => ({
+    region: name,
+    clusterArn: `arn:aws:rds:${name}:123456789012:cluster:${name}`,
+    clusterIdentifier: name,
+    alive: true,
+    node,
+    appLink: await network.link(name, name, "app-database", node.port),
+    rpoGuard: false,
+  });
+  const aurora = new AuroraGlobalDatabase({
+    identifier: "global",
+    regions: [await region("region-a", primary), await region("region-b", standby)],
+    writer: "region-a",
+    network,
+    clock,
+    random: new Random(1),
+    timings: {
+      failoverMs: [0, 0],
+      switchoverMs: [0, 0],
+      detachMs: [0, 0],
+      rejoinMs: [3_600_000, 3_600_000],
+      rpoGuardSeconds: 60,
+      promotionOutageMs: [OUTAGE_MS, OUTAGE_MS],
+    },
+    dataRoot: root,
+    publishLag: () => undefined,
+    log: () => undefined,
+  });
+  aurora.setReplicationLink("region-b", replication);
+  return { aurora, standby };
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("promotion in the lab's Aurora model", () => {
+  it("drops the promoted server's sessions and refuses connections for the drawn window, then serves writes", async () => {
+    const { aurora, standby } = await twoRegions();
+    // A session open on the secondary before the failover (a payment function's warm connection).
+    const warm = client(standby.url());
+    await warm.connect();
+    expect((await warm.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(true);
+
+    aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
+    await until("the promoted writer to go down", () => aurora.outages.length === 1);
+    // Inside the window: a new connection is refused.
+    await until("the server to stop", () => !standby.running);
+    await expect(client(standby.url()).connect()).rejects.toThrow();
+    expect(aurora.describeGlobalCluster().status).toBe("failing-over");
+
+    await until("the failover to complete", () => aurora.failover === undefined);
+    const outage = aurora.outages[0]!;
+    expect(outage.region).toBe("region-b");
+    expect(outage.kind).toBe("failover");
+    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(OUTAGE_MS);
+    expect(aurora.duringOutage("region-b", outage.from + 1)).toBe(true);
+    expect(aurora.duringOutage("region-b", outage.to! + 1)).toBe(false);
+    expect(aurora.duringOutage("region-a", outage.from + 1)).toBe(false);
+    // The warm session did not survive the promotion: the client must reconnect.
+    await expect(warm.query("SELECT 1")).rejects.toThrow();
+    // After the window the promoted server is the writer.
+    const fresh = client(standby.url());
+    await fresh.connect();
+    expect((await fresh.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(false);
+    await fresh.query("CREATE TABLE promoted_writes (id int PRIMARY KEY)");
+    await fresh.query("INSERT INTO promoted_writes VALUES (1)");
+  });
+
+  it("commits nothing an invocation sends after its function timeout", async () => {
+    const standby = nodes.find((n) => n.options.name === "region-b")!;
+    const store = cutStatementsPastDeadline(Client);
+    const inside = client(standby.url());
+    await inside.connect();
+    // Within its deadline an invocation commits.
+    await store.run({ deadline: Date.now() + 10_000 }, async () => {
+      await inside.query("BEGIN");
+      await inside.query("INSERT INTO promoted_writes VALUES (2)");
+      await inside.query("COMMIT");
+    });
+    // Past it, the COMMIT never reaches the server and the connection closes: rolled back.
+    const late = client(standby.url());
+    await late.connect();
+    await expect(
+      store.run({ deadline: Date.now() + 300 }, async () => {
+        await late.query("BEGIN");
+        await late.query("INSERT INTO promoted_writes VALUES (3)");
+        await new Promise((r) => setTimeout(r, 400));
+        await late.query("COMMIT");
+      }),
+    ).rejects.toThrow(/Task timed out/);
+    const check = client(standby.url());
+    await check.connect();
+    const ids = (await check.query<{ id: number }>("SELECT id FROM promoted_writes ORDER BY id"))
+      .rows;
+    expect(ids.map((r) => r.id)).toEqual([1, 2]);
+    // Outside any invocation nothing is cut (the lab's own connections).
+    expect((await check.query("SELECT 1 AS one")).rows[0].one).toBe(1);
+  });
+});
+
+describe("the lab's payment write path", () => {
+  it("runs the deployed settle times at production timings", async () => {
+    const lab = new Lab(labConfig({ fast: 1 }));
+    try {
+      const { settings } = lab.deps("us-west-2");
+      expect(settings.fenceSettleSeconds).toBe(
+        fenceSettleSeconds(deployedWritePath(writeTimeoutSeconds())),
+      );
+      expect(settings.leaseSettleSeconds).toBe(
+        leaseSettleSeconds({ writeTimeoutSeconds: writeTimeoutSeconds() }),
+      );
+      expect(labFunctionTimeoutMs(writeTimeoutSeconds(), 1)).toBe(writeTimeoutSeconds() * 1000);
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it("waits out, in fast mode, the real time an old region's handler can still commit in", async () => {
+    const fast = 20;
+    const lab = new Lab(labConfig({ fast }));
+    try {
+      const { settings } = lab.deps("us-west-2");
+      const t = lab.config.timings;
+      // What the handlers do in real time after the flag changed: trust their cached flag (the
+      // cache is scaled), finish one flag read (FLAG_READ, real), then commit within their
+      // enforced timeout (scaled, never below the floor).
+      const windowRealMs =
+        lab.clock.real(t.flagCacheMs) +
+        FLAG_READ.connectionTimeoutMs +
+        FLAG_READ.requestTimeoutMs +
+        labFunctionTimeoutMs(writeTimeoutSeconds(), fast);
+      expect(lab.clock.real(settings.fenceSettleSeconds * 1000)).toBeGreaterThanOrEqual(
+        windowRealMs,
+      );
+      // The lease settle counts the same write window after its (lab-time) term.
+      expect(lab.clock.real(settings.leaseSettleSeconds * 1000)).toBeGreaterThanOrEqual(
+        lab.clock.real(PEER_LEASE.seconds * 1000) +
+          labFunctionTimeoutMs(writeTimeoutSeconds(), fast),
+      );
+      // The handlers' timeout is scaled: the deployed 10 s is 3 s of real time at --fast 20.
+      expect(labFunctionTimeoutMs(writeTimeoutSeconds(), fast)).toBeLessThan(
+        writeTimeoutSeconds() * 1000,
+      );
+    } finally {
+      await lab.stop();
+    }
+  });
+});
