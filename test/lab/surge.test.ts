@@ -32,7 +32,10 @@ describe("the lab's surge", () => {
     expect(Math.max(...promoted.map((s) => s.connections))).toBeGreaterThan(0);
     expect(surge.peakClients.payments).toBe(SURGE_CLIENTS);
     expect(surge.peakClients.queued).toBeGreaterThan(0);
-    expect(surge.refused).toBe(0);
+    // No refusal for want of connections or of a misconfiguration; the promoted writer's restart
+    // may refuse a few (57P03, a reset socket: Aurora's documented short unavailability).
+    expect(surge.refusedByClass.budget).toBe(0);
+    expect(surge.refusedByClass.other).toBe(0);
     expect(surge.peakConnections.value).toBeLessThanOrEqual(surge.budget.worstCase);
     for (const key of Object.keys(surge.serverErrors)) expect(key).toMatch(/^503/);
     expect(surge.budget.planted).toBe(false);
