@@ -139,7 +139,9 @@ describe("config", () => {
       expect(error.message).toContain("from 30 to 1440");
       expect(error.message).toContain("capacity loop");
     }
-    expect(errorOf({ FAILOVER_COOLDOWN_MINUTES: "1441" }).variable).toBe("FAILOVER_COOLDOWN_MINUTES");
+    expect(errorOf({ FAILOVER_COOLDOWN_MINUTES: "1441" }).variable).toBe(
+      "FAILOVER_COOLDOWN_MINUTES",
+    );
     expect(loadConfig({ FAILOVER_COOLDOWN_MINUTES: "30" }).failover.cooldownMinutes).toBe(30);
     expect(loadConfig({}).failover.cooldownMinutes).toBe(30);
   });

@@ -231,7 +231,11 @@ describe("capacity in the new primary", () => {
       /^payments-db-2-usw2-test in us-west-2: .*InvalidDBClusterStateFault/,
     );
     expect(world.lock()).toBeUndefined();
-    expectCapacityPage(world, "failover", /CapacityTimeoutError.*Still waiting for: payments-db-2/s);
+    expectCapacityPage(
+      world,
+      "failover",
+      /CapacityTimeoutError.*Still waiting for: payments-db-2/s,
+    );
   });
 
   it("records a refused create as a warning of a completed failover, never a halt", async () => {
