@@ -1,8 +1,11 @@
 // Tells on-call what happened, through the alert topic of the region the state machine runs in
 // (the target region). Two kinds: "completed" (once per run: remembered on the lock) and
 // "halted" (a page saying which step failed, what has changed so far, and the exact commands to
-// resume or abandon the run). Also returns the error and cause the Halted state reports.
-import { CONTROL } from "../../common/contract";
+// resume or abandon the run). Also returns the error and cause the Halted state reports. And
+// "capacity": the capacity loop, which runs after the completion page and the lock's release,
+// ended in a warning or at its bound: a page and a CapacityNotRestored metric, since nothing else
+// tells anyone the new primary runs short of instances (review 22, M1).
+import { CONTROL, METRICS } from "../../common/contract";
 import { LOCK_LEASE_MINUTES } from "../shared/settings";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
@@ -21,8 +24,11 @@ import type { DrTaskDefinition } from "../shared/task";
 
 export interface NotifyEvent {
   readonly workflow: Workflow;
-  /** "slow": the promotion takes longer than expected; the run goes on. */
-  readonly outcome: "completed" | "halted" | "slow";
+  /**
+   * "slow": the promotion takes longer than expected; the run goes on. "capacity": the capacity
+   * loop (after the lock's release) ended in a warning or at its bound.
+   */
+  readonly outcome: "completed" | "halted" | "slow" | "capacity";
   /** The workflow state; before ValidateInput succeeded, the raw input plus `failures`. */
   readonly state: Partial<WorkflowState>;
   readonly context: ExecutionContext;
@@ -52,7 +58,9 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       ? completedMessage(event, request as DrRequest, deps)
       : event.outcome === "slow" && request
         ? slowMessage(event, request as DrRequest, deps)
-        : haltedMessage(event, deps);
+        : event.outcome === "capacity" && request
+          ? capacityMessage(event, request as DrRequest, deps)
+          : haltedMessage(event, deps);
   const { subject, error, cause } = composed;
   const message = withReport(composed.message, report ?? event.state.steps?.RecordTimeline?.report);
 
@@ -62,6 +70,18 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       deps.log.info("completion already notified by this run");
       return { subject, published: true };
     }
+  }
+  if (event.outcome === "capacity" && request) {
+    // Before the page: a retried invocation may page twice, but never pages without the metric
+    // the dashboard and the drill read.
+    await ports.metrics.put(METRICS.namespace, [
+      {
+        name: METRICS.capacityNotRestored,
+        value: 1,
+        unit: "Count",
+        dimensions: { Workflow: request.workflow, Region: request.targetRegion },
+      },
+    ]);
   }
   await ports.notifier.publish(subject, message);
   if (event.outcome === "completed" && request) {
@@ -163,6 +183,34 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
   );
   return {
     subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${request.targetRegion} completed`),
+    message: lines.join("\n"),
+  };
+}
+
+/** The capacity loop ended short of DR_CAPACITY: what is missing, why, and what to do. */
+function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  const step = event.state.steps?.RestoreCapacity;
+  const warning = event.state.warnings?.RestoreCapacity;
+  const superseded = warning?.Error === "CapacitySupersededError";
+  const lines = [
+    superseded
+      ? `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${request.targetRegion} completed, but its capacity restoration stopped: a later run owns the regions now.`
+      : `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${request.targetRegion} completed, but ${request.targetRegion}'s database was not brought to the old primary's capacity (${step?.desired ?? "?"} instances of DR_CAPACITY): it may have no in-region failover target.`,
+    "",
+    `Why: ${warning ? `${warning.Error}: ${causeText(warning.Cause)}` : "no warning recorded"}`,
+    `Instances found: ${step?.existing?.length ? step.existing.join(", ") : "none read"}`,
+    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted in ${request.sourceRegion}: ${step.released.join(", ")}` : ""}`,
+    ...(step?.waiting?.length ? [`Still waiting for: ${step.waiting.join("; ")}`] : []),
+    "",
+    superseded
+      ? "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover)."
+      : `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${request.targetRegion} --db-cluster-identifier ${deps.topology.regions[request.targetRegion]?.clusterIdentifier ?? "<cluster>"}`,
+    `Run: ${request.failoverId}   Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
+  ];
+  return {
+    subject: snsSubject(
+      `${prefix(deps)} ${request.workflow} to ${request.targetRegion}: capacity not restored`,
+    ),
     message: lines.join("\n"),
   };
 }
@@ -301,9 +349,16 @@ function stripWorkflowFields(state: Record<string, unknown>): Record<string, unk
 /** The Notify task (functions/dr/tasks.ts), run by NotifyCompleted and PageOnCall. */
 export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
   step: "Notify",
-  description: "Tells on-call that a run completed or halted",
+  description:
+    "Tells on-call that a run completed or halted, its promotion is slow, or its capacity was not restored",
   workflows: ["failover", "switchover", "failback", "reprotect"],
-  permissions: { control: ["getLock", "recordFact"], notifier: ["publish"], reports: ["submit"] },
+  permissions: {
+    control: ["getLock", "recordFact"],
+    notifier: ["publish"],
+    reports: ["submit"],
+    // CapacityNotRestored (the "capacity" outcome).
+    metrics: ["put"],
+  },
   invocation: "task",
   keys: (event, deps) =>
     keysFrom(

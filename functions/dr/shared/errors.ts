@@ -144,3 +144,12 @@ export class ConfigurationError extends DrError {
 export class RebuildConflictError extends DrError {
   override name = "RebuildConflictError";
 }
+
+/**
+ * The capacity loop (after ReleaseLock) found that its run no longer owns the move: another run
+ * holds the lock, or the active-region flag no longer names this run's target with its fencing
+ * token. It stops without creating or deleting anything (a warning of the completed run).
+ */
+export class CapacitySupersededError extends DrError {
+  override name = "CapacitySupersededError";
+}
