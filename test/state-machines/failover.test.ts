@@ -390,6 +390,29 @@ describe("failover: rejections", () => {
     expect(world.calls.slice(before).map((c) => c.op)).toEqual(["dynamodb:GetItem active-region"]);
   });
 
+  // Review H1 (session 22): a planned run's unconfirmed lock (no lockScope) is a claim that goes
+  // ahead or gives up within its AcquireLock's lifetime; the failover waits it out through its
+  // own Retry (LockSettlingError) instead of ending in Rejected with no page.
+  it("waits out a switchover's unconfirmed lock and then fails over, never Rejected", async () => {
+    const world = new FakeWorld();
+    world.table.set("failover-lock", {
+      owner: "stuck-switchover",
+      operation: "switchover",
+      // 80 s ago: the fake clock (1 s a read; the harness zeroes Retry intervals) crosses the
+      // 90 s lifetime within the Retry's attempts.
+      acquiredAt: new Date(world.clock - 80_000).toISOString(),
+      expiresAt: Math.floor(world.clock / 1000) + 6 * 3600,
+      targetRegion: WEST,
+      sourceRegion: EAST,
+      facts: {},
+    });
+    const result = await runWorkflow("failover", input, { world, executionName: "after-stuck" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.states).not.toContain("Rejected");
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, updatedBy: "after-stuck" });
+    expect(world.lock()?.owner ?? null).not.toBe("stuck-switchover");
+  });
+
   it("rejects an alarm-started failover while the prober still sees the primary answer, touching nothing", async () => {
     const world = new FakeWorld();
     world.probes[EAST] = [
