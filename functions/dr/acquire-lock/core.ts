@@ -289,13 +289,70 @@ async function acrossRegions(
   }
   const both = `${request.targetRegion} and ${other}`;
   if (claimed) return scoped(both);
-  let theirs = await remote.control.getLock();
+  try {
+    return await settle(lock, state, deps, deadline, scoped, overtaken);
+  } catch (error) {
+    if (!(error instanceof RemoteReadError)) throw error;
+    const message = (error.cause as Error).message;
+    // Review L4/H2: a read of the other copy that failed after its claim answered is that
+    // region failing as the claim's own failure would be: the same outcome, not an exception
+    // that leaves this run's lock to the ASL's retries (and, for a planned run, to its TTL).
+    if (planned) {
+      const released = await releaseOwn(lock, state, deps);
+      throw new LockUnconfirmedError(
+        `this ${request.workflow} could not read the failover lock in ${other}'s copy of the control table after its claim there was refused (${message}), and a planned run never goes ahead on one copy of the lock; ${released}; nothing else was touched. If ${other} is failing, start a failover to ${request.targetRegion} now: it needs nothing from ${other}. Otherwise check ${other}'s DynamoDB (payments-dr status) and start the ${request.workflow} again`,
+      );
+    }
+    deps.log.warn(
+      "the other region's copy of the lock could not be read; the lock stands in this region's copy only",
+      {
+        region: other,
+        error: message,
+      },
+    );
+    return scoped(
+      `${request.targetRegion} only: ${other} did not answer (${message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
+    );
+  }
+}
+
+/** A read of the other region's copy that failed after its claim answered (settle below). */
+class RemoteReadError extends Error {}
+
+/**
+ * After the claim of the other copy was refused: who holds it, and who of the two goes ahead.
+ */
+async function settle(
+  lock: LockItem,
+  state: WorkflowState,
+  deps: DrDeps,
+  deadline: number,
+  scoped: (scope: string) => Promise<LockItem>,
+  overtaken?: string,
+): Promise<LockItem> {
+  const { request } = state;
+  const local = deps.ports(request.targetRegion, "critical");
+  const other = otherRegion(deps.topology, request.targetRegion);
+  const remote = deps.ports(other, "bestEffort");
+  const nowEpoch = epochSeconds(deps.now());
+  const both = `${request.targetRegion} and ${other}`;
+  const readTheirs = async () => {
+    try {
+      return await remote.control.getLock();
+    } catch (error) {
+      throw new RemoteReadError("the other copy could not be read", { cause: error });
+    }
+  };
+  let theirs = await readTheirs();
   if (
     theirs !== null &&
     theirs.owner !== lock.owner &&
     theirs.owner !== overtaken &&
     theirs.expiresAt >= nowEpoch &&
-    Date.parse(lock.acquiredAt) - Date.parse(theirs.acquiredAt) > SAME_MOMENT_MS
+    Date.parse(lock.acquiredAt) - Date.parse(theirs.acquiredAt) > SAME_MOMENT_MS &&
+    // Only when the wait and the read after it (bestEffort: 3 s at worst) end before the
+    // Lambda's deadline (review L4): a claim that answered slowly settles on what it read.
+    deps.now().getTime() + RELEASE_SETTLE_MS + 3000 + 500 <= deadline
   ) {
     // Not a run started at the same moment: this copy was free though that run's lock is older
     // than replication usually takes, so it was most likely deleted here by its ReleaseLock,
@@ -308,7 +365,7 @@ async function acrossRegions(
       acquiredAt: theirs.acquiredAt,
     });
     await new Promise<void>((resolve) => setTimeout(resolve, RELEASE_SETTLE_MS));
-    theirs = await remote.control.getLock();
+    theirs = await readTheirs();
   }
   if (theirs === null || theirs.owner === lock.owner || theirs.expiresAt < nowEpoch) {
     // Gone or expired between the claim and the read: claim once more.

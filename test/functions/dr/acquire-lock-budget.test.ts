@@ -9,6 +9,7 @@
 import { acquireLock, LAMBDA_TIMEOUT_MS } from "../../../functions/dr/acquire-lock/core";
 import { DEFAULT_SETTINGS } from "../../../functions/dr/shared/settings";
 import { TransientError } from "../../../functions/dr/shared/errors";
+import { TOPOLOGY } from "./support/fake-world";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -47,10 +48,7 @@ async function run(c: Case) {
   };
   const t0 = Date.now();
   const deps = {
-    topology: {
-      regions: [{ region: "us-east-1" }, { region: "us-west-2" }],
-      deployedPrimary: "us-west-2",
-    },
+    topology: TOPOLOGY,
     settings: DEFAULT_SETTINGS,
     now: () => new Date(),
     log: { info: () => {}, warn: () => {}, error: () => {} },
@@ -111,5 +109,65 @@ describe("a planned AcquireLock against its Lambda timeout", () => {
     expect(error?.name).toBe("LockUnconfirmedError");
     expect(deletes).toEqual(["local"]);
     expect(ended).toBeLessThan(6000);
+  });
+});
+
+// Review L4 (session 22): the failed region answers the claim (refused: it holds another run's
+// lock) and then fails the read that settles it. An unplanned failover must recover without that
+// region: the lock stands in its own copy, as when the claim itself fails; a planned run stops
+// with its page and its lock released, never leaving it to the ASL's retries.
+describe("a read of the other copy that fails after its claim was refused", () => {
+  const setup = (workflow: string) => {
+    const deletes: string[] = [];
+    const facts: Record<string, string> = {};
+    const local = {
+      getLock: async () => null,
+      getCooldown: async () => null,
+      putLock: async () => true,
+      recordFact: async (_owner: string, name: string, value: string) => {
+        facts[name] = value;
+        return value;
+      },
+      deleteLock: async () => (deletes.push("local"), true),
+    };
+    const remote = {
+      claimLock: async () => false,
+      getLock: async () => {
+        throw new TransientError("dynamodb:GetItem failover-lock: InternalServerError");
+      },
+      deleteLock: async () => (deletes.push("remote"), true),
+    };
+    const deps = {
+      topology: TOPOLOGY,
+      settings: DEFAULT_SETTINGS,
+      now: () => new Date(),
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+      ports: (region: string) => ({ control: region === "us-east-1" ? local : remote }),
+    } as never;
+    const state = {
+      request: {
+        workflow,
+        failoverId: "run-1",
+        targetRegion: "us-east-1",
+        sourceRegion: "us-west-2",
+        ignoreCooldown: true,
+      },
+      steps: {},
+    } as never;
+    return { deps, state, deletes, facts };
+  };
+
+  it("lets a failover go ahead on its own copy, saying so", async () => {
+    const { deps, state, facts } = setup("failover");
+    const held = await acquireLock(state, deps);
+    expect(held.facts.lockScope).toMatch(/^us-east-1 only: us-west-2 did not answer/);
+    expect(facts.lockScope).toBe(held.facts.lockScope);
+  });
+
+  it("fails a switchover with LockUnconfirmedError, its lock released in both copies", async () => {
+    const { deps, state, deletes } = setup("switchover");
+    const error = await acquireLock(state, deps).catch((e: Error) => e);
+    expect((error as Error).name).toBe("LockUnconfirmedError");
+    expect(deletes.sort()).toEqual(["local", "remote"]);
   });
 });
