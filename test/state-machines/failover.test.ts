@@ -1,5 +1,5 @@
 import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/common/contract";
-import { ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
+import { DependencyError, ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { named, runWorkflow } from "./support/harness";
 
@@ -136,6 +136,25 @@ describe("failover: the happy path", () => {
     expect(new Set(toFailedRegion.map((c) => c.profile))).toEqual(new Set(["bestEffort", "dns"]));
     expect(world.flag()?.activeRegion).toBe(WEST);
     expect(world.paymentsCreated).toHaveLength(1);
+  });
+
+  // Review L3 (session 22): a state fault on this run's first RemoveFromGlobalCluster is RDS
+  // refusing it (API_RemoveFromGlobalCluster: InvalidDBClusterStateFault), not a removal under
+  // way: it pages at once instead of riding Promote's TransientError Retry for minutes.
+  it("pages at once when RDS refuses this run's first removal with a state fault", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:RemoveFromGlobalCluster",
+      () =>
+        new DependencyError("rds:RemoveFromGlobalCluster failed: InvalidDBClusterStateFault", {
+          code: "InvalidDBClusterStateFault",
+        }),
+      99,
+    );
+    const result = await runWorkflow("failover", { ...input, forceDetach: true }, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "DependencyError" });
+    expect(result.cause).toMatch(/on this run's first request/);
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toHaveLength(1);
   });
 
   it("detaches and promotes when the input says forceDetach", async () => {
