@@ -7,6 +7,10 @@
 // tells anyone the new primary runs short of instances (review 22, M1).
 import { CONTROL, METRICS } from "../../common/contract";
 import { LOCK_LEASE_MINUTES } from "../shared/settings";
+import { bestEffort } from "../shared/best-effort";
+import type { BestEffort } from "../shared/best-effort";
+import { isoFromEpoch } from "../shared/deps";
+import type { LockItem } from "../shared/ports";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";
@@ -60,7 +64,7 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
         ? slowMessage(event, request as DrRequest, deps)
         : event.outcome === "capacity" && request
           ? capacityMessage(event, request as DrRequest, deps)
-          : haltedMessage(event, deps);
+          : haltedMessage(event, deps, await lockAfterHalt(event, deps));
   const { subject, error, cause } = composed;
   const message = withReport(composed.message, report ?? event.state.steps?.RecordTimeline?.report);
 
@@ -90,6 +94,27 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
   deps.log.info("notification published", { subject, outcome: event.outcome });
   const result = { subject, published: true, ...(report ? { report } : {}) };
   return error ? { ...result, error, cause } : result;
+}
+
+/**
+ * Review M1: a run that halted at AcquireLock has no steps.AcquireLock, whatever it left behind
+ * (a release that failed, a Lambda killed before its release, an exception after its put). The
+ * page reads the lock of this region's copy instead of guessing; best-effort and short, so a
+ * slow table never delays the page.
+ */
+async function lockAfterHalt(
+  event: NotifyEvent,
+  deps: DrDeps,
+): Promise<BestEffort<LockItem | null> | undefined> {
+  if (event.outcome !== "halted" || !event.state.request || event.state.steps?.AcquireLock)
+    return undefined;
+  if (!event.state.failures?.AcquireLock) return undefined;
+  return bestEffort(
+    "the failover lock, for the page",
+    () => deps.ports(deps.executionRegion, "bestEffort").control.getLock(),
+    deps,
+    Math.min(1500, deps.settings.bestEffortTimeoutMs),
+  );
 }
 
 function lagOf(state: Partial<WorkflowState>): number | null {
@@ -236,7 +261,11 @@ function slowMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Comp
   };
 }
 
-function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
+function haltedMessage(
+  event: NotifyEvent,
+  deps: DrDeps,
+  lockRead?: BestEffort<LockItem | null>,
+): Composed {
   const { state, context, workflow } = event;
   const request = state.request as DrRequest | undefined;
   const steps = state.steps ?? {};
@@ -260,13 +289,23 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
     lines.push(`Reason: ${request.reason}   Trigger: ${request.trigger}   Run: ${failoverId}`);
   }
   lines.push("", "Where things stand:");
+  const deleteLock = `  aws dynamodb delete-item --region ${region} --table-name ${deps.topology.controlTable} --key ${shellQuote(JSON.stringify({ [CONTROL.partitionKey]: { S: CONTROL.lockItem } }))} --condition-expression "#o = :o" --expression-attribute-names ${shellQuote('{"#o":"owner"}')} --expression-attribute-values ${shellQuote(JSON.stringify({ ":o": { S: failoverId } }))}`;
+  const stillHeld = !lockRead
+    ? undefined
+    : !lockRead.ok
+      ? `- This run may still hold the failover lock: it stopped at AcquireLock, and ${region}'s copy could not be read for this page (${lockRead.error}). Check with payments-dr status; if it names run ${failoverId}, release it (no other failover, switchover or failback starts until then):\n${deleteLock}`
+      : lockRead.value?.owner === failoverId
+        ? `- The failover lock is still held by this run in ${region}'s copy, until ${isoFromEpoch(lockRead.value.expiresAt)}, though it stopped at AcquireLock: no other failover, switchover or failback starts until it lapses or is released:\n${deleteLock}`
+        : `- No lock is held by this run in ${region}'s copy (read for this page${lockRead.value ? `; it names run ${lockRead.value.owner}, a ${lockRead.value.operation}` : ""}); payments-dr status shows both copies.`;
   lines.push(
-    !steps.AcquireLock
-      ? "- No lock is held by this run."
-      : request?.workflow === "reprotect"
-        ? // A lease from AcquireLock on, renewed by its polls (shared/lock.ts): halted, it lapses.
-          `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
-        : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
+    stillHeld !== undefined
+      ? stillHeld
+      : !steps.AcquireLock
+        ? "- No lock is held by this run."
+        : request?.workflow === "reprotect"
+          ? // A lease from AcquireLock on, renewed by its polls (shared/lock.ts): halted, it lapses.
+            `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
+          : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
   );
   if (steps.Fence) {
     const look = steps.CheckOldWriter;
@@ -312,7 +351,7 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
     if (steps.AcquireLock) {
       lines.push(
         "To abandon the run instead (the flag stays as described above), release its lock:",
-        `  aws dynamodb delete-item --region ${region} --table-name ${deps.topology.controlTable} --key ${shellQuote(JSON.stringify({ [CONTROL.partitionKey]: { S: CONTROL.lockItem } }))} --condition-expression "#o = :o" --expression-attribute-names ${shellQuote('{"#o":"owner"}')} --expression-attribute-values ${shellQuote(JSON.stringify({ ":o": { S: failoverId } }))}`,
+        deleteLock,
       );
     }
   } else {

@@ -60,6 +60,14 @@ export class LockUnconfirmedError extends DrError {
   override name = "LockUnconfirmedError";
 }
 /**
+ * An unplanned failover met a planned run's lock that is not yet confirmed (no lockScope): that
+ * run either goes ahead or releases within its AcquireLock's lifetime. Retried by the failover's
+ * AcquireLock Retry (its own entry, failover.asl.json), never Rejected (review H1).
+ */
+export class LockSettlingError extends DrError {
+  override name = "LockSettlingError";
+}
+/**
  * A long run found its lock gone or taken by another run when it renewed it: it stops before
  * acting, pages, and is resumed only once on-call knows which run owns the topology.
  */
