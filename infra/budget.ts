@@ -16,8 +16,16 @@ runScript("budget", () => {
     "route throttles (each region's stage; 429 above them, before Lambda would throttle):",
   );
   for (const t of paymentRouteThrottles(config.payments)) {
+    const sizing = t.stageDefault
+      ? "(the stage default: unauthenticated, not throttled below it)"
+      : `(sized for d = ${t.durationMs} ms, ROUTE_P99_MS)`;
     console.log(
-      `  ${t.routeKey.padEnd(28)} ${String(t.reservation ?? "unreserved").padStart(10)} reserved  rate ${String(t.ratePerSecond).padStart(7)}/s  burst ${String(t.burst).padStart(4)}  (sized for ${t.durationMs} ms)`,
+      `  ${t.routeKey.padEnd(28)} ${String(t.reservation ?? "unreserved").padStart(10)} reserved  rate ${String(t.ratePerSecond).padStart(7)}/s  burst ${String(t.burst).padStart(4)}  ${sizing}`,
+    );
+    // What the route carries (review M1): the rate is all it serves steadily, the burst is
+    // extra only after an idle spell.
+    console.log(
+      `  ${"".padEnd(28)} serves up to ${t.ratePerSecond} req/s steady, ${t.burst} at once`,
     );
   }
   return 0;

@@ -94,11 +94,27 @@ describe("route throttle derivation", () => {
     );
   });
 
-  it("sizes every route of the default configuration within its reservation", () => {
+  it("sizes every payment route of the default configuration within its reservation, /health at the stage default", () => {
     const throttles = paymentRouteThrottles(loadConfig({}).payments);
     expect(throttles.map((t) => t.routeKey)).toContain("POST /payments");
-    for (const t of throttles)
+    for (const t of throttles.filter((x) => x.routeKey !== "GET /health"))
       expect(admittedInFlight(t, t.durationMs)).toBeLessThanOrEqual(t.reservation!);
+    // Review H1: not a throttle an anonymous caller drains at ~8 requests/s.
+    expect(throttles.find((t) => t.routeKey === "GET /health")).toMatchObject({
+      ratePerSecond: 500,
+      burst: 1000,
+      stageDefault: true,
+    });
+  });
+
+  it("sizes the payment routes for ROUTE_P99_MS (review H2): 2 s, the failover window's p99, halves the rate", () => {
+    const at = (env: Record<string, string>) =>
+      paymentRouteThrottles(loadConfig(env).payments).find((t) => t.routeKey === "POST /payments")!;
+    expect(at({})).toMatchObject({ durationMs: 500, burst: 40, ratePerSecond: 80 });
+    const slow = at({ ROUTE_P99_MS: "2000" });
+    expect(slow).toMatchObject({ durationMs: 2000, burst: 40, ratePerSecond: 20 });
+    expect(admittedInFlight(slow, 2000)).toBeLessThanOrEqual(80);
+    expect(() => loadConfig({ ROUTE_P99_MS: "10" })).toThrow(/ROUTE_P99_MS/);
   });
 });
 
