@@ -149,3 +149,31 @@ export function checkRouteThrottles(
   }
   return out;
 }
+
+/**
+ * `npm run budget`'s lines for the route throttles: each route's limits and what it serves
+ * (review M1: the rate is all a route serves steadily, R / 2d; the burst only after an idle
+ * spell). A stage-default route (/health) is limited by its environments before the stage: above
+ * reservation / d Lambda throttles it (API Gateway answers 500).
+ */
+export function formatRouteThrottles(throttles: readonly RouteThrottle[]): string {
+  const lines = ["route throttles (each region's stage; 429 above them):"];
+  for (const t of throttles) {
+    const sizing = t.stageDefault
+      ? "(the stage default: unauthenticated, not throttled below it)"
+      : `(sized for d = ${t.durationMs} ms, ROUTE_P99_MS)`;
+    lines.push(
+      `  ${t.routeKey.padEnd(28)} ${String(t.reservation ?? "unreserved").padStart(10)} reserved  rate ${String(t.ratePerSecond).padStart(7)}/s  burst ${String(t.burst).padStart(4)}  ${sizing}`,
+    );
+    const carried =
+      t.stageDefault && t.reservation !== null
+        ? Math.floor((t.reservation * 1000 * 10) / t.durationMs) / 10
+        : null;
+    lines.push(
+      carried !== null && carried < t.ratePerSecond
+        ? `  ${"".padEnd(28)} serves up to ${carried} req/s steady (its ${t.reservation} environments at ${t.durationMs} ms; above that Lambda throttles and API Gateway answers 500), 429 only above the stage's ${t.ratePerSecond}/s`
+        : `  ${"".padEnd(28)} serves up to ${t.ratePerSecond} req/s steady, ${t.burst} at once`,
+    );
+  }
+  return lines.join("\n");
+}

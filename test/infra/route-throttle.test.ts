@@ -9,6 +9,7 @@ import {
   RouteThrottleError,
   admittedInFlight,
   checkRouteThrottles,
+  formatRouteThrottles,
   throttleFor,
 } from "../../infra/lib/route-throttle";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -115,6 +116,22 @@ describe("route throttle derivation", () => {
     expect(slow).toMatchObject({ durationMs: 2000, burst: 40, ratePerSecond: 20 });
     expect(admittedInFlight(slow, 2000)).toBeLessThanOrEqual(80);
     expect(() => loadConfig({ ROUTE_P99_MS: "10" })).toThrow(/ROUTE_P99_MS/);
+  });
+});
+
+describe("npm run budget's route lines (review M1)", () => {
+  it("prints what each route serves steadily and at once, and what /health's environments carry", () => {
+    const text = formatRouteThrottles(paymentRouteThrottles(loadConfig({}).payments));
+    expect(text).toMatch(
+      /POST \/payments +80 reserved +rate +80\/s +burst +40 +\(sized for d = 500 ms, ROUTE_P99_MS\)\n +serves up to 80 req\/s steady, 40 at once/,
+    );
+    expect(text).toMatch(
+      /GET \/health .*stage default.*\n +serves up to 14\.2 req\/s steady \(its 20 environments at 1400 ms; above that Lambda throttles/,
+    );
+    const slow = formatRouteThrottles(
+      paymentRouteThrottles(loadConfig({ ROUTE_P99_MS: "2000" }).payments),
+    );
+    expect(slow).toMatch(/sized for d = 2000 ms.*\n +serves up to 20 req\/s steady, 40 at once/);
   });
 });
 
