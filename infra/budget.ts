@@ -3,6 +3,7 @@
 // the safe share of max_connections; then each route's stage throttle. Exits 1 with the synth's message when it is over budget.
 import { loadConfig } from "./config";
 import { checkConnectionBudget, formatBudgets } from "./lib/connection-budget";
+import { formatRouteThrottles } from "./lib/route-throttle";
 import { runScript } from "./lib/script";
 import { connectionBudgetInput } from "./stacks/payments-dr-stack";
 import { paymentRouteThrottles } from "./constructs/payments-api";
@@ -12,13 +13,6 @@ runScript("budget", () => {
   const budgets = checkConnectionBudget(connectionBudgetInput(config));
   console.log(formatBudgets(budgets, config.database.instanceClass));
   // The stage throttle of each route, from the same reservations (infra/lib/route-throttle.ts).
-  console.log(
-    "route throttles (each region's stage; 429 above them, before Lambda would throttle):",
-  );
-  for (const t of paymentRouteThrottles(config.payments)) {
-    console.log(
-      `  ${t.routeKey.padEnd(28)} ${String(t.reservation ?? "unreserved").padStart(10)} reserved  rate ${String(t.ratePerSecond).padStart(7)}/s  burst ${String(t.burst).padStart(4)}  (sized for ${t.durationMs} ms)`,
-    );
-  }
+  console.log(formatRouteThrottles(paymentRouteThrottles(config.payments)));
   return 0;
 });

@@ -3,6 +3,7 @@
 // received and what is allowed, in one line, so synth can stop before writing anything.
 import { CAPACITY_BOUND_SECONDS, EVENT_PUBLICATION_MODES } from "../functions/common/contract";
 import type { EventPublicationMode } from "../functions/common/contract";
+import { PAYMENT_ROUTE_DURATION_MS } from "./lib/route-throttle";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -90,6 +91,13 @@ export interface PaymentsConfig {
   readonly accountConcurrencyLimit: number;
   readonly apiThrottleRatePerSecond: number;
   readonly apiThrottleBurst: number;
+  /**
+   * ROUTE_P99_MS: the request duration d each payment route's stage throttle is sized for
+   * (infra/lib/route-throttle.ts: burst + rate x d within the reservation). Take it from a
+   * drill's p99 Lambda Duration during the failover window, not a quiet day's (README, "Route
+   * throttling"). @default 500
+   */
+  readonly routeP99Ms: number;
   /** Hours an authorization may be captured before the expiry job releases it (1-720). */
   readonly captureWindowHours: number;
   /**
@@ -523,6 +531,7 @@ export function loadConfig(env: Env = process.env): Config {
       accountConcurrencyLimit: integer(env, "LAMBDA_CONCURRENCY_LIMIT", 1000, 110, 1_000_000),
       apiThrottleRatePerSecond: integer(env, "API_THROTTLE_RATE", 500, 1, 10000),
       apiThrottleBurst: integer(env, "API_THROTTLE_BURST", 1000, 1, 5000),
+      routeP99Ms: integer(env, "ROUTE_P99_MS", PAYMENT_ROUTE_DURATION_MS, 50, 30_000),
       // Stripe's default window (7 days) up to its longest documented card hold (30 days).
       captureWindowHours: integer(env, "CAPTURE_WINDOW_HOURS", 168, 1, 720),
       eventPublication: oneOf(env, "EVENT_PUBLICATION", "relay", EVENT_PUBLICATION_MODES),

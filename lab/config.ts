@@ -2,6 +2,7 @@
 // what AWS documents), a fast factor for CI, and the draws' ranges. Validated here, one place:
 // a bad option stops the lab before anything starts, naming the option, the value and what is
 // allowed.
+import { PAYMENT_ROUTE_DURATION_MS, throttleFor } from "../infra/lib/route-throttle";
 import type { Range } from "./world/aurora";
 
 export const SCENARIOS = [
@@ -30,6 +31,12 @@ export interface LabConfig {
   readonly secondary: string;
   /** Test hook: Promote/Switchover run without Fence (a second writer), to prove the checks fail. */
   readonly skipFence: boolean;
+  /**
+   * --allow-throttled: a --rate above the authorize route's throttle, asked for knowingly (a
+   * stress run); the surge's no-429-before-fault check then reports instead of failing.
+   * @default false
+   */
+  readonly allowThrottled?: boolean;
   /** Print the live timeline. */
   readonly quiet: boolean;
   /**
@@ -144,12 +151,62 @@ export const PRODUCTION_TIMINGS: LabTimings = {
 
 /** Payments in flight at once, the other scenarios' clients. */
 export const DEFAULT_CLIENTS = 64;
+/** Concurrent execution environments the lab's API process plays per function (see startApi). */
+export const LAB_ENVIRONMENTS_PER_FUNCTION = 16;
+
 /**
- * The surge's load: a rate that keeps many payments in flight through the outage, and as many
- * clients as the lab has environments of the authorize function: when the new region opens, the
- * clients' backlog fills every one of them at once, the worst case the budget counts.
+ * The authorize route's stage throttle in the lab (lab/stage-throttle.ts): the deployed
+ * derivation at the lab's environments, 16/s (burst 8) at d = 500 ms. Above it, 429 in steady
+ * state.
  */
-export const SURGE_RATE = 25;
+export const LAB_AUTHORIZE_THROTTLE = throttleFor(
+  LAB_ENVIRONMENTS_PER_FUNCTION,
+  PAYMENT_ROUTE_DURATION_MS,
+);
+
+/**
+ * The RTO the surge's default rate is sized for, s: lab/expected.ts's expected RTO of an
+ * unplanned failover at the lab's default timings (220.5 s), rounded up. A test holds the
+ * expected RTO to it, so a change of timings that lengthens the outage fails until the rate is
+ * re-derived.
+ */
+export const SURGE_SIZED_RTO_SECONDS = 221;
+
+/**
+ * The largest steady rate (payments/s, to 0.1) whose outage backlog drains within the clients'
+ * deadline under a throttle of `throttlePerSecond` (review H3): during an outage of `rtoSeconds`
+ * the clients queue rate x RTO payments, which the new region's throttle drains at
+ * (throttle - rate)/s, so rate x RTO / (throttle - rate) <= deadline - RTO, i.e.
+ *     rate <= throttle x (deadline - RTO) / deadline.
+ * Below the throttle by construction: steady state sees no 429. Conservative: with FIFO clients the
+ * oldest payment waits about RTO, not the whole drain.
+ */
+export function surgeRateFor(
+  throttlePerSecond: number,
+  rtoSeconds: number,
+  deadlineSeconds: number,
+): number {
+  if (!(rtoSeconds < deadlineSeconds)) {
+    throw new ConfigError(
+      `the surge cannot be sized: an expected RTO of ${rtoSeconds} s leaves nothing of the clients' ${deadlineSeconds} s deadline`,
+    );
+  }
+  return (
+    Math.floor((throttlePerSecond * (deadlineSeconds - rtoSeconds) * 10) / deadlineSeconds) / 10
+  );
+}
+
+/**
+ * The surge's load: the rate derived from the lab's authorize throttle (surgeRateFor: 4.2/s at
+ * 16/s, RTO 221 s, deadline 300 s), so the configured load is the load the database meets, and
+ * as many clients as the lab has environments of the authorize function: when the new region
+ * opens, the clients' backlog fills every one of them at once, the worst case the budget counts.
+ */
+export const SURGE_RATE = surgeRateFor(
+  LAB_AUTHORIZE_THROTTLE.ratePerSecond,
+  SURGE_SIZED_RTO_SECONDS,
+  PRODUCTION_TIMINGS.clientDeadlineMs / 1000,
+);
 export const SURGE_CLIENTS = 16;
 
 export class ConfigError extends Error {
@@ -187,7 +244,10 @@ scenarios: ${SCENARIOS.join(", ")} (default region-down)
 options:
   --fast N          lab seconds per real second, 1-100 (default 1: production timings)
   --seed N          seed of every random draw (default: random, printed)
-  --rate N          new payments per second, 1-200 (default 10; surge ${SURGE_RATE})
+  --rate N          new payments per second, 1-200, at most the authorize route's throttle
+                    (${LAB_AUTHORIZE_THROTTLE.ratePerSecond}/s) (default 10; surge ${SURGE_RATE}, derived from that throttle)
+  --allow-throttled allow a --rate above the authorize throttle (a stress run: 429s in steady
+                    state, reported, not failed)
   --capture-share F share of payments captured, 0-1 (default 0.3)
   --promotion A-B   managed failover duration range in seconds (default 20-60)
   --rpo N           rds.global_db_rpo of the primary in seconds, 20-3600 (default 60, DB_RPO_SECONDS)
@@ -215,6 +275,7 @@ export function parseArgs(
   let captureShare = 0.3;
   let outDir: string | undefined;
   let quiet = false;
+  let allowThrottled = false;
   let timings = PRODUCTION_TIMINGS;
   const args = [...argv];
   while (args.length > 0) {
@@ -252,10 +313,17 @@ export function parseArgs(
       timings = { ...timings, lagBeforeFaultMs: range("--lag", value(), 0, 3600) };
     else if (arg === "--out") outDir = value();
     else if (arg === "--quiet") quiet = true;
+    else if (arg === "--allow-throttled") allowThrottled = true;
     else if (arg === "--help" || arg === "-h") throw new ConfigError(USAGE);
     else throw new ConfigError(`option ${arg} is not allowed\n${USAGE}`);
   }
   void env;
+  // Review H3: above the throttle every run is a throttled run, whatever the fault.
+  if (rate !== undefined && rate > LAB_AUTHORIZE_THROTTLE.ratePerSecond && !allowThrottled) {
+    throw new ConfigError(
+      `--rate=${rate} is above the authorize route's throttle (${LAB_AUTHORIZE_THROTTLE.ratePerSecond}/s, burst ${LAB_AUTHORIZE_THROTTLE.burst}, at the lab's ${LAB_ENVIRONMENTS_PER_FUNCTION} environments): the stage would answer 429 in steady state and the run would measure the throttle; pass --allow-throttled for a stress run`,
+    );
+  }
   // A spike at or beyond rds.global_db_rpo blocks commits (and halts the automatic failover,
   // rightly): it would measure the guard, not the reconciliation.
   if (timings.lagBeforeFaultMs[1] >= (timings.rpoGuardSeconds * 1000) / 2) {
@@ -276,6 +344,7 @@ export function parseArgs(
     primary: "us-east-1",
     secondary: "us-west-2",
     skipFence: false,
+    allowThrottled,
     quiet,
     timings,
   };

@@ -47,6 +47,7 @@ import { readMigrationFiles } from "../scripts/migrate";
 import { describeBudget, labBudget } from "./budget";
 import type { LabBudget } from "./budget";
 import type { LabConfig } from "./config";
+import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
 import { labWriteBounds } from "./write-path";
@@ -100,7 +101,7 @@ export const LAB = {
 export const LOCAL_CALL_FLOOR_MS = 2000;
 
 /** Concurrent execution environments the lab's API process plays per function (see startApi). */
-export const LAB_ENVIRONMENTS_PER_FUNCTION = 16;
+export { LAB_ENVIRONMENTS_PER_FUNCTION };
 
 const SHORT: Record<string, string> = { "us-east-1": "use1", "us-west-2": "usw2" };
 

@@ -54,10 +54,10 @@ const routes: Route[] = PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) =>
  * Concurrency per function, for the surge report. Lambda runs one request per environment and
  * throttles a function whose reserved environments are all busy ("Lambda scaling behavior",
  * https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html: "additional requests fail
- * with a throttling error (429 status code)"), which the client gets from API Gateway as a 500
- * Internal Server Error, not the documented 503 ("If the backend service throttled ... the API
- * Gateway API might return an Internal server error",
- * https://repost.aws/knowledge-center/api-gateway-internal-server-error). This process
+ * with a throttling error (429 status code)"), which the client gets from API Gateway as a 500,
+ * not the documented 503 ("If the Lambda API rejects the invocation request, API Gateway returns
+ * a 500 error code", https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
+ * This process
  * plays LAB_ENVIRONMENTS of each function and does not refuse the extra request (the other
  * scenarios keep their behaviour): it counts it as a throttle production would have answered.
  */
@@ -96,8 +96,9 @@ function enter(route: Route): () => void {
  * The stage's route throttle, as deployed (infra/constructs/payments-api.ts,
  * paymentRouteThrottles), from the environments this process plays (lab/stage-throttle.ts), in
  * real time as the handlers run in real time. Above it the request gets API Gateway's own 429 and
- * never reaches a function. Not /health: the lab's Route 53 checkers and prober call it at the
- * fast factor's rate, which production's budget for it is not sized for.
+ * never reaches a function. Not /health: deployed, it keeps the stage default (500/s, burst 1000:
+ * review H1, an unauthenticated route must not have a bucket anyone drains cheaply), which the
+ * lab's Route 53 checkers and prober never reach.
  */
 const stage = new StageThrottle(
   environments,

@@ -297,7 +297,13 @@ export async function runScenario(
     workflowCompleted: completed.length === 1 && writerRegion === target,
     workflowDetail: describeRuns(lab.orchestrator.executions, writerRegion, target),
   });
-  const figures = monitor && surgeFigures(monitor, lab.budget, load.attempts, target);
+  const figures =
+    monitor &&
+    surgeFigures(monitor, lab.budget, load.attempts, target, {
+      faultAt,
+      outages: lab.aurora.outages,
+      throttledLoadAllowed: config.allowThrottled,
+    });
   const withSurge = figures
     ? { ...measured, checks: [...measured.checks, ...surgeChecks(figures)] }
     : measured;

@@ -72,18 +72,21 @@ export function isRefusal(sqlstate: string): boolean {
  *   connections, what the connection budget exists to prevent. Fails the surge.
  * - "promotion": the server is not there to connect to yet or any more: 57P03 cannot_connect_now
  *   (starting up, shutting down), and, on the client's side, a refused or reset socket or a
- *   connect timeout. (In the lab a connect timeout is also a caller that waited its 3 s for one
- *   of its function's 16 pool slots: the environments overflowing, which only-documented-5xx
- *   counts as the Lambda throttle it would be; the server refused nothing.) Aurora documents that a promotion drops sessions and refuses connections
+ *   connect timeout. Aurora documents that a promotion drops sessions and refuses connections
  *   for a short while ("applications ... experience connection errors" while the writer changes:
  *   aurora-global-database-disaster-recovery); the functions answer those with the documented
- *   503. Counted, reported, allowed.
+ *   503. Allowed only inside the promoted writer's recorded restart (lab/world/aurora.ts,
+ *   `outages`, with PROMOTION_GRACE_MS either side): a server refusing after that is a fault.
+ * - "pool": "pool-wait-timeout", a caller that waited its 3 s for one of its function's pool
+ *   slots (functions/payments/shared/database.ts, connectFailureCode): the environments
+ *   overflowing, which the server did not refuse. Fails like a Lambda throttle.
  * - "other": 28 (authorization) and 3D000 (no such database): a misconfiguration. Fails.
  */
-export type RefusalClass = "budget" | "promotion" | "other";
+export type RefusalClass = "budget" | "promotion" | "pool" | "other";
 
 export function refusalClass(code: string): RefusalClass {
   if (/^53/.test(code)) return "budget";
+  if (code === "pool-wait-timeout") return "pool";
   if (
     code === "57P03" ||
     code === "ECONNREFUSED" ||
@@ -93,6 +96,30 @@ export function refusalClass(code: string): RefusalClass {
   )
     return "promotion";
   return "other";
+}
+
+/**
+ * Lab ms either side of a recorded restart within which a promotion-class refusal still counts
+ * as the restart's: the log's real-time stamps and the lab clock's conversion, and the shutdown
+ * that starts just after `from` is recorded.
+ */
+export const PROMOTION_GRACE_MS = 2_000;
+
+/** A promoted writer's recorded restart (lab/world/aurora.ts `outages`), lab ms. */
+export interface OutageWindow {
+  readonly region: string;
+  readonly from: number;
+  readonly to?: number;
+}
+
+/** Was a promotion-class refusal by `region` at lab time `at` inside one of its restarts? */
+export function inOutage(windows: readonly OutageWindow[], region: string, at: number): boolean {
+  return windows.some(
+    (w) =>
+      w.region === region &&
+      at >= w.from - PROMOTION_GRACE_MS &&
+      at <= (w.to ?? Number.POSITIVE_INFINITY) + PROMOTION_GRACE_MS,
+  );
 }
 
 const LOG_LINE =
@@ -299,6 +326,15 @@ export interface SurgeFigures {
   readonly serverErrors: Readonly<Record<string, number>>;
   /** The lab process's event-loop delay over the run, real ms. */
   readonly labLoopDelay: { p99Ms: number; maxMs: number };
+  /** The promoted writers' recorded restarts: where a promotion's refusals are allowed. */
+  readonly outages: readonly OutageWindow[];
+  /**
+   * Requests the stage throttle answered 429 before the fault, by op: the configured load was
+   * above the throttle in steady state (review H3). Null when the fault time is unknown.
+   */
+  readonly tooManyBeforeFault: Readonly<Record<string, number>> | null;
+  /** --allow-throttled: 429s before the fault are reported, not failed. */
+  readonly throttledLoadAllowed?: boolean;
 }
 
 export function surgeFigures(
@@ -306,6 +342,12 @@ export function surgeFigures(
   budget: LabBudget,
   attempts: readonly Attempt[],
   targetRegion: string,
+  run: {
+    faultAt?: number;
+    outages?: readonly OutageWindow[];
+    /** --allow-throttled: a load above the throttle was asked for knowingly. */
+    throttledLoadAllowed?: boolean;
+  } = {},
 ): SurgeFigures {
   const target = monitor.samples.filter((s) => s.region === targetRegion);
   const peak = target.reduce<SurgeSample | null>(
@@ -316,7 +358,12 @@ export function surgeFigures(
   const refusalsByCode: Record<string, number> = {};
   for (const r of refusals) refusalsByCode[r.sqlstate] = (refusalsByCode[r.sqlstate] ?? 0) + 1;
   // overLimit is cumulative per process: the last sample of each region holds its total.
-  const refusalsByClass: Record<RefusalClass, number> = { budget: 0, promotion: 0, other: 0 };
+  const refusalsByClass: Record<RefusalClass, number> = {
+    budget: 0,
+    promotion: 0,
+    pool: 0,
+    other: 0,
+  };
   for (const r of refusals) refusalsByClass[refusalClass(r.sqlstate)] += 1;
   const throttled: Record<string, number> = {};
   const tooManyRequests: Record<string, number> = {};
@@ -354,9 +401,20 @@ export function surgeFigures(
     const key = `${a.status} ${a.code ?? ""}`.trim();
     serverErrors[key] = (serverErrors[key] ?? 0) + 1;
   }
+  let tooManyBeforeFault: Record<string, number> | null = null;
+  if (run.faultAt !== undefined) {
+    tooManyBeforeFault = {};
+    for (const a of attempts) {
+      if (a.status !== 429 || a.at >= run.faultAt) continue;
+      tooManyBeforeFault[a.op] = (tooManyBeforeFault[a.op] ?? 0) + 1;
+    }
+  }
   return {
     budget,
     targetRegion,
+    outages: (run.outages ?? []).map((o) => ({ region: o.region, from: o.from, to: o.to })),
+    tooManyBeforeFault,
+    throttledLoadAllowed: run.throttledLoadAllowed ?? false,
     peakConnections: {
       value: peak?.connections ?? 0,
       at: peak?.at ?? null,
@@ -396,7 +454,11 @@ export function surgeChecks(f: SurgeFigures): Check[] {
   const codes = Object.entries(f.refusalsByCode)
     .map(([code, n]) => `${n} x ${code}`)
     .join(", ");
-  const failing = f.refusals.filter((r) => refusalClass(r.sqlstate) !== "promotion");
+  // A promotion's refusal is allowed only inside the promoted writer's recorded restart.
+  const allowed = (r: Refusal) =>
+    refusalClass(r.sqlstate) === "promotion" && inOutage(f.outages, r.region, r.at);
+  const failing = f.refusals.filter((r) => !allowed(r));
+  const outsideOutage = failing.filter((r) => refusalClass(r.sqlstate) === "promotion").length;
   const first = failing[0];
   // Who was refused, from the functions' own pools: the budget's and the misconfiguration's
   // codes only (a promotion's refusals are expected of every function).
@@ -410,14 +472,14 @@ export function surgeChecks(f: SurgeFigures): Check[] {
     .filter(([, n]) => (n as number) > 0)
     .map(([name, n]) => `${name} ${n}`)
     .join(", ");
-  const promotion = f.refusalsByClass.promotion;
+  const promotion = f.refusals.filter(allowed).length;
   checks.push({
     name: "no-refused-connections",
     ok: failing.length === 0,
     detail:
       failing.length === 0
-        ? `no server refused a connection for want of connections (no FATAL with SQLSTATE 53xxx, 28xxx or 3D000 in either log)${promotion > 0 ? `; ${promotion} refused while a server started or stopped (57P03: the promotion's window, answered 503)` : ""}`
-        : `${failing.length} connections refused (${codes}; ${[...new Set(failing.map((r) => r.region))].map((r) => `${failing.filter((x) => x.region === r).length} by ${r}`).join(", ")}), first by ${first!.region}: "${first!.message}"; refused functions: ${who || "none of the payment functions' pools"}; max_connections ${b.maxConnections}, worst case ${b.demand}`,
+        ? `no server refused a connection for want of connections (no FATAL with SQLSTATE 53xxx, 28xxx or 3D000 in either log)${promotion > 0 ? `; ${promotion} refused while a server started or stopped (57P03: inside the promoted writer's recorded restart, answered 503)` : ""}`
+        : `${failing.length} connections refused (${codes}${outsideOutage > 0 ? `; ${outsideOutage} of a promotion's class outside the promoted writer's recorded restarts (${f.outages.map((o) => `${o.region} ${o.from}-${o.to ?? "open"}`).join(", ") || "none recorded"})` : ""}; ${[...new Set(failing.map((r) => r.region))].map((r) => `${failing.filter((x) => x.region === r).length} by ${r}`).join(", ")}), first by ${first!.region}: "${first!.message}"; refused functions: ${who || "none of the payment functions' pools"}; max_connections ${b.maxConnections}, worst case ${b.demand}`,
   });
   const peak = f.peakConnections.value;
   checks.push({
@@ -430,7 +492,15 @@ export function surgeChecks(f: SurgeFigures): Check[] {
   const unanswered = Object.entries(f.unanswered);
   const list = (entries: [string, number][]) => entries.map(([k, n]) => `${n} x ${k}`).join(", ");
   const limited = Object.entries(f.tooManyRequests);
-  const ok = other.length === 0 && throttles.length === 0 && unanswered.length === 0;
+  // A caller that waited out its pool slot (review M2): its function's environments overflowed.
+  const poolWaits = Object.entries(f.refusedByFunction)
+    .map(([name, byCode]) => [name, byCode["pool-wait-timeout"] ?? 0] as [string, number])
+    .filter(([, n]) => n > 0);
+  const ok =
+    other.length === 0 &&
+    throttles.length === 0 &&
+    unanswered.length === 0 &&
+    poolWaits.length === 0;
   checks.push({
     name: "only-documented-5xx",
     ok,
@@ -445,6 +515,9 @@ export function surgeChecks(f: SurgeFigures): Check[] {
             throttles.length > 0
               ? `requests that found every environment busy (in production a Lambda throttle: API Gateway answers 500, not the documented 503): ${throttles.map(([k, n]) => `${k} ${n}`).join(", ")}`
               : "",
+            poolWaits.length > 0
+              ? `callers that waited out a pool slot (pool-wait-timeout: the function's own environments overflowed, not the server): ${poolWaits.map(([k, n]) => `${k} ${n}`).join(", ")}`
+              : "",
           ]
             .filter(Boolean)
             .join("; ")) +
@@ -452,5 +525,16 @@ export function surgeChecks(f: SurgeFigures): Check[] {
         ? `; the stage throttle answered 429 (allowed, retried): ${limited.map(([k, n]) => `${k} ${n}`).join(", ")}`
         : ""),
   });
+  if (f.tooManyBeforeFault !== null) {
+    const before = Object.entries(f.tooManyBeforeFault);
+    checks.push({
+      name: "no-429-before-fault",
+      ok: before.length === 0 || f.throttledLoadAllowed === true,
+      detail:
+        before.length === 0
+          ? "the stage throttle refused nothing before the fault: the configured load is the load the database met"
+          : `the stage throttle answered 429 before the fault (${before.map(([op, n]) => `${op} ${n}`).join(", ")}): the configured load is above the route throttle in steady state, so the run measures the throttle, not the database${f.throttledLoadAllowed ? " (allowed: --allow-throttled)" : "; lower --rate (the default is derived from the throttle) or pass --allow-throttled knowingly"}`,
+    });
+  }
   return checks;
 }

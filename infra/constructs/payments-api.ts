@@ -34,7 +34,7 @@ import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizat
 import { ConfigError } from "../config";
 import type { PaymentsConfig, Reservation } from "../config";
 import type { DatabaseClient } from "../lib/connection-budget";
-import { PAYMENT_ROUTE_DURATION_MS, checkRouteThrottles } from "../lib/route-throttle";
+import { checkRouteThrottles } from "../lib/route-throttle";
 import type { RouteThrottle } from "../lib/route-throttle";
 import { NodejsFunction } from "../lib/nodejs-function";
 import type { Statement } from "../lib/policy";
@@ -88,14 +88,6 @@ export function writeWindowSeconds(fn: PaymentFunction): number | null {
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html
  */
 export const AUTHORIZER_CACHE_SECONDS = 60;
-
-/**
- * Route-level limits for the unauthenticated route (/health): Route 53's health checkers (about
- * 16 locations, every 10 or 30 s) and the prober need under 5 requests/s; anyone else on the
- * internet may call it, so it gets a small budget of its own instead of the payment routes'.
- * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
- */
-export const UNAUTHENTICATED_THROTTLE = { ratePerSecond: 10, burst: 20 } as const;
 
 /** Routes without the authorizer: only the health check. */
 export const UNAUTHENTICATED_ROUTES: readonly string[] = ["GET /health"];
@@ -155,9 +147,15 @@ export interface PaymentFunction {
   readonly ownCluster?: boolean;
   /**
    * The duration its route's throttle is sized with (infra/lib/route-throttle.ts).
-   * @default PAYMENT_ROUTE_DURATION_MS
+   * @default - ROUTE_P99_MS (PaymentsConfig.routeP99Ms)
    */
   readonly routeDurationMs?: number;
+  /**
+   * "stage": the route keeps the stage default (API_THROTTLE_RATE/BURST) instead of a throttle
+   * sized from the reservation.
+   * @default - sized from the reservation
+   */
+  readonly routeThrottle?: "stage";
 }
 
 export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
@@ -220,8 +218,16 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     // up to 1.4 s when the database is slow (a surge): 20 keeps a throttle from failing a check.
     reservedConcurrency: 20,
     ownCluster: true,
-    // Up to 1.4 s when the database is slow (above): its throttle is sized for that.
+    // Up to 1.4 s when the database is slow (above).
     routeDurationMs: 1400,
+    // No route throttle below the stage default (review H1): /health is unauthenticated, and a
+    // stage throttle is one token bucket per route shared by every caller
+    // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so
+    // a small one lets anyone at ~8 requests/s turn Route 53's checks and the prober's probes
+    // into 429s, which Route 53 counts as unhealthy ("2xx or 3xx" only:
+    // https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html).
+    // What remains: README, "Route throttling".
+    routeThrottle: "stage",
   },
   {
     source: "outbox-relay",
@@ -282,8 +288,8 @@ export function reservedConcurrencies(payments: PaymentsConfig): Record<string, 
 /**
  * Each route's stage throttle, sized from its function's reservation (infra/lib/route-throttle.ts:
  * burst + rate x duration within the reservation, so the stage answers 429 before Lambda would
- * throttle and API Gateway answer 500), within the stage default (API_THROTTLE_RATE/BURST) and,
- * for the unauthenticated routes, their own budget. Checked at synth.
+ * throttle and API Gateway answer 500) over ROUTE_P99_MS, within the stage default
+ * (API_THROTTLE_RATE/BURST); /health keeps the stage default. Checked at synth.
  */
 export function paymentRouteThrottles(payments: PaymentsConfig): RouteThrottle[] {
   const reserved = reservedConcurrencies(payments);
@@ -292,8 +298,8 @@ export function paymentRouteThrottles(payments: PaymentsConfig): RouteThrottle[]
       routeKey: f.route!,
       name: f.source,
       reservation: reserved[f.source]!,
-      durationMs: f.routeDurationMs ?? PAYMENT_ROUTE_DURATION_MS,
-      cap: UNAUTHENTICATED_ROUTES.includes(f.route!) ? UNAUTHENTICATED_THROTTLE : undefined,
+      durationMs: f.routeDurationMs ?? payments.routeP99Ms,
+      stageDefault: f.routeThrottle === "stage",
     })),
     { ratePerSecond: payments.apiThrottleRatePerSecond, burst: payments.apiThrottleBurst },
   );
@@ -669,8 +675,8 @@ export class PaymentsApi extends Construct {
         detailedMetricsEnabled: true,
       },
       // Every route throttled below its function's reservation (paymentRouteThrottles): the
-      // client gets 429, which it retries, instead of the 500 a Lambda throttle becomes. The
-      // unauthenticated routes' own budget is a further cap.
+      // client gets 429, which it retries, instead of the 500 a Lambda throttle becomes;
+      // /health at the stage default (an anonymous caller must not drain its bucket cheaply).
       routeSettings: routeThrottles.map((t) => ({
         routeKey: t.routeKey,
         throttlingRateLimit: t.ratePerSecond,

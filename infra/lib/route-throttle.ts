@@ -4,10 +4,11 @@
 //
 // Why: above its reserved concurrency Lambda throttles ("additional requests fail with a
 // throttling error (429 status code)", https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html),
-// and API Gateway does not pass that 429 on: a throttled Lambda integration reaches the client as
-// a 500 Internal Server Error ("If the backend service throttled because of a high number of
-// requests, then the API Gateway API might return an Internal server error",
-// https://repost.aws/knowledge-center/api-gateway-internal-server-error). A 500 is not the
+// and API Gateway does not pass that 429 on: "If the Lambda API rejects the invocation request,
+// API Gateway returns a 500 error code"
+// (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html). HTTP APIs have
+// no gateway responses to remap that 500, which is why the stage throttle is the only lever. A
+// 500 is not the
 // documented 503 and, for a POST, an indeterminate result to a payment client (Stripe: "treat the
 // result of a 500 request as indeterminate", /work/notes/payments-api.md). The stage's own
 // throttle answers 429 Too Many Requests before any function runs, which clients retry with
@@ -22,12 +23,19 @@
 // keeps the requests in flight within the reservation. Half the reservation is the burst (the
 // surge of a failover: the clients' backlog arrives at once), half the steady rate:
 //     burst = floor(reservation / 2), rate = (reservation - burst) / d.
-// d is the duration the reservation was sized with (README, "Sizing the connection budget":
-// reservation = peak requests/s x p99 duration). If requests run longer than d, more are in
-// flight than the bucket accounts for and Lambda can still throttle: the lab's surge measures it.
+// d is a setting (ROUTE_P99_MS, default 500 ms): the p99 request duration in the window the
+// throttle exists for, a failover's reconnect wave (connect jitter up to 1 s, then connect and
+// statements, cold environments' init counted against the reservation), not a quiet day's. If
+// requests run longer than d, more are in flight than the bucket accounts for and Lambda can still
+// throttle (500): the Lambda Throttles alarm stays the real safety net. A route serves `rate`
+// requests/s steadily, which is R / (2d): the README's sizing rule reserves burst + peak x d.
 // AWS also calls the throttle "best-effort ... targets rather than guaranteed request ceilings".
 
-/** API Gateway's default throttle quota per account and Region, shared by every API. */
+/**
+ * API Gateway's default throttle quota per account and Region, shared by every API of the account
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). A raised or shared
+ * quota is passed to checkRouteThrottles instead.
+ */
 export const API_GATEWAY_ACCOUNT_THROTTLE = { ratePerSecond: 10_000, burst: 5_000 } as const;
 
 /**
@@ -55,10 +63,17 @@ export interface RouteThrottleInput {
   /** The duration the reservation is sized for, ms. */
   readonly durationMs: number;
   /**
-   * A lower limit that also applies (the unauthenticated routes' own budget).
+   * A lower limit that also applies.
    * @default - none
    */
   readonly cap?: Throttle;
+  /**
+   * Keep the stage default instead of a throttle below the reservation: /health, which is
+   * unauthenticated, so a throttle sized below the stage is one anyone can drain (README, "Route
+   * throttling").
+   * @default false
+   */
+  readonly stageDefault?: boolean;
 }
 
 export interface RouteThrottle extends RouteThrottleInput, Throttle {}
@@ -86,20 +101,23 @@ export function admittedInFlight(t: Throttle, durationMs: number): number {
 
 /**
  * Each route's throttle, within `stage` (the stage default, API_THROTTLE_RATE/BURST: an
- * operator's cap stays a cap) and the route's own cap. An unreserved function's route keeps the
- * stage default: nothing bounds its environments but the account's quota, which the connection
- * budget accounts for instead. Throws a RouteThrottleError when a route could put more requests
- * in flight than its reservation, or the routes together ask more than API Gateway's account
- * quota in the region.
+ * operator's cap stays a cap) and the route's own cap. An unreserved function's route, and a
+ * `stageDefault` route, keep the stage default: nothing bounds an unreserved function's
+ * environments but the account's quota, which the connection budget accounts for instead. Throws a
+ * RouteThrottleError when a route's reservation is too small to throttle, or the routes' rates
+ * together ask more than `account`, the API Gateway quota in the region. Bursts are not summed
+ * against the account's burst of 5,000: seven unreserved routes at the stage default's 1,000 would
+ * fail a configuration that works (the account bucket only caps them sooner).
  */
 export function checkRouteThrottles(
   routes: readonly RouteThrottleInput[],
   stage: Throttle,
+  account: Throttle = API_GATEWAY_ACCOUNT_THROTTLE,
 ): RouteThrottle[] {
   const out: RouteThrottle[] = [];
   for (const r of routes) {
     let t: Throttle = stage;
-    if (r.reservation !== null) {
+    if (r.reservation !== null && !r.stageDefault) {
       let own: Throttle;
       try {
         own = throttleFor(r.reservation, r.durationMs);
@@ -108,6 +126,8 @@ export function checkRouteThrottles(
           `route ${r.routeKey} (${r.name}): ${(error as Error).message}; raise its reservation with PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION`,
         );
       }
+      // Within min() of throttleFor's bound and the stage: never more in flight than the
+      // reservation (burst + rate x d <= R by construction), so no further check is needed.
       t = {
         ratePerSecond: Math.min(own.ratePerSecond, stage.ratePerSecond),
         burst: Math.min(own.burst, stage.burst),
@@ -119,18 +139,41 @@ export function checkRouteThrottles(
         burst: Math.min(t.burst, r.cap.burst),
       };
     }
-    if (r.reservation !== null && admittedInFlight(t, r.durationMs) > r.reservation) {
-      throw new RouteThrottleError(
-        `route ${r.routeKey} (${r.name}) admits ${admittedInFlight(t, r.durationMs).toFixed(1)} requests in flight (burst ${t.burst} + rate ${t.ratePerSecond}/s x ${r.durationMs} ms), more than its ${r.reservation} reserved environments: Lambda would throttle, and API Gateway answers that with a 500`,
-      );
-    }
     out.push({ ...r, ...t });
   }
   const rate = out.reduce((sum, t) => sum + t.ratePerSecond, 0);
-  if (rate > API_GATEWAY_ACCOUNT_THROTTLE.ratePerSecond) {
+  if (rate > account.ratePerSecond) {
     throw new RouteThrottleError(
-      `the routes' throttles add up to ${rate.toFixed(0)} requests/s, more than API Gateway's ${API_GATEWAY_ACCOUNT_THROTTLE.ratePerSecond} per account and Region (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): lower the reservations or API_THROTTLE_RATE, or raise the quota first`,
+      `the routes' throttles add up to ${rate.toFixed(0)} requests/s, more than API Gateway's ${account.ratePerSecond} per account and Region (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): lower the reservations or API_THROTTLE_RATE, or raise the quota first`,
     );
   }
   return out;
+}
+
+/**
+ * `npm run budget`'s lines for the route throttles: each route's limits and what it serves
+ * (review M1: the rate is all a route serves steadily, R / 2d; the burst only after an idle
+ * spell). A stage-default route (/health) is limited by its environments before the stage: above
+ * reservation / d Lambda throttles it (API Gateway answers 500).
+ */
+export function formatRouteThrottles(throttles: readonly RouteThrottle[]): string {
+  const lines = ["route throttles (each region's stage; 429 above them):"];
+  for (const t of throttles) {
+    const sizing = t.stageDefault
+      ? "(the stage default: unauthenticated, not throttled below it)"
+      : `(sized for d = ${t.durationMs} ms, ROUTE_P99_MS)`;
+    lines.push(
+      `  ${t.routeKey.padEnd(28)} ${String(t.reservation ?? "unreserved").padStart(10)} reserved  rate ${String(t.ratePerSecond).padStart(7)}/s  burst ${String(t.burst).padStart(4)}  ${sizing}`,
+    );
+    const carried =
+      t.stageDefault && t.reservation !== null
+        ? Math.floor((t.reservation * 1000 * 10) / t.durationMs) / 10
+        : null;
+    lines.push(
+      carried !== null && carried < t.ratePerSecond
+        ? `  ${"".padEnd(28)} serves up to ${carried} req/s steady (its ${t.reservation} environments at ${t.durationMs} ms; above that Lambda throttles and API Gateway answers 500), 429 only above the stage's ${t.ratePerSecond}/s`
+        : `  ${"".padEnd(28)} serves up to ${t.ratePerSecond} req/s steady, ${t.burst} at once`,
+    );
+  }
+  return lines.join("\n");
 }

@@ -9,6 +9,7 @@ import {
   RouteThrottleError,
   admittedInFlight,
   checkRouteThrottles,
+  formatRouteThrottles,
   throttleFor,
 } from "../../infra/lib/route-throttle";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -94,11 +95,43 @@ describe("route throttle derivation", () => {
     );
   });
 
-  it("sizes every route of the default configuration within its reservation", () => {
+  it("sizes every payment route of the default configuration within its reservation, /health at the stage default", () => {
     const throttles = paymentRouteThrottles(loadConfig({}).payments);
     expect(throttles.map((t) => t.routeKey)).toContain("POST /payments");
-    for (const t of throttles)
+    for (const t of throttles.filter((x) => x.routeKey !== "GET /health"))
       expect(admittedInFlight(t, t.durationMs)).toBeLessThanOrEqual(t.reservation!);
+    // Review H1: not a throttle an anonymous caller drains at ~8 requests/s.
+    expect(throttles.find((t) => t.routeKey === "GET /health")).toMatchObject({
+      ratePerSecond: 500,
+      burst: 1000,
+      stageDefault: true,
+    });
+  });
+
+  it("sizes the payment routes for ROUTE_P99_MS (review H2): 2 s, the failover window's p99, halves the rate", () => {
+    const at = (env: Record<string, string>) =>
+      paymentRouteThrottles(loadConfig(env).payments).find((t) => t.routeKey === "POST /payments")!;
+    expect(at({})).toMatchObject({ durationMs: 500, burst: 40, ratePerSecond: 80 });
+    const slow = at({ ROUTE_P99_MS: "2000" });
+    expect(slow).toMatchObject({ durationMs: 2000, burst: 40, ratePerSecond: 20 });
+    expect(admittedInFlight(slow, 2000)).toBeLessThanOrEqual(80);
+    expect(() => loadConfig({ ROUTE_P99_MS: "10" })).toThrow(/ROUTE_P99_MS/);
+  });
+});
+
+describe("npm run budget's route lines (review M1)", () => {
+  it("prints what each route serves steadily and at once, and what /health's environments carry", () => {
+    const text = formatRouteThrottles(paymentRouteThrottles(loadConfig({}).payments));
+    expect(text).toMatch(
+      /POST \/payments +80 reserved +rate +80\/s +burst +40 +\(sized for d = 500 ms, ROUTE_P99_MS\)\n +serves up to 80 req\/s steady, 40 at once/,
+    );
+    expect(text).toMatch(
+      /GET \/health .*stage default.*\n +serves up to 14\.2 req\/s steady \(its 20 environments at 1400 ms; above that Lambda throttles/,
+    );
+    const slow = formatRouteThrottles(
+      paymentRouteThrottles(loadConfig({ ROUTE_P99_MS: "2000" }).payments),
+    );
+    expect(slow).toMatch(/sized for d = 2000 ms.*\n +serves up to 20 req\/s steady, 40 at once/);
   });
 });
 

@@ -10,14 +10,23 @@ import { loadConfig } from "../../infra/config";
 import { checkConnectionBudget } from "../../infra/lib/connection-budget";
 import { connectionBudgetInput } from "../../infra/stacks/payments-dr-stack";
 import { labBudget } from "../../lab/budget";
-import { ConfigError, parseArgs, SURGE_CLIENTS, SURGE_RATE } from "../../lab/config";
+import {
+  ConfigError,
+  LAB_AUTHORIZE_THROTTLE,
+  parseArgs,
+  SURGE_CLIENTS,
+  SURGE_RATE,
+  SURGE_SIZED_RTO_SECONDS,
+  surgeRateFor,
+} from "../../lab/config";
+import { expectedRto } from "../../lab/expected";
 import type { LabBudget } from "../../lab/budget";
 import { giveToServer, PgNode } from "../../lab/world/postgres";
 import { isRefusal, refusalClass, refusalsInLog, surgeChecks, surgeFigures } from "../../lab/surge";
 import type { SurgeFigures, SurgeMonitor } from "../../lab/surge";
 import type { Attempt } from "../../lab/load";
 import { freePort } from "../../scripts/embedded-postgres";
-import { Database, poolStats } from "../../functions/payments/shared/database";
+import { connectFailureCode, Database, poolStats } from "../../functions/payments/shared/database";
 
 jest.setTimeout(60_000);
 
@@ -146,7 +155,7 @@ function figures(budget: LabBudget, over: Partial<SurgeFigures> = {}): SurgeFigu
     peakConnections: { value: 20, at: 1, writer: true },
     refusals: [],
     refusalsByCode: {},
-    refusalsByClass: { budget: 0, promotion: 0, other: 0 },
+    refusalsByClass: { budget: 0, promotion: 0, pool: 0, other: 0 },
     refusedByFunction: {},
     throttled: {},
     tooManyRequests: {},
@@ -156,6 +165,8 @@ function figures(budget: LabBudget, over: Partial<SurgeFigures> = {}): SurgeFigu
     peakClients: { payments: 16, requests: 16, queued: 100 },
     serverErrors: { "503 database_unavailable": 3 },
     labLoopDelay: { p99Ms: 30, maxMs: 80 },
+    outages: [{ region: "us-west-2", from: 0, to: 30_000 }],
+    tooManyBeforeFault: {},
     ...over,
   };
 }
@@ -188,7 +199,7 @@ describe("the surge's verdicts", () => {
           },
         ],
         refusalsByCode: { "53300": 1 },
-        refusalsByClass: { budget: 1, promotion: 0, other: 0 },
+        refusalsByClass: { budget: 1, promotion: 0, pool: 0, other: 0 },
         refusedByFunction: {
           "us-west-2 payments-capture": { "53300": 1 },
           "us-west-2 payments-authorize": { ECONNREFUSED: 4 },
@@ -214,12 +225,55 @@ describe("the surge's verdicts", () => {
           },
         ],
         refusalsByCode: { "57P03": 1 },
-        refusalsByClass: { budget: 0, promotion: 1, other: 0 },
+        refusalsByClass: { budget: 0, promotion: 1, pool: 0, other: 0 },
         refusedByFunction: { "us-west-2 payments-authorize": { "57P03": 1, ECONNREFUSED: 6 } },
       }),
     ).find((c) => c.name === "no-refused-connections")!;
     expect(check.ok).toBe(true);
     expect(check.detail).toMatch(/1 refused while a server started or stopped \(57P03/);
+  });
+
+  it("fails a promotion's refusal outside the promoted writer's recorded restart (review M2)", () => {
+    const at = (ms: number, region = "us-west-2") =>
+      surgeChecks(
+        figures(scaled, {
+          refusals: [
+            { at: ms, region, sqlstate: "57P03", message: "the database system is starting up" },
+          ],
+          refusalsByCode: { "57P03": 1 },
+          refusalsByClass: { budget: 0, promotion: 1, pool: 0, other: 0 },
+          outages: [{ region: "us-west-2", from: 100_000, to: 130_000 }],
+        }),
+      ).find((c) => c.name === "no-refused-connections")!;
+    expect(at(120_000).ok).toBe(true);
+    expect(at(131_500).ok).toBe(true); // within the grace of the log's time stamps
+    // Ten minutes after the promotion, or on the other region's server: a fault, not a restart.
+    const late = at(700_000);
+    expect(late.ok).toBe(false);
+    expect(late.detail).toMatch(
+      /1 of a promotion's class outside the promoted writer's recorded restarts \(us-west-2 100000-130000\)/,
+    );
+    expect(at(120_000, "us-east-1").ok).toBe(false);
+  });
+
+  it("gives a pool-slot wait its own code and fails it like a throttle (review M2)", () => {
+    expect(connectFailureCode(new Error("timeout exceeded when trying to connect"))).toBe(
+      "pool-wait-timeout",
+    );
+    expect(connectFailureCode(new Error("Connection terminated due to connection timeout"))).toBe(
+      "connect-timeout",
+    );
+    expect(connectFailureCode(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }))).toBe(
+      "ECONNREFUSED",
+    );
+    expect(refusalClass("pool-wait-timeout")).toBe("pool");
+    const check = surgeChecks(
+      figures(scaled, {
+        refusedByFunction: { "us-west-2 payments-authorize": { "pool-wait-timeout": 67 } },
+      }),
+    ).find((c) => c.name === "only-documented-5xx")!;
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(/waited out a pool slot.*us-west-2 payments-authorize 67/);
   });
 
   it("classifies refusals: the budget's class 53, a promotion's window, a misconfiguration", () => {
@@ -304,6 +358,78 @@ describe("the surge's figures from the clients' attempts", () => {
     expect(f.unanswered).toEqual({ "0 timeout": 1, "0 network": 1 });
     expect(f.serverErrors).toEqual({ "503 database_unavailable": 1 });
     expect(surgeChecks(f).find((c) => c.name === "only-documented-5xx")!.ok).toBe(false);
+  });
+});
+
+describe("the surge's steady state (review H3)", () => {
+  const attempt = (over: Partial<Attempt>): Attempt => ({
+    key: "k",
+    op: "authorize",
+    at: 1,
+    sentAt: 0,
+    region: "us-east-1",
+    status: 201,
+    ms: 1,
+    ...over,
+  });
+  const idle = {
+    samples: [],
+    clients: [],
+    loopDelay: { p99Ms: 0, maxMs: 0 },
+    refusals: () => [],
+  } as unknown as SurgeMonitor;
+  const budget = labBudget({ environments: 16, writer: "secondary" });
+  const attempts = [
+    attempt({ status: 429, at: 500 }),
+    attempt({ status: 429, at: 900, op: "capture" }),
+    attempt({ status: 429, at: 5_000, region: "us-west-2" }),
+  ];
+
+  it("fails a run whose load met the throttle before the fault, naming the ops", () => {
+    const f = surgeFigures(idle, budget, attempts, "us-west-2", { faultAt: 1_000 });
+    expect(f.tooManyBeforeFault).toEqual({ authorize: 1, capture: 1 });
+    const check = surgeChecks(f).find((c) => c.name === "no-429-before-fault")!;
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(/429 before the fault \(authorize 1, capture 1\)/);
+    // 429s after the fault (the backlog meeting the new region) are the throttle's job.
+    const after = surgeFigures(idle, budget, attempts.slice(2), "us-west-2", { faultAt: 1_000 });
+    expect(surgeChecks(after).find((c) => c.name === "no-429-before-fault")!.ok).toBe(true);
+    // A stress run asked for it: reported, not failed.
+    const stress = surgeFigures(idle, budget, attempts, "us-west-2", {
+      faultAt: 1_000,
+      throttledLoadAllowed: true,
+    });
+    expect(surgeChecks(stress).find((c) => c.name === "no-429-before-fault")).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/allowed: --allow-throttled/),
+    });
+  });
+
+  it("derives the surge's default rate from the lab's authorize throttle: below it, and the outage's backlog drains within the clients' deadline", () => {
+    expect(LAB_AUTHORIZE_THROTTLE).toEqual({ ratePerSecond: 16, burst: 8 });
+    const config = parseArgs(["surge"], {});
+    const rto = expectedRto(config, false).seconds;
+    // The rate is sized for SURGE_SIZED_RTO_SECONDS: a longer expected outage needs a new rate.
+    expect(rto).toBeLessThanOrEqual(SURGE_SIZED_RTO_SECONDS);
+    const deadline = config.timings.clientDeadlineMs / 1000;
+    expect(SURGE_RATE).toBe(surgeRateFor(16, SURGE_SIZED_RTO_SECONDS, deadline));
+    expect(SURGE_RATE).toBeLessThan(LAB_AUTHORIZE_THROTTLE.ratePerSecond);
+    const backlog = SURGE_RATE * rto;
+    expect(rto + backlog / (LAB_AUTHORIZE_THROTTLE.ratePerSecond - SURGE_RATE)).toBeLessThanOrEqual(
+      deadline,
+    );
+    expect(SURGE_RATE).toBe(4.2);
+  });
+
+  it("rejects a --rate above the authorize throttle unless --allow-throttled", () => {
+    expect(() => parseArgs(["surge", "--rate", "25"], {})).toThrow(
+      /--rate=25 is above the authorize route's throttle \(16\/s, burst 8/,
+    );
+    expect(parseArgs(["surge", "--rate", "16"], {}).rate).toBe(16);
+    expect(parseArgs(["surge", "--rate", "25", "--allow-throttled"], {})).toMatchObject({
+      rate: 25,
+      allowThrottled: true,
+    });
   });
 });
 

@@ -71,6 +71,11 @@ export interface ProbeResult {
   readonly region: string;
   readonly at: string;
   readonly healthy: boolean;
+  /**
+   * The answer said nothing about the region's health (429 from the stage throttle): no
+   * datapoint was published.
+   */
+  readonly inconclusive?: boolean;
   readonly detail: string;
 }
 
@@ -96,6 +101,7 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     await renewal;
     results.push(...round);
     // Only while another region writes: that is the heartbeat this region's cluster replicates.
+    // An inconclusive probe (429) is no evidence that the writer answers: not healthy here.
     if (round.length > 0)
       await watchHeartbeat(
         round.every((r) => r.healthy),
@@ -264,13 +270,28 @@ async function probeOne(
 ): Promise<ProbeResult> {
   const at = deps.now();
   let healthy = false;
+  let inconclusive = false;
   let detail: string;
   try {
     const response = await deps.http.request("GET", target.url, { timeoutMs: config.timeoutMs });
     healthy = response.status === 200;
-    detail = `HTTP ${response.status}`;
+    // 429 is the stage's throttle answering before any function ran: /health is
+    // unauthenticated and a throttle's token bucket is shared by every caller
+    // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so
+    // anyone flooding it could otherwise make this prober fail over a healthy region. It says
+    // nothing about the region either way: publish no datapoint (the alarm treats missing data
+    // as not breaching), neither 1 nor 0. Route 53's own checkers still count it as a failure
+    // (they count only 2xx and 3xx as healthy: dns-failover-determining-health-of-endpoints);
+    // README "Route throttling" says what that leaves.
+    inconclusive = response.status === 429;
+    detail = `HTTP ${response.status}${inconclusive ? " (throttled by the stage: inconclusive, not published)" : ""}`;
   } catch (error) {
     detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  if (inconclusive) {
+    const result = { region: target.region, at: at.toISOString(), healthy, inconclusive, detail };
+    deps.log.warn("probed: inconclusive", { ...result });
+    return result;
   }
   try {
     await deps.metrics.put(METRICS.namespace, [

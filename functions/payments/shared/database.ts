@@ -217,6 +217,21 @@ export interface PoolStats {
 }
 
 /**
+ * Why a pool could not hand out a connection: the server's SQLSTATE or the socket's code when
+ * there is one; "pool-wait-timeout" when the caller waited out connectionTimeoutMillis for a slot
+ * of a full pool (pg-pool: "timeout exceeded when trying to connect"), which is the function
+ * starving its own pool, not the server refusing; "connect-timeout" when a new connection itself
+ * timed out (pg: "Connection terminated due to connection timeout").
+ */
+export function connectFailureCode(error: unknown): string {
+  const code = errorCode(error);
+  if (code) return code;
+  const message = (error as Error)?.message ?? "";
+  if (/timeout exceeded when trying to connect/i.test(message)) return "pool-wait-timeout";
+  return /timeout/i.test(message) ? "connect-timeout" : "unknown";
+}
+
+/**
  * What this process's pools hold right now. For a process that serves many requests at once
  * (the lab's region API, the benchmark): in a Lambda environment it is at most one connection.
  */
@@ -323,9 +338,7 @@ export class Database {
         try {
           client = await pool.connect();
         } catch (error) {
-          const code =
-            errorCode(error) ??
-            (/timeout/i.test((error as Error)?.message ?? "") ? "connect-timeout" : "unknown");
+          const code = connectFailureCode(error);
           this.refused[code] = (this.refused[code] ?? 0) + 1;
           throw error;
         }

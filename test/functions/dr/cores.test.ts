@@ -110,6 +110,28 @@ describe("the prober", () => {
     });
   });
 
+  it("publishes nothing for a 429 (the stage throttle anyone can drain on /health): inconclusive, never a failure count", async () => {
+    // Review H1: an anonymous flood of /health must not make the prober fail over a healthy
+    // region; the alarm treats missing data as not breaching.
+    const { d, log } = deps([429, 429, 500, 200]);
+    const results = await probe(
+      {
+        targets: [{ region: EAST, url: "https://use1/health" }],
+        intervalMs: 10_000,
+        timeoutMs: 3000,
+        windowMs: 40_000,
+      },
+      d,
+    );
+    expect(results.map((r) => [r.healthy, r.inconclusive ?? false])).toEqual([
+      [false, true],
+      [false, true],
+      [false, false],
+      [true, false],
+    ]);
+    expect(log.filter((l) => l.startsWith("put"))).toEqual(["put 0", "put 1"]);
+  });
+
   it("keeps probing when a metric cannot be published", async () => {
     const { d } = deps([200, 200]);
     const failing = {
