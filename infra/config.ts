@@ -1,7 +1,7 @@
 // One typed, validated configuration object built from environment variables.
 // Pure: no I/O, no AWS calls. Every rejected value names the variable, the value
 // received and what is allowed, in one line, so synth can stop before writing anything.
-import { EVENT_PUBLICATION_MODES } from "../functions/common/contract";
+import { CAPACITY_BOUND_SECONDS, EVENT_PUBLICATION_MODES } from "../functions/common/contract";
 import type { EventPublicationMode } from "../functions/common/contract";
 
 export class ConfigError extends Error {
@@ -691,12 +691,33 @@ function routingConfig(env: Env): RoutingConfig {
   };
 }
 
+/**
+ * The capacity loop creates and deletes DB instances after the run's lock is released, for up to
+ * CAPACITY_BOUND_SECONDS. A cooldown shorter than that would let the next ordinary run (an alarm's
+ * failover) start while it polls, so it is refused. Not "the bound plus a poll": the loop's last
+ * poll or two past the bound, and runs that pass the cooldown (ignoreCooldown, re-protect, a
+ * drill's failback), meet its ownership check instead, which re-reads the lock and the flag before
+ * every create and delete and stops (restore-capacity/core.ts, assertStillOwned).
+ */
+function cooldownMinutes(env: Env): number {
+  const min = Math.ceil(CAPACITY_BOUND_SECONDS / 60);
+  const raw = read(env, "FAILOVER_COOLDOWN_MINUTES");
+  if (raw === undefined) return Math.max(30, min);
+  const allowed = `a whole number from ${min} to 1440: at least the ${min}-minute bound of the capacity loop, which adds and removes database instances after the lock is released`;
+  if (!/^\d+$/.test(raw)) throw new ConfigError("FAILOVER_COOLDOWN_MINUTES", raw, allowed);
+  const value = Number(raw);
+  if (value < min || value > 1440) {
+    throw new ConfigError("FAILOVER_COOLDOWN_MINUTES", raw, allowed);
+  }
+  return value;
+}
+
 function failoverConfig(env: Env): FailoverConfig {
   // A bound under 15 minutes would halt ordinary promotions: AWS documents no upper bound.
   const promotionTimeoutMinutes = integer(env, "PROMOTION_TIMEOUT_MINUTES", 20, 15, 120);
   return {
     mode: oneOf<FailoverMode>(env, "FAILOVER_MODE", "automatic", ["automatic", "approval"]),
-    cooldownMinutes: integer(env, "FAILOVER_COOLDOWN_MINUTES", 30, 0, 1440),
+    cooldownMinutes: cooldownMinutes(env),
     approvalTimeoutMinutes: integer(env, "FAILOVER_APPROVAL_TIMEOUT_MINUTES", 10, 1, 120),
     promotionTimeoutMinutes,
     promotionSlowSeconds: integer(

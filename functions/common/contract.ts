@@ -407,6 +407,15 @@ export const PAYMENT_EVENT_SCHEMA_VERSION = 1;
  */
 export const PAYMENTS_LOCAL_ENV = { databaseUrl: "DATABASE_URL" } as const;
 
+/**
+ * The capacity loop's bound in seconds (the literal in each workflow ASL's IsCapacityDone, a test
+ * ties them): three times the "less than 10 minutes" AWS gives a replacement instance
+ * (Concepts.AuroraHighAvailability.html), twice the "15 minutes or more" of an instance class
+ * change (AuroraPostgreSQL.Managing.html). Here because the infra's config refuses a failover
+ * cooldown shorter than it (the loop runs after the lock's release, functions/dr/restore-capacity).
+ */
+export const CAPACITY_BOUND_SECONDS = 1800;
+
 /** CloudWatch namespace and metric names shared by the prober, the orchestrator and alarms. */
 export const METRICS = {
   namespace: "PaymentsDR",
@@ -436,6 +445,12 @@ export const METRICS = {
   stepDuration: "StepDurationSeconds",
   /** Replication lag at failover, milliseconds: the RPO estimate. Dimension: Workflow. */
   rpoEstimate: "RpoEstimateMilliseconds",
+  /**
+   * 1 when a run's capacity loop (after its lock's release) ended in a warning or at its bound:
+   * the new primary may run short of DR_CAPACITY's instances. Published by the Notify task's
+   * "capacity" page. Dimensions: Workflow, Region (the run's target).
+   */
+  capacityNotRestored: "CapacityNotRestored",
   /** Total failover time, seconds. Dimension: Workflow. */
   rto: "RtoSeconds",
   /**

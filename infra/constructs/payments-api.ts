@@ -104,7 +104,10 @@ export const UNAUTHENTICATED_ROUTES: readonly string[] = ["GET /health"];
  * Lambda filter patterns (OR'd) on the control stream that start the relay in `region`: the
  * active-region item becoming open in this region, from fenced (Unfence) or from another region.
  * A pattern matches a record only if every field it names is present and matches; "anything-but"
- * does not match a missing field.
+ * does not match a missing field. Both patterns name only the `dynamodb` key: "DynamoDB event
+ * source mappings only support filtering on the `dynamodb` key"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html), so no `eventName`;
+ * both need an old and a new image, which only a MODIFY record carries.
  * https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
  */
 export function relayTriggerPatterns(region: string): Record<string, unknown>[] {
@@ -114,14 +117,12 @@ export function relayTriggerPatterns(region: string): Record<string, unknown>[] 
   };
   return [
     {
-      eventName: ["MODIFY"],
       dynamodb: {
         ...opensHere,
         OldImage: { phase: { S: [{ "anything-but": [FENCE_PHASE.open] }] } },
       },
     },
     {
-      eventName: ["MODIFY"],
       dynamodb: { ...opensHere, OldImage: { activeRegion: { S: [{ "anything-but": [region] }] } } },
     },
   ];

@@ -13,8 +13,10 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   writeFileSync,
   appendFileSync,
 } from "node:fs";
@@ -119,6 +121,11 @@ export interface PgNodeOptions {
   readonly maxConnections?: number;
 }
 
+/** The server could not bind its port: another process held it at that instant. */
+class PortTakenError extends Error {
+  override name = "PortTakenError";
+}
+
 export class PgNode {
   private process?: ChildProcess;
   private exited?: Promise<void>;
@@ -163,7 +170,22 @@ export class PgNode {
   /** Starts the server and waits until it accepts connections (read-only ones for a standby). */
   // Generous: a standby reaching consistency on a box at load 20 took over 30 s; only a bound.
   async start(timeoutMs = 90_000): Promise<void> {
+    // The port came from freePort(), which closes its probe before the server binds: another
+    // lab's probe in a parallel jest worker may hold it for that instant. A bind refused that way
+    // is tried again; any other early exit fails with the log's last lines.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.startOnce(timeoutMs);
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || attempt >= 5) throw error;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  private async startOnce(timeoutMs: number): Promise<void> {
     if (this.running) return;
+    const logStart = existsSync(this.options.logFile) ? statSync(this.options.logFile).size : 0;
     rmSync(join(this.options.dataDir, "postmaster.pid"), { force: true });
     const log = openSync(this.options.logFile, "a");
     const child = spawn(
@@ -191,9 +213,12 @@ export class PgNode {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.hasExited) {
-        throw new Error(
-          `postgres ${this.options.name} exited at start; see ${this.options.logFile}`,
-        );
+        const log = readFileSync(this.options.logFile, "utf8").slice(logStart);
+        const tail = log.trim().split("\n").slice(-5).join(" | ");
+        const message = `postgres ${this.options.name} exited at start on port ${this.port}: ${tail || "(nothing logged)"}; see ${this.options.logFile}`;
+        throw /could not bind|Address already in use/.test(log)
+          ? new PortTakenError(message)
+          : new Error(message);
       }
       try {
         const client = new Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });

@@ -67,9 +67,16 @@ def child_run(sfn, account, run):
     child["outcome"] = {"SUCCEEDED": "succeeded", "RUNNING": "unknown"}.get(status, "failed")
     child["detail"] = "execution " + str(status)
     try:
-        timeline = json.loads(described.get("output") or "{}").get("steps", {}).get("RecordTimeline") or {}
+        output = json.loads(described.get("output") or "{}")
     except ValueError:
-        timeline = {}
+        output = {}
+    timeline = (output.get("steps") or {}).get("RecordTimeline") or {}
+    # RestoreCapacity runs after the run's own report (RecordTimeline) and completion page, so a
+    # capacity warning (a reader not added, or the switchover's reader not deleted from the
+    # standby) is only in the execution's output: the drill reports it (review 22, M1).
+    capacity = (output.get("warnings") or {}).get("RestoreCapacity")
+    if isinstance(capacity, dict):
+        child["capacityWarning"] = (str(capacity.get("Error", "Error")) + ": " + str(capacity.get("Cause", ""))[:300]).strip()
     if isinstance(timeline.get("rtoSeconds"), (int, float)):
         child["rtoSeconds"] = timeline["rtoSeconds"]
     if isinstance(timeline.get("rpoEstimateMs"), (int, float)):
@@ -124,6 +131,8 @@ def build_report(events, execution, children, now):
     for child in children:
         if child["outcome"] != "succeeded" and child.get("detail") != "not started":
             warnings.append(child["kind"] + " run " + child["runId"] + " in " + child["region"] + ": " + child.get("detail", child["outcome"]) + ".")
+        if child.get("capacityWarning"):
+            warnings.append(child["kind"] + " run " + child["runId"] + " in " + child["region"] + ": capacity not restored (" + child["capacityWarning"] + "); README, Capacity after a failover.")
     leftovers = step_output(executions, "Cleanup", "Leftovers")
     if leftovers:
         warnings.append("The cleanup also deleted what earlier runs left behind: " + leftovers + ".")
@@ -163,7 +172,7 @@ def build_report(events, execution, children, now):
         "steps": steps,
         "checks": checks,
         "measurements": measurements,
-        "runs": [{k: v for k, v in c.items() if k != "startedAt"} for c in children if c.get("detail") != "not started" or outcome == "failed"],
+        "runs": [{k: v for k, v in c.items() if k not in ("startedAt", "capacityWarning")} for c in children if c.get("detail") != "not started" or outcome == "failed"],
         "warnings": warnings,
         "config": config,
         "links": [{"label": "Automation execution in the Systems Manager console", "url": "https://" + region + ".console.aws.amazon.com/systems-manager/automation/execution/" + execution_id + "?region=" + region}],

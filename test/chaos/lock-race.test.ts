@@ -46,6 +46,7 @@ async function race(
   });
   mutate?.(world);
   const outcomes: (string | undefined)[] = starts.map(() => undefined);
+  const settles = starts.map(() => 0);
   const t0 = world.clock.now;
   const runs: Promise<void>[] = [];
   const begins: (() => void)[] = [];
@@ -92,7 +93,16 @@ async function race(
               );
             });
           },
-          (error: Error) => void (outcomes[i] = error.name),
+          (error: Error) => {
+            // The failover's ASL Retry for LockSettlingError (failover.asl.json: IntervalSeconds
+            // 3, BackoffRate 1, MaxAttempts 31): the same input, a new invocation.
+            if (error.name === "LockSettlingError" && settles[i]! < 31) {
+              settles[i] = settles[i]! + 1;
+              world.clock.at(3000, begin);
+              return;
+            }
+            outcomes[i] = error.name;
+          },
         ),
       );
     };
@@ -126,7 +136,7 @@ async function race(
   );
   const copy = (region: string) =>
     world.table.read(region, CONTROL.lockItem) as unknown as LockItem | undefined;
-  return { outcomes, east: copy(EAST)?.owner, west: copy(WEST)?.owner, world, starts };
+  return { outcomes, settles, east: copy(EAST)?.owner, west: copy(WEST)?.owner, world, starts };
 }
 
 const SEEDS = Array.from({ length: 25 }, (_, i) => 9100 + i);
@@ -386,4 +396,107 @@ describe("the failover lock across the two copies of the control table", () => {
     },
     30_000,
   );
+});
+
+// Review H1 (session 22): a switchover and the alarm-started failover, both to EAST, while WEST's
+// DynamoDB answers 500 to every caller (a degrading region: the reason on-call started the
+// switchover, and the reason the alarm starts the failover). The switchover's claim of WEST's
+// copy cannot succeed and it gives up; the failover must not be refused by its unconfirmed lock.
+// DynamoDB's advice for 5xx is to retry, then give up
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.RetryAndBackoff).
+const SETTLE_SEEDS = Array.from({ length: 20 }, (_, i) => 7100 + i);
+describe("an unplanned failover meeting a planned run's unconfirmed lock", () => {
+  it.each(SETTLE_SEEDS)(
+    "waits for a switchover's doomed claim to give up, then fails over (seed %i)",
+    async (seed) => {
+      const startsAfterMs = (seed * 397) % 6000;
+      const { outcomes, east } = await race(
+        seed,
+        1,
+        [
+          { workflow: "switchover", targetRegion: EAST, at: 0 },
+          { workflow: "failover", targetRegion: EAST, at: startsAfterMs },
+        ],
+        (w) =>
+          w.network.add({
+            kind: "error",
+            region: WEST,
+            service: "dynamodb",
+            share: 1,
+            from: w.clock.now,
+            to: w.clock.now + 600_000,
+          }),
+      );
+      expect({ outcomes, east }).toEqual({
+        outcomes: ["LockUnconfirmedError", "acquired"],
+        east: "run-1-failover-to-us-east-1",
+      });
+    },
+    30_000,
+  );
+
+  it("is refused once a healthy switchover confirms its lock, having waited for it", async () => {
+    const { outcomes, settles, east, west } = await race(7200, 1, [
+      { workflow: "switchover", targetRegion: EAST, at: 0 },
+      { workflow: "failover", targetRegion: EAST, at: 5 },
+    ]);
+    expect({ outcomes, east, west }).toEqual({
+      outcomes: ["acquired", "LockHeldError"],
+      east: "run-0-switchover-to-us-east-1",
+      west: "run-0-switchover-to-us-east-1",
+    });
+    expect(settles[1]).toBeLessThanOrEqual(1);
+  }, 30_000);
+
+  it("takes over a planned run's lock left unconfirmed past its AcquireLock lifetime, in both copies", async () => {
+    // A switchover whose every AcquireLock attempt was killed before its release: its lock stands
+    // in both copies with no scope and a 6 h TTL.
+    const { outcomes, settles, east, west } = await race(
+      7201,
+      1,
+      [{ workflow: "failover", targetRegion: EAST, at: 0 }],
+      (w) => {
+        const stale = {
+          owner: "dead-switchover",
+          operation: "switchover",
+          acquiredAt: new Date(w.clock.now - 30_000).toISOString(),
+          [CONTROL.ttlAttribute]: Math.floor(w.clock.now / 1000) + 6 * 3600,
+          targetRegion: EAST,
+          sourceRegion: WEST,
+          facts: {},
+        };
+        for (const region of [EAST, WEST])
+          void w.table.write(region, CONTROL.lockItem, () => ({ ...stale }));
+      },
+    );
+    expect({ outcomes, east, west }).toEqual({
+      outcomes: ["acquired"],
+      east: "run-0-failover-to-us-east-1",
+      west: "run-0-failover-to-us-east-1",
+    });
+    // 30 s old at the start: it waited out the rest of the 90 s, 3 s at a time.
+    expect(settles[0]).toBeGreaterThanOrEqual(19);
+  }, 30_000);
+
+  it("is refused, never taking over, by a planned run's lock that recorded its scope", async () => {
+    const { outcomes, east } = await race(
+      7202,
+      1,
+      [{ workflow: "failover", targetRegion: EAST, at: 0 }],
+      (w) => {
+        const going = {
+          owner: "live-switchover",
+          operation: "switchover",
+          acquiredAt: new Date(w.clock.now - 300_000).toISOString(),
+          [CONTROL.ttlAttribute]: Math.floor(w.clock.now / 1000) + 6 * 3600,
+          targetRegion: EAST,
+          sourceRegion: WEST,
+          facts: { lockScope: `${EAST} and ${WEST}` },
+        };
+        for (const region of [EAST, WEST])
+          void w.table.write(region, CONTROL.lockItem, () => ({ ...going }));
+      },
+    );
+    expect({ outcomes, east }).toEqual({ outcomes: ["LockHeldError"], east: "live-switchover" });
+  }, 30_000);
 });

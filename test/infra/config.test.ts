@@ -132,6 +132,20 @@ describe("config", () => {
     expect(loadConfig({}).database.connectionBudgetPercent).toBe(80);
   });
 
+  it("rejects a failover cooldown shorter than the capacity loop that runs after the lock's release", () => {
+    for (const raw of ["0", "15", "29"]) {
+      const error = errorOf({ FAILOVER_COOLDOWN_MINUTES: raw });
+      expect(error.variable).toBe("FAILOVER_COOLDOWN_MINUTES");
+      expect(error.message).toContain("from 30 to 1440");
+      expect(error.message).toContain("capacity loop");
+    }
+    expect(errorOf({ FAILOVER_COOLDOWN_MINUTES: "1441" }).variable).toBe(
+      "FAILOVER_COOLDOWN_MINUTES",
+    );
+    expect(loadConfig({ FAILOVER_COOLDOWN_MINUTES: "30" }).failover.cooldownMinutes).toBe(30);
+    expect(loadConfig({}).failover.cooldownMinutes).toBe(30);
+  });
+
   it("rejects identical regions with the disaster-recovery reason", () => {
     const error = errorOf({ PRIMARY_REGION: "us-west-2", SECONDARY_REGION: "us-west-2" });
     expect(error.variable).toBe("SECONDARY_REGION");

@@ -75,6 +75,16 @@ describe("the relay's start on a flag change", () => {
     expect(triggers(SECONDARY, lock)).toBe(false);
   });
 
+  it("filters on the dynamodb key only, the one key a DynamoDB mapping filters on", () => {
+    // https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html: "DynamoDB event
+    // source mappings only support filtering on the `dynamodb` key".
+    for (const region of ["us-east-1", "us-west-2"]) {
+      for (const pattern of relayTriggerPatterns(region)) {
+        expect(Object.keys(pattern)).toEqual(["dynamodb"]);
+      }
+    }
+  });
+
   it("ignores the seed and a removal of the flag", () => {
     expect(triggers(PRIMARY, record("INSERT", null, open(PRIMARY)))).toBe(false);
     expect(triggers(PRIMARY, record("REMOVE", open(PRIMARY), null))).toBe(false);

@@ -1,6 +1,8 @@
 import { parse } from "yaml";
 import { validateInput } from "../../functions/dr/validate-input/core";
-import { placeholdersOf } from "../../infra/lib/asl";
+import { placeholdersOf, pollBounds } from "../../infra/lib/asl";
+import { CAPACITY_BOUND_SECONDS } from "../../functions/common/contract";
+import { CAPACITY_POLL_SECONDS } from "../../functions/dr/restore-capacity/core";
 import { readRunbook, renderRunbook } from "../../infra/lib/runbook";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "../state-machines/support/harness";
@@ -139,15 +141,45 @@ describe("the DR drill runbook", () => {
     }
   });
 
+  // Review 22, M4: the attempts must cover each workflow's own loop bounds, read from its ASL,
+  // now that the execution ends only after the capacity loop (up to 30 minutes after the lock's
+  // release). The failback's CheckRejoin wait (up to 12 h for a lagging secondary) is not
+  // covered: a drill whose failback waits that long is reported failed (dr-drill.md).
+  it("waits at least as long as the workflows' proof, promotion and capacity bounds together", () => {
+    const stepsMargin = 300; // the other tasks and their Retry backoff, generously
+    for (const [name, workflows] of [
+      ["MoveToSecondary", ["switchover", "failover"]],
+      ["FailBackToPrimary", ["failback"]],
+    ] as const) {
+      const step = doc.mainSteps.find((s) => s.name === name)!;
+      const payload = step.inputs.InputPayload as Record<string, unknown>;
+      const waited = Number(payload.TimeoutSeconds) * Number(step.maxAttempts);
+      for (const workflow of workflows) {
+        const b = pollBounds(workflow);
+        const needed =
+          b.writerStopBoundSeconds +
+          b.promotionTimeoutSeconds +
+          CAPACITY_BOUND_SECONDS +
+          CAPACITY_POLL_SECONDS +
+          stepsMargin;
+        expect({ name, workflow, waited: waited >= needed }).toEqual({
+          name,
+          workflow,
+          waited: true,
+        });
+      }
+    }
+  });
+
   // A workflow may take its whole bound (a promotion 20 minutes), longer than one
   // aws:executeScript (at most 600 s): retried attempts watch the same execution, as one drill.
   it("waits for each workflow through its own bounds and runs both as one drill", () => {
     for (const name of ["MoveToSecondary", "FailBackToPrimary"]) {
       const step = doc.mainSteps.find((s) => s.name === name)!;
-      expect(step).toMatchObject({ timeoutSeconds: 600, maxAttempts: 5 });
+      expect(step).toMatchObject({ timeoutSeconds: 600, maxAttempts: 8 });
       const payload = step.inputs.InputPayload as Record<string, unknown>;
       expect(payload.DrillId).toBe("{{ automation:EXECUTION_ID }}");
-      expect(Number(payload.TimeoutSeconds) * 5).toBeGreaterThanOrEqual(40 * 60);
+      expect(Number(payload.TimeoutSeconds) * 8).toBeGreaterThanOrEqual(40 * 60);
     }
   });
 

@@ -185,6 +185,42 @@ describe("the drill's report step", () => {
   );
 
   pythonIt(
+    "reports a run's capacity warning, which its own report and page came too early to carry",
+    () => {
+      // RestoreCapacity runs after the failback's RecordTimeline: its warning is only in the
+      // execution's output (review 22, M1).
+      const back = JSON.parse(completed(95.2, 40).output) as Record<string, unknown>;
+      const result = runStep("WriteDrillReport", "write_drill_report", events, {
+        "ssm.get_automation_execution": automation(passedSteps),
+        "sts.get_caller_identity": { Account: "123456789012" },
+        "stepfunctions.describe_execution": [
+          completed(131.4, 120),
+          {
+            status: "SUCCEEDED",
+            output: JSON.stringify({
+              ...back,
+              warnings: {
+                RestoreCapacity: {
+                  Error: "CapacityTimeoutError",
+                  Cause: "RestoreCapacity still waited after 30 minutes",
+                },
+              },
+            }),
+          },
+        ],
+        "lambda.invoke": writerAnswer,
+      });
+      expect(result.error).toBeUndefined();
+      const report = sentReport(result);
+      expect(report.outcome).toBe("succeeded");
+      expect(report.warnings).toEqual([
+        `failback run drill-${EXECUTION_ID}-back in us-east-1: capacity not restored (CapacityTimeoutError: RestoreCapacity still waited after 30 minutes); README, Capacity after a failover.`,
+      ]);
+      expect(() => validateReportInput(report)).not.toThrow();
+    },
+  );
+
+  pythonIt(
     "reports a failed drill: the failed step, the ones that never ran, a run that halted",
     () => {
       const result = runStep(

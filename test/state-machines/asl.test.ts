@@ -14,6 +14,7 @@ import { PROFILES } from "../../functions/dr/shared/aws/clients";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { notApprovedCause, taskTimeouts } from "../../infra/constructs/orchestration";
 import { writerStopBoundSeconds } from "../../infra/lib/fence-bound";
+import { CAPACITY_BOUND_SECONDS } from "../../functions/common/contract";
 
 interface Retrier {
   ErrorEquals: string[];
@@ -240,6 +241,24 @@ describe.each(WORKFLOWS)("%s.asl.json", (workflow) => {
     });
     expect((all.Fence as State).Next).toBe("CheckOldWriter");
     expect(writerStopBoundSeconds(60, 5, 10)).toBe(315);
+  });
+
+  // The config refuses a cooldown shorter than this bound (infra/config.ts), so the literal
+  // and the constant must not drift apart.
+  it("bounds the capacity loop at CAPACITY_BOUND_SECONDS and pages when it ends short", () => {
+    if (!all.IsCapacityDone) return;
+    const choice = all.IsCapacityDone as State & {
+      Choices: { Variable: string; NumericGreaterThanEquals?: number; Next: string }[];
+    };
+    expect(choice.Choices).toContainEqual({
+      Variable: "$.steps.RestoreCapacity.elapsedSeconds",
+      NumericGreaterThanEquals: CAPACITY_BOUND_SECONDS,
+      Next: "CapacityTimedOut",
+    });
+    expect((all.CapacityTimedOut as State).Next).toBe("PageCapacity");
+    const catches = (all.RestoreCapacity as State & { Catch: { Next: string }[] }).Catch;
+    expect(catches.map((c) => c.Next)).toEqual(["PageCapacity"]);
+    expect((all.PageCapacity as State).Next).toBe("Completed");
   });
 
   it("promotes only after CheckOldWriter says the old writer stopped", () => {

@@ -14,6 +14,21 @@ const RESTORED = "payments-db-2-usw2-test";
 const TAG = { "created-by": "payments-dr-restore-capacity" };
 const input = { targetRegion: WEST, reason: "primary down", trigger: "console" };
 
+/** One "capacity not restored" page in the target region, and its metric (review 22, M1). */
+function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp) {
+  const pages = world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored"));
+  expect(pages).toHaveLength(1);
+  expect(pages[0]!.subject).toContain(`${workflow} to ${WEST}: capacity not restored`);
+  expect(pages[0]!.message).toMatch(body);
+  expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
+    expect.objectContaining({
+      value: 1,
+      unit: "Count",
+      dimensions: { Workflow: workflow, Region: WEST },
+    }),
+  ]);
+}
+
 describe("capacity in the new primary", () => {
   it.each(["failover", "switchover"] as const)(
     "a %s adds the old primary's second instance to the promoted cluster, after Unfence",
@@ -216,6 +231,11 @@ describe("capacity in the new primary", () => {
       /^payments-db-2-usw2-test in us-west-2: .*InvalidDBClusterStateFault/,
     );
     expect(world.lock()).toBeUndefined();
+    expectCapacityPage(
+      world,
+      "failover",
+      /CapacityTimeoutError.*Still waiting for: payments-db-2/s,
+    );
   });
 
   it("records a refused create as a warning of a completed failover, never a halt", async () => {
@@ -233,6 +253,144 @@ describe("capacity in the new primary", () => {
     });
     expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: "open" });
     expect(world.lock()).toBeUndefined();
+    // The completion page went out before the loop; the refusal gets its own page and metric.
+    expectCapacityPage(world, "failover", /payments-db-2-usw2-test: AccessDeniedError/);
+  });
+
+  it("pages nothing about capacity when the loop ends with the reader asked for", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.messages[WEST]!.map((m) => m.subject)).not.toContainEqual(
+      expect.stringContaining("capacity not restored"),
+    );
+    expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([]);
+  });
+
+  describe("after the lock's release, only while its run still owns the move", () => {
+    // The loop runs after ReleaseLock; the cooldown is its only other guard, and ignoreCooldown,
+    // re-protect and the drill's failback pass it (review 22, H1). Polls drawn, not pinned.
+    function modifyingFor(world: FakeWorld, polls: number, during: (poll: number) => unknown) {
+      let seen = 0;
+      return {
+        RestoreCapacity: async () => {
+          seen += 1;
+          world.clusters[westArn]!.status = seen <= polls ? "modifying" : "available";
+          if (seen === polls) await during(seen);
+        },
+      };
+    }
+
+    it("a failback started with ignoreCooldown during a switchover's loop: the old loop adds no reader to the region the failback left", async () => {
+      const world = new FakeWorld();
+      const polls = 2 + Math.floor(Math.random() * 6);
+      let back: Awaited<ReturnType<typeof runWorkflow>> | undefined;
+      let westCreatesAfterFailback = -1;
+      const out = await runWorkflow(
+        "switchover",
+        { targetRegion: WEST, reason: "drill", trigger: "console" },
+        {
+          world,
+          executionName: "switch-out",
+          observe: modifyingFor(world, polls, async () => {
+            world.lagMs[TOPOLOGY.regions[EAST]!.clusterIdentifier] = 40;
+            world.clusters[westArn]!.status = "available";
+            back = await runWorkflow(
+              "failback",
+              { targetRegion: EAST, reason: "back", trigger: "console", ignoreCooldown: true },
+              { world, executionName: "back-home" },
+            );
+            westCreatesAfterFailback = world
+              .callsTo("rds:CreateDBInstance")
+              .filter((c) => c.region === WEST).length;
+            world.clusters[westArn]!.status = "available";
+          }),
+        },
+      );
+      expect(back?.status).toBe("SUCCEEDED");
+      expect(world.flag()).toMatchObject({ activeRegion: EAST, phase: "open" });
+      expect(out.status).toBe("SUCCEEDED");
+      expect(out.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacitySupersededError",
+        Cause: expect.stringMatching(/names us-east-1 token \d+ .*not us-west-2/),
+      });
+      // Nothing asked in us-west-2 after the failback made it the standby again.
+      expect(world.callsTo("rds:CreateDBInstance").filter((c) => c.region === WEST)).toHaveLength(
+        westCreatesAfterFailback,
+      );
+      expect(world.instancesOf(westArn).map((i) => i.identifier)).toEqual([
+        "payments-db-1-usw2-test",
+      ]);
+    });
+
+    it("stops without creating while another run (a re-protect) holds the lock", async () => {
+      const world = new FakeWorld();
+      const polls = 2 + Math.floor(Math.random() * 6);
+      let refusedBefore = -1;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: modifyingFor(world, polls, () => {
+          // The asks so far were refused (the cluster was modifying); none may follow.
+          refusedBefore = world.callsTo("rds:CreateDBInstance").length;
+          world.clusters[westArn]!.status = "available";
+          world.table.set("failover-lock", {
+            owner: "reprotect-1",
+            operation: "reprotect",
+            acquiredAt: new Date(world.clock).toISOString(),
+            expiresAt: Math.floor(world.clock / 1000) + 900,
+            targetRegion: WEST,
+            sourceRegion: EAST,
+            facts: {},
+          });
+        }),
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacitySupersededError",
+        Cause: expect.stringContaining("run reprotect-1 (reprotect) holds the failover lock"),
+      });
+      expectCapacityPage(world, "failover", /a later run owns the regions now/);
+      expect(refusedBefore).toBeGreaterThanOrEqual(0);
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(refusedBefore);
+      expect(world.instancesOf(westArn)).toHaveLength(1);
+    });
+
+    it("stops without deleting the standby's reader once another run has fenced", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "creating", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      const polls = 2 + Math.floor(Math.random() * 6);
+      let seen = 0;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              if (seen !== polls) return;
+              // A later run's Fence: the flag moves on with the next token.
+              const flag = world.flag()!;
+              world.table.set("active-region", {
+                ...flag,
+                activeRegion: WEST,
+                fencingToken: flag.fencingToken + 1,
+                phase: "fenced",
+                updatedBy: "later-run",
+              });
+              world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacitySupersededError",
+      });
+      expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(0);
+      expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+    });
   });
 
   it("adds nothing and says why when DR_CAPACITY is not set", async () => {

@@ -1,5 +1,5 @@
 import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/common/contract";
-import { ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
+import { DependencyError, ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { named, runWorkflow } from "./support/harness";
 
@@ -136,6 +136,25 @@ describe("failover: the happy path", () => {
     expect(new Set(toFailedRegion.map((c) => c.profile))).toEqual(new Set(["bestEffort", "dns"]));
     expect(world.flag()?.activeRegion).toBe(WEST);
     expect(world.paymentsCreated).toHaveLength(1);
+  });
+
+  // Review L3 (session 22): a state fault on this run's first RemoveFromGlobalCluster is RDS
+  // refusing it (API_RemoveFromGlobalCluster: InvalidDBClusterStateFault), not a removal under
+  // way: it pages at once instead of riding Promote's TransientError Retry for minutes.
+  it("pages at once when RDS refuses this run's first removal with a state fault", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:RemoveFromGlobalCluster",
+      () =>
+        new DependencyError("rds:RemoveFromGlobalCluster failed: InvalidDBClusterStateFault", {
+          code: "InvalidDBClusterStateFault",
+        }),
+      99,
+    );
+    const result = await runWorkflow("failover", { ...input, forceDetach: true }, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "DependencyError" });
+    expect(result.cause).toMatch(/on this run's first request/);
+    expect(world.callsTo("rds:RemoveFromGlobalCluster")).toHaveLength(1);
   });
 
   it("detaches and promotes when the input says forceDetach", async () => {
@@ -388,6 +407,29 @@ describe("failover: rejections", () => {
     expect(back).toMatchObject({ status: "FAILED", error: "AutomaticFailbackRefusedError" });
     expect(world.flag()).toMatchObject({ activeRegion: WEST, fencingToken: token });
     expect(world.calls.slice(before).map((c) => c.op)).toEqual(["dynamodb:GetItem active-region"]);
+  });
+
+  // Review H1 (session 22): a planned run's unconfirmed lock (no lockScope) is a claim that goes
+  // ahead or gives up within its AcquireLock's lifetime; the failover waits it out through its
+  // own Retry (LockSettlingError) instead of ending in Rejected with no page.
+  it("waits out a switchover's unconfirmed lock and then fails over, never Rejected", async () => {
+    const world = new FakeWorld();
+    world.table.set("failover-lock", {
+      owner: "stuck-switchover",
+      operation: "switchover",
+      // 80 s ago: the fake clock (1 s a read; the harness zeroes Retry intervals) crosses the
+      // 90 s lifetime within the Retry's attempts.
+      acquiredAt: new Date(world.clock - 80_000).toISOString(),
+      expiresAt: Math.floor(world.clock / 1000) + 6 * 3600,
+      targetRegion: WEST,
+      sourceRegion: EAST,
+      facts: {},
+    });
+    const result = await runWorkflow("failover", input, { world, executionName: "after-stuck" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.states).not.toContain("Rejected");
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, updatedBy: "after-stuck" });
+    expect(world.lock()?.owner ?? null).not.toBe("stuck-switchover");
   });
 
   it("rejects an alarm-started failover while the prober still sees the primary answer, touching nothing", async () => {

@@ -49,6 +49,17 @@ function scenario(workflow: Exclude<WorkflowName, "reprotect">, state: string): 
       };
       return { ...s, world: slow, normally: { status: "SUCCEEDED" } };
     }
+    case "PageCapacity":
+      // Reached only when the capacity loop ends in a warning (here a refused RestoreCapacity).
+      return {
+        ...s,
+        options: {
+          faults: {
+            RestoreCapacity: { before: () => new AccessDeniedError("denied"), times: 99 },
+          },
+        },
+        normally: { status: "SUCCEEDED" },
+      };
     case "PageOnCall":
       return {
         ...s,
@@ -119,6 +130,12 @@ describe.each(["failover", "switchover", "failback"] as const)("%s under faults"
         // The slow-promotion page failing changes nothing: the run keeps polling.
         expect(context).toEqual({ state, status: "SUCCEEDED", error: undefined });
         expect(result.output!).toMatchObject({ slowPromotionPage: { Error: name } });
+        continue;
+      }
+      if (state === "PageCapacity") {
+        // The capacity page failing changes nothing: the run has completed already.
+        expect(context).toEqual({ state, status: "SUCCEEDED", error: undefined });
+        expect(result.output!).toMatchObject({ capacityPage: { Error: name } });
         continue;
       }
       if (state === "PageOnCall") {

@@ -10,6 +10,7 @@ import {
   AccessDeniedError,
   CooldownActiveError,
   LockHeldError,
+  LockSettlingError,
   LockUnconfirmedError,
 } from "../shared/errors";
 import { LOCK_SCOPE_FACT } from "../shared/ports";
@@ -26,14 +27,40 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   const control = deps.ports(request.targetRegion, "critical").control;
   const now = deps.now();
   const nowEpoch = epochSeconds(now);
+  // When this invocation is killed (review H2): the Lambda's own clock when it has one, counted
+  // from before the first local call, so every call below is inside the bound.
+  const deadline = now.getTime() + (deps.remainingMs?.() ?? LAMBDA_TIMEOUT_MS);
 
   const existing = await control.getLock();
   if (existing?.owner === request.failoverId) {
     deps.log.info("lock already held by this run", { acquiredAt: existing.acquiredAt });
     // An attempt that died between the local put and the other copy's claim finishes it.
-    return toOutcome(await acrossRegions(existing, state, deps));
+    return toOutcome(await acrossRegions(existing, state, deps, deadline));
   }
-  if (existing && existing.expiresAt > nowEpoch) throw heldBy(existing, request.workflow);
+  let overtaken: string | undefined;
+  if (existing && existing.expiresAt > nowEpoch) {
+    if (!settlingPlannedLock(existing, request.workflow)) throw heldBy(existing, request.workflow);
+    const ageMs = now.getTime() - Date.parse(existing.acquiredAt);
+    if (ageMs < PLANNED_LOCK_LIFETIME_MS) {
+      // Review H1: a planned run's lock with no scope is a claim in progress that either goes
+      // ahead (it records its scope; this failover is then refused as before) or gives up and
+      // releases. Its claim fails when the other region's DynamoDB does, which is when the alarm
+      // starts this failover: refusing it here would leave nobody failing over. Retried by the
+      // failover's ASL (its own Retry entry) until the planned run's AcquireLock can no longer
+      // be running.
+      throw new LockSettlingError(
+        `a ${existing.operation} to ${existing.targetRegion} (run ${existing.owner}) took the failover lock at ${existing.acquiredAt} and is still confirming it in the other region; this failover waits for it to go ahead or give up (at most ${PLANNED_LOCK_LIFETIME_MS / 1000} s after its start)`,
+      );
+    }
+    // Past the planned run's AcquireLock lifetime (every ASL attempt ended or was killed): the
+    // run stopped without releasing. Taken over with the claim's condition that the holder has
+    // not recorded its scope, so a planned run that did (and goes ahead) is never overtaken.
+    overtaken = existing.owner;
+    deps.log.warn("taking over a stopped planned run's unconfirmed lock", {
+      other: existing.owner,
+      acquiredAt: existing.acquiredAt,
+    });
+  }
 
   if (!request.ignoreCooldown) {
     const cooldown = await control.getCooldown();
@@ -84,14 +111,18 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
     sourceRegion: request.sourceRegion,
     facts,
   };
-  if (!(await control.putLock(lock, nowEpoch))) {
+  const put =
+    overtaken === undefined
+      ? await control.putLock(lock, nowEpoch)
+      : await control.claimLock(lock, nowEpoch, overtaken);
+  if (!put) {
     const winner = await control.getLock();
     if (winner?.owner === request.failoverId)
-      return toOutcome(await acrossRegions(winner, state, deps));
+      return toOutcome(await acrossRegions(winner, state, deps, deadline));
     if (winner) throw heldBy(winner, request.workflow);
     throw new LockHeldError("another run took the failover lock at the same moment");
   }
-  const held = await acrossRegions(lock, state, deps);
+  const held = await acrossRegions(lock, state, deps, deadline, overtaken);
   deps.log.info("lock acquired", { expiresAt: held.expiresAt, scope: held.facts[LOCK_SCOPE_FACT] });
   return toOutcome(held);
 }
@@ -113,7 +144,29 @@ export { LOCK_SCOPE_FACT };
  * task's 8 s Lambda timeout (a timeout is retried by the ASL and resumes here: the lock is this
  * run's, so the claim is simply made again).
  */
-export const PLANNED_CLAIM = { attempts: 5, baseMs: 300, capMs: 2000, budgetMs: 3500 } as const;
+export const PLANNED_CLAIM = { attempts: 5, baseMs: 300, capMs: 2000 } as const;
+
+/**
+ * AcquireLock's Lambda timeout: the state's TimeoutSeconds (10) minus 2 s
+ * (infra/constructs/orchestration.ts). Used only where no Lambda context gives the real deadline.
+ */
+export const LAMBDA_TIMEOUT_MS = 8000;
+/**
+ * What a planned run keeps back from its deadline before it starts one more claim (review H2):
+ * the attempt's worst case (the bestEffort profile: 1 s to connect + 2 s for the answer,
+ * shared/aws/clients.ts), then the release (both copies' deletes at once, each capped at
+ * RELEASE_CAP_MS), then a margin for the event loop and the response.
+ */
+export const RELEASE_CAP_MS = 1500;
+export const CLAIM_RESERVE_MS = 3000 + RELEASE_CAP_MS + 500;
+/**
+ * The longest a planned run's AcquireLock can run, every ASL attempt counted: 5 attempts of at
+ * most TimeoutSeconds 10 s, and the Retry's waits (IntervalSeconds 2, BackoffRate 2, FULL jitter:
+ * at most 2 + 4 + 8 + 16 s; switchover.asl.json, failback.asl.json), 80 s, plus 10 s for the
+ * clocks of two Lambdas and Step Functions' own scheduling. A planned lock with no scope older
+ * than this belongs to a run that is no longer claiming (review H1).
+ */
+export const PLANNED_LOCK_LIFETIME_MS = 90_000;
 
 /**
  * Two runs whose locks were each put before the other's replicated started at the same moment:
@@ -156,6 +209,8 @@ async function acrossRegions(
   lock: LockItem,
   state: WorkflowState,
   deps: DrDeps,
+  deadline: number,
+  overtaken?: string,
 ): Promise<LockItem> {
   const { request } = state;
   if (lock.facts[LOCK_SCOPE_FACT] !== undefined) return lock;
@@ -194,8 +249,8 @@ async function acrossRegions(
   let claimed: boolean;
   try {
     claimed = planned
-      ? await claimWithRetries(lock, other, nowEpoch, deps)
-      : await remote.control.claimLock(lock, nowEpoch);
+      ? await claimWithRetries(lock, other, nowEpoch, deps, deadline)
+      : await remote.control.claimLock(lock, nowEpoch, overtaken);
   } catch (error) {
     const message = (error as Error).message;
     // A refusal by IAM is a deployment error and stops a planned run (and a re-protect); an
@@ -203,8 +258,9 @@ async function acrossRegions(
     // failing (a 403, an expired-token answer), and recovery must not depend on it (readiness's
     // IAM simulation finds a real deployment error before it matters).
     if (error instanceof AccessDeniedError && request.workflow !== "failover") {
-      await releaseOwn(lock, state, deps);
-      throw error;
+      // The release's outcome goes into the Cause: the page says what may still be held.
+      const released = await releaseOwn(lock, state, deps);
+      throw new AccessDeniedError(`${message}; ${released}`);
     }
     if (planned) {
       // Never local-only: a switchover or failback that goes ahead on one copy can meet a run
@@ -214,7 +270,7 @@ async function acrossRegions(
       // here would refuse a real failover for hours.
       const released = await releaseOwn(lock, state, deps);
       throw new LockUnconfirmedError(
-        `this ${request.workflow} could not claim the failover lock in ${other}'s copy of the control table (${PLANNED_CLAIM.attempts} attempts at most, within ${PLANNED_CLAIM.budgetMs / 1000} s; last: ${message}), and a planned run never goes ahead on one copy of the lock; ${released}; nothing else was touched. Check ${other}'s DynamoDB (payments-dr status) and start the ${request.workflow} again`,
+        `this ${request.workflow} could not claim the failover lock in ${other}'s copy of the control table (${PLANNED_CLAIM.attempts} attempts at most, within its Lambda's time; last: ${message}), and a planned run never goes ahead on one copy of the lock; ${released}; nothing else was touched. If ${other} is failing, start a failover to ${request.targetRegion} now: it needs nothing from ${other}, and a failover started while this run claimed waited for it and goes ahead by itself (check for one first: payments-dr status). Otherwise check ${other}'s DynamoDB and start the ${request.workflow} again`,
       );
     }
     // Whatever the far region's failure looks like (a timeout, a reset, an SDK wrapper around
@@ -233,12 +289,70 @@ async function acrossRegions(
   }
   const both = `${request.targetRegion} and ${other}`;
   if (claimed) return scoped(both);
-  let theirs = await remote.control.getLock();
+  try {
+    return await settle(lock, state, deps, deadline, scoped, overtaken);
+  } catch (error) {
+    if (!(error instanceof RemoteReadError)) throw error;
+    const message = (error.cause as Error).message;
+    // Review L4/H2: a read of the other copy that failed after its claim answered is that
+    // region failing as the claim's own failure would be: the same outcome, not an exception
+    // that leaves this run's lock to the ASL's retries (and, for a planned run, to its TTL).
+    if (planned) {
+      const released = await releaseOwn(lock, state, deps);
+      throw new LockUnconfirmedError(
+        `this ${request.workflow} could not read the failover lock in ${other}'s copy of the control table after its claim there was refused (${message}), and a planned run never goes ahead on one copy of the lock; ${released}; nothing else was touched. If ${other} is failing, start a failover to ${request.targetRegion} now: it needs nothing from ${other}. Otherwise check ${other}'s DynamoDB (payments-dr status) and start the ${request.workflow} again`,
+      );
+    }
+    deps.log.warn(
+      "the other region's copy of the lock could not be read; the lock stands in this region's copy only",
+      {
+        region: other,
+        error: message,
+      },
+    );
+    return scoped(
+      `${request.targetRegion} only: ${other} did not answer (${message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
+    );
+  }
+}
+
+/** A read of the other region's copy that failed after its claim answered (settle below). */
+class RemoteReadError extends Error {}
+
+/**
+ * After the claim of the other copy was refused: who holds it, and who of the two goes ahead.
+ */
+async function settle(
+  lock: LockItem,
+  state: WorkflowState,
+  deps: DrDeps,
+  deadline: number,
+  scoped: (scope: string) => Promise<LockItem>,
+  overtaken?: string,
+): Promise<LockItem> {
+  const { request } = state;
+  const local = deps.ports(request.targetRegion, "critical");
+  const other = otherRegion(deps.topology, request.targetRegion);
+  const remote = deps.ports(other, "bestEffort");
+  const nowEpoch = epochSeconds(deps.now());
+  const both = `${request.targetRegion} and ${other}`;
+  const readTheirs = async () => {
+    try {
+      return await remote.control.getLock();
+    } catch (error) {
+      throw new RemoteReadError("the other copy could not be read", { cause: error });
+    }
+  };
+  let theirs = await readTheirs();
   if (
     theirs !== null &&
     theirs.owner !== lock.owner &&
+    theirs.owner !== overtaken &&
     theirs.expiresAt >= nowEpoch &&
-    Date.parse(lock.acquiredAt) - Date.parse(theirs.acquiredAt) > SAME_MOMENT_MS
+    Date.parse(lock.acquiredAt) - Date.parse(theirs.acquiredAt) > SAME_MOMENT_MS &&
+    // Only when the wait and the read after it (bestEffort: 3 s at worst) end before the
+    // Lambda's deadline (review L4): a claim that answered slowly settles on what it read.
+    deps.now().getTime() + RELEASE_SETTLE_MS + 3000 + 500 <= deadline
   ) {
     // Not a run started at the same moment: this copy was free though that run's lock is older
     // than replication usually takes, so it was most likely deleted here by its ReleaseLock,
@@ -251,7 +365,7 @@ async function acrossRegions(
       acquiredAt: theirs.acquiredAt,
     });
     await new Promise<void>((resolve) => setTimeout(resolve, RELEASE_SETTLE_MS));
-    theirs = await remote.control.getLock();
+    theirs = await readTheirs();
   }
   if (theirs === null || theirs.owner === lock.owner || theirs.expiresAt < nowEpoch) {
     // Gone or expired between the claim and the read: claim once more.
@@ -261,7 +375,7 @@ async function acrossRegions(
       `another run took the failover lock in ${other}'s copy at the same moment as run ${lock.owner} took ${request.targetRegion}'s; ${released}; nothing was touched: look at both copies (payments-dr status) and start again`,
     );
   }
-  if (wins(lock, theirs)) {
+  if (wins(lock, theirs) || theirs.owner === overtaken) {
     // Conditional on the other run not having recorded its scope (the adapter): once it has, it
     // goes ahead, and writing over it would let both runs through (review H1). In that copy its
     // recordFact and this write are ordered, so exactly one of them succeeds.
@@ -294,9 +408,9 @@ async function claimWithRetries(
   other: string,
   nowEpoch: number,
   deps: DrDeps,
+  deadline: number,
 ): Promise<boolean> {
   const remote = deps.ports(other, "bestEffort");
-  const first = deps.now().getTime();
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await remote.control.claimLock(lock, nowEpoch);
@@ -304,8 +418,10 @@ async function claimWithRetries(
       if (error instanceof AccessDeniedError) throw error;
       const step = Math.min(PLANNED_CLAIM.capMs, PLANNED_CLAIM.baseMs * 2 ** attempt);
       const delay = step / 2 + Math.random() * (step / 2);
-      const startsAt = deps.now().getTime() - first + delay;
-      if (attempt + 1 >= PLANNED_CLAIM.attempts || startsAt > PLANNED_CLAIM.budgetMs) throw error;
+      // Bounded by when the next attempt ENDS at worst, its release included (review H2): one
+      // that cannot end before the Lambda's deadline is not started.
+      const endsBy = deps.now().getTime() + delay + CLAIM_RESERVE_MS;
+      if (attempt + 1 >= PLANNED_CLAIM.attempts || endsBy > deadline) throw error;
       deps.log.warn("the claim of the other region's copy of the lock failed; retrying", {
         region: other,
         attempt: attempt + 1,
@@ -328,19 +444,25 @@ async function claimWithRetries(
 async function releaseOwn(lock: LockItem, state: WorkflowState, deps: DrDeps): Promise<string> {
   const { request } = state;
   const other = otherRegion(deps.topology, request.targetRegion);
-  let here: string;
-  try {
-    await deps.ports(request.targetRegion, "critical").control.deleteLock(lock.owner);
-    here = `its lock was released in ${request.targetRegion}'s copy`;
-  } catch (error) {
-    here = `its lock could not be released in ${request.targetRegion}'s copy (${(error as Error).message}): it lapses at ${isoFromEpoch(lock.expiresAt)}, or delete it (payments-dr status shows it)`;
-  }
-  const there = await bestEffort(
-    `the failover lock in ${other}'s copy of the control table`,
-    () => deps.ports(other, "bestEffort").control.deleteLock(lock.owner),
-    deps,
-    Math.min(1500, deps.settings.bestEffortTimeoutMs),
-  );
+  // Both deletes at once, each capped (RELEASE_CAP_MS), so the release fits the reserve the claim
+  // kept for it (review H2). Both are deletes conditional on the owner: their order changes nothing.
+  const [mine, there] = await Promise.all([
+    bestEffort(
+      `the failover lock in ${request.targetRegion}'s copy of the control table`,
+      () => deps.ports(request.targetRegion, "critical").control.deleteLock(lock.owner),
+      deps,
+      Math.min(RELEASE_CAP_MS, deps.settings.bestEffortTimeoutMs),
+    ),
+    bestEffort(
+      `the failover lock in ${other}'s copy of the control table`,
+      () => deps.ports(other, "bestEffort").control.deleteLock(lock.owner),
+      deps,
+      Math.min(RELEASE_CAP_MS, deps.settings.bestEffortTimeoutMs),
+    ),
+  ]);
+  const here = mine.ok
+    ? `its lock was released in ${request.targetRegion}'s copy`
+    : `its lock could not be released in ${request.targetRegion}'s copy (${mine.error}): it lapses at ${isoFromEpoch(lock.expiresAt)}, or delete it (payments-dr status shows it)`;
   return there.ok
     ? `${here} and in ${other}'s`
     : `${here}; ${other}'s copy was left to replication (${there.error})`;
@@ -377,6 +499,15 @@ function wins(mine: LockItem, theirs: LockItem): boolean {
   return (
     mine.acquiredAt < theirs.acquiredAt ||
     (mine.acquiredAt === theirs.acquiredAt && mine.owner < theirs.owner)
+  );
+}
+
+/** A planned run's lock not yet confirmed (no scope), met by an unplanned failover. */
+function settlingPlannedLock(lock: LockItem, workflow: string): boolean {
+  return (
+    workflow === "failover" &&
+    PLANNED.has(lock.operation) &&
+    lock.facts?.[LOCK_SCOPE_FACT] === undefined
   );
 }
 

@@ -1,9 +1,16 @@
 // Tells on-call what happened, through the alert topic of the region the state machine runs in
 // (the target region). Two kinds: "completed" (once per run: remembered on the lock) and
 // "halted" (a page saying which step failed, what has changed so far, and the exact commands to
-// resume or abandon the run). Also returns the error and cause the Halted state reports.
-import { CONTROL } from "../../common/contract";
+// resume or abandon the run). Also returns the error and cause the Halted state reports. And
+// "capacity": the capacity loop, which runs after the completion page and the lock's release,
+// ended in a warning or at its bound: a page and a CapacityNotRestored metric, since nothing else
+// tells anyone the new primary runs short of instances (review 22, M1).
+import { CONTROL, METRICS } from "../../common/contract";
 import { LOCK_LEASE_MINUTES } from "../shared/settings";
+import { bestEffort } from "../shared/best-effort";
+import type { BestEffort } from "../shared/best-effort";
+import { isoFromEpoch } from "../shared/deps";
+import type { LockItem } from "../shared/ports";
 import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";
@@ -21,8 +28,11 @@ import type { DrTaskDefinition } from "../shared/task";
 
 export interface NotifyEvent {
   readonly workflow: Workflow;
-  /** "slow": the promotion takes longer than expected; the run goes on. */
-  readonly outcome: "completed" | "halted" | "slow";
+  /**
+   * "slow": the promotion takes longer than expected; the run goes on. "capacity": the capacity
+   * loop (after the lock's release) ended in a warning or at its bound.
+   */
+  readonly outcome: "completed" | "halted" | "slow" | "capacity";
   /** The workflow state; before ValidateInput succeeded, the raw input plus `failures`. */
   readonly state: Partial<WorkflowState>;
   readonly context: ExecutionContext;
@@ -52,7 +62,9 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       ? completedMessage(event, request as DrRequest, deps)
       : event.outcome === "slow" && request
         ? slowMessage(event, request as DrRequest, deps)
-        : haltedMessage(event, deps);
+        : event.outcome === "capacity" && request
+          ? capacityMessage(event, request as DrRequest, deps)
+          : haltedMessage(event, deps, await lockAfterHalt(event, deps));
   const { subject, error, cause } = composed;
   const message = withReport(composed.message, report ?? event.state.steps?.RecordTimeline?.report);
 
@@ -63,6 +75,18 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       return { subject, published: true };
     }
   }
+  if (event.outcome === "capacity" && request) {
+    // Before the page: a retried invocation may page twice, but never pages without the metric
+    // the dashboard and the drill read.
+    await ports.metrics.put(METRICS.namespace, [
+      {
+        name: METRICS.capacityNotRestored,
+        value: 1,
+        unit: "Count",
+        dimensions: { Workflow: request.workflow, Region: request.targetRegion },
+      },
+    ]);
+  }
   await ports.notifier.publish(subject, message);
   if (event.outcome === "completed" && request) {
     await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
@@ -70,6 +94,27 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
   deps.log.info("notification published", { subject, outcome: event.outcome });
   const result = { subject, published: true, ...(report ? { report } : {}) };
   return error ? { ...result, error, cause } : result;
+}
+
+/**
+ * Review M1: a run that halted at AcquireLock has no steps.AcquireLock, whatever it left behind
+ * (a release that failed, a Lambda killed before its release, an exception after its put). The
+ * page reads the lock of this region's copy instead of guessing; best-effort and short, so a
+ * slow table never delays the page.
+ */
+async function lockAfterHalt(
+  event: NotifyEvent,
+  deps: DrDeps,
+): Promise<BestEffort<LockItem | null> | undefined> {
+  if (event.outcome !== "halted" || !event.state.request || event.state.steps?.AcquireLock)
+    return undefined;
+  if (!event.state.failures?.AcquireLock) return undefined;
+  return bestEffort(
+    "the failover lock, for the page",
+    () => deps.ports(deps.executionRegion, "bestEffort").control.getLock(),
+    deps,
+    Math.min(1500, deps.settings.bestEffortTimeoutMs),
+  );
 }
 
 function lagOf(state: Partial<WorkflowState>): number | null {
@@ -173,6 +218,34 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
   };
 }
 
+/** The capacity loop ended short of DR_CAPACITY: what is missing, why, and what to do. */
+function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
+  const step = event.state.steps?.RestoreCapacity;
+  const warning = event.state.warnings?.RestoreCapacity;
+  const superseded = warning?.Error === "CapacitySupersededError";
+  const lines = [
+    superseded
+      ? `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${request.targetRegion} completed, but its capacity restoration stopped: a later run owns the regions now.`
+      : `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${request.targetRegion} completed, but ${request.targetRegion}'s database was not brought to the old primary's capacity (${step?.desired ?? "?"} instances of DR_CAPACITY): it may have no in-region failover target.`,
+    "",
+    `Why: ${warning ? `${warning.Error}: ${causeText(warning.Cause)}` : "no warning recorded"}`,
+    `Instances found: ${step?.existing?.length ? step.existing.join(", ") : "none read"}`,
+    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted in ${request.sourceRegion}: ${step.released.join(", ")}` : ""}`,
+    ...(step?.waiting?.length ? [`Still waiting for: ${step.waiting.join("; ")}`] : []),
+    "",
+    superseded
+      ? "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover)."
+      : `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${request.targetRegion} --db-cluster-identifier ${deps.topology.regions[request.targetRegion]?.clusterIdentifier ?? "<cluster>"}`,
+    `Run: ${request.failoverId}   Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
+  ];
+  return {
+    subject: snsSubject(
+      `${prefix(deps)} ${request.workflow} to ${request.targetRegion}: capacity not restored`,
+    ),
+    message: lines.join("\n"),
+  };
+}
+
 function slowMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
   const steps = event.state.steps ?? {};
   const poll = steps.CheckPromotion;
@@ -194,7 +267,11 @@ function slowMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Comp
   };
 }
 
-function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
+function haltedMessage(
+  event: NotifyEvent,
+  deps: DrDeps,
+  lockRead?: BestEffort<LockItem | null>,
+): Composed {
   const { state, context, workflow } = event;
   const request = state.request as DrRequest | undefined;
   const steps = state.steps ?? {};
@@ -218,13 +295,23 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
     lines.push(`Reason: ${request.reason}   Trigger: ${request.trigger}   Run: ${failoverId}`);
   }
   lines.push("", "Where things stand:");
+  const deleteLock = `  aws dynamodb delete-item --region ${region} --table-name ${deps.topology.controlTable} --key ${shellQuote(JSON.stringify({ [CONTROL.partitionKey]: { S: CONTROL.lockItem } }))} --condition-expression "#o = :o" --expression-attribute-names ${shellQuote('{"#o":"owner"}')} --expression-attribute-values ${shellQuote(JSON.stringify({ ":o": { S: failoverId } }))}`;
+  const stillHeld = !lockRead
+    ? undefined
+    : !lockRead.ok
+      ? `- This run may still hold the failover lock: it stopped at AcquireLock, and ${region}'s copy could not be read for this page (${lockRead.error}). Check with payments-dr status; if it names run ${failoverId}, release it (no other failover, switchover or failback starts until then):\n${deleteLock}`
+      : lockRead.value?.owner === failoverId
+        ? `- The failover lock is still held by this run in ${region}'s copy, until ${isoFromEpoch(lockRead.value.expiresAt)}, though it stopped at AcquireLock: no other failover, switchover or failback starts until it lapses or is released:\n${deleteLock}`
+        : `- No lock is held by this run in ${region}'s copy (read for this page${lockRead.value ? `; it names run ${lockRead.value.owner}, a ${lockRead.value.operation}` : ""}); payments-dr status shows both copies.`;
   lines.push(
-    !steps.AcquireLock
-      ? "- No lock is held by this run."
-      : request?.workflow === "reprotect"
-        ? // A lease from AcquireLock on, renewed by its polls (shared/lock.ts): halted, it lapses.
-          `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
-        : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
+    stillHeld !== undefined
+      ? stillHeld
+      : !steps.AcquireLock
+        ? "- No lock is held by this run."
+        : request?.workflow === "reprotect"
+          ? // A lease from AcquireLock on, renewed by its polls (shared/lock.ts): halted, it lapses.
+            `- The failover lock is held by run ${failoverId} as a ${LOCK_LEASE_MINUTES}-minute lease its polls renewed: it lapses ${LOCK_LEASE_MINUTES} minutes after the last poll, and a failover started after that is checked by its own Preflight. Resume soon to keep it.`
+          : `- The failover lock is held by run ${failoverId}: no other failover, switchover or failback starts until this run is resumed to completion or the lock is deleted.`,
   );
   if (steps.Fence) {
     const look = steps.CheckOldWriter;
@@ -270,7 +357,7 @@ function haltedMessage(event: NotifyEvent, deps: DrDeps): Composed {
     if (steps.AcquireLock) {
       lines.push(
         "To abandon the run instead (the flag stays as described above), release its lock:",
-        `  aws dynamodb delete-item --region ${region} --table-name ${deps.topology.controlTable} --key ${shellQuote(JSON.stringify({ [CONTROL.partitionKey]: { S: CONTROL.lockItem } }))} --condition-expression "#o = :o" --expression-attribute-names ${shellQuote('{"#o":"owner"}')} --expression-attribute-values ${shellQuote(JSON.stringify({ ":o": { S: failoverId } }))}`,
+        deleteLock,
       );
     }
   } else {
@@ -307,9 +394,16 @@ function stripWorkflowFields(state: Record<string, unknown>): Record<string, unk
 /** The Notify task (functions/dr/tasks.ts), run by NotifyCompleted and PageOnCall. */
 export const NOTIFY_TASK: DrTaskDefinition<NotifyEvent, NotifyOutcome> = {
   step: "Notify",
-  description: "Tells on-call that a run completed or halted",
+  description:
+    "Tells on-call that a run completed or halted, its promotion is slow, or its capacity was not restored",
   workflows: ["failover", "switchover", "failback", "reprotect"],
-  permissions: { control: ["getLock", "recordFact"], notifier: ["publish"], reports: ["submit"] },
+  permissions: {
+    control: ["getLock", "recordFact"],
+    notifier: ["publish"],
+    reports: ["submit"],
+    // CapacityNotRestored (the "capacity" outcome).
+    metrics: ["put"],
+  },
   invocation: "task",
   keys: (event, deps) =>
     keysFrom(

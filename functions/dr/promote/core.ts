@@ -30,6 +30,8 @@ export type PromoteOutcome = Omit<PromoteResult, keyof StepTimes>;
 
 const METHOD_FACT = "promotionMethod";
 const DETACH_REASON_FACT = "detachReason";
+/** Recorded before this run's first RemoveFromGlobalCluster: a later call is a repeat (review L3). */
+const REMOVAL_REQUESTED_FACT = "removalRequestedAt";
 const FORK_FAILOVER_AT_FACT = "forkFailoverAt";
 const FORK_REPLICATED_FACT = "forkLastReplicatedAt";
 /** The snapshot AWS names after the old primary (aurora-global-database-disaster-recovery.html). */
@@ -101,6 +103,13 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
   const fork = await captureFork(state, deps);
   deps.log.info("data fork recorded", { ...fork });
 
+  // Whether an earlier attempt of this run already requested the removal: recordFact keeps the
+  // first value (if_not_exists), so another value back means a repeat.
+  const removalRequested = async () => {
+    const at = deps.now().toISOString();
+    const kept = await ports.control.recordFact(request.failoverId, REMOVAL_REQUESTED_FACT, at);
+    return kept !== null && kept !== at;
+  };
   const global = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
   const member = global?.members.find((m) => m.clusterArn === target.clusterArn);
   let outcome: PromoteOutcome;
@@ -116,6 +125,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
       ports.database,
       topology.globalClusterIdentifier,
       target.clusterArn,
+      await removalRequested(),
     );
     outcome = { method: "detach", detachReason: "forceDetach in the input" };
   } else {
@@ -151,6 +161,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
           ports.database,
           topology.globalClusterIdentifier,
           target.clusterArn,
+          await removalRequested(),
         );
         outcome = {
           method: "detach",

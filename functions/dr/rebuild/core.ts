@@ -254,6 +254,8 @@ export async function rebuild(state: WorkflowState, deps: DrDeps): Promise<Rebui
           tp.database,
           old.globalClusterIdentifier,
           old.arn,
+          // A repeat when an earlier poll requested it or was already waiting on it (review L3).
+          previous?.action === "detach-old-primary" || previous?.removalPendingSince !== undefined,
         );
       } catch (error) {
         if (!(error instanceof RemovalPendingError)) throw error;

@@ -13,7 +13,8 @@
 // identifier that already exists counts as asked for, one already gone as deleted.
 // Non-blocking in the ASL: a failure or the loop's bound is a warning of the run, never a halt.
 import type { DrDeps } from "../shared/deps";
-import { DependencyError, TransientError } from "../shared/errors";
+import { CAPACITY_BOUND_SECONDS, FENCE_PHASE } from "../../common/contract";
+import { CapacitySupersededError, DependencyError, TransientError } from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
 import { regionOf } from "../shared/topology";
@@ -39,12 +40,8 @@ export const CREATED_BY_TAG = RESTORED_BY_TAG;
  */
 export const CAPACITY_POLL_SECONDS = 30;
 
-/**
- * The loop's bound (the literal in each ASL's IsCapacityDone): three times that "less than 10
- * minutes", and twice the "15 minutes or more" AWS gives an instance class change, the longest
- * instance operation it puts a figure on (AuroraPostgreSQL.Managing.html).
- */
-export const CAPACITY_BOUND_SECONDS = 1800;
+/** The loop's bound (functions/common/contract.ts says why 30 minutes). */
+export { CAPACITY_BOUND_SECONDS };
 
 /** Instance states in which DeleteDBInstance is accepted (API reference, DeleteDBInstance). */
 const DELETABLE = new Set([
@@ -56,6 +53,39 @@ const DELETABLE = new Set([
   "storage-full",
 ]);
 const GONE = new Set(["deleting", "deleted"]);
+
+/**
+ * The loop runs after ReleaseLock, so no lock keeps another run out while it creates and deletes
+ * instances; the cooldown does not either (ignoreCooldown, re-protect and the drill's failback
+ * pass it). So before every create and every delete it re-reads, in the target region's replica
+ * (strongly consistent, the region this run made active), the lock and the active-region flag:
+ * another run holding the lock, or a flag that no longer names this run's target with this run's
+ * fencing token and the open phase, means a later move owns the regions now, and this loop must
+ * not touch an instance it planned for the old layout. It stops with a warning
+ * (CapacitySupersededError, caught in the ASL), having done nothing more.
+ */
+async function assertStillOwned(state: WorkflowState, deps: DrDeps, before: string): Promise<void> {
+  const { request, steps } = state;
+  const control = deps.ports(request.targetRegion, "critical").control;
+  const [lock, flag] = await Promise.all([control.getLock(), control.getActiveRegion()]);
+  const token = steps.Unfence?.fencingToken ?? steps.Fence?.fencingToken;
+  const reason =
+    lock && lock.owner !== request.failoverId
+      ? `run ${lock.owner} (${lock.operation}) holds the failover lock`
+      : !flag
+        ? "the active-region flag is missing"
+        : flag.activeRegion !== request.targetRegion ||
+            token === undefined ||
+            flag.fencingToken !== token ||
+            (flag.phase !== undefined && flag.phase !== FENCE_PHASE.open)
+          ? `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy}, not ${request.targetRegion} token ${token ?? "?"} of this run`
+          : undefined;
+  if (reason === undefined) return;
+  deps.log.warn("capacity loop superseded: stopping", { before, reason });
+  throw new CapacitySupersededError(
+    `capacity restoration of run ${request.failoverId} stopped before ${before}: ${reason}; a later move owns the regions now, so nothing more was created or deleted. Check both clusters' instances against DR_CAPACITY (README, Capacity after a failover)`,
+  );
+}
 
 interface Part {
   readonly waiting: string[];
@@ -75,6 +105,7 @@ export async function restoreCapacity(
   try {
     added = await addReaders(state, deps);
   } catch (error) {
+    if (error instanceof CapacitySupersededError) throw error;
     addError = error;
   }
   const released = await releaseReaders(state, deps);
@@ -161,6 +192,7 @@ async function addReaders(
         [CREATED_BY_TAG.Key]: CREATED_BY_TAG.Value,
       },
     };
+    await assertStillOwned(state, deps, `creating ${identifier} in ${request.targetRegion}`);
     try {
       await database.createInstance(spec);
       requested.push(identifier);
@@ -253,6 +285,7 @@ async function releaseReaders(
       waiting.push(`${instance.identifier} in ${left} is ${instance.status}`);
       continue;
     }
+    await assertStillOwned(state, deps, `deleting ${instance.identifier} in ${left}`);
     try {
       await database.deleteInstance(instance.identifier);
       released.push(instance.identifier);
@@ -285,6 +318,10 @@ export const RESTORE_CAPACITY_TASK = stateTask({
   // CreateDBInstance to the identifiers Terraform gives a writer cluster's instances, adds the
   // PassRole/tagging/key use AWS checks with it, and allows DeleteDBInstance only on the
   // identifiers beyond the standby's count carrying the created-by tag.
-  permissions: { database: ["instances", "createInstance", "describeCluster", "deleteInstance"] },
+  // It reads the lock and the flag before each create and delete (assertStillOwned).
+  permissions: {
+    database: ["instances", "createInstance", "describeCluster", "deleteInstance"],
+    control: ["getLock", "getActiveRegion"],
+  },
   run: restoreCapacity,
 });

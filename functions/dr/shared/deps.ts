@@ -20,6 +20,12 @@ export interface DrDeps {
   readonly log: Log;
   /** The region this code runs in (AWS_REGION), which is where the state machine runs. */
   readonly executionRegion: string;
+  /**
+   * Milliseconds left before this invocation's Lambda timeout (context.getRemainingTimeInMillis,
+   * https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html); absent outside a Lambda.
+   * A core that retries within one invocation (AcquireLock) bounds its work by it.
+   */
+  readonly remainingMs?: () => number;
 }
 
 export function epochSeconds(date: Date): number {

@@ -60,6 +60,14 @@ export class LockUnconfirmedError extends DrError {
   override name = "LockUnconfirmedError";
 }
 /**
+ * An unplanned failover met a planned run's lock that is not yet confirmed (no lockScope): that
+ * run either goes ahead or releases within its AcquireLock's lifetime. Retried by the failover's
+ * AcquireLock Retry (its own entry, failover.asl.json), never Rejected (review H1).
+ */
+export class LockSettlingError extends DrError {
+  override name = "LockSettlingError";
+}
+/**
  * A long run found its lock gone or taken by another run when it renewed it: it stops before
  * acting, pages, and is resumed only once on-call knows which run owns the topology.
  */
@@ -143,4 +151,13 @@ export class ConfigurationError extends DrError {
 /** Re-protect found something it did not build where it would build (reconcile by hand). */
 export class RebuildConflictError extends DrError {
   override name = "RebuildConflictError";
+}
+
+/**
+ * The capacity loop (after ReleaseLock) found that its run no longer owns the move: another run
+ * holds the lock, or the active-region flag no longer names this run's target with its fencing
+ * token. It stops without creating or deleting anything (a warning of the completed run).
+ */
+export class CapacitySupersededError extends DrError {
+  override name = "CapacitySupersededError";
 }

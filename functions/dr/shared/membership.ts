@@ -49,10 +49,18 @@ export class RemovalPendingError extends TransientError {
   }
 }
 
+/**
+ * `repeat`: whether this caller may already have requested this removal (a fact recorded before
+ * its first call, or an earlier poll's action). Only then is a state fault with the cluster still
+ * listed a removal under way; on a first request it is RDS refusing it (review L3: the global
+ * cluster or the cluster busy with another operation), which stands as a DependencyError for
+ * on-call instead of being waited on for minutes.
+ */
 export async function removeFromGlobalClusterOnce(
   database: DatabasePort,
   globalClusterIdentifier: string,
   clusterArn: string,
+  repeat: boolean,
 ): Promise<RemovalOutcome> {
   try {
     await database.removeFromGlobalCluster(globalClusterIdentifier, clusterArn);
@@ -66,6 +74,12 @@ export async function removeFromGlobalClusterOnce(
     const global = await database.describeGlobalCluster(globalClusterIdentifier);
     if (global === null || !global.members.some((m) => m.clusterArn === clusterArn)) {
       return "already-removed";
+    }
+    if (!repeat && STATE_FAULTS.includes(error.code!)) {
+      throw new DependencyError(
+        `RemoveFromGlobalCluster refused to remove ${clusterArn} from ${globalClusterIdentifier} with ${error.code} on this run's first request (no earlier removal to wait for): look at the global cluster's status and events (aws rds describe-global-clusters, describe-events) before resuming`,
+        { code: error.code, cause: error },
+      );
     }
     if (STATE_FAULTS.includes(error.code!)) {
       throw new RemovalPendingError(

@@ -1110,6 +1110,20 @@ const dbCapacity: Check = async ({ deps, active, standby }) => {
     );
   }
   const { standbyInstances: planned, writerInstances } = settings.database;
+  // The active region at the writer's configured count (issue 17: "instance count ... able to
+  // carry the active region's load"). After a failover RestoreCapacity adds the readers after the
+  // run's report and page, best effort; a refused or cut-short loop pages once, and this is what
+  // keeps saying so until the readers exist. Instances being created count as coming, not as
+  // carrying load: a warn, never a fail (the writer carries the load alone meanwhile).
+  if (a.length < writerInstances) {
+    const coming = activeInstances.filter((i) => i.status === "creating").length;
+    return warn(
+      `${a.length} of ${writerInstances} instance(s) available in the active region ${active}${coming > 0 ? ` (${coming} being created)` : ""}: no in-region failover target until the readers exist`,
+      coming > 0
+        ? "wait for the instance being created"
+        : "add the missing readers (README, Capacity after a failover) or terraform apply",
+    );
+  }
   if (s.length < planned) {
     return warn(
       `${s.length} of ${planned} standby instance(s) available in ${standby}`,

@@ -245,6 +245,88 @@ describe("the page after a failure", () => {
     expect(subject).toContain("HALTED");
   });
 
+  // Review M1 (session 22): a run that stopped at AcquireLock has no steps.AcquireLock, whatever
+  // it left behind; the page reads the lock instead of saying none is held.
+  describe("after AcquireLock failed", () => {
+    const halted = (error: string, cause: string) =>
+      ({
+        input,
+        request,
+        steps: {},
+        failures: { AcquireLock: { Error: error, Cause: JSON.stringify({ errorMessage: cause }) } },
+      }) as unknown as WorkflowState;
+    const page = async (world: FakeWorld, state: WorkflowState) => {
+      await notify({ workflow: "failover", outcome: "halted", state, context }, world.deps(WEST));
+      return world.messages[WEST]![0]!.message;
+    };
+    const lockOf = (owner: string) => ({
+      owner,
+      operation: "switchover",
+      acquiredAt: "2026-01-01T00:00:00Z",
+      expiresAt: 1767247200,
+      targetRegion: WEST,
+      sourceRegion: EAST,
+      facts: {},
+    });
+
+    it.each([
+      [
+        "a release that failed",
+        "LockUnconfirmedError",
+        "its lock could not be released in us-west-2's copy",
+      ],
+      [
+        "every attempt killed before its release",
+        "Sandbox.Timedout",
+        "Task timed out after 8.00 seconds",
+      ],
+      [
+        "an exception after its put",
+        "TransientError",
+        "dynamodb:UpdateItem failover-lock: throttled",
+      ],
+      [
+        "IAM's refusal with a failed release",
+        "AccessDeniedError",
+        "not allowed; its lock could not be released",
+      ],
+    ])(
+      "says the lock is still held, until when, and how to release it: %s",
+      async (_, error, cause) => {
+        const world = new FakeWorld();
+        world.table.set("failover-lock", lockOf("run-1"));
+        const message = await page(world, halted(error, cause));
+        expect(message).not.toContain("No lock is held");
+        expect(message).toContain(
+          "The failover lock is still held by this run in us-west-2's copy, until 2026-01-01T06:00:00.000Z",
+        );
+        expect(message).toContain(
+          `aws dynamodb delete-item --region us-west-2 --table-name ${TOPOLOGY.controlTable} --key '{"pk":{"S":"failover-lock"}}' --condition-expression "#o = :o" --expression-attribute-names '{"#o":"owner"}' --expression-attribute-values '{":o":{"S":"run-1"}}'`,
+        );
+      },
+    );
+
+    it("says no lock is held by this run only when the read says so", async () => {
+      const world = new FakeWorld();
+      world.table.set("failover-lock", lockOf("another-run"));
+      const message = await page(world, halted("LockHeldError", "held"));
+      expect(message).toContain(
+        "No lock is held by this run in us-west-2's copy (read for this page; it names run another-run, a switchover)",
+      );
+    });
+
+    it("says the lock may still be held, with the command, when it cannot be read", async () => {
+      const world = new FakeWorld();
+      world.table.set("failover-lock", lockOf("run-1"));
+      world.inject("dynamodb:GetItem failover-lock", () => new Error("ECONNRESET"));
+      const message = await page(world, halted("Sandbox.Timedout", "Task timed out"));
+      expect(message).not.toContain("No lock is held");
+      expect(message).toContain("This run may still hold the failover lock");
+      expect(message).toContain("payments-dr status");
+      expect(message).toContain('--expression-attribute-values \'{":o":{"S":"run-1"}}\'');
+    });
+  });
+
   it("says nothing changed when the input could not even be validated", async () => {
     const world = new FakeWorld();
     await notify(

@@ -352,6 +352,26 @@ describe("AcquireLock handler", () => {
     });
   });
 
+  // Review H2 (session 22): the Lambda context's getRemainingTimeInMillis reaches the core
+  // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html): with 4 s left, a retry
+  // (3 s at worst, then the release) could not end before the timeout, so none is started.
+  it("retries a planned claim only while the Lambda context leaves time for it to end", async () => {
+    ddb
+      .on(GetCommand)
+      .resolves({})
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(sdkError("InternalServerError", 500))
+      .on(DeleteCommand)
+      .resolves({});
+    const started = Date.now();
+    const context = { getRemainingTimeInMillis: () => 4000 - (Date.now() - started) };
+    await expect(acquireLock(state("switchover"), context)).rejects.toMatchObject({
+      name: "LockUnconfirmedError",
+    });
+    expect(ddb.commandCalls(PutCommand).slice(1)).toHaveLength(1);
+  });
+
   it("stops a planned run whose claim of the other copy keeps failing, after releasing its own lock in both copies", async () => {
     ddb
       .on(GetCommand)

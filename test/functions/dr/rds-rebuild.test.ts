@@ -229,7 +229,7 @@ describe("re-protect's RDS calls", () => {
           ],
         });
         await expect(
-          removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+          removeFromGlobalClusterOnce(database, "payments-global-prod", arn, true),
         ).resolves.toBe("already-removed");
         expect(rds.commandCalls(RemoveFromGlobalClusterCommand)[0]!.args[0].input).toEqual({
           GlobalClusterIdentifier: "payments-global-prod",
@@ -242,7 +242,7 @@ describe("re-protect's RDS calls", () => {
       rds.on(RemoveFromGlobalClusterCommand).rejects(fault("GlobalClusterNotFoundFault"));
       rds.on(DescribeGlobalClustersCommand).rejects(fault("GlobalClusterNotFoundFault"));
       await expect(
-        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn, true),
       ).resolves.toBe("already-removed");
     });
 
@@ -263,10 +263,39 @@ describe("re-protect's RDS calls", () => {
           database,
           "payments-global-prod",
           arn,
+          true,
         ).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(RemovalPendingError);
         // Named TransientError: Promote's ASL Retry waits for it.
         expect(error).toMatchObject({ name: "TransientError", code });
+      },
+    );
+
+    // Review L3 (session 22): on a first request nothing is under way to wait for.
+    it.each(["InvalidDBClusterStateFault", "InvalidGlobalClusterStateFault"])(
+      "rejects %s on a first request as RDS refusing the removal, not a removal under way",
+      async (code) => {
+        rds.on(RemoveFromGlobalClusterCommand).rejects(fault(code));
+        rds.on(DescribeGlobalClustersCommand).resolves({
+          GlobalClusters: [
+            {
+              GlobalClusterIdentifier: "payments-global-prod",
+              GlobalClusterMembers: [{ DBClusterArn: arn, IsWriter: true }],
+            },
+          ],
+        });
+        const error = await removeFromGlobalClusterOnce(
+          database,
+          "payments-global-prod",
+          arn,
+          false,
+        ).catch((e: unknown) => e);
+        expect(error).not.toBeInstanceOf(RemovalPendingError);
+        expect(error).toMatchObject({
+          name: "DependencyError",
+          code,
+          message: expect.stringMatching(/first request \(no earlier removal to wait for\)/),
+        });
       },
     );
 
@@ -281,14 +310,14 @@ describe("re-protect's RDS calls", () => {
         ],
       });
       await expect(
-        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn, true),
       ).rejects.toMatchObject({ name: "DependencyError", code: "DBClusterNotFoundFault" });
     });
 
     it("rejects an undocumented fault without looking", async () => {
       rds.on(RemoveFromGlobalClusterCommand).rejects(fault("InvalidParameterValue"));
       await expect(
-        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn, true),
       ).rejects.toMatchObject({ name: "DependencyError" });
       expect(rds.commandCalls(DescribeGlobalClustersCommand)).toEqual([]);
     });
@@ -296,7 +325,7 @@ describe("re-protect's RDS calls", () => {
     it("reports a removal that went through", async () => {
       rds.on(RemoveFromGlobalClusterCommand).resolves({});
       await expect(
-        removeFromGlobalClusterOnce(database, "payments-global-prod", arn),
+        removeFromGlobalClusterOnce(database, "payments-global-prod", arn, true),
       ).resolves.toBe("removed");
     });
   });

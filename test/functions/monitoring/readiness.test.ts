@@ -565,13 +565,32 @@ describe("capacity and quotas", () => {
     world.instances[WEST] = [{ id: "w1", status: "available", cls: "db.r6g.large" }];
     world.instances[EAST] = [{ id: "e1", status: "available", cls: "db.r6g.2xlarge" }];
     expect(await check("db-capacity")).toMatchObject({ status: "fail" });
-    world.instances[EAST] = [{ id: "e1", status: "available", cls: "db.r6g.large" }];
+    world.instances[EAST] = [
+      { id: "e1", status: "available", cls: "db.r6g.large" },
+      { id: "e2", status: "available", cls: "db.r6g.large" },
+    ];
     world.instances[WEST] = [
       { id: "w1", status: "available", cls: "db.r6g.large" },
       { id: "w2", status: "creating", cls: "db.r6g.large" },
     ];
     expect(await evaluate(world.deps(WEST), ["db-capacity"])).toMatchObject({
       checks: [{ status: "ok" }],
+    });
+  });
+
+  it("warns when the active region has fewer available instances than the writer's configured count", async () => {
+    // A failover whose capacity loop was refused leaves the new primary with its one instance.
+    world.instances[EAST] = [{ id: "e1", status: "available", cls: "db.r6g.large" }];
+    expect(await check("db-capacity")).toMatchObject({
+      status: "warn",
+      reason: `1 of 2 instance(s) available in the active region ${EAST}: no in-region failover target until the readers exist`,
+      fix: "add the missing readers (README, Capacity after a failover) or terraform apply",
+    });
+    world.instances[EAST]!.push({ id: "e2", status: "creating", cls: "db.r6g.large" });
+    expect(await check("db-capacity")).toMatchObject({
+      status: "warn",
+      reason: expect.stringContaining("(1 being created)"),
+      fix: "wait for the instance being created",
     });
   });
 

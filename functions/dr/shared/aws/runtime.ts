@@ -71,7 +71,18 @@ function lazyReports(functionName: string, bucket: string, region: string) {
 /** The Lambda handler of a DR task, wired to AWS once per process at module load. */
 export function awsTaskHandler<E, R extends object>(
   definition: DrTaskDefinition<E, R>,
-): (event: E) => Promise<R & StepTimes> {
+): (event: E, context?: { getRemainingTimeInMillis(): number }) => Promise<R & StepTimes> {
   const { deps, logger } = awsRuntime();
-  return taskHandler(definition, deps, logger);
+  const plain = taskHandler(definition, deps, logger);
+  // The Lambda context object's getRemainingTimeInMillis "returns the number of milliseconds
+  // left before the execution times out" (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html):
+  // handed to the core so a task that retries inside one invocation ends before it is killed.
+  return (event, context) =>
+    context
+      ? taskHandler(
+          definition,
+          { ...deps, remainingMs: () => context.getRemainingTimeInMillis() },
+          logger,
+        )(event)
+      : plain(event);
 }
