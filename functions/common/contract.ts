@@ -284,10 +284,12 @@ export const PEER_LEASE = {
  * (functions/dr/shared/aws/control-table.ts renewPeerLease). The renewer's IAM policy allows its
  * UpdateItem with these names and no others (`dynamodb:Attributes`, statement RenewPeerLease in
  * infra/constructs/orchestration.ts), so the prober's role cannot touch `updatedBy`, `reason`,
- * `previousRegion`, `phaseChangedAt` or anything else. The condition's names are listed too: the
- * condition-key table describes `dynamodb:Attributes` as the top-level attribute names a request
- * accesses, without saying whether a ConditionExpression's names count, and a renewal refused by
- * IAM would lapse the lease and stop payments
+ * `previousRegion`, `phaseChangedAt` or anything else. The condition's names must be listed too:
+ * AWS says the listed attributes "can be read, written, or evaluated in a conditional write or
+ * scan filter", and that a caller "cannot perform conditional write operations based on any
+ * other attributes" (specifying-conditions.html, examples 3 and 6). Dropping `activeRegion`,
+ * `fencingToken` or `phase` from this list would deny every renewal, lapse the lease and stop
+ * the writer's payments (test/infra/orchestration.test.ts checks the condition's names are here)
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
  * What IAM cannot say is "these three only in the condition": that the renewal never SETs
  * `activeRegion`, `fencingToken` or `phase` rests on the code and its tests.

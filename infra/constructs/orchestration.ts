@@ -425,10 +425,14 @@ export class Prober extends Construct {
           // only the attributes the renewal names, and nothing returned. DynamoDB's condition
           // keys (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html):
           // dynamodb:Attributes, the top-level attribute names the request accesses (the key
-          // attribute must be among them); dynamodb:ReturnValues, the request's ReturnValues,
-          // absent when the request leaves it at its default NONE, hence IfExists (the pattern of
-          // AWS's own example, reference_policies_examples_dynamodb_attributes.html).
-          // dynamodb:Select applies to reads (GetItem, Query, Scan), not to UpdateItem.
+          // attribute must be among them; the listed attributes "can be read, written, or
+          // evaluated in a conditional write or scan filter", and a caller without one "cannot
+          // perform conditional write operations based on any other attributes", so the
+          // condition's names are listed too: LEASE_RENEWAL_ATTRIBUTES); dynamodb:ReturnValues,
+          // the request's ReturnValues, StringEquals because for a write-only UpdateItem "the
+          // `ReturnValues` parameter always has a value (`NONE` unless otherwise specified)"
+          // (same page, example 3). dynamodb:Select applies to reads (GetItem, Query, Scan), not
+          // to UpdateItem.
           sid: "RenewPeerLease",
           actions: ["dynamodb:UpdateItem"],
           resources: [props.controlTableArn],
@@ -444,7 +448,7 @@ export class Prober extends Construct {
               values: [...LEASE_RENEWAL_ATTRIBUTES],
             },
             {
-              test: "StringEqualsIfExists",
+              test: "StringEquals",
               variable: "dynamodb:ReturnValues",
               values: ["NONE"],
             },

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { PEER_LEASE } from "../../functions/common/contract";
+import { LEASE_RENEWAL_ATTRIBUTES, PEER_LEASE } from "../../functions/common/contract";
 import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
@@ -366,8 +366,10 @@ describe("prober infrastructure", () => {
       values: ["active-region"],
     });
     expect(condition("dynamodb:Attributes")?.test).toBe("ForAllValues:StringEquals");
+    // "the ReturnValues parameter always has a value (NONE unless otherwise specified)"
+    // (specifying-conditions.html, example 3): StringEquals, not IfExists.
     expect(condition("dynamodb:ReturnValues")).toMatchObject({
-      test: "StringEqualsIfExists",
+      test: "StringEquals",
       values: ["NONE"],
     });
     const allowed = new Set(condition("dynamodb:Attributes")!.values);
@@ -400,6 +402,16 @@ describe("prober infrastructure", () => {
           );
         expect(bare).toBeNull();
         expect(input.ReturnValues ?? "NONE").toBe("NONE");
+        // Review 22 L1: the condition's own names count for dynamodb:Attributes ("evaluated in
+        // a conditional write", specifying-conditions.html), so each must stay in the list:
+        // a "tightened" list without them would deny every renewal and lapse the lease.
+        const conditionNames = (input.ConditionExpression!.match(/#[A-Za-z0-9_]+/g) ?? []).map(
+          (placeholder) => input.ExpressionAttributeNames![placeholder]!,
+        );
+        expect(conditionNames).toEqual(expect.arrayContaining(["activeRegion", "fencingToken"]));
+        const listed: readonly string[] = LEASE_RENEWAL_ATTRIBUTES;
+        expect(conditionNames.filter((n) => !listed.includes(n))).toEqual([]);
+        expect(conditionNames.filter((n) => !allowed.has(n))).toEqual([]);
       }
     } finally {
       ddb.restore();

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FENCE_PHASE } from "../../functions/common/contract";
-import { checkRejoin } from "../../functions/dr/check-rejoin/core";
+import { checkRejoin, LEASE_WAIT_CAP_SECONDS } from "../../functions/dr/check-rejoin/core";
 import { REMOVAL_WAIT_MINUTES, retainedNames } from "../../functions/dr/rebuild/core";
 import { DependencyError } from "../../functions/dr/shared/errors";
 import type { WorkflowState } from "../../functions/dr/shared/types";
@@ -945,6 +945,131 @@ describe("re-protect and the peer lease", () => {
     expect(armedWhileSilent).toBe(false);
     // Caught up from the first poll, it waited for the renewer: three silent polls, then armed.
     expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 4, stage: "ready" });
+    expect(world.flag()).toMatchObject({ leaseRequired: true });
+  });
+
+  it("does not arm while the standby's renewals reach the writer's replica 35 s late, and arms once they arrive in time", async () => {
+    // Review 22 M2: the writer judges the lease in its own replica. Global tables replicate
+    // asynchronously with no documented bound (V2globaltables_HowItWorks.html, "typically within
+    // a second or less"); here replication towards us-west-2 (the writer) runs 35 s behind for
+    // the first three polls, more than PEER_LEASE.seconds (30).
+    const world = managedAndBack(6, mirrored);
+    const renew = renewer(world);
+    let polls = 0;
+    let delayEndedAt = Infinity;
+
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => {
+          polls += 1;
+          world.clock += 60_000; // WaitForRejoin
+          const before = { ...world.table.get("active-region")! };
+          renew();
+          if (polls <= 3) {
+            // What the writer's replica shows: the state of 35 s ago, which includes the
+            // renewal from the prober's round 35 s back (it renews every 10 s).
+            world.holdFlag(WEST, {
+              ...before,
+              peerSeenAt: new Date(world.clock - 35_000).toISOString(),
+            });
+          } else {
+            world.thawFlag(WEST);
+            delayEndedAt = Math.min(delayEndedAt, world.clock);
+          }
+        },
+      },
+    });
+
+    expect({ status: result.status, cause: result.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    // Armed on the 4th poll, the first whose writer-side renewal is fresh, never before.
+    const arming = world.calls.filter(
+      (c) =>
+        c.op === "dynamodb:UpdateItem active-region peer lease" &&
+        (c.args as { arm?: boolean }).arm === true,
+    );
+    // An arming while renewals arrived 35 s late would have the writer see the lease lapse
+    // (30 s) as soon as the arming reached it.
+    expect(arming).toHaveLength(1);
+    expect(arming[0]!.at).toBeGreaterThanOrEqual(delayEndedAt);
+    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 4, stage: "ready" });
+    expect(world.flag()).toMatchObject({ leaseRequired: true });
+  });
+
+  it("completes unarmed, naming slow replication towards the writer, when renewals keep reaching the writer's replica late", async () => {
+    const world = managedAndBack(7, mirrored);
+    const renew = renewer(world);
+
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => {
+          world.clock += 60_000; // WaitForRejoin
+          renew();
+          world.holdFlag(WEST, {
+            ...world.table.get("active-region")!,
+            peerSeenAt: new Date(world.clock - 35_000).toISOString(),
+          });
+        },
+      },
+    });
+
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.leaseRequired).not.toBe(true);
+    const unarmed = result.output!.steps.CheckRejoin!.leaseUnarmed!;
+    expect(unarmed).toContain("us-west-2's replica of the flag");
+    expect(unarmed).toMatch(/shows its last renewal at .* \((3[5-9]|4\d) s ago\)/);
+    expect(unarmed).toContain("DynamoDB replication towards us-west-2 is slow");
+  });
+
+  it("completes unarmed after the lease-wait cap when the renewer stays silent, releasing the lock and saying how to arm later", async () => {
+    // Review 22 M3: the standby is caught up, so re-protect must not hold the failover lock
+    // for hours waiting for a renewer that IAM or throttling keeps silent.
+    const world = managedAndBack(9, mirrored);
+    let polls = 0;
+
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => {
+          polls += 1;
+          world.clock += 60_000; // WaitForRejoin
+        },
+      },
+    });
+
+    expect({ status: result.status, cause: result.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    const rejoin = result.output!.steps.CheckRejoin!;
+    expect(rejoin.stage).toBe("ready");
+    expect(rejoin.leaseUnarmed).toContain("the peer lease is NOT armed");
+    // Within the cap (300 s at 60 s a poll), not the 720-poll bound.
+    expect(polls).toBeLessThanOrEqual(LEASE_WAIT_CAP_SECONDS / 60 + 2);
+    expect(world.flag()?.leaseRequired).not.toBe(true);
+    expect(world.lock()).toBeUndefined();
+    const page = world.messages[WEST]!.at(-1)!;
+    expect(page.subject).toContain("peer lease NOT armed");
+    expect(page.message).toContain("start the reprotect workflow again in us-west-2");
+
+    // What the page says works: once the prober renews, a second re-protect arms the lease.
+    const again = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-2",
+      observe: { CheckRejoin: renewer(world) },
+    });
+    expect({ status: again.status, cause: again.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    expect(again.output!.steps.CheckRejoin!.leaseUnarmed).toBeUndefined();
     expect(world.flag()).toMatchObject({ leaseRequired: true });
   });
 

@@ -161,8 +161,14 @@ function reprotectedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps
       : `Next: fail back (payments-failback in ${request.sourceRegion}) or stay and set WRITER_REGION=${request.targetRegion} (npm run writer-check, then plan and apply).`,
     `Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   ];
+  if (rejoin?.leaseUnarmed) {
+    // Review 22 M3: completed unarmed rather than hold the failover lock; say so first.
+    lines.unshift(`WARNING: ${rejoin.leaseUnarmed}.`, "");
+  }
   return {
-    subject: `${prefix(deps)} re-protect of ${request.sourceRegion} completed`,
+    subject: snsSubject(
+      `${prefix(deps)} re-protect of ${request.sourceRegion} completed${rejoin?.leaseUnarmed ? ", peer lease NOT armed" : ""}`,
+    ),
     message: lines.join("\n"),
   };
 }

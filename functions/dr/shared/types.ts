@@ -308,6 +308,11 @@ export type RejoinStage =
    * so arming it would stop the writer's payments within PEER_LEASE.seconds.
    */
   | "renewer-silent"
+  /**
+   * Re-protect only: the prober renews in the standby's replica, but no fresh renewal shows in
+   * the writer's, which is where its payments judge the lease (review 22 M2).
+   */
+  | "renewals-not-reaching-writer"
   | "ready";
 
 export interface CheckRejoinResult extends StepTimes {
@@ -320,6 +325,10 @@ export interface CheckRejoinResult extends StepTimes {
   readonly region: string;
   readonly lagMs: number | null;
   readonly polls: number;
+  /** Re-protect: when the wait to arm the peer lease began (capped, LEASE_WAIT_CAP_SECONDS). */
+  readonly leaseWaitSince?: string;
+  /** Re-protect completed without arming the peer lease: why, and how to arm it later. */
+  readonly leaseUnarmed?: string;
 }
 
 /** Where a rebuild of the global database stands (functions/dr/rebuild). */

@@ -194,7 +194,7 @@ export async function renewLease(ownRegion: string, deps: ProberDeps): Promise<v
   }
 }
 
-/** The lease's age in the active region's own replica, while it is armed there. */
+/** The lease's age in the active region's own replica (armed, or with Armed=false). */
 async function publishLeaseAge(activeRegion: string, deps: ProberDeps): Promise<void> {
   if (!deps.lease?.remote) return;
   let seen: ActiveRegionItem | null;
@@ -208,8 +208,24 @@ async function publishLeaseAge(activeRegion: string, deps: ProberDeps): Promise<
     });
     return;
   }
-  if (!seen?.leaseRequired || seen.activeRegion !== activeRegion || !seen.peerSeenAt) return;
+  if (seen?.activeRegion !== activeRegion || !seen.peerSeenAt) return;
   const ageSeconds = Math.max(0, (deps.now().getTime() - Date.parse(seen.peerSeenAt)) / 1000);
+  if (!seen.leaseRequired) {
+    // Review 22 M2: measured while disarmed too, so the renewals' delay towards the writer is
+    // known before anyone arms (re-protect checks it itself). Under a dimension set of its own:
+    // "CloudWatch treats each unique combination of dimensions as a separate metric"
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension),
+    // so the peer-lease-aging alarm ({Region} only) never pages on a lease nobody enforces.
+    await deps.metrics.put(METRICS.namespace, [
+      {
+        name: METRICS.peerLeaseAge,
+        value: Math.round(ageSeconds * 10) / 10,
+        unit: "Seconds",
+        dimensions: { Region: activeRegion, Armed: "false" },
+      },
+    ]);
+    return;
+  }
   if (ageSeconds > PEER_LEASE.warnSeconds) {
     deps.log.error("the peer lease in the active region is close to lapsing", {
       activeRegion,

@@ -147,6 +147,11 @@ export function isConnectionError(error: unknown): boolean {
   return error instanceof Error && CONNECTION_MESSAGES.test(error.message);
 }
 
+/** node-postgres's query_timeout fired: the client gave up, the server may still be working. */
+function isClientTimeout(error: unknown): boolean {
+  return error instanceof Error && /query read timeout/i.test(error.message);
+}
+
 /** The settings may point at the wrong server: re-read them before the next attempt. */
 export function isStaleEndpointError(error: unknown): boolean {
   const code = errorCode(error);
@@ -350,7 +355,15 @@ export class Database {
         return result;
       } catch (error) {
         const broken = isConnectionError(error);
+        // A COMMIT abandoned on the client's timeout: its connection is mid-statement, so it is
+        // destroyed rather than reused, and the transaction is not run again.
+        const abandoned = error instanceof CommitUnconfirmedError && isConnectionError(error.cause);
         client?.off("error", onError);
+        if (abandoned) {
+          client?.release(error);
+          this.#reconnecting = true;
+          throw error;
+        }
         client?.release(broken ? (error as Error) : undefined);
         if (isStaleEndpointError(error)) this.options.onStaleSettings?.();
         if (broken || isStaleEndpointError(error)) this.#reconnecting = true;
@@ -385,10 +398,18 @@ export class Database {
   }
 
   /**
-   * BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). A COMMIT that
-   * returns with a WARNING throws CommitUnconfirmedError instead of returning: a commit wait the
-   * statement timeout cancelled (review M2) is written locally but maybe not replicated, and an
-   * acknowledgement would promise what `rds.global_db_rpo` was set to prevent.
+   * BEGIN ... COMMIT around `work`; ROLLBACK on any error (domain errors included). A COMMIT
+   * whose outcome is not known to be replicated throws CommitUnconfirmedError instead of
+   * returning, and is never run again (review M2, review 22 L2):
+   * - it returns with a warning (SQLSTATE class 01): a cancelled commit wait is written locally
+   *   but maybe not replicated, and an acknowledgement would promise what `rds.global_db_rpo`
+   *   was set to prevent. statement_timeout does not end a commit wait (measured, PostgreSQL
+   *   16); a cancel does (pg_cancel_backend, or Aurora's own, undocumented);
+   * - the client's query_timeout ends it ("Query read timeout"), which is how a commit paused by
+   *   the RPO guard actually ends here: the server may still commit it once the pause ends, so
+   *   running the transaction again on a new connection (withClient's retry after a broken
+   *   connection) would wait behind its row locks and answer 503 unavailable for a write that
+   *   may land. The connection is destroyed (withClient), not returned to the pool.
    */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
@@ -401,13 +422,23 @@ export class Database {
         throw error;
       }
       const warnings: string[] = [];
-      const onNotice = (notice: { severity?: string; message?: string }) => {
-        if (notice.severity === "WARNING") warnings.push(notice.message ?? "(no message)");
+      // By SQLSTATE class 01 (warning), not by `severity`, which the server localizes
+      // (lc_messages): https://www.postgresql.org/docs/current/errcodes-appendix.html
+      const onNotice = (notice: { code?: string; message?: string }) => {
+        if (notice.code?.startsWith("01")) warnings.push(notice.message ?? "(no message)");
       };
       client.on("notice", onNotice);
       try {
         await client.query("COMMIT");
       } catch (error) {
+        if (isClientTimeout(error)) {
+          throw new CommitUnconfirmedError(
+            // The cause's text ("Query read timeout") stays out of the message: it would read
+            // as a broken connection (CONNECTION_MESSAGES), retried and answered `unavailable`.
+            "COMMIT did not answer within the client's query_timeout: the server may still commit it",
+            { cause: error },
+          );
+        }
         // Failed before it committed (nothing to roll back after a COMMIT's own error).
         if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
         throw error;

@@ -152,8 +152,11 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /**
- * COMMIT came back with a WARNING: the server stopped waiting for the commit's replication (a
- * cancel, here the statement timeout) after writing it locally. PostgreSQL's synchronous
+ * COMMIT came back with a WARNING, or did not come back within the client's query_timeout
+ * (review 22 L2). A WARNING: the server stopped waiting for the commit's replication (a cancel:
+ * pg_cancel_backend or the server's own; statement_timeout does not end a commit wait, measured
+ * on PostgreSQL 16) after writing it locally. A client timeout: the wait goes on server-side, and
+ * the commit lands once it ends. PostgreSQL's synchronous
  * replication answers so ("canceling wait for synchronous replication ... The transaction has
  * already committed locally, but might not have been replicated to the standby"), and Aurora's
  * `rds.global_db_rpo` pauses a commit until a secondary is within the RPO without documenting

@@ -181,6 +181,27 @@ describe("the prober renews the lease", () => {
     expect(p.errors).toEqual(["the peer lease in the active region is close to lapsing"]);
   });
 
+  it("publishes the age of a disarmed lease under Armed=false, which the aging alarm does not watch, without an error", async () => {
+    const p = prober(
+      { activeRegion: EAST, phase: FENCE_PHASE.open },
+      {
+        activeRegion: EAST,
+        leaseRequired: false,
+        peerSeenAt: new Date(Date.parse("2026-11-30T10:00:00.000Z") - 35_000).toISOString(),
+      },
+    );
+    await renewLease(WEST, p.d);
+    expect(p.published).toEqual([
+      {
+        name: METRICS.peerLeaseAge,
+        value: 35,
+        unit: "Seconds",
+        dimensions: { Region: EAST, Armed: "false" },
+      },
+    ]);
+    expect(p.errors).toEqual([]);
+  });
+
   it("keeps probing when the renewal fails", async () => {
     const p = prober({ activeRegion: EAST, phase: FENCE_PHASE.open });
     (p.d.lease!.control as { renewPeerLease: unknown }).renewPeerLease = async () => {

@@ -427,6 +427,11 @@ export class FakeWorld {
     this.frozenFlags.set(region, item ? { ...item } : undefined);
   }
 
+  /** `region`'s replica holds `item` until thawed: replication towards it is that far behind. */
+  holdFlag(region: string, item: Record<string, unknown>): void {
+    this.frozenFlags.set(region, { ...item });
+  }
+
   thawFlag(region: string): void {
     this.frozenFlags.delete(region);
   }

@@ -186,6 +186,72 @@ describe("Database", () => {
     }
   });
 
+  // Review 22 L2. statement_timeout does not end a commit wait; node-postgres's query_timeout
+  // ends it on the client side only, and the server commits once the wait is over. Here the
+  // wait is a deferred trigger's sleep during COMMIT itself (a paused commit's wait needs a
+  // server of its own with synchronous_standby_names set, which this shared server cannot be).
+  it("answers a COMMIT that outlives the client's timeout as unconfirmed, without running the transaction again", async () => {
+    await a.sql.query(`
+      CREATE TABLE l2_writes (id int PRIMARY KEY);
+      CREATE FUNCTION l2_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(2.5); RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER l2_at_commit AFTER INSERT ON l2_writes
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION l2_slow();`);
+    const db = new Database({
+      settings: async () => ({ kind: "url", connectionString: a.adminUrl }),
+      applicationName: "test",
+      // query_timeout 1.5 s
+      timeouts: { connectMs: 3_000, statementMs: 500 },
+    });
+    let attempts = 0;
+    try {
+      await expect(
+        db.transaction(async (client) => {
+          attempts += 1;
+          // As a commit wait ignores statement_timeout; the trigger's sleep would not.
+          await client.query("SET LOCAL statement_timeout = 0");
+          await client.query("INSERT INTO l2_writes VALUES (1)");
+          return "acknowledged";
+        }),
+      ).rejects.toMatchObject({
+        name: "CommitUnconfirmedError",
+        message: expect.stringContaining("may still commit"),
+      });
+      expect(attempts).toBe(1);
+      // The server finished the COMMIT after the client left: the write landed.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const { rows } = await a.sql.query("SELECT id FROM l2_writes");
+      expect(rows).toEqual([{ id: 1 }]);
+      // The abandoned connection was not reused: the next call works on a fresh one.
+      await expect(db.query("SELECT 1 AS one")).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("does not count a NOTICE during COMMIT as an unconfirmed commit (warnings are SQLSTATE class 01)", async () => {
+    await a.sql.query(`
+      CREATE TABLE l2_notices (id int PRIMARY KEY);
+      CREATE FUNCTION l2_notice() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE NOTICE 'just saying'; RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER l2_notice_at_commit AFTER INSERT ON l2_notices
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION l2_notice();`);
+    const db = new Database({
+      settings: async () => ({ kind: "url", connectionString: a.adminUrl }),
+      applicationName: "test",
+    });
+    try {
+      await expect(
+        db.transaction(async (client) => {
+          await client.query("INSERT INTO l2_notices VALUES (1)");
+          return "acknowledged";
+        }),
+      ).resolves.toBe("acknowledged");
+    } finally {
+      await db.end();
+    }
+  });
+
   it("connects to Aurora over verified TLS with timeouts", () => {
     const config = clientConfig(
       { kind: "aurora", host: "h", port: 5432, database: "d", user: "u", password: "p" },
