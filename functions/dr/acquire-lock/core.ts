@@ -246,6 +246,16 @@ async function acrossRegions(
     return { ...lock, facts: { ...lock.facts, [LOCK_SCOPE_FACT]: scope } };
   };
   const planned = PLANNED.has(request.workflow);
+  /** An unplanned run's lock when the other copy did not answer: this copy's alone. */
+  const localOnly = (what: "claimed" | "read", message: string) => {
+    deps.log.warn(
+      `the other region's copy of the lock could not be ${what}; the lock stands in this region's copy only`,
+      { region: other, error: message },
+    );
+    return scoped(
+      `${request.targetRegion} only: ${other} did not answer (${message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
+    );
+  };
   let claimed: boolean;
   try {
     claimed = planned
@@ -276,16 +286,7 @@ async function acrossRegions(
     // Whatever the far region's failure looks like (a timeout, a reset, an SDK wrapper around
     // either, a 5xx), this copy's lock stands: recover without the failed region. A re-protect
     // also claims once: the region it rebuilds may be lost for good (it waits for it to return).
-    deps.log.warn(
-      "the other region's copy of the lock could not be claimed; the lock stands in this region's copy only",
-      {
-        region: other,
-        error: message,
-      },
-    );
-    return scoped(
-      `${request.targetRegion} only: ${other} did not answer (${message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
-    );
+    return localOnly("claimed", message);
   }
   const both = `${request.targetRegion} and ${other}`;
   if (claimed) return scoped(both);
@@ -303,16 +304,7 @@ async function acrossRegions(
         `this ${request.workflow} could not read the failover lock in ${other}'s copy of the control table after its claim there was refused (${message}), and a planned run never goes ahead on one copy of the lock; ${released}; nothing else was touched. If ${other} is failing, start a failover to ${request.targetRegion} now: it needs nothing from ${other}. Otherwise check ${other}'s DynamoDB (payments-dr status) and start the ${request.workflow} again`,
       );
     }
-    deps.log.warn(
-      "the other region's copy of the lock could not be read; the lock stands in this region's copy only",
-      {
-        region: other,
-        error: message,
-      },
-    );
-    return scoped(
-      `${request.targetRegion} only: ${other} did not answer (${message}); a run started there during the same replication window is stopped by Fence, not by the lock`,
-    );
+    return localOnly("read", message);
   }
 }
 
