@@ -436,8 +436,14 @@ describe("RTO and RPO budget", () => {
     expect(phase("detection")).toMatchObject({ expected: 38, bound: 43 });
     // Three tasks of 1 s, and AcquireLock's claim of the failed region's copy of the lock: one
     // best-effort attempt that times out (1 s to connect + 2 s for the answer; review L2).
-    expect(phase("decision")).toMatchObject({ expected: 3 + 3, bound: 32 });
+    // The bound: the three tasks at their TimeoutSeconds (32 s), and the wait on a switchover's
+    // or failback's lock still being confirmed (LockSettlingError's Retry, review 22b-12 M2): the
+    // planned run's 90 s AcquireLock lifetime, then one more 3 s interval and a 10 s attempt.
+    expect(phase("decision")).toMatchObject({ expected: 3 + 3, bound: 32 + 90 + 3 + 10 });
     expect(phase("decision").detail).toContain("the lock claim in the failed region (3 s timeout)");
+    expect(phase("decision").detail).toContain(
+      "+ 103 s waiting on a switchover's or failback's lock still being confirmed",
+    );
     // The database proves the old primary stopped 60 + 5 + 30 s (DB_PROOF_MARGIN_SECONDS) after
     // the failure; the run gets to CheckOldWriter 45 s after it, waits the rest and looks once
     // more. Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
