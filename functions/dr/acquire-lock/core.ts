@@ -39,7 +39,8 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   }
   let overtaken: string | undefined;
   if (existing && existing.expiresAt > nowEpoch) {
-    if (!settlingPlannedLock(existing, request.workflow)) throw heldBy(existing, request.workflow);
+    if (!settlingPlannedLock(existing, request.workflow))
+      throw heldBy(existing, request.workflow, now);
     const ageMs = now.getTime() - Date.parse(existing.acquiredAt);
     if (ageMs < PLANNED_LOCK_LIFETIME_MS) {
       // Review H1: a planned run's lock with no scope is a claim in progress that either goes
@@ -119,7 +120,7 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
     const winner = await control.getLock();
     if (winner?.owner === request.failoverId)
       return toOutcome(await acrossRegions(winner, state, deps, deadline));
-    if (winner) throw heldBy(winner, request.workflow);
+    if (winner) throw heldBy(winner, request.workflow, deps.now());
     throw new LockHeldError("another run took the failover lock at the same moment");
   }
   const held = await acrossRegions(lock, state, deps, deadline, overtaken);
@@ -238,7 +239,7 @@ async function acrossRegions(
     if (recorded === null) {
       const holder = await local.control.getLock();
       throw holder && holder.owner !== lock.owner
-        ? heldBy(holder, request.workflow)
+        ? heldBy(holder, request.workflow, deps.now())
         : new LockHeldError(
             `run ${lock.owner} no longer holds the failover lock in ${request.targetRegion}'s copy (it expired or another run took it while this one claimed ${other}'s); nothing was touched: look at both copies (payments-dr status) and start again`,
           );
@@ -387,7 +388,7 @@ async function settle(
   // The other run wins: its lock in this copy too, over this run's own.
   await local.control.claimLock(theirs, nowEpoch, lock.owner);
   throw new LockHeldError(
-    `a ${theirs.operation} to ${theirs.targetRegion} (run ${theirs.owner}) took the failover lock in ${other} at the same moment (${theirs.acquiredAt}) as this ${request.workflow} (${lock.acquiredAt}) took it in ${request.targetRegion}, and the earlier one goes ahead; this run touched nothing. ${heldBy(theirs, request.workflow).message}`,
+    `a ${theirs.operation} to ${theirs.targetRegion} (run ${theirs.owner}) took the failover lock in ${other} at the same moment (${theirs.acquiredAt}) as this ${request.workflow} (${lock.acquiredAt}) took it in ${request.targetRegion}, and the earlier one goes ahead; this run touched nothing. ${heldBy(theirs, request.workflow, deps.now()).message}`,
   );
 }
 
@@ -503,7 +504,7 @@ function settlingPlannedLock(lock: LockItem, workflow: string): boolean {
   );
 }
 
-function heldBy(lock: LockItem, workflow: string): LockHeldError {
+function heldBy(lock: LockItem, workflow: string, now: Date): LockHeldError {
   if (lock.operation === "reprotect" && workflow !== "reprotect") {
     // Refused, not queued or forced: while a re-protect runs, the region it rebuilds holds no
     // caught-up copy of the database (the detached old primary misses every write since the
@@ -514,6 +515,19 @@ function heldBy(lock: LockItem, workflow: string): LockHeldError {
     // LOCK_LEASE_MINUTES after its last poll when its region (the active one) goes down.
     return new LockHeldError(
       `a re-protect (run ${lock.owner}) holds the failover lock since ${lock.acquiredAt}: it is rebuilding the secondary in ${lock.sourceRegion} around the writer in ${lock.targetRegion}, and until it completes ${lock.sourceRegion} holds no caught-up copy of the database, so a ${workflow} would fence the only writer and promote stale or partial data; refused, nothing was touched. Start the ${workflow} once the re-protect has completed (steps.Rebuild.message and steps.CheckRejoin.message say what it waits for). The re-protect renews this lock on every poll; it lapses at ${isoFromEpoch(lock.expiresAt)} if the re-protect stops polling (its region, ${lock.targetRegion}, down), and a ${workflow} started then is checked by its own Preflight. Only if ${lock.targetRegion}'s payments are down while its control plane still runs the re-protect, and steps.CheckRejoin.message shows ${lock.sourceRegion} a connected secondary: stop the re-protect execution, delete the lock item, and start the ${workflow}`,
+    );
+  }
+  if (
+    PLANNED.has(lock.operation) &&
+    lock.facts?.[LOCK_SCOPE_FACT] === undefined &&
+    now.getTime() - Date.parse(lock.acquiredAt) >= PLANNED_LOCK_LIFETIME_MS
+  ) {
+    // A planned run that never confirmed its lock (no scope) and whose AcquireLock can no longer
+    // be running: it stopped before touching anything, and was killed before its release. A
+    // resume would claim again while a failover may take this lock over (review 22b-12 M1): the
+    // safe step is to delete the item.
+    return new LockHeldError(
+      `a ${lock.operation} to ${lock.targetRegion} (run ${lock.owner}) took the failover lock at ${lock.acquiredAt} but never confirmed it in both regions, and its AcquireLock stopped more than ${PLANNED_LOCK_LIFETIME_MS / 1000} s ago: it changed nothing. Do not resume it; delete the lock item in both regions' copies (payments-dr status shows it) and start the ${workflow} again. A failover takes such a lock over by itself`,
     );
   }
   return new LockHeldError(

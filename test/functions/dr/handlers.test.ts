@@ -407,6 +407,30 @@ describe("AcquireLock handler", () => {
     expect(await (deletes[1]!.thisValue as DynamoDBClient).config.region()).toBe(EAST);
   }, 15_000);
 
+  it("tells a planned run to delete, not resume, a planned lock that was never confirmed and whose AcquireLock has stopped", async () => {
+    // Review 22b-12 M1: a switchover killed before its release left its lock with no scope. A
+    // resume of it would claim again while a failover may take the lock over; the item is safe
+    // to delete (the run changed nothing).
+    ddb.on(GetCommand, { Key: { pk: "failover-lock" } }).resolves({
+      Item: {
+        pk: "failover-lock",
+        owner: "dead-switchover",
+        operation: "switchover",
+        expiresAt: 9e9,
+        acquiredAt: new Date(Date.now() - 10 * 60_000).toISOString(),
+        targetRegion: WEST,
+        sourceRegion: EAST,
+        facts: {},
+      },
+    });
+    const refused = acquireLock(state("failback"));
+    await expect(refused).rejects.toMatchObject({ name: "LockHeldError" });
+    await expect(refused).rejects.toThrow(
+      /never confirmed it in both regions, .*Do not resume it; delete the lock item/,
+    );
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
   it("rejects with LockHeldError when the conditional put loses", async () => {
     ddb
       .on(GetCommand, { Key: { pk: "failover-lock" } })
