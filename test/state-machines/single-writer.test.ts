@@ -11,6 +11,7 @@ import {
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
+import { renderedDefinition } from "./support/render";
 
 const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
 const WEST_CLUSTER = TOPOLOGY.regions[WEST]!.clusterIdentifier;
@@ -385,22 +386,12 @@ describe("resuming a run that already fenced", () => {
 // after its Unfence, and keeps it when it halts in between. Checked before every task.
 describe("the peer lease across a failback's Fence and Unfence", () => {
   const failback = { targetRegion: EAST, reason: "us-east-1 healthy again", trigger: "console" };
-  const TASKS = [
-    "Preflight",
-    "AcquireLock",
-    "Fence",
-    "CheckOldWriter",
-    "Switchover",
-    "CheckPromotion",
-    "UpdateParameters",
-    "ShiftTraffic",
-    "Verify",
-    "Unfence",
-    "RestoreCapacity",
-    "RecordTimeline",
-    "NotifyCompleted",
-    "ReleaseLock",
-  ];
+  // Every Task state of the failback as deployed, read from its ASL (not a list kept by hand).
+  const TASKS = Object.entries(
+    renderedDefinition("failback").States as Record<string, { Type: string }>,
+  )
+    .filter(([, state]) => state.Type === "Task")
+    .map(([name]) => name);
 
   /** The invariant: while us-east-1's flag is unleased (and fenced over), this run owns the lock. */
   function watch(world: FakeWorld, seen: string[]) {
