@@ -8,6 +8,7 @@ import type { Statement } from "../lib/policy";
 import { assumeRoleStatement, policyDocument } from "../lib/policy";
 import { onCallTrust } from "../lib/on-call";
 import { reconcilerStatements, reconcileRunbookStatements } from "../lib/reconcile-iam";
+import type { Statement as ReconcileStatement } from "../lib/reconcile-iam";
 import { renderRunbook } from "../lib/runbook";
 import type { Naming } from "../naming";
 import { TRACK_COMMIT_TIMESTAMP } from "./database";
@@ -79,6 +80,19 @@ export interface ReconciliationProps {
  * own role, allowed exactly the calls of the document on that region's names
  * (infra/lib/reconcile-iam.ts), none of them a delete.
  */
+/** A statement of infra/lib/reconcile-iam.ts as the policy document's (mutable) statement. */
+function policyStatement(s: ReconcileStatement): Statement {
+  return {
+    sid: s.sid,
+    effect: s.effect,
+    actions: [...s.actions],
+    resources: [...s.resources],
+    ...(s.condition
+      ? { condition: s.condition.map((c) => ({ ...c, values: [...c.values] })) }
+      : {}),
+  };
+}
+
 export class Reconciliation extends Construct {
   public readonly documents: Record<"primary" | "secondary", SsmDocument>;
   public readonly roles: Record<"primary" | "secondary", IamRole>;
@@ -135,15 +149,7 @@ export class Reconciliation extends Construct {
         subnetGroup: region.subnetGroupName,
         scratchParameterGroup: names.scratchParameterGroup,
         auroraKeyArn: region.storageKeyArn,
-      }).map((s) => ({
-        sid: s.sid,
-        effect: s.effect,
-        actions: [...s.actions],
-        resources: [...s.resources],
-        ...(s.condition
-          ? { condition: s.condition.map((c) => ({ ...c, values: [...c.values] })) }
-          : {}),
-      }));
+      }).map(policyStatement);
       new IamRolePolicy(this, `${key}-policy`, {
         provider,
         role: role.id,
@@ -212,15 +218,7 @@ export class Reconciliation extends Construct {
             parameterPrefix: naming.parameterPrefix,
           },
           [target("primary"), target("secondary")],
-        ).map((s) => ({
-          sid: s.sid,
-          effect: s.effect,
-          actions: [...s.actions],
-          resources: [...s.resources],
-          ...(s.condition
-            ? { condition: s.condition.map((c) => ({ ...c, values: [...c.values] })) }
-            : {}),
-        })),
+        ).map(policyStatement),
       ),
     });
   }
