@@ -222,7 +222,11 @@ export function buildReport(result: ScenarioResult) {
         kind: o.kind,
         from: rel(o.from),
         to: o.to === undefined ? null : rel(o.to),
+        // The restart is the tail of the drawn operation (lab/world/aurora.ts): both drawn
+        // figures and the measured window, which a slow real start lengthens in fast mode.
         drawnSeconds: o.drawnMs / 1000,
+        operationSeconds: o.operationMs / 1000,
+        measuredSeconds: o.to === undefined ? null : +((o.to - o.from) / 1000).toFixed(3),
       })),
       events: lab.aurora.events.map((e) => ({ ...e, at: rel(e.at) })),
       rpoGuard: lab.aurora.guardIntervals.map((g) => ({
@@ -480,7 +484,7 @@ export function summary(report: Report): string {
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
     ...report.aurora.writerRestarts.map(
       (r) =>
-        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s)`,
+        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
     ),
     ...(report.surge
       ? [

@@ -30,6 +30,8 @@ import { labConfig } from "./support/run";
 jest.setTimeout(120_000);
 
 const OUTAGE_MS = 1_500;
+/** The drawn managed failover, its restart included (the restart is its tail). */
+const FAILOVER_MS = 4_000;
 let root: string;
 let network: Network;
 const nodes: PgNode[] = [];
@@ -89,7 +91,7 @@ async function twoRegions(): Promise<{ aurora: AuroraGlobalDatabase; standby: Pg
     clock,
     random: new Random(1),
     timings: {
-      failoverMs: [0, 0],
+      failoverMs: [FAILOVER_MS, FAILOVER_MS],
       switchoverMs: [0, 0],
       detachMs: [0, 0],
       rejoinMs: [3_600_000, 3_600_000],
@@ -120,6 +122,7 @@ describe("promotion in the lab's Aurora model", () => {
     await warm.connect();
     expect((await warm.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(true);
 
+    const requested = aurora.options.clock.nowMs();
     aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
     await until("the promoted writer to go down", () => aurora.outages.length === 1);
     // Inside the window: a new connection is refused.
@@ -131,7 +134,15 @@ describe("promotion in the lab's Aurora model", () => {
     const outage = aurora.outages[0]!;
     expect(outage.region).toBe("region-b");
     expect(outage.kind).toBe("failover");
-    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(OUTAGE_MS);
+    // The restart is the tail of the drawn failover, not time added after it (review M3): the
+    // standby is promoted before the drawn duration is up, and the window ends where it ends.
+    const promoted = aurora.promotions[0]!.at;
+    expect(promoted).toBeLessThan(requested + FAILOVER_MS);
+    expect(outage.from).toBeGreaterThanOrEqual(promoted);
+    expect(outage.operationMs).toBe(FAILOVER_MS);
+    expect(outage.drawnMs).toBeLessThanOrEqual(OUTAGE_MS);
+    expect(outage.from + outage.drawnMs - (requested + FAILOVER_MS)).toBeLessThanOrEqual(5);
+    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(outage.drawnMs);
     expect(aurora.duringOutage("region-b", outage.from + 1)).toBe(true);
     expect(aurora.duringOutage("region-b", outage.to! + 1)).toBe(false);
     expect(aurora.duringOutage("region-a", outage.from + 1)).toBe(false);
