@@ -9,7 +9,11 @@ import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS } from "../functions/payments/shared/database";
 import { FLAG_READ } from "../functions/payments/shared/fencing";
-import { fenceSettleSeconds, leaseSettleSeconds } from "../infra/lib/fence-bound";
+import {
+  FENCE_SETTLE_MARGIN_SECONDS,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+} from "../infra/lib/fence-bound";
 
 /**
  * The least real time a payment function gets, whatever its timeout scales to: its own database
@@ -53,19 +57,28 @@ export function labWriteBounds(
 ): LabWriteBounds {
   const timeoutMs = labFunctionTimeoutMs(deployedTimeoutSeconds, fast);
   const writeTimeoutSeconds = (timeoutMs * fast) / 1000;
+  // The bound's margin (FENCE_SETTLE_MARGIN_SECONDS: a COMMIT sent just before the timeout still
+  // reaching the database) is a trip through the handlers' real proxy link, fsync and a loaded
+  // box: real time, like the window it follows. The bound adds it once in lab seconds; the rest
+  // of its `fast` lab seconds per real one is added to the write window here (review M1: at
+  // --fast 20 the 2 s margin was 0.1 s of real time).
+  const settleWindowSeconds = writeTimeoutSeconds + FENCE_SETTLE_MARGIN_SECONDS * (fast - 1);
   return {
     writeTimeoutSeconds,
     fenceSettleSeconds: fenceSettleSeconds({
       flagCacheMs,
       flagReadMs: (FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs) * fast,
-      writeTimeoutSeconds,
+      writeTimeoutSeconds: settleWindowSeconds,
     }),
     // The lease's own term stays PEER_LEASE in lab seconds, as the DR tasks count it: the lab
     // renews and checks it on wall-clock time (lab/lab.ts, runProber), so at --fast N an old
     // region cut off from the renewals could write for N times longer than this counts. Scaling
     // it (600 lab s at --fast 20) outlasted the failover's writer-stop bound and halted every
     // region-down; the lease is not what fast mode tests. What does scale is the write window.
-    leaseSettleSeconds: leaseSettleSeconds({ writeTimeoutSeconds }, PEER_LEASE),
+    leaseSettleSeconds: leaseSettleSeconds(
+      { writeTimeoutSeconds: settleWindowSeconds },
+      PEER_LEASE,
+    ),
     // What the deployed function's timeout leaves after one connect and one statement
     // (connect-jitter.ts), from the lab function's actual timeout: none at --fast 20.
     connectJitterMs: connectJitterCapMs(timeoutMs, API_TIMEOUTS),

@@ -13,6 +13,7 @@ import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { writeTimeoutSeconds } from "../../infra/constructs/payments-api";
 import {
   deployedWritePath,
+  FENCE_SETTLE_MARGIN_SECONDS,
   fenceSettleSeconds,
   leaseSettleSeconds,
 } from "../../infra/lib/fence-bound";
@@ -213,19 +214,23 @@ describe("the lab's payment write path", () => {
       const t = lab.config.timings;
       // What the handlers do in real time after the flag changed: trust their cached flag (the
       // cache is scaled), finish one flag read (FLAG_READ, real), then commit within their
-      // enforced timeout (scaled, never below the floor).
+      // enforced timeout (scaled, never below the floor), plus the bound's margin for a COMMIT
+      // sent at the last moment, which is real time too (review M1).
+      const marginRealMs = FENCE_SETTLE_MARGIN_SECONDS * 1000;
       const windowRealMs =
         lab.clock.real(t.flagCacheMs) +
         FLAG_READ.connectionTimeoutMs +
         FLAG_READ.requestTimeoutMs +
-        labFunctionTimeoutMs(writeTimeoutSeconds(), fast);
+        labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
+        marginRealMs;
       expect(lab.clock.real(settings.fenceSettleSeconds * 1000)).toBeGreaterThanOrEqual(
         windowRealMs,
       );
       // The lease settle counts the same write window after its (lab-time) term.
       expect(lab.clock.real(settings.leaseSettleSeconds * 1000)).toBeGreaterThanOrEqual(
         lab.clock.real(PEER_LEASE.seconds * 1000) +
-          labFunctionTimeoutMs(writeTimeoutSeconds(), fast),
+          labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
+          marginRealMs,
       );
       // The handlers' timeout is scaled: the deployed 10 s is 3 s of real time at --fast 20.
       expect(labFunctionTimeoutMs(writeTimeoutSeconds(), fast)).toBeLessThan(
