@@ -628,6 +628,8 @@ export class Lab {
       // The fast factor: region-api.ts ends each invocation at its function's timeout, scaled
       // (lab/write-path.ts), as Lambda ends one at its timeout.
       LAB_FAST: String(this.config.fast),
+      // The lab clock's origin: the handlers judge the peer lease in lab time (lab/lease-clock.ts).
+      LAB_CLOCK_STARTED_AT: String(this.clock.startedAt),
       [PAYMENTS_ENV.databaseConnectJitterMs]: String(this.writeBounds.connectJitterMs),
       // What region-api.ts counts a function's concurrency against (the surge report).
       LAB_ENVIRONMENTS: String(LAB_ENVIRONMENTS_PER_FUNCTION),
@@ -883,14 +885,14 @@ export class Lab {
             log: deps.log,
             replica: deps.ports(region, "critical").replica,
             control,
-            // The peer lease (PEER_LEASE), renewed by the real core. Stamped on wall-clock time:
-            // the payment handlers check it on theirs (lab/region-api.ts runs them in real time,
-            // fast mode or not), as the prober's and the functions' clocks agree in AWS.
+            // The peer lease (PEER_LEASE), renewed by the real core. Stamped on the lab clock,
+            // as the Fence arms it and the payment handlers judge it (lab/lease-clock.ts): the
+            // prober's, the DR tasks' and the functions' clocks agree, as they do in AWS.
             lease: {
               control: {
                 getActiveRegion: () => control.getActiveRegion(),
                 renewPeerLease: (activeRegion, token) =>
-                  control.renewPeerLease(activeRegion, token, new Date().toISOString()),
+                  control.renewPeerLease(activeRegion, token, this.clock.now().toISOString()),
               },
             },
           },

@@ -17,6 +17,8 @@ import { Client } from "pg";
 import { StageThrottle } from "./stage-throttle";
 import { poolStats } from "../functions/payments/shared/database";
 import { cutStatementsPastDeadline } from "./invocation";
+import { ActiveRegionGuard } from "../functions/payments/shared/fencing";
+import { labTime, leaseOnLabClock } from "./lease-clock";
 import { labFunctionTimeoutMs } from "./write-path";
 
 type Handler = (
@@ -137,6 +139,9 @@ function sample() {
 const FAST = Number(process.env.LAB_FAST ?? "1");
 const invocation = cutStatementsPastDeadline(Client);
 let timedOut = 0;
+// The peer lease runs on the lab clock (lab/lease-clock.ts), the lab's start passed in.
+const CLOCK_STARTED_AT = Number(process.env.LAB_CLOCK_STARTED_AT ?? Date.now());
+leaseOnLabClock(ActiveRegionGuard, () => labTime(CLOCK_STARTED_AT, FAST, Date.now()));
 
 async function load(route: Route): Promise<Handler> {
   if (!route.handler) {

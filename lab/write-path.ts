@@ -3,8 +3,8 @@
 // theirs is `fast` times longer in lab time, where the DR workflow waits. The settle times are
 // derived here from the lab's own write path with the same functions the synth derives the
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
-// defaults (DR_FENCE_SETTLE_SECONDS 20, DR_LEASE_SETTLE_SECONDS 44). Not scaled: the peer
-// lease's own term (see leaseSettleSeconds below).
+// defaults (DR_FENCE_SETTLE_SECONDS 20, DR_LEASE_SETTLE_SECONDS 44). The peer lease's own term
+// runs on the lab clock (lab/lease-clock.ts), so it counts in lab seconds as it is.
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS } from "../functions/payments/shared/database";
@@ -70,11 +70,8 @@ export function labWriteBounds(
       flagReadMs: (FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs) * fast,
       writeTimeoutSeconds: settleWindowSeconds,
     }),
-    // The lease's own term stays PEER_LEASE in lab seconds, as the DR tasks count it: the lab
-    // renews and checks it on wall-clock time (lab/lab.ts, runProber), so at --fast N an old
-    // region cut off from the renewals could write for N times longer than this counts. Scaling
-    // it (600 lab s at --fast 20) outlasted the failover's writer-stop bound and halted every
-    // region-down; the lease is not what fast mode tests. What does scale is the write window.
+    // The lease's own term is PEER_LEASE in lab seconds, as the DR tasks count it: the prober
+    // stamps its renewals and the handlers judge them on the lab clock (lab/lease-clock.ts).
     leaseSettleSeconds: leaseSettleSeconds(
       { writeTimeoutSeconds: settleWindowSeconds },
       PEER_LEASE,

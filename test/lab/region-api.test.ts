@@ -1,0 +1,94 @@
+// Issue 13: a region's payment API as the lab runs it (lab/region-api.ts), a real process in front
+// of the real handlers, in fast mode: what its timings mean in lab time.
+import { randomUUID } from "node:crypto";
+import { CONTROL, PEER_LEASE } from "../../functions/common/contract";
+import { LAB, Lab } from "../../lab/lab";
+import { labConfig } from "./support/run";
+
+jest.setTimeout(120_000);
+
+const FAST = 20;
+let lab: Lab;
+
+beforeAll(async () => {
+  lab = new Lab(labConfig({ fast: FAST }));
+  await lab.start(lab.config.primary);
+});
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, value: () => T | undefined, limitMs = 30_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const v = value();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** The active-region flag as `region`'s replica of the control table holds it. */
+function flagIn(region: string): Record<string, { S?: string; BOOL?: boolean; N?: string }> {
+  const entry = lab.tables
+    .table(region, LAB.tables.control)
+    .items.get(JSON.stringify({ S: CONTROL.activeRegionItem }));
+  return (entry?.item ?? {}) as Record<string, { S?: string; BOOL?: boolean; N?: string }>;
+}
+
+/** POST /payments to `region`'s API as a merchant's client would. */
+async function authorize(region: string): Promise<{ status: number; body: unknown; ms: number }> {
+  const [merchantId, key] = Object.entries(LAB.apiKeys)[0]!;
+  const started = Date.now();
+  const response = await fetch(`${lab.apiUrl(region)}/payments`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-api-key": key,
+      "Idempotency-Key": randomUUID(),
+    },
+    body: JSON.stringify({ amount: 1234, currency: "USD", merchantId, cardToken: "tok_lab_api" }),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON: kept as text.
+  }
+  return { status: response.status, body, ms: Date.now() - started };
+}
+
+describe("a region's payment API in fast mode", () => {
+  it("refuses the old primary's writes once the standby's last renewal is PEER_LEASE lab seconds old (the lease on the lab clock)", async () => {
+    const primary = lab.config.primary;
+    // The prober's first renewal arms the lease in the primary's replica (as deployed).
+    await until("the peer lease to be armed in the primary's replica", () =>
+      flagIn(primary).leaseRequired?.BOOL === true && flagIn(primary).peerSeenAt?.S
+        ? true
+        : undefined,
+    );
+    const accepted = await authorize(primary);
+    expect(accepted.status).toBeLessThan(300);
+
+    // The standby stops renewing (its prober is gone, as when the regions are cut apart).
+    lab.proberStop();
+    await sleep(500);
+    const lastRenewal = Date.parse(flagIn(primary).peerSeenAt!.S!);
+    const stoppedAt = Date.now();
+    // Past the lease, its two clock skews and the flag cache, in lab time: 1.6 s of real time at
+    // --fast 20. On wall-clock time the handlers would have honoured it for 30 s of real time.
+    const lapseAt =
+      lastRenewal + (PEER_LEASE.seconds + 2 * PEER_LEASE.clockSkewSeconds) * 1000 + 5_000;
+    await until("the lease to lapse in lab time", () =>
+      lab.clock.nowMs() > lapseAt ? true : undefined,
+    );
+    const refused = await authorize(primary);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: "peer_lease_lapsed" });
+    expect(Date.now() - stoppedAt).toBeLessThan(PEER_LEASE.seconds * 1000);
+  });
+});
