@@ -50,9 +50,9 @@ import type { LabConfig } from "./config";
 import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
-import { labWriteBounds } from "./write-path";
+import { labFunctionTimeoutMs, labWriteBounds } from "./write-path";
 import type { LabWriteBounds } from "./write-path";
-import { writeTimeoutSeconds } from "../infra/constructs/payments-api";
+import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/payments-api";
 import type { Reaper } from "./reaper";
 import { AuroraGlobalDatabase, LabRds } from "./world/aurora";
 import type { ClusterRegion } from "./world/aurora";
@@ -238,6 +238,16 @@ export class Lab {
    * settle times that follow from them (lab/write-path.ts).
    */
   readonly writeBounds: LabWriteBounds;
+  /**
+   * Invocations that ran into their function's timeout, as the region APIs report each one
+   * (lab/region-api.ts; API Gateway answered 500): lab epoch ms, the enforced timeout in real ms.
+   */
+  readonly functionTimeouts: {
+    region: string;
+    function: string;
+    at: number;
+    timeoutMs: number;
+  }[] = [];
   private readonly awsLinks = new Map<string, Link>();
   private readonly apiLinks = new Map<string, Link>();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
@@ -646,6 +656,15 @@ export class Lab {
       detached: true,
     });
     this.cleanups.push(() => killGroup(child));
+    child.on("message", (m: { timedOut?: { function: string; at: number; timeoutMs: number } }) => {
+      if (!m?.timedOut) return;
+      this.functionTimeouts.push({
+        region: name,
+        function: m.timedOut.function,
+        at: this.clock.toLab(m.timedOut.at),
+        timeoutMs: m.timedOut.timeoutMs,
+      });
+    });
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -671,6 +690,34 @@ export class Lab {
       });
     });
     r.api = { process: child, port };
+  }
+
+  /**
+   * The function timeouts the lab enforced (real ms, the deployed ones over --fast, never below
+   * the floor: lab/write-path.ts) and how many invocations ran into them, per region and function
+   * (report.json): a run full of Lambda-timeout 500s must not read as a slow outage.
+   */
+  functionTimeoutReport(): Record<
+    string,
+    Record<string, { enforcedMs: number; deployedSeconds: number; timedOut: number }>
+  > {
+    return Object.fromEntries(
+      [...this.regions.keys()].map((region) => [
+        region,
+        Object.fromEntries(
+          PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) => [
+            f.source,
+            {
+              enforcedMs: labFunctionTimeoutMs(f.timeoutSeconds, this.config.fast),
+              deployedSeconds: f.timeoutSeconds,
+              timedOut: this.functionTimeouts.filter(
+                (t) => t.region === region && t.function === f.source,
+              ).length,
+            },
+          ]),
+        ),
+      ]),
+    );
   }
 
   apiUrl(region: string): string | undefined {

@@ -256,6 +256,8 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (result === "timeout") {
       timedOut += 1;
       process.stderr.write(`${route.routeKey} timed out after ${timeoutMs} ms\n`);
+      // Each one to the lab as it happens: a region killed later takes its counters with it.
+      process.send?.({ timedOut: { function: route.source, at: Date.now(), timeoutMs } });
       send(
         500,
         { "content-type": "application/json" },

@@ -213,6 +213,9 @@ export function buildReport(result: ScenarioResult) {
     series: { writesPerSecond: writes, failedAttemptsPerSecond: failures },
     surge: result.surge ? surgeSection(result.surge, result.targetRegion, rel) : null,
     executions: lab.orchestrator.executions.map((e) => executionSummary(e, t0)),
+    // The payment functions' timeouts as the lab enforced them (real ms) and the invocations that
+    // ran into one (each a 500 from API Gateway), per region and function.
+    functionTimeouts: lab.functionTimeoutReport(),
     aurora: {
       draws: lab.aurora.draws,
       promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
@@ -472,6 +475,21 @@ export function writeReport(
   return { json, html, report };
 }
 
+/** The enforced timeouts and the invocations that ran into them, for the summary. */
+function timeoutLine(
+  timeouts: Record<string, Record<string, { enforcedMs: number; timedOut: number }>>,
+): string {
+  const enforced = new Set(
+    Object.values(timeouts).flatMap((fns) => Object.values(fns).map((f) => f.enforcedMs)),
+  );
+  const hits = Object.entries(timeouts).flatMap(([region, fns]) =>
+    Object.entries(fns)
+      .filter(([, f]) => f.timedOut > 0)
+      .map(([name, f]) => `${f.timedOut} ${name} in ${region}`),
+  );
+  return `enforced ${[...enforced].map((ms) => `${ms} ms`).join(" / ")} real; ${hits.length ? `timed out (500 from API Gateway): ${hits.join(", ")}` : "none timed out"}`;
+}
+
 export function summary(report: Report): string {
   const lines = [
     "",
@@ -498,6 +516,7 @@ export function summary(report: Report): string {
             )}; ${LAB_ENVIRONMENTS_NOTE}), ${report.surge.peakPoolWaiting} waiting for a pool slot; clients: ${report.surge.peakClients.payments} payments, ${report.surge.peakClients.queued} queued at most; lab process event-loop delay p99 ${report.surge.labLoopDelay.p99Ms} ms, max ${report.surge.labLoopDelay.maxMs} ms`,
         ]
       : []),
+    `  function timeouts: ${timeoutLine(report.functionTimeouts)}`,
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
     // Issue 16: the report ends with the reconciliation's counts (unplanned scenarios).
     ...(report.reconciliation

@@ -20,6 +20,17 @@ import {
  * connect timeout (API_TIMEOUTS.connectMs, real time in the handler). Below it a slow connect on
  * a loaded box would end as a Lambda timeout (a 500 from API Gateway) instead of the handler's
  * own 503, a failure the lab would have made up.
+ *
+ * Not the deployed relation, timeout >= connect + statement + jitter margin (connect-jitter.ts:
+ * 10 s for a 3 s connect and a 5 s statement), on purpose (review M5): the handlers' connect and
+ * statement timeouts are real time and unscaled, so that floor would be 9 s of real time at any
+ * --fast above 1: the function timeout would no longer scale at all, and at --fast 20 every move's
+ * fence settle would grow from 165 to 285 lab s (14 s real). The cost of this floor: a slow
+ * connect followed by a statement can outlast 3 s real and end as the timeout's 500, and the
+ * connect jitter the deployed timeout leaves room for is 0 (connectJitterCapMs). So the lab
+ * reports every timeout it enforced, per region and function (Lab.functionTimeoutReport,
+ * report.json `functionTimeouts`, the summary's "function timeouts" line): a run full of
+ * synthetic 500s shows as such, not as a slow outage.
  */
 export const FUNCTION_TIMEOUT_FLOOR_MS = API_TIMEOUTS.connectMs;
 

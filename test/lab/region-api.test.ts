@@ -1,8 +1,10 @@
 // Issue 13: a region's payment API as the lab runs it (lab/region-api.ts), a real process in front
 // of the real handlers, in fast mode: what its timings mean in lab time.
 import { randomUUID } from "node:crypto";
+import { Client } from "pg";
 import { CONTROL, PEER_LEASE } from "../../functions/common/contract";
 import { LAB, Lab } from "../../lab/lab";
+import { labFunctionTimeoutMs } from "../../lab/write-path";
 import { labConfig } from "./support/run";
 
 jest.setTimeout(120_000);
@@ -63,6 +65,38 @@ async function authorize(region: string): Promise<{ status: number; body: unknow
 }
 
 describe("a region's payment API in fast mode", () => {
+  it("ends an invocation at its scaled function timeout and reports it per region and function", async () => {
+    const primary = lab.config.primary;
+    const enforcedMs = labFunctionTimeoutMs(10, FAST);
+    // The table held by another session: the authorize statement waits on its lock.
+    const holder = new Client({ connectionString: lab.primary.node.url(LAB.database) });
+    holder.on("error", () => undefined);
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE");
+      const answer = await authorize(primary);
+      expect(answer.status).toBe(500);
+      expect(answer.ms).toBeGreaterThanOrEqual(enforcedMs - 50);
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      await holder.end().catch(() => undefined);
+    }
+    await until("the region API's report of the timeout", () =>
+      lab.functionTimeouts.length > 0 ? true : undefined,
+    );
+    expect(lab.functionTimeouts).toEqual([
+      expect.objectContaining({ region: primary, function: "authorize", timeoutMs: enforcedMs }),
+    ]);
+    const report = lab.functionTimeoutReport();
+    expect(report[primary]!.authorize).toEqual({
+      enforcedMs,
+      deployedSeconds: 10,
+      timedOut: 1,
+    });
+    expect(report[lab.config.secondary]!.authorize!.timedOut).toBe(0);
+  });
+
   it("refuses the old primary's writes once the standby's last renewal is PEER_LEASE lab seconds old (the lease on the lab clock)", async () => {
     const primary = lab.config.primary;
     // The prober's first renewal arms the lease in the primary's replica (as deployed).
