@@ -254,6 +254,12 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       expired,
     ]);
     if (result === "timeout") {
+      // An HTTP API whose Lambda integration fails answers 500 {"message":"Internal Server
+      // Error"} ("Troubleshooting issues with HTTP API Lambda integrations",
+      // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html),
+      // and a function that timed out has failed. Not 504 (the integration's own timeout): the
+      // deployed integration waits the function's timeout plus 500 ms
+      // (infra/constructs/payments-api.ts), so the function always ends first.
       timedOut += 1;
       process.stderr.write(`${route.routeKey} timed out after ${timeoutMs} ms\n`);
       // Each one to the lab as it happens: a region killed later takes its counters with it.

@@ -41,18 +41,34 @@ function flagIn(region: string): Record<string, { S?: string; BOOL?: boolean; N?
   return (entry?.item ?? {}) as Record<string, { S?: string; BOOL?: boolean; N?: string }>;
 }
 
+interface Answer {
+  status: number;
+  body: unknown;
+  ms: number;
+}
+
 /** POST /payments to `region`'s API as a merchant's client would. */
-async function authorize(region: string): Promise<{ status: number; body: unknown; ms: number }> {
-  const [merchantId, key] = Object.entries(LAB.apiKeys)[0]!;
+function authorize(region: string): Promise<Answer> {
+  const [merchantId] = Object.keys(LAB.apiKeys);
+  return post(region, "/payments", {
+    amount: 1234,
+    currency: "USD",
+    merchantId,
+    cardToken: "tok_lab_api",
+  });
+}
+
+async function post(region: string, path: string, payload: unknown): Promise<Answer> {
+  const [, key] = Object.entries(LAB.apiKeys)[0]!;
   const started = Date.now();
-  const response = await fetch(`${lab.apiUrl(region)}/payments`, {
+  const response = await fetch(`${lab.apiUrl(region)}${path}`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
       "x-api-key": key,
       "Idempotency-Key": randomUUID(),
     },
-    body: JSON.stringify({ amount: 1234, currency: "USD", merchantId, cardToken: "tok_lab_api" }),
+    body: JSON.stringify(payload),
   });
   const text = await response.text();
   let body: unknown = text;
@@ -95,6 +111,56 @@ describe("a region's payment API in fast mode", () => {
       timedOut: 1,
     });
     expect(report[lab.config.secondary]!.authorize!.timedOut).toBe(0);
+  });
+
+  it("answers API Gateway's 500 when a handler outlasts its timeout, and commits nothing it sends after it", async () => {
+    // An HTTP API whose Lambda integration fails answers {"message":"Internal Server Error"}
+    // ("Troubleshooting issues with HTTP API Lambda integrations",
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html);
+    // a function that times out is such a failure. Not 504: the deployed integration timeout is
+    // the function's plus 500 ms (infra/constructs/payments-api.ts), so the function ends first.
+    const primary = lab.config.primary;
+    const enforcedMs = labFunctionTimeoutMs(10, FAST);
+    const authorized = await authorize(primary);
+    expect(authorized.status).toBe(201);
+    const paymentId = (authorized.body as { id: string }).id;
+    const before = lab.functionTimeouts.length;
+    // Another session holds the payment's row: the capture's SELECT ... FOR UPDATE, sent in time,
+    // waits; everything after it (the update, the key's record, COMMIT) comes past the deadline.
+    const holder = new Client({ connectionString: lab.primary.node.url(LAB.database) });
+    holder.on("error", () => undefined);
+    await holder.connect();
+    let answer: Answer;
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT id FROM payments WHERE id = $1 FOR UPDATE", [paymentId]);
+      answer = await post(primary, `/payments/${paymentId}/capture`, {});
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+    }
+    try {
+      expect(answer.status).toBe(500);
+      expect(answer.body).toEqual({ message: "Internal Server Error" });
+      expect(answer.ms).toBeGreaterThanOrEqual(enforcedMs - 50);
+      await until("the region API's report of the timeout", () =>
+        lab.functionTimeouts.length > before ? true : undefined,
+      );
+      expect(lab.functionTimeouts.at(-1)).toMatchObject({
+        region: primary,
+        function: "capture",
+        timeoutMs: enforcedMs,
+      });
+      // The lock is gone, so the capture could go on; its statements past the deadline close
+      // the connection unsent (lab/invocation.ts): the payment stays authorized, nothing recorded.
+      await sleep(1_000);
+      const { rows } = await holder.query<{ status: string; events: number }>(
+        "SELECT status, (SELECT count(*)::int FROM payment_events e WHERE e.payment_id = p.id) AS events FROM payments p WHERE id = $1",
+        [paymentId],
+      );
+      expect(rows).toEqual([{ status: "authorized", events: 1 }]);
+    } finally {
+      await holder.end().catch(() => undefined);
+    }
   });
 
   it("refuses the old primary's writes once the standby's last renewal is PEER_LEASE lab seconds old (the lease on the lab clock)", async () => {
