@@ -5,7 +5,16 @@
 // the lab process. Everything it starts is registered for cleanup, also on Ctrl-C.
 import { fork, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, cpSync, mkdtempSync, openSync, renameSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,21 +185,73 @@ export function copyTemplate(templateDir: string, dataDir: string): void {
 /**
  * Removes a lab's folder without waiting for it: renamed at once (nothing of the lab is left at
  * its path), deleted by a detached `rm` (three ~100 MB PostgreSQL folders took 2-3 s of the
- * run's wall time on a loaded box).
+ * run's wall time on a loaded box). Detached so that the Ctrl-C that stops the lab does not stop
+ * the removal; a removal that dies anyway is swept by the next lab (sweepLeftovers).
  */
-export function removeSoon(path: string): void {
-  const doomed = `${path}-removing`;
+export function removeSoon(path: string, remover = "rm"): void {
+  const doomed = `${path}${REMOVING}`;
   try {
     renameSync(path, doomed);
   } catch {
     rmSync(path, { recursive: true, force: true });
     return;
   }
+  removeInBackground(doomed, remover);
+}
+
+/** The suffix of a lab folder being removed (removeSoon). */
+const REMOVING = "-removing";
+/**
+ * A folder being removed whose entries nobody changed for this long is a leftover: a working `rm`
+ * changes its folder's mtime with every entry it deletes.
+ */
+export const LEFTOVER_AFTER_MS = 60_000;
+
+/** `remover`: the command (`rm`; a test names one that does not exist). */
+function removeInBackground(doomed: string, remover = "rm"): void {
+  const inline = () => {
+    try {
+      rmSync(doomed, { recursive: true, force: true });
+    } catch {
+      // Another remover got there first, or a file the lab does not own: sweepLeftovers retries.
+    }
+  };
   try {
-    spawn("rm", ["-rf", doomed], { detached: true, stdio: "ignore" }).unref();
+    const rm = spawn(remover, ["-rf", doomed], { detached: true, stdio: "ignore" });
+    // spawn reports ENOENT, EAGAIN and EMFILE through an asynchronous 'error' event, not a throw;
+    // unhandled, it would crash the lab at teardown (review L1).
+    rm.on("error", inline);
+    rm.unref();
   } catch {
-    rmSync(doomed, { recursive: true, force: true });
+    inline();
   }
+}
+
+/**
+ * Removes the folders earlier labs were removing when their `rm` died (a reboot, a kill, a
+ * failed spawn): every `payments-lab-*-removing` under `dir` untouched for LEFTOVER_AFTER_MS.
+ * Returns what it started removing.
+ */
+export function sweepLeftovers(dir: string = tmpdir(), now: number = Date.now()): string[] {
+  const swept: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return swept;
+  }
+  for (const name of names) {
+    if (!name.startsWith("payments-lab-") || !name.endsWith(REMOVING)) continue;
+    const path = join(dir, name);
+    try {
+      if (now - statSync(path).mtimeMs < LEFTOVER_AFTER_MS) continue;
+    } catch {
+      continue;
+    }
+    removeInBackground(path);
+    swept.push(path);
+  }
+  return swept;
 }
 
 export async function freePort(): Promise<number> {
@@ -284,6 +345,7 @@ export class Lab {
       config.timings.flagCacheMs,
       writeTimeoutSeconds(),
     );
+    sweepLeftovers();
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
     chmodSync(this.root, 0o777);
     this.cleanups.push(() => removeSoon(this.root));
