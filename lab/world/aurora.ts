@@ -343,7 +343,7 @@ export class AuroraGlobalDatabase {
         at: this.options.clock.nowMs(),
         kind: "detach",
       });
-      await this.restartPromoted(target, "detach", end, delay);
+      if (!(await this.restartPromoted(target, "detach", end, delay))) return;
       target.status = "available";
     });
   }
@@ -387,7 +387,7 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "failover",
     });
-    await this.restartPromoted(target, "failover", end, operationMs);
+    if (!(await this.restartPromoted(target, "failover", end, operationMs))) return;
     this.failover = undefined;
     this.releaseGuard();
     this.event(
@@ -472,7 +472,8 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "switchover",
     });
-    await this.restartPromoted(target, "switchover", end, duration);
+    // Cancelled inside the window: nothing more starts (the old primary as a standby included).
+    if (!(await this.restartPromoted(target, "switchover", end, duration))) return;
     this.event(
       target.info.region,
       "RDS-EVENT-0184",
@@ -508,9 +509,10 @@ export class AuroraGlobalDatabase {
     kind: string,
     end: number,
     operationMs: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { clock } = this.options;
     const node = member.info.node;
+    const generation = this.generation;
     const from = clock.nowMs();
     const outage: PromotionOutage = {
       region: member.info.region,
@@ -528,6 +530,9 @@ export class AuroraGlobalDatabase {
     await node.stop();
     const left = end - clock.nowMs();
     if (left > 0) await clock.sleep(left);
+    // Cancelled meanwhile (the lab is stopping: Ctrl-C, a test's timeout): a server started now
+    // would come up after the cleanups and be left behind (review L2).
+    if (generation !== this.generation) return false;
     await node.start();
     outage.to = clock.nowMs();
     this.event(
@@ -535,6 +540,7 @@ export class AuroraGlobalDatabase {
       "writer-available",
       `the new writer of ${member.info.clusterIdentifier} accepts connections again after ${((outage.to - outage.from) / 1000).toFixed(1)} s`,
     );
+    return true;
   }
 
   /**

@@ -22,7 +22,7 @@ import { cutStatementsPastDeadline } from "../../lab/invocation";
 import { copyTemplate, freePort, Lab, labTemplate } from "../../lab/lab";
 import { labFunctionTimeoutMs } from "../../lab/write-path";
 import { AuroraGlobalDatabase } from "../../lab/world/aurora";
-import type { ClusterRegion } from "../../lab/world/aurora";
+import type { AuroraOptions, ClusterRegion } from "../../lab/world/aurora";
 import { LabClock, Random } from "../../lab/world/clock";
 import { Network } from "../../lab/world/network";
 import { PgNode } from "../../lab/world/postgres";
@@ -33,16 +33,16 @@ jest.setTimeout(120_000);
 const OUTAGE_MS = 1_500;
 /** The drawn managed failover, its restart included (the restart is its tail). */
 const FAILOVER_MS = 4_000;
-let root: string;
-let network: Network;
+const roots: string[] = [];
+const networks: Network[] = [];
 const nodes: PgNode[] = [];
 const clients: Client[] = [];
 
 afterAll(async () => {
   for (const c of clients) await c.end().catch(() => undefined);
   for (const n of nodes) await n.kill();
-  await network?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
+  for (const network of networks) await network.close();
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
 function client(url: string): Client {
@@ -53,11 +53,15 @@ function client(url: string): Client {
 }
 
 /** A primary and its streaming standby from the lab's template, as Lab.start builds them. */
-async function twoRegions(): Promise<{ aurora: AuroraGlobalDatabase; standby: PgNode }> {
-  root = mkdtempSync(join(tmpdir(), "payments-promotion-"));
+async function twoRegions(
+  timings: Partial<AuroraOptions["timings"]> = {},
+): Promise<{ aurora: AuroraGlobalDatabase; standby: PgNode }> {
+  const root = mkdtempSync(join(tmpdir(), "payments-promotion-"));
+  roots.push(root);
   chmodSync(root, 0o777);
   const template = await labTemplate();
-  network = new Network(0, 500);
+  const network = new Network(0, 500);
+  networks.push(network);
   const make = async (name: string) => {
     const node = new PgNode({
       name,
@@ -98,6 +102,7 @@ async function twoRegions(): Promise<{ aurora: AuroraGlobalDatabase; standby: Pg
       rejoinMs: [3_600_000, 3_600_000],
       rpoGuardSeconds: 60,
       promotionOutageMs: [OUTAGE_MS, OUTAGE_MS],
+      ...timings,
     },
     dataRoot: root,
     publishLag: () => undefined,
@@ -186,6 +191,26 @@ describe("promotion in the lab's Aurora model", () => {
     expect(ids.map((r) => r.id)).toEqual([1, 2]);
     // Outside any invocation nothing is cut (the lab's own connections).
     expect((await check.query("SELECT 1 AS one")).rows[0].one).toBe(1);
+  });
+});
+
+describe("a lab stopped during a promotion", () => {
+  it("does not start the promoted writer once the model is cancelled inside its restart window", async () => {
+    // The lab stopping (Ctrl-C, a test's timeout) while the new writer is down: its server must
+    // not start after the cleanups ran and be left behind (review L2).
+    const { aurora, standby } = await twoRegions({
+      failoverMs: [3_000, 3_000],
+      promotionOutageMs: [2_500, 2_500],
+    });
+    aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
+    await until(
+      "the promoted writer to go down",
+      () => aurora.outages.length === 1 && !standby.running,
+    );
+    aurora.cancel();
+    await new Promise((r) => setTimeout(r, 3_500));
+    expect(standby.running).toBe(false);
+    expect(aurora.outages[0]!.to).toBeUndefined();
   });
 });
 
