@@ -4,6 +4,7 @@
 import { ConfigError, parseArgs, PRODUCTION_TIMINGS } from "../../lab/config";
 import { expectedRto } from "../../lab/expected";
 import { restartTail } from "../../lab/world/aurora";
+import { workflowDeadline } from "../../lab/scenarios";
 import { promotionExpectedSeconds } from "../../infra/lib/rto";
 
 describe("the lab's options", () => {
@@ -40,6 +41,20 @@ describe("the lab's options", () => {
         );
       }
     }
+  });
+
+  it("waits for the workflows past the production bound by fast mode's settles and the restarts' measured overrun, and while a restart runs", () => {
+    const bounds = { fenceSettleSeconds: 165, leaseSettleSeconds: 132 };
+    // Settles: (165 - 20) + (132 - 44) lab s over the deployed ones.
+    const base = 240_000 + 233_000;
+    expect(workflowDeadline(0, 240_000, bounds, [], 10_000)).toBe(base);
+    // A real restart of 50 lab s against 15 drawn (a 2.5 s real start at --fast 20).
+    expect(
+      workflowDeadline(0, 240_000, bounds, [{ from: 100_000, to: 150_000, drawnMs: 15_000 }], 0),
+    ).toBe(base + 35_000);
+    // Still restarting: the deadline stays ahead of now.
+    const open = [{ from: 100_000, drawnMs: 15_000 }];
+    expect(workflowDeadline(0, 240_000, bounds, open, 900_000)).toBeGreaterThan(900_000);
   });
 
   it.each([
