@@ -241,6 +241,7 @@ export function buildReport(result: ScenarioResult) {
     route53: {
       healthChanges: lab.route53.history.map((h) => ({ ...h, at: rel(h.at) })),
       recordChanges: lab.route53.recordChanges.map((h) => ({ ...h, at: rel(h.at) })),
+      failedChecks: lab.route53.failedChecks.map((h) => ({ ...h, at: rel(h.at) })),
     },
     alarm: lab.alarm.transitions.map((x) => ({ ...x, at: rel(x.at) })),
     // Every probe the prober published: the evidence behind the alarm's transitions.
