@@ -30,7 +30,7 @@ jest.setTimeout(240_000);
 // documents. A second failure mode under heavier load (3 labs at once, load 9-16, 2 of 3 runs):
 // the failover halted OldWriterNotStopped because every CheckOldWriter look after the proof was
 // due read "no writer heartbeat" from us-west-2's /health (the same 700 ms budget). The base
-// (08ae4e4) passed the same seeds at load 16, and 3 of 3 of ours passed with 2 labs at once, so
+// (08ae4e4) passed the same seeds at load 16, and ours passed alone (jest) and 2 of 2 with 2 labs at once, so
 // both look load-bound, not fixed here (the /health budget is issue 10's, engineer 10g's): still
 // gated.
 const partitionIt = process.env.LAB_PARTITION === "1" ? it : it.skip;
