@@ -5,7 +5,16 @@
 // the lab process. Everything it starts is registered for cleanup, also on Ctrl-C.
 import { fork, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, cpSync, mkdtempSync, openSync, renameSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,9 +59,9 @@ import type { LabConfig } from "./config";
 import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
-import { labWriteBounds } from "./write-path";
+import { labFunctionTimeoutMs, labWriteBounds } from "./write-path";
 import type { LabWriteBounds } from "./write-path";
-import { writeTimeoutSeconds } from "../infra/constructs/payments-api";
+import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/payments-api";
 import type { Reaper } from "./reaper";
 import { AuroraGlobalDatabase, LabRds } from "./world/aurora";
 import type { ClusterRegion } from "./world/aurora";
@@ -176,21 +185,73 @@ export function copyTemplate(templateDir: string, dataDir: string): void {
 /**
  * Removes a lab's folder without waiting for it: renamed at once (nothing of the lab is left at
  * its path), deleted by a detached `rm` (three ~100 MB PostgreSQL folders took 2-3 s of the
- * run's wall time on a loaded box).
+ * run's wall time on a loaded box). Detached so that the Ctrl-C that stops the lab does not stop
+ * the removal; a removal that dies anyway is swept by the next lab (sweepLeftovers).
  */
-export function removeSoon(path: string): void {
-  const doomed = `${path}-removing`;
+export function removeSoon(path: string, remover = "rm"): void {
+  const doomed = `${path}${REMOVING}`;
   try {
     renameSync(path, doomed);
   } catch {
     rmSync(path, { recursive: true, force: true });
     return;
   }
+  removeInBackground(doomed, remover);
+}
+
+/** The suffix of a lab folder being removed (removeSoon). */
+const REMOVING = "-removing";
+/**
+ * A folder being removed whose entries nobody changed for this long is a leftover: a working `rm`
+ * changes its folder's mtime with every entry it deletes.
+ */
+export const LEFTOVER_AFTER_MS = 60_000;
+
+/** `remover`: the command (`rm`; a test names one that does not exist). */
+function removeInBackground(doomed: string, remover = "rm"): void {
+  const inline = () => {
+    try {
+      rmSync(doomed, { recursive: true, force: true });
+    } catch {
+      // Another remover got there first, or a file the lab does not own: sweepLeftovers retries.
+    }
+  };
   try {
-    spawn("rm", ["-rf", doomed], { detached: true, stdio: "ignore" }).unref();
+    const rm = spawn(remover, ["-rf", doomed], { detached: true, stdio: "ignore" });
+    // spawn reports ENOENT, EAGAIN and EMFILE through an asynchronous 'error' event, not a throw;
+    // unhandled, it would crash the lab at teardown (review L1).
+    rm.on("error", inline);
+    rm.unref();
   } catch {
-    rmSync(doomed, { recursive: true, force: true });
+    inline();
   }
+}
+
+/**
+ * Removes the folders earlier labs were removing when their `rm` died (a reboot, a kill, a
+ * failed spawn): every `payments-lab-*-removing` under `dir` untouched for LEFTOVER_AFTER_MS.
+ * Returns what it started removing.
+ */
+export function sweepLeftovers(dir: string = tmpdir(), now: number = Date.now()): string[] {
+  const swept: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return swept;
+  }
+  for (const name of names) {
+    if (!name.startsWith("payments-lab-") || !name.endsWith(REMOVING)) continue;
+    const path = join(dir, name);
+    try {
+      if (now - statSync(path).mtimeMs < LEFTOVER_AFTER_MS) continue;
+    } catch {
+      continue;
+    }
+    removeInBackground(path);
+    swept.push(path);
+  }
+  return swept;
 }
 
 export async function freePort(): Promise<number> {
@@ -238,6 +299,16 @@ export class Lab {
    * settle times that follow from them (lab/write-path.ts).
    */
   readonly writeBounds: LabWriteBounds;
+  /**
+   * Invocations that ran into their function's timeout, as the region APIs report each one
+   * (lab/region-api.ts; API Gateway answered 500): lab epoch ms, the enforced timeout in real ms.
+   */
+  readonly functionTimeouts: {
+    region: string;
+    function: string;
+    at: number;
+    timeoutMs: number;
+  }[] = [];
   private readonly awsLinks = new Map<string, Link>();
   private readonly apiLinks = new Map<string, Link>();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
@@ -274,6 +345,7 @@ export class Lab {
       config.timings.flagCacheMs,
       writeTimeoutSeconds(),
     );
+    sweepLeftovers();
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
     chmodSync(this.root, 0o777);
     this.cleanups.push(() => removeSoon(this.root));
@@ -628,6 +700,8 @@ export class Lab {
       // The fast factor: region-api.ts ends each invocation at its function's timeout, scaled
       // (lab/write-path.ts), as Lambda ends one at its timeout.
       LAB_FAST: String(this.config.fast),
+      // The lab clock's origin: the handlers judge the peer lease in lab time (lab/lease-clock.ts).
+      LAB_CLOCK_STARTED_AT: String(this.clock.startedAt),
       [PAYMENTS_ENV.databaseConnectJitterMs]: String(this.writeBounds.connectJitterMs),
       // What region-api.ts counts a function's concurrency against (the surge report).
       LAB_ENVIRONMENTS: String(LAB_ENVIRONMENTS_PER_FUNCTION),
@@ -644,6 +718,15 @@ export class Lab {
       detached: true,
     });
     this.cleanups.push(() => killGroup(child));
+    child.on("message", (m: { timedOut?: { function: string; at: number; timeoutMs: number } }) => {
+      if (!m?.timedOut) return;
+      this.functionTimeouts.push({
+        region: name,
+        function: m.timedOut.function,
+        at: this.clock.toLab(m.timedOut.at),
+        timeoutMs: m.timedOut.timeoutMs,
+      });
+    });
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -669,6 +752,34 @@ export class Lab {
       });
     });
     r.api = { process: child, port };
+  }
+
+  /**
+   * The function timeouts the lab enforced (real ms, the deployed ones over --fast, never below
+   * the floor: lab/write-path.ts) and how many invocations ran into them, per region and function
+   * (report.json): a run full of Lambda-timeout 500s must not read as a slow outage.
+   */
+  functionTimeoutReport(): Record<
+    string,
+    Record<string, { enforcedMs: number; deployedSeconds: number; timedOut: number }>
+  > {
+    return Object.fromEntries(
+      [...this.regions.keys()].map((region) => [
+        region,
+        Object.fromEntries(
+          PAYMENT_FUNCTIONS.filter((f) => f.route).map((f) => [
+            f.source,
+            {
+              enforcedMs: labFunctionTimeoutMs(f.timeoutSeconds, this.config.fast),
+              deployedSeconds: f.timeoutSeconds,
+              timedOut: this.functionTimeouts.filter(
+                (t) => t.region === region && t.function === f.source,
+              ).length,
+            },
+          ]),
+        ),
+      ]),
+    );
   }
 
   apiUrl(region: string): string | undefined {
@@ -883,14 +994,14 @@ export class Lab {
             log: deps.log,
             replica: deps.ports(region, "critical").replica,
             control,
-            // The peer lease (PEER_LEASE), renewed by the real core. Stamped on wall-clock time:
-            // the payment handlers check it on theirs (lab/region-api.ts runs them in real time,
-            // fast mode or not), as the prober's and the functions' clocks agree in AWS.
+            // The peer lease (PEER_LEASE), renewed by the real core. Stamped on the lab clock,
+            // as the Fence arms it and the payment handlers judge it (lab/lease-clock.ts): the
+            // prober's, the DR tasks' and the functions' clocks agree, as they do in AWS.
             lease: {
               control: {
                 getActiveRegion: () => control.getActiveRegion(),
                 renewPeerLease: (activeRegion, token) =>
-                  control.renewPeerLease(activeRegion, token, new Date().toISOString()),
+                  control.renewPeerLease(activeRegion, token, this.clock.now().toISOString()),
               },
             },
           },

@@ -17,6 +17,8 @@ import { Client } from "pg";
 import { StageThrottle } from "./stage-throttle";
 import { poolStats } from "../functions/payments/shared/database";
 import { cutStatementsPastDeadline } from "./invocation";
+import { ActiveRegionGuard } from "../functions/payments/shared/fencing";
+import { labTime, leaseOnLabClock } from "./lease-clock";
 import { labFunctionTimeoutMs } from "./write-path";
 
 type Handler = (
@@ -137,6 +139,9 @@ function sample() {
 const FAST = Number(process.env.LAB_FAST ?? "1");
 const invocation = cutStatementsPastDeadline(Client);
 let timedOut = 0;
+// The peer lease runs on the lab clock (lab/lease-clock.ts), the lab's start passed in.
+const CLOCK_STARTED_AT = Number(process.env.LAB_CLOCK_STARTED_AT ?? Date.now());
+leaseOnLabClock(ActiveRegionGuard, () => labTime(CLOCK_STARTED_AT, FAST, Date.now()));
 
 async function load(route: Route): Promise<Handler> {
   if (!route.handler) {
@@ -249,8 +254,16 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       expired,
     ]);
     if (result === "timeout") {
+      // An HTTP API whose Lambda integration fails answers 500 {"message":"Internal Server
+      // Error"} ("Troubleshooting issues with HTTP API Lambda integrations",
+      // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html),
+      // and a function that timed out has failed. Not 504 (the integration's own timeout): the
+      // deployed integration waits the function's timeout plus 500 ms
+      // (infra/constructs/payments-api.ts), so the function always ends first.
       timedOut += 1;
       process.stderr.write(`${route.routeKey} timed out after ${timeoutMs} ms\n`);
+      // Each one to the lab as it happens: a region killed later takes its counters with it.
+      process.send?.({ timedOut: { function: route.source, at: Date.now(), timeoutMs } });
       send(
         500,
         { "content-type": "application/json" },

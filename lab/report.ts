@@ -213,6 +213,9 @@ export function buildReport(result: ScenarioResult) {
     series: { writesPerSecond: writes, failedAttemptsPerSecond: failures },
     surge: result.surge ? surgeSection(result.surge, result.targetRegion, rel) : null,
     executions: lab.orchestrator.executions.map((e) => executionSummary(e, t0)),
+    // The payment functions' timeouts as the lab enforced them (real ms) and the invocations that
+    // ran into one (each a 500 from API Gateway), per region and function.
+    functionTimeouts: lab.functionTimeoutReport(),
     aurora: {
       draws: lab.aurora.draws,
       promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
@@ -222,7 +225,11 @@ export function buildReport(result: ScenarioResult) {
         kind: o.kind,
         from: rel(o.from),
         to: o.to === undefined ? null : rel(o.to),
+        // The restart is the tail of the drawn operation (lab/world/aurora.ts): both drawn
+        // figures and the measured window, which a slow real start lengthens in fast mode.
         drawnSeconds: o.drawnMs / 1000,
+        operationSeconds: o.operationMs / 1000,
+        measuredSeconds: o.to === undefined ? null : +((o.to - o.from) / 1000).toFixed(3),
       })),
       events: lab.aurora.events.map((e) => ({ ...e, at: rel(e.at) })),
       rpoGuard: lab.aurora.guardIntervals.map((g) => ({
@@ -234,6 +241,7 @@ export function buildReport(result: ScenarioResult) {
     route53: {
       healthChanges: lab.route53.history.map((h) => ({ ...h, at: rel(h.at) })),
       recordChanges: lab.route53.recordChanges.map((h) => ({ ...h, at: rel(h.at) })),
+      failedChecks: lab.route53.failedChecks.map((h) => ({ ...h, at: rel(h.at) })),
     },
     alarm: lab.alarm.transitions.map((x) => ({ ...x, at: rel(x.at) })),
     // Every probe the prober published: the evidence behind the alarm's transitions.
@@ -468,6 +476,21 @@ export function writeReport(
   return { json, html, report };
 }
 
+/** The enforced timeouts and the invocations that ran into them, for the summary. */
+function timeoutLine(
+  timeouts: Record<string, Record<string, { enforcedMs: number; timedOut: number }>>,
+): string {
+  const enforced = new Set(
+    Object.values(timeouts).flatMap((fns) => Object.values(fns).map((f) => f.enforcedMs)),
+  );
+  const hits = Object.entries(timeouts).flatMap(([region, fns]) =>
+    Object.entries(fns)
+      .filter(([, f]) => f.timedOut > 0)
+      .map(([name, f]) => `${f.timedOut} ${name} in ${region}`),
+  );
+  return `enforced ${[...enforced].map((ms) => `${ms} ms`).join(" / ")} real; ${hits.length ? `timed out (500 from API Gateway): ${hits.join(", ")}` : "none timed out"}`;
+}
+
 export function summary(report: Report): string {
   const lines = [
     "",
@@ -480,7 +503,7 @@ export function summary(report: Report): string {
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
     ...report.aurora.writerRestarts.map(
       (r) =>
-        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s)`,
+        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
     ),
     ...(report.surge
       ? [
@@ -494,6 +517,7 @@ export function summary(report: Report): string {
             )}; ${LAB_ENVIRONMENTS_NOTE}), ${report.surge.peakPoolWaiting} waiting for a pool slot; clients: ${report.surge.peakClients.payments} payments, ${report.surge.peakClients.queued} queued at most; lab process event-loop delay p99 ${report.surge.labLoopDelay.p99Ms} ms, max ${report.surge.labLoopDelay.maxMs} ms`,
         ]
       : []),
+    `  function timeouts: ${timeoutLine(report.functionTimeouts)}`,
     ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
     // Issue 16: the report ends with the reconciliation's counts (unplanned scenarios).
     ...(report.reconciliation

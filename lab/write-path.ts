@@ -3,19 +3,34 @@
 // theirs is `fast` times longer in lab time, where the DR workflow waits. The settle times are
 // derived here from the lab's own write path with the same functions the synth derives the
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
-// defaults (DR_FENCE_SETTLE_SECONDS 20, DR_LEASE_SETTLE_SECONDS 44). Not scaled: the peer
-// lease's own term (see leaseSettleSeconds below).
+// defaults (DR_FENCE_SETTLE_SECONDS 20, DR_LEASE_SETTLE_SECONDS 44). The peer lease's own term
+// runs on the lab clock (lab/lease-clock.ts), so it counts in lab seconds as it is.
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS } from "../functions/payments/shared/database";
 import { FLAG_READ } from "../functions/payments/shared/fencing";
-import { fenceSettleSeconds, leaseSettleSeconds } from "../infra/lib/fence-bound";
+import {
+  FENCE_SETTLE_MARGIN_SECONDS,
+  fenceSettleSeconds,
+  leaseSettleSeconds,
+} from "../infra/lib/fence-bound";
 
 /**
  * The least real time a payment function gets, whatever its timeout scales to: its own database
  * connect timeout (API_TIMEOUTS.connectMs, real time in the handler). Below it a slow connect on
  * a loaded box would end as a Lambda timeout (a 500 from API Gateway) instead of the handler's
  * own 503, a failure the lab would have made up.
+ *
+ * Not the deployed relation, timeout >= connect + statement + jitter margin (connect-jitter.ts:
+ * 10 s for a 3 s connect and a 5 s statement), on purpose (review M5): the handlers' connect and
+ * statement timeouts are real time and unscaled, so that floor would be 9 s of real time at any
+ * --fast above 1: the function timeout would no longer scale at all, and at --fast 20 every move's
+ * fence settle would grow from 165 to 285 lab s (14 s real). The cost of this floor: a slow
+ * connect followed by a statement can outlast 3 s real and end as the timeout's 500, and the
+ * connect jitter the deployed timeout leaves room for is 0 (connectJitterCapMs). So the lab
+ * reports every timeout it enforced, per region and function (Lab.functionTimeoutReport,
+ * report.json `functionTimeouts`, the summary's "function timeouts" line): a run full of
+ * synthetic 500s shows as such, not as a slow outage.
  */
 export const FUNCTION_TIMEOUT_FLOOR_MS = API_TIMEOUTS.connectMs;
 
@@ -53,19 +68,25 @@ export function labWriteBounds(
 ): LabWriteBounds {
   const timeoutMs = labFunctionTimeoutMs(deployedTimeoutSeconds, fast);
   const writeTimeoutSeconds = (timeoutMs * fast) / 1000;
+  // The bound's margin (FENCE_SETTLE_MARGIN_SECONDS: a COMMIT sent just before the timeout still
+  // reaching the database) is a trip through the handlers' real proxy link, fsync and a loaded
+  // box: real time, like the window it follows. The bound adds it once in lab seconds; the rest
+  // of its `fast` lab seconds per real one is added to the write window here (review M1: at
+  // --fast 20 the 2 s margin was 0.1 s of real time).
+  const settleWindowSeconds = writeTimeoutSeconds + FENCE_SETTLE_MARGIN_SECONDS * (fast - 1);
   return {
     writeTimeoutSeconds,
     fenceSettleSeconds: fenceSettleSeconds({
       flagCacheMs,
       flagReadMs: (FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs) * fast,
-      writeTimeoutSeconds,
+      writeTimeoutSeconds: settleWindowSeconds,
     }),
-    // The lease's own term stays PEER_LEASE in lab seconds, as the DR tasks count it: the lab
-    // renews and checks it on wall-clock time (lab/lab.ts, runProber), so at --fast N an old
-    // region cut off from the renewals could write for N times longer than this counts. Scaling
-    // it (600 lab s at --fast 20) outlasted the failover's writer-stop bound and halted every
-    // region-down; the lease is not what fast mode tests. What does scale is the write window.
-    leaseSettleSeconds: leaseSettleSeconds({ writeTimeoutSeconds }, PEER_LEASE),
+    // The lease's own term is PEER_LEASE in lab seconds, as the DR tasks count it: the prober
+    // stamps its renewals and the handlers judge them on the lab clock (lab/lease-clock.ts).
+    leaseSettleSeconds: leaseSettleSeconds(
+      { writeTimeoutSeconds: settleWindowSeconds },
+      PEER_LEASE,
+    ),
     // What the deployed function's timeout leaves after one connect and one statement
     // (connect-jitter.ts), from the lab function's actual timeout: none at --fast 20.
     connectJitterMs: connectJitterCapMs(timeoutMs, API_TIMEOUTS),

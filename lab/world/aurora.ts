@@ -20,16 +20,21 @@
 // - Promotion is not a bare pg_promote(): "Your database is unavailable for a short time while
 //   the primary and selected secondary clusters are assuming their new roles"
 //   (SwitchoverGlobalCluster, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverGlobalCluster.html;
-//   FailoverGlobalCluster says the same of the promoted cluster), and a promotion inside a
-//   cluster is "a brief interruption, during which read and write operations fail with an
-//   exception. However, service is typically restored in less than 60 seconds, and often less
-//   than 30 seconds" (Fault tolerance for an Aurora DB cluster,
+//   FailoverGlobalCluster says the same of the promoted cluster). That unavailability is part of
+//   the operation, not after it: AWS documents one duration for a global failover ("assumes the
+//   primary role within a few minutes") and the new writer is unavailable "while" it assumes the
+//   role. So the promoted server restarts into its role as the TAIL of the drawn operation: the
+//   lab draws the operation's duration (failoverMs, switchoverMs, detachMs) and the restart
+//   window (promotionOutageMs, clipped to the operation), promotes at `end - restart`, drops
+//   every session (a fast shutdown: 57P01), refuses connections while down (ECONNREFUSED) and
+//   while starting (57P03 cannot_connect_now), and completes when it serves again at `end` (or
+//   later when the real start is slower: `outages` records the measured window beside the drawn
+//   one). No AWS page gives the length of that restart for a global database; the range is the
+//   in-Region failover's as a proxy: "service is typically restored in less than 60 seconds, and
+//   often less than 30 seconds" (Fault tolerance for an Aurora DB cluster,
 //   https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
-//   So the promoted server restarts into its role: every session it had is dropped (a fast
-//   shutdown: 57P01), connections are refused while it is down (ECONNREFUSED) and while it starts
-//   (57P03 cannot_connect_now), for a window drawn from promotionOutageMs (lab time), and the
-//   operation completes only once it accepts connections again. `outages` records each window:
-//   refusals inside one are the documented unavailability, not the connection budget's (53300).
+//   Refusals inside a recorded window are the documented unavailability, not the connection
+//   budget's (53300).
 // - Detach (RemoveFromGlobalCluster): "immediately stops the replication ... and promotes it to a
 //   standalone ... cluster"; no fencing of the old primary at all.
 // - rds.global_db_rpo on the deployed primary ("Managing RPOs"): when every secondary's RPO lag
@@ -76,7 +81,10 @@ export interface AuroraTimings {
   readonly rejoinMs: Range;
   /** rds.global_db_rpo of the deployed primary, seconds (Aurora's minimum is 20). */
   readonly rpoGuardSeconds: number;
-  /** The promoted writer's restart into its role: down from the promotion for this long, lab ms. */
+  /**
+   * The promoted writer's restart into its role, lab ms: the tail of the drawn failover /
+   * switchover / detach (clipped to it), not time added after it.
+   */
   readonly promotionOutageMs: Range;
 }
 
@@ -89,6 +97,8 @@ export interface PromotionOutage {
   to?: number;
   /** The drawn length, lab ms (the measured one is `to - from`, never shorter). */
   readonly drawnMs: number;
+  /** The drawn duration of the whole operation it ends, lab ms. */
+  readonly operationMs: number;
 }
 
 export interface ClusterRegion {
@@ -136,6 +146,14 @@ export interface AuroraOptions {
   readonly dataRoot: string;
   readonly publishLag: (secondary: ClusterRegion, lagMs: number, at: Date) => void;
   readonly log: (message: string) => void;
+}
+
+/**
+ * The restart window that ends an operation of `operationMs`: the drawn window, never longer than
+ * the operation (the unavailability is inside the documented duration, not added to it).
+ */
+export function restartTail(drawnRestartMs: number, operationMs: number): number {
+  return Math.max(0, Math.min(drawnRestartMs, operationMs));
 }
 
 export class AuroraGlobalDatabase {
@@ -269,12 +287,14 @@ export class AuroraGlobalDatabase {
     const from = this.writerRegion!;
     this.failover = { status: "failing-over", from, to: target.info.region, dataLoss: true };
     const delay = this.draw("failoverMs", this.options.timings.failoverMs);
+    const restart = this.drawRestart("failover", delay);
+    const end = this.options.clock.nowMs() + delay;
     this.event(
       target.info.region,
       "failover-requested",
-      `FailoverGlobalCluster (AllowDataLoss) to ${target.info.region}; promotion in ${delay / 1000} s`,
+      `FailoverGlobalCluster (AllowDataLoss) to ${target.info.region}; completes in ${delay / 1000} s, its last ${restart / 1000} s the new writer's restart`,
     );
-    void this.after(delay, () => this.completeFailover(from, target));
+    void this.after(delay - restart, () => this.completeFailover(from, target, end, delay));
   }
 
   switchoverGlobalCluster(targetArn: string): void {
@@ -309,19 +329,21 @@ export class AuroraGlobalDatabase {
     target.role = "detached";
     target.status = "promoting";
     const delay = this.draw("detachMs", this.options.timings.detachMs);
+    const restart = this.drawRestart("detach", delay);
+    const end = this.options.clock.nowMs() + delay;
     this.event(
       target.info.region,
       "detach",
-      `RemoveFromGlobalCluster ${target.info.clusterIdentifier}; standalone in ${delay / 1000} s`,
+      `RemoveFromGlobalCluster ${target.info.clusterIdentifier}; standalone in ${delay / 1000} s, its last ${restart / 1000} s the writer's restart`,
     );
-    void this.after(delay, async () => {
+    void this.after(delay - restart, async () => {
       await target.info.node.promote();
       this.promotions.push({
         region: target.info.region,
         at: this.options.clock.nowMs(),
         kind: "detach",
       });
-      await this.restartPromoted(target, "detach");
+      if (!(await this.restartPromoted(target, "detach", end, delay))) return;
       target.status = "available";
     });
   }
@@ -337,7 +359,12 @@ export class AuroraGlobalDatabase {
     }
   }
 
-  private async completeFailover(from: string, target: Member): Promise<void> {
+  private async completeFailover(
+    from: string,
+    target: Member,
+    end: number,
+    operationMs: number,
+  ): Promise<void> {
     const old = this.member(from);
     // Best-effort write fencing through the storage layer: only when the old region answers.
     const reachable =
@@ -360,7 +387,7 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "failover",
     });
-    await this.restartPromoted(target, "failover");
+    if (!(await this.restartPromoted(target, "failover", end, operationMs))) return;
     this.failover = undefined;
     this.releaseGuard();
     this.event(
@@ -391,6 +418,7 @@ export class AuroraGlobalDatabase {
     const node = source.info.node;
     const started = this.options.clock.nowMs();
     const duration = this.draw("switchoverMs", this.options.timings.switchoverMs);
+    const restart = this.drawRestart("switchover", duration);
     // Wait for the target to be fully synchronised, the primary read-only from then on.
     await node.sql("ALTER SYSTEM SET default_transaction_read_only = on");
     await node.sql("SELECT pg_reload_conf()");
@@ -419,7 +447,9 @@ export class AuroraGlobalDatabase {
       );
       await this.options.clock.sleep(1000);
     }
-    const left = started + duration - this.options.clock.nowMs();
+    // The drawn duration counts beyond the synchronisation; the restart is its tail.
+    const end = Math.max(started + duration, this.options.clock.nowMs() + restart);
+    const left = end - restart - this.options.clock.nowMs();
     if (left > 0) await this.options.clock.sleep(left);
     await node.stop();
     // The read-only setting was the switchover's, not the cluster's: the next role starts clean.
@@ -442,7 +472,8 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "switchover",
     });
-    await this.restartPromoted(target, "switchover");
+    // Cancelled inside the window: nothing more starts (the old primary as a standby included).
+    if (!(await this.restartPromoted(target, "switchover", end, duration))) return;
     this.event(
       target.info.region,
       "RDS-EVENT-0184",
@@ -459,30 +490,49 @@ export class AuroraGlobalDatabase {
   }
 
   /**
-   * The promoted writer restarts into its new role (see the header): a fast shutdown ends every
-   * session, the server stays down for the rest of a drawn window, then starts and accepts
-   * connections again. The window is lab time; a start slower than the window (a loaded box)
-   * lengthens it, and `outages` records the measured one.
+   * The restart window of an operation of `operationMs` (lab ms): drawn from promotionOutageMs,
+   * never longer than the operation it ends (see the header).
    */
-  private async restartPromoted(member: Member, kind: string): Promise<void> {
+  private drawRestart(kind: string, operationMs: number): number {
+    const drawn = this.draw(`promotionOutageMs-${kind}`, this.options.timings.promotionOutageMs);
+    return restartTail(drawn, operationMs);
+  }
+
+  /**
+   * The promoted writer restarts into its new role (see the header): a fast shutdown ends every
+   * session, the server stays down until `end` (the drawn end of the operation), then starts and
+   * accepts connections again. The window is lab time; a start slower than the window (a loaded
+   * box) lengthens it, and `outages` records the measured one beside the drawn one.
+   */
+  private async restartPromoted(
+    member: Member,
+    kind: string,
+    end: number,
+    operationMs: number,
+  ): Promise<boolean> {
     const { clock } = this.options;
     const node = member.info.node;
-    const drawnMs = this.draw(`promotionOutageMs-${kind}`, this.options.timings.promotionOutageMs);
+    const generation = this.generation;
+    const from = clock.nowMs();
     const outage: PromotionOutage = {
       region: member.info.region,
       kind,
-      from: clock.nowMs(),
-      drawnMs,
+      from,
+      drawnMs: Math.max(0, Math.round(end - from)),
+      operationMs,
     };
     this.outages.push(outage);
     this.event(
       member.info.region,
       "writer-restart",
-      `the new writer of ${member.info.clusterIdentifier} restarts into its role: sessions dropped, connections refused for ${(drawnMs / 1000).toFixed(1)} s`,
+      `the new writer of ${member.info.clusterIdentifier} restarts into its role: sessions dropped, connections refused for ${(outage.drawnMs / 1000).toFixed(1)} s (the end of the ${(operationMs / 1000).toFixed(1)} s ${kind})`,
     );
     await node.stop();
-    const left = outage.from + drawnMs - clock.nowMs();
+    const left = end - clock.nowMs();
     if (left > 0) await clock.sleep(left);
+    // Cancelled meanwhile (the lab is stopping: Ctrl-C, a test's timeout): a server started now
+    // would come up after the cleanups and be left behind (review L2).
+    if (generation !== this.generation) return false;
     await node.start();
     outage.to = clock.nowMs();
     this.event(
@@ -490,6 +540,7 @@ export class AuroraGlobalDatabase {
       "writer-available",
       `the new writer of ${member.info.clusterIdentifier} accepts connections again after ${((outage.to - outage.from) / 1000).toFixed(1)} s`,
     );
+    return true;
   }
 
   /**

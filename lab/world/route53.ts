@@ -39,6 +39,8 @@ export class Route53 {
   records: { primary: string; secondary: string };
   readonly history: { at: number; region: string; healthy: boolean }[] = [];
   readonly recordChanges: { at: number; primary: string }[] = [];
+  /** Every failed check (lab ms; real ms it took; the status or error): why a region flapped. */
+  readonly failedChecks: { at: number; region: string; realMs: number; detail: string }[] = [];
   private timer?: NodeJS.Timeout;
   private inflight = false;
   /** Real ms a check waits for its answer: 6 s at production timings, scaled with the lab clock. */
@@ -94,16 +96,30 @@ export class Route53 {
   private async checkOnce(check: Check): Promise<void> {
     const url = this.healthUrl(check.region);
     let ok = false;
+    let detail = "no endpoint";
+    const started = Date.now();
     if (url) {
       try {
         // 4 s to connect + 2 s to answer; the lab has no separate connect phase: 6 s in all.
         const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
         ok = response.status >= 200 && response.status < 400;
-        await response.arrayBuffer();
-      } catch {
+        const body = await response.text();
+        detail = `${response.status} ${body.slice(0, 160)}`;
+      } catch (error) {
         ok = false;
+        detail =
+          (error as Error).name === "TimeoutError"
+            ? `no answer within ${this.timeoutMs} ms`
+            : (error as Error).message;
       }
     }
+    if (!ok)
+      this.failedChecks.push({
+        at: this.clock.nowMs(),
+        region: check.region,
+        realMs: Date.now() - started,
+        detail,
+      });
     check.streak = check.lastResult === ok ? check.streak + 1 : 1;
     check.lastResult = ok;
     if (!check.known) {

@@ -2,6 +2,10 @@
 // read in seconds and refused where it would measure rds.global_db_rpo instead of a loss the
 // reconciliation must find (at half the RPO the failover's lag check halts, rightly).
 import { ConfigError, parseArgs, PRODUCTION_TIMINGS } from "../../lab/config";
+import { expectedRto } from "../../lab/expected";
+import { restartTail } from "../../lab/world/aurora";
+import { workflowDeadline } from "../../lab/scenarios";
+import { promotionExpectedSeconds } from "../../infra/lib/rto";
 
 describe("the lab's options", () => {
   it("reads --lag A-B in seconds, with AWS's typical lag of seconds by default and 0-0 for none", () => {
@@ -15,7 +19,46 @@ describe("the lab's options", () => {
     ]);
   });
 
+  it("draws the promoted writer's restart from --restart, as the tail of the operation and never beyond it", () => {
+    // Aurora's in-Region failover as the proxy: "typically ... less than 60 seconds, and often
+    // less than 30 seconds" (Concepts.AuroraHighAvailability).
+    expect(parseArgs(["region-down"]).timings.promotionOutageMs).toEqual([5_000, 60_000]);
+    expect(parseArgs(["region-down", "--restart", "10-20"]).timings.promotionOutageMs).toEqual([
+      10_000, 20_000,
+    ]);
+    expect(restartTail(45_000, 30_000)).toBe(30_000);
+    expect(restartTail(12_000, 30_000)).toBe(12_000);
+    // The promote phase counts the drawn operation once: the restart is inside it (review M3).
+    for (const restart of ["5-60", "0-0", "30-30"]) {
+      for (const planned of [false, true]) {
+        const config = parseArgs(["region-down", "--restart", restart]);
+        const t = config.timings;
+        const operation = planned ? t.switchoverMs : t.failoverMs;
+        const promote = expectedRto(config, planned).phases.find((p) => p.name === "promote")!;
+        expect(promote.seconds).toBeCloseTo(
+          promotionExpectedSeconds(1, (operation[0] + operation[1]) / 2000),
+          1,
+        );
+      }
+    }
+  });
+
+  it("waits for the workflows past the production bound by fast mode's settles and the restarts' measured overrun, and while a restart runs", () => {
+    const bounds = { fenceSettleSeconds: 165, leaseSettleSeconds: 132 };
+    // Settles: (165 - 20) + (132 - 44) lab s over the deployed ones.
+    const base = 240_000 + 233_000;
+    expect(workflowDeadline(0, 240_000, bounds, [], 10_000)).toBe(base);
+    // A real restart of 50 lab s against 15 drawn (a 2.5 s real start at --fast 20).
+    expect(
+      workflowDeadline(0, 240_000, bounds, [{ from: 100_000, to: 150_000, drawnMs: 15_000 }], 0),
+    ).toBe(base + 35_000);
+    // Still restarting: the deadline stays ahead of now.
+    const open = [{ from: 100_000, drawnMs: 15_000 }];
+    expect(workflowDeadline(0, 240_000, bounds, open, 900_000)).toBeGreaterThan(900_000);
+  });
+
   it.each([
+    [["--restart", "60-5"], '--restart="60-5" is not allowed: LOW must not exceed HIGH'],
     [["--lag", "10-30"], "--lag=10-30 is not allowed: below half of --rpo (60 s)"],
     [["--lag", "5-15", "--rpo", "20"], "--lag=5-15 is not allowed: below half of --rpo (20 s)"],
     [["--lag", "9-4"], '--lag="9-4" is not allowed: LOW must not exceed HIGH'],

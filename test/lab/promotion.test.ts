@@ -13,6 +13,7 @@ import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { writeTimeoutSeconds } from "../../infra/constructs/payments-api";
 import {
   deployedWritePath,
+  FENCE_SETTLE_MARGIN_SECONDS,
   fenceSettleSeconds,
   leaseSettleSeconds,
 } from "../../infra/lib/fence-bound";
@@ -21,7 +22,7 @@ import { cutStatementsPastDeadline } from "../../lab/invocation";
 import { copyTemplate, freePort, Lab, labTemplate } from "../../lab/lab";
 import { labFunctionTimeoutMs } from "../../lab/write-path";
 import { AuroraGlobalDatabase } from "../../lab/world/aurora";
-import type { ClusterRegion } from "../../lab/world/aurora";
+import type { AuroraOptions, ClusterRegion } from "../../lab/world/aurora";
 import { LabClock, Random } from "../../lab/world/clock";
 import { Network } from "../../lab/world/network";
 import { PgNode } from "../../lab/world/postgres";
@@ -30,16 +31,18 @@ import { labConfig } from "./support/run";
 jest.setTimeout(120_000);
 
 const OUTAGE_MS = 1_500;
-let root: string;
-let network: Network;
+/** The drawn managed failover, its restart included (the restart is its tail). */
+const FAILOVER_MS = 4_000;
+const roots: string[] = [];
+const networks: Network[] = [];
 const nodes: PgNode[] = [];
 const clients: Client[] = [];
 
 afterAll(async () => {
   for (const c of clients) await c.end().catch(() => undefined);
   for (const n of nodes) await n.kill();
-  await network?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
+  for (const network of networks) await network.close();
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
 function client(url: string): Client {
@@ -50,11 +53,15 @@ function client(url: string): Client {
 }
 
 /** A primary and its streaming standby from the lab's template, as Lab.start builds them. */
-async function twoRegions(): Promise<{ aurora: AuroraGlobalDatabase; standby: PgNode }> {
-  root = mkdtempSync(join(tmpdir(), "payments-promotion-"));
+async function twoRegions(
+  timings: Partial<AuroraOptions["timings"]> = {},
+): Promise<{ aurora: AuroraGlobalDatabase; standby: PgNode }> {
+  const root = mkdtempSync(join(tmpdir(), "payments-promotion-"));
+  roots.push(root);
   chmodSync(root, 0o777);
   const template = await labTemplate();
-  network = new Network(0, 500);
+  const network = new Network(0, 500);
+  networks.push(network);
   const make = async (name: string) => {
     const node = new PgNode({
       name,
@@ -89,12 +96,13 @@ async function twoRegions(): Promise<{ aurora: AuroraGlobalDatabase; standby: Pg
     clock,
     random: new Random(1),
     timings: {
-      failoverMs: [0, 0],
+      failoverMs: [FAILOVER_MS, FAILOVER_MS],
       switchoverMs: [0, 0],
       detachMs: [0, 0],
       rejoinMs: [3_600_000, 3_600_000],
       rpoGuardSeconds: 60,
       promotionOutageMs: [OUTAGE_MS, OUTAGE_MS],
+      ...timings,
     },
     dataRoot: root,
     publishLag: () => undefined,
@@ -120,6 +128,7 @@ describe("promotion in the lab's Aurora model", () => {
     await warm.connect();
     expect((await warm.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(true);
 
+    const requested = aurora.options.clock.nowMs();
     aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
     await until("the promoted writer to go down", () => aurora.outages.length === 1);
     // Inside the window: a new connection is refused.
@@ -131,7 +140,15 @@ describe("promotion in the lab's Aurora model", () => {
     const outage = aurora.outages[0]!;
     expect(outage.region).toBe("region-b");
     expect(outage.kind).toBe("failover");
-    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(OUTAGE_MS);
+    // The restart is the tail of the drawn failover, not time added after it (review M3): the
+    // standby is promoted before the drawn duration is up, and the window ends where it ends.
+    const promoted = aurora.promotions[0]!.at;
+    expect(promoted).toBeLessThan(requested + FAILOVER_MS);
+    expect(outage.from).toBeGreaterThanOrEqual(promoted);
+    expect(outage.operationMs).toBe(FAILOVER_MS);
+    expect(outage.drawnMs).toBeLessThanOrEqual(OUTAGE_MS);
+    expect(outage.from + outage.drawnMs - (requested + FAILOVER_MS)).toBeLessThanOrEqual(5);
+    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(outage.drawnMs);
     expect(aurora.duringOutage("region-b", outage.from + 1)).toBe(true);
     expect(aurora.duringOutage("region-b", outage.to! + 1)).toBe(false);
     expect(aurora.duringOutage("region-a", outage.from + 1)).toBe(false);
@@ -177,6 +194,26 @@ describe("promotion in the lab's Aurora model", () => {
   });
 });
 
+describe("a lab stopped during a promotion", () => {
+  it("does not start the promoted writer once the model is cancelled inside its restart window", async () => {
+    // The lab stopping (Ctrl-C, a test's timeout) while the new writer is down: its server must
+    // not start after the cleanups ran and be left behind (review L2).
+    const { aurora, standby } = await twoRegions({
+      failoverMs: [3_000, 3_000],
+      promotionOutageMs: [2_500, 2_500],
+    });
+    aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
+    await until(
+      "the promoted writer to go down",
+      () => aurora.outages.length === 1 && !standby.running,
+    );
+    aurora.cancel();
+    await new Promise((r) => setTimeout(r, 3_500));
+    expect(standby.running).toBe(false);
+    expect(aurora.outages[0]!.to).toBeUndefined();
+  });
+});
+
 describe("the lab's payment write path", () => {
   it("runs the deployed settle times at production timings", async () => {
     const lab = new Lab(labConfig({ fast: 1 }));
@@ -202,19 +239,23 @@ describe("the lab's payment write path", () => {
       const t = lab.config.timings;
       // What the handlers do in real time after the flag changed: trust their cached flag (the
       // cache is scaled), finish one flag read (FLAG_READ, real), then commit within their
-      // enforced timeout (scaled, never below the floor).
+      // enforced timeout (scaled, never below the floor), plus the bound's margin for a COMMIT
+      // sent at the last moment, which is real time too (review M1).
+      const marginRealMs = FENCE_SETTLE_MARGIN_SECONDS * 1000;
       const windowRealMs =
         lab.clock.real(t.flagCacheMs) +
         FLAG_READ.connectionTimeoutMs +
         FLAG_READ.requestTimeoutMs +
-        labFunctionTimeoutMs(writeTimeoutSeconds(), fast);
+        labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
+        marginRealMs;
       expect(lab.clock.real(settings.fenceSettleSeconds * 1000)).toBeGreaterThanOrEqual(
         windowRealMs,
       );
       // The lease settle counts the same write window after its (lab-time) term.
       expect(lab.clock.real(settings.leaseSettleSeconds * 1000)).toBeGreaterThanOrEqual(
         lab.clock.real(PEER_LEASE.seconds * 1000) +
-          labFunctionTimeoutMs(writeTimeoutSeconds(), fast),
+          labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
+          marginRealMs,
       );
       // The handlers' timeout is scaled: the deployed 10 s is 3 s of real time at --fast 20.
       expect(labFunctionTimeoutMs(writeTimeoutSeconds(), fast)).toBeLessThan(

@@ -20,6 +20,19 @@ jest.setTimeout(240_000);
 // later; the same seed passed alone from the CLI. Not explained yet (a flapping us-west-2 health
 // check under load, and Route 53 answering the primary when no record is healthy, is the lead
 // to follow), so not in npm test; LAB_PARTITION=1 runs it.
+// 13d (session 23) followed that lead with Route 53's failed checks now in report.json
+// (route53.failedChecks, the answer or error of each). In a passing run at load 13 the promoted
+// us-west-2's /health failed 8 times in 230 lab s after the promotion, each "database check timed
+// out after 700 ms" (0.8-1.1 s real): /health's checks are real-time 700 ms budgets, every
+// database round trip goes through the lab process's proxy, and the region's one API process
+// serves every function at once; three such failures in a row (1.5 s real at --fast 20) flip the
+// check, and with us-east-1 unhealthy too Route 53 answers the PRIMARY (us-east-1), as it
+// documents. A second failure mode under heavier load (3 labs at once, load 9-16, 2 of 3 runs):
+// the failover halted OldWriterNotStopped because every CheckOldWriter look after the proof was
+// due read "no writer heartbeat" from us-west-2's /health (the same 700 ms budget). The base
+// (08ae4e4) passed the same seeds at load 16, and ours passed alone (jest) and 2 of 2 with 2 labs at once, so
+// both look load-bound, not fixed here (the /health budget is issue 10's, engineer 10g's): still
+// gated.
 const partitionIt = process.env.LAB_PARTITION === "1" ? it : it.skip;
 
 describe("the two-region lab, the other scenarios", () => {

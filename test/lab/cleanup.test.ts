@@ -1,0 +1,64 @@
+// Issue 13: the lab removes every folder it started ("cleans up every process and folder it
+// started"), also when its background removal cannot run or dies (review L1).
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Lab, LEFTOVER_AFTER_MS, removeSoon, sweepLeftovers } from "../../lab/lab";
+import { labConfig } from "./support/run";
+
+jest.setTimeout(60_000);
+
+async function until(what: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (what()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return what();
+}
+
+/** A folder shaped like a lab's, with a few files in it. */
+function labLike(path: string): string {
+  mkdirSync(join(path, "us-east-1-data"), { recursive: true });
+  for (let i = 0; i < 20; i += 1) writeFileSync(join(path, "us-east-1-data", `f${i}`), "x");
+  return path;
+}
+
+describe("the lab's folder removal", () => {
+  it("removes a stopped lab's folder at once from its path and from the disk soon after", async () => {
+    const lab = new Lab(labConfig({ fast: 20 }));
+    labLike(lab.root);
+    await lab.stop();
+    expect(existsSync(lab.root)).toBe(false);
+    expect(await until(() => !existsSync(`${lab.root}-removing`), 20_000)).toBe(true);
+  });
+
+  it("removes the folder itself when the background rm cannot be spawned", async () => {
+    const root = labLike(mkdtempSync(join(tmpdir(), "payments-lab-nospawn-")));
+    // A remover that cannot be spawned: spawn reports ENOENT asynchronously, as it does EAGAIN
+    // and EMFILE on a busy box.
+    removeSoon(root, "payments-lab-no-such-rm");
+    expect(existsSync(root)).toBe(false);
+    expect(await until(() => !existsSync(`${root}-removing`), 5_000)).toBe(true);
+  });
+
+  it("sweeps the folders earlier labs left half-removed, and only those", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "payments-sweep-"));
+    try {
+      const leftover = labLike(join(dir, "payments-lab-AbC123-removing"));
+      const old = new Date(Date.now() - 2 * LEFTOVER_AFTER_MS);
+      utimesSync(leftover, old, old);
+      // Another lab's removal still running (its rm touches the folder), and a live lab.
+      const busy = labLike(join(dir, "payments-lab-DeF456-removing"));
+      const live = labLike(join(dir, "payments-lab-GhI789"));
+      utimesSync(live, old, old);
+
+      expect(sweepLeftovers(dir)).toEqual([leftover]);
+      expect(await until(() => !existsSync(leftover), 10_000)).toBe(true);
+      expect(existsSync(busy)).toBe(true);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
