@@ -434,10 +434,16 @@ export const METRICS = {
   writerHeartbeatStale: "WriterHeartbeatStale",
   /**
    * Age in seconds of the peer lease (PEER_LEASE) in the active region's replica, published by
-   * the renewing prober after each renewal while the lease is armed. Dimension: Region (the
-   * active region).
+   * the renewing prober after each renewal. Dimension: Region (the active region), plus
+   * Armed=false while the lease is disarmed (a separate metric nothing pages on).
    */
   peerLeaseAge: "PeerLeaseAgeSeconds",
+  /**
+   * 1 for each peer-lease renewal that failed (the flag could not be read or the renewal not
+   * written: IAM, throttling, an outage of the prober's own DynamoDB), armed or not. Dimension:
+   * Region (the prober's own region, where renewals are written).
+   */
+  peerLeaseRenewalFailed: "PeerLeaseRenewalFailed",
   /** Payment API requests and 5xx answers, /health excluded (from the access logs). */
   apiRequests: "PaymentApiRequests",
   apiServerErrors: "PaymentApiServerErrors",

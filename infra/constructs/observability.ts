@@ -108,6 +108,12 @@ export interface Pager {
 }
 
 /** An alarm named `payments-<name>-<region code>-<suffix>` that pages the region's topic. */
+/**
+ * Minutes of failed peer-lease renewals before the renewal alarm notifies: re-protect's wait to
+ * arm (LEASE_WAIT_CAP_SECONDS, 300 s), so the page lands when re-protect gives up arming.
+ */
+export const RENEWAL_FAILING_MINUTES = 5;
+
 export function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSpec) {
   return new CloudwatchMetricAlarm(scope, name, {
     provider: pager.provider,
@@ -704,6 +710,11 @@ export class ProberAlarms extends Construct {
    * at PEER_LEASE.seconds its payment functions refuse writes (never starts a failover).
    */
   public readonly peerLeaseAging: CloudwatchMetricAlarm;
+  /**
+   * Notifies when the prober's lease renewals failed in every minute for RENEWAL_FAILING_MINUTES,
+   * armed or not (review 22 M3). Not a failover trigger.
+   */
+  public readonly peerLeaseRenewalFailing: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: ProberAlarmsProps) {
     super(scope, id);
@@ -763,6 +774,27 @@ export class ProberAlarms extends Construct {
       comparisonOperator: "GreaterThanThreshold",
       // Published only while the lease is armed and the writer's replica answers: a writer that
       // does not answer is the probes' alarm.
+      treatMissingData: "notBreaching",
+    });
+    // Review 22 M3: a renewer that keeps failing while the lease is disarmed publishes no age,
+    // so the aging alarm cannot see it, and re-protect then waits its 300 s
+    // (LEASE_WAIT_CAP_SECONDS) and completes unarmed. Sustained failure only: a renewal that
+    // fails now and then is covered by the next (the lease outlasts two rounds), so one bad
+    // minute must not notify; failures in every minute of RENEWAL_FAILING_MINUTES (as long as
+    // re-protect's wait to arm) mean the renewer is broken (IAM, throttling, its DynamoDB).
+    this.peerLeaseRenewalFailing = pagingAlarm(this, "peer-lease-renewal-failing", props, {
+      alarmDescription: `The prober in ${props.region} failed to renew the peer lease (PEER_LEASE) on ${props.region}'s replica of the active-region flag in every minute for ${RENEWAL_FAILING_MINUTES} minutes, whether or not the lease is armed. Armed: ${props.probedRegion}'s payment functions refuse writes once it lapses (the peer-lease-aging alarm pages first). Disarmed: nothing else shows it, and a re-protect cannot arm the lease (it completes "peer lease NOT armed"). Look at the prober's logs in ${props.region} ("could not renew the peer lease": AccessDenied means the RenewPeerLease IAM statement, throttling means the control table's capacity). Not a failover trigger.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.peerLeaseRenewalFailed,
+      dimensions: { Region: props.region },
+      period: 60,
+      statistic: "Sum",
+      evaluationPeriods: RENEWAL_FAILING_MINUTES,
+      datapointsToAlarm: RENEWAL_FAILING_MINUTES,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // Published only when a renewal fails: silence is success, or nothing to renew (this
+      // region active, a move in progress). A silent prober is the prober-silent alarm's.
       treatMissingData: "notBreaching",
     });
     this.writerUnavailable = pagingAlarm(this, "writer-unavailable", props, {

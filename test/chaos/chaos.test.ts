@@ -152,6 +152,46 @@ describe("re-protect in the chaos world", () => {
     expect(reprotect.map((e) => e.status)).toEqual(["DIED", "SUCCEEDED"]);
   }, 60_000);
 
+  // The way home (story reprotect-home): the re-protect that arms the peer lease, with the
+  // control table's replication towards the writer slow at that moment.
+  it("does not arm the lease while renewals reach the writer slowly, and arms once they reach it in time", async () => {
+    const report = await runSchedule({
+      ...base,
+      seed: 21,
+      story: "reprotect-home",
+      reprotect: {
+        detach: false,
+        delay: 120,
+        death: null,
+        slowToWriter: { seconds: 90, maxDelaySeconds: 60 },
+      },
+    });
+    expect(report.violations).toEqual([]);
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.at(-1)).toMatchObject({ status: "SUCCEEDED", lastState: "Completed" });
+    expect(report.lease).toMatchObject({ armedByReprotect: true, lapsedRefusals: 0 });
+    // Armed (the flag reached the writer's replica) only after the slowdown ended.
+    expect(report.lease!.armedAt!).toBeGreaterThanOrEqual(report.lease!.slowWindow!.to);
+  }, 60_000);
+
+  it("completes unarmed when renewals keep reaching the writer late past the wait to arm", async () => {
+    const report = await runSchedule({
+      ...base,
+      seed: 22,
+      story: "reprotect-home",
+      reprotect: {
+        detach: false,
+        delay: 120,
+        death: null,
+        slowToWriter: { seconds: 600, maxDelaySeconds: 100 },
+      },
+    });
+    expect(report.violations).toEqual([]);
+    const reprotect = report.executions.filter((e) => e.workflow === "reprotect");
+    expect(reprotect.at(-1)).toMatchObject({ status: "SUCCEEDED", lastState: "Completed" });
+    expect(report.lease).toMatchObject({ armedByReprotect: false, lapsedRefusals: 0 });
+  }, 60_000);
+
   it("converges without a resume when a rename's answer is lost", async () => {
     // The rename of the old primary and of its instance land, their answers are lost, and the
     // SDK's retry meets a cluster (an instance) already renaming (world/network.ts "lost"). And

@@ -42,6 +42,8 @@ async function main(): Promise<number> {
   const stories: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   let worldSeconds = 0;
+  // reprotect-home: how often re-protect armed the lease, and how the writer's guard fared.
+  const arming = { runs: 0, armed: 0, slowWindow: 0, lapsedRefusals: 0, runsWithLapses: 0 };
   const failure = await checkSchedules({
     runs,
     seed,
@@ -51,6 +53,13 @@ async function main(): Promise<number> {
     onReport: (report: RunReport) => {
       stories[report.schedule.story] = (stories[report.schedule.story] ?? 0) + 1;
       worldSeconds += report.simulatedSeconds;
+      if (report.lease) {
+        arming.runs += 1;
+        if (report.lease.armedByReprotect) arming.armed += 1;
+        if (report.schedule.reprotect?.slowToWriter) arming.slowWindow += 1;
+        arming.lapsedRefusals += report.lease.lapsedRefusals;
+        if (report.lease.lapsedRefusals > 0) arming.runsWithLapses += 1;
+      }
       for (const e of report.executions) {
         const key = `${e.workflow} ${e.status === "DIED" ? "died" : (e.lastState ?? e.status)}`;
         outcomes[key] = (outcomes[key] ?? 0) + 1;
@@ -84,6 +93,7 @@ async function main(): Promise<number> {
   );
   console.log(`stories: ${JSON.stringify(stories)}`);
   console.log(`execution outcomes: ${JSON.stringify(outcomes)}`);
+  console.log(`re-protect home (arming): ${JSON.stringify(arming)}`);
   return 0;
 }
 

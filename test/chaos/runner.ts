@@ -41,6 +41,17 @@ export interface RunReport {
     completesAt: number | null;
   }[];
   readonly paymentCommits: Record<string, number>;
+  /**
+   * The peer lease as the writer's guard saw it: whether a re-protect armed it (it reached the
+   * writer's replica), and the writes the writer's guard refused as lapsed afterwards.
+   */
+  readonly lease?: {
+    readonly armedByReprotect: boolean;
+    readonly lapsedRefusals: number;
+    /** World seconds: the armed flag reaching the writer's replica, and the slow window. */
+    readonly armedAt: number | null;
+    readonly slowWindow: { readonly from: number; readonly to: number } | null;
+  };
 }
 
 /** Seconds of world time after the last run ends, to let replication and demotions settle. */
@@ -94,7 +105,7 @@ export async function runSchedule(
     // Aurora: "within a few minutes", no upper bound: seconds to 20 minutes, log-uniform.
     promotionSeconds: (random) => random.logUniform(10, 20 * 60),
     rpoSeconds: schedule.rpoSeconds,
-    afterFailover: schedule.story === "failback",
+    afterFailover: schedule.story === "failback" || schedule.story === "reprotect-home",
     lagMetricWhileCut: schedule.lagMetricWhileCut,
   });
   options.mutate?.(world);
@@ -108,7 +119,12 @@ export async function runSchedule(
   const incident = t0 + schedule.incidentAt * 1000;
   const planned = schedule.story === "switchover" || schedule.story === "failback";
   // Planned moves need both regions: their incidents end (a drill is not run into an outage).
-  const reprotect = schedule.story === "reprotect" ? schedule.reprotect : undefined;
+  // reprotect-home: the writer is us-west-2 (after an earlier failover), it fails, and the way
+  // back is an unplanned failover to us-east-1 and a re-protect from there.
+  const home = schedule.story === "reprotect-home";
+  const failed = home ? WEST : EAST;
+  const survivor = home ? EAST : WEST;
+  const reprotect = schedule.story === "reprotect" || home ? schedule.reprotect : undefined;
   // Re-protect needs the old region back: its outage ends (or re-protect waits for ever).
   const incidentSeconds = planned
     ? (schedule.incidentSeconds ?? 600)
@@ -119,7 +135,8 @@ export async function runSchedule(
   switch (schedule.story) {
     case "outage":
     case "reprotect":
-      network.add({ kind: "down", region: EAST, from: incident, to: incidentEnd });
+    case "reprotect-home":
+      network.add({ kind: "down", region: failed, from: incident, to: incidentEnd });
       break;
     case "partition":
       network.add({ kind: "partition", from: incident, to: incidentEnd });
@@ -166,7 +183,7 @@ export async function runSchedule(
     schedule.refusal ? incident + (schedule.refusal.at + schedule.refusal.seconds) * 1000 : 0,
     planned ||
       schedule.story === "lagging-target" ||
-      schedule.story === "reprotect" ||
+      reprotect !== undefined ||
       Number.isFinite(incidentEnd)
       ? incidentEnd
       : 0,
@@ -192,7 +209,7 @@ export async function runSchedule(
   let firstStarted = false;
 
   const failoverInput = (trigger: "alarm" | "console", reason: string) => ({
-    targetRegion: WEST,
+    targetRegion: survivor,
     reason,
     trigger,
     ...(schedule.mode === "approval" ? { mode: "approval" } : {}),
@@ -233,11 +250,12 @@ export async function runSchedule(
       if (reprotect && workflow === "failover" && execution.status === "SUCCEEDED") {
         if (!reprotectStarted) {
           reprotectStarted = true;
-          at(Math.max(clock.now + 60_000, incidentEnd + reprotect.delay * 1000), () => {
+          const reprotectAt = Math.max(clock.now + 60_000, incidentEnd + reprotect.delay * 1000);
+          at(reprotectAt, () => {
             reprotectStarted = false;
             start("reprotect", {
-              targetRegion: WEST,
-              reason: "us-east-1 is back: re-protect",
+              targetRegion: survivor,
+              reason: `${failed} is back: re-protect`,
               trigger: "console",
             });
           });
@@ -324,6 +342,12 @@ export async function runSchedule(
         );
       }
       break;
+    case "reprotect-home":
+      // The prober lives in us-west-2, the failed region: no alarm, on-call fails over.
+      at(incident + schedule.consoleDelay * 1000, () =>
+        start("failover", failoverInput("console", "us-west-2 looks down")),
+      );
+      break;
     default:
       if (schedule.trigger === "console") {
         at(incident + schedule.consoleDelay * 1000, () =>
@@ -346,9 +370,43 @@ export async function runSchedule(
     });
   }
 
+  // reprotect-home: replication towards the writer is slow from the re-protect's start until
+  // `seconds` after its first attempt to arm (CheckRejoin's first read of the standby's flag,
+  // made once the standby is a caught-up secondary). The prober (us-west-2) renews, and
+  // re-protect arms, in us-west-2's replica; the writer's guard reads us-east-1's.
+  const slowToWriter = home ? (reprotect?.slowToWriter ?? null) : null;
+  let slowWindow: (typeof world.table.slow)[number] | undefined;
+  let scannedCalls = 0;
+  const placeSlowWindow = () => {
+    if (!slowToWriter) return;
+    if (!slowWindow) {
+      if (!executions.some((e) => e.workflow === "reprotect")) return;
+      slowWindow = {
+        from: failed,
+        to: survivor,
+        start: clock.now,
+        end: Infinity,
+        maxDelaySeconds: slowToWriter.maxDelaySeconds,
+      };
+      world.table.slow.push(slowWindow);
+    }
+    if (slowWindow.end !== Infinity) return;
+    for (; scannedCalls < world.calls.length; scannedCalls++) {
+      const call = world.calls[scannedCalls]!;
+      if (
+        call.workflow === "reprotect" &&
+        call.region === failed &&
+        call.op === "dynamodb:GetItem active-region"
+      ) {
+        slowWindow.end = call.at + slowToWriter.seconds * 1000;
+        return;
+      }
+    }
+  };
+
   let lastEnd = incident;
   const initialToken = Number(
-    world.flag(schedule.story === "failback" ? WEST : EAST)?.fencingToken ?? 0,
+    world.flag(schedule.story === "failback" || home ? WEST : EAST)?.fencingToken ?? 0,
   );
   await withVirtualTime(clock, world.random.next, async () => {
     const realImmediate = setImmediate;
@@ -398,6 +456,7 @@ export async function runSchedule(
         break;
       }
       await timer.fn();
+      placeSlowWindow();
       // The code under test continues once one of its timers fired (the world resolves what
       // it awaits on such timers too): let it run before the next event.
       if (!timer.internal) await flush();
@@ -432,7 +491,7 @@ export async function runSchedule(
   invariants.checkNothingDestroyed();
   if (reprotect) {
     const chain = [...chains.values()].find((c) => c.last.workflow === "reprotect");
-    if (chain) invariants.checkReprotected(chain.last, WEST, EAST);
+    if (chain) invariants.checkReprotected(chain.last, survivor, failed);
   }
   // 6. One role change per story, one token step per completed run.
   const changes = world.aurora.changes;
@@ -466,7 +525,7 @@ export async function runSchedule(
       `${changes.length} role changes: ${changes.map((c) => `${c.kind} to ${c.to}`).join(", ")}`,
     );
   }
-  const target = schedule.story === "failback" ? EAST : WEST;
+  const target = schedule.story === "failback" || home ? EAST : WEST;
   const flag = world.flag(target);
   const token = Number(flag?.fencingToken ?? 0);
   if (token > initialToken + 1)
@@ -486,6 +545,28 @@ export async function runSchedule(
     }
     if (world.table.read(target, CONTROL.lockItem))
       violations.add(clock.now - t0, "a run completed but its lock is still held");
+  }
+
+  function leaseReport(): NonNullable<RunReport["lease"]> {
+    const firstReprotect = executions.find((e) => e.workflow === "reprotect");
+    const armed = firstReprotect
+      ? world.table.history.find(
+          (h) =>
+            h.region === survivor &&
+            h.key === CONTROL.activeRegionItem &&
+            h.at >= firstReprotect.startedAt &&
+            h.item?.leaseRequired === true,
+        )
+      : undefined;
+    const window = world.table.slow[0];
+    return {
+      armedByReprotect: armed !== undefined,
+      lapsedRefusals: world.payments[survivor]!.refused.PeerLeaseLapsedError ?? 0,
+      armedAt: armed ? Math.round((armed.at - t0) / 1000) : null,
+      slowWindow: window
+        ? { from: Math.round((window.start - t0) / 1000), to: Math.round((window.end - t0) / 1000) }
+        : null,
+    };
   }
 
   return {
@@ -514,6 +595,7 @@ export async function runSchedule(
       [EAST]: world.payments[EAST]!.commits.length,
       [WEST]: world.payments[WEST]!.commits.length,
     },
+    ...(home ? { lease: leaseReport() } : {}),
   };
 }
 

@@ -22,7 +22,15 @@ export type Story =
    * once us-east-1 is back (or before: re-protect waits for it), on-call re-protects from
    * us-west-2, rebuilding the global database around the promoted cluster.
    */
-  | "reprotect";
+  | "reprotect"
+  /**
+   * The way home (review 22, leftover): after an earlier failover us-west-2 is the writer; it
+   * goes down, on-call fails over to us-east-1 (the deployed primary), then re-protects from
+   * us-east-1, rebuilding us-west-2. This re-protect arms the peer lease (its writer is the
+   * deployed primary), with DynamoDB replication towards us-east-1 slowed around that moment
+   * (`reprotect.slowToWriter`).
+   */
+  | "reprotect-home";
 
 export interface ExtraFault {
   readonly kind: "throttle" | "error" | "lost";
@@ -70,6 +78,21 @@ export interface Schedule {
     readonly delay: number;
     /** The first re-protect execution dies at its n-th task invocation. */
     readonly death: { readonly invocation: number; readonly afterWork: boolean } | null;
+    /**
+     * reprotect-home only: the control table's replication from us-west-2 (where the prober
+     * renews the lease and re-protect arms it) to us-east-1 (the writer, whose guard judges it)
+     * slowed at the moment re-protect arms: from the re-protect's start until `seconds` after
+     * its first attempt to arm (CheckRejoin's first read of the standby's flag, made once the
+     * standby is a caught-up secondary), each write delayed up to `maxDelaySeconds`. DynamoDB
+     * global tables replicate "typically within a second or less" with "no SLA on this
+     * latency" (V2globaltables_HowItWorks), and ReplicationLatency is per direction: minutes
+     * are possible right after a regional event, which is when re-protect runs.
+     */
+    readonly slowToWriter?: {
+      /** Seconds the slowdown outlasts the first attempt to arm (re-protect waits up to 300). */
+      readonly seconds: number;
+      readonly maxDelaySeconds: number;
+    } | null;
   };
 }
 
@@ -99,6 +122,7 @@ export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc
       "failback",
       "reprotect",
       "reprotect",
+      "reprotect-home",
     ),
     incidentAt: fc.integer({ min: 30, max: 180 }),
     incidentSeconds: fc.option(fc.integer({ min: 30, max: 3600 }), { nil: null, freq: 3 }),
@@ -142,6 +166,15 @@ export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc
       death: fc.option(
         fc.record({ invocation: fc.integer({ min: 1, max: 60 }), afterWork: fc.boolean() }),
         { nil: null, freq: 2 },
+      ),
+      slowToWriter: fc.option(
+        fc.record({
+          // Shorter and longer than re-protect's 300 s wait to arm.
+          seconds: fc.integer({ min: 0, max: 600 }),
+          // Below the 20 s arming bound, between it and the 30 s lease, and well past it.
+          maxDelaySeconds: fc.double({ min: 2, max: 120, noNaN: true }),
+        }),
+        { nil: null, freq: 5 },
       ),
     }),
   })

@@ -1,4 +1,8 @@
+import { METRICS } from "../../functions/common/contract";
+import { LEASE_WAIT_CAP_SECONDS } from "../../functions/dr/check-rejoin/core";
 import { DR_TASK_NAMES } from "../../functions/dr/tasks";
+import { WRITER_MOVED_ENV } from "../../infra/lib/addresses";
+import { RENEWAL_FAILING_MINUTES } from "../../infra/constructs/observability";
 import { STAR_ONLY_ACTIONS } from "../../infra/lib/policy-pack";
 import {
   CUSTOM_ENV,
@@ -151,6 +155,53 @@ describe("CloudWatch alarms", () => {
         treat_missing_data: "notBreaching",
       });
     }
+  });
+
+  // Review 22 M3: renewals failing while the lease is disarmed publish no age, so only a count
+  // of failures can show them; sustained (every minute for as long as re-protect waits to arm)
+  // so that an odd failed renewal, which the next one covers, never notifies.
+  it.each([
+    ["writer in us-east-1: the prober and its alarm in us-west-2", FULL_ENV, "usw2", "us-west-2"],
+    [
+      "writer moved to us-west-2: the prober and its alarm in us-east-1",
+      { ...FULL_ENV, ...WRITER_MOVED_ENV },
+      "use1",
+      "us-east-1",
+    ],
+  ])(
+    "notifies on peer-lease renewals failing in every minute for re-protect's wait to arm, armed or not (%s)",
+    (_case, env, code, region) => {
+      const found = resourceList(synth(env).json, "aws_cloudwatch_metric_alarm").filter((a) =>
+        String(a.alarm_name).startsWith("payments-peer-lease-renewal-failing-"),
+      );
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        alarm_name: `payments-peer-lease-renewal-failing-${code}-dev`,
+        provider: code === "usw2" ? "aws.secondary" : "aws.primary",
+        namespace: "PaymentsDR",
+        metric_name: METRICS.peerLeaseRenewalFailed,
+        // The renewer's own region, where the prober publishes the failures.
+        dimensions: { Region: region },
+        statistic: "Sum",
+        period: 60,
+        evaluation_periods: RENEWAL_FAILING_MINUTES,
+        datapoints_to_alarm: RENEWAL_FAILING_MINUTES,
+        threshold: 1,
+        comparison_operator: "GreaterThanOrEqualToThreshold",
+        treat_missing_data: "notBreaching",
+      });
+      expect(RENEWAL_FAILING_MINUTES * 60).toBe(LEASE_WAIT_CAP_SECONDS);
+      // No Armed dimension: it counts failures whatever the lease's state.
+      expect(Object.keys(found[0]!.dimensions as object)).toEqual(["Region"]);
+    },
+  );
+
+  it("does not start a failover on failed renewals: the trigger watches the probes and the writer only", () => {
+    const rules = resourceList(json, "aws_cloudwatch_event_rule").filter((r) =>
+      String(r.name).startsWith("payments-failover-trigger-"),
+    );
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) expect(String(rule.event_pattern)).not.toContain("renewal");
   });
 
   it("sends every alarm to the SNS topic of its own region", () => {

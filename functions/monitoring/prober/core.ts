@@ -191,6 +191,20 @@ export async function renewLease(ownRegion: string, deps: ProberDeps): Promise<v
     deps.log.error("could not renew the peer lease", {
       error: error instanceof Error ? error.message : String(error),
     });
+    // Counted whatever the armed state (review 22 M3): while the lease is disarmed no age is
+    // published and nothing else says the renewer is failing, yet re-protect cannot arm.
+    try {
+      await deps.metrics.put(METRICS.namespace, [
+        {
+          name: METRICS.peerLeaseRenewalFailed,
+          value: 1,
+          unit: "Count",
+          dimensions: { Region: ownRegion },
+        },
+      ]);
+    } catch {
+      // CloudWatch failing too: the heartbeat's own alarm (prober-silent) speaks for it.
+    }
   }
 }
 

@@ -152,6 +152,16 @@ function isClientTimeout(error: unknown): boolean {
   return error instanceof Error && /query read timeout/i.test(error.message);
 }
 
+/**
+ * node-postgres refused to send the statement at all: the client had already lost its
+ * connection ("Client has encountered a connection error and is not queryable", "Client was
+ * closed and is not queryable"). A COMMIT refused so never reached the server, and a
+ * transaction whose connection ends before COMMIT is rolled back.
+ */
+function isNeverSent(error: unknown): boolean {
+  return error instanceof Error && /is not queryable/i.test(error.message);
+}
+
 /** The settings may point at the wrong server: re-read them before the next attempt. */
 export function isStaleEndpointError(error: unknown): boolean {
   const code = errorCode(error);
@@ -262,6 +272,59 @@ export function poolStats(): PoolStats {
 /** Ends every pool of this process (tests and scripts; Lambda never needs it). */
 export async function closeAllDatabases(): Promise<void> {
   await Promise.all([...openDatabases].map((db) => db.end()));
+}
+
+/**
+ * Runs the statement that commits (COMMIT, or a write sent alone in autocommit, as authorize's
+ * one statement) and turns every outcome the client cannot confirm into CommitUnconfirmedError,
+ * which withClient never runs again (see Database.transaction for the cases and sources).
+ * `what` names the statement in the message.
+ */
+export async function committing<T>(
+  client: PoolClient,
+  what: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  const warnings: string[] = [];
+  // Every notice, for the message of a commit whose connection then ends: a terminate during a
+  // commit wait sends its WARNING with SQLSTATE 57P01, not class 01.
+  const notices: string[] = [];
+  // By SQLSTATE class 01 (warning), not by `severity`, which the server localizes
+  // (lc_messages): https://www.postgresql.org/docs/current/errcodes-appendix.html
+  const onNotice = (notice: { code?: string; message?: string }) => {
+    notices.push(`${notice.code ?? "?"} ${notice.message ?? "(no message)"}`);
+    if (notice.code?.startsWith("01")) warnings.push(notice.message ?? "(no message)");
+  };
+  client.on("notice", onNotice);
+  let result: T;
+  try {
+    result = await run();
+  } catch (error) {
+    if (isClientTimeout(error)) {
+      throw new CommitUnconfirmedError(
+        // The cause's text ("Query read timeout") stays out of the message: it would read as a
+        // broken connection (CONNECTION_MESSAGES), retried and answered `unavailable`.
+        `${what} did not answer within the client's query_timeout: the server may still commit it`,
+        { cause: error },
+      );
+    }
+    if (isConnectionError(error) && !isNeverSent(error)) {
+      const said = notices.length > 0 ? ` (the server said: ${notices.join("; ")})` : "";
+      throw new CommitUnconfirmedError(
+        // Worded so that it does not read as a broken connection either; the cause keeps the
+        // driver's own text and code.
+        `the connection was lost while ${what} was in flight${said}: the server may have committed it`,
+        { cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    client.off("notice", onNotice);
+  }
+  if (warnings.length > 0) {
+    throw new CommitUnconfirmedError(`${what} returned a warning: ${warnings.join("; ")}`);
+  }
+  return result;
 }
 
 export class Database {
@@ -409,7 +472,23 @@ export class Database {
    *   the RPO guard actually ends here: the server may still commit it once the pause ends, so
    *   running the transaction again on a new connection (withClient's retry after a broken
    *   connection) would wait behind its row locks and answer 503 unavailable for a write that
-   *   may land. The connection is destroyed (withClient), not returned to the pool.
+   *   may land. The connection is destroyed (withClient), not returned to the pool;
+   * - the connection ends while it is in flight: the server terminated the backend (57P01
+   *   admin_shutdown, 57P02, 57P03), the link failed (class 08) or the socket was reset or
+   *   closed ("Connection terminated unexpectedly"). PostgreSQL documents that the outcome is
+   *   then unknown to the client: pg_xact_status exists "to determine whether their transaction
+   *   committed or aborted after the application and database server become disconnected while
+   *   a COMMIT is in progress" (https://www.postgresql.org/docs/16/functions-info.html), and
+   *   commits waiting for a standby when the primary restarts "will be marked fully committed
+   *   once the primary database recovers"
+   *   (https://www.postgresql.org/docs/16/warm-standby.html#SYNCHRONOUS-REPLICATION-HA). A
+   *   terminate during a commit wait is the measured case: the server warns "canceling the wait for
+   *   synchronous replication and terminating connection due to administrator command ... The
+   *   transaction has already committed locally" (SQLSTATE 57P01, a WARNING, not class 01) and
+   *   closes the connection without an answer to COMMIT (src/backend/replication/syncrep.c).
+   *   Retried on a new connection, the transaction would replay its own recorded answer as a
+   *   2xx: an acknowledgement of a write no secondary may hold (review 22 L2).
+   *   Only a COMMIT node-postgres never sent (isNeverSent) is an ordinary connection error.
    */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
@@ -421,32 +500,14 @@ export class Database {
         if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
         throw error;
       }
-      const warnings: string[] = [];
-      // By SQLSTATE class 01 (warning), not by `severity`, which the server localizes
-      // (lc_messages): https://www.postgresql.org/docs/current/errcodes-appendix.html
-      const onNotice = (notice: { code?: string; message?: string }) => {
-        if (notice.code?.startsWith("01")) warnings.push(notice.message ?? "(no message)");
-      };
-      client.on("notice", onNotice);
       try {
-        await client.query("COMMIT");
+        await committing(client, "COMMIT", () => client.query("COMMIT"));
       } catch (error) {
-        if (isClientTimeout(error)) {
-          throw new CommitUnconfirmedError(
-            // The cause's text ("Query read timeout") stays out of the message: it would read
-            // as a broken connection (CONNECTION_MESSAGES), retried and answered `unavailable`.
-            "COMMIT did not answer within the client's query_timeout: the server may still commit it",
-            { cause: error },
-          );
-        }
         // Failed before it committed (nothing to roll back after a COMMIT's own error).
-        if (!isConnectionError(error)) await client.query("ROLLBACK").catch(() => undefined);
+        if (!(error instanceof CommitUnconfirmedError) && !isConnectionError(error)) {
+          await client.query("ROLLBACK").catch(() => undefined);
+        }
         throw error;
-      } finally {
-        client.off("notice", onNotice);
-      }
-      if (warnings.length > 0) {
-        throw new CommitUnconfirmedError(`COMMIT returned a warning: ${warnings.join("; ")}`);
       }
       return result;
     });

@@ -152,8 +152,9 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /**
- * COMMIT came back with a WARNING, or did not come back within the client's query_timeout
- * (review 22 L2). A WARNING: the server stopped waiting for the commit's replication (a cancel:
+ * COMMIT came back with a WARNING, did not come back within the client's query_timeout
+ * (review 22 L2), or its connection ended while it was in flight (a terminated backend, a reset
+ * socket: the client cannot know the outcome, Database.transaction). A WARNING: the server stopped waiting for the commit's replication (a cancel:
  * pg_cancel_backend or the server's own; statement_timeout does not end a commit wait, measured
  * on PostgreSQL 16) after writing it locally. A client timeout: the wait goes on server-side, and
  * the commit lands once it ends. PostgreSQL's synchronous

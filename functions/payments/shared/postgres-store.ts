@@ -2,6 +2,7 @@
 // the payment change, its outbox row and its idempotency record, so a request either happened
 // completely or not at all, and a retried request finds its own earlier answer.
 import type { PoolClient, QueryResult, QueryResultRow } from "pg";
+import { committing } from "./database";
 import type { Database } from "./database";
 import { replayOf } from "./idempotency";
 import type { RecordedAnswer } from "./idempotency";
@@ -434,7 +435,11 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
   async authorize(input: NewAuthorization): Promise<WriteResult> {
     const statement = authorizeStatement(input);
     return this.db.withClient(async (client) => {
-      const { rows } = await client.query<AuthorizeRow>(statement.text, statement.values);
+      // One statement in autocommit: its commit is this query's own, and ends as a COMMIT does
+      // (a commit wait cancelled, timed out, or cut by a lost connection is unconfirmed).
+      const { rows } = await committing(client, "the authorization's commit", () =>
+        client.query<AuthorizeRow>(statement.text, statement.values),
+      );
       const { free, event_id: written } = rows[0]!;
       if (written) {
         return {

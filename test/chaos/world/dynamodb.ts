@@ -25,6 +25,18 @@ export class GlobalTable {
   private readonly replicas: Record<string, Map<string, Version>> = {};
   /** Every item version applied to a replica, for the invariants: region -> key -> history. */
   readonly history: { region: string; key: string; at: number; item: Item | undefined }[] = [];
+  /**
+   * Windows in which one direction replicates slower: a write made in `from` between `start`
+   * and `end` (epoch ms) reaches `to` after a delay drawn up to `maxDelaySeconds` instead of
+   * the run's maximum ("no SLA on this latency"; ReplicationLatency is per direction).
+   */
+  readonly slow: {
+    from: string;
+    to: string;
+    start: number;
+    end: number;
+    maxDelaySeconds: number;
+  }[] = [];
 
   constructor(
     private readonly regions: readonly string[],
@@ -83,7 +95,13 @@ export class GlobalTable {
   }
 
   private replicate(from: string, to: string, key: string, version: Version, random: Random): void {
-    const delayMs = random.uniform(0, this.maxDelaySeconds) * 1000;
+    const now = this.clock.now;
+    const slow = this.slow.find(
+      (w) => w.from === from && w.to === to && w.start <= now && now < w.end,
+    );
+    // The draw is the same one either way: a world without a slow window replays unchanged.
+    const delayMs =
+      random.uniform(0, Math.max(this.maxDelaySeconds, slow?.maxDelaySeconds ?? 0)) * 1000;
     const deliver = () => {
       // Held back while the regions cannot talk; retried when they can.
       if (!this.network.reachable(from, to, this.clock.now)) {

@@ -1400,7 +1400,11 @@ describe("prober handler", () => {
     const context = { awsRequestId: "req-1", getRemainingTimeInMillis: () => 2500 } as Context;
     const result = await prober({}, context);
     expect(result).toEqual({ probes: 1, healthy: 1 });
-    const input = cloudwatch.commandCalls(PutMetricDataCommand)[1]!.args[0].input;
+    // Beside the heartbeat (and a renewal failure: no flag is mocked here), the probe's datum.
+    const input = cloudwatch
+      .commandCalls(PutMetricDataCommand)
+      .map((c) => c.args[0].input)
+      .find((i) => i.MetricData?.[0]?.MetricName === "PrimaryHealthy");
     expect(input).toEqual({
       Namespace: "PaymentsDR",
       MetricData: [

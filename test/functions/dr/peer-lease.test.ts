@@ -202,6 +202,41 @@ describe("the prober renews the lease", () => {
     expect(p.errors).toEqual([]);
   });
 
+  // Review 22 M3: while the lease is disarmed no age is published, so the failure itself is
+  // counted (PeerLeaseRenewalFailed, in the renewer's region), armed or not, and an alarm on
+  // sustained failures notifies (infra/constructs/observability.ts).
+  it("counts every failed renewal in its own region, armed or disarmed, and not a refused condition", async () => {
+    for (const leaseRequired of [false, true]) {
+      const p = prober(
+        { activeRegion: EAST, phase: FENCE_PHASE.open, leaseRequired },
+        { activeRegion: EAST, leaseRequired, peerSeenAt: "2026-11-30T09:59:50.000Z" },
+      );
+      (p.d.lease!.control as { renewPeerLease: unknown }).renewPeerLease = async () => {
+        throw new Error("AccessDeniedException: not authorized to perform dynamodb:UpdateItem");
+      };
+      await renewLease(WEST, p.d);
+      expect(p.published).toEqual([
+        {
+          name: METRICS.peerLeaseRenewalFailed,
+          value: 1,
+          unit: "Count",
+          dimensions: { Region: WEST },
+        },
+      ]);
+    }
+    const read = prober({ activeRegion: EAST, phase: FENCE_PHASE.open });
+    (read.d.lease!.control as { getActiveRegion: unknown }).getActiveRegion = async () => {
+      throw new Error("ThrottlingException");
+    };
+    await renewLease(WEST, read.d);
+    expect(read.published.map((m) => m.name)).toEqual([METRICS.peerLeaseRenewalFailed]);
+    // The flag changed between the read and the write: a race the next round resolves.
+    const raced = prober({ activeRegion: EAST, phase: FENCE_PHASE.open });
+    (raced.d.lease!.control as { renewPeerLease: unknown }).renewPeerLease = async () => false;
+    await renewLease(WEST, raced.d);
+    expect(raced.published).toEqual([]);
+  });
+
   it("keeps probing when the renewal fails", async () => {
     const p = prober({ activeRegion: EAST, phase: FENCE_PHASE.open });
     (p.d.lease!.control as { renewPeerLease: unknown }).renewPeerLease = async () => {

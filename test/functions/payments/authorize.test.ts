@@ -59,7 +59,11 @@ interface PostOptions {
 /** Advisory locks granted right now: the in-flight locks of idempotency keys. */
 async function inFlightLocks(): Promise<number> {
   const { rows } = await db.sql.query(
-    "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted",
+    // This file's database only: pg_locks is server-wide, and test files running beside this
+    // one take advisory locks of their own (the migrator's, their requests' in-flight locks).
+    `SELECT count(*)::int AS n FROM pg_locks
+      WHERE locktype = 'advisory' AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
   return rows[0].n as number;
 }

@@ -3,6 +3,8 @@
 // region during a failover, and Route 53: one attempt, short timeouts, so a dead region costs
 // at most a couple of seconds and never blocks the workflow.
 import { enforcedTimeouts } from "../../../common/sdk-timeouts";
+import { deadlineBound } from "./deadline";
+import type { BoundableClient } from "./deadline";
 import type { EnforcedRequestHandler } from "../../../common/sdk-timeouts";
 import type { Profile } from "../ports";
 
@@ -23,9 +25,8 @@ export const PROFILES: Readonly<
   // Tools reference, feature-retry-behavior.html), here base 1 s for throttling and 50 ms
   // otherwise (@smithy/core 3.41 util-retry), so at most 1 s before the one retry; a Retry-After
   // hint from the service may stretch it by up to 5 s more (same source), which would not fit.
-  // Per call, not per task: a task making several calls under throttling can still reach its
-  // Lambda timeout (then retried by the state's Retry, every task looking first): review L2,
-  // open.
+  // Per call, not per task: a task making several calls under throttling, or a retry stretched
+  // by a hint, is bound by the invocation's deadline instead (deadline.ts, review L2).
   critical: { maxAttempts: 2, connectionTimeout: 1000, requestTimeout: 2000 },
   bestEffort: { maxAttempts: 1, connectionTimeout: 1000, requestTimeout: 2000 },
 };
@@ -40,4 +41,22 @@ export function clientSettings(region: string, profile: Profile): ClientSettings
     maxAttempts,
     requestHandler: enforcedTimeouts({ connectionTimeout, requestTimeout }),
   };
+}
+
+/**
+ * `client` (built from clientSettings), its calls bound by the deadline of the task invocation
+ * they run in (deadline.ts). Every DR client is built through this.
+ */
+export function regionClient<C extends BoundableClient>(
+  client: C,
+  settings: ClientSettings,
+  service: string,
+): C {
+  const { connectionTimeout, requestTimeout } = settings.requestHandler;
+  return deadlineBound(
+    client,
+    connectionTimeout + requestTimeout,
+    settings.maxAttempts,
+    `${service} ${settings.region}`,
+  );
 }

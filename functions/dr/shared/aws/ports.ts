@@ -11,7 +11,7 @@ import { fetchHttp } from "../http-client";
 import type { DnsPort, Profile, RegionPorts } from "../ports";
 import { DEFAULT_SETTINGS } from "../settings";
 import { apiBase, regionOf } from "../topology";
-import { clientSettings, ROUTE53_REGION } from "./clients";
+import { clientSettings, regionClient, ROUTE53_REGION } from "./clients";
 import type * as RdsModule from "./rds";
 import type * as RdsSdk from "@aws-sdk/client-rds";
 import type * as ControlTableModule from "./control-table";
@@ -60,38 +60,61 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
       const info = regionOf(topology, region);
       ports = {
         region,
-        database: lazy(() => new (load.rds().RdsDatabase)(new (load.rdsSdk().RDSClient)(settings))),
+        database: lazy(
+          () =>
+            new (load.rds().RdsDatabase)(
+              regionClient(new (load.rdsSdk().RDSClient)(settings), settings, "RDS"),
+            ),
+        ),
         control: lazy(
           () =>
             new (load.control().DynamoControlTable)(
               load
                 .documentSdk()
-                .DynamoDBDocumentClient.from(new (load.dynamoSdk().DynamoDBClient)(settings), {
-                  marshallOptions: { removeUndefinedValues: true },
-                }),
+                .DynamoDBDocumentClient.from(
+                  regionClient(
+                    new (load.dynamoSdk().DynamoDBClient)(settings),
+                    settings,
+                    "DynamoDB",
+                  ),
+                  {
+                    marshallOptions: { removeUndefinedValues: true },
+                  },
+                ),
               topology.controlTable,
             ),
         ),
         parameters: lazy(
-          () => new (load.parameters().SsmParameters)(new (load.ssmSdk().SSMClient)(settings)),
+          () =>
+            new (load.parameters().SsmParameters)(
+              regionClient(new (load.ssmSdk().SSMClient)(settings), settings, "SSM"),
+            ),
         ),
         metrics: lazy(
           () =>
             new (load.metrics().CloudWatchMetrics)(
-              new (load.cloudwatchSdk().CloudWatchClient)(settings),
+              regionClient(
+                new (load.cloudwatchSdk().CloudWatchClient)(settings),
+                settings,
+                "CloudWatch",
+              ),
             ),
         ),
         events: lazy(
           () =>
             new (load.events().EventBridgeEvents)(
-              new (load.eventBridgeSdk().EventBridgeClient)(settings),
+              regionClient(
+                new (load.eventBridgeSdk().EventBridgeClient)(settings),
+                settings,
+                "EventBridge",
+              ),
               info.eventBusName,
             ),
         ),
         notifier: lazy(
           () =>
             new (load.notifier().SnsNotifier)(
-              new (load.snsSdk().SNSClient)(settings),
+              regionClient(new (load.snsSdk().SNSClient)(settings), settings, "SNS"),
               info.alertTopicArn,
             ),
         ),
@@ -114,6 +137,10 @@ export function awsDns(): () => DnsPort {
   let dns: DnsPort | undefined;
   return () =>
     (dns ??= new (load.route53().Route53Dns)(
-      new (load.route53Sdk().Route53Client)(clientSettings(ROUTE53_REGION, "bestEffort")),
+      regionClient(
+        new (load.route53Sdk().Route53Client)(clientSettings(ROUTE53_REGION, "bestEffort")),
+        clientSettings(ROUTE53_REGION, "bestEffort"),
+        "Route 53",
+      ),
     ));
 }

@@ -13,7 +13,8 @@ import { taskHandler } from "../task";
 import type { DrTaskDefinition } from "../task";
 import { parseDatabaseSpec, parseTopology } from "../topology";
 import type { StepTimes } from "../types";
-import { clientSettings } from "./clients";
+import { clientSettings, regionClient } from "./clients";
+import { DEADLINE_MARGIN_MS, withDeadline } from "./deadline";
 import { awsDns, awsPorts } from "./ports";
 import type * as ReportsModule from "./reports";
 
@@ -59,8 +60,9 @@ function lazyReports(functionName: string, bucket: string, region: string) {
     const { LambdaReports } = require("./reports") as typeof ReportsModule;
     const { LambdaClient } = require("@aws-sdk/client-lambda") as typeof LambdaSdk;
     /* eslint-enable @typescript-eslint/no-require-imports */
+    const settings = clientSettings(region, "bestEffort");
     return new LambdaReports(
-      new LambdaClient(clientSettings(region, "bestEffort")),
+      regionClient(new LambdaClient(settings), settings, "Lambda"),
       functionName,
       bucket,
       region,
@@ -76,13 +78,16 @@ export function awsTaskHandler<E, R extends object>(
   const plain = taskHandler(definition, deps, logger);
   // The Lambda context object's getRemainingTimeInMillis "returns the number of milliseconds
   // left before the execution times out" (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html):
-  // handed to the core so a task that retries inside one invocation ends before it is killed.
+  // handed to the core so a task that retries inside one invocation ends before it is killed,
+  // and to its AWS clients as the invocation's deadline (deadline.ts, review L2).
   return (event, context) =>
     context
-      ? taskHandler(
-          definition,
-          { ...deps, remainingMs: () => context.getRemainingTimeInMillis() },
-          logger,
-        )(event)
+      ? withDeadline(Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS, () =>
+          taskHandler(
+            definition,
+            { ...deps, remainingMs: () => context.getRemainingTimeInMillis() },
+            logger,
+          )(event),
+        )
       : plain(event);
 }

@@ -25,9 +25,18 @@ export const APP_ROLE_PASSWORD = "payments-app-test";
 export const SECOND_ADMIN_URL_ENV = "PAYMENTS_TEST_SECOND_ADMIN_URL";
 export const SECOND_TEMPLATE_DB_ENV = "PAYMENTS_TEST_SECOND_TEMPLATE_DB";
 
+/**
+ * A server of its own for tests that change server-wide settings (synchronous_standby_names,
+ * to hold commits in a real commit wait): started only when such a test file is selected.
+ */
+export const PRIVATE_ADMIN_URL_ENV = "PAYMENTS_TEST_PRIVATE_ADMIN_URL";
+export const PRIVATE_TEMPLATE_DB_ENV = "PAYMENTS_TEST_PRIVATE_TEMPLATE_DB";
+
 const TEST_ROOT = join(__dirname, "..", "..");
 const DATABASE_TEST_DIRS = ["payments", "drills", "reconcile"].map((dir) => join(TEST_ROOT, dir));
 const TWO_SERVER_TEST_DIRS = [join(TEST_ROOT, "reconcile")];
+/** Test files that get the private server (they are alone in this folder). */
+const PRIVATE_SERVER_TEST_DIRS = [join(TEST_ROOT, "payments", "private-server")];
 
 interface GlobalConfigLike {
   readonly rootDir: string;
@@ -40,7 +49,13 @@ interface GlobalConfigLike {
 
 declare global {
   var __paymentsPostgres:
-    { server?: EmbeddedServer; template: string; second?: EmbeddedServer } | undefined;
+    | {
+        server?: EmbeddedServer;
+        template: string;
+        second?: EmbeddedServer;
+        private?: EmbeddedServer;
+      }
+    | undefined;
 }
 
 function needsDatabase(config: GlobalConfigLike, dirs = DATABASE_TEST_DIRS): boolean {
@@ -96,5 +111,11 @@ export default async function globalSetup(globalConfig: GlobalConfigLike): Promi
     globalThis.__paymentsPostgres.second = second;
     process.env[SECOND_TEMPLATE_DB_ENV] = await createTemplate(second.adminUrl);
     process.env[SECOND_ADMIN_URL_ENV] = second.adminUrl;
+  }
+  if (needsDatabase(globalConfig, PRIVATE_SERVER_TEST_DIRS)) {
+    const own = await startEmbeddedPostgres();
+    globalThis.__paymentsPostgres.private = own;
+    process.env[PRIVATE_TEMPLATE_DB_ENV] = await createTemplate(own.adminUrl);
+    process.env[PRIVATE_ADMIN_URL_ENV] = own.adminUrl;
   }
 }

@@ -8,6 +8,7 @@ export default async function globalTeardown(): Promise<void> {
   if (!started) return;
   globalThis.__paymentsPostgres = undefined;
   await started.second?.stop();
+  await started.private?.stop();
   if (started.server) return started.server.stop();
   const adminUrl = process.env[ADMIN_URL_ENV];
   if (!started.template || !adminUrl) return;

@@ -1,0 +1,201 @@
+// The per-invocation deadline of a DR task's AWS calls (issue 10, review L2). Each client's own
+// budget fits one call (clients.ts: attempts x timeouts + backoff), but a task makes several
+// calls, and under throttling the SDK's hidden retries wait longer: the standard mode's backoff is
+// random x min(base x 2^i, MAX_BACKOFF) ("Retry behavior", AWS SDKs and Tools reference,
+// https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html), and a Retry-After
+// hint from the service (`retry-after` or `x-amz-retry-after`) stretches a wait by up to 5 s more
+// (@smithy/core 3.41, StandardRetryStrategy.refreshRetryTokenForRetry). A Lambda killed at its
+// timeout is retried by the state's Retry as Sandbox.Timedout, safely (every task looks first),
+// but silently and with a full timeout spent. So, within one invocation (the deadline is the
+// Lambda's remaining time less DEADLINE_MARGIN_MS, from context.getRemainingTimeInMillis(),
+// https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html):
+// - no SDK retry starts unless its backoff, the hint included, and its whole attempt (connect +
+//   request timeout) end before the deadline: the task cannot see or budget these;
+// - no attempt at all starts after the deadline, and an attempt still running at the deadline
+//   is cut there. A call's first attempt is the task's own choice (AcquireLock budgets its
+//   release deletes, which answer in milliseconds, into the last 2 s: refusing them for want of
+//   a full 3 s worst case would leave its lock behind, review H2), so it is not refused for its
+//   worst case, only bounded by the deadline.
+// Either way the call fails with DeadlineError, whose name is TransientError: the name every
+// task's Retry in state-machines/*.asl.json matches, so the state retries it with a fresh
+// invocation and a fresh deadline, as it would a throttled call. Outside a task (the prober,
+// tests without a Lambda context) there is no deadline and nothing changes.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { TransientError } from "../errors";
+
+/** What a task keeps back after its last AWS call: the error's log line and the response. */
+export const DEADLINE_MARGIN_MS = 1000;
+
+interface Invocation {
+  /** Epoch ms after which no attempt runs. */
+  readonly deadline: number;
+}
+
+const invocation = new AsyncLocalStorage<Invocation>();
+
+/** Runs `work` (one task invocation) with its AWS calls bound by `deadline` (epoch ms). */
+export function withDeadline<T>(deadline: number, work: () => Promise<T>): Promise<T> {
+  return invocation.run({ deadline }, work);
+}
+
+/** The deadline of the invocation this code runs in, if any. */
+export function currentDeadline(): number | undefined {
+  return invocation.getStore()?.deadline;
+}
+
+/**
+ * An AWS call refused or cut by its invocation's deadline. Named TransientError (the name the
+ * ASL retries); the message says why, for the execution's history.
+ */
+export class DeadlineError extends TransientError {
+  override name = "TransientError";
+  readonly deadline = true;
+}
+
+/** Marks an SDK error whose retry the deadline refused (the SDK rethrows its last error). */
+const REFUSED = Symbol("deadlineRefused");
+
+interface RetryToken {
+  getRetryCount(): number;
+}
+interface RetryErrorInfo {
+  readonly error?: unknown;
+  readonly errorType?: string;
+  readonly retryAfterHint?: Date;
+}
+interface RetryStrategy {
+  readonly mode?: string;
+  acquireInitialRetryToken(scope: string): Promise<RetryToken>;
+  refreshRetryTokenForRetry(token: RetryToken, info: RetryErrorInfo): Promise<RetryToken>;
+  recordSuccess(token: RetryToken): void;
+}
+
+/** The longest the SDK may wait before retry number `count + 1` (see the header). */
+export function retryDelayBoundMs(count: number, info: RetryErrorInfo, now: number): number {
+  // @smithy/core 3.41 Retry.throttlingDelay() 1 s, Retry.delay() 50 ms, MAXIMUM_RETRY_DELAY 20 s.
+  const base = info.errorType === "THROTTLING" ? 1000 : 50;
+  const backoff = Math.min(base * 2 ** count, 20_000);
+  const hint = info.retryAfterHint instanceof Date ? info.retryAfterHint.getTime() - now : 0;
+  return Math.max(backoff, Math.min(hint, backoff + 5000));
+}
+
+/** The retry strategy of `client`, refusing retries that cannot end before the deadline. */
+function boundRetries(
+  inner: RetryStrategy,
+  attemptMs: number,
+  maxAttempts: number,
+  service: string,
+): RetryStrategy {
+  return {
+    ...(inner.mode ? { mode: inner.mode } : {}),
+    acquireInitialRetryToken: (scope) => inner.acquireInitialRetryToken(scope),
+    recordSuccess: (token) => inner.recordSuccess(token),
+    refreshRetryTokenForRetry: async (token, info) => {
+      const deadline = currentDeadline();
+      // Only a retry the SDK would make (attempts left, a retryable error: the standard mode
+      // retries throttling, transient and server errors) is the deadline's to refuse.
+      const wouldRetry =
+        token.getRetryCount() + 1 < maxAttempts && info.errorType !== "CLIENT_ERROR";
+      if (deadline !== undefined && wouldRetry) {
+        const now = Date.now();
+        const wait = retryDelayBoundMs(token.getRetryCount(), info, now);
+        if (now + wait + attemptMs > deadline && info.error && typeof info.error === "object") {
+          (info.error as Record<symbol, string>)[REFUSED] =
+            `${service}: no time for another attempt in this invocation (the SDK's wait up to ${wait} ms, Retry-After included, plus the attempt's ${attemptMs} ms would end ${now + wait + attemptMs - deadline} ms after the task's deadline, ${DEADLINE_MARGIN_MS} ms before its Lambda timeout); retried by the state with a fresh invocation. Last error: ${describe(info.error)}`;
+          throw info.error;
+        }
+      }
+      return inner.refreshRetryTokenForRetry(token, info);
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  const e = error as { name?: string; message?: string };
+  return `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`;
+}
+
+type Handler = (args: unknown) => Promise<unknown>;
+interface MiddlewareStack {
+  add(middleware: (next: Handler) => Handler, options: { step: string; name: string }): void;
+  addRelativeTo(
+    middleware: (next: Handler) => Handler,
+    options: { relation: "after" | "before"; toMiddleware: string; name: string },
+  ): void;
+}
+
+/** What deadlineBound needs of an SDK v3 client. */
+export interface BoundableClient {
+  readonly config: object;
+  readonly middlewareStack: object;
+}
+
+/**
+ * Binds every call of `client` to the deadline of the invocation it runs in (see the header).
+ * `attemptMs`: one attempt's worst case, connect + request timeout; `maxAttempts` the client's.
+ * Built into every DR client
+ * (clients.ts regionClient); throws at construction if the SDK's shape changed.
+ */
+export function deadlineBound<C extends BoundableClient>(
+  client: C,
+  attemptMs: number,
+  maxAttempts: number,
+  service: string,
+): C {
+  const config = client.config as { retryStrategy?: () => Promise<RetryStrategy> };
+  const original = config.retryStrategy;
+  if (typeof original !== "function") {
+    throw new Error(`${service} client has no retryStrategy provider: the SDK changed its shape`);
+  }
+  let bound: Promise<RetryStrategy> | undefined;
+  config.retryStrategy = () =>
+    (bound ??= original().then((inner) => boundRetries(inner, attemptMs, maxAttempts, service)));
+  const stack = client.middlewareStack as MiddlewareStack;
+  // Outside the retry loop: a refused retry surfaces as the SDK's last error, marked.
+  stack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const refused = (error as Record<symbol, string> | null)?.[REFUSED];
+        if (refused !== undefined && !(error instanceof DeadlineError)) {
+          throw new DeadlineError(refused, { cause: error });
+        }
+        throw error;
+      }
+    },
+    { step: "initialize", name: "drDeadlineRefusals" },
+  );
+  // Inside the retry loop: once per attempt.
+  stack.addRelativeTo(
+    (next) => async (args) => {
+      const deadline = currentDeadline();
+      if (deadline === undefined) return next(args);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new DeadlineError(
+          `${service}: the task's deadline passed (${DEADLINE_MARGIN_MS} ms before its Lambda timeout) before this attempt; retried by the state with a fresh invocation`,
+        );
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const cut = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new DeadlineError(
+                `${service}: an attempt was still running at the task's deadline (${DEADLINE_MARGIN_MS} ms before its Lambda timeout) and was abandoned; retried by the state with a fresh invocation`,
+              ),
+            ),
+          left,
+        );
+      });
+      try {
+        return await Promise.race([next(args), cut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    { relation: "after", toMiddleware: "retryMiddleware", name: "drDeadlineAttempt" },
+  );
+  return client;
+}
