@@ -79,6 +79,8 @@ export interface ObservedRegion {
   readonly apiId: string;
   /** Payment function names (identical in both regions). */
   readonly functionNames: string[];
+  /** The health function (GET /health), also in `functionNames`. */
+  readonly healthFunctionName: string;
   readonly tableNames: string[];
   /** The other region, where DynamoDB replicates to. */
   readonly peerRegion: string;
@@ -229,6 +231,26 @@ export class RegionalObservability extends Construct {
           },
         })),
       ],
+    });
+    // Review 22b-18 H1': /health runs in its reserved environments at the stage's default
+    // throttle, so a flood beyond what they carry makes Lambda throttle it, and "If the Lambda API
+    // rejects the invocation request, API Gateway returns a 500 error code"
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html): unhealthy to
+    // Route 53 and the prober. It pages on its own (the sum above drowns it among the payment
+    // functions) so the flood is visible as what it is; it never starts a failover, and an
+    // alarm's failover halts while the writer heartbeat still advances (Preflight).
+    this.alarm(props, "health-throttles", {
+      alarmDescription: `The health function ${observed.healthFunctionName} (GET /health) in ${region} is being throttled: more requests than its reserved environments carry, most likely a flood of the unauthenticated /health. Route 53 and the prober count the 500s as unhealthy; a failover the prober's alarm starts halts at Preflight while the primary still commits its writer heartbeat (README, "Route throttling").`,
+      namespace: "AWS/Lambda",
+      metricName: "Throttles",
+      dimensions: { FunctionName: observed.healthFunctionName },
+      statistic: "Sum",
+      period: 60,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
     });
     observed.tableNames.forEach((tableName) =>
       this.alarm(props, `dynamodb-replication-${tableName.split("-")[1]}`, {
