@@ -335,6 +335,21 @@ export interface SurgeFigures {
   readonly tooManyBeforeFault: Readonly<Record<string, number>> | null;
   /** --allow-throttled: 429s before the fault are reported, not failed. */
   readonly throttledLoadAllowed?: boolean;
+  /**
+   * Review 22b-18 H2': the request duration each route's throttle is sized for (d) beside the
+   * p99 the clients measured for their answered requests to the new region from the fault on
+   * (the failover window), by op, real ms. Null when the fault time is unknown.
+   */
+  readonly routeDurations?: {
+    readonly dMs: number;
+    readonly byOp: Readonly<Record<string, { readonly count: number; readonly p99Ms: number }>>;
+  } | null;
+}
+
+/** The nearest-rank p99 of `values` (not empty). */
+export function p99(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(sorted.length * 0.99) - 1)]!;
 }
 
 export function surgeFigures(
@@ -347,6 +362,8 @@ export function surgeFigures(
     outages?: readonly OutageWindow[];
     /** --allow-throttled: a load above the throttle was asked for knowingly. */
     throttledLoadAllowed?: boolean;
+    /** d of the lab's route throttles (lab/stage-throttle.ts), real ms. */
+    routeDurationMs?: number;
   } = {},
 ): SurgeFigures {
   const target = monitor.samples.filter((s) => s.region === targetRegion);
@@ -409,9 +426,29 @@ export function surgeFigures(
       tooManyBeforeFault[a.op] = (tooManyBeforeFault[a.op] ?? 0) + 1;
     }
   }
+  // What the throttle's d stands for: how long one request holds an environment. The client's
+  // time of an answered attempt (a 429 never reached a function; a 0 has no answer and fails
+  // only-documented-5xx) is at least the function's duration, so a p99 within d here is within d
+  // there. Real ms, like the lab's throttle.
+  let routeDurations: SurgeFigures["routeDurations"] = null;
+  if (run.faultAt !== undefined && run.routeDurationMs !== undefined) {
+    const byOp: Record<string, number[]> = {};
+    for (const a of attempts) {
+      if (a.region !== targetRegion || a.sentAt < run.faultAt) continue;
+      if (a.status === 0 || a.status === 429) continue;
+      (byOp[a.op] ??= []).push(a.ms);
+    }
+    routeDurations = {
+      dMs: run.routeDurationMs,
+      byOp: Object.fromEntries(
+        Object.entries(byOp).map(([op, ms]) => [op, { count: ms.length, p99Ms: p99(ms) }]),
+      ),
+    };
+  }
   return {
     budget,
     targetRegion,
+    routeDurations,
     outages: (run.outages ?? []).map((o) => ({ region: o.region, from: o.from, to: o.to })),
     tooManyBeforeFault,
     throttledLoadAllowed: run.throttledLoadAllowed ?? false,
@@ -525,6 +562,20 @@ export function surgeChecks(f: SurgeFigures): Check[] {
         ? `; the stage throttle answered 429 (allowed, retried): ${limited.map(([k, n]) => `${k} ${n}`).join(", ")}`
         : ""),
   });
+  if (f.routeDurations) {
+    const { dMs, byOp } = f.routeDurations;
+    const ops = Object.entries(byOp);
+    const over = ops.filter(([, o]) => o.p99Ms > dMs);
+    const list = ops.map(([op, o]) => `${op} ${Math.round(o.p99Ms)} ms (${o.count})`).join(", ");
+    checks.push({
+      name: "p99-within-route-d",
+      ok: over.length === 0,
+      detail:
+        over.length === 0
+          ? `p99 request duration in the failover window on ${f.targetRegion} within the d = ${dMs} ms the route throttles are sized for: ${list || "no answered request"}`
+          : `p99 request duration in the failover window on ${f.targetRegion} above the d = ${dMs} ms the route throttles are sized for (${over.map(([op]) => op).join(", ")}): ${list}; the throttle then admits more requests than the environments carry (a Lambda throttle's 500 in production): size ROUTE_P99_MS from this window's p99 (README, "Sizing ROUTE_P99_MS")`,
+    });
+  }
   if (f.tooManyBeforeFault !== null) {
     const before = Object.entries(f.tooManyBeforeFault);
     checks.push({

@@ -405,6 +405,48 @@ describe("the surge's steady state (review H3)", () => {
     });
   });
 
+  // Review 22b-18 H2': the throttle admits burst + rate x d in any window of d, so a p99 above d
+  // puts more requests in flight than the environments it was sized from.
+  it("fails a surge whose p99 request duration in the failover window is above the d its throttles are sized for, naming the op", () => {
+    const answered = (n: number, ms: number, over: Partial<Attempt> = {}) =>
+      Array.from({ length: n }, (_, i) =>
+        attempt({ region: "us-west-2", sentAt: 2_000 + i, at: 2_000 + i, ms, ...over }),
+      );
+    const window = [
+      ...answered(99, 120),
+      ...answered(1, 2_400),
+      ...answered(50, 300, { op: "capture" }),
+      // Not in the window or not a function's time: before the fault, the old region, 429, 0.
+      ...answered(5, 9_000, { sentAt: 500 }),
+      ...answered(5, 9_000, { region: "us-east-1" }),
+      ...answered(5, 9_000, { status: 429 }),
+      ...answered(5, 9_000, { status: 0, code: "timeout" }),
+    ];
+    const within = surgeFigures(idle, budget, window, "us-west-2", {
+      faultAt: 1_000,
+      routeDurationMs: 500,
+    });
+    expect(within.routeDurations).toEqual({
+      dMs: 500,
+      byOp: { authorize: { count: 100, p99Ms: 120 }, capture: { count: 50, p99Ms: 300 } },
+    });
+    expect(surgeChecks(within).find((c) => c.name === "p99-within-route-d")).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/within the d = 500 ms .*authorize 120 ms \(100\)/),
+    });
+    const slow = surgeFigures(idle, budget, [...window, ...answered(3, 2_400)], "us-west-2", {
+      faultAt: 1_000,
+      routeDurationMs: 500,
+    });
+    expect(slow.routeDurations!.byOp.authorize!.p99Ms).toBe(2_400);
+    expect(surgeChecks(slow).find((c) => c.name === "p99-within-route-d")).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/above the d = 500 ms .*\(authorize\): authorize 2400 ms/),
+    });
+    // Without a fault time there is no window: no figures, no check.
+    expect(surgeFigures(idle, budget, window, "us-west-2").routeDurations).toBeNull();
+  });
+
   it("derives the surge's default rate from the lab's authorize throttle: below it, and the outage's backlog drains within the clients' deadline", () => {
     expect(LAB_AUTHORIZE_THROTTLE).toEqual({ ratePerSecond: 16, burst: 8 });
     const config = parseArgs(["surge"], {});

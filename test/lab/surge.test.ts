@@ -39,6 +39,9 @@ describe("the lab's surge", () => {
     expect(surge.peakConnections.value).toBeLessThanOrEqual(surge.budget.worstCase);
     for (const key of Object.keys(surge.serverErrors)) expect(key).toMatch(/^503/);
     expect(surge.budget.planted).toBe(false);
+    // Review 22b-18 H2': the failover window's p99 was measured against the lab's d (and held to
+    // it: failed() above is empty).
+    expect(result.findings.checks.map((c) => c.name)).toContain("p99-within-route-d");
   });
 
   // Open: on this 2-core box at load 25-30 (six engineers' suites), the planted run twice never
