@@ -717,6 +717,11 @@ export class ProberAlarms extends Construct {
   /** Pages when the prober itself stops reporting (never starts a failover). */
   public readonly proberSilent: CloudwatchMetricAlarm;
   /**
+   * Pages when the prober's probes keep getting 429 (no PrimaryHealthy datapoint): detection is
+   * blind (never starts a failover).
+   */
+  public readonly probeInconclusive: CloudwatchMetricAlarm;
+  /**
    * Pages when the writer heartbeat stands still while the writer answers healthy: the database
    * proof of a failover would not count (never starts a failover).
    */
@@ -758,6 +763,25 @@ export class ProberAlarms extends Construct {
       threshold: 1,
       comparisonOperator: "LessThanThreshold",
       treatMissingData: "breaching",
+    });
+    // Review 22b-18 M1': a 429 publishes no PrimaryHealthy datapoint, and primary-unhealthy treats
+    // missing data as not breaching, so a probe that only ever meets a throttle (the stage's
+    // route bucket above 500/s, or the account's 10,000/s shared by every API in the region:
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html) would hide an
+    // outage. Three minutes running with inconclusive probes pages.
+    this.probeInconclusive = pagingAlarm(this, "probe-inconclusive", props, {
+      alarmDescription: `The prober in ${props.region} got only throttled (429) answers from ${props.probedRegion} /health in some probes of 3 minutes running: those probes publish no health datapoint, so the primary-unhealthy alarm cannot see an outage behind them. Look at ${props.probedRegion}'s API Gateway 4xx and account throttling (a flood of /health, or the account's request quota), at the writer-unavailable and writer-heartbeat alarms, and fail over by hand (trigger "console") if ${props.probedRegion} is down.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.probeInconclusive,
+      dimensions: { Region: props.probedRegion },
+      period: 60,
+      statistic: "Sum",
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // Published only for an inconclusive probe: a minute without one is fine.
+      treatMissingData: "notBreaching",
     });
     this.writerHeartbeatStale = pagingAlarm(this, "writer-heartbeat-stale", props, {
       alarmDescription: `The writer heartbeat (pg_cron job payments-writer-heartbeat) that ${props.secondaryClusterIdentifier} holds stood still while ${props.probedRegion} answered healthy: its job is not running (pg_cron not loaded: reboot the writer and run the migrate function; job unscheduled or failing: cron.job, cron.job_run_details). Until it beats again a failover cannot use the database proof and needs the old region's confirmation or on-call's word.`,

@@ -215,6 +215,22 @@ describe("CloudWatch alarms", () => {
       dimensions: { Region: "us-west-2" },
       treat_missing_data: "breaching",
     });
+    // Review 22b-18 M1': probes that only meet a throttle publish no health datapoint; persisting,
+    // they page beside the prober (never a failover: no trigger listens to it).
+    expect(alarm("payments-probe-inconclusive-usw2-dev")).toMatchObject({
+      provider: "aws.secondary",
+      namespace: "PaymentsDR",
+      metric_name: "ProbeInconclusive",
+      dimensions: { Region: "us-east-1" },
+      statistic: "Sum",
+      period: 60,
+      evaluation_periods: 3,
+      datapoints_to_alarm: 3,
+      threshold: 1,
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+      treat_missing_data: "notBreaching",
+      alarm_actions: [expect.stringMatching(/^\$\{aws_sns_topic\.alerts-secondary/)],
+    });
     expect(alarm("payments-writer-unavailable-usw2-dev")).toMatchObject({
       provider: "aws.secondary",
       metric_name: "AuroraGlobalDBReplicationLag",
