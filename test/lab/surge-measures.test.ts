@@ -73,6 +73,14 @@ describe("the surge's refusal count", () => {
       await expect(db.query("SELECT 1")).rejects.toThrow();
       expect(db.refused["53300"]).toBeGreaterThanOrEqual(1);
       expect(poolStats().refusedBy["payments-capture"]?.["53300"]).toBeGreaterThanOrEqual(1);
+      // Review 22b-18 L1': and when, so the surge can window them.
+      const stamped = poolStats().refusals!.filter((r) => r.application === "payments-capture");
+      expect(stamped.length).toBe(db.refused["53300"]);
+      for (const r of stamped) {
+        expect(r.code).toBe("53300");
+        expect(r.at).toBeGreaterThanOrEqual(since);
+        expect(r.at).toBeLessThanOrEqual(Date.now());
+      }
       for (let i = 0; i < db.refused["53300"]!; i++) refusedCodes.push("53300");
       await db.end();
       await Promise.all(held.map((c) => c.end()));
@@ -358,6 +366,77 @@ describe("the surge's figures from the clients' attempts", () => {
     expect(f.unanswered).toEqual({ "0 timeout": 1, "0 network": 1 });
     expect(f.serverErrors).toEqual({ "503 database_unavailable": 1 });
     expect(surgeChecks(f).find((c) => c.name === "only-documented-5xx")!.ok).toBe(false);
+  });
+});
+
+describe("the functions' own refusals, windowed (review 22b-18 L1')", () => {
+  const budget = labBudget({ environments: 16, writer: "secondary" });
+  const restart = { region: "us-west-2", from: 100_000, to: 120_000 };
+  // Two samples of us-west-2's API reading the same pool refusals again, plus a new one.
+  const sample = (at: number, refusals: { seq: number; code: string; at: number }[]) => ({
+    at,
+    region: "us-west-2",
+    writer: true,
+    connections: 1,
+    clientBackends: 1,
+    api: {
+      inflight: 0,
+      peak: 0,
+      environments: 16,
+      functions: {},
+      pools: {
+        open: 0,
+        idle: 0,
+        waiting: 0,
+        refusals: refusals.map((r) => ({ ...r, application: "payments-authorize" })),
+      },
+    },
+  });
+  const monitor = (samples: ReturnType<typeof sample>[]) =>
+    ({
+      samples,
+      clients: [],
+      loopDelay: { p99Ms: 0, maxMs: 0 },
+      refusals: () => [],
+    }) as unknown as SurgeMonitor;
+  const check = (samples: ReturnType<typeof sample>[]) => {
+    const f = surgeFigures(monitor(samples), budget, [], "us-west-2", {
+      faultAt: 60_000,
+      outages: [restart],
+    });
+    return { f, check: surgeChecks(f).find((c) => c.name === "pool-refusals-in-restart")! };
+  };
+
+  it("allows a pool's refused or reset connections inside the promoted writer's restart, counting each once", () => {
+    const inside = [
+      { seq: 1, code: "ECONNREFUSED", at: 101_000 },
+      { seq: 2, code: "ECONNRESET", at: 119_500 },
+    ];
+    const { f, check: c } = check([sample(110_000, inside.slice(0, 1)), sample(121_000, inside)]);
+    expect(f.poolRefusals).toHaveLength(2);
+    expect(c).toMatchObject({ ok: true, detail: expect.stringMatching(/^2 connections/) });
+  });
+
+  it("fails a pool's refused connection after the restart ended, naming the function, where and when", () => {
+    const { check: c } = check([
+      sample(150_000, [
+        { seq: 1, code: "ECONNREFUSED", at: 101_000 },
+        { seq: 7, code: "connect-timeout", at: 140_000 },
+      ]),
+    ]);
+    expect(c.ok).toBe(false);
+    expect(c.detail).toMatch(
+      /^1 connections .* outside .*us-west-2 100000-120000.*payments-authorize in us-west-2 at 140000 \(connect-timeout\)/,
+    );
+  });
+
+  it("allows the refusals of the region the fault took down, from the fault on, and nowhere else", () => {
+    const east = (at: number) => ({
+      ...sample(at, [{ seq: at, code: "ECONNREFUSED", at }]),
+      region: "us-east-1",
+    });
+    expect(check([east(61_000)]).check.ok).toBe(true);
+    expect(check([east(30_000)]).check.ok).toBe(false);
   });
 });
 
