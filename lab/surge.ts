@@ -517,6 +517,9 @@ export function surgeFigures(
   };
 }
 
+/** The share of the counted worst case a surge must reach to count as a test of the budget. */
+export const BUDGET_EXERCISED_PERCENT = 50;
+
 /** The surge's verdicts: the budget, nothing refused, the budget's count held, only 503s. */
 export function surgeChecks(f: SurgeFigures): Check[] {
   const b = f.budget;
@@ -583,10 +586,13 @@ export function surgeChecks(f: SurgeFigures): Check[] {
     });
   }
   const peak = f.peakConnections.value;
+  // Review 22b-18 M2': how much of the counted worst case the run put on the new writer. Below
+  // half, the run shows the throttle shaping the backlog, not the budget holding at its worst.
+  const exercised = b.demand > 0 ? Math.round((100 * peak) / b.demand) : 0;
   checks.push({
     name: "new-writer-connections-within-budget",
     ok: peak <= b.demand && peak <= b.safe,
-    detail: `peak ${peak} payment-function connections on ${f.targetRegion} (sampled pg_stat_activity), worst case counted ${b.demand}, safe share ${b.safe}, max_connections ${b.maxConnections}`,
+    detail: `peak ${peak} payment-function connections on ${f.targetRegion} (sampled pg_stat_activity), worst case counted ${b.demand}, safe share ${b.safe}, max_connections ${b.maxConnections}; budget exercised ${exercised}% (peak / worst case counted)${exercised < BUDGET_EXERCISED_PERCENT ? `: below ${BUDGET_EXERCISED_PERCENT}%, this run does not test the budget at its worst case (the filling case: LAB_SURGE_FILL=1, test/lab/surge.test.ts)` : ""}`,
   });
   const other = Object.entries(f.serverErrors).filter(([k]) => !k.startsWith("503"));
   const throttles = Object.entries(f.throttled);

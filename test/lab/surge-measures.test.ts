@@ -369,6 +369,23 @@ describe("the surge's figures from the clients' attempts", () => {
   });
 });
 
+describe("how much of the budget a surge exercised (review 22b-18 M2')", () => {
+  const scaled = labBudget({ environments: 16, writer: "secondary" });
+  const detail = (value: number) =>
+    surgeChecks(figures(scaled, { peakConnections: { value, at: 1, writer: true } })).find(
+      (c) => c.name === "new-writer-connections-within-budget",
+    )!.detail;
+
+  it("says a surge far below the counted worst case does not test the budget", () => {
+    expect(scaled.demand).toBe(128);
+    expect(detail(6)).toMatch(/budget exercised 5% .*below 50%, this run does not test the budget/);
+  });
+
+  it("counts a surge at half the worst case or more as a test of it", () => {
+    expect(detail(64)).toMatch(/budget exercised 50% \(peak \/ worst case counted\)$/);
+  });
+});
+
 describe("the functions' own refusals, windowed (review 22b-18 L1')", () => {
   const budget = labBudget({ environments: 16, writer: "secondary" });
   const restart = { region: "us-west-2", from: 100_000, to: 120_000 };
