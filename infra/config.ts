@@ -95,7 +95,7 @@ export interface PaymentsConfig {
    * ROUTE_P99_MS: the request duration d each payment route's stage throttle is sized for
    * (infra/lib/route-throttle.ts: burst + rate x d within the reservation). Take it from a
    * drill's p99 Lambda Duration during the failover window, not a quiet day's (README, "Route
-   * throttling"). @default 500
+   * throttling"). @default 2000 (PAYMENT_ROUTE_DURATION_MS)
    */
   readonly routeP99Ms: number;
   /** Hours an authorization may be captured before the expiry job releases it (1-720). */

@@ -2,7 +2,7 @@
 // what AWS documents), a fast factor for CI, and the draws' ranges. Validated here, one place:
 // a bad option stops the lab before anything starts, naming the option, the value and what is
 // allowed.
-import { PAYMENT_ROUTE_DURATION_MS, throttleFor } from "../infra/lib/route-throttle";
+import { throttleFor } from "../infra/lib/route-throttle";
 import type { Range } from "./world/aurora";
 
 export const SCENARIOS = [
@@ -161,14 +161,22 @@ export const DEFAULT_CLIENTS = 64;
 export const LAB_ENVIRONMENTS_PER_FUNCTION = 16;
 
 /**
- * The authorize route's stage throttle in the lab (lab/stage-throttle.ts): the deployed
- * derivation at the lab's environments, 16/s (burst 8) at d = 500 ms. Above it, 429 in steady
- * state.
+ * The d the lab's route throttles are sized for (lab/stage-throttle.ts), real ms: the lab's own
+ * failover-window p99, not production's ROUTE_P99_MS (PAYMENT_ROUTE_DURATION_MS, 2000 ms). The
+ * lab's handlers meet a local PostgreSQL with no network between, so its requests are shorter
+ * on a quiet day. Not in its failover window: the surge's p99-within-route-d check measured
+ * 284-1059 ms p99 there at --fast 20 (a capture meeting the promoted writer's restart), so it
+ * fails when a run's requests meet the restart. Left as is (review 22b-18 H2', open): at 2000 ms
+ * the lab's authorize throttle would be 4/s, below every scenario's default load.
  */
-export const LAB_AUTHORIZE_THROTTLE = throttleFor(
-  LAB_ENVIRONMENTS_PER_FUNCTION,
-  PAYMENT_ROUTE_DURATION_MS,
-);
+export const LAB_ROUTE_P99_MS = 500;
+
+/**
+ * The authorize route's stage throttle in the lab (lab/stage-throttle.ts): the deployed
+ * derivation at the lab's environments, 16/s (burst 8) at d = LAB_ROUTE_P99_MS. Above it, 429
+ * in steady state.
+ */
+export const LAB_AUTHORIZE_THROTTLE = throttleFor(LAB_ENVIRONMENTS_PER_FUNCTION, LAB_ROUTE_P99_MS);
 
 /**
  * The RTO the surge's default rate is sized for, s: lab/expected.ts's expected RTO of an

@@ -9,7 +9,7 @@ import { CONTROL, METRICS } from "../functions/common/contract";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
 import { evaluate } from "./checks";
 import type { DatabaseContents, EventRow, Findings, PaymentRow } from "./checks";
-import { DEFAULT_CLIENTS, SURGE_CLIENTS } from "./config";
+import { DEFAULT_CLIENTS, LAB_ROUTE_P99_MS, SURGE_CLIENTS } from "./config";
 import type { LabConfig, LabScenario } from "./config";
 import { freePort, Lab, LAB, LOCAL_CALL_FLOOR_MS } from "./lab";
 import { LoadGenerator } from "./load";
@@ -331,6 +331,7 @@ export async function runScenario(
       faultAt,
       outages: lab.aurora.outages,
       throttledLoadAllowed: config.allowThrottled,
+      routeDurationMs: LAB_ROUTE_P99_MS,
     });
   const withSurge = figures
     ? { ...measured, checks: [...measured.checks, ...surgeChecks(figures)] }

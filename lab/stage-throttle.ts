@@ -6,8 +6,9 @@
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
 import { PAYMENT_FUNCTIONS } from "../infra/constructs/payments-api";
 import type { PaymentFunction } from "../infra/constructs/payments-api";
-import { PAYMENT_ROUTE_DURATION_MS, throttleFor } from "../infra/lib/route-throttle";
+import { throttleFor } from "../infra/lib/route-throttle";
 import type { Throttle } from "../infra/lib/route-throttle";
+import { LAB_ROUTE_P99_MS } from "./config";
 
 interface Bucket {
   readonly limit: Throttle;
@@ -30,7 +31,7 @@ export class StageThrottle {
   ) {
     for (const f of functions) {
       if (!f.route) continue;
-      const limit = throttleFor(environments, f.routeDurationMs ?? PAYMENT_ROUTE_DURATION_MS);
+      const limit = throttleFor(environments, f.routeDurationMs ?? LAB_ROUTE_P99_MS);
       // A bucket starts full: a stage that was idle lets its whole burst through.
       this.buckets.set(f.route, { limit, tokens: limit.burst, at: now });
     }

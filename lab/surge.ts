@@ -31,6 +31,8 @@ export interface ApiSample {
     waiting: number;
     /** Connections each function's pool failed to open, by code (cumulative). */
     refusedBy?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+    /** The latest of them with their time (lab ms once sampled; PoolStats.refusals). */
+    refusals?: readonly { seq: number; application: string; code: string; at: number }[];
   };
   /** The stage throttle the region's API plays per route. */
   readonly throttles?: Readonly<Record<string, { ratePerSecond: number; burst: number }>>;
@@ -197,7 +199,20 @@ export class SurgeMonitor {
     await Promise.all(
       [...this.lab.regions.values()].map(async (r) => {
         if (!r.alive || !r.node.running) return;
-        const [db, api] = await Promise.all([this.database(r.region), this.api(r.region)]);
+        const [db, sampled] = await Promise.all([this.database(r.region), this.api(r.region)]);
+        // The API process stamps its pools' refusals with its real clock: into lab time.
+        const api = sampled?.pools.refusals
+          ? {
+              ...sampled,
+              pools: {
+                ...sampled.pools,
+                // Since the monitor started, like the servers' logged refusals.
+                refusals: sampled.pools.refusals
+                  .filter((f) => f.at >= this.startedReal)
+                  .map((f) => ({ ...f, at: this.lab.clock.toLab(f.at) })),
+              },
+            }
+          : sampled;
         if (db) this.samples.push({ at, region: r.region, ...db, api });
       }),
     );
@@ -335,6 +350,36 @@ export interface SurgeFigures {
   readonly tooManyBeforeFault: Readonly<Record<string, number>> | null;
   /** --allow-throttled: 429s before the fault are reported, not failed. */
   readonly throttledLoadAllowed?: boolean;
+  /** Lab ms of the fault, when known. */
+  readonly faultAt?: number;
+  /**
+   * The functions' own pools' refusals with their time (lab ms), from every sample of each
+   * region's API, each counted once (review 22b-18 L1').
+   */
+  readonly poolRefusals?: readonly PoolRefusalAt[];
+  /**
+   * Review 22b-18 H2': the request duration each route's throttle is sized for (d) beside the
+   * p99 the clients measured for their answered requests to the new region from the fault on
+   * (the failover window), by op, real ms. Null when the fault time is unknown.
+   */
+  readonly routeDurations?: {
+    readonly dMs: number;
+    readonly byOp: Readonly<Record<string, { readonly count: number; readonly p99Ms: number }>>;
+  } | null;
+}
+
+export interface PoolRefusalAt {
+  readonly region: string;
+  readonly application: string;
+  readonly code: string;
+  /** Lab epoch ms. */
+  readonly at: number;
+}
+
+/** The nearest-rank p99 of `values` (not empty). */
+export function p99(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(sorted.length * 0.99) - 1)]!;
 }
 
 export function surgeFigures(
@@ -347,6 +392,8 @@ export function surgeFigures(
     outages?: readonly OutageWindow[];
     /** --allow-throttled: a load above the throttle was asked for knowingly. */
     throttledLoadAllowed?: boolean;
+    /** d of the lab's route throttles (lab/stage-throttle.ts), real ms. */
+    routeDurationMs?: number;
   } = {},
 ): SurgeFigures {
   const target = monitor.samples.filter((s) => s.region === targetRegion);
@@ -368,6 +415,7 @@ export function surgeFigures(
   const throttled: Record<string, number> = {};
   const tooManyRequests: Record<string, number> = {};
   const refusedByFunction: Record<string, Record<string, number>> = {};
+  const poolRefusals = new Map<string, PoolRefusalAt>();
   const perFunction: Record<string, number> = {};
   let requests = 0;
   let waiting = 0;
@@ -380,6 +428,14 @@ export function surgeFigures(
     }
     for (const [app, codes] of Object.entries(last?.pools.refusedBy ?? {}))
       refusedByFunction[`${region} ${app}`] = { ...codes };
+    for (const s of withApi)
+      for (const f of s.api!.pools.refusals ?? [])
+        poolRefusals.set(`${region} ${f.seq}`, {
+          region,
+          application: f.application,
+          code: f.code,
+          at: f.at,
+        });
     for (const s of withApi) {
       requests = Math.max(requests, s.api!.peak);
       waiting = Math.max(waiting, s.api!.pools.waiting);
@@ -409,9 +465,31 @@ export function surgeFigures(
       tooManyBeforeFault[a.op] = (tooManyBeforeFault[a.op] ?? 0) + 1;
     }
   }
+  // What the throttle's d stands for: how long one request holds an environment. The client's
+  // time of an answered attempt (a 429 never reached a function; a 0 has no answer and fails
+  // only-documented-5xx) is at least the function's duration, so a p99 within d here is within d
+  // there. Real ms, like the lab's throttle.
+  let routeDurations: SurgeFigures["routeDurations"] = null;
+  if (run.faultAt !== undefined && run.routeDurationMs !== undefined) {
+    const byOp: Record<string, number[]> = {};
+    for (const a of attempts) {
+      if (a.region !== targetRegion || a.sentAt < run.faultAt) continue;
+      if (a.status === 0 || a.status === 429) continue;
+      (byOp[a.op] ??= []).push(a.ms);
+    }
+    routeDurations = {
+      dMs: run.routeDurationMs,
+      byOp: Object.fromEntries(
+        Object.entries(byOp).map(([op, ms]) => [op, { count: ms.length, p99Ms: p99(ms) }]),
+      ),
+    };
+  }
   return {
     budget,
     targetRegion,
+    routeDurations,
+    ...(run.faultAt !== undefined ? { faultAt: run.faultAt } : {}),
+    poolRefusals: [...poolRefusals.values()].sort((a, b) => a.at - b.at),
     outages: (run.outages ?? []).map((o) => ({ region: o.region, from: o.from, to: o.to })),
     tooManyBeforeFault,
     throttledLoadAllowed: run.throttledLoadAllowed ?? false,
@@ -438,6 +516,9 @@ export function surgeFigures(
     labLoopDelay: monitor.loopDelay,
   };
 }
+
+/** The share of the counted worst case a surge must reach to count as a test of the budget. */
+export const BUDGET_EXERCISED_PERCENT = 50;
 
 /** The surge's verdicts: the budget, nothing refused, the budget's count held, only 503s. */
 export function surgeChecks(f: SurgeFigures): Check[] {
@@ -481,11 +562,37 @@ export function surgeChecks(f: SurgeFigures): Check[] {
         ? `no server refused a connection for want of connections (no FATAL with SQLSTATE 53xxx, 28xxx or 3D000 in either log)${promotion > 0 ? `; ${promotion} refused while a server started or stopped (57P03: inside the promoted writer's recorded restart, answered 503)` : ""}`
         : `${failing.length} connections refused (${codes}${outsideOutage > 0 ? `; ${outsideOutage} of a promotion's class outside the promoted writer's recorded restarts (${f.outages.map((o) => `${o.region} ${o.from}-${o.to ?? "open"}`).join(", ") || "none recorded"})` : ""}; ${[...new Set(failing.map((r) => r.region))].map((r) => `${failing.filter((x) => x.region === r).length} by ${r}`).join(", ")}), first by ${first!.region}: "${first!.message}"; refused functions: ${who || "none of the payment functions' pools"}; max_connections ${b.maxConnections}, worst case ${b.demand}`,
   });
+  // Review 22b-18 L1': the functions' own pools see what a server's log cannot (a server that is
+  // down refuses at TCP and logs nothing), so their promotion-class refusals are windowed like
+  // the servers': inside the promoted writer's recorded restarts, or in the region the fault took
+  // down from the fault on. Other classes are the servers' (logged) or only-documented-5xx's.
+  if (f.poolRefusals) {
+    const killed = (r: PoolRefusalAt) =>
+      r.region !== f.targetRegion &&
+      f.faultAt !== undefined &&
+      r.at >= f.faultAt - PROMOTION_GRACE_MS;
+    const promotionClass = f.poolRefusals.filter((r) => refusalClass(r.code) === "promotion");
+    const outside = promotionClass.filter(
+      (r) => !inOutage(f.outages, r.region, r.at) && !killed(r),
+    );
+    const firstOutside = outside[0];
+    checks.push({
+      name: "pool-refusals-in-restart",
+      ok: outside.length === 0,
+      detail:
+        outside.length === 0
+          ? `${promotionClass.length} connections the functions' pools failed to open while a server was down or restarting (${[...new Set(promotionClass.map((r) => r.code))].join(", ") || "none"}), all inside the promoted writer's recorded restarts or the downed region from the fault on`
+          : `${outside.length} connections the functions' pools failed to open outside the promoted writer's recorded restarts (${f.outages.map((o) => `${o.region} ${o.from}-${o.to ?? "open"}`).join(", ") || "none recorded"}): first ${firstOutside!.application} in ${firstOutside!.region} at ${firstOutside!.at} (${firstOutside!.code}); a writer that refuses after its restart is a fault, not the promotion`,
+    });
+  }
   const peak = f.peakConnections.value;
+  // Review 22b-18 M2': how much of the counted worst case the run put on the new writer. Below
+  // half, the run shows the throttle shaping the backlog, not the budget holding at its worst.
+  const exercised = b.demand > 0 ? Math.round((100 * peak) / b.demand) : 0;
   checks.push({
     name: "new-writer-connections-within-budget",
     ok: peak <= b.demand && peak <= b.safe,
-    detail: `peak ${peak} payment-function connections on ${f.targetRegion} (sampled pg_stat_activity), worst case counted ${b.demand}, safe share ${b.safe}, max_connections ${b.maxConnections}`,
+    detail: `peak ${peak} payment-function connections on ${f.targetRegion} (sampled pg_stat_activity), worst case counted ${b.demand}, safe share ${b.safe}, max_connections ${b.maxConnections}; budget exercised ${exercised}% (peak / worst case counted)${exercised < BUDGET_EXERCISED_PERCENT ? `: below ${BUDGET_EXERCISED_PERCENT}%, this run does not test the budget at its worst case (the filling case: LAB_SURGE_FILL=1, test/lab/surge.test.ts)` : ""}`,
   });
   const other = Object.entries(f.serverErrors).filter(([k]) => !k.startsWith("503"));
   const throttles = Object.entries(f.throttled);
@@ -525,6 +632,20 @@ export function surgeChecks(f: SurgeFigures): Check[] {
         ? `; the stage throttle answered 429 (allowed, retried): ${limited.map(([k, n]) => `${k} ${n}`).join(", ")}`
         : ""),
   });
+  if (f.routeDurations) {
+    const { dMs, byOp } = f.routeDurations;
+    const ops = Object.entries(byOp);
+    const over = ops.filter(([, o]) => o.p99Ms > dMs);
+    const list = ops.map(([op, o]) => `${op} ${Math.round(o.p99Ms)} ms (${o.count})`).join(", ");
+    checks.push({
+      name: "p99-within-route-d",
+      ok: over.length === 0,
+      detail:
+        over.length === 0
+          ? `p99 request duration in the failover window on ${f.targetRegion} within the d = ${dMs} ms the route throttles are sized for: ${list || "no answered request"}`
+          : `p99 request duration in the failover window on ${f.targetRegion} above the d = ${dMs} ms the route throttles are sized for (${over.map(([op]) => op).join(", ")}): ${list}; the throttle then admits more requests than the environments carry (a Lambda throttle's 500 in production): size ROUTE_P99_MS from this window's p99 (README, "Sizing ROUTE_P99_MS")`,
+    });
+  }
   if (f.tooManyBeforeFault !== null) {
     const before = Object.entries(f.tooManyBeforeFault);
     checks.push({

@@ -424,6 +424,12 @@ export const METRICS = {
   /** 1 when this region takes writes (the control flag names it), 0 otherwise; published by
    * /health. Dimension: Region. */
   activeRegion: "ActiveRegion",
+  /**
+   * 1 per probe whose answer said nothing about the probed region (429 from a throttle: no
+   * PrimaryHealthy datapoint). Persisting, it pages (review 22b-18 M1'). Dimension: Region (the
+   * probed region).
+   */
+  probeInconclusive: "ProbeInconclusive",
   /** 1 per prober invocation, probing or not. Dimension: Region (the prober's). */
   proberHeartbeat: "ProberHeartbeat",
   /**

@@ -79,6 +79,8 @@ export interface ObservedRegion {
   readonly apiId: string;
   /** Payment function names (identical in both regions). */
   readonly functionNames: string[];
+  /** The health function (GET /health), also in `functionNames`. */
+  readonly healthFunctionName: string;
   readonly tableNames: string[];
   /** The other region, where DynamoDB replicates to. */
   readonly peerRegion: string;
@@ -235,6 +237,26 @@ export class RegionalObservability extends Construct {
           },
         })),
       ],
+    });
+    // Review 22b-18 H1': /health runs in its reserved environments at the stage's default
+    // throttle, so a flood beyond what they carry makes Lambda throttle it, and "If the Lambda API
+    // rejects the invocation request, API Gateway returns a 500 error code"
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html): unhealthy to
+    // Route 53 and the prober. It pages on its own (the sum above drowns it among the payment
+    // functions) so the flood is visible as what it is; it never starts a failover, and an
+    // alarm's failover halts while the writer heartbeat still advances (Preflight).
+    this.alarm(props, "health-throttles", {
+      alarmDescription: `The health function ${observed.healthFunctionName} (GET /health) in ${region} is being throttled: more requests than its reserved environments carry, most likely a flood of the unauthenticated /health. Route 53 and the prober count the 500s as unhealthy; a failover the prober's alarm starts halts at Preflight while the primary still commits its writer heartbeat (README, "Route throttling").`,
+      namespace: "AWS/Lambda",
+      metricName: "Throttles",
+      dimensions: { FunctionName: observed.healthFunctionName },
+      statistic: "Sum",
+      period: 60,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
     });
     observed.tableNames.forEach((tableName) =>
       this.alarm(props, `dynamodb-replication-${tableName.split("-")[1]}`, {
@@ -701,6 +723,11 @@ export class ProberAlarms extends Construct {
   /** Pages when the prober itself stops reporting (never starts a failover). */
   public readonly proberSilent: CloudwatchMetricAlarm;
   /**
+   * Pages when the prober's probes keep getting 429 (no PrimaryHealthy datapoint): detection is
+   * blind (never starts a failover).
+   */
+  public readonly probeInconclusive: CloudwatchMetricAlarm;
+  /**
    * Pages when the writer heartbeat stands still while the writer answers healthy: the database
    * proof of a failover would not count (never starts a failover).
    */
@@ -747,6 +774,25 @@ export class ProberAlarms extends Construct {
       threshold: 1,
       comparisonOperator: "LessThanThreshold",
       treatMissingData: "breaching",
+    });
+    // Review 22b-18 M1': a 429 publishes no PrimaryHealthy datapoint, and primary-unhealthy treats
+    // missing data as not breaching, so a probe that only ever meets a throttle (the stage's
+    // route bucket above 500/s, or the account's 10,000/s shared by every API in the region:
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html) would hide an
+    // outage. Three minutes running with inconclusive probes pages.
+    this.probeInconclusive = pagingAlarm(this, "probe-inconclusive", props, {
+      alarmDescription: `The prober in ${props.region} got only throttled (429) answers from ${props.probedRegion} /health in some probes of 3 minutes running: those probes publish no health datapoint, so the primary-unhealthy alarm cannot see an outage behind them. Look at ${props.probedRegion}'s API Gateway 4xx and account throttling (a flood of /health, or the account's request quota), at the writer-unavailable and writer-heartbeat alarms, and fail over by hand (trigger "console") if ${props.probedRegion} is down.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.probeInconclusive,
+      dimensions: { Region: props.probedRegion },
+      period: 60,
+      statistic: "Sum",
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // Published only for an inconclusive probe: a minute without one is fine.
+      treatMissingData: "notBreaching",
     });
     this.writerHeartbeatStale = pagingAlarm(this, "writer-heartbeat-stale", props, {
       alarmDescription: `The writer heartbeat (pg_cron job payments-writer-heartbeat) that ${props.secondaryClusterIdentifier} holds stood still while ${props.probedRegion} answered healthy: its job is not running (pg_cron not loaded: reboot the writer and run the migrate function; job unscheduled or failing: cron.job, cron.job_run_details). Until it beats again a failover cannot use the database proof and needs the old region's confirmation or on-call's word.`,

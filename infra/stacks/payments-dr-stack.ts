@@ -717,6 +717,7 @@ export class PaymentsDrStack extends TerraformStack {
       clusterIdentifier: this.database[role].cluster.clusterIdentifier,
       apiId: api.api.id,
       functionNames: Object.values(api.functions).map((f) => f.functionName),
+      healthFunctionName: api.functions.health!.functionName,
       tableNames: this.tables.all.map((t) => t.name),
       peerRegion: peer.config.region,
       writerConnectionsSafe: this.connectionBudget.find(

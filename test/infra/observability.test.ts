@@ -100,6 +100,33 @@ describe("CloudWatch alarms", () => {
     }
   });
 
+  // Review 22b-18 H1': a /health flood beyond its reserved environments is Lambda throttling it.
+  it("pages on the health function's own Lambda throttles in both regions, without starting a failover", () => {
+    const healthIn = (role: "primary" | "secondary") =>
+      inRegion(resourceList(json, "aws_lambda_function"), role)
+        .map((f) => String(f.function_name))
+        .filter((name) => name.startsWith("payments-health-"));
+    for (const [code, role] of [
+      ["use1", "primary"],
+      ["usw2", "secondary"],
+    ] as const) {
+      expect(healthIn(role)).toEqual(["payments-health-dev"]);
+      const found = alarm(`payments-health-throttles-${code}-dev`);
+      expect(found).toMatchObject({
+        provider: `aws.${role}`,
+        namespace: "AWS/Lambda",
+        metric_name: "Throttles",
+        dimensions: { FunctionName: "payments-health-dev" },
+        statistic: "Sum",
+        threshold: 0,
+        comparison_operator: "GreaterThanThreshold",
+        treat_missing_data: "notBreaching",
+      });
+      // Pages the region's topic and nothing else: no failover rule listens to it.
+      expect(found.alarm_actions).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.alerts-/)]);
+    }
+  });
+
   it("alarms on payment error rate, throttles, DynamoDB replication and failed backup or copy jobs in both regions", () => {
     for (const code of ["use1", "usw2"]) {
       const errors = alarm(`payments-payment-errors-${code}-dev`);
@@ -238,6 +265,22 @@ describe("CloudWatch alarms", () => {
       metric_name: "ProberHeartbeat",
       dimensions: { Region: "us-west-2" },
       treat_missing_data: "breaching",
+    });
+    // Review 22b-18 M1': probes that only meet a throttle publish no health datapoint; persisting,
+    // they page beside the prober (never a failover: no trigger listens to it).
+    expect(alarm("payments-probe-inconclusive-usw2-dev")).toMatchObject({
+      provider: "aws.secondary",
+      namespace: "PaymentsDR",
+      metric_name: "ProbeInconclusive",
+      dimensions: { Region: "us-east-1" },
+      statistic: "Sum",
+      period: 60,
+      evaluation_periods: 3,
+      datapoints_to_alarm: 3,
+      threshold: 1,
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+      treat_missing_data: "notBreaching",
+      alarm_actions: [expect.stringMatching(/^\$\{aws_sns_topic\.alerts-secondary/)],
     });
     expect(alarm("payments-writer-unavailable-usw2-dev")).toMatchObject({
       provider: "aws.secondary",

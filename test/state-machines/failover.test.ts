@@ -455,6 +455,80 @@ describe("failover: rejections", () => {
     expect(world.calls.some((c) => c.op.startsWith("rds:Failover"))).toBe(false);
   });
 
+  // Review 22b-18 H1': a flood of /health beyond its reserved environments gets Lambda-throttle
+  // 500s (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html) that the
+  // prober counts as unhealthy; the primary's database still commits its heartbeat.
+  it("rejects an alarm-started failover while the primary still commits heartbeats, paging how to fail over by hand", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting();
+    const result = await runWorkflow("failover", input, { world, executionName: "flooded" });
+    expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
+    expect(result.states).not.toContain("AcquireLock");
+    expect(result.states).not.toContain("Fence");
+    expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
+    expect(world.lock()).toBeUndefined();
+    expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
+    const page = world.messages[WEST]!.at(-1)!;
+    expect(page.subject).toContain("HALTED at Preflight");
+    expect(page.message).toContain("the primary is still committing heartbeats");
+    expect(page.message).toContain("No lock is held by this run.");
+    expect(page.message).toMatch(/start-execution .*"trigger":"console"/);
+  });
+
+  it("fails over by alarm when the heartbeat stopped once the region died during a flood", async () => {
+    const world = new FakeWorld();
+    // /health failing for 10 minutes (a flood), the heartbeat stopped 3 minutes ago: the
+    // replication-lag alarm's run, whose lag alarm needs 3 minutes, finds it older than the bound.
+    world.probes[EAST] = Array.from({ length: 60 }, (_, i) => ({
+      at: new Date(world.clock - i * 10_000).toISOString(),
+      healthy: false,
+    }));
+    world.heartbeatAt[WEST] = world.clock - 180_000;
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.activeRegion).toBe(WEST);
+  });
+
+  it("fails over by alarm when the last heartbeat began in the first failed probe's period, before the probe could see the region dead", async () => {
+    const world = new FakeWorld();
+    // The datapoint's time is its 10 s period's start; the probe that failed may have run up to
+    // 10 s later with a timeout of up to 9 s: a beat 15 s after the period's start proves nothing.
+    world.probes[EAST] = [0, 10, 20, 30].map((ago) => ({
+      at: new Date(world.clock - ago * 1000).toISOString(),
+      healthy: false,
+    }));
+    world.heartbeatAt[WEST] = world.clock - 30_000 + 15_000;
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+  });
+
+  it("rejects an alarm-started failover on the prober's record of a new heartbeat when the target's /health cannot be read", async () => {
+    const world = new FakeWorld();
+    world.heartbeatAt[WEST] = null;
+    world.probes[EAST] = [0, 10, 20, 30, 40].map((ago) => ({
+      at: new Date(world.clock - ago * 1000).toISOString(),
+      healthy: false,
+    }));
+    const beatAt = new Date(world.clock - 3_000).toISOString();
+    world.heartbeatWatch[WEST] = {
+      beatAt,
+      firstSeenAt: beatAt,
+      advanced: true,
+      checkedAt: beatAt,
+    };
+    const result = await runWorkflow("failover", input, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
+    expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
+  });
+
+  it("lets on-call fail over by hand while the primary still commits heartbeats", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting();
+    const result = await runWorkflow("failover", { ...input, trigger: "console" }, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.activeRegion).toBe(WEST);
+  });
+
   it("lets on-call fail over by hand whatever the prober last saw", async () => {
     const world = new FakeWorld();
     world.probes[EAST] = [{ at: new Date(world.clock).toISOString(), healthy: true }];

@@ -82,6 +82,7 @@ describe("never two writers: promote only once the old writer is provably stoppe
     // An inter-region partition: each side is up, the flag written in us-west-2 never reaches
     // us-east-1, and us-east-1 still replicates its heartbeat to us-west-2's cluster.
     world.freezeFlag(EAST);
+    world.keepCommitting();
     const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
     expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
     expect(world.callsTo("rds:RemoveFromGlobalCluster")).toEqual([]);
@@ -317,8 +318,14 @@ describe("resuming a run that already fenced", () => {
   it("does not ask the prober or on-call again, and completes", async () => {
     const world = new FakeWorld();
     world.freezeFlag(EAST);
+    world.keepCommitting();
     const alarm = { ...input, trigger: "alarm", mode: "approval" } as const;
-    const first = await runWorkflow("failover", alarm, { world, executionName: "run-1" });
+    // Started by hand: an alarm's run would not fence a primary that still commits heartbeats.
+    const first = await runWorkflow(
+      "failover",
+      { ...alarm, trigger: "console" },
+      { world, executionName: "run-1" },
+    );
     expect(first).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
     // The partition heals; the prober no longer probes a region the flag says is passive.
     world.thawFlag(EAST);
@@ -366,6 +373,7 @@ describe("resuming a run that already fenced", () => {
   it("refuses to release the lock of a fenced run when on-call rejects its resume", async () => {
     const world = new FakeWorld();
     world.freezeFlag(EAST);
+    world.keepCommitting();
     await runWorkflow("failover", input, { world, executionName: "run-1" });
     const result = await runWorkflow(
       "failover",

@@ -348,6 +348,14 @@ function haltedMessage(
         `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...resumeInput, forceDetach: true }))}`,
       );
     }
+    if (failure.Error === "PrimaryStillCommittingError" && workflow === "failover") {
+      // Review 22b-18 H1': the alarm's run stopped before the lock; a run on-call starts by hand
+      // is not vetoed by the heartbeat.
+      lines.push(
+        `Only once you have decided ${source} must be failed over although its database still commits (its /health flooded is not a reason: see the health function's Throttles alarm), start the failover by hand:`,
+        `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
+      );
+    }
     if (failure.Error === "OldWriterNotStoppedError" && workflow === "failover") {
       lines.push(
         `Only once you know ${source} cannot take payments (it is down, or its payment functions are stopped), promote without the proof:`,

@@ -5,10 +5,12 @@ import type { DrDeps } from "../shared/deps";
 import {
   AlarmNotCorroboratedError,
   FailbackNotReadyError,
+  PrimaryStillCommittingError,
   ReplicationLagUnknownError,
   SourceClusterUnhealthyError,
   TargetClusterUnhealthyError,
 } from "../shared/errors";
+import { staleAfterSeconds } from "../shared/heartbeat-watch";
 import { regionOf } from "../shared/topology";
 import type { PreflightResult, ReadinessSummary, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
@@ -87,6 +89,7 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     }
     if (request.trigger === "alarm") {
       await corroborate(request.sourceRegion, ports, deps);
+      await vetoWhileCommitting(state, ports, deps);
       const approvalReason = await laggedFirst(state, ports, deps);
       if (approvalReason) {
         deps.log.warn("target lagged beyond the RPO bound first; asking on-call", {
@@ -223,15 +226,95 @@ async function laggedFirst(
     return `${target.clusterIdentifier} lagged ${above.lagMs} ms in the minute from ${above.at}, above the ${rpoSeconds} s RPO bound: the RPO guard, not an outage, may be what stopped ${request.sourceRegion}, and failing over would move production onto the cluster that is behind`;
   }
   // The current run of failed probes, newest first, ends at the newest healthy one.
-  const healthyAt = probes.findIndex((p) => p.healthy);
-  const failing = healthyAt === -1 ? probes : probes.slice(0, healthyAt);
-  const firstFailed = failing.at(-1);
+  const firstFailed = firstFailedProbe(probes);
   if (!firstFailed) return undefined;
   const building = history
     .filter((p) => p.lagMs > bound / 2 && Date.parse(p.at) + 60_000 <= Date.parse(firstFailed.at))
     .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))[0];
   if (!building) return undefined;
   return `${target.clusterIdentifier} lagged ${building.lagMs} ms in the minute from ${building.at}, before the primary's first failed probe at ${firstFailed.at} (the RPO bound is ${rpoSeconds} s): replication was falling behind before ${request.sourceRegion} stopped answering, which is what the RPO guard stalling it looks like, and failing over would move production onto the cluster that is behind`;
+}
+
+/**
+ * How long after the start of the primary's first failed probe period a heartbeat must have begun
+ * to prove the primary still commits after /health started failing: the period probeResults
+ * reads (10 s, a datapoint's time is its period's start), the longest probe timeout
+ * (PROBE_TIMEOUT_SECONDS < PROBE_INTERVAL_SECONDS, so at most 9 s) and 1 s for the clocks of the
+ * writer (the value is its now()) and of this task, both on the Amazon Time Sync Service.
+ */
+export const COMMITTING_AFTER_FAILURE_SECONDS = 20;
+
+/**
+ * Review 22b-18 H1': the prober's alarm can be raised from outside. Once the health function's
+ * reserved environments are busy, "If the Lambda API rejects the invocation request, API Gateway
+ * returns a 500 error code" (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html),
+ * and the prober counts that as unhealthy, so a flood of /health alone could fence a healthy
+ * primary. An alarm's failover therefore needs a second, independent signal to agree: the
+ * writer heartbeat (WRITER_HEARTBEAT, pg_cron on the active cluster every 5 s) that the target's
+ * own cluster receives by storage replication, read in the target region (its /health, and the
+ * prober's record in its control table): nothing here calls the failed region.
+ *
+ * A heartbeat that began after the first failed probe (+ COMMITTING_AFTER_FAILURE_SECONDS) and
+ * is younger than a live writer's heartbeat can be at its secondary (staleAfterSeconds: the RPO
+ * bound, or the 60 s replication-lag alarm without one, + the interval + a margin) was committed
+ * by a primary whose database and storage replication are alive after /health began failing. A
+ * dead region commits nothing after it died, so its last beat is older than its first failed
+ * probe; a region that dies later, during a flood, stops beating and ages past the bound (the
+ * replication-lag alarm, 3 minutes, starts the next run). No heartbeat readable: no veto (a
+ * failover must not wait on an extra read). What this cannot tell apart: a primary whose
+ * database commits but whose payment path is down (Lambda or API Gateway in that region): it
+ * pages too, and on-call fails over by hand.
+ */
+async function vetoWhileCommitting(
+  state: WorkflowState,
+  ports: ReturnType<DrDeps["ports"]>,
+  deps: DrDeps,
+): Promise<void> {
+  const { request } = state;
+  const now = deps.now().getTime();
+  const unreadable = (what: string) => (error: unknown) => {
+    deps.log.warn(`${what} unreadable in the target region; no heartbeat veto from it`, {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return null;
+  };
+  const [probes, held, watch] = await Promise.all([
+    ports.metrics.probeResults(request.sourceRegion, new Date(now - LAG_HISTORY_MINUTES * 60_000)),
+    ports.replica.writerHeartbeat().catch(unreadable("the writer heartbeat")),
+    ports.control.getHeartbeatWatch().catch(unreadable("the prober's heartbeat record")),
+  ]);
+  const firstFailed = firstFailedProbe(probes);
+  const beats = [held?.beatAt, watch?.beatAt].filter((b): b is string => b !== undefined);
+  const beatAt = beats.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+  if (!firstFailed || beatAt === undefined) return;
+  const rpo =
+    regionOf(deps.topology, request.sourceRegion).role === "primary"
+      ? deps.settings.dbRpoSeconds
+      : null;
+  const bound = staleAfterSeconds(rpo, deps.settings.heartbeatSeconds);
+  const ageSeconds = (now - Date.parse(beatAt)) / 1000;
+  const after =
+    Date.parse(beatAt) >= Date.parse(firstFailed.at) + COMMITTING_AFTER_FAILURE_SECONDS * 1000;
+  if (!after || ageSeconds > bound) {
+    deps.log.info("no writer heartbeat since the primary's first failed probe: no veto", {
+      beatAt,
+      firstFailedAt: firstFailed.at,
+      ageSeconds,
+      boundSeconds: bound,
+    });
+    return;
+  }
+  throw new PrimaryStillCommittingError(
+    `the prober sees ${request.sourceRegion} /health failing since ${firstFailed.at}, but the primary is still committing heartbeats: ${deps.topology.regions[request.targetRegion]!.clusterIdentifier} in ${request.targetRegion} holds one from ${beatAt} (${Math.round(ageSeconds)} s old, within the ${bound} s a live writer's heartbeat can be at its secondary). A throttled or flooded /health, not a dead region: an alarm does not fail over a primary whose database still commits; on-call decides (the health function's Throttles alarm and ${request.sourceRegion}'s API metrics say whether /health is flooded). To fail over anyway, start the failover by hand (trigger "console"); the page gives the command`,
+  );
+}
+
+/** The oldest probe of the current run of failed ones (`probes` newest first), if any. */
+function firstFailedProbe(
+  probes: readonly { readonly at: string; readonly healthy: boolean }[],
+): { readonly at: string; readonly healthy: boolean } | undefined {
+  const healthyAt = probes.findIndex((p) => p.healthy);
+  return (healthyAt === -1 ? probes : probes.slice(0, healthyAt)).at(-1);
 }
 
 /** How far back the prober's view must show the primary down for an alarm to fail over. */
@@ -281,8 +364,9 @@ export const PREFLIGHT_TASK = stateTask({
   workflows: ["failover", "switchover", "failback"],
   permissions: {
     // A resumed run reads the flag (whether it already fenced); the run records both regions'
-    // latest readiness evaluation.
-    control: ["getActiveRegion", "getReadiness"],
+    // latest readiness evaluation; an alarm's run reads the writer heartbeat the target holds.
+    control: ["getActiveRegion", "getReadiness", "getHeartbeatWatch"],
+    replica: ["writerHeartbeat"],
     database: ["describeCluster", "describeGlobalCluster"],
     metrics: ["replicationLag", "probeResults", "replicationLagHistory"],
   },

@@ -100,6 +100,14 @@ export class SourceClusterUnhealthyError extends DrError {
 export class AlarmNotCorroboratedError extends DrError {
   override name = "AlarmNotCorroboratedError";
 }
+/**
+ * An alarm started a failover, the prober sees the primary's /health failing, but the target's
+ * cluster still receives writer heartbeats the primary committed after that began: a flooded or
+ * throttled /health, not a dead region. Pages; on-call decides (review 22b-18 H1').
+ */
+export class PrimaryStillCommittingError extends DrError {
+  override name = "PrimaryStillCommittingError";
+}
 
 // Role change.
 

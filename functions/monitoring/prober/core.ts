@@ -321,6 +321,28 @@ async function probeOne(
   if (inconclusive) {
     const result = { region: target.region, at: at.toISOString(), healthy, inconclusive, detail };
     deps.log.warn("probed: inconclusive", { ...result });
+    // Review 22b-18 M1': no PrimaryHealthy datapoint means primary-unhealthy stays OK however
+    // long every probe gets 429 ("missing data points ... notBreaching",
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data),
+    // so detection would be blind without a page: counted here, the probe-inconclusive alarm
+    // pages when it persists.
+    try {
+      await deps.metrics.put(METRICS.namespace, [
+        {
+          name: METRICS.probeInconclusive,
+          value: 1,
+          unit: "Count",
+          dimensions: { Region: target.region },
+          timestamp: at,
+          storageResolution: 1,
+        },
+      ]);
+    } catch (error) {
+      deps.log.error("could not publish the inconclusive probe", {
+        region: target.region,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
     return result;
   }
   try {

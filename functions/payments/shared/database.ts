@@ -229,7 +229,25 @@ export interface PoolStats {
    * or a socket error such as ECONNREFUSED): which function was refused, and why.
    */
   readonly refusedBy: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /**
+   * The latest refusals themselves with their time (epoch ms of this process's clock), at most
+   * REFUSALS_KEPT per pool's database, oldest first; `seq` numbers them within the process, so a
+   * sampler that reads them repeatedly counts each once (review 22b-18 L1': a refusal is only
+   * expected while a writer changes, so when it happened matters).
+   */
+  readonly refusals?: readonly PoolRefusal[];
 }
+
+export interface PoolRefusal {
+  readonly seq: number;
+  readonly application: string;
+  readonly code: string;
+  readonly at: number;
+}
+
+/** Refusals each Database keeps with their time (the counts in `refused` are never dropped). */
+export const REFUSALS_KEPT = 200;
+let refusalSeq = 0;
 
 /**
  * Why a pool could not hand out a connection: the server's SQLSTATE or the socket's code when
@@ -255,7 +273,9 @@ export function poolStats(): PoolStats {
   let idle = 0;
   let waiting = 0;
   const refusedBy: Record<string, Record<string, number>> = {};
+  const refusals: PoolRefusal[] = [];
   for (const db of openDatabases) {
+    refusals.push(...db.refusals);
     if (Object.keys(db.refused).length > 0) {
       const mine = (refusedBy[db.applicationName] ??= {});
       for (const [code, n] of Object.entries(db.refused)) mine[code] = (mine[code] ?? 0) + n;
@@ -266,7 +286,7 @@ export function poolStats(): PoolStats {
     idle += pool.idleCount;
     waiting += pool.waitingCount;
   }
-  return { open, idle, waiting, refusedBy };
+  return { open, idle, waiting, refusedBy, refusals: refusals.sort((a, b) => a.seq - b.seq) };
 }
 
 /** Ends every pool of this process (tests and scripts; Lambda never needs it). */
@@ -340,6 +360,8 @@ export class Database {
 
   /** Connections this database's pools failed to open, by error code (poolStats). */
   readonly refused: Record<string, number> = {};
+  /** The latest REFUSALS_KEPT of them with their time (poolStats). */
+  readonly refusals: PoolRefusal[] = [];
 
   constructor(private readonly options: DatabaseOptions) {
     openDatabases.add(this);
@@ -408,6 +430,13 @@ export class Database {
         } catch (error) {
           const code = connectFailureCode(error);
           this.refused[code] = (this.refused[code] ?? 0) + 1;
+          this.refusals.push({
+            seq: ++refusalSeq,
+            application: this.options.applicationName,
+            code,
+            at: Date.now(),
+          });
+          if (this.refusals.length > REFUSALS_KEPT) this.refusals.shift();
           throw error;
         }
         this.#reconnecting = false;

@@ -110,10 +110,11 @@ describe("the prober", () => {
     });
   });
 
-  it("publishes nothing for a 429 (the stage throttle anyone can drain on /health): inconclusive, never a failure count", async () => {
+  it("publishes no health datapoint for a 429 (the stage throttle anyone can drain on /health), only an inconclusive count", async () => {
     // Review H1: an anonymous flood of /health must not make the prober fail over a healthy
-    // region; the alarm treats missing data as not breaching.
-    const { d, log } = deps([429, 429, 500, 200]);
+    // region; the alarm treats missing data as not breaching. Review 22b-18 M1': but it is
+    // counted, so a 429 that persists pages (probe-inconclusive).
+    const { d, published } = deps([429, 429, 500, 200]);
     const results = await probe(
       {
         targets: [{ region: EAST, url: "https://use1/health" }],
@@ -129,7 +130,19 @@ describe("the prober", () => {
       [false, false],
       [true, false],
     ]);
-    expect(log.filter((l) => l.startsWith("put"))).toEqual(["put 0", "put 1"]);
+    expect(published.filter((m) => m.name === METRICS.probeHealthy).map((m) => m.value)).toEqual([
+      0, 1,
+    ]);
+    expect(published.filter((m) => m.name === METRICS.probeInconclusive)).toEqual(
+      [0, 10_000].map((t) => ({
+        name: "ProbeInconclusive",
+        value: 1,
+        unit: "Count",
+        dimensions: { Region: EAST },
+        timestamp: new Date(t),
+        storageResolution: 1,
+      })),
+    );
   });
 
   it("keeps probing when a metric cannot be published", async () => {

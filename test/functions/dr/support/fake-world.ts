@@ -356,6 +356,9 @@ export class FakeWorld {
       at: new Date(this.clock - ago * 1000).toISOString(),
       healthy: false,
     }));
+    // A primary that is down commits nothing: the heartbeat the secondary holds stopped before
+    // its first failed probe (an alarm's Preflight vetoes a failover while it still advances).
+    this.heartbeatAt[WEST] = this.clock - 25_000;
     this.lagMs[east.clusterIdentifier] = null;
     this.lagMs[west.clusterIdentifier] = 120;
     for (const region of [EAST, WEST]) {
@@ -390,6 +393,11 @@ export class FakeWorld {
         this.heartbeatAt[other] = this.clock;
       }
     }
+  }
+
+  /** The primary keeps committing: the heartbeat the other regions' clusters hold is current. */
+  keepCommitting(): void {
+    for (const region of Object.keys(this.topology.regions)) delete this.heartbeatAt[region];
   }
 
   /**
