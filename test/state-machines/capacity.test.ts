@@ -391,6 +391,146 @@ describe("capacity in the new primary", () => {
       expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(0);
       expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
     });
+
+    // Review 22b, M1': a later run making us-west-2 active again writes its lock and its fence in
+    // us-west-2's copy first; us-east-1's copy (the failback's target) sees them only when
+    // global-table replication brings them, with no upper bound (V2globaltables_HowItWorks).
+    it.each(["fence", "lock"] as const)(
+      "stops without deleting when a later run's %s is only in the copy of the region it deletes in (not yet replicated)",
+      async (written) => {
+        const world = FakeWorld.afterFailoverToWest();
+        world.addInstance(westArn, RESTORED, "creating", "db.r6g.large");
+        world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+        const polls = 2 + Math.floor(Math.random() * 6);
+        let seen = 0;
+        const result = await runWorkflow(
+          "failback",
+          { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+          {
+            world,
+            observe: {
+              RestoreCapacity: () => {
+                seen += 1;
+                if (seen !== polls) return;
+                const flag = world.flag()!;
+                // us-east-1's copy keeps what it holds now: the failback's own open flag, no lock.
+                world.holdFlag(EAST, { ...flag } as Record<string, unknown>);
+                world.holdLock(EAST, undefined);
+                if (written === "fence") {
+                  world.table.set("active-region", {
+                    ...flag,
+                    activeRegion: WEST,
+                    fencingToken: flag.fencingToken + 1,
+                    phase: "fenced",
+                    updatedBy: "later-run",
+                  });
+                } else {
+                  world.table.set("failover-lock", {
+                    owner: "later-run",
+                    operation: "failover",
+                    acquiredAt: new Date(world.clock).toISOString(),
+                    expiresAt: Math.floor(world.clock / 1000) + 900,
+                    targetRegion: WEST,
+                    sourceRegion: EAST,
+                    facts: {},
+                  });
+                }
+                world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+              },
+            },
+          },
+        );
+        expect(result.status).toBe("SUCCEEDED");
+        expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+          Error: "CapacitySupersededError",
+          Cause: expect.stringMatching(
+            written === "fence"
+              ? /before deleting payments-db-2-usw2-test in us-west-2: the active-region flag names us-west-2 token \d+ \(fenced\) set by later-run in us-west-2's copy/
+              : /before deleting payments-db-2-usw2-test in us-west-2: run later-run \(failover\) holds the failover lock in us-west-2's copy/,
+          ),
+        });
+        // The check read us-west-2's own copy, and nothing was deleted there.
+        expect(
+          world.calls.filter((c) => c.region === WEST && c.op === "dynamodb:GetItem failover-lock"),
+        ).not.toHaveLength(0);
+        expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+        expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+        expect(
+          world.messages[EAST]!.filter((m) => m.subject.includes("capacity not restored")),
+        ).toHaveLength(1);
+      },
+    );
+
+    it("deletes in the region it left only once that region's copy shows this run's flag", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      const before = world.flag()!;
+      // us-west-2's copy still shows the flag from before the failback for 1 to 6 polls.
+      const behindFor = 1 + Math.floor(Math.random() * 6);
+      let seen = 0;
+      let deletesWhileBehind = -1;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              if (seen === 1) world.holdFlag(WEST, { ...before } as Record<string, unknown>);
+              if (seen === behindFor + 1) {
+                deletesWhileBehind = world.callsTo("rds:DeleteDBInstance").length;
+                world.thawFlag(WEST);
+              }
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(deletesWhileBehind).toBe(0);
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => [c.region, c.args])).toEqual([
+        [WEST, { identifier: RESTORED }],
+      ]);
+      expect(result.output!.steps.RestoreCapacity!.polls).toBeGreaterThan(behindFor);
+    });
+
+    it("deletes nothing while the region it left has an unreachable copy of the control table", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      let seen = 0;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              // us-west-2's DynamoDB endpoint times out from here on; its RDS still answers.
+              if (seen === 1) {
+                world.inject(
+                  "dynamodb:GetItem active-region",
+                  () => new TransientError("GetItem in us-west-2: connect ETIMEDOUT"),
+                  Infinity,
+                  WEST,
+                );
+              }
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST}: not deleted: ${WEST}'s copy of the control table could not be read (TransientError: GetItem in us-west-2: connect ETIMEDOUT), so nothing shows that no later run is taking ${WEST} over`,
+      ]);
+    });
   });
 
   it("adds nothing and says why when DR_CAPACITY is not set", async () => {

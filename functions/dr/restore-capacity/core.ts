@@ -65,26 +65,105 @@ const GONE = new Set(["deleting", "deleted"]);
  * (CapacitySupersededError, caught in the ASL), having done nothing more.
  */
 async function assertStillOwned(state: WorkflowState, deps: DrDeps, before: string): Promise<void> {
-  const { request, steps } = state;
-  const control = deps.ports(request.targetRegion, "critical").control;
+  const { request } = state;
+  const reason = ownership(state, await copyOf(deps, request.targetRegion), "target");
+  if (reason !== undefined) throw superseded(state, deps, before, reason);
+}
+
+/** The lock and the flag as one region's replica of the control table holds them. */
+async function copyOf(deps: DrDeps, region: string) {
+  // Strongly consistent (the adapter's GetItem sets ConsistentRead), which in a global table is
+  // only the latest version of what was written in that same region (V2globaltables_HowItWorks).
+  const control = deps.ports(region, "critical").control;
   const [lock, flag] = await Promise.all([control.getLock(), control.getActiveRegion()]);
+  return { region, lock, flag };
+}
+
+/**
+ * Why this run no longer owns the move, as `copy` shows it; undefined: it does. "behind": the
+ * copy of the region the run left does not show this run's flag yet (a lower token, or none):
+ * replication towards it has not caught up, which proves nothing either way.
+ */
+function ownership(
+  state: WorkflowState,
+  copy: Awaited<ReturnType<typeof copyOf>>,
+  which: "target" | "left",
+): string | "behind" | undefined {
+  const { request, steps } = state;
+  const { lock, flag, region } = copy;
   const token = steps.Unfence?.fencingToken ?? steps.Fence?.fencingToken;
-  const reason =
-    lock && lock.owner !== request.failoverId
-      ? `run ${lock.owner} (${lock.operation}) holds the failover lock`
-      : !flag
-        ? "the active-region flag is missing"
-        : flag.activeRegion !== request.targetRegion ||
-            token === undefined ||
-            flag.fencingToken !== token ||
-            (flag.phase !== undefined && flag.phase !== FENCE_PHASE.open)
-          ? `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy}, not ${request.targetRegion} token ${token ?? "?"} of this run`
-          : undefined;
-  if (reason === undefined) return;
+  const where = `in ${region}'s copy of the control table`;
+  if (lock && lock.owner !== request.failoverId) {
+    return `run ${lock.owner} (${lock.operation}) holds the failover lock ${where}`;
+  }
+  if (token === undefined) return `this run recorded no fencing token`;
+  if (which === "left" && (!flag || flag.fencingToken < token)) return "behind";
+  if (!flag) return `the active-region flag is missing ${where}`;
+  if (
+    flag.activeRegion !== request.targetRegion ||
+    flag.fencingToken !== token ||
+    (flag.phase !== undefined && flag.phase !== FENCE_PHASE.open)
+  ) {
+    return `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy} ${where}, not ${request.targetRegion} token ${token} of this run`;
+  }
+  return undefined;
+}
+
+function superseded(
+  state: WorkflowState,
+  deps: DrDeps,
+  before: string,
+  reason: string,
+): CapacitySupersededError {
   deps.log.warn("capacity loop superseded: stopping", { before, reason });
-  throw new CapacitySupersededError(
-    `capacity restoration of run ${request.failoverId} stopped before ${before}: ${reason}; a later move owns the regions now, so nothing more was created or deleted. Check both clusters' instances against DR_CAPACITY (README, Capacity after a failover)`,
+  return new CapacitySupersededError(
+    `capacity restoration of run ${state.request.failoverId} stopped before ${before}: ${reason}; a later move owns the regions now, so nothing more was created or deleted. Check both clusters' instances against DR_CAPACITY (README, Capacity after a failover)`,
   );
+}
+
+/**
+ * Before a delete in the region the run left, that region's own copy too (review 22b, M1'). A
+ * later run that makes it active again takes its lock and writes its fence there first
+ * (acquire-lock, fence: the target's copy) and reaches the other copy only through global-table
+ * replication, which has no upper bound ("typically within a second or less", no SLA:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html),
+ * and is slowest in the regional trouble that starts such a run. Reading only the target's copy,
+ * the loop could delete a reader of the cluster the later run is promoting. Returns why the
+ * delete waits for the next poll (the copy is behind, or could not be read: then nothing proves
+ * the region is not being taken over, so no delete); throws when the copy shows a later run.
+ */
+async function leftCopyAllowsDelete(
+  state: WorkflowState,
+  deps: DrDeps,
+  left: string,
+  identifier: string,
+): Promise<string | undefined> {
+  let copy: Awaited<ReturnType<typeof copyOf>>;
+  try {
+    copy = await copyOf(deps, left);
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    deps.log.warn("not deleting: the left region's copy of the control table is unreachable", {
+      identifier,
+      region: left,
+      error: message,
+    });
+    return `not deleted: ${left}'s copy of the control table could not be read (${message}), so nothing shows that no later run is taking ${left} over`;
+  }
+  const reason = ownership(state, copy, "left");
+  if (reason === "behind") {
+    const token = state.steps.Unfence?.fencingToken ?? state.steps.Fence?.fencingToken;
+    deps.log.warn("not deleting yet: the left region's copy does not show this run's flag", {
+      identifier,
+      region: left,
+      flag: copy.flag,
+    });
+    return `not deleted yet: ${left}'s copy of the active-region flag does not show this run's token ${token} (replication behind)`;
+  }
+  if (reason !== undefined) {
+    throw superseded(state, deps, `deleting ${identifier} in ${left}`, reason);
+  }
+  return undefined;
 }
 
 interface Part {
@@ -286,6 +365,11 @@ async function releaseReaders(
       continue;
     }
     await assertStillOwned(state, deps, `deleting ${instance.identifier} in ${left}`);
+    const held = await leftCopyAllowsDelete(state, deps, left, instance.identifier);
+    if (held !== undefined) {
+      waiting.push(`${instance.identifier} in ${left}: ${held}`);
+      continue;
+    }
     try {
       await database.deleteInstance(instance.identifier);
       released.push(instance.identifier);

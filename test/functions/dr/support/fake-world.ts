@@ -158,6 +158,8 @@ interface Injected {
   readonly op: string;
   readonly error: () => Error;
   remaining: number;
+  /** Only calls in this region; every region when absent. */
+  readonly region?: string;
 }
 
 interface ClusterState {
@@ -287,6 +289,8 @@ export class FakeWorld {
   > = {};
   /** Regions whose replica of the control table no longer receives writes (a partition). */
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
+  /** Regions whose replica of the control table shows another lock item (or none) than `table`. */
+  private readonly heldLocks = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
   readonly probes: Record<string, { at: string; healthy: boolean }[]> = {};
 
@@ -401,8 +405,9 @@ export class FakeWorld {
   /** Removals under way: cluster ARN -> when it is done. */
   readonly pendingRemovals = new Map<string, number>();
 
-  inject(op: string, error: () => Error, times = 1): void {
-    this.injected.push({ op, error, remaining: times });
+  /** The next `times` calls of `op` (only those in `region`, when given) fail with `error`. */
+  inject(op: string, error: () => Error, times = 1, region?: string): void {
+    this.injected.push({ op, error, remaining: times, ...(region ? { region } : {}) });
   }
 
   /**
@@ -436,6 +441,21 @@ export class FakeWorld {
     this.frozenFlags.delete(region);
   }
 
+  /**
+   * `region`'s replica holds `item` (undefined: no lock) until thawed: a lock taken or released
+   * in the other region has not replicated there yet (no upper bound, V2globaltables_HowItWorks).
+   */
+  holdLock(region: string, item: Record<string, unknown> | undefined): void {
+    this.heldLocks.set(region, item ? structuredClone(item) : undefined);
+  }
+
+  /** The lock as `region`'s replica holds it. */
+  lockIn(region: string): Record<string, unknown> | undefined {
+    return this.heldLocks.has(region)
+      ? this.heldLocks.get(region)
+      : this.table.get("failover-lock");
+  }
+
   /** The flag as `region`'s replica holds it. */
   flagIn(region: string): Record<string, unknown> | undefined {
     return this.frozenFlags.has(region)
@@ -448,7 +468,9 @@ export class FakeWorld {
     if (this.down.has(region)) {
       throw new TransientError(`${op} in ${region}: connect ETIMEDOUT (region unreachable)`);
     }
-    const fault = this.injected.find((f) => f.op === op && f.remaining > 0);
+    const fault = this.injected.find(
+      (f) => f.op === op && f.remaining > 0 && (f.region === undefined || f.region === region),
+    );
     if (fault) {
       fault.remaining -= 1;
       throw fault.error();
@@ -1170,7 +1192,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async getLock() {
         c("dynamodb:GetItem failover-lock");
-        const item = world.table.get("failover-lock");
+        const item = world.lockIn(region);
         return item ? (structuredClone(item) as unknown as LockItem) : null;
       },
       async putLock(lock, nowEpoch) {
