@@ -1,8 +1,8 @@
 // After a failover or switchover the new primary gets the old primary's capacity: RestoreCapacity
-// adds readers with Terraform's identifiers and settings, asks once however often it runs, never
-// waits for them to become available (it waits, bounded, only for a cluster that cannot take one
-// yet), and never blocks or halts the run. A planned move also deletes the readers it added to
-// the region it leaves.
+// adds readers with Terraform's identifiers and settings, asks once however often it runs, is
+// done only once the configured count is available (bounded: 30 minutes, then a page; an
+// instance Aurora cannot recover pages at once), and never blocks or halts the run. A planned
+// move also deletes the readers it added to the region it leaves.
 import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
 import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
@@ -61,13 +61,20 @@ describe("capacity in the new primary", () => {
           "created-by": "payments-dr-restore-capacity",
         },
       } satisfies InstanceRequest);
+      // Done once the reader is available, not once it was asked for (review 22b, M2'): Aurora
+      // takes polls of the world's clock to create it.
       expect(result.output!.steps.RestoreCapacity).toMatchObject({
         desired: 2,
         requested: ["payments-db-2-usw2-test"],
+        waiting: [],
+        done: true,
+        note: `${WEST} already has 2 of 2 instances available`,
       });
+      expect(result.output!.steps.RestoreCapacity!.polls).toBeGreaterThan(1);
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
       expect(world.instancesOf(westArn).map((i) => [i.identifier, i.status])).toEqual([
         ["payments-db-1-usw2-test", "available"],
-        ["payments-db-2-usw2-test", "creating"],
+        ["payments-db-2-usw2-test", "available"],
       ]);
     },
   );
@@ -81,7 +88,9 @@ describe("capacity in the new primary", () => {
     );
     expect(result.status).toBe("SUCCEEDED");
     expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
-    expect(result.output!.steps.RestoreCapacity!.note).toBe(`${EAST} already has 2 of 2 instances`);
+    expect(result.output!.steps.RestoreCapacity!.note).toBe(
+      `${EAST} already has 2 of 2 instances available`,
+    );
   });
 
   it("converges when run again: the second run finds the reader asked for and adds none", async () => {
@@ -99,14 +108,130 @@ describe("capacity in the new primary", () => {
     expect(world.instancesOf(westArn)).toHaveLength(2);
   });
 
-  it("never reuses the name of an instance being deleted: it asks for none rather than collide", async () => {
-    const world = new FakeWorld();
-    world.addInstance(westArn, "payments-db-2-usw2-test", "deleting", "db.r6g.large");
-    const result = await runWorkflow("failover", input, { world });
-    // The one being deleted carries no load and its name is taken: nothing left to ask for.
-    expect(result.status).toBe("SUCCEEDED");
-    expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
-    expect(result.output!.steps.RestoreCapacity!.requested).toEqual([]);
+  describe("done only with the configured count available (review 22b, M2')", () => {
+    it("waits for a name held by an instance being deleted, names it, then asks for it once it is gone", async () => {
+      const world = new FakeWorld();
+      world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
+      // Aurora documents no duration for a deletion: gone after 1 to 20 polls (30 s apart).
+      const gonePoll = 1 + Math.floor(Math.random() * 20);
+      let seen = 0;
+      let createsWhileHeld = -1;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen !== gonePoll + 1) return;
+            createsWhileHeld = world.callsTo("rds:CreateDBInstance").length;
+            world.instances.delete(`${WEST}/${RESTORED}`);
+            world.clusters[westArn]!.instances = world.clusters[westArn]!.instances.filter(
+              (i) => i !== RESTORED,
+            );
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      // Never asked while the name was taken (it would collide), asked once when it was free.
+      expect(createsWhileHeld).toBe(0);
+      expect(world.callsTo("rds:CreateDBInstance").map((c) => c.args)).toEqual([
+        expect.objectContaining({ identifier: RESTORED }),
+      ]);
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, waiting: [] });
+      expect(world.instancesOf(westArn).map((i) => [i.identifier, i.status])).toEqual([
+        ["payments-db-1-usw2-test", "available"],
+        [RESTORED, "available"],
+      ]);
+    });
+
+    it("pages, naming the instance being deleted, when the name stays held past the bound", async () => {
+      const world = new FakeWorld();
+      world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST}: the name is held by an instance being deleted; asked for once it is gone`,
+      ]);
+      expectCapacityPage(
+        world,
+        "failover",
+        /Still waiting for: payments-db-2-usw2-test in us-west-2: the name is held by an instance being deleted/,
+      );
+    });
+
+    it("pages when the reader it asked for is still creating at the bound", async () => {
+      const world = new FakeWorld();
+      // Aurora never finishes this one (it documents no duration, aurora-replicas-adding.html).
+      world.creationNeverEnds.add(RESTORED);
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST} is creating`,
+      ]);
+      expectCapacityPage(
+        world,
+        "failover",
+        /Still waiting for: payments-db-2-usw2-test in us-west-2 is creating/,
+      );
+    });
+
+    // RDS DB instance status (accessing-monitoring.html#Overview.DBInstance.Status): states
+    // Aurora does not leave without someone acting.
+    it.each([
+      "failed",
+      "incompatible-network",
+      "incompatible-parameters",
+      "storage-full",
+      "inaccessible-encryption-credentials",
+      "insufficient-capacity",
+    ])(
+      "pages at once, naming the instance, when the reader it asked for goes %s",
+      async (status) => {
+        const world = new FakeWorld();
+        // Accepted, then broken after 1 to 5 polls (while Aurora creates it).
+        const brokenPoll = 2 + Math.floor(Math.random() * 5);
+        world.creationNeverEnds.add(RESTORED);
+        let seen = 0;
+        const result = await runWorkflow("failover", input, {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              if (seen === brokenPoll) world.instances.get(`${WEST}/${RESTORED}`)!.status = status;
+            },
+          },
+        });
+        expect(result.status).toBe("SUCCEEDED");
+        expect(seen).toBe(brokenPoll);
+        expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+          Error: "DependencyError",
+          Cause: expect.stringContaining(
+            `${WEST} has 1 of 2 instances available: ${RESTORED} is ${status}, a state Aurora does not leave by itself`,
+          ),
+        });
+        // Asked once; nothing recreated over it.
+        expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+        expectCapacityPage(world, "failover", new RegExp(`${RESTORED} is ${status}`));
+      },
+    );
+
+    it("is done with a broken extra instance when the configured count is available", async () => {
+      const world = new FakeWorld();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.addInstance(westArn, "payments-db-3-usw2-test", "failed", "db.r6g.large");
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, polls: 1 });
+    });
   });
 
   it("retries a throttled create and asks once", async () => {
@@ -257,7 +382,7 @@ describe("capacity in the new primary", () => {
     expectCapacityPage(world, "failover", /payments-db-2-usw2-test: AccessDeniedError/);
   });
 
-  it("pages nothing about capacity when the loop ends with the reader asked for", async () => {
+  it("pages nothing about capacity when the loop ends with the reader available", async () => {
     const world = new FakeWorld();
     const result = await runWorkflow("failover", input, { world });
     expect(result.status).toBe("SUCCEEDED");

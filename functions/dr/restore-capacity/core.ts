@@ -8,9 +8,10 @@
 // `terraform destroy` fail on the cluster ("Cannot delete cluster, it still contains DB
 // instances in non-deleting state", knowledge-center/rds-error-delete-aurora-cluster).
 //
-// One poll per invocation: the ASL calls it in a bounded loop (IsCapacityDone) while an instance
-// it must delete is still being created. Idempotent: it counts what each cluster has, an
-// identifier that already exists counts as asked for, one already gone as deleted.
+// One poll per invocation: the ASL calls it in a bounded loop (IsCapacityDone) until the new
+// primary has DR_CAPACITY's count of instances available and the readers to delete are deleted.
+// Idempotent: it counts what each cluster has, an identifier that already exists counts as asked
+// for, one already gone as deleted.
 // Non-blocking in the ASL: a failure or the loop's bound is a warning of the run, never a halt.
 import type { DrDeps } from "../shared/deps";
 import { CAPACITY_BOUND_SECONDS, FENCE_PHASE } from "../../common/contract";
@@ -53,6 +54,28 @@ const DELETABLE = new Set([
   "storage-full",
 ]);
 const GONE = new Set(["deleting", "deleted"]);
+/**
+ * Instance states Aurora does not leave by itself: each needs someone to act (delete and
+ * recreate, fix the parameter group, the subnets' free addresses, the KMS key...), per the DB
+ * instance status table,
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
+ * ("failed: The DB instance has failed and Amazon RDS can't recover it"; "incompatible-network:
+ * ... all available IP addresses in a subnet are in use"; "insufficient-capacity: ... delete your
+ * DB instance, wait a few hours, and try to create again"). Every other state but deleting is one
+ * Aurora moves on from (creating, modifying, backing-up, rebooting, upgrading...): waited for.
+ */
+const BROKEN = new Set([
+  "failed",
+  "inaccessible-encryption-credentials",
+  "inaccessible-encryption-credentials-recoverable",
+  "incompatible-network",
+  "incompatible-option-group",
+  "incompatible-parameters",
+  "incompatible-restore",
+  "insufficient-capacity",
+  "restore-error",
+  "storage-full",
+]);
 
 /**
  * The loop runs after ReleaseLock, so no lock keeps another run out while it creates and deletes
@@ -239,15 +262,23 @@ async function addReaders(
     };
   }
   const database = deps.ports(request.targetRegion, "critical").database;
+  const region = request.targetRegion;
   const existing = await database.instances(target.clusterIdentifier);
-  // Instances being deleted do not carry load; every other state will (creating, modifying...).
-  const counted = existing.filter((i) => !GONE.has(i.status));
-  const missing = capacity.instances - counted.length;
+  // Done means the configured count *available* (review 22b, M2'), the writer included: asked
+  // for is not there, and a reader can fail after Aurora accepted it.
+  const live = existing.filter((i) => !GONE.has(i.status));
+  const available = live.filter((i) => i.status === "available");
+  const broken = live.filter((i) => BROKEN.has(i.status));
+  // What carries load or will by itself: every live state but the broken ones.
+  const missing = capacity.instances - (live.length - broken.length);
   const names = new Set(existing.map((i) => i.identifier));
-  const free = plan.identifiers
-    .map((identifier, tier) => ({ identifier, tier }))
-    .filter((x) => !names.has(x.identifier))
-    .slice(0, Math.max(0, missing));
+  const tiers = plan.identifiers.map((identifier, tier) => ({ identifier, tier }));
+  const free = tiers.filter((x) => !names.has(x.identifier)).slice(0, Math.max(0, missing));
+  // An identifier still held by an instance being deleted (an earlier release, a hand delete)
+  // cannot be asked for until Aurora has removed it: named as what the loop waits for.
+  const held = existing
+    .filter((i) => GONE.has(i.status) && plan.identifiers.includes(i.identifier))
+    .slice(0, Math.max(0, missing - free.length));
   const requested: string[] = [];
   const failed: string[] = [];
   const waiting: string[] = [];
@@ -271,10 +302,11 @@ async function addReaders(
         [CREATED_BY_TAG.Key]: CREATED_BY_TAG.Value,
       },
     };
-    await assertStillOwned(state, deps, `creating ${identifier} in ${request.targetRegion}`);
+    await assertStillOwned(state, deps, `creating ${identifier} in ${region}`);
     try {
       await database.createInstance(spec);
       requested.push(identifier);
+      waiting.push(`${identifier} in ${region} is creating (asked for now)`);
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       // Aurora refuses a new reader while the cluster or its writer is in a transitional state
@@ -285,7 +317,7 @@ async function addReaders(
       // backoff spent about 30 s.
       if (TRANSITIONAL.test(message)) {
         deps.log.info("the cluster cannot take a reader yet", { identifier, error: message });
-        waiting.push(`${identifier} in ${request.targetRegion}: ${message}`);
+        waiting.push(`${identifier} in ${region}: ${message}`);
         continue;
       }
       deps.log.warn("could not add a reader", { identifier, error: message });
@@ -296,20 +328,45 @@ async function addReaders(
   if (failed.length > 0) {
     // A transient failure (throttling) is retried by the ASL, and the retry finds the ones
     // already asked for; anything else becomes the run's warning (the Catch), with what to do.
-    const message = `asked for ${requested.length} of ${free.length} reader(s) in ${request.targetRegion}; failed: ${failed.join("; ")}; add them by hand (README, Capacity after a failover)`;
+    const message = `asked for ${requested.length} of ${free.length} reader(s) in ${region}; failed: ${failed.join("; ")}; add them by hand (README, Capacity after a failover)`;
     throw transient ? new TransientError(message) : new DependencyError(message);
+  }
+  const short = available.length < capacity.instances;
+  if (short && broken.length > 0) {
+    // Nothing to wait for: the page names each instance and its state, and the way out.
+    const states = broken.map((i) => `${i.identifier} is ${i.status}`).join("; ");
+    deps.log.warn("an instance of the new primary cannot become available", { states });
+    throw new DependencyError(
+      `${region} has ${available.length} of ${capacity.instances} instances available: ${states}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status)${requested.length > 0 ? `; asked for ${requested.join(", ")}` : ""}; fix its cause (for failed or insufficient-capacity: delete it, aws rds delete-db-instance --region ${region} --db-instance-identifier <it>), then add the reader by hand (README, Capacity after a failover)`,
+    );
+  }
+  if (short) {
+    for (const i of live) {
+      if (i.status !== "available") waiting.push(`${i.identifier} in ${region} is ${i.status}`);
+    }
+    for (const i of held) {
+      waiting.push(
+        `${i.identifier} in ${region}: the name is held by an instance being deleted; asked for once it is gone`,
+      );
+    }
+    if (waiting.length === 0) {
+      // Never done while short, whatever the reason (e.g. a plan identifier taken elsewhere).
+      waiting.push(
+        `${region} has ${available.length} of ${capacity.instances} instances available and no identifier of DR_CAPACITY left to ask for`,
+      );
+    }
   }
   return {
     desired: capacity.instances,
     existing: existing.map((i) => `${i.identifier} (${i.instanceClass}, ${i.status})`),
     requested,
-    note:
-      missing <= 0
-        ? `${request.targetRegion} already has ${counted.length} of ${capacity.instances} instances`
-        : waiting.length > 0
-          ? `asked for ${requested.length} of ${free.length} reader(s) of ${capacity.instanceClass}; waiting for the cluster to take the rest`
-          : `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; they take minutes to become available`,
-    waiting,
+    note: !short
+      ? `${region} already has ${available.length} of ${capacity.instances} instances available`
+      : requested.length > 0
+        ? `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; waiting for ${capacity.instances} available (they take minutes)`
+        : `${region} has ${available.length} of ${capacity.instances} instances available; waiting`,
+    // Short: what it waits for. Not short: nothing, whatever else the cluster is doing.
+    waiting: short ? waiting : [],
   };
 }
 

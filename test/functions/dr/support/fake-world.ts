@@ -289,6 +289,8 @@ export class FakeWorld {
   > = {};
   /** Regions whose replica of the control table no longer receives writes (a partition). */
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
+  /** Instance identifiers whose creation Aurora never finishes (they stay "creating"). */
+  readonly creationNeverEnds = new Set<string>();
   /** Regions whose replica of the control table shows another lock item (or none) than `table`. */
   private readonly heldLocks = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
@@ -1026,7 +1028,8 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           throw new Error(`InvalidDBClusterStateFault: ${request.clusterIdentifier}`);
         }
         // Aurora: a new instance is "creating" for minutes (aurora-replicas-adding.html gives no
-        // duration); re-protect polls for it, RestoreCapacity never waits.
+        // duration); re-protect and RestoreCapacity poll for it. A test may move it meanwhile to
+        // a state Aurora does not leave by itself (failed, incompatible-network...): it stays.
         const instance = {
           status: "creating",
           clusterIdentifier: request.clusterIdentifier,
@@ -1035,7 +1038,10 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         };
         world.instances.set(key, instance);
         cluster.instances.push(request.identifier);
-        world.later(() => (instance.status = "available"));
+        world.later(() => {
+          if (instance.status === "creating" && !world.creationNeverEnds.has(request.identifier))
+            instance.status = "available";
+        });
         return "created";
       },
       async failoverGlobalCluster(id, targetArn) {
@@ -1089,6 +1095,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async instances(clusterIdentifier) {
         c("rds:DescribeDBInstances", { clusterIdentifier });
+        world.advance();
         const found = world.clusterIn(region, clusterIdentifier);
         return found ? world.instancesOf(found[0]) : [];
       },
