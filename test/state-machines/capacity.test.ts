@@ -382,6 +382,45 @@ describe("capacity in the new primary", () => {
     expectCapacityPage(world, "failover", /payments-db-2-usw2-test: AccessDeniedError/);
   });
 
+  it("still pages when the CapacityNotRestored metric is refused (the page goes first)", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:CreateDBInstance",
+      () => new AccessDeniedError("not authorized to perform rds:CreateDBInstance"),
+      99,
+    );
+    // Review 22b, L1': an SCP or the role's namespace condition refusing the datapoint.
+    world.inject(
+      "cloudwatch:PutMetricData",
+      () => new AccessDeniedError("not authorized to perform cloudwatch:PutMetricData"),
+      99,
+    );
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    const pages = world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored"));
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.message).toMatch(/payments-db-2-usw2-test: AccessDeniedError/);
+    // Once: the refused metric is recorded, not retried into a second page.
+    expect(result.output!.capacityPage).toMatchObject({
+      published: true,
+      metric:
+        "not published: AccessDeniedError: not authorized to perform cloudwatch:PutMetricData",
+    });
+    // The page was sent before the metric was attempted.
+    const sent = world.calls.findIndex(
+      (c) =>
+        c.op === "sns:Publish" &&
+        (c.args as { subject: string }).subject.includes("capacity not restored"),
+    );
+    const metric = world.calls.findIndex(
+      (c) =>
+        c.op === "cloudwatch:PutMetricData" &&
+        JSON.stringify(c.args).includes("CapacityNotRestored"),
+    );
+    expect(sent).toBeGreaterThanOrEqual(0);
+    expect(metric).toBeGreaterThan(sent);
+  });
+
   it("pages nothing about capacity when the loop ends with the reader available", async () => {
     const world = new FakeWorld();
     const result = await runWorkflow("failover", input, { world });

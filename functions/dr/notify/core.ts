@@ -75,10 +75,31 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       return { subject, published: true };
     }
   }
-  if (event.outcome === "capacity" && request) {
-    // Before the page: a retried invocation may page twice, but never pages without the metric
-    // the dashboard and the drill read.
-    await ports.metrics.put(METRICS.namespace, [
+  await ports.notifier.publish(subject, message);
+  if (event.outcome === "completed" && request) {
+    await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
+  }
+  deps.log.info("notification published", { subject, outcome: event.outcome });
+  const metric =
+    event.outcome === "capacity" && request ? await capacityMetric(request, deps) : undefined;
+  const result = {
+    subject,
+    published: true,
+    ...(report ? { report } : {}),
+    ...(metric ? { metric } : {}),
+  };
+  return error ? { ...result, error, cause } : result;
+}
+
+/**
+ * After the page (review 22b, L1'): the page is the one signal that must go out, so a refused or
+ * failing PutMetricData (an SCP, the role's namespace condition, throttling past the SDK's
+ * retries) never stops it. Not thrown either: the ASL's Retry would page again for a metric.
+ * Recorded in the execution output ($.capacityPage.metric) and the log instead.
+ */
+async function capacityMetric(request: DrRequest, deps: DrDeps): Promise<string> {
+  try {
+    await deps.ports(deps.executionRegion, "critical").metrics.put(METRICS.namespace, [
       {
         name: METRICS.capacityNotRestored,
         value: 1,
@@ -86,14 +107,12 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
         dimensions: { Workflow: request.workflow, Region: request.targetRegion },
       },
     ]);
+    return "published";
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    deps.log.warn("capacity page sent, its metric not published", { error: message });
+    return `not published: ${message}`;
   }
-  await ports.notifier.publish(subject, message);
-  if (event.outcome === "completed" && request) {
-    await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
-  }
-  deps.log.info("notification published", { subject, outcome: event.outcome });
-  const result = { subject, published: true, ...(report ? { report } : {}) };
-  return error ? { ...result, error, cause } : result;
 }
 
 /**

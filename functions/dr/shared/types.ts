@@ -289,6 +289,8 @@ export interface NotifyResult extends StepTimes {
   readonly cause?: string;
   /** A page's report (the halted run's). */
   readonly report?: ReportLink;
+  /** A capacity page's CapacityNotRestored metric: "published", or why not (sent after it). */
+  readonly metric?: string;
 }
 
 /** Where the region that lost the writer stands on its way back to a caught-up secondary. */
