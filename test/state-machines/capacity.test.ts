@@ -487,6 +487,46 @@ describe("capacity in the new primary", () => {
       ]);
     });
 
+    it("stops with a warning when a later run moves the regions while it only polls (review 22b, L2')", async () => {
+      const world = new FakeWorld();
+      // The reader was asked for and Aurora is still creating it: the loop only polls.
+      world.creationNeverEnds.add(RESTORED);
+      const laterPoll = 2 + Math.floor(Math.random() * 10);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen !== laterPoll) return;
+            // A later failback's fence: us-east-1 active again, the next token.
+            const flag = world.flag()!;
+            world.table.set("active-region", {
+              ...flag,
+              activeRegion: EAST,
+              fencingToken: flag.fencingToken + 1,
+              phase: "fenced",
+              updatedBy: "later-failback",
+            });
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(seen).toBe(laterPoll);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacitySupersededError",
+        Cause: expect.stringContaining(
+          `stopped before poll ${laterPoll}: the active-region flag names us-east-1`,
+        ),
+      });
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      // The page says a later run owns the regions, not "add the missing readers" in us-west-2.
+      expectCapacityPage(world, "failover", /a later run owns the regions now/);
+      expect(
+        world.messages[WEST]!.find((m) => m.subject.includes("capacity not restored"))!.message,
+      ).not.toMatch(/add the missing readers by hand/);
+    });
+
     it("stops without creating while another run (a re-protect) holds the lock", async () => {
       const world = new FakeWorld();
       const polls = 2 + Math.floor(Math.random() * 6);

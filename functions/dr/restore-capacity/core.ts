@@ -80,7 +80,8 @@ const BROKEN = new Set([
 /**
  * The loop runs after ReleaseLock, so no lock keeps another run out while it creates and deletes
  * instances; the cooldown does not either (ignoreCooldown, re-protect and the drill's failback
- * pass it). So before every create and every delete it re-reads, in the target region's replica
+ * pass it). So at every poll, and again before every create and every delete, it re-reads, in
+ * the target region's replica
  * (strongly consistent, the region this run made active), the lock and the active-region flag:
  * another run holding the lock, or a flag that no longer names this run's target with this run's
  * fencing token and the open phase, means a later move owns the regions now, and this loop must
@@ -200,6 +201,10 @@ export async function restoreCapacity(
   const previous = state.steps.RestoreCapacity;
   const firstPoll = previous ? Date.parse(previous.startedAt) : deps.now().getTime();
   const polls = (previous?.polls ?? 0) + 1;
+  // Every poll, not only before a create or a delete (review 22b, L2'): a loop that only waits
+  // for instances would otherwise outlive a later move unnoticed and, at its bound, page advice
+  // (add readers in targetRegion) meant for a layout that no longer holds.
+  if (deps.settings.capacity) await assertStillOwned(state, deps, `poll ${polls}`);
   // The release runs even when asking for readers failed: a refused create (quota, permission)
   // must not leave the region it left with a reader nobody removes.
   let added: Awaited<ReturnType<typeof addReaders>> | undefined;
