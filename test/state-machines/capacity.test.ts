@@ -665,6 +665,43 @@ describe("capacity in the new primary", () => {
       },
     );
 
+    it("deletes despite a stopped run's expired lock left in the region's copy", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      let seen = 0;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              // A run whose release in us-west-2 failed, its lease long past (AcquireLock
+              // counts such a lock as free).
+              if (seen === 1) {
+                world.holdLock(WEST, {
+                  owner: "stopped-run",
+                  operation: "switchover",
+                  acquiredAt: new Date(world.clock - 3_600_000).toISOString(),
+                  expiresAt: Math.floor(world.clock / 1000) - 1800,
+                  targetRegion: WEST,
+                  sourceRegion: EAST,
+                  facts: {},
+                });
+              }
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => [c.region, c.args])).toEqual([
+        [WEST, { identifier: RESTORED }],
+      ]);
+    });
+
     it("deletes in the region it left only once that region's copy shows this run's flag", async () => {
       const world = FakeWorld.afterFailoverToWest();
       world.addInstance(westArn, RESTORED, "available", "db.r6g.large");

@@ -14,6 +14,7 @@
 // for, one already gone as deleted.
 // Non-blocking in the ASL: a failure or the loop's bound is a warning of the run, never a halt.
 import type { DrDeps } from "../shared/deps";
+import { epochSeconds } from "../shared/deps";
 import { CAPACITY_BOUND_SECONDS, FENCE_PHASE } from "../../common/contract";
 import { CapacitySupersededError, DependencyError, TransientError } from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
@@ -90,7 +91,7 @@ const BROKEN = new Set([
  */
 async function assertStillOwned(state: WorkflowState, deps: DrDeps, before: string): Promise<void> {
   const { request } = state;
-  const reason = ownership(state, await copyOf(deps, request.targetRegion), "target");
+  const reason = ownership(state, deps, await copyOf(deps, request.targetRegion), "target");
   if (reason !== undefined) throw superseded(state, deps, before, reason);
 }
 
@@ -110,6 +111,7 @@ async function copyOf(deps: DrDeps, region: string) {
  */
 function ownership(
   state: WorkflowState,
+  deps: DrDeps,
   copy: Awaited<ReturnType<typeof copyOf>>,
   which: "target" | "left",
 ): string | "behind" | undefined {
@@ -117,7 +119,9 @@ function ownership(
   const { lock, flag, region } = copy;
   const token = steps.Unfence?.fencingToken ?? steps.Fence?.fencingToken;
   const where = `in ${region}'s copy of the control table`;
-  if (lock && lock.owner !== request.failoverId) {
+  // Held as AcquireLock counts it: another run's lock within its lease (a run renews it while it
+  // runs; an expired one is a stopped run's, e.g. left in a copy whose release failed).
+  if (lock && lock.owner !== request.failoverId && lock.expiresAt > epochSeconds(deps.now())) {
     return `run ${lock.owner} (${lock.operation}) holds the failover lock ${where}`;
   }
   if (token === undefined) return `this run recorded no fencing token`;
@@ -174,7 +178,7 @@ async function leftCopyAllowsDelete(
     });
     return `not deleted: ${left}'s copy of the control table could not be read (${message}), so nothing shows that no later run is taking ${left} over`;
   }
-  const reason = ownership(state, copy, "left");
+  const reason = ownership(state, deps, copy, "left");
   if (reason === "behind") {
     const token = state.steps.Unfence?.fencingToken ?? state.steps.Fence?.fencingToken;
     deps.log.warn("not deleting yet: the left region's copy does not show this run's flag", {
