@@ -15,16 +15,16 @@ const TAG = { "created-by": "payments-dr-restore-capacity" };
 const input = { targetRegion: WEST, reason: "primary down", trigger: "console" };
 
 /** One "capacity not restored" page in the target region, and its metric (review 22, M1). */
-function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp) {
-  const pages = world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored"));
+function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp, region = WEST) {
+  const pages = world.messages[region]!.filter((m) => m.subject.includes("capacity not restored"));
   expect(pages).toHaveLength(1);
-  expect(pages[0]!.subject).toContain(`${workflow} to ${WEST}: capacity not restored`);
+  expect(pages[0]!.subject).toContain(`${workflow} to ${region}: capacity not restored`);
   expect(pages[0]!.message).toMatch(body);
-  expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
+  expect(world.metrics[region]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
     expect.objectContaining({
       value: 1,
       unit: "Count",
-      dimensions: { Workflow: workflow, Region: WEST },
+      dimensions: { Workflow: workflow, Region: region },
     }),
   ]);
 }
@@ -872,6 +872,60 @@ describe("capacity in the new primary", () => {
       expect(result.output!.steps.RestoreCapacity!.note).toMatch(
         /kept payments-db-2-usw2-test \(the standby would have fewer than 1\)/,
       );
+    });
+
+    // Review 23, M1: the standby's own instance is there but not working. Failed and
+    // incompatible-* are states "Amazon RDS can't recover" (DB instance status table,
+    // accessing-monitoring.html#Overview.DBInstance.Status); rebooting is one it leaves.
+    it.each(["failed", "incompatible-network", "insufficient-capacity"])(
+      "keeps the standby's only working instance, and pages, when Terraform's instance there is %s",
+      async (status) => {
+        const world = westWithRestoredReader("available");
+        world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = status;
+        const result = await runWorkflow("failback", back, { world });
+        expect(result.status).toBe("SUCCEEDED");
+        expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+        expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+        expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+          Error: "DependencyError",
+          Cause: expect.stringContaining(
+            `${RESTORED} in ${WEST} kept: the standby has 0 of 1 instance(s) available besides it (payments-db-1-usw2-test is ${status})`,
+          ),
+        });
+        expectCapacityPage(
+          world,
+          "failback",
+          new RegExp(`payments-db-1-usw2-test is ${status}`),
+          EAST,
+        );
+      },
+    );
+
+    it("keeps the reader while the standby's own instance reboots, and deletes it once that is available again", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "rebooting";
+      // A reboot takes minutes at most; drawn: back before poll 2 to 9 (observe runs before each).
+      const backPoll = 2 + Math.floor(Math.random() * 8);
+      let seen = 0;
+      let deletesWhileRebooting = -1;
+      const result = await runWorkflow("failback", back, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen !== backPoll) return;
+            deletesWhileRebooting = world.callsTo("rds:DeleteDBInstance").length;
+            world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "available";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(deletesWhileRebooting).toBe(0);
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity!.polls).toBe(backPoll);
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => c.args)).toEqual([
+        { identifier: RESTORED },
+      ]);
     });
 
     it("gives up after its bound with a warning, never a halt, when the reader stays in creation", async () => {

@@ -222,7 +222,18 @@ export async function restoreCapacity(
   const released = await releaseReaders(state, deps);
   if (addError !== undefined) throw addError;
   const result = added!;
-  const waiting = [...result.waiting, ...released.waiting];
+  // A standby left with no working instance but the kept reader (review 23, M1) pages once the
+  // new primary needs no more watching; until then it is one more thing the loop waits for, so
+  // the bound's page names it too.
+  if (released.standbyBroken && result.waiting.length === 0) {
+    deps.log.warn("the standby has no working instance but the reader kept", {
+      standby: released.standbyBroken,
+    });
+    throw new DependencyError(
+      `${[result.note, ...released.standbyBroken].join("; ")} (README, Capacity after a failover)`,
+    );
+  }
+  const waiting = [...result.waiting, ...released.waiting, ...(released.standbyBroken ?? [])];
   const elapsedSeconds = Math.round((deps.now().getTime() - firstPoll) / 1000);
   const union = (a: readonly string[] | undefined, b: readonly string[]) => [
     ...new Set([...(a ?? []), ...b]),
@@ -388,7 +399,9 @@ async function addReaders(
 async function releaseReaders(
   state: WorkflowState,
   deps: DrDeps,
-): Promise<Part & { applies: boolean; released: string[]; note?: string }> {
+): Promise<
+  Part & { applies: boolean; released: string[]; note?: string; standbyBroken?: string[] }
+> {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const left = request.sourceRegion;
@@ -407,10 +420,10 @@ async function releaseReaders(
   const terraforms = new Set(plan.identifiers.slice(0, capacity.standbyInstances));
   const restorable = new Set(plan.identifiers.slice(capacity.standbyInstances));
   const live = instances.filter((i) => !GONE.has(i.status));
-  let remaining = live.length;
   const released: string[] = [];
   const waiting: string[] = [];
   const kept: string[] = [];
+  const standbyBroken: string[] = [];
   for (const instance of live) {
     const ours = instance.tags?.[CREATED_BY_TAG.Key] === CREATED_BY_TAG.Value;
     if (!ours || terraforms.has(instance.identifier) || !restorable.has(instance.identifier)) {
@@ -420,10 +433,42 @@ async function releaseReaders(
       kept.push(`${instance.identifier} (the writer)`);
       continue;
     }
-    if (remaining - 1 < capacity.standbyInstances) {
+    // Review 23, M1: only the *other* instances that are available carry the standby. One that
+    // is failed or incompatible-* is one "Amazon RDS can't recover" (DB instance status table,
+    // accessing-monitoring.html#Overview.DBInstance.Status), one rebooting or modifying serves
+    // nothing meanwhile, and Aurora cannot fail over to a secondary without a working instance
+    // ("Before you can perform a switchover or failover to a headless secondary ... you must add
+    // a DB instance", aurora-global-database-instances). Deleting this reader then would leave the
+    // next move with no target, so it is kept.
+    const working = live.filter(
+      (i) => i !== instance && i.status === "available" && !released.includes(i.identifier),
+    );
+    if (working.length < capacity.standbyInstances) {
+      const others = live.filter((i) => i !== instance && !released.includes(i.identifier));
+      if (others.length < capacity.standbyInstances) {
+        // Nothing else there at all (e.g. Terraform's instance deleted by hand): this reader is
+        // the standby now; keeping it leaves the standby at its count.
+        kept.push(
+          `${instance.identifier} (the standby would have fewer than ${capacity.standbyInstances})`,
+        );
+        continue;
+      }
+      const states = others
+        .filter((i) => i.status !== "available")
+        .map((i) => `${i.identifier} is ${i.status}`)
+        .join(", ");
       kept.push(
-        `${instance.identifier} (the standby would have fewer than ${capacity.standbyInstances})`,
+        `${instance.identifier} (the standby has ${working.length} working instance(s): ${states})`,
       );
+      const why = `${instance.identifier} in ${left} kept: the standby has ${working.length} of ${capacity.standbyInstances} instance(s) available besides it (${states})`;
+      if (others.some((i) => BROKEN.has(i.status))) {
+        // Aurora will not bring it back by itself: a page, not a wait.
+        standbyBroken.push(
+          `${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); replace it (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply), and delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`,
+        );
+      } else {
+        waiting.push(`${why}; deleted once they are available again`);
+      }
       continue;
     }
     if (!DELETABLE.has(instance.status)) {
@@ -439,7 +484,6 @@ async function releaseReaders(
     try {
       await database.deleteInstance(instance.identifier);
       released.push(instance.identifier);
-      remaining -= 1;
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (!TRANSITIONAL.test(message)) throw error;
@@ -454,6 +498,7 @@ async function releaseReaders(
     applies: true,
     released,
     waiting,
+    ...(standbyBroken.length > 0 ? { standbyBroken } : {}),
     ...(parts.length > 0 ? { note: parts.join("; ") } : {}),
   };
 }
