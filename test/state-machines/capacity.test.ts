@@ -527,36 +527,117 @@ describe("capacity in the new primary", () => {
       ).not.toMatch(/add the missing readers by hand/);
     });
 
-    it("stops without creating while another run (a re-protect) holds the lock", async () => {
+    /** runbooks/reprotect.md step 3: re-protect takes the lock in the active region, no fence. */
+    function reprotectLock(world: FakeWorld) {
+      world.table.set("failover-lock", {
+        owner: "reprotect-1",
+        operation: "reprotect",
+        acquiredAt: new Date(world.clock).toISOString(),
+        expiresAt: Math.floor(world.clock / 1000) + 900,
+        targetRegion: WEST,
+        sourceRegion: EAST,
+        facts: {},
+      });
+    }
+
+    // Review 23, M2: the runbook's re-protect holds the lock, moves no flag, and can take hours.
+    it("creates nothing while a re-protect holds the lock, says so, and asks once it is released", async () => {
       const world = new FakeWorld();
       const polls = 2 + Math.floor(Math.random() * 6);
+      const heldFor = 1 + Math.floor(Math.random() * 6);
       let refusedBefore = -1;
+      let createsWhileHeld = -1;
+      let waitingWhileHeld: readonly string[] = [];
+      let seen = 0;
+      const modifying = modifyingFor(world, polls, () => {
+        // The asks so far were refused (the cluster was modifying); none may follow while held.
+        refusedBefore = world.callsTo("rds:CreateDBInstance").length;
+        world.clusters[westArn]!.status = "available";
+        reprotectLock(world);
+      });
       const result = await runWorkflow("failover", input, {
         world,
-        observe: modifyingFor(world, polls, () => {
-          // The asks so far were refused (the cluster was modifying); none may follow.
-          refusedBefore = world.callsTo("rds:CreateDBInstance").length;
-          world.clusters[westArn]!.status = "available";
-          world.table.set("failover-lock", {
-            owner: "reprotect-1",
-            operation: "reprotect",
-            acquiredAt: new Date(world.clock).toISOString(),
-            expiresAt: Math.floor(world.clock / 1000) + 900,
-            targetRegion: WEST,
-            sourceRegion: EAST,
-            facts: {},
-          });
-        }),
+        observe: {
+          RestoreCapacity: async (state) => {
+            await modifying.RestoreCapacity();
+            seen += 1;
+            if (seen === polls + heldFor) {
+              createsWhileHeld = world.callsTo("rds:CreateDBInstance").length;
+              waitingWhileHeld =
+                (state as { steps: { RestoreCapacity?: { waiting?: string[] } } }).steps
+                  .RestoreCapacity?.waiting ?? [];
+              world.table.delete("failover-lock");
+            }
+          },
+        },
       });
       expect(result.status).toBe("SUCCEEDED");
-      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
-        Error: "CapacitySupersededError",
-        Cause: expect.stringContaining("run reprotect-1 (reprotect) holds the failover lock"),
-      });
-      expectCapacityPage(world, "failover", /a later run owns the regions now/);
       expect(refusedBefore).toBeGreaterThanOrEqual(0);
-      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(refusedBefore);
-      expect(world.instancesOf(westArn)).toHaveLength(1);
+      expect(createsWhileHeld).toBe(refusedBefore);
+      expect(waitingWhileHeld).toEqual([
+        `${RESTORED} in ${WEST}: not asked for at this poll: run reprotect-1 (reprotect) holds the failover lock in ${WEST}'s copy of the control table`,
+      ]);
+      // Asked once the lock was released, and done when available: no page.
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(refusedBefore + 1);
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, waiting: [] });
+      expect(
+        world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored")),
+      ).toEqual([]);
+    });
+
+    it("keeps watching its creating reader through a re-protect, and pages naming it when it fails", async () => {
+      const world = new FakeWorld();
+      world.creationNeverEnds.add(RESTORED);
+      const lockedPoll = 2 + Math.floor(Math.random() * 5);
+      const failedPoll = lockedPoll + 1 + Math.floor(Math.random() * 10);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === lockedPoll) reprotectLock(world);
+            if (seen === failedPoll) world.instances.get(`${WEST}/${RESTORED}`)!.status = "failed";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(seen).toBe(failedPoll);
+      // The flag is still this run's: no later move, so no "superseded".
+      expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: "open" });
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "DependencyError",
+        Cause: expect.stringContaining(`${RESTORED} is failed`),
+      });
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      expectCapacityPage(world, "failover", new RegExp(`${RESTORED} is failed`));
+    });
+
+    it("is done when its reader becomes available while a re-protect holds the lock", async () => {
+      const world = new FakeWorld();
+      world.creationNeverEnds.add(RESTORED);
+      const lockedPoll = 2 + Math.floor(Math.random() * 5);
+      const availablePoll = lockedPoll + 1 + Math.floor(Math.random() * 10);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === lockedPoll) reprotectLock(world);
+            if (seen === availablePoll) {
+              world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+            }
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({
+        done: true,
+        polls: availablePoll,
+      });
     });
 
     it("stops without deleting the standby's reader once another run has fenced", async () => {
@@ -599,36 +680,32 @@ describe("capacity in the new primary", () => {
     // Review 22b, M1': a later run making us-west-2 active again writes its lock and its fence in
     // us-west-2's copy first; us-east-1's copy (the failback's target) sees them only when
     // global-table replication brings them, with no upper bound (V2globaltables_HowItWorks).
+    // Review 23, M2: a later run's lock there holds the delete (nothing deleted, said why); its
+    // fence, when it comes, stops the loop.
     it.each(["fence", "lock"] as const)(
-      "stops without deleting when a later run's %s is only in the copy of the region it deletes in (not yet replicated)",
+      "deletes nothing when a later run's %s is only in the copy of the region it deletes in (not yet replicated), and stops at its fence",
       async (written) => {
         const world = FakeWorld.afterFailoverToWest();
         world.addInstance(westArn, RESTORED, "creating", "db.r6g.large");
         world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
         const polls = 2 + Math.floor(Math.random() * 6);
+        // The lock first, the fence 1 to 4 polls later (AcquireLock, then Fence).
+        const fencePoll = written === "fence" ? polls : polls + 1 + Math.floor(Math.random() * 4);
         let seen = 0;
+        let waitingWhileLocked: readonly string[] = [];
         const result = await runWorkflow(
           "failback",
           { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
           {
             world,
             observe: {
-              RestoreCapacity: () => {
+              RestoreCapacity: (state) => {
                 seen += 1;
-                if (seen !== polls) return;
-                const flag = world.flag()!;
-                // us-east-1's copy keeps what it holds now: the failback's own open flag, no lock.
-                world.holdFlag(EAST, { ...flag } as Record<string, unknown>);
-                world.holdLock(EAST, undefined);
-                if (written === "fence") {
-                  world.table.set("active-region", {
-                    ...flag,
-                    activeRegion: WEST,
-                    fencingToken: flag.fencingToken + 1,
-                    phase: "fenced",
-                    updatedBy: "later-run",
-                  });
-                } else {
+                if (seen === polls) {
+                  const flag = world.flag()!;
+                  // us-east-1's copy keeps what it holds now: the failback's own open flag, no lock.
+                  world.holdFlag(EAST, { ...flag } as Record<string, unknown>);
+                  world.holdLock(EAST, undefined);
                   world.table.set("failover-lock", {
                     owner: "later-run",
                     operation: "failover",
@@ -638,8 +715,23 @@ describe("capacity in the new primary", () => {
                     sourceRegion: EAST,
                     facts: {},
                   });
+                  world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
                 }
-                world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+                if (written === "lock" && seen === fencePoll) {
+                  waitingWhileLocked =
+                    (state as { steps: { RestoreCapacity?: { waiting?: string[] } } }).steps
+                      .RestoreCapacity?.waiting ?? [];
+                }
+                if (seen === fencePoll) {
+                  const flag = world.flag()!;
+                  world.table.set("active-region", {
+                    ...flag,
+                    activeRegion: WEST,
+                    fencingToken: flag.fencingToken + 1,
+                    phase: "fenced",
+                    updatedBy: "later-run",
+                  });
+                }
               },
             },
           },
@@ -648,11 +740,14 @@ describe("capacity in the new primary", () => {
         expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
           Error: "CapacitySupersededError",
           Cause: expect.stringMatching(
-            written === "fence"
-              ? /before deleting payments-db-2-usw2-test in us-west-2: the active-region flag names us-west-2 token \d+ \(fenced\) set by later-run in us-west-2's copy/
-              : /before deleting payments-db-2-usw2-test in us-west-2: run later-run \(failover\) holds the failover lock in us-west-2's copy/,
+            /before deleting payments-db-2-usw2-test in us-west-2: the active-region flag names us-west-2 token \d+ \(fenced\) set by later-run in us-west-2's copy/,
           ),
         });
+        if (written === "lock") {
+          expect(waitingWhileLocked).toEqual([
+            `${RESTORED} in ${WEST}: not deleted yet: run later-run (failover) holds the failover lock in ${WEST}'s copy of the control table`,
+          ]);
+        }
         // The check read us-west-2's own copy, and nothing was deleted there.
         expect(
           world.calls.filter((c) => c.region === WEST && c.op === "dynamodb:GetItem failover-lock"),

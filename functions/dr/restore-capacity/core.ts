@@ -82,17 +82,35 @@ const BROKEN = new Set([
  * The loop runs after ReleaseLock, so no lock keeps another run out while it creates and deletes
  * instances; the cooldown does not either (ignoreCooldown, re-protect and the drill's failback
  * pass it). So at every poll, and again before every create and every delete, it re-reads, in
- * the target region's replica
- * (strongly consistent, the region this run made active), the lock and the active-region flag:
- * another run holding the lock, or a flag that no longer names this run's target with this run's
- * fencing token and the open phase, means a later move owns the regions now, and this loop must
- * not touch an instance it planned for the old layout. It stops with a warning
- * (CapacitySupersededError, caught in the ASL), having done nothing more.
+ * the target region's replica (strongly consistent, the region this run made active), the lock
+ * and the active-region flag.
+ * - A flag that no longer names this run's target with this run's fencing token and the open
+ *   phase: a later move owns the regions now, and this loop must not touch an instance it
+ *   planned for the old layout. It stops with a warning (CapacitySupersededError, caught in the
+ *   ASL), having done nothing more.
+ * - Another run holding the lock while the flag is still this run's (review 23, M2): the
+ *   runbook's own re-protect takes the lock in the active region and moves no flag, and can take
+ *   hours. Stopping then would leave the reader being created unwatched. So that poll creates and
+ *   deletes nothing, says who holds the lock, and keeps judging the instances: done when they are
+ *   available, a page on a broken one or at the bound. If that run then fences, the flag moves
+ *   and the loop stops at its next poll.
+ * Returns the hold's reason (nothing may be created or deleted at this poll), or undefined.
  */
-async function assertStillOwned(state: WorkflowState, deps: DrDeps, before: string): Promise<void> {
-  const { request } = state;
-  const reason = ownership(state, deps, await copyOf(deps, request.targetRegion), "target");
-  if (reason !== undefined) throw superseded(state, deps, before, reason);
+async function guard(
+  state: WorkflowState,
+  deps: DrDeps,
+  before: string,
+): Promise<string | undefined> {
+  const verdict = ownership(state, deps, await copyOf(deps, state.request.targetRegion), "target");
+  if (verdict.kind === "superseded") throw superseded(state, deps, before, verdict.reason);
+  if (verdict.kind === "held") {
+    deps.log.info("another run holds the lock: nothing created or deleted at this poll", {
+      before,
+      reason: verdict.reason,
+    });
+    return verdict.reason;
+  }
+  return undefined;
 }
 
 /** The lock and the flag as one region's replica of the control table holds them. */
@@ -105,36 +123,61 @@ async function copyOf(deps: DrDeps, region: string) {
 }
 
 /**
- * Why this run no longer owns the move, as `copy` shows it; undefined: it does. "behind": the
- * copy of the region the run left does not show this run's flag yet (a lower token, or none):
- * replication towards it has not caught up, which proves nothing either way.
+ * What `copy` says about this run's ownership of the move:
+ * - owned: the flag is this run's and no other run holds the lock;
+ * - held: the flag is this run's but another run holds the lock within its lease;
+ * - behind: (left copy only) the copy does not show this run's flag yet (a lower token, or
+ *   none): replication towards it has not caught up, which proves nothing either way;
+ * - superseded: the flag moved (region, token or phase), or is missing: a later move.
  */
+type Ownership =
+  | { readonly kind: "owned" }
+  | { readonly kind: "held" | "behind" | "superseded"; readonly reason: string };
+
+/** This run's fencing token (Unfence's, else Fence's). */
+function tokenOf(state: WorkflowState): number | undefined {
+  return state.steps.Unfence?.fencingToken ?? state.steps.Fence?.fencingToken;
+}
+
 function ownership(
   state: WorkflowState,
   deps: DrDeps,
   copy: Awaited<ReturnType<typeof copyOf>>,
   which: "target" | "left",
-): string | "behind" | undefined {
-  const { request, steps } = state;
+): Ownership {
+  const { request } = state;
   const { lock, flag, region } = copy;
-  const token = steps.Unfence?.fencingToken ?? steps.Fence?.fencingToken;
+  const token = tokenOf(state);
   const where = `in ${region}'s copy of the control table`;
-  // Held as AcquireLock counts it: another run's lock within its lease (a run renews it while it
-  // runs; an expired one is a stopped run's, e.g. left in a copy whose release failed).
-  if (lock && lock.owner !== request.failoverId && lock.expiresAt > epochSeconds(deps.now())) {
-    return `run ${lock.owner} (${lock.operation}) holds the failover lock ${where}`;
+  if (token === undefined) {
+    return { kind: "superseded", reason: "this run recorded no fencing token" };
   }
-  if (token === undefined) return `this run recorded no fencing token`;
-  if (which === "left" && (!flag || flag.fencingToken < token)) return "behind";
-  if (!flag) return `the active-region flag is missing ${where}`;
+  if (which === "left" && (!flag || flag.fencingToken < token)) {
+    return {
+      kind: "behind",
+      reason: `${region}'s copy of the active-region flag does not show this run's token ${token} (replication behind)`,
+    };
+  }
+  if (!flag) return { kind: "superseded", reason: `the active-region flag is missing ${where}` };
   if (
     flag.activeRegion !== request.targetRegion ||
     flag.fencingToken !== token ||
     (flag.phase !== undefined && flag.phase !== FENCE_PHASE.open)
   ) {
-    return `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy} ${where}, not ${request.targetRegion} token ${token} of this run`;
+    return {
+      kind: "superseded",
+      reason: `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy} ${where}, not ${request.targetRegion} token ${token} of this run`,
+    };
   }
-  return undefined;
+  // Held as AcquireLock counts it: another run's lock within its lease (a run renews it while it
+  // runs; an expired one is a stopped run's, e.g. left in a copy whose release failed).
+  if (lock && lock.owner !== request.failoverId && lock.expiresAt > epochSeconds(deps.now())) {
+    return {
+      kind: "held",
+      reason: `run ${lock.owner} (${lock.operation}) holds the failover lock ${where}`,
+    };
+  }
+  return { kind: "owned" };
 }
 
 function superseded(
@@ -178,20 +221,19 @@ async function leftCopyAllowsDelete(
     });
     return `not deleted: ${left}'s copy of the control table could not be read (${message}), so nothing shows that no later run is taking ${left} over`;
   }
-  const reason = ownership(state, deps, copy, "left");
-  if (reason === "behind") {
-    const token = state.steps.Unfence?.fencingToken ?? state.steps.Fence?.fencingToken;
-    deps.log.warn("not deleting yet: the left region's copy does not show this run's flag", {
-      identifier,
-      region: left,
-      flag: copy.flag,
-    });
-    return `not deleted yet: ${left}'s copy of the active-region flag does not show this run's token ${token} (replication behind)`;
+  const verdict = ownership(state, deps, copy, "left");
+  if (verdict.kind === "owned") return undefined;
+  if (verdict.kind === "superseded") {
+    throw superseded(state, deps, `deleting ${identifier} in ${left}`, verdict.reason);
   }
-  if (reason !== undefined) {
-    throw superseded(state, deps, `deleting ${identifier} in ${left}`, reason);
-  }
-  return undefined;
+  // Behind (replication) or another run's lock there: no delete at this poll, said why.
+  deps.log.warn("not deleting yet: the left region's copy does not allow it", {
+    identifier,
+    region: left,
+    flag: copy.flag,
+    reason: verdict.reason,
+  });
+  return `not deleted yet: ${verdict.reason}`;
 }
 
 interface Part {
@@ -208,18 +250,18 @@ export async function restoreCapacity(
   // Every poll, not only before a create or a delete (review 22b, L2'): a loop that only waits
   // for instances would otherwise outlive a later move unnoticed and, at its bound, page advice
   // (add readers in targetRegion) meant for a layout that no longer holds.
-  if (deps.settings.capacity) await assertStillOwned(state, deps, `poll ${polls}`);
+  const hold = deps.settings.capacity ? await guard(state, deps, `poll ${polls}`) : undefined;
   // The release runs even when asking for readers failed: a refused create (quota, permission)
   // must not leave the region it left with a reader nobody removes.
   let added: Awaited<ReturnType<typeof addReaders>> | undefined;
   let addError: unknown;
   try {
-    added = await addReaders(state, deps);
+    added = await addReaders(state, deps, hold);
   } catch (error) {
     if (error instanceof CapacitySupersededError) throw error;
     addError = error;
   }
-  const released = await releaseReaders(state, deps);
+  const released = await releaseReaders(state, deps, hold);
   if (addError !== undefined) throw addError;
   const result = added!;
   // A standby left with no working instance but the kept reader (review 23, M1) pages once the
@@ -258,6 +300,7 @@ export async function restoreCapacity(
 async function addReaders(
   state: WorkflowState,
   deps: DrDeps,
+  hold: string | undefined,
 ): Promise<Part & Omit<RestoreCapacityOutcome, "waiting">> {
   const { request } = state;
   const capacity = deps.settings.capacity;
@@ -322,7 +365,11 @@ async function addReaders(
         [CREATED_BY_TAG.Key]: CREATED_BY_TAG.Value,
       },
     };
-    await assertStillOwned(state, deps, `creating ${identifier} in ${region}`);
+    const locked = hold ?? (await guard(state, deps, `creating ${identifier} in ${region}`));
+    if (locked !== undefined) {
+      waiting.push(`${identifier} in ${region}: not asked for at this poll: ${locked}`);
+      continue;
+    }
     try {
       await database.createInstance(spec);
       requested.push(identifier);
@@ -399,6 +446,7 @@ async function addReaders(
 async function releaseReaders(
   state: WorkflowState,
   deps: DrDeps,
+  hold: string | undefined,
 ): Promise<
   Part & { applies: boolean; released: string[]; note?: string; standbyBroken?: string[] }
 > {
@@ -475,7 +523,11 @@ async function releaseReaders(
       waiting.push(`${instance.identifier} in ${left} is ${instance.status}`);
       continue;
     }
-    await assertStillOwned(state, deps, `deleting ${instance.identifier} in ${left}`);
+    const locked = hold ?? (await guard(state, deps, `deleting ${instance.identifier} in ${left}`));
+    if (locked !== undefined) {
+      waiting.push(`${instance.identifier} in ${left}: not deleted at this poll: ${locked}`);
+      continue;
+    }
     const held = await leftCopyAllowsDelete(state, deps, left, instance.identifier);
     if (held !== undefined) {
       waiting.push(`${instance.identifier} in ${left}: ${held}`);
@@ -513,7 +565,7 @@ export const RESTORE_CAPACITY_TASK = stateTask({
   // CreateDBInstance to the identifiers Terraform gives a writer cluster's instances, adds the
   // PassRole/tagging/key use AWS checks with it, and allows DeleteDBInstance only on the
   // identifiers beyond the standby's count carrying the created-by tag.
-  // It reads the lock and the flag before each create and delete (assertStillOwned).
+  // It reads the lock and the flag at every poll and before each create and delete (guard).
   permissions: {
     database: ["instances", "createInstance", "describeCluster", "deleteInstance"],
     control: ["getLock", "getActiveRegion"],
