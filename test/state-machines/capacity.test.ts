@@ -29,6 +29,11 @@ function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp, re
   ]);
 }
 
+/** The one capacity page's text (review 23, M3: its advice is asserted per case). */
+function capacityPage(world: FakeWorld, region = WEST): string {
+  return world.messages[region]!.find((m) => m.subject.includes("capacity not restored"))!.message;
+}
+
 describe("capacity in the new primary", () => {
   it.each(["failover", "switchover"] as const)(
     "a %s adds the old primary's second instance to the promoted cluster, after Unfence",
@@ -161,6 +166,13 @@ describe("capacity in the new primary", () => {
         "failover",
         /Still waiting for: payments-db-2-usw2-test in us-west-2: the name is held by an instance being deleted/,
       );
+      // Not asked for: the by-hand add is the advice, naming it.
+      const page = capacityPage(world);
+      expect(page).toContain(
+        `${WEST}'s database was not brought to the old primary's capacity (2 instances of DR_CAPACITY)`,
+      );
+      expect(page).toContain(`Next: add the missing readers by hand (${RESTORED})`);
+      expect(page).not.toMatch(/do not add another/);
     });
 
     it("pages when the reader it asked for is still creating at the bound", async () => {
@@ -181,6 +193,18 @@ describe("capacity in the new primary", () => {
         "failover",
         /Still waiting for: payments-db-2-usw2-test in us-west-2 is creating/,
       );
+      // Review 23, M3: the reader exists and is progressing; a by-hand add would overshoot.
+      const page = capacityPage(world);
+      expect(page).toContain(
+        `${WEST}'s database is not at the old primary's capacity yet (1 of 2 instances available): ${RESTORED} is creating after the loop's 30-minute bound`,
+      );
+      expect(page).toContain(
+        `Next: ${RESTORED} exists and Aurora is still working on it: do not add another reader`,
+      );
+      expect(page).toContain(
+        `aws rds describe-db-instances --region ${WEST} --db-instance-identifier ${RESTORED}`,
+      );
+      expect(page).not.toMatch(/add the missing readers by hand/);
     });
 
     // RDS DB instance status (accessing-monitoring.html#Overview.DBInstance.Status): states
@@ -866,6 +890,19 @@ describe("capacity in the new primary", () => {
       expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
         `${RESTORED} in ${WEST}: not deleted: ${WEST}'s copy of the control table could not be read (TransientError: GetItem in us-west-2: connect ETIMEDOUT), so nothing shows that no later run is taking ${WEST} over`,
       ]);
+      // Review 23, M3: the new primary has its capacity; the page says so and sends on-call to
+      // the undeleted reader, not to add readers to a full primary.
+      const page = capacityPage(world, EAST);
+      expect(page).toContain(
+        `${EAST} has the old primary's capacity (2 of 2 instances available), but a reader this kit added to ${WEST} was not deleted`,
+      );
+      expect(page).toContain(
+        `Next: ${RESTORED} in ${WEST} was not deleted because not deleted: ${WEST}'s copy of the control table could not be read`,
+      );
+      expect(page).toContain(
+        `delete it once no run is moving to ${WEST} (aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${RESTORED})`,
+      );
+      expect(page).not.toMatch(/add the missing readers|may have no in-region failover target/);
     });
   });
 
@@ -982,11 +1019,18 @@ describe("capacity in the new primary", () => {
         expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
         expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
         expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
-          Error: "DependencyError",
+          Error: "StandbyNotWorkingError",
           Cause: expect.stringContaining(
             `${RESTORED} in ${WEST} kept: the standby has 0 of 1 instance(s) available besides it (payments-db-1-usw2-test is ${status})`,
           ),
         });
+        // Review 23, M3: the page is about the standby, not the full new primary.
+        const page = capacityPage(world, EAST);
+        expect(page).toContain(
+          `the standby in ${WEST} has no working instance besides the reader this kit added there, which it therefore kept`,
+        );
+        expect(page).toContain("Next: replace the broken instance");
+        expect(page).not.toMatch(/add the missing readers/);
         expectCapacityPage(
           world,
           "failback",

@@ -16,11 +16,21 @@
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds } from "../shared/deps";
 import { CAPACITY_BOUND_SECONDS, FENCE_PHASE } from "../../common/contract";
-import { CapacitySupersededError, DependencyError, TransientError } from "../shared/errors";
+import {
+  CapacitySupersededError,
+  DependencyError,
+  StandbyNotWorkingError,
+  TransientError,
+} from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
 import { regionOf } from "../shared/topology";
-import type { RestoreCapacityResult, StepTimes, WorkflowState } from "../shared/types";
+import type {
+  CapacityPending,
+  RestoreCapacityResult,
+  StepTimes,
+  WorkflowState,
+} from "../shared/types";
 import { stateTask } from "../shared/task";
 
 export type RestoreCapacityOutcome = Omit<RestoreCapacityResult, keyof StepTimes> &
@@ -271,7 +281,7 @@ export async function restoreCapacity(
     deps.log.warn("the standby has no working instance but the reader kept", {
       standby: released.standbyBroken,
     });
-    throw new DependencyError(
+    throw new StandbyNotWorkingError(
       `${[result.note, ...released.standbyBroken].join("; ")} (README, Capacity after a failover)`,
     );
   }
@@ -288,6 +298,12 @@ export async function restoreCapacity(
     requested: union(previous?.requested, result.requested),
     ...(released.applies ? { released: union(previous?.released, released.released) } : {}),
     waiting,
+    ...(result.available !== undefined ? { available: result.available } : {}),
+    pending: {
+      progressing: result.progressing,
+      missing: result.missing,
+      release: released.release,
+    },
     done: waiting.length === 0,
     polls,
     elapsedSeconds,
@@ -301,7 +317,11 @@ async function addReaders(
   state: WorkflowState,
   deps: DrDeps,
   hold: string | undefined,
-): Promise<Part & Omit<RestoreCapacityOutcome, "waiting">> {
+): Promise<
+  Part &
+    Omit<RestoreCapacityOutcome, "waiting" | "pending"> &
+    Pick<CapacityPending, "progressing" | "missing">
+> {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const target = regionOf(deps.topology, request.targetRegion);
@@ -312,6 +332,8 @@ async function addReaders(
       requested: [],
       note: "DR_CAPACITY is not set",
       waiting: [],
+      progressing: [],
+      missing: [],
     };
   }
   const plan = capacity.regions[request.targetRegion];
@@ -322,6 +344,8 @@ async function addReaders(
       requested: [],
       note: `DR_CAPACITY has no plan for ${request.targetRegion}`,
       waiting: [],
+      progressing: [],
+      missing: [],
     };
   }
   const database = deps.ports(request.targetRegion, "critical").database;
@@ -345,6 +369,8 @@ async function addReaders(
   const requested: string[] = [];
   const failed: string[] = [];
   const waiting: string[] = [];
+  const progressing: { identifier: string; status: string }[] = [];
+  const missingNames: string[] = [];
   let transient = false;
   for (const { identifier, tier } of free) {
     const spec: InstanceRequest = {
@@ -368,12 +394,14 @@ async function addReaders(
     const locked = hold ?? (await guard(state, deps, `creating ${identifier} in ${region}`));
     if (locked !== undefined) {
       waiting.push(`${identifier} in ${region}: not asked for at this poll: ${locked}`);
+      missingNames.push(identifier);
       continue;
     }
     try {
       await database.createInstance(spec);
       requested.push(identifier);
       waiting.push(`${identifier} in ${region} is creating (asked for now)`);
+      progressing.push({ identifier, status: "creating" });
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       // Aurora refuses a new reader while the cluster or its writer is in a transitional state
@@ -385,6 +413,7 @@ async function addReaders(
       if (TRANSITIONAL.test(message)) {
         deps.log.info("the cluster cannot take a reader yet", { identifier, error: message });
         waiting.push(`${identifier} in ${region}: ${message}`);
+        missingNames.push(identifier);
         continue;
       }
       deps.log.warn("could not add a reader", { identifier, error: message });
@@ -409,9 +438,12 @@ async function addReaders(
   }
   if (short) {
     for (const i of live) {
-      if (i.status !== "available") waiting.push(`${i.identifier} in ${region} is ${i.status}`);
+      if (i.status === "available") continue;
+      waiting.push(`${i.identifier} in ${region} is ${i.status}`);
+      progressing.push({ identifier: i.identifier, status: i.status });
     }
     for (const i of held) {
+      missingNames.push(i.identifier);
       waiting.push(
         `${i.identifier} in ${region}: the name is held by an instance being deleted; asked for once it is gone`,
       );
@@ -434,6 +466,9 @@ async function addReaders(
         : `${region} has ${available.length} of ${capacity.instances} instances available; waiting`,
     // Short: what it waits for. Not short: nothing, whatever else the cluster is doing.
     waiting: short ? waiting : [],
+    available: available.length,
+    progressing: short ? progressing : [],
+    missing: short ? missingNames : [],
   };
 }
 
@@ -448,12 +483,18 @@ async function releaseReaders(
   deps: DrDeps,
   hold: string | undefined,
 ): Promise<
-  Part & { applies: boolean; released: string[]; note?: string; standbyBroken?: string[] }
+  Part & {
+    applies: boolean;
+    released: string[];
+    release: CapacityPending["release"];
+    note?: string;
+    standbyBroken?: string[];
+  }
 > {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const left = request.sourceRegion;
-  const none = { applies: false, released: [], waiting: [] };
+  const none = { applies: false, released: [], waiting: [], release: [] };
   if (request.workflow === "failover" || !capacity || !left || left === request.targetRegion) {
     return none;
   }
@@ -470,6 +511,12 @@ async function releaseReaders(
   const live = instances.filter((i) => !GONE.has(i.status));
   const released: string[] = [];
   const waiting: string[] = [];
+  const release: { identifier: string; reason: string }[] = [];
+  /** One reader of the region left not deleted at this poll: prose, and by kind for the page. */
+  const wait = (identifier: string, reason: string) => {
+    waiting.push(`${identifier} in ${left}${reason.startsWith("is ") ? " " : ": "}${reason}`);
+    release.push({ identifier, reason });
+  };
   const kept: string[] = [];
   const standbyBroken: string[] = [];
   for (const instance of live) {
@@ -508,29 +555,29 @@ async function releaseReaders(
       kept.push(
         `${instance.identifier} (the standby has ${working.length} working instance(s): ${states})`,
       );
-      const why = `${instance.identifier} in ${left} kept: the standby has ${working.length} of ${capacity.standbyInstances} instance(s) available besides it (${states})`;
+      const why = `kept: the standby has ${working.length} of ${capacity.standbyInstances} instance(s) available besides it (${states})`;
       if (others.some((i) => BROKEN.has(i.status))) {
         // Aurora will not bring it back by itself: a page, not a wait.
-        standbyBroken.push(
-          `${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); replace it (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply), and delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`,
-        );
+        const text = `${instance.identifier} in ${left} ${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); replace it (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply), and delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`;
+        standbyBroken.push(text);
+        release.push({ identifier: instance.identifier, reason: text });
       } else {
-        waiting.push(`${why}; deleted once they are available again`);
+        wait(instance.identifier, `${why}; deleted once they are available again`);
       }
       continue;
     }
     if (!DELETABLE.has(instance.status)) {
-      waiting.push(`${instance.identifier} in ${left} is ${instance.status}`);
+      wait(instance.identifier, `is ${instance.status}`);
       continue;
     }
     const locked = hold ?? (await guard(state, deps, `deleting ${instance.identifier} in ${left}`));
     if (locked !== undefined) {
-      waiting.push(`${instance.identifier} in ${left}: not deleted at this poll: ${locked}`);
+      wait(instance.identifier, `not deleted at this poll: ${locked}`);
       continue;
     }
     const held = await leftCopyAllowsDelete(state, deps, left, instance.identifier);
     if (held !== undefined) {
-      waiting.push(`${instance.identifier} in ${left}: ${held}`);
+      wait(instance.identifier, held);
       continue;
     }
     try {
@@ -539,7 +586,7 @@ async function releaseReaders(
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (!TRANSITIONAL.test(message)) throw error;
-      waiting.push(`${instance.identifier} in ${left}: ${message}`);
+      wait(instance.identifier, message);
     }
   }
   const parts = [
@@ -550,6 +597,7 @@ async function releaseReaders(
     applies: true,
     released,
     waiting,
+    release,
     ...(standbyBroken.length > 0 ? { standbyBroken } : {}),
     ...(parts.length > 0 ? { note: parts.join("; ") } : {}),
   };
