@@ -255,6 +255,18 @@ export class FakeWorld {
    * (aurora-global-database-disaster-recovery.html).
    */
   asyncPolls = 4;
+  /**
+   * Seconds Aurora takes to create a DB instance, drawn per instance on the world's clock (review
+   * 23, M4). AWS documents no duration for adding a reader
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-replicas-adding.html);
+   * its nearest figure is a replacement instance that "typically takes less than 10 minutes"
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
+   * So 3 to 15 minutes: a reader is never available at the next poll, and the slow end meets the
+   * capacity loop's 30-minute bound when the cluster was modifying first.
+   */
+  instanceCreationSeconds: readonly [number, number] = [180, 900];
+  /** Changes that complete at a time on the world's clock, checked at every RDS describe. */
+  private readonly timed: { at: number; apply: () => void }[] = [];
   private readonly random: () => number;
   /** Aurora re-adds the old primary when its region is healthy again (managed failover only). */
   rejoinOnRecovery: string | undefined;
@@ -291,6 +303,10 @@ export class FakeWorld {
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
   /** Instance identifiers whose creation Aurora never finishes (they stay "creating"). */
   readonly creationNeverEnds = new Set<string>();
+  /** CreateDBInstance calls Aurora accepted ("region/identifier"), in order: for invariants. */
+  readonly createdInstances: string[] = [];
+  /** CreateDBInstance calls answered "exists" (the name was taken). */
+  readonly createsOnTakenName: string[] = [];
   /** Regions whose replica of the control table shows another lock item (or none) than `table`. */
   private readonly heldLocks = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
@@ -502,8 +518,24 @@ export class FakeWorld {
     this.pending.push({ pollsLeft: polls, apply });
   }
 
+  /** Seconds drawn from the seeded range [min, max]. */
+  drawSeconds([min, max]: readonly [number, number]): number {
+    return min + Math.floor(this.random() * (max - min + 1));
+  }
+
+  /** A change that completes `seconds` later on the world's clock (seen at the next describe). */
+  after(seconds: number, apply: () => void): void {
+    this.timed.push({ at: this.clock + seconds * 1000, apply });
+  }
+
   /** One RDS describe: asynchronous changes progress (they complete on AWS's clock, not ours). */
   advance(): void {
+    for (const t of [...this.timed]) {
+      if (t.at <= this.clock) {
+        this.timed.splice(this.timed.indexOf(t), 1);
+        t.apply();
+      }
+    }
     for (const p of [...this.pending]) {
       p.pollsLeft -= 1;
       if (p.pollsLeft <= 0) {
@@ -1022,7 +1054,10 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         const key = `${region}/${request.identifier}`;
         // A retried call whose first answer was lost: DBInstanceAlreadyExistsFault, which the
         // adapter reports as "exists".
-        if (world.instances.has(key)) return "exists";
+        if (world.instances.has(key)) {
+          world.createsOnTakenName.push(key);
+          return "exists";
+        }
         const cluster = world.clusterIn(region, request.clusterIdentifier)?.[1];
         if (cluster?.status !== "available") {
           throw new Error(`InvalidDBClusterStateFault: ${request.clusterIdentifier}`);
@@ -1037,8 +1072,9 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           ...(request.tags ? { tags: request.tags } : {}),
         };
         world.instances.set(key, instance);
+        world.createdInstances.push(key);
         cluster.instances.push(request.identifier);
-        world.later(() => {
+        world.after(world.drawSeconds(world.instanceCreationSeconds), () => {
           if (instance.status === "creating" && !world.creationNeverEnds.has(request.identifier))
             instance.status = "available";
         });
