@@ -110,7 +110,6 @@ async function run(s: Scenario) {
 describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () => {
   it("holds done, page, one-create and lock invariants on every drawn path", async () => {
     const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
-    // eslint-disable-next-line no-console
     console.log(`capacity invariants: FC_SEED=${seed}`);
     const desired = TEST_CAPACITY.instances;
     await fc.assert(

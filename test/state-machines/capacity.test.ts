@@ -1093,6 +1093,27 @@ describe("capacity in the new primary", () => {
       expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(1);
     });
 
+    // Review 23, L1: the page names both when the new primary has a broken instance and the
+    // release fails too.
+    it("pages naming both a broken instance of the new primary and a failed delete in the region it left", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.get(`${EAST}/payments-db-2-use1-test`)!.status = "failed";
+      world.inject(
+        "rds:DeleteDBInstance",
+        () => new AccessDeniedError("not authorized to perform rds:DeleteDBInstance"),
+        1,
+        WEST,
+      );
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      const cause = result.output!.warnings!.RestoreCapacity!.Cause as string;
+      expect(cause).toContain("payments-db-2-use1-test is failed");
+      expect(cause).toContain("not authorized to perform rds:DeleteDBInstance");
+      expect(capacityPage(world, EAST)).toMatch(
+        /payments-db-2-use1-test is failed.*not authorized to perform rds:DeleteDBInstance/s,
+      );
+    });
+
     it("a failover calls nothing in the region it left", async () => {
       const world = new FakeWorld();
       world.addInstance(eastArn, "payments-db-3-use1-test", "available", "db.r6g.large");

@@ -271,7 +271,15 @@ export async function restoreCapacity(
     if (error instanceof CapacitySupersededError) throw error;
     addError = error;
   }
-  const released = await releaseReaders(state, deps, hold);
+  let released: Awaited<ReturnType<typeof releaseReaders>>;
+  try {
+    released = await releaseReaders(state, deps, hold);
+  } catch (releaseError) {
+    if (addError === undefined) throw releaseError;
+    // Both failed (review 23, L1): one error, so the one page names both. A later run's
+    // ownership decides the page's headline; otherwise the new primary's failure does.
+    throw both(addError, releaseError);
+  }
   if (addError !== undefined) throw addError;
   const result = added!;
   // A standby left with no working instance but the kept reader (review 23, M1) pages once the
@@ -310,6 +318,15 @@ export async function restoreCapacity(
     nextPollSeconds: CAPACITY_POLL_SECONDS,
     note: [result.note, ...(released.note ? [released.note] : [])].join("; "),
   };
+}
+
+/** One error for two failures of a poll: the first one's class (a later run's, if either). */
+function both(first: unknown, second: unknown): Error {
+  const text = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  const message = `${text(first)}; and in the region left: ${text(second)}`;
+  if (second instanceof CapacitySupersededError) return new CapacitySupersededError(message);
+  if (first instanceof TransientError) return new TransientError(message);
+  return new DependencyError(message);
 }
 
 /** The new primary up to the old primary's count. */
