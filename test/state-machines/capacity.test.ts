@@ -406,6 +406,28 @@ describe("capacity in the new primary", () => {
     expectCapacityPage(world, "failover", /payments-db-2-usw2-test: AccessDeniedError/);
   });
 
+  // Review 23, L3: the page refused for good (topic key or policy) still leaves the metric.
+  it("still publishes the CapacityNotRestored metric when the page is refused for good", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:CreateDBInstance",
+      () => new AccessDeniedError("not authorized to perform rds:CreateDBInstance"),
+      99,
+    );
+    world.inject(
+      "sns:Publish",
+      () => new AccessDeniedError("KMS key disabled for the topic"),
+      99,
+      WEST,
+    );
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.capacityPage).toMatchObject({ Error: "AccessDeniedError" });
+    expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
+      expect.objectContaining({ value: 1, dimensions: { Workflow: "failover", Region: WEST } }),
+    ]);
+  });
+
   it("still pages when the CapacityNotRestored metric is refused (the page goes first)", async () => {
     const world = new FakeWorld();
     world.inject(

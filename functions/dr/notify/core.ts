@@ -23,6 +23,7 @@ import type {
   Workflow,
   WorkflowState,
 } from "../shared/types";
+import { TransientError } from "../shared/errors";
 import { keysFrom } from "../shared/task";
 import type { DrTaskDefinition } from "../shared/task";
 
@@ -75,7 +76,18 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       return { subject, published: true };
     }
   }
-  await ports.notifier.publish(subject, message);
+  try {
+    await ports.notifier.publish(subject, message);
+  } catch (error) {
+    // Review 23, L3: a page refused for good (the topic's KMS key or policy) goes to the ASL's
+    // Catch with no retry, so the metric is the one signal left: sent before rethrowing. Not on
+    // a transient failure, which the Retry repeats (the retry that publishes sends it once).
+    if (event.outcome === "capacity" && request && !(error instanceof TransientError)) {
+      const metric = await capacityMetric(request, deps);
+      deps.log.error("capacity page not published; metric attempted", { metric });
+    }
+    throw error;
+  }
   if (event.outcome === "completed" && request) {
     await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
   }
