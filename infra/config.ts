@@ -715,9 +715,16 @@ function cooldownMinutes(env: Env): number {
   const allowed = `a whole number from ${min} to 1440: at least the ${min}-minute bound of the capacity loop, which adds and removes database instances after the lock is released`;
   if (!/^\d+$/.test(raw)) throw new ConfigError("FAILOVER_COOLDOWN_MINUTES", raw, allowed);
   const value = Number(raw);
-  if (value < min || value > 1440) {
-    throw new ConfigError("FAILOVER_COOLDOWN_MINUTES", raw, allowed);
+  if (value < min) {
+    // A deployment upgraded from a release that allowed less (review 22b, L3'): say what to
+    // change and why, not only the range.
+    throw new ConfigError(
+      "FAILOVER_COOLDOWN_MINUTES",
+      raw,
+      `${allowed}. Set FAILOVER_COOLDOWN_MINUTES to ${min} or more, or unset it (default ${Math.max(30, min)}): after a failover, switchover or failback releases its lock, its capacity loop creates and deletes database instances for up to ${min} minutes, and a shorter cooldown lets the next run (an alarm's failover) start while it does. Releases before this one accepted less (README, Upgrading a deployed region)`,
+    );
   }
+  if (value > 1440) throw new ConfigError("FAILOVER_COOLDOWN_MINUTES", raw, allowed);
   return value;
 }
 

@@ -138,6 +138,12 @@ describe("config", () => {
       expect(error.variable).toBe("FAILOVER_COOLDOWN_MINUTES");
       expect(error.message).toContain("from 30 to 1440");
       expect(error.message).toContain("capacity loop");
+      // What to change and why, for a deployment upgraded from a release that allowed less.
+      expect(error.message).toContain(
+        "Set FAILOVER_COOLDOWN_MINUTES to 30 or more, or unset it (default 30)",
+      );
+      expect(error.message).toContain("a shorter cooldown lets the next run");
+      expect(error.message).toContain("README, Upgrading a deployed region");
     }
     expect(errorOf({ FAILOVER_COOLDOWN_MINUTES: "1441" }).variable).toBe(
       "FAILOVER_COOLDOWN_MINUTES",

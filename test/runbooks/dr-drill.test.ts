@@ -41,6 +41,17 @@ describe("the DR drill runbook", () => {
     expect(doc.parameters.Workflow!.default).toBe("switchover");
   });
 
+  // Review 23, L5: the execution's duration includes the capacity loop (minutes of reader
+  // creation after the lock's release); the RTO is in the report (RecordTimeline).
+  it("labels the passed page's duration as the execution's, not the RTO", () => {
+    const report = doc.mainSteps.find((s) => s.name === "Report")!;
+    const message = (report.inputs as { Message: string }).Message;
+    expect(message).toContain(
+      "execution {{ MoveToSecondary.Seconds }} s incl. the capacity loop, not the RTO",
+    );
+    expect(message).toContain("Report (per-step timeline, RTO, RPO)");
+  });
+
   it("moves to the secondary, holds, fails back, reports and pages, in that order", () => {
     expect(names).toEqual([
       "CheckReadiness",

@@ -1,8 +1,8 @@
 // After a failover or switchover the new primary gets the old primary's capacity: RestoreCapacity
-// adds readers with Terraform's identifiers and settings, asks once however often it runs, never
-// waits for them to become available (it waits, bounded, only for a cluster that cannot take one
-// yet), and never blocks or halts the run. A planned move also deletes the readers it added to
-// the region it leaves.
+// adds readers with Terraform's identifiers and settings, asks once however often it runs, is
+// done only once the configured count is available (bounded: 30 minutes, then a page; an
+// instance Aurora cannot recover pages at once), and never blocks or halts the run. A planned
+// move also deletes the readers it added to the region it leaves.
 import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
 import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
@@ -15,18 +15,23 @@ const TAG = { "created-by": "payments-dr-restore-capacity" };
 const input = { targetRegion: WEST, reason: "primary down", trigger: "console" };
 
 /** One "capacity not restored" page in the target region, and its metric (review 22, M1). */
-function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp) {
-  const pages = world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored"));
+function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp, region = WEST) {
+  const pages = world.messages[region]!.filter((m) => m.subject.includes("capacity not restored"));
   expect(pages).toHaveLength(1);
-  expect(pages[0]!.subject).toContain(`${workflow} to ${WEST}: capacity not restored`);
+  expect(pages[0]!.subject).toContain(`${workflow} to ${region}: capacity not restored`);
   expect(pages[0]!.message).toMatch(body);
-  expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
+  expect(world.metrics[region]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
     expect.objectContaining({
       value: 1,
       unit: "Count",
-      dimensions: { Workflow: workflow, Region: WEST },
+      dimensions: { Workflow: workflow, Region: region },
     }),
   ]);
+}
+
+/** The one capacity page's text (review 23, M3: its advice is asserted per case). */
+function capacityPage(world: FakeWorld, region = WEST): string {
+  return world.messages[region]!.find((m) => m.subject.includes("capacity not restored"))!.message;
 }
 
 describe("capacity in the new primary", () => {
@@ -61,13 +66,20 @@ describe("capacity in the new primary", () => {
           "created-by": "payments-dr-restore-capacity",
         },
       } satisfies InstanceRequest);
+      // Done once the reader is available, not once it was asked for (review 22b, M2'): Aurora
+      // takes polls of the world's clock to create it.
       expect(result.output!.steps.RestoreCapacity).toMatchObject({
         desired: 2,
         requested: ["payments-db-2-usw2-test"],
+        waiting: [],
+        done: true,
+        note: `${WEST} already has 2 of 2 instances available`,
       });
+      expect(result.output!.steps.RestoreCapacity!.polls).toBeGreaterThan(1);
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
       expect(world.instancesOf(westArn).map((i) => [i.identifier, i.status])).toEqual([
         ["payments-db-1-usw2-test", "available"],
-        ["payments-db-2-usw2-test", "creating"],
+        ["payments-db-2-usw2-test", "available"],
       ]);
     },
   );
@@ -81,7 +93,9 @@ describe("capacity in the new primary", () => {
     );
     expect(result.status).toBe("SUCCEEDED");
     expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
-    expect(result.output!.steps.RestoreCapacity!.note).toBe(`${EAST} already has 2 of 2 instances`);
+    expect(result.output!.steps.RestoreCapacity!.note).toBe(
+      `${EAST} already has 2 of 2 instances available`,
+    );
   });
 
   it("converges when run again: the second run finds the reader asked for and adds none", async () => {
@@ -99,14 +113,174 @@ describe("capacity in the new primary", () => {
     expect(world.instancesOf(westArn)).toHaveLength(2);
   });
 
-  it("never reuses the name of an instance being deleted: it asks for none rather than collide", async () => {
-    const world = new FakeWorld();
-    world.addInstance(westArn, "payments-db-2-usw2-test", "deleting", "db.r6g.large");
-    const result = await runWorkflow("failover", input, { world });
-    // The one being deleted carries no load and its name is taken: nothing left to ask for.
-    expect(result.status).toBe("SUCCEEDED");
-    expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
-    expect(result.output!.steps.RestoreCapacity!.requested).toEqual([]);
+  describe("done only with the configured count available (review 22b, M2')", () => {
+    it("waits for a name held by an instance being deleted, names it, then asks for it once it is gone", async () => {
+      const world = new FakeWorld();
+      world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
+      // Aurora documents no duration for a deletion: gone after 1 to 20 polls (30 s apart).
+      const gonePoll = 1 + Math.floor(Math.random() * 20);
+      let seen = 0;
+      let createsWhileHeld = -1;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen !== gonePoll + 1) return;
+            createsWhileHeld = world.callsTo("rds:CreateDBInstance").length;
+            world.instances.delete(`${WEST}/${RESTORED}`);
+            world.clusters[westArn]!.instances = world.clusters[westArn]!.instances.filter(
+              (i) => i !== RESTORED,
+            );
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      // Never asked while the name was taken (it would collide), asked once when it was free.
+      expect(createsWhileHeld).toBe(0);
+      expect(world.callsTo("rds:CreateDBInstance").map((c) => c.args)).toEqual([
+        expect.objectContaining({ identifier: RESTORED }),
+      ]);
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, waiting: [] });
+      expect(world.instancesOf(westArn).map((i) => [i.identifier, i.status])).toEqual([
+        ["payments-db-1-usw2-test", "available"],
+        [RESTORED, "available"],
+      ]);
+    });
+
+    it("pages, naming the instance being deleted, when the name stays held past the bound", async () => {
+      const world = new FakeWorld();
+      world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST}: the name is held by an instance being deleted; asked for once it is gone`,
+      ]);
+      expectCapacityPage(
+        world,
+        "failover",
+        /Still waiting for: payments-db-2-usw2-test in us-west-2: the name is held by an instance being deleted/,
+      );
+      // Not asked for: the by-hand add is the advice, naming it.
+      const page = capacityPage(world);
+      expect(page).toContain(
+        `${WEST}'s database was not brought to the old primary's capacity (2 instances of DR_CAPACITY)`,
+      );
+      expect(page).toContain(`Next: add the missing readers by hand (${RESTORED})`);
+      expect(page).not.toMatch(/do not add another/);
+    });
+
+    it("pages when the reader it asked for is still creating at the bound", async () => {
+      const world = new FakeWorld();
+      // Aurora never finishes this one (it documents no duration, aurora-replicas-adding.html).
+      world.creationNeverEnds.add(RESTORED);
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST} is creating`,
+      ]);
+      expectCapacityPage(
+        world,
+        "failover",
+        /Still waiting for: payments-db-2-usw2-test in us-west-2 is creating/,
+      );
+      // Review 23, M3: the reader exists and is progressing; a by-hand add would overshoot.
+      const page = capacityPage(world);
+      expect(page).toContain(
+        `${WEST}'s database is not at the old primary's capacity yet (1 of 2 instances available): ${RESTORED} is creating after the loop's 30-minute bound`,
+      );
+      expect(page).toContain(
+        `Next: ${RESTORED} exists and Aurora is still working on it: do not add another reader`,
+      );
+      expect(page).toContain(
+        `aws rds describe-db-instances --region ${WEST} --db-instance-identifier ${RESTORED}`,
+      );
+      expect(page).not.toMatch(/add the missing readers by hand/);
+    });
+
+    // The DB instance status table (accessing-monitoring.html#Overview.DBInstance.Status): the
+    // states it says need someone to act (delete and recreate, fix the subnets, the parameter
+    // group, the KMS key, try again hours later). One drawn per run, not a copy of the code's set.
+    const NEEDS_ACTION = [
+      "failed",
+      "incompatible-network",
+      "incompatible-parameters",
+      "inaccessible-encryption-credentials",
+      "insufficient-capacity",
+    ];
+    it("pages at once, naming the instance and its state, when the reader it asked for goes to a state that needs someone to act", async () => {
+      const status = NEEDS_ACTION[Math.floor(Math.random() * NEEDS_ACTION.length)]!;
+      const world = new FakeWorld();
+      // Accepted, then broken after 1 to 5 polls (while Aurora creates it).
+      const brokenPoll = 2 + Math.floor(Math.random() * 5);
+      world.creationNeverEnds.add(RESTORED);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === brokenPoll) world.instances.get(`${WEST}/${RESTORED}`)!.status = status;
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      // At once: the poll that saw it is the last.
+      expect(seen).toBe(brokenPoll);
+      expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("DependencyError");
+      // Asked once; nothing recreated over it.
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      expectCapacityPage(world, "failover", new RegExp(`${RESTORED} is ${status}`));
+    });
+
+    it("waits for a reader in a state Aurora leaves by itself (modifying, upgrading, rebooting...), then is done without a page", async () => {
+      const status = [
+        "modifying",
+        "upgrading",
+        "rebooting",
+        "backing-up",
+        "configuring-enhanced-monitoring",
+      ][Math.floor(Math.random() * 5)]!;
+      const world = new FakeWorld();
+      world.creationNeverEnds.add(RESTORED);
+      const from = 2 + Math.floor(Math.random() * 5);
+      const until = from + 1 + Math.floor(Math.random() * 20);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            const reader = world.instances.get(`${WEST}/${RESTORED}`)!;
+            if (seen === from) reader.status = status;
+            if (seen === until) reader.status = "available";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, polls: until });
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+    });
+
+    it("is done with a broken extra instance when the configured count is available", async () => {
+      const world = new FakeWorld();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.addInstance(westArn, "payments-db-3-usw2-test", "failed", "db.r6g.large");
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, polls: 1 });
+    });
   });
 
   it("retries a throttled create and asks once", async () => {
@@ -138,11 +312,23 @@ describe("capacity in the new primary", () => {
       },
     });
     expect(result.status).toBe("SUCCEEDED");
-    expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
     const step = result.output!.steps.RestoreCapacity!;
-    expect(step).toMatchObject({ requested: ["payments-db-2-usw2-test"], done: true });
+    expect(step.requested).toEqual(["payments-db-2-usw2-test"]);
     expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
+    // Creation then takes 3 to 15 minutes (FakeWorld.instanceCreationSeconds) within the same
+    // 30-minute bound (review 23, M4): either the reader is available and the loop done, or it is
+    // still creating at the bound and the page says not to add another.
+    const reader = world.instances.get(`${WEST}/${RESTORED}`)!;
+    if (reader.status === "available") {
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(step.done).toBe(true);
+    } else {
+      expect(reader.status).toBe("creating");
+      expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("CapacityTimeoutError");
+      expect(capacityPage(world)).toContain("do not add another reader");
+    }
     // One accepted create, after the refusals; the reader exists once.
+    expect(world.createdInstances).toEqual([`${WEST}/${RESTORED}`]);
     expect(world.instancesOf(westArn).map((i) => i.identifier)).toEqual([
       "payments-db-1-usw2-test",
       "payments-db-2-usw2-test",
@@ -183,9 +369,13 @@ describe("capacity in the new primary", () => {
       // The lock is gone (the cooldown written) when the first poll runs.
       expect(lockAtCapacity).toBeUndefined();
       expect(world.table.get("failover-cooldown")).toBeDefined();
-      // The reader still comes, minutes later, in the same execution.
+      // The reader is still asked for, minutes later, in the same execution; it is available
+      // by the bound or still creating at it (3-15 min of creation after the modifying wait).
       const step = result.output!.steps.RestoreCapacity!;
-      expect(step).toMatchObject({ requested: ["payments-db-2-usw2-test"], done: true });
+      expect(step.requested).toEqual(["payments-db-2-usw2-test"]);
+      expect(
+        step.done === true || world.instances.get(`${WEST}/${RESTORED}`)!.status === "creating",
+      ).toBe(true);
       expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
       expect(world.clock - at.ReleaseLock!).toBeGreaterThanOrEqual(modifyingSeconds * 1000);
     },
@@ -257,7 +447,68 @@ describe("capacity in the new primary", () => {
     expectCapacityPage(world, "failover", /payments-db-2-usw2-test: AccessDeniedError/);
   });
 
-  it("pages nothing about capacity when the loop ends with the reader asked for", async () => {
+  // Review 23, L3: the page refused for good (topic key or policy) still leaves the metric.
+  it("still publishes the CapacityNotRestored metric when the page is refused for good", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:CreateDBInstance",
+      () => new AccessDeniedError("not authorized to perform rds:CreateDBInstance"),
+      99,
+    );
+    world.inject(
+      "sns:Publish",
+      () => new AccessDeniedError("KMS key disabled for the topic"),
+      99,
+      WEST,
+    );
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.capacityPage).toMatchObject({ Error: "AccessDeniedError" });
+    expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
+      expect.objectContaining({ value: 1, dimensions: { Workflow: "failover", Region: WEST } }),
+    ]);
+  });
+
+  it("still pages when the CapacityNotRestored metric is refused (the page goes first)", async () => {
+    const world = new FakeWorld();
+    world.inject(
+      "rds:CreateDBInstance",
+      () => new AccessDeniedError("not authorized to perform rds:CreateDBInstance"),
+      99,
+    );
+    // Review 22b, L1': an SCP or the role's namespace condition refusing the datapoint.
+    world.inject(
+      "cloudwatch:PutMetricData",
+      () => new AccessDeniedError("not authorized to perform cloudwatch:PutMetricData"),
+      99,
+    );
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    const pages = world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored"));
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.message).toMatch(/payments-db-2-usw2-test: AccessDeniedError/);
+    // Once: the refused metric is recorded, not retried into a second page.
+    expect(result.output!.capacityPage).toMatchObject({
+      published: true,
+      metric:
+        "not published: AccessDeniedError: not authorized to perform cloudwatch:PutMetricData",
+    });
+    // The page was sent before the metric was attempted.
+    const sent = world.calls.findIndex(
+      (c) =>
+        c.op === "sns:Publish" &&
+        (c.args as { subject: string }).subject.includes("capacity not restored"),
+    );
+    const metric = world.calls.findIndex(
+      (c) =>
+        c.op === "cloudwatch:PutMetricData" &&
+        JSON.stringify(c.args).includes("CapacityNotRestored"),
+    );
+    expect(sent).toBeGreaterThanOrEqual(0);
+    expect(metric).toBeGreaterThan(sent);
+  });
+
+  it("pages nothing about capacity when the loop ends with the reader available", async () => {
     const world = new FakeWorld();
     const result = await runWorkflow("failover", input, { world });
     expect(result.status).toBe("SUCCEEDED");
@@ -323,36 +574,157 @@ describe("capacity in the new primary", () => {
       ]);
     });
 
-    it("stops without creating while another run (a re-protect) holds the lock", async () => {
+    it("stops with a warning when a later run moves the regions while it only polls (review 22b, L2')", async () => {
       const world = new FakeWorld();
-      const polls = 2 + Math.floor(Math.random() * 6);
-      let refusedBefore = -1;
+      // The reader was asked for and Aurora is still creating it: the loop only polls.
+      world.creationNeverEnds.add(RESTORED);
+      const laterPoll = 2 + Math.floor(Math.random() * 10);
+      let seen = 0;
       const result = await runWorkflow("failover", input, {
         world,
-        observe: modifyingFor(world, polls, () => {
-          // The asks so far were refused (the cluster was modifying); none may follow.
-          refusedBefore = world.callsTo("rds:CreateDBInstance").length;
-          world.clusters[westArn]!.status = "available";
-          world.table.set("failover-lock", {
-            owner: "reprotect-1",
-            operation: "reprotect",
-            acquiredAt: new Date(world.clock).toISOString(),
-            expiresAt: Math.floor(world.clock / 1000) + 900,
-            targetRegion: WEST,
-            sourceRegion: EAST,
-            facts: {},
-          });
-        }),
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen !== laterPoll) return;
+            // A later failback's fence: us-east-1 active again, the next token.
+            const flag = world.flag()!;
+            world.table.set("active-region", {
+              ...flag,
+              activeRegion: EAST,
+              fencingToken: flag.fencingToken + 1,
+              phase: "fenced",
+              updatedBy: "later-failback",
+            });
+          },
+        },
       });
       expect(result.status).toBe("SUCCEEDED");
+      expect(seen).toBe(laterPoll);
       expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
         Error: "CapacitySupersededError",
-        Cause: expect.stringContaining("run reprotect-1 (reprotect) holds the failover lock"),
+        Cause: expect.stringContaining(
+          `stopped before poll ${laterPoll}: the active-region flag names us-east-1`,
+        ),
       });
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      // The page says a later run owns the regions, not "add the missing readers" in us-west-2.
       expectCapacityPage(world, "failover", /a later run owns the regions now/);
+      expect(
+        world.messages[WEST]!.find((m) => m.subject.includes("capacity not restored"))!.message,
+      ).not.toMatch(/add the missing readers by hand/);
+    });
+
+    /** runbooks/reprotect.md step 3: re-protect takes the lock in the active region, no fence. */
+    function reprotectLock(world: FakeWorld) {
+      world.table.set("failover-lock", {
+        owner: "reprotect-1",
+        operation: "reprotect",
+        acquiredAt: new Date(world.clock).toISOString(),
+        expiresAt: Math.floor(world.clock / 1000) + 900,
+        targetRegion: WEST,
+        sourceRegion: EAST,
+        facts: {},
+      });
+    }
+
+    // Review 23, M2: the runbook's re-protect holds the lock, moves no flag, and can take hours.
+    it("creates nothing while a re-protect holds the lock, says so, and asks once it is released", async () => {
+      const world = new FakeWorld();
+      const polls = 2 + Math.floor(Math.random() * 6);
+      const heldFor = 1 + Math.floor(Math.random() * 6);
+      let refusedBefore = -1;
+      let createsWhileHeld = -1;
+      let waitingWhileHeld: readonly string[] = [];
+      let seen = 0;
+      const modifying = modifyingFor(world, polls, () => {
+        // The asks so far were refused (the cluster was modifying); none may follow while held.
+        refusedBefore = world.callsTo("rds:CreateDBInstance").length;
+        world.clusters[westArn]!.status = "available";
+        reprotectLock(world);
+      });
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: async (state) => {
+            await modifying.RestoreCapacity();
+            seen += 1;
+            if (seen === polls + heldFor) {
+              createsWhileHeld = world.callsTo("rds:CreateDBInstance").length;
+              waitingWhileHeld =
+                (state as { steps: { RestoreCapacity?: { waiting?: string[] } } }).steps
+                  .RestoreCapacity?.waiting ?? [];
+              world.table.delete("failover-lock");
+            }
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
       expect(refusedBefore).toBeGreaterThanOrEqual(0);
-      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(refusedBefore);
-      expect(world.instancesOf(westArn)).toHaveLength(1);
+      expect(createsWhileHeld).toBe(refusedBefore);
+      expect(waitingWhileHeld).toEqual([
+        `${RESTORED} in ${WEST}: not asked for at this poll: run reprotect-1 (reprotect) holds the failover lock in ${WEST}'s copy of the control table`,
+      ]);
+      // Asked once the lock was released, and done when available: no page.
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(refusedBefore + 1);
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({ done: true, waiting: [] });
+      expect(
+        world.messages[WEST]!.filter((m) => m.subject.includes("capacity not restored")),
+      ).toEqual([]);
+    });
+
+    it("keeps watching its creating reader through a re-protect, and pages naming it when it fails", async () => {
+      const world = new FakeWorld();
+      world.creationNeverEnds.add(RESTORED);
+      const lockedPoll = 2 + Math.floor(Math.random() * 5);
+      const failedPoll = lockedPoll + 1 + Math.floor(Math.random() * 10);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === lockedPoll) reprotectLock(world);
+            if (seen === failedPoll) world.instances.get(`${WEST}/${RESTORED}`)!.status = "failed";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(seen).toBe(failedPoll);
+      // The flag is still this run's: no later move, so no "superseded".
+      expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: "open" });
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "DependencyError",
+        Cause: expect.stringContaining(`${RESTORED} is failed`),
+      });
+      expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+      expectCapacityPage(world, "failover", new RegExp(`${RESTORED} is failed`));
+    });
+
+    it("is done when its reader becomes available while a re-protect holds the lock", async () => {
+      const world = new FakeWorld();
+      world.creationNeverEnds.add(RESTORED);
+      const lockedPoll = 2 + Math.floor(Math.random() * 5);
+      const availablePoll = lockedPoll + 1 + Math.floor(Math.random() * 10);
+      let seen = 0;
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === lockedPoll) reprotectLock(world);
+            if (seen === availablePoll) {
+              world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+            }
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity).toMatchObject({
+        done: true,
+        polls: availablePoll,
+      });
     });
 
     it("stops without deleting the standby's reader once another run has fenced", async () => {
@@ -390,6 +762,210 @@ describe("capacity in the new primary", () => {
       });
       expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(0);
       expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+    });
+
+    // Review 22b, M1': a later run making us-west-2 active again writes its lock and its fence in
+    // us-west-2's copy first; us-east-1's copy (the failback's target) sees them only when
+    // global-table replication brings them, with no upper bound (V2globaltables_HowItWorks).
+    // Review 23, M2: a later run's lock there holds the delete (nothing deleted, said why); its
+    // fence, when it comes, stops the loop.
+    it.each(["fence", "lock"] as const)(
+      "deletes nothing when a later run's %s is only in the copy of the region it deletes in (not yet replicated), and stops at its fence",
+      async (written) => {
+        const world = FakeWorld.afterFailoverToWest();
+        world.addInstance(westArn, RESTORED, "creating", "db.r6g.large");
+        world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+        const polls = 2 + Math.floor(Math.random() * 6);
+        // The lock first, the fence 1 to 4 polls later (AcquireLock, then Fence).
+        const fencePoll = written === "fence" ? polls : polls + 1 + Math.floor(Math.random() * 4);
+        let seen = 0;
+        let waitingWhileLocked: readonly string[] = [];
+        const result = await runWorkflow(
+          "failback",
+          { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+          {
+            world,
+            observe: {
+              RestoreCapacity: (state) => {
+                seen += 1;
+                if (seen === polls) {
+                  const flag = world.flag()!;
+                  // us-east-1's copy keeps what it holds now: the failback's own open flag, no lock.
+                  world.holdFlag(EAST, { ...flag } as Record<string, unknown>);
+                  world.holdLock(EAST, undefined);
+                  world.table.set("failover-lock", {
+                    owner: "later-run",
+                    operation: "failover",
+                    acquiredAt: new Date(world.clock).toISOString(),
+                    expiresAt: Math.floor(world.clock / 1000) + 900,
+                    targetRegion: WEST,
+                    sourceRegion: EAST,
+                    facts: {},
+                  });
+                  world.instances.get(`${WEST}/${RESTORED}`)!.status = "available";
+                }
+                if (written === "lock" && seen === fencePoll) {
+                  waitingWhileLocked =
+                    (state as { steps: { RestoreCapacity?: { waiting?: string[] } } }).steps
+                      .RestoreCapacity?.waiting ?? [];
+                }
+                if (seen === fencePoll) {
+                  const flag = world.flag()!;
+                  world.table.set("active-region", {
+                    ...flag,
+                    activeRegion: WEST,
+                    fencingToken: flag.fencingToken + 1,
+                    phase: "fenced",
+                    updatedBy: "later-run",
+                  });
+                }
+              },
+            },
+          },
+        );
+        expect(result.status).toBe("SUCCEEDED");
+        expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+          Error: "CapacitySupersededError",
+          Cause: expect.stringMatching(
+            /before deleting payments-db-2-usw2-test in us-west-2: the active-region flag names us-west-2 token \d+ \(fenced\) set by later-run in us-west-2's copy/,
+          ),
+        });
+        if (written === "lock") {
+          expect(waitingWhileLocked).toEqual([
+            `${RESTORED} in ${WEST}: not deleted yet: run later-run (failover) holds the failover lock in ${WEST}'s copy of the control table`,
+          ]);
+        }
+        // The check read us-west-2's own copy, and nothing was deleted there.
+        expect(
+          world.calls.filter((c) => c.region === WEST && c.op === "dynamodb:GetItem failover-lock"),
+        ).not.toHaveLength(0);
+        expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+        expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+        expect(
+          world.messages[EAST]!.filter((m) => m.subject.includes("capacity not restored")),
+        ).toHaveLength(1);
+      },
+    );
+
+    it("deletes despite a stopped run's expired lock left in the region's copy", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      let seen = 0;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              // A run whose release in us-west-2 failed, its lease long past (AcquireLock
+              // counts such a lock as free).
+              if (seen === 1) {
+                world.holdLock(WEST, {
+                  owner: "stopped-run",
+                  operation: "switchover",
+                  acquiredAt: new Date(world.clock - 3_600_000).toISOString(),
+                  expiresAt: Math.floor(world.clock / 1000) - 1800,
+                  targetRegion: WEST,
+                  sourceRegion: EAST,
+                  facts: {},
+                });
+              }
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => [c.region, c.args])).toEqual([
+        [WEST, { identifier: RESTORED }],
+      ]);
+    });
+
+    it("deletes in the region it left only once that region's copy shows this run's flag", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      const before = world.flag()!;
+      // us-west-2's copy still shows the flag from before the failback for 1 to 6 polls.
+      const behindFor = 1 + Math.floor(Math.random() * 6);
+      let seen = 0;
+      let deletesWhileBehind = -1;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              if (seen === 1) world.holdFlag(WEST, { ...before } as Record<string, unknown>);
+              if (seen === behindFor + 1) {
+                deletesWhileBehind = world.callsTo("rds:DeleteDBInstance").length;
+                world.thawFlag(WEST);
+              }
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(deletesWhileBehind).toBe(0);
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => [c.region, c.args])).toEqual([
+        [WEST, { identifier: RESTORED }],
+      ]);
+      expect(result.output!.steps.RestoreCapacity!.polls).toBeGreaterThan(behindFor);
+    });
+
+    it("deletes nothing while the region it left has an unreachable copy of the control table", async () => {
+      const world = FakeWorld.afterFailoverToWest();
+      world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+      let seen = 0;
+      const result = await runWorkflow(
+        "failback",
+        { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+        {
+          world,
+          observe: {
+            RestoreCapacity: () => {
+              seen += 1;
+              // us-west-2's DynamoDB endpoint times out from here on; its RDS still answers.
+              if (seen === 1) {
+                world.inject(
+                  "dynamodb:GetItem active-region",
+                  () => new TransientError("GetItem in us-west-2: connect ETIMEDOUT"),
+                  Infinity,
+                  WEST,
+                );
+              }
+            },
+          },
+        },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+        Error: "CapacityTimeoutError",
+      });
+      expect(result.output!.steps.RestoreCapacity!.waiting).toEqual([
+        `${RESTORED} in ${WEST}: not deleted: ${WEST}'s copy of the control table could not be read (TransientError: GetItem in us-west-2: connect ETIMEDOUT), so nothing shows that no later run is taking ${WEST} over`,
+      ]);
+      // Review 23, M3: the new primary has its capacity; the page says so and sends on-call to
+      // the undeleted reader, not to add readers to a full primary.
+      const page = capacityPage(world, EAST);
+      expect(page).toContain(
+        `${EAST} has the old primary's capacity (2 of 2 instances available), but a reader this kit added to ${WEST} was not deleted`,
+      );
+      expect(page).toContain(
+        `Next: ${RESTORED} in ${WEST} was not deleted because not deleted: ${WEST}'s copy of the control table could not be read`,
+      );
+      expect(page).toContain(
+        `delete it once no run is moving to ${WEST} (aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${RESTORED})`,
+      );
+      expect(page).not.toMatch(/add the missing readers|may have no in-region failover target/);
     });
   });
 
@@ -493,6 +1069,67 @@ describe("capacity in the new primary", () => {
       );
     });
 
+    // Review 23, M1: the standby's own instance is there but not working. Failed and
+    // incompatible-* are states "Amazon RDS can't recover" (DB instance status table,
+    // accessing-monitoring.html#Overview.DBInstance.Status); rebooting is one it leaves.
+    it.each(["failed", "incompatible-network", "insufficient-capacity"])(
+      "keeps the standby's only working instance, and pages, when Terraform's instance there is %s",
+      async (status) => {
+        const world = westWithRestoredReader("available");
+        world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = status;
+        const result = await runWorkflow("failback", back, { world });
+        expect(result.status).toBe("SUCCEEDED");
+        expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+        expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+        expect(result.output!.warnings!.RestoreCapacity).toMatchObject({
+          Error: "StandbyNotWorkingError",
+          Cause: expect.stringContaining(
+            `${RESTORED} in ${WEST} kept: the standby has 0 of 1 instance(s) available besides it (payments-db-1-usw2-test is ${status})`,
+          ),
+        });
+        // Review 23, M3: the page is about the standby, not the full new primary.
+        const page = capacityPage(world, EAST);
+        expect(page).toContain(
+          `the standby in ${WEST} has no working instance besides the reader this kit added there, which it therefore kept`,
+        );
+        expect(page).toContain("Next: replace the broken instance");
+        expect(page).not.toMatch(/add the missing readers/);
+        expectCapacityPage(
+          world,
+          "failback",
+          new RegExp(`payments-db-1-usw2-test is ${status}`),
+          EAST,
+        );
+      },
+    );
+
+    it("keeps the reader while the standby's own instance reboots, and deletes it once that is available again", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "rebooting";
+      // A reboot takes minutes at most; drawn: back before poll 2 to 9 (observe runs before each).
+      const backPoll = 2 + Math.floor(Math.random() * 8);
+      let seen = 0;
+      let deletesWhileRebooting = -1;
+      const result = await runWorkflow("failback", back, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen !== backPoll) return;
+            deletesWhileRebooting = world.callsTo("rds:DeleteDBInstance").length;
+            world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "available";
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(deletesWhileRebooting).toBe(0);
+      expect(result.output!.warnings?.RestoreCapacity).toBeUndefined();
+      expect(result.output!.steps.RestoreCapacity!.polls).toBe(backPoll);
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => c.args)).toEqual([
+        { identifier: RESTORED },
+      ]);
+    });
+
     it("gives up after its bound with a warning, never a halt, when the reader stays in creation", async () => {
       const world = westWithRestoredReader("creating");
       const result = await runWorkflow("failback", back, { world });
@@ -517,6 +1154,27 @@ describe("capacity in the new primary", () => {
         { world, executionName: "back-1-resume" },
       );
       expect(world.callsTo("rds:DeleteDBInstance")).toHaveLength(1);
+    });
+
+    // Review 23, L1: the page names both when the new primary has a broken instance and the
+    // release fails too.
+    it("pages naming both a broken instance of the new primary and a failed delete in the region it left", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.get(`${EAST}/payments-db-2-use1-test`)!.status = "failed";
+      world.inject(
+        "rds:DeleteDBInstance",
+        () => new AccessDeniedError("not authorized to perform rds:DeleteDBInstance"),
+        1,
+        WEST,
+      );
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      const cause = result.output!.warnings!.RestoreCapacity!.Cause as string;
+      expect(cause).toContain("payments-db-2-use1-test is failed");
+      expect(cause).toContain("not authorized to perform rds:DeleteDBInstance");
+      expect(capacityPage(world, EAST)).toMatch(
+        /payments-db-2-use1-test is failed.*not authorized to perform rds:DeleteDBInstance/s,
+      );
     });
 
     it("a failover calls nothing in the region it left", async () => {

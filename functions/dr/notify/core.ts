@@ -23,6 +23,7 @@ import type {
   Workflow,
   WorkflowState,
 } from "../shared/types";
+import { TransientError } from "../shared/errors";
 import { keysFrom } from "../shared/task";
 import type { DrTaskDefinition } from "../shared/task";
 
@@ -75,10 +76,42 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
       return { subject, published: true };
     }
   }
-  if (event.outcome === "capacity" && request) {
-    // Before the page: a retried invocation may page twice, but never pages without the metric
-    // the dashboard and the drill read.
-    await ports.metrics.put(METRICS.namespace, [
+  try {
+    await ports.notifier.publish(subject, message);
+  } catch (error) {
+    // Review 23, L3: a page refused for good (the topic's KMS key or policy) goes to the ASL's
+    // Catch with no retry, so the metric is the one signal left: sent before rethrowing. Not on
+    // a transient failure, which the Retry repeats (the retry that publishes sends it once).
+    if (event.outcome === "capacity" && request && !(error instanceof TransientError)) {
+      const metric = await capacityMetric(request, deps);
+      deps.log.error("capacity page not published; metric attempted", { metric });
+    }
+    throw error;
+  }
+  if (event.outcome === "completed" && request) {
+    await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
+  }
+  deps.log.info("notification published", { subject, outcome: event.outcome });
+  const metric =
+    event.outcome === "capacity" && request ? await capacityMetric(request, deps) : undefined;
+  const result = {
+    subject,
+    published: true,
+    ...(report ? { report } : {}),
+    ...(metric ? { metric } : {}),
+  };
+  return error ? { ...result, error, cause } : result;
+}
+
+/**
+ * After the page (review 22b, L1'): the page is the one signal that must go out, so a refused or
+ * failing PutMetricData (an SCP, the role's namespace condition, throttling past the SDK's
+ * retries) never stops it. Not thrown either: the ASL's Retry would page again for a metric.
+ * Recorded in the execution output ($.capacityPage.metric) and the log instead.
+ */
+async function capacityMetric(request: DrRequest, deps: DrDeps): Promise<string> {
+  try {
+    await deps.ports(deps.executionRegion, "critical").metrics.put(METRICS.namespace, [
       {
         name: METRICS.capacityNotRestored,
         value: 1,
@@ -86,14 +119,12 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
         dimensions: { Workflow: request.workflow, Region: request.targetRegion },
       },
     ]);
+    return "published";
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    deps.log.warn("capacity page sent, its metric not published", { error: message });
+    return `not published: ${message}`;
   }
-  await ports.notifier.publish(subject, message);
-  if (event.outcome === "completed" && request) {
-    await ports.control.recordFact(request.failoverId, NOTIFIED_FACT, deps.now().toISOString());
-  }
-  deps.log.info("notification published", { subject, outcome: event.outcome });
-  const result = { subject, published: true, ...(report ? { report } : {}) };
-  return error ? { ...result, error, cause } : result;
 }
 
 /**
@@ -218,30 +249,90 @@ function completedMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps):
   };
 }
 
-/** The capacity loop ended short of DR_CAPACITY: what is missing, why, and what to do. */
+/**
+ * The capacity loop ended short: what is missing, why, and what to do, built from what the loop
+ * waited for (review 23, M3), one headline and one piece of advice per case:
+ * - superseded: a later run owns the regions;
+ * - the standby left with no working instance but the reader kept (StandbyNotWorkingError);
+ * - a reader that exists and is still being created (or modifying...): wait, do not add another
+ *   (its identifier is taken, so a second one would exceed DR_CAPACITY with an identifier
+ *   Terraform does not know and would not adopt);
+ * - a reader not asked for (refused, name held, none left): add it by hand;
+ * - only the release held (the new primary has its capacity): delete the reader in the region
+ *   left once no run is moving there.
+ */
 function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {
   const step = event.state.steps?.RestoreCapacity;
   const warning = event.state.warnings?.RestoreCapacity;
-  const superseded = warning?.Error === "CapacitySupersededError";
+  const target = request.targetRegion;
+  const left = request.sourceRegion;
+  const run = `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${target} completed`;
+  const timedOut = warning?.Error === "CapacityTimeoutError";
+  const pending = timedOut ? step?.pending : undefined;
+  const desired = step?.desired ?? "?";
+  const full =
+    timedOut &&
+    typeof step?.desired === "number" &&
+    step.available !== undefined &&
+    step.available >= step.desired;
+  const progressing = pending?.progressing ?? [];
+  const missing = pending?.missing ?? [];
+  const release = pending?.release ?? [];
+  const cluster = deps.topology.regions[target]?.clusterIdentifier ?? "<cluster>";
+  let headline: string;
+  const next: string[] = [];
+  if (warning?.Error === "CapacitySupersededError") {
+    headline = `${run}, but its capacity restoration stopped: a later run owns the regions now.`;
+    next.push(
+      "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover).",
+    );
+  } else if (warning?.Error === "StandbyNotWorkingError") {
+    headline = `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.`;
+    next.push(
+      `Next: replace the broken instance the reason names (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply); delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
+    );
+  } else if (full) {
+    headline = `${run}, and ${target} has the old primary's capacity (${step!.available} of ${desired} instances available), but a reader this kit added to ${left} was not deleted.`;
+  } else if (timedOut && progressing.length > 0 && missing.length === 0) {
+    headline = `${run}, but ${target}'s database is not at the old primary's capacity yet (${step?.available ?? "?"} of ${desired} instances available): ${progressing.map((i) => `${i.identifier} is ${i.status}`).join(", ")} after the loop's 30-minute bound.`;
+  } else {
+    headline = `${run}, but ${target}'s database was not brought to the old primary's capacity (${desired} instances of DR_CAPACITY): it may have no in-region failover target.`;
+  }
+  if (timedOut) {
+    if (progressing.length > 0) {
+      const ids = progressing.map((i) => i.identifier);
+      next.push(
+        `Next: ${ids.join(", ")} exist${ids.length === 1 ? "s" : ""} and Aurora is still working on ${ids.length === 1 ? "it" : "them"}: do not add another reader (the identifier is taken; a second one would exceed DR_CAPACITY with an identifier Terraform does not know). Check: ${ids.map((id) => `aws rds describe-db-instances --region ${target} --db-instance-identifier ${id}`).join("; ")}. If one ends failed, delete it, then add it by hand (README, Capacity after a failover).`,
+      );
+    }
+    if (missing.length > 0 || (!full && progressing.length === 0)) {
+      next.push(
+        `Next: add the missing readers by hand${missing.length > 0 ? ` (${missing.join(", ")})` : ""} (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
+      );
+    }
+    for (const r of release) {
+      next.push(
+        `Next: ${r.identifier} in ${left} was not deleted because ${r.reason}; delete it once no run is moving to ${left} (aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier}).`,
+      );
+    }
+  } else if (next.length === 0) {
+    next.push(
+      `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
+    );
+  }
   const lines = [
-    superseded
-      ? `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${request.targetRegion} completed, but its capacity restoration stopped: a later run owns the regions now.`
-      : `The ${request.workflow} of payments-dr (${deps.topology.environmentSuffix}) to ${request.targetRegion} completed, but ${request.targetRegion}'s database was not brought to the old primary's capacity (${step?.desired ?? "?"} instances of DR_CAPACITY): it may have no in-region failover target.`,
+    headline,
     "",
     `Why: ${warning ? `${warning.Error}: ${causeText(warning.Cause)}` : "no warning recorded"}`,
     `Instances found: ${step?.existing?.length ? step.existing.join(", ") : "none read"}`,
-    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted in ${request.sourceRegion}: ${step.released.join(", ")}` : ""}`,
+    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted in ${left}: ${step.released.join(", ")}` : ""}`,
     ...(step?.waiting?.length ? [`Still waiting for: ${step.waiting.join("; ")}`] : []),
     "",
-    superseded
-      ? "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover)."
-      : `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${request.targetRegion} --db-cluster-identifier ${deps.topology.regions[request.targetRegion]?.clusterIdentifier ?? "<cluster>"}`,
+    ...next,
     `Run: ${request.failoverId}   Execution: ${executionUrl(deps.executionRegion, request.executionId)}`,
   ];
   return {
-    subject: snsSubject(
-      `${prefix(deps)} ${request.workflow} to ${request.targetRegion}: capacity not restored`,
-    ),
+    subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${target}: capacity not restored`),
     message: lines.join("\n"),
   };
 }

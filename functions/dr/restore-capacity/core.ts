@@ -8,17 +8,29 @@
 // `terraform destroy` fail on the cluster ("Cannot delete cluster, it still contains DB
 // instances in non-deleting state", knowledge-center/rds-error-delete-aurora-cluster).
 //
-// One poll per invocation: the ASL calls it in a bounded loop (IsCapacityDone) while an instance
-// it must delete is still being created. Idempotent: it counts what each cluster has, an
-// identifier that already exists counts as asked for, one already gone as deleted.
+// One poll per invocation: the ASL calls it in a bounded loop (IsCapacityDone) until the new
+// primary has DR_CAPACITY's count of instances available and the readers to delete are deleted.
+// Idempotent: it counts what each cluster has, an identifier that already exists counts as asked
+// for, one already gone as deleted.
 // Non-blocking in the ASL: a failure or the loop's bound is a warning of the run, never a halt.
 import type { DrDeps } from "../shared/deps";
+import { epochSeconds } from "../shared/deps";
 import { CAPACITY_BOUND_SECONDS, FENCE_PHASE } from "../../common/contract";
-import { CapacitySupersededError, DependencyError, TransientError } from "../shared/errors";
+import {
+  CapacitySupersededError,
+  DependencyError,
+  StandbyNotWorkingError,
+  TransientError,
+} from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
 import { regionOf } from "../shared/topology";
-import type { RestoreCapacityResult, StepTimes, WorkflowState } from "../shared/types";
+import type {
+  CapacityPending,
+  RestoreCapacityResult,
+  StepTimes,
+  WorkflowState,
+} from "../shared/types";
 import { stateTask } from "../shared/task";
 
 export type RestoreCapacityOutcome = Omit<RestoreCapacityResult, keyof StepTimes> &
@@ -53,38 +65,185 @@ const DELETABLE = new Set([
   "storage-full",
 ]);
 const GONE = new Set(["deleting", "deleted"]);
+/**
+ * Instance states Aurora does not leave by itself: each needs someone to act (delete and
+ * recreate, fix the parameter group, the subnets' free addresses, the KMS key...), per the DB
+ * instance status table,
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
+ * ("failed: The DB instance has failed and Amazon RDS can't recover it"; "incompatible-network:
+ * ... all available IP addresses in a subnet are in use"; "insufficient-capacity: ... delete your
+ * DB instance, wait a few hours, and try to create again"). Every other state but deleting is one
+ * Aurora moves on from (creating, modifying, backing-up, rebooting, upgrading...): waited for.
+ */
+const BROKEN = new Set([
+  "failed",
+  "inaccessible-encryption-credentials",
+  "inaccessible-encryption-credentials-recoverable",
+  "incompatible-network",
+  "incompatible-option-group",
+  "incompatible-parameters",
+  "incompatible-restore",
+  "insufficient-capacity",
+  "restore-error",
+  "storage-full",
+]);
 
 /**
  * The loop runs after ReleaseLock, so no lock keeps another run out while it creates and deletes
  * instances; the cooldown does not either (ignoreCooldown, re-protect and the drill's failback
- * pass it). So before every create and every delete it re-reads, in the target region's replica
- * (strongly consistent, the region this run made active), the lock and the active-region flag:
- * another run holding the lock, or a flag that no longer names this run's target with this run's
- * fencing token and the open phase, means a later move owns the regions now, and this loop must
- * not touch an instance it planned for the old layout. It stops with a warning
- * (CapacitySupersededError, caught in the ASL), having done nothing more.
+ * pass it). So at every poll, and again before every create and every delete, it re-reads, in
+ * the target region's replica (strongly consistent, the region this run made active), the lock
+ * and the active-region flag.
+ * - A flag that no longer names this run's target with this run's fencing token and the open
+ *   phase: a later move owns the regions now, and this loop must not touch an instance it
+ *   planned for the old layout. It stops with a warning (CapacitySupersededError, caught in the
+ *   ASL), having done nothing more.
+ * - Another run holding the lock while the flag is still this run's (review 23, M2): the
+ *   runbook's own re-protect takes the lock in the active region and moves no flag, and can take
+ *   hours. Stopping then would leave the reader being created unwatched. So that poll creates and
+ *   deletes nothing, says who holds the lock, and keeps judging the instances: done when they are
+ *   available, a page on a broken one or at the bound. If that run then fences, the flag moves
+ *   and the loop stops at its next poll.
+ * Returns the hold's reason (nothing may be created or deleted at this poll), or undefined.
  */
-async function assertStillOwned(state: WorkflowState, deps: DrDeps, before: string): Promise<void> {
-  const { request, steps } = state;
-  const control = deps.ports(request.targetRegion, "critical").control;
+async function guard(
+  state: WorkflowState,
+  deps: DrDeps,
+  before: string,
+): Promise<string | undefined> {
+  const verdict = ownership(state, deps, await copyOf(deps, state.request.targetRegion), "target");
+  if (verdict.kind === "superseded") throw superseded(state, deps, before, verdict.reason);
+  if (verdict.kind === "held") {
+    deps.log.info("another run holds the lock: nothing created or deleted at this poll", {
+      before,
+      reason: verdict.reason,
+    });
+    return verdict.reason;
+  }
+  return undefined;
+}
+
+/** The lock and the flag as one region's replica of the control table holds them. */
+async function copyOf(deps: DrDeps, region: string) {
+  // Strongly consistent (the adapter's GetItem sets ConsistentRead), which in a global table is
+  // only the latest version of what was written in that same region (V2globaltables_HowItWorks).
+  const control = deps.ports(region, "critical").control;
   const [lock, flag] = await Promise.all([control.getLock(), control.getActiveRegion()]);
-  const token = steps.Unfence?.fencingToken ?? steps.Fence?.fencingToken;
-  const reason =
-    lock && lock.owner !== request.failoverId
-      ? `run ${lock.owner} (${lock.operation}) holds the failover lock`
-      : !flag
-        ? "the active-region flag is missing"
-        : flag.activeRegion !== request.targetRegion ||
-            token === undefined ||
-            flag.fencingToken !== token ||
-            (flag.phase !== undefined && flag.phase !== FENCE_PHASE.open)
-          ? `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy}, not ${request.targetRegion} token ${token ?? "?"} of this run`
-          : undefined;
-  if (reason === undefined) return;
+  return { region, lock, flag };
+}
+
+/**
+ * What `copy` says about this run's ownership of the move:
+ * - owned: the flag is this run's and no other run holds the lock;
+ * - held: the flag is this run's but another run holds the lock within its lease;
+ * - behind: (left copy only) the copy does not show this run's flag yet (a lower token, or
+ *   none): replication towards it has not caught up, which proves nothing either way;
+ * - superseded: the flag moved (region, token or phase), or is missing: a later move.
+ */
+type Ownership =
+  | { readonly kind: "owned" }
+  | { readonly kind: "held" | "behind" | "superseded"; readonly reason: string };
+
+/** This run's fencing token (Unfence's, else Fence's). */
+function tokenOf(state: WorkflowState): number | undefined {
+  return state.steps.Unfence?.fencingToken ?? state.steps.Fence?.fencingToken;
+}
+
+function ownership(
+  state: WorkflowState,
+  deps: DrDeps,
+  copy: Awaited<ReturnType<typeof copyOf>>,
+  which: "target" | "left",
+): Ownership {
+  const { request } = state;
+  const { lock, flag, region } = copy;
+  const token = tokenOf(state);
+  const where = `in ${region}'s copy of the control table`;
+  if (token === undefined) {
+    return { kind: "superseded", reason: "this run recorded no fencing token" };
+  }
+  if (which === "left" && (!flag || flag.fencingToken < token)) {
+    return {
+      kind: "behind",
+      reason: `${region}'s copy of the active-region flag does not show this run's token ${token} (replication behind)`,
+    };
+  }
+  if (!flag) return { kind: "superseded", reason: `the active-region flag is missing ${where}` };
+  if (
+    flag.activeRegion !== request.targetRegion ||
+    flag.fencingToken !== token ||
+    (flag.phase !== undefined && flag.phase !== FENCE_PHASE.open)
+  ) {
+    return {
+      kind: "superseded",
+      reason: `the active-region flag names ${flag.activeRegion} token ${flag.fencingToken}${flag.phase ? ` (${flag.phase})` : ""} set by ${flag.updatedBy} ${where}, not ${request.targetRegion} token ${token} of this run`,
+    };
+  }
+  // Held as AcquireLock counts it: another run's lock within its lease (a run renews it while it
+  // runs; an expired one is a stopped run's, e.g. left in a copy whose release failed).
+  if (lock && lock.owner !== request.failoverId && lock.expiresAt > epochSeconds(deps.now())) {
+    return {
+      kind: "held",
+      reason: `run ${lock.owner} (${lock.operation}) holds the failover lock ${where}`,
+    };
+  }
+  return { kind: "owned" };
+}
+
+function superseded(
+  state: WorkflowState,
+  deps: DrDeps,
+  before: string,
+  reason: string,
+): CapacitySupersededError {
   deps.log.warn("capacity loop superseded: stopping", { before, reason });
-  throw new CapacitySupersededError(
-    `capacity restoration of run ${request.failoverId} stopped before ${before}: ${reason}; a later move owns the regions now, so nothing more was created or deleted. Check both clusters' instances against DR_CAPACITY (README, Capacity after a failover)`,
+  return new CapacitySupersededError(
+    `capacity restoration of run ${state.request.failoverId} stopped before ${before}: ${reason}; a later move owns the regions now, so nothing more was created or deleted. Check both clusters' instances against DR_CAPACITY (README, Capacity after a failover)`,
   );
+}
+
+/**
+ * Before a delete in the region the run left, that region's own copy too (review 22b, M1'). A
+ * later run that makes it active again takes its lock and writes its fence there first
+ * (acquire-lock, fence: the target's copy) and reaches the other copy only through global-table
+ * replication, which has no upper bound ("typically within a second or less", no SLA:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html),
+ * and is slowest in the regional trouble that starts such a run. Reading only the target's copy,
+ * the loop could delete a reader of the cluster the later run is promoting. Returns why the
+ * delete waits for the next poll (the copy is behind, or could not be read: then nothing proves
+ * the region is not being taken over, so no delete); throws when the copy shows a later run.
+ */
+async function leftCopyAllowsDelete(
+  state: WorkflowState,
+  deps: DrDeps,
+  left: string,
+  identifier: string,
+): Promise<string | undefined> {
+  let copy: Awaited<ReturnType<typeof copyOf>>;
+  try {
+    copy = await copyOf(deps, left);
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    deps.log.warn("not deleting: the left region's copy of the control table is unreachable", {
+      identifier,
+      region: left,
+      error: message,
+    });
+    return `not deleted: ${left}'s copy of the control table could not be read (${message}), so nothing shows that no later run is taking ${left} over`;
+  }
+  const verdict = ownership(state, deps, copy, "left");
+  if (verdict.kind === "owned") return undefined;
+  if (verdict.kind === "superseded") {
+    throw superseded(state, deps, `deleting ${identifier} in ${left}`, verdict.reason);
+  }
+  // Behind (replication) or another run's lock there: no delete at this poll, said why.
+  deps.log.warn("not deleting yet: the left region's copy does not allow it", {
+    identifier,
+    region: left,
+    flag: copy.flag,
+    reason: verdict.reason,
+  });
+  return `not deleted yet: ${verdict.reason}`;
 }
 
 interface Part {
@@ -98,20 +257,43 @@ export async function restoreCapacity(
   const previous = state.steps.RestoreCapacity;
   const firstPoll = previous ? Date.parse(previous.startedAt) : deps.now().getTime();
   const polls = (previous?.polls ?? 0) + 1;
+  // Every poll, not only before a create or a delete (review 22b, L2'): a loop that only waits
+  // for instances would otherwise outlive a later move unnoticed and, at its bound, page advice
+  // (add readers in targetRegion) meant for a layout that no longer holds.
+  const hold = deps.settings.capacity ? await guard(state, deps, `poll ${polls}`) : undefined;
   // The release runs even when asking for readers failed: a refused create (quota, permission)
   // must not leave the region it left with a reader nobody removes.
   let added: Awaited<ReturnType<typeof addReaders>> | undefined;
   let addError: unknown;
   try {
-    added = await addReaders(state, deps);
+    added = await addReaders(state, deps, hold);
   } catch (error) {
     if (error instanceof CapacitySupersededError) throw error;
     addError = error;
   }
-  const released = await releaseReaders(state, deps);
+  let released: Awaited<ReturnType<typeof releaseReaders>>;
+  try {
+    released = await releaseReaders(state, deps, hold);
+  } catch (releaseError) {
+    if (addError === undefined) throw releaseError;
+    // Both failed (review 23, L1): one error, so the one page names both. A later run's
+    // ownership decides the page's headline; otherwise the new primary's failure does.
+    throw both(addError, releaseError);
+  }
   if (addError !== undefined) throw addError;
   const result = added!;
-  const waiting = [...result.waiting, ...released.waiting];
+  // A standby left with no working instance but the kept reader (review 23, M1) pages once the
+  // new primary needs no more watching; until then it is one more thing the loop waits for, so
+  // the bound's page names it too.
+  if (released.standbyBroken && result.waiting.length === 0) {
+    deps.log.warn("the standby has no working instance but the reader kept", {
+      standby: released.standbyBroken,
+    });
+    throw new StandbyNotWorkingError(
+      `${[result.note, ...released.standbyBroken].join("; ")} (README, Capacity after a failover)`,
+    );
+  }
+  const waiting = [...result.waiting, ...released.waiting, ...(released.standbyBroken ?? [])];
   const elapsedSeconds = Math.round((deps.now().getTime() - firstPoll) / 1000);
   const union = (a: readonly string[] | undefined, b: readonly string[]) => [
     ...new Set([...(a ?? []), ...b]),
@@ -124,6 +306,12 @@ export async function restoreCapacity(
     requested: union(previous?.requested, result.requested),
     ...(released.applies ? { released: union(previous?.released, released.released) } : {}),
     waiting,
+    ...(result.available !== undefined ? { available: result.available } : {}),
+    pending: {
+      progressing: result.progressing,
+      missing: result.missing,
+      release: released.release,
+    },
     done: waiting.length === 0,
     polls,
     elapsedSeconds,
@@ -132,11 +320,25 @@ export async function restoreCapacity(
   };
 }
 
+/** One error for two failures of a poll: the first one's class (a later run's, if either). */
+function both(first: unknown, second: unknown): Error {
+  const text = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  const message = `${text(first)}; and in the region left: ${text(second)}`;
+  if (second instanceof CapacitySupersededError) return new CapacitySupersededError(message);
+  if (first instanceof TransientError) return new TransientError(message);
+  return new DependencyError(message);
+}
+
 /** The new primary up to the old primary's count. */
 async function addReaders(
   state: WorkflowState,
   deps: DrDeps,
-): Promise<Part & Omit<RestoreCapacityOutcome, "waiting">> {
+  hold: string | undefined,
+): Promise<
+  Part &
+    Omit<RestoreCapacityOutcome, "waiting" | "pending"> &
+    Pick<CapacityPending, "progressing" | "missing">
+> {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const target = regionOf(deps.topology, request.targetRegion);
@@ -147,6 +349,8 @@ async function addReaders(
       requested: [],
       note: "DR_CAPACITY is not set",
       waiting: [],
+      progressing: [],
+      missing: [],
     };
   }
   const plan = capacity.regions[request.targetRegion];
@@ -157,21 +361,33 @@ async function addReaders(
       requested: [],
       note: `DR_CAPACITY has no plan for ${request.targetRegion}`,
       waiting: [],
+      progressing: [],
+      missing: [],
     };
   }
   const database = deps.ports(request.targetRegion, "critical").database;
+  const region = request.targetRegion;
   const existing = await database.instances(target.clusterIdentifier);
-  // Instances being deleted do not carry load; every other state will (creating, modifying...).
-  const counted = existing.filter((i) => !GONE.has(i.status));
-  const missing = capacity.instances - counted.length;
+  // Done means the configured count *available* (review 22b, M2'), the writer included: asked
+  // for is not there, and a reader can fail after Aurora accepted it.
+  const live = existing.filter((i) => !GONE.has(i.status));
+  const available = live.filter((i) => i.status === "available");
+  const broken = live.filter((i) => BROKEN.has(i.status));
+  // What carries load or will by itself: every live state but the broken ones.
+  const missing = capacity.instances - (live.length - broken.length);
   const names = new Set(existing.map((i) => i.identifier));
-  const free = plan.identifiers
-    .map((identifier, tier) => ({ identifier, tier }))
-    .filter((x) => !names.has(x.identifier))
-    .slice(0, Math.max(0, missing));
+  const tiers = plan.identifiers.map((identifier, tier) => ({ identifier, tier }));
+  const free = tiers.filter((x) => !names.has(x.identifier)).slice(0, Math.max(0, missing));
+  // An identifier still held by an instance being deleted (an earlier release, a hand delete)
+  // cannot be asked for until Aurora has removed it: named as what the loop waits for.
+  const held = existing
+    .filter((i) => GONE.has(i.status) && plan.identifiers.includes(i.identifier))
+    .slice(0, Math.max(0, missing - free.length));
   const requested: string[] = [];
   const failed: string[] = [];
   const waiting: string[] = [];
+  const progressing: { identifier: string; status: string }[] = [];
+  const missingNames: string[] = [];
   let transient = false;
   for (const { identifier, tier } of free) {
     const spec: InstanceRequest = {
@@ -192,10 +408,17 @@ async function addReaders(
         [CREATED_BY_TAG.Key]: CREATED_BY_TAG.Value,
       },
     };
-    await assertStillOwned(state, deps, `creating ${identifier} in ${request.targetRegion}`);
+    const locked = hold ?? (await guard(state, deps, `creating ${identifier} in ${region}`));
+    if (locked !== undefined) {
+      waiting.push(`${identifier} in ${region}: not asked for at this poll: ${locked}`);
+      missingNames.push(identifier);
+      continue;
+    }
     try {
       await database.createInstance(spec);
       requested.push(identifier);
+      waiting.push(`${identifier} in ${region} is creating (asked for now)`);
+      progressing.push({ identifier, status: "creating" });
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       // Aurora refuses a new reader while the cluster or its writer is in a transitional state
@@ -206,7 +429,8 @@ async function addReaders(
       // backoff spent about 30 s.
       if (TRANSITIONAL.test(message)) {
         deps.log.info("the cluster cannot take a reader yet", { identifier, error: message });
-        waiting.push(`${identifier} in ${request.targetRegion}: ${message}`);
+        waiting.push(`${identifier} in ${region}: ${message}`);
+        missingNames.push(identifier);
         continue;
       }
       deps.log.warn("could not add a reader", { identifier, error: message });
@@ -217,20 +441,51 @@ async function addReaders(
   if (failed.length > 0) {
     // A transient failure (throttling) is retried by the ASL, and the retry finds the ones
     // already asked for; anything else becomes the run's warning (the Catch), with what to do.
-    const message = `asked for ${requested.length} of ${free.length} reader(s) in ${request.targetRegion}; failed: ${failed.join("; ")}; add them by hand (README, Capacity after a failover)`;
+    const message = `asked for ${requested.length} of ${free.length} reader(s) in ${region}; failed: ${failed.join("; ")}; add them by hand (README, Capacity after a failover)`;
     throw transient ? new TransientError(message) : new DependencyError(message);
+  }
+  const short = available.length < capacity.instances;
+  if (short && broken.length > 0) {
+    // Nothing to wait for: the page names each instance and its state, and the way out.
+    const states = broken.map((i) => `${i.identifier} is ${i.status}`).join("; ");
+    deps.log.warn("an instance of the new primary cannot become available", { states });
+    throw new DependencyError(
+      `${region} has ${available.length} of ${capacity.instances} instances available: ${states}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status)${requested.length > 0 ? `; asked for ${requested.join(", ")}` : ""}; fix its cause (for failed or insufficient-capacity: delete it, aws rds delete-db-instance --region ${region} --db-instance-identifier <it>), then add the reader by hand (README, Capacity after a failover)`,
+    );
+  }
+  if (short) {
+    for (const i of live) {
+      if (i.status === "available") continue;
+      waiting.push(`${i.identifier} in ${region} is ${i.status}`);
+      progressing.push({ identifier: i.identifier, status: i.status });
+    }
+    for (const i of held) {
+      missingNames.push(i.identifier);
+      waiting.push(
+        `${i.identifier} in ${region}: the name is held by an instance being deleted; asked for once it is gone`,
+      );
+    }
+    if (waiting.length === 0) {
+      // Never done while short, whatever the reason (e.g. a plan identifier taken elsewhere).
+      waiting.push(
+        `${region} has ${available.length} of ${capacity.instances} instances available and no identifier of DR_CAPACITY left to ask for`,
+      );
+    }
   }
   return {
     desired: capacity.instances,
     existing: existing.map((i) => `${i.identifier} (${i.instanceClass}, ${i.status})`),
     requested,
-    note:
-      missing <= 0
-        ? `${request.targetRegion} already has ${counted.length} of ${capacity.instances} instances`
-        : waiting.length > 0
-          ? `asked for ${requested.length} of ${free.length} reader(s) of ${capacity.instanceClass}; waiting for the cluster to take the rest`
-          : `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; they take minutes to become available`,
-    waiting,
+    note: !short
+      ? `${region} already has ${available.length} of ${capacity.instances} instances available`
+      : requested.length > 0
+        ? `asked for ${requested.length} reader(s) of ${capacity.instanceClass}; waiting for ${capacity.instances} available (they take minutes)`
+        : `${region} has ${available.length} of ${capacity.instances} instances available; waiting`,
+    // Short: what it waits for. Not short: nothing, whatever else the cluster is doing.
+    waiting: short ? waiting : [],
+    available: available.length,
+    progressing: short ? progressing : [],
+    missing: short ? missingNames : [],
   };
 }
 
@@ -243,11 +498,20 @@ async function addReaders(
 async function releaseReaders(
   state: WorkflowState,
   deps: DrDeps,
-): Promise<Part & { applies: boolean; released: string[]; note?: string }> {
+  hold: string | undefined,
+): Promise<
+  Part & {
+    applies: boolean;
+    released: string[];
+    release: CapacityPending["release"];
+    note?: string;
+    standbyBroken?: string[];
+  }
+> {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const left = request.sourceRegion;
-  const none = { applies: false, released: [], waiting: [] };
+  const none = { applies: false, released: [], waiting: [], release: [] };
   if (request.workflow === "failover" || !capacity || !left || left === request.targetRegion) {
     return none;
   }
@@ -262,10 +526,16 @@ async function releaseReaders(
   const terraforms = new Set(plan.identifiers.slice(0, capacity.standbyInstances));
   const restorable = new Set(plan.identifiers.slice(capacity.standbyInstances));
   const live = instances.filter((i) => !GONE.has(i.status));
-  let remaining = live.length;
   const released: string[] = [];
   const waiting: string[] = [];
+  const release: { identifier: string; reason: string }[] = [];
+  /** One reader of the region left not deleted at this poll: prose, and by kind for the page. */
+  const wait = (identifier: string, reason: string) => {
+    waiting.push(`${identifier} in ${left}${reason.startsWith("is ") ? " " : ": "}${reason}`);
+    release.push({ identifier, reason });
+  };
   const kept: string[] = [];
+  const standbyBroken: string[] = [];
   for (const instance of live) {
     const ours = instance.tags?.[CREATED_BY_TAG.Key] === CREATED_BY_TAG.Value;
     if (!ours || terraforms.has(instance.identifier) || !restorable.has(instance.identifier)) {
@@ -275,25 +545,65 @@ async function releaseReaders(
       kept.push(`${instance.identifier} (the writer)`);
       continue;
     }
-    if (remaining - 1 < capacity.standbyInstances) {
+    // Review 23, M1: only the *other* instances that are available carry the standby. One that
+    // is failed or incompatible-* is one "Amazon RDS can't recover" (DB instance status table,
+    // accessing-monitoring.html#Overview.DBInstance.Status), one rebooting or modifying serves
+    // nothing meanwhile, and Aurora cannot fail over to a secondary without a working instance
+    // ("Before you can perform a switchover or failover to a headless secondary ... you must add
+    // a DB instance", aurora-global-database-instances). Deleting this reader then would leave the
+    // next move with no target, so it is kept.
+    const working = live.filter(
+      (i) => i !== instance && i.status === "available" && !released.includes(i.identifier),
+    );
+    if (working.length < capacity.standbyInstances) {
+      const others = live.filter((i) => i !== instance && !released.includes(i.identifier));
+      if (others.length < capacity.standbyInstances) {
+        // Nothing else there at all (e.g. Terraform's instance deleted by hand): this reader is
+        // the standby now; keeping it leaves the standby at its count.
+        kept.push(
+          `${instance.identifier} (the standby would have fewer than ${capacity.standbyInstances})`,
+        );
+        continue;
+      }
+      const states = others
+        .filter((i) => i.status !== "available")
+        .map((i) => `${i.identifier} is ${i.status}`)
+        .join(", ");
       kept.push(
-        `${instance.identifier} (the standby would have fewer than ${capacity.standbyInstances})`,
+        `${instance.identifier} (the standby has ${working.length} working instance(s): ${states})`,
       );
+      const why = `kept: the standby has ${working.length} of ${capacity.standbyInstances} instance(s) available besides it (${states})`;
+      if (others.some((i) => BROKEN.has(i.status))) {
+        // Aurora will not bring it back by itself: a page, not a wait.
+        const text = `${instance.identifier} in ${left} ${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); replace it (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply), and delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`;
+        standbyBroken.push(text);
+        release.push({ identifier: instance.identifier, reason: text });
+      } else {
+        wait(instance.identifier, `${why}; deleted once they are available again`);
+      }
       continue;
     }
     if (!DELETABLE.has(instance.status)) {
-      waiting.push(`${instance.identifier} in ${left} is ${instance.status}`);
+      wait(instance.identifier, `is ${instance.status}`);
       continue;
     }
-    await assertStillOwned(state, deps, `deleting ${instance.identifier} in ${left}`);
+    const locked = hold ?? (await guard(state, deps, `deleting ${instance.identifier} in ${left}`));
+    if (locked !== undefined) {
+      wait(instance.identifier, `not deleted at this poll: ${locked}`);
+      continue;
+    }
+    const held = await leftCopyAllowsDelete(state, deps, left, instance.identifier);
+    if (held !== undefined) {
+      wait(instance.identifier, held);
+      continue;
+    }
     try {
       await database.deleteInstance(instance.identifier);
       released.push(instance.identifier);
-      remaining -= 1;
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (!TRANSITIONAL.test(message)) throw error;
-      waiting.push(`${instance.identifier} in ${left}: ${message}`);
+      wait(instance.identifier, message);
     }
   }
   const parts = [
@@ -304,6 +614,8 @@ async function releaseReaders(
     applies: true,
     released,
     waiting,
+    release,
+    ...(standbyBroken.length > 0 ? { standbyBroken } : {}),
     ...(parts.length > 0 ? { note: parts.join("; ") } : {}),
   };
 }
@@ -318,7 +630,7 @@ export const RESTORE_CAPACITY_TASK = stateTask({
   // CreateDBInstance to the identifiers Terraform gives a writer cluster's instances, adds the
   // PassRole/tagging/key use AWS checks with it, and allows DeleteDBInstance only on the
   // identifiers beyond the standby's count carrying the created-by tag.
-  // It reads the lock and the flag before each create and delete (assertStillOwned).
+  // It reads the lock and the flag at every poll and before each create and delete (guard).
   permissions: {
     database: ["instances", "createInstance", "describeCluster", "deleteInstance"],
     control: ["getLock", "getActiveRegion"],

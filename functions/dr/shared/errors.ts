@@ -162,10 +162,19 @@ export class RebuildConflictError extends DrError {
 }
 
 /**
- * The capacity loop (after ReleaseLock) found that its run no longer owns the move: another run
- * holds the lock, or the active-region flag no longer names this run's target with its fencing
- * token. It stops without creating or deleting anything (a warning of the completed run).
+ * The capacity loop (after ReleaseLock) found that its run no longer owns the move: the
+ * active-region flag no longer names this run's target with its fencing token and the open phase.
+ * It stops without creating or deleting anything (a warning of the completed run).
  */
 export class CapacitySupersededError extends DrError {
   override name = "CapacitySupersededError";
+}
+
+/**
+ * The region a planned move left has no working instance but the reader the capacity loop added
+ * there, because its own instance is in a state Aurora does not leave by itself: the reader is
+ * kept, and the page says to repair the standby (review 23, M1, M3).
+ */
+export class StandbyNotWorkingError extends DrError {
+  override name = "StandbyNotWorkingError";
 }

@@ -224,6 +224,12 @@ export interface VerifyResult extends StepTimes {
   readonly voidStatus: number;
 }
 
+export interface CapacityPending {
+  readonly progressing: readonly { readonly identifier: string; readonly status: string }[];
+  readonly missing: readonly string[];
+  readonly release: readonly { readonly identifier: string; readonly reason: string }[];
+}
+
 export interface RestoreCapacityResult extends StepTimes {
   /** The old primary's instance count (DR_CAPACITY), or null when it is not configured. */
   readonly desired: number | null;
@@ -238,6 +244,14 @@ export interface RestoreCapacityResult extends StepTimes {
   readonly released?: readonly string[];
   /** What the step still waits for (an instance or cluster in a transitional state). */
   readonly waiting?: readonly string[];
+  /** The new primary's instances `available` at this poll (the writer included). */
+  readonly available?: number;
+  /**
+   * What it waits for by kind, for the page's advice (review 23, M3): instances of the new
+   * primary that exist and are not available yet (do not add another), plan identifiers not
+   * asked for yet (add by hand), and readers in the region left not deleted yet, with why.
+   */
+  readonly pending?: CapacityPending;
   /** Nothing left to ask for: the ASL's loop ends. */
   readonly done?: boolean;
   /** Polls so far in this execution; the ASL's loop bound reads elapsedSeconds. */
@@ -289,6 +303,8 @@ export interface NotifyResult extends StepTimes {
   readonly cause?: string;
   /** A page's report (the halted run's). */
   readonly report?: ReportLink;
+  /** A capacity page's CapacityNotRestored metric: "published", or why not (sent after it). */
+  readonly metric?: string;
 }
 
 /** Where the region that lost the writer stands on its way back to a caught-up secondary. */

@@ -1343,6 +1343,61 @@ describe("Notify and RequestApproval handlers", () => {
   });
 });
 
+describe("Notify handler, capacity page (review 22b, L1')", () => {
+  it("publishes the page before the metric, and still pages when PutMetricData is refused", async () => {
+    const order: string[] = [];
+    sns.on(PublishCommand).callsFake(() => {
+      order.push("sns:Publish");
+      return { MessageId: "m" };
+    });
+    cloudwatch.on(PutMetricDataCommand).callsFake(() => {
+      order.push("cloudwatch:PutMetricData");
+      throw sdkError("AccessDenied", 403);
+    });
+    const result = await notify({
+      workflow: "failover",
+      outcome: "capacity",
+      state: {
+        ...state("failover", fenced),
+        warnings: {
+          RestoreCapacity: { Error: "DependencyError", Cause: "payments-db-2-usw2-test is failed" },
+        },
+      },
+      context: {
+        executionId: EXECUTION,
+        executionName: "run-1",
+        startTime: "t",
+        stateMachineArn: "arn:sm",
+      },
+    });
+    expect(order).toEqual(["sns:Publish", "cloudwatch:PutMetricData"]);
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input).toEqual({
+      TopicArn: TOPOLOGY.regions[WEST]!.alertTopicArn,
+      Subject: `[payments-dr ${TOPOLOGY.environmentSuffix}] failover to ${WEST}: capacity not restored`,
+      Message: expect.stringContaining("payments-db-2-usw2-test is failed"),
+    });
+    expect(cloudwatch.commandCalls(PutMetricDataCommand)[0]!.args[0].input).toEqual({
+      Namespace: "PaymentsDR",
+      MetricData: [
+        {
+          MetricName: "CapacityNotRestored",
+          Value: 1,
+          Unit: "Count",
+          Dimensions: [
+            { Name: "Workflow", Value: "failover" },
+            { Name: "Region", Value: WEST },
+          ],
+        },
+      ],
+    });
+    // Not thrown (the ASL's Retry would page again): recorded in the execution output.
+    expect(result).toMatchObject({
+      published: true,
+      metric: expect.stringMatching(/^not published: AccessDeniedError: /),
+    });
+  });
+});
+
 describe("structured logs", () => {
   it("carry executionId, step and targetRegion on every line", async () => {
     ddb.on(UpdateCommand).resolves({});

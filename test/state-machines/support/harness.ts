@@ -51,7 +51,7 @@ export interface RunOptions {
    * Called (and awaited) before the task of that state runs, e.g. to look at the world mid-run
    * or to start another execution while this one waits.
    */
-  readonly observe?: Readonly<Record<string, () => unknown>>;
+  readonly observe?: Readonly<Record<string, (input: unknown) => unknown>>;
   /** What on-call answers to RequestApproval (the SendTaskSuccess output), or throws. */
   readonly approval?: (event: RequestApprovalEvent) => Json | Promise<Json>;
 }
@@ -220,7 +220,7 @@ export async function runWorkflow(
           // Entered again after its Wait: the world's clock moves by what the Wait waited.
           const seconds = waited ? atPath(input, waited) : undefined;
           if (typeof seconds === "number") options.world.clock += seconds * 1000;
-          await observe?.();
+          await observe?.(input);
           return handler(input);
         },
       ];

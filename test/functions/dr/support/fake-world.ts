@@ -158,6 +158,8 @@ interface Injected {
   readonly op: string;
   readonly error: () => Error;
   remaining: number;
+  /** Only calls in this region; every region when absent. */
+  readonly region?: string;
 }
 
 interface ClusterState {
@@ -253,6 +255,18 @@ export class FakeWorld {
    * (aurora-global-database-disaster-recovery.html).
    */
   asyncPolls = 4;
+  /**
+   * Seconds Aurora takes to create a DB instance, drawn per instance on the world's clock (review
+   * 23, M4). AWS documents no duration for adding a reader
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-replicas-adding.html);
+   * its nearest figure is a replacement instance that "typically takes less than 10 minutes"
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
+   * So 3 to 15 minutes: a reader is never available at the next poll, and the slow end meets the
+   * capacity loop's 30-minute bound when the cluster was modifying first.
+   */
+  instanceCreationSeconds: readonly [number, number] = [180, 900];
+  /** Changes that complete at a time on the world's clock, checked at every RDS describe. */
+  private readonly timed: { at: number; apply: () => void }[] = [];
   private readonly random: () => number;
   /** Aurora re-adds the old primary when its region is healthy again (managed failover only). */
   rejoinOnRecovery: string | undefined;
@@ -287,6 +301,14 @@ export class FakeWorld {
   > = {};
   /** Regions whose replica of the control table no longer receives writes (a partition). */
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
+  /** Instance identifiers whose creation Aurora never finishes (they stay "creating"). */
+  readonly creationNeverEnds = new Set<string>();
+  /** CreateDBInstance calls Aurora accepted ("region/identifier"), in order: for invariants. */
+  readonly createdInstances: string[] = [];
+  /** CreateDBInstance calls answered "exists" (the name was taken). */
+  readonly createsOnTakenName: string[] = [];
+  /** Regions whose replica of the control table shows another lock item (or none) than `table`. */
+  private readonly heldLocks = new Map<string, Record<string, unknown> | undefined>();
   /** The prober's results per probed region, newest first; by default the primary is down. */
   readonly probes: Record<string, { at: string; healthy: boolean }[]> = {};
 
@@ -409,8 +431,9 @@ export class FakeWorld {
   /** Removals under way: cluster ARN -> when it is done. */
   readonly pendingRemovals = new Map<string, number>();
 
-  inject(op: string, error: () => Error, times = 1): void {
-    this.injected.push({ op, error, remaining: times });
+  /** The next `times` calls of `op` (only those in `region`, when given) fail with `error`. */
+  inject(op: string, error: () => Error, times = 1, region?: string): void {
+    this.injected.push({ op, error, remaining: times, ...(region ? { region } : {}) });
   }
 
   /**
@@ -444,6 +467,21 @@ export class FakeWorld {
     this.frozenFlags.delete(region);
   }
 
+  /**
+   * `region`'s replica holds `item` (undefined: no lock) until thawed: a lock taken or released
+   * in the other region has not replicated there yet (no upper bound, V2globaltables_HowItWorks).
+   */
+  holdLock(region: string, item: Record<string, unknown> | undefined): void {
+    this.heldLocks.set(region, item ? structuredClone(item) : undefined);
+  }
+
+  /** The lock as `region`'s replica holds it. */
+  lockIn(region: string): Record<string, unknown> | undefined {
+    return this.heldLocks.has(region)
+      ? this.heldLocks.get(region)
+      : this.table.get("failover-lock");
+  }
+
   /** The flag as `region`'s replica holds it. */
   flagIn(region: string): Record<string, unknown> | undefined {
     return this.frozenFlags.has(region)
@@ -456,7 +494,9 @@ export class FakeWorld {
     if (this.down.has(region)) {
       throw new TransientError(`${op} in ${region}: connect ETIMEDOUT (region unreachable)`);
     }
-    const fault = this.injected.find((f) => f.op === op && f.remaining > 0);
+    const fault = this.injected.find(
+      (f) => f.op === op && f.remaining > 0 && (f.region === undefined || f.region === region),
+    );
     if (fault) {
       fault.remaining -= 1;
       throw fault.error();
@@ -486,8 +526,24 @@ export class FakeWorld {
     this.pending.push({ pollsLeft: polls, apply });
   }
 
+  /** Seconds drawn from the seeded range [min, max]. */
+  drawSeconds([min, max]: readonly [number, number]): number {
+    return min + Math.floor(this.random() * (max - min + 1));
+  }
+
+  /** A change that completes `seconds` later on the world's clock (seen at the next describe). */
+  after(seconds: number, apply: () => void): void {
+    this.timed.push({ at: this.clock + seconds * 1000, apply });
+  }
+
   /** One RDS describe: asynchronous changes progress (they complete on AWS's clock, not ours). */
   advance(): void {
+    for (const t of [...this.timed]) {
+      if (t.at <= this.clock) {
+        this.timed.splice(this.timed.indexOf(t), 1);
+        t.apply();
+      }
+    }
     for (const p of [...this.pending]) {
       p.pollsLeft -= 1;
       if (p.pollsLeft <= 0) {
@@ -1006,13 +1062,17 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         const key = `${region}/${request.identifier}`;
         // A retried call whose first answer was lost: DBInstanceAlreadyExistsFault, which the
         // adapter reports as "exists".
-        if (world.instances.has(key)) return "exists";
+        if (world.instances.has(key)) {
+          world.createsOnTakenName.push(key);
+          return "exists";
+        }
         const cluster = world.clusterIn(region, request.clusterIdentifier)?.[1];
         if (cluster?.status !== "available") {
           throw new Error(`InvalidDBClusterStateFault: ${request.clusterIdentifier}`);
         }
         // Aurora: a new instance is "creating" for minutes (aurora-replicas-adding.html gives no
-        // duration); re-protect polls for it, RestoreCapacity never waits.
+        // duration); re-protect and RestoreCapacity poll for it. A test may move it meanwhile to
+        // a state Aurora does not leave by itself (failed, incompatible-network...): it stays.
         const instance = {
           status: "creating",
           clusterIdentifier: request.clusterIdentifier,
@@ -1020,8 +1080,12 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           ...(request.tags ? { tags: request.tags } : {}),
         };
         world.instances.set(key, instance);
+        world.createdInstances.push(key);
         cluster.instances.push(request.identifier);
-        world.later(() => (instance.status = "available"));
+        world.after(world.drawSeconds(world.instanceCreationSeconds), () => {
+          if (instance.status === "creating" && !world.creationNeverEnds.has(request.identifier))
+            instance.status = "available";
+        });
         return "created";
       },
       async failoverGlobalCluster(id, targetArn) {
@@ -1075,6 +1139,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async instances(clusterIdentifier) {
         c("rds:DescribeDBInstances", { clusterIdentifier });
+        world.advance();
         const found = world.clusterIn(region, clusterIdentifier);
         return found ? world.instancesOf(found[0]) : [];
       },
@@ -1178,7 +1243,7 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
       },
       async getLock() {
         c("dynamodb:GetItem failover-lock");
-        const item = world.table.get("failover-lock");
+        const item = world.lockIn(region);
         return item ? (structuredClone(item) as unknown as LockItem) : null;
       },
       async putLock(lock, nowEpoch) {

@@ -1,0 +1,160 @@
+// The capacity loop against drawn AWS timings and faults (review 23, M4): each run draws how long
+// the promoted cluster stays modifying, how long a plan identifier stays held by an instance
+// being deleted, how long Aurora takes to create the reader (FakeWorld.instanceCreationSeconds,
+// 3-15 min: AWS documents no figure), whether and when an instance goes to a state Aurora does
+// not leave by itself, and whether another run (the runbook's re-protect) holds the lock for a
+// while. It checks what must hold whatever the path, not one expected path:
+// - done only when the configured count is available in the new primary (and, on a failback,
+//   the reader it added to the region left is deleted); no warning means done;
+// - a page only at the bound or on a broken state, and then exactly one;
+// - at most one accepted create per identifier, never one on a taken name;
+// - no create or delete at a poll while another run holds the lock.
+// fast-check prints the seed of a failing run; `FC_SEED=<seed> npx jest <this file>` replays it.
+import fc from "fast-check";
+import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { CAPACITY_BOUND_SECONDS } from "../../functions/common/contract";
+import { runWorkflow } from "./support/harness";
+
+const RESTORED = "payments-db-2-usw2-test";
+const TAG = { "created-by": "payments-dr-restore-capacity" };
+// States from the DB instance status table Aurora does not leave by itself
+// (accessing-monitoring.html#Overview.DBInstance.Status).
+const BROKEN = ["failed", "incompatible-network", "insufficient-capacity"] as const;
+
+const scenario = fc.record({
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  workflow: fc.constantFrom("failover" as const, "failback" as const),
+  // "15 minutes or more" for an instance change (AuroraPostgreSQL.Managing.html): up to 20 min.
+  modifyingPolls: fc.integer({ min: 0, max: 40 }),
+  // A deletion: AWS gives no figure; up to 15 min.
+  heldPolls: fc.integer({ min: 0, max: 30 }),
+  broken: fc.option(
+    fc.record({ poll: fc.integer({ min: 1, max: 70 }), status: fc.constantFrom(...BROKEN) }),
+    { nil: undefined },
+  ),
+  lock: fc.option(
+    fc.record({ from: fc.integer({ min: 1, max: 60 }), polls: fc.integer({ min: 1, max: 20 }) }),
+    { nil: undefined },
+  ),
+});
+
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+async function run(s: Scenario) {
+  const failover = s.workflow === "failover";
+  const world = failover
+    ? new FakeWorld(TOPOLOGY, s.seed)
+    : FakeWorld.afterFailoverToWest("earlier-failover", s.seed);
+  const target = failover ? WEST : EAST;
+  const targetArn = TOPOLOGY.regions[target]!.clusterArn;
+  const westArn = TOPOLOGY.regions[WEST]!.clusterArn;
+  if (failover && s.heldPolls > 0) world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
+  if (!failover) {
+    world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
+    world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+  }
+  // Which instance a broken state hits: the new reader (failover), the standby's own (failback).
+  const brokenKey = failover ? `${WEST}/${RESTORED}` : `${WEST}/payments-db-1-usw2-test`;
+  let brokenApplied = false;
+  let seen = 0;
+  let lockedPolls: number[] = [];
+  const mutationsAt: number[] = [];
+  const mutations = () =>
+    world.createdInstances.length + world.callsTo("rds:DeleteDBInstance").length;
+  const result = await runWorkflow(
+    s.workflow,
+    failover
+      ? { targetRegion: WEST, reason: "primary down", trigger: "console" }
+      : { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true },
+    {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          seen += 1;
+          mutationsAt.push(mutations());
+          world.clusters[targetArn]!.status = seen <= s.modifyingPolls ? "modifying" : "available";
+          if (failover && s.heldPolls > 0 && seen === s.heldPolls + 1) {
+            world.instances.delete(`${WEST}/${RESTORED}`);
+            world.clusters[westArn]!.instances = world.clusters[westArn]!.instances.filter(
+              (i) => i !== RESTORED,
+            );
+          }
+          if (s.broken && seen === s.broken.poll) {
+            const instance = world.instances.get(brokenKey);
+            if (instance && instance.status !== "deleting") {
+              instance.status = s.broken.status;
+              brokenApplied = true;
+            }
+          }
+          if (s.lock && seen === s.lock.from) {
+            world.table.set("failover-lock", {
+              owner: "reprotect-1",
+              operation: "reprotect",
+              acquiredAt: new Date(world.clock).toISOString(),
+              expiresAt: Math.floor(world.clock / 1000) + 900,
+              targetRegion: target,
+              sourceRegion: failover ? EAST : WEST,
+              facts: {},
+            });
+          }
+          if (s.lock && seen === s.lock.from + s.lock.polls) world.table.delete("failover-lock");
+          if (world.table.get("failover-lock")) lockedPolls = [...lockedPolls, seen];
+        },
+      },
+    },
+  );
+  mutationsAt.push(mutations());
+  return { world, result, target, targetArn, brokenApplied, lockedPolls, mutationsAt, seen };
+}
+
+describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () => {
+  it("holds done, page, one-create and lock invariants on every drawn path", async () => {
+    const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
+    console.log(`capacity invariants: FC_SEED=${seed}`);
+    const desired = TEST_CAPACITY.instances;
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        const { world, result, target, targetArn, brokenApplied, lockedPolls, mutationsAt } =
+          await run(s);
+        expect(result.status).toBe("SUCCEEDED");
+        const step = result.output!.steps.RestoreCapacity!;
+        const warning = result.output!.warnings?.RestoreCapacity;
+        const available = world
+          .instancesOf(targetArn)
+          .filter((i) => i.status === "available").length;
+        // Done only when the configured count is available (and the release is finished).
+        if (step?.done) {
+          expect(available).toBeGreaterThanOrEqual(desired);
+          if (s.workflow === "failback") {
+            expect(world.instances.get(`${WEST}/${RESTORED}`)?.status ?? "gone").toMatch(
+              /deleting|gone/,
+            );
+          }
+        }
+        if (!warning) expect(step.done).toBe(true);
+        // A page only at the bound or on a broken state, and exactly one then.
+        const pages = world.messages[target]!.filter((m) =>
+          m.subject.includes("capacity not restored"),
+        );
+        expect(pages).toHaveLength(warning ? 1 : 0);
+        if (warning) {
+          if (warning.Error === "CapacityTimeoutError") {
+            expect(step.elapsedSeconds).toBeGreaterThanOrEqual(CAPACITY_BOUND_SECONDS);
+          } else {
+            expect(["DependencyError", "StandbyNotWorkingError"]).toContain(warning.Error);
+            expect(brokenApplied).toBe(true);
+          }
+        }
+        // At most one accepted create per identifier; never one on a taken name.
+        const created = world.createdInstances;
+        expect(new Set(created).size).toBe(created.length);
+        expect(world.createsOnTakenName).toEqual([]);
+        // Nothing created or deleted by a poll that started with another run's lock held.
+        for (const poll of lockedPolls) {
+          expect(mutationsAt[poll]).toBe(mutationsAt[poll - 1]);
+        }
+      }),
+      { seed, numRuns: 40 },
+    );
+  }, 300_000);
+});
