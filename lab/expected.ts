@@ -61,15 +61,18 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
     heartbeatSeconds: s.heartbeatSeconds,
     writerStopMarginSeconds: s.writerStopMarginSeconds,
   });
+  // Unplanned: the database proof, and no sooner than the peer lease's settle after the fence
+  // (check-old-writer/core.ts: the later of the two), as `npm run rto` counts it.
+  const leaseAt = fenceAt + s.leaseSettleSeconds;
   const proofAt = planned
     ? fenceAt + mid(t.ddbReplicationMs) + s.fenceSettleSeconds
-    : proof.afterFailure;
+    : Math.max(proof.afterFailure, leaseAt);
   add(
     "fence",
     TASK_SECONDS + Math.max(0, proofAt - fenceAt),
     planned
       ? `Fence, the flag's replication (${mid(t.ddbReplicationMs).toFixed(1)} s) and the ${s.fenceSettleSeconds} s settle time`
-      : `Fence, then the database proof: the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure`,
+      : `Fence, then the later of the database proof (the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure) and the peer lease's ${s.leaseSettleSeconds} s settle after the fence`,
   );
   // The operation completes once the promoted writer has restarted into its role
   // (lab/world/aurora.ts): the middle of that window counts with it.

@@ -3,7 +3,7 @@
 // theirs is `fast` times longer in lab time, where the DR workflow waits. The settle times are
 // derived here from the lab's own write path with the same functions the synth derives the
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
-// defaults (DR_FENCE_SETTLE_SECONDS 20, DR_LEASE_SETTLE_SECONDS 44). Not scaled: the peer
+// defaults (DR_FENCE_SETTLE_SECONDS 25, DR_LEASE_SETTLE_SECONDS 49). Not scaled: the peer
 // lease's own term (see leaseSettleSeconds below).
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
@@ -42,9 +42,10 @@ export interface LabWriteBounds {
 
 /**
  * The bounds of the lab's write path at `fast`: the flag cache runs on the lab clock
- * (ACTIVE_REGION_CACHE_MS is scaled, lab/lab.ts); the flag read's timeouts (FLAG_READ) and the
- * enforced function timeout run in real time in the handlers, so they count `fast` times over in
- * lab time.
+ * (ACTIVE_REGION_CACHE_MS is scaled, lab/lab.ts); the flag read's timeouts (FLAG_READ), the
+ * enforced function timeout and the statement_timeout of the handlers' connections
+ * (API_TIMEOUTS.statementMs: a statement sent before the deadline runs on in the lab's real
+ * PostgreSQL, lab/invocation.ts) run in real time, so they count `fast` times over in lab time.
  */
 export function labWriteBounds(
   fast: number,
@@ -53,19 +54,21 @@ export function labWriteBounds(
 ): LabWriteBounds {
   const timeoutMs = labFunctionTimeoutMs(deployedTimeoutSeconds, fast);
   const writeTimeoutSeconds = (timeoutMs * fast) / 1000;
+  const statementMs = API_TIMEOUTS.statementMs * fast;
   return {
     writeTimeoutSeconds,
     fenceSettleSeconds: fenceSettleSeconds({
       flagCacheMs,
       flagReadMs: (FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs) * fast,
       writeTimeoutSeconds,
+      statementMs,
     }),
     // The lease's own term stays PEER_LEASE in lab seconds, as the DR tasks count it: the lab
     // renews and checks it on wall-clock time (lab/lab.ts, runProber), so at --fast N an old
     // region cut off from the renewals could write for N times longer than this counts. Scaling
     // it (600 lab s at --fast 20) outlasted the failover's writer-stop bound and halted every
     // region-down; the lease is not what fast mode tests. What does scale is the write window.
-    leaseSettleSeconds: leaseSettleSeconds({ writeTimeoutSeconds }, PEER_LEASE),
+    leaseSettleSeconds: leaseSettleSeconds({ writeTimeoutSeconds, statementMs }, PEER_LEASE),
     // What the deployed function's timeout leaves after one connect and one statement
     // (connect-jitter.ts), from the lab function's actual timeout: none at --fast 20.
     connectJitterMs: connectJitterCapMs(timeoutMs, API_TIMEOUTS),

@@ -3,7 +3,9 @@
 // its region's replica of the control table with the deployed cache (ACTIVE_REGION_CACHE_MS,
 // 5 s, counted from when the read returned); a write that passes the check spends a drawn time
 // in the idempotency layer and the transaction, and commits on its region's Aurora cluster if
-// the cluster takes it then, within the function's 10 s timeout. A commit the RPO guard pauses
+// the cluster takes it then, within the function's 10 s timeout plus its last statement's
+// statement_timeout (a statement sent just before the deadline runs on: infra/lib/fence-bound.ts
+// writeWorstCaseSeconds; acknowledged only within the timeout). A commit the RPO guard pauses
 // waits until it goes through, past the function's timeout if need be (acknowledged only within). A flag read usually takes a few
 // milliseconds, now and then up to one DynamoDB attempt (1 s connect + 2 s request): what the
 // read returns is the replica's version when it started.
@@ -16,6 +18,7 @@ import {
 } from "../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../functions/payments/shared/fencing";
 import { CONTROL } from "../../../functions/common/contract";
+import { API_TIMEOUTS } from "../../../functions/payments/shared/database";
 import type { AuroraGlobal, Commit } from "./aurora";
 import type { VirtualClock } from "./clock";
 import type { GlobalTable } from "./dynamodb";
@@ -24,6 +27,12 @@ import type { Random } from "./random";
 
 /** The write functions' timeout (infra/constructs/payments-api.ts). */
 export const WRITE_TIMEOUT_MS = 10_000;
+/**
+ * How long a statement sent just before the function's timeout may still run on the server: the
+ * payment connections' statement_timeout (functions/payments/shared/database.ts). PostgreSQL does
+ * not notice the gone client while it runs (test/functions/payments/late-statement.test.ts).
+ */
+export const LAST_STATEMENT_MS = API_TIMEOUTS.statementMs;
 
 interface Container {
   guard: ActiveRegionGuard;
@@ -124,10 +133,12 @@ export class RegionPayments {
       return { verdict: "refused", settled: none };
     }
     const deadline = started + WRITE_TIMEOUT_MS;
-    // The idempotency layer and the transaction: usually quick, sometimes the whole budget.
+    // The idempotency layer and the transaction: usually quick, sometimes the whole budget, and
+    // then the last statement, sent before the deadline, may land up to its statement_timeout
+    // after it (the client has its timeout by then).
     const slow = this.random.chance(0.1);
     const duration = slow
-      ? this.random.uniform(0, deadline - container.time)
+      ? this.random.uniform(0, deadline - container.time + LAST_STATEMENT_MS)
       : Math.min(this.random.uniform(15, 300), deadline - container.time);
     const commitAt = container.time + duration;
     container.busyUntil = deadline;
