@@ -31,7 +31,15 @@ export function phases(result: ScenarioResult): Phase[] {
   add("decide", run.startedAt, fence);
   add("fence", fence, promote);
   add("promote", promote, updated);
-  add("dns", updated, result.findings.rto.recoveredAt ?? undefined);
+  // Clients may be in the new region already (its /health answers 200 "taking-over" from the
+  // Fence, so Route 53 routes there during the promotion): the first payment accepted there can
+  // come before UpdateParameters, and DNS then added nothing (0 s).
+  const recovered = result.findings.rto.recoveredAt ?? undefined;
+  add(
+    "dns",
+    updated,
+    recovered === undefined || updated === undefined ? recovered : Math.max(updated, recovered),
+  );
   add("workflow", run.startedAt, run.endedAt);
   return out;
 }

@@ -216,7 +216,7 @@ export function formatStatus(report: StatusReport): string[] {
       `  flag copy        ${show(r.flag, (f) => (f ? `${f.activeRegion}, token ${f.fencingToken}, phase ${f.phase || "-"}` : "never written"))}`,
     );
     lines.push(
-      `  /health          ${show(r.health, (h) => `${h.status} ${h.status === 200 ? "ok" : h.body.slice(0, 80).replace(/\s+/g, " ")}`)}`,
+      `  /health          ${show(r.health, (h) => `${h.status} ${h.status === 200 && !h.body.includes('"taking-over"') ? "ok" : h.body.slice(0, 80).replace(/\s+/g, " ")}`)}`,
     );
     lines.push(
       `  replication lag  ${show(r.replicationLag, (l) => (l ? `${l.lagMs} ms at ${l.at.slice(11, 19)}` : "no datapoint in 10 min (writer, or no replication)"))}`,

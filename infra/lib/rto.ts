@@ -5,7 +5,8 @@
 // - expected: the failure is a region that stopped, so the old primary's heartbeat stopped with
 //   it and the run promotes on the database's proof (rds.global_db_rpo + the heartbeat interval +
 //   a margin after the target's prober first saw the last beat); tasks and the Aurora managed failover take their typical,
-//   named durations (config.failover.expected), the prober and DNS their documented periods.
+//   named durations (config.failover.expected), the prober and DNS their documented periods;
+//   DNS runs beside the workflow from the Fence on and counts only where it outlasts it.
 // - bound: the worst case of a run that completes without a retry: every task at its
 //   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait.
 //
@@ -152,6 +153,16 @@ export function healthCheckSeconds(intervalSeconds: number, threshold: number): 
   return intervalSeconds * threshold;
 }
 
+/**
+ * What DNS adds in series, seconds: clients reach the target `dnsSeconds` after the Fence (its
+ * /health is healthy from the Fence on, "taking-over"), while the workflow still needs
+ * `workflowSeconds` after the Fence (old writer proven stopped + promotion) before it takes
+ * payments; only the excess is serial.
+ */
+export function dnsAfterFence(dnsSeconds: number, workflowSeconds: number): number {
+  return Math.max(0, dnsSeconds - workflowSeconds);
+}
+
 /** Half of the 5 s promotion poll (check-promotion/core.ts). */
 const HALF_POLL_SECONDS = 2.5;
 
@@ -292,7 +303,14 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
       timeout("UpdateParameters"),
   };
 
-  // DNS: Route 53 sees the failed primary's /health fail from the failure on, in parallel.
+  // DNS, beside the workflow from the Fence on. The failed primary's check fails from the failure
+  // on; the target's /health answers 200 "taking-over" from the Fence (the flag, written in the
+  // target's own replica, names it with phase fenced, and its database answers, in recovery:
+  // functions/payments/health/core.ts), so its check passes `threshold` times during the
+  // old-writer proof and the promotion, and resolvers drop the old answer within the TTL after
+  // that. Only what outlasts the proof and the promotion is serial. (Before session 23 the target
+  // stayed 503 until it was writable, so DNS came after the promotion; this counted it from the
+  // failure, which was optimistic.)
   const checks = all(json, "aws_route53_health_check");
   if (checks.length === 0)
     throw new RtoInputError("no Route 53 health checks in the synthesized stack");
@@ -301,12 +319,13 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const records = all(json, "aws_route53_record").some((r) => r.failover_routing_policy);
   const ttl = records ? ALIAS_TARGET_TTL_SECONDS : 0;
   const dns = healthCheckSeconds(interval, threshold) + ttl;
+  const dnsBeyond = (k: "expected" | "bound") => dnsAfterFence(dns, oldWriter[k] + promotion[k]);
 
   const serial = (k: "expected" | "bound") =>
-    detection[k] + decision[k] + fence[k] + oldWriter[k] + promotion[k];
+    detection[k] + decision[k] + fence[k] + oldWriter[k] + promotion[k] + dnsBeyond(k);
   const round = (n: number) => Math.round(n);
-  const expectedSeconds = round(Math.max(serial("expected"), dns));
-  const boundSeconds = round(Math.max(serial("bound"), dns));
+  const expectedSeconds = round(serial("expected"));
+  const boundSeconds = round(serial("bound"));
 
   // The goal: what the knobs can buy, and what they cannot. The old-writer wait is the later of
   // the database proof (rds.global_db_rpo + heartbeat + margin after the last beat) and the peer
@@ -320,7 +339,12 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     writerStopMarginSeconds: MIN_PROOF_MARGIN_SECONDS,
   }).afterFailure;
   const lowestOldWriter = Math.max(0, lowestProof - reached, leaseSettle) + typical.taskSeconds;
-  const floorSeconds = round(Math.max(reached + lowestOldWriter + promotion.expected, dns));
+  const floorSeconds = round(
+    reached +
+      lowestOldWriter +
+      promotion.expected +
+      dnsAfterFence(dns, lowestOldWriter + promotion.expected),
+  );
   const goalMiss =
     expectedSeconds <= config.failover.rtoGoalSeconds
       ? null
@@ -389,11 +413,14 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
       },
       {
         name: "dns",
-        expected: dns,
-        bound: dns,
-        detail: records
-          ? `health check ${threshold} x ${interval} s + alias TTL ${ttl} s, from the failure, beside the rest`
-          : `health check ${threshold} x ${interval} s (no DNS records: no domain configured)`,
+        expected: round(dnsBeyond("expected")),
+        bound: round(dnsBeyond("bound")),
+        detail:
+          (records
+            ? `health check ${threshold} x ${interval} s + alias TTL ${ttl} s = ${dns} s from the Fence`
+            : `health check ${threshold} x ${interval} s = ${dns} s from the Fence`) +
+          ` (the target's /health answers 200 "taking-over" from it), beside the old writer and the promotion (${round(oldWriter.expected + promotion.expected)} s | ${round(oldWriter.bound + promotion.bound)} s): only what outlasts them counts` +
+          (records ? "" : "; no DNS records: no domain configured"),
       },
     ],
     expectedSeconds,
@@ -423,7 +450,7 @@ export function formatBudget(budget: Budget): string {
     `RTO of ${budget.stack}: unplanned failover to ${budget.targetRegion}, ${budget.mode} mode`,
     `  ${pad("")}${"expected".padStart(8)} ${"bound".padStart(8)}`,
     ...budget.phases.map((p) => `  ${pad(p.name)}${num(p.expected)} ${num(p.bound)}  ${p.detail}`),
-    `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn, DNS beside them`,
+    `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn; DNS runs beside the old writer and the promotion from the Fence`,
     `  expected ${budget.expectedSeconds} s, target ${budget.rtoTargetSeconds} s: ${verdict(budget.expectedSeconds, budget.rtoTargetSeconds)}; goal ${budget.rtoGoalSeconds} s: ${budget.expectedSeconds <= budget.rtoGoalSeconds ? "met" : "missed"}; bound ${budget.boundSeconds} s (every task at its timeout, every bound and designed wait reached, no retries of faults)`,
     ...(budget.goalMiss ? [`  goal missed because: ${budget.goalMiss.reason}`] : []),
     `RPO bound: ${budget.rpoBoundSeconds} s (rds.global_db_rpo: commits block beyond it), lag alarm at ${budget.lagAlarmSeconds} s; target ${budget.rpoTargetSeconds} s: ${verdict(budget.rpoBoundSeconds, budget.rpoTargetSeconds)}`,

@@ -465,11 +465,15 @@ describe("RTO and RPO budget", () => {
     // The database proves the old primary stopped 60 + 5 + 30 s (DB_PROOF_MARGIN_SECONDS) after
     // the failure; the run gets to CheckOldWriter 45 s after it, waits the rest and looks once
     // more. Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
-    // The peer lease's 44 s after the fence end sooner, so the database's wait counts.
+    // The peer lease's 49 s after the fence end sooner, so the database's wait counts.
     expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 30 - (38 + 6 + 1) + 1));
     expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 2));
+    // DNS runs beside the workflow from the Fence on: 3 checks of 10 s and the 60 s alias TTL
+    // end long before the old writer's proof and the promotion do, so it adds nothing.
+    expect(phase("dns")).toMatchObject({ expected: 0, bound: 0 });
+    expect(phase("dns").detail).toContain("3 x 10 s + alias TTL 60 s = 90 s from the Fence");
     // Phases are shown rounded; the total is rounded once (within a second of their sum).
-    const sum = budget.phases.filter((p) => p.name !== "dns").reduce((s, p) => s + p.expected, 0);
+    const sum = budget.phases.reduce((s, p) => s + p.expected, 0);
     expect(Math.abs(budget.expectedSeconds - sum)).toBeLessThanOrEqual(1);
     // The bound: every task at its timeout and the 20-minute promotion bound.
     expect(phase("promotion").bound).toBeGreaterThanOrEqual(20 * 60);
@@ -508,6 +512,27 @@ describe("RTO and RPO budget", () => {
     // the lease's 49 s count from the fence, then one more look.
     expect(oldWriter.expected).toBe(49 + 1);
     expect(oldWriter.detail).toContain("the peer lease 49 s after the fence");
+  });
+
+  // Session 23: the target's /health answers 200 "taking-over" from the Fence
+  // (functions/payments/health/core.ts), so Route 53's checks of it run during the old-writer
+  // proof and the promotion; clients are routed to it threshold x interval + TTL after the Fence,
+  // and only what outlasts the workflow is serial. Counted from the failure "beside the rest" it
+  // was too early by the detection and decision; counted after the promotion, too late.
+  it("counts DNS from the Fence, serial only where it outlasts the old writer and the promotion", () => {
+    // A 10 s Aurora failover: old writer 53.5 s + promotion 15.5 s = 69 s after the Fence
+    // (shown rounded), against 3 x 10 s of checks + the 60 s TTL = 90 s.
+    const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "10" };
+    const budget = computeBudget(synth(FULL_ENV).json, "s", loadConfig(env));
+    const phase = (name: string) => budget.phases.find((p) => p.name === name)!;
+    const reached =
+      phase("detection").expected + phase("decision").expected + phase("fence").expected;
+    expect(phase("old writer").expected + phase("promotion").expected).toBe(54 + 16);
+    expect(phase("dns").expected).toBe(90 - 69);
+    expect(budget.expectedSeconds).toBe(reached + 90);
+    expect(formatBudget(budget)).toContain(
+      "DNS runs beside the old writer and the promotion from the Fence",
+    );
   });
 
   it("takes the expected Aurora failover duration as a named input", () => {

@@ -30,6 +30,19 @@ describe("the two-region lab", () => {
     expect(detect.seconds).toBeGreaterThanOrEqual((t.alarmDatapoints - 1) * t.probeIntervalSeconds);
     // Payments resumed in the new region after the move.
     expect(result.load.acks.filter((a) => a.region === "us-west-2").length).toBeGreaterThan(0);
+    // Session 23: the target's /health answers 200 "taking-over" from the Fence, so the router
+    // (Route 53 failover records) turned to it while the old writer was being proven stopped,
+    // before the promotion even began: clients were already routed there when it took payments.
+    // While it stayed 503 until it was writable, this came only after the promotion.
+    const run = result.lab.orchestrator.executions.find((e) => e.status === "SUCCEEDED")!;
+    const entered = (name: string) => run.states.find((st) => st.name === name)!.enteredAt;
+    const targetHealthy = result.lab.route53.history.find(
+      (h) => h.region === "us-west-2" && h.healthy && h.at > result.faultAt,
+    );
+    expect(targetHealthy).toBeDefined();
+    expect(targetHealthy!.at).toBeGreaterThan(entered("Fence"));
+    expect(targetHealthy!.at).toBeLessThan(entered("Promote"));
+    expect(result.lab.route53.resolve()).toBe("us-west-2");
     // What the spike lost, the reconciliation found, replayed or reported (lab/reconcile.ts).
     expect(
       result.findings.rpo.lostPayments.length + result.findings.rpo.lostCaptures.length,

@@ -6,7 +6,7 @@ import { ActiveRegionGuard } from "../shared/fencing";
 import { jsonResponse } from "../shared/http-api";
 import { publishSingleMetric } from "../shared/observability";
 import { baseRuntime, publicApiHandler } from "../shared/runtime";
-import { checkHealth } from "./core";
+import { activeRegionMetric, checkHealth } from "./core";
 import type { DatabaseState } from "./core";
 
 const base = baseRuntime({ functionName: "health", apiKeys: false, ownCluster: true });
@@ -61,10 +61,7 @@ export const handler = publicApiHandler(async () => {
     readWriterHeartbeat,
     checkTimeoutMs: CHECK_TIMEOUT_MS,
   });
-  if (report.body.activeRegion !== null) {
-    publishSingleMetric(METRICS.activeRegion, report.body.checks.role === "active" ? 1 : 0, {
-      Region: base.region,
-    });
-  }
+  const active = activeRegionMetric(report.body);
+  if (active !== null) publishSingleMetric(METRICS.activeRegion, active, { Region: base.region });
   return jsonResponse(report.statusCode, report.body);
 });

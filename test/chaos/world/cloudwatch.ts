@@ -124,11 +124,15 @@ export class Detection {
     const flag = this.table.read(this.proberRegion, CONTROL.activeRegionItem);
     const probed = (flag?.activeRegion as string | undefined) ?? this.primaryRegion;
     if (probed === this.proberRegion) return;
-    const healthy =
-      this.network.reachable(this.proberRegion, probed, now) &&
-      this.payments[probed]!.health().status === 200;
+    const answer = this.network.reachable(this.proberRegion, probed, now)
+      ? this.payments[probed]!.health()
+      : null;
+    const healthy = answer?.status === 200;
     this.probes.push({ at: now, value: healthy ? 1 : 0 });
-    this.watchHeartbeat(healthy);
+    // As the real prober: a region taking over is healthy for the alarm, not a healthy writer.
+    this.watchHeartbeat(
+      healthy && (answer?.body as { status?: string } | undefined)?.status !== "taking-over",
+    );
     this.recentProbes.push(healthy);
     if (this.recentProbes.length > 3) this.recentProbes.shift();
     const breaching = this.recentProbes.length === 3 && this.recentProbes.every((h) => !h);

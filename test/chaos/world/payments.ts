@@ -17,7 +17,7 @@ import {
   ActiveRegionGuard,
 } from "../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../functions/payments/shared/fencing";
-import { CONTROL } from "../../../functions/common/contract";
+import { CONTROL, FENCE_PHASE } from "../../../functions/common/contract";
 import { API_TIMEOUTS } from "../../../functions/payments/shared/database";
 import type { AuroraGlobal, Commit } from "./aurora";
 import type { VirtualClock } from "./clock";
@@ -211,10 +211,26 @@ export class RegionPayments {
     const active = item?.activeRegion === this.region;
     const writable = active && this.aurora.accepts(this.region) === "committed";
     const heartbeat = this.aurora.heartbeatHeldBy(this.region);
+    // A move into this region under way (its Fence until its Unfence) while its database answers,
+    // in recovery or promoted: 200 "taking-over".
+    const cluster = this.aurora.clusters[this.region];
+    const takingOver =
+      active &&
+      item?.phase === FENCE_PHASE.fenced &&
+      !this.network.isDown(this.region, this.clock.now) &&
+      cluster !== undefined &&
+      cluster.exists &&
+      (writable || cluster.role === "secondary");
     return {
-      status: active && writable ? 200 : 503,
+      status: writable || takingOver ? 200 : 503,
       body: {
-        status: active && writable ? "healthy" : active ? "unhealthy" : "passive",
+        status: takingOver
+          ? "taking-over"
+          : active && writable
+            ? "healthy"
+            : active
+              ? "unhealthy"
+              : "passive",
         region: this.region,
         activeRegion: item?.activeRegion ?? null,
         replication: {

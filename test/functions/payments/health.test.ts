@@ -1,7 +1,7 @@
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import "aws-sdk-client-mock-jest";
-import { checkHealth } from "../../../functions/payments/health/core";
-import type { HealthDeps } from "../../../functions/payments/health/core";
+import { activeRegionMetric, checkHealth } from "../../../functions/payments/health/core";
+import type { HealthBody, HealthDeps } from "../../../functions/payments/health/core";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import {
@@ -183,6 +183,30 @@ describe("GET /health", () => {
     });
   });
 
+  // Session 23: a move into this region is under way (its Fence wrote the flag here, phase
+  // fenced, until its Unfence): 200 "taking-over" for Route 53, but the ActiveRegion metric
+  // ("1 = takes writes") stays 0 until the flag opens.
+  it("answers 200 taking-over while a move into this region is fenced towards it, and counts it active only once open", async () => {
+    aws.flag = { activeRegion: REGION, phase: "fenced" };
+
+    const response = await health();
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      status: "taking-over",
+      activeRegion: REGION,
+      checks: { flag: "ok", role: "active", database: "writable", phase: "fenced" },
+    });
+    expect(response.body.reason).toMatch(/^taking over: /);
+    expect(activeRegionMetric(response.body as unknown as HealthBody)).toBe(0);
+    aws.flag = { activeRegion: REGION, phase: "open" };
+    const open = await health();
+    expect(open.body).toMatchObject({ status: "healthy" });
+    expect(activeRegionMetric(open.body as unknown as HealthBody)).toBe(1);
+    aws.flag = { activeRegion: OTHER_REGION, phase: "fenced" };
+    expect(activeRegionMetric((await health()).body as unknown as HealthBody)).toBe(0);
+  });
+
   it("answers 503 when the database is unreachable", async () => {
     await proxy.down();
 
@@ -282,6 +306,59 @@ describe("checkHealth", () => {
 
     expect(report.statusCode).toBe(503);
     expect(report.body.reason).toBe("database is in recovery (a read replica)");
+  });
+
+  // Session 23: Route 53 counts the target's checks from the Fence, during the old-writer proof
+  // and the promotion, so clients are routed to it when it takes payments (core.ts, "Taking
+  // over"); nothing else makes a passive region healthy.
+  it("answers 200 taking-over where a failover is fenced towards this region and its database is in recovery", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => ({ activeRegion: REGION, phase: "fenced" }),
+      probeDatabase: async () => "in recovery",
+    });
+
+    expect(report.statusCode).toBe(200);
+    expect(report.body).toMatchObject({
+      status: "taking-over",
+      activeRegion: REGION,
+      checks: { role: "active", database: "in recovery", phase: "fenced" },
+    });
+    expect(report.body.reason).toContain("payment writes answer 503 until then");
+  });
+
+  it.each([
+    ["a passive region no failover has fenced towards", { activeRegion: OTHER_REGION }],
+    [
+      "a passive region whose flag is open elsewhere",
+      { activeRegion: OTHER_REGION, phase: "open" },
+    ],
+    ["the old region a failover fenced away", { activeRegion: OTHER_REGION, phase: "fenced" }],
+    ["an open active region whose database is a replica", { activeRegion: REGION, phase: "open" }],
+  ])("answers 503 in %s, its database in recovery", async (_label, flag) => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => flag,
+      probeDatabase: async () => "in recovery",
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).not.toBe("taking-over");
+  });
+
+  it("rejects taking over with a database it cannot reach or write: 503", async () => {
+    for (const probe of [
+      () => Promise.reject(new Error("connect ECONNREFUSED")),
+      async () => "read-only" as const,
+    ]) {
+      const report = await checkHealth({
+        ...deps,
+        readFlag: async () => ({ activeRegion: REGION, phase: "fenced" }),
+        probeDatabase: probe,
+      });
+      expect(report.statusCode).toBe(503);
+      expect(report.body.status).toBe("unhealthy");
+    }
   });
 
   it("answers 503 when a check hangs, in bounded time", async () => {
