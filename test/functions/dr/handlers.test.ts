@@ -598,7 +598,7 @@ describe("CheckOldWriter handler", () => {
       oldRegionFlag: "confirmed",
       nextCheckSeconds: 5,
     });
-    expect(Date.parse(result.stoppedAt!) - Date.parse(result.confirmedAt!)).toBe(20_000);
+    expect(Date.parse(result.stoppedAt!) - Date.parse(result.confirmedAt!)).toBe(25_000);
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
       Key: { pk: "failover-lock" },
       ExpressionAttributeNames: { "#name": "fenceConfirmedAt" },
