@@ -233,6 +233,7 @@ function authorizerMerchant(event: APIGatewayProxyEventV2): string | undefined {
 
 const METRIC_OF_CODE: Record<string, string> = {
   region_passive: "WritesRefusedPassive",
+  region_fenced: "WritesRefusedPassive",
   active_region_unknown: "WritesRefusedFlagUnknown",
   database_unavailable: "DatabaseUnavailable",
   configuration_unavailable: "ParametersUnavailable",

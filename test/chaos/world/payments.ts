@@ -17,7 +17,7 @@ import {
   ActiveRegionGuard,
 } from "../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../functions/payments/shared/fencing";
-import { CONTROL, FENCE_PHASE } from "../../../functions/common/contract";
+import { CONTROL, DR_SYNTHETIC_MERCHANT, FENCE_PHASE } from "../../../functions/common/contract";
 import { API_TIMEOUTS } from "../../../functions/payments/shared/database";
 import type { AuroraGlobal, Commit } from "./aurora";
 import type { VirtualClock } from "./clock";
@@ -124,7 +124,11 @@ export class RegionPayments {
     const started = container.time;
     let flag: ActiveRegionFlag;
     try {
-      await container.guard.assertActive();
+      // The synthetic payment is the DR Verify task's, on the DR key's merchant: the one caller
+      // the guard lets through a fenced flag (functions/payments/shared/fencing.ts).
+      await container.guard.assertActive(
+        options.synthetic ? { merchantId: DR_SYNTHETIC_MERCHANT } : {},
+      );
       flag = await container.guard.flag();
     } catch (error) {
       const reason = (error as Error).name;
