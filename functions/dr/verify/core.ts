@@ -3,6 +3,7 @@
 // Idempotency-Key is derived from the run id, so a retry or a resumed run replays the same
 // payment instead of creating another.
 import { DR_SYNTHETIC_MERCHANT, PARAMETERS } from "../../common/contract";
+import { answersWritable } from "../../common/taking-over";
 import type { DrDeps } from "../shared/deps";
 import { VerificationFailedError } from "../shared/errors";
 import type { HttpResponse } from "../shared/ports";
@@ -45,10 +46,13 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
     }
   };
 
+  // Verify runs before Unfence, so the target answers "taking-over": only with its own cluster
+  // writable (promoted) does that say the database takes writes (review 23 L3); in recovery
+  // it proves nothing yet.
   const health = await call("GET", "/health");
-  if (health.status !== 200) {
+  if (!answersWritable(health)) {
     throw new VerificationFailedError(
-      `GET /health in ${request.targetRegion} answered ${health.status}, expected 200`,
+      `GET /health in ${request.targetRegion} answered ${health.status}${statusOf(health.body)}, expected 200 with a writable database ("healthy", or "taking-over" with checks.database "writable")`,
     );
   }
   const headers = { "x-api-key": apiKey, "content-type": "application/json" };
@@ -105,3 +109,9 @@ export const VERIFY_TASK = stateTask({
   permissions: { parameters: { read: ["drVerifyApiKey"] }, http: true },
   run: verify,
 });
+
+function statusOf(body: unknown): string {
+  if (body === null || typeof body !== "object") return "";
+  const { status, checks } = body as { status?: unknown; checks?: { database?: unknown } };
+  return ` (${String(status)}, database ${String(checks?.database)})`;
+}

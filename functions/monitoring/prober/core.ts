@@ -11,6 +11,7 @@
 // age the active region's payment functions see.
 import { FENCE_PHASE, METRICS, PEER_LEASE } from "../../common/contract";
 import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
+import { answersTakingOver } from "../../common/taking-over";
 import type { ActiveRegionItem } from "../../common/contract";
 import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
 
@@ -302,8 +303,7 @@ async function probeOne(
     healthy = response.status === 200;
     // A move into that region is under way (the flag is fenced towards it): healthy for the
     // alarm, which must not start a failover against a region taking over, but not the writer.
-    takingOver =
-      healthy && (response.body as { status?: unknown } | null)?.status === "taking-over";
+    takingOver = answersTakingOver(response);
     // 429 is the stage's throttle answering before any function ran: /health is
     // unauthenticated and a throttle's token bucket is shared by every caller
     // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so

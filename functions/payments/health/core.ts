@@ -16,33 +16,30 @@
 // for it would move traffic and start a failover towards the very region whose silence caused
 // it. The lease-aging alarm (PeerLeaseAgeSeconds) pages for it instead.
 //
-// Taking over: while a failover, switchover or failback moves the writer INTO this region (the
-// flag names this region with phase `fenced`: the run's Fence, until its Unfence) and this
-// region's database answers (in recovery: the promotion is under way; or writable: promoted),
-// /health answers 200 with status "taking-over". Why: Route 53 failover routing answers the
-// SECONDARY only once its health check has passed `failure threshold` checks in a row, and when
-// both records are unhealthy it answers the PRIMARY ("If none of the records in a group of
-// records are healthy, Route 53 ... considers all the records in the group to be healthy",
-// dns-failover-determining-health-of-endpoints above). A target that stayed 503 until it was
-// writable made clients wait, after the promotion, for threshold x interval and then for the
-// rest of their TTL. Counting from the Fence, the checks pass during the old-writer proof and
-// the promotion (minutes), so clients are already routed here when the database takes writes.
-// Why it is safe:
-// - only a run's Fence makes it: never a primary that merely flaps, a /health flood or a
-//   throttle (the target is passive, 503, until a failover has fenced towards it), so no
-//   traffic moves on a transient failure, and with both unhealthy Route 53 still answers the
-//   primary;
-// - payment writes are not gated by /health: they keep the flag check and the database, so the
-//   target takes none before its promotion, which the workflow starts only once the old writer
-//   is provably stopped (state-machines/README.md, "Never two writers"); until then a client
-//   routed here gets the same 503 (Retry-After) the fenced old primary would give it;
-// - a run that halts fenced leaves the target 200 while its database answers: clients get 503
-//   for writes here, as they would from the fenced old primary, and reads still work;
-// - the prober probes the active region only, which for a failover into the prober's own region
-//   is itself (never probed); for a failback it sees 200 from the target while the switchover
-//   runs, instead of 503s that would raise the failover alarm mid-run, and its heartbeat watch
-//   does not count a taking-over region as a healthy writer (functions/monitoring/prober).
+// Taking over: while a failover, switchover or failback moves the writer INTO this region and
+// the run has proven the old writer stopped, /health answers 200 with status "taking-over"; the
+// rule is functions/common/taking-over.ts (flag names this region, phase `fenced`, `promotingAt`
+// stamped by the run after its proof, and this region's OWN cluster answers a read-only check,
+// in recovery or writable). Why: Route 53 failover routing answers the SECONDARY only once its
+// health check has passed `failure threshold` checks in a row, and when both records are
+// unhealthy it answers the PRIMARY ("If none of the records in a group of records are healthy,
+// Route 53 ... considers all the records in the group to be healthy",
+// dns-failover-determining-health-of-endpoints above). Counting from the proof, the checks pass
+// during the promotion, so clients are routed here sooner after the role change.
+// Why it is safe (review 23 H1, H2, M2, L5):
+// - only a run that has proven the old writer stopped makes it: a run that halts before its
+//   proof leaves the target 503, so a move whose fence never reached the old region cannot draw
+//   clients away from the only region that can write;
+// - the database check goes to this region's own cluster (PARAMETERS.clusterEndpoint, readable
+//   on a secondary: "You can still connect to the cluster endpoint, but only for read queries",
+//   aurora-global-database-connecting), never through the global writer endpoint, which names
+//   the old writer until the promotion (dead in a region-down); and it writes nothing while
+//   fenced (no heartbeat into the old writer);
+// - payment writes are not gated by /health: the guard refuses them while the flag is `fenced`
+//   (503 region_fenced, functions/payments/shared/fencing.ts) until Unfence opens it;
+// - the prober's heartbeat watch does not count a taking-over region as a healthy writer.
 import { FENCE_PHASE } from "../../common/contract";
+import { TAKING_OVER_STATUS, isTakingOver, promotingInto } from "../../common/taking-over";
 import type { ActiveRegionFlag, PeerLeaseState } from "../shared/fencing";
 import { peerLeaseState } from "../shared/fencing";
 
@@ -53,8 +50,17 @@ export interface HealthDeps {
   readonly region: string;
   /** The flag, read strongly consistently now; throws ActiveRegionUnknownError. */
   readonly readFlag: () => Promise<ActiveRegionFlag>;
-  /** `write`: upsert the heartbeat in a transaction; otherwise read-only checks. */
+  /**
+   * Through the payment path's endpoint (the global writer endpoint in production). `write`:
+   * upsert the heartbeat in a transaction; otherwise read-only checks. Not called while a move
+   * into this region is fenced.
+   */
   readonly probeDatabase: (write: boolean) => Promise<DatabaseState>;
+  /**
+   * Read-only, this region's OWN cluster (its cluster endpoint): writable (promoted) or in
+   * recovery; throws when it cannot be reached. Used while a move into this region is fenced.
+   */
+  readonly probeOwnCluster: () => Promise<"writable" | "in recovery">;
   /** The writer heartbeat this region's own cluster holds; null when it has none. */
   readonly readWriterHeartbeat: () => Promise<Date | null>;
   /** Each check gives up after this long, so Route 53 gets an answer in time. */
@@ -133,11 +139,18 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
     flagError = (error as Error).message;
   }
   const active = flag?.activeRegion === region;
+  // A move into this region (its Fence until its Unfence): only a read-only look at its own
+  // cluster, nothing written, nothing through the global writer endpoint.
+  const moving = active && flag?.phase === FENCE_PHASE.fenced;
 
   let database: DatabaseState | "unreachable";
   let databaseError: string | undefined;
   try {
-    database = await withTimeout(deps.probeDatabase(active), deps.checkTimeoutMs, "database check");
+    database = await withTimeout(
+      moving ? deps.probeOwnCluster() : deps.probeDatabase(active),
+      deps.checkTimeoutMs,
+      "database check",
+    );
   } catch (error) {
     database = "unreachable";
     databaseError = (error as Error).message;
@@ -150,22 +163,27 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
     ...(flag?.phase ? { phase: flag.phase } : {}),
   };
   let reason: string | null = null;
+  const takingOver =
+    moving &&
+    isTakingOver({
+      region,
+      flag,
+      ownCluster: database === "writable" || database === "in recovery" ? database : "unreachable",
+    });
   if (!flag) reason = flagError ?? "control flag unreadable";
   else if (!active) reason = `passive region: writes go to ${flag.activeRegion}`;
-  else if (database === "unreachable") reason = `database unreachable: ${databaseError}`;
-  else if (database === "read-only") reason = "database refused the heartbeat write (read-only)";
-  const takingOver =
-    reason === null &&
-    flag?.phase === FENCE_PHASE.fenced &&
-    (database === "in recovery" || database === "writable");
-  if (takingOver) {
+  else if (database === "unreachable")
+    reason = `${moving ? "own cluster" : "database"} unreachable: ${databaseError}`;
+  else if (takingOver)
     reason =
       database === "in recovery"
-        ? "taking over: a failover into this region is under way (flag fenced towards it) and its database is in recovery until the promotion completes; payment writes answer 503 until then"
-        : "taking over: the database is promoted; the flag opens at the run's Unfence";
-  } else if (reason === null && database === "in recovery") {
-    reason = "database is in recovery (a read replica)";
-  }
+        ? "taking over: the old writer is proven stopped and this region's cluster is being promoted (in recovery until it completes); payment writes answer 503 until the run's Unfence"
+        : "taking over: this region's cluster is promoted; payment writes open at the run's Unfence";
+  else if (moving && !promotingInto(region, flag))
+    reason =
+      "a move into this region is fenced, but its run has not proven the old writer stopped yet: not taking traffic before that proof";
+  else if (database === "read-only") reason = "database refused the heartbeat write (read-only)";
+  else if (database === "in recovery") reason = "database is in recovery (a read replica)";
 
   const healthy = reason === null;
   const writerHeartbeatAt = (await heartbeat)?.toISOString() ?? null;
@@ -175,7 +193,7 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
       status: healthy
         ? "healthy"
         : takingOver
-          ? "taking-over"
+          ? TAKING_OVER_STATUS
           : flag && !active
             ? "passive"
             : "unhealthy",

@@ -50,7 +50,7 @@ export const FLAG_READ = {
  * writes go, whether they are open (the phase), and for /health the token and the proof stamp.
  */
 export type ActiveRegionFlag = Pick<ActiveRegionItem, "activeRegion" | "phase"> &
-  Partial<Pick<ActiveRegionItem, "fencingToken" | "leaseRequired" | "peerSeenAt">>;
+  Partial<Pick<ActiveRegionItem, "fencingToken" | "leaseRequired" | "peerSeenAt" | "promotingAt">>;
 
 /** Reads the flag strongly consistently; undefined when the item does not exist. */
 export type FlagReader = () => Promise<ActiveRegionFlag | undefined>;

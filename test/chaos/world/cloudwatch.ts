@@ -29,6 +29,7 @@ import { activeRegionFlagOf } from "../../../functions/dr/shared/aws/control-tab
 import { observeHeartbeat, staleAfterSeconds } from "../../../functions/dr/shared/heartbeat-watch";
 import type { ControlPort, HeartbeatWatch } from "../../../functions/dr/shared/ports";
 import { renewLease } from "../../../functions/monitoring/prober/core";
+import { answersTakingOver } from "../../../functions/common/taking-over";
 import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 
 export interface Datapoint {
@@ -130,9 +131,7 @@ export class Detection {
     const healthy = answer?.status === 200;
     this.probes.push({ at: now, value: healthy ? 1 : 0 });
     // As the real prober: a region taking over is healthy for the alarm, not a healthy writer.
-    this.watchHeartbeat(
-      healthy && (answer?.body as { status?: string } | undefined)?.status !== "taking-over",
-    );
+    this.watchHeartbeat(healthy && !(answer !== null && answersTakingOver(answer)));
     this.recentProbes.push(healthy);
     if (this.recentProbes.length > 3) this.recentProbes.shift();
     const breaching = this.recentProbes.length === 3 && this.recentProbes.every((h) => !h);

@@ -17,6 +17,8 @@ import {
   ActiveRegionGuard,
 } from "../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../functions/payments/shared/fencing";
+import { TAKING_OVER_STATUS, isTakingOver } from "../../../functions/common/taking-over";
+import type { OwnClusterState } from "../../../functions/common/taking-over";
 import { CONTROL, DR_SYNTHETIC_MERCHANT, FENCE_PHASE } from "../../../functions/common/contract";
 import { API_TIMEOUTS } from "../../../functions/payments/shared/database";
 import type { AuroraGlobal, Commit } from "./aurora";
@@ -213,30 +215,44 @@ export class RegionPayments {
   health(): { status: number; body: unknown } {
     const item = this.table.read(this.region, CONTROL.activeRegionItem);
     const active = item?.activeRegion === this.region;
-    const writable = active && this.aurora.accepts(this.region) === "committed";
+    const moving = active && item?.phase === FENCE_PHASE.fenced;
+    // While a move into this region is fenced, /health writes nothing (no heartbeat): it only
+    // looks at its own cluster, read-only (functions/payments/health/core.ts).
+    const writable = active && !moving && this.aurora.accepts(this.region) === "committed";
     const heartbeat = this.aurora.heartbeatHeldBy(this.region);
-    // A move into this region under way (its Fence until its Unfence) while its database answers,
-    // in recovery or promoted: 200 "taking-over".
     const cluster = this.aurora.clusters[this.region];
-    const takingOver =
-      active &&
-      item?.phase === FENCE_PHASE.fenced &&
-      !this.network.isDown(this.region, this.clock.now) &&
-      cluster !== undefined &&
-      cluster.exists &&
-      (writable || cluster.role === "secondary");
+    const ownCluster: OwnClusterState =
+      this.network.isDown(this.region, this.clock.now) || !cluster?.exists
+        ? "unreachable"
+        : cluster.role === "secondary"
+          ? "in recovery"
+          : "writable";
+    const takingOver = isTakingOver({
+      region: this.region,
+      flag: item
+        ? {
+            activeRegion: String(item.activeRegion),
+            ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
+            ...(typeof item.promotingAt === "string" ? { promotingAt: item.promotingAt } : {}),
+          }
+        : null,
+      ownCluster,
+    });
     return {
       status: writable || takingOver ? 200 : 503,
       body: {
         status: takingOver
-          ? "taking-over"
-          : active && writable
+          ? TAKING_OVER_STATUS
+          : writable
             ? "healthy"
             : active
               ? "unhealthy"
               : "passive",
         region: this.region,
         activeRegion: item?.activeRegion ?? null,
+        checks: {
+          database: moving ? ownCluster : writable ? "writable" : active ? "unreachable" : null,
+        },
         replication: {
           writerHeartbeatAt: heartbeat === null ? null : new Date(heartbeat).toISOString(),
         },

@@ -186,11 +186,18 @@ describe("GET /health", () => {
   // Session 23: a move into this region is under way (its Fence wrote the flag here, phase
   // fenced, until its Unfence): 200 "taking-over" for Route 53, but the ActiveRegion metric
   // ("1 = takes writes") stays 0 until the flag opens.
-  it("answers 200 taking-over while a move into this region is fenced towards it, and counts it active only once open", async () => {
+  it("answers 200 taking-over once the run has proven the old writer stopped, writing no heartbeat, and counts it active only once open", async () => {
+    await db.sql.query("DELETE FROM health_heartbeats");
     aws.flag = { activeRegion: REGION, phase: "fenced" };
+    const beforeProof = await health();
+    aws.flag = { activeRegion: REGION, phase: "fenced", promotingAt: "2026-11-30T03:00:00Z" };
 
     const response = await health();
 
+    // Review 23 M2, L5: fenced without the proof stamp is 503, and nothing is written while fenced.
+    expect(beforeProof.status).toBe(503);
+    expect(beforeProof.body.reason).toMatch(/has not proven the old writer stopped/);
+    expect(await heartbeat()).toBeUndefined();
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({
       status: "taking-over",
@@ -248,9 +255,11 @@ describe("checkHealth", () => {
     region: REGION,
     readFlag: async () => ({ activeRegion: REGION }),
     probeDatabase: async () => "writable",
+    probeOwnCluster: async () => "writable",
     readWriterHeartbeat: async () => new Date("2026-11-30T03:02:05.000Z"),
     checkTimeoutMs: 50,
   };
+  const PROVEN = { activeRegion: REGION, phase: "fenced", promotingAt: "2026-11-30T03:00:00Z" };
 
   it("reads the writer heartbeat beside the flag, so a slow replica costs no extra time", async () => {
     const started = Date.now();
@@ -311,11 +320,18 @@ describe("checkHealth", () => {
   // Session 23: Route 53 counts the target's checks from the Fence, during the old-writer proof
   // and the promotion, so clients are routed to it when it takes payments (core.ts, "Taking
   // over"); nothing else makes a passive region healthy.
-  it("answers 200 taking-over where a failover is fenced towards this region and its database is in recovery", async () => {
+  // Review 23 H1: the check goes to this region's own cluster, read-only; the payment path's
+  // endpoint (the global writer endpoint, the dead old writer in a region-down) is not asked.
+  it("answers 200 taking-over after the proof from its own cluster in recovery, whatever the global endpoint does", async () => {
+    const viaGlobal: boolean[] = [];
     const report = await checkHealth({
       ...deps,
-      readFlag: async () => ({ activeRegion: REGION, phase: "fenced" }),
-      probeDatabase: async () => "in recovery",
+      readFlag: async () => PROVEN,
+      probeDatabase: (write) => {
+        viaGlobal.push(write);
+        return new Promise(() => undefined); // the old writer, down
+      },
+      probeOwnCluster: async () => "in recovery",
     });
 
     expect(report.statusCode).toBe(200);
@@ -324,7 +340,22 @@ describe("checkHealth", () => {
       activeRegion: REGION,
       checks: { role: "active", database: "in recovery", phase: "fenced" },
     });
-    expect(report.body.reason).toContain("payment writes answer 503 until then");
+    expect(report.body.reason).toContain("payment writes answer 503 until the run's Unfence");
+    expect(viaGlobal).toEqual([]);
+  });
+
+  // Review 23 M2: a run that halts before its proof (say, the fence never reached the old
+  // region) must not draw clients away from the only region that can write.
+  it("rejects taking over before the run has proven the old writer stopped: 503", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => ({ activeRegion: REGION, phase: "fenced" }),
+      probeOwnCluster: async () => "in recovery",
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).toBe("unhealthy");
+    expect(report.body.reason).toMatch(/has not proven the old writer stopped/);
   });
 
   it.each([
@@ -346,19 +377,15 @@ describe("checkHealth", () => {
     expect(report.body.status).not.toBe("taking-over");
   });
 
-  it("rejects taking over with a database it cannot reach or write: 503", async () => {
-    for (const probe of [
-      () => Promise.reject(new Error("connect ECONNREFUSED")),
-      async () => "read-only" as const,
-    ]) {
-      const report = await checkHealth({
-        ...deps,
-        readFlag: async () => ({ activeRegion: REGION, phase: "fenced" }),
-        probeDatabase: probe,
-      });
-      expect(report.statusCode).toBe(503);
-      expect(report.body.status).toBe("unhealthy");
-    }
+  it("rejects taking over when its own cluster cannot be reached: 503", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => PROVEN,
+      probeOwnCluster: () => Promise.reject(new Error("connect ECONNREFUSED")),
+    });
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).toBe("unhealthy");
+    expect(report.body.reason).toMatch(/^own cluster unreachable: /);
   });
 
   it("answers 503 when a check hangs, in bounded time", async () => {
