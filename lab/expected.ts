@@ -7,7 +7,7 @@
 import {
   databaseProofSeconds,
   detectionSeconds,
-  dnsAfterFence,
+  dnsBesidePromotion,
   healthCheckSeconds,
   promotionExpectedSeconds,
 } from "../infra/lib/rto";
@@ -76,26 +76,27 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
       : `Fence, then the later of the database proof (the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure) and the peer lease's ${s.leaseSettleSeconds} s settle after the fence`,
   );
   // The operation completes once the promoted writer has restarted into its role
-  // (lab/world/aurora.ts): the middle of that window counts with it.
+  // (lab/world/aurora.ts): the middle of that window counts with it. Writes open at Unfence.
   const aurora = (planned ? mid(t.switchoverMs) : mid(t.failoverMs)) + mid(t.promotionOutageMs);
+  const promotion = promotionExpectedSeconds(TASK_SECONDS, aurora);
   add(
     "promote",
-    promotionExpectedSeconds(TASK_SECONDS, aurora),
-    `${planned ? "switchover" : "managed failover"} and the new writer's restart ${aurora} s (middles of the drawn ranges) + half a poll + Promote, CheckPromotion, UpdateParameters`,
+    promotion,
+    `${planned ? "switchover" : "managed failover"} and the new writer's restart ${aurora} s (middles of the drawn ranges) + half a poll + Promote, CheckPromotion, UpdateParameters, ShiftTraffic, Verify, Unfence (writes open there)`,
   );
-  // Beside the workflow from the Fence on, as `npm run rto` counts it: the target's /health
-  // answers 200 "taking-over" from the Fence (functions/payments/health/core.ts), so Route 53's
-  // check of it passes `threshold` times in a row during the old-writer proof and the
+  // Beside the promotion from the proof on, as `npm run rto` counts it: the target's /health
+  // answers 200 "taking-over" once Promote has stamped `promotingAt` (functions/common/
+  // taking-over.ts), so Route 53's check of it passes `threshold` times in a row during the
   // promotion, and a client's cached answer lives out what is left of its TTL (half of it,
   // typically); ShiftTraffic is not needed (its control plane in us-east-1 is the failed region
-  // here). Only what outlasts the workflow after the Fence adds to the RTO.
+  // here). Only what outlasts the promotion and the tasks until Unfence adds to the RTO.
   const dnsSpan =
     healthCheckSeconds(t.healthCheckIntervalSeconds, t.healthCheckFailureThreshold) +
     t.dnsTtlSeconds / 2;
   add(
     "dns",
-    dnsAfterFence(dnsSpan, elapsed - fenceAt),
-    `from the Fence, beside the workflow: the target's health check ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s, then half the ${t.dnsTtlSeconds} s TTL (${dnsSpan} s), only what outlasts the ${(elapsed - fenceAt).toFixed(1)} s from the Fence to the promoted writer`,
+    dnsBesidePromotion(dnsSpan, promotion),
+    `from the proof, beside the promotion: the target's health check ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s, then half the ${t.dnsTtlSeconds} s TTL (${dnsSpan} s), only what outlasts the ${promotion.toFixed(1)} s from the proof to Unfence`,
   );
   return { seconds: +elapsed.toFixed(1), phases };
 }

@@ -41,16 +41,26 @@ export const FENCE_SETTLE_MARGIN_SECONDS = 2;
  * (https://www.postgresql.org/docs/16/runtime-config-connection.html#GUC-CLIENT-CONNECTION-CHECK-INTERVAL;
  * Aurora: detection is hard for sessions "actively running queries",
  * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.DeadConnectionHandling.html).
- * So a statement sent just before the deadline (authorize's single autocommit CTE, or a COMMIT)
- * runs on until it ends or `statement_timeout` aborts it ("Abort any statement that takes more
- * than the specified amount of time",
+ * So a statement sent just before the deadline (authorize's single autocommit CTE) runs on until
+ * it ends or `statement_timeout` aborts it ("Abort any statement that takes more than the
+ * specified amount of time",
  * https://www.postgresql.org/docs/16/runtime-config-client.html#GUC-STATEMENT-TIMEOUT), and an
- * autocommit statement that ends commits. Measured on a real server:
- * test/functions/payments/late-statement.test.ts.
+ * autocommit statement that ends commits; lock waits are inside it. Measured on a real server
+ * for an autocommit INSERT: test/functions/payments/late-statement.test.ts.
  *
- * Not covered here: a COMMIT paused by rds.global_db_rpo, which statement_timeout does not end
- * (state-machines/README.md, "A COMMIT the RPO guard paused": never acknowledged, and the
- * database proof, not this bound, covers it).
+ * Not covered here (review 23 L1): the wait of a COMMIT for its commit record. statement_timeout
+ * does not end a commit that is already writing or waiting for its commit record (the project
+ * measured it: functions/payments/shared/database.ts, errors.ts), so an explicit transaction's
+ * COMMIT (capture, refund, void) sent before the deadline, or the commit of the autocommit
+ * statement once its execution ended, can land later than this bound if the storage is slow to
+ * acknowledge it. On Aurora that wait is the storage quorum's; AWS documents no bound for it.
+ * - Paused by rds.global_db_rpo: the database proof covers it (state-machines/README.md, "A
+ *   COMMIT the RPO guard paused": never acknowledged).
+ * - Slow storage, on the confirmed path of a failover (no database proof): nothing covers it; a
+ *   commit that waits longer than this bound's margin can land on the old writer after the
+ *   AllowDataLoss promotion began, and be lost. (A switchover or failback waits for the target
+ *   to catch up before the old writer is demoted, so such a commit is replicated, not lost.)
+ *   The gap is stated here, not closed; no test pins a delayed COMMIT.
  */
 export function writeWorstCaseSeconds(
   path: Pick<PaymentWritePath, "writeTimeoutSeconds" | "statementMs">,

@@ -6,9 +6,12 @@
 //   it and the run promotes on the database's proof (rds.global_db_rpo + the heartbeat interval +
 //   a margin after the target's prober first saw the last beat); tasks and the Aurora managed failover take their typical,
 //   named durations (config.failover.expected), the prober and DNS their documented periods;
-//   DNS runs beside the workflow from the Fence on and counts only where it outlasts it.
+//   DNS runs beside the promotion from the run's proof on (the target's /health answers
+//   "taking-over" from there) and counts only where it outlasts it. The RTO ends when writes
+//   open, at Unfence.
 // - bound: the worst case of a run that completes without a retry: every task at its
-//   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait.
+//   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait, and DNS in
+//   full after the promotion.
 //
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
@@ -143,9 +146,25 @@ export function databaseProofSeconds(p: {
   };
 }
 
-/** Promote + the Aurora promotion + half a 5 s poll to notice it + CheckPromotion and UpdateParameters. */
+/**
+ * The tasks between the promotion and the first payment in the new region: writes open at
+ * Unfence (the payment guard refuses a fenced flag, functions/payments/shared/fencing.ts), after
+ * UpdateParameters, ShiftTraffic and Verify.
+ */
+export const UNTIL_WRITES_OPEN = ["UpdateParameters", "ShiftTraffic", "Verify", "Unfence"] as const;
+
+/**
+ * Promote + the Aurora promotion + half a 5 s poll to notice it + CheckPromotion, then the tasks
+ * until writes open (UNTIL_WRITES_OPEN).
+ */
 export function promotionExpectedSeconds(taskSeconds: number, auroraSeconds: number): number {
-  return taskSeconds + auroraSeconds + HALF_POLL_SECONDS + 2 * taskSeconds;
+  return (
+    taskSeconds +
+    auroraSeconds +
+    HALF_POLL_SECONDS +
+    taskSeconds +
+    UNTIL_WRITES_OPEN.length * taskSeconds
+  );
 }
 
 /** Route 53 declares the failed endpoint unhealthy after `threshold` failed checks. */
@@ -154,12 +173,14 @@ export function healthCheckSeconds(intervalSeconds: number, threshold: number): 
 }
 
 /**
- * What DNS adds in series, seconds: clients reach the target `dnsSeconds` after the Fence (its
- * /health is healthy from the Fence on, "taking-over"), while the workflow still needs
- * `workflowSeconds` after the Fence (old writer proven stopped + promotion) before it takes
- * payments; only the excess is serial.
+ * What DNS adds in series, seconds, when it runs beside the workflow: clients reach the target
+ * `dnsSeconds` after the run's proof (its /health answers 200 "taking-over" once Promote has
+ * stamped `promotingAt`, functions/common/taking-over.ts), while the workflow still needs
+ * `workflowSeconds` after the proof (the promotion and the tasks until Unfence) before it takes
+ * payments; only the excess is serial. The expected figure only: the bound counts DNS in full
+ * after the promotion (the promoted writer's restart can turn the target unhealthy again).
  */
-export function dnsAfterFence(dnsSeconds: number, workflowSeconds: number): number {
+export function dnsBesidePromotion(dnsSeconds: number, workflowSeconds: number): number {
   return Math.max(0, dnsSeconds - workflowSeconds);
 }
 
@@ -300,17 +321,18 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
       bounds.promotionTimeoutSeconds +
       timeout("CheckPromotion") +
       LATE_POLL_SECONDS +
-      timeout("UpdateParameters"),
+      UNTIL_WRITES_OPEN.reduce((sum, state) => sum + timeout(state), 0),
   };
 
-  // DNS, beside the workflow from the Fence on. The failed primary's check fails from the failure
-  // on; the target's /health answers 200 "taking-over" from the Fence (the flag, written in the
-  // target's own replica, names it with phase fenced, and its database answers, in recovery:
-  // functions/payments/health/core.ts), so its check passes `threshold` times during the
-  // old-writer proof and the promotion, and resolvers drop the old answer within the TTL after
-  // that. Only what outlasts the proof and the promotion is serial. (Before session 23 the target
-  // stayed 503 until it was writable, so DNS came after the promotion; this counted it from the
-  // failure, which was optimistic.)
+  // DNS. Expected: beside the promotion, from the proof on. The target's /health answers 200
+  // "taking-over" once Promote has stamped `promotingAt` on its flag and its own cluster answers
+  // (functions/common/taking-over.ts), so its check passes `threshold` times during the
+  // promotion, and resolvers drop the old answer within the TTL after that; only what outlasts
+  // the promotion and the tasks until Unfence is serial. Bound: in full after the promotion
+  // (review 23 M1): the promoted writer's restart, or any 503 during the promotion longer than
+  // threshold x interval, turns the target unhealthy again, and with both records unhealthy
+  // Route 53 answers the PRIMARY until `threshold` checks pass again
+  // (dns-failover-determining-health-of-endpoints).
   const checks = all(json, "aws_route53_health_check");
   if (checks.length === 0)
     throw new RtoInputError("no Route 53 health checks in the synthesized stack");
@@ -319,7 +341,8 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const records = all(json, "aws_route53_record").some((r) => r.failover_routing_policy);
   const ttl = records ? ALIAS_TARGET_TTL_SECONDS : 0;
   const dns = healthCheckSeconds(interval, threshold) + ttl;
-  const dnsBeyond = (k: "expected" | "bound") => dnsAfterFence(dns, oldWriter[k] + promotion[k]);
+  const dnsBeyond = (k: "expected" | "bound") =>
+    k === "bound" ? dns : dnsBesidePromotion(dns, promotion.expected);
 
   const serial = (k: "expected" | "bound") =>
     detection[k] + decision[k] + fence[k] + oldWriter[k] + promotion[k] + dnsBeyond(k);
@@ -340,10 +363,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   }).afterFailure;
   const lowestOldWriter = Math.max(0, lowestProof - reached, leaseSettle) + typical.taskSeconds;
   const floorSeconds = round(
-    reached +
-      lowestOldWriter +
-      promotion.expected +
-      dnsAfterFence(dns, lowestOldWriter + promotion.expected),
+    reached + lowestOldWriter + promotion.expected + dnsBesidePromotion(dns, promotion.expected),
   );
   const goalMiss =
     expectedSeconds <= config.failover.rtoGoalSeconds
@@ -409,7 +429,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "promotion",
         expected: round(promotion.expected),
         bound: round(promotion.bound),
-        detail: `Promote + Aurora managed failover ${typical.auroraFailoverSeconds} s + half a poll + UpdateParameters | bound ${bounds.promotionTimeoutSeconds} s + a poll`,
+        detail: `Promote + Aurora managed failover ${typical.auroraFailoverSeconds} s + half a poll + ${UNTIL_WRITES_OPEN.join(", ")} (writes open at Unfence) | bound ${bounds.promotionTimeoutSeconds} s + a poll`,
       },
       {
         name: "dns",
@@ -417,9 +437,9 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         bound: round(dnsBeyond("bound")),
         detail:
           (records
-            ? `health check ${threshold} x ${interval} s + alias TTL ${ttl} s = ${dns} s from the Fence`
-            : `health check ${threshold} x ${interval} s = ${dns} s from the Fence`) +
-          ` (the target's /health answers 200 "taking-over" from it), beside the old writer and the promotion (${round(oldWriter.expected + promotion.expected)} s | ${round(oldWriter.bound + promotion.bound)} s): only what outlasts them counts` +
+            ? `health check ${threshold} x ${interval} s + alias TTL ${ttl} s = ${dns} s from the proof`
+            : `health check ${threshold} x ${interval} s = ${dns} s from the proof`) +
+          ` (the target's /health answers 200 "taking-over" once Promote stamps promotingAt), beside the promotion (${round(promotion.expected)} s): only what outlasts it counts | bound: in full after the promotion (its restart can turn the target unhealthy again)` +
           (records ? "" : "; no DNS records: no domain configured"),
       },
     ],
@@ -450,7 +470,7 @@ export function formatBudget(budget: Budget): string {
     `RTO of ${budget.stack}: unplanned failover to ${budget.targetRegion}, ${budget.mode} mode`,
     `  ${pad("")}${"expected".padStart(8)} ${"bound".padStart(8)}`,
     ...budget.phases.map((p) => `  ${pad(p.name)}${num(p.expected)} ${num(p.bound)}  ${p.detail}`),
-    `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn; DNS runs beside the old writer and the promotion from the Fence`,
+    `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn; expected: DNS beside the promotion from the proof; bound: DNS after it`,
     `  expected ${budget.expectedSeconds} s, target ${budget.rtoTargetSeconds} s: ${verdict(budget.expectedSeconds, budget.rtoTargetSeconds)}; goal ${budget.rtoGoalSeconds} s: ${budget.expectedSeconds <= budget.rtoGoalSeconds ? "met" : "missed"}; bound ${budget.boundSeconds} s (every task at its timeout, every bound and designed wait reached, no retries of faults)`,
     ...(budget.goalMiss ? [`  goal missed because: ${budget.goalMiss.reason}`] : []),
     `RPO bound: ${budget.rpoBoundSeconds} s (rds.global_db_rpo: commits block beyond it), lag alarm at ${budget.lagAlarmSeconds} s; target ${budget.rpoTargetSeconds} s: ${verdict(budget.rpoBoundSeconds, budget.rpoTargetSeconds)}`,

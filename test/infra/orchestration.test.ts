@@ -467,11 +467,15 @@ describe("RTO and RPO budget", () => {
     // more. Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
     // The peer lease's 49 s after the fence end sooner, so the database's wait counts.
     expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 30 - (38 + 6 + 1) + 1));
-    expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 2));
-    // DNS runs beside the workflow from the Fence on: 3 checks of 10 s and the 60 s alias TTL
-    // end long before the old writer's proof and the promotion do, so it adds nothing.
-    expect(phase("dns")).toMatchObject({ expected: 0, bound: 0 });
-    expect(phase("dns").detail).toContain("3 x 10 s + alias TTL 60 s = 90 s from the Fence");
+    // Promote, the failover, half a poll, CheckPromotion, then UpdateParameters, ShiftTraffic,
+    // Verify and Unfence: writes open at Unfence (review 23 H2).
+    expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 1 + 4));
+    // Expected: DNS runs beside the promotion from the proof on (the target's /health answers
+    // taking-over once Promote stamps promotingAt): 3 checks of 10 s and the 60 s alias TTL end
+    // before the promotion does, so it adds nothing. Bound (review 23 M1): in full after the
+    // promotion, whose restart can turn the target unhealthy again.
+    expect(phase("dns")).toMatchObject({ expected: 0, bound: 90 });
+    expect(phase("dns").detail).toContain("3 x 10 s + alias TTL 60 s = 90 s from the proof");
     // Phases are shown rounded; the total is rounded once (within a second of their sum).
     const sum = budget.phases.reduce((s, p) => s + p.expected, 0);
     expect(Math.abs(budget.expectedSeconds - sum)).toBeLessThanOrEqual(1);
@@ -492,7 +496,7 @@ describe("RTO and RPO budget", () => {
     // 45 s: three 1 s tasks and the 3 s lock claim in the failed region) is the later wait:
     // 45 + 49 + 1 look + 125.5 promotion, rounded once.
     expect(budget.goalMiss).toEqual({
-      floorSeconds: Math.round(38 + 6 + 1 + 49 + 1 + (1 + 120 + 2.5 + 2)),
+      floorSeconds: Math.round(38 + 6 + 1 + 49 + 1 + (1 + 120 + 2.5 + 1 + 4)),
       reason: expect.stringContaining("the peer lease's 49 s and the Aurora failover stay"),
     });
     expect(budget.goalMiss!.floorSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
@@ -514,32 +518,38 @@ describe("RTO and RPO budget", () => {
     expect(oldWriter.detail).toContain("the peer lease 49 s after the fence");
   });
 
-  // Session 23: the target's /health answers 200 "taking-over" from the Fence
-  // (functions/payments/health/core.ts), so Route 53's checks of it run during the old-writer
-  // proof and the promotion; clients are routed to it threshold x interval + TTL after the Fence,
-  // and only what outlasts the workflow is serial. Counted from the failure "beside the rest" it
-  // was too early by the detection and decision; counted after the promotion, too late.
-  it("counts DNS from the Fence, serial only where it outlasts the old writer and the promotion", () => {
-    // A 10 s Aurora failover: old writer 53.5 s + promotion 15.5 s = 69 s after the Fence
-    // (shown rounded), against 3 x 10 s of checks + the 60 s TTL = 90 s.
+  // Review 23 H1/M2: the target's /health answers 200 "taking-over" only from the run's proof
+  // (Promote stamps promotingAt; its own cluster answers), so Route 53's checks of it run during
+  // the promotion, not during the old-writer proof; clients are routed to it threshold x
+  // interval + TTL after the proof, and only what outlasts the promotion is serial (expected).
+  // The bound counts DNS in full after the promotion (M1).
+  it("counts DNS from the proof, serial only where it outlasts the promotion; the bound after it", () => {
+    // A 10 s Aurora failover: the promotion and the tasks until Unfence take 18.5 s after the
+    // proof, against 3 x 10 s of checks + the 60 s TTL = 90 s.
     const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "10" };
     const budget = computeBudget(synth(FULL_ENV).json, "s", loadConfig(env));
     const phase = (name: string) => budget.phases.find((p) => p.name === name)!;
-    const reached =
-      phase("detection").expected + phase("decision").expected + phase("fence").expected;
-    expect(phase("old writer").expected + phase("promotion").expected).toBe(54 + 16);
-    expect(phase("dns").expected).toBe(90 - 69);
-    expect(budget.expectedSeconds).toBe(reached + 90);
+    expect(phase("promotion").expected).toBe(Math.round(1 + 10 + 2.5 + 1 + 4));
+    expect(phase("dns").expected).toBe(Math.round(90 - 18.5));
+    expect(phase("dns").bound).toBe(90);
+    const before =
+      phase("detection").expected +
+      phase("decision").expected +
+      phase("fence").expected +
+      phase("old writer").expected;
+    // From the proof: whichever ends later, the promotion or DNS (within rounding).
+    expect(Math.abs(budget.expectedSeconds - (before + 90))).toBeLessThanOrEqual(1);
     expect(formatBudget(budget)).toContain(
-      "DNS runs beside the old writer and the promotion from the Fence",
+      "expected: DNS beside the promotion from the proof; bound: DNS after it",
     );
   });
 
   it("takes the expected Aurora failover duration as a named input", () => {
-    const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "60" };
+    // 100 s, still longer than DNS beside it (90 s), so all of the difference shows.
+    const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "100" };
     const fast = computeBudget(synth(FULL_ENV).json, "s", loadConfig(env));
     const typical = computeBudget(synth(FULL_ENV).json, "s", loadConfig(FULL_ENV));
-    expect(typical.expectedSeconds - fast.expectedSeconds).toBe(60);
+    expect(typical.expectedSeconds - fast.expectedSeconds).toBe(20);
     expect(fast.boundSeconds).toBe(typical.boundSeconds);
   });
 

@@ -24,6 +24,18 @@ export function verifyIdempotencyKey(failoverId: string): string {
   return `dr-verify-${failoverId}`;
 }
 
+/**
+ * How long Verify keeps re-sending a request the stage throttle refused (429), ms, across the
+ * task: from the proof on, merchants' clients are routed to the target and their writes answer
+ * 503 `region_fenced` until Unfence, so their retries share the route's token bucket with this
+ * task's synthetic payment (API Gateway: "429 Too Many Requests" when the throttle is exceeded,
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html). Worst
+ * case with the 5 s HTTP timeout: health, payment and void at 5 s each + 8 s = 23 s, inside the
+ * function's 28 s.
+ */
+export const THROTTLE_RETRY_BUDGET_MS = 8_000;
+const THROTTLE_RETRY_PAUSE_MS = [100, 400] as const;
+
 export async function verify(state: WorkflowState, deps: DrDeps): Promise<VerifyOutcome> {
   const { request } = state;
   const base = apiBase(deps.topology, request.targetRegion);
@@ -32,7 +44,8 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
     await parameters.get(parameterName(deps.topology, PARAMETERS.drVerifyApiKey), true),
   );
   const timeoutMs = deps.settings.httpTimeoutMs;
-  const call = async (
+  let throttledMs = 0;
+  const send = async (
     method: "GET" | "POST",
     path: string,
     options: { headers?: Record<string, string>; body?: unknown } = {},
@@ -43,6 +56,22 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
       throw new VerificationFailedError(
         `${method} ${path} in ${request.targetRegion} failed: ${error instanceof Error ? error.message : String(error)}`,
       );
+    }
+  };
+
+  const call = async (
+    method: "GET" | "POST",
+    path: string,
+    options: { headers?: Record<string, string>; body?: unknown } = {},
+  ): Promise<HttpResponse> => {
+    for (;;) {
+      const started = Date.now();
+      const response = await send(method, path, options);
+      if (response.status !== 429 || throttledMs >= THROTTLE_RETRY_BUDGET_MS) return response;
+      const [low, high] = THROTTLE_RETRY_PAUSE_MS;
+      const pause = low + Math.random() * (high - low);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      throttledMs += Date.now() - started;
     }
   };
 

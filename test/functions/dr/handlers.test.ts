@@ -1172,6 +1172,33 @@ describe("Verify handler", () => {
     });
   });
 
+  // From the proof on, clients routed to the target retry their 503 region_fenced writes on the
+  // same route: the stage throttle's 429 must not fail the synthetic payment at once.
+  it("re-sends a request the stage throttle refused (429) within its budget", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: "k-1" } });
+    let throttled = 0;
+    jest.spyOn(global, "fetch").mockImplementation(async (url) => {
+      const path = new URL(String(url)).pathname;
+      if (path === "/health")
+        return new Response(
+          JSON.stringify({ status: "taking-over", checks: { database: "writable" } }),
+          {
+            status: 200,
+          },
+        );
+      if (path === "/payments" && throttled < 3) {
+        throttled += 1;
+        return new Response(JSON.stringify({ message: "Too Many Requests" }), { status: 429 });
+      }
+      return new Response(JSON.stringify(path === "/payments" ? { id: "pay-1" } : {}), {
+        status: path === "/payments" ? 201 : 200,
+      });
+    });
+    const result = await verify(state());
+    expect(throttled).toBe(3);
+    expect(result).toMatchObject({ paymentId: "pay-1", paymentStatus: 201 });
+  });
+
   // Review 23 L3: before Unfence the target answers taking-over; only a writable (promoted) own
   // cluster says anything about writes.
   it("fails with VerificationFailedError when /health is taking-over with its database still in recovery", async () => {
