@@ -317,9 +317,8 @@ describe("checkHealth", () => {
     expect(report.body.reason).toBe("database is in recovery (a read replica)");
   });
 
-  // Session 23: Route 53 counts the target's checks from the Fence, during the old-writer proof
-  // and the promotion, so clients are routed to it when it takes payments (core.ts, "Taking
-  // over"); nothing else makes a passive region healthy.
+  // Route 53 counts the target's checks from the run's proof, during the promotion (core.ts,
+  // "Taking over"); nothing else makes a passive region healthy.
   // Review 23 H1: the check goes to this region's own cluster, read-only; the payment path's
   // endpoint (the global writer endpoint, the dead old writer in a region-down) is not asked.
   it("answers 200 taking-over after the proof from its own cluster in recovery, whatever the global endpoint does", async () => {
