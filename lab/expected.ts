@@ -1,12 +1,13 @@
 // The RTO the lab should measure, by the phase formulas of `npm run rto` (infra/lib/rto.ts, reused
 // here, not copied) with the lab's own timings in place of the deployed stack's: the prober alarm
 // and Route 53 periods of LabTimings, the DR settings the lab's tasks run with, the middle of the
-// lab's drawn Aurora durations, 1 s per task. One departure, argued at the DNS phase: DNS comes
-// after the promotion here. It is the figure to hold the measurement against, not a check: the
-// measured RTO is what the clients saw.
+// lab's drawn Aurora durations, 1 s per task, and, for DNS, the typical half of the TTL where
+// `npm run rto` takes all of it. It is the figure to hold the measurement against, not a check:
+// the measured RTO is what the clients saw.
 import {
   databaseProofSeconds,
   detectionSeconds,
+  dnsBesidePromotion,
   healthCheckSeconds,
   promotionExpectedSeconds,
 } from "../infra/lib/rto";
@@ -61,34 +62,42 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
     heartbeatSeconds: s.heartbeatSeconds,
     writerStopMarginSeconds: s.writerStopMarginSeconds,
   });
+  // Unplanned: the database proof, and no sooner than the peer lease's settle after the fence
+  // (check-old-writer/core.ts: the later of the two), as `npm run rto` counts it.
+  const leaseAt = fenceAt + s.leaseSettleSeconds;
   const proofAt = planned
     ? fenceAt + mid(t.ddbReplicationMs) + s.fenceSettleSeconds
-    : proof.afterFailure;
+    : Math.max(proof.afterFailure, leaseAt);
   add(
     "fence",
     TASK_SECONDS + Math.max(0, proofAt - fenceAt),
     planned
       ? `Fence, the flag's replication (${mid(t.ddbReplicationMs).toFixed(1)} s) and the ${s.fenceSettleSeconds} s settle time`
-      : `Fence, then the database proof: the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure`,
+      : `Fence, then the later of the database proof (the prober's sighting of the last beat (${proof.sighting} s) + ${t.rpoGuardSeconds} s rds.global_db_rpo + ${s.heartbeatSeconds} s heartbeat + ${s.writerStopMarginSeconds} s margin after the failure) and the peer lease's ${s.leaseSettleSeconds} s settle after the fence`,
   );
   // The operation completes once the promoted writer has restarted into its role; the restart
   // is the tail of the drawn duration (lab/world/aurora.ts), so it is not counted again here.
+  // Writes open at Unfence.
   const aurora = planned ? mid(t.switchoverMs) : mid(t.failoverMs);
+  const promotion = promotionExpectedSeconds(TASK_SECONDS, aurora);
   add(
     "promote",
-    promotionExpectedSeconds(TASK_SECONDS, aurora),
-    `${planned ? "switchover" : "managed failover"} ${aurora} s, the new writer's restart its tail (the middle of the drawn range) + half a poll + Promote, CheckPromotion, UpdateParameters`,
+    promotion,
+    `${planned ? "switchover" : "managed failover"} ${aurora} s, the new writer's restart its tail (the middle of the drawn range) + half a poll + Promote, CheckPromotion, UpdateParameters, ShiftTraffic, Verify, Unfence (writes open there)`,
   );
-  // After the promotion, not beside it: the target's /health answers 503 while it is passive, so
-  // Route 53 answers with it only once its check has passed `threshold` times in a row (and the
-  // control plane in us-east-1, which ShiftTraffic needs, is the failed region here), then a
-  // client's cached answer lives out what is left of its TTL (half of it, typically). This is
-  // where the lab departs from `npm run rto`, which runs DNS beside the workflow.
+  // Beside the promotion from the proof on, as `npm run rto` counts it: the target's /health
+  // answers 200 "taking-over" once Promote has stamped `promotingAt` (functions/common/
+  // taking-over.ts), so Route 53's check of it passes `threshold` times in a row during the
+  // promotion, and a client's cached answer lives out what is left of its TTL (half of it,
+  // typically); ShiftTraffic is not needed (its control plane in us-east-1 is the failed region
+  // here). Only what outlasts the promotion and the tasks until Unfence adds to the RTO.
+  const dnsSpan =
+    healthCheckSeconds(t.healthCheckIntervalSeconds, t.healthCheckFailureThreshold) +
+    t.dnsTtlSeconds / 2;
   add(
     "dns",
-    healthCheckSeconds(t.healthCheckIntervalSeconds, t.healthCheckFailureThreshold) +
-      t.dnsTtlSeconds / 2,
-    `after the promotion: the target's health check ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s, then half the ${t.dnsTtlSeconds} s TTL`,
+    dnsBesidePromotion(dnsSpan, promotion),
+    `from the proof, beside the promotion: the target's health check ${t.healthCheckFailureThreshold} x ${t.healthCheckIntervalSeconds} s, then half the ${t.dnsTtlSeconds} s TTL (${dnsSpan} s), only what outlasts the ${promotion.toFixed(1)} s from the proof to Unfence`,
   );
   return { seconds: +elapsed.toFixed(1), phases };
 }

@@ -1,11 +1,17 @@
 // Lambda ends an invocation at its function's timeout: the environment stops, its connections
 // close, and a transaction it had not committed rolls back; API Gateway answers the client 500
 // "Internal server error" (https://repost.aws/knowledge-center/api-gateway-internal-server-error:
-// a Lambda function that timed out). The DR settle time counts on it (infra/lib/fence-bound.ts: a
-// write that passed the fencing check "commits within its function's timeout or not at all").
-// The lab's API process plays every environment of a region at once and cannot be stopped per
-// invocation, so an invocation's database traffic is cut instead: once its deadline has passed,
-// any statement it sends (its COMMIT included) closes its connection unsent.
+// a Lambda function that timed out). The lab's API process plays every environment of a region
+// at once and cannot be stopped per invocation, so an invocation's database traffic is cut
+// instead: once its deadline has passed, any statement it sends (its COMMIT included) closes its
+// connection unsent.
+//
+// A statement sent before the deadline is left alone, as PostgreSQL leaves it when Lambda stops
+// the function: the server does not notice the gone client while the statement runs, so it runs
+// on until it ends (an autocommit statement then commits, after the client got its 500) or
+// statement_timeout aborts it. The DR settle times count that last statement
+// (infra/lib/fence-bound.ts, writeWorstCaseSeconds; measured on a real server in
+// test/functions/payments/late-statement.test.ts and test/lab/promotion.test.ts).
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Client } from "pg";
 

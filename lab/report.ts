@@ -14,25 +14,42 @@ export interface Phase {
   readonly seconds: number;
 }
 
-/** detect, decide, fence, promote, dns: from the completed run's history and the clients. */
+/**
+ * detect, decide, fence, promote, dns: from the completed run's history and the clients. The
+ * promote phase runs to the end of Unfence: writes open there (the guard refuses a fenced flag,
+ * functions/payments/shared/fencing.ts), so the first payment in the new region comes after it.
+ * Each phase is clipped at the recovery (the first payment accepted in the new region), so the
+ * serial phases add up to the RTO's span (review 23 L4).
+ */
 export function phases(result: ScenarioResult): Phase[] {
   const run = result.lab.orchestrator.executions.find((e) => e.status === "SUCCEEDED");
   if (!run) return [];
   const entered = (name: string) => run.states.find((s) => s.name === name)?.enteredAt;
+  const exited = (name: string) => run.states.find((s) => s.name === name)?.exitedAt;
   const fence = entered("Fence");
   const promote = entered("Promote") ?? entered("Switchover");
-  const updated = entered("UpdateParameters");
+  const opened = exited("Unfence");
+  const recovered = result.findings.rto.recoveredAt ?? undefined;
+  const clip = (at: number | undefined) =>
+    at === undefined || recovered === undefined ? at : Math.min(at, recovered);
   const out: Phase[] = [];
-  const add = (name: string, from: number | undefined, to: number | undefined) => {
-    if (from !== undefined && to !== undefined && to >= from)
-      out.push({ name, from, to, seconds: (to - from) / 1000 });
+  const add = (name: string, from: number | undefined, to: number | undefined, clipped = true) => {
+    const [f, t] = clipped ? [clip(from), clip(to)] : [from, to];
+    if (f !== undefined && t !== undefined && t >= f)
+      out.push({ name, from: f, to: t, seconds: (t - f) / 1000 });
   };
   add("detect", result.faultAt, run.startedAt);
   add("decide", run.startedAt, fence);
   add("fence", fence, promote);
-  add("promote", promote, updated);
-  add("dns", updated, result.findings.rto.recoveredAt ?? undefined);
-  add("workflow", run.startedAt, run.endedAt);
+  add("promote", promote, opened);
+  // Clients reach the new region once writes are open and Route 53 sends them there (its
+  // /health has answered 200 taking-over since the run's proof): what is left after Unfence.
+  add(
+    "dns",
+    opened,
+    recovered === undefined || opened === undefined ? recovered : Math.max(opened, recovered),
+  );
+  add("workflow", run.startedAt, run.endedAt, false);
   return out;
 }
 

@@ -3,7 +3,7 @@
 // theirs is `fast` times longer in lab time, where the DR workflow waits. The settle times are
 // derived here from the lab's own write path with the same functions the synth derives the
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
-// defaults (DR_FENCE_SETTLE_SECONDS 20, DR_LEASE_SETTLE_SECONDS 44). The peer lease's own term
+// defaults (DR_FENCE_SETTLE_SECONDS 25, DR_LEASE_SETTLE_SECONDS 49). The peer lease's own term
 // runs on the lab clock (lab/lease-clock.ts), so it counts in lab seconds as it is.
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
@@ -57,9 +57,10 @@ export interface LabWriteBounds {
 
 /**
  * The bounds of the lab's write path at `fast`: the flag cache runs on the lab clock
- * (ACTIVE_REGION_CACHE_MS is scaled, lab/lab.ts); the flag read's timeouts (FLAG_READ) and the
- * enforced function timeout run in real time in the handlers, so they count `fast` times over in
- * lab time.
+ * (ACTIVE_REGION_CACHE_MS is scaled, lab/lab.ts); the flag read's timeouts (FLAG_READ), the
+ * enforced function timeout and the statement_timeout of the handlers' connections
+ * (API_TIMEOUTS.statementMs: a statement sent before the deadline runs on in the lab's real
+ * PostgreSQL, lab/invocation.ts) run in real time, so they count `fast` times over in lab time.
  */
 export function labWriteBounds(
   fast: number,
@@ -74,17 +75,19 @@ export function labWriteBounds(
   // of its `fast` lab seconds per real one is added to the write window here (review M1: at
   // --fast 20 the 2 s margin was 0.1 s of real time).
   const settleWindowSeconds = writeTimeoutSeconds + FENCE_SETTLE_MARGIN_SECONDS * (fast - 1);
+  const statementMs = API_TIMEOUTS.statementMs * fast;
   return {
     writeTimeoutSeconds,
     fenceSettleSeconds: fenceSettleSeconds({
       flagCacheMs,
       flagReadMs: (FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs) * fast,
       writeTimeoutSeconds: settleWindowSeconds,
+      statementMs,
     }),
     // The lease's own term is PEER_LEASE in lab seconds, as the DR tasks count it: the prober
     // stamps its renewals and the handlers judge them on the lab clock (lab/lease-clock.ts).
     leaseSettleSeconds: leaseSettleSeconds(
-      { writeTimeoutSeconds: settleWindowSeconds },
+      { writeTimeoutSeconds: settleWindowSeconds, statementMs },
       PEER_LEASE,
     ),
     // What the deployed function's timeout leaves after one connect and one statement

@@ -5,6 +5,7 @@
 import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
 import { PARAMETERS } from "../../functions/common/contract";
+import { answersTakingOver } from "../../functions/common/taking-over";
 import { CloudWatchMetrics } from "../../functions/dr/shared/aws/cloudwatch";
 import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table";
 import type { ActiveRegionFlag, CooldownItem, LockItem } from "../../functions/dr/shared/ports";
@@ -216,7 +217,7 @@ export function formatStatus(report: StatusReport): string[] {
       `  flag copy        ${show(r.flag, (f) => (f ? `${f.activeRegion}, token ${f.fencingToken}, phase ${f.phase || "-"}` : "never written"))}`,
     );
     lines.push(
-      `  /health          ${show(r.health, (h) => `${h.status} ${h.status === 200 ? "ok" : h.body.slice(0, 80).replace(/\s+/g, " ")}`)}`,
+      `  /health          ${show(r.health, (h) => `${h.status} ${h.status === 200 && !answersTakingOver(h) ? "ok" : h.body.slice(0, 80).replace(/\s+/g, " ")}`)}`,
     );
     lines.push(
       `  replication lag  ${show(r.replicationLag, (l) => (l ? `${l.lagMs} ms at ${l.at.slice(11, 19)}` : "no datapoint in 10 min (writer, or no replication)"))}`,

@@ -255,6 +255,13 @@ export interface ActiveRegionItem {
    * Fence that armed it was written.
    */
   readonly peerSeenAt?: string;
+  /**
+   * When this run proved the old writer stopped and went on to promote (ISO 8601), stamped by
+   * Promote / Switchover in the TARGET region's replica only, conditional on this run's token and
+   * phase `fenced`, first value kept; removed by every Fence. /health answers "taking-over" only
+   * with it (functions/common/taking-over.ts).
+   */
+  readonly promotingAt?: string;
 }
 
 /**

@@ -491,7 +491,14 @@ export class PaymentsApi extends Construct {
       ],
       write,
       read: api,
-      health: [...appParameters(PARAMETERS.readerEndpoint), connect, readFlag, tableKey],
+      // The reader endpoint (heartbeat read) and the cluster endpoint (the read-only check of its
+      // own cluster while a move into the region is fenced: health/handler.ts probeOwnCluster).
+      health: [
+        ...appParameters(PARAMETERS.readerEndpoint, PARAMETERS.clusterEndpoint),
+        connect,
+        readFlag,
+        tableKey,
+      ],
       relay: [
         ...job,
         readFlag,

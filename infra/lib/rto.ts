@@ -5,9 +5,13 @@
 // - expected: the failure is a region that stopped, so the old primary's heartbeat stopped with
 //   it and the run promotes on the database's proof (rds.global_db_rpo + the heartbeat interval +
 //   a margin after the target's prober first saw the last beat); tasks and the Aurora managed failover take their typical,
-//   named durations (config.failover.expected), the prober and DNS their documented periods.
+//   named durations (config.failover.expected), the prober and DNS their documented periods;
+//   DNS runs beside the promotion from the run's proof on (the target's /health answers
+//   "taking-over" from there) and counts only where it outlasts it. The RTO ends when writes
+//   open, at Unfence.
 // - bound: the worst case of a run that completes without a retry: every task at its
-//   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait.
+//   TimeoutSeconds, every Choice bound reached, one more look or poll and its wait, and DNS in
+//   full after the promotion.
 //
 // Pure: JSON in, numbers out.
 import type { Config } from "../config";
@@ -142,14 +146,42 @@ export function databaseProofSeconds(p: {
   };
 }
 
-/** Promote + the Aurora promotion + half a 5 s poll to notice it + CheckPromotion and UpdateParameters. */
+/**
+ * The tasks between the promotion and the first payment in the new region: writes open at
+ * Unfence (the payment guard refuses a fenced flag, functions/payments/shared/fencing.ts), after
+ * UpdateParameters, ShiftTraffic and Verify.
+ */
+export const UNTIL_WRITES_OPEN = ["UpdateParameters", "ShiftTraffic", "Verify", "Unfence"] as const;
+
+/**
+ * Promote + the Aurora promotion + half a 5 s poll to notice it + CheckPromotion, then the tasks
+ * until writes open (UNTIL_WRITES_OPEN).
+ */
 export function promotionExpectedSeconds(taskSeconds: number, auroraSeconds: number): number {
-  return taskSeconds + auroraSeconds + HALF_POLL_SECONDS + 2 * taskSeconds;
+  return (
+    taskSeconds +
+    auroraSeconds +
+    HALF_POLL_SECONDS +
+    taskSeconds +
+    UNTIL_WRITES_OPEN.length * taskSeconds
+  );
 }
 
 /** Route 53 declares the failed endpoint unhealthy after `threshold` failed checks. */
 export function healthCheckSeconds(intervalSeconds: number, threshold: number): number {
   return intervalSeconds * threshold;
+}
+
+/**
+ * What DNS adds in series, seconds, when it runs beside the workflow: clients reach the target
+ * `dnsSeconds` after the run's proof (its /health answers 200 "taking-over" once Promote has
+ * stamped `promotingAt`, functions/common/taking-over.ts), while the workflow still needs
+ * `workflowSeconds` after the proof (the promotion and the tasks until Unfence) before it takes
+ * payments; only the excess is serial. The expected figure only: the bound counts DNS in full
+ * after the promotion (the promoted writer's restart can turn the target unhealthy again).
+ */
+export function dnsBesidePromotion(dnsSeconds: number, workflowSeconds: number): number {
+  return Math.max(0, dnsSeconds - workflowSeconds);
 }
 
 /** Half of the 5 s promotion poll (check-promotion/core.ts). */
@@ -289,10 +321,18 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
       bounds.promotionTimeoutSeconds +
       timeout("CheckPromotion") +
       LATE_POLL_SECONDS +
-      timeout("UpdateParameters"),
+      UNTIL_WRITES_OPEN.reduce((sum, state) => sum + timeout(state), 0),
   };
 
-  // DNS: Route 53 sees the failed primary's /health fail from the failure on, in parallel.
+  // DNS. Expected: beside the promotion, from the proof on. The target's /health answers 200
+  // "taking-over" once Promote has stamped `promotingAt` on its flag and its own cluster answers
+  // (functions/common/taking-over.ts), so its check passes `threshold` times during the
+  // promotion, and resolvers drop the old answer within the TTL after that; only what outlasts
+  // the promotion and the tasks until Unfence is serial. Bound: in full after the promotion
+  // (review 23 M1): the promoted writer's restart, or any 503 during the promotion longer than
+  // threshold x interval, turns the target unhealthy again, and with both records unhealthy
+  // Route 53 answers the PRIMARY until `threshold` checks pass again
+  // (dns-failover-determining-health-of-endpoints).
   const checks = all(json, "aws_route53_health_check");
   if (checks.length === 0)
     throw new RtoInputError("no Route 53 health checks in the synthesized stack");
@@ -301,12 +341,14 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   const records = all(json, "aws_route53_record").some((r) => r.failover_routing_policy);
   const ttl = records ? ALIAS_TARGET_TTL_SECONDS : 0;
   const dns = healthCheckSeconds(interval, threshold) + ttl;
+  const dnsBeyond = (k: "expected" | "bound") =>
+    k === "bound" ? dns : dnsBesidePromotion(dns, promotion.expected);
 
   const serial = (k: "expected" | "bound") =>
-    detection[k] + decision[k] + fence[k] + oldWriter[k] + promotion[k];
+    detection[k] + decision[k] + fence[k] + oldWriter[k] + promotion[k] + dnsBeyond(k);
   const round = (n: number) => Math.round(n);
-  const expectedSeconds = round(Math.max(serial("expected"), dns));
-  const boundSeconds = round(Math.max(serial("bound"), dns));
+  const expectedSeconds = round(serial("expected"));
+  const boundSeconds = round(serial("bound"));
 
   // The goal: what the knobs can buy, and what they cannot. The old-writer wait is the later of
   // the database proof (rds.global_db_rpo + heartbeat + margin after the last beat) and the peer
@@ -320,7 +362,9 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     writerStopMarginSeconds: MIN_PROOF_MARGIN_SECONDS,
   }).afterFailure;
   const lowestOldWriter = Math.max(0, lowestProof - reached, leaseSettle) + typical.taskSeconds;
-  const floorSeconds = round(Math.max(reached + lowestOldWriter + promotion.expected, dns));
+  const floorSeconds = round(
+    reached + lowestOldWriter + promotion.expected + dnsBesidePromotion(dns, promotion.expected),
+  );
   const goalMiss =
     expectedSeconds <= config.failover.rtoGoalSeconds
       ? null
@@ -385,15 +429,18 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "promotion",
         expected: round(promotion.expected),
         bound: round(promotion.bound),
-        detail: `Promote + Aurora managed failover ${typical.auroraFailoverSeconds} s + half a poll + UpdateParameters | bound ${bounds.promotionTimeoutSeconds} s + a poll`,
+        detail: `Promote + Aurora managed failover ${typical.auroraFailoverSeconds} s + half a poll + ${UNTIL_WRITES_OPEN.join(", ")} (writes open at Unfence) | bound ${bounds.promotionTimeoutSeconds} s + a poll`,
       },
       {
         name: "dns",
-        expected: dns,
-        bound: dns,
-        detail: records
-          ? `health check ${threshold} x ${interval} s + alias TTL ${ttl} s, from the failure, beside the rest`
-          : `health check ${threshold} x ${interval} s (no DNS records: no domain configured)`,
+        expected: round(dnsBeyond("expected")),
+        bound: round(dnsBeyond("bound")),
+        detail:
+          (records
+            ? `health check ${threshold} x ${interval} s + alias TTL ${ttl} s = ${dns} s from the proof`
+            : `health check ${threshold} x ${interval} s = ${dns} s from the proof`) +
+          ` (the target's /health answers 200 "taking-over" once Promote stamps promotingAt), beside the promotion (${round(promotion.expected)} s): only what outlasts it counts | bound: in full after the promotion (its restart can turn the target unhealthy again)` +
+          (records ? "" : "; no DNS records: no domain configured"),
       },
     ],
     expectedSeconds,
@@ -423,7 +470,7 @@ export function formatBudget(budget: Budget): string {
     `RTO of ${budget.stack}: unplanned failover to ${budget.targetRegion}, ${budget.mode} mode`,
     `  ${pad("")}${"expected".padStart(8)} ${"bound".padStart(8)}`,
     ...budget.phases.map((p) => `  ${pad(p.name)}${num(p.expected)} ${num(p.bound)}  ${p.detail}`),
-    `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn, DNS beside them`,
+    `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn; expected: DNS beside the promotion from the proof; bound: DNS after it`,
     `  expected ${budget.expectedSeconds} s, target ${budget.rtoTargetSeconds} s: ${verdict(budget.expectedSeconds, budget.rtoTargetSeconds)}; goal ${budget.rtoGoalSeconds} s: ${budget.expectedSeconds <= budget.rtoGoalSeconds ? "met" : "missed"}; bound ${budget.boundSeconds} s (every task at its timeout, every bound and designed wait reached, no retries of faults)`,
     ...(budget.goalMiss ? [`  goal missed because: ${budget.goalMiss.reason}`] : []),
     `RPO bound: ${budget.rpoBoundSeconds} s (rds.global_db_rpo: commits block beyond it), lag alarm at ${budget.lagAlarmSeconds} s; target ${budget.rpoTargetSeconds} s: ${verdict(budget.rpoBoundSeconds, budget.rpoTargetSeconds)}`,

@@ -75,8 +75,12 @@ describe("the seeded fault injector", () => {
   // payment functions in a partition this long by itself, so the control also takes the guard's
   // lease check away: this is the database layer's control.
   it("catches two writers when the old primary had nothing unreplicated (no heartbeat) and is promoted past", async () => {
+    // The promotion lands a few seconds before us-east-1's quiet spell ends (t = 300 s), so
+    // whether a payment commits there in between depends on the draws. Seed 7 stopped catching it
+    // when a slow write's last statement could land after its deadline (session 23, the chaos
+    // world's LAST_STATEMENT_MS); seeds 1-4, 6 and 8-12 catch it, 5 and 7 do not.
     const schedule: Schedule = {
-      seed: 7,
+      seed: 1,
       story: "partition",
       incidentAt: 60,
       incidentSeconds: 900,

@@ -5,6 +5,7 @@ import { LEASE_RENEWAL_ATTRIBUTES, PEER_LEASE } from "../../functions/common/con
 import { DynamoControlTable } from "../../functions/dr/shared/aws/control-table";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
+import { clientConfig } from "../../functions/payments/shared/database";
 import { validateInput } from "../../functions/dr/validate-input/core";
 import { DR_TASK_NAMES, taskPlaceholder } from "../../functions/dr/tasks";
 import { triggerPattern } from "../../infra/constructs/orchestration";
@@ -125,9 +126,12 @@ describe("orchestration infrastructure", () => {
   // region: a flag read that began before the flag arrived returns the old value up to one DynamoDB
   // attempt later (connection + request timeout), the guard then trusts it for the cache window
   // counted from when the read returned, and a write that passed the check may spend the write
-  // function's whole timeout in the idempotency layer and the transaction before it commits. The
-  // expiry job runs for minutes; each of its batches rolls back past EXPIRY_BATCH_SECONDS from its
-  // own check (test/functions/payments/expiry.test.ts), so that is its window.
+  // function's whole timeout in the idempotency layer and the transaction; and its last
+  // statement, sent just before that timeout, runs on the server until statement_timeout (the
+  // deployed connections' API_TIMEOUTS.statementMs) whatever became of the function (review
+  // 22-13 H1; test/functions/payments/late-statement.test.ts). The expiry job runs for minutes;
+  // each of its batches rolls back past EXPIRY_BATCH_SECONDS from its own check
+  // (test/functions/payments/expiry.test.ts), so that is its window.
   it("derives the settle time after the old region confirms the fence from the deployed payment functions", () => {
     const payments = functions.filter((f) =>
       /^payments-(authorize|capture|refund|void)-dev$/.test(String(f.function_name)),
@@ -143,20 +147,34 @@ describe("orchestration infrastructure", () => {
     expect(Number(env(expiry).ACTIVE_REGION_CACHE_MS)).toBeLessThanOrEqual(cacheMs);
     const writeTimeout = Math.max(...payments.map((f) => Number(f.timeout)), EXPIRY_BATCH_SECONDS);
     const flagReadMs = FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs;
-    const expected = Math.ceil((cacheMs + flagReadMs) / 1000 + writeTimeout + 2);
-    expect(expected).toBe(20);
+    // statement_timeout as the payment functions' connections carry it.
+    const statementSeconds =
+      Number(
+        clientConfig({ kind: "url", connectionString: "postgres://x" }, "payments")
+          .statement_timeout,
+      ) / 1000;
+    expect(statementSeconds).toBe(5);
+    const expected = Math.ceil((cacheMs + flagReadMs) / 1000 + writeTimeout + statementSeconds + 2);
+    expect(expected).toBe(25);
     for (const fn of drFunctions) {
       expect({ fn: fn.function_name, settle: env(fn).DR_FENCE_SETTLE_SECONDS }).toEqual({
         fn: fn.function_name,
         settle: String(expected),
       });
       expect(env(fn).DR_DB_RPO_SECONDS).toBe("60");
-      // The peer lease's wait (review M3): the lease, two clock skews, the write path's timeout
-      // and the same margin, from the same deployed write functions.
+      // The peer lease's wait (review M3): the lease, two clock skews, the write path's worst
+      // case (timeout and last statement) and the same margin, from the same deployed functions.
       expect(env(fn).DR_WRITER_STOP_MARGIN_SECONDS).toBe("30");
       expect(env(fn).DR_LEASE_SETTLE_SECONDS).toBe(
-        String(PEER_LEASE.seconds + 2 * PEER_LEASE.clockSkewSeconds + writeTimeout + 2),
+        String(
+          PEER_LEASE.seconds +
+            2 * PEER_LEASE.clockSkewSeconds +
+            writeTimeout +
+            statementSeconds +
+            2,
+        ),
       );
+      expect(env(fn).DR_LEASE_SETTLE_SECONDS).toBe("49");
     }
   });
 
@@ -447,11 +465,19 @@ describe("RTO and RPO budget", () => {
     // The database proves the old primary stopped 60 + 5 + 30 s (DB_PROOF_MARGIN_SECONDS) after
     // the failure; the run gets to CheckOldWriter 45 s after it, waits the rest and looks once
     // more. Counted from the prober's first sighting of the last beat: 10 / 2 - 5 / 2 s after it.
-    // The peer lease's 44 s after the fence end sooner, so the database's wait counts.
+    // The peer lease's 49 s after the fence end sooner, so the database's wait counts.
     expect(phase("old writer").expected).toBe(Math.round(2.5 + 60 + 5 + 30 - (38 + 6 + 1) + 1));
-    expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 2));
+    // Promote, the failover, half a poll, CheckPromotion, then UpdateParameters, ShiftTraffic,
+    // Verify and Unfence: writes open at Unfence (review 23 H2).
+    expect(phase("promotion").expected).toBe(Math.round(1 + 120 + 2.5 + 1 + 4));
+    // Expected: DNS runs beside the promotion from the proof on (the target's /health answers
+    // taking-over once Promote stamps promotingAt): 3 checks of 10 s and the 60 s alias TTL end
+    // before the promotion does, so it adds nothing. Bound (review 23 M1): in full after the
+    // promotion, whose restart can turn the target unhealthy again.
+    expect(phase("dns")).toMatchObject({ expected: 0, bound: 90 });
+    expect(phase("dns").detail).toContain("3 x 10 s + alias TTL 60 s = 90 s from the proof");
     // Phases are shown rounded; the total is rounded once (within a second of their sum).
-    const sum = budget.phases.filter((p) => p.name !== "dns").reduce((s, p) => s + p.expected, 0);
+    const sum = budget.phases.reduce((s, p) => s + p.expected, 0);
     expect(Math.abs(budget.expectedSeconds - sum)).toBeLessThanOrEqual(1);
     // The bound: every task at its timeout and the 20-minute promotion bound.
     expect(phase("promotion").bound).toBeGreaterThanOrEqual(20 * 60);
@@ -466,12 +492,12 @@ describe("RTO and RPO budget", () => {
     const { json, config } = synth(FULL_ENV);
     const budget = computeBudget(json, "payments-dr-dev", config);
     expect(budget.expectedSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
-    // At rds.global_db_rpo 20 s and a 10 s margin the lease's 44 s after the fence (reached at
+    // At rds.global_db_rpo 20 s and a 10 s margin the lease's 49 s after the fence (reached at
     // 45 s: three 1 s tasks and the 3 s lock claim in the failed region) is the later wait:
-    // 45 + 44 + 1 look + 125.5 promotion, rounded once.
+    // 45 + 49 + 1 look + 125.5 promotion, rounded once.
     expect(budget.goalMiss).toEqual({
-      floorSeconds: Math.round(38 + 6 + 1 + 44 + 1 + (1 + 120 + 2.5 + 2)),
-      reason: expect.stringContaining("the peer lease's 44 s and the Aurora failover stay"),
+      floorSeconds: Math.round(38 + 6 + 1 + 49 + 1 + (1 + 120 + 2.5 + 1 + 4)),
+      reason: expect.stringContaining("the peer lease's 49 s and the Aurora failover stay"),
     });
     expect(budget.goalMiss!.floorSeconds).toBeGreaterThan(budget.rtoGoalSeconds);
     expect(formatBudget(budget)).toContain("goal missed because: detection, decision and fence");
@@ -487,16 +513,43 @@ describe("RTO and RPO budget", () => {
     const budget = computeBudget(synth(env).json, "s", loadConfig(env));
     const oldWriter = budget.phases.find((p) => p.name === "old writer")!;
     // The proof holds 2.5 + 20 + 5 + 10 s after the failure, before the run reaches it (45 s);
-    // the lease's 44 s count from the fence, then one more look.
-    expect(oldWriter.expected).toBe(44 + 1);
-    expect(oldWriter.detail).toContain("the peer lease 44 s after the fence");
+    // the lease's 49 s count from the fence, then one more look.
+    expect(oldWriter.expected).toBe(49 + 1);
+    expect(oldWriter.detail).toContain("the peer lease 49 s after the fence");
+  });
+
+  // Review 23 H1/M2: the target's /health answers 200 "taking-over" only from the run's proof
+  // (Promote stamps promotingAt; its own cluster answers), so Route 53's checks of it run during
+  // the promotion, not during the old-writer proof; clients are routed to it threshold x
+  // interval + TTL after the proof, and only what outlasts the promotion is serial (expected).
+  // The bound counts DNS in full after the promotion (M1).
+  it("counts DNS from the proof, serial only where it outlasts the promotion; the bound after it", () => {
+    // A 10 s Aurora failover: the promotion and the tasks until Unfence take 18.5 s after the
+    // proof, against 3 x 10 s of checks + the 60 s TTL = 90 s.
+    const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "10" };
+    const budget = computeBudget(synth(FULL_ENV).json, "s", loadConfig(env));
+    const phase = (name: string) => budget.phases.find((p) => p.name === name)!;
+    expect(phase("promotion").expected).toBe(Math.round(1 + 10 + 2.5 + 1 + 4));
+    expect(phase("dns").expected).toBe(Math.round(90 - 18.5));
+    expect(phase("dns").bound).toBe(90);
+    const before =
+      phase("detection").expected +
+      phase("decision").expected +
+      phase("fence").expected +
+      phase("old writer").expected;
+    // From the proof: whichever ends later, the promotion or DNS (within rounding).
+    expect(Math.abs(budget.expectedSeconds - (before + 90))).toBeLessThanOrEqual(1);
+    expect(formatBudget(budget)).toContain(
+      "expected: DNS beside the promotion from the proof; bound: DNS after it",
+    );
   });
 
   it("takes the expected Aurora failover duration as a named input", () => {
-    const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "60" };
+    // 100 s, still longer than DNS beside it (90 s), so all of the difference shows.
+    const env = { ...FULL_ENV, RTO_EXPECTED_AURORA_FAILOVER_SECONDS: "100" };
     const fast = computeBudget(synth(FULL_ENV).json, "s", loadConfig(env));
     const typical = computeBudget(synth(FULL_ENV).json, "s", loadConfig(FULL_ENV));
-    expect(typical.expectedSeconds - fast.expectedSeconds).toBe(60);
+    expect(typical.expectedSeconds - fast.expectedSeconds).toBe(20);
     expect(fast.boundSeconds).toBe(typical.boundSeconds);
   });
 

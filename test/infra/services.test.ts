@@ -471,6 +471,18 @@ describe("payment function permissions", () => {
     },
   );
 
+  // Review 23 H1: while a move into its region is fenced, /health checks the region's own
+  // cluster through its cluster endpoint (health/handler.ts probeOwnCluster).
+  it("lets /health read its own cluster's endpoints, and only /health of the API functions", () => {
+    const parameter = (name: string) =>
+      `arn:aws:ssm:us-east-1:123456789012:parameter/payments/dev/${name}`;
+    const health = policyStatements(json, "payments-primary_health_permissions");
+    expect(allows(health, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(true);
+    expect(allows(health, "ssm:GetParameters", parameter("db/reader-endpoint"))).toBe(true);
+    const authorize = policyStatements(json, "payments-primary_authorize_permissions");
+    expect(allows(authorize, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(false);
+  });
+
   it("gives the expiry job the flag, and no bus, idempotency or sessions table", () => {
     const expire = actionsOf("expire-authorizations");
     expect(expire.filter((a) => a.startsWith("dynamodb:"))).toEqual([

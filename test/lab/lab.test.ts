@@ -30,6 +30,23 @@ describe("the two-region lab", () => {
     expect(detect.seconds).toBeGreaterThanOrEqual((t.alarmDatapoints - 1) * t.probeIntervalSeconds);
     // Payments resumed in the new region after the move.
     expect(result.load.acks.filter((a) => a.region === "us-west-2").length).toBeGreaterThan(0);
+    // Review 23: the target's /health answers 200 "taking-over" only once the run has proven
+    // the old writer stopped (Promote stamps promotingAt), so the router turned to it after
+    // Promote began, never during the proof (M2); and no payment was accepted there before
+    // Unfence opened writes (H2: through the global writer endpoint it would land on the old
+    // writer).
+    const run = result.lab.orchestrator.executions.find((e) => e.status === "SUCCEEDED")!;
+    const entered = (name: string) => run.states.find((st) => st.name === name)!.enteredAt;
+    const targetHealthy = result.lab.route53.history.find(
+      (h) => h.region === "us-west-2" && h.healthy && h.at > result.faultAt,
+    );
+    expect(targetHealthy).toBeDefined();
+    expect(targetHealthy!.at).toBeGreaterThan(entered("Promote"));
+    const westAcks = result.load.acks.filter(
+      (a) => a.region === "us-west-2" && a.at > result.faultAt,
+    );
+    expect(Math.min(...westAcks.map((a) => a.at))).toBeGreaterThanOrEqual(entered("Unfence"));
+    expect(result.lab.route53.resolve()).toBe("us-west-2");
     // What the spike lost, the reconciliation found, replayed or reported (lab/reconcile.ts).
     expect(
       result.findings.rpo.lostPayments.length + result.findings.rpo.lostCaptures.length,

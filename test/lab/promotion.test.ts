@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
+import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { writeTimeoutSeconds } from "../../infra/constructs/payments-api";
 import {
@@ -192,6 +193,49 @@ describe("promotion in the lab's Aurora model", () => {
     // Outside any invocation nothing is cut (the lab's own connections).
     expect((await check.query("SELECT 1 AS one")).rows[0].one).toBe(1);
   });
+
+  // Review 22-13 H1: what the invocation sent before its deadline is the server's, as it is when
+  // Lambda stops a function (test/functions/payments/late-statement.test.ts): it commits after
+  // the client got its 500, which the settle times count (lab/write-path.ts).
+  it("lets a statement sent before the deadline run on and commit after it", async () => {
+    const standby = nodes.find((n) => n.options.name === "region-b")!;
+    const store = cutStatementsPastDeadline(Client);
+    const setup = client(standby.url());
+    await setup.connect();
+    await setup.query(`
+      CREATE FUNCTION promoted_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 4 THEN PERFORM pg_sleep(0.8); END IF; RETURN NEW; END $$;
+      CREATE TRIGGER promoted_slow BEFORE INSERT ON promoted_writes
+        FOR EACH ROW EXECUTE FUNCTION promoted_slow();`);
+    const fn = client(standby.url());
+    await fn.connect();
+    const deadline = Date.now() + 200;
+    const sent = store
+      .run({ deadline }, () => fn.query("INSERT INTO promoted_writes VALUES (4)"))
+      .then(
+        () => "answered",
+        () => "lost",
+      );
+    await new Promise((r) => setTimeout(r, 300));
+    // Past the deadline the invocation's next statement is cut and its connection closed, with
+    // the INSERT still running on the server.
+    await expect(store.run({ deadline }, () => fn.query("SELECT 1"))).rejects.toThrow(
+      /Task timed out/,
+    );
+    expect(await sent).toBe("lost");
+    let visibleAt: number | null = null;
+    while (Date.now() < deadline + 5_000) {
+      const { rowCount } = await setup.query("SELECT 1 FROM promoted_writes WHERE id = 4");
+      if (rowCount) {
+        visibleAt = Date.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(visibleAt).not.toBeNull();
+    expect(visibleAt! - deadline).toBeGreaterThan(300);
+    expect(visibleAt! - deadline).toBeLessThanOrEqual(API_TIMEOUTS.statementMs);
+  });
 });
 
 describe("a lab stopped during a promotion", () => {
@@ -223,8 +267,9 @@ describe("the lab's payment write path", () => {
         fenceSettleSeconds(deployedWritePath(writeTimeoutSeconds())),
       );
       expect(settings.leaseSettleSeconds).toBe(
-        leaseSettleSeconds({ writeTimeoutSeconds: writeTimeoutSeconds() }),
+        leaseSettleSeconds(deployedWritePath(writeTimeoutSeconds())),
       );
+      expect([settings.fenceSettleSeconds, settings.leaseSettleSeconds]).toEqual([25, 49]);
       expect(labFunctionTimeoutMs(writeTimeoutSeconds(), 1)).toBe(writeTimeoutSeconds() * 1000);
     } finally {
       await lab.stop();
@@ -239,23 +284,23 @@ describe("the lab's payment write path", () => {
       const t = lab.config.timings;
       // What the handlers do in real time after the flag changed: trust their cached flag (the
       // cache is scaled), finish one flag read (FLAG_READ, real), then commit within their
-      // enforced timeout (scaled, never below the floor), plus the bound's margin for a COMMIT
-      // sent at the last moment, which is real time too (review M1).
+      // enforced timeout (scaled, never below the floor) and the last statement's
+      // statement_timeout (real: the lab's PostgreSQL runs it on, lab/invocation.ts), plus the
+      // bound's margin for a COMMIT sent at the last moment, which is real time too (review M1).
       const marginRealMs = FENCE_SETTLE_MARGIN_SECONDS * 1000;
+      const writeRealMs =
+        labFunctionTimeoutMs(writeTimeoutSeconds(), fast) + API_TIMEOUTS.statementMs + marginRealMs;
       const windowRealMs =
         lab.clock.real(t.flagCacheMs) +
         FLAG_READ.connectionTimeoutMs +
         FLAG_READ.requestTimeoutMs +
-        labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
-        marginRealMs;
+        writeRealMs;
       expect(lab.clock.real(settings.fenceSettleSeconds * 1000)).toBeGreaterThanOrEqual(
         windowRealMs,
       );
       // The lease settle counts the same write window after its (lab-time) term.
       expect(lab.clock.real(settings.leaseSettleSeconds * 1000)).toBeGreaterThanOrEqual(
-        lab.clock.real(PEER_LEASE.seconds * 1000) +
-          labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
-          marginRealMs,
+        lab.clock.real(PEER_LEASE.seconds * 1000) + writeRealMs,
       );
       // The handlers' timeout is scaled: the deployed 10 s is 3 s of real time at --fast 20.
       expect(labFunctionTimeoutMs(writeTimeoutSeconds(), fast)).toBeLessThan(

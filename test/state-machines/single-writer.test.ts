@@ -89,6 +89,44 @@ describe("never two writers: promote only once the old writer is provably stoppe
     expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
     expect(world.messages[WEST]!.at(-1)!.subject).toContain("HALTED at CheckOldWriter");
     expect(world.lock()).toMatchObject({ owner: "run-1" });
+    // Review 23 M2: halted before its proof, the run never makes the target healthy, so clients
+    // stay with the only region that can write.
+    expect(world.flag()).toMatchObject({ activeRegion: WEST, phase: FENCE_PHASE.fenced });
+    expect(world.flag()?.promotingAt).toBeUndefined();
+    const health = await world.http.request(
+      "GET",
+      `${world.topology.regions[WEST]!.apiUrl}/health`,
+      {
+        timeoutMs: 1_000,
+      },
+    );
+    expect(health.status).toBe(503);
+  });
+
+  it("stamps promotingAt on the target's flag only after the proof, right before promoting", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    const stamp = world.callsTo("dynamodb:UpdateItem active-region promoting");
+    expect(stamp).toHaveLength(1);
+    expect(
+      secondsBetween(
+        world,
+        "dynamodb:UpdateItem active-region",
+        "dynamodb:UpdateItem active-region promoting",
+      ),
+    ).toBeGreaterThanOrEqual(world.deps(WEST).settings.fenceSettleSeconds);
+    expect(
+      secondsBetween(
+        world,
+        "dynamodb:UpdateItem active-region promoting",
+        "rds:FailoverGlobalCluster",
+      ),
+    ).toBeGreaterThanOrEqual(0);
+    expect(world.flag()).toMatchObject({
+      phase: FENCE_PHASE.open,
+      promotingAt: expect.any(String),
+    });
   });
 
   it("promotes after the old region confirms the fence and the payment path's bound has passed", async () => {

@@ -14,7 +14,7 @@
 import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
 import { ManagedFailoverRefusedError, ManagedFailoverUnavailableError } from "../shared/errors";
-import { requireFenced, requireOldWriterStopped } from "../shared/guard";
+import { markPromoting, requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { removeFromGlobalClusterOnce } from "../shared/membership";
 import { regionOf } from "../shared/topology";
 import type {
@@ -85,7 +85,7 @@ const UNREACHABLE_PROBE_WINDOW_SECONDS = 60;
 export async function promote(state: WorkflowState, deps: DrDeps): Promise<PromoteOutcome> {
   const { request } = state;
   const { topology } = deps;
-  await requireFenced(state, deps);
+  const fencingToken = await requireFenced(state, deps);
   const target = regionOf(topology, request.targetRegion);
   const ports = deps.ports(request.targetRegion, "critical");
 
@@ -93,6 +93,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
   const recorded = lock?.owner === request.failoverId ? lock.facts[METHOD_FACT] : undefined;
   if (recorded !== undefined) {
     deps.log.info("promotion already requested by this run", { method: recorded });
+    await markPromoting(state, deps, fencingToken);
     const detachReason = lock?.facts[DETACH_REASON_FACT];
     return {
       ...withReason(recorded as PromotionMethod, detachReason as string | undefined),
@@ -100,6 +101,7 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
     };
   }
   await requireOldWriterStopped(state, deps);
+  await markPromoting(state, deps, fencingToken);
   const fork = await captureFork(state, deps);
   deps.log.info("data fork recorded", { ...fork });
 
@@ -218,7 +220,7 @@ export const PROMOTE_TASK = stateTask({
   description: "Promotes the target cluster (managed failover)",
   workflows: ["failover"],
   permissions: {
-    control: ["getActiveRegion", "getLock", "recordFact"],
+    control: ["getActiveRegion", "getLock", "recordFact", "markPromoting"],
     database: [
       "describeGlobalCluster",
       "describeCluster",

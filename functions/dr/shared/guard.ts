@@ -56,3 +56,25 @@ export async function requireOldWriterStopped(state: WorkflowState, deps: DrDeps
     );
   }
 }
+
+/**
+ * After the proof, before the promotion is requested: stamps `promotingAt` on this run's flag in
+ * the TARGET region's replica (conditional on this run's token and phase `fenced`; the first
+ * value is kept, so a retry does not move it). From then on the target's /health may answer
+ * "taking-over" (functions/common/taking-over.ts): never before the proof, so a run that halts
+ * without it leaves the target 503 (review 23 M2). A failed condition (the flag already open:
+ * a resumed run past its Unfence) changes nothing and is logged; a throttled or failed write
+ * throws, and the task's retry runs it again.
+ */
+export async function markPromoting(
+  state: WorkflowState,
+  deps: DrDeps,
+  fencingToken: number,
+): Promise<void> {
+  const { request } = state;
+  const stamped = await deps
+    .ports(request.targetRegion, "critical")
+    .control.markPromoting(request.targetRegion, fencingToken, deps.now().toISOString());
+  if (stamped) deps.log.info("flag stamped promotingAt: the target may answer taking-over");
+  else deps.log.info("promotingAt not stamped: the flag is no longer fenced by this run");
+}

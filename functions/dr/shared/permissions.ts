@@ -109,6 +109,7 @@ export const PORT_ACTIONS = {
     getActiveRegion: ["dynamodb:GetItem"],
     putActiveRegion: ["dynamodb:UpdateItem"],
     setPhase: ["dynamodb:UpdateItem"],
+    markPromoting: ["dynamodb:UpdateItem"],
     renewPeerLease: ["dynamodb:UpdateItem"],
     getLock: ["dynamodb:GetItem"],
     putLock: ["dynamodb:PutItem"],

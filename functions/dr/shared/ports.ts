@@ -235,6 +235,13 @@ export interface ControlPort {
     at: string,
     armLease?: boolean,
   ): Promise<boolean>;
+  /**
+   * Stamps `promotingAt` = `at` (kept if already there) only while the flag still names
+   * `activeRegion` with `fencingToken` and phase `fenced`: the run proved the old writer stopped
+   * and goes on to promote, so this region's /health may answer "taking-over"
+   * (functions/common/taking-over.ts). False when the condition fails.
+   */
+  markPromoting(activeRegion: string, fencingToken: number, at: string): Promise<boolean>;
   getLock(): Promise<LockItem | null>;
   /** Conditional put: succeeds when no lock exists or the existing one expired before `nowEpoch`. */
   putLock(lock: LockItem, nowEpoch: number): Promise<boolean>;

@@ -4,7 +4,7 @@
 // committed write is lost. Idempotent: a switchover already under way or done is recognised and
 // not requested again.
 import type { DrDeps } from "../shared/deps";
-import { requireFenced, requireOldWriterStopped } from "../shared/guard";
+import { markPromoting, requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { regionOf } from "../shared/topology";
 import type { PromoteResult, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
@@ -14,8 +14,9 @@ export type SwitchoverOutcome = Omit<PromoteResult, keyof StepTimes>;
 export async function switchover(state: WorkflowState, deps: DrDeps): Promise<SwitchoverOutcome> {
   const { request } = state;
   const { topology } = deps;
-  await requireFenced(state, deps);
+  const fencingToken = await requireFenced(state, deps);
   await requireOldWriterStopped(state, deps);
+  await markPromoting(state, deps, fencingToken);
   const target = regionOf(topology, request.targetRegion);
   const database = deps.ports(request.sourceRegion, "critical").database;
 
@@ -38,7 +39,7 @@ export const SWITCHOVER_TASK = stateTask({
   description: "Requests a planned switchover of the global cluster",
   workflows: ["switchover", "failback"],
   permissions: {
-    control: ["getActiveRegion"],
+    control: ["getActiveRegion", "markPromoting"],
     database: ["describeGlobalCluster", "switchoverGlobalCluster"],
     replica: ["writerHeartbeat"],
   },

@@ -3,6 +3,7 @@
 // Idempotency-Key is derived from the run id, so a retry or a resumed run replays the same
 // payment instead of creating another.
 import { DR_SYNTHETIC_MERCHANT, PARAMETERS } from "../../common/contract";
+import { answersWritable } from "../../common/taking-over";
 import type { DrDeps } from "../shared/deps";
 import { VerificationFailedError } from "../shared/errors";
 import type { HttpResponse } from "../shared/ports";
@@ -23,6 +24,18 @@ export function verifyIdempotencyKey(failoverId: string): string {
   return `dr-verify-${failoverId}`;
 }
 
+/**
+ * How long Verify keeps re-sending a request the stage throttle refused (429), ms, across the
+ * task: from the proof on, merchants' clients are routed to the target and their writes answer
+ * 503 `region_fenced` until Unfence, so their retries share the route's token bucket with this
+ * task's synthetic payment (API Gateway: "429 Too Many Requests" when the throttle is exceeded,
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html). Worst
+ * case with the 5 s HTTP timeout: health, payment and void at 5 s each + 8 s = 23 s, inside the
+ * function's 28 s.
+ */
+export const THROTTLE_RETRY_BUDGET_MS = 8_000;
+const THROTTLE_RETRY_PAUSE_MS = [100, 400] as const;
+
 export async function verify(state: WorkflowState, deps: DrDeps): Promise<VerifyOutcome> {
   const { request } = state;
   const base = apiBase(deps.topology, request.targetRegion);
@@ -31,7 +44,8 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
     await parameters.get(parameterName(deps.topology, PARAMETERS.drVerifyApiKey), true),
   );
   const timeoutMs = deps.settings.httpTimeoutMs;
-  const call = async (
+  let throttledMs = 0;
+  const send = async (
     method: "GET" | "POST",
     path: string,
     options: { headers?: Record<string, string>; body?: unknown } = {},
@@ -45,10 +59,29 @@ export async function verify(state: WorkflowState, deps: DrDeps): Promise<Verify
     }
   };
 
+  const call = async (
+    method: "GET" | "POST",
+    path: string,
+    options: { headers?: Record<string, string>; body?: unknown } = {},
+  ): Promise<HttpResponse> => {
+    for (;;) {
+      const started = Date.now();
+      const response = await send(method, path, options);
+      if (response.status !== 429 || throttledMs >= THROTTLE_RETRY_BUDGET_MS) return response;
+      const [low, high] = THROTTLE_RETRY_PAUSE_MS;
+      const pause = low + Math.random() * (high - low);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      throttledMs += Date.now() - started;
+    }
+  };
+
+  // Verify runs before Unfence, so the target answers "taking-over": only with its own cluster
+  // writable (promoted) does that say the database takes writes (review 23 L3); in recovery
+  // it proves nothing yet.
   const health = await call("GET", "/health");
-  if (health.status !== 200) {
+  if (!answersWritable(health)) {
     throw new VerificationFailedError(
-      `GET /health in ${request.targetRegion} answered ${health.status}, expected 200`,
+      `GET /health in ${request.targetRegion} answered ${health.status}${statusOf(health.body)}, expected 200 with a writable database ("healthy", or "taking-over" with checks.database "writable")`,
     );
   }
   const headers = { "x-api-key": apiKey, "content-type": "application/json" };
@@ -105,3 +138,9 @@ export const VERIFY_TASK = stateTask({
   permissions: { parameters: { read: ["drVerifyApiKey"] }, http: true },
   run: verify,
 });
+
+function statusOf(body: unknown): string {
+  if (body === null || typeof body !== "object") return "";
+  const { status, checks } = body as { status?: unknown; checks?: { database?: unknown } };
+  return ` (${String(status)}, database ${String(checks?.database)})`;
+}

@@ -11,6 +11,7 @@
 // age the active region's payment functions see.
 import { FENCE_PHASE, METRICS, PEER_LEASE } from "../../common/contract";
 import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
+import { answersTakingOver } from "../../common/taking-over";
 import type { ActiveRegionItem } from "../../common/contract";
 import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
 
@@ -76,6 +77,12 @@ export interface ProbeResult {
    * datapoint was published.
    */
   readonly inconclusive?: boolean;
+  /**
+   * A healthy (200) answer with status "taking-over": a move into that region is under way and
+   * it is not the writer yet (functions/payments/health/core.ts). Healthy for the alarm; not a
+   * healthy writer for the heartbeat watch.
+   */
+  readonly takingOver?: boolean;
   readonly detail: string;
 }
 
@@ -101,10 +108,12 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     await renewal;
     results.push(...round);
     // Only while another region writes: that is the heartbeat this region's cluster replicates.
-    // An inconclusive probe (429) is no evidence that the writer answers: not healthy here.
+    // An inconclusive probe (429) is no evidence that the writer answers: not healthy here. Nor
+    // is a region taking over (a failback's target during its switchover): no writer commits
+    // heartbeats then, and standing still is what the heartbeat should do.
     if (round.length > 0)
       await watchHeartbeat(
-        round.every((r) => r.healthy),
+        round.every((r) => r.healthy && !r.takingOver),
         config,
         deps,
       );
@@ -301,10 +310,14 @@ async function probeOne(
   const at = deps.now();
   let healthy = false;
   let inconclusive = false;
+  let takingOver = false;
   let detail: string;
   try {
     const response = await deps.http.request("GET", target.url, { timeoutMs: config.timeoutMs });
     healthy = response.status === 200;
+    // A move into that region is under way (the flag is fenced towards it): healthy for the
+    // alarm, which must not start a failover against a region taking over, but not the writer.
+    takingOver = answersTakingOver(response);
     // 429 is the stage's throttle answering before any function ran: /health is
     // unauthenticated and a throttle's token bucket is shared by every caller
     // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so
@@ -314,7 +327,7 @@ async function probeOne(
     // (they count only 2xx and 3xx as healthy: dns-failover-determining-health-of-endpoints);
     // README "Route throttling" says what that leaves.
     inconclusive = response.status === 429;
-    detail = `HTTP ${response.status}${inconclusive ? " (throttled by the stage: inconclusive, not published)" : ""}`;
+    detail = `HTTP ${response.status}${inconclusive ? " (throttled by the stage: inconclusive, not published)" : ""}${takingOver ? " (taking over)" : ""}`;
   } catch (error) {
     detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
@@ -363,7 +376,13 @@ async function probeOne(
       error: error instanceof Error ? error.message : String(error),
     });
   }
-  const result = { region: target.region, at: at.toISOString(), healthy, detail };
+  const result = {
+    region: target.region,
+    at: at.toISOString(),
+    healthy,
+    ...(takingOver ? { takingOver } : {}),
+    detail,
+  };
   deps.log.info("probed", { ...result });
   return result;
 }

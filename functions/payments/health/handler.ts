@@ -6,10 +6,15 @@ import { ActiveRegionGuard } from "../shared/fencing";
 import { jsonResponse } from "../shared/http-api";
 import { publishSingleMetric } from "../shared/observability";
 import { baseRuntime, publicApiHandler } from "../shared/runtime";
-import { checkHealth } from "./core";
+import { activeRegionMetric, checkHealth } from "./core";
 import type { DatabaseState } from "./core";
 
-const base = baseRuntime({ functionName: "health", apiKeys: false, ownCluster: true });
+const base = baseRuntime({
+  functionName: "health",
+  apiKeys: false,
+  ownCluster: true,
+  ownClusterEndpoint: true,
+});
 const guard = new ActiveRegionGuard({
   region: base.region,
   read: controlFlagReader(createDynamoDbClient(), requireEnv(PAYMENTS_ENV.controlTable)),
@@ -42,6 +47,22 @@ async function probeDatabase(write: boolean): Promise<DatabaseState> {
   }
 }
 
+/**
+ * While a move into this region is fenced: its OWN cluster (cluster endpoint), read-only, in a
+ * read-only transaction, so nothing is written anywhere while the old writer quiesces
+ * (core.ts, "Taking over"; review 23 H1, L5).
+ */
+async function probeOwnCluster(): Promise<"writable" | "in recovery"> {
+  return base.ownClusterEndpoint.transaction(async (client) => {
+    await client.query("SET TRANSACTION READ ONLY");
+    await client.query(`SET LOCAL statement_timeout = ${CHECK_TIMEOUT_MS}`);
+    const { rows } = await client.query<{ writer: boolean }>(
+      "SELECT NOT pg_is_in_recovery() AS writer",
+    );
+    return rows[0]?.writer ? "writable" : "in recovery";
+  });
+}
+
 const WRITER_HEARTBEAT_SQL = `SELECT beat_at FROM ${WRITER_HEARTBEAT.table} WHERE id = 1`;
 
 /** The writer heartbeat this region's own cluster holds (reader endpoint): a plain read. */
@@ -58,13 +79,11 @@ export const handler = publicApiHandler(async () => {
     region: base.region,
     readFlag: () => guard.readFresh(),
     probeDatabase,
+    probeOwnCluster,
     readWriterHeartbeat,
     checkTimeoutMs: CHECK_TIMEOUT_MS,
   });
-  if (report.body.activeRegion !== null) {
-    publishSingleMetric(METRICS.activeRegion, report.body.checks.role === "active" ? 1 : 0, {
-      Region: base.region,
-    });
-  }
+  const active = activeRegionMetric(report.body);
+  if (active !== null) publishSingleMetric(METRICS.activeRegion, active, { Region: base.region });
   return jsonResponse(report.statusCode, report.body);
 });

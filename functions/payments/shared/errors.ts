@@ -123,6 +123,22 @@ export class PassiveRegionError extends Error {
 }
 
 /**
+ * The flag names this region but a move towards it is not finished (phase `fenced`, from the
+ * Fence to the Unfence): its database may not be the writer yet, and through the global writer
+ * endpoint a write would land on the old one (fencing.ts). Refused like a passive region.
+ */
+export class RegionFencedError extends PassiveRegionError {
+  override name = "RegionFencedError";
+  constructor(
+    region: string,
+    readonly phase: string,
+  ) {
+    super(region, region);
+    this.message = `writes paused in ${region}: a move to this region is in progress (flag phase ${phase || "unknown"}); they open when the new writer is verified`;
+  }
+}
+
+/**
  * This region is the active one, but the standby's lease renewal in its replica of the flag is
  * older than PEER_LEASE allows: a fence written in the other region may not have arrived, so
  * writes are refused until a renewal does (review M3; state-machines/README.md).

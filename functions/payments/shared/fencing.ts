@@ -11,9 +11,25 @@
 // never extends it). A renewal is never written after the standby's fence, and the global table
 // replicates whole items, so a region that returns from an outage or a partition with a stale
 // flag stops writing by itself instead of trusting that flag.
+//
+// The phase (review 23 H2): while the flag is `fenced` (from the Fence to the Unfence) this
+// region refuses writes too, although the flag names it. In production every region's payment
+// functions reach Aurora through the GLOBAL writer endpoint (PARAMETERS.writerEndpoint), which
+// names the old writer until the promotion completes; a write accepted here between the Fence
+// and the promotion would commit on the old writer, possibly after the proof that it stopped,
+// and be lost by an AllowDataLoss failover. The one exception is the DR Verify task's synthetic
+// payment and its void (DR_SYNTHETIC_MERCHANT, whose only key is the DR verify key: Terraform
+// refuses any other key bound to it, infra/constructs/parameters.ts), which runs after Promote
+// and before the Unfence that opens writes. A flag without a phase (seeded before phases
+// existed) counts as open.
 import type { ActiveRegionItem } from "../../common/contract";
-import { PEER_LEASE } from "../../common/contract";
-import { ActiveRegionUnknownError, PassiveRegionError, PeerLeaseLapsedError } from "./errors";
+import { DR_SYNTHETIC_MERCHANT, FENCE_PHASE, PEER_LEASE } from "../../common/contract";
+import {
+  ActiveRegionUnknownError,
+  PassiveRegionError,
+  PeerLeaseLapsedError,
+  RegionFencedError,
+} from "./errors";
 
 export const MAX_ACTIVE_REGION_CACHE_MS = 5_000;
 
@@ -31,10 +47,10 @@ export const FLAG_READ = {
 
 /**
  * What the payment path reads of the active-region item (functions/common/contract.ts): where
- * writes go, and for /health the token and the phase (informative only).
+ * writes go, whether they are open (the phase), and for /health the token and the proof stamp.
  */
 export type ActiveRegionFlag = Pick<ActiveRegionItem, "activeRegion" | "phase"> &
-  Partial<Pick<ActiveRegionItem, "fencingToken" | "leaseRequired" | "peerSeenAt">>;
+  Partial<Pick<ActiveRegionItem, "fencingToken" | "leaseRequired" | "peerSeenAt" | "promotingAt">>;
 
 /** Reads the flag strongly consistently; undefined when the item does not exist. */
 export type FlagReader = () => Promise<ActiveRegionFlag | undefined>;
@@ -99,20 +115,18 @@ export class ActiveRegionGuard {
   }
 
   /**
-   * Throws PassiveRegionError unless this region takes writes, PeerLeaseLapsedError when it is
-   * the active region but the armed lease is not fresh. A lapsed lease on a cached flag is read
-   * again before refusing: a newer renewal may be there.
+   * Throws PassiveRegionError unless this region takes writes (RegionFencedError, a kind of it,
+   * while the flag names this region but is still `fenced`), PeerLeaseLapsedError when it is the
+   * active region but the armed lease is not fresh. A lapsed lease on a cached flag is read
+   * again before refusing: a newer renewal may be there. `caller.merchantId` is the merchant the
+   * request's API key is bound to; only DR_SYNTHETIC_MERCHANT passes a fenced flag.
    */
-  async assertActive(): Promise<void> {
+  async assertActive(caller: { readonly merchantId?: string } = {}): Promise<void> {
     let flag = await this.flag();
-    if (flag.activeRegion !== this.options.region) {
-      throw new PassiveRegionError(this.options.region, flag.activeRegion);
-    }
+    this.assertOpenHere(flag, caller);
     if (this.leaseHolds(flag)) return;
     flag = await this.readFresh();
-    if (flag.activeRegion !== this.options.region) {
-      throw new PassiveRegionError(this.options.region, flag.activeRegion);
-    }
+    this.assertOpenHere(flag, caller);
     if (!this.leaseHolds(flag)) {
       const seen = typeof flag.peerSeenAt === "string" ? Date.parse(flag.peerSeenAt) : NaN;
       throw new PeerLeaseLapsedError(
@@ -121,6 +135,15 @@ export class ActiveRegionGuard {
         Number.isNaN(seen) ? null : this.now() - seen,
       );
     }
+  }
+
+  private assertOpenHere(flag: ActiveRegionFlag, caller: { readonly merchantId?: string }): void {
+    if (flag.activeRegion !== this.options.region) {
+      throw new PassiveRegionError(this.options.region, flag.activeRegion);
+    }
+    if (writesOpen(flag)) return;
+    if (caller.merchantId === DR_SYNTHETIC_MERCHANT) return;
+    throw new RegionFencedError(this.options.region, flag.phase ?? "");
   }
 
   /** The lease check, against this function's clock now (peerLeaseState). */
@@ -161,4 +184,12 @@ export function peerLeaseState(
     ageSeconds: ageMs === null ? null : Math.round(ageMs / 100) / 10,
     lapsed: armed && !fresh,
   };
+}
+
+/**
+ * The flag opens writes in the region it names: phase `open`, or no phase at all (a flag seeded
+ * before phases existed). Any other phase (`fenced`, or one this code does not know) is closed.
+ */
+export function writesOpen(flag: Pick<ActiveRegionFlag, "phase">): boolean {
+  return flag.phase === undefined || flag.phase === FENCE_PHASE.open;
 }

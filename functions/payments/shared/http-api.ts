@@ -15,6 +15,7 @@ import {
   ParametersUnavailableError,
   PassiveRegionError,
   PeerLeaseLapsedError,
+  RegionFencedError,
   PaymentNotFoundError,
   RefundExceedsCapturedError,
   IdempotencyKeyInUseError,
@@ -273,6 +274,21 @@ export function describeError(error: unknown): ErrorAnswer | undefined {
       message: error.message,
       field: "Idempotency-Key",
     });
+  }
+  if (error instanceof RegionFencedError) {
+    // Same class of refusal as a passive region (fencing.ts): retry shortly, same region.
+    return answer(
+      503,
+      {
+        type: "unavailable",
+        code: "region_fenced",
+        message: error.message,
+        field: null,
+        region: error.region,
+        activeRegion: error.activeRegion,
+      },
+      retryAfter(RETRY_AFTER_SECONDS.passive),
+    );
   }
   if (error instanceof PassiveRegionError) {
     return answer(

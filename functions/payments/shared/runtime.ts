@@ -105,6 +105,13 @@ export interface BaseRuntime {
    * whichever region writes. Otherwise the same as `database`.
    */
   readonly ownCluster: Database;
+  /**
+   * This region's own cluster through its cluster endpoint (with `ownClusterEndpoint`): the
+   * writer once promoted, read-only on a secondary ("You can still connect to the cluster
+   * endpoint, but only for read queries", aurora-global-database-connecting). Otherwise the
+   * same as `database`.
+   */
+  readonly ownClusterEndpoint: Database;
   readonly store: PostgresPaymentStore;
   readonly apiKeys: ApiKeyVerifier;
 }
@@ -116,6 +123,8 @@ export interface BaseRuntimeOptions {
   readonly apiKeys: boolean;
   /** Also connect to this region's own cluster (db/reader-endpoint). @default false */
   readonly ownCluster?: boolean;
+  /** Also connect to this region's own cluster endpoint (db/cluster-endpoint). @default false */
+  readonly ownClusterEndpoint?: boolean;
   /**
    * Connect as the master user (the migrate function only). @default false - the application
    * role, with IAM database authentication
@@ -145,6 +154,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     keys: [
       ...(databaseUrl ? [] : options.master ? MASTER_DATABASE_KEYS : APP_DATABASE_KEYS),
       ...(databaseUrl || !options.ownCluster ? [] : [PARAMETERS.readerEndpoint]),
+      ...(databaseUrl || !options.ownClusterEndpoint ? [] : [PARAMETERS.clusterEndpoint]),
       ...(options.apiKeys ? [PARAMETERS.apiKeys] : []),
     ],
     fetch: ssmFetcher(createSsmClient()),
@@ -174,25 +184,29 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     onStaleSettings: () => parameters.invalidate(),
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
-  let reader: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
+  // This region's own cluster through one of its endpoints (same auth, same database name).
+  const ownDatabase = (endpoint: string, suffix: string): Database => {
+    let own: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
+    return new Database({
+      settings: async () => {
+        if (urlSettings) return urlSettings;
+        const values = await parameters.get();
+        if (own?.from !== values) {
+          own = { from: values, settings: auroraSettings(values, endpoint, auth) };
+        }
+        return own.settings;
+      },
+      applicationName: `payments-${options.functionName}-${suffix}`,
+      max: poolMax,
+      connectJitter,
+      onStaleSettings: () => parameters.invalidate(),
+    });
+  };
   const ownCluster = options.ownCluster
-    ? new Database({
-        settings: async () => {
-          if (urlSettings) return urlSettings;
-          const values = await parameters.get();
-          if (reader?.from !== values) {
-            reader = {
-              from: values,
-              settings: auroraSettings(values, PARAMETERS.readerEndpoint, auth),
-            };
-          }
-          return reader.settings;
-        },
-        applicationName: `payments-${options.functionName}-own-cluster`,
-        max: poolMax,
-        connectJitter,
-        onStaleSettings: () => parameters.invalidate(),
-      })
+    ? ownDatabase(PARAMETERS.readerEndpoint, "own-cluster")
+    : database;
+  const ownClusterEndpoint = options.ownClusterEndpoint
+    ? ownDatabase(PARAMETERS.clusterEndpoint, "own-writer")
     : database;
   return {
     region,
@@ -200,6 +214,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     databaseSettings,
     database,
     ownCluster,
+    ownClusterEndpoint,
     store: new PostgresPaymentStore(database),
     apiKeys: new ApiKeyVerifier(() => parameters.value(PARAMETERS.apiKeys)),
   };
@@ -233,6 +248,7 @@ function authorizerMerchant(event: APIGatewayProxyEventV2): string | undefined {
 
 const METRIC_OF_CODE: Record<string, string> = {
   region_passive: "WritesRefusedPassive",
+  region_fenced: "WritesRefusedPassive",
   active_region_unknown: "WritesRefusedFlagUnknown",
   database_unavailable: "DatabaseUnavailable",
   configuration_unavailable: "ParametersUnavailable",

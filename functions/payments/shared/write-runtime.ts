@@ -119,7 +119,7 @@ export function writeHandler<C extends { idempotencyKey: string; requestHash: st
 ): ApiHandler {
   return apiHandler(base, async (request) => {
     const command = endpoint.parse(request);
-    await write.guard.assertActive();
+    await write.guard.assertActive({ merchantId: request.merchantId });
     const answer = await endpoint.execute(command);
     countMetric(answer.replayed ? "IdempotentReplays" : endpoint.successMetric);
     return jsonResponse(

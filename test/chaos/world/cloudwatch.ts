@@ -29,6 +29,7 @@ import { activeRegionFlagOf } from "../../../functions/dr/shared/aws/control-tab
 import { observeHeartbeat, staleAfterSeconds } from "../../../functions/dr/shared/heartbeat-watch";
 import type { ControlPort, HeartbeatWatch } from "../../../functions/dr/shared/ports";
 import { renewLease } from "../../../functions/monitoring/prober/core";
+import { answersTakingOver } from "../../../functions/common/taking-over";
 import type { ProberDeps } from "../../../functions/monitoring/prober/core";
 
 export interface Datapoint {
@@ -124,11 +125,13 @@ export class Detection {
     const flag = this.table.read(this.proberRegion, CONTROL.activeRegionItem);
     const probed = (flag?.activeRegion as string | undefined) ?? this.primaryRegion;
     if (probed === this.proberRegion) return;
-    const healthy =
-      this.network.reachable(this.proberRegion, probed, now) &&
-      this.payments[probed]!.health().status === 200;
+    const answer = this.network.reachable(this.proberRegion, probed, now)
+      ? this.payments[probed]!.health()
+      : null;
+    const healthy = answer?.status === 200;
     this.probes.push({ at: now, value: healthy ? 1 : 0 });
-    this.watchHeartbeat(healthy);
+    // As the real prober: a region taking over is healthy for the alarm, not a healthy writer.
+    this.watchHeartbeat(healthy && !(answer !== null && answersTakingOver(answer)));
     this.recentProbes.push(healthy);
     if (this.recentProbes.length > 3) this.recentProbes.shift();
     const breaching = this.recentProbes.length === 3 && this.recentProbes.every((h) => !h);

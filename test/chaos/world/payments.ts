@@ -3,7 +3,9 @@
 // its region's replica of the control table with the deployed cache (ACTIVE_REGION_CACHE_MS,
 // 5 s, counted from when the read returned); a write that passes the check spends a drawn time
 // in the idempotency layer and the transaction, and commits on its region's Aurora cluster if
-// the cluster takes it then, within the function's 10 s timeout. A commit the RPO guard pauses
+// the cluster takes it then, within the function's 10 s timeout plus its last statement's
+// statement_timeout (a statement sent just before the deadline runs on: infra/lib/fence-bound.ts
+// writeWorstCaseSeconds; acknowledged only within the timeout). A commit the RPO guard pauses
 // waits until it goes through, past the function's timeout if need be (acknowledged only within). A flag read usually takes a few
 // milliseconds, now and then up to one DynamoDB attempt (1 s connect + 2 s request): what the
 // read returns is the replica's version when it started.
@@ -15,7 +17,10 @@ import {
   ActiveRegionGuard,
 } from "../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../functions/payments/shared/fencing";
-import { CONTROL } from "../../../functions/common/contract";
+import { TAKING_OVER_STATUS, isTakingOver } from "../../../functions/common/taking-over";
+import type { OwnClusterState } from "../../../functions/common/taking-over";
+import { CONTROL, DR_SYNTHETIC_MERCHANT, FENCE_PHASE } from "../../../functions/common/contract";
+import { API_TIMEOUTS } from "../../../functions/payments/shared/database";
 import type { AuroraGlobal, Commit } from "./aurora";
 import type { VirtualClock } from "./clock";
 import type { GlobalTable } from "./dynamodb";
@@ -24,6 +29,12 @@ import type { Random } from "./random";
 
 /** The write functions' timeout (infra/constructs/payments-api.ts). */
 export const WRITE_TIMEOUT_MS = 10_000;
+/**
+ * How long a statement sent just before the function's timeout may still run on the server: the
+ * payment connections' statement_timeout (functions/payments/shared/database.ts). PostgreSQL does
+ * not notice the gone client while it runs (test/functions/payments/late-statement.test.ts).
+ */
+export const LAST_STATEMENT_MS = API_TIMEOUTS.statementMs;
 
 interface Container {
   guard: ActiveRegionGuard;
@@ -115,7 +126,11 @@ export class RegionPayments {
     const started = container.time;
     let flag: ActiveRegionFlag;
     try {
-      await container.guard.assertActive();
+      // The synthetic payment is the DR Verify task's, on the DR key's merchant: the one caller
+      // the guard lets through a fenced flag (functions/payments/shared/fencing.ts).
+      await container.guard.assertActive(
+        options.synthetic ? { merchantId: DR_SYNTHETIC_MERCHANT } : {},
+      );
       flag = await container.guard.flag();
     } catch (error) {
       const reason = (error as Error).name;
@@ -124,10 +139,12 @@ export class RegionPayments {
       return { verdict: "refused", settled: none };
     }
     const deadline = started + WRITE_TIMEOUT_MS;
-    // The idempotency layer and the transaction: usually quick, sometimes the whole budget.
+    // The idempotency layer and the transaction: usually quick, sometimes the whole budget, and
+    // then the last statement, sent before the deadline, may land up to its statement_timeout
+    // after it (the client has its timeout by then).
     const slow = this.random.chance(0.1);
     const duration = slow
-      ? this.random.uniform(0, deadline - container.time)
+      ? this.random.uniform(0, deadline - container.time + LAST_STATEMENT_MS)
       : Math.min(this.random.uniform(15, 300), deadline - container.time);
     const commitAt = container.time + duration;
     container.busyUntil = deadline;
@@ -198,14 +215,44 @@ export class RegionPayments {
   health(): { status: number; body: unknown } {
     const item = this.table.read(this.region, CONTROL.activeRegionItem);
     const active = item?.activeRegion === this.region;
-    const writable = active && this.aurora.accepts(this.region) === "committed";
+    const moving = active && item?.phase === FENCE_PHASE.fenced;
+    // While a move into this region is fenced, /health writes nothing (no heartbeat): it only
+    // looks at its own cluster, read-only (functions/payments/health/core.ts).
+    const writable = active && !moving && this.aurora.accepts(this.region) === "committed";
     const heartbeat = this.aurora.heartbeatHeldBy(this.region);
+    const cluster = this.aurora.clusters[this.region];
+    const ownCluster: OwnClusterState =
+      this.network.isDown(this.region, this.clock.now) || !cluster?.exists
+        ? "unreachable"
+        : cluster.role === "secondary"
+          ? "in recovery"
+          : "writable";
+    const takingOver = isTakingOver({
+      region: this.region,
+      flag: item
+        ? {
+            activeRegion: String(item.activeRegion),
+            ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
+            ...(typeof item.promotingAt === "string" ? { promotingAt: item.promotingAt } : {}),
+          }
+        : null,
+      ownCluster,
+    });
     return {
-      status: active && writable ? 200 : 503,
+      status: writable || takingOver ? 200 : 503,
       body: {
-        status: active && writable ? "healthy" : active ? "unhealthy" : "passive",
+        status: takingOver
+          ? TAKING_OVER_STATUS
+          : writable
+            ? "healthy"
+            : active
+              ? "unhealthy"
+              : "passive",
         region: this.region,
         activeRegion: item?.activeRegion ?? null,
+        checks: {
+          database: moving ? ownCluster : writable ? "writable" : active ? "unreachable" : null,
+        },
         replication: {
           writerHeartbeatAt: heartbeat === null ? null : new Date(heartbeat).toISOString(),
         },

@@ -608,11 +608,22 @@ export class ChaosWorld {
                     ? current.fencingToken === undefined || current.fencingToken === 0
                     : current.fencingToken === expected.fencingToken)
                 : current === undefined;
-              // As the adapter writes it: leaseRequired always, peerSeenAt when given.
-              return ok
-                ? { ...current, ...next, leaseRequired: next.leaseRequired ?? false }
-                : false;
+              // As the adapter writes it: leaseRequired always, peerSeenAt when given, and the
+              // previous move's promotingAt removed.
+              if (!ok) return false;
+              const { promotingAt: _previous, ...rest } = current ?? {};
+              return { ...rest, ...next, leaseRequired: next.leaseRequired ?? false };
             }),
+          ),
+        markPromoting: (activeRegion, fencingToken, at) =>
+          call("dynamodb", "dynamodb:UpdateItem active-region promoting", () =>
+            table.write(region, CONTROL.activeRegionItem, (current) =>
+              current?.activeRegion === activeRegion &&
+              current.fencingToken === fencingToken &&
+              current.phase === FENCE_PHASE.fenced
+                ? { ...current, promotingAt: current.promotingAt ?? at }
+                : false,
+            ),
           ),
         renewPeerLease: (activeRegion, fencingToken, at, arm = false) =>
           call("dynamodb", "dynamodb:UpdateItem active-region peer lease", () =>

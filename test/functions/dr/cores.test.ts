@@ -665,4 +665,30 @@ describe("the prober's watch of the writer heartbeat (review H1, H2)", () => {
       alive: true,
     });
   });
+
+  // Session 23: a failback's target answers 200 "taking-over" from its Fence while its
+  // switchover runs (functions/payments/health/core.ts). No writer commits heartbeats then.
+  it("counts a region taking over healthy for the alarm but not as a healthy writer, so a standing heartbeat is not flagged", async () => {
+    const last = "2026-11-30T07:59:58.000Z";
+    const { d, config, published, watch } = watching(
+      ["2026-11-30T07:59:53.000Z", ...Array(5).fill(last)],
+      [],
+    );
+    const answers = [{ status: "healthy" }, ...Array(5).fill({ status: "taking-over" })];
+    const probed = {
+      ...d,
+      http: { request: async () => ({ status: 200, body: answers.shift() }) },
+    };
+
+    const results = await probe(config, probed);
+
+    expect(results.map((r) => r.healthy)).toEqual(Array(6).fill(true));
+    expect(results.map((r) => r.takingOver ?? false)).toEqual([false, ...Array(5).fill(true)]);
+    expect(published.filter((m) => m.name === METRICS.probeHealthy).map((m) => m.value)).toEqual(
+      Array(6).fill(1),
+    );
+    expect(watch()).toMatchObject({ beatAt: last, advanced: true });
+    expect(watch()!.staleSince).toBeUndefined();
+    expect(stale(published)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
 });

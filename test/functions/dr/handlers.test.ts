@@ -480,6 +480,9 @@ describe("Fence handler", () => {
       }),
     });
     expect(update.UpdateExpression).toContain("#previousUpdatedAt = :previousUpdatedAt");
+    // A new move: the previous move's proof stamp goes (review 23 M2).
+    expect(update.UpdateExpression).toMatch(/ REMOVE #promotingAt$/);
+    expect(update.ExpressionAttributeNames).toMatchObject({ "#promotingAt": "promotingAt" });
     expect(result).toMatchObject({ activeRegion: WEST, fencingToken: 4 });
     // The read and the write in the target region only: the old region is CheckOldWriter's.
     expect(ddb.calls()).toHaveLength(2);
@@ -598,7 +601,7 @@ describe("CheckOldWriter handler", () => {
       oldRegionFlag: "confirmed",
       nextCheckSeconds: 5,
     });
-    expect(Date.parse(result.stoppedAt!) - Date.parse(result.confirmedAt!)).toBe(20_000);
+    expect(Date.parse(result.stoppedAt!) - Date.parse(result.confirmedAt!)).toBe(25_000);
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
       Key: { pk: "failover-lock" },
       ExpressionAttributeNames: { "#name": "fenceConfirmedAt" },
@@ -646,8 +649,36 @@ describe("Promote handler", () => {
       GlobalClusterIdentifier: GLOBAL,
     });
     expect(result).toMatchObject({ method: "managed-failover" });
-    // The fork, then the method, are recorded on the lock, owned by this run.
-    const facts = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    // First the proof stamp on this run's flag in the target's replica (review 23 M2: /health
+    // may answer taking-over only from here), then the fork and the method on the lock.
+    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates[0]).toEqual({
+      TableName: expect.any(String),
+      Key: { pk: "active-region" },
+      UpdateExpression: "SET #promotingAt = if_not_exists(#promotingAt, :at)",
+      ConditionExpression:
+        "#activeRegion = :region AND #fencingToken = :token AND #phase = :fenced",
+      ExpressionAttributeNames: {
+        "#activeRegion": "activeRegion",
+        "#fencingToken": "fencingToken",
+        "#phase": "phase",
+        "#promotingAt": "promotingAt",
+      },
+      ExpressionAttributeValues: {
+        ":region": WEST,
+        ":token": ourFlag.fencingToken,
+        ":fenced": "fenced",
+        ":at": expect.any(String),
+      },
+    });
+    expect(
+      await (
+        ddb.commandCalls(UpdateCommand)[0]!.thisValue as {
+          config: { region: () => Promise<string> };
+        }
+      ).config.region(),
+    ).toBe(WEST);
+    const facts = updates.slice(1);
     expect(facts.map((f) => f.ExpressionAttributeNames?.["#name"])).toEqual([
       "forkFailoverAt",
       "forkLastReplicatedAt",
@@ -1079,7 +1110,13 @@ describe("Verify handler", () => {
       const path = new URL(String(url)).pathname;
       const status = path === "/health" ? 200 : path === "/payments" ? 201 : 200;
       void init;
-      return new Response(JSON.stringify(path === "/payments" ? { id: "pay-1" } : {}), { status });
+      const body =
+        path === "/payments"
+          ? { id: "pay-1" }
+          : path === "/health"
+            ? { status: "taking-over", checks: { database: "writable" } }
+            : {};
+      return new Response(JSON.stringify(body), { status });
     });
     const result = await verify(state());
     expect(result).toMatchObject({ paymentId: "pay-1", healthStatus: 200, voidStatus: 200 });
@@ -1129,8 +1166,53 @@ describe("Verify handler", () => {
     jest.spyOn(global, "fetch").mockResolvedValue(new Response("", { status: 503 }));
     await expect(verify(state())).rejects.toMatchObject({
       name: "VerificationFailedError",
-      message: "GET /health in us-west-2 answered 503, expected 200",
+      message: expect.stringMatching(
+        /^GET \/health in us-west-2 answered 503, expected 200 with a writable database/,
+      ),
     });
+  });
+
+  // From the proof on, clients routed to the target retry their 503 region_fenced writes on the
+  // same route: the stage throttle's 429 must not fail the synthetic payment at once.
+  it("re-sends a request the stage throttle refused (429) within its budget", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: "k-1" } });
+    let throttled = 0;
+    jest.spyOn(global, "fetch").mockImplementation(async (url) => {
+      const path = new URL(String(url)).pathname;
+      if (path === "/health")
+        return new Response(
+          JSON.stringify({ status: "taking-over", checks: { database: "writable" } }),
+          {
+            status: 200,
+          },
+        );
+      if (path === "/payments" && throttled < 3) {
+        throttled += 1;
+        return new Response(JSON.stringify({ message: "Too Many Requests" }), { status: 429 });
+      }
+      return new Response(JSON.stringify(path === "/payments" ? { id: "pay-1" } : {}), {
+        status: path === "/payments" ? 201 : 200,
+      });
+    });
+    const result = await verify(state());
+    expect(throttled).toBe(3);
+    expect(result).toMatchObject({ paymentId: "pay-1", paymentStatus: 201 });
+  });
+
+  // Review 23 L3: before Unfence the target answers taking-over; only a writable (promoted) own
+  // cluster says anything about writes.
+  it("fails with VerificationFailedError when /health is taking-over with its database still in recovery", async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: "k-1" } });
+    const fetchMock = jest.spyOn(global, "fetch").mockResolvedValue(
+      new Response(JSON.stringify({ status: "taking-over", checks: { database: "in recovery" } }), {
+        status: 200,
+      }),
+    );
+    await expect(verify(state())).rejects.toMatchObject({
+      name: "VerificationFailedError",
+      message: expect.stringContaining("answered 200 (taking-over, database in recovery)"),
+    });
+    expect(fetchMock).toHaveBeenCalledTimes(1);
   });
 });
 

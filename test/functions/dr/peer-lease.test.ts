@@ -321,13 +321,13 @@ describe("who arms the lease", () => {
 });
 
 describe("the database proof's wait for the lease", () => {
-  it("counts DR_LEASE_SETTLE_SECONDS from the fence: lease, two clock skews, the write timeout, the margin", () => {
-    expect(leaseSettleSeconds({ writeTimeoutSeconds: 10 })).toBe(
-      PEER_LEASE.seconds + 2 * PEER_LEASE.clockSkewSeconds + 10 + 2,
+  it("counts DR_LEASE_SETTLE_SECONDS from the fence: lease, two clock skews, the write timeout and its last statement, the margin", () => {
+    expect(leaseSettleSeconds({ writeTimeoutSeconds: 10, statementMs: 5_000 })).toBe(
+      PEER_LEASE.seconds + 2 * PEER_LEASE.clockSkewSeconds + 10 + 5 + 2,
     );
-    const deps = new FakeWorld().deps(WEST, { leaseSettleSeconds: 44 });
+    const deps = new FakeWorld().deps(WEST, { leaseSettleSeconds: 49 });
     expect(leaseStopMs("2026-11-30T10:00:00.000Z", deps)).toBe(
-      Date.parse("2026-11-30T10:00:44.000Z"),
+      Date.parse("2026-11-30T10:00:49.000Z"),
     );
   });
 });

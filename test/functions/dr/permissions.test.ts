@@ -242,6 +242,7 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
         ["getActiveRegion", (c) => c.getActiveRegion()],
         ["putActiveRegion", (c) => c.putActiveRegion(flag, { ...flag, fencingToken: 2 })],
         ["setPhase", (c) => c.setPhase(WEST, 1, "fenced", "t")],
+        ["markPromoting", (c) => c.markPromoting(WEST, 1, "t")],
         ["renewPeerLease", (c) => c.renewPeerLease(WEST, 1, "t")],
         ["getLock", (c) => c.getLock()],
         ["putLock", (c) => c.putLock(lock, 0)],

@@ -4,6 +4,7 @@ import "aws-sdk-client-mock-jest";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import {
+  DR_API_KEY,
   FakeAws,
   OTHER_REGION,
   REGION,
@@ -53,22 +54,40 @@ const PAYMENT = {
   currency: "GBP",
 };
 
-async function authorize(key: string = randomUUID()): Promise<JsonResult> {
+async function authorize(
+  key: string = randomUUID(),
+  as: { apiKey?: string; body?: object } = {},
+): Promise<JsonResult> {
   return json(
     await handlers.authorize!(
-      apiEvent({ path: "/payments", headers: { "idempotency-key": key }, body: PAYMENT }),
+      apiEvent({
+        path: "/payments",
+        headers: {
+          "idempotency-key": key,
+          ...(as.apiKey === undefined ? {} : { "x-api-key": as.apiKey }),
+        },
+        body: as.body ?? PAYMENT,
+      }),
       lambdaContext(),
     ),
   );
 }
 
-async function act(operation: "capture" | "refund" | "void", id: string, body?: unknown) {
+async function act(
+  operation: "capture" | "refund" | "void",
+  id: string,
+  body?: unknown,
+  apiKey?: string,
+) {
   return json(
     await handlers[operation]!(
       apiEvent({
         path: `/payments/${id}/${operation}`,
         pathParameters: { id },
-        headers: { "idempotency-key": randomUUID() },
+        headers: {
+          "idempotency-key": randomUUID(),
+          ...(apiKey === undefined ? {} : { "x-api-key": apiKey }),
+        },
         body,
       }),
       lambdaContext(),
@@ -135,6 +154,67 @@ describe("fencing", () => {
     aws.flag = { activeRegion: OTHER_REGION };
     await authorize();
     aws.flag = { activeRegion: REGION };
+
+    const response = await authorize();
+
+    expect(response.status).toBe(201);
+  });
+
+  // Review 23 H2: from the Fence to the Unfence the flag names this region with phase `fenced`.
+  // In production the payment functions connect through the global writer endpoint, which
+  // still names the OLD writer until the promotion: a write accepted here would commit there.
+  it("rejects writes with 503 region_fenced while the flag naming this region is fenced, writing nothing", async () => {
+    aws.flag = { activeRegion: REGION, phase: "fenced" };
+    const before = await writeCounts(db.sql);
+
+    const response = await authorize();
+
+    expect(response.status).toBe(503);
+    expect(response.headers["retry-after"]).toBe("5");
+    expect(response.body).toMatchObject({
+      type: "unavailable",
+      code: "region_fenced",
+      region: REGION,
+      activeRegion: REGION,
+      message: expect.stringContaining("a move to this region is in progress"),
+    });
+    expect(await writeCounts(db.sql)).toEqual(before);
+  });
+
+  it.each(["capture", "refund", "void"] as const)(
+    "rejects %s with 503 region_fenced while the flag is fenced",
+    async (operation) => {
+      const id = (await authorize()).body.id as string;
+      if (operation === "refund") await act("capture", id);
+      aws.flag = { activeRegion: REGION, phase: "fenced" };
+
+      const response = await act(operation, id, operation === "refund" ? { amount: 1 } : undefined);
+
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ code: "region_fenced" });
+    },
+  );
+
+  it("lets the DR verification's synthetic payment and its void through while fenced, and nothing else", async () => {
+    aws.flag = { activeRegion: REGION, phase: "fenced" };
+    const synthetic = { ...PAYMENT, merchantId: "dr-synthetic" };
+
+    const authorized = await authorize(randomUUID(), { apiKey: DR_API_KEY, body: synthetic });
+    const voided = await act("void", authorized.body.id as string, undefined, DR_API_KEY);
+    // A merchant key naming the synthetic merchant in its body is not the DR key.
+    const impostor = await authorize(randomUUID(), { body: synthetic });
+
+    expect(authorized.status).toBe(201);
+    expect(voided.status).toBe(200);
+    expect(voided.body).toMatchObject({ status: "voided" });
+    expect(impostor.status).not.toBe(201);
+  });
+
+  it.each([
+    ["open", { activeRegion: REGION, phase: "open" }],
+    ["a legacy flag without a phase", { activeRegion: REGION }],
+  ])("takes writes when the flag is %s", async (_label, flag) => {
+    aws.flag = flag;
 
     const response = await authorize();
 

@@ -1,7 +1,7 @@
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import "aws-sdk-client-mock-jest";
-import { checkHealth } from "../../../functions/payments/health/core";
-import type { HealthDeps } from "../../../functions/payments/health/core";
+import { activeRegionMetric, checkHealth } from "../../../functions/payments/health/core";
+import type { HealthBody, HealthDeps } from "../../../functions/payments/health/core";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import {
@@ -183,6 +183,37 @@ describe("GET /health", () => {
     });
   });
 
+  // Session 23: a move into this region is under way (its Fence wrote the flag here, phase
+  // fenced, until its Unfence): 200 "taking-over" for Route 53, but the ActiveRegion metric
+  // ("1 = takes writes") stays 0 until the flag opens.
+  it("answers 200 taking-over once the run has proven the old writer stopped, writing no heartbeat, and counts it active only once open", async () => {
+    await db.sql.query("DELETE FROM health_heartbeats");
+    aws.flag = { activeRegion: REGION, phase: "fenced" };
+    const beforeProof = await health();
+    aws.flag = { activeRegion: REGION, phase: "fenced", promotingAt: "2026-11-30T03:00:00Z" };
+
+    const response = await health();
+
+    // Review 23 M2, L5: fenced without the proof stamp is 503, and nothing is written while fenced.
+    expect(beforeProof.status).toBe(503);
+    expect(beforeProof.body.reason).toMatch(/has not proven the old writer stopped/);
+    expect(await heartbeat()).toBeUndefined();
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      status: "taking-over",
+      activeRegion: REGION,
+      checks: { flag: "ok", role: "active", database: "writable", phase: "fenced" },
+    });
+    expect(response.body.reason).toMatch(/^taking over: /);
+    expect(activeRegionMetric(response.body as unknown as HealthBody)).toBe(0);
+    aws.flag = { activeRegion: REGION, phase: "open" };
+    const open = await health();
+    expect(open.body).toMatchObject({ status: "healthy" });
+    expect(activeRegionMetric(open.body as unknown as HealthBody)).toBe(1);
+    aws.flag = { activeRegion: OTHER_REGION, phase: "fenced" };
+    expect(activeRegionMetric((await health()).body as unknown as HealthBody)).toBe(0);
+  });
+
   it("answers 503 when the database is unreachable", async () => {
     await proxy.down();
 
@@ -224,9 +255,11 @@ describe("checkHealth", () => {
     region: REGION,
     readFlag: async () => ({ activeRegion: REGION }),
     probeDatabase: async () => "writable",
+    probeOwnCluster: async () => "writable",
     readWriterHeartbeat: async () => new Date("2026-11-30T03:02:05.000Z"),
     checkTimeoutMs: 50,
   };
+  const PROVEN = { activeRegion: REGION, phase: "fenced", promotingAt: "2026-11-30T03:00:00Z" };
 
   it("reads the writer heartbeat beside the flag, so a slow replica costs no extra time", async () => {
     const started = Date.now();
@@ -282,6 +315,76 @@ describe("checkHealth", () => {
 
     expect(report.statusCode).toBe(503);
     expect(report.body.reason).toBe("database is in recovery (a read replica)");
+  });
+
+  // Route 53 counts the target's checks from the run's proof, during the promotion (core.ts,
+  // "Taking over"); nothing else makes a passive region healthy.
+  // Review 23 H1: the check goes to this region's own cluster, read-only; the payment path's
+  // endpoint (the global writer endpoint, the dead old writer in a region-down) is not asked.
+  it("answers 200 taking-over after the proof from its own cluster in recovery, whatever the global endpoint does", async () => {
+    const viaGlobal: boolean[] = [];
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => PROVEN,
+      probeDatabase: (write) => {
+        viaGlobal.push(write);
+        return new Promise(() => undefined); // the old writer, down
+      },
+      probeOwnCluster: async () => "in recovery",
+    });
+
+    expect(report.statusCode).toBe(200);
+    expect(report.body).toMatchObject({
+      status: "taking-over",
+      activeRegion: REGION,
+      checks: { role: "active", database: "in recovery", phase: "fenced" },
+    });
+    expect(report.body.reason).toContain("payment writes answer 503 until the run's Unfence");
+    expect(viaGlobal).toEqual([]);
+  });
+
+  // Review 23 M2: a run that halts before its proof (say, the fence never reached the old
+  // region) must not draw clients away from the only region that can write.
+  it("rejects taking over before the run has proven the old writer stopped: 503", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => ({ activeRegion: REGION, phase: "fenced" }),
+      probeOwnCluster: async () => "in recovery",
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).toBe("unhealthy");
+    expect(report.body.reason).toMatch(/has not proven the old writer stopped/);
+  });
+
+  it.each([
+    ["a passive region no failover has fenced towards", { activeRegion: OTHER_REGION }],
+    [
+      "a passive region whose flag is open elsewhere",
+      { activeRegion: OTHER_REGION, phase: "open" },
+    ],
+    ["the old region a failover fenced away", { activeRegion: OTHER_REGION, phase: "fenced" }],
+    ["an open active region whose database is a replica", { activeRegion: REGION, phase: "open" }],
+  ])("answers 503 in %s, its database in recovery", async (_label, flag) => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => flag,
+      probeDatabase: async () => "in recovery",
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).not.toBe("taking-over");
+  });
+
+  it("rejects taking over when its own cluster cannot be reached: 503", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => PROVEN,
+      probeOwnCluster: () => Promise.reject(new Error("connect ECONNREFUSED")),
+    });
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).toBe("unhealthy");
+    expect(report.body.reason).toMatch(/^own cluster unreachable: /);
   });
 
   it("answers 503 when a check hangs, in bounded time", async () => {

@@ -25,6 +25,8 @@ export const CONDITIONS = {
   flagAbsent: "attribute_not_exists(#pk)",
   phaseChange:
     "#activeRegion = :region AND #fencingToken = :token AND (attribute_not_exists(#phase) OR #phase <> :phase)",
+  /** The proof stamp: only on this run's flag, while it is still fenced. */
+  promoting: "#activeRegion = :region AND #fencingToken = :token AND #phase = :fenced",
   lockFree: "attribute_not_exists(#pk) OR #expiresAt < :now",
   lockOwned: "#owner = :owner",
   lockOwnedOrAbsent: "attribute_not_exists(#pk) OR #owner = :owner",
@@ -107,12 +109,15 @@ export class DynamoControlTable implements ControlPort {
       condition = CONDITIONS.flagAbsent;
       names["#pk"] = PK;
     }
+    // A Fence starts a new move: the previous move's proof stamp must not make this one's
+    // target "taking-over" before this run's own proof (review 23 M2).
+    names["#promotingAt"] = "promotingAt";
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: CONTROL.activeRegionItem },
-          UpdateExpression: `SET ${sets.join(", ")}`,
+          UpdateExpression: `SET ${sets.join(", ")} REMOVE #promotingAt`,
           ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -200,6 +205,36 @@ export class DynamoControlTable implements ControlPort {
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw toPortError("dynamodb:UpdateItem active-region phase", error);
+    }
+  }
+
+  async markPromoting(activeRegion: string, fencingToken: number, at: string) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: CONTROL.activeRegionItem },
+          // First value kept: a retried Promote does not move the stamp.
+          UpdateExpression: "SET #promotingAt = if_not_exists(#promotingAt, :at)",
+          ConditionExpression: CONDITIONS.promoting,
+          ExpressionAttributeNames: {
+            "#activeRegion": "activeRegion",
+            "#fencingToken": "fencingToken",
+            "#phase": "phase",
+            "#promotingAt": "promotingAt",
+          },
+          ExpressionAttributeValues: {
+            ":region": activeRegion,
+            ":token": fencingToken,
+            ":fenced": FENCE_PHASE.fenced,
+            ":at": at,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw toPortError("dynamodb:UpdateItem active-region promoting", error);
     }
   }
 
@@ -442,5 +477,6 @@ export function activeRegionFlagOf(
       : {}),
     ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
     ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
+    ...(typeof item.promotingAt === "string" ? { promotingAt: item.promotingAt } : {}),
   };
 }

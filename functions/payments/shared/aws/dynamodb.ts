@@ -48,6 +48,7 @@ export function controlFlagReader(client: DynamoDBClient, tableName: string): Fl
       phase: Item.phase?.S,
       ...(Item.leaseRequired?.BOOL !== undefined ? { leaseRequired: Item.leaseRequired.BOOL } : {}),
       ...(Item.peerSeenAt?.S !== undefined ? { peerSeenAt: Item.peerSeenAt.S } : {}),
+      ...(Item.promotingAt?.S !== undefined ? { promotingAt: Item.promotingAt.S } : {}),
     };
     return flag;
   };

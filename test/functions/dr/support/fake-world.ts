@@ -14,6 +14,7 @@ import type {
   ReadinessRecord,
 } from "../../../../functions/common/contract";
 import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
+import { TAKING_OVER_STATUS, isTakingOver } from "../../../../functions/common/taking-over";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import {
   DependencyError,
@@ -663,7 +664,22 @@ export class FakeWorld {
       const active = (flag?.activeRegion as string | undefined) ?? EAST;
       const writer = this.writerArn() === region.clusterArn || !this.members.has(region.clusterArn);
       if (method === "GET" && path === "/health") {
-        return { status: active === region.region ? 200 : 503, body: null };
+        // As functions/payments/health/core.ts: open and writer -> healthy; a move into this
+        // region -> the taking-over rule (its own cluster: writer or in recovery).
+        if (active !== region.region) return { status: 503, body: { status: "passive" } };
+        if (flag?.phase === FENCE_PHASE.fenced) {
+          const database = writer ? "writable" : "in recovery";
+          return isTakingOver({
+            region: region.region,
+            flag: flag as unknown as ActiveRegionFlag,
+            ownCluster: database,
+          })
+            ? { status: 200, body: { status: TAKING_OVER_STATUS, checks: { database } } }
+            : { status: 503, body: { status: "unhealthy", checks: { database } } };
+        }
+        return writer
+          ? { status: 200, body: { status: "healthy", checks: { database: "writable" } } }
+          : { status: 503, body: { status: "unhealthy", checks: { database: "in recovery" } } };
       }
       if (options.headers?.["x-api-key"] !== API_KEY) return { status: 403, body: null };
       if (active !== region.region)
@@ -1195,12 +1211,25 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           ? item?.activeRegion === expected.activeRegion &&
             item?.fencingToken === expected.fencingToken
           : item === undefined;
-        if (ok)
+        if (ok) {
+          // As the adapter writes it: a Fence removes the previous move's promotingAt.
+          const { promotingAt: _previous, ...rest } = item ?? {};
           world.table.set("active-region", {
-            ...item,
+            ...rest,
             ...next,
             leaseRequired: next.leaseRequired ?? false,
           });
+        }
+        return ok;
+      },
+      async markPromoting(activeRegion, fencingToken, at) {
+        c("dynamodb:UpdateItem active-region promoting", { activeRegion, fencingToken, at });
+        const item = world.table.get("active-region");
+        const ok =
+          item?.activeRegion === activeRegion &&
+          item?.fencingToken === fencingToken &&
+          item?.phase === "fenced";
+        if (ok) world.table.set("active-region", { ...item, promotingAt: item.promotingAt ?? at });
         return ok;
       },
       async renewPeerLease(activeRegion, fencingToken, at, arm = false) {

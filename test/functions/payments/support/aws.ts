@@ -81,7 +81,13 @@ export class FakeAws {
 
   /** The active-region item; undefined = missing; an Error = GetItem fails. */
   flag:
-    | { activeRegion: string; phase?: string; leaseRequired?: boolean; peerSeenAt?: string }
+    | {
+        activeRegion: string;
+        phase?: string;
+        leaseRequired?: boolean;
+        peerSeenAt?: string;
+        promotingAt?: string;
+      }
     | undefined
     | Error = { activeRegion: REGION };
   readonly parameters = new Map<string, string>([
@@ -131,6 +137,7 @@ export class FakeAws {
           item.leaseRequired = { BOOL: this.flag.leaseRequired };
         }
         if (this.flag.peerSeenAt) item.peerSeenAt = { S: this.flag.peerSeenAt };
+        if (this.flag.promotingAt) item.promotingAt = { S: this.flag.promotingAt };
         return { Item: item };
       }
       if (input.TableName === TEST_ENV.IDEMPOTENCY_TABLE) {
