@@ -88,7 +88,39 @@ interface TaskState {
     readonly IntervalSeconds?: number;
     readonly MaxAttempts?: number;
     readonly BackoffRate?: number;
+    readonly MaxDelaySeconds?: number;
   }[];
+}
+
+type RetryRule = NonNullable<TaskState["Retry"]>[number];
+
+/**
+ * A Retry rule's whole span with every attempt at the task's timeout: the first attempt, then
+ * each retry's interval (IntervalSeconds x BackoffRate^i, capped by MaxDelaySeconds) and attempt.
+ * Step Functions' defaults: IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+ */
+function retrySpanSeconds(retry: RetryRule, taskTimeout: number): number {
+  const interval = retry.IntervalSeconds ?? 1;
+  const rate = retry.BackoffRate ?? 2;
+  const cap = retry.MaxDelaySeconds ?? Infinity;
+  let span = taskTimeout;
+  for (let i = 0; i < (retry.MaxAttempts ?? 3); i++) {
+    span += Math.min(interval * rate ** i, cap) + taskTimeout;
+  }
+  return span;
+}
+
+/**
+ * Verify's designed retries (s): the ASL retries VerificationFailedError "for minutes while
+ * caches and DNS settle", on the path to Unfence where writes open, so the bound counts them
+ * beyond the one attempt UNTIL_WRITES_OPEN already has (review 23b-10 M3).
+ */
+export function verifyRetrySeconds(states: Readonly<Record<string, TaskState>>): number {
+  const verify = states.Verify;
+  const retry = verify?.Retry?.find((r) => r.ErrorEquals.includes("VerificationFailedError"));
+  if (!retry || typeof verify?.TimeoutSeconds !== "number") return 0;
+  return retrySpanSeconds(retry, verify.TimeoutSeconds) - verify.TimeoutSeconds;
 }
 
 /** The worst wait of the failover's AcquireLock on a planned run's unconfirmed lock (s). */
@@ -314,6 +346,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     bound: bounds.writerStopBoundSeconds + timeout("CheckOldWriter") + LOOK_SECONDS,
   };
 
+  const verifyRetries = verifyRetrySeconds(states);
   const promotion = {
     expected: promotionExpectedSeconds(typical.taskSeconds, typical.auroraFailoverSeconds),
     bound:
@@ -321,7 +354,8 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
       bounds.promotionTimeoutSeconds +
       timeout("CheckPromotion") +
       LATE_POLL_SECONDS +
-      UNTIL_WRITES_OPEN.reduce((sum, state) => sum + timeout(state), 0),
+      UNTIL_WRITES_OPEN.reduce((sum, state) => sum + timeout(state), 0) +
+      verifyRetries,
   };
 
   // DNS. Expected: beside the promotion, from the proof on. The target's /health answers 200
@@ -429,7 +463,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
         name: "promotion",
         expected: round(promotion.expected),
         bound: round(promotion.bound),
-        detail: `Promote + Aurora managed failover ${typical.auroraFailoverSeconds} s + half a poll + ${UNTIL_WRITES_OPEN.join(", ")} (writes open at Unfence) | bound ${bounds.promotionTimeoutSeconds} s + a poll`,
+        detail: `Promote + Aurora managed failover ${typical.auroraFailoverSeconds} s + half a poll + ${UNTIL_WRITES_OPEN.join(", ")} (writes open at Unfence) | bound ${bounds.promotionTimeoutSeconds} s + a poll + Verify's designed retries ${round(verifyRetries)} s`,
       },
       {
         name: "dns",

@@ -481,6 +481,11 @@ describe("RTO and RPO budget", () => {
     expect(Math.abs(budget.expectedSeconds - sum)).toBeLessThanOrEqual(1);
     // The bound: every task at its timeout and the 20-minute promotion bound.
     expect(phase("promotion").bound).toBeGreaterThanOrEqual(20 * 60);
+    // ...and Verify's designed retries on the way to Unfence (review 23b-10 M3), worked out by
+    // hand from the ASL: 20 retries of a 30 s attempt after 5 s x 1.5^i, capped at 30 s
+    // (5 + 7.5 + 11.25 + 16.875 + 25.3125 + 15 x 30 = 515.9375 s of intervals).
+    expect(phase("promotion").bound).toBeGreaterThanOrEqual(20 * 60 + 20 * 30 + 515);
+    expect(phase("promotion").detail).toContain("Verify's designed retries 1116 s");
     expect(budget.boundSeconds).toBeGreaterThan(budget.expectedSeconds);
     expect(budget.rtoTargetSeconds).toBe(900);
     expect(budget.rpoBoundSeconds).toBe(60);
