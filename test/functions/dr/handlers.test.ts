@@ -370,8 +370,9 @@ describe("AcquireLock handler", () => {
   });
 
   // Review H2 (session 22): the Lambda context's getRemainingTimeInMillis reaches the core
-  // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html): with 4 s left, a retry
-  // (3 s at worst, then the release) could not end before the timeout, so none is started.
+  // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html): with 5.6 s left (4.6 s
+  // before the SDK deadline, review 23 M1), a retry (3 s at worst, then the 1.5 s release) could
+  // not end before it, so none is started.
   it("retries a planned claim only while the Lambda context leaves time for it to end", async () => {
     ddb
       .on(GetCommand)
@@ -382,7 +383,7 @@ describe("AcquireLock handler", () => {
       .on(DeleteCommand)
       .resolves({});
     const started = Date.now();
-    const context = { getRemainingTimeInMillis: () => 4000 - (Date.now() - started) };
+    const context = { getRemainingTimeInMillis: () => 5600 - (Date.now() - started) };
     await expect(acquireLock(state("switchover"), context)).rejects.toMatchObject({
       name: "LockUnconfirmedError",
     });
