@@ -6,10 +6,9 @@
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
 import { bestEffort } from "../shared/best-effort";
-import { DEADLINE_MARGIN_MS, DeadlineError } from "../shared/aws/deadline";
+import { DEADLINE_MARGIN_MS, DeadlineError, isDeadlineError } from "../shared/aws/deadline";
 import {
   AccessDeniedError,
-  isDeadlineError,
   CooldownActiveError,
   LockHeldError,
   LockSettlingError,

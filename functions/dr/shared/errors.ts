@@ -15,16 +15,6 @@ export class TransientError extends DrError {
   override name = "TransientError";
 }
 
-/**
- * The task's own deadline refused or cut an AWS call (shared/aws/deadline.ts DeadlineError,
- * marked `deadline: true`): this invocation ran out of time, which says nothing about the region
- * called. Retried by the state with a fresh invocation; never read as "that region is down"
- * (review 23 M1, M2).
- */
-export function isDeadlineError(error: unknown): boolean {
-  return (error as { deadline?: unknown } | null | undefined)?.deadline === true;
-}
-
 /** IAM denied a call: never retried, the workflow stops safely and pages. */
 export class AccessDeniedError extends DrError {
   override name = "AccessDeniedError";

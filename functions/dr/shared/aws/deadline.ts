@@ -53,6 +53,15 @@ export class DeadlineError extends TransientError {
   readonly deadline = true;
 }
 
+/**
+ * The task's own deadline refused or cut an AWS call (DeadlineError, marked `deadline: true`):
+ * this invocation ran out of time, which says nothing about the region called. Retried by the
+ * state with a fresh invocation; never read as "that region is down" (review 23 M1, M2).
+ */
+export function isDeadlineError(error: unknown): boolean {
+  return (error as { deadline?: unknown } | null | undefined)?.deadline === true;
+}
+
 /** Marks an SDK error whose retry the deadline refused (the SDK rethrows its last error). */
 const REFUSED = Symbol("deadlineRefused");
 
