@@ -109,13 +109,13 @@ export interface Pager {
   readonly topic: AlertTopic;
 }
 
-/** An alarm named `payments-<name>-<region code>-<suffix>` that pages the region's topic. */
 /**
  * Minutes of failed peer-lease renewals before the renewal alarm notifies: re-protect's wait to
  * arm (LEASE_WAIT_CAP_SECONDS, 300 s), so the page lands when re-protect gives up arming.
  */
 export const RENEWAL_FAILING_MINUTES = 5;
 
+/** An alarm named `payments-<name>-<region code>-<suffix>` that pages the region's topic. */
 export function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSpec) {
   return new CloudwatchMetricAlarm(scope, name, {
     provider: pager.provider,

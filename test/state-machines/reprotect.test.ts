@@ -943,8 +943,9 @@ describe("re-protect and the peer lease", () => {
 
     expect(result.status).toBe("SUCCEEDED");
     expect(armedWhileSilent).toBe(false);
-    // Caught up from the first poll, it waited for the renewer: three silent polls, then armed.
-    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 4, stage: "ready" });
+    // Caught up from the first poll, it waited for the renewer: three silent polls, then three
+    // fresh renewals in a row (ARMING_RENEWALS, review 23 M5), armed at the third.
+    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 6, stage: "ready" });
     expect(world.flag()).toMatchObject({ leaseRequired: true });
   });
 
@@ -996,8 +997,58 @@ describe("re-protect and the peer lease", () => {
     // (30 s) as soon as the arming reached it.
     expect(arming).toHaveLength(1);
     expect(arming[0]!.at).toBeGreaterThanOrEqual(delayEndedAt);
-    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 4, stage: "ready" });
+    // The 4th poll is the first of three fresh renewals in a row (review 23 M5).
+    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 6, stage: "ready" });
     expect(world.flag()).toMatchObject({ leaseRequired: true });
+  });
+
+  it("does not arm on one fast renewal amid slow ones: it needs three fresh in a row in the writer's replica (review 23 M5)", async () => {
+    // The chaos story reprotect-home (session 23): replication towards the writer slow (35 s,
+    // more than PEER_LEASE.seconds) but for one renewal that arrived fast; a single-sample check
+    // armed on it and the writer's later renewals lapsed. Here poll 1 sees a fresh renewal in the
+    // writer's replica, poll 2 sees it 35 s behind, and from poll 3 on replication is fast (the
+    // three in a row then end at poll 5, inside the 300 s cap on the wait).
+    const world = managedAndBack(7, mirrored);
+    const renew = renewer(world);
+    let polls = 0;
+    const slow = new Set([2]);
+    let fastFrom = Infinity;
+
+    const result = await runWorkflow("reprotect", INPUT, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckRejoin: () => {
+          polls += 1;
+          world.clock += 60_000; // WaitForRejoin
+          const before = { ...world.table.get("active-region")! };
+          renew();
+          if (slow.has(polls)) {
+            world.holdFlag(WEST, {
+              ...before,
+              peerSeenAt: new Date(world.clock - 35_000).toISOString(),
+            });
+          } else {
+            world.thawFlag(WEST);
+            if (polls >= 3) fastFrom = Math.min(fastFrom, world.clock);
+          }
+        },
+      },
+    });
+
+    expect({ status: result.status, cause: result.cause }).toEqual({
+      status: "SUCCEEDED",
+      cause: undefined,
+    });
+    const arming = world.calls.filter(
+      (c) =>
+        c.op === "dynamodb:UpdateItem active-region peer lease" &&
+        (c.args as { arm?: boolean }).arm === true,
+    );
+    // Not at poll 1 (the lone fast renewal); at poll 5, the third fresh one in a row.
+    expect(arming).toHaveLength(1);
+    expect(arming[0]!.at).toBeGreaterThanOrEqual(fastFrom + 2 * 60_000);
+    expect(result.output!.steps.CheckRejoin).toMatchObject({ polls: 5, stage: "ready" });
   });
 
   it("completes unarmed, naming slow replication towards the writer, when renewals keep reaching the writer's replica late", async () => {

@@ -6,6 +6,7 @@
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
 import { bestEffort } from "../shared/best-effort";
+import { DEADLINE_MARGIN_MS, DeadlineError, isDeadlineError } from "../shared/aws/deadline";
 import {
   AccessDeniedError,
   CooldownActiveError,
@@ -27,9 +28,11 @@ export async function acquireLock(state: WorkflowState, deps: DrDeps): Promise<A
   const control = deps.ports(request.targetRegion, "critical").control;
   const now = deps.now();
   const nowEpoch = epochSeconds(now);
-  // When this invocation is killed (review H2): the Lambda's own clock when it has one, counted
-  // from before the first local call, so every call below is inside the bound.
-  const deadline = now.getTime() + (deps.remainingMs?.() ?? LAMBDA_TIMEOUT_MS);
+  // When this invocation's AWS calls stop (review H2, review 23 M1): the Lambda's own clock when
+  // it has one, counted from before the first local call, less DEADLINE_MARGIN_MS: the SDK
+  // deadline every DR client enforces (shared/aws/deadline.ts, set by the task runtime from the
+  // same clock), so a release budgeted here is never refused there.
+  const deadline = now.getTime() + (deps.remainingMs?.() ?? LAMBDA_TIMEOUT_MS) - DEADLINE_MARGIN_MS;
 
   const existing = await control.getLock();
   if (existing?.owner === request.failoverId) {
@@ -153,13 +156,14 @@ export const PLANNED_CLAIM = { attempts: 5, baseMs: 300, capMs: 2000 } as const;
  */
 export const LAMBDA_TIMEOUT_MS = 8000;
 /**
- * What a planned run keeps back from its deadline before it starts one more claim (review H2):
- * the attempt's worst case (the bestEffort profile: 1 s to connect + 2 s for the answer,
- * shared/aws/clients.ts), then the release (both copies' deletes at once, each capped at
- * RELEASE_CAP_MS), then a margin for the event loop and the response.
+ * What a planned run keeps back from its deadline before it starts a claim, the first included
+ * (review H2, review 23 M1): the attempt's worst case (the bestEffort profile: 1 s to connect +
+ * 2 s for the answer, shared/aws/clients.ts), then the release (both copies' deletes at once,
+ * each capped at RELEASE_CAP_MS). The deadline is the SDK's (DEADLINE_MARGIN_MS before the
+ * Lambda timeout), whose margin is the one for the event loop and the response.
  */
 export const RELEASE_CAP_MS = 1500;
-export const CLAIM_RESERVE_MS = 3000 + RELEASE_CAP_MS + 500;
+export const CLAIM_RESERVE_MS = 3000 + RELEASE_CAP_MS;
 /**
  * The longest a planned run's AcquireLock can run, every ASL attempt counted: 5 attempts of at
  * most TimeoutSeconds 10 s, and the Retry's waits (IntervalSeconds 2, BackoffRate 2, FULL jitter:
@@ -263,6 +267,10 @@ async function acrossRegions(
       ? await claimWithRetries(lock, other, nowEpoch, deps, deadline)
       : await remote.control.claimLock(lock, nowEpoch, overtaken);
   } catch (error) {
+    // This invocation's own time ran out (review 23 M1): not the other region failing, and its
+    // release deletes would be refused by the same deadline. The state retries the task with a
+    // fresh invocation, which finds this run's lock (re-entrant, above) and claims again.
+    if (isDeadlineError(error)) throw error;
     const message = (error as Error).message;
     // A refusal by IAM is a deployment error and stops a planned run (and a re-protect); an
     // unplanned failover's other region is the failed one, whose auth layer may be what is
@@ -295,6 +303,7 @@ async function acrossRegions(
     return await settle(lock, state, deps, deadline, scoped, overtaken);
   } catch (error) {
     if (!(error instanceof RemoteReadError)) throw error;
+    if (isDeadlineError(error.cause)) throw error.cause;
     const message = (error.cause as Error).message;
     // Review L4/H2: a read of the other copy that failed after its claim answered is that
     // region failing as the claim's own failure would be: the same outcome, not an exception
@@ -404,6 +413,13 @@ async function claimWithRetries(
   deadline: number,
 ): Promise<boolean> {
   const remote = deps.ports(other, "bestEffort");
+  // The first claim too (review 23 M1): started too late, the SDK deadline would cut it and then
+  // refuse the release. Not started, the state retries the task with a fresh invocation.
+  if (deps.now().getTime() + CLAIM_RESERVE_MS > deadline) {
+    throw new DeadlineError(
+      `no time left in this invocation to claim the failover lock in ${other}'s copy and release it if that fails (${CLAIM_RESERVE_MS} ms needed, ${deadline - deps.now().getTime()} ms left before the task's deadline); retried by the state with a fresh invocation, which finds this run's lock`,
+    );
+  }
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await remote.control.claimLock(lock, nowEpoch);

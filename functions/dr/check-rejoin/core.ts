@@ -141,7 +141,9 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
     );
   }
   const caughtUp = `${rejoining.clusterIdentifier} is a connected secondary ${lag.lagMs} ms behind`;
-  const armed = failback ? { note: "" } : await armPeerLease(region, writerRegion, deps);
+  const armed = failback
+    ? { note: "" }
+    : await armPeerLease(region, writerRegion, deps, previous?.freshRenewals);
   if ("silent" in armed) {
     // Review 22 M3: the wait is capped. The standby is caught up, so holding the failover lock
     // for a renewer that may never come (IAM, throttling) would refuse every failover meanwhile;
@@ -163,6 +165,7 @@ export async function checkRejoin(state: WorkflowState, deps: DrDeps): Promise<C
         lag.lagMs,
       ),
       leaseWaitSince: since,
+      ...("fresh" in armed && armed.fresh ? { freshRenewals: armed.fresh } : {}),
     };
   }
   return report("ready", `${caughtUp}${armed.note}`, lag.lagMs);
@@ -180,6 +183,19 @@ const LEASE_WAIT_STAGES: readonly RejoinStage[] = [
  * for a Lambda cold start, not the 12 h bound meant for Aurora's storage rebuild.
  */
 export const LEASE_WAIT_CAP_SECONDS = 300;
+
+/**
+ * Renewals re-protect must see fresh in the writer's replica, at consecutive polls (60 s apart,
+ * reprotect.asl.json WaitForRejoin) and each newer than the last, before it arms the lease
+ * (review 23 M5). One fresh sample can be a fast write amid slow ones: global tables replicate
+ * "typically within a second or less" with no bound (V2globaltables_HowItWorks), and the chaos
+ * story reprotect-home armed on such a sample, then refused payments as the later renewals
+ * lapsed. Three in a row, two minutes apart at the least, make it a rate rather than a sample;
+ * they fit the wait's cap (LEASE_WAIT_CAP_SECONDS) with two polls to spare. A slowdown that
+ * starts after arming is still possible: the peer-lease-aging alarm pages, and the lease
+ * refuses (safe) rather than lets a second writer in.
+ */
+export const ARMING_RENEWALS = 3;
 
 /**
  * Re-protect's end: the standby protects the writer again, so a failover to it is possible
@@ -206,9 +222,14 @@ async function armPeerLease(
   standby: string,
   writerRegion: string,
   deps: DrDeps,
+  counted?: { readonly count: number; readonly peerSeenAt: string },
 ): Promise<
   | { readonly note: string }
-  | { readonly silent: string; readonly stage: "renewer-silent" | "renewals-not-reaching-writer" }
+  | {
+      readonly silent: string;
+      readonly stage: "renewer-silent" | "renewals-not-reaching-writer";
+      readonly fresh?: { readonly count: number; readonly peerSeenAt: string };
+    }
 > {
   if (writerRegion !== deployedPrimary(deps.topology)) {
     return {
@@ -260,6 +281,22 @@ async function armPeerLease(
     return {
       stage: "renewals-not-reaching-writer",
       silent: `the prober in ${standby} renews (last ${flag.peerSeenAt}), but ${writerRegion}'s replica of the flag, which ${writerRegion}'s payments judge the lease by, ${!there ? "could not be read" : there.activeRegion !== writerRegion || (there.fencingToken ?? 0) !== (flag.fencingToken ?? 0) ? `names ${there.activeRegion} token ${there.fencingToken}` : Number.isNaN(seenThere) ? "shows no renewal" : `shows its last renewal at ${there.peerSeenAt} (${Math.round(ageThereMs / 1000)} s ago)`}: DynamoDB replication towards ${writerRegion} is slow, and arming now would stop ${writerRegion}'s payments once a renewal arrives more than ${PEER_LEASE.seconds} s late. Check the control table's ReplicationLatency towards ${writerRegion}`,
+    };
+  }
+  // Fresh at this poll: one more in a row if it is a newer renewal than the last one counted
+  // (the same one seen again, e.g. a retried poll, counts once).
+  const seenNow = there.peerSeenAt!;
+  const count =
+    counted === undefined
+      ? 1
+      : Date.parse(seenNow) > Date.parse(counted.peerSeenAt)
+        ? counted.count + 1
+        : counted.count;
+  if (count < ARMING_RENEWALS) {
+    return {
+      stage: "renewals-not-reaching-writer",
+      silent: `${writerRegion}'s replica of the flag shows a fresh renewal (${there.peerSeenAt}, ${Math.round(ageThereMs / 1000)} s ago), ${count} of the ${ARMING_RENEWALS} consecutive ones re-protect sees there before it arms the lease (one fast renewal amid slow ones would arm a lease that then lapses)`,
+      fresh: { count, peerSeenAt: seenNow },
     };
   }
   const at = deps.now().toISOString();

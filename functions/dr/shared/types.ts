@@ -343,6 +343,11 @@ export interface CheckRejoinResult extends StepTimes {
   readonly polls: number;
   /** Re-protect: when the wait to arm the peer lease began (capped, LEASE_WAIT_CAP_SECONDS). */
   readonly leaseWaitSince?: string;
+  /**
+   * Re-protect: the renewals seen fresh in the writer's replica at consecutive polls, each newer
+   * than the last, and the latest one's stamp (ARMING_RENEWALS, review 23 M5).
+   */
+  readonly freshRenewals?: { readonly count: number; readonly peerSeenAt: string };
   /** Re-protect completed without arming the peer lease: why, and how to arm it later. */
   readonly leaseUnarmed?: string;
 }

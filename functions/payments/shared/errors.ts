@@ -170,12 +170,13 @@ export class DatabaseUnavailableError extends Error {
 /**
  * COMMIT came back with a WARNING, did not come back within the client's query_timeout
  * (review 22 L2), or its connection ended while it was in flight (a terminated backend, a reset
- * socket: the client cannot know the outcome, Database.transaction). A WARNING: the server stopped waiting for the commit's replication (a cancel:
- * pg_cancel_backend or the server's own; statement_timeout does not end a commit wait, measured
- * on PostgreSQL 16) after writing it locally. A client timeout: the wait goes on server-side, and
- * the commit lands once it ends. PostgreSQL's synchronous
- * replication answers so ("canceling wait for synchronous replication ... The transaction has
- * already committed locally, but might not have been replicated to the standby"), and Aurora's
+ * socket: the client cannot know the outcome, Database.transaction). A WARNING: the server
+ * stopped waiting for the commit's replication (a cancel: pg_cancel_backend or the server's own;
+ * statement_timeout does not end a commit wait, measured on PostgreSQL 16) after writing it
+ * locally. A client timeout: the wait goes on server-side, and the commit lands once it ends.
+ * PostgreSQL's synchronous replication answers so ("canceling wait for synchronous replication
+ * ... The transaction has already committed locally, but might not have been replicated to the
+ * standby"), and Aurora's
  * `rds.global_db_rpo` pauses a commit until a secondary is within the RPO without documenting
  * what a cancel does: the write may be durable here and missing from every secondary, so it is
  * not acknowledged (review M2; state-machines/README.md, "A COMMIT the RPO guard paused").

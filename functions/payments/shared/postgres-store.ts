@@ -210,6 +210,43 @@ const FIND_IDEMPOTENCY_SQL = `
 SELECT request_hash, response_status, response_body
 FROM idempotency_keys WHERE merchant_id = $1 AND idempotency_key = $2`;
 
+/**
+ * A replay proves the recorded answer durable before answering it (review 23 H1). The answer's
+ * commit may be one the client never saw confirmed (503 commit_unconfirmed: a commit wait cut by
+ * a terminate, a cancel or a lost connection leaves the transaction "committed locally" and
+ * visible, "marked fully committed once the primary database recovers",
+ * https://www.postgresql.org/docs/16/warm-standby.html#SYNCHRONOUS-REPLICATION-HA), so reading
+ * it back proves nothing about the secondary. This statement is a small write of its own: a row
+ * lock on the record's payment (FOR KEY SHARE, the weakest: it waits only for a transaction
+ * holding the payment FOR UPDATE, i.e. a capture of the same payment in flight). A row lock is
+ * WAL-logged and takes a transaction id, so its commit is a real commit that waits where the
+ * original's did: behind synchronous replication here (PostgreSQL waits for the standby only
+ * for a transaction that has an xid and wrote WAL, src/backend/access/transam/xact.c
+ * RecordTransactionCommit), behind `rds.global_db_rpo` on Aurora, which "Blocks the
+ * transaction if all secondary DB clusters have RPO lag times that are larger than the RPO ...
+ * no transactions can commit until the RPO is met" ("Managing RPOs for Aurora PostgreSQL-based
+ * global databases", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/
+ * aurora-global-database-disaster-recovery.html#aurora-global-database-manage-recovery).
+ * Why this commit covers the original: the original's commit record was written to WAL before
+ * its row became visible to this statement, so this commit's record comes later in WAL; WAL is
+ * shipped and replayed in order, and a synchronous standby confirms a position, not a
+ * transaction ("the commit record of the transaction ... written to WAL on both the primary and
+ * the standby", "each commit ... waits until ... confirmation", www.postgresql.org/docs/16/
+ * warm-standby.html#SYNCHRONOUS-REPLICATION). What rds.global_db_rpo guarantees is a bound,
+ * not a copy: once this commit is let through, some secondary's RPO lag was under the bound,
+ * so a failover loses at most rds.global_db_rpo seconds of commits, and the original, older
+ * in WAL, is lost only if this one is lost too: the same promise every acknowledged commit gets.
+ * A commit the guard pauses, cancels or cuts is CommitUnconfirmedError again (committing()).
+ * Read by the writer only (the guard refuses writes elsewhere); the app role's UPDATE on
+ * payments covers FOR KEY SHARE (www.postgresql.org/docs/16/sql-select.html, "The Locking
+ * Clause").
+ */
+const CONFIRM_IDEMPOTENCY_SQL = `
+SELECT k.request_hash, k.response_status, k.response_body
+FROM idempotency_keys k JOIN payments p ON p.id = k.payment_id
+WHERE k.merchant_id = $1 AND k.idempotency_key = $2
+FOR KEY SHARE OF p`;
+
 const INSERT_EVENT_SQL = `
 INSERT INTO payment_events
   (event_id, payment_id, event_type, amount_minor, currency, detail, origin_region, created_at,
@@ -266,6 +303,24 @@ async function findRecord(
   key: string,
 ): Promise<IdempotencyRow | undefined> {
   const { rows } = await db.query<IdempotencyRow>(FIND_IDEMPOTENCY_SQL, [merchantId, key]);
+  return rows[0];
+}
+
+/**
+ * The key's recorded answer, proven durable (CONFIRM_IDEMPOTENCY_SQL). On a client with no
+ * transaction open the statement commits itself; inside a transaction (`inTransaction`) it only
+ * takes the lock, and the caller's COMMIT, run through committing(), proves it.
+ */
+async function confirmedRecord(
+  client: PoolClient,
+  merchantId: string,
+  key: string,
+  inTransaction = false,
+): Promise<IdempotencyRow | undefined> {
+  const run = () => client.query<IdempotencyRow>(CONFIRM_IDEMPOTENCY_SQL, [merchantId, key]);
+  const { rows } = inTransaction
+    ? await run()
+    : await committing(client, "the replay's confirming commit", run);
   return rows[0];
 }
 
@@ -449,7 +504,7 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
           events: [statement.event],
         };
       }
-      const earlier = await findRecord(client, input.merchantId, input.idempotencyKey);
+      const earlier = await confirmedRecord(client, input.merchantId, input.idempotencyKey);
       // Held by an attempt still running: its answer is not committed yet, so there is none to
       // replay (if it committed in between, the record is read here and replayed).
       if (!free && !earlier) throw new IdempotencyKeyInUseError(IN_FLIGHT_RETRY_AFTER_SECONDS);
@@ -464,7 +519,9 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
       if (!(error instanceof KeyTakenError)) throw error;
       // Rolled back: the key went to another request while this one ran. Answer as it did.
       return replay(
-        await findRecord(this.db, input.merchantId, input.idempotencyKey),
+        await this.db.withClient((client) =>
+          confirmedRecord(client, input.merchantId, input.idempotencyKey),
+        ),
         input.requestHash,
       );
     }
@@ -480,7 +537,11 @@ export class PostgresPaymentStore implements PaymentStore, ExpiryStore, OutboxSt
       [input.merchantId, input.idempotencyKey],
     );
     const { free, ...earlier } = keyRows[0]!;
-    if (earlier.request_hash !== null) return replay(earlier, input.requestHash);
+    if (earlier.request_hash !== null) {
+      // Proven durable by this transaction's COMMIT (CONFIRM_IDEMPOTENCY_SQL), before answering.
+      const confirmed = await confirmedRecord(client, input.merchantId, input.idempotencyKey, true);
+      return replay(confirmed, input.requestHash);
+    }
     if (!free) throw new IdempotencyKeyInUseError(IN_FLIGHT_RETRY_AFTER_SECONDS);
 
     // Lock first, then read the captures and refunds in a statement of their own. In READ

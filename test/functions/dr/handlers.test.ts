@@ -48,6 +48,7 @@ import { handler as recordTimeline } from "../../../functions/dr/record-timeline
 import { handler as releaseLock } from "../../../functions/dr/release-lock/handler";
 import { handler as requestApproval } from "../../../functions/dr/request-approval/handler";
 import { CONDITIONS, DynamoControlTable } from "../../../functions/dr/shared/aws/control-table";
+import { DeadlineError } from "../../../functions/dr/shared/aws/deadline";
 import type { DrRequest, Steps, Workflow, WorkflowState } from "../../../functions/dr/shared/types";
 import { handler as shiftTraffic } from "../../../functions/dr/shift-traffic/handler";
 import { handler as switchover } from "../../../functions/dr/switchover/handler";
@@ -94,6 +95,22 @@ async function clientOf(
   const client = mock.call(index).thisValue as RDSClient;
   return { region: await client.config.region(), maxAttempts: await client.config.maxAttempts() };
 }
+
+/**
+ * What a DR client throws when the task's own deadline refused or cut its call
+ * (shared/aws/deadline.ts): the invocation ran out of time, the region called may be fine.
+ */
+function ownDeadline(): DeadlineError {
+  return new DeadlineError(
+    "test: the task's deadline passed before this attempt; retried by the state",
+  );
+}
+
+/** Review 23 M2: the step is retried by the state (TransientError), nothing recorded. */
+const RETRIED_ON_OWN_DEADLINE = {
+  name: "TransientError",
+  message: expect.stringMatching(/^test: the task's deadline/),
+};
 
 function state(workflow: Workflow = "failover", steps: Steps = {}, extra: Partial<DrRequest> = {}) {
   const request: DrRequest = {
@@ -353,8 +370,9 @@ describe("AcquireLock handler", () => {
   });
 
   // Review H2 (session 22): the Lambda context's getRemainingTimeInMillis reaches the core
-  // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html): with 4 s left, a retry
-  // (3 s at worst, then the release) could not end before the timeout, so none is started.
+  // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html): with 5.6 s left (4.6 s
+  // before the SDK deadline, review 23 M1), a retry (3 s at worst, then the 1.5 s release) could
+  // not end before it, so none is started.
   it("retries a planned claim only while the Lambda context leaves time for it to end", async () => {
     ddb
       .on(GetCommand)
@@ -365,7 +383,7 @@ describe("AcquireLock handler", () => {
       .on(DeleteCommand)
       .resolves({});
     const started = Date.now();
-    const context = { getRemainingTimeInMillis: () => 4000 - (Date.now() - started) };
+    const context = { getRemainingTimeInMillis: () => 5600 - (Date.now() - started) };
     await expect(acquireLock(state("switchover"), context)).rejects.toMatchObject({
       name: "LockUnconfirmedError",
     });
@@ -527,6 +545,17 @@ describe("Fence handler", () => {
 });
 
 describe("CheckOldWriter handler", () => {
+  it("is retried, not told the old region is unreachable, when its own deadline refuses the read of the old region's flag (review 23 M2)", async () => {
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .rejects(ownDeadline());
+    await expect(checkOldWriter(state("switchover", fenced))).rejects.toMatchObject(
+      RETRIED_ON_OWN_DEADLINE,
+    );
+  });
+
   it("reads the old region's flag with one attempt and the target's heartbeat through its /health", async () => {
     const now = Date.now();
     ddb
@@ -951,6 +980,29 @@ describe("CheckPromotion handler", () => {
 });
 
 describe("UpdateParameters handler", () => {
+  it("is retried, not told the other region is unreachable, when its own deadline refuses the other region's write (review 23 M2)", async () => {
+    rds
+      .on(DescribeDBClustersCommand)
+      .resolves({
+        DBClusters: [{ DBClusterArn: WEST_ARN, Status: "available", Endpoint: "west.cluster" }],
+      })
+      .on(DescribeGlobalClustersCommand)
+      .resolves(globalCluster(WEST));
+    // The target's two writes answer; the old region's first is refused by the deadline.
+    ssm
+      .on(GetParameterCommand)
+      .rejects(sdkError("ParameterNotFound"))
+      .on(PutParameterCommand)
+      .resolvesOnce({})
+      .resolvesOnce({})
+      .rejects(ownDeadline());
+    await expect(
+      updateParameters(
+        state("switchover", { ...fenced, Promote: { ...times, method: "managed-failover" } }),
+      ),
+    ).rejects.toMatchObject(RETRIED_ON_OWN_DEADLINE);
+  });
+
   it("writes changed parameters in the target region and, best-effort, in the other", async () => {
     rds
       .on(DescribeDBClustersCommand)
@@ -1022,6 +1074,11 @@ describe("UpdateParameters handler", () => {
 });
 
 describe("ShiftTraffic handler", () => {
+  it("is retried, not told Route 53 did not answer, when its own deadline refuses the call (review 23 M2)", async () => {
+    route53.onAnyCommand().rejects(ownDeadline());
+    await expect(shiftTraffic(state())).rejects.toMatchObject(RETRIED_ON_OWN_DEADLINE);
+  });
+
   it("swaps the failover records through Route 53 in us-east-1, one attempt", async () => {
     route53
       .on(GetHealthCheckStatusCommand)

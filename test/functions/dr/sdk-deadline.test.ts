@@ -14,7 +14,13 @@ import type { AddressInfo } from "node:net";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
-import { DEADLINE_MARGIN_MS } from "../../../functions/dr/shared/aws/deadline";
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  DEADLINE_MARGIN_MS,
+  deadlineBound,
+  shapeWarnings,
+  withDeadline,
+} from "../../../functions/dr/shared/aws/deadline";
 import type { DrRequest, WorkflowState } from "../../../functions/dr/shared/types";
 import { EAST, WEST } from "./support/fake-world";
 
@@ -190,5 +196,48 @@ describe("a DR task's AWS calls under throttling", () => {
     expect(ms).toBeGreaterThanOrEqual(2500 - DEADLINE_MARGIN_MS - 50);
     expect(ms).toBeLessThan(2500 - DEADLINE_MARGIN_MS + 400);
     expect(seen).toHaveLength(1);
+  });
+});
+
+// Review 23 M3: production runs the Lambda runtime's SDK (infra/lib/bundle.ts keeps
+// @aws-sdk/client-* external), which AWS updates with the runtime
+// (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html). A client whose shape the
+// wrapper does not know must still work: unbounded, with a warning, never an exception that
+// stops every DR task.
+describe("a DR client of an unexpected shape", () => {
+  let warnings: { message: string; detail: Record<string, unknown> }[];
+  beforeEach(() => {
+    warnings = [];
+    jest
+      .spyOn(shapeWarnings, "warn")
+      .mockImplementation((message, detail) => void warnings.push({ message, detail }));
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it("is returned as it is, with a warning, when it has no retry strategy or middleware stack", () => {
+    const odd = { config: {}, middlewareStack: {} };
+    expect(deadlineBound(odd, 3000, 2, "DynamoDB us-east-1")).toBe(odd);
+    expect(warnings).toEqual([
+      {
+        message: expect.stringMatching(/run without the invocation's deadline/),
+        detail: { service: "DynamoDB us-east-1", why: "no retryStrategy provider" },
+      },
+    ]);
+  });
+
+  it("runs its calls unbounded when the SDK's middleware stack lacks what the wrapper needs", async () => {
+    const client = new DynamoDBClient({ region: "us-east-1", maxAttempts: 1 });
+    // A stack that can no longer list its middleware (the wrapper cannot check its anchor).
+    (client.middlewareStack as { identify?: unknown }).identify = undefined;
+    const bound = deadlineBound(client, 3000, 1, "DynamoDB us-east-1");
+    expect(warnings.map((w) => w.detail.why)).toEqual(["no middlewareStack.identify"]);
+    // A deadline already passed: a bound client would refuse the call before sending it. This
+    // one sends it, and the endpoint's answer (throttled) comes back as the SDK's own error.
+    const call = withDeadline(Date.now() - 1, () =>
+      bound.send(new GetItemCommand({ TableName: "t", Key: { pk: { S: "x" } } })),
+    );
+    await expect(call).rejects.toMatchObject({ name: "ThrottlingException" });
+    expect(seen).toHaveLength(1);
+    client.destroy();
   });
 });

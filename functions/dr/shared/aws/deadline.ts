@@ -4,7 +4,8 @@
 // random x min(base x 2^i, MAX_BACKOFF) ("Retry behavior", AWS SDKs and Tools reference,
 // https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html), and a Retry-After
 // hint from the service (`retry-after` or `x-amz-retry-after`) stretches a wait by up to 5 s more
-// (@smithy/core 3.41, StandardRetryStrategy.refreshRetryTokenForRetry). A Lambda killed at its
+// (@smithy/core 3.41, StandardRetryStrategy.refreshRetryTokenForRetry), or by all it says in the
+// earlier strategy the Lambda runtime's SDK may still run (retryDelayBoundMs). A Lambda killed at its
 // timeout is retried by the state's Retry as Sandbox.Timedout, safely (every task looks first),
 // but silently and with a full timeout spent. So, within one invocation (the deadline is the
 // Lambda's remaining time less DEADLINE_MARGIN_MS, from context.getRemainingTimeInMillis(),
@@ -52,6 +53,15 @@ export class DeadlineError extends TransientError {
   readonly deadline = true;
 }
 
+/**
+ * The task's own deadline refused or cut an AWS call (DeadlineError, marked `deadline: true`):
+ * this invocation ran out of time, which says nothing about the region called. Retried by the
+ * state with a fresh invocation; never read as "that region is down" (review 23 M1, M2).
+ */
+export function isDeadlineError(error: unknown): boolean {
+  return (error as { deadline?: unknown } | null | undefined)?.deadline === true;
+}
+
 /** Marks an SDK error whose retry the deadline refused (the SDK rethrows its last error). */
 const REFUSED = Symbol("deadlineRefused");
 
@@ -70,13 +80,26 @@ interface RetryStrategy {
   recordSuccess(token: RetryToken): void;
 }
 
-/** The longest the SDK may wait before retry number `count + 1` (see the header). */
+/**
+ * The longest the SDK may wait before retry number `count + 1` (see the header).
+ * Production runs the Lambda runtime's SDK, not node_modules' (infra/lib/bundle.ts keeps
+ * `@aws-sdk/client-*` external; the runtime ships its own SDK v3 and updates it,
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html), and the runtime's may
+ * predate the 2026 retry behaviour, which "requires opting in (AWS_NEW_RETRIES_2026=true) until
+ * it becomes the default" (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-
+ * behavior.html). So the bound covers both strategies (review 23 M3): the larger base of each
+ * (@smithy/core 3.41: throttling 1 s, other 50 ms; the earlier standard strategy,
+ * @smithy/util-retry: throttling 500 ms, other 100 ms), a backoff cap of 20 s in both, and a
+ * Retry-After hint taken whole: 3.41 caps its stretch at backoff + 5 s, the earlier strategy
+ * waits as long as the hint says (the cap came in smithy-typescript PR #2080). An
+ * underestimate would let a retry sleep past the Lambda timeout (retried as Sandbox.Timedout,
+ * as before the deadline); an overestimate only refuses a retry the state then makes.
+ */
 export function retryDelayBoundMs(count: number, info: RetryErrorInfo, now: number): number {
-  // @smithy/core 3.41 Retry.throttlingDelay() 1 s, Retry.delay() 50 ms, MAXIMUM_RETRY_DELAY 20 s.
-  const base = info.errorType === "THROTTLING" ? 1000 : 50;
+  const base = info.errorType === "THROTTLING" ? 1000 : 100;
   const backoff = Math.min(base * 2 ** count, 20_000);
   const hint = info.retryAfterHint instanceof Date ? info.retryAfterHint.getTime() - now : 0;
-  return Math.max(backoff, Math.min(hint, backoff + 5000));
+  return Math.max(backoff, hint);
 }
 
 /** The retry strategy of `client`, refusing retries that cannot end before the deadline. */
@@ -130,11 +153,40 @@ export interface BoundableClient {
   readonly middlewareStack: object;
 }
 
+/** Where deadlineBound says it left a client unbounded (a test replaces it). */
+export const shapeWarnings = {
+  warn: (message: string, detail: Record<string, unknown>): void => {
+    console.warn(JSON.stringify({ level: "WARN", message, ...detail }));
+  },
+};
+
+/**
+ * Why `client` cannot be bound, or undefined when it can: the parts of the SDK's shape the
+ * wrapper relies on (a retryStrategy provider, the middleware stack's add/addRelativeTo, and a
+ * middleware named retryMiddleware to add the per-attempt cut after: a relative middleware
+ * whose anchor is missing fails every call when the stack is built).
+ */
+function unboundable(client: BoundableClient): string | undefined {
+  const config = client.config as { retryStrategy?: unknown };
+  if (typeof config.retryStrategy !== "function") return "no retryStrategy provider";
+  const stack = client.middlewareStack as Partial<MiddlewareStack> & {
+    identify?: () => string[];
+  };
+  if (typeof stack.add !== "function" || typeof stack.addRelativeTo !== "function") {
+    return "no middlewareStack.add/addRelativeTo";
+  }
+  if (typeof stack.identify !== "function") return "no middlewareStack.identify";
+  if (!stack.identify().some((name) => name.split(" ")[0] === "retryMiddleware")) {
+    return "no retryMiddleware";
+  }
+  return undefined;
+}
+
 /**
  * Binds every call of `client` to the deadline of the invocation it runs in (see the header).
  * `attemptMs`: one attempt's worst case, connect + request timeout; `maxAttempts` the client's.
  * Built into every DR client
- * (clients.ts regionClient); throws at construction if the SDK's shape changed.
+ * (clients.ts regionClient); a client of another shape is returned unbounded, with a warning.
  */
 export function deadlineBound<C extends BoundableClient>(
   client: C,
@@ -142,11 +194,20 @@ export function deadlineBound<C extends BoundableClient>(
   maxAttempts: number,
   service: string,
 ): C {
-  const config = client.config as { retryStrategy?: () => Promise<RetryStrategy> };
-  const original = config.retryStrategy;
-  if (typeof original !== "function") {
-    throw new Error(`${service} client has no retryStrategy provider: the SDK changed its shape`);
+  // The Lambda runtime's SDK may change shape under us (it is updated with the runtime): a DR
+  // client that throws here would stop every task mid-incident (review 23 M3). So an
+  // unexpected shape runs unbounded, as before the deadline existed: the Lambda timeout and the
+  // state's Retry (Sandbox.Timedout) still bound it; the warning says which part changed.
+  const why = unboundable(client);
+  if (why !== undefined) {
+    shapeWarnings.warn(
+      "the SDK client's shape is not the one the deadline wrapper knows; its calls run without the invocation's deadline",
+      { service, why },
+    );
+    return client;
   }
+  const config = client.config as { retryStrategy: () => Promise<RetryStrategy> };
+  const original = config.retryStrategy;
   let bound: Promise<RetryStrategy> | undefined;
   config.retryStrategy = () =>
     (bound ??= original().then((inner) => boundRetries(inner, attemptMs, maxAttempts, service)));

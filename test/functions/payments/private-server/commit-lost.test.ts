@@ -9,7 +9,7 @@
 // database recovers"). So it is answered as a commit the RPO guard paused: 503
 // commit_unconfirmed, never run again on a new connection (which would replay its own answer as
 // a 2xx, or answer `unavailable`), and the merchant's retry with the same key replays what
-// committed.
+// committed once the replay's own commit is confirmed (review 23 H1): 503 again until then.
 //
 // A real commit wait: a server of its own whose synchronous_standby_names names a standby that
 // never connects, so every commit of the application role waits in SyncRep (wait_event) as a
@@ -171,6 +171,19 @@ describe("a commit wait ended by the server or the network", () => {
     const stored = await paymentsUnder(key);
     expect(stored).toHaveLength(1);
 
+    // Review 23 H1: the standby is still missing, so the stored answer is not durable yet. The
+    // retry's replay commits a write of its own, which waits as the original's did; cut, it is
+    // unconfirmed again, never a 2xx.
+    const early = authorize(key);
+    await admin.query("SELECT pg_terminate_backend($1)", [await waitingCommit()]);
+    const unconfirmed = await early;
+
+    expect(unconfirmed.status).toBe(503);
+    expect(unconfirmed.body).toMatchObject({ code: "commit_unconfirmed" });
+
+    // The standby answers (here: is no longer required): the replay's commit, later in WAL than
+    // the original's, is confirmed, and so is the original.
+    await setStandbys("");
     const retry = await authorize(key);
 
     expect(retry.status).toBe(201);
@@ -224,6 +237,15 @@ describe("a commit wait ended by the server or the network", () => {
     expect(first.body).toMatchObject({ code: "commit_unconfirmed" });
     expect(connects).toHaveBeenCalledTimes(1);
 
+    // Review 23 H1: replayed while the standby is still missing, the capture is unconfirmed.
+    const early = capture(authorized.body.id as string, key);
+    await admin.query("SELECT pg_terminate_backend($1)", [await waitingCommit()]);
+    const unconfirmed = await early;
+
+    expect(unconfirmed.status).toBe(503);
+    expect(unconfirmed.body).toMatchObject({ code: "commit_unconfirmed" });
+
+    await setStandbys("");
     const retry = await capture(authorized.body.id as string, key);
 
     expect(retry.status).toBe(200);
