@@ -155,16 +155,14 @@ describe("a DR task's AWS calls under throttling", () => {
     expect(error.message).toMatch(/no time for another attempt in this invocation/);
     expect(error.message).toMatch(/ThrottlingException/);
     expect(ms).toBeLessThan(LAMBDA_TIMEOUT_MS - DEADLINE_MARGIN_MS);
-    expect(seen.map((s) => s.attempt.split(";")[0])).toEqual([
-      "attempt=1",
-      "attempt=2",
-      "attempt=1",
-    ]);
-    expect(seen.map((s) => s.target)).toEqual([
-      "DynamoDB_20120810.GetItem",
-      "DynamoDB_20120810.GetItem",
-      "DynamoDB_20120810.GetItem",
-    ]);
+    // On a quiet box: getLock's two attempts, then getCooldown's first. On a loaded one the
+    // task starts later on its clock and the deadline refuses a retry sooner; either way no
+    // attempt starts that the deadline could not let finish, and the task ends before it.
+    const attempts = seen.map((s) => s.attempt.split(";")[0]);
+    expect(attempts[0]).toBe("attempt=1");
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    expect(attempts.length).toBeLessThanOrEqual(3);
+    expect(new Set(seen.map((s) => s.target))).toEqual(new Set(["DynamoDB_20120810.GetItem"]));
     expect(retriedByEveryTask().has(error.name)).toBe(true);
   });
 
