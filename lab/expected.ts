@@ -34,7 +34,7 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   // The settle time the lab's DR tasks run with: derived from the lab's write path (write-path.ts).
   const s = {
     ...DEFAULT_SETTINGS,
-    ...labWriteBounds(config.fast, t.flagCacheMs, writeTimeoutSeconds()),
+    ...labWriteBounds(config.fast, t.flagCacheMs, writeTimeoutSeconds(), t.probeIntervalSeconds),
   };
   const phases: ExpectedPhase[] = [];
   let elapsed = 0;

@@ -60,6 +60,7 @@ import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
 import { labFunctionTimeoutMs, labWriteBounds } from "./write-path";
+import type { LeaseLapse } from "./lease-clock";
 import type { LabWriteBounds } from "./write-path";
 import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/payments-api";
 import type { Reaper } from "./reaper";
@@ -309,6 +310,16 @@ export class Lab {
     at: number;
     timeoutMs: number;
   }[] = [];
+  /**
+   * Writes the handlers refused on a lapsed peer lease, as the region APIs report each one
+   * (lab/lease-clock.ts): lab epoch ms and the renewal age the guard saw, lab seconds.
+   */
+  readonly leaseLapses: (LeaseLapse & { region: string })[] = [];
+  /**
+   * When the standby's prober (the lease's renewer) ran, and when the regions were first cut
+   * apart (lab ms): the lease check tells a lapse the lab made up from one the lease owed.
+   */
+  readonly renewer: { startedAt?: number; stoppedAt?: number; partitionedAt?: number } = {};
   private readonly awsLinks = new Map<string, Link>();
   private readonly apiLinks = new Map<string, Link>();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
@@ -344,6 +355,7 @@ export class Lab {
       config.fast,
       config.timings.flagCacheMs,
       writeTimeoutSeconds(),
+      config.timings.probeIntervalSeconds,
     );
     sweepLeftovers();
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
@@ -577,6 +589,7 @@ export class Lab {
     });
     this.alarm.start();
     this.cleanups.push(() => this.alarm.stop());
+    this.renewer.startedAt = this.clock.nowMs();
     void this.runProber(config.secondary);
     this.cleanups.push(() => this.proberAbort.abort());
     this.event("setup", `lab up in ${this.root} (seed ${config.seed}, fast ${config.fast})`);
@@ -702,6 +715,8 @@ export class Lab {
       LAB_FAST: String(this.config.fast),
       // The lab clock's origin: the handlers judge the peer lease in lab time (lab/lease-clock.ts).
       LAB_CLOCK_STARTED_AT: String(this.clock.startedAt),
+      // The lease's term with its real-time floor (lab/write-path.ts labLeaseSeconds), lab ms.
+      LAB_LEASE_MS: String(this.writeBounds.leaseSeconds * 1000),
       [PAYMENTS_ENV.databaseConnectJitterMs]: String(this.writeBounds.connectJitterMs),
       // What region-api.ts counts a function's concurrency against (the surge report).
       LAB_ENVIRONMENTS: String(LAB_ENVIRONMENTS_PER_FUNCTION),
@@ -718,6 +733,9 @@ export class Lab {
       detached: true,
     });
     this.cleanups.push(() => killGroup(child));
+    child.on("message", (m: { leaseLapse?: LeaseLapse }) => {
+      if (m?.leaseLapse) this.leaseLapses.push({ region: name, ...m.leaseLapse });
+    });
     child.on("message", (m: { timedOut?: { function: string; at: number; timeoutMs: number } }) => {
       if (!m?.timedOut) return;
       this.functionTimeouts.push({
@@ -1021,6 +1039,7 @@ export class Lab {
   }
 
   proberStop(): void {
+    this.renewer.stoppedAt ??= this.clock.nowMs();
     this.proberAbort.abort();
     this.alarm.stop();
   }
@@ -1039,6 +1058,7 @@ export class Lab {
 
   partition(a: string, b: string): void {
     this.network.partition(a, b);
+    this.renewer.partitionedAt ??= this.clock.nowMs();
     this.event("fault", `network partition between ${a} and ${b}`);
   }
 

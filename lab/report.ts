@@ -216,6 +216,12 @@ export function buildReport(result: ScenarioResult) {
     // The payment functions' timeouts as the lab enforced them (real ms) and the invocations that
     // ran into one (each a 500 from API Gateway), per region and function.
     functionTimeouts: lab.functionTimeoutReport(),
+    // The peer lease's term the handlers judged by (lab s, floored in real time in fast mode) and
+    // every write refused on it, with the renewal age the guard saw (check lease-held-while-renewed).
+    lease: {
+      seconds: lab.writeBounds.leaseSeconds,
+      lapses: lab.leaseLapses.map((l) => ({ ...l, at: rel(l.at) })),
+    },
     aurora: {
       draws: lab.aurora.draws,
       promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
