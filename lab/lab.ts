@@ -203,8 +203,11 @@ export function removeSoon(path: string, remover = "rm"): void {
 /** The suffix of a lab folder being removed (removeSoon). */
 const REMOVING = "-removing";
 /**
- * A folder being removed whose entries nobody changed for this long is a leftover: a working `rm`
- * changes its folder's mtime with every entry it deletes.
+ * A folder being removed that nobody renamed or changed for this long is a leftover. Judged by
+ * the later of its ctime and mtime (review 23 L3): the rename into `-removing` changes the
+ * folder's ctime, not its mtime, and a working `rm -rf`, depth first, changes the folder's own
+ * mtime only when one of its direct children goes, at the end of each subtree (a PostgreSQL data
+ * folder: minutes at production timings). On mtime alone a removal started just now looked old.
  */
 export const LEFTOVER_AFTER_MS = 60_000;
 
@@ -245,7 +248,8 @@ export function sweepLeftovers(dir: string = tmpdir(), now: number = Date.now())
     if (!name.startsWith("payments-lab-") || !name.endsWith(REMOVING)) continue;
     const path = join(dir, name);
     try {
-      if (now - statSync(path).mtimeMs < LEFTOVER_AFTER_MS) continue;
+      const stat = statSync(path);
+      if (now - Math.max(stat.mtimeMs, stat.ctimeMs) < LEFTOVER_AFTER_MS) continue;
     } catch {
       continue;
     }
