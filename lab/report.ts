@@ -231,9 +231,12 @@ export function buildReport(result: ScenarioResult) {
         kind: o.kind,
         from: rel(o.from),
         to: o.to === undefined ? null : rel(o.to),
-        // The restart is the tail of the drawn operation (lab/world/aurora.ts): both drawn
-        // figures and the measured window, which a slow real start lengthens in fast mode.
+        // The restart is the tail of the drawn operation (lab/world/aurora.ts): the restart's
+        // draw (from --restart, cut at the operation), the window left of it when the server
+        // stopped (shorter when the promotion ran late), the operation's draw, and the measured
+        // window, which a slow real start lengthens in fast mode.
         drawnSeconds: o.drawnMs / 1000,
+        windowSeconds: o.windowMs / 1000,
         operationSeconds: o.operationMs / 1000,
         measuredSeconds: o.to === undefined ? null : +((o.to - o.from) / 1000).toFixed(3),
       })),
@@ -509,7 +512,7 @@ export function summary(report: Report): string {
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
     ...report.aurora.writerRestarts.map(
       (r) =>
-        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
+        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, window ${r.windowSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
     ),
     ...(report.surge
       ? [

@@ -82,14 +82,14 @@ export function workflowDeadline(
   faultAt: number,
   workflowDeadlineMs: number,
   bounds: Pick<LabWriteBounds, "fenceSettleSeconds" | "leaseSettleSeconds">,
-  outages: readonly Pick<PromotionOutage, "from" | "to" | "drawnMs">[],
+  outages: readonly Pick<PromotionOutage, "from" | "to" | "windowMs">[],
   now: number,
 ): number {
   const settles =
     Math.max(0, bounds.fenceSettleSeconds - DEFAULT_SETTINGS.fenceSettleSeconds) +
     Math.max(0, bounds.leaseSettleSeconds - DEFAULT_SETTINGS.leaseSettleSeconds);
   const overruns = outages.reduce(
-    (sum, o) => sum + Math.max(0, (o.to ?? now) - o.from - o.drawnMs),
+    (sum, o) => sum + Math.max(0, (o.to ?? now) - o.from - o.windowMs),
     0,
   );
   return faultAt + workflowDeadlineMs + settles * 1000 + overruns;
