@@ -189,7 +189,7 @@ export function copyTemplate(templateDir: string, dataDir: string): void {
  * run's wall time on a loaded box). Detached so that the Ctrl-C that stops the lab does not stop
  * the removal; a removal that dies anyway is swept by the next lab (sweepLeftovers).
  */
-export function removeSoon(path: string, remover = "rm"): void {
+export function removeSoon(path: string, remover = REMOVER): void {
   const doomed = `${path}${REMOVING}`;
   try {
     renameSync(path, doomed);
@@ -200,6 +200,8 @@ export function removeSoon(path: string, remover = "rm"): void {
   removeInBackground(doomed, remover);
 }
 
+/** The background remover's command (a test names one that does not exist). */
+const REMOVER = "rm";
 /** The suffix of a lab folder being removed (removeSoon). */
 const REMOVING = "-removing";
 /**
@@ -212,7 +214,7 @@ const REMOVING = "-removing";
 export const LEFTOVER_AFTER_MS = 60_000;
 
 /** `remover`: the command (`rm`; a test names one that does not exist). */
-function removeInBackground(doomed: string, remover = "rm"): void {
+function removeInBackground(doomed: string, remover = REMOVER): void {
   const inline = () => {
     try {
       rmSync(doomed, { recursive: true, force: true });

@@ -12,11 +12,6 @@ import { PeerLeaseLapsedError } from "../functions/payments/shared/errors";
 import { peerLeaseState } from "../functions/payments/shared/fencing";
 import type { ActiveRegionFlag, ActiveRegionGuard } from "../functions/payments/shared/fencing";
 
-/** Lab epoch ms at real epoch ms `realMs`, for a lab clock started at `startedAt` (LabClock.toLab). */
-export function labTime(startedAt: number, fast: number, realMs: number): number {
-  return startedAt + (realMs - startedAt) * fast;
-}
-
 /** One write the guard refused on a lapsed lease: lab epoch ms, and the renewal it held. */
 export interface LeaseLapse {
   readonly at: number;
