@@ -363,3 +363,40 @@ export function evaluate(input: CheckInput): Findings {
     checks,
   };
 }
+
+/**
+ * The peer lease lapsed only when it should have (review 23 M1): a write refused on a lapsed
+ * lease before the Fence, while the standby's prober was renewing and the regions could see each
+ * other, is the lab's own stall (its event loop carries the renewals), not the lease doing its
+ * job; it would start a drill's RTO with a failure the drill did not cause. After a partition the
+ * renewals cannot arrive and the lapse is owed; after the Fence the flag no longer names the old
+ * region.
+ */
+export function leaseLapseCheck(
+  lapses: readonly { region: string; at: number; ageSeconds: number | null }[],
+  window: {
+    readonly fenceAt: number | null;
+    readonly renewer: { startedAt?: number; stoppedAt?: number; partitionedAt?: number };
+    readonly faultAt: number;
+  },
+): Check {
+  const { renewer } = window;
+  const spurious = lapses.filter(
+    (l) =>
+      renewer.startedAt !== undefined &&
+      l.at >= renewer.startedAt &&
+      l.at < (renewer.stoppedAt ?? Infinity) &&
+      l.at < (renewer.partitionedAt ?? Infinity) &&
+      l.at < (window.fenceAt ?? Infinity),
+  );
+  const first = spurious[0];
+  const at = (ms: number) =>
+    `${ms >= window.faultAt ? "+" : ""}${((ms - window.faultAt) / 1000).toFixed(1)} s`;
+  return {
+    name: "lease-held-while-renewed",
+    ok: spurious.length === 0,
+    detail: first
+      ? `${spurious.length} writes refused on a lapsed lease before the Fence while the standby renewed it, first in ${first.region} at ${at(first.at)} (renewal ${first.ageSeconds ?? "never"} s old): the lab stalled, not the lease`
+      : `no write refused on a lapsed lease while the standby renewed it (${lapses.length} refusals in all)`,
+  };
+}

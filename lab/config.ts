@@ -90,8 +90,8 @@ export interface LabTimings {
   readonly rejoinMs: Range;
   /**
    * The promoted writer's restart into its role: sessions dropped and connections refused for a
-   * window drawn from this range, the tail of the drawn failover / switchover / detach and
-   * clipped to it (lab/world/aurora.ts). --restart A-B.
+   * window drawn from this range cut at the drawn failover / switchover / detach, whose tail it
+   * is (lab/world/aurora.ts restartRange). --restart A-B; 0-0: no restart.
    */
   readonly promotionOutageMs: Range;
   /** rds.global_db_rpo (DB_RPO_SECONDS default). */
@@ -124,9 +124,11 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   ddbReplicationMs: [300, 1_200],
   linkLatencyMs: 35,
   // "Typically ... within a few minutes" is all AWS documents for a managed failover; the lab's
-  // default stays inside the workflow's poll bound (14 polls x 5 s), the new writer's restart
-  // included (it is the operation's tail, not added to it), so that the drill measures the rest
-  // of the system; --promotion widens it (e.g. 60-300) to test that bound.
+  // default stays below the failover workflow's slow-promotion page (PROMOTION_SLOW_SECONDS, 90 s:
+  // it pages once and keeps polling), the new writer's restart included (it is the operation's
+  // tail, not added to it), so that the drill measures the rest of the system. --promotion widens
+  // it (e.g. 60-300) to see that page; the run halts only at the promotion bound
+  // (PROMOTION_TIMEOUT_MINUTES, 20 min by default, failover.asl.json IsPromotionComplete).
   failoverMs: [20_000, 60_000],
   // Switchover: "unavailable for a short time"; no number documented.
   switchoverMs: [10_000, 40_000],
@@ -139,7 +141,7 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   // seconds" (Fault tolerance for an Aurora DB cluster,
   // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
   // 5-60 s draws the typical tail too, not only the often case; it is the tail of the drawn
-  // operation (clipped to it), so it lengthens no failover. --restart A-B.
+  // operation (drawn from this range cut at the operation), so it lengthens no failover.
   promotionOutageMs: [5_000, 60_000],
   rpoGuardSeconds: 60,
   // The replication lag a region outage meets: "The RPO for this approach is typically a
@@ -265,8 +267,9 @@ options:
   --capture-share F share of payments captured, 0-1 (default 0.3)
   --promotion A-B   managed failover duration range in seconds (default 20-60)
   --restart A-B     the promoted writer's restart window in seconds, the tail of the failover
-                    or switchover and never longer than it (default 5-60: Aurora's in-Region
-                    failover, "typically ... less than 60 seconds, and often less than 30")
+                    or switchover, drawn from A-B cut at its duration (default 5-60: Aurora's
+                    in-Region failover, "typically ... less than 60 seconds, and often less
+                    than 30"); 0-0: no restart
   --rpo N           rds.global_db_rpo of the primary in seconds, 20-3600 (default 60, DB_RPO_SECONDS)
   --clients N       payments the clients work on at once, 1-512 (default ${DEFAULT_CLIENTS}; surge ${SURGE_CLIENTS})
   --max-connections N  plant max_connections of the lab's PostgreSQL, 10-5000 (default: scaled

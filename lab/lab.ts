@@ -60,6 +60,7 @@ import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
 import { labFunctionTimeoutMs, labWriteBounds } from "./write-path";
+import type { LeaseLapse } from "./lease-clock";
 import type { LabWriteBounds } from "./write-path";
 import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/payments-api";
 import type { Reaper } from "./reaper";
@@ -188,7 +189,7 @@ export function copyTemplate(templateDir: string, dataDir: string): void {
  * run's wall time on a loaded box). Detached so that the Ctrl-C that stops the lab does not stop
  * the removal; a removal that dies anyway is swept by the next lab (sweepLeftovers).
  */
-export function removeSoon(path: string, remover = "rm"): void {
+export function removeSoon(path: string, remover = REMOVER): void {
   const doomed = `${path}${REMOVING}`;
   try {
     renameSync(path, doomed);
@@ -199,16 +200,21 @@ export function removeSoon(path: string, remover = "rm"): void {
   removeInBackground(doomed, remover);
 }
 
+/** The background remover's command (a test names one that does not exist). */
+const REMOVER = "rm";
 /** The suffix of a lab folder being removed (removeSoon). */
 const REMOVING = "-removing";
 /**
- * A folder being removed whose entries nobody changed for this long is a leftover: a working `rm`
- * changes its folder's mtime with every entry it deletes.
+ * A folder being removed that nobody renamed or changed for this long is a leftover. Judged by
+ * the later of its ctime and mtime (review 23 L3): the rename into `-removing` changes the
+ * folder's ctime, not its mtime, and a working `rm -rf`, depth first, changes the folder's own
+ * mtime only when one of its direct children goes, at the end of each subtree (a PostgreSQL data
+ * folder: minutes at production timings). On mtime alone a removal started just now looked old.
  */
 export const LEFTOVER_AFTER_MS = 60_000;
 
 /** `remover`: the command (`rm`; a test names one that does not exist). */
-function removeInBackground(doomed: string, remover = "rm"): void {
+function removeInBackground(doomed: string, remover = REMOVER): void {
   const inline = () => {
     try {
       rmSync(doomed, { recursive: true, force: true });
@@ -244,7 +250,8 @@ export function sweepLeftovers(dir: string = tmpdir(), now: number = Date.now())
     if (!name.startsWith("payments-lab-") || !name.endsWith(REMOVING)) continue;
     const path = join(dir, name);
     try {
-      if (now - statSync(path).mtimeMs < LEFTOVER_AFTER_MS) continue;
+      const stat = statSync(path);
+      if (now - Math.max(stat.mtimeMs, stat.ctimeMs) < LEFTOVER_AFTER_MS) continue;
     } catch {
       continue;
     }
@@ -309,6 +316,16 @@ export class Lab {
     at: number;
     timeoutMs: number;
   }[] = [];
+  /**
+   * Writes the handlers refused on a lapsed peer lease, as the region APIs report each one
+   * (lab/lease-clock.ts): lab epoch ms and the renewal age the guard saw, lab seconds.
+   */
+  readonly leaseLapses: (LeaseLapse & { region: string })[] = [];
+  /**
+   * When the standby's prober (the lease's renewer) ran, and when the regions were first cut
+   * apart (lab ms): the lease check tells a lapse the lab made up from one the lease owed.
+   */
+  readonly renewer: { startedAt?: number; stoppedAt?: number; partitionedAt?: number } = {};
   private readonly awsLinks = new Map<string, Link>();
   private readonly apiLinks = new Map<string, Link>();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
@@ -344,6 +361,7 @@ export class Lab {
       config.fast,
       config.timings.flagCacheMs,
       writeTimeoutSeconds(),
+      config.timings.probeIntervalSeconds,
     );
     sweepLeftovers();
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
@@ -577,6 +595,7 @@ export class Lab {
     });
     this.alarm.start();
     this.cleanups.push(() => this.alarm.stop());
+    this.renewer.startedAt = this.clock.nowMs();
     void this.runProber(config.secondary);
     this.cleanups.push(() => this.proberAbort.abort());
     this.event("setup", `lab up in ${this.root} (seed ${config.seed}, fast ${config.fast})`);
@@ -702,6 +721,8 @@ export class Lab {
       LAB_FAST: String(this.config.fast),
       // The lab clock's origin: the handlers judge the peer lease in lab time (lab/lease-clock.ts).
       LAB_CLOCK_STARTED_AT: String(this.clock.startedAt),
+      // The lease's term with its real-time floor (lab/write-path.ts labLeaseSeconds), lab ms.
+      LAB_LEASE_MS: String(this.writeBounds.leaseSeconds * 1000),
       [PAYMENTS_ENV.databaseConnectJitterMs]: String(this.writeBounds.connectJitterMs),
       // What region-api.ts counts a function's concurrency against (the surge report).
       LAB_ENVIRONMENTS: String(LAB_ENVIRONMENTS_PER_FUNCTION),
@@ -718,6 +739,9 @@ export class Lab {
       detached: true,
     });
     this.cleanups.push(() => killGroup(child));
+    child.on("message", (m: { leaseLapse?: LeaseLapse }) => {
+      if (m?.leaseLapse) this.leaseLapses.push({ region: name, ...m.leaseLapse });
+    });
     child.on("message", (m: { timedOut?: { function: string; at: number; timeoutMs: number } }) => {
       if (!m?.timedOut) return;
       this.functionTimeouts.push({
@@ -1021,6 +1045,7 @@ export class Lab {
   }
 
   proberStop(): void {
+    this.renewer.stoppedAt ??= this.clock.nowMs();
     this.proberAbort.abort();
     this.alarm.stop();
   }
@@ -1039,6 +1064,7 @@ export class Lab {
 
   partition(a: string, b: string): void {
     this.network.partition(a, b);
+    this.renewer.partitionedAt ??= this.clock.nowMs();
     this.event("fault", `network partition between ${a} and ${b}`);
   }
 

@@ -5,30 +5,60 @@
 // renewal's age on the lab clock. On wall-clock time an old region cut off from the renewals
 // kept writing for 30 s of real time, 600 lab s at --fast 20, while the DR tasks' lease settle
 // counts 30. Only the lease moves: the handlers' flag cache stays in real ms (it is passed
-// scaled, ACTIVE_REGION_CACHE_MS), so the guard's own clock is left alone.
+// scaled, ACTIVE_REGION_CACHE_MS), so the guard's own clock is left alone. The term is the lab's
+// (lab/write-path.ts labLeaseSeconds: PEER_LEASE with a real-time floor in fast mode, review 23
+// M1), and every refusal is reported with the renewal age it saw, in lab time.
+import { PeerLeaseLapsedError } from "../functions/payments/shared/errors";
 import { peerLeaseState } from "../functions/payments/shared/fencing";
 import type { ActiveRegionFlag, ActiveRegionGuard } from "../functions/payments/shared/fencing";
 
-/** Lab epoch ms at real epoch ms `realMs`, for a lab clock started at `startedAt` (LabClock.toLab). */
-export function labTime(startedAt: number, fast: number, realMs: number): number {
-  return startedAt + (realMs - startedAt) * fast;
+/** One write the guard refused on a lapsed lease: lab epoch ms, and the renewal it held. */
+export interface LeaseLapse {
+  readonly at: number;
+  readonly peerSeenAt: string | null;
+  /** The renewal's age on the lab clock, lab seconds; null when it never was renewed. */
+  readonly ageSeconds: number | null;
 }
 
 interface LeaseHolder {
   leaseHolds(flag: ActiveRegionFlag): boolean;
-  options: { leaseMs?: number };
+  assertActive(): Promise<void>;
   labLeaseClock?: true;
 }
 
 /**
  * Makes every ActiveRegionGuard of this process (the handlers' one copy of fencing.ts) judge the
- * peer lease against `labNow` (lab epoch ms) instead of its own clock. Idempotent.
+ * peer lease against `labNow` (lab epoch ms) and the lab's term `leaseMs` (lab ms) instead of its
+ * own clock and PEER_LEASE, and reports each refusal to `onLapse`; the refusal's error gives the
+ * age in lab time too (review 23 L5: on the wall clock it was negative in fast mode). Idempotent.
  */
-export function leaseOnLabClock(guard: typeof ActiveRegionGuard, labNow: () => number): void {
+export function leaseOnLabClock(
+  guard: typeof ActiveRegionGuard,
+  labNow: () => number,
+  leaseMs: number,
+  onLapse: (lapse: LeaseLapse) => void = () => undefined,
+): void {
   const proto = guard.prototype as unknown as LeaseHolder;
   if (proto.labLeaseClock) return;
   proto.leaseHolds = function (this: LeaseHolder, flag: ActiveRegionFlag): boolean {
-    return !peerLeaseState(flag, labNow(), this.options.leaseMs).lapsed;
+    return !peerLeaseState(flag, labNow(), leaseMs).lapsed;
+  };
+  const assertActive = proto.assertActive;
+  proto.assertActive = async function (this: LeaseHolder): Promise<void> {
+    try {
+      await assertActive.call(this);
+    } catch (error) {
+      if (!(error instanceof PeerLeaseLapsedError)) throw error;
+      const at = labNow();
+      const seen = error.peerSeenAt === null ? NaN : Date.parse(error.peerSeenAt);
+      const ageMs = Number.isNaN(seen) ? null : at - seen;
+      onLapse({
+        at,
+        peerSeenAt: error.peerSeenAt,
+        ageSeconds: ageMs === null ? null : Math.round(ageMs / 100) / 10,
+      });
+      throw new PeerLeaseLapsedError(error.region, error.peerSeenAt, ageMs);
+    }
   };
   proto.labLeaseClock = true;
 }

@@ -18,7 +18,9 @@ import { StageThrottle } from "./stage-throttle";
 import { poolStats } from "../functions/payments/shared/database";
 import { cutStatementsPastDeadline } from "./invocation";
 import { ActiveRegionGuard } from "../functions/payments/shared/fencing";
-import { labTime, leaseOnLabClock } from "./lease-clock";
+import { PEER_LEASE } from "../functions/common/contract";
+import { leaseOnLabClock } from "./lease-clock";
+import { LabClock } from "./world/clock";
 import { labFunctionTimeoutMs } from "./write-path";
 
 type Handler = (
@@ -141,7 +143,16 @@ const invocation = cutStatementsPastDeadline(Client);
 let timedOut = 0;
 // The peer lease runs on the lab clock (lab/lease-clock.ts), the lab's start passed in.
 const CLOCK_STARTED_AT = Number(process.env.LAB_CLOCK_STARTED_AT ?? Date.now());
-leaseOnLabClock(ActiveRegionGuard, () => labTime(CLOCK_STARTED_AT, FAST, Date.now()));
+const labClock = new LabClock(FAST, CLOCK_STARTED_AT);
+// Its term, floored in real time (lab/write-path.ts labLeaseSeconds); every refusal is sent to
+// the lab with the renewal age it saw (report.json `lease.lapses`, the check lease-held-while-renewed).
+const LEASE_MS = Number(process.env.LAB_LEASE_MS ?? String(PEER_LEASE.seconds * 1000));
+leaseOnLabClock(
+  ActiveRegionGuard,
+  () => labClock.nowMs(),
+  LEASE_MS,
+  (lapse) => process.send?.({ leaseLapse: lapse }),
+);
 
 async function load(route: Route): Promise<Handler> {
   if (!route.handler) {

@@ -233,6 +233,12 @@ export function buildReport(result: ScenarioResult) {
     // The payment functions' timeouts as the lab enforced them (real ms) and the invocations that
     // ran into one (each a 500 from API Gateway), per region and function.
     functionTimeouts: lab.functionTimeoutReport(),
+    // The peer lease's term the handlers judged by (lab s, floored in real time in fast mode) and
+    // every write refused on it, with the renewal age the guard saw (check lease-held-while-renewed).
+    lease: {
+      seconds: lab.writeBounds.leaseSeconds,
+      lapses: lab.leaseLapses.map((l) => ({ ...l, at: rel(l.at) })),
+    },
     aurora: {
       draws: lab.aurora.draws,
       promotions: lab.aurora.promotions.map((p) => ({ ...p, at: rel(p.at) })),
@@ -242,9 +248,12 @@ export function buildReport(result: ScenarioResult) {
         kind: o.kind,
         from: rel(o.from),
         to: o.to === undefined ? null : rel(o.to),
-        // The restart is the tail of the drawn operation (lab/world/aurora.ts): both drawn
-        // figures and the measured window, which a slow real start lengthens in fast mode.
+        // The restart is the tail of the drawn operation (lab/world/aurora.ts): the restart's
+        // draw (from --restart, cut at the operation), the window left of it when the server
+        // stopped (shorter when the promotion ran late), the operation's draw, and the measured
+        // window, which a slow real start lengthens in fast mode.
         drawnSeconds: o.drawnMs / 1000,
+        windowSeconds: o.windowMs / 1000,
         operationSeconds: o.operationMs / 1000,
         measuredSeconds: o.to === undefined ? null : +((o.to - o.from) / 1000).toFixed(3),
       })),
@@ -520,7 +529,7 @@ export function summary(report: Report): string {
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
     ...report.aurora.writerRestarts.map(
       (r) =>
-        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
+        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, window ${r.windowSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
     ),
     ...(report.surge
       ? [

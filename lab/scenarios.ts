@@ -7,7 +7,7 @@ import { Client } from "pg";
 import type { WorkflowName } from "../infra/lib/asl";
 import { CONTROL, METRICS } from "../functions/common/contract";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
-import { evaluate } from "./checks";
+import { evaluate, leaseLapseCheck } from "./checks";
 import type { DatabaseContents, EventRow, Findings, PaymentRow } from "./checks";
 import { DEFAULT_CLIENTS, LAB_ROUTE_P99_MS, SURGE_CLIENTS } from "./config";
 import type { LabConfig, LabScenario } from "./config";
@@ -82,14 +82,14 @@ export function workflowDeadline(
   faultAt: number,
   workflowDeadlineMs: number,
   bounds: Pick<LabWriteBounds, "fenceSettleSeconds" | "leaseSettleSeconds">,
-  outages: readonly Pick<PromotionOutage, "from" | "to" | "drawnMs">[],
+  outages: readonly Pick<PromotionOutage, "from" | "to" | "windowMs">[],
   now: number,
 ): number {
   const settles =
     Math.max(0, bounds.fenceSettleSeconds - DEFAULT_SETTINGS.fenceSettleSeconds) +
     Math.max(0, bounds.leaseSettleSeconds - DEFAULT_SETTINGS.leaseSettleSeconds);
   const overruns = outages.reduce(
-    (sum, o) => sum + Math.max(0, (o.to ?? now) - o.from - o.drawnMs),
+    (sum, o) => sum + Math.max(0, (o.to ?? now) - o.from - o.windowMs),
     0,
   );
   return faultAt + workflowDeadlineMs + settles * 1000 + overruns;
@@ -333,9 +333,18 @@ export async function runScenario(
       throttledLoadAllowed: config.allowThrottled,
       routeDurationMs: LAB_ROUTE_P99_MS,
     });
-  const withSurge = figures
-    ? { ...measured, checks: [...measured.checks, ...surgeChecks(figures)] }
-    : measured;
+  const fences = lab.orchestrator.executions.flatMap((e) =>
+    e.states.filter((st) => st.name === "Fence").map((st) => st.enteredAt),
+  );
+  const leaseCheck = leaseLapseCheck(lab.leaseLapses, {
+    fenceAt: fences.length ? Math.min(...fences) : null,
+    renewer: lab.renewer,
+    faultAt,
+  });
+  const withSurge = {
+    ...measured,
+    checks: [...measured.checks, leaseCheck, ...(figures ? surgeChecks(figures) : [])],
+  };
   // Issue 16: after the failover and the old region's return, reconcile against a copy of the
   // old primary's data and hold the result to what the lab measured.
   const reconciliation =

@@ -4,7 +4,7 @@
 // derived here from the lab's own write path with the same functions the synth derives the
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
 // defaults (DR_FENCE_SETTLE_SECONDS 25, DR_LEASE_SETTLE_SECONDS 49). The peer lease's own term
-// runs on the lab clock (lab/lease-clock.ts), so it counts in lab seconds as it is.
+// runs on the lab clock (lab/lease-clock.ts), with a real-time floor in fast mode (labLeaseSeconds).
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS } from "../functions/payments/shared/database";
@@ -44,7 +44,37 @@ export function labFunctionTimeoutMs(timeoutSeconds: number, fast: number): numb
   return Math.max(FUNCTION_TIMEOUT_FLOOR_MS, Math.round((timeoutSeconds * 1000) / fast));
 }
 
+/**
+ * The real time the lab's peer lease leaves, beyond one renewal interval, for what stands between
+ * a renewal and the guard: the prober's timer, the control-table calls, the replication timer to
+ * the old primary's replica and the flag endpoint, all in the lab process's one event loop, which
+ * the load, the workflows and Route 53 share (review 23 M1). PEER_LEASE's margin is sized against
+ * a scheduled renewer's jitter in seconds of real time (two rounds, prober/core.ts); scaled down
+ * to lab time at --fast 20 the lease left ~1 s of real time, and one stall of the lab process
+ * made the healthy primary answer 503 peer_lease_lapsed.
+ */
+export const LEASE_JITTER_FLOOR_MS = 2000;
+
+/**
+ * The peer lease's term in the lab, lab seconds: PEER_LEASE, but never less than one renewal
+ * interval plus LEASE_JITTER_FLOOR_MS of real time (as FUNCTION_TIMEOUT_FLOOR_MS floors the
+ * function timeout). PEER_LEASE at production timings; 50 lab s at --fast 20.
+ */
+export function labLeaseSeconds(fast: number, renewalIntervalSeconds: number): number {
+  if (!(fast >= 1) || !(renewalIntervalSeconds > 0)) {
+    throw new Error(
+      `lease floor needs fast >= 1 and a renewal interval > 0 s, got ${fast} and ${renewalIntervalSeconds} s`,
+    );
+  }
+  return Math.max(
+    PEER_LEASE.seconds,
+    renewalIntervalSeconds + (LEASE_JITTER_FLOOR_MS / 1000) * fast,
+  );
+}
+
 export interface LabWriteBounds {
+  /** The peer lease's term the lab's handlers judge by, lab seconds (labLeaseSeconds). */
+  readonly leaseSeconds: number;
   /** The longest write window of a payment function, lab seconds (its enforced timeout). */
   readonly writeTimeoutSeconds: number;
   /** DR_FENCE_SETTLE_SECONDS for the lab's DR tasks, lab seconds. */
@@ -66,7 +96,9 @@ export function labWriteBounds(
   fast: number,
   flagCacheMs: number,
   deployedTimeoutSeconds: number,
+  renewalIntervalSeconds: number,
 ): LabWriteBounds {
+  const leaseSeconds = labLeaseSeconds(fast, renewalIntervalSeconds);
   const timeoutMs = labFunctionTimeoutMs(deployedTimeoutSeconds, fast);
   const writeTimeoutSeconds = (timeoutMs * fast) / 1000;
   // The bound's margin (FENCE_SETTLE_MARGIN_SECONDS: a COMMIT sent just before the timeout still
@@ -77,6 +109,7 @@ export function labWriteBounds(
   const settleWindowSeconds = writeTimeoutSeconds + FENCE_SETTLE_MARGIN_SECONDS * (fast - 1);
   const statementMs = API_TIMEOUTS.statementMs * fast;
   return {
+    leaseSeconds,
     writeTimeoutSeconds,
     fenceSettleSeconds: fenceSettleSeconds({
       flagCacheMs,
@@ -84,11 +117,12 @@ export function labWriteBounds(
       writeTimeoutSeconds: settleWindowSeconds,
       statementMs,
     }),
-    // The lease's own term is PEER_LEASE in lab seconds, as the DR tasks count it: the prober
-    // stamps its renewals and the handlers judge them on the lab clock (lab/lease-clock.ts).
+    // The lease's own term as the handlers judge it (the same floored term, passed to them as
+    // LAB_LEASE_MS): the prober stamps its renewals and the handlers judge them on the lab clock
+    // (lab/lease-clock.ts), so the settle counts it in lab seconds as it is.
     leaseSettleSeconds: leaseSettleSeconds(
       { writeTimeoutSeconds: settleWindowSeconds, statementMs },
-      PEER_LEASE,
+      { seconds: leaseSeconds, clockSkewSeconds: PEER_LEASE.clockSkewSeconds },
     ),
     // What the deployed function's timeout leaves after one connect and one statement
     // (connect-jitter.ts), from the lab function's actual timeout: none at --fast 20.

@@ -95,8 +95,14 @@ export interface PromotionOutage {
   readonly from: number;
   /** When it accepted connections again; unset while it is still down. */
   to?: number;
-  /** The drawn length, lab ms (the measured one is `to - from`, never shorter). */
+  /** The drawn restart, lab ms: a draw from --restart cut at the operation (restartRange). */
   readonly drawnMs: number;
+  /**
+   * What was left of the drawn window when the restart began (the drawn end minus `from`), lab
+   * ms: shorter than the draw when the promotion itself ran late; the measured one is `to -
+   * from`, never shorter.
+   */
+  readonly windowMs: number;
   /** The drawn duration of the whole operation it ends, lab ms. */
   readonly operationMs: number;
 }
@@ -154,6 +160,22 @@ export interface AuroraOptions {
  */
 export function restartTail(drawnRestartMs: number, operationMs: number): number {
   return Math.max(0, Math.min(drawnRestartMs, operationMs));
+}
+
+/**
+ * The range the restart window of an operation of `operationMs` is drawn from (review 23 L1): the
+ * configured range cut at the operation, so the window is a draw inside the operation rather than
+ * min(draw, operation), which made the whole operation the restart in a third (failover) to two
+ * thirds (switchover) of the default runs. AWS documents one duration with the unavailability
+ * inside it and no split (API_FailoverGlobalCluster, API_SwitchoverGlobalCluster: "unavailable
+ * for a short time while ... assuming their new roles"). [0, 0]: no restart at all.
+ */
+export function restartRange(
+  range: readonly [number, number],
+  operationMs: number,
+): [number, number] {
+  const op = Math.max(0, operationMs);
+  return [Math.min(range[0], op), Math.min(range[1], op)];
 }
 
 export class AuroraGlobalDatabase {
@@ -294,7 +316,9 @@ export class AuroraGlobalDatabase {
       "failover-requested",
       `FailoverGlobalCluster (AllowDataLoss) to ${target.info.region}; completes in ${delay / 1000} s, its last ${restart / 1000} s the new writer's restart`,
     );
-    void this.after(delay - restart, () => this.completeFailover(from, target, end, delay));
+    void this.after(delay - restart, () =>
+      this.completeFailover(from, target, end, delay, restart),
+    );
   }
 
   switchoverGlobalCluster(targetArn: string): void {
@@ -343,7 +367,7 @@ export class AuroraGlobalDatabase {
         at: this.options.clock.nowMs(),
         kind: "detach",
       });
-      if (!(await this.restartPromoted(target, "detach", end, delay))) return;
+      if (!(await this.restartPromoted(target, "detach", end, delay, restart))) return;
       target.status = "available";
     });
   }
@@ -364,6 +388,7 @@ export class AuroraGlobalDatabase {
     target: Member,
     end: number,
     operationMs: number,
+    restartMs: number,
   ): Promise<void> {
     const old = this.member(from);
     // Best-effort write fencing through the storage layer: only when the old region answers.
@@ -387,7 +412,7 @@ export class AuroraGlobalDatabase {
       at: this.options.clock.nowMs(),
       kind: "failover",
     });
-    if (!(await this.restartPromoted(target, "failover", end, operationMs))) return;
+    if (!(await this.restartPromoted(target, "failover", end, operationMs, restartMs))) return;
     this.failover = undefined;
     this.releaseGuard();
     this.event(
@@ -473,7 +498,7 @@ export class AuroraGlobalDatabase {
       kind: "switchover",
     });
     // Cancelled inside the window: nothing more starts (the old primary as a standby included).
-    if (!(await this.restartPromoted(target, "switchover", end, duration))) return;
+    if (!(await this.restartPromoted(target, "switchover", end, duration, restart))) return;
     this.event(
       target.info.region,
       "RDS-EVENT-0184",
@@ -490,12 +515,12 @@ export class AuroraGlobalDatabase {
   }
 
   /**
-   * The restart window of an operation of `operationMs` (lab ms): drawn from promotionOutageMs,
-   * never longer than the operation it ends (see the header).
+   * The restart window of an operation of `operationMs` (lab ms): drawn from promotionOutageMs cut
+   * at the operation (restartRange), so never longer than the operation it ends (see the header).
    */
   private drawRestart(kind: string, operationMs: number): number {
-    const drawn = this.draw(`promotionOutageMs-${kind}`, this.options.timings.promotionOutageMs);
-    return restartTail(drawn, operationMs);
+    const range = restartRange(this.options.timings.promotionOutageMs, operationMs);
+    return restartTail(this.draw(`promotionOutageMs-${kind}`, range), operationMs);
   }
 
   /**
@@ -509,8 +534,11 @@ export class AuroraGlobalDatabase {
     kind: string,
     end: number,
     operationMs: number,
+    drawnMs: number,
   ): Promise<boolean> {
     const { clock } = this.options;
+    // --restart 0-0: no restart, the promoted server keeps serving (review 23 L1).
+    if (drawnMs <= 0) return true;
     const node = member.info.node;
     const generation = this.generation;
     const from = clock.nowMs();
@@ -518,14 +546,15 @@ export class AuroraGlobalDatabase {
       region: member.info.region,
       kind,
       from,
-      drawnMs: Math.max(0, Math.round(end - from)),
+      drawnMs,
+      windowMs: Math.max(0, Math.round(end - from)),
       operationMs,
     };
     this.outages.push(outage);
     this.event(
       member.info.region,
       "writer-restart",
-      `the new writer of ${member.info.clusterIdentifier} restarts into its role: sessions dropped, connections refused for ${(outage.drawnMs / 1000).toFixed(1)} s (the end of the ${(operationMs / 1000).toFixed(1)} s ${kind})`,
+      `the new writer of ${member.info.clusterIdentifier} restarts into its role: sessions dropped, connections refused for ${(outage.windowMs / 1000).toFixed(1)} s (drawn ${(drawnMs / 1000).toFixed(1)} s, the end of the ${(operationMs / 1000).toFixed(1)} s ${kind})`,
     );
     await node.stop();
     const left = end - clock.nowMs();

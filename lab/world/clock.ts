@@ -6,9 +6,14 @@
 // PostgreSQL promotion, an HTTP round trip) are not sped up, so in fast mode they weigh N times
 // more in lab seconds: figures from fast runs are for CI, the README quotes production runs.
 export class LabClock {
-  readonly startedAt = Date.now();
-
-  constructor(readonly factor: number) {
+  /**
+   * @param startedAt the clock's origin, real epoch ms: now by default; a process of the lab's
+   *   (lab/region-api.ts) passes the lab's own (LAB_CLOCK_STARTED_AT) to read the same lab time.
+   */
+  constructor(
+    readonly factor: number,
+    readonly startedAt: number = Date.now(),
+  ) {
     if (!Number.isFinite(factor) || factor < 1 || factor > 100) {
       throw new Error(`the fast factor must be from 1 to 100, got ${factor}`);
     }

@@ -1,6 +1,14 @@
 // Issue 13: the lab removes every folder it started ("cleans up every process and folder it
 // started"), also when its background removal cannot run or dies (review L1).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab, LEFTOVER_AFTER_MS, removeSoon, sweepLeftovers } from "../../lab/lab";
@@ -45,17 +53,24 @@ describe("the lab's folder removal", () => {
   it("sweeps the folders earlier labs left half-removed, and only those", async () => {
     const dir = mkdtempSync(join(tmpdir(), "payments-sweep-"));
     try {
-      const leftover = labLike(join(dir, "payments-lab-AbC123-removing"));
       const old = new Date(Date.now() - 2 * LEFTOVER_AFTER_MS);
-      utimesSync(leftover, old, old);
-      // Another lab's removal still running (its rm touches the folder), and a live lab.
-      const busy = labLike(join(dir, "payments-lab-DeF456-removing"));
+      // A removal started just now (review 23 L3): a long-lived lab's folder, its mtime old,
+      // renamed into -removing a moment ago (the rename changes its ctime, not its mtime); its rm
+      // has not finished the first subtree, so the folder's own mtime has not moved yet.
+      const renamed = join(dir, "payments-lab-DeF456-removing");
+      const before = labLike(join(dir, "payments-lab-DeF456"));
+      utimesSync(before, old, old);
+      renameSync(before, renamed);
       const live = labLike(join(dir, "payments-lab-GhI789"));
       utimesSync(live, old, old);
+      expect(sweepLeftovers(dir)).toEqual([]);
+      expect(existsSync(renamed)).toBe(true);
 
-      expect(sweepLeftovers(dir)).toEqual([leftover]);
-      expect(await until(() => !existsSync(leftover), 10_000)).toBe(true);
-      expect(existsSync(busy)).toBe(true);
+      // Seen a minute and more later, nothing touched meanwhile: a leftover, swept; the live
+      // lab's folder (no -removing) never is.
+      const later = Date.now() + 2 * LEFTOVER_AFTER_MS;
+      expect(sweepLeftovers(dir, later)).toEqual([renamed]);
+      expect(await until(() => !existsSync(renamed), 10_000)).toBe(true);
       expect(existsSync(live)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

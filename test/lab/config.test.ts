@@ -3,7 +3,8 @@
 // reconciliation must find (at half the RPO the failover's lag check halts, rightly).
 import { ConfigError, parseArgs, PRODUCTION_TIMINGS } from "../../lab/config";
 import { expectedRto } from "../../lab/expected";
-import { restartTail } from "../../lab/world/aurora";
+import { restartRange, restartTail } from "../../lab/world/aurora";
+import { Random } from "../../lab/world/clock";
 import { workflowDeadline } from "../../lab/scenarios";
 import { promotionExpectedSeconds } from "../../infra/lib/rto";
 
@@ -28,6 +29,18 @@ describe("the lab's options", () => {
     ]);
     expect(restartTail(45_000, 30_000)).toBe(30_000);
     expect(restartTail(12_000, 30_000)).toBe(12_000);
+    // A draw inside the operation, not min(draw, operation) (review 23 L1): with the default
+    // 5-60 s against a 20 s operation, the old clip made the whole operation the restart in
+    // 73 % of the draws.
+    const random = new Random(23);
+    const draws = Array.from({ length: 2_000 }, () => {
+      const [lo, hi] = restartRange([5_000, 60_000], 20_000);
+      return restartTail(Math.round(random.between(lo, hi)), 20_000);
+    });
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(5_000);
+    expect(draws.filter((d) => d >= 19_900).length / draws.length).toBeLessThan(0.02);
+    expect(restartRange([0, 0], 20_000)).toEqual([0, 0]);
+    expect(restartRange([30_000, 60_000], 20_000)).toEqual([20_000, 20_000]);
     // The promote phase counts the drawn operation once: the restart is inside it (review M3).
     for (const restart of ["5-60", "0-0", "30-30"]) {
       for (const planned of [false, true]) {
@@ -43,6 +56,21 @@ describe("the lab's options", () => {
     }
   });
 
+  it("expects the planned path's DNS right after ShiftTraffic's record swap, the unplanned one after the target's health check", () => {
+    // Planned: Route 53's control plane is up and ShiftTraffic swaps the records; with both
+    // checks unhealthy Route 53 answers the record marked primary (API_ResourceRecordSet,
+    // Failover). No health-check wait, only what is left of a client's TTL.
+    const config = parseArgs(["switchover"]);
+    const t = config.timings;
+    const dns = (planned: boolean) =>
+      expectedRto(config, planned).phases.find((p) => p.name === "dns")!.seconds;
+    expect(dns(true)).toBeCloseTo(1 + t.dnsTtlSeconds / 2, 1);
+    expect(dns(false)).toBeCloseTo(
+      t.healthCheckIntervalSeconds * t.healthCheckFailureThreshold + t.dnsTtlSeconds / 2,
+      0,
+    );
+  });
+
   it("waits for the workflows past the production bound by fast mode's settles and the restarts' measured overrun, and while a restart runs", () => {
     const bounds = { fenceSettleSeconds: 165, leaseSettleSeconds: 132 };
     // Settles: (165 - 20) + (132 - 44) lab s over the deployed ones.
@@ -50,10 +78,10 @@ describe("the lab's options", () => {
     expect(workflowDeadline(0, 240_000, bounds, [], 10_000)).toBe(base);
     // A real restart of 50 lab s against 15 drawn (a 2.5 s real start at --fast 20).
     expect(
-      workflowDeadline(0, 240_000, bounds, [{ from: 100_000, to: 150_000, drawnMs: 15_000 }], 0),
+      workflowDeadline(0, 240_000, bounds, [{ from: 100_000, to: 150_000, windowMs: 15_000 }], 0),
     ).toBe(base + 35_000);
     // Still restarting: the deadline stays ahead of now.
-    const open = [{ from: 100_000, drawnMs: 15_000 }];
+    const open = [{ from: 100_000, windowMs: 15_000 }];
     expect(workflowDeadline(0, 240_000, bounds, open, 900_000)).toBeGreaterThan(900_000);
   });
 

@@ -62,6 +62,12 @@ describe("the two-region lab", () => {
       phases: ["decide", "fence", "promote", "dns", "workflow"],
     });
     expect(result.finalFlag).toEqual({ activeRegion: "us-west-2", fencingToken: 1 });
+    // Clients move because ShiftTraffic swapped the failover records (Route 53's control plane
+    // is up in a drill), not because the health checks did: the swap comes before the first
+    // payment accepted in us-west-2 (review 23 M3).
+    const swap = result.lab.route53.recordChanges.find((c) => c.primary === "us-west-2");
+    expect(swap).toBeDefined();
+    expect(swap!.at).toBeLessThanOrEqual(result.findings.rto.recoveredAt!);
   });
 
   it("reports two writers when the old primary is never fenced", async () => {

@@ -147,9 +147,12 @@ describe("promotion in the lab's Aurora model", () => {
     expect(promoted).toBeLessThan(requested + FAILOVER_MS);
     expect(outage.from).toBeGreaterThanOrEqual(promoted);
     expect(outage.operationMs).toBe(FAILOVER_MS);
-    expect(outage.drawnMs).toBeLessThanOrEqual(OUTAGE_MS);
-    expect(outage.from + outage.drawnMs - (requested + FAILOVER_MS)).toBeLessThanOrEqual(5);
-    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(outage.drawnMs);
+    // The draw (review 23 L1: inside the operation), the window left of it when the server
+    // stopped (a late promotion shortens it), the measured one (a slow start lengthens it).
+    expect(outage.drawnMs).toBeLessThanOrEqual(Math.min(OUTAGE_MS, FAILOVER_MS));
+    expect(outage.windowMs).toBeLessThanOrEqual(outage.drawnMs);
+    expect(outage.from + outage.windowMs - (requested + FAILOVER_MS)).toBeLessThanOrEqual(5);
+    expect(outage.to! - outage.from).toBeGreaterThanOrEqual(outage.windowMs);
     expect(aurora.duringOutage("region-b", outage.from + 1)).toBe(true);
     expect(aurora.duringOutage("region-b", outage.to! + 1)).toBe(false);
     expect(aurora.duringOutage("region-a", outage.from + 1)).toBe(false);
@@ -235,6 +238,20 @@ describe("promotion in the lab's Aurora model", () => {
     expect(visibleAt).not.toBeNull();
     expect(visibleAt! - deadline).toBeGreaterThan(300);
     expect(visibleAt! - deadline).toBeLessThanOrEqual(API_TIMEOUTS.statementMs);
+  });
+});
+
+describe("--restart 0-0", () => {
+  it("promotes without any restart: no window, the warm session survives", async () => {
+    const { aurora, standby } = await twoRegions({ promotionOutageMs: [0, 0] });
+    const warm = client(standby.url());
+    await warm.connect();
+    aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
+    await until("the failover to complete", () => aurora.failover === undefined);
+    expect(aurora.outages).toEqual([]);
+    expect(standby.running).toBe(true);
+    expect((await warm.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(false);
+    await warm.end();
   });
 });
 
