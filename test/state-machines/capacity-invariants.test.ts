@@ -1,7 +1,7 @@
 // The capacity loop against drawn AWS timings and faults (review 23, M4): each run draws how long
 // the promoted cluster stays modifying, how long a plan identifier stays held by an instance
 // being deleted, how long Aurora takes to create the reader (FakeWorld.instanceCreationSeconds,
-// 3-15 min: AWS documents no figure), whether and when an instance goes to a state Aurora does
+// 3-20 min: AWS's agent toolkit says 10-20), whether and when an instance goes to a state Aurora does
 // not leave by itself, and whether another run (the runbook's re-protect) holds the lock for a
 // while. It checks what must hold whatever the path, not one expected path:
 // - done only when the configured count is available in the new primary (and, on a failback,

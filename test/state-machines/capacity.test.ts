@@ -335,7 +335,7 @@ describe("capacity in the new primary", () => {
     const step = result.output!.steps.RestoreCapacity!;
     expect(step.requested).toEqual(["payments-db-2-usw2-test"]);
     expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
-    // Creation then takes 3 to 15 minutes (FakeWorld.instanceCreationSeconds) within the same
+    // Creation then takes 3 to 20 minutes (FakeWorld.instanceCreationSeconds) within the same
     // 30-minute bound (review 23, M4): either the reader is available and the loop done, or it is
     // still creating at the bound and the page says not to add another.
     const reader = world.instances.get(`${WEST}/${RESTORED}`)!;
@@ -390,7 +390,7 @@ describe("capacity in the new primary", () => {
       expect(lockAtCapacity).toBeUndefined();
       expect(world.table.get("failover-cooldown")).toBeDefined();
       // The reader is still asked for, minutes later, in the same execution; it is available
-      // by the bound or still creating at it (3-15 min of creation after the modifying wait).
+      // by the bound or still creating at it (3-20 min of creation after the modifying wait).
       const step = result.output!.steps.RestoreCapacity!;
       expect(step.requested).toEqual(["payments-db-2-usw2-test"]);
       expect(
