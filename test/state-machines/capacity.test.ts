@@ -1225,6 +1225,8 @@ describe("capacity in the new primary", () => {
       expect(page).toContain(
         `replace payments-db-1-usw2-test (aws rds delete-db-instance --region ${WEST} --db-instance-identifier payments-db-1-usw2-test, then terraform apply)`,
       );
+      // Said once, with the instances named (not also the generic "replace the broken instance").
+      expect(page).not.toContain("Next: replace the broken instance the reason names");
       // The new primary's own wait still gets its advice.
       expect(page).toContain(
         "Next: payments-db-2-use1-test exists and Aurora is still working on it",

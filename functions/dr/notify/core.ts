@@ -295,9 +295,12 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     );
   } else if (standbyBroken) {
     headline = `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.${timedOut && !full ? ` ${target} also has ${step?.available ?? "?"} of ${desired} instances available after the loop's 30-minute bound.` : ""}`;
-    next.push(
-      `Next: replace the broken instance the reason names (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply); delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
-    );
+    // At the bound the floor entry's own line names the instances (releaseAdvice): not twice.
+    if (!timedOut) {
+      next.push(
+        `Next: replace the broken instance the reason names (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply); delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
+      );
+    }
   } else if (full) {
     headline = `${run}, and ${target} has the old primary's capacity (${step!.available} of ${desired} instances available), but a reader this kit added to ${left} was not deleted.`;
   } else if (timedOut && held.length > 0 && progressing.length === 0 && missing.length === 0) {
