@@ -262,8 +262,9 @@ export interface RestoreCapacityResult extends StepTimes {
   /** Readers this step asked for (CreateDBInstance accepted or already existing), all polls. */
   readonly requested: readonly string[];
   /**
-   * Readers it added to the region a planned move left, deleted there (DeleteDBInstance
-   * accepted), all polls. Absent on a failover, which calls nothing in the region it left.
+   * Readers it added to the region a planned move left, deleted or being deleted there
+   * (DeleteDBInstance accepted, or found `deleting` with its created-by tag: review 23b, L2), all
+   * polls. Absent on a failover, which calls nothing in the region it left.
    */
   readonly released?: readonly string[];
   /** What the step still waits for (an instance or cluster in a transitional state). */
