@@ -703,10 +703,15 @@ function routingConfig(env: Env): RoutingConfig {
 /**
  * The capacity loop creates and deletes DB instances after the run's lock is released, for up to
  * CAPACITY_BOUND_SECONDS. A cooldown shorter than that would let the next ordinary run (an alarm's
- * failover) start while it polls, so it is refused. Not "the bound plus a poll": the loop's last
- * poll or two past the bound, and runs that pass the cooldown (ignoreCooldown, re-protect, a
- * drill's failback), meet its ownership check instead, which re-reads the lock and the flag before
- * every create and delete and stops (restore-capacity/core.ts, assertStillOwned).
+ * failover) start while it polls, so it is refused. The cooldown does not bound the loop's last
+ * mutation: the ASL checks the bound after a poll, so the last poll can start up to one poll
+ * (CAPACITY_POLL_SECONDS) past it, plus Lambda latency and its Retries (review 23b, L1: about
+ * 17 s past the cooldown in the fault world, up to ~80 s more in AWS). What guards that tail, and
+ * runs that pass the cooldown (ignoreCooldown, re-protect, a drill's failback), is the loop's
+ * ownership check (restore-capacity/core.ts, guard): at every poll and again right before every
+ * create and delete it re-reads the lock and the flag in the target region's copy (and the left
+ * region's copy before a delete); another run's lock makes it create and delete nothing, a moved
+ * flag stops it. Left: the one round trip between that read and the create/delete call.
  */
 function cooldownMinutes(env: Env): number {
   const min = Math.ceil(CAPACITY_BOUND_SECONDS / 60);

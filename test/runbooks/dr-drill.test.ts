@@ -297,6 +297,24 @@ describe("the drill's Python steps", () => {
     expect(result.calls.filter((c) => c.call === "stepfunctions.start_execution")).toHaveLength(1);
   });
 
+  // Review 23b, L3: the drill's page reports the execution's duration; with the capacity loop a
+  // run usually outlasts one 540 s attempt, and a retried attempt re-attaches to it.
+  pythonIt(
+    "reports the execution's own duration from DescribeExecution when the step is retried",
+    () => {
+      const result = runStep("RunWorkflow", "run_workflow", run, {
+        ...identity,
+        "stepfunctions.start_execution": { raise: "ExecutionAlreadyExists" },
+        "stepfunctions.describe_execution": {
+          status: "SUCCEEDED",
+          startDate: "2026-11-25T15:00:00.000Z",
+          stopDate: "2026-11-25T15:21:40.500Z",
+        },
+      });
+      expect(result.ok).toMatchObject({ Status: "SUCCEEDED", Seconds: 1300 });
+    },
+  );
+
   pythonIt("fails the step when the workflow does not succeed", () => {
     const result = runStep("RunWorkflow", "run_workflow", run, {
       ...identity,

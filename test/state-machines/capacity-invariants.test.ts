@@ -1,14 +1,17 @@
 // The capacity loop against drawn AWS timings and faults (review 23, M4): each run draws how long
 // the promoted cluster stays modifying, how long a plan identifier stays held by an instance
 // being deleted, how long Aurora takes to create the reader (FakeWorld.instanceCreationSeconds,
-// 3-15 min: AWS documents no figure), whether and when an instance goes to a state Aurora does
+// 3-20 min: AWS's agent toolkit says 10-20), whether and when an instance goes to a state Aurora does
 // not leave by itself, and whether another run (the runbook's re-protect) holds the lock for a
 // while. It checks what must hold whatever the path, not one expected path:
 // - done only when the configured count is available in the new primary (and, on a failback,
 //   the reader it added to the region left is deleted); no warning means done;
 // - a page only at the bound or on a broken state, and then exactly one;
 // - at most one accepted create per identifier, never one on a taken name;
-// - no create or delete at a poll while another run holds the lock.
+// - no create or delete at a poll while another run holds the lock;
+// - on a failback, the standby's floor (review 23b, L4): the reader the loop added to the region
+//   left is deleted only at a poll where the standby's own instance is available, and a page
+//   while that instance is not available never prints the command deleting the reader.
 // fast-check prints the seed of a failing run; `FC_SEED=<seed> npx jest <this file>` replays it.
 import fc from "fast-check";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
@@ -30,6 +33,15 @@ const scenario = fc.record({
   heldPolls: fc.integer({ min: 0, max: 30 }),
   broken: fc.option(
     fc.record({ poll: fc.integer({ min: 1, max: 70 }), status: fc.constantFrom(...BROKEN) }),
+    { nil: undefined },
+  ),
+  // The standby's own instance (failback) from the first poll: broken for good, or rebooting /
+  // modifying for a drawn span (a class change: "15 minutes or more", AuroraPostgreSQL.Managing).
+  standby: fc.option(
+    fc.record({
+      status: fc.constantFrom("failed", "incompatible-network", "rebooting", "modifying"),
+      polls: fc.integer({ min: 1, max: 80 }),
+    }),
     { nil: undefined },
   ),
   lock: fc.option(
@@ -59,6 +71,10 @@ async function run(s: Scenario) {
   let seen = 0;
   let lockedPolls: number[] = [];
   const mutationsAt: number[] = [];
+  const deletesAt: number[] = [];
+  const standbyAt: string[] = [];
+  const standbyKey = `${WEST}/payments-db-1-usw2-test`;
+  const deletes = () => world.callsTo("rds:DeleteDBInstance").length;
   const mutations = () =>
     world.createdInstances.length + world.callsTo("rds:DeleteDBInstance").length;
   const result = await runWorkflow(
@@ -72,6 +88,15 @@ async function run(s: Scenario) {
         RestoreCapacity: () => {
           seen += 1;
           mutationsAt.push(mutations());
+          deletesAt.push(deletes());
+          if (!failover && s.standby) {
+            const own = world.instances.get(standbyKey)!;
+            const transient = s.standby.status === "rebooting" || s.standby.status === "modifying";
+            if (seen === 1) {
+              own.status = s.standby.status;
+              brokenApplied ||= !transient;
+            } else if (transient && seen === 1 + s.standby.polls) own.status = "available";
+          }
           world.clusters[targetArn]!.status = seen <= s.modifyingPolls ? "modifying" : "available";
           if (failover && s.heldPolls > 0 && seen === s.heldPolls + 1) {
             world.instances.delete(`${WEST}/${RESTORED}`);
@@ -99,12 +124,25 @@ async function run(s: Scenario) {
           }
           if (s.lock && seen === s.lock.from + s.lock.polls) world.table.delete("failover-lock");
           if (world.table.get("failover-lock")) lockedPolls = [...lockedPolls, seen];
+          standbyAt.push(world.instances.get(standbyKey)?.status ?? "gone");
         },
       },
     },
   );
   mutationsAt.push(mutations());
-  return { world, result, target, targetArn, brokenApplied, lockedPolls, mutationsAt, seen };
+  deletesAt.push(deletes());
+  return {
+    world,
+    result,
+    target,
+    targetArn,
+    brokenApplied,
+    lockedPolls,
+    mutationsAt,
+    deletesAt,
+    standbyAt,
+    seen,
+  };
 }
 
 describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () => {
@@ -114,8 +152,8 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
     const desired = TEST_CAPACITY.instances;
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
-        const { world, result, target, targetArn, brokenApplied, lockedPolls, mutationsAt } =
-          await run(s);
+        const r = await run(s);
+        const { world, result, target, targetArn, brokenApplied, lockedPolls, mutationsAt } = r;
         expect(result.status).toBe("SUCCEEDED");
         const step = result.output!.steps.RestoreCapacity!;
         const warning = result.output!.warnings?.RestoreCapacity;
@@ -152,6 +190,26 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
         // Nothing created or deleted by a poll that started with another run's lock held.
         for (const poll of lockedPolls) {
           expect(mutationsAt[poll]).toBe(mutationsAt[poll - 1]);
+        }
+        if (s.workflow === "failback") {
+          // The standby's floor: a delete in the region left only at a poll that saw the
+          // standby's own instance available (aurora-global-database-instances: no switchover or
+          // failover to a headless secondary).
+          for (let poll = 1; poll < r.deletesAt.length; poll++) {
+            if (r.deletesAt[poll]! > r.deletesAt[poll - 1]!) {
+              expect(`poll ${poll}: standby ${r.standbyAt[poll - 1]}`).toBe(
+                `poll ${poll}: standby available`,
+              );
+            }
+          }
+          const own = world.instances.get(`${WEST}/payments-db-1-usw2-test`)?.status;
+          if (warning && own !== "available") {
+            expect(pages[0]!.message).not.toMatch(
+              new RegExp(
+                `delete-db-instance --region ${WEST} --db-instance-identifier ${RESTORED}`,
+              ),
+            );
+          }
         }
       }),
       { seed, numRuns: 40 },

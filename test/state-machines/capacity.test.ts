@@ -6,6 +6,7 @@
 import { AccessDeniedError, TransientError } from "../../functions/dr/shared/errors";
 import type { InstanceRequest } from "../../functions/dr/shared/ports";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { Random } from "../chaos/world/random";
 import { runWorkflow } from "./support/harness";
 
 const westArn = TOPOLOGY.regions[WEST]!.clusterArn;
@@ -13,6 +14,25 @@ const eastArn = TOPOLOGY.regions[EAST]!.clusterArn;
 const RESTORED = "payments-db-2-usw2-test";
 const TAG = { "created-by": "payments-dr-restore-capacity" };
 const input = { targetRegion: WEST, reason: "primary down", trigger: "console" };
+
+// Review 23b, L4: every drawn test prints its seed; `CAPACITY_SEED=<n> npx jest <this file> -t
+// '<test name>'` replays it (one seeded generator per test, test/chaos/world/random.ts).
+let random: Random | undefined;
+let testSeed = 0;
+beforeEach(() => {
+  random = undefined;
+  testSeed = process.env.CAPACITY_SEED
+    ? Number(process.env.CAPACITY_SEED)
+    : Math.floor(Math.random() * 2 ** 31);
+});
+/** Uniform in [0, 1), from the test's seed (printed at its first draw). */
+function draw(): number {
+  if (!random) {
+    random = new Random(testSeed);
+    console.log(`${expect.getState().currentTestName}: CAPACITY_SEED=${testSeed}`);
+  }
+  return random.next();
+}
 
 /** One "capacity not restored" page in the target region, and its metric (review 22, M1). */
 function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp, region = WEST) {
@@ -118,7 +138,7 @@ describe("capacity in the new primary", () => {
       const world = new FakeWorld();
       world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
       // Aurora documents no duration for a deletion: gone after 1 to 20 polls (30 s apart).
-      const gonePoll = 1 + Math.floor(Math.random() * 20);
+      const gonePoll = 1 + Math.floor(draw() * 20);
       let seen = 0;
       let createsWhileHeld = -1;
       const result = await runWorkflow("failover", input, {
@@ -218,10 +238,10 @@ describe("capacity in the new primary", () => {
       "insufficient-capacity",
     ];
     it("pages at once, naming the instance and its state, when the reader it asked for goes to a state that needs someone to act", async () => {
-      const status = NEEDS_ACTION[Math.floor(Math.random() * NEEDS_ACTION.length)]!;
+      const status = NEEDS_ACTION[Math.floor(draw() * NEEDS_ACTION.length)]!;
       const world = new FakeWorld();
       // Accepted, then broken after 1 to 5 polls (while Aurora creates it).
-      const brokenPoll = 2 + Math.floor(Math.random() * 5);
+      const brokenPoll = 2 + Math.floor(draw() * 5);
       world.creationNeverEnds.add(RESTORED);
       let seen = 0;
       const result = await runWorkflow("failover", input, {
@@ -249,11 +269,11 @@ describe("capacity in the new primary", () => {
         "rebooting",
         "backing-up",
         "configuring-enhanced-monitoring",
-      ][Math.floor(Math.random() * 5)]!;
+      ][Math.floor(draw() * 5)]!;
       const world = new FakeWorld();
       world.creationNeverEnds.add(RESTORED);
-      const from = 2 + Math.floor(Math.random() * 5);
-      const until = from + 1 + Math.floor(Math.random() * 20);
+      const from = 2 + Math.floor(draw() * 5);
+      const until = from + 1 + Math.floor(draw() * 20);
       let seen = 0;
       const result = await runWorkflow("failover", input, {
         world,
@@ -299,7 +319,7 @@ describe("capacity in the new primary", () => {
     // does not say (the nearest figure: "15 minutes or more" for an instance change,
     // AuroraPostgreSQL.Managing.html). Drawn from 2 to 20 minutes of the world's clock, far
     // beyond the ~30 s the Retry's backoff allowed.
-    const modifyingSeconds = 120 + Math.floor(Math.random() * 1080);
+    const modifyingSeconds = 120 + Math.floor(draw() * 1080);
     let until: number | undefined;
     const result = await runWorkflow("failover", input, {
       world,
@@ -315,7 +335,7 @@ describe("capacity in the new primary", () => {
     const step = result.output!.steps.RestoreCapacity!;
     expect(step.requested).toEqual(["payments-db-2-usw2-test"]);
     expect(step.elapsedSeconds).toBeGreaterThanOrEqual(modifyingSeconds);
-    // Creation then takes 3 to 15 minutes (FakeWorld.instanceCreationSeconds) within the same
+    // Creation then takes 3 to 20 minutes (FakeWorld.instanceCreationSeconds) within the same
     // 30-minute bound (review 23, M4): either the reader is available and the loop done, or it is
     // still creating at the bound and the page says not to add another.
     const reader = world.instances.get(`${WEST}/${RESTORED}`)!;
@@ -341,7 +361,7 @@ describe("capacity in the new primary", () => {
       const world = new FakeWorld();
       // The promoted cluster stays modifying 2 to 20 minutes (see above): the capacity loop
       // polls that long, and none of it may reach the RTO report, the page or the lock.
-      const modifyingSeconds = 120 + Math.floor(Math.random() * 1080);
+      const modifyingSeconds = 120 + Math.floor(draw() * 1080);
       let until: number | undefined;
       const at: Record<string, number> = {};
       let lockAtCapacity: unknown = "unset";
@@ -370,7 +390,7 @@ describe("capacity in the new primary", () => {
       expect(lockAtCapacity).toBeUndefined();
       expect(world.table.get("failover-cooldown")).toBeDefined();
       // The reader is still asked for, minutes later, in the same execution; it is available
-      // by the bound or still creating at it (3-15 min of creation after the modifying wait).
+      // by the bound or still creating at it (3-20 min of creation after the modifying wait).
       const step = result.output!.steps.RestoreCapacity!;
       expect(step.requested).toEqual(["payments-db-2-usw2-test"]);
       expect(
@@ -534,7 +554,7 @@ describe("capacity in the new primary", () => {
 
     it("a failback started with ignoreCooldown during a switchover's loop: the old loop adds no reader to the region the failback left", async () => {
       const world = new FakeWorld();
-      const polls = 2 + Math.floor(Math.random() * 6);
+      const polls = 2 + Math.floor(draw() * 6);
       let back: Awaited<ReturnType<typeof runWorkflow>> | undefined;
       let westCreatesAfterFailback = -1;
       const out = await runWorkflow(
@@ -578,7 +598,7 @@ describe("capacity in the new primary", () => {
       const world = new FakeWorld();
       // The reader was asked for and Aurora is still creating it: the loop only polls.
       world.creationNeverEnds.add(RESTORED);
-      const laterPoll = 2 + Math.floor(Math.random() * 10);
+      const laterPoll = 2 + Math.floor(draw() * 10);
       let seen = 0;
       const result = await runWorkflow("failover", input, {
         world,
@@ -630,8 +650,8 @@ describe("capacity in the new primary", () => {
     // Review 23, M2: the runbook's re-protect holds the lock, moves no flag, and can take hours.
     it("creates nothing while a re-protect holds the lock, says so, and asks once it is released", async () => {
       const world = new FakeWorld();
-      const polls = 2 + Math.floor(Math.random() * 6);
-      const heldFor = 1 + Math.floor(Math.random() * 6);
+      const polls = 2 + Math.floor(draw() * 6);
+      const heldFor = 1 + Math.floor(draw() * 6);
       let refusedBefore = -1;
       let createsWhileHeld = -1;
       let waitingWhileHeld: readonly string[] = [];
@@ -676,8 +696,8 @@ describe("capacity in the new primary", () => {
     it("keeps watching its creating reader through a re-protect, and pages naming it when it fails", async () => {
       const world = new FakeWorld();
       world.creationNeverEnds.add(RESTORED);
-      const lockedPoll = 2 + Math.floor(Math.random() * 5);
-      const failedPoll = lockedPoll + 1 + Math.floor(Math.random() * 10);
+      const lockedPoll = 2 + Math.floor(draw() * 5);
+      const failedPoll = lockedPoll + 1 + Math.floor(draw() * 10);
       let seen = 0;
       const result = await runWorkflow("failover", input, {
         world,
@@ -704,8 +724,8 @@ describe("capacity in the new primary", () => {
     it("is done when its reader becomes available while a re-protect holds the lock", async () => {
       const world = new FakeWorld();
       world.creationNeverEnds.add(RESTORED);
-      const lockedPoll = 2 + Math.floor(Math.random() * 5);
-      const availablePoll = lockedPoll + 1 + Math.floor(Math.random() * 10);
+      const lockedPoll = 2 + Math.floor(draw() * 5);
+      const availablePoll = lockedPoll + 1 + Math.floor(draw() * 10);
       let seen = 0;
       const result = await runWorkflow("failover", input, {
         world,
@@ -731,7 +751,7 @@ describe("capacity in the new primary", () => {
       const world = FakeWorld.afterFailoverToWest();
       world.addInstance(westArn, RESTORED, "creating", "db.r6g.large");
       world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
-      const polls = 2 + Math.floor(Math.random() * 6);
+      const polls = 2 + Math.floor(draw() * 6);
       let seen = 0;
       const result = await runWorkflow(
         "failback",
@@ -775,9 +795,9 @@ describe("capacity in the new primary", () => {
         const world = FakeWorld.afterFailoverToWest();
         world.addInstance(westArn, RESTORED, "creating", "db.r6g.large");
         world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
-        const polls = 2 + Math.floor(Math.random() * 6);
+        const polls = 2 + Math.floor(draw() * 6);
         // The lock first, the fence 1 to 4 polls later (AcquireLock, then Fence).
-        const fencePoll = written === "fence" ? polls : polls + 1 + Math.floor(Math.random() * 4);
+        const fencePoll = written === "fence" ? polls : polls + 1 + Math.floor(draw() * 4);
         let seen = 0;
         let waitingWhileLocked: readonly string[] = [];
         const result = await runWorkflow(
@@ -890,7 +910,7 @@ describe("capacity in the new primary", () => {
       world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
       const before = world.flag()!;
       // us-west-2's copy still shows the flag from before the failback for 1 to 6 polls.
-      const behindFor = 1 + Math.floor(Math.random() * 6);
+      const behindFor = 1 + Math.floor(draw() * 6);
       let seen = 0;
       let deletesWhileBehind = -1;
       const result = await runWorkflow(
@@ -1026,7 +1046,7 @@ describe("capacity in the new primary", () => {
       const world = westWithRestoredReader("creating");
       // Aurora: creating a reader takes minutes and a creating instance cannot be deleted
       // (DeleteDBInstance: InvalidDBInstanceState); drawn, not pinned: 3 to 12 polls.
-      const polls = 3 + Math.floor(Math.random() * 10);
+      const polls = 3 + Math.floor(draw() * 10);
       let seen = 0;
       const result = await runWorkflow("failback", back, {
         world,
@@ -1107,7 +1127,7 @@ describe("capacity in the new primary", () => {
       const world = westWithRestoredReader("available");
       world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "rebooting";
       // A reboot takes minutes at most; drawn: back before poll 2 to 9 (observe runs before each).
-      const backPoll = 2 + Math.floor(Math.random() * 8);
+      const backPoll = 2 + Math.floor(draw() * 8);
       let seen = 0;
       let deletesWhileRebooting = -1;
       const result = await runWorkflow("failback", back, {
@@ -1175,6 +1195,174 @@ describe("capacity in the new primary", () => {
       expect(capacityPage(world, EAST)).toMatch(
         /payments-db-2-use1-test is failed.*not authorized to perform rds:DeleteDBInstance/s,
       );
+    });
+
+    // Review 23b, M1: the bound's page must not tell on-call to delete the reader the loop kept
+    // as the standby's only working instance ("Before you can perform a switchover or failover
+    // to a headless secondary ... you must add a DB instance", aurora-global-database-instances).
+    const deleteKept = new RegExp(
+      `delete-db-instance --region ${WEST} --db-instance-identifier ${RESTORED}`,
+    );
+    it("pages the broken standby as the headline at the bound, with no command deleting the reader kept for it, while the new primary is still short", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "failed";
+      // us-east-1's own reader stays modifying past the bound (a class change: "15 minutes or
+      // more", AuroraPostgreSQL.Managing.html).
+      world.instances.get(`${EAST}/payments-db-2-use1-test`)!.status = "modifying";
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("CapacityTimeoutError");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      const page = capacityPage(world, EAST);
+      expect(page.split("\n")[0]).toMatch(
+        new RegExp(`the standby in ${WEST} has no working instance besides the reader`),
+      );
+      expect(page.split("\n")[0]).toContain(`${EAST} also has 1 of 2 instances available`);
+      expect(page).not.toMatch(deleteKept);
+      expect(page).toContain(
+        `Next: keep ${RESTORED} in ${WEST}: it is the standby's only working instance`,
+      );
+      expect(page).toContain(
+        `replace payments-db-1-usw2-test (aws rds delete-db-instance --region ${WEST} --db-instance-identifier payments-db-1-usw2-test, then terraform apply)`,
+      );
+      // Said once, with the instances named (not also the generic "replace the broken instance").
+      expect(page).not.toContain("Next: replace the broken instance the reason names");
+      // The new primary's own wait still gets its advice.
+      expect(page).toContain(
+        "Next: payments-db-2-use1-test exists and Aurora is still working on it",
+      );
+    });
+
+    it("tells on-call to keep the reader until the standby's own instance is available when that instance is modifying at the bound and the new primary is full", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.get(`${WEST}/payments-db-1-usw2-test`)!.status = "modifying";
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("CapacityTimeoutError");
+      expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+      const page = capacityPage(world, EAST);
+      expect(page.split("\n")[0]).toContain(`${EAST} has the old primary's capacity (2 of 2`);
+      expect(page).not.toMatch(deleteKept);
+      expect(page).toContain(
+        `Next: keep ${RESTORED} in ${WEST} until payments-db-1-usw2-test is available: it is the standby's only working instance meanwhile`,
+      );
+    });
+
+    // Review 23b, L2: the ASL's Retry keeps only the retry's output.
+    it("records the delete of an attempt whose create in the new primary was throttled", async () => {
+      const world = westWithRestoredReader("available");
+      world.instances.delete(`${EAST}/payments-db-2-use1-test`);
+      world.clusters[eastArn]!.instances = world.clusters[eastArn]!.instances.filter(
+        (i) => i !== "payments-db-2-use1-test",
+      );
+      world.inject(
+        "rds:CreateDBInstance",
+        () => new TransientError("Throttling: Rate exceeded"),
+        1,
+        EAST,
+      );
+      const result = await runWorkflow("failback", back, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.callsTo("rds:DeleteDBInstance").map((c) => c.args)).toEqual([
+        { identifier: RESTORED },
+      ]);
+      expect(result.output!.steps.RestoreCapacity!.released).toEqual([RESTORED]);
+    });
+
+    // Review 23b, M2: a switchover away from a degrading region, whose RDS API then fails.
+    describe("keeps watching the new primary when the region left fails", () => {
+      function degradingEast(world: FakeWorld, onPoll: (poll: number) => void) {
+        let seen = 0;
+        return {
+          RestoreCapacity: () => {
+            seen += 1;
+            if (seen === 2) {
+              world.inject(
+                "rds:DescribeDBInstances",
+                () => new TransientError("ServiceUnavailable"),
+                10_000,
+                EAST,
+              );
+            }
+            onPoll(seen);
+          },
+          polls: () => seen,
+        };
+      }
+
+      it("pages naming the new primary's reader when it fails after the region left's API did", async () => {
+        const world = new FakeWorld();
+        world.creationNeverEnds.add(RESTORED);
+        // Broken 6 to 15 polls after the region left's API stopped answering: past the ASL's
+        // Retries of a throw there (the observer counts every attempt), so the loop must still run.
+        const failedPoll = 8 + Math.floor(draw() * 10);
+        const watch = degradingEast(world, (poll) => {
+          if (poll === failedPoll) world.instances.get(`${WEST}/${RESTORED}`)!.status = "failed";
+        });
+        const result = await runWorkflow("switchover", input, {
+          world,
+          observe: { RestoreCapacity: watch.RestoreCapacity },
+        });
+        expect(result.status).toBe("SUCCEEDED");
+        expect(watch.polls()).toBe(failedPoll);
+        expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("DependencyError");
+        expect(result.output!.warnings!.RestoreCapacity!.Cause).toContain(`${RESTORED} is failed`);
+        expect(world.callsTo("rds:CreateDBInstance")).toHaveLength(1);
+        expectCapacityPage(world, "switchover", new RegExp(`${RESTORED} is failed`));
+      });
+
+      it("is done watching the new primary once its reader is available, and pages at the bound about the region left only", async () => {
+        const world = new FakeWorld();
+        const watch = degradingEast(world, () => undefined);
+        const result = await runWorkflow("switchover", input, {
+          world,
+          observe: { RestoreCapacity: watch.RestoreCapacity },
+        });
+        expect(result.status).toBe("SUCCEEDED");
+        expect(world.instances.get(`${WEST}/${RESTORED}`)!.status).toBe("available");
+        expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("CapacityTimeoutError");
+        expect(result.output!.steps.RestoreCapacity!.elapsedSeconds).toBeGreaterThanOrEqual(1800);
+        const page = capacityPage(world, WEST);
+        expect(page.split("\n")[0]).toContain(`${WEST} has the old primary's capacity (2 of 2`);
+        expect(page).toContain(
+          `Next: the release failed (TransientError: ServiceUnavailable) in ${EAST}`,
+        );
+        expect(page).not.toMatch(/add the missing readers by hand/);
+        expect(page).not.toMatch(/do not add another reader/);
+      });
+    });
+
+    // Review 23b, L6: the loop refused to create on that lock; the page must not say "by hand".
+    it("pages, when another run holds the lock to the bound, that the loop refused to create because of it", async () => {
+      const world = new FakeWorld();
+      const result = await runWorkflow("failover", input, {
+        world,
+        observe: {
+          RestoreCapacity: () => {
+            world.table.set("failover-lock", {
+              owner: "reprotect-1",
+              operation: "reprotect",
+              acquiredAt: new Date(world.clock).toISOString(),
+              expiresAt: Math.floor(world.clock / 1000) + 900,
+              targetRegion: WEST,
+              sourceRegion: EAST,
+              facts: {},
+            });
+          },
+        },
+      });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("CapacityTimeoutError");
+      expect(world.callsTo("rds:CreateDBInstance")).toEqual([]);
+      const page = capacityPage(world);
+      expect(page.split("\n")[0]).toContain(
+        `the loop did not ask for ${RESTORED} because another run held the failover lock`,
+      );
+      expect(page).toContain(
+        `Next: ${RESTORED} was not asked for because run reprotect-1 (reprotect) holds the failover lock`,
+      );
+      expect(page).toContain("add it once that run ends");
+      expect(page).not.toMatch(/add the missing readers by hand/);
     });
 
     it("a failover calls nothing in the region it left", async () => {

@@ -15,6 +15,7 @@ import type { DrDeps } from "../shared/deps";
 import { executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";
 import type {
+  CapacityRelease,
   DrRequest,
   ExecutionContext,
   NotifyResult,
@@ -278,6 +279,12 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
   const progressing = pending?.progressing ?? [];
   const missing = pending?.missing ?? [];
   const release = pending?.release ?? [];
+  const held = pending?.held ?? [];
+  // Review 23b, M1: a standby whose own instance is broken is the headline at the bound too,
+  // whatever the new primary still waits for.
+  const standbyBroken =
+    warning?.Error === "StandbyNotWorkingError" ||
+    release.some((r) => r.kind === "floor" && r.broken);
   const cluster = deps.topology.regions[target]?.clusterIdentifier ?? "<cluster>";
   let headline: string;
   const next: string[] = [];
@@ -286,13 +293,18 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     next.push(
       "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover).",
     );
-  } else if (warning?.Error === "StandbyNotWorkingError") {
-    headline = `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.`;
-    next.push(
-      `Next: replace the broken instance the reason names (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply); delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
-    );
+  } else if (standbyBroken) {
+    headline = `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.${timedOut && !full ? ` ${target} also has ${step?.available ?? "?"} of ${desired} instances available after the loop's 30-minute bound.` : ""}`;
+    // At the bound the floor entry's own line names the instances (releaseAdvice): not twice.
+    if (!timedOut) {
+      next.push(
+        `Next: replace the broken instance the reason names (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply); delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
+      );
+    }
   } else if (full) {
     headline = `${run}, and ${target} has the old primary's capacity (${step!.available} of ${desired} instances available), but a reader this kit added to ${left} was not deleted.`;
+  } else if (timedOut && held.length > 0 && progressing.length === 0 && missing.length === 0) {
+    headline = `${run}, but ${target}'s database is not at the old primary's capacity (${step?.available ?? "?"} of ${desired} instances available): the loop did not ask for ${held.map((h) => h.identifier).join(", ")} because another run held the failover lock until its 30-minute bound.`;
   } else if (timedOut && progressing.length > 0 && missing.length === 0) {
     headline = `${run}, but ${target}'s database is not at the old primary's capacity yet (${step?.available ?? "?"} of ${desired} instances available): ${progressing.map((i) => `${i.identifier} is ${i.status}`).join(", ")} after the loop's 30-minute bound.`;
   } else {
@@ -305,16 +317,19 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
         `Next: ${ids.join(", ")} exist${ids.length === 1 ? "s" : ""} and Aurora is still working on ${ids.length === 1 ? "it" : "them"}: do not add another reader (the identifier is taken; a second one would exceed DR_CAPACITY with an identifier Terraform does not know). Check: ${ids.map((id) => `aws rds describe-db-instances --region ${target} --db-instance-identifier ${id}`).join("; ")}. If one ends failed, delete it, then add it by hand (README, Capacity after a failover).`,
       );
     }
-    if (missing.length > 0 || (!full && progressing.length === 0)) {
+    if (held.length > 0) {
+      // Review 23b, L6: the loop refused to create on that lock; so does the advice, until it ends.
+      const ids = held.map((h) => h.identifier);
+      next.push(
+        `Next: ${ids.join(", ")} ${ids.length === 1 ? "was" : "were"} not asked for because ${held[0]!.reason}; add ${ids.length === 1 ? "it" : "them"} once that run ends (or now, if that run does not touch ${target}) (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
+      );
+    }
+    if (missing.length > 0 || (!full && progressing.length === 0 && held.length === 0)) {
       next.push(
         `Next: add the missing readers by hand${missing.length > 0 ? ` (${missing.join(", ")})` : ""} (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
       );
     }
-    for (const r of release) {
-      next.push(
-        `Next: ${r.identifier} in ${left} was not deleted because ${r.reason}; delete it once no run is moving to ${left} (aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier}).`,
-      );
-    }
+    for (const r of release) next.push(releaseAdvice(r, left));
   } else if (next.length === 0) {
     next.push(
       `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
@@ -335,6 +350,31 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${target}: capacity not restored`),
     message: lines.join("\n"),
   };
+}
+
+/**
+ * What to do about one reader of the region left the loop did not delete, by kind (review 23b,
+ * M1): a reader kept for the standby's floor gets no delete command, it is the standby's only
+ * working instance until the ones named are available again.
+ */
+export function releaseAdvice(r: CapacityRelease, left: string | undefined): string {
+  const where = left ?? "the region left";
+  const until = r.until?.length ? r.until.join(", ") : "the standby's own instance";
+  const plural = (r.until?.length ?? 1) > 1;
+  switch (r.kind) {
+    case "floor":
+      return r.broken
+        ? `Next: keep ${r.identifier} in ${where}: it is the standby's only working instance (${r.reason}); replace ${until} (aws rds delete-db-instance --region ${where} --db-instance-identifier ${until}, then terraform apply), and keep ${r.identifier} until ${until} ${plural ? "are" : "is"} available.`
+        : `Next: keep ${r.identifier} in ${where} until ${until} ${plural ? "are" : "is"} available: it is the standby's only working instance meanwhile (${r.reason}).`;
+    case "failed":
+      // The release as a whole failed (no instance read): which readers to delete is unknown.
+      if (r.identifier.startsWith("the readers ")) {
+        return `Next: ${r.reason} in ${where}; once its RDS API answers, delete the readers this kit added there (created-by tag) beyond the standby's count, once no run is moving to ${where}: aws rds describe-db-instances --region ${where}`;
+      }
+      return `Next: ${r.identifier} in ${where} was not deleted because ${r.reason}; delete it once no run is moving to ${where} (aws rds delete-db-instance --region ${where} --db-instance-identifier ${r.identifier}).`;
+    default:
+      return `Next: ${r.identifier} in ${where} was not deleted because ${r.reason}; delete it once no run is moving to ${where} (aws rds delete-db-instance --region ${where} --db-instance-identifier ${r.identifier}).`;
+  }
 }
 
 function slowMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): Composed {

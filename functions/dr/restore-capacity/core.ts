@@ -27,6 +27,7 @@ import type { InstanceRequest } from "../shared/ports";
 import { regionOf } from "../shared/topology";
 import type {
   CapacityPending,
+  CapacityRelease,
   RestoreCapacityResult,
   StepTimes,
   WorkflowState,
@@ -275,12 +276,28 @@ export async function restoreCapacity(
   try {
     released = await releaseReaders(state, deps, hold);
   } catch (releaseError) {
-    if (addError === undefined) throw releaseError;
-    // Both failed (review 23, L1): one error, so the one page names both. A later run's
-    // ownership decides the page's headline; otherwise the new primary's failure does.
-    throw both(addError, releaseError);
+    if (addError !== undefined) {
+      // Both failed (review 23, L1): one error, so the one page names both. A later run's
+      // ownership decides the page's headline; otherwise the new primary's failure does.
+      throw both(addError, releaseError);
+    }
+    if (releaseError instanceof CapacitySupersededError) throw releaseError;
+    // Review 23b, M2: any other failure in the region left (its RDS API down or throttled past
+    // the Retries, a refused delete) must not end the loop: the new primary's reader may still
+    // be creating, and only the loop pages if it fails. Recorded as pending, tried again at the
+    // next poll; the bound pages with what is left.
+    released = releaseFailed(state, releaseError);
   }
-  if (addError !== undefined) throw addError;
+  if (addError !== undefined) {
+    const failures = released.release.filter((r) => r.kind === "failed");
+    if (failures.length > 0) {
+      throw both(
+        addError,
+        new Error(failures.map((r) => `${r.identifier}: ${r.reason}`).join("; ")),
+      );
+    }
+    throw addError;
+  }
   const result = added!;
   // A standby left with no working instance but the kept reader (review 23, M1) pages once the
   // new primary needs no more watching; until then it is one more thing the loop waits for, so
@@ -311,12 +328,31 @@ export async function restoreCapacity(
       progressing: result.progressing,
       missing: result.missing,
       release: released.release,
+      ...(result.held.length > 0 ? { held: result.held } : {}),
     },
     done: waiting.length === 0,
     polls,
     elapsedSeconds,
     nextPollSeconds: CAPACITY_POLL_SECONDS,
     note: [result.note, ...(released.note ? [released.note] : [])].join("; "),
+  };
+}
+
+/** A release that failed as a whole (review 23b, M2): pending, retried at the next poll. */
+function releaseFailed(
+  state: WorkflowState,
+  error: unknown,
+): Awaited<ReturnType<typeof releaseReaders>> {
+  const left = state.request.sourceRegion ?? "the region left";
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const identifier = `the readers with the created-by tag in ${left}`;
+  return {
+    applies: true,
+    released: [],
+    waiting: [
+      `${identifier}: the release failed at this poll (${message}); tried again at the next`,
+    ],
+    release: [{ identifier, reason: `the release failed (${message})`, kind: "failed" }],
   };
 }
 
@@ -337,7 +373,9 @@ async function addReaders(
 ): Promise<
   Part &
     Omit<RestoreCapacityOutcome, "waiting" | "pending"> &
-    Pick<CapacityPending, "progressing" | "missing">
+    Pick<CapacityPending, "progressing" | "missing"> & {
+      held: { identifier: string; reason: string }[];
+    }
 > {
   const { request } = state;
   const capacity = deps.settings.capacity;
@@ -351,6 +389,7 @@ async function addReaders(
       waiting: [],
       progressing: [],
       missing: [],
+      held: [],
     };
   }
   const plan = capacity.regions[request.targetRegion];
@@ -363,6 +402,7 @@ async function addReaders(
       waiting: [],
       progressing: [],
       missing: [],
+      held: [],
     };
   }
   const database = deps.ports(request.targetRegion, "critical").database;
@@ -388,6 +428,7 @@ async function addReaders(
   const waiting: string[] = [];
   const progressing: { identifier: string; status: string }[] = [];
   const missingNames: string[] = [];
+  const heldNames: { identifier: string; reason: string }[] = [];
   let transient = false;
   for (const { identifier, tier } of free) {
     const spec: InstanceRequest = {
@@ -411,7 +452,8 @@ async function addReaders(
     const locked = hold ?? (await guard(state, deps, `creating ${identifier} in ${region}`));
     if (locked !== undefined) {
       waiting.push(`${identifier} in ${region}: not asked for at this poll: ${locked}`);
-      missingNames.push(identifier);
+      // Review 23b, L6: not "add by hand" at the bound: the loop refused on that very lock.
+      heldNames.push({ identifier, reason: locked });
       continue;
     }
     try {
@@ -486,6 +528,7 @@ async function addReaders(
     available: available.length,
     progressing: short ? progressing : [],
     missing: short ? missingNames : [],
+    held: short ? heldNames : [],
   };
 }
 
@@ -503,7 +546,7 @@ async function releaseReaders(
   Part & {
     applies: boolean;
     released: string[];
-    release: CapacityPending["release"];
+    release: CapacityRelease[];
     note?: string;
     standbyBroken?: string[];
   }
@@ -526,19 +569,40 @@ async function releaseReaders(
   const terraforms = new Set(plan.identifiers.slice(0, capacity.standbyInstances));
   const restorable = new Set(plan.identifiers.slice(capacity.standbyInstances));
   const live = instances.filter((i) => !GONE.has(i.status));
-  const released: string[] = [];
+  const ours = (i: { tags?: Record<string, string> }) =>
+    i.tags?.[CREATED_BY_TAG.Key] === CREATED_BY_TAG.Value;
+  // Review 23b, L2: a reader of ours already deleting is one a poll deleted, possibly an attempt
+  // whose create then failed transiently: the ASL's Retry keeps only the retry's output, so it
+  // is recorded here, as "deleted or being deleted", or the evidence of that delete is lost.
+  const released: string[] = instances
+    .filter(
+      (i) =>
+        GONE.has(i.status) &&
+        ours(i) &&
+        restorable.has(i.identifier) &&
+        !terraforms.has(i.identifier),
+    )
+    .map((i) => i.identifier);
   const waiting: string[] = [];
-  const release: { identifier: string; reason: string }[] = [];
+  const release: CapacityRelease[] = [];
   /** One reader of the region left not deleted at this poll: prose, and by kind for the page. */
-  const wait = (identifier: string, reason: string) => {
+  const wait = (
+    identifier: string,
+    reason: string,
+    kind: CapacityRelease["kind"],
+    extra: Partial<CapacityRelease> = {},
+  ) => {
     waiting.push(`${identifier} in ${left}${reason.startsWith("is ") ? " " : ": "}${reason}`);
-    release.push({ identifier, reason });
+    release.push({ identifier, reason, kind, ...extra });
   };
   const kept: string[] = [];
   const standbyBroken: string[] = [];
   for (const instance of live) {
-    const ours = instance.tags?.[CREATED_BY_TAG.Key] === CREATED_BY_TAG.Value;
-    if (!ours || terraforms.has(instance.identifier) || !restorable.has(instance.identifier)) {
+    if (
+      !ours(instance) ||
+      terraforms.has(instance.identifier) ||
+      !restorable.has(instance.identifier)
+    ) {
       continue;
     }
     if (instance.identifier === view?.writer) {
@@ -573,28 +637,38 @@ async function releaseReaders(
         `${instance.identifier} (the standby has ${working.length} working instance(s): ${states})`,
       );
       const why = `kept: the standby has ${working.length} of ${capacity.standbyInstances} instance(s) available besides it (${states})`;
+      // Review 23b, M1: a floor entry; the page prints no delete command for it.
+      const until = others.filter((i) => i.status !== "available").map((i) => i.identifier);
       if (others.some((i) => BROKEN.has(i.status))) {
         // Aurora will not bring it back by itself: a page, not a wait.
         const text = `${instance.identifier} in ${left} ${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); replace it (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply), and delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`;
         standbyBroken.push(text);
-        release.push({ identifier: instance.identifier, reason: text });
+        release.push({
+          identifier: instance.identifier,
+          reason: why,
+          kind: "floor",
+          until,
+          broken: true,
+        });
       } else {
-        wait(instance.identifier, `${why}; deleted once they are available again`);
+        wait(instance.identifier, `${why}; deleted once they are available again`, "floor", {
+          until,
+        });
       }
       continue;
     }
     if (!DELETABLE.has(instance.status)) {
-      wait(instance.identifier, `is ${instance.status}`);
+      wait(instance.identifier, `is ${instance.status}`, "transitional");
       continue;
     }
     const locked = hold ?? (await guard(state, deps, `deleting ${instance.identifier} in ${left}`));
     if (locked !== undefined) {
-      wait(instance.identifier, `not deleted at this poll: ${locked}`);
+      wait(instance.identifier, `not deleted at this poll: ${locked}`, "held");
       continue;
     }
     const held = await leftCopyAllowsDelete(state, deps, left, instance.identifier);
     if (held !== undefined) {
-      wait(instance.identifier, held);
+      wait(instance.identifier, held, "held");
       continue;
     }
     try {
@@ -602,8 +676,18 @@ async function releaseReaders(
       released.push(instance.identifier);
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      if (!TRANSITIONAL.test(message)) throw error;
-      wait(instance.identifier, message);
+      if (error instanceof CapacitySupersededError) throw error;
+      if (TRANSITIONAL.test(message)) {
+        wait(instance.identifier, message, "transitional");
+        continue;
+      }
+      // Review 23b, M2: refused or failing (AccessDenied, throttled past the Retries): pending,
+      // asked again at the next poll; the loop keeps watching the new primary.
+      deps.log.warn("could not delete a reader in the region left", {
+        identifier: instance.identifier,
+        error: message,
+      });
+      wait(instance.identifier, `the delete failed (${message})`, "failed");
     }
   }
   const parts = [

@@ -227,7 +227,31 @@ export interface VerifyResult extends StepTimes {
 export interface CapacityPending {
   readonly progressing: readonly { readonly identifier: string; readonly status: string }[];
   readonly missing: readonly string[];
-  readonly release: readonly { readonly identifier: string; readonly reason: string }[];
+  /**
+   * Readers of the region left not deleted yet, by kind (review 23b, M1), for the page's advice:
+   * - floor: kept because the standby has too few other instances available (`until` names
+   *   them); never to be deleted by hand until they are (`broken`: one Aurora will not recover);
+   * - held: another run's lock, or the left copy behind: delete once no run moves there;
+   * - transitional: the reader itself is changing state: delete once it is available;
+   * - failed: the release failed at this poll (review 23b, M2: the loop keeps watching the
+   *   target; `identifier` is then the region's created-by readers).
+   */
+  readonly release: readonly CapacityRelease[];
+  /**
+   * Plan identifiers not asked for because another run held the lock (review 23b, L6), with the
+   * holder: add them once that run ends.
+   */
+  readonly held?: readonly { readonly identifier: string; readonly reason: string }[];
+}
+
+export interface CapacityRelease {
+  readonly identifier: string;
+  readonly reason: string;
+  readonly kind: "floor" | "held" | "transitional" | "failed";
+  /** floor: the standby's instances that must be available before this reader may go. */
+  readonly until?: readonly string[];
+  /** floor: one of them is in a state Aurora does not leave by itself. */
+  readonly broken?: boolean;
 }
 
 export interface RestoreCapacityResult extends StepTimes {
@@ -238,8 +262,9 @@ export interface RestoreCapacityResult extends StepTimes {
   /** Readers this step asked for (CreateDBInstance accepted or already existing), all polls. */
   readonly requested: readonly string[];
   /**
-   * Readers it added to the region a planned move left, deleted there (DeleteDBInstance
-   * accepted), all polls. Absent on a failover, which calls nothing in the region it left.
+   * Readers it added to the region a planned move left, deleted or being deleted there
+   * (DeleteDBInstance accepted, or found `deleting` with its created-by tag: review 23b, L2), all
+   * polls. Absent on a failover, which calls nothing in the region it left.
    */
   readonly released?: readonly string[];
   /** What the step still waits for (an instance or cluster in a transitional state). */

@@ -262,10 +262,14 @@ export class FakeWorld {
    * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-replicas-adding.html);
    * its nearest figure is a replacement instance that "typically takes less than 10 minutes"
    * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
-   * So 3 to 15 minutes: a reader is never available at the next poll, and the slow end meets the
-   * capacity loop's 30-minute bound when the cluster was modifying first.
+   * AWS's own agent toolkit gives the slow end: "Aurora cluster and instance creation can take
+   * 10-20 minutes" (https://github.com/aws/agent-toolkit-for-aws,
+   * specialized-skills/database-skills/creating-amazon-aurora-db-cluster-with-instances/SKILL.md,
+   * "Long creation times"; review 23b, L5). So 3 to 20 minutes: a reader is never available at
+   * the next poll, and the slow end meets the capacity loop's 30-minute bound when the cluster
+   * was modifying first.
    */
-  instanceCreationSeconds: readonly [number, number] = [180, 900];
+  instanceCreationSeconds: readonly [number, number] = [180, 1200];
   /** Changes that complete at a time on the world's clock, checked at every RDS describe. */
   private readonly timed: { at: number; apply: () => void }[] = [];
   private readonly random: () => number;
