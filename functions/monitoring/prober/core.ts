@@ -10,7 +10,8 @@
 // region's replica (best-effort) and publishes its age there (PeerLeaseAgeSeconds): that is the
 // age the active region's payment functions see.
 import { FENCE_PHASE, METRICS, PEER_LEASE } from "../../common/contract";
-import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
+import { classifyAnswer, observeHeartbeat, withAnswers } from "../../dr/shared/heartbeat-watch";
+import type { ProbeAnswer } from "../../dr/shared/heartbeat-watch";
 import type { ActiveRegionItem } from "../../common/contract";
 import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
 
@@ -76,6 +77,8 @@ export interface ProbeResult {
    * datapoint was published.
    */
   readonly inconclusive?: boolean;
+  /** What kind of answer it was: the heartbeat record keeps it for Preflight's veto. */
+  readonly answer: ProbeAnswer;
   readonly detail: string;
 }
 
@@ -105,6 +108,7 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     if (round.length > 0)
       await watchHeartbeat(
         round.every((r) => r.healthy),
+        round,
         config,
         deps,
       );
@@ -119,6 +123,7 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
  */
 async function watchHeartbeat(
   writerHealthy: boolean,
+  round: readonly ProbeResult[],
   config: ProberConfig,
   deps: ProberDeps,
 ): Promise<void> {
@@ -131,14 +136,20 @@ async function watchHeartbeat(
       deps.replica.writerHeartbeat().catch(() => null),
       deps.control.getHeartbeatWatch(),
     ]);
-    const next = observeHeartbeat(
+    const observed = observeHeartbeat(
       current,
       held?.beatAt ?? null,
       deps.now(),
       writerHealthy,
       staleAfter,
     );
-    if (!next) return;
+    if (!observed) return;
+    // Review 23-18 H1: the kind of each answer, kept where Preflight reads it (this region's
+    // control table), so its veto can tell a flood's 500s from a real failure's.
+    const next = withAnswers(
+      observed,
+      round.map((r) => ({ at: r.at, answer: r.answer })),
+    );
     // A lost race with an overlapping invocation: its look is as good as this one.
     await deps.control.putHeartbeatWatch(next, current?.checkedAt ?? null);
     await deps.metrics.put(METRICS.namespace, [
@@ -301,10 +312,12 @@ async function probeOne(
   const at = deps.now();
   let healthy = false;
   let inconclusive = false;
+  let answer: ProbeAnswer;
   let detail: string;
   try {
     const response = await deps.http.request("GET", target.url, { timeoutMs: config.timeoutMs });
     healthy = response.status === 200;
+    answer = classifyAnswer(response);
     // 429 is the stage's throttle answering before any function ran: /health is
     // unauthenticated and a throttle's token bucket is shared by every caller
     // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so
@@ -316,10 +329,18 @@ async function probeOne(
     inconclusive = response.status === 429;
     detail = `HTTP ${response.status}${inconclusive ? " (throttled by the stage: inconclusive, not published)" : ""}`;
   } catch (error) {
+    answer = classifyAnswer({ error });
     detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
   if (inconclusive) {
-    const result = { region: target.region, at: at.toISOString(), healthy, inconclusive, detail };
+    const result = {
+      region: target.region,
+      at: at.toISOString(),
+      healthy,
+      inconclusive,
+      answer,
+      detail,
+    };
     deps.log.warn("probed: inconclusive", { ...result });
     // Review 22b-18 M1': no PrimaryHealthy datapoint means primary-unhealthy stays OK however
     // long every probe gets 429 ("missing data points ... notBreaching",
@@ -363,7 +384,7 @@ async function probeOne(
       error: error instanceof Error ? error.message : String(error),
     });
   }
-  const result = { region: target.region, at: at.toISOString(), healthy, detail };
+  const result = { region: target.region, at: at.toISOString(), healthy, answer, detail };
   deps.log.info("probed", { ...result });
   return result;
 }
