@@ -4,6 +4,11 @@
 // body {"message":"Internal Server Error"}
 // (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html,
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
+import "./support/aws-env";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { DynamoControlTable } from "../../../functions/dr/shared/aws/control-table";
 import { classifyAnswer, PROBE_ANSWERS_KEPT } from "../../../functions/dr/shared/heartbeat-watch";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import { probe } from "../../../functions/monitoring/prober/core";
@@ -99,5 +104,35 @@ describe("the prober's record of its answers", () => {
     expect(Date.parse(newest[0]!.at)).toBeGreaterThan(Date.parse(newest[1]!.at));
     expect(watch?.previousBeatAt).toBeDefined();
     expect(Date.parse(watch!.beatAt)).toBeGreaterThan(Date.parse(watch!.previousBeatAt!));
+  });
+});
+
+describe("the control table's copy of the record (review 23-18 H1)", () => {
+  it("round-trips the answers and the previous beat through DynamoDB, dropping malformed answers", async () => {
+    const ddb = mockClient(DynamoDBDocumentClient);
+    const table = new DynamoControlTable(
+      DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      "payments-control-prod",
+    );
+    const watch: HeartbeatWatch = {
+      beatAt: "2026-11-30T08:00:25.000Z",
+      firstSeenAt: "2026-11-30T08:00:26.000Z",
+      advanced: true,
+      checkedAt: "2026-11-30T08:00:26.000Z",
+      previousBeatAt: "2026-11-30T08:00:20.000Z",
+      answers: [{ at: "2026-11-30T08:00:20.000Z", answer: "lambda-500" }],
+    };
+    ddb.on(PutCommand).resolves({});
+    await table.putHeartbeatWatch(watch, "2026-11-30T08:00:16.000Z");
+    const item = ddb.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    expect(item).toMatchObject({
+      previousBeatAt: watch.previousBeatAt,
+      answers: watch.answers,
+    });
+    ddb.on(GetCommand).resolves({
+      Item: { ...item, answers: [...watch.answers!, { at: 5 }, null] },
+    });
+    expect(await table.getHeartbeatWatch()).toEqual(watch);
+    ddb.restore();
   });
 });
