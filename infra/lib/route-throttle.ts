@@ -180,3 +180,35 @@ export function formatRouteThrottles(throttles: readonly RouteThrottle[]): strin
   }
   return lines.join("\n");
 }
+
+/** The default ROUTE_P99_MS before session 23 (review 23-18 M2: the upgrade note's baseline). */
+export const PREVIOUS_ROUTE_P99_MS = 500;
+
+/**
+ * Review 23-18 M2: each payment route's steady capacity, first and prominently. ROUTE_P99_MS 2000
+ * (the default since session 23, was 500) sizes every payment route's rate for a 2 s request: at
+ * the same reservation that is a quarter of the steady req/s it had, and the stage's throttle
+ * applies every day (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
+ */
+export function formatSteadyCapacity(throttles: readonly RouteThrottle[]): string {
+  const routes = throttles.filter((t) => !t.stageDefault);
+  const lines = [
+    "STEADY CAPACITY per payment route, each region (requests above it get 429 every day, not only in a failover):",
+  ];
+  for (const t of routes) {
+    const before =
+      t.reservation !== null && t.durationMs !== PREVIOUS_ROUTE_P99_MS
+        ? throttleFor(t.reservation, PREVIOUS_ROUTE_P99_MS).ratePerSecond
+        : null;
+    lines.push(
+      `  ${t.routeKey.padEnd(28)} ${String(t.ratePerSecond).padStart(7)} req/s steady${before !== null ? `  (${before} req/s at ROUTE_P99_MS ${PREVIOUS_ROUTE_P99_MS}, the default before session 23)` : ""}`,
+    );
+  }
+  const slowest = Math.max(...routes.map((t) => t.durationMs));
+  if (routes.length > 0 && slowest > PREVIOUS_ROUTE_P99_MS) {
+    lines.push(
+      `  sized for ROUTE_P99_MS ${slowest} ms: raise the reservations (within the connection budget below) or set ROUTE_P99_MS to your measured p99 if your peak needs more (README "Upgrading: ROUTE_P99_MS")`,
+    );
+  }
+  return lines.join("\n");
+}

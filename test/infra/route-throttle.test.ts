@@ -10,6 +10,7 @@ import {
   admittedInFlight,
   checkRouteThrottles,
   formatRouteThrottles,
+  formatSteadyCapacity,
   throttleFor,
 } from "../../infra/lib/route-throttle";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -151,5 +152,28 @@ describe("npm run synth", () => {
     expect(result.stderr).toContain(
       "route throttle: route POST /payments/{id}/void (void): a throttled route needs a reservation of at least 2 environments",
     );
+  });
+});
+
+describe("the steady capacity npm run budget prints first (review 23-18 M2)", () => {
+  it("prints each payment route's steady req/s at the default, beside what ROUTE_P99_MS 500 gave", () => {
+    const text = formatSteadyCapacity(paymentRouteThrottles(loadConfig({}).payments));
+    const lines = text.split("\n");
+    expect(lines[0]).toMatch(/^STEADY CAPACITY per payment route/);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^ {2}POST \/payments +20 req\/s steady {2}\(80 req\/s at ROUTE_P99_MS 500, the default before session 23\)$/,
+      ),
+    );
+    expect(text).not.toContain("GET /health");
+    expect(text).toContain('README "Upgrading: ROUTE_P99_MS"');
+  });
+
+  it("prints no comparison when the routes are sized for ROUTE_P99_MS 500", () => {
+    const text = formatSteadyCapacity(
+      paymentRouteThrottles(loadConfig({ ROUTE_P99_MS: "500" }).payments),
+    );
+    expect(text).toMatch(/POST \/payments +80 req\/s steady$/m);
+    expect(text).not.toContain("before session 23");
   });
 });

@@ -458,9 +458,9 @@ describe("failover: rejections", () => {
   // Review 22b-18 H1': a flood of /health beyond its reserved environments gets Lambda-throttle
   // 500s (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html) that the
   // prober counts as unhealthy; the primary's database still commits its heartbeat.
-  it("rejects an alarm-started failover while the primary still commits heartbeats, paging how to fail over by hand", async () => {
+  it("rejects an alarm-started failover while the primary answers API Gateway's generic 500 and still commits heartbeats, paging the command to fail over now", async () => {
     const world = new FakeWorld();
-    world.keepCommitting();
+    world.keepCommitting("lambda-500");
     const result = await runWorkflow("failover", input, { world, executionName: "flooded" });
     expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
     expect(result.states).not.toContain("AcquireLock");
@@ -470,10 +470,73 @@ describe("failover: rejections", () => {
     expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
     const page = world.messages[WEST]!.at(-1)!;
     expect(page.subject).toContain("HALTED at Preflight");
-    expect(page.message).toContain("the primary is still committing heartbeats");
+    expect(page.message).toContain(
+      "us-east-1 answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) while its database still commits. If payments are failing, fail over now with:",
+    );
     expect(page.message).toContain("No lock is held by this run.");
-    expect(page.message).toMatch(/start-execution .*"trigger":"console"/);
+    expect(page.message).toMatch(
+      /fail over now with:\n {2}aws stepfunctions start-execution .*"trigger":"console"/,
+    );
+    expect(page.message).not.toContain("resumeFailoverId");
+    expect(page.message).not.toMatch(/not a dead region/);
   });
+
+  // Review 23-18 H1: the heartbeat is pg_cron inside Aurora; it beats on through every failure
+  // outside it. Our /health's own 503 (flag unreadable: DynamoDB; database unreachable: VPC),
+  // timeouts and 502/504 are real failures of the payment path: the alarm fails over.
+  it.each(["own-503", "timeout", "unreachable", "other-5xx"] as const)(
+    "fails over by alarm when the primary's probes got %s although its database still commits",
+    async (answer) => {
+      const world = new FakeWorld();
+      world.keepCommitting(answer);
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()?.activeRegion).toBe(WEST);
+    },
+  );
+
+  it("fails over by alarm when a single failed probe in the window was a real failure among the flood's 500s", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting("lambda-500");
+    world.probes[EAST] = [0, 10, 20, 30, 40].map((ago) => ({
+      at: new Date(world.clock - ago * 1000).toISOString(),
+      healthy: false,
+    }));
+    const beatAt = new Date(world.clock - 2_000).toISOString();
+    world.heartbeatWatch[WEST] = {
+      beatAt,
+      firstSeenAt: beatAt,
+      advanced: true,
+      checkedAt: beatAt,
+      previousBeatAt: new Date(world.clock - 7_000).toISOString(),
+      answers: world.probes[EAST].map((p, i) => ({
+        at: p.at,
+        answer: i === 2 ? ("own-503" as const) : ("lambda-500" as const),
+      })),
+    };
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+  });
+
+  // Review 23-18 M1: regional failures cascade. The API path fails first (generic 500s), the
+  // database dies 25-60 s later; the alarm's run (90 s of failures) must fail over at once, not
+  // hold for the 80 s staleness bound and wait for a later alarm.
+  it.each([25, 40, 60])(
+    "fails over by alarm when the database died %i s after the API path began failing",
+    async (diedAfter) => {
+      const world = new FakeWorld();
+      world.keepCommitting("lambda-500");
+      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+        at: new Date(world.clock - i * 10_000).toISOString(),
+        healthy: false,
+      }));
+      const firstFailed = world.clock - 80_000;
+      world.heartbeatAt[WEST] = firstFailed + diedAfter * 1000;
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()?.activeRegion).toBe(WEST);
+    },
+  );
 
   it("fails over by alarm when the heartbeat stopped once the region died during a flood", async () => {
     const world = new FakeWorld();
@@ -515,6 +578,8 @@ describe("failover: rejections", () => {
       firstSeenAt: beatAt,
       advanced: true,
       checkedAt: beatAt,
+      previousBeatAt: new Date(world.clock - 8_000).toISOString(),
+      answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "throttled" as const })),
     };
     const result = await runWorkflow("failover", input, { world });
     expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
@@ -523,7 +588,7 @@ describe("failover: rejections", () => {
 
   it("lets on-call fail over by hand while the primary still commits heartbeats", async () => {
     const world = new FakeWorld();
-    world.keepCommitting();
+    world.keepCommitting("lambda-500");
     const result = await runWorkflow("failover", { ...input, trigger: "console" }, { world });
     expect(result.status).toBe("SUCCEEDED");
     expect(world.flag()?.activeRegion).toBe(WEST);

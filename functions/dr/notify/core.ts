@@ -466,7 +466,17 @@ function haltedMessage(
       `- Nothing was fenced or promoted: the active-region flag still names ${request?.sourceRegion ?? "the current active region"}.`,
     );
   }
-  if (request) {
+  if (request && failure.Error === "PrimaryStillCommittingError" && workflow === "failover") {
+    // Review 23-18 H1: the page must not steer on-call away from failing over. The generic 500
+    // is a Lambda throttle or a Lambda outage; a resume would only be held again (the check reads
+    // the same record), so the one command given is the failover by hand (never held).
+    lines.push(
+      "",
+      `${source} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) while its database still commits. If payments are failing, fail over now with:`,
+      `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
+      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The alarm does not re-run this check.`,
+    );
+  } else if (request) {
     const resumeInput = { ...(rawInput as Record<string, unknown>), resumeFailoverId: failoverId };
     lines.push(
       "",
@@ -477,14 +487,6 @@ function haltedMessage(
       lines.push(
         `To detach ${target}'s cluster from the global database and promote it instead (one-way: rebuild the global database afterwards):`,
         `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...resumeInput, forceDetach: true }))}`,
-      );
-    }
-    if (failure.Error === "PrimaryStillCommittingError" && workflow === "failover") {
-      // Review 22b-18 H1': the alarm's run stopped before the lock; a run on-call starts by hand
-      // is not vetoed by the heartbeat.
-      lines.push(
-        `Only once you have decided ${source} must be failed over although its database still commits (its /health flooded is not a reason: see the health function's Throttles alarm), start the failover by hand:`,
-        `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
       );
     }
     if (failure.Error === "OldWriterNotStoppedError" && workflow === "failover") {

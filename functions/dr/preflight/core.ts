@@ -10,7 +10,7 @@ import {
   SourceClusterUnhealthyError,
   TargetClusterUnhealthyError,
 } from "../shared/errors";
-import { staleAfterSeconds } from "../shared/heartbeat-watch";
+import { FLOOD_ANSWERS } from "../shared/heartbeat-watch";
 import { regionOf } from "../shared/topology";
 import type { PreflightResult, ReadinessSummary, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
@@ -244,26 +244,34 @@ async function laggedFirst(
  */
 export const COMMITTING_AFTER_FAILURE_SECONDS = 20;
 
+/** Seconds added to the veto's age bound: clocks (±1 s), the reads' latency and rounding. */
+export const VETO_MARGIN_SECONDS = 5;
+/** How far back the replication lag sets the veto's age bound. */
+export const VETO_LAG_WINDOW_SECONDS = 120;
+
 /**
- * Review 22b-18 H1': the prober's alarm can be raised from outside. Once the health function's
- * reserved environments are busy, "If the Lambda API rejects the invocation request, API Gateway
- * returns a 500 error code" (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html),
- * and the prober counts that as unhealthy, so a flood of /health alone could fence a healthy
- * primary. An alarm's failover therefore needs a second, independent signal to agree: the
- * writer heartbeat (WRITER_HEARTBEAT, pg_cron on the active cluster every 5 s) that the target's
- * own cluster receives by storage replication, read in the target region (its /health, and the
- * prober's record in its control table): nothing here calls the failed region.
- *
- * A heartbeat that began after the first failed probe (+ COMMITTING_AFTER_FAILURE_SECONDS) and
- * is younger than a live writer's heartbeat can be at its secondary (staleAfterSeconds: the RPO
- * bound, or the 60 s replication-lag alarm without one, + the interval + a margin) was committed
- * by a primary whose database and storage replication are alive after /health began failing. A
- * dead region commits nothing after it died, so its last beat is older than its first failed
- * probe; a region that dies later, during a flood, stops beating and ages past the bound (the
- * replication-lag alarm, 3 minutes, starts the next run). No heartbeat readable: no veto (a
- * failover must not wait on an extra read). What this cannot tell apart: a primary whose
- * database commits but whose payment path is down (Lambda or API Gateway in that region): it
- * pages too, and on-call fails over by hand.
+ * Review 22b-18 H1', narrowed by review 23-18 H1/M1: the prober's alarm can be raised from
+ * outside. Once the health function's reserved environments are busy, "If the Lambda API rejects
+ * the invocation request, API Gateway returns a 500 error code"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html), with API
+ * Gateway's own body {"message":"Internal Server Error"} (HTTP APIs:
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html),
+ * and a flood beyond the stage's bucket gets 429. An alarm's run is held only when both hold:
+ * - every failed probe of the primary in the alarm's window (from the current run's first failed
+ *   period, at least the alarm's last periods) was one of those two answers (FLOOD_ANSWERS), as
+ *   the prober recorded them in the target region's control table; no record of the window: no
+ *   veto. Our own 503 with a reason (flag unreadable, database unreachable, read-only), timeouts,
+ *   connection errors, 502/504 are real failures of the payment path: the run goes ahead.
+ * - the writer heartbeat the target's cluster holds (its /health, the prober's record) was seen
+ *   advancing: two different values, the newer one begun at least
+ *   COMMITTING_AFTER_FAILURE_SECONDS after the first failed probe period (a dead region commits
+ *   nothing after it died) and no older than the heartbeat period + the largest replication lag
+ *   of the last 2 minutes + VETO_MARGIN_SECONDS (a live writer's beat is never older at its
+ *   secondary; the 80 s staleness bound would hold a database that died a minute ago).
+ * A Lambda service outage in the primary region answers the same generic 500 as a throttle while
+ * the database commits: it is held too, and on-call fails over with the page's command; that is
+ * the price of not letting a flood of /health fail over a healthy primary (README "Route
+ * throttling"). Nothing here calls the failed region.
  */
 async function vetoWhileCommitting(
   state: WorkflowState,
@@ -278,34 +286,69 @@ async function vetoWhileCommitting(
     });
     return null;
   };
-  const [probes, held, watch] = await Promise.all([
+  const target = regionOf(deps.topology, request.targetRegion);
+  const [probes, held, watch, lagHistory] = await Promise.all([
     ports.metrics.probeResults(request.sourceRegion, new Date(now - LAG_HISTORY_MINUTES * 60_000)),
     ports.replica.writerHeartbeat().catch(unreadable("the writer heartbeat")),
     ports.control.getHeartbeatWatch().catch(unreadable("the prober's heartbeat record")),
+    ports.metrics
+      .replicationLagHistory(
+        target.clusterIdentifier,
+        new Date(now - VETO_LAG_WINDOW_SECONDS * 1000),
+      )
+      .catch(unreadable("the replication lag")),
   ]);
   const firstFailed = firstFailedProbe(probes);
-  const beats = [held?.beatAt, watch?.beatAt].filter((b): b is string => b !== undefined);
-  const beatAt = beats.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
-  if (!firstFailed || beatAt === undefined) return;
-  const rpo =
-    regionOf(deps.topology, request.sourceRegion).role === "primary"
-      ? deps.settings.dbRpoSeconds
-      : null;
-  const bound = staleAfterSeconds(rpo, deps.settings.heartbeatSeconds);
-  const ageSeconds = (now - Date.parse(beatAt)) / 1000;
+  if (!firstFailed) return;
+  const noVeto = (why: string, detail: Record<string, unknown> = {}) => {
+    deps.log.info(`no heartbeat veto: ${why}`, { firstFailedAt: firstFailed.at, ...detail });
+  };
+
+  // The answers: the alarm's window starts at the first failed period; it must be on record.
+  const windowStart = Date.parse(firstFailed.at);
+  const answers = (watch?.answers ?? []).filter((a) => Date.parse(a.at) >= windowStart);
+  const failed = answers.filter((a) => a.answer !== "ok");
+  if (failed.length === 0) {
+    noVeto("the prober's record holds no answer from the alarm's window");
+    return;
+  }
+  const real = failed.find((a) => !FLOOD_ANSWERS.includes(a.answer));
+  if (real) {
+    noVeto(`the primary answered ${real.answer} at ${real.at}: a real failure`);
+    return;
+  }
+
+  // The heartbeat: two different values, the newer one recent and after the failure began.
+  const values = [
+    ...new Set(
+      [held?.beatAt, watch?.beatAt, watch?.previousBeatAt].filter(
+        (b): b is string => b !== undefined,
+      ),
+    ),
+  ].sort((a, b) => Date.parse(b) - Date.parse(a));
+  const [newest, previous] = values;
+  if (newest === undefined || previous === undefined) {
+    noVeto("the heartbeat was not seen advancing", { values });
+    return;
+  }
+  // No lag datapoint: the typical lag (well under a second), which keeps the bound tight.
+  const lags = (lagHistory ?? []).map((p) => p.lagMs);
+  const lagSeconds = lags.length > 0 ? Math.max(...lags) / 1000 : 1;
+  const bound = Math.round(deps.settings.heartbeatSeconds + lagSeconds + VETO_MARGIN_SECONDS);
+  const ageSeconds = (now - Date.parse(newest)) / 1000;
   const after =
-    Date.parse(beatAt) >= Date.parse(firstFailed.at) + COMMITTING_AFTER_FAILURE_SECONDS * 1000;
+    Date.parse(newest) >= Date.parse(firstFailed.at) + COMMITTING_AFTER_FAILURE_SECONDS * 1000;
   if (!after || ageSeconds > bound) {
-    deps.log.info("no writer heartbeat since the primary's first failed probe: no veto", {
-      beatAt,
-      firstFailedAt: firstFailed.at,
+    noVeto("no fresh writer heartbeat since the primary's first failed probe", {
+      beatAt: newest,
       ageSeconds,
       boundSeconds: bound,
     });
     return;
   }
+  const command = `start the failover by hand with trigger "console" (the page gives the exact aws stepfunctions start-execution command)`;
   throw new PrimaryStillCommittingError(
-    `the prober sees ${request.sourceRegion} /health failing since ${firstFailed.at}, but the primary is still committing heartbeats: ${deps.topology.regions[request.targetRegion]!.clusterIdentifier} in ${request.targetRegion} holds one from ${beatAt} (${Math.round(ageSeconds)} s old, within the ${bound} s a live writer's heartbeat can be at its secondary). A throttled or flooded /health, not a dead region: an alarm does not fail over a primary whose database still commits; on-call decides (the health function's Throttles alarm and ${request.sourceRegion}'s API metrics say whether /health is flooded). To fail over anyway, start the failover by hand (trigger "console"); the page gives the command`,
+    `${request.sourceRegion} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) or 429 to every probe since ${firstFailed.at} (${failed.length} failed), while its database still commits: ${target.clusterIdentifier} in ${request.targetRegion} holds heartbeat ${newest} (${Math.round(ageSeconds)} s old, within ${bound} s; previous ${previous}). If payments are failing, fail over now: ${command}. The alarm does not re-run this check: nothing fails over by itself from here (a database that stops later raises writer-unavailable)`,
   );
 }
 

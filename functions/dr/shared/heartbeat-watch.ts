@@ -15,6 +15,72 @@
 // Pure: the prober computes the next record, the control table stores it.
 import type { HeartbeatWatch } from "./ports";
 
+/**
+ * What kind of answer a probe of the active region got (review 23-18 H1): the veto at Preflight
+ * holds an alarm's failover only while every failed probe was the kind a flood of /health makes.
+ * - `ok`: 200.
+ * - `lambda-500`: HTTP 500 with API Gateway's own body {"message":"Internal Server Error"}, the
+ *   answer when Lambda rejects or fails the invocation, a throttle among them ("If the Lambda API
+ *   rejects the invocation request, API Gateway returns a 500 error code", https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html;
+ *   HTTP APIs: "Internal Server Error" when Lambda integration fails,
+ *   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
+ *   A Lambda service outage answers the same: this class cannot tell the two apart.
+ * - `throttled`: 429, the stage's throttle (no function ran).
+ * - `own-503`: our /health's own 503 with a reason (flag unreadable, database unreachable,
+ *   read-only): a real failure of the payment path.
+ * - `other-5xx`/`other`: any other status (502, 504, a 500 with another body, 4xx).
+ * - `timeout`, `unreachable`: no answer.
+ */
+export type ProbeAnswer =
+  "ok" | "lambda-500" | "throttled" | "own-503" | "other-5xx" | "other" | "timeout" | "unreachable";
+
+/** The answer kinds a /health flood with a live database produces: the only ones that veto. */
+export const FLOOD_ANSWERS: readonly ProbeAnswer[] = ["lambda-500", "throttled"];
+
+/** How many probe answers the record keeps (6 minutes at the 10 s probe interval). */
+export const PROBE_ANSWERS_KEPT = 36;
+
+/** The class of one probe's answer: a status and body, or the error when there was none. */
+export function classifyAnswer(
+  answer: { readonly status: number; readonly body: unknown } | { readonly error: unknown },
+): ProbeAnswer {
+  if ("error" in answer) {
+    const error = answer.error;
+    const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+    return /timeout|timed out|no answer within|abort/i.test(text) ? "timeout" : "unreachable";
+  }
+  const { status, body } = answer;
+  if (status === 200) return "ok";
+  if (status === 429) return "throttled";
+  if (status === 500) {
+    // Exactly API Gateway's body: our own handlers never answer 500 with only this message.
+    const message =
+      body !== null && typeof body === "object" ? (body as Record<string, unknown>).message : null;
+    const keys = body !== null && typeof body === "object" ? Object.keys(body) : [];
+    return typeof message === "string" &&
+      message.toLowerCase() === "internal server error" &&
+      keys.length === 1
+      ? "lambda-500"
+      : "other-5xx";
+  }
+  // Our handler's 503 names its failing check (functions/payments/health/core.ts).
+  if (status === 503 && body !== null && typeof body === "object" && "reason" in body) {
+    return "own-503";
+  }
+  return status >= 500 ? "other-5xx" : "other";
+}
+
+/** The record with a round's answers added, newest first, at most PROBE_ANSWERS_KEPT. */
+export function withAnswers(
+  watch: HeartbeatWatch,
+  round: readonly { readonly at: string; readonly answer: ProbeAnswer }[],
+): HeartbeatWatch {
+  const answers = [...round, ...(watch.answers ?? [])]
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
+    .slice(0, PROBE_ANSWERS_KEPT);
+  return { ...watch, answers };
+}
+
 /** How long the heartbeat may stand still at a healthy writer's secondary, seconds. */
 export function staleAfterSeconds(rpoSeconds: number | null, heartbeatSeconds: number): number {
   // Without the guard the lag is unbounded, but nothing relies on the heartbeat either: 60 s is
@@ -37,7 +103,14 @@ export function observeHeartbeat(
   if (beatAt === null) return current ? { ...current, checkedAt: now } : null;
   if (!current || Date.parse(beatAt) > Date.parse(current.beatAt)) {
     // A first sighting proves nothing about liveness; the next new value does.
-    return { beatAt, firstSeenAt: now, advanced: current !== null, checkedAt: now };
+    return {
+      ...(current?.answers ? { answers: current.answers } : {}),
+      beatAt,
+      firstSeenAt: now,
+      advanced: current !== null,
+      checkedAt: now,
+      ...(current ? { previousBeatAt: current.beatAt } : {}),
+    };
   }
   const standing = (at.getTime() - Date.parse(current.firstSeenAt)) / 1000;
   const stale = writerHealthy && standing > staleAfter;

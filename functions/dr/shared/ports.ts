@@ -5,6 +5,7 @@
 
 import type { ActiveRegionItem, ReadinessRecord } from "../../common/contract";
 import type { ReportLocation, RunReportInput } from "../../reports/shared/model";
+import type { ProbeAnswer } from "./heartbeat-watch";
 
 export interface GlobalClusterMember {
   readonly clusterArn: string;
@@ -291,6 +292,14 @@ export interface HeartbeatWatch {
   readonly checkedAt: string;
   /** Set when the value stood still too long while the writer answered healthy. */
   readonly staleSince?: string;
+  /** The value `beatAt` replaced: with it, two different values seen (the job advances). */
+  readonly previousBeatAt?: string;
+  /**
+   * The prober's latest answers from the active region, newest first (at most
+   * PROBE_ANSWERS_KEPT): what kind of failure it saw, which Preflight's veto reads
+   * (functions/dr/shared/heartbeat-watch.ts, ProbeAnswer).
+   */
+  readonly answers?: readonly { readonly at: string; readonly answer: ProbeAnswer }[];
 }
 
 /** SSM Parameter Store in one region; names are full paths. */

@@ -10,7 +10,8 @@
 // region's replica (best-effort) and publishes its age there (PeerLeaseAgeSeconds): that is the
 // age the active region's payment functions see.
 import { FENCE_PHASE, METRICS, PEER_LEASE } from "../../common/contract";
-import { observeHeartbeat } from "../../dr/shared/heartbeat-watch";
+import { classifyAnswer, observeHeartbeat, withAnswers } from "../../dr/shared/heartbeat-watch";
+import type { ProbeAnswer } from "../../dr/shared/heartbeat-watch";
 import { answersTakingOver } from "../../common/taking-over";
 import type { ActiveRegionItem } from "../../common/contract";
 import type { ControlPort, HttpPort, Log, MetricsPort, ReplicaPort } from "../../dr/shared/ports";
@@ -83,6 +84,8 @@ export interface ProbeResult {
    * healthy writer for the heartbeat watch.
    */
   readonly takingOver?: boolean;
+  /** What kind of answer it was: the heartbeat record keeps it for Preflight's veto. */
+  readonly answer: ProbeAnswer;
   readonly detail: string;
 }
 
@@ -114,6 +117,7 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
     if (round.length > 0)
       await watchHeartbeat(
         round.every((r) => r.healthy && !r.takingOver),
+        round,
         config,
         deps,
       );
@@ -128,6 +132,7 @@ export async function probe(config: ProberConfig, deps: ProberDeps): Promise<Pro
  */
 async function watchHeartbeat(
   writerHealthy: boolean,
+  round: readonly ProbeResult[],
   config: ProberConfig,
   deps: ProberDeps,
 ): Promise<void> {
@@ -140,14 +145,20 @@ async function watchHeartbeat(
       deps.replica.writerHeartbeat().catch(() => null),
       deps.control.getHeartbeatWatch(),
     ]);
-    const next = observeHeartbeat(
+    const observed = observeHeartbeat(
       current,
       held?.beatAt ?? null,
       deps.now(),
       writerHealthy,
       staleAfter,
     );
-    if (!next) return;
+    if (!observed) return;
+    // Review 23-18 H1: the kind of each answer, kept where Preflight reads it (this region's
+    // control table), so its veto can tell a flood's 500s from a real failure's.
+    const next = withAnswers(
+      observed,
+      round.map((r) => ({ at: r.at, answer: r.answer })),
+    );
     // A lost race with an overlapping invocation: its look is as good as this one.
     await deps.control.putHeartbeatWatch(next, current?.checkedAt ?? null);
     await deps.metrics.put(METRICS.namespace, [
@@ -311,6 +322,7 @@ async function probeOne(
   let healthy = false;
   let inconclusive = false;
   let takingOver = false;
+  let answer: ProbeAnswer;
   let detail: string;
   try {
     const response = await deps.http.request("GET", target.url, { timeoutMs: config.timeoutMs });
@@ -318,6 +330,7 @@ async function probeOne(
     // A move into that region is under way (the flag is fenced towards it): healthy for the
     // alarm, which must not start a failover against a region taking over, but not the writer.
     takingOver = answersTakingOver(response);
+    answer = classifyAnswer(response);
     // 429 is the stage's throttle answering before any function ran: /health is
     // unauthenticated and a throttle's token bucket is shared by every caller
     // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so
@@ -329,10 +342,18 @@ async function probeOne(
     inconclusive = response.status === 429;
     detail = `HTTP ${response.status}${inconclusive ? " (throttled by the stage: inconclusive, not published)" : ""}${takingOver ? " (taking over)" : ""}`;
   } catch (error) {
+    answer = classifyAnswer({ error });
     detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
   if (inconclusive) {
-    const result = { region: target.region, at: at.toISOString(), healthy, inconclusive, detail };
+    const result = {
+      region: target.region,
+      at: at.toISOString(),
+      healthy,
+      inconclusive,
+      answer,
+      detail,
+    };
     deps.log.warn("probed: inconclusive", { ...result });
     // Review 22b-18 M1': no PrimaryHealthy datapoint means primary-unhealthy stays OK however
     // long every probe gets 429 ("missing data points ... notBreaching",
@@ -380,6 +401,7 @@ async function probeOne(
     region: target.region,
     at: at.toISOString(),
     healthy,
+    answer,
     ...(takingOver ? { takingOver } : {}),
     detail,
   };

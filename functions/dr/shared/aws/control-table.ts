@@ -13,6 +13,7 @@ import type {
 } from "../ports";
 import { LOCK_SCOPE_FACT } from "../ports";
 import { awsErrorName, toPortError } from "./errors";
+import type { ProbeAnswer } from "../heartbeat-watch";
 
 const PK = CONTROL.partitionKey;
 
@@ -416,6 +417,18 @@ export class DynamoControlTable implements ControlPort {
       advanced: item.advanced === true,
       checkedAt: String(item.checkedAt ?? item.firstSeenAt),
       ...(typeof item.staleSince === "string" ? { staleSince: item.staleSince } : {}),
+      ...(typeof item.previousBeatAt === "string" ? { previousBeatAt: item.previousBeatAt } : {}),
+      ...(Array.isArray(item.answers)
+        ? {
+            answers: (item.answers as unknown[]).filter(
+              (a): a is { at: string; answer: ProbeAnswer } =>
+                a !== null &&
+                typeof a === "object" &&
+                typeof (a as { at?: unknown }).at === "string" &&
+                typeof (a as { answer?: unknown }).answer === "string",
+            ),
+          }
+        : {}),
     };
   }
 

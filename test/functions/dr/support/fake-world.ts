@@ -13,9 +13,10 @@ import type {
   DrTopology,
   ReadinessRecord,
 } from "../../../../functions/common/contract";
-import { FENCE_PHASE, PARAMETERS } from "../../../../functions/common/contract";
+import { FENCE_PHASE, PARAMETERS, WRITER_HEARTBEAT } from "../../../../functions/common/contract";
 import { TAKING_OVER_STATUS, isTakingOver } from "../../../../functions/common/taking-over";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
+import type { ProbeAnswer } from "../../../../functions/dr/shared/heartbeat-watch";
 import {
   DependencyError,
   ManagedFailoverUnavailableError,
@@ -27,6 +28,7 @@ import type {
   DnsPort,
   DnsTarget,
   DrEvent,
+  HeartbeatWatch,
   HttpPort,
   HttpResponse,
   LockItem,
@@ -292,18 +294,7 @@ export class FakeWorld {
    * (HeartbeatWatch); undefined: it saw the heartbeat that region holds advance, the moment it
    * was stamped; null: no record.
    */
-  readonly heartbeatWatch: Record<
-    string,
-    | {
-        beatAt: string;
-        firstSeenAt: string;
-        advanced: boolean;
-        checkedAt: string;
-        staleSince?: string;
-      }
-    | null
-    | undefined
-  > = {};
+  readonly heartbeatWatch: Record<string, HeartbeatWatch | null | undefined> = {};
   /** Regions whose replica of the control table no longer receives writes (a partition). */
   private readonly frozenFlags = new Map<string, Record<string, unknown> | undefined>();
   /** Instance identifiers whose creation Aurora never finishes (they stay "creating"). */
@@ -422,10 +413,20 @@ export class FakeWorld {
     }
   }
 
-  /** The primary keeps committing: the heartbeat the other regions' clusters hold is current. */
-  keepCommitting(): void {
+  /**
+   * The primary keeps committing: the heartbeat the other regions' clusters hold is current.
+   * `answer`: what its failed probes got (default: the world's, a timeout).
+   */
+  keepCommitting(answer?: ProbeAnswer): void {
     for (const region of Object.keys(this.topology.regions)) delete this.heartbeatAt[region];
+    if (answer) this.probeAnswer = answer;
   }
+
+  /**
+   * What each failed probe in `probes` got, as the prober records it (review 23-18 H1); a dead
+   * region's probes time out.
+   */
+  probeAnswer: ProbeAnswer = "timeout";
 
   /**
    * Seconds a cluster stays listed in the global cluster after RemoveFromGlobalCluster: the
@@ -1196,6 +1197,14 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
           firstSeenAt: beatAt,
           advanced: true,
           checkedAt: new Date(world.clock).toISOString(),
+          // The prober saw the value before this one, a beat earlier, and recorded its answers.
+          previousBeatAt: new Date(
+            Date.parse(beatAt) - WRITER_HEARTBEAT.intervalSeconds * 1000,
+          ).toISOString(),
+          answers: Object.entries(world.probes)
+            .filter(([probed]) => probed !== region)
+            .flatMap(([, probes]) => probes ?? [])
+            .map((p) => ({ at: p.at, answer: p.healthy ? ("ok" as const) : world.probeAnswer })),
         };
       },
       async putHeartbeatWatch(next) {
