@@ -22,7 +22,7 @@ export interface LeaseLapse {
 
 interface LeaseHolder {
   leaseHolds(flag: ActiveRegionFlag): boolean;
-  assertActive(): Promise<void>;
+  assertActive(...args: unknown[]): Promise<void>;
   labLeaseClock?: true;
 }
 
@@ -44,9 +44,11 @@ export function leaseOnLabClock(
     return !peerLeaseState(flag, labNow(), leaseMs).lapsed;
   };
   const assertActive = proto.assertActive;
-  proto.assertActive = async function (this: LeaseHolder): Promise<void> {
+  // The arguments pass through as they are: the caller's merchant decides whether a fenced
+  // flag lets the write through (Verify's synthetic payment, fencing.ts).
+  proto.assertActive = async function (this: LeaseHolder, ...args: unknown[]): Promise<void> {
     try {
-      await assertActive.call(this);
+      await assertActive.apply(this, args);
     } catch (error) {
       if (!(error instanceof PeerLeaseLapsedError)) throw error;
       const at = labNow();

@@ -1,6 +1,9 @@
 // Issue 13, review 23 M1: the lab's peer lease in fast mode has a real-time floor, the DR tasks'
 // lease settle counts that same term, and a lapse the lab made up fails the run.
-import { PEER_LEASE } from "../../functions/common/contract";
+import { DR_SYNTHETIC_MERCHANT, FENCE_PHASE, PEER_LEASE } from "../../functions/common/contract";
+import { RegionFencedError } from "../../functions/payments/shared/errors";
+import { ActiveRegionGuard } from "../../functions/payments/shared/fencing";
+import { leaseOnLabClock } from "../../lab/lease-clock";
 import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { leaseSettleSeconds } from "../../infra/lib/fence-bound";
 import { leaseLapseCheck } from "../../lab/checks";
@@ -71,5 +74,25 @@ describe("the lease check", () => {
       true,
     );
     expect(leaseLapseCheck([], { fenceAt: null, renewer, faultAt: 0 }).ok).toBe(true);
+  });
+});
+
+describe("the lab's lease clock on the handlers' guard", () => {
+  // Merge of 13e and 10i (session 23): the wrapper dropped assertActive's argument, so Verify's
+  // synthetic payment was refused as region_fenced and every lab switchover halted at Verify.
+  it("passes the caller through, so a fenced flag still lets Verify's synthetic payment in", async () => {
+    class LabGuard extends ActiveRegionGuard {}
+    const guard = new LabGuard({
+      region: "us-west-2",
+      read: async () => ({ activeRegion: "us-west-2", phase: FENCE_PHASE.fenced }),
+      cacheMs: 0,
+    });
+    leaseOnLabClock(LabGuard, () => Date.now(), PEER_LEASE.seconds * 1000);
+    await expect(
+      guard.assertActive({ merchantId: DR_SYNTHETIC_MERCHANT }),
+    ).resolves.toBeUndefined();
+    await expect(guard.assertActive({ merchantId: "merchant-1" })).rejects.toThrow(
+      RegionFencedError,
+    );
   });
 });
