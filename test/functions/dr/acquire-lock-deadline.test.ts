@@ -9,21 +9,20 @@
 // DR_LOCK_TTL_MINUTES. Conditional writes are checked against the local replica only
 // (V2globaltables_HowItWorks), which this endpoint's per-region store models.
 import "./support/aws-env";
-import { createServer } from "node:http";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
 import type { DrRequest, WorkflowState } from "../../../functions/dr/shared/types";
 import { EAST, WEST } from "./support/fake-world";
+import { startLocalDynamoDb } from "./support/local-dynamodb";
+import type { LocalDynamoDb } from "./support/local-dynamodb";
 
 jest.setTimeout(60_000);
 
 const LAMBDA_TIMEOUT_MS = 8000;
 const LOCAL_LATENCY_MS = 1900;
 
-let server: Server;
+let endpoint: LocalDynamoDb;
 const seen: { region: string; target: string; at: number }[] = [];
-const hung: ServerResponse[] = [];
 /** Each region's copy of the tables: key -> item. */
 const stores: Record<string, Map<string, unknown>> = {};
 let t0 = 0;
@@ -38,7 +37,7 @@ function answer(req: IncomingMessage, body: string, res: ServerResponse): void {
   const target = String(req.headers["x-amz-target"] ?? "").replace("DynamoDB_20120810.", "");
   seen.push({ region, target, at: Date.now() - t0 });
   if (region === EAST) {
-    hung.push(res);
+    endpoint.hold(res);
     return;
   }
   const store = (stores[region] ??= new Map());
@@ -61,21 +60,10 @@ function answer(req: IncomingMessage, body: string, res: ServerResponse): void {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => answer(req, body, res));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = await startLocalDynamoDb(answer);
 });
 
-afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  for (const res of hung) res.destroy();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => endpoint.close());
 
 function state(): WorkflowState {
   const request: DrRequest = {

@@ -8,9 +8,7 @@
 // reports the shortest task's Lambda timeout, 8 s (a state's TimeoutSeconds 10 minus 2 s,
 // infra/constructs/orchestration.ts).
 import "./support/aws-env";
-import { createServer } from "node:http";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { handler as acquireLock } from "../../../functions/dr/acquire-lock/handler";
@@ -23,26 +21,27 @@ import {
 } from "../../../functions/dr/shared/aws/deadline";
 import type { DrRequest, WorkflowState } from "../../../functions/dr/shared/types";
 import { EAST, WEST } from "./support/fake-world";
+import { startLocalDynamoDb } from "./support/local-dynamodb";
+import type { LocalDynamoDb } from "./support/local-dynamodb";
 
 jest.setTimeout(30_000);
 
 /** The shortest DR task's Lambda timeout. */
 const LAMBDA_TIMEOUT_MS = 8000;
 
-let server: Server;
+let endpoint: LocalDynamoDb;
 let mode: "throttle-first" | "hang" = "throttle-first";
 let retryAfterSeconds = 3;
 const seen: { target: string; attempt: string; at: number }[] = [];
-const hung: ServerResponse[] = [];
 let t0 = 0;
 
-function answer(req: IncomingMessage, res: ServerResponse): void {
+function answer(req: IncomingMessage, _body: string, res: ServerResponse): void {
   const target = String(req.headers["x-amz-target"] ?? "");
   // The SDK numbers its attempts: "attempt=1; max=2".
   const attempt = String(req.headers["amz-sdk-request"] ?? "");
   seen.push({ target, attempt, at: Date.now() - t0 });
   if (mode === "hang") {
-    hung.push(res);
+    endpoint.hold(res);
     return;
   }
   res.setHeader("content-type", "application/x-amz-json-1.0");
@@ -65,21 +64,10 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => answer(req, res));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  // Every DynamoDB client the handler builds (both regions) talks to this endpoint.
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = await startLocalDynamoDb(answer);
 });
 
-afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  for (const res of hung) res.destroy();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => endpoint.close());
 
 beforeEach(() => {
   seen.length = 0;
