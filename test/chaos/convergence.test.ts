@@ -19,14 +19,17 @@ describe("a chain that released its lock and then halted before taking it again"
     const report = await runSchedule(schedule);
     // The story still happens as found: if the world's draws change, this says so instead of
     // passing on another story. Since session 23 changed Preflight (the alarm-started veto's
-    // heartbeat reads, merge 12f411a), the schedule's faults land differently: the second run now
-    // passes Preflight, is refused at approval and releases its lock too, and the
-    // third halts at Preflight holding none. Still the story the check got wrong: a chain that
-    // held the lock before, released it, and ended halted without it.
-    expect(report.executions.map((e) => [e.name, e.status, e.lastState])).toEqual([
-      ["failover-1", "DIED", "ReleaseLockNotApproved"],
-      ["failover-2", "FAILED", "NotApproved"],
-      ["failover-3", "FAILED", "Halted"],
+    // heartbeat reads, merge 12f411a), the schedule's faults land differently: of the two later
+    // runs, started 7 s apart, one passes Preflight, is refused at approval and releases its lock
+    // too, and the other halts at Preflight holding none; which is which varies between runs.
+    // Still the story the check got wrong: a chain that held the lock before, released it, and
+    // ended halted without it.
+    const [first, ...rest] = report.executions.map((e) => [e.name, e.status, e.lastState]);
+    expect(first).toEqual(["failover-1", "DIED", "ReleaseLockNotApproved"]);
+    expect(rest.map(([name]) => name)).toEqual(["failover-2", "failover-3"]);
+    expect(rest.map(([, status, last]) => `${status} ${last}`).sort()).toEqual([
+      "FAILED Halted",
+      "FAILED NotApproved",
     ]);
     expect(report.roleChanges).toEqual([]);
     expect(report.violations).toEqual([]);
