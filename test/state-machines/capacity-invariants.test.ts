@@ -11,14 +11,35 @@
 // - no create or delete at a poll while another run holds the lock;
 // - on a failback, the standby's floor (review 23b, L4): the reader the loop added to the region
 //   left is deleted only at a poll where the standby's own instance is available, and a page
-//   while that instance is not available never prints the command deleting the reader.
+//   while that instance is not available never prints the command deleting the reader;
+// - review 23c, M1: a failback may draw DR_CAPACITY with 3 instances (two kit readers in the
+//   region left) and a first delete there accepted with its answer lost: a poll that deletes
+//   leaves an instance available there, and the page never names every available kit reader in a
+//   delete command while the standby's own instance is not available.
 // fast-check prints the seed of a failing run; `FC_SEED=<seed> npx jest <this file>` replays it.
 import fc from "fast-check";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { CAPACITY_BOUND_SECONDS } from "../../functions/common/contract";
+import { TransientError } from "../../functions/dr/shared/errors";
 import { runWorkflow } from "./support/harness";
 
 const RESTORED = "payments-db-2-usw2-test";
+const SECOND = "payments-db-3-usw2-test";
+
+/** DR_CAPACITY with 3 instances per region, the standby keeping 1. */
+function threeInstances(): typeof TEST_CAPACITY {
+  return {
+    ...TEST_CAPACITY,
+    instances: 3,
+    standbyInstances: 1,
+    regions: Object.fromEntries(
+      Object.entries(TEST_CAPACITY.regions).map(([r, p]) => [
+        r,
+        { ...p, identifiers: [1, 2, 3].map((n) => `payments-db-${n}-${p.regionCode}-test`) },
+      ]),
+    ),
+  } as typeof TEST_CAPACITY;
+}
 const TAG = { "created-by": "payments-dr-restore-capacity" };
 // States from the DB instance status table Aurora does not leave by itself
 // (accessing-monitoring.html#Overview.DBInstance.Status).
@@ -44,6 +65,12 @@ const scenario = fc.record({
     }),
     { nil: undefined },
   ),
+  // Review 23c, M1: on a failback, DR_CAPACITY with 3 instances and two readers this kit added
+  // to the region left (the standby keeps 1): the floor must hold over both.
+  three: fc.boolean(),
+  // The first delete in the region left is accepted but its answer is lost (a socket timeout):
+  // the core sees a TransientError for a reader that is in fact deleting.
+  ambiguousDelete: fc.boolean(),
   lock: fc.option(
     fc.record({ from: fc.integer({ min: 1, max: 60 }), polls: fc.integer({ min: 1, max: 20 }) }),
     { nil: undefined },
@@ -61,9 +88,28 @@ async function run(s: Scenario) {
   const targetArn = TOPOLOGY.regions[target]!.clusterArn;
   const westArn = TOPOLOGY.regions[WEST]!.clusterArn;
   if (failover && s.heldPolls > 0) world.addInstance(westArn, RESTORED, "deleting", "db.r6g.large");
+  const three = !failover && s.three;
+  const kit = three ? [RESTORED, SECOND] : [RESTORED];
+  if (three) world.capacity = threeInstances();
+  if (!failover && s.ambiguousDelete) {
+    world.inject(
+      "rds:DeleteDBInstance",
+      () => {
+        const first = kit
+          .map((id) => world.instances.get(`${WEST}/${id}`))
+          .find((i) => i?.status === "available");
+        if (first) first.status = "deleting";
+        return new TransientError("connect ETIMEDOUT (socket hang up)");
+      },
+      1,
+      WEST,
+    );
+  }
   if (!failover) {
-    world.addInstance(westArn, RESTORED, "available", "db.r6g.large");
-    world.instances.get(`${WEST}/${RESTORED}`)!.tags = TAG;
+    for (const id of kit) {
+      world.addInstance(westArn, id, "available", "db.r6g.large");
+      world.instances.get(`${WEST}/${id}`)!.tags = TAG;
+    }
   }
   // Which instance a broken state hits: the new reader (failover), the standby's own (failback).
   const brokenKey = failover ? `${WEST}/${RESTORED}` : `${WEST}/payments-db-1-usw2-test`;
@@ -73,6 +119,10 @@ async function run(s: Scenario) {
   const mutationsAt: number[] = [];
   const deletesAt: number[] = [];
   const standbyAt: string[] = [];
+  /** Instances available in the region left as each poll ended (before the next observe). */
+  const westAvailableAfter: number[] = [];
+  const westAvailable = () =>
+    world.instancesOf(westArn).filter((i) => i.status === "available").length;
   const standbyKey = `${WEST}/payments-db-1-usw2-test`;
   const deletes = () => world.callsTo("rds:DeleteDBInstance").length;
   const mutations = () =>
@@ -87,6 +137,7 @@ async function run(s: Scenario) {
       observe: {
         RestoreCapacity: () => {
           seen += 1;
+          westAvailableAfter.push(westAvailable());
           mutationsAt.push(mutations());
           deletesAt.push(deletes());
           if (!failover && s.standby) {
@@ -131,7 +182,11 @@ async function run(s: Scenario) {
   );
   mutationsAt.push(mutations());
   deletesAt.push(deletes());
+  westAvailableAfter.push(westAvailable());
   return {
+    three,
+    kit,
+    westAvailableAfter,
     world,
     result,
     target,
@@ -149,11 +204,11 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
   it("holds done, page, one-create and lock invariants on every drawn path", async () => {
     const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
     console.log(`capacity invariants: FC_SEED=${seed}`);
-    const desired = TEST_CAPACITY.instances;
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const r = await run(s);
         const { world, result, target, targetArn, brokenApplied, lockedPolls, mutationsAt } = r;
+        const desired = world.capacity!.instances;
         expect(result.status).toBe("SUCCEEDED");
         const step = result.output!.steps.RestoreCapacity!;
         const warning = result.output!.warnings?.RestoreCapacity;
@@ -164,9 +219,11 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
         if (step?.done) {
           expect(available).toBeGreaterThanOrEqual(desired);
           if (s.workflow === "failback") {
-            expect(world.instances.get(`${WEST}/${RESTORED}`)?.status ?? "gone").toMatch(
-              /deleting|gone/,
-            );
+            for (const id of r.kit) {
+              expect(world.instances.get(`${WEST}/${id}`)?.status ?? "gone").toMatch(
+                /deleting|gone/,
+              );
+            }
           }
         }
         if (!warning) expect(step.done).toBe(true);
@@ -197,10 +254,30 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
           // failover to a headless secondary).
           for (let poll = 1; poll < r.deletesAt.length; poll++) {
             if (r.deletesAt[poll]! > r.deletesAt[poll - 1]!) {
-              expect(`poll ${poll}: standby ${r.standbyAt[poll - 1]}`).toBe(
-                `poll ${poll}: standby available`,
+              // Review 23c, M1: over the whole poll, an instance stays available after it.
+              expect(`poll ${poll}: ${r.westAvailableAfter[poll]} available after`).not.toBe(
+                `poll ${poll}: 0 available after`,
               );
+              if (!r.three) {
+                expect(`poll ${poll}: standby ${r.standbyAt[poll - 1]}`).toBe(
+                  `poll ${poll}: standby available`,
+                );
+              }
             }
+          }
+          // The page never names every available kit reader in a delete command while the
+          // standby's own instance is not available.
+          const own3 = world.instances.get(`${WEST}/payments-db-1-usw2-test`)?.status;
+          const liveKit = r.kit.filter(
+            (id) => world.instances.get(`${WEST}/${id}`)?.status === "available",
+          );
+          if (warning && own3 !== "available" && liveKit.length > 0) {
+            const named = liveKit.filter((id) =>
+              pages[0]!.message.includes(
+                `delete-db-instance --region ${WEST} --db-instance-identifier ${id}`,
+              ),
+            );
+            expect(named.length).toBeLessThan(liveKit.length);
           }
           const own = world.instances.get(`${WEST}/payments-db-1-usw2-test`)?.status;
           if (warning && own !== "available") {

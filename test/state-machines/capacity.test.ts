@@ -1112,7 +1112,7 @@ describe("capacity in the new primary", () => {
         expect(page).toContain(
           `the standby in ${WEST} has no working instance besides the reader this kit added there, which it therefore kept`,
         );
-        expect(page).toContain("Next: replace the broken instance");
+        expect(page).toContain("Next: fix the standby's broken instance as the reason above says");
         expect(page).not.toMatch(/add the missing readers/);
         expectCapacityPage(
           world,
@@ -1223,10 +1223,12 @@ describe("capacity in the new primary", () => {
         `Next: keep ${RESTORED} in ${WEST}: it is the standby's only working instance`,
       );
       expect(page).toContain(
-        `replace payments-db-1-usw2-test (aws rds delete-db-instance --region ${WEST} --db-instance-identifier payments-db-1-usw2-test, then terraform apply)`,
+        `Next: payments-db-1-usw2-test in ${WEST} is failed: replace it: delete it (aws rds delete-db-instance --region ${WEST} --db-instance-identifier payments-db-1-usw2-test), then run terraform apply.`,
       );
       // Said once, with the instances named (not also the generic "replace the broken instance").
-      expect(page).not.toContain("Next: replace the broken instance the reason names");
+      expect(page).not.toContain(
+        "Next: fix the standby's broken instance as the reason above says",
+      );
       // The new primary's own wait still gets its advice.
       expect(page).toContain(
         "Next: payments-db-2-use1-test exists and Aurora is still working on it",

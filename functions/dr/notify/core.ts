@@ -12,7 +12,7 @@ import type { BestEffort } from "../shared/best-effort";
 import { isoFromEpoch } from "../shared/deps";
 import type { LockItem } from "../shared/ports";
 import type { DrDeps } from "../shared/deps";
-import { executionUrl, shellQuote, snsSubject } from "../shared/format";
+import { brokenAdvice, executionUrl, shellQuote, snsSubject } from "../shared/format";
 import { requestReport } from "../shared/run-report";
 import type {
   CapacityRelease,
@@ -298,7 +298,7 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     // At the bound the floor entry's own line names the instances (releaseAdvice): not twice.
     if (!timedOut) {
       next.push(
-        `Next: replace the broken instance the reason names (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply); delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
+        `Next: fix the standby's broken instance as the reason above says for its state; delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
       );
     }
   } else if (full) {
@@ -364,7 +364,15 @@ export function releaseAdvice(r: CapacityRelease, left: string | undefined): str
   switch (r.kind) {
     case "floor":
       return r.broken
-        ? `Next: keep ${r.identifier} in ${where}: it is the standby's only working instance (${r.reason}); replace ${until} (aws rds delete-db-instance --region ${where} --db-instance-identifier ${until}, then terraform apply), and keep ${r.identifier} until ${until} ${plural ? "are" : "is"} available.`
+        ? [
+            `Next: keep ${r.identifier} in ${where}: it is the standby's only working instance (${r.reason}); keep it until ${until} ${plural ? "are" : "is"} available.`,
+            ...(r.until ?? []).map((id) => `Next: ${brokenAdvice(id, r.statuses?.[id], where)}.`),
+            ...(r.changing?.length
+              ? [
+                  `Next: ${r.changing.join(", ")} ${r.changing.length > 1 ? "are" : "is"} ${r.changing.map((id) => r.statuses?.[id] ?? "changing").join(", ")}: Aurora brings ${r.changing.length > 1 ? "them" : "it"} back by itself; do not delete ${r.changing.length > 1 ? "them" : "it"}.`,
+                ]
+              : []),
+          ].join("\n")
         : `Next: keep ${r.identifier} in ${where} until ${until} ${plural ? "are" : "is"} available: it is the standby's only working instance meanwhile (${r.reason}).`;
     case "failed":
       // The release as a whole failed (no instance read): which readers to delete is unknown.

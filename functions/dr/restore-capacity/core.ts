@@ -24,6 +24,7 @@ import {
 } from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
+import { brokenAdvice } from "../shared/format";
 import { regionOf } from "../shared/topology";
 import type {
   CapacityPending,
@@ -597,6 +598,8 @@ async function releaseReaders(
   };
   const kept: string[] = [];
   const standbyBroken: string[] = [];
+  /** Review 23c, M1: this poll's deletion set (deleted, advised for deletion, or attempted). */
+  const leaving = new Set(released);
   for (const instance of live) {
     if (
       !ours(instance) ||
@@ -616,11 +619,14 @@ async function releaseReaders(
     // ("Before you can perform a switchover or failover to a headless secondary ... you must add
     // a DB instance", aurora-global-database-instances). Deleting this reader then would leave the
     // next move with no target, so it is kept.
+    // Review 23c, M1: judged over the whole poll. A reader of ours deleted, given delete advice
+    // (held, transitional, failed) or whose delete was attempted (any outcome: an ambiguous error
+    // may have been accepted) is in `leaving` and no longer carries the standby for the next.
     const working = live.filter(
-      (i) => i !== instance && i.status === "available" && !released.includes(i.identifier),
+      (i) => i !== instance && i.status === "available" && !leaving.has(i.identifier),
     );
     if (working.length < capacity.standbyInstances) {
-      const others = live.filter((i) => i !== instance && !released.includes(i.identifier));
+      const others = live.filter((i) => i !== instance && !leaving.has(i.identifier));
       if (others.length < capacity.standbyInstances) {
         // Nothing else there at all (e.g. Terraform's instance deleted by hand): this reader is
         // the standby now; keeping it leaves the standby at its count.
@@ -638,25 +644,35 @@ async function releaseReaders(
       );
       const why = `kept: the standby has ${working.length} of ${capacity.standbyInstances} instance(s) available besides it (${states})`;
       // Review 23b, M1: a floor entry; the page prints no delete command for it.
-      const until = others.filter((i) => i.status !== "available").map((i) => i.identifier);
-      if (others.some((i) => BROKEN.has(i.status))) {
+      // Review 23c, M2: broken ones need someone (until, with their states for the advice);
+      // changing ones (rebooting, modifying...) come back by themselves (changing): no command.
+      const until = others.filter((i) => BROKEN.has(i.status)).map((i) => i.identifier);
+      const changing = others
+        .filter((i) => i.status !== "available" && !BROKEN.has(i.status))
+        .map((i) => i.identifier);
+      if (until.length > 0) {
         // Aurora will not bring it back by itself: a page, not a wait.
-        const text = `${instance.identifier} in ${left} ${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); replace it (aws rds delete-db-instance --region ${left} --db-instance-identifier <it>, then terraform apply), and delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`;
+        const text = `${instance.identifier} in ${left} ${why}, a state Aurora does not leave by itself (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); ${until.map((id) => brokenAdvice(id, others.find((i) => i.identifier === id)?.status, left)).join("; ")}; delete ${instance.identifier} only once ${left} has ${capacity.standbyInstances} other instance(s) available`;
         standbyBroken.push(text);
         release.push({
           identifier: instance.identifier,
           reason: why,
           kind: "floor",
           until,
+          ...(changing.length > 0 ? { changing } : {}),
+          statuses: Object.fromEntries(
+            others.filter((i) => i.status !== "available").map((i) => [i.identifier, i.status]),
+          ),
           broken: true,
         });
       } else {
         wait(instance.identifier, `${why}; deleted once they are available again`, "floor", {
-          until,
+          until: changing,
         });
       }
       continue;
     }
+    leaving.add(instance.identifier);
     if (!DELETABLE.has(instance.status)) {
       wait(instance.identifier, `is ${instance.status}`, "transitional");
       continue;

@@ -30,3 +30,31 @@ export function snsSubject(text: string): string {
     ? subject
     : `${subject.slice(0, MAX_SUBJECT_LENGTH - 3).trimEnd()}...`;
 }
+
+/**
+ * What fixes one standby instance in a state Aurora does not leave by itself (review 23c, M2), by
+ * state, per the DB instance status table,
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
+ * (and https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html for RDS):
+ * - incompatible-parameters: "parameters ... are incompatible with the DB instance's settings";
+ *   AWS's fix is to correct the parameter group and reboot (Knowledge Center,
+ *   aurora-mysql-incompatible-parameter): a new instance would get the same group;
+ * - inaccessible-encryption-credentials(-recoverable): the KMS key is disabled, deleted or not
+ *   granted; it affects the cluster's storage, so a new instance would not help: restore access;
+ * - any other (failed, insufficient-capacity, incompatible-network...): delete and re-create.
+ * One sentence without its final period: the page and the step's reason both use it.
+ */
+export function brokenAdvice(
+  identifier: string,
+  status: string | undefined,
+  where: string,
+): string {
+  const is = status ?? "in a state Aurora does not leave by itself";
+  if (status === "incompatible-parameters") {
+    return `${identifier} in ${where} is ${is}: correct its DB parameter group (aws rds describe-db-instances --region ${where} --db-instance-identifier ${identifier}, then fix or reset the group's parameters), then reboot it (aws rds reboot-db-instance --region ${where} --db-instance-identifier ${identifier}); do not delete it`;
+  }
+  if (status?.startsWith("inaccessible-encryption-credentials")) {
+    return `${identifier} in ${where} is ${is}: restore access to the cluster's KMS key in ${where} (re-enable it or restore its grants; aws kms describe-key --region ${where} --key-id <the cluster's KmsKeyId>); a new instance would not help, the key protects the cluster's storage; do not delete it`;
+  }
+  return `${identifier} in ${where} is ${is}: replace it: delete it (aws rds delete-db-instance --region ${where} --db-instance-identifier ${identifier}), then run terraform apply`;
+}

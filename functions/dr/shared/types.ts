@@ -252,6 +252,10 @@ export interface CapacityRelease {
   readonly until?: readonly string[];
   /** floor: one of them is in a state Aurora does not leave by itself. */
   readonly broken?: boolean;
+  /** floor, broken: the standby's instances still changing (rebooting, modifying...): no command. */
+  readonly changing?: readonly string[];
+  /** floor, broken: the status of each standby instance not available, for the advice by state. */
+  readonly statuses?: Readonly<Record<string, string>>;
 }
 
 export interface RestoreCapacityResult extends StepTimes {

@@ -1,0 +1,170 @@
+// Review 23c, M1 and M2: the standby's floor judged over the whole poll's deletion set, and the
+// page's advice for a standby instance by its state (one command per broken instance).
+import { TransientError } from "../../functions/dr/shared/errors";
+import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { runWorkflow } from "./support/harness";
+
+const westArn = TOPOLOGY.regions[WEST]!.clusterArn;
+const eastArn = TOPOLOGY.regions[EAST]!.clusterArn;
+const TAG = { "created-by": "payments-dr-restore-capacity" };
+const back = { targetRegion: EAST, reason: "drill", trigger: "drill", ignoreCooldown: true };
+const DB1 = "payments-db-1-usw2-test";
+const DB2 = "payments-db-2-usw2-test";
+const DB3 = "payments-db-3-usw2-test";
+
+const pages = (w: FakeWorld) =>
+  w.messages[EAST]!.filter((m) => m.subject.includes("capacity not restored")).map(
+    (m) => m.message,
+  );
+
+/** After a failover to us-west-2, DR_CAPACITY with 3 instances, us-east-1 back at 3. */
+function three(standbyInstances: number): FakeWorld {
+  const world = FakeWorld.afterFailoverToWest();
+  world.capacity = {
+    ...TEST_CAPACITY,
+    instances: 3,
+    standbyInstances,
+    regions: Object.fromEntries(
+      Object.entries(TEST_CAPACITY.regions).map(([r, p]) => [
+        r,
+        { ...p, identifiers: [1, 2, 3].map((n) => `payments-db-${n}-${p.regionCode}-test`) },
+      ]),
+    ),
+  } as typeof TEST_CAPACITY;
+  world.addInstance(eastArn, "payments-db-3-use1-test", "available", "db.r6g.large");
+  return world;
+}
+
+function ours(world: FakeWorld, id: string, status = "available"): void {
+  world.addInstance(westArn, id, status, "db.r6g.large");
+  world.instances.get(`${WEST}/${id}`)!.tags = TAG;
+}
+
+/** Every `--db-instance-identifier` value of a delete command on the page. */
+function deleteTargets(text: string): string[] {
+  return [
+    ...text.matchAll(/aws rds delete-db-instance --region \S+ --db-instance-identifier ([^\s)]+)/g),
+  ].map((m) => m[1]!);
+}
+
+describe("the standby's floor over the whole poll (review 23c, M1)", () => {
+  it("never advises deleting both kit readers while the standby's own instance is failed and a re-protect holds the lock", async () => {
+    const world = three(1);
+    ours(world, DB2);
+    ours(world, DB3);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          world.table.set("failover-lock", {
+            owner: "reprotect-1",
+            operation: "reprotect",
+            acquiredAt: new Date(world.clock).toISOString(),
+            expiresAt: Math.floor(world.clock / 1000) + 900,
+            targetRegion: EAST,
+            sourceRegion: WEST,
+            facts: {},
+          });
+        },
+      },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+    const page = pages(world).join("\n====\n");
+    expect(page).not.toBe("");
+    const targets = deleteTargets(page).filter((id) => id === DB2 || id === DB3);
+    expect(targets.length).toBeLessThanOrEqual(1);
+    // The broken standby shows: headline and its own line.
+    expect(page).toContain("has no working instance besides the reader this kit added there");
+    expect(page).toContain(`${DB1} in ${WEST} is failed: replace it`);
+    expect(deleteTargets(page)).toContain(DB1);
+  });
+
+  it("does not delete db-3 in the poll where db-2's delete was ambiguous", async () => {
+    const world = three(1);
+    ours(world, DB2);
+    ours(world, DB3);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    // A socket timeout AWS may already have accepted.
+    world.inject(
+      "rds:DeleteDBInstance",
+      () => new TransientError("connect ETIMEDOUT (socket hang up)"),
+      1,
+      WEST,
+    );
+    const perPoll: string[][] = [];
+    let before = 0;
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          const calls = world.callsTo("rds:DeleteDBInstance");
+          perPoll.push(
+            calls.slice(before).map((c) => (c.args as { identifier: string }).identifier),
+          );
+          before = calls.length;
+        },
+      },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    const all = world.callsTo("rds:DeleteDBInstance").map((c) => c.args);
+    // db-2's delete is attempted (ambiguous, then again); db-3 stays the standby's only working one.
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContainEqual({ identifier: DB3 });
+    expect(world.instances.get(`${WEST}/${DB3}`)!.status).toBe("available");
+    expect(perPoll.flat()).not.toContain(DB3);
+  });
+});
+
+describe("the page's advice for a broken standby by state (review 23c, M2)", () => {
+  it("prints one command per broken instance and none for a rebooting one", async () => {
+    const world = three(2);
+    world.addInstance(westArn, DB2, "rebooting", "db.r6g.large");
+    ours(world, DB3);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    await runWorkflow("failback", back, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          world.instances.get(`${WEST}/${DB2}`)!.status = "rebooting";
+          world.instances.get(`${EAST}/payments-db-3-use1-test`)!.status = "modifying";
+        },
+      },
+    });
+    const page = pages(world).join("\n====\n");
+    expect(page).not.toBe("");
+    const targets = deleteTargets(page);
+    expect([...new Set(targets)]).toEqual([DB1]);
+    for (const id of targets) expect(id).toMatch(/^[a-z0-9-]+$/);
+    expect(page).not.toMatch(/--db-instance-identifier [^\s)]*,/);
+    expect(page).toContain(
+      `${DB2} is rebooting: Aurora brings it back by itself; do not delete it`,
+    );
+    expect(page).toContain(`keep ${DB3} in ${WEST}`);
+  });
+
+  it.each([
+    [
+      "incompatible-parameters",
+      /correct its DB parameter group .* reboot-db-instance --region us-west-2 --db-instance-identifier payments-db-1-usw2-test/,
+    ],
+    ["inaccessible-encryption-credentials", /restore access to the cluster's KMS key in us-west-2/],
+    [
+      "inaccessible-encryption-credentials-recoverable",
+      /restore access to the cluster's KMS key in us-west-2/,
+    ],
+    [
+      "insufficient-capacity",
+      /payments-db-1-usw2-test in us-west-2 is insufficient-capacity: replace it: delete it \(aws rds delete-db-instance --region us-west-2 --db-instance-identifier payments-db-1-usw2-test\), then run terraform apply/,
+    ],
+  ])("advises by state: %s", async (status, advice) => {
+    const world = three(1);
+    ours(world, DB2);
+    world.instances.get(`${WEST}/${DB1}`)!.status = status;
+    await runWorkflow("failback", back, { world });
+    const page = pages(world).join("\n====\n");
+    expect(page).toMatch(advice);
+    if (status !== "insufficient-capacity") expect(deleteTargets(page)).toEqual([]);
+  });
+});
