@@ -6,7 +6,7 @@
 import type { DrDeps } from "../shared/deps";
 import { epochSeconds, isoFromEpoch } from "../shared/deps";
 import { bestEffort } from "../shared/best-effort";
-import { DEADLINE_MARGIN_MS, DeadlineError, isDeadlineError } from "../shared/aws/deadline";
+import { DEADLINE_MARGIN_MS, DeadlineError, isDeadlineError } from "../shared/deadline";
 import {
   AccessDeniedError,
   CooldownActiveError,

@@ -6,7 +6,7 @@
 // fresh invocation, as it did when Lambda killed the task at its timeout, instead of recording a
 // healthy region as unreachable and skipping its part (a switchover's old-region parameters,
 // Route 53's records, the old region's flag).
-import { isDeadlineError } from "./aws/deadline";
+import { isDeadlineError } from "./deadline";
 import type { Log } from "./ports";
 
 export type BestEffort<T> =
