@@ -259,11 +259,14 @@ describe("database down", () => {
 
     expect(down.status).toBe(503);
     expect(down.headers["retry-after"]).toBe("2");
-    expect(down.body).toEqual({
+    // A pooled connection whose socket the proxy just cut can carry authorize's single-statement
+    // INSERT (its own COMMIT) before the driver sees the close: the client cannot know whether it
+    // committed, so it answers commit_unconfirmed (issue 10, 10h); otherwise database_unavailable.
+    // Either way a 503 the client retries with the same key, and nothing was written here.
+    expect(["database_unavailable", "commit_unconfirmed"]).toContain(down.body.code);
+    expect(down.body).toMatchObject({
       type: "unavailable",
       requestId: down.headers["request-id"],
-      code: "database_unavailable",
-      message: "the database is unavailable",
       field: null,
     });
     expect(retry.status).toBe(201);
