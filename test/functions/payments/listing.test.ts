@@ -175,8 +175,10 @@ describe("GET /payments", () => {
     expect(ids(all).some((id) => theirs.includes(id))).toBe(false);
     expect(foreign.status).toBe(400);
     expect(foreign.body).toMatchObject({ code: "invalid_parameter", field: "startingAfter" });
-    expect(foreign.body.message).toBe(
-      (unknown.body.message as string).replace(/"[^"]+"$/, `"${theirs[0]}"`),
+    // Their id is a random UUID too: shown as it is, or redacted when it holds a card-like run.
+    const refused = (unknown.body.message as string).replace(/"[^"]+"$/, "");
+    expect([`${refused}"${theirs[0]}"`, `${refused}a card-like value (not shown)`]).toContain(
+      foreign.body.message,
     );
     expect(new Set(ids(theirList))).toEqual(new Set(theirs));
   });
