@@ -163,15 +163,7 @@ async function run(s: Scenario) {
             }
           }
           if (s.lock && seen === s.lock.from) {
-            world.table.set("failover-lock", {
-              owner: "reprotect-1",
-              operation: "reprotect",
-              acquiredAt: new Date(world.clock).toISOString(),
-              expiresAt: Math.floor(world.clock / 1000) + 900,
-              targetRegion: target,
-              sourceRegion: failover ? EAST : WEST,
-              facts: {},
-            });
+            world.takeReprotectLock(target, failover ? EAST : WEST);
           }
           if (s.lock && seen === s.lock.from + s.lock.polls) world.table.delete("failover-lock");
           if (world.table.get("failover-lock")) lockedPolls = [...lockedPolls, seen];

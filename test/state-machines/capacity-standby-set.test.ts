@@ -57,15 +57,7 @@ describe("the standby's floor over the whole poll (review 23c, M1)", () => {
       world,
       observe: {
         RestoreCapacity: () => {
-          world.table.set("failover-lock", {
-            owner: "reprotect-1",
-            operation: "reprotect",
-            acquiredAt: new Date(world.clock).toISOString(),
-            expiresAt: Math.floor(world.clock / 1000) + 900,
-            targetRegion: EAST,
-            sourceRegion: WEST,
-            facts: {},
-          });
+          world.takeReprotectLock(EAST, WEST);
         },
       },
     });

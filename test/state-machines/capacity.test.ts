@@ -636,15 +636,7 @@ describe("capacity in the new primary", () => {
 
     /** runbooks/reprotect.md step 3: re-protect takes the lock in the active region, no fence. */
     function reprotectLock(world: FakeWorld) {
-      world.table.set("failover-lock", {
-        owner: "reprotect-1",
-        operation: "reprotect",
-        acquiredAt: new Date(world.clock).toISOString(),
-        expiresAt: Math.floor(world.clock / 1000) + 900,
-        targetRegion: WEST,
-        sourceRegion: EAST,
-        facts: {},
-      });
+      world.takeReprotectLock(WEST, EAST);
     }
 
     // Review 23, M2: the runbook's re-protect holds the lock, moves no flag, and can take hours.
@@ -1341,15 +1333,7 @@ describe("capacity in the new primary", () => {
         world,
         observe: {
           RestoreCapacity: () => {
-            world.table.set("failover-lock", {
-              owner: "reprotect-1",
-              operation: "reprotect",
-              acquiredAt: new Date(world.clock).toISOString(),
-              expiresAt: Math.floor(world.clock / 1000) + 900,
-              targetRegion: WEST,
-              sourceRegion: EAST,
-              facts: {},
-            });
+            world.takeReprotectLock(WEST, EAST);
           },
         },
       });

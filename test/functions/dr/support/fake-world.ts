@@ -477,6 +477,19 @@ export class FakeWorld {
    * `region`'s replica holds `item` (undefined: no lock) until thawed: a lock taken or released
    * in the other region has not replicated there yet (no upper bound, V2globaltables_HowItWorks).
    */
+  /** A re-protect run takes the lock now (15-minute lease), as the runbook's does. */
+  takeReprotectLock(targetRegion: string, sourceRegion: string): void {
+    this.table.set("failover-lock", {
+      owner: "reprotect-1",
+      operation: "reprotect",
+      acquiredAt: new Date(this.clock).toISOString(),
+      expiresAt: Math.floor(this.clock / 1000) + 900,
+      targetRegion,
+      sourceRegion,
+      facts: {},
+    });
+  }
+
   holdLock(region: string, item: Record<string, unknown> | undefined): void {
     this.heldLocks.set(region, item ? structuredClone(item) : undefined);
   }
