@@ -349,9 +349,19 @@ export interface MetricsPort {
  * the newest `beat_at` it has received, in the writer's clock. Read through that region's own
  * /health, which reads its own cluster, so it needs nothing from any other region.
  */
+/** The writer heartbeat a region's cluster holds. */
+export interface WriterHeartbeat {
+  readonly beatAt: string;
+  /**
+   * The DB instance that committed it (migration 013; review 23-18 L2); null or absent when the
+   * path read cannot tell (the public /health, a beat from before 013).
+   */
+  readonly writer?: string | null;
+}
+
 export interface ReplicaPort {
   /** null when the region cannot tell (no heartbeat yet, its database unreachable). */
-  writerHeartbeat(): Promise<{ readonly beatAt: string } | null>;
+  writerHeartbeat(): Promise<WriterHeartbeat | null>;
 }
 
 export interface DrEvent {
