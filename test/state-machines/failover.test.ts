@@ -646,6 +646,34 @@ describe("failover: rejections", () => {
     expect(world.flag()?.activeRegion).toBe(WEST);
   });
 
+  it("fails over by alarm when the prober recorded fresh beats the target's own instance wrote, and the reader cannot be read", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting("lambda-500");
+    world.heartbeatAt[WEST] = null;
+    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+      at: new Date(world.clock - i * 10_000).toISOString(),
+      healthy: false,
+    }));
+    const own = world.clusters[WEST_ARN]!.instances[0]!;
+    // The prober keeps recording the target's own beats, fresh at every look.
+    const record = () => {
+      const beatAt = new Date(world.clock - 2_000).toISOString();
+      world.heartbeatWatch[WEST] = {
+        beatAt,
+        firstSeenAt: beatAt,
+        advanced: true,
+        checkedAt: beatAt,
+        previousBeatAt: new Date(world.clock - 7_000).toISOString(),
+        writer: own,
+        previousWriter: own,
+        answers: world.probes[EAST]!.map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+      };
+    };
+    const result = await runWorkflow("failover", input, { world, observe: { Preflight: record } });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.activeRegion).toBe(WEST);
+  });
+
   it("fails over by alarm when the heartbeat stopped once the region died during a flood", async () => {
     const world = new FakeWorld();
     // /health failing for 10 minutes (a flood), the heartbeat stopped 3 minutes ago: the

@@ -322,19 +322,23 @@ async function vetoWhileCommitting(
   // Review 23-18 L2: a beat the target's own instances committed (a target made writable out of
   // band) says nothing about the primary: only the source's beats count. The reader names the
   // writer (migration 013); a beat without a name (the /health path, before 013) counts.
-  const ownBeat = held?.writer != null && targetInstances.includes(held.writer);
+  const ownInstance = (writer: string | null | undefined) =>
+    writer != null && targetInstances.includes(writer);
+  const ownBeat = ownInstance(held?.writer);
   if (ownBeat) {
     deps.log.warn("the target's heartbeat was written by its own instance; not the primary's", {
-      writer: held.writer,
-      beatAt: held.beatAt,
+      writer: held?.writer,
+      beatAt: held?.beatAt,
     });
   }
   // The heartbeat: two different values, the newer one recent and after the failure began.
   const values = [
     ...new Set(
-      [ownBeat ? undefined : held?.beatAt, watch?.beatAt, watch?.previousBeatAt].filter(
-        (b): b is string => b !== undefined,
-      ),
+      [
+        ownBeat ? undefined : held?.beatAt,
+        ownInstance(watch?.writer) ? undefined : watch?.beatAt,
+        ownInstance(watch?.previousWriter) ? undefined : watch?.previousBeatAt,
+      ].filter((b): b is string => b !== undefined),
     ),
   ].sort((a, b) => Date.parse(b) - Date.parse(a));
   const [newest, previous] = values;

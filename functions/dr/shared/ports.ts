@@ -295,6 +295,12 @@ export interface HeartbeatWatch {
   /** The value `beatAt` replaced: with it, two different values seen (the job advances). */
   readonly previousBeatAt?: string;
   /**
+   * The DB instances that wrote `beatAt` and `previousBeatAt`, when the heartbeat reader named
+   * them (review 23-18 L2): Preflight counts no beat the target's own instance wrote.
+   */
+  readonly writer?: string;
+  readonly previousWriter?: string;
+  /**
    * The prober's latest answers from the active region, newest first (at most
    * PROBE_ANSWERS_KEPT): what kind of failure it saw, which Preflight's veto reads
    * (functions/dr/shared/heartbeat-watch.ts, ProbeAnswer).
