@@ -15,6 +15,7 @@ import {
 } from "../../../functions/dr/shared/aws/replica";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import type { HttpPort } from "../../../functions/dr/shared/ports";
+import { observeHeartbeat } from "../../../functions/dr/shared/heartbeat-watch";
 import { readHeartbeat } from "../../../functions/payments/heartbeat/core";
 import { TOPOLOGY, WEST } from "./support/fake-world";
 
@@ -133,6 +134,39 @@ describe("the heartbeat reader path (review 23-18 H2)", () => {
       beatAt: "2026-11-30T23:00:05.000Z",
       writer: "payments-db-1-use1-test",
       readIn: WEST,
+    });
+  });
+
+  // Review 23-18 L2: the prober's record keeps who wrote each of the two values Preflight reads.
+  it("records the writer of the newest beat and of the one it replaced in the prober's record", () => {
+    const first = observeHeartbeat(
+      null,
+      "2026-11-30T23:00:00.000Z",
+      new Date("2026-11-30T23:00:01.000Z"),
+      true,
+      80,
+      "payments-db-1-use1-test",
+    );
+    const next = observeHeartbeat(
+      first,
+      "2026-11-30T23:00:05.000Z",
+      new Date("2026-11-30T23:00:06.000Z"),
+      true,
+      80,
+      "payments-db-1-usw2-test",
+    );
+    expect(next).toMatchObject({
+      beatAt: "2026-11-30T23:00:05.000Z",
+      writer: "payments-db-1-usw2-test",
+      previousBeatAt: "2026-11-30T23:00:00.000Z",
+      previousWriter: "payments-db-1-use1-test",
+    });
+    // A look with no new value keeps both.
+    expect(
+      observeHeartbeat(next, null, new Date("2026-11-30T23:00:07.000Z"), false, 80),
+    ).toMatchObject({
+      writer: "payments-db-1-usw2-test",
+      previousWriter: "payments-db-1-use1-test",
     });
   });
 });
