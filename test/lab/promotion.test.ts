@@ -153,8 +153,10 @@ describe("promotion in the lab's Aurora model", () => {
     expect(outage.windowMs).toBeLessThanOrEqual(outage.drawnMs);
     // The window ends at the operation's drawn end; a loaded box that reached the stop only
     // after that end leaves no window at all (windowMs 0), never one that outlasts the draw.
+    // 50 ms allow for the scheduler between this test's clock read and the model's (2 cores at
+    // load 13 in CI); a window added after the operation would be seconds (OUTAGE_MS).
     const drawnEnd = requested + FAILOVER_MS;
-    expect(outage.from + outage.windowMs - Math.max(drawnEnd, outage.from)).toBeLessThanOrEqual(5);
+    expect(outage.from + outage.windowMs - Math.max(drawnEnd, outage.from)).toBeLessThanOrEqual(50);
     if (outage.from < drawnEnd - 1) expect(outage.windowMs).toBeGreaterThan(0);
     expect(outage.to! - outage.from).toBeGreaterThanOrEqual(outage.windowMs);
     expect(aurora.duringOutage("region-b", outage.from + 1)).toBe(true);
