@@ -23,6 +23,11 @@
 //   (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_global_db_instance_status.html);
 //   joined on server_id it names the region of the connected instance;
 // - `pg_is_in_recovery()`: false on a writer.
+// AWS's own Advanced JDBC Wrapper asks the same of application connections for its global
+// database support (GlobalAuroraPgDialect: "SELECT AWS_REGION FROM
+// aurora_global_db_instance_status() WHERE SERVER_ID = ?", github.com/aws/aws-advanced-jdbc-wrapper),
+// so neither function needs more than the application role's privileges (not tested here: no
+// Aurora; a refusal would be a 503 on every write, visible at the first drill's Verify).
 // A write goes ahead only when the connected instance runs in this function's region and is not
 // in recovery. The region, not the writer role, is what catches the M1 case: an old primary that
 // Aurora's best-effort fencing has not stopped still believes it is the writer, but it runs in
