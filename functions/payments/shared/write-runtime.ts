@@ -17,11 +17,7 @@ import type { ApiAnswer, OutboxEvent } from "./ports";
 import { apiHandler } from "./runtime";
 import type { ApiHandler, ApiRequest, BaseRuntime } from "./runtime";
 import type { WriteDeps } from "./write-core";
-import {
-  WRITER_IDENTITY_MODES,
-  writerIdentityCheck,
-  writerIdentityMode,
-} from "./writer-identity";
+import { WRITER_IDENTITY_MODES, writerIdentityCheck, writerIdentityMode } from "./writer-identity";
 import type { WriterIdentityMode } from "./writer-identity";
 
 /** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */

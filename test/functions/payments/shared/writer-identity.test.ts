@@ -36,7 +36,9 @@ function checkWith(flag: { current: ActiveRegionFlag }) {
 
 describe("writerIdentityCheck", () => {
   it("checks a connection once per flag epoch while writes are open, again after the flag changes", async () => {
-    const flag = { current: { activeRegion: "us-west-2", phase: "open", fencingToken: 4 } as ActiveRegionFlag };
+    const flag = {
+      current: { activeRegion: "us-west-2", phase: "open", fencingToken: 4 } as ActiveRegionFlag,
+    };
     const check = checkWith(flag);
     const connection = fakeConnection("us-west-2");
 
@@ -44,7 +46,11 @@ describe("writerIdentityCheck", () => {
     await check(connection as never);
     expect(connection.queries).toBe(1);
 
-    flag.current = { activeRegion: "us-west-2", phase: "open", fencingToken: 5 } as ActiveRegionFlag;
+    flag.current = {
+      activeRegion: "us-west-2",
+      phase: "open",
+      fencingToken: 5,
+    } as ActiveRegionFlag;
     await check(connection as never);
     expect(connection.queries).toBe(2);
   });
@@ -66,9 +72,7 @@ describe("writerIdentityCheck", () => {
     await expect(check(fakeConnection("us-east-1") as never)).rejects.toThrow(
       /instance writer-in-us-east-1 in us-east-1.*not this region's \(us-west-2\) writer/,
     );
-    await expect(check(fakeConnection("us-west-2", true) as never)).rejects.toThrow(
-      /in recovery/,
-    );
+    await expect(check(fakeConnection("us-west-2", true) as never)).rejects.toThrow(/in recovery/);
   });
 
   it("rejects a connection whose instance the global database does not list", async () => {
