@@ -60,7 +60,8 @@ export const AURORA_WRITER_IDENTITY_SQL = `
   SELECT di.id AS instance,
          pg_is_in_recovery() AS in_recovery,
          s.aws_region AS region,
-         s.session_id AS session_id
+         s.session_id AS session_id,
+         (SELECT count(*) FROM aurora_global_db_instance_status())::int AS listed
     FROM aurora_db_instance_identifier() AS di(id)
     LEFT JOIN aurora_global_db_instance_status() AS s ON s.server_id = di.id`;
 
@@ -69,6 +70,8 @@ interface IdentityRow {
   readonly in_recovery: boolean;
   readonly region: string | null;
   readonly session_id: string | null;
+  /** Instances aurora_global_db_instance_status() lists at all (0: in no global database). */
+  readonly listed?: number;
 }
 
 export interface WriterCheckOptions {
@@ -109,7 +112,14 @@ export function writerIdentityCheck(
     const where = row
       ? `instance ${row.instance ?? "(unnamed)"} in ${row.region ?? "(no region listed)"}${row.session_id ? `, session ${row.session_id}` : ""}`
       : "no instance";
-    if (!row || row.region !== options.region) {
+    // A cluster in no global database (the detach path promotes the secondary out of it,
+    // RemoveFromGlobalCluster) has no global endpoint that could send this write elsewhere, and
+    // the old primary stays in the global cluster, where it lists itself with its region. The
+    // AWS page does not say what the function lists on a standalone cluster ("You can run this
+    // function from any instance in an Aurora PostgreSQL DB cluster or Aurora PostgreSQL global
+    // database"): an empty list must not refuse every write after a detach.
+    const standalone = !!row && row.region === null && row.listed === 0;
+    if (!row || (!standalone && row.region !== options.region)) {
       throw new WriterMismatchError(
         `the connection reaches ${where}, not this region's (${options.region}) writer: the global writer endpoint (or a pooled connection) still names another region's instance`,
       );

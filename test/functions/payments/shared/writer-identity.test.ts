@@ -75,11 +75,26 @@ describe("writerIdentityCheck", () => {
     await expect(check(fakeConnection("us-west-2", true) as never)).rejects.toThrow(/in recovery/);
   });
 
+  it("accepts a writer in no global database at all (the detach path's promoted cluster)", async () => {
+    const check = checkWith({ current: { activeRegion: "us-west-2", phase: "open" } });
+    const standalone = {
+      query: async () => ({
+        rows: [
+          { instance: "alone", in_recovery: false, region: null, session_id: null, listed: 0 },
+        ],
+      }),
+    };
+
+    await expect(check(standalone as never)).resolves.toBeUndefined();
+  });
+
   it("rejects a connection whose instance the global database does not list", async () => {
     const check = checkWith({ current: { activeRegion: "us-west-2", phase: "open" } });
     const unlisted = {
       query: async () => ({
-        rows: [{ instance: "lonely", in_recovery: false, region: null, session_id: null }],
+        rows: [
+          { instance: "lonely", in_recovery: false, region: null, session_id: null, listed: 2 },
+        ],
       }),
     };
 
