@@ -294,11 +294,21 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
       "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover).",
     );
   } else if (standbyBroken) {
-    headline = `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.${timedOut && !full ? ` ${target} also has ${step?.available ?? "?"} of ${desired} instances available after the loop's 30-minute bound.` : ""}`;
+    // Review 23d: readers of ours the loop could not delete there (failed, held, ambiguous, past
+    // its retries) are named in the error's reason as "not deleted: <id> in <region>".
+    const notDeleted = warning?.Error === "StandbyNotWorkingError" ? notDeletedIn(warning) : [];
+    headline =
+      notDeleted.length > 0
+        ? `${run}, but the standby in ${left ?? "the region left"} has no working instance of its own: it is in a state Aurora does not leave by itself, so the loop kept one reader this kit added there, and could not delete ${notDeleted.join(", ")}, ${notDeleted.length > 1 ? "other readers" : "another reader"} it added; a move to ${left ?? "it"} would fail until the standby's own instance works.`
+        : `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.${timedOut && !full ? ` ${target} also has ${step?.available ?? "?"} of ${desired} instances available after the loop's 30-minute bound.` : ""}`;
     // At the bound the floor entry's own line names the instances (releaseAdvice): not twice.
     if (!timedOut) {
       next.push(
         `Next: fix the standby's broken instance as the reason above says for its state; delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
+        ...notDeleted.map(
+          (id) =>
+            `Next: delete ${id}, a reader this kit added that the loop could not delete (the reason above says why), once no run is moving to ${left ?? "the region left"}: aws rds delete-db-instance --region ${left ?? "<region>"} --db-instance-identifier ${id}`,
+        ),
       );
     }
   } else if (full) {
@@ -350,6 +360,12 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${target}: capacity not restored`),
     message: lines.join("\n"),
   };
+}
+
+/** The readers a StandbyNotWorkingError names as not deleted (restore-capacity's notDeletedAdvice). */
+function notDeletedIn(warning: { readonly Cause?: string }): string[] {
+  const text = causeText(warning.Cause);
+  return [...new Set([...text.matchAll(/not deleted: ([a-z0-9-]+) in /g)].map((m) => m[1]!))];
 }
 
 /**
