@@ -127,6 +127,8 @@ describe("the standby's floor over the whole poll (review 23c, M1)", () => {
     const page = pages(world).join("\n====\n");
     expect(page).toContain("has no working instance besides the reader this kit added there");
     expect(page).not.toContain("not deleted:");
+    // What the paging poll deleted is on the page (its output is lost to the Catch).
+    expect(page).toContain(`deleted ${DB2} in ${WEST}`);
   });
 
   it("names a kit reader whose delete is refused on every poll, with its command, and keeps the other", async () => {
@@ -162,6 +164,25 @@ describe("the standby's floor over the whole poll (review 23c, M1)", () => {
     );
     expect(page).toContain("AccessDenied");
     expect(page).not.toContain("has no working instance besides the reader this kit added there");
+  });
+});
+
+describe("a page about the new primary also shows a broken standby (review 23c, L3)", () => {
+  it("names the standby's failed instance on the page of a failed reader in the new primary", async () => {
+    const world = three(1);
+    ours(world, DB2);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    world.instances.get(`${EAST}/payments-db-3-use1-test`)!.status = "failed";
+    const result = await runWorkflow("failback", back, { world });
+    expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("DependencyError");
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain("payments-db-3-use1-test is failed");
+    expect(page).toContain(`${DB1} in ${WEST} is failed: replace it`);
+    expect(page).toContain(
+      `Next: the standby in ${WEST} has no working instance of its own either`,
+    );
+    // The kept reader is never named for deletion.
+    expect(deleteTargets(page)).not.toContain(DB2);
   });
 });
 
@@ -214,5 +235,13 @@ describe("the page's advice for a broken standby by state (review 23c, M2)", () 
     const page = pages(world).join("\n====\n");
     expect(page).toMatch(advice);
     if (status !== "insufficient-capacity") expect(deleteTargets(page)).toEqual([]);
+    if (status.startsWith("inaccessible-encryption-credentials")) {
+      // Review 23d (low): a complete read-only command, its quotes balanced, no placeholder.
+      const command = `aws kms describe-key --region ${WEST} --key-id "$(aws rds describe-db-instances --region ${WEST} --db-instance-identifier ${DB1} --query 'DBInstances[0].KmsKeyId' --output text)"`;
+      expect(page).toContain(`(${command})`);
+      expect(command.split("'").length % 2).toBe(1);
+      expect(command.split('"').length % 2).toBe(1);
+      expect(page).not.toMatch(/--key-id </);
+    }
   });
 });

@@ -1321,6 +1321,10 @@ describe("capacity in the new primary", () => {
         expect(page).toContain(
           `Next: the release failed (TransientError: ServiceUnavailable) in ${EAST}`,
         );
+        // Review 23c, L2: the hand delete keeps the standby's floor.
+        expect(page).toContain(
+          "keeping that many other instances available there: never the last available one while the standby's own instance is not available",
+        );
         expect(page).not.toMatch(/add the missing readers by hand/);
         expect(page).not.toMatch(/do not add another reader/);
       });

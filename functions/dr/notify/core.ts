@@ -344,13 +344,19 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     next.push(
       `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
     );
+    // Review 23c, L3: the same poll found the standby broken too (restore-capacity's both()).
+    if (causeText(warning?.Cause).includes("in the region left: StandbyNotWorkingError:")) {
+      next.push(
+        `Next: the standby in ${left ?? "the region left"} has no working instance of its own either: fix it as the reason above says for its state, and keep the reader this kit added there until it is available.`,
+      );
+    }
   }
   const lines = [
     headline,
     "",
     `Why: ${warning ? `${warning.Error}: ${causeText(warning.Cause)}` : "no warning recorded"}`,
     `Instances found: ${step?.existing?.length ? step.existing.join(", ") : "none read"}`,
-    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted in ${left}: ${step.released.join(", ")}` : ""}`,
+    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted or being deleted in ${left} (by this run or an earlier one): ${step.released.join(", ")}` : ""}`,
     ...(step?.waiting?.length ? [`Still waiting for: ${step.waiting.join("; ")}`] : []),
     "",
     ...next,
@@ -393,7 +399,9 @@ export function releaseAdvice(r: CapacityRelease, left: string | undefined): str
     case "failed":
       // The release as a whole failed (no instance read): which readers to delete is unknown.
       if (r.identifier.startsWith("the readers ")) {
-        return `Next: ${r.reason} in ${where}; once its RDS API answers, delete the readers this kit added there (created-by tag) beyond the standby's count, once no run is moving to ${where}: aws rds describe-db-instances --region ${where}`;
+        // Review 23c, L2: the floor holds for a hand delete too, and the failure may be the
+        // task's own (a DeadlineError), not RDS's.
+        return `Next: ${r.reason} in ${where}; once its instances can be read (aws rds describe-db-instances --region ${where}) and no run is moving to ${where}, delete the readers this kit added there (created-by tag) beyond the standby's count, one at a time, keeping that many other instances available there: never the last available one while the standby's own instance is not available.`;
       }
       return `Next: ${r.identifier} in ${where} was not deleted because ${r.reason}; delete it once no run is moving to ${where} (aws rds delete-db-instance --region ${where} --db-instance-identifier ${r.identifier}).`;
     default:

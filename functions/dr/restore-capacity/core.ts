@@ -301,12 +301,16 @@ export async function restoreCapacity(
   }
   if (addError !== undefined) {
     const failures = released.release.filter((r) => r.kind === "failed");
+    // Review 23c, L3: a standby found with no working instance but the kept reader goes on the
+    // same page, or the page about the new primary would hide it.
+    const standby = released.standbyBroken ?? [];
     if (failures.length > 0) {
       throw both(
         addError,
-        new Error(failures.map((r) => `${r.identifier}: ${r.reason}`).join("; ")),
+        new Error([...failures.map((r) => `${r.identifier}: ${r.reason}`), ...standby].join("; ")),
       );
     }
+    if (standby.length > 0) throw both(addError, new StandbyNotWorkingError(standby.join("; ")));
     throw addError;
   }
   const result = added!;
@@ -331,7 +335,8 @@ export async function restoreCapacity(
     });
     const left = state.request.sourceRegion ?? "the region left";
     throw new StandbyNotWorkingError(
-      `${[result.note, ...released.standbyBroken!, ...unfinished.map((r) => notDeletedAdvice(r, left))].join("; ")} (README, Capacity after a failover)`,
+      // released.note: what this poll deleted and kept, since the Catch drops this poll's output.
+      `${[result.note, ...(released.note ? [released.note] : []), ...released.standbyBroken!, ...unfinished.map((r) => notDeletedAdvice(r, left))].join("; ")} (README, Capacity after a failover)`,
     );
   }
   const waiting = [...result.waiting, ...released.waiting, ...(released.standbyBroken ?? [])];

@@ -1537,6 +1537,46 @@ describe("Notify handler, capacity page (review 22b, L1')", () => {
   });
 });
 
+describe("Notify handler, capacity page: the readers found deleting (review 23c, L1)", () => {
+  it("does not claim this run deleted a reader it only found being deleted", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m" });
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    const base = state("failover", fenced);
+    await notify({
+      workflow: "failover",
+      outcome: "capacity",
+      state: {
+        ...base,
+        steps: {
+          ...base.steps,
+          RestoreCapacity: {
+            startedAt: "2026-11-30T00:00:00Z",
+            endedAt: "2026-11-30T00:30:00Z",
+            seconds: 1800,
+            desired: 2,
+            existing: [],
+            requested: [],
+            released: ["payments-db-2-use1-test"],
+            note: "",
+          },
+        },
+        warnings: { RestoreCapacity: { Error: "CapacityTimeoutError", Cause: "bound" } },
+      },
+      context: {
+        executionId: EXECUTION,
+        executionName: "run-1",
+        startTime: "t",
+        stateMachineArn: "arn:sm",
+      },
+    });
+    const message = String(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message);
+    expect(message).toContain(
+      `Deleted or being deleted in ${EAST} (by this run or an earlier one): payments-db-2-use1-test`,
+    );
+    expect(message).not.toMatch(/ {3}Deleted in /);
+  });
+});
+
 describe("structured logs", () => {
   it("carry executionId, step and targetRegion on every line", async () => {
     ddb.on(UpdateCommand).resolves({});
