@@ -153,9 +153,12 @@ async function run(s: Scenario) {
     {
       world,
       observe: {
-        RestoreCapacity: (input: { steps?: { RestoreCapacity?: RestoreCapacityResult } }) => {
+        RestoreCapacity: (input: unknown) => {
           // The previous poll's output, with the world as it left it.
-          view(input.steps?.RestoreCapacity);
+          view(
+            (input as { steps?: { RestoreCapacity?: RestoreCapacityResult } }).steps
+              ?.RestoreCapacity,
+          );
           seen += 1;
           westAvailableAfter.push(westAvailable());
           mutationsAt.push(mutations());

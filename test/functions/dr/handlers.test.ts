@@ -1552,7 +1552,6 @@ describe("Notify handler, capacity page: the readers found deleting (review 23c,
           RestoreCapacity: {
             startedAt: "2026-11-30T00:00:00Z",
             endedAt: "2026-11-30T00:30:00Z",
-            seconds: 1800,
             desired: 2,
             existing: [],
             requested: [],
