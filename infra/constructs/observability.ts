@@ -7,7 +7,6 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Construct } from "constructs";
 import { METRICS, PEER_LEASE } from "../../functions/common/contract";
-import { RESTORE_CAPACITY_TASK } from "../../functions/dr/restore-capacity/core";
 import { DRILL_KINDS } from "../../functions/reports/shared/model";
 import type { Targets } from "../../functions/reports/shared/model";
 import type { RoutingConfig } from "../config";
@@ -298,41 +297,26 @@ export class RegionalObservability extends Construct {
       });
     }
     // A run's capacity loop (after its lock's release) that ended short: the Notify task pages and
-    // publishes CapacityNotRestored (dimensions Workflow and Region, the run's target, which is
-    // this region: ValidateInput makes a state machine move the writer only to its own region).
-    // The alarm is the state on-call tooling and the console show, and the path that still
-    // pages when the page itself was refused for good (Notify sends the metric then too). One metric per workflow that runs the loop, each FILLed with 0:
-    // the metric exists only after a first page, and an arithmetic expression has no value where
-    // an operand has none (FILL fills a series' missing values: CloudWatch metric math,
-    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
-    // Sum over an hour (a period of an hour or more is allowed with 1 evaluation period,
+    // publishes CapacityNotRestored, by Workflow and Region and by Region alone (the run's target,
+    // which is this region: ValidateInput makes a state machine move the writer only to its own
+    // region). The alarm watches the Region-only metric: one metric, no metric math over series
+    // that exist only once a workflow has paged. It is the state on-call tooling and the console
+    // show, and the path that still pages when the page itself was refused for good (Notify
+    // sends the metric then too). Sum over an hour (a period of an hour or more is allowed with
+    // 1 evaluation period,
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html):
     // it alarms at the next evaluation after the page and stays in ALARM about an hour.
-    const workflows = RESTORE_CAPACITY_TASK.workflows;
     this.alarm(props, "capacity-not-restored", {
       alarmDescription: `A failover, switchover or failback to ${region} completed but its capacity loop ended short: ${region}'s database may not have the old primary's instance count (DR_CAPACITY), or the standby left has no working instance of its own, or a reader the kit added there was not deleted. The capacity page (subject "capacity not restored") says which and what to run (README, Capacity after a failover). Returns to OK about an hour later whether or not capacity is back: check the readiness evaluator's capacity check.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.capacityNotRestored,
+      dimensions: { Region: region },
+      statistic: "Sum",
+      period: CAPACITY_ALARM_PERIOD_SECONDS,
       evaluationPeriods: 1,
       threshold: 1,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       treatMissingData: "notBreaching",
-      metricQuery: [
-        {
-          id: "pages",
-          expression: workflows.map((_, i) => `FILL(w${i}, 0)`).join(" + "),
-          label: `Capacity loops that ended short (${workflows.join(", ")})`,
-          returnData: true,
-        },
-        ...workflows.map((workflow, i) => ({
-          id: `w${i}`,
-          metric: {
-            namespace: METRICS.namespace,
-            metricName: METRICS.capacityNotRestored,
-            dimensions: { Workflow: workflow, Region: region },
-            stat: "Sum",
-            period: CAPACITY_ALARM_PERIOD_SECONDS,
-          },
-        })),
-      ],
     });
 
     this.dashboard = new CloudwatchDashboard(this, "dashboard", {

@@ -112,12 +112,23 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
  */
 async function capacityMetric(request: DrRequest, deps: DrDeps): Promise<string> {
   try {
+    // Twice: by workflow (the dashboard's detail), and by Region alone for the alarm, which
+    // then watches one metric. CloudWatch treats each combination of dimensions as a separate
+    // metric and does not add them up for custom metrics
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension),
+    // and a sum over the workflows' metrics in metric math has no value where one has no data.
     await deps.ports(deps.executionRegion, "critical").metrics.put(METRICS.namespace, [
       {
         name: METRICS.capacityNotRestored,
         value: 1,
         unit: "Count",
         dimensions: { Workflow: request.workflow, Region: request.targetRegion },
+      },
+      {
+        name: METRICS.capacityNotRestored,
+        value: 1,
+        unit: "Count",
+        dimensions: { Region: request.targetRegion },
       },
     ]);
     return "published";

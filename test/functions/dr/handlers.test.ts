@@ -1527,6 +1527,13 @@ describe("Notify handler, capacity page (review 22b, L1')", () => {
             { Name: "Region", Value: WEST },
           ],
         },
+        // By region alone: what the capacity-not-restored alarm watches.
+        {
+          MetricName: "CapacityNotRestored",
+          Value: 1,
+          Unit: "Count",
+          Dimensions: [{ Name: "Region", Value: WEST }],
+        },
       ],
     });
     // Not thrown (the ASL's Retry would page again): recorded in the execution output.
