@@ -475,7 +475,8 @@ export const METRICS = {
   /**
    * 1 when a run's capacity loop (after its lock's release) ended in a warning or at its bound:
    * the new primary may run short of DR_CAPACITY's instances. Published by the Notify task's
-   * "capacity" page. Dimensions: Workflow, Region (the run's target).
+   * "capacity" page. Dimensions: Workflow, Region (the run's target); and Region alone, which the
+   * capacity-not-restored alarm watches.
    */
   capacityNotRestored: "CapacityNotRestored",
   /** Total failover time, seconds. Dimension: Workflow. */
