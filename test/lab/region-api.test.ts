@@ -208,7 +208,6 @@ describe("a region's payment API in fast mode", () => {
   // the next request queued behind it, and the connection spike never reached the server.
   it("frees a timed-out invocation's pool slot: the next request opens a new connection while the server still runs the zombies' statements", async () => {
     const primary = lab.config.primary;
-    const enforcedMs = labFunctionTimeoutMs(10, FAST);
     const { ratePerSecond, burst } = new StageThrottle(LAB_ENVIRONMENTS_PER_FUNCTION).limits()[
       "POST /payments"
     ]!;
