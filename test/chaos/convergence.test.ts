@@ -35,3 +35,31 @@ describe("a chain that released its lock and then halted before taking it again"
     expect(report.violations).toEqual([]);
   }, 60_000);
 });
+
+// Schedule 4203 of the 5000-schedule run of seed 20261130 (on 1e1ccc3, and the same on 08ae4e4):
+// an outage of us-east-1 with us-west-2's DynamoDB throttled 67 % from 53 s to 287 s after the
+// incident. failover-2 proves the old writer stopped (database) at 223 s; its Promote at 237.9 s
+// has FailoverGlobalCluster accepted (the role change at 238 s) and then its recordFact of the
+// method throttled; the retries throttle on until 333.7 s, by when the promoted us-west-2 beats
+// for itself, and the retry's re-read of the heartbeat took that for the old primary replicating
+// again (OldWriterActiveError). Back in CheckOldWriter the target's own beats keep arriving, so no
+// look ever proved the old writer stopped: halted, and every resume halted the same way.
+const promotedMidRetry: Schedule = JSON.parse(
+  readFileSync(join(__dirname, "schedules", "seed-20261130-4203.json"), "utf8"),
+);
+
+describe("a Promote whose failover was accepted but whose method was not recorded", () => {
+  it("completes the run instead of taking the promoted target's own heartbeat for the old primary", async () => {
+    const report = await runSchedule(promotedMidRetry);
+    // The story as found: one managed failover, requested at 238 s (inside failover-2's Promote
+    // retries), and the alarm's first run refused before it.
+    expect(report.roleChanges).toEqual([
+      expect.objectContaining({ kind: "failover", to: "us-west-2", at: 238 }),
+    ]);
+    expect(report.executions.map((e) => [e.name, e.status, e.lastState])).toEqual([
+      ["failover-1", "FAILED", "Rejected"],
+      ["failover-2", "SUCCEEDED", "Completed"],
+    ]);
+    expect(report.violations).toEqual([]);
+  }, 60_000);
+});
