@@ -63,3 +63,28 @@ describe("a Promote whose failover was accepted but whose method was not recorde
     expect(report.violations).toEqual([]);
   }, 60_000);
 });
+
+// Schedule 994 of the same run (also on 08ae4e4): us-west-2 lags beyond rds.global_db_rpo
+// (120 s), so us-east-1's guard pauses COMMITs; on-call approves a failover anyway. Fence at
+// 587 s, us-east-1's replica confirms it at 615 s, and the confirmed proof held at 640 s (the
+// 25 s settle). The lag dropped under the RPO at ~640.9 s and the paused COMMITs (their
+// transactions admitted by the guard before the fence: token 0, no lease armed) resumed, as AWS
+// documents, while Promote's FailoverGlobalCluster went out at 641.1 s: 20 payments committed on
+// us-east-1 up to 0.2 s into the failover. The settle bounds what the payment path admits and
+// sends, not a COMMIT the RPO guard holds (statement_timeout does not end it).
+const pausedCommits: Schedule = JSON.parse(
+  readFileSync(join(__dirname, "schedules", "seed-20261130-994.json"), "utf8"),
+);
+
+describe("a confirmed fence while the RPO guard holds COMMITs on the old primary", () => {
+  it("promotes only once they have landed: no payment on us-east-1 after the failover began", async () => {
+    const report = await runSchedule(pausedCommits);
+    expect(report.schedule.story).toBe("lagging-target");
+    expect(report.roleChanges).toEqual([
+      expect.objectContaining({ kind: "failover", to: "us-west-2" }),
+    ]);
+    const last = report.executions[report.executions.length - 1]!;
+    expect([last.status, last.lastState]).toEqual(["SUCCEEDED", "Completed"]);
+    expect(report.violations).toEqual([]);
+  }, 60_000);
+});
