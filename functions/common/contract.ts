@@ -115,7 +115,21 @@ export const WRITER_HEARTBEAT = {
   intervalSeconds: 5,
   /** /health body: `replication.writerHeartbeatAt`, ISO 8601 or null. */
   healthField: "writerHeartbeatAt",
+  /**
+   * The heartbeat reader (review 23-18 H2): a payment function with no route and its own small
+   * reservation, `payments-<readerComponent>-<suffix>` in each region, that the DR tasks and the
+   * prober invoke through the Lambda API to read the beat their region's cluster holds. A flood
+   * of the public /health cannot reach it: API Gateway does not route to it, and its reserved
+   * concurrency is its own ("Reserved concurrency ... no other function can use that
+   * concurrency", https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+   */
+  readerComponent: "heartbeat",
 } as const;
+
+/** The heartbeat reader's function name (identical in both regions; Lambda names are regional). */
+export function heartbeatReaderName(environmentSuffix: string): string {
+  return `payments-${WRITER_HEARTBEAT.readerComponent}-${environmentSuffix}`;
+}
 
 /**
  * Environment of the report functions (functions/reports/) and of the DR tasks that ask the
@@ -412,7 +426,15 @@ export const PAYMENT_EVENT_SCHEMA_VERSION = 1;
  * Optional environment of the payment functions, never set in a deployed region: a
  * `postgres://` URL that replaces the SSM database settings (tests, local runs; no TLS).
  */
-export const PAYMENTS_LOCAL_ENV = { databaseUrl: "DATABASE_URL" } as const;
+export const PAYMENTS_LOCAL_ENV = {
+  databaseUrl: "DATABASE_URL",
+  /**
+   * "aurora" runs the write path's writer identity check (functions/payments/shared/
+   * writer-identity.ts) against DATABASE_URL too: tests that model Aurora's functions on a real
+   * PostgreSQL. Aurora settings always run it.
+   */
+  writerIdentity: "DATABASE_WRITER_IDENTITY",
+} as const;
 
 /**
  * The capacity loop's bound in seconds (the literal in each workflow ASL's IsCapacityDone, a test
@@ -467,7 +489,8 @@ export const METRICS = {
   /**
    * 1 when a run's capacity loop (after its lock's release) ended in a warning or at its bound:
    * the new primary may run short of DR_CAPACITY's instances. Published by the Notify task's
-   * "capacity" page. Dimensions: Workflow, Region (the run's target).
+   * "capacity" page. Dimensions: Workflow, Region (the run's target); and Region alone, which the
+   * capacity-not-restored alarm watches.
    */
   capacityNotRestored: "CapacityNotRestored",
   /** Total failover time, seconds. Dimension: Workflow. */

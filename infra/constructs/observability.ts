@@ -115,6 +115,13 @@ export interface Pager {
  */
 export const RENEWAL_FAILING_MINUTES = 5;
 
+/**
+ * Seconds the capacity-not-restored alarm looks back: it stays in ALARM about this long after a
+ * capacity page, then returns to OK (which says no new capacity loop ended short, not that the
+ * capacity is back: the readiness evaluator's capacity check says that).
+ */
+export const CAPACITY_ALARM_PERIOD_SECONDS = 3600;
+
 /** An alarm named `payments-<name>-<region code>-<suffix>` that pages the region's topic. */
 export function pagingAlarm(scope: Construct, name: string, pager: Pager, spec: AlarmSpec) {
   return new CloudwatchMetricAlarm(scope, name, {
@@ -289,6 +296,28 @@ export class RegionalObservability extends Construct {
         treatMissingData: "notBreaching",
       });
     }
+    // A run's capacity loop (after its lock's release) that ended short: the Notify task pages and
+    // publishes CapacityNotRestored, by Workflow and Region and by Region alone (the run's target,
+    // which is this region: ValidateInput makes a state machine move the writer only to its own
+    // region). The alarm watches the Region-only metric: one metric, no metric math over series
+    // that exist only once a workflow has paged. It is the state on-call tooling and the console
+    // show, and the path that still pages when the page itself was refused for good (Notify
+    // sends the metric then too). Sum over an hour (a period of an hour or more is allowed with
+    // 1 evaluation period,
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html):
+    // it alarms at the next evaluation after the page and stays in ALARM about an hour.
+    this.alarm(props, "capacity-not-restored", {
+      alarmDescription: `A failover, switchover or failback to ${region} completed but its capacity loop ended short: ${region}'s database may not have the old primary's instance count (DR_CAPACITY), or the standby left has no working instance of its own, or a reader the kit added there was not deleted. The capacity page (subject "capacity not restored") says which and what to run (README, Capacity after a failover). Returns to OK about an hour later whether or not capacity is back: check the readiness evaluator's capacity check.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.capacityNotRestored,
+      dimensions: { Region: region },
+      statistic: "Sum",
+      period: CAPACITY_ALARM_PERIOD_SECONDS,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+    });
 
     this.dashboard = new CloudwatchDashboard(this, "dashboard", {
       provider: props.provider,

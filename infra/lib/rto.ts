@@ -135,10 +135,11 @@ export function lockSettlingSeconds(
   const interval = retry.IntervalSeconds ?? 1;
   const attempts = retry.MaxAttempts ?? 3;
   const rate = retry.BackoffRate ?? 2;
-  let byRetry = 0;
-  for (let i = 0; i < attempts; i++) byRetry += interval * rate ** i + acquireLockTimeout;
-  const byLifetime =
-    PLANNED_LOCK_LIFETIME_MS / 1000 + interval * rate ** (attempts - 1) + acquireLockTimeout;
+  const lastDelay = Math.min(interval * rate ** (attempts - 1), retry.MaxDelaySeconds ?? Infinity);
+  // Every retry runs its full course, or the planned lock's lifetime runs out first and one
+  // more retry (after the longest delay) finds it released.
+  const byRetry = retrySpanSeconds(retry, acquireLockTimeout) - acquireLockTimeout;
+  const byLifetime = PLANNED_LOCK_LIFETIME_MS / 1000 + lastDelay + acquireLockTimeout;
   return Math.min(byRetry, byLifetime);
 }
 

@@ -127,6 +127,34 @@ describe("CloudWatch alarms", () => {
     }
   });
 
+  // Issue 17: a capacity loop that ended short (Notify's CapacityNotRestored) pages as an alarm.
+  it("pages when a run's capacity is not restored, in both regions, on the metric Notify publishes by region", () => {
+    for (const [code, role, region] of [
+      ["use1", "primary", "us-east-1"],
+      ["usw2", "secondary", "us-west-2"],
+    ] as const) {
+      const found = alarm(`payments-capacity-not-restored-${code}-dev`);
+      // Region alone: Notify's second datum (handlers.test.ts asserts both), so one metric
+      // whatever the workflow, no metric math over series that exist only after a page.
+      expect(found).toMatchObject({
+        provider: `aws.${role}`,
+        namespace: METRICS.namespace,
+        metric_name: METRICS.capacityNotRestored,
+        dimensions: { Region: region },
+        statistic: "Sum",
+        period: 3600,
+        evaluation_periods: 1,
+        threshold: 1,
+        comparison_operator: "GreaterThanOrEqualToThreshold",
+        treat_missing_data: "notBreaching",
+      });
+      expect(found.metric_query).toBeUndefined();
+      expect(found.alarm_actions).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.alerts-/)]);
+      expect(found.ok_actions).toEqual(found.alarm_actions);
+      expect(String(found.alarm_description)).toContain("README, Capacity after a failover");
+    }
+  });
+
   it("alarms on payment error rate, throttles, DynamoDB replication and failed backup or copy jobs in both regions", () => {
     for (const code of ["use1", "usw2"]) {
       const errors = alarm(`payments-payment-errors-${code}-dev`);

@@ -151,7 +151,13 @@ describe("promotion in the lab's Aurora model", () => {
     // stopped (a late promotion shortens it), the measured one (a slow start lengthens it).
     expect(outage.drawnMs).toBeLessThanOrEqual(Math.min(OUTAGE_MS, FAILOVER_MS));
     expect(outage.windowMs).toBeLessThanOrEqual(outage.drawnMs);
-    expect(outage.from + outage.windowMs - (requested + FAILOVER_MS)).toBeLessThanOrEqual(5);
+    // The window ends at the operation's drawn end; a loaded box that reached the stop only
+    // after that end leaves no window at all (windowMs 0), never one that outlasts the draw.
+    // 50 ms allow for the scheduler between this test's clock read and the model's (2 cores at
+    // load 13 in CI); a window added after the operation would be seconds (OUTAGE_MS).
+    const drawnEnd = requested + FAILOVER_MS;
+    expect(outage.from + outage.windowMs - Math.max(drawnEnd, outage.from)).toBeLessThanOrEqual(50);
+    if (outage.from < drawnEnd - 1) expect(outage.windowMs).toBeGreaterThan(0);
     expect(outage.to! - outage.from).toBeGreaterThanOrEqual(outage.windowMs);
     expect(aurora.duringOutage("region-b", outage.from + 1)).toBe(true);
     expect(aurora.duringOutage("region-b", outage.to! + 1)).toBe(false);

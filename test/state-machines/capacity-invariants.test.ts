@@ -21,6 +21,7 @@ import fc from "fast-check";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { CAPACITY_BOUND_SECONDS } from "../../functions/common/contract";
 import { TransientError } from "../../functions/dr/shared/errors";
+import type { CapacityRelease, RestoreCapacityResult } from "../../functions/dr/shared/types";
 import { runWorkflow } from "./support/harness";
 
 const RESTORED = "payments-db-2-usw2-test";
@@ -119,6 +120,23 @@ async function run(s: Scenario) {
   const mutationsAt: number[] = [];
   const deletesAt: number[] = [];
   const standbyAt: string[] = [];
+  /**
+   * Review 23c, L4: each poll's own view, not the run's end: the standby's status the poll saw,
+   * its release entries, and the kit readers still available after it.
+   */
+  const pollViews: { poll: number; standby: string; release: CapacityRelease[]; kit: string[] }[] =
+    [];
+  const kitAvailable = () =>
+    kit.filter((id) => world.instances.get(`${WEST}/${id}`)?.status === "available");
+  const view = (output: RestoreCapacityResult | undefined) => {
+    if (!output?.pending || seen === 0) return;
+    pollViews.push({
+      poll: seen,
+      standby: standbyAt[seen - 1]!,
+      release: [...output.pending.release],
+      kit: kitAvailable(),
+    });
+  };
   /** Instances available in the region left as each poll ended (before the next observe). */
   const westAvailableAfter: number[] = [];
   const westAvailable = () =>
@@ -135,7 +153,12 @@ async function run(s: Scenario) {
     {
       world,
       observe: {
-        RestoreCapacity: () => {
+        RestoreCapacity: (input: unknown) => {
+          // The previous poll's output, with the world as it left it.
+          view(
+            (input as { steps?: { RestoreCapacity?: RestoreCapacityResult } }).steps
+              ?.RestoreCapacity,
+          );
           seen += 1;
           westAvailableAfter.push(westAvailable());
           mutationsAt.push(mutations());
@@ -172,10 +195,14 @@ async function run(s: Scenario) {
       },
     },
   );
+  // The last poll that returned (a poll that throws pages instead: checked on the page).
+  if (result.output?.steps.RestoreCapacity?.polls === seen)
+    view(result.output.steps.RestoreCapacity);
   mutationsAt.push(mutations());
   deletesAt.push(deletes());
   westAvailableAfter.push(westAvailable());
   return {
+    pollViews,
     three,
     kit,
     westAvailableAfter,
@@ -257,9 +284,22 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
               }
             }
           }
+          // Review 23c, L4: at every poll that returned, with the standby's own instance not
+          // available as that poll saw it, a kit reader still available after it is kept for the
+          // floor (its own entry), so no advice of that poll names every one for deletion.
+          for (const v of r.pollViews) {
+            if (v.standby === "available" || v.kit.length === 0) continue;
+            const kept = v.release.filter(
+              (e) => e.kind === "floor" && v.kit.includes(e.identifier),
+            );
+            expect(
+              `poll ${v.poll}: standby ${v.standby}, kept ${kept.length > 0 ? "one" : "none"}`,
+            ).toBe(`poll ${v.poll}: standby ${v.standby}, kept one`);
+          }
           // The page never names every available kit reader in a delete command while the
-          // standby's own instance is not available.
-          const own3 = world.instances.get(`${WEST}/payments-db-1-usw2-test`)?.status;
+          // standby's own instance, as the last poll saw it, is not available (review 23c, L4:
+          // not the run's end).
+          const own3 = r.standbyAt[r.seen - 1];
           const liveKit = r.kit.filter(
             (id) => world.instances.get(`${WEST}/${id}`)?.status === "available",
           );
@@ -271,7 +311,7 @@ describe("capacity loop invariants under drawn AWS timings (review 23, M4)", () 
             );
             expect(named.length).toBeLessThan(liveKit.length);
           }
-          const own = world.instances.get(`${WEST}/payments-db-1-usw2-test`)?.status;
+          const own = r.standbyAt[r.seen - 1];
           if (warning && own !== "available") {
             expect(pages[0]!.message).not.toMatch(
               new RegExp(

@@ -2,6 +2,7 @@
 // page's advice for a standby instance by its state (one command per broken instance).
 import { TransientError } from "../../functions/dr/shared/errors";
 import { EAST, FakeWorld, TEST_CAPACITY, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
+import { STANDBY_RETRY_POLLS } from "../../functions/dr/restore-capacity/core";
 import { runWorkflow } from "./support/harness";
 
 const westArn = TOPOLOGY.regions[WEST]!.clusterArn;
@@ -53,10 +54,12 @@ describe("the standby's floor over the whole poll (review 23c, M1)", () => {
     ours(world, DB2);
     ours(world, DB3);
     world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    let polls = 0;
     const result = await runWorkflow("failback", back, {
       world,
       observe: {
         RestoreCapacity: () => {
+          polls += 1;
           world.takeReprotectLock(EAST, WEST);
         },
       },
@@ -65,10 +68,18 @@ describe("the standby's floor over the whole poll (review 23c, M1)", () => {
     expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
     const page = pages(world).join("\n====\n");
     expect(page).not.toBe("");
-    const targets = deleteTargets(page).filter((id) => id === DB2 || id === DB3);
-    expect(targets.length).toBeLessThanOrEqual(1);
+    // Review 23d: exactly one kit reader is named for deletion (the held one, with its command),
+    // the other is kept; the loop did not end in the poll that held the delete.
+    const targets = [...new Set(deleteTargets(page).filter((id) => id === DB2 || id === DB3))];
+    expect(targets).toEqual([DB2]);
+    expect(page).toContain(
+      `aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${DB2}`,
+    );
+    expect(page).toMatch(/not deleted: payments-db-2-usw2-test in us-west-2, another reader/);
+    expect(polls).toBe(STANDBY_RETRY_POLLS);
     // The broken standby shows: headline and its own line.
-    expect(page).toContain("has no working instance besides the reader this kit added there");
+    expect(page).toContain("has no working instance of its own");
+    expect(page).toContain(`could not delete ${DB2}`);
     expect(page).toContain(`${DB1} in ${WEST} is failed: replace it`);
     expect(deleteTargets(page)).toContain(DB1);
   });
@@ -101,11 +112,77 @@ describe("the standby's floor over the whole poll (review 23c, M1)", () => {
     });
     expect(result.status).toBe("SUCCEEDED");
     const all = world.callsTo("rds:DeleteDBInstance").map((c) => c.args);
-    // db-2's delete is attempted (ambiguous, then again); db-3 stays the standby's only working one.
-    expect(all.length).toBeGreaterThan(0);
+    // The observer runs before each poll: perPoll[n] holds poll n's deletes (n from 1).
+    perPoll.push(all.slice(before).map((c) => (c as { identifier: string }).identifier));
+    // Review 23d: db-2's delete is attempted, ambiguous, and asked again at the next poll (not
+    // dropped by a page in the same poll); db-3 stays the standby's only working instance.
+    expect(perPoll[0]).toEqual([]);
+    expect(perPoll[1]).toEqual([DB2]);
+    expect(perPoll[2]).toEqual([DB2]);
     expect(all).not.toContainEqual({ identifier: DB3 });
+    expect(world.instances.get(`${WEST}/${DB2}`)?.status ?? "gone").toMatch(/deleting|gone/);
     expect(world.instances.get(`${WEST}/${DB3}`)!.status).toBe("available");
     expect(perPoll.flat()).not.toContain(DB3);
+    // Then the broken standby pages, and its headline is true: db-2 is gone.
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain("has no working instance besides the reader this kit added there");
+    expect(page).not.toContain("not deleted:");
+    // What the paging poll deleted is on the page (its output is lost to the Catch).
+    expect(page).toContain(`deleted ${DB2} in ${WEST}`);
+  });
+
+  it("names a kit reader whose delete is refused on every poll, with its command, and keeps the other", async () => {
+    const world = three(1);
+    ours(world, DB2);
+    ours(world, DB3);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    // A refusal that does not pass (an SCP or a changed role): not retried by the ASL.
+    world.inject(
+      "rds:DeleteDBInstance",
+      () =>
+        Object.assign(new Error("User is not authorized to perform: rds:DeleteDBInstance"), {
+          name: "AccessDenied",
+        }),
+      100,
+      WEST,
+    );
+    let polls = 0;
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: { RestoreCapacity: () => void (polls += 1) },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    const calls = world.callsTo("rds:DeleteDBInstance").map((c) => c.args);
+    expect(calls).toEqual(Array(STANDBY_RETRY_POLLS).fill({ identifier: DB2 }));
+    expect(polls).toBe(STANDBY_RETRY_POLLS);
+    expect(world.instances.get(`${WEST}/${DB2}`)!.status).toBe("available");
+    expect(world.instances.get(`${WEST}/${DB3}`)!.status).toBe("available");
+    const page = pages(world).join("\n====\n");
+    expect([...new Set(deleteTargets(page))].sort()).toEqual([DB1, DB2]);
+    expect(page).toContain(
+      `Next: delete ${DB2}, a reader this kit added that the loop could not delete (the reason above says why), once no run is moving to ${WEST}: aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${DB2}`,
+    );
+    expect(page).toContain("AccessDenied");
+    expect(page).not.toContain("has no working instance besides the reader this kit added there");
+  });
+});
+
+describe("a page about the new primary also shows a broken standby (review 23c, L3)", () => {
+  it("names the standby's failed instance on the page of a failed reader in the new primary", async () => {
+    const world = three(1);
+    ours(world, DB2);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    world.instances.get(`${EAST}/payments-db-3-use1-test`)!.status = "failed";
+    const result = await runWorkflow("failback", back, { world });
+    expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("DependencyError");
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain("payments-db-3-use1-test is failed");
+    expect(page).toContain(`${DB1} in ${WEST} is failed: replace it`);
+    expect(page).toContain(
+      `Next: the standby in ${WEST} has no working instance of its own either`,
+    );
+    // The kept reader is never named for deletion.
+    expect(deleteTargets(page)).not.toContain(DB2);
   });
 });
 
@@ -158,5 +235,13 @@ describe("the page's advice for a broken standby by state (review 23c, M2)", () 
     const page = pages(world).join("\n====\n");
     expect(page).toMatch(advice);
     if (status !== "insufficient-capacity") expect(deleteTargets(page)).toEqual([]);
+    if (status.startsWith("inaccessible-encryption-credentials")) {
+      // Review 23d (low): a complete read-only command, its quotes balanced, no placeholder.
+      const command = `aws kms describe-key --region ${WEST} --key-id "$(aws rds describe-db-instances --region ${WEST} --db-instance-identifier ${DB1} --query 'DBInstances[0].KmsKeyId' --output text)"`;
+      expect(page).toContain(`(${command})`);
+      expect(command.split("'").length % 2).toBe(1);
+      expect(command.split('"').length % 2).toBe(1);
+      expect(page).not.toMatch(/--key-id </);
+    }
   });
 });

@@ -46,6 +46,8 @@ function expectCapacityPage(world: FakeWorld, workflow: string, body: RegExp, re
       unit: "Count",
       dimensions: { Workflow: workflow, Region: region },
     }),
+    // The capacity-not-restored alarm's metric (infra/constructs/observability.ts).
+    expect.objectContaining({ value: 1, unit: "Count", dimensions: { Region: region } }),
   ]);
 }
 
@@ -486,6 +488,8 @@ describe("capacity in the new primary", () => {
     expect(result.output!.capacityPage).toMatchObject({ Error: "AccessDeniedError" });
     expect(world.metrics[WEST]!.filter((d) => d.name === "CapacityNotRestored")).toEqual([
       expect.objectContaining({ value: 1, dimensions: { Workflow: "failover", Region: WEST } }),
+      // The alarm's metric goes out too: the alarm is then the page that reaches on-call.
+      expect.objectContaining({ value: 1, dimensions: { Region: WEST } }),
     ]);
   });
 
@@ -1320,6 +1324,10 @@ describe("capacity in the new primary", () => {
         expect(page.split("\n")[0]).toContain(`${WEST} has the old primary's capacity (2 of 2`);
         expect(page).toContain(
           `Next: the release failed (TransientError: ServiceUnavailable) in ${EAST}`,
+        );
+        // Review 23c, L2: the hand delete keeps the standby's floor.
+        expect(page).toContain(
+          "keeping that many other instances available there: never the last available one while the standby's own instance is not available",
         );
         expect(page).not.toMatch(/add the missing readers by hand/);
         expect(page).not.toMatch(/do not add another reader/);

@@ -112,12 +112,23 @@ export async function notify(event: NotifyEvent, deps: DrDeps): Promise<NotifyOu
  */
 async function capacityMetric(request: DrRequest, deps: DrDeps): Promise<string> {
   try {
+    // Twice: by workflow (the dashboard's detail), and by Region alone for the alarm, which
+    // then watches one metric. CloudWatch treats each combination of dimensions as a separate
+    // metric and does not add them up for custom metrics
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension),
+    // and a sum over the workflows' metrics in metric math has no value where one has no data.
     await deps.ports(deps.executionRegion, "critical").metrics.put(METRICS.namespace, [
       {
         name: METRICS.capacityNotRestored,
         value: 1,
         unit: "Count",
         dimensions: { Workflow: request.workflow, Region: request.targetRegion },
+      },
+      {
+        name: METRICS.capacityNotRestored,
+        value: 1,
+        unit: "Count",
+        dimensions: { Region: request.targetRegion },
       },
     ]);
     return "published";
@@ -294,11 +305,21 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
       "Next: compare both clusters' instances with DR_CAPACITY once the later run ends; a reader with the created-by tag in the standby is one this kit added (README, Capacity after a failover).",
     );
   } else if (standbyBroken) {
-    headline = `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.${timedOut && !full ? ` ${target} also has ${step?.available ?? "?"} of ${desired} instances available after the loop's 30-minute bound.` : ""}`;
+    // Review 23d: readers of ours the loop could not delete there (failed, held, ambiguous, past
+    // its retries) are named in the error's reason as "not deleted: <id> in <region>".
+    const notDeleted = warning?.Error === "StandbyNotWorkingError" ? notDeletedIn(warning) : [];
+    headline =
+      notDeleted.length > 0
+        ? `${run}, but the standby in ${left ?? "the region left"} has no working instance of its own: it is in a state Aurora does not leave by itself, so the loop kept one reader this kit added there, and could not delete ${notDeleted.join(", ")}, ${notDeleted.length > 1 ? "other readers" : "another reader"} it added; a move to ${left ?? "it"} would fail until the standby's own instance works.`
+        : `${run}, but the standby in ${left ?? "the region left"} has no working instance besides the reader this kit added there, which it therefore kept: its own instance is in a state Aurora does not leave by itself, and a move to ${left ?? "it"} would fail until it has one.${timedOut && !full ? ` ${target} also has ${step?.available ?? "?"} of ${desired} instances available after the loop's 30-minute bound.` : ""}`;
     // At the bound the floor entry's own line names the instances (releaseAdvice): not twice.
     if (!timedOut) {
       next.push(
         `Next: fix the standby's broken instance as the reason above says for its state; delete the kept reader only once the standby's own instance is available (README, Capacity after a failover).`,
+        ...notDeleted.map(
+          (id) =>
+            `Next: delete ${id}, a reader this kit added that the loop could not delete (the reason above says why), once no run is moving to ${left ?? "the region left"}: aws rds delete-db-instance --region ${left ?? "<region>"} --db-instance-identifier ${id}`,
+        ),
       );
     }
   } else if (full) {
@@ -334,13 +355,19 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     next.push(
       `Next: add the missing readers by hand (README, Capacity after a failover): aws rds describe-db-clusters --region ${target} --db-cluster-identifier ${cluster}`,
     );
+    // Review 23c, L3: the same poll found the standby broken too (restore-capacity's both()).
+    if (causeText(warning?.Cause).includes("in the region left: StandbyNotWorkingError:")) {
+      next.push(
+        `Next: the standby in ${left ?? "the region left"} has no working instance of its own either: fix it as the reason above says for its state, and keep the reader this kit added there until it is available.`,
+      );
+    }
   }
   const lines = [
     headline,
     "",
     `Why: ${warning ? `${warning.Error}: ${causeText(warning.Cause)}` : "no warning recorded"}`,
     `Instances found: ${step?.existing?.length ? step.existing.join(", ") : "none read"}`,
-    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted in ${left}: ${step.released.join(", ")}` : ""}`,
+    `Asked for: ${step?.requested?.length ? step.requested.join(", ") : "none"}${step?.released?.length ? `   Deleted or being deleted in ${left} (by this run or an earlier one): ${step.released.join(", ")}` : ""}`,
     ...(step?.waiting?.length ? [`Still waiting for: ${step.waiting.join("; ")}`] : []),
     "",
     ...next,
@@ -350,6 +377,12 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     subject: snsSubject(`${prefix(deps)} ${request.workflow} to ${target}: capacity not restored`),
     message: lines.join("\n"),
   };
+}
+
+/** The readers a StandbyNotWorkingError names as not deleted (restore-capacity's notDeletedAdvice). */
+function notDeletedIn(warning: { readonly Cause?: string }): string[] {
+  const text = causeText(warning.Cause);
+  return [...new Set([...text.matchAll(/not deleted: ([a-z0-9-]+) in /g)].map((m) => m[1]!))];
 }
 
 /**
@@ -377,7 +410,9 @@ export function releaseAdvice(r: CapacityRelease, left: string | undefined): str
     case "failed":
       // The release as a whole failed (no instance read): which readers to delete is unknown.
       if (r.identifier.startsWith("the readers ")) {
-        return `Next: ${r.reason} in ${where}; once its RDS API answers, delete the readers this kit added there (created-by tag) beyond the standby's count, once no run is moving to ${where}: aws rds describe-db-instances --region ${where}`;
+        // Review 23c, L2: the floor holds for a hand delete too, and the failure may be the
+        // task's own (a DeadlineError), not RDS's.
+        return `Next: ${r.reason} in ${where}; once its instances can be read (aws rds describe-db-instances --region ${where}) and no run is moving to ${where}, delete the readers this kit added there (created-by tag) beyond the standby's count, one at a time, keeping that many other instances available there: never the last available one while the standby's own instance is not available.`;
       }
       return `Next: ${r.identifier} in ${where} was not deleted because ${r.reason}; delete it once no run is moving to ${where} (aws rds delete-db-instance --region ${where} --db-instance-identifier ${r.identifier}).`;
     default:
@@ -482,7 +517,7 @@ function haltedMessage(
       "",
       `${source} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) while its database still commits. If payments are failing, fail over now with:`,
       `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
-      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The alarm does not re-run this check.`,
+      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The run re-checked every 15 s for about 2 minutes before this page; the alarm does not start another.`,
     );
   } else if (request) {
     const resumeInput = { ...(rawInput as Record<string, unknown>), resumeFailoverId: failoverId };

@@ -54,6 +54,16 @@ export const CREATED_BY_TAG = RESTORED_BY_TAG;
  */
 export const CAPACITY_POLL_SECONDS = 30;
 
+/**
+ * Polls (the first included) the loop keeps going once the standby is found with no working
+ * instance but the kept reader while another reader of ours there is still not deleted (failed,
+ * held or ambiguous: review 23d), before it pages. An ambiguous DeleteDBInstance (a socket
+ * timeout AWS may have accepted) shows as `deleting` at the next poll; throttling passes within
+ * a minute or two; a refusal (AccessDenied) or another run's lock does not, and the page then
+ * names the reader with its command. 4 polls: the broken standby pages within about 2 minutes.
+ */
+export const STANDBY_RETRY_POLLS = 4;
+
 /** The loop's bound (functions/common/contract.ts says why 30 minutes). */
 export { CAPACITY_BOUND_SECONDS };
 
@@ -291,24 +301,42 @@ export async function restoreCapacity(
   }
   if (addError !== undefined) {
     const failures = released.release.filter((r) => r.kind === "failed");
+    // Review 23c, L3: a standby found with no working instance but the kept reader goes on the
+    // same page, or the page about the new primary would hide it.
+    const standby = released.standbyBroken ?? [];
     if (failures.length > 0) {
       throw both(
         addError,
-        new Error(failures.map((r) => `${r.identifier}: ${r.reason}`).join("; ")),
+        new Error([...failures.map((r) => `${r.identifier}: ${r.reason}`), ...standby].join("; ")),
       );
     }
+    if (standby.length > 0) throw both(addError, new StandbyNotWorkingError(standby.join("; ")));
     throw addError;
   }
   const result = added!;
   // A standby left with no working instance but the kept reader (review 23, M1) pages once the
   // new primary needs no more watching; until then it is one more thing the loop waits for, so
   // the bound's page names it too.
-  if (released.standbyBroken && result.waiting.length === 0) {
+  // Review 23d: another reader of ours there whose delete failed, was held or is ambiguous (an
+  // accepted delete can time out) is retried first, for up to STANDBY_RETRY_POLLS polls: the next
+  // poll sees it deleting, deletes it, or still cannot; then the page names it with its command.
+  const unfinished = released.release.filter((r) => r.kind !== "floor");
+  const brokenSince =
+    released.standbyBroken && result.waiting.length === 0
+      ? (previous?.standbyBrokenSince ?? polls)
+      : undefined;
+  if (
+    brokenSince !== undefined &&
+    (unfinished.length === 0 || polls - brokenSince + 1 >= STANDBY_RETRY_POLLS)
+  ) {
     deps.log.warn("the standby has no working instance but the reader kept", {
       standby: released.standbyBroken,
+      notDeleted: unfinished.map((r) => r.identifier),
     });
+    const left = state.request.sourceRegion ?? "the region left";
     throw new StandbyNotWorkingError(
-      `${[result.note, ...released.standbyBroken].join("; ")} (README, Capacity after a failover)`,
+      // released.note: what this poll deleted and kept, since the Catch drops this poll's output.
+      `${[result.note, ...(released.note ? [released.note] : []), ...released.standbyBroken!, ...unfinished.map((r) => notDeletedAdvice(r, left))].join("; ")} (README, Capacity after a failover)`,
     );
   }
   const waiting = [...result.waiting, ...released.waiting, ...(released.standbyBroken ?? [])];
@@ -335,8 +363,23 @@ export async function restoreCapacity(
     polls,
     elapsedSeconds,
     nextPollSeconds: CAPACITY_POLL_SECONDS,
+    ...(brokenSince !== undefined ? { standbyBrokenSince: brokenSince } : {}),
     note: [result.note, ...(released.note ? [released.note] : [])].join("; "),
   };
+}
+
+/**
+ * A reader of ours in the region left that the loop could not delete, for the StandbyNotWorking
+ * page (review 23d): its name and the command that finishes it. Safe to run: the reader kept for
+ * the standby's floor is another one, and this one was already outside the floor.
+ */
+function notDeletedAdvice(r: CapacityRelease, left: string): string {
+  if (r.identifier.startsWith("the readers ")) {
+    // The release as a whole failed: which readers are ours is unknown (no instance read).
+    return `not deleted: ${r.identifier} (${r.reason}); list them (aws rds describe-db-instances --region ${left}) and delete those beyond the standby's count, never the kept one`;
+  }
+  const once = r.kind === "transitional" ? "it is available and " : "";
+  return `not deleted: ${r.identifier} in ${left}, another reader this kit added (${r.reason}); delete it once ${once}no run is moving to ${left} (aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier})`;
 }
 
 /** A release that failed as a whole (review 23b, M2): pending, retried at the next poll. */

@@ -54,7 +54,17 @@ export function brokenAdvice(
     return `${identifier} in ${where} is ${is}: correct its DB parameter group (aws rds describe-db-instances --region ${where} --db-instance-identifier ${identifier}, then fix or reset the group's parameters), then reboot it (aws rds reboot-db-instance --region ${where} --db-instance-identifier ${identifier}); do not delete it`;
   }
   if (status?.startsWith("inaccessible-encryption-credentials")) {
-    return `${identifier} in ${where} is ${is}: restore access to the cluster's KMS key in ${where} (re-enable it or restore its grants; aws kms describe-key --region ${where} --key-id <the cluster's KmsKeyId>); a new instance would not help, the key protects the cluster's storage; do not delete it`;
+    // Review 23d (low): a complete command, no placeholder to edit (the old one's apostrophe
+    // left a shell quote open when pasted). DescribeDBInstances returns the instance's KmsKeyId
+    // when its storage is encrypted (API_DBInstance, "KmsKeyId": "If StorageEncrypted is
+    // enabled, the Amazon Web Services KMS key identifier for the encrypted DB instance",
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html).
+    return `${identifier} in ${where} is ${is}: restore access to the cluster's KMS key in ${where}, re-enable it or restore its grants (${kmsKeyCommand(identifier, where)}); a new instance would not help, the key protects the cluster's storage; do not delete it`;
   }
   return `${identifier} in ${where} is ${is}: replace it: delete it (aws rds delete-db-instance --region ${where} --db-instance-identifier ${identifier}), then run terraform apply`;
+}
+
+/** Read-only: the KMS key of an instance's storage, described (pasteable as is). */
+export function kmsKeyCommand(identifier: string, where: string): string {
+  return `aws kms describe-key --region ${where} --key-id "$(aws rds describe-db-instances --region ${where} --db-instance-identifier ${identifier} --query 'DBInstances[0].KmsKeyId' --output text)"`;
 }

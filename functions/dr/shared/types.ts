@@ -293,6 +293,12 @@ export interface RestoreCapacityResult extends StepTimes {
   readonly polls?: number;
   readonly elapsedSeconds?: number;
   readonly nextPollSeconds?: number;
+  /**
+   * The poll that first found the standby with no working instance but the kept reader while the
+   * new primary needed nothing more (review 23d): the loop retries the region left's unfinished
+   * deletes from there for STANDBY_RETRY_POLLS polls, then pages.
+   */
+  readonly standbyBrokenSince?: number;
   readonly note: string;
 }
 

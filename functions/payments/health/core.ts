@@ -41,7 +41,7 @@
 import { FENCE_PHASE } from "../../common/contract";
 import { TAKING_OVER_STATUS, isTakingOver, promotingInto } from "../../common/taking-over";
 import type { ActiveRegionFlag, PeerLeaseState } from "../shared/fencing";
-import { peerLeaseState } from "../shared/fencing";
+import { peerLeaseState, writesOpen } from "../shared/fencing";
 
 /** What the database probe found; it throws when the database cannot be reached. */
 export type DatabaseState = "writable" | "reachable" | "read-only" | "in recovery";
@@ -109,7 +109,7 @@ export interface HealthReport {
  */
 export function activeRegionMetric(body: HealthBody): 0 | 1 | null {
   if (body.activeRegion === null) return null;
-  return body.checks.role === "active" && body.checks.phase !== FENCE_PHASE.fenced ? 1 : 0;
+  return body.checks.role === "active" && writesOpen({ phase: body.checks.phase }) ? 1 : 0;
 }
 
 class CheckTimeoutError extends Error {
@@ -140,8 +140,11 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   }
   const active = flag?.activeRegion === region;
   // A move into this region (its Fence until its Unfence): only a read-only look at its own
-  // cluster, nothing written, nothing through the global writer endpoint.
-  const moving = active && flag?.phase === FENCE_PHASE.fenced;
+  // cluster, nothing written, nothing through the global writer endpoint. The same rule as the
+  // payment guard's (review 23b-10 L3): any phase that does not open writes (`fenced`, or one this
+  // code does not know) is not healthy, so Route 53 never keeps clients on a region whose
+  // every write answers 503.
+  const moving = active && !!flag && !writesOpen(flag);
 
   let database: DatabaseState | "unreachable";
   let databaseError: string | undefined;
@@ -174,6 +177,8 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   else if (!active) reason = `passive region: writes go to ${flag.activeRegion}`;
   else if (database === "unreachable")
     reason = `${moving ? "own cluster" : "database"} unreachable: ${databaseError}`;
+  else if (moving && flag.phase !== FENCE_PHASE.fenced)
+    reason = `flag phase ${JSON.stringify(flag.phase)} is not one this function knows: payment writes are refused here, so this region does not take traffic`;
   else if (takingOver)
     reason =
       database === "in recovery"

@@ -7,7 +7,7 @@ import { fullJitterMs } from "./connect-jitter";
 import { Pool } from "pg";
 import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { DATABASE_POOL_MAX } from "../../common/contract";
-import { CommitUnconfirmedError, DatabaseUnavailableError } from "./errors";
+import { CommitUnconfirmedError, DatabaseUnavailableError, WriterMismatchError } from "./errors";
 
 export type DatabaseSettings =
   /** DATABASE_URL: tests and local runs, no TLS. */
@@ -164,6 +164,7 @@ function isNeverSent(error: unknown): boolean {
 
 /** The settings may point at the wrong server: re-read them before the next attempt. */
 export function isStaleEndpointError(error: unknown): boolean {
+  if (error instanceof WriterMismatchError) return true;
   const code = errorCode(error);
   return code === READ_ONLY || code === "ENOTFOUND" || code === "ECONNREFUSED";
 }
@@ -214,6 +215,13 @@ export interface ConnectJitter {
 }
 
 export type Queryable = Pick<PoolClient, "query">;
+
+/**
+ * Runs on every connection before the work does (the write functions' writer identity check,
+ * writer-identity.ts). A WriterMismatchError destroys that connection and the work is retried
+ * once on a new one, as for a demoted writer.
+ */
+export type ConnectionCheck = (client: Queryable) => Promise<void>;
 
 const openDatabases = new Set<Database>();
 
@@ -357,6 +365,7 @@ export class Database {
    * formed since: the next one is jittered. Never set before the first connection.
    */
   #reconnecting = false;
+  #check?: ConnectionCheck;
 
   /** Connections this database's pools failed to open, by error code (poolStats). */
   readonly refused: Record<string, number> = {};
@@ -369,6 +378,11 @@ export class Database {
 
   get applicationName(): string {
     return this.options.applicationName;
+  }
+
+  /** Checks every connection before work runs on it (see ConnectionCheck). */
+  useConnectionCheck(check: ConnectionCheck): void {
+    this.#check = check;
   }
 
   /** The pool of the current settings, if one was built (poolStats). */
@@ -441,12 +455,14 @@ export class Database {
         }
         this.#reconnecting = false;
         client.on("error", onError);
+        if (this.#check) await this.#check(client);
         const result = await work(client);
         client.off("error", onError);
         client.release();
         return result;
       } catch (error) {
-        const broken = isConnectionError(error);
+        // A connection that reaches the wrong server is never handed out again.
+        const broken = isConnectionError(error) || error instanceof WriterMismatchError;
         // A COMMIT abandoned on the client's timeout: its connection is mid-statement, so it is
         // destroyed rather than reused, and the transaction is not run again.
         const abandoned = error instanceof CommitUnconfirmedError && isConnectionError(error.cause);

@@ -168,6 +168,16 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /**
+ * The connection a write would go through does not reach this region's writer (another region's
+ * instance through a stale global endpoint or a pooled connection, or one still in recovery):
+ * writer-identity.ts. A 503 `database_unavailable` like any other unavailable database, never a
+ * write on the wrong server.
+ */
+export class WriterMismatchError extends DatabaseUnavailableError {
+  override name = "WriterMismatchError";
+}
+
+/**
  * COMMIT came back with a WARNING, did not come back within the client's query_timeout
  * (review 22 L2), or its connection ended while it was in flight (a terminated backend, a reset
  * socket: the client cannot know the outcome, Database.transaction). A WARNING: the server

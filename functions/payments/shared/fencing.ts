@@ -20,10 +20,12 @@
 // and be lost by an AllowDataLoss failover. The one exception is the DR Verify task's synthetic
 // payment and its void (DR_SYNTHETIC_MERCHANT, whose only key is the DR verify key: Terraform
 // refuses any other key bound to it, infra/constructs/parameters.ts), which runs after Promote
-// and before the Unfence that opens writes. A flag without a phase (seeded before phases
+// and before the Unfence that opens writes, and only once the flag carries this run's proof
+// stamp (`promotingAt`, common/taking-over.ts promotingInto). A flag without a phase (seeded before phases
 // existed) counts as open.
 import type { ActiveRegionItem } from "../../common/contract";
 import { DR_SYNTHETIC_MERCHANT, FENCE_PHASE, PEER_LEASE } from "../../common/contract";
+import { promotingInto } from "../../common/taking-over";
 import {
   ActiveRegionUnknownError,
   PassiveRegionError,
@@ -142,7 +144,11 @@ export class ActiveRegionGuard {
       throw new PassiveRegionError(this.options.region, flag.activeRegion);
     }
     if (writesOpen(flag)) return;
-    if (caller.merchantId === DR_SYNTHETIC_MERCHANT) return;
+    // Only once this run has proven the old writer stopped (review 23b-10 L2): a DR-keyed write
+    // between the Fence and the proof would go through the global endpoint to the old writer.
+    if (caller.merchantId === DR_SYNTHETIC_MERCHANT && promotingInto(this.options.region, flag)) {
+      return;
+    }
     throw new RegionFencedError(this.options.region, flag.phase ?? "");
   }
 

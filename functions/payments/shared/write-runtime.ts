@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
-import { EVENT_PUBLICATION_MODES, PAYMENTS_ENV } from "../../common/contract";
+import { EVENT_PUBLICATION_MODES, PAYMENTS_ENV, PAYMENTS_LOCAL_ENV } from "../../common/contract";
 import type { EventPublicationMode } from "../../common/contract";
 import { MissingEnvironmentError, intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
@@ -17,6 +17,8 @@ import type { ApiAnswer, OutboxEvent } from "./ports";
 import { apiHandler } from "./runtime";
 import type { ApiHandler, ApiRequest, BaseRuntime } from "./runtime";
 import type { WriteDeps } from "./write-core";
+import { WRITER_IDENTITY_MODES, writerIdentityCheck, writerIdentityMode } from "./writer-identity";
+import type { WriterIdentityMode } from "./writer-identity";
 
 /** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */
 export function guardFromEnvironment(
@@ -64,6 +66,20 @@ function inlinePublisher(base: BaseRuntime, eventBusName: string) {
   };
 }
 
+/** DATABASE_WRITER_IDENTITY (DATABASE_URL only): "aurora" or "none", unset = "none". */
+export function writerIdentityRequest(
+  env: NodeJS.ProcessEnv = process.env,
+): WriterIdentityMode | undefined {
+  const raw = env[PAYMENTS_LOCAL_ENV.writerIdentity];
+  if (raw === undefined || raw === "") return undefined;
+  if (!(WRITER_IDENTITY_MODES as readonly string[]).includes(raw)) {
+    throw new MissingEnvironmentError(
+      `environment variable ${PAYMENTS_LOCAL_ENV.writerIdentity}=${JSON.stringify(raw)} must be one of ${WRITER_IDENTITY_MODES.join(", ")}`,
+    );
+  }
+  return raw as WriterIdentityMode;
+}
+
 export interface WriteRuntime {
   readonly dynamodb: DynamoDBClient;
   readonly guard: ActiveRegionGuard;
@@ -80,6 +96,16 @@ export function writeRuntime(
     controlFlagReader(dynamodb, requireEnv(PAYMENTS_ENV.controlTable, env)),
     base.region,
     env,
+  );
+  // Every write confirms on its own connection that it reaches this region's writer (review
+  // 23b-10 M1, writer-identity.ts).
+  const requested = writerIdentityRequest(env);
+  base.database.useConnectionCheck(
+    writerIdentityCheck({
+      region: base.region,
+      flag: () => guard.flag(),
+      mode: async () => writerIdentityMode(await base.databaseSettings(), requested),
+    }),
   );
   const afterCommit =
     eventPublication(env) === "inline"

@@ -108,6 +108,9 @@ export class RegionPayments {
           phase: item.phase as string | undefined,
           ...(typeof item.leaseRequired === "boolean" ? { leaseRequired: item.leaseRequired } : {}),
           ...(typeof item.peerSeenAt === "string" ? { peerSeenAt: item.peerSeenAt } : {}),
+          // As the real reader (functions/payments/shared/aws/dynamodb.ts): the guard lets the DR
+          // merchant through a fenced flag only with the run's proof stamp (review 23b-10 L2).
+          ...(typeof item.promotingAt === "string" ? { promotingAt: item.promotingAt } : {}),
         }
       : undefined;
   }

@@ -1575,6 +1575,13 @@ describe("Notify handler, capacity page (review 22b, L1')", () => {
             { Name: "Region", Value: WEST },
           ],
         },
+        // By region alone: what the capacity-not-restored alarm watches.
+        {
+          MetricName: "CapacityNotRestored",
+          Value: 1,
+          Unit: "Count",
+          Dimensions: [{ Name: "Region", Value: WEST }],
+        },
       ],
     });
     // Not thrown (the ASL's Retry would page again): recorded in the execution output.
@@ -1582,6 +1589,45 @@ describe("Notify handler, capacity page (review 22b, L1')", () => {
       published: true,
       metric: expect.stringMatching(/^not published: AccessDeniedError: /),
     });
+  });
+});
+
+describe("Notify handler, capacity page: the readers found deleting (review 23c, L1)", () => {
+  it("does not claim this run deleted a reader it only found being deleted", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m" });
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    const base = state("failover", fenced);
+    await notify({
+      workflow: "failover",
+      outcome: "capacity",
+      state: {
+        ...base,
+        steps: {
+          ...base.steps,
+          RestoreCapacity: {
+            startedAt: "2026-11-30T00:00:00Z",
+            endedAt: "2026-11-30T00:30:00Z",
+            desired: 2,
+            existing: [],
+            requested: [],
+            released: ["payments-db-2-use1-test"],
+            note: "",
+          },
+        },
+        warnings: { RestoreCapacity: { Error: "CapacityTimeoutError", Cause: "bound" } },
+      },
+      context: {
+        executionId: EXECUTION,
+        executionName: "run-1",
+        startTime: "t",
+        stateMachineArn: "arn:sm",
+      },
+    });
+    const message = String(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message);
+    expect(message).toContain(
+      `Deleted or being deleted in ${EAST} (by this run or an earlier one): payments-db-2-use1-test`,
+    );
+    expect(message).not.toMatch(/ {3}Deleted in /);
   });
 });
 

@@ -195,19 +195,44 @@ describe("fencing", () => {
     },
   );
 
-  it("lets the DR verification's synthetic payment and its void through while fenced, and nothing else", async () => {
-    aws.flag = { activeRegion: REGION, phase: "fenced" };
+  it("lets the DR verification's synthetic payment and its void through once the run's proof is stamped, and nothing else", async () => {
+    aws.flag = { activeRegion: REGION, phase: "fenced", promotingAt: "2026-11-30T23:00:00.000Z" };
     const synthetic = { ...PAYMENT, merchantId: "dr-synthetic" };
+    const { merchantId: _merchant, ...unnamed } = PAYMENT;
+    const before = await writeCounts(db.sql);
 
     const authorized = await authorize(randomUUID(), { apiKey: DR_API_KEY, body: synthetic });
     const voided = await act("void", authorized.body.id as string, undefined, DR_API_KEY);
-    // A merchant key naming the synthetic merchant in its body is not the DR key.
+    // A merchant key naming the synthetic merchant in its body is not the DR key: refused by
+    // parsing (the body's merchant is not the key's) ...
     const impostor = await authorize(randomUUID(), { body: synthetic });
+    // ... and a merchant key's body that names no merchant parses, so the guard refuses it
+    // (review 23b-10 L1: this one fails if the guard lets merchants through).
+    const merchant = await authorize(randomUUID(), { body: unnamed });
 
     expect(authorized.status).toBe(201);
     expect(voided.status).toBe(200);
     expect(voided.body).toMatchObject({ status: "voided" });
-    expect(impostor.status).not.toBe(201);
+    expect(impostor.status).toBe(403);
+    expect(merchant.status).toBe(503);
+    expect(merchant.body).toMatchObject({ code: "region_fenced" });
+    expect((await writeCounts(db.sql)).payments).toBe(before.payments + 1);
+  });
+
+  // Review 23b-10 L2: between the Fence and the proof the global endpoint still reaches the old
+  // writer; not even the DR key writes there.
+  it("rejects the DR verification's synthetic payment while fenced before the run's proof, writing nothing", async () => {
+    aws.flag = { activeRegion: REGION, phase: "fenced" };
+    const before = await writeCounts(db.sql);
+
+    const response = await authorize(randomUUID(), {
+      apiKey: DR_API_KEY,
+      body: { ...PAYMENT, merchantId: "dr-synthetic" },
+    });
+
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({ code: "region_fenced" });
+    expect(await writeCounts(db.sql)).toEqual(before);
   });
 
   it.each([

@@ -376,6 +376,25 @@ describe("checkHealth", () => {
     expect(report.body.status).not.toBe("taking-over");
   });
 
+  // Review 23b-10 L3: the guard refuses writes under a phase it does not know; /health agrees.
+  it("answers 503 under a flag phase it does not know, writing no heartbeat, and counts the region inactive", async () => {
+    const viaGlobal: boolean[] = [];
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => ({ ...PROVEN, phase: "draining" }),
+      probeDatabase: async (write) => {
+        viaGlobal.push(write);
+        return "writable";
+      },
+    });
+
+    expect(report.statusCode).toBe(503);
+    expect(report.body.status).toBe("unhealthy");
+    expect(report.body.reason).toMatch(/flag phase "draining" is not one this function knows/);
+    expect(viaGlobal).toEqual([]);
+    expect(activeRegionMetric(report.body)).toBe(0);
+  });
+
   it("rejects taking over when its own cluster cannot be reached: 503", async () => {
     const report = await checkHealth({
       ...deps,

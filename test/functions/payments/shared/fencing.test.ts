@@ -78,6 +78,42 @@ describe("ActiveRegionGuard", () => {
     await expect(guard.assertActive()).resolves.toBeUndefined();
   });
 
+  // Review 23b-10 L1: the guard itself, not the body's parsing, refuses a merchant while fenced;
+  // L2: the DR merchant passes only once the run stamped its proof (promotingAt).
+  describe("a fenced flag naming this region", () => {
+    const PROOF = "2026-11-30T23:00:00.000Z";
+
+    it("rejects every merchant but the DR verification's with RegionFencedError", async () => {
+      const f = fixture();
+      f.setFlag({ activeRegion: "us-east-1", phase: "fenced", promotingAt: PROOF });
+
+      await expect(f.guard.assertActive({ merchantId: "merchant-1" })).rejects.toMatchObject({
+        name: "RegionFencedError",
+      });
+      await expect(f.guard.assertActive()).rejects.toMatchObject({ name: "RegionFencedError" });
+      await expect(f.guard.assertActive({ merchantId: "dr-synthetic" })).resolves.toBeUndefined();
+    });
+
+    it("rejects the DR verification's writes before the run has proven the old writer stopped", async () => {
+      const f = fixture();
+      f.setFlag({ activeRegion: "us-east-1", phase: "fenced" });
+
+      await expect(f.guard.assertActive({ merchantId: "dr-synthetic" })).rejects.toMatchObject({
+        name: "RegionFencedError",
+      });
+    });
+
+    it("rejects writes under a phase it does not know, the DR verification's too", async () => {
+      const f = fixture();
+      f.setFlag({ activeRegion: "us-east-1", phase: "draining", promotingAt: PROOF });
+
+      await expect(f.guard.assertActive({ merchantId: "dr-synthetic" })).rejects.toMatchObject({
+        name: "RegionFencedError",
+      });
+      await expect(f.guard.assertActive()).rejects.toMatchObject({ name: "RegionFencedError" });
+    });
+  });
+
   it("fails to build with a cache longer than 5 s", () => {
     expect(() => fixture(MAX_ACTIVE_REGION_CACHE_MS + 1)).toThrow(
       "active-region cache must be 0 to 5000 ms, got 5001",
