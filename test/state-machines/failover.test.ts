@@ -670,8 +670,17 @@ describe("failover: rejections", () => {
       };
     };
     const result = await runWorkflow("failover", input, { world, observe: { Preflight: record } });
-    expect(result.status).toBe("SUCCEEDED");
+    // Preflight does not veto: the run fences us-west-2.
+    expect(result.states).toEqual(expect.arrayContaining(["Fence", "CheckOldWriter"]));
     expect(world.flag()?.activeRegion).toBe(WEST);
+    // Since chaos schedule 994 (session 24, 10k): with us-east-1 up, its replica confirms the
+    // fence, but a failover from the guarded primary also needs a heartbeat begun after the
+    // settle in the target, to know COMMITs the RPO guard paused have resumed; this target
+    // cannot read any, so the run halts safely, paged, with nothing promoted (it completed on
+    // the confirmation alone before).
+    expect(result.status).toBe("FAILED");
+    expect(result.error).toBe("OldWriterNotStoppedError");
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(0);
   });
 
   it("fails over by alarm when the heartbeat stopped once the region died during a flood", async () => {

@@ -143,6 +143,12 @@ export interface CheckOldWriterResult extends StepTimes {
   readonly heartbeatSeenAt?: string | null;
   /** Why the heartbeat does not count as proof (not alive, unreadable), when it does not. */
   readonly heartbeatNotProof?: string;
+  /**
+   * Confirmed path from a primary with rds.global_db_rpo: when the target was first seen holding
+   * a heartbeat begun after the settle, i.e. since when COMMITs the guard paused have been
+   * resumed (check-old-writer/core.ts pausedCommitsDrainedMs); null while none was seen.
+   */
+  readonly pausedCommitsResumedSeenAt?: string | null;
   /** From when the evidence holds; null while there is none. */
   readonly stoppedAt: string | null;
   /** Seconds the Wait before the next look lasts (0 once stopped). */
