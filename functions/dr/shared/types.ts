@@ -271,6 +271,12 @@ export interface RestoreCapacityResult extends StepTimes {
    * polls. Absent on a failover, which calls nothing in the region it left.
    */
   readonly released?: readonly string[];
+  /**
+   * Readers of the region left whose DeleteDBInstance a poll attempted, whatever came back, all
+   * polls (review 24, L1): an accepted delete can still read `available` at the next poll, so
+   * none of them counts as carrying the standby.
+   */
+  readonly deleteAttempted?: readonly string[];
   /** What the step still waits for (an instance or cluster in a transitional state). */
   readonly waiting?: readonly string[];
   /** The new primary's instances `available` at this poll (the writer included). */
