@@ -306,7 +306,9 @@ describe("a refused reader in the new primary still names the region left (revie
     expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
     const page = pages(world).join("\n====\n");
     expect(page).toContain(`kept ${DB3} (the standby has 0 working instance(s)`);
-    expect(page).toContain(`Next: the standby in ${WEST} has no working instance of its own either`);
+    expect(page).toContain(
+      `Next: the standby in ${WEST} has no working instance of its own either`,
+    );
     expect(page).toContain(`${DB1} in ${WEST} is failed: replace it`);
     // db-2 is named with its command; db-3, the standby's only working instance, never is.
     const targets = [...new Set(deleteTargets(page))];
