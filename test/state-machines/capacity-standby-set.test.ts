@@ -284,7 +284,7 @@ describe("a refused reader in the new primary still names the region left (revie
       /not deleted: payments-db-2-usw2-test in us-west-2, another reader this kit added \(is modifying\); delete it once it is available/,
     );
     expect(page).toContain(
-      `Next: delete ${DB2}, a reader this kit added that the loop did not delete (the reason above says why), once no run is moving to ${WEST}: aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${DB2}`,
+      `Next: delete ${DB2}, a reader this kit added that the loop did not delete (the reason above says why and when), once no run is moving to ${WEST}: aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${DB2}`,
     );
     // Never the standby's own instance, never the reader already deleted.
     expect([...new Set(deleteTargets(page))]).toEqual([DB2]);
@@ -315,6 +315,25 @@ describe("a refused reader in the new primary still names the region left (revie
     expect(targets).toContain(DB2);
     expect(targets).not.toContain(DB3);
     expect(page).toContain(`Next: delete ${DB2}, a reader this kit added`);
+  });
+});
+
+describe("a kit reader left in a state it cannot be deleted in (review 24, L5)", () => {
+  it("advises fixing the KMS key first, not waiting for it to become available", async () => {
+    const world = shortEast();
+    ours(world, DB2, "inaccessible-encryption-credentials");
+    ours(world, DB3);
+    world.inject("rds:CreateDBInstance", refusedCreate, 100, EAST);
+    await runWorkflow("failback", back, { world });
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain(
+      `not deleted: ${DB2} in ${WEST}, another reader this kit added, is inaccessible-encryption-credentials, a state Aurora does not leave by itself`,
+    );
+    expect(page).toContain(
+      `restore access to the cluster's KMS key in ${WEST} (aws kms describe-key`,
+    );
+    expect(page).not.toContain("delete it once it is available");
+    expect([...new Set(deleteTargets(page))]).toEqual([DB2]);
   });
 });
 

@@ -365,7 +365,7 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     // command (the reason above says why and, for one in a transitional state, when).
     for (const id of notDeletedIn(warning)) {
       next.push(
-        `Next: delete ${id}, a reader this kit added that the loop did not delete (the reason above says why), once no run is moving to ${left ?? "the region left"}: aws rds delete-db-instance --region ${left ?? "<region>"} --db-instance-identifier ${id}`,
+        `Next: delete ${id}, a reader this kit added that the loop did not delete (the reason above says why and when), once no run is moving to ${left ?? "the region left"}: aws rds delete-db-instance --region ${left ?? "<region>"} --db-instance-identifier ${id}`,
       );
     }
   }

@@ -24,7 +24,7 @@ import {
 } from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
-import { brokenAdvice } from "../shared/format";
+import { brokenAdvice, kmsKeyCommand } from "../shared/format";
 import { regionOf } from "../shared/topology";
 import type {
   CapacityPending,
@@ -388,6 +388,16 @@ function notDeletedAdvice(r: CapacityRelease, left: string): string {
     // The release as a whole failed: which readers are ours is unknown (no instance read).
     return `not deleted: ${r.identifier} (${r.reason}); list them (aws rds describe-db-instances --region ${left}) and delete those beyond the standby's count, never the kept one`;
   }
+  const status = r.statuses?.[r.identifier];
+  const command = `aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier}`;
+  if (r.kind === "transitional" && status !== undefined && BROKEN.has(status)) {
+    // Review 24, L5: a state Aurora does not leave by itself and in which DeleteDBInstance is
+    // refused (API_DeleteDBInstance.html): "once it is available" never comes without a fix.
+    const fix = status.startsWith("inaccessible-encryption-credentials")
+      ? `restore access to the cluster's KMS key in ${left} (${kmsKeyCommand(r.identifier, left)}) so it becomes available again`
+      : `fix its cause (aws rds describe-events --region ${left} --source-type db-instance --source-identifier ${r.identifier})`;
+    return `not deleted: ${r.identifier} in ${left}, another reader this kit added, is ${status}, a state Aurora does not leave by itself and in which it cannot be deleted (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); ${fix}, then delete it once no run is moving to ${left} (${command})`;
+  }
   const once = r.kind === "transitional" ? "it is available and " : "";
   return `not deleted: ${r.identifier} in ${left}, another reader this kit added (${r.reason}); delete it once ${once}no run is moving to ${left} (aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier})`;
 }
@@ -738,7 +748,9 @@ async function releaseReaders(
     }
     leaving.add(instance.identifier);
     if (!DELETABLE.has(instance.status)) {
-      wait(instance.identifier, `is ${instance.status}`, "transitional");
+      wait(instance.identifier, `is ${instance.status}`, "transitional", {
+        statuses: { [instance.identifier]: instance.status },
+      });
       continue;
     }
     const locked = hold ?? (await guard(state, deps, `deleting ${instance.identifier} in ${left}`));

@@ -254,7 +254,10 @@ export interface CapacityRelease {
   readonly broken?: boolean;
   /** floor, broken: the standby's instances still changing (rebooting, modifying...): no command. */
   readonly changing?: readonly string[];
-  /** floor, broken: the status of each standby instance not available, for the advice by state. */
+  /**
+   * floor, broken: the status of each standby instance not available, for the advice by state;
+   * transitional: the reader's own status (review 24, L5).
+   */
   readonly statuses?: Readonly<Record<string, string>>;
 }
 
