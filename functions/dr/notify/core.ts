@@ -528,7 +528,7 @@ function haltedMessage(
       "",
       `${source} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) while its database still commits. If payments are failing, fail over now with:`,
       `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
-      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The alarm does not re-run this check.`,
+      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The run re-checked every 15 s for about 2 minutes before this page; the alarm does not start another.`,
     );
   } else if (request) {
     const resumeInput = { ...(rawInput as Record<string, unknown>), resumeFailoverId: failoverId };

@@ -290,6 +290,11 @@ export class FakeWorld {
    */
   readonly heartbeatAt: Record<string, number | null | undefined> = {};
   /**
+   * The DB instance each region's heartbeat reader names as the beat's writer (migration 013);
+   * undefined: not named.
+   */
+  readonly heartbeatWriter: Record<string, string | undefined> = {};
+  /**
    * What the prober in each region recorded of its own cluster's writer heartbeat
    * (HeartbeatWatch); undefined: it saw the heartbeat that region holds advance, the moment it
    * was stamped; null: no record.
@@ -1417,10 +1422,14 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
     },
     replica: {
       async writerHeartbeat() {
-        c("http GET /health (writer heartbeat)");
+        c("lambda:Invoke heartbeat reader");
         const at = world.heartbeatAt[region];
         if (at === null) return null;
-        return { beatAt: new Date(at ?? world.clock).toISOString() };
+        const writer = world.heartbeatWriter[region];
+        return {
+          beatAt: new Date(at ?? world.clock).toISOString(),
+          ...(writer !== undefined ? { writer } : {}),
+        };
       },
     },
     notifier: {
