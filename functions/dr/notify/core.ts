@@ -358,7 +358,14 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     // Review 23c, L3: the same poll found the standby broken too (restore-capacity's both()).
     if (causeText(warning?.Cause).includes("in the region left: StandbyNotWorkingError:")) {
       next.push(
-        `Next: the standby in ${left ?? "the region left"} has no working instance of its own either: fix it as the reason above says for its state, and keep the reader this kit added there until it is available.`,
+        `Next: the standby in ${left ?? "the region left"} has no working instance of its own either: fix it as the reason above says for its state, and keep the reader the reason above names as kept until the standby's own instance is available.`,
+      );
+    }
+    // Review 24, M1: readers of ours there that this last poll did not delete, each with its
+    // command (the reason above says why and, for one in a transitional state, when).
+    for (const id of notDeletedIn(warning)) {
+      next.push(
+        `Next: delete ${id}, a reader this kit added that the loop did not delete (the reason above says why and when), once no run is moving to ${left ?? "the region left"}: aws rds delete-db-instance --region ${left ?? "<region>"} --db-instance-identifier ${id}`,
       );
     }
   }
@@ -379,8 +386,12 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
   };
 }
 
-/** The readers a StandbyNotWorkingError names as not deleted (restore-capacity's notDeletedAdvice). */
-function notDeletedIn(warning: { readonly Cause?: string }): string[] {
+/**
+ * The readers a capacity error names as not deleted (restore-capacity's notDeletedAdvice): a
+ * StandbyNotWorkingError's, or the region-left half of a new-primary failure (review 24, M1).
+ */
+function notDeletedIn(warning: { readonly Cause?: string } | undefined): string[] {
+  if (!warning) return [];
   const text = causeText(warning.Cause);
   return [...new Set([...text.matchAll(/not deleted: ([a-z0-9-]+) in /g)].map((m) => m[1]!))];
 }
