@@ -1,5 +1,9 @@
 import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/common/contract";
-import { DependencyError, ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
+import {
+  DependencyError,
+  ManagedFailoverUnavailableError,
+  TransientError,
+} from "../../functions/dr/shared/errors";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { named, runWorkflow } from "./support/harness";
 
@@ -579,6 +583,45 @@ describe("failover: rejections", () => {
       expect(world.flag()?.activeRegion).toBe(WEST);
       // Held until the database stopped, then one more look: no page, no second alarm.
       expect(hold.count()).toBeGreaterThanOrEqual(diesAt + 1);
+      expect(world.messages[WEST]!.some((m) => m.subject.includes("HALTED"))).toBe(false);
+    },
+  );
+
+  // Review 24-18 M1: Step Functions keeps one counter per retrier for all of a state's retries
+  // ("it already reached its maximum … Therefore, that retrier fails and the execution redirects
+  // the workflow to the Z state through the Catch field",
+  // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). The hold is
+  // a Choice/Wait loop, so each look has Preflight's whole transient budget: single throttles
+  // spread over a hold in which the database stops must not end in a page.
+  it.each([
+    [[2, 4, 6, 8, 10], 10],
+    [[1, 2, 3, 5, 7, 9], 9],
+  ])(
+    "fails over, no page, when CloudWatch throttles once on looks %j of a hold whose database stops before look %i",
+    async (faultAt, diesAt) => {
+      const world = new FakeWorld();
+      world.keepCommitting("lambda-500");
+      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+        at: new Date(world.clock - i * 10_000).toISOString(),
+        healthy: false,
+      }));
+      const hold = holdRechecks(world, (n) => {
+        if (n === diesAt) world.heartbeatAt[WEST] = world.clock - world.drawSeconds([6, 14]) * 1000;
+      });
+      const observe = {
+        Preflight: () => {
+          hold.observe.Preflight();
+          if (faultAt.includes(hold.count()))
+            world.inject(
+              "cloudwatch:GetMetricData",
+              () => new TransientError("Rate exceeded (GetMetricData)"),
+              1,
+            );
+        },
+      };
+      const result = await runWorkflow("failover", input, { world, observe });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()?.activeRegion).toBe(WEST);
       expect(world.messages[WEST]!.some((m) => m.subject.includes("HALTED"))).toBe(false);
     },
   );
