@@ -9,6 +9,10 @@ import { mockClient } from "aws-sdk-client-mock";
 import { heartbeatReaderName } from "../../../functions/common/contract";
 import { awsPorts } from "../../../functions/dr/shared/aws/ports";
 import {
+  HEARTBEAT_READER_TIMEOUTS,
+  readHeartbeat,
+} from "../../../functions/payments/heartbeat/core";
+import {
   FirstAnsweringReplica,
   HealthReplica,
   LambdaReplica,
@@ -16,7 +20,6 @@ import {
 import { TransientError } from "../../../functions/dr/shared/errors";
 import type { HttpPort } from "../../../functions/dr/shared/ports";
 import { observeHeartbeat } from "../../../functions/dr/shared/heartbeat-watch";
-import { readHeartbeat } from "../../../functions/payments/heartbeat/core";
 import { TOPOLOGY, WEST } from "./support/fake-world";
 
 const lambda = mockClient(LambdaClient);
