@@ -9,16 +9,13 @@ import { mockClient } from "aws-sdk-client-mock";
 import { heartbeatReaderName } from "../../../functions/common/contract";
 import { awsPorts } from "../../../functions/dr/shared/aws/ports";
 import {
-  HEARTBEAT_READER_TIMEOUTS,
-  readHeartbeat,
-} from "../../../functions/payments/heartbeat/core";
-import {
   FirstAnsweringReplica,
   HealthReplica,
   LambdaReplica,
 } from "../../../functions/dr/shared/aws/replica";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import type { HttpPort } from "../../../functions/dr/shared/ports";
+import { readHeartbeat } from "../../../functions/payments/heartbeat/core";
 import { observeHeartbeat } from "../../../functions/dr/shared/heartbeat-watch";
 import { TOPOLOGY, WEST } from "./support/fake-world";
 
