@@ -659,11 +659,50 @@ describe("failover: rejections", () => {
       answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
     };
     world.heartbeatWriter[WEST] = "payments-db-1-use1-test";
+    // Review 24-18 M4: the flood reaches the target's /health too (modelled apart from its
+    // reader), so only the reader can show the beat: a /health-only read would fail over.
+    world.healthFlooded[WEST] = true;
+    world.healthFlooded[EAST] = true;
     const result = await runWorkflow("failover", input, { world });
     expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
     expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
     expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
+    expect(world.calls.some((c) => c.op === "GET /health (heartbeat)")).toBe(false);
   });
+
+  // Review 24-18 M4: the reader's reservation busy, /health answering: the fallback still sees
+  // the beat and holds. Both unreadable: the residual the README names (unreadable never holds,
+  // so the run fails over; a hold on "unreadable" would need its own expiry into the failover).
+  it.each([
+    [false, "FAILED"],
+    [true, "SUCCEEDED"],
+  ] as const)(
+    "with the target's heartbeat reader throttled and its /health flooded=%s, the run ends %s",
+    async (flooded, status) => {
+      const world = new FakeWorld();
+      world.keepCommitting("lambda-500");
+      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+        at: new Date(world.clock - i * 10_000).toISOString(),
+        healthy: false,
+      }));
+      // The target's prober reads the same two paths, so its record froze with them.
+      const frozenAt = new Date(world.clock - 85_000).toISOString();
+      world.heartbeatWatch[WEST] = {
+        beatAt: frozenAt,
+        firstSeenAt: frozenAt,
+        advanced: true,
+        checkedAt: new Date(world.clock).toISOString(),
+        previousBeatAt: new Date(world.clock - 90_000).toISOString(),
+        answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+      };
+      world.readerState[WEST] = "throttled";
+      world.healthFlooded[WEST] = flooded;
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe(status);
+      expect(world.calls.some((c) => c.op === "GET /health (heartbeat)")).toBe(true);
+      if (!flooded) expect(result.error).toBe("PrimaryStillCommittingError");
+    },
+  );
 
   // Review 23-18 L2: a beat the target's own instance wrote (a target made writable out of band)
   // is not the primary's: it never holds a failover.
