@@ -44,6 +44,12 @@ export interface Budget {
   readonly expectedSeconds: number;
   /** The same, every task at its timeout and every bound reached (no retries). */
   readonly boundSeconds: number;
+  /**
+   * A held alarm that ends in the page (the Lambda-outage class, review 23-18 H1): the hold at
+   * typical look durations, on-call's answer (RTO_EXPECTED_APPROVAL_SECONDS), then the console
+   * run's expected RTO.
+   */
+  readonly heldThenPagedSeconds: number;
   readonly rtoTargetSeconds: number;
   readonly rtoGoalSeconds: number;
   /**
@@ -83,6 +89,11 @@ function one(json: TerraformJson, type: string, what: string, match: (r: Resourc
 interface TaskState {
   readonly Type: string;
   readonly TimeoutSeconds?: number;
+  readonly Seconds?: number;
+  readonly Choices?: readonly {
+    readonly Next: string;
+    readonly And?: readonly { readonly NumericGreaterThanEquals?: number }[];
+  }[];
   readonly Retry?: readonly {
     readonly ErrorEquals: readonly string[];
     readonly IntervalSeconds?: number;
@@ -121,6 +132,25 @@ export function verifyRetrySeconds(states: Readonly<Record<string, TaskState>>):
   const retry = verify?.Retry?.find((r) => r.ErrorEquals.includes("VerificationFailedError"));
   if (!retry || typeof verify?.TimeoutSeconds !== "number") return 0;
   return retrySpanSeconds(retry, verify.TimeoutSeconds) - verify.TimeoutSeconds;
+}
+
+/**
+ * The flood veto's bounded hold, as the failover ASL runs it (PreflightHeld → HoldWait →
+ * Preflight): how many waits at most, each HoldWait's Seconds and one more Preflight look. A
+ * designed wait, so the bound counts it (review 24-18 M3): a cascade that takes the API path
+ * first and the database later is failed over at the first look after the beat ages out.
+ */
+export function floodHold(states: Readonly<Record<string, TaskState>>): {
+  readonly waits: number;
+  readonly intervalSeconds: number;
+} {
+  const expire = states.PreflightHeld?.Choices?.find((c) => c.Next === "HoldExpired");
+  const waits = expire?.And?.find(
+    (r) => r.NumericGreaterThanEquals !== undefined,
+  )?.NumericGreaterThanEquals;
+  const intervalSeconds = states.HoldWait?.Seconds;
+  if (waits === undefined || intervalSeconds === undefined) return { waits: 0, intervalSeconds: 0 };
+  return { waits, intervalSeconds };
 }
 
 /** The worst wait of the failover's AcquireLock on a planned run's unconfirmed lock (s). */
@@ -292,9 +322,12 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
   // the Retry's own intervals with every attempt at its timeout. Expected: no planned run is
   // confirming its lock when the region fails.
   const settling = lockSettlingSeconds(states, timeout("AcquireLock"));
+  const hold = floodHold(states);
+  const holdBound = hold.waits * (hold.intervalSeconds + timeout("Preflight"));
+  const holdExpected = hold.waits * (hold.intervalSeconds + typical.taskSeconds);
   const decision = {
     expected: decisionStates.length * typical.taskSeconds + lockClaimSeconds,
-    bound: decisionStates.reduce((sum, s) => sum + timeout(s), 0) + settling,
+    bound: decisionStates.reduce((sum, s) => sum + timeout(s), 0) + settling + holdBound,
   };
   if (mode === "approval") {
     decision.expected += typical.taskSeconds + typical.approvalSeconds;
@@ -444,6 +477,9 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
           (settling > 0
             ? ` | + ${round(settling)} s waiting on a switchover's or failback's lock still being confirmed`
             : "") +
+          (holdBound > 0
+            ? ` + ${round(holdBound)} s a held alarm's hold (${hold.waits} x (HoldWait ${hold.intervalSeconds} s + Preflight ${timeout("Preflight")} s))`
+            : "") +
           (mode === "approval"
             ? ` + RequestApproval (on-call ${typical.approvalSeconds} s | ${timeout("RequestApproval")} s)`
             : ""),
@@ -480,6 +516,7 @@ export function computeBudget(json: TerraformJson, stack: string, config: Config
     ],
     expectedSeconds,
     boundSeconds,
+    heldThenPagedSeconds: round(expectedSeconds + holdExpected + typical.approvalSeconds),
     rtoTargetSeconds: config.failover.rtoTargetSeconds,
     rtoGoalSeconds: config.failover.rtoGoalSeconds,
     goalMiss,
@@ -508,6 +545,7 @@ export function formatBudget(budget: Budget): string {
     `  ${pad("total")}${num(budget.expectedSeconds)} ${num(budget.boundSeconds)}  the phases in turn; expected: DNS beside the promotion from the proof; bound: DNS after it`,
     `  expected ${budget.expectedSeconds} s, target ${budget.rtoTargetSeconds} s: ${verdict(budget.expectedSeconds, budget.rtoTargetSeconds)}; goal ${budget.rtoGoalSeconds} s: ${budget.expectedSeconds <= budget.rtoGoalSeconds ? "met" : "missed"}; bound ${budget.boundSeconds} s (every task at its timeout, every bound and designed wait reached, no retries of faults)`,
     ...(budget.goalMiss ? [`  goal missed because: ${budget.goalMiss.reason}`] : []),
+    `  held, then paged (a flood veto that outlasts its hold): about ${budget.heldThenPagedSeconds} s expected (the hold, on-call's answer, then the console run's expected)`,
     `RPO bound: ${budget.rpoBoundSeconds} s (rds.global_db_rpo: commits block beyond it), lag alarm at ${budget.lagAlarmSeconds} s; target ${budget.rpoTargetSeconds} s: ${verdict(budget.rpoBoundSeconds, budget.rpoTargetSeconds)}`,
   ].join("\n");
 }

@@ -66,7 +66,12 @@ describe("the commands on a synthesized stack", () => {
     expect(result.stdout).toMatch(
       /dns +0 s +90 s +health check 3 x 10 s \+ alias TTL 60 s = 90 s from the proof/,
     );
-    expect(result.stdout).toMatch(/total +227 s +3058 s/);
+    // 3058 s before the flood veto's hold was counted: + 8 x (HoldWait 15 s + Preflight 12 s).
+    expect(result.stdout).toMatch(/decision +6 s +351 s .*\+ 216 s a held alarm's hold/);
+    expect(result.stdout).toMatch(/total +227 s +3274 s/);
+    expect(result.stdout).toContain(
+      "held, then paged (a flood veto that outlasts its hold): about 655 s",
+    );
     expect(result.stdout).toContain("expected 227 s, target 900 s: met; goal 180 s: missed");
     expect(result.stdout).toContain("RPO bound: 60 s");
   });

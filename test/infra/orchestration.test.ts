@@ -457,7 +457,20 @@ describe("RTO and RPO budget", () => {
     // The bound: the three tasks at their TimeoutSeconds (32 s), and the wait on a switchover's
     // or failback's lock still being confirmed (LockSettlingError's Retry, review 22b-12 M2): the
     // planned run's 90 s AcquireLock lifetime, then one more 3 s interval and a 10 s attempt.
-    expect(phase("decision")).toMatchObject({ expected: 3 + 3, bound: 32 + 90 + 3 + 10 });
+    // ...and a held alarm's hold (review 24-18 M3), worked out by hand from the ASL: at most 8
+    // waits of HoldWait's 15 s, each followed by one more Preflight look at its 12 s timeout.
+    expect(phase("decision")).toMatchObject({
+      expected: 3 + 3,
+      bound: 32 + 90 + 3 + 10 + 8 * (15 + 12),
+    });
+    expect(phase("decision").detail).toContain(
+      "+ 216 s a held alarm's hold (8 x (HoldWait 15 s + Preflight 12 s))",
+    );
+    // Held, then paged: the hold at 1 s looks, on-call's 300 s, then the expected run.
+    expect(budget.heldThenPagedSeconds).toBe(budget.expectedSeconds + 8 * (15 + 1) + 300);
+    expect(formatBudget(budget)).toContain(
+      `held, then paged (a flood veto that outlasts its hold): about ${budget.heldThenPagedSeconds} s expected`,
+    );
     expect(phase("decision").detail).toContain("the lock claim in the failed region (3 s timeout)");
     expect(phase("decision").detail).toContain(
       "+ 103 s waiting on a switchover's or failback's lock still being confirmed",

@@ -11,7 +11,11 @@ import {
 import type { WorkflowName } from "../../infra/lib/asl";
 import { renderedDefinition } from "./support/render";
 import { PROFILES } from "../../functions/dr/shared/aws/clients";
-import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import {
+  DEFAULT_SETTINGS,
+  HOLD_INTERVAL_SECONDS,
+  HOLD_LOOKS,
+} from "../../functions/dr/shared/settings";
 import { notApprovedCause, taskTimeouts } from "../../infra/constructs/orchestration";
 import { writerStopBoundSeconds } from "../../infra/lib/fence-bound";
 import { CAPACITY_BOUND_SECONDS } from "../../functions/common/contract";
@@ -373,5 +377,39 @@ describe("task timeouts and SDK clients", () => {
       });
     }
     expect(worstCall("bestEffort")).toBeGreaterThanOrEqual(DEFAULT_SETTINGS.bestEffortTimeoutMs);
+  });
+});
+
+// Review 24-18 M3: the page and the veto's error describe the hold with HOLD_INTERVAL_SECONDS and
+// HOLD_LOOKS; the ASL runs it. Change one without the other and this fails.
+describe("failover's flood-veto hold", () => {
+  const failover = states("failover");
+  it("is a Choice/Wait loop with the interval and look count the messages give", () => {
+    expect(failover.HoldWait).toMatchObject({
+      Type: "Wait",
+      Seconds: HOLD_INTERVAL_SECONDS,
+      Next: "Preflight",
+    });
+    const expire = (
+      failover.PreflightHeld!.Choices as {
+        And?: { NumericGreaterThanEquals?: number }[];
+        Next: string;
+      }[]
+    )[0]!;
+    expect(expire.Next).toBe("HoldExpired");
+    const waits = expire.And!.find(
+      (r) => r.NumericGreaterThanEquals !== undefined,
+    )!.NumericGreaterThanEquals;
+    expect(waits! + 1).toBe(HOLD_LOOKS);
+    expect(failover.Preflight!.Catch).toContainEqual(
+      expect.objectContaining({
+        ErrorEquals: ["PrimaryStillCommittingError"],
+        Next: "PreflightHeld",
+      }),
+    );
+    // Never a Retry on the veto: its counter would share the whole hold (review 24-18 M1).
+    expect(
+      failover.Preflight!.Retry!.some((r) => r.ErrorEquals.includes("PrimaryStillCommittingError")),
+    ).toBe(false);
   });
 });

@@ -1,5 +1,9 @@
 import { FENCE_PHASE, METRICS, PARAMETERS } from "../../functions/common/contract";
-import { DependencyError, ManagedFailoverUnavailableError } from "../../functions/dr/shared/errors";
+import {
+  DependencyError,
+  ManagedFailoverUnavailableError,
+  TransientError,
+} from "../../functions/dr/shared/errors";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { named, runWorkflow } from "./support/harness";
 
@@ -583,6 +587,45 @@ describe("failover: rejections", () => {
     },
   );
 
+  // Review 24-18 M1: Step Functions keeps one counter per retrier for all of a state's retries
+  // ("it already reached its maximum … Therefore, that retrier fails and the execution redirects
+  // the workflow to the Z state through the Catch field",
+  // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). The hold is
+  // a Choice/Wait loop, so each look has Preflight's whole transient budget: single throttles
+  // spread over a hold in which the database stops must not end in a page.
+  it.each([
+    [[2, 4, 6, 8, 10], 10],
+    [[1, 2, 3, 5, 7, 9], 9],
+  ])(
+    "fails over, no page, when CloudWatch throttles once on looks %j of a hold whose database stops before look %i",
+    async (faultAt, diesAt) => {
+      const world = new FakeWorld();
+      world.keepCommitting("lambda-500");
+      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+        at: new Date(world.clock - i * 10_000).toISOString(),
+        healthy: false,
+      }));
+      const hold = holdRechecks(world, (n) => {
+        if (n === diesAt) world.heartbeatAt[WEST] = world.clock - world.drawSeconds([6, 14]) * 1000;
+      });
+      const observe = {
+        Preflight: () => {
+          hold.observe.Preflight();
+          if (faultAt.includes(hold.count()))
+            world.inject(
+              "cloudwatch:GetMetricData",
+              () => new TransientError("Rate exceeded (GetMetricData)"),
+              1,
+            );
+        },
+      };
+      const result = await runWorkflow("failover", input, { world, observe });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()?.activeRegion).toBe(WEST);
+      expect(world.messages[WEST]!.some((m) => m.subject.includes("HALTED"))).toBe(false);
+    },
+  );
+
   it("pages after the bounded hold (9 looks over about 2 minutes) while the database keeps committing, with no lock held", async () => {
     const world = new FakeWorld();
     world.keepCommitting("lambda-500");
@@ -616,11 +659,50 @@ describe("failover: rejections", () => {
       answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
     };
     world.heartbeatWriter[WEST] = "payments-db-1-use1-test";
+    // Review 24-18 M4: the flood reaches the target's /health too (modelled apart from its
+    // reader), so only the reader can show the beat: a /health-only read would fail over.
+    world.healthFlooded[WEST] = true;
+    world.healthFlooded[EAST] = true;
     const result = await runWorkflow("failover", input, { world });
     expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
     expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
     expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
+    expect(world.calls.some((c) => c.op === "GET /health (heartbeat)")).toBe(false);
   });
+
+  // Review 24-18 M4: the reader's reservation busy, /health answering: the fallback still sees
+  // the beat and holds. Both unreadable: the residual the README names (unreadable never holds,
+  // so the run fails over; a hold on "unreadable" would need its own expiry into the failover).
+  it.each([
+    [false, "FAILED"],
+    [true, "SUCCEEDED"],
+  ] as const)(
+    "with the target's heartbeat reader throttled and its /health flooded=%s, the run ends %s",
+    async (flooded, status) => {
+      const world = new FakeWorld();
+      world.keepCommitting("lambda-500");
+      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+        at: new Date(world.clock - i * 10_000).toISOString(),
+        healthy: false,
+      }));
+      // The target's prober reads the same two paths, so its record froze with them.
+      const frozenAt = new Date(world.clock - 85_000).toISOString();
+      world.heartbeatWatch[WEST] = {
+        beatAt: frozenAt,
+        firstSeenAt: frozenAt,
+        advanced: true,
+        checkedAt: new Date(world.clock).toISOString(),
+        previousBeatAt: new Date(world.clock - 90_000).toISOString(),
+        answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+      };
+      world.readerState[WEST] = "throttled";
+      world.healthFlooded[WEST] = flooded;
+      const result = await runWorkflow("failover", input, { world });
+      expect(result.status).toBe(status);
+      expect(world.calls.some((c) => c.op === "GET /health (heartbeat)")).toBe(true);
+      if (!flooded) expect(result.error).toBe("PrimaryStillCommittingError");
+    },
+  );
 
   // Review 23-18 L2: a beat the target's own instance wrote (a target made writable out of band)
   // is not the primary's: it never holds a failover.

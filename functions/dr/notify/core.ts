@@ -6,7 +6,7 @@
 // ended in a warning or at its bound: a page and a CapacityNotRestored metric, since nothing else
 // tells anyone the new primary runs short of instances (review 22, M1).
 import { CONTROL, METRICS } from "../../common/contract";
-import { LOCK_LEASE_MINUTES } from "../shared/settings";
+import { HOLD_INTERVAL_SECONDS, HOLD_LOOKS, LOCK_LEASE_MINUTES } from "../shared/settings";
 import { bestEffort } from "../shared/best-effort";
 import type { BestEffort } from "../shared/best-effort";
 import { isoFromEpoch } from "../shared/deps";
@@ -528,7 +528,7 @@ function haltedMessage(
       "",
       `${source} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) while its database still commits. If payments are failing, fail over now with:`,
       `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
-      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The run re-checked every 15 s for about 2 minutes before this page; the alarm does not start another.`,
+      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The run looked ${HOLD_LOOKS} times, every ${HOLD_INTERVAL_SECONDS} s (about ${Math.round(((HOLD_LOOKS - 1) * HOLD_INTERVAL_SECONDS) / 60)} minutes), before this page; the alarm does not start another.`,
     );
   } else if (request) {
     const resumeInput = { ...(rawInput as Record<string, unknown>), resumeFailoverId: failoverId };

@@ -14,6 +14,7 @@ import { FLOOD_ANSWERS } from "../shared/heartbeat-watch";
 import { regionOf } from "../shared/topology";
 import type { PreflightResult, ReadinessSummary, StepTimes, WorkflowState } from "../shared/types";
 import { stateTask } from "../shared/task";
+import { HOLD_INTERVAL_SECONDS, HOLD_LOOKS } from "../shared/settings";
 
 export type PreflightOutcome = Omit<PreflightResult, keyof StepTimes>;
 
@@ -363,7 +364,7 @@ async function vetoWhileCommitting(
   }
   const command = `start the failover by hand with trigger "console" (the page gives the exact aws stepfunctions start-execution command)`;
   throw new PrimaryStillCommittingError(
-    `${request.sourceRegion} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) or 429 to every probe since ${firstFailed.at} (${failed.length} failed), while its database still commits: ${target.clusterIdentifier} in ${request.targetRegion} holds heartbeat ${newest} (${Math.round(ageSeconds)} s old, within ${bound} s; previous ${previous}). If payments are failing, fail over now: ${command}. The run re-checks every 15 s for about 2 minutes (the ASL's Retry) and fails over by itself as soon as the heartbeat stops; this is the last check`,
+    `${request.sourceRegion} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) or 429 to every probe since ${firstFailed.at} (${failed.length} failed), while its database still commits: ${target.clusterIdentifier} in ${request.targetRegion} holds heartbeat ${newest} (${Math.round(ageSeconds)} s old, within ${bound} s; previous ${previous}). If payments are failing, fail over now: ${command}. The run looks again every ${HOLD_INTERVAL_SECONDS} s, at most ${HOLD_LOOKS} looks (about ${Math.round(((HOLD_LOOKS - 1) * HOLD_INTERVAL_SECONDS) / 60)} minutes), and fails over by itself as soon as the heartbeat stops; this text pages only once that hold ran out`,
   );
 }
 

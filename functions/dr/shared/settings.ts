@@ -10,6 +10,14 @@ import { intEnv } from "../../common/env";
  */
 export const LOCK_LEASE_MINUTES = 15;
 
+/**
+ * The flood veto's bounded hold as the failover ASL runs it (PreflightHeld → HoldWait → Preflight):
+ * a look every HOLD_INTERVAL_SECONDS, at most HOLD_LOOKS looks, then a page. Here for the messages
+ * that describe it; test/state-machines/asl.test.ts holds them equal to the ASL (review 24-18 M3).
+ */
+export const HOLD_INTERVAL_SECONDS = 15;
+export const HOLD_LOOKS = 9;
+
 export interface DrSettings {
   readonly cooldownMinutes: number;
   readonly lockTtlMinutes: number;

@@ -5,6 +5,14 @@
 // evidence, and an unreadable heartbeat means no veto. This function has no route and its own
 // reservation, so no flood of /health reaches it (WRITER_HEARTBEAT.readerComponent).
 
+/**
+ * The reader's own database timeouts (review 24-18 M2): connect (TCP + TLS + IAM auth) and its one
+ * statement end well before its caller stops waiting (HEARTBEAT_READER_PROFILE in
+ * functions/dr/shared/aws/clients.ts: one attempt, 4 s for the answer), so a slow database
+ * shows as the reader's own error, not as a caller that gave up on a still-running read.
+ */
+export const HEARTBEAT_READER_TIMEOUTS = { connectMs: 1500, statementMs: 1000 } as const;
+
 /** The answer: the newest beat this region's cluster holds, and who wrote it (review 23-18 L2). */
 export interface HeartbeatReading {
   /** ISO 8601, or null when the row holds none. */

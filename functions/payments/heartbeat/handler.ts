@@ -4,11 +4,16 @@
 // read as unreadable (which never vetoes a failover).
 import { WRITER_HEARTBEAT } from "../../common/contract";
 import { baseRuntime } from "../shared/runtime";
-import { readHeartbeat } from "./core";
+import { HEARTBEAT_READER_TIMEOUTS, readHeartbeat } from "./core";
 
-const base = baseRuntime({ functionName: "heartbeat", apiKeys: false, ownCluster: true });
-// The caller waits for this answer inside a 12 s task: one short statement.
-const STATEMENT_TIMEOUT_MS = 1000;
+const base = baseRuntime({
+  functionName: "heartbeat",
+  apiKeys: false,
+  ownCluster: true,
+  ownClusterTimeouts: HEARTBEAT_READER_TIMEOUTS,
+});
+// The caller waits for this answer once, 4 s (HEARTBEAT_READER_PROFILE): one short statement.
+const STATEMENT_TIMEOUT_MS = HEARTBEAT_READER_TIMEOUTS.statementMs;
 
 // to_jsonb(h) ->> 'writer': the column arrives with migration 013; a function deployed before
 // the migration ran reads null instead of failing.

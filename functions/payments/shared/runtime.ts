@@ -19,7 +19,7 @@ import {
   PAYMENTS_LOCAL_ENV,
 } from "../../common/contract";
 import { Database } from "./database";
-import type { DatabaseSettings } from "./database";
+import type { DatabaseSettings, Timeouts } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
 import { ParametersUnavailableError, UnauthorizedError } from "./errors";
 import { describeError, errorResponse, header, internalError } from "./http-api";
@@ -123,6 +123,11 @@ export interface BaseRuntimeOptions {
   readonly apiKeys: boolean;
   /** Also connect to this region's own cluster (db/reader-endpoint). @default false */
   readonly ownCluster?: boolean;
+  /**
+   * Connect and statement timeouts of the own-cluster pool (`ownCluster`).
+   * @default API_TIMEOUTS
+   */
+  readonly ownClusterTimeouts?: Timeouts;
   /** Also connect to this region's own cluster endpoint (db/cluster-endpoint). @default false */
   readonly ownClusterEndpoint?: boolean;
   /**
@@ -185,7 +190,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
   // This region's own cluster through one of its endpoints (same auth, same database name).
-  const ownDatabase = (endpoint: string, suffix: string): Database => {
+  const ownDatabase = (endpoint: string, suffix: string, timeouts?: Timeouts): Database => {
     let own: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
     return new Database({
       settings: async () => {
@@ -198,12 +203,13 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
       },
       applicationName: `payments-${options.functionName}-${suffix}`,
       max: poolMax,
+      ...(timeouts ? { timeouts } : {}),
       connectJitter,
       onStaleSettings: () => parameters.invalidate(),
     });
   };
   const ownCluster = options.ownCluster
-    ? ownDatabase(PARAMETERS.readerEndpoint, "own-cluster")
+    ? ownDatabase(PARAMETERS.readerEndpoint, "own-cluster", options.ownClusterTimeouts)
     : database;
   const ownClusterEndpoint = options.ownClusterEndpoint
     ? ownDatabase(PARAMETERS.clusterEndpoint, "own-writer")

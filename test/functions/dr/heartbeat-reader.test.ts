@@ -15,8 +15,8 @@ import {
 } from "../../../functions/dr/shared/aws/replica";
 import { TransientError } from "../../../functions/dr/shared/errors";
 import type { HttpPort } from "../../../functions/dr/shared/ports";
-import { observeHeartbeat } from "../../../functions/dr/shared/heartbeat-watch";
 import { readHeartbeat } from "../../../functions/payments/heartbeat/core";
+import { observeHeartbeat } from "../../../functions/dr/shared/heartbeat-watch";
 import { TOPOLOGY, WEST } from "./support/fake-world";
 
 const lambda = mockClient(LambdaClient);

@@ -31,6 +31,32 @@ export const PROFILES: Readonly<
   bestEffort: { maxAttempts: 1, connectionTimeout: 1000, requestTimeout: 2000 },
 };
 
+/**
+ * The heartbeat reader's Invoke (review 24-18 M2): ONE attempt, with a request timeout above the
+ * reader's own worst path, so a slow read is waited for once instead of abandoned at 2 s and
+ * duplicated. A duplicate would hold a second of the reader's 3 reserved environments for its
+ * whole run: Lambda documents no cancellation of an invocation whose caller went away
+ * (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html). The reader's worst path: a cold
+ * start (the Init phase, "limited to 10 seconds" but a few hundred ms for this small bundle,
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), its SSM
+ * parameters, then its database connect (HEARTBEAT_READER_TIMEOUTS.connectMs, 1.5 s) and one
+ * statement (1 s): under 4 s. Connect 1 s + request 4 s = 5 s, the reader's own Lambda timeout.
+ */
+export const HEARTBEAT_READER_PROFILE = {
+  maxAttempts: 1,
+  connectionTimeout: 1000,
+  requestTimeout: 4000,
+} as const;
+
+export function heartbeatReaderClientSettings(region: string): ClientSettings {
+  const { maxAttempts, connectionTimeout, requestTimeout } = HEARTBEAT_READER_PROFILE;
+  return {
+    region,
+    maxAttempts,
+    requestHandler: enforcedTimeouts({ connectionTimeout, requestTimeout }),
+  };
+}
+
 /** Route 53's control plane (ChangeResourceRecordSets, GetHealthCheckStatus) is in us-east-1. */
 export const ROUTE53_REGION = "us-east-1";
 

@@ -8,10 +8,15 @@
 import type { DrTopology } from "../../../common/contract";
 import { lazy } from "../../../common/lazy";
 import { fetchHttp } from "../http-client";
-import type { DnsPort, Profile, RegionPorts } from "../ports";
+import type { DnsPort, Profile, RegionPorts, ReplicaPort } from "../ports";
 import { DEFAULT_SETTINGS } from "../settings";
 import { apiBase, regionOf } from "../topology";
-import { clientSettings, regionClient, ROUTE53_REGION } from "./clients";
+import {
+  clientSettings,
+  heartbeatReaderClientSettings,
+  regionClient,
+  ROUTE53_REGION,
+} from "./clients";
 import type * as RdsModule from "./rds";
 import type * as RdsSdk from "@aws-sdk/client-rds";
 import type * as ControlTableModule from "./control-table";
@@ -122,25 +127,44 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
             ),
         ),
         // The heartbeat reader first, off the public path (review 23-18 H2); /health after it.
-        replica: lazy(
-          () =>
-            new (load.replica().FirstAnsweringReplica)(
-              new (load.replica().LambdaReplica)(
-                regionClient(new (load.lambdaSdk().LambdaClient)(settings), settings, "Lambda"),
-                heartbeatReaderName(topology.environmentSuffix),
-              ),
-              new (load.replica().HealthReplica)(
-                fetchHttp,
-                apiBase(topology, region),
-                DEFAULT_SETTINGS.replicaTimeoutMs,
-              ),
-            ),
+        replica: lazy(() =>
+          heartbeatReplica(
+            region,
+            heartbeatReaderName(topology.environmentSuffix),
+            apiBase(topology, region),
+          ),
         ),
       };
       cache.set(key, ports);
     }
     return ports;
   };
+}
+
+/**
+ * A region's writer heartbeat: its heartbeat reader through the Lambda API (one attempt,
+ * HEARTBEAT_READER_PROFILE), then its /health, both within the invocation's deadline (review
+ * 24-18 M2). `sdk` points the Lambda client elsewhere (a test's local endpoint).
+ */
+export function heartbeatReplica(
+  region: string,
+  functionName: string,
+  healthBase: string,
+  sdk: Partial<Pick<LambdaSdk.LambdaClientConfig, "endpoint" | "credentials">> = {},
+): ReplicaPort {
+  const settings = heartbeatReaderClientSettings(region);
+  const replica = load.replica();
+  return replica.readerThenHealth(
+    new replica.LambdaReplica(
+      regionClient(
+        new (load.lambdaSdk().LambdaClient)({ ...settings, ...sdk }),
+        settings,
+        "Lambda",
+      ),
+      functionName,
+    ),
+    new replica.HealthReplica(fetchHttp, healthBase, DEFAULT_SETTINGS.replicaTimeoutMs),
+  );
 }
 
 export function awsDns(): () => DnsPort {

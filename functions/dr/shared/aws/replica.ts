@@ -11,6 +11,7 @@ import { InvokeCommand } from "@aws-sdk/client-lambda";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { WRITER_HEARTBEAT } from "../../../common/contract";
 import { TransientError } from "../errors";
+import { currentDeadline, DeadlineError } from "./deadline";
 import type { HttpPort, ReplicaPort, WriterHeartbeat } from "../ports";
 
 export class HealthReplica implements ReplicaPort {
@@ -23,10 +24,19 @@ export class HealthReplica implements ReplicaPort {
 
   async writerHeartbeat(): Promise<WriterHeartbeat | null> {
     let body: unknown;
+    // Bound by the invocation's deadline too (review 24-18 M2): the fallback runs after the
+    // reader's Invoke, and must not carry the task past its Lambda timeout (Sandbox.Timedout).
+    const deadline = currentDeadline();
+    const left = deadline === undefined ? Infinity : deadline - Date.now();
+    if (left <= 0) {
+      throw new DeadlineError(
+        `GET ${this.apiBase}/health: the task's deadline passed before the fallback; unreadable`,
+      );
+    }
     try {
       // A passive region answers 503 with the same body: the status says nothing here.
       ({ body } = await this.http.request("GET", `${this.apiBase}/health`, {
-        timeoutMs: this.timeoutMs,
+        timeoutMs: Math.min(this.timeoutMs, left),
       }));
     } catch (error) {
       throw new TransientError(
@@ -80,6 +90,14 @@ export class LambdaReplica implements ReplicaPort {
     if (typeof beatAt !== "string" || Number.isNaN(Date.parse(beatAt))) return null;
     return { beatAt, writer: typeof body?.writer === "string" ? body.writer : null };
   }
+}
+
+/**
+ * What the DR ports of a region read (aws/ports.ts), and what the FakeWorld composes over its
+ * two modelled paths (test/functions/dr/support/fake-world.ts): the reader first, /health after.
+ */
+export function readerThenHealth(reader: ReplicaPort, health: ReplicaPort): ReplicaPort {
+  return new FirstAnsweringReplica(reader, health);
 }
 
 /**

@@ -42,6 +42,7 @@ import { LOCK_SCOPE_FACT } from "../../../../functions/dr/shared/ports";
 import { DEFAULT_SETTINGS } from "../../../../functions/dr/shared/settings";
 import type { DrSettings } from "../../../../functions/dr/shared/settings";
 import { FakeReports } from "./fake-reports";
+import { readerThenHealth } from "../../../../functions/dr/shared/aws/replica";
 
 export const EAST = "us-east-1";
 export const WEST = "us-west-2";
@@ -294,6 +295,17 @@ export class FakeWorld {
    * undefined: not named.
    */
   readonly heartbeatWriter: Record<string, string | undefined> = {};
+  /**
+   * The two paths to a region's heartbeat, modelled apart (review 24-18 M4) and composed by the
+   * production readerThenHealth (functions/dr/shared/aws/replica.ts). healthFlooded: that
+   * region's public /health answers API Gateway's generic 500 ("If the Lambda API rejects the
+   * invocation request, API Gateway returns a 500 error code",
+   * https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html), whose body
+   * carries no heartbeat. readerState "throttled": the heartbeat reader's own reservation is
+   * busy, its Invoke a TooManyRequestsException (429, API_Invoke.html). Default: both answer.
+   */
+  readonly healthFlooded: Record<string, boolean | undefined> = {};
+  readonly readerState: Record<string, "ok" | "throttled" | undefined> = {};
   /**
    * What the prober in each region recorded of its own cluster's writer heartbeat
    * (HeartbeatWatch); undefined: it saw the heartbeat that region holds advance, the moment it
@@ -1416,18 +1428,36 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
         world.events[region]!.push(event);
       },
     },
-    replica: {
-      async writerHeartbeat() {
-        c("lambda:Invoke heartbeat reader");
-        const at = world.heartbeatAt[region];
-        if (at === null) return null;
-        const writer = world.heartbeatWriter[region];
-        return {
-          beatAt: new Date(at ?? world.clock).toISOString(),
-          ...(writer !== undefined ? { writer } : {}),
-        };
+    replica: readerThenHealth(
+      {
+        async writerHeartbeat() {
+          c("lambda:Invoke heartbeat reader");
+          if (world.readerState[region] === "throttled") {
+            throw new TransientError(
+              "lambda:InvokeFunction heartbeat reader failed: TooManyRequestsException Rate Exceeded.",
+            );
+          }
+          const at = world.heartbeatAt[region];
+          if (at === null) return null;
+          const writer = world.heartbeatWriter[region];
+          return {
+            beatAt: new Date(at ?? world.clock).toISOString(),
+            ...(writer !== undefined ? { writer } : {}),
+          };
+        },
       },
-    },
+      {
+        // HealthReplica's reading of GET /health: the beat without its writer; a flooded one
+        // answers API Gateway's 500 body, read as no beat.
+        async writerHeartbeat() {
+          c("GET /health (heartbeat)");
+          if (world.healthFlooded[region]) return null;
+          const at = world.heartbeatAt[region];
+          if (at === null) return null;
+          return { beatAt: new Date(at ?? world.clock).toISOString() };
+        },
+      },
+    ),
     notifier: {
       async publish(subject, message) {
         c("sns:Publish", { subject });
