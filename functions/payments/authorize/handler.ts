@@ -12,7 +12,12 @@ import {
   parseAuthorize,
 } from "./core";
 
-const base = baseRuntime({ functionName: "authorize", apiKeys: true });
+const base = baseRuntime({
+  functionName: "authorize",
+  apiKeys: true,
+  // The writer identity check's reference (write-runtime.ts installWriterCheck).
+  ownClusterEndpoint: true,
+});
 const write = writeRuntime(base);
 const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.sessionsTable));
 const captureWindowHours = intEnv(PAYMENTS_ENV.captureWindowHours, DEFAULT_CAPTURE_WINDOW_HOURS, {

@@ -8,7 +8,12 @@ import { writeRuntime } from "../shared/write-runtime";
 import { expireAuthorizations, pruneIdempotencyRecords } from "./core";
 import type { ExpiryReport } from "./core";
 
-const base = baseRuntime({ functionName: "expire-authorizations", apiKeys: false });
+const base = baseRuntime({
+  functionName: "expire-authorizations",
+  apiKeys: false,
+  // The writer identity check's reference (write-runtime.ts installWriterCheck).
+  ownClusterEndpoint: true,
+});
 const write = writeRuntime(base);
 
 export const handler = async (_event: unknown, context: Context): Promise<ExpiryReport> => {

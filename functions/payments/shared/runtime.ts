@@ -21,7 +21,12 @@ import {
 import { Database } from "./database";
 import type { DatabaseSettings } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
-import { ParametersUnavailableError, UnauthorizedError } from "./errors";
+import {
+  ParametersUnavailableError,
+  UnauthorizedError,
+  WriterCheckFailedError,
+  WriterMismatchError,
+} from "./errors";
 import { describeError, errorResponse, header, internalError } from "./http-api";
 import type { HttpRequest, HttpResponse } from "./http-api";
 import { countMetric, flushMetrics, logger } from "./observability";
@@ -185,11 +190,16 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
   // This region's own cluster through one of its endpoints (same auth, same database name).
+  const ownClusterUrl = env[PAYMENTS_LOCAL_ENV.ownClusterUrl] || undefined;
   const ownDatabase = (endpoint: string, suffix: string): Database => {
     let own: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
+    const ownUrlSettings: DatabaseSettings | undefined =
+      urlSettings && ownClusterUrl && endpoint === PARAMETERS.clusterEndpoint
+        ? { kind: "url", connectionString: ownClusterUrl }
+        : urlSettings;
     return new Database({
       settings: async () => {
-        if (urlSettings) return urlSettings;
+        if (ownUrlSettings) return ownUrlSettings;
         const values = await parameters.get();
         if (own?.from !== values) {
           own = { from: values, settings: auroraSettings(values, endpoint, auth) };
@@ -255,6 +265,10 @@ const METRIC_OF_CODE: Record<string, string> = {
   internal_error: "InternalErrors",
 };
 
+function isWriterCheckRefusal(error: unknown): boolean {
+  return error instanceof WriterMismatchError || error instanceof WriterCheckFailedError;
+}
+
 export type ApiHandler = (
   event: APIGatewayProxyEventV2,
   context: Context,
@@ -295,7 +309,9 @@ function handle(
       const { code } = answer.body;
       if (answer.statusCode >= 500) {
         if (code !== "internal_error") logger.warn("request refused", { code, error });
-        const metric = METRIC_OF_CODE[code];
+        // The writer identity check counts its own refusals where it refuses (WriterMismatch,
+        // WriterCheckFailed: write-runtime.ts), not as a database outage.
+        const metric = isWriterCheckRefusal(error) ? undefined : METRIC_OF_CODE[code];
         if (metric) countMetric(metric);
       } else {
         logger.info("request rejected", { code, status: answer.statusCode });
