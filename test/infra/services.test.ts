@@ -495,9 +495,7 @@ describe("payment function permissions", () => {
     }
     for (const fn of ["get-payment", "list-payments"]) {
       const statements = policyStatements(json, `payments-primary_${fn}_permissions`);
-      expect(allows(statements, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(
-        false,
-      );
+      expect(allows(statements, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(false);
     }
   });
 

@@ -14,13 +14,7 @@ import type { Client } from "pg";
 import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { metrics } from "../../../functions/payments/shared/observability";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
-import {
-  DR_API_KEY,
-  FakeAws,
-  REGION,
-  lambdaContext,
-  setHandlerEnvironment,
-} from "./support/aws";
+import { DR_API_KEY, FakeAws, REGION, lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
 import type { TestDatabase } from "./support/database";
 import { startGlobalEndpoint } from "./support/global-endpoint";
@@ -232,7 +226,11 @@ describe("the writer identity check's own failures and the detach path (review 2
   }
 
   it.each([
-    ["the engine has no aurora_db_instance_identifier() (42883)", () => noFunction, "function_missing"],
+    [
+      "the engine has no aurora_db_instance_identifier() (42883)",
+      () => noFunction,
+      "function_missing",
+    ],
     ["the application role may not execute it (42501)", () => noExecute, "permission_denied"],
     ["it stalls past the check's statement_timeout (57014)", () => stalled, "timeout"],
   ])(

@@ -112,9 +112,7 @@ describe("writerIdentityCheck", () => {
 
   it("rejects an instance of the other region that shares this region's writer's name (identifiers are unique per region only)", async () => {
     const check = checkWith({ current: OPEN }, { current: identity(WRITER), reads: 0 });
-    const namesake = fakeConnection(
-      identity(WRITER, { started: "2026-11-02 08:15:42.987654+00" }),
-    );
+    const namesake = fakeConnection(identity(WRITER, { started: "2026-11-02 08:15:42.987654+00" }));
 
     await expect(check(namesake as never)).rejects.toThrow(WriterMismatchError);
   });
