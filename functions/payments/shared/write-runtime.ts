@@ -5,12 +5,7 @@ import { randomUUID } from "node:crypto";
 import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
-import {
-  EVENT_PUBLICATION_MODES,
-  METRICS,
-  PAYMENTS_ENV,
-  PAYMENTS_LOCAL_ENV,
-} from "../../common/contract";
+import { EVENT_PUBLICATION_MODES, METRICS, PAYMENTS_ENV } from "../../common/contract";
 import type { EventPublicationMode } from "../../common/contract";
 import { MissingEnvironmentError, intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
@@ -24,12 +19,13 @@ import type { ApiHandler, ApiRequest, BaseRuntime } from "./runtime";
 import type { WriteDeps } from "./write-core";
 import { WriterCheckFailedError, WriterMismatchError } from "./errors";
 import {
-  WRITER_IDENTITY_MODES,
   readIdentity,
   writerIdentityCheck,
   writerIdentityMode,
+  writerIdentityRequest,
 } from "./writer-identity";
-import type { WriterIdentityMode } from "./writer-identity";
+
+export { writerIdentityRequest };
 
 /** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */
 export function guardFromEnvironment(
@@ -75,20 +71,6 @@ function inlinePublisher(base: BaseRuntime, eventBusName: string) {
     });
     countMetric("EventsPublishedInline", published);
   };
-}
-
-/** DATABASE_WRITER_IDENTITY (DATABASE_URL only): "aurora" or "none", unset = "none". */
-export function writerIdentityRequest(
-  env: NodeJS.ProcessEnv = process.env,
-): WriterIdentityMode | undefined {
-  const raw = env[PAYMENTS_LOCAL_ENV.writerIdentity];
-  if (raw === undefined || raw === "") return undefined;
-  if (!(WRITER_IDENTITY_MODES as readonly string[]).includes(raw)) {
-    throw new MissingEnvironmentError(
-      `environment variable ${PAYMENTS_LOCAL_ENV.writerIdentity}=${JSON.stringify(raw)} must be one of ${WRITER_IDENTITY_MODES.join(", ")}`,
-    );
-  }
-  return raw as WriterIdentityMode;
 }
 
 /**

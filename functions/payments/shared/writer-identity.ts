@@ -66,6 +66,8 @@
 // Where the database is not Aurora (DATABASE_URL: tests, the lab's per-region nodes) there is no
 // region identity to read: no check unless DATABASE_WRITER_IDENTITY=aurora (tests that model
 // Aurora's functions on a real PostgreSQL).
+import { PAYMENTS_LOCAL_ENV } from "../../common/contract";
+import { MissingEnvironmentError } from "../../common/env";
 import type { DatabaseSettings, Queryable } from "./database";
 import { isConnectionError } from "./database";
 import { WriterCheckFailedError, WriterMismatchError } from "./errors";
@@ -87,8 +89,16 @@ export const WRITER_CHECK_TIMEOUT_MS = 500;
 /** How long this region's own cluster endpoint's answer is reused within one flag epoch. */
 export const OWN_IDENTITY_TTL_MS = 30_000;
 
-/** The functions the check calls that plain PostgreSQL lacks (the migrate function verifies them). */
-export const AURORA_IDENTITY_FUNCTIONS = ["aurora_db_instance_identifier()"] as const;
+/**
+ * The functions the check calls as the application role: the migrate function verifies that
+ * each exists and that the role may EXECUTE it (migrate/core.ts), so a cluster that cannot
+ * fails the deploy instead of every payment.
+ */
+export const WRITER_IDENTITY_FUNCTIONS = [
+  "aurora_db_instance_identifier()",
+  "pg_postmaster_start_time()",
+  "pg_is_in_recovery()",
+] as const;
 
 /**
  * One round trip: the check's statement_timeout is local to its own short read-only
@@ -129,6 +139,20 @@ export interface WriterCheckOptions {
   readonly ownCluster: () => Promise<InstanceIdentity>;
   /** @default Date.now */
   readonly now?: () => number;
+}
+
+/** DATABASE_WRITER_IDENTITY (DATABASE_URL only): "aurora" or "none", unset = "none". */
+export function writerIdentityRequest(
+  env: NodeJS.ProcessEnv = process.env,
+): WriterIdentityMode | undefined {
+  const raw = env[PAYMENTS_LOCAL_ENV.writerIdentity];
+  if (raw === undefined || raw === "") return undefined;
+  if (!(WRITER_IDENTITY_MODES as readonly string[]).includes(raw)) {
+    throw new MissingEnvironmentError(
+      `environment variable ${PAYMENTS_LOCAL_ENV.writerIdentity}=${JSON.stringify(raw)} must be one of ${WRITER_IDENTITY_MODES.join(", ")}`,
+    );
+  }
+  return raw as WriterIdentityMode;
 }
 
 /** The mode: Aurora settings always check; DATABASE_URL only when asked to (tests). */
