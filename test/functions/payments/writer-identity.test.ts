@@ -11,7 +11,16 @@
 // created by the superuser and granted to the application role as the migrate function does.
 import { randomUUID } from "node:crypto";
 import type { Client } from "pg";
-import { closeAllDatabases } from "../../../functions/payments/shared/database";
+import type { Context } from "aws-lambda";
+import type { RelayReport } from "../../../functions/payments/outbox-relay/core";
+import { RELAY_STOP_BEFORE_MS } from "../../../functions/payments/outbox-relay/core";
+import { Database, closeAllDatabases } from "../../../functions/payments/shared/database";
+import {
+  DatabaseUnavailableError,
+  WriterCheckFailedError,
+  WriterMismatchError,
+} from "../../../functions/payments/shared/errors";
+import { PostgresPaymentStore } from "../../../functions/payments/shared/postgres-store";
 import { metrics } from "../../../functions/payments/shared/observability";
 import type { ApiHandler } from "../../../functions/payments/shared/runtime";
 import { DR_API_KEY, FakeAws, REGION, lambdaContext, setHandlerEnvironment } from "./support/aws";
@@ -36,6 +45,7 @@ let detachedOld: TestDatabase;
 let namesake: TestDatabase;
 let endpoint: GlobalEndpoint;
 const handlers: Record<string, ApiHandler> = {};
+let relay: (event: unknown, context: Context) => Promise<RelayReport>;
 
 const PROMOTED_ID = `payments-db-1-usw2-abc`;
 
@@ -100,6 +110,7 @@ beforeAll(async () => {
   process.env.DATABASE_OWN_CLUSTER_URL = promoted.url;
   handlers.authorize = (await import("../../../functions/payments/authorize/handler")).handler;
   handlers.void = (await import("../../../functions/payments/void/handler")).handler;
+  relay = (await import("../../../functions/payments/outbox-relay/handler")).handler;
 });
 
 afterAll(async () => {
@@ -253,6 +264,29 @@ describe("the writer identity check's own failures and the detach path (review 2
     },
   );
 
+  it("takes writes again as soon as the cause is fixed, without a restart: a connection whose check failed is never reused", async () => {
+    const db = await createTestDatabase();
+    try {
+      await modelAurora(db.sql, PROMOTED_ID);
+      await db.sql.query(
+        `REVOKE EXECUTE ON FUNCTION aurora_db_instance_identifier() FROM payments_app`,
+      );
+      const { answer } = await refusedThrough(db);
+      expect(answer.status).toBe(503);
+
+      // The operator's fix (what the migrate function does): no new Lambda environment.
+      await db.sql.query(
+        `GRANT EXECUTE ON FUNCTION aurora_db_instance_identifier() TO payments_app`,
+      );
+      const taken = await authorize(randomUUID(), { body: MERCHANT_PAYMENT });
+
+      expect(taken.status).toBe(201);
+    } finally {
+      await closeAllDatabases();
+      await db.drop();
+    }
+  });
+
   it("counts a refused old writer as WriterMismatch, not as WriterCheckFailed or a database outage", async () => {
     const { answer, seen } = await refusedThrough(oldWriter);
 
@@ -285,4 +319,110 @@ describe("the writer identity check's own failures and the detach path (review 2
     expect((await writeCounts(promoted.sql)).payments).toBe(survivorBefore.payments + 1);
     expect(await writeCounts(detachedOld.sql)).toEqual(before);
   });
+});
+
+// Review 24-10l M2: the relay reads and marks outbox rows on the writer. Started by the flag
+// opening this region (relay-on-flag), a stale global endpoint would have it publish the old
+// writer's unpublished tail (the payments the failover lost) as if they had happened.
+describe("the outbox relay's writer identity (review 24-10l M2)", () => {
+  async function unpublishedOn(sql: Client): Promise<number> {
+    const { rows } = await sql.query(
+      "SELECT count(*)::int AS n FROM payment_events WHERE published_at IS NULL",
+    );
+    return rows[0].n as number;
+  }
+
+  it("publishes nothing and marks nothing on the old writer that stale DNS still reaches after Unfence, then relays the promoted writer's events once the endpoint moves", async () => {
+    // The old writer's tail: committed there after the fork, never replicated.
+    const oldStore = new PostgresPaymentStore(
+      new Database({
+        settings: async () => ({ kind: "url", connectionString: oldWriter.adminUrl }),
+        applicationName: "test-old-writer",
+      }),
+    );
+    await oldStore.authorize({
+      paymentId: randomUUID(),
+      merchantId: "merchant-1",
+      cardToken: "tok_amex_0005abcd",
+      amount: 700,
+      currency: "GBP",
+      idempotencyKey: randomUUID(),
+      requestHash: "b".repeat(64),
+      eventId: randomUUID(),
+      originRegion: REGION,
+      requestId: "req-lost-tail",
+      reference: null,
+      metadata: {},
+      captureBefore: new Date(Date.now() + 7 * 86_400_000),
+      at: new Date(),
+    });
+    const tail = await unpublishedOn(oldWriter.sql);
+    expect(tail).toBeGreaterThan(0);
+    await closeAllDatabases();
+    endpoint.resolveTo(oldWriter.url);
+    aws.flag = { activeRegion: REGION, phase: "open" };
+    const context = {
+      ...lambdaContext("payments-outbox-relay-test"),
+      getRemainingTimeInMillis: () => RELAY_STOP_BEFORE_MS - 1,
+    };
+
+    const stale = await relay({}, context).then(
+      (report) => report,
+      (error: Error) => error,
+    );
+
+    expect(stale).toBeInstanceOf(Error);
+    expect((stale as Error).name).toBe("WriterMismatchError");
+    expect(aws.published).toEqual([]);
+    expect(await unpublishedOn(oldWriter.sql)).toBe(tail);
+
+    endpoint.resolveTo(promoted.url);
+    const pending = await unpublishedOn(promoted.sql);
+    const moved = await relay({}, context);
+    expect(moved).toMatchObject({ skipped: null, published: pending, failed: 0 });
+    expect(await unpublishedOn(promoted.sql)).toBe(0);
+    expect(await unpublishedOn(oldWriter.sql)).toBe(tail);
+  });
+});
+
+// Review 24-10l L2: a refusal by the check says DNS (or the deploy) is wrong, not that the SSM
+// parameter changed or that every environment is reconnecting at once.
+describe("a connection refused by the writer identity check", () => {
+  it.each([
+    ["a mismatch", () => new WriterMismatchError("reaches another instance")],
+    ["a failed check", () => new WriterCheckFailedError("timeout", "the check timed out")],
+  ])(
+    "after %s: retried once on a new connection, without an SSM re-read or reconnect jitter",
+    async (_case, refusal) => {
+      let stale = 0;
+      const sleeps: number[] = [];
+      const database = new Database({
+        settings: async () => ({ kind: "url", connectionString: promoted.url }),
+        applicationName: "test-refusal",
+        onStaleSettings: () => {
+          stale += 1;
+        },
+        connectJitter: {
+          capMs: 1_000,
+          random: () => 0.99,
+          sleep: async (ms) => {
+            sleeps.push(ms);
+          },
+        },
+      });
+      let checks = 0;
+      database.useConnectionCheck(async () => {
+        checks += 1;
+        throw refusal();
+      });
+      try {
+        await expect(database.query("SELECT 1")).rejects.toThrow(DatabaseUnavailableError);
+        expect(checks).toBe(2);
+        expect(stale).toBe(0);
+        expect(sleeps).toEqual([]);
+      } finally {
+        await database.end();
+      }
+    },
+  );
 });
