@@ -385,7 +385,7 @@ describe("payment function permissions", () => {
           /^dynamodb:GetItem arn:aws:dynamodb:us-east-1:.*:table\/payments-control-dev$/,
         ),
         expect.stringMatching(
-          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys$/,
+          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys,.*\/payments\/dev\/db\/cluster-endpoint$/,
         ),
       ]),
     );

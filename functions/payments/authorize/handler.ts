@@ -4,6 +4,7 @@ import { PAYMENTS_ENV } from "../../common/contract";
 import { intEnv, requireEnv } from "../../common/env";
 import { countMetric, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
+import { OWN_CLUSTER_IDLE_MS } from "../shared/writer-identity";
 import { writeHandler, writeRuntime } from "../shared/write-runtime";
 import {
   DEFAULT_CAPTURE_WINDOW_HOURS,
@@ -15,8 +16,9 @@ import {
 const base = baseRuntime({
   functionName: "authorize",
   apiKeys: true,
-  // The writer identity check's reference (write-runtime.ts installWriterCheck).
+  // The writer identity check's reference (write-runtime.ts installWriterCheck), closed when idle.
   ownClusterEndpoint: true,
+  ownClusterEndpointIdleMs: OWN_CLUSTER_IDLE_MS,
 });
 const write = writeRuntime(base);
 const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.sessionsTable));

@@ -18,6 +18,7 @@ import { intEnv, requireEnv } from "../../common/env";
 import { lazy } from "../../common/lazy";
 import { countMetric, flushMetrics, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
+import { OWN_CLUSTER_IDLE_MS } from "../shared/writer-identity";
 import { guardFromEnvironment, installWriterCheck } from "../shared/write-runtime";
 import { relayOutbox, RELAY_STOP_BEFORE_MS } from "./core";
 import type { RelayReport } from "./core";
@@ -28,8 +29,9 @@ const tracer = lazy(() => new (loadTracer().Tracer)());
 const base = baseRuntime({
   functionName: "outbox-relay",
   apiKeys: false,
-  // The writer identity check's reference (write-runtime.ts installWriterCheck).
+  // The writer identity check's reference (write-runtime.ts installWriterCheck), closed when idle.
   ownClusterEndpoint: true,
+  ownClusterEndpointIdleMs: OWN_CLUSTER_IDLE_MS,
 });
 const guard = guardFromEnvironment(
   controlFlagReader(

@@ -200,6 +200,12 @@ export interface DatabaseOptions {
   readonly max?: number;
   readonly timeouts?: Timeouts;
   /**
+   * How long an idle connection stays open. @default 60 s (poolConfig). The writers' pool on
+   * their own cluster endpoint (the writer identity check's reference, read at most once per
+   * 30 s) closes within a second, so it does not hold a second connection on the writer.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
    * Full jitter before reconnecting after a lost connection or a writer change
    * (connect-jitter.ts): spreads the environments that all lost the old writer at once.
    * @default - none (a cold start's first connection is never delayed)
@@ -402,14 +408,17 @@ export class Database {
     this.#checked = settings;
     if (this.#pool && key === this.#key) return this.#pool;
     const previous = this.#pool;
-    const pool = new Pool(
-      poolConfig(
+    const pool = new Pool({
+      ...poolConfig(
         settings,
         this.options.applicationName,
         this.options.max ?? DATABASE_POOL_MAX,
         this.options.timeouts,
       ),
-    );
+      ...(this.options.idleTimeoutMs === undefined
+        ? {}
+        : { idleTimeoutMillis: this.options.idleTimeoutMs }),
+    });
     // An idle client losing its connection must not crash the process; the pool drops it. It is
     // how most environments learn the writer went away (their connection was idle between
     // requests), so the next connection is a reconnection and is jittered.

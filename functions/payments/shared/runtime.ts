@@ -131,6 +131,11 @@ export interface BaseRuntimeOptions {
   /** Also connect to this region's own cluster endpoint (db/cluster-endpoint). @default false */
   readonly ownClusterEndpoint?: boolean;
   /**
+   * Close idle connections to the own cluster endpoint after this long (ms). @default 60 s -
+   * the writers pass 1 s: they read it only for the writer identity check's reference.
+   */
+  readonly ownClusterEndpointIdleMs?: number;
+  /**
    * Connect as the master user (the migrate function only). @default false - the application
    * role, with IAM database authentication
    */
@@ -191,7 +196,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
   });
   // This region's own cluster through one of its endpoints (same auth, same database name).
   const ownClusterUrl = env[PAYMENTS_LOCAL_ENV.ownClusterUrl] || undefined;
-  const ownDatabase = (endpoint: string, suffix: string): Database => {
+  const ownDatabase = (endpoint: string, suffix: string, idleTimeoutMs?: number): Database => {
     let own: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
     const ownUrlSettings: DatabaseSettings | undefined =
       urlSettings && ownClusterUrl && endpoint === PARAMETERS.clusterEndpoint
@@ -208,6 +213,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
       },
       applicationName: `payments-${options.functionName}-${suffix}`,
       max: poolMax,
+      idleTimeoutMs,
       connectJitter,
       onStaleSettings: () => parameters.invalidate(),
     });
@@ -216,7 +222,7 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     ? ownDatabase(PARAMETERS.readerEndpoint, "own-cluster")
     : database;
   const ownClusterEndpoint = options.ownClusterEndpoint
-    ? ownDatabase(PARAMETERS.clusterEndpoint, "own-writer")
+    ? ownDatabase(PARAMETERS.clusterEndpoint, "own-writer", options.ownClusterEndpointIdleMs)
     : database;
   return {
     region,

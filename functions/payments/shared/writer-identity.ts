@@ -86,6 +86,13 @@ export const WRITER_IDENTITY_MODES: readonly WriterIdentityMode[] = ["aurora", "
  */
 export const WRITER_CHECK_TIMEOUT_MS = 500;
 
+/**
+ * Idle time after which the writers close their connection to their own cluster endpoint: it is
+ * read once per OWN_IDENTITY_TTL_MS at most, and a connection kept between reads would be a
+ * second connection per environment on the writer, which the connection budget does not count.
+ */
+export const OWN_CLUSTER_IDLE_MS = 1_000;
+
 /** How long this region's own cluster endpoint's answer is reused within one flag epoch. */
 export const OWN_IDENTITY_TTL_MS = 30_000;
 
