@@ -449,7 +449,6 @@ export class PaymentsApi extends Construct {
       ),
     };
     const api = [...appParameters(PARAMETERS.apiKeys), connect];
-    const job = [...appParameters(), connect];
     // The functions that write (and the relay, which marks rows) also read this region's cluster
     // endpoint: the writer identity check's reference (functions/payments/shared/writer-identity.ts).
     const writingApi = [...appParameters(PARAMETERS.apiKeys, PARAMETERS.clusterEndpoint), connect];
