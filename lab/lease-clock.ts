@@ -64,3 +64,27 @@ export function leaseOnLabClock(
   };
   proto.labLeaseClock = true;
 }
+
+/**
+ * /health's `lease` body judged again on the lab clock (review 23 L5). The health handler
+ * computes it with its own clock (functions/payments/health/core.ts, `deps.now`, Date.now when
+ * deployed), which in fast mode runs far behind the lab's stamps: every armed lease read
+ * "lapsed" with a negative age, in the report's failed checks and the prober's details. The
+ * region API passes each /health answer through this, with the lab's clock and term, as
+ * leaseOnLabClock does for the payment guard. A body without a lease (no flag) is left as it is.
+ */
+export function healthBodyOnLabClock(body: string, labNow: number, leaseMs: number): string {
+  let parsed: { lease?: { armed?: unknown; peerSeenAt?: unknown } | null };
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    return body;
+  }
+  const lease = parsed?.lease;
+  if (!lease || typeof lease !== "object") return body;
+  const flag = {
+    leaseRequired: lease.armed === true,
+    peerSeenAt: typeof lease.peerSeenAt === "string" ? lease.peerSeenAt : undefined,
+  } as unknown as ActiveRegionFlag;
+  return JSON.stringify({ ...parsed, lease: peerLeaseState(flag, labNow, leaseMs) });
+}

@@ -16,10 +16,11 @@ import { PAYMENT_FUNCTIONS } from "../infra/constructs/payments-api";
 import { Client } from "pg";
 import { StageThrottle } from "./stage-throttle";
 import { poolStats } from "../functions/payments/shared/database";
-import { cutStatementsPastDeadline } from "./invocation";
+import { cutStatementsPastDeadline, endInvocation } from "./invocation";
+import type { Invocation } from "./invocation";
 import { ActiveRegionGuard } from "../functions/payments/shared/fencing";
 import { PEER_LEASE } from "../functions/common/contract";
-import { leaseOnLabClock } from "./lease-clock";
+import { healthBodyOnLabClock, leaseOnLabClock } from "./lease-clock";
 import { LabClock } from "./world/clock";
 import { labFunctionTimeoutMs } from "./write-path";
 
@@ -260,17 +261,26 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const expired = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
+    const current: Invocation = { deadline, checkouts: new Set() };
     const result = await Promise.race([
-      invocation.run({ deadline }, () => handler(event, lambdaContext(route, deadline))),
+      invocation.run(current, () => handler(event, lambdaContext(route, deadline))),
       expired,
     ]);
     if (result === "timeout") {
+      // The environment goes with its connections; the next request opens a new one.
+      endInvocation(current);
       // An HTTP API whose Lambda integration fails answers 500 {"message":"Internal Server
       // Error"} ("Troubleshooting issues with HTTP API Lambda integrations",
       // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html),
-      // and a function that timed out has failed. Not 504 (the integration's own timeout): the
-      // deployed integration waits the function's timeout plus 500 ms
-      // (infra/constructs/payments-api.ts), so the function always ends first.
+      // and a function that timed out has failed. The deployed integration waits the function's
+      // timeout plus 500 ms (infra/constructs/payments-api.ts), so a warm environment's timeout
+      // ends first and answers this 500. Not always (review 23 L4): on a cold start Lambda runs
+      // the Init phase (up to 10 s) before the handler's timeout starts ("The Init phase is
+      // limited to 10 seconds", lambda-runtime-environment.html), so the client can get API
+      // Gateway's 504 while the function still runs and may still commit
+      // (https://repost.aws/knowledge-center/api-gateway-504-errors). The lab loads every
+      // handler before it serves (main below), so it models no Init and never answers 504; both
+      // are ambiguous outcomes a client retries with the same Idempotency-Key (README).
       timedOut += 1;
       process.stderr.write(`${route.routeKey} timed out after ${timeoutMs} ms\n`);
       // Each one to the lab as it happens: a region killed later takes its counters with it.
@@ -282,11 +292,12 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
       );
       return;
     }
-    send(
-      result.statusCode ?? 200,
-      (result.headers ?? {}) as Record<string, string>,
-      result.body ?? "",
-    );
+    // /health's lease on the lab clock, like the guard's (lab/lease-clock.ts, review 23 L5).
+    const body =
+      route.source === "health" && result.body
+        ? healthBodyOnLabClock(result.body, labClock.nowMs(), LEASE_MS)
+        : (result.body ?? "");
+    send(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>, body);
   } catch (error) {
     // An unhandled error fails the invocation: API Gateway answers 500.
     process.stderr.write(`${route.routeKey} failed: ${(error as Error).stack}\n`);

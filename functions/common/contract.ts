@@ -115,7 +115,21 @@ export const WRITER_HEARTBEAT = {
   intervalSeconds: 5,
   /** /health body: `replication.writerHeartbeatAt`, ISO 8601 or null. */
   healthField: "writerHeartbeatAt",
+  /**
+   * The heartbeat reader (review 23-18 H2): a payment function with no route and its own small
+   * reservation, `payments-<readerComponent>-<suffix>` in each region, that the DR tasks and the
+   * prober invoke through the Lambda API to read the beat their region's cluster holds. A flood
+   * of the public /health cannot reach it: API Gateway does not route to it, and its reserved
+   * concurrency is its own ("Reserved concurrency ... no other function can use that
+   * concurrency", https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+   */
+  readerComponent: "heartbeat",
 } as const;
+
+/** The heartbeat reader's function name (identical in both regions; Lambda names are regional). */
+export function heartbeatReaderName(environmentSuffix: string): string {
+  return `payments-${WRITER_HEARTBEAT.readerComponent}-${environmentSuffix}`;
+}
 
 /**
  * Environment of the report functions (functions/reports/) and of the DR tasks that ask the

@@ -1,47 +1,41 @@
 // The "taking-over" rule of GET /health, in one place (review 23 L3): the health function
-// decides with `isTakingOver`; the prober, the CLI, Verify and the chaos world read an answer
+// decides with `promotingInto`; the prober, the CLI, Verify and the chaos world read an answer
 // with `answersTakingOver` / `answersWritable` instead of each parsing the body its own way.
 //
-// A region answers 200 "taking-over" only when all of these hold (review 23 H1, M2):
+// A region answers 200 "taking-over" exactly when both of these hold (review 23 H1, M2):
 // - the flag in its own replica names it with phase `fenced` (a run's Fence, until its Unfence);
 // - the flag carries `promotingAt`: the run stamped it in this (the target's) replica right after
 //   proving the old writer stopped (Promote / Switchover, functions/dr/shared/guard.ts
 //   markPromoting), so a run that halts before the proof never makes the target healthy and
 //   never draws clients away from the only region that can write;
-// - its OWN cluster (PARAMETERS.clusterEndpoint, never the global writer endpoint, which names
-//   the old writer until the promotion and, in a region-down, a dead one) answers a read-only
-//   check, in recovery (the promotion is under way) or writable (promoted). Nothing is written
-//   while fenced: the old writer must be quiescing.
+// whatever its own cluster answers (until session 24 it had to answer). Once the old writer is
+// proven stopped and the flag names this region, no other region can take a write (the old one
+// is stopped, and its guard refuses once the flag reaches it), so Route 53 must not send clients
+// back there. That holds while this region's cluster is in recovery, promoted, or not answering:
+// a managed failover ends with the new writer restarting into its role, its connections refused
+// for seconds to tens of seconds (lab/world/aurora.ts), and three failed checks in a row would
+// make this record unhealthy; with both records unhealthy Route 53 answers the PRIMARY, the dead
+// or fenced region
+// (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html).
+// In the lab that cost 65-80 s of DNS (issue 13, session 24). Payments answer 503 (Retry-After)
+// here until the run's Unfence either way, and Verify's gate (`answersWritable`) still needs the
+// cluster writable. Nothing is written while fenced: /health only reads.
 import { FENCE_PHASE } from "./contract";
 
-/** What a read-only check of the region's own cluster found. */
-export type OwnClusterState = "writable" | "in recovery" | "unreachable";
+/** The flag as /health and the guard read it from the region's own replica. */
+export type MoveFlag =
+  | { readonly activeRegion: string; readonly phase?: string; readonly promotingAt?: string }
+  | null
+  | undefined;
 
-export interface TakingOverInput {
-  readonly region: string;
-  readonly flag:
-    | { readonly activeRegion: string; readonly phase?: string; readonly promotingAt?: string }
-    | null
-    | undefined;
-  readonly ownCluster: OwnClusterState;
-}
-
-/** The flag alone says a move into `region` has passed its proof (the first three conditions). */
-export function promotingInto(region: string, flag: TakingOverInput["flag"]): boolean {
+/** The flag says a move into `region` has passed its proof: /health answers "taking-over". */
+export function promotingInto(region: string, flag: MoveFlag): boolean {
   return (
     !!flag &&
     flag.activeRegion === region &&
     flag.phase === FENCE_PHASE.fenced &&
     typeof flag.promotingAt === "string" &&
     flag.promotingAt !== ""
-  );
-}
-
-/** The rule: /health answers 200 "taking-over" exactly when this holds. */
-export function isTakingOver(input: TakingOverInput): boolean {
-  return (
-    promotingInto(input.region, input.flag) &&
-    (input.ownCluster === "in recovery" || input.ownCluster === "writable")
   );
 }
 

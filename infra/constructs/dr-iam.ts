@@ -2,7 +2,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { PARAMETERS } from "../../functions/common/contract";
+import { PARAMETERS, heartbeatReaderName } from "../../functions/common/contract";
 import type { TaskPermissions } from "../../functions/dr/shared/permissions";
 import { SECURE_PARAMETERS } from "../../functions/dr/shared/permissions";
 import type { GrantTargets } from "../../functions/dr/shared/grants";
@@ -559,6 +559,10 @@ export function grantTargets(props: DrIamProps, region: string): GrantTargets {
     buses: a.buses,
     topics: a.topics,
     reportWriter: a.reportWriterIn(region),
+    heartbeatReaders: a.regions.map(
+      (r) =>
+        `arn:aws:lambda:${r}:${a.accountId}:function:${heartbeatReaderName(props.naming.suffix)}`,
+    ),
     healthChecks: a.healthChecks,
     ...(props.zone ? { hostedZone: `arn:aws:route53:::hostedzone/${props.zone.zone.zoneId}` } : {}),
   };

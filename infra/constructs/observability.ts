@@ -118,7 +118,7 @@ export const RENEWAL_FAILING_MINUTES = 5;
 /**
  * Seconds the capacity-not-restored alarm looks back: it stays in ALARM about this long after a
  * capacity page, then returns to OK (which says no new capacity loop ended short, not that the
- * capacity is back: the readiness evaluator's capacity check says that).
+ * capacity is back: review 24, L2; README, Capacity after a failover, says what to check).
  */
 export const CAPACITY_ALARM_PERIOD_SECONDS = 3600;
 
@@ -301,13 +301,14 @@ export class RegionalObservability extends Construct {
     // which is this region: ValidateInput makes a state machine move the writer only to its own
     // region). The alarm watches the Region-only metric: one metric, no metric math over series
     // that exist only once a workflow has paged. It is the state on-call tooling and the console
-    // show, and the path that still pages when the page itself was refused for good (Notify
-    // sends the metric then too). Sum over an hour (a period of an hour or more is allowed with
+    // show, and it still pages when the page was refused by Notify's own IAM (Notify sends the
+    // metric then too), but not when the topic's key or policy refuses: it publishes to the same
+    // topic (review 24, L3; sns-key-management.html#compatibility-with-aws-services). Sum over an hour (a period of an hour or more is allowed with
     // 1 evaluation period,
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html):
     // it alarms at the next evaluation after the page and stays in ALARM about an hour.
     this.alarm(props, "capacity-not-restored", {
-      alarmDescription: `A failover, switchover or failback to ${region} completed but its capacity loop ended short: ${region}'s database may not have the old primary's instance count (DR_CAPACITY), or the standby left has no working instance of its own, or a reader the kit added there was not deleted. The capacity page (subject "capacity not restored") says which and what to run (README, Capacity after a failover). Returns to OK about an hour later whether or not capacity is back: check the readiness evaluator's capacity check.`,
+      alarmDescription: `A failover, switchover or failback to ${region} completed but its capacity loop ended short: ${region}'s database may not have the old primary's instance count (DR_CAPACITY), or the standby left has no working instance of its own, or a reader the kit added there was not deleted. The capacity page (subject "capacity not restored") says which and what to run (README, Capacity after a failover). Returns to OK about an hour later whether or not capacity is back (OK is not "capacity restored"): close the incident once the page's advice is done.`,
       namespace: METRICS.namespace,
       metricName: METRICS.capacityNotRestored,
       dimensions: { Region: region },

@@ -15,6 +15,7 @@ import { Construct } from "constructs";
 import {
   CONTROL,
   DR_ENV,
+  heartbeatReaderName,
   LEASE_RENEWAL_ATTRIBUTES,
   METRICS,
   REPORTS_ENV,
@@ -405,6 +406,15 @@ export class Prober extends Construct {
           sid: "ReadActiveRegion",
           actions: ["dynamodb:GetItem"],
           resources: [props.controlTableArn],
+        },
+        {
+          // The writer heartbeat its own region's cluster holds, through that region's heartbeat
+          // reader, off the public /health (review 23-18 H2; functions/dr/shared/aws/replica.ts).
+          sid: "ReadWriterHeartbeat",
+          actions: ["lambda:InvokeFunction"],
+          resources: [
+            `arn:aws:lambda:${region}:${key.accountId}:function:${heartbeatReaderName(naming.suffix)}`,
+          ],
         },
         {
           // The heartbeat watch (functions/dr/shared/heartbeat-watch.ts), its item only.

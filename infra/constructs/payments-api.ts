@@ -28,6 +28,7 @@ import {
   METRICS,
   PARAMETERS,
   PAYMENTS_ENV,
+  WRITER_HEARTBEAT,
 } from "../../functions/common/contract";
 import { MAX_ACTIVE_REGION_CACHE_MS } from "../../functions/payments/shared/fencing";
 import { EXPIRY_BATCH_SECONDS } from "../../functions/payments/expire-authorizations/core";
@@ -67,6 +68,7 @@ export function writeWindowSeconds(fn: PaymentFunction): number | null {
       return Math.min(fn.timeoutSeconds, EXPIRY_BATCH_SECONDS);
     case "read":
     case "health":
+    case "heartbeat":
     case "relay":
     case "migrate":
       // No payment: reads, the health heartbeat row, outbox bookkeeping, schema changes.
@@ -123,7 +125,8 @@ export function relayTriggerPatterns(region: string): Record<string, unknown>[] 
 /** Memory of every payment function: 1 GB, as the platform team asked. */
 export const PAYMENTS_MEMORY_MB = 1024;
 
-type Access = "authorize" | "write" | "read" | "health" | "relay" | "expire" | "migrate";
+type Access =
+  "authorize" | "write" | "read" | "health" | "heartbeat" | "relay" | "expire" | "migrate";
 
 export interface PaymentFunction {
   readonly source: string;
@@ -228,6 +231,19 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     // https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html).
     // What remains: README, "Route throttling".
     routeThrottle: "stage",
+  },
+  {
+    // Review 23-18 H2: the writer heartbeat for the DR tasks and the prober, invoked through the
+    // Lambda API only (no route), so a flood of the public /health cannot hide it; the veto at
+    // Preflight holds a failover only on a fresh beat it reads (WRITER_HEARTBEAT.readerComponent).
+    source: WRITER_HEARTBEAT.readerComponent,
+    access: "heartbeat",
+    timeoutSeconds: 5,
+    description: "The writer heartbeat this region's cluster holds, for the DR orchestrator",
+    // Preflight, CheckOldWriter and the prober each read once at a time; a third environment
+    // covers an overlap of the prober's invocations. Its own: the health function's 20 are what a
+    // flood exhausts.
+    reservedConcurrency: 3,
   },
   {
     source: "outbox-relay",
@@ -502,6 +518,8 @@ export class PaymentsApi extends Construct {
         readFlag,
         tableKey,
       ],
+      // The reader endpoint only: one SELECT of the heartbeat row.
+      heartbeat: [...appParameters(PARAMETERS.readerEndpoint), connect],
       relay: [
         ...writingJob,
         readFlag,

@@ -89,10 +89,10 @@ describe("the connection budget at synth", () => {
   it("fails synth when the reserved concurrency is too high for db.r5.large, naming the functions, the numbers and the fix", () => {
     const message = budgetError(() => buildStack({ PAYMENTS_RESERVED_CONCURRENCY: "120" })).message;
 
-    // 6 API functions x 120 x 2 regions + health 20 x (2 + 1) + relay 2 x 2 + expiry + migrate
-    // x 2: 1508 against floor((1600 - 3) x 0.8) = 1277.
+    // 6 API functions x 120 x 2 regions + health 20 x (2 + 1) + heartbeat reader 3 x 2 + relay
+    // 2 x 2 + expiry + migrate x 2: 1514 against floor((1600 - 3) x 0.8) = 1277.
     expect(message).toContain(
-      "connection budget exceeded on the writer in us-east-1: worst case 1508 connections, 231 over the safe share 1277 (80% of max_connections 1600 of db.r5.large minus 3 for AWS automation)",
+      "connection budget exceeded on the writer in us-east-1: worst case 1514 connections, 237 over the safe share 1277 (80% of max_connections 1600 of db.r5.large minus 3 for AWS automation)",
     );
     expect(message).toContain("authorize in us-east-1: 120 (120 reserved environments)");
     expect(message).toContain("lower PAYMENTS_RESERVED_CONCURRENCY");
@@ -114,8 +114,9 @@ describe("the connection budget at synth", () => {
     expect(message).toContain(
       "reserve concurrency for authorize+get-payment+list-payments+capture+refund+void in us-east-1",
     );
-    // 1000 (the quota) minus the 24 reserved by health, relay, expiry and migrate.
-    expect(message).toContain("976 unreserved environments");
+    // 1000 (the quota) minus the 27 reserved by health, the heartbeat reader, relay, expiry and
+    // migrate.
+    expect(message).toContain("973 unreserved environments");
   });
 
   it("accepts unreserved functions while the account quota itself keeps them in budget", () => {
@@ -125,7 +126,7 @@ describe("the connection budget at synth", () => {
     });
 
     const line = budgets[0]!.lines.find((l) => !l.reserved)!;
-    expect(line.environments).toBe(400 - 24);
+    expect(line.environments).toBe(400 - 27);
   });
 
   it("rejects reservations over what AWS lets an account reserve in a region", () => {
@@ -133,9 +134,9 @@ describe("the connection budget at synth", () => {
       buildStack({ PAYMENTS_RESERVED_CONCURRENCY: "150", DB_INSTANCE_CLASS: "db.r5.2xlarge" }),
     ).message;
 
-    // 6 x 150 + 20 + 2 + 1 + 1 = 924 > 1000 - 100.
+    // 6 x 150 + 20 + 3 + 2 + 1 + 1 = 927 > 1000 - 100.
     expect(message).toBe(
-      "reserved concurrency of the database functions in us-east-1 adds up to 924, more than 900 (LAMBDA_CONCURRENCY_LIMIT 1000 minus the 100 AWS keeps unreserved): lower PAYMENTS_RESERVED_CONCURRENCY or PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION, or raise the account's quota and LAMBDA_CONCURRENCY_LIMIT",
+      "reserved concurrency of the database functions in us-east-1 adds up to 927, more than 900 (LAMBDA_CONCURRENCY_LIMIT 1000 minus the 100 AWS keeps unreserved): lower PAYMENTS_RESERVED_CONCURRENCY or PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION, or raise the account's quota and LAMBDA_CONCURRENCY_LIMIT",
     );
   });
 

@@ -1,4 +1,10 @@
 import { METRICS } from "../../functions/common/contract";
+import type { CloudWatchClient, PutMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
+import type { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchMetrics } from "../../functions/dr/shared/aws/cloudwatch";
+import { AccessDeniedError } from "../../functions/dr/shared/errors";
+import { EAST, FakeWorld, WEST } from "../functions/dr/support/fake-world";
+import { runWorkflow } from "../state-machines/support/harness";
 import { LEASE_WAIT_CAP_SECONDS } from "../../functions/dr/check-rejoin/core";
 import { DR_TASK_NAMES } from "../../functions/dr/tasks";
 import { WRITER_MOVED_ENV } from "../../infra/lib/addresses";
@@ -179,6 +185,81 @@ describe("CloudWatch alarms", () => {
       expect(String(found.alarm_description)).toContain("README, Writer identity check");
     }
   });
+
+  // Review 24, L4: CloudWatch treats each dimension combination as its own metric
+  // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension),
+  // so a rename on either side (e.g. TargetRegion) would leave the alarm watching a metric nobody
+  // publishes. A capacity page in the workflows' fake world, through the real CloudWatch adapter,
+  // must send a datum with exactly the synthesized alarm's namespace, name and dimensions, in
+  // the alarm's own region (the provider's).
+  it.each([
+    ["failover", WEST, () => new FakeWorld()],
+    [
+      "failback",
+      EAST,
+      () => {
+        // us-east-1 back with its writer only: one reader to add.
+        const world = FakeWorld.afterFailoverToWest();
+        const east = world.clusters[world.topology.regions[EAST]!.clusterArn]!;
+        for (const id of east.instances.slice(1)) world.instances.delete(`${EAST}/${id}`);
+        east.instances = east.instances.slice(0, 1);
+        return world;
+      },
+    ],
+  ] as const)(
+    "fires on the datum a %s's capacity page publishes in %s",
+    async (workflow, region, makeWorld) => {
+      const world = makeWorld();
+      const sent: { region: string; input: PutMetricDataCommandInput }[] = [];
+      const fakePorts = world.ports;
+      world.ports = (at, profile) => {
+        const ports = fakePorts(at, profile);
+        // Only the datums out go through the real adapter (the lag read stays the world's).
+        const adapter = new CloudWatchMetrics({
+          send: async (command: PutMetricDataCommand) => {
+            sent.push({ region: at, input: command.input });
+            return {};
+          },
+        } as unknown as CloudWatchClient);
+        return { ...ports, metrics: { ...ports.metrics, put: adapter.put.bind(adapter) } };
+      };
+      // The new primary's reader refused for good: the loop pages in its first poll.
+      world.inject(
+        "rds:CreateDBInstance",
+        () => new AccessDeniedError("not authorized to perform rds:CreateDBInstance"),
+        99,
+        region,
+      );
+      const result = await runWorkflow(
+        workflow,
+        { targetRegion: region, reason: "drill", trigger: "console", ignoreCooldown: true },
+        { world },
+      );
+      expect(result.status).toBe("SUCCEEDED");
+      expect(result.output!.warnings!.RestoreCapacity).toBeDefined();
+      const providers = (json.provider as { aws: { alias: string; region: string }[] }).aws;
+      const alarmsHere = alarms.filter((a) =>
+        providers.some((p) => `aws.${p.alias}` === a.provider && p.region === region),
+      );
+      const watching = alarmsHere.filter((a) => a.metric_name === METRICS.capacityNotRestored);
+      expect(watching).toHaveLength(1);
+      const watched = watching[0]!;
+      const datums = sent
+        .filter((s) => s.region === region)
+        .flatMap((s) =>
+          (s.input.MetricData ?? []).map((d) => ({
+            namespace: s.input.Namespace,
+            metric_name: d.MetricName,
+            dimensions: Object.fromEntries((d.Dimensions ?? []).map((x) => [x.Name, x.Value])),
+          })),
+        );
+      expect(datums).toContainEqual({
+        namespace: watched.namespace,
+        metric_name: watched.metric_name,
+        dimensions: watched.dimensions,
+      });
+    },
+  );
 
   it("alarms on payment error rate, throttles, DynamoDB replication and failed backup or copy jobs in both regions", () => {
     for (const code of ["use1", "usw2"]) {

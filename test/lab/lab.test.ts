@@ -2,7 +2,8 @@
 // writer that the checks must catch. Each run starts two real PostgreSQL servers, two payment
 // API processes and the real workflows; the fast factor only shortens the modelled AWS timings.
 // LAB_SEED=<seed> replays a run's draws.
-import { buildReport } from "../../lab/report";
+import { buildReport, summary } from "../../lab/report";
+import { labFunctionTimeoutMs } from "../../lab/write-path";
 import { PRODUCTION_TIMINGS } from "../../lab/config";
 import { expectInvariants, expectReconciled, runLab } from "./support/run";
 
@@ -52,6 +53,35 @@ describe("the two-region lab", () => {
       result.findings.rpo.lostPayments.length + result.findings.rpo.lostCaptures.length,
     ).toBeGreaterThan(0);
     expectReconciled(result);
+    // Review 23 L7: the report's evidence fields, as an SRE reads them (report.json, summary).
+    const report = buildReport(result);
+    const enforcedMs = labFunctionTimeoutMs(10, result.lab.config.fast);
+    for (const region of ["us-east-1", "us-west-2"]) {
+      expect(report.functionTimeouts[region]!.authorize).toMatchObject({
+        enforcedMs,
+        deployedSeconds: 10,
+      });
+    }
+    // The promoted writer's restart: the draw is cut at the operation, and the measured refusal
+    // lasts at least the window left of it (a slow real start only lengthens it).
+    expect(report.aurora.writerRestarts.length).toBeGreaterThan(0);
+    for (const r of report.aurora.writerRestarts) {
+      expect(r.region).toBe("us-west-2");
+      expect(r.operationSeconds).toBeGreaterThanOrEqual(r.drawnSeconds);
+      expect(r.windowSeconds).toBeLessThanOrEqual(r.operationSeconds);
+      expect(r.measuredSeconds).not.toBeNull();
+      expect(r.measuredSeconds!).toBeGreaterThanOrEqual(r.windowSeconds - 0.5);
+    }
+    // Route 53 saw the killed region's health checks fail, each with why.
+    const faultAt = (result.faultAt - result.startedAt) / 1000;
+    const failed = report.route53.failedChecks.filter(
+      (c) => c.region === "us-east-1" && c.at !== null && c.at >= faultAt,
+    );
+    expect(failed.length).toBeGreaterThan(0);
+    for (const c of failed) expect(c.detail).toEqual(expect.any(String));
+    const text = summary(report);
+    expect(text).toContain(`function timeouts: enforced ${enforcedMs} ms real`);
+    expect(text).toMatch(/new writer us-west-2 restarted into its role \(failover\)/);
   });
 
   it("switches over under load with no acknowledged payment lost", async () => {

@@ -3,6 +3,9 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { CONTROL, PEER_LEASE } from "../../functions/common/contract";
+import { API_TIMEOUTS } from "../../functions/payments/shared/database";
+import { LAB_ENVIRONMENTS_PER_FUNCTION } from "../../lab/config";
+import { StageThrottle } from "../../lab/stage-throttle";
 import { LAB, Lab } from "../../lab/lab";
 import { labFunctionTimeoutMs } from "../../lab/write-path";
 import { labConfig } from "./support/run";
@@ -198,6 +201,66 @@ describe("a region's payment API in fast mode", () => {
     }
   });
 
+  // Review 22 L4: Lambda does not reuse an environment whose invocation timed out
+  // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "the Lambda
+  // service resets the execution environment"), so the next request opens a new connection while
+  // the server still runs the old one's statement. The lab used to keep the zombie's pool slot:
+  // the next request queued behind it, and the connection spike never reached the server.
+  it("frees a timed-out invocation's pool slot: the next request opens a new connection while the server still runs the zombies' statements", async () => {
+    const primary = lab.config.primary;
+    const { ratePerSecond, burst } = new StageThrottle(LAB_ENVIRONMENTS_PER_FUNCTION).limits()[
+      "POST /payments"
+    ]!;
+    const holder = new Client({ connectionString: lab.primary.node.url(LAB.database) });
+    holder.on("error", () => undefined);
+    await holder.connect();
+    // Counted from a session of its own: inside the holder's transaction pg_stat_activity is a
+    // snapshot taken at its first read.
+    const watcher = new Client({ connectionString: lab.primary.node.url(LAB.database) });
+    watcher.on("error", () => undefined);
+    await watcher.connect();
+    const waitingOnLock = async () =>
+      (
+        await watcher.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'payments-authorize%' AND wait_event_type = 'Lock'",
+        )
+      ).rows[0]!.n;
+    let next: Promise<Answer> | undefined;
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE");
+      // Every environment of the function busy on the lock, sent within the stage's throttle
+      // (its bucket refilled first; an earlier test may have drawn on it).
+      await sleep(Math.ceil((burst / ratePerSecond) * 1000) + 200);
+      const firstAt = Date.now();
+      const zombies: Promise<Answer>[] = [];
+      for (let i = 0; i < LAB_ENVIRONMENTS_PER_FUNCTION; i++) {
+        if (i >= burst) await sleep(Math.ceil(1500 / ratePerSecond));
+        zombies.push(authorize(primary));
+      }
+      // The first timeout frees a slot (the fix); the next request goes out then, while every
+      // zombie's statement still runs in the server, until the lock goes or statement_timeout
+      // (5 s from its send) ends it.
+      const first = await Promise.race(zombies);
+      expect(first.status).toBe(500);
+      const zombiesEndAt = firstAt + API_TIMEOUTS.statementMs - 200;
+      next = authorize(primary);
+      let most = 0;
+      while (Date.now() < zombiesEndAt && most <= LAB_ENVIRONMENTS_PER_FUNCTION) {
+        most = Math.max(most, await waitingOnLock());
+        await sleep(20);
+      }
+      const answers = await Promise.all(zombies);
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 500));
+      expect(most).toBe(LAB_ENVIRONMENTS_PER_FUNCTION + 1);
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      await next?.catch(() => undefined);
+      await holder.end().catch(() => undefined);
+      await watcher.end().catch(() => undefined);
+    }
+  });
+
   it("keeps the primary taking writes through a 1.7 s stall of the lab process (the lease's real-time floor)", async () => {
     const primary = lab.config.primary;
     await until("the peer lease to be armed in the primary's replica", () =>
@@ -230,6 +293,24 @@ describe("a region's payment API in fast mode", () => {
     expect(answer.status).toBe(201);
     await sleep(200);
     expect(lab.leaseLapses.slice(before)).toEqual([]);
+  });
+
+  // Review 23 L5: /health judged the lease on the wall clock while every stamp is in lab time, so
+  // in fast mode an armed lease read lapsed with a negative age (report.json's failed checks).
+  it("shows /health's peer lease on the lab clock: held, with a renewal age inside the lab's term", async () => {
+    const primary = lab.config.primary;
+    await until("the peer lease to be armed in the primary's replica", () =>
+      flagIn(primary).leaseRequired?.BOOL === true && flagIn(primary).peerSeenAt?.S
+        ? true
+        : undefined,
+    );
+    const response = await fetch(`${lab.apiUrl(primary)}/health`);
+    const body = (await response.json()) as {
+      lease: { armed: boolean; lapsed: boolean; ageSeconds: number | null } | null;
+    };
+    expect(body.lease).toMatchObject({ armed: true, lapsed: false });
+    expect(body.lease!.ageSeconds!).toBeGreaterThanOrEqual(0);
+    expect(body.lease!.ageSeconds!).toBeLessThanOrEqual(lab.writeBounds.leaseSeconds);
   });
 
   it("refuses the old primary's writes once the standby's last renewal is the lab's lease old, and reports the lapse with its age", async () => {

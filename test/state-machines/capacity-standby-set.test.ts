@@ -245,3 +245,168 @@ describe("the page's advice for a broken standby by state (review 23c, M2)", () 
     }
   });
 });
+
+/** Three instances planned, us-east-1 back at 2 of 3 (one reader to add), for review 24. */
+function shortEast(): FakeWorld {
+  const world = three(1);
+  world.instances.delete(`${EAST}/payments-db-3-use1-test`);
+  const east = world.clusters[eastArn]!;
+  east.instances = east.instances.filter((id) => id !== "payments-db-3-use1-test");
+  return world;
+}
+
+const refusedCreate = () =>
+  Object.assign(new Error("User is not authorized to perform: rds:CreateDBInstance"), {
+    name: "AccessDenied",
+  });
+
+describe("a refused reader in the new primary still names the region left (review 24, M1)", () => {
+  it("names a kit reader left modifying and what the paging poll deleted, standby's own available", async () => {
+    const world = shortEast();
+    ours(world, DB2, "modifying");
+    ours(world, DB3);
+    world.inject("rds:CreateDBInstance", refusedCreate, 100, EAST);
+    let polls = 0;
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: { RestoreCapacity: () => void (polls += 1) },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("DependencyError");
+    // The refusal is for good: the loop pages in that poll (named, not retried).
+    expect(polls).toBe(1);
+    expect(world.instances.get(`${WEST}/${DB3}`)!.status).toBe("deleting");
+    expect(world.instances.get(`${WEST}/${DB2}`)!.status).toBe("modifying");
+    const page = pages(world).join("\n====\n");
+    // What that poll deleted (its output is lost to the Catch) and the reader it left.
+    expect(page).toContain(`deleted ${DB3} in ${WEST}`);
+    expect(page).toMatch(
+      /not deleted: payments-db-2-usw2-test in us-west-2, another reader this kit added \(is modifying\); delete it once it is available/,
+    );
+    expect(page).toContain(
+      `Next: delete ${DB2}, a reader this kit added that the loop did not delete (the reason above says why and when), once no run is moving to ${WEST}: aws rds delete-db-instance --region ${WEST} --db-instance-identifier ${DB2}`,
+    );
+    // Never the standby's own instance, never the reader already deleted.
+    expect([...new Set(deleteTargets(page))]).toEqual([DB2]);
+  });
+
+  it("names a second kit reader left modifying besides the one kept, standby's own failed", async () => {
+    const world = shortEast();
+    ours(world, DB2, "modifying");
+    ours(world, DB3);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    world.inject("rds:CreateDBInstance", refusedCreate, 100, EAST);
+    let polls = 0;
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: { RestoreCapacity: () => void (polls += 1) },
+    });
+    expect(result.output!.warnings!.RestoreCapacity!.Error).toBe("DependencyError");
+    expect(polls).toBe(1);
+    expect(world.callsTo("rds:DeleteDBInstance")).toEqual([]);
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain(`kept ${DB3} (the standby has 0 working instance(s)`);
+    expect(page).toContain(
+      `Next: the standby in ${WEST} has no working instance of its own either`,
+    );
+    expect(page).toContain(`${DB1} in ${WEST} is failed: replace it`);
+    // db-2 is named with its command; db-3, the standby's only working instance, never is.
+    const targets = [...new Set(deleteTargets(page))];
+    expect(targets).toContain(DB2);
+    expect(targets).not.toContain(DB3);
+    expect(page).toContain(`Next: delete ${DB2}, a reader this kit added`);
+  });
+});
+
+describe("a kit reader left in a state it cannot be deleted in (review 24, L5)", () => {
+  it("advises fixing the KMS key first, not waiting for it to become available", async () => {
+    const world = shortEast();
+    ours(world, DB2, "inaccessible-encryption-credentials");
+    ours(world, DB3);
+    world.inject("rds:CreateDBInstance", refusedCreate, 100, EAST);
+    await runWorkflow("failback", back, { world });
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain(
+      `not deleted: ${DB2} in ${WEST}, another reader this kit added, is inaccessible-encryption-credentials, a state Aurora does not leave by itself`,
+    );
+    expect(page).toContain(
+      `restore access to the cluster's KMS key in ${WEST} (aws kms describe-key`,
+    );
+    expect(page).not.toContain("delete it once it is available");
+    expect([...new Set(deleteTargets(page))]).toEqual([DB2]);
+  });
+});
+
+describe("the kept reader across polls (review 24, L1)", () => {
+  it("never counts a reader whose delete an earlier poll attempted as carrying the standby", async () => {
+    const world = three(1);
+    ours(world, DB2, "modifying");
+    ours(world, DB3);
+    // Poll 1 asks to delete db-3 (db-1 and db-2 carry the standby); the call times out after AWS
+    // accepted it: a delete "can't be canceled or reverted once submitted"
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html),
+    // and DescribeDBInstances can still read it `available` at the next poll.
+    world.inject(
+      "rds:DeleteDBInstance",
+      () => new TransientError("connect ETIMEDOUT (socket hang up)"),
+      1,
+      WEST,
+    );
+    let polls = 0;
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          polls += 1;
+          if (polls === 2) {
+            // Meanwhile the standby's own instance failed and db-2 finished modifying.
+            world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+            world.instances.get(`${WEST}/${DB2}`)!.status = "available";
+          }
+        },
+      },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    // db-2 is the one reader left working: never deleted; db-3 is asked again.
+    const deletes = world.callsTo("rds:DeleteDBInstance").map((c) => c.args);
+    expect(deletes).not.toContainEqual({ identifier: DB2 });
+    expect(deletes).toContainEqual({ identifier: DB3 });
+    expect(world.instances.get(`${WEST}/${DB2}`)!.status).toBe("available");
+    const page = pages(world).join("\n====\n");
+    expect(page).toContain(`kept ${DB2} (the standby has 0 working instance(s)`);
+    expect(deleteTargets(page)).not.toContain(DB2);
+  });
+
+  it("asks the same reader again when a retried poll lists the instances in another order", async () => {
+    const world = shortEast();
+    ours(world, DB2);
+    ours(world, DB3);
+    world.instances.get(`${WEST}/${DB1}`)!.status = "failed";
+    // The poll's create is throttled (the ASL retries the whole poll, dropping its output) and
+    // its delete of db-2 times out after AWS may have accepted it.
+    world.inject("rds:CreateDBInstance", () => new TransientError("Rate exceeded"), 1, EAST);
+    world.inject(
+      "rds:DeleteDBInstance",
+      () => new TransientError("connect ETIMEDOUT (socket hang up)"),
+      1,
+      WEST,
+    );
+    let calls = 0;
+    const result = await runWorkflow("failback", back, {
+      world,
+      observe: {
+        RestoreCapacity: () => {
+          calls += 1;
+          // DescribeDBInstances documents no order
+          // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBInstances.html).
+          if (calls === 2) world.clusters[westArn]!.instances = [DB3, DB1, DB2];
+        },
+      },
+    });
+    expect(result.status).toBe("SUCCEEDED");
+    const deletes = world.callsTo("rds:DeleteDBInstance").map((c) => c.args);
+    expect(deletes[0]).toEqual({ identifier: DB2 });
+    expect(deletes).not.toContainEqual({ identifier: DB3 });
+    expect(world.instances.get(`${WEST}/${DB3}`)!.status).toBe("available");
+  });
+});

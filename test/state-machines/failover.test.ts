@@ -538,6 +538,151 @@ describe("failover: rejections", () => {
     },
   );
 
+  // Review 23-18 M1: a veto is a bounded hold, not a one-shot halt. CloudWatch runs an alarm's
+  // actions "only on state transitions, and are not performed again if the condition persists"
+  // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html), so the
+  // run itself re-checks: Preflight's Retry on PrimaryStillCommittingError (15 s, 8 times). The
+  // harness zeroes retry intervals; each re-check here moves the world's clock by the 15 s the
+  // ASL waits, and the prober keeps recording failed probes meanwhile.
+  const holdRechecks = (world: FakeWorld, onRecheck: (n: number) => void = () => {}) => {
+    let calls = 0;
+    return {
+      count: () => calls,
+      observe: {
+        Preflight: () => {
+          calls += 1;
+          if (calls === 1) return;
+          world.clock += 15_000;
+          world.probes[EAST]!.unshift({ at: new Date(world.clock).toISOString(), healthy: false });
+          onRecheck(calls);
+        },
+      },
+    };
+  };
+
+  it.each([1, 3, 6])(
+    "fails over by alarm without a second alarm when the held primary's database stops %i re-checks into the hold",
+    async (diesAt) => {
+      const world = new FakeWorld();
+      world.keepCommitting("lambda-500");
+      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+        at: new Date(world.clock - i * 10_000).toISOString(),
+        healthy: false,
+      }));
+      // The database dies between two re-checks: its last beat, somewhere in those 15 s.
+      const hold = holdRechecks(world, (n) => {
+        if (n === diesAt + 1)
+          world.heartbeatAt[WEST] = world.clock - world.drawSeconds([1, 14]) * 1000;
+      });
+      const result = await runWorkflow("failover", input, { world, observe: hold.observe });
+      expect(result.status).toBe("SUCCEEDED");
+      expect(world.flag()?.activeRegion).toBe(WEST);
+      // Held until the database stopped, then one more look: no page, no second alarm.
+      expect(hold.count()).toBeGreaterThanOrEqual(diesAt + 1);
+      expect(world.messages[WEST]!.some((m) => m.subject.includes("HALTED"))).toBe(false);
+    },
+  );
+
+  it("pages after the bounded hold (9 looks over about 2 minutes) while the database keeps committing, with no lock held", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting("lambda-500");
+    const hold = holdRechecks(world);
+    const result = await runWorkflow("failover", input, { world, observe: hold.observe });
+    expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
+    expect(hold.count()).toBe(9);
+    expect(result.states).not.toContain("AcquireLock");
+    expect(world.lock()).toBeUndefined();
+    expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
+    expect(world.messages[WEST]!.filter((m) => m.subject.includes("HALTED"))).toHaveLength(1);
+  });
+
+  // Review 23-18 H2: flood BOTH regions' /health. The prober's record of the target's heartbeat
+  // froze when the flood began (its /health said nothing since); the veto now reads the beat
+  // through the target's heartbeat reader (Lambda API, no route), which the flood cannot reach.
+  it("holds an alarm's failover when both regions' /health are flooded and the prober's record froze, on the heartbeat reader's fresh beat", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting("lambda-500");
+    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+      at: new Date(world.clock - i * 10_000).toISOString(),
+      healthy: false,
+    }));
+    const frozenAt = new Date(world.clock - 85_000).toISOString();
+    world.heartbeatWatch[WEST] = {
+      beatAt: frozenAt,
+      firstSeenAt: frozenAt,
+      advanced: true,
+      checkedAt: new Date(world.clock).toISOString(),
+      previousBeatAt: new Date(world.clock - 90_000).toISOString(),
+      answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+    };
+    world.heartbeatWriter[WEST] = "payments-db-1-use1-test";
+    const result = await runWorkflow("failover", input, { world });
+    expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
+    expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
+    expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
+  });
+
+  // Review 23-18 L2: a beat the target's own instance wrote (a target made writable out of band)
+  // is not the primary's: it never holds a failover.
+  it("fails over by alarm when the fresh beat the target holds was written by the target's own instance", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting("lambda-500");
+    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+      at: new Date(world.clock - i * 10_000).toISOString(),
+      healthy: false,
+    }));
+    const frozenAt = new Date(world.clock - 85_000).toISOString();
+    world.heartbeatWatch[WEST] = {
+      beatAt: frozenAt,
+      firstSeenAt: frozenAt,
+      advanced: true,
+      checkedAt: new Date(world.clock).toISOString(),
+      previousBeatAt: new Date(world.clock - 90_000).toISOString(),
+      answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+    };
+    world.heartbeatWriter[WEST] = world.clusters[WEST_ARN]!.instances[0]!;
+    const result = await runWorkflow("failover", input, { world });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(world.flag()?.activeRegion).toBe(WEST);
+  });
+
+  it("fails over by alarm when the prober recorded fresh beats the target's own instance wrote, and the reader cannot be read", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting("lambda-500");
+    world.heartbeatAt[WEST] = null;
+    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+      at: new Date(world.clock - i * 10_000).toISOString(),
+      healthy: false,
+    }));
+    const own = world.clusters[WEST_ARN]!.instances[0]!;
+    // The prober keeps recording the target's own beats, fresh at every look.
+    const record = () => {
+      const beatAt = new Date(world.clock - 2_000).toISOString();
+      world.heartbeatWatch[WEST] = {
+        beatAt,
+        firstSeenAt: beatAt,
+        advanced: true,
+        checkedAt: beatAt,
+        previousBeatAt: new Date(world.clock - 7_000).toISOString(),
+        writer: own,
+        previousWriter: own,
+        answers: world.probes[EAST]!.map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+      };
+    };
+    const result = await runWorkflow("failover", input, { world, observe: { Preflight: record } });
+    // Preflight does not veto: the run fences us-west-2.
+    expect(result.states).toEqual(expect.arrayContaining(["Fence", "CheckOldWriter"]));
+    expect(world.flag()?.activeRegion).toBe(WEST);
+    // Since chaos schedule 994 (session 24, 10k): with us-east-1 up, its replica confirms the
+    // fence, but a failover from the guarded primary also needs a heartbeat begun after the
+    // settle in the target, to know COMMITs the RPO guard paused have resumed; this target
+    // cannot read any, so the run halts safely, paged, with nothing promoted (it completed on
+    // the confirmation alone before).
+    expect(result.status).toBe("FAILED");
+    expect(result.error).toBe("OldWriterNotStoppedError");
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toHaveLength(0);
+  });
+
   it("fails over by alarm when the heartbeat stopped once the region died during a flood", async () => {
     const world = new FakeWorld();
     // /health failing for 10 minutes (a flood), the heartbeat stopped 3 minutes ago: the
@@ -572,16 +717,22 @@ describe("failover: rejections", () => {
       at: new Date(world.clock - ago * 1000).toISOString(),
       healthy: false,
     }));
-    const beatAt = new Date(world.clock - 3_000).toISOString();
-    world.heartbeatWatch[WEST] = {
-      beatAt,
-      firstSeenAt: beatAt,
-      advanced: true,
-      checkedAt: beatAt,
-      previousBeatAt: new Date(world.clock - 8_000).toISOString(),
-      answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "throttled" as const })),
+    // The prober keeps recording new beats through the hold's re-checks.
+    const record = () => {
+      const beatAt = new Date(world.clock - 3_000).toISOString();
+      world.heartbeatWatch[WEST] = {
+        beatAt,
+        firstSeenAt: beatAt,
+        advanced: true,
+        checkedAt: beatAt,
+        previousBeatAt: new Date(world.clock - 8_000).toISOString(),
+        answers: world.probes[EAST]!.map((p) => ({ at: p.at, answer: "throttled" as const })),
+      };
     };
-    const result = await runWorkflow("failover", input, { world });
+    const result = await runWorkflow("failover", input, {
+      world,
+      observe: { Preflight: record },
+    });
     expect(result).toMatchObject({ status: "FAILED", error: "PrimaryStillCommittingError" });
     expect(world.flag()?.activeRegion ?? EAST).toBe(EAST);
   });

@@ -131,12 +131,44 @@ describe("never two writers: promote only once the old writer is provably stoppe
 
   it("promotes after the old region confirms the fence and the payment path's bound has passed", async () => {
     const world = new FakeWorld();
+    // The old primary commits on, and its heartbeat reaches us-west-2 (no COMMIT held by the
+    // RPO guard can be left behind it: below).
+    world.keepCommitting();
     const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
     expect(result.status).toBe("SUCCEEDED");
-    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "confirmed" });
+    const look = result.output!.steps.CheckOldWriter!;
+    expect(look).toMatchObject({ evidence: "confirmed" });
+    const { fenceSettleSeconds, heartbeatSeconds } = world.deps(WEST).settings;
     expect(
       secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
-    ).toBeGreaterThanOrEqual(world.deps(WEST).settings.fenceSettleSeconds);
+    ).toBeGreaterThanOrEqual(fenceSettleSeconds);
+    // The heartbeat counted began after the settle, and the run waited one interval after it.
+    const settledAt = Date.parse(look.confirmedAt!) + fenceSettleSeconds * 1000;
+    expect(Date.parse(look.pausedCommitsResumedSeenAt!)).toBeGreaterThanOrEqual(settledAt);
+    expect(world.callsTo("rds:FailoverGlobalCluster")[0]!.at).toBeGreaterThanOrEqual(
+      Date.parse(look.pausedCommitsResumedSeenAt!) + heartbeatSeconds * 1000,
+    );
+  });
+
+  // Chaos schedule 994 of seed 20261130: a COMMIT paused by rds.global_db_rpo is not ended by
+  // anything the settle counts, and AWS resumes it "as soon as" the lag drops, also just as the
+  // failover starts. With the old primary's heartbeat standing still in the target (the lag
+  // above the RPO), the confirmation alone must not promote a failover from the primary: the
+  // database proof (the primary stays blocked) is the one that holds, later.
+  it("does not promote on the old region's confirmation alone while no heartbeat begun after the settle reached the target", async () => {
+    const world = new FakeWorld();
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    const look = result.output!.steps.CheckOldWriter!;
+    expect(look).toMatchObject({
+      evidence: "database",
+      oldRegionFlag: "confirmed",
+      pausedCommitsResumedSeenAt: null,
+    });
+    const { fenceSettleSeconds } = world.deps(WEST).settings;
+    expect(
+      secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
+    ).toBeGreaterThan(fenceSettleSeconds + 10);
   });
 
   it("promotes when the RPO guard has provably stopped an unreachable old primary", async () => {

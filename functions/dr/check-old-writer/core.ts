@@ -71,6 +71,32 @@ export function leaseStopMs(fencedAt: string, deps: DrDeps): number {
   return Date.parse(fencedAt) + deps.settings.leaseSettleSeconds * 1000;
 }
 
+/**
+ * Since when COMMITs the RPO guard may have paused on the old primary have been resumed: the
+ * first sighting of a heartbeat begun after the settle (kept across looks), or null.
+ *
+ * The settle after the confirmation bounds when the old region's payment path admits and sends
+ * its last statement, not when a COMMIT paused by rds.global_db_rpo ends: statement_timeout does
+ * not end a commit wait, and "Paused transactions are resumed and committed as soon as the lag
+ * time of at least one secondary DB cluster becomes less than the RPO"
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html#aurora-global-database-manage-recovery),
+ * however long after. One that lands after FailoverGlobalCluster ("Managed failover doesn't wait
+ * for data to synchronize"; write fencing is best effort: "writes might be momentarily accepted
+ * in the old primary Region", same page) is a second writer: chaos schedule 994 of seed
+ * 20261130, payments paused since before the fence committed up to 0.2 s into the failover.
+ * A heartbeat whose transaction began after the settle committed after every admitted
+ * transaction had sent its COMMIT, and the guard blocks the whole cluster or none of it, so every
+ * paused COMMIT was resumed when that beat committed. The proof counts from the first sighting
+ * of such a beat (later beats are seen later) plus one heartbeat interval for the resumed ones to
+ * finish (AWS says "as soon as" and gives no figure). Without such a beat (the lag still above
+ * the RPO) the database proof is the one that can hold: the primary stays blocked, and the
+ * target stops acknowledging it at the failover.
+ */
+function resumedSince(sighting: HeartbeatSighting, settledAt: number): string | null {
+  if (sighting.beatAt === null || sighting.seenAt === null) return null;
+  return Date.parse(sighting.beatAt) >= settledAt ? sighting.seenAt : null;
+}
+
 interface HeartbeatSighting {
   /** The newest heartbeat the target's cluster holds (its value). */
   readonly beatAt: string | null;
@@ -182,16 +208,22 @@ export async function checkOldWriter(
 
   const now = deps.now().getTime();
   const candidates: [WriterStopEvidence, number][] = [];
+  let resumedSeenAt: string | null = null;
   if (facts[PROMOTION_FACT] !== undefined) candidates.push(["promotion-requested", firstLook]);
   // A resume of a run whose execution died after Unfence: the lock that held the promotion fact
   // may be gone (ReleaseLock), and the promoted cluster commits its own heartbeat, so neither
   // proof above can hold again; the flag this run left open says it got through this check.
   if (fence.phase === FENCE_PHASE.open) candidates.push(["completed", firstLook]);
   if (confirmedAt !== null) {
-    candidates.push([
-      "confirmed",
-      Date.parse(confirmedAt) + deps.settings.fenceSettleSeconds * 1000,
-    ]);
+    const settledAt = Date.parse(confirmedAt) + deps.settings.fenceSettleSeconds * 1000;
+    if (rpo === null) candidates.push(["confirmed", settledAt]);
+    else {
+      resumedSeenAt = previous?.pausedCommitsResumedSeenAt ?? resumedSince(sighting, settledAt);
+      if (resumedSeenAt !== null) {
+        const drainedAt = Date.parse(resumedSeenAt) + deps.settings.heartbeatSeconds * 1000;
+        candidates.push(["confirmed", Math.max(settledAt, drainedAt)]);
+      }
+    }
   }
   if (rpo !== null && sighting.seenAt !== null && sighting.notLive === null) {
     // Aurora's fence of a reachable old primary is best-effort, and an old primary that had
@@ -228,6 +260,7 @@ export async function checkOldWriter(
     heartbeatAt,
     heartbeatSeenAt: sighting.seenAt,
     ...(rpo !== null && sighting.notLive !== null ? { heartbeatNotProof: sighting.notLive } : {}),
+    ...(rpo !== null && confirmedAt !== null ? { pausedCommitsResumedSeenAt: resumedSeenAt } : {}),
     stoppedAt: stoppedAt === null ? null : new Date(stoppedAt).toISOString(),
     nextCheckSeconds,
     elapsedSeconds: Math.round((now - firstLook) / 1000),

@@ -358,7 +358,14 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
     // Review 23c, L3: the same poll found the standby broken too (restore-capacity's both()).
     if (causeText(warning?.Cause).includes("in the region left: StandbyNotWorkingError:")) {
       next.push(
-        `Next: the standby in ${left ?? "the region left"} has no working instance of its own either: fix it as the reason above says for its state, and keep the reader this kit added there until it is available.`,
+        `Next: the standby in ${left ?? "the region left"} has no working instance of its own either: fix it as the reason above says for its state, and keep the reader the reason above names as kept until the standby's own instance is available.`,
+      );
+    }
+    // Review 24, M1: readers of ours there that this last poll did not delete, each with its
+    // command (the reason above says why and, for one in a transitional state, when).
+    for (const id of notDeletedIn(warning)) {
+      next.push(
+        `Next: delete ${id}, a reader this kit added that the loop did not delete (the reason above says why and when), once no run is moving to ${left ?? "the region left"}: aws rds delete-db-instance --region ${left ?? "<region>"} --db-instance-identifier ${id}`,
       );
     }
   }
@@ -379,8 +386,12 @@ function capacityMessage(event: NotifyEvent, request: DrRequest, deps: DrDeps): 
   };
 }
 
-/** The readers a StandbyNotWorkingError names as not deleted (restore-capacity's notDeletedAdvice). */
-function notDeletedIn(warning: { readonly Cause?: string }): string[] {
+/**
+ * The readers a capacity error names as not deleted (restore-capacity's notDeletedAdvice): a
+ * StandbyNotWorkingError's, or the region-left half of a new-primary failure (review 24, M1).
+ */
+function notDeletedIn(warning: { readonly Cause?: string } | undefined): string[] {
+  if (!warning) return [];
   const text = causeText(warning.Cause);
   return [...new Set([...text.matchAll(/not deleted: ([a-z0-9-]+) in /g)].map((m) => m[1]!))];
 }
@@ -517,7 +528,7 @@ function haltedMessage(
       "",
       `${source} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) while its database still commits. If payments are failing, fail over now with:`,
       `  aws stepfunctions start-execution --region ${region} --state-machine-arn ${request.stateMachineArn} --input ${shellQuote(JSON.stringify({ ...(rawInput as Record<string, unknown>), trigger: "console" }))}`,
-      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The alarm does not re-run this check.`,
+      `If payments are served (a flood of /health only: its Throttles alarm payments-health-throttles fires and the payment routes answer), there is nothing to fail over. The run re-checked every 15 s for about 2 minutes before this page; the alarm does not start another.`,
     );
   } else if (request) {
     const resumeInput = { ...(rawInput as Record<string, unknown>), resumeFailoverId: failoverId };

@@ -89,7 +89,7 @@ export async function preflight(state: WorkflowState, deps: DrDeps): Promise<Pre
     }
     if (request.trigger === "alarm") {
       await corroborate(request.sourceRegion, ports, deps);
-      await vetoWhileCommitting(state, ports, deps);
+      await vetoWhileCommitting(state, ports, deps, cluster.instances ?? []);
       const approvalReason = await laggedFirst(state, ports, deps);
       if (approvalReason) {
         deps.log.warn("target lagged beyond the RPO bound first; asking on-call", {
@@ -277,6 +277,7 @@ async function vetoWhileCommitting(
   state: WorkflowState,
   ports: ReturnType<DrDeps["ports"]>,
   deps: DrDeps,
+  targetInstances: readonly string[],
 ): Promise<void> {
   const { request } = state;
   const now = deps.now().getTime();
@@ -318,12 +319,26 @@ async function vetoWhileCommitting(
     return;
   }
 
+  // Review 23-18 L2: a beat the target's own instances committed (a target made writable out of
+  // band) says nothing about the primary: only the source's beats count. The reader names the
+  // writer (migration 013); a beat without a name (the /health path, before 013) counts.
+  const ownInstance = (writer: string | null | undefined) =>
+    writer != null && targetInstances.includes(writer);
+  const ownBeat = ownInstance(held?.writer);
+  if (ownBeat) {
+    deps.log.warn("the target's heartbeat was written by its own instance; not the primary's", {
+      writer: held?.writer,
+      beatAt: held?.beatAt,
+    });
+  }
   // The heartbeat: two different values, the newer one recent and after the failure began.
   const values = [
     ...new Set(
-      [held?.beatAt, watch?.beatAt, watch?.previousBeatAt].filter(
-        (b): b is string => b !== undefined,
-      ),
+      [
+        ownBeat ? undefined : held?.beatAt,
+        ownInstance(watch?.writer) ? undefined : watch?.beatAt,
+        ownInstance(watch?.previousWriter) ? undefined : watch?.previousBeatAt,
+      ].filter((b): b is string => b !== undefined),
     ),
   ].sort((a, b) => Date.parse(b) - Date.parse(a));
   const [newest, previous] = values;
@@ -348,7 +363,7 @@ async function vetoWhileCommitting(
   }
   const command = `start the failover by hand with trigger "console" (the page gives the exact aws stepfunctions start-execution command)`;
   throw new PrimaryStillCommittingError(
-    `${request.sourceRegion} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) or 429 to every probe since ${firstFailed.at} (${failed.length} failed), while its database still commits: ${target.clusterIdentifier} in ${request.targetRegion} holds heartbeat ${newest} (${Math.round(ageSeconds)} s old, within ${bound} s; previous ${previous}). If payments are failing, fail over now: ${command}. The alarm does not re-run this check: nothing fails over by itself from here (a database that stops later raises writer-unavailable)`,
+    `${request.sourceRegion} answers API Gateway's generic 500 (a Lambda throttle or a Lambda outage) or 429 to every probe since ${firstFailed.at} (${failed.length} failed), while its database still commits: ${target.clusterIdentifier} in ${request.targetRegion} holds heartbeat ${newest} (${Math.round(ageSeconds)} s old, within ${bound} s; previous ${previous}). If payments are failing, fail over now: ${command}. The run re-checks every 15 s for about 2 minutes (the ASL's Retry) and fails over by itself as soon as the heartbeat stops; this is the last check`,
   );
 }
 

@@ -13,7 +13,11 @@
 // recognised; the method used is recorded on the lock).
 import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
-import { ManagedFailoverRefusedError, ManagedFailoverUnavailableError } from "../shared/errors";
+import {
+  ManagedFailoverRefusedError,
+  ManagedFailoverUnavailableError,
+  OldWriterActiveError,
+} from "../shared/errors";
 import { markPromoting, requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { removeFromGlobalClusterOnce } from "../shared/membership";
 import { regionOf } from "../shared/topology";
@@ -100,7 +104,25 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
       fork: await captureFork(state, deps),
     };
   }
-  await requireOldWriterStopped(state, deps);
+  try {
+    await requireOldWriterStopped(state, deps);
+  } catch (error) {
+    // A newer heartbeat in the target may be the target's own: an earlier attempt of this run had
+    // FailoverGlobalCluster accepted and then failed before it recorded the method (a throttled
+    // recordFact). The target stops replicating at once and, once promoted, commits its own
+    // heartbeat, so the re-check refused every retry and every resume for ever (chaos schedule
+    // 4203 of seed 20261130). Only RDS can tell the two apart; a promotion already under way or
+    // done toward the target cannot be stopped by refusing now, so it is recorded as requested.
+    if (!(error instanceof OldWriterActiveError)) throw error;
+    const now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
+    const toTarget =
+      now?.failover?.toClusterArn === target.clusterArn ||
+      now?.members.some((m) => m.clusterArn === target.clusterArn && m.isWriter) === true;
+    if (!toTarget) throw error;
+    deps.log.info("the newer heartbeat is the target's own: its promotion is already under way", {
+      error: error.message,
+    });
+  }
   await markPromoting(state, deps, fencingToken);
   const fork = await captureFork(state, deps);
   deps.log.info("data fork recorded", { ...fork });

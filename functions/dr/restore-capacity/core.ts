@@ -24,7 +24,7 @@ import {
 } from "../shared/errors";
 import { RESTORED_BY_TAG } from "../shared/permissions";
 import type { InstanceRequest } from "../shared/ports";
-import { brokenAdvice } from "../shared/format";
+import { brokenAdvice, kmsKeyCommand } from "../shared/format";
 import { regionOf } from "../shared/topology";
 import type {
   CapacityPending,
@@ -300,17 +300,24 @@ export async function restoreCapacity(
     released = releaseFailed(state, releaseError);
   }
   if (addError !== undefined) {
-    const failures = released.release.filter((r) => r.kind === "failed");
+    // The new primary's failure is for good (a refused create, a broken instance): the loop ends
+    // in this poll and pages now. Review 24, M1: that page names every reader of ours in the
+    // region left that this poll did not delete (failed, held, transitional: all but the floor
+    // entry), each with its command, and what this poll deleted and kept (the Catch drops this
+    // poll's output). Named rather than retried as the standby path does: the new primary short
+    // of capacity is the urgent news, and a reader left over only costs money until someone
+    // runs the command the page gives.
     // Review 23c, L3: a standby found with no working instance but the kept reader goes on the
     // same page, or the page about the new primary would hide it.
+    const left = state.request.sourceRegion ?? "the region left";
     const standby = released.standbyBroken ?? [];
-    if (failures.length > 0) {
-      throw both(
-        addError,
-        new Error([...failures.map((r) => `${r.identifier}: ${r.reason}`), ...standby].join("; ")),
-      );
-    }
-    if (standby.length > 0) throw both(addError, new StandbyNotWorkingError(standby.join("; ")));
+    const region = [
+      ...(released.note ? [released.note] : []),
+      ...standby,
+      ...released.release.filter((r) => r.kind !== "floor").map((r) => notDeletedAdvice(r, left)),
+    ].join("; ");
+    if (standby.length > 0) throw both(addError, new StandbyNotWorkingError(region));
+    if (region !== "") throw both(addError, new Error(region));
     throw addError;
   }
   const result = added!;
@@ -351,6 +358,9 @@ export async function restoreCapacity(
     existing: result.existing,
     requested: union(previous?.requested, result.requested),
     ...(released.applies ? { released: union(previous?.released, released.released) } : {}),
+    ...(released.applies
+      ? { deleteAttempted: union(previous?.deleteAttempted, released.attempted) }
+      : {}),
     waiting,
     ...(result.available !== undefined ? { available: result.available } : {}),
     pending: {
@@ -378,6 +388,16 @@ function notDeletedAdvice(r: CapacityRelease, left: string): string {
     // The release as a whole failed: which readers are ours is unknown (no instance read).
     return `not deleted: ${r.identifier} (${r.reason}); list them (aws rds describe-db-instances --region ${left}) and delete those beyond the standby's count, never the kept one`;
   }
+  const status = r.statuses?.[r.identifier];
+  const command = `aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier}`;
+  if (r.kind === "transitional" && status !== undefined && BROKEN.has(status)) {
+    // Review 24, L5: a state Aurora does not leave by itself and in which DeleteDBInstance is
+    // refused (API_DeleteDBInstance.html): "once it is available" never comes without a fix.
+    const fix = status.startsWith("inaccessible-encryption-credentials")
+      ? `restore access to the cluster's KMS key in ${left} (${kmsKeyCommand(r.identifier, left)}) so it becomes available again`
+      : `fix its cause (aws rds describe-events --region ${left} --source-type db-instance --source-identifier ${r.identifier})`;
+    return `not deleted: ${r.identifier} in ${left}, another reader this kit added, is ${status}, a state Aurora does not leave by itself and in which it cannot be deleted (RDS DB instance status: accessing-monitoring.html#Overview.DBInstance.Status); ${fix}, then delete it once no run is moving to ${left} (${command})`;
+  }
   const once = r.kind === "transitional" ? "it is available and " : "";
   return `not deleted: ${r.identifier} in ${left}, another reader this kit added (${r.reason}); delete it once ${once}no run is moving to ${left} (aws rds delete-db-instance --region ${left} --db-instance-identifier ${r.identifier})`;
 }
@@ -393,6 +413,7 @@ function releaseFailed(
   return {
     applies: true,
     released: [],
+    attempted: [],
     waiting: [
       `${identifier}: the release failed at this poll (${message}); tried again at the next`,
     ],
@@ -593,12 +614,13 @@ async function releaseReaders(
     release: CapacityRelease[];
     note?: string;
     standbyBroken?: string[];
+    attempted: string[];
   }
 > {
   const { request } = state;
   const capacity = deps.settings.capacity;
   const left = request.sourceRegion;
-  const none = { applies: false, released: [], waiting: [], release: [] };
+  const none = { applies: false, released: [], waiting: [], release: [], attempted: [] };
   if (request.workflow === "failover" || !capacity || !left || left === request.targetRegion) {
     return none;
   }
@@ -612,7 +634,12 @@ async function releaseReaders(
   ]);
   const terraforms = new Set(plan.identifiers.slice(0, capacity.standbyInstances));
   const restorable = new Set(plan.identifiers.slice(capacity.standbyInstances));
-  const live = instances.filter((i) => !GONE.has(i.status));
+  // Review 24, L1: in identifier order, so every poll judges the readers in the same order and
+  // keeps the same one for the floor: DescribeDBInstances documents no order
+  // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBInstances.html).
+  const live = instances
+    .filter((i) => !GONE.has(i.status))
+    .sort((a, b) => (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0));
   const ours = (i: { tags?: Record<string, string> }) =>
     i.tags?.[CREATED_BY_TAG.Key] === CREATED_BY_TAG.Value;
   // Review 23b, L2: a reader of ours already deleting is one a poll deleted, possibly an attempt
@@ -642,7 +669,11 @@ async function releaseReaders(
   const kept: string[] = [];
   const standbyBroken: string[] = [];
   /** Review 23c, M1: this poll's deletion set (deleted, advised for deletion, or attempted). */
-  const leaving = new Set(released);
+  // Review 24, L1: and every reader whose delete an earlier poll attempted. DeleteDBInstance
+  // "can't be canceled or reverted once submitted" (API_DeleteDBInstance.html), and one accepted
+  // behind a timeout can still read `available` at the next poll: it never carries the standby.
+  const attempted: string[] = [];
+  const leaving = new Set([...released, ...(state.steps.RestoreCapacity?.deleteAttempted ?? [])]);
   for (const instance of live) {
     if (
       !ours(instance) ||
@@ -717,7 +748,9 @@ async function releaseReaders(
     }
     leaving.add(instance.identifier);
     if (!DELETABLE.has(instance.status)) {
-      wait(instance.identifier, `is ${instance.status}`, "transitional");
+      wait(instance.identifier, `is ${instance.status}`, "transitional", {
+        statuses: { [instance.identifier]: instance.status },
+      });
       continue;
     }
     const locked = hold ?? (await guard(state, deps, `deleting ${instance.identifier} in ${left}`));
@@ -731,6 +764,7 @@ async function releaseReaders(
       continue;
     }
     try {
+      attempted.push(instance.identifier);
       await database.deleteInstance(instance.identifier);
       released.push(instance.identifier);
     } catch (error) {
@@ -758,6 +792,7 @@ async function releaseReaders(
     released,
     waiting,
     release,
+    attempted,
     ...(standbyBroken.length > 0 ? { standbyBroken } : {}),
     ...(parts.length > 0 ? { note: parts.join("; ") } : {}),
   };

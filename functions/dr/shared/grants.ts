@@ -49,6 +49,8 @@ export interface GrantTargets {
   readonly topics: readonly string[];
   /** The report writer of the region the task runs in. */
   readonly reportWriter: string;
+  /** Both regions' heartbeat readers (WRITER_HEARTBEAT.readerComponent). */
+  readonly heartbeatReaders: readonly string[];
   readonly healthChecks: readonly string[];
   /** The hosted zone's ARN; undefined without a domain (no record calls). */
   readonly hostedZone?: string;
@@ -258,6 +260,11 @@ export function taskGrants(permissions: TaskPermissions, targets: GrantTargets):
         "sns",
       ]),
     );
+  }
+  if ((permissions.replica ?? []).includes("writerHeartbeat")) {
+    // The heartbeat reader of the region read (a task reads the target's or its own), invoked
+    // synchronously (functions/dr/shared/aws/replica.ts, review 23-18 H2).
+    add("ReadWriterHeartbeat", ["lambda:InvokeFunction"], [...targets.heartbeatReaders]);
   }
   if ((permissions.reports ?? []).includes("submit")) {
     // The report writer of the region the task runs in, invoked asynchronously.

@@ -98,6 +98,8 @@ export function observeHeartbeat(
   at: Date,
   writerHealthy: boolean,
   staleAfter: number,
+  /** The DB instance the heartbeat reader named as the beat's writer (review 23-18 L2). */
+  writer?: string | null,
 ): HeartbeatWatch | null {
   const now = at.toISOString();
   if (beatAt === null) return current ? { ...current, checkedAt: now } : null;
@@ -110,6 +112,8 @@ export function observeHeartbeat(
       advanced: current !== null,
       checkedAt: now,
       ...(current ? { previousBeatAt: current.beatAt } : {}),
+      ...(writer ? { writer } : {}),
+      ...(current?.writer ? { previousWriter: current.writer } : {}),
     };
   }
   const standing = (at.getTime() - Date.parse(current.firstSeenAt)) / 1000;

@@ -141,8 +141,9 @@ export const PORT_ACTIONS = {
     failoverRecords: ["route53:ListResourceRecordSets"],
     makePrimary: ["route53:ChangeResourceRecordSets"],
   },
-  // HTTPS to the region's own /health: nothing to authorize in IAM.
-  replica: { writerHeartbeat: [] },
+  // The region's heartbeat reader through the Lambda API (then HTTPS to its /health, which needs
+  // nothing in IAM): functions/dr/shared/aws/replica.ts.
+  replica: { writerHeartbeat: ["lambda:InvokeFunction"] },
   reports: { submit: ["lambda:InvokeFunction"] },
 } as const satisfies {
   database: Record<DatabaseCall, readonly string[]>;

@@ -295,6 +295,12 @@ export interface HeartbeatWatch {
   /** The value `beatAt` replaced: with it, two different values seen (the job advances). */
   readonly previousBeatAt?: string;
   /**
+   * The DB instances that wrote `beatAt` and `previousBeatAt`, when the heartbeat reader named
+   * them (review 23-18 L2): Preflight counts no beat the target's own instance wrote.
+   */
+  readonly writer?: string;
+  readonly previousWriter?: string;
+  /**
    * The prober's latest answers from the active region, newest first (at most
    * PROBE_ANSWERS_KEPT): what kind of failure it saw, which Preflight's veto reads
    * (functions/dr/shared/heartbeat-watch.ts, ProbeAnswer).
@@ -349,9 +355,19 @@ export interface MetricsPort {
  * the newest `beat_at` it has received, in the writer's clock. Read through that region's own
  * /health, which reads its own cluster, so it needs nothing from any other region.
  */
+/** The writer heartbeat a region's cluster holds. */
+export interface WriterHeartbeat {
+  readonly beatAt: string;
+  /**
+   * The DB instance that committed it (migration 013; review 23-18 L2); null or absent when the
+   * path read cannot tell (the public /health, a beat from before 013).
+   */
+  readonly writer?: string | null;
+}
+
 export interface ReplicaPort {
   /** null when the region cannot tell (no heartbeat yet, its database unreachable). */
-  writerHeartbeat(): Promise<{ readonly beatAt: string } | null>;
+  writerHeartbeat(): Promise<WriterHeartbeat | null>;
 }
 
 export interface DrEvent {

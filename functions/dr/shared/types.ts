@@ -143,6 +143,12 @@ export interface CheckOldWriterResult extends StepTimes {
   readonly heartbeatSeenAt?: string | null;
   /** Why the heartbeat does not count as proof (not alive, unreadable), when it does not. */
   readonly heartbeatNotProof?: string;
+  /**
+   * Confirmed path from a primary with rds.global_db_rpo: when the target was first seen holding
+   * a heartbeat begun after the settle, i.e. since when COMMITs the guard paused have been
+   * resumed (check-old-writer/core.ts pausedCommitsDrainedMs); null while none was seen.
+   */
+  readonly pausedCommitsResumedSeenAt?: string | null;
   /** From when the evidence holds; null while there is none. */
   readonly stoppedAt: string | null;
   /** Seconds the Wait before the next look lasts (0 once stopped). */
@@ -254,7 +260,10 @@ export interface CapacityRelease {
   readonly broken?: boolean;
   /** floor, broken: the standby's instances still changing (rebooting, modifying...): no command. */
   readonly changing?: readonly string[];
-  /** floor, broken: the status of each standby instance not available, for the advice by state. */
+  /**
+   * floor, broken: the status of each standby instance not available, for the advice by state;
+   * transitional: the reader's own status (review 24, L5).
+   */
   readonly statuses?: Readonly<Record<string, string>>;
 }
 
@@ -271,6 +280,12 @@ export interface RestoreCapacityResult extends StepTimes {
    * polls. Absent on a failover, which calls nothing in the region it left.
    */
   readonly released?: readonly string[];
+  /**
+   * Readers of the region left whose DeleteDBInstance a poll attempted, whatever came back, all
+   * polls (review 24, L1): an accepted delete can still read `available` at the next poll, so
+   * none of them counts as carrying the standby.
+   */
+  readonly deleteAttempted?: readonly string[];
   /** What the step still waits for (an instance or cluster in a transitional state). */
   readonly waiting?: readonly string[];
   /** The new primary's instances `available` at this poll (the writer included). */

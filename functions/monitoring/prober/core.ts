@@ -151,6 +151,7 @@ async function watchHeartbeat(
       deps.now(),
       writerHealthy,
       staleAfter,
+      held?.writer,
     );
     if (!observed) return;
     // Review 23-18 H1: the kind of each answer, kept where Preflight reads it (this region's

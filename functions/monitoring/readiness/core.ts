@@ -9,7 +9,7 @@
 // checks permissions, resource configuration and capacity, and goes further: every check names
 // its fix.
 import type { DrTopology } from "../../common/contract";
-import { METRICS } from "../../common/contract";
+import { METRICS, heartbeatReaderName } from "../../common/contract";
 import type { Grant, GrantTargets } from "../../dr/shared/grants";
 import { parameterArn, taskGrants } from "../../dr/shared/grants";
 import type { TaskPermissions } from "../../dr/shared/permissions";
@@ -746,6 +746,10 @@ export function grantTargetsOf(
     ),
     topics: each((r) => topology.regions[r]!.alertTopicArn),
     reportWriter: `arn:aws:lambda:${region}:${account}:function:${settings.reportWriter}`,
+    heartbeatReaders: each(
+      (r) =>
+        `arn:aws:lambda:${r}:${account}:function:${heartbeatReaderName(topology.environmentSuffix)}`,
+    ),
     healthChecks: each((r) => {
       const id = topology.regions[r]!.healthCheckId;
       return id ? [`arn:aws:route53:::healthcheck/${id}`] : [];

@@ -39,7 +39,7 @@
 //   (503 region_fenced, functions/payments/shared/fencing.ts) until Unfence opens it;
 // - the prober's heartbeat watch does not count a taking-over region as a healthy writer.
 import { FENCE_PHASE } from "../../common/contract";
-import { TAKING_OVER_STATUS, isTakingOver, promotingInto } from "../../common/taking-over";
+import { TAKING_OVER_STATUS, promotingInto } from "../../common/taking-over";
 import type { ActiveRegionFlag, PeerLeaseState } from "../shared/fencing";
 import { peerLeaseState, writesOpen } from "../shared/fencing";
 
@@ -166,24 +166,22 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
     ...(flag?.phase ? { phase: flag.phase } : {}),
   };
   let reason: string | null = null;
-  const takingOver =
-    moving &&
-    isTakingOver({
-      region,
-      flag,
-      ownCluster: database === "writable" || database === "in recovery" ? database : "unreachable",
-    });
+  // Whatever the own cluster answers (functions/common/taking-over.ts): the promoted writer's
+  // restart must not send clients back to the stopped old region.
+  const takingOver = moving && promotingInto(region, flag);
   if (!flag) reason = flagError ?? "control flag unreadable";
   else if (!active) reason = `passive region: writes go to ${flag.activeRegion}`;
-  else if (database === "unreachable")
-    reason = `${moving ? "own cluster" : "database"} unreachable: ${databaseError}`;
-  else if (moving && flag.phase !== FENCE_PHASE.fenced)
-    reason = `flag phase ${JSON.stringify(flag.phase)} is not one this function knows: payment writes are refused here, so this region does not take traffic`;
   else if (takingOver)
     reason =
       database === "in recovery"
         ? "taking over: the old writer is proven stopped and this region's cluster is being promoted (in recovery until it completes); payment writes answer 503 until the run's Unfence"
-        : "taking over: this region's cluster is promoted; payment writes open at the run's Unfence";
+        : database === "unreachable"
+          ? `taking over: the old writer is proven stopped; this region's cluster does not answer (${databaseError}), as while the promoted writer restarts into its role; payment writes answer 503 until the run's Unfence`
+          : "taking over: this region's cluster is promoted; payment writes open at the run's Unfence";
+  else if (database === "unreachable")
+    reason = `${moving ? "own cluster" : "database"} unreachable: ${databaseError}`;
+  else if (moving && flag.phase !== FENCE_PHASE.fenced)
+    reason = `flag phase ${JSON.stringify(flag.phase)} is not one this function knows: payment writes are refused here, so this region does not take traffic`;
   else if (moving && !promotingInto(region, flag))
     reason =
       "a move into this region is fenced, but its run has not proven the old writer stopped yet: not taking traffic before that proof";

@@ -17,8 +17,7 @@ import {
   ActiveRegionGuard,
 } from "../../../functions/payments/shared/fencing";
 import type { ActiveRegionFlag } from "../../../functions/payments/shared/fencing";
-import { TAKING_OVER_STATUS, isTakingOver } from "../../../functions/common/taking-over";
-import type { OwnClusterState } from "../../../functions/common/taking-over";
+import { TAKING_OVER_STATUS, promotingInto } from "../../../functions/common/taking-over";
 import { CONTROL, DR_SYNTHETIC_MERCHANT, FENCE_PHASE } from "../../../functions/common/contract";
 import { API_TIMEOUTS } from "../../../functions/payments/shared/database";
 import type { AuroraGlobal, Commit } from "./aurora";
@@ -224,23 +223,26 @@ export class RegionPayments {
     const writable = active && !moving && this.aurora.accepts(this.region) === "committed";
     const heartbeat = this.aurora.heartbeatHeldBy(this.region);
     const cluster = this.aurora.clusters[this.region];
-    const ownCluster: OwnClusterState =
-      this.network.isDown(this.region, this.clock.now) || !cluster?.exists
+    const down = this.network.isDown(this.region, this.clock.now);
+    const ownCluster: "writable" | "in recovery" | "unreachable" =
+      down || !cluster?.exists
         ? "unreachable"
         : cluster.role === "secondary"
           ? "in recovery"
           : "writable";
-    const takingOver = isTakingOver({
-      region: this.region,
-      flag: item
-        ? {
-            activeRegion: String(item.activeRegion),
-            ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
-            ...(typeof item.promotingAt === "string" ? { promotingAt: item.promotingAt } : {}),
-          }
-        : null,
-      ownCluster,
-    });
+    // A region that is down answers nothing: its /health fails like its database.
+    const takingOver =
+      !down &&
+      promotingInto(
+        this.region,
+        item
+          ? {
+              activeRegion: String(item.activeRegion),
+              ...(typeof item.phase === "string" ? { phase: item.phase } : {}),
+              ...(typeof item.promotingAt === "string" ? { promotingAt: item.promotingAt } : {}),
+            }
+          : null,
+      );
     return {
       status: writable || takingOver ? 200 : 503,
       body: {

@@ -821,6 +821,54 @@ describe("Promote handler", () => {
     expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
   });
 
+  // Chaos schedule 4203 of seed 20261130: an attempt had FailoverGlobalCluster accepted, then its
+  // recordFact of the method was throttled; the promoted target then beats for itself, and the
+  // retry's re-read of the heartbeat took that for the old primary replicating again, refusing
+  // every retry and resume (OldWriterActiveError -> CheckOldWriter, which never proves again).
+  const databaseLook = {
+    ...confirmedLook,
+    evidence: "database",
+    oldRegionFlag: "unreachable",
+    confirmedAt: null,
+    heartbeatAt: "2026-11-30T07:55:00.000Z",
+  } as const;
+  const underWay = globalCluster(EAST, {
+    Status: "failing-over",
+    FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+    ToDbClusterArn: WEST_ARN,
+    IsDataLossAllowed: true,
+  });
+
+  it.each([
+    ["under way", underWay],
+    ["done", globalCluster(WEST)],
+  ])(
+    "records the managed failover when a newer heartbeat is the target's own, its promotion %s",
+    async (_, global) => {
+      rds.on(DescribeGlobalClustersCommand).resolves(global);
+      const result = await promote(state("failover", { ...fenced, CheckOldWriter: databaseLook }));
+      expect(result).toMatchObject({ method: "managed-failover" });
+      expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+      expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
+      const facts = ddb
+        .commandCalls(UpdateCommand)
+        .map((c) => c.args[0].input.ExpressionAttributeNames?.["#name"]);
+      expect(facts).toContain("promotionMethod");
+    },
+  );
+
+  it("rejects with OldWriterActiveError when a newer heartbeat arrives and nothing was promoted", async () => {
+    await expect(
+      promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
+    ).rejects.toMatchObject({
+      name: "OldWriterActiveError",
+      message: expect.stringContaining("replicates again"),
+    });
+    expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+    // Nothing stamped or recorded before the proof holds again.
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it("refuses to promote when the flag is not the one this run fenced", async () => {
     ddb.on(GetCommand, { Key: { pk: "active-region" } }).resolves({
       Item: { ...ourFlag, activeRegion: EAST },

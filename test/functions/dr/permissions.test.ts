@@ -25,7 +25,11 @@ import { SnsNotifier } from "../../../functions/dr/shared/aws/notifier";
 import { SsmParameters } from "../../../functions/dr/shared/aws/parameters";
 import { RdsDatabase } from "../../../functions/dr/shared/aws/rds";
 import { Route53Dns } from "../../../functions/dr/shared/aws/route53";
-import { HealthReplica } from "../../../functions/dr/shared/aws/replica";
+import {
+  FirstAnsweringReplica,
+  HealthReplica,
+  LambdaReplica,
+} from "../../../functions/dr/shared/aws/replica";
 import { LambdaReports } from "../../../functions/dr/shared/aws/reports";
 import type { RunReportInput } from "../../../functions/reports/shared/model";
 import { AccessDeniedError } from "../../../functions/dr/shared/errors";
@@ -307,11 +311,15 @@ const CALLS: Record<PortName, Record<string, () => Promise<unknown>>> = {
       new Route53Dns(new Route53Client({})).makePrimary("Z", "api.x", target, target),
   },
   replica: {
+    // As functions/dr/shared/aws/ports.ts builds it: the heartbeat reader, then /health.
     writerHeartbeat: () =>
-      new HealthReplica(
-        { request: () => Promise.resolve({ status: 200, body: {} }) },
-        "https://api",
-        1000,
+      new FirstAnsweringReplica(
+        new LambdaReplica(new LambdaClient({}), "payments-heartbeat-test"),
+        new HealthReplica(
+          { request: () => Promise.resolve({ status: 200, body: {} }) },
+          "https://api",
+          1000,
+        ),
       ).writerHeartbeat(),
   },
   reports: {

@@ -395,10 +395,26 @@ describe("checkHealth", () => {
     expect(activeRegionMetric(report.body)).toBe(0);
   });
 
-  it("rejects taking over when its own cluster cannot be reached: 503", async () => {
+  it("keeps taking over while its own cluster refuses connections (the promoted writer's restart): 200", async () => {
+    // A managed failover ends with the new writer restarting into its role. Three failed checks
+    // in that window would make this record unhealthy, and with both records unhealthy Route 53
+    // answers the PRIMARY, the stopped old region
+    // (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html).
     const report = await checkHealth({
       ...deps,
       readFlag: async () => PROVEN,
+      probeOwnCluster: () => Promise.reject(new Error("connect ECONNREFUSED")),
+    });
+    expect(report.statusCode).toBe(200);
+    expect(report.body.status).toBe("taking-over");
+    expect(report.body.reason).toMatch(/^taking over: .*does not answer \(connect ECONNREFUSED\)/);
+    expect(report.body.checks.database).toBe("unreachable");
+  });
+
+  it("does not take over with its own cluster down before the run's proof: 503", async () => {
+    const report = await checkHealth({
+      ...deps,
+      readFlag: async () => ({ ...PROVEN, promotingAt: undefined }),
       probeOwnCluster: () => Promise.reject(new Error("connect ECONNREFUSED")),
     });
     expect(report.statusCode).toBe(503);

@@ -418,6 +418,8 @@ export class DynamoControlTable implements ControlPort {
       checkedAt: String(item.checkedAt ?? item.firstSeenAt),
       ...(typeof item.staleSince === "string" ? { staleSince: item.staleSince } : {}),
       ...(typeof item.previousBeatAt === "string" ? { previousBeatAt: item.previousBeatAt } : {}),
+      ...(typeof item.writer === "string" ? { writer: item.writer } : {}),
+      ...(typeof item.previousWriter === "string" ? { previousWriter: item.previousWriter } : {}),
       ...(Array.isArray(item.answers)
         ? {
             answers: (item.answers as unknown[]).filter(

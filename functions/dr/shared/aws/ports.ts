@@ -28,6 +28,8 @@ import type * as SnsSdk from "@aws-sdk/client-sns";
 import type * as Route53Module from "./route53";
 import type * as Route53Sdk from "@aws-sdk/client-route-53";
 import type * as ReplicaModule from "./replica";
+import type * as LambdaSdk from "@aws-sdk/client-lambda";
+import { heartbeatReaderName } from "../../../common/contract";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- deliberate lazy loading, see above */
 const load = {
@@ -47,6 +49,7 @@ const load = {
   route53: () => require("./route53") as typeof Route53Module,
   route53Sdk: () => require("@aws-sdk/client-route-53") as typeof Route53Sdk,
   replica: () => require("./replica") as typeof ReplicaModule,
+  lambdaSdk: () => require("@aws-sdk/client-lambda") as typeof LambdaSdk,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -118,12 +121,19 @@ export function awsPorts(topology: DrTopology): (region: string, profile: Profil
               info.alertTopicArn,
             ),
         ),
+        // The heartbeat reader first, off the public path (review 23-18 H2); /health after it.
         replica: lazy(
           () =>
-            new (load.replica().HealthReplica)(
-              fetchHttp,
-              apiBase(topology, region),
-              DEFAULT_SETTINGS.replicaTimeoutMs,
+            new (load.replica().FirstAnsweringReplica)(
+              new (load.replica().LambdaReplica)(
+                regionClient(new (load.lambdaSdk().LambdaClient)(settings), settings, "Lambda"),
+                heartbeatReaderName(topology.environmentSuffix),
+              ),
+              new (load.replica().HealthReplica)(
+                fetchHttp,
+                apiBase(topology, region),
+                DEFAULT_SETTINGS.replicaTimeoutMs,
+              ),
             ),
         ),
       };

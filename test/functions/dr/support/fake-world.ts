@@ -14,7 +14,7 @@ import type {
   ReadinessRecord,
 } from "../../../../functions/common/contract";
 import { FENCE_PHASE, PARAMETERS, WRITER_HEARTBEAT } from "../../../../functions/common/contract";
-import { TAKING_OVER_STATUS, isTakingOver } from "../../../../functions/common/taking-over";
+import { TAKING_OVER_STATUS, promotingInto } from "../../../../functions/common/taking-over";
 import type { DrDeps } from "../../../../functions/dr/shared/deps";
 import type { ProbeAnswer } from "../../../../functions/dr/shared/heartbeat-watch";
 import {
@@ -289,6 +289,11 @@ export class FakeWorld {
    * undefined: replication is flowing, so it is the current time; null: unknown.
    */
   readonly heartbeatAt: Record<string, number | null | undefined> = {};
+  /**
+   * The DB instance each region's heartbeat reader names as the beat's writer (migration 013);
+   * undefined: not named.
+   */
+  readonly heartbeatWriter: Record<string, string | undefined> = {};
   /**
    * What the prober in each region recorded of its own cluster's writer heartbeat
    * (HeartbeatWatch); undefined: it saw the heartbeat that region holds advance, the moment it
@@ -683,15 +688,11 @@ export class FakeWorld {
       const writer = this.writerArn() === region.clusterArn || !this.members.has(region.clusterArn);
       if (method === "GET" && path === "/health") {
         // As functions/payments/health/core.ts: open and writer -> healthy; a move into this
-        // region -> the taking-over rule (its own cluster: writer or in recovery).
+        // region -> the taking-over rule (the proof's stamp, whatever its own cluster answers).
         if (active !== region.region) return { status: 503, body: { status: "passive" } };
         if (flag?.phase === FENCE_PHASE.fenced) {
           const database = writer ? "writable" : "in recovery";
-          return isTakingOver({
-            region: region.region,
-            flag: flag as unknown as ActiveRegionFlag,
-            ownCluster: database,
-          })
+          return promotingInto(region.region, flag as unknown as ActiveRegionFlag)
             ? { status: 200, body: { status: TAKING_OVER_STATUS, checks: { database } } }
             : { status: 503, body: { status: "unhealthy", checks: { database } } };
         }
@@ -1417,10 +1418,14 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
     },
     replica: {
       async writerHeartbeat() {
-        c("http GET /health (writer heartbeat)");
+        c("lambda:Invoke heartbeat reader");
         const at = world.heartbeatAt[region];
         if (at === null) return null;
-        return { beatAt: new Date(at ?? world.clock).toISOString() };
+        const writer = world.heartbeatWriter[region];
+        return {
+          beatAt: new Date(at ?? world.clock).toISOString(),
+          ...(writer !== undefined ? { writer } : {}),
+        };
       },
     },
     notifier: {
