@@ -631,6 +631,33 @@ function drillConfig(env: Env): DrillConfig {
   };
 }
 
+/**
+ * The oldest minor of each Aurora PostgreSQL major that has aurora_db_instance_identifier(),
+ * which the write path's writer identity check calls on every new connection
+ * (functions/payments/shared/writer-identity.ts): "This function is available starting with
+ * the release of Aurora PostgreSQL versions 13.7, 12.11, 11.16, 10.21 and for all other later
+ * versions" (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_db_instance_identifier.html).
+ * Majors 14 and later have it from their first release. An older engine would refuse every
+ * payment write (review 24-10l H1): refused here, at synth, instead.
+ */
+export const WRITER_IDENTITY_ENGINE_FLOOR: Readonly<Record<number, number>> = {
+  10: 21,
+  11: 16,
+  12: 11,
+  13: 7,
+};
+
+function assertWriterIdentityFloor(variable: string, version: string): void {
+  const [major, minor] = version.split(".").map(Number) as [number, number];
+  const floor = WRITER_IDENTITY_ENGINE_FLOOR[major];
+  if (major >= 14 || (floor !== undefined && minor >= floor)) return;
+  throw new ConfigError(
+    variable,
+    version,
+    "Aurora PostgreSQL 13.7, 12.11, 11.16, 10.21 or later within those majors, or any 14.x and later: older engines lack aurora_db_instance_identifier(), which every payment write's writer identity check calls (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_db_instance_identifier.html)",
+  );
+}
+
 function databaseConfig(env: Env): DatabaseConfig {
   const versionPattern = /^\d{2}\.\d{1,2}$/;
   const versionAllowed = "an Aurora PostgreSQL version such as 16.6";
@@ -648,6 +675,7 @@ function databaseConfig(env: Env): DatabaseConfig {
     versionPattern,
     versionAllowed,
   );
+  assertWriterIdentityFloor("DB_ENGINE_VERSION", engineVersion);
   if (secondaryEngineVersion !== engineVersion) {
     throw new ConfigError(
       "DB_SECONDARY_ENGINE_VERSION",

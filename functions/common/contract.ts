@@ -434,6 +434,12 @@ export const PAYMENTS_LOCAL_ENV = {
    * PostgreSQL. Aurora settings always run it.
    */
   writerIdentity: "DATABASE_WRITER_IDENTITY",
+  /**
+   * With DATABASE_URL: this region's own cluster endpoint (what db/cluster-endpoint names on
+   * Aurora), for tests that put a model of the global endpoint in DATABASE_URL. Unset: the same
+   * as DATABASE_URL.
+   */
+  ownClusterUrl: "DATABASE_OWN_CLUSTER_URL",
 } as const;
 
 /**
@@ -495,6 +501,19 @@ export const METRICS = {
   capacityNotRestored: "CapacityNotRestored",
   /** Total failover time, seconds. Dimension: Workflow. */
   rto: "RtoSeconds",
+  /**
+   * 1 per write-path writer identity check that could not run (functions/payments/shared/
+   * writer-identity.ts: function missing, permission denied, its timeout, the own cluster
+   * endpoint unreachable): every write is refused until fixed. Dimensions: Region (the
+   * writer-check-failed alarm), and Region, Reason.
+   */
+  writerCheckFailed: "WriterCheckFailed",
+  /**
+   * 1 per connection the writer identity check refused because it reaches another instance
+   * than this region's writer (stale global endpoint DNS or pool after a move). Expected for
+   * seconds to minutes after a move; not an outage of the database. Dimension: Region.
+   */
+  writerMismatch: "WriterMismatch",
   /**
    * The readiness evaluator's result, 0 ok, 1 warn, 2 unknown, 3 fail: the worst check
    * (dimension Region, the evaluator's) and each check (dimensions Region, Check).

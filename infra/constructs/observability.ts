@@ -319,6 +319,24 @@ export class RegionalObservability extends Construct {
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       treatMissingData: "notBreaching",
     });
+    // The write path's writer identity check could not run (review 24-10l H1): every write in
+    // this region is refused (503 database_unavailable) until it runs again. Usually a deploy
+    // fault (engine below the function's floor, EXECUTE not granted: the migrate function
+    // verifies both), or this region's cluster endpoint unreachable. Any datapoint pages: a
+    // passive region writes nothing, so this only counts real refusals. The Region-only datum
+    // (write-runtime.ts installWriterCheck); the Reason datum says which.
+    this.alarm(props, "writer-check-failed", {
+      alarmDescription: `The payment write path's writer identity check failed in ${region}: every write there is refused with 503 until it runs. Metric ${METRICS.writerCheckFailed} by Region and Reason says why (function_missing: Aurora PostgreSQL below 13.7/12.11/11.16/10.21; permission_denied: run the migrate function; timeout or own_cluster_unavailable: the region's cluster endpoint). README, Writer identity check.`,
+      namespace: METRICS.namespace,
+      metricName: METRICS.writerCheckFailed,
+      dimensions: { Region: region },
+      statistic: "Sum",
+      period: 60,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+    });
 
     this.dashboard = new CloudwatchDashboard(this, "dashboard", {
       provider: props.provider,

@@ -465,7 +465,10 @@ export class PaymentsApi extends Construct {
       ),
     };
     const api = [...appParameters(PARAMETERS.apiKeys), connect];
-    const job = [...appParameters(), connect];
+    // The functions that write (and the relay, which marks rows) also read this region's cluster
+    // endpoint: the writer identity check's reference (functions/payments/shared/writer-identity.ts).
+    const writingApi = [...appParameters(PARAMETERS.apiKeys, PARAMETERS.clusterEndpoint), connect];
+    const writingJob = [...appParameters(PARAMETERS.clusterEndpoint), connect];
     const readFlag: Statement = {
       sid: "ReadFencingFlag",
       actions: ["dynamodb:GetItem"],
@@ -494,7 +497,7 @@ export class PaymentsApi extends Construct {
     // same apply as the code.
     // The bus is the relay's alone unless the writes publish inline (EVENT_PUBLICATION).
     const inlinePublish = props.payments.eventPublication === "inline" ? [publish] : [];
-    const write = [...api, readFlag, tableKey, ...inlinePublish];
+    const write = [...writingApi, readFlag, tableKey, ...inlinePublish];
     // Exactly what each handler calls (reads of SSM, the flag, the tables and the bus).
     const permissions: Record<Access, Statement[]> = {
       authorize: [
@@ -518,7 +521,7 @@ export class PaymentsApi extends Construct {
       // The reader endpoint only: one SELECT of the heartbeat row.
       heartbeat: [...appParameters(PARAMETERS.readerEndpoint), connect],
       relay: [
-        ...job,
+        ...writingJob,
         readFlag,
         tableKey,
         publish,
@@ -538,7 +541,7 @@ export class PaymentsApi extends Construct {
           resources: [`${tableArn(props.tables.control.name)}/stream/*`],
         },
       ],
-      expire: [...job, readFlag, tableKey, ...inlinePublish],
+      expire: [...writingJob, readFlag, tableKey, ...inlinePublish],
       // The master user, through its SSM password: no rds-db:connect.
       migrate: [...readParameters],
     };

@@ -237,6 +237,17 @@ describe("Aurora global database", () => {
 });
 
 describe("database bad input", () => {
+  it.each(["13.7", "12.11", "11.16", "10.21", "14.3", "16.6"])(
+    "accepts engine version %s, at or above aurora_db_instance_identifier()'s floor",
+    (version) => {
+      const config = loadConfig({
+        DB_ENGINE_VERSION: version,
+        DB_SECONDARY_ENGINE_VERSION: version,
+      });
+      expect(config.database.engineVersion).toBe(version);
+    },
+  );
+
   it.each([
     [
       { DB_RPO_SECONDS: "19" },
@@ -251,6 +262,15 @@ describe("database bad input", () => {
       { DB_ENGINE_VERSION: "16.6", DB_SECONDARY_ENGINE_VERSION: "16.4" },
       'DB_SECONDARY_ENGINE_VERSION="16.4" is not allowed: the primary\'s version 16.6: managed failover needs identical engine versions',
     ],
+    // Review 24-10l H1: below aurora_db_instance_identifier()'s floor every write would be
+    // refused (aurora_db_instance_identifier.html: 13.7, 12.11, 11.16, 10.21 and later).
+    [
+      { DB_ENGINE_VERSION: "13.6" },
+      'DB_ENGINE_VERSION="13.6" is not allowed: Aurora PostgreSQL 13.7, 12.11, 11.16, 10.21 or later within those majors, or any 14.x and later',
+    ],
+    [{ DB_ENGINE_VERSION: "12.10" }, 'DB_ENGINE_VERSION="12.10" is not allowed'],
+    [{ DB_ENGINE_VERSION: "11.9" }, "aurora_db_instance_identifier()"],
+    [{ DB_ENGINE_VERSION: "10.20" }, "aurora_db_instance_identifier.html"],
   ])("rejects %j at synth", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

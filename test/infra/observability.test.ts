@@ -161,6 +161,31 @@ describe("CloudWatch alarms", () => {
     }
   });
 
+  // Review 24-10l H1: the writer identity check failing refuses every write; it pages.
+  it("pages when the write path's writer identity check fails, in both regions, on the Region-only WriterCheckFailed metric", () => {
+    for (const [code, role, region] of [
+      ["use1", "primary", "us-east-1"],
+      ["usw2", "secondary", "us-west-2"],
+    ] as const) {
+      const found = alarm(`payments-writer-check-failed-${code}-dev`);
+      expect(found).toMatchObject({
+        provider: `aws.${role}`,
+        namespace: METRICS.namespace,
+        metric_name: METRICS.writerCheckFailed,
+        dimensions: { Region: region },
+        statistic: "Sum",
+        period: 60,
+        evaluation_periods: 1,
+        threshold: 1,
+        comparison_operator: "GreaterThanOrEqualToThreshold",
+        treat_missing_data: "notBreaching",
+      });
+      expect(found.alarm_actions).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.alerts-/)]);
+      expect(found.ok_actions).toEqual(found.alarm_actions);
+      expect(String(found.alarm_description)).toContain("README, Writer identity check");
+    }
+  });
+
   // Review 24, L4: CloudWatch treats each dimension combination as its own metric
   // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension),
   // so a rename on either side (e.g. TargetRegion) would leave the alarm watching a metric nobody

@@ -385,7 +385,7 @@ describe("payment function permissions", () => {
           /^dynamodb:GetItem arn:aws:dynamodb:us-east-1:.*:table\/payments-control-dev$/,
         ),
         expect.stringMatching(
-          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys$/,
+          /^ssm:GetParameters arn:aws:ssm:us-east-1:.*:parameter\/payments\/dev\/db\/writer-endpoint,.*\/payments\/dev\/db\/name,.*\/payments\/dev\/api\/keys,.*\/payments\/dev\/db\/cluster-endpoint$/,
         ),
       ]),
     );
@@ -473,14 +473,30 @@ describe("payment function permissions", () => {
 
   // Review 23 H1: while a move into its region is fenced, /health checks the region's own
   // cluster through its cluster endpoint (health/handler.ts probeOwnCluster).
-  it("lets /health read its own cluster's endpoints, and only /health of the API functions", () => {
+  // Review 24-10l M1/M2: the writers (and the relay) read the cluster endpoint as the writer
+  // identity check's reference (functions/payments/shared/writer-identity.ts); reads do not.
+  it("lets /health read its own cluster's endpoints, the writers and the relay its cluster endpoint, and the reads neither", () => {
     const parameter = (name: string) =>
       `arn:aws:ssm:us-east-1:123456789012:parameter/payments/dev/${name}`;
     const health = policyStatements(json, "payments-primary_health_permissions");
     expect(allows(health, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(true);
     expect(allows(health, "ssm:GetParameters", parameter("db/reader-endpoint"))).toBe(true);
-    const authorize = policyStatements(json, "payments-primary_authorize_permissions");
-    expect(allows(authorize, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(false);
+    for (const fn of [
+      "authorize",
+      "capture",
+      "refund",
+      "void",
+      "expire-authorizations",
+      "outbox-relay",
+    ]) {
+      const statements = policyStatements(json, `payments-primary_${fn}_permissions`);
+      expect(allows(statements, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(true);
+      expect(allows(statements, "ssm:GetParameters", parameter("db/reader-endpoint"))).toBe(false);
+    }
+    for (const fn of ["get-payment", "list-payments"]) {
+      const statements = policyStatements(json, `payments-primary_${fn}_permissions`);
+      expect(allows(statements, "ssm:GetParameters", parameter("db/cluster-endpoint"))).toBe(false);
+    }
   });
 
   it("gives the expiry job the flag, and no bus, idempotency or sessions table", () => {

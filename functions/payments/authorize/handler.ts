@@ -4,6 +4,7 @@ import { PAYMENTS_ENV } from "../../common/contract";
 import { intEnv, requireEnv } from "../../common/env";
 import { countMetric, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
+import { OWN_CLUSTER_IDLE_MS } from "../shared/writer-identity";
 import { writeHandler, writeRuntime } from "../shared/write-runtime";
 import {
   DEFAULT_CAPTURE_WINDOW_HOURS,
@@ -12,7 +13,13 @@ import {
   parseAuthorize,
 } from "./core";
 
-const base = baseRuntime({ functionName: "authorize", apiKeys: true });
+const base = baseRuntime({
+  functionName: "authorize",
+  apiKeys: true,
+  // The writer identity check's reference (write-runtime.ts installWriterCheck), closed when idle.
+  ownClusterEndpoint: true,
+  ownClusterEndpointIdleMs: OWN_CLUSTER_IDLE_MS,
+});
 const write = writeRuntime(base);
 const touchSession = sessionRecorder(write.dynamodb, requireEnv(PAYMENTS_ENV.sessionsTable));
 const captureWindowHours = intEnv(PAYMENTS_ENV.captureWindowHours, DEFAULT_CAPTURE_WINDOW_HOURS, {

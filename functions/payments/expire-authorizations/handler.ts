@@ -4,11 +4,18 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
 import { countMetric, flushMetrics, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
+import { OWN_CLUSTER_IDLE_MS } from "../shared/writer-identity";
 import { writeRuntime } from "../shared/write-runtime";
 import { expireAuthorizations, pruneIdempotencyRecords } from "./core";
 import type { ExpiryReport } from "./core";
 
-const base = baseRuntime({ functionName: "expire-authorizations", apiKeys: false });
+const base = baseRuntime({
+  functionName: "expire-authorizations",
+  apiKeys: false,
+  // The writer identity check's reference (write-runtime.ts installWriterCheck), closed when idle.
+  ownClusterEndpoint: true,
+  ownClusterEndpointIdleMs: OWN_CLUSTER_IDLE_MS,
+});
 const write = writeRuntime(base);
 
 export const handler = async (_event: unknown, context: Context): Promise<ExpiryReport> => {

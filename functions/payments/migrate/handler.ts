@@ -7,6 +7,7 @@ import { baseRuntime } from "../shared/runtime";
 import type { MigrationResult } from "../shared/migrator";
 import { EMBEDDED_MIGRATIONS } from "../migrations/embedded";
 import { runMigrations } from "./core";
+import { writerIdentityMode, writerIdentityRequest } from "../shared/writer-identity";
 
 const base = baseRuntime({ functionName: "migrate", apiKeys: false, master: true });
 
@@ -27,6 +28,11 @@ export const handler = async (_event: unknown, context: Context): Promise<Migrat
       await client.connect();
       return client;
     },
+    // On Aurora (and where a test asks for it, DATABASE_WRITER_IDENTITY=aurora): the deploy
+    // fails here when the application role cannot run the write path's writer identity check.
+    verifyWriterIdentity:
+      writerIdentityMode(await base.databaseSettings(), writerIdentityRequest()) === "aurora",
+    log: (message, details) => logger.info(message, details),
   });
   logger.info("migrations done", { ...result });
   return result;

@@ -18,14 +18,21 @@ import { intEnv, requireEnv } from "../../common/env";
 import { lazy } from "../../common/lazy";
 import { countMetric, flushMetrics, logger } from "../shared/observability";
 import { baseRuntime } from "../shared/runtime";
-import { guardFromEnvironment } from "../shared/write-runtime";
+import { OWN_CLUSTER_IDLE_MS } from "../shared/writer-identity";
+import { guardFromEnvironment, installWriterCheck } from "../shared/write-runtime";
 import { relayOutbox, RELAY_STOP_BEFORE_MS } from "./core";
 import type { RelayReport } from "./core";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on the first run, see above
 const loadTracer = () => require("@aws-lambda-powertools/tracer") as typeof TracerModule;
 const tracer = lazy(() => new (loadTracer().Tracer)());
-const base = baseRuntime({ functionName: "outbox-relay", apiKeys: false });
+const base = baseRuntime({
+  functionName: "outbox-relay",
+  apiKeys: false,
+  // The writer identity check's reference (write-runtime.ts installWriterCheck), closed when idle.
+  ownClusterEndpoint: true,
+  ownClusterEndpointIdleMs: OWN_CLUSTER_IDLE_MS,
+});
 const guard = guardFromEnvironment(
   controlFlagReader(
     lazy(() => tracer.captureAWSv3Client(createDynamoDbClient())),
@@ -33,6 +40,10 @@ const guard = guardFromEnvironment(
   ),
   base.region,
 );
+// The relay reads and marks rows on the writer like a write does: started by the flag opening
+// this region (relay-on-flag), a stale global endpoint would have it publish the old writer's
+// unreplicated tail, the writes a failover lost (review 24-10l M2).
+installWriterCheck(base, guard);
 const pollMs = intEnv(PAYMENTS_ENV.outboxPollMs, 100, { min: 20, max: 5_000 });
 const publish = eventBridgePublisher(
   lazy(() => tracer.captureAWSv3Client(createEventBridgeClient())),

@@ -7,7 +7,12 @@ import { fullJitterMs } from "./connect-jitter";
 import { Pool } from "pg";
 import type { ClientConfig, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { DATABASE_POOL_MAX } from "../../common/contract";
-import { CommitUnconfirmedError, DatabaseUnavailableError, WriterMismatchError } from "./errors";
+import {
+  CommitUnconfirmedError,
+  DatabaseUnavailableError,
+  WriterCheckFailedError,
+  WriterMismatchError,
+} from "./errors";
 
 export type DatabaseSettings =
   /** DATABASE_URL: tests and local runs, no TLS. */
@@ -164,7 +169,6 @@ function isNeverSent(error: unknown): boolean {
 
 /** The settings may point at the wrong server: re-read them before the next attempt. */
 export function isStaleEndpointError(error: unknown): boolean {
-  if (error instanceof WriterMismatchError) return true;
   const code = errorCode(error);
   return code === READ_ONLY || code === "ENOTFOUND" || code === "ECONNREFUSED";
 }
@@ -196,6 +200,12 @@ export interface DatabaseOptions {
   readonly max?: number;
   readonly timeouts?: Timeouts;
   /**
+   * How long an idle connection stays open. @default 60 s (poolConfig). The writers' pool on
+   * their own cluster endpoint (the writer identity check's reference, read at most once per
+   * 30 s) closes within a second, so it does not hold a second connection on the writer.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
    * Full jitter before reconnecting after a lost connection or a writer change
    * (connect-jitter.ts): spreads the environments that all lost the old writer at once.
    * @default - none (a cold start's first connection is never delayed)
@@ -218,8 +228,8 @@ export type Queryable = Pick<PoolClient, "query">;
 
 /**
  * Runs on every connection before the work does (the write functions' writer identity check,
- * writer-identity.ts). A WriterMismatchError destroys that connection and the work is retried
- * once on a new one, as for a demoted writer.
+ * writer-identity.ts). A WriterMismatchError or WriterCheckFailedError destroys that connection
+ * and the work is retried once on a new one.
  */
 export type ConnectionCheck = (client: Queryable) => Promise<void>;
 
@@ -398,14 +408,17 @@ export class Database {
     this.#checked = settings;
     if (this.#pool && key === this.#key) return this.#pool;
     const previous = this.#pool;
-    const pool = new Pool(
-      poolConfig(
+    const pool = new Pool({
+      ...poolConfig(
         settings,
         this.options.applicationName,
         this.options.max ?? DATABASE_POOL_MAX,
         this.options.timeouts,
       ),
-    );
+      ...(this.options.idleTimeoutMs === undefined
+        ? {}
+        : { idleTimeoutMillis: this.options.idleTimeoutMs }),
+    });
     // An idle client losing its connection must not crash the process; the pool drops it. It is
     // how most environments learn the writer went away (their connection was idle between
     // requests), so the next connection is a reconnection and is jittered.
@@ -414,6 +427,8 @@ export class Database {
     });
     this.#pool = pool;
     this.#key = key;
+    // Used again after end() (closeAllDatabases in a test): counted and closed again.
+    openDatabases.add(this);
     if (previous) {
       this.#reconnecting = true;
       // In-flight work on the old pool finishes; its connections close as they are released.
@@ -461,8 +476,11 @@ export class Database {
         client.release();
         return result;
       } catch (error) {
-        // A connection that reaches the wrong server is never handed out again.
-        const broken = isConnectionError(error) || error instanceof WriterMismatchError;
+        // A connection that reaches the wrong server, or whose identity check failed (it may
+        // sit in the check's aborted transaction), is never handed out again.
+        const refusedByCheck =
+          error instanceof WriterMismatchError || error instanceof WriterCheckFailedError;
+        const broken = isConnectionError(error) || refusedByCheck;
         // A COMMIT abandoned on the client's timeout: its connection is mid-statement, so it is
         // destroyed rather than reused, and the transaction is not run again.
         const abandoned = error instanceof CommitUnconfirmedError && isConnectionError(error.cause);
@@ -474,7 +492,10 @@ export class Database {
         }
         client?.release(broken ? (error as Error) : undefined);
         if (isStaleEndpointError(error)) this.options.onStaleSettings?.();
-        if (broken || isStaleEndpointError(error)) this.#reconnecting = true;
+        // A check's refusal is no sign of a writer change's reconnect storm: the SSM parameter
+        // did not change (DNS did, or the deploy is wrong), so no re-read and no jitter
+        // (review 24-10l L2); the retry below is one new connection.
+        if ((broken && !refusedByCheck) || isStaleEndpointError(error)) this.#reconnecting = true;
         if (attempt < 2 && (broken || isStaleEndpointError(error))) continue;
         if (isUnavailableError(error)) {
           throw new DatabaseUnavailableError((error as Error).message, { cause: error });

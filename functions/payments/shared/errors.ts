@@ -177,6 +177,36 @@ export class WriterMismatchError extends DatabaseUnavailableError {
   override name = "WriterMismatchError";
 }
 
+/** Why the writer identity check could not run (WriterCheckFailed metric's Reason). */
+export type WriterCheckFailure =
+  /** 42883: aurora_db_instance_identifier() absent (engine older than its floor). */
+  | "function_missing"
+  /** 42501: the application role may not execute it. */
+  | "permission_denied"
+  /** 57014: the check's own statement_timeout (or a cancel). */
+  | "timeout"
+  /** This region's own cluster endpoint could not answer (the reference side of the check). */
+  | "own_cluster_unavailable"
+  | "other";
+
+/**
+ * The writer identity check itself failed (review 24-10l H1): the query could not run, so the
+ * write cannot know where it would land. Refused as 503 `database_unavailable` with
+ * Retry-After, never a 500, and counted as WriterCheckFailed (alarmed), not as a plain
+ * DatabaseUnavailable: it usually means a deploy-time fault (engine version, privilege) that
+ * refuses every write until fixed.
+ */
+export class WriterCheckFailedError extends DatabaseUnavailableError {
+  override name = "WriterCheckFailedError";
+  constructor(
+    readonly reason: WriterCheckFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /**
  * COMMIT came back with a WARNING, did not come back within the client's query_timeout
  * (review 22 L2), or its connection ended while it was in flight (a terminated backend, a reset

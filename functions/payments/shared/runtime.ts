@@ -21,7 +21,12 @@ import {
 import { Database } from "./database";
 import type { DatabaseSettings, Timeouts } from "./database";
 import { intEnv, requireEnv } from "../../common/env";
-import { ParametersUnavailableError, UnauthorizedError } from "./errors";
+import {
+  ParametersUnavailableError,
+  UnauthorizedError,
+  WriterCheckFailedError,
+  WriterMismatchError,
+} from "./errors";
 import { describeError, errorResponse, header, internalError } from "./http-api";
 import type { HttpRequest, HttpResponse } from "./http-api";
 import { countMetric, flushMetrics, logger } from "./observability";
@@ -131,6 +136,11 @@ export interface BaseRuntimeOptions {
   /** Also connect to this region's own cluster endpoint (db/cluster-endpoint). @default false */
   readonly ownClusterEndpoint?: boolean;
   /**
+   * Close idle connections to the own cluster endpoint after this long (ms). @default 60 s -
+   * the writers pass 1 s: they read it only for the writer identity check's reference.
+   */
+  readonly ownClusterEndpointIdleMs?: number;
+  /**
    * Connect as the master user (the migrate function only). @default false - the application
    * role, with IAM database authentication
    */
@@ -190,11 +200,20 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
     onPoolReplaced: (host) => logger.info("database settings changed; new pool", { host }),
   });
   // This region's own cluster through one of its endpoints (same auth, same database name).
-  const ownDatabase = (endpoint: string, suffix: string, timeouts?: Timeouts): Database => {
+  const ownClusterUrl = env[PAYMENTS_LOCAL_ENV.ownClusterUrl] || undefined;
+  const ownDatabase = (
+    endpoint: string,
+    suffix: string,
+    tuning: { timeouts?: Timeouts; idleTimeoutMs?: number } = {},
+  ): Database => {
     let own: { from: ReadonlyMap<string, string>; settings: DatabaseSettings } | undefined;
+    const ownUrlSettings: DatabaseSettings | undefined =
+      urlSettings && ownClusterUrl && endpoint === PARAMETERS.clusterEndpoint
+        ? { kind: "url", connectionString: ownClusterUrl }
+        : urlSettings;
     return new Database({
       settings: async () => {
-        if (urlSettings) return urlSettings;
+        if (ownUrlSettings) return ownUrlSettings;
         const values = await parameters.get();
         if (own?.from !== values) {
           own = { from: values, settings: auroraSettings(values, endpoint, auth) };
@@ -203,16 +222,21 @@ export function baseRuntime(options: BaseRuntimeOptions): BaseRuntime {
       },
       applicationName: `payments-${options.functionName}-${suffix}`,
       max: poolMax,
-      ...(timeouts ? { timeouts } : {}),
+      ...(tuning.timeouts ? { timeouts: tuning.timeouts } : {}),
+      idleTimeoutMs: tuning.idleTimeoutMs,
       connectJitter,
       onStaleSettings: () => parameters.invalidate(),
     });
   };
   const ownCluster = options.ownCluster
-    ? ownDatabase(PARAMETERS.readerEndpoint, "own-cluster", options.ownClusterTimeouts)
+    ? ownDatabase(PARAMETERS.readerEndpoint, "own-cluster", {
+        timeouts: options.ownClusterTimeouts,
+      })
     : database;
   const ownClusterEndpoint = options.ownClusterEndpoint
-    ? ownDatabase(PARAMETERS.clusterEndpoint, "own-writer")
+    ? ownDatabase(PARAMETERS.clusterEndpoint, "own-writer", {
+        idleTimeoutMs: options.ownClusterEndpointIdleMs,
+      })
     : database;
   return {
     region,
@@ -261,6 +285,10 @@ const METRIC_OF_CODE: Record<string, string> = {
   internal_error: "InternalErrors",
 };
 
+function isWriterCheckRefusal(error: unknown): boolean {
+  return error instanceof WriterMismatchError || error instanceof WriterCheckFailedError;
+}
+
 export type ApiHandler = (
   event: APIGatewayProxyEventV2,
   context: Context,
@@ -301,7 +329,9 @@ function handle(
       const { code } = answer.body;
       if (answer.statusCode >= 500) {
         if (code !== "internal_error") logger.warn("request refused", { code, error });
-        const metric = METRIC_OF_CODE[code];
+        // The writer identity check counts its own refusals where it refuses (WriterMismatch,
+        // WriterCheckFailed: write-runtime.ts), not as a database outage.
+        const metric = isWriterCheckRefusal(error) ? undefined : METRIC_OF_CODE[code];
         if (metric) countMetric(metric);
       } else {
         logger.info("request rejected", { code, status: answer.statusCode });

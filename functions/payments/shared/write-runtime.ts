@@ -5,20 +5,27 @@ import { randomUUID } from "node:crypto";
 import { controlFlagReader, createDynamoDbClient } from "./aws/dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createEventBridgeClient, eventBridgePublisher } from "./aws/eventbridge";
-import { EVENT_PUBLICATION_MODES, PAYMENTS_ENV, PAYMENTS_LOCAL_ENV } from "../../common/contract";
+import { EVENT_PUBLICATION_MODES, METRICS, PAYMENTS_ENV } from "../../common/contract";
 import type { EventPublicationMode } from "../../common/contract";
 import { MissingEnvironmentError, intEnv, requireEnv } from "../../common/env";
 import { ActiveRegionGuard, MAX_ACTIVE_REGION_CACHE_MS } from "./fencing";
 import type { FlagReader } from "./fencing";
 import { jsonResponse } from "./http-api";
-import { countMetric, logger } from "./observability";
+import { countMetric, logger, publishSingleMetric } from "./observability";
 import { publishAfterCommit } from "./outbox";
 import type { ApiAnswer, OutboxEvent } from "./ports";
 import { apiHandler } from "./runtime";
 import type { ApiHandler, ApiRequest, BaseRuntime } from "./runtime";
 import type { WriteDeps } from "./write-core";
-import { WRITER_IDENTITY_MODES, writerIdentityCheck, writerIdentityMode } from "./writer-identity";
-import type { WriterIdentityMode } from "./writer-identity";
+import { WriterCheckFailedError, WriterMismatchError } from "./errors";
+import {
+  readIdentity,
+  writerIdentityCheck,
+  writerIdentityMode,
+  writerIdentityRequest,
+} from "./writer-identity";
+
+export { writerIdentityRequest };
 
 /** The fencing guard from ACTIVE_REGION_CACHE_MS (default and maximum 5000 ms). */
 export function guardFromEnvironment(
@@ -66,18 +73,45 @@ function inlinePublisher(base: BaseRuntime, eventBusName: string) {
   };
 }
 
-/** DATABASE_WRITER_IDENTITY (DATABASE_URL only): "aurora" or "none", unset = "none". */
-export function writerIdentityRequest(
+/**
+ * Every write (and the outbox relay's reads and marks) confirms on its own connection that it
+ * reaches this region's writer: the instance behind this region's own cluster endpoint
+ * (writer-identity.ts; review 23b-10 M1, review 24-10l M1/M2). `base` must be built with
+ * `ownClusterEndpoint: true`.
+ */
+export function installWriterCheck(
+  base: BaseRuntime,
+  guard: Pick<ActiveRegionGuard, "flag">,
   env: NodeJS.ProcessEnv = process.env,
-): WriterIdentityMode | undefined {
-  const raw = env[PAYMENTS_LOCAL_ENV.writerIdentity];
-  if (raw === undefined || raw === "") return undefined;
-  if (!(WRITER_IDENTITY_MODES as readonly string[]).includes(raw)) {
-    throw new MissingEnvironmentError(
-      `environment variable ${PAYMENTS_LOCAL_ENV.writerIdentity}=${JSON.stringify(raw)} must be one of ${WRITER_IDENTITY_MODES.join(", ")}`,
-    );
-  }
-  return raw as WriterIdentityMode;
+): void {
+  const requested = writerIdentityRequest(env);
+  const check = writerIdentityCheck({
+    region: base.region,
+    flag: () => guard.flag(),
+    mode: async () => writerIdentityMode(await base.databaseSettings(), requested),
+    ownCluster: () => base.ownClusterEndpoint.withClient((client) => readIdentity(client)),
+  });
+  base.database.useConnectionCheck(async (client) => {
+    try {
+      await check(client);
+    } catch (error) {
+      if (error instanceof WriterCheckFailedError) {
+        logger.error("writer identity check failed: writes are refused until it runs", {
+          reason: error.reason,
+          error,
+        });
+        publishSingleMetric(METRICS.writerCheckFailed, 1, { Region: base.region });
+        publishSingleMetric(METRICS.writerCheckFailed, 1, {
+          Region: base.region,
+          Reason: error.reason,
+        });
+      } else if (error instanceof WriterMismatchError) {
+        logger.warn("connection refused: not this region's writer", { error });
+        publishSingleMetric(METRICS.writerMismatch, 1, { Region: base.region });
+      }
+      throw error;
+    }
+  });
 }
 
 export interface WriteRuntime {
@@ -97,16 +131,7 @@ export function writeRuntime(
     base.region,
     env,
   );
-  // Every write confirms on its own connection that it reaches this region's writer (review
-  // 23b-10 M1, writer-identity.ts).
-  const requested = writerIdentityRequest(env);
-  base.database.useConnectionCheck(
-    writerIdentityCheck({
-      region: base.region,
-      flag: () => guard.flag(),
-      mode: async () => writerIdentityMode(await base.databaseSettings(), requested),
-    }),
-  );
+  installWriterCheck(base, guard, env);
   const afterCommit =
     eventPublication(env) === "inline"
       ? inlinePublisher(base, requireEnv(PAYMENTS_ENV.eventBusName, env))

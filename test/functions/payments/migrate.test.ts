@@ -5,6 +5,10 @@ import { closeAllDatabases } from "../../../functions/payments/shared/database";
 import { loadMigrations, migrate } from "../../../functions/payments/shared/migrator";
 import type { MigrationResult } from "../../../functions/payments/shared/migrator";
 import { readMigrationFiles } from "../../../scripts/migrate";
+import {
+  WriterIdentityUnsupportedError,
+  runMigrations,
+} from "../../../functions/payments/migrate/core";
 import { lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase } from "./support/database";
 import type { TestDatabase } from "./support/database";
@@ -86,6 +90,60 @@ describe("migrate function", () => {
 
   it("carries the same SQL as the migration files", () => {
     expect(EMBEDDED_MIGRATIONS).toEqual(FILES);
+  });
+});
+
+// Review 24-10l H1: the write path's writer identity check calls aurora_db_instance_identifier()
+// as the application role on every new connection; a cluster that cannot run it must fail the
+// deploy (the migrate function), not every payment.
+describe("migrate function: the writer identity check's functions", () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+  const run = (verifyWriterIdentity: boolean) =>
+    runMigrations({
+      files: EMBEDDED_MIGRATIONS,
+      verifyWriterIdentity,
+      connect: async () => {
+        const client = new Client({ connectionString: db.adminUrl });
+        await client.connect();
+        return client;
+      },
+    });
+  const canExecute = async () =>
+    (
+      await db.sql.query(
+        "SELECT has_function_privilege('payments_app', 'aurora_db_instance_identifier()', 'EXECUTE') AS ok",
+      )
+    ).rows[0].ok as boolean;
+
+  it("fails the deploy, naming the function and the versions that have it, when the engine lacks aurora_db_instance_identifier()", async () => {
+    await expect(run(true)).rejects.toThrow(WriterIdentityUnsupportedError);
+    await expect(run(true)).rejects.toThrow(
+      /aurora_db_instance_identifier\(\) does not exist on this cluster.*13\.7, 12\.11, 11\.16, 10\.21/,
+    );
+  });
+
+  it("grants the application role EXECUTE where it lacks it, and verifies it", async () => {
+    // AWS documents no privilege for the function: modelled as owned by the master user with
+    // PUBLIC's EXECUTE revoked, the case in which only an explicit grant lets payments_app call it.
+    await db.sql.query(`
+      CREATE FUNCTION aurora_db_instance_identifier() RETURNS text LANGUAGE sql
+        AS $$ SELECT 'payments-db-1-use1-abc'::text $$;
+      REVOKE EXECUTE ON FUNCTION aurora_db_instance_identifier() FROM PUBLIC;`);
+    expect(await canExecute()).toBe(false);
+
+    await expect(run(true)).resolves.toMatchObject({ unknown: [] });
+
+    expect(await canExecute()).toBe(true);
+  });
+
+  it("skips the check on plain PostgreSQL, whose payment path runs none", async () => {
+    await expect(run(false)).resolves.toMatchObject({ unknown: [] });
   });
 });
 

@@ -1,21 +1,29 @@
-// Review 23b-10 M1: the write path confirms, on the connection it writes through, that it reaches
-// this region's writer. Two databases on the real test PostgreSQL play the two clusters of an
-// Aurora global database; a TCP endpoint in front of them plays the global writer endpoint, whose
-// resolution moves late and whose pooled connections stay where they were (support/
-// global-endpoint.ts). Aurora's identity functions are modelled in each database from their
-// documented columns (aurora_db_instance_identifier, aurora_global_db_instance_status).
+// Review 23b-10 M1 and review 24-10l (H1, M1, L1): the write path confirms, on the connection it
+// writes through, that it reaches this region's writer: the instance behind this region's own
+// cluster endpoint, not in recovery. Databases on the real test PostgreSQL play the clusters; a
+// TCP endpoint in front of them plays the global writer endpoint, whose resolution moves late and
+// whose pooled connections stay where they were (support/global-endpoint.ts);
+// DATABASE_OWN_CLUSTER_URL plays this region's cluster endpoint (db/cluster-endpoint), which
+// reaches the promoted cluster. Aurora's identity function is modelled in each database from its
+// documented behaviour (aurora_db_instance_identifier: "Reports the name of the DB instance name
+// to which you're connected",
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_db_instance_identifier.html),
+// created by the superuser and granted to the application role as the migrate function does.
 import { randomUUID } from "node:crypto";
 import type { Client } from "pg";
-import { closeAllDatabases } from "../../../functions/payments/shared/database";
-import type { ApiHandler } from "../../../functions/payments/shared/runtime";
+import type { Context } from "aws-lambda";
+import type { RelayReport } from "../../../functions/payments/outbox-relay/core";
+import { RELAY_STOP_BEFORE_MS } from "../../../functions/payments/outbox-relay/core";
+import { Database, closeAllDatabases } from "../../../functions/payments/shared/database";
 import {
-  DR_API_KEY,
-  FakeAws,
-  OTHER_REGION,
-  REGION,
-  lambdaContext,
-  setHandlerEnvironment,
-} from "./support/aws";
+  DatabaseUnavailableError,
+  WriterCheckFailedError,
+  WriterMismatchError,
+} from "../../../functions/payments/shared/errors";
+import { PostgresPaymentStore } from "../../../functions/payments/shared/postgres-store";
+import { metrics } from "../../../functions/payments/shared/observability";
+import type { ApiHandler } from "../../../functions/payments/shared/runtime";
+import { DR_API_KEY, FakeAws, REGION, lambdaContext, setHandlerEnvironment } from "./support/aws";
 import { createTestDatabase, writeCounts } from "./support/database";
 import type { TestDatabase } from "./support/database";
 import { startGlobalEndpoint } from "./support/global-endpoint";
@@ -24,55 +32,99 @@ import { apiEvent, json } from "./support/http";
 import type { JsonResult } from "./support/http";
 
 const aws = new FakeAws();
-// The function runs in REGION (the target of the move); the old writer is in OTHER_REGION.
+// The function runs in REGION (the target of the move); the old writer is in the other region.
 let oldWriter: TestDatabase;
 let promoted: TestDatabase;
+// Review 24-10l H1: an engine older than the function's floor; EXECUTE not granted; a stall.
+let noFunction: TestDatabase;
+let noExecute: TestDatabase;
+let stalled: TestDatabase;
+// Review 24-10l M1/L1: the old primary detached (standalone, writable, kept for reconciling);
+// an old writer in the other region that shares the promoted writer's instance name.
+let detachedOld: TestDatabase;
+let namesake: TestDatabase;
 let endpoint: GlobalEndpoint;
 const handlers: Record<string, ApiHandler> = {};
+let relay: (event: unknown, context: Context) => Promise<RelayReport>;
 
-/**
- * aurora_db_instance_identifier() names the connected instance; aurora_global_db_instance_status()
- * lists every instance of the global database with its aws_region, and session_id
- * MASTER_SESSION_ID for a writer. The old primary, not yet stopped by Aurora's best-effort
- * fencing, still believes it is the writer: each side lists itself as MASTER.
- * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_db_instance_identifier.html
- * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora_global_db_instance_status.html
- */
-async function modelAurora(sql: Client, instance: string, region: string): Promise<void> {
-  const other = region === REGION ? OTHER_REGION : REGION;
+const PROMOTED_ID = `payments-db-1-usw2-abc`;
+
+/** aurora_db_instance_identifier() of one instance, as a writer's (the kit's grant included). */
+async function modelAurora(sql: Client, instance: string, body = `SELECT '${instance}'::text`) {
   await sql.query(`
-    CREATE FUNCTION aurora_db_instance_identifier() RETURNS varchar LANGUAGE sql STABLE
-      AS $$ SELECT '${instance}'::varchar $$;
-    CREATE FUNCTION aurora_global_db_instance_status()
-      RETURNS TABLE (server_id varchar, session_id varchar, aws_region varchar)
-      LANGUAGE sql STABLE AS $$
-        VALUES ('${instance}'::varchar, 'MASTER_SESSION_ID'::varchar, '${region}'::varchar),
-               ('instance-in-${other}', '${randomUUID()}', '${other}')
-      $$;`);
+    CREATE FUNCTION aurora_db_instance_identifier() RETURNS text LANGUAGE sql VOLATILE
+      AS $$ ${body} $$;
+    REVOKE EXECUTE ON FUNCTION aurora_db_instance_identifier() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION aurora_db_instance_identifier() TO payments_app;`);
+}
+
+/** Metrics published with publishSingleMetric, as name and dimensions. */
+function captureSingleMetrics(): { name: string; dimensions: Record<string, string> }[] {
+  const seen: { name: string; dimensions: Record<string, string> }[] = [];
+  jest.spyOn(metrics, "singleMetric").mockImplementation(() => {
+    let dimensions: Record<string, string> = {};
+    const single = {
+      clearDefaultDimensions: () => undefined,
+      addDimensions: (d: Record<string, string>) => {
+        dimensions = { ...d };
+      },
+      addMetric: (name: string) => {
+        seen.push({ name, dimensions });
+      },
+    };
+    return single as never;
+  });
+  return seen;
 }
 
 beforeAll(async () => {
   oldWriter = await createTestDatabase();
   promoted = await createTestDatabase();
-  await modelAurora(oldWriter.sql, `payments-${OTHER_REGION}-1`, OTHER_REGION);
-  await modelAurora(promoted.sql, `payments-${REGION}-1`, REGION);
+  noFunction = await createTestDatabase();
+  noExecute = await createTestDatabase();
+  stalled = await createTestDatabase();
+  detachedOld = await createTestDatabase();
+  namesake = await createTestDatabase();
+  await modelAurora(oldWriter.sql, `payments-db-1-use1-abc`);
+  await modelAurora(promoted.sql, PROMOTED_ID);
+  await modelAurora(noExecute.sql, PROMOTED_ID);
+  await noExecute.sql.query(
+    `REVOKE EXECUTE ON FUNCTION aurora_db_instance_identifier() FROM payments_app`,
+  );
+  // Answers only after 3 s, as the promoted writer: inside the write's own 5 s statement budget,
+  // beyond the check's.
+  await modelAurora(stalled.sql, PROMOTED_ID, `SELECT pg_sleep(3); SELECT '${PROMOTED_ID}'::text`);
+  await modelAurora(detachedOld.sql, `payments-db-1-use1-abc-detached-r1`);
+  // Another instance (its own postmaster), whatever its name: all test databases share one
+  // server, so the namesake's start time is modelled by shadowing pg_catalog's for its sessions.
+  await modelAurora(namesake.sql, PROMOTED_ID);
+  await namesake.sql.query(`
+    CREATE FUNCTION public.pg_postmaster_start_time() RETURNS timestamptz LANGUAGE sql
+      AS $$ SELECT '2026-11-02 08:15:42.987654+00'::timestamptz $$;
+    ALTER ROLE payments_app IN DATABASE ${new URL(namesake.url).pathname.slice(1)}
+      SET search_path = public, pg_catalog;`);
   // Stale DNS: the global endpoint still resolves to the old writer.
   endpoint = await startGlobalEndpoint(oldWriter.url);
   setHandlerEnvironment(endpoint.url);
   process.env.DATABASE_WRITER_IDENTITY = "aurora";
+  process.env.DATABASE_OWN_CLUSTER_URL = promoted.url;
   handlers.authorize = (await import("../../../functions/payments/authorize/handler")).handler;
   handlers.void = (await import("../../../functions/payments/void/handler")).handler;
+  relay = (await import("../../../functions/payments/outbox-relay/handler")).handler;
 });
 
 afterAll(async () => {
   delete process.env.DATABASE_WRITER_IDENTITY;
+  delete process.env.DATABASE_OWN_CLUSTER_URL;
   await closeAllDatabases();
   await endpoint.close();
-  await oldWriter.drop();
-  await promoted.drop();
+  for (const db of [oldWriter, promoted, noFunction, noExecute, stalled, detachedOld, namesake]) {
+    await db.drop();
+  }
 });
 
 beforeEach(() => aws.reset());
+afterEach(() => jest.restoreAllMocks());
 
 const SYNTHETIC = {
   merchantId: "dr-synthetic",
@@ -168,4 +220,209 @@ describe("the write path's writer identity (review 23b-10 M1)", () => {
     expect(await writeCounts(oldWriter.sql)).toEqual(oldBefore);
     expect((await writeCounts(promoted.sql)).payments).toBe(promotedBefore.payments + 1);
   });
+});
+
+describe("the writer identity check's own failures and the detach path (review 24-10l)", () => {
+  const OPEN = { activeRegion: REGION, phase: "open" };
+
+  async function refusedThrough(db: TestDatabase) {
+    await closeAllDatabases();
+    endpoint.resolveTo(db.url);
+    aws.flag = OPEN;
+    const before = await writeCounts(db.sql);
+    const seen = captureSingleMetrics();
+    const started = Date.now();
+    const answer = await authorize(randomUUID(), { body: MERCHANT_PAYMENT });
+    return { answer, seen, ms: Date.now() - started, before, after: await writeCounts(db.sql) };
+  }
+
+  it.each([
+    [
+      "the engine has no aurora_db_instance_identifier() (42883)",
+      () => noFunction,
+      "function_missing",
+    ],
+    ["the application role may not execute it (42501)", () => noExecute, "permission_denied"],
+    ["it stalls past the check's statement_timeout (57014)", () => stalled, "timeout"],
+  ])(
+    "refuses a write with 503 database_unavailable and Retry-After, never a 500, when %s, and counts WriterCheckFailed by reason",
+    async (_case, db, reason) => {
+      const { answer, seen, ms, before, after } = await refusedThrough(db());
+
+      expect(answer.status).toBe(503);
+      expect(answer.body).toMatchObject({ code: "database_unavailable" });
+      expect(answer.headers["retry-after"]).toBeDefined();
+      expect(after).toEqual(before);
+      expect(seen).toContainEqual({ name: "WriterCheckFailed", dimensions: { Region: REGION } });
+      expect(seen).toContainEqual({
+        name: "WriterCheckFailed",
+        dimensions: { Region: REGION, Reason: reason },
+      });
+      // Two attempts (the retry on a new connection), each bounded by the check's own timeout,
+      // not by the write's 5 s statement budget.
+      expect(ms).toBeLessThan(2_900);
+    },
+  );
+
+  it("takes writes again as soon as the cause is fixed, without a restart: a connection whose check failed is never reused", async () => {
+    const db = await createTestDatabase();
+    try {
+      await modelAurora(db.sql, PROMOTED_ID);
+      await db.sql.query(
+        `REVOKE EXECUTE ON FUNCTION aurora_db_instance_identifier() FROM payments_app`,
+      );
+      const { answer } = await refusedThrough(db);
+      expect(answer.status).toBe(503);
+
+      // The operator's fix (what the migrate function does): no new Lambda environment.
+      await db.sql.query(
+        `GRANT EXECUTE ON FUNCTION aurora_db_instance_identifier() TO payments_app`,
+      );
+      const taken = await authorize(randomUUID(), { body: MERCHANT_PAYMENT });
+
+      expect(taken.status).toBe(201);
+    } finally {
+      await closeAllDatabases();
+      await db.drop();
+    }
+  });
+
+  it("counts a refused old writer as WriterMismatch, not as WriterCheckFailed or a database outage", async () => {
+    const { answer, seen } = await refusedThrough(oldWriter);
+
+    expect(answer.status).toBe(503);
+    expect(seen).toContainEqual({ name: "WriterMismatch", dimensions: { Region: REGION } });
+    expect(seen.map((m) => m.name)).not.toContain("WriterCheckFailed");
+  });
+
+  it("rejects a write that stale DNS sends to an old-region instance sharing the promoted writer's name", async () => {
+    const { answer, before, after } = await refusedThrough(namesake);
+
+    expect(answer.status).toBe(503);
+    expect(after).toEqual(before);
+  });
+
+  it("after a detach, rejects the detached old primary still reachable under a stale answer and takes the write on the detached-and-promoted survivor", async () => {
+    // RemoveFromGlobalCluster: the survivor "becomes a standalone provisioned Aurora DB cluster
+    // with full read/write capabilities", and the old primary, once back, is kept writable for
+    // reconciling (state-machines/README.md, Rebuild after a detach); neither is in a global
+    // database, so nothing here lists one
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-detaching.html).
+    const { answer, before, after } = await refusedThrough(detachedOld);
+    expect(answer.status).toBe(503);
+    expect(after).toEqual(before);
+
+    endpoint.resolveTo(promoted.url);
+    const survivorBefore = await writeCounts(promoted.sql);
+    const taken = await authorize(randomUUID(), { body: MERCHANT_PAYMENT });
+    expect(taken.status).toBe(201);
+    expect((await writeCounts(promoted.sql)).payments).toBe(survivorBefore.payments + 1);
+    expect(await writeCounts(detachedOld.sql)).toEqual(before);
+  });
+});
+
+// Review 24-10l M2: the relay reads and marks outbox rows on the writer. Started by the flag
+// opening this region (relay-on-flag), a stale global endpoint would have it publish the old
+// writer's unpublished tail (the payments the failover lost) as if they had happened.
+describe("the outbox relay's writer identity (review 24-10l M2)", () => {
+  async function unpublishedOn(sql: Client): Promise<number> {
+    const { rows } = await sql.query(
+      "SELECT count(*)::int AS n FROM payment_events WHERE published_at IS NULL",
+    );
+    return rows[0].n as number;
+  }
+
+  it("publishes nothing and marks nothing on the old writer that stale DNS still reaches after Unfence, then relays the promoted writer's events once the endpoint moves", async () => {
+    // The old writer's tail: committed there after the fork, never replicated.
+    const oldStore = new PostgresPaymentStore(
+      new Database({
+        settings: async () => ({ kind: "url", connectionString: oldWriter.adminUrl }),
+        applicationName: "test-old-writer",
+      }),
+    );
+    await oldStore.authorize({
+      paymentId: randomUUID(),
+      merchantId: "merchant-1",
+      cardToken: "tok_amex_0005abcd",
+      amount: 700,
+      currency: "GBP",
+      idempotencyKey: randomUUID(),
+      requestHash: "b".repeat(64),
+      eventId: randomUUID(),
+      originRegion: REGION,
+      requestId: "req-lost-tail",
+      reference: null,
+      metadata: {},
+      captureBefore: new Date(Date.now() + 7 * 86_400_000),
+      at: new Date(),
+    });
+    const tail = await unpublishedOn(oldWriter.sql);
+    expect(tail).toBeGreaterThan(0);
+    await closeAllDatabases();
+    endpoint.resolveTo(oldWriter.url);
+    aws.flag = { activeRegion: REGION, phase: "open" };
+    const context = {
+      ...lambdaContext("payments-outbox-relay-test"),
+      getRemainingTimeInMillis: () => RELAY_STOP_BEFORE_MS - 1,
+    };
+
+    const stale = await relay({}, context).then(
+      (report) => report,
+      (error: Error) => error,
+    );
+
+    expect(stale).toBeInstanceOf(Error);
+    expect((stale as Error).name).toBe("WriterMismatchError");
+    expect(aws.published).toEqual([]);
+    expect(await unpublishedOn(oldWriter.sql)).toBe(tail);
+
+    endpoint.resolveTo(promoted.url);
+    const pending = await unpublishedOn(promoted.sql);
+    const moved = await relay({}, context);
+    expect(moved).toMatchObject({ skipped: null, published: pending, failed: 0 });
+    expect(await unpublishedOn(promoted.sql)).toBe(0);
+    expect(await unpublishedOn(oldWriter.sql)).toBe(tail);
+  });
+});
+
+// Review 24-10l L2: a refusal by the check says DNS (or the deploy) is wrong, not that the SSM
+// parameter changed or that every environment is reconnecting at once.
+describe("a connection refused by the writer identity check", () => {
+  it.each([
+    ["a mismatch", () => new WriterMismatchError("reaches another instance")],
+    ["a failed check", () => new WriterCheckFailedError("timeout", "the check timed out")],
+  ])(
+    "after %s: retried once on a new connection, without an SSM re-read or reconnect jitter",
+    async (_case, refusal) => {
+      let stale = 0;
+      const sleeps: number[] = [];
+      const database = new Database({
+        settings: async () => ({ kind: "url", connectionString: promoted.url }),
+        applicationName: "test-refusal",
+        onStaleSettings: () => {
+          stale += 1;
+        },
+        connectJitter: {
+          capMs: 1_000,
+          random: () => 0.99,
+          sleep: async (ms) => {
+            sleeps.push(ms);
+          },
+        },
+      });
+      let checks = 0;
+      database.useConnectionCheck(async () => {
+        checks += 1;
+        throw refusal();
+      });
+      try {
+        await expect(database.query("SELECT 1")).rejects.toThrow(DatabaseUnavailableError);
+        expect(checks).toBe(2);
+        expect(stale).toBe(0);
+        expect(sleeps).toEqual([]);
+      } finally {
+        await database.end();
+      }
+    },
+  );
 });
