@@ -523,7 +523,7 @@ export function loadConfig(env: Env = process.env): Config {
       retentionDays: integer(env, "BACKUP_RETENTION_DAYS", 7, 1, 35),
     },
     payments: {
-      reservedConcurrency: reservation(env, "PAYMENTS_RESERVED_CONCURRENCY", 80),
+      reservedConcurrency: reservation(env, "PAYMENTS_RESERVED_CONCURRENCY", 72),
       reservedConcurrencyByFunction: reservationsByFunction(
         env,
         "PAYMENTS_RESERVED_CONCURRENCY_BY_FUNCTION",

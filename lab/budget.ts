@@ -2,19 +2,20 @@
 // from the same configuration `npm run budget` reads), scaled to the environments the lab plays.
 //
 // How it scales: production reserves R environments for each payment API function
-// (PAYMENTS_RESERVED_CONCURRENCY, 80 by default); the lab's API process plays E of each
+// (PAYMENTS_RESERVED_CONCURRENCY, 72 by default); the lab's API process plays E of each
 // (LAB_ENVIRONMENTS_PER_FUNCTION, 16). The lab is an E:R model of one region's API, so its
 // PostgreSQL gets the same fraction of the instance class's documented max_connections
-// (db.r5.large: 1600 x 16/80 = 320, "Maximum connections to an Aurora PostgreSQL DB instance",
+// (db.r5.large: 1600 x 16/72 = 356, "Maximum connections to an Aurora PostgreSQL DB instance",
 // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Managing.html#AuroraPostgreSQL.Managing.MaxConnections),
 // the same AWS-automation reserve and the same safe share (DB_CONNECTION_BUDGET_PERCENT).
 // Every environment can be there at once: Lambda adds up to 1,000 environments per function
 // every 10 seconds ("Lambda scaling behavior",
 // https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html), far above a reservation
-// of 80, so a surge meets the whole reservation within seconds; the lab's 16 are all warm. The lab's worst case is counted the way synth counts it, on what
+// of 72, so a surge meets the whole reservation within seconds; the lab's 16 are all warm. The lab's worst case is counted the way synth counts it, on what
 // the lab really runs: every function its API serves at E environments, one connection each per
 // pool (the lab's one pool of E per function is E environments of DATABASE_POOL_MAX = 1), the
-// health function's second pool on its own cluster too. Only the surviving region's functions
+// own-cluster pools synth counts too (health's two, the writers' identity-check reference, which
+// the lab's plain PostgreSQL never opens: the lab's worst case is above what it can open). Only the surviving region's functions
 // connect to the new writer after a region-down (the lab's APIs reach their own region's
 // database), which is also what the writer sees in production once the old region is gone.
 import { loadConfig } from "../infra/config";

@@ -149,6 +149,13 @@ export interface PaymentFunction {
    */
   readonly ownCluster?: boolean;
   /**
+   * Also holds a pool on its own region's cluster endpoint (baseRuntime's `ownClusterEndpoint`):
+   * the writers' identity check reads its reference there, /health its own cluster while taking
+   * over. In the writer's region that endpoint is the writer, so the budget counts it.
+   * @default false
+   */
+  readonly ownClusterEndpoint?: boolean;
+  /**
    * The duration its route's throttle is sized with (infra/lib/route-throttle.ts).
    * @default - ROUTE_P99_MS (PaymentsConfig.routeP99Ms)
    */
@@ -164,6 +171,7 @@ export interface PaymentFunction {
 export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
   {
     source: "authorize",
+    ownClusterEndpoint: true,
     route: "POST /payments",
     access: "authorize",
     timeoutSeconds: 10,
@@ -188,6 +196,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
   },
   {
     source: "capture",
+    ownClusterEndpoint: true,
     route: "POST /payments/{id}/capture",
     access: "write",
     timeoutSeconds: 10,
@@ -196,6 +205,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
   },
   {
     source: "refund",
+    ownClusterEndpoint: true,
     route: "POST /payments/{id}/refund",
     access: "write",
     timeoutSeconds: 10,
@@ -204,6 +214,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
   },
   {
     source: "void",
+    ownClusterEndpoint: true,
     route: "POST /payments/{id}/void",
     access: "write",
     timeoutSeconds: 10,
@@ -221,6 +232,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     // up to 1.4 s when the database is slow (a surge): 20 keeps a throttle from failing a check.
     reservedConcurrency: 20,
     ownCluster: true,
+    ownClusterEndpoint: true,
     // Up to 1.4 s when the database is slow (above).
     routeDurationMs: 1400,
     // No route throttle below the stage default (review H1): /health is unauthenticated, and a
@@ -244,9 +256,11 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
     // covers an overlap of the prober's invocations. Its own: the health function's 20 are what a
     // flood exhausts.
     reservedConcurrency: 3,
+    ownCluster: true,
   },
   {
     source: "outbox-relay",
+    ownClusterEndpoint: true,
     access: "relay",
     // A run drains the outbox until 5 s of its timeout is left (outbox-relay/core.ts), so it
     // polls for 65 s of every minute's run: the next scheduled run starts before it stops, and
@@ -258,6 +272,7 @@ export const PAYMENT_FUNCTIONS: readonly PaymentFunction[] = [
   },
   {
     source: "expire-authorizations",
+    ownClusterEndpoint: true,
     access: "expire",
     timeoutSeconds: 120,
     description: "Release authorizations past their captureBefore (active region only)",
@@ -328,9 +343,10 @@ export function paymentDatabaseClients(payments: PaymentsConfig, region: string)
     name: f.source,
     region,
     reservedConcurrency: reserved[f.source]!,
-    // One pool on the global writer endpoint, and one on the own cluster where asked.
+    // One pool on the global writer endpoint, and one on each own-cluster endpoint asked for.
     writerConnections: DATABASE_POOL_MAX,
-    ownClusterConnections: f.ownCluster ? DATABASE_POOL_MAX : 0,
+    ownClusterConnections:
+      (f.ownCluster ? DATABASE_POOL_MAX : 0) + (f.ownClusterEndpoint ? DATABASE_POOL_MAX : 0),
   }));
 }
 

@@ -27,7 +27,7 @@ describe("npm run synth", () => {
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(
-      /^connection budget: connection budget exceeded on the writer in us-east-1: worst case 1508 connections, 231 over the safe share 1277/,
+      /^connection budget: connection budget exceeded on the writer in us-east-1: worst case 2020 connections, 743 over the safe share 1277/,
     );
     expect(existsSync(outdir)).toBe(false);
   });

@@ -125,7 +125,7 @@ describe("config", () => {
       "a whole number from 50 to 95",
     );
     expect(loadConfig({}).payments).toMatchObject({
-      reservedConcurrency: 80,
+      reservedConcurrency: 72,
       reservedConcurrencyByFunction: {},
       accountConcurrencyLimit: 1000,
     });

@@ -7,7 +7,13 @@ import {
   maxConnections,
 } from "../../infra/lib/connection-budget";
 import type { BudgetInput, DatabaseClient } from "../../infra/lib/connection-budget";
-import { PAYMENT_FUNCTIONS, reservedConcurrencies } from "../../infra/constructs/payments-api";
+import {
+  PAYMENT_FUNCTIONS,
+  paymentDatabaseClients,
+  reservedConcurrencies,
+} from "../../infra/constructs/payments-api";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CONNECT_JITTER_MARGIN_MS } from "../../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { stackName } from "../../infra/main";
@@ -73,13 +79,14 @@ describe("the connection budget at synth", () => {
       expect(budget.lines.every((l) => l.reserved)).toBe(true);
     }
     // Health also holds a pool on its own cluster's reader endpoint, which is the writer when
-    // that region's reader is gone: counted on its own region's writer only.
+    // that region's reader is gone, and one on its cluster endpoint (read while taking over):
+    // counted on its own region's writer only.
     const health = (writer: string, region: string) =>
       budgets
         .find((b) => b.writerRegion === writer)!
         .lines.find((l) => l.name === "health" && l.region === region)!;
     expect(health("us-east-1", "us-east-1").connections).toBe(
-      2 * health("us-east-1", "us-east-1").environments,
+      3 * health("us-east-1", "us-east-1").environments,
     );
     expect(health("us-east-1", "us-west-2").connections).toBe(
       health("us-east-1", "us-west-2").environments,
@@ -89,12 +96,14 @@ describe("the connection budget at synth", () => {
   it("fails synth when the reserved concurrency is too high for db.r5.large, naming the functions, the numbers and the fix", () => {
     const message = budgetError(() => buildStack({ PAYMENTS_RESERVED_CONCURRENCY: "120" })).message;
 
-    // 6 API functions x 120 x 2 regions + health 20 x (2 + 1) + heartbeat reader 3 x 2 + relay
-    // 2 x 2 + expiry + migrate x 2: 1514 against floor((1600 - 3) x 0.8) = 1277.
+    // On the writer's region: 4 writers x 120 x 2 (the global writer endpoint and the own
+    // cluster endpoint of the identity check) + 2 readers x 120, health 20 x 3, heartbeat reader
+    // 3 x 2, relay 2 x 2, expiry 1 x 2, migrate 1; the other region: 6 x 120, health 20, 3, 2,
+    // 1, 1: 2020 against floor((1600 - 3) x 0.8) = 1277.
     expect(message).toContain(
-      "connection budget exceeded on the writer in us-east-1: worst case 1514 connections, 237 over the safe share 1277 (80% of max_connections 1600 of db.r5.large minus 3 for AWS automation)",
+      "connection budget exceeded on the writer in us-east-1: worst case 2020 connections, 743 over the safe share 1277 (80% of max_connections 1600 of db.r5.large minus 3 for AWS automation)",
     );
-    expect(message).toContain("authorize in us-east-1: 120 (120 reserved environments)");
+    expect(message).toContain("authorize in us-east-1: 240 (120 reserved environments)");
     expect(message).toContain("lower PAYMENTS_RESERVED_CONCURRENCY");
     expect(message).toContain("choose a larger DB_INSTANCE_CLASS");
   });
@@ -181,7 +190,7 @@ describe("the connection budget at synth", () => {
         .filter((f) => String(f.function_name).includes(`-${component}-`))
         .map((f) => f.reserved_concurrent_executions);
 
-    expect(reserved("authorize")).toEqual([80, 80]);
+    expect(reserved("authorize")).toEqual([72, 72]);
     expect(reserved("health")).toEqual([20, 20]);
     expect(reserved("expire-authorizations")).toEqual([1, 1]);
     expect(reserved("restore-check")).toEqual([1]);
@@ -310,5 +319,36 @@ describe("the connection budget at synth", () => {
         },
       ),
     );
+  });
+});
+
+describe("the budget's pools and the handlers' pools", () => {
+  // A pool a handler opens that the budget does not count makes the synth-time check a false
+  // promise (session 24: the writers' identity check opened one on the own cluster endpoint, the
+  // writer in its region, uncounted).
+  it.each(PAYMENT_FUNCTIONS.map((f) => [f.source, f] as const))(
+    "%s: the budget counts the own-cluster pools its handler asks baseRuntime for",
+    (source, f) => {
+      const handler = readFileSync(
+        join(__dirname, "../../functions/payments", source, "handler.ts"),
+        "utf8",
+      );
+      expect({
+        ownCluster: /\bownCluster:\s*true\b/.test(handler),
+        ownClusterEndpoint: /\bownClusterEndpoint:\s*true\b/.test(handler),
+      }).toEqual({
+        ownCluster: f.ownCluster === true,
+        ownClusterEndpoint: f.ownClusterEndpoint === true,
+      });
+    },
+  );
+
+  it("counts one connection per environment for each pool on the writer's region", () => {
+    const config = loadConfig({});
+    const clients = paymentDatabaseClients(config.payments, "us-east-1");
+    const authorize = clients.find((c) => c.name === "authorize")!;
+    const health = clients.find((c) => c.name === "health")!;
+    expect(authorize.writerConnections + authorize.ownClusterConnections).toBe(2);
+    expect(health.writerConnections + health.ownClusterConnections).toBe(3);
   });
 });

@@ -113,13 +113,13 @@ describe("route throttle derivation", () => {
     const at = (env: Record<string, string>) =>
       paymentRouteThrottles(loadConfig(env).payments).find((t) => t.routeKey === "POST /payments")!;
     const byDefault = at({});
-    expect(byDefault).toMatchObject({ durationMs: 2000, burst: 40, ratePerSecond: 20 });
+    expect(byDefault).toMatchObject({ durationMs: 2000, burst: 36, ratePerSecond: 18 });
     // The README's own failover-window p99 (1.5-2 s): within the reservation through the wave.
-    expect(admittedInFlight(byDefault, 2000)).toBeLessThanOrEqual(80);
-    // A quiet day's 500 ms admits more than 80 reserved environments carry at a 2 s p99.
+    expect(admittedInFlight(byDefault, 2000)).toBeLessThanOrEqual(72);
+    // A quiet day's 500 ms admits more than 72 reserved environments carry at a 2 s p99.
     const quiet = at({ ROUTE_P99_MS: "500" });
-    expect(quiet).toMatchObject({ durationMs: 500, burst: 40, ratePerSecond: 80 });
-    expect(admittedInFlight(quiet, 2000)).toBeGreaterThan(80);
+    expect(quiet).toMatchObject({ durationMs: 500, burst: 36, ratePerSecond: 72 });
+    expect(admittedInFlight(quiet, 2000)).toBeGreaterThan(72);
     expect(() => loadConfig({ ROUTE_P99_MS: "10" })).toThrow(/ROUTE_P99_MS/);
   });
 });
@@ -128,7 +128,7 @@ describe("npm run budget's route lines (review M1)", () => {
   it("prints what each route serves steadily and at once, and what /health's environments carry", () => {
     const text = formatRouteThrottles(paymentRouteThrottles(loadConfig({}).payments));
     expect(text).toMatch(
-      /POST \/payments +80 reserved +rate +20\/s +burst +40 +\(sized for d = 2000 ms, ROUTE_P99_MS\)\n +serves up to 20 req\/s steady, 40 at once/,
+      /POST \/payments +72 reserved +rate +18\/s +burst +36 +\(sized for d = 2000 ms, ROUTE_P99_MS\)\n +serves up to 18 req\/s steady, 36 at once/,
     );
     expect(text).toMatch(
       /GET \/health .*stage default.*\n +serves up to 14\.2 req\/s steady \(its 20 environments at 1400 ms; above that Lambda throttles/,
@@ -136,7 +136,7 @@ describe("npm run budget's route lines (review M1)", () => {
     const quiet = formatRouteThrottles(
       paymentRouteThrottles(loadConfig({ ROUTE_P99_MS: "500" }).payments),
     );
-    expect(quiet).toMatch(/sized for d = 500 ms.*\n +serves up to 80 req\/s steady, 40 at once/);
+    expect(quiet).toMatch(/sized for d = 500 ms.*\n +serves up to 72 req\/s steady, 36 at once/);
   });
 });
 
@@ -162,7 +162,7 @@ describe("the steady capacity npm run budget prints first (review 23-18 M2)", ()
     expect(lines[0]).toMatch(/^STEADY CAPACITY per payment route/);
     expect(lines).toContainEqual(
       expect.stringMatching(
-        /^ {2}POST \/payments +20 req\/s steady {2}\(80 req\/s at ROUTE_P99_MS 500, the default before session 23\)$/,
+        /^ {2}POST \/payments +18 req\/s steady {2}\(72 req\/s at ROUTE_P99_MS 500, the default before session 23\)$/,
       ),
     );
     expect(text).not.toContain("GET /health");
@@ -173,7 +173,7 @@ describe("the steady capacity npm run budget prints first (review 23-18 M2)", ()
     const text = formatSteadyCapacity(
       paymentRouteThrottles(loadConfig({ ROUTE_P99_MS: "500" }).payments),
     );
-    expect(text).toMatch(/POST \/payments +80 req\/s steady$/m);
+    expect(text).toMatch(/POST \/payments +72 req\/s steady$/m);
     expect(text).not.toContain("before session 23");
   });
 });

@@ -662,11 +662,11 @@ describe("API authorizer and route throttles", () => {
       expect(health.throttling_rate_limit).toBe(stageDefault.throttling_rate_limit);
       expect(health.throttling_burst_limit).toBe(stageDefault.throttling_burst_limit);
       expect(health.throttling_rate_limit).toBeGreaterThanOrEqual(500);
-      // 80 reserved, sized for ROUTE_P99_MS's default 2000 ms (review 22b-18 H2'): burst 40,
-      // 20 requests/s.
+      // 72 reserved, sized for ROUTE_P99_MS's default 2000 ms (review 22b-18 H2'): burst 36,
+      // 18 requests/s.
       expect(settings.find((s) => s.route_key === "POST /payments")).toMatchObject({
-        throttling_burst_limit: 40,
-        throttling_rate_limit: 20,
+        throttling_burst_limit: 36,
+        throttling_rate_limit: 18,
       });
       expect(stage.depends_on).toEqual(
         expect.arrayContaining([

@@ -121,13 +121,16 @@ describe("the surge's refusal count", () => {
 describe("the lab's connection budget", () => {
   it("scales the instance class's documented max_connections by the environments the lab plays", () => {
     const b = labBudget({ environments: 16, writer: "secondary", config: loadConfig({}) });
-    // db.r5.large: 1600 (AuroraPostgreSQL.Managing, "Maximum connections"), 16 of 80 reserved.
+    // db.r5.large: 1600 (AuroraPostgreSQL.Managing, "Maximum connections"), 16 of 72 reserved.
     expect(b.production.maxConnections).toBe(1600);
-    expect(b.scale).toEqual({ lab: 16, production: 80 });
-    expect(b.maxConnections).toBe(320);
-    expect(b.safe).toBe(Math.floor((320 - 3) * 0.8));
-    // Seven served functions at 16 environments, /health's second pool on its own cluster.
-    expect(b.demand).toBe(6 * 16 + 2 * 16);
+    expect(b.scale).toEqual({ lab: 16, production: 72 });
+    expect(b.maxConnections).toBe(Math.round((1600 * 16) / 72));
+    expect(b.safe).toBe(Math.floor((356 - 3) * 0.8));
+    // Seven served functions at 16 environments; the four writers' pool on their own cluster
+    // endpoint (the identity check's reference), /health's two own-cluster pools. Counted as
+    // synth counts them, though the lab's plain PostgreSQL never runs the identity check (it
+    // needs Aurora's functions): the lab's worst case is above what it can open.
+    expect(b.demand).toBe(6 * 16 + 4 * 16 + 2 * 16 + 16);
     // The production side is the synth check's own figure for the same writer.
     const synth = checkConnectionBudget(connectionBudgetInput(loadConfig({})));
     expect(b.production.demand).toBe(synth.find((w) => w.writerRegion === "us-west-2")!.demand);
@@ -145,7 +148,7 @@ describe("the lab's connection budget", () => {
       writer: "secondary",
       config: loadConfig({ DB_INSTANCE_CLASS: "db.r6g.large" }),
     });
-    expect(r6g.maxConnections).toBe(Math.round((1722 * 16) / 80));
+    expect(r6g.maxConnections).toBe(Math.round((1722 * 16) / 72));
   });
 
   it("keeps a planted max_connections and says so", () => {
@@ -191,7 +194,7 @@ describe("the surge's verdicts", () => {
     const check = surgeChecks(figures(planted)).find((c) => c.name === "connection-budget")!;
     expect(check.ok).toBe(false);
     expect(check.detail).toMatch(
-      /worst case 128 connections .*99 over the safe share 29 .*max_connections 40, planted/,
+      /worst case 208 connections .*179 over the safe share 29 .*max_connections 40, planted/,
     );
   });
 
@@ -377,12 +380,12 @@ describe("how much of the budget a surge exercised (review 22b-18 M2')", () => {
     )!.detail;
 
   it("says a surge far below the counted worst case does not test the budget", () => {
-    expect(scaled.demand).toBe(128);
-    expect(detail(6)).toMatch(/budget exercised 5% .*below 50%, this run does not test the budget/);
+    expect(scaled.demand).toBe(208);
+    expect(detail(6)).toMatch(/budget exercised 3% .*below 50%, this run does not test the budget/);
   });
 
   it("counts a surge at half the worst case or more as a test of it", () => {
-    expect(detail(64)).toMatch(/budget exercised 50% \(peak \/ worst case counted\)$/);
+    expect(detail(104)).toMatch(/budget exercised 50% \(peak \/ worst case counted\)$/);
   });
 });
 
