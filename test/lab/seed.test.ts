@@ -50,13 +50,10 @@ async function load(random: RandomStreams, clock: LabClock, ms: number): Promise
   const server = createServer((req, res) => {
     requests += 1;
     req.resume();
-    setTimeout(
-      () => {
-        res.writeHead(requests % 4 === 0 ? 503 : 201, { "content-type": "application/json" });
-        res.end(JSON.stringify({ id: `pay_${requests}` }));
-      },
-      Math.random() * 40,
-    );
+    setTimeout(() => {
+      res.writeHead(requests % 4 === 0 ? 503 : 201, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: `pay_${requests}` }));
+    }, Math.random() * 40);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const address = server.address();
