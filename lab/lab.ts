@@ -66,7 +66,7 @@ import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/paym
 import type { Reaper } from "./reaper";
 import { AuroraGlobalDatabase, LabRds } from "./world/aurora";
 import type { ClusterRegion } from "./world/aurora";
-import { LabClock, Random } from "./world/clock";
+import { LabClock, RandomStreams } from "./world/clock";
 import { LabMetrics, MetricStore, ProbeAlarm, REPLICATION_LAG } from "./world/cloudwatch";
 import { dynamoDbApi, GlobalTables } from "./world/dynamodb";
 import { AwsEndpoint } from "./world/endpoint";
@@ -279,7 +279,8 @@ export async function freePort(): Promise<number> {
 
 export class Lab {
   readonly clock: LabClock;
-  readonly random: Random;
+  /** The seed's streams, one per concern (see RandomStreams): the seed reproduces the draws. */
+  readonly random: RandomStreams;
   readonly network: Network;
   readonly root: string;
   readonly regions = new Map<string, LabRegion>();
@@ -337,7 +338,7 @@ export class Lab {
 
   constructor(readonly config: LabConfig) {
     this.clock = new LabClock(config.fast);
-    this.random = new Random(config.seed);
+    this.random = new RandomStreams(config.seed);
     // The inter-region latency is a modelled AWS figure, so it runs on the lab clock like every
     // other: unscaled, 35 ms per chunk at --fast 20 was 0.7 s of lab time per round trip, and the
     // standby's replay lag (which the lag model multiplies into lab time) alone passed failback's
@@ -408,7 +409,11 @@ export class Lab {
       },
       {
         delayMs: () =>
-          this.clock.real(this.random.between(t.ddbReplicationMs[0], t.ddbReplicationMs[1])),
+          this.clock.real(
+            this.random
+              .get("ddb-replication")
+              .between(t.ddbReplicationMs[0], t.ddbReplicationMs[1]),
+          ),
         canDeliver: (from, to) =>
           this.region(from).alive && this.region(to).alive && this.network.connected(from, to),
       },

@@ -614,7 +614,7 @@ export async function reconcileInLab(
     const acknowledged = candidates.filter((c) => measured.acknowledged.has(c.paymentId));
     const pool = acknowledged.length > 0 ? acknowledged : candidates;
     if (pool.length > 0) {
-      const pick = pool[Math.floor(lab.random.next() * pool.length)]!;
+      const pick = pool[Math.floor(lab.random.get("planted-conflict").next() * pool.length)]!;
       if (await plantConflict(lab, input.writerRegion, pick)) {
         planted.add(pick.paymentId);
         lab.event(

@@ -149,7 +149,7 @@ export async function runScenario(
 
   const load = new LoadGenerator({
     clock: lab.clock,
-    random: lab.random,
+    random: lab.random.get("load"),
     rate: config.rate,
     captureShare: config.captureShare,
     apiKeys: LAB.apiKeys,
@@ -416,7 +416,7 @@ async function lagSpike(
     (l) => l.name === "pg-replication" && l.to === config.primary,
   );
   if (!link) throw new Error(`no replication link into ${config.primary}`);
-  const lagMs = Math.round(lab.random.between(range[0], range[1]));
+  const lagMs = Math.round(lab.random.get("lag-spike").between(range[0], range[1]));
   link.delayMs = lab.clock.real(lagMs);
   lab.event(
     "fault",

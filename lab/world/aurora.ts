@@ -63,7 +63,7 @@ import type {
   InstanceRequest,
   InstanceView,
 } from "../../functions/dr/shared/ports";
-import type { LabClock, Random } from "./clock";
+import type { LabClock, RandomStreams } from "./clock";
 import type { Link, Network } from "./network";
 import { baseBackup } from "./postgres";
 import type { PgNode } from "./postgres";
@@ -146,7 +146,8 @@ export interface AuroraOptions {
   readonly writer: string;
   readonly network: Network;
   readonly clock: LabClock;
-  readonly random: Random;
+  /** Each draw (failoverMs, promotionOutageMs-failover, ...) takes its own stream. */
+  readonly random: RandomStreams;
   readonly timings: AuroraTimings;
   /** Where rebuilt standbys and snapshots go. */
   readonly dataRoot: string;
@@ -246,7 +247,9 @@ export class AuroraGlobalDatabase {
   }
 
   private draw(name: string, range: Range): number {
-    const value = Math.round(this.options.random.between(range[0], range[1]));
+    // A stream per draw name: which operation happens first (a detach before a rejoin, say)
+    // depends on real-time events, and must not change what the other draws get.
+    const value = Math.round(this.options.random.get(`aurora/${name}`).between(range[0], range[1]));
     this.draws[name] = value;
     return value;
   }

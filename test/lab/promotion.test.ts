@@ -24,7 +24,7 @@ import { copyTemplate, freePort, Lab, labTemplate } from "../../lab/lab";
 import { labFunctionTimeoutMs } from "../../lab/write-path";
 import { AuroraGlobalDatabase } from "../../lab/world/aurora";
 import type { AuroraOptions, ClusterRegion } from "../../lab/world/aurora";
-import { LabClock, Random } from "../../lab/world/clock";
+import { LabClock, RandomStreams } from "../../lab/world/clock";
 import { Network } from "../../lab/world/network";
 import { PgNode } from "../../lab/world/postgres";
 import { labConfig } from "./support/run";
@@ -95,7 +95,7 @@ async function twoRegions(
     writer: "region-a",
     network,
     clock,
-    random: new Random(1),
+    random: new RandomStreams(1),
     timings: {
       failoverMs: [FAILOVER_MS, FAILOVER_MS],
       switchoverMs: [0, 0],
