@@ -92,7 +92,7 @@ interface TaskState {
   readonly Seconds?: number;
   readonly Choices?: readonly {
     readonly Next: string;
-    readonly And?: readonly { readonly NumericGreaterThanEquals?: number }[];
+    readonly NumericGreaterThanEquals?: number;
   }[];
   readonly Retry?: readonly {
     readonly ErrorEquals: readonly string[];
@@ -144,12 +144,18 @@ export function floodHold(states: Readonly<Record<string, TaskState>>): {
   readonly waits: number;
   readonly intervalSeconds: number;
 } {
-  const expire = states.PreflightHeld?.Choices?.find((c) => c.Next === "HoldExpired");
-  const waits = expire?.And?.find(
-    (r) => r.NumericGreaterThanEquals !== undefined,
+  if (!states.PreflightHeld) return { waits: 0, intervalSeconds: 0 };
+  const waits = states.HoldCounted?.Choices?.find(
+    (c) => c.Next === "HoldExpired",
   )?.NumericGreaterThanEquals;
   const intervalSeconds = states.HoldWait?.Seconds;
-  if (waits === undefined || intervalSeconds === undefined) return { waits: 0, intervalSeconds: 0 };
+  // A hold whose shape this does not read would leave it out of the bound silently (review
+  // 24b-18 L2): fail instead.
+  if (waits === undefined || intervalSeconds === undefined) {
+    throw new Error(
+      "failover ASL: PreflightHeld exists but HoldCounted's NumericGreaterThanEquals -> HoldExpired or HoldWait's Seconds is missing; update floodHold with the ASL",
+    );
+  }
   return { waits, intervalSeconds };
 }
 

@@ -390,17 +390,14 @@ describe("failover's flood-veto hold", () => {
       Seconds: HOLD_INTERVAL_SECONDS,
       Next: "Preflight",
     });
+    expect(failover.PreflightHeld!.Choices).toEqual([
+      { Variable: "$.hold.waits", IsPresent: true, Next: "HoldCounted" },
+    ]);
     const expire = (
-      failover.PreflightHeld!.Choices as {
-        And?: { NumericGreaterThanEquals?: number }[];
-        Next: string;
-      }[]
+      failover.HoldCounted!.Choices as { NumericGreaterThanEquals?: number; Next: string }[]
     )[0]!;
     expect(expire.Next).toBe("HoldExpired");
-    const waits = expire.And!.find(
-      (r) => r.NumericGreaterThanEquals !== undefined,
-    )!.NumericGreaterThanEquals;
-    expect(waits! + 1).toBe(HOLD_LOOKS);
+    expect(expire.NumericGreaterThanEquals! + 1).toBe(HOLD_LOOKS);
     expect(failover.Preflight!.Catch).toContainEqual(
       expect.objectContaining({
         ErrorEquals: ["PrimaryStillCommittingError"],
@@ -411,5 +408,33 @@ describe("failover's flood-veto hold", () => {
     expect(
       failover.Preflight!.Retry!.some((r) => r.ErrorEquals.includes("PrimaryStillCommittingError")),
     ).toBe(false);
+  });
+});
+
+// Review 24b-18 M1: AWS's Choice state documents no short-circuit for And, and a comparison on a
+// field that is missing fails the execution (States.Runtime)
+// (https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html). The local interpreter
+// stops at the first false member, so a rule that guards a comparison with IsPresent inside the
+// same And passes every local test and may fail in AWS. Guard with a Choice of its own instead.
+describe("Choice rules never rely on And short-circuiting", () => {
+  type Rule = { Variable?: string; IsPresent?: boolean; And?: Rule[]; Or?: Rule[]; Not?: Rule };
+  const guarded = (rule: Rule): string[] => {
+    const inner = [...(rule.And ?? []), ...(rule.Or ?? []), ...(rule.Not ? [rule.Not] : [])];
+    const here =
+      rule.And?.flatMap((r) =>
+        r.IsPresent !== undefined &&
+        rule.And!.some((o) => o !== r && o.Variable === r.Variable && o.IsPresent === undefined)
+          ? [r.Variable!]
+          : [],
+      ) ?? [];
+    return [...here, ...inner.flatMap(guarded)];
+  };
+  it.each(WORKFLOWS.map((w) => [w]))("%s", (name) => {
+    const found = Object.entries(states(name)).flatMap(([state, s]) =>
+      ((s.Choices as unknown as Rule[] | undefined) ?? []).flatMap((rule) =>
+        guarded(rule).map((v) => `${state}: ${v}`),
+      ),
+    );
+    expect(found).toEqual([]);
   });
 });
