@@ -839,12 +839,32 @@ describe("Promote handler", () => {
     IsDataLossAllowed: true,
   });
 
+  /** This run got as far as the promotion call: captureFork's fact is on its lock. */
+  const ownLockAfterFork = () =>
+    ddb.on(GetCommand, { Key: { pk: "failover-lock" } }).resolves({
+      Item: {
+        pk: "failover-lock",
+        owner: "run-1",
+        facts: { forkFailoverAt: "2026-11-30T07:59:00.000Z" },
+      },
+    });
+
   it.each([
     ["under way", underWay],
+    [
+      "pending",
+      globalCluster(EAST, {
+        Status: "pending",
+        FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: true,
+      }),
+    ],
     ["done", globalCluster(WEST)],
   ])(
     "records the managed failover when a newer heartbeat is the target's own, its promotion %s",
     async (_, global) => {
+      ownLockAfterFork();
       rds.on(DescribeGlobalClustersCommand).resolves(global);
       const result = await promote(state("failover", { ...fenced, CheckOldWriter: databaseLook }));
       expect(result).toMatchObject({ method: "managed-failover" });
@@ -856,6 +876,60 @@ describe("Promote handler", () => {
       expect(facts).toContain("promotionMethod");
     },
   );
+
+  // Review 24-10k M1: only this run's own failover may be adopted. A console failover or
+  // switchover, or one being cancelled, is someone else moving the cluster: page, promote nothing.
+  it.each([
+    ["a failover this run never asked for (no intent on its lock)", false, underWay],
+    ["a target promoted without this run's request", false, globalCluster(WEST)],
+    [
+      "a switchover",
+      true,
+      globalCluster(EAST, {
+        Status: "switching-over",
+        FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: false,
+      }),
+    ],
+    [
+      "a failover being cancelled",
+      true,
+      globalCluster(EAST, {
+        Status: "cancelling",
+        FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: true,
+      }),
+    ],
+  ])(
+    "rejects with ForeignFailoverError when a newer heartbeat arrives during %s",
+    async (_, intent, global) => {
+      if (intent) ownLockAfterFork();
+      rds.on(DescribeGlobalClustersCommand).resolves(global);
+      await expect(
+        promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
+      ).rejects.toMatchObject({
+        name: "ForeignFailoverError",
+        message: expect.stringContaining("someone else is moving the global cluster"),
+      });
+      expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+      expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
+      // Nothing recorded as this run's: no method, no fork.
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    },
+  );
+
+  // Review 24-10k L1: a failed look at RDS keeps the refusal (back to CheckOldWriter), not a
+  // TransientError that Promote's Retry would repeat for minutes.
+  it("rejects with OldWriterActiveError, not the RDS error, when DescribeGlobalClusters fails", async () => {
+    ownLockAfterFork();
+    rds.on(DescribeGlobalClustersCommand).rejects(sdkError("InternalFailure", 503));
+    await expect(
+      promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
+    ).rejects.toMatchObject({ name: "OldWriterActiveError" });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
 
   it("rejects with OldWriterActiveError when a newer heartbeat arrives and nothing was promoted", async () => {
     await expect(
