@@ -639,6 +639,99 @@ describe("CheckOldWriter handler", () => {
   });
 });
 
+describe("CheckOldWriter, confirmed path from the guarded primary (review 24-10k M3)", () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+  function arrange(beatAt: string) {
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: ourFlag })
+      .on(GetCommand, { Key: { pk: "writer-heartbeat-watch" } })
+      .resolves({});
+    jest
+      .spyOn(global, "fetch")
+      .mockImplementation(
+        async () =>
+          new Response(
+            JSON.stringify({ status: "passive", replication: { writerHeartbeatAt: beatAt } }),
+            { status: 503 },
+          ),
+      );
+  }
+  const look = (now: number, extra: object) => ({
+    ...confirmedLook,
+    stopped: false,
+    evidence: "none",
+    stoppedAt: null,
+    nextCheckSeconds: 5,
+    confirmedAt: at(now - 60_000),
+    heartbeatAt: at(now - 8_000),
+    heartbeatSeenAt: at(now - 8_000),
+    pausedCommitsFirstBeatAt: at(now - 13_000),
+    pausedCommitsResumedSeenAt: null,
+    ...extra,
+  });
+
+  // The margin: "as soon as" is given one heartbeat interval (5 s) after the second beat was seen.
+  it("waits one heartbeat interval after the second beat before the confirmation holds", async () => {
+    const now = Date.now();
+    arrange(at(now - 1_000));
+    const early = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { pausedCommitsResumedSeenAt: at(now - 3_000) }) as never,
+      }),
+    );
+    expect(early).toMatchObject({ stopped: false, evidence: "none" });
+    expect(early.stoppedAt).toBe(at(now + 2_000));
+    const late = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { pausedCommitsResumedSeenAt: at(now - 6_000) }) as never,
+      }),
+    );
+    expect(late).toMatchObject({ stopped: true, evidence: "confirmed" });
+  });
+
+  it("counts a second beat only one heartbeat interval after the first", async () => {
+    const now = Date.now();
+    arrange(at(now - 9_000)); // 4 s after the first beat: too close
+    const close = await checkOldWriter(
+      state("failover", { ...fenced, CheckOldWriter: look(now, {}) as never }),
+    );
+    expect(close).toMatchObject({ stopped: false, pausedCommitsResumedSeenAt: null });
+    arrange(at(now - 8_000)); // 5 s after it
+    const apart = await checkOldWriter(
+      state("failover", { ...fenced, CheckOldWriter: look(now, {}) as never }),
+    );
+    expect(apart.pausedCommitsResumedSeenAt).not.toBeNull();
+  });
+
+  // The beat's value is the DB server's clock, the settle this Lambda's: 1 s allowed between them.
+  it("does not count a beat begun within the clock-skew allowance after the settle", async () => {
+    const now = Date.now();
+    const settledAt = now - 30_000;
+    const confirmedAt = at(settledAt - 25_000);
+    arrange(at(settledAt + 500));
+    const skewed = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { confirmedAt, pausedCommitsFirstBeatAt: null }) as never,
+      }),
+    );
+    expect(skewed.pausedCommitsFirstBeatAt).toBeNull();
+    arrange(at(settledAt + 1_000));
+    const clear = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { confirmedAt, pausedCommitsFirstBeatAt: null }) as never,
+      }),
+    );
+    expect(clear.pausedCommitsFirstBeatAt).toBe(at(settledAt + 1_000));
+  });
+});
+
 describe("Promote handler", () => {
   // The newest old-primary heartbeat the target holds, from the target's own /health: mocked,
   // so no test waits on a DNS lookup of the fake API host (Promote reads it best effort, with a
