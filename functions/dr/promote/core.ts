@@ -230,8 +230,8 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
       // The refusal may come from a failover already under way (an earlier attempt whose answer
       // was lost): never detach the target in the middle of its own promotion.
       const now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
-      // This run has just recorded its request, so "foreign" here is another operation's shape
-      // (a switchover, a cancelling failover, another direction).
+      // This attempt's captureFork has recorded the intent, so "foreign" here is another
+      // operation's shape (a switchover, a cancelling failover, another direction).
       const owner = failoverOwner(now, source.clusterArn, target.clusterArn, true);
       if (owner.kind === "foreign") throw foreignFailover(request, owner.seen);
       if (owner.kind === "ours") {
