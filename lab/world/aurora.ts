@@ -274,6 +274,7 @@ export class AuroraGlobalDatabase {
         ? {
             failover: {
               status: this.failover.status,
+              fromClusterArn: this.member(this.failover.from).info.clusterArn,
               toClusterArn: this.member(this.failover.to).info.clusterArn,
               isDataLossAllowed: this.failover.dataLoss,
             },

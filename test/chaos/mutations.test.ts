@@ -25,6 +25,9 @@ const busyManualFailover: fc.Arbitrary<Schedule> = scheduleArbitrary.map((s) => 
   secondTrigger: null,
 }));
 
+/** Schedules the settle mutant gets (review 24-10k L4: 30 was too few for the settle alone). */
+const MUTANT_RUNS = 50;
+
 async function findsViolation(
   arbitrary: fc.Arbitrary<Schedule>,
   mutate: Parameters<typeof runSchedule>[1],
@@ -46,19 +49,30 @@ describe("the fault injector sees the application's fences", () => {
       busyManualFailover,
       {
         mutate: (world) => {
-          // heartbeatSeconds only as CheckOldWriter's margin (the world's pg_cron beats on its own
-          // 5 s): since chaos schedule 994 the confirmed path also waits for a heartbeat begun
-          // after the settle plus that margin, 5-11 s which alone covers much of a cut settle
-          // and hid the mutant in these 30 schedules. Zeroed, the settle is what is tested.
-          world.settings = { ...world.settings, fenceSettleSeconds: 1, heartbeatSeconds: 0 };
+          // Since chaos schedule 994 the confirmed path from the guarded primary also waits for
+          // two heartbeats begun after the settle, an interval apart, plus a margin (review
+          // 24-10k M3), which in this world covers a cut settle by itself: the settle-only mutant
+          // went unseen in 200 schedules, and 10k's (margin zeroed too) in 30. With the database
+          // guard unknown to the DR settings (dbRpoSeconds null: the confirmed path is the
+          // settle alone, as for a switchover; the world's Aurora still guards its commits), the
+          // settle is what is tested.
+          world.settings = { ...world.settings, fenceSettleSeconds: 1, dbRpoSeconds: null };
         },
       },
-      30,
+      MUTANT_RUNS,
     );
     expect(found).not.toBeNull();
-    // The same schedules with the derived settle time keep every invariant.
+    // The same schedules with the derived settle time keep every invariant, also with the
+    // guard unknown to the settings (so the mutant is caught by the settle cut, not by that).
     expect(await findsViolation(busyManualFailover, {}, 30)).toBeNull();
-  }, 120_000);
+    expect(
+      await findsViolation(
+        busyManualFailover,
+        { mutate: (world) => (world.settings = { ...world.settings, dbRpoSeconds: null }) },
+        MUTANT_RUNS,
+      ),
+    ).toBeNull();
+  }, 300_000);
 
   // Defect 5: detach only when managed failover is impossible and the old primary unreachable.
   // Both regions up, RDS refusing the managed failover for a while: the run must stop and page,

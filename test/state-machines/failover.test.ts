@@ -706,7 +706,7 @@ describe("failover: rejections", () => {
 
   // Review 23-18 L2: a beat the target's own instance wrote (a target made writable out of band)
   // is not the primary's: it never holds a failover.
-  it("fails over by alarm when the fresh beat the target holds was written by the target's own instance", async () => {
+  it("does not hold the alarm's run at Preflight when the fresh beat the target holds was written by the target's own instance (then halts at CheckOldWriter)", async () => {
     const world = new FakeWorld();
     world.keepCommitting("lambda-500");
     world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
@@ -724,8 +724,16 @@ describe("failover: rejections", () => {
     };
     world.heartbeatWriter[WEST] = world.clusters[WEST_ARN]!.instances[0]!;
     const result = await runWorkflow("failover", input, { world });
-    expect(result.status).toBe("SUCCEEDED");
+    // Preflight's point: not held, the run fences.
     expect(world.flag()?.activeRegion).toBe(WEST);
+    // Review 24-10k M2: the same beats are no evidence at CheckOldWriter either, so with the
+    // target's own instance writing (it is writable out of band) the confirmation cannot show
+    // the old primary's paused COMMITs resumed: a safe halt that names the writer, not a promotion.
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+    expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
+    expect(world.messages[WEST]!.at(-1)!.message).toContain(
+      `written by ${world.clusters[WEST_ARN]!.instances[0]!}`,
+    );
   });
 
   it("fails over by alarm when the prober recorded fresh beats the target's own instance wrote, and the reader cannot be read", async () => {

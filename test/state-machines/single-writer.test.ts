@@ -9,6 +9,7 @@ import {
   VerificationFailedError,
 } from "../../functions/dr/shared/errors";
 import { DEFAULT_SETTINGS } from "../../functions/dr/shared/settings";
+import type { Steps } from "../../functions/dr/shared/types";
 import { EAST, FakeWorld, TOPOLOGY, WEST } from "../functions/dr/support/fake-world";
 import { runWorkflow } from "./support/harness";
 import { renderedDefinition } from "./support/render";
@@ -142,9 +143,13 @@ describe("never two writers: promote only once the old writer is provably stoppe
     expect(
       secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
     ).toBeGreaterThanOrEqual(fenceSettleSeconds);
-    // The heartbeat counted began after the settle, and the run waited one interval after it.
+    // The heartbeats counted began after the settle (+1 s for the clocks), two of them one
+    // interval apart, and the run waited one interval after the second (review 24-10k M3).
     const settledAt = Date.parse(look.confirmedAt!) + fenceSettleSeconds * 1000;
-    expect(Date.parse(look.pausedCommitsResumedSeenAt!)).toBeGreaterThanOrEqual(settledAt);
+    expect(Date.parse(look.pausedCommitsFirstBeatAt!)).toBeGreaterThanOrEqual(settledAt + 1000);
+    expect(Date.parse(look.pausedCommitsResumedSeenAt!)).toBeGreaterThanOrEqual(
+      Date.parse(look.pausedCommitsFirstBeatAt!) + heartbeatSeconds * 1000,
+    );
     expect(world.callsTo("rds:FailoverGlobalCluster")[0]!.at).toBeGreaterThanOrEqual(
       Date.parse(look.pausedCommitsResumedSeenAt!) + heartbeatSeconds * 1000,
     );
@@ -169,6 +174,66 @@ describe("never two writers: promote only once the old writer is provably stoppe
     expect(
       secondsBetween(world, "dynamodb:UpdateItem active-region", "rds:FailoverGlobalCluster"),
     ).toBeGreaterThan(fenceSettleSeconds + 10);
+  });
+
+  // Review 24-10k M2: a beat the target's own instance wrote (the target made writable out of
+  // band) is no evidence that the old primary's paused COMMITs resumed. Only the source's count.
+  it("does not promote on the confirmation while the heartbeats the target holds are its own instance's", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting();
+    world.heartbeatWriter[WEST] = "payments-db-1-usw2-test";
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(world.callsTo("rds:FailoverGlobalCluster")).toEqual([]);
+    expect(result).toMatchObject({ status: "FAILED", error: "OldWriterNotStoppedError" });
+    // Review 24-10k L2: the page says what the proof waited for, not "the flag never confirmed".
+    const page = world.messages[WEST]!.at(-1)!.message;
+    expect(page).toContain("replica confirmed the fence");
+    expect(page).toContain("two writer heartbeats from the old primary");
+    expect(page).toContain("written by payments-db-1-usw2-test");
+    expect(page).not.toContain("neither the old region's replica");
+  });
+
+  it("promotes on the confirmation when the heartbeats are the old primary's instance's", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting();
+    world.heartbeatWriter[WEST] = "payments-db-1-use1-test";
+    const result = await runWorkflow("failover", input, { world, executionName: "run-1" });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({ evidence: "confirmed" });
+  });
+
+  // Review 24-10k M3: the lag dips under the RPO for one beat, then rises again (the guard
+  // computes it periodically, aurora_global_db_status.html). One beat shows the guard open at an
+  // instant; paused COMMITs may still wait. Two beats one interval apart are needed.
+  it("does not promote on the confirmation when only one heartbeat begun after the settle got through", async () => {
+    const world = new FakeWorld();
+    world.keepCommitting();
+    const { fenceSettleSeconds } = world.deps(WEST).settings;
+    const result = await runWorkflow("failover", input, {
+      world,
+      executionName: "run-1",
+      observe: {
+        CheckOldWriter: (state) => {
+          const look = (state as { steps: Steps }).steps.CheckOldWriter;
+          if (!look?.confirmedAt || !look.heartbeatAt) return;
+          const settledAt = Date.parse(look.confirmedAt) + fenceSettleSeconds * 1000;
+          // The first beat past the settle (and the clocks' allowance) is the last to get through.
+          if (
+            world.heartbeatAt[WEST] === undefined &&
+            Date.parse(look.heartbeatAt) >= settledAt + 1000
+          ) {
+            world.heartbeatAt[WEST] = Date.parse(look.heartbeatAt);
+          }
+        },
+      },
+    });
+    expect(world.heartbeatAt[WEST]).toEqual(expect.any(Number));
+    // The beat stands still, so the database proof (the guard blocks the primary) holds later.
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.output!.steps.CheckOldWriter).toMatchObject({
+      evidence: "database",
+      pausedCommitsResumedSeenAt: null,
+    });
   });
 
   it("promotes when the RPO guard has provably stopped an unreachable old primary", async () => {

@@ -20,6 +20,7 @@
 // Nothing here calls the old region except the best-effort read of its flag (1 attempt, capped),
 // so a dead old region costs a couple of seconds per look and never blocks the database proof.
 import { FENCE_PHASE } from "../../common/contract";
+import { regionCode } from "../../../infra/naming";
 import { bestEffort } from "../shared/best-effort";
 import { heartbeatLiveness } from "../shared/heartbeat-watch";
 import type { DrDeps } from "../shared/deps";
@@ -71,9 +72,27 @@ export function leaseStopMs(fencedAt: string, deps: DrDeps): number {
   return Date.parse(fencedAt) + deps.settings.leaseSettleSeconds * 1000;
 }
 
+/** Allowance for the DB server's clock (a beat's value) against this Lambda's (the settle). */
+export const CLOCK_SKEW_ALLOWANCE_MS = 1000;
+
+/**
+ * Whether a heartbeat may be the old primary's: written by an instance of the source region (the
+ * job stamps aurora_db_instance_identifier(), migration 013, and instance names carry the region
+ * code: payments-db-<n>-<code>-<suffix>, infra/naming.ts). A beat without a name (the /health
+ * path, or from before 013) is counted, as Preflight's veto counts it. A beat a target instance
+ * wrote (the target made writable out of band, or by an earlier request) says nothing about the
+ * old primary's paused COMMITs (review 24-10k M2).
+ */
+export function writtenBySource(writer: string | null | undefined, sourceRegion: string): boolean {
+  if (writer == null) return true;
+  return new RegExp(`-db-\\d+-${regionCode(sourceRegion)}-`).test(writer);
+}
+
 /**
  * Since when COMMITs the RPO guard may have paused on the old primary have been resumed: the
- * first sighting of a heartbeat begun after the settle (kept across looks), or null.
+ * sighting of the second of two heartbeats from the old primary's instance, both begun after the
+ * settle plus a clock-skew allowance and at least one heartbeat interval apart (kept across
+ * looks), or null.
  *
  * The settle after the confirmation bounds when the old region's payment path admits and sends
  * its last statement, not when a COMMIT paused by rds.global_db_rpo ends: statement_timeout does
@@ -85,21 +104,40 @@ export function leaseStopMs(fencedAt: string, deps: DrDeps): number {
  * in the old primary Region", same page) is a second writer: chaos schedule 994 of seed
  * 20261130, payments paused since before the fence committed up to 0.2 s into the failover.
  * A heartbeat whose transaction began after the settle committed after every admitted
- * transaction had sent its COMMIT, and the guard blocks the whole cluster or none of it, so every
- * paused COMMIT was resumed when that beat committed. The proof counts from the first sighting
- * of such a beat (later beats are seen later) plus one heartbeat interval for the resumed ones to
- * finish (AWS says "as soon as" and gives no figure). Without such a beat (the lag still above
- * the RPO) the database proof is the one that can hold: the primary stays blocked, and the
- * target stops acknowledging it at the failover.
+ * transaction had sent its COMMIT, and the guard blocks the whole cluster or none of it, so the
+ * guard was open when that beat committed. One beat shows it open at one instant only: the lag
+ * is computed periodically (last_lag_calculation_time, aurora_global_db_status.html) and can dip
+ * under the RPO and rise again before every paused backend was let through. Two beats one
+ * interval apart both committed show it open across that interval (review 24-10k M3). The beat's
+ * value is the DB server's now(), the settle this Lambda's clock: both on Amazon Time Sync,
+ * allowed CLOCK_SKEW_ALLOWANCE_MS. The proof counts from the second sighting plus one heartbeat
+ * interval for the resumed ones to finish (AWS says "as soon as" and gives no figure). Without
+ * such beats (the lag still above the RPO) the database proof is the one that can hold: the
+ * primary stays blocked, and the target stops acknowledging it at the failover.
  */
-function resumedSince(sighting: HeartbeatSighting, settledAt: number): string | null {
-  if (sighting.beatAt === null || sighting.seenAt === null) return null;
-  return Date.parse(sighting.beatAt) >= settledAt ? sighting.seenAt : null;
+function resumedSince(
+  sighting: HeartbeatSighting,
+  settledAt: number,
+  firstBeatAt: string | null,
+  sourceRegion: string,
+  intervalMs: number,
+): { firstBeatAt: string | null; resumedSeenAt: string | null } {
+  const none = { firstBeatAt, resumedSeenAt: null };
+  if (sighting.beatAt === null || sighting.seenAt === null) return none;
+  if (!writtenBySource(sighting.writer, sourceRegion)) return none;
+  const beat = Date.parse(sighting.beatAt);
+  if (beat < settledAt + CLOCK_SKEW_ALLOWANCE_MS) return none;
+  if (firstBeatAt === null) return { firstBeatAt: sighting.beatAt, resumedSeenAt: null };
+  return beat - Date.parse(firstBeatAt) >= intervalMs
+    ? { firstBeatAt, resumedSeenAt: sighting.seenAt }
+    : none;
 }
 
 interface HeartbeatSighting {
   /** The newest heartbeat the target's cluster holds (its value). */
   readonly beatAt: string | null;
+  /** The instance that wrote it, when the reader says (migration 013). */
+  readonly writer?: string | null;
   /** When it was first seen there (the prober's record, or this run's own looks). */
   readonly seenAt: string | null;
   /** Why it cannot count as proof; null when it can. */
@@ -114,12 +152,16 @@ async function sightHeartbeat(
 ): Promise<HeartbeatSighting> {
   const previous = state.steps.CheckOldWriter;
   let beatAt: string | null;
+  let writer: string | null;
   let watch: HeartbeatWatch | null;
   try {
-    [beatAt, watch] = await Promise.all([
-      ports.replica.writerHeartbeat().then((h) => h?.beatAt ?? null),
+    let held: Awaited<ReturnType<typeof ports.replica.writerHeartbeat>>;
+    [held, watch] = await Promise.all([
+      ports.replica.writerHeartbeat(),
       ports.control.getHeartbeatWatch(),
     ]);
+    beatAt = held?.beatAt ?? null;
+    writer = held?.writer ?? null;
   } catch (error) {
     deps.log.warn("writer heartbeat unreadable in the target region", {
       error: error instanceof Error ? error.message : String(error),
@@ -137,6 +179,7 @@ async function sightHeartbeat(
     const liveness = heartbeatLiveness(watch, fencedAt, deps.settings.heartbeatWatchMaxAgeSeconds);
     return {
       beatAt,
+      writer,
       seenAt: watch.firstSeenAt,
       notLive: liveness.alive ? null : liveness.why,
     };
@@ -148,6 +191,7 @@ async function sightHeartbeat(
       : now.toISOString();
   return {
     beatAt,
+    writer,
     seenAt,
     // Newer than what the prober recorded: it advanced, so the job beats.
     notLive: newer ? null : "the prober has no record of the writer heartbeat",
@@ -209,6 +253,7 @@ export async function checkOldWriter(
   const now = deps.now().getTime();
   const candidates: [WriterStopEvidence, number][] = [];
   let resumedSeenAt: string | null = null;
+  let firstBeatAt: string | null = previous?.pausedCommitsFirstBeatAt ?? null;
   if (facts[PROMOTION_FACT] !== undefined) candidates.push(["promotion-requested", firstLook]);
   // A resume of a run whose execution died after Unfence: the lock that held the promotion fact
   // may be gone (ReleaseLock), and the promoted cluster commits its own heartbeat, so neither
@@ -218,7 +263,16 @@ export async function checkOldWriter(
     const settledAt = Date.parse(confirmedAt) + deps.settings.fenceSettleSeconds * 1000;
     if (rpo === null) candidates.push(["confirmed", settledAt]);
     else {
-      resumedSeenAt = previous?.pausedCommitsResumedSeenAt ?? resumedSince(sighting, settledAt);
+      resumedSeenAt = previous?.pausedCommitsResumedSeenAt ?? null;
+      if (resumedSeenAt === null) {
+        ({ firstBeatAt, resumedSeenAt } = resumedSince(
+          sighting,
+          settledAt,
+          firstBeatAt,
+          request.sourceRegion,
+          deps.settings.heartbeatSeconds * 1000,
+        ));
+      }
       if (resumedSeenAt !== null) {
         const drainedAt = Date.parse(resumedSeenAt) + deps.settings.heartbeatSeconds * 1000;
         candidates.push(["confirmed", Math.max(settledAt, drainedAt)]);
@@ -251,6 +305,22 @@ export async function checkOldWriter(
         ),
       );
   const looks = (previous?.looks ?? 0) + 1;
+  const waitingFor = stopped
+    ? ""
+    : [
+        confirmedAt === null
+          ? `the old region's replica of the flag has not confirmed the fence (read: ${oldRegionFlag})`
+          : rpo !== null && resumedSeenAt === null
+            ? `the old region's replica confirmed the fence at ${confirmedAt}, but the target has not held two writer heartbeats from the old primary begun after the settle, one heartbeat interval apart (newest held: ${heartbeatAt ?? "none"}${sighting.writer ? `, written by ${sighting.writer}` : ""}), so COMMITs the RPO guard may have paused there are not known to have resumed: check that no session on the old writer waits on a COMMIT and that its heartbeat job (pg_cron payments-writer-heartbeat) runs`
+            : `the old region's replica confirmed the fence at ${confirmedAt}; the settle has not passed`,
+        ...(rpo === null
+          ? []
+          : [
+              sighting.notLive !== null
+                ? `the database proof cannot count: ${sighting.notLive}`
+                : `the database proof needs the heartbeat it holds (${heartbeatAt ?? "none"}) to stay the newest until ${new Date(Math.max(databaseStopMs(sighting.seenAt ?? new Date(now).toISOString(), rpo, deps), leaseStopMs(fence.fencedAt, deps))).toISOString()}`,
+            ]),
+      ].join("; ");
   const outcome: CheckOldWriterOutcome = {
     ...(previous ? { startedAt: previous.startedAt } : {}),
     stopped,
@@ -260,8 +330,12 @@ export async function checkOldWriter(
     heartbeatAt,
     heartbeatSeenAt: sighting.seenAt,
     ...(rpo !== null && sighting.notLive !== null ? { heartbeatNotProof: sighting.notLive } : {}),
-    ...(rpo !== null && confirmedAt !== null ? { pausedCommitsResumedSeenAt: resumedSeenAt } : {}),
+    ...(rpo !== null && sighting.writer != null ? { heartbeatWriter: sighting.writer } : {}),
+    ...(rpo !== null && confirmedAt !== null
+      ? { pausedCommitsResumedSeenAt: resumedSeenAt, pausedCommitsFirstBeatAt: firstBeatAt }
+      : {}),
     stoppedAt: stoppedAt === null ? null : new Date(stoppedAt).toISOString(),
+    ...(stopped ? {} : { waitingFor }),
     nextCheckSeconds,
     elapsedSeconds: Math.round((now - firstLook) / 1000),
     looks,

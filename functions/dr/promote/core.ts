@@ -13,7 +13,9 @@
 // recognised; the method used is recorded on the lock).
 import { bestEffort } from "../shared/best-effort";
 import type { DrDeps } from "../shared/deps";
+import type { GlobalClusterView } from "../shared/ports";
 import {
+  ForeignFailoverError,
   ManagedFailoverRefusedError,
   ManagedFailoverUnavailableError,
   OldWriterActiveError,
@@ -36,6 +38,12 @@ const METHOD_FACT = "promotionMethod";
 const DETACH_REASON_FACT = "detachReason";
 /** Recorded before this run's first RemoveFromGlobalCluster: a later call is a repeat (review L3). */
 const REMOVAL_REQUESTED_FACT = "removalRequestedAt";
+/**
+ * Also this run's intent to promote (review 24-10k M1): captureFork records it (if_not_exists) on
+ * the lock after the re-check of the proof and before any promotion call, so a failover found
+ * later may be this run's own only if its lock holds it. Like detach's REMOVAL_REQUESTED_FACT,
+ * written before the call; reusing it adds no call to the happy path.
+ */
 const FORK_FAILOVER_AT_FACT = "forkFailoverAt";
 const FORK_REPLICATED_FACT = "forkLastReplicatedAt";
 /** The snapshot AWS names after the old primary (aurora-global-database-disaster-recovery.html). */
@@ -83,6 +91,46 @@ async function captureFork(state: WorkflowState, deps: DrDeps): Promise<ForkReco
     snapshotPrefix: `${UNPLANNED_FAILOVER_SNAPSHOT_PREFIX}${source.clusterIdentifier}-`,
   };
 }
+/**
+ * Who is moving the global cluster toward the target. FailoverState "is empty unless a switchover
+ * or failover operation is scheduled or is in progress"; its Status is pending (the request is
+ * being verified), failing-over, switching-over or cancelling ("returning to their previous
+ * states"); IsDataLossAllowed is true for a failover, false for a switchover; FromDbClusterArn
+ * and ToDbClusterArn name the two clusters
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html).
+ * "ours": this run asked for a failover (`requested`) and RDS shows exactly that one, pending or
+ * failing over from the source to the target, or its result (the target the writer, no state).
+ * "foreign": any other operation, or a target promoted without this run's request.
+ */
+export function failoverOwner(
+  global: GlobalClusterView | null,
+  sourceArn: string,
+  targetArn: string,
+  requested: boolean,
+): { kind: "ours" | "foreign" | "none"; seen: string } {
+  const f = global?.failover;
+  if (f) {
+    const seen = `FailoverState ${f.status} from ${f.fromClusterArn ?? "?"} to ${f.toClusterArn ?? "?"}, IsDataLossAllowed ${String(f.isDataLossAllowed)}`;
+    const ourShape =
+      (f.status === "pending" || f.status === "failing-over") &&
+      f.fromClusterArn === sourceArn &&
+      f.toClusterArn === targetArn &&
+      f.isDataLossAllowed === true;
+    return { kind: ourShape && requested ? "ours" : "foreign", seen };
+  }
+  const writer = global?.members.find((m) => m.isWriter)?.clusterArn;
+  if (writer === targetArn) {
+    return { kind: requested ? "ours" : "foreign", seen: `the target ${targetArn} is the writer` };
+  }
+  return { kind: "none", seen: "no failover or switchover" };
+}
+
+function foreignFailover(request: WorkflowState["request"], seen: string): ForeignFailoverError {
+  return new ForeignFailoverError(
+    `someone else is moving the global cluster: ${seen}, and this run did not ask for it (or not for that), so it promotes nothing and stops here (fenced, lock kept). Find out who started it and let it finish or cancel it; then check that ${request.sourceRegion} commits nothing before you resume with resumeFailoverId (assumeOldWriterStopped once you know it is down)`,
+  );
+}
+
 /** A healthy probe this recent means the old primary's region still answers. */
 const UNREACHABLE_PROBE_WINDOW_SECONDS = 60;
 
@@ -90,11 +138,13 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
   const { request } = state;
   const { topology } = deps;
   const fencingToken = await requireFenced(state, deps);
+  const source = regionOf(topology, request.sourceRegion);
   const target = regionOf(topology, request.targetRegion);
   const ports = deps.ports(request.targetRegion, "critical");
 
   const lock = await ports.control.getLock();
-  const recorded = lock?.owner === request.failoverId ? lock.facts[METHOD_FACT] : undefined;
+  const ownFacts = lock?.owner === request.failoverId ? lock.facts : {};
+  const recorded = ownFacts[METHOD_FACT];
   if (recorded !== undefined) {
     deps.log.info("promotion already requested by this run", { method: recorded });
     await markPromoting(state, deps, fencingToken);
@@ -111,16 +161,32 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
     // FailoverGlobalCluster accepted and then failed before it recorded the method (a throttled
     // recordFact). The target stops replicating at once and, once promoted, commits its own
     // heartbeat, so the re-check refused every retry and every resume for ever (chaos schedule
-    // 4203 of seed 20261130). Only RDS can tell the two apart; a promotion already under way or
-    // done toward the target cannot be stopped by refusing now, so it is recorded as requested.
+    // 4203 of seed 20261130). Only RDS can tell the two apart, and only this run's own request
+    // (FORK_FAILOVER_AT_FACT, written before any call) may be adopted: a failover or switchover
+    // someone else started pages instead (review 24-10k M1).
     if (!(error instanceof OldWriterActiveError)) throw error;
-    const now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
-    const toTarget =
-      now?.failover?.toClusterArn === target.clusterArn ||
-      now?.members.some((m) => m.clusterArn === target.clusterArn && m.isWriter) === true;
-    if (!toTarget) throw error;
-    deps.log.info("the newer heartbeat is the target's own: its promotion is already under way", {
+    let now: GlobalClusterView | null;
+    try {
+      now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
+    } catch (rdsError) {
+      // The refusal stands: a failed look at RDS must not turn it into a retried TransientError
+      // (review 24-10k L1); CheckOldWriter looks again.
+      deps.log.warn("DescribeGlobalClusters failed; the old-writer refusal stands", {
+        error: rdsError instanceof Error ? rdsError.message : String(rdsError),
+      });
+      throw error;
+    }
+    const owner = failoverOwner(
+      now,
+      source.clusterArn,
+      target.clusterArn,
+      ownFacts[FORK_FAILOVER_AT_FACT] !== undefined,
+    );
+    if (owner.kind === "foreign") throw foreignFailover(request, owner.seen);
+    if (owner.kind === "none") throw error;
+    deps.log.info("the newer heartbeat is the target's own: this run's promotion is under way", {
       error: error.message,
+      seen: owner.seen,
     });
   }
   await markPromoting(state, deps, fencingToken);
@@ -164,10 +230,11 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
       // The refusal may come from a failover already under way (an earlier attempt whose answer
       // was lost): never detach the target in the middle of its own promotion.
       const now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
-      const promoting =
-        now?.failover?.toClusterArn === target.clusterArn ||
-        now?.members.some((m) => m.clusterArn === target.clusterArn && m.isWriter) === true;
-      if (promoting) {
+      // This attempt's captureFork has recorded the intent, so "foreign" here is another
+      // operation's shape (a switchover, a cancelling failover, another direction).
+      const owner = failoverOwner(now, source.clusterArn, target.clusterArn, true);
+      if (owner.kind === "foreign") throw foreignFailover(request, owner.seen);
+      if (owner.kind === "ours") {
         deps.log.info("managed failover already under way toward the target", { code: error.code });
         outcome = { method: "managed-failover" };
       } else {

@@ -139,6 +139,14 @@ export class ManagedFailoverRefusedError extends DrError {
 export class OldWriterActiveError extends DrError {
   override name = "OldWriterActiveError";
 }
+/**
+ * A failover or switchover of the global cluster is under way (or done) that this run did not
+ * ask for: someone else (a console click, another tool) is moving it. Never adopted as this
+ * run's own: the workflow stops safely, nothing promoted by it, and pages (review 24-10k M1).
+ */
+export class ForeignFailoverError extends DrError {
+  override name = "ForeignFailoverError";
+}
 /** Promote or Switchover ran before Fence succeeded; never expected, guards the invariant. */
 export class NotFencedError extends DrError {
   override name = "NotFencedError";

@@ -28,6 +28,7 @@ export interface GlobalClusterView {
   /** A failover or switchover in progress. */
   readonly failover?: {
     readonly status: string;
+    readonly fromClusterArn?: string;
     readonly toClusterArn?: string;
     readonly isDataLossAllowed?: boolean;
   };

@@ -149,6 +149,15 @@ export interface CheckOldWriterResult extends StepTimes {
    * resumed (check-old-writer/core.ts pausedCommitsDrainedMs); null while none was seen.
    */
   readonly pausedCommitsResumedSeenAt?: string | null;
+  /**
+   * The first heartbeat (its value) from the old primary's instance begun after the settle; the
+   * proof needs a second one a heartbeat interval later (review 24-10k M3). Null while none.
+   */
+  readonly pausedCommitsFirstBeatAt?: string | null;
+  /** The instance that wrote the heartbeat the target holds, when the reader names it (013). */
+  readonly heartbeatWriter?: string | null;
+  /** While not stopped: what the proof still waits for, in words (the halt's page says it). */
+  readonly waitingFor?: string;
   /** From when the evidence holds; null while there is none. */
   readonly stoppedAt: string | null;
   /** Seconds the Wait before the next look lasts (0 once stopped). */

@@ -435,6 +435,7 @@ export class ChaosWorld {
                 ? {
                     failover: {
                       status: change.kind === "switchover" ? "switching-over" : "failing-over",
+                      fromClusterArn: aurora.clusters[change.from]!.arn,
                       toClusterArn: aurora.clusters[change.to]!.arn,
                       isDataLossAllowed: change.kind === "failover",
                     },

@@ -639,6 +639,99 @@ describe("CheckOldWriter handler", () => {
   });
 });
 
+describe("CheckOldWriter, confirmed path from the guarded primary (review 24-10k M3)", () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+  function arrange(beatAt: string) {
+    ddb
+      .on(GetCommand, { Key: { pk: "failover-lock" } })
+      .resolves({ Item: { pk: "failover-lock", owner: "run-1", facts: {} } })
+      .on(GetCommand, { Key: { pk: "active-region" } })
+      .resolves({ Item: ourFlag })
+      .on(GetCommand, { Key: { pk: "writer-heartbeat-watch" } })
+      .resolves({});
+    jest
+      .spyOn(global, "fetch")
+      .mockImplementation(
+        async () =>
+          new Response(
+            JSON.stringify({ status: "passive", replication: { writerHeartbeatAt: beatAt } }),
+            { status: 503 },
+          ),
+      );
+  }
+  const look = (now: number, extra: object) => ({
+    ...confirmedLook,
+    stopped: false,
+    evidence: "none",
+    stoppedAt: null,
+    nextCheckSeconds: 5,
+    confirmedAt: at(now - 60_000),
+    heartbeatAt: at(now - 8_000),
+    heartbeatSeenAt: at(now - 8_000),
+    pausedCommitsFirstBeatAt: at(now - 13_000),
+    pausedCommitsResumedSeenAt: null,
+    ...extra,
+  });
+
+  // The margin: "as soon as" is given one heartbeat interval (5 s) after the second beat was seen.
+  it("waits one heartbeat interval after the second beat before the confirmation holds", async () => {
+    const now = Date.now();
+    arrange(at(now - 1_000));
+    const early = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { pausedCommitsResumedSeenAt: at(now - 3_000) }) as never,
+      }),
+    );
+    expect(early).toMatchObject({ stopped: false, evidence: "none" });
+    expect(early.stoppedAt).toBe(at(now + 2_000));
+    const late = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { pausedCommitsResumedSeenAt: at(now - 6_000) }) as never,
+      }),
+    );
+    expect(late).toMatchObject({ stopped: true, evidence: "confirmed" });
+  });
+
+  it("counts a second beat only one heartbeat interval after the first", async () => {
+    const now = Date.now();
+    arrange(at(now - 9_000)); // 4 s after the first beat: too close
+    const close = await checkOldWriter(
+      state("failover", { ...fenced, CheckOldWriter: look(now, {}) as never }),
+    );
+    expect(close).toMatchObject({ stopped: false, pausedCommitsResumedSeenAt: null });
+    arrange(at(now - 8_000)); // 5 s after it
+    const apart = await checkOldWriter(
+      state("failover", { ...fenced, CheckOldWriter: look(now, {}) as never }),
+    );
+    expect(apart.pausedCommitsResumedSeenAt).not.toBeNull();
+  });
+
+  // The beat's value is the DB server's clock, the settle this Lambda's: 1 s allowed between them.
+  it("does not count a beat begun within the clock-skew allowance after the settle", async () => {
+    const now = Date.now();
+    const settledAt = now - 30_000;
+    const confirmedAt = at(settledAt - 25_000);
+    arrange(at(settledAt + 500));
+    const skewed = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { confirmedAt, pausedCommitsFirstBeatAt: null }) as never,
+      }),
+    );
+    expect(skewed.pausedCommitsFirstBeatAt).toBeNull();
+    arrange(at(settledAt + 1_000));
+    const clear = await checkOldWriter(
+      state("failover", {
+        ...fenced,
+        CheckOldWriter: look(now, { confirmedAt, pausedCommitsFirstBeatAt: null }) as never,
+      }),
+    );
+    expect(clear.pausedCommitsFirstBeatAt).toBe(at(settledAt + 1_000));
+  });
+});
+
 describe("Promote handler", () => {
   // The newest old-primary heartbeat the target holds, from the target's own /health: mocked,
   // so no test waits on a DNS lookup of the fake API host (Promote reads it best effort, with a
@@ -839,12 +932,32 @@ describe("Promote handler", () => {
     IsDataLossAllowed: true,
   });
 
+  /** This run got as far as the promotion call: captureFork's fact is on its lock. */
+  const ownLockAfterFork = () =>
+    ddb.on(GetCommand, { Key: { pk: "failover-lock" } }).resolves({
+      Item: {
+        pk: "failover-lock",
+        owner: "run-1",
+        facts: { forkFailoverAt: "2026-11-30T07:59:00.000Z" },
+      },
+    });
+
   it.each([
     ["under way", underWay],
+    [
+      "pending",
+      globalCluster(EAST, {
+        Status: "pending",
+        FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: true,
+      }),
+    ],
     ["done", globalCluster(WEST)],
   ])(
     "records the managed failover when a newer heartbeat is the target's own, its promotion %s",
     async (_, global) => {
+      ownLockAfterFork();
       rds.on(DescribeGlobalClustersCommand).resolves(global);
       const result = await promote(state("failover", { ...fenced, CheckOldWriter: databaseLook }));
       expect(result).toMatchObject({ method: "managed-failover" });
@@ -856,6 +969,60 @@ describe("Promote handler", () => {
       expect(facts).toContain("promotionMethod");
     },
   );
+
+  // Review 24-10k M1: only this run's own failover may be adopted. A console failover or
+  // switchover, or one being cancelled, is someone else moving the cluster: page, promote nothing.
+  it.each([
+    ["a failover this run never asked for (no intent on its lock)", false, underWay],
+    ["a target promoted without this run's request", false, globalCluster(WEST)],
+    [
+      "a switchover",
+      true,
+      globalCluster(EAST, {
+        Status: "switching-over",
+        FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: false,
+      }),
+    ],
+    [
+      "a failover being cancelled",
+      true,
+      globalCluster(EAST, {
+        Status: "cancelling",
+        FromDbClusterArn: TOPOLOGY.regions[EAST]!.clusterArn,
+        ToDbClusterArn: WEST_ARN,
+        IsDataLossAllowed: true,
+      }),
+    ],
+  ])(
+    "rejects with ForeignFailoverError when a newer heartbeat arrives during %s",
+    async (_, intent, global) => {
+      if (intent) ownLockAfterFork();
+      rds.on(DescribeGlobalClustersCommand).resolves(global);
+      await expect(
+        promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
+      ).rejects.toMatchObject({
+        name: "ForeignFailoverError",
+        message: expect.stringContaining("someone else is moving the global cluster"),
+      });
+      expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+      expect(rds.commandCalls(RemoveFromGlobalClusterCommand)).toHaveLength(0);
+      // Nothing recorded as this run's: no method, no fork.
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    },
+  );
+
+  // Review 24-10k L1: a failed look at RDS keeps the refusal (back to CheckOldWriter), not a
+  // TransientError that Promote's Retry would repeat for minutes.
+  it("rejects with OldWriterActiveError, not the RDS error, when DescribeGlobalClusters fails", async () => {
+    ownLockAfterFork();
+    rds.on(DescribeGlobalClustersCommand).rejects(sdkError("InternalFailure", 503));
+    await expect(
+      promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
+    ).rejects.toMatchObject({ name: "OldWriterActiveError" });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
 
   it("rejects with OldWriterActiveError when a newer heartbeat arrives and nothing was promoted", async () => {
     await expect(

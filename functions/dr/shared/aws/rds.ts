@@ -73,6 +73,7 @@ export class RdsDatabase implements DatabasePort {
           ? {
               failover: {
                 status: g.FailoverState.Status,
+                fromClusterArn: g.FailoverState.FromDbClusterArn,
                 toClusterArn: g.FailoverState.ToDbClusterArn,
                 isDataLossAllowed: g.FailoverState.IsDataLossAllowed,
               },

@@ -917,6 +917,8 @@ function portsOf(world: FakeWorld, region: string, profile: Profile): RegionPort
             ? {
                 failover: {
                   status: p.kind === "failover" ? "failing-over" : "switching-over",
+                  // The writer until the promotion completes (then FailoverState is empty).
+                  fromClusterArn: [...world.members].find(([, m]) => m.isWriter)?.[0],
                   toClusterArn: p.toArn,
                   isDataLossAllowed: p.kind === "failover",
                 },
