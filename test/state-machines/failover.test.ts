@@ -671,14 +671,17 @@ describe("failover: rejections", () => {
   });
 
   // Review 24-18 M4: the reader's reservation busy, /health answering: the fallback still sees
-  // the beat and holds. Both unreadable: the residual the README names (unreadable never holds,
-  // so the run fails over; a hold on "unreadable" would need its own expiry into the failover).
+  // the beat and holds. Both unreadable: the residual the README names (unreadable never holds
+  // at Preflight, so the run fences). Since 10k/10n the confirmed proof also needs two beats of
+  // the old writer in the target (paused commits resumed), which an unreadable heartbeat never
+  // shows, and the database proof needs one: the run halts at CheckOldWriter's bound with a page,
+  // nothing promoted (never two writers; on-call resumes with assumeOldWriterStopped).
   it.each([
-    [false, "FAILED"],
-    [true, "SUCCEEDED"],
+    [false, "FAILED", "PrimaryStillCommittingError"],
+    [true, "FAILED", "OldWriterNotStoppedError"],
   ] as const)(
-    "with the target's heartbeat reader throttled and its /health flooded=%s, the run ends %s",
-    async (flooded, status) => {
+    "with the target's heartbeat reader throttled and its /health flooded=%s, the run ends %s (%s)",
+    async (flooded, status, error) => {
       const world = new FakeWorld();
       world.keepCommitting("lambda-500");
       world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
@@ -699,8 +702,9 @@ describe("failover: rejections", () => {
       world.healthFlooded[WEST] = flooded;
       const result = await runWorkflow("failover", input, { world });
       expect(result.status).toBe(status);
+      expect(result.error).toBe(error);
       expect(world.calls.some((c) => c.op === "GET /health (heartbeat)")).toBe(true);
-      if (!flooded) expect(result.error).toBe("PrimaryStillCommittingError");
+      expect(world.calls.some((c) => /rds:(Failover|Remove)/.test(c.op))).toBe(false);
     },
   );
 
