@@ -19,6 +19,7 @@ import {
   ManagedFailoverRefusedError,
   ManagedFailoverUnavailableError,
   OldWriterActiveError,
+  TransientError,
 } from "../shared/errors";
 import { markPromoting, requireFenced, requireOldWriterStopped } from "../shared/guard";
 import { removeFromGlobalClusterOnce } from "../shared/membership";
@@ -169,10 +170,20 @@ export async function promote(state: WorkflowState, deps: DrDeps): Promise<Promo
     try {
       now = await ports.database.describeGlobalCluster(topology.globalClusterIdentifier);
     } catch (rdsError) {
-      // The refusal stands: a failed look at RDS must not turn it into a retried TransientError
-      // (review 24-10k L1); CheckOldWriter looks again.
+      const detail = rdsError instanceof Error ? rdsError.message : String(rdsError);
+      // With this run's intent on the lock (FORK_FAILOVER_AT_FACT), the newer heartbeat may be
+      // the target's own after this run's accepted FailoverGlobalCluster: CheckOldWriter could
+      // never prove again (the target's beats keep advancing), so only RDS can settle it. Retry
+      // Promote (its TransientError budget, minutes) rather than halt fenced on one failed look
+      // (review 24b-10 H1). Without the intent nothing was asked of RDS: the refusal stands and
+      // CheckOldWriter looks again (review 24-10k L1).
+      if (ownFacts[FORK_FAILOVER_AT_FACT] !== undefined) {
+        throw new TransientError(
+          `a newer writer heartbeat in ${request.targetRegion} may be the promoted target's own (this run asked for a failover), and DescribeGlobalClusters, the only way to tell, failed: ${detail}`,
+        );
+      }
       deps.log.warn("DescribeGlobalClusters failed; the old-writer refusal stands", {
-        error: rdsError instanceof Error ? rdsError.message : String(rdsError),
+        error: detail,
       });
       throw error;
     }

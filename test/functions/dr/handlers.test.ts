@@ -1013,10 +1013,25 @@ describe("Promote handler", () => {
     },
   );
 
-  // Review 24-10k L1: a failed look at RDS keeps the refusal (back to CheckOldWriter), not a
-  // TransientError that Promote's Retry would repeat for minutes.
-  it("rejects with OldWriterActiveError, not the RDS error, when DescribeGlobalClusters fails", async () => {
+  // Review 24b-10 H1: with this run's intent on the lock, the newer beat may be the promoted
+  // target's own after this run's accepted FailoverGlobalCluster, and CheckOldWriter would never
+  // prove again: a failed look at RDS is retried (TransientError), never a halt fenced.
+  it("rejects with TransientError when DescribeGlobalClusters fails and this run asked for a failover", async () => {
     ownLockAfterFork();
+    rds.on(DescribeGlobalClustersCommand).rejects(sdkError("InternalFailure", 503));
+    await expect(
+      promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
+    ).rejects.toMatchObject({
+      name: "TransientError",
+      message: expect.stringContaining("DescribeGlobalClusters, the only way to tell, failed"),
+    });
+    expect(rds.commandCalls(FailoverGlobalClusterCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  // Review 24-10k L1: without this run's intent nothing was asked of RDS, so a failed look keeps
+  // the refusal (back to CheckOldWriter), not a TransientError repeated for minutes.
+  it("rejects with OldWriterActiveError, not the RDS error, when DescribeGlobalClusters fails and this run asked for nothing", async () => {
     rds.on(DescribeGlobalClustersCommand).rejects(sdkError("InternalFailure", 503));
     await expect(
       promote(state("failover", { ...fenced, CheckOldWriter: databaseLook })),
