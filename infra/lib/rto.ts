@@ -135,7 +135,7 @@ export function verifyRetrySeconds(states: Readonly<Record<string, TaskState>>):
 }
 
 /**
- * The flood veto's bounded hold, as the failover ASL runs it (PreflightHeld → HoldWait →
+ * The flood veto's bounded hold, as the failover ASL runs it (HoldCount → HoldCounted → HoldWait →
  * Preflight): how many waits at most, each HoldWait's Seconds and one more Preflight look. A
  * designed wait, so the bound counts it (review 24-18 M3): a cascade that takes the API path
  * first and the database later is failed over at the first look after the beat ages out.
@@ -144,16 +144,18 @@ export function floodHold(states: Readonly<Record<string, TaskState>>): {
   readonly waits: number;
   readonly intervalSeconds: number;
 } {
-  if (!states.PreflightHeld) return { waits: 0, intervalSeconds: 0 };
-  const waits = states.HoldCounted?.Choices?.find(
+  if (!states.HoldCounted) return { waits: 0, intervalSeconds: 0 };
+  // HoldCounted pages at this many vetoed looks; the waits are one fewer.
+  const looks = states.HoldCounted.Choices?.find(
     (c) => c.Next === "HoldExpired",
   )?.NumericGreaterThanEquals;
+  const waits = looks === undefined ? undefined : looks - 1;
   const intervalSeconds = states.HoldWait?.Seconds;
   // A hold whose shape this does not read would leave it out of the bound silently (review
   // 24b-18 L2): fail instead.
   if (waits === undefined || intervalSeconds === undefined) {
     throw new Error(
-      "failover ASL: PreflightHeld exists but HoldCounted's NumericGreaterThanEquals -> HoldExpired or HoldWait's Seconds is missing; update floodHold with the ASL",
+      "failover ASL: HoldCounted exists but its NumericGreaterThanEquals -> HoldExpired or HoldWait's Seconds is missing; update floodHold with the ASL",
     );
   }
   return { waits, intervalSeconds };

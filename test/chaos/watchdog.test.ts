@@ -119,7 +119,7 @@ describe("the watchdog of a chaos run", () => {
       /^t=\d+\.\ds watchdog: the run did not end within 391 s of world time, .*still running: failover-1 in RequestApproval/,
     );
     expect(describeRun(report)).toMatch(
-      /failover-1 RUNNING in RequestApproval .* last states: ValidateInput > Preflight > AcquireLock > ApprovalRequired > RequestApproval/,
+      /failover-1 RUNNING in RequestApproval .* last states: ValidateInput > HoldInit > Preflight > AcquireLock > ApprovalRequired > RequestApproval/,
     );
     // The same run, watched by its derived bound, completes.
     expect(await runSchedule(manual)).toMatchObject({ violations: [], unended: false });

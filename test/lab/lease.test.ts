@@ -84,7 +84,12 @@ describe("the lab's lease clock on the handlers' guard", () => {
     class LabGuard extends ActiveRegionGuard {}
     const guard = new LabGuard({
       region: "us-west-2",
-      read: async () => ({ activeRegion: "us-west-2", phase: FENCE_PHASE.fenced }),
+      // After the run's proof (promotingAt): the only time the guard lets Verify's key through.
+      read: async () => ({
+        activeRegion: "us-west-2",
+        phase: FENCE_PHASE.fenced,
+        promotingAt: "2026-12-01T00:00:00.000Z",
+      }),
       cacheMs: 0,
     });
     leaseOnLabClock(LabGuard, () => Date.now(), PEER_LEASE.seconds * 1000);

@@ -390,18 +390,17 @@ describe("failover's flood-veto hold", () => {
       Seconds: HOLD_INTERVAL_SECONDS,
       Next: "Preflight",
     });
-    expect(failover.PreflightHeld!.Choices).toEqual([
-      { Variable: "$.hold.waits", IsPresent: true, Next: "HoldCounted" },
+    // The counter exists before the first look (HoldInit), so no Choice compares a missing field.
+    expect(failover.ValidateInput!.Next).toBe("HoldInit");
+    expect(failover.HoldInit).toMatchObject({ Result: { polls: 0 }, Next: "Preflight" });
+    expect(failover.HoldCounted!.Choices).toEqual([
+      { Variable: "$.hold.polls", NumericGreaterThanEquals: HOLD_LOOKS, Next: "HoldExpired" },
     ]);
-    const expire = (
-      failover.HoldCounted!.Choices as { NumericGreaterThanEquals?: number; Next: string }[]
-    )[0]!;
-    expect(expire.Next).toBe("HoldExpired");
-    expect(expire.NumericGreaterThanEquals! + 1).toBe(HOLD_LOOKS);
+    expect(failover.HoldCounted!.Default).toBe("HoldWait");
     expect(failover.Preflight!.Catch).toContainEqual(
       expect.objectContaining({
         ErrorEquals: ["PrimaryStillCommittingError"],
-        Next: "PreflightHeld",
+        Next: "HoldCount",
       }),
     );
     // Never a Retry on the veto: its counter would share the whole hold (review 24-18 M1).

@@ -22,6 +22,7 @@ describe("failover: the happy path", () => {
       .filter((s, i, all) => all[i - 1] !== s);
     expect(steps).toEqual([
       "ValidateInput",
+      "HoldInit",
       "Preflight",
       "AcquireLock",
       "Fence",

@@ -11,7 +11,8 @@ import { intEnv } from "../../common/env";
 export const LOCK_LEASE_MINUTES = 15;
 
 /**
- * The flood veto's bounded hold as the failover ASL runs it (PreflightHeld → HoldWait → Preflight):
+ * The flood veto's bounded hold as the failover ASL runs it (HoldCount → HoldCounted → HoldWait →
+ * Preflight):
  * a look every HOLD_INTERVAL_SECONDS, at most HOLD_LOOKS looks, then a page. Here for the messages
  * that describe it; test/state-machines/asl.test.ts holds them equal to the ASL (review 24-18 M3).
  */
