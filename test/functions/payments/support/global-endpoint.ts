@@ -9,6 +9,7 @@
 // (createTestDatabase's names do).
 import { connect, createServer } from "node:net";
 import type { Socket } from "node:net";
+import { pipeSockets } from "./proxy";
 
 export interface GlobalEndpoint {
   /** The URL the functions connect to (the global endpoint), as `databaseUrl`'s user. */
@@ -29,29 +30,17 @@ export async function startGlobalEndpoint(initialUrl: string): Promise<GlobalEnd
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
     const reach = current;
     let first = true;
-    client.on("data", (chunk: Buffer) => {
+    pipeSockets(client, upstream, sockets, (chunk) => {
       if (first) {
         first = false;
         // The startup message names the database as a NUL-terminated string.
         const at = chunk.indexOf(Buffer.from(`${published}\0`));
         if (at >= 0) Buffer.from(`${reach}\0`).copy(chunk, at);
       }
-      upstream.write(chunk);
+      return chunk;
     });
-    upstream.on("data", (chunk: Buffer) => client.write(chunk));
-    for (const [a, b] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      a.on("close", () => {
-        sockets.delete(a);
-        b.destroy();
-      });
-      a.on("error", () => b.destroy());
-    }
   });
   await new Promise<void>((resolve, reject) => {
     server.on("error", reject);

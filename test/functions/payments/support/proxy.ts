@@ -31,26 +31,14 @@ export async function startProxy(databaseUrl: string): Promise<DatabaseProxy> {
     new Promise<void>((resolve, reject) => {
       server = createServer((client) => {
         const upstream = connect(Number(target.port), target.hostname);
-        sockets.add(client).add(upstream);
-        client.on("data", (chunk: Buffer) => {
+        pipeSockets(client, upstream, sockets, (chunk) => {
           if (trigger && chunk.includes(trigger)) {
             trigger = undefined;
             void down();
-            return;
+            return undefined;
           }
-          upstream.write(chunk);
+          return chunk;
         });
-        upstream.on("data", (chunk: Buffer) => client.write(chunk));
-        for (const [a, b] of [
-          [client, upstream],
-          [upstream, client],
-        ] as const) {
-          a.on("close", () => {
-            sockets.delete(a);
-            b.destroy();
-          });
-          a.on("error", () => b.destroy());
-        }
       });
       server.on("error", reject);
       server.listen(port, "127.0.0.1", () => {
@@ -82,4 +70,32 @@ export async function startProxy(databaseUrl: string): Promise<DatabaseProxy> {
     },
     close: down,
   };
+}
+
+/**
+ * Joins a client socket to its upstream, both tracked in `sockets` until they close; one side's
+ * close or error ends the other. `fromClient` may rewrite a client chunk, or drop it (undefined).
+ */
+export function pipeSockets(
+  client: Socket,
+  upstream: Socket,
+  sockets: Set<Socket>,
+  fromClient: (chunk: Buffer) => Buffer | undefined = (chunk) => chunk,
+): void {
+  sockets.add(client).add(upstream);
+  client.on("data", (chunk: Buffer) => {
+    const out = fromClient(chunk);
+    if (out) upstream.write(out);
+  });
+  upstream.on("data", (chunk: Buffer) => client.write(chunk));
+  for (const [a, b] of [
+    [client, upstream],
+    [upstream, client],
+  ] as const) {
+    a.on("close", () => {
+      sockets.delete(a);
+      b.destroy();
+    });
+    a.on("error", () => b.destroy());
+  }
 }
