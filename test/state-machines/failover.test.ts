@@ -10,6 +10,28 @@ import { named, runWorkflow } from "./support/harness";
 const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
 const input = { targetRegion: WEST, reason: "us-east-1 API down", trigger: "alarm" } as const;
 
+/**
+ * The primary answers API Gateway's generic 500 while its database commits, nine failed probes
+ * on record, and the target's prober record of the heartbeat froze 85 s ago (its /health went
+ * quiet with the flood): the flood-veto tests' common world.
+ */
+function frozeProberRecord(world: FakeWorld): void {
+  world.keepCommitting("lambda-500");
+  world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
+    at: new Date(world.clock - i * 10_000).toISOString(),
+    healthy: false,
+  }));
+  const frozenAt = new Date(world.clock - 85_000).toISOString();
+  world.heartbeatWatch[WEST] = {
+    beatAt: frozenAt,
+    firstSeenAt: frozenAt,
+    advanced: true,
+    checkedAt: new Date(world.clock).toISOString(),
+    previousBeatAt: new Date(world.clock - 90_000).toISOString(),
+    answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+  };
+}
+
 describe("failover: the happy path", () => {
   it("fences, promotes, repoints, verifies and unfences, in that order", async () => {
     const world = new FakeWorld();
@@ -645,20 +667,7 @@ describe("failover: rejections", () => {
   // through the target's heartbeat reader (Lambda API, no route), which the flood cannot reach.
   it("holds an alarm's failover when both regions' /health are flooded and the prober's record froze, on the heartbeat reader's fresh beat", async () => {
     const world = new FakeWorld();
-    world.keepCommitting("lambda-500");
-    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-      at: new Date(world.clock - i * 10_000).toISOString(),
-      healthy: false,
-    }));
-    const frozenAt = new Date(world.clock - 85_000).toISOString();
-    world.heartbeatWatch[WEST] = {
-      beatAt: frozenAt,
-      firstSeenAt: frozenAt,
-      advanced: true,
-      checkedAt: new Date(world.clock).toISOString(),
-      previousBeatAt: new Date(world.clock - 90_000).toISOString(),
-      answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
-    };
+    frozeProberRecord(world);
     world.heartbeatWriter[WEST] = "payments-db-1-use1-test";
     // Review 24-18 M4: the flood reaches the target's /health too (modelled apart from its
     // reader), so only the reader can show the beat: a /health-only read would fail over.
@@ -684,21 +693,8 @@ describe("failover: rejections", () => {
     "with the target's heartbeat reader throttled and its /health flooded=%s, the run ends %s (%s)",
     async (flooded, status, error) => {
       const world = new FakeWorld();
-      world.keepCommitting("lambda-500");
-      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-        at: new Date(world.clock - i * 10_000).toISOString(),
-        healthy: false,
-      }));
       // The target's prober reads the same two paths, so its record froze with them.
-      const frozenAt = new Date(world.clock - 85_000).toISOString();
-      world.heartbeatWatch[WEST] = {
-        beatAt: frozenAt,
-        firstSeenAt: frozenAt,
-        advanced: true,
-        checkedAt: new Date(world.clock).toISOString(),
-        previousBeatAt: new Date(world.clock - 90_000).toISOString(),
-        answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
-      };
+      frozeProberRecord(world);
       world.readerState[WEST] = "throttled";
       world.healthFlooded[WEST] = flooded;
       const result = await runWorkflow("failover", input, { world });
@@ -713,20 +709,7 @@ describe("failover: rejections", () => {
   // is not the primary's: it never holds a failover.
   it("does not hold the alarm's run at Preflight when the fresh beat the target holds was written by the target's own instance (then halts at CheckOldWriter)", async () => {
     const world = new FakeWorld();
-    world.keepCommitting("lambda-500");
-    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-      at: new Date(world.clock - i * 10_000).toISOString(),
-      healthy: false,
-    }));
-    const frozenAt = new Date(world.clock - 85_000).toISOString();
-    world.heartbeatWatch[WEST] = {
-      beatAt: frozenAt,
-      firstSeenAt: frozenAt,
-      advanced: true,
-      checkedAt: new Date(world.clock).toISOString(),
-      previousBeatAt: new Date(world.clock - 90_000).toISOString(),
-      answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
-    };
+    frozeProberRecord(world);
     world.heartbeatWriter[WEST] = world.clusters[WEST_ARN]!.instances[0]!;
     const result = await runWorkflow("failover", input, { world });
     // Preflight's point: not held, the run fences.
