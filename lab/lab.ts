@@ -10,6 +10,7 @@ import {
   cpSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -261,19 +262,45 @@ export function sweepLeftovers(dir: string = tmpdir(), now: number = Date.now())
   return swept;
 }
 
+/**
+ * A port below the kernel's ephemeral range that nothing listens on. A port the kernel hands
+ * out for `listen(0)` comes from the ephemeral range (ip_local_port_range, 32768-60999 by
+ * default), the range every outgoing connection's local port comes from too: between the probe
+ * closing and the server binding, a client connection of this or a parallel jest worker (the
+ * lab and the payment tests open thousands) could take it and keep it for its life, and the
+ * server's five retries on the same port all failed (CI, session 24: "could not bind ...
+ * Address already in use" on 38487). Below the range only another listener can take it, and a
+ * probe that finds one tries another port.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const low = ephemeralLow() - 1;
+  const floor = Math.min(10_000, low - 1_000);
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${floor} and ${low}`);
+}
+
+function ephemeralLow(): number {
+  try {
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low !== undefined && Number.isInteger(low) && low > 2_000) return low;
+  } catch {
+    // Not Linux: the IANA dynamic range starts at 49152; Linux's default is lower.
+  }
+  return 32_768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 

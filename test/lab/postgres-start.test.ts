@@ -33,6 +33,22 @@ function hold(port: number): Promise<Server> {
   });
 }
 
+describe("freePort", () => {
+  // Session 24's CI: a port from listen(0) is in the ephemeral range, where any outgoing
+  // connection's local port comes from too, and one took 38487 for good before the server bound.
+  it("gives ports below the kernel's ephemeral range, each one free to listen on", async () => {
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    for (let i = 0; i < 20; i += 1) {
+      const port = await freePort();
+      expect(port).toBeLessThan(low!);
+      (await hold(port)).close();
+    }
+  });
+});
+
 describe("the lab's PostgreSQL at start", () => {
   it("binds its port once another process lets go of it", async () => {
     const dataDir = join(root, "late");
