@@ -15,7 +15,7 @@ const input = { targetRegion: WEST, reason: "us-east-1 API down", trigger: "alar
  * on record, and the target's prober record of the heartbeat froze 85 s ago (its /health went
  * quiet with the flood): the flood-veto tests' common world.
  */
-function frozeProberRecord(world: FakeWorld): void {
+function freezeProberRecord(world: FakeWorld): void {
   world.keepCommitting("lambda-500");
   world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
     at: new Date(world.clock - i * 10_000).toISOString(),
@@ -667,7 +667,7 @@ describe("failover: rejections", () => {
   // through the target's heartbeat reader (Lambda API, no route), which the flood cannot reach.
   it("holds an alarm's failover when both regions' /health are flooded and the prober's record froze, on the heartbeat reader's fresh beat", async () => {
     const world = new FakeWorld();
-    frozeProberRecord(world);
+    freezeProberRecord(world);
     world.heartbeatWriter[WEST] = "payments-db-1-use1-test";
     // Review 24-18 M4: the flood reaches the target's /health too (modelled apart from its
     // reader), so only the reader can show the beat: a /health-only read would fail over.
@@ -694,7 +694,7 @@ describe("failover: rejections", () => {
     async (flooded, status, error) => {
       const world = new FakeWorld();
       // The target's prober reads the same two paths, so its record froze with them.
-      frozeProberRecord(world);
+      freezeProberRecord(world);
       world.readerState[WEST] = "throttled";
       world.healthFlooded[WEST] = flooded;
       const result = await runWorkflow("failover", input, { world });
@@ -709,7 +709,7 @@ describe("failover: rejections", () => {
   // is not the primary's: it never holds a failover.
   it("does not hold the alarm's run at Preflight when the fresh beat the target holds was written by the target's own instance (then halts at CheckOldWriter)", async () => {
     const world = new FakeWorld();
-    frozeProberRecord(world);
+    freezeProberRecord(world);
     world.heartbeatWriter[WEST] = world.clusters[WEST_ARN]!.instances[0]!;
     const result = await runWorkflow("failover", input, { world });
     // Preflight's point: not held, the run fences.
