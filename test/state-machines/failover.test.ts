@@ -10,17 +10,21 @@ import { named, runWorkflow } from "./support/harness";
 const WEST_ARN = TOPOLOGY.regions[WEST]!.clusterArn;
 const input = { targetRegion: WEST, reason: "us-east-1 API down", trigger: "alarm" } as const;
 
-/**
- * The primary answers API Gateway's generic 500 while its database commits, nine failed probes
- * on record, and the target's prober record of the heartbeat froze 85 s ago (its /health went
- * quiet with the flood): the flood-veto tests' common world.
- */
-function freezeProberRecord(world: FakeWorld): void {
+/** The primary answers API Gateway's generic 500 while its database commits: nine failed probes. */
+function failingPrimary(world: FakeWorld): void {
   world.keepCommitting("lambda-500");
   world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
     at: new Date(world.clock - i * 10_000).toISOString(),
     healthy: false,
   }));
+}
+
+/**
+ * A failing primary, and the target's prober record of the heartbeat froze 85 s ago (its /health
+ * went quiet with the flood): the flood-veto tests' common world.
+ */
+function freezeProberRecord(world: FakeWorld): void {
+  failingPrimary(world);
   const frozenAt = new Date(world.clock - 85_000).toISOString();
   world.heartbeatWatch[WEST] = {
     beatAt: frozenAt,
@@ -28,7 +32,7 @@ function freezeProberRecord(world: FakeWorld): void {
     advanced: true,
     checkedAt: new Date(world.clock).toISOString(),
     previousBeatAt: new Date(world.clock - 90_000).toISOString(),
-    answers: world.probes[EAST].map((p) => ({ at: p.at, answer: "lambda-500" as const })),
+    answers: world.probes[EAST]!.map((p) => ({ at: p.at, answer: "lambda-500" as const })),
   };
 }
 
@@ -552,11 +556,7 @@ describe("failover: rejections", () => {
     "fails over by alarm when the database died %i s after the API path began failing",
     async (diedAfter) => {
       const world = new FakeWorld();
-      world.keepCommitting("lambda-500");
-      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-        at: new Date(world.clock - i * 10_000).toISOString(),
-        healthy: false,
-      }));
+      failingPrimary(world);
       const firstFailed = world.clock - 80_000;
       world.heartbeatAt[WEST] = firstFailed + diedAfter * 1000;
       const result = await runWorkflow("failover", input, { world });
@@ -568,7 +568,7 @@ describe("failover: rejections", () => {
   // Review 23-18 M1: a veto is a bounded hold, not a one-shot halt. CloudWatch runs an alarm's
   // actions "only on state transitions, and are not performed again if the condition persists"
   // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html), so the
-  // run itself re-checks: Preflight's Retry on PrimaryStillCommittingError (15 s, 8 times). The
+  // run itself re-checks: the hold loop after Preflight (HoldWait 15 s, 9 looks at most). The
   // harness zeroes retry intervals; each re-check here moves the world's clock by the 15 s the
   // ASL waits, and the prober keeps recording failed probes meanwhile.
   const holdRechecks = (world: FakeWorld, onRecheck: (n: number) => void = () => {}) => {
@@ -591,11 +591,7 @@ describe("failover: rejections", () => {
     "fails over by alarm without a second alarm when the held primary's database stops %i re-checks into the hold",
     async (diesAt) => {
       const world = new FakeWorld();
-      world.keepCommitting("lambda-500");
-      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-        at: new Date(world.clock - i * 10_000).toISOString(),
-        healthy: false,
-      }));
+      failingPrimary(world);
       // The database dies between two re-checks: its last beat, somewhere in those 15 s.
       const hold = holdRechecks(world, (n) => {
         if (n === diesAt + 1)
@@ -623,11 +619,7 @@ describe("failover: rejections", () => {
     "fails over, no page, when CloudWatch throttles once on looks %j of a hold whose database stops before look %i",
     async (faultAt, diesAt) => {
       const world = new FakeWorld();
-      world.keepCommitting("lambda-500");
-      world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-        at: new Date(world.clock - i * 10_000).toISOString(),
-        healthy: false,
-      }));
+      failingPrimary(world);
       const hold = holdRechecks(world, (n) => {
         if (n === diesAt) world.heartbeatAt[WEST] = world.clock - world.drawSeconds([6, 14]) * 1000;
       });
@@ -726,12 +718,8 @@ describe("failover: rejections", () => {
 
   it("fails over by alarm when the prober recorded fresh beats the target's own instance wrote, and the reader cannot be read", async () => {
     const world = new FakeWorld();
-    world.keepCommitting("lambda-500");
+    failingPrimary(world);
     world.heartbeatAt[WEST] = null;
-    world.probes[EAST] = Array.from({ length: 9 }, (_, i) => ({
-      at: new Date(world.clock - i * 10_000).toISOString(),
-      healthy: false,
-    }));
     const own = world.clusters[WEST_ARN]!.instances[0]!;
     // The prober keeps recording the target's own beats, fresh at every look.
     const record = () => {
