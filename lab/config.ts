@@ -4,6 +4,7 @@
 // allowed.
 import { throttleFor } from "../infra/lib/route-throttle";
 import type { Range } from "./world/aurora";
+import type { HandlerBudgets } from "./write-path";
 
 export const SCENARIOS = [
   "region-down",
@@ -56,6 +57,12 @@ export interface LabConfig {
    * @default "payments"
    */
   readonly routes?: "payments" | "all";
+  /**
+   * The payment handlers' own real-time budgets (statement_timeout, the flag read's timeouts, the
+   * settle's margin) the lab deploys them with; its settle times count them.
+   * @default - labHandlerBudgets(fast): the deployed ones scaled down to real-time floors
+   */
+  readonly handlerBudgets?: HandlerBudgets;
   readonly timings: LabTimings;
 }
 

@@ -35,7 +35,13 @@ export function expectedRto(config: LabConfig, planned: boolean): ExpectedRto {
   // The settle time the lab's DR tasks run with: derived from the lab's write path (write-path.ts).
   const s = {
     ...DEFAULT_SETTINGS,
-    ...labWriteBounds(config.fast, t.flagCacheMs, writeTimeoutSeconds(), t.probeIntervalSeconds),
+    ...labWriteBounds(
+      config.fast,
+      t.flagCacheMs,
+      writeTimeoutSeconds(),
+      t.probeIntervalSeconds,
+      config.handlerBudgets,
+    ),
   };
   const phases: ExpectedPhase[] = [];
   let elapsed = 0;

@@ -61,6 +61,7 @@ import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
 import { labFunctionTimeoutMs, labWriteBounds } from "./write-path";
+import type { HandlerBudgets } from "./write-path";
 import type { LeaseLapse } from "./lease-clock";
 import type { LabWriteBounds } from "./write-path";
 import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/payments-api";
@@ -349,6 +350,8 @@ export class Lab {
    * (lab/lease-clock.ts): lab epoch ms and the renewal age the guard saw, lab seconds.
    */
   readonly leaseLapses: (LeaseLapse & { region: string })[] = [];
+  /** The budgets each region's API process deployed to its handlers, as it reported them. */
+  readonly handlerBudgets = new Map<string, HandlerBudgets>();
   /**
    * When the standby's prober (the lease's renewer) ran, and when the regions were first cut
    * apart (lab ms): the lease check tells a lapse the lab made up from one the lease owed.
@@ -390,6 +393,7 @@ export class Lab {
       config.timings.flagCacheMs,
       writeTimeoutSeconds(),
       config.timings.probeIntervalSeconds,
+      config.handlerBudgets,
     );
     sweepLeftovers();
     this.root = mkdtempSync(join(tmpdir(), "payments-lab-"));
@@ -755,6 +759,9 @@ export class Lab {
       LAB_CLOCK_STARTED_AT: String(this.clock.startedAt),
       // The lease's term with its real-time floor (lab/write-path.ts labLeaseSeconds), lab ms.
       LAB_LEASE_MS: String(this.writeBounds.leaseSeconds * 1000),
+      // The handlers' own budgets, scaled with --fast (lab/write-path.ts labHandlerBudgets): the
+      // settle times above count these, so region-api.ts deploys them before loading a handler.
+      LAB_HANDLER_BUDGETS: JSON.stringify(this.writeBounds.handlerBudgets),
       [PAYMENTS_ENV.databaseConnectJitterMs]: String(this.writeBounds.connectJitterMs),
       // What region-api.ts counts a function's concurrency against (the surge report).
       LAB_ENVIRONMENTS: String(LAB_ENVIRONMENTS_PER_FUNCTION),
@@ -771,8 +778,9 @@ export class Lab {
       detached: true,
     });
     this.cleanups.push(() => killGroup(child));
-    child.on("message", (m: { leaseLapse?: LeaseLapse }) => {
+    child.on("message", (m: { leaseLapse?: LeaseLapse; handlerBudgets?: HandlerBudgets }) => {
       if (m?.leaseLapse) this.leaseLapses.push({ region: name, ...m.leaseLapse });
+      if (m?.handlerBudgets) this.handlerBudgets.set(name, m.handlerBudgets);
     });
     child.on("message", (m: { timedOut?: { function: string; at: number; timeoutMs: number } }) => {
       if (!m?.timedOut) return;

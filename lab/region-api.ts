@@ -22,7 +22,8 @@ import { ActiveRegionGuard } from "../functions/payments/shared/fencing";
 import { PEER_LEASE } from "../functions/common/contract";
 import { healthBodyOnLabClock, leaseOnLabClock } from "./lease-clock";
 import { LabClock } from "./world/clock";
-import { labFunctionTimeoutMs } from "./write-path";
+import { deployHandlerBudgets, labFunctionTimeoutMs, labHandlerBudgets } from "./write-path";
+import type { HandlerBudgets } from "./write-path";
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -141,6 +142,14 @@ function sample() {
 // deployed one scaled by LAB_FAST (lab/write-path.ts), consistent with the lab's settle times.
 const FAST = Number(process.env.LAB_FAST ?? "1");
 const invocation = cutStatementsPastDeadline(Client);
+// The handlers' own budgets the lab's settle times count (lab/write-path.ts), deployed before the
+// first handler loads; the lab reports what they run with (its ready message, report.json
+// `writePath`).
+const handlerBudgets = deployHandlerBudgets(
+  process.env.LAB_HANDLER_BUDGETS
+    ? (JSON.parse(process.env.LAB_HANDLER_BUDGETS) as HandlerBudgets)
+    : labHandlerBudgets(FAST),
+);
 let timedOut = 0;
 // The peer lease runs on the lab clock (lab/lease-clock.ts), the lab's start passed in.
 const CLOCK_STARTED_AT = Number(process.env.LAB_CLOCK_STARTED_AT ?? Date.now());
@@ -320,7 +329,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  process.send?.({ ready: true, port });
+  process.send?.({ ready: true, port, handlerBudgets });
   process.on("message", (m: { sample?: number }) => {
     if (typeof m?.sample === "number") process.send?.({ sampleOf: m.sample, ...sample() });
   });

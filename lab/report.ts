@@ -233,6 +233,14 @@ export function buildReport(result: ScenarioResult) {
     // The payment functions' timeouts as the lab enforced them (real ms) and the invocations that
     // ran into one (each a 500 from API Gateway), per region and function.
     functionTimeouts: lab.functionTimeoutReport(),
+    // The write path the settle times were derived from (lab/write-path.ts) and the budgets each
+    // region's handlers reported running with: real ms, settles in lab seconds.
+    writePath: {
+      counted: lab.writeBounds.handlerBudgets,
+      deployed: Object.fromEntries(lab.handlerBudgets),
+      fenceSettleSeconds: lab.writeBounds.fenceSettleSeconds,
+      leaseSettleSeconds: lab.writeBounds.leaseSettleSeconds,
+    },
     // The peer lease's term the handlers judged by (lab s, floored in real time in fast mode) and
     // every write refused on it, with the renewal age the guard saw (check lease-held-while-renewed).
     lease: {

@@ -5,9 +5,13 @@
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
 // defaults (DR_FENCE_SETTLE_SECONDS 25, DR_LEASE_SETTLE_SECONDS 49). The peer lease's own term
 // runs on the lab clock (lab/lease-clock.ts), with a real-time floor in fast mode (labLeaseSeconds).
+// The handlers' own budgets (statement_timeout, the flag read's connect timeout, the settle's
+// margin) scale with --fast down to real-time floors (labHandlerBudgets): the lab deploys its
+// handlers with those, and its settle times count them.
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS } from "../functions/payments/shared/database";
+import type { Timeouts } from "../functions/payments/shared/database";
 import { FLAG_READ } from "../functions/payments/shared/fencing";
 import {
   FENCE_SETTLE_MARGIN_SECONDS,
@@ -33,6 +37,91 @@ import {
  * synthetic 500s shows as such, not as a slow outage.
  */
 export const FUNCTION_TIMEOUT_FLOOR_MS = API_TIMEOUTS.connectMs;
+
+/**
+ * The payment handlers' own real-time budgets, as the lab deploys them at a fast factor: the
+ * connect and statement timeouts of their connections (API_TIMEOUTS), one flag read's connection
+ * and request timeouts (FLAG_READ), and the settle's margin for a COMMIT sent at the last moment
+ * (FENCE_SETTLE_MARGIN_SECONDS), all real ms. The same deployed value divided by `fast`, but never
+ * below HANDLER_BUDGET_FLOORS_MS; the deployed values at production timings.
+ */
+export interface HandlerBudgets {
+  readonly database: Timeouts;
+  readonly flagRead: { readonly connectionTimeoutMs: number; readonly requestTimeoutMs: number };
+  readonly settleMarginMs: number;
+}
+
+/**
+ * The least real time each budget keeps in fast mode. Each one a real process of this machine has
+ * to answer within, on a box shared with the load, the workflows and the other region:
+ * - statement_timeout 1 s: the handlers' statements are single-row writes and reads against a
+ *   local PostgreSQL (milliseconds); a lock wait or a stalled server longer than that ends as the
+ *   handler's own 503, which clients retry with the same key.
+ * - The connect timeout stays as deployed (3 s): it is the function timeout's floor
+ *   (FUNCTION_TIMEOUT_FLOOR_MS), and the lab's links to the databases are proxies in the lab's
+ *   one process, which a loaded box stalls for seconds (the stall test in region-api.test.ts).
+ * - The flag read's request timeout 1 s (2 s deployed) and its connection timeout 0.5 s (1 s): the
+ *   flag endpoint is that process too, and the SDK retries a read that timed out (FLAG_READ's 3
+ *   attempts), so a stall longer than one attempt costs a retry, not the payment; a local
+ *   socket's connect is answered by the kernel, stalled process or not.
+ * - The margin 1 s: a COMMIT sent just before the deadline crossing the lab's proxy to a local
+ *   server.
+ * Scaling these is what makes a fast run's settles scale: unscaled, the two settles of the fast
+ * pair were ~25 s of real time at any --fast (issue 13, session 24).
+ */
+export const HANDLER_BUDGET_FLOORS_MS = {
+  connectMs: FUNCTION_TIMEOUT_FLOOR_MS,
+  statementMs: 1_000,
+  flagConnectionTimeoutMs: 500,
+  flagRequestTimeoutMs: 1_000,
+  settleMarginMs: 1_000,
+} as const;
+
+/** The budgets as deployed, copied before deployHandlerBudgets can change the handlers' objects. */
+const DEPLOYED = {
+  connectMs: API_TIMEOUTS.connectMs,
+  statementMs: API_TIMEOUTS.statementMs,
+  flagConnectionTimeoutMs: FLAG_READ.connectionTimeoutMs,
+  flagRequestTimeoutMs: FLAG_READ.requestTimeoutMs,
+} as const;
+
+/** The handlers' budgets at `fast` (HandlerBudgets): the deployed ones at 1. */
+export function labHandlerBudgets(fast: number): HandlerBudgets {
+  if (!(fast >= 1)) throw new Error(`fast must be >= 1, got ${fast}`);
+  const scaled = (deployedMs: number, floorMs: number) =>
+    Math.max(Math.min(floorMs, deployedMs), Math.round(deployedMs / fast));
+  const floors = HANDLER_BUDGET_FLOORS_MS;
+  return {
+    database: {
+      connectMs: scaled(DEPLOYED.connectMs, floors.connectMs),
+      statementMs: scaled(DEPLOYED.statementMs, floors.statementMs),
+    },
+    flagRead: {
+      connectionTimeoutMs: scaled(DEPLOYED.flagConnectionTimeoutMs, floors.flagConnectionTimeoutMs),
+      requestTimeoutMs: scaled(DEPLOYED.flagRequestTimeoutMs, floors.flagRequestTimeoutMs),
+    },
+    settleMarginMs: scaled(FENCE_SETTLE_MARGIN_SECONDS * 1000, floors.settleMarginMs),
+  };
+}
+
+/**
+ * Deploys `budgets` to the handlers of this process (lab/region-api.ts, before it loads them):
+ * they build their pools (API_TIMEOUTS, functions/payments/shared/database.ts) and their
+ * DynamoDB client (FLAG_READ, functions/payments/shared/aws/dynamodb.ts) from these objects when
+ * they first use them, as a deployment would set them. Returns what the handlers now run with.
+ */
+export function deployHandlerBudgets(budgets: HandlerBudgets): HandlerBudgets {
+  Object.assign(API_TIMEOUTS as { -readonly [K in keyof Timeouts]: number }, budgets.database);
+  Object.assign(FLAG_READ as { -readonly [K in keyof typeof FLAG_READ]: number }, budgets.flagRead);
+  return {
+    database: { connectMs: API_TIMEOUTS.connectMs, statementMs: API_TIMEOUTS.statementMs },
+    flagRead: {
+      connectionTimeoutMs: FLAG_READ.connectionTimeoutMs,
+      requestTimeoutMs: FLAG_READ.requestTimeoutMs,
+    },
+    settleMarginMs: budgets.settleMarginMs,
+  };
+}
 
 /** A payment function's timeout in the lab, real ms: its deployed timeout scaled, at least the floor. */
 export function labFunctionTimeoutMs(timeoutSeconds: number, fast: number): number {
@@ -75,6 +164,8 @@ export function labLeaseSeconds(fast: number, renewalIntervalSeconds: number): n
 export interface LabWriteBounds {
   /** The peer lease's term the lab's handlers judge by, lab seconds (labLeaseSeconds). */
   readonly leaseSeconds: number;
+  /** The handlers' own real-time budgets the lab deploys them with (labHandlerBudgets). */
+  readonly handlerBudgets: HandlerBudgets;
   /** The longest write window of a payment function, lab seconds (its enforced timeout). */
   readonly writeTimeoutSeconds: number;
   /** DR_FENCE_SETTLE_SECONDS for the lab's DR tasks, lab seconds. */
@@ -87,33 +178,39 @@ export interface LabWriteBounds {
 
 /**
  * The bounds of the lab's write path at `fast`: the flag cache runs on the lab clock
- * (ACTIVE_REGION_CACHE_MS is scaled, lab/lab.ts); the flag read's timeouts (FLAG_READ), the
- * enforced function timeout and the statement_timeout of the handlers' connections
- * (API_TIMEOUTS.statementMs: a statement sent before the deadline runs on in the lab's real
- * PostgreSQL, lab/invocation.ts) run in real time, so they count `fast` times over in lab time.
+ * (ACTIVE_REGION_CACHE_MS is scaled, lab/lab.ts); the handlers' budgets (labHandlerBudgets: the
+ * flag read's timeouts, the statement_timeout of their connections, the margin) and the enforced
+ * function timeout run in real time (a statement sent before the deadline runs on in the lab's
+ * real PostgreSQL, lab/invocation.ts), so they count `fast` times over in lab time.
  */
 export function labWriteBounds(
   fast: number,
   flagCacheMs: number,
   deployedTimeoutSeconds: number,
   renewalIntervalSeconds: number,
+  handlerBudgets: HandlerBudgets = labHandlerBudgets(fast),
 ): LabWriteBounds {
   const leaseSeconds = labLeaseSeconds(fast, renewalIntervalSeconds);
   const timeoutMs = labFunctionTimeoutMs(deployedTimeoutSeconds, fast);
   const writeTimeoutSeconds = (timeoutMs * fast) / 1000;
   // The bound's margin (FENCE_SETTLE_MARGIN_SECONDS: a COMMIT sent just before the timeout still
   // reaching the database) is a trip through the handlers' real proxy link, fsync and a loaded
-  // box: real time, like the window it follows. The bound adds it once in lab seconds; the rest
-  // of its `fast` lab seconds per real one is added to the write window here (review M1: at
-  // --fast 20 the 2 s margin was 0.1 s of real time).
-  const settleWindowSeconds = writeTimeoutSeconds + FENCE_SETTLE_MARGIN_SECONDS * (fast - 1);
-  const statementMs = API_TIMEOUTS.statementMs * fast;
+  // box: real time, like the window it follows. The bound adds FENCE_SETTLE_MARGIN_SECONDS in lab
+  // seconds; the rest of the lab's margin, `fast` lab seconds per real one, is added to the write
+  // window here (review M1: at --fast 20 the 2 s margin was 0.1 s of real time).
+  const settleWindowSeconds =
+    writeTimeoutSeconds +
+    (handlerBudgets.settleMarginMs * fast) / 1000 -
+    FENCE_SETTLE_MARGIN_SECONDS;
+  const statementMs = handlerBudgets.database.statementMs * fast;
+  const { connectionTimeoutMs, requestTimeoutMs } = handlerBudgets.flagRead;
   return {
     leaseSeconds,
+    handlerBudgets,
     writeTimeoutSeconds,
     fenceSettleSeconds: fenceSettleSeconds({
       flagCacheMs,
-      flagReadMs: (FLAG_READ.connectionTimeoutMs + FLAG_READ.requestTimeoutMs) * fast,
+      flagReadMs: (connectionTimeoutMs + requestTimeoutMs) * fast,
       writeTimeoutSeconds: settleWindowSeconds,
       statementMs,
     }),
@@ -124,8 +221,8 @@ export function labWriteBounds(
       { writeTimeoutSeconds: settleWindowSeconds, statementMs },
       { seconds: leaseSeconds, clockSkewSeconds: PEER_LEASE.clockSkewSeconds },
     ),
-    // What the deployed function's timeout leaves after one connect and one statement
-    // (connect-jitter.ts), from the lab function's actual timeout: none at --fast 20.
-    connectJitterMs: connectJitterCapMs(timeoutMs, API_TIMEOUTS),
+    // What the function's timeout leaves after one connect and one statement (connect-jitter.ts),
+    // from the lab function's actual timeout and budgets: none at --fast 20.
+    connectJitterMs: connectJitterCapMs(timeoutMs, handlerBudgets.database),
   };
 }

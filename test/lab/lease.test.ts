@@ -34,7 +34,7 @@ describe("the lab's peer lease", () => {
         lease +
           2 * PEER_LEASE.clockSkewSeconds +
           bounds.writeTimeoutSeconds +
-          (API_TIMEOUTS.statementMs * fast) / 1000,
+          (bounds.handlerBudgets.database.statementMs * fast) / 1000,
       );
     },
   );

@@ -10,18 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { API_TIMEOUTS } from "../../functions/payments/shared/database";
-import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { writeTimeoutSeconds } from "../../infra/constructs/payments-api";
 import {
   deployedWritePath,
-  FENCE_SETTLE_MARGIN_SECONDS,
   fenceSettleSeconds,
   leaseSettleSeconds,
 } from "../../infra/lib/fence-bound";
 import { PEER_LEASE } from "../../functions/common/contract";
 import { cutStatementsPastDeadline } from "../../lab/invocation";
 import { copyTemplate, freePort, Lab, labTemplate } from "../../lab/lab";
-import { labFunctionTimeoutMs } from "../../lab/write-path";
+import { labFunctionTimeoutMs, labHandlerBudgets } from "../../lab/write-path";
 import { AuroraGlobalDatabase } from "../../lab/world/aurora";
 import type { AuroraOptions, ClusterRegion } from "../../lab/world/aurora";
 import { LabClock, RandomStreams } from "../../lab/world/clock";
@@ -306,17 +304,21 @@ describe("the lab's payment write path", () => {
       const { settings } = lab.deps("us-west-2");
       const t = lab.config.timings;
       // What the handlers do in real time after the flag changed: trust their cached flag (the
-      // cache is scaled), finish one flag read (FLAG_READ, real), then commit within their
+      // cache is scaled), finish one flag read (its timeouts real), then commit within their
       // enforced timeout (scaled, never below the floor) and the last statement's
       // statement_timeout (real: the lab's PostgreSQL runs it on, lab/invocation.ts), plus the
       // bound's margin for a COMMIT sent at the last moment, which is real time too (review M1).
-      const marginRealMs = FENCE_SETTLE_MARGIN_SECONDS * 1000;
+      // All with the budgets the lab deploys to its handlers (scaled to their floors).
+      const budgets = labHandlerBudgets(fast);
+      expect(lab.writeBounds.handlerBudgets).toEqual(budgets);
       const writeRealMs =
-        labFunctionTimeoutMs(writeTimeoutSeconds(), fast) + API_TIMEOUTS.statementMs + marginRealMs;
+        labFunctionTimeoutMs(writeTimeoutSeconds(), fast) +
+        budgets.database.statementMs +
+        budgets.settleMarginMs;
       const windowRealMs =
         lab.clock.real(t.flagCacheMs) +
-        FLAG_READ.connectionTimeoutMs +
-        FLAG_READ.requestTimeoutMs +
+        budgets.flagRead.connectionTimeoutMs +
+        budgets.flagRead.requestTimeoutMs +
         writeRealMs;
       expect(lab.clock.real(settings.fenceSettleSeconds * 1000)).toBeGreaterThanOrEqual(
         windowRealMs,

@@ -7,7 +7,7 @@ import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { LAB_ENVIRONMENTS_PER_FUNCTION } from "../../lab/config";
 import { StageThrottle } from "../../lab/stage-throttle";
 import { LAB, Lab } from "../../lab/lab";
-import { labFunctionTimeoutMs } from "../../lab/write-path";
+import { labFunctionTimeoutMs, labHandlerBudgets } from "../../lab/write-path";
 import { labConfig } from "./support/run";
 
 jest.setTimeout(120_000);
@@ -16,7 +16,10 @@ const FAST = 20;
 let lab: Lab;
 
 beforeAll(async () => {
-  lab = new Lab(labConfig({ fast: FAST }));
+  // The handlers with their deployed budgets (statement_timeout 5 s), not the lab's scaled ones:
+  // one statement on a locked table then outlasts the function's scaled timeout, which is what
+  // the timeout tests below study. test/lab/handler-budgets.test.ts runs the scaled ones.
+  lab = new Lab(labConfig({ fast: FAST, handlerBudgets: labHandlerBudgets(1) }));
   await lab.start(lab.config.primary);
 });
 
