@@ -28,6 +28,7 @@ import { LabClock, RandomStreams } from "../../lab/world/clock";
 import { Network } from "../../lab/world/network";
 import { PgNode } from "../../lab/world/postgres";
 import { labConfig } from "./support/run";
+import { sleep, until } from "./support/wait";
 
 jest.setTimeout(120_000);
 
@@ -113,14 +114,6 @@ async function twoRegions(
   return { aurora, standby };
 }
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("promotion in the lab's Aurora model", () => {
   it("drops the promoted server's sessions and refuses connections for the drawn window, then serves writes", async () => {
     const { aurora, standby } = await twoRegions();
@@ -190,7 +183,7 @@ describe("promotion in the lab's Aurora model", () => {
       store.run({ deadline: Date.now() + 300 }, async () => {
         await late.query("BEGIN");
         await late.query("INSERT INTO promoted_writes VALUES (3)");
-        await new Promise((r) => setTimeout(r, 400));
+        await sleep(400);
         await late.query("COMMIT");
       }),
     ).rejects.toThrow(/Task timed out/);
@@ -225,7 +218,7 @@ describe("promotion in the lab's Aurora model", () => {
         () => "answered",
         () => "lost",
       );
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     // Past the deadline the invocation's next statement is cut and its connection closed, with
     // the INSERT still running on the server.
     await expect(store.run({ deadline }, () => fn.query("SELECT 1"))).rejects.toThrow(
@@ -239,7 +232,7 @@ describe("promotion in the lab's Aurora model", () => {
         visibleAt = Date.now();
         break;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     expect(visibleAt).not.toBeNull();
     expect(visibleAt! - deadline).toBeGreaterThan(300);
@@ -275,7 +268,7 @@ describe("a lab stopped during a promotion", () => {
       () => aurora.outages.length === 1 && !standby.running,
     );
     aurora.cancel();
-    await new Promise((r) => setTimeout(r, 3_500));
+    await sleep(3_500);
     expect(standby.running).toBe(false);
     expect(aurora.outages[0]!.to).toBeUndefined();
   });
