@@ -143,6 +143,9 @@ describe("promotion in the lab's Aurora model", () => {
     // The draw (review 23 L1: inside the operation), the window left of it when the server
     // stopped (a late promotion shortens it), the measured one (a slow start lengthens it).
     expect(outage.drawnMs).toBeLessThanOrEqual(Math.min(OUTAGE_MS, FAILOVER_MS));
+    // What the report calls the draw is the draw itself (the seed's stream gave it), not what
+    // was left of it once the fence and pg_promote() had run.
+    expect(outage.drawnMs).toBe(aurora.draws["promotionOutageMs-failover"]);
     expect(outage.windowMs).toBeLessThanOrEqual(outage.drawnMs);
     // The window ends at the operation's drawn end; a loaded box that reached the stop only
     // after that end leaves no window at all (windowMs 0), never one that outlasts the draw.
