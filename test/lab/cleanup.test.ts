@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   renameSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -13,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab, LEFTOVER_AFTER_MS, removeSoon, sweepLeftovers } from "../../lab/lab";
 import { labConfig } from "./support/run";
-import { until } from "./support/wait";
+import { sleep, until } from "./support/wait";
 
 jest.setTimeout(60_000);
 
@@ -54,9 +55,15 @@ describe("the lab's folder removal", () => {
       const renamed = join(dir, "payments-lab-DeF456-removing");
       const before = labLike(join(dir, "payments-lab-DeF456"));
       utimesSync(before, old, old);
+      // Setting the mtime moved the ctime to now too; the rename must move it again, so it comes
+      // a second later and the sweep below looks just past a minute after the utimes: a folder
+      // whose rename left its ctime alone would be swept there.
+      const touchedAt = statSync(before).ctimeMs;
+      await sleep(1_000);
       renameSync(before, renamed);
       const live = labLike(join(dir, "payments-lab-GhI789"));
       utimesSync(live, old, old);
+      expect(sweepLeftovers(dir, touchedAt + LEFTOVER_AFTER_MS + 500)).toEqual([]);
       expect(sweepLeftovers(dir)).toEqual([]);
       expect(existsSync(renamed)).toBe(true);
 
