@@ -302,12 +302,38 @@ describe("a region's payment API in fast mode", () => {
     const accepted = await authorize(primary);
     expect(accepted.status).toBeLessThan(300);
 
-    // The standby stops renewing (its prober is gone, as when the regions are cut apart).
-    lab.proberStop();
-    const stoppedAt = Date.now();
-    // A renewal written just before the stop may still be on its way to the primary's replica
-    // (review 23 L6), so poll for the refusal, within the lease, its skews and one renewal
-    // interval of lab time plus a real margin; on wall-clock time it would take 30 s of real time.
+    // The standby stops renewing (its prober is gone, as when the regions are cut apart). A
+    // renewal it wrote just before can still be on its way to the primary's replica (review 23
+    // L6: the control table's replication is a timer in the lab process, later when its loop
+    // stalls) and then extends the lease by one renewal interval. Made certain here rather than
+    // left to the box's load: the standby's AWS link towards the primary is cut, which holds the
+    // table's replication between the two regions (lab.ts canDeliver: nothing replicates while a
+    // link between them is cut; the database keeps streaming), the standby renews once more, its
+    // prober stops, and that renewal reaches the primary only when the link is back, past the
+    // 500 ms after the stop at which this test used to read "the last renewal" and fix the
+    // moment of the lapse from it.
+    const standby = lab.config.secondary;
+    const aws = lab.network.links.find(
+      (l) => l.from === standby && l.to === primary && l.name === "aws",
+    )!;
+    const delivered = flagIn(primary).peerSeenAt!.S!;
+    let stoppedAt: number;
+    aws.cut();
+    try {
+      await until(
+        "a renewal the cut link holds back",
+        () => Date.parse(flagIn(standby).peerSeenAt?.S ?? "") > Date.parse(delivered),
+        { everyMs: 5 },
+      );
+      lab.proberStop();
+      stoppedAt = Date.now();
+      await sleep(500);
+      expect(flagIn(primary).peerSeenAt!.S).toBe(delivered);
+    } finally {
+      aws.restore();
+    }
+    // So poll for the refusal, within the lease, its skews and one renewal interval of lab time
+    // plus a real margin; on wall-clock time it would take 30 s of real time.
     const boundMs =
       lab.clock.real(leaseMs + skewsMs + lab.config.timings.probeIntervalSeconds * 1000) + 5_000;
     let refused: Answer | undefined;
@@ -320,7 +346,9 @@ describe("a region's payment API in fast mode", () => {
       await sleep(100);
     }
     expect(refused?.body).toMatchObject({ code: "peer_lease_lapsed" });
+    // The held renewal landed before the refusal, and the refusal still came a lease after it.
     const lastRenewal = Date.parse(flagIn(primary).peerSeenAt!.S!);
+    expect(lastRenewal).toBeGreaterThan(Date.parse(delivered));
     const lapse = await until("the region API's report of the lapse", () => lab.leaseLapses.at(-1));
     expect(lapse.region).toBe(primary);
     expect(lapse.peerSeenAt).toBe(flagIn(primary).peerSeenAt!.S);
