@@ -102,6 +102,11 @@ export interface PromotionOutage {
   /** The drawn restart, lab ms: a draw from --restart cut at the operation (restartRange). */
   readonly drawnMs: number;
   /**
+   * The range it was drawn from, lab ms: --restart, its top cut at the operation's drawn length
+   * when the operation is shorter (review 23 L1: the report says when that happened).
+   */
+  readonly drawnFromMs: readonly [number, number];
+  /**
    * What was left of the drawn window when the restart began (the drawn end minus `from`), lab
    * ms: shorter than the draw when the promotion itself ran late; the measured one is `to -
    * from`, never shorter.
@@ -555,6 +560,7 @@ export class AuroraGlobalDatabase {
       kind,
       from,
       drawnMs,
+      drawnFromMs: restartRange(this.options.timings.promotionOutageMs, operationMs),
       windowMs: Math.max(0, Math.round(end - from)),
       operationMs,
     };
