@@ -135,7 +135,9 @@ export const PRODUCTION_TIMINGS: LabTimings = {
   // it pages once and keeps polling), the new writer's restart included (it is the operation's
   // tail, not added to it), so that the drill measures the rest of the system. --promotion widens
   // it (e.g. 60-300) to see that page; the run halts only at the promotion bound
-  // (PROMOTION_TIMEOUT_MINUTES, 20 min by default, failover.asl.json IsPromotionComplete).
+  // (PROMOTION_TIMEOUT_MINUTES, 20 min by default, failover.asl.json IsPromotionComplete). The
+  // lab runs the ASL file as committed, so these are the file's 90 s and 1200 s, the deployed
+  // defaults (config.test.ts holds them to it).
   failoverMs: [20_000, 60_000],
   // Switchover: "unavailable for a short time"; no number documented.
   switchoverMs: [10_000, 40_000],

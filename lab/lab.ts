@@ -215,8 +215,8 @@ const REMOVING = "-removing";
  */
 export const LEFTOVER_AFTER_MS = 60_000;
 
-/** `remover`: the command (`rm`; a test names one that does not exist). */
-function removeInBackground(doomed: string, remover = REMOVER): void {
+/** `remover`: the command (REMOVER; a test names one that does not exist). */
+function removeInBackground(doomed: string, remover: string): void {
   const inline = () => {
     try {
       rmSync(doomed, { recursive: true, force: true });
@@ -257,7 +257,7 @@ export function sweepLeftovers(dir: string = tmpdir(), now: number = Date.now())
     } catch {
       continue;
     }
-    removeInBackground(path);
+    removeInBackground(path, REMOVER);
     swept.push(path);
   }
   return swept;

@@ -261,6 +261,10 @@ export function buildReport(result: ScenarioResult) {
         // stopped (shorter when the promotion ran late), the operation's draw, and the measured
         // window, which a slow real start lengthens in fast mode.
         drawnSeconds: o.drawnMs / 1000,
+        drawnFromSeconds: o.drawnFromMs.map((ms) => ms / 1000),
+        // --restart's top was above the operation's drawn length: the draw came from a range cut
+        // at the operation (the restart is inside it, never longer).
+        cutAtOperation: o.drawnFromMs[1] < lab.aurora.options.timings.promotionOutageMs[1],
         windowSeconds: o.windowMs / 1000,
         operationSeconds: o.operationMs / 1000,
         measuredSeconds: o.to === undefined ? null : +((o.to - o.from) / 1000).toFixed(3),
@@ -537,7 +541,7 @@ export function summary(report: Report): string {
     `  single writer: ${report.checks.find((c) => c.name === "single-writer")?.detail ?? "-"}`,
     ...report.aurora.writerRestarts.map(
       (r) =>
-        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s, window ${r.windowSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
+        `  new writer ${r.region} restarted into its role (${r.kind}): refused connections for ${r.to === null || r.from === null ? "-" : `${(r.to - r.from).toFixed(1)} s`} (drawn ${r.drawnSeconds.toFixed(1)} s from ${r.drawnFromSeconds.map((s) => s.toFixed(1)).join("-")} s${r.cutAtOperation ? ", --restart cut at the operation" : ""}, window ${r.windowSeconds.toFixed(1)} s, the tail of a drawn ${r.operationSeconds.toFixed(1)} s ${r.kind})`,
     ),
     ...(report.surge
       ? [

@@ -19,19 +19,23 @@
 //   standby of the new one. RPO 0.
 // - Promotion is not a bare pg_promote(): "Your database is unavailable for a short time while
 //   the primary and selected secondary clusters are assuming their new roles"
-//   (SwitchoverGlobalCluster, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverGlobalCluster.html;
-//   FailoverGlobalCluster says the same of the promoted cluster). That unavailability is part of
-//   the operation, not after it: AWS documents one duration for a global failover ("assumes the
-//   primary role within a few minutes") and the new writer is unavailable "while" it assumes the
-//   role. So the promoted server restarts into its role as the TAIL of the drawn operation: the
-//   lab draws the operation's duration (failoverMs, switchoverMs, detachMs) and the restart
-//   window (promotionOutageMs, clipped to the operation), promotes at `end - restart`, drops
-//   every session (a fast shutdown: 57P01), refuses connections while down (ECONNREFUSED) and
-//   while starting (57P03 cannot_connect_now), and completes when it serves again at `end` (or
-//   later when the real start is slower: `outages` records the measured window beside the drawn
-//   one). No AWS page gives the length of that restart for a global database; the range is the
-//   in-Region failover's as a proxy: "service is typically restored in less than 60 seconds, and
-//   often less than 30 seconds" (Fault tolerance for an Aurora DB cluster,
+//   (SwitchoverGlobalCluster, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverGlobalCluster.html);
+//   of a managed failover the user guide above says "Your database is unavailable for a short
+//   time while this cluster is assuming its new role", and FailoverGlobalCluster
+//   (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverGlobalCluster.html)
+//   gives no separate duration for it. That unavailability is part of the operation, not after
+//   it: AWS documents one duration for a global failover ("assumes the primary role within a few
+//   minutes") and the new writer is unavailable "while" it assumes the role. So the promoted
+//   server restarts into its role as the TAIL of the drawn operation: the lab draws the
+//   operation's duration (failoverMs, switchoverMs, detachMs), then the restart window inside it
+//   (promotionOutageMs cut at the operation: restartRange; 0-0 for none), promotes at
+//   `end - restart`, drops every session (a fast shutdown: 57P01), refuses connections while
+//   down (ECONNREFUSED) and while starting (57P03 cannot_connect_now), and completes when it
+//   serves again at `end` (or later when the real start is slower: `outages` records the
+//   measured window beside the drawn one). No AWS page gives the length of that restart for a
+//   global database; the range is the in-Region failover's as a proxy: "service is typically
+//   restored in less than 60 seconds, and often less than 30 seconds" (Fault tolerance for an
+//   Aurora DB cluster,
 //   https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html).
 //   Refusals inside a recorded window are the documented unavailability, not the connection
 //   budget's (53300).
@@ -97,6 +101,11 @@ export interface PromotionOutage {
   to?: number;
   /** The drawn restart, lab ms: a draw from --restart cut at the operation (restartRange). */
   readonly drawnMs: number;
+  /**
+   * The range it was drawn from, lab ms: --restart, its top cut at the operation's drawn length
+   * when the operation is shorter (review 23 L1: the report says when that happened).
+   */
+  readonly drawnFromMs: readonly [number, number];
   /**
    * What was left of the drawn window when the restart began (the drawn end minus `from`), lab
    * ms: shorter than the draw when the promotion itself ran late; the measured one is `to -
@@ -551,6 +560,7 @@ export class AuroraGlobalDatabase {
       kind,
       from,
       drawnMs,
+      drawnFromMs: restartRange(this.options.timings.promotionOutageMs, operationMs),
       windowMs: Math.max(0, Math.round(end - from)),
       operationMs,
     };

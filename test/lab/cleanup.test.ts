@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   renameSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -13,17 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab, LEFTOVER_AFTER_MS, removeSoon, sweepLeftovers } from "../../lab/lab";
 import { labConfig } from "./support/run";
+import { sleep, until } from "./support/wait";
 
 jest.setTimeout(60_000);
-
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (what()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return what();
-}
 
 /** A folder shaped like a lab's, with a few files in it. */
 function labLike(path: string): string {
@@ -38,7 +31,9 @@ describe("the lab's folder removal", () => {
     labLike(lab.root);
     await lab.stop();
     expect(existsSync(lab.root)).toBe(false);
-    expect(await until(() => !existsSync(`${lab.root}-removing`), 20_000)).toBe(true);
+    await until("the removed folder to go", () => !existsSync(`${lab.root}-removing`), {
+      limitMs: 20_000,
+    });
   });
 
   it("removes the folder itself when the background rm cannot be spawned", async () => {
@@ -47,7 +42,7 @@ describe("the lab's folder removal", () => {
     // and EMFILE on a busy box.
     removeSoon(root, "payments-lab-no-such-rm");
     expect(existsSync(root)).toBe(false);
-    expect(await until(() => !existsSync(`${root}-removing`), 5_000)).toBe(true);
+    await until("the inline removal", () => !existsSync(`${root}-removing`), { limitMs: 5_000 });
   });
 
   it("sweeps the folders earlier labs left half-removed, and only those", async () => {
@@ -60,9 +55,15 @@ describe("the lab's folder removal", () => {
       const renamed = join(dir, "payments-lab-DeF456-removing");
       const before = labLike(join(dir, "payments-lab-DeF456"));
       utimesSync(before, old, old);
+      // Setting the mtime moved the ctime to now too; the rename must move it again, so it comes
+      // a second later and the sweep below looks just past a minute after the utimes: a folder
+      // whose rename left its ctime alone would be swept there.
+      const touchedAt = statSync(before).ctimeMs;
+      await sleep(1_000);
       renameSync(before, renamed);
       const live = labLike(join(dir, "payments-lab-GhI789"));
       utimesSync(live, old, old);
+      expect(sweepLeftovers(dir, touchedAt + LEFTOVER_AFTER_MS + 500)).toEqual([]);
       expect(sweepLeftovers(dir)).toEqual([]);
       expect(existsSync(renamed)).toBe(true);
 
@@ -70,7 +71,7 @@ describe("the lab's folder removal", () => {
       // lab's folder (no -removing) never is.
       const later = Date.now() + 2 * LEFTOVER_AFTER_MS;
       expect(sweepLeftovers(dir, later)).toEqual([renamed]);
-      expect(await until(() => !existsSync(renamed), 10_000)).toBe(true);
+      await until("the swept folder to go", () => !existsSync(renamed), { limitMs: 10_000 });
       expect(existsSync(live)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

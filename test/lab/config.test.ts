@@ -6,6 +6,7 @@ import { expectedRto } from "../../lab/expected";
 import { restartRange, restartTail } from "../../lab/world/aurora";
 import { Random } from "../../lab/world/clock";
 import { workflowDeadline } from "../../lab/scenarios";
+import { pollBounds } from "../../infra/lib/asl";
 import { promotionExpectedSeconds } from "../../infra/lib/rto";
 
 describe("the lab's options", () => {
@@ -54,6 +55,17 @@ describe("the lab's options", () => {
         );
       }
     }
+  });
+
+  it("keeps the default managed failover (its restart inside it) under the failover workflow's slow-promotion page, which pages at 90 s and halts at 20 min", () => {
+    // What lab/config.ts and the README cite (review 23 L2: they gave a "14 polls x 5 s" bound the
+    // workflow does not have): IsPromotionComplete pages once at 90 s and keeps polling, and
+    // halts at 1200 s (PROMOTION_SLOW_SECONDS and PROMOTION_TIMEOUT_MINUTES's defaults; the lab
+    // runs the file's values). A default failover past the page would page on-call in ordinary runs.
+    const { promotionSlowSeconds, promotionTimeoutSeconds } = pollBounds("failover");
+    expect(promotionSlowSeconds).toBe(90);
+    expect(promotionTimeoutSeconds).toBe(20 * 60);
+    expect(PRODUCTION_TIMINGS.failoverMs[1] / 1000).toBeLessThan(promotionSlowSeconds);
   });
 
   it("expects the planned path's DNS right after ShiftTraffic's record swap, the unplanned one beside the promotion", () => {

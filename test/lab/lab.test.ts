@@ -62,12 +62,18 @@ describe("the two-region lab", () => {
         deployedSeconds: 10,
       });
     }
-    // The promoted writer's restart: the draw is cut at the operation, and the measured refusal
+    // The promoted writer's restart: drawn inside the operation, and the measured refusal
     // lasts at least the window left of it (a slow real start only lengthens it).
     expect(report.aurora.writerRestarts.length).toBeGreaterThan(0);
     for (const r of report.aurora.writerRestarts) {
       expect(r.region).toBe("us-west-2");
       expect(r.operationSeconds).toBeGreaterThanOrEqual(r.drawnSeconds);
+      // The draw itself (review 23 L1), from the range the report gives, that range inside the
+      // operation.
+      expect(r.drawnSeconds).toBe(report.aurora.draws["promotionOutageMs-failover"]! / 1000);
+      expect(r.drawnSeconds).toBeGreaterThanOrEqual(r.drawnFromSeconds[0]!);
+      expect(r.drawnSeconds).toBeLessThanOrEqual(r.drawnFromSeconds[1]!);
+      expect(r.drawnFromSeconds[1]).toBeLessThanOrEqual(r.operationSeconds);
       expect(r.windowSeconds).toBeLessThanOrEqual(r.operationSeconds);
       expect(r.measuredSeconds).not.toBeNull();
       expect(r.measuredSeconds!).toBeGreaterThanOrEqual(r.windowSeconds - 0.5);

@@ -7,6 +7,7 @@ import { createServer } from "node:http";
 import type { Server } from "node:http";
 import { LoadGenerator } from "../../lab/load";
 import { LabClock, Random } from "../../lab/world/clock";
+import { sleep } from "./support/wait";
 
 jest.setTimeout(30_000);
 
@@ -79,7 +80,7 @@ describe(`the lab's clients (seed ${seed})`, () => {
     const watch = setInterval(() => (most = Math.max(most, load.sample().payments)), 5);
     try {
       load.start();
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       const sample = load.sample();
       // 200 payments/s cannot all be served by a few clients: the rest wait in their queue.
       expect(sample.queued).toBeGreaterThan(0);
@@ -110,7 +111,7 @@ describe(`the lab's clients (seed ${seed})`, () => {
     const load = generator(clock, random, undefined, limit);
     load.start();
     const seconds = 2;
-    await new Promise((r) => setTimeout(r, seconds * 1000));
+    await sleep(seconds * 1000);
     await load.stop(0);
     // Each retry waits a full-jitter share of a doubling window (500 ms, 1 s, 2 s, ...): in 2 s
     // a payment makes about four attempts, and only `limit` payments are out. Unbounded, the
@@ -172,7 +173,7 @@ describe(`the lab's clients against a throttling stage (seed ${seed})`, () => {
     });
     try {
       load.start();
-      await new Promise((r) => setTimeout(r, 2500));
+      await sleep(2500);
       await load.stop(3000);
     } finally {
       server.closeAllConnections();

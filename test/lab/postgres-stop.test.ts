@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../lab/lab";
 import { PgNode } from "../../lab/world/postgres";
+import { sleep } from "./support/wait";
 
 jest.setTimeout(60_000);
 
@@ -46,7 +47,7 @@ describe("the lab's PostgreSQL", () => {
       const held = connect(node.port, "127.0.0.1");
       held.on("error", () => undefined);
       sockets.push(held);
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2);
     }
     await stopping;
     // A clean fast shutdown, not the SIGKILL the stop bound sends after 30 s.

@@ -26,6 +26,7 @@ import { LabClock, RandomStreams } from "../../lab/world/clock";
 import { Network } from "../../lab/world/network";
 import { PgNode } from "../../lab/world/postgres";
 import { labConfig } from "./support/run";
+import { sleep, until } from "./support/wait";
 
 jest.setTimeout(120_000);
 
@@ -111,14 +112,6 @@ async function twoRegions(
   return { aurora, standby };
 }
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("promotion in the lab's Aurora model", () => {
   it("drops the promoted server's sessions and refuses connections for the drawn window, then serves writes", async () => {
     const { aurora, standby } = await twoRegions();
@@ -148,6 +141,9 @@ describe("promotion in the lab's Aurora model", () => {
     // The draw (review 23 L1: inside the operation), the window left of it when the server
     // stopped (a late promotion shortens it), the measured one (a slow start lengthens it).
     expect(outage.drawnMs).toBeLessThanOrEqual(Math.min(OUTAGE_MS, FAILOVER_MS));
+    // What the report calls the draw is the draw itself (the seed's stream gave it), not what
+    // was left of it once the fence and pg_promote() had run.
+    expect(outage.drawnMs).toBe(aurora.draws["promotionOutageMs-failover"]);
     expect(outage.windowMs).toBeLessThanOrEqual(outage.drawnMs);
     // The window ends at the operation's drawn end; a loaded box that reached the stop only
     // after that end leaves no window at all (windowMs 0), never one that outlasts the draw.
@@ -188,7 +184,7 @@ describe("promotion in the lab's Aurora model", () => {
       store.run({ deadline: Date.now() + 300 }, async () => {
         await late.query("BEGIN");
         await late.query("INSERT INTO promoted_writes VALUES (3)");
-        await new Promise((r) => setTimeout(r, 400));
+        await sleep(400);
         await late.query("COMMIT");
       }),
     ).rejects.toThrow(/Task timed out/);
@@ -223,7 +219,7 @@ describe("promotion in the lab's Aurora model", () => {
         () => "answered",
         () => "lost",
       );
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     // Past the deadline the invocation's next statement is cut and its connection closed, with
     // the INSERT still running on the server.
     await expect(store.run({ deadline }, () => fn.query("SELECT 1"))).rejects.toThrow(
@@ -237,7 +233,7 @@ describe("promotion in the lab's Aurora model", () => {
         visibleAt = Date.now();
         break;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     expect(visibleAt).not.toBeNull();
     expect(visibleAt! - deadline).toBeGreaterThan(300);
@@ -259,6 +255,23 @@ describe("--restart 0-0", () => {
   });
 });
 
+describe("a failover shorter than --restart's top", () => {
+  it("draws the restart inside it, from --restart cut at its length, and records that range", async () => {
+    // Review 23 L1: min(U(1, 60), 3) made the whole 3 s failover the restart in 96 % of draws.
+    const { aurora } = await twoRegions({
+      failoverMs: [3_000, 3_000],
+      promotionOutageMs: [1_000, 60_000],
+    });
+    aurora.failoverGlobalCluster("arn:aws:rds:region-b:123456789012:cluster:region-b");
+    await until("the failover to complete", () => aurora.failover === undefined);
+    const outage = aurora.outages[0]!;
+    expect(outage.drawnFromMs).toEqual([1_000, 3_000]);
+    expect(outage.drawnMs).toBe(aurora.draws["promotionOutageMs-failover"]);
+    expect(outage.drawnMs).toBeGreaterThanOrEqual(1_000);
+    expect(outage.drawnMs).toBeLessThanOrEqual(3_000);
+  });
+});
+
 describe("a lab stopped during a promotion", () => {
   it("does not start the promoted writer once the model is cancelled inside its restart window", async () => {
     // The lab stopping (Ctrl-C, a test's timeout) while the new writer is down: its server must
@@ -273,7 +286,7 @@ describe("a lab stopped during a promotion", () => {
       () => aurora.outages.length === 1 && !standby.running,
     );
     aurora.cancel();
-    await new Promise((r) => setTimeout(r, 3_500));
+    await sleep(3_500);
     expect(standby.running).toBe(false);
     expect(aurora.outages[0]!.to).toBeUndefined();
   });

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { until } from "./support/wait";
 
 jest.setTimeout(90_000);
 
@@ -13,15 +14,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (what()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return what();
 }
 
 describe("the lab's reaper", () => {
@@ -66,7 +58,13 @@ describe("the lab's reaper", () => {
 
     lab.kill("SIGKILL");
 
-    expect(await until(() => !alive(started.pid), 20_000)).toBe(true);
-    expect(await until(() => !existsSync(started.root), 20_000)).toBe(true);
+    await until("the lab's PostgreSQL to be killed", () => !alive(started.pid), {
+      limitMs: 20_000,
+      everyMs: 100,
+    });
+    await until("the lab's folder to be removed", () => !existsSync(started.root), {
+      limitMs: 20_000,
+      everyMs: 100,
+    });
   });
 });

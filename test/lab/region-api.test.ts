@@ -9,6 +9,7 @@ import { StageThrottle } from "../../lab/stage-throttle";
 import { LAB, Lab } from "../../lab/lab";
 import { labFunctionTimeoutMs, labHandlerBudgets } from "../../lab/write-path";
 import { labConfig } from "./support/run";
+import { sleep, until } from "./support/wait";
 
 jest.setTimeout(120_000);
 
@@ -27,29 +28,20 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(
-  what: string,
-  value: () => T | undefined,
-  limitMs = 30_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = value();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 /** The active-region flag as `region`'s replica of the control table holds it. */
 function flagIn(region: string): Record<string, { S?: string; BOOL?: boolean; N?: string }> {
   const entry = lab.tables
     .table(region, LAB.tables.control)
     .items.get(JSON.stringify({ S: CONTROL.activeRegionItem }));
   return (entry?.item ?? {}) as Record<string, { S?: string; BOOL?: boolean; N?: string }>;
+}
+
+/** The prober's first renewal arms the peer lease in `region`'s replica (as deployed). */
+async function leaseArmedIn(region: string): Promise<void> {
+  await until(
+    `the peer lease to be armed in ${region}'s replica`,
+    () => flagIn(region).leaseRequired?.BOOL === true && !!flagIn(region).peerSeenAt?.S,
+  );
 }
 
 interface Answer {
@@ -137,9 +129,7 @@ describe("a region's payment API in fast mode", () => {
     } finally {
       await holder.end().catch(() => undefined);
     }
-    await until("the region API's report of the timeout", () =>
-      lab.functionTimeouts.length > 0 ? true : undefined,
-    );
+    await until("the region API's report of the timeout", () => lab.functionTimeouts.length > 0);
     expect(lab.functionTimeouts).toEqual([
       expect.objectContaining({ region: primary, function: "authorize", timeoutMs: enforcedMs }),
     ]);
@@ -181,8 +171,9 @@ describe("a region's payment API in fast mode", () => {
       expect(answer.status).toBe(500);
       expect(answer.body).toEqual({ message: "Internal Server Error" });
       expect(answer.ms).toBeGreaterThanOrEqual(enforcedMs - 50);
-      await until("the region API's report of the timeout", () =>
-        lab.functionTimeouts.length > before ? true : undefined,
+      await until(
+        "the region API's report of the timeout",
+        () => lab.functionTimeouts.length > before,
       );
       expect(lab.functionTimeouts.at(-1)).toMatchObject({
         region: primary,
@@ -266,21 +257,15 @@ describe("a region's payment API in fast mode", () => {
 
   it("keeps the primary taking writes through a 1.7 s stall of the lab process (the lease's real-time floor)", async () => {
     const primary = lab.config.primary;
-    await until("the peer lease to be armed in the primary's replica", () =>
-      flagIn(primary).leaseRequired?.BOOL === true && flagIn(primary).peerSeenAt?.S
-        ? true
-        : undefined,
-    );
+    await leaseArmedIn(primary);
     // Just after a renewal reached the primary's replica, the lab process (the renewer, the
     // control table's replication and the flag endpoint) stops for 1.7 s of real time: 34 lab s
     // at --fast 20, past PEER_LEASE and its two skews (32 lab s) on their own, inside the lab's
     // floored lease (50 lab s + 2 skews).
     await until(
       "a fresh renewal in the primary's replica",
-      () =>
-        lab.clock.nowMs() - Date.parse(flagIn(primary).peerSeenAt!.S!) < 2_000 ? true : undefined,
-      10_000,
-      5,
+      () => lab.clock.nowMs() - Date.parse(flagIn(primary).peerSeenAt!.S!) < 2_000,
+      { limitMs: 10_000, everyMs: 5 },
     );
     const before = lab.leaseLapses.length;
     // A payment in flight: its handler's flag read reaches the stalled endpoint and is answered
@@ -302,11 +287,7 @@ describe("a region's payment API in fast mode", () => {
   // in fast mode an armed lease read lapsed with a negative age (report.json's failed checks).
   it("shows /health's peer lease on the lab clock: held, with a renewal age inside the lab's term", async () => {
     const primary = lab.config.primary;
-    await until("the peer lease to be armed in the primary's replica", () =>
-      flagIn(primary).leaseRequired?.BOOL === true && flagIn(primary).peerSeenAt?.S
-        ? true
-        : undefined,
-    );
+    await leaseArmedIn(primary);
     const response = await fetch(`${lab.apiUrl(primary)}/health`);
     const body = (await response.json()) as {
       lease: { armed: boolean; lapsed: boolean; ageSeconds: number | null } | null;
@@ -320,21 +301,42 @@ describe("a region's payment API in fast mode", () => {
     const primary = lab.config.primary;
     const leaseMs = lab.writeBounds.leaseSeconds * 1000;
     const skewsMs = 2 * PEER_LEASE.clockSkewSeconds * 1000;
-    // The prober's first renewal arms the lease in the primary's replica (as deployed).
-    await until("the peer lease to be armed in the primary's replica", () =>
-      flagIn(primary).leaseRequired?.BOOL === true && flagIn(primary).peerSeenAt?.S
-        ? true
-        : undefined,
-    );
+    await leaseArmedIn(primary);
     const accepted = await authorize(primary);
     expect(accepted.status).toBeLessThan(300);
 
-    // The standby stops renewing (its prober is gone, as when the regions are cut apart).
-    lab.proberStop();
-    const stoppedAt = Date.now();
-    // A renewal written just before the stop may still be on its way to the primary's replica
-    // (review 23 L6), so poll for the refusal, within the lease, its skews and one renewal
-    // interval of lab time plus a real margin; on wall-clock time it would take 30 s of real time.
+    // The standby stops renewing (its prober is gone, as when the regions are cut apart). A
+    // renewal it wrote just before can still be on its way to the primary's replica (review 23
+    // L6: the control table's replication is a timer in the lab process, later when its loop
+    // stalls) and then extends the lease by one renewal interval. Made certain here rather than
+    // left to the box's load: the standby's AWS link towards the primary is cut, which holds the
+    // table's replication between the two regions (lab.ts canDeliver: nothing replicates while a
+    // link between them is cut; the database keeps streaming), the standby renews once more, its
+    // prober stops, and that renewal reaches the primary only when the link is back, past the
+    // 500 ms after the stop at which this test used to read "the last renewal" and fix the
+    // moment of the lapse from it.
+    const standby = lab.config.secondary;
+    const aws = lab.network.links.find(
+      (l) => l.from === standby && l.to === primary && l.name === "aws",
+    )!;
+    const delivered = flagIn(primary).peerSeenAt!.S!;
+    let stoppedAt: number;
+    aws.cut();
+    try {
+      await until(
+        "a renewal the cut link holds back",
+        () => Date.parse(flagIn(standby).peerSeenAt?.S ?? "") > Date.parse(delivered),
+        { everyMs: 5 },
+      );
+      lab.proberStop();
+      stoppedAt = Date.now();
+      await sleep(500);
+      expect(flagIn(primary).peerSeenAt!.S).toBe(delivered);
+    } finally {
+      aws.restore();
+    }
+    // So poll for the refusal, within the lease, its skews and one renewal interval of lab time
+    // plus a real margin; on wall-clock time it would take 30 s of real time.
     const boundMs =
       lab.clock.real(leaseMs + skewsMs + lab.config.timings.probeIntervalSeconds * 1000) + 5_000;
     let refused: Answer | undefined;
@@ -347,7 +349,9 @@ describe("a region's payment API in fast mode", () => {
       await sleep(100);
     }
     expect(refused?.body).toMatchObject({ code: "peer_lease_lapsed" });
+    // The held renewal landed before the refusal, and the refusal still came a lease after it.
     const lastRenewal = Date.parse(flagIn(primary).peerSeenAt!.S!);
+    expect(lastRenewal).toBeGreaterThan(Date.parse(delivered));
     const lapse = await until("the region API's report of the lapse", () => lab.leaseLapses.at(-1));
     expect(lapse.region).toBe(primary);
     expect(lapse.peerSeenAt).toBe(flagIn(primary).peerSeenAt!.S);

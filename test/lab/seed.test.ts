@@ -11,6 +11,7 @@ import { AuroraGlobalDatabase } from "../../lab/world/aurora";
 import type { AuroraTimings } from "../../lab/world/aurora";
 import { LabClock, RandomStreams } from "../../lab/world/clock";
 import type { Network } from "../../lab/world/network";
+import { sleep } from "./support/wait";
 
 jest.setTimeout(30_000);
 
@@ -73,7 +74,7 @@ async function load(random: RandomStreams, clock: LabClock, ms: number): Promise
   });
   try {
     generator.start();
-    await new Promise((r) => setTimeout(r, ms));
+    await sleep(ms);
     await generator.stop(200);
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
