@@ -2,13 +2,15 @@
 // of the real handlers, in fast mode: what its timings mean in lab time.
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { CONTROL, PEER_LEASE } from "../../functions/common/contract";
+import { PEER_LEASE } from "../../functions/common/contract";
 import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { LAB_ENVIRONMENTS_PER_FUNCTION } from "../../lab/config";
 import { StageThrottle } from "../../lab/stage-throttle";
 import { LAB, Lab } from "../../lab/lab";
 import { labFunctionTimeoutMs, labHandlerBudgets } from "../../lab/write-path";
 import { labConfig } from "./support/run";
+import { authorize, flagIn, leaseArmedIn, post } from "./support/api";
+import type { Answer } from "./support/api";
 import { sleep, until } from "./support/wait";
 
 jest.setTimeout(120_000);
@@ -27,71 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.stop();
 });
-
-/** The active-region flag as `region`'s replica of the control table holds it. */
-function flagIn(region: string): Record<string, { S?: string; BOOL?: boolean; N?: string }> {
-  const entry = lab.tables
-    .table(region, LAB.tables.control)
-    .items.get(JSON.stringify({ S: CONTROL.activeRegionItem }));
-  return (entry?.item ?? {}) as Record<string, { S?: string; BOOL?: boolean; N?: string }>;
-}
-
-/** The prober's first renewal arms the peer lease in `region`'s replica (as deployed). */
-async function leaseArmedIn(region: string): Promise<void> {
-  await until(
-    `the peer lease to be armed in ${region}'s replica`,
-    () => flagIn(region).leaseRequired?.BOOL === true && !!flagIn(region).peerSeenAt?.S,
-  );
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-  ms: number;
-}
-
-/** POST /payments to `region`'s API as a merchant's client would. */
-function authorize(region: string, idempotencyKey: string = randomUUID()): Promise<Answer> {
-  const [merchantId] = Object.keys(LAB.apiKeys);
-  return post(
-    region,
-    "/payments",
-    {
-      amount: 1234,
-      currency: "USD",
-      merchantId,
-      cardToken: "tok_lab_api",
-    },
-    idempotencyKey,
-  );
-}
-
-async function post(
-  region: string,
-  path: string,
-  payload: unknown,
-  idempotencyKey: string = randomUUID(),
-): Promise<Answer> {
-  const [, key] = Object.entries(LAB.apiKeys)[0]!;
-  const started = Date.now();
-  const response = await fetch(`${lab.apiUrl(region)}${path}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-api-key": key,
-      "Idempotency-Key": idempotencyKey,
-    },
-    body: JSON.stringify(payload),
-  });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON: kept as text.
-  }
-  return { status: response.status, body, ms: Date.now() - started };
-}
 
 describe("a region's payment API in fast mode", () => {
   // The known gap (review 22 H1, engineer 10g's): Lambda stops the function at its timeout
@@ -112,7 +49,7 @@ describe("a region's payment API in fast mode", () => {
     try {
       await holder.query("BEGIN");
       await holder.query("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE");
-      const answer = await authorize(primary, key);
+      const answer = await authorize(lab, primary, key);
       expect(answer.status).toBe(500);
       expect(answer.ms).toBeGreaterThanOrEqual(enforcedMs - 50);
     } finally {
@@ -150,7 +87,7 @@ describe("a region's payment API in fast mode", () => {
     // the function's plus 500 ms (infra/constructs/payments-api.ts), so the function ends first.
     const primary = lab.config.primary;
     const enforcedMs = labFunctionTimeoutMs(10, FAST);
-    const authorized = await authorize(primary);
+    const authorized = await authorize(lab, primary);
     expect(authorized.status).toBe(201);
     const paymentId = (authorized.body as { id: string }).id;
     const before = lab.functionTimeouts.length;
@@ -163,7 +100,7 @@ describe("a region's payment API in fast mode", () => {
     try {
       await holder.query("BEGIN");
       await holder.query("SELECT id FROM payments WHERE id = $1 FOR UPDATE", [paymentId]);
-      answer = await post(primary, `/payments/${paymentId}/capture`, {});
+      answer = await post(lab, primary, `/payments/${paymentId}/capture`, {});
     } finally {
       await holder.query("ROLLBACK").catch(() => undefined);
     }
@@ -230,7 +167,7 @@ describe("a region's payment API in fast mode", () => {
       const zombies: Promise<Answer>[] = [];
       for (let i = 0; i < LAB_ENVIRONMENTS_PER_FUNCTION; i++) {
         if (i >= burst) await sleep(Math.ceil(1500 / ratePerSecond));
-        zombies.push(authorize(primary));
+        zombies.push(authorize(lab, primary));
       }
       // The first timeout frees a slot (the fix); the next request goes out then, while every
       // zombie's statement still runs in the server, until the lock goes or statement_timeout
@@ -238,7 +175,7 @@ describe("a region's payment API in fast mode", () => {
       const first = await Promise.race(zombies);
       expect(first.status).toBe(500);
       const zombiesEndAt = firstAt + API_TIMEOUTS.statementMs - 200;
-      next = authorize(primary);
+      next = authorize(lab, primary);
       let most = 0;
       while (Date.now() < zombiesEndAt && most <= LAB_ENVIRONMENTS_PER_FUNCTION) {
         most = Math.max(most, await waitingOnLock());
@@ -255,39 +192,11 @@ describe("a region's payment API in fast mode", () => {
     }
   });
 
-  it("keeps the primary taking writes through a 1.7 s stall of the lab process (the lease's real-time floor)", async () => {
-    const primary = lab.config.primary;
-    await leaseArmedIn(primary);
-    // Just after a renewal reached the primary's replica, the lab process (the renewer, the
-    // control table's replication and the flag endpoint) stops for 1.7 s of real time: 34 lab s
-    // at --fast 20, past PEER_LEASE and its two skews (32 lab s) on their own, inside the lab's
-    // floored lease (50 lab s + 2 skews).
-    await until(
-      "a fresh renewal in the primary's replica",
-      () => lab.clock.nowMs() - Date.parse(flagIn(primary).peerSeenAt!.S!) < 2_000,
-      { limitMs: 10_000, everyMs: 5 },
-    );
-    const before = lab.leaseLapses.length;
-    // A payment in flight: its handler's flag read reaches the stalled endpoint and is answered
-    // when the process resumes, before the renewal the prober then writes can replicate.
-    const pending = authorize(primary);
-    await sleep(30);
-    const stallUntil = Date.now() + 1_700;
-    while (Date.now() < stallUntil) {
-      // The stall: nothing else in this process runs.
-    }
-    const answer = await pending;
-    expect(answer.body).not.toMatchObject({ code: "peer_lease_lapsed" });
-    expect(answer.status).toBe(201);
-    await sleep(200);
-    expect(lab.leaseLapses.slice(before)).toEqual([]);
-  });
-
   // Review 23 L5: /health judged the lease on the wall clock while every stamp is in lab time, so
   // in fast mode an armed lease read lapsed with a negative age (report.json's failed checks).
   it("shows /health's peer lease on the lab clock: held, with a renewal age inside the lab's term", async () => {
     const primary = lab.config.primary;
-    await leaseArmedIn(primary);
+    await leaseArmedIn(lab, primary);
     const response = await fetch(`${lab.apiUrl(primary)}/health`);
     const body = (await response.json()) as {
       lease: { armed: boolean; lapsed: boolean; ageSeconds: number | null } | null;
@@ -301,8 +210,8 @@ describe("a region's payment API in fast mode", () => {
     const primary = lab.config.primary;
     const leaseMs = lab.writeBounds.leaseSeconds * 1000;
     const skewsMs = 2 * PEER_LEASE.clockSkewSeconds * 1000;
-    await leaseArmedIn(primary);
-    const accepted = await authorize(primary);
+    await leaseArmedIn(lab, primary);
+    const accepted = await authorize(lab, primary);
     expect(accepted.status).toBeLessThan(300);
 
     // The standby stops renewing (its prober is gone, as when the regions are cut apart). A
@@ -319,19 +228,19 @@ describe("a region's payment API in fast mode", () => {
     const aws = lab.network.links.find(
       (l) => l.from === standby && l.to === primary && l.name === "aws",
     )!;
-    const delivered = flagIn(primary).peerSeenAt!.S!;
+    const delivered = flagIn(lab, primary).peerSeenAt!.S!;
     let stoppedAt: number;
     aws.cut();
     try {
       await until(
         "a renewal the cut link holds back",
-        () => Date.parse(flagIn(standby).peerSeenAt?.S ?? "") > Date.parse(delivered),
+        () => Date.parse(flagIn(lab, standby).peerSeenAt?.S ?? "") > Date.parse(delivered),
         { everyMs: 5 },
       );
       lab.proberStop();
       stoppedAt = Date.now();
       await sleep(500);
-      expect(flagIn(primary).peerSeenAt!.S).toBe(delivered);
+      expect(flagIn(lab, primary).peerSeenAt!.S).toBe(delivered);
     } finally {
       aws.restore();
     }
@@ -341,7 +250,7 @@ describe("a region's payment API in fast mode", () => {
       lab.clock.real(leaseMs + skewsMs + lab.config.timings.probeIntervalSeconds * 1000) + 5_000;
     let refused: Answer | undefined;
     while (Date.now() - stoppedAt < boundMs) {
-      const answer = await authorize(primary);
+      const answer = await authorize(lab, primary);
       if (answer.status === 503) {
         refused = answer;
         break;
@@ -350,11 +259,11 @@ describe("a region's payment API in fast mode", () => {
     }
     expect(refused?.body).toMatchObject({ code: "peer_lease_lapsed" });
     // The held renewal landed before the refusal, and the refusal still came a lease after it.
-    const lastRenewal = Date.parse(flagIn(primary).peerSeenAt!.S!);
+    const lastRenewal = Date.parse(flagIn(lab, primary).peerSeenAt!.S!);
     expect(lastRenewal).toBeGreaterThan(Date.parse(delivered));
     const lapse = await until("the region API's report of the lapse", () => lab.leaseLapses.at(-1));
     expect(lapse.region).toBe(primary);
-    expect(lapse.peerSeenAt).toBe(flagIn(primary).peerSeenAt!.S);
+    expect(lapse.peerSeenAt).toBe(flagIn(lab, primary).peerSeenAt!.S);
     // Refused only past the lab's term, judged on the lab clock (the age is in lab seconds).
     expect(lapse.at - lastRenewal).toBeGreaterThan(leaseMs);
     expect(lapse.ageSeconds! * 1000).toBeGreaterThan(leaseMs);
