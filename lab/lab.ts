@@ -61,7 +61,7 @@ import { LAB_ENVIRONMENTS_PER_FUNCTION } from "./config";
 import { Orchestrator } from "./orchestrator";
 import { startReaper } from "./reaper";
 import { labFunctionTimeoutMs, labWriteBounds } from "./write-path";
-import type { HandlerBudgets } from "./write-path";
+import type { BudgetsInUse } from "./write-path";
 import type { LeaseLapse } from "./lease-clock";
 import type { LabWriteBounds } from "./write-path";
 import { PAYMENT_FUNCTIONS, writeTimeoutSeconds } from "../infra/constructs/payments-api";
@@ -350,8 +350,8 @@ export class Lab {
    * (lab/lease-clock.ts): lab epoch ms and the renewal age the guard saw, lab seconds.
    */
   readonly leaseLapses: (LeaseLapse & { region: string })[] = [];
-  /** The budgets each region's API process deployed to its handlers, as it reported them. */
-  readonly handlerBudgets = new Map<string, HandlerBudgets>();
+  /** The budgets each region's handlers run with, as its API process read them back. */
+  readonly handlerBudgets = new Map<string, BudgetsInUse>();
   /**
    * When the standby's prober (the lease's renewer) ran, and when the regions were first cut
    * apart (lab ms): the lease check tells a lapse the lab made up from one the lease owed.
@@ -778,7 +778,7 @@ export class Lab {
       detached: true,
     });
     this.cleanups.push(() => killGroup(child));
-    child.on("message", (m: { leaseLapse?: LeaseLapse; handlerBudgets?: HandlerBudgets }) => {
+    child.on("message", (m: { leaseLapse?: LeaseLapse; handlerBudgets?: BudgetsInUse }) => {
       if (m?.leaseLapse) this.leaseLapses.push({ region: name, ...m.leaseLapse });
       if (m?.handlerBudgets) this.handlerBudgets.set(name, m.handlerBudgets);
     });

@@ -22,7 +22,12 @@ import { ActiveRegionGuard } from "../functions/payments/shared/fencing";
 import { PEER_LEASE } from "../functions/common/contract";
 import { healthBodyOnLabClock, leaseOnLabClock } from "./lease-clock";
 import { LabClock } from "./world/clock";
-import { deployHandlerBudgets, labFunctionTimeoutMs, labHandlerBudgets } from "./write-path";
+import {
+  deployHandlerBudgets,
+  handlerBudgetsInUse,
+  labFunctionTimeoutMs,
+  labHandlerBudgets,
+} from "./write-path";
 import type { HandlerBudgets } from "./write-path";
 
 type Handler = (
@@ -145,7 +150,7 @@ const invocation = cutStatementsPastDeadline(Client);
 // The handlers' own budgets the lab's settle times count (lab/write-path.ts), deployed before the
 // first handler loads; the lab reports what they run with (its ready message, report.json
 // `writePath`).
-const handlerBudgets = deployHandlerBudgets(
+deployHandlerBudgets(
   process.env.LAB_HANDLER_BUDGETS
     ? (JSON.parse(process.env.LAB_HANDLER_BUDGETS) as HandlerBudgets)
     : labHandlerBudgets(FAST),
@@ -329,7 +334,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  process.send?.({ ready: true, port, handlerBudgets });
+  process.send?.({ ready: true, port, handlerBudgets: await handlerBudgetsInUse() });
   process.on("message", (m: { sample?: number }) => {
     if (typeof m?.sample === "number") process.send?.({ sampleOf: m.sample, ...sample() });
   });

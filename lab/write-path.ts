@@ -10,7 +10,8 @@
 // handlers with those, and its settle times count them.
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
-import { API_TIMEOUTS } from "../functions/payments/shared/database";
+import { API_TIMEOUTS, clientConfig } from "../functions/payments/shared/database";
+import { createDynamoDbClient } from "../functions/payments/shared/aws/dynamodb";
 import type { Timeouts } from "../functions/payments/shared/database";
 import { FLAG_READ } from "../functions/payments/shared/fencing";
 import {
@@ -59,13 +60,20 @@ export interface HandlerBudgets {
  *   handler's own 503, which clients retry with the same key.
  * - The connect timeout stays as deployed (3 s): it is the function timeout's floor
  *   (FUNCTION_TIMEOUT_FLOOR_MS), and the lab's links to the databases are proxies in the lab's
- *   one process, which a loaded box stalls for seconds (the stall test in region-api.test.ts).
+ *   one process, which a loaded box stalls for seconds (the stall test in handler-budgets.test.ts).
  * - The flag read's request timeout 1 s (2 s deployed) and its connection timeout 0.5 s (1 s): the
  *   flag endpoint is that process too, and the SDK retries a read that timed out (FLAG_READ's 3
  *   attempts), so a stall longer than one attempt costs a retry, not the payment; a local
  *   socket's connect is answered by the kernel, stalled process or not.
- * - The margin 1 s: a COMMIT sent just before the deadline crossing the lab's proxy to a local
- *   server.
+ * - The margin stays as deployed (2 s): it is what covers a statement or COMMIT sent just before
+ *   the deadline crossing the lab's proxy, and the proxy is that stalled process too.
+ *   statement_timeout counts "from the time a command arrives at the server"
+ *   (https://www.postgresql.org/docs/16/runtime-config-client.html#GUC-STATEMENT-TIMEOUT), so
+ *   a stall of the proxy delays a write that nothing else counts (review 25-13i H1).
+ * - Derived from the statement budget (functions/payments/shared/database.ts): the client's
+ *   query_timeout (statement + 1 s: 2 s) and idle_in_transaction_session_timeout (twice the
+ *   statement: 2 s). A stall past those ends as the handler's own 503 (report.json counts the
+ *   failed attempts by status and code), before the function timeout.
  * Scaling these is what makes a fast run's settles scale: unscaled, the two settles of the fast
  * pair were ~25 s of real time at any --fast (issue 13, session 24).
  */
@@ -74,7 +82,7 @@ export const HANDLER_BUDGET_FLOORS_MS = {
   statementMs: 1_000,
   flagConnectionTimeoutMs: 500,
   flagRequestTimeoutMs: 1_000,
-  settleMarginMs: 1_000,
+  settleMarginMs: 2_000,
 } as const;
 
 /** The budgets as deployed, copied before deployHandlerBudgets can change the handlers' objects. */
@@ -104,22 +112,64 @@ export function labHandlerBudgets(fast: number): HandlerBudgets {
   };
 }
 
+/** `budgets` as given, if every budget is a whole number of ms above 0; else an error naming it. */
+export function checkHandlerBudgets(budgets: HandlerBudgets): HandlerBudgets {
+  const fields: [string, unknown][] = [
+    ["database.connectMs", budgets?.database?.connectMs],
+    ["database.statementMs", budgets?.database?.statementMs],
+    ["flagRead.connectionTimeoutMs", budgets?.flagRead?.connectionTimeoutMs],
+    ["flagRead.requestTimeoutMs", budgets?.flagRead?.requestTimeoutMs],
+    ["settleMarginMs", budgets?.settleMarginMs],
+  ];
+  for (const [name, value] of fields) {
+    if (!Number.isInteger(value) || (value as number) <= 0) {
+      throw new Error(
+        `handler budget ${name} must be a whole number of ms above 0, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  return budgets;
+}
+
 /**
  * Deploys `budgets` to the handlers of this process (lab/region-api.ts, before it loads them):
  * they build their pools (API_TIMEOUTS, functions/payments/shared/database.ts) and their
  * DynamoDB client (FLAG_READ, functions/payments/shared/aws/dynamodb.ts) from these objects when
- * they first use them, as a deployment would set them. Returns what the handlers now run with.
+ * they first use them, as a deployment would set them.
  */
-export function deployHandlerBudgets(budgets: HandlerBudgets): HandlerBudgets {
+export function deployHandlerBudgets(budgets: HandlerBudgets): void {
+  checkHandlerBudgets(budgets);
   Object.assign(API_TIMEOUTS as { -readonly [K in keyof Timeouts]: number }, budgets.database);
   Object.assign(FLAG_READ as { -readonly [K in keyof typeof FLAG_READ]: number }, budgets.flagRead);
+}
+
+/** What a handler's connection and flag read run with, read from what their modules build. */
+export type BudgetsInUse = Pick<HandlerBudgets, "database" | "flagRead">;
+
+/**
+ * The budgets the handlers of this process run with, read back from a connection's settings and
+ * a flag-read client built as theirs are (clientConfig; createDynamoDbClient, its request
+ * handler's resolved timeouts), not from the objects deployHandlerBudgets wrote: a module that
+ * had copied a value before the deploy shows here.
+ */
+export async function handlerBudgetsInUse(): Promise<BudgetsInUse> {
+  const connection = clientConfig(
+    { kind: "url", connectionString: "postgres://lab@127.0.0.1/lab" },
+    "lab-budget-probe",
+  );
+  const client = createDynamoDbClient() as unknown as {
+    config: { requestHandler: { configProvider: Promise<Record<string, unknown>> } };
+  };
+  const handler = await client.config.requestHandler.configProvider;
   return {
-    database: { connectMs: API_TIMEOUTS.connectMs, statementMs: API_TIMEOUTS.statementMs },
-    flagRead: {
-      connectionTimeoutMs: FLAG_READ.connectionTimeoutMs,
-      requestTimeoutMs: FLAG_READ.requestTimeoutMs,
+    database: {
+      connectMs: Number(connection.connectionTimeoutMillis),
+      statementMs: Number(connection.statement_timeout),
     },
-    settleMarginMs: budgets.settleMarginMs,
+    flagRead: {
+      connectionTimeoutMs: Number(handler.connectionTimeout),
+      requestTimeoutMs: Number(handler.requestTimeout),
+    },
   };
 }
 
@@ -190,6 +240,7 @@ export function labWriteBounds(
   renewalIntervalSeconds: number,
   handlerBudgets: HandlerBudgets = labHandlerBudgets(fast),
 ): LabWriteBounds {
+  checkHandlerBudgets(handlerBudgets);
   const leaseSeconds = labLeaseSeconds(fast, renewalIntervalSeconds);
   const timeoutMs = labFunctionTimeoutMs(deployedTimeoutSeconds, fast);
   const writeTimeoutSeconds = (timeoutMs * fast) / 1000;
