@@ -400,3 +400,40 @@ export function leaseLapseCheck(
       : `no write refused on a lapsed lease while the standby renewed it (${lapses.length} refusals in all)`,
   };
 }
+
+/**
+ * The old region's payment path went quiet within the settle the DR tasks waited (review 25-13i
+ * H1): no payment event the old primary committed from its own region's handlers later than the
+ * first Fence written plus the longer of the two settles (the flag's replication and the fence
+ * settle; the peer lease's settle, which holds whether the fence arrives or not). The settle
+ * times count the handlers' write window (infra/lib/fence-bound.ts, lab/write-path.ts); a commit
+ * past them means the window was longer than counted, even where no instant had two writers (a
+ * planned move demotes the old writer after the target caught up, so such a commit is not lost).
+ * Judged on the old primary's own commit timestamps. With no Fence (the planted second writer)
+ * there is nothing to hold the old region to.
+ */
+export function quietAfterSettleCheck(
+  oldPrimary: DatabaseContents | null,
+  window: { readonly fencedAt: number | null; readonly settleMs: number; readonly faultAt: number },
+): Check {
+  const name = "old-region-quiet-after-settle";
+  if (window.fencedAt === null) {
+    return { name, ok: true, detail: "no Fence ran: the old region was never held to a settle" };
+  }
+  if (!oldPrimary) {
+    return { name, ok: false, detail: "the old primary's data could not be read: unproven" };
+  }
+  const bound = window.fencedAt + window.settleMs;
+  const own = [...oldPrimary.events.values()].filter((e) => e.originRegion === oldPrimary.region);
+  const late = own.filter((e) => e.committedAt > bound);
+  const last = own.length ? Math.max(...own.map((e) => e.committedAt)) : null;
+  const at = (ms: number) =>
+    `${ms >= window.faultAt ? "+" : ""}${((ms - window.faultAt) / 1000).toFixed(1)} s`;
+  return {
+    name,
+    ok: late.length === 0,
+    detail: late.length
+      ? `${late.length} payment events committed in ${oldPrimary.region} after the settle ended at ${at(bound)} (Fence written at ${at(window.fencedAt)} + ${window.settleMs / 1000} s), the last at ${at(Math.max(...late.map((e) => e.committedAt)))}: the handlers' write window is longer than the settle counts`
+      : `${oldPrimary.region}'s own last commit at ${last === null ? "-" : at(last)}, inside the settle that ended at ${at(bound)} (Fence written at ${at(window.fencedAt)} + ${window.settleMs / 1000} s)`,
+  };
+}

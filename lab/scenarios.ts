@@ -7,7 +7,7 @@ import { Client } from "pg";
 import type { WorkflowName } from "../infra/lib/asl";
 import { CONTROL, METRICS } from "../functions/common/contract";
 import { DEFAULT_SETTINGS } from "../functions/dr/shared/settings";
-import { evaluate, leaseLapseCheck } from "./checks";
+import { evaluate, leaseLapseCheck, quietAfterSettleCheck } from "./checks";
 import type { DatabaseContents, EventRow, Findings, PaymentRow } from "./checks";
 import { DEFAULT_CLIENTS, LAB_ROUTE_P99_MS, SURGE_CLIENTS } from "./config";
 import type { LabConfig, LabScenario } from "./config";
@@ -350,9 +350,22 @@ export async function runScenario(
     renewer: lab.renewer,
     faultAt,
   });
+  // The Fence written (its task done): the settles count from there.
+  const fencedAts = lab.orchestrator.executions.flatMap((e) =>
+    e.states.filter((st) => st.name === "Fence" && st.exitedAt).map((st) => st.exitedAt!),
+  );
+  const { fenceSettleSeconds, leaseSettleSeconds } = lab.writeBounds;
+  const quietCheck = quietAfterSettleCheck(oldPrimary, {
+    fencedAt: fencedAts.length ? Math.min(...fencedAts) : null,
+    settleMs: Math.max(
+      t.ddbReplicationMs[1] + fenceSettleSeconds * 1000,
+      leaseSettleSeconds * 1000,
+    ),
+    faultAt,
+  });
   const withSurge = {
     ...measured,
-    checks: [...measured.checks, leaseCheck, ...(figures ? surgeChecks(figures) : [])],
+    checks: [...measured.checks, leaseCheck, quietCheck, ...(figures ? surgeChecks(figures) : [])],
   };
   // Issue 16: after the failover and the old region's return, reconcile against a copy of the
   // old primary's data and hold the result to what the lab measured.
