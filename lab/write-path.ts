@@ -5,9 +5,9 @@
 // deployed ones with (infra/lib/fence-bound.ts); at production timings they are the deployed
 // defaults (DR_FENCE_SETTLE_SECONDS 25, DR_LEASE_SETTLE_SECONDS 49). The peer lease's own term
 // runs on the lab clock (lab/lease-clock.ts), with a real-time floor in fast mode (labLeaseSeconds).
-// The handlers' own budgets (statement_timeout, the flag read's connect timeout, the settle's
-// margin) scale with --fast down to real-time floors (labHandlerBudgets): the lab deploys its
-// handlers with those, and its settle times count them.
+// The handlers' own budgets (statement_timeout, the flag read's timeouts) scale with --fast down
+// to real-time floors; the connect timeout and the settle's margin stay as deployed
+// (labHandlerBudgets): the lab deploys its handlers with those, and its settle times count them.
 import { PEER_LEASE } from "../functions/common/contract";
 import { connectJitterCapMs } from "../functions/payments/shared/connect-jitter";
 import { API_TIMEOUTS, clientConfig } from "../functions/payments/shared/database";

@@ -6,17 +6,19 @@ import { expectInvariants, expectReconciled, runLab } from "./support/run";
 
 jest.setTimeout(240_000);
 
-// The partition is back in npm test (session 25). Issue 13b took it out after 2 of 6 runs failed
-// at load 20+, safely each time (one writer, loss within the RPO); 13d and 16d traced the
-// failures to the promoted us-west-2's /health flapping under load (its 700 ms real-time checks,
-// three misses flip Route 53's check, and with both records unhealthy Route 53 answers the
-// primary) and to CheckOldWriter reading no heartbeat from that /health. Since then the target's
-// /health stays 200 "taking-over" from the run's proof whatever its own cluster answers (cf56eda),
-// the heartbeat is read through a reader function of its own with /health only as the fallback
-// (issue 18), and the settles scale with --fast (lab/write-path.ts labHandlerBudgets), so the
-// partition's fast run takes ~25 s instead of ~40 s. Session 25: 7 of 7 runs passed, 3 alone
-// (25.6, 25.6, 28.4 s), 2 beside lab.test.ts (load 2-3) and 2 beside lab.test.ts, surge.test.ts
-// and promotion.test.ts at once (load 3-4).
+// The partition: only with LAB_PARTITION=1. Issue 13b took it out of npm test after 2 of 6 runs
+// failed at load 20+, safely each time (one writer, loss within the RPO); 13d and 16d traced the
+// failures (at load 9-20) to the promoted us-west-2's /health under load: its database check is a
+// 700 ms real-time budget in the region's one API process, three misses flip Route 53's check,
+// and with both records unhealthy Route 53 answers the primary; and CheckOldWriter, which in the
+// lab reads the writer heartbeat only through the target's /health (lab/lab.ts replica(), not
+// issue 18's heartbeat reader function), read "no heartbeat" and halted. cf56eda keeps /health 200
+// "taking-over" from the run's proof until Unfence; after Unfence, and the heartbeat read, are
+// unchanged. Session 25 (settles scaled, ~25 s a run): 7 of 7 runs passed at load 4 or below,
+// where the old code passed too, so they do not show the causes gone. It stays out until the lab
+// reads the heartbeat through the reader function and the partition passes at the load that
+// failed it (three labs at once, load 9+).
+const partitionIt = process.env.LAB_PARTITION === "1" ? it : it.skip;
 
 describe("the two-region lab, the other scenarios", () => {
   it("keeps one writer through a partition, loses no more than rds.global_db_rpo of commits, and reconciles them", async () => {
