@@ -21,22 +21,25 @@ jest.setTimeout(240_000);
 const partitionIt = process.env.LAB_PARTITION === "1" ? it : it.skip;
 
 describe("the two-region lab, the other scenarios", () => {
-  it("keeps one writer through a partition, loses no more than rds.global_db_rpo of commits, and reconciles them", async () => {
-    const result = await runLab({ scenario: "partition" });
-    expectInvariants(result, {
-      writer: "us-west-2",
-      lossless: false,
-      phases: ["detect", "decide", "fence", "promote", "dns", "workflow"],
-    });
-    // The run promoted on a proof, never on a guess: the database's or the old region's own.
-    const run = result.lab.orchestrator.executions.find((e) => e.status === "SUCCEEDED")!;
-    const check = run.states.filter((s) => s.name === "CheckOldWriter").at(-1)!;
-    const evidence = (check.output as { steps: { CheckOldWriter: { evidence: string } } }).steps
-      .CheckOldWriter.evidence;
-    expect(["database", "confirmed"]).toContain(evidence);
-    // Issue 16: what the old primary took during the partition, reconciled.
-    expectReconciled(result);
-  });
+  partitionIt(
+    "keeps one writer through a partition, loses no more than rds.global_db_rpo of commits, and reconciles them",
+    async () => {
+      const result = await runLab({ scenario: "partition" });
+      expectInvariants(result, {
+        writer: "us-west-2",
+        lossless: false,
+        phases: ["detect", "decide", "fence", "promote", "dns", "workflow"],
+      });
+      // The run promoted on a proof, never on a guess: the database's or the old region's own.
+      const run = result.lab.orchestrator.executions.find((e) => e.status === "SUCCEEDED")!;
+      const check = run.states.filter((s) => s.name === "CheckOldWriter").at(-1)!;
+      const evidence = (check.output as { steps: { CheckOldWriter: { evidence: string } } }).steps
+        .CheckOldWriter.evidence;
+      expect(["database", "confirmed"]).toContain(evidence);
+      // Issue 16: what the old primary took during the partition, reconciled.
+      expectReconciled(result);
+    },
+  );
 
   it("fails back with no acknowledged payment lost", async () => {
     const result = await runLab({ scenario: "failback" });
