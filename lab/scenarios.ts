@@ -545,8 +545,10 @@ function describeRuns(
   writer: string,
   target: string,
 ): string {
+  // A failed run says why (its cause, cut short): a CI log then explains itself.
   const runs = executions.map(
-    (e) => `${e.name}: ${e.workflow} ${e.status} at ${e.endState}${e.error ? ` (${e.error})` : ""}`,
+    (e) =>
+      `${e.name}: ${e.workflow} ${e.status} at ${e.endState}${e.error ? ` (${e.error}${e.cause ? `: ${e.cause.slice(0, 300)}` : ""})` : ""}`,
   );
   const completed = executions.filter((e) => e.status === "SUCCEEDED").length;
   return `${completed} of ${executions.length} runs completed (writer now ${writer}, expected ${target}); ${runs.join("; ") || "no run started"}`;

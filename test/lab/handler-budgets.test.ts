@@ -50,17 +50,17 @@ describe("the handlers' budgets in the lab", () => {
     ],
     [
       5,
-      { connectMs: 3000, statementMs: 1000 },
+      { connectMs: 3000, statementMs: 2000 },
       { connectionTimeoutMs: 500, requestTimeoutMs: 1000 },
     ],
     [
       20,
-      { connectMs: 3000, statementMs: 1000 },
+      { connectMs: 3000, statementMs: 2000 },
       { connectionTimeoutMs: 500, requestTimeoutMs: 1000 },
     ],
     [
       100,
-      { connectMs: 3000, statementMs: 1000 },
+      { connectMs: 3000, statementMs: 2000 },
       { connectionTimeoutMs: 500, requestTimeoutMs: 1000 },
     ],
   ])("at --fast %s are %j and %j, with the deployed 2 s margin", (fast, database, flagRead) => {
@@ -88,14 +88,14 @@ describe("the handlers' budgets in the lab", () => {
     }
   });
 
-  // At --fast 20 each real second is 20 lab s: the statement's 4 s and the flag read's 1.5 s no
-  // longer waited are 80 lab s off both settles and 30 more off the fence's (which counts one flag
+  // At --fast 20 each real second is 20 lab s: the statement's 3 s and the flag read's 1.5 s no
+  // longer waited are 60 lab s off both settles and 30 more off the fence's (which counts one flag
   // read; the lease settle does not: the guard checks the lease at every write).
-  it("shorten the fence settle from 265 to 155 lab s and the lease settle from 252 to 172 at --fast 20", () => {
+  it("shorten the fence settle from 265 to 175 lab s and the lease settle from 252 to 192 at --fast 20", () => {
     const scaled = labWriteBounds(20, 5000, writeTimeoutSeconds(), 10);
     const unscaled = labWriteBounds(20, 5000, writeTimeoutSeconds(), 10, labHandlerBudgets(1));
     expect([unscaled.fenceSettleSeconds, unscaled.leaseSettleSeconds]).toEqual([265, 252]);
-    expect([scaled.fenceSettleSeconds, scaled.leaseSettleSeconds]).toEqual([155, 172]);
+    expect([scaled.fenceSettleSeconds, scaled.leaseSettleSeconds]).toEqual([175, 192]);
   });
 
   it("rejects a fast factor below 1", () => {
@@ -126,7 +126,7 @@ describe("a region's handlers in fast mode", () => {
     expect(flagRead.requestTimeoutMs).toBeLessThan(DEPLOYED.flagRead.requestTimeoutMs);
   });
 
-  // A statement on a locked table ends at the lab's statement_timeout (1 s real at --fast 20),
+  // A statement on a locked table ends at the lab's statement_timeout (2 s real at --fast 20),
   // inside the function's scaled timeout (3 s), as the deployed 5 s statement ends inside the
   // deployed 10 s: the handler answers, no timeout. With the deployed 5 s in the lab, the same
   // statement outlasted the 3 s function timeout (a 500) and ran on in the server.
