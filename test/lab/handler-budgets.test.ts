@@ -1,12 +1,11 @@
 // Issue 13: in fast mode the lab deploys the payment handlers with their own budgets scaled down
 // to real-time floors (lab/write-path.ts labHandlerBudgets), so the DR settle times, which count
 // those budgets, scale with --fast instead of staying ~13 s of real time each.
-import { Client } from "pg";
 import { API_TIMEOUTS } from "../../functions/payments/shared/database";
 import { FLAG_READ } from "../../functions/payments/shared/fencing";
 import { FENCE_SETTLE_MARGIN_SECONDS } from "../../infra/lib/fence-bound";
 import { writeTimeoutSeconds } from "../../infra/constructs/payments-api";
-import { LAB, Lab } from "../../lab/lab";
+import { Lab } from "../../lab/lab";
 import {
   checkHandlerBudgets,
   labFunctionTimeoutMs,
@@ -14,8 +13,7 @@ import {
   labWriteBounds,
 } from "../../lab/write-path";
 import type { HandlerBudgets } from "../../lab/write-path";
-import { authorize, flagIn, leaseArmedIn } from "./support/api";
-import type { Answer } from "./support/api";
+import { authorize, flagIn, leaseArmedIn, whileLocked } from "./support/api";
 import { labConfig } from "./support/run";
 import { sleep, until } from "./support/wait";
 
@@ -134,18 +132,9 @@ describe("a region's handlers in fast mode", () => {
     const primary = lab.config.primary;
     const { statementMs } = lab.writeBounds.handlerBudgets.database;
     const enforcedMs = labFunctionTimeoutMs(writeTimeoutSeconds(), FAST);
-    const holder = new Client({ connectionString: lab.primary.node.url(LAB.database) });
-    holder.on("error", () => undefined);
-    await holder.connect();
-    let answer: Answer;
-    try {
-      await holder.query("BEGIN");
-      await holder.query("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE");
-      answer = await authorize(lab, primary);
-    } finally {
-      await holder.query("ROLLBACK").catch(() => undefined);
-      await holder.end().catch(() => undefined);
-    }
+    const answer = await whileLocked(lab, "LOCK TABLE payments IN ACCESS EXCLUSIVE MODE", [], () =>
+      authorize(lab, primary),
+    );
     expect(answer.status).toBe(503);
     expect(answer.ms).toBeGreaterThanOrEqual(statementMs - 50);
     expect(answer.ms).toBeLessThan(enforcedMs);

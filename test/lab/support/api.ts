@@ -1,6 +1,7 @@
 // A merchant's calls to one region's payment API in a running lab, and the lab's replica of the
 // active-region flag, for the lab's tests of the region API (region-api, handler-budgets).
 import { randomUUID } from "node:crypto";
+import { Client } from "pg";
 import { CONTROL } from "../../../functions/common/contract";
 import { LAB } from "../../../lab/lab";
 import type { Lab } from "../../../lab/lab";
@@ -75,4 +76,28 @@ export async function post(
     // Not JSON: kept as text.
   }
   return { status: response.status, body, ms: Date.now() - started };
+}
+
+/**
+ * Runs `action` while another session of the primary's database holds a lock (`lockSql` inside
+ * an open transaction), then rolls that transaction back: what a handler meets when its rows or
+ * table are busy.
+ */
+export async function whileLocked<T>(
+  lab: Lab,
+  lockSql: string,
+  params: readonly unknown[],
+  action: () => Promise<T>,
+): Promise<T> {
+  const holder = new Client({ connectionString: lab.primary.node.url(LAB.database) });
+  holder.on("error", () => undefined);
+  await holder.connect();
+  try {
+    await holder.query("BEGIN");
+    await holder.query(lockSql, [...params]);
+    return await action();
+  } finally {
+    await holder.query("ROLLBACK").catch(() => undefined);
+    await holder.end().catch(() => undefined);
+  }
 }
