@@ -154,8 +154,9 @@ export type BudgetsInUse = Pick<HandlerBudgets, "database" | "flagRead">;
 /**
  * The budgets the handlers of this process run with, read back from a connection's settings and
  * a flag-read client built as theirs are (clientConfig; createDynamoDbClient, its request
- * handler's resolved timeouts), not from the objects deployHandlerBudgets wrote: a module that
- * had copied a value before the deploy shows here.
+ * handler's resolved timeouts) after the deploy: what every pool and client built from then on
+ * gets, which is every handler's (they load after the deploy). It cannot see a value some module
+ * copied before the deploy; none does today (review 25-13i L3).
  */
 export async function handlerBudgetsInUse(): Promise<BudgetsInUse> {
   const connection = clientConfig(
