@@ -6,24 +6,17 @@
 // server, with replication draws and the operations in one order, once with no load and the
 // operations the other way round. Every one-off draw must come out the same.
 import { createServer } from "node:http";
+import { PRODUCTION_TIMINGS } from "../../lab/config";
 import { LoadGenerator } from "../../lab/load";
 import { AuroraGlobalDatabase } from "../../lab/world/aurora";
-import type { AuroraTimings } from "../../lab/world/aurora";
 import { LabClock, RandomStreams } from "../../lab/world/clock";
 import type { Network } from "../../lab/world/network";
 import { sleep } from "./support/wait";
 
 jest.setTimeout(30_000);
 
-// The production defaults' shape (lab/config.ts); the values only need to be ranges.
-const timings: AuroraTimings = {
-  failoverMs: [30_000, 120_000],
-  switchoverMs: [30_000, 90_000],
-  detachMs: [30_000, 60_000],
-  rejoinMs: [600_000, 1_800_000],
-  rpoGuardSeconds: 20,
-  promotionOutageMs: [5_000, 60_000],
-};
+// The lab's own defaults (lab/config.ts): any ranges would do, these are the ones a run draws from.
+const timings = PRODUCTION_TIMINGS;
 
 function world(random: RandomStreams, clock: LabClock): AuroraGlobalDatabase {
   // draw() needs no database: the regions are never touched.
