@@ -342,21 +342,19 @@ export async function runScenario(
       throttledLoadAllowed: config.allowThrottled,
       routeDurationMs: LAB_ROUTE_P99_MS,
     });
-  const fences = lab.orchestrator.executions.flatMap((e) =>
-    e.states.filter((st) => st.name === "Fence").map((st) => st.enteredAt),
+  const fenceStates = lab.orchestrator.executions.flatMap((e) =>
+    e.states.filter((st) => st.name === "Fence"),
   );
+  const earliest = (times: number[]) => (times.length ? Math.min(...times) : null);
   const leaseCheck = leaseLapseCheck(lab.leaseLapses, {
-    fenceAt: fences.length ? Math.min(...fences) : null,
+    fenceAt: earliest(fenceStates.map((st) => st.enteredAt)),
     renewer: lab.renewer,
     faultAt,
   });
   // The Fence written (its task done): the settles count from there.
-  const fencedAts = lab.orchestrator.executions.flatMap((e) =>
-    e.states.filter((st) => st.name === "Fence" && st.exitedAt).map((st) => st.exitedAt!),
-  );
   const { fenceSettleSeconds, leaseSettleSeconds } = lab.writeBounds;
   const quietCheck = quietAfterSettleCheck(oldPrimary, {
-    fencedAt: fencedAts.length ? Math.min(...fencedAts) : null,
+    fencedAt: earliest(fenceStates.flatMap((st) => (st.exitedAt ? [st.exitedAt] : []))),
     settleMs: Math.max(
       t.ddbReplicationMs[1] + fenceSettleSeconds * 1000,
       leaseSettleSeconds * 1000,
